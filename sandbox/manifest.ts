@@ -1,0 +1,62 @@
+/** Plugin manifest (`plugin.yaml`): schema and types. */
+
+import { Type, type Static } from '@sinclair/typebox'
+
+const Name = Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', description: 'kebab-case' })
+
+export const PermissionsSchema = Type.Object(
+  {
+    network: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    filesystem: Type.Optional(
+      Type.Object(
+        {
+          read: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          write: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
+    run: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  },
+  { additionalProperties: false },
+)
+export type Permissions = Static<typeof PermissionsSchema>
+
+export const ActionSchema = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Type.String()),
+    input: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    output: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+)
+
+export const ManifestSchema = Type.Object(
+  {
+    namespace: Name,
+    name: Name,
+    version: Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+(?:-[0-9A-Za-z.-]+)?(?:\\+[0-9A-Za-z.-]+)?$' }),
+    description: Type.Optional(Type.String()),
+    runtime: Type.Union([Type.Literal('bun'), Type.Literal('exec')]),
+    entry: Type.String({ minLength: 1 }),
+    runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
+    actions: Type.Array(ActionSchema, { minItems: 1 }),
+    permissions: Type.Optional(PermissionsSchema),
+  },
+  { additionalProperties: false },
+)
+export type Manifest = Static<typeof ManifestSchema>
+export type ActionDef = Static<typeof ActionSchema>
+
+/** A manifest loaded from disk, with the absolute path of its directory. */
+export interface LoadedPlugin {
+  manifest: Manifest
+  /** Absolute directory holding plugin.yaml. */
+  dir: string
+  /** Absolute path of the entry file. */
+  entryPath: string
+}
+
+export const pluginKey = (m: Pick<Manifest, 'namespace' | 'name'>): string => `${m.namespace}/${m.name}`

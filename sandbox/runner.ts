@@ -1,0 +1,41 @@
+/** The one interface every sandbox backend (process, docker) implements. */
+
+import type { ErrorInfo } from '../runtime/errors.ts'
+import type { Permissions, LoadedPlugin } from './manifest.ts'
+import type { InvocationContext, LogLevel } from './protocol.ts'
+
+export interface PluginLogLine {
+  level: LogLevel
+  message: string
+  stream: 'stdout' | 'stderr' | 'engine'
+}
+
+/** A permission the kernel or the engine refused, reported for the audit trail. */
+export interface PermissionDenial {
+  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run' | 'memory' | 'pids' | 'output'
+  target: string
+}
+
+export interface RunRequest {
+  plugin: LoadedPlugin
+  action: string
+  input: unknown
+  context: InvocationContext
+  /** Effective permissions: the manifest's, narrowed by the task. */
+  permissions: Permissions
+  /** Environment given to the plugin: only declared variables (already resolved). */
+  env: Record<string, string>
+  timeoutMs: number
+  /** Aborted on cancel; the runner must kill everything it started. */
+  signal: AbortSignal
+  onLog(line: PluginLogLine): void
+}
+
+export type RunOutcome =
+  | { ok: true; output: unknown; durationMs: number }
+  | { ok: false; error: ErrorInfo; durationMs: number; denial?: PermissionDenial }
+
+export interface Runner {
+  readonly kind: 'process' | 'docker'
+  run(req: RunRequest): Promise<RunOutcome>
+}
