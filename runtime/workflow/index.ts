@@ -1,0 +1,11 @@
+/** Public API of the workflow DSL: parse/validate YAML, the task graph, templates and the model. */
+export * from './model.ts'
+export { parseWorkflow, type ParseResult } from './parse.ts'
+export { buildGraph, findCycle, upstreamOf, type GraphTask, type TaskGraph } from './graph.ts'
+export {
+  extractTemplateRefs, renderString, renderValue, resolveRef, scanTemplates, TEMPLATE_ROOTS,
+  type TemplateContext, type TemplateProblem, type TemplateRef, type TemplateRoot,
+} from './template.ts'
+export { cronProblem, isTimeZone, matchesType } from './validate.ts'
+export { ENV_NAME_PATTERN, ID_PATTERN, SECRET_NAME_PATTERN, TASK_TYPE_PATTERN } from './schema.ts'
+export { formatPath } from './path.ts'

@@ -1,0 +1,144 @@
+/** Structure check (TypeBox, piece by piece) and normalisation of a raw workflow into the model. */
+import type { InputDecl, InputType, TaskDef, Trigger, Workflow } from './model.ts'
+import { durationAt, normalizeTask } from './normalize-task.ts'
+import type { Segment } from './path.ts'
+import { schemaIssues, type RawIssue } from './schema-issues.ts'
+import { RawCronTrigger, RawInputItem, RawInputSpec, RawWebhookTrigger, RawWorkflow, SECRET_NAME_PATTERN } from './schema.ts'
+
+/** Where each normalised item came from in the source, so semantic issues can point at it. */
+export interface Sources {
+  inputs: Segment[][]
+  triggers: Segment[][]
+  tasks: Segment[][]
+  /** Per task, per entry of `needs`. */
+  needs: Segment[][][]
+  /** How `tasks` was written: missing, a list, or something else. */
+  tasksGiven: boolean
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object', 'array']
+
+/** Checks structure and builds the best workflow it can, so semantic checks can still run on the rest. */
+export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
+  const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksGiven: false }
+  if (!isMap(raw)) {
+    return { sources, issues: [{ at: [], code: 'INVALID_TYPE', message: 'expected a workflow (a map with id and tasks)' }] }
+  }
+  const issues = schemaIssues(RawWorkflow, raw)
+  const workflow: Workflow = {
+    id: typeof raw.id === 'string' ? raw.id : '',
+    enabled: typeof raw.enabled === 'boolean' ? raw.enabled : true,
+    inputs: normalizeInputs(raw.inputs, sources, issues),
+    secrets: normalizeSecrets(raw.secrets, issues),
+    triggers: normalizeTriggers(raw, sources, issues),
+    tasks: [],
+  }
+  if (typeof raw.description === 'string') workflow.description = raw.description
+  const timeoutMs = durationAt(raw.timeout, ['timeout'], issues)
+  if (timeoutMs !== undefined) workflow.timeoutMs = timeoutMs
+  if (Array.isArray(raw.tasks)) {
+    sources.tasksGiven = true
+    raw.tasks.forEach((item, i) => {
+      const r = normalizeTask(item, ['tasks', i], issues)
+      if (!r) return
+      workflow.tasks.push(r.task as TaskDef)
+      sources.tasks.push(['tasks', i])
+      sources.needs.push(r.needsAt)
+    })
+  }
+  return { workflow, sources, issues }
+}
+
+/** Accepts both `[{name, type, ...}]` and `{name: {type, ...}}`. */
+function normalizeInputs(value: unknown, sources: Sources, issues: RawIssue[]): InputDecl[] {
+  const out: InputDecl[] = []
+  const add = (name: string, spec: Record<string, unknown>, at: Segment[]) => {
+    if (typeof spec.type !== 'string' || !INPUT_TYPES.includes(spec.type)) return
+    const decl: InputDecl = { name, type: spec.type as InputType, required: spec.required === true }
+    if ('default' in spec) decl.default = spec.default
+    if (typeof spec.description === 'string') decl.description = spec.description
+    out.push(decl)
+    sources.inputs.push(at)
+  }
+  if (value === undefined || value === null) return out
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      const at: Segment[] = ['inputs', i]
+      if (!isMap(item)) return issues.push({ at, code: 'INVALID_TYPE', message: 'expected an input (a map with name and type)' })
+      issues.push(...schemaIssues(RawInputItem, item, at))
+      if (typeof item.name === 'string') add(item.name, item, at)
+    })
+  } else if (isMap(value)) {
+    for (const [name, spec] of Object.entries(value)) {
+      const at: Segment[] = ['inputs', name]
+      if (!isMap(spec)) {
+        issues.push({ at, code: 'INVALID_TYPE', message: 'expected an input (a map with type)' })
+        continue
+      }
+      issues.push(...schemaIssues(RawInputSpec, spec, at))
+      add(name, spec, at)
+    }
+  } else {
+    issues.push({ at: ['inputs'], code: 'INVALID_TYPE', message: 'expected a list of inputs or a map of name → input' })
+  }
+  return out
+}
+
+/** `secrets` lists names only, normalised to upper case; values never belong in a workflow. */
+function normalizeSecrets(value: unknown, issues: RawIssue[]): string[] {
+  const hint = 'list secret names only (e.g. [API_TOKEN]); store values with `workflow secrets set`'
+  if (value === undefined || value === null) return []
+  if (!Array.isArray(value)) {
+    issues.push({ at: ['secrets'], code: 'SECRET_VALUE_NOT_NAME', message: `secrets must be a list of names: ${hint}` })
+    return []
+  }
+  const names: string[] = []
+  value.forEach((item, i) => {
+    if (typeof item !== 'string') {
+      issues.push({ at: ['secrets', i], code: 'SECRET_VALUE_NOT_NAME', message: `expected a secret name: ${hint}` })
+    } else if (!SECRET_NAME_PATTERN.test(item)) {
+      issues.push({ at: ['secrets', i], code: 'INVALID_SECRET_NAME', message: `invalid secret name "${item}" (letters, digits and _ only)` })
+    } else if (!names.includes(item.toUpperCase())) names.push(item.toUpperCase())
+  })
+  return names
+}
+
+/**
+ * `triggers: [...]` and/or a single `trigger: {...}` (the single form comes first).
+ * Cron defaults: `missed: skip`; with `missed: catchup`, `maxCatchup` defaults to 1 so a long
+ * outage fires one catch-up run rather than a storm (0 when skipping, where it is unused).
+ */
+function normalizeTriggers(raw: Record<string, unknown>, sources: Sources, issues: RawIssue[]): Trigger[] {
+  const items: [unknown, Segment[]][] = []
+  if (raw.trigger !== undefined) items.push([raw.trigger, ['trigger']])
+  if (Array.isArray(raw.triggers)) raw.triggers.forEach((t, i) => items.push([t, ['triggers', i]]))
+  const out: Trigger[] = []
+  for (const [t, at] of items) {
+    if (!isMap(t)) {
+      issues.push({ at, code: 'INVALID_TYPE', message: 'expected a trigger (a map with type cron or webhook)' })
+      continue
+    }
+    if (t.type === 'cron') {
+      const found = schemaIssues(RawCronTrigger, t, at)
+      issues.push(...found)
+      if (typeof t.cron !== 'string') continue
+      const c = t as RawCronTrigger
+      const missed = c.missed === 'catchup' ? 'catchup' : 'skip'
+      const maxCatchup = typeof c.maxCatchup === 'number' && Number.isInteger(c.maxCatchup) && c.maxCatchup >= 0
+        ? c.maxCatchup : missed === 'catchup' ? 1 : 0
+      out.push({ type: 'cron', cron: c.cron, ...(typeof c.timezone === 'string' ? { timezone: c.timezone } : {}), missed, maxCatchup })
+    } else if (t.type === 'webhook') {
+      issues.push(...schemaIssues(RawWebhookTrigger, t, at))
+      out.push({ type: 'webhook' })
+    } else if (t.type === undefined) {
+      issues.push({ at: [...at, 'type'], code: 'REQUIRED', message: '"type" is required (cron or webhook)' })
+      continue
+    } else {
+      issues.push({ at: [...at, 'type'], code: 'INVALID_VALUE', message: `unknown trigger type ${JSON.stringify(t.type)} (expected cron or webhook)` })
+      continue
+    }
+    sources.triggers.push(at)
+  }
+  return out
+}

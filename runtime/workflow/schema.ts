@@ -1,0 +1,89 @@
+/** TypeBox schemas of the raw workflow YAML, checked piece by piece so every error names its own path. */
+import { Type, type Static } from '@sinclair/typebox'
+
+/** Workflow and task ids. */
+export const ID_PATTERN = /^[a-z0-9][a-z0-9-_]*$/
+/** `namespace/plugin.action` */
+export const TASK_TYPE_PATTERN = /^[a-z0-9-]+\/[a-z0-9-]+\.[a-z0-9-]+$/
+/** Secret names (case-insensitive; normalised to upper case). */
+export const SECRET_NAME_PATTERN = /^[A-Z0-9_]+$/i
+/** Environment variable names a task may set for its plugin. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+const strict = { additionalProperties: false } as const
+const Str = Type.String()
+const StrList = Type.Array(Type.String())
+
+export const InputTypeSchema = Type.Union(
+  ['string', 'number', 'boolean', 'object', 'array'].map((t) => Type.Literal(t)),
+)
+
+const inputFields = {
+  type: InputTypeSchema,
+  required: Type.Optional(Type.Boolean()),
+  default: Type.Optional(Type.Unknown()),
+  description: Type.Optional(Str),
+}
+
+/** One input in the map form: `inputs: { name: {type, ...} }`. */
+export const RawInputSpec = Type.Object(inputFields, strict)
+/** One input in the list form: `inputs: [{name, type, ...}]`. */
+export const RawInputItem = Type.Object({ name: Str, ...inputFields }, strict)
+
+export const RawCronTrigger = Type.Object({
+  type: Type.Literal('cron'),
+  cron: Str,
+  timezone: Type.Optional(Str),
+  missed: Type.Optional(Type.Union([Type.Literal('skip'), Type.Literal('catchup')])),
+  maxCatchup: Type.Optional(Type.Integer({ minimum: 0 })),
+}, strict)
+export type RawCronTrigger = Static<typeof RawCronTrigger>
+
+export const RawWebhookTrigger = Type.Object({ type: Type.Literal('webhook') }, strict)
+
+export const RawBackoff = Type.Object({
+  type: Type.Optional(Type.Union([Type.Literal('fixed'), Type.Literal('exponential')])),
+  delay: Type.Optional(Str),
+  maxDelay: Type.Optional(Str),
+}, strict)
+
+export const RawRetry = Type.Object({
+  max: Type.Integer({ minimum: 0 }),
+  backoff: Type.Optional(RawBackoff),
+}, strict)
+export type RawRetry = Static<typeof RawRetry>
+
+/** Same shape as a plugin manifest's `permissions`. */
+export const RawPermissions = Type.Object({
+  network: Type.Optional(StrList),
+  filesystem: Type.Optional(Type.Object({ read: Type.Optional(StrList), write: Type.Optional(StrList) }, strict)),
+  env: Type.Optional(StrList),
+  run: Type.Optional(StrList),
+}, strict)
+
+export const RawTask = Type.Object({
+  id: Str,
+  type: Str,
+  description: Type.Optional(Str),
+  needs: Type.Optional(Type.Union([Str, StrList])),
+  inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  retry: Type.Optional(RawRetry),
+  timeout: Type.Optional(Str),
+  runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
+  permissions: Type.Optional(RawPermissions),
+  env: Type.Optional(Type.Record(Type.String(), Type.String())),
+}, strict)
+export type RawTask = Static<typeof RawTask>
+
+/** The top level; `inputs`, `secrets`, `trigger(s)` and task items are polymorphic and checked separately. */
+export const RawWorkflow = Type.Object({
+  id: Str,
+  description: Type.Optional(Str),
+  enabled: Type.Optional(Type.Boolean()),
+  inputs: Type.Optional(Type.Unknown()),
+  secrets: Type.Optional(Type.Unknown()),
+  triggers: Type.Optional(Type.Array(Type.Unknown())),
+  trigger: Type.Optional(Type.Unknown()),
+  timeout: Type.Optional(Str),
+  tasks: Type.Array(Type.Unknown()),
+}, strict)

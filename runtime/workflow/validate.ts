@@ -1,0 +1,173 @@
+/** Semantic checks on a normalised workflow: ids, the needs graph, durations, cron, templates, input defaults. */
+import { Cron } from 'croner'
+import { findCycle, upstreamOf } from './graph.ts'
+import type { InputDecl, Workflow } from './model.ts'
+import type { Sources } from './normalize.ts'
+import type { Segment } from './path.ts'
+import type { RawIssue } from './schema-issues.ts'
+import { ENV_NAME_PATTERN, ID_PATTERN, TASK_TYPE_PATTERN } from './schema.ts'
+import { scanTemplates } from './template.ts'
+
+/** Errors make a workflow invalid; warnings do not. */
+export interface SemanticReport {
+  errors: RawIssue[]
+  warnings: RawIssue[]
+}
+
+/** Every semantic problem in one pass (never stops at the first). */
+export function validateSemantics(wf: Workflow, src: Sources): SemanticReport {
+  const errors: RawIssue[] = []
+  const warnings: RawIssue[] = []
+  const add = (at: Segment[], code: string, message: string) => errors.push({ at, code, message })
+  if (wf.id !== '' && !ID_PATTERN.test(wf.id)) add(['id'], 'INVALID_ID', idMessage('workflow', wf.id))
+  if (src.tasksGiven && wf.tasks.length === 0) add(['tasks'], 'EMPTY_TASKS', 'a workflow needs at least one task')
+  checkInputs(wf.inputs, src, add)
+  checkTriggers(wf, src, add, warnings)
+  checkTasks(wf, src, add)
+  checkTemplates(wf, src, add, warnings)
+  return { errors, warnings }
+}
+
+type Add = (at: Segment[], code: string, message: string) => void
+
+const idMessage = (what: string, id: string) =>
+  `invalid ${what} id "${id}" (lower-case letters, digits, - and _; must start with a letter or digit)`
+
+function checkInputs(inputs: InputDecl[], src: Sources, add: Add): void {
+  const seen = new Set<string>()
+  inputs.forEach((input, k) => {
+    const at = src.inputs[k] ?? ['inputs']
+    if (!/^[A-Za-z_][\w-]*$/.test(input.name)) add(at, 'INVALID_INPUT_NAME', `invalid input name "${input.name}"`)
+    if (seen.has(input.name)) add(at, 'DUPLICATE_INPUT', `input "${input.name}" is declared twice`)
+    seen.add(input.name)
+    if (input.default !== undefined && !matchesType(input.default, input.type)) {
+      add([...at, 'default'], 'INVALID_INPUT_DEFAULT', `default of input "${input.name}" is not a ${input.type}`)
+    }
+  })
+}
+
+/** Whether a value is of a declared input type (shared with the engine's input checks). */
+export function matchesType(v: unknown, type: InputDecl['type']): boolean {
+  switch (type) {
+    case 'string': return typeof v === 'string'
+    case 'number': return typeof v === 'number' && Number.isFinite(v)
+    case 'boolean': return typeof v === 'boolean'
+    case 'array': return Array.isArray(v)
+    case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v)
+  }
+}
+
+function checkTriggers(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[]): void {
+  wf.triggers.forEach((t, k) => {
+    if (t.type !== 'cron') return
+    const at = src.triggers[k] ?? ['triggers']
+    let zoneOk = true
+    if (t.timezone !== undefined && !isTimeZone(t.timezone)) {
+      zoneOk = false
+      add([...at, 'timezone'], 'INVALID_TIMEZONE', `unknown time zone "${t.timezone}" (expected an IANA name like Europe/Paris)`)
+    }
+    const problem = cronProblem(t.cron, zoneOk ? t.timezone : undefined)
+    if (problem) add([...at, 'cron'], 'INVALID_CRON', `invalid cron expression "${t.cron}": ${problem}`)
+    const blocking = wf.inputs.filter((i) => i.required && i.default === undefined)
+    if (blocking.length > 0) {
+      warnings.push({ at, code: 'CRON_REQUIRED_INPUT', message: `a cron run cannot supply required input(s) ${blocking.map((i) => i.name).join(', ')}` })
+    }
+  })
+}
+
+/** Whether the runtime knows an IANA time zone. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat(undefined, { timeZone: tz })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Why croner refuses an expression (5 or 6 fields, or a nickname like `@hourly`), or undefined. */
+export function cronProblem(expr: string, timezone?: string): string | undefined {
+  try {
+    new Cron(expr, { paused: true, ...(timezone ? { timezone } : {}) }).stop()
+    return undefined
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e)
+  }
+}
+
+function checkTasks(wf: Workflow, src: Sources, add: Add): void {
+  const firstIndex = new Map<string, number>()
+  wf.tasks.forEach((t, k) => {
+    const at = src.tasks[k] ?? ['tasks', k]
+    if (t.id !== '') {
+      if (!ID_PATTERN.test(t.id)) add([...at, 'id'], 'INVALID_ID', idMessage('task', t.id))
+      const first = firstIndex.get(t.id)
+      if (first !== undefined) add([...at, 'id'], 'DUPLICATE_TASK_ID', `task id "${t.id}" is already used by tasks[${first}]`)
+      else firstIndex.set(t.id, k)
+    }
+    if (t.type !== '' && !TASK_TYPE_PATTERN.test(t.type)) {
+      add([...at, 'type'], 'INVALID_TASK_TYPE', `invalid task type "${t.type}" (expected namespace/plugin.action)`)
+    }
+    for (const name of Object.keys(t.env ?? {})) {
+      if (!ENV_NAME_PATTERN.test(name)) add([...at, 'env', name], 'INVALID_ENV_NAME', `invalid environment variable name "${name}"`)
+    }
+  })
+  const ids = new Set(firstIndex.keys())
+  wf.tasks.forEach((t, k) => {
+    t.needs.forEach((n, j) => {
+      const at = src.needs[k]?.[j] ?? [...(src.tasks[k] ?? []), 'needs']
+      if (n === t.id) add(at, 'SELF_NEED', `task "${t.id}" cannot need itself`)
+      else if (!ids.has(n)) add(at, 'UNKNOWN_NEED', `task "${t.id}" needs unknown task "${n}"${suggest(n, ids)}`)
+    })
+  })
+  const cycle = findCycle(withoutSelfNeeds(wf))
+  if (cycle) {
+    const k = wf.tasks.findIndex((t) => t.id === cycle[0])
+    const j = wf.tasks[k]?.needs.indexOf(cycle[1] ?? '') ?? -1
+    add(src.needs[k]?.[j] ?? src.tasks[k] ?? ['tasks'], 'CYCLE', `dependency cycle: ${cycle.join(' → ')}`)
+  }
+}
+
+const withoutSelfNeeds = (wf: Workflow) => wf.tasks.map((t) => ({ id: t.id, needs: t.needs.filter((n) => n !== t.id) }))
+
+function suggest(name: string, known: Set<string>): string {
+  const close = [...known].find((k) => k.toLowerCase() === name.toLowerCase() || k.replace(/[-_]/g, '') === name.replace(/[-_]/g, ''))
+  return close ? ` (did you mean "${close}"?)` : ''
+}
+
+function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[]): void {
+  const inputs = new Set(wf.inputs.map((i) => i.name))
+  const secrets = new Set(wf.secrets)
+  const usedSecrets = new Set<string>()
+  const tasks = new Set(wf.tasks.map((t) => t.id))
+  const graph = withoutSelfNeeds(wf)
+  wf.tasks.forEach((t, k) => {
+    const at = src.tasks[k] ?? ['tasks', k]
+    const { refs, problems } = scanTemplates({ inputs: t.inputs, env: t.env ?? {} }, at)
+    for (const p of problems) add(p.at, 'INVALID_TEMPLATE', p.message)
+    let upstream: Set<string> | undefined
+    for (const r of refs) {
+      const [head = '', second] = r.path
+      if (r.root === 'inputs' && !inputs.has(head)) {
+        add(r.at, 'UNDECLARED_INPUT', `${r.raw} uses input "${head}", which is not declared in inputs`)
+      } else if (r.root === 'secrets') {
+        usedSecrets.add(head.toUpperCase())
+        if (!secrets.has(head.toUpperCase())) {
+          add(r.at, 'UNDECLARED_SECRET', `${r.raw} uses secret "${head}", which is not listed in secrets`)
+        }
+      } else if (r.root === 'tasks') {
+        if (!tasks.has(head)) add(r.at, 'UNKNOWN_TASK_REF', `${r.raw} refers to unknown task "${head}"`)
+        else if (second !== 'output') add(r.at, 'INVALID_TEMPLATE', `${r.raw}: expected tasks.${head}.output…`)
+        else {
+          upstream ??= new Set(upstreamOf(graph, t.id))
+          if (!upstream.has(head)) {
+            add(r.at, 'TASK_REF_NOT_UPSTREAM', `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
+          }
+        }
+      }
+    }
+  })
+  for (const s of secrets) {
+    if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: 'UNUSED_SECRET', message: `secret ${s} is declared but never used` })
+  }
+}
