@@ -1,0 +1,147 @@
+/** Execution and task-run repository: creation, reads, listing with filters and pagination. */
+
+import type { Database } from 'bun:sqlite'
+import type { ErrorInfo } from '../errors.ts'
+import type { ExecutionState, TaskRunState } from '../state/states.ts'
+import type { Workflow } from '../workflow/model.ts'
+import { compact, fromJson, toJson } from './json.ts'
+import type { ExecutionRecord, ExecutionSnapshot, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from './types.ts'
+
+interface ExecutionRow {
+  id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
+  trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; error: string | null
+  created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
+}
+interface TaskRunRow {
+  execution_id: string; task_id: string; position: number; state: TaskRunState; reason: string | null; attempt: number
+  output: string | null; error: string | null; next_attempt_at: number | null; started_at: number | null
+  ended_at: number | null; updated_at: number
+}
+interface AttemptRow {
+  execution_id: string; task_id: string; attempt: number; state: TaskRunState; runner: string | null
+  error: string | null; started_at: number; ended_at: number | null
+}
+
+const toExecution = (r: ExecutionRow): ExecutionRecord =>
+  compact({
+    id: r.id, workflowId: r.workflow_id, revision: r.revision, state: r.state, reason: r.reason ?? undefined,
+    trigger: compact({
+      type: r.trigger_type as TriggerInfo['type'],
+      data: fromJson<Record<string, unknown>>(r.trigger_data),
+      scheduledAt: r.scheduled_at ?? undefined,
+    }),
+    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, error: fromJson<ErrorInfo>(r.error),
+    createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
+  })
+
+const toAttempt = (r: AttemptRow): TaskAttemptRecord =>
+  compact({
+    attempt: r.attempt, state: r.state, runner: r.runner ?? undefined, error: fromJson<ErrorInfo>(r.error),
+    startedAt: r.started_at, endedAt: r.ended_at ?? undefined,
+  })
+
+const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord =>
+  compact({
+    executionId: r.execution_id, taskId: r.task_id, position: r.position, state: r.state, reason: r.reason ?? undefined,
+    attempt: r.attempt, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
+    nextAttemptAt: r.next_attempt_at ?? undefined, startedAt: r.started_at ?? undefined,
+    endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
+  })
+
+export interface ListExecutionsQuery {
+  workflowId?: string
+  states?: ExecutionState[]
+  limit?: number
+  offset?: number
+}
+
+export class ExecutionRepo {
+  constructor(private readonly db: Database) {}
+
+  /** Inserts a PENDING execution and one PENDING task run per task (call inside a transaction). */
+  insert(e: { id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number }): void {
+    this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
+        inputs, created_at, updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)`).run(
+      e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
+      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now,
+    )
+    const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at)
+        VALUES (?, ?, ?, 'PENDING', 0, ?)`)
+    e.workflow.tasks.forEach((t, i) => insertTask.run(e.id, t.id, i, e.now))
+  }
+
+  get(id: string): ExecutionRecord | undefined {
+    const r = this.db.query<ExecutionRow, [string]>('SELECT * FROM executions WHERE id = ?').get(id)
+    return r ? toExecution(r) : undefined
+  }
+
+  /** The execution, its workflow snapshot and its task runs in declaration order. */
+  snapshot(id: string): ExecutionSnapshot | undefined {
+    const r = this.db.query<ExecutionRow, [string]>('SELECT * FROM executions WHERE id = ?').get(id)
+    if (!r) return undefined
+    return { execution: toExecution(r), workflow: JSON.parse(r.model) as Workflow, taskRuns: this.taskRuns(id) }
+  }
+
+  taskRuns(executionId: string): TaskRunRecord[] {
+    const attempts = new Map<string, TaskAttemptRecord[]>()
+    for (const a of this.db
+      .query<AttemptRow, [string]>('SELECT * FROM task_attempts WHERE execution_id = ? ORDER BY task_id, attempt')
+      .all(executionId)) {
+      const list = attempts.get(a.task_id) ?? []
+      list.push(toAttempt(a))
+      attempts.set(a.task_id, list)
+    }
+    return this.db
+      .query<TaskRunRow, [string]>('SELECT * FROM task_runs WHERE execution_id = ? ORDER BY position')
+      .all(executionId)
+      .map((t) => toTaskRun(t, attempts.get(t.task_id) ?? []))
+  }
+
+  taskRun(executionId: string, taskId: string): TaskRunRow | undefined {
+    return this.db
+      .query<TaskRunRow, [string, string]>('SELECT * FROM task_runs WHERE execution_id = ? AND task_id = ?')
+      .get(executionId, taskId) ?? undefined
+  }
+
+  list(q: ListExecutionsQuery = {}): Page<ExecutionRecord> {
+    const where: string[] = []
+    const args: (string | number)[] = []
+    if (q.workflowId) { where.push('workflow_id = ?'); args.push(q.workflowId) }
+    if (q.states?.length) { where.push(`state IN (${q.states.map(() => '?').join(',')})`); args.push(...q.states) }
+    const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+    const limit = q.limit ?? 50
+    const offset = q.offset ?? 0
+    const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n FROM executions ${clause}`).get(...args)!.n
+    const rows = this.db
+      .query<ExecutionRow, (string | number)[]>(
+        `SELECT * FROM executions ${clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset)
+    return { items: rows.map(toExecution), total, limit, offset }
+  }
+
+  /** Non-terminal executions, oldest first: what the supervisor resumes or queues on start. */
+  listActive(): ExecutionRecord[] {
+    return this.db
+      .query<ExecutionRow, []>(`SELECT * FROM executions WHERE state IN ('PENDING','RUNNING','WAITING')
+        ORDER BY created_at, id`)
+      .all()
+      .map(toExecution)
+  }
+
+  countByState(): Record<string, number> {
+    const out: Record<string, number> = {}
+    for (const r of this.db.query<{ state: string; n: number }, []>('SELECT state, COUNT(*) AS n FROM executions GROUP BY state').all())
+      out[r.state] = r.n
+    return out
+  }
+
+  delete(id: string): boolean {
+    return this.db.query('DELETE FROM executions WHERE id = ?').run(id).changes > 0
+  }
+
+  /** Raw row access for the checkpoint writer. */
+  stateOf(id: string): { state: ExecutionState; started_at: number | null } | undefined {
+    return this.db.query<{ state: ExecutionState; started_at: number | null }, [string]>(
+      'SELECT state, started_at FROM executions WHERE id = ?').get(id) ?? undefined
+  }
+}

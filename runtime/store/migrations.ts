@@ -1,0 +1,112 @@
+/** Versioned schema migrations; applied in order on open, each once, recorded in schema_migrations. */
+
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE workflows (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        model TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        revision INTEGER NOT NULL DEFAULT 1,
+        webhook_key TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE executions (
+        id TEXT PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        model TEXT NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        trigger_type TEXT NOT NULL,
+        trigger_data TEXT,
+        scheduled_at INTEGER,
+        inputs TEXT NOT NULL,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX executions_by_workflow ON executions (workflow_id, created_at DESC);
+      CREATE INDEX executions_by_state ON executions (state, created_at DESC);
+      CREATE INDEX executions_by_created ON executions (created_at DESC);
+      CREATE TABLE task_runs (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        reason TEXT,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        output TEXT,
+        error TEXT,
+        next_attempt_at INTEGER,
+        started_at INTEGER,
+        ended_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (execution_id, task_id)
+      ) WITHOUT ROWID;
+      CREATE TABLE task_attempts (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        runner TEXT,
+        error TEXT,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        PRIMARY KEY (execution_id, task_id, attempt)
+      ) WITHOUT ROWID;
+      CREATE TABLE logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        execution_id TEXT NOT NULL,
+        task_id TEXT,
+        attempt INTEGER,
+        ts INTEGER NOT NULL,
+        level TEXT NOT NULL,
+        source TEXT NOT NULL,
+        message TEXT NOT NULL
+      );
+      CREATE INDEX logs_by_execution ON logs (execution_id, id DESC);
+      CREATE INDEX logs_by_task ON logs (execution_id, task_id, id DESC);
+      CREATE INDEX logs_by_level ON logs (execution_id, level, id DESC);
+      CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        execution_id TEXT,
+        task_id TEXT,
+        workflow_id TEXT,
+        data TEXT
+      );
+      CREATE INDEX audit_by_execution ON audit_events (execution_id, id);
+      CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        ciphertext BLOB NOT NULL,
+        iv BLOB NOT NULL,
+        tag BLOB NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE cron_fires (
+        workflow_id TEXT NOT NULL,
+        trigger_index INTEGER NOT NULL,
+        scheduled_at INTEGER NOT NULL,
+        execution_id TEXT NOT NULL,
+        fired_at INTEGER NOT NULL,
+        PRIMARY KEY (workflow_id, trigger_index, scheduled_at)
+      ) WITHOUT ROWID;
+    `,
+  },
+]

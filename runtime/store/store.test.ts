@@ -1,0 +1,134 @@
+import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Workflow } from '../workflow/model.ts'
+import { migrate, openDatabase, schemaVersion } from './db.ts'
+import { MIGRATIONS } from './migrations.ts'
+import { openStore, type Store } from './store.ts'
+
+const wf: Workflow = {
+  id: 'demo', enabled: true, inputs: [], secrets: [], triggers: [],
+  tasks: [
+    { id: 'a', type: 'core/log.info', needs: [], inputs: { message: 'hi' } },
+    { id: 'b', type: 'core/log.info', needs: ['a'], inputs: {} },
+  ],
+}
+
+let dir: string
+let store: Store
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ak-store-'))
+  store = openStore(join(dir, 'sub', 'test.db'))
+})
+afterEach(() => {
+  store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('migrations', () => {
+  it('creates the schema on an empty file, in WAL mode', () => {
+    expect(schemaVersion(store.db)).toBe(MIGRATIONS.length)
+    const mode = store.db.query<{ journal_mode: string }, []>('PRAGMA journal_mode').get()
+    expect(mode?.journal_mode).toBe('wal')
+    const tables = store.db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type='table'").all().map((r) => r.name)
+    for (const t of ['workflows', 'executions', 'task_runs', 'task_attempts', 'logs', 'audit_events', 'secrets', 'cron_fires'])
+      expect(tables).toContain(t)
+  })
+  it('is idempotent when run again and when the file is reopened', () => {
+    expect(migrate(store.db)).toEqual([])
+    const again = openDatabase(join(dir, 'sub', 'test.db'))
+    expect(schemaVersion(again)).toBe(MIGRATIONS.length)
+    const n = again.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM schema_migrations').get()!.n
+    expect(n).toBe(MIGRATIONS.length)
+    again.close()
+  })
+  it('has the indexes the API queries need', () => {
+    const plan = store.db.query<{ detail: string }, []>(
+      "EXPLAIN QUERY PLAN SELECT * FROM logs WHERE execution_id = 'x' AND level IN ('WARN') ORDER BY id DESC LIMIT 10").all()
+    expect(plan.map((p) => p.detail).join(' ')).toContain('USING INDEX')
+    const plan2 = store.db.query<{ detail: string }, []>(
+      "EXPLAIN QUERY PLAN SELECT * FROM executions WHERE workflow_id = 'x' ORDER BY created_at DESC LIMIT 10").all()
+    expect(plan2.map((p) => p.detail).join(' ')).toContain('executions_by_workflow')
+  })
+})
+
+describe('repositories', () => {
+  it('round-trips a workflow and bumps the revision only when the source changes', () => {
+    const first = store.workflows.upsert(wf, 'id: demo', 1000)
+    expect(first.created).toBe(true)
+    expect(store.workflows.get('demo')).toEqual(first.record)
+    expect(first.record.workflow).toEqual(wf)
+    expect(store.workflows.upsert(wf, 'id: demo', 2000).record.revision).toBe(1)
+    const changed = store.workflows.upsert(wf, 'id: demo\n', 3000)
+    expect(changed.record.revision).toBe(2)
+    expect(changed.record.updatedAt).toBe(3000)
+    expect(store.workflows.setEnabled('demo', false, 4000)?.enabled).toBe(false)
+    expect(store.workflows.list().total).toBe(1)
+    expect(store.workflows.delete('demo')).toBe(true)
+    expect(store.workflows.get('demo')).toBeUndefined()
+  })
+
+  it('creates an execution with its task runs and reads it back', () => {
+    store.transaction(() => store.executions.insert({ id: 'ex1', workflow: wf, revision: 1, inputs: { n: 1 }, trigger: { type: 'manual' }, now: 10 }))
+    const snap = store.executions.snapshot('ex1')!
+    expect(snap.execution.state).toBe('PENDING')
+    expect(snap.execution.inputs).toEqual({ n: 1 })
+    expect(snap.execution.trigger).toEqual({ type: 'manual' })
+    expect(snap.workflow).toEqual(wf)
+    expect(snap.taskRuns.map((t) => [t.taskId, t.state, t.attempt])).toEqual([['a', 'PENDING', 0], ['b', 'PENDING', 0]])
+  })
+
+  it('commits transitions with their audit events, rejects invalid ones and ignores repeats', () => {
+    store.transaction(() => store.executions.insert({ id: 'ex1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 10 }))
+    const results = store.checkpoints.apply([
+      { kind: 'execution', executionId: 'ex1', to: 'RUNNING' },
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'RUNNING', attempt: 1, runner: 'process' },
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'RUNNING', attempt: 1 },
+      { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'SUCCESS' },
+    ], 20)
+    expect(results.map((r) => r.ok && r.changed)).toEqual([true, true, false, false])
+    expect(results[3]).toMatchObject({ ok: false, error: { code: 'INVALID_TRANSITION' } })
+    store.checkpoints.apply([
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'SUCCESS', output: { x: 1 } },
+      { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'SKIPPED' },
+      { kind: 'execution', executionId: 'ex1', to: 'FAILED', error: { code: 'PLUGIN_ERROR', message: 'boom' } },
+    ], 30)
+    const after = store.checkpoints.apply([{ kind: 'execution', executionId: 'ex1', to: 'RUNNING' }], 40)
+    expect(after[0]).toMatchObject({ ok: false, error: { code: 'INVALID_TRANSITION' } })
+    const snap = store.executions.snapshot('ex1')!
+    expect(snap.execution).toMatchObject({ state: 'FAILED', startedAt: 20, endedAt: 30, error: { code: 'PLUGIN_ERROR' } })
+    expect(snap.taskRuns[0]).toMatchObject({ state: 'SUCCESS', output: { x: 1 }, attempt: 1, startedAt: 20, endedAt: 30 })
+    expect(snap.taskRuns[0]!.attempts).toEqual([{ attempt: 1, state: 'SUCCESS', runner: 'process', startedAt: 20, endedAt: 30 }])
+    const audit = store.audit.forExecution('ex1').map((a) => [a.type, a.taskId ?? null])
+    expect(audit).toEqual([['STARTED', null], ['STARTED', 'a'], ['COMPLETED', 'a'], ['STATE_CHANGE', 'b'], ['FAILED', null]])
+  })
+
+  it('pages logs newest first with task, level and time filters', () => {
+    store.transaction(() => store.executions.insert({ id: 'ex1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 10 }))
+    store.logs.append(Array.from({ length: 10 }, (_, i) => ({
+      executionId: 'ex1', taskId: i % 2 ? 'a' : 'b', attempt: 1, ts: 100 + i, level: i % 3 ? 'INFO' : 'WARN',
+      source: 'plugin:core/log.info', message: `line ${i}`,
+    })))
+    const first = store.logs.list({ executionId: 'ex1', limit: 3 })
+    expect(first.items.map((l) => l.message)).toEqual(['line 9', 'line 8', 'line 7'])
+    expect(first.hasMore).toBe(true)
+    expect(store.logs.list({ executionId: 'ex1', limit: 3, offset: 9 }).hasMore).toBe(false)
+    expect(store.logs.list({ executionId: 'ex1', taskId: 'a' }).items.every((l) => l.taskId === 'a')).toBe(true)
+    expect(store.logs.list({ executionId: 'ex1', levels: ['WARN'] }).items.map((l) => l.message)).toEqual(['line 9', 'line 6', 'line 3', 'line 0'])
+    expect(store.logs.list({ executionId: 'ex1', since: 108 }).items).toHaveLength(2)
+  })
+
+  it('lists executions by workflow and state with a total', () => {
+    store.transaction(() => {
+      for (let i = 0; i < 5; i++)
+        store.executions.insert({ id: `ex${i}`, workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: i })
+    })
+    store.checkpoints.apply([{ kind: 'execution', executionId: 'ex1', to: 'RUNNING' }], 9)
+    const page = store.executions.list({ workflowId: 'demo', limit: 2 })
+    expect(page.total).toBe(5)
+    expect(page.items.map((e) => e.id)).toEqual(['ex4', 'ex3'])
+    expect(store.executions.list({ states: ['RUNNING'] }).items.map((e) => e.id)).toEqual(['ex1'])
+    expect(store.executions.listActive().map((e) => e.id)).toEqual(['ex0', 'ex1', 'ex2', 'ex3', 'ex4'])
+  })
+})

@@ -1,0 +1,103 @@
+/** Records the store reads and writes: plain data, safe to clone across threads and to serialise. */
+
+import type { ErrorInfo } from '../errors.ts'
+import type { AuditType, ExecutionState, TaskRunState } from '../state/states.ts'
+import type { Workflow } from '../workflow/model.ts'
+
+export const TriggerType = { Manual: 'manual', Cron: 'cron', Webhook: 'webhook', Api: 'api' } as const
+export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType]
+
+export interface TriggerInfo {
+  type: TriggerType
+  /** Cron: `{ triggerIndex, cron }`; webhook: `{ remote? }`. */
+  data?: Record<string, unknown>
+  scheduledAt?: number
+}
+
+export interface WorkflowRecord {
+  id: string
+  source: string
+  workflow: Workflow
+  enabled: boolean
+  revision: number
+  webhookKey?: string
+  createdAt: number
+  updatedAt: number
+}
+
+export interface ExecutionRecord {
+  id: string
+  workflowId: string
+  revision: number
+  state: ExecutionState
+  reason?: string
+  trigger: TriggerInfo
+  inputs: Record<string, unknown>
+  error?: ErrorInfo
+  createdAt: number
+  startedAt?: number
+  endedAt?: number
+  updatedAt: number
+}
+
+export interface TaskAttemptRecord {
+  attempt: number
+  state: TaskRunState
+  runner?: string
+  error?: ErrorInfo
+  startedAt: number
+  endedAt?: number
+}
+
+export interface TaskRunRecord {
+  executionId: string
+  taskId: string
+  position: number
+  state: TaskRunState
+  reason?: string
+  attempt: number
+  output?: unknown
+  error?: ErrorInfo
+  nextAttemptAt?: number
+  startedAt?: number
+  endedAt?: number
+  updatedAt: number
+  attempts: TaskAttemptRecord[]
+}
+
+/** An execution with its workflow snapshot and every task run: what the engine resumes from. */
+export interface ExecutionSnapshot {
+  execution: ExecutionRecord
+  workflow: Workflow
+  taskRuns: TaskRunRecord[]
+}
+
+export interface LogRecord {
+  id: number
+  executionId: string
+  taskId?: string
+  attempt?: number
+  ts: number
+  level: string
+  source: string
+  message: string
+}
+
+export type NewLogLine = Omit<LogRecord, 'id'>
+
+export interface AuditRecord {
+  id: number
+  ts: number
+  type: AuditType | string
+  executionId?: string
+  taskId?: string
+  workflowId?: string
+  data?: unknown
+}
+
+export interface Page<T> {
+  items: T[]
+  total: number
+  limit: number
+  offset: number
+}
