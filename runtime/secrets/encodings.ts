@@ -1,0 +1,67 @@
+/** The textual forms in which a secret value can show up in output: raw, base64, URL- and JSON-escaped, per line. */
+
+/** Shorter values (and lines of multi-line values) are not masked: masking "a" everywhere would destroy every log. */
+export const MIN_MASK_LENGTH = 3
+// Base64 fragments shorter than this would match unrelated base64 by chance.
+const MIN_FRAGMENT_LENGTH = 8
+
+/** Every form of `value` the masker must hide; empty when the value is too short to mask. */
+export function secretForms(value: string): string[] {
+  if (value.length < MIN_MASK_LENGTH) return []
+  const forms = new Set<string>([value])
+  for (const f of escapedForms(value)) forms.add(f)
+  for (const f of base64Forms(value)) forms.add(f)
+  // A multi-line secret (a PEM key, a JSON credential) is printed line by line by most tools.
+  if (/[\r\n]/.test(value)) {
+    for (const line of value.split(/\r\n|\r|\n/)) {
+      const t = line.trim()
+      if (t.length >= MIN_MASK_LENGTH) {
+        forms.add(t)
+        for (const f of escapedForms(t)) forms.add(f)
+      }
+    }
+  }
+  return [...forms].filter((f) => f.length >= MIN_MASK_LENGTH)
+}
+
+function escapedForms(value: string): string[] {
+  const url = encodeURIComponent(value)
+  const json = JSON.stringify(value).slice(1, -1)
+  return [
+    url,
+    url.replace(/%20/g, '+'), // application/x-www-form-urlencoded
+    json,
+    JSON.stringify(json).slice(1, -1), // JSON inside a JSON string (a logged JSON payload)
+  ]
+}
+
+/**
+ * Base64 (standard and url-safe, padded or not) of the value alone, plus the fragments that appear when the
+ * value is encoded as part of a larger string (e.g. `user:token` in a Basic auth header) at each of the three
+ * byte alignments.
+ */
+function base64Forms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8')
+  const out: string[] = []
+  const full = bytes.toString('base64')
+  out.push(full, full.replace(/=+$/, ''))
+  for (let shift = 0; shift < 3; shift++) {
+    const fragment = alignedFragment(bytes, shift)
+    if (fragment.length >= MIN_FRAGMENT_LENGTH) out.push(fragment)
+  }
+  return out.flatMap((s) => [s, toBase64Url(s)])
+}
+
+/** The base64 characters determined only by `bytes` when `shift` unknown bytes precede them and unknown bytes follow. */
+function alignedFragment(bytes: Buffer, shift: number): string {
+  const encoded = Buffer.concat([Buffer.alloc(shift), bytes]).toString('base64')
+  const start = [0, 2, 3][shift] ?? 0
+  const total = shift + bytes.length
+  const tail = [0, 1, 2][total % 3] ?? 0
+  const end = Math.floor(total / 3) * 4 + tail
+  return encoded.slice(start, Math.max(start, end))
+}
+
+function toBase64Url(s: string): string {
+  return s.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
