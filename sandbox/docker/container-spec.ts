@@ -1,0 +1,181 @@
+/** Pure mapping from a run request to a locked-down Docker container definition (no I/O). */
+
+import type Dockerode from 'dockerode'
+import { isAbsolute, relative } from 'node:path'
+import { ProtocolEnv } from '../protocol.ts'
+import type { RunRequest } from '../runner.ts'
+import type { Permissions } from '../manifest.ts'
+import { PLUGIN_USER } from './image.ts'
+
+/** Fixed paths inside every plugin container. */
+export const ContainerPaths = {
+  /** The plugin's own directory, read-only. */
+  Plugin: '/plugin',
+  /** The engine's `sandbox/` directory (boot + confinement), read-only. */
+  Sandbox: '/opt/autokestra/sandbox',
+  /** The only host-backed writable directory: holds the result file. */
+  Out: '/out',
+  /** Private temp dir: a size-limited tmpfs. */
+  Tmp: '/tmp',
+} as const
+
+export const RESULT_FILE = `${ContainerPaths.Out}/result.json`
+/** Label put on every plugin container (value: the task id), so leftovers can be found and removed. */
+export const TASK_LABEL = 'autokestra.task'
+/** Label marking a container as started by the docker runner. */
+export const RUNNER_LABEL = 'autokestra.runner'
+
+/** Resource limits of one plugin container. */
+export interface DockerLimits {
+  memoryMb: number
+  cpuSeconds: number
+  maxProcesses: number
+  maxOutputBytes: number
+}
+
+/** Everything the spec needs besides the request. */
+export interface SpecInput {
+  image: string
+  /** Host path of the engine's `sandbox/` directory. */
+  sandboxDir: string
+  /** Host directory mounted writable at `/out`. */
+  outDir: string
+  limits: DockerLimits
+  /** Extra threads a Bun process needs (JSC GC, I/O pool) on top of `maxProcesses`: pids counts threads. */
+  threadAllowance: number
+}
+
+/** A declared path that could not be mounted, for an engine WARN line. */
+export interface SkippedMount {
+  path: string
+  reason: string
+}
+
+/** True when the effective permissions grant any network access. */
+export const wantsNetwork = (p: Permissions): boolean => (p.network?.length ?? 0) > 0
+
+/** Builds the container definition; `exists` tells whether a host path exists (declared paths that do not are skipped). */
+export function containerSpec(
+  req: RunRequest,
+  input: SpecInput,
+  exists: (path: string) => boolean,
+): { spec: Dockerode.ContainerCreateOptions; skipped: SkippedMount[] } {
+  const { plugin, permissions, context } = req
+  const entry = relative(plugin.dir, plugin.entryPath)
+  if (entry.startsWith('..') || isAbsolute(entry)) throw new Error(`plugin entry ${plugin.entryPath} is outside ${plugin.dir}`)
+  const entryInContainer = `${ContainerPaths.Plugin}/${entry}`
+  const argv =
+    plugin.manifest.runtime === 'bun'
+      ? ['bun', `${ContainerPaths.Sandbox}/sdk/boot.ts`, entryInContainer]
+      : [entryInContainer]
+  const { mounts, skipped } = declaredMounts(permissions, exists)
+  const mb = 1024 * 1024
+  const tmpfsMb = Math.max(16, Math.min(input.limits.memoryMb, 256))
+  const spec: Dockerode.ContainerCreateOptions = {
+    name: containerName(req),
+    Image: input.image,
+    Entrypoint: argv,
+    Cmd: [],
+    User: PLUGIN_USER,
+    WorkingDir: ContainerPaths.Tmp,
+    Env: containerEnv(req, plugin.manifest.runtime === 'bun'),
+    Labels: {
+      [RUNNER_LABEL]: 'docker',
+      [TASK_LABEL]: context.taskId,
+      'autokestra.execution': context.executionId,
+      'autokestra.attempt': String(context.attempt),
+      'autokestra.plugin': `${plugin.manifest.namespace}/${plugin.manifest.name}`,
+    },
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    NetworkDisabled: !wantsNetwork(permissions),
+    HostConfig: {
+      NetworkMode: wantsNetwork(permissions) ? 'bridge' : 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Privileged: false,
+      Memory: input.limits.memoryMb * mb,
+      MemorySwap: input.limits.memoryMb * mb,
+      NanoCpus: 1_000_000_000,
+      PidsLimit: input.limits.maxProcesses + input.threadAllowance,
+      Ulimits: [
+        { Name: 'cpu', Soft: input.limits.cpuSeconds, Hard: input.limits.cpuSeconds },
+        // Caps any single file, including the result file on the host-backed /out mount.
+        { Name: 'fsize', Soft: tmpfsMb * mb, Hard: tmpfsMb * mb },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      Tmpfs: { [ContainerPaths.Tmp]: `rw,nosuid,nodev,noexec,size=${tmpfsMb}m,mode=1777` },
+      Mounts: [
+        { Type: 'bind', Source: plugin.dir, Target: ContainerPaths.Plugin, ReadOnly: true },
+        { Type: 'bind', Source: input.sandboxDir, Target: ContainerPaths.Sandbox, ReadOnly: true },
+        { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
+        ...mounts,
+      ],
+      // Output reaches us over attach; keeping no json-file log means 100 MB of spam never hits the disk.
+      LogConfig: { Type: 'none', Config: {} },
+      AutoRemove: false,
+      Init: false,
+    },
+  }
+  return { spec, skipped }
+}
+
+/** Declared env, then the protocol variables (which win), then the confinement policy for Bun plugins. */
+function containerEnv(req: RunRequest, isBun: boolean): string[] {
+  const env: Record<string, string> = {
+    ...req.env,
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    [ProtocolEnv.ResultFile]: RESULT_FILE,
+    [ProtocolEnv.TmpDir]: ContainerPaths.Tmp,
+    [ProtocolEnv.Home]: ContainerPaths.Tmp,
+  }
+  if (isBun) env.AUTOKESTRA_SANDBOX = JSON.stringify(sandboxPolicy(req))
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`)
+}
+
+/**
+ * The policy handed to the in-container boot (`sandbox/process/confine.ts`), in container paths.
+ * Docker already confines the filesystem and (without a grant) the network; the boot's Landlock + JS guard
+ * add port- and host-level filtering when a network grant forces the bridge network.
+ */
+export function sandboxPolicy(req: RunRequest): Record<string, unknown> {
+  return {
+    runner: 'docker',
+    plugin: `${req.plugin.manifest.namespace}/${req.plugin.manifest.name}`,
+    permissions: req.permissions,
+    pluginDir: ContainerPaths.Plugin,
+    tmpDir: ContainerPaths.Tmp,
+    resultFile: RESULT_FILE,
+  }
+}
+
+/** Bind mounts for declared filesystem paths: read-only unless also in `write`. */
+function declaredMounts(p: Permissions, exists: (path: string) => boolean) {
+  const write = new Set((p.filesystem?.write ?? []).map(normalise))
+  const read = new Set((p.filesystem?.read ?? []).map(normalise))
+  const mounts: NonNullable<NonNullable<Dockerode.ContainerCreateOptions['HostConfig']>['Mounts']> = []
+  const skipped: SkippedMount[] = []
+  for (const path of new Set([...read, ...write])) {
+    if (!isAbsolute(path)) skipped.push({ path, reason: 'not an absolute path' })
+    else if (!exists(path)) skipped.push({ path, reason: 'does not exist on the host' })
+    else if (Object.values(ContainerPaths).some((c) => path === c || path.startsWith(`${c}/`)))
+      skipped.push({ path, reason: 'collides with a sandbox path' })
+    else mounts.push({ Type: 'bind', Source: path, Target: path, ReadOnly: !write.has(path) })
+  }
+  return { mounts, skipped }
+}
+
+/** Drops a trailing glob (`/**`, `/*`) and slash: a directory grant mounts the directory. */
+const normalise = (path: string): string => path.replace(/\/\*\*?$/, '').replace(/(.)\/+$/, '$1')
+
+/** A readable, unique container name. */
+function containerName(req: RunRequest): string {
+  const safe = (s: string) => s.replace(/[^a-zA-Z0-9_.-]/g, '-').slice(0, 40)
+  const rand = crypto.randomUUID().slice(0, 8)
+  return `autokestra-${safe(req.context.executionId)}-${safe(req.context.taskId)}-${req.context.attempt}-${rand}`
+}

@@ -1,0 +1,168 @@
+/** The docker runner: one locked-down, throw-away container per task attempt, driven through dockerode. */
+
+import Dockerode from 'dockerode'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import type { Duplex } from 'node:stream'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ErrorCode } from '../../runtime/errors.ts'
+import { pluginKey, type LoadedPlugin } from '../manifest.ts'
+import { PROTOCOL_VERSION, type Invocation } from '../protocol.ts'
+import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
+import { containerSpec, type DockerLimits } from './container-spec.ts'
+import { engineError } from './engine.ts'
+import { ensureImage } from './image.ts'
+import { createLogSink } from './log-lines.ts'
+import { decideOutcome, readResult, type StopReason } from './outcome.ts'
+
+/** Options of the docker runner. */
+export interface DockerRunnerOptions {
+  /** Engine client; default: the local socket (`/var/run/docker.sock` or `DOCKER_HOST`). */
+  docker?: Dockerode
+  /** Image for every plugin; default `autokestra/plugin-bun:<bun version>`, built locally on first use. */
+  image?: string
+  /** Per-plugin image overrides keyed by `namespace/name` (e.g. an image with python for an exec plugin). */
+  pluginImages?: Record<string, string>
+  /** Host path of the engine's `sandbox/` directory (mounted read-only; holds the boot). */
+  sandboxDir: string
+  limits: DockerLimits
+  /** Threads a plugin may use on top of `limits.maxProcesses` (the pids limit counts threads). Default 32. */
+  threadAllowance?: number
+}
+
+/** How long to wait for the attach stream to drain after the container exited. */
+const DRAIN_MS = 2_000
+
+/** Creates the docker runner. It never throws from `run`: every failure is a `RunOutcome`. */
+export function createDockerRunner(opts: DockerRunnerOptions): Runner {
+  const docker = opts.docker ?? new Dockerode()
+  const images = new Map<string, Promise<string>>()
+  const imageFor = (plugin: LoadedPlugin): Promise<string> => {
+    const wanted = opts.pluginImages?.[pluginKey(plugin.manifest)] ?? opts.image
+    const key = wanted ?? ''
+    let p = images.get(key)
+    if (!p) {
+      p = ensureImage(docker, wanted === undefined ? {} : { image: wanted })
+      // A failed lookup is not cached: the engine may come back, the image may be built.
+      p.catch(() => images.delete(key))
+      images.set(key, p)
+    }
+    return p
+  }
+  return {
+    kind: 'docker',
+    run: (req) => runTask(docker, opts, imageFor, req),
+  }
+}
+
+async function runTask(
+  docker: Dockerode,
+  opts: DockerRunnerOptions,
+  imageFor: (p: LoadedPlugin) => Promise<string>,
+  req: RunRequest,
+): Promise<RunOutcome> {
+  const started = performance.now()
+  const elapsed = () => Math.round(performance.now() - started)
+  if (req.signal.aborted) {
+    return { ok: false, error: { code: ErrorCode.Cancelled, message: 'task cancelled before its container started' }, durationMs: 0 }
+  }
+  let container: Dockerode.Container | undefined
+  let workDir: string | undefined
+  try {
+    const image = await imageFor(req.plugin)
+    workDir = await mkdtemp(join(tmpdir(), 'autokestra-docker-'))
+    const outDir = join(workDir, 'out')
+    await mkdir(outDir)
+    // The plugin runs as 65534; only this dir (inside a 0700 parent) is writable for it.
+    await chmod(outDir, 0o777)
+    const { spec, skipped } = containerSpec(
+      req,
+      { image, sandboxDir: opts.sandboxDir, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32 },
+      existsSync,
+    )
+    for (const s of skipped) {
+      req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
+    }
+    container = await docker.createContainer(spec)
+    const decided = await driveContainer(docker, container, req, opts.limits, join(outDir, 'result.json'), started)
+    return { ...decided, durationMs: elapsed() } as RunOutcome
+  } catch (e) {
+    return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
+  } finally {
+    if (container) await container.remove({ force: true, v: true }).catch(() => undefined)
+    if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined)
+  }
+}
+
+/** Attaches, starts, feeds the invocation, enforces timeout / cancel / output cap, and decides the outcome. */
+async function driveContainer(
+  docker: Dockerode,
+  container: Dockerode.Container,
+  req: RunRequest,
+  limits: DockerLimits,
+  resultPath: string,
+  started: number,
+) {
+  let stopReason: StopReason | undefined
+  let wake: () => void = () => undefined
+  const stopped = new Promise<void>((resolve) => (wake = resolve))
+  const stop = (reason: StopReason): void => {
+    if (stopReason) return
+    stopReason = reason
+    container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
+    wake()
+  }
+  const sink = createLogSink(req.onLog, limits.maxOutputBytes, () => stop('output'))
+  const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
+  const drained = new Promise<void>((resolve) => {
+    stream.once('end', resolve)
+    stream.once('close', resolve)
+    stream.once('error', () => resolve())
+  })
+  docker.modem.demuxStream(stream, sink.stdout as NodeJS.WritableStream, sink.stderr as NodeJS.WritableStream)
+
+  const remaining = Math.max(0, req.timeoutMs - (performance.now() - started))
+  const timer = setTimeout(() => stop('timeout'), remaining)
+  const onAbort = () => stop('cancel')
+  req.signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    if (req.signal.aborted) stop('cancel')
+    if (!stopReason) {
+      await container.start()
+      const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
+      stream.end(JSON.stringify(invocation))
+    }
+    const waited = await Promise.race([container.wait(), stopped.then(() => undefined)])
+    clearTimeout(timer)
+    let exitCode = typeof waited?.StatusCode === 'number' ? waited.StatusCode : -1
+    let oomKilled = false
+    if (!stopReason) {
+      const state = (await container.inspect()).State
+      oomKilled = state.OOMKilled === true
+      exitCode = state.ExitCode ?? exitCode
+    }
+    await withDeadline(drained, DRAIN_MS)
+    sink.flush()
+    const result = stopReason || oomKilled ? { invalid: 'not read' } : await readResult(resultPath)
+    const decided = decideOutcome({
+      stopReason, exitCode, oomKilled, result,
+      stderrTail: sink.stderrTail(),
+      timeoutMs: req.timeoutMs, memoryMb: limits.memoryMb, maxOutputBytes: limits.maxOutputBytes,
+    })
+    if (!decided.ok && decided.error.code === ErrorCode.ResourceLimit) {
+      req.onLog({ level: 'ERROR', stream: 'engine', message: decided.error.message })
+    }
+    return decided
+  } finally {
+    clearTimeout(timer)
+    req.signal.removeEventListener('abort', onAbort)
+    ;(stream as Duplex).destroy()
+  }
+}
+
+/** Resolves when `p` does or after `ms`, whichever comes first. */
+function withDeadline(p: Promise<void>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined
+  return Promise.race([p, new Promise<void>((r) => (t = setTimeout(r, ms)))]).finally(() => clearTimeout(t))
+}
