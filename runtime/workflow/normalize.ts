@@ -12,8 +12,8 @@ export interface Sources {
   tasks: Segment[][]
   /** Per task, per entry of `needs`. */
   needs: Segment[][][]
-  /** How `tasks` was written: missing, a list, or something else. */
-  tasksGiven: boolean
+  /** `tasks` was given as an empty list. */
+  tasksEmpty: boolean
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -21,7 +21,7 @@ const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object',
 
 /** Checks structure and builds the best workflow it can, so semantic checks can still run on the rest. */
 export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
-  const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksGiven: false }
+  const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false }
   if (!isMap(raw)) {
     return { sources, issues: [{ at: [], code: 'INVALID_TYPE', message: 'expected a workflow (a map with id and tasks)' }] }
   }
@@ -38,7 +38,7 @@ export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources:
   const timeoutMs = durationAt(raw.timeout, ['timeout'], issues)
   if (timeoutMs !== undefined) workflow.timeoutMs = timeoutMs
   if (Array.isArray(raw.tasks)) {
-    sources.tasksGiven = true
+    sources.tasksEmpty = raw.tasks.length === 0
     raw.tasks.forEach((item, i) => {
       const r = normalizeTask(item, ['tasks', i], issues)
       if (!r) return

@@ -25,7 +25,7 @@ export function parseWorkflow(yamlText: string): ParseResult {
         path: '',
         code: 'YAML_SYNTAX',
         message: e.message.split('\n')[0] ?? e.message,
-        ...(e.linePos ? { line: e.linePos[0].line, column: e.linePos[0].col } : {}),
+        ...position(lineCounter, e.pos[0]),
       })),
     }
   }
@@ -43,15 +43,15 @@ export function parseWorkflow(yamlText: string): ParseResult {
   return { ok: true, workflow, warnings: sortIssues(report.warnings.map(place)) }
 }
 
+function position(lc: LineCounter, offset: number): { line: number; column: number } {
+  const pos = lc.linePos(offset)
+  return { line: pos.line, column: pos.col }
+}
+
 function toIssue(i: RawIssue, doc: Document, lc: LineCounter): Issue {
   const issue: Issue = { path: formatPath(i.at), code: i.code, message: i.message }
   const offset = locate(doc, i.at, i.atKey === true)
-  if (offset !== undefined) {
-    const pos = lc.linePos(offset)
-    issue.line = pos.line
-    issue.column = pos.col
-  }
-  return issue
+  return offset !== undefined ? { ...issue, ...position(lc, offset) } : issue
 }
 
 /** Source offset of the node at `at` (its key for unknown fields); the nearest existing parent otherwise. */

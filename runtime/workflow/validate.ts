@@ -20,7 +20,7 @@ export function validateSemantics(wf: Workflow, src: Sources): SemanticReport {
   const warnings: RawIssue[] = []
   const add = (at: Segment[], code: string, message: string) => errors.push({ at, code, message })
   if (wf.id !== '' && !ID_PATTERN.test(wf.id)) add(['id'], 'INVALID_ID', idMessage('workflow', wf.id))
-  if (src.tasksGiven && wf.tasks.length === 0) add(['tasks'], 'EMPTY_TASKS', 'a workflow needs at least one task')
+  if (src.tasksEmpty) add(['tasks'], 'EMPTY_TASKS', 'a workflow needs at least one task')
   checkInputs(wf.inputs, src, add)
   checkTriggers(wf, src, add, warnings)
   checkTasks(wf, src, add)
