@@ -1,0 +1,38 @@
+/** What the process runner asks of the isolation layer: how to start a plugin, and how to end it. */
+
+import type { Permissions, LoadedPlugin } from '../manifest.ts'
+import type { PermissionDenial } from '../runner.ts'
+
+export interface LaunchSpec {
+  plugin: LoadedPlugin
+  permissions: Permissions
+  env: Record<string, string>
+  tmpDir: string
+  limits: { memoryMb: number; cpuSeconds: number; maxProcesses: number }
+  mode: 'strict' | 'permissive'
+  bootPath: string
+  id: string
+}
+
+export interface Launch {
+  argv: string[]
+  env: Record<string, string>
+  cwd: string
+  mechanisms: string[]
+  killAll(): void
+  finish(info: { exitCode: number | null; signal: string | null; stderrTail: string[] }): Promise<PermissionDenial | undefined>
+}
+
+export type PrepareLaunch = (spec: LaunchSpec) => Promise<Launch>
+
+/** The unconfined launch: a plain child process (the runner kills it directly). Only for `sandbox.mode: off`. */
+export const prepareUnconfinedLaunch: PrepareLaunch = async (spec) => ({
+  argv: spec.plugin.manifest.runtime === 'bun' ? [process.execPath, spec.bootPath, spec.plugin.entryPath] : [spec.plugin.entryPath],
+  env: spec.env,
+  cwd: spec.plugin.dir,
+  mechanisms: ['none'],
+  killAll() {},
+  async finish() {
+    return undefined
+  },
+})
