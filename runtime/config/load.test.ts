@@ -1,0 +1,126 @@
+/** loadConfig: precedence, missing and invalid files, unknown keys, path resolution. */
+import { afterAll, describe, expect, it } from 'bun:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AppError } from '../errors.ts'
+import { defaultConfig, loadConfig } from './index.ts'
+import { envKey } from './env.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'autokestra-config-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+function file(name: string, text: string): string {
+  const p = join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+
+function thrown(fn: () => unknown): AppError {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof AppError) return e
+    throw e
+  }
+  throw new Error('expected an AppError')
+}
+
+describe('loadConfig', () => {
+  it('uses defaults with paths resolved against cwd when there is no file', () => {
+    const c = loadConfig({ env: {}, cwd: '/srv/app' })
+    expect(c).toEqual(defaultConfig('/srv/app'))
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 7233, apiKeys: [], shutdownGraceSeconds: 30 })
+    expect(c.storage.path).toBe('/srv/app/data/autokestra.db')
+    expect(c.secrets.keyFile).toBe('/srv/app/data/secret.key')
+    expect(c.plugins.paths).toEqual(['/srv/app/plugins'])
+    expect(c.sandbox.mode).toBe('strict')
+    expect(c.logging.level).toBe('info')
+  })
+
+  it('layers defaults < file < env', () => {
+    const f = file('layers.yaml', 'server:\n  port: 8000\n  host: 0.0.0.0\nexecution:\n  workers: 2\n')
+    const c = loadConfig({ file: f, env: { WORKFLOW_SERVER_PORT: '9000', WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '4' } })
+    expect(c.server.port).toBe(9000)
+    expect(c.server.host).toBe('0.0.0.0')
+    expect(c.execution).toEqual({ maxConcurrentWorkflows: 4, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 2 })
+  })
+
+  it('reads comma-separated lists, with WORKFLOW_SERVER_API_KEYS winning over the WORKFLOW_API_KEYS alias', () => {
+    expect(loadConfig({ env: { WORKFLOW_API_KEYS: 'a, b,' } }).server.apiKeys).toEqual(['a', 'b'])
+    expect(loadConfig({ env: { WORKFLOW_API_KEYS: 'a', WORKFLOW_SERVER_API_KEYS: 'z' } }).server.apiKeys).toEqual(['z'])
+  })
+
+  it('resolves relative paths against the file directory, env paths against cwd', () => {
+    const f = file('paths.yaml', 'storage:\n  path: db/x.db\nplugins:\n  paths: [../plugins, /abs]\n')
+    const c = loadConfig({ file: f, env: {}, cwd: '/elsewhere' })
+    expect(c.storage.path).toBe(join(dir, 'db/x.db'))
+    expect(c.secrets.keyFile).toBe(join(dir, 'db/secret.key'))
+    expect(c.plugins.paths).toEqual([join(dir, '../plugins'), '/abs'])
+    const e = loadConfig({ file: f, env: { WORKFLOW_SECRETS_KEY_FILE: 'k.key' }, cwd: '/elsewhere' })
+    expect(e.secrets.keyFile).toBe('/elsewhere/k.key')
+  })
+
+  it('throws CONFIG_NOT_FOUND naming a missing file', () => {
+    const e = thrown(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))
+    expect(e.code).toBe('CONFIG_NOT_FOUND')
+    expect(e.message).toContain('nope.yaml')
+  })
+
+  it('takes the file from WORKFLOW_CONFIG', () => {
+    const f = file('from-env.yaml', 'logging: {level: debug}\n')
+    expect(loadConfig({ env: { WORKFLOW_CONFIG: f } }).logging.level).toBe('debug')
+  })
+
+  it('names the file and key path of an invalid value', () => {
+    const f = file('config.yaml', 'server:\n  port: 70000\n')
+    const e = thrown(() => loadConfig({ file: f, env: {} }))
+    expect(e.code).toBe('INVALID_CONFIG')
+    expect(e.message).toBe(`${f}: server.port: expected integer 1..65535`)
+  })
+
+  it('rejects unknown keys and sections', () => {
+    const f = file('unknown.yaml', 'server:\n  prot: 1\ncache: {}\n')
+    const e = thrown(() => loadConfig({ file: f, env: {} }))
+    expect(e.message).toContain('server.prot: unknown key')
+    expect(e.message).toContain('cache: unknown key')
+  })
+
+  it('rejects enum values it does not know', () => {
+    const e = thrown(() => loadConfig({ file: file('mode.yaml', 'sandbox: {mode: off}\n'), env: {} }))
+    expect(e.message).toContain('sandbox.mode: expected one of strict, permissive')
+  })
+
+  it('names the variable of an invalid env value', () => {
+    const e = thrown(() => loadConfig({ env: { WORKFLOW_SERVER_PORT: 'eighty' } }))
+    expect(e.code).toBe('INVALID_CONFIG')
+    expect(e.message).toBe('WORKFLOW_SERVER_PORT: server.port: expected integer 1..65535')
+  })
+
+  it('rejects a misspelt key in a known section from env, ignores client-side variables', () => {
+    expect(thrown(() => loadConfig({ env: { WORKFLOW_SERVER_PROT: '1' } })).message).toContain('WORKFLOW_SERVER_PROT: server.prot: unknown key')
+    expect(loadConfig({ env: { WORKFLOW_API_KEY: 'k', WORKFLOW_SERVER_URL: 'http://x' } }).server.apiKeys).toEqual([])
+  })
+
+  it('reports YAML syntax errors as INVALID_CONFIG with a line', () => {
+    const e = thrown(() => loadConfig({ file: file('broken.yaml', 'server:\n  port: [1\n'), env: {} }))
+    expect(e.code).toBe('INVALID_CONFIG')
+    expect(e.message).toMatch(/broken\.yaml: line \d+:/)
+  })
+
+  it('loads the shipped example', () => {
+    const c = loadConfig({ file: join(import.meta.dir, '../../examples/config.yaml'), env: {} })
+    expect(c.server.apiKeys).toEqual(['dev-key-change-me'])
+    expect(c.storage.path).toBe(join(import.meta.dir, '../../data/autokestra.db'))
+    expect(c.plugins.paths).toEqual([join(import.meta.dir, '../../plugins')])
+  })
+})
+
+describe('envKey', () => {
+  it('maps snake case onto camel-cased nested keys', () => {
+    const sections = ['server', 'execution', 'sandbox']
+    expect(envKey('WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS', sections)).toBe('execution.maxConcurrentTasks')
+    expect(envKey('WORKFLOW_SANDBOX_DOCKER_IMAGE', sections)).toBe('sandbox.dockerImage')
+    expect(envKey('WORKFLOW_CONFIG', sections)).toBeUndefined()
+  })
+})
