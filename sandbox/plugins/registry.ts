@@ -1,0 +1,86 @@
+/** Finds and validates plugin manifests on the plugin search paths; resolves `ns/plugin.action` types. */
+
+import { Value } from '@sinclair/typebox/value'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { parseTaskType } from '../../runtime/workflow/model.ts'
+import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
+
+export interface ManifestProblem {
+  file: string
+  message: string
+}
+
+export interface PluginRegistry {
+  plugins: Map<string, LoadedPlugin>
+  problems: ManifestProblem[]
+}
+
+/** Loads one plugin directory's `plugin.yaml`; throws INVALID_MANIFEST naming the file and path. */
+export function loadManifest(dir: string): LoadedPlugin {
+  const file = join(dir, 'plugin.yaml')
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'))
+  } catch (e) {
+    throw new AppError(ErrorCode.InvalidManifest, `${file}: ${(e as Error).message}`)
+  }
+  const first = Value.Errors(ManifestSchema, raw).First()
+  if (first) throw new AppError(ErrorCode.InvalidManifest, `${file}: ${first.path || '/'}: ${first.message}`)
+  const manifest = raw as Manifest
+  const entryPath = resolve(dir, manifest.entry)
+  if (!existsSync(entryPath)) throw new AppError(ErrorCode.InvalidManifest, `${file}: entry ${manifest.entry} does not exist`)
+  const names = new Set<string>()
+  for (const a of manifest.actions) {
+    if (names.has(a.name)) throw new AppError(ErrorCode.InvalidManifest, `${file}: duplicate action ${a.name}`)
+    names.add(a.name)
+  }
+  return { manifest, dir: resolve(dir), entryPath }
+}
+
+/** Scans each path: a dir with plugin.yaml is a plugin; otherwise its children (two levels: `ns/name/`). */
+export function loadPlugins(paths: readonly string[]): PluginRegistry {
+  const plugins = new Map<string, LoadedPlugin>()
+  const problems: ManifestProblem[] = []
+  const visit = (dir: string, depth: number) => {
+    if (existsSync(join(dir, 'plugin.yaml'))) {
+      try {
+        const p = loadManifest(dir)
+        const key = pluginKey(p.manifest)
+        if (plugins.has(key)) problems.push({ file: join(dir, 'plugin.yaml'), message: `duplicate plugin ${key} (first found in ${plugins.get(key)!.dir})` })
+        else plugins.set(key, p)
+      } catch (e) {
+        problems.push({ file: join(dir, 'plugin.yaml'), message: (e as Error).message })
+      }
+      return
+    }
+    if (depth === 0) return
+    let entries: string[] = []
+    try {
+      entries = readdirSync(dir).sort()
+    } catch {
+      return
+    }
+    for (const name of entries) {
+      const child = join(dir, name)
+      if (!name.startsWith('.') && name !== 'node_modules' && statSync(child, { throwIfNoEntry: false })?.isDirectory()) visit(child, depth - 1)
+    }
+  }
+  for (const p of paths) visit(resolve(p), 3)
+  return { plugins, problems }
+}
+
+/** Resolves a task type to its plugin and action, or throws PLUGIN_NOT_FOUND with a precise message. */
+export function resolveAction(registry: PluginRegistry, type: string): { plugin: LoadedPlugin; action: ActionDef } {
+  const { namespace, plugin: name, action } = parseTaskType(type)
+  const plugin = registry.plugins.get(`${namespace}/${name}`)
+  if (!plugin) throw new AppError(ErrorCode.PluginNotFound, `no plugin ${namespace}/${name} (task type ${type}) on the plugin paths`)
+  const def = plugin.manifest.actions.find((a) => a.name === action)
+  if (!def) {
+    const known = plugin.manifest.actions.map((a) => a.name).join(', ')
+    throw new AppError(ErrorCode.PluginNotFound, `plugin ${namespace}/${name} has no action "${action}" (it has: ${known})`)
+  }
+  return { plugin, action: def }
+}
