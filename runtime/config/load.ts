@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
-import { parseDocument } from 'yaml'
+import { LineCounter, parseDocument } from 'yaml'
 import { AppError, ErrorCode } from '../errors.ts'
 import { describe } from '../workflow/schema-issues.ts'
 import { pointerToSegments } from '../workflow/path.ts'
@@ -57,10 +57,11 @@ export function defaultConfig(cwd: string = process.cwd()): Config {
 }
 
 function readYaml(label: string, full: string): unknown {
-  const doc = parseDocument(readFileSync(full, 'utf8'), { prettyErrors: false, uniqueKeys: true })
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(readFileSync(full, 'utf8'), { lineCounter, prettyErrors: false, uniqueKeys: true })
   const first = doc.errors[0]
   if (first) {
-    const where = first.linePos ? `line ${first.linePos[0].line}: ` : ''
+    const where = `line ${lineCounter.linePos(first.pos[0]).line}: `
     throw new AppError(ErrorCode.InvalidConfig, `${label}: ${where}${first.message.split('\n')[0]}`, { file: label })
   }
   const data: unknown = doc.toJS() ?? {}
