@@ -73,6 +73,7 @@ export function containerSpec(
   const tmpfsMb = Math.max(16, Math.min(input.limits.memoryMb, 256))
   const spec: Dockerode.ContainerCreateOptions = {
     name: containerName(req),
+    Hostname: 'autokestra-plugin',
     Image: input.image,
     Entrypoint: argv,
     Cmd: [],
