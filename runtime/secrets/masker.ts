@@ -49,6 +49,11 @@ export class Masker {
     return this.values.size
   }
 
+  /** Number of distinct forms searched for (values plus their encodings and lines). */
+  get patternCount(): number {
+    return this.patterns.size
+  }
+
   /** Length of the longest pattern: a stream must hold back this many chars minus one before cutting. */
   get longestPattern(): number {
     return this.getIndex()?.longest ?? 0
