@@ -115,7 +115,8 @@ export class Masker {
   /**
    * A copy of `value` with every string masked — values and keys of plain objects, arrays, Error messages
    * and stacks. A number or bigint whose digits contain a secret becomes the string `***`. Other objects
-   * (Date, Map, typed arrays, class instances) are returned as they are.
+   * (Date, Map, typed arrays, class instances) are returned as they are. With no secret registered,
+   * `value` itself is returned.
    */
   maskDeep<T>(value: T): T {
     if (this.patterns.size === 0) return value
