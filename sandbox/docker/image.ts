@@ -116,7 +116,7 @@ function followBuild(docker: Dockerode, stream: NodeJS.ReadableStream): Promise<
       stream,
       (err: Error | null, events: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
         const failed = err?.message ?? events.find((e) => e.error)?.error
-        if (failed) reject(new AppError(ErrorCode.DockerUnavailable, `building the plugin image failed: ${failed}`))
+        if (failed) reject(new AppError(ErrorCode.SandboxUnavailable, `building the plugin image failed: ${failed}`))
         else resolve()
       },
     )
@@ -132,7 +132,7 @@ async function pullImage(docker: Dockerode, tag: string): Promise<string> {
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e)
     throw new AppError(
-      ErrorCode.DockerUnavailable,
+      ErrorCode.SandboxUnavailable,
       `plugin image ${tag} is not present and could not be pulled (${why}); build or load it first (docker build / docker load)`,
     )
   }

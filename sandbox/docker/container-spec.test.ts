@@ -1,0 +1,71 @@
+/** The container definition: every confinement knob set, mounts limited to grants, network only when granted. */
+
+import { describe, expect, it } from 'bun:test'
+import type { LoadedPlugin } from '../manifest.ts'
+import type { RunRequest } from '../runner.ts'
+import { containerSpec } from './container-spec.ts'
+
+const plugin: LoadedPlugin = {
+  manifest: { namespace: 'acme', name: 'demo', version: '1.0.0', runtime: 'bun', entry: 'src/index.ts', actions: [{ name: 'go' }] },
+  dir: '/plugins/demo',
+  entryPath: '/plugins/demo/src/index.ts',
+}
+const req = (over: Partial<RunRequest> = {}): RunRequest => ({
+  plugin, action: 'go', input: {}, permissions: {}, env: { API_TOKEN: 't' }, timeoutMs: 1000,
+  context: { executionId: 'e1', workflowId: 'w', taskId: 'fetch', attempt: 2, source: 'plugin:acme/demo.go' },
+  signal: new AbortController().signal, onLog: () => undefined, ...over,
+})
+const input = {
+  image: 'img:1', sandboxDir: '/repo/sandbox', outDir: '/tmp/x/out', threadAllowance: 4,
+  limits: { memoryMb: 128, cpuSeconds: 10, maxProcesses: 8, maxOutputBytes: 1000 },
+}
+
+describe('docker container spec', () => {
+  it('locks the container down by default', () => {
+    const { spec } = containerSpec(req(), input, () => true)
+    expect(spec.User).toBe('65534:65534')
+    expect(spec.Entrypoint).toEqual(['bun', '/opt/autokestra/sandbox/sdk/boot.ts', '/plugin/src/index.ts'])
+    expect(spec.Labels).toMatchObject({ 'autokestra.task': 'fetch', 'autokestra.execution': 'e1', 'autokestra.attempt': '2' })
+    expect(spec.HostConfig).toMatchObject({
+      NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'],
+      Memory: 128 * 1024 * 1024, MemorySwap: 128 * 1024 * 1024, PidsLimit: 12, AutoRemove: false,
+    })
+    expect(spec.HostConfig?.Tmpfs?.['/tmp']).toContain('size=')
+    expect(spec.HostConfig?.Mounts?.map((m) => [m.Source, m.Target, m.ReadOnly])).toEqual([
+      ['/plugins/demo', '/plugin', true],
+      ['/repo/sandbox', '/opt/autokestra/sandbox', true],
+      ['/tmp/x/out', '/out', false],
+    ])
+    const env = spec.Env ?? []
+    expect(env).toContain('API_TOKEN=t')
+    expect(env).toContain('AUTOKESTRA_RESULT_FILE=/out/result.json')
+    expect(env.some((e) => e.startsWith('AUTOKESTRA_SANDBOX='))).toBe(true)
+  })
+
+  it('uses the bridge network only with a network grant', () => {
+    const { spec } = containerSpec(req({ permissions: { network: ['api.example.com:443'] } }), input, () => true)
+    expect(spec.HostConfig?.NetworkMode).toBe('bridge')
+  })
+
+  it('mounts declared paths read-only unless writable, and skips what it cannot mount', () => {
+    const permissions = { filesystem: { read: ['/data/in', '/data/shared/**', 'relative', '/missing'], write: ['/data/shared'] } }
+    const { spec, skipped } = containerSpec(req({ permissions }), input, (p) => p !== '/missing')
+    expect(spec.HostConfig?.Mounts?.slice(3).map((m) => [m.Target, m.ReadOnly])).toEqual([
+      ['/data/in', true],
+      ['/data/shared', false],
+    ])
+    expect(skipped.map((s) => s.path)).toEqual(['relative', '/missing'])
+  })
+
+  it('runs an exec plugin entry directly, without the boot or a policy', () => {
+    const exec = { ...plugin, manifest: { ...plugin.manifest, runtime: 'exec' as const, entry: 'run.sh' }, entryPath: '/plugins/demo/run.sh' }
+    const { spec } = containerSpec(req({ plugin: exec }), input, () => true)
+    expect(spec.Entrypoint).toEqual(['/plugin/run.sh'])
+    expect((spec.Env ?? []).some((e) => e.startsWith('AUTOKESTRA_SANDBOX='))).toBe(false)
+  })
+
+  it('refuses an entry outside the plugin directory', () => {
+    const bad = { ...plugin, entryPath: '/etc/passwd' }
+    expect(() => containerSpec(req({ plugin: bad }), input, () => true)).toThrow('outside')
+  })
+})
