@@ -5,6 +5,7 @@ import { isAbsolute, relative } from 'node:path'
 import { ProtocolEnv } from '../protocol.ts'
 import type { RunRequest } from '../runner.ts'
 import type { Permissions } from '../manifest.ts'
+import type { GuardPolicy } from '../process/policy.ts'
 import { PLUGIN_USER } from './image.ts'
 
 /** Fixed paths inside every plugin container. */
@@ -78,7 +79,8 @@ export function containerSpec(
     Entrypoint: argv,
     Cmd: [],
     User: PLUGIN_USER,
-    WorkingDir: ContainerPaths.Tmp,
+    // Not /tmp: a WorkingDir on the tmpfs makes Docker reset its mode to 0755 (unwritable for 65534).
+    WorkingDir: ContainerPaths.Plugin,
     Env: containerEnv(req, plugin.manifest.runtime === 'bun'),
     Labels: {
       [RUNNER_LABEL]: 'docker',
@@ -139,19 +141,21 @@ function containerEnv(req: RunRequest, isBun: boolean): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${v}`)
 }
 
+/** Where a bare command name in `run` may live inside an image. */
+const IMAGE_PATH = ['/usr/local/bin', '/usr/bin', '/bin']
+
 /**
- * The policy handed to the in-container boot (`sandbox/process/confine.ts`), in container paths.
- * Docker already confines the filesystem and (without a grant) the network; the boot's Landlock + JS guard
- * add port- and host-level filtering when a network grant forces the bridge network.
+ * The guard policy handed to the in-container boot (`sandbox/process/confine.ts`), in container paths.
+ * Docker already confines the filesystem and (without a grant) the network; the guard turns refusals into
+ * precise PERMISSION_DENIED errors and filters hosts when a network grant forces the bridge network.
  */
-export function sandboxPolicy(req: RunRequest): Record<string, unknown> {
+export function sandboxPolicy(req: RunRequest): GuardPolicy {
+  const run = (req.permissions.run ?? []).flatMap((c) => (c.includes('/') ? [c] : IMAGE_PATH.map((d) => `${d}/${c}`)))
+  const network = wantsNetwork(req.permissions) ? 'network:bridge+guard' : 'network:none'
   return {
-    runner: 'docker',
-    plugin: `${req.plugin.manifest.namespace}/${req.plugin.manifest.name}`,
     permissions: req.permissions,
-    pluginDir: ContainerPaths.Plugin,
-    tmpDir: ContainerPaths.Tmp,
-    resultFile: RESULT_FILE,
+    run,
+    mechanisms: ['docker', network, 'readonly-rootfs', 'cap-drop-all', 'no-new-privileges', 'cgroup-memory-cpu-pids', 'user-65534'],
   }
 }
 

@@ -4,7 +4,7 @@ import { parseLogLine } from '../protocol.ts'
 import type { PluginLogLine } from '../runner.ts'
 
 /** How many trailing stderr lines a crash report quotes. */
-const STDERR_TAIL = 10
+const STDERR_TAIL = 20
 
 /** Something `demuxStream` can write a chunk to; handled synchronously, so no line is lost at stream end. */
 export interface ChunkSink {

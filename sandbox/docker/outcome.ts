@@ -3,6 +3,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { PluginResult } from '../protocol.ts'
+import { DENIAL_MARKER, detectDenial, detectDenialLine } from '../permissions/detect.ts'
 import type { PermissionDenial, RunOutcome } from '../runner.ts'
 
 /** A result file bigger than this is refused rather than parsed. */
@@ -65,7 +66,7 @@ export function decideOutcome(s: ExitState): Decided {
       return fail(ErrorCode.Cancelled, 'task cancelled; its container was killed and removed')
     case 'output':
       return fail(ErrorCode.ResourceLimit, `plugin output exceeded ${s.maxOutputBytes} bytes; its container was killed`, {
-        denial: { permission: 'output', target: `${s.maxOutputBytes}B` },
+        denial: { permission: 'output', target: `${s.maxOutputBytes} bytes` },
       })
   }
   if (s.oomKilled) {
@@ -74,9 +75,18 @@ export function decideOutcome(s: ExitState): Decided {
     })
   }
   const r = s.result
-  if ('ok' in r && r.ok === false) return pluginFailure(r.error)
+  // Same rule as the process runner: a guard marker on stderr fails the task even when the plugin swallowed
+  // the error; kernel refusal messages count only when the plugin did not exit cleanly.
+  const marked = s.stderrTail.find((l) => l.includes(DENIAL_MARKER))
+  const denial = (marked && detectDenialLine(marked)) || (s.exitCode !== 0 ? detectDenial(s.stderrTail) : undefined)
+  if ('ok' in r && r.ok === false) return pluginFailure(r.error, denial)
+  if (denial) {
+    const message = `permission denied: ${denial.permission} ${denial.target}`
+    return { ok: false, error: { code: ErrorCode.PermissionDenied, message, details: denial }, denial }
+  }
   if (s.exitCode !== 0) {
-    const tail = s.stderrTail.length ? `; last stderr: ${s.stderrTail.join(' | ')}` : ''
+    const last = s.stderrTail.slice(-5)
+    const tail = last.length ? `; last stderr: ${last.join(' | ')}` : ''
     const message = `plugin exited with code ${s.exitCode}${tail}`
     return { ok: false, error: { code: ErrorCode.PluginCrashed, message, details: { exitCode: s.exitCode } } }
   }
@@ -85,11 +95,12 @@ export function decideOutcome(s: ExitState): Decided {
 }
 
 /** A plugin's own `{ok:false}`: PERMISSION_DENIED passes through (with its denial), anything else is PLUGIN_ERROR. */
-function pluginFailure(e: { code?: string; message: string; details?: unknown }): Failure {
+function pluginFailure(e: { code?: string; message: string; details?: unknown }, seen: PermissionDenial | undefined): Failure {
   const denied = e.code === ErrorCode.PermissionDenied
   const error: ErrorInfo = { code: denied ? ErrorCode.PermissionDenied : ErrorCode.PluginError, message: e.message }
   if (e.details !== undefined) error.details = e.details
-  const denial = denied ? asDenial(e.details) : undefined
+  else if (e.code && !denied) error.details = { pluginCode: e.code }
+  const denial = denied ? asDenial(e.details) ?? seen : seen
   return denial ? { ok: false, error, denial } : { ok: false, error }
 }
 

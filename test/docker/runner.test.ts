@@ -1,11 +1,14 @@
 /** The docker runner against the real engine: output and logs, confinement, limits, timeout, cancel, cleanup. */
 
-import { beforeAll, describe, expect, it } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
+import { chmod, cp, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { ensureImage } from '../../sandbox/docker/image.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
-import { dockerReachable, leftovers, loadFixture, mustRunDocker, request, sandboxDir, until } from './helpers.ts'
+import { dockerReachable, fixturesDir, leftovers, loadFixture, mustRunDocker, request, sandboxDir, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
@@ -50,10 +53,17 @@ suite('docker runner (real engine)', () => {
     expect(o.env).toEqual(['AUTOKESTRA_RESULT_FILE', 'DECLARED', 'HOME', 'HOSTNAME', 'PATH', 'TMPDIR'])
   })
 
-  it('has no network without a network permission', async () => {
-    const { req } = request(hostile, 'connect', { input: { host: '1.1.1.1', port: 53 } })
+  it('refuses a connect without a network permission: PERMISSION_DENIED + denial + ERROR line', async () => {
+    const { req, logs } = request(hostile, 'connect', { input: { host: '1.1.1.1', port: 53 } })
     const out = await runner.run(req)
-    expect(out).toMatchObject({ ok: true, output: { connected: false } })
+    expect(out).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' }, denial: { permission: 'network', target: '1.1.1.1:53' } })
+    expect(logs.some((l) => l.level === 'ERROR' && l.message.includes('PERMISSION_DENIED network 1.1.1.1:53'))).toBe(true)
+  })
+
+  it('refuses starting a process without a run permission', async () => {
+    const { req } = request(hostile, 'fork-bomb')
+    const out = await runner.run(req)
+    expect(out).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' }, denial: { permission: 'run' } })
   })
 
   it('mounts the root filesystem and the plugin dir read-only', async () => {
@@ -72,13 +82,14 @@ suite('docker runner (real engine)', () => {
 
   it('contains a fork bomb within the pids limit', async () => {
     const small = createDockerRunner({ docker, sandboxDir, limits: { ...limits, memoryMb: 512 }, threadAllowance: 8 })
-    const { req, taskId } = request(hostile, 'fork-bomb')
+    // `run` granted, so only the pids cgroup stands in the way.
+    const { req, taskId } = request(hostile, 'fork-bomb', { permissions: { run: ['/usr/local/bin/bun'] } })
     const out = await small.run(req)
     // Either the plugin saw spawn fail (and reports it) or it died trying; never 500 processes.
     if (out.ok) {
       const o = out.output as { spawned: number; alive: number; error: string }
       expect(o.alive).toBeLessThan(16)
-      expect(o.error).not.toBe('')
+      expect(o.error).toContain('EAGAIN')
     } else {
       expect(['PLUGIN_CRASHED', 'RESOURCE_LIMIT', 'PLUGIN_ERROR']).toContain(out.error.code)
     }
@@ -135,6 +146,36 @@ suite('docker runner (real engine)', () => {
     const { req } = request(hostile, 'no-result')
     const out = await runner.run(req)
     expect(out).toMatchObject({ ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR' } })
+  })
+})
+
+suite('docker runner: exec plugin, no boot and no guard (the container alone holds)', () => {
+  let probe: LoadedPlugin
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'autokestra-exec-probe-'))
+    await cp(join(fixturesDir, 'exec-probe/plugin.yaml'), join(dir, 'plugin.yaml'))
+    const build = Bun.spawnSync([process.execPath, 'build', '--compile', join(fixturesDir, 'exec-probe/probe.ts'), '--outfile', join(dir, 'probe')], { stderr: 'pipe' })
+    if (build.exitCode !== 0) throw new Error(`bun build --compile failed: ${build.stderr.toString()}`)
+    await chmod(dir, 0o755)
+    const manifest = (await loadFixture('exec-probe')).manifest
+    probe = { manifest, dir, entryPath: join(dir, 'probe') }
+    if (reachable) await ensureImage(docker)
+  }, 120_000)
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('has no network, a read-only root, uid 65534 and a clean env for a raw executable', async () => {
+    const { req, logs, taskId } = request(probe, 'probe', { input: { host: '1.1.1.1', port: 53 } })
+    const out = await runner.run(req)
+    expect(out).toMatchObject({
+      ok: true,
+      output: { uid: 65534, writeRoot: 'EROFS', writeTmp: 'written', env: ['AUTOKESTRA_RESULT_FILE', 'HOME', 'HOSTNAME', 'PATH', 'TMPDIR'] },
+    })
+    if (out.ok) expect(['ENETUNREACH', 'ECONNREFUSED', 'EHOSTUNREACH']).toContain((out.output as { connect: string }).connect)
+    expect(logs.map((l) => l.message)).toContain('probe done')
+    expect(await leftovers(docker, taskId)).toBe(0)
   })
 })
 
