@@ -1,0 +1,49 @@
+/** The error a confined Bun plugin throws when a permission is missing, and the translation of kernel refusals into it. */
+
+import type { PermissionDenial } from '../runner.ts'
+import { denialLine, detectDenialLine } from '../permissions/detect.ts'
+
+/** Thrown (by the guard, or translated from EACCES/EPERM/ENETUNREACH) when a plugin uses a permission it lacks. */
+export class PermissionDeniedError extends Error {
+  override name = 'PermissionDeniedError'
+  readonly code = 'PERMISSION_DENIED'
+  constructor(readonly details: PermissionDenial) {
+    super(`permission denied: ${details.permission} ${details.target} not granted`)
+  }
+}
+
+/** Reports a refusal on stderr (so the runner sees it even if the plugin swallows the error) and returns the error. */
+export function refuse(permission: PermissionDenial['permission'], target: string): PermissionDeniedError {
+  const d: PermissionDenial = { permission, target }
+  process.stderr.write(`${denialLine(d)}\n`)
+  return new PermissionDeniedError(d)
+}
+
+interface SysError { code?: unknown; path?: unknown; syscall?: unknown; address?: unknown; port?: unknown; message?: unknown }
+
+/**
+ * Turns an error the kernel caused (Landlock's EACCES/EPERM, the empty network namespace's ENETUNREACH)
+ * into a PermissionDeniedError naming permission and target; undefined for any other error.
+ * `fsHint` says whether the failed filesystem call was a read or a write (the errno alone cannot).
+ */
+export function asPermissionDenied(e: unknown, fsHint?: 'filesystem.read' | 'filesystem.write'): PermissionDeniedError | undefined {
+  if (e instanceof PermissionDeniedError) return e
+  if (typeof e !== 'object' || e === null) return undefined
+  const err = e as SysError
+  const code = typeof err.code === 'string' ? err.code : ''
+  if (!['EACCES', 'EPERM', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNREFUSED'].includes(code)) return undefined
+  const sys = typeof err.syscall === 'string' ? err.syscall : ''
+  if (typeof err.address === 'string' || sys === 'connect' || code.startsWith('ENET') || code === 'EHOSTUNREACH') {
+    const target = typeof err.address === 'string' ? `${err.address}:${String(err.port ?? '?')}` : 'unknown'
+    return code === 'ECONNREFUSED' ? undefined : refuse('network', target)
+  }
+  if (code === 'ECONNREFUSED') return undefined
+  if (sys === 'spawn' || sys.startsWith('spawn ') || sys === 'posix_spawn' || sys === 'execve') {
+    return refuse('run', typeof err.path === 'string' ? err.path : sys.replace(/^spawn /, ''))
+  }
+  const message = typeof err.message === 'string' ? err.message : ''
+  const guess = detectDenialLine(`${code} ${sys} '${typeof err.path === 'string' ? err.path : ''}' ${message}`)
+  if (!guess) return undefined
+  const permission = fsHint && guess.permission.startsWith('filesystem') ? fsHint : guess.permission
+  return refuse(permission, typeof err.path === 'string' ? err.path : guess.target)
+}

@@ -1,0 +1,113 @@
+/** Computes the Landlock path rules for a plugin: runtime, libraries, plugin dir, temp dir and declared paths. */
+
+import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
+import { READ, READ_EXEC, WRITE, FS } from './landlock.ts'
+import { PROC_SELF } from './policy.ts'
+import type { Permissions } from '../manifest.ts'
+
+/** One Landlock path rule. */
+export interface PathRule { path: string; access: number }
+
+const LD_SO = '/lib64/ld-linux-x86-64.so.2'
+const libCache = new Map<string, string[]>()
+
+const real = (p: string): string | undefined => { try { return realpathSync(p) } catch { return undefined } }
+
+/**
+ * Shared libraries an ELF executable loads, via `ld.so --list` (unlike `ldd`, never runs the
+ * program's own interpreter). Cached per path; empty for scripts.
+ */
+export function sharedLibraries(file: string): string[] {
+  const hit = libCache.get(file)
+  if (hit) return hit
+  const r = Bun.spawnSync([LD_SO, '--list', file], { stdout: 'pipe', stderr: 'ignore' })
+  const libs = r.exitCode !== 0 ? [] : r.stdout.toString().split('\n').flatMap((l) => {
+    const m = /=>\s*(\/\S+)|^\s*(\/\S+)/.exec(l)
+    const p = m?.[1] ?? m?.[2]
+    return p ? [p] : []
+  })
+  const all = [...new Set([LD_SO, ...libs].flatMap((p) => { const r2 = real(p); return r2 ? [r2] : [] }))]
+  libCache.set(file, all)
+  return all
+}
+
+/** Resolves a command name through PATH (absolute paths are returned as is); undefined when not found. */
+export function resolveExecutable(cmd: string, pathVar = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'): string | undefined {
+  if (cmd.includes('/')) return isAbsolute(cmd) ? real(cmd) : undefined
+  for (const d of pathVar.split(delimiter)) {
+    try { const p = join(d, cmd); if (statSync(p).isFile()) return real(p) } catch { /* next */ }
+  }
+  return undefined
+}
+
+/** The interpreter named by a `#!` line (with `/usr/bin/env x` resolved), or undefined. */
+export function shebangInterpreter(file: string): string[] {
+  const buf = Buffer.alloc(256)
+  let n = 0
+  try { const fd = openSync(file, 'r'); n = readSync(fd, buf, 0, 256, 0); closeSync(fd) } catch { return [] }
+  const line = buf.subarray(0, n).toString('utf8').split('\n')[0] ?? ''
+  if (!line.startsWith('#!')) return []
+  const [interp, arg] = line.slice(2).trim().split(/\s+/)
+  if (!interp) return []
+  const out = [interp]
+  if (interp.endsWith('/env') && arg) { const r = resolveExecutable(arg); if (r) out.push(r) }
+  return out.flatMap((p) => { const r = real(p); return r ? [r] : [] })
+}
+
+/** Rules for an executable: read+exec on it and its libraries. */
+export function executableRules(file: string): PathRule[] {
+  return [file, ...sharedLibraries(file)].map((path) => ({ path, access: READ_EXEC }))
+}
+
+/** Inputs of the grant computation. */
+export interface GrantInput {
+  runtime: 'bun' | 'exec'
+  bunPath: string
+  pluginDir: string
+  entryPath: string
+  bootPath: string
+  tmpDir: string
+  permissions: Permissions
+  /** Resolved `run` executables. */
+  run: string[]
+  networkGranted: boolean
+}
+
+/** Files glibc's resolver and TLS need once a network permission is declared (read-only, files only). */
+const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl/certs']
+
+/** The complete, deny-by-default list of path rules for one plugin launch. */
+export function computeGrants(g: GrantInput): PathRule[] {
+  const rules: PathRule[] = [
+    { path: g.pluginDir, access: READ },
+    { path: g.tmpDir, access: WRITE },
+    { path: '/dev/null', access: FS.READ_FILE | FS.WRITE_FILE },
+    { path: '/dev/urandom', access: FS.READ_FILE },
+    { path: '/dev/random', access: FS.READ_FILE },
+    // The process's own /proc/<pid> (Bun reads maps, statm, cgroup); other processes' entries stay denied.
+    { path: PROC_SELF, access: READ },
+    { path: '/etc/localtime', access: FS.READ_FILE },
+  ]
+  if (g.runtime === 'bun') {
+    rules.push(...executableRules(g.bunPath))
+    // The SDK boot and the confinement module it imports (engine code, no secrets).
+    const sandboxDir = dirname(dirname(g.bootPath))
+    rules.push(...['sdk', 'process', 'permissions'].map((d) => ({ path: join(sandboxDir, d), access: READ })))
+  } else {
+    rules.push({ path: g.entryPath, access: READ_EXEC })
+    for (const interp of shebangInterpreter(g.entryPath)) rules.push(...executableRules(interp))
+    if (shebangInterpreter(g.entryPath).length === 0) rules.push(...sharedLibraries(g.entryPath).map((path) => ({ path, access: READ_EXEC })))
+  }
+  for (const exe of g.run) rules.push(...executableRules(exe))
+  if (g.networkGranted) for (const f of NET_FILES) rules.push({ path: f, access: READ })
+  for (const p of g.permissions.filesystem?.read ?? []) rules.push({ path: resolve(p), access: READ })
+  for (const p of g.permissions.filesystem?.write ?? []) rules.push({ path: resolve(p), access: WRITE })
+  return dedupe(rules)
+}
+
+function dedupe(rules: PathRule[]): PathRule[] {
+  const m = new Map<string, number>()
+  for (const r of rules) m.set(r.path, (m.get(r.path) ?? 0) | r.access)
+  return [...m].map(([path, access]) => ({ path, access }))
+}

@@ -1,0 +1,130 @@
+/** Builds the isolated launch of a plugin process: namespaces, cgroups, rlimits, Landlock, dropped privileges, clean env. */
+
+import { chownSync, realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import type { Launch, LaunchSpec } from './launch-spec.ts'
+import { detectDenial, DENIAL_MARKER, detectDenialLine } from '../permissions/detect.ts'
+import { allowedPorts } from '../permissions/network.ts'
+import { createTaskCgroup, type TaskCgroup } from './cgroup.ts'
+import { computeGrants, resolveExecutable } from './grants.ts'
+import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { probeSandboxSync } from './probe.ts'
+import { readableByOthers } from './access.ts'
+
+export { probeSandbox } from './probe.ts'
+
+export type { LaunchSpec } from './launch-spec.ts'
+
+/** The isolated launch: the runner's contract plus `attach`, which lets killAll also kill the spawned pid directly. */
+export interface IsolatedLaunch extends Launch {
+  attach(pid: number): void
+}
+
+const LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
+const NOBODY = 65534
+/** Threads the Bun runtime itself needs on top of `maxProcesses` (pids.max counts threads). */
+export const RUNTIME_TASK_HEADROOM = 64
+
+/** Prepares an isolated launch; throws SANDBOX_UNAVAILABLE in strict mode when a mechanism is missing. */
+export async function prepareLaunch(spec: LaunchSpec): Promise<IsolatedLaunch> {
+  const probe = probeSandboxSync()
+  const { manifest, dir, entryPath } = spec.plugin
+  const network = spec.permissions.network ?? []
+  const networkGranted = network.length > 0
+  const missing: string[] = []
+  if (probe.landlockAbi < 1) missing.push('Landlock (Linux >= 5.13 with the landlock LSM enabled)')
+  else if (probe.landlockAbi < 4) missing.push(`Landlock TCP rules (kernel offers ABI ${probe.landlockAbi}, 4 needed)`)
+  if (!networkGranted && !probe.netns) missing.push('network namespaces (unshare -n)')
+  if (spec.mode === 'strict' && missing.length > 0) {
+    throw new AppError(ErrorCode.SandboxUnavailable,
+      `process sandbox unavailable: ${missing.join('; ')}. Refusing to run plugin ${manifest.namespace}/${manifest.name} ` +
+      `unconfined. Set 'sandbox.mode: permissive' to run with the mechanisms that exist (recorded in every task's audit trail).`,
+      { missing })
+  }
+  const mechanisms: string[] = ['env:clean', 'rlimits:cpu,core,nofile']
+  const bunPath = realpathSync(process.execPath)
+  const run = (spec.permissions.run ?? []).flatMap((c) => { const p = resolveExecutable(c, spec.env.PATH); return p ? [p] : [] })
+  const ports = networkGranted ? allowedPorts(network) : []
+  const landlock = probe.landlockAbi >= 1
+    ? {
+      paths: computeGrants({
+        runtime: manifest.runtime, bunPath, pluginDir: dir, entryPath, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
+        permissions: spec.permissions, run, networkGranted,
+      }),
+      connectPorts: ports,
+    }
+    : null
+  if (landlock) {
+    mechanisms.push(`landlock:abi${probe.landlockAbi}`, 'landlock:fs')
+    if (probe.landlockAbi >= 4) mechanisms.push(`landlock:tcp(${ports.join(',') || 'none'})`)
+    if (probe.landlockAbi >= 6) mechanisms.push('landlock:scope(signal,abstract-unix)')
+  }
+  // Run as nobody when we are root and nobody can read what the plugin needs; otherwise stay, capability-free.
+  const needed = [dir, spec.bootPath, ...(spec.permissions.filesystem?.read ?? []), ...(spec.permissions.filesystem?.write ?? [])]
+  const user = probe.root && needed.every(readableByOthers) ? { uid: NOBODY, gid: NOBODY } : null
+  if (user) {
+    chownSync(spec.tmpDir, NOBODY, NOBODY)
+    mechanisms.push(`uid:${NOBODY}`)
+  }
+  mechanisms.push('caps:none', 'no-new-privs')
+  const cg: TaskCgroup | undefined = probe.cgroups.length > 0
+    ? createTaskCgroup(spec.id, {
+      memoryMb: spec.limits.memoryMb,
+      maxTasks: spec.limits.maxProcesses + (manifest.runtime === 'bun' ? RUNTIME_TASK_HEADROOM : 0),
+    }, probe.cgroups)
+    : undefined
+  if (cg) mechanisms.push(`cgroup:${cg.controllers.join(',')}`)
+  const unshare: string[] = []
+  const useNetns = !networkGranted && probe.netns
+  if (useNetns) { unshare.push('-n'); mechanisms.push('netns') }
+  if (probe.pidns) { unshare.push('--pid', '--fork', '--kill-child'); mechanisms.push('pidns') }
+  if (unshare.length > 0 && !probe.root) unshare.unshift('-r')
+  const policy: LaunchPolicy = {
+    v: 1,
+    cgroups: cg?.dirs ?? [],
+    rlimits: { cpuSeconds: Math.max(1, Math.ceil(spec.limits.cpuSeconds)), nofile: 1024, core: 0 },
+    landlock,
+    user,
+    exec: manifest.runtime === 'bun'
+      ? { path: bunPath, argv: ['bun', spec.bootPath, entryPath], env: spec.env }
+      : { path: entryPath, argv: [entryPath], env: spec.env },
+    guard: manifest.runtime === 'bun' ? { permissions: spec.permissions, run, mechanisms } : null,
+  }
+  const argv = [...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, LAUNCHER]
+  let attached: number | undefined
+  let finished = false
+  const killAll = (): void => {
+    cg?.killAll()
+    // Killing unshare makes the kernel SIGKILL the namespace's init (--kill-child), which takes the namespace down.
+    if (attached !== undefined) { try { process.kill(attached, 'SIGKILL') } catch { /* gone */ } }
+  }
+  return {
+    argv,
+    env: { [POLICY_ENV]: JSON.stringify(policy) },
+    cwd: dir,
+    mechanisms,
+    attach(pid) { attached = pid },
+    killAll,
+    async finish(info) {
+      const events = cg?.events() ?? { oomKilled: false, pidsMaxHit: false }
+      if (!finished) {
+        finished = true
+        killAll()
+        await removeCgroup(cg)
+      }
+      if (events.oomKilled) return { permission: 'memory', target: `${spec.limits.memoryMb} MB` }
+      if (events.pidsMaxHit) return { permission: 'pids', target: `${spec.limits.maxProcesses} processes` }
+      const marked = info.stderrTail.find((l) => l.includes(DENIAL_MARKER))
+      if (marked) return detectDenialLine(marked)
+      const clean = info.exitCode === 0 && info.signal === null
+      return clean ? undefined : detectDenial(info.stderrTail)
+    },
+  }
+}
+
+async function removeCgroup(cg: TaskCgroup | undefined): Promise<void> {
+  if (!cg) return
+  // Killed processes leave the cgroup asynchronously; retry briefly before giving up (rmdir is idempotent).
+  for (let i = 0; i < 50 && !cg.remove(); i++) await Bun.sleep(2)
+}

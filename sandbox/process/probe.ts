@@ -1,0 +1,43 @@
+/** Detects which isolation mechanisms this host offers (cached for the life of the engine). */
+
+import { availableCgroupControllers } from './cgroup.ts'
+import { landlockAbi } from './landlock.ts'
+
+/** What the host offers. */
+export interface SandboxProbe {
+  /** Landlock ABI version, 0 when unavailable (4+ adds TCP rules, 6+ signal/abstract-socket scoping). */
+  landlockAbi: number
+  /** A network namespace can be created (`unshare -n`, or `-rn` when not root). */
+  netns: boolean
+  /** A pid namespace can be created (same user-namespace rule). */
+  pidns: boolean
+  /** Writable cgroup v1 controllers among memory, pids. */
+  cgroups: string[]
+  root: boolean
+}
+
+let cached: SandboxProbe | undefined
+
+const works = (argv: string[]): boolean => {
+  try { return Bun.spawnSync(argv, { stdout: 'ignore', stderr: 'ignore' }).exitCode === 0 } catch { return false }
+}
+
+/** Probes once; later calls return the cached answer. */
+export function probeSandboxSync(): SandboxProbe {
+  if (cached) return cached
+  const root = process.getuid?.() === 0
+  const user = root ? [] : ['-r']
+  cached = {
+    landlockAbi: landlockAbi(),
+    netns: works(['unshare', ...user, '-n', 'true']),
+    pidns: works(['unshare', ...user, '--pid', '--fork', '--kill-child', 'true']),
+    cgroups: root ? availableCgroupControllers() : [],
+    root,
+  }
+  return cached
+}
+
+/** Async form of the probe (the contract the engine uses). */
+export async function probeSandbox(): Promise<SandboxProbe> {
+  return probeSandboxSync()
+}

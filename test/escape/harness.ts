@@ -1,0 +1,44 @@
+/** Escape-suite harness: loads a hostile fixture and runs one action through the real process runner + isolation. */
+
+import { readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
+import type { LoadedPlugin, Manifest, Permissions } from '../../sandbox/manifest.ts'
+import type { PluginLogLine, RunOutcome } from '../../sandbox/runner.ts'
+import { createProcessRunner } from '../../sandbox/process/runner.ts'
+import { prepareLaunch } from '../../sandbox/process/isolation.ts'
+
+export const FIXTURES = resolve(import.meta.dir, '../fixtures/plugins/hostile')
+
+/** Loads `plugin.yaml` from a fixture directory (absolute, or a name under the hostile fixtures). */
+export function loadFixture(dirOrName: string): LoadedPlugin {
+  const dir = dirOrName.startsWith('/') ? dirOrName : join(FIXTURES, dirOrName)
+  const manifest = parse(readFileSync(join(dir, 'plugin.yaml'), 'utf8')) as Manifest
+  return { manifest, dir, entryPath: join(dir, manifest.entry) }
+}
+
+/** Limits used by the suite: small enough for the attacks to hit them quickly. */
+export const LIMITS = { memoryMb: 256, cpuSeconds: 20, maxProcesses: 32, maxOutputBytes: 4 * 1024 * 1024 }
+
+export interface Run { outcome: RunOutcome; logs: PluginLogLine[]; mechanisms: string[]; text: string }
+
+/** Runs one action of a fixture through the isolated process runner. */
+export async function runAttack(plugin: LoadedPlugin, action: string, input: unknown = {}, opts: {
+  permissions?: Permissions; env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal
+} = {}): Promise<Run> {
+  let mechanisms: string[] = []
+  const runner = createProcessRunner({
+    prepareLaunch, limits: LIMITS, mode: 'strict', onLaunch: (_, m) => { mechanisms = m },
+  })
+  const logs: PluginLogLine[] = []
+  const outcome = await runner.run({
+    plugin, action, input,
+    context: { executionId: 'esc', workflowId: 'escape', taskId: action, attempt: 1, source: `plugin:${plugin.manifest.name}.${action}` },
+    permissions: opts.permissions ?? plugin.manifest.permissions ?? {},
+    env: opts.env ?? {},
+    timeoutMs: opts.timeoutMs ?? 15_000,
+    signal: opts.signal ?? new AbortController().signal,
+    onLog: (l) => logs.push(l),
+  })
+  return { outcome, logs, mechanisms, text: JSON.stringify(outcome) + logs.map((l) => l.message).join('\n') }
+}
