@@ -1,0 +1,34 @@
+/** `/secrets`: metadata list, set (204), get value, delete (204/404). Names are normalised upper-case. */
+import { Elysia } from 'elysia'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { normalizeSecretName, type SecretStore } from '../../runtime/secrets/index.ts'
+import { PutSecretBody, SecretParams } from '../models/secrets.ts'
+
+export const secretRoutes = (secrets: SecretStore) =>
+  new Elysia({ name: 'routes.secrets', prefix: '/secrets' })
+    .get('/', () => ({ items: secrets.list() }), {
+      detail: { summary: 'Secret names, versions and timestamps (never values)', tags: ['secrets'] },
+    })
+    .put('/:name', ({ params, body, set }) => {
+      secrets.set(params.name, body.value)
+      set.status = 204
+    }, {
+      params: SecretParams,
+      body: PutSecretBody,
+      detail: { summary: 'Create or replace a secret (204); values up to 64 KiB', tags: ['secrets'] },
+    })
+    .get('/:name', ({ params }) => {
+      const name = normalizeSecretName(params.name)
+      return { name, value: secrets.get(name) }
+    }, {
+      params: SecretParams,
+      detail: { summary: 'A secret with its value', tags: ['secrets'] },
+    })
+    .delete('/:name', ({ params, set }) => {
+      const name = normalizeSecretName(params.name)
+      if (!secrets.delete(name)) throw new AppError(ErrorCode.NotFound, `secret ${name} not found`, { name })
+      set.status = 204
+    }, {
+      params: SecretParams,
+      detail: { summary: 'Delete a secret (204, or 404)', tags: ['secrets'] },
+    })

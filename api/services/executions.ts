@@ -1,0 +1,85 @@
+/** Execution use cases behind the routes: list, detail, logs (newest first), audit, cancel. */
+import { parseDuration } from '../../runtime/clock.ts'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { EXECUTION_STATES, type ExecutionState } from '../../runtime/state/states.ts'
+import type { AuditRecord, LogPage } from '../../runtime/store/store.ts'
+import { requireEngine, type ServiceContext } from './context.ts'
+import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'
+
+export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const
+
+/** Splits `a,b , c` into upper-cased, de-duplicated, non-empty parts. */
+export function splitList(text: string | undefined): string[] {
+  if (text === undefined) return []
+  return [...new Set(text.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))]
+}
+
+/** `since` as an ISO time or a duration back from `now` (`30s`, `5m`); INVALID_INPUT otherwise. */
+export function parseSince(text: string, now: number): number {
+  const d = parseDuration(text)
+  if (d !== undefined) return now - d
+  const t = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN
+  if (Number.isNaN(t)) {
+    throw new AppError(ErrorCode.InvalidInput, `query.since: expected an ISO time (2024-05-01T12:00:00Z) or a duration (30s, 5m, 2h), got "${text}"`, { path: 'query.since' })
+  }
+  return t
+}
+
+export class ExecutionService {
+  constructor(private readonly ctx: ServiceContext) {}
+
+  list(q: { workflowId?: string; state?: string; limit?: number; offset?: number }): {
+    items: ExecutionSummary[]; total: number; limit: number; offset: number
+  } {
+    const states = splitList(q.state)
+    for (const s of states) {
+      if (!EXECUTION_STATES.includes(s as ExecutionState)) {
+        throw new AppError(ErrorCode.InvalidInput, `query.state: unknown state "${s}" (expected ${EXECUTION_STATES.join(', ')})`, { path: 'query.state' })
+      }
+    }
+    const page = this.ctx.store.executions.list({
+      ...(q.workflowId !== undefined ? { workflowId: q.workflowId } : {}),
+      states: states as ExecutionState[], limit: q.limit ?? 50, offset: q.offset ?? 0,
+    })
+    return { items: page.items.map(toExecutionSummary), total: page.total, limit: page.limit, offset: page.offset }
+  }
+
+  get(id: string): ExecutionDetail {
+    const snap = this.ctx.store.executions.snapshot(id)
+    if (!snap) throw notFound(id)
+    return toExecutionDetail(snap)
+  }
+
+  logs(id: string, q: { taskId?: string; level?: string; since?: string; limit?: number; offset?: number }): LogPage {
+    this.exists(id)
+    const levels = splitList(q.level)
+    for (const l of levels) {
+      if (!(LOG_LEVELS as readonly string[]).includes(l)) {
+        throw new AppError(ErrorCode.InvalidInput, `query.level: unknown level "${l}" (expected ${LOG_LEVELS.join(', ')})`, { path: 'query.level' })
+      }
+    }
+    return this.ctx.store.logs.list({
+      executionId: id, levels, limit: q.limit ?? 100, offset: q.offset ?? 0,
+      ...(q.taskId !== undefined ? { taskId: q.taskId } : {}),
+      ...(q.since !== undefined ? { since: parseSince(q.since, this.ctx.clock.now()) } : {}),
+    })
+  }
+
+  audit(id: string): { items: AuditRecord[] } {
+    this.exists(id)
+    return { items: this.ctx.store.audit.forExecution(id) }
+  }
+
+  /** Idempotent: cancelling a terminal execution returns it unchanged. */
+  async cancel(id: string, reason?: string): Promise<ExecutionSummary> {
+    this.exists(id)
+    const record = await requireEngine(this.ctx).cancel(id, reason ?? 'cancelled via the API')
+    return toExecutionSummary(record)
+  }
+
+  exists(id: string): void {
+    if (!this.ctx.store.executions.get(id)) throw notFound(id)
+  }
+}
+
+const notFound = (id: string) => new AppError(ErrorCode.NotFound, `execution ${id} not found`, { id })

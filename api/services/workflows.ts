@@ -1,0 +1,93 @@
+/** Workflow use cases behind the routes: apply YAML, read, enable/disable, delete, start an execution. */
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { newToken } from '../../runtime/ids.ts'
+import type { Issue } from '../../runtime/workflow/model.ts'
+import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { requireEngine, type ServiceContext } from './context.ts'
+import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
+import {
+  toWorkflowDetail, toWorkflowSummary, type WorkflowDetail, type WorkflowDtoHooks, type WorkflowSummary,
+} from './workflow-dto.ts'
+
+export interface ApplyResult {
+  created: boolean
+  changed: boolean
+  workflow: WorkflowDetail
+  warnings: Issue[]
+}
+
+export class WorkflowService {
+  constructor(private readonly ctx: ServiceContext, private readonly hooks: WorkflowDtoHooks = {}) {}
+
+  /** Parses and stores the YAML under `id`; INVALID_WORKFLOW with every issue (line/column) or an id mismatch. */
+  apply(id: string, source: string): ApplyResult {
+    const parsed = parseWorkflow(source)
+    if (!parsed.ok) {
+      const first = parsed.issues[0]
+      const where = first?.line !== undefined ? ` (line ${first.line}, column ${first.column ?? 1})` : ''
+      throw new AppError(ErrorCode.InvalidWorkflow,
+        `workflow has ${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}; first: ` +
+        `${first?.path || '(root)'}: ${first?.message ?? 'invalid'}${where}`, { issues: parsed.issues })
+    }
+    const wf = parsed.workflow
+    if (wf.id !== id) {
+      throw new AppError(ErrorCode.InvalidWorkflow,
+        `the YAML declares id "${wf.id}" but the URL says "${id}"`, { path: 'id', expected: id, actual: wf.id })
+    }
+    const { store, clock } = this.ctx
+    const now = clock.now()
+    const needsKey = wf.triggers.some((t) => t.type === 'webhook')
+    const { record, created, changed } = store.transaction(() => {
+      const r = store.workflows.upsert(wf, source, now, needsKey ? newToken() : undefined)
+      if (r.changed) store.audit.record(now, 'WORKFLOW_APPLIED', { workflowId: wf.id }, { revision: r.record.revision, created: r.created })
+      return r
+    })
+    return { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings }
+  }
+
+  list(q: { limit?: number; offset?: number; enabled?: boolean }): { items: WorkflowSummary[]; total: number; limit: number; offset: number } {
+    const limit = q.limit ?? 100
+    const offset = q.offset ?? 0
+    const page = this.ctx.store.workflows.list({ limit, offset, ...(q.enabled !== undefined ? { enabled: q.enabled } : {}) })
+    return { items: page.items.map(toWorkflowSummary), total: page.total, limit, offset }
+  }
+
+  get(id: string): WorkflowDetail {
+    return toWorkflowDetail(this.record(id), this.hooks)
+  }
+
+  setEnabled(id: string, enabled: boolean): WorkflowDetail {
+    this.record(id)
+    const r = this.ctx.store.workflows.setEnabled(id, enabled, this.ctx.clock.now())
+    if (!r) throw notFound(id)
+    return toWorkflowDetail(r, this.hooks)
+  }
+
+  /** Deletes the definition; its executions stay inspectable. */
+  delete(id: string): void {
+    const { store, clock } = this.ctx
+    const deleted = store.transaction(() => {
+      const ok = store.workflows.delete(id)
+      if (ok) store.audit.record(clock.now(), 'WORKFLOW_DELETED', { workflowId: id })
+      return ok
+    })
+    if (!deleted) throw notFound(id)
+  }
+
+  /** Starts an execution; WORKFLOW_DISABLED for a disabled workflow, INVALID_INPUT naming a bad input. */
+  async start(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual'): Promise<ExecutionSummary> {
+    const r = this.record(id)
+    if (!r.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${id} is disabled; enable it with: workflow enable ${id}`)
+    const engine = requireEngine(this.ctx)
+    const record = await engine.start({ workflowId: id, inputs, trigger: { type: trigger } })
+    return toExecutionSummary(record)
+  }
+
+  private record(id: string) {
+    const r = this.ctx.store.workflows.get(id)
+    if (!r) throw notFound(id)
+    return r
+  }
+}
+
+const notFound = (id: string) => new AppError(ErrorCode.NotFound, `workflow ${id} not found`, { id })
