@@ -1,0 +1,220 @@
+/**
+ * The cron scheduler: sleeps on the injected clock until the earliest next tick of any enabled
+ * workflow, fires it through the engine, and records each tick in cron_fires inside the transaction
+ * that creates its execution — the unique key makes every tick fire exactly once, across restarts and
+ * across servers sharing one database.
+ */
+
+import type { Clock } from '../clock.ts'
+import { systemClock } from '../clock.ts'
+import type { Store, TriggerInfo } from '../store/store.ts'
+import { hasFired, isDuplicateFire, recordFire } from './fires.ts'
+import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './plan.ts'
+import { dueTicks, nextFireTime } from './schedule.ts'
+
+/** What the scheduler needs of the engine (the real `Engine` satisfies it). */
+export interface CronEngine {
+  readonly store: Store
+  start(
+    req: { workflowId: string; inputs: Record<string, unknown>; trigger: TriggerInfo },
+    opts: { onCreate: (executionId: string) => void },
+  ): Promise<{ id: string }>
+}
+
+/** Identifies one tick of one trigger. */
+export interface TickRef {
+  workflowId: string
+  triggerIndex: number
+  scheduledAt: number
+}
+
+export type SchedulerEvent =
+  | ({ type: 'fired'; executionId: string } & TickRef)
+  /** Another scheduler (a second server, or this one before a restart) fired this tick already. */
+  | ({ type: 'duplicate' } & TickRef)
+  /** The workflow was disabled, deleted or edited between planning and firing. */
+  | ({ type: 'skipped' } & TickRef)
+
+export interface SchedulerStats {
+  fired: number
+  duplicates: number
+  skipped: number
+  errors: number
+}
+
+export interface SchedulerOptions {
+  engine: CronEngine
+  /** Must be the engine's store (the fire is recorded in the engine's transaction); defaults to it. */
+  store?: Store
+  clock?: Clock
+  /** A tick that could not fire (e.g. INVALID_INPUT: a required input without default), or a broken plan. */
+  onError?: (error: unknown, at: Partial<TickRef>) => void
+  onEvent?: (event: SchedulerEvent) => void
+  /** How late the newest tick may be and still fire under `missed: skip` (see `missedTicks`). Default 60 s. */
+  graceMs?: number
+  /**
+   * The longest sleep. Each wake re-reads the workflows, which picks up changes made by another server
+   * on the same database; it also keeps timers below setTimeout's 24.8-day limit. Default 60 s.
+   */
+  replanMs?: number
+}
+
+export interface Scheduler {
+  /** Plans from the store and starts the loop; ticks missed while stopped follow each trigger's policy. */
+  start(): void
+  /** Stops the loop after the fire in progress, if any. */
+  stop(): Promise<void>
+  /** Re-plans now: call after a workflow is applied, enabled, disabled or deleted. */
+  refresh(): void
+  /** Resolves once the loop is asleep with nothing due (tests step a manual clock with it). */
+  settled(): Promise<void>
+  /** When the loop will next wake, while it sleeps. */
+  nextWakeAt(): number | undefined
+  stats(): SchedulerStats
+}
+
+/** Creates a stopped scheduler. */
+export function createScheduler(opts: SchedulerOptions): Scheduler {
+  const { engine } = opts
+  const store = opts.store ?? engine.store
+  if (store !== engine.store) throw new Error('createScheduler: store must be the engine\'s store')
+  const clock = opts.clock ?? systemClock
+  const graceMs = opts.graceMs ?? 60_000
+  const replanMs = opts.replanMs ?? 60_000
+  const onError = opts.onError ?? (() => {})
+  const emit = opts.onEvent ?? (() => {})
+  const stats: SchedulerStats = { fired: 0, duplicates: 0, skipped: 0, errors: 0 }
+
+  let running = false
+  let loopDone: Promise<void> = Promise.resolve()
+  let plan: Plan = new Map()
+  let dirty = true
+  let plannedAt = -Infinity
+  let sleeper: AbortController | undefined
+  let wakeAt: number | undefined
+  let idleWaiters: (() => void)[] = []
+
+  const flushIdle = () => {
+    const waiters = idleWaiters
+    idleWaiters = []
+    for (const w of waiters) w()
+  }
+  const isIdle = () => !running || (sleeper !== undefined && wakeAt !== undefined && !dirty && clock.now() < wakeAt)
+
+  async function fire(entry: PlanEntry, scheduledAt: number): Promise<void> {
+    const tick: TickRef = { workflowId: entry.workflowId, triggerIndex: entry.triggerIndex, scheduledAt }
+    const rec = store.workflows.get(entry.workflowId)
+    const t = rec?.workflow.triggers[entry.triggerIndex]
+    // Disabled workflows never fire, even when another server disabled it since we planned.
+    if (!rec || !rec.enabled || t?.type !== 'cron' || entryKey(rec.id, entry.triggerIndex, t) !== entryKey(entry.workflowId, entry.triggerIndex, entry.trigger)) {
+      dirty = true
+      stats.skipped++
+      return emit({ type: 'skipped', ...tick })
+    }
+    if (hasFired(store, entry.workflowId, entry.triggerIndex, scheduledAt)) {
+      stats.duplicates++
+      return emit({ type: 'duplicate', ...tick })
+    }
+    let duplicate = false
+    const data: Record<string, unknown> = { triggerIndex: entry.triggerIndex, cron: entry.trigger.cron }
+    if (entry.trigger.timezone) data.timezone = entry.trigger.timezone
+    try {
+      const ex = await engine.start({ workflowId: entry.workflowId, inputs: {}, trigger: { type: 'cron', data, scheduledAt } }, {
+        onCreate: (executionId) => {
+          try {
+            recordFire(store, { ...tick, executionId, firedAt: clock.now() })
+          } catch (e) {
+            // The unique key says someone fired this tick first; throwing rolls our execution back.
+            duplicate = isDuplicateFire(e)
+            throw e
+          }
+        },
+      })
+      stats.fired++
+      emit({ type: 'fired', executionId: ex.id, ...tick })
+    } catch (e) {
+      if (duplicate || isDuplicateFire(e)) {
+        stats.duplicates++
+        return emit({ type: 'duplicate', ...tick })
+      }
+      stats.errors++
+      onError(e, tick)
+    }
+  }
+
+  /** One pass: re-plan when needed, fire every due tick; returns when to wake next. */
+  async function pass(): Promise<number> {
+    const now = clock.now()
+    if (dirty || now - plannedAt >= replanMs) {
+      dirty = false
+      plannedAt = now
+      plan = replan(store, plan, (workflowId, triggerIndex, e) => onError(e, { workflowId, triggerIndex }))
+    }
+    for (const entry of orderedEntries(plan)) {
+      const ticks = dueTicks(entry.cron, entry.trigger, entry.cursor, now, graceMs)
+      entry.cursor = Math.max(entry.cursor, now)
+      for (const t of ticks) {
+        if (!running) break
+        await fire(entry, t)
+      }
+    }
+    let next = plannedAt + replanMs
+    for (const entry of plan.values()) next = Math.min(next, nextFireTime(entry.cron, entry.cursor) ?? Infinity)
+    return next
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      let next: number
+      try {
+        next = await pass()
+      } catch (e) {
+        // A broken pass (e.g. the database is busy for too long) must not kill the scheduler: retry later.
+        onError(e, {})
+        next = clock.now() + Math.min(replanMs, 1000)
+      }
+      if (!running) break
+      if (dirty) continue
+      const wait = next - clock.now()
+      if (wait <= 0) {
+        // A tick came due while firing: go again, but let the event loop breathe first.
+        await new Promise((r) => setTimeout(r, 0))
+        continue
+      }
+      sleeper = new AbortController()
+      wakeAt = next
+      flushIdle()
+      try {
+        await clock.sleep(wait, sleeper.signal)
+      } catch {
+        // Aborted by refresh() or stop().
+      }
+      sleeper = undefined
+      wakeAt = undefined
+    }
+    flushIdle()
+  }
+
+  return {
+    start() {
+      if (running) return
+      running = true
+      dirty = true
+      loopDone = loop()
+    },
+    async stop() {
+      running = false
+      sleeper?.abort()
+      await loopDone
+    },
+    refresh() {
+      dirty = true
+      sleeper?.abort()
+    },
+    async settled() {
+      while (!isIdle()) await new Promise<void>((r) => idleWaiters.push(r))
+    },
+    nextWakeAt: () => wakeAt,
+    stats: () => ({ ...stats }),
+  }
+}
