@@ -52,7 +52,12 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   }
   return {
     kind: 'docker',
-    run: (req) => runTask(docker, opts, imageFor, req),
+    async run(req) {
+      const out = await runTask(docker, opts, imageFor, req)
+      // The engine refused the container (e.g. the image was deleted since): look the image up again next time.
+      if (!out.ok && out.error.code === ErrorCode.SandboxUnavailable) images.clear()
+      return out
+    },
   }
 }
 
