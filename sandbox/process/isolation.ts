@@ -9,7 +9,7 @@ import { allowedPorts } from '../permissions/network.ts'
 import { createTaskCgroup, type TaskCgroup } from './cgroup.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
 import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
-import { probeSandboxSync } from './probe.ts'
+import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { readableByOthers } from './access.ts'
 
 export { probeSandbox } from './probe.ts'
@@ -26,9 +26,11 @@ const NOBODY = 65534
 /** Threads the Bun runtime itself needs on top of `maxProcesses` (pids.max counts threads). */
 export const RUNTIME_TASK_HEADROOM = 64
 
-/** Prepares an isolated launch; throws SANDBOX_UNAVAILABLE in strict mode when a mechanism is missing. */
-export async function prepareLaunch(spec: LaunchSpec): Promise<IsolatedLaunch> {
-  const probe = probeSandboxSync()
+/**
+ * Prepares an isolated launch; throws SANDBOX_UNAVAILABLE in strict mode when a mechanism is missing.
+ * `probe` overrides host detection (tests use it to play a host without Landlock).
+ */
+export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = probeSandboxSync()): Promise<IsolatedLaunch> {
   const { manifest, dir, entryPath } = spec.plugin
   const network = spec.permissions.network ?? []
   const networkGranted = network.length > 0

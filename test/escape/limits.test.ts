@@ -1,0 +1,60 @@
+/** Escape suite, resource attacks: fork bomb, memory, endless loop, output flood; and killAll takes the whole tree. */
+
+import { describe, expect, it } from 'bun:test'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { prepareLaunch } from '../../sandbox/process/isolation.ts'
+import { BOOT_PATH } from '../../sandbox/process/runner.ts'
+import { LIMITS, loadFixture, runAttack } from './harness.ts'
+
+const bun = loadFixture('bun-attacks')
+const exec = loadFixture('exec-attacks')
+const bomb = loadFixture('fork-bomb')
+const cgroupGone = (id: string) => !existsSync(`/sys/fs/cgroup/pids/autokestra/${id}`) && !existsSync(`/sys/fs/cgroup/memory/autokestra/${id}`)
+
+describe('escape suite: resource limits', () => {
+  it('stops a fork bomb at pids.max and reports it', async () => {
+    const run = await runAttack(bomb, 'bomb')
+    expect(run.outcome).toMatchObject({ ok: false, denial: { permission: 'pids', target: `${LIMITS.maxProcesses} processes` } })
+    expect(cgroupGone('esc-bomb-1')).toBe(true)
+  })
+  it('kills a plugin that allocates beyond its memory limit and reports it', async () => {
+    const run = await runAttack(bun, 'alloc', { mb: 4 * LIMITS.memoryMb })
+    expect(run.outcome).toMatchObject({ ok: false, denial: { permission: 'memory', target: `${LIMITS.memoryMb} MB` } })
+  })
+  it('kills an endless loop at the timeout, with everything it started', async () => {
+    const run = await runAttack(bun, 'loop', {}, { timeoutMs: 500 })
+    expect(run.outcome).toMatchObject({ ok: false, error: { code: 'TASK_TIMED_OUT' } })
+    expect(cgroupGone('esc-loop-1')).toBe(true)
+  })
+  it('cuts off a plugin printing 100 MB', async () => {
+    const run = await runAttack(bun, 'spam')
+    expect(run.outcome).toMatchObject({ ok: false, error: { code: 'RESOURCE_LIMIT' }, denial: { permission: 'output' } })
+  })
+  it('killAll() kills the whole tree, including a running fork bomb', async () => {
+    const tmpDir = mkdtempSync(join(tmpdir(), 'ak-kill-'))
+    const id = `killall-${process.pid}`
+    const launch = await prepareLaunch({
+      plugin: exec, permissions: {}, env: { AUTOKESTRA_RESULT_FILE: join(tmpDir, 'r.json'), TMPDIR: tmpDir, HOME: tmpDir },
+      tmpDir, limits: LIMITS, mode: 'strict', bootPath: BOOT_PATH, id,
+    })
+    const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' })
+    proc.stdin.write('{"action":"fork-bomb"}\n')
+    await proc.stdin.end()
+    // Wait until the bomb has filled its cgroup: its first refused fork prints on stderr.
+    const reader = proc.stderr.getReader()
+    const first = await reader.read()
+    expect(new TextDecoder().decode(first.value)).toContain('fork')
+    launch.killAll()
+    await proc.exited
+    expect(proc.signalCode ?? proc.exitCode).not.toBe(0)
+    expect(await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: [] })).toMatchObject({ permission: 'pids' })
+    expect(cgroupGone(id)).toBe(true)
+    rmSync(tmpDir, { recursive: true, force: true })
+  })
+  it('leaves the engine working after all of the above', async () => {
+    const run = await runAttack(exec, 'echo')
+    expect(run.outcome).toMatchObject({ ok: true, output: { hello: 'exec' } })
+  })
+})
