@@ -1,0 +1,53 @@
+/** Unit tests: what prepareLaunch grants, and how it behaves on a host without Landlock. */
+
+import { describe, expect, it } from 'bun:test'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
+import { readFileSync } from 'node:fs'
+import type { LoadedPlugin, Manifest } from '../manifest.ts'
+import { prepareLaunch } from './isolation.ts'
+import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { probeSandboxSync, type SandboxProbe } from './probe.ts'
+
+const dir = resolve(import.meta.dir, '../../test/fixtures/plugins/hostile/bun-attacks')
+const manifest = parse(readFileSync(join(dir, 'plugin.yaml'), 'utf8')) as Manifest
+const plugin: LoadedPlugin = { manifest, dir, entryPath: join(dir, manifest.entry) }
+const spec = (mode: 'strict' | 'permissive') => {
+  const tmpDir = mkdtempSync(join(tmpdir(), 'ak-iso-'))
+  return {
+    plugin, permissions: {}, env: { TMPDIR: tmpDir }, tmpDir, mode, id: `iso-${mode}-${process.pid}`,
+    limits: { memoryMb: 128, cpuSeconds: 5, maxProcesses: 8 }, bootPath: resolve(import.meta.dir, '../sdk/boot.ts'),
+  }
+}
+const noLandlock: SandboxProbe = { landlockAbi: 0, netns: false, pidns: false, cgroups: [], root: false }
+
+describe('prepareLaunch', () => {
+  it('fails closed in strict mode without Landlock, and says how to opt out', async () => {
+    const err = await prepareLaunch(spec('strict'), noLandlock).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'SANDBOX_UNAVAILABLE' })
+    expect(String((err as Error).message)).toContain('sandbox.mode: permissive')
+  })
+  it('runs with what exists in permissive mode and records it', async () => {
+    const launch = await prepareLaunch(spec('permissive'), noLandlock)
+    expect(launch.mechanisms.some((m) => m.startsWith('landlock'))).toBe(false)
+    expect(launch.mechanisms).not.toContain('netns')
+    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+  })
+  it('denies by default: only runtime, plugin dir, temp dir and a minimal /dev, no TCP port, clean env', async () => {
+    const s = spec('strict')
+    const launch = await prepareLaunch(s, probeSandboxSync())
+    const policy = JSON.parse(launch.env[POLICY_ENV]!) as LaunchPolicy
+    expect(Object.keys(launch.env)).toEqual([POLICY_ENV])
+    expect(policy.exec.env).toEqual(s.env)
+    expect(policy.landlock?.connectPorts).toEqual([])
+    const paths = policy.landlock!.paths.map((r) => r.path)
+    expect(paths).toContain(dir)
+    expect(paths).toContain(s.tmpDir)
+    for (const p of paths) expect(p.startsWith('/etc/') ? p : '').not.toMatch(/passwd|shadow|\/etc\/?$/)
+    expect(paths).not.toContain('/proc')
+    expect(paths).not.toContain('/')
+    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+  })
+})
