@@ -12,7 +12,7 @@ import { register as registerConfig } from './commands/config.ts'
 // import { register as registerExecution } from './commands/execution.ts'
 // import { register as registerSecrets } from './commands/secrets.ts'
 // import { register as registerPlugin } from './commands/plugin.ts'
-// import { register as registerSandbox } from './commands/sandbox.ts'
+import { register as registerSandbox } from './commands/sandbox.ts'
 
 const ctx: CliContext = { name: 'workflow', version: pkg.version }
 const cli = cac(ctx.name)
@@ -34,7 +34,7 @@ registerConfig(cli, ctx)
 // registerExecution(cli, ctx)
 // registerSecrets(cli, ctx)
 // registerPlugin(cli, ctx)
-// registerSandbox(cli, ctx)
+registerSandbox(cli, ctx)
 
 const argv = process.argv
 const json = argv.includes('--json')

@@ -5,9 +5,9 @@
 
 export type Directive = 'resume' | 'stop'
 
-export interface Supervision<M> {
+export interface Supervision<M, R = unknown> {
   /** Called when the handler throws on `message`; the parent decides whether the actor goes on. */
-  onCrash(error: unknown, message: M, actor: ActorRef<M>): Directive
+  onCrash(error: unknown, message: M, actor: ActorRef<M, R>): Directive
 }
 
 export interface ActorRef<M, R = void> {
@@ -24,7 +24,7 @@ type Envelope<M, R> = { message: M; resolve?: (r: R) => void; reject?: (e: unkno
 export function spawnActor<M, R = void>(
   name: string,
   handler: (message: M) => R | Promise<R>,
-  supervision?: Supervision<M>,
+  supervision?: Supervision<M, R>,
 ): ActorRef<M, R> {
   const mailbox: Envelope<M, R>[] = []
   let running = false

@@ -38,11 +38,14 @@ export interface LogPage {
 export class LogRepo {
   constructor(private readonly db: Database) {}
 
-  /** Appends lines (call inside the writer's transaction to batch). */
-  append(lines: readonly NewLogLine[]): void {
+  /** Appends lines (call inside the writer's transaction to batch); returns them with their ids. */
+  append(lines: readonly NewLogLine[]): LogRecord[] {
     const q = this.db.query(`INSERT INTO logs (execution_id, task_id, attempt, ts, level, source, message)
         VALUES (?, ?, ?, ?, ?, ?, ?)`)
-    for (const l of lines) q.run(l.executionId, l.taskId ?? null, l.attempt ?? null, l.ts, l.level, l.source, l.message)
+    return lines.map((l) => {
+      const id = Number(q.run(l.executionId, l.taskId ?? null, l.attempt ?? null, l.ts, l.level, l.source, l.message).lastInsertRowid)
+      return { ...l, id }
+    })
   }
 
   list(q: ListLogsQuery): LogPage {

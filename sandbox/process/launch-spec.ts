@@ -19,6 +19,8 @@ export interface Launch {
   env: Record<string, string>
   cwd: string
   mechanisms: string[]
+  /** Told the pid of the spawned process, so `killAll` can reach it. */
+  attach?(pid: number): void
   killAll(): void
   finish(info: { exitCode: number | null; signal: string | null; stderrTail: string[] }): Promise<PermissionDenial | undefined>
 }

@@ -54,6 +54,7 @@ async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<
     const proc = Bun.spawn(launch.argv, {
       cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe',
     })
+    launch.attach?.(proc.pid)
     let ended: { code: ErrorInfo['code']; message: string; denial?: PermissionDenial } | undefined
     const stop = (why: NonNullable<typeof ended>) => {
       ended ??= why

@@ -1,0 +1,136 @@
+/** The execution actor: owns one execution's view, commits each step, then performs its effects. */
+
+import type { Clock } from '../../runtime/clock.ts'
+import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import { spawnActor, type ActorRef } from '../kernel/actor.ts'
+import type { SupervisorPort } from '../supervisor/protocol.ts'
+import { nextExecutionState } from './logic.ts'
+import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome } from './protocol.ts'
+
+export interface TaskRun {
+  taskId: string
+  attempt: number
+  signal: AbortSignal
+  /** Outputs of finished tasks, for templates. */
+  outputs: Record<string, unknown>
+}
+
+export interface ExecutionActorDeps {
+  port: SupervisorPort
+  clock: Clock
+  /** Runs one attempt (the task actor); never throws — failures are outcomes. */
+  runTask(snapshot: ExecutionSnapshot, run: TaskRun): Promise<TaskOutcome>
+  onStopped(executionId: string): void
+}
+
+/** Rebuilds the actor's view from a stored snapshot. */
+export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
+  const tasks: ExecutionView['tasks'] = {}
+  for (const t of snapshot.taskRuns) {
+    tasks[t.taskId] = {
+      state: t.state, attempt: t.attempt,
+      ...(t.output !== undefined ? { output: t.output } : {}),
+      ...(t.error ? { error: t.error } : {}),
+      ...(t.nextAttemptAt !== undefined ? { nextAttemptAt: t.nextAttemptAt } : {}),
+    }
+  }
+  return { executionId: snapshot.execution.id, workflow: snapshot.workflow, phase: 'running', tasks, inFlight: [] }
+}
+
+export class ExecutionActor {
+  private view: ExecutionView
+  private readonly ref: ActorRef<ExecutionInbox>
+  private readonly aborts = new Map<string, AbortController>()
+  private readonly life = new AbortController()
+
+  constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
+    this.view = viewOf(snapshot)
+    this.ref = spawnActor<ExecutionInbox>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
+      // A crash in the actor's own code must not hang the execution: fail it visibly.
+      onCrash: (error) => {
+        this.failHard(toErrorInfo(error).message)
+        return 'stop'
+      },
+    })
+  }
+
+  get id(): string {
+    return this.view.executionId
+  }
+
+  start(): void {
+    this.armTimeout()
+    this.ref.tell({ type: 'execution.start' })
+  }
+
+  tell(m: ExecutionInbox): void {
+    this.ref.tell(m)
+  }
+
+  private async receive(m: ExecutionInbox): Promise<void> {
+    const step = nextExecutionState(this.view, m, this.deps.clock.now())
+    this.view = step.view
+    if (step.transitions.length) {
+      const results = await this.deps.port.checkpoint(step.transitions)
+      const bad = results.find((r) => !r.ok)
+      if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
+    }
+    for (const e of step.effects) this.perform(e)
+  }
+
+  private perform(e: Effect): void {
+    switch (e.type) {
+      case 'runTask': return this.runTask(e.taskId, e.attempt)
+      case 'scheduleRetry':
+        this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
+          () => this.ref.tell({ type: 'task.retryDue', taskId: e.taskId }),
+          () => {},
+        )
+        return
+      case 'abortTasks':
+        for (const c of this.aborts.values()) c.abort(e.reason)
+        return
+      case 'finished':
+        this.life.abort()
+        void this.ref.stop()
+        this.deps.onStopped(this.id)
+        return
+    }
+  }
+
+  private runTask(taskId: string, attempt: number): void {
+    const abort = new AbortController()
+    this.aborts.set(taskId, abort)
+    const outputs: Record<string, unknown> = {}
+    for (const [id, t] of Object.entries(this.view.tasks)) if (t.state === 'SUCCESS') outputs[id] = t.output
+    this.deps.runTask(this.snapshot, { taskId, attempt, signal: abort.signal, outputs }).then(
+      (outcome) => {
+        this.aborts.delete(taskId)
+        this.ref.tell({ type: 'task.finished', taskId, attempt, outcome })
+      },
+      (error) => {
+        this.aborts.delete(taskId)
+        this.ref.tell({ type: 'task.finished', taskId, attempt, outcome: { ok: false, error: toErrorInfo(error) } })
+      },
+    )
+  }
+
+  private armTimeout(): void {
+    const timeoutMs = this.snapshot.workflow.timeoutMs
+    if (!timeoutMs) return
+    const startedAt = this.snapshot.execution.startedAt ?? this.deps.clock.now()
+    this.deps.clock.sleep(startedAt + timeoutMs - this.deps.clock.now(), this.life.signal).then(
+      () => this.ref.tell({ type: 'execution.timeout' }),
+      () => {},
+    )
+  }
+
+  private failHard(message: string): void {
+    for (const c of this.aborts.values()) c.abort('crash')
+    this.life.abort()
+    void this.deps.port
+      .checkpoint([{ kind: 'execution', executionId: this.id, to: 'FAILED', error: { code: ErrorCode.Internal, message: `execution actor crashed: ${message}` } }])
+      .finally(() => this.deps.onStopped(this.id))
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Crash recovery (invariant 3), as a pure function of a stored snapshot: a task interrupted while
+ * RUNNING is given back (PENDING) if attempts remain, else FAILED with INTERRUPTED; SUCCESS never reruns.
+ */
+
+import { ErrorCode } from '../../runtime/errors.ts'
+import type { Transition } from '../../runtime/store/checkpoint.ts'
+import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+
+export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine stopped while it ran'): Transition[] {
+  const out: Transition[] = []
+  const executionId = snap.execution.id
+  for (const run of snap.taskRuns) {
+    const task = snap.workflow.tasks.find((t) => t.id === run.taskId)
+    const allowed = (task?.retry?.max ?? 0) + 1
+    const error = { code: ErrorCode.Interrupted, message: `attempt ${run.attempt} was interrupted: ${why}` }
+    if (run.state === 'RUNNING') {
+      out.push(run.attempt < allowed
+        ? { kind: 'task', executionId, taskId: run.taskId, to: 'PENDING', reason: 'INTERRUPTED', error, auditType: 'RECOVERED' }
+        : { kind: 'task', executionId, taskId: run.taskId, to: 'FAILED', reason: 'INTERRUPTED', error })
+    } else if (run.state === 'WAITING' && run.reason === 'CONCURRENCY_LIMIT') {
+      out.push({ kind: 'task', executionId, taskId: run.taskId, to: 'PENDING', reason: 'RECOVERED', auditType: 'RECOVERED' })
+    }
+  }
+  return out
+}

@@ -1,0 +1,309 @@
+/**
+ * The supervisor actor (main thread): the only writer to the store. It creates executions, queues them
+ * under `maxConcurrentWorkflows`, hands them to workers, grants task slots under `maxConcurrentTasks`,
+ * commits every transition (batched), recovers after crashes, and publishes events.
+ */
+
+import type { Clock } from '../../runtime/clock.ts'
+import { AppError, ErrorCode, err, ok, toErrorInfo, type Result } from '../../runtime/errors.ts'
+import { newExecutionId } from '../../runtime/ids.ts'
+import { isTerminalExecution, isTerminalTask } from '../../runtime/state/states.ts'
+import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
+import type { Store } from '../../runtime/store/store.ts'
+import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
+import { resolveInputs } from '../../runtime/workflow/inputs.ts'
+import type { Workflow } from '../../runtime/workflow/model.ts'
+import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
+import { CheckpointBatcher, type Committed } from './batcher.ts'
+import type { BeginTask, SupervisorPort, WorkerSettings } from './protocol.ts'
+import { recoveryTransitions } from './recovery.ts'
+import { Slots } from './slots.ts'
+import { WorkerPool, type PooledWorker } from './workers.ts'
+
+export interface SupervisorOptions {
+  store: Store
+  clock: Clock
+  secrets?: SecretSource
+  maxConcurrentWorkflows: number
+  maxConcurrentTasks: number
+  workers: number
+  settings: WorkerSettings
+}
+
+const MAX_WORKER_CRASHES = 3
+
+export class Supervisor {
+  private readonly store: Store
+  private readonly batcher: CheckpointBatcher
+  private readonly slots: Slots
+  private readonly pool: WorkerPool
+  private readonly queue: string[] = []
+  private readonly active = new Map<string, PooledWorker | undefined>()
+  private readonly workflowOf = new Map<string, string>()
+  private readonly crashes = new Map<string, number>()
+  private readonly listeners = new Set<(e: EngineEvent) => void>()
+  private readonly waiters = new Map<string, ((r: ExecutionRecord) => void)[]>()
+  private accepting = true
+  private pumping = false
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.store = opts.store
+    this.slots = new Slots(opts.maxConcurrentTasks)
+    this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c))
+    this.pool = new WorkerPool(opts.workers, () => this.port(), opts.settings, (w) => this.onWorkerCrash(w))
+  }
+
+  /** Resumes every non-terminal execution found in the store (after a crash or a restart). */
+  async recover(): Promise<void> {
+    for (const e of this.store.executions.listActive()) {
+      const snap = this.store.executions.snapshot(e.id)!
+      this.workflowOf.set(e.id, e.workflowId)
+      const t = recoveryTransitions(snap)
+      if (t.length) await this.batcher.submit(t)
+      this.queue.push(e.id)
+    }
+    void this.pump()
+  }
+
+  async start(req: StartRequest, opts: StartOptions = {}): Promise<ExecutionRecord> {
+    if (!this.accepting) throw new AppError(ErrorCode.Conflict, 'the engine is shutting down')
+    let workflow: Workflow
+    let revision = 0
+    if (req.workflow) workflow = req.workflow
+    else {
+      const rec = req.workflowId ? this.store.workflows.get(req.workflowId) : undefined
+      if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${req.workflowId} not found`)
+      if (!rec.enabled && req.trigger.type !== 'manual' && req.trigger.type !== 'api')
+        throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${rec.id} is disabled`)
+      workflow = rec.workflow
+      revision = rec.revision
+    }
+    const inputs = resolveInputs(workflow.inputs, req.inputs ?? {})
+    this.batcher.flush() // keep the store's order: earlier transitions first
+    const now = this.opts.clock.now()
+    const id = newExecutionId(now)
+    this.store.transaction(() => {
+      this.store.executions.insert({ id, workflow, revision, inputs, trigger: req.trigger, now })
+      opts.onCreate?.(id)
+      this.store.checkpoints.apply([{ kind: 'audit', type: 'CREATED', executionId: id, workflowId: workflow.id, data: { trigger: req.trigger, revision } }], now)
+    })
+    this.workflowOf.set(id, workflow.id)
+    this.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
+    this.queue.push(id)
+    void this.pump()
+    return this.store.executions.get(id)!
+  }
+
+  async cancel(id: string, reason = 'cancelled by user'): Promise<ExecutionRecord> {
+    const rec = this.store.executions.get(id)
+    if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
+    if (isTerminalExecution(rec.state)) return rec
+    const host = this.active.get(id)
+    if (host) {
+      await host.api.cancel(id, reason)
+      return rec
+    }
+    if (this.active.has(id)) {
+      // Being dispatched right now: let the dispatch see the cancellation.
+      this.cancelRequested.add(id)
+      return rec
+    }
+    const idx = this.queue.indexOf(id)
+    if (idx >= 0) this.queue.splice(idx, 1)
+    const error = { code: ErrorCode.Cancelled, message: reason }
+    const snap = this.store.executions.snapshot(id)!
+    const t: Transition[] = snap.taskRuns.filter((r) => !isTerminalTask(r.state))
+      .map((r) => ({ kind: 'task', executionId: id, taskId: r.taskId, to: 'CANCELLED', error }))
+    t.push({ kind: 'execution', executionId: id, to: 'CANCELLED', error })
+    await this.batcher.submit(t)
+    return this.store.executions.get(id)!
+  }
+
+  private readonly cancelRequested = new Set<string>()
+
+  waitFor(id: string): Promise<ExecutionRecord> {
+    const rec = this.store.executions.get(id)
+    if (!rec) return Promise.reject(new AppError(ErrorCode.NotFound, `execution ${id} not found`))
+    if (isTerminalExecution(rec.state)) return Promise.resolve(rec)
+    return new Promise((resolve) => {
+      const list = this.waiters.get(id) ?? []
+      list.push(resolve)
+      this.waiters.set(id, list)
+    })
+  }
+
+  snapshot(id: string): ExecutionSnapshot | undefined {
+    this.batcher.flush()
+    return this.store.executions.snapshot(id)
+  }
+
+  subscribe(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  stats(): EngineStats {
+    return { runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse, waitingTasks: this.slots.waiting }
+  }
+
+  /** Stops dispatching, waits up to `graceMs` for running executions, then interrupts the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.accepting = false
+    this.queue.length = 0
+    if (this.active.size) {
+      const allDone = new Promise<void>((resolve) => {
+        const check = this.subscribe(() => {
+          if (this.active.size === 0) {
+            check()
+            resolve()
+          }
+        })
+        this.idleResolve = resolve
+      })
+      await Promise.race([allDone, this.opts.clock.sleep(graceMs)])
+      await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
+    }
+    this.batcher.flush()
+    await this.pool.close()
+  }
+
+  private idleResolve: (() => void) | undefined
+
+  // ── dispatch ────────────────────────────────────────────────────────────────
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.accepting && this.queue.length && this.active.size < this.opts.maxConcurrentWorkflows) {
+        const id = this.queue.shift()!
+        await this.dispatch(id)
+      }
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  private async dispatch(id: string): Promise<void> {
+    this.active.set(id, undefined)
+    try {
+      const rec = this.store.executions.get(id)
+      if (!rec || isTerminalExecution(rec.state)) return void this.active.delete(id)
+      if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
+      const snap = this.store.executions.snapshot(id)!
+      const worker = await this.pool.pick()
+      worker.executions.add(id)
+      this.active.set(id, worker)
+      await worker.api.run(snap)
+      if (this.cancelRequested.delete(id)) await worker.api.cancel(id, 'cancelled by user')
+    } catch (e) {
+      this.active.delete(id)
+      await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }])
+    }
+  }
+
+  private finished(id: string): void {
+    const w = this.active.get(id)
+    w?.executions.delete(id)
+    this.active.delete(id)
+    this.cancelRequested.delete(id)
+    if (this.active.size === 0) this.idleResolve?.()
+    void this.pump()
+  }
+
+  private onWorkerCrash(w: PooledWorker): void {
+    for (const id of w.executions) {
+      this.active.delete(id)
+      const n = (this.crashes.get(id) ?? 0) + 1
+      this.crashes.set(id, n)
+      void this.recoverAfterCrash(id, n)
+    }
+    w.executions.clear()
+  }
+
+  private async recoverAfterCrash(id: string, crashes: number): Promise<void> {
+    this.batcher.flush()
+    const snap = this.store.executions.snapshot(id)
+    if (!snap || isTerminalExecution(snap.execution.state)) return
+    const t = recoveryTransitions(snap, 'its worker thread crashed')
+    if (crashes >= MAX_WORKER_CRASHES) {
+      const error = { code: ErrorCode.WorkerCrashed, message: `the worker hosting this execution crashed ${crashes} times` }
+      for (const r of snap.taskRuns) if (!isTerminalTask(r.state)) t.push({ kind: 'task', executionId: id, taskId: r.taskId, to: 'FAILED', error })
+      t.push({ kind: 'execution', executionId: id, to: 'FAILED', error })
+    }
+    await this.batcher.submit(t)
+    if (crashes < MAX_WORKER_CRASHES) {
+      this.queue.unshift(id)
+      void this.pump()
+    }
+  }
+
+  // ── the port workers call ───────────────────────────────────────────────────
+
+  private port(): SupervisorPort {
+    return {
+      checkpoint: (t) => this.batcher.submit(t),
+      beginTask: (req) => this.beginTask(req),
+      endTask: () => this.slots.release(),
+      log: (lines) => this.batcher.log(lines),
+      resolveSecrets: async (_executionId, names) => this.resolveSecrets(names),
+      executionFinished: (id) => this.finished(id),
+    }
+  }
+
+  private async beginTask(req: BeginTask): Promise<TransitionResult> {
+    const running: Transition = { kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'RUNNING', attempt: req.attempt, runner: req.runner }
+    if (!this.slots.tryAcquire()) {
+      const [waiting] = await this.batcher.submit([{ kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'WAITING', reason: 'CONCURRENCY_LIMIT' }])
+      if (waiting && !waiting.ok) return waiting
+      await this.slots.acquire()
+    }
+    const [r] = await this.batcher.submit([running])
+    return r!
+  }
+
+  private resolveSecrets(names: string[]): Result<Record<string, string>> {
+    if (!this.opts.secrets) return err({ code: ErrorCode.SecretNotFound, message: `secret ${names[0]} not found: no secret store is configured` })
+    try {
+      return ok(this.opts.secrets.resolve(names))
+    } catch (e) {
+      return err(toErrorInfo(e))
+    }
+  }
+
+  // ── events ──────────────────────────────────────────────────────────────────
+
+  private publish(c: Committed): void {
+    for (const { transition: t, result } of c.applied) {
+      if (!result.ok || !result.changed) continue
+      if (t.kind === 'execution') {
+        const e: EngineEvent = { type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: t.to, at: c.at }
+        this.emit(e)
+        if (isTerminalExecution(t.to)) this.settle(t.executionId)
+      } else if (t.kind === 'task') {
+        this.emit({ type: 'task', executionId: t.executionId, taskId: t.taskId, state: t.to, attempt: t.attempt ?? 0, at: c.at })
+      }
+    }
+    for (const line of c.logs) this.emit({ type: 'log', line })
+  }
+
+  private settle(id: string): void {
+    const list = this.waiters.get(id)
+    this.workflowOf.delete(id)
+    this.crashes.delete(id)
+    if (!list) return
+    this.waiters.delete(id)
+    const rec = this.store.executions.get(id)!
+    for (const w of list) w(rec)
+  }
+
+  private emit(e: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e)
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The task actor: runs one attempt of one task — takes a slot (RUNNING is committed first), resolves
+ * templates and secrets, validates input, runs the plugin through its runner, validates and masks the output.
+ */
+
+import { AppError, ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
+import type { Masker } from '../../runtime/secrets/masker.ts'
+import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
+import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
+import type { TaskDef } from '../../runtime/workflow/model.ts'
+import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
+import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
+import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
+import type { TaskOutcome } from '../execution/protocol.ts'
+import { spawnActor } from '../kernel/actor.ts'
+import type { SupervisorPort } from '../supervisor/protocol.ts'
+import { narrowPermissions } from './permissions.ts'
+import type { RunAttempt } from './protocol.ts'
+
+export interface TaskActorDeps {
+  port: SupervisorPort
+  registry: PluginRegistry
+  runner(kind: 'process' | 'docker'): Runner
+  /** The execution's masker (every resolved secret value is registered in it). */
+  masker(executionId: string): Masker
+  defaultTimeoutMs: number
+  passEnv: Record<string, string>
+  sandboxMode: 'strict' | 'permissive'
+  now(): number
+}
+
+/** Spawns a task actor for one attempt and returns its outcome; a crash of the actor is a failed outcome. */
+export function runTaskActor(deps: TaskActorDeps, msg: RunAttempt): Promise<TaskOutcome> {
+  const actor = spawnActor<RunAttempt, TaskOutcome>(`task:${msg.snapshot.execution.id}/${msg.taskId}#${msg.attempt}`,
+    (m) => runAttempt(deps, m), { onCrash: () => 'stop' })
+  return actor.ask(msg).catch((e: unknown) => ({ ok: false as const, error: toErrorInfo(e) }))
+}
+
+async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutcome> {
+  const { snapshot, taskId, attempt } = m
+  const executionId = snapshot.execution.id
+  const task = snapshot.workflow.tasks.find((t) => t.id === taskId)!
+  const masker = deps.masker(executionId)
+  const engineLog = (level: NewLogLine['level'], message: string) =>
+    deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level, source: 'engine', message: masker.mask(message) }])
+
+  let resolved
+  try {
+    resolved = resolveAction(deps.registry, task.type)
+  } catch (e) {
+    return begin(deps, m, 'process').then((ok) => (ok ? fail(engineLog, toErrorInfo(e)) : cancelled()))
+  }
+  const { plugin, action } = resolved
+  const runnerKind = task.runner ?? plugin.manifest.runner ?? 'process'
+  if (!(await begin(deps, m, runnerKind))) return cancelled()
+  try {
+    const secrets = await secretsFor(deps, snapshot, task, masker)
+    const ctx: TemplateContext = {
+      inputs: snapshot.execution.inputs,
+      tasks: Object.fromEntries(Object.entries(m.outputs).map(([id, output]) => [id, { output }])),
+      secrets,
+      execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId },
+    }
+    const input = renderValue(task.inputs, ctx)
+    const issues = validateSchema(action.input, input)
+    if (issues.length) {
+      const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
+      throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
+    }
+    const permissions = narrowPermissions(plugin.manifest.permissions, task.permissions)
+    const env = pluginEnv(deps, task, ctx, permissions.env ?? [])
+    const source = `plugin:${task.type}`
+    engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
+    const outcome = await deps.runner(runnerKind).run({
+      plugin, action: action.name, input, permissions, env, signal: m.signal,
+      timeoutMs: task.timeoutMs ?? deps.defaultTimeoutMs,
+      context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
+      onLog: (l: PluginLogLine) => deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level: l.level, source, message: masker.mask(l.message) }]),
+    })
+    if (!outcome.ok) {
+      if (outcome.denial) {
+        const { permission, target } = outcome.denial
+        const pluginName = `${plugin.manifest.namespace}/${plugin.manifest.name}`
+        await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data: { plugin: pluginName, permission, target: masker.mask(target), attempt } }])
+        engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}`)
+      }
+      return fail(engineLog, masker.maskDeep(outcome.error))
+    }
+    const outIssues = validateSchema(action.output, outcome.output)
+    if (outIssues.length) {
+      const list = outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')
+      return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} does not match its schema: ${list}` })
+    }
+    return { ok: true, output: masker.maskDeep(outcome.output) }
+  } catch (e) {
+    return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
+  } finally {
+    deps.port.endTask(executionId, taskId)
+  }
+}
+
+/** Commits RUNNING (after a slot is free); false when the task may no longer start (cancelled meanwhile). */
+async function begin(deps: TaskActorDeps, m: RunAttempt, runner: string): Promise<boolean> {
+  if (m.signal.aborted) return false
+  const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.taskId, attempt: m.attempt, runner })
+  if (!r.ok) deps.port.endTask(m.snapshot.execution.id, m.taskId)
+  return r.ok && !m.signal.aborted
+}
+
+const cancelled = (): TaskOutcome => ({ ok: false, error: { code: ErrorCode.Cancelled, message: 'task cancelled' } })
+
+function fail(log: (level: 'ERROR', msg: string) => void, error: ErrorInfo): TaskOutcome {
+  log('ERROR', `${error.code}: ${error.message}`)
+  return { ok: false, error }
+}
+
+/** Resolves only the secrets this task's templates name, and registers their values for masking. */
+async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, task: TaskDef, masker: Masker): Promise<Record<string, string>> {
+  const names = [...new Set(extractTemplateRefs([task.inputs, task.env ?? {}]).filter((r) => r.root === 'secrets').map((r) => r.path[0]!.toUpperCase()))]
+  if (!names.length) return {}
+  const allowed = new Set(snapshot.workflow.secrets)
+  const undeclared = names.filter((n) => !allowed.has(n))
+  if (undeclared.length) throw new AppError(ErrorCode.TemplateError, `secret ${undeclared[0]} is not declared in the workflow's secrets`)
+  const r = await deps.port.resolveSecrets(snapshot.execution.id, names)
+  if (!r.ok) throw new AppError(r.error.code, r.error.message, r.error.details)
+  for (const v of Object.values(r.value)) masker.add(v)
+  // Templates may write the name in any case; the store's names are upper case.
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(r.value)) out[k] = v
+  return new Proxy(out, { get: (t, p) => (typeof p === 'string' ? t[p.toUpperCase()] : undefined), has: (t, p) => typeof p === 'string' && p.toUpperCase() in t })
+}
+
+/** The plugin's environment: declared engine variables plus the task's mapped ones, nothing else. */
+function pluginEnv(deps: TaskActorDeps, task: TaskDef, ctx: TemplateContext, allowed: string[]): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const name of allowed) if (deps.passEnv[name] !== undefined) env[name] = deps.passEnv[name]!
+  for (const [name, template] of Object.entries(task.env ?? {})) {
+    if (!allowed.includes(name)) throw new AppError(ErrorCode.PermissionDenied, `task ${task.id} maps env ${name}, which plugin ${task.type} does not declare in permissions.env`, { permission: 'env', target: name })
+    const v = renderValue(template, ctx)
+    env[name] = typeof v === 'string' ? v : JSON.stringify(v)
+  }
+  return env
+}

@@ -1,0 +1,25 @@
+/** Worker-thread entry: exposes the WorkerApi over comlink and hosts execution actors. */
+
+import * as Comlink from 'comlink'
+import type { SupervisorPort, WorkerApi, WorkerSettings } from '../supervisor/protocol.ts'
+import { ExecutionHost } from './host.ts'
+
+if (Bun.isMainThread) throw new Error('actors/worker/entry.ts must run in a Worker, not on the main thread')
+
+let host: ExecutionHost | undefined
+const need = (): ExecutionHost => {
+  if (!host) throw new Error('worker not initialised')
+  return host
+}
+
+const api: WorkerApi = {
+  async init(port: MessagePort, settings: WorkerSettings) {
+    host = new ExecutionHost(Comlink.wrap<SupervisorPort>(port) as unknown as SupervisorPort, settings)
+  },
+  run: (snapshot) => need().run(snapshot),
+  cancel: (id, reason) => need().cancel(id, reason),
+  interruptAll: () => need().interruptAll(),
+  hosted: () => need().hosted(),
+}
+
+Comlink.expose(api)

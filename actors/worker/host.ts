@@ -1,0 +1,87 @@
+/** Hosts execution actors inside a worker: plugin registry, runners, one masker per execution. */
+
+import { resolve } from 'node:path'
+import { systemClock, type Clock } from '../../runtime/clock.ts'
+import { Masker } from '../../runtime/secrets/masker.ts'
+import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import { loadPlugins } from '../../sandbox/plugins/registry.ts'
+import { prepareLaunch } from '../../sandbox/process/isolation.ts'
+import { createProcessRunner } from '../../sandbox/process/runner.ts'
+import type { Runner } from '../../sandbox/runner.ts'
+import { ExecutionActor } from '../execution/actor.ts'
+import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
+
+export class ExecutionHost {
+  private readonly actors = new Map<string, ExecutionActor>()
+  private readonly maskers = new Map<string, Masker>()
+  private readonly taskDeps: TaskActorDeps
+  private idle: (() => void) | undefined
+
+  constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly clock: Clock = systemClock) {
+    const registry = loadPlugins(settings.pluginPaths)
+    const { sandbox } = settings
+    const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
+    const processRunner = createProcessRunner({ prepareLaunch, limits, mode: sandbox.mode })
+    // dockerode is heavy to load: only workers that meet a docker task pay for it.
+    let dockerRunner: Promise<Runner> | undefined
+    const docker: Runner = {
+      kind: 'docker',
+      run: async (req) => {
+        dockerRunner ??= import('../../sandbox/docker/runner.ts').then((m) => m.createDockerRunner({
+          sandboxDir: resolve(import.meta.dir, '../../sandbox'), limits, ...(sandbox.dockerImage ? { image: sandbox.dockerImage } : {}),
+        }))
+        return (await dockerRunner).run(req)
+      },
+    }
+    this.taskDeps = {
+      port,
+      registry,
+      runner: (kind) => (kind === 'process' ? processRunner : docker),
+      masker: (id) => this.maskerFor(id),
+      defaultTimeoutMs: settings.defaultTimeoutMs,
+      passEnv: settings.passEnv,
+      sandboxMode: sandbox.mode,
+      now: () => clock.now(),
+    }
+  }
+
+  private maskerFor(executionId: string): Masker {
+    let m = this.maskers.get(executionId)
+    if (!m) this.maskers.set(executionId, (m = new Masker()))
+    return m
+  }
+
+  run(snapshot: ExecutionSnapshot): void {
+    const id = snapshot.execution.id
+    if (this.actors.has(id)) return
+    const actor = new ExecutionActor(snapshot, {
+      port: this.port,
+      clock: this.clock,
+      runTask: (snap, run) => runTaskActor(this.taskDeps, { type: 'task.run', snapshot: snap, ...run }),
+      onStopped: (execId) => {
+        this.actors.delete(execId)
+        this.maskers.delete(execId)
+        this.port.executionFinished(execId)
+        if (this.actors.size === 0) this.idle?.()
+      },
+    })
+    this.actors.set(id, actor)
+    actor.start()
+  }
+
+  cancel(executionId: string, reason: string): void {
+    this.actors.get(executionId)?.tell({ type: 'execution.cancel', reason })
+  }
+
+  interruptAll(): Promise<void> {
+    if (this.actors.size === 0) return Promise.resolve()
+    const done = new Promise<void>((r) => (this.idle = r))
+    for (const a of this.actors.values()) a.tell({ type: 'execution.interrupt' })
+    return done
+  }
+
+  hosted(): string[] {
+    return [...this.actors.keys()]
+  }
+}
