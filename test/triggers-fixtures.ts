@@ -1,0 +1,81 @@
+/** Shared fixtures for the trigger tests: temp stores, applied workflows, a stand-in engine, clock stepping. */
+
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ManualClock } from '../runtime/clock.ts'
+import type { CronEngine, Scheduler } from '../runtime/cron/index.ts'
+import { AppError, ErrorCode } from '../runtime/errors.ts'
+import { newExecutionId } from '../runtime/ids.ts'
+import { openStore, type ExecutionRecord, type Store, type TriggerInfo } from '../runtime/store/store.ts'
+import { parseWorkflow } from '../runtime/workflow/index.ts'
+
+/** A temp directory with a database path; `cleanup()` removes it. */
+export function tempDb(): { path: string; open: () => Store; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ak-triggers-'))
+  const path = join(dir, 'state.db')
+  return { path, open: () => openStore(path), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+}
+
+/** Workflow YAML with the given trigger lines (already indented list items) and one log task. */
+export function workflowYaml(id: string, triggers: string[], extra = ''): string {
+  return `id: ${id}\n${extra}triggers:\n${triggers.map((t) => `  - ${t}\n`).join('')}tasks:\n  - id: hello\n    type: core/log.info\n    inputs: { message: hi }\n`
+}
+
+/** Parses and stores a workflow at `now`, as `workflow apply` would. */
+export function applyWorkflow(store: Store, yaml: string, now: number) {
+  const parsed = parseWorkflow(yaml)
+  if (!parsed.ok) throw new Error(`fixture does not parse: ${JSON.stringify(parsed.issues)}`)
+  return store.workflows.upsert(parsed.workflow, yaml, now).record
+}
+
+/**
+ * Creates executions exactly as the engine does (insert + `onCreate` in one transaction) without running
+ * them. `gate`, when set, is awaited before the transaction: tests hold two fires in flight with it.
+ */
+export class StandInEngine implements CronEngine {
+  gate: Promise<void> | undefined
+  failNext: Error | undefined
+  /** Creations aborted by `onCreate` throwing (the unique key on cron_fires). */
+  rolledBack = 0
+  constructor(readonly store: Store, private readonly clock: { now(): number }) {}
+
+  async start(req: { workflowId: string; inputs: Record<string, unknown>; trigger: TriggerInfo }, opts?: { onCreate?: (id: string) => void }): Promise<ExecutionRecord> {
+    await this.gate
+    if (this.failNext) {
+      const e = this.failNext
+      this.failNext = undefined
+      throw e
+    }
+    const rec = this.store.workflows.get(req.workflowId)
+    if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${req.workflowId} not found`)
+    const id = newExecutionId(this.clock.now())
+    try {
+      this.store.transaction(() => {
+        this.store.executions.insert({ id, workflow: rec.workflow, revision: rec.revision, inputs: req.inputs, trigger: req.trigger, now: this.clock.now() })
+        opts?.onCreate?.(id)
+      })
+    } catch (e) {
+      this.rolledBack++
+      throw e
+    }
+    return this.store.executions.get(id)!
+  }
+}
+
+/** Cron executions of a workflow, oldest tick first. */
+export function cronRuns(store: Store, workflowId: string): ExecutionRecord[] {
+  return store.executions.list({ workflowId, limit: 1000 }).items
+    .filter((e) => e.trigger.type === 'cron')
+    .sort((a, b) => (a.trigger.scheduledAt ?? 0) - (b.trigger.scheduledAt ?? 0))
+}
+
+/** Steps the manual clock to `target`, stopping at every wake of every scheduler and letting it settle. */
+export async function advanceTo(clock: ManualClock, target: number, ...schedulers: Scheduler[]): Promise<void> {
+  for (;;) {
+    for (const s of schedulers) await s.settled()
+    if (clock.now() >= target) return
+    const next = Math.min(target, ...schedulers.map((s) => s.nextWakeAt() ?? Infinity))
+    await clock.advance(next - clock.now())
+  }
+}
