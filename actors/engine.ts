@@ -1,10 +1,27 @@
 /** Builds the engine: the store, the supervisor, its worker pool; resumes unfinished executions. */
 
+import { resolve } from 'node:path'
 import { systemClock } from '../runtime/clock.ts'
-import { openStore } from '../runtime/store/store.ts'
-import type { Engine, EngineOptions } from './engine-types.ts'
+import { resolveMasterKey } from '../runtime/secrets/key.ts'
+import { SecretStore } from '../runtime/secrets/store.ts'
+import { openStore, type Store } from '../runtime/store/store.ts'
+import type { Engine, EngineOptions, SecretSource } from './engine-types.ts'
 import { Supervisor } from './supervisor/supervisor.ts'
 import type { WorkerSettings } from './supervisor/protocol.ts'
+
+/** The built-in plugins (core/log, core/sleep, core/http) are always on the search path. */
+export const BUILTIN_PLUGINS = resolve(import.meta.dir, '../plugins')
+
+/** Opens the secret store on first use, so workflows without secrets never need a master key. */
+function lazySecrets(store: Store, keyFile: string): SecretSource {
+  let secrets: SecretStore | undefined
+  return {
+    resolve(names) {
+      secrets ??= new SecretStore(store.db, resolveMasterKey({ env: process.env, keyFile }).key)
+      return secrets.resolve(names)
+    },
+  }
+}
 
 /** Engine-internal variables a plugin can never receive, whatever its manifest says. */
 const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_)/
@@ -16,13 +33,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const passEnv: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !RESERVED_ENV.test(k)) passEnv[k] = v
   const settings: WorkerSettings = {
-    pluginPaths: config.plugins.paths,
+    pluginPaths: [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))],
     sandbox: config.sandbox,
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,
   }
   const supervisor = new Supervisor({
-    store, clock, secrets: opts.secrets, settings, workers: config.execution.workers,
+    store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
   })
   await supervisor.recover()

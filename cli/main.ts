@@ -6,7 +6,7 @@ import { emit, fail, usageError, type CliContext } from './output.ts'
 import { register as registerValidate } from './commands/validate.ts'
 import { register as registerConfig } from './commands/config.ts'
 // ── command groups: add one import per group here (each exports `register(cli, ctx)`) ──
-// import { register as registerRun } from './commands/run.ts'
+import { register as registerRun } from './commands/run.ts'
 // import { register as registerServer } from './commands/server.ts'
 // import { register as registerApply } from './commands/apply.ts'
 // import { register as registerExecution } from './commands/execution.ts'
@@ -28,7 +28,7 @@ cli
 registerValidate(cli, ctx)
 registerConfig(cli, ctx)
 // ── command groups: add one register call per group here ──
-// registerRun(cli, ctx)
+registerRun(cli, ctx)
 // registerServer(cli, ctx)
 // registerApply(cli, ctx)
 // registerExecution(cli, ctx)

@@ -1,8 +1,8 @@
 /** `workflow validate <file>`: offline workflow validation with positions, exit 2 when invalid. */
 import type { CAC } from 'cac'
-import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { parseWorkflow, type Issue } from '../../runtime/workflow/index.ts'
+import type { Issue } from '../../runtime/workflow/index.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
+import { readWorkflowFile } from '../workflow-file.ts'
 
 /** Registers `validate <file>`. */
 export function register(cli: CAC, _ctx: CliContext): void {
@@ -11,15 +11,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .example((name) => `  $ ${name} validate examples/hello.yaml --json`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
-      const source = Bun.file(file)
-      if (!(await source.exists())) throw new AppError(ErrorCode.InvalidInput, `file not found: ${file}`, { file })
-      let text: string
-      try {
-        text = await source.text()
-      } catch (e) {
-        throw new AppError(ErrorCode.InvalidInput, `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { file })
-      }
-      const result = parseWorkflow(text)
+      const { result } = await readWorkflowFile(file)
       if (!result.ok) {
         emit({ valid: false, file, issues: result.issues }, {
           json: g.json,
@@ -47,7 +39,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
 }
 
 /** `file:line:column  path  CODE  message` */
-function issueLine(file: string, i: Issue, paint: (s: string) => string): string {
+export function issueLine(file: string, i: Issue, paint: (s: string) => string): string {
   const where = i.line !== undefined ? `${file}:${i.line}:${i.column ?? 1}` : file
   return `${where}  ${i.path || '(root)'}  ${paint(i.code)}  ${i.message}`
 }

@@ -4,25 +4,19 @@ import { AppError, ErrorCode } from '../errors.ts'
 import type { InputDecl } from './model.ts'
 import { matchesType } from './validate.ts'
 
-export interface ResolveInputsOptions {
-  /** Values came from `--input k=v` flags: parse numbers, booleans and JSON for non-string inputs. */
-  coerceStrings?: boolean
-}
-
 /** Returns the effective inputs (defaults applied); throws INVALID_INPUT listing every problem. */
-export function resolveInputs(decls: readonly InputDecl[], given: Record<string, unknown> = {}, opts: ResolveInputsOptions = {}): Record<string, unknown> {
+export function resolveInputs(decls: readonly InputDecl[], given: Record<string, unknown> = {}): Record<string, unknown> {
   const problems: { path: string; message: string }[] = []
   const out: Record<string, unknown> = {}
   const known = new Set(decls.map((d) => d.name))
   for (const name of Object.keys(given)) if (!known.has(name)) problems.push({ path: `inputs.${name}`, message: 'is not a declared input' })
   for (const d of decls) {
-    let v = given[d.name]
+    const v = given[d.name]
     if (v === undefined) {
       if (d.default !== undefined) out[d.name] = structuredClone(d.default)
       else if (d.required) problems.push({ path: `inputs.${d.name}`, message: `is required (${d.type})` })
       continue
     }
-    if (opts.coerceStrings && typeof v === 'string' && d.type !== 'string') v = coerce(v, d.type)
     if (!matchesType(v, d.type)) problems.push({ path: `inputs.${d.name}`, message: `expected ${d.type}, got ${JSON.stringify(v)}` })
     else out[d.name] = v
   }
@@ -31,14 +25,4 @@ export function resolveInputs(decls: readonly InputDecl[], given: Record<string,
     throw new AppError(ErrorCode.InvalidInput, `invalid inputs: ${message}`, { issues: problems, path: problems[0]!.path })
   }
   return out
-}
-
-function coerce(v: string, type: InputDecl['type']): unknown {
-  if (type === 'number') return v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : v
-  if (type === 'boolean') return v === 'true' ? true : v === 'false' ? false : v
-  try {
-    return JSON.parse(v)
-  } catch {
-    return v
-  }
 }

@@ -1,0 +1,5 @@
+/** The embedded engine for local runs (`workflow run`): no server, the same engine and store. */
+
+export { createEngine, BUILTIN_PLUGINS } from '../actors/engine.ts'
+export type { Engine, EngineEvent } from '../actors/engine-types.ts'
+export { toExecutionDetail, type ExecutionDetail } from './services/execution-dto.ts'

@@ -1,0 +1,60 @@
+/** `workflow run <file>`: validate and run a workflow locally on the embedded engine (no server). */
+
+import type { CAC } from 'cac'
+import { createEngine, toExecutionDetail, type ExecutionDetail } from '../../api/embedded.ts'
+import { loadConfig } from '../../runtime/config/index.ts'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { resolveInputs } from '../../runtime/workflow/inputs.ts'
+import { inputFlags, parseInputs } from '../inputs.ts'
+import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
+import { humanDuration, paintState } from '../render/format.ts'
+import { plainProgress, ttyProgress } from '../render/progress.ts'
+import { readWorkflowFile } from '../workflow-file.ts'
+import { issueLine } from './validate.ts'
+
+export function register(cli: CAC, _ctx: CliContext): void {
+  cli
+    .command('run <file>', 'Run a workflow locally on the embedded engine (no server needed)')
+    .option('--input <key=value>', 'Execution input (repeatable); typed by the workflow\'s declared inputs')
+    .example((name) => `  $ ${name} run examples/hello.yaml --input name=Ada`)
+    .action(runCommand(async (file: string, options: Record<string, unknown>) => {
+      const g = globalOptions(options)
+      const { result } = await readWorkflowFile(file)
+      if (!result.ok) {
+        if (!g.json) for (const i of result.issues) process.stderr.write(`${issueLine(file, i, colors.red)}\n`)
+        throw new AppError(ErrorCode.InvalidWorkflow, `${file} is not a valid workflow (${result.issues.length} problems)`, { issues: result.issues })
+      }
+      const workflow = result.workflow
+      const inputs = resolveInputs(workflow.inputs, parseInputs(inputFlags(options.input), workflow.inputs))
+      const config = loadConfig(g.config ? { file: g.config } : {})
+      const engine = await createEngine({ config })
+      const tty = !g.json && process.stdout.isTTY === true
+      const progress = g.json ? undefined
+        : tty ? ttyProgress(workflow.tasks.map((t) => t.id), (s) => process.stdout.write(s))
+        : plainProgress((s) => process.stdout.write(`${s}\n`))
+      const unsubscribe = engine.subscribe((e) => progress?.onEvent(e))
+      const execution = await engine.start({ workflow, inputs, trigger: { type: 'manual' } })
+      let interrupted = false
+      const onSigint = () => {
+        if (interrupted) process.exit(130)
+        interrupted = true
+        void engine.cancel(execution.id, 'interrupted (Ctrl+C)')
+      }
+      process.on('SIGINT', onSigint)
+      const final = await engine.waitFor(execution.id)
+      process.off('SIGINT', onSigint)
+      unsubscribe()
+      progress?.stop()
+      const detail = toExecutionDetail(engine.snapshot(final.id)!)
+      await engine.shutdown({ graceMs: 0 })
+      emit(detail, { json: g.json, human: summary, exitCode: interrupted ? 130 : final.state === 'SUCCESS' ? 0 : 1 })
+    }))
+}
+
+function summary(d: ExecutionDetail): string {
+  const lines = [`${paintState(d.state)} ${d.workflowId} (${d.id}) in ${humanDuration(d.durationMs)}`]
+  for (const t of d.tasks) {
+    if (t.state === 'FAILED' && t.error) lines.push(colors.red(`  ✗ ${t.taskId}: ${t.error.code}: ${t.error.message}`))
+  }
+  return lines.join('\n')
+}
