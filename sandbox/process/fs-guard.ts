@@ -31,11 +31,15 @@ function wrap(orig: AnyFn, key: string): AnyFn {
   }
 }
 
-function wrapAll(obj: Record<string, unknown>): void {
-  for (const key of Object.keys(obj)) {
+/** Calls Landlock can refuse (stat-like calls need no access right, so they are left alone). */
+const CALLS = ['appendFile', 'chmod', 'chown', 'copyFile', 'cp', 'lchown', 'link', 'mkdir', 'mkdtemp', 'open', 'opendir',
+  'readdir', 'readFile', 'rename', 'rm', 'rmdir', 'symlink', 'truncate', 'unlink', 'utimes', 'writeFile']
+
+/** Wraps the listed calls (and their Sync twins) by name: enumerating every key would wake Bun's lazy getters (~7 ms). */
+function wrapCalls(obj: Record<string, unknown>, names: string[]): void {
+  for (const key of names) {
     const v = obj[key]
-    // Lower-case functions only: classes (Stats, Dirent, ReadStream...) keep their identity.
-    if (typeof v !== 'function' || !/^[a-z]/.test(key) || key === 'promises') continue
+    if (typeof v !== 'function') continue
     try { obj[key] = wrap(v as AnyFn, key) } catch { /* read-only binding */ }
   }
 }
@@ -46,8 +50,8 @@ function wrapAll(obj: Record<string, unknown>): void {
  */
 export function guardFilesystem(): void {
   const fs = require('node:fs') as Record<string, unknown>
-  wrapAll(fs)
-  wrapAll(fs.promises as Record<string, unknown>)
+  wrapCalls(fs, [...CALLS, ...CALLS.map((c) => `${c}Sync`), 'createReadStream', 'createWriteStream'])
+  wrapCalls(fs.promises as Record<string, unknown>, CALLS)
   const bun = Bun as unknown as Record<string, unknown>
   const file = bun.file as AnyFn
   bun.file = function (this: unknown, ...args: unknown[]): unknown {

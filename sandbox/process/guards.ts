@@ -1,14 +1,8 @@
 /** JavaScript-level guards inside a Bun plugin: refuse ungranted network and subprocess use with a precise error. */
 
-// Node modules are taken with require(), never ES imports: Bun builds a module's ES namespace from the
-// CommonJS object on first import, so patching first means the plugin's `import { spawn }` sees the guard.
-const child_process = require('node:child_process') as typeof import('node:child_process')
-const dgram = require('node:dgram') as typeof import('node:dgram')
-const http = require('node:http') as typeof import('node:http')
-const https = require('node:https') as typeof import('node:https')
-const net = require('node:net') as typeof import('node:net')
-const tls = require('node:tls') as typeof import('node:tls')
-const { realpathSync, statSync } = require('node:fs') as typeof import('node:fs')
+// Node modules are taken with require() inside the installers, never ES imports: Bun builds a module's ES
+// namespace from the CommonJS object on first import, so patching first means the plugin's
+// `import { spawn }` sees the guard; and an unsandboxed import of this file costs nothing.
 import { delimiter, isAbsolute, join } from 'node:path'
 import { isNetworkAllowed } from '../permissions/network.ts'
 import { refuse } from './denied.ts'
@@ -32,6 +26,7 @@ function before<T extends object>(obj: T, key: string, check: (args: unknown[]) 
 
 /** Installs the network guard: every TCP/TLS/HTTP/WebSocket connect is checked against `network` patterns. */
 export function guardNetwork(policy: GuardPolicy): void {
+  const net = require('node:net') as typeof import('node:net')
   const patterns = policy.permissions.network ?? []
   const check = (host: string, port: number): void => {
     if (!isNetworkAllowed(patterns, host, port)) throw refuse('network', `${host.includes(':') ? `[${host}]` : host}:${port}`)
@@ -64,26 +59,13 @@ export function guardNetwork(policy: GuardPolicy): void {
     if (o.unix !== undefined) throw refuse('network', `unix:${String(o.unix)}`)
     check(String(o.hostname ?? 'localhost'), Number(o.port))
   })
-  for (const mod of [http, https]) {
-    for (const fn of ['request', 'get']) {
-      before(mod, fn, (args) => {
-        if (typeof args[0] === 'string' || args[0] instanceof URL) return checkUrl(args[0])
-        const o = asRecord(args[0])
-        const port = Number(o.port ?? (mod === https ? 443 : 80))
-        check(String(o.hostname ?? o.host ?? 'localhost').replace(/:\d+$/, ''), port)
-      })
-    }
-  }
-  before(tls, 'connect', (args) => {
-    const o = asRecord(typeof args[0] === 'object' ? args[0] : {})
-    if (typeof args[0] === 'number') check(typeof args[1] === 'string' ? args[1] : 'localhost', args[0])
-    else check(String(o.host ?? 'localhost'), Number(o.port))
-  })
+  // node:http, node:https and node:tls all connect through net.Socket.prototype.connect in Bun: covered above.
   const listen = (args: unknown[]): void => { throw refuse('network', `listen:${String(asRecord(args[0]).port ?? args[0] ?? '?')}`) }
   before(Bun, 'listen', listen)
   before(Bun, 'serve', listen)
   before(net.Server.prototype, 'listen', listen)
-  before(dgram, 'createSocket', () => { throw refuse('network', 'udp') })
+  // Without a grant the empty network namespace already refuses UDP; with one, only this guard does.
+  if (patterns.length > 0) before(require('node:dgram') as typeof import('node:dgram'), 'createSocket', () => { throw refuse('network', 'udp') })
   before(Bun, 'udpSocket', () => { throw refuse('network', 'udp') })
   const WS = globalThis.WebSocket
   if (typeof WS === 'function') {
@@ -95,6 +77,7 @@ export function guardNetwork(policy: GuardPolicy): void {
 
 /** Resolves a command like execvp would, then to its real path. */
 function resolveCommand(cmd: string): string {
+  const { realpathSync, statSync } = require('node:fs') as typeof import('node:fs')
   try {
     if (cmd.includes('/')) return realpathSync(isAbsolute(cmd) ? cmd : join(process.cwd(), cmd))
     for (const d of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
@@ -107,6 +90,7 @@ function resolveCommand(cmd: string): string {
 
 /** Installs the subprocess guard: only executables listed in `run` may be started. */
 export function guardRun(policy: GuardPolicy): void {
+  const child_process = require('node:child_process') as typeof import('node:child_process')
   const allowed = new Set(policy.run)
   const check = (cmd: unknown): void => {
     const name = String(cmd ?? '')
