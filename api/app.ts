@@ -13,10 +13,13 @@ import { executionRoutes } from './routes/executions.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { secretRoutes } from './routes/secrets.ts'
+import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
 import { workflowRoutes } from './routes/workflows.ts'
 import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
 import { Metrics } from './services/metrics.ts'
+import { cronTriggerHooks } from './services/triggers.ts'
+import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
 import { WorkflowService } from './services/workflows.ts'
 
@@ -29,6 +32,8 @@ export interface AppDeps {
   clock?: Clock
   /** Extension point for the workflow detail (e.g. next cron fire times). */
   workflowHooks?: WorkflowDtoHooks
+  /** The cron scheduler: told to re-plan after any successful change under /api/v1/workflows. */
+  scheduler?: { refresh(): void }
   /** Unexpected errors (500s) are passed here; the client sees only `INTERNAL`. */
   logInternalError?: InternalErrorLogger
 }
@@ -42,14 +47,19 @@ export function createApp(deps: AppDeps) {
   const checkKey = createKeyChecker(deps.config.server.apiKeys)
   const metrics = new Metrics(deps.store, deps.engine)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
-    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks)))
+    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets))
+    .use(webhookRoutes(new WebhookService(ctx)))
   return new Elysia({ name: 'autokestra' })
     .use(errorHandler(deps.logInternalError))
     .onRequest(({ request }) => {
       const path = new URL(request.url).pathname
-      if (path === '/api/v1' || path.startsWith('/api/v1/')) return checkKey(request)
+      // Webhooks authenticate by the key in their path instead (api/routes/webhooks.ts); nothing else is routed there.
+      if ((path === '/api/v1' || path.startsWith('/api/v1/')) && !path.startsWith(WEBHOOK_PREFIX)) return checkKey(request)
+    })
+    .onAfterHandle({ as: 'global' }, ({ request }) => {
+      if (request.method !== 'GET' && new URL(request.url).pathname.startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
     })
     .use(openapi({
       path: '/openapi',

@@ -7,11 +7,11 @@ import { register as registerValidate } from './commands/validate.ts'
 import { register as registerConfig } from './commands/config.ts'
 // ── command groups: add one import per group here (each exports `register(cli, ctx)`) ──
 import { register as registerRun } from './commands/run.ts'
-// import { register as registerServer } from './commands/server.ts'
-// import { register as registerApply } from './commands/apply.ts'
-// import { register as registerExecution } from './commands/execution.ts'
-// import { register as registerSecrets } from './commands/secrets.ts'
-// import { register as registerPlugin } from './commands/plugin.ts'
+import { register as registerServer } from './commands/server.ts'
+import { register as registerApply } from './commands/apply.ts'
+import { register as registerExecution } from './commands/execution.ts'
+import { register as registerSecrets } from './commands/secrets.ts'
+import { register as registerPlugin } from './commands/plugin.ts'
 import { register as registerSandbox } from './commands/sandbox.ts'
 
 const ctx: CliContext = { name: 'workflow', version: pkg.version }
@@ -29,11 +29,11 @@ registerValidate(cli, ctx)
 registerConfig(cli, ctx)
 // ── command groups: add one register call per group here ──
 registerRun(cli, ctx)
-// registerServer(cli, ctx)
-// registerApply(cli, ctx)
-// registerExecution(cli, ctx)
-// registerSecrets(cli, ctx)
-// registerPlugin(cli, ctx)
+registerServer(cli, ctx)
+registerApply(cli, ctx)
+registerExecution(cli, ctx)
+registerSecrets(cli, ctx)
+registerPlugin(cli, ctx)
 registerSandbox(cli, ctx)
 
 const argv = process.argv

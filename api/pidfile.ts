@@ -1,0 +1,52 @@
+/** The server's pid file and log file in the data dir: written on listen, removed on stop, read by `server stop|status`. */
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import type { Config } from '../runtime/config/index.ts'
+
+/** Where a server with this config keeps its pid file, log file (when detached) and data. */
+export function runtimePaths(config: Config): { dataDir: string; pidFile: string; logFile: string } {
+  const dataDir = config.storage.path === ':memory:' ? process.cwd() : dirname(config.storage.path)
+  return { dataDir, pidFile: join(dataDir, 'autokestra.pid'), logFile: join(dataDir, 'server.log') }
+}
+
+/** What the pid file holds: enough for `server stop` and `server status` to find and check the server. */
+export interface PidInfo {
+  pid: number
+  url: string
+  startedAt: number
+}
+
+export function readPidFile(file: string): PidInfo | undefined {
+  if (!existsSync(file)) return undefined
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as PidInfo
+    return typeof info.pid === 'number' ? info : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function writePidFile(file: string, info: PidInfo): void {
+  writeFileSync(file, `${JSON.stringify(info)}\n`, { mode: 0o644 })
+}
+
+/** Removes the pid file if it still names `pid` (a newer server may have replaced it). */
+export function removePidFile(file: string, pid: number): void {
+  if (readPidFile(file)?.pid === pid) {
+    try {
+      unlinkSync(file)
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 probes without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}

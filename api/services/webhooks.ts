@@ -1,0 +1,89 @@
+/** Webhook triggers: key minting and checking (constant time), per-workflow rate limit, body → inputs. */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { newToken } from '../../runtime/ids.ts'
+import type { Store, WorkflowRecord } from '../../runtime/store/store.ts'
+import { requireEngine, type ServiceContext } from './context.ts'
+import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts'
+
+/** Default per-workflow webhook rate: 10 per second sustained, bursts of 20. */
+export const DEFAULT_WEBHOOK_RATE: RateLimit = { ratePerSecond: 10, burst: 20 }
+
+/** Largest accepted webhook body. */
+export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
+// Compared against when the workflow or its key is missing, so that case costs the same as a wrong key.
+const DUMMY = digest(newToken())
+
+const hasWebhook = (r: WorkflowRecord) => r.workflow.triggers.some((t) => t.type === 'webhook')
+
+/**
+ * Mints the webhook key of a workflow that has a webhook trigger and no key yet; returns the record as
+ * stored. A key survives re-applies (and removing then re-adding the trigger) so the URL stays stable.
+ */
+export function ensureWebhookKey(store: Store, record: WorkflowRecord): WorkflowRecord {
+  if (record.webhookKey !== undefined || !hasWebhook(record)) return record
+  const key = newToken()
+  store.workflows.setWebhookKey(record.id, key)
+  return { ...record, webhookKey: key }
+}
+
+/** Whether `given` is the workflow's key: SHA-256 digests compared in constant time, whatever the lengths. */
+export function webhookKeyMatches(expected: string | undefined, given: string): boolean {
+  const same = timingSafeEqual(expected === undefined ? DUMMY : digest(expected), digest(given))
+  return same && expected !== undefined
+}
+
+/** Why a webhook call was refused with 429, for the Retry-After header. */
+export class RateLimitedError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(ErrorCode.RateLimited, `too many webhook calls for this workflow; retry after ${retryAfterSeconds}s`, { retryAfterSeconds }, true)
+  }
+}
+
+/** Reads a webhook body: empty → no inputs; else a JSON object whose keys are the inputs. */
+export function bodyToInputs(text: string): Record<string, unknown> {
+  if (Buffer.byteLength(text, 'utf8') > MAX_WEBHOOK_BODY_BYTES) {
+    throw new AppError(ErrorCode.InvalidInput, `webhook body exceeds ${MAX_WEBHOOK_BODY_BYTES} bytes`, { path: 'body' })
+  }
+  if (text.trim() === '') return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    throw new AppError(ErrorCode.InvalidInput, 'webhook body is not valid JSON', { path: 'body' })
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new AppError(ErrorCode.InvalidInput, 'webhook body must be a JSON object whose keys are the workflow inputs', { path: 'body' })
+  }
+  return parsed as Record<string, unknown>
+}
+
+export class WebhookService {
+  private readonly limiter: TokenBucketLimiter
+
+  constructor(private readonly ctx: ServiceContext, rate: RateLimit = DEFAULT_WEBHOOK_RATE) {
+    this.limiter = new TokenBucketLimiter(rate, ctx.clock)
+  }
+
+  /**
+   * Starts an execution with trigger `webhook`. NOT_FOUND alike for an unknown workflow, a workflow without
+   * a webhook trigger and a wrong key (never says which); then WORKFLOW_DISABLED, RATE_LIMITED, and the
+   * engine's INVALID_INPUT naming the offending input.
+   */
+  async trigger(workflowId: string, key: string, body: string, remote?: string): Promise<{ executionId: string }> {
+    const rec = this.ctx.store.workflows.get(workflowId)
+    const expected = rec && hasWebhook(rec) ? rec.webhookKey : undefined
+    if (!webhookKeyMatches(expected, key) || !rec) throw new AppError(ErrorCode.NotFound, 'no such webhook')
+    if (!rec.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${workflowId} is disabled`)
+    const taken = this.limiter.take(workflowId)
+    if (!taken.ok) throw new RateLimitedError(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)))
+    const inputs = bodyToInputs(body)
+    const engine = requireEngine(this.ctx)
+    const execution = await engine.start({
+      workflowId, inputs, trigger: { type: 'webhook', ...(remote ? { data: { remote } } : {}) },
+    })
+    return { executionId: execution.id }
+  }
+}

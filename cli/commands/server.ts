@@ -1,0 +1,109 @@
+/** `workflow server start [--detach] | stop | status`: run the API server, as a daemon, stop it, check it. */
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { CAC } from 'cac'
+import { call, createClient } from '../../api/client.ts'
+import { isAlive, readPidFile, runtimePaths } from '../../api/pidfile.ts'
+import { requireApiKeys, startServer, stopOnSignals } from '../../api/server.ts'
+import { loadConfig, type Config } from '../../runtime/config/index.ts'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { emit, globalOptions, runCommand, usageError, type CliContext, type GlobalOptions } from '../output.ts'
+
+const ACTIONS = ['start', 'stop', 'status'] as const
+const MAIN = join(import.meta.dir, '..', 'main.ts')
+
+/** Polls `check` every 100 ms until it returns a value or `deadlineMs` passes. */
+async function until<T>(deadlineMs: number, check: () => Promise<T | undefined> | T | undefined): Promise<T | undefined> {
+  const end = Date.now() + deadlineMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined || Date.now() > end) return v
+    await Bun.sleep(100)
+  }
+}
+
+const configOf = (g: GlobalOptions): Config => loadConfig(g.config !== undefined ? { file: g.config } : {})
+
+/** Registers `server <action>`. */
+export function register(cli: CAC, _ctx: CliContext): void {
+  cli
+    .command('server <action>', 'Run the API server: `server start [--detach]`, `server stop`, `server status`')
+    .option('--detach', 'start: run in the background (pid file and server.log in the data dir)')
+    .example((name) => `  $ ${name} server start -c examples/config.yaml`)
+    .action(runCommand(async (action: string, options: Record<string, unknown>) => {
+      const g = globalOptions(options)
+      if (action === 'start') return options.detach === true ? startDetached(g) : startForeground(g)
+      if (action === 'stop') return stop(g)
+      if (action === 'status') return status(g)
+      throw usageError(`unknown server action "${action}" (expected: ${ACTIONS.join(', ')})`)
+    }))
+}
+
+async function startForeground(g: GlobalOptions): Promise<void> {
+  const server = await startServer(g.config !== undefined ? { configFile: g.config } : {})
+  emit({ status: 'listening', url: server.url, pid: process.pid }, { json: g.json, human: (r) => `autokestra listening on ${r.url} (pid ${r.pid}); Ctrl+C to stop` })
+  await stopOnSignals(server)
+  process.exit(0)
+}
+
+async function startDetached(g: GlobalOptions): Promise<void> {
+  // Check what the child would refuse, so errors keep their exit codes (3: config) instead of a log line.
+  const config = configOf(g)
+  requireApiKeys(config)
+  const paths = runtimePaths(config)
+  const existing = readPidFile(paths.pidFile)
+  if (existing && isAlive(existing.pid)) {
+    throw new AppError(ErrorCode.Conflict, `a server is already running (pid ${existing.pid}, ${existing.url})`, { pid: existing.pid })
+  }
+  const log = openSync(paths.logFile, 'a')
+  const args = [process.execPath, MAIN, 'server', 'start', ...(g.config !== undefined ? ['-c', resolve(g.config)] : [])]
+  const child = Bun.spawn(args, { stdio: ['ignore', log, log], detached: true, env: process.env })
+  closeSync(log)
+  child.unref()
+  let exited: number | null = null
+  void child.exited.then((c) => { exited = c })
+  const info = await until(15_000, async () => {
+    if (exited !== null) return null
+    const pid = readPidFile(paths.pidFile)
+    if (pid?.pid !== child.pid) return undefined
+    const ok = await call(createClient(pid.url).health.get(), pid.url).then(() => true, () => false)
+    return ok ? pid : undefined
+  })
+  if (!info) {
+    const tail = readFileSync(paths.logFile, 'utf8').trim().split('\n').slice(-5).join('\n')
+    throw new AppError(ErrorCode.Internal, `the server did not come up${exited !== null ? ` (exit code ${exited})` : ''}; ` +
+      `last lines of ${paths.logFile}:\n${tail}`, { logFile: paths.logFile })
+  }
+  emit({ status: 'started', pid: info.pid, url: info.url, pidFile: paths.pidFile, logFile: paths.logFile }, {
+    json: g.json,
+    human: (r) => `autokestra started in the background: pid ${r.pid}, ${r.url}\n  log: ${r.logFile}\n  stop with: workflow server stop`,
+  })
+}
+
+async function stop(g: GlobalOptions): Promise<void> {
+  const config = configOf(g)
+  const { pidFile } = runtimePaths(config)
+  const info = readPidFile(pidFile)
+  if (!info || !isAlive(info.pid)) {
+    throw new AppError(ErrorCode.NotFound, `no server running for this data dir (no live pid in ${pidFile})`, { pidFile })
+  }
+  process.kill(info.pid, 'SIGTERM')
+  const deadline = (config.server.shutdownGraceSeconds + 15) * 1000
+  const gone = await until(deadline, () => (isAlive(info.pid) ? undefined : true))
+  if (!gone) {
+    throw new AppError(ErrorCode.Internal, `server pid ${info.pid} did not stop within ${deadline / 1000}s`, { pid: info.pid })
+  }
+  emit({ status: 'stopped', pid: info.pid }, { json: g.json, human: (r) => `autokestra stopped (pid ${r.pid})` })
+}
+
+async function status(g: GlobalOptions): Promise<void> {
+  const config = configOf(g)
+  const info = readPidFile(runtimePaths(config).pidFile)
+  const pid = info && isAlive(info.pid) ? info.pid : undefined
+  const url = g.server ?? info?.url ?? `http://127.0.0.1:${config.server.port}`
+  const health = await call(createClient(url).health.get(), url)
+  emit({ running: true, pid: pid ?? null, url, health }, {
+    json: g.json,
+    human: (r) => `autokestra is running at ${r.url}${r.pid ? ` (pid ${r.pid})` : ''}: ${r.health.status}, version ${r.health.version}, runtime ${r.health.runtime}`,
+  })
+}

@@ -1,0 +1,52 @@
+/** `--input k=v` flags → typed inputs, coerced by the workflow's declared input types. */
+import type { InputDecl } from '../runtime/workflow/model.ts'
+import { usageError } from './output.ts'
+
+/** cac gives a string for one flag and an array for several. */
+export function inputFlags(v: unknown): string[] {
+  if (v === undefined || v === false) return []
+  return (Array.isArray(v) ? v : [v]).map(String)
+}
+
+/** Parses `k=v` pairs; each value is coerced to its declared type (undeclared: JSON if it parses, else text). */
+export function parseInputs(pairs: readonly string[], decls: readonly InputDecl[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw usageError(`--input expects key=value, got "${pair}"`, { path: '--input' })
+    const key = pair.slice(0, eq)
+    const raw = pair.slice(eq + 1)
+    const decl = decls.find((d) => d.name === key)
+    out[key] = coerce(key, raw, decl?.type)
+  }
+  return out
+}
+
+function coerce(key: string, raw: string, type: InputDecl['type'] | undefined): unknown {
+  const bad = (what: string) => usageError(`--input ${key}: expected ${what}, got "${raw}"`, { path: `inputs.${key}` })
+  switch (type) {
+    case 'string': return raw
+    case 'number': {
+      const n = Number(raw)
+      if (raw.trim() === '' || Number.isNaN(n)) throw bad('a number')
+      return n
+    }
+    case 'boolean':
+      if (raw === 'true') return true
+      if (raw === 'false') return false
+      throw bad('true or false')
+    case 'object': case 'array': {
+      try {
+        return JSON.parse(raw)
+      } catch {
+        throw bad(`JSON (${type})`)
+      }
+    }
+    default:
+      try {
+        return JSON.parse(raw)
+      } catch {
+        return raw
+      }
+  }
+}
