@@ -1,0 +1,188 @@
+/** Webhook triggers through the real Elysia app in-process: auth by path key, validation, 202, rate limit; next fires in `get`. */
+
+import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
+import type { Engine } from '../actors/engine-types.ts'
+import { createApp } from '../api/app.ts'
+import { bodyToInputs, ensureWebhookKey, webhookKeyMatches } from '../api/services/webhooks.ts'
+import { ManualClock } from '../runtime/clock.ts'
+import { defaultConfig } from '../runtime/config/index.ts'
+import { SecretStore } from '../runtime/secrets/index.ts'
+import type { Store } from '../runtime/store/store.ts'
+import { resolveInputs } from '../runtime/workflow/inputs.ts'
+import { applyWorkflow, StandInEngine, tempDb, workflowYaml } from './triggers-fixtures.ts'
+
+const API_KEY = 'test-api-key'
+const T0 = Date.parse('2025-01-01T00:00:00Z')
+
+let db: ReturnType<typeof tempDb>
+let store: Store
+let clock: ManualClock
+let app: ReturnType<typeof createApp>
+let refreshed = 0
+
+/** The stand-in engine, with the engine's input check, behind the full Engine interface. */
+function engineFor(s: Store): Engine {
+  const inner = new StandInEngine(s, clock)
+  const unused = () => { throw new Error('not used by these tests') }
+  return {
+    store: s,
+    start: (req, opts) => {
+      const rec = s.workflows.get(req.workflowId!)!
+      return inner.start({ workflowId: req.workflowId!, inputs: resolveInputs(rec.workflow.inputs, req.inputs), trigger: req.trigger }, opts)
+    },
+    cancel: unused, waitFor: unused, snapshot: unused, subscribe: () => () => {}, shutdown: async () => {},
+    stats: () => ({ runningExecutions: 0, queuedExecutions: 0, runningTasks: 0, waitingTasks: 0 }),
+  }
+}
+
+beforeEach(() => {
+  db = tempDb()
+  store = db.open()
+  clock = new ManualClock(T0)
+  const config = defaultConfig()
+  config.server.apiKeys = [API_KEY]
+  refreshed = 0
+  app = createApp({
+    engine: engineFor(store), store, secrets: new SecretStore(store.db, new Uint8Array(32).fill(7)), config, clock,
+    scheduler: { refresh: () => void refreshed++ },
+  })
+})
+afterEach(() => {
+  store.close()
+  db.cleanup()
+})
+
+const INPUTS = 'inputs:\n  - { name: who, type: string, required: true }\n  - { name: n, type: number, default: 1 }\n'
+const authed = { authorization: `Bearer ${API_KEY}` }
+
+async function applyViaApi(yaml: string): Promise<Response> {
+  return app.handle(new Request('http://localhost/api/v1/workflows/' + /id: (\S+)/.exec(yaml)![1], {
+    method: 'PUT', headers: { ...authed, 'content-type': 'text/yaml' }, body: yaml,
+  }))
+}
+async function hookUrl(id: string): Promise<string> {
+  const res = await app.handle(new Request(`http://localhost/api/v1/workflows/${id}`, { headers: authed }))
+  const body = await res.json() as { webhook?: { path: string } }
+  return `http://localhost${body.webhook!.path}`
+}
+const post = (url: string, body?: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+  app.handle(new Request(url, { method: 'POST', headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) }))
+
+describe('webhook trigger', () => {
+  beforeEach(async () => {
+    expect((await applyViaApi(workflowYaml('hook', ['{type: webhook}'], INPUTS))).status).toBe(201)
+  })
+
+  it('mints a key at apply time, shows the URL in get, and keeps it across re-applies', async () => {
+    const url = await hookUrl('hook')
+    expect(url).toMatch(/^http:\/\/localhost\/api\/v1\/webhooks\/hook\/[A-Za-z0-9_-]{32}$/)
+    await applyViaApi(workflowYaml('hook', ['{type: webhook}'], INPUTS + 'description: edited\n'))
+    expect(await hookUrl('hook')).toBe(url)
+  })
+
+  it('starts an execution from the JSON body without an API key: 202 with the id, trigger webhook', async () => {
+    const res = await post(await hookUrl('hook'), { who: 'octocat' })
+    expect(res.status).toBe(202)
+    const { executionId } = await res.json() as { executionId: string }
+    const ex = store.executions.get(executionId)!
+    expect(ex.inputs).toEqual({ who: 'octocat', n: 1 })
+    expect(ex.trigger.type).toBe('webhook')
+  })
+
+  it('answers 404 alike for a wrong key and an unknown workflow, without revealing which', async () => {
+    const good = await hookUrl('hook')
+    const wrongKey = await post(good.replace(/[^/]+$/, 'not-the-key'), { who: 'x' })
+    const unknown = await post(good.replace('/hook/', '/nope/'), { who: 'x' })
+    expect(wrongKey.status).toBe(404)
+    expect(unknown.status).toBe(404)
+    expect(await wrongKey.json()).toEqual(await unknown.json())
+    expect(store.executions.list({}).total).toBe(0)
+  })
+
+  it('answers 404 for a workflow without a webhook trigger', async () => {
+    await applyViaApi(workflowYaml('cronly', ['{type: cron, cron: "@daily"}']))
+    const res = await post((await hookUrl('hook')).replace('/hook/', '/cronly/'), {})
+    expect(res.status).toBe(404)
+  })
+
+  it('validates the body against the declared inputs: 400 INVALID_INPUT naming the input', async () => {
+    const url = await hookUrl('hook')
+    const missing = await post(url, {})
+    expect(missing.status).toBe(400)
+    expect(await missing.json()).toMatchObject({ error: { code: 'INVALID_INPUT', details: { path: 'inputs.who' } } })
+    const wrongType = await post(url, { who: 'a', n: 'many' })
+    expect(await wrongType.json()).toMatchObject({ error: { code: 'INVALID_INPUT', details: { path: 'inputs.n' } } })
+    const notObject = await post(url, '[1,2]')
+    expect(notObject.status).toBe(400)
+    const notJson = await post(url, '{oops', { 'content-type': 'text/plain' })
+    expect(await notJson.json()).toMatchObject({ error: { code: 'INVALID_INPUT', message: 'webhook body is not valid JSON' } })
+    expect(store.executions.list({}).total).toBe(0)
+  })
+
+  it('answers 409 WORKFLOW_DISABLED for a disabled workflow (with the right key)', async () => {
+    const url = await hookUrl('hook')
+    store.workflows.setEnabled('hook', false, clock.now())
+    const res = await post(url, { who: 'a' })
+    expect(res.status).toBe(409)
+    expect(await res.json()).toMatchObject({ error: { code: 'WORKFLOW_DISABLED' } })
+  })
+
+  it('rate-limits per workflow: 429 RATE_LIMITED with Retry-After once the burst is spent, then refills', async () => {
+    const url = await hookUrl('hook')
+    for (let i = 0; i < 20; i++) expect((await post(url, { who: `${i}` })).status).toBe(202)
+    const limited = await post(url, { who: 'one too many' })
+    expect(limited.status).toBe(429)
+    expect(limited.headers.get('retry-after')).toBe('1')
+    expect(await limited.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } })
+    await clock.advance(100) // 10/s: one token back
+    expect((await post(url, { who: 'later' })).status).toBe(202)
+    expect((await post(url, { who: 'again' })).status).toBe(429)
+  })
+
+  it('does not open other /api/v1 routes to callers without an API key', async () => {
+    expect((await app.handle(new Request('http://localhost/api/v1/workflows/hook'))).status).toBe(401)
+    expect((await app.handle(new Request('http://localhost/api/v1/webhooks/hook/k'))).status).toBe(404) // GET: no such route
+    expect((await app.handle(new Request('http://localhost/api/v1/webhooks/%2E%2E/workflows/hook'))).status).toBe(401)
+  })
+})
+
+describe('workflow detail and scheduler refresh', () => {
+  it('shows the next 5 fire times of each cron trigger', async () => {
+    await applyViaApi(workflowYaml('nightly', ['{type: cron, cron: "0 2 * * *", timezone: Europe/Berlin}']))
+    const res = await app.handle(new Request('http://localhost/api/v1/workflows/nightly', { headers: authed }))
+    const body = await res.json() as { triggers: { nextFireAt: number[] }[] }
+    expect(body.triggers[0]!.nextFireAt).toEqual([1, 2, 3, 4, 5].map((d) => Date.parse(`2025-01-0${d}T01:00:00Z`)))
+  })
+
+  it('tells the scheduler to re-plan after apply, enable/disable and delete', async () => {
+    await applyViaApi(workflowYaml('w', ['{type: cron, cron: "@hourly"}']))
+    await app.handle(new Request('http://localhost/api/v1/workflows/w', { method: 'PATCH', headers: { ...authed, 'content-type': 'application/json' }, body: '{"enabled":false}' }))
+    await app.handle(new Request('http://localhost/api/v1/workflows/w', { method: 'DELETE', headers: authed }))
+    await app.handle(new Request('http://localhost/api/v1/workflows/w', { headers: authed }))
+    expect(refreshed).toBe(3)
+  })
+})
+
+describe('webhook helpers', () => {
+  it('compares keys in constant time on digests, whatever the lengths', () => {
+    expect(webhookKeyMatches('abc', 'abc')).toBe(true)
+    expect(webhookKeyMatches('abc', 'abd')).toBe(false)
+    expect(webhookKeyMatches('abc', 'a-much-longer-guess')).toBe(false)
+    expect(webhookKeyMatches(undefined, '')).toBe(false)
+  })
+
+  it('reads an empty body as no inputs', () => {
+    expect(bodyToInputs('')).toEqual({})
+    expect(bodyToInputs(' {"a":1} ')).toEqual({ a: 1 })
+  })
+
+  it('ensureWebhookKey mints a key once, only for workflows with a webhook trigger', () => {
+    const hook = applyWorkflow(store, workflowYaml('h', ['{type: webhook}']), T0)
+    const minted = ensureWebhookKey(store, hook)
+    expect(minted.webhookKey).toBeString()
+    expect(store.workflows.get('h')!.webhookKey).toBe(minted.webhookKey!)
+    expect(ensureWebhookKey(store, minted).webhookKey).toBe(minted.webhookKey!)
+    const cron = applyWorkflow(store, workflowYaml('c', ['{type: cron, cron: "@daily"}']), T0)
+    expect(ensureWebhookKey(store, cron).webhookKey).toBeUndefined()
+  })
+})
