@@ -1,6 +1,8 @@
 /** `workflow run <file>`: validate and run a workflow locally on the embedded engine (no server). */
 
 import type { CAC } from 'cac'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { createEngine, toExecutionDetail, type ExecutionDetail } from '../../api/embedded.ts'
 import { loadConfig } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
@@ -27,6 +29,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const workflow = result.workflow
       const inputs = resolveInputs(workflow.inputs, parseInputs(inputFlags(options.input), workflow.inputs))
       const config = loadConfig(g.config ? { file: g.config } : {})
+      // Plugins kept beside the workflow file (`<dir>/plugins`) are found without any config.
+      const beside = join(dirname(resolve(file)), 'plugins')
+      if (existsSync(beside)) config.plugins.paths.push(beside)
       const engine = await createEngine({ config })
       const tty = !g.json && process.stdout.isTTY === true
       const progress = g.json ? undefined
