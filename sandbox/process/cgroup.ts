@@ -24,6 +24,8 @@ const read = (f: string): string => { try { return readFileSync(f, 'utf8') } cat
 /** Controllers (memory, pids) whose v1 hierarchy is mounted and writable by us. */
 export function availableCgroupControllers(): string[] {
   return ['memory', 'pids'].filter((c) => {
+    // Only a mounted v1 hierarchy: on a v2 host, mkdir here would create a stray cgroup named "memory".
+    if (!existsSync(`${ROOT}/${c}/cgroup.procs`) || existsSync(`${ROOT}/cgroup.controllers`)) return false
     const dir = `${ROOT}/${c}/${PARENT}`
     try { mkdirSync(dir, { recursive: true }); return existsSync(`${dir}/cgroup.procs`) } catch { return false }
   })
