@@ -1,0 +1,76 @@
+/** Test helpers: a real engine on a temp SQLite file with the test plugins on its path. */
+
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createEngine } from '../../actors/engine.ts'
+import type { Engine } from '../../actors/engine-types.ts'
+import { loadConfig, type Config } from '../../runtime/config/index.ts'
+import { parseWorkflow, type Workflow } from '../../runtime/workflow/index.ts'
+
+export const EFFECTS_DIR = '/tmp/autokestra-test-effects'
+export const TEST_PLUGINS = resolve(import.meta.dir, '../fixtures/plugins/engine')
+
+export interface TestEngine {
+  engine: Engine
+  dir: string
+  dbPath: string
+  config: Config
+  close(): Promise<void>
+}
+
+/** A config for a temp dir: its own database, the test plugins, optional env overrides. */
+export function testConfig(dir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ env: { WORKFLOW_STORAGE_PATH: join(dir, 'test.db'), WORKFLOW_PLUGINS_PATHS: TEST_PLUGINS, ...env }, cwd: dir })
+}
+
+export async function startTestEngine(env: Record<string, string> = {}): Promise<TestEngine> {
+  const dir = mkdtempSync(join(tmpdir(), 'ak-engine-'))
+  const config = testConfig(dir, env)
+  const engine = await createEngine({ config })
+  return {
+    engine, dir, dbPath: config.storage.path, config,
+    async close() {
+      await engine.shutdown({ graceMs: 0 })
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Parses YAML or throws with the issues. */
+export function workflow(yaml: string): Workflow {
+  const r = parseWorkflow(yaml)
+  if (!r.ok) throw new Error(`invalid test workflow: ${JSON.stringify(r.issues)}`)
+  return r.workflow
+}
+
+/** A unique side-effect key (file) for one test. */
+export function effectKey(name: string): string {
+  mkdirSync(EFFECTS_DIR, { recursive: true })
+  chmodSync(EFFECTS_DIR, 0o1777)
+  return `${name}-${process.pid}-${Math.random().toString(36).slice(2)}`
+}
+
+/** Lines `taskId:attempt:ts` recorded under a key. */
+export function effects(key: string): { taskId: string; attempt: number; ts: number }[] {
+  const file = join(EFFECTS_DIR, key)
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => {
+    const [taskId, attempt, ts] = l.split(':')
+    return { taskId: taskId!, attempt: Number(attempt), ts: Number(ts) }
+  })
+}
+
+/** Processes whose command line mentions `needle` (to prove plugin processes are gone). */
+export function processesMatching(needle: string): number[] {
+  const out: number[] = []
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) out.push(Number(pid))
+    } catch {
+      // gone already
+    }
+  }
+  return out
+}
