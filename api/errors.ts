@@ -33,7 +33,9 @@ function validationProblem(e: ValidationLike): string {
 /** `query /limit` → `query.limit` (the path clients see in `details.path`). */
 function validationPath(e: ValidationLike): string {
   const segs = pointerToSegments(e.valueError?.path ?? '')
-  return [e.type ?? 'body', ...segs].join('.')
+  // Elysia checks some coerced query values one at a time (type `property`), without their name.
+  const where = e.type === 'property' ? 'query' : (e.type ?? 'body')
+  return [where, ...segs].join('.')
 }
 
 /** The global onError plugin; `use` it first so it covers every route and hook. */

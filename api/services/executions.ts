@@ -3,6 +3,7 @@ import { parseDuration } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { EXECUTION_STATES, type ExecutionState } from '../../runtime/state/states.ts'
 import type { AuditRecord, LogPage } from '../../runtime/store/store.ts'
+import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'
 
@@ -31,6 +32,7 @@ export class ExecutionService {
   list(q: { workflowId?: string; state?: string; limit?: number; offset?: number }): {
     items: ExecutionSummary[]; total: number; limit: number; offset: number
   } {
+    checkPage(q)
     const states = splitList(q.state)
     for (const s of states) {
       if (!EXECUTION_STATES.includes(s as ExecutionState)) {
@@ -52,6 +54,7 @@ export class ExecutionService {
 
   logs(id: string, q: { taskId?: string; level?: string; since?: string; limit?: number; offset?: number }): LogPage {
     this.exists(id)
+    checkPage(q)
     const levels = splitList(q.level)
     for (const l of levels) {
       if (!(LOG_LEVELS as readonly string[]).includes(l)) {

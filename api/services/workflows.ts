@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newToken } from '../../runtime/ids.ts'
 import type { Issue } from '../../runtime/workflow/model.ts'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
 import {
@@ -46,6 +47,7 @@ export class WorkflowService {
   }
 
   list(q: { limit?: number; offset?: number; enabled?: boolean }): { items: WorkflowSummary[]; total: number; limit: number; offset: number } {
+    checkPage(q)
     const limit = q.limit ?? 100
     const offset = q.offset ?? 0
     const page = this.ctx.store.workflows.list({ limit, offset, ...(q.enabled !== undefined ? { enabled: q.enabled } : {}) })

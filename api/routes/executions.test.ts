@@ -1,0 +1,92 @@
+/** Execution routes in-process over a real store: list filters and total, detail, logs newest first, audit, SSE, cancel. */
+import { describe, expect, it } from 'bun:test'
+import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { HELLO, fixture, type Fixture } from './test-helpers.ts'
+
+/** Seeds an execution straight into the store: created, one task run to SUCCESS, `lines` log lines. */
+function seed(f: Fixture, id: string, lines = 0, terminal = true): void {
+  const parsed = parseWorkflow(HELLO)
+  if (!parsed.ok) throw new Error('fixture')
+  const now = f.clock.now()
+  f.store.transaction(() => f.store.executions.insert({ id, workflow: parsed.workflow, revision: 1, inputs: { name: 'Ada' }, trigger: { type: 'api' }, now }))
+  f.store.checkpoints.apply([{ kind: 'execution', executionId: id, to: 'RUNNING' }, { kind: 'task', executionId: id, taskId: 'a', to: 'RUNNING', attempt: 1 }], now)
+  f.store.logs.append(Array.from({ length: lines }, (_, i) => ({
+    executionId: id, taskId: 'a', attempt: 1, ts: now + i * 1000, level: i % 2 ? 'WARN' : 'INFO', source: 'plugin', message: `line ${i}`,
+  })))
+  if (terminal) {
+    f.store.checkpoints.apply([{ kind: 'task', executionId: id, taskId: 'a', to: 'SUCCESS', output: { message: 'hello Ada' } },
+      { kind: 'execution', executionId: id, to: 'SUCCESS' }], now + 1500)
+  }
+}
+
+describe('execution routes', () => {
+  it('lists newest first with total and a state filter', async () => {
+    const f = fixture()
+    seed(f, 'ex_a')
+    f.clock.set(f.clock.now() + 10)
+    seed(f, 'ex_b', 0, false)
+    const all = await f.req('GET', '/api/v1/executions')
+    expect(all.body).toMatchObject({ total: 2, limit: 50, offset: 0 })
+    expect(all.body.items.map((e: { id: string }) => e.id)).toEqual(['ex_b', 'ex_a'])
+    expect((await f.req('GET', '/api/v1/executions?state=success,failed')).body.items.map((e: { id: string }) => e.id)).toEqual(['ex_a'])
+    expect((await f.req('GET', '/api/v1/executions?workflowId=nope')).body.total).toBe(0)
+    expect((await f.req('GET', '/api/v1/executions?state=BOGUS')).body.error.details.path).toBe('query.state')
+  })
+
+  it('shows every task run with attempts, output and timing', async () => {
+    const f = fixture()
+    seed(f, 'ex_a')
+    const d = (await f.req('GET', '/api/v1/executions/ex_a')).body
+    expect(d).toMatchObject({ id: 'ex_a', state: 'SUCCESS', trigger: { type: 'api' }, inputs: { name: 'Ada' }, durationMs: 1500 })
+    expect(d.tasks[0]).toMatchObject({ taskId: 'a', type: 'core/log.info', state: 'SUCCESS', attempts: 1, maxAttempts: 1,
+      output: { message: 'hello Ada' }, durationMs: 1500, history: [{ attempt: 1, state: 'SUCCESS', durationMs: 1500 }] })
+    expect((await f.req('GET', '/api/v1/executions/nope')).status).toBe(404)
+  })
+
+  it('pages logs newest first with level, task and since filters', async () => {
+    const f = fixture()
+    seed(f, 'ex_a', 10)
+    const p = (await f.req('GET', '/api/v1/executions/ex_a/logs?limit=3')).body
+    expect(p.items.map((l: { message: string }) => l.message)).toEqual(['line 9', 'line 8', 'line 7'])
+    expect(p).toMatchObject({ limit: 3, offset: 0, hasMore: true })
+    const warn = (await f.req('GET', '/api/v1/executions/ex_a/logs?level=warn&offset=3')).body
+    expect(warn.items.map((l: { message: string }) => l.message)).toEqual(['line 3', 'line 1'])
+    expect(warn.hasMore).toBe(false)
+    expect((await f.req('GET', '/api/v1/executions/ex_a/logs?level=INFO,WARN&taskId=a')).body.items).toHaveLength(10)
+    expect((await f.req('GET', '/api/v1/executions/ex_a/logs?taskId=b')).body.items).toHaveLength(0)
+    f.clock.set(f.clock.now() + 10_000)
+    expect((await f.req('GET', '/api/v1/executions/ex_a/logs?since=3s')).body.items.map((l: { message: string }) => l.message)).toEqual(['line 9', 'line 8', 'line 7'])
+    const iso = new Date(f.clock.now() - 2000).toISOString()
+    expect((await f.req('GET', `/api/v1/executions/ex_a/logs?since=${iso}`)).body.items).toHaveLength(2)
+    expect((await f.req('GET', '/api/v1/executions/ex_a/logs?since=yesterday')).body.error.details.path).toBe('query.since')
+    expect((await f.req('GET', '/api/v1/executions/ex_a/logs?level=LOUD')).status).toBe(400)
+  })
+
+  it('returns the audit trail oldest first', async () => {
+    const f = fixture()
+    seed(f, 'ex_a')
+    const types = (await f.req('GET', '/api/v1/executions/ex_a/audit')).body.items.map((a: { type: string }) => a.type)
+    expect(types[0]).toBe('STARTED')
+    expect(types.at(-1)).toBe('COMPLETED')
+  })
+
+  it('streams logs and state as SSE, replaying after afterId, ending with `end` when terminal', async () => {
+    const f = fixture()
+    seed(f, 'ex_a', 4)
+    const res = await f.app.handle(new Request('http://localhost/api/v1/executions/ex_a/events?afterId=2', { headers: { authorization: 'Bearer test-key-1' } }))
+    expect(res.headers.get('content-type')).toStartWith('text/event-stream')
+    const text = await res.text()
+    const events = text.split('\n\n').filter((b) => b.trim()).map((b) => /event: (\w+)/.exec(b)?.[1])
+    expect(events).toEqual(['log', 'log', 'state', 'end'])
+    expect(text).toContain('"message":"line 3"')
+    expect(text).not.toContain('"message":"line 1"')
+    expect((await f.req('GET', '/api/v1/executions/nope/events')).status).toBe(404)
+  })
+
+  it('cancel is 404 for an unknown execution and 409 without the runtime', async () => {
+    const f = fixture()
+    seed(f, 'ex_a')
+    expect((await f.req('POST', '/api/v1/executions/nope/cancel')).status).toBe(404)
+    expect((await f.req('POST', '/api/v1/executions/ex_a/cancel', { reason: 'x' })).body.error.code).toBe('CONFLICT')
+  })
+})

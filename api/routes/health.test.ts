@@ -1,0 +1,49 @@
+/** Health, metrics, OpenAPI and the API-key guard in-process. */
+import { describe, expect, it } from 'bun:test'
+import { KEY, fixture } from './test-helpers.ts'
+
+describe('api key guard', () => {
+  it('401s every /api/v1 path without a key, with a wrong key, and with an empty bearer', async () => {
+    const f = fixture()
+    for (const path of ['/api/v1/workflows', '/api/v1/executions', '/api/v1/secrets', '/api/v1/unknown']) {
+      const r = await f.req('GET', path, undefined, { auth: false })
+      expect(r.status).toBe(401)
+      expect(r.body.error.code).toBe('UNAUTHORIZED')
+      expect((await f.req('GET', path, undefined, { auth: false, headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    }
+    expect((await f.req('GET', '/api/v1/workflows', undefined, { auth: false, headers: { authorization: 'Bearer ' } })).status).toBe(401)
+  })
+
+  it('accepts X-API-Key and any configured key; Authorization wins over X-API-Key', async () => {
+    const f = fixture()
+    expect((await f.req('GET', '/api/v1/workflows', undefined, { auth: false, headers: { 'x-api-key': KEY } })).status).toBe(200)
+    expect((await f.req('GET', '/api/v1/workflows', undefined, { auth: false, headers: { 'x-api-key': 'second-key' } })).status).toBe(200)
+    const both = await f.req('GET', '/api/v1/workflows', undefined, { auth: false, headers: { authorization: 'Bearer wrong', 'x-api-key': KEY } })
+    expect(both.status).toBe(401)
+  })
+})
+
+describe('public endpoints', () => {
+  it('serves /health without a key', async () => {
+    const r = await fixture().req('GET', '/health', undefined, { auth: false })
+    expect(r.body).toMatchObject({ status: 'ok', runtime: 'disabled' })
+  })
+
+  it('serves Prometheus text on /metrics', async () => {
+    const r = await fixture().req('GET', '/metrics', undefined, { auth: false })
+    expect(r.headers.get('content-type')).toContain('text/plain')
+    expect(r.body).toContain('autokestra_executions{state="SUCCESS"} 0')
+    expect(r.body).toContain('# TYPE autokestra_queue_depth gauge')
+  })
+
+  it('serves the OpenAPI document listing the routes', async () => {
+    const r = await fixture().req('GET', '/openapi/json', undefined, { auth: false })
+    expect(Object.keys(r.body.paths)).toEqual(expect.arrayContaining(['/api/v1/workflows/{id}', '/api/v1/executions/{id}/logs', '/api/v1/secrets/{name}']))
+  })
+
+  it('answers unknown routes with the error shape', async () => {
+    const r = await fixture().req('GET', '/nope', undefined, { auth: false })
+    expect(r.status).toBe(404)
+    expect(r.body.error.code).toBe('NOT_FOUND')
+  })
+})

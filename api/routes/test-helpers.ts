@@ -1,0 +1,54 @@
+/** Route-test fixtures: an in-memory store, a secret store, an app and a request helper (tests only). */
+import type { Engine } from '../../actors/engine-types.ts'
+import { ManualClock } from '../../runtime/clock.ts'
+import { defaultConfig } from '../../runtime/config/index.ts'
+import { SecretStore } from '../../runtime/secrets/index.ts'
+import { openStore, type Store } from '../../runtime/store/store.ts'
+import { createApp } from '../app.ts'
+
+export const KEY = 'test-key-1'
+
+export interface Fixture {
+  store: Store
+  clock: ManualClock
+  app: ReturnType<typeof createApp>
+  /** Sends a request with the API key (unless `auth: false`); returns status, parsed body and headers. */
+  req(method: string, path: string, body?: unknown, opts?: { auth?: boolean; type?: string; headers?: Record<string, string> }): Promise<{
+    status: number; body: any; headers: Headers
+  }>
+}
+
+export function fixture(engine?: Engine): Fixture {
+  const store = openStore(':memory:')
+  const clock = new ManualClock(1_700_000_000_000)
+  const config = defaultConfig('/tmp')
+  config.server.apiKeys = [KEY, 'second-key']
+  const secrets = new SecretStore(store.db, new Uint8Array(32).fill(7), { clock })
+  const app = createApp({ engine, store, secrets, config, clock })
+  return {
+    store, clock, app,
+    async req(method, path, body, opts = {}) {
+      const headers: Record<string, string> = { ...opts.headers }
+      if (opts.auth !== false) headers.authorization = `Bearer ${KEY}`
+      let payload: string | undefined
+      if (body !== undefined) {
+        payload = typeof body === 'string' ? body : JSON.stringify(body)
+        headers['content-type'] = opts.type ?? (typeof body === 'string' ? 'text/yaml' : 'application/json')
+      }
+      const res = await app.handle(new Request(`http://localhost${path}`, { method, headers, body: payload }))
+      const text = await res.text()
+      let parsed: unknown = text
+      try { parsed = text ? JSON.parse(text) : undefined } catch { /* text body */ }
+      return { status: res.status, body: parsed, headers: res.headers }
+    },
+  }
+}
+
+export const HELLO = `id: hello
+inputs:
+  name: { type: string, default: world }
+tasks:
+  - id: a
+    type: core/log.info
+    inputs: { message: "hello {{ inputs.name }}" }
+`
