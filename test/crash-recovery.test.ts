@@ -1,0 +1,85 @@
+import { afterAll, describe, expect, it } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { effectKey, effects } from './helpers/engine.ts'
+
+const CHILD = resolve(import.meta.dir, 'fixtures/engine-child.ts')
+const dir = mkdtempSync(join(tmpdir(), 'ak-crash-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Reads the child's stdout as JSON lines until `until` matches one. */
+async function readUntil(proc: Bun.Subprocess<'ignore', 'pipe', 'inherit'>, until: (o: Record<string, unknown>) => boolean): Promise<Record<string, unknown>[]> {
+  const seen: Record<string, unknown>[] = []
+  const reader = proc.stdout.getReader()
+  let buf = ''
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    buf += new TextDecoder().decode(value)
+    let nl: number
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const o = JSON.parse(buf.slice(0, nl)) as Record<string, unknown>
+      buf = buf.slice(nl + 1)
+      seen.push(o)
+      if (until(o)) {
+        reader.releaseLock()
+        return seen
+      }
+    }
+  }
+  return seen
+}
+
+const successCount = (db: Database, id: string) =>
+  db.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM task_runs WHERE execution_id = ? AND state = 'SUCCESS'").get(id)!.n
+
+describe('crash recovery', () => {
+  it('resumes a 20-task execution after kill -9: it completes, no SUCCESS task runs twice, the audit trail adds up', async () => {
+    const key = effectKey('crash')
+    const tasks = Array.from({ length: 20 }, (_, i) =>
+      `  - { id: t${i}, type: test/probe.effect${i ? `, needs: [t${i - 1}]` : ''}, retry: { max: 2, backoff: { type: fixed, delay: 10ms } }, inputs: { key: ${key}, sleepMs: 40 } }`).join('\n')
+    const wfFile = join(dir, 'chain.yaml')
+    await Bun.write(wfFile, `id: crash-chain\ntasks:\n${tasks}\n`)
+
+    const first = Bun.spawn(['bun', CHILD, dir, 'start', wfFile], { stdout: 'pipe', stderr: 'inherit', stdin: 'ignore' })
+    const [started] = await readUntil(first, (o) => 'started' in o)
+    const id = started!.started as string
+    const db = new Database(join(dir, 'test.db'), { readonly: true })
+    const deadline = Date.now() + 30_000
+    while (successCount(db, id) < 6 && Date.now() < deadline) await Bun.sleep(5) // poll with a deadline
+    first.kill('SIGKILL')
+    await first.exited
+
+    const succeededBeforeKill = db.query<{ task_id: string }, [string]>(
+      "SELECT task_id FROM task_runs WHERE execution_id = ? AND state = 'SUCCESS'").all(id).map((r) => r.task_id)
+    expect(succeededBeforeKill.length).toBeGreaterThanOrEqual(6)
+    expect(succeededBeforeKill.length).toBeLessThan(20)
+    db.close()
+
+    const second = Bun.spawn(['bun', CHILD, dir, 'resume'], { stdout: 'pipe', stderr: 'inherit', stdin: 'ignore' })
+    const out = await readUntil(second, (o) => 'done' in o)
+    await second.exited
+    expect(out[0]).toEqual({ resuming: [id] })
+    expect(out.at(-1)).toEqual({ done: 'SUCCESS', id })
+
+    const lines = effects(key)
+    const count = (t: string) => lines.filter((l) => l.taskId === t).length
+    for (const t of succeededBeforeKill) expect(count(t)).toBe(1)
+    for (let i = 0; i < 20; i++) expect(count(`t${i}`)).toBeGreaterThanOrEqual(1)
+
+    const check = new Database(join(dir, 'test.db'), { readonly: true })
+    const runs = check.query<{ task_id: string; state: string; attempt: number }, [string]>('SELECT task_id, state, attempt FROM task_runs WHERE execution_id = ?').all(id)
+    expect(runs.every((r) => r.state === 'SUCCESS')).toBe(true)
+    const audit = check.query<{ type: string; task_id: string | null }, [string]>('SELECT type, task_id FROM audit_events WHERE execution_id = ? ORDER BY id').all(id)
+    for (const r of runs) {
+      const mine = audit.filter((a) => a.task_id === r.task_id)
+      expect(mine.filter((a) => a.type === 'STARTED')).toHaveLength(r.attempt)
+      expect(mine.filter((a) => a.type === 'COMPLETED')).toHaveLength(1)
+    }
+    const execEvents = audit.filter((a) => a.task_id === null).map((a) => a.type)
+    expect(execEvents).toEqual(['CREATED', 'STARTED', 'COMPLETED'])
+    check.close()
+  }, 90_000)
+})
