@@ -12,8 +12,21 @@ export interface PluginLogLine {
 
 /** A permission the kernel or the engine refused, reported for the audit trail. */
 export interface PermissionDenial {
-  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run' | 'memory' | 'pids' | 'output'
+  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run' | 'memory' | 'pids' | 'cpu' | 'output'
   target: string
+}
+
+/** Limits rather than grants: hitting one fails the task with RESOURCE_LIMIT instead of PERMISSION_DENIED. */
+export const RESOURCE_PERMISSIONS: readonly PermissionDenial['permission'][] = ['memory', 'pids', 'cpu', 'output']
+
+/** The error a denial turns into, the same for every runner. */
+export function denialError(d: PermissionDenial, message?: string): { code: 'PERMISSION_DENIED' | 'RESOURCE_LIMIT'; message: string; details: PermissionDenial } {
+  const limit = RESOURCE_PERMISSIONS.includes(d.permission)
+  return {
+    code: limit ? 'RESOURCE_LIMIT' : 'PERMISSION_DENIED',
+    message: message ?? (limit ? `resource limit reached: ${d.permission} ${d.target}` : `permission denied: ${d.permission} ${d.target}`),
+    details: d,
+  }
 }
 
 export interface RunRequest {

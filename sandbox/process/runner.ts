@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { PROTOCOL_VERSION, ProtocolEnv, parseLogLine, type Invocation } from '../protocol.ts'
-import type { PermissionDenial, RunOutcome, RunRequest, Runner } from '../runner.ts'
+import { detectDenialLine } from '../permissions/detect.ts'
+import { denialError, type PermissionDenial, type RunOutcome, type RunRequest, type Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
 import { pumpLines } from './lines.ts'
 import { readResult } from './result.ts'
@@ -79,7 +80,7 @@ async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<
       outputBytes += n
       if (outputBytes <= opts.limits.maxOutputBytes) return true
       stop({
-        code: ErrorCode.ResourceLimit, message: `plugin output exceeded ${opts.limits.maxOutputBytes} bytes`,
+        code: ErrorCode.ResourceLimit, message: `resource limit reached: plugin output exceeded ${opts.limits.maxOutputBytes} bytes`,
         denial: { permission: 'output', target: `${opts.limits.maxOutputBytes} bytes` },
       })
       return false
@@ -99,20 +100,25 @@ async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<
     launch.killAll()
     const denial = await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail })
 
-    if (ended) return done({ ok: false, error: { code: ended.code, message: ended.message }, denial: ended.denial })
+    if (ended) {
+      // A limit the kernel hit (memory, pids) explains a timeout or a kill better than the timeout itself.
+      const limit = denial && denial.permission !== ended.denial?.permission ? denial : ended.denial
+      if (limit && limit !== ended.denial) return done({ ok: false, error: denialError(limit), denial: limit })
+      return done({ ok: false, error: { code: ended.code, message: ended.message }, denial: ended.denial })
+    }
+    const cpu = proc.signalCode === 'SIGXCPU' ? { permission: 'cpu' as const, target: `${opts.limits.cpuSeconds}s` } : undefined
     const result = await readResult(resultFile)
     if (result?.ok === false) {
-      const code = result.error.code === ErrorCode.PermissionDenied ? ErrorCode.PermissionDenied : ErrorCode.PluginError
-      const details = result.error.details ?? (result.error.code && code !== result.error.code ? { pluginCode: result.error.code } : undefined)
-      const permissionDenial = code === ErrorCode.PermissionDenied ? asDenial(result.error.details) ?? denial : denial
-      return done({ ok: false, error: { code, message: result.error.message, ...(details !== undefined ? { details } : {}) }, denial: permissionDenial })
+      const fromPlugin = result.error.code === ErrorCode.PermissionDenied ? asDenial(result.error.details) : undefined
+      // A kernel refusal (e.g. through bun:ffi, past any guard) often only shows in the error message.
+      const found = fromPlugin ?? denial ?? detectDenialLine(result.error.message)
+      if (found) return done({ ok: false, error: denialError(found, result.error.message), denial: found })
+      const pluginCode = result.error.code && result.error.code !== ErrorCode.PluginError ? result.error.code : undefined
+      const details = result.error.details ?? (pluginCode ? { pluginCode } : undefined)
+      return done({ ok: false, error: { code: ErrorCode.PluginError, message: result.error.message, ...(details !== undefined ? { details } : {}) } })
     }
-    if (denial) {
-      return done({
-        ok: false, denial,
-        error: { code: ErrorCode.PermissionDenied, message: `permission denied: ${denial.permission} ${denial.target}`, details: denial },
-      })
-    }
+    const refused = denial ?? cpu
+    if (refused) return done({ ok: false, denial: refused, error: denialError(refused) })
     if (exitCode !== 0) {
       const how = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with code ${exitCode}`
       const tail = stderrTail.slice(-5).join('\n')
