@@ -2,6 +2,7 @@
 import { createConsola, type ConsolaInstance } from 'consola'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
+import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
 import { openStore } from '../runtime/store/store.ts'
@@ -57,6 +58,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   }
   const store = openStore(config.storage.path)
   let engine: Engine | undefined
+  let scheduler: Scheduler | undefined
   try {
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
     if (master.source === 'generated') log.info(`generated a new secret master key at ${master.keyFile} (mode 0600): back it up`)
@@ -65,15 +67,18 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     else {
       const { createEngine } = await import('../actors/engine.ts')
       engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) } })
+      // Cron triggers (runtime/cron): fires through the engine, exactly once per tick; see docs/triggers.md.
+      scheduler = createScheduler({ engine, onError: (e, at) => log.warn('cron tick not fired', at, e) })
     }
     const app = createApp({
-      engine, store, secrets, config,
+      engine, store, secrets, config, scheduler,
       logInternalError: (e, req) => log.error(`${req.method} ${new URL(req.url).pathname} failed:`, e),
     })
     app.listen({ hostname: config.server.host, port: config.server.port })
     const port = app.server?.port ?? config.server.port
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`
     writePidFile(paths.pidFile, { pid: process.pid, url, startedAt: Date.now() })
+    scheduler?.start()
     log.info(`listening on ${url} (runtime ${engine ? 'enabled' : 'disabled'}, store ${config.storage.path}, ` +
       `${config.server.apiKeys.length} API key${config.server.apiKeys.length === 1 ? '' : 's'})`)
     let stopping: Promise<void> | undefined
@@ -82,6 +87,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       log.info(`shutting down: no new requests; running tasks get up to ${config.server.shutdownGraceSeconds}s`)
       // Stop accepting first, then drain the engine; SSE streams still open are closed afterwards.
       await app.server?.stop(false).catch(() => {})
+      await scheduler?.stop()
       await engine?.shutdown({ graceMs })
       await app.stop(true).catch(() => {})
       store.close()
@@ -90,6 +96,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     })())
     return { url, config, app, pidFile: paths.pidFile, stop }
   } catch (e) {
+    await scheduler?.stop()
     await engine?.shutdown({ graceMs: 0 }).catch(() => {})
     store.close()
     throw e
