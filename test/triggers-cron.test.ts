@@ -28,6 +28,12 @@ describe('cron expressions (croner)', () => {
     expect(next('0 0 * * 5L', '2025-01-01T00:00:00Z', 2)).toEqual(['2025-01-31T00:00:00.000Z', '2025-02-28T00:00:00.000Z'])
   })
 
+  it('fires on either restricted day field (day-of-month OR day-of-week, as Vixie cron)', () => {
+    expect(next('0 0 13 * FRI', '2025-01-01T00:00:00Z', 3)).toEqual([
+      '2025-01-03T00:00:00.000Z', '2025-01-10T00:00:00.000Z', '2025-01-13T00:00:00.000Z',
+    ])
+  })
+
   it('handles nicknames', () => {
     expect(next('@hourly', '2025-01-01T00:30:00Z', 2)).toEqual(['2025-01-01T01:00:00.000Z', '2025-01-01T02:00:00.000Z'])
     expect(next('@daily', '2025-01-01T00:30:00Z', 1)).toEqual(['2025-01-02T00:00:00.000Z'])
