@@ -1,5 +1,6 @@
 /** Schemas of the workflow routes: apply (YAML text or `{ source }`), patch, trigger. */
 import { t } from 'elysia'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { PageQuery } from './common.ts'
 
 /** The PUT body: the YAML text itself (text/yaml, text/plain, application/yaml) or JSON `{ source }`. */
@@ -18,6 +19,16 @@ export const ListWorkflowsQuery = t.Object({
 
 /** POST /workflows/:id/executions body. `trigger` defaults to `api`; the CLI sends `manual`. */
 export const StartExecutionBody = t.Object({
-  inputs: t.Optional(t.Record(t.String(), t.Unknown())),
+  // Checked by `checkInputs`: Elysia coerces a non-object into `{}` for a Record schema, hiding the mistake.
+  inputs: t.Optional(t.Unknown({ description: 'Input name → value, typed as the workflow declares' })),
   trigger: t.Optional(t.Union([t.Literal('api'), t.Literal('manual')])),
 }, { additionalProperties: false })
+
+/** INVALID_INPUT at `body.inputs` unless `inputs` is a JSON object. */
+export function checkInputs(inputs: unknown): Record<string, unknown> {
+  if (inputs === undefined) return {}
+  if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
+    throw new AppError(ErrorCode.InvalidInput, 'body.inputs: expected an object of input name → value', { path: 'body.inputs' })
+  }
+  return inputs as Record<string, unknown>
+}

@@ -1,7 +1,7 @@
 /** `/workflows`: apply YAML (PUT), list, get, patch (enable/disable), delete, start an execution. */
 import { Elysia } from 'elysia'
 import { IdParams } from '../models/common.ts'
-import { ApplyWorkflowBody, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody } from '../models/workflows.ts'
+import { ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody } from '../models/workflows.ts'
 import type { WorkflowService } from '../services/workflows.ts'
 
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'])
@@ -46,7 +46,7 @@ export const workflowRoutes = (workflows: WorkflowService) =>
       detail: { summary: 'Delete a workflow (its executions stay)', tags: ['workflows'] },
     })
     .post('/:id/executions', async ({ params, body, set }) => {
-      const execution = await workflows.start(params.id, body?.inputs ?? {}, body?.trigger ?? 'api')
+      const execution = await workflows.start(params.id, checkInputs(body?.inputs), body?.trigger ?? 'api')
       set.status = 201
       return execution
     }, {
