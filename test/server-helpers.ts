@@ -54,8 +54,8 @@ export interface ServerProcess {
 }
 
 /** Starts `<cmd> server start -c <config>` and waits for /health. */
-export async function startServerProcess(cmd: string[], config: string, port: number, env: Record<string, string> = cleanEnv()): Promise<ServerProcess> {
-  const proc = Bun.spawn([...cmd, 'server', 'start', '-c', config], { cwd: root, env, stdout: 'pipe', stderr: 'pipe' })
+export async function startServerProcess(cmd: string[], config: string, port: number, env: Record<string, string> = cleanEnv(), cwd = root): Promise<ServerProcess> {
+  const proc = Bun.spawn([...cmd, 'server', 'start', '-c', config], { cwd, env, stdout: 'pipe', stderr: 'pipe' })
   const url = `http://127.0.0.1:${port}`
   let exited = false
   void proc.exited.then(() => { exited = true })
