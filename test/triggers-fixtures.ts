@@ -36,11 +36,14 @@ export function applyWorkflow(store: Store, yaml: string, now: number) {
 export class StandInEngine implements CronEngine {
   gate: Promise<void> | undefined
   failNext: Error | undefined
+  /** Called as `start` is entered (before the gate): tests learn a fire is in flight. */
+  onEnter: (() => void) | undefined
   /** Creations aborted by `onCreate` throwing (the unique key on cron_fires). */
   rolledBack = 0
   constructor(readonly store: Store, private readonly clock: { now(): number }) {}
 
   async start(req: { workflowId: string; inputs: Record<string, unknown>; trigger: TriggerInfo }, opts?: { onCreate?: (id: string) => void }): Promise<ExecutionRecord> {
+    this.onEnter?.()
     await this.gate
     if (this.failNext) {
       const e = this.failNext

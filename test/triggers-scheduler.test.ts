@@ -2,7 +2,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import { ManualClock } from '../runtime/clock.ts'
-import { createScheduler, listFires, type Scheduler, type SchedulerOptions } from '../runtime/cron/index.ts'
+import { createScheduler, listFires, pruneFires, recordFire, type Scheduler, type SchedulerOptions } from '../runtime/cron/index.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { advanceTo, applyWorkflow, cronRuns, StandInEngine, tempDb, workflowYaml } from './triggers-fixtures.ts'
 
@@ -244,6 +244,47 @@ describe('disabled workflows', () => {
     s.refresh()
     await advanceTo(clock, T0 + 5 * MIN, s)
     expect(cronRuns(store, 'gone')).toHaveLength(1)
+  })
+})
+
+describe('the fire ledger', () => {
+  it('prunes ticks older than a day but keeps the newest of each trigger', () => {
+    const store = open()
+    const fire = (workflowId: string, triggerIndex: number, scheduledAt: number) =>
+      recordFire(store, { workflowId, triggerIndex, scheduledAt, executionId: `ex-${workflowId}-${triggerIndex}-${scheduledAt}`, firedAt: scheduledAt })
+    for (const t of [1, 2, 3]) fire('w', 0, t * HOUR)
+    fire('w', 1, HOUR)
+    fire('v', 0, 2 * HOUR)
+    expect(pruneFires(store, 10 * HOUR)).toBe(2)
+    expect(listFires(store, 'w').map((f) => [f.triggerIndex, f.scheduledAt])).toEqual([[1, HOUR], [0, 3 * HOUR]])
+    expect(listFires(store, 'v')).toHaveLength(1)
+  })
+
+  it('stays bounded while the scheduler runs, and a fire stalled past the pruning still cannot duplicate', async () => {
+    const store = open()
+    applyWorkflow(store, workflowYaml('long', ['{type: cron, cron: "0 * * * *", missed: catchup, maxCatchup: 1000}']), clock.now())
+    // A second server enters its first fire alone, then stalls there (say, SIGSTOP) for two days.
+    const { s: stalled, engine: stalledEngine } = scheduler(open())
+    let resume!: () => void
+    stalledEngine.gate = new Promise<void>((r) => (resume = r))
+    const entered = new Promise<void>((r) => (stalledEngine.onEnter = r))
+    stalled.start()
+    await stalled.settled()
+    await clock.advance(HOUR - 10_000)
+    await entered
+    // This one fires the same 01:00 tick (it is 0 s late) and every tick after it.
+    const { s } = scheduler(store, { replanMs: HOUR })
+    s.start()
+    await advanceTo(clock, T0 + 48 * HOUR + MIN, s)
+    expect(cronRuns(store, 'long')).toHaveLength(48)
+    expect(listFires(store, 'long').length).toBeLessThanOrEqual(26) // the 01:00 row is long pruned
+    stalledEngine.gate = undefined
+    resume()
+    await stalled.settled()
+    // Its 01:00 fire and its catch-up of everything since are all behind the ledger's newest tick.
+    expect(cronRuns(store, 'long')).toHaveLength(48)
+    expect(stalled.stats().fired).toBe(0)
+    expect(stalled.stats().errors).toBe(0)
   })
 })
 

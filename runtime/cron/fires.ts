@@ -45,6 +45,16 @@ export function lastFireAt(store: Store, workflowId: string, triggerIndex: numbe
   return row?.t ?? undefined
 }
 
+/**
+ * Deletes ledger rows scheduled before `before`, always keeping each trigger's newest one (the baseline
+ * for missed ticks, and the head the scheduler never fires behind). Returns how many went.
+ */
+export function pruneFires(store: Store, before: number): number {
+  return store.db.query(`DELETE FROM cron_fires WHERE scheduled_at < ? AND EXISTS (
+      SELECT 1 FROM cron_fires AS newer WHERE newer.workflow_id = cron_fires.workflow_id
+        AND newer.trigger_index = cron_fires.trigger_index AND newer.scheduled_at > cron_fires.scheduled_at)`).run(before).changes
+}
+
 /** Every fired tick of a workflow, oldest first (inspection and tests). */
 export function listFires(store: Store, workflowId: string): CronFire[] {
   return store.db.query<FireRow, [string]>(

@@ -8,9 +8,12 @@
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
 import type { Store, TriggerInfo } from '../store/store.ts'
-import { hasFired, isDuplicateFire, recordFire } from './fires.ts'
+import { isDuplicateFire, lastFireAt, pruneFires, recordFire } from './fires.ts'
 import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './plan.ts'
 import { dueTicks, nextFireTime } from './schedule.ts'
+
+/** How long fired ticks stay in the ledger (the newest per trigger always stays). */
+export const FIRE_RETENTION_MS = 24 * 3_600_000
 
 /** What the scheduler needs of the engine (the real `Engine` satisfies it). */
 export interface CronEngine {
@@ -111,7 +114,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       stats.skipped++
       return emit({ type: 'skipped', ...tick })
     }
-    if (hasFired(store, entry.workflowId, entry.triggerIndex, scheduledAt)) {
+    // Never fire at or behind the ledger's newest tick: it was fired, or deliberately passed over by the
+    // scheduler that fired a later one (and it may have been pruned since).
+    const head = lastFireAt(store, entry.workflowId, entry.triggerIndex)
+    if (head !== undefined && scheduledAt <= head) {
       stats.duplicates++
       return emit({ type: 'duplicate', ...tick })
     }
@@ -121,6 +127,12 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     try {
       const ex = await engine.start({ workflowId: entry.workflowId, inputs: {}, trigger: { type: 'cron', data, scheduledAt } }, {
         onCreate: (executionId) => {
+          // Inside the creating transaction (BEGIN IMMEDIATE): the check and the insert are atomic.
+          const latest = lastFireAt(store, entry.workflowId, entry.triggerIndex)
+          if (latest !== undefined && scheduledAt <= latest) {
+            duplicate = true
+            throw new Error(`tick ${scheduledAt} of ${entry.workflowId}#${entry.triggerIndex} is behind the ledger`)
+          }
           try {
             recordFire(store, { ...tick, executionId, firedAt: clock.now() })
           } catch (e) {
@@ -149,6 +161,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       dirty = false
       plannedAt = now
       plan = replan(store, plan, (workflowId, triggerIndex, e) => onError(e, { workflowId, triggerIndex }))
+      pruneFires(store, now - FIRE_RETENTION_MS)
     }
     for (const entry of orderedEntries(plan)) {
       const ticks = dueTicks(entry.cron, entry.trigger, entry.cursor, now, graceMs)
