@@ -112,7 +112,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ file: join(import.meta.dir, '../../examples/config.yaml'), env: {} })
     expect(c.server.apiKeys).toEqual(['dev-key-change-me'])
     expect(c.storage.path).toBe(join(import.meta.dir, '../../data/autokestra.db'))
-    expect(c.plugins.paths).toEqual([join(import.meta.dir, '../../plugins')])
+    expect(c.plugins.paths).toEqual([join(import.meta.dir, '../../plugins'), join(import.meta.dir, '../../examples/plugins')])
   })
 })
 
