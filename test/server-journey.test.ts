@@ -242,3 +242,20 @@ describe('CLI exit codes and --json errors', () => {
     expect((await cli(['plugin', 'inspect', 'core/nope', '-c', config, '--json'])).code).toBe(4)
   })
 })
+
+describe('server daemon', () => {
+  it('starts detached with a pid file, reports status, stops with SIGTERM', async () => {
+    const d = tempDir('autokestra-detach-')
+    const cfg = writeConfig(d, freePort())
+    const start = await cli(['server', 'start', '--detach', '-c', cfg, '--json'])
+    expect(start.code).toBe(0)
+    const info = oneJson(start)
+    expect(info).toMatchObject({ status: 'started', pidFile: join(d, 'data', 'autokestra.pid') })
+    expect(oneJson(await cli(['server', 'status', '-c', cfg, '--json']))).toMatchObject({ running: true, pid: info.pid })
+    expect((await cli(['server', 'start', '--detach', '-c', cfg, '--json'])).code).toBe(1)
+    expect(oneJson(await cli(['server', 'stop', '-c', cfg, '--json']))).toEqual({ status: 'stopped', pid: info.pid })
+    expect((await cli(['server', 'status', '-c', cfg, '--json'])).code).toBe(5)
+    expect((await cli(['server', 'stop', '-c', cfg, '--json'])).code).toBe(4)
+    rmSync(d, { recursive: true, force: true })
+  })
+})

@@ -1,5 +1,5 @@
 /** `workflow server start [--detach] | stop | status`: run the API server, as a daemon, stop it, check it. */
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CAC } from 'cac'
 import { call, createClient } from '../../api/client.ts'
@@ -55,6 +55,7 @@ async function startDetached(g: GlobalOptions): Promise<void> {
   if (existing && isAlive(existing.pid)) {
     throw new AppError(ErrorCode.Conflict, `a server is already running (pid ${existing.pid}, ${existing.url})`, { pid: existing.pid })
   }
+  mkdirSync(paths.dataDir, { recursive: true })
   const log = openSync(paths.logFile, 'a')
   const args = [process.execPath, MAIN, 'server', 'start', ...(g.config !== undefined ? ['-c', resolve(g.config)] : [])]
   const child = Bun.spawn(args, { stdio: ['ignore', log, log], detached: true, env: process.env })
