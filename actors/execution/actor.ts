@@ -2,6 +2,8 @@
 
 import type { Clock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { isTerminalTask } from '../../runtime/state/states.ts'
+import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
@@ -126,11 +128,15 @@ export class ExecutionActor {
     )
   }
 
+  /** The actor's own code threw: fail every unfinished task and the execution, visibly, rather than hang. */
   private failHard(message: string): void {
     for (const c of this.aborts.values()) c.abort('crash')
     this.life.abort()
-    void this.deps.port
-      .checkpoint([{ kind: 'execution', executionId: this.id, to: 'FAILED', error: { code: ErrorCode.Internal, message: `execution actor crashed: ${message}` } }])
-      .finally(() => this.deps.onStopped(this.id))
+    const error = { code: ErrorCode.Internal, message: `execution actor crashed: ${message}` }
+    const transitions: Transition[] = Object.entries(this.view.tasks)
+      .filter(([, t]) => !isTerminalTask(t.state))
+      .map(([taskId]) => ({ kind: 'task', executionId: this.id, taskId, to: 'FAILED', error }))
+    transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', error })
+    void this.deps.port.checkpoint(transitions).finally(() => this.deps.onStopped(this.id))
   }
 }

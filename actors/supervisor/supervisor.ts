@@ -43,6 +43,8 @@ export class Supervisor {
   private readonly crashes = new Map<string, number>()
   private readonly listeners = new Set<(e: EngineEvent) => void>()
   private readonly waiters = new Map<string, ((r: ExecutionRecord) => void)[]>()
+  private readonly cancelRequested = new Set<string>()
+  private idleWaiters: (() => void)[] = []
   private accepting = true
   private pumping = false
 
@@ -119,8 +121,6 @@ export class Supervisor {
     return this.store.executions.get(id)!
   }
 
-  private readonly cancelRequested = new Set<string>()
-
   waitFor(id: string): Promise<ExecutionRecord> {
     const rec = this.store.executions.get(id)
     if (!rec) return Promise.reject(new AppError(ErrorCode.NotFound, `execution ${id} not found`))
@@ -151,23 +151,16 @@ export class Supervisor {
     this.accepting = false
     this.queue.length = 0
     if (this.active.size) {
-      const allDone = new Promise<void>((resolve) => {
-        const check = this.subscribe(() => {
-          if (this.active.size === 0) {
-            check()
-            resolve()
-          }
-        })
-        this.idleResolve = resolve
-      })
-      await Promise.race([allDone, this.opts.clock.sleep(graceMs)])
+      const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+      const grace = new AbortController()
+      await Promise.race([idle, this.opts.clock.sleep(graceMs, grace.signal).catch(() => {})])
+      grace.abort()
+      // Whatever is still running stops without a terminal state and resumes on the next start.
       await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
     }
     this.batcher.flush()
     await this.pool.close()
   }
-
-  private idleResolve: (() => void) | undefined
 
   // ── dispatch ────────────────────────────────────────────────────────────────
 
@@ -207,7 +200,7 @@ export class Supervisor {
     w?.executions.delete(id)
     this.active.delete(id)
     this.cancelRequested.delete(id)
-    if (this.active.size === 0) this.idleResolve?.()
+    if (this.active.size === 0) for (const w of this.idleWaiters.splice(0)) w()
     void this.pump()
   }
 

@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import type { EngineEvent } from '../actors/engine-types.ts'
+import { effectKey, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+
+let t: TestEngine
+beforeAll(async () => {
+  t = await startTestEngine({ WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '2', WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '2' })
+})
+afterAll(async () => {
+  await t.close()
+})
+
+describe('concurrency limits', () => {
+  it('keeps executions beyond maxConcurrentWorkflows PENDING and starts them in creation order', async () => {
+    const key = effectKey('wf-limit')
+    const wf = workflow(`id: limited\ntasks:\n  - { id: s, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 150 } }\n`)
+    const events: EngineEvent[] = []
+    const off = t.engine.subscribe((e) => { if (e.type === 'execution') events.push(e) })
+    const ids: string[] = []
+    for (let i = 0; i < 4; i++) ids.push((await t.engine.start({ workflow: wf, trigger: { type: 'manual' } })).id)
+    expect(t.engine.stats().queuedExecutions + t.engine.stats().runningExecutions).toBe(4)
+    const finals = await Promise.all(ids.map((id) => t.engine.waitFor(id)))
+    off()
+    expect(finals.map((f) => f.state)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS', 'SUCCESS'])
+    // Never more than two RUNNING at once, and RUNNING in creation order.
+    let running = 0
+    let peak = 0
+    for (const e of events) {
+      if (e.type !== 'execution') continue
+      if (e.state === 'RUNNING') peak = Math.max(peak, ++running)
+      if (e.state === 'SUCCESS') running--
+    }
+    expect(peak).toBe(2)
+    expect(events.filter((e) => e.type === 'execution' && e.state === 'RUNNING').map((e) => e.executionId)).toEqual(ids)
+  })
+
+  it('holds tasks beyond maxConcurrentTasks WAITING with reason CONCURRENCY_LIMIT', async () => {
+    const key = effectKey('task-limit')
+    const tasks = Array.from({ length: 4 }, (_, i) => `  - { id: t${i}, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 100 } }`).join('\n')
+    const ex = await t.engine.start({ workflow: workflow(`id: fan\ntasks:\n${tasks}\n`), trigger: { type: 'manual' } })
+    const done = await t.engine.waitFor(ex.id)
+    expect(done.state).toBe('SUCCESS')
+    const audit = t.engine.store.audit.forExecution(ex.id)
+    const waits = audit.filter((a) => (a.data as { reason?: string } | undefined)?.reason === 'CONCURRENCY_LIMIT')
+    expect(waits.map((a) => a.taskId)).toEqual(['t2', 't3'])
+  })
+})
