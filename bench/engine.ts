@@ -101,21 +101,45 @@ tasks:
   })
 }
 
+/** RSS of a process from /proc, in MB. */
+const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${pid}/status`).text())![1]) / 1024
+
+/** W3 on the real server process: RSS idle, then with 100 executions each sleeping in a core/sleep task. */
 async function w3() {
-  const workflow = wf(`id: w3\ntasks:\n  - { id: s, type: core/sleep.wait, inputs: { duration: 5s } }\n`)
-  return withEngine({ WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '100', WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '100' }, async (engine) => {
-    await timeExecution(engine, wf(`id: warm\ntasks:\n  - { id: s, type: core/sleep.wait, inputs: { duration: 1ms } }\n`))
-    Bun.gc(true)
-    const idle = process.memoryUsage().rss
-    const ids = await Promise.all(Array.from({ length: 100 }, async () => (await engine.start({ workflow, trigger: { type: 'api' } })).id))
-    const deadline = Date.now() + 60_000
-    while (engine.stats().runningTasks < 100 && Date.now() < deadline) await Bun.sleep(20)
-    const running = engine.stats().runningTasks
-    Bun.gc(true)
-    const busy = process.memoryUsage().rss
-    await Promise.all(ids.map((id) => engine.waitFor(id)))
-    return { w3: { idleRssMb: round(idle / 2 ** 20), with100SleepingRssMb: round(busy / 2 ** 20), runningTasksAtSample: running, perExecutionKb: round((busy - idle) / 100 / 1024) } }
-  })
+  const dir = mkdtempSync(join(tmpdir(), 'ak-bench-w3-'))
+  const port = 20000 + Math.floor(Math.random() * 20000)
+  const url = `http://127.0.0.1:${port}`
+  const key = 'bench-key'
+  await Bun.write(join(dir, 'config.yaml'), [
+    `server: { host: 127.0.0.1, port: ${port}, apiKeys: [${key}] }`,
+    `storage: { path: ${join(dir, 'w3.db')} }`,
+    'execution: { maxConcurrentWorkflows: 100, maxConcurrentTasks: 100 }',
+  ].join('\n'))
+  const server = Bun.spawn(['bun', resolve(import.meta.dir, '../cli/main.ts'), 'server', 'start', '-c', join(dir, 'config.yaml')],
+    { stdout: 'ignore', stderr: 'ignore', env: { ...process.env, AUTOKESTRA_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') } })
+  const headers = { authorization: `Bearer ${key}` }
+  const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)
+  try {
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline && !(await fetch(`${url}/health`).then((r) => r.ok, () => false))) await Bun.sleep(50)
+    await fetch(`${url}/api/v1/workflows/w3`, { method: 'PUT', headers: { ...headers, 'content-type': 'text/yaml' },
+      body: 'id: w3\ninputs:\n  d: { type: string, default: 8s }\ntasks:\n  - { id: s, type: core/sleep.wait, inputs: { duration: "{{ inputs.d }}" } }\n' })
+    const start = (d: string) => fetch(`${url}/api/v1/workflows/w3/executions`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ inputs: { d } }) })
+    await start('1ms') // warm-up: the worker and the sandbox are up
+    while (Date.now() < deadline && (await metric('autokestra_running_executions')) > 0) await Bun.sleep(50)
+    await Bun.sleep(500)
+    const idle = await rssMb(server.pid)
+    await Promise.all(Array.from({ length: 100 }, () => start('8s')))
+    const busyDeadline = Date.now() + 30_000
+    while (Date.now() < busyDeadline && (await metric('autokestra_running_tasks')) < 100) await Bun.sleep(50)
+    const running = await metric('autokestra_running_tasks')
+    const busy = await rssMb(server.pid)
+    return { w3: { process: 'workflow server start (real server)', idleRssMb: round(idle), with100SleepingRssMb: round(busy), runningTasksAtSample: running, perExecutionKb: round(((busy - idle) * 1024) / 100) } }
+  } finally {
+    server.kill('SIGTERM')
+    await server.exited
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** What a worker costs (spawn + init round trip, RSS), to weigh one worker per execution against a shared one. */
