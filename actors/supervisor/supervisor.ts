@@ -142,6 +142,11 @@ export class Supervisor {
     return () => this.listeners.delete(listener)
   }
 
+  /** The live worker threads (diagnostics, and the worker-crash tests). */
+  workerThreads(): Worker[] {
+    return this.pool.all().map((w) => w.worker)
+  }
+
   stats(): EngineStats {
     return { runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse, waitingTasks: this.slots.waiting }
   }

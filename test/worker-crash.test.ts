@@ -1,0 +1,52 @@
+import { afterAll, describe, expect, it } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Supervisor } from '../actors/supervisor/supervisor.ts'
+import { systemClock } from '../runtime/clock.ts'
+import { openStore } from '../runtime/store/store.ts'
+import { TEST_PLUGINS, effectKey, effects, workflow } from './helpers/engine.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'ak-wcrash-'))
+const store = openStore(join(dir, 'w.db'))
+const supervisor = new Supervisor({
+  store, clock: systemClock, maxConcurrentWorkflows: 4, maxConcurrentTasks: 4, workers: 1,
+  settings: {
+    pluginPaths: [TEST_PLUGINS], defaultTimeoutMs: 30_000, passEnv: {},
+    sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 1_000_000 },
+  },
+})
+afterAll(async () => {
+  await supervisor.shutdown(0)
+  store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('supervisor', () => {
+  it('notices a worker that dies, recovers its execution and finishes it on a new worker', async () => {
+    const key = effectKey('wcrash')
+    const ex = await supervisor.start({
+      workflow: workflow(`
+id: survivor
+tasks:
+  - { id: a, type: test/probe.effect, inputs: { key: ${key} } }
+  - { id: b, type: test/probe.effect, needs: [a], retry: { max: 1 }, inputs: { key: ${key}, sleepMs: 400 } }
+  - { id: c, type: test/probe.effect, needs: [b], inputs: { key: ${key} } }
+`), trigger: { type: 'manual' },
+    })
+    await new Promise<void>((resolve) => {
+      const off = supervisor.subscribe((e) => { if (e.type === 'task' && e.taskId === 'b' && e.state === 'RUNNING') (off(), resolve()) })
+    })
+    const [worker] = supervisor.workerThreads()
+    worker!.terminate()
+    const done = await supervisor.waitFor(ex.id)
+    expect(done.state).toBe('SUCCESS')
+    const runs = Object.fromEntries(store.executions.taskRuns(ex.id).map((r) => [r.taskId, r]))
+    expect(runs.a!.attempt).toBe(1)
+    expect(runs.b!.attempts.map((x) => [x.state, x.error?.code ?? null])).toEqual([['FAILED', 'INTERRUPTED'], ['SUCCESS', null]])
+    expect(effects(key).filter((l) => l.taskId === 'a')).toHaveLength(1)
+    expect(store.audit.forExecution(ex.id).some((e) => e.type === 'RECOVERED' && e.taskId === 'b')).toBe(true)
+    expect(supervisor.workerThreads()).toHaveLength(1)
+    expect(supervisor.workerThreads()[0]).not.toBe(worker)
+  })
+})
