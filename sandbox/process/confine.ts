@@ -2,7 +2,7 @@
 
 import { guardFilesystem } from './fs-guard.ts'
 import { guardNetwork, guardRun } from './guards.ts'
-import { POLICY_ENV, type GuardPolicy } from './policy.ts'
+import { GATE_ENV, POLICY_ENV, type GuardPolicy } from './policy.ts'
 
 export { PermissionDeniedError, asPermissionDenied } from './denied.ts'
 
@@ -14,10 +14,32 @@ export { PermissionDeniedError, asPermissionDenied } from './denied.ts'
  */
 export async function confineFromEnv(): Promise<void> {
   const raw = process.env[POLICY_ENV]
+  const gate = process.env[GATE_ENV]
   delete process.env[POLICY_ENV]
-  if (!raw) return
-  const policy = JSON.parse(raw) as GuardPolicy
-  guardFilesystem()
-  guardNetwork(policy)
-  guardRun(policy)
+  delete process.env[GATE_ENV]
+  if (raw) {
+    const policy = JSON.parse(raw) as GuardPolicy
+    guardFilesystem()
+    guardNetwork(policy)
+    guardRun(policy)
+  }
+  // Last, so the guards are installed while the launcher is still moving this process into its cgroups.
+  if (gate !== undefined) awaitCgroups(Number(gate))
+}
+
+/**
+ * The native launcher moves this process into its cgroups from outside while the runtime starts; it says so
+ * by writing one byte on the gate. Nothing of the plugin runs before that byte arrives; end of file means the
+ * launcher failed, so the process exits without running the plugin.
+ */
+function awaitCgroups(fd: number): void {
+  const { readSync, closeSync } = require('node:fs') as typeof import('node:fs')
+  const buf = new Uint8Array(1)
+  let n = 0
+  try { n = readSync(fd, buf, 0, 1, null) } catch { n = 0 }
+  try { closeSync(fd) } catch { /* already closed */ }
+  if (n !== 1) {
+    console.error('::error::autokestra sandbox: the launcher could not place the plugin in its cgroups')
+    process.exit(125)
+  }
 }

@@ -11,6 +11,7 @@ import { computeGrants, resolveExecutable } from './grants.ts'
 import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { readableByOthers } from './access.ts'
+import { nativeLauncher } from './build-launcher.ts'
 
 export { probeSandbox } from './probe.ts'
 
@@ -21,16 +22,23 @@ export interface IsolatedLaunch extends Launch {
   attach(pid: number): void
 }
 
-const LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
+const BUN_LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
+/** Set to `bun` to use the Bun launcher (launch.ts) even when the native one (launcher.c) is available. */
+export const LAUNCHER_ENV = 'AUTOKESTRA_SANDBOX_LAUNCHER'
+let bunPathCached: string | undefined
 const NOBODY = 65534
 /** Threads the Bun runtime itself needs on top of `maxProcesses` (pids.max counts threads). */
 export const RUNTIME_TASK_HEADROOM = 64
 
+/** Which launcher applies the policy: `native` (launcher.c, when it can be built) or `bun` (launch.ts). */
+export interface LaunchOptions { launcher?: 'native' | 'bun' }
+
 /**
  * Prepares an isolated launch; throws SANDBOX_UNAVAILABLE in strict mode when a mechanism is missing.
- * `probe` overrides host detection (tests use it to play a host without Landlock).
+ * `probe` overrides host detection (tests use it to play a host without Landlock). The native launcher is
+ * used when available unless `options.launcher` or `AUTOKESTRA_SANDBOX_LAUNCHER=bun` asks for the Bun one.
  */
-export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = probeSandboxSync()): Promise<IsolatedLaunch> {
+export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = probeSandboxSync(), options: LaunchOptions = {}): Promise<IsolatedLaunch> {
   const { manifest, dir, entryPath } = spec.plugin
   const network = spec.permissions.network ?? []
   const networkGranted = network.length > 0
@@ -45,7 +53,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       { missing })
   }
   const mechanisms: string[] = ['env:clean', 'rlimits:cpu,core,nofile']
-  const bunPath = realpathSync(process.execPath)
+  const bunPath = bunPathCached ??= realpathSync(process.execPath)
   const run = (spec.permissions.run ?? []).flatMap((c) => { const p = resolveExecutable(c, spec.env.PATH); return p ? [p] : [] })
   const ports = networkGranted ? allowedPorts(network) : []
   const landlock = probe.landlockAbi >= 1
@@ -82,8 +90,10 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   if (useNetns) { unshare.push('-n'); mechanisms.push('netns') }
   if (probe.pidns) { unshare.push('--pid', '--fork', '--kill-child'); mechanisms.push('pidns') }
   if (unshare.length > 0 && !probe.root) unshare.unshift('-r')
+  const native = (options.launcher ?? process.env[LAUNCHER_ENV]) === 'bun' ? undefined : nativeLauncher()
   const policy: LaunchPolicy = {
     v: 1,
+    ns: { net: useNetns, pid: probe.pidns, user: !probe.root && (useNetns || probe.pidns) },
     cgroups: cg?.dirs ?? [],
     rlimits: { cpuSeconds: Math.max(1, Math.ceil(spec.limits.cpuSeconds)), nofile: 1024, core: 0 },
     landlock,
@@ -93,7 +103,9 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       : { path: entryPath, argv: [entryPath], env: spec.env },
     guard: manifest.runtime === 'bun' ? { permissions: spec.permissions, run, mechanisms } : null,
   }
-  const argv = [...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, LAUNCHER]
+  // The native launcher creates the namespaces itself; the Bun one is started under util-linux `unshare`.
+  const argv = native ? [native] : [...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, BUN_LAUNCHER]
+  mechanisms.push(native ? 'launcher:native' : 'launcher:bun')
   let attached: number | undefined
   let finished = false
   const killAll = (): void => {

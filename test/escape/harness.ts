@@ -25,10 +25,12 @@ export interface Run { outcome: RunOutcome; logs: PluginLogLine[]; mechanisms: s
 /** Runs one action of a fixture through the isolated process runner. */
 export async function runAttack(plugin: LoadedPlugin, action: string, input: unknown = {}, opts: {
   permissions?: Permissions; env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal
+  /** Force a launcher (default: the native one when it can be built). */
+  launcher?: 'native' | 'bun'
 } = {}): Promise<Run> {
   let mechanisms: string[] = []
   const runner = createProcessRunner({
-    prepareLaunch, limits: LIMITS, mode: 'strict', onLaunch: (_, m) => { mechanisms = m },
+    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher }), limits: LIMITS, mode: 'strict', onLaunch: (_, m) => { mechanisms = m },
   })
   const logs: PluginLogLine[] = []
   const outcome = await runner.run({

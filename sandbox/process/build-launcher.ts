@@ -1,0 +1,46 @@
+/** Builds the native sandbox launcher (launcher.c → jail-bin/launcher) with the system C compiler, when there is one. */
+
+import { chmodSync, existsSync, mkdirSync, renameSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+/** The C source of the native launcher. */
+export const LAUNCHER_SOURCE = join(import.meta.dir, 'launcher.c')
+/** Where the compiled launcher lives (gitignored; built by scripts/setup.sh or on first use). */
+export const LAUNCHER_BINARY = join(import.meta.dir, 'jail-bin', 'launcher')
+
+const upToDate = (): boolean => {
+  try { return statSync(LAUNCHER_BINARY).mtimeMs >= statSync(LAUNCHER_SOURCE).mtimeMs } catch { return false }
+}
+
+/** Compiles the launcher with `cc` (or `gcc`/`clang`); returns the binary's path, or an error saying why not. */
+export function buildLauncher(): { path: string } | { error: string } {
+  const cc = ['cc', 'gcc', 'clang'].find((c) => Bun.which(c))
+  if (!cc) return { error: 'no C compiler (cc, gcc, clang) on PATH' }
+  mkdirSync(join(import.meta.dir, 'jail-bin'), { recursive: true })
+  const tmp = `${LAUNCHER_BINARY}.${process.pid}.tmp`
+  const r = Bun.spawnSync([cc, '-O2', '-Wall', '-o', tmp, LAUNCHER_SOURCE], { stdout: 'pipe', stderr: 'pipe' })
+  if (r.exitCode !== 0 || !existsSync(tmp)) return { error: `${cc} failed: ${r.stderr.toString().trim()}` }
+  chmodSync(tmp, 0o755)
+  renameSync(tmp, LAUNCHER_BINARY)
+  return { path: LAUNCHER_BINARY }
+}
+
+let resolved: string | null | undefined
+
+/**
+ * The native launcher's path, building it once per process when missing or older than its source;
+ * undefined when it cannot be built (the Bun launcher is used instead). Later calls are answered from memory.
+ */
+export function nativeLauncher(): string | undefined {
+  if (resolved === undefined) {
+    const built = upToDate() ? { path: LAUNCHER_BINARY } : buildLauncher()
+    resolved = 'path' in built ? built.path : null
+  }
+  return resolved ?? undefined
+}
+
+if (import.meta.main) {
+  const r = buildLauncher()
+  if ('error' in r) { console.error(`sandbox launcher: ${r.error} (the Bun launcher will be used)`); process.exit(1) }
+  console.log(`sandbox launcher: built ${r.path}`)
+}

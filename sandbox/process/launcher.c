@@ -1,0 +1,326 @@
+/*
+ * Native sandbox launcher: the same policy (AUTOKESTRA_SANDBOX, see policy.ts) and the same steps as
+ * launch.ts, without a Bun start. Creates the namespaces itself (no `unshare` hop), forks the plugin as
+ * the namespace's init, and moves it into its cgroups from the outside while it starts (a cgroup v1
+ * migration waits for an RCU grace period, ~10 ms): the plugin waits on a gate before any plugin code
+ * runs (exec plugins before execve, Bun plugins in confine.ts before the plugin is imported).
+ * Build: cc -O2 -o jail-bin/launcher launcher.c (sandbox/process/build-launcher.ts).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define LAUNCH_FAILED 125
+#define POLICY_ENV "AUTOKESTRA_SANDBOX"
+#define GATE_ENV "AUTOKESTRA_SANDBOX_GATE"
+
+static void fail(const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  dprintf(2, "::error::autokestra sandbox: %s\n", msg);
+  _exit(LAUNCH_FAILED);
+}
+
+/* ---- minimal JSON reader (objects, arrays, strings, numbers, true/false/null) ---- */
+enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ };
+typedef struct J { int type; double num; char *str; const char *start, *end; struct J **kids; char **keys; int n; } J;
+static const char *p;
+
+static void ws(void) { while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++; }
+static void *xalloc(size_t n) { void *v = calloc(1, n); if (!v) fail("out of memory"); return v; }
+static void put_utf8(char **o, unsigned c) {
+  char *s = *o;
+  if (c < 0x80) *s++ = (char)c;
+  else if (c < 0x800) { *s++ = (char)(0xC0 | c >> 6); *s++ = (char)(0x80 | (c & 63)); }
+  else if (c < 0x10000) { *s++ = (char)(0xE0 | c >> 12); *s++ = (char)(0x80 | (c >> 6 & 63)); *s++ = (char)(0x80 | (c & 63)); }
+  else { *s++ = (char)(0xF0 | c >> 18); *s++ = (char)(0x80 | (c >> 12 & 63)); *s++ = (char)(0x80 | (c >> 6 & 63)); *s++ = (char)(0x80 | (c & 63)); }
+  *o = s;
+}
+static unsigned hex4(void) {
+  unsigned v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = *p++;
+    v = v * 16 + (unsigned)(c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : (fail("bad \\u escape"), 0));
+  }
+  return v;
+}
+static char *jstring(void) {
+  if (*p++ != '"') fail("policy: string expected");
+  char *out = xalloc(strlen(p) + 1), *o = out;
+  while (*p != '"') {
+    if (!*p) fail("policy: unterminated string");
+    if (*p != '\\') { *o++ = *p++; continue; }
+    p++;
+    char c = *p++;
+    switch (c) {
+      case 'n': *o++ = '\n'; break; case 't': *o++ = '\t'; break; case 'r': *o++ = '\r'; break;
+      case 'b': *o++ = '\b'; break; case 'f': *o++ = '\f'; break;
+      case 'u': {
+        unsigned u = hex4();
+        if (u >= 0xD800 && u < 0xDC00 && p[0] == '\\' && p[1] == 'u') { p += 2; u = 0x10000 + ((u - 0xD800) << 10) + (hex4() - 0xDC00); }
+        if (u == 0) fail("policy: NUL in string");
+        put_utf8(&o, u);
+        break;
+      }
+      default: *o++ = c;
+    }
+  }
+  p++;
+  *o = 0;
+  return out;
+}
+static J *jvalue(void) {
+  ws();
+  J *j = xalloc(sizeof *j);
+  j->start = p;
+  if (*p == '{' || *p == '[') {
+    int obj = *p++ == '{';
+    j->type = obj ? J_OBJ : J_ARR;
+    int cap = 8;
+    j->kids = xalloc(cap * sizeof *j->kids);
+    j->keys = xalloc(cap * sizeof *j->keys);
+    ws();
+    while (*p != (obj ? '}' : ']')) {
+      if (j->n == cap) { cap *= 2; j->kids = realloc(j->kids, cap * sizeof *j->kids); j->keys = realloc(j->keys, cap * sizeof *j->keys); if (!j->kids || !j->keys) fail("out of memory"); }
+      if (obj) { ws(); j->keys[j->n] = jstring(); ws(); if (*p++ != ':') fail("policy: ':' expected"); }
+      j->kids[j->n++] = jvalue();
+      ws();
+      if (*p == ',') { p++; ws(); } else if (*p != (obj ? '}' : ']')) fail("policy: ',' expected");
+    }
+    p++;
+  } else if (*p == '"') { j->type = J_STR; j->str = jstring(); }
+  else if (!strncmp(p, "null", 4)) { j->type = J_NULL; p += 4; }
+  else if (!strncmp(p, "true", 4)) { j->type = J_BOOL; j->num = 1; p += 4; }
+  else if (!strncmp(p, "false", 5)) { j->type = J_BOOL; p += 5; }
+  else { char *e; j->type = J_NUM; j->num = strtod(p, &e); if (e == p) fail("policy: bad value"); p = e; }
+  j->end = p;
+  return j;
+}
+static J *get(J *o, const char *key) {
+  if (!o || o->type != J_OBJ) return NULL;
+  for (int i = 0; i < o->n; i++) if (!strcmp(o->keys[i], key)) return o->kids[i];
+  return NULL;
+}
+static long num(J *o, const char *key) { J *v = get(o, key); if (!v || v->type != J_NUM) fail("policy: number %s missing", key); return (long)v->num; }
+static int truthy(J *o, const char *key) { J *v = get(o, key); return v && v->type == J_BOOL && v->num != 0; }
+
+/* ---- Landlock (include/uapi/linux/landlock.h) ---- */
+#define LL_CREATE 444
+#define LL_ADD_RULE 445
+#define LL_RESTRICT 446
+#define FS_EXEC 1
+#define FS_WRITE 2
+#define FS_READ 4
+#define FS_TRUNCATE (1 << 14)
+#define FS_IOCTL_DEV (1 << 15)
+#define FILE_RIGHTS (FS_EXEC | FS_WRITE | FS_READ | FS_TRUNCATE | FS_IOCTL_DEV)
+
+static uint64_t handled_fs(long abi) {
+  uint64_t all = (1u << 13) - 1;
+  if (abi >= 2) all |= 1u << 13;
+  if (abi >= 3) all |= FS_TRUNCATE;
+  if (abi >= 5) all |= FS_IOCTL_DEV;
+  return all;
+}
+
+static void landlock(J *ll) {
+  long abi = syscall(LL_CREATE, NULL, 0, 1);
+  if (abi < 1) fail("landlock unavailable");
+  uint64_t fs = handled_fs(abi);
+  uint64_t attr[3] = { fs, abi >= 4 ? 3 : 0, abi >= 6 ? 3 : 0 };
+  int rs = (int)syscall(LL_CREATE, attr, abi >= 6 ? 24 : abi >= 4 ? 16 : 8, 0);
+  if (rs < 0) fail("landlock_create_ruleset failed: errno %d", errno);
+  J *paths = get(ll, "paths");
+  for (int i = 0; paths && i < paths->n; i++) {
+    J *r = paths->kids[i];
+    J *path = get(r, "path");
+    if (!path || path->type != J_STR) fail("policy: rule path missing");
+    int fd = open(path->str, O_PATH | O_CLOEXEC);
+    if (fd < 0) continue; /* missing paths are skipped, as in landlock.ts */
+    struct __attribute__((packed)) { uint64_t access; int32_t fd; } rule = { (uint64_t)num(r, "access") & fs, fd };
+    long rc = syscall(LL_ADD_RULE, rs, 1, &rule, 0);
+    if (rc < 0 && errno == EINVAL) { rule.access &= FILE_RIGHTS; rc = syscall(LL_ADD_RULE, rs, 1, &rule, 0); }
+    close(fd);
+    if (rc < 0) fail("landlock_add_rule(%s) failed: errno %d", path->str, errno);
+  }
+  J *ports = get(ll, "connectPorts");
+  for (int i = 0; abi >= 4 && ports && i < ports->n; i++) {
+    struct __attribute__((packed)) { uint64_t access; uint64_t port; } net = { 2, (uint64_t)ports->kids[i]->num };
+    if (syscall(LL_ADD_RULE, rs, 2, &net, 0) < 0) fail("landlock_add_rule(tcp %llu) failed: errno %d", (unsigned long long)net.port, errno);
+  }
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) fail("prctl(NO_NEW_PRIVS) failed: errno %d", errno);
+  if (syscall(LL_RESTRICT, rs, 0) < 0) fail("landlock_restrict_self failed: errno %d", errno);
+  close(rs);
+}
+
+/* ---- privileges (same steps as libc.ts `capabilities` and `dropTo`) ---- */
+static void drop_privileges(J *user) {
+  for (int cap = 0; cap < 64; cap++) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  if (prctl(PR_SET_SECUREBITS, 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80, 0, 0, 0)) fail("cannot lock capabilities: errno %d", errno);
+  if (user && user->type == J_OBJ) {
+    uid_t uid = (uid_t)num(user, "uid");
+    gid_t gid = (gid_t)num(user, "gid");
+    if (syscall(SYS_setgroups, 0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) fail("cannot switch to uid %u: errno %d", uid, errno);
+  }
+  struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct d[2];
+  memset(d, 0, sizeof d);
+  if (syscall(SYS_capset, &h, d)) fail("cannot drop capabilities: errno %d", errno);
+}
+
+static void write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open %s: errno %d", path, errno);
+  ssize_t n = write(fd, text, strlen(text));
+  int err = errno;
+  close(fd);
+  if (n < 0) { errno = err; fail("cannot write %s: errno %d", path, err); }
+}
+
+static char **strings(J *arr) {
+  char **v = xalloc((arr->n + 1) * sizeof *v);
+  for (int i = 0; i < arr->n; i++) v[i] = arr->kids[i]->str;
+  return v;
+}
+
+/* Whether the launcher parent still lives (closes the race with PR_SET_PDEATHSIG). Inside a new pid
+ * namespace the parent is outside it and getppid() is 0; a dead parent then shows as 0 too, but its gate
+ * (closed on death) stops the plugin before any plugin code runs. */
+static int parent_alive(pid_t parent) {
+  pid_t pp = getppid();
+  return pp == parent || pp == 0;
+}
+
+/* Child side: rlimits, Landlock, privileges, then become the plugin (exec plugins wait on the gate first). */
+static void confine_and_exec(J *pol, int gate, pid_t parent) {
+  J *rl = get(pol, "rlimits");
+  long cpu = num(rl, "cpuSeconds");
+  struct rlimit r = { (rlim_t)cpu, (rlim_t)cpu + 1 };
+  if (setrlimit(RLIMIT_CPU, &r)) fail("setrlimit failed: errno %d", errno);
+  r.rlim_cur = r.rlim_max = (rlim_t)num(rl, "nofile");
+  if (setrlimit(RLIMIT_NOFILE, &r)) fail("setrlimit failed: errno %d", errno);
+  r.rlim_cur = r.rlim_max = (rlim_t)num(rl, "core");
+  if (setrlimit(RLIMIT_CORE, &r)) fail("setrlimit failed: errno %d", errno);
+  J *ll = get(pol, "landlock");
+  if (ll && ll->type == J_OBJ) landlock(ll);
+  drop_privileges(get(pol, "user"));
+  /* A credential change clears the parent-death signal: set it (again) now. */
+  if (parent > 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (!parent_alive(parent)) _exit(LAUNCH_FAILED);
+  }
+  J *ex = get(pol, "exec");
+  J *path = get(ex, "path"), *argv = get(ex, "argv"), *env = get(ex, "env");
+  if (!path || path->type != J_STR || !argv || argv->type != J_ARR || !env || env->type != J_OBJ) fail("policy: exec missing");
+  char **envp = xalloc((env->n + 3) * sizeof *envp);
+  int k = 0;
+  for (int i = 0; i < env->n; i++) {
+    if (!strcmp(env->keys[i], POLICY_ENV) || !strcmp(env->keys[i], GATE_ENV)) continue;
+    if (asprintf(&envp[k++], "%s=%s", env->keys[i], env->kids[i]->str) < 0) fail("out of memory");
+  }
+  J *guard = get(pol, "guard");
+  if (guard && guard->type == J_OBJ) {
+    /* The guard policy is passed on verbatim (the JSON text as the engine wrote it). */
+    if (asprintf(&envp[k++], "%s=%.*s", POLICY_ENV, (int)(guard->end - guard->start), guard->start) < 0) fail("out of memory");
+    if (gate >= 0) {
+      if (fcntl(gate, F_SETFD, 0)) fail("gate: errno %d", errno);
+      if (asprintf(&envp[k++], "%s=%d", GATE_ENV, gate) < 0) fail("out of memory");
+    }
+  } else if (gate >= 0) {
+    char go;
+    if (read(gate, &go, 1) != 1) _exit(LAUNCH_FAILED);
+    close(gate);
+  }
+  envp[k] = NULL;
+  execve(path->str, strings(argv), envp);
+  fail("cannot execute %s: errno %d", path->str, errno);
+}
+
+/* Parent side: wait for the plugin and exit the way it did (a signal is re-raised, e.g. SIGXCPU). */
+static void relay(pid_t child) {
+  int status;
+  while (waitpid(child, &status, 0) < 0) if (errno != EINTR) fail("waitpid: errno %d", errno);
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WTERMSIG(status);
+  struct rlimit none = { 0, 0 };
+  setrlimit(RLIMIT_CORE, &none);
+  signal(sig, SIG_DFL);
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, sig);
+  sigprocmask(SIG_UNBLOCK, &s, NULL);
+  kill(getpid(), sig);
+  _exit(128 + sig);
+}
+
+int main(void) {
+  const char *raw = getenv(POLICY_ENV);
+  if (!raw) fail(POLICY_ENV " missing");
+  p = raw;
+  J *pol = jvalue();
+  if (pol->type != J_OBJ) fail("policy: object expected");
+  /* The engine's death takes the launcher (and, through it, the plugin) down. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  J *ns = get(pol, "ns");
+  int flags = (truthy(ns, "net") ? CLONE_NEWNET : 0) | (truthy(ns, "pid") ? CLONE_NEWPID : 0);
+  if (flags && truthy(ns, "user")) {
+    uid_t uid = geteuid();
+    gid_t gid = getegid();
+    if (unshare(flags | CLONE_NEWUSER)) fail("unshare failed: errno %d", errno);
+    char map[64];
+    write_file("/proc/self/setgroups", "deny");
+    snprintf(map, sizeof map, "0 %u 1", uid); write_file("/proc/self/uid_map", map);
+    snprintf(map, sizeof map, "0 %u 1", gid); write_file("/proc/self/gid_map", map);
+  } else if (flags && unshare(flags)) fail("unshare failed: errno %d", errno);
+  J *cgroups = get(pol, "cgroups");
+  int ncg = cgroups && cgroups->type == J_ARR ? cgroups->n : 0;
+  if (!(flags & CLONE_NEWPID) && ncg == 0) confine_and_exec(pol, -1, 0);
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC)) fail("pipe: errno %d", errno);
+  pid_t self = getpid();
+  pid_t child = fork();
+  if (child < 0) fail("fork: errno %d", errno);
+  if (child == 0) {
+    close(gate[1]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (!parent_alive(self)) _exit(LAUNCH_FAILED);
+    confine_and_exec(pol, ncg > 0 ? gate[0] : -1, self);
+  }
+  close(gate[0]);
+  /* After the fork (SIG_IGN would be inherited): a plugin gone before reading its gate must not kill us. */
+  signal(SIGPIPE, SIG_IGN);
+  char pid[32];
+  snprintf(pid, sizeof pid, "%d", child);
+  for (int i = 0; i < ncg; i++) {
+    char file[4096];
+    snprintf(file, sizeof file, "%s/cgroup.procs", cgroups->kids[i]->str);
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pid, strlen(pid)) < 0) {
+      int err = errno;
+      if (err == ESRCH) { if (fd >= 0) close(fd); break; } /* already gone: nothing ran, the exit status tells */
+      kill(child, SIGKILL);
+      fail("cannot join cgroup %s: errno %d", cgroups->kids[i]->str, err);
+    }
+    close(fd);
+  }
+  if (ncg > 0 && write(gate[1], "1", 1) != 1 && errno != EPIPE) { kill(child, SIGKILL); fail("gate: errno %d", errno); }
+  close(gate[1]);
+  relay(child);
+  return LAUNCH_FAILED;
+}
