@@ -8,6 +8,8 @@ export interface PluginLogLine {
   level: LogLevel
   message: string
   stream: 'stdout' | 'stderr' | 'engine'
+  /** A piece of an over-long line cut by the runner: the line continues in the next line of the same stream. */
+  partial?: boolean
 }
 
 /** A permission the kernel or the engine refused, reported for the audit trail. */

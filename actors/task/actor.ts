@@ -4,6 +4,7 @@
  */
 
 import { AppError, ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
+import { createLineMasker } from '../../runtime/secrets/line-masker.ts'
 import type { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
@@ -71,12 +72,13 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     const env = pluginEnv(deps, task, ctx, permissions.env ?? [])
     const source = `plugin:${task.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
+    const logs = pluginLog(masker, (level, message) => deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level, source, message }]))
     const outcome = await deps.runner(runnerKind).run({
       plugin, action: action.name, input, permissions, env, signal: m.signal,
       timeoutMs: task.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
-      onLog: (l: PluginLogLine) => deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level: l.level, source, message: masker.mask(l.message) }]),
-    })
+      onLog: logs.onLog,
+    }).finally(logs.flush)
     if (!outcome.ok) {
       if (outcome.denial) {
         const { permission, target } = outcome.denial
@@ -89,13 +91,36 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     const outIssues = validateSchema(action.output, outcome.output)
     if (outIssues.length) {
       const list = outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')
-      return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} does not match its schema: ${list}` })
+      // Issue paths name the output's keys, and a key may be a secret.
+      return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} does not match its schema: ${list}` }))
     }
     return { ok: true, output: masker.maskDeep(outcome.output) }
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
   } finally {
     deps.port.endTask(executionId, taskId)
+  }
+}
+
+/**
+ * Masks a plugin's log lines per stream. A line the runner cut into pieces (`partial`) is joined again
+ * before masking, so a secret straddling the cut is still hidden; the joined line keeps its first piece's level.
+ */
+function pluginLog(masker: Masker, write: (level: NewLogLine['level'], message: string) => void) {
+  const streams = new Map<string, { lines: ReturnType<typeof createLineMasker>; level: NewLogLine['level'] | undefined }>()
+  return {
+    onLog(l: PluginLogLine): void {
+      if (l.stream === 'engine') return write(l.level, masker.mask(l.message))
+      let s = streams.get(l.stream)
+      if (!s) streams.set(l.stream, (s = { lines: createLineMasker(masker), level: undefined }))
+      const level = s.level ?? l.level
+      s.level = l.partial ? level : undefined
+      for (const line of s.lines.push(l.partial ? l.message : `${l.message}\n`)) write(level, line)
+    },
+    /** Emits a cut line whose end never came (the stream was stopped), masked. */
+    flush(): void {
+      for (const s of streams.values()) for (const line of s.lines.flush()) write(s.level ?? 'INFO', line)
+    },
   }
 }
 

@@ -5,16 +5,20 @@ const MAX_LINE = 64 * 1024
 export class LineSplitter {
   private decoder = new TextDecoder()
   private rest = ''
+  /** How many of the lines last returned by `push` are pieces of a cut line (the last ones): they continue in the next line. */
+  cut = 0
 
   /** Returns the complete lines in this chunk; keeps the unfinished tail for the next one. */
   push(chunk: Uint8Array): string[] {
     const text = this.rest + this.decoder.decode(chunk, { stream: true })
     const parts = text.split('\n')
     this.rest = parts.pop() ?? ''
+    this.cut = 0
     // A line with no end in sight is cut, so one endless line cannot hold memory hostage.
     while (this.rest.length > MAX_LINE) {
       parts.push(this.rest.slice(0, MAX_LINE))
       this.rest = this.rest.slice(MAX_LINE)
+      this.cut++
     }
     return parts.map(stripCr)
   }
@@ -28,10 +32,13 @@ export class LineSplitter {
 
 const stripCr = (s: string): string => (s.endsWith('\r') ? s.slice(0, -1) : s)
 
-/** Reads a stream to its end, handing each line to `onLine`; stops counting past `maxBytes`. */
+/**
+ * Reads a stream to its end, handing each line to `onLine`; stops counting past `maxBytes`. `cut` is true for a
+ * piece of an over-long line that continues in the next call (a secret masker must join them before masking).
+ */
 export async function pumpLines(
   stream: ReadableStream<Uint8Array>,
-  onLine: (line: string) => void,
+  onLine: (line: string, cut: boolean) => void,
   onBytes: (n: number) => boolean,
 ): Promise<void> {
   const splitter = new LineSplitter()
@@ -43,7 +50,8 @@ export async function pumpLines(
       await reader.cancel().catch(() => {})
       break
     }
-    for (const line of splitter.push(value)) onLine(line)
+    const lines = splitter.push(value)
+    lines.forEach((line, i) => onLine(line, i >= lines.length - splitter.cut))
   }
-  for (const line of splitter.flush()) onLine(line)
+  for (const line of splitter.flush()) onLine(line, false)
 }

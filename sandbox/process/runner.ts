@@ -87,12 +87,11 @@ async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<
     }
     const stderrTail: string[] = []
     await Promise.all([
-      pumpLines(proc.stdout, (l) => req.onLog({ ...parseLogLine(l, 'stdout'), stream: 'stdout' }), countBytes),
-      pumpLines(proc.stderr, (l) => {
+      pumpLines(proc.stdout, logPieces('stdout', req.onLog), countBytes),
+      pumpLines(proc.stderr, logPieces('stderr', req.onLog, (l) => {
         stderrTail.push(l)
         if (stderrTail.length > 20) stderrTail.shift()
-        req.onLog({ ...parseLogLine(l, 'stderr'), stream: 'stderr' })
-      }, countBytes),
+      }), countBytes),
     ])
     const exitCode = await proc.exited
     clearTimeout(timer)
@@ -138,4 +137,16 @@ function asDenial(v: unknown): PermissionDenial | undefined {
 
 function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
+}
+
+/** Turns one stream's lines into log lines; the pieces of a cut line are flagged so the masker can join them. */
+function logPieces(stream: 'stdout' | 'stderr', onLog: RunRequest['onLog'], onLine?: (line: string) => void): (line: string, cut: boolean) => void {
+  let continuing = false
+  return (line, cut) => {
+    onLine?.(line)
+    // Only the start of a line carries a `::level::` marker; a continuation is taken as it is.
+    const parsed = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
+    continuing = cut
+    onLog({ ...parsed, stream, ...(cut ? { partial: true } : {}) })
+  }
 }
