@@ -1,7 +1,11 @@
-/** Benchmark: per-task cost of the isolated process launch vs a bare Bun.spawn of the same trivial plugin. Prints JSON. */
+/**
+ * Benchmark: per-task cost of the isolated process launch (native launcher, and the Bun launcher fallback) vs a
+ * bare Bun.spawn of the same trivial plugin. Variants are interleaved round by round so machine noise hits all
+ * of them alike. Prints JSON.
+ */
 
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpus, release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { LoadedPlugin } from '../sandbox/manifest.ts'
 import { prepareLaunch } from '../sandbox/process/isolation.ts'
@@ -29,48 +33,59 @@ async function spawnOnce(argv: string[], env: Record<string, string>, cwd: strin
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return Math.round(s[s.length >> 1]! * 100) / 100 }
 
-async function measure(fn: (i: number) => Promise<void>): Promise<number> {
-  await fn(-1) // warm up
-  const t: number[] = []
-  for (let i = 0; i < ROUNDS; i++) { const s = performance.now(); await fn(i); t.push(performance.now() - s) }
-  return median(t)
-}
-
 const envFor = (tmp: string) => ({ AUTOKESTRA_RESULT_FILE: join(tmp, 'r.json'), TMPDIR: tmp, HOME: tmp })
 const freshTmp = () => { const t = mkdtempSync(join(root, 't-')); chmodSync(t, 0o777); return t }
 
-const bareTrivial = await measure(async () => spawnOnce([process.execPath, entry], {}, dir))
-const bareBoot = await measure(async () => { const t = freshTmp(); await spawnOnce([process.execPath, BOOT, entry], envFor(t), dir); rmSync(t, { recursive: true }) })
-let mechanisms: string[] = []
-const prepareMs: number[] = []
-const finishMs: number[] = []
-const isolated = await measure(async (i) => {
+const prepareMs: Record<string, number[]> = { native: [], bun: [] }
+const finishMs: Record<string, number[]> = { native: [], bun: [] }
+let mechanisms: Record<string, string[]> = {}
+let n = 0
+const isolated = (launcher: 'native' | 'bun') => async (): Promise<void> => {
   const t = freshTmp()
   const s = performance.now()
   const launch = await prepareLaunch({
-    plugin, permissions: {}, env: envFor(t), tmpDir: t, mode: 'strict', bootPath: BOOT, id: `bench-${process.pid}-${i}`,
+    plugin, permissions: {}, env: envFor(t), tmpDir: t, mode: 'strict', bootPath: BOOT, id: `bench-${process.pid}-${n++}`,
     limits: { memoryMb: 256, cpuSeconds: 10, maxProcesses: 32 },
-  })
-  prepareMs.push(performance.now() - s)
-  mechanisms = launch.mechanisms
+  }, undefined, { launcher })
+  prepareMs[launcher]!.push(performance.now() - s)
+  mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
   await spawnOnce(launch.argv, launch.env, launch.cwd)
   const f = performance.now()
   await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
-  finishMs.push(performance.now() - f)
+  finishMs[launcher]!.push(performance.now() - f)
   rmSync(t, { recursive: true })
-})
+}
+const variants: Record<string, () => Promise<void>> = {
+  bareSpawnTrivialFile: () => spawnOnce([process.execPath, entry], {}, dir),
+  bareSpawnBootAndPlugin: async () => { const t = freshTmp(); await spawnOnce([process.execPath, BOOT, entry], envFor(t), dir); rmSync(t, { recursive: true }) },
+  isolatedNativeLauncher: isolated('native'),
+  isolatedBunLauncher: isolated('bun'),
+}
+const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+for (let round = -1; round < ROUNDS; round++) {
+  for (const [name, fn] of Object.entries(variants)) {
+    const s = performance.now()
+    await fn()
+    if (round >= 0) times[name]!.push(performance.now() - s)
+  }
+}
 rmSync(root, { recursive: true, force: true })
 
+const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>
+const at = (k: string): number => m[k] ?? Number.NaN
+const round2 = (x: number): number => Math.round(x * 100) / 100
 console.log(JSON.stringify({
   rounds: ROUNDS,
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, kernel: release(), bun: Bun.version },
   probe: await probeSandbox(),
   mechanisms,
   medianMs: {
-    bareSpawnTrivialFile: bareTrivial,
-    bareSpawnBootAndPlugin: bareBoot,
-    isolatedBootAndPlugin: isolated,
-    prepareLaunchOnly: median(prepareMs),
-    finishOnly: median(finishMs),
+    ...m,
+    prepareLaunchOnly: { native: median(prepareMs.native!), bun: median(prepareMs.bun!) },
+    finishOnly: { native: median(finishMs.native!), bun: median(finishMs.bun!) },
   },
-  overheadMs: Math.round((isolated - bareBoot) * 100) / 100,
+  overheadMs: {
+    nativeLauncher: round2(at('isolatedNativeLauncher') - at('bareSpawnBootAndPlugin')),
+    bunLauncher: round2(at('isolatedBunLauncher') - at('bareSpawnBootAndPlugin')),
+  },
 }, null, 2))
