@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { effectKey, effects, processesMatching, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { effectKey, effects, processesWithEnv, startTestEngine, startedTmpDirs, workflow, type TestEngine } from './helpers/engine.ts'
+import { existsSync } from 'node:fs'
 
 let t: TestEngine
 beforeAll(async () => {
@@ -106,7 +107,10 @@ tasks:
     expect(done.state).toBe('FAILED')
     expect(snap.taskRuns[0]!.error).toMatchObject({ code: 'TASK_TIMED_OUT' })
     expect(t.engine.store.audit.forExecution(done.id).some((a) => a.type === 'TIMEOUT' && a.taskId === 's')).toBe(true)
-    expect(processesMatching(key)).toEqual([])
+    const [tmp] = startedTmpDirs(key)
+    expect(tmp).toBeString()
+    expect(processesWithEnv(`TMPDIR=${tmp}`)).toEqual([])
+    expect(existsSync(tmp!)).toBe(false)
   })
 
   it('fails an execution that exceeds its own timeout', async () => {
@@ -134,17 +138,18 @@ tasks:
   - { id: after, type: test/probe.effect, needs: [s], inputs: { key: ${key} } }
 `), trigger: { type: 'manual' },
     })
-    await new Promise<void>((resolve) => {
-      const off = t.engine.subscribe((e) => {
-        if (e.type === 'task' && e.executionId === ex.id && e.state === 'RUNNING') (off(), resolve())
-      })
-    })
+    // Wait until the plugin process is really running the attempt (it records its temp dir first).
+    const deadline = Date.now() + 10_000
+    while (startedTmpDirs(key).length === 0 && Date.now() < deadline) await Bun.sleep(5)
+    const [tmp] = startedTmpDirs(key)
+    expect(processesWithEnv(`TMPDIR=${tmp}`).length).toBeGreaterThan(0)
     await t.engine.cancel(ex.id, 'test says stop')
     const done = await t.engine.waitFor(ex.id)
     expect(done.state).toBe('CANCELLED')
     expect(done.error).toMatchObject({ code: 'CANCELLED', message: 'test says stop' })
     expect(states(t.engine.snapshot(ex.id)!)).toEqual({ s: 'CANCELLED', after: 'CANCELLED' })
-    expect(processesMatching('fixtures/plugins/engine/probe')).toEqual([])
+    expect(processesWithEnv(`TMPDIR=${tmp}`)).toEqual([])
+    expect(existsSync(tmp!)).toBe(false)
     expect(effects(key)).toEqual([])
     // Cancelling again is a no-op that returns the terminal record.
     expect((await t.engine.cancel(ex.id)).state).toBe('CANCELLED')

@@ -160,9 +160,9 @@ export class Supervisor {
       const grace = new AbortController()
       await Promise.race([idle, this.opts.clock.sleep(graceMs, grace.signal).catch(() => {})])
       grace.abort()
-      // Whatever is still running stops without a terminal state and resumes on the next start.
-      await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
     }
+    // Whatever is still running stops without a terminal state and resumes on the next start.
+    await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
     this.batcher.flush()
     await this.pool.close()
   }

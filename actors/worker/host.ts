@@ -17,12 +17,14 @@ export class ExecutionHost {
   private readonly maskers = new Map<string, Masker>()
   private readonly taskDeps: TaskActorDeps
   private idle: (() => void) | undefined
+  private readonly closeRunners: () => Promise<void>
 
   constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly clock: Clock = systemClock) {
     const registry = loadPlugins(settings.pluginPaths)
     const { sandbox } = settings
     const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
     const processRunner = createProcessRunner({ prepareLaunch, limits, mode: sandbox.mode })
+    this.closeRunners = () => processRunner.close()
     // dockerode is heavy to load: only workers that meet a docker task pay for it.
     let dockerRunner: Promise<Runner> | undefined
     const docker: Runner = {
@@ -74,11 +76,14 @@ export class ExecutionHost {
     this.actors.get(executionId)?.tell({ type: 'execution.cancel', reason })
   }
 
-  interruptAll(): Promise<void> {
-    if (this.actors.size === 0) return Promise.resolve()
-    const done = new Promise<void>((r) => (this.idle = r))
-    for (const a of this.actors.values()) a.tell({ type: 'execution.interrupt' })
-    return done
+  /** Stops every execution without a terminal state (shutdown), then kills the spare plugin processes. */
+  async interruptAll(): Promise<void> {
+    if (this.actors.size > 0) {
+      const done = new Promise<void>((r) => (this.idle = r))
+      for (const a of this.actors.values()) a.tell({ type: 'execution.interrupt' })
+      await done
+    }
+    await this.closeRunners()
   }
 
   hosted(): string[] {

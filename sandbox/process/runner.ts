@@ -13,6 +13,7 @@ import { denialError, type PermissionDenial, type RunOutcome, type RunRequest, t
 import type { PrepareLaunch } from './launch-spec.ts'
 import { pumpLines } from './lines.ts'
 import { readResult } from './result.ts'
+import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 
 export interface ProcessRunnerOptions {
   prepareLaunch: PrepareLaunch
@@ -22,50 +23,123 @@ export interface ProcessRunnerOptions {
   tmpRoot?: string
   /** Called with the isolation mechanisms used for each attempt (for the audit trail). */
   onLaunch?: (req: RunRequest, mechanisms: string[]) => void
+  /** Pre-started processes kept ready (0 disables; default 2). See spares.ts. */
+  spares?: number
 }
 
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
 
-export function createProcessRunner(opts: ProcessRunnerOptions): Runner {
-  return { kind: 'process', run: (req) => runProcess(req, opts) }
+export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void> } {
+  const spares = new SparePool(opts.spares ?? 2, (k) => spawnPlugin(k, opts))
+  return {
+    kind: 'process',
+    async run(req) {
+      const started = performance.now()
+      if (req.signal.aborted) return { ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: 0 }
+      const key = spareKey(req)
+      let proc = spares.take(key.id)
+      if (!proc) {
+        try {
+          proc = await spawnPlugin(key, opts)
+        } catch (e) {
+          return { ok: false, error: toErrorInfo(e), durationMs: Math.round(performance.now() - started) }
+        }
+      }
+      // The next attempt of the same plugin (same permissions and env) finds its process already started.
+      spares.replenish(key)
+      opts.onLaunch?.(req, proc.launch.mechanisms)
+      const outcome = await execute(proc, req, opts)
+      return { ...outcome, durationMs: Math.round(performance.now() - started) }
+    },
+    close: () => spares.close(),
+  }
 }
 
-async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<RunOutcome> {
-  const started = performance.now()
-  const done = (o: { ok: true; output: unknown } | { ok: false; error: ErrorInfo; denial?: PermissionDenial }): RunOutcome =>
-    ({ ...o, durationMs: Math.round(performance.now() - started) })
-  if (req.signal.aborted) return done({ ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' } })
+/** What makes two attempts interchangeable before their invocation: same plugin, permissions and env. */
+function spareKey(req: RunRequest): SpareKey {
+  const { plugin, permissions, env } = req
+  return { id: JSON.stringify([plugin.dir, plugin.entryPath, permissions, env]), plugin, permissions, env }
+}
 
+/**
+ * Starts a confined plugin process that waits for its invocation on stdin (no plugin code runs before
+ * it: the boot loads the entry only after reading the invocation). Output is buffered until a task owns it.
+ */
+async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions): Promise<StartedPlugin> {
   const tmpDir = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), 'ak-task-'))
   chmodSync(tmpDir, 0o777)
   const resultFile = join(tmpDir, '.result.json')
+  const env = { ...key.env, [ProtocolEnv.ResultFile]: resultFile, [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
+  let launch
   try {
-    const env = { ...req.env, [ProtocolEnv.ResultFile]: resultFile, [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
-    let launch
-    try {
-      launch = await opts.prepareLaunch({
-        plugin: req.plugin, permissions: req.permissions, env, tmpDir, limits: opts.limits, mode: opts.mode,
-        bootPath: BOOT_PATH, id: `${req.context.executionId}-${req.context.taskId}-${req.context.attempt}`,
-      })
-    } catch (e) {
-      return done({ ok: false, error: toErrorInfo(e) })
-    }
-    opts.onLaunch?.(req, launch.mechanisms)
-
-    const proc = Bun.spawn(launch.argv, {
-      cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe',
+    launch = await opts.prepareLaunch({
+      plugin: key.plugin, permissions: key.permissions, env, tmpDir, limits: opts.limits, mode: opts.mode,
+      bootPath: BOOT_PATH, id: `p${process.pid}-${++spawned}`,
     })
-    launch.attach?.(proc.pid)
+  } catch (e) {
+    rmSync(tmpDir, { recursive: true, force: true })
+    throw e
+  }
+  const proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  launch.attach?.(proc.pid)
+  const p: StartedPlugin = {
+    proc, launch, tmpDir, resultFile, stderrTail: [], buffered: [], outputBytes: 0, sink: undefined, onOverflow: undefined,
+    pumps: Promise.resolve(),
+    async dispose() {
+      launch.killAll()
+      proc.kill('SIGKILL')
+      await proc.exited
+      await launch.finish({ exitCode: proc.exitCode, signal: null, stderrTail: [] }).catch(() => undefined)
+      rmSync(tmpDir, { recursive: true, force: true })
+    },
+  }
+  const countBytes = (n: number) => {
+    p.outputBytes += n
+    if (p.outputBytes <= opts.limits.maxOutputBytes) return true
+    p.onOverflow?.()
+    return false
+  }
+  const route = (stream: 'stdout' | 'stderr') => (line: string, cut: boolean) => {
+    if (stream === 'stderr') {
+      p.stderrTail.push(line)
+      if (p.stderrTail.length > 20) p.stderrTail.shift()
+    }
+    if (p.sink) p.sink(stream, line, cut)
+    else p.buffered.push({ stream, line, cut })
+  }
+  p.pumps = Promise.all([pumpLines(proc.stdout, route('stdout'), countBytes), pumpLines(proc.stderr, route('stderr'), countBytes)]).then(() => {})
+  return p
+}
+
+let spawned = 0
+
+type Outcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo; denial?: PermissionDenial }
+
+/** Runs one attempt on a started process: invocation in, logs out, exit, result file. */
+async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Outcome> {
+  const { proc, launch, resultFile } = p
+  try {
+    const stdout = logPieces('stdout', req.onLog)
+    const stderr = logPieces('stderr', req.onLog)
+    p.sink = (stream, line, cut) => (stream === 'stdout' ? stdout : stderr)(line, cut)
+    for (const b of p.buffered.splice(0)) p.sink(b.stream, b.line, b.cut)
+
     let ended: { code: ErrorInfo['code']; message: string; denial?: PermissionDenial } | undefined
     const stop = (why: NonNullable<typeof ended>) => {
       ended ??= why
       launch.killAll()
       proc.kill('SIGKILL')
     }
+    p.onOverflow = () => stop({
+      code: ErrorCode.ResourceLimit, message: `resource limit reached: plugin output exceeded ${opts.limits.maxOutputBytes} bytes`,
+      denial: { permission: 'output', target: `${opts.limits.maxOutputBytes} bytes` },
+    })
+    if (p.outputBytes > opts.limits.maxOutputBytes) p.onOverflow()
     const timer = setTimeout(
       () => stop({ code: ErrorCode.TaskTimedOut, message: `task timed out after ${formatMs(req.timeoutMs)}` }), req.timeoutMs)
     const onAbort = () => stop({ code: ErrorCode.Cancelled, message: 'task cancelled' })
     req.signal.addEventListener('abort', onAbort, { once: true })
+    if (req.signal.aborted) onAbort()
 
     const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
     try {
@@ -74,36 +148,18 @@ async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<
     } catch {
       // The plugin may exit before reading its input; its exit status tells the rest.
     }
-
-    let outputBytes = 0
-    const countBytes = (n: number) => {
-      outputBytes += n
-      if (outputBytes <= opts.limits.maxOutputBytes) return true
-      stop({
-        code: ErrorCode.ResourceLimit, message: `resource limit reached: plugin output exceeded ${opts.limits.maxOutputBytes} bytes`,
-        denial: { permission: 'output', target: `${opts.limits.maxOutputBytes} bytes` },
-      })
-      return false
-    }
-    const stderrTail: string[] = []
-    await Promise.all([
-      pumpLines(proc.stdout, logPieces('stdout', req.onLog), countBytes),
-      pumpLines(proc.stderr, logPieces('stderr', req.onLog, (l) => {
-        stderrTail.push(l)
-        if (stderrTail.length > 20) stderrTail.shift()
-      }), countBytes),
-    ])
+    await p.pumps
     const exitCode = await proc.exited
     clearTimeout(timer)
     req.signal.removeEventListener('abort', onAbort)
     launch.killAll()
-    const denial = await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail })
+    const denial = await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail })
 
     if (ended) {
       // A limit the kernel hit (memory, pids) explains a timeout or a kill better than the timeout itself.
       const limit = denial && denial.permission !== ended.denial?.permission ? denial : ended.denial
-      if (limit && limit !== ended.denial) return done({ ok: false, error: denialError(limit), denial: limit })
-      return done({ ok: false, error: { code: ended.code, message: ended.message }, denial: ended.denial })
+      if (limit && limit !== ended.denial) return { ok: false, error: denialError(limit), denial: limit }
+      return { ok: false, error: { code: ended.code, message: ended.message }, ...(ended.denial ? { denial: ended.denial } : {}) }
     }
     const cpu = proc.signalCode === 'SIGXCPU' ? { permission: 'cpu' as const, target: `${opts.limits.cpuSeconds}s` } : undefined
     const result = await readResult(resultFile)
@@ -111,22 +167,22 @@ async function runProcess(req: RunRequest, opts: ProcessRunnerOptions): Promise<
       const fromPlugin = result.error.code === ErrorCode.PermissionDenied ? asDenial(result.error.details) : undefined
       // A kernel refusal (e.g. through bun:ffi, past any guard) often only shows in the error message.
       const found = fromPlugin ?? denial ?? detectDenialLine(result.error.message)
-      if (found) return done({ ok: false, error: denialError(found, result.error.message), denial: found })
+      if (found) return { ok: false, error: denialError(found, result.error.message), denial: found }
       const pluginCode = result.error.code && result.error.code !== ErrorCode.PluginError ? result.error.code : undefined
       const details = result.error.details ?? (pluginCode ? { pluginCode } : undefined)
-      return done({ ok: false, error: { code: ErrorCode.PluginError, message: result.error.message, ...(details !== undefined ? { details } : {}) } })
+      return { ok: false, error: { code: ErrorCode.PluginError, message: result.error.message, ...(details !== undefined ? { details } : {}) } }
     }
     const refused = denial ?? cpu
-    if (refused) return done({ ok: false, denial: refused, error: denialError(refused) })
+    if (refused) return { ok: false, denial: refused, error: denialError(refused) }
     if (exitCode !== 0) {
       const how = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with code ${exitCode}`
-      const tail = stderrTail.slice(-5).join('\n')
-      return done({ ok: false, error: { code: ErrorCode.PluginCrashed, message: `plugin ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode, signal: proc.signalCode } } })
+      const tail = p.stderrTail.slice(-5).join('\n')
+      return { ok: false, error: { code: ErrorCode.PluginCrashed, message: `plugin ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode, signal: proc.signalCode } } }
     }
-    if (!result) return done({ ok: false, error: { code: ErrorCode.PluginProtocolError, message: 'plugin exited without writing a valid result' } })
-    return done({ ok: true, output: result.output })
+    if (!result) return { ok: false, error: { code: ErrorCode.PluginProtocolError, message: 'plugin exited without writing a valid result' } }
+    return { ok: true, output: result.output }
   } finally {
-    rmSync(tmpDir, { recursive: true, force: true })
+    rmSync(p.tmpDir, { recursive: true, force: true })
   }
 }
 

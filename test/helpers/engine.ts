@@ -61,13 +61,20 @@ export function effects(key: string): { taskId: string; attempt: number; ts: num
   })
 }
 
-/** Processes whose command line mentions `needle` (to prove plugin processes are gone). */
-export function processesMatching(needle: string): number[] {
+/** The private temp dirs of the attempts that started under a key (the probe records them). */
+export function startedTmpDirs(key: string): string[] {
+  const file = join(EFFECTS_DIR, `${key}.started`)
+  if (!existsSync(file)) return []
+  return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => l.split(':').slice(2).join(':'))
+}
+
+/** Live processes whose environment holds `NAME=value` exactly (to prove a plugin process is gone). */
+export function processesWithEnv(entry: string): number[] {
   const out: number[] = []
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(needle)) out.push(Number(pid))
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(entry)) out.push(Number(pid))
     } catch {
       // gone already
     }
