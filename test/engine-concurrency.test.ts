@@ -31,7 +31,7 @@ describe('concurrency limits', () => {
       if (e.state === 'SUCCESS') running--
     }
     expect(peak).toBe(2)
-    expect(events.filter((e) => e.type === 'execution' && e.state === 'RUNNING').map((e) => e.executionId)).toEqual(ids)
+    expect(events.flatMap((e) => (e.type === 'execution' && e.state === 'RUNNING' ? [e.executionId] : []))).toEqual(ids)
   })
 
   it('holds tasks beyond maxConcurrentTasks WAITING with reason CONCURRENCY_LIMIT', async () => {
