@@ -1,6 +1,6 @@
 /** Per-task cgroup (v1 memory + pids hierarchies): create with limits, kill everything inside, read events, remove. */
 
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 
 const ROOT = '/sys/fs/cgroup'
 const PARENT = 'autokestra'
@@ -69,4 +69,31 @@ export function createTaskCgroup(id: string, limits: { memoryMb: number; maxTask
       return controllers.every((c) => !existsSync(dir(c)))
     },
   }
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes task cgroups left behind by engines that died (`kill -9`, power loss): those named `p<pid>-…`
+ * whose engine pid is gone. Only empty cgroups can be removed, so a live task is never touched.
+ */
+export function sweepStaleCgroups(controllers: string[]): number {
+  let removed = 0
+  for (const c of controllers) {
+    let names: string[] = []
+    try { names = readdirSync(`${ROOT}/${c}/${PARENT}`) } catch { continue }
+    for (const name of names) {
+      const m = /^p(\d+)-/.exec(name)
+      if (!m || alive(Number(m[1]))) continue
+      try { rmdirSync(`${ROOT}/${c}/${PARENT}/${name}`); removed++ } catch { /* still busy */ }
+    }
+  }
+  return removed
 }

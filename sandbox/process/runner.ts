@@ -3,7 +3,7 @@
  * Invocation on stdin, logs from stdout/stderr lines, the result from a file in the private temp dir.
  */
 
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
@@ -13,6 +13,7 @@ import { denialError, type PermissionDenial, type RunOutcome, type RunRequest, t
 import type { PrepareLaunch } from './launch-spec.ts'
 import { pumpLines } from './lines.ts'
 import { readResult } from './result.ts'
+import { availableCgroupControllers, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 
 export interface ProcessRunnerOptions {
@@ -30,6 +31,7 @@ export interface ProcessRunnerOptions {
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
 
 export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void> } {
+  sweepLeftovers(opts.tmpRoot ?? tmpdir())
   const spares = new SparePool(opts.spares ?? 2, (k) => spawnPlugin(k, opts))
   return {
     kind: 'process',
@@ -66,7 +68,7 @@ function spareKey(req: RunRequest): SpareKey {
  * it: the boot loads the entry only after reading the invocation). Output is buffered until a task owns it.
  */
 async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions): Promise<StartedPlugin> {
-  const tmpDir = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), 'ak-task-'))
+  const tmpDir = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), `ak-task-p${process.pid}-`))
   chmodSync(tmpDir, 0o777)
   const resultFile = join(tmpDir, '.result.json')
   const env = { ...key.env, [ProtocolEnv.ResultFile]: resultFile, [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
@@ -112,6 +114,20 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions): Promise<S
 }
 
 let spawned = 0
+
+/** Temp dirs and cgroups of engines that died without cleaning up (named after their pid). */
+function sweepLeftovers(tmpRoot: string): void {
+  sweepStaleCgroups(availableCgroupControllers())
+  for (const name of readdirSync(tmpRoot)) {
+    const m = /^ak-task-p(\d+)-/.exec(name)
+    if (!m) continue
+    try {
+      process.kill(Number(m[1]), 0)
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ESRCH') rmSync(join(tmpRoot, name), { recursive: true, force: true })
+    }
+  }
+}
 
 type Outcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo; denial?: PermissionDenial }
 

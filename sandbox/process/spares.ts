@@ -6,6 +6,7 @@
  */
 
 import type { Subprocess } from 'bun'
+import { rmSync } from 'node:fs'
 import type { LoadedPlugin, Permissions } from '../manifest.ts'
 import type { Launch } from './launch-spec.ts'
 
@@ -40,7 +41,15 @@ export class SparePool {
   private starting = 0
   private closed = false
 
-  constructor(private readonly max: number, private readonly spawn: (key: SpareKey) => Promise<StartedPlugin>) {}
+  constructor(private readonly max: number, private readonly spawn: (key: SpareKey) => Promise<StartedPlugin>) {
+    // If the process exits without close(), spares die with it (parent-death signal); remove their temp dirs.
+    process.once('exit', () => {
+      for (const { proc } of [...this.ready.values()].flat()) {
+        proc.proc.kill('SIGKILL')
+        rmSync(proc.tmpDir, { recursive: true, force: true })
+      }
+    })
+  }
 
   private get size(): number {
     let n = this.starting
