@@ -54,7 +54,11 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const w = await call(conn.client.api.v1.workflows({ id }).get(), conn.url)
       emit(w, { json: g.json, human: (x) => [
         colors.dim(`# ${x.id} · revision ${x.revision} · ${x.enabled ? 'enabled' : 'disabled'} · updated ${humanTime(x.updatedAt)}`),
-        ...x.triggers.map((t) => colors.dim(`# trigger ${t.type}${t.cron ? ` ${t.cron}` : ''}${t.nextFireAt?.[0] ? ` next ${humanTime(t.nextFireAt[0])}` : ''}`)),
+        ...x.triggers.flatMap((t) => [
+          colors.dim(`# trigger ${t.type}${t.cron ? ` ${t.cron}${t.timezone ? ` (${t.timezone})` : ''}` : ''}` +
+            `${t.type === 'webhook' && x.webhook ? `: POST ${conn.url}${x.webhook.path}` : ''}`),
+          ...(t.nextFireAt ?? []).map((at) => colors.dim(`#   next ${humanTime(at)}`)),
+        ]),
         x.source.trimEnd()].join('\n') })
     }))
 

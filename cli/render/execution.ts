@@ -18,7 +18,7 @@ export function inspectText(e: ExecutionDetail): string {
     `${colors.bold('Execution')} ${e.id}`,
     `  workflow  ${e.workflowId} (revision ${e.revision})`,
     `  state     ${paintState(e.state)}${e.reason ? ` (${e.reason})` : ''}`,
-    `  trigger   ${e.trigger.type}`,
+    `  trigger   ${e.trigger.type}${e.trigger.scheduledAt !== undefined ? ` (scheduled ${humanTime(e.trigger.scheduledAt)})` : ''}`,
     `  created   ${humanTime(e.createdAt)}`,
     `  started   ${humanTime(e.startedAt)}`,
     `  ended     ${humanTime(e.endedAt)}`,
