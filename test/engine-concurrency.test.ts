@@ -45,3 +45,17 @@ describe('concurrency limits', () => {
     expect(waits.map((a) => a.taskId)).toEqual(['t2', 't3'])
   })
 })
+
+describe('task slots', () => {
+  it('gives the slot back when a task names a plugin that is not on the path', async () => {
+    const missing = workflow(`id: ghost\ntasks:\n  - { id: g0, type: test/nope.run }\n  - { id: g1, type: test/nope.run }\n`)
+    const bad = await t.engine.waitFor((await t.engine.start({ workflow: missing, trigger: { type: 'manual' } })).id)
+    expect(bad.state).toBe('FAILED')
+    expect(bad.error?.code).toBe('PLUGIN_NOT_FOUND')
+    expect(t.engine.stats().runningTasks).toBe(0)
+    // Both slots are free again: a normal task still runs.
+    const key = effectKey('after-ghost')
+    const ok = await t.engine.start({ workflow: workflow(`id: after-ghost\ntasks:\n  - { id: s, type: test/probe.effect, inputs: { key: ${key} } }\n`), trigger: { type: 'manual' } })
+    expect((await t.engine.waitFor(ok.id)).state).toBe('SUCCESS')
+  }, 15_000)
+})

@@ -18,7 +18,7 @@ export interface BeginTask {
 export interface SupervisorPort {
   /** Commits transitions (batched with others into one transaction); resolves once durable. */
   checkpoint(transitions: Transition[]): Promise<TransitionResult[]>
-  /** Waits for a global task slot (recording WAITING/CONCURRENCY_LIMIT if it must), then commits RUNNING. */
+  /** Waits for a global task slot (recording WAITING/CONCURRENCY_LIMIT if it must), then commits RUNNING; a refusal holds no slot. */
   beginTask(req: BeginTask): Promise<TransitionResult>
   /** Gives the task slot back. */
   endTask(executionId: string, taskId: string): void

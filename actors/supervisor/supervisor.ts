@@ -257,6 +257,8 @@ export class Supervisor {
       await this.slots.acquire()
     }
     const [r] = await this.batcher.submit([running])
+    // A refused RUNNING (the task was cancelled meanwhile) holds no slot; a refused WAITING never took one.
+    if (!r!.ok) this.slots.release()
     return r!
   }
 

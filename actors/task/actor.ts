@@ -49,7 +49,9 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   try {
     resolved = resolveAction(deps.registry, task.type)
   } catch (e) {
-    return begin(deps, m, 'process').then((ok) => (ok ? fail(engineLog, toErrorInfo(e)) : cancelled()))
+    if (!(await begin(deps, m, 'process'))) return cancelled()
+    deps.port.endTask(executionId, taskId)
+    return fail(engineLog, toErrorInfo(e))
   }
   const { plugin, action } = resolved
   const runnerKind = task.runner ?? plugin.manifest.runner ?? 'process'
@@ -124,12 +126,17 @@ function pluginLog(masker: Masker, write: (level: NewLogLine['level'], message: 
   }
 }
 
-/** Commits RUNNING (after a slot is free); false when the task may no longer start (cancelled meanwhile). */
+/**
+ * Commits RUNNING (after a slot is free); false when the task may no longer start (cancelled meanwhile).
+ * True means the caller holds the slot and must give it back (endTask); false means no slot is held.
+ */
 async function begin(deps: TaskActorDeps, m: RunAttempt, runner: string): Promise<boolean> {
   if (m.signal.aborted) return false
   const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.taskId, attempt: m.attempt, runner })
-  if (!r.ok) deps.port.endTask(m.snapshot.execution.id, m.taskId)
-  return r.ok && !m.signal.aborted
+  if (!r.ok) return false // beginTask holds no slot when it refuses
+  if (!m.signal.aborted) return true
+  deps.port.endTask(m.snapshot.execution.id, m.taskId)
+  return false
 }
 
 const cancelled = (): TaskOutcome => ({ ok: false, error: { code: ErrorCode.Cancelled, message: 'task cancelled' } })
