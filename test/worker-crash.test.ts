@@ -49,4 +49,19 @@ tasks:
     expect(supervisor.workerThreads()).toHaveLength(1)
     expect(supervisor.workerThreads()[0]).not.toBe(worker)
   })
+
+  it('gives back the task slots the dead worker held', async () => {
+    const key = effectKey('wcrash-slots')
+    const tasks = Array.from({ length: 4 }, (_, i) => `  - { id: s${i}, type: test/probe.effect, retry: { max: 1 }, inputs: { key: ${key}, sleepMs: 400 } }`).join('\n')
+    const ex = await supervisor.start({ workflow: workflow(`id: slots-after-crash\ntasks:\n${tasks}\n`), trigger: { type: 'manual' } })
+    await new Promise<void>((resolve) => {
+      let running = 0
+      const off = supervisor.subscribe((e) => { if (e.type === 'task' && e.state === 'RUNNING' && ++running === 4) (off(), resolve()) })
+    })
+    expect(supervisor.stats().runningTasks).toBe(4)
+    supervisor.workerThreads()[0]!.terminate()
+    const done = await supervisor.waitFor(ex.id)
+    expect(done.state).toBe('SUCCESS')
+    expect(supervisor.stats().runningTasks).toBe(0)
+  }, 20_000)
 })

@@ -44,6 +44,8 @@ export class Supervisor {
   private readonly listeners = new Set<(e: EngineEvent) => void>()
   private readonly waiters = new Map<string, ((r: ExecutionRecord) => void)[]>()
   private readonly cancelRequested = new Set<string>()
+  /** Task slots each worker holds: given back when the worker dies, since its tasks never will. */
+  private readonly slotsHeld = new Map<PooledWorker, number>()
   private idleWaiters: (() => void)[] = []
   private accepting = true
   private pumping = false
@@ -52,7 +54,7 @@ export class Supervisor {
     this.store = opts.store
     this.slots = new Slots(opts.maxConcurrentTasks)
     this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c))
-    this.pool = new WorkerPool(opts.workers, () => this.port(), opts.settings, (w) => this.onWorkerCrash(w))
+    this.pool = new WorkerPool(opts.workers, (w) => this.port(w), opts.settings, (w) => this.onWorkerCrash(w))
   }
 
   /** Resumes every non-terminal execution found in the store (after a crash or a restart). */
@@ -210,6 +212,8 @@ export class Supervisor {
   }
 
   private onWorkerCrash(w: PooledWorker): void {
+    for (let n = this.slotsHeld.get(w) ?? 0; n > 0; n--) this.slots.release()
+    this.slotsHeld.delete(w)
     for (const id of w.executions) {
       this.active.delete(id)
       const n = (this.crashes.get(id) ?? 0) + 1
@@ -238,28 +242,41 @@ export class Supervisor {
 
   // ── the port workers call ───────────────────────────────────────────────────
 
-  private port(): SupervisorPort {
+  private port(w: PooledWorker): SupervisorPort {
     return {
       checkpoint: (t) => this.batcher.submit(t),
-      beginTask: (req) => this.beginTask(req),
-      endTask: () => this.slots.release(),
+      beginTask: (req) => this.beginTask(w, req),
+      endTask: () => this.endTask(w),
       log: (lines) => this.batcher.log(lines),
       resolveSecrets: async (_executionId, names) => this.resolveSecrets(names),
       executionFinished: (id) => this.finished(id),
     }
   }
 
-  private async beginTask(req: BeginTask): Promise<TransitionResult> {
+  private async beginTask(w: PooledWorker, req: BeginTask): Promise<TransitionResult> {
     const running: Transition = { kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'RUNNING', attempt: req.attempt, runner: req.runner }
     if (!this.slots.tryAcquire()) {
       const [waiting] = await this.batcher.submit([{ kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'WAITING', reason: 'CONCURRENCY_LIMIT' }])
       if (waiting && !waiting.ok) return waiting
       await this.slots.acquire()
     }
+    if (w.dead) {
+      // The worker died while this task waited: its execution is being recovered elsewhere.
+      this.slots.release()
+      return { ok: false, error: { code: ErrorCode.WorkerCrashed, message: 'the worker hosting this task crashed' } }
+    }
+    this.slotsHeld.set(w, (this.slotsHeld.get(w) ?? 0) + 1)
     const [r] = await this.batcher.submit([running])
     // A refused RUNNING (the task was cancelled meanwhile) holds no slot; a refused WAITING never took one.
-    if (!r!.ok) this.slots.release()
+    if (!r!.ok) this.endTask(w)
     return r!
+  }
+
+  private endTask(w: PooledWorker): void {
+    const n = this.slotsHeld.get(w) ?? 0
+    if (n <= 0) return // already given back when the worker died
+    this.slotsHeld.set(w, n - 1)
+    this.slots.release()
   }
 
   private resolveSecrets(names: string[]): Result<Record<string, string>> {

@@ -20,7 +20,8 @@ export class WorkerPool {
 
   constructor(
     private readonly size: number,
-    private readonly port: () => SupervisorPort,
+    /** The port a worker calls, bound to that worker. */
+    private readonly port: (w: PooledWorker) => SupervisorPort,
     private readonly settings: WorkerSettings,
     /** A worker died on its own; its executions need recovery. */
     private readonly onCrash: (w: PooledWorker) => void,
@@ -50,7 +51,7 @@ export class WorkerPool {
       worker.terminate()
     })
     const { port1, port2 } = new MessageChannel()
-    Comlink.expose(this.port(), port1)
+    Comlink.expose(this.port(w), port1)
     await api.init(Comlink.transfer(port2, [port2]), this.settings)
     return w
   }
