@@ -6,19 +6,29 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>
 }
 
+/** The longest delay a timer takes: beyond it, setTimeout fires after 1 ms (a 30-day timeout would fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason)
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }, Math.max(0, ms))
+      const until = Date.now() + Math.max(0, ms)
+      let t: ReturnType<typeof setTimeout>
+      const arm = (left: number) => {
+        t = setTimeout(() => {
+          const rest = until - Date.now()
+          if (rest > 0) return arm(rest)
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }, Math.min(left, MAX_TIMER_MS))
+      }
       const onAbort = () => {
         clearTimeout(t)
         reject(signal?.reason)
       }
+      arm(Math.max(0, ms))
       signal?.addEventListener('abort', onAbort, { once: true })
     }),
 }

@@ -128,6 +128,18 @@ tasks:
     expect(t.engine.store.audit.forExecution(done.id).some((a) => a.type === 'TIMEOUT' && a.taskId === undefined)).toBe(true)
   })
 
+  it('keeps timeouts longer than a 32-bit timer (30 days) instead of firing them at once', async () => {
+    const key = effectKey('long-timeouts')
+    const { done, snap } = await run(`
+id: long-timeouts
+timeout: 30d
+tasks:
+  - { id: a, type: test/probe.effect, timeout: 30d, inputs: { key: ${key}, sleepMs: 100 } }
+`)
+    expect(snap.taskRuns[0]!.error).toBeUndefined()
+    expect(done.state).toBe('SUCCESS')
+  })
+
   it('cancels a running execution: the plugin process is gone afterwards', async () => {
     const key = effectKey('cancel')
     const ex = await t.engine.start({

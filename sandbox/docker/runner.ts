@@ -6,6 +6,7 @@ import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
 import { pluginKey, type LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../protocol.ts'
@@ -128,7 +129,8 @@ async function driveContainer(
   docker.modem.demuxStream(stream, sink.stdout as NodeJS.WritableStream, sink.stderr as NodeJS.WritableStream)
 
   const remaining = Math.max(0, req.timeoutMs - (performance.now() - started))
-  const timer = setTimeout(() => stop('timeout'), remaining)
+  const timer = new AbortController()
+  systemClock.sleep(remaining, timer.signal).then(() => stop('timeout'), () => {})
   const onAbort = () => stop('cancel')
   req.signal.addEventListener('abort', onAbort, { once: true })
   try {
@@ -139,7 +141,7 @@ async function driveContainer(
       stream.end(JSON.stringify(invocation))
     }
     const waited = await Promise.race([container.wait(), stopped.then(() => undefined)])
-    clearTimeout(timer)
+    timer.abort()
     let exitCode = typeof waited?.StatusCode === 'number' ? waited.StatusCode : -1
     let oomKilled = false
     if (!stopReason) {
@@ -160,7 +162,7 @@ async function driveContainer(
     }
     return decided
   } finally {
-    clearTimeout(timer)
+    timer.abort()
     req.signal.removeEventListener('abort', onAbort)
     ;(stream as Duplex).destroy()
   }

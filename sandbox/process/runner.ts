@@ -6,6 +6,7 @@
 import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { PROTOCOL_VERSION, ProtocolEnv, parseLogLine, type Invocation } from '../protocol.ts'
 import { detectDenialLine } from '../permissions/detect.ts'
@@ -151,8 +152,9 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
       denial: { permission: 'output', target: `${opts.limits.maxOutputBytes} bytes` },
     })
     if (p.outputBytes > opts.limits.maxOutputBytes) p.onOverflow()
-    const timer = setTimeout(
-      () => stop({ code: ErrorCode.TaskTimedOut, message: `task timed out after ${formatMs(req.timeoutMs)}` }), req.timeoutMs)
+    const timer = new AbortController()
+    systemClock.sleep(req.timeoutMs, timer.signal).then(
+      () => stop({ code: ErrorCode.TaskTimedOut, message: `task timed out after ${formatMs(req.timeoutMs)}` }), () => {})
     const onAbort = () => stop({ code: ErrorCode.Cancelled, message: 'task cancelled' })
     req.signal.addEventListener('abort', onAbort, { once: true })
     if (req.signal.aborted) onAbort()
@@ -166,7 +168,7 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     }
     await p.pumps
     const exitCode = await proc.exited
-    clearTimeout(timer)
+    timer.abort()
     req.signal.removeEventListener('abort', onAbort)
     launch.killAll()
     const denial = await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail })
