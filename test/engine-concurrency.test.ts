@@ -59,3 +59,25 @@ describe('task slots', () => {
     expect((await t.engine.waitFor(ok.id)).state).toBe('SUCCESS')
   }, 15_000)
 })
+
+describe('cancelling a task that waits for a slot', () => {
+  it('ends the execution at once, without waiting for another execution to free a slot', async () => {
+    const key = effectKey('slot-cancel')
+    const busy = await t.engine.start({ workflow: workflow(`id: busy\ntasks:\n  - { id: b0, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 5000 } }\n  - { id: b1, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 5000 } }\n`), trigger: { type: 'manual' } })
+    const waiting = await t.engine.start({ workflow: workflow(`id: starved\ntasks:\n  - { id: w, type: test/probe.effect, inputs: { key: ${key} } }\n`), trigger: { type: 'manual' } })
+    await new Promise<void>((resolve) => {
+      const check = () => t.engine.snapshot(waiting.id)?.taskRuns[0]?.reason === 'CONCURRENCY_LIMIT'
+      if (check()) return resolve()
+      const off = t.engine.subscribe(() => { if (check()) (off(), resolve()) })
+    })
+    const started = Date.now()
+    await t.engine.cancel(waiting.id)
+    const done = await Promise.race([t.engine.waitFor(waiting.id), Bun.sleep(3000).then(() => undefined)])
+    expect(done?.state).toBe('CANCELLED')
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(t.engine.snapshot(busy.id)!.execution.state).toBe('RUNNING')
+    await t.engine.cancel(busy.id)
+    expect((await t.engine.waitFor(busy.id)).state).toBe('CANCELLED')
+    expect(t.engine.stats().runningTasks).toBe(0)
+  }, 20_000)
+})

@@ -13,10 +13,22 @@ export class Slots {
     return true
   }
 
-  /** Resolves when a slot has been handed over. */
-  acquire(): Promise<void> {
-    if (this.tryAcquire()) return Promise.resolve()
-    return new Promise((resolve) => this.waiters.push(resolve))
+  /** Resolves true when a slot has been handed over, false when `signal` aborts first (no slot taken). */
+  acquire(signal?: AbortSignal): Promise<boolean> {
+    if (this.tryAcquire()) return Promise.resolve(true)
+    if (signal?.aborted) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      const waiter = () => {
+        signal?.removeEventListener('abort', giveUp)
+        resolve(true)
+      }
+      const giveUp = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        resolve(false)
+      }
+      signal?.addEventListener('abort', giveUp, { once: true })
+      this.waiters.push(waiter)
+    })
   }
 
   release(): void {

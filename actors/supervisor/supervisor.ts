@@ -46,6 +46,8 @@ export class Supervisor {
   private readonly cancelRequested = new Set<string>()
   /** Task slots each worker holds: given back when the worker dies, since its tasks never will. */
   private readonly slotsHeld = new Map<PooledWorker, number>()
+  /** Tasks waiting for a slot, by `executionId/taskId`: they stop waiting once the task ends (cancel, timeout). */
+  private readonly slotWaits = new Map<string, AbortController>()
   private idleWaiters: (() => void)[] = []
   private accepting = true
   private pumping = false
@@ -258,7 +260,15 @@ export class Supervisor {
     if (!this.slots.tryAcquire()) {
       const [waiting] = await this.batcher.submit([{ kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'WAITING', reason: 'CONCURRENCY_LIMIT' }])
       if (waiting && !waiting.ok) return waiting
-      await this.slots.acquire()
+      const key = `${req.executionId}/${req.taskId}`
+      const gaveUp = new AbortController()
+      this.slotWaits.set(key, gaveUp)
+      // The task may have ended in the same batch as its WAITING: then nothing would abort the wait.
+      const now = this.store.executions.taskRun(req.executionId, req.taskId)
+      if (!now || isTerminalTask(now.state)) gaveUp.abort()
+      const got = await this.slots.acquire(gaveUp.signal)
+      if (this.slotWaits.get(key) === gaveUp) this.slotWaits.delete(key)
+      if (!got) return { ok: false, error: { code: ErrorCode.Cancelled, message: `task ${req.taskId} ended while it waited for a slot` } }
     }
     if (w.dead) {
       // The worker died while this task waited: its execution is being recovered elsewhere.
@@ -298,6 +308,7 @@ export class Supervisor {
         this.emit(e)
         if (isTerminalExecution(t.to)) this.settle(t.executionId)
       } else if (t.kind === 'task') {
+        if (isTerminalTask(t.to)) this.slotWaits.get(`${t.executionId}/${t.taskId}`)?.abort()
         this.emit({ type: 'task', executionId: t.executionId, taskId: t.taskId, state: t.to, attempt: t.attempt ?? 0, at: c.at })
       }
     }
