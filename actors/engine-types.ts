@@ -17,6 +17,11 @@ export interface EngineOptions {
   store?: Store
   clock?: Clock
   secrets?: SecretSource
+  /**
+   * Resume the store's unfinished executions (default true). `workflow run` says false: its engine runs only
+   * the execution it creates, so it never takes over the live work of a server or another run on the same file.
+   */
+  recover?: boolean
 }
 
 export interface StartRequest {

@@ -42,7 +42,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
   })
-  await supervisor.recover()
+  if (opts.recover !== false) await supervisor.recover()
   let closed = false
   return {
     store,

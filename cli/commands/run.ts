@@ -32,7 +32,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
       // Plugins kept beside the workflow file (`<dir>/plugins`) are found without any config.
       const beside = join(dirname(resolve(file)), 'plugins')
       if (existsSync(beside)) config.plugins.paths.push(beside)
-      const engine = await createEngine({ config })
+      // Executions already in the store belong to a server or another run (maybe alive): not ours to resume.
+      const engine = await createEngine({ config, recover: false })
       const tty = !g.json && process.stdout.isTTY === true
       const progress = g.json ? undefined
         : tty ? ttyProgress(workflow.tasks.map((t) => t.id), (s) => process.stdout.write(s))
