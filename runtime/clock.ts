@@ -74,11 +74,16 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Parses `30s`, `5m`, `1h`, `250ms`, `1d` into milliseconds; `undefined` when malformed. */
+/** The longest duration accepted anywhere (a timeout, a backoff): 365 days. */
+export const MAX_DURATION_MS = 365 * 86_400_000
+
+/** Parses `30s`, `5m`, `1h`, `250ms`, `1d` into milliseconds; `undefined` when malformed or over a year. */
 export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim())
   if (!m) return undefined
   const n = Number(m[1])
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
-  return Math.round(n * unit)
+  const ms = Math.round(n * unit)
+  // Hundreds of digits parse to Infinity, which JSON would store as null: refuse instead of dropping it.
+  return Number.isFinite(ms) && ms <= MAX_DURATION_MS ? ms : undefined
 }

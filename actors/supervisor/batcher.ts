@@ -60,10 +60,23 @@ export class CheckpointBatcher {
         return [r, this.store.logs.append(lines)] as const
       })
       this.commits++
-    } catch (e) {
-      const error = { ...toErrorInfo(e), code: ErrorCode.Internal }
-      for (const b of batch) b.resolve(b.transitions.map(() => ({ ok: false, error })))
-      return
+    } catch {
+      // One failing request (or a busy database) must not fail its neighbours: commit each on its own.
+      results = batch.map((b) => {
+        try {
+          const r = this.store.checkpoints.apply(b.transitions, at)
+          this.commits++
+          return r
+        } catch (e) {
+          const error = { ...toErrorInfo(e), code: ErrorCode.Internal }
+          return b.transitions.map(() => ({ ok: false as const, error }))
+        }
+      })
+      try {
+        logs = this.store.transaction(() => this.store.logs.append(lines))
+      } catch {
+        logs = [] // only when the store cannot be written at all
+      }
     }
     const applied = batch.flatMap((b, i) => b.transitions.map((transition, j) => ({ transition, result: results[i]![j]! })))
     batch.forEach((b, i) => b.resolve(results[i]!))

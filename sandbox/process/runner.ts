@@ -135,6 +135,8 @@ type Outcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo; de
 /** Runs one attempt on a started process: invocation in, logs out, exit, result file. */
 async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Outcome> {
   const { proc, launch, resultFile } = p
+  const timer = new AbortController()
+  let onAbort = () => {}
   try {
     const stdout = logPieces('stdout', req.onLog)
     const stderr = logPieces('stderr', req.onLog)
@@ -152,10 +154,9 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
       denial: { permission: 'output', target: `${opts.limits.maxOutputBytes} bytes` },
     })
     if (p.outputBytes > opts.limits.maxOutputBytes) p.onOverflow()
-    const timer = new AbortController()
     systemClock.sleep(req.timeoutMs, timer.signal).then(
       () => stop({ code: ErrorCode.TaskTimedOut, message: `task timed out after ${formatMs(req.timeoutMs)}` }), () => {})
-    const onAbort = () => stop({ code: ErrorCode.Cancelled, message: 'task cancelled' })
+    onAbort = () => stop({ code: ErrorCode.Cancelled, message: 'task cancelled' })
     req.signal.addEventListener('abort', onAbort, { once: true })
     if (req.signal.aborted) onAbort()
 
@@ -200,6 +201,8 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     if (!result) return { ok: false, error: { code: ErrorCode.PluginProtocolError, message: 'plugin exited without writing a valid result' } }
     return { ok: true, output: result.output }
   } finally {
+    timer.abort()
+    req.signal.removeEventListener('abort', onAbort)
     rmSync(p.tmpDir, { recursive: true, force: true })
   }
 }

@@ -41,14 +41,16 @@ export class SparePool {
   private starting = 0
   private closed = false
 
+  /** If the process exits without close(), spares die with it (parent-death signal); remove their temp dirs. */
+  private readonly onExit = () => {
+    for (const { proc } of [...this.ready.values()].flat()) {
+      proc.proc.kill('SIGKILL')
+      rmSync(proc.tmpDir, { recursive: true, force: true })
+    }
+  }
+
   constructor(private readonly max: number, private readonly spawn: (key: SpareKey) => Promise<StartedPlugin>) {
-    // If the process exits without close(), spares die with it (parent-death signal); remove their temp dirs.
-    process.once('exit', () => {
-      for (const { proc } of [...this.ready.values()].flat()) {
-        proc.proc.kill('SIGKILL')
-        rmSync(proc.tmpDir, { recursive: true, force: true })
-      }
-    })
+    process.once('exit', this.onExit)
   }
 
   private get size(): number {
@@ -97,6 +99,7 @@ export class SparePool {
   /** Kills every spare (engine shutdown). */
   async close(): Promise<void> {
     this.closed = true
+    process.off('exit', this.onExit)
     const all = [...this.ready.values()].flat()
     this.ready.clear()
     for (const e of all) clearTimeout(e.timer)
