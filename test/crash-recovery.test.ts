@@ -3,7 +3,8 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { effectKey, effects } from './helpers/engine.ts'
+import { createEngine } from '../actors/engine.ts'
+import { effectKey, effects, testConfig } from './helpers/engine.ts'
 
 const CHILD = resolve(import.meta.dir, 'fixtures/engine-child.ts')
 const dir = mkdtempSync(join(tmpdir(), 'ak-crash-'))
@@ -82,4 +83,27 @@ describe('crash recovery', () => {
     expect(execEvents).toEqual(['CREATED', 'STARTED', 'COMPLETED'])
     check.close()
   }, 90_000)
+
+  it('a second engine on the same database leaves the live execution of the first alone', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'ak-two-'))
+    const key = effectKey('two')
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      `  - { id: t${i}, type: test/probe.effect${i ? `, needs: [t${i - 1}]` : ''}, inputs: { key: ${key}, sleepMs: 60 } }`).join('\n')
+    const wfFile = join(shared, 'chain.yaml')
+    await Bun.write(wfFile, `id: shared-chain\ntasks:\n${tasks}\n`)
+    const first = Bun.spawn(['bun', CHILD, shared, 'start', wfFile], { stdout: 'pipe', stderr: 'inherit', stdin: 'ignore' })
+    const [started] = await readUntil(first, (o) => 'started' in o)
+    const id = started!.started as string
+    // A second engine opens the same file while the first is mid-way: it must not recover (steal) that execution.
+    const second = await createEngine({ config: testConfig(shared) })
+    expect(second.stats().queuedExecutions + second.stats().runningExecutions).toBe(0)
+    const firstDone = await first.exited
+    expect(firstDone).toBe(0)
+    const rec = second.store.executions.get(id)!
+    expect(rec.state).toBe('SUCCESS')
+    expect(effects(key).map((l) => l.taskId)).toEqual(['t0', 't1', 't2', 't3', 't4', 't5'])
+    expect(second.store.audit.forExecution(id).some((a) => a.type === 'RECOVERED')).toBe(false)
+    await second.shutdown({ graceMs: 0 })
+    rmSync(shared, { recursive: true, force: true })
+  }, 60_000)
 })

@@ -16,6 +16,7 @@ import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
 import { CheckpointBatcher, type Committed } from './batcher.ts'
 import type { BeginTask, SupervisorPort, WorkerSettings } from './protocol.ts'
+import { currentOwner, ownerAlive } from './owner.ts'
 import { recoveryTransitions } from './recovery.ts'
 import { Slots } from './slots.ts'
 import { WorkerPool, type PooledWorker } from './workers.ts'
@@ -51,6 +52,7 @@ export class Supervisor {
   private idleWaiters: (() => void)[] = []
   private accepting = true
   private pumping = false
+  private readonly owner = currentOwner()
 
   constructor(private readonly opts: SupervisorOptions) {
     this.store = opts.store
@@ -59,9 +61,14 @@ export class Supervisor {
     this.pool = new WorkerPool(opts.workers, (w) => this.port(w), opts.settings, (w) => this.onWorkerCrash(w))
   }
 
-  /** Resumes every non-terminal execution found in the store (after a crash or a restart). */
+  /**
+   * Resumes every non-terminal execution whose engine is gone (after a crash or a restart); executions a
+   * live engine drives (a second server or a `workflow run` on the same file) are left to it.
+   */
   async recover(): Promise<void> {
     for (const e of this.store.executions.listActive()) {
+      if (e.owner !== undefined && e.owner !== this.owner && ownerAlive(e.owner)) continue
+      if (e.owner !== this.owner && !this.store.executions.claim(e.id, this.owner, e.owner)) continue // another engine was first
       const snap = this.store.executions.snapshot(e.id)!
       this.workflowOf.set(e.id, e.workflowId)
       const t = recoveryTransitions(snap)
@@ -89,7 +96,7 @@ export class Supervisor {
     const now = this.opts.clock.now()
     const id = newExecutionId(now)
     this.store.transaction(() => {
-      this.store.executions.insert({ id, workflow, revision, inputs, trigger: req.trigger, now })
+      this.store.executions.insert({ id, workflow, revision, inputs, trigger: req.trigger, now, owner: this.owner })
       opts.onCreate?.(id)
       this.store.checkpoints.apply([{ kind: 'audit', type: 'CREATED', executionId: id, workflowId: workflow.id, data: { trigger: req.trigger, revision } }], now)
     })

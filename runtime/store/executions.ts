@@ -59,11 +59,11 @@ export class ExecutionRepo {
   constructor(private readonly db: Database) {}
 
   /** Inserts a PENDING execution and one PENDING task run per task (call inside a transaction). */
-  insert(e: { id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number }): void {
+  insert(e: { id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string }): void {
     this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
-        inputs, created_at, updated_at) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?)`).run(
+        inputs, created_at, updated_at, owner) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`).run(
       e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
-      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now,
+      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null,
     )
     const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at)
         VALUES (?, ?, ?, 'PENDING', 0, ?)`)
@@ -119,13 +119,18 @@ export class ExecutionRepo {
     return { items: rows.map(toExecution), total, limit, offset }
   }
 
-  /** Non-terminal executions, oldest first: what the supervisor resumes or queues on start. */
-  listActive(): ExecutionRecord[] {
+  /** Non-terminal executions, oldest first, with the engine that drives each: what a supervisor may resume. */
+  listActive(): (ExecutionRecord & { owner?: string })[] {
     return this.db
-      .query<ExecutionRow, []>(`SELECT * FROM executions WHERE state IN ('PENDING','RUNNING','WAITING')
+      .query<ExecutionRow & { owner: string | null }, []>(`SELECT * FROM executions WHERE state IN ('PENDING','RUNNING','WAITING')
         ORDER BY created_at, id`)
       .all()
-      .map(toExecution)
+      .map((r) => (r.owner ? { ...toExecution(r), owner: r.owner } : toExecution(r)))
+  }
+
+  /** Takes over an execution for the engine `owner`, unless another engine claimed it since `expected`. */
+  claim(id: string, owner: string, expected: string | undefined): boolean {
+    return this.db.query('UPDATE executions SET owner = ? WHERE id = ? AND owner IS ?').run(owner, id, expected ?? null).changes > 0
   }
 
   countByState(): Record<string, number> {

@@ -109,4 +109,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'execution owner',
+    // Which engine process drives an execution, so a restart (or a second engine on the same file)
+    // recovers only executions whose engine is gone.
+    sql: `ALTER TABLE executions ADD COLUMN owner TEXT;`,
+  },
 ]
