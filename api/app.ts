@@ -49,7 +49,7 @@ export function createApp(deps: AppDeps) {
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
-    .use(secretRoutes(deps.secrets))
+    .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookRoutes(new WebhookService(ctx)))
   return new Elysia({ name: 'autokestra' })
     .use(errorHandler(deps.logInternalError))

@@ -18,6 +18,15 @@ describe('secret routes', () => {
     expect(again.status).toBe(404)
     expect(again.body.error.code).toBe('NOT_FOUND')
     expect((await f.req('GET', '/api/v1/secrets/github_token')).status).toBe(404)
+    // Every administrative action is audited by name and version, never with the value.
+    const audit = f.store.audit.list().filter((a) => a.type.startsWith('SECRET_')).reverse()
+    expect(audit.map((a) => [a.type, a.data])).toEqual([
+      ['SECRET_SET', { name: 'GITHUB_TOKEN', version: 1 }],
+      ['SECRET_REVEALED', { name: 'GITHUB_TOKEN' }],
+      ['SECRET_SET', { name: 'GITHUB_TOKEN', version: 2 }],
+      ['SECRET_DELETED', { name: 'GITHUB_TOKEN' }],
+    ])
+    expect(JSON.stringify(audit)).not.toContain('s3cr3t')
   })
 
   it('rejects bad names, bad bodies and oversized values with 400', async () => {

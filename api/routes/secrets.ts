@@ -4,13 +4,17 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { normalizeSecretName, type SecretStore } from '../../runtime/secrets/index.ts'
 import { PutSecretBody, SecretParams } from '../models/secrets.ts'
 
-export const secretRoutes = (secrets: SecretStore) =>
+/** Records an administrative action on a secret (its name and version, never its value). */
+export type SecretAudit = (type: 'SECRET_SET' | 'SECRET_REVEALED' | 'SECRET_DELETED', data: { name: string; version?: number }) => void
+
+export const secretRoutes = (secrets: SecretStore, audit: SecretAudit = () => {}) =>
   new Elysia({ name: 'routes.secrets', prefix: '/secrets' })
     .get('/', () => ({ items: secrets.list() }), {
       detail: { summary: 'Secret names, versions and timestamps (never values)', tags: ['secrets'] },
     })
     .put('/:name', ({ params, body, set }) => {
-      secrets.set(params.name, body.value)
+      const meta = secrets.set(params.name, body.value)
+      audit('SECRET_SET', { name: meta.name, version: meta.version })
       set.status = 204
     }, {
       params: SecretParams,
@@ -19,7 +23,9 @@ export const secretRoutes = (secrets: SecretStore) =>
     })
     .get('/:name', ({ params }) => {
       const name = normalizeSecretName(params.name)
-      return { name, value: secrets.get(name) }
+      const value = secrets.get(name)
+      audit('SECRET_REVEALED', { name })
+      return { name, value }
     }, {
       params: SecretParams,
       detail: { summary: 'A secret with its value', tags: ['secrets'] },
@@ -27,6 +33,7 @@ export const secretRoutes = (secrets: SecretStore) =>
     .delete('/:name', ({ params, set }) => {
       const name = normalizeSecretName(params.name)
       if (!secrets.delete(name)) throw new AppError(ErrorCode.NotFound, `secret ${name} not found`, { name })
+      audit('SECRET_DELETED', { name })
       set.status = 204
     }, {
       params: SecretParams,

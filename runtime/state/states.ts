@@ -24,6 +24,7 @@ export const AuditType = {
   Failed: 'FAILED', Cancelled: 'CANCELLED', Timeout: 'TIMEOUT', PermissionDenied: 'PERMISSION_DENIED',
   Recovered: 'RECOVERED', WorkflowApplied: 'WORKFLOW_APPLIED', WorkflowDeleted: 'WORKFLOW_DELETED',
   SandboxWeakened: 'SANDBOX_WEAKENED',
+  SecretSet: 'SECRET_SET', SecretRevealed: 'SECRET_REVEALED', SecretDeleted: 'SECRET_DELETED',
 } as const
 export type AuditType = (typeof AuditType)[keyof typeof AuditType]
 
