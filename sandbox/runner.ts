@@ -44,6 +44,8 @@ export interface RunRequest {
   /** Aborted on cancel; the runner must kill everything it started. */
   signal: AbortSignal
   onLog(line: PluginLogLine): void
+  /** Told the isolation mechanisms in force for this attempt (e.g. `landlock:abi7`, `netns`), for the audit trail. */
+  onLaunch?(mechanisms: string[]): void
 }
 
 export type RunOutcome =

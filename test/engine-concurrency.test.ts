@@ -81,3 +81,21 @@ describe('cancelling a task that waits for a slot', () => {
     expect(t.engine.stats().runningTasks).toBe(0)
   }, 20_000)
 })
+
+describe('sandbox mode in the audit trail', () => {
+  it('records SANDBOX_WEAKENED with the mechanisms in force for every attempt run in permissive mode', async () => {
+    const p = await startTestEngine({ WORKFLOW_SANDBOX_MODE: 'permissive' })
+    try {
+      const ex = await p.engine.start({ workflow: workflow('id: weak\ntasks:\n  - { id: a, type: core/log.info, inputs: { message: hi } }\n'), trigger: { type: 'manual' } })
+      expect((await p.engine.waitFor(ex.id)).state).toBe('SUCCESS')
+      const weak = p.engine.store.audit.forExecution(ex.id).filter((a) => a.type === 'SANDBOX_WEAKENED')
+      expect(weak).toHaveLength(1)
+      expect(weak[0]).toMatchObject({ taskId: 'a', data: { mode: 'permissive', attempt: 1 } })
+      expect((weak[0]!.data as { mechanisms: string[] }).mechanisms.some((m) => m.startsWith('landlock'))).toBe(true)
+      // …and strict mode (the default) records no such event.
+      expect(t.engine.store.audit.list({ type: 'SANDBOX_WEAKENED' })).toEqual([])
+    } finally {
+      await p.close()
+    }
+  })
+})

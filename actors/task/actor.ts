@@ -80,6 +80,11 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       timeoutMs: task.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
       onLog: logs.onLog,
+      // A weaker sandbox is the operator's explicit choice; every attempt run under it says so in the audit trail.
+      onLaunch: (mechanisms: string[]) => {
+        if (deps.sandboxMode === 'permissive')
+          void deps.port.checkpoint([{ kind: 'audit', type: 'SANDBOX_WEAKENED', executionId, taskId, data: { mode: 'permissive', mechanisms, attempt } }])
+      },
     }).finally(logs.flush)
     if (!outcome.ok) {
       if (outcome.denial) {

@@ -51,6 +51,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       // The next attempt of the same plugin (same permissions and env) finds its process already started.
       spares.replenish(key)
       opts.onLaunch?.(req, proc.launch.mechanisms)
+      req.onLaunch?.(proc.launch.mechanisms)
       const outcome = await execute(proc, req, opts)
       return { ...outcome, durationMs: Math.round(performance.now() - started) }
     },
