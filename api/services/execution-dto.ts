@@ -1,23 +1,13 @@
 /** Execution DTOs: a summary for lists and a detail with every task run, attempt, error, output and timing. */
 import type { ErrorInfo } from '../../runtime/errors.ts'
-import type { ExecutionState, TaskRunState } from '../../runtime/state/states.ts'
-import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../../runtime/store/store.ts'
+import type { TaskRunState } from '../../runtime/state/states.ts'
+import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/store.ts'
 
 const duration = (start?: number, end?: number): number | undefined =>
   start !== undefined && end !== undefined ? Math.max(0, end - start) : undefined
 
-/** What lists show. `durationMs` is set once the execution has started and ended. */
-export interface ExecutionSummary {
-  id: string
-  workflowId: string
-  revision: number
-  state: ExecutionState
-  reason?: string
-  trigger: TriggerInfo
-  error?: ErrorInfo
-  createdAt: number
-  startedAt?: number
-  endedAt?: number
+/** What lists show: the stored record without its inputs. `durationMs` is set once it has started and ended. */
+export interface ExecutionSummary extends Omit<ExecutionRecord, 'inputs' | 'updatedAt'> {
   durationMs?: number
 }
 
