@@ -73,16 +73,30 @@ export class ExecutionService {
     return { items: this.ctx.store.audit.forExecution(id) }
   }
 
-  /** Idempotent: cancelling a terminal execution returns it unchanged. */
+  /**
+   * Idempotent: cancelling a terminal execution returns it unchanged. A running execution is answered once
+   * its processes are gone and it is CANCELLED — or, if that takes longer than CANCEL_WAIT_MS, as it is then.
+   */
   async cancel(id: string, reason?: string): Promise<ExecutionSummary> {
     this.exists(id)
-    const record = await requireEngine(this.ctx).cancel(id, reason ?? 'cancelled via the API')
-    return toExecutionSummary(record)
+    const engine = requireEngine(this.ctx)
+    const record = await engine.cancel(id, reason ?? 'cancelled via the API')
+    if (record.state !== 'RUNNING' && record.state !== 'WAITING' && record.state !== 'PENDING') return toExecutionSummary(record)
+    const give = new AbortController()
+    const settled = await Promise.race([
+      engine.waitFor(id),
+      this.ctx.clock.sleep(CANCEL_WAIT_MS, give.signal).then(() => this.ctx.store.executions.get(id)!, () => record),
+    ])
+    give.abort()
+    return toExecutionSummary(settled)
   }
 
   exists(id: string): void {
     if (!this.ctx.store.executions.get(id)) throw notFound(id)
   }
 }
+
+/** How long a cancel request waits for the execution to reach CANCELLED before answering. */
+const CANCEL_WAIT_MS = 10_000
 
 const notFound = (id: string) => new AppError(ErrorCode.NotFound, `execution ${id} not found`, { id })
