@@ -89,6 +89,21 @@ describe('webhook trigger', () => {
     expect(ex.trigger.type).toBe('webhook')
   })
 
+  it('refuses a body over 1 MiB with 400, whether announced by Content-Length or streamed without it', async () => {
+    const url = await hookUrl('hook')
+    const big = JSON.stringify({ who: 'x'.repeat(1024 * 1024) })
+    const announced = await post(url, big)
+    expect(announced.status).toBe(400)
+    expect(((await announced.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('exceeds') })
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024))
+    let sent = 0
+    const stream = new ReadableStream<Uint8Array>({ pull(c) { if (sent++ < 40) c.enqueue(chunk); else c.close() } })
+    const streamed = await app.handle(new Request(url, { method: 'POST', body: stream, headers: { 'content-type': 'application/json' } }))
+    expect(streamed.status).toBe(400)
+    expect(sent).toBeLessThan(40) // reading stopped at the cap, not at the end of the upload
+    expect(store.executions.list().total).toBe(0)
+  })
+
   it('answers 404 alike for a wrong key and an unknown workflow, without revealing which', async () => {
     const good = await hookUrl('hook')
     const wrongKey = await post(good.replace(/[^/]+$/, 'not-the-key'), { who: 'x' })

@@ -4,7 +4,7 @@
  */
 import { Elysia, t } from 'elysia'
 import { errorResponse } from '../errors.ts'
-import { RateLimitedError, type WebhookService } from '../services/webhooks.ts'
+import { RateLimitedError, readCappedText, type WebhookService } from '../services/webhooks.ts'
 
 const WebhookParams = t.Object({
   workflowId: t.String({ minLength: 1, maxLength: 200 }),
@@ -16,7 +16,10 @@ export const WEBHOOK_PREFIX = '/api/v1/webhooks/'
 
 export const webhookRoutes = (webhooks: WebhookService) =>
   new Elysia({ name: 'routes.webhooks', prefix: '/webhooks' })
-    .post('/:workflowId/:key', async ({ params, body, set, request, server }) => {
+    .post('/:workflowId/:key', async ({ params, body: read, set, request, server }) => {
+      // An oversized body is carried here as its error (thrown from `parse`, Elysia would hide it as a parse error).
+      if (read instanceof Error) throw read
+      const body = read as string
       try {
         const remote = server?.requestIP(request)?.address
         const result = await webhooks.trigger(params.workflowId, params.key, body, remote)
@@ -31,9 +34,9 @@ export const webhookRoutes = (webhooks: WebhookService) =>
       }
     }, {
       params: WebhookParams,
-      // Read the raw text whatever the content-type: the service parses JSON with a clear error.
-      parse: ({ request }) => request.text(),
-      body: t.String(),
+      // Read the raw text whatever the content-type (capped at 1 MiB while reading): the service parses JSON.
+      parse: ({ request }) => readCappedText(request).catch((e: unknown) => e),
+      body: t.Unknown(),
       detail: {
         summary: 'Trigger a workflow by webhook (202 with the execution id)',
         description: 'Auth: the key in the path (shown by `workflow get`), no API key. Body: a JSON object of inputs ' +

@@ -42,6 +42,30 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/**
+ * Reads a request body as text, refusing it as soon as it passes `max` bytes (by Content-Length, or while
+ * streaming), so an oversized upload is neither buffered whole nor read to its end.
+ */
+export async function readCappedText(request: Request, max = MAX_WEBHOOK_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new AppError(ErrorCode.InvalidInput, `webhook body exceeds ${max} bytes`, { path: 'body' })
+  if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge()
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
 /** Reads a webhook body: empty → no inputs; else a JSON object whose keys are the inputs. */
 export function bodyToInputs(text: string): Record<string, unknown> {
   if (Buffer.byteLength(text, 'utf8') > MAX_WEBHOOK_BODY_BYTES) {
