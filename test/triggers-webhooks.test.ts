@@ -1,6 +1,7 @@
-/** Webhook triggers through the real Elysia app in-process: auth by path key, validation, 202, rate limit; next fires in `get`. */
+/** Webhook triggers through the real Elysia app in-process, on the real engine: auth by path key, validation, 202, rate limit; next fires in `get`. */
 
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
+import { createEngine } from '../actors/engine.ts'
 import type { Engine } from '../actors/engine-types.ts'
 import { createApp } from '../api/app.ts'
 import { bodyToInputs, ensureWebhookKey, webhookKeyMatches } from '../api/services/webhooks.ts'
@@ -8,8 +9,7 @@ import { ManualClock } from '../runtime/clock.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
 import type { Store } from '../runtime/store/store.ts'
-import { resolveInputs } from '../runtime/workflow/inputs.ts'
-import { applyWorkflow, StandInEngine, tempDb, workflowYaml } from './triggers-fixtures.ts'
+import { applyWorkflow, tempDb, workflowYaml } from './triggers-fixtures.ts'
 
 const API_KEY = 'test-api-key'
 const T0 = Date.parse('2025-01-01T00:00:00Z')
@@ -20,34 +20,23 @@ let clock: ManualClock
 let app: ReturnType<typeof createApp>
 let refreshed = 0
 
-/** The stand-in engine, with the engine's input check, behind the full Engine interface. */
-function engineFor(s: Store): Engine {
-  const inner = new StandInEngine(s, clock)
-  const unused = () => { throw new Error('not used by these tests') }
-  return {
-    store: s,
-    start: (req, opts) => {
-      const rec = s.workflows.get(req.workflowId!)!
-      return inner.start({ workflowId: req.workflowId!, inputs: resolveInputs(rec.workflow.inputs, req.inputs), trigger: req.trigger }, opts)
-    },
-    cancel: unused, waitFor: unused, snapshot: unused, subscribe: () => () => {}, shutdown: async () => {},
-    stats: () => ({ runningExecutions: 0, queuedExecutions: 0, runningTasks: 0, waitingTasks: 0 }),
-  }
-}
-
-beforeEach(() => {
+let engine: Engine
+beforeEach(async () => {
   db = tempDb()
   store = db.open()
-  clock = new ManualClock(T0)
+  clock = new ManualClock(T0) // drives the API (rate limiter, fire times); the engine keeps real time
   const config = defaultConfig()
   config.server.apiKeys = [API_KEY]
+  config.storage.path = db.path
   refreshed = 0
+  engine = await createEngine({ config, store })
   app = createApp({
-    engine: engineFor(store), store, secrets: new SecretStore(store.db, new Uint8Array(32).fill(7)), config, clock,
+    engine, store, secrets: new SecretStore(store.db, new Uint8Array(32).fill(7)), config, clock,
     scheduler: { refresh: () => void refreshed++ },
   })
 })
-afterEach(() => {
+afterEach(async () => {
+  await engine.shutdown({ graceMs: 0 })
   store.close()
   db.cleanup()
 })
