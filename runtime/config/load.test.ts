@@ -3,9 +3,9 @@ import { afterAll, describe, expect, it } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AppError } from '../errors.ts'
 import { defaultConfig, loadConfig } from './index.ts'
 import { envKey } from './env.ts'
+import { thrownAppError } from '../../test/helpers/errors.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'autokestra-config-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -16,15 +16,6 @@ function file(name: string, text: string): string {
   return p
 }
 
-function thrown(fn: () => unknown): AppError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof AppError) return e
-    throw e
-  }
-  throw new Error('expected an AppError')
-}
 
 describe('loadConfig', () => {
   it('uses defaults with paths resolved against cwd when there is no file', () => {
@@ -62,7 +53,7 @@ describe('loadConfig', () => {
   })
 
   it('throws CONFIG_NOT_FOUND naming a missing file', () => {
-    const e = thrown(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))
+    const e = thrownAppError(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))
     expect(e.code).toBe('CONFIG_NOT_FOUND')
     expect(e.message).toContain('nope.yaml')
   })
@@ -74,36 +65,36 @@ describe('loadConfig', () => {
 
   it('names the file and key path of an invalid value', () => {
     const f = file('config.yaml', 'server:\n  port: 70000\n')
-    const e = thrown(() => loadConfig({ file: f, env: {} }))
+    const e = thrownAppError(() => loadConfig({ file: f, env: {} }))
     expect(e.code).toBe('INVALID_CONFIG')
     expect(e.message).toBe(`${f}: server.port: expected integer 1..65535`)
   })
 
   it('rejects unknown keys and sections', () => {
     const f = file('unknown.yaml', 'server:\n  prot: 1\ncache: {}\n')
-    const e = thrown(() => loadConfig({ file: f, env: {} }))
+    const e = thrownAppError(() => loadConfig({ file: f, env: {} }))
     expect(e.message).toContain('server.prot: unknown key')
     expect(e.message).toContain('cache: unknown key')
   })
 
   it('rejects enum values it does not know', () => {
-    const e = thrown(() => loadConfig({ file: file('mode.yaml', 'sandbox: {mode: off}\n'), env: {} }))
+    const e = thrownAppError(() => loadConfig({ file: file('mode.yaml', 'sandbox: {mode: off}\n'), env: {} }))
     expect(e.message).toContain('sandbox.mode: expected one of strict, permissive')
   })
 
   it('names the variable of an invalid env value', () => {
-    const e = thrown(() => loadConfig({ env: { WORKFLOW_SERVER_PORT: 'eighty' } }))
+    const e = thrownAppError(() => loadConfig({ env: { WORKFLOW_SERVER_PORT: 'eighty' } }))
     expect(e.code).toBe('INVALID_CONFIG')
     expect(e.message).toBe('WORKFLOW_SERVER_PORT: server.port: expected integer 1..65535')
   })
 
   it('rejects a misspelt key in a known section from env, ignores client-side variables', () => {
-    expect(thrown(() => loadConfig({ env: { WORKFLOW_SERVER_PROT: '1' } })).message).toContain('WORKFLOW_SERVER_PROT: server.prot: unknown key')
+    expect(thrownAppError(() => loadConfig({ env: { WORKFLOW_SERVER_PROT: '1' } })).message).toContain('WORKFLOW_SERVER_PROT: server.prot: unknown key')
     expect(loadConfig({ env: { WORKFLOW_API_KEY: 'k', WORKFLOW_SERVER_URL: 'http://x' } }).server.apiKeys).toEqual([])
   })
 
   it('reports YAML syntax errors as INVALID_CONFIG with a line', () => {
-    const e = thrown(() => loadConfig({ file: file('broken.yaml', 'server:\n  port: [1\n'), env: {} }))
+    const e = thrownAppError(() => loadConfig({ file: file('broken.yaml', 'server:\n  port: [1\n'), env: {} }))
     expect(e.code).toBe('INVALID_CONFIG')
     expect(e.message).toMatch(/broken\.yaml: line \d+:/)
   })

@@ -2,20 +2,11 @@
 
 import { describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { AppError } from '../errors.ts'
 import { decryptSecret, encryptSecret, IV_BYTES, type SealedSecret, TAG_BYTES } from './crypto.ts'
+import { thrownAppError } from '../../test/helpers/errors.ts'
 
 const key = randomBytes(32)
 
-function integrityFailure(fn: () => unknown): AppError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof AppError) return e
-    throw e
-  }
-  throw new Error('expected an integrity failure')
-}
 
 function flip(bytes: Uint8Array, at = 0): Uint8Array {
   const copy = Uint8Array.from(bytes)
@@ -55,7 +46,7 @@ describe('secret crypto', () => {
       { ...sealed, ciphertext: sealed.ciphertext.subarray(1) },
     ]
     for (const v of variants) {
-      const e = integrityFailure(() => decryptSecret(key, 'DB_PASSWORD', v))
+      const e = thrownAppError(() => decryptSecret(key, 'DB_PASSWORD', v))
       expect(e.code).toBe('SECRET_INTEGRITY')
       expect(e.message).toBe('secret DB_PASSWORD failed its integrity check (wrong master key or tampered row)')
     }
@@ -63,15 +54,15 @@ describe('secret crypto', () => {
 
   it('detects a wrong master key', () => {
     const sealed = encryptSecret(key, 'API_TOKEN', 'value')
-    expect(integrityFailure(() => decryptSecret(randomBytes(32), 'API_TOKEN', sealed)).code).toBe('SECRET_INTEGRITY')
+    expect(thrownAppError(() => decryptSecret(randomBytes(32), 'API_TOKEN', sealed)).code).toBe('SECRET_INTEGRITY')
   })
 
   it('refuses a row opened under another name', () => {
     const sealed = encryptSecret(key, 'A', 'value of a')
-    expect(integrityFailure(() => decryptSecret(key, 'B', sealed)).code).toBe('SECRET_INTEGRITY')
+    expect(thrownAppError(() => decryptSecret(key, 'B', sealed)).code).toBe('SECRET_INTEGRITY')
   })
 
   it('rejects a key that is not 32 bytes', () => {
-    expect(integrityFailure(() => encryptSecret(randomBytes(16), 'A', 'v')).code).toBe('SECRET_KEY_INVALID')
+    expect(thrownAppError(() => encryptSecret(randomBytes(16), 'A', 'v')).code).toBe('SECRET_KEY_INVALID')
   })
 })

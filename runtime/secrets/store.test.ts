@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock } from '../clock.ts'
-import { AppError } from '../errors.ts'
 import { normalizeSecretName, SecretStore } from './store.ts'
+import { thrownAppError } from '../../test/helpers/errors.ts'
 
 const DDL = 'CREATE TABLE secrets (name TEXT PRIMARY KEY, ciphertext BLOB NOT NULL, iv BLOB NOT NULL, tag BLOB NOT NULL, ' +
   'version INTEGER NOT NULL DEFAULT 1, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)'
@@ -34,15 +34,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-function failure(fn: () => unknown): AppError {
-  try {
-    fn()
-  } catch (e) {
-    if (e instanceof AppError) return e
-    throw e
-  }
-  throw new Error('expected an AppError')
-}
 
 describe('SecretStore', () => {
   it('sets, gets, lists metadata and deletes, normalising names', () => {
@@ -66,7 +57,7 @@ describe('SecretStore', () => {
   })
 
   it('throws SECRET_NOT_FOUND naming the secret', () => {
-    const e = failure(() => store.get('missing_one'))
+    const e = thrownAppError(() => store.get('missing_one'))
     expect(e.code).toBe('SECRET_NOT_FOUND')
     expect(e.message).toContain('MISSING_ONE')
     expect(e.details).toEqual({ name: 'MISSING_ONE' })
@@ -76,7 +67,7 @@ describe('SecretStore', () => {
     store.set('A', 'value-a')
     store.set('B', 'value-b')
     expect(store.resolve(['a', 'B', 'A'])).toEqual({ A: 'value-a', B: 'value-b' })
-    const e = failure(() => store.resolve(['A', 'NOPE_1', 'NOPE_2']))
+    const e = thrownAppError(() => store.resolve(['A', 'NOPE_1', 'NOPE_2']))
     expect(e.code).toBe('SECRET_NOT_FOUND')
     expect(e.message).toContain('NOPE_1')
     expect(e.message).not.toContain('NOPE_2')
@@ -84,14 +75,14 @@ describe('SecretStore', () => {
 
   it('validates names and value sizes with INVALID_INPUT', () => {
     for (const bad of ['', 'has-dash', 'with space', 'ümlaut', 'A'.repeat(129)]) {
-      expect(failure(() => store.set(bad, 'value')).code).toBe('INVALID_INPUT')
+      expect(thrownAppError(() => store.set(bad, 'value')).code).toBe('INVALID_INPUT')
     }
-    expect(failure(() => store.set('EMPTY', '')).code).toBe('INVALID_INPUT')
-    const tooBig = failure(() => store.set('BIG', 'x'.repeat(64 * 1024 + 1)))
+    expect(thrownAppError(() => store.set('EMPTY', '')).code).toBe('INVALID_INPUT')
+    const tooBig = thrownAppError(() => store.set('BIG', 'x'.repeat(64 * 1024 + 1)))
     expect(tooBig.code).toBe('INVALID_INPUT')
     expect(tooBig.message).toContain('64 KiB')
     expect(store.set('MAX', 'x'.repeat(64 * 1024)).version).toBe(1)
-    expect(failure(() => store.set('MULTI', '€'.repeat(22_000))).code).toBe('INVALID_INPUT') // 66,000 bytes
+    expect(thrownAppError(() => store.set('MULTI', '€'.repeat(22_000))).code).toBe('INVALID_INPUT') // 66,000 bytes
     expect(normalizeSecretName('db_pass_2')).toBe('DB_PASS_2')
   })
 
@@ -118,7 +109,7 @@ describe('SecretStore', () => {
     db.run("UPDATE secrets SET ciphertext = (SELECT ciphertext FROM secrets WHERE name = 'ONE'), " +
       "iv = (SELECT iv FROM secrets WHERE name = 'ONE'), tag = (SELECT tag FROM secrets WHERE name = 'ONE') " +
       "WHERE name = 'TWO'")
-    const swapped = failure(() => store.get('TWO'))
+    const swapped = thrownAppError(() => store.get('TWO'))
     expect(swapped.code).toBe('SECRET_INTEGRITY')
     expect(swapped.message).toBe('secret TWO failed its integrity check (wrong master key or tampered row)')
 
@@ -126,12 +117,12 @@ describe('SecretStore', () => {
     const tampered = Uint8Array.from(row?.ciphertext ?? [])
     tampered[0] = (tampered[0] ?? 0) ^ 0xff
     db.query("UPDATE secrets SET ciphertext = ?1 WHERE name = 'ONE'").run(tampered)
-    expect(failure(() => store.get('ONE')).code).toBe('SECRET_INTEGRITY')
-    expect(failure(() => store.resolve(['ONE'])).code).toBe('SECRET_INTEGRITY')
+    expect(thrownAppError(() => store.get('ONE')).code).toBe('SECRET_INTEGRITY')
+    expect(thrownAppError(() => store.resolve(['ONE'])).code).toBe('SECRET_INTEGRITY')
 
     store.set('THREE', 'value-three')
     const other = new SecretStore(db, randomBytes(32), { clock })
-    expect(failure(() => other.get('THREE')).code).toBe('SECRET_INTEGRITY')
+    expect(thrownAppError(() => other.get('THREE')).code).toBe('SECRET_INTEGRITY')
   })
 
   it('survives closing and reopening the database file', () => {

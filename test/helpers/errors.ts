@@ -1,0 +1,13 @@
+/** Test helper: the AppError a function throws (anything else, or nothing, fails the test). */
+
+import { AppError } from '../../runtime/errors.ts'
+
+export function thrownAppError(fn: () => unknown): AppError {
+  try {
+    fn()
+  } catch (e) {
+    if (e instanceof AppError) return e
+    throw e
+  }
+  throw new Error('expected an AppError')
+}
