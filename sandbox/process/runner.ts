@@ -23,8 +23,6 @@ export interface ProcessRunnerOptions {
   mode: 'strict' | 'permissive'
   /** Parent of the per-task temp dirs (default: the OS temp dir). */
   tmpRoot?: string
-  /** Called with the isolation mechanisms used for each attempt (for the audit trail). */
-  onLaunch?: (req: RunRequest, mechanisms: string[]) => void
   /** Pre-started processes kept ready (0 disables; default 2). See spares.ts. */
   spares?: number
 }
@@ -50,7 +48,6 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       }
       // The next attempt of the same plugin (same permissions and env) finds its process already started.
       spares.replenish(key)
-      opts.onLaunch?.(req, proc.launch.mechanisms)
       req.onLaunch?.(proc.launch.mechanisms)
       const outcome = await execute(proc, req, opts)
       return { ...outcome, durationMs: Math.round(performance.now() - started) }

@@ -30,7 +30,7 @@ export async function runAttack(plugin: LoadedPlugin, action: string, input: unk
 } = {}): Promise<Run> {
   let mechanisms: string[] = []
   const runner = createProcessRunner({
-    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher }), limits: LIMITS, mode: 'strict', onLaunch: (_, m) => { mechanisms = m },
+    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher }), limits: LIMITS, mode: 'strict',
   })
   const logs: PluginLogLine[] = []
   const outcome = await runner.run({
@@ -41,6 +41,8 @@ export async function runAttack(plugin: LoadedPlugin, action: string, input: unk
     timeoutMs: opts.timeoutMs ?? 15_000,
     signal: opts.signal ?? new AbortController().signal,
     onLog: (l) => logs.push(l),
+    onLaunch: (m) => { mechanisms = m },
   })
+  await runner.close() // its spare process, started for a next attempt that never comes
   return { outcome, logs, mechanisms, text: JSON.stringify(outcome) + logs.map((l) => l.message).join('\n') }
 }
