@@ -2,7 +2,7 @@
 
 import type { EngineEvent } from '../../api/embedded.ts'
 import { colors } from '../output.ts'
-import { humanDuration, paintLevel, paintState } from './format.ts'
+import { humanDuration, paintState } from './format.ts'
 
 interface Row {
   id: string
@@ -48,10 +48,7 @@ export function ttyProgress(taskIds: string[], write: (s: string) => void, now: 
   const timer = setInterval(draw, 100)
   return {
     onEvent(e) {
-      if (e.type !== 'task') {
-        if (e.type === 'log' && e.line.level === 'ERROR' && e.line.source === 'engine') return
-        return
-      }
+      if (e.type !== 'task') return
       const r = rows.find((x) => x.id === e.taskId)
       if (!r) return
       r.state = e.state
@@ -68,5 +65,3 @@ export function ttyProgress(taskIds: string[], write: (s: string) => void, now: 
     },
   }
 }
-
-export { paintLevel }
