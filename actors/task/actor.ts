@@ -161,10 +161,7 @@ async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, task
   const r = await deps.port.resolveSecrets(snapshot.execution.id, names)
   if (!r.ok) throw new AppError(r.error.code, r.error.message, r.error.details)
   for (const v of Object.values(r.value)) masker.add(v)
-  // Templates may write the name in any case; the store's names are upper case.
-  const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(r.value)) out[k] = v
-  return new Proxy(out, { get: (t, p) => (typeof p === 'string' ? t[p.toUpperCase()] : undefined), has: (t, p) => typeof p === 'string' && p.toUpperCase() in t })
+  return r.value // upper-case names; the template renderer matches `{{ secrets.x }}` in any case
 }
 
 /** The plugin's environment: declared engine variables plus the task's mapped ones, nothing else. */
