@@ -3,6 +3,7 @@
 import type { ErrorInfo } from '../runtime/errors.ts'
 import type { Permissions, LoadedPlugin } from './manifest.ts'
 import type { InvocationContext, LogLevel } from './protocol.ts'
+import { RESOURCE_KINDS, type PermissionKind } from './permissions/kinds.ts'
 
 export interface PluginLogLine {
   level: LogLevel
@@ -14,12 +15,12 @@ export interface PluginLogLine {
 
 /** A permission the kernel or the engine refused, reported for the audit trail. */
 export interface PermissionDenial {
-  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run' | 'memory' | 'pids' | 'cpu' | 'output'
+  permission: PermissionKind
   target: string
 }
 
 /** Limits rather than grants: hitting one fails the task with RESOURCE_LIMIT instead of PERMISSION_DENIED. */
-export const RESOURCE_PERMISSIONS: readonly PermissionDenial['permission'][] = ['memory', 'pids', 'cpu', 'output']
+export const RESOURCE_PERMISSIONS = RESOURCE_KINDS
 
 /** The error a denial turns into, the same for every runner. */
 export function denialError(d: PermissionDenial, message?: string): { code: 'PERMISSION_DENIED' | 'RESOURCE_LIMIT'; message: string; details: PermissionDenial } {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'bun:test'
 import { decideOutcome, type ExitState } from './outcome.ts'
 
 const base: ExitState = {
-  exitCode: 0, oomKilled: false, stderrTail: [], result: { ok: true, output: 1 },
+  exitCode: 0, oomKilled: false, stderrTail: [], result: { ok: true, result: { ok: true, output: 1 } },
   timeoutMs: 100, memoryMb: 64, maxOutputBytes: 10,
 }
 
@@ -24,15 +24,19 @@ describe('docker outcome', () => {
   })
   it('passes PERMISSION_DENIED through with its denial, other plugin codes become PLUGIN_ERROR', () => {
     const denied = { ok: false as const, error: { code: 'PERMISSION_DENIED', message: 'no', details: { permission: 'network', target: 'x:1' } } }
-    expect(decideOutcome({ ...base, exitCode: 1, result: denied })).toMatchObject({
+    expect(decideOutcome({ ...base, exitCode: 1, result: { ok: true, result: denied } })).toMatchObject({
       error: { code: 'PERMISSION_DENIED' }, denial: { permission: 'network', target: 'x:1' },
     })
-    expect(decideOutcome({ ...base, result: { ok: false, error: { code: 'X', message: 'm' } } })).toMatchObject({ error: { code: 'PLUGIN_ERROR', message: 'm' } })
+    expect(decideOutcome({ ...base, result: { ok: true, result: { ok: false, error: { code: 'X', message: 'm' } } } })).toMatchObject({ error: { code: 'PLUGIN_ERROR', message: 'm' } })
   })
   it('distinguishes a crash from a protocol error', () => {
-    expect(decideOutcome({ ...base, exitCode: 2, stderrTail: ['boom'], result: { invalid: 'none' } })).toMatchObject({
+    expect(decideOutcome({ ...base, exitCode: 2, stderrTail: ['boom'], result: { ok: false, problem: 'missing', message: 'none' } })).toMatchObject({
       error: { code: 'PLUGIN_CRASHED', details: { exitCode: 2 } },
     })
-    expect(decideOutcome({ ...base, result: { invalid: 'none' } })).toMatchObject({ error: { code: 'PLUGIN_PROTOCOL_ERROR' } })
+    expect(decideOutcome({ ...base, result: { ok: false, problem: 'missing', message: 'none' } })).toMatchObject({ error: { code: 'PLUGIN_PROTOCOL_ERROR' } })
+  })
+  it('fails a result past its size or depth bound with INVALID_TASK_OUTPUT (finding 14)', () => {
+    for (const problem of ['too-large', 'too-deep'] as const)
+      expect(decideOutcome({ ...base, result: { ok: false, problem, message: 'm' } })).toMatchObject({ error: { code: 'INVALID_TASK_OUTPUT' } })
   })
 })

@@ -1,13 +1,10 @@
-/** Reading the result file and deciding a container run's outcome (exit state + result → RunOutcome). */
+/** Deciding a container run's outcome (exit state + result → RunOutcome); the result is read by sandbox/outcome/. */
 
-import { readFile, stat } from 'node:fs/promises'
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
-import type { PluginResult } from '../protocol.ts'
 import { DENIAL_MARKER, detectDenial, detectDenialLine } from '../permissions/detect.ts'
-import type { PermissionDenial, RunOutcome } from '../runner.ts'
-
-/** A result file bigger than this is refused rather than parsed. */
-export const MAX_RESULT_BYTES = 64 * 1024 * 1024
+import { pluginFailure, resultFailure } from '../outcome/plugin-result.ts'
+import type { ResultRead } from '../outcome/result-file.ts'
+import type { RunOutcome } from '../runner.ts'
 
 /** Why the engine stopped the container itself, if it did. */
 export type StopReason = 'timeout' | 'cancel' | 'output'
@@ -18,7 +15,8 @@ export interface ExitState {
   exitCode: number
   oomKilled: boolean
   stderrTail: string[]
-  result: PluginResult | { invalid: string }
+  /** The result file as read (ResultRead), or `not read` when the container was stopped or OOM-killed. */
+  result: ResultRead
   timeoutMs: number
   memoryMb: number
   maxOutputBytes: number
@@ -26,30 +24,6 @@ export interface ExitState {
 
 type Failure = Omit<Extract<RunOutcome, { ok: false }>, 'durationMs'>
 type Decided = Omit<Extract<RunOutcome, { ok: true }>, 'durationMs'> | Failure
-
-/** Reads and validates the result file written by the plugin. */
-export async function readResult(path: string): Promise<PluginResult | { invalid: string }> {
-  let text: string
-  try {
-    const size = (await stat(path)).size
-    if (size > MAX_RESULT_BYTES) return { invalid: `result file is ${size} bytes (max ${MAX_RESULT_BYTES})` }
-    text = await readFile(path, 'utf8')
-  } catch {
-    return { invalid: 'the plugin wrote no result file' }
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    return { invalid: 'the result file is not valid JSON' }
-  }
-  if (typeof parsed === 'object' && parsed !== null) {
-    const r = parsed as { ok?: unknown; output?: unknown; error?: { message?: unknown } }
-    if (r.ok === true) return { ok: true, output: r.output ?? null }
-    if (r.ok === false && typeof r.error?.message === 'string') return parsed as PluginResult
-  }
-  return { invalid: 'the result file is not {ok:true,output} or {ok:false,error:{message}}' }
-}
 
 const fail = (code: ErrorInfo['code'], message: string, extra: Partial<Failure> = {}): Failure => ({
   ok: false,
@@ -74,12 +48,12 @@ export function decideOutcome(s: ExitState): Decided {
       denial: { permission: 'memory', target: `${s.memoryMb}MB` },
     })
   }
-  const r = s.result
   // Same rule as the process runner: a guard marker on stderr fails the task even when the plugin swallowed
   // the error; kernel refusal messages count only when the plugin did not exit cleanly.
   const marked = s.stderrTail.find((l) => l.includes(DENIAL_MARKER))
   const denial = (marked && detectDenialLine(marked)) || (s.exitCode !== 0 ? detectDenial(s.stderrTail) : undefined)
-  if ('ok' in r && r.ok === false) return pluginFailure(r.error, denial)
+  const r = s.result
+  if (r.ok && r.result.ok === false) return pluginFailure(r.result.error, denial)
   if (denial) {
     const message = `permission denied: ${denial.permission} ${denial.target}`
     return { ok: false, error: { code: ErrorCode.PermissionDenied, message, details: denial }, denial }
@@ -90,27 +64,6 @@ export function decideOutcome(s: ExitState): Decided {
     const message = `plugin exited with code ${s.exitCode}${tail}`
     return { ok: false, error: { code: ErrorCode.PluginCrashed, message, details: { exitCode: s.exitCode } } }
   }
-  if ('invalid' in r) return fail(ErrorCode.PluginProtocolError, r.invalid)
-  return { ok: true, output: r.output }
-}
-
-/** A plugin's own `{ok:false}`: PERMISSION_DENIED passes through (with its denial), anything else is PLUGIN_ERROR. */
-function pluginFailure(e: { code?: string; message: string; details?: unknown }, seen: PermissionDenial | undefined): Failure {
-  const denied = e.code === ErrorCode.PermissionDenied
-  const error: ErrorInfo = { code: denied ? ErrorCode.PermissionDenied : ErrorCode.PluginError, message: e.message }
-  if (e.details !== undefined) error.details = e.details
-  else if (e.code && !denied) error.details = { pluginCode: e.code }
-  const denial = denied ? asDenial(e.details) ?? seen : seen
-  return denial ? { ok: false, error, denial } : { ok: false, error }
-}
-
-const PERMISSIONS = new Set<PermissionDenial['permission']>([
-  'network', 'filesystem.read', 'filesystem.write', 'env', 'run', 'memory', 'pids', 'output',
-])
-
-function asDenial(d: unknown): PermissionDenial | undefined {
-  if (typeof d !== 'object' || d === null) return undefined
-  const { permission, target } = d as { permission?: unknown; target?: unknown }
-  if (typeof permission !== 'string' || !PERMISSIONS.has(permission as PermissionDenial['permission'])) return undefined
-  return { permission: permission as PermissionDenial['permission'], target: typeof target === 'string' ? target : String(target ?? '') }
+  if (!r.ok) return resultFailure(r.problem, r.message)
+  return { ok: true, output: r.result.ok ? r.result.output : null }
 }

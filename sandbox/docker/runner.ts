@@ -15,7 +15,9 @@ import { containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
 import { ensureImage } from './image.ts'
 import { createLogSink } from './log-lines.ts'
-import { decideOutcome, readResult, type StopReason } from './outcome.ts'
+import { decideOutcome, type StopReason } from './outcome.ts'
+import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
+import { readResultFile, type ResultRead } from '../outcome/result-file.ts'
 
 /** Options of the docker runner. */
 export interface DockerRunnerOptions {
@@ -30,7 +32,11 @@ export interface DockerRunnerOptions {
   limits: DockerLimits
   /** Threads a plugin may use on top of `limits.maxProcesses` (the pids limit counts threads). Default 32. */
   threadAllowance?: number
+  /** Size and depth bounds of a result file (default DEFAULT_JSON_BOUNDS; config `sandbox.maxResult*`). */
+  resultBounds?: JsonBounds
 }
+
+const notRead: ResultRead = { ok: false, problem: 'aborted', message: 'not read' }
 
 /** How long to wait for the attach stream to drain after the container exited. */
 const DRAIN_MS = 2_000
@@ -91,7 +97,7 @@ async function runTask(
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
     container = await docker.createContainer(spec)
-    const decided = await driveContainer(docker, container, req, opts.limits, join(outDir, 'result.json'), started)
+    const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started)
     return { ...decided, durationMs: elapsed() } as RunOutcome
   } catch (e) {
     return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
@@ -106,16 +112,19 @@ async function driveContainer(
   docker: Dockerode,
   container: Dockerode.Container,
   req: RunRequest,
-  limits: DockerLimits,
+  opts: DockerRunnerOptions,
   resultPath: string,
   started: number,
 ) {
+  const { limits } = opts
   let stopReason: StopReason | undefined
   let wake: () => void = () => undefined
   const stopped = new Promise<void>((resolve) => (wake = resolve))
+  const reading = new AbortController()
   const stop = (reason: StopReason): void => {
     if (stopReason) return
     stopReason = reason
+    reading.abort()
     container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
     wake()
   }
@@ -141,7 +150,6 @@ async function driveContainer(
       stream.end(JSON.stringify(invocation))
     }
     const waited = await Promise.race([container.wait(), stopped.then(() => undefined)])
-    timer.abort()
     let exitCode = typeof waited?.StatusCode === 'number' ? waited.StatusCode : -1
     let oomKilled = false
     if (!stopReason) {
@@ -151,7 +159,9 @@ async function driveContainer(
     }
     await withDeadline(drained, DRAIN_MS)
     sink.flush()
-    const result = stopReason || oomKilled ? { invalid: 'not read' } : await readResult(resultPath)
+    // The result lives in a dir the plugin could write: read without following it, under the same timeout and cancel.
+    const result = stopReason || oomKilled ? notRead : await readResultFile(resultPath, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
+    timer.abort()
     const decided = decideOutcome({
       stopReason, exitCode, oomKilled, result,
       stderrTail: sink.stderrTail(),

@@ -1,12 +1,11 @@
 /** Recognises kernel or guard refusals in a plugin's stderr and names the permission and target. */
 
 import type { PermissionDenial } from '../runner.ts'
+import { isPermissionKind } from './kinds.ts'
 
 /** The line the in-process guard prints on every refusal: `::error::PERMISSION_DENIED <permission> <target>`. */
 export const DENIAL_MARKER = 'PERMISSION_DENIED'
 
-const PERMISSIONS = ['network', 'filesystem.read', 'filesystem.write', 'env', 'run', 'memory', 'pids', 'output'] as const
-const isPermission = (s: string): s is PermissionDenial['permission'] => (PERMISSIONS as readonly string[]).includes(s)
 
 /** Formats the guard's stderr marker line for a denial. */
 export const denialLine = (d: PermissionDenial): string => `::error::${DENIAL_MARKER} ${d.permission} ${d.target}`
@@ -57,7 +56,7 @@ function classifyTarget(target: string, full: string): PermissionDenial {
 /** Classifies one line; undefined when it does not look like a refusal. */
 export function detectDenialLine(line: string): PermissionDenial | undefined {
   const marker = new RegExp(`${DENIAL_MARKER}\\s+(\\S+)\\s+(.+)$`).exec(line)
-  if (marker && isPermission(marker[1]!)) return { permission: marker[1], target: marker[2]!.trim() }
+  if (marker && isPermissionKind(marker[1])) return { permission: marker[1], target: marker[2]!.trim() }
   const network = /ENETUNREACH|Network is unreachable|EHOSTUNREACH|No route to host/i.test(line)
   const denied = /EACCES|EPERM|Permission denied|Operation not permitted|Access denied/i.test(line)
   if (!network && !denied) return undefined

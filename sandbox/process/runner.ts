@@ -9,11 +9,12 @@ import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { PROTOCOL_VERSION, ProtocolEnv, parseLogLine, type Invocation } from '../protocol.ts'
-import { detectDenialLine } from '../permissions/detect.ts'
 import { denialError, type PermissionDenial, type RunOutcome, type RunRequest, type Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
 import { pumpLines } from './lines.ts'
-import { readResult } from './result.ts'
+import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
+import { pluginFailure, resultFailure } from '../outcome/plugin-result.ts'
+import { readResultFile } from '../outcome/result-file.ts'
 import { availableCgroupControllers, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 
@@ -25,6 +26,8 @@ export interface ProcessRunnerOptions {
   tmpRoot?: string
   /** Pre-started processes kept ready (0 disables; default 2). See spares.ts. */
   spares?: number
+  /** Size and depth bounds of a result file (default DEFAULT_JSON_BOUNDS; config `sandbox.maxResult*`). */
+  resultBounds?: JsonBounds
 }
 
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
@@ -130,10 +133,14 @@ function sweepLeftovers(tmpRoot: string): void {
 
 type Outcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo; denial?: PermissionDenial }
 
-/** Runs one attempt on a started process: invocation in, logs out, exit, result file. */
+/**
+ * Runs one attempt on a started process: invocation in, logs out, exit, result file. The timeout and the
+ * cancel signal stay armed until the result has been read (a read the plugin could stall is stopped too).
+ */
 async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Outcome> {
   const { proc, launch, resultFile } = p
   const timer = new AbortController()
+  const reading = new AbortController()
   let onAbort = () => {}
   try {
     const stdout = logPieces('stdout', req.onLog)
@@ -144,6 +151,7 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     let ended: { code: ErrorInfo['code']; message: string; denial?: PermissionDenial } | undefined
     const stop = (why: NonNullable<typeof ended>) => {
       ended ??= why
+      reading.abort()
       launch.killAll()
       proc.kill('SIGKILL')
     }
@@ -167,10 +175,12 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     }
     await p.pumps
     const exitCode = await proc.exited
-    timer.abort()
-    req.signal.removeEventListener('abort', onAbort)
     launch.killAll()
     const denial = await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail })
+    // Every process of the attempt is gone; the result is read under the same timeout and cancel.
+    const read = ended ? undefined : await readResultFile(resultFile, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
+    timer.abort()
+    req.signal.removeEventListener('abort', onAbort)
 
     if (ended) {
       // A limit the kernel hit (memory, pids) explains a timeout or a kill better than the timeout itself.
@@ -179,16 +189,8 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
       return { ok: false, error: { code: ended.code, message: ended.message }, ...(ended.denial ? { denial: ended.denial } : {}) }
     }
     const cpu = proc.signalCode === 'SIGXCPU' ? { permission: 'cpu' as const, target: `${opts.limits.cpuSeconds}s` } : undefined
-    const result = await readResult(resultFile)
-    if (result?.ok === false) {
-      const fromPlugin = result.error.code === ErrorCode.PermissionDenied ? asDenial(result.error.details) : undefined
-      // A kernel refusal (e.g. through bun:ffi, past any guard) often only shows in the error message.
-      const found = fromPlugin ?? denial ?? detectDenialLine(result.error.message)
-      if (found) return { ok: false, error: denialError(found, result.error.message), denial: found }
-      const pluginCode = result.error.code && result.error.code !== ErrorCode.PluginError ? result.error.code : undefined
-      const details = result.error.details ?? (pluginCode ? { pluginCode } : undefined)
-      return { ok: false, error: { code: ErrorCode.PluginError, message: result.error.message, ...(details !== undefined ? { details } : {}) } }
-    }
+    const result = read?.ok ? read.result : undefined
+    if (result?.ok === false) return pluginFailure(result.error, denial)
     const refused = denial ?? cpu
     if (refused) return { ok: false, denial: refused, error: denialError(refused) }
     if (exitCode !== 0) {
@@ -196,18 +198,16 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
       const tail = p.stderrTail.slice(-5).join('\n')
       return { ok: false, error: { code: ErrorCode.PluginCrashed, message: `plugin ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode, signal: proc.signalCode } } }
     }
-    if (!result) return { ok: false, error: { code: ErrorCode.PluginProtocolError, message: 'plugin exited without writing a valid result' } }
+    if (!result) {
+      const why = read && !read.ok ? read : { problem: 'missing' as const, message: 'the plugin wrote no result file' }
+      return resultFailure(why.problem, `plugin exited without writing a valid result: ${why.message}`)
+    }
     return { ok: true, output: result.output }
   } finally {
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)
     rmSync(p.tmpDir, { recursive: true, force: true })
   }
-}
-
-function asDenial(v: unknown): PermissionDenial | undefined {
-  const d = v as PermissionDenial | undefined
-  return d && typeof d.permission === 'string' && typeof d.target === 'string' ? { permission: d.permission, target: d.target } : undefined
 }
 
 function formatMs(ms: number): string {

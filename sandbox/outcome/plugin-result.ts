@@ -1,0 +1,36 @@
+/** What a plugin's result means for its task, the same for every runner: its own failure, or a bad result file. */
+
+import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
+import { detectDenialLine } from '../permissions/detect.ts'
+import type { PluginErrorInfo } from '../protocol.ts'
+import { denialError, type PermissionDenial } from '../runner.ts'
+import { asDenial } from '../permissions/kinds.ts'
+import type { ResultProblem } from './result-file.ts'
+
+/** A failed attempt as a runner reports it (before its duration is added). */
+export interface Failure {
+  ok: false
+  error: ErrorInfo
+  denial?: PermissionDenial
+}
+
+/**
+ * A plugin's own `{ok:false}`. A denial wins — the plugin's PERMISSION_DENIED details, else one the runner
+ * saw (kernel events, the guard's marker), else a kernel refusal named in the message (e.g. an EACCES through
+ * bun:ffi, past any guard) — and fails the task PERMISSION_DENIED (or RESOURCE_LIMIT). Anything else is
+ * PLUGIN_ERROR, keeping the plugin's own code in `details.pluginCode`.
+ */
+export function pluginFailure(e: PluginErrorInfo, seen: PermissionDenial | undefined): Failure {
+  const fromPlugin = e.code === ErrorCode.PermissionDenied ? asDenial(e.details) : undefined
+  const found = fromPlugin ?? seen ?? detectDenialLine(e.message)
+  if (found) return { ok: false, error: denialError(found, e.message), denial: found }
+  const pluginCode = e.code && e.code !== ErrorCode.PluginError ? e.code : undefined
+  const details = e.details ?? (pluginCode ? { pluginCode } : undefined)
+  return { ok: false, error: { code: ErrorCode.PluginError, message: e.message, ...(details !== undefined ? { details } : {}) } }
+}
+
+/** A result that was not accepted: past a bound it is INVALID_TASK_OUTPUT, otherwise a protocol error. */
+export function resultFailure(problem: ResultProblem, message: string): Failure {
+  const bound = problem === 'too-large' || problem === 'too-deep'
+  return { ok: false, error: { code: bound ? ErrorCode.InvalidTaskOutput : ErrorCode.PluginProtocolError, message } }
+}
