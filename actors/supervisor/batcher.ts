@@ -1,6 +1,8 @@
 /**
  * Batches checkpoints and log lines that arrive in the same event-loop turn into one SQLite
- * transaction, then tells each caller its own result (invariant 1: commit before effect).
+ * transaction, then tells each caller its own result (invariant 1: commit before effect). Log lines are
+ * taken fairly (a bounded number per execution per commit, see log-queue.ts); a transition waits only for
+ * the lines of its own execution that arrived before it, so one execution's flood delays nobody else.
  */
 
 import type { Clock } from '../../runtime/clock.ts'
@@ -8,10 +10,13 @@ import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { LogRecord, NewLogLine } from '../../runtime/store/types.ts'
+import { LogQueue, type LogQueueOptions } from './log-queue.ts'
 
 interface Pending {
   transitions: Transition[]
   resolve(r: TransitionResult[]): void
+  /** Lines of each execution named in `transitions` that were queued before it (they are written first). */
+  marks: [string, number][]
 }
 
 export interface Committed {
@@ -22,7 +27,7 @@ export interface Committed {
 
 export class CheckpointBatcher {
   private pending: Pending[] = []
-  private logs: NewLogLine[] = []
+  private readonly logs: LogQueue
   private scheduled = false
   /** Transactions committed so far (for the batching benchmark and tests). */
   commits = 0
@@ -31,25 +36,44 @@ export class CheckpointBatcher {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly onCommitted: (c: Committed) => void,
-  ) {}
+    logQueue: LogQueueOptions = {},
+  ) {
+    this.logs = new LogQueue(logQueue)
+  }
 
   submit(transitions: Transition[]): Promise<TransitionResult[]> {
+    const ids = new Set<string>()
+    for (const t of transitions) if (t.executionId) ids.add(t.executionId)
+    const marks = [...ids].map((id): [string, number] => [id, this.logs.mark(id)])
     return new Promise((resolve) => {
-      this.pending.push({ transitions, resolve })
+      this.pending.push({ transitions, resolve, marks })
       this.schedule()
     })
   }
 
   log(lines: NewLogLine[]): void {
-    for (const l of lines) this.logs.push(l)
+    this.logs.push(lines)
     this.schedule()
   }
 
-  /** Commits whatever is queued now (also used before shutdown). */
+  /** Commits everything queued, in as many fair rounds as it takes (before shutdown, and before recovery reads). */
+  drain(): void {
+    do this.flush()
+    while (this.pending.length > 0 || this.logs.size > 0)
+  }
+
+  /** Commits one round: every transition whose earlier lines are written by then, and a fair share of lines. */
   flush(): void {
     this.scheduled = false
-    const batch = this.pending.splice(0)
-    const lines = this.logs.splice(0)
+    const taken = this.logs.take()
+    const lines = taken.lines
+    const batch: Pending[] = []
+    const waiting: Pending[] = []
+    for (const p of this.pending) (p.marks.every(([id, mark]) => this.logs.reached(id, mark)) ? batch : waiting).push(p)
+    this.pending = waiting
+    if (taken.audits.length) batch.push({ transitions: taken.audits, resolve: () => {}, marks: [] })
+    // What is left waits for the next turn, so other work (and other executions' checkpoints) goes in between.
+    if (this.pending.length > 0 || this.logs.size > 0) this.schedule()
     if (!batch.length && !lines.length) return
     const at = this.clock.now()
     let results: TransitionResult[][]

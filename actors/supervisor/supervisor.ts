@@ -174,7 +174,7 @@ export class Supervisor {
     }
     // Whatever is still running stops without a terminal state and resumes on the next start.
     await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
-    this.batcher.flush()
+    this.batcher.drain()
     await this.pool.close()
   }
 
@@ -233,7 +233,7 @@ export class Supervisor {
   }
 
   private async recoverAfterCrash(id: string, crashes: number): Promise<void> {
-    this.batcher.flush()
+    this.batcher.drain()
     const snap = this.store.executions.snapshot(id)
     if (!snap || isTerminalExecution(snap.execution.state)) return
     const t = recoveryTransitions(snap, 'its worker thread crashed')
