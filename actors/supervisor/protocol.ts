@@ -6,6 +6,11 @@
 import type { Result } from '../../runtime/errors.ts'
 import type { TransitionResult, Transition } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
+import type { Config } from '../../runtime/config/schema.ts'
+
+/** The config's result and log limits (absent ones take the config defaults). */
+export type ResultAndLogLimits = Pick<Config['sandbox'], 'maxResultBytes' | 'maxResultDepth' | 'logLimit' |
+  'maxLogLinesPerAttempt' | 'maxLogBytesPerAttempt' | 'maxLogLinesPerExecution' | 'maxLogBytesPerExecution'>
 
 export interface BeginTask {
   executionId: string
@@ -33,7 +38,9 @@ export interface SupervisorPort {
 /** Settings a worker needs; derived from the engine config. */
 export interface WorkerSettings {
   pluginPaths: string[]
-  sandbox: { mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string }
+  sandbox: {
+    mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string
+  } & Partial<ResultAndLogLimits>
   defaultTimeoutMs: number
   /** Engine environment values plugins may receive when their manifest declares them (`permissions.env`). */
   passEnv: Record<string, string>

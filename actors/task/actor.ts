@@ -15,6 +15,8 @@ import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
 import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
+import { checkValueBounds, type JsonBounds } from '../../sandbox/outcome/json-bounds.ts'
+import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits } from './log-limit.ts'
 import { narrowPermissions } from './permissions.ts'
 import type { RunAttempt } from './protocol.ts'
 
@@ -28,6 +30,11 @@ export interface TaskActorDeps {
   passEnv: Record<string, string>
   sandboxMode: 'strict' | 'permissive'
   now(): number
+  /** Size and depth bounds of a task's output (config `sandbox.maxResultBytes`, `sandbox.maxResultDepth`). */
+  outputBounds: JsonBounds
+  logLimits: LogLimits
+  /** What the execution has logged so far, shared by its attempts (one per execution, like the masker). */
+  logBudget(executionId: string): LogBudget
 }
 
 /** Spawns a task actor for one attempt and returns its outcome; a crash of the actor is a failed outcome. */
@@ -42,8 +49,9 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   const executionId = snapshot.execution.id
   const task = snapshot.workflow.tasks.find((t) => t.id === taskId)!
   const masker = deps.masker(executionId)
+  const rows = logWriter(deps.port)
   const engineLog = (level: NewLogLine['level'], message: string) =>
-    deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level, source: 'engine', message: masker.mask(message) }])
+    rows.write({ executionId, taskId, attempt, ts: deps.now(), level, source: 'engine', message: masker.mask(message) })
 
   let resolved
   try {
@@ -51,7 +59,9 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   } catch (e) {
     if (!(await begin(deps, m, 'process'))) return cancelled()
     deps.port.endTask(executionId, taskId)
-    return fail(engineLog, toErrorInfo(e))
+    const out = fail(engineLog, toErrorInfo(e))
+    rows.flush()
+    return out
   }
   const { plugin, action } = resolved
   const runnerKind = task.runner ?? plugin.manifest.runner ?? 'process'
@@ -74,9 +84,17 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     const env = pluginEnv(deps, task, ctx, permissions.env ?? [])
     const source = `plugin:${task.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
-    const logs = pluginLog(masker, (level, message) => deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level, source, message }]))
+    // Past a log cap: one LOG_TRUNCATED line and audit event; in `fail` mode the attempt is stopped too.
+    const overLimit = new AbortController()
+    const gate = new LogGate(deps.logLimits, deps.logBudget(executionId), (hit) => {
+      engineLog(deps.logLimits.mode === 'fail' ? 'ERROR' : 'WARN', truncatedLine(hit, deps.logLimits.mode))
+      rows.flush()
+      void deps.port.checkpoint([{ kind: 'audit', type: 'LOG_TRUNCATED', executionId, taskId, data: { ...hit, mode: deps.logLimits.mode, attempt } }])
+      if (deps.logLimits.mode === 'fail') overLimit.abort()
+    })
+    const logs = pluginLog(masker, gate, (level, message) => rows.write({ executionId, taskId, attempt, ts: deps.now(), level, source, message }))
     const outcome = await deps.runner(runnerKind).run({
-      plugin, action: action.name, input, permissions, env, signal: m.signal,
+      plugin, action: action.name, input, permissions, env, signal: AbortSignal.any([m.signal, overLimit.signal]),
       timeoutMs: task.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
       onLog: logs.onLog,
@@ -86,6 +104,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
           void deps.port.checkpoint([{ kind: 'audit', type: 'SANDBOX_WEAKENED', executionId, taskId, data: { mode: 'permissive', mechanisms, attempt } }])
       },
     }).finally(logs.flush)
+    if (gate.hit && deps.logLimits.mode === 'fail' && !m.signal.aborted) return fail(engineLog, logLimitError(gate.hit))
     if (!outcome.ok) {
       if (outcome.denial) {
         const { permission, target } = outcome.denial
@@ -95,6 +114,9 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       }
       return fail(engineLog, masker.maskDeep(outcome.error))
     }
+    // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
+    const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
+    if (tooBig) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} is ${tooBig.message}` })
     const outIssues = validateSchema(action.output, outcome.output)
     if (outIssues.length) {
       const list = outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')
@@ -105,7 +127,44 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
   } finally {
+    rows.flush()
     deps.port.endTask(executionId, taskId)
+  }
+}
+
+/** RESOURCE_LIMIT for an attempt stopped at a log cap (`sandbox.logLimit: fail`). */
+function logLimitError(hit: LogCapHit): ErrorInfo {
+  return {
+    code: ErrorCode.ResourceLimit,
+    message: `resource limit reached: log output passed ${hit.max} ${hit.unit} per ${hit.scope}`,
+    details: { limit: 'log', ...hit },
+  }
+}
+
+/**
+ * Log rows of one attempt, sent to the supervisor in batches: the lines of one chunk of plugin output
+ * cross the worker boundary as one message instead of one message each. Order is kept (engine lines go
+ * through the same queue); `flush` sends what is queued now (before a checkpoint and at the end).
+ */
+function logWriter(port: SupervisorPort) {
+  let queued: NewLogLine[] = []
+  let scheduled = false
+  const flush = (): void => {
+    scheduled = false
+    if (queued.length === 0) return
+    const batch = queued
+    queued = []
+    port.log(batch)
+  }
+  return {
+    write(row: NewLogLine): void {
+      queued.push(row)
+      if (!scheduled) {
+        scheduled = true
+        queueMicrotask(flush)
+      }
+    },
+    flush,
   }
 }
 
@@ -113,11 +172,15 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
  * Masks a plugin's log lines per stream. A line the runner cut into pieces (`partial`) is joined again
  * before masking, so a secret straddling the cut is still hidden; the joined line keeps its first piece's level.
  */
-function pluginLog(masker: Masker, write: (level: NewLogLine['level'], message: string) => void) {
+function pluginLog(masker: Masker, gate: LogGate, emit: (level: NewLogLine['level'], message: string) => void) {
   const streams = new Map<string, { lines: ReturnType<typeof createLineMasker>; level: NewLogLine['level'] | undefined }>()
+  // Plugin rows count against the caps; the engine's own lines about the attempt do not.
+  const write = (level: NewLogLine['level'], message: string): void => { if (gate.admit(message)) emit(level, message) }
   return {
     onLog(l: PluginLogLine): void {
-      if (l.stream === 'engine') return write(l.level, masker.mask(l.message))
+      if (l.stream === 'engine') return emit(l.level, masker.mask(l.message))
+      // Once a cap is passed the rest is dropped before any masking work is spent on it.
+      if (gate.hit) return
       let s = streams.get(l.stream)
       if (!s) streams.set(l.stream, (s = { lines: createLineMasker(masker), level: undefined }))
       const level = s.level ?? l.level
@@ -126,7 +189,7 @@ function pluginLog(masker: Masker, write: (level: NewLogLine['level'], message: 
     },
     /** Emits a cut line whose end never came (the stream was stopped), masked. */
     flush(): void {
-      for (const s of streams.values()) for (const line of s.lines.flush()) write(s.level ?? 'INFO', line)
+      for (const s of streams.values()) for (const line of s.lines.flush()) if (!gate.hit) write(s.level ?? 'INFO', line)
     },
   }
 }

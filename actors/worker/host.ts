@@ -11,10 +11,13 @@ import type { Runner } from '../../sandbox/runner.ts'
 import { ExecutionActor } from '../execution/actor.ts'
 import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
+import type { LogBudget, LogLimits } from '../task/log-limit.ts'
+import { rawDefaults } from '../../runtime/config/schema.ts'
 
 export class ExecutionHost {
   private readonly actors = new Map<string, ExecutionActor>()
   private readonly maskers = new Map<string, Masker>()
+  private readonly logBudgets = new Map<string, LogBudget>()
   private readonly taskDeps: TaskActorDeps
   private idle: (() => void) | undefined
   private readonly closeRunners: () => Promise<void>
@@ -23,7 +26,15 @@ export class ExecutionHost {
     const registry = loadPlugins(settings.pluginPaths)
     const { sandbox } = settings
     const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
-    const processRunner = createProcessRunner({ prepareLaunch, limits, mode: sandbox.mode })
+    const d = rawDefaults().sandbox
+    // One size cap and one depth bound for every runner's result, and for the output the task actor checks.
+    const resultBounds = { maxBytes: sandbox.maxResultBytes ?? d.maxResultBytes, maxDepth: sandbox.maxResultDepth ?? d.maxResultDepth }
+    const logLimits: LogLimits = {
+      mode: sandbox.logLimit ?? d.logLimit,
+      perAttempt: { lines: sandbox.maxLogLinesPerAttempt ?? d.maxLogLinesPerAttempt, bytes: sandbox.maxLogBytesPerAttempt ?? d.maxLogBytesPerAttempt },
+      perExecution: { lines: sandbox.maxLogLinesPerExecution ?? d.maxLogLinesPerExecution, bytes: sandbox.maxLogBytesPerExecution ?? d.maxLogBytesPerExecution },
+    }
+    const processRunner = createProcessRunner({ prepareLaunch, limits, mode: sandbox.mode, resultBounds })
     this.closeRunners = () => processRunner.close()
     // dockerode is heavy to load: only workers that meet a docker task pay for it.
     let dockerRunner: Promise<Runner> | undefined
@@ -31,7 +42,7 @@ export class ExecutionHost {
       kind: 'docker',
       run: async (req) => {
         dockerRunner ??= import('../../sandbox/docker/runner.ts').then((m) => m.createDockerRunner({
-          sandboxDir: resolve(import.meta.dir, '../../sandbox'), limits, ...(sandbox.dockerImage ? { image: sandbox.dockerImage } : {}),
+          sandboxDir: resolve(import.meta.dir, '../../sandbox'), limits, resultBounds, ...(sandbox.dockerImage ? { image: sandbox.dockerImage } : {}),
         }))
         return (await dockerRunner).run(req)
       },
@@ -45,6 +56,13 @@ export class ExecutionHost {
       passEnv: settings.passEnv,
       sandboxMode: sandbox.mode,
       now: () => clock.now(),
+      outputBounds: resultBounds,
+      logLimits,
+      logBudget: (id) => {
+        let b = this.logBudgets.get(id)
+        if (!b) this.logBudgets.set(id, (b = { lines: 0, bytes: 0 }))
+        return b
+      },
     }
   }
 
@@ -64,6 +82,7 @@ export class ExecutionHost {
       onStopped: (execId) => {
         this.actors.delete(execId)
         this.maskers.delete(execId)
+        this.logBudgets.delete(execId)
         this.port.executionFinished(execId)
         if (this.actors.size === 0) this.idle?.()
       },

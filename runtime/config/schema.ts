@@ -31,6 +31,13 @@ export const ConfigFileSchema = Type.Object({
     maxProcesses: Int(1),
     maxOutputBytes: Int(1024),
     dockerImage: NonEmpty,
+    maxResultBytes: Int(1024),
+    maxResultDepth: Int(2, 10_000),
+    logLimit: Type.Union([Type.Literal('truncate'), Type.Literal('fail')]),
+    maxLogLinesPerAttempt: Int(1),
+    maxLogBytesPerAttempt: Int(1024),
+    maxLogLinesPerExecution: Int(1),
+    maxLogBytesPerExecution: Int(1024),
   }),
   secrets: section({ keyFile: NonEmpty }),
   logging: section({
@@ -51,6 +58,16 @@ export interface Config {
     maxProcesses: number
     maxOutputBytes: number
     dockerImage?: string
+    /** A result file (both runners) larger than this fails the task INVALID_TASK_OUTPUT; never read past it. */
+    maxResultBytes: number
+    /** Arrays/objects of a result nested deeper than this fail the task INVALID_TASK_OUTPUT (checked before parsing). */
+    maxResultDepth: number
+    /** Past a log cap: `truncate` drops the rest and the task goes on; `fail` fails it RESOURCE_LIMIT. */
+    logLimit: 'truncate' | 'fail'
+    maxLogLinesPerAttempt: number
+    maxLogBytesPerAttempt: number
+    maxLogLinesPerExecution: number
+    maxLogBytesPerExecution: number
   }
   /** `keyFile` defaults to `secret.key` beside the database. */
   secrets: { keyFile: string }
@@ -64,7 +81,12 @@ export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: 
     storage: { type: 'sqlite', path: './data/autokestra.db' },
     execution: { maxConcurrentWorkflows: 10, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 1 },
     plugins: { paths: ['./plugins'] },
-    sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 10_485_760 },
+    sandbox: {
+      mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 10_485_760,
+      maxResultBytes: 16_777_216, maxResultDepth: 256,
+      logLimit: 'truncate', maxLogLinesPerAttempt: 20_000, maxLogBytesPerAttempt: 8_388_608,
+      maxLogLinesPerExecution: 100_000, maxLogBytesPerExecution: 33_554_432,
+    },
     secrets: {},
     logging: { level: 'info' },
   }

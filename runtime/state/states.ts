@@ -23,7 +23,7 @@ export const AuditType = {
   Created: 'CREATED', Started: 'STARTED', StateChange: 'STATE_CHANGE', Completed: 'COMPLETED',
   Failed: 'FAILED', Cancelled: 'CANCELLED', Timeout: 'TIMEOUT', PermissionDenied: 'PERMISSION_DENIED',
   Recovered: 'RECOVERED', WorkflowApplied: 'WORKFLOW_APPLIED', WorkflowDeleted: 'WORKFLOW_DELETED',
-  SandboxWeakened: 'SANDBOX_WEAKENED',
+  SandboxWeakened: 'SANDBOX_WEAKENED', LogTruncated: 'LOG_TRUNCATED',
   SecretSet: 'SECRET_SET', SecretRevealed: 'SECRET_REVEALED', SecretDeleted: 'SECRET_DELETED',
 } as const
 export type AuditType = (typeof AuditType)[keyof typeof AuditType]
