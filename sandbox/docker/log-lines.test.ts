@@ -46,3 +46,18 @@ describe('docker log sink', () => {
     expect(sink.overflowed).toBe(true)
   })
 })
+
+describe('docker log sink: an endless line', () => {
+  it('is cut into 64 KiB pieces flagged partial, like the process runner (no single row holds the whole output)', () => {
+    const lines: PluginLogLine[] = []
+    const sink = createLogSink((l) => lines.push(l), 1e7, () => undefined)
+    const chunk = enc('x'.repeat(16 * 1024))
+    for (let i = 0; i < 20; i++) sink.stdout.write(chunk)
+    sink.stdout.write(enc('\n'))
+    sink.flush()
+    expect(lines.every((l) => l.message.length <= 64 * 1024)).toBe(true)
+    expect(lines.reduce((n, l) => n + l.message.length, 0)).toBe(20 * 16 * 1024)
+    expect(lines.slice(0, -1).every((l) => l.partial === true)).toBe(true)
+    expect(lines.at(-1)!.partial).toBeUndefined()
+  })
+})

@@ -1,5 +1,6 @@
 /** Turns a container's demultiplexed stdout/stderr chunks into protocol log lines, with a total output cap. */
 
+import { LineSplitter } from '../process/lines.ts'
 import { parseLogLine } from '../protocol.ts'
 import type { PluginLogLine } from '../runner.ts'
 
@@ -25,7 +26,8 @@ export interface LogSink {
 
 /**
  * Creates the sinks. Lines are split on `\n` across chunk boundaries (UTF-8 decoded in streaming mode),
- * a trailing `\r` is dropped, and `::level::` markers are honoured exactly as in the process runner.
+ * a trailing `\r` is dropped, `::level::` markers are honoured and a line longer than 64 KiB is cut into
+ * `partial` pieces, exactly as in the process runner (the task actor joins them again before masking).
  * When stdout + stderr together exceed `maxBytes`, `onOverflow` is called once and nothing more is logged.
  */
 export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: number, onOverflow: () => void): LogSink {
@@ -33,19 +35,20 @@ export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: nu
   let overflowed = false
   const tail: string[] = []
 
-  const emit = (raw: string, stream: 'stdout' | 'stderr'): void => {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-    if (stream === 'stderr') {
-      tail.push(line)
-      if (tail.length > STDERR_TAIL) tail.shift()
-    }
-    const { level, message } = parseLogLine(line, stream)
-    onLog({ level, message, stream })
-  }
-
   const make = (stream: 'stdout' | 'stderr') => {
-    const decoder = new TextDecoder()
-    let pending = ''
+    // The same splitter as the process runner: an endless line is cut into pieces flagged `partial`.
+    const splitter = new LineSplitter()
+    let continuing = false
+    const emit = (line: string, cut: boolean): void => {
+      if (stream === 'stderr' && !continuing) {
+        tail.push(line)
+        if (tail.length > STDERR_TAIL) tail.shift()
+      }
+      // Only the start of a line carries a `::level::` marker; a continuation is taken as it is.
+      const { level, message } = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
+      continuing = cut
+      onLog({ level, message, stream, ...(cut ? { partial: true } : {}) })
+    }
     const sink: ChunkSink = {
       write(chunk) {
         if (overflowed) return true
@@ -55,25 +58,14 @@ export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: nu
           onOverflow()
           return true
         }
-        // Scan only the new text, so one long line costs O(n), not O(n²).
-        const text = decoder.decode(chunk, { stream: true })
-        let start = 0
-        let nl = text.indexOf('\n')
-        while (nl !== -1) {
-          emit(pending + text.slice(start, nl), stream)
-          pending = ''
-          start = nl + 1
-          nl = text.indexOf('\n', start)
-        }
-        pending += text.slice(start)
+        const lines = splitter.push(chunk)
+        lines.forEach((line, i) => emit(line, i >= lines.length - splitter.cut))
         return true
       },
     }
     const flush = (): void => {
       if (overflowed) return
-      pending += decoder.decode()
-      if (pending.length > 0) emit(pending, stream)
-      pending = ''
+      for (const line of splitter.flush()) emit(line, false)
     }
     return { sink, flush }
   }
