@@ -6,7 +6,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
 import { detectDenial, DENIAL_MARKER, detectDenialLine } from '../permissions/detect.ts'
 import { allowedPorts } from '../permissions/network.ts'
-import { createTaskCgroup, type TaskCgroup } from './cgroup.ts'
+import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
 import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
@@ -46,6 +46,9 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   if (probe.landlockAbi < 1) missing.push('Landlock (Linux >= 5.13 with the landlock LSM enabled)')
   else if (probe.landlockAbi < 4) missing.push(`Landlock TCP rules (kernel offers ABI ${probe.landlockAbi}, 4 needed)`)
   if (!networkGranted && !probe.netns) missing.push('network namespaces (unshare -n)')
+  const cgroup = cgroupOf(probe)
+  const noLimits = REQUIRED_CONTROLLERS.filter((c) => !(cgroup.controllers as readonly string[]).includes(c))
+  if (noLimits.length > 0) missing.push(`cgroup ${noLimits.join(' and ')} limits (${cgroup.version === 0 ? cgroup.reason : `cgroup v${cgroup.version} without ${noLimits.join(', ')}`})`)
   if (spec.mode === 'strict' && missing.length > 0) {
     throw new AppError(ErrorCode.SandboxUnavailable,
       `process sandbox unavailable: ${missing.join('; ')}. Refusing to run plugin ${manifest.namespace}/${manifest.name} ` +
@@ -78,13 +81,13 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
     mechanisms.push(`uid:${NOBODY}`)
   }
   mechanisms.push('caps:none', 'no-new-privs')
-  const cg: TaskCgroup | undefined = probe.cgroups.length > 0
+  const cg: TaskCgroup | undefined = cgroup.controllers.length > 0
     ? createTaskCgroup(spec.id, {
       memoryMb: spec.limits.memoryMb,
       maxTasks: spec.limits.maxProcesses + (manifest.runtime === 'bun' ? RUNTIME_TASK_HEADROOM : 0),
-    }, probe.cgroups)
+    }, cgroup)
     : undefined
-  if (cg) mechanisms.push(`cgroup:${cg.controllers.join(',')}`)
+  if (cg) mechanisms.push(`${cgroup.version === 2 ? 'cgroup2' : 'cgroup'}:${cg.controllers.join(',')}`)
   const unshare: string[] = []
   const useNetns = !networkGranted && probe.netns
   if (useNetns) { unshare.push('-n'); mechanisms.push('netns') }
@@ -135,6 +138,13 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       return clean ? undefined : detectDenial(info.stderrTail)
     },
   }
+}
+
+/** The probe's cgroup support; a hand-made probe with only `cgroups` means v1 controllers. */
+function cgroupOf(probe: SandboxProbe): CgroupSupport {
+  if (probe.cgroup) return probe.cgroup
+  if (probe.cgroups.length > 0) return { version: 1, root: DEFAULT_CGROUP_FS.root, controllers: probe.cgroups }
+  return { version: 0, root: DEFAULT_CGROUP_FS.root, controllers: [], reason: 'no cgroup limits detected' }
 }
 
 async function removeCgroup(cg: TaskCgroup | undefined): Promise<void> {

@@ -1,6 +1,6 @@
 /** Detects which isolation mechanisms this host offers (cached for the life of the engine). */
 
-import { availableCgroupControllers } from './cgroup.ts'
+import { detectCgroups, type CgroupSupport } from './cgroup.ts'
 import { landlockAbi } from './landlock.ts'
 
 /** What the host offers. */
@@ -11,8 +11,10 @@ export interface SandboxProbe {
   netns: boolean
   /** A pid namespace can be created (same user-namespace rule). */
   pidns: boolean
-  /** Writable cgroup v1 controllers among memory, pids. */
+  /** Controllers the engine can limit a task with (v1: memory, pids; v2: memory, pids, cpu). */
   cgroups: string[]
+  /** The cgroup version in use and where task cgroups go, or why there are none (absent: v1 with `cgroups`). */
+  cgroup?: CgroupSupport
   root: boolean
 }
 
@@ -27,11 +29,14 @@ export function probeSandboxSync(): SandboxProbe {
   if (cached) return cached
   const root = process.getuid?.() === 0
   const user = root ? [] : ['-r']
+  // A non-root engine may still own a delegated cgroup v2 subtree; v1 needs root (detection says why not).
+  const cgroup = detectCgroups()
   cached = {
     landlockAbi: landlockAbi(),
     netns: works(['unshare', ...user, '-n', 'true']),
     pidns: works(['unshare', ...user, '--pid', '--fork', '--kill-child', 'true']),
-    cgroups: root ? availableCgroupControllers() : [],
+    cgroups: cgroup.controllers,
+    cgroup,
     root,
   }
   return cached

@@ -15,7 +15,7 @@ import { pumpLines } from './lines.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { pluginFailure, resultFailure } from '../outcome/plugin-result.ts'
 import { readResultFile } from '../outcome/result-file.ts'
-import { availableCgroupControllers, sweepStaleCgroups } from './cgroup.ts'
+import { detectCgroups, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 
 export interface ProcessRunnerOptions {
@@ -119,7 +119,7 @@ let spawned = 0
 
 /** Temp dirs and cgroups of engines that died without cleaning up (named after their pid). */
 function sweepLeftovers(tmpRoot: string): void {
-  sweepStaleCgroups(availableCgroupControllers())
+  sweepStaleCgroups(detectCgroups())
   for (const name of readdirSync(tmpRoot)) {
     const m = /^ak-task-p(\d+)-/.exec(name)
     if (!m) continue
