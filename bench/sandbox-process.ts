@@ -1,7 +1,8 @@
 /**
  * Benchmark: per-task cost of the isolated process launch (native launcher, and the Bun launcher fallback) vs a
  * bare Bun.spawn of the same trivial plugin. Variants are interleaved round by round so machine noise hits all
- * of them alike. Prints JSON.
+ * of them alike. Also the cost of reading a result file: v0.1's read (Bun.file, follows links, trusts the
+ * size) against the shared reader (sandbox/outcome/result-file.ts), interleaved in the same run. Prints JSON.
  */
 
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -10,6 +11,8 @@ import { join, resolve } from 'node:path'
 import type { LoadedPlugin } from '../sandbox/manifest.ts'
 import { prepareLaunch } from '../sandbox/process/isolation.ts'
 import { probeSandbox } from '../sandbox/process/probe.ts'
+import { DEFAULT_JSON_BOUNDS } from '../sandbox/outcome/json-bounds.ts'
+import { readResultFile } from '../sandbox/outcome/result-file.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30)
 const BOOT = resolve(import.meta.dir, '../sandbox/sdk/boot.ts')
@@ -69,6 +72,29 @@ for (let round = -1; round < ROUNDS; round++) {
     if (round >= 0) times[name]!.push(performance.now() - s)
   }
 }
+
+/** v0.1's process-runner read, kept here only as the baseline. */
+async function readResultV01(path: string): Promise<unknown> {
+  const file = Bun.file(path)
+  if (!(await file.exists()) || file.size > DEFAULT_JSON_BOUNDS.maxBytes) return undefined
+  try { return JSON.parse(await file.text()) } catch { return undefined }
+}
+const READS = Number(process.env.READS ?? 2000)
+const readUs: Record<string, number[]> = {}
+for (const [size, output] of [['small', { ok: true, n: 42 }], ['64KiB', 'x'.repeat(64 * 1024)], ['1MiB', 'x'.repeat(1024 * 1024)]] as const) {
+  const t = freshTmp()
+  const file = join(t, '.result.json')
+  writeFileSync(file, JSON.stringify({ ok: true, output }))
+  const reps = size === '1MiB' ? READS / 20 : READS
+  for (let i = -10; i < reps; i++) {
+    for (const [name, read] of [['v01', readResultV01], ['shared', (f: string) => readResultFile(f, DEFAULT_JSON_BOUNDS)]] as const) {
+      const s = performance.now()
+      await read(file)
+      if (i >= 0) (readUs[`${name}:${size}`] ??= []).push((performance.now() - s) * 1000)
+    }
+  }
+  rmSync(t, { recursive: true })
+}
 rmSync(root, { recursive: true, force: true })
 
 const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>
@@ -84,6 +110,7 @@ console.log(JSON.stringify({
     prepareLaunchOnly: { native: median(prepareMs.native!), bun: median(prepareMs.bun!) },
     finishOnly: { native: median(finishMs.native!), bun: median(finishMs.bun!) },
   },
+  resultReadMedianUs: Object.fromEntries(Object.entries(readUs).map(([k, v]) => [k, median(v)])),
   overheadMs: {
     nativeLauncher: round2(at('isolatedNativeLauncher') - at('bareSpawnBootAndPlugin')),
     bunLauncher: round2(at('isolatedBunLauncher') - at('bareSpawnBootAndPlugin')),

@@ -26,14 +26,14 @@ const BACKSLASH = 0x5c
 export function jsonTextDepth(text: string, limit: number): number {
   let depth = 0
   let max = 0
-  let inString = false
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
-    if (inString) {
-      if (c === BACKSLASH) i++
-      else if (c === QUOTE) inString = false
-    } else if (c === QUOTE) {
-      inString = true
+    if (c === QUOTE) {
+      // Jump to the closing quote: one native search per string, so long strings cost almost nothing.
+      let end = text.indexOf('"', i + 1)
+      while (end !== -1 && escaped(text, end)) end = text.indexOf('"', end + 1)
+      if (end === -1) return max
+      i = end
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > max) {
         max = depth
@@ -44,6 +44,13 @@ export function jsonTextDepth(text: string, limit: number): number {
     }
   }
   return max
+}
+
+/** True when the quote at `at` is escaped (an odd number of backslashes before it). */
+function escaped(text: string, at: number): boolean {
+  let n = 0
+  for (let k = at - 1; k >= 0 && text.charCodeAt(k) === BACKSLASH; k--) n++
+  return n % 2 === 1
 }
 
 /** What is wrong with a value against the bounds, or undefined when it fits. */

@@ -96,7 +96,8 @@ async function readCapped(h: FileHandle, sizeHint: number, max: number, signal: 
     total += bytesRead
     if (total > max) return { ok: false, problem: 'too-large', message: `the result file is larger than ${max} bytes` }
   }
-  return { ok: true, text: Buffer.concat(chunks, total).toString('utf8'), bytes: total }
+  const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total)
+  return { ok: true, text: all.toString('utf8'), bytes: total }
 }
 
 function parseResult(text: string): ResultRead {
