@@ -106,6 +106,9 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     }).finally(logs.flush)
     if (gate.hit && deps.logLimits.mode === 'fail' && !m.signal.aborted) return fail(engineLog, logLimitError(gate.hit))
     if (!outcome.ok) {
+      // A plugin's own error details are plugin-controlled too: bounded before masking walks them.
+      const badDetails = outcome.error.details === undefined ? undefined : checkValueBounds(outcome.error.details, deps.outputBounds)
+      if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${task.type} are ${badDetails.message}` })
       if (outcome.denial) {
         const { permission, target } = outcome.denial
         const pluginName = `${plugin.manifest.namespace}/${plugin.manifest.name}`
