@@ -1,4 +1,7 @@
-/** Composes the API: error mapping, API-key auth on /api/v1, one Elysia instance per resource, OpenAPI. */
+/**
+ * Composes the API: request-target check, error mapping, API-key auth on /api/v1, one
+ * Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses (production mode).
+ */
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
@@ -8,7 +11,9 @@ import type { Config } from '../runtime/config/index.ts'
 import type { SecretStore } from '../runtime/secrets/index.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { createKeyChecker } from './auth.ts'
-import { errorHandler, type InternalErrorLogger } from './errors.ts'
+import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './errors.ts'
+import { checkRequestTarget } from './request-guard.ts'
+import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
@@ -51,15 +56,29 @@ export function createApp(deps: AppDeps) {
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookRoutes(new WebhookService(ctx)))
-  return new Elysia({ name: 'autokestra' })
+  const server = deps.config.server
+  return new Elysia({
+    name: 'autokestra',
+    // Whoever calls `listen` gets these Bun.serve options. `development: false` whatever NODE_ENV says: Bun's
+    // development error page shows the stack, the cwd and source lines to anyone; `error` is the last resort.
+    serve: {
+      development: false,
+      idleTimeout: server.idleTimeoutSeconds,
+      maxRequestBodySize: server.maxRequestBodyBytes,
+      error: serverErrorHandler((e) => deps.logInternalError?.(e)),
+    },
+  })
     .use(errorHandler(deps.logInternalError))
     .onRequest(({ request }) => {
-      const path = new URL(request.url).pathname
+      // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
+      const bad = checkRequestTarget(request)
+      if (bad) return bad
+      const path = pathOf(request)
       // Webhooks authenticate by the key in their path instead (api/routes/webhooks.ts); nothing else is routed there.
       if ((path === '/api/v1' || path.startsWith('/api/v1/')) && !path.startsWith(WEBHOOK_PREFIX)) return checkKey(request)
     })
     .onAfterHandle({ as: 'global' }, ({ request }) => {
-      if (request.method !== 'GET' && new URL(request.url).pathname.startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
+      if (request.method !== 'GET' && pathOf(request).startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
     })
     .use(openapi({
       path: '/openapi',
