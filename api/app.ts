@@ -1,5 +1,5 @@
 /**
- * Composes the API: request-target check, error mapping, API-key auth on /api/v1, one
+ * Composes the API: request-target check, security headers, error mapping, API-key auth on /api/v1, one
  * Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses (production mode).
  */
 import { openapi } from '@elysiajs/openapi'
@@ -20,6 +20,7 @@ import { metricsRoutes } from './routes/metrics.ts'
 import { secretRoutes } from './routes/secrets.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
 import { workflowRoutes } from './routes/workflows.ts'
+import { securityHeaders } from './security-headers.ts'
 import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
 import { Metrics } from './services/metrics.ts'
@@ -69,11 +70,13 @@ export function createApp(deps: AppDeps) {
     },
   })
     .use(errorHandler(deps.logInternalError))
-    .onRequest(({ request }) => {
+    .onRequest(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
       const bad = checkRequestTarget(request)
       if (bad) return bad
       const path = pathOf(request)
+      // Merged by Elysia into every response of this request, a handler's own Response and errors included.
+      Object.assign(set.headers, securityHeaders(path))
       // Webhooks authenticate by the key in their path instead (api/routes/webhooks.ts); nothing else is routed there.
       if ((path === '/api/v1' || path.startsWith('/api/v1/')) && !path.startsWith(WEBHOOK_PREFIX)) return checkKey(request)
     })

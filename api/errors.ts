@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { AppError, ErrorCode, httpStatusOf, type ErrorInfo } from '../runtime/errors.ts'
 import { pointerToSegments } from '../runtime/workflow/path.ts'
 import { pathOf } from './request-path.ts'
+import { withSecurityHeaders } from './security-headers.ts'
 
 export interface ErrorResponseOptions {
   /**
@@ -13,11 +14,12 @@ export interface ErrorResponseOptions {
   headers?: Record<string, string>
 }
 
-/** Builds the JSON error response every route and hook uses. */
+/** Builds the JSON error response every route and hook uses (with the security headers). */
 export function errorResponse(status: number, info: ErrorInfo, opts: ErrorResponseOptions = {}): Response {
   const error: { code: string; message: string; details?: unknown } = { code: info.code, message: info.message }
   if (info.details !== undefined) error.details = info.details
-  return Response.json({ error }, { status, headers: { ...opts.headers, ...(opts.close ? { connection: 'close' } : {}) } })
+  const res = Response.json({ error }, { status, headers: { ...opts.headers, ...(opts.close ? { connection: 'close' } : {}) } })
+  return withSecurityHeaders(res, '')
 }
 
 /** The 500 every unexpected error becomes: no stack, no message from the error, only a pointer to the server log. */
