@@ -56,7 +56,11 @@ export function createApp(deps: AppDeps) {
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
-    .use(webhookRoutes(new WebhookService(ctx)))
+    .use(webhookRoutes(new WebhookService(ctx), {
+      uploadsPerIp: deps.config.server.webhookUploadsPerIp,
+      bodyTimeoutMs: deps.config.server.webhookBodyTimeoutSeconds * 1000,
+      clock: ctx.clock,
+    }))
   const server = deps.config.server
   return new Elysia({
     name: 'autokestra',

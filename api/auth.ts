@@ -1,6 +1,7 @@
 /** API-key check for `/api/v1/*`: Bearer or X-API-Key (Authorization wins), constant-time on SHA-256 digests. */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { ErrorCode } from '../runtime/errors.ts'
+import { hasBody } from './body.ts'
 import { errorResponse } from './errors.ts'
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
@@ -17,9 +18,6 @@ export function presentedKey(headers: Headers): string | undefined {
 
 /** RFC 6750: a 401 names the scheme; a wrong key also says the token is invalid. */
 const challenge = (invalid: boolean) => ({ 'www-authenticate': `Bearer realm="autokestra"${invalid ? ', error="invalid_token"' : ''}` })
-
-/** A refusal reads no body; if the request carries one, close the connection instead of reading it to its end. */
-const hasBody = (req: Request) => req.headers.has('transfer-encoding') || Number(req.headers.get('content-length') ?? 0) > 0
 
 /**
  * Returns a checker: `undefined` when the request may proceed, else a 401 response (`WWW-Authenticate: Bearer`).

@@ -23,7 +23,7 @@ const freePort = () => {
 }
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024
 
-interface Server { url: string; port: number; pid: number; stop(): Promise<void> }
+interface Server { url: string; port: number; pid: number; hookPath: string; stop(): Promise<void> }
 
 /** A fresh server per scenario, so one scenario's heap does not carry into the next. */
 async function startServer(): Promise<Server> {
@@ -42,8 +42,11 @@ async function startServer(): Promise<Server> {
   const yaml = 'id: hook\ntriggers:\n  - type: webhook\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: hi }\n'
   const res = await fetch(`${url}/api/v1/workflows/hook`, { method: 'PUT', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/yaml' }, body: yaml })
   if (res.status !== 201) throw new Error(`apply failed: ${res.status} ${await res.text()}`)
+  // The key is in the apply answer (shown once since keys are stored hashed; in `workflow.webhook` before that).
+  const applied = await res.json() as { webhook?: { path: string }; workflow: { webhook?: { path?: string } } }
+  const hookPath = applied.webhook?.path ?? applied.workflow.webhook?.path ?? ''
   return {
-    url, port, pid: proc.pid,
+    url, port, pid: proc.pid, hookPath,
     stop: async () => { proc.kill('SIGTERM'); await proc.exited; rmSync(dir, { recursive: true, force: true }) },
   }
 }
@@ -76,8 +79,9 @@ function upload(port: number, head: string, bytes: number): Promise<Conn> {
 }
 
 /** N uploads of BODY_BYTES - 1 (never complete), held for HOLD_MS: the server's peak RSS and what the clients saw. */
-async function heldUploads(name: string, path: string) {
+async function heldUploads(name: string, pathFor: (s: Server) => string) {
   const s = await startServer()
+  const path = pathFor(s)
   await Bun.sleep(500)
   const before = rssMb(s.pid)
   const head = `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Type: application/json\r\nContent-Length: ${BODY_BYTES}\r\n\r\n`
@@ -99,28 +103,31 @@ async function heldUploads(name: string, path: string) {
 }
 
 /** N connections that trickle one byte a second (headers, or a body the handler waits for): when the server cuts them. */
-async function slowloris(name: string, headFor: (port: number) => string, trickle: string, maxMs = 60_000) {
+async function slowloris(name: string, headFor: (s: Server) => string, trickle: string, maxMs = 60_000) {
   const s = await startServer()
   await Bun.sleep(500)
   const before = rssMb(s.pid)
   const t0 = Date.now()
   let peak = before
-  const closedAfter = await Promise.all(Array.from({ length: UPLOADS }, () => new Promise<number | null>((resolve) => {
+  const closedAfter = await Promise.all(Array.from({ length: UPLOADS }, () => new Promise<{ at: number | null; status: string }>((resolve) => {
     const socket = connect(s.port, '127.0.0.1')
     let responded = ''
     const iv = setInterval(() => {
-      if (Date.now() - t0 > maxMs) { clearInterval(iv); socket.destroy(); resolve(null) } else socket.write(trickle)
+      if (Date.now() - t0 > maxMs) { clearInterval(iv); socket.destroy(); resolve({ at: null, status: status() }) } else socket.write(trickle)
     }, 1000)
     socket.on('data', (d) => { responded += d.toString('latin1') })
-    socket.on('close', () => { clearInterval(iv); resolve(Date.now() - t0) })
+    const status = () => /^HTTP\/1\.1 (\d+)/.exec(responded)?.[1] ?? 'none'
+    socket.on('close', () => { clearInterval(iv); resolve({ at: Date.now() - t0, status: status() }) })
     socket.on('error', () => {})
-    socket.on('connect', () => socket.write(headFor(s.port)))
+    socket.on('connect', () => socket.write(headFor(s)))
   })))
   peak = Math.max(peak, rssMb(s.pid))
-  const cut = closedAfter.filter((x): x is number => x !== null).sort((a, b) => a - b)
+  const cut = closedAfter.map((c) => c.at).filter((x): x is number => x !== null).sort((a, b) => a - b)
+  const statuses: Record<string, number> = {}
+  for (const c of closedAfter) statuses[c.status] = (statuses[c.status] ?? 0) + 1
   const result = {
     name, connections: UPLOADS, rssBeforeMb: Math.round(before), rssAfterMb: Math.round(peak),
-    cutByServer: cut.length, stillOpenAfterMs: closedAfter.length - cut.length ? maxMs : 0,
+    cutByServer: cut.length, stillOpenAfterMs: closedAfter.length - cut.length ? maxMs : 0, statuses,
     cutAfterMs: cut.length ? { min: cut[0], max: cut[cut.length - 1] } : null,
   }
   await s.stop()
@@ -130,11 +137,13 @@ async function slowloris(name: string, headFor: (port: number) => string, trickl
 const only = process.argv[2]
 const out: unknown[] = []
 if (!only || only === 'uploads') {
-  out.push(await heldUploads('wrong key', '/api/v1/webhooks/hook/not-the-key'))
-  out.push(await heldUploads('unknown workflow', '/api/v1/webhooks/nope/not-the-key'))
+  out.push(await heldUploads('wrong key', () => '/api/v1/webhooks/hook/not-the-key'))
+  out.push(await heldUploads('unknown workflow', () => '/api/v1/webhooks/nope/not-the-key'))
+  out.push(await heldUploads('valid key (one client IP)', (s) => s.hookPath))
 }
 if (!only || only === 'slowloris') {
   out.push(await slowloris('headers trickled', () => 'POST /api/v1/webhooks/hook/x HTTP/1.1\r\nHost: 127.0.0.1\r\n', 'X: y\r\n'))
-  out.push(await slowloris('body trickled, wrong key', (p) => `POST /api/v1/webhooks/hook/x HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nContent-Length: 100000\r\n\r\n`, 'a'))
+  out.push(await slowloris('body trickled, wrong key', (s) => `POST /api/v1/webhooks/hook/x HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Length: 100000\r\n\r\n`, 'a'))
+  out.push(await slowloris('body trickled, valid key', (s) => `POST ${s.hookPath} HTTP/1.1\r\nHost: 127.0.0.1:${s.port}\r\nContent-Length: 100000\r\n\r\n`, 'a'))
 }
 console.log(JSON.stringify({ machine: { bun: Bun.version, platform: `${process.platform}-${process.arch}` }, results: out }, null, 2))

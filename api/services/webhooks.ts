@@ -1,4 +1,7 @@
-/** Webhook triggers: key minting and checking (constant time), per-workflow rate limit, body → inputs. */
+/**
+ * Webhook triggers: key minting and checking (constant time), per-workflow rate limit, body → inputs. A call is
+ * authorized from its path alone (`authorize`) before a byte of its body is read; only then is it started.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newToken } from '../../runtime/ids.ts'
@@ -37,33 +40,9 @@ export function webhookKeyMatches(expected: string | undefined, given: string): 
 
 /** Why a webhook call was refused with 429, for the Retry-After header. */
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(ErrorCode.RateLimited, `too many webhook calls for this workflow; retry after ${retryAfterSeconds}s`, { retryAfterSeconds }, true)
+  constructor(readonly retryAfterSeconds: number, message = `too many webhook calls for this workflow; retry after ${retryAfterSeconds}s`) {
+    super(ErrorCode.RateLimited, message, { retryAfterSeconds }, true)
   }
-}
-
-/**
- * Reads a request body as text, refusing it as soon as it passes `max` bytes (by Content-Length, or while
- * streaming), so an oversized upload is neither buffered whole nor read to its end.
- */
-export async function readCappedText(request: Request, max = MAX_WEBHOOK_BODY_BYTES): Promise<string> {
-  const tooLarge = () => new AppError(ErrorCode.InvalidInput, `webhook body exceeds ${max} bytes`, { path: 'body' })
-  if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge()
-  if (!request.body) return ''
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Reads a webhook body: empty → no inputs; else a JSON object whose keys are the inputs. */
@@ -92,21 +71,26 @@ export class WebhookService {
   }
 
   /**
-   * Starts an execution with trigger `webhook`. NOT_FOUND alike for an unknown workflow, a workflow without
-   * a webhook trigger and a wrong key (never says which); then WORKFLOW_DISABLED, RATE_LIMITED, and the
-   * engine's INVALID_INPUT naming the offending input.
+   * Checks a call from its path alone, before its body is read, and takes a token of the workflow's rate:
+   * NOT_FOUND alike for an unknown workflow, a workflow without a webhook trigger and a wrong key (never says
+   * which; none of them costs a token); then WORKFLOW_DISABLED, RATE_LIMITED. Returns the workflow to start.
    */
-  async trigger(workflowId: string, key: string, body: string, remote?: string): Promise<{ executionId: string }> {
+  authorize(workflowId: string, key: string): WorkflowRecord {
     const rec = this.ctx.store.workflows.get(workflowId)
     const expected = rec && hasWebhook(rec) ? rec.webhookKey : undefined
     if (!webhookKeyMatches(expected, key) || !rec) throw new AppError(ErrorCode.NotFound, 'no such webhook')
     if (!rec.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${workflowId} is disabled`)
     const taken = this.limiter.take(workflowId)
     if (!taken.ok) throw new RateLimitedError(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)))
+    return rec
+  }
+
+  /** Starts an authorized call's execution (trigger `webhook`); the engine's INVALID_INPUT names a bad input. */
+  async start(rec: WorkflowRecord, body: string, remote?: string): Promise<{ executionId: string }> {
     const inputs = bodyToInputs(body)
     const engine = requireEngine(this.ctx)
     const execution = await engine.start({
-      workflowId, inputs, trigger: { type: 'webhook', ...(remote ? { data: { remote } } : {}) },
+      workflowId: rec.id, inputs, trigger: { type: 'webhook', ...(remote ? { data: { remote } } : {}) },
     })
     return { executionId: execution.id }
   }
