@@ -18,6 +18,7 @@ import { executionRoutes } from './routes/executions.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { secretRoutes } from './routes/secrets.ts'
+import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
 import { workflowRoutes } from './routes/workflows.ts'
 import { securityHeaders } from './security-headers.ts'
@@ -25,6 +26,7 @@ import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
 import { Metrics } from './services/metrics.ts'
 import { cronTriggerHooks } from './services/triggers.ts'
+import { WebhookKeyService } from './services/webhook-keys.ts'
 import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
 import { WorkflowService } from './services/workflows.ts'
@@ -56,6 +58,7 @@ export function createApp(deps: AppDeps) {
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
+    .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
     .use(webhookRoutes(new WebhookService(ctx), {
       uploadsPerIp: deps.config.server.webhookUploadsPerIp,
       bodyTimeoutMs: deps.config.server.webhookBodyTimeoutSeconds * 1000,

@@ -1,42 +1,18 @@
 /**
- * Webhook triggers: key minting and checking (constant time), per-workflow rate limit, body → inputs. A call is
- * authorized from its path alone (`authorize`) before a byte of its body is read; only then is it started.
+ * Webhook calls: authorized from the path alone (`authorize`: key, trigger, enabled, per-workflow rate) before a
+ * byte of the body is read; only then started with the body as inputs. Keys themselves: webhook-keys.ts.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { newToken } from '../../runtime/ids.ts'
-import type { Store, WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/store.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts'
+import { hasWebhook, webhookKeyMatches } from './webhook-keys.ts'
 
 /** Default per-workflow webhook rate: 10 per second sustained, bursts of 20. */
 export const DEFAULT_WEBHOOK_RATE: RateLimit = { ratePerSecond: 10, burst: 20 }
 
 /** Largest accepted webhook body. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
-
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
-// Compared against when the workflow or its key is missing, so that case costs the same as a wrong key.
-const DUMMY = digest(newToken())
-
-const hasWebhook = (r: WorkflowRecord) => r.workflow.triggers.some((t) => t.type === 'webhook')
-
-/**
- * Mints the webhook key of a workflow that has a webhook trigger and no key yet; returns the record as
- * stored. A key survives re-applies (and removing then re-adding the trigger) so the URL stays stable.
- */
-export function ensureWebhookKey(store: Store, record: WorkflowRecord): WorkflowRecord {
-  if (record.webhookKey !== undefined || !hasWebhook(record)) return record
-  const key = newToken()
-  store.workflows.setWebhookKey(record.id, key)
-  return { ...record, webhookKey: key }
-}
-
-/** Whether `given` is the workflow's key: SHA-256 digests compared in constant time, whatever the lengths. */
-export function webhookKeyMatches(expected: string | undefined, given: string): boolean {
-  const same = timingSafeEqual(expected === undefined ? DUMMY : digest(expected), digest(given))
-  return same && expected !== undefined
-}
 
 /** Why a webhook call was refused with 429, for the Retry-After header. */
 export class RateLimitedError extends AppError {
@@ -77,7 +53,7 @@ export class WebhookService {
    */
   authorize(workflowId: string, key: string): WorkflowRecord {
     const rec = this.ctx.store.workflows.get(workflowId)
-    const expected = rec && hasWebhook(rec) ? rec.webhookKey : undefined
+    const expected = rec && hasWebhook(rec) ? rec.webhookKey?.hash : undefined
     if (!webhookKeyMatches(expected, key) || !rec) throw new AppError(ErrorCode.NotFound, 'no such webhook')
     if (!rec.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${workflowId} is disabled`)
     const taken = this.limiter.take(workflowId)

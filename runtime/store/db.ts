@@ -31,6 +31,7 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
   const applied: number[] = []
+  const after: Migration[] = []
   // BEGIN IMMEDIATE so two processes opening one new database do not both migrate.
   const run = db.transaction(() => {
     const done = new Set(
@@ -39,6 +40,8 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
     for (const m of migrations) {
       if (done.has(m.version)) continue
       db.exec(m.sql)
+      m.up?.(db)
+      if (m.afterCommit) after.push(m)
       db.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         m.version, m.name, Date.now(),
       )
@@ -46,6 +49,7 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
     }
   })
   run.immediate()
+  for (const m of after) m.afterCommit?.(db)
   return applied
 }
 

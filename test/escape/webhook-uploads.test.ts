@@ -39,8 +39,7 @@ afterAll(async () => {
 
 /** The webhook path with its key, as the apply answer shows it once. */
 function hookPathOf(applied: unknown): string {
-  const a = applied as { webhook?: { path?: string }; workflow?: { webhook?: { path?: string } } }
-  const path = a.webhook?.path ?? a.workflow?.webhook?.path
+  const path = (applied as { webhook?: { path?: string } }).webhook?.path
   if (!path) throw new Error(`no webhook path in the apply answer: ${JSON.stringify(applied)}`)
   return path
 }
