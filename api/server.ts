@@ -8,7 +8,7 @@ import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
 import { openStore } from '../runtime/store/store.ts'
 import { createApp, type App } from './app.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
-import { pathOf } from './request-path.ts'
+import { loggablePath, pathOf } from './request-path.ts'
 
 /** Set to `1` to serve the API (reads) without running executions. */
 export const DISABLE_RUNTIME_ENV = 'AUTOKESTRA_DISABLE_RUNTIME'
@@ -73,7 +73,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     }
     const app = createApp({
       engine, store, secrets, config, scheduler,
-      logInternalError: (e, req) => log.error(req ? `${req.method} ${pathOf(req)} failed:` : 'request failed:', e),
+      logInternalError: (e, req) => log.error(req ? `${req.method} ${loggablePath(pathOf(req))} failed:` : 'request failed:', e),
     })
     app.listen({ hostname: config.server.host, port: config.server.port })
     const port = app.server?.port ?? config.server.port
