@@ -53,7 +53,7 @@ export const PUBLIC_PREFIXES = ['/health', '/metrics', '/openapi'] as const
 export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
   const checkKey = createKeyChecker(deps.config.server.apiKeys)
-  const metrics = new Metrics(deps.store, deps.engine)
+  const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
