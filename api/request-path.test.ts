@@ -18,8 +18,8 @@ describe('request paths', () => {
   })
 
   it('accepts host[:port] and bracketed IPv6, refuses anything odd', () => {
-    for (const ok of ['localhost', 'localhost:7233', '127.0.0.1', '[::1]', '[::1]:80', 'a.b-c.example', 'svc_1.internal']) expect([ok, isValidHost(ok)]).toEqual([ok, true])
-    for (const bad of ['', 'a b', '[::1', 'exa%mple', 'a/b', 'a@b', 'host:0', 'host:99999', 'host:', ':80', '-x', 'é.example', 'a, b'])
+    for (const ok of ['localhost', 'localhost:7233', '127.0.0.1', '[::1]', '[::1]:80', 'a.b-c.example', 'svc_1.internal', 'example.com.', 'EXAMPLE.com:443']) expect([ok, isValidHost(ok)]).toEqual([ok, true])
+    for (const bad of ['', 'a b', '[::1', 'exa%mple', 'a/b', 'a@b', 'host:0', 'host:99999', 'host:', ':80', '-x', 'é.example', 'a, b', 'a..', '.a'])
       expect([bad, isValidHost(bad)]).toEqual([bad, false])
   })
 })
