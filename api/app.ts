@@ -52,7 +52,8 @@ export const PUBLIC_PREFIXES = ['/health', '/metrics', '/openapi'] as const
 /** Builds the Elysia app (not listening). `app.handle(request)` serves in-process. */
 export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
-  const checkKey = createKeyChecker(deps.config.server.apiKeys)
+  const server = deps.config.server
+  const checkKey = createKeyChecker(server.apiKeys)
   const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
@@ -60,11 +61,10 @@ export function createApp(deps: AppDeps) {
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
     .use(webhookRoutes(new WebhookService(ctx), {
-      uploadsPerIp: deps.config.server.webhookUploadsPerIp,
-      bodyTimeoutMs: deps.config.server.webhookBodyTimeoutSeconds * 1000,
+      uploadsPerIp: server.webhookUploadsPerIp,
+      bodyTimeoutMs: server.webhookBodyTimeoutSeconds * 1000,
       clock: ctx.clock,
     }))
-  const server = deps.config.server
   return new Elysia({
     name: 'autokestra',
     // Whoever calls `listen` gets these Bun.serve options. `development: false` whatever NODE_ENV says: Bun's

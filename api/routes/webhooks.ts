@@ -7,6 +7,7 @@
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, httpStatusOf } from '../../runtime/errors.ts'
+import type { WorkflowRecord } from '../../runtime/store/store.ts'
 import { hasBody, readBody } from '../body.ts'
 import { errorResponse } from '../errors.ts'
 import { ConcurrencyLimiter } from '../services/concurrency.ts'
@@ -46,7 +47,7 @@ export const webhookRoutes = (webhooks: WebhookService, limits: WebhookLimits) =
         return refusal(new RateLimitedError(1, `too many webhook calls in flight from this address (at most ${perIp.max}); retry after 1s`), unread)
       }
       try {
-        let workflow
+        let workflow: WorkflowRecord
         try {
           workflow = webhooks.authorize(params.workflowId, params.key)
         } catch (e) {
