@@ -28,8 +28,8 @@ export function internalErrorResponse(): Response {
 }
 
 /**
- * Bun.serve's own `error` option: the last resort when something throws outside Elysia's handling (a hook of
- * the error handler itself, a response stream). Replaces Bun's error page with the envelope.
+ * Bun.serve's own `error` option: the last resort when something throws outside Elysia's handling (as the
+ * server's logger once did inside the error hook). Replaces Bun's error page with the envelope.
  */
 export function serverErrorHandler(logInternal: (error: unknown) => void = () => {}): (error: Error) => Response {
   return (error) => {

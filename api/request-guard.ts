@@ -5,8 +5,9 @@
 import { ErrorCode } from '../runtime/errors.ts'
 import { errorResponse } from './errors.ts'
 
-// A DNS name (a trailing dot allowed) or IPv4 address, or a bracketed IPv6 literal (zone id allowed), and an optional port. Stricter than
-// RFC 3986's reg-name on purpose: no percent-encoding, no sub-delims, so nothing odd reaches URL parsing or logs.
+// A DNS name (a trailing dot allowed) or IPv4 address, or a bracketed IPv6 literal (zone id allowed), and an
+// optional port. Stricter than RFC 3986's reg-name on purpose: no percent-encoding, no sub-delims, so nothing odd
+// reaches URL parsing or logs.
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?\.?|\[[0-9A-Fa-f:.]{2,45}(?:%25[A-Za-z0-9._~-]{1,32})?\])(?::(\d{1,5}))?$/
 
 /** Whether `host` (a Host header value) is a hostname or address with an optional port in 1–65535. */
