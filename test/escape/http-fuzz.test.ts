@@ -129,6 +129,22 @@ describe('finding 9: no request produces Bun\'s development error page', () => {
     expect(server.app.server?.development).toBe(false)
   })
 
+  it('answers an error that escapes every handler with the envelope: the Bun-level error option of createApp', async () => {
+    // The app's own serve options on a server whose fetch throws, as a hook outside Elysia's handling would.
+    const serve = server.app.config.serve as Partial<Bun.Serve.Options<undefined>>
+    expect(serve.development).toBe(false)
+    const bare = Bun.serve({ ...serve, hostname: '127.0.0.1', port: 0, fetch: () => { throw new Error(`escaped from ${repoRoot}`) } } as Bun.Serve.Options<undefined>)
+    try {
+      const r = await rawRequest(bare.port!, req('GET /x HTTP/1.1', [`Host: 127.0.0.1:${bare.port}`, 'Connection: close']))
+      expect(r.status).toBe(500)
+      expect(JSON.parse(r.body)).toEqual({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } })
+      expect(problems('escaped error', { ...r, status: 0 })).toEqual([])
+      expect(internal.some((l) => l.includes('request failed') && l.includes('escaped from'))).toBe(true) // logged, not shown
+    } finally {
+      bare.stop(true)
+    }
+  })
+
   it('answers a missing or malformed Host with 400 INVALID_INPUT and the envelope', async () => {
     for (const bytes of [req('GET /health HTTP/1.0', []), req('GET /nope HTTP/1.1', ['Host: a b', 'Connection: close']),
       req('GET /api/v1/workflows HTTP/1.1', ['Host: [::1', 'Connection: close'])]) {
