@@ -1,4 +1,7 @@
-/** Composes the API: error mapping, API-key auth on /api/v1, one Elysia instance per resource, OpenAPI. */
+/**
+ * Composes the API: request-target check, security headers, error mapping, API-key auth on /api/v1, one
+ * Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses (production mode).
+ */
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
@@ -8,17 +11,22 @@ import type { Config } from '../runtime/config/index.ts'
 import type { SecretStore } from '../runtime/secrets/index.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { createKeyChecker } from './auth.ts'
-import { errorHandler, type InternalErrorLogger } from './errors.ts'
+import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './errors.ts'
+import { checkRequestTarget } from './request-guard.ts'
+import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { secretRoutes } from './routes/secrets.ts'
+import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
 import { workflowRoutes } from './routes/workflows.ts'
+import { securityHeaders } from './security-headers.ts'
 import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
 import { Metrics } from './services/metrics.ts'
 import { cronTriggerHooks } from './services/triggers.ts'
+import { WebhookKeyService } from './services/webhook-keys.ts'
 import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
 import { WorkflowService } from './services/workflows.ts'
@@ -44,22 +52,43 @@ export const PUBLIC_PREFIXES = ['/health', '/metrics', '/openapi'] as const
 /** Builds the Elysia app (not listening). `app.handle(request)` serves in-process. */
 export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
-  const checkKey = createKeyChecker(deps.config.server.apiKeys)
-  const metrics = new Metrics(deps.store, deps.engine)
+  const server = deps.config.server
+  const checkKey = createKeyChecker(server.apiKeys)
+  const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
-    .use(webhookRoutes(new WebhookService(ctx)))
-  return new Elysia({ name: 'autokestra' })
+    .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
+    .use(webhookRoutes(new WebhookService(ctx), {
+      uploadsPerIp: server.webhookUploadsPerIp,
+      bodyTimeoutMs: server.webhookBodyTimeoutSeconds * 1000,
+      clock: ctx.clock,
+    }))
+  return new Elysia({
+    name: 'autokestra',
+    // Whoever calls `listen` gets these Bun.serve options. `development: false` whatever NODE_ENV says: Bun's
+    // development error page shows the stack, the cwd and source lines to anyone; `error` is the last resort.
+    serve: {
+      development: false,
+      idleTimeout: server.idleTimeoutSeconds,
+      maxRequestBodySize: server.maxRequestBodyBytes,
+      error: serverErrorHandler((e) => deps.logInternalError?.(e)),
+    },
+  })
     .use(errorHandler(deps.logInternalError))
-    .onRequest(({ request }) => {
-      const path = new URL(request.url).pathname
+    .onRequest(({ request, set }) => {
+      // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
+      const bad = checkRequestTarget(request)
+      if (bad) return bad
+      const path = pathOf(request)
+      // Merged by Elysia into every response of this request, a handler's own Response and errors included.
+      Object.assign(set.headers, securityHeaders(path))
       // Webhooks authenticate by the key in their path instead (api/routes/webhooks.ts); nothing else is routed there.
       if ((path === '/api/v1' || path.startsWith('/api/v1/')) && !path.startsWith(WEBHOOK_PREFIX)) return checkKey(request)
     })
     .onAfterHandle({ as: 'global' }, ({ request }) => {
-      if (request.method !== 'GET' && new URL(request.url).pathname.startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
+      if (request.method !== 'GET' && pathOf(request).startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
     })
     .use(openapi({
       path: '/openapi',

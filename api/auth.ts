@@ -1,6 +1,7 @@
 /** API-key check for `/api/v1/*`: Bearer or X-API-Key (Authorization wins), constant-time on SHA-256 digests. */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { ErrorCode } from '../runtime/errors.ts'
+import { hasBody } from './body.ts'
 import { errorResponse } from './errors.ts'
 
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
@@ -15,9 +16,12 @@ export function presentedKey(headers: Headers): string | undefined {
   return headers.get('x-api-key')?.trim() || undefined
 }
 
+/** RFC 6750: a 401 names the scheme; a wrong key also says the token is invalid. */
+const challenge = (invalid: boolean) => ({ 'www-authenticate': `Bearer realm="autokestra"${invalid ? ', error="invalid_token"' : ''}` })
+
 /**
- * Returns a checker: `undefined` when the request may proceed, else a 401 response. Digests are
- * compared so lengths never leak, and every configured key is compared (no early exit).
+ * Returns a checker: `undefined` when the request may proceed, else a 401 response (`WWW-Authenticate: Bearer`).
+ * Digests are compared so lengths never leak, and every configured key is compared (no early exit).
  */
 export function createKeyChecker(keys: readonly string[]): (req: Request) => Response | undefined {
   const known = keys.map(digest)
@@ -27,11 +31,11 @@ export function createKeyChecker(keys: readonly string[]): (req: Request) => Res
       return errorResponse(401, {
         code: ErrorCode.Unauthorized,
         message: 'missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`',
-      })
+      }, { headers: challenge(false), close: hasBody(req) })
     }
     const d = digest(key)
     let ok = false
     for (const k of known) ok = timingSafeEqual(d, k) || ok
-    return ok ? undefined : errorResponse(401, { code: ErrorCode.Unauthorized, message: 'invalid API key' })
+    return ok ? undefined : errorResponse(401, { code: ErrorCode.Unauthorized, message: 'invalid API key' }, { headers: challenge(true), close: hasBody(req) })
   }
 }

@@ -2,16 +2,48 @@
 import { Elysia } from 'elysia'
 import { AppError, ErrorCode, httpStatusOf, type ErrorInfo } from '../runtime/errors.ts'
 import { pointerToSegments } from '../runtime/workflow/path.ts'
+import { pathOf } from './request-path.ts'
+import { withSecurityHeaders } from './security-headers.ts'
 
-/** Builds the JSON error response every route and hook uses. */
-export function errorResponse(status: number, info: ErrorInfo): Response {
-  const error: { code: string; message: string; details?: unknown } = { code: info.code, message: info.message }
-  if (info.details !== undefined) error.details = info.details
-  return Response.json({ error }, { status })
+export interface ErrorResponseOptions {
+  /**
+   * Send `Connection: close`: for a refusal that leaves the request body unread, so the server neither reads
+   * nor discards the rest of an upload nobody will use, and the client cannot reuse the connection.
+   */
+  close?: boolean
+  headers?: Record<string, string>
 }
 
-/** Called with unexpected errors (the server logs them; the client only sees `INTERNAL`). */
-export type InternalErrorLogger = (error: unknown, request: Request) => void
+/** Builds the JSON error response every route and hook uses (with the security headers). */
+export function errorResponse(status: number, info: ErrorInfo, opts: ErrorResponseOptions = {}): Response {
+  const error: { code: string; message: string; details?: unknown } = { code: info.code, message: info.message }
+  if (info.details !== undefined) error.details = info.details
+  const res = Response.json({ error }, { status, headers: { ...opts.headers, ...(opts.close ? { connection: 'close' } : {}) } })
+  return withSecurityHeaders(res, '')
+}
+
+/** The 500 every unexpected error becomes: no stack, no message from the error, only a pointer to the server log. */
+export function internalErrorResponse(): Response {
+  return errorResponse(500, { code: ErrorCode.Internal, message: 'internal error (see the server log)' })
+}
+
+/**
+ * Bun.serve's own `error` option: the last resort when something throws outside Elysia's handling (as the
+ * server's logger once did inside the error hook). Replaces Bun's error page with the envelope.
+ */
+export function serverErrorHandler(logInternal: (error: unknown) => void = () => {}): (error: Error) => Response {
+  return (error) => {
+    try {
+      logInternal(error)
+    } catch {
+      // The logger failing must not turn into Bun's error page either.
+    }
+    return internalErrorResponse()
+  }
+}
+
+/** Called with unexpected errors (the server logs them; the client only sees `INTERNAL`); no request at Bun's level. */
+export type InternalErrorLogger = (error: unknown, request?: Request) => void
 
 interface ValidationLike {
   type?: string
@@ -55,16 +87,18 @@ export function errorHandler(logInternal: InternalErrorLogger = () => {}) {
           message: 'malformed request body: it does not parse as its content-type says',
           details: { path: 'body' },
         })
-      case 'NOT_FOUND': {
-        const url = new URL(request.url)
-        return errorResponse(404, { code: ErrorCode.NotFound, message: `no route ${request.method} ${url.pathname}` })
-      }
+      case 'NOT_FOUND':
+        return errorResponse(404, { code: ErrorCode.NotFound, message: `no route ${request.method} ${pathOf(request)}` })
       case 'INVALID_COOKIE_SIGNATURE':
       case 'INVALID_FILE_TYPE':
         return errorResponse(400, { code: ErrorCode.InvalidInput, message: String((error as Error).message) })
       default:
-        logInternal(error, request)
-        return errorResponse(500, { code: ErrorCode.Internal, message: 'internal error (see the server log)' })
+        try {
+          logInternal(error, request)
+        } catch {
+          // A throwing logger would escape Elysia and reach Bun.serve's error handler; answer here instead.
+        }
+        return internalErrorResponse()
     }
   })
 }

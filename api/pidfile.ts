@@ -1,7 +1,8 @@
 /** The server's pid file and log file in the data dir: written on listen, removed on stop, read by `server stop|status`. */
-import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Config } from '../runtime/config/index.ts'
+import { writePrivateFile } from '../runtime/private-files.ts'
 
 /** Where a server with this config keeps its pid file, log file (when detached) and data. */
 export function runtimePaths(config: Config): { dataDir: string; pidFile: string; logFile: string } {
@@ -26,8 +27,9 @@ export function readPidFile(file: string): PidInfo | undefined {
   }
 }
 
+/** Writes the pid file, 0600 whatever the umask (it says where the server listens; nobody else needs it). */
 export function writePidFile(file: string, info: PidInfo): void {
-  writeFileSync(file, `${JSON.stringify(info)}\n`, { mode: 0o644 })
+  writePrivateFile(file, 'pid file', `${JSON.stringify(info)}\n`)
 }
 
 /** Removes the pid file if it still names `pid` (a newer server may have replaced it). */

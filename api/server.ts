@@ -4,10 +4,12 @@ import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
+import { securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
 import { openStore } from '../runtime/store/store.ts'
 import { createApp, type App } from './app.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
+import { loggablePath, pathOf } from './request-path.ts'
 
 /** Set to `1` to serve the API (reads) without running executions. */
 export const DISABLE_RUNTIME_ENV = 'AUTOKESTRA_DISABLE_RUNTIME'
@@ -56,10 +58,12 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     throw new AppError(ErrorCode.Conflict, `a server is already running on this data dir (pid ${running.pid}, ${running.url}); ` +
       'stop it with: workflow server stop', { pid: running.pid, pidFile: paths.pidFile })
   }
-  const store = openStore(config.storage.path)
+  // Data dir 0700, database files 0600 (narrowed with a warning if they were wider), before anything is written.
+  const store = openStore(config.storage.path, { onWarn: (m) => log.warn(m) })
   let engine: Engine | undefined
   let scheduler: Scheduler | undefined
   try {
+    for (const [file, what] of [[paths.pidFile, 'pid file'], [paths.logFile, 'server log']] as const) securePrivateFile(file, what, (m) => log.warn(m))
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
     if (master.source === 'generated') log.info(`generated a new secret master key at ${master.keyFile} (mode 0600): back it up`)
     const secrets = new SecretStore(store.db, master.key)
@@ -72,7 +76,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     }
     const app = createApp({
       engine, store, secrets, config, scheduler,
-      logInternalError: (e, req) => log.error(`${req.method} ${new URL(req.url).pathname} failed:`, e),
+      logInternalError: (e, req) => log.error(req ? `${req.method} ${loggablePath(pathOf(req))} failed:` : 'request failed:', e),
     })
     app.listen({ hostname: config.server.host, port: config.server.port })
     const port = app.server?.port ?? config.server.port

@@ -1,6 +1,7 @@
 /**
  * API throughput: requests/s and p99 for GET /health and GET /api/v1/executions?limit=50 with 10,000
- * executions stored, and newest-first log pages from one execution with 1,000,000 lines. Prints JSON.
+ * executions stored, and newest-first log pages from one execution with 1,000,000 lines; the keyless GET /metrics
+ * and the uncached count behind it. Prints JSON.
  * Env: EXECUTIONS (10000), LOG_LINES (1000000), SECONDS (3 per endpoint), CONCURRENCY (32).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -93,6 +94,12 @@ const result = {
   seed: { executions: EXECUTIONS, logLines: LOG_LINES, executionsMs: Math.round(seedExecutionsMs), logsMs: Math.round(seedLogsMs) },
   health: await load('/health'),
   executions: await load('/api/v1/executions?limit=50'),
+  // Keyless: its store counts are cached 5 s (api/services/metrics.ts); the scan it would otherwise cost each time:
+  metrics: await load('/metrics'),
+  countByStateMs: (() => {
+    const ms = Array.from({ length: 9 }, () => { const s = performance.now(); store.executions.countByState(); return performance.now() - s }).sort((a, b) => a - b)
+    return { median: Number(ms[4]!.toFixed(1)), max: Number(ms[8]!.toFixed(1)) }
+  })(),
   logs: [
     await timed(`/api/v1/executions/${logged}/logs?limit=100`),
     await timed(`/api/v1/executions/${logged}/logs?limit=1000`),

@@ -13,6 +13,7 @@ import { register as registerExecution } from './commands/execution.ts'
 import { register as registerSecrets } from './commands/secrets.ts'
 import { register as registerPlugin } from './commands/plugin.ts'
 import { register as registerSandbox } from './commands/sandbox.ts'
+import { register as registerWebhook } from './commands/webhook.ts'
 
 const ctx: CliContext = { name: 'workflow', version: pkg.version }
 const cli = cac(ctx.name)
@@ -35,6 +36,7 @@ registerExecution(cli, ctx)
 registerSecrets(cli, ctx)
 registerPlugin(cli, ctx)
 registerSandbox(cli, ctx)
+registerWebhook(cli, ctx)
 
 const argv = process.argv
 const json = argv.includes('--json')

@@ -35,6 +35,7 @@ export const ErrorCode = {
   RateLimited: 'RATE_LIMITED',
   WorkflowDisabled: 'WORKFLOW_DISABLED',
   Internal: 'INTERNAL',
+  RequestTimeout: 'REQUEST_TIMEOUT',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -94,7 +95,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   PLUGIN_ERROR: 500, INVALID_TASK_INPUT: 400, INVALID_TASK_OUTPUT: 500, TEMPLATE_ERROR: 400,
   SECRET_NOT_FOUND: 404, SECRET_KEY_MISSING: 503, SECRET_KEY_INVALID: 503, SECRET_INTEGRITY: 500,
   SANDBOX_UNAVAILABLE: 503, RESOURCE_LIMIT: 500, DOCKER_UNAVAILABLE: 503, WORKER_CRASHED: 500,
-  RATE_LIMITED: 429, WORKFLOW_DISABLED: 409, INTERNAL: 500,
+  RATE_LIMITED: 429, WORKFLOW_DISABLED: 409, INTERNAL: 500, REQUEST_TIMEOUT: 408,
 }
 
 /** CLI exit code for each code: one table, used by the CLI's output module. */

@@ -27,12 +27,12 @@ export function bootServer(dbPath: string, extraEnv: Record<string, string> = {}
 export const api = (s: RunningServer, path: string, init: RequestInit = {}) =>
   fetch(s.url + path, { ...init, headers: { authorization: `Bearer ${API_KEY}`, ...init.headers } })
 
-/** Applies YAML over HTTP; returns the workflow detail. */
-export async function applyOver(s: RunningServer, yaml: string): Promise<{ status: number; workflow: { webhook?: { path: string } } }> {
+/** Applies YAML over HTTP; returns the workflow detail and, when this apply minted it, the webhook key (shown once). */
+export async function applyOver(s: RunningServer, yaml: string): Promise<{ status: number; workflow: { webhook?: { keyHint: string } }; webhook?: { path: string } }> {
   const id = /id: (\S+)/.exec(yaml)![1]
   const res = await api(s, `/api/v1/workflows/${id}`, { method: 'PUT', headers: { 'content-type': 'text/yaml' }, body: yaml })
-  const body = await res.json() as { workflow: { webhook?: { path: string } } }
-  return { status: res.status, workflow: body.workflow }
+  const body = await res.json() as { workflow: { webhook?: { keyHint: string } }; webhook?: { path: string } }
+  return { status: res.status, workflow: body.workflow, ...(body.webhook ? { webhook: body.webhook } : {}) }
 }
 
 export interface ExecutionView { id: string; state: string; trigger: { type: string; scheduledAt?: number } }

@@ -20,7 +20,7 @@ describe('server with triggers', () => {
     const s = (server = await bootServer(db.path))
     const applied = await applyOver(s, workflowYaml('both', ['{type: cron, cron: "@daily"}', '{type: webhook}']))
     expect(applied.status).toBe(201)
-    const hook = await fetch(s.url + applied.workflow.webhook!.path, { method: 'POST', body: '{}' })
+    const hook = await fetch(s.url + applied.webhook!.path, { method: 'POST', body: '{}' })
     expect(hook.status).toBe(202)
     const { executionId } = await hook.json() as { executionId: string }
     expect((await executionsOver(s, 'both')).map((e) => [e.id, e.trigger.type])).toEqual([[executionId, 'webhook']])
@@ -32,7 +32,7 @@ describe('server with triggers', () => {
     db = tempDb()
     const s = (server = await bootServer(db.path, { AUTOKESTRA_DISABLE_RUNTIME: '1' }))
     const applied = await applyOver(s, workflowYaml('idle', ['{type: webhook}']))
-    const hook = await fetch(s.url + applied.workflow.webhook!.path, { method: 'POST', body: '{}' })
+    const hook = await fetch(s.url + applied.webhook!.path, { method: 'POST', body: '{}' })
     expect(hook.status).toBe(409)
     expect(await hook.json()).toMatchObject({ error: { code: 'CONFLICT' } })
     expect(await executionsOver(s, 'idle')).toHaveLength(0)

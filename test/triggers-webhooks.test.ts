@@ -1,15 +1,18 @@
-/** Webhook triggers through the real Elysia app in-process, on the real engine: auth by path key, validation, 202, rate limit; next fires in `get`. */
+/** Webhook triggers through the real Elysia app in-process, on the real engine: auth by path key, key shown once and rotated, validation, 202, rate limit; next fires in `get`. */
 
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
+import { readFileSync } from 'node:fs'
 import { createEngine } from '../actors/engine.ts'
 import type { Engine } from '../actors/engine-types.ts'
 import { createApp } from '../api/app.ts'
-import { bodyToInputs, ensureWebhookKey, webhookKeyMatches } from '../api/services/webhooks.ts'
+import { webhookKeyMatches } from '../api/services/webhook-keys.ts'
+import { bodyToInputs } from '../api/services/webhooks.ts'
 import { ManualClock } from '../runtime/clock.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
 import type { Store } from '../runtime/store/store.ts'
-import { applyWorkflow, tempDb, workflowYaml } from './triggers-fixtures.ts'
+import { hashWebhookKey } from '../runtime/store/webhook-keys.ts'
+import { tempDb, workflowYaml } from './triggers-fixtures.ts'
 
 const API_KEY = 'test-api-key'
 const T0 = Date.parse('2025-01-01T00:00:00Z')
@@ -49,24 +52,74 @@ async function applyViaApi(yaml: string): Promise<Response> {
     method: 'PUT', headers: { ...authed, 'content-type': 'text/yaml' }, body: yaml,
   }))
 }
-async function hookUrl(id: string): Promise<string> {
-  const res = await app.handle(new Request(`http://localhost/api/v1/workflows/${id}`, { headers: authed }))
-  const body = await res.json() as { webhook?: { path: string } }
-  return `http://localhost${body.webhook!.path}`
+interface Applied { status: number; body: { workflow: { webhook?: unknown }; webhook?: { path: string; key: string; keyHint: string } } }
+async function apply(yaml: string): Promise<Applied> {
+  const res = await applyViaApi(yaml)
+  return { status: res.status, body: await res.json() as Applied['body'] }
+}
+async function getWorkflow(id: string): Promise<{ webhook?: { pathTemplate: string; keyHint: string; keyCreatedAt: number } }> {
+  return await (await app.handle(new Request(`http://localhost/api/v1/workflows/${id}`, { headers: authed }))).json() as never
+}
+async function rotate(id: string): Promise<Response> {
+  return app.handle(new Request(`http://localhost/api/v1/workflows/${id}/webhook/rotate`, { method: 'POST', headers: authed }))
 }
 const post = (url: string, body?: unknown, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   app.handle(new Request(url, { method: 'POST', headers, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) }))
 
 describe('webhook trigger', () => {
+  let minted: NonNullable<Applied['body']['webhook']>
+  const hookUrl = async (_id: string) => `http://localhost${minted.path}`
   beforeEach(async () => {
-    expect((await applyViaApi(workflowYaml('hook', ['{type: webhook}'], INPUTS))).status).toBe(201)
+    const applied = await apply(workflowYaml('hook', ['{type: webhook}'], INPUTS))
+    expect(applied.status).toBe(201)
+    minted = applied.body.webhook!
   })
 
-  it('mints a key at apply time, shows the URL in get, and keeps it across re-applies', async () => {
-    const url = await hookUrl('hook')
-    expect(url).toMatch(/^http:\/\/localhost\/api\/v1\/webhooks\/hook\/[A-Za-z0-9_-]{32}$/)
-    await applyViaApi(workflowYaml('hook', ['{type: webhook}'], INPUTS + 'description: edited\n'))
-    expect(await hookUrl('hook')).toBe(url)
+  it('shows the key once, in the apply that minted it; get shows its hint only; re-applies keep it', async () => {
+    expect(minted.path).toMatch(/^\/api\/v1\/webhooks\/hook\/[A-Za-z0-9_-]{32}$/)
+    expect(minted.path.endsWith(`/${minted.key}`)).toBe(true)
+    const shown = await getWorkflow('hook')
+    expect(shown.webhook).toEqual({ pathTemplate: '/api/v1/webhooks/hook/{key}', keyHint: minted.key.slice(0, 4), keyCreatedAt: T0 })
+    expect(JSON.stringify(shown)).not.toContain(minted.key)
+    const again = await apply(workflowYaml('hook', ['{type: webhook}'], INPUTS + 'description: edited\n'))
+    expect(again.body.webhook).toBeUndefined()
+    expect(JSON.stringify(again.body)).not.toContain(minted.key)
+    expect((await post(await hookUrl('hook'), { who: 'still works' })).status).toBe(202)
+  })
+
+  it('stores a SHA-256 digest, never the key: not in the row, not in the database file or its WAL', async () => {
+    expect(store.workflows.get('hook')!.webhookKey!.hash).toBe(hashWebhookKey(minted.key))
+    const files = [db.path, `${db.path}-wal`].map((f) => { try { return readFileSync(f) } catch { return Buffer.alloc(0) } })
+    expect(files.some((b) => b.length > 0)).toBe(true)
+    for (const bytes of files) expect(bytes.includes(minted.key)).toBe(false)
+  })
+
+  it('rotates the key: the new one is shown once and works, the old one stops working at once; audited without a key', async () => {
+    const old = await hookUrl('hook')
+    clock.set(T0 + 60_000)
+    const res = await rotate('hook')
+    expect(res.status).toBe(200)
+    const fresh = await res.json() as { workflowId: string; key: string; path: string; keyHint: string; keyCreatedAt: number }
+    expect(fresh).toMatchObject({ workflowId: 'hook', keyHint: fresh.key.slice(0, 4), keyCreatedAt: T0 + 60_000 })
+    expect(fresh.key).not.toBe(minted.key)
+    expect((await post(old, { who: 'x' })).status).toBe(404)
+    expect((await post(`http://localhost${fresh.path}`, { who: 'y' })).status).toBe(202)
+    expect((await getWorkflow('hook')).webhook).toMatchObject({ keyHint: fresh.key.slice(0, 4), keyCreatedAt: T0 + 60_000 })
+    const audit = store.audit.list({ type: 'WEBHOOK_KEY_ROTATED' })
+    expect(audit).toHaveLength(1)
+    expect(audit[0]).toMatchObject({ workflowId: 'hook', data: { keyHint: fresh.keyHint, previousKeyHint: minted.keyHint } })
+    expect(JSON.stringify(audit)).not.toContain(fresh.key)
+  })
+
+  it('refuses to rotate without an API key (401), for an unknown workflow (404) or one without a webhook trigger (409)', async () => {
+    const keyless = await app.handle(new Request('http://localhost/api/v1/workflows/hook/webhook/rotate', { method: 'POST' }))
+    expect(keyless.status).toBe(401)
+    expect((await rotate('nope')).status).toBe(404)
+    await applyViaApi(workflowYaml('cronly', ['{type: cron, cron: "@daily"}']))
+    const conflict = await rotate('cronly')
+    expect(conflict.status).toBe(409)
+    expect(((await conflict.json()) as { error: { message: string } }).error.message).toContain('type: webhook')
+    expect(store.audit.list({ type: 'WEBHOOK_KEY_ROTATED' })).toHaveLength(0)
   })
 
   it('starts an execution from the JSON body without an API key: 202 with the id, trigger webhook', async () => {
@@ -169,24 +222,16 @@ describe('workflow detail and scheduler refresh', () => {
 
 describe('webhook helpers', () => {
   it('compares keys in constant time on digests, whatever the lengths', () => {
-    expect(webhookKeyMatches('abc', 'abc')).toBe(true)
-    expect(webhookKeyMatches('abc', 'abd')).toBe(false)
-    expect(webhookKeyMatches('abc', 'a-much-longer-guess')).toBe(false)
+    const abc = hashWebhookKey('abc')
+    expect(webhookKeyMatches(abc, 'abc')).toBe(true)
+    expect(webhookKeyMatches(abc, 'abd')).toBe(false)
+    expect(webhookKeyMatches(abc, 'a-much-longer-guess')).toBe(false)
     expect(webhookKeyMatches(undefined, '')).toBe(false)
+    expect(webhookKeyMatches('not-hex', 'abc')).toBe(false)
   })
 
   it('reads an empty body as no inputs', () => {
     expect(bodyToInputs('')).toEqual({})
     expect(bodyToInputs(' {"a":1} ')).toEqual({ a: 1 })
-  })
-
-  it('ensureWebhookKey mints a key once, only for workflows with a webhook trigger', () => {
-    const hook = applyWorkflow(store, workflowYaml('h', ['{type: webhook}']), T0)
-    const minted = ensureWebhookKey(store, hook)
-    expect(minted.webhookKey).toBeString()
-    expect(store.workflows.get('h')!.webhookKey).toBe(minted.webhookKey!)
-    expect(ensureWebhookKey(store, minted).webhookKey).toBe(minted.webhookKey!)
-    const cron = applyWorkflow(store, workflowYaml('c', ['{type: cron, cron: "@daily"}']), T0)
-    expect(ensureWebhookKey(store, cron).webhookKey).toBeUndefined()
   })
 })

@@ -1,6 +1,8 @@
 /** Health, metrics, OpenAPI and the API-key guard in-process. */
 import { describe, expect, it } from 'bun:test'
-import { KEY, fixture } from './test-helpers.ts'
+import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { STORE_COUNTS_TTL_MS } from '../services/metrics.ts'
+import { HELLO, KEY, fixture } from './test-helpers.ts'
 
 describe('api key guard', () => {
   it('401s every /api/v1 path without a key, with a wrong key, and with an empty bearer', async () => {
@@ -34,6 +36,18 @@ describe('public endpoints', () => {
     expect(r.headers.get('content-type')).toContain('text/plain')
     expect(r.body).toContain('autokestra_executions{state="SUCCESS"} 0')
     expect(r.body).toContain('# TYPE autokestra_queue_depth gauge')
+  })
+
+  it('counts executions at most once per 5 s, so polling the keyless /metrics cannot stall the engine', async () => {
+    const f = fixture()
+    const pending = async () => /autokestra_executions\{state="PENDING"\} (\d+)/.exec((await f.req('GET', '/metrics', undefined, { auth: false })).body)![1]
+    expect(await pending()).toBe('0')
+    const parsed = parseWorkflow(HELLO)
+    if (!parsed.ok) throw new Error('fixture')
+    f.store.transaction(() => f.store.executions.insert({ id: 'ex_m', workflow: parsed.workflow, revision: 1, inputs: {}, trigger: { type: 'api' }, now: f.clock.now() }))
+    expect(await pending()).toBe('0') // the counts of 0 s ago are reused
+    await f.clock.advance(STORE_COUNTS_TTL_MS)
+    expect(await pending()).toBe('1')
   })
 
   it('serves the OpenAPI document listing the routes', async () => {

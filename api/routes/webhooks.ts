@@ -1,10 +1,17 @@
 /**
- * `/webhooks/:workflowId/:key`: starts an execution from a JSON body (202). Authenticated by the key in
- * the path, not by an API key (app.ts lets these paths past the API-key guard).
+ * `/webhooks/:workflowId/:key`: starts an execution from a JSON body (202). Authenticated by the key in the path,
+ * not by an API key (app.ts lets these paths past the API-key guard). The key, the workflow and its rate are
+ * checked before a byte of the body is read; each client IP has a bounded number of calls in flight; the body
+ * must arrive within a deadline. A refusal that leaves the body unread closes the connection.
  */
 import { Elysia, t } from 'elysia'
+import type { Clock } from '../../runtime/clock.ts'
+import { AppError, httpStatusOf } from '../../runtime/errors.ts'
+import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import { hasBody, readBody } from '../body.ts'
 import { errorResponse } from '../errors.ts'
-import { RateLimitedError, readCappedText, type WebhookService } from '../services/webhooks.ts'
+import { ConcurrencyLimiter } from '../services/concurrency.ts'
+import { MAX_WEBHOOK_BODY_BYTES, RateLimitedError, type WebhookService } from '../services/webhooks.ts'
 
 const WebhookParams = t.Object({
   workflowId: t.String({ minLength: 1, maxLength: 200 }),
@@ -14,34 +21,61 @@ const WebhookParams = t.Object({
 /** The path prefix the API-key guard must let through. */
 export const WEBHOOK_PREFIX = '/api/v1/webhooks/'
 
-export const webhookRoutes = (webhooks: WebhookService) =>
-  new Elysia({ name: 'routes.webhooks', prefix: '/webhooks' })
-    .post('/:workflowId/:key', async ({ params, body: read, set, request, server }) => {
-      // An oversized body is carried here as its error (thrown from `parse`, Elysia would hide it as a parse error).
-      if (read instanceof Error) throw read
-      const body = read as string
+export interface WebhookLimits {
+  /** Calls one client IP may have in flight (not yet verified, or verified and uploading). */
+  uploadsPerIp: number
+  /** The whole body must arrive within this. */
+  bodyTimeoutMs: number
+  clock: Clock
+}
+
+/** The refusal as a response: the envelope, Retry-After for 429s, and `Connection: close` if the body is unread. */
+function refusal(e: unknown, close: boolean): Response {
+  if (!(e instanceof AppError)) throw e
+  const headers: Record<string, string> = e instanceof RateLimitedError ? { 'retry-after': String(e.retryAfterSeconds) } : {}
+  return errorResponse(httpStatusOf[e.code] ?? 500, e.toInfo(), { close, headers })
+}
+
+export const webhookRoutes = (webhooks: WebhookService, limits: WebhookLimits) => {
+  const perIp = new ConcurrencyLimiter(limits.uploadsPerIp)
+  return new Elysia({ name: 'routes.webhooks', prefix: '/webhooks' })
+    .post('/:workflowId/:key', async ({ params, set, request, server }) => {
+      const remote = server?.requestIP(request)?.address
+      const unread = hasBody(request)
+      const release = perIp.tryAcquire(remote ?? 'in-process')
+      if (!release) {
+        return refusal(new RateLimitedError(1, `too many webhook calls in flight from this address (at most ${perIp.max}); retry after 1s`), unread)
+      }
       try {
-        const remote = server?.requestIP(request)?.address
-        const result = await webhooks.trigger(params.workflowId, params.key, body, remote)
+        let workflow: WorkflowRecord
+        try {
+          workflow = webhooks.authorize(params.workflowId, params.key)
+        } catch (e) {
+          return refusal(e, unread)
+        }
+        let body: string
+        try {
+          body = await readBody(request, { maxBytes: MAX_WEBHOOK_BODY_BYTES, deadlineMs: limits.bodyTimeoutMs, clock: limits.clock })
+        } catch (e) {
+          return refusal(e, true) // the rest of the body is unread
+        }
+        const result = await webhooks.start(workflow, body, remote)
         set.status = 202
         return result
-      } catch (e) {
-        // The shared error mapping would drop the header: answer 429 here with Retry-After.
-        if (!(e instanceof RateLimitedError)) throw e
-        const res = errorResponse(429, e.toInfo())
-        res.headers.set('retry-after', String(e.retryAfterSeconds))
-        return res
+      } finally {
+        release()
       }
     }, {
       params: WebhookParams,
-      // Read the raw text whatever the content-type (capped at 1 MiB while reading): the service parses JSON.
-      parse: ({ request }) => readCappedText(request).catch((e: unknown) => e),
-      body: t.Unknown(),
+      // Elysia must not read the body: it is read above, and only once the call is authorized.
+      parse: 'none',
       detail: {
         summary: 'Trigger a workflow by webhook (202 with the execution id)',
-        description: 'Auth: the key in the path (shown by `workflow get`), no API key. Body: a JSON object of inputs ' +
-          '(may be empty). Unknown workflow or wrong key → 404 alike; disabled → 409 WORKFLOW_DISABLED; bad inputs → 400 ' +
-          'INVALID_INPUT; too many calls → 429 RATE_LIMITED with Retry-After.',
+        description: 'Auth: the key in the path (shown once, when minted), no API key. Body: a JSON object of inputs ' +
+          '(may be empty, at most 1 MiB, within `server.webhookBodyTimeoutSeconds`). Unknown workflow or wrong key → ' +
+          '404 alike; disabled → 409 WORKFLOW_DISABLED; bad inputs → 400 INVALID_INPUT; too many calls for the ' +
+          'workflow, or in flight from one address → 429 RATE_LIMITED with Retry-After; slow body → 408 REQUEST_TIMEOUT.',
         tags: ['webhooks'],
       },
     })
+}

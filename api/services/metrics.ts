@@ -1,5 +1,6 @@
 /** Prometheus metrics: executions by state (from the store), engine gauges, task-duration histogram and log-line counter (from engine events). */
 import type { Engine } from '../../actors/engine-types.ts'
+import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { EXECUTION_STATES } from '../../runtime/state/states.ts'
 import type { Store } from '../../runtime/store/store.ts'
 
@@ -8,6 +9,13 @@ export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 30
 
 const TERMINAL_TASK = new Set(['SUCCESS', 'FAILED', 'CANCELLED', 'SKIPPED'])
 
+/**
+ * How long the executions-by-state counts are reused. /metrics needs no key, and counting is a scan of the state
+ * index on the main thread (~50–160 ms at 200,000 executions): without this, anyone could stall the engine by
+ * polling it. Scrapers poll every 15–60 s, so 5 s of staleness costs them nothing.
+ */
+export const STORE_COUNTS_TTL_MS = 5000
+
 export class Metrics {
   private readonly started = new Map<string, number>()
   private readonly buckets = new Map<string, number[]>()
@@ -15,8 +23,9 @@ export class Metrics {
   private readonly counts = new Map<string, number>()
   private logLines = new Map<string, number>()
   private readonly unsubscribe?: () => void
+  private counted?: { at: number; byState: Record<string, number> }
 
-  constructor(private readonly store: Store, private readonly engine?: Engine) {
+  constructor(private readonly store: Store, private readonly engine?: Engine, private readonly clock: Clock = systemClock) {
     this.unsubscribe = engine?.subscribe((e) => {
       if (e.type === 'log') this.logLines.set(e.line.level, (this.logLines.get(e.line.level) ?? 0) + 1)
       else if (e.type === 'task') {
@@ -45,7 +54,11 @@ export class Metrics {
   /** The exposition text (format 0.0.4). */
   render(): string {
     const out: string[] = []
-    const byState = this.store.executions.countByState()
+    const now = this.clock.now()
+    if (!this.counted || now - this.counted.at >= STORE_COUNTS_TTL_MS || now < this.counted.at) {
+      this.counted = { at: now, byState: this.store.executions.countByState() }
+    }
+    const byState = this.counted.byState
     out.push('# HELP autokestra_executions Executions stored, by state.', '# TYPE autokestra_executions gauge')
     for (const s of EXECUTION_STATES) out.push(`autokestra_executions{state="${s}"} ${byState[s] ?? 0}`)
     const stats = this.engine?.stats()

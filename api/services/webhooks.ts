@@ -1,10 +1,12 @@
-/** Webhook triggers: key minting and checking (constant time), per-workflow rate limit, body → inputs. */
-import { createHash, timingSafeEqual } from 'node:crypto'
+/**
+ * Webhook calls: authorized from the path alone (`authorize`: key, trigger, enabled, per-workflow rate) before a
+ * byte of the body is read; only then started with the body as inputs. Keys themselves: webhook-keys.ts.
+ */
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { newToken } from '../../runtime/ids.ts'
-import type { Store, WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/store.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts'
+import { hasWebhook, webhookKeyMatches } from './webhook-keys.ts'
 
 /** Default per-workflow webhook rate: 10 per second sustained, bursts of 20. */
 export const DEFAULT_WEBHOOK_RATE: RateLimit = { ratePerSecond: 10, burst: 20 }
@@ -12,58 +14,11 @@ export const DEFAULT_WEBHOOK_RATE: RateLimit = { ratePerSecond: 10, burst: 20 }
 /** Largest accepted webhook body. */
 export const MAX_WEBHOOK_BODY_BYTES = 1024 * 1024
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest()
-// Compared against when the workflow or its key is missing, so that case costs the same as a wrong key.
-const DUMMY = digest(newToken())
-
-const hasWebhook = (r: WorkflowRecord) => r.workflow.triggers.some((t) => t.type === 'webhook')
-
-/**
- * Mints the webhook key of a workflow that has a webhook trigger and no key yet; returns the record as
- * stored. A key survives re-applies (and removing then re-adding the trigger) so the URL stays stable.
- */
-export function ensureWebhookKey(store: Store, record: WorkflowRecord): WorkflowRecord {
-  if (record.webhookKey !== undefined || !hasWebhook(record)) return record
-  const key = newToken()
-  store.workflows.setWebhookKey(record.id, key)
-  return { ...record, webhookKey: key }
-}
-
-/** Whether `given` is the workflow's key: SHA-256 digests compared in constant time, whatever the lengths. */
-export function webhookKeyMatches(expected: string | undefined, given: string): boolean {
-  const same = timingSafeEqual(expected === undefined ? DUMMY : digest(expected), digest(given))
-  return same && expected !== undefined
-}
-
 /** Why a webhook call was refused with 429, for the Retry-After header. */
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(ErrorCode.RateLimited, `too many webhook calls for this workflow; retry after ${retryAfterSeconds}s`, { retryAfterSeconds }, true)
+  constructor(readonly retryAfterSeconds: number, message = `too many webhook calls for this workflow; retry after ${retryAfterSeconds}s`) {
+    super(ErrorCode.RateLimited, message, { retryAfterSeconds }, true)
   }
-}
-
-/**
- * Reads a request body as text, refusing it as soon as it passes `max` bytes (by Content-Length, or while
- * streaming), so an oversized upload is neither buffered whole nor read to its end.
- */
-export async function readCappedText(request: Request, max = MAX_WEBHOOK_BODY_BYTES): Promise<string> {
-  const tooLarge = () => new AppError(ErrorCode.InvalidInput, `webhook body exceeds ${max} bytes`, { path: 'body' })
-  if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge()
-  if (!request.body) return ''
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    chunks.push(value)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Reads a webhook body: empty → no inputs; else a JSON object whose keys are the inputs. */
@@ -92,21 +47,26 @@ export class WebhookService {
   }
 
   /**
-   * Starts an execution with trigger `webhook`. NOT_FOUND alike for an unknown workflow, a workflow without
-   * a webhook trigger and a wrong key (never says which); then WORKFLOW_DISABLED, RATE_LIMITED, and the
-   * engine's INVALID_INPUT naming the offending input.
+   * Checks a call from its path alone, before its body is read, and takes a token of the workflow's rate:
+   * NOT_FOUND alike for an unknown workflow, a workflow without a webhook trigger and a wrong key (never says
+   * which; none of them costs a token); then WORKFLOW_DISABLED, RATE_LIMITED. Returns the workflow to start.
    */
-  async trigger(workflowId: string, key: string, body: string, remote?: string): Promise<{ executionId: string }> {
+  authorize(workflowId: string, key: string): WorkflowRecord {
     const rec = this.ctx.store.workflows.get(workflowId)
-    const expected = rec && hasWebhook(rec) ? rec.webhookKey : undefined
+    const expected = rec && hasWebhook(rec) ? rec.webhookKey?.hash : undefined
     if (!webhookKeyMatches(expected, key) || !rec) throw new AppError(ErrorCode.NotFound, 'no such webhook')
     if (!rec.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${workflowId} is disabled`)
     const taken = this.limiter.take(workflowId)
     if (!taken.ok) throw new RateLimitedError(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)))
+    return rec
+  }
+
+  /** Starts an authorized call's execution (trigger `webhook`); the engine's INVALID_INPUT names a bad input. */
+  async start(rec: WorkflowRecord, body: string, remote?: string): Promise<{ executionId: string }> {
     const inputs = bodyToInputs(body)
     const engine = requireEngine(this.ctx)
     const execution = await engine.start({
-      workflowId, inputs, trigger: { type: 'webhook', ...(remote ? { data: { remote } } : {}) },
+      workflowId: rec.id, inputs, trigger: { type: 'webhook', ...(remote ? { data: { remote } } : {}) },
     })
     return { executionId: execution.id }
   }

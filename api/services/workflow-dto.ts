@@ -30,8 +30,20 @@ export interface WorkflowDetail extends Omit<WorkflowSummary, 'triggers'> {
   source: string
   workflow: Workflow
   triggers: TriggerDto[]
-  /** Present when the workflow has a webhook trigger and a key was minted for it. */
-  webhook?: { path: string }
+  /**
+   * Present once a webhook key was minted. Never the key: it is stored hashed and shown only by the answer that
+   * minted it (apply, `POST /workflows/:id/webhook/rotate`).
+   */
+  webhook?: WebhookKeyInfo
+}
+
+/** A webhook key as reads show it: that it exists, its hint and age, and where to POST. */
+export interface WebhookKeyInfo {
+  /** `POST` here with the key in place of `{key}`. */
+  pathTemplate: string
+  /** The key's first 4 characters, to tell which key a caller holds. */
+  keyHint: string
+  keyCreatedAt: number
 }
 
 /** Extension points for other subsystems (passed to `createApp` as `workflowHooks`). */
@@ -58,6 +70,8 @@ export function toWorkflowDetail(r: WorkflowRecord, hooks: WorkflowDtoHooks = {}
     return { ...base, ...hooks.trigger?.(r, t, i) }
   })
   const d: WorkflowDetail = { ...summary, source: r.source, workflow: r.workflow, triggers }
-  if (r.webhookKey !== undefined) d.webhook = { path: `/api/v1/webhooks/${r.id}/${r.webhookKey}` }
+  if (r.webhookKey !== undefined) {
+    d.webhook = { pathTemplate: `/api/v1/webhooks/${encodeURIComponent(r.id)}/{key}`, keyHint: r.webhookKey.hint, keyCreatedAt: r.webhookKey.createdAt }
+  }
   return d
 }

@@ -1,11 +1,11 @@
 /** Workflow use cases behind the routes: apply YAML, read, enable/disable, delete, start an execution. */
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { newToken } from '../../runtime/ids.ts'
 import type { Issue } from '../../runtime/workflow/model.ts'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
 import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
+import { mintWebhookKey, shownOnce, type MintedWebhookKey } from './webhook-keys.ts'
 import {
   toWorkflowDetail, toWorkflowSummary, type WorkflowDetail, type WorkflowDtoHooks, type WorkflowSummary,
 } from './workflow-dto.ts'
@@ -15,6 +15,8 @@ export interface ApplyResult {
   changed: boolean
   workflow: WorkflowDetail
   warnings: Issue[]
+  /** The webhook key, when this apply minted it (first apply with a webhook trigger): shown this once. */
+  webhook?: MintedWebhookKey
 }
 
 export class WorkflowService {
@@ -37,13 +39,16 @@ export class WorkflowService {
     }
     const { store, clock } = this.ctx
     const now = clock.now()
-    const needsKey = wf.triggers.some((t) => t.type === 'webhook')
-    const { record, created, changed } = store.transaction(() => {
-      const r = store.workflows.upsert(wf, source, now, needsKey ? newToken() : undefined)
+    // A key is stored hashed, so this answer is the only one that can show it: when it is minted here.
+    const key = wf.triggers.some((t) => t.type === 'webhook') ? mintWebhookKey(now) : undefined
+    const { record, created, changed, keyMinted } = store.transaction(() => {
+      const r = store.workflows.upsert(wf, source, now, key?.record)
       if (r.changed) store.audit.record(now, 'WORKFLOW_APPLIED', { workflowId: wf.id }, { revision: r.record.revision, created: r.created })
       return r
     })
-    return { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings }
+    const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings }
+    if (keyMinted && key) result.webhook = shownOnce(wf.id, key)
+    return result
   }
 
   list(q: { limit?: number; offset?: number; enabled?: boolean }): { items: WorkflowSummary[]; total: number; limit: number; offset: number } {

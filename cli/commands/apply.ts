@@ -10,6 +10,7 @@ import { inputFlags, parseInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, table, type CliContext } from '../output.ts'
 import { inspectText, logLine } from '../render/execution.ts'
 import { humanTime, paintState } from '../render/format.ts'
+import { keyInfoText, mintedKeyLines } from '../render/webhook.ts'
 
 async function readFile(file: string): Promise<string> {
   const f = Bun.file(file)
@@ -31,7 +32,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
       }
       const conn = connect(g)
       const r = await call(conn.client.api.v1.workflows({ id: parsed.workflow.id }).put(source), conn.url)
-      emit(r, { json: g.json, human: (x) => colors.green(`✓ workflow ${x.workflow.id} ${x.created ? 'created' : x.changed ? 'updated' : 'unchanged'} (revision ${x.workflow.revision})`) })
+      emit(r, { json: g.json, human: (x) => [colors.green(`✓ workflow ${x.workflow.id} ${x.created ? 'created' : x.changed ? 'updated' : 'unchanged'} (revision ${x.workflow.revision})`),
+        ...(x.webhook ? mintedKeyLines(conn.url, x.webhook) : [])].join('\n') })
     }))
 
   cli.command('list', 'List workflows on the server')
@@ -56,7 +58,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
         colors.dim(`# ${x.id} · revision ${x.revision} · ${x.enabled ? 'enabled' : 'disabled'} · updated ${humanTime(x.updatedAt)}`),
         ...x.triggers.flatMap((t) => [
           colors.dim(`# trigger ${t.type}${t.cron ? ` ${t.cron}${t.timezone ? ` (${t.timezone})` : ''}` : ''}` +
-            `${t.type === 'webhook' && x.webhook ? `: POST ${conn.url}${x.webhook.path}` : ''}`),
+            `${t.type === 'webhook' && x.webhook ? keyInfoText(conn.url, x.id, x.webhook) : ''}`),
           ...(t.nextFireAt ?? []).map((at) => colors.dim(`#   next ${humanTime(at)}`)),
         ]),
         x.source.trimEnd()].join('\n') })

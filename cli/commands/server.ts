@@ -1,5 +1,5 @@
 /** `workflow server start [--detach] | stop | status`: run the API server, as a daemon, stop it, check it. */
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CAC } from 'cac'
 import { call, createClient } from '../../api/client.ts'
@@ -7,6 +7,7 @@ import { isAlive, readPidFile, runtimePaths } from '../../api/pidfile.ts'
 import { requireApiKeys, startServer, stopOnSignals } from '../../api/server.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { ensurePrivateDir, openPrivateFile } from '../../runtime/private-files.ts'
 import { emit, globalOptions, runCommand, usageError, type CliContext, type GlobalOptions } from '../output.ts'
 
 const ACTIONS = ['start', 'stop', 'status'] as const
@@ -55,8 +56,8 @@ async function startDetached(g: GlobalOptions): Promise<void> {
   if (existing && isAlive(existing.pid)) {
     throw new AppError(ErrorCode.Conflict, `a server is already running (pid ${existing.pid}, ${existing.url})`, { pid: existing.pid })
   }
-  mkdirSync(paths.dataDir, { recursive: true })
-  const log = openSync(paths.logFile, 'a')
+  if (config.storage.path !== ':memory:') ensurePrivateDir(paths.dataDir)
+  const log = openPrivateFile(paths.logFile, 'server log', { append: true })
   const args = [process.execPath, MAIN, 'server', 'start', ...(g.config !== undefined ? ['-c', resolve(g.config)] : [])]
   const child = Bun.spawn(args, { stdio: ['ignore', log, log], detached: true, env: process.env })
   closeSync(log)

@@ -21,7 +21,10 @@ describe('loadConfig', () => {
   it('uses defaults with paths resolved against cwd when there is no file', () => {
     const c = loadConfig({ env: {}, cwd: '/srv/app' })
     expect(c).toEqual(defaultConfig('/srv/app'))
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 7233, apiKeys: [], shutdownGraceSeconds: 30 })
+    expect(c.server).toEqual({
+      host: '127.0.0.1', port: 7233, apiKeys: [], shutdownGraceSeconds: 30,
+      idleTimeoutSeconds: 30, maxRequestBodyBytes: 8 * 1024 * 1024, webhookBodyTimeoutSeconds: 10, webhookUploadsPerIp: 8,
+    })
     expect(c.storage.path).toBe('/srv/app/data/autokestra.db')
     expect(c.secrets.keyFile).toBe('/srv/app/data/secret.key')
     expect(c.plugins.paths).toEqual(['/srv/app/plugins'])

@@ -15,6 +15,10 @@ export const ConfigFileSchema = Type.Object({
     port: Int(1, 65535),
     apiKeys: Type.Array(NonEmpty),
     shutdownGraceSeconds: Int(0),
+    idleTimeoutSeconds: Int(1, 255),
+    maxRequestBodyBytes: Int(1024),
+    webhookBodyTimeoutSeconds: Int(1, 255),
+    webhookUploadsPerIp: Int(1),
   }),
   storage: section({ type: Type.Literal('sqlite'), path: NonEmpty }),
   execution: section({
@@ -47,7 +51,17 @@ export const ConfigFileSchema = Type.Object({
 
 /** The effective configuration; every path in it is absolute (except `:memory:` storage). */
 export interface Config {
-  server: { host: string; port: number; apiKeys: string[]; shutdownGraceSeconds: number }
+  server: {
+    host: string; port: number; apiKeys: string[]; shutdownGraceSeconds: number
+    /** A connection idle this long is closed (Bun.serve `idleTimeout`, at most 255). */
+    idleTimeoutSeconds: number
+    /** Largest request body Bun accepts at all (a backstop; routes have their own, smaller caps). */
+    maxRequestBodyBytes: number
+    /** A webhook body must arrive whole within this, else 408 REQUEST_TIMEOUT. */
+    webhookBodyTimeoutSeconds: number
+    /** Webhook requests one client IP may have in flight at once (beyond: 429, body unread). */
+    webhookUploadsPerIp: number
+  }
   storage: { type: 'sqlite'; path: string }
   execution: { maxConcurrentWorkflows: number; maxConcurrentTasks: number; defaultTimeoutSeconds: number; workers: number }
   plugins: { paths: string[] }
@@ -77,7 +91,10 @@ export interface Config {
 /** Defaults before path resolution (relative paths as a user would write them). */
 export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: string } } {
   return {
-    server: { host: '127.0.0.1', port: 7233, apiKeys: [], shutdownGraceSeconds: 30 },
+    server: {
+      host: '127.0.0.1', port: 7233, apiKeys: [], shutdownGraceSeconds: 30,
+      idleTimeoutSeconds: 30, maxRequestBodyBytes: 8 * 1024 * 1024, webhookBodyTimeoutSeconds: 10, webhookUploadsPerIp: 8,
+    },
     storage: { type: 'sqlite', path: './data/autokestra.db' },
     execution: { maxConcurrentWorkflows: 10, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 1 },
     plugins: { paths: ['./plugins'] },

@@ -2,7 +2,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppError } from '../errors.ts'
@@ -107,5 +107,43 @@ describe('loadMasterKey', () => {
     const keyFile = join(dir, 'secret.key')
     writeFileSync(keyFile, `${raw.toString('hex')}\n`, { mode: 0o600 })
     expect(loadMasterKey({ env: {}, keyFile }).equals(raw)).toBe(true)
+  })
+
+  // Issue 10, finding 10: the key file's owner was never checked, so a 0600 key planted by another user in a
+  // shared data dir was adopted (its author knows the key). Root can chown to play "another user".
+  it.skipIf(process.geteuid?.() !== 0)('refuses a 0600 key file owned by another user, saying how to fix it', () => {
+    const keyFile = join(dir, 'secret.key')
+    const planted = randomBytes(32).toString('base64')
+    writeFileSync(keyFile, planted, { mode: 0o600 })
+    chownSync(keyFile, 65534, 65534)
+    const e = codeOf(() => loadMasterKey({ env: {}, keyFile }))
+    expect(e.code).toBe('SECRET_KEY_INVALID')
+    expect(e.message).toContain('owned by uid 65534, but the engine runs as uid 0')
+    expect(e.message).toContain(`chown 0 ${keyFile}`)
+    expect(readFileSync(keyFile, 'utf8')).toBe(planted) // refused, not replaced
+  })
+
+  it('refuses a FIFO, a directory or a huge file in place of the key, without hanging', () => {
+    const fifo = join(dir, 'fifo.key')
+    expect(Bun.spawnSync(['mkfifo', '-m', '600', fifo]).exitCode).toBe(0)
+    expect(codeOf(() => loadMasterKey({ env: {}, keyFile: fifo })).message).toContain('not a regular file')
+    const sub = join(dir, 'dir.key')
+    mkdirSync(sub, { mode: 0o700 })
+    expect(codeOf(() => loadMasterKey({ env: {}, keyFile: sub })).message).toContain('not a regular file')
+    const big = join(dir, 'big.key')
+    writeFileSync(big, 'x'.repeat(100_000), { mode: 0o600 })
+    expect(codeOf(() => loadMasterKey({ env: {}, keyFile: big })).message).toContain('not a key file')
+  })
+
+  it('writes a generated key file 0600 whatever the umask', () => {
+    const before = process.umask(0)
+    try {
+      const keyFile = join(dir, 'umask', 'secret.key')
+      loadMasterKey({ env: {}, keyFile })
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600)
+      expect(statSync(join(dir, 'umask')).mode & 0o777).toBe(0o700)
+    } finally {
+      process.umask(before)
+    }
   })
 })

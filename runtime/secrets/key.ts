@@ -2,10 +2,11 @@
 
 import { randomBytes } from 'node:crypto'
 import {
-  closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync,
+  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync,
 } from 'node:fs'
 import { dirname } from 'node:path'
 import { AppError, ErrorCode } from '../errors.ts'
+import { engineUid } from '../private-files.ts'
 
 /** Environment variable holding the master key (base64 or hex of exactly 32 bytes). */
 export const SECRET_KEY_ENV = 'AUTOKESTRA_SECRET_KEY'
@@ -79,29 +80,44 @@ export function generateMasterKey(): string {
   return randomBytes(MASTER_KEY_BYTES).toString('base64')
 }
 
-/** Reads and checks an existing key file; undefined when it does not exist. */
+/**
+ * Reads and checks an existing key file; undefined when it does not exist. The checks are made on the open
+ * descriptor (so the file read is the file checked): a regular file, owned by the engine's uid, no access for
+ * group or others. A key another user owns could have been planted (its author would know the key), so it is
+ * refused like a readable one, however narrow its mode.
+ */
 function readKeyFile(keyFile: string): Buffer | undefined {
-  let mode: number
+  let fd: number
   try {
-    const st = statSync(keyFile)
-    if (!st.isFile()) throw invalid(`secret key file ${keyFile} is not a regular file`)
-    mode = st.mode
+    // O_NONBLOCK: a FIFO planted in place of the key must not hang the start-up.
+    fd = openSync(keyFile, constants.O_RDONLY | constants.O_NONBLOCK)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
-    if (e instanceof AppError) throw e
     throw invalid(`cannot read secret key file ${keyFile}: ${(e as Error).message}`)
-  }
-  // Like ssh with private keys: a key others can read is refused rather than trusted.
-  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw invalid(`secret key file ${keyFile} is accessible by group or others (mode ` +
-      `${(mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${keyFile}`)
   }
   let text: string
   try {
-    text = readFileSync(keyFile, 'utf8')
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw invalid(`secret key file ${keyFile} is not a regular file`)
+    if (st.size > 4096) throw invalid(`secret key file ${keyFile} is ${st.size} bytes: not a key file (a key is 45 bytes)`)
+    const uid = engineUid()
+    if (uid !== undefined && st.uid !== uid) {
+      throw invalid(`secret key file ${keyFile} is owned by uid ${st.uid}, but the engine runs as uid ${uid}: a key ` +
+        `another user owns may have been planted, so it is refused. If the file is yours: chown ${uid} ${keyFile} ` +
+        `&& chmod 600 ${keyFile}; if not, remove it and restore your key from its backup (or set ${SECRET_KEY_ENV})`)
+    }
+    // Like ssh with private keys: a key others can read is refused rather than trusted.
+    if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+      throw invalid(`secret key file ${keyFile} is accessible by group or others (mode ` +
+        `${(st.mode & 0o777).toString(8).padStart(4, '0')}); run: chmod 600 ${keyFile}`)
+    }
+    text = readFileSync(fd, 'utf8')
   } catch (e) {
+    if (e instanceof AppError) throw e
     throw invalid(`cannot read secret key file ${keyFile}: ${(e as Error).message}`)
+  } finally {
+    closeSync(fd)
   }
   const key = parseMasterKey(text)
   if (!key) {
@@ -119,6 +135,7 @@ function createKeyFile(keyFile: string): MasterKey {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
     const fd = openSync(tmp, 'wx', 0o600)
     try {
+      fchmodSync(fd, 0o600) // whatever the umask
       writeSync(fd, `${generateMasterKey()}\n`)
       fsyncSync(fd)
     } finally {

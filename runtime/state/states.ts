@@ -25,6 +25,7 @@ export const AuditType = {
   Recovered: 'RECOVERED', WorkflowApplied: 'WORKFLOW_APPLIED', WorkflowDeleted: 'WORKFLOW_DELETED',
   SandboxWeakened: 'SANDBOX_WEAKENED', LogTruncated: 'LOG_TRUNCATED',
   SecretSet: 'SECRET_SET', SecretRevealed: 'SECRET_REVEALED', SecretDeleted: 'SECRET_DELETED',
+  WebhookKeyRotated: 'WEBHOOK_KEY_ROTATED',
 } as const
 export type AuditType = (typeof AuditType)[keyof typeof AuditType]
 

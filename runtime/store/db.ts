@@ -1,8 +1,8 @@
 /** Opens the SQLite database (WAL, busy timeout, foreign keys) and runs pending migrations. */
 
 import { Database } from 'bun:sqlite'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import type { WarnFn } from '../private-files.ts'
+import { prepareDatabaseFiles } from './db-files.ts'
 import { MIGRATIONS, type Migration } from './migrations.ts'
 
 export interface OpenOptions {
@@ -10,11 +10,13 @@ export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL'
   busyTimeoutMs?: number
   readonly?: boolean
+  /** Told when an existing file's mode was narrowed (default: stderr). */
+  onWarn?: WarnFn
 }
 
 /** Opens (creating when needed) and migrates the database at `path`. */
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
-  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true })
+  if (path !== ':memory:' && !opts.readonly) prepareDatabaseFiles(path, opts.onWarn)
   const db = new Database(path, opts.readonly ? { readonly: true } : { create: true })
   db.exec(`PRAGMA busy_timeout = ${opts.busyTimeoutMs ?? 5000}`)
   if (!opts.readonly) {
@@ -31,6 +33,7 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
   const applied: number[] = []
+  const after: Migration[] = []
   // BEGIN IMMEDIATE so two processes opening one new database do not both migrate.
   const run = db.transaction(() => {
     const done = new Set(
@@ -39,6 +42,8 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
     for (const m of migrations) {
       if (done.has(m.version)) continue
       db.exec(m.sql)
+      m.up?.(db)
+      if (m.afterCommit) after.push(m)
       db.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         m.version, m.name, Date.now(),
       )
@@ -46,6 +51,7 @@ export function migrate(db: Database, migrations: readonly Migration[] = MIGRATI
     }
   })
   run.immediate()
+  for (const m of after) m.afterCommit?.(db)
   return applied
 }
 

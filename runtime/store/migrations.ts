@@ -1,9 +1,16 @@
 /** Versioned schema migrations; applied in order on open, each once, recorded in schema_migrations. */
 
+import type { Database } from 'bun:sqlite'
+import { webhookKeyRecord } from './webhook-keys.ts'
+
 export interface Migration {
   version: number
   name: string
   sql: string
+  /** Data changes SQL cannot express, run after `sql` in the same transaction. */
+  up?: (db: Database) => void
+  /** Run once the migration transaction has committed (e.g. a WAL checkpoint). */
+  afterCommit?: (db: Database) => void
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -115,5 +122,45 @@ export const MIGRATIONS: readonly Migration[] = [
     // Which engine process drives an execution, so a restart (or a second engine on the same file)
     // recovers only executions whose engine is gone.
     sql: `ALTER TABLE executions ADD COLUMN owner TEXT;`,
+  },
+  {
+    version: 3,
+    name: 'webhook keys stored hashed',
+    // The clear key column goes: the table is rebuilt (a dropped column's bytes would linger in its pages), with
+    // secure_delete on so the freed pages are zeroed, then the WAL is truncated so no old frame keeps a key.
+    sql: `
+      CREATE TABLE workflows_v3 (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        model TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        revision INTEGER NOT NULL DEFAULT 1,
+        webhook_key_hash TEXT,
+        webhook_key_hint TEXT,
+        webhook_key_created_at INTEGER,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+    up: (db) => {
+      const prev = db.query<{ secure_delete: number }, []>('PRAGMA secure_delete').get()?.secure_delete ?? 0
+      db.exec('PRAGMA secure_delete = ON')
+      const insert = db.query(`INSERT INTO workflows_v3 (id, source, model, enabled, revision, webhook_key_hash,
+        webhook_key_hint, webhook_key_created_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      const rows = db.query<{ id: string; source: string; model: string; enabled: number; revision: number; webhook_key: string | null;
+        created_at: number; updated_at: number }, []>('SELECT * FROM workflows').all()
+      for (const r of rows) {
+        // Existing keys keep working: the key was minted when the workflow was first applied with a webhook.
+        const k = r.webhook_key === null ? undefined : webhookKeyRecord(r.webhook_key, r.created_at)
+        insert.run(r.id, r.source, r.model, r.enabled, r.revision, k?.hash ?? null, k?.hint ?? null, k?.createdAt ?? null, r.created_at, r.updated_at)
+      }
+      db.exec('DROP TABLE workflows')
+      db.exec('ALTER TABLE workflows_v3 RENAME TO workflows')
+      db.exec(`PRAGMA secure_delete = ${prev ? 'ON' : 'OFF'}`)
+    },
+    afterCommit: (db) => {
+      // Best effort: a reader in another process can keep old frames alive until the next checkpoint.
+      db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
+    },
   },
 ]

@@ -1,11 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { Database } from 'bun:sqlite'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Workflow } from '../workflow/model.ts'
 import { migrate, openDatabase, schemaVersion } from './db.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { openStore, type Store } from './store.ts'
+import { hashWebhookKey, webhookKeyRecord } from './webhook-keys.ts'
 
 const wf: Workflow = {
   id: 'demo', enabled: true, inputs: [], secrets: [], triggers: [],
@@ -42,6 +44,33 @@ describe('migrations', () => {
     const n = again.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM schema_migrations').get()!.n
     expect(n).toBe(MIGRATIONS.length)
     again.close()
+  })
+  it('migration 3 replaces clear webhook keys with their digest: old keys still match, no clear key stays in the file or WAL', () => {
+    const path = join(dir, 'v2.db')
+    const old = new Database(path, { create: true })
+    old.exec('PRAGMA journal_mode = WAL')
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 2))
+    const key = 'Kq3v-clear-webhook-key-0123456789'
+    old.query(`INSERT INTO workflows (id, source, model, enabled, revision, webhook_key, created_at, updated_at)
+      VALUES ('hook', 'id: hook', ?, 1, 1, ?, 500, 600)`).run(JSON.stringify({ ...wf, id: 'hook' }), key)
+    old.query(`INSERT INTO workflows (id, source, model, enabled, revision, webhook_key, created_at, updated_at)
+      VALUES ('plain', 'id: plain', ?, 1, 1, NULL, 700, 700)`).run(JSON.stringify({ ...wf, id: 'plain' }))
+    const bytes = () => [path, `${path}-wal`].map((f) => { try { return readFileSync(f) } catch { return Buffer.alloc(0) } })
+    expect(bytes().some((b) => b.includes(key))).toBe(true) // the v0.1 file holds the key in clear
+    old.close()
+    const upgraded = openStore(path)
+    try {
+      expect(schemaVersion(upgraded.db)).toBe(MIGRATIONS.length)
+      expect(upgraded.workflows.get('hook')!.webhookKey).toEqual(webhookKeyRecord(key, 500))
+      expect(upgraded.workflows.get('hook')!.webhookKey!.hash).toBe(hashWebhookKey(key))
+      expect(upgraded.workflows.get('plain')!.webhookKey).toBeUndefined()
+      expect(upgraded.workflows.get('hook')).toMatchObject({ revision: 1, createdAt: 500, updatedAt: 600, enabled: true })
+      const columns = upgraded.db.query<{ name: string }, []>('PRAGMA table_info(workflows)').all().map((c) => c.name)
+      expect(columns).not.toContain('webhook_key')
+      for (const b of bytes()) expect(b.includes(key)).toBe(false)
+    } finally {
+      upgraded.close()
+    }
   })
   it('has the indexes the API queries need', () => {
     const plan = store.db.query<{ detail: string }, []>(

@@ -3,6 +3,7 @@
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState } from '../state/states.ts'
 import type { Workflow } from '../workflow/model.ts'
+import type { WebhookKeyRecord } from './webhook-keys.ts'
 
 export const TriggerType = { Manual: 'manual', Cron: 'cron', Webhook: 'webhook', Api: 'api' } as const
 export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType]
@@ -20,7 +21,8 @@ export interface WorkflowRecord {
   workflow: Workflow
   enabled: boolean
   revision: number
-  webhookKey?: string
+  /** The webhook key's digest and hint (never the key: see webhook-keys.ts); present once minted. */
+  webhookKey?: WebhookKeyRecord
   createdAt: number
   updatedAt: number
 }

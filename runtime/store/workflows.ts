@@ -1,19 +1,23 @@
-/** Workflow repository: applied YAML source, parsed model, enabled flag and revision. */
+/** Workflow repository: applied YAML source, parsed model, enabled flag, revision and webhook key digest. */
 
 import type { Database } from 'bun:sqlite'
 import type { Workflow } from '../workflow/model.ts'
 import { compact, fromJson } from './json.ts'
 import type { WorkflowRecord } from './types.ts'
+import type { WebhookKeyRecord } from './webhook-keys.ts'
 
 interface Row {
   id: string; source: string; model: string; enabled: number; revision: number
-  webhook_key: string | null; created_at: number; updated_at: number
+  webhook_key_hash: string | null; webhook_key_hint: string | null; webhook_key_created_at: number | null
+  created_at: number; updated_at: number
 }
 
 const toRecord = (r: Row): WorkflowRecord =>
   compact({
-    id: r.id, source: r.source, workflow: fromJson<Workflow>(r.model)!, enabled: r.enabled === 1,
-    revision: r.revision, webhookKey: r.webhook_key ?? undefined, createdAt: r.created_at, updatedAt: r.updated_at,
+    id: r.id, source: r.source, workflow: fromJson<Workflow>(r.model)!, enabled: r.enabled === 1, revision: r.revision,
+    webhookKey: r.webhook_key_hash === null ? undefined
+      : { hash: r.webhook_key_hash, hint: r.webhook_key_hint ?? '', createdAt: r.webhook_key_created_at ?? r.created_at },
+    createdAt: r.created_at, updatedAt: r.updated_at,
   })
 
 export class WorkflowRepo {
@@ -21,21 +25,24 @@ export class WorkflowRepo {
 
   /**
    * Inserts or replaces a workflow. The revision increments only when the source changes; the enabled
-   * flag follows the YAML (`enabled:`) on every apply. Returns the stored record and whether it was new.
+   * flag follows the YAML (`enabled:`) on every apply. `webhookKey` is stored only if the workflow has no key
+   * yet (`keyMinted` says whether it was). Returns the stored record and whether it was new.
    */
-  upsert(w: Workflow, source: string, now: number, webhookKey?: string): { record: WorkflowRecord; created: boolean; changed: boolean } {
+  upsert(w: Workflow, source: string, now: number, webhookKey?: WebhookKeyRecord): {
+    record: WorkflowRecord; created: boolean; changed: boolean; keyMinted: boolean
+  } {
     return this.db.transaction(() => {
       const prev = this.get(w.id)
       if (!prev) {
-        this.db.query(`INSERT INTO workflows (id, source, model, enabled, revision, webhook_key, created_at, updated_at)
-          VALUES (?, ?, ?, ?, 1, ?, ?, ?)`).run(w.id, source, JSON.stringify(w), w.enabled ? 1 : 0, webhookKey ?? null, now, now)
-        return { record: this.get(w.id)!, created: true, changed: true }
+        this.db.query(`INSERT INTO workflows (id, source, model, enabled, revision, created_at, updated_at)
+          VALUES (?, ?, ?, ?, 1, ?, ?)`).run(w.id, source, JSON.stringify(w), w.enabled ? 1 : 0, now, now)
+      } else {
+        this.db.query(`UPDATE workflows SET source = ?, model = ?, enabled = ?, revision = revision + ?, updated_at = ? WHERE id = ?`)
+          .run(source, JSON.stringify(w), w.enabled ? 1 : 0, prev.source !== source ? 1 : 0, prev.source !== source ? now : prev.updatedAt, w.id)
       }
-      const changed = prev.source !== source
-      this.db.query(`UPDATE workflows SET source = ?, model = ?, enabled = ?, revision = revision + ?,
-          webhook_key = COALESCE(webhook_key, ?), updated_at = ? WHERE id = ?`)
-        .run(source, JSON.stringify(w), w.enabled ? 1 : 0, changed ? 1 : 0, webhookKey ?? null, changed ? now : prev.updatedAt, w.id)
-      return { record: this.get(w.id)!, created: false, changed }
+      const keyMinted = webhookKey !== undefined && prev?.webhookKey === undefined
+      if (keyMinted) this.setWebhookKey(w.id, webhookKey)
+      return { record: this.get(w.id)!, created: !prev, changed: !prev || prev.source !== source, keyMinted }
     })()
   }
 
@@ -58,8 +65,10 @@ export class WorkflowRepo {
     return this.get(id)
   }
 
-  setWebhookKey(id: string, key: string | null): void {
-    this.db.query('UPDATE workflows SET webhook_key = ? WHERE id = ?').run(key, id)
+  /** Replaces the webhook key's digest (minting or rotating); false when there is no such workflow. */
+  setWebhookKey(id: string, key: WebhookKeyRecord): boolean {
+    return this.db.query('UPDATE workflows SET webhook_key_hash = ?, webhook_key_hint = ?, webhook_key_created_at = ? WHERE id = ?')
+      .run(key.hash, key.hint, key.createdAt, id).changes > 0
   }
 
   delete(id: string): boolean {
