@@ -1,6 +1,7 @@
 /** Replaces every registered secret (and its encoded forms) by `***` in strings and nested values. */
 
-import { secretForms } from './encodings.ts'
+import { secretForms, wrappableForms } from './encodings.ts'
+import { joinLines, viewsOf } from './views.ts'
 
 /** What a masked secret is replaced with. */
 export const MASK = '***'
@@ -18,14 +19,26 @@ interface Index {
   longest: number
 }
 
+/** Where a wrapped (base64 or hex) occurrence may have begun at the end of a text, for the line masker. */
+export interface PendingMatch {
+  /** Index in the text of its first char. */
+  start: number
+  /** How many chars of the form are already there (line breaks not counted). */
+  length: number
+  /** Whether the text is nothing but that run of base64/hex chars (leading blanks aside), as a wrapped block's line is. */
+  whole: boolean
+}
+
 /**
  * A set of secret values to hide. Overlapping or adjacent occurrences (of one or several secrets) merge
  * into a single `***`, so no part of any secret survives. Values shorter than 3 chars are ignored.
  */
 export class Masker {
   private readonly patterns = new Set<string>()
+  private readonly wrapped = new Set<string>()
   private readonly values = new Set<string>()
   private index: Index | undefined
+  private wrapIndex: (Index & { short: Set<string> }) | undefined
 
   /** Registers a value and its base64, URL-encoded, JSON-escaped and per-line forms; false if too short to mask. */
   add(value: string): boolean {
@@ -35,7 +48,9 @@ export class Masker {
     if (forms.length === 0) return false
     this.values.add(value)
     for (const f of forms) this.patterns.add(f)
+    for (const f of wrappableForms(value)) this.wrapped.add(f)
     this.index = undefined
+    this.wrapIndex = undefined
     return true
   }
 
@@ -79,37 +94,46 @@ export class Masker {
 
   /**
    * Merged occurrence ranges as a flat list `[start0, end0, start1, end1, …]` (end exclusive), sorted;
-   * overlapping and touching occurrences are merged.
+   * overlapping and touching occurrences are merged. Occurrences are looked for in the text as it is and
+   * in its decoded views (percent, HTML, JSON/JS escapes, line breaks removed, and pairs of those), each
+   * mapped back to the source chars it was decoded from.
    */
   findRanges(text: string): number[] {
     const idx = this.getIndex()
     if (!idx || text.length < idx.q) return []
-    const { q, filter, buckets } = idx
-    const mask = (1 << FILTER_BITS) - 1
-    const out: number[] = []
-    let curStart = -1
-    let curEnd = -1
-    const last = text.length - q
-    for (let i = 0; i <= last; i++) {
-      const h = hashAt(text, i, q)
-      if (filter[h & mask] === 0) continue
-      const candidates = buckets.get(h)
-      if (!candidates) continue
-      for (const p of candidates) {
-        if (!text.startsWith(p, i)) continue
-        const end = i + p.length
-        if (curStart >= 0 && i <= curEnd) {
-          if (end > curEnd) curEnd = end
-        } else {
-          if (curStart >= 0) out.push(curStart, curEnd)
-          curStart = i
-          curEnd = end
-        }
-        break // longest first: shorter patterns at this position are inside this one
-      }
+    const found = scan(idx, text)
+    const views = viewsOf(text)
+    if (views.length === 0) return found
+    const all: number[] = found
+    for (const v of views) {
+      const r = scan(idx, v.text)
+      for (let i = 0; i < r.length; i += 2) all.push(v.start[r[i]!]!, v.end[r[i + 1]! - 1]!)
     }
-    if (curStart >= 0) out.push(curStart, curEnd)
-    return out
+    return merge(all)
+  }
+
+  /**
+   * The earliest start, at or after `from`, of a base64 or hex form that the end of `text` has begun but not
+   * finished (line breaks between its chars allowed): the line masker holds such lines back until the rest
+   * arrives. A start that fails stays failed however the text goes on, so a caller that appends to `text`
+   * may pass the previous answer's start as `from`.
+   */
+  pendingWrapped(text: string, from = 0): PendingMatch | undefined {
+    const w = this.getWrapIndex()
+    if (!w) return undefined
+    const part = from > 0 ? text.slice(from) : text
+    const v = joinLines(part)
+    const t = v ? v.text : part
+    let run = t.length
+    while (run > 0 && isWrappableChar(t.charCodeAt(run - 1))) run--
+    for (let j = Math.max(run, t.length - w.longest + 1); j < t.length; j++) {
+      const rem = t.length - j
+      const hit = rem >= w.q
+        ? (w.buckets.get(hashAt(t, j, w.q)) ?? []).some((p) => p.length > rem && isPrefixAt(p, t, j))
+        : w.short.has(t.slice(j))
+      if (hit) return { start: from + (v ? v.start[j]! : j), length: rem, whole: from === 0 && /^[ \t]*$/.test(t.slice(0, run)) }
+    }
+    return undefined
   }
 
   /**
@@ -159,27 +183,91 @@ export class Masker {
 
   private getIndex(): Index | undefined {
     if (this.patterns.size === 0) return undefined
-    if (this.index) return this.index
-    let q = MAX_Q
-    let longest = 0
-    for (const p of this.patterns) {
-      q = Math.min(q, p.length)
-      longest = Math.max(longest, p.length)
-    }
-    const filter = new Uint8Array(1 << FILTER_BITS)
-    const buckets = new Map<number, string[]>()
-    for (const p of this.patterns) {
-      const h = hashAt(p, 0, q)
-      filter[h & ((1 << FILTER_BITS) - 1)] = 1
-      const list = buckets.get(h)
-      if (list) list.push(p)
-      else buckets.set(h, [p])
-    }
-    for (const list of buckets.values()) list.sort((a, b) => b.length - a.length)
-    this.index = { q, filter, buckets, longest }
-    return this.index
+    return (this.index ??= buildIndex(this.patterns))
+  }
+
+  private getWrapIndex(): (Index & { short: Set<string> }) | undefined {
+    if (this.wrapped.size === 0) return undefined
+    if (this.wrapIndex) return this.wrapIndex
+    const short = new Set<string>()
+    for (const p of this.wrapped) for (let n = 1; n < MAX_Q && n < p.length; n++) short.add(p.slice(0, n))
+    return (this.wrapIndex = { ...buildIndex(this.wrapped), short })
   }
 }
+
+function buildIndex(patterns: Set<string>): Index {
+  let q = MAX_Q
+  let longest = 0
+  for (const p of patterns) {
+    q = Math.min(q, p.length)
+    longest = Math.max(longest, p.length)
+  }
+  const filter = new Uint8Array(1 << FILTER_BITS)
+  const buckets = new Map<number, string[]>()
+  for (const p of patterns) {
+    const h = hashAt(p, 0, q)
+    filter[h & ((1 << FILTER_BITS) - 1)] = 1
+    const list = buckets.get(h)
+    if (list) list.push(p)
+    else buckets.set(h, [p])
+  }
+  for (const list of buckets.values()) list.sort((a, b) => b.length - a.length)
+  return { q, filter, buckets, longest }
+}
+
+/** Occurrences of the indexed patterns in `text`, merged, as flat `[start, end, …]`. */
+function scan(idx: Index, text: string): number[] {
+  const { q, filter, buckets } = idx
+  const mask = (1 << FILTER_BITS) - 1
+  const out: number[] = []
+  let curStart = -1
+  let curEnd = -1
+  const last = text.length - q
+  for (let i = 0; i <= last; i++) {
+    const h = hashAt(text, i, q)
+    if (filter[h & mask] === 0) continue
+    const candidates = buckets.get(h)
+    if (!candidates) continue
+    for (const p of candidates) {
+      if (!text.startsWith(p, i)) continue
+      const end = i + p.length
+      if (curStart >= 0 && i <= curEnd) {
+        if (end > curEnd) curEnd = end
+      } else {
+        if (curStart >= 0) out.push(curStart, curEnd)
+        curStart = i
+        curEnd = end
+      }
+      break // longest first: shorter patterns at this position are inside this one
+    }
+  }
+  if (curStart >= 0) out.push(curStart, curEnd)
+  return out
+}
+
+/** Sorts flat `[start, end, …]` ranges and merges the overlapping and touching ones. */
+function merge(flat: number[]): number[] {
+  const pairs: [number, number][] = []
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!])
+  pairs.sort((a, b) => a[0] - b[0] || b[1] - a[1])
+  const out: number[] = []
+  for (const [a, b] of pairs) {
+    const n = out.length
+    if (n > 0 && a <= out[n - 1]!) out[n - 1] = Math.max(out[n - 1]!, b)
+    else out.push(a, b)
+  }
+  return out
+}
+
+/** Whether `t` from `j` to its end is the beginning of `p`. */
+function isPrefixAt(p: string, t: string, j: number): boolean {
+  for (let k = 0; j + k < t.length; k++) if (p.charCodeAt(k) !== t.charCodeAt(j + k)) return false
+  return true
+}
+
+/** The base64 (standard and url-safe) alphabet, padding included; hex digits are a subset. */
+const isWrappableChar = (c: number): boolean =>
+  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 95 || c === 45
 
 function hashAt(s: string, i: number, q: number): number {
   let h = 0x811c9dc5
