@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path'
 import { systemClock } from '../runtime/clock.ts'
+import { RESERVED_ENV } from '../runtime/config/schema.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
 import { openStore, type Store } from '../runtime/store/store.ts'
@@ -23,15 +24,24 @@ function lazySecrets(store: Store, keyFile: string): SecretSource {
   }
 }
 
-/** Engine-internal variables a plugin can never receive, whatever its manifest says. */
-const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_)/
+/**
+ * The engine variables plugins may receive: only those the operator lists in `sandbox.passEnv` (default none),
+ * never a reserved one. Everything else in the engine's environment is unreachable from a plugin.
+ */
+function passedEnv(names: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of names) {
+    const v = env[name]
+    if (v !== undefined && !RESERVED_ENV.test(name)) out[name] = v
+  }
+  return out
+}
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts
   const clock = opts.clock ?? systemClock
   const store = opts.store ?? openStore(config.storage.path)
-  const passEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !RESERVED_ENV.test(k)) passEnv[k] = v
+  const passEnv = passedEnv(config.sandbox.passEnv, process.env)
   const settings: WorkerSettings = {
     pluginPaths: [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))],
     sandbox: config.sandbox,

@@ -1,5 +1,5 @@
 /** Server bootstrap: config → store → secrets → engine → Elysia listening; graceful stop; pid file. */
-import { createConsola, type ConsolaInstance } from 'consola'
+import { createConsola, type ConsolaInstance } from 'consola/basic'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
@@ -31,11 +31,11 @@ export interface RunningServer {
 const LEVELS = { debug: 4, info: 3, warn: 1, error: 0 } as const
 
 /**
- * A consola logger writing to stderr (stdout stays free for `--json`), plain text: the CLI's terminal guard
- * (cli/terminal.ts) shows any escape sequence it did not make itself as text, consola's colours included.
+ * A consola logger writing to stderr (stdout stays free for `--json`), plain text (consola's basic reporter):
+ * the CLI's terminal guard (cli/terminal.ts) shows any escape sequence it did not make itself as text.
  */
 export function createServerLogger(level: Config['logging']['level'] = 'info'): ConsolaInstance {
-  return createConsola({ level: LEVELS[level], fancy: false, stdout: process.stderr, stderr: process.stderr }).withTag('autokestra')
+  return createConsola({ level: LEVELS[level], stdout: process.stderr, stderr: process.stderr }).withTag('autokestra')
 }
 
 /** Throws INVALID_CONFIG unless at least one API key is configured, saying how to add one. */

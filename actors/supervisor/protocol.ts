@@ -35,7 +35,10 @@ export interface WorkerSettings {
   pluginPaths: string[]
   sandbox: { mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string }
   defaultTimeoutMs: number
-  /** Engine environment values plugins may receive when their manifest declares them (`permissions.env`). */
+  /**
+   * Engine environment values plugins may receive when their grant declares them (`permissions.env`): only
+   * the names the operator lists in `sandbox.passEnv`. Each is masked like a secret wherever it shows.
+   */
   passEnv: Record<string, string>
 }
 

@@ -71,7 +71,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
     }
     const permissions = narrowPermissions(plugin.manifest.permissions, task.permissions)
-    const env = pluginEnv(deps, task, ctx, permissions.env ?? [])
+    const env = pluginEnv(deps, task, ctx, permissions.env ?? [], masker)
     const source = `plugin:${task.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
     const logs = pluginLog(masker, (level, message) => deps.port.log([{ executionId, taskId, attempt, ts: deps.now(), level, source, message }]))
@@ -164,10 +164,20 @@ async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, task
   return r.value // upper-case names; the template renderer matches `{{ secrets.x }}` in any case
 }
 
-/** The plugin's environment: declared engine variables plus the task's mapped ones, nothing else. */
-function pluginEnv(deps: TaskActorDeps, task: TaskDef, ctx: TemplateContext, allowed: string[]): Record<string, string> {
+/**
+ * The plugin's environment: for each name its grant declares, the task's mapping (a template over the
+ * workflow's secrets, inputs and outputs) or else the engine's variable when the operator passes it
+ * (`sandbox.passEnv`); nothing else. An engine value is a secret as far as the masker is concerned: it is
+ * registered before the plugin starts, so no log line, output, error or record shows it.
+ */
+function pluginEnv(deps: TaskActorDeps, task: TaskDef, ctx: TemplateContext, allowed: string[], masker: Masker): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const name of allowed) if (deps.passEnv[name] !== undefined) env[name] = deps.passEnv[name]!
+  for (const name of allowed) {
+    const value = deps.passEnv[name]
+    if (value === undefined || task.env?.[name] !== undefined) continue
+    masker.add(value)
+    env[name] = value
+  }
   for (const [name, template] of Object.entries(task.env ?? {})) {
     if (!allowed.includes(name)) throw new AppError(ErrorCode.PermissionDenied, `task ${task.id} maps env ${name}, which plugin ${task.type} does not declare in permissions.env`, { permission: 'env', target: name })
     const v = renderValue(template, ctx)
