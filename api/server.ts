@@ -69,7 +69,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     if (env[DISABLE_RUNTIME_ENV] === '1') log.warn(`${DISABLE_RUNTIME_ENV}=1: serving reads only, executions will not run`)
     else {
       const { createEngine } = await import('../actors/engine.ts')
-      engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) } })
+      engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) }, onWarning: (m) => log.warn(m) })
       // Cron triggers (runtime/cron): fires through the engine, exactly once per tick; see docs/triggers.md.
       scheduler = createScheduler({ engine, onError: (e, at) => log.warn('cron tick not fired', at, e) })
     }

@@ -6,6 +6,8 @@
 import type { Result } from '../../runtime/errors.ts'
 import type { TransitionResult, Transition } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
+import type { GrantContext } from '../../sandbox/permissions/policy.ts'
+import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 
 export interface BeginTask {
   executionId: string
@@ -32,7 +34,10 @@ export interface SupervisorPort {
 
 /** Settings a worker needs; derived from the engine config. */
 export interface WorkerSettings {
-  pluginPaths: string[]
+  /** The plugins the engine loaded (and recorded): workers never read manifests themselves. */
+  registry: PluginRegistry
+  /** Bounds and policy a task's effective grant is checked against when it starts. */
+  grants: Omit<GrantContext, 'runner'>
   sandbox: { mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string }
   defaultTimeoutMs: number
   /**

@@ -10,17 +10,20 @@ import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
 import type { TaskDef } from '../../runtime/workflow/model.ts'
 import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
+import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
 import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
-import { narrowPermissions } from './permissions.ts'
+import { effectiveGrant } from './permissions.ts'
 import type { RunAttempt } from './protocol.ts'
 
 export interface TaskActorDeps {
   port: SupervisorPort
   registry: PluginRegistry
+  /** What any grant may hold (engine bounds, operator policy): each attempt's grant is checked against it. */
+  grants: Omit<GrantContext, 'runner'>
   runner(kind: 'process' | 'docker'): Runner
   /** The execution's masker (every resolved secret value is registered in it). */
   masker(executionId: string): Masker
@@ -70,7 +73,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
     }
-    const permissions = narrowPermissions(plugin.manifest.permissions, task.permissions)
+    const permissions = effectiveGrant(plugin, task, runnerKind, deps.grants)
     const env = pluginEnv(deps, task, ctx, permissions.env ?? [], masker)
     const source = `plugin:${task.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
