@@ -82,6 +82,11 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
   }
 
   const complete = (line: string): string[] => {
+    // The common case: nothing held, nothing begun (or too little, on a line that is not a block's): masked alone.
+    if (held.length === 0 && context === '') {
+      const open = masker.pendingWrapped(line)
+      if (!open || (open.length < HOLD_MIN && !open.whole)) return [masker.mask(line)]
+    }
     held.push(line)
     return release(false)
   }

@@ -6,8 +6,8 @@
 /** A decoded copy of a source text; char k of `text` came from source chars `[start[k], end[k])`. */
 export interface View {
   text: string
-  start: Int32Array
-  end: Int32Array
+  start: ArrayLike<number>
+  end: ArrayLike<number>
 }
 
 /** One way of undoing an encoding; returns undefined when it changes nothing (no view needed). */
@@ -19,20 +19,19 @@ type Decoder = (s: string) => View | undefined
  */
 function builder(src: string) {
   const parts: string[] = []
-  let k = 0
-  const start = new Int32Array(src.length)
-  const end = new Int32Array(src.length)
+  const start: number[] = []
+  const end: number[] = []
   return {
     copy(from: number, to: number) {
       if (to <= from) return
       parts.push(src.slice(from, to))
-      for (let i = from; i < to; i++, k++) { start[k] = i; end[k] = i + 1 }
+      for (let i = from; i < to; i++) { start.push(i); end.push(i + 1) }
     },
     emit(chars: string, from: number, to: number) {
       parts.push(chars)
-      for (let i = 0; i < chars.length; i++, k++) { start[k] = from; end[k] = to }
+      for (let i = 0; i < chars.length; i++) { start.push(from); end.push(to) }
     },
-    done: (): View => ({ text: parts.join(''), start: start.subarray(0, k), end: end.subarray(0, k) }),
+    done: (): View => ({ text: parts.join(''), start, end }),
   }
 }
 
@@ -149,6 +148,8 @@ export function unescapeAll(s: string): View | undefined {
   return b.done()
 }
 
+const ESCAPED_BREAK = /\\[rn]/
+
 /** Line breaks (real, or escaped in a JSON/JS string at any depth), several in a row, with the blanks around them. */
 const BREAKS = /[ \t]*(?:\r\n|\r|\n|\\+[rn])(?:[ \t]*(?:\r\n|\r|\n|\\+[rn]))*[ \t]*/g
 
@@ -158,6 +159,7 @@ const BREAKS = /[ \t]*(?:\r\n|\r|\n|\\+[rn])(?:[ \t]*(?:\r\n|\r|\n|\\+[rn]))*[ \
  * `xxd -p` at 60, an indented YAML block) reads as one run. Undefined when the text has no line break.
  */
 export function joinLines(s: string): View | undefined {
+  if (s.indexOf('\n') < 0 && s.indexOf('\r') < 0 && !ESCAPED_BREAK.test(s)) return undefined
   let b: ReturnType<typeof builder> | undefined
   let copied = 0
   BREAKS.lastIndex = 0
@@ -174,8 +176,8 @@ export function joinLines(s: string): View | undefined {
 /** A view of a view, mapped straight back to the original source. */
 function compose(outer: View, inner: View): View {
   const n = inner.text.length
-  const start = new Int32Array(n)
-  const end = new Int32Array(n)
+  const start: number[] = new Array<number>(n)
+  const end: number[] = new Array<number>(n)
   for (let k = 0; k < n; k++) {
     start[k] = outer.start[inner.start[k]!]!
     end[k] = outer.end[inner.end[k]! - 1]!
