@@ -16,7 +16,7 @@ import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
 import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
-import { effectiveGrant } from './permissions.ts'
+import { launchGrant } from './permissions.ts'
 import type { RunAttempt } from './protocol.ts'
 
 export interface TaskActorDeps {
@@ -73,7 +73,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
     }
-    const permissions = effectiveGrant(plugin, task, runnerKind, deps.grants)
+    const permissions = launchGrant(plugin, task, runnerKind, deps.grants)
     const env = pluginEnv(deps, task, ctx, permissions.env ?? [], masker)
     const source = `plugin:${task.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)

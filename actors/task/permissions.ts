@@ -66,6 +66,17 @@ export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'pro
   throw new AppError(ErrorCode.InvalidWorkflow, `task ${task.id} cannot be granted ${describeIssues(issues)}`, { issues })
 }
 
+/**
+ * The grant a process-runner attempt is launched with: the effective grant, with each `run` entry replaced
+ * by the program it was checked as (canonical path), so the launcher cannot resolve a name to another file
+ * (e.g. through a PATH the task maps). Other runners get the effective grant as it is.
+ */
+export function launchGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+  const grant = effectiveGrant(plugin, task, runner, ctx)
+  if (runner !== 'process' || !grant.run?.length) return grant
+  return { ...grant, run: resolvedRun(grant, ctx).map((r) => r.path) }
+}
+
 /** A `run` entry with the program it resolves to on this host (for display). */
 export function resolvedRun(grant: Permissions, ctx: Omit<GrantContext, 'runner'>): { entry: string; path: string }[] {
   return (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, { ...ctx, runner: 'process' }).path }))

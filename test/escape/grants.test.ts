@@ -6,7 +6,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEngine, type Engine } from '../../actors/engine.ts'
@@ -48,6 +48,19 @@ const UNSAFE: [name: string, permissions: string, names: string][] = [
   ['relative', '  filesystem: { read: [.] }', 'filesystem.read . (must be an absolute path)'],
 ]
 
+/** An exec plugin that runs `id` by name, with the PATH its task gives it. */
+function pathPlugin(): void {
+  const d = join(pluginsRoot, 'by-name')
+  mkdirSync(d, { recursive: true })
+  writeFileSync(join(d, 'run.sh'), '#!/bin/sh\nread -r _\nout=$(id -u 2>&1)\nprintf \'{"ok":true,"output":{"out":"%s"}}\' "$out" > "$AUTOKESTRA_RESULT_FILE"\n', { mode: 0o755 })
+  writeFileSync(join(d, 'plugin.yaml'), 'namespace: grants\nname: by-name\nversion: 1.0.0\nruntime: exec\nentry: run.sh\nactions:\n  - name: id\n' +
+    'permissions:\n  run: [id]\n  env: [PATH]\n')
+  const evil = join(dir, 'evil')
+  mkdirSync(evil)
+  writeFileSync(join(evil, 'id'), '#!/bin/sh\necho EVIL-ID\n', { mode: 0o755 })
+  for (const p of [dir, evil]) chmodSync(p, 0o755)
+}
+
 let engine: Engine
 const warnings: string[] = []
 
@@ -56,6 +69,7 @@ beforeAll(async () => {
   plugin('beyond', '  network: ["127.0.0.1:5432"]')
   plugin('swapped', `  filesystem: { read: [${join(share, 'link')}] }`)
   plugin('narrowable', `  filesystem: { read: [${share}] }`)
+  pathPlugin()
   const config = testConfig(dir, {
     WORKFLOW_STORAGE_PATH: join(dataDir, 'test.db'), WORKFLOW_PLUGINS_PATHS: pluginsRoot,
     // The shipped policy, plus reading `share`: what an operator might allow.
@@ -134,6 +148,14 @@ describe('the operator policy caps every manifest (issue 10, finding 4)', () => 
     expect(r.run).toMatchObject({ state: 'FAILED', error: { code: 'INVALID_MANIFEST' } })
     expect(r.run.error?.message).toContain(`filesystem.read ${join(share, 'link')} (would grant the whole filesystem)`)
     expect(r.text).not.toContain('root:x:0:0')
+  })
+
+  it('runs the program the grant was checked as, whatever PATH the task gives the plugin', async () => {
+    const r = await runTask('grants/by-name.id', {}, `    env: { PATH: "${join(dir, 'evil')}:/usr/bin:/bin" }\n`)
+    expect(r.text).not.toContain('EVIL-ID')
+    const plain = await runTask('grants/by-name.id', {})
+    expect(plain.run).toMatchObject({ state: 'SUCCESS' })
+    expect(String((plain.run.output as { out: string }).out)).toMatch(/^\d+$/)
   })
 
   it('a plugin within the policy keeps working', async () => {
