@@ -25,7 +25,10 @@ export interface PendingMatch {
   start: number
   /** How many chars of the form are already there (line breaks not counted). */
   length: number
-  /** Whether the text is nothing but that run of base64/hex chars (leading blanks aside), as a wrapped block's line is. */
+  /**
+   * Whether the text (from `from`) is nothing but that run of base64/hex chars (leading blanks aside), as a
+   * wrapped block's line is. Only then is a beginning shorter than 4 chars reported.
+   */
   whole: boolean
 }
 
@@ -107,7 +110,7 @@ export class Masker {
     const all: number[] = found
     for (const v of views) {
       const r = scan(idx, v.text)
-      for (let i = 0; i < r.length; i += 2) all.push(v.start[r[i]!]!, v.end[r[i + 1]! - 1]!)
+      for (let i = 0; i < r.length; i += 2) all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
     }
     return merge(all)
   }
@@ -126,12 +129,18 @@ export class Masker {
     const t = v ? v.text : part
     let run = t.length
     while (run > 0 && isWrappableChar(t.charCodeAt(run - 1))) run--
-    for (let j = Math.max(run, t.length - w.longest + 1); j < t.length; j++) {
+    // A beginning shorter than q chars only matters on a line of a block (see the line masker): skip it elsewhere.
+    const whole = /^[ \t]*$/.test(t.slice(0, run))
+    const end = whole ? t.length : t.length - w.q + 1
+    const mask = (1 << FILTER_BITS) - 1
+    for (let j = Math.max(run, t.length - w.longest + 1); j < end; j++) {
       const rem = t.length - j
-      const hit = rem >= w.q
-        ? (w.buckets.get(hashAt(t, j, w.q)) ?? []).some((p) => p.length > rem && isPrefixAt(p, t, j))
-        : w.short.has(t.slice(j))
-      if (hit) return { start: from + (v ? v.start[j]! : j), length: rem, whole: from === 0 && /^[ \t]*$/.test(t.slice(0, run)) }
+      let hit: boolean
+      if (rem >= w.q) {
+        const h = hashAt(t, j, w.q)
+        hit = w.filter[h & mask] !== 0 && (w.buckets.get(h)?.some((p) => p.length > rem && isPrefixAt(p, t, j)) ?? false)
+      } else hit = w.short.has(t.slice(j))
+      if (hit) return { start: from + (v ? v.start(j) : j), length: rem, whole }
     }
     return undefined
   }

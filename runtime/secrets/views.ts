@@ -3,35 +3,58 @@
  * each with a map from its chars back to the source range they came from.
  */
 
-/** A decoded copy of a source text; char k of `text` came from source chars `[start[k], end[k])`. */
+/** A decoded copy of a source text; char k of `text` came from source chars `[start(k), end(k))`. */
 export interface View {
   text: string
-  start: ArrayLike<number>
-  end: ArrayLike<number>
+  start(k: number): number
+  end(k: number): number
 }
 
 /** One way of undoing an encoding; returns undefined when it changes nothing (no view needed). */
 type Decoder = (s: string) => View | undefined
 
 /**
- * Builds a view: `copy(from, to)` appends source chars unchanged, `emit(chars, from, to)` appends decoded chars
- * that stand for source `[from, to)`. Unchanged stretches are copied whole, so a text with few escapes is cheap.
+ * Builds a view from segments: `copy(from, to)` appends source chars unchanged, `emit(chars, from, to)`
+ * appends decoded chars that stand for source `[from, to)`. The map back is kept per segment, not per char,
+ * so a long text with few escapes or line breaks costs a few slices.
  */
 function builder(src: string) {
   const parts: string[] = []
-  const start: number[] = []
-  const end: number[] = []
+  /** Per segment: where it starts in the view, its source range, and whether it is a verbatim copy. */
+  const at: number[] = []
+  const from: number[] = []
+  const to: number[] = []
+  const verbatim: boolean[] = []
+  let k = 0
+  const segment = (k0: number, f: number, t: number, copy: boolean) => { at.push(k0); from.push(f); to.push(t); verbatim.push(copy) }
+  /** The segment holding view char `k` (binary search). */
+  const find = (q: number): number => {
+    let lo = 0
+    let hi = at.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (at[mid]! <= q) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
   return {
-    copy(from: number, to: number) {
-      if (to <= from) return
-      parts.push(src.slice(from, to))
-      for (let i = from; i < to; i++) { start.push(i); end.push(i + 1) }
+    copy(f: number, t: number) {
+      if (t <= f) return
+      parts.push(src.slice(f, t))
+      segment(k, f, t, true)
+      k += t - f
     },
-    emit(chars: string, from: number, to: number) {
+    emit(chars: string, f: number, t: number) {
       parts.push(chars)
-      for (let i = 0; i < chars.length; i++) { start.push(from); end.push(to) }
+      segment(k, f, t, false)
+      k += chars.length
     },
-    done: (): View => ({ text: parts.join(''), start, end }),
+    done: (): View => ({
+      text: parts.join(''),
+      start: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) : from[i]! },
+      end: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) + 1 : to[i]! },
+    }),
   }
 }
 
@@ -175,14 +198,7 @@ export function joinLines(s: string): View | undefined {
 
 /** A view of a view, mapped straight back to the original source. */
 function compose(outer: View, inner: View): View {
-  const n = inner.text.length
-  const start: number[] = new Array<number>(n)
-  const end: number[] = new Array<number>(n)
-  for (let k = 0; k < n; k++) {
-    start[k] = outer.start[inner.start[k]!]!
-    end[k] = outer.end[inner.end[k]! - 1]!
-  }
-  return { text: inner.text, start, end }
+  return { text: inner.text, start: (k) => outer.start(inner.start(k)), end: (k) => outer.end(inner.end(k) - 1) }
 }
 
 /** Chars that must occur in a text before any view can differ from it: the common case costs one test. */
