@@ -45,6 +45,8 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
   let context = ''
   /** Where in `context + held` the open wrapped form begins (nothing before it can begin one any more). */
   let openFrom = 0
+  /** While lines are held: the form they continue and how many of its chars are already there. */
+  let follow: { pattern: string; matched: number } | undefined
 
   /** Masks the held lines against each other (and the context) and returns those nothing after them can change. */
   const release = (final: boolean): string[] => {
@@ -63,8 +65,10 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
     }
     if (keep === held.length) {
       openFrom = open!.start // nothing to return yet
+      follow = { pattern: open!.pattern, matched: open!.length }
       return []
     }
+    follow = keep > 0 ? { pattern: open!.pattern, matched: open!.length } : undefined
     let ranges = masker.findRanges(text)
     if (open && final && open.length >= MASK_UNFINISHED) ranges = withRange(ranges, Math.max(open.start, prefix.length), text.length)
     const out: string[] = []
@@ -82,6 +86,16 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
   }
 
   const complete = (line: string): string[] => {
+    // A block's next line that only carries the form on, not to its end: held at the cost of one comparison.
+    if (follow && held.length > 0) {
+      const t = line.replace(/^[ \t]+|[ \t]+$/g, '')
+      const f = follow
+      if (t.length > 0 && f.matched + t.length < f.pattern.length && f.pattern.startsWith(t, f.matched)) {
+        held.push(line)
+        f.matched += t.length
+        return []
+      }
+    }
     // The common case: nothing held, nothing begun (or too little, on a line that is not a block's): masked alone.
     if (held.length === 0 && context === '') {
       const open = masker.pendingWrapped(line)
@@ -118,6 +132,7 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
       held = []
       context = ''
       openFrom = 0
+      follow = undefined
       return out
     },
   }

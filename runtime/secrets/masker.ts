@@ -30,6 +30,8 @@ export interface PendingMatch {
    * wrapped block's line is. Only then is a beginning shorter than 4 chars reported.
    */
   whole: boolean
+  /** The form it begins (the longest one, when several begin there). */
+  pattern: string
 }
 
 /**
@@ -41,7 +43,7 @@ export class Masker {
   private readonly wrapped = new Set<string>()
   private readonly values = new Set<string>()
   private index: Index | undefined
-  private wrapIndex: (Index & { short: Set<string> }) | undefined
+  private wrapIndex: (Index & { short: Map<string, string> }) | undefined
 
   /** Registers a value and its base64, URL-encoded, JSON-escaped and per-line forms; false if too short to mask. */
   add(value: string): boolean {
@@ -135,12 +137,12 @@ export class Masker {
     const mask = (1 << FILTER_BITS) - 1
     for (let j = Math.max(run, t.length - w.longest + 1); j < end; j++) {
       const rem = t.length - j
-      let hit: boolean
+      let hit: string | undefined
       if (rem >= w.q) {
         const h = hashAt(t, j, w.q)
-        hit = w.filter[h & mask] !== 0 && (w.buckets.get(h)?.some((p) => p.length > rem && isPrefixAt(p, t, j)) ?? false)
-      } else hit = w.short.has(t.slice(j))
-      if (hit) return { start: from + (v ? v.start(j) : j), length: rem, whole }
+        hit = w.filter[h & mask] !== 0 ? w.buckets.get(h)?.find((p) => p.length > rem && isPrefixAt(p, t, j)) : undefined
+      } else hit = w.short.get(t.slice(j))
+      if (hit !== undefined) return { start: from + (v ? v.start(j) : j), length: rem, whole, pattern: hit }
     }
     return undefined
   }
@@ -195,11 +197,16 @@ export class Masker {
     return (this.index ??= buildIndex(this.patterns))
   }
 
-  private getWrapIndex(): (Index & { short: Set<string> }) | undefined {
+  private getWrapIndex(): (Index & { short: Map<string, string> }) | undefined {
     if (this.wrapped.size === 0) return undefined
     if (this.wrapIndex) return this.wrapIndex
-    const short = new Set<string>()
-    for (const p of this.wrapped) for (let n = 1; n < MAX_Q && n < p.length; n++) short.add(p.slice(0, n))
+    const short = new Map<string, string>() // beginning → the longest form it begins
+    for (const p of this.wrapped) {
+      for (let n = 1; n < MAX_Q && n < p.length; n++) {
+        const k = p.slice(0, n)
+        if ((short.get(k)?.length ?? 0) < p.length) short.set(k, p)
+      }
+    }
     return (this.wrapIndex = { ...buildIndex(this.wrapped), short })
   }
 }
