@@ -1,6 +1,6 @@
 /** Path arithmetic for grants: canonical forms (symlinks resolved as far as the path exists) and containment. */
 
-import { realpathSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path'
 
 /**
@@ -10,17 +10,16 @@ import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path'
 export function canonicalPath(p: string): string {
   let head = clean(p)
   const rest: string[] = []
-  for (;;) {
-    try {
-      const real = realpathSync(head)
-      return rest.length ? join(real, ...rest.reverse()) : real
-    } catch {
-      const parent = dirname(head)
-      if (parent === head) return clean(p)
-      rest.push(basename(head))
-      head = parent
-    }
+  // existsSync, not realpath's exceptions, to find the existing part: this runs at every task start.
+  while (!existsSync(head)) {
+    const parent = dirname(head)
+    if (parent === head) return clean(p)
+    rest.push(basename(head))
+    head = parent
   }
+  let real: string
+  try { real = realpathSync.native(head) } catch { return clean(p) }
+  return rest.length ? join(real, ...rest.reverse()) : real
 }
 
 /** Whether `path` is `dir` or inside it (both absolute, normalised). */

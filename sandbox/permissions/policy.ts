@@ -64,6 +64,21 @@ export function engineBounds(config: Config, pluginPaths: readonly string[]): En
   }
 }
 
+// The operator's and the engine's own paths, canonical, once per bounds/policy object (a check runs at every
+// task start). A grant's own entries are canonicalised at every check: they are what a swap would target.
+const boundForms = new WeakMap<BoundPath[], string[][]>()
+const capForms = new WeakMap<string[], string[]>()
+const formsOf = (paths: BoundPath[]): string[][] => {
+  let f = boundForms.get(paths)
+  if (!f) boundForms.set(paths, (f = paths.map((b) => spellings(b.path))))
+  return f
+}
+const canonicalCaps = (caps: string[]): string[] => {
+  let f = capForms.get(caps)
+  if (!f) capForms.set(caps, (f = caps.map(canonicalPath)))
+  return f
+}
+
 /** Every problem of `grant` under `ctx`, at most one per entry; empty when it may be granted as it is. */
 export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] {
   const issues: GrantIssue[] = []
@@ -79,9 +94,12 @@ export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] 
     for (const e of entries ?? []) {
       const bad = pathProblem(permission, e, ctx.bounds)
       add(permission, e, bad)
-      const caps = permission === 'filesystem.read' ? [...ctx.policy.filesystem.read, ...ctx.policy.filesystem.write] : ctx.policy.filesystem.write
+      const { read, write } = ctx.policy.filesystem
+      const caps = permission === 'filesystem.read' ? [...canonicalCaps(read), ...canonicalCaps(write)] : canonicalCaps(write)
       const real = canonicalPath(e)
-      if (!bad && !caps.some((c) => isWithin(real, canonicalPath(c)))) add(permission, e, `beyond sandbox.policy.${permission} (${list(caps)})`, true)
+      if (!bad && !caps.some((c) => isWithin(real, c))) {
+        add(permission, e, `beyond sandbox.policy.${permission} (${list(permission === 'filesystem.read' ? [...read, ...write] : write)})`, true)
+      }
     }
   }
   for (const e of grant.run ?? []) {
@@ -136,8 +154,10 @@ function pathProblem(permission: GrantPermission, entry: string, bounds: EngineB
   if (!isAbsolute(entry)) return 'must be an absolute path'
   const forms = spellings(entry)
   if (forms.includes('/')) return 'would grant the whole filesystem'
-  const hit = (paths: BoundPath[], test: (grant: string, bound: string) => boolean) =>
-    paths.find((b) => forms.some((f) => spellings(b.path).some((bf) => test(f, bf))))
+  const hit = (paths: BoundPath[], test: (grant: string, bound: string) => boolean) => {
+    const bf = formsOf(paths)
+    return paths.find((_, i) => forms.some((f) => bf[i]!.some((b) => test(f, b))))
+  }
   const exposed = hit(bounds.keep, (g, b) => isWithin(b, g))
   if (exposed) return `would expose ${exposed.what} (${exposed.path})`
   const sealed = hit(bounds.sealed, (g, b) => isWithin(g, b))
@@ -173,7 +193,8 @@ export function hostProgram(entry: string, grant: Permissions, ctx: GrantContext
   if ((grant.filesystem?.write ?? []).some((w) => isAbsolute(w) && isWithin(path, canonicalPath(w)))) {
     return { path, problem: 'is inside a path the same grant may write (a program it could replace)' }
   }
-  const sealed = ctx.bounds.sealed.find((b) => isWithin(path, canonicalPath(b.path)))
+  const sealedForms = formsOf(ctx.bounds.sealed)
+  const sealed = ctx.bounds.sealed.find((_, i) => sealedForms[i]!.some((b) => isWithin(path, b)))
   return sealed ? { path, problem: `is inside ${sealed.what} (${sealed.path})` } : { path }
 }
 
@@ -194,6 +215,6 @@ function entryShape(entry: string): string | undefined {
 function runAllowed(path: string, ctx: GrantContext): boolean {
   // A bare name runs from one of the image's PATH dirs: allowed when the cap covers one of them.
   if (ctx.runner === 'docker' && !path.includes('/')) return IMAGE_PATH.some((d) => ctx.policy.run.some((c) => isWithin(d, clean(c))))
-  const canon = ctx.runner === 'docker' ? (c: string) => clean(c) : canonicalPath
-  return ctx.policy.run.some((c) => isWithin(path, canon(c)))
+  const caps = ctx.runner === 'docker' ? ctx.policy.run.map(clean) : canonicalCaps(ctx.policy.run)
+  return caps.some((c) => isWithin(path, c))
 }
