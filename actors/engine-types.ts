@@ -5,6 +5,7 @@ import type { Config } from '../runtime/config/index.ts'
 import type { ExecutionState, TaskRunState } from '../runtime/state/states.ts'
 import type { ExecutionRecord, ExecutionSnapshot, LogRecord, Store, TriggerInfo } from '../runtime/store/store.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
+import type { EnginePlugins } from './plugins.ts'
 
 export interface SecretSource {
   /** Values for the given (upper-case) names; throws AppError SECRET_NOT_FOUND naming a missing one. */
@@ -22,6 +23,8 @@ export interface EngineOptions {
    * the execution it creates, so it never takes over the live work of a server or another run on the same file.
    */
   recover?: boolean
+  /** Told what the operator should know (a plugin whose permissions changed since last loaded); the server logs it as a WARN. */
+  onWarning?(message: string): void
 }
 
 export interface StartRequest {
@@ -55,6 +58,8 @@ export interface EngineStats {
 
 export interface Engine {
   readonly store: Store
+  /** The plugins found at start-up, each manifest's grant checked: what every task of this engine may be given. */
+  readonly plugins: EnginePlugins
   /** Validates inputs (AppError INVALID_INPUT naming the input), creates the execution PENDING and queues it. */
   start(req: StartRequest, opts?: StartOptions): Promise<ExecutionRecord>
   /** Idempotent: a terminal execution is returned unchanged. */

@@ -1,16 +1,15 @@
 /** Builds the engine: the store, the supervisor, its worker pool; resumes unfinished executions. */
 
-import { resolve } from 'node:path'
 import { systemClock } from '../runtime/clock.ts'
+import { RESERVED_ENV } from '../runtime/config/schema.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
 import { openStore, type Store } from '../runtime/store/store.ts'
 import type { Engine, EngineOptions, SecretSource } from './engine-types.ts'
+import { describeChange, enginePlugins, recordGrants } from './plugins.ts'
 import { Supervisor } from './supervisor/supervisor.ts'
 import type { WorkerSettings } from './supervisor/protocol.ts'
 
-/** The built-in plugins (core/log, core/sleep, core/http) are always on the search path. */
-export const BUILTIN_PLUGINS = resolve(import.meta.dir, '../plugins')
 
 /** Opens the secret store on first use, so workflows without secrets never need a master key. */
 function lazySecrets(store: Store, keyFile: string): SecretSource {
@@ -23,17 +22,30 @@ function lazySecrets(store: Store, keyFile: string): SecretSource {
   }
 }
 
-/** Engine-internal variables a plugin can never receive, whatever its manifest says. */
-const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_)/
+/**
+ * The engine variables plugins may receive: only those the operator lists in `sandbox.passEnv` (default none),
+ * never a reserved one. Everything else in the engine's environment is unreachable from a plugin.
+ */
+function passedEnv(names: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of names) {
+    const v = env[name]
+    if (v !== undefined && !RESERVED_ENV.test(name)) out[name] = v
+  }
+  return out
+}
 
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts
   const clock = opts.clock ?? systemClock
   const store = opts.store ?? openStore(config.storage.path)
-  const passEnv: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !RESERVED_ENV.test(k)) passEnv[k] = v
+  const passEnv = passedEnv(config.sandbox.passEnv, process.env)
+  // Loaded once, here: the grant recorded (and warned about when it changed) is the grant the workers enforce.
+  const plugins = enginePlugins(config)
+  for (const change of recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
   const settings: WorkerSettings = {
-    pluginPaths: [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))],
+    registry: plugins.registry,
+    grants: plugins.grants,
     sandbox: config.sandbox,
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,
@@ -46,6 +58,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let closed = false
   return {
     store,
+    plugins,
     start: (req, o) => supervisor.start(req, o),
     cancel: (id, reason) => supervisor.cancel(id, reason),
     waitFor: (id) => supervisor.waitFor(id),
@@ -62,3 +75,4 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 }
 
 export type { Engine, EngineOptions, EngineEvent, StartRequest } from './engine-types.ts'
+export { BUILTIN_PLUGINS, enginePlugins, type EnginePlugins } from './plugins.ts'

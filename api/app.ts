@@ -6,6 +6,7 @@ import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
 import type { Engine } from '../actors/engine-types.ts'
+import { enginePlugins, type EnginePlugins } from '../actors/plugins.ts'
 import { systemClock, type Clock } from '../runtime/clock.ts'
 import type { Config } from '../runtime/config/index.ts'
 import type { SecretStore } from '../runtime/secrets/index.ts'
@@ -49,6 +50,12 @@ export interface AppDeps {
 /** Paths that need no API key: health, metrics (aggregate counts only) and the OpenAPI document. */
 export const PUBLIC_PREFIXES = ['/health', '/metrics', '/openapi'] as const
 
+/** The engine's plugins; without a runtime, those the config names (loaded once, on first use). */
+function pluginsOf(deps: AppDeps): () => EnginePlugins {
+  let own: EnginePlugins | undefined
+  return () => deps.engine?.plugins ?? (own ??= enginePlugins(deps.config))
+}
+
 /** Builds the Elysia app (not listening). `app.handle(request)` serves in-process. */
 export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
@@ -56,7 +63,7 @@ export function createApp(deps: AppDeps) {
   const checkKey = createKeyChecker(server.apiKeys)
   const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
-    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
+    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock), pluginsOf(deps))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))

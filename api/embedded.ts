@@ -1,5 +1,6 @@
 /** The embedded engine for local runs (`workflow run`): no server, the same engine and store. */
 
-export { createEngine, BUILTIN_PLUGINS } from '../actors/engine.ts'
+export { createEngine, BUILTIN_PLUGINS, enginePlugins, type EnginePlugins } from '../actors/engine.ts'
+export type { TaskGrant } from '../actors/task/grant-view.ts'
 export type { Engine, EngineEvent } from '../actors/engine-types.ts'
 export { toExecutionDetail, type ExecutionDetail } from './services/execution-dto.ts'

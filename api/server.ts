@@ -1,5 +1,5 @@
 /** Server bootstrap: config → store → secrets → engine → Elysia listening; graceful stop; pid file. */
-import { createConsola, type ConsolaInstance } from 'consola'
+import { createConsola, type ConsolaInstance } from 'consola/basic'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
@@ -32,7 +32,10 @@ export interface RunningServer {
 
 const LEVELS = { debug: 4, info: 3, warn: 1, error: 0 } as const
 
-/** A consola logger writing to stderr (stdout stays free for `--json`). */
+/**
+ * A consola logger writing to stderr (stdout stays free for `--json`), plain text (consola's basic reporter):
+ * the CLI's terminal guard (cli/terminal.ts) shows any escape sequence it did not make itself as text.
+ */
 export function createServerLogger(level: Config['logging']['level'] = 'info'): ConsolaInstance {
   return createConsola({ level: LEVELS[level], stdout: process.stderr, stderr: process.stderr }).withTag('autokestra')
 }
@@ -70,7 +73,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     if (env[DISABLE_RUNTIME_ENV] === '1') log.warn(`${DISABLE_RUNTIME_ENV}=1: serving reads only, executions will not run`)
     else {
       const { createEngine } = await import('../actors/engine.ts')
-      engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) } })
+      engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) }, onWarning: (m) => log.warn(m) })
       // Cron triggers (runtime/cron): fires through the engine, exactly once per tick; see docs/triggers.md.
       scheduler = createScheduler({ engine, onError: (e, at) => log.warn('cron tick not fired', at, e) })
     }

@@ -1,4 +1,7 @@
-/** Benchmark: cost of Masker.add and Masker.mask with 50 secrets of 1 KB over 10k log lines of 200 chars. Prints JSON. */
+/**
+ * Benchmark: cost of Masker.add and Masker.mask with 50 secrets of 1 KB over 10k log lines of 200 chars (plain,
+ * with escapes that make the masker decode views, and base64 blocks wrapped at 76 columns). Prints JSON.
+ */
 
 import { randomBytes } from 'node:crypto'
 import { createLineMasker } from '../runtime/secrets/line-masker.ts'
@@ -23,6 +26,12 @@ const clean = Array.from({ length: LINES }, (_, i) => logLine(i))
 // 1% of lines carry a secret (raw or base64) — realistic for a plugin that logs its request.
 const dirty = clean.map((l, i) => i % 100 !== 0 ? l : `${l.slice(0, 50)} Bearer ${
   i % 200 === 0 ? secrets[i % SECRETS] : Buffer.from(secrets[i % SECRETS] ?? '').toString('base64')} ${l.slice(50)}`)
+
+// Lines a masker must decode (JSON escapes, %xx, an entity): the decoded views are searched too.
+const encoded = clean.map((l) => `${l.slice(0, 150)} {\\"q\\":\\"a%2Fb &amp; c\\"}`)
+// Every 50th secret printed as `base64` would: wrapped at 76 columns, between ordinary lines.
+const wrappedText = clean.map((l, i) => i % 50 !== 0 ? l
+  : `${l}\n${Buffer.from(secrets[(i / 50) % SECRETS] ?? '').toString('base64').replace(/(.{76})/g, '$1\n')}`).join('\n')
 
 function time(fn: () => void): number {
   const t0 = Bun.nanoseconds()
@@ -53,6 +62,19 @@ const streamUs = best(() => {
   for (let i = 0; i < streamText.length; i += 4096) sink += lm.push(streamText.slice(i, i + 4096)).length
   sink += lm.flush().length
 })
+const encodedUs = best(() => { for (const l of encoded) sink += masker.mask(l).length })
+const wrappedLines: string[] = []
+const wrappedUs = best(() => {
+  wrappedLines.length = 0
+  const lm = createLineMasker(masker)
+  for (let i = 0; i < wrappedText.length; i += 4096) wrappedLines.push(...lm.push(wrappedText.slice(i, i + 4096)))
+  wrappedLines.push(...lm.flush())
+})
+const wrappedLeaks = wrappedLines.filter((l) => secrets.some((s) => {
+  const b = Buffer.from(s).toString('base64')
+  for (let k = 0; k + 16 <= b.length; k += 16) if (l.includes(b.slice(k, k + 16))) return true
+  return false
+})).length
 const masked = dirty.map((l) => masker.mask(l))
 const leaks = masked.filter((l) => secrets.some((s) => l.includes(s.slice(0, 32)))).length
 
@@ -67,9 +89,13 @@ console.log(JSON.stringify({
     noSecrets: round(cleanUs / LINES),
     onePercentWithSecret: round(dirtyUs / LINES),
     streamedLineMasker: round(streamUs / LINES),
+    withEscapesToDecode: round(encodedUs / LINES),
+    streamedWithWrappedBase64: round(wrappedUs / wrappedLines.length),
   },
   linesPerSecond: Math.round(LINES / (cleanUs / 1e6)),
   maskedLinesWithSecret: masked.filter((l) => l.includes('***')).length,
   leaks,
+  wrappedBlockLines: wrappedLines.length - LINES,
+  wrappedLeaks,
   sink: sink > 0,
 }, null, 2))

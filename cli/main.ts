@@ -3,6 +3,7 @@
 import { cac } from 'cac'
 import pkg from '../package.json' with { type: 'json' }
 import { emit, fail, usageError, type CliContext } from './output.ts'
+import { installTerminalGuard } from './terminal.ts'
 import { register as registerValidate } from './commands/validate.ts'
 import { register as registerConfig } from './commands/config.ts'
 // ── command groups: add one import per group here (each exports `register(cli, ctx)`) ──
@@ -14,6 +15,9 @@ import { register as registerSecrets } from './commands/secrets.ts'
 import { register as registerPlugin } from './commands/plugin.ts'
 import { register as registerSandbox } from './commands/sandbox.ts'
 import { register as registerWebhook } from './commands/webhook.ts'
+
+// Before anything prints: text from plugins, workflows and the API reaches the terminal only escaped.
+installTerminalGuard({ json: process.argv.includes('--json') })
 
 const ctx: CliContext = { name: 'workflow', version: pkg.version }
 const cli = cac(ctx.name)

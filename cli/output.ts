@@ -1,5 +1,6 @@
 /** The CLI's single output module: human text or exactly one JSON document, errors → stable exit codes. */
 import { AppError, ErrorCode, exitCodeOf, toErrorInfo, type ErrorInfo } from '../runtime/errors.ts'
+import { ansi, stripTokens } from './terminal.ts'
 
 /** Options every command accepts (declared once in main.ts). */
 export interface GlobalOptions {
@@ -30,9 +31,12 @@ export function globalOptions(options: Record<string, unknown>): GlobalOptions {
 }
 
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR
-const paint = (open: number, close: number) => (s: string) => (useColor() ? `\x1b[${open}m${s}\x1b[${close}m` : s)
+const paint = (open: number, close: number) => (s: string) => (useColor() ? `${ansi(`\x1b[${open}m`)}${s}${ansi(`\x1b[${close}m`)}` : s)
 
-/** ANSI colours, applied only when stdout is a TTY and NO_COLOR is unset. */
+/**
+ * ANSI colours, applied only when stdout is a TTY and NO_COLOR is unset. They travel as trusted tokens
+ * (terminal.ts): the output guard escapes every other escape sequence, whoever wrote it.
+ */
 export const colors = {
   bold: paint(1, 22),
   dim: paint(2, 22),
@@ -44,7 +48,7 @@ export const colors = {
   gray: paint(90, 39),
 }
 
-const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length
+const visible = (s: string) => stripTokens(s).length
 
 /** A column of `table`: the row key, its header (default: the key upper-cased) and alignment. */
 export interface Column {

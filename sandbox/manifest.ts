@@ -50,6 +50,15 @@ export const ManifestSchema = Type.Object(
 export type Manifest = Static<typeof ManifestSchema>
 export type ActionDef = Static<typeof ActionSchema>
 
+/** A problem with one entry of a manifest's grant (sandbox/permissions/policy.ts), as plain data. */
+export interface RefusedEntry {
+  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run'
+  entry: string
+  problem: string
+  /** The entry is sound but beyond the operator's `sandbox.policy`. */
+  beyondPolicy: boolean
+}
+
 /** A manifest loaded from disk, with the absolute path of its directory. */
 export interface LoadedPlugin {
   manifest: Manifest
@@ -57,6 +66,8 @@ export interface LoadedPlugin {
   dir: string
   /** Absolute path of the entry file. */
   entryPath: string
+  /** Set when its grant may not be given (unsafe, or beyond the policy): the plugin is listed but unusable. */
+  refused?: RefusedEntry[]
 }
 
 export const pluginKey = (m: Pick<Manifest, 'namespace' | 'name'>): string => `${m.namespace}/${m.name}`

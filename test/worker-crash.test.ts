@@ -5,14 +5,16 @@ import { join } from 'node:path'
 import { Supervisor } from '../actors/supervisor/supervisor.ts'
 import { systemClock } from '../runtime/clock.ts'
 import { openStore } from '../runtime/store/store.ts'
-import { TEST_PLUGINS, effectKey, effects, workflow } from './helpers/engine.ts'
+import { enginePlugins } from '../actors/plugins.ts'
+import { effectKey, effects, testConfig, workflow } from './helpers/engine.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ak-wcrash-'))
 const store = openStore(join(dir, 'w.db'))
+const plugins = enginePlugins(testConfig(dir))
 const supervisor = new Supervisor({
   store, clock: systemClock, maxConcurrentWorkflows: 4, maxConcurrentTasks: 4, workers: 1,
   settings: {
-    pluginPaths: [TEST_PLUGINS], defaultTimeoutMs: 30_000, passEnv: {},
+    registry: plugins.registry, grants: plugins.grants, defaultTimeoutMs: 30_000, passEnv: {},
     sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 1_000_000 },
   },
 })

@@ -11,6 +11,8 @@ import type { Config } from '../../runtime/config/schema.ts'
 /** The config's result and log limits (absent ones take the config defaults). */
 export type ResultAndLogLimits = Pick<Config['sandbox'], 'maxResultBytes' | 'maxResultDepth' | 'logLimit' |
   'maxLogLinesPerAttempt' | 'maxLogBytesPerAttempt' | 'maxLogLinesPerExecution' | 'maxLogBytesPerExecution'>
+import type { GrantContext } from '../../sandbox/permissions/policy.ts'
+import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 
 export interface BeginTask {
   executionId: string
@@ -37,12 +39,18 @@ export interface SupervisorPort {
 
 /** Settings a worker needs; derived from the engine config. */
 export interface WorkerSettings {
-  pluginPaths: string[]
+  /** The plugins the engine loaded (and recorded): workers never read manifests themselves. */
+  registry: PluginRegistry
+  /** Bounds and policy a task's effective grant is checked against when it starts. */
+  grants: Omit<GrantContext, 'runner'>
   sandbox: {
     mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string
   } & Partial<ResultAndLogLimits>
   defaultTimeoutMs: number
-  /** Engine environment values plugins may receive when their manifest declares them (`permissions.env`). */
+  /**
+   * Engine environment values plugins may receive when their grant declares them (`permissions.env`): only
+   * the names the operator lists in `sandbox.passEnv`. Each is masked like a secret wherever it shows.
+   */
   passEnv: Record<string, string>
 }
 

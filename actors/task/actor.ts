@@ -10,6 +10,7 @@ import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
 import type { TaskDef } from '../../runtime/workflow/model.ts'
 import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
+import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
@@ -17,12 +18,14 @@ import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { checkValueBounds, type JsonBounds } from '../../sandbox/outcome/json-bounds.ts'
 import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits } from './log-limit.ts'
-import { narrowPermissions } from './permissions.ts'
+import { launchGrant } from './permissions.ts'
 import type { RunAttempt } from './protocol.ts'
 
 export interface TaskActorDeps {
   port: SupervisorPort
   registry: PluginRegistry
+  /** What any grant may hold (engine bounds, operator policy): each attempt's grant is checked against it. */
+  grants: Omit<GrantContext, 'runner'>
   runner(kind: 'process' | 'docker'): Runner
   /** The execution's masker (every resolved secret value is registered in it). */
   masker(executionId: string): Masker
@@ -80,8 +83,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
     }
-    const permissions = narrowPermissions(plugin.manifest.permissions, task.permissions)
-    const env = pluginEnv(deps, task, ctx, permissions.env ?? [])
+    const permissions = launchGrant(plugin, task, runnerKind, deps.grants)
+    const env = pluginEnv(deps, task, ctx, permissions.env ?? [], masker)
     const source = `plugin:${task.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
     // Past a log cap: one LOG_TRUNCATED line and audit event; in `fail` mode the attempt is stopped too.
@@ -230,10 +233,20 @@ async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, task
   return r.value // upper-case names; the template renderer matches `{{ secrets.x }}` in any case
 }
 
-/** The plugin's environment: declared engine variables plus the task's mapped ones, nothing else. */
-function pluginEnv(deps: TaskActorDeps, task: TaskDef, ctx: TemplateContext, allowed: string[]): Record<string, string> {
+/**
+ * The plugin's environment: for each name its grant declares, the task's mapping (a template over the
+ * workflow's secrets, inputs and outputs) or else the engine's variable when the operator passes it
+ * (`sandbox.passEnv`); nothing else. An engine value is a secret as far as the masker is concerned: it is
+ * registered before the plugin starts, so no log line, output, error or record shows it.
+ */
+function pluginEnv(deps: TaskActorDeps, task: TaskDef, ctx: TemplateContext, allowed: string[], masker: Masker): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const name of allowed) if (deps.passEnv[name] !== undefined) env[name] = deps.passEnv[name]!
+  for (const name of allowed) {
+    const value = deps.passEnv[name]
+    if (value === undefined || task.env?.[name] !== undefined) continue
+    masker.add(value)
+    env[name] = value
+  }
   for (const [name, template] of Object.entries(task.env ?? {})) {
     if (!allowed.includes(name)) throw new AppError(ErrorCode.PermissionDenied, `task ${task.id} maps env ${name}, which plugin ${task.type} does not declare in permissions.env`, { permission: 'env', target: name })
     const v = renderValue(template, ctx)

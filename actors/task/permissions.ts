@@ -1,27 +1,47 @@
-/** Effective permissions: the manifest's grant, narrowed (never widened) by the task's `permissions:`. */
+/**
+ * Effective permissions: the manifest's grant, narrowed (never widened) by the task's `permissions:`, then
+ * checked against the engine's bounds and the operator's cap (sandbox/permissions/policy.ts).
+ */
 
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { PermissionSet } from '../../runtime/workflow/model.ts'
-import type { Permissions } from '../../sandbox/manifest.ts'
+import type { PermissionSet, TaskDef } from '../../runtime/workflow/model.ts'
+import type { LoadedPlugin, Permissions } from '../../sandbox/manifest.ts'
+import { networkCovers } from '../../sandbox/permissions/coverage.ts'
+import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/paths.ts'
+import { checkGrant, describeIssues, hostProgram, refusedPlugin, type GrantContext } from '../../sandbox/permissions/policy.ts'
 
-const within = (granted: string[] | undefined, asked: string[] | undefined, what: string, widen: string[]): string[] | undefined => {
+type Within = (granted: string[], asked: string) => boolean
+
+const sameEntry: Within = (g, a) => g.includes(a)
+/** A task may name any host:port under a manifest's `*` (core/http does this), or what a manifest pattern covers. */
+const networkWithin: Within = (g, a) => {
+  if (g.includes('*')) return true
+  try { return networkCovers(g, a) } catch { return false }
+}
+/** A task may keep a granted path or a path inside it. */
+const pathWithin: Within = (g, a) => isAbsolute(a) && g.some((p) => isAbsolute(p) && isWithin(canonicalPath(a), canonicalPath(p)))
+
+function within(granted: string[] | undefined, asked: string[] | undefined, what: string, widen: string[], test: Within): string[] | undefined {
   if (asked === undefined) return granted
-  const g = granted ?? []
-  for (const a of asked) if (!g.includes(a) && !g.includes('*')) widen.push(`${what} ${a}`)
+  for (const a of asked) if (!test(granted ?? [], a)) widen.push(`${what} ${a}`)
   return asked
 }
 
-/** Throws INVALID_WORKFLOW listing every widening the task attempts. */
+/**
+ * The manifest's grant narrowed by the task's: each network pattern within the manifest's, each path the
+ * same as or inside a granted one, each program and variable one the manifest names. Throws INVALID_WORKFLOW
+ * listing every widening the task attempts.
+ */
 export function narrowPermissions(manifest: Permissions | undefined, task: PermissionSet | undefined): Permissions {
   const m = manifest ?? {}
   if (!task) return m
   const widen: string[] = []
   const out: Permissions = {}
-  const network = within(m.network, task.network, 'network', widen)
-  const env = within(m.env, task.env, 'env', widen)
-  const run = within(m.run, task.run, 'run', widen)
-  const read = within(m.filesystem?.read, task.filesystem?.read, 'filesystem.read', widen)
-  const write = within(m.filesystem?.write, task.filesystem?.write, 'filesystem.write', widen)
+  const network = within(m.network, task.network, 'network', widen, networkWithin)
+  const env = within(m.env, task.env, 'env', widen, sameEntry)
+  const run = within(m.run, task.run, 'run', widen, sameEntry)
+  const read = within(m.filesystem?.read, task.filesystem?.read, 'filesystem.read', widen, pathWithin)
+  const write = within(m.filesystem?.write, task.filesystem?.write, 'filesystem.write', widen, pathWithin)
   if (widen.length)
     throw new AppError(ErrorCode.InvalidWorkflow, `task permissions may only narrow the plugin's: not granted by the manifest: ${widen.join(', ')}`, { widen })
   if (network) out.network = network
@@ -29,4 +49,35 @@ export function narrowPermissions(manifest: Permissions | undefined, task: Permi
   if (run) out.run = run
   if (read || write) out.filesystem = { ...(read ? { read } : {}), ...(write ? { write } : {}) }
   return out
+}
+
+/**
+ * The grant one task runs with, on its runner: INVALID_MANIFEST when its plugin is refused, INVALID_WORKFLOW
+ * when the task widens the manifest or its narrowed grant is not one the engine may give (checked again
+ * now, so a path that became a symlink to `/` since the manifest was loaded is refused).
+ */
+export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+  if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
+  const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
+  const issues = checkGrant(grant, { ...ctx, runner })
+  if (issues.length === 0) return grant
+  const fromTask = task.permissions !== undefined || (task.runner !== undefined && task.runner !== plugin.manifest.runner)
+  if (!fromTask) throw refusedPlugin(plugin, issues)
+  throw new AppError(ErrorCode.InvalidWorkflow, `task ${task.id} cannot be granted ${describeIssues(issues)}`, { issues })
+}
+
+/**
+ * The grant a process-runner attempt is launched with: the effective grant, with each `run` entry replaced
+ * by the program it was checked as (canonical path), so the launcher cannot resolve a name to another file
+ * (e.g. through a PATH the task maps). Other runners get the effective grant as it is.
+ */
+export function launchGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+  const grant = effectiveGrant(plugin, task, runner, ctx)
+  if (runner !== 'process' || !grant.run?.length) return grant
+  return { ...grant, run: resolvedRun(grant, ctx).map((r) => r.path) }
+}
+
+/** A `run` entry with the program it resolves to on this host (for display). */
+export function resolvedRun(grant: Permissions, ctx: Omit<GrantContext, 'runner'>): { entry: string; path: string }[] {
+  return (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, { ...ctx, runner: 'process' }).path }))
 }

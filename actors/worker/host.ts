@@ -4,7 +4,6 @@ import { resolve } from 'node:path'
 import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
-import { loadPlugins } from '../../sandbox/plugins/registry.ts'
 import { prepareLaunch } from '../../sandbox/process/isolation.ts'
 import { createProcessRunner } from '../../sandbox/process/runner.ts'
 import type { Runner } from '../../sandbox/runner.ts'
@@ -23,7 +22,7 @@ export class ExecutionHost {
   private readonly closeRunners: () => Promise<void>
 
   constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly clock: Clock = systemClock) {
-    const registry = loadPlugins(settings.pluginPaths)
+    const registry = settings.registry
     const { sandbox } = settings
     const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
     const d = rawDefaults().sandbox
@@ -50,6 +49,7 @@ export class ExecutionHost {
     this.taskDeps = {
       port,
       registry,
+      grants: settings.grants,
       runner: (kind) => (kind === 'process' ? processRunner : docker),
       masker: (id) => this.maskerFor(id),
       defaultTimeoutMs: settings.defaultTimeoutMs,

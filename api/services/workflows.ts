@@ -1,4 +1,6 @@
 /** Workflow use cases behind the routes: apply YAML, read, enable/disable, delete, start an execution. */
+import type { EnginePlugins } from '../../actors/plugins.ts'
+import { grantIssues, taskGrants, type TaskGrant } from '../../actors/task/grant-view.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Issue } from '../../runtime/workflow/model.ts'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
@@ -17,10 +19,14 @@ export interface ApplyResult {
   warnings: Issue[]
   /** The webhook key, when this apply minted it (first apply with a webhook trigger): shown this once. */
   webhook?: MintedWebhookKey
+  /** Each task's effective grant (manifest narrowed by the task, within the operator's policy). */
+  grants: TaskGrant[]
 }
 
 export class WorkflowService {
-  constructor(private readonly ctx: ServiceContext, private readonly hooks: WorkflowDtoHooks = {}) {}
+  /** `plugins`: what the engine loaded (or, without a runtime, what the config names), for effective grants. */
+  constructor(private readonly ctx: ServiceContext, private readonly hooks: WorkflowDtoHooks = {},
+    private readonly plugins?: () => EnginePlugins) {}
 
   /** Parses and stores the YAML under `id`; INVALID_WORKFLOW with every issue (line/column) or an id mismatch. */
   apply(id: string, source: string): ApplyResult {
@@ -37,6 +43,13 @@ export class WorkflowService {
       throw new AppError(ErrorCode.InvalidWorkflow,
         `the YAML declares id "${wf.id}" but the URL says "${id}"`, { path: 'id', expected: id, actual: wf.id })
     }
+    // What each task will be allowed; a plugin or task that asks for what it may not have stops the apply.
+    const grants = this.plugins ? taskGrants(wf, this.plugins()) : []
+    const refused = grantIssues(wf, grants)
+    if (refused.length > 0) {
+      throw new AppError(ErrorCode.InvalidWorkflow, `workflow has ${refused.length} task${refused.length === 1 ? '' : 's'} that cannot be ` +
+        `granted what ${refused.length === 1 ? 'it asks' : 'they ask'} for; first: ${refused[0]!.path}: ${refused[0]!.message}`, { issues: refused })
+    }
     const { store, clock } = this.ctx
     const now = clock.now()
     // A key is stored hashed, so this answer is the only one that can show it: when it is minted here.
@@ -46,7 +59,7 @@ export class WorkflowService {
       if (r.changed) store.audit.record(now, 'WORKFLOW_APPLIED', { workflowId: wf.id }, { revision: r.record.revision, created: r.created })
       return r
     })
-    const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings }
+    const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings, grants }
     if (keyMinted && key) result.webhook = shownOnce(wf.id, key)
     return result
   }

@@ -9,6 +9,7 @@ import { exitOnInterrupt, followExecution } from '../follow.ts'
 import { inputFlags, parseInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, table, type CliContext } from '../output.ts'
 import { inspectText, logLine } from '../render/execution.ts'
+import { taskGrantsText } from '../render/grants.ts'
 import { humanTime, paintState } from '../render/format.ts'
 import { keyInfoText, mintedKeyLines } from '../render/webhook.ts'
 
@@ -33,7 +34,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const conn = connect(g)
       const r = await call(conn.client.api.v1.workflows({ id: parsed.workflow.id }).put(source), conn.url)
       emit(r, { json: g.json, human: (x) => [colors.green(`✓ workflow ${x.workflow.id} ${x.created ? 'created' : x.changed ? 'updated' : 'unchanged'} (revision ${x.workflow.revision})`),
-        ...(x.webhook ? mintedKeyLines(conn.url, x.webhook) : [])].join('\n') })
+        taskGrantsText(x.grants), ...(x.webhook ? mintedKeyLines(conn.url, x.webhook) : [])].filter((s) => s !== '').join('\n') })
     }))
 
   cli.command('list', 'List workflows on the server')

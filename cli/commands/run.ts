@@ -33,7 +33,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const beside = join(dirname(resolve(file)), 'plugins')
       if (existsSync(beside)) config.plugins.paths.push(beside)
       // Executions already in the store belong to a server or another run (maybe alive): not ours to resume.
-      const engine = await createEngine({ config, recover: false })
+      const engine = await createEngine({ config, recover: false, onWarning: (m) => process.stderr.write(`${colors.yellow('warning')}: ${m}\n`) })
       const tty = !g.json && process.stdout.isTTY === true
       const progress = g.json ? undefined
         : tty ? ttyProgress(workflow.tasks.map((t) => t.id), (s) => process.stdout.write(s))

@@ -2,6 +2,7 @@
 
 import type { EngineEvent } from '../../api/embedded.ts'
 import { colors } from '../output.ts'
+import { ansi } from '../terminal.ts'
 import { humanDuration, paintState } from './format.ts'
 
 interface Row {
@@ -41,7 +42,7 @@ export function ttyProgress(taskIds: string[], write: (s: string) => void, now: 
       const attempt = r.attempt > 1 ? colors.dim(` attempt ${r.attempt}`) : ''
       return `  ${r.id.padEnd(width)}  ${paintState(r.state.padEnd(9))} ${humanDuration(ms).padStart(7)}${attempt}`
     })
-    write(`${drawn ? `\x1b[${drawn}A` : ''}${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`)
+    write(`${drawn ? ansi(`\x1b[${drawn}A`) : ''}${lines.map((l) => `${ansi('\x1b[2K')}${l}`).join('\n')}\n`)
     drawn = lines.length
   }
   draw()

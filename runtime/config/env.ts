@@ -3,7 +3,7 @@
  * → `section.keyInCamelCase`, e.g. WORKFLOW_SERVER_PORT → server.port,
  * WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS → execution.maxConcurrentWorkflows,
  * WORKFLOW_SANDBOX_DOCKER_IMAGE → sandbox.dockerImage, WORKFLOW_SECRETS_KEY_FILE → secrets.keyFile.
- * Lists (server.apiKeys, plugins.paths) are comma-separated. WORKFLOW_API_KEYS is an alias of
+ * Lists (server.apiKeys, plugins.paths, sandbox.passEnv) are comma-separated; a map (sandbox.policy) is JSON. WORKFLOW_API_KEYS is an alias of
  * WORKFLOW_SERVER_API_KEYS. Variables whose section is not a config section (WORKFLOW_CONFIG,
  * WORKFLOW_API_KEY, …: client-side settings) are ignored, as is WORKFLOW_SERVER_URL; an unknown key in a
  * known section is an error, so a typo never silently does nothing.
@@ -48,6 +48,10 @@ export function readEnvOverrides(
 
 function coerce(text: string, current: unknown): unknown {
   if (Array.isArray(current)) return text.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  // A map-valued key (sandbox.policy) is written as JSON; text that is not JSON is reported by the schema check.
+  if (typeof current === 'object' && current !== null) {
+    try { return JSON.parse(text) as unknown } catch { return text }
+  }
   if (typeof current === 'number') return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text
   if (typeof current === 'boolean') return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : text
   return text

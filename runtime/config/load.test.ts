@@ -102,6 +102,36 @@ describe('loadConfig', () => {
     expect(e.message).toMatch(/broken\.yaml: line \d+:/)
   })
 
+  it('passes no engine variable to plugins by default, and never a reserved one (issue 10, finding 11)', () => {
+    expect(loadConfig({ env: {} }).sandbox.passEnv).toEqual([])
+    expect(loadConfig({ env: { WORKFLOW_SANDBOX_PASS_ENV: 'AWS_REGION, HTTP_PROXY' } }).sandbox.passEnv).toEqual(['AWS_REGION', 'HTTP_PROXY'])
+    for (const name of ['WORKFLOW_API_KEYS', 'AUTOKESTRA_SECRET_KEY', 'LD_PRELOAD', 'BUN_OPTIONS', 'NODE_OPTIONS']) {
+      const e = thrownAppError(() => loadConfig({ file: file('pass.yaml', `sandbox:\n  passEnv: [HOME, ${name}]\n`), env: {} }))
+      expect(e.code).toBe('INVALID_CONFIG')
+      expect(e.message).toContain(`sandbox.passEnv: ${name} can never be passed`)
+    }
+    expect(thrownAppError(() => loadConfig({ file: file('bad-name.yaml', 'sandbox:\n  passEnv: [A-B]\n'), env: {} })).message).toContain('sandbox.passEnv.0')
+  })
+
+  it('caps grants with the shipped policy; a partial policy keeps the default of each key it omits', () => {
+    expect(loadConfig({ env: {} }).sandbox.policy).toEqual({
+      network: ['*'], filesystem: { read: [], write: [] }, env: ['*'],
+      run: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'],
+    })
+    const f = file('policy.yaml', 'sandbox:\n  policy:\n    network: ["*:*"]\n    filesystem: { read: [/srv/data] }\n')
+    const c = loadConfig({ file: f, env: {} })
+    expect(c.sandbox.policy.network).toEqual(['*:*'])
+    expect(c.sandbox.policy.filesystem).toEqual({ read: ['/srv/data'], write: [] })
+    expect(c.sandbox.policy.run).toContain('/usr/bin')
+    expect(c.file).toBe(f)
+    const fromEnv = loadConfig({ env: { WORKFLOW_SANDBOX_POLICY: '{"run":["/opt/tools"]}' } })
+    expect(fromEnv.sandbox.policy.run).toEqual(['/opt/tools'])
+    expect(fromEnv.sandbox.policy.network).toEqual(['*'])
+    expect(thrownAppError(() => loadConfig({ file: file('rel.yaml', 'sandbox:\n  policy: { filesystem: { write: [data] } }\n'), env: {} })).message)
+      .toContain('sandbox.policy.filesystem.write.0')
+    expect(thrownAppError(() => loadConfig({ env: { WORKFLOW_SANDBOX_POLICY: 'not json' } })).message).toContain('WORKFLOW_SANDBOX_POLICY: sandbox.policy')
+  })
+
   it('loads the shipped example', () => {
     const c = loadConfig({ file: join(import.meta.dir, '../../examples/config.yaml'), env: {} })
     expect(c.server.apiKeys).toEqual(['dev-key-change-me'])

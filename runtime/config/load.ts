@@ -7,7 +7,7 @@ import { AppError, ErrorCode } from '../errors.ts'
 import { describe } from '../workflow/schema-issues.ts'
 import { pointerToSegments } from '../workflow/path.ts'
 import { readEnvOverrides } from './env.ts'
-import { ConfigFileSchema, rawDefaults, resolvePath, type Config } from './schema.ts'
+import { ConfigFileSchema, defaultPolicy, rawDefaults, RESERVED_ENV, resolvePath, type Config } from './schema.ts'
 
 /** Where to load from. Without `file` (or WORKFLOW_CONFIG), config is defaults + env only: no file is searched for. */
 export interface LoadConfigOptions {
@@ -48,7 +48,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     byKey.set(o.key, o.variable)
   }
   check(tree, (key) => byKey.get(key) ?? 'environment')
-  return finalize(tree as unknown as Config, (key) => (byKey.has(key) ? cwd : base))
+  const config = finalize(tree as unknown as Config, (key) => (byKey.has(key) ? cwd : base))
+  const reserved = config.sandbox.passEnv.filter((n) => RESERVED_ENV.test(n))
+  if (reserved.length > 0) {
+    const source = byKey.get('sandbox.passEnv') ?? file ?? 'config'
+    throw new AppError(ErrorCode.InvalidConfig, `${source}: sandbox.passEnv: ${reserved.join(', ')} can never be passed to a plugin ` +
+      '(AUTOKESTRA_*, WORKFLOW_*, LD_*, DYLD_*, BUN_* and NODE_OPTIONS are reserved)', { issues: [{ source, path: 'sandbox.passEnv', message: 'reserved name' }] })
+  }
+  return file !== undefined ? { file: resolve(cwd, file), ...config } : config
 }
 
 /** Defaults alone, with paths resolved against `cwd`. */
@@ -101,7 +108,12 @@ function finalize(c: Config, baseFor: (key: string) => string): Config {
     server: { ...c.server, apiKeys: [...c.server.apiKeys] },
     storage: { ...c.storage, path: storagePath },
     plugins: { paths: c.plugins.paths.map((p) => resolvePath(baseFor('plugins.paths'), p)) },
-    sandbox: { ...c.sandbox },
+    // A policy given in part keeps the default of every key it leaves out.
+    sandbox: {
+      ...c.sandbox,
+      passEnv: [...c.sandbox.passEnv],
+      policy: { ...defaultPolicy(), ...c.sandbox.policy, filesystem: { ...defaultPolicy().filesystem, ...c.sandbox.policy.filesystem } },
+    },
     execution: { ...c.execution },
     logging: { ...c.logging },
     secrets: {

@@ -8,6 +8,24 @@ const strict = { additionalProperties: false } as const
 const section = <T extends Parameters<typeof Type.Object>[0]>(props: T) =>
   Type.Optional(Type.Partial(Type.Object(props, strict), strict))
 
+/**
+ * Variables no plugin may receive, whatever a manifest, a task or `sandbox.passEnv` says: the engine's own
+ * (`AUTOKESTRA_*`, `WORKFLOW_*`: secret key, API keys) and those that change how a program starts before its
+ * own code runs (the dynamic loader's `LD_*`/`DYLD_*`, Bun's `BUN_*`, `NODE_OPTIONS`).
+ */
+export const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
+
+const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })
+const AbsolutePath = Type.String({ pattern: '^/', description: 'an absolute path' })
+
+/** `sandbox.policy`: the most any plugin manifest (and, later, any script task) may be granted. */
+const PolicySchema = Type.Partial(Type.Object({
+  network: Type.Array(NonEmpty),
+  filesystem: Type.Partial(Type.Object({ read: Type.Array(AbsolutePath), write: Type.Array(AbsolutePath) }, strict), strict),
+  run: Type.Array(AbsolutePath),
+  env: Type.Array(Type.String({ pattern: '^(\\*|[A-Za-z_][A-Za-z0-9_]*\\*?)$' })),
+}, strict), strict)
+
 /** What a config file (or the merged config) may contain. */
 export const ConfigFileSchema = Type.Object({
   server: section({
@@ -42,6 +60,8 @@ export const ConfigFileSchema = Type.Object({
     maxLogBytesPerAttempt: Int(1024),
     maxLogLinesPerExecution: Int(1),
     maxLogBytesPerExecution: Int(1024),
+    passEnv: Type.Array(EnvName),
+    policy: PolicySchema,
   }),
   secrets: section({ keyFile: NonEmpty }),
   logging: section({
@@ -49,8 +69,25 @@ export const ConfigFileSchema = Type.Object({
   }),
 }, strict)
 
+/**
+ * The operator's cap on grants (`sandbox.policy`). A manifest asking beyond it makes its plugin unusable;
+ * docs/plugins.md explains each key and the shipped default.
+ */
+export interface SandboxPolicy {
+  /** Network patterns a grant's patterns must fall within: `host`, `host:port`, `host:*`, `*.suffix`, `*` (80/443), `*:*`. */
+  network: string[]
+  /** Absolute paths; a grant's path must be one of them or inside one. */
+  filesystem: { read: string[]; write: string[] }
+  /** Absolute paths of programs, or of directories whose programs (at any depth) may be run. */
+  run: string[]
+  /** Variable names a manifest may declare: a name, `PREFIX_*`, or `*`. */
+  env: string[]
+}
+
 /** The effective configuration; every path in it is absolute (except `:memory:` storage). */
 export interface Config {
+  /** The config file it was loaded from (absolute), when there was one: no grant may reach it. */
+  file?: string
   server: {
     host: string; port: number; apiKeys: string[]; shutdownGraceSeconds: number
     /** A connection idle this long is closed (Bun.serve `idleTimeout`, at most 255). */
@@ -82,11 +119,25 @@ export interface Config {
     maxLogBytesPerAttempt: number
     maxLogLinesPerExecution: number
     maxLogBytesPerExecution: number
+    /** Engine environment variables a plugin may receive (when its manifest declares them); default none. */
+    passEnv: string[]
+    policy: SandboxPolicy
   }
   /** `keyFile` defaults to `secret.key` beside the database. */
   secrets: { keyFile: string }
   logging: { level: 'debug' | 'info' | 'warn' | 'error' }
 }
+
+/**
+ * The shipped cap: any host on ports 80 and 443, no host path beyond the plugin's own directory and temp dir,
+ * programs from the system's bin directories, any (non-reserved) variable name. Why: docs/plugins.md.
+ */
+export const defaultPolicy = (): SandboxPolicy => ({
+  network: ['*'],
+  filesystem: { read: [], write: [] },
+  run: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'],
+  env: ['*'],
+})
 
 /** Defaults before path resolution (relative paths as a user would write them). */
 export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: string } } {
@@ -103,6 +154,7 @@ export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: 
       maxResultBytes: 16_777_216, maxResultDepth: 256,
       logLimit: 'truncate', maxLogLinesPerAttempt: 20_000, maxLogBytesPerAttempt: 8_388_608,
       maxLogLinesPerExecution: 100_000, maxLogBytesPerExecution: 33_554_432,
+      passEnv: [], policy: defaultPolicy(),
     },
     secrets: {},
     logging: { level: 'info' },

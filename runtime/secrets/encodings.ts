@@ -1,16 +1,18 @@
-/** The textual forms in which a secret value can show up in output: raw, base64, URL- and JSON-escaped, per line. */
+/** The textual forms in which a secret value can show up in output: raw, base64, hex, URL- and JSON-escaped, per line. */
 
 /** Shorter values (and lines of multi-line values) are not masked: masking "a" everywhere would destroy every log. */
 export const MIN_MASK_LENGTH = 3
 // Base64 fragments shorter than this would match unrelated base64 by chance.
 const MIN_FRAGMENT_LENGTH = 8
+// Hex of a shorter value (a 3-byte value is 6 hex digits) would match commit ids and hashes in logs by chance.
+const MIN_HEX_LENGTH = 12
 
 /** Every form of `value` the masker must hide; empty when the value is too short to mask. */
 export function secretForms(value: string): string[] {
   if (value.length < MIN_MASK_LENGTH) return []
   const forms = new Set<string>([value])
   for (const f of escapedForms(value)) forms.add(f)
-  for (const f of base64Forms(value)) forms.add(f)
+  for (const f of wrappableForms(value)) forms.add(f)
   // A multi-line secret (a PEM key, a JSON credential) is printed line by line by most tools.
   if (/[\r\n]/.test(value)) {
     for (const line of value.split(/\r\n|\r|\n/)) {
@@ -24,12 +26,30 @@ export function secretForms(value: string): string[] {
   return [...forms].filter((f) => f.length >= MIN_MASK_LENGTH)
 }
 
+/**
+ * The forms of a value that tools print wrapped over several lines (base64 and hex), which the masker also
+ * looks for across line breaks. Every form in this list is also in `secretForms`.
+ */
+export function wrappableForms(value: string): string[] {
+  if (value.length < MIN_MASK_LENGTH) return []
+  const hex = Buffer.from(value, 'utf8').toString('hex')
+  const out = base64Forms(value)
+  if (hex.length >= MIN_HEX_LENGTH) out.push(hex, hex.toUpperCase())
+  return [...new Set(out)].filter((f) => f.length >= MIN_MASK_LENGTH)
+}
+
+/**
+ * Escaped spellings found as they are. Other spellings of the same escapes (`%xx` in lower case, only some
+ * characters encoded, `\u0041`, HTML entities…) are found by decoding the text instead (views.ts).
+ */
 function escapedForms(value: string): string[] {
   const url = encodeURIComponent(value)
   const json = JSON.stringify(value).slice(1, -1)
   return [
     url,
     url.replace(/%20/g, '+'), // application/x-www-form-urlencoded
+    // Form-encoded with only the space replaced: found once the rest of the text is percent-decoded.
+    value.replace(/ /g, '+'),
     json,
     JSON.stringify(json).slice(1, -1), // JSON inside a JSON string (a logged JSON payload)
   ]

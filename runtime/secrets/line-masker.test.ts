@@ -59,3 +59,49 @@ describe('createLineMasker', () => {
     }
   })
 })
+
+/** Issue 10, finding 13: base64 (or hex) wrapped over several log lines, which no single line shows whole. */
+describe('createLineMasker: secrets wrapped over several lines (issue 10, finding 13)', () => {
+  const secret = 'wrap-Secret/Value+0123456789=abcdefghij'
+  const m = maskerOf(secret)
+
+  it('masks base64 printed at every width (76 like `base64`, 64 like PEM, …), chunked, CRLF or LF', () => {
+    const b64 = Buffer.from(secret).toString('base64')
+    for (let width = 1; width <= b64.length + 1; width++) {
+      for (const nl of ['\n', '\r\n']) {
+        const block = b64.replace(new RegExp(`(.{${width}})(?!$)`, 'g'), `$1${nl}`)
+        const out = stream(m, `begin${nl}${block}${nl}after${nl}`, 13)
+        expect(out[0]).toBe('begin')
+        expect(out.at(-1)).toBe('after')
+        // At most 3 chars of the encoding can show: a block's first line shorter than that is not held back.
+        const shown = out.slice(1, -1).join('').replaceAll('***', '')
+        expect(`${width}:${shown.length <= 3}`).toBe(`${width}:true`)
+        expect(out.slice(1, -1).some((l) => l.includes('***'))).toBe(true)
+      }
+    }
+  })
+
+  it('masks the secret inside a wrapped base64 document at each byte alignment, and hex wrapped like xxd -p', () => {
+    for (const before of ['', 'x', 'xy', '{"user":"u","token":"']) {
+      const doc = Buffer.from(`${before}${secret}"}`)
+      const o = Buffer.byteLength(before)
+      for (const [enc, width] of [[doc.toString('base64'), 76], [doc.toString('base64'), 9], [doc.toString('hex'), 60]] as const) {
+        const out = stream(m, `${enc.replace(new RegExp(`(.{${width}})`, 'g'), '$1\n')}\ndone\n`, 7)
+        const shownText = out.join('')
+        const own = enc.length === doc.length * 2 ? enc.slice(2 * o, 2 * (o + Buffer.byteLength(secret)))
+          : enc.slice(Math.ceil((8 * o) / 6), Math.floor((8 * (o + Buffer.byteLength(secret))) / 6))
+        for (let i = 0; i + 8 <= own.length; i++) expect(shownText).not.toContain(own.slice(i, i + 8))
+        expect(out.at(-1)).toBe('done')
+      }
+    }
+  })
+
+  it('masks an unfinished wrapped block at the end of the stream, and holds nothing back for ordinary lines', () => {
+    const b64 = Buffer.from(secret).toString('base64')
+    const lm = createLineMasker(m)
+    expect(lm.push(`${b64.slice(0, 20)}\n`)).toEqual([])
+    expect(lm.flush()).toEqual(['***'])
+    const plain = createLineMasker(m)
+    for (const line of ['starting', 'GET /items 200 12ms', 'QUJDRA==', 'done']) expect(plain.push(`${line}\n`)).toEqual([line])
+  })
+})

@@ -1,21 +1,25 @@
 /** Replaces every registered secret (and its encoded forms) by `***` in strings and nested values. */
 
-import { secretForms } from './encodings.ts'
+import { secretForms, wrappableForms } from './encodings.ts'
+import { buildIndex, FILTER_BITS, hashAt, isPrefixAt, isWrappableChar, MAX_Q, merge, scan, type Index } from './pattern-index.ts'
+import { joinLines, viewsOf } from './views.ts'
 
 /** What a masked secret is replaced with. */
 export const MASK = '***'
 
-// Patterns are found by hashing the first Q chars at every position and probing a 64 Ki-entry
-// filter: a line with no secret costs one hash and one byte read per char, whatever the count of secrets.
-const MAX_Q = 4
-const FILTER_BITS = 16
-
-interface Index {
-  q: number
-  filter: Uint8Array
-  /** Patterns by the hash of their first q chars, longest first. */
-  buckets: Map<number, string[]>
-  longest: number
+/** Where a wrapped (base64 or hex) occurrence may have begun at the end of a text, for the line masker. */
+export interface PendingMatch {
+  /** Index in the text of its first char. */
+  start: number
+  /** How many chars of the form are already there (line breaks not counted). */
+  length: number
+  /**
+   * Whether the text (from `from`) is nothing but that run of base64/hex chars (leading blanks aside), as a
+   * wrapped block's line is. Only then is a beginning shorter than 4 chars reported.
+   */
+  whole: boolean
+  /** The form it begins (the longest one, when several begin there). */
+  pattern: string
 }
 
 /**
@@ -24,8 +28,10 @@ interface Index {
  */
 export class Masker {
   private readonly patterns = new Set<string>()
+  private readonly wrapped = new Set<string>()
   private readonly values = new Set<string>()
   private index: Index | undefined
+  private wrapIndex: (Index & { short: Map<string, string> }) | undefined
 
   /** Registers a value and its base64, URL-encoded, JSON-escaped and per-line forms; false if too short to mask. */
   add(value: string): boolean {
@@ -35,7 +41,9 @@ export class Masker {
     if (forms.length === 0) return false
     this.values.add(value)
     for (const f of forms) this.patterns.add(f)
+    for (const f of wrappableForms(value)) this.wrapped.add(f)
     this.index = undefined
+    this.wrapIndex = undefined
     return true
   }
 
@@ -79,37 +87,52 @@ export class Masker {
 
   /**
    * Merged occurrence ranges as a flat list `[start0, end0, start1, end1, …]` (end exclusive), sorted;
-   * overlapping and touching occurrences are merged.
+   * overlapping and touching occurrences are merged. Occurrences are looked for in the text as it is and
+   * in its decoded views (percent, HTML, JSON/JS escapes, line breaks removed, and pairs of those), each
+   * mapped back to the source chars it was decoded from.
    */
   findRanges(text: string): number[] {
     const idx = this.getIndex()
     if (!idx || text.length < idx.q) return []
-    const { q, filter, buckets } = idx
-    const mask = (1 << FILTER_BITS) - 1
-    const out: number[] = []
-    let curStart = -1
-    let curEnd = -1
-    const last = text.length - q
-    for (let i = 0; i <= last; i++) {
-      const h = hashAt(text, i, q)
-      if (filter[h & mask] === 0) continue
-      const candidates = buckets.get(h)
-      if (!candidates) continue
-      for (const p of candidates) {
-        if (!text.startsWith(p, i)) continue
-        const end = i + p.length
-        if (curStart >= 0 && i <= curEnd) {
-          if (end > curEnd) curEnd = end
-        } else {
-          if (curStart >= 0) out.push(curStart, curEnd)
-          curStart = i
-          curEnd = end
-        }
-        break // longest first: shorter patterns at this position are inside this one
-      }
+    const found = scan(idx, text)
+    const views = viewsOf(text)
+    if (views.length === 0) return found
+    const all: number[] = found
+    for (const v of views) {
+      const r = scan(idx, v.text)
+      for (let i = 0; i < r.length; i += 2) all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
     }
-    if (curStart >= 0) out.push(curStart, curEnd)
-    return out
+    return merge(all)
+  }
+
+  /**
+   * The earliest start, at or after `from`, of a base64 or hex form that the end of `text` has begun but not
+   * finished (line breaks between its chars allowed): the line masker holds such lines back until the rest
+   * arrives. A start that fails stays failed however the text goes on, so a caller that appends to `text`
+   * may pass the previous answer's start as `from`.
+   */
+  pendingWrapped(text: string, from = 0): PendingMatch | undefined {
+    const w = this.getWrapIndex()
+    if (!w) return undefined
+    const part = from > 0 ? text.slice(from) : text
+    const v = joinLines(part)
+    const t = v ? v.text : part
+    let run = t.length
+    while (run > 0 && isWrappableChar(t.charCodeAt(run - 1))) run--
+    // A beginning shorter than q chars only matters on a line of a block (see the line masker): skip it elsewhere.
+    const whole = /^[ \t]*$/.test(t.slice(0, run))
+    const end = whole ? t.length : t.length - w.q + 1
+    const mask = (1 << FILTER_BITS) - 1
+    for (let j = Math.max(run, t.length - w.longest + 1); j < end; j++) {
+      const rem = t.length - j
+      let hit: string | undefined
+      if (rem >= w.q) {
+        const h = hashAt(t, j, w.q)
+        hit = w.filter[h & mask] !== 0 ? w.buckets.get(h)?.find((p) => p.length > rem && isPrefixAt(p, t, j)) : undefined
+      } else hit = w.short.get(t.slice(j))
+      if (hit !== undefined) return { start: from + (v ? v.start(j) : j), length: rem, whole, pattern: hit }
+    }
+    return undefined
   }
 
   /**
@@ -159,30 +182,19 @@ export class Masker {
 
   private getIndex(): Index | undefined {
     if (this.patterns.size === 0) return undefined
-    if (this.index) return this.index
-    let q = MAX_Q
-    let longest = 0
-    for (const p of this.patterns) {
-      q = Math.min(q, p.length)
-      longest = Math.max(longest, p.length)
-    }
-    const filter = new Uint8Array(1 << FILTER_BITS)
-    const buckets = new Map<number, string[]>()
-    for (const p of this.patterns) {
-      const h = hashAt(p, 0, q)
-      filter[h & ((1 << FILTER_BITS) - 1)] = 1
-      const list = buckets.get(h)
-      if (list) list.push(p)
-      else buckets.set(h, [p])
-    }
-    for (const list of buckets.values()) list.sort((a, b) => b.length - a.length)
-    this.index = { q, filter, buckets, longest }
-    return this.index
+    return (this.index ??= buildIndex(this.patterns))
   }
-}
 
-function hashAt(s: string, i: number, q: number): number {
-  let h = 0x811c9dc5
-  for (let j = 0; j < q; j++) h = Math.imul(h ^ s.charCodeAt(i + j), 0x01000193)
-  return h >>> 0
+  private getWrapIndex(): (Index & { short: Map<string, string> }) | undefined {
+    if (this.wrapped.size === 0) return undefined
+    if (this.wrapIndex) return this.wrapIndex
+    const short = new Map<string, string>() // beginning → the longest form it begins
+    for (const p of this.wrapped) {
+      for (let n = 1; n < MAX_Q && n < p.length; n++) {
+        const k = p.slice(0, n)
+        if ((short.get(k)?.length ?? 0) < p.length) short.set(k, p)
+      }
+    }
+    return (this.wrapIndex = { ...buildIndex(this.wrapped), short })
+  }
 }

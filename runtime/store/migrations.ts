@@ -163,4 +163,17 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec('PRAGMA wal_checkpoint(TRUNCATE)')
     },
   },
+  {
+    version: 4,
+    name: 'plugin grants seen',
+    // The grant each plugin's manifest asked for when the engine last loaded it, so an upgrade that changes
+    // it is shown as a difference (plugin inspect), logged as a WARN and audited.
+    sql: `CREATE TABLE plugin_grants (
+        plugin TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        grant_json TEXT NOT NULL,
+        dir TEXT NOT NULL,
+        seen_at INTEGER NOT NULL
+      );`,
+  },
 ]

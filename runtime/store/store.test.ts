@@ -30,7 +30,7 @@ afterEach(() => {
 
 describe('migrations', () => {
   it('creates the schema on an empty file, in WAL mode', () => {
-    expect(schemaVersion(store.db)).toBe(MIGRATIONS.length)
+    expect(schemaVersion(store.db)).toBe(Math.max(...MIGRATIONS.map((m) => m.version)))
     const mode = store.db.query<{ journal_mode: string }, []>('PRAGMA journal_mode').get()
     expect(mode?.journal_mode).toBe('wal')
     const tables = store.db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type='table'").all().map((r) => r.name)
@@ -40,7 +40,7 @@ describe('migrations', () => {
   it('is idempotent when run again and when the file is reopened', () => {
     expect(migrate(store.db)).toEqual([])
     const again = openDatabase(join(dir, 'sub', 'test.db'))
-    expect(schemaVersion(again)).toBe(MIGRATIONS.length)
+    expect(schemaVersion(again)).toBe(Math.max(...MIGRATIONS.map((m) => m.version)))
     const n = again.query<{ n: number }, []>('SELECT COUNT(*) AS n FROM schema_migrations').get()!.n
     expect(n).toBe(MIGRATIONS.length)
     again.close()

@@ -6,6 +6,7 @@ import { CheckpointWriter } from './checkpoint.ts'
 import { openDatabase, type OpenOptions } from './db.ts'
 import { ExecutionRepo } from './executions.ts'
 import { LogRepo } from './logs.ts'
+import { PluginGrantRepo } from './plugin-grants.ts'
 import { WorkflowRepo } from './workflows.ts'
 
 export class Store {
@@ -14,6 +15,7 @@ export class Store {
   readonly logs: LogRepo
   readonly audit: AuditRepo
   readonly checkpoints: CheckpointWriter
+  readonly pluginGrants: PluginGrantRepo
 
   constructor(readonly db: Database, readonly path: string) {
     this.workflows = new WorkflowRepo(db)
@@ -21,6 +23,7 @@ export class Store {
     this.logs = new LogRepo(db)
     this.audit = new AuditRepo(db)
     this.checkpoints = new CheckpointWriter(db)
+    this.pluginGrants = new PluginGrantRepo(db)
   }
 
   /** Runs `fn` in one write transaction (BEGIN IMMEDIATE). */
@@ -41,3 +44,4 @@ export * from './types.ts'
 export type { Transition, TransitionResult, TaskTransition, ExecutionTransition, AuditOnly } from './checkpoint.ts'
 export type { ListLogsQuery, LogPage } from './logs.ts'
 export type { ListExecutionsQuery } from './executions.ts'
+export type { PluginGrantRecord } from './plugin-grants.ts'

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { parseTaskType } from '../../runtime/workflow/model.ts'
 import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
+import { checkGrant, refusedPlugin, type GrantContext } from '../permissions/policy.ts'
 
 export interface ManifestProblem {
   file: string
@@ -40,8 +41,12 @@ export function loadManifest(dir: string): LoadedPlugin {
   return { manifest, dir: resolve(dir), entryPath }
 }
 
-/** Scans each path: a dir with plugin.yaml is a plugin; otherwise its children (two levels: `ns/name/`). */
-export function loadPlugins(paths: readonly string[]): PluginRegistry {
+/**
+ * Scans each path: a dir with plugin.yaml is a plugin; otherwise its children (two levels: `ns/name/`).
+ * With `grants`, each manifest's grant is checked (sandbox/permissions/policy.ts): a plugin whose grant may
+ * not be given stays listed, marked `refused` (and reported as a problem), so every use of it names why.
+ */
+export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext, 'runner'>): PluginRegistry {
   const plugins = new Map<string, LoadedPlugin>()
   const problems: ManifestProblem[] = []
   const visit = (dir: string, depth: number) => {
@@ -49,6 +54,11 @@ export function loadPlugins(paths: readonly string[]): PluginRegistry {
       try {
         const p = loadManifest(dir)
         const key = pluginKey(p.manifest)
+        const refused = grants ? checkGrant(p.manifest.permissions ?? {}, { ...grants, runner: p.manifest.runner ?? 'process' }) : []
+        if (refused.length) {
+          p.refused = refused
+          problems.push({ file: join(dir, 'plugin.yaml'), message: refusedPlugin(p, refused).message })
+        }
         if (plugins.has(key)) problems.push({ file: join(dir, 'plugin.yaml'), message: `duplicate plugin ${key} (first found in ${plugins.get(key)!.dir})` })
         else plugins.set(key, p)
       } catch (e) {
@@ -77,6 +87,7 @@ export function resolveAction(registry: PluginRegistry, type: string): { plugin:
   const { namespace, plugin: name, action } = parseTaskType(type)
   const plugin = registry.plugins.get(`${namespace}/${name}`)
   if (!plugin) throw new AppError(ErrorCode.PluginNotFound, `no plugin ${namespace}/${name} (task type ${type}) on the plugin paths`)
+  if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
   const def = plugin.manifest.actions.find((a) => a.name === action)
   if (!def) {
     const known = plugin.manifest.actions.map((a) => a.name).join(', ')

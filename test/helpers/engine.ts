@@ -19,9 +19,18 @@ export interface TestEngine {
   close(): Promise<void>
 }
 
-/** A config for a temp dir: its own database, the test plugins, optional env overrides. */
+/**
+ * The operator policy the engine tests run under: the shipped default, plus what the test plugins need
+ * (the probe writes its side effects under EFFECTS_DIR; plugins talk to test servers on loopback ports).
+ */
+export const TEST_POLICY = { network: ['*', '127.0.0.1:*'], filesystem: { write: [EFFECTS_DIR] } }
+
+/** A config for a temp dir: its own database, the test plugins, the test policy, optional env overrides. */
 export function testConfig(dir: string, env: Record<string, string> = {}): Config {
-  return loadConfig({ env: { WORKFLOW_STORAGE_PATH: join(dir, 'test.db'), WORKFLOW_PLUGINS_PATHS: TEST_PLUGINS, ...env }, cwd: dir })
+  return loadConfig({
+    env: { WORKFLOW_STORAGE_PATH: join(dir, 'test.db'), WORKFLOW_PLUGINS_PATHS: TEST_PLUGINS, WORKFLOW_SANDBOX_POLICY: JSON.stringify(TEST_POLICY), ...env },
+    cwd: dir,
+  })
 }
 
 export async function startTestEngine(env: Record<string, string> = {}): Promise<TestEngine> {

@@ -1,0 +1,71 @@
+/**
+ * The engine's plugins: found once on the search paths, each manifest's grant checked against the engine's
+ * bounds and the operator's policy, and the grant recorded, so a change on upgrade is seen, warned and audited.
+ */
+
+import { resolve } from 'node:path'
+import type { Config } from '../runtime/config/schema.ts'
+import { AppError, ErrorCode } from '../runtime/errors.ts'
+import type { Store } from '../runtime/store/store.ts'
+import { pluginKey } from '../sandbox/manifest.ts'
+import { grantDiff } from '../sandbox/permissions/diff.ts'
+import { engineBounds, policyProblems, type GrantContext } from '../sandbox/permissions/policy.ts'
+import { loadPlugins, type PluginRegistry } from '../sandbox/plugins/registry.ts'
+
+/** The built-in plugins (core/log, core/sleep, core/http) are always on the search path. */
+export const BUILTIN_PLUGINS = resolve(import.meta.dir, '../plugins')
+
+/** What the engine knows about plugins: where it looked, what it found, and what it may grant. */
+export interface EnginePlugins {
+  paths: string[]
+  registry: PluginRegistry
+  /** The bounds and policy every grant is checked against (the runner is chosen per task). */
+  grants: Omit<GrantContext, 'runner'>
+  /** Names the operator passes from the engine's environment (`sandbox.passEnv`). */
+  passEnv: string[]
+}
+
+/** Loads and checks the plugins `config` names; INVALID_CONFIG when the policy itself is malformed. */
+export function enginePlugins(config: Config): EnginePlugins {
+  const problems = policyProblems(config.sandbox.policy)
+  if (problems.length > 0) throw new AppError(ErrorCode.InvalidConfig, problems.join('; '), { issues: problems })
+  const paths = [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))]
+  const grants = { policy: config.sandbox.policy, bounds: engineBounds(config, paths) }
+  return { paths, registry: loadPlugins(paths, grants), grants, passEnv: [...config.sandbox.passEnv] }
+}
+
+/** One plugin whose manifest asks for a different grant than when the engine last loaded it. */
+export interface GrantChange {
+  plugin: string
+  fromVersion: string
+  toVersion: string
+  added: string[]
+  removed: string[]
+}
+
+/**
+ * Records the grant of every plugin found and returns those that changed since it was last recorded; each
+ * change is also an audit event `PLUGIN_GRANT_CHANGED`, in the same transaction.
+ */
+export function recordGrants(store: Store, registry: PluginRegistry, now: number): GrantChange[] {
+  return store.transaction(() => {
+    const changes: GrantChange[] = []
+    for (const p of registry.plugins.values()) {
+      const plugin = pluginKey(p.manifest)
+      const grant = p.manifest.permissions ?? {}
+      const before = store.pluginGrants.record(plugin, p.manifest.version, grant, p.dir, now)
+      if (!before) continue
+      const { added, removed } = grantDiff(before.grant, grant)
+      if (added.length === 0 && removed.length === 0) continue
+      const change = { plugin, fromVersion: before.version, toVersion: p.manifest.version, added, removed }
+      store.audit.record(now, 'PLUGIN_GRANT_CHANGED', {}, { ...change, dir: p.dir })
+      changes.push(change)
+    }
+    return changes
+  })
+}
+
+/** `plugin acme/deploy 1.2.0 → 1.3.0 changed its grant: + network api.x; - run git` */
+export const describeChange = (c: GrantChange): string =>
+  `plugin ${c.plugin} ${c.fromVersion} → ${c.toVersion} changed its permissions: ` +
+  [...c.added.map((e) => `+ ${e}`), ...c.removed.map((e) => `- ${e}`)].join('; ')

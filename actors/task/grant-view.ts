@@ -1,0 +1,60 @@
+/** What each task of a workflow would be granted, for `apply` and `plugin inspect` to show before anything runs. */
+
+import { toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
+import type { Issue, TaskDef, Workflow } from '../../runtime/workflow/model.ts'
+import type { Permissions } from '../../sandbox/manifest.ts'
+import { resolveAction } from '../../sandbox/plugins/registry.ts'
+import type { EnginePlugins } from '../plugins.ts'
+import { effectiveGrant, resolvedRun } from './permissions.ts'
+
+/** Where a plugin's variable gets its value: the task's `env:` mapping, the engine (`sandbox.passEnv`), or nowhere. */
+export type EnvSource = 'task' | 'engine' | 'unset'
+
+/** One task's effective grant: its manifest's, narrowed by the task, within the engine's bounds and the policy. */
+export interface TaskGrant {
+  taskId: string
+  type: string
+  runner: 'process' | 'docker'
+  /** What the plugin process will be allowed; absent when the task cannot run (see `error`). */
+  grant?: Permissions
+  /** Each `run` entry and the program it resolves to on this host (process runner). */
+  programs?: { entry: string; path: string }[]
+  /** Each granted variable and where its value comes from. */
+  env?: { name: string; from: EnvSource }[]
+  /** PLUGIN_NOT_FOUND (not installed here yet), INVALID_MANIFEST (plugin refused) or INVALID_WORKFLOW (task refused). */
+  error?: ErrorInfo
+}
+
+/** The effective grant of every task (declaration order). */
+export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
+  return wf.tasks.map((t) => taskGrant(t, plugins))
+}
+
+function taskGrant(task: TaskDef, plugins: EnginePlugins): TaskGrant {
+  let runner: 'process' | 'docker' = task.runner ?? 'process'
+  try {
+    const { plugin } = resolveAction(plugins.registry, task.type)
+    runner = task.runner ?? plugin.manifest.runner ?? 'process'
+    const grant = effectiveGrant(plugin, task, runner, plugins.grants)
+    const env = (grant.env ?? []).map((name) => ({
+      name, from: (task.env?.[name] !== undefined ? 'task' : plugins.passEnv.includes(name) ? 'engine' : 'unset') as EnvSource,
+    }))
+    return {
+      taskId: task.id, type: task.type, runner, grant,
+      ...(runner === 'process' && grant.run?.length ? { programs: resolvedRun(grant, plugins.grants) } : {}),
+      ...(env.length ? { env } : {}),
+    }
+  } catch (e) {
+    return { taskId: task.id, type: task.type, runner, error: toErrorInfo(e) }
+  }
+}
+
+/** The grants that stop a workflow from being applied (a refused plugin or task), as workflow issues. */
+export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[] {
+  return grants.flatMap((g) => {
+    const k = wf.tasks.findIndex((t) => t.id === g.taskId)
+    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `tasks[${k}].type`, code: 'PLUGIN_REFUSED', message: g.error.message }]
+    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `tasks[${k}].permissions`, code: 'PERMISSIONS_REFUSED', message: g.error.message }]
+    return []
+  })
+}

@@ -1,0 +1,97 @@
+/** The masker's pattern index: a hash filter over the first chars of every pattern, and a scan with it. */
+
+// Patterns are found by hashing the first Q chars at every position and probing a 64 Ki-entry
+// filter: a line with no secret costs one hash and one byte read per char, whatever the count of secrets.
+export const MAX_Q = 4
+export const FILTER_BITS = 16
+
+/** Patterns grouped by the hash of their first `q` chars, behind a byte filter. */
+export interface Index {
+  q: number
+  filter: Uint8Array
+  /** Patterns by the hash of their first q chars, longest first. */
+  buckets: Map<number, string[]>
+  longest: number
+}
+
+/** Indexes a set of patterns. */
+export function buildIndex(patterns: Set<string>): Index {
+  let q = MAX_Q
+  let longest = 0
+  for (const p of patterns) {
+    q = Math.min(q, p.length)
+    longest = Math.max(longest, p.length)
+  }
+  const filter = new Uint8Array(1 << FILTER_BITS)
+  const buckets = new Map<number, string[]>()
+  for (const p of patterns) {
+    const h = hashAt(p, 0, q)
+    filter[h & ((1 << FILTER_BITS) - 1)] = 1
+    const list = buckets.get(h)
+    if (list) list.push(p)
+    else buckets.set(h, [p])
+  }
+  for (const list of buckets.values()) list.sort((a, b) => b.length - a.length)
+  return { q, filter, buckets, longest }
+}
+
+/** Occurrences of the indexed patterns in `text`, merged, as flat `[start, end, …]`. */
+export function scan(idx: Index, text: string): number[] {
+  const { q, filter, buckets } = idx
+  const mask = (1 << FILTER_BITS) - 1
+  const out: number[] = []
+  let curStart = -1
+  let curEnd = -1
+  const last = text.length - q
+  for (let i = 0; i <= last; i++) {
+    const h = hashAt(text, i, q)
+    if (filter[h & mask] === 0) continue
+    const candidates = buckets.get(h)
+    if (!candidates) continue
+    for (const p of candidates) {
+      if (!text.startsWith(p, i)) continue
+      const end = i + p.length
+      if (curStart >= 0 && i <= curEnd) {
+        if (end > curEnd) curEnd = end
+      } else {
+        if (curStart >= 0) out.push(curStart, curEnd)
+        curStart = i
+        curEnd = end
+      }
+      break // longest first: shorter patterns at this position are inside this one
+    }
+  }
+  if (curStart >= 0) out.push(curStart, curEnd)
+  return out
+}
+
+/** Sorts flat `[start, end, …]` ranges and merges the overlapping and touching ones. */
+export function merge(flat: number[]): number[] {
+  const pairs: [number, number][] = []
+  for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!])
+  pairs.sort((a, b) => a[0] - b[0] || b[1] - a[1])
+  const out: number[] = []
+  for (const [a, b] of pairs) {
+    const n = out.length
+    if (n > 0 && a <= out[n - 1]!) out[n - 1] = Math.max(out[n - 1]!, b)
+    else out.push(a, b)
+  }
+  return out
+}
+
+/** Whether `t` from `j` to its end is the beginning of `p`. */
+export function isPrefixAt(p: string, t: string, j: number): boolean {
+  for (let k = 0; j + k < t.length; k++) if (p.charCodeAt(k) !== t.charCodeAt(j + k)) return false
+  return true
+}
+
+/** The base64 (standard and url-safe) alphabet, padding included; hex digits are a subset. */
+export const isWrappableChar = (c: number): boolean =>
+  (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 95 || c === 45
+
+/** FNV-1a of `q` chars of `s` from `i`. */
+export function hashAt(s: string, i: number, q: number): number {
+  let h = 0x811c9dc5
+  for (let j = 0; j < q; j++) h = Math.imul(h ^ s.charCodeAt(i + j), 0x01000193)
+  return h >>> 0
+}
