@@ -52,7 +52,7 @@ export function createApp(deps: AppDeps) {
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookRoutes(new WebhookService(ctx)))
   return new Elysia({ name: 'autokestra' })
-    .use(errorHandler(deps.logInternalError))
+    .use(errorHandler(deps.logInternalError, (e) => deps.store.health.failed(e)))
     .onRequest(({ request }) => {
       const path = new URL(request.url).pathname
       // Webhooks authenticate by the key in their path instead (api/routes/webhooks.ts); nothing else is routed there.

@@ -1,13 +1,19 @@
-/** The API's one error mapping: AppError codes via `httpStatusOf`, Elysia's own errors as 400/404, anything else 500. */
+/**
+ * The API's one error mapping: AppError codes via `httpStatusOf`, Elysia's own errors as 400/404, a store
+ * that cannot be written as 503 STORAGE_UNAVAILABLE with Retry-After, anything else 500.
+ */
 import { Elysia } from 'elysia'
 import { AppError, ErrorCode, httpStatusOf, type ErrorInfo } from '../runtime/errors.ts'
+import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS, translateStorageFault } from '../runtime/store/faults.ts'
 import { pointerToSegments } from '../runtime/workflow/path.ts'
 
 /** Builds the JSON error response every route and hook uses. */
 export function errorResponse(status: number, info: ErrorInfo): Response {
   const error: { code: string; message: string; details?: unknown } = { code: info.code, message: info.message }
   if (info.details !== undefined) error.details = info.details
-  return Response.json({ error }, { status })
+  const headers: Record<string, string> = {}
+  if (info.code === ErrorCode.StorageUnavailable) headers['retry-after'] = String(STORAGE_RETRY_AFTER_SECONDS)
+  return Response.json({ error }, { status, headers })
 }
 
 /** Called with unexpected errors (the server logs them; the client only sees `INTERNAL`). */
@@ -38,10 +44,17 @@ function validationPath(e: ValidationLike): string {
   return [where, ...segs].join('.')
 }
 
-/** The global onError plugin; `use` it first so it covers every route and hook. */
-export function errorHandler(logInternal: InternalErrorLogger = () => {}) {
+/**
+ * The global onError plugin; `use` it first so it covers every route and hook. `onStorageFault` hears of
+ * writes that failed outside the store's own transactions (so /health can say the store is degraded).
+ */
+export function errorHandler(logInternal: InternalErrorLogger = () => {}, onStorageFault: (error: unknown) => void = () => {}) {
   return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request }) => {
     if (error instanceof AppError) return errorResponse(httpStatusOf[error.code] ?? 500, error.toInfo())
+    if (isStorageFault(error)) {
+      onStorageFault(error)
+      return errorResponse(503, (translateStorageFault(error) as AppError).toInfo())
+    }
     switch (code) {
       case 'VALIDATION': {
         const v = error as unknown as ValidationLike

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
+import { describeWriteHealth } from '../runtime/store/health.ts'
 import { openStore } from '../runtime/store/store.ts'
 import { createApp, type App } from './app.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
@@ -57,6 +58,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       'stop it with: workflow server stop', { pid: running.pid, pidFile: paths.pidFile })
   }
   const store = openStore(config.storage.path)
+  // Failed commits are logged once per burst (start, a reminder a minute, end with the count), never per write.
+  store.health.subscribe((e) => {
+    const { level, message } = describeWriteHealth(e)
+    log[level](message)
+  })
   let engine: Engine | undefined
   let scheduler: Scheduler | undefined
   try {
