@@ -3,6 +3,7 @@
  * always undone, the real server as a child process with its stderr in a file, and the probe's side effects.
  */
 
+import { dlopen, FFIType, ptr } from 'bun:ffi'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -179,6 +180,34 @@ export function integrity(dbPath: string): string {
     return db.query<{ integrity_check: string }, []>('PRAGMA integrity_check').get()!.integrity_check
   } finally {
     db.close()
+  }
+}
+
+/** `EXT4_IOC_SHUTDOWN` = _IOR('X', 125, __u32), and its flag that flushes neither data nor the journal. */
+const EXT4_IOC_SHUTDOWN = 0x8004587dn
+const EXT4_GOING_FLAGS_NOLOGFLUSH = 2
+
+/**
+ * Cuts the power under the ext4 filesystem mounted at `dir`, as far as the device can tell: from this call
+ * on, nothing more reaches the device — no page-cache writeback, no journal commit — and every later write
+ * fails with EIO. What survives is exactly what was on the device before: what fsync (or the kernel's own
+ * writeback) had put there. This is the ioctl xfstests uses to simulate crashes (`godown`).
+ */
+export function cutPower(dir: string): void {
+  const libc = dlopen('libc.so.6', {
+    open: { args: [FFIType.ptr, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+    ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+  })
+  try {
+    const fd = libc.symbols.open(ptr(Buffer.from(`${dir}\0`)), 0, 0)
+    if (fd < 0) throw new Error(`cannot open ${dir}`)
+    const flags = new Uint32Array([EXT4_GOING_FLAGS_NOLOGFLUSH])
+    const r = libc.symbols.ioctl(fd, EXT4_IOC_SHUTDOWN, ptr(flags))
+    libc.symbols.close(fd)
+    if (r !== 0) throw new Error(`EXT4_IOC_SHUTDOWN on ${dir} failed`)
+  } finally {
+    libc.close()
   }
 }
 
