@@ -87,10 +87,22 @@ export async function startServerChild(dir: string, config: { file: string; port
 
 export const auth = { authorization: `Bearer ${KEY}` }
 
-/** PUTs workflow YAML; throws unless it is stored. */
-export async function applyWorkflow(url: string, id: string, yaml: string): Promise<void> {
+/** PUTs workflow YAML; throws unless it is stored; returns the workflow detail (with `webhook.path` if any). */
+export async function applyWorkflow(url: string, id: string, yaml: string): Promise<{ workflow: { webhook?: { path: string } } }> {
   const r = await fetch(`${url}/api/v1/workflows/${id}`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/yaml' }, body: yaml })
   if (r.status !== 200 && r.status !== 201) throw new Error(`apply ${id}: HTTP ${r.status} ${await r.text()}`)
+  return r.json() as Promise<{ workflow: { webhook?: { path: string } } }>
+}
+
+/** POSTs to a webhook path; a connection failure is status 0. */
+export async function callWebhook(url: string, path: string): Promise<TriggerAnswer> {
+  try {
+    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    const body = await r.json().catch(() => ({})) as { executionId?: string; error?: { code?: string } }
+    return { status: r.status, id: body.executionId, code: body.error?.code, retryAfter: r.headers.get('retry-after') }
+  } catch {
+    return { status: 0 }
+  }
 }
 
 export interface TriggerAnswer {
