@@ -64,9 +64,9 @@ export function serverConfig(dir: string, dbPath: string, opts: { port?: number;
 }
 
 /** Starts `bun cli/main.ts server start -c <config>` and waits for /health to answer. */
-export async function startServerChild(dir: string, config: { file: string; port: number }, tag = 'server'): Promise<ServerChild> {
+export async function startServerChild(dir: string, config: { file: string; port: number }, tag = 'server', extraEnv: Record<string, string> = {}): Promise<ServerChild> {
   const logFile = join(dir, `${tag}.stderr`)
-  const env = cleanEnv({ AUTOKESTRA_SECRET_KEY: Buffer.alloc(32, 9).toString('base64') })
+  const env = cleanEnv({ AUTOKESTRA_SECRET_KEY: Buffer.alloc(32, 9).toString('base64'), ...extraEnv })
   const proc = Bun.spawn(['bun', 'cli/main.ts', 'server', 'start', '-c', config.file], {
     cwd: root, env, stdin: 'ignore', stdout: 'ignore', stderr: Bun.file(logFile),
   })
