@@ -185,7 +185,10 @@ export class Supervisor {
   }
 
   stats(): EngineStats {
-    return { runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse, waitingTasks: this.slots.waiting }
+    return {
+      runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse,
+      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore,
+    }
   }
 
   /** Stops dispatching, waits up to `graceMs` for running executions, then interrupts the rest. */

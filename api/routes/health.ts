@@ -14,7 +14,9 @@ export const healthRoutes = (ctx: ServiceContext, version: string) =>
       let storage
       try {
         ctx.store.db.query('SELECT 1').get()
-        ctx.store.probeWrite(time)
+        // While the engine retries its own refused checkpoints, those retries tell; a probe row could still
+        // fit where they do not, and would make the status flap.
+        if (!ctx.engine?.stats().waitingForStore) ctx.store.probeWrite(time)
         storage = ctx.store.health.status()
       } catch (e) {
         storage = { writable: false as const, code: 'UNREADABLE', reason: e instanceof Error ? e.message : String(e), since: time, failedCommits: 0 }
