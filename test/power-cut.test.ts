@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import { tempDir } from './server-helpers.ts'
 import {
   applyWorkflow, callWebhook, canMount, cutPower, detachQuietly, mustMount, run, serverConfig, startServerChild, trigger,
-  unmountQuietly, type ServerChild,
+  unmount, unmountQuietly, type ServerChild,
 } from './storage-helpers.ts'
 
 const suite = canMount || mustMount ? describe : describe.skip
@@ -67,6 +67,7 @@ suite('a power cut right after triggers were acknowledged', () => {
       cutPower(mnt) // the instant after the last 2xx
       await server.kill()
       server = undefined
+      await unmount(mnt)
     } finally {
       await server?.kill()
       unmountQuietly(mnt)
