@@ -5,8 +5,12 @@
  * Right after the last 2xx arrives, the test shuts the filesystem down with EXT4_IOC_SHUTDOWN and
  * NOLOGFLUSH: from that instant nothing more reaches the device (no page-cache writeback, no journal
  * commit), which is what a power cut does to everything not yet on stable storage. The server is then
- * killed, the filesystem unmounted and mounted again (ext4 replays its journal, as at boot) and the
- * database opened (SQLite replays its WAL). What is in the store then is exactly what reached the device:
+ * killed, the device's content (the image file) copied, the copy attached to a second loop device and
+ * mounted (ext4 replays its journal, as at boot) and the database opened (SQLite replays its WAL). The copy
+ * is taken after the cut, when nothing reaches the device any more, so it is exactly what the device held at
+ * the cut; mounting a copy rather than the same device again also keeps the shut-down filesystem out of the
+ * way (any process that entered a new mount namespace meanwhile, say another test's container, holds it
+ * alive, and the kernel would hand it back). What is in the store then is exactly what reached the device:
  * commits SQLite fsynced, plus whatever the kernel happened to write back before the cut. A commit made with
  * `synchronous = NORMAL` sits in the page cache until a checkpoint or the kernel's writeback (seconds to
  * tens of seconds), so it is lost; one made with `synchronous = FULL` was fsynced before the server answered.
@@ -14,22 +18,25 @@
 
 import { afterAll, describe, expect, it } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { tempDir } from './server-helpers.ts'
 import {
   applyWorkflow, callWebhook, canMount, cutPower, detachQuietly, mustMount, run, serverConfig, startServerChild, trigger,
-  unmount, unmountQuietly, type ServerChild,
+  unmountQuietly, type ServerChild,
 } from './storage-helpers.ts'
 
 const suite = canMount || mustMount ? describe : describe.skip
 const work = tempDir('ak-power-')
 const image = join(work, 'disk.img')
+const copy = join(work, 'after-the-cut.img')
 const mnt = join(work, 'mnt')
-let device: string | undefined
+const rebooted = join(work, 'rebooted')
+const devices: string[] = []
 afterAll(() => {
+  unmountQuietly(rebooted)
   unmountQuietly(mnt)
-  detachQuietly(device)
+  for (const d of devices) detachQuietly(d) // a device still in use is released once its last user goes
   rmSync(work, { recursive: true, force: true })
 })
 
@@ -43,7 +50,8 @@ suite('a power cut right after triggers were acknowledged', () => {
   it('loses none of them: every execution answered 201 (API) or 202 (webhook) is in the store after the cut', async () => {
     run(['truncate', '-s', '64M', image])
     run(['mkfs.ext4', '-q', '-F', image])
-    device = run(['losetup', '-f', '--show', image])
+    const device = run(['losetup', '-f', '--show', image])
+    devices.push(device)
     mkdirSync(mnt, { recursive: true })
     run(['mount', device, mnt])
     let server: ServerChild | undefined
@@ -67,15 +75,18 @@ suite('a power cut right after triggers were acknowledged', () => {
       cutPower(mnt) // the instant after the last 2xx
       await server.kill()
       server = undefined
-      await unmount(mnt)
+      copyFileSync(image, copy) // what the device holds, now that nothing more reaches it
     } finally {
       await server?.kill()
       unmountQuietly(mnt)
     }
-    // "Reboot": mount the device again (journal replay) and open the database (WAL replay).
-    run(['mount', device, mnt])
+    // "Reboot": mount the device's content (journal replay) and open the database (WAL replay).
+    const after = run(['losetup', '-f', '--show', copy])
+    devices.push(after)
+    mkdirSync(rebooted)
+    run(['mount', after, rebooted])
     try {
-      const db = new Database(dbPath)
+      const db = new Database(join(rebooted, 'autokestra.db'))
       const stored = new Set(db.query<{ id: string }, []>("SELECT id FROM executions WHERE workflow_id = 'durable'").all().map((r) => r.id))
       const integrity = db.query<{ integrity_check: string }, []>('PRAGMA integrity_check').get()!.integrity_check
       db.close()
@@ -83,9 +94,8 @@ suite('a power cut right after triggers were acknowledged', () => {
       expect(acked.filter((id) => !stored.has(id))).toEqual([]) // none lost
       expect(acked).toHaveLength(75)
     } finally {
-      unmountQuietly(mnt)
-      detachQuietly(device)
-      device = undefined
+      unmountQuietly(rebooted)
+      for (const d of devices.splice(0)) detachQuietly(d)
     }
   }, 120_000)
 })

@@ -28,24 +28,6 @@ export function unmountQuietly(dir: string): void {
   if (p.exitCode !== 0) Bun.spawnSync(['umount', '-l', dir], { stdout: 'ignore', stderr: 'ignore' })
 }
 
-/**
- * Unmounts `dir` for real, retrying while it is busy (a process that was just killed may still hold a file
- * for a moment). A lazy unmount would not do: the filesystem would live on, and mounting its device again
- * would hand back that same, still shut-down, filesystem.
- */
-export async function unmount(dir: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms
-  for (;;) {
-    const p = Bun.spawnSync(['umount', dir], { stdout: 'ignore', stderr: 'pipe' })
-    if (p.exitCode === 0 || !isMounted(dir)) return
-    if (Date.now() > end) {
-      const users = Bun.spawnSync(['fuser', '-vm', dir], { stdout: 'pipe', stderr: 'pipe' })
-      throw new Error(`umount ${dir}: ${p.stderr.toString().trim()}; in use by: ${users.stderr.toString().trim()}`)
-    }
-    await Bun.sleep(50)
-  }
-}
-
 export function isMounted(dir: string): boolean {
   return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir)
 }
