@@ -54,6 +54,8 @@ export interface EngineStats {
   queuedExecutions: number
   runningTasks: number
   waitingTasks: number
+  /** Checkpoints are queued because the store refuses writes; they are being retried. */
+  waitingForStore: boolean
 }
 
 export interface Engine {

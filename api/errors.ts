@@ -1,6 +1,10 @@
-/** The API's one error mapping: AppError codes via `httpStatusOf`, Elysia's own errors as 400/404, anything else 500. */
+/**
+ * The API's one error mapping: AppError codes via `httpStatusOf`, Elysia's own errors as 400/404, a store
+ * that cannot be written as 503 STORAGE_UNAVAILABLE with Retry-After, anything else 500.
+ */
 import { Elysia } from 'elysia'
 import { AppError, ErrorCode, httpStatusOf, type ErrorInfo } from '../runtime/errors.ts'
+import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS, translateStorageFault } from '../runtime/store/faults.ts'
 import { pointerToSegments } from '../runtime/workflow/path.ts'
 import { pathOf } from './request-path.ts'
 import { withSecurityHeaders } from './security-headers.ts'
@@ -18,7 +22,9 @@ export interface ErrorResponseOptions {
 export function errorResponse(status: number, info: ErrorInfo, opts: ErrorResponseOptions = {}): Response {
   const error: { code: string; message: string; details?: unknown } = { code: info.code, message: info.message }
   if (info.details !== undefined) error.details = info.details
-  const res = Response.json({ error }, { status, headers: { ...opts.headers, ...(opts.close ? { connection: 'close' } : {}) } })
+  const headers: Record<string, string> = { ...opts.headers, ...(opts.close ? { connection: 'close' } : {}) }
+  if (info.code === ErrorCode.StorageUnavailable) headers['retry-after'] = String(STORAGE_RETRY_AFTER_SECONDS)
+  const res = Response.json({ error }, { status, headers })
   return withSecurityHeaders(res, '')
 }
 
@@ -70,10 +76,17 @@ function validationPath(e: ValidationLike): string {
   return [where, ...segs].join('.')
 }
 
-/** The global onError plugin; `use` it first so it covers every route and hook. */
-export function errorHandler(logInternal: InternalErrorLogger = () => {}) {
+/**
+ * The global onError plugin; `use` it first so it covers every route and hook. `onStorageFault` hears of
+ * writes that failed outside the store's own transactions (so /health can say the store is degraded).
+ */
+export function errorHandler(logInternal: InternalErrorLogger = () => {}, onStorageFault: (error: unknown) => void = () => {}) {
   return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request }) => {
     if (error instanceof AppError) return errorResponse(httpStatusOf[error.code] ?? 500, error.toInfo())
+    if (isStorageFault(error)) {
+      onStorageFault(error)
+      return errorResponse(503, (translateStorageFault(error) as AppError).toInfo())
+    }
     switch (code) {
       case 'VALIDATION': {
         const v = error as unknown as ValidationLike

@@ -6,6 +6,7 @@ import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
+import { describeWriteHealth } from '../runtime/store/health.ts'
 import { openStore } from '../runtime/store/store.ts'
 import { createApp, type App } from './app.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
@@ -63,6 +64,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   }
   // Data dir 0700, database files 0600 (narrowed with a warning if they were wider), before anything is written.
   const store = openStore(config.storage.path, { onWarn: (m) => log.warn(m) })
+  // Failed commits are logged once per burst (start, a reminder a minute, end with the count), never per write.
+  store.health.subscribe((e) => {
+    const { level, message } = describeWriteHealth(e)
+    log[level](message)
+  })
   let engine: Engine | undefined
   let scheduler: Scheduler | undefined
   try {

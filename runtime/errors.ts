@@ -36,6 +36,8 @@ export const ErrorCode = {
   WorkflowDisabled: 'WORKFLOW_DISABLED',
   Internal: 'INTERNAL',
   RequestTimeout: 'REQUEST_TIMEOUT',
+  /** The store cannot be written (disk full, I/O error, read-only, locked beyond the busy timeout): retry later. */
+  StorageUnavailable: 'STORAGE_UNAVAILABLE',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -95,7 +97,7 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   PLUGIN_ERROR: 500, INVALID_TASK_INPUT: 400, INVALID_TASK_OUTPUT: 500, TEMPLATE_ERROR: 400,
   SECRET_NOT_FOUND: 404, SECRET_KEY_MISSING: 503, SECRET_KEY_INVALID: 503, SECRET_INTEGRITY: 500,
   SANDBOX_UNAVAILABLE: 503, RESOURCE_LIMIT: 500, DOCKER_UNAVAILABLE: 503, WORKER_CRASHED: 500,
-  RATE_LIMITED: 429, WORKFLOW_DISABLED: 409, INTERNAL: 500, REQUEST_TIMEOUT: 408,
+  RATE_LIMITED: 429, WORKFLOW_DISABLED: 409, INTERNAL: 500, REQUEST_TIMEOUT: 408, STORAGE_UNAVAILABLE: 503,
 }
 
 /** CLI exit code for each code: one table, used by the CLI's output module. */

@@ -301,3 +301,24 @@ describe('errors', () => {
     expect(cronRuns(store, 'err').map((r) => r.trigger.scheduledAt)).toEqual([T0 + 2 * MIN])
   })
 })
+
+describe('cron scheduler on a store that cannot be written', () => {
+  it('keeps a tick due while the store refuses it, reports that once, and fires it once writes work again', async () => {
+    const store = open()
+    applyWorkflow(store, workflowYaml('every-min', ['{type: cron, cron: "* * * * *"}']), clock.now())
+    const errors: unknown[] = []
+    const { s } = scheduler(store, { replanMs: 24 * HOUR, onError: (e) => errors.push(e) })
+    s.start()
+    await s.settled()
+    store.db.exec('PRAGMA query_only = 1') // every write fails with SQLITE_READONLY
+    await advanceTo(clock, T0 + MIN + 5_000, s) // the tick and four retries a second apart
+    expect(cronRuns(store, 'every-min')).toHaveLength(0)
+    expect(s.stats().errors).toBeGreaterThanOrEqual(4)
+    expect(errors).toHaveLength(1) // once per burst, not once per retry
+    expect(errors[0]).toMatchObject({ code: 'STORAGE_UNAVAILABLE' })
+    store.db.exec('PRAGMA query_only = 0')
+    await advanceTo(clock, T0 + MIN + 7_000, s)
+    expect(cronRuns(store, 'every-min').map((r) => r.trigger.scheduledAt)).toEqual([T0 + MIN])
+    expect(listFires(store, 'every-min')).toHaveLength(1)
+  })
+})

@@ -66,6 +66,11 @@ export class LogQueue {
     return this.queues.get(executionId)?.accepted ?? 0
   }
 
+  /** The current mark of every execution with lines waiting (what a barrier must follow). */
+  marks(): [string, number][] {
+    return [...this.queues].map(([id, q]): [string, number] => [id, q.accepted])
+  }
+
   /** True once every line up to `mark` has been handed to a commit. */
   reached(executionId: string, mark: number): boolean {
     const q = this.queues.get(executionId)

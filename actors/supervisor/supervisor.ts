@@ -9,12 +9,13 @@ import { AppError, ErrorCode, err, ok, toErrorInfo, type Result } from '../../ru
 import { newExecutionId } from '../../runtime/ids.ts'
 import { isTerminalExecution, isTerminalTask } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
+import { isStorageFault, translateStorageFault } from '../../runtime/store/faults.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
-import { CheckpointBatcher, type Committed } from './batcher.ts'
+import { CheckpointBatcher, type BatcherOptions, type Committed } from './batcher.ts'
 import type { BeginTask, SupervisorPort, WorkerSettings } from './protocol.ts'
 import { currentOwner, ownerAlive } from './owner.ts'
 import { recoveryTransitions } from './recovery.ts'
@@ -29,9 +30,13 @@ export interface SupervisorOptions {
   maxConcurrentTasks: number
   workers: number
   settings: WorkerSettings
+  /** Retry and buffering while the store cannot be written (defaults in batcher.ts). */
+  batcher?: BatcherOptions
 }
 
 const MAX_WORKER_CRASHES = 3
+/** How long recovery waits before it tries again to claim executions the store would not let it claim. */
+const RECOVER_RETRY_MS = 1000
 
 export class Supervisor {
   private readonly store: Store
@@ -53,11 +58,12 @@ export class Supervisor {
   private accepting = true
   private pumping = false
   private readonly owner = currentOwner()
+  private recoverTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly opts: SupervisorOptions) {
     this.store = opts.store
     this.slots = new Slots(opts.maxConcurrentTasks)
-    this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c))
+    this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c), opts.batcher)
     this.pool = new WorkerPool(opts.workers, (w) => this.port(w), opts.settings, (w) => this.onWorkerCrash(w))
   }
 
@@ -66,9 +72,21 @@ export class Supervisor {
    * live engine drives (a second server or a `workflow run` on the same file) are left to it.
    */
   async recover(): Promise<void> {
+    this.recoverTimer = undefined
     for (const e of this.store.executions.listActive()) {
+      if (this.workflowOf.has(e.id)) continue // ours already (a later pass)
       if (e.owner !== undefined && e.owner !== this.owner && ownerAlive(e.owner)) continue
-      if (e.owner !== this.owner && !this.store.executions.claim(e.id, this.owner, e.owner)) continue // another engine was first
+      let claimed: boolean
+      try {
+        claimed = e.owner === this.owner || this.store.executions.claim(e.id, this.owner, e.owner)
+      } catch (err) {
+        if (!isStorageFault(err)) throw err
+        // The store cannot be written yet: serve what we have, and claim the rest once it can.
+        this.store.health.failed(err)
+        this.recoverTimer ??= setTimeout(() => void this.recover().catch(() => {}), RECOVER_RETRY_MS)
+        break
+      }
+      if (!claimed) continue // another engine was first
       const snap = this.store.executions.snapshot(e.id)!
       this.workflowOf.set(e.id, e.workflowId)
       const t = recoveryTransitions(snap)
@@ -92,14 +110,15 @@ export class Supervisor {
       revision = rec.revision
     }
     const inputs = resolveInputs(workflow.inputs, req.inputs ?? {})
-    this.batcher.flush() // keep the store's order: earlier transitions first
     const now = this.opts.clock.now()
     const id = newExecutionId(now)
-    this.store.transaction(() => {
+    // Batched with the turn's other creations into one fsynced commit: once this resolves, the execution
+    // survives a power cut; a store that cannot be written rejects with STORAGE_UNAVAILABLE.
+    await this.batcher.write(() => {
       this.store.executions.insert({ id, workflow, revision, inputs, trigger: req.trigger, now, owner: this.owner })
       opts.onCreate?.(id)
       this.store.checkpoints.apply([{ kind: 'audit', type: 'CREATED', executionId: id, workflowId: workflow.id, data: { trigger: req.trigger, revision } }], now)
-    })
+    }, { durable: true })
     this.workflowOf.set(id, workflow.id)
     this.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
     this.queue.push(id)
@@ -128,7 +147,14 @@ export class Supervisor {
     const t: Transition[] = snap.taskRuns.filter((r) => !isTerminalTask(r.state))
       .map((r) => ({ kind: 'task', executionId: id, taskId: r.taskId, to: 'CANCELLED', error }))
     t.push({ kind: 'execution', executionId: id, to: 'CANCELLED', error })
-    await this.batcher.submit(t)
+    const results = await this.batcher.submit(t, { failFast: true, durable: true })
+    const refused = results.find((r) => !r.ok && r.error.code === ErrorCode.StorageUnavailable)
+    if (refused && !refused.ok) {
+      // Nothing was cancelled: the execution keeps its place and the caller may retry.
+      if (idx >= 0) this.queue.splice(Math.min(idx, this.queue.length), 0, id)
+      void this.pump()
+      throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
+    }
     return this.store.executions.get(id)!
   }
 
@@ -159,19 +185,26 @@ export class Supervisor {
   }
 
   stats(): EngineStats {
-    return { runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse, waitingTasks: this.slots.waiting }
+    return {
+      runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse,
+      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore,
+    }
   }
 
   /** Stops dispatching, waits up to `graceMs` for running executions, then interrupts the rest. */
   async shutdown(graceMs: number): Promise<void> {
     this.accepting = false
     this.queue.length = 0
+    if (this.recoverTimer) clearTimeout(this.recoverTimer)
     if (this.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
       const grace = new AbortController()
       await Promise.race([idle, this.opts.clock.sleep(graceMs, grace.signal).catch(() => {})])
       grace.abort()
     }
+    // Past the grace period nobody waits for the store any more: what cannot be committed now is
+    // recovered from the store on the next start, as after a crash.
+    this.batcher.stopWaiting()
     // Whatever is still running stops without a terminal state and resumes on the next start.
     await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
     this.batcher.drain()
@@ -233,7 +266,8 @@ export class Supervisor {
   }
 
   private async recoverAfterCrash(id: string, crashes: number): Promise<void> {
-    this.batcher.drain()
+    // Whatever the dead worker had submitted (checkpoints and lines) commits first, so the snapshot below is the whole story.
+    await this.batcher.barrier()
     const snap = this.store.executions.snapshot(id)
     if (!snap || isTerminalExecution(snap.execution.state)) return
     const t = recoveryTransitions(snap, 'its worker thread crashed')
@@ -301,7 +335,7 @@ export class Supervisor {
     try {
       return ok(this.opts.secrets.resolve(names))
     } catch (e) {
-      return err(toErrorInfo(e))
+      return err(toErrorInfo(translateStorageFault(e)))
     }
   }
 

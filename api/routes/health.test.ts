@@ -61,3 +61,32 @@ describe('public endpoints', () => {
     expect(r.body.error.code).toBe('NOT_FOUND')
   })
 })
+
+describe('a store that cannot be written', () => {
+  it('answers writes 503 STORAGE_UNAVAILABLE with Retry-After (never 500), reports degraded on /health, and ok once writes work again', async () => {
+    const f = fixture()
+    // SQLite refuses every write (SQLITE_READONLY), as on a filesystem remounted read-only.
+    f.store.db.exec('PRAGMA query_only = 1')
+    const writes = [
+      await f.req('PUT', '/api/v1/workflows/hello', HELLO), // the store's own transaction
+      await f.req('PUT', '/api/v1/secrets/TOKEN', { value: 's3cret' }), // a direct statement in the secret store
+    ]
+    for (const w of writes) {
+      expect(w.status).toBe(503)
+      expect(w.headers.get('retry-after')).toBe('5')
+      expect(w.body.error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', details: { sqlite: 'SQLITE_READONLY' } })
+      expect(w.body.error.message).toContain('attempt to write a readonly database')
+    }
+    const reads = await f.req('GET', '/api/v1/workflows')
+    expect(reads.status).toBe(200)
+    const degraded = await f.req('GET', '/health', undefined, { auth: false })
+    expect(degraded.status).toBe(200) // alive: restarting would not help
+    expect(degraded.body).toMatchObject({ status: 'degraded', storage: { code: 'SQLITE_READONLY' } })
+    expect(degraded.body.reason).toContain('readonly')
+    expect(degraded.body.storage.failedCommits).toBeGreaterThanOrEqual(2)
+    f.store.db.exec('PRAGMA query_only = 0')
+    f.clock.advance(1000) // the write probe runs at most once a second
+    expect((await f.req('GET', '/health', undefined, { auth: false })).body).toMatchObject({ status: 'ok' })
+    expect((await f.req('PUT', '/api/v1/workflows/hello', HELLO)).status).toBe(201)
+  })
+})

@@ -1,10 +1,27 @@
-/** `GET /health` (no auth): liveness plus whether the store answers and the runtime runs. */
+/**
+ * `GET /health` (no auth): liveness, whether the store answers and can be written, and whether the
+ * runtime runs. A store that cannot be written is `degraded` (still HTTP 200: the server is alive and
+ * serves reads; restarting it would not help), with SQLite's reason, since when, and the failed commits.
+ */
 import { Elysia } from 'elysia'
 import type { ServiceContext } from '../services/context.ts'
 
 export const healthRoutes = (ctx: ServiceContext, version: string) =>
   new Elysia({ name: 'routes.health' })
     .get('/health', () => {
-      ctx.store.db.query('SELECT 1').get()
-      return { status: 'ok' as const, version, runtime: ctx.engine ? 'enabled' as const : 'disabled' as const, time: ctx.clock.now() }
-    }, { detail: { summary: 'Liveness (no API key needed)', tags: ['health'] } })
+      const runtime = ctx.engine ? 'enabled' as const : 'disabled' as const
+      const time = ctx.clock.now()
+      let storage
+      try {
+        ctx.store.db.query('SELECT 1').get()
+        // While the engine retries its own refused checkpoints, those retries tell; a probe row could still
+        // fit where they do not, and would make the status flap.
+        if (!ctx.engine?.stats().waitingForStore) ctx.store.probeWrite(time)
+        storage = ctx.store.health.status()
+      } catch (e) {
+        storage = { writable: false as const, code: 'UNREADABLE', reason: e instanceof Error ? e.message : String(e), since: time, failedCommits: 0 }
+      }
+      if (storage.writable) return { status: 'ok' as const, version, runtime, time }
+      const { code, reason, since, failedCommits } = storage
+      return { status: 'degraded' as const, version, runtime, time, reason: `the store cannot be written: ${reason}`, storage: { code, since, failedCommits } }
+    }, { detail: { summary: 'Liveness (no API key needed); `degraded` with the reason while the store cannot be written', tags: ['health'] } })

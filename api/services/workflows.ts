@@ -58,7 +58,7 @@ export class WorkflowService {
       const r = store.workflows.upsert(wf, source, now, key?.record)
       if (r.changed) store.audit.record(now, 'WORKFLOW_APPLIED', { workflowId: wf.id }, { revision: r.record.revision, created: r.created })
       return r
-    })
+    }, { durable: true })
     const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings, grants }
     if (keyMinted && key) result.webhook = shownOnce(wf.id, key)
     return result
@@ -78,7 +78,8 @@ export class WorkflowService {
 
   setEnabled(id: string, enabled: boolean): WorkflowDetail {
     this.record(id)
-    const r = this.ctx.store.workflows.setEnabled(id, enabled, this.ctx.clock.now())
+    const { store, clock } = this.ctx
+    const r = store.transaction(() => store.workflows.setEnabled(id, enabled, clock.now()), { durable: true })
     if (!r) throw notFound(id)
     return toWorkflowDetail(r, this.hooks)
   }
@@ -90,7 +91,7 @@ export class WorkflowService {
       const ok = store.workflows.delete(id)
       if (ok) store.audit.record(clock.now(), 'WORKFLOW_DELETED', { workflowId: id })
       return ok
-    })
+    }, { durable: true })
     if (!deleted) throw notFound(id)
   }
 

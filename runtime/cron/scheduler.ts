@@ -2,11 +2,13 @@
  * The cron scheduler: sleeps on the injected clock until the earliest next tick of any enabled
  * workflow, fires it through the engine, and records each tick in cron_fires inside the transaction
  * that creates its execution — the unique key makes every tick fire exactly once, across restarts and
- * across servers sharing one database.
+ * across servers sharing one database. A tick the store cannot record (disk full…) is tried again until it
+ * fires or its trigger's missed-tick policy says it was missed.
  */
 
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
+import { isStorageFault } from '../store/faults.ts'
 import type { Store, TriggerInfo } from '../store/store.ts'
 import { isDuplicateFire, lastFireAt, pruneFires, recordFire } from './fires.ts'
 import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './plan.ts'
@@ -14,6 +16,9 @@ import { dueTicks, nextFireTime } from './schedule.ts'
 
 /** How long fired ticks stay in the ledger (the newest per trigger always stays). */
 export const FIRE_RETENTION_MS = 24 * 3_600_000
+
+/** How long the scheduler waits before trying again when the store cannot be written. */
+export const STORAGE_RETRY_MS = 1000
 
 /** What the scheduler needs of the engine (the real `Engine` satisfies it). */
 export interface CronEngine {
@@ -96,6 +101,17 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let sleeper: AbortController | undefined
   let wakeAt: number | undefined
   let idleWaiters: (() => void)[] = []
+  /** The store refused a write: report the first refusal of a burst only, and retry after STORAGE_RETRY_MS. */
+  let storageDown = false
+  let storageRetry = false
+
+  const report = (e: unknown, at: Partial<TickRef>) => {
+    if (isStorageFault(e)) {
+      if (storageDown) return
+      storageDown = true
+    }
+    onError(e, at)
+  }
 
   const flushIdle = () => {
     const waiters = idleWaiters
@@ -104,7 +120,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   }
   const isIdle = () => !running || (sleeper !== undefined && wakeAt !== undefined && !dirty && clock.now() < wakeAt)
 
-  async function fire(entry: PlanEntry, scheduledAt: number): Promise<void> {
+  /** Fires one tick; false when the store could not be written (the tick is left due, to try again). */
+  async function fire(entry: PlanEntry, scheduledAt: number): Promise<boolean> {
     const tick: TickRef = { workflowId: entry.workflowId, triggerIndex: entry.triggerIndex, scheduledAt }
     const rec = store.workflows.get(entry.workflowId)
     const t = rec?.workflow.triggers[entry.triggerIndex]
@@ -112,14 +129,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (!rec || !rec.enabled || t?.type !== 'cron' || entryKey(rec.id, entry.triggerIndex, t) !== entryKey(entry.workflowId, entry.triggerIndex, entry.trigger)) {
       dirty = true
       stats.skipped++
-      return emit({ type: 'skipped', ...tick })
+      emit({ type: 'skipped', ...tick })
+      return true
     }
     // Never fire at or behind the ledger's newest tick: it was fired, or deliberately passed over by the
     // scheduler that fired a later one (and it may have been pruned since).
     const head = lastFireAt(store, entry.workflowId, entry.triggerIndex)
     if (head !== undefined && scheduledAt <= head) {
       stats.duplicates++
-      return emit({ type: 'duplicate', ...tick })
+      emit({ type: 'duplicate', ...tick })
+      return true
     }
     let duplicate = false
     const data: Record<string, unknown> = { triggerIndex: entry.triggerIndex, cron: entry.trigger.cron }
@@ -147,11 +166,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     } catch (e) {
       if (duplicate || isDuplicateFire(e)) {
         stats.duplicates++
-        return emit({ type: 'duplicate', ...tick })
+        emit({ type: 'duplicate', ...tick })
+        return true
       }
       stats.errors++
-      onError(e, tick)
+      report(e, tick)
+      if (isStorageFault(e)) {
+        // Nothing was recorded: the tick stays due (the missed-tick policy decides if it is still worth firing).
+        entry.cursor = Math.min(entry.cursor, scheduledAt - 1)
+        return false
+      }
     }
+    return true
   }
 
   /** One pass: re-plan when needed, fire every due tick; returns when to wake next. */
@@ -168,9 +194,18 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       entry.cursor = Math.max(entry.cursor, now)
       for (const t of ticks) {
         if (!running) break
-        await fire(entry, t)
+        if (!(await fire(entry, t))) {
+          // The store refused: later ticks of this trigger wait too, the other triggers get their turn.
+          storageRetry = true
+          break
+        }
       }
     }
+    if (storageRetry) {
+      storageRetry = false
+      return clock.now() + STORAGE_RETRY_MS
+    }
+    storageDown = false
     let next = plannedAt + replanMs
     for (const entry of plan.values()) next = Math.min(next, nextFireTime(entry.cron, entry.cursor) ?? Infinity)
     return next
@@ -183,7 +218,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         next = await pass()
       } catch (e) {
         // A broken pass (e.g. the database is busy for too long) must not kill the scheduler: retry later.
-        onError(e, {})
+        report(e, {})
         next = clock.now() + Math.min(replanMs, 1000)
       }
       if (!running) break

@@ -176,4 +176,12 @@ export const MIGRATIONS: readonly Migration[] = [
         seen_at INTEGER NOT NULL
       );`,
   },
+  {
+    version: 5,
+    name: 'write probe',
+    // One row that /health rewrites while the store is degraded, to learn when writes work again
+    // without touching any record a user sees (see runtime/store/store.ts, probeWrite).
+    sql: `CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+      INSERT INTO store_probe (id, at) VALUES (1, 0);`,
+  },
 ]

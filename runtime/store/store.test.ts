@@ -161,3 +161,38 @@ describe('repositories', () => {
     expect(store.executions.listActive().map((e) => e.id)).toEqual(['ex0', 'ex1', 'ex2', 'ex3', 'ex4'])
   })
 })
+
+describe('storage faults', () => {
+  it('a write the store refuses (disk full) throws STORAGE_UNAVAILABLE, changes nothing, and health is degraded until a write succeeds', () => {
+    const events: string[] = []
+    store.health.subscribe((e) => events.push(e.type))
+    const pages = store.db.query<{ page_count: number }, []>('PRAGMA page_count').get()!.page_count
+    // SQLite's own size cap: past it, every growing write fails with SQLITE_FULL, as on a full disk.
+    store.db.exec(`PRAGMA max_page_count = ${pages}`)
+    const grow = () => store.transaction(() => store.logs.append(Array.from({ length: 200 }, (_, i) => ({
+      executionId: 'x', ts: i, level: 'INFO', source: 'engine', message: 'a line long enough to need new pages '.repeat(4),
+    }))))
+    for (let i = 0; i < 3; i++) {
+      let thrown: unknown
+      try { grow() } catch (e) { thrown = e }
+      expect(thrown).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true, details: { sqlite: 'SQLITE_FULL' } })
+    }
+    expect(store.logs.count()).toBe(0)
+    expect(store.health.status()).toMatchObject({ writable: false, code: 'SQLITE_FULL', failedCommits: 3 })
+    store.db.exec('PRAGMA max_page_count = 1073741823')
+    grow()
+    expect(store.logs.count()).toBe(200)
+    expect(store.health.status()).toEqual({ writable: true })
+    expect(events).toEqual(['degraded', 'recovered']) // once per burst, not once per failed commit
+  })
+
+  it('passes other errors through untouched (a constraint is not a storage fault)', () => {
+    store.transaction(() => store.executions.insert({ id: 'dup', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 1 }))
+    let thrown: unknown
+    try {
+      store.transaction(() => store.executions.insert({ id: 'dup', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 1 }))
+    } catch (e) { thrown = e }
+    expect(thrown).toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' })
+    expect(store.health.status()).toEqual({ writable: true })
+  })
+})
