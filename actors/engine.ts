@@ -2,6 +2,7 @@
 
 import { systemClock } from '../runtime/clock.ts'
 import { RESERVED_ENV } from '../runtime/config/schema.ts'
+import { isStorageFault } from '../runtime/store/faults.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
 import { openStore, type Store } from '../runtime/store/store.ts'
@@ -42,7 +43,14 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const passEnv = passedEnv(config.sandbox.passEnv, process.env)
   // Loaded once, here: the grant recorded (and warned about when it changed) is the grant the workers enforce.
   const plugins = enginePlugins(config)
-  for (const change of recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
+  try {
+    for (const change of recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
+  } catch (e) {
+    // A store that cannot be written must not stop the engine from starting (it recovers once writes work);
+    // the grants are recorded, and any change reported, on a later start.
+    if (!isStorageFault(e)) throw e
+    opts.onWarning?.(`plugin grants not recorded: ${(e as Error).message}`)
+  }
   const settings: WorkerSettings = {
     registry: plugins.registry,
     grants: plugins.grants,

@@ -59,8 +59,8 @@ suite('a power cut right after triggers were acknowledged', () => {
     const acked: string[] = []
     try {
       server = await startServerChild(work, serverConfig(work, dbPath, { maxConcurrentWorkflows: 100 }))
-      const { workflow } = await applyWorkflow(server.url, 'durable', WORKFLOW)
-      const hook = workflow.webhook!.path
+      const { webhook } = await applyWorkflow(server.url, 'durable', WORKFLOW)
+      const hook = webhook!.path
       // Three bursts of 20 API triggers and 5 webhook calls, concurrent: each burst's creations share commits.
       for (let burst = 0; burst < 3; burst++) {
         const answers = await Promise.all([

@@ -7,7 +7,7 @@ import { dlopen, FFIType, ptr } from 'bun:ffi'
 import { Database } from 'bun:sqlite'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { EFFECTS_DIR, TEST_PLUGINS } from './helpers/engine.ts'
+import { EFFECTS_DIR, TEST_PLUGINS, TEST_POLICY } from './helpers/engine.ts'
 import { cleanEnv, freePort, KEY, root, waitUntil } from './server-helpers.ts'
 
 /** These tests mount filesystems: root only. Under CI=true they must run, so they fail instead of skipping. */
@@ -58,6 +58,8 @@ export function serverConfig(dir: string, dbPath: string, opts: { port?: number;
     `storage: { path: ${dbPath} }`,
     `execution: { workers: ${opts.workers ?? 1}, maxConcurrentWorkflows: ${opts.maxConcurrentWorkflows ?? 20}, maxConcurrentTasks: 50 }`,
     `plugins: { paths: [${join(root, 'plugins')}, ${TEST_PLUGINS}] }`,
+    // The operator policy the test plugins need (the probe writes its side-effect counters to EFFECTS_DIR).
+    `sandbox: { policy: ${JSON.stringify(TEST_POLICY)} }`,
     '',
   ].join('\n'))
   return { file, port }
@@ -87,11 +89,11 @@ export async function startServerChild(dir: string, config: { file: string; port
 
 export const auth = { authorization: `Bearer ${KEY}` }
 
-/** PUTs workflow YAML; throws unless it is stored; returns the workflow detail (with `webhook.path` if any). */
-export async function applyWorkflow(url: string, id: string, yaml: string): Promise<{ workflow: { webhook?: { path: string } } }> {
+/** PUTs workflow YAML; throws unless it is stored; returns the answer (`webhook.path` when this apply minted a key). */
+export async function applyWorkflow(url: string, id: string, yaml: string): Promise<{ webhook?: { path: string } }> {
   const r = await fetch(`${url}/api/v1/workflows/${id}`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/yaml' }, body: yaml })
   if (r.status !== 200 && r.status !== 201) throw new Error(`apply ${id}: HTTP ${r.status} ${await r.text()}`)
-  return r.json() as Promise<{ workflow: { webhook?: { path: string } } }>
+  return r.json() as Promise<{ webhook?: { path: string } }>
 }
 
 /** POSTs to a webhook path; a connection failure is status 0. */
