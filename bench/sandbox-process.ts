@@ -44,7 +44,7 @@ const isolated = (launcher: 'native' | 'bun') => async (): Promise<void> => {
   const t = freshTmp()
   const s = performance.now()
   const launch = await prepareLaunch({
-    plugin, permissions: {}, env: envFor(t), tmpDir: t, mode: 'strict', bootPath: BOOT, id: `bench-${process.pid}-${n++}`,
+    plugin, permissions: {}, env: envFor(t), tmpDir: t, startDir: t, mode: 'strict', bootPath: BOOT, id: `bench-${process.pid}-${n++}`,
     limits: { memoryMb: 256, cpuSeconds: 10, maxProcesses: 32 },
   }, undefined, { launcher })
   prepareMs[launcher]!.push(performance.now() - s)

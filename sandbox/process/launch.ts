@@ -1,16 +1,37 @@
-/** Sandbox launcher: joins cgroups, sets rlimits, applies Landlock, drops privileges, then execs the plugin. */
+/**
+ * Bun sandbox launcher (hosts without a C compiler), run under util-linux `unshare`: joins cgroups, makes the
+ * temp dir noexec, sets rlimits, applies Landlock, drops to the leased uid and every capability, installs the
+ * seccomp filter, then execs the plugin. The engine starts it with a fixed cwd, env and Bun flags (no bunfig,
+ * no .env): nothing the plugin controls is read before the plugin's own process is confined.
+ */
 
 import { writeFileSync } from 'node:fs'
 import { restrictSelf } from './landlock.ts'
-import { RLIMIT, capabilities, dropTo, errno, execve, setrlimit } from './libc.ts'
+import { MS, RLIMIT, awaitReadable, capabilities, chdir, dropTo, errno, execve, installSeccomp, mount, mountFlags, prctl, setrlimit, umask } from './libc.ts'
 import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
 
 /** Exit code when the sandbox itself could not be set up (the plugin never ran). */
 export const LAUNCH_FAILED = 125
 
+const PR_SET_NO_NEW_PRIVS = 38
+
 function fail(message: string): never {
   process.stderr.write(`::error::autokestra sandbox: ${message}\n`)
   process.exit(LAUNCH_FAILED)
+}
+
+/** statvfs flags (ST_*) that a bind remount must keep: in a user namespace they are locked, dropping one is EPERM. */
+const KEEP = [[1, MS.RDONLY], [2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME]] as const
+
+/** Bind-mounts each path onto itself nosuid, nodev, noexec (we are in a private mount namespace: the host sees nothing). */
+function noexecMounts(paths: string[]): void {
+  for (const p of paths) {
+    const had = mountFlags(p)
+    if (had < 0) fail(`statvfs(${p}) failed: errno ${errno()}`)
+    let flags = MS.BIND | MS.REMOUNT | MS.NOSUID | MS.NODEV | MS.NOEXEC
+    for (const [st, ms] of KEEP) if (had & st) flags |= ms
+    if (mount(p, p, null, MS.BIND | MS.REC) !== 0 || mount(null, p, null, flags) !== 0) fail(`cannot mount ${p} noexec: errno ${errno()}`)
+  }
 }
 
 function main(): void {
@@ -21,9 +42,12 @@ function main(): void {
   for (const dir of policy.cgroups) {
     try { writeFileSync(`${dir}/cgroup.procs`, '0') } catch (e) { fail(`cannot join cgroup ${dir}: ${String(e)}`) }
   }
+  if (policy.ns.mount) noexecMounts(policy.noexec)
   const { cpuSeconds, nofile, core } = policy.rlimits
   if (setrlimit(RLIMIT.CPU, cpuSeconds, cpuSeconds + 1) || setrlimit(RLIMIT.NOFILE, nofile) ||
     setrlimit(RLIMIT.CORE, core)) fail(`setrlimit failed: errno ${errno()}`)
+  umask(policy.umask)
+  if (chdir(policy.cwd) !== 0) fail(`chdir(${policy.cwd}) failed: errno ${errno()}`)
   if (policy.landlock) {
     // PROC_SELF ('/proc/self') is opened here, so the rule lands on this process's own /proc entry,
     // which execve keeps; /proc of every other process stays denied.
@@ -32,8 +56,12 @@ function main(): void {
   if (!capabilities.before()) fail(`cannot lock capabilities: errno ${errno()}`)
   if (policy.user && !dropTo(policy.user.uid, policy.user.gid)) fail(`cannot switch to uid ${policy.user.uid}: errno ${errno()}`)
   if (!capabilities.after()) fail(`cannot drop capabilities: errno ${errno()}`)
+  // Last: the launcher's own set-up above needs calls the filter refuses. restrictSelf set no_new_privs.
+  if (policy.seccomp && (prctl(PR_SET_NO_NEW_PRIVS, 1) !== 0 || !installSeccomp(policy.seccomp))) fail(`cannot install the seccomp filter: errno ${errno()}`)
   const env = { ...policy.exec.env }
   if (policy.guard) env[POLICY_ENV] = JSON.stringify(policy.guard)
+  // An exec plugin (maybe a spare) starts only once its invocation is there.
+  if (policy.exec.awaitInput && !awaitReadable(0)) fail(`poll(stdin) failed: errno ${errno()}`)
   execve(policy.exec.path, policy.exec.argv, env)
   fail(`cannot execute ${policy.exec.path}: errno ${errno()}`)
 }

@@ -1,7 +1,9 @@
 /** Detects which isolation mechanisms this host offers (cached for the life of the engine). */
 
+import { existsSync } from 'node:fs'
 import { availableCgroupControllers } from './cgroup.ts'
 import { landlockAbi } from './landlock.ts'
+import { seccompProgram } from './seccomp.ts'
 
 /** What the host offers. */
 export interface SandboxProbe {
@@ -11,6 +13,10 @@ export interface SandboxProbe {
   netns: boolean
   /** A pid namespace can be created (same user-namespace rule). */
   pidns: boolean
+  /** A mount (+ IPC) namespace can be created, for the noexec temp dir (same user-namespace rule). */
+  mountns: boolean
+  /** A seccomp filter can be installed (the kernel has it and we have a filter for this architecture). */
+  seccomp: boolean
   /** Writable cgroup v1 controllers among memory, pids. */
   cgroups: string[]
   root: boolean
@@ -26,11 +32,14 @@ const works = (argv: string[]): boolean => {
 export function probeSandboxSync(): SandboxProbe {
   if (cached) return cached
   const root = process.getuid?.() === 0
-  const user = root ? [] : ['-r']
+  // A non-root engine maps its own uid to itself (never to 0) in the plugin's user namespace.
+  const user = root ? [] : ['-c']
   cached = {
     landlockAbi: landlockAbi(),
     netns: works(['unshare', ...user, '-n', 'true']),
     pidns: works(['unshare', ...user, '--pid', '--fork', '--kill-child', 'true']),
+    mountns: works(['unshare', ...user, '-m', '-i', 'true']),
+    seccomp: seccompProgram() !== undefined && existsSync('/proc/sys/kernel/seccomp/actions_avail'),
     cgroups: root ? availableCgroupControllers() : [],
     root,
   }

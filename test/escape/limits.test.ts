@@ -37,7 +37,7 @@ describe('escape suite: resource limits', () => {
     const id = `killall-${process.pid}`
     const launch = await prepareLaunch({
       plugin: exec, permissions: {}, env: { AUTOKESTRA_RESULT_FILE: join(tmpDir, 'r.json'), TMPDIR: tmpDir, HOME: tmpDir },
-      tmpDir, limits: LIMITS, mode: 'strict', bootPath: BOOT_PATH, id,
+      tmpDir, startDir: tmpDir, limits: LIMITS, mode: 'strict', bootPath: BOOT_PATH, id,
     })
     const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' })
     proc.stdin.write('{"action":"tree"}\n')
