@@ -33,7 +33,7 @@ export interface SupervisorPort {
 /** Settings a worker needs; derived from the engine config. */
 export interface WorkerSettings {
   pluginPaths: string[]
-  sandbox: { mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string }
+  sandbox: { mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string; uidRange?: { start: number; count: number } }
   defaultTimeoutMs: number
   /** Engine environment values plugins may receive when their manifest declares them (`permissions.env`). */
   passEnv: Record<string, string>

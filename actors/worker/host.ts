@@ -23,7 +23,8 @@ export class ExecutionHost {
     const registry = loadPlugins(settings.pluginPaths)
     const { sandbox } = settings
     const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
-    const processRunner = createProcessRunner({ prepareLaunch, limits, mode: sandbox.mode })
+    const launchOptions = sandbox.uidRange ? { uidRange: sandbox.uidRange } : {}
+    const processRunner = createProcessRunner({ prepareLaunch: (spec) => prepareLaunch(spec, undefined, launchOptions), limits, mode: sandbox.mode })
     this.closeRunners = () => processRunner.close()
     // dockerode is heavy to load: only workers that meet a docker task pay for it.
     let dockerRunner: Promise<Runner> | undefined

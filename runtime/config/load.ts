@@ -101,7 +101,7 @@ function finalize(c: Config, baseFor: (key: string) => string): Config {
     server: { ...c.server, apiKeys: [...c.server.apiKeys] },
     storage: { ...c.storage, path: storagePath },
     plugins: { paths: c.plugins.paths.map((p) => resolvePath(baseFor('plugins.paths'), p)) },
-    sandbox: { ...c.sandbox },
+    sandbox: { ...c.sandbox, uidRange: { ...c.sandbox.uidRange } },
     execution: { ...c.execution },
     logging: { ...c.logging },
     secrets: {

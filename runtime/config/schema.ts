@@ -31,6 +31,8 @@ export const ConfigFileSchema = Type.Object({
     maxProcesses: Int(1),
     maxOutputBytes: Int(1024),
     dockerImage: NonEmpty,
+    // A root engine runs each attempt as its own uid from this range (group `start`); see docs/security.md.
+    uidRange: Type.Object({ start: Int(1000, 4_000_000_000), count: Int(1, 1_000_000) }, strict),
   }),
   secrets: section({ keyFile: NonEmpty }),
   logging: section({
@@ -51,6 +53,8 @@ export interface Config {
     maxProcesses: number
     maxOutputBytes: number
     dockerImage?: string
+    /** uids `start … start+count-1` for plugin processes of a root engine, all with gid `start`. */
+    uidRange: { start: number; count: number }
   }
   /** `keyFile` defaults to `secret.key` beside the database. */
   secrets: { keyFile: string }
@@ -64,7 +68,7 @@ export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: 
     storage: { type: 'sqlite', path: './data/autokestra.db' },
     execution: { maxConcurrentWorkflows: 10, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 1 },
     plugins: { paths: ['./plugins'] },
-    sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 10_485_760 },
+    sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 10_485_760, uidRange: { start: 900_000, count: 1000 } },
     secrets: {},
     logging: { level: 'info' },
   }
