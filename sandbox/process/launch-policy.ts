@@ -6,7 +6,7 @@ import { allowedPorts } from '../permissions/network.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import type { SandboxProbe } from './probe.ts'
-import { SECCOMP_MECHANISM, seccompProgram } from './seccomp.ts'
+import { seccompMechanism, seccompProgram } from './seccomp.ts'
 import { existsSync, realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 
@@ -59,8 +59,10 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
     if (probe.landlockAbi >= 6) mechanisms.push('landlock:scope(signal,abstract-unix)')
   }
   mechanisms.push(i.user ? `uid:${i.user.uid}` : `uid:${process.getuid?.() ?? 'same'}(userns)`, 'caps:none', 'no-new-privs')
-  const seccomp = probe.seccomp ? seccompProgram() ?? null : null
-  if (seccomp) mechanisms.push(SECCOMP_MECHANISM)
+  // With a uid of its own the plugin may chmod what it owns; sharing the engine's, it may chmod nothing by path.
+  const pathChmod = i.user !== null
+  const seccomp = probe.seccomp ? seccompProgram({ pathChmod }) ?? null : null
+  if (seccomp) mechanisms.push(seccompMechanism(pathChmod))
   if (i.cgroups.length > 0) mechanisms.push(`cgroup:${probe.cgroups.join(',')}`)
   const useNetns = !networkGranted && probe.netns
   if (useNetns) mechanisms.push('netns')

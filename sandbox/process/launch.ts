@@ -7,7 +7,7 @@
 
 import { writeFileSync } from 'node:fs'
 import { restrictSelf } from './landlock.ts'
-import { MS, RLIMIT, awaitReadable, capabilities, chdir, dropTo, errno, execve, installSeccomp, mount, mountFlags, prctl, setrlimit, umask } from './libc.ts'
+import { MS, RLIMIT, awaitInput, capabilities, chdir, dropTo, errno, execve, installSeccomp, mount, mountFlags, prctl, setrlimit, umask } from './libc.ts'
 import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
 
 /** Exit code when the sandbox itself could not be set up (the plugin never ran). */
@@ -61,7 +61,11 @@ function main(): void {
   const env = { ...policy.exec.env }
   if (policy.guard) env[POLICY_ENV] = JSON.stringify(policy.guard)
   // An exec plugin (maybe a spare) starts only once its invocation is there.
-  if (policy.exec.awaitInput && !awaitReadable(0)) fail(`poll(stdin) failed: errno ${errno()}`)
+  if (policy.exec.awaitInput) {
+    const input = awaitInput(0)
+    if (input === 'error') fail(`poll(stdin) failed: errno ${errno()}`)
+    if (input === 'eof') process.exit(LAUNCH_FAILED) // dropped without an invocation: run nothing
+  }
   execve(policy.exec.path, policy.exec.argv, env)
   fail(`cannot execute ${policy.exec.path}: errno ${errno()}`)
 }

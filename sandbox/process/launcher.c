@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -296,6 +297,9 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
   if (truthy(ex, "awaitInput")) {
     struct pollfd in = { 0, POLLIN, 0 };
     while (poll(&in, 1, -1) < 0) if (errno != EINTR) fail("poll(stdin): errno %d", errno);
+    /* Readable but empty is end of file: the engine dropped this spare without an invocation. Run nothing. */
+    int avail = 0;
+    if (ioctl(0, FIONREAD, &avail) == 0 && avail == 0) _exit(LAUNCH_FAILED);
   }
   envp[k] = NULL;
   execve(path->str, strings(argv), envp);

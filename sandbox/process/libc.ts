@@ -17,6 +17,7 @@ const lib = dlopen('libc.so.6', {
   statvfs: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
   umask: { args: [FFIType.u32], returns: FFIType.u32 },
+  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   chdir: { args: [FFIType.ptr], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
 })
@@ -100,14 +101,21 @@ export function mountFlags(path: string): number {
   return Number(buf[9]) // f_flag: after bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid
 }
 
-/** Blocks until `fd` is readable or hung up (input arrived, or the writer closed it). */
-export function awaitReadable(fd: number): boolean {
+const FIONREAD = 0x541b
+
+/**
+ * Blocks until `fd` has data: 'data' once input arrived, 'eof' when the writer closed it without writing
+ * (readable but empty), 'error' when poll itself failed.
+ */
+export function awaitInput(fd: number): 'data' | 'eof' | 'error' {
   const pfd = new Int32Array([fd, 1]) // events = POLLIN (the short after fd), revents = 0
   for (;;) {
     const rc = lib.symbols.poll(ptr(pfd), 1, -1)
-    if (rc > 0) return true
-    if (rc < 0 && errno() !== 4) return false // anything but EINTR
+    if (rc > 0) break
+    if (rc < 0 && errno() !== 4) return 'error' // anything but EINTR
   }
+  const avail = new Int32Array(1)
+  return lib.symbols.ioctl(fd, FIONREAD, ptr(avail)) === 0 && avail[0] === 0 ? 'eof' : 'data'
 }
 
 export const umask = (mask: number): number => lib.symbols.umask(mask)

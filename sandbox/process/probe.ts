@@ -39,7 +39,7 @@ export function probeSandboxSync(): SandboxProbe {
     netns: works(['unshare', ...user, '-n', 'true']),
     pidns: works(['unshare', ...user, '--pid', '--fork', '--kill-child', 'true']),
     mountns: works(['unshare', ...user, '-m', '-i', 'true']),
-    seccomp: seccompProgram() !== undefined && existsSync('/proc/sys/kernel/seccomp/actions_avail'),
+    seccomp: seccompProgram({ pathChmod: false }) !== undefined && existsSync('/proc/sys/kernel/seccomp/actions_avail'),
     cgroups: root ? availableCgroupControllers() : [],
     root,
   }

@@ -70,21 +70,22 @@ type Rule =
  * The policy, and why each line is there:
  * - `socket(AF_UNIX)`: pathname unix sockets are outside Landlock ABI ≤ 7 (docker.sock, a 0666 D-Bus socket);
  *   abstract ones are scoped by Landlock already. socketpair() stays allowed (Bun uses it for child stdio).
- * - no setuid/setgid bit on any file the plugin creates or changes (chmod family, open/creat/mknod modes), and
- *   no path-based chmod at all (Landlock has no right for it: a plugin could otherwise chmod an engine-owned
- *   file it cannot read, e.g. the key file, world-readable when the engine is not root). fchmod on an fd the
- *   plugin opened stays allowed, without the two bits.
+ * - no setuid/setgid bit on any file the plugin creates or changes (chmod family, open/creat/mknod modes).
+ *   When the plugin shares the engine's uid (a non-root engine), no path-based chmod at all: Landlock has no
+ *   right for it, so a plugin could otherwise chmod an engine file it cannot read (the key file) world-readable
+ *   for another local user. fchmod on an fd the plugin opened stays allowed, without the two bits.
  * - `openat2` (its mode sits in a struct seccomp cannot read), `clone3` (same for its flags), io_uring (it
  *   performs open/chmod-like operations without syscalls) answer ENOSYS, so libc and Bun fall back to the
  *   calls checked above.
  * - new user namespaces, userfaultfd, perf_event_open, bpf and the keyring: kernel attack surface a plugin
  *   never needs.
  */
-const RULES: Rule[] = [
+const rules = (pathChmod: boolean): Rule[] => [
   { name: 'socket', arg: 0, equals: AF_UNIX, deny: EACCES },
-  { name: 'chmod', deny: EPERM },
-  { name: 'fchmodat', deny: EPERM },
-  { name: 'fchmodat2', deny: EPERM },
+  ...(pathChmod
+    ? [{ name: 'chmod', arg: 1, mask: S_ISUID_OR_GID, deny: EPERM }, { name: 'fchmodat', arg: 2, mask: S_ISUID_OR_GID, deny: EPERM },
+      { name: 'fchmodat2', arg: 2, mask: S_ISUID_OR_GID, deny: EPERM }] as const
+    : [{ name: 'chmod', deny: EPERM }, { name: 'fchmodat', deny: EPERM }, { name: 'fchmodat2', deny: EPERM }] as const),
   { name: 'fchmod', arg: 1, mask: S_ISUID_OR_GID, deny: EPERM },
   { name: 'open', arg: 2, mask: S_ISUID_OR_GID, deny: EPERM },
   { name: 'openat', arg: 3, mask: S_ISUID_OR_GID, deny: EPERM },
@@ -107,13 +108,15 @@ const RULES: Rule[] = [
 ]
 
 /** Names of what the filter refuses, for the mechanisms list (audit trail). */
-export const SECCOMP_MECHANISM = 'seccomp:unix-socket,setid-bits,chmod-path,userns,io_uring'
+export const seccompMechanism = (pathChmod: boolean): string =>
+  `seccomp:unix-socket,setid-bits,${pathChmod ? '' : 'chmod-path,'}userns,io_uring`
 
 /**
  * The filter for this machine's architecture, or undefined when it has none (strict mode then refuses to run).
- * A call from another architecture (int 0x80 on x86_64) kills the process: its numbers mean other calls.
+ * `pathChmod`: whether chmod by path is allowed (the plugin has a uid of its own). A call from another
+ * architecture (int 0x80 on x86_64) kills the process: its numbers mean other calls.
  */
-export function seccompProgram(machine: string = arch()): BpfInstruction[] | undefined {
+export function seccompProgram(opts: { pathChmod: boolean }, machine: string = arch()): BpfInstruction[] | undefined {
   const t = TABLES[machine]
   if (!t) return undefined
   const prog: BpfInstruction[] = [
@@ -123,7 +126,7 @@ export function seccompProgram(machine: string = arch()): BpfInstruction[] | und
     [LD_W_ABS, 0, 0, OFF_NR],
   ]
   if (t.x32Bit) prog.push([JGE, 0, 1, 0x40000000], [RET, 0, 0, retErrno(ENOSYS)])
-  for (const rule of RULES) {
+  for (const rule of rules(opts.pathChmod)) {
     const nr = t.nr[rule.name]
     if (nr === undefined) continue
     const body: BpfInstruction[] = 'arg' in rule

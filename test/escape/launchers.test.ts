@@ -19,7 +19,7 @@ for (const launcher of ['native', 'bun'] as const) {
       const run = await runAttack(exec, 'echo', {}, { launcher })
       expect(run.outcome).toMatchObject({ ok: true, output: { hello: 'exec' } })
       const expected = launcher === 'bun' || !hasCompiler ? 'launcher:bun' : 'launcher:native'
-      expect(run.mechanisms).toEqual(expect.arrayContaining([expected, 'landlock:fs', 'netns', 'pidns', 'seccomp:unix-socket,setid-bits,chmod-path,userns,io_uring', 'mountns:noexec,nosuid', 'cgroup:memory,pids', expect.stringMatching(/^uid:9\d{5}$/)]))
+      expect(run.mechanisms).toEqual(expect.arrayContaining([expected, 'landlock:fs', 'netns', 'pidns', expect.stringMatching(/^seccomp:unix-socket,setid-bits,/), 'mountns:noexec,nosuid', 'cgroup:memory,pids', expect.stringMatching(/^uid:9\d{5}$/)]))
     })
     it('refuses a file read (Bun plugin and exec plugin)', async () => {
       for (const [plugin, action] of [[bun, 'read-file'], [exec, 'read-passwd']] as const) {
