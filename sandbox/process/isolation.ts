@@ -52,6 +52,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       `unconfined. Set 'sandbox.mode: permissive' to run with the mechanisms that exist (recorded in every task's audit trail).`,
       { missing })
   }
+  refuseForeignEntry(spec)
   const bunPath = bunPathCached ??= realpathSync(process.execPath)
   // A root engine never lets a plugin keep uid 0: each attempt gets its own uid, in every mode.
   const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE) : undefined
@@ -106,6 +107,21 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       return clean ? undefined : detectDenial(info.stderrTail)
     },
   }
+}
+
+/**
+ * The entry is granted read (+ execute for exec plugins) by its real path: a symlink out of the plugin's directory
+ * would grant whatever it points to (/etc/passwd, another plugin). Refused, whatever the manifest loader checked.
+ */
+function refuseForeignEntry(spec: LaunchSpec): void {
+  const { manifest, dir, entryPath } = spec.plugin
+  let real = ''
+  let root = ''
+  try { real = realpathSync(entryPath); root = realpathSync(dir) } catch { /* missing: reported below */ }
+  if (real && root && real.startsWith(`${root}/`)) return
+  throw new AppError(ErrorCode.InvalidManifest,
+    `plugin ${manifest.namespace}/${manifest.name}: entry ${entryPath} ${real ? `resolves to ${real}, outside the plugin directory ${dir}` : 'does not exist'}`,
+    { entry: entryPath, resolved: real || undefined })
 }
 
 /**
