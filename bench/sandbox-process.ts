@@ -1,7 +1,8 @@
 /**
  * Benchmark: per-task cost of the isolated process launch (native launcher, and the Bun launcher fallback) vs a
- * bare Bun.spawn of the same trivial plugin. Variants are interleaved round by round so machine noise hits all
- * of them alike. Prints JSON.
+ * bare Bun.spawn of the same trivial plugin, plus ablations that show what the mount namespace and the seccomp
+ * filter cost (the same launch with the probe saying the host lacks one, in permissive mode). Variants are
+ * interleaved round by round so machine noise hits all of them alike. Prints JSON.
  */
 
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -9,7 +10,8 @@ import { cpus, release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { LoadedPlugin } from '../sandbox/manifest.ts'
 import { prepareLaunch } from '../sandbox/process/isolation.ts'
-import { probeSandbox } from '../sandbox/process/probe.ts'
+import { probeSandbox, probeSandboxSync, type SandboxProbe } from '../sandbox/process/probe.ts'
+import { createWorkspace } from '../sandbox/process/workspace.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 30)
 const BOOT = resolve(import.meta.dir, '../sandbox/sdk/boot.ts')
@@ -35,24 +37,26 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 
 const envFor = (tmp: string) => ({ AUTOKESTRA_RESULT_FILE: join(tmp, 'r.json'), TMPDIR: tmp, HOME: tmp })
 const freshTmp = () => { const t = mkdtempSync(join(root, 't-')); chmodSync(t, 0o777); return t }
+const ws = createWorkspace(root)
 
 const prepareMs: Record<string, number[]> = { native: [], bun: [] }
 const finishMs: Record<string, number[]> = { native: [], bun: [] }
 let mechanisms: Record<string, string[]> = {}
-let n = 0
-const isolated = (launcher: 'native' | 'bun') => async (): Promise<void> => {
-  const t = freshTmp()
+const full = probeSandboxSync()
+const isolated = (launcher: 'native' | 'bun', probe: SandboxProbe = full, mode: 'strict' | 'permissive' = 'strict') => async (): Promise<void> => {
+  const { id, tmpDir: t } = ws.newAttempt()
   const s = performance.now()
   const launch = await prepareLaunch({
-    plugin, permissions: {}, env: envFor(t), tmpDir: t, startDir: t, mode: 'strict', bootPath: BOOT, id: `bench-${process.pid}-${n++}`,
+    plugin, permissions: {}, env: envFor(t), tmpDir: t, startDir: ws.startDir, mode, bootPath: BOOT, id,
     limits: { memoryMb: 256, cpuSeconds: 10, maxProcesses: 32 },
-  }, undefined, { launcher })
-  prepareMs[launcher]!.push(performance.now() - s)
-  mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
+  }, probe, { launcher })
+  const main = probe === full
+  if (main) prepareMs[launcher]!.push(performance.now() - s)
+  if (main) mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
   await spawnOnce(launch.argv, launch.env, launch.cwd)
   const f = performance.now()
   await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
-  finishMs[launcher]!.push(performance.now() - f)
+  if (main) finishMs[launcher]!.push(performance.now() - f)
   rmSync(t, { recursive: true })
 }
 const variants: Record<string, () => Promise<void>> = {
@@ -60,6 +64,10 @@ const variants: Record<string, () => Promise<void>> = {
   bareSpawnBootAndPlugin: async () => { const t = freshTmp(); await spawnOnce([process.execPath, BOOT, entry], envFor(t), dir); rmSync(t, { recursive: true }) },
   isolatedNativeLauncher: isolated('native'),
   isolatedBunLauncher: isolated('bun'),
+  // Ablations (permissive mode, so the launch proceeds without the mechanism the probe hides).
+  nativeWithoutMountns: isolated('native', { ...full, mountns: false }, 'permissive'),
+  nativeWithoutSeccomp: isolated('native', { ...full, seccomp: false }, 'permissive'),
+  bunWithoutMountns: isolated('bun', { ...full, mountns: false }, 'permissive'),
 }
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
 for (let round = -1; round < ROUNDS; round++) {
@@ -69,6 +77,7 @@ for (let round = -1; round < ROUNDS; round++) {
     if (round >= 0) times[name]!.push(performance.now() - s)
   }
 }
+ws.remove()
 rmSync(root, { recursive: true, force: true })
 
 const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)])) as Record<string, number>
@@ -87,5 +96,8 @@ console.log(JSON.stringify({
   overheadMs: {
     nativeLauncher: round2(at('isolatedNativeLauncher') - at('bareSpawnBootAndPlugin')),
     bunLauncher: round2(at('isolatedBunLauncher') - at('bareSpawnBootAndPlugin')),
+    mountnsNative: round2(at('isolatedNativeLauncher') - at('nativeWithoutMountns')),
+    mountnsBun: round2(at('isolatedBunLauncher') - at('bunWithoutMountns')),
+    seccompNative: round2(at('isolatedNativeLauncher') - at('nativeWithoutSeccomp')),
   },
 }, null, 2))

@@ -57,6 +57,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   // A root engine never lets a plugin keep uid 0: each attempt gets its own uid, in every mode.
   const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE) : undefined
   let cg: TaskCgroup | undefined
+  let built: ReturnType<typeof buildPolicy>
   try {
     if (lease) {
       refuseUnreachable(spec, bunPath, lease)
@@ -68,14 +69,14 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
         maxTasks: spec.limits.maxProcesses + (manifest.runtime === 'bun' ? RUNTIME_TASK_HEADROOM : 0),
       }, probe.cgroups)
       : undefined
+    const native = (options.launcher ?? process.env[LAUNCHER_ENV]) === 'bun' ? undefined : nativeLauncher()
+    built = buildPolicy({ spec, probe, bunPath, user: lease ? { uid: lease.uid, gid: lease.gid } : null, cgroups: cg?.dirs ?? [], native })
   } catch (e) {
+    cg?.remove()
     lease?.release()
     throw e
   }
-  const native = (options.launcher ?? process.env[LAUNCHER_ENV]) === 'bun' ? undefined : nativeLauncher()
-  const { argv, env, mechanisms } = buildPolicy({
-    spec, probe, bunPath, user: lease ? { uid: lease.uid, gid: lease.gid } : null, cgroups: cg?.dirs ?? [], native,
-  })
+  const { argv, env, mechanisms } = built
   let attached: number | undefined
   let finished = false
   const killAll = (): void => {

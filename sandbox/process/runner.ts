@@ -89,7 +89,15 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
     rmSync(tmpDir, { recursive: true, force: true })
     throw e
   }
-  const proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  let proc: StartedPlugin['proc']
+  try {
+    proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  } catch (e) {
+    // Nothing started: give back the cgroup and the leased uid, and the temp dir.
+    await launch.finish({ exitCode: null, signal: null, stderrTail: [] }).catch(() => undefined)
+    rmSync(tmpDir, { recursive: true, force: true })
+    throw e
+  }
   launch.attach?.(proc.pid)
   const p: StartedPlugin = {
     proc, launch, tmpDir, resultFile, stderrTail: [], buffered: [], outputBytes: 0, sink: undefined, onOverflow: undefined,
