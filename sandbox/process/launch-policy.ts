@@ -100,7 +100,8 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   if (i.native) return { policy, argv: [i.native], env, mechanisms }
   // The Bun launcher runs as root before any confinement: it gets the same fixed start as the plugin's Bun.
   const unshare: string[] = []
-  if (user) unshare.push('-c')
+  // --keep-caps: the launcher keeps its namespace capabilities across the exec (as ambient ones) for the mounts.
+  if (user) unshare.push('-c', '--keep-caps')
   if (useNetns) unshare.push('-n')
   if (probe.mountns) unshare.push('-m', '-i', '--propagation', 'private')
   if (probe.pidns) unshare.push('--pid', '--fork', '--kill-child')
