@@ -39,6 +39,10 @@ describe('seccomp program', () => {
       const call = (nr: number, ...args: number[]) => run(p, nr, AUDIT.x64, args)
       expect(call(X64.socket, 1, 1, 0)).toBe(errno(13))
       expect(call(X64.socket, 2, 1, 0)).toBe(ALLOW)
+      expect(call(X64.socket, 10, 2, 0)).toBe(ALLOW)
+      expect(call(X64.socket, 16, 3, 0)).toBe(ALLOW)
+      expect(call(X64.socket, 40, 1, 0)).toBe(errno(13)) // AF_VSOCK: not isolated by the netns
+      expect(call(X64.socket, 17, 3, 0)).toBe(errno(13)) // AF_PACKET
       expect(call(X64.socketpair, 1, 1, 0)).toBe(ALLOW)
       expect(call(X64.chmod, 0, 0o4755)).toBe(errno(1))
       expect(call(X64.chmod, 0, 0o644)).toBe(pathChmod ? ALLOW : errno(1))

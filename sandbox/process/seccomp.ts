@@ -27,7 +27,6 @@ const OFF_ARCH = 4
 const argLo = (i: number): number => 16 + 8 * i
 
 const S_ISUID_OR_GID = 0o6000
-const AF_UNIX = 1
 const CLONE_NEWUSER = 0x10000000
 
 /** Syscall numbers per architecture; a missing entry means the architecture has no such call. */
@@ -65,11 +64,19 @@ type Rule =
   | { name: Name; deny: number }
   | { name: Name; arg: number; mask: number; deny: number }
   | { name: Name; arg: number; equals: number; deny: number }
+  | { name: Name; arg: number; allowOnly: number[]; deny: number }
+
+/** Socket families a plugin may create: IPv4, IPv6, and netlink (glibc's getaddrinfo asks route netlink). */
+const AF_INET = 2
+const AF_INET6 = 10
+const AF_NETLINK = 16
 
 /**
  * The policy, and why each line is there:
- * - `socket(AF_UNIX)`: pathname unix sockets are outside Landlock ABI ≤ 7 (docker.sock, a 0666 D-Bus socket);
- *   abstract ones are scoped by Landlock already. socketpair() stays allowed (Bun uses it for child stdio).
+ * - `socket()` only for IPv4, IPv6 and netlink: pathname unix sockets are outside Landlock ABI ≤ 7 (docker.sock, a
+ *   0666 D-Bus socket; abstract ones are scoped by Landlock too), and families the network namespace does not
+ *   isolate (vsock to the hypervisor, Bluetooth, CAN…) are refused with them. socketpair() stays allowed (Bun uses
+ *   it for child stdio): a plugin can still talk to its own children.
  * - no setuid/setgid bit on any file the plugin creates or changes (chmod family, open/creat/mknod modes).
  *   When the plugin shares the engine's uid (a non-root engine), no path-based chmod at all: Landlock has no
  *   right for it, so a plugin could otherwise chmod an engine file it cannot read (the key file) world-readable
@@ -81,7 +88,7 @@ type Rule =
  *   never needs.
  */
 const rules = (pathChmod: boolean): Rule[] => [
-  { name: 'socket', arg: 0, equals: AF_UNIX, deny: EACCES },
+  { name: 'socket', arg: 0, allowOnly: [AF_INET, AF_INET6, AF_NETLINK], deny: EACCES },
   ...(pathChmod
     ? [{ name: 'chmod', arg: 1, mask: S_ISUID_OR_GID, deny: EPERM }, { name: 'fchmodat', arg: 2, mask: S_ISUID_OR_GID, deny: EPERM },
       { name: 'fchmodat2', arg: 2, mask: S_ISUID_OR_GID, deny: EPERM }] as const
@@ -109,7 +116,7 @@ const rules = (pathChmod: boolean): Rule[] => [
 
 /** Names of what the filter refuses, for the mechanisms list (audit trail). */
 export const seccompMechanism = (pathChmod: boolean): string =>
-  `seccomp:unix-socket,setid-bits,${pathChmod ? '' : 'chmod-path,'}userns,io_uring`
+  `seccomp:unix-socket,setid-bits,${pathChmod ? '' : 'chmod-path,'}userns,io_uring,non-ip-sockets`
 
 /**
  * The filter for this machine's architecture, or undefined when it has none (strict mode then refuses to run).
@@ -129,14 +136,22 @@ export function seccompProgram(opts: { pathChmod: boolean }, machine: string = a
   for (const rule of rules(opts.pathChmod)) {
     const nr = t.nr[rule.name]
     if (nr === undefined) continue
-    const body: BpfInstruction[] = 'arg' in rule
-      ? [
-        [LD_W_ABS, 0, 0, argLo(rule.arg)],
-        'mask' in rule ? [JSET, 0, 1, rule.mask] : [JEQ, 0, 1, rule.equals],
-        [RET, 0, 0, retErrno(rule.deny)],
-        [RET, 0, 0, RET_ALLOW],
-      ]
-      : [[RET, 0, 0, retErrno(rule.deny)]]
+    const body: BpfInstruction[] = !('arg' in rule)
+      ? [[RET, 0, 0, retErrno(rule.deny)]]
+      : 'allowOnly' in rule
+        ? [
+          [LD_W_ABS, 0, 0, argLo(rule.arg)],
+          // Each allowed value jumps to the ALLOW at the end of the block; anything else falls to the refusal.
+          ...rule.allowOnly.map((v, i): BpfInstruction => [JEQ, rule.allowOnly.length - i, 0, v]),
+          [RET, 0, 0, retErrno(rule.deny)],
+          [RET, 0, 0, RET_ALLOW],
+        ]
+        : [
+          [LD_W_ABS, 0, 0, argLo(rule.arg)],
+          'mask' in rule ? [JSET, 0, 1, rule.mask] : [JEQ, 0, 1, rule.equals],
+          [RET, 0, 0, retErrno(rule.deny)],
+          [RET, 0, 0, RET_ALLOW],
+        ]
     // Not this call: jump over its body to the next comparison (the accumulator still holds nr).
     prog.push([JEQ, 0, body.length, nr], ...body)
   }

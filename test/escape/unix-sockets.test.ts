@@ -55,6 +55,13 @@ for (const launcher of LAUNCHERS) {
         expect(reply).toBe(`${SECRET}\n`)
       }
     })
+    it('socket families the network namespace does not isolate are refused too (vsock to the hypervisor, packet, bluetooth)', async () => {
+      const families = { AF_INET: 2, AF_VSOCK: 40, AF_PACKET: 17, AF_BLUETOOTH: 31, AF_UNIX: 1 }
+      const got: Record<string, unknown> = {}
+      for (const [name, family] of Object.entries(families)) got[name] = (await runAttack(plugin, 'socket', { port: family }, { launcher })).outcome
+      expect(got.AF_INET).toMatchObject({ ok: true, output: 'ok' })
+      for (const name of ['AF_VSOCK', 'AF_PACKET', 'AF_BLUETOOTH', 'AF_UNIX']) expect(got[name]).toMatchObject({ ok: true, output: 'Permission denied' })
+    })
     for (const [grant, permissions] of [['no grant', {}], ['a network grant (no netns)', { network: ['127.0.0.1:9'] }]] as [string, Permissions][]) {
       it(`raw socket(AF_UNIX) + connect through bun:ffi is refused by the kernel, with ${grant}`, async () => {
         for (const [name, path] of Object.entries(sockets)) {
