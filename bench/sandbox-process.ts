@@ -6,7 +6,7 @@
  */
 
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, release, tmpdir } from 'node:os'
+import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { LoadedPlugin } from '../sandbox/manifest.ts'
 import { prepareLaunch } from '../sandbox/process/isolation.ts'
@@ -27,10 +27,14 @@ const plugin: LoadedPlugin = {
 }
 const invocation = JSON.stringify({ protocol: 1, action: 'noop', input: {}, context: { executionId: 'b', workflowId: 'b', taskId: 't', attempt: 1, source: 'bench' } })
 
+/** CPU time (user + system, ms) of the last spawn and everything it waited for: steadier than wall time on a busy host. */
+let lastCpuMs = 0
 async function spawnOnce(argv: string[], env: Record<string, string>, cwd: string): Promise<void> {
   const p = Bun.spawn(argv, { env, cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore' })
   try { p.stdin.write(invocation); await p.stdin.end() } catch { /* a bare file does not read stdin */ }
   if (await p.exited !== 0) throw new Error(`${argv.join(' ')} failed`)
+  const ru = p.resourceUsage()
+  lastCpuMs = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1000 : Number.NaN
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return Math.round(s[s.length >> 1]! * 100) / 100 }
@@ -70,11 +74,13 @@ const variants: Record<string, () => Promise<void>> = {
   bunWithoutMountns: isolated('bun', { ...full, mountns: false }, 'permissive'),
 }
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+const cpuTimes: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
 for (let round = -1; round < ROUNDS; round++) {
   for (const [name, fn] of Object.entries(variants)) {
     const s = performance.now()
     await fn()
     if (round >= 0) times[name]!.push(performance.now() - s)
+    if (round >= 0) cpuTimes[name]!.push(lastCpuMs)
   }
 }
 ws.remove()
@@ -88,6 +94,8 @@ console.log(JSON.stringify({
   machine: { cpus: cpus().length, model: cpus()[0]?.model, kernel: release(), bun: Bun.version },
   probe: await probeSandbox(),
   mechanisms,
+  loadAverage: loadavg(),
+  medianCpuMs: Object.fromEntries(Object.entries(cpuTimes).map(([k, v]) => [k, median(v)])),
   medianMs: {
     ...m,
     prepareLaunchOnly: { native: median(prepareMs.native!), bun: median(prepareMs.bun!) },
