@@ -84,7 +84,9 @@ describe('finding 1: no start-up file of the plugin is read before confinement (
   for (const launcher of LAUNCHERS) {
     for (const runtime of ['bun', 'exec'] as const) {
       it(`${runtime} plugin, ${launcher} launcher, first attempt and its spare`, async () => {
-        const runs = await runAttacks(loadFixture(plugins[runtime]), [{ action: 'report' }, { action: 'report' }], { launcher })
+        // The attempt's own (declared) env names the start-up variables Bun honours: they must not shape its start.
+        const env = { BUN_OPTIONS: `--preload=${plugins[runtime]}/hook-env-options.ts`, NODE_PATH: `${plugins[runtime]}/node_modules` }
+        const runs = await runAttacks(loadFixture(plugins[runtime]), [{ action: 'report' }, { action: 'report' }], { launcher, env })
         for (const run of runs) {
           expect(run.outcome).toMatchObject({ ok: true })
           expect(run.text).not.toContain('HOOK-RAN')
@@ -93,7 +95,9 @@ describe('finding 1: no start-up file of the plugin is read before confinement (
           // The plugin works in its temp dir, never in its own directory.
           expect(out.cwd).not.toBe(plugins[runtime])
           if (out.env) {
-            expect(Object.keys(out.env).filter((k) => k.startsWith('AK_DOTENV') || k === 'BUN_OPTIONS' || k === 'NODE_OPTIONS')).toEqual([])
+            expect(Object.keys(out.env).filter((k) => k.startsWith('AK_DOTENV') || k === 'NODE_OPTIONS')).toEqual([])
+            // Declared, so the plugin sees it, but only once it runs.
+            expect(out.env.BUN_OPTIONS).toBe(env.BUN_OPTIONS)
             expect(out.cwd).toBe(out.env.TMPDIR!)
           } else {
             expect(out.dotenv).toBe('')
