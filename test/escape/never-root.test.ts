@@ -18,6 +18,7 @@ interface Identity {
   tmp?: { mode: number; uid: number; gid: number }
   parent?: { mode: number; uid: number }
   renameTmp?: string; plantInParent?: string
+  fds?: string[]
 }
 
 /** Every field of /proc/self/status the kernel uses to decide what this process may do. */
@@ -49,6 +50,9 @@ for (const launcher of LAUNCHERS) {
       expectUnprivileged(id)
       expect(id.tmp).toMatchObject({ mode: 0o700, uid: id.uid, gid: 900_000 })
       expect(id.parent).toEqual({ mode: 0o711, uid: 0 })
+      // No engine descriptor (a uid lease lock, the workspace lock, the database) reached the plugin: a lease lock it
+      // held could be unlocked from inside (flock belongs to the shared open file) and its uid handed out twice.
+      expect(id.fds!.filter((f) => f.startsWith('/'))).toEqual([])
       expect(id.renameTmp).toBe('Permission denied')
       expect(id.plantInParent).toBe('Permission denied')
     })
