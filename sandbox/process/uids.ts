@@ -5,7 +5,7 @@
  * it when the holder closes the file or dies, so a crashed engine's uids come back by themselves.
  */
 
-import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { errno, flock, LOCK } from './libc.ts'
 
@@ -85,8 +85,7 @@ export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR): Ui
       if (e === EWOULDBLOCK) continue
       throw new AppError(ErrorCode.SandboxUnavailable, `sandbox uid leases: flock(${dir}/${uid}) failed: errno ${e}`)
     }
-    // For a human looking at the directory: who holds it. The lock, not this text, is the truth.
-    try { ftruncateSync(fd, 0); writeSync(fd, `${process.pid}\n`, 0) } catch { /* informative only */ }
+    // Nothing is written into the file: the lock is the whole truth (and a write costs ~0.7 ms per attempt here).
     let held = true
     return {
       uid, gid: range.start,
