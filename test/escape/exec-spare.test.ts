@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { LAUNCHERS, loadFixture, runAttacks } from './harness.ts'
+import { prepareLaunch } from '../../sandbox/process/isolation.ts'
+import { BOOT_PATH } from '../../sandbox/process/runner.ts'
+import { createWorkspace } from '../../sandbox/process/workspace.ts'
+import { LAUNCHERS, LIMITS, loadFixture, runAttacks } from './harness.ts'
 
 let dir: string
 beforeAll(() => {
@@ -32,6 +35,22 @@ for (const launcher of LAUNCHERS) {
       const lines = existsSync(effects) ? readFileSync(effects, 'utf8').trim().split('\n') : []
       expect(lines.map((l) => l.split(' ')[1])).toEqual(['with-input', 'with-input', 'with-input'])
       expect(new Set(lines.map((l) => l.split(' ')[2])).size).toBe(3)
+    })
+    it('a spare whose stdin ends without an invocation exits without running anything', async () => {
+      const effects = join(dir, `eof-${launcher}`)
+      const ws = createWorkspace(dir)
+      const { id, tmpDir } = ws.newAttempt()
+      const launch = await prepareLaunch({
+        plugin, permissions: { filesystem: { write: [dir] } }, tmpDir, startDir: ws.startDir, limits: LIMITS, mode: 'strict',
+        env: { EFFECT_FILE: effects, AUTOKESTRA_RESULT_FILE: join(tmpDir, 'r.json'), TMPDIR: tmpDir, HOME: tmpDir }, bootPath: BOOT_PATH, id,
+      }, undefined, { launcher })
+      const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' })
+      launch.attach(proc.pid)
+      await proc.stdin.end()
+      expect(await proc.exited).toBe(125)
+      await launch.finish({ exitCode: proc.exitCode, signal: null, stderrTail: [] })
+      ws.remove()
+      expect(existsSync(effects)).toBe(false)
     })
   })
 }
