@@ -21,7 +21,7 @@ function fail(message: string): never {
 }
 
 /** statvfs flags (ST_*) that a bind remount must keep: in a user namespace they are locked, dropping one is EPERM. */
-const KEEP = [[1, MS.RDONLY], [2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME]] as const
+const KEEP = [[1, MS.RDONLY], [2, MS.NOSUID], [4, MS.NODEV], [8, MS.NOEXEC], [1024, MS.NOATIME], [2048, MS.NODIRATIME], [4096, MS.RELATIME], [8192, MS.NOSYMFOLLOW]] as const
 
 /** Bind-mounts each path onto itself nosuid, nodev, noexec (we are in a private mount namespace: the host sees nothing). */
 function noexecMounts(paths: string[]): void {

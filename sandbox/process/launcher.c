@@ -214,6 +214,7 @@ static void noexec_mounts(J *paths) {
     if (sv.f_flag & ST_NOATIME) flags |= MS_NOATIME;
     if (sv.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
     if (sv.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    if (sv.f_flag & 8192 /* ST_NOSYMFOLLOW */) flags |= 256 /* MS_NOSYMFOLLOW */;
     if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) || mount(NULL, p, NULL, flags, NULL)) fail("cannot mount %s noexec: errno %d", p, errno);
   }
 }

@@ -87,7 +87,7 @@ export const LOCK = { EX: 2, NB: 4, UN: 8 } as const
 export const flock = (fd: number, op: number): number => lib.symbols.flock(fd, op)
 
 /** Mount flags (include/uapi/linux/mount.h). */
-export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, RELATIME: 1 << 21, STRICTATIME: 1 << 24 } as const
+export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, NOSYMFOLLOW: 256, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, RELATIME: 1 << 21, STRICTATIME: 1 << 24 } as const
 
 /** mount(2) with no data; `source`/`type` may be null. */
 export function mount(source: string | null, target: string, type: string | null, flags: number): number {
