@@ -71,8 +71,9 @@ function spareKey(req: RunRequest): SpareKey {
 }
 
 /**
- * Starts a confined plugin process that waits for its invocation on stdin (no plugin code runs before
- * it: the boot loads the entry only after reading the invocation). Output is buffered until a task owns it.
+ * Starts a confined plugin process that waits for its invocation on stdin (no plugin code runs before it: the
+ * boot loads the entry only after reading the invocation, and an exec plugin's launcher waits before execve).
+ * Output is buffered until a task owns it.
  */
 async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Workspace): Promise<StartedPlugin> {
   // A random id, unique per engine and host (a per-worker counter made two workers share one cgroup).
