@@ -13,10 +13,12 @@ import { resolve } from 'node:path'
 const BUN_LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
 
 /**
- * Flags for every Bun process the sandbox starts: no `bunfig.toml` from the working directory (an engine-owned
- * empty file instead, whose `preload` would otherwise run first), no `.env` files, no auto-install.
+ * Flags for every Bun process the sandbox starts: no `bunfig.toml` from the working directory (whose `preload`
+ * would run first), no `tsconfig.json` found by walking up from it (its `paths` redirect imports, the engine's own
+ * included: a file planted in /tmp above the workspace did that to the root launcher), no `.env` files, no
+ * auto-install.
  */
-export const BUN_FLAGS = ['--config=/dev/null', '--no-env-file', '--no-install']
+export const BUN_FLAGS = ['--config=/dev/null', '--tsconfig-override=/dev/null', '--no-env-file', '--no-install']
 
 /** The only variables a sandboxed Bun starts with (BUN_OPTIONS, NODE_PATH, BUN_JSC_* … of the plugin come later). */
 function bunStartEnv(tmpDir: string, extra: Record<string, string>): Record<string, string> {

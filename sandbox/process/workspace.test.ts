@@ -16,6 +16,8 @@ describe('workspace', () => {
     expect(mode(ws.root)).toBe(0o711)
     expect(mode(ws.startDir)).toBe(0o555)
     expect(readdirSync(ws.startDir)).toEqual([])
+    // A root engine starts everything under /run, not below /tmp, where anyone can plant a file.
+    if (process.getuid?.() === 0) expect(ws.startDir).toBe('/run/autokestra/start')
     const a = ws.newAttempt()
     const b = ws.newAttempt()
     expect(a.id).toMatch(new RegExp(`^p${process.pid}-[0-9a-f]{12}$`))

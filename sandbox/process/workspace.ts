@@ -13,7 +13,11 @@ import { flock, LOCK } from './libc.ts'
 /** The runner's directories. */
 export interface Workspace {
   root: string
-  /** Empty and unwritable: the working directory of launchers and Bun plugins until confined (nothing to read in it). */
+  /**
+   * Empty and unwritable: the working directory of launchers and Bun plugins until confined (nothing to read in it).
+   * For a root engine `/run/autokestra/start`, whose every ancestor only root can write: Bun looks for files from its
+   * working directory upwards, and /tmp (above the workspace) is anyone's.
+   */
   startDir: string
   /** A fresh attempt: a globally unique id (also its cgroup name) and its private temp dir (0700, engine-owned until chowned). */
   newAttempt(): { id: string; tmpDir: string }
@@ -36,9 +40,11 @@ export function createWorkspace(tmpRoot: string): Workspace {
   chmodSync(root, 0o711)
   const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
   flock(lockFd, LOCK.EX | LOCK.NB)
-  const startDir = join(root, 'start')
-  mkdirSync(startDir)
-  chmodSync(startDir, 0o555)
+  const startDir = rootStartDir() ?? join(root, 'start')
+  if (startDir.startsWith(root)) {
+    mkdirSync(startDir)
+    chmodSync(startDir, 0o555)
+  }
   let removed = false
   return {
     root,
@@ -55,6 +61,25 @@ export function createWorkspace(tmpRoot: string): Workspace {
       rmSync(root, { recursive: true, force: true })
       try { closeSync(lockFd) } catch { /* already closed */ }
     },
+  }
+}
+
+const ROOT_START = '/run/autokestra/start'
+
+/** `/run/autokestra/start` for a root engine, when it and every ancestor are root's alone; else undefined. */
+function rootStartDir(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  try {
+    mkdirSync(ROOT_START, { recursive: true, mode: 0o755 })
+    chmodSync(ROOT_START, 0o555)
+    for (let p = ROOT_START; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
+      const st = lstatSync(p)
+      if (st.isSymbolicLink() || st.uid !== 0 || (st.mode & 0o022) !== 0) return undefined
+      if (p === '/') break
+    }
+    return readdirSync(ROOT_START).length === 0 ? ROOT_START : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -30,6 +30,8 @@ export interface AttackOptions {
   permissions?: Permissions; env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal
   /** Force a launcher (default: the native one when it can be built). */
   launcher?: Launcher
+  /** Where the runner's workspace goes (default: the OS temp dir). */
+  tmpRoot?: string
 }
 
 /** Runs one action of a fixture through the isolated process runner. */
@@ -45,6 +47,7 @@ export async function runAttack(plugin: LoadedPlugin, action: string, input: unk
 export async function runAttacks(plugin: LoadedPlugin, attempts: { action: string; input?: unknown }[], opts: AttackOptions = {}): Promise<Run[]> {
   const runner = createProcessRunner({
     prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher }), limits: LIMITS, mode: 'strict',
+    ...(opts.tmpRoot ? { tmpRoot: opts.tmpRoot } : {}),
   })
   const runs: Run[] = []
   try {
