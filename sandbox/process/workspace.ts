@@ -7,7 +7,7 @@
 
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { flock, LOCK } from './libc.ts'
 
 /** The runner's directories. */
@@ -70,7 +70,8 @@ const ROOT_START = '/run/autokestra/start'
 function rootStartDir(): string | undefined {
   if (process.getuid?.() !== 0) return undefined
   try {
-    mkdirSync(ROOT_START, { recursive: true, mode: 0o755 })
+    mkdirSync(ROOT_START, { recursive: true, mode: 0o711 })
+    chmodSync(dirname(ROOT_START), 0o711) // searchable by the sandbox uids (uids.ts keeps its own subdirectory 0700)
     chmodSync(ROOT_START, 0o555)
     for (let p = ROOT_START; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
       const st = lstatSync(p)
