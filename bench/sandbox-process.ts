@@ -29,8 +29,8 @@ const invocation = JSON.stringify({ protocol: 1, action: 'noop', input: {}, cont
 
 /** CPU time (user + system, ms) of the last spawn and everything it waited for: steadier than wall time on a busy host. */
 let lastCpuMs = 0
-async function spawnOnce(argv: string[], env: Record<string, string>, cwd: string): Promise<void> {
-  const p = Bun.spawn(argv, { env, cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore' })
+async function spawnOnce(argv: string[], env: Record<string, string>, cwd: string, fds: number[] = []): Promise<void> {
+  const p = Bun.spawn(argv, { env, cwd, stdio: ['pipe', 'ignore', 'ignore', ...fds] })
   try { p.stdin.write(invocation); await p.stdin.end() } catch { /* a bare file does not read stdin */ }
   if (await p.exited !== 0) throw new Error(`${argv.join(' ')} failed`)
   const ru = p.resourceUsage()
@@ -57,7 +57,7 @@ const isolated = (launcher: 'native' | 'bun', probe: SandboxProbe = full, mode: 
   const main = probe === full
   if (main) prepareMs[launcher]!.push(performance.now() - s)
   if (main) mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
-  await spawnOnce(launch.argv, launch.env, launch.cwd)
+  await spawnOnce(launch.argv, launch.env, launch.cwd, launch.fds)
   const f = performance.now()
   await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
   if (main) finishMs[launcher]!.push(performance.now() - f)

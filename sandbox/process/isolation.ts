@@ -76,7 +76,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
     lease?.release()
     throw e
   }
-  const { argv, env, mechanisms } = built
+  const { argv, env, mechanisms, launcherWaits } = built
   let attached: number | undefined
   let finished = false
   const killAll = (): void => {
@@ -89,7 +89,13 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
     env,
     cwd: spec.startDir,
     mechanisms,
-    attach(pid) { attached = pid },
+    ...(lease ? { fds: [lease.fd] } : {}),
+    attach(pid) {
+      attached = pid
+      // The launcher now holds the lease and drops it when it exits, after the plugin's pid namespace is gone: the uid
+      // comes back even if this worker dies. Without a launcher that waits, the engine keeps it until finish().
+      if (launcherWaits) lease?.release()
+    },
     killAll,
     async finish(info) {
       const events = cg?.events() ?? { oomKilled: false, pidsMaxHit: false }
@@ -97,7 +103,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
         finished = true
         killAll()
         await removeCgroup(cg)
-        // Only now can the uid go to another attempt: the pid namespace (or the cgroup) took every process with it.
+        // Only now can the uid go to another attempt (if the launcher did not hold it): every process is gone.
         lease?.release()
       }
       if (events.oomKilled) return { permission: 'memory', target: `${spec.limits.memoryMb} MB` }

@@ -12,6 +12,11 @@ import { resolve } from 'node:path'
 
 const BUN_LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
 
+const SETPRIV = Bun.which('setpriv') ?? undefined
+
+/** The uid lease lock is the launcher's first descriptor after stdio (Launch.fds). */
+export const LEASE_FD = 3
+
 /**
  * Flags for every Bun process the sandbox starts: no `bunfig.toml` from the working directory (whose `preload`
  * would run first), no `tsconfig.json` found by walking up from it (its `paths` redirect imports, the engine's own
@@ -36,8 +41,11 @@ export interface PolicyInput {
   native: string | undefined
 }
 
-/** The policy, the launcher's argv and env, and the mechanisms in force (for the audit trail). */
-export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: string[]; env: Record<string, string>; mechanisms: string[] } {
+/**
+ * The policy, the launcher's argv and env, the mechanisms in force (for the audit trail), and whether a launcher
+ * process outlives the plugin's exec (it forks and waits), so that it can hold the uid lease on its own.
+ */
+export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: string[]; env: Record<string, string>; mechanisms: string[]; launcherWaits: boolean } {
   const { spec, probe, bunPath } = i
   const { manifest, dir, entryPath } = spec.plugin
   const network = spec.permissions.network ?? []
@@ -87,6 +95,7 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
     cwd: bun ? spec.startDir : spec.tmpDir,
     umask: 0o007,
     landlock,
+    leaseFd: i.user ? LEASE_FD : null,
     user: i.user,
     seccomp,
     exec: bun
@@ -99,7 +108,8 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   }
   mechanisms.push(i.native ? 'launcher:native' : 'launcher:bun')
   const env: Record<string, string> = { [POLICY_ENV]: JSON.stringify(policy) }
-  if (i.native) return { policy, argv: [i.native], env, mechanisms }
+  // The native launcher forks (and waits) for a pid namespace or for the cgroup gate; unshare only with --fork.
+  if (i.native) return { policy, argv: [i.native], env, mechanisms, launcherWaits: probe.pidns || i.cgroups.length > 0 }
   // The Bun launcher runs as root before any confinement: it gets the same fixed start as the plugin's Bun.
   const unshare: string[] = []
   // --keep-caps: the launcher keeps its namespace capabilities across the exec (as ambient ones) for the mounts.
@@ -107,6 +117,9 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   if (useNetns) unshare.push('-n')
   if (probe.mountns) unshare.push('-m', '-i', '--propagation', 'private')
   if (probe.pidns) unshare.push('--pid', '--fork', '--kill-child')
-  const argv = [...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, ...BUN_FLAGS, BUN_LAUNCHER]
-  return { policy, argv, env: bunStartEnv(spec.startDir, env), mechanisms }
+  // unshare sets no parent-death signal on itself: without setpriv's, a worker thread that dies would leave the
+  // sandbox (and the uid lease it holds) running. launch.ts sets its own for the case without unshare.
+  const deathsig = SETPRIV && unshare.length > 0 ? [SETPRIV, '--pdeathsig', 'KILL', '--'] : []
+  const argv = [...deathsig, ...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, ...BUN_FLAGS, BUN_LAUNCHER]
+  return { policy, argv, env: bunStartEnv(spec.startDir, env), mechanisms, launcherWaits: probe.pidns }
 }

@@ -21,6 +21,8 @@ export interface Launch {
   env: Record<string, string>
   cwd: string
   mechanisms: string[]
+  /** Descriptors the launcher inherits as fd 3, 4, … (the uid lease lock: the launcher holds it while it lives). */
+  fds?: number[]
   /** Told the pid of the spawned process, so `killAll` can reach it. */
   attach?(pid: number): void
   killAll(): void

@@ -7,13 +7,15 @@
 
 import { writeFileSync } from 'node:fs'
 import { restrictSelf } from './landlock.ts'
-import { MS, RLIMIT, awaitInput, capabilities, chdir, dropTo, errno, execve, installSeccomp, mount, mountFlags, prctl, setrlimit, umask } from './libc.ts'
+import { MS, RLIMIT, awaitInput, capabilities, chdir, close, dropTo, errno, execve, installSeccomp, mount, mountFlags, prctl, setrlimit, umask } from './libc.ts'
 import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
 
 /** Exit code when the sandbox itself could not be set up (the plugin never ran). */
 export const LAUNCH_FAILED = 125
 
 const PR_SET_NO_NEW_PRIVS = 38
+const PR_SET_PDEATHSIG = 1
+const SIGKILL = 9
 
 function fail(message: string): never {
   process.stderr.write(`::error::autokestra sandbox: ${message}\n`)
@@ -38,6 +40,8 @@ function main(): void {
   const raw = process.env[POLICY_ENV]
   if (!raw) fail(`${POLICY_ENV} missing`)
   const policy = JSON.parse(raw) as LaunchPolicy
+  // The engine's death (or its worker thread's) takes the launcher down; execve keeps this for the plugin.
+  prctl(PR_SET_PDEATHSIG, SIGKILL)
   // Join the cgroups first, while still privileged: every later thread and child is accounted.
   for (const dir of policy.cgroups) {
     try { writeFileSync(`${dir}/cgroup.procs`, '0') } catch (e) { fail(`cannot join cgroup ${dir}: ${String(e)}`) }
@@ -56,6 +60,9 @@ function main(): void {
   if (!capabilities.before()) fail(`cannot lock capabilities: errno ${errno()}`)
   if (policy.user && !dropTo(policy.user.uid, policy.user.gid)) fail(`cannot switch to uid ${policy.user.uid}: errno ${errno()}`)
   if (!capabilities.after()) fail(`cannot drop capabilities: errno ${errno()}`)
+  // A credential change clears the parent-death signal (unshare's --kill-child set it): set it again, or the plugin
+  // would outlive an unshare killed with its worker thread.
+  prctl(PR_SET_PDEATHSIG, SIGKILL)
   // Last: the launcher's own set-up above needs calls the filter refuses. restrictSelf set no_new_privs.
   if (policy.seccomp && (prctl(PR_SET_NO_NEW_PRIVS, 1) !== 0 || !installSeccomp(policy.seccomp))) fail(`cannot install the seccomp filter: errno ${errno()}`)
   const env = { ...policy.exec.env }
@@ -66,6 +73,9 @@ function main(): void {
     if (input === 'error') fail(`poll(stdin) failed: errno ${errno()}`)
     if (input === 'eof') process.exit(LAUNCH_FAILED) // dropped without an invocation: run nothing
   }
+  // The plugin must never hold the uid lease lock: unlocking any duplicate would free the uid while it runs. The
+  // unshare process above us (with --fork) keeps its own copy until the namespace is gone.
+  if (policy.leaseFd !== null) close(policy.leaseFd)
   execve(policy.exec.path, policy.exec.argv, env)
   fail(`cannot execute ${policy.exec.path}: errno ${errno()}`)
 }

@@ -252,6 +252,10 @@ static int parent_alive(pid_t parent) {
 
 /* Child side: rlimits, Landlock, privileges, then become the plugin (exec plugins wait on the gate first). */
 static void confine_and_exec(J *pol, int gate, pid_t parent) {
+  /* The plugin must never hold the uid lease lock (unlocking a duplicate frees the uid while it runs); the parent,
+   * which waits for the plugin, keeps its copy until it exits. */
+  J *lease = get(pol, "leaseFd");
+  if (lease && lease->type == J_NUM) close((int)lease->num);
   J *rl = get(pol, "rlimits");
   long cpu = num(rl, "cpuSeconds");
   struct rlimit r = { (rlim_t)cpu, (rlim_t)cpu + 1 };
@@ -332,6 +336,10 @@ int main(void) {
   if (pol->type != J_OBJ) fail("policy: object expected");
   /* The engine's death takes the launcher (and, through it, the plugin) down. */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* The uid lease lock must be there (Launch.fds): otherwise its number would go to the gate pipe, and nothing would
+   * hold the uid while the plugin runs. */
+  J *lease = get(pol, "leaseFd");
+  if (lease && lease->type == J_NUM && fcntl((int)lease->num, F_GETFD) < 0) fail("the uid lease descriptor %d was not passed", (int)lease->num);
   J *ns = get(pol, "ns");
   int mountns = truthy(ns, "mount");
   int flags = (truthy(ns, "net") ? CLONE_NEWNET : 0) | (truthy(ns, "pid") ? CLONE_NEWPID : 0) | (mountns ? CLONE_NEWNS | CLONE_NEWIPC : 0);

@@ -34,6 +34,11 @@ export interface LaunchPolicy {
   cwd: string
   umask: number
   landlock: LandlockPolicy | null
+  /**
+   * The inherited descriptor of the uid lease lock (see uids.ts): the launcher keeps it while it waits for the plugin
+   * and closes it in the plugin's process before execve. null when there is no lease.
+   */
+  leaseFd: number | null
   /** Switch to this uid/gid (a root engine always does: a leased uid, never 0); capabilities are always dropped. */
   user: { uid: number; gid: number } | null
   /** Installed last, just before execve (see seccomp.ts); null when the host has no seccomp (permissive mode only). */

@@ -92,7 +92,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
   }
   let proc: StartedPlugin['proc']
   try {
-    proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+    proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe', ...(launch.fds ?? [])] }) as StartedPlugin['proc']
   } catch (e) {
     // Nothing started: give back the cgroup and the leased uid, and the temp dir.
     await launch.finish({ exitCode: null, signal: null, stderrTail: [] }).catch(() => undefined)

@@ -18,8 +18,13 @@ export interface UidRange { start: number; count: number }
 /** Default range: far above login uids (1000–60000), systemd's dynamic users (61184–65519) and nobody (65534). */
 export const DEFAULT_UID_RANGE: UidRange = { start: 900_000, count: 1000 }
 
-/** A uid held for one attempt (and its spare); `release` once every process of the attempt is gone. */
-export interface UidLease { uid: number; gid: number; release(): void }
+/**
+ * A uid held for one attempt (or spare). `fd` is the locked descriptor: a launcher that inherits it holds the lease
+ * for as long as it lives (the lock belongs to the open file, shared by every duplicate), so the engine may close its
+ * own copy with `release` once the launcher has it. Never hand it to plugin code: flock(LOCK_UN) on any duplicate
+ * would free the uid for another attempt while this one runs.
+ */
+export interface UidLease { uid: number; gid: number; fd: number; release(): void }
 
 const EWOULDBLOCK = 11
 
@@ -88,7 +93,7 @@ export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR): Ui
     // Nothing is written into the file: the lock is the whole truth (and a write costs ~0.7 ms per attempt here).
     let held = true
     return {
-      uid, gid: range.start,
+      uid, gid: range.start, fd,
       release() {
         if (!held) return
         held = false

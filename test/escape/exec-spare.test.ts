@@ -44,7 +44,7 @@ for (const launcher of LAUNCHERS) {
         plugin, permissions: { filesystem: { write: [dir] } }, tmpDir, startDir: ws.startDir, limits: LIMITS, mode: 'strict',
         env: { EFFECT_FILE: effects, AUTOKESTRA_RESULT_FILE: join(tmpDir, 'r.json'), TMPDIR: tmpDir, HOME: tmpDir }, bootPath: BOOT_PATH, id,
       }, undefined, { launcher })
-      const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' })
+      const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdio: ['pipe', 'ignore', 'pipe', ...(launch.fds ?? [])] })
       launch.attach(proc.pid)
       await proc.stdin.end()
       expect(await proc.exited).toBe(125)

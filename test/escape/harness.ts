@@ -32,6 +32,8 @@ export interface AttackOptions {
   launcher?: Launcher
   /** Where the runner's workspace goes (default: the OS temp dir). */
   tmpRoot?: string
+  /** The uids a root engine leases (default: sandbox.uidRange's default). */
+  uidRange?: { start: number; count: number }
 }
 
 /** Runs one action of a fixture through the isolated process runner. */
@@ -46,7 +48,8 @@ export async function runAttack(plugin: LoadedPlugin, action: string, input: unk
  */
 export async function runAttacks(plugin: LoadedPlugin, attempts: { action: string; input?: unknown }[], opts: AttackOptions = {}): Promise<Run[]> {
   const runner = createProcessRunner({
-    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher }), limits: LIMITS, mode: 'strict',
+    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher, ...(opts.uidRange ? { uidRange: opts.uidRange } : {}) }),
+    limits: LIMITS, mode: 'strict',
     ...(opts.tmpRoot ? { tmpRoot: opts.tmpRoot } : {}),
   })
   const runs: Run[] = []

@@ -49,7 +49,8 @@ describe('escape suite: resource limits', () => {
       plugin: exec, permissions: {}, env: { AUTOKESTRA_RESULT_FILE: join(tmpDir, 'r.json'), TMPDIR: tmpDir, HOME: tmpDir },
       tmpDir, startDir: tmpDir, limits: LIMITS, mode: 'strict', bootPath: BOOT_PATH, id,
     })
-    const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'pipe' })
+    const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdio: ['pipe', 'ignore', 'pipe', ...(launch.fds ?? [])] })
+    launch.attach(proc.pid)
     proc.stdin.write('{"action":"tree"}\n')
     await proc.stdin.end()
     // Wait until the script has started its four spinning children (it says so on stderr).
