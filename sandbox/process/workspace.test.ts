@@ -1,12 +1,13 @@
 /** Unit tests: a runner's workspace layout and modes, random attempt ids, and the sweep of dead runners' workspaces. */
 
 import { afterAll, describe, expect, it } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createWorkspace, sweepStaleWorkspaces } from './workspace.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'ak-ws-test-'))
+chmodSync(root, 0o755)
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 const mode = (p: string) => statSync(p).mode & 0o7777
 
@@ -25,6 +26,10 @@ describe('workspace', () => {
     expect(mode(a.tmpDir)).toBe(0o700)
     ws.remove()
     expect(existsSync(ws.root)).toBe(false)
+  })
+  it.if(process.getuid?.() === 0)('refuses a temp root the sandbox uids cannot get through, saying how to fix it', () => {
+    const closed = mkdtempSync(join(root, 'closed-'))
+    expect(() => createWorkspace(closed)).toThrow(`${closed} is not searchable by others (chmod o+x ${closed})`)
   })
   it('sweeps the workspace of a runner that died, never a live one, a symlink or a stranger', async () => {
     const live = createWorkspace(root)

@@ -5,9 +5,10 @@
  * lives. Attempt ids are random, so they are unique per engine and per host, not per worker.
  */
 
-import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs'
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { flock, LOCK } from './libc.ts'
 
 /** The runner's directories. */
@@ -33,8 +34,21 @@ const LEGACY_PATTERN = /^ak-task-p(\d+)-/
 /** `p<pid>-<random>`: the pid lets the cgroup sweeper find leftovers of dead engines; the random part makes it unique. */
 export const newSandboxId = (): string => `p${process.pid}-${randomBytes(6).toString('hex')}`
 
-/** Creates the runner's workspace under `tmpRoot`, first removing those of runners that died without cleaning up. */
+/**
+ * Creates the runner's workspace under `tmpRoot`, first removing those of runners that died without cleaning up.
+ * For a root engine every directory above it must be searchable by others: the attempts' uids have to reach their
+ * temp dirs through it.
+ */
 export function createWorkspace(tmpRoot: string): Workspace {
+  if (process.getuid?.() === 0) {
+    for (let p = resolve(tmpRoot); ; p = dirname(p)) {
+      if ((statSync(p).mode & 0o001) === 0) {
+        throw new AppError(ErrorCode.SandboxUnavailable,
+          `the sandbox temp root ${tmpRoot} is not reachable for sandbox uids: ${p} is not searchable by others (chmod o+x ${p})`)
+      }
+      if (p === '/') break
+    }
+  }
   sweepStaleWorkspaces(tmpRoot)
   const root = mkdtempSync(join(tmpRoot, `ak-p${process.pid}-`))
   chmodSync(root, 0o711)

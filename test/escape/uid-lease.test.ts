@@ -6,13 +6,27 @@
  * until the engine restarted). Under both launchers.
  */
 
-import { describe, expect, it } from 'bun:test'
+import { afterAll, describe, expect, it } from 'bun:test'
+import { chmodSync, mkdtempSync, rmSync, rmdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { UID_DIR, leaseUid } from '../../sandbox/process/uids.ts'
 import { LAUNCHERS } from './harness.ts'
 
 const WORKER = join(import.meta.dir, '../fixtures/escape/attack-worker.ts')
+// The workspaces of the runners whose worker is killed (a crash leaves them, and their empty cgroups, to the next
+// engine's sweep): kept in a dir of ours so the test can remove them itself.
+const tmpRoot = mkdtempSync(join(tmpdir(), 'ak-lease-'))
+chmodSync(tmpRoot, 0o755)
+afterAll(() => {
+  for (const ws of readdirSync(tmpRoot)) {
+    for (const id of readdirSync(join(tmpRoot, ws)).filter((n) => n.startsWith('p'))) {
+      for (const c of ['pids', 'memory']) { try { rmdirSync(`/sys/fs/cgroup/${c}/autokestra/${id}`) } catch { /* gone */ } }
+    }
+  }
+  rmSync(tmpRoot, { recursive: true, force: true })
+})
 
 /** Polls (with a deadline) until a lease on `range` can or cannot be taken. */
 async function leasable(range: { start: number; count: number }, want: boolean, ms = 10_000): Promise<boolean> {
@@ -48,14 +62,14 @@ describe.if(process.getuid?.() === 0)('uid leases follow the attempt, not the en
       const range = { start: 991_300 + 10 * i, count: 1 }
       const worker = new Worker(WORKER)
       const done = new Promise<unknown>((resolve) => { worker.onmessage = (e) => resolve(e.data) })
-      worker.postMessage({ plugin: 'bun-attacks', action: 'loop', opts: { launcher, uidRange: range, timeoutMs: 1500 } })
+      worker.postMessage({ plugin: 'bun-attacks', action: 'loop', opts: { launcher, uidRange: range, timeoutMs: 1500, tmpRoot } })
       expect(await leasable(range, false)).toBe(false) // the attempt took the only uid
       expect(await until(() => holders(range.start).length > 0)).toBe(true) // …and its launcher holds it
       expect(await done).toMatchObject({ ok: false, error: { code: 'TASK_TIMED_OUT' } })
       expect(await leasable(range, true)).toBe(true) // …and gave it back when it ended
 
       const killed = new Worker(WORKER)
-      killed.postMessage({ plugin: 'bun-attacks', action: 'loop', opts: { launcher, uidRange: range, timeoutMs: 60_000 } })
+      killed.postMessage({ plugin: 'bun-attacks', action: 'loop', opts: { launcher, uidRange: range, timeoutMs: 60_000, tmpRoot } })
       // Only the launcher holds the lease once the attempt runs (the engine closed its copy).
       expect(await until(() => holders(range.start).length > 0)).toBe(true)
       expect(await leasable(range, false)).toBe(false)
