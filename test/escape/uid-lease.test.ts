@@ -26,6 +26,7 @@ afterAll(() => {
     }
   }
   rmSync(tmpRoot, { recursive: true, force: true })
+  for (const i of LAUNCHERS.keys()) rmSync(`${UID_DIR}/${991_300 + 10 * i}`, { force: true }) // this test's own range
 })
 
 /** Polls (with a deadline) until a lease on `range` can or cannot be taken. */
