@@ -1,16 +1,19 @@
 /**
  * Benchmark: per-task cost of the isolated process launch (native launcher, and the Bun launcher fallback) vs a
- * bare Bun.spawn of the same trivial plugin. Variants are interleaved round by round so machine noise hits all
- * of them alike. Also the cost of reading a result file: v0.1's read (Bun.file, follows links, trusts the
- * size) against the shared reader (sandbox/outcome/result-file.ts), interleaved in the same run. Prints JSON.
+ * bare Bun.spawn of the same trivial plugin, plus ablations that show what the mount namespace and the seccomp
+ * filter cost (the same launch with the probe saying the host lacks one, in permissive mode). Variants are
+ * interleaved round by round so machine noise hits all of them alike. Also the cost of reading a result file:
+ * v0.1's read (Bun.file, follows links, trusts the size) against the shared reader
+ * (sandbox/outcome/result-file.ts), interleaved in the same run. Prints JSON.
  */
 
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { cpus, release, tmpdir } from 'node:os'
+import { cpus, loadavg, release, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { LoadedPlugin } from '../sandbox/manifest.ts'
 import { prepareLaunch } from '../sandbox/process/isolation.ts'
-import { probeSandbox } from '../sandbox/process/probe.ts'
+import { probeSandbox, probeSandboxSync, type SandboxProbe } from '../sandbox/process/probe.ts'
+import { createWorkspace } from '../sandbox/process/workspace.ts'
 import { DEFAULT_JSON_BOUNDS } from '../sandbox/outcome/json-bounds.ts'
 import { readResultFile } from '../sandbox/outcome/result-file.ts'
 
@@ -28,34 +31,40 @@ const plugin: LoadedPlugin = {
 }
 const invocation = JSON.stringify({ protocol: 1, action: 'noop', input: {}, context: { executionId: 'b', workflowId: 'b', taskId: 't', attempt: 1, source: 'bench' } })
 
-async function spawnOnce(argv: string[], env: Record<string, string>, cwd: string): Promise<void> {
-  const p = Bun.spawn(argv, { env, cwd, stdin: 'pipe', stdout: 'ignore', stderr: 'ignore' })
+/** CPU time (user + system, ms) of the last spawn and everything it waited for: steadier than wall time on a busy host. */
+let lastCpuMs = 0
+async function spawnOnce(argv: string[], env: Record<string, string>, cwd: string, fds: number[] = []): Promise<void> {
+  const p = Bun.spawn(argv, { env, cwd, stdio: ['pipe', 'ignore', 'ignore', ...fds] })
   try { p.stdin.write(invocation); await p.stdin.end() } catch { /* a bare file does not read stdin */ }
   if (await p.exited !== 0) throw new Error(`${argv.join(' ')} failed`)
+  const ru = p.resourceUsage()
+  lastCpuMs = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1000 : Number.NaN
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return Math.round(s[s.length >> 1]! * 100) / 100 }
 
 const envFor = (tmp: string) => ({ AUTOKESTRA_RESULT_FILE: join(tmp, 'r.json'), TMPDIR: tmp, HOME: tmp })
 const freshTmp = () => { const t = mkdtempSync(join(root, 't-')); chmodSync(t, 0o777); return t }
+const ws = createWorkspace(root)
 
 const prepareMs: Record<string, number[]> = { native: [], bun: [] }
 const finishMs: Record<string, number[]> = { native: [], bun: [] }
 let mechanisms: Record<string, string[]> = {}
-let n = 0
-const isolated = (launcher: 'native' | 'bun') => async (): Promise<void> => {
-  const t = freshTmp()
+const full = probeSandboxSync()
+const isolated = (launcher: 'native' | 'bun', probe: SandboxProbe = full, mode: 'strict' | 'permissive' = 'strict') => async (): Promise<void> => {
+  const { id, tmpDir: t } = ws.newAttempt()
   const s = performance.now()
   const launch = await prepareLaunch({
-    plugin, permissions: {}, env: envFor(t), tmpDir: t, mode: 'strict', bootPath: BOOT, id: `bench-${process.pid}-${n++}`,
+    plugin, permissions: {}, env: envFor(t), tmpDir: t, startDir: ws.startDir, mode, bootPath: BOOT, id,
     limits: { memoryMb: 256, cpuSeconds: 10, maxProcesses: 32 },
-  }, undefined, { launcher })
-  prepareMs[launcher]!.push(performance.now() - s)
-  mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
-  await spawnOnce(launch.argv, launch.env, launch.cwd)
+  }, probe, { launcher })
+  const main = probe === full
+  if (main) prepareMs[launcher]!.push(performance.now() - s)
+  if (main) mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
+  await spawnOnce(launch.argv, launch.env, launch.cwd, launch.fds)
   const f = performance.now()
   await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
-  finishMs[launcher]!.push(performance.now() - f)
+  if (main) finishMs[launcher]!.push(performance.now() - f)
   rmSync(t, { recursive: true })
 }
 const variants: Record<string, () => Promise<void>> = {
@@ -63,15 +72,22 @@ const variants: Record<string, () => Promise<void>> = {
   bareSpawnBootAndPlugin: async () => { const t = freshTmp(); await spawnOnce([process.execPath, BOOT, entry], envFor(t), dir); rmSync(t, { recursive: true }) },
   isolatedNativeLauncher: isolated('native'),
   isolatedBunLauncher: isolated('bun'),
+  // Ablations (permissive mode, so the launch proceeds without the mechanism the probe hides).
+  nativeWithoutMountns: isolated('native', { ...full, mountns: false }, 'permissive'),
+  nativeWithoutSeccomp: isolated('native', { ...full, seccomp: false }, 'permissive'),
+  bunWithoutMountns: isolated('bun', { ...full, mountns: false }, 'permissive'),
 }
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
+const cpuTimes: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
 for (let round = -1; round < ROUNDS; round++) {
   for (const [name, fn] of Object.entries(variants)) {
     const s = performance.now()
     await fn()
     if (round >= 0) times[name]!.push(performance.now() - s)
+    if (round >= 0) cpuTimes[name]!.push(lastCpuMs)
   }
 }
+ws.remove()
 
 /** v0.1's process-runner read, kept here only as the baseline. */
 async function readResultV01(path: string): Promise<unknown> {
@@ -105,6 +121,8 @@ console.log(JSON.stringify({
   machine: { cpus: cpus().length, model: cpus()[0]?.model, kernel: release(), bun: Bun.version },
   probe: await probeSandbox(),
   mechanisms,
+  loadAverage: loadavg(),
+  medianCpuMs: Object.fromEntries(Object.entries(cpuTimes).map(([k, v]) => [k, median(v)])),
   medianMs: {
     ...m,
     prepareLaunchOnly: { native: median(prepareMs.native!), bun: median(prepareMs.bun!) },
@@ -114,5 +132,8 @@ console.log(JSON.stringify({
   overheadMs: {
     nativeLauncher: round2(at('isolatedNativeLauncher') - at('bareSpawnBootAndPlugin')),
     bunLauncher: round2(at('isolatedBunLauncher') - at('bareSpawnBootAndPlugin')),
+    mountnsNative: round2(at('isolatedNativeLauncher') - at('nativeWithoutMountns')),
+    mountnsBun: round2(at('isolatedBunLauncher') - at('bunWithoutMountns')),
+    seccompNative: round2(at('isolatedNativeLauncher') - at('nativeWithoutSeccomp')),
   },
 }, null, 2))

@@ -45,6 +45,7 @@ export interface WorkerSettings {
   grants: Omit<GrantContext, 'runner'>
   sandbox: {
     mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string
+    uidRange?: { start: number; count: number }
   } & Partial<ResultAndLogLimits>
   defaultTimeoutMs: number
   /**

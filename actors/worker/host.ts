@@ -33,7 +33,8 @@ export class ExecutionHost {
       perAttempt: { lines: sandbox.maxLogLinesPerAttempt ?? d.maxLogLinesPerAttempt, bytes: sandbox.maxLogBytesPerAttempt ?? d.maxLogBytesPerAttempt },
       perExecution: { lines: sandbox.maxLogLinesPerExecution ?? d.maxLogLinesPerExecution, bytes: sandbox.maxLogBytesPerExecution ?? d.maxLogBytesPerExecution },
     }
-    const processRunner = createProcessRunner({ prepareLaunch, limits, mode: sandbox.mode, resultBounds })
+    const launchOptions = sandbox.uidRange ? { uidRange: sandbox.uidRange } : {}
+    const processRunner = createProcessRunner({ prepareLaunch: (spec) => prepareLaunch(spec, undefined, launchOptions), limits, mode: sandbox.mode, resultBounds })
     this.closeRunners = () => processRunner.close()
     // dockerode is heavy to load: only workers that meet a docker task pay for it.
     let dockerRunner: Promise<Runner> | undefined

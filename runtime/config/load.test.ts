@@ -55,6 +55,14 @@ describe('loadConfig', () => {
     expect(e.secrets.keyFile).toBe('/elsewhere/k.key')
   })
 
+  it('reads sandbox.uidRange (default 900000+1000) and refuses one that reaches system uids', () => {
+    expect(loadConfig({ env: {} }).sandbox.uidRange).toEqual({ start: 900_000, count: 1000 })
+    const f = file('uids.yaml', 'sandbox:\n  uidRange: { start: 2000000, count: 64 }\n')
+    expect(loadConfig({ file: f, env: {} }).sandbox.uidRange).toEqual({ start: 2_000_000, count: 64 })
+    const bad = file('uids-bad.yaml', 'sandbox:\n  uidRange: { start: 0, count: 10 }\n')
+    expect(thrownAppError(() => loadConfig({ file: bad, env: {} })).code).toBe('INVALID_CONFIG')
+  })
+
   it('throws CONFIG_NOT_FOUND naming a missing file', () => {
     const e = thrownAppError(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))
     expect(e.code).toBe('CONFIG_NOT_FOUND')

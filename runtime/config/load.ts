@@ -112,6 +112,7 @@ function finalize(c: Config, baseFor: (key: string) => string): Config {
     sandbox: {
       ...c.sandbox,
       passEnv: [...c.sandbox.passEnv],
+      uidRange: { ...c.sandbox.uidRange },
       policy: { ...defaultPolicy(), ...c.sandbox.policy, filesystem: { ...defaultPolicy().filesystem, ...c.sandbox.policy.filesystem } },
     },
     execution: { ...c.execution },

@@ -62,6 +62,8 @@ export const ConfigFileSchema = Type.Object({
     maxLogBytesPerExecution: Int(1024),
     passEnv: Type.Array(EnvName),
     policy: PolicySchema,
+    // A root engine runs each attempt as its own uid from this range (group `start`); see docs/security.md.
+    uidRange: Type.Object({ start: Int(1000, 4_000_000_000), count: Int(1, 1_000_000) }, strict),
   }),
   secrets: section({ keyFile: NonEmpty }),
   logging: section({
@@ -122,6 +124,8 @@ export interface Config {
     /** Engine environment variables a plugin may receive (when its manifest declares them); default none. */
     passEnv: string[]
     policy: SandboxPolicy
+    /** uids `start … start+count-1` for plugin processes of a root engine, all with gid `start`. */
+    uidRange: { start: number; count: number }
   }
   /** `keyFile` defaults to `secret.key` beside the database. */
   secrets: { keyFile: string }
@@ -154,7 +158,7 @@ export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: 
       maxResultBytes: 16_777_216, maxResultDepth: 256,
       logLimit: 'truncate', maxLogLinesPerAttempt: 20_000, maxLogBytesPerAttempt: 8_388_608,
       maxLogLinesPerExecution: 100_000, maxLogBytesPerExecution: 33_554_432,
-      passEnv: [], policy: defaultPolicy(),
+      passEnv: [], policy: defaultPolicy(), uidRange: { start: 900_000, count: 1000 },
     },
     secrets: {},
     logging: { level: 'info' },

@@ -17,7 +17,8 @@ export function buildLauncher(): { path: string } | { error: string } {
   const cc = ['cc', 'gcc', 'clang'].find((c) => Bun.which(c))
   if (!cc) return { error: 'no C compiler (cc, gcc, clang) on PATH' }
   mkdirSync(join(import.meta.dir, 'jail-bin'), { recursive: true })
-  const tmp = `${LAUNCHER_BINARY}.${process.pid}.tmp`
+  // Random, not just the pid: workers are threads of one process and may build at the same time.
+  const tmp = `${LAUNCHER_BINARY}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
   const r = Bun.spawnSync([cc, '-O2', '-Wall', '-o', tmp, LAUNCHER_SOURCE], { stdout: 'pipe', stderr: 'pipe' })
   if (r.exitCode !== 0 || !existsSync(tmp)) return { error: `${cc} failed: ${r.stderr.toString().trim()}` }
   chmodSync(tmp, 0o755)

@@ -2,19 +2,22 @@
 
 import { guardFilesystem } from './fs-guard.ts'
 import { guardNetwork, guardRun } from './guards.ts'
-import { GATE_ENV, POLICY_ENV, type GuardPolicy } from './policy.ts'
+import { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './policy.ts'
 
 export { PermissionDeniedError, asPermissionDenied } from './denied.ts'
 
 /**
  * Reads the guard policy the launcher passed in `AUTOKESTRA_SANDBOX`, deletes it, and installs the
- * filesystem, network and subprocess guards. The kernel (Landlock, namespaces, cgroups) was already applied by the
- * launcher before this process started: the guards only turn refusals into precise errors.
- * Without a policy (an unsandboxed run) it does nothing.
+ * filesystem, network and subprocess guards. The kernel (Landlock, seccomp, namespaces, cgroups) was already
+ * applied by the launcher before this process started: the guards only turn refusals into precise errors.
+ * Then, once in its cgroups, the process takes the plugin's environment and moves into its temp dir: Bun started
+ * on a fixed environment in an empty directory, so nothing of the plugin's (BUN_OPTIONS, NODE_PATH, a bunfig or
+ * .env) shaped its start. Without a policy (an unsandboxed run) it does nothing.
  */
 export async function confineFromEnv(): Promise<void> {
   const raw = process.env[POLICY_ENV]
   const gate = process.env[GATE_ENV]
+  const pluginEnv = process.env[PLUGIN_ENV]
   delete process.env[POLICY_ENV]
   delete process.env[GATE_ENV]
   if (raw) {
@@ -25,6 +28,12 @@ export async function confineFromEnv(): Promise<void> {
   }
   // Last, so the guards are installed while the launcher is still moving this process into its cgroups.
   if (gate !== undefined) awaitCgroups(Number(gate))
+  if (pluginEnv !== undefined) {
+    const env = JSON.parse(pluginEnv) as Record<string, string>
+    for (const k of Object.keys(process.env)) delete process.env[k]
+    Object.assign(process.env, env)
+    if (env.TMPDIR) process.chdir(env.TMPDIR)
+  }
 }
 
 /**

@@ -15,13 +15,24 @@ const libCache = new Map<string, string[]>()
 const real = (p: string): string | undefined => { try { return realpathSync(p) } catch { return undefined } }
 
 /**
+ * Who inspects executables for a root engine: the file may be the plugin's own (an exec entry, a `run` path in its
+ * directory), so the loader that maps it and its libraries runs as nobody, without capabilities or new privileges,
+ * in an empty network namespace, never as root.
+ */
+function unprivileged(argv: string[]): string[] {
+  if (process.getuid?.() !== 0) return argv
+  return ['unshare', '-n', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
+    '--no-new-privs', '--', ...argv]
+}
+
+/**
  * Shared libraries an ELF executable loads, via `ld.so --list` (unlike `ldd`, never runs the
- * program's own interpreter). Cached per path; empty for scripts.
+ * program's own interpreter), run unprivileged. Cached per path; empty for scripts.
  */
 export function sharedLibraries(file: string): string[] {
   const hit = libCache.get(file)
   if (hit) return hit
-  const r = Bun.spawnSync([LD_SO, '--list', file], { stdout: 'pipe', stderr: 'ignore' })
+  const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
   const libs = r.exitCode !== 0 ? [] : r.stdout.toString().split('\n').flatMap((l) => {
     const m = /=>\s*(\/\S+)|^\s*(\/\S+)/.exec(l)
     const p = m?.[1] ?? m?.[2]

@@ -1,27 +1,30 @@
 /** Unit tests: what prepareLaunch grants, and how it behaves on a host without Landlock. */
 
-import { describe, expect, it } from 'bun:test'
-import { mkdtempSync } from 'node:fs'
+import { afterAll, describe, expect, it } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { readFileSync } from 'node:fs'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { prepareLaunch } from './isolation.ts'
-import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 
 const dir = resolve(import.meta.dir, '../../test/fixtures/plugins/hostile/bun-attacks')
 const manifest = parse(readFileSync(join(dir, 'plugin.yaml'), 'utf8')) as Manifest
 const plugin: LoadedPlugin = { manifest, dir, entryPath: join(dir, manifest.entry) }
+const made: string[] = []
+afterAll(() => { for (const d of made) rmSync(d, { recursive: true, force: true }) })
 const spec = (mode: 'strict' | 'permissive') => {
   const tmpDir = mkdtempSync(join(tmpdir(), 'ak-iso-'))
+  made.push(tmpDir)
   return {
-    plugin, permissions: {}, env: { TMPDIR: tmpDir }, tmpDir, mode, id: `iso-${mode}-${process.pid}`,
+    plugin, permissions: {}, env: { TMPDIR: tmpDir }, tmpDir, startDir: tmpDir, mode, id: `iso-${mode}-${process.pid}`,
     limits: { memoryMb: 128, cpuSeconds: 5, maxProcesses: 8 }, bootPath: resolve(import.meta.dir, '../sdk/boot.ts'),
   }
 }
-const noLandlock: SandboxProbe = { landlockAbi: 0, netns: false, pidns: false, cgroups: [], root: false }
+const noLandlock: SandboxProbe = { landlockAbi: 0, netns: false, pidns: false, mountns: false, seccomp: false, cgroups: [], root: false }
 
 describe('prepareLaunch', () => {
   it('fails closed in strict mode without Landlock, and says how to opt out', async () => {
@@ -40,7 +43,10 @@ describe('prepareLaunch', () => {
     const launch = await prepareLaunch(s, probeSandboxSync())
     const policy = JSON.parse(launch.env[POLICY_ENV]!) as LaunchPolicy
     expect(Object.keys(launch.env)).toEqual([POLICY_ENV])
-    expect(policy.exec.env).toEqual(s.env)
+    // Bun starts on a fixed environment; the plugin's own comes back once it is confined.
+    expect(Object.keys(policy.exec.env).sort()).toEqual(['AUTOKESTRA_PLUGIN_ENV', 'BUN_RUNTIME_TRANSPILER_CACHE_PATH', 'HOME', 'TMPDIR'])
+    expect(JSON.parse(policy.exec.env[PLUGIN_ENV]!)).toEqual(s.env)
+    expect(policy.user?.uid).toBeGreaterThanOrEqual(900_000)
     expect(policy.landlock?.connectPorts).toEqual([])
     const paths = policy.landlock!.paths.map((r) => r.path)
     expect(paths).toContain(dir)

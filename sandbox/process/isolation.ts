@@ -1,17 +1,17 @@
-/** Builds the isolated launch of a plugin process: namespaces, cgroups, rlimits, Landlock, dropped privileges, clean env. */
+/** Builds the isolated launch of a plugin process: namespaces, cgroups, rlimits, Landlock, seccomp, a leased uid, clean env. */
 
 import { chownSync, realpathSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
+import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
 import { detectDenial, DENIAL_MARKER, detectDenialLine } from '../permissions/detect.ts'
-import { allowedPorts } from '../permissions/network.ts'
 import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
-import { computeGrants, resolveExecutable } from './grants.ts'
-import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { resolveExecutable, shebangInterpreter } from './grants.ts'
+import { buildPolicy } from './launch-policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
-import { readableByOthers } from './access.ts'
+import { unreachable, type Need } from './access.ts'
 import { nativeLauncher } from './build-launcher.ts'
+import { DEFAULT_UID_RANGE, leaseUid, type UidLease, type UidRange } from './uids.ts'
 
 export { probeSandbox } from './probe.ts'
 
@@ -22,30 +22,30 @@ export interface IsolatedLaunch extends Launch {
   attach(pid: number): void
 }
 
-const BUN_LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
 /** Set to `bun` to use the Bun launcher (launch.ts) even when the native one (launcher.c) is available. */
 export const LAUNCHER_ENV = 'AUTOKESTRA_SANDBOX_LAUNCHER'
 let bunPathCached: string | undefined
-const NOBODY = 65534
 /** Threads the Bun runtime itself needs on top of `maxProcesses` (pids.max counts threads). */
 export const RUNTIME_TASK_HEADROOM = 64
 
-/** Which launcher applies the policy: `native` (launcher.c, when it can be built) or `bun` (launch.ts). */
-export interface LaunchOptions { launcher?: 'native' | 'bun' }
+/** Which launcher applies the policy, and the uids a root engine hands out (`sandbox.uidRange`). */
+export interface LaunchOptions { launcher?: 'native' | 'bun'; uidRange?: UidRange }
 
 /**
- * Prepares an isolated launch; throws SANDBOX_UNAVAILABLE in strict mode when a mechanism is missing.
+ * Prepares an isolated launch; throws SANDBOX_UNAVAILABLE in strict mode when a mechanism is missing, and in
+ * every mode when a root engine cannot give the plugin an unprivileged uid that reaches its paths.
  * `probe` overrides host detection (tests use it to play a host without Landlock). The native launcher is
  * used when available unless `options.launcher` or `AUTOKESTRA_SANDBOX_LAUNCHER=bun` asks for the Bun one.
  */
 export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = probeSandboxSync(), options: LaunchOptions = {}): Promise<IsolatedLaunch> {
-  const { manifest, dir, entryPath } = spec.plugin
-  const network = spec.permissions.network ?? []
-  const networkGranted = network.length > 0
+  const { manifest } = spec.plugin
+  const networkGranted = (spec.permissions.network ?? []).length > 0
   const missing: string[] = []
   if (probe.landlockAbi < 1) missing.push('Landlock (Linux >= 5.13 with the landlock LSM enabled)')
   else if (probe.landlockAbi < 4) missing.push(`Landlock TCP rules (kernel offers ABI ${probe.landlockAbi}, 4 needed)`)
   if (!networkGranted && !probe.netns) missing.push('network namespaces (unshare -n)')
+  if (!probe.seccomp) missing.push('seccomp filters (CONFIG_SECCOMP_FILTER, x86_64 or arm64)')
+  if (!probe.mountns) missing.push('mount namespaces (unshare -m; for a non-root engine, user namespaces too)')
   const cgroup = cgroupOf(probe)
   const noLimits = REQUIRED_CONTROLLERS.filter((c) => !(cgroup.controllers as readonly string[]).includes(c))
   if (noLimits.length > 0) missing.push(`cgroup ${noLimits.join(' and ')} limits (${cgroup.version === 0 ? cgroup.reason : `cgroup v${cgroup.version} without ${noLimits.join(', ')}`})`)
@@ -55,73 +55,51 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       `unconfined. Set 'sandbox.mode: permissive' to run with the mechanisms that exist (recorded in every task's audit trail).`,
       { missing })
   }
-  const mechanisms: string[] = ['env:clean', 'rlimits:cpu,core,nofile']
+  refuseForeignEntry(spec)
   const bunPath = bunPathCached ??= realpathSync(process.execPath)
-  const run = (spec.permissions.run ?? []).flatMap((c) => { const p = resolveExecutable(c, spec.env.PATH); return p ? [p] : [] })
-  const ports = networkGranted ? allowedPorts(network) : []
-  const landlock = probe.landlockAbi >= 1
-    ? {
-      paths: computeGrants({
-        runtime: manifest.runtime, bunPath, pluginDir: dir, entryPath, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
-        permissions: spec.permissions, run, networkGranted,
-      }),
-      connectPorts: ports,
+  // A root engine never lets a plugin keep uid 0: each attempt gets its own uid, in every mode.
+  const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE) : undefined
+  let cg: TaskCgroup | undefined
+  let built: ReturnType<typeof buildPolicy>
+  try {
+    if (lease) {
+      refuseUnreachable(spec, bunPath, lease)
+      chownSync(spec.tmpDir, lease.uid, lease.gid)
     }
-    : null
-  if (landlock) {
-    mechanisms.push(`landlock:abi${probe.landlockAbi}`, 'landlock:fs')
-    if (probe.landlockAbi >= 4) mechanisms.push(`landlock:tcp(${ports.join(',') || 'none'})`)
-    if (probe.landlockAbi >= 6) mechanisms.push('landlock:scope(signal,abstract-unix)')
+    cg = cgroup.controllers.length > 0
+      ? createTaskCgroup(spec.id, {
+        memoryMb: spec.limits.memoryMb,
+        maxTasks: spec.limits.maxProcesses + (manifest.runtime === 'bun' ? RUNTIME_TASK_HEADROOM : 0),
+      }, cgroup)
+      : undefined
+    const native = (options.launcher ?? process.env[LAUNCHER_ENV]) === 'bun' ? undefined : nativeLauncher()
+    const cgroupMechanism = cg ? `${cgroup.version === 2 ? 'cgroup2' : 'cgroup'}:${cg.controllers.join(',')}` : undefined
+    built = buildPolicy({ spec, probe, bunPath, user: lease ? { uid: lease.uid, gid: lease.gid } : null, cgroups: cg?.dirs ?? [], cgroupMechanism, native })
+  } catch (e) {
+    cg?.remove()
+    lease?.release()
+    throw e
   }
-  // Run as nobody when we are root and nobody can read what the plugin needs; otherwise stay, capability-free.
-  const needed = [dir, spec.bootPath, ...(spec.permissions.filesystem?.read ?? []), ...(spec.permissions.filesystem?.write ?? [])]
-  const user = probe.root && needed.every(readableByOthers) ? { uid: NOBODY, gid: NOBODY } : null
-  if (user) {
-    chownSync(spec.tmpDir, NOBODY, NOBODY)
-    mechanisms.push(`uid:${NOBODY}`)
-  }
-  mechanisms.push('caps:none', 'no-new-privs')
-  const cg: TaskCgroup | undefined = cgroup.controllers.length > 0
-    ? createTaskCgroup(spec.id, {
-      memoryMb: spec.limits.memoryMb,
-      maxTasks: spec.limits.maxProcesses + (manifest.runtime === 'bun' ? RUNTIME_TASK_HEADROOM : 0),
-    }, cgroup)
-    : undefined
-  if (cg) mechanisms.push(`${cgroup.version === 2 ? 'cgroup2' : 'cgroup'}:${cg.controllers.join(',')}`)
-  const unshare: string[] = []
-  const useNetns = !networkGranted && probe.netns
-  if (useNetns) { unshare.push('-n'); mechanisms.push('netns') }
-  if (probe.pidns) { unshare.push('--pid', '--fork', '--kill-child'); mechanisms.push('pidns') }
-  if (unshare.length > 0 && !probe.root) unshare.unshift('-r')
-  const native = (options.launcher ?? process.env[LAUNCHER_ENV]) === 'bun' ? undefined : nativeLauncher()
-  const policy: LaunchPolicy = {
-    v: 1,
-    ns: { net: useNetns, pid: probe.pidns, user: !probe.root && (useNetns || probe.pidns) },
-    cgroups: cg?.dirs ?? [],
-    rlimits: { cpuSeconds: Math.max(1, Math.ceil(spec.limits.cpuSeconds)), nofile: 1024, core: 0 },
-    landlock,
-    user,
-    exec: manifest.runtime === 'bun'
-      ? { path: bunPath, argv: ['bun', spec.bootPath, entryPath], env: spec.env }
-      : { path: entryPath, argv: [entryPath], env: spec.env },
-    guard: manifest.runtime === 'bun' ? { permissions: spec.permissions, run, mechanisms } : null,
-  }
-  // The native launcher creates the namespaces itself; the Bun one is started under util-linux `unshare`.
-  const argv = native ? [native] : [...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, BUN_LAUNCHER]
-  mechanisms.push(native ? 'launcher:native' : 'launcher:bun')
+  const { argv, env, mechanisms, launcherWaits } = built
   let attached: number | undefined
   let finished = false
   const killAll = (): void => {
     cg?.killAll()
-    // Killing unshare makes the kernel SIGKILL the namespace's init (--kill-child), which takes the namespace down.
+    // Killing the launcher makes the kernel SIGKILL the namespace's init, which takes the namespace down.
     if (attached !== undefined) { try { process.kill(attached, 'SIGKILL') } catch { /* gone */ } }
   }
   return {
     argv,
-    env: { [POLICY_ENV]: JSON.stringify(policy) },
-    cwd: dir,
+    env,
+    cwd: spec.startDir,
     mechanisms,
-    attach(pid) { attached = pid },
+    ...(lease ? { fds: [lease.fd] } : {}),
+    attach(pid) {
+      attached = pid
+      // The launcher now holds the lease and drops it when it exits, after the plugin's pid namespace is gone: the uid
+      // comes back even if this worker dies. Without a launcher that waits, the engine keeps it until finish().
+      if (launcherWaits) lease?.release()
+    },
     killAll,
     async finish(info) {
       const events = cg?.events() ?? { oomKilled: false, pidsMaxHit: false }
@@ -129,6 +107,8 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
         finished = true
         killAll()
         await removeCgroup(cg)
+        // Only now can the uid go to another attempt (if the launcher did not hold it): every process is gone.
+        lease?.release()
       }
       if (events.oomKilled) return { permission: 'memory', target: `${spec.limits.memoryMb} MB` }
       if (events.pidsMaxHit) return { permission: 'pids', target: `${spec.limits.maxProcesses} processes` }
@@ -138,6 +118,48 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       return clean ? undefined : detectDenial(info.stderrTail)
     },
   }
+}
+
+/**
+ * The entry is granted read (+ execute for exec plugins) by its real path: a symlink out of the plugin's directory
+ * would grant whatever it points to (/etc/passwd, another plugin). Refused, whatever the manifest loader checked.
+ */
+function refuseForeignEntry(spec: LaunchSpec): void {
+  const { manifest, dir, entryPath } = spec.plugin
+  let real = ''
+  let root = ''
+  try { real = realpathSync(entryPath); root = realpathSync(dir) } catch { /* missing: reported below */ }
+  if (real && root && real.startsWith(`${root}/`)) return
+  throw new AppError(ErrorCode.InvalidManifest,
+    `plugin ${manifest.namespace}/${manifest.name}: entry ${entryPath} ${real ? `resolves to ${real}, outside the plugin directory ${dir}` : 'does not exist'}`,
+    { entry: entryPath, resolved: real || undefined })
+}
+
+/**
+ * The leased uid owns nothing but its temp dir: every path the plugin needs must be reachable through group
+ * `gid` or the "others" bits. Refuses with a message that names each path and says how to fix it.
+ */
+function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease): void {
+  const { manifest, dir, entryPath } = spec.plugin
+  const fsp = spec.permissions.filesystem ?? {}
+  const needs: [string, Need][] = [[dir, 'read']]
+  if (manifest.runtime === 'bun') {
+    const sandboxDir = dirname(dirname(spec.bootPath))
+    needs.push([bunPath, 'exec'], [entryPath, 'read'], [spec.bootPath, 'read'],
+      ...['sdk', 'process', 'permissions'].map((d): [string, Need] => [join(sandboxDir, d), 'read']))
+  } else {
+    needs.push([entryPath, 'read'], [entryPath, 'exec'], ...shebangInterpreter(entryPath).map((p): [string, Need] => [p, 'exec']))
+  }
+  for (const c of spec.permissions.run ?? []) { const p = resolveExecutable(c, spec.env.PATH); if (p) needs.push([p, 'exec']) }
+  for (const p of fsp.read ?? []) needs.push([resolve(p), 'read'])
+  for (const p of fsp.write ?? []) needs.push([resolve(p), 'write'])
+  const problems = needs.flatMap(([p, need]) => { const why = unreachable(p, need, lease.uid, lease.gid); return why ? [{ path: p, need, why }] : [] })
+  if (problems.length === 0) return
+  throw new AppError(ErrorCode.SandboxUnavailable,
+    `plugin ${manifest.namespace}/${manifest.name} cannot run: its sandbox uid (${lease.uid}, group ${lease.gid}) cannot reach ` +
+    `${problems.map((p) => `${p.path}: ${p.why}`).join('; ')}. Plugins never run as root: make these paths reachable for ` +
+    `group ${lease.gid} (chgrp ${lease.gid} <path> && chmod g+rX <path>, g+rwX for a write grant; and g+x or o+x on each parent) ` +
+    'or for everyone (chmod o+rX), or move them.', { unreachable: problems, uid: lease.uid, gid: lease.gid })
 }
 
 /** The probe's cgroup support; a hand-made probe with only `cgroups` means v1 controllers. */

@@ -8,6 +8,8 @@ export interface LaunchSpec {
   permissions: Permissions
   env: Record<string, string>
   tmpDir: string
+  /** Empty, engine-owned, unwritable: where launchers and Bun start (nothing there for Bun or a shell to pick up). */
+  startDir: string
   limits: { memoryMb: number; cpuSeconds: number; maxProcesses: number }
   mode: 'strict' | 'permissive'
   bootPath: string
@@ -19,6 +21,8 @@ export interface Launch {
   env: Record<string, string>
   cwd: string
   mechanisms: string[]
+  /** Descriptors the launcher inherits as fd 3, 4, … (the uid lease lock: the launcher holds it while it lives). */
+  fds?: number[]
   /** Told the pid of the spawned process, so `killAll` can reach it. */
   attach?(pid: number): void
   killAll(): void
@@ -31,7 +35,7 @@ export type PrepareLaunch = (spec: LaunchSpec) => Promise<Launch>
 export const prepareUnconfinedLaunch: PrepareLaunch = async (spec) => ({
   argv: spec.plugin.manifest.runtime === 'bun' ? [process.execPath, spec.bootPath, spec.plugin.entryPath] : [spec.plugin.entryPath],
   env: spec.env,
-  cwd: spec.plugin.dir,
+  cwd: spec.tmpDir,
   mechanisms: ['none'],
   killAll() {},
   async finish() {

@@ -1,15 +1,20 @@
 /*
  * Native sandbox launcher: the same policy (AUTOKESTRA_SANDBOX, see policy.ts) and the same steps as
- * launch.ts, without a Bun start. Creates the namespaces itself (no `unshare` hop), forks the plugin as
- * the namespace's init, and moves it into its cgroups from the outside while it starts (a cgroup v1
- * migration waits for an RCU grace period, ~10 ms): the plugin waits on a gate before any plugin code
- * runs (exec plugins before execve, Bun plugins in confine.ts before the plugin is imported).
+ * launch.ts, without a Bun start. Creates the namespaces itself (no `unshare` hop; a non-root engine maps its
+ * uid to itself, never to 0), bind-mounts the temp dir and write grants noexec in the private mount namespace,
+ * forks the plugin as the namespace's init, and moves it into its cgroups from the outside while it starts (a
+ * cgroup v1 migration waits for an RCU grace period, ~10 ms): the plugin waits on a gate before any plugin
+ * code runs (exec plugins before execve, Bun plugins in confine.ts before the plugin is imported). The child
+ * drops to the leased uid and every capability and installs the engine-built seccomp filter last.
  * Build: cc -O2 -o jail-bin/launcher launcher.c (sandbox/process/build-launcher.ts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,7 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -193,6 +202,40 @@ static void write_file(const char *path, const char *text) {
   if (n < 0) { errno = err; fail("cannot write %s: errno %d", path, err); }
 }
 
+/* Bind-mounts each path onto itself nosuid, nodev, noexec. Flags the source mount already has are kept: in a user
+ * namespace they are locked, and a remount that drops one fails with EPERM. */
+static void noexec_mounts(J *paths) {
+  for (int i = 0; paths && i < paths->n; i++) {
+    const char *p = paths->kids[i]->str;
+    struct statvfs sv;
+    if (statvfs(p, &sv)) fail("statvfs(%s): errno %d", p, errno);
+    unsigned long flags = MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (sv.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+    if (sv.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    if (sv.f_flag & 8192 /* ST_NOSYMFOLLOW */) flags |= 256 /* MS_NOSYMFOLLOW */;
+    if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) || mount(NULL, p, NULL, flags, NULL)) fail("cannot mount %s noexec: errno %d", p, errno);
+  }
+}
+
+/* The filter comes from the engine (seccomp.ts) as [[code, jt, jf, k], ...]; installed as the very last step. */
+static void install_seccomp(J *prog) {
+  if (!prog || prog->type != J_ARR) return;
+  struct sock_filter *f = xalloc(prog->n * sizeof *f);
+  for (int i = 0; i < prog->n; i++) {
+    J *ins = prog->kids[i];
+    if (ins->type != J_ARR || ins->n != 4) fail("policy: bad seccomp instruction");
+    f[i].code = (unsigned short)ins->kids[0]->num;
+    f[i].jt = (unsigned char)ins->kids[1]->num;
+    f[i].jf = (unsigned char)ins->kids[2]->num;
+    f[i].k = (unsigned int)(unsigned long long)ins->kids[3]->num;
+  }
+  struct sock_fprog fp = { (unsigned short)prog->n, f };
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) fail("prctl(NO_NEW_PRIVS) failed: errno %d", errno);
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0)) fail("cannot install the seccomp filter: errno %d", errno);
+}
+
 static char **strings(J *arr) {
   char **v = xalloc((arr->n + 1) * sizeof *v);
   for (int i = 0; i < arr->n; i++) v[i] = arr->kids[i]->str;
@@ -209,6 +252,10 @@ static int parent_alive(pid_t parent) {
 
 /* Child side: rlimits, Landlock, privileges, then become the plugin (exec plugins wait on the gate first). */
 static void confine_and_exec(J *pol, int gate, pid_t parent) {
+  /* The plugin must never hold the uid lease lock (unlocking a duplicate frees the uid while it runs); the parent,
+   * which waits for the plugin, keeps its copy until it exits. */
+  J *lease = get(pol, "leaseFd");
+  if (lease && lease->type == J_NUM) close((int)lease->num);
   J *rl = get(pol, "rlimits");
   long cpu = num(rl, "cpuSeconds");
   struct rlimit r = { (rlim_t)cpu, (rlim_t)cpu + 1 };
@@ -217,6 +264,9 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
   if (setrlimit(RLIMIT_NOFILE, &r)) fail("setrlimit failed: errno %d", errno);
   r.rlim_cur = r.rlim_max = (rlim_t)num(rl, "core");
   if (setrlimit(RLIMIT_CORE, &r)) fail("setrlimit failed: errno %d", errno);
+  umask((mode_t)num(pol, "umask"));
+  J *cwd = get(pol, "cwd");
+  if (!cwd || cwd->type != J_STR || chdir(cwd->str)) fail("chdir failed: errno %d", errno);
   J *ll = get(pol, "landlock");
   if (ll && ll->type == J_OBJ) landlock(ll);
   drop_privileges(get(pol, "user"));
@@ -225,6 +275,7 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (!parent_alive(parent)) _exit(LAUNCH_FAILED);
   }
+  install_seccomp(get(pol, "seccomp"));
   J *ex = get(pol, "exec");
   J *path = get(ex, "path"), *argv = get(ex, "argv"), *env = get(ex, "env");
   if (!path || path->type != J_STR || !argv || argv->type != J_ARR || !env || env->type != J_OBJ) fail("policy: exec missing");
@@ -246,6 +297,14 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
     char go;
     if (read(gate, &go, 1) != 1) _exit(LAUNCH_FAILED);
     close(gate);
+  }
+  /* An exec plugin (maybe a spare) starts only once its invocation is there: poll, without consuming it. */
+  if (truthy(ex, "awaitInput")) {
+    struct pollfd in = { 0, POLLIN, 0 };
+    while (poll(&in, 1, -1) < 0) if (errno != EINTR) fail("poll(stdin): errno %d", errno);
+    /* Readable but empty is end of file: the engine dropped this spare without an invocation. Run nothing. */
+    int avail = 0;
+    if (ioctl(0, FIONREAD, &avail) == 0 && avail == 0) _exit(LAUNCH_FAILED);
   }
   envp[k] = NULL;
   execve(path->str, strings(argv), envp);
@@ -277,17 +336,29 @@ int main(void) {
   if (pol->type != J_OBJ) fail("policy: object expected");
   /* The engine's death takes the launcher (and, through it, the plugin) down. */
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  /* The uid lease lock must be there (Launch.fds): otherwise its number would go to the gate pipe, and nothing would
+   * hold the uid while the plugin runs. */
+  J *lease = get(pol, "leaseFd");
+  if (lease && lease->type == J_NUM && fcntl((int)lease->num, F_GETFD) < 0) fail("the uid lease descriptor %d was not passed", (int)lease->num);
   J *ns = get(pol, "ns");
-  int flags = (truthy(ns, "net") ? CLONE_NEWNET : 0) | (truthy(ns, "pid") ? CLONE_NEWPID : 0);
+  int mountns = truthy(ns, "mount");
+  int flags = (truthy(ns, "net") ? CLONE_NEWNET : 0) | (truthy(ns, "pid") ? CLONE_NEWPID : 0) | (mountns ? CLONE_NEWNS | CLONE_NEWIPC : 0);
   if (flags && truthy(ns, "user")) {
     uid_t uid = geteuid();
     gid_t gid = getegid();
     if (unshare(flags | CLONE_NEWUSER)) fail("unshare failed: errno %d", errno);
+    /* Identity map: the plugin keeps the engine's (non-zero) uid inside too; the namespace's creator still holds
+     * the capabilities it needs for the mounts below until drop_privileges. */
     char map[64];
     write_file("/proc/self/setgroups", "deny");
-    snprintf(map, sizeof map, "0 %u 1", uid); write_file("/proc/self/uid_map", map);
-    snprintf(map, sizeof map, "0 %u 1", gid); write_file("/proc/self/gid_map", map);
+    snprintf(map, sizeof map, "%u %u 1", uid, uid); write_file("/proc/self/uid_map", map);
+    snprintf(map, sizeof map, "%u %u 1", gid, gid); write_file("/proc/self/gid_map", map);
   } else if (flags && unshare(flags)) fail("unshare failed: errno %d", errno);
+  if (mountns) {
+    /* Private first: otherwise, on a host whose / is shared (systemd), the bind mounts would show on the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) fail("cannot make / private: errno %d", errno);
+    noexec_mounts(get(pol, "noexec"));
+  }
   J *cgroups = get(pol, "cgroups");
   int ncg = cgroups && cgroups->type == J_ARR ? cgroups->n : 0;
   if (!(flags & CLONE_NEWPID) && ncg == 0) confine_and_exec(pol, -1, 0);

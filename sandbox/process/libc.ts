@@ -12,6 +12,13 @@ const lib = dlopen('libc.so.6', {
   setresgid: { args: [FFIType.u32, FFIType.u32, FFIType.u32], returns: FFIType.i32 },
   setresuid: { args: [FFIType.u32, FFIType.u32, FFIType.u32], returns: FFIType.i32 },
   execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  mount: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  statvfs: { args: [FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  umask: { args: [FFIType.u32], returns: FFIType.u32 },
+  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  chdir: { args: [FFIType.ptr], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
 })
 
@@ -71,6 +78,65 @@ export function execve(path: string, argv: string[], env: Record<string, string>
   const rc = lib.symbols.execve(ptr(file), ptr(argvT), ptr(envT))
   keep.length = 0
   return rc
+}
+
+/** flock(2) operations. */
+export const LOCK = { EX: 2, NB: 4, UN: 8 } as const
+
+/** flock(2) on an open fd; 0 on success, -1 (errno EWOULDBLOCK when LOCK.NB and held elsewhere). */
+export const flock = (fd: number, op: number): number => lib.symbols.flock(fd, op)
+
+/** Mount flags (include/uapi/linux/mount.h). */
+export const MS = { RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, REMOUNT: 32, NOSYMFOLLOW: 256, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, REC: 16384, PRIVATE: 1 << 18, RELATIME: 1 << 21, STRICTATIME: 1 << 24 } as const
+
+/** mount(2) with no data; `source`/`type` may be null. */
+export function mount(source: string | null, target: string, type: string | null, flags: number): number {
+  return lib.symbols.mount(source === null ? null : ptr(cstr(source)), ptr(cstr(target)), type === null ? null : ptr(cstr(type)), flags, null)
+}
+
+/** The mount flags in force at `path` (statvfs f_flag: ST_RDONLY=1, NOSUID=2, NODEV=4, NOEXEC=8, …), or -1. */
+export function mountFlags(path: string): number {
+  const buf = new BigUint64Array(14)
+  if (lib.symbols.statvfs(ptr(cstr(path)), ptr(buf)) !== 0) return -1
+  return Number(buf[9]) // f_flag: after bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid
+}
+
+const FIONREAD = 0x541b
+
+/**
+ * Blocks until `fd` has data: 'data' once input arrived, 'eof' when the writer closed it without writing
+ * (readable but empty), 'error' when poll itself failed.
+ */
+export function awaitInput(fd: number): 'data' | 'eof' | 'error' {
+  const pfd = new Int32Array([fd, 1]) // events = POLLIN (the short after fd), revents = 0
+  for (;;) {
+    const rc = lib.symbols.poll(ptr(pfd), 1, -1)
+    if (rc > 0) break
+    if (rc < 0 && errno() !== 4) return 'error' // anything but EINTR
+  }
+  const avail = new Int32Array(1)
+  return lib.symbols.ioctl(fd, FIONREAD, ptr(avail)) === 0 && avail[0] === 0 ? 'eof' : 'data'
+}
+
+export const umask = (mask: number): number => lib.symbols.umask(mask)
+export const chdir = (path: string): number => lib.symbols.chdir(ptr(cstr(path)))
+
+const PR_SET_SECCOMP = 22
+const SECCOMP_MODE_FILTER = 2
+
+/** Installs a classic BPF seccomp filter ([code, jt, jf, k] instructions) on the calling thread; needs no_new_privs. */
+export function installSeccomp(prog: [number, number, number, number][]): boolean {
+  const filter = new DataView(new ArrayBuffer(prog.length * 8))
+  prog.forEach(([code, jt, jf, k], i) => {
+    filter.setUint16(i * 8, code, true)
+    filter.setUint8(i * 8 + 2, jt)
+    filter.setUint8(i * 8 + 3, jf)
+    filter.setUint32(i * 8 + 4, k >>> 0, true)
+  })
+  const fprog = new DataView(new ArrayBuffer(16))
+  fprog.setUint16(0, prog.length, true)
+  fprog.setBigUint64(8, BigInt(ptr(filter)), true)
+  return lib.symbols.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(fprog)), 0, 0) === 0
 }
 
 const PR_CAPBSET_DROP = 24

@@ -1,7 +1,9 @@
 /** Detects which isolation mechanisms this host offers (cached for the life of the engine). */
 
+import { existsSync } from 'node:fs'
 import { detectCgroups, type CgroupSupport } from './cgroup.ts'
 import { landlockAbi } from './landlock.ts'
+import { seccompProgram } from './seccomp.ts'
 
 /** What the host offers. */
 export interface SandboxProbe {
@@ -11,6 +13,10 @@ export interface SandboxProbe {
   netns: boolean
   /** A pid namespace can be created (same user-namespace rule). */
   pidns: boolean
+  /** A mount (+ IPC) namespace can be created, for the noexec temp dir (same user-namespace rule). */
+  mountns: boolean
+  /** A seccomp filter can be installed (the kernel has it and we have a filter for this architecture). */
+  seccomp: boolean
   /** Controllers the engine can limit a task with (v1: memory, pids; v2: memory, pids, cpu). */
   cgroups: string[]
   /** The cgroup version in use and where task cgroups go, or why there are none (absent: v1 with `cgroups`). */
@@ -28,13 +34,16 @@ const works = (argv: string[]): boolean => {
 export function probeSandboxSync(): SandboxProbe {
   if (cached) return cached
   const root = process.getuid?.() === 0
-  const user = root ? [] : ['-r']
+  // A non-root engine maps its own uid to itself (never to 0) in the plugin's user namespace.
+  const user = root ? [] : ['-c']
   // A non-root engine may still own a delegated cgroup v2 subtree; v1 needs root (detection says why not).
   const cgroup = detectCgroups()
   cached = {
     landlockAbi: landlockAbi(),
     netns: works(['unshare', ...user, '-n', 'true']),
     pidns: works(['unshare', ...user, '--pid', '--fork', '--kill-child', 'true']),
+    mountns: works(['unshare', ...user, '-m', '-i', 'true']),
+    seccomp: seccompProgram({ pathChmod: false }) !== undefined && existsSync('/proc/sys/kernel/seccomp/actions_avail'),
     cgroups: cgroup.controllers,
     cgroup,
     root,

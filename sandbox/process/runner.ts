@@ -3,7 +3,7 @@
  * Invocation on stdin, logs from stdout/stderr lines, the result from a file in the private temp dir.
  */
 
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
@@ -17,12 +17,13 @@ import { pluginFailure, resultFailure } from '../outcome/plugin-result.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import { detectCgroups, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
+import { createWorkspace, type Workspace } from './workspace.ts'
 
 export interface ProcessRunnerOptions {
   prepareLaunch: PrepareLaunch
   limits: { memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number }
   mode: 'strict' | 'permissive'
-  /** Parent of the per-task temp dirs (default: the OS temp dir). */
+  /** Where the runner's workspace (the per-attempt temp dirs) goes (default: the OS temp dir). See workspace.ts. */
   tmpRoot?: string
   /** Pre-started processes kept ready (0 disables; default 2). See spares.ts. */
   spares?: number
@@ -33,8 +34,11 @@ export interface ProcessRunnerOptions {
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
 
 export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void> } {
-  sweepLeftovers(opts.tmpRoot ?? tmpdir())
-  const spares = new SparePool(opts.spares ?? 2, (k) => spawnPlugin(k, opts))
+  sweepStaleCgroups(detectCgroups())
+  const ws = createWorkspace(opts.tmpRoot ?? tmpdir())
+  const removeWorkspace = () => ws.remove()
+  process.once('exit', removeWorkspace)
+  const spares = new SparePool(opts.spares ?? 2, (k) => spawnPlugin(k, opts, ws))
   return {
     kind: 'process',
     async run(req) {
@@ -44,7 +48,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       let proc = spares.take(key.id)
       if (!proc) {
         try {
-          proc = await spawnPlugin(key, opts)
+          proc = await spawnPlugin(key, opts, ws)
         } catch (e) {
           return { ok: false, error: toErrorInfo(e), durationMs: Math.round(performance.now() - started) }
         }
@@ -55,7 +59,11 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       const outcome = await execute(proc, req, opts)
       return { ...outcome, durationMs: Math.round(performance.now() - started) }
     },
-    close: () => spares.close(),
+    async close() {
+      await spares.close()
+      process.off('exit', removeWorkspace)
+      ws.remove()
+    },
   }
 }
 
@@ -66,25 +74,34 @@ function spareKey(req: RunRequest): SpareKey {
 }
 
 /**
- * Starts a confined plugin process that waits for its invocation on stdin (no plugin code runs before
- * it: the boot loads the entry only after reading the invocation). Output is buffered until a task owns it.
+ * Starts a confined plugin process that waits for its invocation on stdin (no plugin code runs before it: the
+ * boot loads the entry only after reading the invocation, and an exec plugin's launcher waits before execve).
+ * Output is buffered until a task owns it.
  */
-async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions): Promise<StartedPlugin> {
-  const tmpDir = mkdtempSync(join(opts.tmpRoot ?? tmpdir(), `ak-task-p${process.pid}-`))
-  chmodSync(tmpDir, 0o777)
+async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Workspace): Promise<StartedPlugin> {
+  // A random id, unique per engine and host (a per-worker counter made two workers share one cgroup).
+  const { id, tmpDir } = ws.newAttempt()
   const resultFile = join(tmpDir, '.result.json')
   const env = { ...key.env, [ProtocolEnv.ResultFile]: resultFile, [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
   let launch
   try {
     launch = await opts.prepareLaunch({
-      plugin: key.plugin, permissions: key.permissions, env, tmpDir, limits: opts.limits, mode: opts.mode,
-      bootPath: BOOT_PATH, id: `p${process.pid}-${++spawned}`,
+      plugin: key.plugin, permissions: key.permissions, env, tmpDir, startDir: ws.startDir, limits: opts.limits, mode: opts.mode,
+      bootPath: BOOT_PATH, id,
     })
   } catch (e) {
     rmSync(tmpDir, { recursive: true, force: true })
     throw e
   }
-  const proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' })
+  let proc: StartedPlugin['proc']
+  try {
+    proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe', ...(launch.fds ?? [])] }) as StartedPlugin['proc']
+  } catch (e) {
+    // Nothing started: give back the cgroup and the leased uid, and the temp dir.
+    await launch.finish({ exitCode: null, signal: null, stderrTail: [] }).catch(() => undefined)
+    rmSync(tmpDir, { recursive: true, force: true })
+    throw e
+  }
   launch.attach?.(proc.pid)
   const p: StartedPlugin = {
     proc, launch, tmpDir, resultFile, stderrTail: [], buffered: [], outputBytes: 0, sink: undefined, onOverflow: undefined,
@@ -113,22 +130,6 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions): Promise<S
   }
   p.pumps = Promise.all([pumpLines(proc.stdout, route('stdout'), countBytes), pumpLines(proc.stderr, route('stderr'), countBytes)]).then(() => {})
   return p
-}
-
-let spawned = 0
-
-/** Temp dirs and cgroups of engines that died without cleaning up (named after their pid). */
-function sweepLeftovers(tmpRoot: string): void {
-  sweepStaleCgroups(detectCgroups())
-  for (const name of readdirSync(tmpRoot)) {
-    const m = /^ak-task-p(\d+)-/.exec(name)
-    if (!m) continue
-    try {
-      process.kill(Number(m[1]), 0)
-    } catch (e) {
-      if ((e as { code?: string }).code === 'ESRCH') rmSync(join(tmpRoot, name), { recursive: true, force: true })
-    }
-  }
 }
 
 type Outcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo; denial?: PermissionDenial }

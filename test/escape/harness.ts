@@ -1,4 +1,4 @@
-/** Escape-suite harness: loads a hostile fixture and runs one action through the real process runner + isolation. */
+/** Escape-suite harness: loads a hostile fixture and runs actions through the real process runner + isolation. */
 
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -9,6 +9,10 @@ import { createProcessRunner } from '../../sandbox/process/runner.ts'
 import { prepareLaunch } from '../../sandbox/process/isolation.ts'
 
 export const FIXTURES = resolve(import.meta.dir, '../fixtures/plugins/hostile')
+
+/** Both launchers: every escape test that applies runs under each. */
+export const LAUNCHERS = ['native', 'bun'] as const
+export type Launcher = (typeof LAUNCHERS)[number]
 
 /** Loads `plugin.yaml` from a fixture directory (absolute, or a name under the hostile fixtures). */
 export function loadFixture(dirOrName: string): LoadedPlugin {
@@ -22,27 +26,51 @@ export const LIMITS = { memoryMb: 256, cpuSeconds: 20, maxProcesses: 32, maxOutp
 
 export interface Run { outcome: RunOutcome; logs: PluginLogLine[]; mechanisms: string[]; text: string }
 
-/** Runs one action of a fixture through the isolated process runner. */
-export async function runAttack(plugin: LoadedPlugin, action: string, input: unknown = {}, opts: {
+export interface AttackOptions {
   permissions?: Permissions; env?: Record<string, string>; timeoutMs?: number; signal?: AbortSignal
   /** Force a launcher (default: the native one when it can be built). */
-  launcher?: 'native' | 'bun'
-} = {}): Promise<Run> {
-  let mechanisms: string[] = []
+  launcher?: Launcher
+  /** Where the runner's workspace goes (default: the OS temp dir). */
+  tmpRoot?: string
+  /** The uids a root engine leases (default: sandbox.uidRange's default). */
+  uidRange?: { start: number; count: number }
+}
+
+/** Runs one action of a fixture through the isolated process runner. */
+export async function runAttack(plugin: LoadedPlugin, action: string, input: unknown = {}, opts: AttackOptions = {}): Promise<Run> {
+  const [run] = await runAttacks(plugin, [{ action, input }], opts)
+  return run!
+}
+
+/**
+ * Runs several attempts one after the other on one runner, so that every attempt after the first is served by
+ * the spare process the previous one left (the pool keeps them for the same plugin, permissions and env).
+ */
+export async function runAttacks(plugin: LoadedPlugin, attempts: { action: string; input?: unknown }[], opts: AttackOptions = {}): Promise<Run[]> {
   const runner = createProcessRunner({
-    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher }), limits: LIMITS, mode: 'strict',
+    prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher, ...(opts.uidRange ? { uidRange: opts.uidRange } : {}) }),
+    limits: LIMITS, mode: 'strict',
+    ...(opts.tmpRoot ? { tmpRoot: opts.tmpRoot } : {}),
   })
-  const logs: PluginLogLine[] = []
-  const outcome = await runner.run({
-    plugin, action, input,
-    context: { executionId: 'esc', workflowId: 'escape', taskId: action, attempt: 1, source: `plugin:${plugin.manifest.name}.${action}` },
-    permissions: opts.permissions ?? plugin.manifest.permissions ?? {},
-    env: opts.env ?? {},
-    timeoutMs: opts.timeoutMs ?? 15_000,
-    signal: opts.signal ?? new AbortController().signal,
-    onLog: (l) => logs.push(l),
-    onLaunch: (m) => { mechanisms = m },
-  })
-  await runner.close() // its spare process, started for a next attempt that never comes
-  return { outcome, logs, mechanisms, text: JSON.stringify(outcome) + logs.map((l) => l.message).join('\n') }
+  const runs: Run[] = []
+  try {
+    for (const [i, { action, input }] of attempts.entries()) {
+      let mechanisms: string[] = []
+      const logs: PluginLogLine[] = []
+      const outcome = await runner.run({
+        plugin, action, input: input ?? {},
+        context: { executionId: 'esc', workflowId: 'escape', taskId: action, attempt: i + 1, source: `plugin:${plugin.manifest.name}.${action}` },
+        permissions: opts.permissions ?? plugin.manifest.permissions ?? {},
+        env: opts.env ?? {},
+        timeoutMs: opts.timeoutMs ?? 15_000,
+        signal: opts.signal ?? new AbortController().signal,
+        onLog: (l) => logs.push(l),
+        onLaunch: (m) => { mechanisms = m },
+      })
+      runs.push({ outcome, logs, mechanisms, text: JSON.stringify(outcome) + logs.map((l) => l.message).join('\n') })
+    }
+  } finally {
+    await runner.close() // its spare process, started for a next attempt that never comes
+  }
+  return runs
 }

@@ -1,0 +1,136 @@
+/**
+ * Engine-owned directories of one process runner: a root `<tmpRoot>/ak-p<pid>-XXXXXX` (mode 0711, so a plugin
+ * can reach its own temp dir but can neither list, rename nor replace anything in it), holding an empty start
+ * directory every sandboxed process starts in, one 0700 temp dir per attempt, and a lock that says the runner
+ * lives. Attempt ids are random, so they are unique per engine and per host, not per worker.
+ */
+
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { dirname, join, resolve } from 'node:path'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { flock, LOCK } from './libc.ts'
+
+/** The runner's directories. */
+export interface Workspace {
+  root: string
+  /**
+   * Empty and unwritable: the working directory of launchers and Bun plugins until confined (nothing to read in it).
+   * For a root engine `/run/autokestra/start`, whose every ancestor only root can write: Bun looks for files from its
+   * working directory upwards, and /tmp (above the workspace) is anyone's.
+   */
+  startDir: string
+  /** A fresh attempt: a globally unique id (also its cgroup name) and its private temp dir (0700, engine-owned until chowned). */
+  newAttempt(): { id: string; tmpDir: string }
+  /** Removes everything (the runner is closing, or the process exits). */
+  remove(): void
+}
+
+const LOCK_FILE = '.alive'
+const ROOT_PATTERN = /^ak-p(\d+)-/
+/** The layout before the workspace existed: one `ak-task-p<pid>-…` dir per attempt, straight in tmpRoot. */
+const LEGACY_PATTERN = /^ak-task-p(\d+)-/
+
+/** `p<pid>-<random>`: the pid lets the cgroup sweeper find leftovers of dead engines; the random part makes it unique. */
+export const newSandboxId = (): string => `p${process.pid}-${randomBytes(6).toString('hex')}`
+
+/**
+ * Creates the runner's workspace under `tmpRoot`, first removing those of runners that died without cleaning up.
+ * For a root engine every directory above it must be searchable by others: the attempts' uids have to reach their
+ * temp dirs through it.
+ */
+export function createWorkspace(tmpRoot: string): Workspace {
+  if (process.getuid?.() === 0) {
+    for (let p = resolve(tmpRoot); ; p = dirname(p)) {
+      if ((statSync(p).mode & 0o001) === 0) {
+        throw new AppError(ErrorCode.SandboxUnavailable,
+          `the sandbox temp root ${tmpRoot} is not reachable for sandbox uids: ${p} is not searchable by others (chmod o+x ${p})`)
+      }
+      if (p === '/') break
+    }
+  }
+  sweepStaleWorkspaces(tmpRoot)
+  const root = mkdtempSync(join(tmpRoot, `ak-p${process.pid}-`))
+  chmodSync(root, 0o711)
+  const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
+  flock(lockFd, LOCK.EX | LOCK.NB)
+  const startDir = rootStartDir() ?? join(root, 'start')
+  if (startDir.startsWith(root)) {
+    mkdirSync(startDir)
+    chmodSync(startDir, 0o555)
+  }
+  let removed = false
+  return {
+    root,
+    startDir,
+    newAttempt() {
+      const id = newSandboxId()
+      const tmpDir = join(root, id)
+      mkdirSync(tmpDir, { mode: 0o700 })
+      return { id, tmpDir }
+    },
+    remove() {
+      if (removed) return
+      removed = true
+      rmSync(root, { recursive: true, force: true })
+      try { closeSync(lockFd) } catch { /* already closed */ }
+    },
+  }
+}
+
+const ROOT_START = '/run/autokestra/start'
+
+/** `/run/autokestra/start` for a root engine, when it and every ancestor are root's alone; else undefined. */
+function rootStartDir(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined
+  try {
+    mkdirSync(ROOT_START, { recursive: true, mode: 0o711 })
+    chmodSync(dirname(ROOT_START), 0o711) // searchable by the sandbox uids (uids.ts keeps its own subdirectory 0700)
+    chmodSync(ROOT_START, 0o555)
+    for (let p = ROOT_START; ; p = p.slice(0, p.lastIndexOf('/')) || '/') {
+      const st = lstatSync(p)
+      if (st.isSymbolicLink() || st.uid !== 0 || (st.mode & 0o022) !== 0) return undefined
+      if (p === '/') break
+    }
+    return readdirSync(ROOT_START).length === 0 ? ROOT_START : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Removes workspaces whose runner is gone: their lock can be taken (the kernel dropped it when the holder died;
+ * this works across pid namespaces, unlike a pid check). Only directories we own are considered, never a symlink.
+ */
+export function sweepStaleWorkspaces(tmpRoot: string): number {
+  const me = process.getuid?.() ?? 0
+  let removed = 0
+  let names: string[] = []
+  try { names = readdirSync(tmpRoot) } catch { return 0 }
+  for (const name of names) {
+    const dir = join(tmpRoot, name)
+    const root = ROOT_PATTERN.test(name)
+    if (!root && !LEGACY_PATTERN.test(name)) continue
+    try {
+      const st = lstatSync(dir)
+      if (!st.isDirectory() || st.uid !== me) continue
+    } catch { continue }
+    const pid = Number((root ? ROOT_PATTERN : LEGACY_PATTERN).exec(name)![1])
+    if (root ? lockFree(join(dir, LOCK_FILE), pid) : pidGone(pid)) {
+      rmSync(dir, { recursive: true, force: true })
+      removed++
+    }
+  }
+  return removed
+}
+
+function lockFree(file: string, pid: number): boolean {
+  let fd: number
+  // No lock file yet: a runner that is starting right now (its pid lives), or one that died while starting.
+  try { fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW) } catch { return pidGone(pid) }
+  try { return flock(fd, LOCK.EX | LOCK.NB) === 0 } finally { closeSync(fd) }
+}
+
+function pidGone(pid: number): boolean {
+  try { process.kill(pid, 0); return false } catch (e) { return (e as { code?: string }).code === 'ESRCH' }
+}
