@@ -105,9 +105,10 @@ describe('security headers', () => {
     expect(r.headers['cache-control']).toBe('no-store')
   })
 
-  it('a 500 (the store gone under /health) carries them, with the envelope and no detail', async () => {
+  it('a 500 (the store closed under a read) carries them, with the envelope and no detail', async () => {
+    // /health reports a store it cannot read as degraded (200); a listing has nothing to fall back on.
     store.db.close()
-    const res = await fetch(`${url}/health`)
+    const res = await fetch(`${url}/api/v1/workflows`, { headers: auth })
     expect(res.status).toBe(500)
     expect(await res.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } })
     expectSecurityHeaders(res.headers)

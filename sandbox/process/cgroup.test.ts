@@ -127,7 +127,7 @@ describe('strict mode without cgroup limits', () => {
   const spec = (mode: 'strict' | 'permissive') => {
     const tmpDir = mkdtempSync(join(temp, 'task-'))
     return {
-      plugin, permissions: {}, env: { TMPDIR: tmpDir }, tmpDir, mode, id: `cg-${mode}-${process.pid}-${++n}`,
+      plugin, permissions: {}, env: { TMPDIR: tmpDir }, tmpDir, startDir: tmpDir, mode, id: `cg-${mode}-${process.pid}-${++n}`,
       limits: { memoryMb: 128, cpuSeconds: 5, maxProcesses: 8 }, bootPath: resolve(import.meta.dir, '../sdk/boot.ts'),
     }
   }

@@ -61,7 +61,8 @@ function availableV1Controllers(root: string): string[] {
   return ['memory', 'pids'].filter((c) => {
     if (!existsSync(`${root}/${c}/cgroup.procs`)) return false
     const dir = `${root}/${c}/${PARENT}`
-    try { mkdirSync(dir, { recursive: true }); return existsSync(`${dir}/cgroup.procs`) } catch { return false }
+    // The parent may already exist (made by a root engine): we must be able to create task cgroups in it.
+    try { mkdirSync(dir, { recursive: true }); return existsSync(`${dir}/cgroup.procs`) && writable(dir) } catch { return false }
   })
 }
 

@@ -34,6 +34,8 @@ export interface AttackOptions {
   tmpRoot?: string
   /** The uids a root engine leases (default: sandbox.uidRange's default). */
   uidRange?: { start: number; count: number }
+  /** Sandbox mode (default strict). */
+  mode?: 'strict' | 'permissive'
 }
 
 /** Runs one action of a fixture through the isolated process runner. */
@@ -49,7 +51,7 @@ export async function runAttack(plugin: LoadedPlugin, action: string, input: unk
 export async function runAttacks(plugin: LoadedPlugin, attempts: { action: string; input?: unknown }[], opts: AttackOptions = {}): Promise<Run[]> {
   const runner = createProcessRunner({
     prepareLaunch: (spec) => prepareLaunch(spec, undefined, { launcher: opts.launcher, ...(opts.uidRange ? { uidRange: opts.uidRange } : {}) }),
-    limits: LIMITS, mode: 'strict',
+    limits: LIMITS, mode: opts.mode ?? 'strict',
     ...(opts.tmpRoot ? { tmpRoot: opts.tmpRoot } : {}),
   })
   const runs: Run[] = []
