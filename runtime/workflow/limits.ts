@@ -1,0 +1,62 @@
+/** Bounds on a workflow document, checked before the expensive work (config: the `limits` section). */
+
+/** Every bound a workflow document must respect; each violation is an issue with its own code. */
+export interface WorkflowLimits {
+  /** UTF-8 bytes of the YAML, checked before parsing (`DOCUMENT_TOO_LARGE`). */
+  maxDocumentBytes: number
+  /** Entries of `tasks` (`TOO_MANY_TASKS`). */
+  maxTasks: number
+  /** Keys of any one map (`TOO_MANY_KEYS`). */
+  maxMapKeys: number
+  /** Items of any one list other than `tasks` (`TOO_MANY_ITEMS`). */
+  maxListItems: number
+  /** Nested maps and lists; the document's top-level map is depth 1 (`TOO_DEEP`). */
+  maxDepth: number
+  /** Characters of any one string, key or value (`STRING_TOO_LONG`). */
+  maxStringLength: number
+  /** Characters of one template, `{{` to `}}` included (`TEMPLATE_TOO_LONG`). */
+  maxExpressionLength: number
+  /** Alias nodes (`*name`) in the document (`TOO_MANY_ALIASES`); also caps alias expansion. */
+  maxAliases: number
+  /** Issues reported; beyond them one `TOO_MANY_ISSUES` entry says the list was cut. */
+  maxIssues: number
+}
+
+/**
+ * Defaults, sized for hand-written and generated workflows alike: a 1 MiB document parses in about a
+ * second (the `yaml` package runs at ~1 MB/s on one core), 1,000 tasks keep the engine's per-event
+ * scheduling pass cheap, and every other bound is far beyond what a real workflow uses.
+ */
+export const DEFAULT_WORKFLOW_LIMITS: Readonly<WorkflowLimits> = Object.freeze({
+  maxDocumentBytes: 1_048_576,
+  maxTasks: 1_000,
+  maxMapKeys: 10_000,
+  maxListItems: 10_000,
+  maxDepth: 64,
+  maxStringLength: 262_144,
+  maxExpressionLength: 1_024,
+  maxAliases: 100,
+  maxIssues: 100,
+})
+
+/** The issue codes of the limits, one per bound. */
+export const LimitCode = {
+  DocumentTooLarge: 'DOCUMENT_TOO_LARGE',
+  TooManyTasks: 'TOO_MANY_TASKS',
+  TooManyKeys: 'TOO_MANY_KEYS',
+  TooManyItems: 'TOO_MANY_ITEMS',
+  TooDeep: 'TOO_DEEP',
+  StringTooLong: 'STRING_TOO_LONG',
+  TemplateTooLong: 'TEMPLATE_TOO_LONG',
+  TooManyAliases: 'TOO_MANY_ALIASES',
+  TooManyIssues: 'TOO_MANY_ISSUES',
+} as const
+export type LimitCode = (typeof LimitCode)[keyof typeof LimitCode]
+
+/** The UTF-8 size of `text`; the length alone decides when it is far from `max` (no scan of the text then). */
+export function exceedsBytes(text: string, max: number): boolean {
+  // A UTF-16 code unit takes 1 to 3 bytes in UTF-8 (a surrogate pair 4 for 2 units).
+  if (text.length > max) return true
+  if (text.length * 3 <= max) return false
+  return Buffer.byteLength(text, 'utf8') > max
+}
