@@ -22,6 +22,7 @@ import { cronTriggerHooks } from './services/triggers.ts'
 import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
 import { WorkflowService } from './services/workflows.ts'
+import { parserPoolFor } from './workflow-parser/pool.ts'
 
 /** Everything the API needs; the engine is absent when the runtime is disabled (reads still work). */
 export interface AppDeps {
@@ -46,8 +47,10 @@ export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
   const checkKey = createKeyChecker(deps.config.server.apiKeys)
   const metrics = new Metrics(deps.store, deps.engine)
+  // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
+  const parser = parserPoolFor(deps.config.limits)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
-    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock))))
+    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock), parser)))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookRoutes(new WebhookService(ctx)))
@@ -77,7 +80,10 @@ export function createApp(deps: AppDeps) {
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
     .use(v1)
-    .onStop(() => metrics.close())
+    .onStop(() => {
+      metrics.close()
+      parser.close()
+    })
 }
 
 /** The app's type: what `api/client.ts` (Eden Treaty) is typed against. */

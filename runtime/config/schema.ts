@@ -1,6 +1,7 @@
 /** The config file's TypeBox schema (every key optional, none unknown), the resolved Config type and its defaults. */
 import { resolve } from 'node:path'
 import { Type } from '@sinclair/typebox'
+import { DEFAULT_WORKFLOW_LIMITS, type WorkflowLimits } from '../workflow/limits.ts'
 
 const Int = (minimum: number, maximum?: number) => Type.Integer({ minimum, ...(maximum !== undefined ? { maximum } : {}) })
 const NonEmpty = Type.String({ minLength: 1 })
@@ -36,6 +37,19 @@ export const ConfigFileSchema = Type.Object({
   logging: section({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
   }),
+  limits: section({
+    maxDocumentBytes: Int(1),
+    maxTasks: Int(1),
+    maxMapKeys: Int(1),
+    maxListItems: Int(1),
+    maxDepth: Int(1),
+    maxStringLength: Int(1),
+    maxExpressionLength: Int(1),
+    maxAliases: Int(0),
+    maxIssues: Int(1),
+    parseTimeoutSeconds: Int(1),
+    maxQueuedParses: Int(0),
+  }),
 }, strict)
 
 /** The effective configuration; every path in it is absolute (except `:memory:` storage). */
@@ -55,6 +69,13 @@ export interface Config {
   /** `keyFile` defaults to `secret.key` beside the database. */
   secrets: { keyFile: string }
   logging: { level: 'debug' | 'info' | 'warn' | 'error' }
+  /** Bounds on workflow uploads (runtime/workflow/limits.ts) and on the parser worker that checks them. */
+  limits: WorkflowLimits & {
+    /** How long one upload may wait for the parser, and then run in it. */
+    parseTimeoutSeconds: number
+    /** Uploads waiting for the parser beyond the one it works on; more are refused with 429 and Retry-After. */
+    maxQueuedParses: number
+  }
 }
 
 /** Defaults before path resolution (relative paths as a user would write them). */
@@ -67,7 +88,14 @@ export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: 
     sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 10_485_760 },
     secrets: {},
     logging: { level: 'info' },
+    limits: { ...DEFAULT_WORKFLOW_LIMITS, parseTimeoutSeconds: 10, maxQueuedParses: 16 },
   }
+}
+
+/** The document limits of the `limits` section, without the parser pool's own settings. */
+export function workflowLimitsOf(limits: Config['limits']): WorkflowLimits {
+  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, ...documentLimits } = limits
+  return documentLimits
 }
 
 /** Resolves a path against `base`, leaving SQLite's `:memory:` alone. */

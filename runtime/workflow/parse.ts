@@ -74,9 +74,13 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
   return { ok: true, workflow, warnings: capIssues(sortIssues(report.warnings.map(place)), lim.maxIssues, false) }
 }
 
-/** The DOCUMENT_TOO_LARGE issue (also raised by the API from Content-Length, before reading the body). */
-export function documentTooLarge(bytes: number, max: number): Issue {
-  return { path: '', code: LimitCode.DocumentTooLarge, message: `the document is ${bytes} bytes; the limit is ${max} (limits.maxDocumentBytes)` }
+/**
+ * The DOCUMENT_TOO_LARGE issue (also raised by the API from Content-Length or while reading the body,
+ * where only "more than" may be known: `exact` false).
+ */
+export function documentTooLarge(bytes: number, max: number, exact = true): Issue {
+  const size = exact ? `${bytes} bytes` : `over ${max} bytes`
+  return { path: '', code: LimitCode.DocumentTooLarge, message: `the document is ${size}; the limit is ${max} (limits.maxDocumentBytes)` }
 }
 
 /** The first `max` issues, plus one TOO_MANY_ISSUES entry when some were left out. */

@@ -1,0 +1,219 @@
+/**
+ * The workflow parser: one reused Bun worker, a bounded queue and a deadline per upload, so a large or
+ * hostile upload never stalls the main thread (the API, /health, the supervisor's checkpoints).
+ *
+ * Why a worker rather than "bounded by the limits": the `yaml` package parses ~1 MB/s, so a document at
+ * the 1 MiB default limit costs about a second of CPU, and a pathological one may cost more memory than
+ * it is worth keeping. In the worker that second stalls nobody; the main thread only copies the text in
+ * and the result out. The worker collects its garbage after large documents, is replaced when its heap
+ * stays large, and is stopped when idle, so the memory a burst took is given back.
+ */
+import * as Comlink from 'comlink'
+import { workflowLimitsOf, type Config } from '../../runtime/config/index.ts'
+import type { WorkflowLimits } from '../../runtime/workflow/limits.ts'
+import type { ParseResult } from '../../runtime/workflow/parse.ts'
+import type { ParserApi, ParseReply } from './protocol.ts'
+
+const ENTRY = new URL('./worker.ts', import.meta.url).href
+
+/** How the pool is bounded. */
+export interface ParserPoolOptions {
+  limits: WorkflowLimits
+  /** Longest wait in the queue, and longest run in the worker, of one upload. */
+  timeoutMs: number
+  /** Uploads waiting beyond the one being parsed; more are refused at once. */
+  maxQueued: number
+  /** Stop the worker after this long without work (default 10 s). */
+  idleMs?: number
+  /** Replace the worker when its heap is still above this after a job (default 256 MiB). */
+  recycleHeapBytes?: number
+}
+
+/** The answer for one upload. */
+export type ParseOutcome =
+  | { type: 'parsed'; result: ParseResult }
+  /** The queue was full, or the upload waited past its deadline: try again later. */
+  | { type: 'busy'; retryAfterSeconds: number }
+  /** The worker ran past the deadline on this document (it was stopped) or died while parsing it. */
+  | { type: 'aborted'; reason: 'timeout' | 'crashed' }
+
+interface Job {
+  source: string
+  resolve: (outcome: ParseOutcome) => void
+  /** The queue deadline, cleared when the job starts. */
+  timer?: ReturnType<typeof setTimeout>
+}
+
+interface LiveWorker {
+  worker: Worker
+  api: Comlink.Remote<ParserApi>
+}
+
+/** The job in the worker, and how to answer it exactly once. */
+interface Running {
+  job: Job
+  live: LiveWorker
+  finish: (outcome: ParseOutcome) => void
+}
+
+/** Counters for tests and benchmarks. */
+export interface ParserPoolStats {
+  started: number
+  parsed: number
+  refused: number
+  timedOut: number
+  crashed: number
+  recycled: number
+}
+
+export class ParserPool {
+  private live: LiveWorker | undefined
+  private readonly queue: Job[] = []
+  private running: Running | undefined
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private closed = false
+  /** Moving average of recent parse times, for Retry-After. */
+  private averageMs = 100
+  readonly stats: ParserPoolStats = { started: 0, parsed: 0, refused: 0, timedOut: 0, crashed: 0, recycled: 0 }
+
+  constructor(private readonly options: ParserPoolOptions) {}
+
+  /** Parses one document in the worker; never rejects. */
+  parse(source: string): Promise<ParseOutcome> {
+    if (this.closed) return Promise.resolve(this.busy())
+    if (this.queue.length >= this.options.maxQueued && this.running) {
+      this.stats.refused++
+      return Promise.resolve(this.busy())
+    }
+    return new Promise((resolve) => {
+      const job: Job = { source, resolve }
+      job.timer = setTimeout(() => {
+        const at = this.queue.indexOf(job)
+        if (at < 0) return
+        this.queue.splice(at, 1)
+        this.stats.refused++
+        resolve(this.busy())
+      }, this.options.timeoutMs)
+      job.timer.unref?.()
+      this.queue.push(job)
+      this.pump()
+    })
+  }
+
+  /** Stops the worker; queued and running uploads are answered busy. */
+  close(): void {
+    this.closed = true
+    clearTimeout(this.idleTimer)
+    for (const job of this.queue.splice(0)) {
+      clearTimeout(job.timer)
+      job.resolve(this.busy())
+    }
+    const running = this.running
+    this.running = undefined
+    running?.job.resolve(this.busy())
+    this.stop()
+  }
+
+  /** Bytes a document may have (the route refuses larger bodies before reading them whole). */
+  get maxDocumentBytes(): number {
+    return this.options.limits.maxDocumentBytes
+  }
+
+  /** Whether a worker thread is alive (it is stopped when idle). */
+  get workerAlive(): boolean {
+    return this.live !== undefined
+  }
+
+  private busy(): ParseOutcome {
+    const waitMs = this.averageMs * (this.queue.length + 1)
+    return { type: 'busy', retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) }
+  }
+
+  private pump(): void {
+    if (this.running || this.closed) return
+    const job = this.queue.shift()
+    if (!job) {
+      this.armIdle()
+      return
+    }
+    clearTimeout(job.timer)
+    clearTimeout(this.idleTimer)
+    const live = this.ensureWorker()
+    const started = performance.now()
+    const run: Running = {
+      job,
+      live,
+      finish: (outcome) => {
+        if (this.running !== run) return
+        clearTimeout(deadline)
+        this.running = undefined
+        job.resolve(outcome)
+        this.pump()
+      },
+    }
+    this.running = run
+    const deadline = setTimeout(() => {
+      this.stats.timedOut++
+      this.stop()
+      run.finish({ type: 'aborted', reason: 'timeout' })
+    }, this.options.timeoutMs)
+    deadline.unref?.()
+    live.api.parse(job.source, this.options.limits).then(
+      (reply: ParseReply) => {
+        this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started)
+        this.stats.parsed++
+        if (reply.heapBytes > (this.options.recycleHeapBytes ?? 256 * 1024 * 1024)) {
+          this.stats.recycled++
+          this.stop()
+        }
+        run.finish({ type: 'parsed', result: reply.result })
+      },
+      () => this.died(live),
+    )
+  }
+
+  /** The worker died on its own (a crash, not our terminate): the job it held is answered. */
+  private died(live: LiveWorker): void {
+    if (this.live !== live) return
+    this.stats.crashed++
+    this.stop()
+    if (this.running?.live === live) this.running.finish({ type: 'aborted', reason: 'crashed' })
+  }
+
+  private ensureWorker(): LiveWorker {
+    if (this.live) return this.live
+    const worker = new Worker(ENTRY)
+    // Neither the worker nor its timers keep a process alive that is otherwise done (tests, the CLI).
+    worker.unref()
+    const live: LiveWorker = { worker, api: Comlink.wrap<ParserApi>(worker) }
+    // A worker that dies never answers through comlink: its error and close events end the job.
+    worker.addEventListener('error', (e) => {
+      e.preventDefault?.()
+      this.died(live)
+    })
+    worker.addEventListener('close', () => this.died(live))
+    this.live = live
+    this.stats.started++
+    return live
+  }
+
+  private stop(): void {
+    const live = this.live
+    this.live = undefined
+    live?.worker.terminate()
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer)
+    if (!this.live) return
+    this.idleTimer = setTimeout(() => {
+      if (!this.running && this.queue.length === 0) this.stop()
+    }, this.options.idleMs ?? 10_000)
+    this.idleTimer.unref?.()
+  }
+}
+
+/** The pool for a server's `limits` config section. */
+export function parserPoolFor(limits: Config['limits']): ParserPool {
+  return new ParserPool({ limits: workflowLimitsOf(limits), timeoutMs: limits.parseTimeoutSeconds * 1000, maxQueued: limits.maxQueuedParses })
+}
