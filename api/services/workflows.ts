@@ -2,10 +2,11 @@
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newToken } from '../../runtime/ids.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
-import type { Issue } from '../../runtime/workflow/model.ts'
+import type { Issue, Workflow } from '../../runtime/workflow/model.ts'
 import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
-import type { ParseOutcome } from '../workflow-parser/pool.ts'
 import { checkPage } from '../models/common.ts'
+import type { ParseOutcome } from '../workflow-parser/pool.ts'
+import { toWire } from '../workflow-parser/protocol.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
 import {
@@ -29,8 +30,11 @@ export interface WorkflowParser {
 /** In-thread parsing with the default limits, for callers without a pool. */
 const inThreadParser: WorkflowParser = {
   maxDocumentBytes: DEFAULT_WORKFLOW_LIMITS.maxDocumentBytes,
-  parse: async (source) => ({ type: 'parsed', result: parseWorkflow(source) }),
+  parse: async (source) => ({ type: 'parsed', result: toWire(parseWorkflow(source)) }),
 }
+
+/** Lets other work (/health, checkpoints) run between the steps of a large apply. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** 429 RATE_LIMITED: the parser's queue is full; the route answers with Retry-After. */
 export class ParserBusyError extends AppError {
@@ -73,7 +77,11 @@ export class WorkflowService {
     if (outcome.type === 'aborted') throw invalidWorkflow([{ path: '', code: 'VALIDATION_ABORTED', message: ABORTED[outcome.reason] }])
     const parsed = outcome.result
     if (!parsed.ok) throw invalidWorkflow(parsed.issues)
-    const wf = parsed.workflow
+    // What stays on this thread for an accepted upload — decode, store, answer — grows with the model;
+    // the document limit bounds it, and yielding between the steps keeps each one short (docs/workflows.md).
+    await yieldToLoop()
+    const wf = JSON.parse(parsed.workflowJson) as Workflow
+    await yieldToLoop()
     if (wf.id !== id) {
       throw new AppError(ErrorCode.InvalidWorkflow,
         `the YAML declares id "${wf.id}" but the URL says "${id}"`, { path: 'id', expected: id, actual: wf.id })

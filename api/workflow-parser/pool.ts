@@ -11,8 +11,7 @@
 import * as Comlink from 'comlink'
 import { workflowLimitsOf, type Config } from '../../runtime/config/index.ts'
 import type { WorkflowLimits } from '../../runtime/workflow/limits.ts'
-import type { ParseResult } from '../../runtime/workflow/parse.ts'
-import type { ParserApi, ParseReply } from './protocol.ts'
+import type { ParserApi, ParseReply, WireParseResult } from './protocol.ts'
 
 const ENTRY = new URL('./worker.ts', import.meta.url).href
 
@@ -31,7 +30,7 @@ export interface ParserPoolOptions {
 
 /** The answer for one upload. */
 export type ParseOutcome =
-  | { type: 'parsed'; result: ParseResult }
+  | { type: 'parsed'; result: WireParseResult }
   /** The queue was full, or the upload waited past its deadline: try again later. */
   | { type: 'busy'; retryAfterSeconds: number }
   /** The worker ran past the deadline on this document (it was stopped) or died while parsing it. */
