@@ -1,5 +1,6 @@
 /** Reads a workflow YAML file for the CLI: missing or unreadable files are usage errors (exit 2). */
 
+import { open, stat } from 'node:fs/promises'
 import { loadConfig, workflowLimitsOf } from '../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { parseWorkflow, type ParseResult } from '../runtime/workflow/index.ts'
@@ -11,12 +12,13 @@ import { documentTooLarge } from '../runtime/workflow/parse.ts'
  * limit as a cap (a FIFO or /dev/zero cannot make it read forever): past it, DOCUMENT_TOO_LARGE.
  */
 export async function readWorkflowFile(file: string, limits: WorkflowLimits = DEFAULT_WORKFLOW_LIMITS): Promise<{ text: string; result: ParseResult }> {
-  const source = Bun.file(file)
-  if (!(await source.exists())) throw new AppError(ErrorCode.InvalidInput, `file not found: ${file}`, { file })
   let read: { text: string } | { bytes: number; exact: boolean }
   try {
-    read = await readCapped(source, limits.maxDocumentBytes)
+    // stat, not Bun.file().exists(): that says false for a FIFO or a device.
+    const info = await stat(file)
+    read = await readCapped(file, info.isFile() ? info.size : 0, limits.maxDocumentBytes)
   } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') throw new AppError(ErrorCode.InvalidInput, `file not found: ${file}`, { file })
     throw new AppError(ErrorCode.InvalidInput, `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { file })
   }
   if (!('text' in read)) return { text: '', result: { ok: false, issues: [documentTooLarge(read.bytes, limits.maxDocumentBytes, read.exact)] } }
@@ -28,21 +30,22 @@ export function workflowLimits(configFile?: string): WorkflowLimits {
   return workflowLimitsOf(loadConfig(configFile !== undefined ? { file: configFile } : {}).limits)
 }
 
-async function readCapped(file: ReturnType<typeof Bun.file>, max: number): Promise<{ text: string } | { bytes: number; exact: boolean }> {
-  // A regular file says its size; special files say 0 and are measured while reading.
-  if (file.size > max) return { bytes: file.size, exact: true }
-  const chunks: Uint8Array[] = []
-  let size = 0
-  const reader = file.stream().getReader()
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => {})
-      return { bytes: size, exact: false }
+/** `size` is the stat size of a regular file (0 for special files, which are measured while reading). */
+async function readCapped(file: string, size: number, max: number): Promise<{ text: string } | { bytes: number; exact: boolean }> {
+  if (size > max) return { bytes: size, exact: true }
+  const handle = await open(file, 'r')
+  try {
+    const chunks: Buffer[] = []
+    let read = 0
+    for (;;) {
+      const { bytesRead, buffer } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null)
+      if (bytesRead === 0) break
+      read += bytesRead
+      if (read > max) return { bytes: read, exact: false }
+      chunks.push(buffer.subarray(0, bytesRead))
     }
-    chunks.push(value)
+    return { text: Buffer.concat(chunks, read).toString('utf8') }
+  } finally {
+    await handle.close()
   }
-  return { text: Buffer.concat(chunks, size).toString('utf8') }
 }
