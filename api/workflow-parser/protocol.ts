@@ -24,7 +24,9 @@ export interface ParseReply {
   heapBytes: number
 }
 
-/** The one method the worker exposes. Everything crossing it survives structured clone. */
+/** What the worker exposes. Everything crossing it survives structured clone. */
 export interface ParserApi {
+  /** Answers once the worker has loaded (the parser's modules are imported before it can answer). */
+  ping(): Promise<true>
   parse(source: string, limits: WorkflowLimits): Promise<ParseReply>
 }

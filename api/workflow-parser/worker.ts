@@ -22,6 +22,7 @@ try {
 const COLLECT_AFTER_BYTES = 64 * 1024
 
 const api: ParserApi = {
+  ping: async () => true,
   async parse(source, limits) {
     const result = toWire(parseWorkflow(source, limits))
     // A full collection here costs the worker ~10 ms and no one else; waiting for JSC's own timing
