@@ -79,8 +79,12 @@ const url = `http://127.0.0.1:${port}`
 writeFileSync(join(dir, 'config.yaml'), [
   'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, 'storage:', '  path: ./autokestra.db',
   'plugins:', `  paths: [${join(ROOT, 'plugins')}]`,
-  ...(LIMITS === 'none' ? [] : ['limits:', ...Object.entries(JSON.parse(LIMITS) as Record<string, number>).map(([k, v]) => `  ${k}: ${v}`)]), '',
+  ...limitLines(), '',
 ].join('\n'))
+function limitLines(): string[] {
+  const entries = LIMITS === 'none' ? [] : Object.entries(JSON.parse(LIMITS) as Record<string, number>)
+  return entries.length ? ['limits:', ...entries.map(([k, v]) => `  ${k}: ${v}`)] : []
+}
 const env: Record<string, string> = {}
 for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('WORKFLOW_')) env[k] = v
 const server = Bun.spawn(['bun', 'cli/main.ts', 'server', 'start', '-c', join(dir, 'config.yaml')], { cwd: ROOT, env, stdout: 'ignore', stderr: 'pipe' })

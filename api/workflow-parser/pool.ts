@@ -12,15 +12,21 @@ import * as Comlink from 'comlink'
 import { workflowLimitsOf, type Config } from '../../runtime/config/index.ts'
 import type { WorkflowLimits } from '../../runtime/workflow/limits.ts'
 import type { ParserApi, ParseReply, WireParseResult } from './protocol.ts'
+import { threadCpuMs } from './thread-cpu.ts'
 
 const ENTRY = new URL('./worker.ts', import.meta.url).href
 /** Longest a worker may take to load (~0.3 s on a quiet 2-core machine, seconds when it is loaded). */
 const START_TIMEOUT_MS = 30_000
+/** Wall-time backstop of a parse, as a multiple of its CPU budget (a thread that gets no CPU at all). */
+const WALL_BACKSTOP = 6
 
 /** How the pool is bounded. */
 export interface ParserPoolOptions {
   limits: WorkflowLimits
-  /** Longest wait in the queue, and longest run in the worker, of one upload. */
+  /**
+   * Longest wait in the queue (wall time), and longest run in the worker (CPU time of its thread where
+   * /proc tells it, else wall time; a run is also stopped after WALL_BACKSTOP times this in wall time).
+   */
   timeoutMs: number
   /** Uploads waiting beyond the one being parsed; more are refused at once. */
   maxQueued: number
@@ -50,6 +56,8 @@ interface LiveWorker {
   api: Comlink.Remote<ParserApi>
   /** Settles when the worker has loaded: a job's run deadline starts then, not at spawn. */
   ready: Promise<void>
+  /** The worker's thread id once ready (Linux), to read its CPU time. */
+  tid?: number
 }
 
 /** The job in the worker, and how to answer it exactly once. */
@@ -142,13 +150,13 @@ export class ParserPool {
     clearTimeout(job.timer)
     clearTimeout(this.idleTimer)
     const live = this.ensureWorker()
-    let deadline: ReturnType<typeof setTimeout> | undefined
+    let deadline: ReturnType<typeof setInterval> | undefined
     const run: Running = {
       job,
       live,
       finish: (outcome) => {
         if (this.running !== run) return
-        clearTimeout(deadline)
+        clearInterval(deadline)
         this.running = undefined
         job.resolve(outcome)
         this.pump()
@@ -159,11 +167,18 @@ export class ParserPool {
     void live.ready.then(() => {
       if (this.running !== run) return
       const started = performance.now()
-      deadline = setTimeout(() => {
+      const cpu = live.tid !== undefined ? threadCpuMs(live.tid) : undefined
+      const spent = () => {
+        const now = cpu !== undefined && live.tid !== undefined ? threadCpuMs(live.tid) : undefined
+        return now !== undefined && cpu !== undefined ? now - cpu : performance.now() - started
+      }
+      const { timeoutMs } = this.options
+      deadline = setInterval(() => {
+        if (spent() <= timeoutMs && performance.now() - started <= WALL_BACKSTOP * timeoutMs) return
         this.stats.timedOut++
         this.stop()
         run.finish({ type: 'aborted', reason: 'timeout' })
-      }, this.options.timeoutMs)
+      }, Math.max(10, Math.min(250, timeoutMs / 4)))
       deadline.unref?.()
       live.api.parse(job.source, this.options.limits).then(
         (reply: ParseReply) => {
@@ -199,7 +214,10 @@ export class ParserPool {
     const ready = new Promise<void>((resolve) => {
       startTimer = setTimeout(() => this.died(live), Math.max(this.options.timeoutMs, START_TIMEOUT_MS))
       startTimer.unref?.()
-      api.ping().then(() => resolve(), () => this.died(live))
+      api.ping().then(({ tid }) => {
+        if (tid !== undefined) live.tid = tid
+        resolve()
+      }, () => this.died(live))
     }).finally(() => clearTimeout(startTimer))
     const live: LiveWorker = { worker, api, ready }
     // A worker that dies never answers through comlink: its error and close events end the job.

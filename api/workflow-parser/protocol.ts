@@ -26,7 +26,7 @@ export interface ParseReply {
 
 /** What the worker exposes. Everything crossing it survives structured clone. */
 export interface ParserApi {
-  /** Answers once the worker has loaded (the parser's modules are imported before it can answer). */
-  ping(): Promise<true>
+  /** Answers once the worker has loaded (its modules are imported first), with its thread id when known. */
+  ping(): Promise<{ tid: number | undefined }>
   parse(source: string, limits: WorkflowLimits): Promise<ParseReply>
 }

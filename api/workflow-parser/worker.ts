@@ -4,6 +4,7 @@ import * as Comlink from 'comlink'
 import { setPriority } from 'node:os'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
 import { toWire, type ParserApi } from './protocol.ts'
+import { currentThreadId } from './thread-cpu.ts'
 
 if (Bun.isMainThread) throw new Error('api/workflow-parser/worker.ts must run in a Worker, not on the main thread')
 
@@ -22,7 +23,7 @@ try {
 const COLLECT_AFTER_BYTES = 64 * 1024
 
 const api: ParserApi = {
-  ping: async () => true,
+  ping: async () => ({ tid: currentThreadId() }),
   async parse(source, limits) {
     const result = toWire(parseWorkflow(source, limits))
     // A full collection here costs the worker ~10 ms and no one else; waiting for JSC's own timing
