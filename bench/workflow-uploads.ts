@@ -7,7 +7,7 @@
  * `none` writes no section, for checkouts that predate it), SCENARIOS (comma list, default all),
  * BURST (uploads in the burst, 200), CONCURRENCY (8).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -17,6 +17,7 @@ const BURST = Number(process.env.BURST ?? 200)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8)
 const LIMITS = process.env.LIMITS ?? '{}'
 const ONLY = process.env.SCENARIOS?.split(',')
+
 
 /** Documents of the shapes the issue names, plus the densest shapes at a given size. */
 const docs = {
@@ -103,6 +104,23 @@ function memory(): { rssMb: number; peakMb: number } {
   return { rssMb: Math.round(kb('VmRSS') / 1024), peakMb: Math.round(kb('VmHWM') / 1024) }
 }
 
+/** CPU ms of the server's main thread (tid = pid) and of its niced threads (the parser worker), from /proc. */
+function cpu(): { mainMs: number; parserMs: number } {
+  const ms = (tid: string) => {
+    const stat = readFileSync(`/proc/${server.pid}/task/${tid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { ms: (Number(f[11]) + Number(f[12])) * 10, nice: Number(f[16]) }
+  }
+  let parserMs = 0
+  for (const tid of readdirSync(`/proc/${server.pid}/task`)) {
+    try {
+      const t = ms(tid)
+      if (t.nice > 0) parserMs += t.ms
+    } catch { /* the thread ended */ }
+  }
+  return { mainMs: ms(String(server.pid)).ms, parserMs }
+}
+
 async function put(id: string, body: string): Promise<{ status: number; code?: string; issue?: string; ms: number }> {
   const started = performance.now()
   const res = await fetch(`${url}/api/v1/workflows/${id}`, { method: 'PUT', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/yaml' }, body })
@@ -145,15 +163,27 @@ const singles: Record<string, () => string> = {
 }
 const out: Record<string, unknown> = { root: ROOT, limits: LIMITS, bun: Bun.version, started: memory() }
 await put('warmup', docs.small().replace('id: small', 'id: warmup'))
+
 const results: Record<string, unknown> = {}
 for (const [name, make] of Object.entries(singles)) {
   if (ONLY && !ONLY.includes(name)) continue
   const body = make()
   const id = /^id: (\S+)/.exec(body)![1]!
-  const { result, health } = await withHealth(put(id, body))
-  results[name] = { bytes: Buffer.byteLength(body), ...result, health }
+  const del = () => fetch(`${url}/api/v1/workflows/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY}` } })
+  // First alone, for the CPU each thread spent on it (the server's cron re-plan after the answer included).
+  const before = cpu()
+  const alone = await put(id, body)
+  await fetch(`${url}/health`)
+  const after = cpu()
   // Each stored workflow makes every later change re-plan cron from all models (runtime/cron): keep one at a time.
-  await fetch(`${url}/api/v1/workflows/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEY}` } })
+  await del()
+  // Then again with /health polled back to back.
+  const { result, health } = await withHealth(put(id, body))
+  await del()
+  results[name] = {
+    bytes: Buffer.byteLength(body), ...result, aloneMs: alone.ms,
+    mainCpuMs: after.mainMs - before.mainMs, parserCpuMs: after.parserMs - before.parserMs, health,
+  }
 }
 out.single = results
 

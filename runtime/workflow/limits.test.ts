@@ -107,11 +107,9 @@ describe('workflow limits', () => {
     expect(found.map((i) => i.code)).toEqual(['TOO_MANY_ITEMS'])
   })
 
-  it('has documented defaults', () => {
-    expect(DEFAULT_WORKFLOW_LIMITS).toEqual({
-      maxDocumentBytes: 1_048_576, maxTasks: 1_000, maxMapKeys: 10_000, maxListItems: 10_000, maxDepth: 64,
-      maxStringLength: 262_144, maxExpressionLength: 1_024, maxAliases: 100, maxIssues: 100,
-    })
+  it('applies the defaults where a limit is not given', () => {
+    const tasks = Array.from({ length: DEFAULT_WORKFLOW_LIMITS.maxTasks + 1 }, (_, i) => task(`t${i}`)).join('')
+    expect(one(wf(tasks))).toMatchObject({ code: 'TOO_MANY_TASKS', message: `${DEFAULT_WORKFLOW_LIMITS.maxTasks + 1} tasks; the limit is 1000 (limits.maxTasks)` })
   })
 
   it('measures UTF-8 size without scanning when the length decides', () => {
