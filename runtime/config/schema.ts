@@ -40,6 +40,7 @@ export const ConfigFileSchema = Type.Object({
   limits: section({
     maxDocumentBytes: Int(1),
     maxTasks: Int(1),
+    maxTriggers: Int(0),
     maxMapKeys: Int(1),
     maxListItems: Int(1),
     maxDepth: Int(1),

@@ -27,7 +27,13 @@ interface Frame {
   seg: Segment | undefined
 }
 
-type Limits = Pick<WorkflowLimits, 'maxTasks' | 'maxMapKeys' | 'maxListItems' | 'maxDepth' | 'maxStringLength' | 'maxExpressionLength' | 'maxAliases' | 'maxIssues'>
+type Limits = Pick<WorkflowLimits, 'maxTasks' | 'maxTriggers' | 'maxMapKeys' | 'maxListItems' | 'maxDepth' | 'maxStringLength' | 'maxExpressionLength' | 'maxAliases' | 'maxIssues'>
+
+/** Top-level lists with their own bound (instead of maxListItems). */
+const TOP_LEVEL_LISTS: Record<string, { limit: 'maxTasks' | 'maxTriggers'; code: string; what: string } | undefined> = {
+  tasks: { limit: 'maxTasks', code: LimitCode.TooManyTasks, what: 'tasks' },
+  triggers: { limit: 'maxTriggers', code: LimitCode.TooManyTriggers, what: 'triggers' },
+}
 
 /** Walks `doc`; stops collecting at `maxIssues` (then `truncated` is true). `lineOf` numbers a source offset. */
 export function checkDocument(
@@ -100,11 +106,11 @@ export function checkDocument(
       }
       for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!)
     } else {
-      const isTasks = frame.parent === root && frame.seg === 'tasks'
-      const max = isTasks ? limits.maxTasks : limits.maxListItems
+      const top = frame.parent === root && typeof frame.seg === 'string' ? TOP_LEVEL_LISTS[frame.seg] : undefined
+      const max = top ? limits[top.limit] : limits.maxListItems
       if (node.items.length > max) {
-        add(frame, isTasks ? LimitCode.TooManyTasks : LimitCode.TooManyItems, isTasks
-          ? `${node.items.length} tasks; the limit is ${max} (limits.maxTasks)`
+        add(frame, top?.code ?? LimitCode.TooManyItems, top
+          ? `${node.items.length} ${top.what}; the limit is ${max} (limits.${top.limit})`
           : `list of ${node.items.length} items; the limit is ${max} (limits.maxListItems)`, offset)
         continue
       }

@@ -39,6 +39,14 @@ describe('workflow limits', () => {
     expect(one(doc, { maxTasks: 2 })).toMatchObject({ path: 'tasks', code: 'TOO_MANY_TASKS', line: 3, message: '3 tasks; the limit is 2 (limits.maxTasks)' })
   })
 
+  it('refuses more than maxTriggers triggers at `triggers`', () => {
+    const head = `triggers:\n${'  - {type: cron, cron: "0 * * * *"}\n'.repeat(3)}`
+    expect(parseWorkflow(wf(task('a'), head), { maxTriggers: 3 }).ok).toBe(true)
+    expect(one(wf(task('a'), head), { maxTriggers: 2 })).toMatchObject({ path: 'triggers', code: 'TOO_MANY_TRIGGERS', message: '3 triggers; the limit is 2 (limits.maxTriggers)' })
+    // Deeper lists named triggers are ordinary lists.
+    expect(parseWorkflow(wf(task('a', '    inputs: {triggers: [1, 2, 3]}\n')), { maxTriggers: 2 }).ok).toBe(true)
+  })
+
   it('refuses a map with more than maxMapKeys keys at the map', () => {
     const doc = wf(task('a', inputsMap(5)))
     expect(parseWorkflow(doc, { maxMapKeys: 5 }).ok).toBe(true)

@@ -6,6 +6,11 @@ export interface WorkflowLimits {
   maxDocumentBytes: number
   /** Entries of `tasks` (`TOO_MANY_TASKS`). */
   maxTasks: number
+  /**
+   * Entries of `triggers` (`TOO_MANY_TRIGGERS`). Each cron trigger costs the server's main thread its
+   * next fire times whenever the workflow is shown or the schedule is re-planned (~0.3-0.6 ms each).
+   */
+  maxTriggers: number
   /** Keys of any one map (`TOO_MANY_KEYS`). */
   maxMapKeys: number
   /** Items of any one list other than `tasks` (`TOO_MANY_ITEMS`). */
@@ -30,6 +35,7 @@ export interface WorkflowLimits {
 export const DEFAULT_WORKFLOW_LIMITS: Readonly<WorkflowLimits> = Object.freeze({
   maxDocumentBytes: 1_048_576,
   maxTasks: 1_000,
+  maxTriggers: 20,
   maxMapKeys: 10_000,
   maxListItems: 10_000,
   maxDepth: 64,
@@ -43,6 +49,7 @@ export const DEFAULT_WORKFLOW_LIMITS: Readonly<WorkflowLimits> = Object.freeze({
 export const LimitCode = {
   DocumentTooLarge: 'DOCUMENT_TOO_LARGE',
   TooManyTasks: 'TOO_MANY_TASKS',
+  TooManyTriggers: 'TOO_MANY_TRIGGERS',
   TooManyKeys: 'TOO_MANY_KEYS',
   TooManyItems: 'TOO_MANY_ITEMS',
   TooDeep: 'TOO_DEEP',
