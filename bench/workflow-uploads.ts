@@ -187,6 +187,34 @@ for (const [name, make] of Object.entries(singles)) {
 }
 out.single = results
 
+if (!ONLY || ONLY.includes('execution')) {
+  // A running execution (20 sequential plugin tasks) alone, then while 1 MiB documents are being uploaded.
+  const flow = `id: exec20\ntasks:\n${lines(20, (i) => `  - id: t${i}\n    type: core/log.info\n${i ? `    needs: [t${i - 1}]\n` : ''}    inputs: { message: step ${i} }\n`)}`
+  const applied = await put('exec20', flow)
+  if (applied.status >= 300) throw new Error(`exec20 not applied: ${JSON.stringify(applied)}`)
+  const runOnce = async (): Promise<{ state: string; ms: number }> => {
+    const started = performance.now()
+    const res = await fetch(`${url}/api/v1/workflows/exec20/executions`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: '{}' })
+    const { id } = await res.json() as { id: string }
+    for (;;) {
+      const e = await (await fetch(`${url}/api/v1/executions/${id}`, { headers: { authorization: `Bearer ${KEY}` } })).json() as { state: string }
+      if (['SUCCESS', 'FAILED', 'CANCELLED'].includes(e.state)) return { state: e.state, ms: Math.round(performance.now() - started) }
+      await Bun.sleep(10)
+    }
+  }
+  await runOnce()
+  const alone = [await runOnce(), await runOnce(), await runOnce()]
+  let uploading = true
+  const uploads = (async () => {
+    const answers: string[] = []
+    for (let i = 0; uploading; i++) answers.push(String((await put(`up${i}`, docs.tasks(1024 * 1024).replace('id: tasks', `id: up${i}`))).status))
+    return answers
+  })()
+  const during = [await runOnce(), await runOnce(), await runOnce()]
+  uploading = false
+  out.execution = { tasks: 20, aloneMs: alone.map((r) => r.ms), duringUploadsMs: during.map((r) => r.ms), states: [...alone, ...during].map((r) => r.state), uploads: await uploads }
+}
+
 if (!ONLY || ONLY.includes('burst')) {
   const base = [docs.small(), docs.chain1000(), docs.dense(200 * 1024), docs.tasks(300 * 1024)]
   const bodies = Array.from({ length: BURST }, (_, i) => (i % 10 === 0 ? docs.dense(2 * 1024 * 1024) : fuzz(i + 1, base)))
