@@ -234,8 +234,8 @@ if (!ONLY || ONLY.includes('burst')) {
   })())
   const wallMs = Math.round(performance.now() - started)
   const after = memory()
-  // The parser worker stops after 10 s idle; give it 12.
-  await Bun.sleep(12_000)
+  // The parser worker stops after 30 s idle; give it 32.
+  await Bun.sleep(32_000)
   out.burst = { uploads: BURST, concurrency: CONCURRENCY, wallMs, statuses, health, before, after, idle: memory() }
 }
 

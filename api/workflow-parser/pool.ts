@@ -30,7 +30,11 @@ export interface ParserPoolOptions {
   timeoutMs: number
   /** Uploads waiting beyond the one being parsed; more are refused at once. */
   maxQueued: number
-  /** Stop the worker after this long without work (default 10 s). */
+  /**
+   * Stop the worker after this long without work (default 30 s). A fresh worker loads its modules and
+   * warms its JIT again (shared JIT threads, a few hundred ms of CPU), so it is not stopped between the
+   * uploads of one batch; an idle server gives the memory back.
+   */
   idleMs?: number
   /** Replace the worker when its heap is still above this after a job (default 256 MiB). */
   recycleHeapBytes?: number
@@ -242,7 +246,7 @@ export class ParserPool {
     if (!this.live) return
     this.idleTimer = setTimeout(() => {
       if (!this.running && this.queue.length === 0) this.stop()
-    }, this.options.idleMs ?? 10_000)
+    }, this.options.idleMs ?? 30_000)
     this.idleTimer.unref?.()
   }
 }
