@@ -131,7 +131,7 @@ async function put(id: string, body: string): Promise<{ status: number; code?: s
   }
 }
 
-/** Polls /health back to back until `during` settles; latency stats in ms. */
+/** Polls /health every 5 ms (as the e2e test does: a back-to-back client is itself load) until `during` settles. */
 async function withHealth<T>(during: Promise<T>): Promise<{ result: T; health: { samples: number; maxMs: number; p99Ms: number; p50Ms: number } }> {
   const lat: number[] = []
   let done = false
@@ -140,6 +140,7 @@ async function withHealth<T>(during: Promise<T>): Promise<{ result: T; health: {
       const s = performance.now()
       await (await fetch(`${url}/health`)).arrayBuffer()
       lat.push(performance.now() - s)
+      await Bun.sleep(5)
     }
   })()
   const result = await during.finally(() => { done = true })

@@ -1,7 +1,7 @@
 /**
  * Issue 11, item 2 on the real server (child process, 127.0.0.1): the 100,000-key inputs map and the
  * 5,000-task chain that used to freeze it get a clear answer while /health keeps answering within 50 ms,
- * polled back to back from another process for the whole upload. Two servers: default limits, and limits
+ * polled every 5 ms from another process for the whole upload and half a second after it. Two servers: default limits, and limits
  * raised so that both documents go through the parser worker (one is refused there, one accepted).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
@@ -12,8 +12,9 @@ import { KEY, freePort, root, startServerProcess, tempDir, writeConfig, type Ser
 /** The issue's bound on /health latency during an upload. */
 const HEALTH_BOUND_MS = 50
 
-const keys100k = `id: keys\ntasks:\n  - id: a\n    type: core/log.info\n    inputs:\n${
-  Array.from({ length: 100_000 }, (_, i) => `      k${i}: ${i % 10}\n`).join('')}`
+/** ~1.3 MB, as in the issue. */
+const keys100k = `id: keys\ntasks:\n- id: a\n  type: core/log.info\n  inputs:\n${
+  Array.from({ length: 100_000 }, (_, i) => `    k${i}: 1\n`).join('')}`
 const chain5000 = `id: chain\ntasks:\n  - id: t0\n    type: core/log.info\n    inputs: { message: hi }\n${
   Array.from({ length: 4999 }, (_, k) =>
     `  - id: t${k + 1}\n    type: core/log.info\n    needs: [t${k}]\n    inputs: { message: "{{ tasks.t0.output.message }}" }\n`).join('')}`
@@ -62,8 +63,8 @@ async function uploadWhilePolling(url: string, id: string, body: string): Promis
 
 function expectHealthy(h: HealthStats): void {
   expect(h.failures).toBe(0)
-  // The poller's 200 samples after the answer, plus at least one during the upload.
-  expect(h.samples).toBeGreaterThan(200)
+  // The poller's 100 samples after the answer, plus at least one during the upload.
+  expect(h.samples).toBeGreaterThan(100)
   expect(h.maxMs).toBeLessThan(HEALTH_BOUND_MS)
 }
 
