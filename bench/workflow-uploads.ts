@@ -21,8 +21,10 @@ const ONLY = process.env.SCENARIOS?.split(',')
 
 /** Documents of the shapes the issue names, plus the densest shapes at a given size. */
 const docs = {
-  /** ~1.4 MB: one task whose inputs map has 100,000 keys. */
-  keys100k: () => `id: keys\ntasks:\n  - id: a\n    type: core/log.info\n    inputs:\n${lines(100_000, (i) => `      k${i}: ${i % 10}\n`)}`,
+  /** ~1.3 MB: one task whose inputs map has 100,000 keys (the issue's document). */
+  keys100k: () => `id: keys\ntasks:\n- id: a\n  type: core/log.info\n  inputs:\n${lines(100_000, (i) => `    k${i}: 1\n`)}`,
+  /** ~260 KB: one task whose inputs map has 20,000 keys (the issue's quadratic duplicate-key check took 4.5 s). */
+  keys20k: () => `id: keys20k\ntasks:\n- id: a\n  type: core/log.info\n  inputs:\n${lines(20_000, (i) => `    k${i}: 1\n`)}`,
   /** 5,000 tasks in a chain, each reading the first one's output. */
   chain5000: () => chain('chain', 5000),
   /** 1,000 tasks (the default maxTasks), ~110 KB. */
@@ -158,7 +160,7 @@ for (;;) {
 }
 
 const singles: Record<string, () => string> = {
-  small: docs.small, chain1000: docs.chain1000, chain5000: docs.chain5000, keys100k: docs.keys100k,
+  small: docs.small, chain1000: docs.chain1000, chain5000: docs.chain5000, keys20k: docs.keys20k, keys100k: docs.keys100k,
   dense256k: () => docs.dense(256 * 1024), dense512k: () => docs.dense(512 * 1024), dense1m: () => docs.dense(1024 * 1024),
   tasks256k: () => docs.tasks(256 * 1024), tasks512k: () => docs.tasks(512 * 1024), tasks1m: () => docs.tasks(1024 * 1024),
 }

@@ -68,6 +68,12 @@ describe('workflow limits', () => {
     expect(deep).toMatchObject({ path: '', code: 'TOO_DEEP', line: 5 })
   })
 
+  it('answers TOO_DEEP, not an exception, when the YAML parser\'s own recursion overflows on a flat document', () => {
+    // 150 KB, every line at the same depth, but after a broken alias the parser nests once per line.
+    const doc = `a:\n  *    k1: 1\n${Array.from({ length: 12_000 }, (_, i) => `      k${i + 2}: 1\n`).join('')}1`
+    expect(one(doc)).toEqual({ path: '', code: 'TOO_DEEP', message: 'nested too deeply to parse (the limit is 64: limits.maxDepth)' })
+  })
+
   it('refuses strings longer than maxStringLength, values and keys alike', () => {
     // 13 characters: the longest string of the task itself is its type, core/echo.run.
     expect(one(wf(task('a', `    inputs: {x: ${'y'.repeat(14)}}\n`)), { maxStringLength: 13 }))

@@ -28,18 +28,23 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
     return { ok: false, issues: [documentTooLarge(Buffer.byteLength(yamlText, 'utf8'), lim.maxDocumentBytes)] }
   }
   const lineCounter = new LineCounter()
-  // uniqueKeys: false — the package's check is quadratic; checkDocument finds duplicates with a Set per map.
-  const doc = parseDocument(yamlText, { lineCounter, prettyErrors: false, uniqueKeys: false })
+  let doc: Document
+  try {
+    // uniqueKeys: false — the package's check is quadratic; checkDocument finds duplicates with a Set per map.
+    doc = parseDocument(yamlText, { lineCounter, prettyErrors: false, uniqueKeys: false })
+  } catch (e) {
+    // The package's parser (unlike its composer) lets a stack overflow escape: some malformed documents
+    // nest one level per line as it reads them (`a:\n  *    k: 1\n` then 12,000 deeper lines).
+    if (isStackOverflow(e)) return { ok: false, issues: [tooDeepToParse(lim)] }
+    throw e
+  }
   if (doc.errors.length > 0) {
     // The composer recurses; past the call stack it reports RESOURCE_EXHAUSTION (once per level it
     // unwinds through) instead of crashing: one TOO_DEEP says it.
     const deep = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION')
     const errors = deep ? [deep] : doc.errors
     const issues = errors.slice(0, lim.maxIssues).map((e): Issue => ({
-      path: '',
-      ...(e === deep
-        ? { code: LimitCode.TooDeep, message: `nested too deeply to parse (the limit is ${lim.maxDepth}: limits.maxDepth)` }
-        : { code: 'YAML_SYNTAX', message: e.message.split('\n')[0] ?? e.message }),
+      ...(e === deep ? tooDeepToParse(lim) : { path: '', code: 'YAML_SYNTAX', message: e.message.split('\n')[0] ?? e.message }),
       ...position(lineCounter, e.pos[0]),
     }))
     return { ok: false, issues: capIssues(sortIssues(issues), lim.maxIssues, errors.length > lim.maxIssues) }
@@ -58,6 +63,7 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
     raw = doc.toJS({ maxAliasCount: ALIAS_EXPANSION_FACTOR * lim.maxAliases })
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e)
+    if (isStackOverflow(e)) return { ok: false, issues: [tooDeepToParse(lim)] }
     return {
       ok: false,
       issues: [/resource exhaustion/i.test(message)
@@ -81,6 +87,13 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
 export function documentTooLarge(bytes: number, max: number, exact = true): Issue {
   const size = exact ? `${bytes} bytes` : `over ${max} bytes`
   return { path: '', code: LimitCode.DocumentTooLarge, message: `the document is ${size}; the limit is ${max} (limits.maxDocumentBytes)` }
+}
+
+const isStackOverflow = (e: unknown) => e instanceof RangeError && /call stack/i.test(e.message)
+
+/** TOO_DEEP for a document the YAML parser itself could not descend (its recursion ran out of stack). */
+function tooDeepToParse(lim: WorkflowLimits): Issue {
+  return { path: '', code: LimitCode.TooDeep, message: `nested too deeply to parse (the limit is ${lim.maxDepth}: limits.maxDepth)` }
 }
 
 /** The first `max` issues, plus one TOO_MANY_ISSUES entry when some were left out. */
