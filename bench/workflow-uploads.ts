@@ -191,7 +191,8 @@ for (const [name, make] of Object.entries(singles)) {
 out.single = results
 
 if (!ONLY || ONLY.includes('execution')) {
-  // A running execution (20 sequential plugin tasks) alone, then while 1 MiB documents are being uploaded.
+  // A running execution (20 sequential plugin tasks) alone, then while 500 KiB documents are being uploaded
+  // one after another (each parsed in the worker: refused by maxTasks at the default limits).
   const flow = `id: exec20\ntasks:\n${lines(20, (i) => `  - id: t${i}\n    type: core/log.info\n${i ? `    needs: [t${i - 1}]\n` : ''}    inputs: { message: step ${i} }\n`)}`
   const applied = await put('exec20', flow)
   if (applied.status >= 300) throw new Error(`exec20 not applied: ${JSON.stringify(applied)}`)
@@ -210,7 +211,7 @@ if (!ONLY || ONLY.includes('execution')) {
   let uploading = true
   const uploads = (async () => {
     const answers: string[] = []
-    for (let i = 0; uploading; i++) answers.push(String((await put(`up${i}`, docs.tasks(1024 * 1024).replace('id: tasks', `id: up${i}`))).status))
+    for (let i = 0; uploading; i++) answers.push(String((await put(`up${i}`, docs.tasks(500 * 1024).replace('id: tasks', `id: up${i}`))).status))
     return answers
   })()
   const during = [await runOnce(), await runOnce(), await runOnce()]

@@ -65,7 +65,7 @@ describe('workflow validate', () => {
     writeFileSync(f, `id: huge\ntasks:\n  - id: a\n    type: core/log.info\n    inputs:\n${body}`)
     const r = await cli('validate', f)
     expect(r.code).toBe(2)
-    expect(r.stdout).toContain(`${f}  (root)  DOCUMENT_TOO_LARGE  the document is ${Bun.file(f).size} bytes; the limit is 1048576 (limits.maxDocumentBytes)`)
+    expect(r.stdout).toContain(`${f}  (root)  DOCUMENT_TOO_LARGE  the document is ${Bun.file(f).size} bytes; the limit is 524288 (limits.maxDocumentBytes)`)
     const j = await cli('validate', f, '--json')
     expect(j.code).toBe(2)
     expect(oneJson(j.stdout)).toMatchObject({ valid: false, issues: [{ path: '', code: 'DOCUMENT_TOO_LARGE' }] })

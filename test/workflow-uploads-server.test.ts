@@ -15,9 +15,10 @@ const HEALTH_BOUND_MS = 50
 /** ~1.3 MB, as in the issue. */
 const keys100k = `id: keys\ntasks:\n- id: a\n  type: core/log.info\n  inputs:\n${
   Array.from({ length: 100_000 }, (_, i) => `    k${i}: 1\n`).join('')}`
-const chain5000 = `id: chain\ntasks:\n  - id: t0\n    type: core/log.info\n    inputs: { message: hi }\n${
+/** ~475 KB: under the default 512 KiB, so with default limits it is parsed (in the worker) and refused by maxTasks. */
+const chain5000 = `id: chain\ntasks:\n- id: t0\n  type: core/log.info\n  inputs: {message: hi}\n${
   Array.from({ length: 4999 }, (_, k) =>
-    `  - id: t${k + 1}\n    type: core/log.info\n    needs: [t${k}]\n    inputs: { message: "{{ tasks.t0.output.message }}" }\n`).join('')}`
+    `- id: t${k + 1}\n  type: core/log.info\n  needs: [t${k}]\n  inputs: {message: "{{ tasks.t0.output.message }}"}\n`).join('')}`
 
 const dirs: string[] = []
 const servers: ServerProcess[] = []
@@ -97,6 +98,7 @@ describe('large workflow uploads on the real server', () => {
   }, 60_000)
 
   it('default limits: the 5,000-task chain is parsed in the worker and refused as TOO_MANY_TASKS', async () => {
+    expect(Buffer.byteLength(chain5000)).toBeLessThan(512 * 1024)
     const r = await uploadWhilePolling(defaults.url, 'chain', chain5000)
     expect(r.status).toBe(400)
     expect(r.error.details.issues).toEqual([expect.objectContaining({ path: 'tasks', code: 'TOO_MANY_TASKS', message: '5000 tasks; the limit is 1000 (limits.maxTasks)' })])

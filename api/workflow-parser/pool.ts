@@ -3,8 +3,8 @@
  * hostile upload never stalls the main thread (the API, /health, the supervisor's checkpoints).
  *
  * Why a worker rather than "bounded by the limits": the `yaml` package parses ~1 MB/s, so a document at
- * the 1 MiB default limit costs about a second of CPU, and a pathological one may cost more memory than
- * it is worth keeping. In the worker that second stalls nobody; the main thread only copies the text in
+ * the 512 KiB default limit costs about half a second of CPU (more when an operator raises the limit),
+ * and a pathological one may cost more memory than it is worth keeping. In the worker that second stalls nobody; the main thread only copies the text in
  * and the result out. The worker collects its garbage after large documents, is replaced when its heap
  * stays large, and is stopped when idle, so the memory a burst took is given back.
  */

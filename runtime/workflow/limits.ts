@@ -28,12 +28,14 @@ export interface WorkflowLimits {
 }
 
 /**
- * Defaults, sized for hand-written and generated workflows alike: a 1 MiB document parses in about a
- * second (the `yaml` package runs at ~1 MB/s on one core), 1,000 tasks keep the engine's per-event
- * scheduling pass cheap, and every other bound is far beyond what a real workflow uses.
+ * Defaults, sized for hand-written and generated workflows alike (a large one is tens of KB). 512 KiB:
+ * the `yaml` package parses ~1 MB/s, and what an accepted upload still costs the server's main thread
+ * (decoding, storing and showing the model) was measured at ≤ 30 ms at 512 KiB against ~80 ms of stall at
+ * 1 MiB for the densest shape (bench/README.md). 1,000 tasks keep the engine's per-event scheduling pass
+ * cheap; every other bound is far beyond what a real workflow uses.
  */
 export const DEFAULT_WORKFLOW_LIMITS: Readonly<WorkflowLimits> = Object.freeze({
-  maxDocumentBytes: 1_048_576,
+  maxDocumentBytes: 524_288,
   maxTasks: 1_000,
   maxTriggers: 20,
   maxMapKeys: 10_000,
