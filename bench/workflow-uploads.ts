@@ -31,9 +31,9 @@ const docs = {
   chain1000: () => chain('chain1k', 1000),
   /** A typical small workflow. */
   small: () => chain('small', 5),
-  /** Dense maps of 10,000 keys filling `bytes` (the costliest shape to turn into JS objects). */
-  dense: (bytes: number) => fill(bytes, 'id: dense\ntasks:\n', (i) =>
-    `${i % 10_000 === 0 ? `  - id: t${i / 10_000}\n    type: core/log.info\n    inputs:\n` : ''}      k${i % 10_000}: 1\n`),
+  /** Dense maps of `keys` keys (default 10,000: the costliest shape to turn into JS objects) filling `bytes`. */
+  dense: (bytes: number, keys = 10_000) => fill(bytes, 'id: dense\ntasks:\n', (i) =>
+    `${i % keys === 0 ? `  - id: t${i / keys}\n    type: core/log.info\n    inputs:\n` : ''}      k${i % keys}: 1\n`),
   /** Many small tasks filling `bytes`. */
   tasks: (bytes: number) => fill(bytes, 'id: tasks\ntasks:\n', (i) => `  - id: t${i}\n    type: core/log.info\n    inputs: { message: m${i} }\n`),
 }
@@ -162,6 +162,7 @@ for (;;) {
 const singles: Record<string, () => string> = {
   small: docs.small, chain1000: docs.chain1000, chain5000: docs.chain5000, keys20k: docs.keys20k, keys100k: docs.keys100k,
   dense256k: () => docs.dense(256 * 1024), dense512k: () => docs.dense(512 * 1024), dense1m: () => docs.dense(1024 * 1024),
+  dense1k512k: () => docs.dense(512 * 1024, 1000), dense100x512k: () => docs.dense(512 * 1024, 100),
   tasks256k: () => docs.tasks(256 * 1024), tasks512k: () => docs.tasks(512 * 1024), tasks1m: () => docs.tasks(1024 * 1024),
 }
 const out: Record<string, unknown> = { root: ROOT, limits: LIMITS, bun: Bun.version, started: memory() }
