@@ -81,6 +81,11 @@ export interface ParserPoolStats {
   recycled: number
 }
 
+/**
+ * One parser worker (started on demand, stopped when idle) behind a bounded queue: `parse` answers every
+ * upload with a result, busy (queue full or waited too long) or aborted (over its CPU budget, or the
+ * worker died), and never rejects.
+ */
 export class ParserPool {
   private live: LiveWorker | undefined
   private readonly queue: Job[] = []
