@@ -31,6 +31,7 @@ import { WebhookKeyService } from './services/webhook-keys.ts'
 import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
 import { WorkflowService } from './services/workflows.ts'
+import { parserPoolFor } from './workflow-parser/pool.ts'
 
 /** Everything the API needs; the engine is absent when the runtime is disabled (reads still work). */
 export interface AppDeps {
@@ -62,8 +63,10 @@ export function createApp(deps: AppDeps) {
   const server = deps.config.server
   const checkKey = createKeyChecker(server.apiKeys)
   const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
+  // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
+  const parser = parserPoolFor(deps.config.limits)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
-    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock), pluginsOf(deps))))
+    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock), parser, pluginsOf(deps))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
@@ -113,7 +116,10 @@ export function createApp(deps: AppDeps) {
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
     .use(v1)
-    .onStop(() => metrics.close())
+    .onStop(() => {
+      metrics.close()
+      parser.close()
+    })
 }
 
 /** The app's type: what `api/client.ts` (Eden Treaty) is typed against. */

@@ -94,12 +94,16 @@ export function errorHandler(logInternal: InternalErrorLogger = () => {}, onStor
         const problem = validationProblem(v)
         return errorResponse(400, { code: ErrorCode.InvalidInput, message: `${path}: ${problem}`, details: { path } })
       }
-      case 'PARSE':
+      case 'PARSE': {
+        // A route's own parse hook may refuse a body with an AppError (an oversized upload): keep its code.
+        const cause = (error as { cause?: unknown }).cause
+        if (cause instanceof AppError) return errorResponse(httpStatusOf[cause.code] ?? 400, cause.toInfo())
         return errorResponse(400, {
           code: ErrorCode.InvalidInput,
           message: 'malformed request body: it does not parse as its content-type says',
           details: { path: 'body' },
         })
+      }
       case 'NOT_FOUND':
         return errorResponse(404, { code: ErrorCode.NotFound, message: `no route ${request.method} ${pathOf(request)}` })
       case 'INVALID_COOKIE_SIGNATURE':

@@ -1,16 +1,51 @@
 /** Reads a workflow YAML file for the CLI: missing or unreadable files are usage errors (exit 2). */
 
+import { open, stat } from 'node:fs/promises'
+import { loadConfig, workflowLimitsOf } from '../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { parseWorkflow, type ParseResult } from '../runtime/workflow/index.ts'
+import { DEFAULT_WORKFLOW_LIMITS, type WorkflowLimits } from '../runtime/workflow/limits.ts'
+import { documentTooLarge } from '../runtime/workflow/parse.ts'
 
-export async function readWorkflowFile(file: string): Promise<{ text: string; result: ParseResult }> {
-  const source = Bun.file(file)
-  if (!(await source.exists())) throw new AppError(ErrorCode.InvalidInput, `file not found: ${file}`, { file })
-  let text: string
+/**
+ * Reads and parses `file` with the same limits as the server. The file is read with the document
+ * limit as a cap (a FIFO or /dev/zero cannot make it read forever): past it, DOCUMENT_TOO_LARGE.
+ */
+export async function readWorkflowFile(file: string, limits: WorkflowLimits = DEFAULT_WORKFLOW_LIMITS): Promise<{ text: string; result: ParseResult }> {
+  let read: { text: string } | { bytes: number; exact: boolean }
   try {
-    text = await source.text()
+    // stat, not Bun.file().exists(): that says false for a FIFO or a device.
+    const info = await stat(file)
+    read = await readCapped(file, info.isFile() ? info.size : 0, limits.maxDocumentBytes)
   } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') throw new AppError(ErrorCode.InvalidInput, `file not found: ${file}`, { file })
     throw new AppError(ErrorCode.InvalidInput, `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { file })
   }
-  return { text, result: parseWorkflow(text) }
+  if (!('text' in read)) return { text: '', result: { ok: false, issues: [documentTooLarge(read.bytes, limits.maxDocumentBytes, read.exact)] } }
+  return { text: read.text, result: parseWorkflow(read.text, limits) }
+}
+
+/** The workflow limits of the config the CLI runs with (`-c`, WORKFLOW_CONFIG, WORKFLOW_LIMITS_*), else the defaults. */
+export function workflowLimits(configFile?: string): WorkflowLimits {
+  return workflowLimitsOf(loadConfig(configFile !== undefined ? { file: configFile } : {}).limits)
+}
+
+/** `size` is the stat size of a regular file (0 for special files, which are measured while reading). */
+async function readCapped(file: string, size: number, max: number): Promise<{ text: string } | { bytes: number; exact: boolean }> {
+  if (size > max) return { bytes: size, exact: true }
+  const handle = await open(file, 'r')
+  try {
+    const chunks: Buffer[] = []
+    let read = 0
+    for (;;) {
+      const { bytesRead, buffer } = await handle.read(Buffer.alloc(64 * 1024), 0, 64 * 1024, null)
+      if (bytesRead === 0) break
+      read += bytesRead
+      if (read > max) return { bytes: read, exact: false }
+      chunks.push(buffer.subarray(0, bytesRead))
+    }
+    return { text: Buffer.concat(chunks, read).toString('utf8') }
+  } finally {
+    await handle.close()
+  }
 }

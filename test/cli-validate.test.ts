@@ -59,6 +59,30 @@ describe('workflow validate', () => {
     expect(oneJson(r.stdout)).toEqual({ error: { code: 'INVALID_INPUT', message: 'file not found: nope.yaml', details: { file: 'nope.yaml' } } })
   })
 
+  it('exits 2 with DOCUMENT_TOO_LARGE for a file over the document limit, without parsing it', async () => {
+    const f = join(dir, 'huge.yaml')
+    const body = Array.from({ length: 100_000 }, (_, i) => `      k${i}: ${i % 10}\n`).join('')
+    writeFileSync(f, `id: huge\ntasks:\n  - id: a\n    type: core/log.info\n    inputs:\n${body}`)
+    const r = await cli('validate', f)
+    expect(r.code).toBe(2)
+    expect(r.stdout).toContain(`${f}  (root)  DOCUMENT_TOO_LARGE  the document is ${Bun.file(f).size} bytes; the limit is 524288 (limits.maxDocumentBytes)`)
+    const j = await cli('validate', f, '--json')
+    expect(j.code).toBe(2)
+    expect(oneJson(j.stdout)).toMatchObject({ valid: false, issues: [{ path: '', code: 'DOCUMENT_TOO_LARGE' }] })
+  })
+
+  it('checks with the limits of the config given by -c, and reads a special file with the cap', async () => {
+    const config = join(dir, 'limits.yaml')
+    writeFileSync(config, 'limits:\n  maxTasks: 1\n  maxDocumentBytes: 4096\n')
+    const r = await cli('validate', join(fixtures, 'valid.yaml'), '-c', config, '--json')
+    expect(r.code).toBe(2)
+    expect(oneJson(r.stdout)).toMatchObject({ issues: [{ path: 'tasks', code: 'TOO_MANY_TASKS', message: '3 tasks; the limit is 1 (limits.maxTasks)' }] })
+    // /dev/zero never ends: the cap stops the read.
+    const z = await cli('validate', '/dev/zero', '-c', config, '--json')
+    expect(z.code).toBe(2)
+    expect(oneJson(z.stdout)).toMatchObject({ issues: [{ code: 'DOCUMENT_TOO_LARGE', message: 'the document is over 4096 bytes; the limit is 4096 (limits.maxDocumentBytes)' }] })
+  })
+
   it('writes human errors to stderr without a stack', async () => {
     const r = await cli('validate', 'nope.yaml')
     expect(r.code).toBe(2)

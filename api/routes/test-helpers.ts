@@ -1,7 +1,7 @@
 /** Route-test fixtures: an in-memory store, a secret store, an app and a request helper (tests only). */
 import type { Engine } from '../../actors/engine-types.ts'
 import { ManualClock } from '../../runtime/clock.ts'
-import { defaultConfig } from '../../runtime/config/index.ts'
+import { defaultConfig, type Config } from '../../runtime/config/index.ts'
 import { SecretStore } from '../../runtime/secrets/index.ts'
 import { openStore, type Store } from '../../runtime/store/store.ts'
 import { createApp } from '../app.ts'
@@ -18,11 +18,13 @@ export interface Fixture {
   }>
 }
 
-export function fixture(engine?: Engine): Fixture {
+/** `configure` may change the config before the app is built (e.g. `limits`). */
+export function fixture(engine?: Engine, configure: (config: Config) => void = () => {}): Fixture {
   const store = openStore(':memory:')
   const clock = new ManualClock(1_700_000_000_000)
   const config = defaultConfig('/tmp')
   config.server.apiKeys = [KEY, 'second-key']
+  configure(config)
   const secrets = new SecretStore(store.db, new Uint8Array(32).fill(7), { clock })
   const app = createApp({ engine, store, secrets, config, clock })
   return {

@@ -1,10 +1,25 @@
 /** `/workflows`: apply YAML (PUT), list, get, patch (enable/disable), delete, start an execution. */
 import { Elysia } from 'elysia'
+import { documentTooLarge } from '../../runtime/workflow/parse.ts'
 import { IdParams } from '../models/common.ts'
 import { ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody } from '../models/workflows.ts'
-import type { WorkflowService } from '../services/workflows.ts'
+import { readCappedBody } from '../read-body.ts'
+import { invalidWorkflow, ParserBusyError, type WorkflowService } from '../services/workflows.ts'
 
-const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'text/x-yaml'])
+/** A JSON body `{ "source": … }` may take up to twice the document limit, for escaping, plus this. */
+const JSON_SLACK_BYTES = 64 * 1024
+
+/**
+ * Reads the PUT body with the document limit as a cap (by Content-Length, else while streaming), so an
+ * oversized upload is refused with DOCUMENT_TOO_LARGE before it is buffered whole. JSON types are parsed
+ * (`{ source }`); anything else is the YAML text.
+ */
+async function readApplyBody(request: Request, contentType: string, maxDocumentBytes: number): Promise<unknown> {
+  const json = /^application\/(.+\+)?json$/i.test(contentType.split(';')[0]?.trim() ?? '')
+  const body = await readCappedBody(request, json ? 2 * maxDocumentBytes + JSON_SLACK_BYTES : maxDocumentBytes)
+  if (!body.ok) throw invalidWorkflow([documentTooLarge(body.bytes, maxDocumentBytes, body.exact)])
+  return json ? JSON.parse(body.text) : body.text
+}
 
 export const workflowRoutes = (workflows: WorkflowService) =>
   new Elysia({ name: 'routes.workflows', prefix: '/workflows' })
@@ -16,20 +31,28 @@ export const workflowRoutes = (workflows: WorkflowService) =>
       params: IdParams,
       detail: { summary: 'A workflow with its YAML, model and triggers', tags: ['workflows'] },
     })
-    .put('/:id', ({ params, body, set }) => {
+    .put('/:id', async ({ params, body, set, status }) => {
       const source = typeof body === 'string' ? body : body.source
-      const result = workflows.apply(params.id, source)
-      set.status = result.created ? 201 : 200
-      return result
+      try {
+        const result = await workflows.apply(params.id, source)
+        set.status = result.created ? 201 : 200
+        return result
+      } catch (e) {
+        // The shared error mapping would drop the header: answer 429 here with Retry-After.
+        if (!(e instanceof ParserBusyError)) throw e
+        set.headers['retry-after'] = String(e.retryAfterSeconds)
+        return status(429, { error: e.toInfo() })
+      }
     }, {
       params: IdParams,
       body: ApplyWorkflowBody,
-      // application/yaml is not one of Elysia's default parsers: read it as text.
-      parse: ({ request, contentType }) => (YAML_TYPES.has(contentType) ? request.text() : undefined),
+      // Every content type is read here, capped; an AppError thrown from parse keeps its code (api/errors.ts).
+      parse: ({ request, contentType }) => readApplyBody(request, contentType, workflows.parser.maxDocumentBytes),
       detail: {
         summary: 'Create or replace a workflow from its YAML (201 created, 200 updated)',
         description: 'Body: the YAML text (text/yaml, application/yaml or text/plain) or JSON `{ "source": "<yaml>" }`. ' +
-          'Invalid YAML → 400 INVALID_WORKFLOW with `details.issues[]` (path, code, message, line, column).',
+          'Invalid YAML or a limit exceeded (config `limits`) → 400 INVALID_WORKFLOW with `details.issues[]` (path, code, ' +
+          'message, line, column); too many uploads being validated → 429 RATE_LIMITED with Retry-After.',
         tags: ['workflows'],
       },
     })

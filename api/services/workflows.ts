@@ -2,9 +2,12 @@
 import type { EnginePlugins } from '../../actors/plugins.ts'
 import { grantIssues, taskGrants, type TaskGrant } from '../../actors/task/grant-view.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { Issue } from '../../runtime/workflow/model.ts'
-import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
+import type { Issue, Workflow } from '../../runtime/workflow/model.ts'
+import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
 import { checkPage } from '../models/common.ts'
+import type { ParseOutcome } from '../workflow-parser/pool.ts'
+import { toWire } from '../workflow-parser/protocol.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
 import { mintWebhookKey, shownOnce, type MintedWebhookKey } from './webhook-keys.ts'
@@ -23,22 +26,70 @@ export interface ApplyResult {
   grants: TaskGrant[]
 }
 
+/** Parses one uploaded document (the server passes its worker pool: api/workflow-parser/pool.ts). */
+export interface WorkflowParser {
+  /** Bytes a document may have; larger ones are refused before they are parsed. */
+  readonly maxDocumentBytes: number
+  parse(source: string): Promise<ParseOutcome>
+}
+
+/** In-thread parsing with the default limits, for callers without a pool. */
+const inThreadParser: WorkflowParser = {
+  maxDocumentBytes: DEFAULT_WORKFLOW_LIMITS.maxDocumentBytes,
+  parse: async (source) => ({ type: 'parsed', result: toWire(parseWorkflow(source)) }),
+}
+
+/** Lets other work (/health, checkpoints) run between the steps of a large apply. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** 429 RATE_LIMITED: the parser's queue is full; the route answers with Retry-After. */
+export class ParserBusyError extends AppError {
+  constructor(readonly retryAfterSeconds: number) {
+    super(ErrorCode.RateLimited, `too many workflow uploads are being validated; retry after ${retryAfterSeconds}s`, { retryAfterSeconds }, true)
+  }
+}
+
+/** INVALID_WORKFLOW listing the issues, the first one in the message. */
+export function invalidWorkflow(issues: Issue[]): AppError {
+  const first = issues[0]
+  const where = first?.line !== undefined ? ` (line ${first.line}, column ${first.column ?? 1})` : ''
+  return new AppError(ErrorCode.InvalidWorkflow,
+    `workflow has ${issues.length} problem${issues.length === 1 ? '' : 's'}; first: ` +
+    `${first?.path || '(root)'}: ${first?.message ?? 'invalid'}${where}`, { issues })
+}
+
+const ABORTED: Record<'timeout' | 'crashed', string> = {
+  timeout: 'validation did not finish in time (limits.parseTimeoutSeconds): the workflow is too large or too complex',
+  crashed: 'the validator stopped while checking this workflow (it was restarted); the workflow is too large or too complex',
+}
+
 export class WorkflowService {
   /** `plugins`: what the engine loaded (or, without a runtime, what the config names), for effective grants. */
-  constructor(private readonly ctx: ServiceContext, private readonly hooks: WorkflowDtoHooks = {},
-    private readonly plugins?: () => EnginePlugins) {}
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly hooks: WorkflowDtoHooks = {},
+    readonly parser: WorkflowParser = inThreadParser,
+    private readonly plugins?: () => EnginePlugins,
+  ) {}
 
-  /** Parses and stores the YAML under `id`; INVALID_WORKFLOW with every issue (line/column) or an id mismatch. */
-  apply(id: string, source: string): ApplyResult {
-    const parsed = parseWorkflow(source)
-    if (!parsed.ok) {
-      const first = parsed.issues[0]
-      const where = first?.line !== undefined ? ` (line ${first.line}, column ${first.column ?? 1})` : ''
-      throw new AppError(ErrorCode.InvalidWorkflow,
-        `workflow has ${parsed.issues.length} problem${parsed.issues.length === 1 ? '' : 's'}; first: ` +
-        `${first?.path || '(root)'}: ${first?.message ?? 'invalid'}${where}`, { issues: parsed.issues })
+  /**
+   * Parses (in the parser worker) and stores the YAML under `id`; INVALID_WORKFLOW with every issue
+   * (line/column) or an id mismatch; 429 ParserBusyError when uploads queue up.
+   */
+  async apply(id: string, source: string): Promise<ApplyResult> {
+    if (exceedsBytes(source, this.parser.maxDocumentBytes)) {
+      throw invalidWorkflow([documentTooLarge(Buffer.byteLength(source, 'utf8'), this.parser.maxDocumentBytes)])
     }
-    const wf = parsed.workflow
+    const outcome = await this.parser.parse(source)
+    if (outcome.type === 'busy') throw new ParserBusyError(outcome.retryAfterSeconds)
+    if (outcome.type === 'aborted') throw invalidWorkflow([{ path: '', code: 'VALIDATION_ABORTED', message: ABORTED[outcome.reason] }])
+    const parsed = outcome.result
+    if (!parsed.ok) throw invalidWorkflow(parsed.issues)
+    // What stays on this thread for an accepted upload — decode, store, answer — grows with the model;
+    // the document limit bounds it, and yielding between the steps keeps each one short (docs/workflows.md).
+    await yieldToLoop()
+    const wf = JSON.parse(parsed.workflowJson) as Workflow
+    await yieldToLoop()
     if (wf.id !== id) {
       throw new AppError(ErrorCode.InvalidWorkflow,
         `the YAML declares id "${wf.id}" but the URL says "${id}"`, { path: 'id', expected: id, actual: wf.id })

@@ -3,21 +3,15 @@ import type { CAC } from 'cac'
 import { call } from '../../api/client.ts'
 import type { ExecutionSummary } from '../../api/services/execution-dto.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { parseWorkflow } from '../../runtime/workflow/parse.ts'
 import { connect } from '../connection.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'
 import { inputFlags, parseInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, table, type CliContext } from '../output.ts'
+import { readWorkflowFile, workflowLimits } from '../workflow-file.ts'
 import { inspectText, logLine } from '../render/execution.ts'
 import { taskGrantsText } from '../render/grants.ts'
 import { humanTime, paintState } from '../render/format.ts'
 import { keyInfoText, mintedKeyLines } from '../render/webhook.ts'
-
-async function readFile(file: string): Promise<string> {
-  const f = Bun.file(file)
-  if (!(await f.exists())) throw new AppError(ErrorCode.InvalidInput, `file not found: ${file}`, { file })
-  return f.text()
-}
 
 /** Registers the workflow commands. */
 export function register(cli: CAC, _ctx: CliContext): void {
@@ -25,9 +19,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .example((name) => `  $ ${name} apply examples/hello.yaml`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
-      const source = await readFile(file)
       // The id comes from the YAML; the server re-validates and reports positions if it is invalid.
-      const parsed = parseWorkflow(source)
+      const { text: source, result: parsed } = await readWorkflowFile(file, workflowLimits(g.config))
       if (!parsed.ok) {
         throw new AppError(ErrorCode.InvalidWorkflow, `${file}: ${parsed.issues.length} problem(s); run: workflow validate ${file}`, { issues: parsed.issues })
       }

@@ -4,7 +4,7 @@ import type { CAC } from 'cac'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { createEngine, toExecutionDetail, type ExecutionDetail } from '../../api/embedded.ts'
-import { loadConfig } from '../../runtime/config/index.ts'
+import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import { inputFlags, parseInputs } from '../inputs.ts'
@@ -21,14 +21,14 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .example((name) => `  $ ${name} run examples/hello.yaml --input name=Ada`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
-      const { result } = await readWorkflowFile(file)
+      const config = loadConfig(g.config ? { file: g.config } : {})
+      const { result } = await readWorkflowFile(file, workflowLimitsOf(config.limits))
       if (!result.ok) {
         if (!g.json) for (const i of result.issues) process.stderr.write(`${issueLine(file, i, colors.red)}\n`)
         throw new AppError(ErrorCode.InvalidWorkflow, `${file} is not a valid workflow (${result.issues.length} problems)`, { issues: result.issues })
       }
       const workflow = result.workflow
       const inputs = resolveInputs(workflow.inputs, parseInputs(inputFlags(options.input), workflow.inputs))
-      const config = loadConfig(g.config ? { file: g.config } : {})
       // Plugins kept beside the workflow file (`<dir>/plugins`) are found without any config.
       const beside = join(dirname(resolve(file)), 'plugins')
       if (existsSync(beside)) config.plugins.paths.push(beside)

@@ -2,7 +2,7 @@
 import type { CAC } from 'cac'
 import type { Issue } from '../../runtime/workflow/index.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
-import { readWorkflowFile } from '../workflow-file.ts'
+import { readWorkflowFile, workflowLimits } from '../workflow-file.ts'
 
 /** Registers `validate <file>`. */
 export function register(cli: CAC, _ctx: CliContext): void {
@@ -11,7 +11,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .example((name) => `  $ ${name} validate examples/hello.yaml --json`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
-      const { result } = await readWorkflowFile(file)
+      // The limits of the server config named by -c or WORKFLOW_CONFIG (defaults without one).
+      const { result } = await readWorkflowFile(file, workflowLimits(g.config))
       if (!result.ok) {
         emit({ valid: false, file, issues: result.issues }, {
           json: g.json,

@@ -146,6 +146,17 @@ describe('loadConfig', () => {
     expect(c.storage.path).toBe(join(import.meta.dir, '../../data/autokestra.db'))
     expect(c.plugins.paths).toEqual([join(import.meta.dir, '../../plugins'), join(import.meta.dir, '../../examples/plugins')])
   })
+
+  it('documents every workflow limit at its default in the shipped example, and takes them from env', () => {
+    const c = loadConfig({ file: join(import.meta.dir, '../../examples/config.yaml'), env: {} })
+    expect(c.limits).toEqual(defaultConfig().limits)
+    const e = loadConfig({ env: { WORKFLOW_LIMITS_MAX_TASKS: '5000', WORKFLOW_LIMITS_PARSE_TIMEOUT_SECONDS: '3' } })
+    expect(e.limits).toMatchObject({ maxTasks: 5000, parseTimeoutSeconds: 3, maxDocumentBytes: 524_288 })
+    const bad = thrownAppError(() => loadConfig({ file: file('limits.yaml', 'limits:\n  maxTasks: 0\n  maxDepht: 3\n'), env: {} }))
+    expect(bad.code).toBe('INVALID_CONFIG')
+    expect(bad.message).toContain('limits.maxTasks')
+    expect(bad.message).toContain('limits.maxDepht: unknown key')
+  })
 })
 
 describe('envKey', () => {

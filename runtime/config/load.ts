@@ -117,6 +117,7 @@ function finalize(c: Config, baseFor: (key: string) => string): Config {
     },
     execution: { ...c.execution },
     logging: { ...c.logging },
+    limits: { ...c.limits },
     secrets: {
       keyFile: keyFile !== undefined ? resolvePath(baseFor('secrets.keyFile'), keyFile)
         : join(storagePath === ':memory:' ? baseFor('storage.path') : dirname(storagePath), 'secret.key'),

@@ -1,6 +1,7 @@
 /** The config file's TypeBox schema (every key optional, none unknown), the resolved Config type and its defaults. */
 import { resolve } from 'node:path'
 import { Type } from '@sinclair/typebox'
+import { DEFAULT_WORKFLOW_LIMITS, type WorkflowLimits } from '../workflow/limits.ts'
 
 const Int = (minimum: number, maximum?: number) => Type.Integer({ minimum, ...(maximum !== undefined ? { maximum } : {}) })
 const NonEmpty = Type.String({ minLength: 1 })
@@ -69,6 +70,20 @@ export const ConfigFileSchema = Type.Object({
   logging: section({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]),
   }),
+  limits: section({
+    maxDocumentBytes: Int(1),
+    maxTasks: Int(1),
+    maxTriggers: Int(0),
+    maxMapKeys: Int(1),
+    maxListItems: Int(1),
+    maxDepth: Int(1),
+    maxStringLength: Int(1),
+    maxExpressionLength: Int(1),
+    maxAliases: Int(0),
+    maxIssues: Int(1),
+    parseTimeoutSeconds: Int(1),
+    maxQueuedParses: Int(0),
+  }),
 }, strict)
 
 /**
@@ -130,6 +145,13 @@ export interface Config {
   /** `keyFile` defaults to `secret.key` beside the database. */
   secrets: { keyFile: string }
   logging: { level: 'debug' | 'info' | 'warn' | 'error' }
+  /** Bounds on workflow uploads (runtime/workflow/limits.ts) and on the parser worker that checks them. */
+  limits: WorkflowLimits & {
+    /** How long one upload may wait for the parser, and then run in it. */
+    parseTimeoutSeconds: number
+    /** Uploads waiting for the parser beyond the one it works on; more are refused with 429 and Retry-After. */
+    maxQueuedParses: number
+  }
 }
 
 /**
@@ -162,7 +184,14 @@ export function rawDefaults(): Omit<Config, 'secrets'> & { secrets: { keyFile?: 
     },
     secrets: {},
     logging: { level: 'info' },
+    limits: { ...DEFAULT_WORKFLOW_LIMITS, parseTimeoutSeconds: 10, maxQueuedParses: 16 },
   }
+}
+
+/** The document limits of the `limits` section, without the parser pool's own settings. */
+export function workflowLimitsOf(limits: Config['limits']): WorkflowLimits {
+  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, ...documentLimits } = limits
+  return documentLimits
 }
 
 /** Resolves a path against `base`, leaving SQLite's `:memory:` alone. */

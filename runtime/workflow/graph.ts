@@ -34,16 +34,17 @@ export function buildGraph(tasks: readonly GraphTask[]): TaskGraph {
   const downstream = new Map<string, string[]>(tasks.map((t) => [t.id, []]))
   for (const t of tasks) for (const n of needs.get(t.id) ?? []) downstream.get(n)?.push(t.id)
   const pending = new Map(tasks.map((t) => [t.id, needs.get(t.id)?.length ?? 0]))
-  const ready = tasks.filter((t) => pending.get(t.id) === 0).map((t) => t.id)
+  // A heap of declaration indexes: re-sorting the ready list at every step was O(n² log n) on wide graphs.
+  const ready = new MinHeap()
+  tasks.forEach((t, i) => { if (pending.get(t.id) === 0) ready.push(i) })
   const order: string[] = []
-  while (ready.length > 0) {
-    ready.sort((a, b) => (index.get(a) ?? 0) - (index.get(b) ?? 0))
-    const id = ready.shift() as string
+  while (ready.size > 0) {
+    const id = tasks[ready.pop()]!.id
     order.push(id)
     for (const d of downstream.get(id) ?? []) {
       const left = (pending.get(d) ?? 0) - 1
       pending.set(d, left)
-      if (left === 0) ready.push(d)
+      if (left === 0) ready.push(index.get(d) ?? 0)
     }
   }
   if (order.length < tasks.length) {
@@ -56,6 +57,46 @@ export function buildGraph(tasks: readonly GraphTask[]): TaskGraph {
     dependents: (id) => [...(downstream.get(id) ?? [])],
     dependencies: (id) => [...(needs.get(id) ?? [])],
     upstream: (id) => upstreamOf(tasks, id),
+  }
+}
+
+/** A binary min-heap of numbers (Kahn's ready set, ordered by declaration index). */
+class MinHeap {
+  private readonly items: number[] = []
+
+  get size(): number {
+    return this.items.length
+  }
+
+  push(x: number): void {
+    const a = this.items
+    let i = a.push(x) - 1
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = a[parent]!
+      if (p <= x) break
+      a[i] = p
+      i = parent
+    }
+    a[i] = x
+  }
+
+  pop(): number {
+    const a = this.items
+    const top = a[0]!
+    const last = a.pop()!
+    if (a.length === 0) return top
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= a.length) break
+      const c = l + 1 < a.length && a[l + 1]! < a[l]! ? l + 1 : l
+      if (a[c]! >= last) break
+      a[i] = a[c]!
+      i = c
+    }
+    a[i] = last
+    return top
   }
 }
 
@@ -77,29 +118,37 @@ export function upstreamOf(tasks: readonly GraphTask[], id: string): string[] {
 /**
  * The first cycle found by a depth-first search in declaration order, as a closed path
  * `['a', 'b', 'c', 'a']` (each task needs the next one), or undefined when the graph is acyclic.
+ * Iterative, so a long chain cannot overflow the call stack.
  */
 export function findCycle(tasks: readonly GraphTask[]): string[] | undefined {
   const needs = knownNeeds(tasks)
   const state = new Map<string, 'visiting' | 'done'>()
-  const stack: string[] = []
-  const visit = (id: string): string[] | undefined => {
-    state.set(id, 'visiting')
-    stack.push(id)
-    for (const n of needs.get(id) ?? []) {
-      if (state.get(n) === 'visiting') return [...stack.slice(stack.indexOf(n)), n]
-      if (!state.has(n)) {
-        const found = visit(n)
-        if (found) return found
-      }
-    }
-    stack.pop()
-    state.set(id, 'done')
-    return undefined
-  }
+  // The current path, and for each entry on it the index of its next need to follow.
+  const path: string[] = []
+  const next: number[] = []
   for (const t of tasks) {
     if (state.has(t.id)) continue
-    const found = visit(t.id)
-    if (found) return found
+    state.set(t.id, 'visiting')
+    path.push(t.id)
+    next.push(0)
+    while (path.length > 0) {
+      const top = path.length - 1
+      const ns = needs.get(path[top]!) ?? []
+      const i = next[top]!
+      if (i < ns.length) {
+        next[top] = i + 1
+        const n = ns[i]!
+        if (state.get(n) === 'visiting') return [...path.slice(path.indexOf(n)), n]
+        if (!state.has(n)) {
+          state.set(n, 'visiting')
+          path.push(n)
+          next.push(0)
+        }
+      } else {
+        state.set(path.pop()!, 'done')
+        next.pop()
+      }
+    }
   }
   return undefined
 }

@@ -1,6 +1,7 @@
 /** Public API of the workflow DSL: parse/validate YAML, the task graph, templates and the model. */
 export * from './model.ts'
-export { parseWorkflow, type ParseResult } from './parse.ts'
+export { documentTooLarge, parseWorkflow, type ParseResult } from './parse.ts'
+export { DEFAULT_WORKFLOW_LIMITS, LimitCode, type WorkflowLimits } from './limits.ts'
 export { buildGraph, findCycle, upstreamOf, type GraphTask, type TaskGraph } from './graph.ts'
 export {
   extractTemplateRefs, renderString, renderValue, resolveRef, scanTemplates, TEMPLATE_ROOTS,

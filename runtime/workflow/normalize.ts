@@ -93,15 +93,15 @@ function normalizeSecrets(value: unknown, issues: RawIssue[]): string[] {
     issues.push({ at: ['secrets'], code: 'SECRET_VALUE_NOT_NAME', message: `secrets must be a list of names: ${hint}` })
     return []
   }
-  const names: string[] = []
+  const names = new Set<string>()
   value.forEach((item, i) => {
     if (typeof item !== 'string') {
       issues.push({ at: ['secrets', i], code: 'SECRET_VALUE_NOT_NAME', message: `expected a secret name: ${hint}` })
     } else if (!SECRET_NAME_PATTERN.test(item)) {
       issues.push({ at: ['secrets', i], code: 'INVALID_SECRET_NAME', message: `invalid secret name "${item}" (letters, digits and _ only)` })
-    } else if (!names.includes(item.toUpperCase())) names.push(item.toUpperCase())
+    } else names.add(item.toUpperCase())
   })
-  return names
+  return [...names]
 }
 
 /**

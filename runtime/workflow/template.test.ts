@@ -31,6 +31,19 @@ describe('renderValue', () => {
     expect(renderValue('{{ tasks.fetch.output.empty }}', ctx)).toBeNull()
   })
 
+  it('treats only a string that is exactly one template as whole, padding included', () => {
+    expect(renderValue('{{inputs.n}}', ctx)).toBe(3)
+    expect(renderValue(`{{${' '.repeat(50)}inputs.n${' '.repeat(50)}}}`, ctx)).toBe(3)
+    expect(renderValue(' {{ inputs.n }}', ctx)).toBe(' 3')
+    expect(renderValue('{{ inputs.n }}}', ctx)).toBe('3}')
+    expect(() => renderValue('{{ {inputs.n }}', ctx)).toThrow('malformed template')
+  })
+
+  it('scans a long unclosed template once (a backtracking regex took O(n²) here)', () => {
+    // 200,000 spaces: quadratic backtracking would be ~10^10 steps; one scan finds the missing }}.
+    expect(() => renderValue(`{{${' '.repeat(200_000)}x`, ctx)).toThrow('unclosed "{{"')
+  })
+
   it('stringifies values inside a larger string, objects as JSON', () => {
     expect(renderValue('n={{ inputs.n }} f={{ inputs.flags }}', ctx)).toBe('n=3 f={"a":true}')
   })

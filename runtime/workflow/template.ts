@@ -28,7 +28,6 @@ export interface TemplateProblem {
 }
 
 const EXPR = /^([A-Za-z_][\w-]*)((?:\.[\w-]+|\[\d+\])*)$/
-const WHOLE = /^\{\{\s*([^{}]*?)\s*\}\}$/
 
 type Piece = { text: string } | { ref: TemplateRef } | { problem: TemplateProblem }
 
@@ -112,9 +111,9 @@ function stringify(v: unknown): string {
   return String(v)
 }
 
-function renderPieces(s: string, ctx: TemplateContext): string {
+function renderTokens(pieces: readonly Piece[], ctx: TemplateContext): string {
   let out = ''
-  for (const p of tokenize(s)) {
+  for (const p of pieces) {
     if ('text' in p) out += p.text
     else if ('ref' in p) out += stringify(resolveRef(p.ref, ctx))
     else throw new AppError(ErrorCode.TemplateError, p.problem.message, { template: p.problem.raw })
@@ -124,7 +123,7 @@ function renderPieces(s: string, ctx: TemplateContext): string {
 
 /** Renders every template in a string; values are stringified (objects as JSON). */
 export function renderString(s: string, ctx: TemplateContext): string {
-  return renderPieces(s, ctx)
+  return renderTokens(tokenize(s), ctx)
 }
 
 /**
@@ -133,11 +132,11 @@ export function renderString(s: string, ctx: TemplateContext): string {
  */
 export function renderValue(value: unknown, ctx: TemplateContext): unknown {
   if (typeof value === 'string') {
-    if (WHOLE.test(value)) {
-      const [piece] = tokenize(value)
-      if (piece && 'ref' in piece) return resolveRef(piece.ref, ctx)
-    }
-    return renderPieces(value, ctx)
+    // One scan: a lazy `^\{\{\s*(.*?)\s*\}\}$` regex backtracked quadratically on long whitespace runs.
+    const pieces = tokenize(value)
+    const only = pieces.length === 1 ? pieces[0] : undefined
+    if (only && 'ref' in only) return resolveRef(only.ref, ctx)
+    return renderTokens(pieces, ctx)
   }
   if (Array.isArray(value)) return value.map((v) => renderValue(v, ctx))
   if (value !== null && typeof value === 'object') {
