@@ -117,5 +117,19 @@ export function runCommand<A extends unknown[]>(fn: (...args: A) => unknown): (.
     } catch (e) {
       fail(e, g)
     }
+    // A command is done when its action is: exit now rather than wait for the event loop to empty. A handle
+    // left behind by the engine's worker thread once kept `workflow run` alive after it had printed its result.
+    await flushed(process.stdout)
+    await flushed(process.stderr)
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0)
   }
+}
+
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  if (!stream.writableNeedDrain) return Promise.resolve()
+  return new Promise((resolve) => {
+    stream.once('drain', resolve)
+    stream.once('error', resolve) // a closed reader (EPIPE): nothing more will drain
+  })
 }

@@ -108,9 +108,13 @@ for (const launcher of ['native', 'bun'] as const) {
   })
 }
 
+/** This process's task cgroups now (other test files in the same process may have left their own). */
+const ownCgroups = (): string[] => ['memory', 'pids'].flatMap((c) => {
+  const dir = `/sys/fs/cgroup/${c}/autokestra`
+  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`p${process.pid}-`)).map((n) => `${c}/${n}`) : []
+})
+const before = new Set(ownCgroups())
+
 it('leaves no task cgroup behind', () => {
-  for (const c of ['memory', 'pids']) {
-    const dir = `/sys/fs/cgroup/${c}/autokestra`
-    if (existsSync(dir)) expect(readdirSync(dir).filter((n) => n.startsWith(`p${process.pid}-`))).toEqual([])
-  }
+  expect(ownCgroups().filter((n) => !before.has(n))).toEqual([])
 })
