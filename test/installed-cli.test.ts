@@ -1,6 +1,6 @@
 /** `bun link` into a temp BUN_INSTALL, then `workflow server start` as an installed command behaves like `bun cli/main.ts`. */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { existsSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
 import { KEY, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, writeConfig, type ServerProcess } from './server-helpers.ts'
@@ -54,7 +54,7 @@ describe('installed workflow command', () => {
   })
 
   it('refuses to start without an API key exactly like `bun cli/main.ts`', async () => {
-    const config = writeConfig(tempDir('autokestra-installed-nokey-'), freePort(), { apiKeys: [] })
+    const config = writeConfig(mkdtempSync(join(work, 'nokey-')), freePort(), { apiKeys: [] })
     const a = await installed(['server', 'start', '-c', config, '--json'])
     const b = await cli(['server', 'start', '-c', config, '--json'])
     expect(a.code).toBe(3)

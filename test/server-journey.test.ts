@@ -3,7 +3,7 @@
  * CLI and the Eden client: apply → list → get → trigger --wait → inspect → logs → restart → all intact.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { call, createClient } from '../api/client.ts'
 import { KEY, cleanEnv, cli, freePort, oneJson, startServerProcess, tempDir, waitUntil, writeConfig, type ServerProcess } from './server-helpers.ts'
@@ -200,7 +200,7 @@ describe('CLI exit codes and --json errors', () => {
   })
 
   it('3: a server without an API key refuses to start, explaining how to add one', async () => {
-    const cfg = writeConfig(tempDir('autokestra-nokey-'), freePort(), { apiKeys: [] })
+    const cfg = writeConfig(mkdtempSync(join(dir, 'nokey-')), freePort(), { apiKeys: [] })
     const r = await cli(['server', 'start', '-c', cfg, '--json'])
     expect(r.code).toBe(3)
     const e = oneJson(r).error
@@ -246,7 +246,7 @@ describe('CLI exit codes and --json errors', () => {
 
 describe('server daemon', () => {
   it('starts detached with a pid file, reports status, stops with SIGTERM', async () => {
-    const d = tempDir('autokestra-detach-')
+    const d = mkdtempSync(join(dir, 'detach-'))
     const cfg = writeConfig(d, freePort())
     const start = await cli(['server', 'start', '--detach', '-c', cfg, '--json'])
     expect(start.code).toBe(0)
