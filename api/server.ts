@@ -2,7 +2,7 @@
 import { createConsola, type ConsolaInstance } from 'consola/basic'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
-import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
+import { createScheduler, type Scheduler } from '../actors/triggers/cron-scheduler.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
@@ -80,7 +80,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     else {
       const { createEngine } = await import('../actors/engine.ts')
       engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) }, onWarning: (m) => log.warn(m) })
-      // Cron triggers (runtime/cron): fires through the engine, exactly once per tick; see docs/triggers.md.
+      // Cron triggers (actors/triggers/cron-scheduler.ts): fires through the engine, exactly once per tick; see docs/triggers.md.
       scheduler = createScheduler({ engine, onError: (e, at) => log.warn('cron tick not fired', at, e) })
     }
     const app = createApp({

@@ -1,7 +1,8 @@
 /** Cron arithmetic: complex expressions, time zones across DST, the missed-tick policy, validation. */
 
 import { describe, expect, it } from 'bun:test'
-import { describeTriggers, missedTicks, nextFireTimes, recentFireTimes, type CronPolicy } from '../runtime/cron/index.ts'
+import { describeTriggers } from '../runtime/cron/index.ts'
+import { missedTicks, nextFireTimes, recentFireTimes, type CronPolicy } from '../runtime/triggers/cron-schedule.ts'
 import { parseWorkflow, type Workflow } from '../runtime/workflow/index.ts'
 
 const iso = (ms: number[]) => ms.map((t) => new Date(t).toISOString())

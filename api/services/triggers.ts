@@ -1,6 +1,7 @@
 /** Trigger extensions of the workflow detail: the next cron fire times (via `WorkflowDtoHooks`). */
 import type { Clock } from '../../runtime/clock.ts'
-import { nextFireTimes, UPCOMING_FIRES } from '../../runtime/cron/index.ts'
+import { UPCOMING_FIRES } from '../../runtime/cron/index.ts'
+import { nextFireTimes } from '../../runtime/triggers/cron-schedule.ts'
 import type { WorkflowDtoHooks } from './workflow-dto.ts'
 
 /**

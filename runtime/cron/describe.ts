@@ -1,7 +1,7 @@
 /** Plain-data description of a workflow's triggers for `workflow get`: next cron fires, webhook path. */
 
 import type { Workflow } from '../workflow/model.ts'
-import { nextFireTimes } from './schedule.ts'
+import { nextFireTimes } from '../triggers/cron-schedule.ts'
 
 /** How many upcoming fire times `describeTriggers` lists per cron trigger. */
 export const UPCOMING_FIRES = 5
