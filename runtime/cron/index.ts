@@ -2,5 +2,3 @@
 
 export { hasFired, isDuplicateFire, lastFireAt, listFires, pruneFires, recordFire } from './fires.ts'
 export type { CronFire } from './fires.ts'
-export { describeTriggers, UPCOMING_FIRES, webhookPath } from './describe.ts'
-export type { CronTriggerView, TriggerView, WebhookTriggerView } from './describe.ts'
