@@ -34,7 +34,7 @@ export interface WebhookLimits {
 function refusal(e: unknown, close: boolean): Response {
   if (!(e instanceof AppError)) throw e
   const headers: Record<string, string> = e instanceof RateLimitedError ? { 'retry-after': String(e.retryAfterSeconds) } : {}
-  return errorResponse(httpStatusOf[e.code] ?? 500, e.toInfo(), { close, headers })
+  return errorResponse(httpStatusOf(e.code), e.toInfo(), { close, headers })
 }
 
 export const webhookRoutes = (webhooks: WebhookService, limits: WebhookLimits) => {
