@@ -1,4 +1,4 @@
 /** The cron_fires ledger (storage). Cron arithmetic and the definition: runtime/triggers/; the scheduler: actors/triggers/. */
 
-export { hasFired, isDuplicateFire, lastFireAt, listFires, pruneFires, recordFire } from './fires.ts'
+export { isDuplicateFire, lastFireAt, listFires, pruneFires, recordFire } from './fires.ts'
 export type { CronFire } from './fires.ts'
