@@ -47,9 +47,6 @@ export interface AppDeps {
   logInternalError?: InternalErrorLogger
 }
 
-/** Paths that need no API key: health, metrics (aggregate counts only) and the OpenAPI document. */
-export const PUBLIC_PREFIXES = ['/health', '/metrics', '/openapi'] as const
-
 /** The engine's plugins; without a runtime, those the config names (loaded once, on first use). */
 function pluginsOf(deps: AppDeps): () => EnginePlugins {
   let own: EnginePlugins | undefined

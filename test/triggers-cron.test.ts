@@ -1,7 +1,7 @@
 /** Cron arithmetic: complex expressions, time zones across DST, the missed-tick policy, validation. */
 
 import { describe, expect, it } from 'bun:test'
-import { describeTriggers } from '../runtime/triggers/index.ts'
+import { describeTriggers } from '../runtime/triggers/dispatch.ts'
 import { missedTicks, nextFireTimes, recentFireTimes, type CronPolicy } from '../runtime/triggers/cron-schedule.ts'
 import { parseWorkflow, type Workflow } from '../runtime/workflow/index.ts'
 

@@ -11,7 +11,8 @@ import { toWorkflowDetail } from '../api/services/workflow-dto.ts'
 import { triggerLines } from '../cli/render/triggers.ts'
 import { ManualClock } from '../runtime/clock.ts'
 import type { WorkflowRecord } from '../runtime/store/store.ts'
-import { TRIGGER_TYPES, type TriggerRegistry, type TriggerType } from '../runtime/triggers/index.ts'
+import { TRIGGER_TYPES, type TriggerRegistry } from '../runtime/triggers/registry.ts'
+import type { TriggerType } from '../runtime/triggers/types.ts'
 import { parseWorkflow, type Workflow } from '../runtime/workflow/index.ts'
 
 interface ToyTrigger { type: 'toy'; every: string }

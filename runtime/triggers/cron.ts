@@ -20,9 +20,9 @@ export interface CronTriggerView {
 }
 
 /** How many upcoming fire times a description lists. */
-export const UPCOMING_FIRES = 5
+const UPCOMING_FIRES = 5
 
-export const RawCronTrigger = Type.Object({
+const RawCronTrigger = Type.Object({
   type: Type.Literal('cron'),
   cron: Type.String(),
   timezone: Type.Optional(Type.String()),
@@ -31,7 +31,7 @@ export const RawCronTrigger = Type.Object({
 }, { additionalProperties: false })
 
 /** Whether the runtime knows an IANA time zone. */
-export function isTimeZone(tz: string): boolean {
+function isTimeZone(tz: string): boolean {
   try {
     new Intl.DateTimeFormat(undefined, { timeZone: tz })
     return true
@@ -41,7 +41,7 @@ export function isTimeZone(tz: string): boolean {
 }
 
 /** Why croner refuses an expression (5 or 6 fields, or a nickname like `@hourly`), or undefined. Compiled as the scheduler will. */
-export function cronProblem(expr: string, timezone?: string): string | undefined {
+function cronProblem(expr: string, timezone?: string): string | undefined {
   try {
     compileCron({ cron: expr, ...(timezone ? { timezone } : {}) }).stop()
     return undefined

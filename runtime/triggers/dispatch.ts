@@ -7,7 +7,7 @@ import type { TriggerCheckContext, TriggerDescribeContext, TriggerLines, Trigger
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** The definition of a type name; own keys only (`constructor`, `__proto__` are no trigger type). */
-export function triggerTypeOf(name: unknown, registry: TriggerRegistry = TRIGGER_TYPES): TriggerType | undefined {
+function triggerTypeOf(name: unknown, registry: TriggerRegistry = TRIGGER_TYPES): TriggerType | undefined {
   return typeof name === 'string' && Object.hasOwn(registry, name) ? registry[name] : undefined
 }
 

@@ -28,7 +28,7 @@ export const webhookPathTemplate = (workflowId: string): string => `${WEBHOOK_PA
 export const webhookPath = (workflowId: string, key: string): string =>
   `${WEBHOOK_PATH_PREFIX}${encodeURIComponent(workflowId)}/${encodeURIComponent(key)}`
 
-export const RawWebhookTrigger = Type.Object({ type: Type.Literal('webhook') }, { additionalProperties: false })
+const RawWebhookTrigger = Type.Object({ type: Type.Literal('webhook') }, { additionalProperties: false })
 
 export const webhook: TriggerType<WebhookTrigger, WebhookTriggerView> = {
   schema: RawWebhookTrigger,
