@@ -26,7 +26,6 @@ import { securityHeaders } from './security-headers.ts'
 import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
 import { Metrics } from './services/metrics.ts'
-import { cronTriggerHooks } from './services/triggers.ts'
 import { WebhookKeyService } from './services/webhook-keys.ts'
 import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
@@ -40,16 +39,13 @@ export interface AppDeps {
   secrets: SecretStore
   config: Config
   clock?: Clock
-  /** Extension point for the workflow detail (e.g. next cron fire times). */
+  /** How the workflow detail is built (its clock, the trigger types that describe triggers); default: `clock` and all types. */
   workflowHooks?: WorkflowDtoHooks
-  /** The cron scheduler: told to re-plan after any successful change under /api/v1/workflows. */
+  /** The trigger loops (actors/triggers/loops.ts): told to re-plan after any successful change under /api/v1/workflows. */
   scheduler?: { refresh(): void }
   /** Unexpected errors (500s) are passed here; the client sees only `INTERNAL`. */
   logInternalError?: InternalErrorLogger
 }
-
-/** Paths that need no API key: health, metrics (aggregate counts only) and the OpenAPI document. */
-export const PUBLIC_PREFIXES = ['/health', '/metrics', '/openapi'] as const
 
 /** The engine's plugins; without a runtime, those the config names (loaded once, on first use). */
 function pluginsOf(deps: AppDeps): () => EnginePlugins {
@@ -66,7 +62,7 @@ export function createApp(deps: AppDeps) {
   // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
   const parser = parserPoolFor(deps.config.limits)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
-    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? cronTriggerHooks(ctx.clock), parser, pluginsOf(deps))))
+    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps))))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))

@@ -1,5 +1,5 @@
 /**
- * The API's one error mapping: AppError codes via `httpStatusOf`, Elysia's own errors as 400/404, a store
+ * The API's one error mapping: AppError codes via `httpStatusOf` (runtime/errors.ts ERROR_TABLE), Elysia's own errors as 400/404, a store
  * that cannot be written as 503 STORAGE_UNAVAILABLE with Retry-After, anything else 500.
  */
 import { Elysia } from 'elysia'
@@ -82,7 +82,7 @@ function validationPath(e: ValidationLike): string {
  */
 export function errorHandler(logInternal: InternalErrorLogger = () => {}, onStorageFault: (error: unknown) => void = () => {}) {
   return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request }) => {
-    if (error instanceof AppError) return errorResponse(httpStatusOf[error.code] ?? 500, error.toInfo())
+    if (error instanceof AppError) return errorResponse(httpStatusOf(error.code), error.toInfo())
     if (isStorageFault(error)) {
       onStorageFault(error)
       return errorResponse(503, (translateStorageFault(error) as AppError).toInfo())
@@ -97,7 +97,7 @@ export function errorHandler(logInternal: InternalErrorLogger = () => {}, onStor
       case 'PARSE': {
         // A route's own parse hook may refuse a body with an AppError (an oversized upload): keep its code.
         const cause = (error as { cause?: unknown }).cause
-        if (cause instanceof AppError) return errorResponse(httpStatusOf[cause.code] ?? 400, cause.toInfo())
+        if (cause instanceof AppError) return errorResponse(httpStatusOf(cause.code), cause.toInfo())
         return errorResponse(400, {
           code: ErrorCode.InvalidInput,
           message: 'malformed request body: it does not parse as its content-type says',

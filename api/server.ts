@@ -2,7 +2,7 @@
 import { createConsola, type ConsolaInstance } from 'consola/basic'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
-import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
+import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
@@ -70,7 +70,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     log[level](message)
   })
   let engine: Engine | undefined
-  let scheduler: Scheduler | undefined
+  let scheduler: TriggerLoop | undefined
   try {
     for (const [file, what] of [[paths.pidFile, 'pid file'], [paths.logFile, 'server log']] as const) securePrivateFile(file, what, (m) => log.warn(m))
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
@@ -80,8 +80,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     else {
       const { createEngine } = await import('../actors/engine.ts')
       engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) }, onWarning: (m) => log.warn(m) })
-      // Cron triggers (runtime/cron): fires through the engine, exactly once per tick; see docs/triggers.md.
-      scheduler = createScheduler({ engine, onError: (e, at) => log.warn('cron tick not fired', at, e) })
+      // The trigger types' live loops (actors/triggers/loops.ts: cron fires through the engine, once per tick; docs/triggers.md).
+      scheduler = createTriggerLoops({ engine, warn: (message, ...context) => log.warn(message, ...context) })
     }
     const app = createApp({
       engine, store, secrets, config, scheduler,

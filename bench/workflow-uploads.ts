@@ -179,7 +179,7 @@ for (const [name, make] of Object.entries(singles)) {
   const alone = await put(id, body)
   await fetch(`${url}/health`)
   const after = cpu()
-  // Each stored workflow makes every later change re-plan cron from all models (runtime/cron): keep one at a time.
+  // Each stored workflow makes every later change re-plan cron from all models (actors/triggers/cron-plan.ts): keep one at a time.
   await del()
   // Then again with /health polled back to back.
   const { result, health } = await withHealth(put(id, body))

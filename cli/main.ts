@@ -1,4 +1,4 @@
-#!/usr/bin/env bun
+#!/usr/bin/env -S bun --config=/dev/null --tsconfig-override=/dev/null --no-env-file --no-install
 /** The `workflow` CLI entry: global options and command-group wiring only; commands live in cli/commands/. */
 import { cac } from 'cac'
 import pkg from '../package.json' with { type: 'json' }

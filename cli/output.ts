@@ -1,6 +1,7 @@
 /** The CLI's single output module: human text or exactly one JSON document, errors → stable exit codes. */
+import { colors as consolaColors, stripAnsi, type ColorName } from 'consola/utils'
 import { AppError, ErrorCode, exitCodeOf, toErrorInfo, type ErrorInfo } from '../runtime/errors.ts'
-import { ansi, stripTokens } from './terminal.ts'
+import { ansi, terminalSafe } from './terminal.ts'
 
 /** Options every command accepts (declared once in main.ts). */
 export interface GlobalOptions {
@@ -30,25 +31,33 @@ export function globalOptions(options: Record<string, unknown>): GlobalOptions {
   return g
 }
 
-const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR
-const paint = (open: number, close: number) => (s: string) => (useColor() ? `${ansi(`\x1b[${open}m`)}${s}${ansi(`\x1b[${close}m`)}` : s)
-
 /**
- * ANSI colours, applied only when stdout is a TTY and NO_COLOR is unset. They travel as trusted tokens
- * (terminal.ts): the output guard escapes every other escape sequence, whoever wrote it.
+ * One of consola's colours as trusted tokens (terminal.ts): consola decides whether colours are on (a TTY whose
+ * TERM is set and not `dumb`, no NO_COLOR; FORCE_COLOR forces them) and what each one is; the sequences it would
+ * write become tokens, so the output guard passes them and escapes every other escape sequence, whoever wrote it.
+ * The text is never handed to consola, so nothing in it can pass as ours.
  */
-export const colors = {
-  bold: paint(1, 22),
-  dim: paint(2, 22),
-  red: paint(31, 39),
-  green: paint(32, 39),
-  yellow: paint(33, 39),
-  blue: paint(34, 39),
-  cyan: paint(36, 39),
-  gray: paint(90, 39),
+function paint(name: ColorName): (s: string) => string {
+  const [open = '', close = ''] = consolaColors[name]('\0').split('\0')
+  if (open === '') return (s) => s
+  const [o, c] = [ansi(open), ansi(close)]
+  return (s) => `${o}${s}${c}`
 }
 
-const visible = (s: string) => stripTokens(s).length
+/** The CLI's colours (plain text when consola says the terminal takes none). */
+export const colors = {
+  bold: paint('bold'),
+  dim: paint('dim'),
+  red: paint('red'),
+  green: paint('green'),
+  yellow: paint('yellow'),
+  blue: paint('blue'),
+  cyan: paint('cyan'),
+  gray: paint('gray'),
+}
+
+/** Columns the text takes on screen: what the guard prints (foreign controls as visible escapes), less our colours. */
+const visible = (s: string) => stripAnsi(terminalSafe(s)).length
 
 /** A column of `table`: the row key, its header (default: the key upper-cased) and alignment. */
 export interface Column {

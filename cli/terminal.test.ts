@@ -1,6 +1,6 @@
 /** Tests for the terminal guard's escaping (issue 10, finding 8): what is escaped, what is kept, what cannot be forged. */
 import { describe, expect, it } from 'bun:test'
-import { ansi, escapeControls, stripTokens, terminalSafe } from './terminal.ts'
+import { ansi, escapeControls, terminalSafe } from './terminal.ts'
 
 describe('terminalSafe', () => {
   it('escapes C0 (but tab and newline), DEL, C1, bidi controls, separators, zero-width and tag characters', () => {
@@ -20,7 +20,6 @@ describe('terminalSafe', () => {
   it('turns the CLI\'s own sequences into real ones, and nothing else can pass for one', () => {
     const bold = `${ansi('\x1b[1m')}title${ansi('\x1b[22m')}`
     expect(terminalSafe(`${bold} \x1b[1mforged`)).toBe('\x1b[1mtitle\x1b[22m \\x1b[1mforged')
-    expect(stripTokens(bold)).toBe('title')
     // A token's shape without the per-process nonce is plain text.
     expect(terminalSafe('\ue000000000000000[2J\ue001')).toBe('\ue000000000000000[2J\ue001')
     expect(() => ansi('[1m')).toThrow()

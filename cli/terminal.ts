@@ -42,9 +42,6 @@ export function ansi(sequence: string): string {
   return `${TOKEN_OPEN}${sequence.slice(1)}${TOKEN_CLOSE}`
 }
 
-/** Removes trusted-sequence tokens: the text as wide as it will show. */
-export const stripTokens = (s: string): string => (s.includes(TOKEN_OPEN) ? s.replace(TOKEN, '') : s)
-
 /** What reaches the terminal: unsafe characters escaped, then the CLI's own sequences turned into real ones. */
 export function terminalSafe(s: string): string {
   const escaped = escapeControls(s)

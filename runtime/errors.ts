@@ -87,37 +87,78 @@ export function isErrorInfo(v: unknown): v is ErrorInfo {
     typeof (v as ErrorInfo).message === 'string'
 }
 
-/** HTTP status for each code: one table, used by the API's single onError. */
-export const httpStatusOf: Record<ErrorCode, number> = {
-  INVALID_INPUT: 400, INVALID_WORKFLOW: 400, INVALID_YAML: 400, INVALID_CONFIG: 400,
-  CONFIG_NOT_FOUND: 400, NOT_FOUND: 404, CONFLICT: 409, UNAUTHORIZED: 401,
-  SERVER_UNREACHABLE: 502, INVALID_TRANSITION: 409, PERMISSION_DENIED: 403,
-  TASK_TIMED_OUT: 500, EXECUTION_TIMED_OUT: 500, CANCELLED: 409, INTERRUPTED: 500,
-  PLUGIN_NOT_FOUND: 400, INVALID_MANIFEST: 400, PLUGIN_CRASHED: 500, PLUGIN_PROTOCOL_ERROR: 500,
-  PLUGIN_ERROR: 500, INVALID_TASK_INPUT: 400, INVALID_TASK_OUTPUT: 500, TEMPLATE_ERROR: 400,
-  SECRET_NOT_FOUND: 404, SECRET_KEY_MISSING: 503, SECRET_KEY_INVALID: 503, SECRET_INTEGRITY: 500,
-  SANDBOX_UNAVAILABLE: 503, RESOURCE_LIMIT: 500, DOCKER_UNAVAILABLE: 503, WORKER_CRASHED: 500,
-  RATE_LIMITED: 429, WORKFLOW_DISABLED: 409, INTERNAL: 500, REQUEST_TIMEOUT: 408, STORAGE_UNAVAILABLE: 503,
+/** What each code means outside the process: its HTTP status, the CLI's exit code, and whether a task failing with it is retried. */
+export interface ErrorTraits {
+  /** The status the API answers with (`api/errors.ts`, the one onError). */
+  http: number
+  /** The CLI's exit code (`cli/output.ts`): 1 failed, 2 invalid input, 3 config, 4 not found, 5 unreachable, 6 unauthorized. */
+  exit: number
+  /**
+   * Whether a task attempt that failed with this code is tried again when its `retry` policy has attempts left.
+   * False where another attempt cannot change the outcome (a denial, a bad input or template, a missing plugin or
+   * secret, a cancel or the execution's own timeout). Not the same as `ErrorInfo.retryable`, which marks one
+   * error a caller may repeat as it is (a full disk, a rate limit).
+   */
+  retryable: boolean
 }
 
-/** CLI exit code for each code: one table, used by the CLI's output module. */
-export const exitCodeOf = (code: string): number => {
-  switch (code) {
-    case 'INVALID_INPUT': case 'INVALID_WORKFLOW': case 'INVALID_YAML': case 'TEMPLATE_ERROR':
-    case 'INVALID_TASK_INPUT': case 'PLUGIN_NOT_FOUND': case 'INVALID_MANIFEST':
-      return 2
-    case 'INVALID_CONFIG': case 'CONFIG_NOT_FOUND': case 'SECRET_KEY_MISSING': case 'SECRET_KEY_INVALID':
-      return 3
-    case 'NOT_FOUND': case 'SECRET_NOT_FOUND':
-      return 4
-    case 'SERVER_UNREACHABLE':
-      return 5
-    case 'UNAUTHORIZED':
-      return 6
-    default:
-      return 1
-  }
+const row = (http: number, exit: number, retryable = true): ErrorTraits => ({ http, exit, retryable })
+
+/**
+ * One row per code, the only place status, exit code and retry are decided; docs/api.md and docs/cli.md list the
+ * same (errors.test.ts checks both). Every code must have a row: adding a code without one does not compile.
+ */
+export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
+  INVALID_INPUT: row(400, 2),
+  INVALID_WORKFLOW: row(400, 2, false),
+  INVALID_YAML: row(400, 2),
+  INVALID_CONFIG: row(400, 3),
+  CONFIG_NOT_FOUND: row(400, 3),
+  NOT_FOUND: row(404, 4),
+  CONFLICT: row(409, 1),
+  UNAUTHORIZED: row(401, 6),
+  SERVER_UNREACHABLE: row(502, 5),
+  INVALID_TRANSITION: row(409, 1),
+  PERMISSION_DENIED: row(403, 1, false),
+  TASK_TIMED_OUT: row(500, 1),
+  EXECUTION_TIMED_OUT: row(500, 1, false),
+  CANCELLED: row(409, 1, false),
+  INTERRUPTED: row(500, 1),
+  PLUGIN_NOT_FOUND: row(400, 2, false),
+  INVALID_MANIFEST: row(400, 2, false),
+  PLUGIN_CRASHED: row(500, 1),
+  PLUGIN_PROTOCOL_ERROR: row(500, 1),
+  PLUGIN_ERROR: row(500, 1),
+  INVALID_TASK_INPUT: row(400, 2, false),
+  INVALID_TASK_OUTPUT: row(500, 1),
+  TEMPLATE_ERROR: row(400, 2, false),
+  SECRET_NOT_FOUND: row(404, 4, false),
+  SECRET_KEY_MISSING: row(503, 3),
+  SECRET_KEY_INVALID: row(503, 3),
+  SECRET_INTEGRITY: row(500, 1),
+  SANDBOX_UNAVAILABLE: row(503, 1, false),
+  RESOURCE_LIMIT: row(500, 1),
+  DOCKER_UNAVAILABLE: row(503, 1),
+  WORKER_CRASHED: row(500, 1),
+  RATE_LIMITED: row(429, 1),
+  WORKFLOW_DISABLED: row(409, 1),
+  INTERNAL: row(500, 1),
+  REQUEST_TIMEOUT: row(408, 1),
+  STORAGE_UNAVAILABLE: row(503, 1),
 }
+
+/** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */
+const traitsOf = (code: string): ErrorTraits =>
+  Object.hasOwn(ERROR_TABLE, code) ? ERROR_TABLE[code as ErrorCode] : ERROR_TABLE.INTERNAL
+
+/** HTTP status of a code (500 for one it does not know). */
+export const httpStatusOf = (code: string): number => traitsOf(code).http
+
+/** CLI exit code of a code (1 for one it does not know). */
+export const exitCodeOf = (code: string): number => traitsOf(code).exit
+
+/** Whether a task failing with this code is retried under its retry policy (yes for a code it does not know). */
+export const isRetryable = (code: string): boolean => !Object.hasOwn(ERROR_TABLE, code) || ERROR_TABLE[code as ErrorCode].retryable
 
 export function assertNever(x: never): never {
   throw new Error(`unhandled case: ${JSON.stringify(x)}`)

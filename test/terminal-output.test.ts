@@ -122,7 +122,8 @@ describe('terminal-safe CLI output (issue 10, finding 8)', () => {
 
   // A real terminal (a pty from util-linux `script`): our own colours still reach it, and nothing else does.
   it.skipIf(!existsSync('/usr/bin/script'))('on a TTY, the only escape sequences are the CLI\'s own colours', async () => {
-    const ttyEnv = { ...env }
+    // A terminal says what it is in TERM; consola (which decides colours) takes none without it.
+    const ttyEnv: Record<string, string> = { ...env, TERM: 'xterm-256color' }
     delete ttyEnv.NO_COLOR
     const p = Bun.spawn(['script', '-qec', `bun cli/main.ts execution logs ${executionId}`, '/dev/null'], { cwd: root, env: ttyEnv, stdout: 'pipe', stderr: 'pipe' })
     const out = await new Response(p.stdout).text()
@@ -132,4 +133,27 @@ describe('terminal-safe CLI output (issue 10, finding 8)', () => {
     expect(UNSAFE.exec(foreign)).toBeNull()
     expect(out).toContain('osc52Clipboard=<\\x1b]52;c;')
   }, 30_000)
+
+  // TERM=dumb takes no escape sequence at all, NO_COLOR no colour: plain text, on a TTY too (list: a bold header;
+  // logs: painted levels; run: a task table redrawn with cursor moves).
+  it.skipIf(!existsSync('/usr/bin/script'))('on a dumb terminal or with NO_COLOR, a TTY gets plain text', async () => {
+    const onTty = async (command: string, extra: Record<string, string>, drop: string[]) => {
+      const ttyEnv: Record<string, string> = { ...env, ...extra }
+      for (const k of drop) delete ttyEnv[k]
+      const p = Bun.spawn(['script', '-qec', `bun cli/main.ts ${command}`, '/dev/null'], { cwd: root, env: ttyEnv, stdout: 'pipe', stderr: 'pipe' })
+      const out = await new Response(p.stdout).text()
+      await p.exited
+      return out
+    }
+    for (const [extra, drop] of [[{ TERM: 'dumb' }, ['NO_COLOR']], [{ TERM: 'xterm-256color', NO_COLOR: '1' }, []]] as const) {
+      for (const command of ['list', `execution logs ${executionId}`]) {
+        const out = await onTty(command, extra, [...drop])
+        expect(out).toContain(command === 'list' ? 'term' : 'osc52Clipboard=<\\x1b]52;c;')
+        expect(`${command} ${JSON.stringify(extra)}: ${out.includes('\x1b')}`).toBe(`${command} ${JSON.stringify(extra)}: false`)
+      }
+    }
+    const local = await onTty(`run ${workflowFile} -c ${config}`, { TERM: 'dumb' }, ['NO_COLOR'])
+    expect(local).toContain('task spray') // plain progress lines, not the redrawn table
+    expect(local.includes('\x1b')).toBe(false)
+  }, 60_000)
 })

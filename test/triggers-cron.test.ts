@@ -1,7 +1,8 @@
 /** Cron arithmetic: complex expressions, time zones across DST, the missed-tick policy, validation. */
 
 import { describe, expect, it } from 'bun:test'
-import { describeTriggers, missedTicks, nextFireTimes, recentFireTimes, type CronPolicy } from '../runtime/cron/index.ts'
+import { describeTriggers } from '../runtime/triggers/dispatch.ts'
+import { missedTicks, nextFireTimes, recentFireTimes, type CronPolicy } from '../runtime/triggers/cron-schedule.ts'
 import { parseWorkflow, type Workflow } from '../runtime/workflow/index.ts'
 
 const iso = (ms: number[]) => ms.map((t) => new Date(t).toISOString())
@@ -150,17 +151,17 @@ describe('describeTriggers', () => {
   }
 
   it('lists the next 5 fires of each cron trigger and the webhook path', () => {
-    const views = describeTriggers(workflow, at('2025-01-01T12:00:00Z'), 'k3y')
-    expect(views[0]).toMatchObject({ type: 'cron', timezone: 'Europe/Paris', nextFires: [
-      '2025-01-02T01:00:00.000Z', '2025-01-03T01:00:00.000Z', '2025-01-04T01:00:00.000Z',
-      '2025-01-05T01:00:00.000Z', '2025-01-06T01:00:00.000Z',
-    ] })
-    expect(views[1]).toEqual({ index: 1, type: 'webhook', path: '/api/v1/webhooks/nightly/k3y' })
+    const key = { hint: 'k3y_', createdAt: 7 }
+    const views = describeTriggers(workflow.triggers, { workflowId: 'nightly', enabled: true, now: at('2025-01-01T12:00:00Z'), webhookKey: key })
+    expect(views[0]).toEqual({ type: 'cron', cron: '0 2 * * *', timezone: 'Europe/Paris', missed: 'skip', maxCatchup: 0, nextFireAt: [
+      '2025-01-02T01:00:00Z', '2025-01-03T01:00:00Z', '2025-01-04T01:00:00Z', '2025-01-05T01:00:00Z', '2025-01-06T01:00:00Z',
+    ].map(at) })
+    expect(views[1]).toEqual({ type: 'webhook', pathTemplate: '/api/v1/webhooks/nightly/{key}', keyHint: 'k3y_', keyCreatedAt: 7 })
   })
 
   it('lists no upcoming fires for a disabled workflow', () => {
-    const views = describeTriggers(workflow, 0, undefined, false)
-    expect(views[0]).toMatchObject({ nextFires: [] })
-    expect(views[1]).toEqual({ index: 1, type: 'webhook' })
+    const views = describeTriggers(workflow.triggers, { workflowId: 'nightly', enabled: false, now: 0 })
+    expect(views[0]).toMatchObject({ nextFireAt: [] })
+    expect(views[1]).toEqual({ type: 'webhook', pathTemplate: '/api/v1/webhooks/nightly/{key}' })
   })
 })

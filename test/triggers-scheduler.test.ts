@@ -2,7 +2,8 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import { ManualClock } from '../runtime/clock.ts'
-import { createScheduler, listFires, pruneFires, recordFire, type Scheduler, type SchedulerOptions } from '../runtime/cron/index.ts'
+import { createScheduler, type Scheduler, type SchedulerOptions } from '../actors/triggers/cron-scheduler.ts'
+import { listFires, pruneFires, recordFire } from '../runtime/cron/index.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { advanceTo, applyWorkflow, cronRuns, StandInEngine, tempDb, workflowYaml } from './triggers-fixtures.ts'
 

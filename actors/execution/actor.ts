@@ -50,10 +50,7 @@ export class ExecutionActor {
     this.view = viewOf(snapshot)
     this.ref = spawnActor<ExecutionInbox>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
       // A crash in the actor's own code must not hang the execution: fail it visibly.
-      onCrash: (error) => {
-        this.failHard(toErrorInfo(error).message)
-        return 'stop'
-      },
+      onCrash: (error) => this.failHard(toErrorInfo(error).message),
     })
   }
 

@@ -3,18 +3,11 @@
  * The actor commits the transitions, then performs the effects: checkpoint before effect.
  */
 
-import { assertNever, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
+import { assertNever, ErrorCode, isRetryable, type ErrorInfo } from '../../runtime/errors.ts'
 import { isTerminalTask } from '../../runtime/state/states.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy, TaskDef } from '../../runtime/workflow/model.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
-
-/** Errors a retry cannot fix. */
-const NON_RETRYABLE = new Set<string>([
-  ErrorCode.PermissionDenied, ErrorCode.InvalidTaskInput, ErrorCode.TemplateError, ErrorCode.SecretNotFound,
-  ErrorCode.PluginNotFound, ErrorCode.InvalidManifest, ErrorCode.SandboxUnavailable, ErrorCode.Cancelled,
-  ErrorCode.ExecutionTimedOut, ErrorCode.InvalidWorkflow,
-])
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -78,7 +71,7 @@ class StepBuilder {
     const timedOut = outcome.error.code === ErrorCode.TaskTimedOut
     const retry = this.taskDef(taskId).retry
     const canRetry = this.view.phase === 'running' && retry !== undefined && attempt <= retry.max &&
-      !NON_RETRYABLE.has(outcome.error.code)
+      isRetryable(outcome.error.code)
     if (canRetry) {
       const at = now + backoffDelay(retry, attempt)
       this.set(taskId, { state: 'WAITING', error: outcome.error, nextAttemptAt: at })

@@ -19,21 +19,18 @@ describe('actor kernel', () => {
     expect(seen).toEqual([1, 2, 3])
   })
 
-  it('reports a crash to its supervisor, which may keep it going', async () => {
+  it('stops after a crash, reports it to its supervisor, and rejects what was queued and what comes later', async () => {
     const crashes: string[] = []
-    const a = spawnActor<string, string>('t', (m) => {
+    const a = spawnActor<string, string>('t', async (m) => {
+      await Promise.resolve() // so that 'queued' is in the mailbox when 'boom' crashes
       if (m === 'boom') throw new Error('kaput')
       return m
-    }, { onCrash: (e, m) => (crashes.push(`${m}:${(e as Error).message}`), 'resume') })
-    await expect(a.ask('boom')).rejects.toThrow('kaput')
-    expect(await a.ask('ok')).toBe('ok')
-    expect(crashes).toEqual(['boom:kaput'])
-  })
-
-  it('stops after a crash when the supervisor says so, rejecting later asks', async () => {
-    const a = spawnActor<string>('t', () => { throw new Error('x') }, { onCrash: () => 'stop' })
-    await expect(a.ask('1')).rejects.toThrow('x')
+    }, { onCrash: (e, m, ref) => { crashes.push(`${m}:${(e as Error).message}:${ref.stopped}`) } })
+    const settled = (p: Promise<string>) => p.then((v) => `resolved ${v}`, (e: Error) => e.message)
+    const [boom, queued] = await Promise.all([settled(a.ask('boom')), settled(a.ask('queued'))])
+    expect([boom, queued]).toEqual(['kaput', 'actor t stopped after a crash'])
     expect(a.stopped).toBe(true)
-    await expect(a.ask('2')).rejects.toThrow('stopped')
+    await expect(a.ask('later')).rejects.toThrow('stopped')
+    expect(crashes).toEqual(['boom:kaput:true'])
   })
 })

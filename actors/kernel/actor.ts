@@ -1,13 +1,11 @@
 /**
  * A small typed actor kernel: a mailbox processed one message at a time, `tell` (fire and forget),
- * `ask` (a promise of the handler's reply) and supervision (a crash is reported to the parent, which decides).
+ * `ask` (a promise of the handler's reply) and supervision (a crash stops the actor and is reported to its parent).
  */
 
-export type Directive = 'resume' | 'stop'
-
 export interface Supervision<M, R = unknown> {
-  /** Called when the handler throws on `message`; the parent decides whether the actor goes on. */
-  onCrash(error: unknown, message: M, actor: ActorRef<M, R>): Directive
+  /** Called when the handler throws on `message`, once the actor has stopped (later messages are refused). */
+  onCrash(error: unknown, message: M, actor: ActorRef<M, R>): void
 }
 
 export interface ActorRef<M, R = void> {
@@ -68,11 +66,9 @@ export function spawnActor<M, R = void>(
         e.resolve?.(reply)
       } catch (error) {
         e.reject?.(error)
-        const directive = supervision ? supervision.onCrash(error, e.message, ref) : 'stop'
-        if (directive === 'stop') {
-          stopped = true
-          for (const rest of mailbox.splice(0)) rest.reject?.(new Error(`actor ${name} stopped after a crash`))
-        }
+        stopped = true
+        for (const rest of mailbox.splice(0)) rest.reject?.(new Error(`actor ${name} stopped after a crash`))
+        supervision?.onCrash(error, e.message, ref)
       }
     }
     running = false

@@ -43,7 +43,7 @@ export interface TaskActorDeps {
 /** Spawns a task actor for one attempt and returns its outcome; a crash of the actor is a failed outcome. */
 export function runTaskActor(deps: TaskActorDeps, msg: RunAttempt): Promise<TaskOutcome> {
   const actor = spawnActor<RunAttempt, TaskOutcome>(`task:${msg.snapshot.execution.id}/${msg.taskId}#${msg.attempt}`,
-    (m) => runAttempt(deps, m), { onCrash: () => 'stop' })
+    (m) => runAttempt(deps, m))
   return actor.ask(msg).catch((e: unknown) => ({ ok: false as const, error: toErrorInfo(e) }))
 }
 

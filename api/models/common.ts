@@ -1,11 +1,6 @@
-/** Schemas shared by every route: the error body, pagination and id params. */
+/** Schemas shared by every route: pagination and id params. */
 import { t } from 'elysia'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-
-/** `{ error: { code, message, details? } }` — the body of every 4xx/5xx answer. */
-export const ErrorBody = t.Object({
-  error: t.Object({ code: t.String(), message: t.String(), details: t.Optional(t.Unknown()) }),
-}, { description: 'Error with a stable code' })
 
 /**
  * `limit` (1..1000) and `offset` (>= 0) for list endpoints. The ranges are checked by `checkPage`:

@@ -1,7 +1,7 @@
 /** Execution routes in-process over a real store: list filters and total, detail, logs newest first, audit, SSE, cancel. */
 import { describe, expect, it } from 'bun:test'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
-import { HELLO, fixture, type Fixture } from './test-helpers.ts'
+import { HELLO, fixture, type Fixture } from '../../test/helpers/api-fixture.ts'
 
 /** Seeds an execution straight into the store: created, one task run to SUCCESS, `lines` log lines. */
 function seed(f: Fixture, id: string, lines = 0, terminal = true): void {

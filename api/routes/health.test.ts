@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'bun:test'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
 import { STORE_COUNTS_TTL_MS } from '../services/metrics.ts'
-import { HELLO, KEY, fixture } from './test-helpers.ts'
+import { HELLO, KEY, fixture } from '../../test/helpers/api-fixture.ts'
 
 describe('api key guard', () => {
   it('401s every /api/v1 path without a key, with a wrong key, and with an empty bearer', async () => {

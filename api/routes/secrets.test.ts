@@ -1,6 +1,6 @@
 /** Secrets routes in-process: metadata-only list, PUT 204, GET value, DELETE 204/404, name normalisation, size limit. */
 import { describe, expect, it } from 'bun:test'
-import { fixture } from './test-helpers.ts'
+import { fixture } from '../../test/helpers/api-fixture.ts'
 
 describe('secret routes', () => {
   it('sets (204), lists metadata only, gets the value, deletes (204 then 404)', async () => {

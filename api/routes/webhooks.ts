@@ -8,6 +8,7 @@ import { Elysia, t } from 'elysia'
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, httpStatusOf } from '../../runtime/errors.ts'
 import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import { WEBHOOK_PATH_PREFIX } from '../../runtime/triggers/webhook.ts'
 import { hasBody, readBody } from '../body.ts'
 import { errorResponse } from '../errors.ts'
 import { ConcurrencyLimiter } from '../services/concurrency.ts'
@@ -18,8 +19,8 @@ const WebhookParams = t.Object({
   key: t.String({ minLength: 1, maxLength: 200 }),
 })
 
-/** The path prefix the API-key guard must let through. */
-export const WEBHOOK_PREFIX = '/api/v1/webhooks/'
+/** The path prefix the API-key guard must let through (the webhook trigger type's, runtime/triggers/webhook.ts). */
+export const WEBHOOK_PREFIX = WEBHOOK_PATH_PREFIX
 
 export interface WebhookLimits {
   /** Calls one client IP may have in flight (not yet verified, or verified and uploading). */
@@ -33,7 +34,7 @@ export interface WebhookLimits {
 function refusal(e: unknown, close: boolean): Response {
   if (!(e instanceof AppError)) throw e
   const headers: Record<string, string> = e instanceof RateLimitedError ? { 'retry-after': String(e.retryAfterSeconds) } : {}
-  return errorResponse(httpStatusOf[e.code] ?? 500, e.toInfo(), { close, headers })
+  return errorResponse(httpStatusOf(e.code), e.toInfo(), { close, headers })
 }
 
 export const webhookRoutes = (webhooks: WebhookService, limits: WebhookLimits) => {

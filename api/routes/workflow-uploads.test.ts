@@ -1,6 +1,6 @@
 /** Workflow uploads in-process: limits from config as 400s before the body is read whole, the bounded parser queue (429 + Retry-After), the deadline. */
 import { describe, expect, it } from 'bun:test'
-import { HELLO, KEY, fixture } from './test-helpers.ts'
+import { HELLO, KEY, fixture } from '../../test/helpers/api-fixture.ts'
 
 /** A chain of `n` tasks, each after the first reading the first one's output. */
 const chain = (id: string, n: number) => [`id: ${id}\ntasks:\n  - id: t0\n    type: core/log.info\n    inputs: { message: hi }\n`,

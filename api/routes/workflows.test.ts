@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'bun:test'
 import type { Engine } from '../../actors/engine-types.ts'
 import type { ExecutionRecord } from '../../runtime/store/store.ts'
-import { HELLO, fixture } from './test-helpers.ts'
+import { HELLO, fixture } from '../../test/helpers/api-fixture.ts'
 
 describe('workflow routes', () => {
   it('creates with 201, then updates with 200 and bumps the revision only on change', async () => {

@@ -8,6 +8,7 @@ import { newToken } from '../../runtime/ids.ts'
 import { AuditType } from '../../runtime/state/states.ts'
 import type { WorkflowRecord } from '../../runtime/store/store.ts'
 import { hashWebhookKey, webhookKeyRecord, type WebhookKeyRecord } from '../../runtime/store/webhook-keys.ts'
+import { webhookPath } from '../../runtime/triggers/webhook.ts'
 import type { ServiceContext } from './context.ts'
 
 /** The key itself, in the one answer that minted it (apply, rotate): it cannot be shown again. */
@@ -21,9 +22,6 @@ export interface MintedWebhookKey {
   keyCreatedAt: number
 }
 
-/** The path a webhook listens on, with its key. */
-export const webhookPath = (workflowId: string, key: string): string =>
-  `/api/v1/webhooks/${encodeURIComponent(workflowId)}/${encodeURIComponent(key)}`
 
 /** Whether a workflow has a webhook trigger. */
 export const hasWebhook = (r: WorkflowRecord): boolean => r.workflow.triggers.some((t) => t.type === 'webhook')

@@ -1,17 +1,17 @@
 /**
- * Workflow DTOs. `toWorkflowDetail` is the single place the detail is built; a trigger owner extends
- * it through `WorkflowDtoHooks` (e.g. the cron scheduler adding next fire times) without touching routes.
+ * Workflow DTOs. `toWorkflowDetail` is the single place the detail is built; each trigger is described by its type's
+ * definition (runtime/triggers/<type>.ts: next fire times for cron, the path template for webhooks), so a new
+ * trigger type shows up here without an edit.
  */
+import { systemClock, type Clock } from '../../runtime/clock.ts'
 import type { WorkflowRecord } from '../../runtime/store/store.ts'
-import type { Trigger, Workflow } from '../../runtime/workflow/model.ts'
+import { describeTriggers } from '../../runtime/triggers/dispatch.ts'
+import type { TriggerDescription, TriggerRegistry, TriggerTypeName } from '../../runtime/triggers/registry.ts'
+import { webhookPathTemplate } from '../../runtime/triggers/webhook.ts'
+import type { Workflow } from '../../runtime/workflow/model.ts'
 
-/** One trigger as shown by the API; hooks may add `nextFireAt` (ms since epoch, soonest first). */
-export interface TriggerDto {
-  type: Trigger['type']
-  cron?: string
-  timezone?: string
-  nextFireAt?: number[]
-}
+/** One trigger as shown by the API: `type` beside its type's description (cron: `cron`, `timezone?`, `nextFireAt`…). */
+export type TriggerDto = TriggerDescription
 
 /** What lists show. */
 export interface WorkflowSummary {
@@ -20,7 +20,7 @@ export interface WorkflowSummary {
   enabled: boolean
   revision: number
   tasks: number
-  triggers: Trigger['type'][]
+  triggers: TriggerTypeName[]
   createdAt: number
   updatedAt: number
 }
@@ -46,10 +46,12 @@ export interface WebhookKeyInfo {
   keyCreatedAt: number
 }
 
-/** Extension points for other subsystems (passed to `createApp` as `workflowHooks`). */
+/** How the detail is built (passed to `createApp` as `workflowHooks`): the clock descriptions read, the trigger types. */
 export interface WorkflowDtoHooks {
-  /** Adds to (or overrides) one trigger's DTO, e.g. `{ nextFireAt: [...] }` for a cron trigger. */
-  trigger?: (record: WorkflowRecord, trigger: Trigger, index: number) => Partial<TriggerDto> | undefined
+  /** Default: the system clock. */
+  clock?: Clock
+  /** Default: every registered type (runtime/triggers/registry.ts); a test passes its own extension. */
+  triggerTypes?: TriggerRegistry
 }
 
 export function toWorkflowSummary(r: WorkflowRecord): WorkflowSummary {
@@ -63,15 +65,13 @@ export function toWorkflowSummary(r: WorkflowRecord): WorkflowSummary {
 
 export function toWorkflowDetail(r: WorkflowRecord, hooks: WorkflowDtoHooks = {}): WorkflowDetail {
   const { triggers: _types, ...summary } = toWorkflowSummary(r)
-  const triggers = r.workflow.triggers.map((t, i): TriggerDto => {
-    const base: TriggerDto = t.type === 'cron'
-      ? { type: 'cron', cron: t.cron, ...(t.timezone !== undefined ? { timezone: t.timezone } : {}) }
-      : { type: t.type }
-    return { ...base, ...hooks.trigger?.(r, t, i) }
-  })
+  const key = r.webhookKey ? { hint: r.webhookKey.hint, createdAt: r.webhookKey.createdAt } : undefined
+  const triggers = describeTriggers(r.workflow.triggers, {
+    workflowId: r.id, enabled: r.enabled, now: (hooks.clock ?? systemClock).now(), ...(key ? { webhookKey: key } : {}),
+  }, hooks.triggerTypes)
   const d: WorkflowDetail = { ...summary, source: r.source, workflow: r.workflow, triggers }
   if (r.webhookKey !== undefined) {
-    d.webhook = { pathTemplate: `/api/v1/webhooks/${encodeURIComponent(r.id)}/{key}`, keyHint: r.webhookKey.hint, keyCreatedAt: r.webhookKey.createdAt }
+    d.webhook = { pathTemplate: webhookPathTemplate(r.id), keyHint: r.webhookKey.hint, keyCreatedAt: r.webhookKey.createdAt }
   }
   return d
 }

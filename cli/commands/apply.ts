@@ -11,7 +11,8 @@ import { readWorkflowFile, workflowLimits } from '../workflow-file.ts'
 import { inspectText, logLine } from '../render/execution.ts'
 import { taskGrantsText } from '../render/grants.ts'
 import { humanTime, paintState } from '../render/format.ts'
-import { keyInfoText, mintedKeyLines } from '../render/webhook.ts'
+import { triggerLines } from '../render/triggers.ts'
+import { mintedKeyLines } from '../render/webhook.ts'
 
 /** Registers the workflow commands. */
 export function register(cli: CAC, _ctx: CliContext): void {
@@ -50,11 +51,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const w = await call(conn.client.api.v1.workflows({ id }).get(), conn.url)
       emit(w, { json: g.json, human: (x) => [
         colors.dim(`# ${x.id} · revision ${x.revision} · ${x.enabled ? 'enabled' : 'disabled'} · updated ${humanTime(x.updatedAt)}`),
-        ...x.triggers.flatMap((t) => [
-          colors.dim(`# trigger ${t.type}${t.cron ? ` ${t.cron}${t.timezone ? ` (${t.timezone})` : ''}` : ''}` +
-            `${t.type === 'webhook' && x.webhook ? keyInfoText(conn.url, x.id, x.webhook) : ''}`),
-          ...(t.nextFireAt ?? []).map((at) => colors.dim(`#   next ${humanTime(at)}`)),
-        ]),
+        ...triggerLines(x, conn.url),
         x.source.trimEnd()].join('\n') })
     }))
 

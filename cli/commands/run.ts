@@ -34,7 +34,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
       if (existsSync(beside)) config.plugins.paths.push(beside)
       // Executions already in the store belong to a server or another run (maybe alive): not ours to resume.
       const engine = await createEngine({ config, recover: false, onWarning: (m) => process.stderr.write(`${colors.yellow('warning')}: ${m}\n`) })
-      const tty = !g.json && process.stdout.isTTY === true
+      // A table redrawn in place needs cursor moves: only on a terminal that takes them (TERM=dumb takes none).
+      const tty = !g.json && process.stdout.isTTY === true && process.env.TERM !== 'dumb'
       const progress = g.json ? undefined
         : tty ? ttyProgress(workflow.tasks.map((t) => t.id), (s) => process.stdout.write(s))
         : plainProgress((s) => process.stdout.write(`${s}\n`))

@@ -6,6 +6,7 @@ import { call, createClient } from '../../api/client.ts'
 import { isAlive, readPidFile, runtimePaths } from '../../api/pidfile.ts'
 import { requireApiKeys, startServer, stopOnSignals } from '../../api/server.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
+import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { ensurePrivateDir, openPrivateFile } from '../../runtime/private-files.ts'
 import { emit, globalOptions, runCommand, usageError, type CliContext, type GlobalOptions } from '../output.ts'
@@ -58,7 +59,8 @@ async function startDetached(g: GlobalOptions): Promise<void> {
   }
   if (config.storage.path !== ':memory:') ensurePrivateDir(paths.dataDir)
   const log = openPrivateFile(paths.logFile, 'server log', { append: true })
-  const args = [process.execPath, MAIN, 'server', 'start', ...(g.config !== undefined ? ['-c', resolve(g.config)] : [])]
+  // Started like the installed command (its shebang): nothing planted in the working directory is read.
+  const args = [process.execPath, ...BUN_START_FLAGS, MAIN, 'server', 'start', ...(g.config !== undefined ? ['-c', resolve(g.config)] : [])]
   const child = Bun.spawn(args, { stdio: ['ignore', log, log], detached: true, env: process.env })
   closeSync(log)
   child.unref()

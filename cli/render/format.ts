@@ -32,5 +32,3 @@ export function paintState(state: string): string {
 export function paintLevel(level: string): string {
   return level === 'ERROR' ? colors.red(level) : level === 'WARN' ? colors.yellow(level) : level === 'DEBUG' ? colors.gray(level) : level
 }
-
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`

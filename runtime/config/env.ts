@@ -3,11 +3,15 @@
  * → `section.keyInCamelCase`, e.g. WORKFLOW_SERVER_PORT → server.port,
  * WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS → execution.maxConcurrentWorkflows,
  * WORKFLOW_SANDBOX_DOCKER_IMAGE → sandbox.dockerImage, WORKFLOW_SECRETS_KEY_FILE → secrets.keyFile.
- * Lists (server.apiKeys, plugins.paths, sandbox.passEnv) are comma-separated; a map (sandbox.policy) is JSON. WORKFLOW_API_KEYS is an alias of
+ * Values are converted to each key's type by its schema (TypeBox Value.Convert); lists (server.apiKeys, plugins.paths,
+ * sandbox.passEnv) are comma-separated; a map (sandbox.policy) is JSON. WORKFLOW_API_KEYS is an alias of
  * WORKFLOW_SERVER_API_KEYS. Variables whose section is not a config section (WORKFLOW_CONFIG,
  * WORKFLOW_API_KEY, …: client-side settings) are ignored, as is WORKFLOW_SERVER_URL; an unknown key in a
  * known section is an error, so a typo never silently does nothing.
  */
+
+import { Type, TypeGuard, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 
 /** Client-side variables that share the prefix but are not server config. */
 const IGNORED = new Set(['WORKFLOW_SERVER_URL'])
@@ -29,30 +33,37 @@ export function envKey(variable: string, sections: readonly string[]): string | 
   return `${section}.${rest.map((w, i) => (i === 0 ? w : w[0]?.toUpperCase() + w.slice(1))).join('')}`
 }
 
-/** Reads every override; `like` gives the current value at a key so strings can be coerced to its type. */
+/** Reads every override; `schemaAt` gives the schema of a key (undefined for an unknown one) to convert its text by. */
 export function readEnvOverrides(
   env: Record<string, string | undefined>,
   sections: readonly string[],
-  like: (key: string) => unknown,
+  schemaAt: (key: string) => TSchema | undefined,
 ): EnvOverride[] {
   const out: EnvOverride[] = []
   for (const [variable, text] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
     if (text === undefined) continue
     const key = envKey(variable, sections)
     if (key === undefined) continue
-    out.push({ variable, key, value: coerce(text, like(key)) })
+    out.push({ variable, key, value: convert(text, schemaAt(key)) })
   }
   // Aliases lose to the canonical spelling when both are set.
   return out.sort((a, b) => Number(b.variable in ALIASES) - Number(a.variable in ALIASES))
 }
 
-function coerce(text: string, current: unknown): unknown {
-  if (Array.isArray(current)) return text.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  // A map-valued key (sandbox.policy) is written as JSON; text that is not JSON is reported by the schema check.
-  if (typeof current === 'object' && current !== null) {
+/** A plain decimal: TypeBox's Convert would also read `0x10`, `1e3` or `12abc`-like text (and truncate integers). */
+const DECIMAL = /^-?\d+(\.\d+)?$/
+
+/**
+ * Text → the key's type, by TypeBox's `Value.Convert`: lists are comma-separated, a map (sandbox.policy) is JSON.
+ * Text that does not convert stays text, and the schema check then names the variable and what it expected. Numbers
+ * convert as numbers even for integer keys, so `3.5` is reported rather than truncated to 3.
+ */
+function convert(text: string, schema: TSchema | undefined): unknown {
+  if (schema === undefined) return text
+  if (TypeGuard.IsArray(schema)) return Value.Convert(schema, text.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+  if (TypeGuard.IsObject(schema)) {
     try { return JSON.parse(text) as unknown } catch { return text }
   }
-  if (typeof current === 'number') return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text
-  if (typeof current === 'boolean') return text === 'true' || text === '1' ? true : text === 'false' || text === '0' ? false : text
-  return text
+  if (TypeGuard.IsInteger(schema) || TypeGuard.IsNumber(schema)) return DECIMAL.test(text.trim()) ? Value.Convert(Type.Number(), text.trim()) : text
+  return Value.Convert(schema, text)
 }

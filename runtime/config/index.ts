@@ -1,4 +1,4 @@
 /** Public API of server configuration. */
 export { loadConfig, defaultConfig, type LoadConfigOptions } from './load.ts'
-export { ConfigFileSchema, defaultPolicy, RESERVED_ENV, workflowLimitsOf, type Config, type SandboxPolicy } from './schema.ts'
+export { ConfigFileSchema, ConfigSchema, defaultPolicy, RESERVED_ENV, workflowLimitsOf, type Config, type RawConfig, type SandboxPolicy } from './schema.ts'
 export { envKey } from './env.ts'

@@ -159,6 +159,33 @@ describe('loadConfig', () => {
   })
 })
 
+describe('loadConfig over the one schema (TypeBox defaults and conversion)', () => {
+  it('checks what was written before any default applies: a wrong shape is never papered over', () => {
+    for (const [text, path] of [['sandbox:\n  policy: []\n', 'sandbox.policy'], ['server: [1]\n', 'server'], ['limits:\n', 'limits']] as const) {
+      const e = thrownAppError(() => loadConfig({ file: file('shape.yaml', text), env: {} }))
+      expect(e.code).toBe('INVALID_CONFIG')
+      expect(e.message).toContain(`: ${path}: expected map`)
+    }
+    expect(thrownAppError(() => loadConfig({ env: { WORKFLOW_SANDBOX_POLICY: '[]' } })).message).toBe('WORKFLOW_SANDBOX_POLICY: sandbox.policy: expected map')
+  })
+
+  it('converts env text by the key\'s schema, and reports what does not convert instead of guessing', () => {
+    expect(loadConfig({ env: { WORKFLOW_SANDBOX_MEMORY_MB: ' 64 ', WORKFLOW_SANDBOX_LOG_LIMIT: 'fail' } }).sandbox).toMatchObject({ memoryMb: 64, logLimit: 'fail' })
+    for (const text of ['3.5', '0x10', '1e3', '']) {
+      expect(thrownAppError(() => loadConfig({ env: { WORKFLOW_EXECUTION_WORKERS: text } })).message).toBe('WORKFLOW_EXECUTION_WORKERS: execution.workers: expected integer >= 1')
+    }
+  })
+
+  it('gives every key its default, each call its own copy', () => {
+    const a = loadConfig({ env: {} })
+    a.sandbox.policy.run.push('/opt')
+    a.server.apiKeys.push('k')
+    expect(loadConfig({ env: {} }).sandbox.policy.run).not.toContain('/opt')
+    expect(defaultConfig().server.apiKeys).toEqual([])
+    expect(loadConfig({ file: file('uid-part.yaml', 'sandbox:\n  uidRange: { start: 2000000 }\n'), env: {} }).sandbox.uidRange).toEqual({ start: 2_000_000, count: 1000 })
+  })
+})
+
 describe('envKey', () => {
   it('maps snake case onto camel-cased nested keys', () => {
     const sections = ['server', 'execution', 'sandbox']

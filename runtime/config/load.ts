@@ -1,13 +1,14 @@
-/** `loadConfig`: defaults < YAML file < `WORKFLOW_*` env, validated, with relative paths made absolute. */
+/** `loadConfig`: defaults < YAML file < `WORKFLOW_*` env, validated by the one schema, with relative paths made absolute. */
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
+import { TypeGuard, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { LineCounter, parseDocument } from 'yaml'
 import { AppError, ErrorCode } from '../errors.ts'
 import { describe } from '../workflow/schema-issues.ts'
 import { pointerToSegments } from '../workflow/path.ts'
 import { readEnvOverrides } from './env.ts'
-import { ConfigFileSchema, defaultPolicy, rawDefaults, RESERVED_ENV, resolvePath, type Config } from './schema.ts'
+import { ConfigFileSchema, ConfigSchema, RESERVED_ENV, resolvePath, type Config, type RawConfig } from './schema.ts'
 
 /** Where to load from. Without `file` (or WORKFLOW_CONFIG), config is defaults + env only: no file is searched for. */
 export interface LoadConfigOptions {
@@ -17,7 +18,14 @@ export interface LoadConfigOptions {
 }
 
 type Tree = Record<string, Record<string, unknown>>
-const SECTIONS = Object.keys(ConfigFileSchema.properties)
+const SECTIONS = Object.keys(ConfigSchema.properties)
+
+/** The schema of `section.key`, or undefined when the config has no such key. */
+function schemaAt(key: string): TSchema | undefined {
+  const [section = '', k = ''] = key.split('.')
+  const s: TSchema | undefined = Object.hasOwn(ConfigSchema.properties, section) ? ConfigSchema.properties[section as keyof RawConfig] : undefined
+  return s && TypeGuard.IsObject(s) && Object.hasOwn(s.properties, k) ? (s.properties as Record<string, TSchema>)[k] : undefined
+}
 
 /**
  * Loads the effective config. Throws AppError CONFIG_NOT_FOUND (a named file is missing) or
@@ -29,7 +37,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const cwd = opts.cwd ?? process.cwd()
   const env = opts.env ?? process.env
   const file = opts.file ?? (env.WORKFLOW_CONFIG || undefined)
-  const tree = rawDefaults() as unknown as Tree
+  let tree: Tree = {}
   let base = cwd
   if (file !== undefined) {
     const full = resolve(cwd, file)
@@ -37,18 +45,18 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     base = dirname(full)
     const data = readYaml(file, full)
     check(data, () => file)
-    for (const [name, values] of Object.entries(data as Tree)) Object.assign(tree[name] ?? {}, values)
+    tree = data as Tree
   }
-  const fromEnv = readEnvOverrides(env, SECTIONS, (key) => get(tree, key))
+  const fromEnv = readEnvOverrides(env, SECTIONS, schemaAt)
   const byKey = new Map<string, string>()
   for (const o of fromEnv) {
     const [section = '', key = ''] = o.key.split('.')
-    const target = tree[section]
-    if (target) target[key] = o.value
+    ;(tree[section] ??= {})[key] = o.value
     byKey.set(o.key, o.variable)
   }
   check(tree, (key) => byKey.get(key) ?? 'environment')
-  const config = finalize(tree as unknown as Config, (key) => (byKey.has(key) ? cwd : base))
+  // Checked as written first: a default must never paper over a wrong shape (`policy: []` is not "no policy").
+  const config = finalize(withDefaults(tree), (key) => (byKey.has(key) ? cwd : base))
   const reserved = config.sandbox.passEnv.filter((n) => RESERVED_ENV.test(n))
   if (reserved.length > 0) {
     const source = byKey.get('sandbox.passEnv') ?? file ?? 'config'
@@ -60,7 +68,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
 /** Defaults alone, with paths resolved against `cwd`. */
 export function defaultConfig(cwd: string = process.cwd()): Config {
-  return finalize(rawDefaults() as Config, () => cwd)
+  return finalize(withDefaults({}), () => cwd)
+}
+
+/** Every key the tree leaves out takes its schema default (a partial policy keeps the default of each key it omits). */
+function withDefaults(tree: Tree): RawConfig {
+  const full = Value.Default(ConfigSchema, Value.Clone(tree))
+  // The file schema accepted it and defaults only add keys, so this holds; checked, since Config's type rests on it.
+  if (!Value.Check(ConfigSchema, full)) throw new AppError(ErrorCode.InvalidConfig, `config: ${[...Value.Errors(ConfigSchema, full)].map((e) => e.path).join(', ')}: invalid`)
+  return full
 }
 
 function readYaml(label: string, full: string): unknown {
@@ -95,29 +111,14 @@ function check(data: unknown, sourceOf: (key: string) => string): void {
   throw new AppError(ErrorCode.InvalidConfig, text, { issues })
 }
 
-function get(tree: Tree, key: string): unknown {
-  const [section = '', k = ''] = key.split('.')
-  return tree[section]?.[k]
-}
-
-function finalize(c: Config, baseFor: (key: string) => string): Config {
+/** Paths made absolute: from the file (and defaults) against its directory, from env against cwd. */
+function finalize(c: RawConfig, baseFor: (key: string) => string): Config {
   const storagePath = resolvePath(baseFor('storage.path'), c.storage.path)
-  const keyFile = (c.secrets as { keyFile?: string }).keyFile
+  const keyFile = c.secrets.keyFile
   return {
     ...c,
-    server: { ...c.server, apiKeys: [...c.server.apiKeys] },
     storage: { ...c.storage, path: storagePath },
     plugins: { paths: c.plugins.paths.map((p) => resolvePath(baseFor('plugins.paths'), p)) },
-    // A policy given in part keeps the default of every key it leaves out.
-    sandbox: {
-      ...c.sandbox,
-      passEnv: [...c.sandbox.passEnv],
-      uidRange: { ...c.sandbox.uidRange },
-      policy: { ...defaultPolicy(), ...c.sandbox.policy, filesystem: { ...defaultPolicy().filesystem, ...c.sandbox.policy.filesystem } },
-    },
-    execution: { ...c.execution },
-    logging: { ...c.logging },
-    limits: { ...c.limits },
     secrets: {
       keyFile: keyFile !== undefined ? resolvePath(baseFor('secrets.keyFile'), keyFile)
         : join(storagePath === ':memory:' ? baseFor('storage.path') : dirname(storagePath), 'secret.key'),

@@ -30,13 +30,6 @@ export function isDuplicateFire(e: unknown): boolean {
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
 }
 
-/** Whether the tick has been fired (by this process or another one sharing the database). */
-export function hasFired(store: Store, workflowId: string, triggerIndex: number, scheduledAt: number): boolean {
-  return store.db.query<{ n: number }, [string, number, number]>(
-    'SELECT 1 AS n FROM cron_fires WHERE workflow_id = ? AND trigger_index = ? AND scheduled_at = ?',
-  ).get(workflowId, triggerIndex, scheduledAt) !== null
-}
-
 /** The newest fired tick of a trigger, or undefined when it never fired. */
 export function lastFireAt(store: Store, workflowId: string, triggerIndex: number): number | undefined {
   const row = store.db.query<{ t: number | null }, [string, number]>(

@@ -143,10 +143,4 @@ export class ExecutionRepo {
   delete(id: string): boolean {
     return this.db.query('DELETE FROM executions WHERE id = ?').run(id).changes > 0
   }
-
-  /** Raw row access for the checkpoint writer. */
-  stateOf(id: string): { state: ExecutionState; started_at: number | null } | undefined {
-    return this.db.query<{ state: ExecutionState; started_at: number | null }, [string]>(
-      'SELECT state, started_at FROM executions WHERE id = ?').get(id) ?? undefined
-  }
 }

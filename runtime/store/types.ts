@@ -2,11 +2,12 @@
 
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState } from '../state/states.ts'
+import type { TriggerTypeName } from '../triggers/registry.ts'
 import type { Workflow } from '../workflow/model.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
 
-export const TriggerType = { Manual: 'manual', Cron: 'cron', Webhook: 'webhook', Api: 'api' } as const
-export type TriggerType = (typeof TriggerType)[keyof typeof TriggerType]
+/** What started an execution: a person (`manual`), an API call, or one of the registered trigger types. */
+export type TriggerType = 'manual' | 'api' | TriggerTypeName
 
 export interface TriggerInfo {
   type: TriggerType

@@ -7,6 +7,6 @@ export {
   extractTemplateRefs, renderString, renderValue, resolveRef, scanTemplates, TEMPLATE_ROOTS,
   type TemplateContext, type TemplateProblem, type TemplateRef, type TemplateRoot,
 } from './template.ts'
-export { cronProblem, isTimeZone, matchesType } from './validate.ts'
+export { matchesType } from './validate.ts'
 export { ENV_NAME_PATTERN, ID_PATTERN, SECRET_NAME_PATTERN, TASK_TYPE_PATTERN } from './schema.ts'
 export { formatPath } from './path.ts'

@@ -10,20 +10,11 @@ export interface InputDecl {
   description?: string
 }
 
-export interface CronTrigger {
-  type: 'cron'
-  cron: string
-  timezone?: string
-  /** What to do with ticks missed while the server was down. */
-  missed: 'skip' | 'catchup'
-  maxCatchup: number
-}
-
-export interface WebhookTrigger {
-  type: 'webhook'
-}
-
-export type Trigger = CronTrigger | WebhookTrigger
+// Each trigger type's model is defined beside its schema and checks (runtime/triggers/<type>.ts); `Trigger` is their union.
+export type { CronTrigger } from '../triggers/cron.ts'
+export type { WebhookTrigger } from '../triggers/webhook.ts'
+export type { Trigger } from '../triggers/registry.ts'
+import type { Trigger } from '../triggers/registry.ts'
 
 export interface BackoffPolicy {
   type: 'fixed' | 'exponential'

@@ -1,9 +1,11 @@
 /** Structure check (TypeBox, piece by piece) and normalisation of a raw workflow into the model. */
-import type { InputDecl, InputType, TaskDef, Trigger, Workflow } from './model.ts'
+import { normalizeTriggers } from '../triggers/dispatch.ts'
+import type { TriggerRegistry } from '../triggers/registry.ts'
+import type { InputDecl, InputType, TaskDef, Workflow } from './model.ts'
 import { durationAt, normalizeTask } from './normalize-task.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
-import { RawCronTrigger, RawInputItem, RawInputSpec, RawWebhookTrigger, RawWorkflow, SECRET_NAME_PATTERN } from './schema.ts'
+import { RawInputItem, RawInputSpec, RawWorkflow, SECRET_NAME_PATTERN } from './schema.ts'
 
 /** Where each normalised item came from in the source, so semantic issues can point at it. */
 export interface Sources {
@@ -20,7 +22,7 @@ const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object', 'array']
 
 /** Checks structure and builds the best workflow it can, so semantic checks can still run on the rest. */
-export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
+export function normalizeWorkflow(raw: unknown, triggerTypes?: TriggerRegistry): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
   const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false }
   if (!isMap(raw)) {
     return { sources, issues: [{ at: [], code: 'INVALID_TYPE', message: 'expected a workflow (a map with id and tasks)' }] }
@@ -31,7 +33,7 @@ export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources:
     enabled: typeof raw.enabled === 'boolean' ? raw.enabled : true,
     inputs: normalizeInputs(raw.inputs, sources, issues),
     secrets: normalizeSecrets(raw.secrets, issues),
-    triggers: normalizeTriggers(raw, sources, issues),
+    triggers: triggersOf(raw, sources, issues, triggerTypes),
     tasks: [],
   }
   if (typeof raw.description === 'string') workflow.description = raw.description
@@ -104,41 +106,9 @@ function normalizeSecrets(value: unknown, issues: RawIssue[]): string[] {
   return [...names]
 }
 
-/**
- * `triggers: [...]` and/or a single `trigger: {...}` (the single form comes first).
- * Cron defaults: `missed: skip`; with `missed: catchup`, `maxCatchup` defaults to 1 so a long
- * outage fires one catch-up run rather than a storm (0 when skipping, where it is unused).
- */
-function normalizeTriggers(raw: Record<string, unknown>, sources: Sources, issues: RawIssue[]): Trigger[] {
-  const items: [unknown, Segment[]][] = []
-  if (raw.trigger !== undefined) items.push([raw.trigger, ['trigger']])
-  if (Array.isArray(raw.triggers)) raw.triggers.forEach((t, i) => items.push([t, ['triggers', i]]))
-  const out: Trigger[] = []
-  for (const [t, at] of items) {
-    if (!isMap(t)) {
-      issues.push({ at, code: 'INVALID_TYPE', message: 'expected a trigger (a map with type cron or webhook)' })
-      continue
-    }
-    if (t.type === 'cron') {
-      const found = schemaIssues(RawCronTrigger, t, at)
-      issues.push(...found)
-      if (typeof t.cron !== 'string') continue
-      const c = t as RawCronTrigger
-      const missed = c.missed === 'catchup' ? 'catchup' : 'skip'
-      const maxCatchup = typeof c.maxCatchup === 'number' && Number.isInteger(c.maxCatchup) && c.maxCatchup >= 0
-        ? c.maxCatchup : missed === 'catchup' ? 1 : 0
-      out.push({ type: 'cron', cron: c.cron, ...(typeof c.timezone === 'string' ? { timezone: c.timezone } : {}), missed, maxCatchup })
-    } else if (t.type === 'webhook') {
-      issues.push(...schemaIssues(RawWebhookTrigger, t, at))
-      out.push({ type: 'webhook' })
-    } else if (t.type === undefined) {
-      issues.push({ at: [...at, 'type'], code: 'REQUIRED', message: '"type" is required (cron or webhook)' })
-      continue
-    } else {
-      issues.push({ at: [...at, 'type'], code: 'INVALID_VALUE', message: `unknown trigger type ${JSON.stringify(t.type)} (expected cron or webhook)` })
-      continue
-    }
-    sources.triggers.push(at)
-  }
-  return out
+/** Each trigger is checked and normalised by its type (runtime/triggers/); this records where each came from. */
+function triggersOf(raw: Record<string, unknown>, sources: Sources, issues: RawIssue[], registry?: TriggerRegistry): Workflow['triggers'] {
+  const { triggers, at } = normalizeTriggers(raw, issues, registry)
+  sources.triggers = at
+  return triggers
 }

@@ -1,5 +1,6 @@
 /** `parseWorkflow`: YAML text → normalised Workflow, or every issue with its path and source position. */
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml'
+import type { TriggerRegistry } from '../triggers/registry.ts'
 import { checkDocument, keyName } from './document-limits.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes, LimitCode, type WorkflowLimits } from './limits.ts'
 import type { Issue, Workflow } from './model.ts'
@@ -18,11 +19,12 @@ export type ParseResult =
 
 /**
  * Parses and validates workflow YAML. Collects all problems — syntax, limits, structure (TypeBox) and
- * semantics (ids, needs graph, cron, templates) — each with a path like `tasks[2].needs[0]`, at most
+ * semantics (ids, needs graph, triggers, templates) — each with a path like `tasks[2].needs[0]`, at most
  * `limits.maxIssues` of them. Every step is linear in the document (sorting the issues: n log n), and
  * the limits are checked first: the size before parsing, the rest in one walk before conversion.
+ * `triggerTypes` defaults to every registered type (runtime/triggers/registry.ts).
  */
-export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}): ParseResult {
+export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}, opts: { triggerTypes?: TriggerRegistry } = {}): ParseResult {
   const lim: WorkflowLimits = { ...DEFAULT_WORKFLOW_LIMITS, ...limits }
   if (exceedsBytes(yamlText, lim.maxDocumentBytes)) {
     return { ok: false, issues: [documentTooLarge(Buffer.byteLength(yamlText, 'utf8'), lim.maxDocumentBytes)] }
@@ -71,8 +73,8 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
         : { path: '', code: 'YAML_SYNTAX', message }],
     }
   }
-  const { workflow, sources, issues } = normalizeWorkflow(raw)
-  const report = workflow ? validateSemantics(workflow, sources) : { errors: [], warnings: [] }
+  const { workflow, sources, issues } = normalizeWorkflow(raw, opts.triggerTypes)
+  const report = workflow ? validateSemantics(workflow, sources, opts.triggerTypes) : { errors: [], warnings: [] }
   const locator = createLocator(doc)
   const place = (i: RawIssue) => toIssue(i, locator, lineCounter)
   const errors = sortIssues([...issues, ...report.errors].map(place))

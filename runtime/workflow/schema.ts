@@ -30,17 +30,6 @@ export const RawInputSpec = Type.Object(inputFields, strict)
 /** One input in the list form: `inputs: [{name, type, ...}]`. */
 export const RawInputItem = Type.Object({ name: Str, ...inputFields }, strict)
 
-export const RawCronTrigger = Type.Object({
-  type: Type.Literal('cron'),
-  cron: Str,
-  timezone: Type.Optional(Str),
-  missed: Type.Optional(Type.Union([Type.Literal('skip'), Type.Literal('catchup')])),
-  maxCatchup: Type.Optional(Type.Integer({ minimum: 0 })),
-}, strict)
-export type RawCronTrigger = Static<typeof RawCronTrigger>
-
-export const RawWebhookTrigger = Type.Object({ type: Type.Literal('webhook') }, strict)
-
 export const RawBackoff = Type.Object({
   type: Type.Optional(Type.Union([Type.Literal('fixed'), Type.Literal('exponential')])),
   delay: Type.Optional(Str),
@@ -75,7 +64,7 @@ export const RawTask = Type.Object({
 }, strict)
 export type RawTask = Static<typeof RawTask>
 
-/** The top level; `inputs`, `secrets`, `trigger(s)` and task items are polymorphic and checked separately. */
+/** The top level; `inputs`, `secrets`, `trigger(s)` and task items are polymorphic and checked separately (triggers by their type: runtime/triggers/). */
 export const RawWorkflow = Type.Object({
   id: Str,
   description: Type.Optional(Str),

@@ -1,5 +1,6 @@
-/** Semantic checks on a normalised workflow: ids, the needs graph, durations, cron, templates, input defaults. */
-import { Cron } from 'croner'
+/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates, input defaults. */
+import { checkTriggers } from '../triggers/dispatch.ts'
+import type { TriggerRegistry } from '../triggers/registry.ts'
 import { findCycle } from './graph.ts'
 import type { InputDecl, Workflow } from './model.ts'
 import type { Sources } from './normalize.ts'
@@ -16,14 +17,16 @@ export interface SemanticReport {
 }
 
 /** Every semantic problem in one pass (never stops at the first). */
-export function validateSemantics(wf: Workflow, src: Sources): SemanticReport {
+export function validateSemantics(wf: Workflow, src: Sources, triggerTypes?: TriggerRegistry): SemanticReport {
   const errors: RawIssue[] = []
   const warnings: RawIssue[] = []
   const add = (at: Segment[], code: string, message: string) => errors.push({ at, code, message })
   if (wf.id !== '' && !ID_PATTERN.test(wf.id)) add(['id'], 'INVALID_ID', idMessage('workflow', wf.id))
   if (src.tasksEmpty) add(['tasks'], 'EMPTY_TASKS', 'a workflow needs at least one task')
   checkInputs(wf.inputs, src, add)
-  checkTriggers(wf, src, add, warnings)
+  const triggers = checkTriggers(wf.triggers, src.triggers, { inputs: wf.inputs }, triggerTypes)
+  errors.push(...triggers.errors)
+  warnings.push(...triggers.warnings)
   checkTasks(wf, src, add)
   checkTemplates(wf, src, add, warnings)
   return { errors, warnings }
@@ -55,44 +58,6 @@ export function matchesType(v: unknown, type: InputDecl['type']): boolean {
     case 'boolean': return typeof v === 'boolean'
     case 'array': return Array.isArray(v)
     case 'object': return v !== null && typeof v === 'object' && !Array.isArray(v)
-  }
-}
-
-function checkTriggers(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[]): void {
-  const blocking = wf.inputs.filter((i) => i.required && i.default === undefined)
-  wf.triggers.forEach((t, k) => {
-    if (t.type !== 'cron') return
-    const at = src.triggers[k] ?? ['triggers']
-    let zoneOk = true
-    if (t.timezone !== undefined && !isTimeZone(t.timezone)) {
-      zoneOk = false
-      add([...at, 'timezone'], 'INVALID_TIMEZONE', `unknown time zone "${t.timezone}" (expected an IANA name like Europe/Paris)`)
-    }
-    const problem = cronProblem(t.cron, zoneOk ? t.timezone : undefined)
-    if (problem) add([...at, 'cron'], 'INVALID_CRON', `invalid cron expression "${t.cron}": ${problem}`)
-    if (blocking.length > 0) {
-      warnings.push({ at, code: 'CRON_REQUIRED_INPUT', message: `a cron run cannot supply required input(s) ${blocking.map((i) => i.name).join(', ')}` })
-    }
-  })
-}
-
-/** Whether the runtime knows an IANA time zone. */
-export function isTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat(undefined, { timeZone: tz })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Why croner refuses an expression (5 or 6 fields, or a nickname like `@hourly`), or undefined. */
-export function cronProblem(expr: string, timezone?: string): string | undefined {
-  try {
-    new Cron(expr, { paused: true, ...(timezone ? { timezone } : {}) }).stop()
-    return undefined
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e)
   }
 }
 

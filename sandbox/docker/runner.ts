@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
-import { pluginKey, type LoadedPlugin } from '../manifest.ts'
+import type { LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../protocol.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { containerSpec, type DockerLimits } from './container-spec.ts'
@@ -25,8 +25,6 @@ export interface DockerRunnerOptions {
   docker?: Dockerode
   /** Image for every plugin; default `autokestra/plugin-bun:<bun version>`, built locally on first use. */
   image?: string
-  /** Per-plugin image overrides keyed by `namespace/name` (e.g. an image with python for an exec plugin). */
-  pluginImages?: Record<string, string>
   /** Host path of the engine's `sandbox/` directory (mounted read-only; holds the boot). */
   sandboxDir: string
   limits: DockerLimits
@@ -45,8 +43,9 @@ const DRAIN_MS = 2_000
 export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   const docker = opts.docker ?? new Dockerode()
   const images = new Map<string, Promise<string>>()
-  const imageFor = (plugin: LoadedPlugin): Promise<string> => {
-    const wanted = opts.pluginImages?.[pluginKey(plugin.manifest)] ?? opts.image
+  // One image for every plugin (config `sandbox.dockerImage`), looked up or built once.
+  const imageFor = (_plugin: LoadedPlugin): Promise<string> => {
+    const wanted = opts.image
     const key = wanted ?? ''
     let p = images.get(key)
     if (!p) {

@@ -17,11 +17,6 @@ export { probeSandbox } from './probe.ts'
 
 export type { LaunchSpec } from './launch-spec.ts'
 
-/** The isolated launch: the runner's contract plus `attach`, which lets killAll also kill the spawned pid directly. */
-export interface IsolatedLaunch extends Launch {
-  attach(pid: number): void
-}
-
 /** Set to `bun` to use the Bun launcher (launch.ts) even when the native one (launcher.c) is available. */
 export const LAUNCHER_ENV = 'AUTOKESTRA_SANDBOX_LAUNCHER'
 let bunPathCached: string | undefined
@@ -37,7 +32,7 @@ export interface LaunchOptions { launcher?: 'native' | 'bun'; uidRange?: UidRang
  * `probe` overrides host detection (tests use it to play a host without Landlock). The native launcher is
  * used when available unless `options.launcher` or `AUTOKESTRA_SANDBOX_LAUNCHER=bun` asks for the Bun one.
  */
-export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = probeSandboxSync(), options: LaunchOptions = {}): Promise<IsolatedLaunch> {
+export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = probeSandboxSync(), options: LaunchOptions = {}): Promise<Launch> {
   const { manifest } = spec.plugin
   const networkGranted = (spec.permissions.network ?? []).length > 0
   const missing: string[] = []

@@ -1,6 +1,7 @@
 /** Builds the policy a launcher applies (policy.ts) from a launch spec, the host probe and the attempt's uid. */
 
 import { fileURLToPath } from 'node:url'
+import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import type { LaunchSpec } from './launch-spec.ts'
 import { allowedPorts } from '../permissions/network.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
@@ -23,7 +24,7 @@ export const LEASE_FD = 3
  * included: a file planted in /tmp above the workspace did that to the root launcher), no `.env` files, no
  * auto-install.
  */
-export const BUN_FLAGS = ['--config=/dev/null', '--tsconfig-override=/dev/null', '--no-env-file', '--no-install']
+export const BUN_FLAGS: readonly string[] = BUN_START_FLAGS
 
 /** The only variables a sandboxed Bun starts with (BUN_OPTIONS, NODE_PATH, BUN_JSC_* … of the plugin come later). */
 function bunStartEnv(tmpDir: string, extra: Record<string, string>): Record<string, string> {

@@ -24,21 +24,9 @@ export interface Launch {
   /** Descriptors the launcher inherits as fd 3, 4, … (the uid lease lock: the launcher holds it while it lives). */
   fds?: number[]
   /** Told the pid of the spawned process, so `killAll` can reach it. */
-  attach?(pid: number): void
+  attach(pid: number): void
   killAll(): void
   finish(info: { exitCode: number | null; signal: string | null; stderrTail: string[] }): Promise<PermissionDenial | undefined>
 }
 
 export type PrepareLaunch = (spec: LaunchSpec) => Promise<Launch>
-
-/** The unconfined launch: a plain child process (the runner kills it directly). Only for `sandbox.mode: off`. */
-export const prepareUnconfinedLaunch: PrepareLaunch = async (spec) => ({
-  argv: spec.plugin.manifest.runtime === 'bun' ? [process.execPath, spec.bootPath, spec.plugin.entryPath] : [spec.plugin.entryPath],
-  env: spec.env,
-  cwd: spec.tmpDir,
-  mechanisms: ['none'],
-  killAll() {},
-  async finish() {
-    return undefined
-  },
-})

@@ -102,7 +102,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
     rmSync(tmpDir, { recursive: true, force: true })
     throw e
   }
-  launch.attach?.(proc.pid)
+  launch.attach(proc.pid)
   const p: StartedPlugin = {
     proc, launch, tmpDir, resultFile, stderrTail: [], buffered: [], outputBytes: 0, sink: undefined, onOverflow: undefined,
     pumps: Promise.resolve(),

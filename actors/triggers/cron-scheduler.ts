@@ -6,13 +6,13 @@
  * fires or its trigger's missed-tick policy says it was missed.
  */
 
-import type { Clock } from '../clock.ts'
-import { systemClock } from '../clock.ts'
-import { isStorageFault } from '../store/faults.ts'
-import type { Store, TriggerInfo } from '../store/store.ts'
-import { isDuplicateFire, lastFireAt, pruneFires, recordFire } from './fires.ts'
-import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './plan.ts'
-import { dueTicks, nextFireTime } from './schedule.ts'
+import type { Clock } from '../../runtime/clock.ts'
+import { systemClock } from '../../runtime/clock.ts'
+import { isStorageFault } from '../../runtime/store/faults.ts'
+import type { Store, TriggerInfo } from '../../runtime/store/store.ts'
+import { isDuplicateFire, lastFireAt, pruneFires, recordFire } from '../../runtime/cron/fires.ts'
+import { dueTicks, nextFireTime } from '../../runtime/triggers/cron-schedule.ts'
+import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './cron-plan.ts'
 
 /** How long fired ticks stay in the ledger (the newest per trigger always stays). */
 export const FIRE_RETENTION_MS = 24 * 3_600_000

@@ -1,10 +1,10 @@
 /** The scheduler's plan: one entry per cron trigger of each enabled workflow, with its cursor. */
 
 import type { Cron } from 'croner'
-import type { Store } from '../store/store.ts'
-import type { CronTrigger } from '../workflow/model.ts'
-import { lastFireAt } from './fires.ts'
-import { compileCron } from './schedule.ts'
+import { lastFireAt } from '../../runtime/cron/fires.ts'
+import type { Store } from '../../runtime/store/store.ts'
+import { compileCron } from '../../runtime/triggers/cron-schedule.ts'
+import type { CronTrigger } from '../../runtime/workflow/model.ts'
 
 export interface PlanEntry {
   workflowId: string

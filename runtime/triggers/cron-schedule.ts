@@ -1,17 +1,25 @@
 /** Pure cron arithmetic over croner: next fire times and the missed-tick policy. Times are epoch ms. */
 
 import { Cron } from 'croner'
-import type { CronTrigger } from '../workflow/model.ts'
 
 /** What identifies a schedule: the expression and its time zone (UTC when absent). */
-export type CronSpec = Pick<CronTrigger, 'cron' | 'timezone'>
+export interface CronSpec {
+  cron: string
+  timezone?: string
+}
 
-/** A schedule plus its policy for ticks missed while nobody was watching. */
-export type CronPolicy = Pick<CronTrigger, 'cron' | 'timezone' | 'missed' | 'maxCatchup'>
+/** What to do with ticks missed while nobody was watching: `skip` them, or fire the newest `maxCatchup`. */
+export interface MissedPolicy {
+  missed: 'skip' | 'catchup'
+  maxCatchup: number
+}
+
+/** A schedule plus its policy for missed ticks. */
+export type CronPolicy = CronSpec & MissedPolicy
 
 /**
  * A paused croner job for the spec: it never schedules anything itself, we only ask it for dates.
- * Same options as the workflow validator (`cronProblem`), so what validates is what runs.
+ * The workflow validator compiles with it too (`cronProblem`), so what validates is what runs.
  * Throws croner's error on an invalid expression or time zone.
  */
 export function compileCron(spec: CronSpec): Cron {
@@ -58,7 +66,7 @@ export function missedTicks(policy: CronPolicy, lastCheckedAt: number, now: numb
 }
 
 /** `missedTicks` over an already compiled job (the scheduler keeps one per trigger). */
-export function dueTicks(cron: Cron, policy: Pick<CronTrigger, 'missed' | 'maxCatchup'>, since: number, now: number, graceMs: number): number[] {
+export function dueTicks(cron: Cron, policy: MissedPolicy, since: number, now: number, graceMs: number): number[] {
   const catchup = policy.missed === 'catchup' ? Math.max(0, policy.maxCatchup) : 0
   const recent = recentFireTimes(cron, since, now, catchup + 1)
   const newest = recent[0]

@@ -1,10 +1,10 @@
-/** Route-test fixtures: an in-memory store, a secret store, an app and a request helper (tests only). */
+/** Route-test fixtures: an in-memory store, a secret store, an app and a request helper (`body` is `any`: tests read into it freely). */
 import type { Engine } from '../../actors/engine-types.ts'
 import { ManualClock } from '../../runtime/clock.ts'
 import { defaultConfig, type Config } from '../../runtime/config/index.ts'
 import { SecretStore } from '../../runtime/secrets/index.ts'
 import { openStore, type Store } from '../../runtime/store/store.ts'
-import { createApp } from '../app.ts'
+import { createApp } from '../../api/app.ts'
 
 export const KEY = 'test-key-1'
 
