@@ -7,11 +7,20 @@
  * - `hexdump -C` / `xxd` lines: spaced hex, and the printable column cuts the raw value every 16 bytes.
  * Through the real engine: the log rows in SQLite hold the value.
  *
+ *
+ * Same class, second case: docs/secrets.md says a base64 (or hex) form wrapped over lines at any width is masked,
+ * "up to 3 base64 chars at the start of a wrapped block" aside. When the first line ends with 1 to 3 chars of the
+ * form and is not all base64 (a folded header: `X-Api-Credential: c2` / ` tfbGl2ZV80…`), the line masker emits
+ * it at once (HOLD_MIN = 4) and the next line is masked alone, where nothing matches: the rest of the form — 41 of
+ * 44 chars, 29 of the 32 secret bytes — shows.
+ *
  * Recommended fix (runtime/secrets/views.ts, encodings.ts): add decoded views for byte dumps — runs of 2-digit
  * hex bytes separated by one space, colon or nothing (and grouped by 2/4 as xxd does), and runs of decimal bytes
  * separated by `,` / `, ` (inside `[ ]`), mapped back to the source chars like the other views; for the hexdump
  * printable column, mask the raw value's 16-byte-aligned pieces when a dump's hex column matched on the same lines
  * (or hold a raw value wrapped across lines as the base64 forms are). Document what stays out (other radixes).
+ * For the fold: register the forms' suffixes from offset 1..3 (or hold every line ending in 1–3 wrappable chars
+ * after a separator, at the cost of one more held line), so the continuation is found on its own.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
@@ -50,5 +59,16 @@ describe('review: a secret dumped as bytes by accident is masked', () => {
     expect(rows.some((m) => m.startsWith('request body:'))).toBe(true)
     const leaked = rows.filter((m) => NEEDLES.some((n) => m.includes(n)))
     expect(leaked).toEqual([])
+  }, 60_000)
+
+  it('a base64 header folded two chars into the value hides the rest of it', async () => {
+    const b64 = Buffer.from(SECRET).toString('base64')
+    const yaml = 'id: wrapped\nsecrets: [TOKEN]\ntasks:\n  - id: wrapped\n    type: review/leaky-dump.wrapped\n    inputs: { token: "{{ secrets.TOKEN }}" }\n'
+    const ex = await engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
+    expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
+    const rows = engine.store.logs.list({ executionId: ex.id, limit: 1000 }).items.map((l) => l.message)
+    expect(rows.some((m) => m.startsWith('X-Api-Credential:'))).toBe(true)
+    // Any 12 consecutive chars of the form past its first 3 are the secret's bytes.
+    expect(rows.filter((m) => m.includes(b64.slice(3, 15)) || m.includes(b64.slice(20, 32)))).toEqual([])
   }, 60_000)
 })
