@@ -24,7 +24,7 @@ import type { RunOutcome } from '../../sandbox/runner.ts'
 
 const GREETING = 'NOT-GRANTED-SERVER-4b1d'
 let probe: ReturnType<typeof buildProbe>
-let server: ReturnType<typeof Bun.listen>
+let server: { port: number; stop(closeActive?: boolean): void }
 beforeAll(() => {
   probe = buildProbe()
   // A loopback service on a port the grant does not name (stands in for the engine API, a database, redis…).
