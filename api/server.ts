@@ -90,7 +90,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       engine, store, secrets, config, scheduler,
       logInternalError: (e, req) => log.error(req ? `${req.method} ${loggablePath(pathOf(req))} failed:` : 'request failed:', e),
     })
-    app.listen({ hostname: config.server.host, port: config.server.port })
+    listen(app, config)
     const port = app.server?.port ?? config.server.port
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`
     lock?.listening(url)
@@ -138,6 +138,21 @@ function claimDataDir(config: Config, paths: ReturnType<typeof runtimePaths>, lo
   }
   ensurePrivateDir(paths.dataDir, 'data directory', (m) => log.warn(m))
   return lockDataDir(paths.dataDir)
+}
+
+/**
+ * Listens on the configured address, alone: Elysia asks Bun for SO_REUSEPORT, with which a second server on the
+ * same port (another data dir, another user's process) would bind too and the kernel would split the
+ * connections between them. A port in use is CONFLICT, not a stack.
+ */
+function listen(app: App, config: Config): void {
+  try {
+    app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e
+    throw new AppError(ErrorCode.Conflict, `${config.server.host}:${config.server.port} is already in use by another ` +
+      'process: stop it, or choose another server.port (env WORKFLOW_SERVER_PORT)', { host: config.server.host, port: config.server.port })
+  }
 }
 
 /** Runs until SIGTERM/SIGINT, then stops gracefully and exits 0 (a second signal exits at once with 130). */
