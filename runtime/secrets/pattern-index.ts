@@ -2,13 +2,17 @@
 
 // Patterns are found by hashing the first Q chars at every position and probing a 64 Ki-entry
 // filter: a line with no secret costs one hash and one byte read per char, whatever the count of secrets.
+// The hash is polynomial, so the scan rolls it on by one char instead of hashing Q chars at every position.
 export const MAX_Q = 4
 const FILTER_BITS = 16
 const FILTER_MASK = (1 << FILTER_BITS) - 1
+const BASE = 0x01000193
 
 /** Patterns grouped by the hash of their first `q` chars, behind a byte filter. */
 export interface Index {
   q: number
+  /** BASE^(q-1), to roll the hash. */
+  pow: number
   filter: Uint8Array
   /** Patterns by the hash of their first q chars, longest first. */
   buckets: Map<number, string[]>
@@ -33,18 +37,21 @@ export function buildIndex(patterns: Set<string>): Index {
     else buckets.set(h, [p])
   }
   for (const list of buckets.values()) list.sort((a, b) => b.length - a.length)
-  return { q, filter, buckets, longest }
+  let pow = 1
+  for (let j = 1; j < q; j++) pow = Math.imul(pow, BASE)
+  return { q, pow, filter, buckets, longest }
 }
 
 /** Occurrences of the indexed patterns in `text`, merged, as flat `[start, end, …]`. */
 export function scan(idx: Index, text: string): number[] {
-  const { q, filter, buckets } = idx
+  const { q, pow, filter, buckets } = idx
   const out: number[] = []
   let curStart = -1
   let curEnd = -1
   const last = text.length - q
+  let h = last >= 0 ? hashAt(text, 0, q) : 0
   for (let i = 0; i <= last; i++) {
-    const h = hashAt(text, i, q)
+    if (i > 0) h = (Math.imul(h - Math.imul(text.charCodeAt(i - 1), pow), BASE) + text.charCodeAt(i + q - 1)) | 0
     if (filter[slot(h)] === 0) continue
     const candidates = buckets.get(h)
     if (!candidates) continue
@@ -113,12 +120,12 @@ export function beginningBefore(idx: Index, t: string, end: number, min: number)
 export const isWrappableChar = (c: number): boolean =>
   (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61 || c === 95 || c === 45 || c === 46
 
-/** FNV-1a of `q` chars of `s` from `i`. */
+/** The polynomial hash (base BASE, mod 2^32) of `q` chars of `s` from `i`, as a signed 32-bit integer. */
 export function hashAt(s: string, i: number, q: number): number {
-  let h = 0x811c9dc5
-  for (let j = 0; j < q; j++) h = Math.imul(h ^ s.charCodeAt(i + j), 0x01000193)
-  return h >>> 0
+  let h = 0
+  for (let j = 0; j < q; j++) h = (Math.imul(h, BASE) + s.charCodeAt(i + j)) | 0
+  return h
 }
 
-/** The filter entry of a hash. */
-const slot = (h: number): number => h & FILTER_MASK
+/** The filter entry of a hash: its high half folded into the low one (the low bits alone depend on the last chars most). */
+const slot = (h: number): number => (h ^ (h >>> 16)) & FILTER_MASK
