@@ -143,6 +143,21 @@ describe('byte arrays in outputs and error details (maskDeep)', () => {
   })
 })
 
+describe('a non-ASCII secret as bytes read one by one', () => {
+  it("Python's bytes repr and Go's %q (\\x escapes per byte), UTF-8 read as Latin-1, and its byte dumps", () => {
+    const value = 'pässwörd-€-0123456789'
+    const mu = new Masker()
+    mu.add(value)
+    const utf8 = Buffer.from(value)
+    const pyRepr = `b'${[...utf8].map((b) => (b < 128 ? String.fromCharCode(b) : `\\x${b.toString(16)}`)).join('')}'`
+    const cases: [string, string][] = [
+      [pyRepr, "b'***'"], [utf8.toString('latin1'), '***'], [Bun.inspect(utf8), '<Buffer ***>'],
+      [JSON.stringify(utf8), '{"type":"Buffer","data":[***]}'], [`[${[...new Int8Array(utf8)].join(', ')}]`, '[***]'],
+    ]
+    for (const [text, masked] of cases) expect(`${text} → ${mu.mask(text)}`).toBe(`${text} → ${masked}`)
+  })
+})
+
 describe('data cut short by its printer: a beginning of the secret of 4 chars or more is hidden', () => {
   it("util.inspect's long string, an ellipsis after a prefix, a truncated Buffer", () => {
     const long = util.inspect(`${'x'.repeat(9_990)}${SECRET}`) // `'xx…sk_live_4e'... 22 more characters`

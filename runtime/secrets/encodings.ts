@@ -81,6 +81,9 @@ function escapedForms(value: string): string[] {
     value.replace(/ /g, '+'),
     json,
     JSON.stringify(json).slice(1, -1), // JSON inside a JSON string (a logged JSON payload)
+    // Its UTF-8 bytes read as Latin-1 (mojibake, `binary` strings), also what `\xe2\x82\xac`-style byte escapes
+    // (Python's bytes repr, Go's %q) decode to: the same as the value when it is ASCII.
+    Buffer.from(value, 'utf8').toString('latin1'),
   ]
 }
 
