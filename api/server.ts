@@ -1,14 +1,15 @@
-/** Server bootstrap: config → store → secrets → engine → Elysia listening; graceful stop; pid file. */
+/** Server bootstrap: config → data dir lock → store → secrets → engine → Elysia listening; graceful stop; pid file. */
 import { createConsola, type ConsolaInstance } from 'consola/basic'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
-import { securePrivateFile } from '../runtime/private-files.ts'
+import { ensurePrivateDir, securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
 import { openStore } from '../runtime/store/store.ts'
 import { createApp, type App } from './app.ts'
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
 
@@ -57,13 +58,15 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   requireApiKeys(config)
   const log = opts.logger ?? createServerLogger(config.logging.level)
   const paths = runtimePaths(config)
-  const running = readPidFile(paths.pidFile)
-  if (running && running.pid !== process.pid && isAlive(running.pid)) {
-    throw new AppError(ErrorCode.Conflict, `a server is already running on this data dir (pid ${running.pid}, ${running.url}); ` +
-      'stop it with: workflow server stop', { pid: running.pid, pidFile: paths.pidFile })
+  const lock = claimDataDir(config, paths, log)
+  let store: ReturnType<typeof openStore>
+  try {
+    // Data dir 0700, database files 0600 (narrowed with a warning if they were wider), before anything is written.
+    store = openStore(config.storage.path, { onWarn: (m) => log.warn(m) })
+  } catch (e) {
+    lock?.release()
+    throw e
   }
-  // Data dir 0700, database files 0600 (narrowed with a warning if they were wider), before anything is written.
-  const store = openStore(config.storage.path, { onWarn: (m) => log.warn(m) })
   // Failed commits are logged once per burst (start, a reminder a minute, end with the count), never per write.
   store.health.subscribe((e) => {
     const { level, message } = describeWriteHealth(e)
@@ -87,9 +90,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       engine, store, secrets, config, scheduler,
       logInternalError: (e, req) => log.error(req ? `${req.method} ${loggablePath(pathOf(req))} failed:` : 'request failed:', e),
     })
-    app.listen({ hostname: config.server.host, port: config.server.port })
+    listen(app, config)
     const port = app.server?.port ?? config.server.port
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`
+    lock?.listening(url)
     writePidFile(paths.pidFile, { pid: process.pid, url, startedAt: Date.now() })
     scheduler?.start()
     log.info(`listening on ${url} (runtime ${engine ? 'enabled' : 'disabled'}, store ${config.storage.path}, ` +
@@ -104,7 +108,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       await engine?.shutdown({ graceMs })
       await app.stop(true).catch(() => {})
       store.close()
-      removePidFile(paths.pidFile, process.pid)
+      // The last server of this process on the data dir: nobody else could have written the pid file meanwhile.
+      if (lock === undefined || lock.release()) removePidFile(paths.pidFile, process.pid)
       log.info('stopped')
     })())
     return { url, config, app, pidFile: paths.pidFile, stop }
@@ -112,7 +117,41 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     await scheduler?.stop()
     await engine?.shutdown({ graceMs: 0 }).catch(() => {})
     store.close()
+    lock?.release()
     throw e
+  }
+}
+
+/**
+ * Takes the data dir's lock before anything opens the store, so of two servers started together on one data dir
+ * exactly one recovers and serves; the other gets CONFLICT naming it. An in-memory store shares nothing but the
+ * pid file in the working directory, which the pid file check still guards (the lock would chmod the cwd).
+ */
+function claimDataDir(config: Config, paths: ReturnType<typeof runtimePaths>, log: ConsolaInstance): DataDirLock | undefined {
+  if (config.storage.path === ':memory:') {
+    const running = readPidFile(paths.pidFile)
+    if (running && running.pid !== process.pid && isAlive(running.pid)) {
+      throw new AppError(ErrorCode.Conflict, `a server is already running in this directory (pid ${running.pid}, ${running.url}); ` +
+        'stop it with: workflow server stop', { pid: running.pid, pidFile: paths.pidFile })
+    }
+    return undefined
+  }
+  ensurePrivateDir(paths.dataDir, 'data directory', (m) => log.warn(m))
+  return lockDataDir(paths.dataDir)
+}
+
+/**
+ * Listens on the configured address, alone: Elysia asks Bun for SO_REUSEPORT, with which a second server on the
+ * same port (another data dir, another user's process) would bind too and the kernel would split the
+ * connections between them. A port in use is CONFLICT, not a stack.
+ */
+function listen(app: App, config: Config): void {
+  try {
+    app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false })
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e
+    throw new AppError(ErrorCode.Conflict, `${config.server.host}:${config.server.port} is already in use by another ` +
+      'process: stop it, or choose another server.port (env WORKFLOW_SERVER_PORT)', { host: config.server.host, port: config.server.port })
   }
 }
 

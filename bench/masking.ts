@@ -1,6 +1,7 @@
 /**
  * Benchmark: cost of Masker.add and Masker.mask with 50 secrets of 1 KB over 10k log lines of 200 chars (plain,
- * with escapes that make the masker decode views, and base64 blocks wrapped at 76 columns). Prints JSON.
+ * with escapes that make the masker decode views, base64 blocks wrapped at 76 columns, byte arrays to decode, and
+ * hexdump blocks of secrets). Prints JSON.
  */
 
 import { randomBytes } from 'node:crypto'
@@ -32,6 +33,23 @@ const encoded = clean.map((l) => `${l.slice(0, 150)} {\\"q\\":\\"a%2Fb &amp; c\\
 // Every 50th secret printed as `base64` would: wrapped at 76 columns, between ordinary lines.
 const wrappedText = clean.map((l, i) => i % 50 !== 0 ? l
   : `${l}\n${Buffer.from(secrets[(i / 50) % SECRETS] ?? '').toString('base64').replace(/(.{76})/g, '$1\n')}`).join('\n')
+
+// Every 10th line carries a 40-byte Buffer as Bun prints it (no secret in it): the masker decodes the bytes.
+const byteLines = clean.map((l, i) => i % 10 !== 0 ? l
+  : `${l.slice(0, 80)} <Buffer ${[...randomBytes(40)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}>`)
+/** `hexdump -C` rows. */
+function hexdump(bytes: Buffer): string {
+  const rows: string[] = []
+  for (let o = 0; o < bytes.length; o += 16) {
+    const row = [...bytes.subarray(o, o + 16)]
+    const hex = row.map((b) => b.toString(16).padStart(2, '0'))
+    rows.push(`${o.toString(16).padStart(8, '0')}  ${`${hex.slice(0, 8).join(' ')}  ${hex.slice(8).join(' ')}`.padEnd(48)} |${row.map((b) => (b >= 32 && b < 127 ? String.fromCharCode(b) : '.')).join('')}|`)
+  }
+  return rows.join('\n')
+}
+// Every 50th line is followed by a secret dumped by `hexdump -C` (64 rows for 1 KB), 7 bytes into its first row.
+const dumpText = clean.map((l, i) => i % 50 !== 0 ? l
+  : `${l}\n${hexdump(Buffer.concat([Buffer.from('GET /x '), Buffer.from(secrets[(i / 50) % SECRETS] ?? '')]))}`).join('\n')
 
 function time(fn: () => void): number {
   const t0 = Bun.nanoseconds()
@@ -75,6 +93,22 @@ const wrappedLeaks = wrappedLines.filter((l) => secrets.some((s) => {
   for (let k = 0; k + 16 <= b.length; k += 16) if (l.includes(b.slice(k, k + 16))) return true
   return false
 })).length
+const byteUs = best(() => { for (const l of byteLines) sink += masker.mask(l).length })
+const dumpLines: string[] = []
+const dumpUs = best(() => {
+  dumpLines.length = 0
+  const lm = createLineMasker(masker)
+  for (let i = 0; i < dumpText.length; i += 4096) dumpLines.push(...lm.push(dumpText.slice(i, i + 4096)))
+  dumpLines.push(...lm.flush())
+})
+// A row that still shows 8 bytes of a secret, in its hex column or its printable column.
+const dumpLeaks = dumpLines.filter((l) => secrets.some((s) => {
+  for (let k = 0; k + 8 <= s.length; k += 8) {
+    const piece = Buffer.from(s.slice(k, k + 8))
+    if (l.includes(piece.toString('latin1')) || l.includes([...piece].map((b) => b.toString(16).padStart(2, '0')).join(' '))) return true
+  }
+  return false
+})).length
 const masked = dirty.map((l) => masker.mask(l))
 const leaks = masked.filter((l) => secrets.some((s) => l.includes(s.slice(0, 32)))).length
 
@@ -91,11 +125,15 @@ console.log(JSON.stringify({
     streamedLineMasker: round(streamUs / LINES),
     withEscapesToDecode: round(encodedUs / LINES),
     streamedWithWrappedBase64: round(wrappedUs / wrappedLines.length),
+    withByteArraysToDecode: round(byteUs / LINES),
+    streamedWithHexdumpBlocks: round(dumpUs / dumpLines.length),
   },
   linesPerSecond: Math.round(LINES / (cleanUs / 1e6)),
   maskedLinesWithSecret: masked.filter((l) => l.includes('***')).length,
   leaks,
   wrappedBlockLines: wrappedLines.length - LINES,
   wrappedLeaks,
+  hexdumpBlockLines: dumpLines.length - LINES,
+  hexdumpLeaks: dumpLeaks,
   sink: sink > 0,
 }, null, 2))

@@ -3,6 +3,7 @@ import { closeSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CAC } from 'cac'
 import { call, createClient } from '../../api/client.ts'
+import { dataDirHolder } from '../../api/data-dir-lock.ts'
 import { isAlive, readPidFile, runtimePaths } from '../../api/pidfile.ts'
 import { requireApiKeys, startServer, stopOnSignals } from '../../api/server.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
@@ -53,11 +54,15 @@ async function startDetached(g: GlobalOptions): Promise<void> {
   const config = configOf(g)
   requireApiKeys(config)
   const paths = runtimePaths(config)
-  const existing = readPidFile(paths.pidFile)
+  // The child takes the data dir lock itself (and refuses the same way); asking first keeps CONFLICT's message and
+  // exit code here instead of in server.log.
+  const memory = config.storage.path === ':memory:'
+  if (!memory) ensurePrivateDir(paths.dataDir)
+  const existing = memory ? readPidFile(paths.pidFile) : dataDirHolder(paths.dataDir)
   if (existing && isAlive(existing.pid)) {
-    throw new AppError(ErrorCode.Conflict, `a server is already running (pid ${existing.pid}, ${existing.url})`, { pid: existing.pid })
+    throw new AppError(ErrorCode.Conflict, `a server is already running on this data dir (pid ${existing.pid}${existing.url ? `, ${existing.url}` : ''}); ` +
+      'stop it with: workflow server stop', { pid: existing.pid, ...(existing.url ? { url: existing.url } : {}) })
   }
-  if (config.storage.path !== ':memory:') ensurePrivateDir(paths.dataDir)
   const log = openPrivateFile(paths.logFile, 'server log', { append: true })
   // Started like the installed command (its shebang): nothing planted in the working directory is read.
   const args = [process.execPath, ...BUN_START_FLAGS, MAIN, 'server', 'start', ...(g.config !== undefined ? ['-c', resolve(g.config)] : [])]

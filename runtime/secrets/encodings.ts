@@ -12,7 +12,9 @@ export function secretForms(value: string): string[] {
   if (value.length < MIN_MASK_LENGTH) return []
   const forms = new Set<string>([value])
   for (const f of escapedForms(value)) forms.add(f)
-  for (const f of wrappableForms(value)) forms.add(f)
+  for (const f of foldableForms(value)) forms.add(f)
+  // A raw value of any chars can be folded too (`Authorization: Bearer ey` / `JhbGciOi…`): its rest is found alone.
+  for (const f of foldSuffixes([value])) forms.add(f)
   // A multi-line secret (a PEM key, a JSON credential) is printed line by line by most tools.
   if (/[\r\n]/.test(value)) {
     for (const line of value.split(/\r\n|\r|\n/)) {
@@ -38,6 +40,33 @@ export function wrappableForms(value: string): string[] {
   return [...new Set(out)].filter((f) => f.length >= MIN_MASK_LENGTH)
 }
 
+/** A folded line may cut a form this many chars in at most without the line masker holding the line back. */
+const MAX_FOLD_OFFSET = 3
+const WRAPPABLE_VALUE = /^[A-Za-z0-9+/=_.-]+$/
+
+/**
+ * The forms the masker looks for across line breaks: the wrappable forms; the value itself when it is made of
+ * base64 chars and dots (as most API tokens and JWTs are), since a formatter folds a raw token like a base64
+ * one; and each of those without its first 1–3 chars. A line that ends 1–3 chars into a form
+ * (`X-Api-Credential: c2`) is not held back (that would hold every line ending in a short word), so the rest,
+ * on the next line, must be found alone.
+ * Every form in this list is also in `secretForms`.
+ */
+export function foldableForms(value: string): string[] {
+  const whole = wrappableForms(value)
+  if (value.length >= MIN_FRAGMENT_LENGTH && WRAPPABLE_VALUE.test(value)) whole.push(value)
+  return foldSuffixes(whole)
+}
+
+/** The forms, and each without its first 1–3 chars (as long as at least 8 chars are left). */
+function foldSuffixes(forms: readonly string[]): string[] {
+  const out = new Set(forms)
+  for (const f of forms) {
+    for (let k = 1; k <= MAX_FOLD_OFFSET && f.length - k >= MIN_FRAGMENT_LENGTH; k++) out.add(f.slice(k))
+  }
+  return [...out]
+}
+
 /**
  * Escaped spellings found as they are. Other spellings of the same escapes (`%xx` in lower case, only some
  * characters encoded, `\u0041`, HTML entities…) are found by decoding the text instead (views.ts).
@@ -52,6 +81,9 @@ function escapedForms(value: string): string[] {
     value.replace(/ /g, '+'),
     json,
     JSON.stringify(json).slice(1, -1), // JSON inside a JSON string (a logged JSON payload)
+    // Its UTF-8 bytes read as Latin-1 (mojibake, `binary` strings), also what `\xe2\x82\xac`-style byte escapes
+    // (Python's bytes repr, Go's %q) decode to: the same as the value when it is ASCII.
+    Buffer.from(value, 'utf8').toString('latin1'),
   ]
 }
 

@@ -105,3 +105,39 @@ describe('createLineMasker: secrets wrapped over several lines (issue 10, findin
     for (const line of ['starting', 'GET /items 200 12ms', 'QUJDRA==', 'done']) expect(plain.push(`${line}\n`)).toEqual([line])
   })
 })
+
+/**
+ * Review finding 5 (second case), class "a form folded a few chars into its value": a line that ends 1–3 chars into
+ * a form is not held back (that would hold every line ending in a short word), so the rest of the form, on the
+ * next lines, must be found on its own. Variants: every fold offset, base64 (standard, url-safe), hex in both
+ * cases, the raw value (a token of base64 chars, and a JWT, which has dots), the rest indented or not and wrapped
+ * again at any width.
+ */
+describe('createLineMasker: a form folded a few chars into its value (review finding 5)', () => {
+  const token = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc'
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U'
+  const m = maskerOf(token, jwt)
+  const forms: [string, string][] = [
+    ['base64', Buffer.from(token).toString('base64')], ['base64url', Buffer.from(token).toString('base64url')],
+    ['hex', Buffer.from(token).toString('hex')], ['HEX', Buffer.from(token).toString('hex').toUpperCase()],
+    ['raw token', token], ['JWT', jwt],
+  ]
+  for (const [name, form] of forms) {
+    it(`${name}: at most the chars before the fold show, and never more than 3`, () => {
+      for (let k = 1; k <= 8; k++) {
+        for (const indent of ['', ' ', '\t', '    ']) {
+          for (const width of [Infinity, 24, 7]) {
+            const header = 'X-Api-Credential: '
+            const rest = form.slice(k)
+            const wrapped = width === Infinity ? [rest] : rest.match(new RegExp(`.{1,${width}}`, 'g'))!
+            const text = `${header}${form.slice(0, k)}\n${wrapped.map((l) => `${indent}${l}`).join('\n')}\nnext line\n`
+            const out = stream(m, text, 11)
+            expect(out.at(-1)).toBe('next line')
+            const shown = out.slice(0, -1).join('').replace(header, '').replace(/\*\*\*|\s/g, '')
+            expect(`${k}/${JSON.stringify(indent)}/${width}: ${shown.length <= Math.min(k, 3) ? 'ok' : shown}`).toBe(`${k}/${JSON.stringify(indent)}/${width}: ok`)
+          }
+        }
+      }
+    })
+  }
+})

@@ -1,8 +1,11 @@
 /** Replaces every registered secret (and its encoded forms) by `***` in strings and nested values. */
 
-import { secretForms, wrappableForms } from './encodings.ts'
-import { buildIndex, FILTER_BITS, hashAt, isPrefixAt, isWrappableChar, MAX_Q, merge, scan, type Index } from './pattern-index.ts'
-import { joinLines, viewsOf } from './views.ts'
+import { byteViews, CUT_MIN_HEX } from './byte-views.ts'
+import { dumpViews, startsLikeRow } from './dump-views.ts'
+import { foldableForms, secretForms, wrappableForms } from './encodings.ts'
+import { maskByteArray } from './mask-bytes.ts'
+import { beginningBefore, begunAt, buildIndex, isWrappableChar, MAX_Q, merge, scan, type Index } from './pattern-index.ts'
+import { CUT_MIN_CHARS, joinLines, truncationMarks, viewsOf, type View } from './views.ts'
 
 /** What a masked secret is replaced with. */
 export const MASK = '***'
@@ -28,7 +31,10 @@ export interface PendingMatch {
  */
 export class Masker {
   private readonly patterns = new Set<string>()
+  /** Forms looked for across line breaks (base64, hex, a base64-like value, and each without its first 1–3 chars). */
   private readonly wrapped = new Set<string>()
+  /** The base64 and hex forms: a block's line of nothing else is held even when it ends 1–3 chars into one. */
+  private readonly blocks = new Set<string>()
   private readonly values = new Set<string>()
   private index: Index | undefined
   private wrapIndex: (Index & { short: Map<string, string> }) | undefined
@@ -41,7 +47,8 @@ export class Masker {
     if (forms.length === 0) return false
     this.values.add(value)
     for (const f of forms) this.patterns.add(f)
-    for (const f of wrappableForms(value)) this.wrapped.add(f)
+    for (const f of foldableForms(value)) this.wrapped.add(f)
+    for (const f of wrappableForms(value)) this.blocks.add(f)
     this.index = undefined
     this.wrapIndex = undefined
     return true
@@ -88,19 +95,29 @@ export class Masker {
   /**
    * Merged occurrence ranges as a flat list `[start0, end0, start1, end1, …]` (end exclusive), sorted;
    * overlapping and touching occurrences are merged. Occurrences are looked for in the text as it is and
-   * in its decoded views (percent, HTML, JSON/JS escapes, line breaks removed, and pairs of those), each
-   * mapped back to the source chars it was decoded from.
+   * in its decoded views (percent, HTML, JSON/JS escapes, line breaks removed, pairs of those, byte arrays and
+   * hexdumps), each mapped back to the source chars it was decoded from. Where a printer cut data short (a
+   * truncation mark, the end of a byte array or dump), a secret's beginning of 4 chars (4 bytes) or more counts.
    */
   findRanges(text: string): number[] {
     const idx = this.getIndex()
     if (!idx || text.length < idx.q) return []
     const found = scan(idx, text)
     const views = viewsOf(text)
-    if (views.length === 0) return found
+    const marks = truncationMarks(text)
+    if (views.length === 0 && marks.length === 0) return found
     const all: number[] = found
     for (const v of views) {
       const r = scan(idx, v.text)
       for (let i = 0; i < r.length; i += 2) all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
+      for (const c of v.cuts ?? []) {
+        const j = c > 0 ? beginningBefore(idx, v.text, c, v.cutMin ?? CUT_MIN_CHARS) : -1
+        if (j >= 0) all.push(v.start(j), v.end(c - 1))
+      }
+    }
+    for (const c of marks) {
+      const j = beginningBefore(idx, text, c, CUT_MIN_CHARS)
+      if (j >= 0) all.push(j, c)
     }
     return merge(all)
   }
@@ -114,6 +131,13 @@ export class Masker {
   pendingWrapped(text: string, from = 0): PendingMatch | undefined {
     const w = this.getWrapIndex()
     if (!w) return undefined
+    const inText = this.pendingInText(w, text, from)
+    const inBytes = this.pendingInBytes(w, text, from)
+    return inBytes && (!inText || inBytes.start < inText.start) ? inBytes : inText
+  }
+
+  /** A wrapped form begun at the end of the text itself (line breaks between its chars allowed). */
+  private pendingInText(w: Index & { short: Map<string, string> }, text: string, from: number): PendingMatch | undefined {
     const part = from > 0 ? text.slice(from) : text
     const v = joinLines(part)
     const t = v ? v.text : part
@@ -122,17 +146,33 @@ export class Masker {
     // A beginning shorter than q chars only matters on a line of a block (see the line masker): skip it elsewhere.
     const whole = /^[ \t]*$/.test(t.slice(0, run))
     const end = whole ? t.length : t.length - w.q + 1
-    const mask = (1 << FILTER_BITS) - 1
     for (let j = Math.max(run, t.length - w.longest + 1); j < end; j++) {
       const rem = t.length - j
-      let hit: string | undefined
-      if (rem >= w.q) {
-        const h = hashAt(t, j, w.q)
-        hit = w.filter[h & mask] !== 0 ? w.buckets.get(h)?.find((p) => p.length > rem && isPrefixAt(p, t, j)) : undefined
-      } else hit = w.short.get(t.slice(j))
+      const hit = rem >= w.q ? begunAt(w, t, j, t.length) : w.short.get(t.slice(j))
       if (hit !== undefined) return { start: from + (v ? v.start(j) : j), length: rem, whole, pattern: hit }
     }
     return undefined
+  }
+
+  /**
+   * A hex form begun by a byte array or hexdump that the end of the text leaves open (`115, 107,` at the end of
+   * a line of an array printed over several, a dump's row): the next lines may carry it on. Only looked at when
+   * the last word could be such a byte, so an ordinary line costs one backwards scan of its last word.
+   */
+  private pendingInBytes(w: Index & { short: Map<string, string> }, text: string, from: number): PendingMatch | undefined {
+    if (!endsInByte(text) && !startsLikeRow(text, text.lastIndexOf('\n') + 1)) return undefined
+    // Views are taken from the start of the line holding `from`: a hexdump row must be read whole.
+    const lineStart = from > 0 ? text.lastIndexOf('\n', from - 1) + 1 : 0
+    const part = lineStart > 0 ? text.slice(lineStart) : text
+    let best: PendingMatch | undefined
+    for (const v of [...byteViews(part), ...dumpViews(part)]) {
+      if (v.openEnd === undefined) continue
+      // Nothing but the open data since the line began (a line of an array, one byte per line): like a block's line.
+      const whole = /^[ \t[{]*$/.test(part.slice(0, v.openFrom ?? 0))
+      const hit = openBeginning(w, v, v.openEnd, from - lineStart, whole)
+      if (hit && (!best || lineStart + hit.start < best.start)) best = { ...hit, start: lineStart + hit.start }
+    }
+    return best
   }
 
   /**
@@ -152,6 +192,12 @@ export class Masker {
     if (typeof v !== 'object' || v === null) return v
     const done = seen.get(v)
     if (done !== undefined) return done
+    // A byte array (Array.from(buffer), a Buffer's toJSON, a typed array through JSON: `{"0":115,"1":107}`).
+    const bytes = maskByteArray(v, (hex) => this.byteRanges(hex), MASK)
+    if (bytes !== undefined) {
+      seen.set(v, bytes)
+      return bytes
+    }
     if (Array.isArray(v)) {
       const out: unknown[] = []
       seen.set(v, out)
@@ -165,6 +211,15 @@ export class Masker {
     seen.set(v, out)
     for (const [k, item] of Object.entries(v)) out[this.mask(k)] = this.walk(item, seen)
     return out
+  }
+
+  /** Ranges of secrets in a byte array's hex, and of a beginning of one (4 bytes or more) at its end. */
+  private byteRanges(hex: string): number[] {
+    const idx = this.getIndex()
+    if (!idx) return []
+    const found = this.findRanges(hex)
+    const j = beginningBefore(idx, hex, hex.length, CUT_MIN_HEX)
+    return j < 0 ? found : merge([...found, j, hex.length])
   }
 
   private maskError(e: Error, seen: WeakMap<object, unknown>): Error {
@@ -189,7 +244,7 @@ export class Masker {
     if (this.wrapped.size === 0) return undefined
     if (this.wrapIndex) return this.wrapIndex
     const short = new Map<string, string>() // beginning → the longest form it begins
-    for (const p of this.wrapped) {
+    for (const p of this.blocks) {
       for (let n = 1; n < MAX_Q && n < p.length; n++) {
         const k = p.slice(0, n)
         if ((short.get(k)?.length ?? 0) < p.length) short.set(k, p)
@@ -197,4 +252,45 @@ export class Masker {
     }
     return (this.wrapIndex = { ...buildIndex(this.wrapped), short })
   }
+}
+
+/**
+ * Whether the text ends with two words that could be bytes (hex or decimal digits, `0x…`), separated by blanks,
+ * commas, colons or quotes only (trailing ones aside), or with one alone on its line: only then can a byte array
+ * be open at its end.
+ */
+function endsInByte(text: string): boolean {
+  let i = text.length
+  for (let words = 0; words < 2; words++) {
+    let gap = i
+    while (i > 0 && isSeparator(text.charCodeAt(i - 1))) i--
+    if (words === 1 && gap === i) return false
+    // One word alone on its line: a line of an array printed one byte per line.
+    if (words === 1 && /(?:^|\n)[ \t[{]*$/.test(text.slice(Math.max(0, i - 64), i))) return true
+    gap = i
+    while (i > 0 && isHexDigit(text.charCodeAt(i - 1))) i--
+    if (i === gap) return false
+    if (i >= 2 && (text.charCodeAt(i - 1) | 32) === 120 && text.charCodeAt(i - 2) === 48) i -= 2 // 0x
+    if (i > 0 && isWordChar(text.charCodeAt(i - 1))) return false
+  }
+  return true
+}
+
+const isHexDigit = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
+const isWordChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
+const isSeparator = (c: number): boolean => c === 32 || c === 9 || c === 44 || c === 58 || c === 39 || c === 34 || c === 45 || c === 10 || c === 13
+
+/**
+ * The earliest beginning of a wrapped form in `v.text` before `end`, within its trailing run of hex digits,
+ * whose source start is at or after `from`.
+ */
+function openBeginning(w: Index & { short: Map<string, string> }, v: View, end: number, from: number, whole: boolean): PendingMatch | undefined {
+  let run = end
+  while (run > 0 && isWrappableChar(v.text.charCodeAt(run - 1))) run--
+  for (let j = Math.max(run, end - w.longest + 1); j < (whole ? end : end - w.q + 1); j++) {
+    if (v.start(j) < from) continue
+    const p = end - j >= w.q ? begunAt(w, v.text, j, end) : w.short.get(v.text.slice(j, end))
+    if (p !== undefined) return { start: v.start(j), length: end - j, whole, pattern: p }
+  }
+  return undefined
 }

@@ -3,60 +3,11 @@
  * each with a map from its chars back to the source range they came from.
  */
 
-/** A decoded copy of a source text; char k of `text` came from source chars `[start(k), end(k))`. */
-export interface View {
-  text: string
-  start(k: number): number
-  end(k: number): number
-}
+import { builder, type View } from './view-builder.ts'
+import { byteViews, mayHoldBytes } from './byte-views.ts'
+import { dumpViews } from './dump-views.ts'
 
-/** One way of undoing an encoding; returns undefined when it changes nothing (no view needed). */
-type Decoder = (s: string) => View | undefined
-
-/**
- * Builds a view from segments: `copy(from, to)` appends source chars unchanged, `emit(chars, from, to)`
- * appends decoded chars that stand for source `[from, to)`. The map back is kept per segment, not per char,
- * so a long text with few escapes or line breaks costs a few slices.
- */
-function builder(src: string) {
-  const parts: string[] = []
-  /** Per segment: where it starts in the view, its source range, and whether it is a verbatim copy. */
-  const at: number[] = []
-  const from: number[] = []
-  const to: number[] = []
-  const verbatim: boolean[] = []
-  let k = 0
-  const segment = (k0: number, f: number, t: number, copy: boolean) => { at.push(k0); from.push(f); to.push(t); verbatim.push(copy) }
-  /** The segment holding view char `k` (binary search). */
-  const find = (q: number): number => {
-    let lo = 0
-    let hi = at.length - 1
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1
-      if (at[mid]! <= q) lo = mid
-      else hi = mid - 1
-    }
-    return lo
-  }
-  return {
-    copy(f: number, t: number) {
-      if (t <= f) return
-      parts.push(src.slice(f, t))
-      segment(k, f, t, true)
-      k += t - f
-    },
-    emit(chars: string, f: number, t: number) {
-      parts.push(chars)
-      segment(k, f, t, false)
-      k += chars.length
-    },
-    done: (): View => ({
-      text: parts.join(''),
-      start: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) : from[i]! },
-      end: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) + 1 : to[i]! },
-    }),
-  }
-}
+export type { View } from './view-builder.ts'
 
 const hexValue = (c: number): number =>
   c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1
@@ -196,21 +147,25 @@ export function joinLines(s: string): View | undefined {
   return b.done()
 }
 
-/** A view of a view, mapped straight back to the original source. */
-function compose(outer: View, inner: View): View {
-  return { text: inner.text, start: (k) => outer.start(inner.start(k)), end: (k) => outer.end(inner.end(k) - 1) }
+/** A view of a view, mapped straight back to the original source (the inner view's cuts and open end kept). */
+export function compose(outer: View, inner: View): View {
+  const v: View = { text: inner.text, start: (k) => outer.start(inner.start(k)), end: (k) => outer.end(inner.end(k) - 1) }
+  if (inner.cuts) v.cuts = inner.cuts
+  if (inner.openEnd !== undefined) v.openEnd = inner.openEnd
+  return v
 }
 
-/** Chars that must occur in a text before any view can differ from it: the common case costs one test. */
+/** Chars that must occur in a text before an unescaping or joined view can differ from it: the common case costs one test. */
 const TRIGGER = /[%&\\\r\n]/
 
 /**
  * The decoded views of `s`: one level of unescaping, two levels (JSON inside JSON, a URL-encoded value in a
- * JSON string, `%2541`), and each of those with its line breaks removed. Empty for a text nothing decodes.
+ * JSON string, `%2541`), each of those with its line breaks removed, and the byte dumps (byte arrays and
+ * hexdump rows) of the text and of its unescaped copy. Empty for a text nothing decodes.
  */
 export function viewsOf(s: string): View[] {
-  if (!TRIGGER.test(s)) return []
-  const out: View[] = []
+  const out: View[] = mayHoldBytes(s) ? [...byteViews(s), ...dumpViews(s)] : dumpViews(s)
+  if (!TRIGGER.test(s)) return out
   const joined = joinLines(s)
   if (joined) out.push(joined)
   const once = unescapeAll(s)
@@ -220,5 +175,31 @@ export function viewsOf(s: string): View[] {
   if (twice) out.push(compose(once, twice))
   const onceJoined = joinLines(once.text)
   if (onceJoined) out.push(compose(once, onceJoined))
+  // A dump logged inside a JSON string: its line breaks and quotes are escaped.
+  const inner = mayHoldBytes(once.text) ? [...byteViews(once.text), ...dumpViews(once.text)] : dumpViews(once.text)
+  for (const v of inner) out.push(compose(once, v))
+  return out
+}
+
+/** Chars of a secret's beginning that must show before a truncation mark to be hidden (so 3 may show). */
+export const CUT_MIN_CHARS = 4
+const MARK = /\.\.\.|…/g
+
+/**
+ * Where a printer cut a string short: before `...` or `…` that follows a non-blank char (`sk_live_4eC…`), or
+ * before the quote of util.inspect's `'…'... 2800 more characters`. What ends there may begin a secret.
+ */
+export function truncationMarks(s: string): number[] {
+  if (s.indexOf('...') < 0 && s.indexOf('…') < 0) return []
+  const out: number[] = []
+  MARK.lastIndex = 0
+  for (let m = MARK.exec(s); m; m = MARK.exec(s)) {
+    let i = m.index
+    const c = s.charCodeAt(i - 1)
+    if (i === 0 || c === 32 || c === 9 || c === 10 || c === 13 || c === 46) continue
+    if (c === 39 || c === 34) i--
+    out.push(i)
+    while (s.charCodeAt(MARK.lastIndex) === 46) MARK.lastIndex++ // `....` is one mark
+  }
   return out
 }

@@ -1,0 +1,69 @@
+/** A decoded view of a text, for the masker, and the builder that makes one with its map back to the source. */
+
+/** A decoded copy of a source text; char k of `text` came from source chars `[start(k), end(k))`. */
+export interface View {
+  text: string
+  start(k: number): number
+  end(k: number): number
+  /**
+   * View offsets where the printer left the rest of the data out (`... 122 more bytes`, `... 72 more items`): what
+   * ends there may be the beginning of a secret, which the masker then hides from a minimum length on.
+   */
+  cuts?: number[]
+  /** How many chars of a secret's beginning must show before a cut for them to be hidden (8 hex digits: 4 bytes). */
+  cutMin?: number
+  /**
+   * When the source ends inside data this view decoded that may go on in the next line (an array printed over
+   * several lines, a hexdump's rows): the view offset where it ends, for the line masker's holding back.
+   */
+  openEnd?: number
+  /** Where in the source the data left open at its end begins. */
+  openFrom?: number
+}
+
+/**
+ * Builds a view from segments: `copy(from, to)` appends source chars unchanged, `emit(chars, from, to)`
+ * appends decoded chars that stand for source `[from, to)`. The map back is kept per segment, not per char,
+ * so a long text with few escapes or line breaks costs a few slices.
+ */
+export function builder(src: string) {
+  const parts: string[] = []
+  /** Per segment: where it starts in the view, its source range, and whether it is a verbatim copy. */
+  const at: number[] = []
+  const from: number[] = []
+  const to: number[] = []
+  const verbatim: boolean[] = []
+  let k = 0
+  const segment = (k0: number, f: number, t: number, copy: boolean) => { at.push(k0); from.push(f); to.push(t); verbatim.push(copy) }
+  /** The segment holding view char `k` (binary search). */
+  const find = (q: number): number => {
+    let lo = 0
+    let hi = at.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (at[mid]! <= q) lo = mid
+      else hi = mid - 1
+    }
+    return lo
+  }
+  return {
+    /** Length of the view so far. */
+    get length() { return k },
+    copy(f: number, t: number) {
+      if (t <= f) return
+      parts.push(src.slice(f, t))
+      segment(k, f, t, true)
+      k += t - f
+    },
+    emit(chars: string, f: number, t: number) {
+      parts.push(chars)
+      segment(k, f, t, false)
+      k += chars.length
+    },
+    done: (): View => ({
+      text: parts.join(''),
+      start: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) : from[i]! },
+      end: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) + 1 : to[i]! },
+    }),
+  }
+}
