@@ -85,7 +85,7 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
       try { return existsSync(p) ? [realpathSync(p)] : [] } catch { return [] }
     })
     : []
-  if (probe.mountns) mechanisms.push('mountns:noexec,nosuid', 'ipcns')
+  if (probe.mountns) mechanisms.push('mountns:noexec,nosuid', 'proc-self:no-net', 'ipcns')
   const user = !probe.root && (useNetns || probe.pidns || probe.mountns)
   const policy: LaunchPolicy = {
     v: 1,

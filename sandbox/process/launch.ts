@@ -36,6 +36,17 @@ function noexecMounts(paths: string[]): void {
   }
 }
 
+/**
+ * Hides the net/ and task/ parts of this process's own /proc entry (the only part of /proc Landlock lets the plugin
+ * read) under an empty read-only tmpfs: with a network grant, net/ lists the host's sockets (net/unix names
+ * docker.sock), and task/ holds each thread's net/ again. Bun never reads them. Same as launcher.c mask_proc_self.
+ */
+function maskProcSelf(): void {
+  for (const d of ['/proc/self/net', '/proc/self/task']) {
+    if (mount('none', d, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC) !== 0) fail(`cannot hide ${d}: errno ${errno()}`)
+  }
+}
+
 function main(): void {
   const raw = process.env[POLICY_ENV]
   if (!raw) fail(`${POLICY_ENV} missing`)
@@ -46,7 +57,7 @@ function main(): void {
   for (const dir of policy.cgroups) {
     try { writeFileSync(`${dir}/cgroup.procs`, '0') } catch (e) { fail(`cannot join cgroup ${dir}: ${String(e)}`) }
   }
-  if (policy.ns.mount) noexecMounts(policy.noexec)
+  if (policy.ns.mount) { noexecMounts(policy.noexec); maskProcSelf() }
   const { cpuSeconds, nofile, core } = policy.rlimits
   if (setrlimit(RLIMIT.CPU, cpuSeconds, cpuSeconds + 1) || setrlimit(RLIMIT.NOFILE, nofile) ||
     setrlimit(RLIMIT.CORE, core)) fail(`setrlimit failed: errno ${errno()}`)

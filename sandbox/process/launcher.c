@@ -219,6 +219,17 @@ static void noexec_mounts(J *paths) {
   }
 }
 
+/* The process's own /proc entry is the only part of /proc the plugin may read (the Landlock rule on /proc/self), but
+ * its net/ lists the host's sockets once a network grant removes the network namespace (net/unix names docker.sock,
+ * net/tcp the engine's port), and task/ holds each thread's net/ again: both are covered with an empty read-only
+ * tmpfs in the private mount namespace. Bun reads maps, statm, stat and cgroup there, never these. */
+static void mask_proc_self(void) {
+  static const char *const dirs[] = { "/proc/self/net", "/proc/self/task" };
+  for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+    if (mount("none", dirs[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")) fail("cannot hide %s: errno %d", dirs[i], errno);
+  }
+}
+
 /* The filter comes from the engine (seccomp.ts) as [[code, jt, jf, k], ...]; installed as the very last step. */
 static void install_seccomp(J *prog) {
   if (!prog || prog->type != J_ARR) return;
@@ -267,6 +278,7 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
   umask((mode_t)num(pol, "umask"));
   J *cwd = get(pol, "cwd");
   if (!cwd || cwd->type != J_STR || chdir(cwd->str)) fail("chdir failed: errno %d", errno);
+  if (truthy(get(pol, "ns"), "mount")) mask_proc_self();
   J *ll = get(pol, "landlock");
   if (ll && ll->type == J_OBJ) landlock(ll);
   drop_privileges(get(pol, "user"));
