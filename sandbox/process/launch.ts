@@ -1,5 +1,6 @@
 /**
- * Bun sandbox launcher (hosts without a C compiler), run under util-linux `unshare`: joins cgroups, makes the
+ * Bun sandbox launcher (hosts without a C compiler), run under util-linux `unshare` (as a later child of the pid
+ * namespace, whose init is engine-owned: ns-init.ts): joins cgroups, makes the
  * temp dir noexec, sets rlimits, applies Landlock, drops to the leased uid and every capability, installs the
  * seccomp filter, then execs the plugin. The engine starts it with a fixed cwd, env and Bun flags (no bunfig,
  * no .env): nothing the plugin controls is read before the plugin's own process is confined.
@@ -71,8 +72,9 @@ function main(): void {
   if (!capabilities.before()) fail(`cannot lock capabilities: errno ${errno()}`)
   if (policy.user && !dropTo(policy.user.uid, policy.user.gid)) fail(`cannot switch to uid ${policy.user.uid}: errno ${errno()}`)
   if (!capabilities.after()) fail(`cannot drop capabilities: errno ${errno()}`)
-  // A credential change clears the parent-death signal (unshare's --kill-child set it): set it again, or the plugin
-  // would outlive an unshare killed with its worker thread.
+  // A credential change clears the parent-death signal (unshare's --kill-child set it): set it again. The plugin may
+  // clear it; what it cannot escape is its pid namespace's init (engine-owned, ns-init.ts), which dies with the
+  // launcher and takes the namespace with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL)
   // Last: the launcher's own set-up above needs calls the filter refuses. restrictSelf set no_new_privs.
   if (policy.seccomp && (prctl(PR_SET_NO_NEW_PRIVS, 1) !== 0 || !installSeccomp(policy.seccomp))) fail(`cannot install the seccomp filter: errno ${errno()}`)

@@ -2,7 +2,8 @@
  * Native sandbox launcher: the same policy (AUTOKESTRA_SANDBOX, see policy.ts) and the same steps as
  * launch.ts, without a Bun start. Creates the namespaces itself (no `unshare` hop; a non-root engine maps its
  * uid to itself, never to 0), bind-mounts the temp dir and write grants noexec in the private mount namespace,
- * forks the plugin as the namespace's init, and moves it into its cgroups from the outside while it starts (a
+ * forks an engine-owned init (pid 1 of the new pid namespace) and then the plugin (pid 2), and moves the plugin into
+ * its cgroups from the outside while it starts (a
  * cgroup v1 migration waits for an RCU grace period, ~10 ms): the plugin waits on a gate before any plugin
  * code runs (exec plugins before execve, Bun plugins in confine.ts before the plugin is imported). The child
  * drops to the leased uid and every capability and installs the engine-built seccomp filter last.
@@ -323,10 +324,42 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
   fail("cannot execute %s: errno %d", path->str, errno);
 }
 
-/* Parent side: wait for the plugin and exit the way it did (a signal is re-raised, e.g. SIGXCPU). */
-static void relay(pid_t child) {
+/* The pid namespace's init (pid 1), engine-owned: never confined, never the plugin. The plugin (pid 2) may clear its
+ * own parent-death signal, but when this process dies the kernel kills every process of the namespace, so the plugin
+ * cannot outlive the launcher. It lives until the launcher closes `hold` (or dies: end of file, and its own
+ * parent-death signal), reaps the orphans the plugin leaves, keeps no descriptor of the engine's (stdio, the uid
+ * lease) and is not dumpable (no ptrace, no /proc access by the plugin). */
+static void reap(int sig) { (void)sig; while (waitpid(-1, NULL, WNOHANG) > 0) {} }
+static pid_t start_init(int hold[2]) {
+  pid_t pid = fork();
+  if (pid < 0) fail("fork: errno %d", errno);
+  if (pid > 0) { close(hold[0]); return pid; }
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(LAUNCH_FAILED);
+  if (dup2(hold[0], 3) < 0) _exit(LAUNCH_FAILED);
+  if (syscall(436 /* close_range */, 4, ~0U, 0)) for (int fd = 4; fd < 4096; fd++) close(fd);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = reap;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+  char c;
+  while (read(3, &c, 1) < 0 && errno == EINTR) {}
+  _exit(0);
+}
+
+/* Parent side: wait for the plugin, end its namespace (killing its init takes every orphan it left), and exit the way
+ * the plugin did (a signal is re-raised, e.g. SIGXCPU). The uid lease (held by this process) goes only after that. */
+static void relay(pid_t child, pid_t init, int hold) {
   int status;
   while (waitpid(child, &status, 0) < 0) if (errno != EINTR) fail("waitpid: errno %d", errno);
+  if (init > 0) {
+    close(hold);
+    kill(init, SIGKILL);
+    while (waitpid(init, NULL, 0) < 0 && errno == EINTR) {}
+  }
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   int sig = WTERMSIG(status);
   struct rlimit none = { 0, 0 };
@@ -374,13 +407,20 @@ int main(void) {
   J *cgroups = get(pol, "cgroups");
   int ncg = cgroups && cgroups->type == J_ARR ? cgroups->n : 0;
   if (!(flags & CLONE_NEWPID) && ncg == 0) confine_and_exec(pol, -1, 0);
-  int gate[2];
+  int gate[2], hold[2] = { -1, -1 };
   if (pipe2(gate, O_CLOEXEC)) fail("pipe: errno %d", errno);
   pid_t self = getpid();
+  /* The first child of a new pid namespace is its init: an engine-owned one, so that the plugin (the next child) is not. */
+  pid_t init = 0;
+  if (flags & CLONE_NEWPID) {
+    if (pipe2(hold, O_CLOEXEC)) fail("pipe: errno %d", errno);
+    init = start_init(hold);
+  }
   pid_t child = fork();
-  if (child < 0) fail("fork: errno %d", errno);
+  if (child < 0) { if (init > 0) kill(init, SIGKILL); fail("fork: errno %d", errno); }
   if (child == 0) {
     close(gate[1]);
+    if (hold[1] >= 0) close(hold[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (!parent_alive(self)) _exit(LAUNCH_FAILED);
     confine_and_exec(pol, ncg > 0 ? gate[0] : -1, self);
@@ -398,12 +438,13 @@ int main(void) {
       int err = errno;
       if (err == ESRCH) { if (fd >= 0) close(fd); break; } /* already gone: nothing ran, the exit status tells */
       kill(child, SIGKILL);
+      if (init > 0) kill(init, SIGKILL);
       fail("cannot join cgroup %s: errno %d", cgroups->kids[i]->str, err);
     }
     close(fd);
   }
-  if (ncg > 0 && write(gate[1], "1", 1) != 1 && errno != EPIPE) { kill(child, SIGKILL); fail("gate: errno %d", errno); }
+  if (ncg > 0 && write(gate[1], "1", 1) != 1 && errno != EPIPE) { kill(child, SIGKILL); if (init > 0) kill(init, SIGKILL); fail("gate: errno %d", errno); }
   close(gate[1]);
-  relay(child);
+  relay(child, init, hold[1]);
   return LAUNCH_FAILED;
 }
