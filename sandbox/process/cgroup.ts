@@ -239,6 +239,15 @@ export function existingTaskCgroup(id: string, support: CgroupSupport): Existing
  */
 const nestedDeeper = (pid: number): boolean => words(/^NSpid:(.*)$/m.exec(read(`/proc/${pid}/status`))?.[1] ?? '').length > 2
 
+/** Pids of every process in any task cgroup on this host (every engine's): where all sandboxed processes live. */
+export function taskCgroupMembers(support: CgroupSupport): number[] {
+  const parent = support.version === 2 ? support.parent : support.version === 1 ? `${support.root}/${support.controllers[0]}/${PARENT}` : undefined
+  if (!parent) return []
+  let names: string[] = []
+  try { names = readdirSync(parent) } catch { return [] }
+  return names.flatMap((n) => words(read(join(parent, n, 'cgroup.procs'))).map(Number))
+}
+
 /** Kills what a task cgroup holds and removes it, waiting briefly for the killed to leave (they do so asynchronously). */
 function killAndRemove(cg: ExistingCgroup): boolean {
   if (cg.members().some(nestedDeeper)) return cg.remove()

@@ -5,13 +5,13 @@ import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
 import { detectDenial, DENIAL_MARKER, detectDenialLine } from '../permissions/detect.ts'
-import { createTaskCgroup, DEFAULT_CGROUP_FS, existingTaskCgroup, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
+import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
 import { resolveExecutable, shebangInterpreter } from './grants.ts'
 import { buildPolicy } from './launch-policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { unreachable, type Need } from './access.ts'
 import { nativeLauncher } from './build-launcher.ts'
-import { DEFAULT_UID_RANGE, leaseUid, processesOf, UID_DIR, type LeaseCheck, type UidLease, type UidRange } from './uids.ts'
+import { cgroupLeaseCheck, DEFAULT_UID_RANGE, leaseUid, UID_DIR, type UidLease, type UidRange } from './uids.ts'
 
 export { probeSandbox } from './probe.ts'
 
@@ -58,7 +58,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   refuseForeignEntry(spec)
   const bunPath = bunPathCached ??= realpathSync(process.execPath)
   // A root engine never lets a plugin keep uid 0: each attempt gets its own uid, in every mode.
-  const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE, UID_DIR, leaseCheck(spec.id, cgroup)) : undefined
+  const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE, UID_DIR, cgroupLeaseCheck(cgroup, spec.id)) : undefined
   let cg: TaskCgroup | undefined
   let built: ReturnType<typeof buildPolicy>
   try {
@@ -160,25 +160,6 @@ function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease): 
     `${problems.map((p) => `${p.path}: ${p.why}`).join('; ')}. Plugins never run as root: make these paths reachable for ` +
     `group ${lease.gid} (chgrp ${lease.gid} <path> && chmod g+rX <path>, g+rwX for a write grant; and g+x or o+x on each parent) ` +
     'or for everyone (chmod o+rX), or move them.', { unreachable: problems, uid: lease.uid, gid: lease.gid })
-}
-
-/**
- * A uid is free when its lock is and nothing of its last holder runs. Every process of an attempt stays in the
- * attempt's cgroup (it cannot leave it), so with cgroups the check is one read of the last holder's `cgroup.procs`;
- * what is found there is an orphan of a dead launcher, and is killed. Without cgroups, or with no holder on record
- * (first use of the uid since boot), the process table is scanned.
- */
-function leaseCheck(holder: string, cgroup: CgroupSupport): LeaseCheck {
-  return {
-    holder,
-    stillRuns(uid, previous) {
-      if (previous === undefined || cgroup.version === 0) return processesOf(uid).length > 0
-      const last = existingTaskCgroup(previous, cgroup)
-      if (last.members().length === 0) return false
-      last.killAll()
-      return true
-    },
-  }
 }
 
 /** The probe's cgroup support; a hand-made probe with only `cgroups` means v1 controllers. */

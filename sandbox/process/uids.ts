@@ -10,6 +10,7 @@
 import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { errno, flock, LOCK } from './libc.ts'
+import { detectCgroups, existingTaskCgroup, taskCgroupMembers, type CgroupSupport } from './cgroup.ts'
 
 /** Host-wide, root-only directory of the uid lock files (on tmpfs, so it starts empty after a reboot). */
 export const UID_DIR = '/run/autokestra/uids'
@@ -41,27 +42,48 @@ export interface LeaseCheck {
   stillRuns(uid: number, previous: string | undefined): boolean
 }
 
-/** Pids of the live processes that have `uid` as their real, effective, saved or filesystem uid (a scan of /proc). */
-export function processesOf(uid: number): number[] {
-  const out: number[] = []
-  const buf = Buffer.alloc(1024)
-  const want = String(uid)
-  for (const name of readdirSync('/proc')) {
-    const c = name.charCodeAt(0)
-    if (c < 48 || c > 57) continue
-    let fd: number
-    try { fd = openSync(`/proc/${name}/status`, 'r') } catch { continue }
-    try {
-      const text = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0))
-      const line = /^Uid:\s+(.*)$/m.exec(text)?.[1]
-      if (line?.split(/\s+/).includes(want)) out.push(Number(name))
-    } catch { /* gone meanwhile */ } finally { closeSync(fd) }
-  }
-  return out
+/** Whether process `pid` has `uid` as its real, effective, saved or filesystem uid. */
+function runsAs(pid: number | string, uid: string, buf: Buffer): boolean {
+  let fd: number
+  try { fd = openSync(`/proc/${pid}/status`, 'r') } catch { return false }
+  try {
+    const text = buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0))
+    return /^Uid:\s+(.*)$/m.exec(text)?.[1]?.split(/\s+/).includes(uid) ?? false
+  } catch { return false } finally { closeSync(fd) }
 }
 
-/** The default check: scan the process table for the uid (~1–4 ms here; isolation.ts asks the holder's cgroup instead). */
-export const SCAN_PROCESSES: LeaseCheck = { stillRuns: (uid) => processesOf(uid).length > 0 }
+/** Pids of the live processes that run as `uid` (a scan of the whole process table: ~1–4 ms here). */
+export function processesOf(uid: number): number[] {
+  const buf = Buffer.alloc(1024)
+  return readdirSync('/proc').filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57 && runsAs(n, String(uid), buf)).map(Number)
+}
+
+/**
+ * The check for a host whose task cgroups are `support`. Every process of an attempt stays in the attempt's cgroup
+ * (it cannot leave it), so: with the last holder on record, one read of that cgroup's `cgroup.procs` (what is found
+ * there is an orphan of a dead launcher, and is killed); with none (first use of the uid since boot), the members of
+ * every task cgroup; without cgroups, the whole process table.
+ */
+export function cgroupLeaseCheck(support: CgroupSupport, holder?: string): LeaseCheck {
+  return {
+    ...(holder ? { holder } : {}),
+    stillRuns(uid, previous) {
+      if (support.version === 0) return processesOf(uid).length > 0
+      if (previous === undefined) {
+        const buf = Buffer.alloc(1024)
+        return taskCgroupMembers(support).some((pid) => runsAs(pid, String(uid), buf))
+      }
+      const last = existingTaskCgroup(previous, support)
+      if (last.members().length === 0) return false
+      last.killAll()
+      return true
+    },
+  }
+}
+
+let hostCgroups: CgroupSupport | undefined
+/** The default check: cgroupLeaseCheck on this host's cgroups (detected once). */
+const HOST_CHECK: LeaseCheck = { stillRuns: (uid, previous) => cgroupLeaseCheck(hostCgroups ??= detectCgroups()).stillRuns(uid, previous) }
 
 const readHolder = (fd: number): string | undefined => {
   const buf = Buffer.alloc(128)
@@ -116,7 +138,7 @@ function lockDir(dir: string): void {
  * `check` finds nothing of its last holder running. Throws SANDBOX_UNAVAILABLE when the range overlaps ids in use on
  * the host or when every uid is taken.
  */
-export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR, check: LeaseCheck = SCAN_PROCESSES): UidLease {
+export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR, check: LeaseCheck = HOST_CHECK): UidLease {
   const key = `${range.start}:${range.count}`
   let found = checked.get(key)
   if (!found) checked.set(key, (found = conflicts(range)))
@@ -145,7 +167,8 @@ export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR, che
       running++
       continue
     }
-    writeHolder(fd, check.holder)
+    // A lease without a holder keeps the record: the last attempt's cgroup is still where its processes would be.
+    if (check.holder) writeHolder(fd, check.holder)
     let held = true
     return {
       uid, gid: range.start, fd,

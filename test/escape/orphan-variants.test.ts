@@ -60,7 +60,7 @@ afterAll(() => {
 
 describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin cannot outlive its engine, even where its pid namespace does not hold it', () => {
   for (const [i, launcher] of LAUNCHERS.entries()) {
-    it(`without a pid namespace, the next engine's sweep kills what a dead engine's cgroups hold, and its uid waits (${launcher})`, async () => {
+    it(`without a pid namespace, the next engine's sweep kills what a dead engine's cgroups hold (${launcher})`, async () => {
       const uid = BASE + i
       const engine = Bun.spawn(['bun', CHILD, probe.dir, launcher, String(uid), tmpRoot], { stdout: 'ignore', stderr: 'ignore' })
       try {
@@ -71,7 +71,6 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
         // The launcher is dead (its lock is free), nothing but the cgroup holds the plugin, and it runs on: the case.
         await Bun.sleep(300)
         expect(processesOf(uid).length).toBeGreaterThan(0)
-        expect(() => leaseUid({ start: uid, count: 1 }).release()).toThrow(/still running after their attempt ended/)
         const runner = createProcessRunner({ prepareLaunch: (s) => prepareLaunch(s, undefined, { launcher }), limits: LIMITS, mode: 'strict', tmpRoot, spares: 0 })
         await runner.close()
         expect(await until(() => processesOf(uid).length === 0, 3_000)).toBe(true)
@@ -79,6 +78,16 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
       } finally { engine.kill('SIGKILL'); kill(processesOf(uid)) }
     }, 30_000)
   }
+
+  it('does not lease a uid that a process in a task cgroup runs as, when no holder is on record', async () => {
+    const uid = BASE + 3
+    rmSync(`${UID_DIR}/${uid}`, { force: true }) // first use since boot: no record
+    const pid = await sleeperIn('p1t0-0rphan000000', uid)
+    expect(() => leaseUid({ start: uid, count: 1 }).release()).toThrow(/no free sandbox uid.*still running after their attempt ended/)
+    kill([pid])
+    expect(await until(() => processesOf(uid).length === 0, 3_000)).toBe(true)
+    expect(() => leaseUid({ start: uid, count: 1 }).release()).not.toThrow()
+  })
 
   it('does not lease a uid whose last holder\'s cgroup still holds a process, and kills that orphan', async () => {
     const uid = BASE + 4
