@@ -8,6 +8,7 @@ import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import type { SandboxProbe } from './probe.ts'
 import { seccompMechanism, seccompProgram } from './seccomp.ts'
 import { bunNamespaceInit } from './ns-init.ts'
+import { grantPaths, pinPaths } from './pins.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { existsSync, realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -62,7 +63,7 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
     ? {
       paths: computeGrants({
         runtime: manifest.runtime, bunPath, pluginDir: dir, entryPath, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
-        permissions: spec.permissions, run, networkGranted,
+        permissions: spec.permissions, run, networkGranted, pins: spec.pins ?? pinPaths(grantPaths(spec.permissions)),
       }),
       connectPorts: ports,
     }

@@ -149,6 +149,24 @@ static uint64_t handled_fs(long abi) {
   return all;
 }
 
+/* A filesystem grant path (the rule has a "pin"): opened following no symlink (openat2 RESOLVE_NO_SYMLINKS) and
+ * required to be the (device, inode) the engine pinned when it took the grant; a pin of null means the path did not
+ * exist then, and gets no rule whatever stands there now (-1). Anything else fails the launch. */
+static int open_pinned(const char *path, J *pin) {
+  struct { uint64_t flags, mode, resolve; } how = { O_PATH | O_CLOEXEC, 0, 0x04 /* RESOLVE_NO_SYMLINKS */ };
+  int fd = (int)syscall(437 /* openat2 */, AT_FDCWD, path, &how, sizeof how);
+  int err = errno;
+  if (pin->type == J_NULL) { if (fd >= 0) close(fd); return -1; }
+  J *dev = get(pin, "dev"), *ino = get(pin, "ino");
+  if (!dev || dev->type != J_STR || !ino || ino->type != J_STR) fail("policy: bad pin for %s", path);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == strtoull(dev->str, NULL, 10) &&
+      (unsigned long long)st.st_ino == strtoull(ino->str, NULL, 10)) return fd;
+  fail("grant path %s changed since it was checked: it %s; refusing to start", path,
+       fd >= 0 ? "is another file" : err == ENOENT ? "is gone" : err == ELOOP ? "goes through a symbolic link" : "cannot be opened");
+  return -1;
+}
+
 static void landlock(J *ll) {
   long abi = syscall(LL_CREATE, NULL, 0, 1);
   if (abi < 1) fail("landlock unavailable");
@@ -161,7 +179,8 @@ static void landlock(J *ll) {
     J *r = paths->kids[i];
     J *path = get(r, "path");
     if (!path || path->type != J_STR) fail("policy: rule path missing");
-    int fd = open(path->str, O_PATH | O_CLOEXEC);
+    J *pin = get(r, "pin");
+    int fd = pin ? open_pinned(path->str, pin) : open(path->str, O_PATH | O_CLOEXEC);
     if (fd < 0) continue; /* missing paths are skipped, as in landlock.ts */
     struct __attribute__((packed)) { uint64_t access; int32_t fd; } rule = { (uint64_t)num(r, "access") & fs, fd };
     long rc = syscall(LL_ADD_RULE, rs, 1, &rule, 0);
