@@ -2,6 +2,7 @@
 
 import * as Comlink from 'comlink'
 import type { SupervisorPort, WorkerApi, WorkerSettings } from './protocol.ts'
+import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
 
 export interface PooledWorker {
   id: number
@@ -39,9 +40,12 @@ export class WorkerPool {
     const api = Comlink.wrap<WorkerApi>(worker)
     const w: PooledWorker = { id: this.nextId++, api, worker, executions: new Set(), dead: false }
     this.workers.push(w)
+    const thread = (worker as Worker & { threadId?: number }).threadId
     const died = () => {
       if (w.dead) return
       w.dead = true
+      // Its plugins' pid namespaces die with their launchers; what its attempts' cgroups still hold is killed too.
+      if (thread !== undefined) { try { sweepWorkerSandboxes(thread) } catch { /* best effort */ } }
       if (!this.closing) this.onCrash(w)
     }
     worker.addEventListener('close', died)

@@ -61,20 +61,36 @@ export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'pro
   const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
   const issues = checkGrant(grant, { ...ctx, runner })
   if (issues.length === 0) return grant
+  throw grantRefused(plugin, task, issues)
+}
+
+function grantRefused(plugin: LoadedPlugin, task: TaskDef, issues: ReturnType<typeof checkGrant>): AppError {
   const fromTask = task.permissions !== undefined || (task.runner !== undefined && task.runner !== plugin.manifest.runner)
-  if (!fromTask) throw refusedPlugin(plugin, issues)
-  throw new AppError(ErrorCode.InvalidWorkflow, `task ${task.id} cannot be granted ${describeIssues(issues)}`, { issues })
+  if (!fromTask) return refusedPlugin(plugin, issues)
+  return new AppError(ErrorCode.InvalidWorkflow, `task ${task.id} cannot be granted ${describeIssues(issues)}`, { issues })
 }
 
 /**
  * The grant a process-runner attempt is launched with: the effective grant, with each `run` entry replaced
  * by the program it was checked as (canonical path), so the launcher cannot resolve a name to another file
- * (e.g. through a PATH the task maps). Other runners get the effective grant as it is.
+ * (e.g. through a PATH the task maps), and each filesystem path by its canonical form, judged again as it is:
+ * the launcher opens exactly that path following no symlink and pinned to its inode (sandbox/process/pins.ts),
+ * so what it applies is what this check saw, not what a symlink swapped in since points to. Other runners get the
+ * effective grant as it is.
  */
 export function launchGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
   const grant = effectiveGrant(plugin, task, runner, ctx)
-  if (runner !== 'process' || !grant.run?.length) return grant
-  return { ...grant, run: resolvedRun(grant, ctx).map((r) => r.path) }
+  if (runner !== 'process') return grant
+  const fs = grant.filesystem
+  const literal: Permissions['filesystem'] = fs && {
+    ...(fs.read ? { read: fs.read.map(canonicalPath) } : {}),
+    ...(fs.write ? { write: fs.write.map(canonicalPath) } : {}),
+  }
+  if (literal) {
+    const issues = checkGrant({ filesystem: literal }, { ...ctx, runner, literalPaths: true })
+    if (issues.length > 0) throw grantRefused(plugin, task, issues)
+  }
+  return { ...grant, ...(literal ? { filesystem: literal } : {}), ...(grant.run?.length ? { run: resolvedRun(grant, ctx).map((r) => r.path) } : {}) }
 }
 
 /** A `run` entry with the program it resolves to on this host (for display). */

@@ -7,6 +7,7 @@ import type { RunRequest } from '../runner.ts'
 import type { Permissions } from '../manifest.ts'
 import type { GuardPolicy } from '../process/policy.ts'
 import { PLUGIN_USER } from './image.ts'
+import type { DeadlineTool } from './deadline.ts'
 
 /** Fixed paths inside every plugin container. */
 export const ContainerPaths = {
@@ -44,6 +45,12 @@ export interface SpecInput {
   limits: DockerLimits
   /** Extra threads a Bun process needs (JSC GC, I/O pool) on top of `maxProcesses`: pids counts threads. */
   threadAllowance: number
+  /**
+   * Who owns the container and until when, for a runner that outlives this engine (leftovers.ts): labels with the
+   * engine instance and the deadline, and the entry wrapped in the in-container deadline (deadline.ts) when the host
+   * has one. Absent: neither.
+   */
+  owner?: { engine: string; deadlineAt: number; deadline?: { tool: DeadlineTool; seconds: number } }
 }
 
 /** A declared path that could not be mounted, for an engine WARN line. */
@@ -76,7 +83,7 @@ export function containerSpec(
     name: containerName(req),
     Hostname: 'autokestra-plugin',
     Image: input.image,
-    Entrypoint: argv,
+    Entrypoint: input.owner?.deadline ? input.owner.deadline.tool.wrap(argv, input.owner.deadline.seconds) : argv,
     Cmd: [],
     User: PLUGIN_USER,
     // Not /tmp: a WorkingDir on the tmpfs makes Docker reset its mode to 0755 (unwritable for 65534).
@@ -88,6 +95,7 @@ export function containerSpec(
       'autokestra.execution': context.executionId,
       'autokestra.attempt': String(context.attempt),
       'autokestra.plugin': `${plugin.manifest.namespace}/${plugin.manifest.name}`,
+      ...(input.owner ? { 'autokestra.engine': input.owner.engine, 'autokestra.deadline': String(input.owner.deadlineAt) } : {}),
     },
     AttachStdin: true,
     AttachStdout: true,
@@ -117,6 +125,7 @@ export function containerSpec(
         { Type: 'bind', Source: plugin.dir, Target: ContainerPaths.Plugin, ReadOnly: true },
         { Type: 'bind', Source: input.sandboxDir, Target: ContainerPaths.Sandbox, ReadOnly: true },
         { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
+        ...(input.owner?.deadline?.tool.mounts ?? []),
         ...mounts,
       ],
       // Output reaches us over attach; keeping no json-file log means 100 MB of spam never hits the disk.

@@ -18,6 +18,8 @@ import { createLogSink } from './log-lines.ts'
 import { decideOutcome, type StopReason } from './outcome.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { readResultFile, type ResultRead } from '../outcome/result-file.ts'
+import { deadlineTool } from './deadline.ts'
+import { engineLabel, sweepDockerLeftovers, workDirPrefix } from './leftovers.ts'
 
 /** Options of the docker runner. */
 export interface DockerRunnerOptions {
@@ -39,9 +41,16 @@ const notRead: ResultRead = { ok: false, problem: 'aborted', message: 'not read'
 /** How long to wait for the attach stream to drain after the container exited. */
 const DRAIN_MS = 2_000
 
-/** Creates the docker runner. It never throws from `run`: every failure is a `RunOutcome`. */
+/** How long after the task's timeout the in-container deadline kills the plugin (the engine's timer normally wins). */
+const DEADLINE_GRACE_MS = 5_000
+
+/**
+ * Creates the docker runner. It never throws from `run`: every failure is a `RunOutcome`. On creation it removes, in
+ * the background, the containers and work dirs that engines which died left behind (leftovers.ts).
+ */
 export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   const docker = opts.docker ?? new Dockerode()
+  void sweepDockerLeftovers(docker).catch(() => undefined) // no engine reachable: nothing to sweep
   const images = new Map<string, Promise<string>>()
   // One image for every plugin (config `sandbox.dockerImage`), looked up or built once.
   const imageFor = (_plugin: LoadedPlugin): Promise<string> => {
@@ -82,14 +91,20 @@ async function runTask(
   let workDir: string | undefined
   try {
     const image = await imageFor(req.plugin)
-    workDir = await mkdtemp(join(tmpdir(), 'autokestra-docker-'))
+    // The name says which engine instance made it (leftovers.ts removes those of dead ones).
+    workDir = await mkdtemp(join(tmpdir(), workDirPrefix()))
     const outDir = join(workDir, 'out')
     await mkdir(outDir)
     // The plugin runs as 65534; only this dir (inside a 0700 parent) is writable for it.
     await chmod(outDir, 0o777)
+    const tool = await deadlineTool()
+    const owner = {
+      engine: engineLabel(), deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
+      ...(tool ? { deadline: { tool, seconds: Math.ceil((req.timeoutMs + DEADLINE_GRACE_MS) / 1000) } } : {}),
+    }
     const { spec, skipped } = containerSpec(
       req,
-      { image, sandboxDir: opts.sandboxDir, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32 },
+      { image, sandboxDir: opts.sandboxDir, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner },
       existsSync,
     )
     for (const s of skipped) {

@@ -40,6 +40,11 @@ export interface GrantContext {
   runner: 'process' | 'docker'
   /** PATH for bare `run` names (process runner); default: the engine's. */
   pathVar?: string
+  /**
+   * The filesystem entries are canonical already and will be opened as they are, following no symlink (the process
+   * launcher does: pins.ts): judge each against the operator's cap as written, not resolved again.
+   */
+  literalPaths?: boolean
 }
 
 /** The engine's own code (this repository): readable, never writable nor an ancestor of a grant. */
@@ -96,7 +101,7 @@ export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] 
       add(permission, e, bad)
       const { read, write } = ctx.policy.filesystem
       const caps = permission === 'filesystem.read' ? [...canonicalCaps(read), ...canonicalCaps(write)] : canonicalCaps(write)
-      const real = canonicalPath(e)
+      const real = ctx.literalPaths ? clean(e) : canonicalPath(e)
       if (!bad && !caps.some((c) => isWithin(real, c))) {
         add(permission, e, `beyond sandbox.policy.${permission} (${list(permission === 'filesystem.read' ? [...read, ...write] : write)})`, true)
       }

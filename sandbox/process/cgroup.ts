@@ -201,22 +201,95 @@ const alive = (pid: number): boolean => {
   }
 }
 
+/** A task cgroup that already exists (any engine's), by its id: who is in it, kill them, remove it. */
+export interface ExistingCgroup {
+  /** Pids of the processes in it (none when it is gone). */
+  members(): number[]
+  /** SIGKILLs every process in it. */
+  killAll(): void
+  /** Removes it; true when it is gone. */
+  remove(): boolean
+}
+
+/** The task cgroup named `id` (as createTaskCgroup names it), whether or not it exists. */
+export function existingTaskCgroup(id: string, support: CgroupSupport): ExistingCgroup {
+  const safe = id.replace(/[^A-Za-z0-9_.-]/g, '_')
+  const dirs = support.version === 2 ? [join(support.parent, safe)]
+    : support.version === 1 ? support.controllers.map((c) => `${support.root}/${c}/${PARENT}/${safe}`) : []
+  const procs = dirs[0] ? join(dirs[0], 'cgroup.procs') : undefined
+  const members = (): number[] => (procs ? words(read(procs)).map(Number) : [])
+  return {
+    members,
+    killAll() {
+      if (!procs || members().length === 0) return
+      if (support.version === 2) { try { writeFileSync(join(dirs[0]!, 'cgroup.kill'), '1'); return } catch { /* older kernel */ } }
+      killListed(procs)
+    },
+    remove() {
+      for (const d of dirs) { try { rmdirSync(d) } catch { /* still busy, or gone */ } }
+      return dirs.every((d) => !existsSync(d))
+    },
+  }
+}
+
 /**
- * Removes task cgroups left behind by engines that died (`kill -9`, power loss): those named `p<pid>-…`
- * whose engine pid is gone. Only empty cgroups can be removed, so a live task is never touched.
+ * Whether a process lives in a pid namespace nested deeper than a plugin's own below ours (`NSpid:` lists its pid at
+ * each level we can see): then it belongs to an engine running in another pid namespace (a container sharing this
+ * cgroup hierarchy), whose pid in the cgroup's name says nothing here.
+ */
+const nestedDeeper = (pid: number): boolean => words(/^NSpid:(.*)$/m.exec(read(`/proc/${pid}/status`))?.[1] ?? '').length > 2
+
+/** Pids of every process in any task cgroup on this host (every engine's): where all sandboxed processes live. */
+export function taskCgroupMembers(support: CgroupSupport): number[] {
+  const parent = support.version === 2 ? support.parent : support.version === 1 ? `${support.root}/${support.controllers[0]}/${PARENT}` : undefined
+  if (!parent) return []
+  let names: string[] = []
+  try { names = readdirSync(parent) } catch { return [] }
+  return names.flatMap((n) => words(read(join(parent, n, 'cgroup.procs'))).map(Number))
+}
+
+/** Kills what a task cgroup holds and removes it, waiting briefly for the killed to leave (they do so asynchronously). */
+function killAndRemove(cg: ExistingCgroup): boolean {
+  if (cg.members().some(nestedDeeper)) return cg.remove()
+  cg.killAll()
+  for (let i = 0; i < 50; i++) {
+    if (cg.remove()) return true
+    if (cg.members().length > 0) cg.killAll()
+    Bun.sleepSync(2)
+  }
+  return false
+}
+
+/** `p<engine pid>-<random>` (workspace.ts): the engine an attempt's cgroup belongs to. */
+const ID = /^p(\d+)-/
+
+/**
+ * Removes task cgroups left behind by engines that died (`kill -9`, power loss): those named `p<pid>…` whose engine
+ * pid is gone. What they still hold is killed first: normally nothing (a plugin's pid namespace dies with its
+ * launcher), but a cgroup is the one thing its processes cannot leave, so this is the backstop. A live engine's
+ * cgroups are never touched (a pid reused since by another process hides a dead engine's cgroups: they are then
+ * only removed once that pid is gone too), nor those whose processes live in a pid namespace nested deeper than a
+ * plugin's (an engine in a container: its pid means nothing here; cgroup.procs shows us no process of an engine in
+ * a namespace beside ours at all).
  */
 export function sweepStaleCgroups(support: CgroupSupport): number {
   const parents = support.version === 2 ? [support.parent]
     : support.version === 1 ? support.controllers.map((c) => `${support.root}/${c}/${PARENT}`) : []
-  let removed = 0
+  const ids = new Set<string>()
   for (const parent of parents) {
     let names: string[] = []
     try { names = readdirSync(parent) } catch { continue }
     for (const name of names) {
-      const m = /^p(\d+)-/.exec(name)
-      if (!m || alive(Number(m[1]))) continue
-      try { rmdirSync(join(parent, name)); removed++ } catch { /* still busy */ }
+      const m = ID.exec(name)
+      if (m && !alive(Number(m[1]))) ids.add(name)
     }
   }
+  let removed = 0
+  for (const id of ids) if (killAndRemove(existingTaskCgroup(id, support))) removed++
   return removed
+}
+
+/** Kills what the task cgroups `ids` hold and removes them (a crashed worker's attempts: worker-sweep.ts). */
+export function killTaskCgroups(support: CgroupSupport, ids: readonly string[]): number {
+  return ids.filter((id) => killAndRemove(existingTaskCgroup(id, support))).length
 }

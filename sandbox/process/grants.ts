@@ -5,9 +5,11 @@ import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { READ, READ_EXEC, WRITE, FS } from './landlock.ts'
 import { PROC_SELF } from './policy.ts'
 import type { Permissions } from '../manifest.ts'
+import type { LandlockPathRule } from './landlock.ts'
+import type { PathPin } from './pins.ts'
 
-/** One Landlock path rule. */
-export interface PathRule { path: string; access: number }
+/** One Landlock path rule (with its pin when the plugin may control the path: a filesystem grant). */
+export type PathRule = LandlockPathRule
 
 const LD_SO = '/lib64/ld-linux-x86-64.so.2'
 const libCache = new Map<string, string[]>()
@@ -83,6 +85,8 @@ export interface GrantInput {
   /** Resolved `run` executables. */
   run: string[]
   networkGranted: boolean
+  /** The filesystem grant paths as pinned (pins.ts); each gets its pin, so the launcher opens it following no link. */
+  pins: Record<string, PathPin>
 }
 
 /** Files glibc's resolver and TLS need once a network permission is declared (read-only, files only). */
@@ -112,13 +116,19 @@ export function computeGrants(g: GrantInput): PathRule[] {
   }
   for (const exe of g.run) rules.push(...executableRules(exe))
   if (g.networkGranted) for (const f of NET_FILES) rules.push({ path: f, access: READ })
-  for (const p of g.permissions.filesystem?.read ?? []) rules.push({ path: resolve(p), access: READ })
-  for (const p of g.permissions.filesystem?.write ?? []) rules.push({ path: resolve(p), access: WRITE })
+  const pin = (path: string): PathPin => g.pins[path] ?? null
+  for (const p of g.permissions.filesystem?.read ?? []) rules.push({ path: resolve(p), access: READ, pin: pin(resolve(p)) })
+  for (const p of g.permissions.filesystem?.write ?? []) rules.push({ path: resolve(p), access: WRITE, pin: pin(resolve(p)) })
   return dedupe(rules)
 }
 
+/** One rule per path, rights merged; a pin on any of them holds for the merged rule. */
 function dedupe(rules: PathRule[]): PathRule[] {
-  const m = new Map<string, number>()
-  for (const r of rules) m.set(r.path, (m.get(r.path) ?? 0) | r.access)
-  return [...m].map(([path, access]) => ({ path, access }))
+  const m = new Map<string, PathRule>()
+  for (const r of rules) {
+    const had = m.get(r.path)
+    const pin = r.pin !== undefined ? r.pin : had?.pin
+    m.set(r.path, { path: r.path, access: (had?.access ?? 0) | r.access, ...(pin !== undefined ? { pin } : {}) })
+  }
+  return [...m.values()]
 }

@@ -11,7 +11,7 @@ import { buildPolicy } from './launch-policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { unreachable, type Need } from './access.ts'
 import { nativeLauncher } from './build-launcher.ts'
-import { DEFAULT_UID_RANGE, leaseUid, type UidLease, type UidRange } from './uids.ts'
+import { cgroupLeaseCheck, DEFAULT_UID_RANGE, leaseUid, UID_DIR, type UidLease, type UidRange } from './uids.ts'
 
 export { probeSandbox } from './probe.ts'
 
@@ -53,7 +53,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   refuseForeignEntry(spec)
   const bunPath = bunPathCached ??= realpathSync(process.execPath)
   // A root engine never lets a plugin keep uid 0: each attempt gets its own uid, in every mode.
-  const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE) : undefined
+  const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE, UID_DIR, cgroupLeaseCheck(cgroup, spec.id)) : undefined
   let cg: TaskCgroup | undefined
   let built: ReturnType<typeof buildPolicy>
   try {

@@ -1,6 +1,7 @@
 /** Landlock (Linux LSM) via raw syscalls: ABI probe, ruleset building and self-restriction. */
 
-import { addr, close, errno, openPath, prctl, syscall } from './libc.ts'
+import { addr, close, errno, inodeOf, openNoSymlinks, openPath, prctl, syscall } from './libc.ts'
+import type { PathPin } from './pins.ts'
 
 const SYS = { create: 444, addRule: 445, restrictSelf: 446 } as const
 const PR_SET_NO_NEW_PRIVS = 38
@@ -35,11 +36,38 @@ export const READ_EXEC = READ | FS.EXECUTE
 export const WRITE = READ | FS.WRITE_FILE | FS.REMOVE_DIR | FS.REMOVE_FILE | FS.MAKE_DIR | FS.MAKE_REG |
   FS.MAKE_SYM | FS.MAKE_SOCK | FS.MAKE_FIFO | FS.REFER | FS.TRUNCATE
 
+/**
+ * One path rule. `pin` is set on the paths a plugin may control (its filesystem grants): the path is then opened
+ * following no symlink, and must still be the inode the engine pinned (null: it did not exist, and gets no rule).
+ */
+export interface LandlockPathRule { path: string; access: number; pin?: PathPin }
+
 /** A Landlock policy: path rules and allowed TCP ports. */
 export interface LandlockPolicy {
-  paths: { path: string; access: number }[]
+  paths: LandlockPathRule[]
   /** TCP ports the process may connect to (all others refused). */
   connectPorts: number[]
+}
+
+const ENOENT = 2
+
+/**
+ * Opens a pinned grant path (O_PATH) following no symlink, and checks it is what was pinned: -1 when it was absent
+ * and still is (no rule); throws when it changed since the engine checked it (a symlink in it, another inode, gone).
+ */
+function openPinned(path: string, pin: PathPin): number {
+  const fd = openNoSymlinks(path)
+  const e = fd < 0 ? errno() : 0
+  if (pin === null) {
+    if (fd >= 0) close(fd)
+    // Absent when checked: nothing is granted there, whatever stands there now.
+    return -1
+  }
+  const now = fd >= 0 ? inodeOf(fd) : undefined
+  if (now && now.dev === pin.dev && now.ino === pin.ino) return fd
+  if (fd >= 0) close(fd)
+  const what = fd < 0 ? (e === ENOENT ? 'is gone' : e === 40 ? 'goes through a symbolic link' : `cannot be opened (errno ${e})`) : 'is another file'
+  throw new Error(`grant path ${path} changed since it was checked: it ${what}; refusing to start`)
 }
 
 /** The Landlock ABI version the kernel offers, or 0 when unavailable. */
@@ -66,8 +94,8 @@ export function restrictSelf(policy: LandlockPolicy, abi = landlockAbi()): { ski
   if (rs < 0) throw new Error(`landlock_create_ruleset failed: errno ${errno()}`)
   const skipped: string[] = []
   const rule = new DataView(new ArrayBuffer(12))
-  for (const { path, access } of policy.paths) {
-    const fd = openPath(path)
+  for (const { path, access, pin } of policy.paths) {
+    const fd = pin === undefined ? openPath(path) : openPinned(path, pin)
     if (fd < 0) { skipped.push(path); continue }
     let rights = access & fsHandled
     rule.setBigUint64(0, BigInt(rights), true)

@@ -8,6 +8,9 @@ import { computeGrants, resolveExecutable } from './grants.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import type { SandboxProbe } from './probe.ts'
 import { seccompMechanism, seccompProgram } from './seccomp.ts'
+import { bunNamespaceInit } from './ns-init.ts'
+import { grantPaths, pinPaths } from './pins.ts'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { existsSync, realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 
@@ -61,7 +64,7 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
     ? {
       paths: computeGrants({
         runtime: manifest.runtime, bunPath, pluginDir: dir, entryPath, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
-        permissions: spec.permissions, run, networkGranted,
+        permissions: spec.permissions, run, networkGranted, pins: spec.pins ?? pinPaths(grantPaths(spec.permissions)),
       }),
       connectPorts: ports,
     }
@@ -79,14 +82,20 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   if (i.cgroupMechanism) mechanisms.push(i.cgroupMechanism)
   const useNetns = !networkGranted && probe.netns
   if (useNetns) mechanisms.push('netns')
-  if (probe.pidns) mechanisms.push('pidns')
+  // The plugin is never its pid namespace's init: an engine-owned pid 1 dies with the launcher and takes the namespace.
+  const bunInit = !i.native && probe.pidns ? bunNamespaceInit() : undefined
+  if (!i.native && probe.pidns && !bunInit && spec.mode === 'strict') {
+    throw new AppError(ErrorCode.SandboxUnavailable,
+      'the Bun sandbox launcher needs sh, setpriv, unshare (util-linux) and sleep (coreutils) for the init of the plugin\'s pid namespace; install them or a C compiler (native launcher)')
+  }
+  if (probe.pidns) mechanisms.push('pidns', ...(i.native || bunInit ? ['pidns:engine-init'] : []))
   // Plugin-written files are never executable, not even through ld.so or mmap(PROT_EXEC): noexec mounts.
   const noexec = probe.mountns
     ? [spec.tmpDir, ...(spec.permissions.filesystem?.write ?? []).map((p) => resolve(p))].flatMap((p) => {
       try { return existsSync(p) ? [realpathSync(p)] : [] } catch { return [] }
     })
     : []
-  if (probe.mountns) mechanisms.push('mountns:noexec,nosuid', 'ipcns')
+  if (probe.mountns) mechanisms.push('mountns:noexec,nosuid', 'proc-self:no-net', 'ipcns')
   const user = !probe.root && (useNetns || probe.pidns || probe.mountns)
   const policy: LaunchPolicy = {
     v: 1,
@@ -119,10 +128,11 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   if (user) unshare.push('-c', '--keep-caps')
   if (useNetns) unshare.push('-n')
   if (probe.mountns) unshare.push('-m', '-i', '--propagation', 'private')
-  if (probe.pidns) unshare.push('--pid', '--fork', '--kill-child')
+  // With the init: no --fork, the shell in bunInit forks pid 1 and then the plugin's launcher (see ns-init.ts).
+  if (probe.pidns) unshare.push(...(bunInit ? ['--pid'] : ['--pid', '--fork', '--kill-child']))
   // unshare sets no parent-death signal on itself: without setpriv's, a worker thread that dies would leave the
   // sandbox (and the uid lease it holds) running. launch.ts sets its own for the case without unshare.
   const deathsig = SETPRIV && unshare.length > 0 ? [SETPRIV, '--pdeathsig', 'KILL', '--'] : []
-  const argv = [...deathsig, ...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), bunPath, ...BUN_FLAGS, BUN_LAUNCHER]
+  const argv = [...deathsig, ...(unshare.length > 0 ? ['unshare', ...unshare, '--'] : []), ...(bunInit ?? []), bunPath, ...BUN_FLAGS, BUN_LAUNCHER]
   return { policy, argv, env: bunStartEnv(spec.startDir, env), mechanisms, launcherWaits: probe.pidns }
 }

@@ -2,6 +2,7 @@
 
 import type { Permissions, LoadedPlugin } from '../manifest.ts'
 import type { PermissionDenial } from '../runner.ts'
+import type { PathPin } from './pins.ts'
 
 export interface LaunchSpec {
   plugin: LoadedPlugin
@@ -14,6 +15,11 @@ export interface LaunchSpec {
   mode: 'strict' | 'permissive'
   bootPath: string
   id: string
+  /**
+   * The filesystem grant paths as the runner found them when it took the attempt (pins.ts); the launcher refuses to
+   * start when one no longer is what it pinned. Absent: prepareLaunch pins them itself.
+   */
+  pins?: Record<string, PathPin>
 }
 
 export interface Launch {

@@ -1,5 +1,6 @@
 /**
- * Bun sandbox launcher (hosts without a C compiler), run under util-linux `unshare`: joins cgroups, makes the
+ * Bun sandbox launcher (hosts without a C compiler), run under util-linux `unshare` (as a later child of the pid
+ * namespace, whose init is engine-owned: ns-init.ts): joins cgroups, makes the
  * temp dir noexec, sets rlimits, applies Landlock, drops to the leased uid and every capability, installs the
  * seccomp filter, then execs the plugin. The engine starts it with a fixed cwd, env and Bun flags (no bunfig,
  * no .env): nothing the plugin controls is read before the plugin's own process is confined.
@@ -36,6 +37,17 @@ function noexecMounts(paths: string[]): void {
   }
 }
 
+/**
+ * Hides the net/ and task/ parts of this process's own /proc entry (the only part of /proc Landlock lets the plugin
+ * read) under an empty read-only tmpfs: with a network grant, net/ lists the host's sockets (net/unix names
+ * docker.sock), and task/ holds each thread's net/ again. Bun never reads them. Same as launcher.c mask_proc_self.
+ */
+function maskProcSelf(): void {
+  for (const d of ['/proc/self/net', '/proc/self/task']) {
+    if (mount('none', d, 'tmpfs', MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC) !== 0) fail(`cannot hide ${d}: errno ${errno()}`)
+  }
+}
+
 function main(): void {
   const raw = process.env[POLICY_ENV]
   if (!raw) fail(`${POLICY_ENV} missing`)
@@ -46,7 +58,7 @@ function main(): void {
   for (const dir of policy.cgroups) {
     try { writeFileSync(`${dir}/cgroup.procs`, '0') } catch (e) { fail(`cannot join cgroup ${dir}: ${String(e)}`) }
   }
-  if (policy.ns.mount) noexecMounts(policy.noexec)
+  if (policy.ns.mount) { noexecMounts(policy.noexec); maskProcSelf() }
   const { cpuSeconds, nofile, core } = policy.rlimits
   if (setrlimit(RLIMIT.CPU, cpuSeconds, cpuSeconds + 1) || setrlimit(RLIMIT.NOFILE, nofile) ||
     setrlimit(RLIMIT.CORE, core)) fail(`setrlimit failed: errno ${errno()}`)
@@ -60,8 +72,9 @@ function main(): void {
   if (!capabilities.before()) fail(`cannot lock capabilities: errno ${errno()}`)
   if (policy.user && !dropTo(policy.user.uid, policy.user.gid)) fail(`cannot switch to uid ${policy.user.uid}: errno ${errno()}`)
   if (!capabilities.after()) fail(`cannot drop capabilities: errno ${errno()}`)
-  // A credential change clears the parent-death signal (unshare's --kill-child set it): set it again, or the plugin
-  // would outlive an unshare killed with its worker thread.
+  // A credential change clears the parent-death signal (unshare's --kill-child set it): set it again. The plugin may
+  // clear it; what it cannot escape is its pid namespace's init (engine-owned, ns-init.ts), which dies with the
+  // launcher and takes the namespace with it.
   prctl(PR_SET_PDEATHSIG, SIGKILL)
   // Last: the launcher's own set-up above needs calls the filter refuses. restrictSelf set no_new_privs.
   if (policy.seccomp && (prctl(PR_SET_NO_NEW_PRIVS, 1) !== 0 || !installSeccomp(policy.seccomp))) fail(`cannot install the seccomp filter: errno ${errno()}`)

@@ -2,7 +2,8 @@
  * Native sandbox launcher: the same policy (AUTOKESTRA_SANDBOX, see policy.ts) and the same steps as
  * launch.ts, without a Bun start. Creates the namespaces itself (no `unshare` hop; a non-root engine maps its
  * uid to itself, never to 0), bind-mounts the temp dir and write grants noexec in the private mount namespace,
- * forks the plugin as the namespace's init, and moves it into its cgroups from the outside while it starts (a
+ * forks an engine-owned init (pid 1 of the new pid namespace) and then the plugin (pid 2), and moves the plugin into
+ * its cgroups from the outside while it starts (a
  * cgroup v1 migration waits for an RCU grace period, ~10 ms): the plugin waits on a gate before any plugin
  * code runs (exec plugins before execve, Bun plugins in confine.ts before the plugin is imported). The child
  * drops to the leased uid and every capability and installs the engine-built seccomp filter last.
@@ -148,6 +149,24 @@ static uint64_t handled_fs(long abi) {
   return all;
 }
 
+/* A filesystem grant path (the rule has a "pin"): opened following no symlink (openat2 RESOLVE_NO_SYMLINKS) and
+ * required to be the (device, inode) the engine pinned when it took the grant; a pin of null means the path did not
+ * exist then, and gets no rule whatever stands there now (-1). Anything else fails the launch. */
+static int open_pinned(const char *path, J *pin) {
+  struct { uint64_t flags, mode, resolve; } how = { O_PATH | O_CLOEXEC, 0, 0x04 /* RESOLVE_NO_SYMLINKS */ };
+  int fd = (int)syscall(437 /* openat2 */, AT_FDCWD, path, &how, sizeof how);
+  int err = errno;
+  if (pin->type == J_NULL) { if (fd >= 0) close(fd); return -1; }
+  J *dev = get(pin, "dev"), *ino = get(pin, "ino");
+  if (!dev || dev->type != J_STR || !ino || ino->type != J_STR) fail("policy: bad pin for %s", path);
+  struct stat st;
+  if (fd >= 0 && fstat(fd, &st) == 0 && (unsigned long long)st.st_dev == strtoull(dev->str, NULL, 10) &&
+      (unsigned long long)st.st_ino == strtoull(ino->str, NULL, 10)) return fd;
+  fail("grant path %s changed since it was checked: it %s; refusing to start", path,
+       fd >= 0 ? "is another file" : err == ENOENT ? "is gone" : err == ELOOP ? "goes through a symbolic link" : "cannot be opened");
+  return -1;
+}
+
 static void landlock(J *ll) {
   long abi = syscall(LL_CREATE, NULL, 0, 1);
   if (abi < 1) fail("landlock unavailable");
@@ -160,7 +179,8 @@ static void landlock(J *ll) {
     J *r = paths->kids[i];
     J *path = get(r, "path");
     if (!path || path->type != J_STR) fail("policy: rule path missing");
-    int fd = open(path->str, O_PATH | O_CLOEXEC);
+    J *pin = get(r, "pin");
+    int fd = pin ? open_pinned(path->str, pin) : open(path->str, O_PATH | O_CLOEXEC);
     if (fd < 0) continue; /* missing paths are skipped, as in landlock.ts */
     struct __attribute__((packed)) { uint64_t access; int32_t fd; } rule = { (uint64_t)num(r, "access") & fs, fd };
     long rc = syscall(LL_ADD_RULE, rs, 1, &rule, 0);
@@ -219,6 +239,17 @@ static void noexec_mounts(J *paths) {
   }
 }
 
+/* The process's own /proc entry is the only part of /proc the plugin may read (the Landlock rule on /proc/self), but
+ * its net/ lists the host's sockets once a network grant removes the network namespace (net/unix names docker.sock,
+ * net/tcp the engine's port), and task/ holds each thread's net/ again: both are covered with an empty read-only
+ * tmpfs in the private mount namespace. Bun reads maps, statm, stat and cgroup there, never these. */
+static void mask_proc_self(void) {
+  static const char *const dirs[] = { "/proc/self/net", "/proc/self/task" };
+  for (unsigned i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+    if (mount("none", dirs[i], "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=555")) fail("cannot hide %s: errno %d", dirs[i], errno);
+  }
+}
+
 /* The filter comes from the engine (seccomp.ts) as [[code, jt, jf, k], ...]; installed as the very last step. */
 static void install_seccomp(J *prog) {
   if (!prog || prog->type != J_ARR) return;
@@ -267,6 +298,7 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
   umask((mode_t)num(pol, "umask"));
   J *cwd = get(pol, "cwd");
   if (!cwd || cwd->type != J_STR || chdir(cwd->str)) fail("chdir failed: errno %d", errno);
+  if (truthy(get(pol, "ns"), "mount")) mask_proc_self();
   J *ll = get(pol, "landlock");
   if (ll && ll->type == J_OBJ) landlock(ll);
   drop_privileges(get(pol, "user"));
@@ -311,10 +343,42 @@ static void confine_and_exec(J *pol, int gate, pid_t parent) {
   fail("cannot execute %s: errno %d", path->str, errno);
 }
 
-/* Parent side: wait for the plugin and exit the way it did (a signal is re-raised, e.g. SIGXCPU). */
-static void relay(pid_t child) {
+/* The pid namespace's init (pid 1), engine-owned: never confined, never the plugin. The plugin (pid 2) may clear its
+ * own parent-death signal, but when this process dies the kernel kills every process of the namespace, so the plugin
+ * cannot outlive the launcher. It lives until the launcher closes `hold` (or dies: end of file, and its own
+ * parent-death signal), reaps the orphans the plugin leaves, keeps no descriptor of the engine's (stdio, the uid
+ * lease) and is not dumpable (no ptrace, no /proc access by the plugin). */
+static void reap(int sig) { (void)sig; while (waitpid(-1, NULL, WNOHANG) > 0) {} }
+static pid_t start_init(int hold[2]) {
+  pid_t pid = fork();
+  if (pid < 0) fail("fork: errno %d", errno);
+  if (pid > 0) { close(hold[0]); return pid; }
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0) _exit(LAUNCH_FAILED);
+  if (dup2(hold[0], 3) < 0) _exit(LAUNCH_FAILED);
+  if (syscall(436 /* close_range */, 4, ~0U, 0)) for (int fd = 4; fd < 4096; fd++) close(fd);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = reap;
+  sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  sigaction(SIGCHLD, &sa, NULL);
+  char c;
+  while (read(3, &c, 1) < 0 && errno == EINTR) {}
+  _exit(0);
+}
+
+/* Parent side: wait for the plugin, end its namespace (killing its init takes every orphan it left), and exit the way
+ * the plugin did (a signal is re-raised, e.g. SIGXCPU). The uid lease (held by this process) goes only after that. */
+static void relay(pid_t child, pid_t init, int hold) {
   int status;
   while (waitpid(child, &status, 0) < 0) if (errno != EINTR) fail("waitpid: errno %d", errno);
+  if (init > 0) {
+    close(hold);
+    kill(init, SIGKILL);
+    while (waitpid(init, NULL, 0) < 0 && errno == EINTR) {}
+  }
   if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
   int sig = WTERMSIG(status);
   struct rlimit none = { 0, 0 };
@@ -362,13 +426,20 @@ int main(void) {
   J *cgroups = get(pol, "cgroups");
   int ncg = cgroups && cgroups->type == J_ARR ? cgroups->n : 0;
   if (!(flags & CLONE_NEWPID) && ncg == 0) confine_and_exec(pol, -1, 0);
-  int gate[2];
+  int gate[2], hold[2] = { -1, -1 };
   if (pipe2(gate, O_CLOEXEC)) fail("pipe: errno %d", errno);
   pid_t self = getpid();
+  /* The first child of a new pid namespace is its init: an engine-owned one, so that the plugin (the next child) is not. */
+  pid_t init = 0;
+  if (flags & CLONE_NEWPID) {
+    if (pipe2(hold, O_CLOEXEC)) fail("pipe: errno %d", errno);
+    init = start_init(hold);
+  }
   pid_t child = fork();
-  if (child < 0) fail("fork: errno %d", errno);
+  if (child < 0) { if (init > 0) kill(init, SIGKILL); fail("fork: errno %d", errno); }
   if (child == 0) {
     close(gate[1]);
+    if (hold[1] >= 0) close(hold[1]);
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (!parent_alive(self)) _exit(LAUNCH_FAILED);
     confine_and_exec(pol, ncg > 0 ? gate[0] : -1, self);
@@ -386,12 +457,13 @@ int main(void) {
       int err = errno;
       if (err == ESRCH) { if (fd >= 0) close(fd); break; } /* already gone: nothing ran, the exit status tells */
       kill(child, SIGKILL);
+      if (init > 0) kill(init, SIGKILL);
       fail("cannot join cgroup %s: errno %d", cgroups->kids[i]->str, err);
     }
     close(fd);
   }
-  if (ncg > 0 && write(gate[1], "1", 1) != 1 && errno != EPIPE) { kill(child, SIGKILL); fail("gate: errno %d", errno); }
+  if (ncg > 0 && write(gate[1], "1", 1) != 1 && errno != EPIPE) { kill(child, SIGKILL); if (init > 0) kill(init, SIGKILL); fail("gate: errno %d", errno); }
   close(gate[1]);
-  relay(child);
+  relay(child, init, hold[1]);
   return LAUNCH_FAILED;
 }

@@ -47,6 +47,26 @@ export function openPath(path: string): number {
   return lib.symbols.open(ptr(cstr(path)), O_PATH | O_CLOEXEC, 0)
 }
 
+const AT_FDCWD = -100n
+const SYS_OPENAT2 = 437n
+const RESOLVE_NO_SYMLINKS = 0x04n
+
+/** openat2(2) with O_PATH|O_CLOEXEC and RESOLVE_NO_SYMLINKS (no component may be a symlink); -1 and errno on failure. */
+export function openNoSymlinks(path: string): number {
+  const how = new BigUint64Array([BigInt(O_PATH | O_CLOEXEC), 0n, RESOLVE_NO_SYMLINKS])
+  return Number(syscall(Number(SYS_OPENAT2), AT_FDCWD, addr(cstr(path)), addr(how), 24n))
+}
+
+/** fstat(2) number: x86_64 and arm64 (asm-generic) put st_dev and st_ino first, as two 64-bit words. */
+const SYS_FSTAT = process.arch === 'arm64' ? 80 : 5
+
+/** (device, inode) of an open descriptor, as decimal strings (node's statSync gives the same device encoding). */
+export function inodeOf(fd: number): { dev: string; ino: string } | undefined {
+  const st = new BigUint64Array(18) // struct stat: 144 bytes on x86_64, 128 on arm64
+  if (Number(syscall(SYS_FSTAT, BigInt(fd), addr(st))) !== 0) return undefined
+  return { dev: String(st[0]), ino: String(st[1]) }
+}
+
 export const close = (fd: number): number => lib.symbols.close(fd)
 export const prctl = (op: number, a = 0, b = 0, c = 0, d = 0): number => lib.symbols.prctl(op, a, b, c, d)
 

@@ -17,6 +17,7 @@ import { pluginFailure, resultFailure } from '../outcome/plugin-result.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import { detectCgroups, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
+import { grantPaths, pinPaths } from './pins.ts'
 import { createWorkspace, type Workspace } from './workspace.ts'
 
 export interface ProcessRunnerOptions {
@@ -67,10 +68,15 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
   }
 }
 
-/** What makes two attempts interchangeable before their invocation: same plugin, permissions and env. */
+/**
+ * What makes two attempts interchangeable before their invocation: same plugin, permissions and env, and the same
+ * inodes at the grant's paths, pinned now, when the attempt is taken: a spare launched while a grant path was
+ * something else (another directory, a symlink, nothing) serves no attempt that checked the path since.
+ */
 function spareKey(req: RunRequest): SpareKey {
   const { plugin, permissions, env } = req
-  return { id: JSON.stringify([plugin.dir, plugin.entryPath, permissions, env]), plugin, permissions, env }
+  const pins = pinPaths(grantPaths(permissions))
+  return { id: JSON.stringify([plugin.dir, plugin.entryPath, permissions, env, pins]), plugin, permissions, env, pins }
 }
 
 /**
@@ -87,7 +93,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
   try {
     launch = await opts.prepareLaunch({
       plugin: key.plugin, permissions: key.permissions, env, tmpDir, startDir: ws.startDir, limits: opts.limits, mode: opts.mode,
-      bootPath: BOOT_PATH, id,
+      bootPath: BOOT_PATH, id, pins: key.pins,
     })
   } catch (e) {
     rmSync(tmpDir, { recursive: true, force: true })

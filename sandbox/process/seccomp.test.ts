@@ -19,6 +19,7 @@ function run(prog: BpfInstruction[], nr: number, arch: number, args: number[] = 
     const [code, jt, jf, k] = prog[pc]!
     switch (code) {
       case 0x20: acc = data.getUint32(k, true); pc++; break
+      case 0x54: acc = (acc & k) >>> 0; pc++; break
       case 0x15: pc += 1 + (acc === k ? jt : jf); break
       case 0x35: pc += 1 + (acc >= k ? jt : jf); break
       case 0x45: pc += 1 + ((acc & k) !== 0 ? jt : jf); break
@@ -29,8 +30,8 @@ function run(prog: BpfInstruction[], nr: number, arch: number, args: number[] = 
   throw new Error('fell off the end')
 }
 
-const X64 = { socket: 41, chmod: 90, fchmod: 91, fchmodat: 268, open: 2, openat: 257, openat2: 437, clone: 56, clone3: 435, unshare: 272, read: 0, io_uring_setup: 425, socketpair: 53 }
-const ARM64 = { socket: 198, fchmod: 52, fchmodat: 53, openat: 56, openat2: 437, clone: 220, clone3: 435, unshare: 97, read: 63, socketpair: 199 }
+const X64 = { listen: 50, setsockopt: 54, sendto: 44, sendmsg: 46, sendmmsg: 307, socket: 41, chmod: 90, fchmod: 91, fchmodat: 268, open: 2, openat: 257, openat2: 437, clone: 56, clone3: 435, unshare: 272, read: 0, io_uring_setup: 425, socketpair: 53 }
+const ARM64 = { listen: 201, setsockopt: 208, sendto: 206, sendmsg: 211, sendmmsg: 269, socket: 198, fchmod: 52, fchmodat: 53, openat: 56, openat2: 437, clone: 220, clone3: 435, unshare: 97, read: 63, socketpair: 199 }
 
 describe('seccomp program', () => {
   for (const pathChmod of [true, false]) {
@@ -61,6 +62,40 @@ describe('seccomp program', () => {
       expect(call(X64.read, 0, 0, 0)).toBe(ALLOW)
       expect(call(0x40000000 | X64.socket, 1)).toBe(errno(38)) // x32
       expect(run(p, X64.socket, 0x40000003, [1])).toBe(KILL) // i386 (int 0x80)
+    })
+  }
+  for (const machine of ['x64', 'arm64'] as const) {
+    it(`${machine}: IP sockets only as plain TCP or UDP, no listen, no Fast Open, no TCP upper layers, netlink only for routes`, () => {
+      const nr = machine === 'x64' ? X64 : ARM64
+      const call = (n: number, ...args: number[]) => run(seccompProgram({ pathChmod: true }, machine)!, n, AUDIT[machine], args)
+      const NONBLOCK_CLOEXEC = 0x800 | 0x80000
+      for (const family of [2, 10]) {
+        expect(call(nr.socket, family, 1, 0)).toBe(ALLOW) // TCP
+        expect(call(nr.socket, family, 1 | NONBLOCK_CLOEXEC, 6)).toBe(ALLOW)
+        expect(call(nr.socket, family, 2, 0)).toBe(ALLOW) // UDP
+        expect(call(nr.socket, family, 2 | NONBLOCK_CLOEXEC, 17)).toBe(ALLOW)
+        expect(call(nr.socket, family, 1, 262)).toBe(errno(13)) // MPTCP
+        expect(call(nr.socket, family, 1, 132)).toBe(errno(13)) // SCTP, one-to-one
+        expect(call(nr.socket, family, 5, 0)).toBe(errno(13)) // SEQPACKET: protocol 0 would pick SCTP
+        expect(call(nr.socket, family, 6, 0)).toBe(errno(13)) // DCCP
+        expect(call(nr.socket, family, 2, 136)).toBe(errno(13)) // UDP-Lite
+        expect(call(nr.socket, family, 2, 1)).toBe(errno(13)) // ping (ICMP)
+        expect(call(nr.socket, family, 3, 0)).toBe(errno(13)) // raw
+      }
+      expect(call(nr.socket, 16, 3, 0)).toBe(ALLOW) // NETLINK_ROUTE (getaddrinfo, getifaddrs)
+      expect(call(nr.socket, 16, 3 | NONBLOCK_CLOEXEC, 4)).toBe(errno(13)) // NETLINK_SOCK_DIAG lists every socket
+      expect(call(nr.socket, 16, 2, 9)).toBe(errno(13)) // NETLINK_AUDIT
+      expect(call(nr.listen, 3, 4)).toBe(errno(13))
+      expect(call(nr.sendto, 3, 0, 2, 0x20000000, 0, 16)).toBe(errno(13)) // MSG_FASTOPEN
+      expect(call(nr.sendto, 3, 0, 2, 0x4000 | 0x40, 0, 16)).toBe(ALLOW) // MSG_NOSIGNAL | MSG_DONTWAIT
+      expect(call(nr.sendmsg, 3, 0, 0x20000000 | 0x4000)).toBe(errno(13))
+      expect(call(nr.sendmsg, 3, 0, 0x4000)).toBe(ALLOW)
+      expect(call(nr.sendmmsg, 3, 0, 2, 0x20000000)).toBe(errno(13))
+      expect(call(nr.sendmmsg, 3, 0, 2, 0)).toBe(ALLOW)
+      for (const opt of [19, 23, 30, 31]) expect(call(nr.setsockopt, 3, 6, opt, 0, 4)).toBe(errno(13))
+      expect(call(nr.setsockopt, 3, 6, 1, 0, 4)).toBe(ALLOW) // TCP_NODELAY
+      expect(call(nr.setsockopt, 3, 1, 31, 0, 4)).toBe(ALLOW) // SOL_SOCKET, option 31 (not TCP_ULP there)
+      expect(call(nr.setsockopt, 3, 0, 30, 0, 4)).toBe(ALLOW) // IPPROTO_IP
     })
   }
   it('arm64 (no legacy calls, its own numbers)', () => {

@@ -9,12 +9,15 @@ import type { Subprocess } from 'bun'
 import { rmSync } from 'node:fs'
 import type { LoadedPlugin, Permissions } from '../manifest.ts'
 import type { Launch } from './launch-spec.ts'
+import type { PathPin } from './pins.ts'
 
 export interface SpareKey {
   id: string
   plugin: LoadedPlugin
   permissions: Permissions
   env: Record<string, string>
+  /** The grant paths' inodes when the key was made (part of `id`): the launcher refuses to start on others. */
+  pins: Record<string, PathPin>
 }
 
 /** A started, confined plugin process waiting for (or running) its one attempt. */

@@ -5,8 +5,9 @@
  * lives. Attempt ids are random, so they are unique per engine and per host, not per worker.
  */
 
-import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
+import { threadId } from 'node:worker_threads'
 import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { flock, LOCK } from './libc.ts'
@@ -27,6 +28,8 @@ export interface Workspace {
 }
 
 const LOCK_FILE = '.alive'
+/** Names the worker thread whose runner owns the workspace: a crashed worker's attempts are found by it (worker-sweep.ts). */
+const THREAD_FILE = '.thread'
 const ROOT_PATTERN = /^ak-p(\d+)-/
 /** The layout before the workspace existed: one `ak-task-p<pid>-…` dir per attempt, straight in tmpRoot. */
 const LEGACY_PATTERN = /^ak-task-p(\d+)-/
@@ -54,6 +57,7 @@ export function createWorkspace(tmpRoot: string): Workspace {
   chmodSync(root, 0o711)
   const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
   flock(lockFd, LOCK.EX | LOCK.NB)
+  writeFileSync(join(root, THREAD_FILE), String(threadId), { mode: 0o600, flag: 'wx' })
   const startDir = rootStartDir() ?? join(root, 'start')
   if (startDir.startsWith(root)) {
     mkdirSync(startDir)
@@ -96,6 +100,19 @@ function rootStartDir(): string | undefined {
   } catch {
     return undefined
   }
+}
+
+/** This engine's workspaces whose runner lives in worker thread `thread`, with the ids of the attempts they hold. */
+export function workspacesOfThread(tmpRoot: string, thread: number): { root: string; attempts: string[] }[] {
+  let names: string[] = []
+  try { names = readdirSync(tmpRoot) } catch { return [] }
+  return names.filter((n) => n.startsWith(`ak-p${process.pid}-`)).flatMap((name) => {
+    const root = join(tmpRoot, name)
+    try {
+      if (lstatSync(root).uid !== (process.getuid?.() ?? 0) || readFileSync(join(root, THREAD_FILE), 'utf8') !== String(thread)) return []
+      return [{ root, attempts: readdirSync(root).filter((n) => /^p\d+-[0-9a-f]+$/.test(n)) }]
+    } catch { return [] }
+  })
 }
 
 /**

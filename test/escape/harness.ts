@@ -36,6 +36,8 @@ export interface AttackOptions {
   uidRange?: { start: number; count: number }
   /** Sandbox mode (default strict). */
   mode?: 'strict' | 'permissive'
+  /** Called (and awaited) before attempt `i` of runAttacks starts, e.g. to change the filesystem between attempts. */
+  beforeAttempt?(i: number): void | Promise<void>
 }
 
 /** Runs one action of a fixture through the isolated process runner. */
@@ -57,6 +59,7 @@ export async function runAttacks(plugin: LoadedPlugin, attempts: { action: strin
   const runs: Run[] = []
   try {
     for (const [i, { action, input }] of attempts.entries()) {
+      await opts.beforeAttempt?.(i)
       let mechanisms: string[] = []
       const logs: PluginLogLine[] = []
       const outcome = await runner.run({

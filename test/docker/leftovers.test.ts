@@ -1,0 +1,110 @@
+/**
+ * The class behind review-orphan.test.ts in this folder ("a lifetime nobody owns after a crash", docker runner), with
+ * variants the review did not list:
+ * - no engine starts again: the container still stops at its deadline (timeout + grace), by a deadline inside it;
+ * - a work dir whose engine died before (or after) its container existed is removed by the next runner, a live
+ *   engine's is not;
+ * - a live engine's running container survives another runner's sweep;
+ * - a container of another host (a shared remote daemon: its engine cannot be judged from here) is removed only once
+ *   long past its deadline.
+ */
+
+import { afterAll, expect, it } from 'bun:test'
+import Dockerode from 'dockerode'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createDockerRunner } from '../../sandbox/docker/runner.ts'
+import { sweepDockerLeftovers, DEADLINE_LABEL, ENGINE_LABEL } from '../../sandbox/docker/leftovers.ts'
+import { RUNNER_LABEL, TASK_LABEL } from '../../sandbox/docker/container-spec.ts'
+import { defaultImageTag, ensureImage } from '../../sandbox/docker/image.ts'
+import { dockerReachable, loadFixture, mustRunDocker, request, sandboxDir, until } from './helpers.ts'
+
+const docker = new Dockerode()
+const reachable = await dockerReachable(docker)
+const test = reachable || mustRunDocker ? it : it.skip
+const CHILD = join(import.meta.dir, '../fixtures/escape/review-docker-engine.ts')
+const limits = { memoryMb: 128, cpuSeconds: 30, maxProcesses: 16, maxOutputBytes: 1 << 20 }
+const made: string[] = []
+const labelled = (label: string) => docker.listContainers({ all: true, filters: { label: [label] } })
+
+afterAll(async () => {
+  for (const label of made) {
+    for (const c of await labelled(label)) {
+      const out = c.Mounts.find((m) => m.Destination === '/out')?.Source
+      await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+      if (out) rmSync(dirname(out), { recursive: true, force: true })
+    }
+  }
+})
+
+const startOf = (pid: number): string => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); return s.slice(s.lastIndexOf(')') + 2).split(' ')[19]! }
+
+test('after kill -9 of the engine and no restart, the container stops by itself at its deadline', async () => {
+  const engine = Bun.spawn(['bun', CHILD], { stdout: 'pipe', stderr: 'ignore' })
+  let taskId = ''
+  try {
+    const reader = engine.stdout.getReader()
+    let text = ''
+    while (!/TASK (\S+)\n/.test(text)) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += new TextDecoder().decode(value)
+    }
+    taskId = /TASK (\S+)\n/.exec(text)?.[1] ?? ''
+    made.push(`${TASK_LABEL}=${taskId}`)
+    expect(await until(async () => (await labelled(`${TASK_LABEL}=${taskId}`)).some((c) => c.State === 'running'), 30_000)).toBe(true)
+  } finally {
+    engine.kill('SIGKILL')
+    await engine.exited
+  }
+  // Its timeout was 3 s; the deadline inside adds 5 s. Nobody is left to stop it but that deadline.
+  const stopped = await until(async () => (await labelled(`${TASK_LABEL}=${taskId}`)).some((c) => c.State === 'exited'), 20_000, 200)
+  const [c] = await labelled(`${TASK_LABEL}=${taskId}`)
+  expect({ stopped, state: c?.State, status: c?.Status }).toMatchObject({ stopped: true, state: 'exited', status: expect.stringContaining('Exited (137)') })
+}, 60_000)
+
+test('the next runner removes the work dirs of engines that died, never those of a live one', async () => {
+  const gone = Bun.spawn(['sleep', '0'])
+  const start = startOf(gone.pid)
+  await gone.exited
+  const dead = join(tmpdir(), `autokestra-docker-p${gone.pid}-${start}-leftover`)
+  const live = join(tmpdir(), `autokestra-docker-p${process.pid}-${startOf(process.pid)}-inuse`)
+  for (const d of [dead, live]) mkdirSync(join(d, 'out'), { recursive: true })
+  try {
+    createDockerRunner({ docker, sandboxDir, limits })
+    expect(await until(async () => !existsSync(dead), 10_000)).toBe(true)
+    expect(existsSync(live)).toBe(true)
+  } finally { for (const d of [dead, live]) rmSync(d, { recursive: true, force: true }) }
+})
+
+test('a live engine\'s running container survives another runner\'s sweep', async () => {
+  const plugin = await loadFixture('hostile')
+  const ctl = new AbortController()
+  const { req, taskId } = request(plugin, 'sleep', { timeoutMs: 30_000, signal: ctl.signal })
+  made.push(`${TASK_LABEL}=${taskId}`)
+  const running = createDockerRunner({ docker, sandboxDir, limits }).run(req)
+  try {
+    expect(await until(async () => (await labelled(`${TASK_LABEL}=${taskId}`)).some((c) => c.State === 'running'), 30_000)).toBe(true)
+    createDockerRunner({ docker, sandboxDir, limits })
+    await sweepDockerLeftovers(docker)
+    expect((await labelled(`${TASK_LABEL}=${taskId}`)).map((c) => c.State)).toEqual(['running'])
+  } finally { ctl.abort() }
+  expect(await running).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
+}, 60_000)
+
+test('a container of another host is removed only once long past its deadline', async () => {
+  const image = await ensureImage(docker, { image: defaultImageTag() })
+  const mark = `autokestra.test.leftovers=${process.pid}`
+  made.push(mark)
+  const create = (deadline: number) => docker.createContainer({
+    Image: image, Entrypoint: ['/usr/local/bin/bun', '-e', '0'],
+    Labels: { [RUNNER_LABEL]: 'docker', [ENGINE_LABEL]: 'another-host/boot/1/1', [DEADLINE_LABEL]: String(deadline), 'autokestra.test.leftovers': String(process.pid) },
+  })
+  const old = await create(Date.now() - 60 * 60_000)
+  const recent = await create(Date.now() + 60_000)
+  await sweepDockerLeftovers(docker)
+  const left = (await labelled(mark)).map((c) => c.Id)
+  expect(left).toEqual([recent.id])
+  expect(left).not.toContain(old.id)
+}, 60_000)
