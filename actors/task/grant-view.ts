@@ -1,7 +1,8 @@
 /** What each task of a workflow would be granted, for `apply` and `plugin inspect` to show before anything runs. */
 
 import { toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import type { Issue, TaskDef, Workflow } from '../../runtime/workflow/model.ts'
+import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
+import type { TaskDef, Workflow } from '../../runtime/workflow/model.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
 import { resolveAction } from '../../sandbox/plugins/registry.ts'
 import type { EnginePlugins } from '../plugins.ts'
@@ -63,11 +64,11 @@ function taskGrant(task: TaskDef, plugins: EnginePlugins): TaskGrant {
 /** The grants that stop a workflow from being applied (a refused plugin or task), as workflow issues. */
 export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[] {
   const index = new Map(wf.tasks.map((t, i) => [t.id, i]))
-  return grants.flatMap((g) => {
+  return grants.flatMap((g): Issue[] => {
     if (!g.error) return []
     const k = index.get(g.taskId) ?? -1
-    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `tasks[${k}].type`, code: 'PLUGIN_REFUSED', message: g.error.message }]
-    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `tasks[${k}].permissions`, code: 'PERMISSIONS_REFUSED', message: g.error.message }]
+    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `tasks[${k}].type`, code: IssueCode.PluginRefused, message: g.error.message }]
+    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `tasks[${k}].permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]
     return []
   })
 }

@@ -1,5 +1,6 @@
 /** Public API of the workflow DSL: parse/validate YAML, the task graph, templates and the model. */
 export * from './model.ts'
+export { IssueCode } from './issues.ts'
 export { documentTooLarge, parseWorkflow, type ParseResult } from './parse.ts'
 export { DEFAULT_WORKFLOW_LIMITS, LimitCode, type WorkflowLimits } from './limits.ts'
 export { buildGraph, findCycle, upstreamOf, type GraphTask, type TaskGraph } from './graph.ts'

@@ -1,5 +1,7 @@
 /** The normalised workflow model that parsing produces and the engine consumes. Plain data only. */
 
+export type { Issue, IssueCode } from './issues.ts'
+
 export type InputType = 'string' | 'number' | 'boolean' | 'object' | 'array'
 
 export interface InputDecl {
@@ -71,15 +73,6 @@ export interface Workflow {
   timeoutMs?: number
   /** In declaration order. */
   tasks: TaskDef[]
-}
-
-/** One validation problem, pointing at the offending path (and source position when known). */
-export interface Issue {
-  path: string
-  code: string
-  message: string
-  line?: number
-  column?: number
 }
 
 /** Splits `ns/plugin.action` into its parts. */

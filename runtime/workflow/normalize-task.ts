@@ -1,5 +1,6 @@
 /** Structure check and normalisation of one task item (durations to ms, `needs` to a list, retry defaults). */
 import { parseDuration } from '../clock.ts'
+import { IssueCode } from './issues.ts'
 import type { PermissionSet, RetryPolicy, RunnerKind, TaskDef } from './model.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
@@ -15,7 +16,7 @@ export function durationAt(value: unknown, at: Segment[], issues: RawIssue[]): n
   if (typeof value !== 'string') return undefined // a type error was already reported by the schema
   const ms = parseDuration(value)
   if (ms === undefined || ms <= 0) {
-    issues.push({ at, code: 'INVALID_DURATION', message: `invalid duration "${value}" (expected e.g. 250ms, 30s, 5m, 1h, 1d)` })
+    issues.push({ at, code: IssueCode.InvalidDuration, message: `invalid duration "${value}" (expected e.g. 250ms, 30s, 5m, 1h, 1d)` })
     return undefined
   }
   return ms
@@ -28,7 +29,7 @@ export function normalizeTask(
   issues: RawIssue[],
 ): { task: TaskDef; needsAt: Segment[][] } | undefined {
   if (!isMap(item)) {
-    issues.push({ at, code: 'INVALID_TYPE', message: 'expected a task (a map with id and type)' })
+    issues.push({ at, code: IssueCode.InvalidType, message: 'expected a task (a map with id and type)' })
     return undefined
   }
   issues.push(...schemaIssues(RawTask, item, at))
@@ -75,7 +76,7 @@ function normalizeRetry(value: unknown, at: Segment[], issues: RawIssue[]): Retr
     const maxDelayMs = durationAt(backoff.maxDelay, [...at, 'backoff', 'maxDelay'], issues)
     if (maxDelayMs !== undefined) {
       if (maxDelayMs < delayMs) {
-        issues.push({ at: [...at, 'backoff', 'maxDelay'], code: 'INVALID_DURATION', message: 'maxDelay must not be shorter than delay' })
+        issues.push({ at: [...at, 'backoff', 'maxDelay'], code: IssueCode.InvalidDuration, message: 'maxDelay must not be shorter than delay' })
       }
       policy.backoff.maxDelayMs = maxDelayMs
     }

@@ -1,4 +1,5 @@
 /** Structure check (TypeBox, piece by piece) and normalisation of a raw workflow into the model. */
+import { IssueCode } from './issues.ts'
 import type { InputDecl, InputType, TaskDef, Trigger, Workflow } from './model.ts'
 import { durationAt, normalizeTask } from './normalize-task.ts'
 import type { Segment } from './path.ts'
@@ -23,7 +24,7 @@ const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object',
 export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
   const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false }
   if (!isMap(raw)) {
-    return { sources, issues: [{ at: [], code: 'INVALID_TYPE', message: 'expected a workflow (a map with id and tasks)' }] }
+    return { sources, issues: [{ at: [], code: IssueCode.InvalidType, message: 'expected a workflow (a map with id and tasks)' }] }
   }
   const issues = schemaIssues(RawWorkflow, raw)
   const workflow: Workflow = {
@@ -65,7 +66,7 @@ function normalizeInputs(value: unknown, sources: Sources, issues: RawIssue[]): 
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
       const at: Segment[] = ['inputs', i]
-      if (!isMap(item)) return issues.push({ at, code: 'INVALID_TYPE', message: 'expected an input (a map with name and type)' })
+      if (!isMap(item)) return issues.push({ at, code: IssueCode.InvalidType, message: 'expected an input (a map with name and type)' })
       issues.push(...schemaIssues(RawInputItem, item, at))
       if (typeof item.name === 'string') add(item.name, item, at)
     })
@@ -73,14 +74,14 @@ function normalizeInputs(value: unknown, sources: Sources, issues: RawIssue[]): 
     for (const [name, spec] of Object.entries(value)) {
       const at: Segment[] = ['inputs', name]
       if (!isMap(spec)) {
-        issues.push({ at, code: 'INVALID_TYPE', message: 'expected an input (a map with type)' })
+        issues.push({ at, code: IssueCode.InvalidType, message: 'expected an input (a map with type)' })
         continue
       }
       issues.push(...schemaIssues(RawInputSpec, spec, at))
       add(name, spec, at)
     }
   } else {
-    issues.push({ at: ['inputs'], code: 'INVALID_TYPE', message: 'expected a list of inputs or a map of name → input' })
+    issues.push({ at: ['inputs'], code: IssueCode.InvalidType, message: 'expected a list of inputs or a map of name → input' })
   }
   return out
 }
@@ -90,15 +91,15 @@ function normalizeSecrets(value: unknown, issues: RawIssue[]): string[] {
   const hint = 'list secret names only (e.g. [API_TOKEN]); store values with `workflow secrets set`'
   if (value === undefined || value === null) return []
   if (!Array.isArray(value)) {
-    issues.push({ at: ['secrets'], code: 'SECRET_VALUE_NOT_NAME', message: `secrets must be a list of names: ${hint}` })
+    issues.push({ at: ['secrets'], code: IssueCode.SecretValueNotName, message: `secrets must be a list of names: ${hint}` })
     return []
   }
   const names = new Set<string>()
   value.forEach((item, i) => {
     if (typeof item !== 'string') {
-      issues.push({ at: ['secrets', i], code: 'SECRET_VALUE_NOT_NAME', message: `expected a secret name: ${hint}` })
+      issues.push({ at: ['secrets', i], code: IssueCode.SecretValueNotName, message: `expected a secret name: ${hint}` })
     } else if (!SECRET_NAME_PATTERN.test(item)) {
-      issues.push({ at: ['secrets', i], code: 'INVALID_SECRET_NAME', message: `invalid secret name "${item}" (letters, digits and _ only)` })
+      issues.push({ at: ['secrets', i], code: IssueCode.InvalidSecretName, message: `invalid secret name "${item}" (letters, digits and _ only)` })
     } else names.add(item.toUpperCase())
   })
   return [...names]
@@ -116,7 +117,7 @@ function normalizeTriggers(raw: Record<string, unknown>, sources: Sources, issue
   const out: Trigger[] = []
   for (const [t, at] of items) {
     if (!isMap(t)) {
-      issues.push({ at, code: 'INVALID_TYPE', message: 'expected a trigger (a map with type cron or webhook)' })
+      issues.push({ at, code: IssueCode.InvalidType, message: 'expected a trigger (a map with type cron or webhook)' })
       continue
     }
     if (t.type === 'cron') {
@@ -132,10 +133,10 @@ function normalizeTriggers(raw: Record<string, unknown>, sources: Sources, issue
       issues.push(...schemaIssues(RawWebhookTrigger, t, at))
       out.push({ type: 'webhook' })
     } else if (t.type === undefined) {
-      issues.push({ at: [...at, 'type'], code: 'REQUIRED', message: '"type" is required (cron or webhook)' })
+      issues.push({ at: [...at, 'type'], code: IssueCode.Required, message: '"type" is required (cron or webhook)' })
       continue
     } else {
-      issues.push({ at: [...at, 'type'], code: 'INVALID_VALUE', message: `unknown trigger type ${JSON.stringify(t.type)} (expected cron or webhook)` })
+      issues.push({ at: [...at, 'type'], code: IssueCode.InvalidValue, message: `unknown trigger type ${JSON.stringify(t.type)} (expected cron or webhook)` })
       continue
     }
     sources.triggers.push(at)

@@ -2,7 +2,8 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml'
 import { checkDocument, keyName } from './document-limits.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes, LimitCode, type WorkflowLimits } from './limits.ts'
-import type { Issue, Workflow } from './model.ts'
+import { IssueCode, type Issue } from './issues.ts'
+import type { Workflow } from './model.ts'
 import { normalizeWorkflow } from './normalize.ts'
 import { formatPath, type Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
@@ -44,7 +45,7 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
     const deep = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION')
     const errors = deep ? [deep] : doc.errors
     const issues = errors.slice(0, lim.maxIssues).map((e): Issue => ({
-      ...(e === deep ? tooDeepToParse(lim) : { path: '', code: 'YAML_SYNTAX', message: e.message.split('\n')[0] ?? e.message }),
+      ...(e === deep ? tooDeepToParse(lim) : { path: '', code: IssueCode.YamlSyntax, message: e.message.split('\n')[0] ?? e.message }),
       ...position(lineCounter, e.pos[0]),
     }))
     return { ok: false, issues: capIssues(sortIssues(issues), lim.maxIssues, errors.length > lim.maxIssues) }
@@ -68,7 +69,7 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
       ok: false,
       issues: [/resource exhaustion/i.test(message)
         ? { path: '', code: LimitCode.TooManyAliases, message: `aliases expand too much (limits.maxAliases is ${lim.maxAliases})` }
-        : { path: '', code: 'YAML_SYNTAX', message }],
+        : { path: '', code: IssueCode.YamlSyntax, message }],
     }
   }
   const { workflow, sources, issues } = normalizeWorkflow(raw)
