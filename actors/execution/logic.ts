@@ -4,7 +4,7 @@
  */
 
 import { assertNever, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
-import { isTerminalTask } from '../../runtime/state/states.ts'
+import { isTerminalTask, WaitReason } from '../../runtime/state/states.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy, TaskDef } from '../../runtime/workflow/model.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
@@ -83,7 +83,7 @@ class StepBuilder {
       const at = now + backoffDelay(retry, attempt)
       this.set(taskId, { state: 'WAITING', error: outcome.error, nextAttemptAt: at })
       this.transitions.push({
-        kind: 'task', executionId: this.id, taskId, to: 'WAITING', reason: 'RETRY_BACKOFF', error: outcome.error,
+        kind: 'task', executionId: this.id, taskId, to: 'WAITING', reason: WaitReason.RetryBackoff, error: outcome.error,
         nextAttemptAt: at, ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
       })
       this.effects.push({ type: 'scheduleRetry', taskId, at })

@@ -4,6 +4,7 @@
  */
 
 import { ErrorCode } from '../../runtime/errors.ts'
+import { isWaitReason, WAIT_ON_RECOVERY } from '../../runtime/state/states.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 
@@ -18,7 +19,7 @@ export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine s
       out.push(run.attempt < allowed
         ? { kind: 'task', executionId, taskId: run.taskId, to: 'PENDING', reason: 'INTERRUPTED', error, auditType: 'RECOVERED' }
         : { kind: 'task', executionId, taskId: run.taskId, to: 'FAILED', reason: 'INTERRUPTED', error })
-    } else if (run.state === 'WAITING' && run.reason === 'CONCURRENCY_LIMIT') {
+    } else if (run.state === 'WAITING' && isWaitReason(run.reason) && WAIT_ON_RECOVERY[run.reason] === 'requeue') {
       out.push({ kind: 'task', executionId, taskId: run.taskId, to: 'PENDING', reason: 'RECOVERED', auditType: 'RECOVERED' })
     }
   }

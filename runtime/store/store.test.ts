@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Workflow } from '../workflow/model.ts'
 import { migrate, openDatabase, schemaVersion } from './db.ts'
 import { MIGRATIONS } from './migrations.ts'
-import { openStore, type Store } from './store.ts'
+import { openStore, type Store, type Transition } from './store.ts'
 import { hashWebhookKey, webhookKeyRecord } from './webhook-keys.ts'
 
 const wf: Workflow = {
@@ -131,6 +131,27 @@ describe('repositories', () => {
     expect(snap.taskRuns[0]!.attempts).toEqual([{ attempt: 1, state: 'SUCCESS', runner: 'process', startedAt: 20, endedAt: 30 }])
     const audit = store.audit.forExecution('ex1').map((a) => [a.type, a.taskId ?? null])
     expect(audit).toEqual([['STARTED', null], ['STARTED', 'a'], ['COMPLETED', 'a'], ['STATE_CHANGE', 'b'], ['FAILED', null]])
+  })
+
+  it('refuses a WAITING that names no known reason (as a worker could send it), and records a change of reason', () => {
+    store.transaction(() => store.executions.insert({ id: 'ex1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 10 }))
+    // Transitions arrive from worker threads as data: the type system cannot be the only check.
+    const unchecked = (t: object) => t as Transition
+    const [none, bogus] = store.checkpoints.apply([
+      unchecked({ kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING' }),
+      unchecked({ kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'NAP' }),
+    ], 20)
+    expect(none).toMatchObject({ ok: false, error: { code: 'INVALID_TRANSITION', message: expect.stringContaining('WAITING needs a wait reason') } })
+    expect(bogus).toMatchObject({ ok: false, error: { code: 'INVALID_TRANSITION' } })
+    expect(store.executions.snapshot('ex1')!.taskRuns[0]).toMatchObject({ state: 'PENDING' })
+    const [retry, slot, again] = store.checkpoints.apply([
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'RETRY_BACKOFF', nextAttemptAt: 50 },
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'CONCURRENCY_LIMIT' },
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'CONCURRENCY_LIMIT' },
+    ], 30)
+    expect([retry, slot, again].map((r) => r!.ok && r!.changed)).toEqual([true, true, false])
+    expect(store.executions.snapshot('ex1')!.taskRuns[0]).toMatchObject({ state: 'WAITING', reason: 'CONCURRENCY_LIMIT' })
+    expect(store.executions.snapshot('ex1')!.taskRuns[0]!.nextAttemptAt).toBeUndefined()
   })
 
   it('pages logs newest first with task, level and time filters', () => {
