@@ -12,7 +12,7 @@ import type { TaskDef, Workflow } from '../runtime/workflow/model.ts'
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 
-const task = (id: string, needs: string[]): TaskDef => ({ id, type: 'core/log.info', needs, inputs: {} })
+const task = (id: string, needs: string[]): TaskDef => ({ id, kind: 'plugin', type: 'core/log.info', needs, inputs: {} })
 const workflow = (tasks: TaskDef[]): Workflow => ({ id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks })
 
 function fanOut(n: number): Workflow {

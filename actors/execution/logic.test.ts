@@ -3,7 +3,7 @@ import type { TaskDef, Workflow } from '../../runtime/workflow/model.ts'
 import { backoffDelay, nextExecutionState } from './logic.ts'
 import type { ExecutionView } from './protocol.ts'
 
-const task = (id: string, needs: string[] = [], extra: Partial<TaskDef> = {}): TaskDef => ({ id, type: 'core/log.info', needs, inputs: {}, ...extra })
+const task = (id: string, needs: string[] = [], extra: Partial<TaskDef> = {}): TaskDef => ({ id, kind: 'plugin', type: 'core/log.info', needs, inputs: {}, ...extra })
 const wf = (...tasks: TaskDef[]): Workflow => ({ id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks })
 const view = (w: Workflow): ExecutionView => ({
   executionId: 'ex', workflow: w, phase: 'running', inFlight: [],

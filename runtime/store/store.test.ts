@@ -12,8 +12,8 @@ import { hashWebhookKey, webhookKeyRecord } from './webhook-keys.ts'
 const wf: Workflow = {
   id: 'demo', enabled: true, inputs: [], secrets: [], triggers: [],
   tasks: [
-    { id: 'a', type: 'core/log.info', needs: [], inputs: { message: 'hi' } },
-    { id: 'b', type: 'core/log.info', needs: ['a'], inputs: {} },
+    { id: 'a', kind: 'plugin', type: 'core/log.info', needs: [], inputs: { message: 'hi' } },
+    { id: 'b', kind: 'plugin', type: 'core/log.info', needs: ['a'], inputs: {} },
   ],
 }
 

@@ -1,6 +1,11 @@
 /** The normalised workflow model that parsing produces and the engine consumes. Plain data only. */
 
+import type { TaskDef } from './tasks/registry.ts'
+
 export type { Issue, IssueCode } from './issues.ts'
+export type { PluginCall, TaskKind } from './tasks/kind.ts'
+export type { PluginSpec } from './tasks/plugin.ts'
+export type { AnyTaskDef, TaskDef, TaskDefOf, TaskKindName, TaskKinds } from './tasks/registry.ts'
 
 export type InputType = 'string' | 'number' | 'boolean' | 'object' | 'array'
 
@@ -49,18 +54,16 @@ export interface PermissionSet {
   run?: string[]
 }
 
-export interface TaskDef {
+/**
+ * What every task has, whatever its kind. A task is this plus `kind` (its name in TASK_KINDS) plus the
+ * kind's own fields: `TaskDef`, the union derived in tasks/registry.ts.
+ */
+export interface TaskCommon {
   id: string
-  /** `namespace/plugin.action` */
-  type: string
   needs: string[]
-  inputs: Record<string, unknown>
   retry?: RetryPolicy
+  /** Per attempt. */
   timeoutMs?: number
-  runner?: RunnerKind
-  permissions?: PermissionSet
-  /** Plugin env variable name → template (e.g. `{{ secrets.TOKEN }}`). */
-  env?: Record<string, string>
 }
 
 export interface Workflow {

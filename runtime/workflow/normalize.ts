@@ -1,6 +1,7 @@
 /** Structure check (TypeBox, piece by piece) and normalisation of a raw workflow into the model. */
 import { IssueCode } from './issues.ts'
 import type { InputDecl, InputType, TaskDef, Trigger, Workflow } from './model.ts'
+import { TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { durationAt, normalizeTask } from './normalize-task.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
@@ -21,7 +22,7 @@ const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object', 'array']
 
 /** Checks structure and builds the best workflow it can, so semantic checks can still run on the rest. */
-export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
+export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
   const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false }
   if (!isMap(raw)) {
     return { sources, issues: [{ at: [], code: IssueCode.InvalidType, message: 'expected a workflow (a map with id and tasks)' }] }
@@ -41,8 +42,10 @@ export function normalizeWorkflow(raw: unknown): { workflow?: Workflow; sources:
   if (Array.isArray(raw.tasks)) {
     sources.tasksEmpty = raw.tasks.length === 0
     raw.tasks.forEach((item, i) => {
-      const r = normalizeTask(item, ['tasks', i], issues)
+      const r = normalizeTask(item, ['tasks', i], issues, kinds)
       if (!r) return
+      // A kind outside TASK_KINDS (an injected one) yields a task the TaskDef union does not name; the engine
+      // handles it through the same kind set.
       workflow.tasks.push(r.task as TaskDef)
       sources.tasks.push(['tasks', i])
       sources.needs.push(r.needsAt)

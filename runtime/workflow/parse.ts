@@ -7,6 +7,7 @@ import type { Workflow } from './model.ts'
 import { normalizeWorkflow } from './normalize.ts'
 import { formatPath, type Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
+import { TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { validateSemantics } from './validate.ts'
 
 /** Budget of the `yaml` package's weighted alias count per allowed alias (it counts n + 1 for n plain aliases). */
@@ -21,9 +22,10 @@ export type ParseResult =
  * Parses and validates workflow YAML. Collects all problems — syntax, limits, structure (TypeBox) and
  * semantics (ids, needs graph, cron, templates) — each with a path like `tasks[2].needs[0]`, at most
  * `limits.maxIssues` of them. Every step is linear in the document (sorting the issues: n log n), and
- * the limits are checked first: the size before parsing, the rest in one walk before conversion.
+ * the limits are checked first: the size before parsing, the rest in one walk before conversion. Tasks are
+ * read with `kinds` (the built-in TASK_KINDS unless a caller adds its own).
  */
-export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}): ParseResult {
+export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}, kinds: TaskKinds = TASK_KINDS): ParseResult {
   const lim: WorkflowLimits = { ...DEFAULT_WORKFLOW_LIMITS, ...limits }
   if (exceedsBytes(yamlText, lim.maxDocumentBytes)) {
     return { ok: false, issues: [documentTooLarge(Buffer.byteLength(yamlText, 'utf8'), lim.maxDocumentBytes)] }
@@ -72,8 +74,8 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
         : { path: '', code: IssueCode.YamlSyntax, message }],
     }
   }
-  const { workflow, sources, issues } = normalizeWorkflow(raw)
-  const report = workflow ? validateSemantics(workflow, sources) : { errors: [], warnings: [] }
+  const { workflow, sources, issues } = normalizeWorkflow(raw, kinds)
+  const report = workflow ? validateSemantics(workflow, sources, kinds) : { errors: [], warnings: [] }
   const locator = createLocator(doc)
   const place = (i: RawIssue) => toIssue(i, locator, lineCounter)
   const errors = sortIssues([...issues, ...report.errors].map(place))

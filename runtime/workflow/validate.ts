@@ -1,4 +1,4 @@
-/** Semantic checks on a normalised workflow: ids, the needs graph, durations, cron, templates, input defaults. */
+/** Semantic checks on a normalised workflow: ids, the needs graph, cron, templates, input defaults, and each task's kind's own. */
 import { Cron } from 'croner'
 import { findCycle } from './graph.ts'
 import { IssueCode } from './issues.ts'
@@ -6,7 +6,8 @@ import type { InputDecl, Workflow } from './model.ts'
 import type { Sources } from './normalize.ts'
 import type { Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
-import { ENV_NAME_PATTERN, ID_PATTERN, TASK_TYPE_PATTERN } from './schema.ts'
+import { ID_PATTERN } from './schema.ts'
+import { kindOf, templatesOf, TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { scanTemplates } from './template.ts'
 import { indexUpstream } from './upstream.ts'
 
@@ -17,7 +18,7 @@ export interface SemanticReport {
 }
 
 /** Every semantic problem in one pass (never stops at the first). */
-export function validateSemantics(wf: Workflow, src: Sources): SemanticReport {
+export function validateSemantics(wf: Workflow, src: Sources, kinds: TaskKinds = TASK_KINDS): SemanticReport {
   const errors: RawIssue[] = []
   const warnings: RawIssue[] = []
   const add = (at: Segment[], code: IssueCode, message: string) => errors.push({ at, code, message })
@@ -25,8 +26,8 @@ export function validateSemantics(wf: Workflow, src: Sources): SemanticReport {
   if (src.tasksEmpty) add(['tasks'], IssueCode.EmptyTasks, 'a workflow needs at least one task')
   checkInputs(wf.inputs, src, add)
   checkTriggers(wf, src, add, warnings)
-  checkTasks(wf, src, add)
-  checkTemplates(wf, src, add, warnings)
+  checkTasks(wf, src, add, errors, kinds)
+  checkTemplates(wf, src, add, warnings, kinds)
   return { errors, warnings }
 }
 
@@ -97,7 +98,7 @@ export function cronProblem(expr: string, timezone?: string): string | undefined
   }
 }
 
-function checkTasks(wf: Workflow, src: Sources, add: Add): void {
+function checkTasks(wf: Workflow, src: Sources, add: Add, errors: RawIssue[], kinds: TaskKinds): void {
   const firstIndex = new Map<string, number>()
   wf.tasks.forEach((t, k) => {
     const at = src.tasks[k] ?? ['tasks', k]
@@ -107,12 +108,7 @@ function checkTasks(wf: Workflow, src: Sources, add: Add): void {
       if (first !== undefined) add([...at, 'id'], IssueCode.DuplicateTaskId, `task id "${t.id}" is already used by tasks[${first}]`)
       else firstIndex.set(t.id, k)
     }
-    if (t.type !== '' && !TASK_TYPE_PATTERN.test(t.type)) {
-      add([...at, 'type'], IssueCode.InvalidTaskType, `invalid task type "${t.type}" (expected namespace/plugin.action)`)
-    }
-    for (const name of Object.keys(t.env ?? {})) {
-      if (!ENV_NAME_PATTERN.test(name)) add([...at, 'env', name], IssueCode.InvalidEnvName, `invalid environment variable name "${name}"`)
-    }
+    kindOf(t, kinds)?.validate(t, at, errors)
   })
   const ids = new Set(firstIndex.keys())
   const suggest = suggester(ids)
@@ -150,7 +146,7 @@ function suggester(known: Set<string>): (name: string) => string {
   }
 }
 
-function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[]): void {
+function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[], kinds: TaskKinds): void {
   const inputs = new Set(wf.inputs.map((i) => i.name))
   const secrets = new Set(wf.secrets)
   const usedSecrets = new Set<string>()
@@ -158,7 +154,7 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   const upstream = indexUpstream(withoutSelfNeeds(wf))
   wf.tasks.forEach((t, k) => {
     const at = src.tasks[k] ?? ['tasks', k]
-    const { refs, problems } = scanTemplates({ inputs: t.inputs, env: t.env ?? {} }, at)
+    const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
     for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
     for (const r of refs) {
       const [head = '', second] = r.path
