@@ -72,6 +72,32 @@ describe('migrations', () => {
       upgraded.close()
     }
   })
+  it('migration 6 keys task runs by path: v0.2 rows are paths of depth one, with kind plugin, and stored models gain kinds', () => {
+    const path = join(dir, 'v5.db')
+    const old = new Database(path, { create: true })
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 5))
+    // The model as v0.1/v0.2 stored it: tasks without `kind`.
+    const v02 = JSON.stringify({ ...wf, tasks: wf.tasks.map(({ kind: _, ...t }) => t) })
+    old.query(`INSERT INTO workflows (id, source, model, enabled, revision, created_at, updated_at) VALUES ('demo', 'id: demo', ?, 1, 1, 1, 1)`).run(v02)
+    old.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, inputs, created_at, updated_at)
+      VALUES ('ex1', 'demo', 1, ?, 'RUNNING', 'api', '{}', 1, 1)`).run(v02)
+    old.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, output, updated_at) VALUES
+      ('ex1', 'a', 0, 'SUCCESS', 1, '{"x":1}', 1), ('ex1', 'b', 1, 'PENDING', 0, NULL, 1)`).run()
+    old.close()
+    const upgraded = openStore(path)
+    try {
+      expect(schemaVersion(upgraded.db)).toBe(MIGRATIONS.length)
+      const snap = upgraded.executions.snapshot('ex1')!
+      expect(snap.workflow).toEqual(wf)
+      expect(upgraded.workflows.get('demo')!.workflow).toEqual(wf)
+      expect(snap.taskRuns.map((r) => [r.taskId, r.kind, r.parentPath, r.iteration, r.state])).toEqual([
+        ['a', 'plugin', undefined, undefined, 'SUCCESS'], ['b', 'plugin', undefined, undefined, 'PENDING'],
+      ])
+      expect(snap.taskRuns[0]!.output).toEqual({ x: 1 })
+    } finally {
+      upgraded.close()
+    }
+  })
   it('has the indexes the API queries need', () => {
     const plan = store.db.query<{ detail: string }, []>(
       "EXPLAIN QUERY PLAN SELECT * FROM logs WHERE execution_id = 'x' AND level IN ('WARN') ORDER BY id DESC LIMIT 10").all()
