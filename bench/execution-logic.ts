@@ -7,6 +7,7 @@
 
 import { nextExecutionState } from '../actors/execution/logic.ts'
 import type { ExecutionInbox, ExecutionView } from '../actors/execution/protocol.ts'
+import { createView } from '../actors/execution/view.ts'
 import type { TaskDef, Workflow } from '../runtime/workflow/model.ts'
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -23,12 +24,7 @@ function chain(n: number): Workflow {
   return workflow(Array.from({ length: n }, (_, i) => task(`t${i}`, i ? [`t${i - 1}`] : [])))
 }
 
-function view(wf: Workflow): ExecutionView {
-  return {
-    executionId: 'ex', workflow: wf, phase: 'running', inFlight: [],
-    tasks: Object.fromEntries(wf.tasks.map((t) => [t.id, { state: 'PENDING' as const, attempt: 0 }])),
-  }
-}
+const view = (wf: Workflow): ExecutionView => createView({ executionId: 'ex', workflow: wf })
 
 /** Runs one execution to its end: every dispatched attempt finishes OK, in dispatch order. */
 function run(wf: Workflow): { ms: number; events: number } {
@@ -41,7 +37,7 @@ function run(wf: Workflow): { ms: number; events: number } {
     v = s.view
     events++
     for (const e of s.effects) {
-      if (e.type === 'runTask') queue.push({ type: 'task.finished', taskId: e.taskId, attempt: e.attempt, outcome: { ok: true, output: {} } })
+      if (e.type === 'runPlugin') queue.push({ type: 'task.finished', path: e.path, attempt: e.attempt, outcome: { ok: true, output: {} } })
     }
   }
   const ms = performance.now() - t

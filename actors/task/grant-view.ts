@@ -2,7 +2,9 @@
 
 import { toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
-import type { TaskDef, Workflow } from '../../runtime/workflow/model.ts'
+import type { Workflow } from '../../runtime/workflow/model.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import { pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
 import { resolveAction } from '../../sandbox/plugins/registry.ts'
 import type { EnginePlugins } from '../plugins.ts'
@@ -26,23 +28,23 @@ export interface TaskGrant {
   error?: ErrorInfo
 }
 
-/** The effective grant of every task (declaration order). */
+/** The effective grant of every plugin call the tasks make (declaration order; a plugin task makes one). */
 export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   // Tasks of one plugin with the same narrowing get the same grant: compute it once (a 5,000-task workflow is
   // applied on the server's main thread).
   const seen = new Map<string, Omit<TaskGrant, 'taskId'>>()
-  return wf.tasks.map((t) => {
-    const key = JSON.stringify([t.type, t.runner ?? null, t.permissions ?? null, Object.keys(t.env ?? {}).sort()])
+  return wf.tasks.flatMap((t) => pluginCallsOf(t).map((c) => {
+    const key = JSON.stringify([c.type, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
     let g = seen.get(key)
     if (!g) {
-      const { taskId: _, ...rest } = taskGrant(t, plugins)
+      const { taskId: _, ...rest } = taskGrant(c, plugins)
       seen.set(key, (g = rest))
     }
-    return { taskId: t.id, ...g }
-  })
+    return { taskId: c.id, ...g }
+  }))
 }
 
-function taskGrant(task: TaskDef, plugins: EnginePlugins): TaskGrant {
+function taskGrant(task: PluginCall, plugins: EnginePlugins): TaskGrant {
   let runner: 'process' | 'docker' = task.runner ?? 'process'
   try {
     const { plugin } = resolveAction(plugins.registry, task.type)

@@ -4,7 +4,8 @@
  */
 
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { PermissionSet, TaskDef } from '../../runtime/workflow/model.ts'
+import type { PermissionSet } from '../../runtime/workflow/model.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import type { LoadedPlugin, Permissions } from '../../sandbox/manifest.ts'
 import { networkCovers } from '../../sandbox/permissions/coverage.ts'
 import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/paths.ts'
@@ -56,7 +57,7 @@ export function narrowPermissions(manifest: Permissions | undefined, task: Permi
  * when the task widens the manifest or its narrowed grant is not one the engine may give (checked again
  * now, so a path that became a symlink to `/` since the manifest was loaded is refused).
  */
-export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+export function effectiveGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
   if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
   const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
   const issues = checkGrant(grant, { ...ctx, runner })
@@ -71,7 +72,7 @@ export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'pro
  * by the program it was checked as (canonical path), so the launcher cannot resolve a name to another file
  * (e.g. through a PATH the task maps). Other runners get the effective grant as it is.
  */
-export function launchGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
   const grant = effectiveGrant(plugin, task, runner, ctx)
   if (runner !== 'process' || !grant.run?.length) return grant
   return { ...grant, run: resolvedRun(grant, ctx).map((r) => r.path) }
