@@ -24,26 +24,36 @@ export function normalizeTask(
     issues.push({ at, code: IssueCode.InvalidType, message: 'expected a task (a map with id and type)' })
     return undefined
   }
-  const [name, kind] = kindOfItem(item, at, issues, kinds)
-  issues.push(...schemaIssues(taskSchema(kind), item, at))
+  const [name, kind, conflicting] = kindOfItem(item, at, issues, kinds)
+  // Another kind's key is already reported as the conflict; not again as an unknown field of this kind.
+  const unknownKindKey = (i: RawIssue) => i.code === IssueCode.UnknownField && i.at.length === at.length + 1 && conflicting.includes(String(i.at[at.length]))
+  for (const i of schemaIssues(taskSchema(kind), item, at)) {
+    if (unknownKindKey(i)) continue
+    // No kind named: the default kind's key is missing, and any kind's would do.
+    const missingKind = i.code === IssueCode.Required && i.at.length === at.length + 1 && i.at[at.length] === kind.key && !Object.hasOwn(item, kind.key)
+    issues.push(missingKind && Object.keys(kinds).length > 1 ? { ...i, message: `a task needs a kind: ${kindKeys(kinds)}` } : i)
+  }
   const { common, needsAt } = normalizeCommon(item, at, issues)
   return { task: { ...common, kind: name, ...kind.normalize(item, at, issues) }, needsAt }
 }
+
+/** `"type" (plugin), "echo" (echo)`: each kind's key and name. */
+const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).map(([name, k]) => `"${k.key}" (${name})`).join(' or ')
 
 /**
  * The kind a task names by its kind key. A task that names none is checked as the default kind (the first),
  * so its missing key is reported as REQUIRED by that kind's schema; one that names two gets
  * CONFLICTING_TASK_KINDS and is checked as the first it names.
  */
-function kindOfItem(item: Record<string, unknown>, at: Segment[], issues: RawIssue[], kinds: TaskKinds): [string, TaskKind] {
+function kindOfItem(item: Record<string, unknown>, at: Segment[], issues: RawIssue[], kinds: TaskKinds): [string, TaskKind, string[]] {
   const entries = Object.entries(kinds)
   const named = entries.filter(([, k]) => Object.hasOwn(item, k.key))
-  if (named.length > 1) {
-    const [[firstName, first], [secondName, second]] = named as [[string, TaskKind], [string, TaskKind]]
+  const [firstName, first] = named[0] ?? entries[0]!
+  for (const [otherName, other] of named.slice(1)) {
     issues.push({
-      at: [...at, second.key], atKey: true, code: IssueCode.ConflictingTaskKinds,
-      message: `a task has one kind: "${first.key}" (${firstName}) and "${second.key}" (${secondName}) cannot both be given`,
+      at: [...at, other.key], atKey: true, code: IssueCode.ConflictingTaskKinds,
+      message: `a task has one kind: "${first.key}" (${firstName}) and "${other.key}" (${otherName}) cannot both be given`,
     })
   }
-  return named[0] ?? entries[0]!
+  return [firstName, first, named.slice(1).map(([, k]) => k.key)]
 }
