@@ -11,3 +11,5 @@ export {
 export { cronProblem, isTimeZone, matchesType } from './validate.ts'
 export { ENV_NAME_PATTERN, ID_PATTERN, SECRET_NAME_PATTERN, TASK_TYPE_PATTERN } from './schema.ts'
 export { formatPath } from './path.ts'
+export { formatRunPath, iterationOf, parentRunPath, parseRunPath, taskAtPath, type PathStep, type RunPath } from './run-path.ts'
+export { describeTask, kindOf, pluginCallsOf, TASK_KINDS, templatesOf } from './tasks/registry.ts'

@@ -3,6 +3,7 @@
  * iteration adds an index (`each[3]`); a task nested in another adds a step (`sub/child`, `each[3]/child`).
  * Task ids cannot hold `/`, `[` or `]` (ID_PATTERN), so every path parses back into its steps.
  */
+import { ID_PATTERN } from './schema.ts'
 
 /** A task run's key within its execution (stored as `task_runs.task_id`, shown as `taskId`). */
 export type RunPath = string
@@ -13,7 +14,8 @@ export interface PathStep {
   index?: number
 }
 
-const STEP = /^([a-z0-9][a-z0-9-_]*)(?:\[(0|[1-9]\d*)\])?$/
+/** A task id (ID_PATTERN without its anchors), then an optional `[index]`. */
+const STEP = new RegExp(`^(${ID_PATTERN.source.slice(1, -1)})(?:\\[(0|[1-9]\\d*)\\])?$`)
 
 /** `[{id: 'each', index: 3}, {id: 'child'}]` → `each[3]/child`. */
 export function formatRunPath(steps: readonly PathStep[]): RunPath {
