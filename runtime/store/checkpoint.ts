@@ -32,6 +32,7 @@ export type TaskTransition = TaskTransitionFields & StateReason<TaskRunState>
 interface TaskTransitionFields {
   kind: 'task'
   executionId: string
+  /** The run's path (runtime/workflow/run-path.ts): a top-level task's id, `each[3]`, `sub/child`. */
   taskId: string
   /** The attempt this transition concerns (required when entering RUNNING). */
   attempt?: number
