@@ -33,15 +33,19 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   // Tasks of one plugin with the same narrowing get the same grant: compute it once (a 5,000-task workflow is
   // applied on the server's main thread).
   const seen = new Map<string, Omit<TaskGrant, 'taskId'>>()
-  return wf.tasks.flatMap((t) => pluginCallsOf(t).map((c) => {
-    const key = JSON.stringify([c.type, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
-    let g = seen.get(key)
-    if (!g) {
-      const { taskId: _, ...rest } = taskGrant(c, plugins)
-      seen.set(key, (g = rest))
+  const out: TaskGrant[] = []
+  for (const t of wf.tasks) {
+    for (const c of pluginCallsOf(t)) {
+      const key = JSON.stringify([c.type, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
+      let g = seen.get(key)
+      if (!g) {
+        const { taskId: _, ...rest } = taskGrant(c, plugins)
+        seen.set(key, (g = rest))
+      }
+      out.push({ taskId: c.id, ...g })
     }
-    return { taskId: c.id, ...g }
-  }))
+  }
+  return out
 }
 
 function taskGrant(task: PluginCall, plugins: EnginePlugins): TaskGrant {

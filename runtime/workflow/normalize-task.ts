@@ -34,8 +34,10 @@ export function normalizeTask(
     issues.push(missingKind && Object.keys(kinds).length > 1 ? { ...i, message: `a task needs a kind: ${kindKeys(kinds)}` } : i)
   }
   const { common, needsAt } = normalizeCommon(item, at, issues)
-  return { task: { ...common, kind: name, ...kind.normalize(item, at, issues) }, needsAt }
+  return { task: Object.assign(common, { kind: name }, kind.normalize(item, at, issues)), needsAt }
 }
+
+const kindEntries = new WeakMap<TaskKinds, [string, TaskKind][]>()
 
 /** `"type" (plugin), "echo" (echo)`: each kind's key and name. */
 const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).map(([name, k]) => `"${k.key}" (${name})`).join(' or ')
@@ -46,7 +48,8 @@ const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).map(([name, k]) => 
  * CONFLICTING_TASK_KINDS and is checked as the first it names.
  */
 function kindOfItem(item: Record<string, unknown>, at: Segment[], issues: RawIssue[], kinds: TaskKinds): [string, TaskKind, string[]] {
-  const entries = Object.entries(kinds)
+  let entries = kindEntries.get(kinds)
+  if (!entries) kindEntries.set(kinds, (entries = Object.entries(kinds)))
   const named = entries.filter(([, k]) => Object.hasOwn(item, k.key))
   const [firstName, first] = named[0] ?? entries[0]!
   for (const [otherName, other] of named.slice(1)) {

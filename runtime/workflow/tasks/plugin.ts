@@ -23,13 +23,13 @@ const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 
 /** The call a plugin task makes (what its step dispatches and what apply shows the grant of). */
 export function pluginCall(task: TaskCommon & PluginSpec): PluginCall {
-  return {
-    id: task.id, type: task.type, inputs: task.inputs,
-    ...(task.runner !== undefined ? { runner: task.runner } : {}),
-    ...(task.permissions !== undefined ? { permissions: task.permissions } : {}),
-    ...(task.env !== undefined ? { env: task.env } : {}),
-    ...(task.timeoutMs !== undefined ? { timeoutMs: task.timeoutMs } : {}),
-  }
+  // Assigned field by field (no spreads): apply builds one per task of a workflow on the server's main thread.
+  const call: PluginCall = { id: task.id, type: task.type, inputs: task.inputs }
+  if (task.runner !== undefined) call.runner = task.runner
+  if (task.permissions !== undefined) call.permissions = task.permissions
+  if (task.env !== undefined) call.env = task.env
+  if (task.timeoutMs !== undefined) call.timeoutMs = task.timeoutMs
+  return call
 }
 
 export const plugin: TaskKind<PluginSpec> = {
