@@ -8,6 +8,7 @@ import type { SpecOf, TASK_KINDS, TaskKindName, TaskKinds } from '../../../runti
 import { pluginStep } from './plugin.ts'
 import type { TaskStep } from './step.ts'
 
+/** The built-in kinds' steps, one per name in TASK_KINDS. */
 export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof TASK_KINDS)[N]>> } = {
   plugin: pluginStep,
 }

@@ -32,6 +32,7 @@ export function pluginCall(task: TaskCommon & PluginSpec): PluginCall {
   return call
 }
 
+/** The plugin kind: named by `type:`, as every task of v0.1 and v0.2 was. */
 export const plugin: TaskKind<PluginSpec> = {
   key: 'type',
   fields: {
