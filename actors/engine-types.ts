@@ -25,6 +25,12 @@ export interface EngineOptions {
   recover?: boolean
   /** Told what the operator should know (a plugin whose permissions changed since last loaded); the server logs it as a WARN. */
   onWarning?(message: string): void
+  /**
+   * Modules of task kinds beyond the built-in ones, each exporting `taskKind: TaskKindModule`
+   * (actors/execution/steps/registry.ts), loaded into every worker. Workflows using them are parsed with the
+   * same kinds (`parseWorkflow(text, limits, { kinds })`) by the caller: the server's parser knows only the built-ins.
+   */
+  taskKinds?: string[]
 }
 
 export interface StartRequest {

@@ -57,6 +57,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     sandbox: config.sandbox,
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,
+    ...(opts.taskKinds?.length ? { taskKindModules: opts.taskKinds } : {}),
   }
   const supervisor = new Supervisor({
     store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,

@@ -17,7 +17,7 @@ import type { Workflow } from '../runtime/workflow/model.ts'
 
 const FLOOD = Number(process.env.FLOOD ?? 200_000)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
-const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', type: 'core/log.info', needs: [], inputs: {} }] }
+const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', kind: 'plugin', type: 'core/log.info', needs: [], inputs: {} }] }
 
 async function once(mode: 'unbounded' | 'fair') {
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-logs-'))

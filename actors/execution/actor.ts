@@ -5,39 +5,48 @@ import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import { isTerminalTask } from '../../runtime/state/states.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { RunPath } from '../../runtime/workflow/run-path.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { nextExecutionState } from './logic.ts'
-import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome } from './protocol.ts'
+import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
+import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
+import { createView, outputsFor } from './view.ts'
 
+/** One attempt of a plugin call, for the task actor. */
 export interface TaskRun {
-  taskId: string
+  path: RunPath
   attempt: number
+  call: PluginCall
   signal: AbortSignal
-  /** Outputs of finished tasks, for templates. */
+  /** Outputs of the finished runs the call's templates name, by task id. */
   outputs: Record<string, unknown>
 }
 
 export interface ExecutionActorDeps {
   port: SupervisorPort
   clock: Clock
-  /** Runs one attempt (the task actor); never throws — failures are outcomes. */
+  /** Runs one attempt of a plugin call (the task actor); never throws — failures are outcomes. */
   runTask(snapshot: ExecutionSnapshot, run: TaskRun): Promise<TaskOutcome>
   onStopped(executionId: string): void
+  /** The kinds' planning steps (default: the built-ins). */
+  steps?: TaskSteps
 }
 
 /** Rebuilds the actor's view from a stored snapshot. */
 export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
-  const tasks: ExecutionView['tasks'] = {}
+  const runs: Record<RunPath, TaskView> = {}
   for (const t of snapshot.taskRuns) {
-    tasks[t.taskId] = {
+    runs[t.taskId] = {
       state: t.state, attempt: t.attempt,
+      ...(t.reason !== undefined ? { reason: t.reason } : {}),
       ...(t.output !== undefined ? { output: t.output } : {}),
       ...(t.error ? { error: t.error } : {}),
       ...(t.nextAttemptAt !== undefined ? { nextAttemptAt: t.nextAttemptAt } : {}),
     }
   }
-  return { executionId: snapshot.execution.id, workflow: snapshot.workflow, phase: 'running', tasks, inFlight: [] }
+  return createView({ executionId: snapshot.execution.id, workflow: snapshot.workflow, inputs: snapshot.execution.inputs, runs })
 }
 
 export class ExecutionActor {
@@ -68,7 +77,7 @@ export class ExecutionActor {
   }
 
   private async receive(m: ExecutionInbox): Promise<void> {
-    const step = nextExecutionState(this.view, m, this.deps.clock.now())
+    const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
     this.view = step.view
     if (step.transitions.length) {
       const results = await this.deps.port.checkpoint(step.transitions)
@@ -80,10 +89,10 @@ export class ExecutionActor {
 
   private perform(e: Effect): void {
     switch (e.type) {
-      case 'runTask': return this.runTask(e.taskId, e.attempt)
+      case 'runPlugin': return this.runPlugin(e.path, e.attempt, e.call)
       case 'scheduleRetry':
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
-          () => this.ref.tell({ type: 'task.retryDue', taskId: e.taskId }),
+          () => this.ref.tell({ type: 'task.retryDue', path: e.path }),
           () => {},
         )
         return
@@ -98,19 +107,19 @@ export class ExecutionActor {
     }
   }
 
-  private runTask(taskId: string, attempt: number): void {
+  private runPlugin(path: RunPath, attempt: number, call: PluginCall): void {
     const abort = new AbortController()
-    this.aborts.set(taskId, abort)
-    const outputs: Record<string, unknown> = {}
-    for (const [id, t] of Object.entries(this.view.tasks)) if (t.state === 'SUCCESS') outputs[id] = t.output
-    this.deps.runTask(this.snapshot, { taskId, attempt, signal: abort.signal, outputs }).then(
+    this.aborts.set(path, abort)
+    // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
+    const outputs = outputsFor(this.view, [call.inputs, call.env ?? {}])
+    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, outputs }).then(
       (outcome) => {
-        this.aborts.delete(taskId)
-        this.ref.tell({ type: 'task.finished', taskId, attempt, outcome })
+        this.aborts.delete(path)
+        this.ref.tell({ type: 'task.finished', path, attempt, outcome })
       },
       (error) => {
-        this.aborts.delete(taskId)
-        this.ref.tell({ type: 'task.finished', taskId, attempt, outcome: { ok: false, error: toErrorInfo(error) } })
+        this.aborts.delete(path)
+        this.ref.tell({ type: 'task.finished', path, attempt, outcome: { ok: false, error: toErrorInfo(error) } })
       },
     )
   }

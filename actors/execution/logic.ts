@@ -1,13 +1,20 @@
 /**
- * The execution actor's pure transition: (view, message, now) → (view, transitions to commit, effects).
- * The actor commits the transitions, then performs the effects: checkpoint before effect.
+ * The execution actor's transition: (view, message, now) → (view, transitions to commit, effects). The actor
+ * commits the transitions, then performs the effects: checkpoint before effect. What a run does when it
+ * starts is its kind's step (steps/registry.ts); this module only orders runs, retries and ends them.
+ * Deterministic: runs that become ready together start in declaration order, and backoff has no jitter.
  */
 
-import { assertNever, ErrorCode, isRetryable, type ErrorInfo } from '../../runtime/errors.ts'
-import { isTerminalTask } from '../../runtime/state/states.ts'
+import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
+import { isTerminalTask, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
-import type { RetryPolicy, TaskDef } from '../../runtime/workflow/model.ts'
+import type { RetryPolicy } from '../../runtime/workflow/model.ts'
+import type { RunPath } from '../../runtime/workflow/run-path.ts'
+import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
+import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
+import type { Dispatch, StepScope } from './steps/step.ts'
+import { outputsFor } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -16,84 +23,113 @@ export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number 
   return maxDelayMs === undefined ? raw : Math.min(raw, maxDelayMs)
 }
 
-export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now: number): Step {
-  const s = new StepBuilder(view)
+/**
+ * The next step of an execution. The view is updated in place and returned in the step (see ExecutionView);
+ * `steps` are the kinds' planning steps (the built-ins unless an engine adds its own).
+ */
+export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now: number, steps: TaskSteps = TASK_STEPS): Step {
+  const s = new Planner(view, now, steps)
   switch (msg.type) {
-    case 'execution.start': return s.advance(now).done()
-    case 'task.finished': return s.onFinished(msg.taskId, msg.attempt, msg.outcome, now).advance(now).done()
-    case 'task.retryDue': return s.onRetryDue(msg.taskId).advance(now).done()
-    case 'execution.cancel': return s.onStop('cancelling', { code: ErrorCode.Cancelled, message: msg.reason }).advance(now).done()
+    case 'execution.start': return s.onStart().advance().done()
+    case 'task.finished': return s.onFinished(msg.path, msg.attempt, msg.outcome).advance().done()
+    case 'task.retryDue': return s.onRetryDue(msg.path).advance().done()
+    case 'execution.cancel': return s.onStop('cancelling', { code: ErrorCode.Cancelled, message: msg.reason }).advance().done()
     case 'execution.timeout': {
       const error = { code: ErrorCode.ExecutionTimedOut, message: 'execution timed out' }
-      return s.onStop('timingOut', error).advance(now).done()
+      return s.onStop('timingOut', error).advance().done()
     }
-    case 'execution.interrupt': return s.onInterrupt().advance(now).done()
+    case 'execution.interrupt': return s.onInterrupt().advance().done()
     default: return assertNever(msg)
   }
 }
 
-class StepBuilder {
-  private view: ExecutionView
-  private transitions: Transition[] = []
-  private effects: Effect[] = []
+class Planner {
+  private readonly transitions: Transition[] = []
+  private readonly effects: Effect[] = []
+  private readonly scope: StepScope
 
-  constructor(v: ExecutionView) {
-    this.view = { ...v, tasks: { ...v.tasks }, inFlight: [...v.inFlight] }
+  constructor(private readonly view: ExecutionView, private readonly now: number, private readonly steps: TaskSteps) {
+    this.scope = {
+      executionId: view.executionId,
+      workflowId: view.workflow.id,
+      inputs: view.inputs,
+      render: (value) => renderValue(value, {
+        inputs: { ...view.inputs },
+        tasks: Object.fromEntries(Object.entries(outputsFor(view, value)).map(([id, output]) => [id, { output }])),
+        secrets: {},
+        execution: { id: view.executionId, workflowId: view.workflow.id },
+      }),
+    }
   }
 
   done(): Step {
     return { view: this.view, transitions: this.transitions, effects: this.effects }
   }
 
-  private get id() {
+  private get id(): string {
     return this.view.executionId
   }
 
-  private set(taskId: string, patch: Partial<TaskView>): void {
-    this.view.tasks[taskId] = { ...this.view.tasks[taskId]!, ...patch }
+  private set(path: RunPath, patch: Partial<TaskView>): void {
+    this.view.tasks[path] = { ...this.view.tasks[path]!, ...patch }
   }
 
-  private taskDef(taskId: string): TaskDef {
-    return this.view.workflow.tasks.find((t) => t.id === taskId)!
-  }
-
-  onFinished(taskId: string, attempt: number, outcome: TaskOutcome, now: number): this {
-    this.view.inFlight = this.view.inFlight.filter((t) => t !== taskId)
-    const task = this.view.tasks[taskId]
-    if (!task || isTerminalTask(task.state) || task.attempt !== attempt) return this
-    // Interrupted for shutdown: leave the attempt RUNNING in the store; recovery gives it back on restart.
-    if (this.view.phase === 'interrupting' && !outcome.ok) return this
-    if (outcome.ok) {
-      this.set(taskId, { state: 'SUCCESS', output: outcome.output })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId, to: 'SUCCESS', output: outcome.output })
-      return this
+  /** First message: re-arm the retry waits a resumed execution holds (dispatch happens on RetryDue). */
+  onStart(): this {
+    if (this.view.phase !== 'running') return this
+    for (const t of this.view.plan.tasks) {
+      const run = this.view.tasks[t.id]!
+      if (run.state === 'WAITING' && run.nextAttemptAt !== undefined && !this.view.inFlight.has(t.id))
+        this.effects.push({ type: 'scheduleRetry', path: t.id, at: Math.max(this.now, run.nextAttemptAt) })
     }
-    const timedOut = outcome.error.code === ErrorCode.TaskTimedOut
-    const retry = this.taskDef(taskId).retry
-    const canRetry = this.view.phase === 'running' && retry !== undefined && attempt <= retry.max &&
-      isRetryable(outcome.error.code)
-    if (canRetry) {
-      const at = now + backoffDelay(retry, attempt)
-      this.set(taskId, { state: 'WAITING', error: outcome.error, nextAttemptAt: at })
-      this.transitions.push({
-        kind: 'task', executionId: this.id, taskId, to: 'WAITING', reason: 'RETRY_BACKOFF', error: outcome.error,
-        nextAttemptAt: at, ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
-      })
-      this.effects.push({ type: 'scheduleRetry', taskId, at })
-      return this
-    }
-    this.set(taskId, { state: 'FAILED', error: outcome.error })
-    this.transitions.push({
-      kind: 'task', executionId: this.id, taskId, to: 'FAILED', error: outcome.error,
-      ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
-    })
     return this
   }
 
-  onRetryDue(taskId: string): this {
-    const task = this.view.tasks[taskId]
-    if (this.view.phase !== 'running' || task?.state !== 'WAITING' || this.view.inFlight.includes(taskId)) return this
-    this.dispatch(taskId)
+  onFinished(path: RunPath, attempt: number, outcome: TaskOutcome): this {
+    this.view.inFlight.delete(path)
+    const run = this.view.tasks[path]
+    if (!run || isTerminalTask(run.state) || run.attempt !== attempt) return this
+    // Interrupted for shutdown: leave the attempt RUNNING in the store; recovery gives it back on restart.
+    if (this.view.phase === 'interrupting' && !outcome.ok) return this
+    return this.conclude(path, attempt, outcome)
+  }
+
+  /** An attempt's outcome: SUCCESS, a retry wait while the task's `retry` allows one, or FAILED. */
+  private conclude(path: RunPath, attempt: number, outcome: TaskOutcome): this {
+    if (outcome.ok) {
+      this.set(path, { state: 'SUCCESS', output: outcome.output })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output })
+      this.settle(path, 'SUCCESS')
+      return this
+    }
+    const timedOut = outcome.error.code === ErrorCode.TaskTimedOut
+    const retry = this.taskAt(path)?.retry
+    const canRetry = this.view.phase === 'running' && retry !== undefined && attempt <= retry.max &&
+      isRetryable(outcome.error.code)
+    if (canRetry) {
+      const at = this.now + backoffDelay(retry, attempt)
+      this.set(path, { state: 'WAITING', reason: WaitReason.RetryBackoff, error: outcome.error, nextAttemptAt: at })
+      this.transitions.push({
+        kind: 'task', executionId: this.id, taskId: path, to: 'WAITING', reason: WaitReason.RetryBackoff, error: outcome.error,
+        nextAttemptAt: at, ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
+      })
+      this.effects.push({ type: 'scheduleRetry', path, at })
+      return this
+    }
+    this.set(path, { state: 'FAILED', error: outcome.error })
+    this.transitions.push({
+      kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: outcome.error,
+      ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
+    })
+    this.settle(path, 'FAILED')
+    return this
+  }
+
+  onRetryDue(path: RunPath): this {
+    const run = this.view.tasks[path]
+    const at = this.view.plan.position.get(path)
+    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || at === undefined) return this
+    this.dispatch(at)
     return this
   }
 
@@ -103,62 +139,96 @@ class StepBuilder {
     this.view.phase = phase
     this.view.stopError = error
     const to = phase === 'cancelling' ? 'CANCELLED' : 'FAILED'
-    for (const t of this.view.workflow.tasks) {
-      const task = this.view.tasks[t.id]!
-      if (isTerminalTask(task.state)) continue
+    for (const t of this.view.plan.tasks) {
+      if (isTerminalTask(this.view.tasks[t.id]!.state)) continue
       this.set(t.id, { state: to, error })
       this.transitions.push({
         kind: 'task', executionId: this.id, taskId: t.id, to, error,
         ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}),
       })
+      this.settle(t.id, to)
     }
-    if (this.view.inFlight.length) this.effects.push({ type: 'abortTasks', reason: phase === 'cancelling' ? 'cancel' : 'timeout' })
+    if (this.view.inFlight.size) this.effects.push({ type: 'abortTasks', reason: phase === 'cancelling' ? 'cancel' : 'timeout' })
     return this
   }
 
   onInterrupt(): this {
     if (this.view.phase !== 'running') return this
     this.view.phase = 'interrupting'
-    if (this.view.inFlight.length) this.effects.push({ type: 'abortTasks', reason: 'interrupt' })
+    if (this.view.inFlight.size) this.effects.push({ type: 'abortTasks', reason: 'interrupt' })
     return this
   }
 
-  private dispatch(taskId: string): void {
-    const attempt = this.view.tasks[taskId]!.attempt + 1
-    this.set(taskId, { attempt, nextAttemptAt: undefined })
-    this.view.inFlight.push(taskId)
-    this.effects.push({ type: 'runTask', taskId, attempt })
+  /**
+   * A run reached a terminal state: count it, and tell its dependents — each waits on one need fewer after a
+   * SUCCESS (and is ready at none), and is to be skipped after anything else.
+   */
+  private settle(path: RunPath, to: TaskRunState): void {
+    const plan = this.view.plan
+    const at = plan.position.get(path)
+    if (at === undefined) return
+    plan.unfinished--
+    if (to === 'FAILED' && (plan.firstFailed < 0 || at < plan.firstFailed)) plan.firstFailed = at
+    for (const d of plan.dependents[at]!) {
+      if (to !== 'SUCCESS') plan.blocked.push(d)
+      else if (--plan.waitingOn[d]! === 0) plan.ready.push(d)
+    }
   }
 
-  /** Skips tasks behind a failure, dispatches runnable ones in declaration order, ends the execution when nothing is left. */
-  advance(now: number): this {
-    const { tasks, workflow } = this.view
-    if (this.view.phase === 'running') {
-      // A skip can make a later-declared task skippable: repeat until nothing changes.
-      let changed = true
-      while (changed) {
-        changed = false
-        for (const t of workflow.tasks) {
-          const task = tasks[t.id]!
-          if (task.state !== 'PENDING' || this.view.inFlight.includes(t.id)) continue
-          const needs = t.needs.map((n) => tasks[n]!.state)
-          if (needs.some((s) => s === 'FAILED' || s === 'SKIPPED' || s === 'CANCELLED')) {
-            this.set(t.id, { state: 'SKIPPED' })
-            this.transitions.push({ kind: 'task', executionId: this.id, taskId: t.id, to: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
-            changed = true
-          } else if (needs.every((s) => s === 'SUCCESS')) {
-            this.dispatch(t.id)
-          }
-        }
+  private taskAt(path: RunPath) {
+    const at = this.view.plan.position.get(path)
+    return at === undefined ? undefined : this.view.plan.tasks[at]
+  }
+
+  /** Starts the next attempt of the task at `at` through its kind's step, and acts on what the step says. */
+  private dispatch(at: number): void {
+    const task = this.view.plan.tasks[at]!
+    const path = task.id
+    const attempt = this.view.tasks[path]!.attempt + 1
+    this.set(path, { attempt, nextAttemptAt: undefined })
+    const step = Object.hasOwn(this.steps, task.kind) ? this.steps[task.kind] : undefined
+    let d: Dispatch
+    try {
+      d = step
+        ? step.start(task, { path, attempt, now: this.now }, this.scope)
+        : { type: 'finish', outcome: { ok: false, error: { code: ErrorCode.InvalidWorkflow, message: `task kind "${task.kind}" is not known to this engine` } } }
+    } catch (e) {
+      d = { type: 'finish', outcome: { ok: false, error: toErrorInfo(e) } }
+    }
+    switch (d.type) {
+      case 'runPlugin':
+        this.view.inFlight.add(path)
+        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call })
+        return
+      case 'finish':
+        // No process and no slot: RUNNING is this step's to commit, in the same batch as the outcome.
+        this.set(path, { state: 'RUNNING' })
+        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })
+        this.conclude(path, attempt, d.outcome)
+        return
+      default:
+        return assertNever(d)
+    }
+  }
+
+  /**
+   * Skips the runs behind a failure and dispatches the ready ones, first-declared first, until neither is
+   * left (a skip or an immediate finish can free more); then ends the execution when nothing is left to do.
+   */
+  advance(): this {
+    const { plan, tasks, inFlight } = this.view
+    while (this.view.phase === 'running' && (plan.blocked.size > 0 || plan.ready.size > 0)) {
+      const skipping = plan.blocked.size > 0
+      const at = skipping ? plan.blocked.pop() : plan.ready.pop()
+      const path = plan.tasks[at]!.id
+      if (tasks[path]!.state !== 'PENDING' || inFlight.has(path)) continue // settled or started since it was queued
+      if (!skipping) {
+        this.dispatch(at)
+        continue
       }
-      for (const t of workflow.tasks) {
-        const task = tasks[t.id]!
-        // A retry wait recovered from the store: schedule it (dispatch happens on RetryDue).
-        if (task.state === 'WAITING' && task.nextAttemptAt !== undefined && !this.view.inFlight.includes(t.id) &&
-          !this.effects.some((e) => e.type === 'scheduleRetry' && e.taskId === t.id)) {
-          this.effects.push({ type: 'scheduleRetry', taskId: t.id, at: Math.max(now, task.nextAttemptAt) })
-        }
-      }
+      this.set(path, { state: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
+      this.settle(path, 'SKIPPED')
     }
     this.finishIfDone()
     return this
@@ -166,15 +236,14 @@ class StepBuilder {
 
   private finishIfDone(): void {
     const v = this.view
-    if (v.phase === 'done' || v.inFlight.length > 0) return
+    if (v.phase === 'done' || v.inFlight.size > 0) return
     if (v.phase === 'interrupting') {
       v.phase = 'done'
       this.effects.push({ type: 'finished' })
       return
     }
-    const states = v.workflow.tasks.map((t) => v.tasks[t.id]!)
-    if (states.some((t) => !isTerminalTask(t.state))) return
-    const failed = v.workflow.tasks.find((t) => v.tasks[t.id]!.state === 'FAILED')
+    if (v.plan.unfinished > 0) return
+    const failed = v.plan.firstFailed >= 0 ? v.plan.tasks[v.plan.firstFailed] : undefined
     if (v.phase === 'cancelling') {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'CANCELLED', error: v.stopError ?? { code: ErrorCode.Cancelled, message: 'cancelled' } })
     } else if (v.phase === 'timingOut') {

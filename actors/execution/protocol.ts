@@ -4,6 +4,9 @@ import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
+import type { RunPath } from '../../runtime/workflow/run-path.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import type { Plan } from './view.ts'
 
 export type TaskOutcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo }
 
@@ -12,14 +15,16 @@ export interface CancelExecution { type: 'execution.cancel'; reason: string }
 export interface ExecutionTimedOut { type: 'execution.timeout' }
 /** Stop without a terminal state: the engine is shutting down and the execution resumes on restart. */
 export interface InterruptExecution { type: 'execution.interrupt' }
-export interface TaskFinished { type: 'task.finished'; taskId: string; attempt: number; outcome: TaskOutcome }
-export interface RetryDue { type: 'task.retryDue'; taskId: string }
+/** An attempt of the run at `path` ended (a plugin call's outcome). */
+export interface TaskFinished { type: 'task.finished'; path: RunPath; attempt: number; outcome: TaskOutcome }
+export interface RetryDue { type: 'task.retryDue'; path: RunPath }
 
 export type ExecutionInbox = StartExecution | CancelExecution | ExecutionTimedOut | InterruptExecution | TaskFinished | RetryDue
 
 export type Effect =
-  | { type: 'runTask'; taskId: string; attempt: number }
-  | { type: 'scheduleRetry'; taskId: string; at: number }
+  /** Run one plugin call out of process (a task actor), as attempt `attempt` of the run at `path`. */
+  | { type: 'runPlugin'; path: RunPath; attempt: number; call: PluginCall }
+  | { type: 'scheduleRetry'; path: RunPath; at: number }
   | { type: 'abortTasks'; reason: 'cancel' | 'timeout' | 'interrupt' }
   | { type: 'finished' }
 
@@ -27,6 +32,8 @@ export interface TaskView {
   state: TaskRunState
   /** The last attempt started (0 before the first). */
   attempt: number
+  /** Why it is WAITING (or was SKIPPED…), as stored. */
+  reason?: string
   output?: unknown
   error?: ErrorInfo
   nextAttemptAt?: number
@@ -34,16 +41,24 @@ export interface TaskView {
 
 export type Phase = 'running' | 'cancelling' | 'timingOut' | 'interrupting' | 'done'
 
-/** What the execution actor knows; rebuilt from the store on resume. */
+/**
+ * What the execution actor knows; rebuilt from the store on resume (createView). The logic updates it in
+ * place and hands it back in its Step: a view is used by one actor, one message after another, never shared.
+ */
 export interface ExecutionView {
   executionId: string
   workflow: Workflow
+  /** The execution's inputs (for templates). */
+  inputs: Readonly<Record<string, unknown>>
   phase: Phase
-  tasks: Record<string, TaskView>
-  /** Tasks with an attempt in flight (a task actor exists). */
-  inFlight: string[]
+  /** Each run's state, by path. */
+  tasks: Record<RunPath, TaskView>
+  /** Runs with an attempt in flight (a task actor exists). */
+  inFlight: Set<RunPath>
   /** Why the execution is being stopped (cancel reason or timeout). */
   stopError?: ErrorInfo
+  /** The indexes that make each step cost what it changes, not the size of the workflow. */
+  plan: Plan
 }
 
 export interface Step {

@@ -14,7 +14,7 @@ import type { NewLogLine } from '../../runtime/store/types.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { CheckpointBatcher } from './batcher.ts'
 
-const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', type: 'core/log.info', needs: [], inputs: {} }] }
+const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', kind: 'plugin', type: 'core/log.info', needs: [], inputs: {} }] }
 let dir: string
 let store: Store
 beforeEach(() => {

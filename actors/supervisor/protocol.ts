@@ -53,6 +53,8 @@ export interface WorkerSettings {
    * the names the operator lists in `sandbox.passEnv`. Each is masked like a secret wherever it shows.
    */
   passEnv: Record<string, string>
+  /** Modules of task kinds beyond the built-ins (EngineOptions.taskKinds), imported by each worker at init. */
+  taskKindModules?: string[]
 }
 
 /** Exposed by each worker (comlink over the Worker itself). */

@@ -7,7 +7,7 @@
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode, err, ok, toErrorInfo, type Result } from '../../runtime/errors.ts'
 import { newExecutionId } from '../../runtime/ids.ts'
-import { isTerminalExecution, isTerminalTask } from '../../runtime/state/states.ts'
+import { isTerminalExecution, isTerminalTask, WaitReason } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import { isStorageFault, translateStorageFault } from '../../runtime/store/faults.ts'
 import type { Store } from '../../runtime/store/store.ts'
@@ -299,7 +299,7 @@ export class Supervisor {
   private async beginTask(w: PooledWorker, req: BeginTask): Promise<TransitionResult> {
     const running: Transition = { kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'RUNNING', attempt: req.attempt, runner: req.runner }
     if (!this.slots.tryAcquire()) {
-      const [waiting] = await this.batcher.submit([{ kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'WAITING', reason: 'CONCURRENCY_LIMIT' }])
+      const [waiting] = await this.batcher.submit([{ kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'WAITING', reason: WaitReason.ConcurrencyLimit }])
       if (waiting && !waiting.ok) return waiting
       const key = `${req.executionId}/${req.taskId}`
       const gaveUp = new AbortController()

@@ -1,6 +1,7 @@
 /**
- * The task actor: runs one attempt of one task — takes a slot (RUNNING is committed first), resolves
+ * The task actor: runs one attempt of one plugin call — takes a slot (RUNNING is committed first), resolves
  * templates and secrets, validates input, runs the plugin through its runner, validates and masks the output.
+ * Any kind's step may dispatch a plugin call; this actor never looks at the task's kind.
  */
 
 import { AppError, ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
@@ -8,7 +9,7 @@ import { createLineMasker } from '../../runtime/secrets/line-masker.ts'
 import type { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
-import type { TaskDef } from '../../runtime/workflow/model.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
@@ -42,15 +43,16 @@ export interface TaskActorDeps {
 
 /** Spawns a task actor for one attempt and returns its outcome; a crash of the actor is a failed outcome. */
 export function runTaskActor(deps: TaskActorDeps, msg: RunAttempt): Promise<TaskOutcome> {
-  const actor = spawnActor<RunAttempt, TaskOutcome>(`task:${msg.snapshot.execution.id}/${msg.taskId}#${msg.attempt}`,
-    (m) => runAttempt(deps, m))
+  const actor = spawnActor<RunAttempt, TaskOutcome>(`task:${msg.snapshot.execution.id}/${msg.path}#${msg.attempt}`,
+    (m) => runAttempt(deps, m), { onCrash: () => 'stop' })
   return actor.ask(msg).catch((e: unknown) => ({ ok: false as const, error: toErrorInfo(e) }))
 }
 
 async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutcome> {
-  const { snapshot, taskId, attempt } = m
+  const { snapshot, attempt, call } = m
+  // The run's path is its key wherever the store, logs and audit name a task run (`taskId` there).
+  const taskId = m.path
   const executionId = snapshot.execution.id
-  const task = snapshot.workflow.tasks.find((t) => t.id === taskId)!
   const masker = deps.masker(executionId)
   const rows = logWriter(deps.port)
   const engineLog = (level: NewLogLine['level'], message: string) =>
@@ -58,7 +60,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
 
   let resolved
   try {
-    resolved = resolveAction(deps.registry, task.type)
+    resolved = resolveAction(deps.registry, call.type)
   } catch (e) {
     if (!(await begin(deps, m, 'process'))) return cancelled()
     deps.port.endTask(executionId, taskId)
@@ -67,25 +69,25 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     return out
   }
   const { plugin, action } = resolved
-  const runnerKind = task.runner ?? plugin.manifest.runner ?? 'process'
+  const runnerKind = call.runner ?? plugin.manifest.runner ?? 'process'
   if (!(await begin(deps, m, runnerKind))) return cancelled()
   try {
-    const secrets = await secretsFor(deps, snapshot, task, masker)
+    const secrets = await secretsFor(deps, snapshot, call, masker)
     const ctx: TemplateContext = {
       inputs: snapshot.execution.inputs,
       tasks: Object.fromEntries(Object.entries(m.outputs).map(([id, output]) => [id, { output }])),
       secrets,
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId },
     }
-    const input = renderValue(task.inputs, ctx)
+    const input = renderValue(call.inputs, ctx)
     const issues = validateSchema(action.input, input)
     if (issues.length) {
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
-      throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
+      throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
-    const permissions = launchGrant(plugin, task, runnerKind, deps.grants)
-    const env = pluginEnv(deps, task, ctx, permissions.env ?? [], masker)
-    const source = `plugin:${task.type}`
+    const permissions = launchGrant(plugin, call, runnerKind, deps.grants)
+    const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker)
+    const source = `plugin:${call.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
     // Past a log cap: one LOG_TRUNCATED line and audit event; in `fail` mode the attempt is stopped too.
     const overLimit = new AbortController()
@@ -98,7 +100,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     const logs = pluginLog(masker, gate, (level, message) => rows.write({ executionId, taskId, attempt, ts: deps.now(), level, source, message }))
     const outcome = await deps.runner(runnerKind).run({
       plugin, action: action.name, input, permissions, env, signal: AbortSignal.any([m.signal, overLimit.signal]),
-      timeoutMs: task.timeoutMs ?? deps.defaultTimeoutMs,
+      timeoutMs: call.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
       onLog: logs.onLog,
       // A weaker sandbox is the operator's explicit choice; every attempt run under it says so in the audit trail.
@@ -111,7 +113,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     if (!outcome.ok) {
       // A plugin's own error details are plugin-controlled too: bounded before masking walks them.
       const badDetails = outcome.error.details === undefined ? undefined : checkValueBounds(outcome.error.details, deps.outputBounds)
-      if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${task.type} are ${badDetails.message}` })
+      if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${call.type} are ${badDetails.message}` })
       if (outcome.denial) {
         const { permission, target } = outcome.denial
         const pluginName = `${plugin.manifest.namespace}/${plugin.manifest.name}`
@@ -122,12 +124,12 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
-    if (tooBig) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} is ${tooBig.message}` })
+    if (tooBig) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} is ${tooBig.message}` })
     const outIssues = validateSchema(action.output, outcome.output)
     if (outIssues.length) {
       const list = outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')
       // Issue paths name the output's keys, and a key may be a secret.
-      return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} does not match its schema: ${list}` }))
+      return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} does not match its schema: ${list}` }))
     }
     return { ok: true, output: masker.maskDeep(outcome.output) }
   } catch (e) {
@@ -206,10 +208,10 @@ function pluginLog(masker: Masker, gate: LogGate, emit: (level: NewLogLine['leve
  */
 async function begin(deps: TaskActorDeps, m: RunAttempt, runner: string): Promise<boolean> {
   if (m.signal.aborted) return false
-  const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.taskId, attempt: m.attempt, runner })
+  const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.path, attempt: m.attempt, runner })
   if (!r.ok) return false // beginTask holds no slot when it refuses
   if (!m.signal.aborted) return true
-  deps.port.endTask(m.snapshot.execution.id, m.taskId)
+  deps.port.endTask(m.snapshot.execution.id, m.path)
   return false
 }
 
@@ -221,8 +223,8 @@ function fail(log: (level: 'ERROR', msg: string) => void, error: ErrorInfo): Tas
 }
 
 /** Resolves only the secrets this task's templates name, and registers their values for masking. */
-async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, task: TaskDef, masker: Masker): Promise<Record<string, string>> {
-  const names = [...new Set(extractTemplateRefs([task.inputs, task.env ?? {}]).filter((r) => r.root === 'secrets').map((r) => r.path[0]!.toUpperCase()))]
+async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, call: PluginCall, masker: Masker): Promise<Record<string, string>> {
+  const names = [...new Set(extractTemplateRefs([call.inputs, call.env ?? {}]).filter((r) => r.root === 'secrets').map((r) => r.path[0]!.toUpperCase()))]
   if (!names.length) return {}
   const allowed = new Set(snapshot.workflow.secrets)
   const undeclared = names.filter((n) => !allowed.has(n))
@@ -239,7 +241,7 @@ async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, task
  * (`sandbox.passEnv`); nothing else. An engine value is a secret as far as the masker is concerned: it is
  * registered before the plugin starts, so no log line, output, error or record shows it.
  */
-function pluginEnv(deps: TaskActorDeps, task: TaskDef, ctx: TemplateContext, allowed: string[], masker: Masker): Record<string, string> {
+function pluginEnv(deps: TaskActorDeps, task: PluginCall, ctx: TemplateContext, allowed: string[], masker: Masker): Record<string, string> {
   const env: Record<string, string> = {}
   for (const name of allowed) {
     const value = deps.passEnv[name]

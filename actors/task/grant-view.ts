@@ -1,7 +1,10 @@
 /** What each task of a workflow would be granted, for `apply` and `plugin inspect` to show before anything runs. */
 
 import { toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import type { Issue, TaskDef, Workflow } from '../../runtime/workflow/model.ts'
+import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
+import type { Workflow } from '../../runtime/workflow/model.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import { pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
 import { resolveAction } from '../../sandbox/plugins/registry.ts'
 import type { EnginePlugins } from '../plugins.ts'
@@ -25,23 +28,27 @@ export interface TaskGrant {
   error?: ErrorInfo
 }
 
-/** The effective grant of every task (declaration order). */
+/** The effective grant of every plugin call the tasks make (declaration order; a plugin task makes one). */
 export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   // Tasks of one plugin with the same narrowing get the same grant: compute it once (a 5,000-task workflow is
   // applied on the server's main thread).
   const seen = new Map<string, Omit<TaskGrant, 'taskId'>>()
-  return wf.tasks.map((t) => {
-    const key = JSON.stringify([t.type, t.runner ?? null, t.permissions ?? null, Object.keys(t.env ?? {}).sort()])
-    let g = seen.get(key)
-    if (!g) {
-      const { taskId: _, ...rest } = taskGrant(t, plugins)
-      seen.set(key, (g = rest))
+  const out: TaskGrant[] = []
+  for (const t of wf.tasks) {
+    for (const c of pluginCallsOf(t)) {
+      const key = JSON.stringify([c.type, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
+      let g = seen.get(key)
+      if (!g) {
+        const { taskId: _, ...rest } = taskGrant(c, plugins)
+        seen.set(key, (g = rest))
+      }
+      out.push({ taskId: c.id, ...g })
     }
-    return { taskId: t.id, ...g }
-  })
+  }
+  return out
 }
 
-function taskGrant(task: TaskDef, plugins: EnginePlugins): TaskGrant {
+function taskGrant(task: PluginCall, plugins: EnginePlugins): TaskGrant {
   let runner: 'process' | 'docker' = task.runner ?? 'process'
   try {
     const { plugin } = resolveAction(plugins.registry, task.type)
@@ -63,11 +70,11 @@ function taskGrant(task: TaskDef, plugins: EnginePlugins): TaskGrant {
 /** The grants that stop a workflow from being applied (a refused plugin or task), as workflow issues. */
 export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[] {
   const index = new Map(wf.tasks.map((t, i) => [t.id, i]))
-  return grants.flatMap((g) => {
+  return grants.flatMap((g): Issue[] => {
     if (!g.error) return []
     const k = index.get(g.taskId) ?? -1
-    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `tasks[${k}].type`, code: 'PLUGIN_REFUSED', message: g.error.message }]
-    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `tasks[${k}].permissions`, code: 'PERMISSIONS_REFUSED', message: g.error.message }]
+    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `tasks[${k}].type`, code: IssueCode.PluginRefused, message: g.error.message }]
+    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `tasks[${k}].permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]
     return []
   })
 }

@@ -4,7 +4,8 @@
  */
 
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { PermissionSet, TaskDef } from '../../runtime/workflow/model.ts'
+import type { PermissionSet } from '../../runtime/workflow/model.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import type { LoadedPlugin, Permissions } from '../../sandbox/manifest.ts'
 import { networkCovers } from '../../sandbox/permissions/coverage.ts'
 import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/paths.ts'
@@ -56,7 +57,7 @@ export function narrowPermissions(manifest: Permissions | undefined, task: Permi
  * when the task widens the manifest or its narrowed grant is not one the engine may give (checked again
  * now, so a path that became a symlink to `/` since the manifest was loaded is refused).
  */
-export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+export function effectiveGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
   if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
   const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
   const issues = checkGrant(grant, { ...ctx, runner })
@@ -64,7 +65,7 @@ export function effectiveGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'pro
   throw grantRefused(plugin, task, issues)
 }
 
-function grantRefused(plugin: LoadedPlugin, task: TaskDef, issues: ReturnType<typeof checkGrant>): AppError {
+function grantRefused(plugin: LoadedPlugin, task: PluginCall, issues: ReturnType<typeof checkGrant>): AppError {
   const fromTask = task.permissions !== undefined || (task.runner !== undefined && task.runner !== plugin.manifest.runner)
   if (!fromTask) return refusedPlugin(plugin, issues)
   return new AppError(ErrorCode.InvalidWorkflow, `task ${task.id} cannot be granted ${describeIssues(issues)}`, { issues })
@@ -78,7 +79,7 @@ function grantRefused(plugin: LoadedPlugin, task: TaskDef, issues: ReturnType<ty
  * so what it applies is what this check saw, not what a symlink swapped in since points to. Other runners get the
  * effective grant as it is.
  */
-export function launchGrant(plugin: LoadedPlugin, task: TaskDef, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
   const grant = effectiveGrant(plugin, task, runner, ctx)
   if (runner !== 'process') return grant
   const fs = grant.filesystem

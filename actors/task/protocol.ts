@@ -1,12 +1,17 @@
-/** The one message a task actor receives: run this attempt. */
+/** The one message a task actor receives: run this attempt of a plugin call. */
 
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { RunPath } from '../../runtime/workflow/run-path.ts'
+import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 
 export interface RunAttempt {
   type: 'task.run'
   snapshot: ExecutionSnapshot
-  taskId: string
+  /** The run the attempt belongs to (its key in the store, logs and audit). */
+  path: RunPath
   attempt: number
+  /** What to run: the plugin action, its inputs and env (templates unresolved), runner, permissions, timeout. */
+  call: PluginCall
   outputs: Record<string, unknown>
   signal: AbortSignal
 }

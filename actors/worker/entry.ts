@@ -1,6 +1,8 @@
 /** Worker-thread entry: exposes the WorkerApi over comlink and hosts execution actors. */
 
 import * as Comlink from 'comlink'
+import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
+import { loadTaskKindModules, TASK_STEPS, withKindModules } from '../execution/steps/registry.ts'
 import type { SupervisorPort, WorkerApi, WorkerSettings } from '../supervisor/protocol.ts'
 import { ExecutionHost } from './host.ts'
 
@@ -14,7 +16,8 @@ const need = (): ExecutionHost => {
 
 const api: WorkerApi = {
   async init(port: MessagePort, settings: WorkerSettings) {
-    host = new ExecutionHost(Comlink.wrap<SupervisorPort>(port) as unknown as SupervisorPort, settings)
+    const { steps } = withKindModules(TASK_KINDS, TASK_STEPS, await loadTaskKindModules(settings.taskKindModules ?? []))
+    host = new ExecutionHost(Comlink.wrap<SupervisorPort>(port) as unknown as SupervisorPort, settings, steps)
   },
   run: (snapshot) => need().run(snapshot),
   cancel: (id, reason) => need().cancel(id, reason),

@@ -11,6 +11,7 @@ import { ExecutionActor } from '../execution/actor.ts'
 import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
+import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
 import { rawDefaults } from '../../runtime/config/schema.ts'
 
 export class ExecutionHost {
@@ -21,7 +22,7 @@ export class ExecutionHost {
   private idle: (() => void) | undefined
   private readonly closeRunners: () => Promise<void>
 
-  constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly clock: Clock = systemClock) {
+  constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly steps: TaskSteps = TASK_STEPS, private readonly clock: Clock = systemClock) {
     const registry = settings.registry
     const { sandbox } = settings
     const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
@@ -79,6 +80,7 @@ export class ExecutionHost {
     const actor = new ExecutionActor(snapshot, {
       port: this.port,
       clock: this.clock,
+      steps: this.steps,
       runTask: (snap, run) => runTaskActor(this.taskDeps, { type: 'task.run', snapshot: snap, ...run }),
       onStopped: (execId) => {
         this.actors.delete(execId)

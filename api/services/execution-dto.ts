@@ -2,6 +2,9 @@
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
 import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/store.ts'
+import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
+import { taskAtPath } from '../../runtime/workflow/run-path.ts'
+import { describeTask } from '../../runtime/workflow/tasks/registry.ts'
 
 const duration = (start?: number, end?: number): number | undefined =>
   start !== undefined && end !== undefined ? Math.max(0, end - start) : undefined
@@ -16,7 +19,15 @@ export interface AttemptDto extends TaskAttemptRecord {
 }
 
 export interface TaskRunDto {
+  /** The run's path: a top-level task's id, an iteration `each[3]`, a nested task `sub/child`. */
   taskId: string
+  /** The run this one belongs to (`each` for `each[3]`). */
+  parentPath?: string
+  /** The iteration index, for a run that is one. */
+  iteration?: number
+  /** The task's kind (`plugin`…). */
+  kind: string
+  /** What the task does, as its kind describes it: a plugin task's `namespace/plugin.action`. */
   type: string
   needs: string[]
   state: TaskRunState
@@ -55,11 +66,17 @@ export function toExecutionSummary(e: ExecutionRecord): ExecutionSummary {
   })
 }
 
-function toTaskRun(run: TaskRunRecord, snap: ExecutionSnapshot): TaskRunDto {
-  const def = snap.workflow.tasks.find((t) => t.id === run.taskId)
+/** A task's declared inputs, for the kinds that have them. */
+function declaredInputs(def: AnyTaskDef | undefined): Record<string, unknown> {
+  const inputs = def && 'inputs' in def ? def.inputs : undefined
+  return inputs !== null && typeof inputs === 'object' && !Array.isArray(inputs) ? (inputs as Record<string, unknown>) : {}
+}
+
+function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto {
   return compact({
-    taskId: run.taskId, type: def?.type ?? '?', needs: def?.needs ?? [], state: run.state, reason: run.reason,
-    attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: def?.inputs ?? {},
+    taskId: run.taskId, parentPath: run.parentPath, iteration: run.iteration, kind: run.kind,
+    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], state: run.state, reason: run.reason,
+    attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: declaredInputs(def),
     output: run.output, error: run.error, startedAt: run.startedAt, endedAt: run.endedAt,
     durationMs: duration(run.startedAt, run.endedAt), nextAttemptAt: run.nextAttemptAt,
     history: run.attempts.map((a) => compact({ ...a, durationMs: duration(a.startedAt, a.endedAt) })),
@@ -67,10 +84,11 @@ function toTaskRun(run: TaskRunRecord, snap: ExecutionSnapshot): TaskRunDto {
 }
 
 export function toExecutionDetail(snap: ExecutionSnapshot): ExecutionDetail {
+  const tasks = new Map<string, AnyTaskDef>(snap.workflow.tasks.map((t) => [t.id, t]))
   return {
     ...toExecutionSummary(snap.execution),
     inputs: snap.execution.inputs,
     updatedAt: snap.execution.updatedAt,
-    tasks: snap.taskRuns.map((r) => toTaskRun(r, snap)),
+    tasks: snap.taskRuns.map((r) => toTaskRun(r, taskAtPath(tasks, r.taskId))),
   }
 }

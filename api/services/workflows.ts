@@ -3,7 +3,8 @@ import type { EnginePlugins } from '../../actors/plugins.ts'
 import { grantIssues, taskGrants, type TaskGrant } from '../../actors/task/grant-view.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
-import type { Issue, Workflow } from '../../runtime/workflow/model.ts'
+import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
+import type { Workflow } from '../../runtime/workflow/model.ts'
 import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
 import { checkPage } from '../models/common.ts'
 import type { ParseOutcome } from '../workflow-parser/pool.ts'
@@ -82,7 +83,7 @@ export class WorkflowService {
     }
     const outcome = await this.parser.parse(source)
     if (outcome.type === 'busy') throw new ParserBusyError(outcome.retryAfterSeconds)
-    if (outcome.type === 'aborted') throw invalidWorkflow([{ path: '', code: 'VALIDATION_ABORTED', message: ABORTED[outcome.reason] }])
+    if (outcome.type === 'aborted') throw invalidWorkflow([{ path: '', code: IssueCode.ValidationAborted, message: ABORTED[outcome.reason] }])
     const parsed = outcome.result
     if (!parsed.ok) throw invalidWorkflow(parsed.issues)
     // What stays on this thread for an accepted upload — decode, store, answer — grows with the model;

@@ -31,10 +31,14 @@ export function plainProgress(out: (s: string) => void): Progress {
   }
 }
 
-/** A task table redrawn in place, with running durations ticking. */
+/**
+ * A task table redrawn in place, with running durations ticking: one row per top-level task, and one more
+ * for each other run path the engine reports (an iteration `each[3]`, a nested `sub/child`), as it appears.
+ */
 export function ttyProgress(taskIds: string[], write: (s: string) => void, now: () => number = Date.now): Progress {
   const rows: Row[] = taskIds.map((id) => ({ id, state: 'PENDING', attempt: 0 }))
-  const width = Math.max(...taskIds.map((t) => t.length), 4)
+  const byId = new Map(rows.map((r) => [r.id, r]))
+  let width = Math.max(...taskIds.map((t) => t.length), 4)
   let drawn = 0
   const draw = () => {
     const lines = rows.map((r) => {
@@ -50,8 +54,13 @@ export function ttyProgress(taskIds: string[], write: (s: string) => void, now: 
   return {
     onEvent(e) {
       if (e.type !== 'task') return
-      const r = rows.find((x) => x.id === e.taskId)
-      if (!r) return
+      let r = byId.get(e.taskId)
+      if (!r) {
+        r = { id: e.taskId, state: 'PENDING', attempt: 0 }
+        rows.push(r)
+        byId.set(r.id, r)
+        width = Math.max(width, r.id.length)
+      }
       r.state = e.state
       if (e.state === 'RUNNING') {
         r.attempt = e.attempt

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'bun:test'
-import { checkExecutionTransition, checkTaskTransition, isTerminalExecution, isTerminalTask, TASK_RUN_STATES, EXECUTION_STATES } from './states.ts'
+import {
+  checkExecutionTransition, checkTaskTransition, isTerminalExecution, isTerminalTask, TASK_RUN_STATES, EXECUTION_STATES, WAIT_ON_RECOVERY, WaitReason,
+} from './states.ts'
 
 describe('state tables', () => {
   it('allows the forward path of an execution', () => {
     expect(checkExecutionTransition('PENDING', 'RUNNING')).toBe('ok')
     expect(checkExecutionTransition('RUNNING', 'SUCCESS')).toBe('ok')
-    expect(checkExecutionTransition('RUNNING', 'WAITING')).toBe('ok')
+    expect(checkExecutionTransition('RUNNING', 'WAITING', { to: 'CONCURRENCY_LIMIT' })).toBe('ok')
     expect(checkExecutionTransition('WAITING', 'RUNNING')).toBe('ok')
   })
   it('rejects going backwards or skipping RUNNING', () => {
@@ -21,6 +23,22 @@ describe('state tables', () => {
   it('treats re-applying the same transition as a no-op', () => {
     expect(checkTaskTransition('RUNNING', 'RUNNING')).toBe('noop')
     expect(checkExecutionTransition('SUCCESS', 'SUCCESS')).toBe('noop')
+  })
+  it('refuses WAITING without a known wait reason, for task runs and executions alike', () => {
+    expect(checkTaskTransition('RUNNING', 'WAITING', { to: 'RETRY_BACKOFF' })).toBe('ok')
+    expect(checkTaskTransition('PENDING', 'WAITING', { to: 'CONCURRENCY_LIMIT' })).toBe('ok')
+    expect(checkTaskTransition('RUNNING', 'WAITING')).toBe('invalid')
+    expect(checkTaskTransition('PENDING', 'WAITING', { to: 'SLEEPY' })).toBe('invalid')
+    expect(checkExecutionTransition('RUNNING', 'WAITING')).toBe('invalid')
+    // Re-applying a wait without its reason is refused too, not silently accepted.
+    expect(checkTaskTransition('WAITING', 'WAITING', { from: 'RETRY_BACKOFF' })).toBe('invalid')
+  })
+  it('records a change of wait reason, and treats the same reason again as a no-op', () => {
+    expect(checkTaskTransition('WAITING', 'WAITING', { from: 'RETRY_BACKOFF', to: 'CONCURRENCY_LIMIT' })).toBe('ok')
+    expect(checkTaskTransition('WAITING', 'WAITING', { from: 'CONCURRENCY_LIMIT', to: 'CONCURRENCY_LIMIT' })).toBe('noop')
+  })
+  it('says for every wait reason what crash recovery does with it', () => {
+    expect(Object.keys(WAIT_ON_RECOVERY).sort()).toEqual(Object.values(WaitReason).sort())
   })
   it('lets only task runs be SKIPPED', () => {
     expect(checkTaskTransition('PENDING', 'SKIPPED')).toBe('ok')

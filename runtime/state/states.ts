@@ -12,12 +12,31 @@ export type TaskRunState = (typeof TaskRunState)[keyof typeof TaskRunState]
 export const EXECUTION_STATES: readonly ExecutionState[] = Object.values(ExecutionState)
 export const TASK_RUN_STATES: readonly TaskRunState[] = Object.values(TaskRunState)
 
-/** Why something waits. */
+/**
+ * Why a task run (or an execution) is WAITING: every transition into WAITING names one, and the state
+ * machine refuses one that does not. Later kinds add theirs (APPROVAL, TIMER, SUBFLOW…, issue 13), each
+ * with its line in WAIT_ON_RECOVERY.
+ */
 export const WaitReason = {
+  /** A failed attempt waits for its retry (`nextAttemptAt`). */
   RetryBackoff: 'RETRY_BACKOFF',
+  /** An attempt waits for one of the engine's task slots (`execution.maxConcurrentTasks`). */
   ConcurrencyLimit: 'CONCURRENCY_LIMIT',
 } as const
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason]
+
+/**
+ * What crash recovery does with a run it finds WAITING, per reason: `resume` keeps the wait (its execution
+ * re-arms it from the stored record, e.g. the retry at `nextAttemptAt`); `requeue` gives the run back
+ * (PENDING), because what it waited for lived in the engine that died (a place in the slot queue).
+ */
+export const WAIT_ON_RECOVERY: Readonly<Record<WaitReason, 'resume' | 'requeue'>> = {
+  RETRY_BACKOFF: 'resume',
+  CONCURRENCY_LIMIT: 'requeue',
+}
+
+const WAIT_REASONS: ReadonlySet<string> = new Set(Object.values(WaitReason))
+export const isWaitReason = (r: unknown): r is WaitReason => typeof r === 'string' && WAIT_REASONS.has(r)
 
 export const AuditType = {
   Created: 'CREATED', Started: 'STARTED', StateChange: 'STATE_CHANGE', Completed: 'COMPLETED',
@@ -50,14 +69,25 @@ export const isTerminalTask = (s: TaskRunState): boolean => TASK_RUN_TRANSITIONS
 /** `noop` when already in that state (re-applying is harmless), `invalid` when the table forbids it. */
 export type TransitionCheck = 'ok' | 'noop' | 'invalid'
 
-export function checkExecutionTransition(from: ExecutionState, to: ExecutionState): TransitionCheck {
-  if (from === to) return 'noop'
-  return EXECUTION_TRANSITIONS[from].includes(to) ? 'ok' : 'invalid'
+/** The reasons on both sides of a transition (the stored one, and the one asked for). */
+export interface Reasons {
+  from?: string | undefined
+  to?: string | undefined
 }
 
-export function checkTaskTransition(from: TaskRunState, to: TaskRunState): TransitionCheck {
-  if (from === to) return 'noop'
-  return TASK_RUN_TRANSITIONS[from].includes(to) ? 'ok' : 'invalid'
+/** Shared rules: WAITING needs a known reason; a new wait reason is a change, the same one a no-op. */
+function check(table: Readonly<Record<string, readonly string[]>>, from: string, to: string, reasons: Reasons): TransitionCheck {
+  if (to === 'WAITING' && !isWaitReason(reasons.to)) return 'invalid'
+  if (from === to) return to === 'WAITING' && reasons.from !== reasons.to ? 'ok' : 'noop'
+  return table[from]!.includes(to) ? 'ok' : 'invalid'
+}
+
+export function checkExecutionTransition(from: ExecutionState, to: ExecutionState, reasons: Reasons = {}): TransitionCheck {
+  return check(EXECUTION_TRANSITIONS, from, to, reasons)
+}
+
+export function checkTaskTransition(from: TaskRunState, to: TaskRunState, reasons: Reasons = {}): TransitionCheck {
+  return check(TASK_RUN_TRANSITIONS, from, to, reasons)
 }
 
 /** The audit event that records an execution entering `to`. */

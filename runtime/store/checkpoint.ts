@@ -6,30 +6,36 @@
 import type { Database } from 'bun:sqlite'
 import { ErrorCode, type ErrorInfo } from '../errors.ts'
 import {
-  auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask,
-  type AuditType, type ExecutionState, type TaskRunState,
+  auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask, isWaitReason,
+  WaitReason, type AuditType, type ExecutionState, type TaskRunState,
 } from '../state/states.ts'
 import { toJson } from './json.ts'
 
-export interface ExecutionTransition {
+/** Entering WAITING names why (the state machine refuses a WAITING without a known reason); other states may say why too. */
+export type StateReason<S extends string> =
+  | { to: Extract<S, 'WAITING'>; reason: WaitReason }
+  | { to: Exclude<S, 'WAITING'>; reason?: string }
+
+export type ExecutionTransition = ExecutionTransitionFields & StateReason<ExecutionState>
+
+interface ExecutionTransitionFields {
   kind: 'execution'
   executionId: string
-  to: ExecutionState
-  reason?: string
   error?: ErrorInfo
   /** Overrides the audit type derived from the target state (e.g. TIMEOUT). */
   auditType?: AuditType
   auditData?: Record<string, unknown>
 }
 
-export interface TaskTransition {
+export type TaskTransition = TaskTransitionFields & StateReason<TaskRunState>
+
+interface TaskTransitionFields {
   kind: 'task'
   executionId: string
+  /** The run's path (runtime/workflow/run-path.ts): a top-level task's id, `each[3]`, `sub/child`. */
   taskId: string
-  to: TaskRunState
   /** The attempt this transition concerns (required when entering RUNNING). */
   attempt?: number
-  reason?: string
   output?: unknown
   error?: ErrorInfo
   nextAttemptAt?: number
@@ -51,9 +57,11 @@ export type Transition = ExecutionTransition | TaskTransition | AuditOnly
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 
-const invalid = (what: string, from: string, to: string): TransitionResult => ({
+const invalid = (what: string, from: string, to: string, reason: string | undefined): TransitionResult => ({
   ok: false,
-  error: { code: ErrorCode.InvalidTransition, message: `${what}: ${from} → ${to} is not an allowed transition`, details: { from, to } },
+  error: to === 'WAITING' && !isWaitReason(reason)
+    ? { code: ErrorCode.InvalidTransition, message: `${what}: WAITING needs a wait reason (${Object.values(WaitReason).join(', ')}), not ${JSON.stringify(reason ?? null)}`, details: { from, to, reason } }
+    : { code: ErrorCode.InvalidTransition, message: `${what}: ${from} → ${to} is not an allowed transition`, details: { from, to } },
 })
 const notFound = (what: string): TransitionResult => ({ ok: false, error: { code: ErrorCode.NotFound, message: `${what} not found` } })
 
@@ -77,12 +85,12 @@ export class CheckpointWriter {
   }
 
   private applyExecution(t: ExecutionTransition, now: number): TransitionResult {
-    const row = this.db.query<{ state: ExecutionState; workflow_id: string }, [string]>(
-      'SELECT state, workflow_id FROM executions WHERE id = ?').get(t.executionId)
+    const row = this.db.query<{ state: ExecutionState; reason: string | null; workflow_id: string }, [string]>(
+      'SELECT state, reason, workflow_id FROM executions WHERE id = ?').get(t.executionId)
     if (!row) return notFound(`execution ${t.executionId}`)
-    const check = checkExecutionTransition(row.state, t.to)
+    const check = checkExecutionTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
     if (check === 'noop') return { ok: true, changed: false }
-    if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to)
+    if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
     const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'
     this.db.query(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), updated_at = ?,
         started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
@@ -95,12 +103,12 @@ export class CheckpointWriter {
   }
 
   private applyTask(t: TaskTransition, now: number): TransitionResult {
-    const row = this.db.query<{ state: TaskRunState; attempt: number }, [string, string]>(
-      'SELECT state, attempt FROM task_runs WHERE execution_id = ? AND task_id = ?').get(t.executionId, t.taskId)
+    const row = this.db.query<{ state: TaskRunState; reason: string | null; attempt: number }, [string, string]>(
+      'SELECT state, reason, attempt FROM task_runs WHERE execution_id = ? AND task_id = ?').get(t.executionId, t.taskId)
     if (!row) return notFound(`task run ${t.executionId}/${t.taskId}`)
-    const check = checkTaskTransition(row.state, t.to)
+    const check = checkTaskTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
     if (check === 'noop') return { ok: true, changed: false }
-    if (check === 'invalid') return invalid(`task ${t.taskId}`, row.state, t.to)
+    if (check === 'invalid') return invalid(`task ${t.taskId}`, row.state, t.to, t.reason)
     const attempt = t.to === 'RUNNING' ? (t.attempt ?? row.attempt + 1) : row.attempt
     this.db.query(`UPDATE task_runs SET state = ?, reason = ?, attempt = ?, output = COALESCE(?, output),
         error = CASE WHEN ? = 'RUNNING' THEN NULL ELSE COALESCE(?, error) END, next_attempt_at = ?, updated_at = ?,

@@ -15,7 +15,7 @@ interface ExecutionRow {
 interface TaskRunRow {
   execution_id: string; task_id: string; position: number; state: TaskRunState; reason: string | null; attempt: number
   output: string | null; error: string | null; next_attempt_at: number | null; started_at: number | null
-  ended_at: number | null; updated_at: number
+  ended_at: number | null; updated_at: number; parent_path: string | null; kind: string; iteration: number | null
 }
 interface AttemptRow {
   execution_id: string; task_id: string; attempt: number; state: TaskRunState; runner: string | null
@@ -42,7 +42,8 @@ const toAttempt = (r: AttemptRow): TaskAttemptRecord =>
 
 const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord =>
   compact({
-    executionId: r.execution_id, taskId: r.task_id, position: r.position, state: r.state, reason: r.reason ?? undefined,
+    executionId: r.execution_id, taskId: r.task_id, parentPath: r.parent_path ?? undefined, kind: r.kind,
+    iteration: r.iteration ?? undefined, position: r.position, state: r.state, reason: r.reason ?? undefined,
     attempt: r.attempt, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
     nextAttemptAt: r.next_attempt_at ?? undefined, startedAt: r.started_at ?? undefined,
     endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
@@ -58,16 +59,16 @@ export interface ListExecutionsQuery {
 export class ExecutionRepo {
   constructor(private readonly db: Database) {}
 
-  /** Inserts a PENDING execution and one PENDING task run per task (call inside a transaction). */
+  /** Inserts a PENDING execution and one PENDING run per top-level task, keyed by its path (its id) (call inside a transaction). */
   insert(e: { id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string }): void {
     this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
         inputs, created_at, updated_at, owner) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`).run(
       e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
       e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null,
     )
-    const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at)
-        VALUES (?, ?, ?, 'PENDING', 0, ?)`)
-    e.workflow.tasks.forEach((t, i) => insertTask.run(e.id, t.id, i, e.now))
+    const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind)
+        VALUES (?, ?, ?, 'PENDING', 0, ?, ?)`)
+    e.workflow.tasks.forEach((t, i) => insertTask.run(e.id, t.id, i, e.now, t.kind))
   }
 
   get(id: string): ExecutionRecord | undefined {

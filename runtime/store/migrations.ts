@@ -184,4 +184,35 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
       INSERT INTO store_probe (id, at) VALUES (1, 0);`,
   },
+  {
+    version: 6,
+    name: 'task run paths and kinds',
+    // A task run is keyed by its path (runtime/workflow/run-path.ts), kept in task_id: a top-level task's path
+    // is its id, so every existing row already holds a path of depth one. The new columns say which run a run
+    // belongs to (an iteration's task, the run a nested task sits in), its iteration index, and its task kind;
+    // forEach and subflows add rows with them, not a new key. The stored models gain each task's `kind`.
+    sql: `ALTER TABLE task_runs ADD COLUMN parent_path TEXT;
+      ALTER TABLE task_runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'plugin';
+      ALTER TABLE task_runs ADD COLUMN iteration INTEGER;`,
+    up: (db) => {
+      addTaskKinds(db, 'workflows')
+      addTaskKinds(db, 'executions')
+    },
+  },
 ]
+
+/** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */
+function addTaskKinds(db: Database, table: 'workflows' | 'executions'): void {
+  const page = db.query<{ rowid: number; model: string }, [number]>(`SELECT rowid, model FROM ${table} WHERE rowid > ? ORDER BY rowid LIMIT 500`)
+  const update = db.query(`UPDATE ${table} SET model = ? WHERE rowid = ?`)
+  for (let after = 0, rows = page.all(after); rows.length > 0; rows = page.all(after)) {
+    for (const r of rows) {
+      after = r.rowid
+      const model = JSON.parse(r.model) as { tasks?: Record<string, unknown>[] }
+      const old = (model.tasks ?? []).filter((t) => t.kind === undefined)
+      if (old.length === 0) continue
+      for (const t of old) t.kind = 'plugin'
+      update.run(JSON.stringify(model), r.rowid)
+    }
+  }
+}

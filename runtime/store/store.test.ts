@@ -6,14 +6,14 @@ import { join } from 'node:path'
 import type { Workflow } from '../workflow/model.ts'
 import { migrate, openDatabase, schemaVersion } from './db.ts'
 import { MIGRATIONS } from './migrations.ts'
-import { openStore, type Store } from './store.ts'
+import { openStore, type Store, type Transition } from './store.ts'
 import { hashWebhookKey, webhookKeyRecord } from './webhook-keys.ts'
 
 const wf: Workflow = {
   id: 'demo', enabled: true, inputs: [], secrets: [], triggers: [],
   tasks: [
-    { id: 'a', type: 'core/log.info', needs: [], inputs: { message: 'hi' } },
-    { id: 'b', type: 'core/log.info', needs: ['a'], inputs: {} },
+    { id: 'a', kind: 'plugin', type: 'core/log.info', needs: [], inputs: { message: 'hi' } },
+    { id: 'b', kind: 'plugin', type: 'core/log.info', needs: ['a'], inputs: {} },
   ],
 }
 
@@ -68,6 +68,32 @@ describe('migrations', () => {
       const columns = upgraded.db.query<{ name: string }, []>('PRAGMA table_info(workflows)').all().map((c) => c.name)
       expect(columns).not.toContain('webhook_key')
       for (const b of bytes()) expect(b.includes(key)).toBe(false)
+    } finally {
+      upgraded.close()
+    }
+  })
+  it('migration 6 keys task runs by path: v0.2 rows are paths of depth one, with kind plugin, and stored models gain kinds', () => {
+    const path = join(dir, 'v5.db')
+    const old = new Database(path, { create: true })
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 5))
+    // The model as v0.1/v0.2 stored it: tasks without `kind`.
+    const v02 = JSON.stringify({ ...wf, tasks: wf.tasks.map(({ kind: _, ...t }) => t) })
+    old.query(`INSERT INTO workflows (id, source, model, enabled, revision, created_at, updated_at) VALUES ('demo', 'id: demo', ?, 1, 1, 1, 1)`).run(v02)
+    old.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, inputs, created_at, updated_at)
+      VALUES ('ex1', 'demo', 1, ?, 'RUNNING', 'api', '{}', 1, 1)`).run(v02)
+    old.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, output, updated_at) VALUES
+      ('ex1', 'a', 0, 'SUCCESS', 1, '{"x":1}', 1), ('ex1', 'b', 1, 'PENDING', 0, NULL, 1)`).run()
+    old.close()
+    const upgraded = openStore(path)
+    try {
+      expect(schemaVersion(upgraded.db)).toBe(MIGRATIONS.length)
+      const snap = upgraded.executions.snapshot('ex1')!
+      expect(snap.workflow).toEqual(wf)
+      expect(upgraded.workflows.get('demo')!.workflow).toEqual(wf)
+      expect(snap.taskRuns.map((r) => [r.taskId, r.kind, r.parentPath, r.iteration, r.state])).toEqual([
+        ['a', 'plugin', undefined, undefined, 'SUCCESS'], ['b', 'plugin', undefined, undefined, 'PENDING'],
+      ])
+      expect(snap.taskRuns[0]!.output).toEqual({ x: 1 })
     } finally {
       upgraded.close()
     }
@@ -131,6 +157,27 @@ describe('repositories', () => {
     expect(snap.taskRuns[0]!.attempts).toEqual([{ attempt: 1, state: 'SUCCESS', runner: 'process', startedAt: 20, endedAt: 30 }])
     const audit = store.audit.forExecution('ex1').map((a) => [a.type, a.taskId ?? null])
     expect(audit).toEqual([['STARTED', null], ['STARTED', 'a'], ['COMPLETED', 'a'], ['STATE_CHANGE', 'b'], ['FAILED', null]])
+  })
+
+  it('refuses a WAITING that names no known reason (as a worker could send it), and records a change of reason', () => {
+    store.transaction(() => store.executions.insert({ id: 'ex1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 10 }))
+    // Transitions arrive from worker threads as data: the type system cannot be the only check.
+    const unchecked = (t: object) => t as Transition
+    const [none, bogus] = store.checkpoints.apply([
+      unchecked({ kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING' }),
+      unchecked({ kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'NAP' }),
+    ], 20)
+    expect(none).toMatchObject({ ok: false, error: { code: 'INVALID_TRANSITION', message: expect.stringContaining('WAITING needs a wait reason') } })
+    expect(bogus).toMatchObject({ ok: false, error: { code: 'INVALID_TRANSITION' } })
+    expect(store.executions.snapshot('ex1')!.taskRuns[0]).toMatchObject({ state: 'PENDING' })
+    const [retry, slot, again] = store.checkpoints.apply([
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'RETRY_BACKOFF', nextAttemptAt: 50 },
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'CONCURRENCY_LIMIT' },
+      { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'WAITING', reason: 'CONCURRENCY_LIMIT' },
+    ], 30)
+    expect([retry, slot, again].map((r) => r!.ok && r!.changed)).toEqual([true, true, false])
+    expect(store.executions.snapshot('ex1')!.taskRuns[0]).toMatchObject({ state: 'WAITING', reason: 'CONCURRENCY_LIMIT' })
+    expect(store.executions.snapshot('ex1')!.taskRuns[0]!.nextAttemptAt).toBeUndefined()
   })
 
   it('pages logs newest first with task, level and time filters', () => {

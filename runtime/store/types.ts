@@ -54,7 +54,18 @@ export interface TaskAttemptRecord {
 
 export interface TaskRunRecord {
   executionId: string
+  /**
+   * The run's path (runtime/workflow/run-path.ts): a top-level task's id, an iteration `each[3]`, a nested
+   * task `sub/child`. Named `taskId` where it is shown (API, CLI, logs, audit, events).
+   */
   taskId: string
+  /** The run this one belongs to (`each` for `each[3]`); absent for a top-level task's run. */
+  parentPath?: string
+  /** The task's kind (TASK_KINDS). */
+  kind: string
+  /** The iteration index, for a run that is one. */
+  iteration?: number
+  /** Declaration index of the top-level task the run belongs to. */
   position: number
   state: TaskRunState
   reason?: string

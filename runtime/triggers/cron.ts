@@ -1,5 +1,6 @@
 /** The `cron` trigger type: a croner expression in a time zone, with a policy for ticks missed while nobody watched. */
 import { Type } from '@sinclair/typebox'
+import { IssueCode } from '../workflow/issues.ts'
 import { compileCron, nextFireTimes, type CronPolicy } from './cron-schedule.ts'
 import type { TriggerIssue, TriggerType } from './types.ts'
 
@@ -70,15 +71,15 @@ export const cron: TriggerType<CronTrigger, CronTriggerView> = {
     let zoneOk = true
     if (t.timezone !== undefined && !isTimeZone(t.timezone)) {
       zoneOk = false
-      issues.push({ at: ['timezone'], code: 'INVALID_TIMEZONE', severity: 'error',
+      issues.push({ at: ['timezone'], code: IssueCode.InvalidTimezone, severity: 'error',
         message: `unknown time zone "${t.timezone}" (expected an IANA name like Europe/Paris)` })
     }
     const problem = cronProblem(t.cron, zoneOk ? t.timezone : undefined)
-    if (problem) issues.push({ at: ['cron'], code: 'INVALID_CRON', severity: 'error', message: `invalid cron expression "${t.cron}": ${problem}` })
+    if (problem) issues.push({ at: ['cron'], code: IssueCode.InvalidCron, severity: 'error', message: `invalid cron expression "${t.cron}": ${problem}` })
     // A cron run gets no inputs: one that is required and has no default would fail every run.
     const blocking = ctx.inputs.filter((i) => i.required && i.default === undefined)
     if (blocking.length > 0) {
-      issues.push({ at: [], code: 'CRON_REQUIRED_INPUT', severity: 'warning',
+      issues.push({ at: [], code: IssueCode.CronRequiredInput, severity: 'warning',
         message: `a cron run cannot supply required input(s) ${blocking.map((i) => i.name).join(', ')}` })
     }
     return issues

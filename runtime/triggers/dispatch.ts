@@ -1,4 +1,5 @@
 /** The code over a trigger registry: normalise, check, describe and render a workflow's triggers, whatever their types. */
+import { IssueCode } from '../workflow/issues.ts'
 import type { Segment } from '../workflow/path.ts'
 import { schemaIssues, type RawIssue } from '../workflow/schema-issues.ts'
 import { TRIGGER_TYPES, type Trigger, type TriggerDescription, type TriggerRegistry } from './registry.ts'
@@ -31,14 +32,14 @@ export function normalizeTriggers(
   const out: { triggers: Trigger[]; at: Segment[][] } = { triggers: [], at: [] }
   for (const [t, at] of items) {
     if (!isMap(t)) {
-      issues.push({ at, code: 'INVALID_TYPE', message: `expected a trigger (a map with type ${expectedTypes(registry)})` })
+      issues.push({ at, code: IssueCode.InvalidType, message: `expected a trigger (a map with type ${expectedTypes(registry)})` })
       continue
     }
     const def = triggerTypeOf(t.type, registry)
     if (!def) {
       issues.push(t.type === undefined
-        ? { at: [...at, 'type'], code: 'REQUIRED', message: `"type" is required (${expectedTypes(registry)})` }
-        : { at: [...at, 'type'], code: 'INVALID_VALUE', message: `unknown trigger type ${JSON.stringify(t.type)} (expected ${expectedTypes(registry)})` })
+        ? { at: [...at, 'type'], code: IssueCode.Required, message: `"type" is required (${expectedTypes(registry)})` }
+        : { at: [...at, 'type'], code: IssueCode.InvalidValue, message: `unknown trigger type ${JSON.stringify(t.type)} (expected ${expectedTypes(registry)})` })
       continue
     }
     issues.push(...schemaIssues(def.schema, t, at))
@@ -59,7 +60,8 @@ export function checkTriggers(
   triggers.forEach((t, k) => {
     const base = at[k] ?? ['triggers']
     for (const i of triggerTypeOf(t.type, registry)?.validate(t, ctx) ?? []) {
-      ;(i.severity === 'error' ? errors : warnings).push({ at: [...base, ...i.at], code: i.code, message: i.message })
+      // The built-in types report IssueCode values; a type added from a module may name its own code.
+      ;(i.severity === 'error' ? errors : warnings).push({ at: [...base, ...i.at], code: i.code as IssueCode, message: i.message })
     }
   })
   return { errors, warnings }

@@ -9,12 +9,13 @@
  */
 import { isAlias, isMap, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml'
 import { LimitCode, type WorkflowLimits } from './limits.ts'
+import { IssueCode } from './issues.ts'
 import type { Segment } from './path.ts'
 
 /** A problem found by the walk: its path and the source offset it points at. */
 export interface DocumentIssue {
   at: Segment[]
-  code: string
+  code: IssueCode
   message: string
   offset?: number
 }
@@ -30,7 +31,7 @@ interface Frame {
 type Limits = Pick<WorkflowLimits, 'maxTasks' | 'maxTriggers' | 'maxMapKeys' | 'maxListItems' | 'maxDepth' | 'maxStringLength' | 'maxExpressionLength' | 'maxAliases' | 'maxIssues'>
 
 /** Top-level lists with their own bound (instead of maxListItems). */
-const TOP_LEVEL_LISTS: Record<string, { limit: 'maxTasks' | 'maxTriggers'; code: string; what: string } | undefined> = {
+const TOP_LEVEL_LISTS: Record<string, { limit: 'maxTasks' | 'maxTriggers'; code: IssueCode; what: string } | undefined> = {
   tasks: { limit: 'maxTasks', code: LimitCode.TooManyTasks, what: 'tasks' },
   triggers: { limit: 'maxTriggers', code: LimitCode.TooManyTriggers, what: 'triggers' },
 }
@@ -44,7 +45,7 @@ export function checkDocument(
   const issues: DocumentIssue[] = []
   let truncated = false
   let aliases = 0
-  const add = (frame: Frame, code: string, message: string, offset: number | undefined): void => {
+  const add = (frame: Frame, code: IssueCode, message: string, offset: number | undefined): void => {
     if (issues.length >= limits.maxIssues) {
       truncated = true
       return
@@ -98,7 +99,7 @@ export function checkDocument(
         const earlier = seen.get(name)
         if (earlier) {
           const first = startOf(earlier.key)
-          add(child, 'YAML_SYNTAX', `duplicate key ${JSON.stringify(name)}${first !== undefined ? ` (first at line ${lineOf(first)})` : ''}`, keyOffset)
+          add(child, IssueCode.YamlSyntax, `duplicate key ${JSON.stringify(name)}${first !== undefined ? ` (first at line ${lineOf(first)})` : ''}`, keyOffset)
         } else seen.set(name, pair)
         if (isScalar(pair.key)) checkString(pair.key.value, child, keyOffset)
         else if (pair.key !== null) children.push({ node: pair.key, depth, parent: frame, seg: name })

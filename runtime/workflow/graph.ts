@@ -1,5 +1,6 @@
 /** The task DAG: deterministic topological order, neighbours, transitive upstream, cycle detection. */
 import { AppError, ErrorCode } from '../errors.ts'
+import { MinHeap } from './min-heap.ts'
 
 /** The minimum a graph needs from a task. */
 export interface GraphTask {
@@ -57,46 +58,6 @@ export function buildGraph(tasks: readonly GraphTask[]): TaskGraph {
     dependents: (id) => [...(downstream.get(id) ?? [])],
     dependencies: (id) => [...(needs.get(id) ?? [])],
     upstream: (id) => upstreamOf(tasks, id),
-  }
-}
-
-/** A binary min-heap of numbers (Kahn's ready set, ordered by declaration index). */
-class MinHeap {
-  private readonly items: number[] = []
-
-  get size(): number {
-    return this.items.length
-  }
-
-  push(x: number): void {
-    const a = this.items
-    let i = a.push(x) - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      const p = a[parent]!
-      if (p <= x) break
-      a[i] = p
-      i = parent
-    }
-    a[i] = x
-  }
-
-  pop(): number {
-    const a = this.items
-    const top = a[0]!
-    const last = a.pop()!
-    if (a.length === 0) return top
-    let i = 0
-    for (;;) {
-      const l = 2 * i + 1
-      if (l >= a.length) break
-      const c = l + 1 < a.length && a[l + 1]! < a[l]! ? l + 1 : l
-      if (a[c]! >= last) break
-      a[i] = a[c]!
-      i = c
-    }
-    a[i] = last
-    return top
   }
 }
 

@@ -1,5 +1,12 @@
 /** The normalised workflow model that parsing produces and the engine consumes. Plain data only. */
 
+import type { TaskDef } from './tasks/registry.ts'
+
+export type { Issue, IssueCode } from './issues.ts'
+export type { PluginCall, TaskKind } from './tasks/kind.ts'
+export type { PluginSpec } from './tasks/plugin.ts'
+export type { AnyTaskDef, TaskDef, TaskDefOf, TaskKindName, TaskKinds } from './tasks/registry.ts'
+
 export type InputType = 'string' | 'number' | 'boolean' | 'object' | 'array'
 
 export interface InputDecl {
@@ -38,18 +45,16 @@ export interface PermissionSet {
   run?: string[]
 }
 
-export interface TaskDef {
+/**
+ * What every task has, whatever its kind. A task is this plus `kind` (its name in TASK_KINDS) plus the
+ * kind's own fields: `TaskDef`, the union derived in tasks/registry.ts.
+ */
+export interface TaskCommon {
   id: string
-  /** `namespace/plugin.action` */
-  type: string
   needs: string[]
-  inputs: Record<string, unknown>
   retry?: RetryPolicy
+  /** Per attempt. */
   timeoutMs?: number
-  runner?: RunnerKind
-  permissions?: PermissionSet
-  /** Plugin env variable name → template (e.g. `{{ secrets.TOKEN }}`). */
-  env?: Record<string, string>
 }
 
 export interface Workflow {
@@ -62,15 +67,6 @@ export interface Workflow {
   timeoutMs?: number
   /** In declaration order. */
   tasks: TaskDef[]
-}
-
-/** One validation problem, pointing at the offending path (and source position when known). */
-export interface Issue {
-  path: string
-  code: string
-  message: string
-  line?: number
-  column?: number
 }
 
 /** Splits `ns/plugin.action` into its parts. */

@@ -1,84 +1,62 @@
-/** Structure check and normalisation of one task item (durations to ms, `needs` to a list, retry defaults). */
-import { parseDuration } from '../clock.ts'
-import type { PermissionSet, RetryPolicy, RunnerKind, TaskDef } from './model.ts'
+/**
+ * One task item → its model: finds the task's kind by the kind key it carries, checks the common and the
+ * kind's fields (TypeBox), then normalises the common part and asks the kind for the rest.
+ */
+import { IssueCode } from './issues.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
-import { RawTask, type RawRetry } from './schema.ts'
+import { normalizeCommon } from './tasks/common.ts'
+import type { TaskKind } from './tasks/kind.ts'
+import { taskSchema, TASK_KINDS, type AnyTaskDef, type TaskKinds } from './tasks/registry.ts'
 
-/** Retry backoff when a task gives only `retry.max`. */
-export const DEFAULT_BACKOFF_DELAY = '1s'
+export { DEFAULT_BACKOFF_DELAY, durationAt } from './tasks/common.ts'
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
-
-/** Parses a duration field, reporting INVALID_DURATION at `at`; zero and negative durations are rejected. */
-export function durationAt(value: unknown, at: Segment[], issues: RawIssue[]): number | undefined {
-  if (typeof value !== 'string') return undefined // a type error was already reported by the schema
-  const ms = parseDuration(value)
-  if (ms === undefined || ms <= 0) {
-    issues.push({ at, code: 'INVALID_DURATION', message: `invalid duration "${value}" (expected e.g. 250ms, 30s, 5m, 1h, 1d)` })
-    return undefined
-  }
-  return ms
-}
 
 /** A normalised task plus where each `needs` entry came from; undefined when the item is not a map. */
 export function normalizeTask(
   item: unknown,
   at: Segment[],
   issues: RawIssue[],
-): { task: TaskDef; needsAt: Segment[][] } | undefined {
+  kinds: TaskKinds = TASK_KINDS,
+): { task: AnyTaskDef; needsAt: Segment[][] } | undefined {
   if (!isMap(item)) {
-    issues.push({ at, code: 'INVALID_TYPE', message: 'expected a task (a map with id and type)' })
+    issues.push({ at, code: IssueCode.InvalidType, message: 'expected a task (a map with id and type)' })
     return undefined
   }
-  issues.push(...schemaIssues(RawTask, item, at))
-  const task: TaskDef = {
-    id: typeof item.id === 'string' ? item.id : '',
-    type: typeof item.type === 'string' ? item.type : '',
-    needs: [],
-    inputs: isMap(item.inputs) ? item.inputs : {},
+  const [name, kind, conflicting] = kindOfItem(item, at, issues, kinds)
+  // Another kind's key is already reported as the conflict; not again as an unknown field of this kind.
+  const unknownKindKey = (i: RawIssue) => i.code === IssueCode.UnknownField && i.at.length === at.length + 1 && conflicting.includes(String(i.at[at.length]))
+  for (const i of schemaIssues(taskSchema(kind), item, at)) {
+    if (unknownKindKey(i)) continue
+    // No kind named: the default kind's key is missing, and any kind's would do.
+    const missingKind = i.code === IssueCode.Required && i.at.length === at.length + 1 && i.at[at.length] === kind.key && !Object.hasOwn(item, kind.key)
+    issues.push(missingKind && Object.keys(kinds).length > 1 ? { ...i, message: `a task needs a kind: ${kindKeys(kinds)}` } : i)
   }
-  const needsAt: Segment[][] = []
-  if (typeof item.needs === 'string') {
-    task.needs.push(item.needs)
-    needsAt.push([...at, 'needs'])
-  } else if (Array.isArray(item.needs)) {
-    item.needs.forEach((n, j) => {
-      if (typeof n !== 'string') return
-      task.needs.push(n)
-      needsAt.push([...at, 'needs', j])
-    })
-  }
-  const retry = normalizeRetry(item.retry, [...at, 'retry'], issues)
-  if (retry) task.retry = retry
-  const timeoutMs = durationAt(item.timeout, [...at, 'timeout'], issues)
-  if (timeoutMs !== undefined) task.timeoutMs = timeoutMs
-  if (item.runner === 'process' || item.runner === 'docker') task.runner = item.runner as RunnerKind
-  if (isMap(item.permissions)) task.permissions = item.permissions as PermissionSet
-  if (isMap(item.env)) {
-    task.env = Object.fromEntries(Object.entries(item.env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  }
-  return { task, needsAt }
+  const { common, needsAt } = normalizeCommon(item, at, issues)
+  return { task: Object.assign(common, { kind: name }, kind.normalize(item, at, issues)), needsAt }
 }
 
-/** `retry: {max, backoff?}` → RetryPolicy; backoff defaults to fixed 1s. */
-function normalizeRetry(value: unknown, at: Segment[], issues: RawIssue[]): RetryPolicy | undefined {
-  if (!isMap(value) || typeof value.max !== 'number' || !Number.isInteger(value.max) || value.max < 0) return undefined
-  const raw = value as RawRetry
-  const backoff = raw.backoff ?? {}
-  const delayMs = durationAt(backoff.delay ?? DEFAULT_BACKOFF_DELAY, [...at, 'backoff', 'delay'], issues) ?? 1000
-  const policy: RetryPolicy = {
-    max: raw.max,
-    backoff: { type: backoff.type === 'exponential' ? 'exponential' : 'fixed', delayMs },
+const kindEntries = new WeakMap<TaskKinds, [string, TaskKind][]>()
+
+/** `"type" (plugin), "echo" (echo)`: each kind's key and name. */
+const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).map(([name, k]) => `"${k.key}" (${name})`).join(' or ')
+
+/**
+ * The kind a task names by its kind key. A task that names none is checked as the default kind (the first),
+ * so its missing key is reported as REQUIRED by that kind's schema; one that names two gets
+ * CONFLICTING_TASK_KINDS and is checked as the first it names.
+ */
+function kindOfItem(item: Record<string, unknown>, at: Segment[], issues: RawIssue[], kinds: TaskKinds): [string, TaskKind, string[]] {
+  let entries = kindEntries.get(kinds)
+  if (!entries) kindEntries.set(kinds, (entries = Object.entries(kinds)))
+  const named = entries.filter(([, k]) => Object.hasOwn(item, k.key))
+  const [firstName, first] = named[0] ?? entries[0]!
+  for (const [otherName, other] of named.slice(1)) {
+    issues.push({
+      at: [...at, other.key], atKey: true, code: IssueCode.ConflictingTaskKinds,
+      message: `a task has one kind: "${first.key}" (${firstName}) and "${other.key}" (${otherName}) cannot both be given`,
+    })
   }
-  if (backoff.maxDelay !== undefined) {
-    const maxDelayMs = durationAt(backoff.maxDelay, [...at, 'backoff', 'maxDelay'], issues)
-    if (maxDelayMs !== undefined) {
-      if (maxDelayMs < delayMs) {
-        issues.push({ at: [...at, 'backoff', 'maxDelay'], code: 'INVALID_DURATION', message: 'maxDelay must not be shorter than delay' })
-      }
-      policy.backoff.maxDelayMs = maxDelayMs
-    }
-  }
-  return policy
+  return [firstName, first, named.slice(1).map(([, k]) => k.key)]
 }

@@ -1,7 +1,9 @@
 /** Structure check (TypeBox, piece by piece) and normalisation of a raw workflow into the model. */
 import { normalizeTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
+import { IssueCode } from './issues.ts'
 import type { InputDecl, InputType, TaskDef, Workflow } from './model.ts'
+import { TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { durationAt, normalizeTask } from './normalize-task.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
@@ -22,10 +24,10 @@ const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof
 const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object', 'array']
 
 /** Checks structure and builds the best workflow it can, so semantic checks can still run on the rest. */
-export function normalizeWorkflow(raw: unknown, triggerTypes?: TriggerRegistry): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
+export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, triggerTypes?: TriggerRegistry): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
   const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false }
   if (!isMap(raw)) {
-    return { sources, issues: [{ at: [], code: 'INVALID_TYPE', message: 'expected a workflow (a map with id and tasks)' }] }
+    return { sources, issues: [{ at: [], code: IssueCode.InvalidType, message: 'expected a workflow (a map with id and tasks)' }] }
   }
   const issues = schemaIssues(RawWorkflow, raw)
   const workflow: Workflow = {
@@ -42,8 +44,10 @@ export function normalizeWorkflow(raw: unknown, triggerTypes?: TriggerRegistry):
   if (Array.isArray(raw.tasks)) {
     sources.tasksEmpty = raw.tasks.length === 0
     raw.tasks.forEach((item, i) => {
-      const r = normalizeTask(item, ['tasks', i], issues)
+      const r = normalizeTask(item, ['tasks', i], issues, kinds)
       if (!r) return
+      // A kind outside TASK_KINDS (an injected one) yields a task the TaskDef union does not name; the engine
+      // handles it through the same kind set.
       workflow.tasks.push(r.task as TaskDef)
       sources.tasks.push(['tasks', i])
       sources.needs.push(r.needsAt)
@@ -67,7 +71,7 @@ function normalizeInputs(value: unknown, sources: Sources, issues: RawIssue[]): 
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
       const at: Segment[] = ['inputs', i]
-      if (!isMap(item)) return issues.push({ at, code: 'INVALID_TYPE', message: 'expected an input (a map with name and type)' })
+      if (!isMap(item)) return issues.push({ at, code: IssueCode.InvalidType, message: 'expected an input (a map with name and type)' })
       issues.push(...schemaIssues(RawInputItem, item, at))
       if (typeof item.name === 'string') add(item.name, item, at)
     })
@@ -75,14 +79,14 @@ function normalizeInputs(value: unknown, sources: Sources, issues: RawIssue[]): 
     for (const [name, spec] of Object.entries(value)) {
       const at: Segment[] = ['inputs', name]
       if (!isMap(spec)) {
-        issues.push({ at, code: 'INVALID_TYPE', message: 'expected an input (a map with type)' })
+        issues.push({ at, code: IssueCode.InvalidType, message: 'expected an input (a map with type)' })
         continue
       }
       issues.push(...schemaIssues(RawInputSpec, spec, at))
       add(name, spec, at)
     }
   } else {
-    issues.push({ at: ['inputs'], code: 'INVALID_TYPE', message: 'expected a list of inputs or a map of name → input' })
+    issues.push({ at: ['inputs'], code: IssueCode.InvalidType, message: 'expected a list of inputs or a map of name → input' })
   }
   return out
 }
@@ -92,15 +96,15 @@ function normalizeSecrets(value: unknown, issues: RawIssue[]): string[] {
   const hint = 'list secret names only (e.g. [API_TOKEN]); store values with `workflow secrets set`'
   if (value === undefined || value === null) return []
   if (!Array.isArray(value)) {
-    issues.push({ at: ['secrets'], code: 'SECRET_VALUE_NOT_NAME', message: `secrets must be a list of names: ${hint}` })
+    issues.push({ at: ['secrets'], code: IssueCode.SecretValueNotName, message: `secrets must be a list of names: ${hint}` })
     return []
   }
   const names = new Set<string>()
   value.forEach((item, i) => {
     if (typeof item !== 'string') {
-      issues.push({ at: ['secrets', i], code: 'SECRET_VALUE_NOT_NAME', message: `expected a secret name: ${hint}` })
+      issues.push({ at: ['secrets', i], code: IssueCode.SecretValueNotName, message: `expected a secret name: ${hint}` })
     } else if (!SECRET_NAME_PATTERN.test(item)) {
-      issues.push({ at: ['secrets', i], code: 'INVALID_SECRET_NAME', message: `invalid secret name "${item}" (letters, digits and _ only)` })
+      issues.push({ at: ['secrets', i], code: IssueCode.InvalidSecretName, message: `invalid secret name "${item}" (letters, digits and _ only)` })
     } else names.add(item.toUpperCase())
   })
   return [...names]

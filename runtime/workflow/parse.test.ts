@@ -49,7 +49,7 @@ describe('parseWorkflow: valid workflows', () => {
 
   it('accepts a minimal workflow', () => {
     const wf = valid(`id: x\n${task}`)
-    expect(wf).toEqual({ id: 'x', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', type: 'core/echo.run', needs: [], inputs: {} }] })
+    expect(wf).toEqual({ id: 'x', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', kind: 'plugin', type: 'core/echo.run', needs: [], inputs: {} }] })
   })
 
   it('accepts inputs as a map', () => {

@@ -3,10 +3,12 @@ import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node, typ
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { checkDocument, keyName } from './document-limits.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes, LimitCode, type WorkflowLimits } from './limits.ts'
-import type { Issue, Workflow } from './model.ts'
+import { IssueCode, type Issue } from './issues.ts'
+import type { Workflow } from './model.ts'
 import { normalizeWorkflow } from './normalize.ts'
 import { formatPath, type Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
+import { TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { validateSemantics } from './validate.ts'
 
 /** Budget of the `yaml` package's weighted alias count per allowed alias (it counts n + 1 for n plain aliases). */
@@ -21,10 +23,11 @@ export type ParseResult =
  * Parses and validates workflow YAML. Collects all problems — syntax, limits, structure (TypeBox) and
  * semantics (ids, needs graph, triggers, templates) — each with a path like `tasks[2].needs[0]`, at most
  * `limits.maxIssues` of them. Every step is linear in the document (sorting the issues: n log n), and
- * the limits are checked first: the size before parsing, the rest in one walk before conversion.
- * `triggerTypes` defaults to every registered type (runtime/triggers/registry.ts).
+ * the limits are checked first: the size before parsing, the rest in one walk before conversion. Tasks are
+ * read with `opts.kinds` (the built-in TASK_KINDS unless a caller adds its own), triggers with
+ * `opts.triggerTypes` (every registered type by default, runtime/triggers/registry.ts).
  */
-export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}, opts: { triggerTypes?: TriggerRegistry } = {}): ParseResult {
+export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}, opts: { kinds?: TaskKinds; triggerTypes?: TriggerRegistry } = {}): ParseResult {
   const lim: WorkflowLimits = { ...DEFAULT_WORKFLOW_LIMITS, ...limits }
   if (exceedsBytes(yamlText, lim.maxDocumentBytes)) {
     return { ok: false, issues: [documentTooLarge(Buffer.byteLength(yamlText, 'utf8'), lim.maxDocumentBytes)] }
@@ -46,7 +49,7 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
     const deep = doc.errors.find((e) => e.code === 'RESOURCE_EXHAUSTION')
     const errors = deep ? [deep] : doc.errors
     const issues = errors.slice(0, lim.maxIssues).map((e): Issue => ({
-      ...(e === deep ? tooDeepToParse(lim) : { path: '', code: 'YAML_SYNTAX', message: e.message.split('\n')[0] ?? e.message }),
+      ...(e === deep ? tooDeepToParse(lim) : { path: '', code: IssueCode.YamlSyntax, message: e.message.split('\n')[0] ?? e.message }),
       ...position(lineCounter, e.pos[0]),
     }))
     return { ok: false, issues: capIssues(sortIssues(issues), lim.maxIssues, errors.length > lim.maxIssues) }
@@ -70,11 +73,12 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
       ok: false,
       issues: [/resource exhaustion/i.test(message)
         ? { path: '', code: LimitCode.TooManyAliases, message: `aliases expand too much (limits.maxAliases is ${lim.maxAliases})` }
-        : { path: '', code: 'YAML_SYNTAX', message }],
+        : { path: '', code: IssueCode.YamlSyntax, message }],
     }
   }
-  const { workflow, sources, issues } = normalizeWorkflow(raw, opts.triggerTypes)
-  const report = workflow ? validateSemantics(workflow, sources, opts.triggerTypes) : { errors: [], warnings: [] }
+  const kinds = opts.kinds ?? TASK_KINDS
+  const { workflow, sources, issues } = normalizeWorkflow(raw, kinds, opts.triggerTypes)
+  const report = workflow ? validateSemantics(workflow, sources, kinds, opts.triggerTypes) : { errors: [], warnings: [] }
   const locator = createLocator(doc)
   const place = (i: RawIssue) => toIssue(i, locator, lineCounter)
   const errors = sortIssues([...issues, ...report.errors].map(place))

@@ -1,12 +1,13 @@
 /** Turns TypeBox `Value.Errors` into our issues: stable codes, readable messages, one issue per path. */
 import type { TSchema } from '@sinclair/typebox'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
+import { IssueCode } from './issues.ts'
 import { pointerToSegments, type Segment } from './path.ts'
 
 /** An issue before it is given a printable path and a source position. */
 export interface RawIssue {
   at: Segment[]
-  code: string
+  code: IssueCode
   message: string
   /** Point at the key rather than the value (unknown fields). */
   atKey?: boolean
@@ -26,13 +27,13 @@ export function schemaIssues(schema: TSchema, value: unknown, prefix: Segment[] 
 }
 
 /** A code and message for one TypeBox error. */
-export function describe(e: ValueError): { code: string; message: string } {
+export function describe(e: ValueError): { code: IssueCode; message: string } {
   const last = e.path.split('/').pop() ?? ''
-  if (e.type === ValueErrorType.ObjectAdditionalProperties) return { code: 'UNKNOWN_FIELD', message: `unknown field "${last}"` }
+  if (e.type === ValueErrorType.ObjectAdditionalProperties) return { code: IssueCode.UnknownField, message: `unknown field "${last}"` }
   if (e.type === ValueErrorType.ObjectRequiredProperty || e.value === undefined) {
-    return { code: 'REQUIRED', message: `"${last}" is required` }
+    return { code: IssueCode.Required, message: `"${last}" is required` }
   }
-  return { code: isRangeError(e) || isEnumSchema(e.schema) ? 'INVALID_VALUE' : 'INVALID_TYPE', message: expected(e.schema) }
+  return { code: isRangeError(e) || isEnumSchema(e.schema) ? IssueCode.InvalidValue : IssueCode.InvalidType, message: expected(e.schema) }
 }
 
 function isRangeError(e: ValueError): boolean {

@@ -1,4 +1,4 @@
-/** TypeBox schemas of the raw workflow YAML, checked piece by piece so every error names its own path. */
+/** TypeBox schemas of the raw workflow YAML, checked piece by piece so every error names its own path (tasks: tasks/). */
 import { Type, type Static } from '@sinclair/typebox'
 
 /** Workflow and task ids. */
@@ -50,19 +50,6 @@ export const RawPermissions = Type.Object({
   run: Type.Optional(StrList),
 }, strict)
 
-export const RawTask = Type.Object({
-  id: Str,
-  type: Str,
-  description: Type.Optional(Str),
-  needs: Type.Optional(Type.Union([Str, StrList])),
-  inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  retry: Type.Optional(RawRetry),
-  timeout: Type.Optional(Str),
-  runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
-  permissions: Type.Optional(RawPermissions),
-  env: Type.Optional(Type.Record(Type.String(), Type.String())),
-}, strict)
-export type RawTask = Static<typeof RawTask>
 
 /** The top level; `inputs`, `secrets`, `trigger(s)` and task items are polymorphic and checked separately (triggers by their type: runtime/triggers/). */
 export const RawWorkflow = Type.Object({

@@ -1,12 +1,14 @@
-/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates, input defaults. */
+/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates, input defaults, and each task's kind's own. */
 import { checkTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { findCycle } from './graph.ts'
+import { IssueCode } from './issues.ts'
 import type { InputDecl, Workflow } from './model.ts'
 import type { Sources } from './normalize.ts'
 import type { Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
-import { ENV_NAME_PATTERN, ID_PATTERN, TASK_TYPE_PATTERN } from './schema.ts'
+import { ID_PATTERN } from './schema.ts'
+import { kindOf, templatesOf, TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { scanTemplates } from './template.ts'
 import { indexUpstream } from './upstream.ts'
 
@@ -17,22 +19,22 @@ export interface SemanticReport {
 }
 
 /** Every semantic problem in one pass (never stops at the first). */
-export function validateSemantics(wf: Workflow, src: Sources, triggerTypes?: TriggerRegistry): SemanticReport {
+export function validateSemantics(wf: Workflow, src: Sources, kinds: TaskKinds = TASK_KINDS, triggerTypes?: TriggerRegistry): SemanticReport {
   const errors: RawIssue[] = []
   const warnings: RawIssue[] = []
-  const add = (at: Segment[], code: string, message: string) => errors.push({ at, code, message })
-  if (wf.id !== '' && !ID_PATTERN.test(wf.id)) add(['id'], 'INVALID_ID', idMessage('workflow', wf.id))
-  if (src.tasksEmpty) add(['tasks'], 'EMPTY_TASKS', 'a workflow needs at least one task')
+  const add = (at: Segment[], code: IssueCode, message: string) => errors.push({ at, code, message })
+  if (wf.id !== '' && !ID_PATTERN.test(wf.id)) add(['id'], IssueCode.InvalidId, idMessage('workflow', wf.id))
+  if (src.tasksEmpty) add(['tasks'], IssueCode.EmptyTasks, 'a workflow needs at least one task')
   checkInputs(wf.inputs, src, add)
   const triggers = checkTriggers(wf.triggers, src.triggers, { inputs: wf.inputs }, triggerTypes)
   errors.push(...triggers.errors)
   warnings.push(...triggers.warnings)
-  checkTasks(wf, src, add)
-  checkTemplates(wf, src, add, warnings)
+  checkTasks(wf, src, add, errors, kinds)
+  checkTemplates(wf, src, add, warnings, kinds)
   return { errors, warnings }
 }
 
-type Add = (at: Segment[], code: string, message: string) => void
+type Add = (at: Segment[], code: IssueCode, message: string) => void
 
 const idMessage = (what: string, id: string) =>
   `invalid ${what} id "${id}" (lower-case letters, digits, - and _; must start with a letter or digit)`
@@ -41,11 +43,11 @@ function checkInputs(inputs: InputDecl[], src: Sources, add: Add): void {
   const seen = new Set<string>()
   inputs.forEach((input, k) => {
     const at = src.inputs[k] ?? ['inputs']
-    if (!/^[A-Za-z_][\w-]*$/.test(input.name)) add(at, 'INVALID_INPUT_NAME', `invalid input name "${input.name}"`)
-    if (seen.has(input.name)) add(at, 'DUPLICATE_INPUT', `input "${input.name}" is declared twice`)
+    if (!/^[A-Za-z_][\w-]*$/.test(input.name)) add(at, IssueCode.InvalidInputName, `invalid input name "${input.name}"`)
+    if (seen.has(input.name)) add(at, IssueCode.DuplicateInput, `input "${input.name}" is declared twice`)
     seen.add(input.name)
     if (input.default !== undefined && !matchesType(input.default, input.type)) {
-      add([...at, 'default'], 'INVALID_INPUT_DEFAULT', `default of input "${input.name}" is not a ${input.type}`)
+      add([...at, 'default'], IssueCode.InvalidInputDefault, `default of input "${input.name}" is not a ${input.type}`)
     }
   })
 }
@@ -61,37 +63,32 @@ export function matchesType(v: unknown, type: InputDecl['type']): boolean {
   }
 }
 
-function checkTasks(wf: Workflow, src: Sources, add: Add): void {
+function checkTasks(wf: Workflow, src: Sources, add: Add, errors: RawIssue[], kinds: TaskKinds): void {
   const firstIndex = new Map<string, number>()
   wf.tasks.forEach((t, k) => {
     const at = src.tasks[k] ?? ['tasks', k]
     if (t.id !== '') {
-      if (!ID_PATTERN.test(t.id)) add([...at, 'id'], 'INVALID_ID', idMessage('task', t.id))
+      if (!ID_PATTERN.test(t.id)) add([...at, 'id'], IssueCode.InvalidId, idMessage('task', t.id))
       const first = firstIndex.get(t.id)
-      if (first !== undefined) add([...at, 'id'], 'DUPLICATE_TASK_ID', `task id "${t.id}" is already used by tasks[${first}]`)
+      if (first !== undefined) add([...at, 'id'], IssueCode.DuplicateTaskId, `task id "${t.id}" is already used by tasks[${first}]`)
       else firstIndex.set(t.id, k)
     }
-    if (t.type !== '' && !TASK_TYPE_PATTERN.test(t.type)) {
-      add([...at, 'type'], 'INVALID_TASK_TYPE', `invalid task type "${t.type}" (expected namespace/plugin.action)`)
-    }
-    for (const name of Object.keys(t.env ?? {})) {
-      if (!ENV_NAME_PATTERN.test(name)) add([...at, 'env', name], 'INVALID_ENV_NAME', `invalid environment variable name "${name}"`)
-    }
+    kindOf(t, kinds)?.validate(t, at, errors)
   })
   const ids = new Set(firstIndex.keys())
   const suggest = suggester(ids)
   wf.tasks.forEach((t, k) => {
     t.needs.forEach((n, j) => {
       const at = src.needs[k]?.[j] ?? [...(src.tasks[k] ?? []), 'needs']
-      if (n === t.id) add(at, 'SELF_NEED', `task "${t.id}" cannot need itself`)
-      else if (!ids.has(n)) add(at, 'UNKNOWN_NEED', `task "${t.id}" needs unknown task "${n}"${suggest(n)}`)
+      if (n === t.id) add(at, IssueCode.SelfNeed, `task "${t.id}" cannot need itself`)
+      else if (!ids.has(n)) add(at, IssueCode.UnknownNeed, `task "${t.id}" needs unknown task "${n}"${suggest(n)}`)
     })
   })
   const cycle = findCycle(withoutSelfNeeds(wf))
   if (cycle) {
     const k = wf.tasks.findIndex((t) => t.id === cycle[0])
     const j = wf.tasks[k]?.needs.indexOf(cycle[1] ?? '') ?? -1
-    add(src.needs[k]?.[j] ?? src.tasks[k] ?? ['tasks'], 'CYCLE', `dependency cycle: ${cycle.join(' → ')}`)
+    add(src.needs[k]?.[j] ?? src.tasks[k] ?? ['tasks'], IssueCode.Cycle, `dependency cycle: ${cycle.join(' → ')}`)
   }
 }
 
@@ -114,7 +111,7 @@ function suggester(known: Set<string>): (name: string) => string {
   }
 }
 
-function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[]): void {
+function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue[], kinds: TaskKinds): void {
   const inputs = new Set(wf.inputs.map((i) => i.name))
   const secrets = new Set(wf.secrets)
   const usedSecrets = new Set<string>()
@@ -122,28 +119,28 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   const upstream = indexUpstream(withoutSelfNeeds(wf))
   wf.tasks.forEach((t, k) => {
     const at = src.tasks[k] ?? ['tasks', k]
-    const { refs, problems } = scanTemplates({ inputs: t.inputs, env: t.env ?? {} }, at)
-    for (const p of problems) add(p.at, 'INVALID_TEMPLATE', p.message)
+    const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
+    for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
     for (const r of refs) {
       const [head = '', second] = r.path
       if (r.root === 'inputs' && !inputs.has(head)) {
-        add(r.at, 'UNDECLARED_INPUT', `${r.raw} uses input "${head}", which is not declared in inputs`)
+        add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
       } else if (r.root === 'secrets') {
         usedSecrets.add(head.toUpperCase())
         if (!secrets.has(head.toUpperCase())) {
-          add(r.at, 'UNDECLARED_SECRET', `${r.raw} uses secret "${head}", which is not listed in secrets`)
+          add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
         }
       } else if (r.root === 'tasks') {
-        if (!tasks.has(head)) add(r.at, 'UNKNOWN_TASK_REF', `${r.raw} refers to unknown task "${head}"`)
-        else if (second !== 'output') add(r.at, 'INVALID_TEMPLATE', `${r.raw}: expected tasks.${head}.output…`)
+        if (!tasks.has(head)) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
+        else if (second !== 'output') add(r.at, IssueCode.InvalidTemplate, `${r.raw}: expected tasks.${head}.output…`)
         else if (upstream.needs(k, head) === false) {
           // undefined: the task sits on or behind a cycle, which is reported as CYCLE.
-          add(r.at, 'TASK_REF_NOT_UPSTREAM', `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
+          add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
         }
       }
     }
   })
   for (const s of secrets) {
-    if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: 'UNUSED_SECRET', message: `secret ${s} is declared but never used` })
+    if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: IssueCode.UnusedSecret, message: `secret ${s} is declared but never used` })
   }
 }

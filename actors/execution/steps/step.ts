@@ -1,0 +1,47 @@
+/**
+ * What a task kind's planning step is: a pure function that starts an attempt of a run whose needs have
+ * succeeded, and says what to dispatch or how the attempt ended. It runs inside `nextExecutionState`, so it
+ * decides, and the execution actor performs (checkpoint before effect).
+ */
+import type { PluginCall } from '../../../runtime/workflow/tasks/kind.ts'
+import type { TaskCommon } from '../../../runtime/workflow/model.ts'
+import type { RunPath } from '../../../runtime/workflow/run-path.ts'
+import type { TaskOutcome } from '../protocol.ts'
+
+/** The attempt being started. */
+export interface RunStart {
+  path: RunPath
+  /** 1 for the first attempt; retries count up. */
+  attempt: number
+  now: number
+}
+
+/** What a step may read besides its task: no secrets (those are resolved only where a plugin call starts). */
+export interface StepScope {
+  executionId: string
+  workflowId: string
+  /** The execution's inputs. */
+  inputs: Readonly<Record<string, unknown>>
+  /**
+   * Renders `{{ … }}` templates in a value over the inputs, the execution and the outputs of the runs that
+   * succeeded; throws TEMPLATE_ERROR (a failed attempt) for a missing value or a secret.
+   */
+  render(value: unknown): unknown
+}
+
+/**
+ * How an attempt goes on. The execution logic acts on these and never on a kind's name:
+ * - `runPlugin`: out of process, by a task actor; RUNNING is committed once it holds a task slot, and its
+ *   outcome comes back as `task.finished` (then retries follow the task's `retry`);
+ * - `finish`: done already, without a process or a slot; RUNNING and the outcome are committed together.
+ * Later kinds add theirs here (wait for a timer, start a child execution, wait for an approval: issue 13).
+ */
+export type Dispatch =
+  | { type: 'runPlugin'; call: PluginCall }
+  | { type: 'finish'; outcome: TaskOutcome }
+
+/** A kind's planning step. `S` is the kind's part of the model (as in its TaskKind). */
+export interface TaskStep<S extends object = object> {
+  /** Starts an attempt; a throw fails the attempt (with the thrown error's code) instead of the execution. */
+  start(task: TaskCommon & S, run: RunStart, scope: StepScope): Dispatch
+}

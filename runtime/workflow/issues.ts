@@ -1,0 +1,58 @@
+/** The workflow DSL's issue codes (one vocabulary, append-only) and the issue every check reports. */
+import { LimitCode } from './limits.ts'
+
+/**
+ * Every code a workflow issue can carry. Codes are stable: users and scripts branch on them, so they are
+ * append-only (messages may improve). docs/workflows.md lists them all; a test keeps the two in step.
+ */
+export const IssueCode = {
+  // Syntax and structure (the YAML parser, the TypeBox schemas)
+  YamlSyntax: 'YAML_SYNTAX',
+  Required: 'REQUIRED',
+  InvalidType: 'INVALID_TYPE',
+  UnknownField: 'UNKNOWN_FIELD',
+  InvalidValue: 'INVALID_VALUE',
+  // Semantics
+  InvalidId: 'INVALID_ID',
+  EmptyTasks: 'EMPTY_TASKS',
+  DuplicateTaskId: 'DUPLICATE_TASK_ID',
+  UnknownNeed: 'UNKNOWN_NEED',
+  SelfNeed: 'SELF_NEED',
+  Cycle: 'CYCLE',
+  InvalidTaskType: 'INVALID_TASK_TYPE',
+  /** A task names more than one kind (e.g. `type:` and a later kind's own key). */
+  ConflictingTaskKinds: 'CONFLICTING_TASK_KINDS',
+  InvalidDuration: 'INVALID_DURATION',
+  InvalidCron: 'INVALID_CRON',
+  InvalidTimezone: 'INVALID_TIMEZONE',
+  InvalidTemplate: 'INVALID_TEMPLATE',
+  UnknownTaskRef: 'UNKNOWN_TASK_REF',
+  TaskRefNotUpstream: 'TASK_REF_NOT_UPSTREAM',
+  UndeclaredInput: 'UNDECLARED_INPUT',
+  UndeclaredSecret: 'UNDECLARED_SECRET',
+  SecretValueNotName: 'SECRET_VALUE_NOT_NAME',
+  InvalidSecretName: 'INVALID_SECRET_NAME',
+  InvalidInputName: 'INVALID_INPUT_NAME',
+  DuplicateInput: 'DUPLICATE_INPUT',
+  InvalidInputDefault: 'INVALID_INPUT_DEFAULT',
+  InvalidEnvName: 'INVALID_ENV_NAME',
+  // Limits (limits.ts), and the server's parser budget
+  ...LimitCode,
+  ValidationAborted: 'VALIDATION_ABORTED',
+  // Apply time, against the plugins the server loaded
+  PluginRefused: 'PLUGIN_REFUSED',
+  PermissionsRefused: 'PERMISSIONS_REFUSED',
+  // Warnings: the workflow is valid, but worth a look
+  UnusedSecret: 'UNUSED_SECRET',
+  CronRequiredInput: 'CRON_REQUIRED_INPUT',
+} as const
+export type IssueCode = (typeof IssueCode)[keyof typeof IssueCode]
+
+/** One validation problem, pointing at the offending path (and source position when known). */
+export interface Issue {
+  path: string
+  code: IssueCode
+  message: string
+  line?: number
+  column?: number
+}

@@ -1,0 +1,82 @@
+/**
+ * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout` — and their
+ * normalisation (durations to ms, `needs` to a list, retry defaults). Modifiers that will apply to any kind
+ * (`if:`, `forEach:`, `allowFailure:`, issue 13) belong here too, not in a kind.
+ */
+import { Type, type TProperties } from '@sinclair/typebox'
+import { parseDuration } from '../../clock.ts'
+import { IssueCode } from '../issues.ts'
+import type { RetryPolicy, TaskCommon } from '../model.ts'
+import type { Segment } from '../path.ts'
+import type { RawIssue } from '../schema-issues.ts'
+import { RawRetry } from '../schema.ts'
+
+/** Retry backoff when a task gives only `retry.max`. */
+export const DEFAULT_BACKOFF_DELAY = '1s'
+
+const Str = Type.String()
+
+/** TypeBox fields shared by every kind (a kind adds its own: `TaskKind.fields`). */
+export const COMMON_FIELDS = {
+  id: Str,
+  description: Type.Optional(Str),
+  needs: Type.Optional(Type.Union([Str, Type.Array(Str)])),
+  retry: Type.Optional(RawRetry),
+  timeout: Type.Optional(Str),
+} satisfies TProperties
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/** Parses a duration field, reporting INVALID_DURATION at `at`; zero and negative durations are rejected. */
+export function durationAt(value: unknown, at: Segment[], issues: RawIssue[]): number | undefined {
+  if (typeof value !== 'string') return undefined // a type error was already reported by the schema
+  const ms = parseDuration(value)
+  if (ms === undefined || ms <= 0) {
+    issues.push({ at, code: IssueCode.InvalidDuration, message: `invalid duration "${value}" (expected e.g. 250ms, 30s, 5m, 1h, 1d)` })
+    return undefined
+  }
+  return ms
+}
+
+/** The common part of a task, plus where each `needs` entry came from. */
+export function normalizeCommon(item: Readonly<Record<string, unknown>>, at: Segment[], issues: RawIssue[]): { common: TaskCommon; needsAt: Segment[][] } {
+  const common: TaskCommon = { id: typeof item.id === 'string' ? item.id : '', needs: [] }
+  const needsAt: Segment[][] = []
+  if (typeof item.needs === 'string') {
+    common.needs.push(item.needs)
+    needsAt.push([...at, 'needs'])
+  } else if (Array.isArray(item.needs)) {
+    item.needs.forEach((n, j) => {
+      if (typeof n !== 'string') return
+      common.needs.push(n)
+      needsAt.push([...at, 'needs', j])
+    })
+  }
+  const retry = normalizeRetry(item.retry, [...at, 'retry'], issues)
+  if (retry) common.retry = retry
+  const timeoutMs = durationAt(item.timeout, [...at, 'timeout'], issues)
+  if (timeoutMs !== undefined) common.timeoutMs = timeoutMs
+  return { common, needsAt }
+}
+
+/** `retry: {max, backoff?}` → RetryPolicy; backoff defaults to fixed 1s. */
+function normalizeRetry(value: unknown, at: Segment[], issues: RawIssue[]): RetryPolicy | undefined {
+  if (!isMap(value) || typeof value.max !== 'number' || !Number.isInteger(value.max) || value.max < 0) return undefined
+  const raw = value as RawRetry
+  const backoff = raw.backoff ?? {}
+  const delayMs = durationAt(backoff.delay ?? DEFAULT_BACKOFF_DELAY, [...at, 'backoff', 'delay'], issues) ?? 1000
+  const policy: RetryPolicy = {
+    max: raw.max,
+    backoff: { type: backoff.type === 'exponential' ? 'exponential' : 'fixed', delayMs },
+  }
+  if (backoff.maxDelay !== undefined) {
+    const maxDelayMs = durationAt(backoff.maxDelay, [...at, 'backoff', 'maxDelay'], issues)
+    if (maxDelayMs !== undefined) {
+      if (maxDelayMs < delayMs) {
+        issues.push({ at: [...at, 'backoff', 'maxDelay'], code: IssueCode.InvalidDuration, message: 'maxDelay must not be shorter than delay' })
+      }
+      policy.backoff.maxDelayMs = maxDelayMs
+    }
+  }
+  return policy
+}

@@ -1,0 +1,51 @@
+/**
+ * What a task kind is, on the workflow side: its YAML fields, how they normalise and validate, and which of
+ * them hold templates. Its planning step (what it dispatches, how it finishes) is in actors/execution/steps/.
+ */
+import type { TProperties } from '@sinclair/typebox'
+import type { PermissionSet, RunnerKind, TaskCommon } from '../model.ts'
+import type { Segment } from '../path.ts'
+import type { RawIssue } from '../schema-issues.ts'
+
+/** One plugin action a task calls, with what it may be granted: what a task actor runs out of process. */
+export interface PluginCall {
+  /** The task making the call (for messages and grants). */
+  id: string
+  /** `namespace/plugin.action` */
+  type: string
+  /** Templates unresolved: rendered just before the attempt starts. */
+  inputs: Record<string, unknown>
+  runner?: RunnerKind
+  permissions?: PermissionSet
+  /** Plugin env variable name → template. */
+  env?: Record<string, string>
+  /** Per attempt (default: the engine's `execution.defaultTimeoutSeconds`). */
+  timeoutMs?: number
+}
+
+/**
+ * A task kind. `S` is the kind's own part of the model; a task of this kind is `TaskCommon & { kind } & S`,
+ * where `kind` is its name in the registry (the name is written there and nowhere else).
+ */
+export interface TaskKind<S extends object = object> {
+  /**
+   * The key that names this kind in a task (`type` for plugin tasks). A task carries exactly one kind key;
+   * a later kind is spelt by its own key (`subflow:`, `wait:`…, see docs/architecture.md#task-kinds).
+   */
+  readonly key: string
+  /** The kind's own fields (TypeBox), checked with the common ones: anything else is UNKNOWN_FIELD. */
+  readonly fields: TProperties
+  /** The kind's part of the model from a task item whose structure was checked (what fails it is left out). */
+  normalize(raw: Readonly<Record<string, unknown>>, at: Segment[], issues: RawIssue[]): S
+  /** Semantic checks of the kind's fields (`at` is the task's path). */
+  validate(task: TaskCommon & S, at: Segment[], issues: RawIssue[]): void
+  /**
+   * The fields whose strings may hold `{{ … }}` templates, by field name: validation checks their references
+   * against the workflow, and the engine resolves only the secrets these name.
+   */
+  templates(task: TaskCommon & S): Record<string, unknown>
+  /** A short label for task tables (`execution inspect`): a plugin task's `type`. */
+  describe(task: TaskCommon & S): string
+  /** The plugin actions the task calls that are known before it runs: their grants are shown and checked at apply. */
+  pluginCalls(task: TaskCommon & S): PluginCall[]
+}

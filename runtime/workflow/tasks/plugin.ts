@@ -1,0 +1,68 @@
+/**
+ * The `plugin` kind: a task that calls one plugin action out of process (`type: namespace/plugin.action`),
+ * with its inputs, env mapping, runner and narrowed permissions. Today every task is one.
+ */
+import { Type } from '@sinclair/typebox'
+import { IssueCode } from '../issues.ts'
+import type { PermissionSet, RunnerKind, TaskCommon } from '../model.ts'
+import { ENV_NAME_PATTERN, RawPermissions, TASK_TYPE_PATTERN } from '../schema.ts'
+import type { PluginCall, TaskKind } from './kind.ts'
+
+/** A plugin task's own fields. */
+export interface PluginSpec {
+  /** `namespace/plugin.action` */
+  type: string
+  inputs: Record<string, unknown>
+  runner?: RunnerKind
+  permissions?: PermissionSet
+  /** Plugin env variable name → template (e.g. `{{ secrets.TOKEN }}`). */
+  env?: Record<string, string>
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/** The call a plugin task makes (what its step dispatches and what apply shows the grant of). */
+export function pluginCall(task: TaskCommon & PluginSpec): PluginCall {
+  // Assigned field by field (no spreads): apply builds one per task of a workflow on the server's main thread.
+  const call: PluginCall = { id: task.id, type: task.type, inputs: task.inputs }
+  if (task.runner !== undefined) call.runner = task.runner
+  if (task.permissions !== undefined) call.permissions = task.permissions
+  if (task.env !== undefined) call.env = task.env
+  if (task.timeoutMs !== undefined) call.timeoutMs = task.timeoutMs
+  return call
+}
+
+/** The plugin kind: named by `type:`, as every task of v0.1 and v0.2 was. */
+export const plugin: TaskKind<PluginSpec> = {
+  key: 'type',
+  fields: {
+    type: Type.String(),
+    inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
+    permissions: Type.Optional(RawPermissions),
+    env: Type.Optional(Type.Record(Type.String(), Type.String())),
+  },
+
+  normalize(raw) {
+    const spec: PluginSpec = { type: typeof raw.type === 'string' ? raw.type : '', inputs: isMap(raw.inputs) ? raw.inputs : {} }
+    if (raw.runner === 'process' || raw.runner === 'docker') spec.runner = raw.runner
+    if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
+    if (isMap(raw.env)) {
+      spec.env = Object.fromEntries(Object.entries(raw.env).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    }
+    return spec
+  },
+
+  validate(task, at, issues) {
+    if (task.type !== '' && !TASK_TYPE_PATTERN.test(task.type)) {
+      issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `invalid task type "${task.type}" (expected namespace/plugin.action)` })
+    }
+    for (const name of Object.keys(task.env ?? {})) {
+      if (!ENV_NAME_PATTERN.test(name)) issues.push({ at: [...at, 'env', name], code: IssueCode.InvalidEnvName, message: `invalid environment variable name "${name}"` })
+    }
+  },
+
+  templates: (task) => ({ inputs: task.inputs, env: task.env ?? {} }),
+  describe: (task) => task.type,
+  pluginCalls: (task) => [pluginCall(task)],
+}
