@@ -13,6 +13,7 @@ import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
+import { runnerKind, runnerOf, type RunnerRegistry } from '../../sandbox/runners.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
 import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
@@ -26,7 +27,10 @@ export interface TaskActorDeps {
   registry: PluginRegistry
   /** What any grant may hold (engine bounds, operator policy): each attempt's grant is checked against it. */
   grants: Omit<GrantContext, 'runner'>
-  runner(kind: 'process' | 'docker'): Runner
+  /** The runners tasks may name (what each is, for its grant) … */
+  runners: RunnerRegistry
+  /** … and this worker's instance of one (sandbox/runners.ts RunnerSet). */
+  runner(name: string): Runner
   /** The execution's masker (every resolved secret value is registered in it). */
   masker(executionId: string): Masker
   defaultTimeoutMs: number
@@ -60,15 +64,15 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   try {
     resolved = resolveAction(deps.registry, task.type)
   } catch (e) {
-    if (!(await begin(deps, m, 'process'))) return cancelled()
+    if (!(await begin(deps, m, runnerOf(task, undefined)))) return cancelled()
     deps.port.endTask(executionId, taskId)
     const out = fail(engineLog, toErrorInfo(e))
     rows.flush()
     return out
   }
   const { plugin, action } = resolved
-  const runnerKind = task.runner ?? plugin.manifest.runner ?? 'process'
-  if (!(await begin(deps, m, runnerKind))) return cancelled()
+  const runnerName = runnerOf(task, plugin)
+  if (!(await begin(deps, m, runnerName))) return cancelled()
   try {
     const secrets = await secretsFor(deps, snapshot, task, masker)
     const ctx: TemplateContext = {
@@ -83,10 +87,10 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
     }
-    const permissions = launchGrant(plugin, task, runnerKind, deps.grants)
+    const permissions = launchGrant(plugin, task, runnerKind(deps.runners, runnerName), deps.grants)
     const env = pluginEnv(deps, task, ctx, permissions.env ?? [], masker)
     const source = `plugin:${task.type}`
-    engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
+    engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerName} runner)`)
     // Past a log cap: one LOG_TRUNCATED line and audit event; in `fail` mode the attempt is stopped too.
     const overLimit = new AbortController()
     const gate = new LogGate(deps.logLimits, deps.logBudget(executionId), (hit) => {
@@ -96,7 +100,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       if (deps.logLimits.mode === 'fail') overLimit.abort()
     })
     const logs = pluginLog(masker, gate, (level, message) => rows.write({ executionId, taskId, attempt, ts: deps.now(), level, source, message }))
-    const outcome = await deps.runner(runnerKind).run({
+    const outcome = await deps.runner(runnerName).run({
       plugin, action: action.name, input, permissions, env, signal: AbortSignal.any([m.signal, overLimit.signal]),
       timeoutMs: task.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },

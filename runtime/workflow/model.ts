@@ -1,5 +1,7 @@
 /** The normalised workflow model that parsing produces and the engine consumes. Plain data only. */
 
+import type { Permissions } from './sandbox-fields.ts'
+
 export type InputType = 'string' | 'number' | 'boolean' | 'object' | 'array'
 
 export interface InputDecl {
@@ -37,15 +39,8 @@ export interface RetryPolicy {
   backoff: BackoffPolicy
 }
 
-export type RunnerKind = 'process' | 'docker'
-
-/** Permissions a task narrows its plugin to (never wider than the manifest). */
-export interface PermissionSet {
-  network?: string[]
-  filesystem?: { read?: string[]; write?: string[] }
-  env?: string[]
-  run?: string[]
-}
+/** Permissions a task narrows its plugin to (never wider than the manifest): the manifest's schema. */
+export type PermissionSet = Permissions
 
 export interface TaskDef {
   id: string
@@ -55,7 +50,8 @@ export interface TaskDef {
   inputs: Record<string, unknown>
   retry?: RetryPolicy
   timeoutMs?: number
-  runner?: RunnerKind
+  /** A runner name; the engine checks it against its runner registry (sandbox/runners.ts) when the workflow is applied. */
+  runner?: string
   permissions?: PermissionSet
   /** Plugin env variable name → template (e.g. `{{ secrets.TOKEN }}`). */
   env?: Record<string, string>

@@ -1,6 +1,6 @@
 /** Structure check and normalisation of one task item (durations to ms, `needs` to a list, retry defaults). */
 import { parseDuration } from '../clock.ts'
-import type { PermissionSet, RetryPolicy, RunnerKind, TaskDef } from './model.ts'
+import type { PermissionSet, RetryPolicy, TaskDef } from './model.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
 import { RawTask, type RawRetry } from './schema.ts'
@@ -53,7 +53,7 @@ export function normalizeTask(
   if (retry) task.retry = retry
   const timeoutMs = durationAt(item.timeout, [...at, 'timeout'], issues)
   if (timeoutMs !== undefined) task.timeoutMs = timeoutMs
-  if (item.runner === 'process' || item.runner === 'docker') task.runner = item.runner as RunnerKind
+  if (typeof item.runner === 'string') task.runner = item.runner
   if (isMap(item.permissions)) task.permissions = item.permissions as PermissionSet
   if (isMap(item.env)) {
     task.env = Object.fromEntries(Object.entries(item.env).filter((e): e is [string, string] => typeof e[1] === 'string'))

@@ -1,5 +1,6 @@
 /** TypeBox schemas of the raw workflow YAML, checked piece by piece so every error names its own path. */
 import { Type, type Static } from '@sinclair/typebox'
+import { PermissionsSchema, RunnerNameSchema } from './sandbox-fields.ts'
 
 /** Workflow and task ids. */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-_]*$/
@@ -53,13 +54,8 @@ export const RawRetry = Type.Object({
 }, strict)
 export type RawRetry = Static<typeof RawRetry>
 
-/** Same shape as a plugin manifest's `permissions`. */
-export const RawPermissions = Type.Object({
-  network: Type.Optional(StrList),
-  filesystem: Type.Optional(Type.Object({ read: Type.Optional(StrList), write: Type.Optional(StrList) }, strict)),
-  env: Type.Optional(StrList),
-  run: Type.Optional(StrList),
-}, strict)
+/** The plugin manifest's `permissions` schema: one schema for both (sandbox-fields.ts). */
+export const RawPermissions = PermissionsSchema
 
 export const RawTask = Type.Object({
   id: Str,
@@ -69,7 +65,7 @@ export const RawTask = Type.Object({
   inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   retry: Type.Optional(RawRetry),
   timeout: Type.Optional(Str),
-  runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
+  runner: Type.Optional(RunnerNameSchema),
   permissions: Type.Optional(RawPermissions),
   env: Type.Optional(Type.Record(Type.String(), Type.String())),
 }, strict)

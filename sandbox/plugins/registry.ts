@@ -8,6 +8,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { parseTaskType } from '../../runtime/workflow/model.ts'
 import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
 import { checkGrant, refusedPlugin, type GrantContext } from '../permissions/policy.ts'
+import { DEFAULT_RUNNER, RUNNER_KINDS, runnerKind, type RunnerRegistry } from '../runners.ts'
 
 export interface ManifestProblem {
   file: string
@@ -45,8 +46,9 @@ export function loadManifest(dir: string): LoadedPlugin {
  * Scans each path: a dir with plugin.yaml is a plugin; otherwise its children (two levels: `ns/name/`).
  * With `grants`, each manifest's grant is checked (sandbox/permissions/policy.ts): a plugin whose grant may
  * not be given stays listed, marked `refused` (and reported as a problem), so every use of it names why.
+ * A manifest naming a runner `runners` does not have is a problem (INVALID_MANIFEST), and is not loaded.
  */
-export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext, 'runner'>): PluginRegistry {
+export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext, 'runner'>, runners: RunnerRegistry = RUNNER_KINDS): PluginRegistry {
   const plugins = new Map<string, LoadedPlugin>()
   const problems: ManifestProblem[] = []
   const visit = (dir: string, depth: number) => {
@@ -54,7 +56,13 @@ export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext
       try {
         const p = loadManifest(dir)
         const key = pluginKey(p.manifest)
-        const refused = grants ? checkGrant(p.manifest.permissions ?? {}, { ...grants, runner: p.manifest.runner ?? 'process' }) : []
+        let runner
+        try {
+          runner = runnerKind(runners, p.manifest.runner ?? DEFAULT_RUNNER)
+        } catch (e) {
+          throw new AppError(ErrorCode.InvalidManifest, `${join(dir, 'plugin.yaml')}: runner: ${(e as Error).message}`)
+        }
+        const refused = grants ? checkGrant(p.manifest.permissions ?? {}, { ...grants, runner }) : []
         if (refused.length) {
           p.refused = refused
           problems.push({ file: join(dir, 'plugin.yaml'), message: refusedPlugin(p, refused).message })

@@ -1,0 +1,10 @@
+/** The process runner as the registry makes it (sandbox/runners.ts): each attempt through the isolation layer. */
+
+import type { RunnerFactory } from '../runner.ts'
+import { prepareLaunch } from './isolation.ts'
+import { createProcessRunner } from './runner.ts'
+
+export const createRunner: RunnerFactory = ({ limits, mode, resultBounds, config }) => {
+  const launchOptions = config.uidRange ? { uidRange: config.uidRange } : {}
+  return createProcessRunner({ prepareLaunch: (spec) => prepareLaunch(spec, undefined, launchOptions), limits, mode, resultBounds })
+}
