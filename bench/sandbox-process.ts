@@ -63,7 +63,7 @@ const isolated = (launcher: 'native' | 'bun', probe: SandboxProbe = full, mode: 
   if (main) mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
   await spawnOnce(launch.argv, launch.env, launch.cwd, launch.fds)
   const f = performance.now()
-  await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+  await launch.finish()
   if (main) finishMs[launcher]!.push(performance.now() - f)
   rmSync(t, { recursive: true })
 }

@@ -36,7 +36,7 @@ describe('prepareLaunch', () => {
     const launch = await prepareLaunch(spec('permissive'), noLandlock)
     expect(launch.mechanisms.some((m) => m.startsWith('landlock'))).toBe(false)
     expect(launch.mechanisms).not.toContain('netns')
-    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+    await launch.finish()
   })
   it('denies by default: only runtime, plugin dir, temp dir and a minimal /dev, no TCP port, clean env', async () => {
     const s = spec('strict')
@@ -54,6 +54,6 @@ describe('prepareLaunch', () => {
     for (const p of paths) expect(p.startsWith('/etc/') ? p : '').not.toMatch(/passwd|shadow|\/etc\/?$/)
     expect(paths).not.toContain('/proc')
     expect(paths).not.toContain('/')
-    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+    await launch.finish()
   })
 })

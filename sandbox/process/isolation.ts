@@ -4,7 +4,6 @@ import { chownSync, realpathSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
-import { detectDenial, DENIAL_MARKER, detectDenialLine } from '../permissions/detect.ts'
 import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
 import { resolveExecutable, shebangInterpreter } from './grants.ts'
 import { buildPolicy } from './launch-policy.ts'
@@ -101,7 +100,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       if (launcherWaits) lease?.release()
     },
     killAll,
-    async finish(info) {
+    async finish() {
       const events = cg?.events() ?? { oomKilled: false, pidsMaxHit: false }
       if (!finished) {
         finished = true
@@ -112,10 +111,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       }
       if (events.oomKilled) return { permission: 'memory', target: `${spec.limits.memoryMb} MB` }
       if (events.pidsMaxHit) return { permission: 'pids', target: `${spec.limits.maxProcesses} processes` }
-      const marked = info.stderrTail.find((l) => l.includes(DENIAL_MARKER))
-      if (marked) return detectDenialLine(marked)
-      const clean = info.exitCode === 0 && info.signal === null
-      return clean ? undefined : detectDenial(info.stderrTail)
+      return undefined
     },
   }
 }

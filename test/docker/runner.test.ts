@@ -75,7 +75,7 @@ suite('docker runner (real engine)', () => {
   it('kills a plugin past its memory limit: RESOURCE_LIMIT with a memory denial', async () => {
     const { req, logs, taskId } = request(hostile, 'oom')
     const out = await runner.run(req)
-    expect(out).toMatchObject({ ok: false, error: { code: 'RESOURCE_LIMIT' }, denial: { permission: 'memory', target: '128MB' } })
+    expect(out).toMatchObject({ ok: false, error: { code: 'RESOURCE_LIMIT' }, denial: { permission: 'memory', target: '128 MB' } })
     expect(logs.some((l) => l.stream === 'engine' && l.level === 'ERROR' && l.message.includes('memory'))).toBe(true)
     expect(await leftovers(docker, taskId)).toBe(0)
   })
