@@ -4,8 +4,10 @@ import type { Config } from '../runtime/config/schema.ts'
 import type { ErrorInfo } from '../runtime/errors.ts'
 import type { Permissions, LoadedPlugin } from './manifest.ts'
 import type { JsonBounds } from './outcome/json-bounds.ts'
-import type { InvocationContext, LogLevel } from './protocol.ts'
-import type { PermissionKind } from './permissions/kinds.ts'
+import type { PermissionDenial } from './sdk/kinds.ts'
+import type { InvocationContext, LogLevel } from './sdk/protocol.ts'
+
+export type { PermissionDenial }
 
 export interface PluginLogLine {
   level: LogLevel
@@ -13,12 +15,6 @@ export interface PluginLogLine {
   stream: 'stdout' | 'stderr' | 'engine'
   /** A piece of an over-long line cut by the runner: the line continues in the next line of the same stream. */
   partial?: boolean
-}
-
-/** A permission the kernel or the engine refused, reported for the audit trail. */
-export interface PermissionDenial {
-  permission: PermissionKind
-  target: string
 }
 
 export interface RunRequest {

@@ -1,7 +1,7 @@
 /** Turns a container's demultiplexed stdout/stderr chunks into protocol log lines, with a total output cap. */
 
 import { LineSplitter } from '../process/lines.ts'
-import { parseLogLine } from '../protocol.ts'
+import { parseLogLine } from '../sdk/protocol.ts'
 import type { PluginLogLine } from '../runner.ts'
 
 /** How many trailing stderr lines a crash report quotes. */

@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
 import { pluginKey, type LoadedPlugin } from '../manifest.ts'
-import { PROTOCOL_VERSION, type Invocation } from '../protocol.ts'
+import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
@@ -28,8 +28,8 @@ export interface DockerRunnerOptions {
   image?: string
   /** Per-plugin image overrides keyed by `namespace/name` (e.g. an image with python for an exec plugin). */
   pluginImages?: Record<string, string>
-  /** Host path of the engine's `sandbox/` directory (mounted read-only; holds the boot). */
-  sandboxDir: string
+  /** Host path of the guest folder, mounted read-only (default: this engine's `sandbox/sdk/`, which holds the boot). */
+  guestDir?: string
   limits: DockerLimits
   /** Threads a plugin may use on top of `limits.maxProcesses` (the pids limit counts threads). Default 32. */
   threadAllowance?: number
@@ -37,6 +37,9 @@ export interface DockerRunnerOptions {
   resultBounds?: JsonBounds
 }
 
+
+/** The guest folder: everything a Bun plugin's boot imports, and nothing else of the engine. */
+const GUEST_DIR = resolve(import.meta.dir, '../sdk')
 
 /** Signal number of SIGXCPU (Linux), the CPU-time rlimit's kill. */
 const SIGXCPU = 24
@@ -93,7 +96,7 @@ async function runTask(
     await chmod(outDir, 0o777)
     const { spec, skipped } = containerSpec(
       req,
-      { image, sandboxDir: opts.sandboxDir, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32 },
+      { image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32 },
       existsSync,
     )
     for (const s of skipped) {

@@ -5,7 +5,7 @@
  */
 
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
-import { DENIAL_MARKER, detectDenial, detectDenialLine } from '../permissions/detect.ts'
+import { DENIAL_MARKER, detectDenial, detectDenialLine } from '../sdk/detect.ts'
 import type { PermissionDenial, RunOutcome } from '../runner.ts'
 import { denialError, pluginFailure, resultFailure, type Failure } from './plugin-result.ts'
 import type { ResultRead } from './result-file.ts'

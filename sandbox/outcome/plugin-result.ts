@@ -1,10 +1,10 @@
 /** What a plugin's result means for its task, the same for every runner: its own failure, or a bad result file. */
 
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
-import { detectDenialLine } from '../permissions/detect.ts'
-import type { PluginErrorInfo } from '../protocol.ts'
+import { detectDenialLine } from '../sdk/detect.ts'
+import type { PluginErrorInfo } from '../sdk/protocol.ts'
 import type { PermissionDenial } from '../runner.ts'
-import { asDenial, RESOURCE_KINDS } from '../permissions/kinds.ts'
+import { asDenial, RESOURCE_KINDS } from '../sdk/kinds.ts'
 import type { ResultProblem } from './result-file.ts'
 
 /** A failed attempt as a runner reports it (before its duration is added). */

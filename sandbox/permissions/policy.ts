@@ -12,7 +12,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pluginKey, type LoadedPlugin, type Permissions, type RefusedEntry } from '../manifest.ts'
 import type { RunnerKind } from '../runners.ts'
 import { capProblems, networkCovers } from './coverage.ts'
-import { parseNetworkPattern } from './network.ts'
+import { parseNetworkPattern } from '../sdk/network.ts'
 import { canonicalPath, clean, isAbsolute, isWithin, spellings } from './paths.ts'
 
 export type GrantPermission = RefusedEntry['permission']

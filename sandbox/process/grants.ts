@@ -85,6 +85,9 @@ export interface GrantInput {
   networkGranted: boolean
 }
 
+/** The guest folder (sandbox/sdk/): the one folder of engine code a plugin may read, the boot's own. */
+export const guestDir = (bootPath: string): string => dirname(bootPath)
+
 /** Files glibc's resolver and TLS need once a network permission is declared (read-only, files only). */
 const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl/certs']
 
@@ -102,9 +105,9 @@ export function computeGrants(g: GrantInput): PathRule[] {
   ]
   if (g.runtime === 'bun') {
     rules.push(...executableRules(g.bunPath))
-    // The SDK boot and the confinement module it imports (engine code, no secrets).
-    const sandboxDir = dirname(dirname(g.bootPath))
-    rules.push(...['sdk', 'process', 'permissions'].map((d) => ({ path: join(sandboxDir, d), access: READ })))
+    // The guest folder, and nothing else of the engine: the boot's folder holds everything the boot imports
+    // (the SDK, the confinement, the patterns it checks; sandbox/sdk/guest.test.ts keeps it so). No secrets.
+    rules.push({ path: guestDir(g.bootPath), access: READ })
   } else {
     rules.push({ path: g.entryPath, access: READ_EXEC })
     for (const interp of shebangInterpreter(g.entryPath)) rules.push(...executableRules(interp))

@@ -2,7 +2,7 @@
 
 import { fileURLToPath } from 'node:url'
 import type { LaunchSpec } from './launch-spec.ts'
-import { allowedPorts } from '../permissions/network.ts'
+import { allowedPorts } from '../sdk/network.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
 import type { SandboxProbe } from './probe.ts'
