@@ -13,7 +13,7 @@ import { parse } from 'yaml'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { createTaskCgroup, detectCgroups, sweepStaleCgroups, type CgroupFs } from './cgroup.ts'
 import { prepareLaunch } from './isolation.ts'
-import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 
 const temp = mkdtempSync(join(tmpdir(), 'ak-fake-cgroupfs-'))

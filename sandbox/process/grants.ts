@@ -2,8 +2,8 @@
 
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
-import { READ, READ_EXEC, WRITE, FS } from './landlock.ts'
-import { PROC_SELF } from './policy.ts'
+import { READ, READ_EXEC, WRITE, FS } from './launcher/landlock.ts'
+import { PROC_SELF } from './launcher/policy.ts'
 import type { Permissions } from '../manifest.ts'
 
 /** One Landlock path rule. */

@@ -8,7 +8,7 @@ import { parse } from 'yaml'
 import { readFileSync } from 'node:fs'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { prepareLaunch } from './isolation.ts'
-import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 
 const dir = resolve(import.meta.dir, '../../test/fixtures/plugins/hostile/bun-attacks')

@@ -4,13 +4,13 @@ import { fileURLToPath } from 'node:url'
 import type { LaunchSpec } from './launch-spec.ts'
 import { allowedPorts } from '../sdk/network.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
-import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import type { SandboxProbe } from './probe.ts'
-import { seccompMechanism, seccompProgram } from './seccomp.ts'
+import { seccompMechanism, seccompProgram } from './launcher/seccomp.ts'
 import { existsSync, realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 
-const BUN_LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
+const BUN_LAUNCHER = fileURLToPath(new URL('./launcher/launch.ts', import.meta.url))
 
 const SETPRIV = Bun.which('setpriv') ?? undefined
 

@@ -7,7 +7,7 @@
 
 import { closeSync, constants, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { errno, flock, LOCK } from './libc.ts'
+import { errno, flock, LOCK } from './launcher/libc.ts'
 
 /** Host-wide, root-only directory of the uid lock files (on tmpfs, so it starts empty after a reboot). */
 export const UID_DIR = '/run/autokestra/uids'

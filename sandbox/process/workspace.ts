@@ -9,7 +9,7 @@ import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, ope
 import { randomBytes } from 'node:crypto'
 import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { flock, LOCK } from './libc.ts'
+import { flock, LOCK } from './launcher/libc.ts'
 
 /** The runner's directories. */
 export interface Workspace {

@@ -1,10 +1,10 @@
 /** The launch policy handed from the engine to the launcher (and then to the in-process guard) via the environment. */
 
-import type { GuardPolicy } from '../sdk/guest-policy.ts'
+import type { GuardPolicy } from '../../sdk/guest-policy.ts'
 import type { LandlockPolicy } from './landlock.ts'
 import type { BpfInstruction } from './seccomp.ts'
 
-export { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from '../sdk/guest-policy.ts'
+export { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from '../../sdk/guest-policy.ts'
 
 /** Placeholder path the launcher resolves to its own `/proc/<pid>` directory (Bun reads maps/statm/cgroup). */
 export const PROC_SELF = '/proc/self'
