@@ -9,7 +9,7 @@ import type { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
 import type { TaskDef } from '../../runtime/workflow/model.ts'
-import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
+import type { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
@@ -31,6 +31,8 @@ export interface TaskActorDeps {
   runners: RunnerRegistry
   /** … and this worker's instance of one (sandbox/runners.ts RunnerSet). */
   runner(name: string): Runner
+  /** The worker's compiled action schemas (Ajv; each compiled on first use). */
+  schemas: ActionSchemas
   /** The execution's masker (every resolved secret value is registered in it). */
   masker(executionId: string): Masker
   defaultTimeoutMs: number
@@ -82,7 +84,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId },
     }
     const input = renderValue(task.inputs, ctx)
-    const issues = validateSchema(action.input, input)
+    // The manifest's defaults fill the input the plugin gets (docs/plugins.md).
+    const issues = deps.schemas.check(action, 'input', input)
     if (issues.length) {
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${task.type}: ${list}`, { issues })
@@ -127,7 +130,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
     if (tooBig) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${task.type} is ${tooBig.message}` })
-    const outIssues = validateSchema(action.output, outcome.output)
+    const outIssues = deps.schemas.check(action, 'output', outcome.output)
     if (outIssues.length) {
       const list = outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')
       // Issue paths name the output's keys, and a key may be a secret.

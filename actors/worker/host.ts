@@ -3,6 +3,7 @@
 import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
 import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
@@ -40,6 +41,7 @@ export class ExecutionHost {
       grants: settings.grants,
       runners: settings.runners ?? RUNNER_KINDS,
       runner: (name) => this.runners.get(name),
+      schemas: new ActionSchemas(),
       masker: (id) => this.maskerFor(id),
       defaultTimeoutMs: settings.defaultTimeoutMs,
       passEnv: settings.passEnv,

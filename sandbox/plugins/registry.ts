@@ -8,6 +8,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { parseTaskType } from '../../runtime/workflow/model.ts'
 import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
 import { checkGrant, refusedPlugin, type GrantContext } from '../permissions/policy.ts'
+import { manifestSchemaProblem } from './schemas.ts'
 import { DEFAULT_RUNNER, RUNNER_KINDS, runnerKind, type RunnerRegistry } from '../runners.ts'
 
 export interface ManifestProblem {
@@ -39,6 +40,9 @@ export function loadManifest(dir: string): LoadedPlugin {
     if (names.has(a.name)) throw new AppError(ErrorCode.InvalidManifest, `${file}: duplicate action ${a.name}`)
     names.add(a.name)
   }
+  // Compiled once here, strictly: a misspelt or unsupported keyword is refused now, not ignored at every task.
+  const bad = manifestSchemaProblem(manifest)
+  if (bad) throw new AppError(ErrorCode.InvalidManifest, `${file}: ${bad}`)
   return { manifest, dir: resolve(dir), entryPath }
 }
 
