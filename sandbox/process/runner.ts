@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
-import { PROTOCOL_VERSION, ProtocolEnv, parseLogLine, type Invocation } from '../sdk/protocol.ts'
+import { PROTOCOL_VERSION, ProtocolEnv, type Invocation } from '../sdk/protocol.ts'
 import type { PermissionDenial, RunRequest, Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
-import { pumpLines } from './lines.ts'
+import { logPieces, pumpLines } from './lines.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { decideOutcome, type Decided, type StopReason } from '../outcome/decide.ts'
 import { readResultFile } from '../outcome/result-file.ts'
@@ -186,17 +186,5 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)
     rmSync(p.tmpDir, { recursive: true, force: true })
-  }
-}
-
-/** Turns one stream's lines into log lines; the pieces of a cut line are flagged so the masker can join them. */
-function logPieces(stream: 'stdout' | 'stderr', onLog: RunRequest['onLog'], onLine?: (line: string) => void): (line: string, cut: boolean) => void {
-  let continuing = false
-  return (line, cut) => {
-    onLine?.(line)
-    // Only the start of a line carries a `::level::` marker; a continuation is taken as it is.
-    const parsed = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
-    continuing = cut
-    onLog({ ...parsed, stream, ...(cut ? { partial: true } : {}) })
   }
 }
