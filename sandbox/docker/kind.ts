@@ -3,6 +3,7 @@
 import type { RunnerFactory } from '../runner.ts'
 import { createDockerRunner } from './runner.ts'
 
+/** Makes a worker's docker runner from the engine's sandbox settings (`sandbox.dockerImage`, else the default image). */
 export const createRunner: RunnerFactory = ({ limits, resultBounds, config }) => createDockerRunner({
   limits, resultBounds, ...(config.dockerImage ? { image: config.dockerImage } : {}),
 })

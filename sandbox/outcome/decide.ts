@@ -1,12 +1,12 @@
 /**
  * What one attempt's end means for its task, the same for every runner: the runner says what it saw (why it
  * stopped the plugin, the limits its instruments caught, the exit, the stderr tail, the result file as read),
- * this decides. Denial detection is sandbox/sdk/denials.ts (the guest prints what it reads).
+ * this decides. Denial lines are read by sandbox/sdk/detect.ts (the guest writes them, the engine reads them).
  */
 
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import { DENIAL_MARKER, detectDenial, detectDenialLine } from '../sdk/detect.ts'
-import type { PermissionDenial, RunOutcome } from '../runner.ts'
+import type { PermissionDenial } from '../runner.ts'
 import { denialError, pluginFailure, resultFailure, type Failure } from './plugin-result.ts'
 import type { ResultRead } from './result-file.ts'
 
@@ -34,7 +34,7 @@ export interface OutcomeBounds {
   maxOutputBytes: number
 }
 
-/** An outcome before its duration is added. */
+/** An outcome before its duration is added (the runner adds it: RunOutcome). */
 export type Decided = { ok: true; output: unknown } | Failure
 
 /**
@@ -93,7 +93,4 @@ function crashed(end: AttemptEnd): Failure {
 }
 
 /** `5s` for whole seconds, `250ms` otherwise. */
-export const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
-
-/** Adds the attempt's duration: a decision becomes the runner's RunOutcome. */
-export const withDuration = (d: Decided, durationMs: number): RunOutcome => ({ ...d, durationMs })
+const formatMs = (ms: number): string => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`)
