@@ -5,8 +5,8 @@
  * is a closure: it cannot cross the worker boundary with the plugin registry).
  */
 
-import Ajv, { type ErrorObject, type Options, type ValidateFunction } from 'ajv'
-import addFormats from 'ajv-formats'
+import type Ajv from 'ajv'
+import type { ErrorObject, Options, ValidateFunction } from 'ajv'
 import type { ActionDef, Manifest } from '../manifest.ts'
 
 /** One way a value fails its schema: where (`items[2].name`, `(root)`), and what is wrong. */
@@ -29,7 +29,10 @@ const OPTIONS: Options = { strict: true, strictRequired: false, allowUnionTypes:
  * (~30 ms), so it is done once, where manifests load; workers compile schemas already checked there.
  */
 export function createAjv(validateSchema = true): Ajv {
-  const ajv = new Ajv({ ...OPTIONS, validateSchema })
+  // Loaded on first use, not with this module: every CLI command imports the plugin loader, few load a manifest.
+  const { default: AjvClass } = require('ajv') as { default: typeof Ajv }
+  const { default: addFormats } = require('ajv-formats') as { default: (ajv: Ajv) => Ajv }
+  const ajv = new AjvClass({ ...OPTIONS, validateSchema })
   addFormats(ajv)
   return ajv
 }
@@ -73,7 +76,7 @@ export const MAX_ISSUES = 20
 
 /** A worker's compiled action schemas, each compiled on first use (they passed the strict check at load). */
 export class ActionSchemas {
-  private readonly ajv = createAjv(false)
+  private ajv: Ajv | undefined
   private readonly compiled = new WeakMap<object, ValidateFunction>()
 
   /**
@@ -86,7 +89,7 @@ export class ActionSchemas {
     let validate = this.compiled.get(schema)
     if (!validate) {
       try {
-        validate = compileAlone(this.ajv, schema)
+        validate = compileAlone(this.ajv ??= createAjv(false), schema)
       } catch (e) {
         return [{ path: '(schema)', message: (e as Error).message }]
       }
