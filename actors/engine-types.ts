@@ -5,6 +5,7 @@ import type { Config } from '../runtime/config/index.ts'
 import type { ExecutionState, TaskRunState } from '../runtime/state/states.ts'
 import type { ExecutionRecord, ExecutionSnapshot, LogRecord, Store, TriggerInfo } from '../runtime/store/store.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
+import type { RunnerRegistry } from '../sandbox/runners.ts'
 import type { EnginePlugins } from './plugins.ts'
 
 export interface SecretSource {
@@ -23,6 +24,8 @@ export interface EngineOptions {
    * the execution it creates, so it never takes over the live work of a server or another run on the same file.
    */
   recover?: boolean
+  /** The runners tasks may name (default: the built-in ones, sandbox/runners.ts RUNNER_KINDS). */
+  runners?: RunnerRegistry
   /** Told what the operator should know (a plugin whose permissions changed since last loaded); the server logs it as a WARN. */
   onWarning?(message: string): void
   /**

@@ -42,7 +42,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const store = opts.store ?? openStore(config.storage.path)
   const passEnv = passedEnv(config.sandbox.passEnv, process.env)
   // Loaded once, here: the grant recorded (and warned about when it changed) is the grant the workers enforce.
-  const plugins = enginePlugins(config)
+  const plugins = enginePlugins(config, opts.runners)
   try {
     for (const change of recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
   } catch (e) {
@@ -54,6 +54,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const settings: WorkerSettings = {
     registry: plugins.registry,
     grants: plugins.grants,
+    runners: plugins.runners,
     sandbox: config.sandbox,
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,

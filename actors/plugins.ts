@@ -11,6 +11,7 @@ import { pluginKey } from '../sandbox/manifest.ts'
 import { grantDiff } from '../sandbox/permissions/diff.ts'
 import { engineBounds, policyProblems, type GrantContext } from '../sandbox/permissions/policy.ts'
 import { loadPlugins, type PluginRegistry } from '../sandbox/plugins/registry.ts'
+import { RUNNER_KINDS, type RunnerRegistry } from '../sandbox/runners.ts'
 
 /** The built-in plugins (core/log, core/sleep, core/http) are always on the search path. */
 export const BUILTIN_PLUGINS = resolve(import.meta.dir, '../plugins')
@@ -23,15 +24,17 @@ export interface EnginePlugins {
   grants: Omit<GrantContext, 'runner'>
   /** Names the operator passes from the engine's environment (`sandbox.passEnv`). */
   passEnv: string[]
+  /** The runners tasks and manifests may name (sandbox/runners.ts). */
+  runners: RunnerRegistry
 }
 
 /** Loads and checks the plugins `config` names; INVALID_CONFIG when the policy itself is malformed. */
-export function enginePlugins(config: Config): EnginePlugins {
+export function enginePlugins(config: Config, runners: RunnerRegistry = RUNNER_KINDS): EnginePlugins {
   const problems = policyProblems(config.sandbox.policy)
   if (problems.length > 0) throw new AppError(ErrorCode.InvalidConfig, problems.join('; '), { issues: problems })
   const paths = [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))]
   const grants = { policy: config.sandbox.policy, bounds: engineBounds(config, paths) }
-  return { paths, registry: loadPlugins(paths, grants), grants, passEnv: [...config.sandbox.passEnv] }
+  return { paths, registry: loadPlugins(paths, grants, runners), grants, passEnv: [...config.sandbox.passEnv], runners }
 }
 
 /** One plugin whose manifest asks for a different grant than when the engine last loaded it. */

@@ -17,7 +17,6 @@ const docker = new Dockerode()
 const image = await ensureImage(docker)
 const runner = createDockerRunner({
   docker,
-  sandboxDir: join(root, 'sandbox'),
   limits: { memoryMb: 256, cpuSeconds: 30, maxProcesses: 16, maxOutputBytes: 10 * 1024 * 1024 },
 })
 

@@ -3,12 +3,13 @@
 import { defaultConfig } from '../runtime/config/index.ts'
 import type { Permissions } from '../sandbox/manifest.ts'
 import { checkGrant, engineBounds } from '../sandbox/permissions/policy.ts'
+import { RUNNER_KINDS } from '../sandbox/runners.ts'
 
 const ROUNDS = 5
 const CHECKS = 1000
 const config = defaultConfig(process.cwd())
 const policy = { ...config.sandbox.policy, network: ['*', '127.0.0.1:*'], filesystem: { read: ['/etc/ssl'], write: ['/tmp/autokestra-bench'] } }
-const ctx = { policy, bounds: engineBounds(config, [`${process.cwd()}/plugins`]), runner: 'process' as const }
+const ctx = { policy, bounds: engineBounds(config, [`${process.cwd()}/plugins`]), runner: RUNNER_KINDS.process }
 const GRANTS: Record<string, Permissions> = {
   none: {},
   network: { network: ['*', '127.0.0.1:8080'] },

@@ -4,7 +4,9 @@
  * filter cost (the same launch with the probe saying the host lacks one, in permissive mode). Variants are
  * interleaved round by round so machine noise hits all of them alike. Also the cost of reading a result file:
  * v0.1's read (Bun.file, follows links, trusts the size) against the shared reader
- * (sandbox/outcome/result-file.ts), interleaved in the same run. Prints JSON.
+ * (sandbox/outcome/result-file.ts), interleaved in the same run. With BEFORE=<checkout of an older commit>, that
+ * commit's launch (its prepareLaunch, its boot and the folders its plugins are granted) runs interleaved too, as
+ * `*@before` variants: the same machine, the same run. Prints JSON.
  */
 
 import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -63,8 +65,26 @@ const isolated = (launcher: 'native' | 'bun', probe: SandboxProbe = full, mode: 
   if (main) mechanisms = { ...mechanisms, [launcher]: launch.mechanisms }
   await spawnOnce(launch.argv, launch.env, launch.cwd, launch.fds)
   const f = performance.now()
-  await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+  await launch.finish()
   if (main) finishMs[launcher]!.push(performance.now() - f)
+  rmSync(t, { recursive: true })
+}
+type Prepare = typeof prepareLaunch
+/** An older checkout's prepareLaunch and boot (its finish took the exit info: passed, ignored by today's). */
+const BEFORE = process.env.BEFORE
+const before = BEFORE ? {
+  prepare: (await import(join(BEFORE, 'sandbox/process/isolation.ts'))).prepareLaunch as Prepare,
+  boot: join(BEFORE, 'sandbox/sdk/boot.ts'),
+} : undefined
+const finishInfo = { exitCode: 0, signal: null, stderrTail: [] }
+const isolatedBefore = (launcher: 'native' | 'bun') => async (): Promise<void> => {
+  const { id, tmpDir: t } = ws.newAttempt()
+  const launch = await before!.prepare({
+    plugin, permissions: {}, env: envFor(t), tmpDir: t, startDir: ws.startDir, mode: 'strict', bootPath: before!.boot, id,
+    limits: { memoryMb: 256, cpuSeconds: 10, maxProcesses: 32 },
+  }, full, { launcher })
+  await spawnOnce(launch.argv, launch.env, launch.cwd, launch.fds)
+  await (launch.finish as (info?: unknown) => Promise<unknown>)(finishInfo)
   rmSync(t, { recursive: true })
 }
 const variants: Record<string, () => Promise<void>> = {
@@ -76,6 +96,10 @@ const variants: Record<string, () => Promise<void>> = {
   nativeWithoutMountns: isolated('native', { ...full, mountns: false }, 'permissive'),
   nativeWithoutSeccomp: isolated('native', { ...full, seccomp: false }, 'permissive'),
   bunWithoutMountns: isolated('bun', { ...full, mountns: false }, 'permissive'),
+  ...(before ? {
+    'bareSpawnBootAndPlugin@before': async () => { const t = freshTmp(); await spawnOnce([process.execPath, before.boot, entry], envFor(t), dir); rmSync(t, { recursive: true }) },
+    'isolatedNativeLauncher@before': isolatedBefore('native'), 'isolatedBunLauncher@before': isolatedBefore('bun'),
+  } : {}),
 }
 const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
 const cpuTimes: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]))
@@ -135,5 +159,9 @@ console.log(JSON.stringify({
     mountnsNative: round2(at('isolatedNativeLauncher') - at('nativeWithoutMountns')),
     mountnsBun: round2(at('isolatedBunLauncher') - at('bunWithoutMountns')),
     seccompNative: round2(at('isolatedNativeLauncher') - at('nativeWithoutSeccomp')),
+    ...(before ? {
+      nativeVsBefore: round2(at('isolatedNativeLauncher') - at('isolatedNativeLauncher@before')),
+      bunVsBefore: round2(at('isolatedBunLauncher') - at('isolatedBunLauncher@before')),
+    } : {}),
   },
 }, null, 2))

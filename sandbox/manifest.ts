@@ -1,27 +1,12 @@
 /** Plugin manifest (`plugin.yaml`): schema and types. */
 
 import { Type, type Static } from '@sinclair/typebox'
+import { PermissionsSchema, RunnerNameSchema, type Permissions } from '../runtime/workflow/sandbox-fields.ts'
 
 const Name = Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', description: 'kebab-case' })
 
-export const PermissionsSchema = Type.Object(
-  {
-    network: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-    filesystem: Type.Optional(
-      Type.Object(
-        {
-          read: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-          write: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-        },
-        { additionalProperties: false },
-      ),
-    ),
-    env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
-    run: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-  },
-  { additionalProperties: false },
-)
-export type Permissions = Static<typeof PermissionsSchema>
+/** The one permissions schema, shared with a task's `permissions:` (runtime/workflow/sandbox-fields.ts). */
+export { PermissionsSchema, type Permissions }
 
 export const ActionSchema = Type.Object(
   {
@@ -41,7 +26,8 @@ export const ManifestSchema = Type.Object(
     description: Type.Optional(Type.String()),
     runtime: Type.Union([Type.Literal('bun'), Type.Literal('exec')]),
     entry: Type.String({ minLength: 1 }),
-    runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
+    /** Checked against the engine's runner registry when the plugin is loaded (sandbox/runners.ts). */
+    runner: Type.Optional(RunnerNameSchema),
     actions: Type.Array(ActionSchema, { minItems: 1 }),
     permissions: Type.Optional(PermissionsSchema),
   },

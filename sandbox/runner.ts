@@ -1,9 +1,13 @@
-/** The one interface every sandbox backend (process, docker) implements. */
+/** The one interface every sandbox backend implements, and what a runner is made from (see runners.ts). */
 
+import type { Config } from '../runtime/config/schema.ts'
 import type { ErrorInfo } from '../runtime/errors.ts'
 import type { Permissions, LoadedPlugin } from './manifest.ts'
-import type { InvocationContext, LogLevel } from './protocol.ts'
-import { RESOURCE_KINDS, type PermissionKind } from './permissions/kinds.ts'
+import type { JsonBounds } from './outcome/json-bounds.ts'
+import type { PermissionDenial } from './sdk/kinds.ts'
+import type { InvocationContext, LogLevel } from './sdk/protocol.ts'
+
+export type { PermissionDenial }
 
 export interface PluginLogLine {
   level: LogLevel
@@ -11,25 +15,6 @@ export interface PluginLogLine {
   stream: 'stdout' | 'stderr' | 'engine'
   /** A piece of an over-long line cut by the runner: the line continues in the next line of the same stream. */
   partial?: boolean
-}
-
-/** A permission the kernel or the engine refused, reported for the audit trail. */
-export interface PermissionDenial {
-  permission: PermissionKind
-  target: string
-}
-
-/** Limits rather than grants: hitting one fails the task with RESOURCE_LIMIT instead of PERMISSION_DENIED. */
-export const RESOURCE_PERMISSIONS = RESOURCE_KINDS
-
-/** The error a denial turns into, the same for every runner. */
-export function denialError(d: PermissionDenial, message?: string): { code: 'PERMISSION_DENIED' | 'RESOURCE_LIMIT'; message: string; details: PermissionDenial } {
-  const limit = RESOURCE_PERMISSIONS.includes(d.permission)
-  return {
-    code: limit ? 'RESOURCE_LIMIT' : 'PERMISSION_DENIED',
-    message: message ?? (limit ? `resource limit reached: ${d.permission} ${d.target}` : `permission denied: ${d.permission} ${d.target}`),
-    details: d,
-  }
 }
 
 export interface RunRequest {
@@ -53,7 +38,32 @@ export type RunOutcome =
   | { ok: true; output: unknown; durationMs: number }
   | { ok: false; error: ErrorInfo; durationMs: number; denial?: PermissionDenial }
 
+/** One sandbox backend. `run` never throws: every failure is a RunOutcome. */
 export interface Runner {
-  readonly kind: 'process' | 'docker'
+  /** Its name in the runner registry (sandbox/runners.ts). */
+  readonly kind: string
   run(req: RunRequest): Promise<RunOutcome>
+  /** Stops what the runner keeps between attempts (spare processes, temp dirs); called once, at worker shutdown. */
+  close?(): Promise<void>
 }
+
+/** The limits every runner enforces on one attempt (config `sandbox.*`). */
+export interface ResourceLimits {
+  memoryMb: number
+  cpuSeconds: number
+  maxProcesses: number
+  maxOutputBytes: number
+}
+
+/** What a runner is made with, in each worker: the same for every runner. */
+export interface RunnerSettings {
+  mode: 'strict' | 'permissive'
+  limits: ResourceLimits
+  /** One size cap and one depth bound for every runner's result file. */
+  resultBounds: JsonBounds
+  /** The operator's `sandbox` section, for a runner's own keys (process: `uidRange`; docker: `dockerImage`). */
+  config: Readonly<Partial<Config['sandbox']>>
+}
+
+/** What a runner module exports as `createRunner` (a module named by a RunnerKind in sandbox/runners.ts). */
+export type RunnerFactory = (settings: RunnerSettings) => Runner

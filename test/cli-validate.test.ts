@@ -53,6 +53,14 @@ describe('workflow validate', () => {
     expect(doc.issues.map((i) => i.code)).toEqual(['INVALID_ID', 'UNKNOWN_NEED', 'DUPLICATE_TASK_ID', 'INVALID_TASK_TYPE'])
   })
 
+  it('exits 2 for a task naming a runner the engine does not have', async () => {
+    const f = join(dir, 'vm.yaml')
+    writeFileSync(f, 'id: x\ntasks:\n  - id: a\n    type: core/log.info\n    runner: vm\n')
+    const r = await cli('validate', f, '--json')
+    expect(r.code).toBe(2)
+    expect(oneJson(r.stdout)).toMatchObject({ valid: false, issues: [{ path: 'tasks[0].runner', code: 'INVALID_VALUE', message: expect.stringContaining('unknown runner "vm"') }] })
+  })
+
   it('exits 2 with INVALID_INPUT for a missing file', async () => {
     const r = await cli('validate', 'nope.yaml', '--json')
     expect(r.code).toBe(2)

@@ -197,6 +197,20 @@ tasks:
     expect(byId.nope).toMatchObject({ state: 'FAILED', error: { code: 'PLUGIN_NOT_FOUND' } })
   })
 
+  it('checks input with the full JSON Schema ($ref, allOf, format, minItems) and gives the plugin the manifest defaults', async () => {
+    const { done, snap } = await run(`
+id: full-schemas
+tasks:
+  - { id: good, type: test/probe.echo, inputs: { owner: { email: ada@example.com }, tags: [ops] } }
+  - { id: bad, type: test/probe.echo, inputs: { owner: { email: not-an-email }, tags: [], retries: 9 } }
+`)
+    expect(done.state).toBe('FAILED')
+    const byId = Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r]))
+    expect(byId.good).toMatchObject({ state: 'SUCCESS', output: { input: { owner: { email: 'ada@example.com', role: 'viewer' }, tags: ['ops'], retries: 3 } } })
+    expect(byId.bad).toMatchObject({ state: 'FAILED', error: { code: 'INVALID_TASK_INPUT' } })
+    expect(byId.bad!.error!.message).toBe('invalid input for test/probe.echo: owner.email: must match format "email"; tags: must NOT have fewer than 1 items; retries: must be <= 5')
+  })
+
   it('captures plugin stdout/stderr as log lines with task, attempt, level and source', async () => {
     const { done } = await run(`
 id: logs

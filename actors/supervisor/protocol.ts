@@ -13,6 +13,7 @@ export type ResultAndLogLimits = Pick<Config['sandbox'], 'maxResultBytes' | 'max
   'maxLogLinesPerAttempt' | 'maxLogBytesPerAttempt' | 'maxLogLinesPerExecution' | 'maxLogBytesPerExecution'>
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
+import type { RunnerRegistry } from '../../sandbox/runners.ts'
 
 export interface BeginTask {
   executionId: string
@@ -43,6 +44,8 @@ export interface WorkerSettings {
   registry: PluginRegistry
   /** Bounds and policy a task's effective grant is checked against when it starts. */
   grants: Omit<GrantContext, 'runner'>
+  /** The runners tasks may name (plain data: each runner's module is imported in the worker); default RUNNER_KINDS. */
+  runners?: RunnerRegistry
   sandbox: {
     mode: 'strict' | 'permissive'; memoryMb: number; cpuSeconds: number; maxProcesses: number; maxOutputBytes: number; dockerImage?: string
     uidRange?: { start: number; count: number }

@@ -10,10 +10,11 @@ import type { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
-import { validateSchema } from '../../sandbox/plugins/json-schema.ts'
+import type { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
+import { runnerKind, runnerOf, type RunnerRegistry } from '../../sandbox/runners.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
 import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
@@ -27,7 +28,12 @@ export interface TaskActorDeps {
   registry: PluginRegistry
   /** What any grant may hold (engine bounds, operator policy): each attempt's grant is checked against it. */
   grants: Omit<GrantContext, 'runner'>
-  runner(kind: 'process' | 'docker'): Runner
+  /** The runners tasks may name (what each is, for its grant) … */
+  runners: RunnerRegistry
+  /** … and this worker's instance of one (sandbox/runners.ts RunnerSet). */
+  runner(name: string): Runner
+  /** The worker's compiled action schemas (Ajv; each compiled on first use). */
+  schemas: ActionSchemas
   /** The execution's masker (every resolved secret value is registered in it). */
   masker(executionId: string): Masker
   defaultTimeoutMs: number
@@ -62,15 +68,15 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   try {
     resolved = resolveAction(deps.registry, call.type)
   } catch (e) {
-    if (!(await begin(deps, m, 'process'))) return cancelled()
+    if (!(await begin(deps, m, runnerOf(call, undefined)))) return cancelled()
     deps.port.endTask(executionId, taskId)
     const out = fail(engineLog, toErrorInfo(e))
     rows.flush()
     return out
   }
   const { plugin, action } = resolved
-  const runnerKind = call.runner ?? plugin.manifest.runner ?? 'process'
-  if (!(await begin(deps, m, runnerKind))) return cancelled()
+  const runnerName = runnerOf(call, plugin)
+  if (!(await begin(deps, m, runnerName))) return cancelled()
   try {
     const secrets = await secretsFor(deps, snapshot, call, masker)
     const ctx: TemplateContext = {
@@ -80,15 +86,16 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId },
     }
     const input = renderValue(call.inputs, ctx)
-    const issues = validateSchema(action.input, input)
+    // The manifest's defaults fill the input the plugin gets (docs/plugins.md).
+    const issues = deps.schemas.check(action, 'input', input)
     if (issues.length) {
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
-    const permissions = launchGrant(plugin, call, runnerKind, deps.grants)
+    const permissions = launchGrant(plugin, call, runnerKind(deps.runners, runnerName), deps.grants)
     const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker)
     const source = `plugin:${call.type}`
-    engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerKind} runner)`)
+    engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerName} runner)`)
     // Past a log cap: one LOG_TRUNCATED line and audit event; in `fail` mode the attempt is stopped too.
     const overLimit = new AbortController()
     const gate = new LogGate(deps.logLimits, deps.logBudget(executionId), (hit) => {
@@ -98,7 +105,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       if (deps.logLimits.mode === 'fail') overLimit.abort()
     })
     const logs = pluginLog(masker, gate, (level, message) => rows.write({ executionId, taskId, attempt, ts: deps.now(), level, source, message }))
-    const outcome = await deps.runner(runnerKind).run({
+    const outcome = await deps.runner(runnerName).run({
       plugin, action: action.name, input, permissions, env, signal: AbortSignal.any([m.signal, overLimit.signal]),
       timeoutMs: call.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
@@ -125,7 +132,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
     if (tooBig) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} is ${tooBig.message}` })
-    const outIssues = validateSchema(action.output, outcome.output)
+    const outIssues = deps.schemas.check(action, 'output', outcome.output)
     if (outIssues.length) {
       const list = outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')
       // Issue paths name the output's keys, and a key may be a secret.

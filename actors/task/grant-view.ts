@@ -7,6 +7,7 @@ import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import { pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
 import { resolveAction } from '../../sandbox/plugins/registry.ts'
+import { runnerIssues, runnerKind, runnerOf } from '../../sandbox/runners.ts'
 import type { EnginePlugins } from '../plugins.ts'
 import { effectiveGrant, resolvedRun } from './permissions.ts'
 
@@ -17,7 +18,8 @@ export type EnvSource = 'task' | 'engine' | 'unset'
 export interface TaskGrant {
   taskId: string
   type: string
-  runner: 'process' | 'docker'
+  /** The runner's name (sandbox/runners.ts). */
+  runner: string
   /** What the plugin process will be allowed; absent when the task cannot run (see `error`). */
   grant?: Permissions
   /** Each `run` entry and the program it resolves to on this host (process runner). */
@@ -49,23 +51,27 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
 }
 
 function taskGrant(task: PluginCall, plugins: EnginePlugins): TaskGrant {
-  let runner: 'process' | 'docker' = task.runner ?? 'process'
+  let runner = runnerOf(task, undefined)
   try {
     const { plugin } = resolveAction(plugins.registry, task.type)
-    runner = task.runner ?? plugin.manifest.runner ?? 'process'
-    const grant = effectiveGrant(plugin, task, runner, plugins.grants)
+    runner = runnerOf(task, plugin)
+    const kind = runnerKind(plugins.runners, runner)
+    const grant = effectiveGrant(plugin, task, kind, plugins.grants)
     const env = (grant.env ?? []).map((name) => ({
       name, from: (task.env?.[name] !== undefined ? 'task' : plugins.passEnv.includes(name) ? 'engine' : 'unset') as EnvSource,
     }))
     return {
       taskId: task.id, type: task.type, runner, grant,
-      ...(runner === 'process' && grant.run?.length ? { programs: resolvedRun(grant, plugins.grants) } : {}),
+      ...(kind.programs === 'host' && grant.run?.length ? { programs: resolvedRun(grant, plugins.grants) } : {}),
       ...(env.length ? { env } : {}),
     }
   } catch (e) {
     return { taskId: task.id, type: task.type, runner, error: toErrorInfo(e) }
   }
 }
+
+/** Tasks naming a runner the engine does not have (INVALID_VALUE at their `runner`): the workflow is refused as invalid. */
+export const unknownRunners = (wf: Workflow, plugins: Pick<EnginePlugins, 'runners'>): Issue[] => runnerIssues(wf, plugins.runners)
 
 /** The grants that stop a workflow from being applied (a refused plugin or task), as workflow issues. */
 export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[] {

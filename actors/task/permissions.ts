@@ -10,6 +10,7 @@ import type { LoadedPlugin, Permissions } from '../../sandbox/manifest.ts'
 import { networkCovers } from '../../sandbox/permissions/coverage.ts'
 import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/paths.ts'
 import { checkGrant, describeIssues, hostProgram, refusedPlugin, type GrantContext } from '../../sandbox/permissions/policy.ts'
+import type { RunnerKind } from '../../sandbox/runners.ts'
 
 type Within = (granted: string[], asked: string) => boolean
 
@@ -57,7 +58,7 @@ export function narrowPermissions(manifest: Permissions | undefined, task: Permi
  * when the task widens the manifest or its narrowed grant is not one the engine may give (checked again
  * now, so a path that became a symlink to `/` since the manifest was loaded is refused).
  */
-export function effectiveGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+export function effectiveGrant(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>): Permissions {
   if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
   const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
   const issues = checkGrant(grant, { ...ctx, runner })
@@ -72,16 +73,16 @@ function grantRefused(plugin: LoadedPlugin, task: PluginCall, issues: ReturnType
 }
 
 /**
- * The grant a process-runner attempt is launched with: the effective grant, with each `run` entry replaced
- * by the program it was checked as (canonical path), so the launcher cannot resolve a name to another file
- * (e.g. through a PATH the task maps), and each filesystem path by its canonical form, judged again as it is:
- * the launcher opens exactly that path following no symlink and pinned to its inode (sandbox/process/pins.ts),
- * so what it applies is what this check saw, not what a symlink swapped in since points to. Other runners get the
- * effective grant as it is.
+ * The grant an attempt is launched with: the effective grant; for a runner whose programs are on the host, each
+ * `run` entry replaced by the program it was checked as (canonical path), so the launcher cannot resolve a name
+ * to another file (e.g. through a PATH the task maps), and each filesystem path by its canonical form, judged again
+ * as it is: the launcher opens exactly that path following no symlink and pinned to its inode
+ * (sandbox/process/pins.ts), so what it applies is what this check saw, not what a symlink swapped in since points
+ * to. A runner with an image gets the effective grant as it is.
  */
-export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'process' | 'docker', ctx: Omit<GrantContext, 'runner'>): Permissions {
+export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>): Permissions {
   const grant = effectiveGrant(plugin, task, runner, ctx)
-  if (runner !== 'process') return grant
+  if (runner.programs !== 'host') return grant
   const fs = grant.filesystem
   const literal: Permissions['filesystem'] = fs && {
     ...(fs.read ? { read: fs.read.map(canonicalPath) } : {}),
@@ -96,5 +97,5 @@ export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: 'pro
 
 /** A `run` entry with the program it resolves to on this host (for display). */
 export function resolvedRun(grant: Permissions, ctx: Omit<GrantContext, 'runner'>): { entry: string; path: string }[] {
-  return (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, { ...ctx, runner: 'process' }).path }))
+  return (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, ctx).path }))
 }

@@ -1,12 +1,10 @@
 /** Hosts execution actors inside a worker: plugin registry, runners, one masker per execution. */
 
-import { resolve } from 'node:path'
 import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
-import { prepareLaunch } from '../../sandbox/process/isolation.ts'
-import { createProcessRunner } from '../../sandbox/process/runner.ts'
-import type { Runner } from '../../sandbox/runner.ts'
+import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
+import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
 import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
@@ -20,7 +18,7 @@ export class ExecutionHost {
   private readonly logBudgets = new Map<string, LogBudget>()
   private readonly taskDeps: TaskActorDeps
   private idle: (() => void) | undefined
-  private readonly closeRunners: () => Promise<void>
+  private readonly runners: RunnerSet
 
   constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly steps: TaskSteps = TASK_STEPS, private readonly clock: Clock = systemClock) {
     const registry = settings.registry
@@ -34,25 +32,17 @@ export class ExecutionHost {
       perAttempt: { lines: sandbox.maxLogLinesPerAttempt ?? d.maxLogLinesPerAttempt, bytes: sandbox.maxLogBytesPerAttempt ?? d.maxLogBytesPerAttempt },
       perExecution: { lines: sandbox.maxLogLinesPerExecution ?? d.maxLogLinesPerExecution, bytes: sandbox.maxLogBytesPerExecution ?? d.maxLogBytesPerExecution },
     }
-    const launchOptions = sandbox.uidRange ? { uidRange: sandbox.uidRange } : {}
-    const processRunner = createProcessRunner({ prepareLaunch: (spec) => prepareLaunch(spec, undefined, launchOptions), limits, mode: sandbox.mode, resultBounds })
-    this.closeRunners = () => processRunner.close()
-    // dockerode is heavy to load: only workers that meet a docker task pay for it.
-    let dockerRunner: Promise<Runner> | undefined
-    const docker: Runner = {
-      kind: 'docker',
-      run: async (req) => {
-        dockerRunner ??= import('../../sandbox/docker/runner.ts').then((m) => m.createDockerRunner({
-          sandboxDir: resolve(import.meta.dir, '../../sandbox'), limits, resultBounds, ...(sandbox.dockerImage ? { image: sandbox.dockerImage } : {}),
-        }))
-        return (await dockerRunner).run(req)
-      },
-    }
+    // Each runner is made the first time a task of this worker needs it (dockerode loads only then); the default
+    // one now, so its spare processes and its sweep of stale cgroups start with the worker, as they always did.
+    this.runners = createRunnerSet(settings.runners ?? RUNNER_KINDS, { mode: sandbox.mode, limits, resultBounds, config: sandbox })
+    void this.runners.warm(DEFAULT_RUNNER).catch(() => undefined)
     this.taskDeps = {
       port,
       registry,
       grants: settings.grants,
-      runner: (kind) => (kind === 'process' ? processRunner : docker),
+      runners: settings.runners ?? RUNNER_KINDS,
+      runner: (name) => this.runners.get(name),
+      schemas: new ActionSchemas(),
       masker: (id) => this.maskerFor(id),
       defaultTimeoutMs: settings.defaultTimeoutMs,
       passEnv: settings.passEnv,
@@ -105,7 +95,7 @@ export class ExecutionHost {
       for (const a of this.actors.values()) a.tell({ type: 'execution.interrupt' })
       await done
     }
-    await this.closeRunners()
+    await this.runners.close()
   }
 
   hosted(): string[] {

@@ -31,6 +31,12 @@ describe('workflow routes', () => {
     expect(issues.every((i) => i.line > 0 && i.column > 0)).toBe(true)
   })
 
+  it('refuses a task naming a runner the engine does not have, at its runner', async () => {
+    const r = await fixture().req('PUT', '/api/v1/workflows/hello', HELLO.replace('type: core/log.info', 'type: core/log.info\n    runner: vm'))
+    expect(r.status).toBe(400)
+    expect(r.body.error).toMatchObject({ code: 'INVALID_WORKFLOW', details: { issues: [{ path: 'tasks[0].runner', code: 'INVALID_VALUE', message: 'unknown runner "vm" (this engine has: process, docker)' }] } })
+  })
+
   it('answers malformed bodies with 400 INVALID_INPUT, never 500', async () => {
     const f = fixture()
     for (const [body, type] of [['{"source": ', 'application/json'], ['{"nope": 1}', 'application/json'], ['', 'application/json'], [': : :\n\t- [', 'text/yaml']]) {

@@ -1,6 +1,6 @@
 /** Workflow use cases behind the routes: apply YAML, read, enable/disable, delete, start an execution. */
 import type { EnginePlugins } from '../../actors/plugins.ts'
-import { grantIssues, taskGrants, type TaskGrant } from '../../actors/task/grant-view.ts'
+import { grantIssues, taskGrants, unknownRunners, type TaskGrant } from '../../actors/task/grant-view.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
@@ -95,8 +95,12 @@ export class WorkflowService {
       throw new AppError(ErrorCode.InvalidWorkflow,
         `the YAML declares id "${wf.id}" but the URL says "${id}"`, { path: 'id', expected: id, actual: wf.id })
     }
+    const plugins = this.plugins?.()
+    // A runner this engine does not have is an invalid workflow, like any other unknown name in it.
+    const unknown = plugins ? unknownRunners(wf, plugins) : []
+    if (unknown.length > 0) throw invalidWorkflow(unknown)
     // What each task will be allowed; a plugin or task that asks for what it may not have stops the apply.
-    const grants = this.plugins ? taskGrants(wf, this.plugins()) : []
+    const grants = plugins ? taskGrants(wf, plugins) : []
     const refused = grantIssues(wf, grants)
     if (refused.length > 0) {
       throw new AppError(ErrorCode.InvalidWorkflow, `workflow has ${refused.length} task${refused.length === 1 ? '' : 's'} that cannot be ` +

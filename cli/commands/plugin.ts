@@ -11,6 +11,7 @@ import { openStore, type PluginGrantRecord } from '../../runtime/store/store.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { grantDiff } from '../../sandbox/permissions/diff.ts'
 import { hostProgram, refusedPlugin } from '../../sandbox/permissions/policy.ts'
+import { DEFAULT_RUNNER, runnerKind } from '../../sandbox/runners.ts'
 import { colors, emit, globalOptions, runCommand, table, usageError, type CliContext } from '../output.ts'
 import { humanTime } from '../render/format.ts'
 import { grantSummary } from '../render/grants.ts'
@@ -63,8 +64,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const grant = m.permissions ?? {}
       const before = recorded(config, key)
       const changes = before ? grantDiff(before.grant, grant) : undefined
-      const programs = (m.runner ?? 'process') === 'process'
-        ? (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, { ...plugins.grants, runner: 'process' }).path }))
+      // Where a `run` entry resolves is shown for runners whose programs are the host's (the process runner).
+      const programs = runnerKind(plugins.runners, m.runner ?? DEFAULT_RUNNER).programs === 'host'
+        ? (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, plugins.grants).path }))
         : []
       const doc = {
         ...m, dir: plugin.dir, entryPath: plugin.entryPath, status: status(plugin),

@@ -6,6 +6,7 @@ export type { Issue, IssueCode } from './issues.ts'
 export type { PluginCall, TaskKind } from './tasks/kind.ts'
 export type { PluginSpec } from './tasks/plugin.ts'
 export type { AnyTaskDef, TaskDef, TaskDefOf, TaskKindName, TaskKinds } from './tasks/registry.ts'
+import type { Permissions } from './sandbox-fields.ts'
 
 export type InputType = 'string' | 'number' | 'boolean' | 'object' | 'array'
 
@@ -35,15 +36,8 @@ export interface RetryPolicy {
   backoff: BackoffPolicy
 }
 
-export type RunnerKind = 'process' | 'docker'
-
-/** Permissions a task narrows its plugin to (never wider than the manifest). */
-export interface PermissionSet {
-  network?: string[]
-  filesystem?: { read?: string[]; write?: string[] }
-  env?: string[]
-  run?: string[]
-}
+/** Permissions a task narrows its plugin to (never wider than the manifest): the manifest's schema. */
+export type PermissionSet = Permissions
 
 /**
  * What every task has, whatever its kind. A task is this plus `kind` (its name in TASK_KINDS) plus the

@@ -38,7 +38,7 @@ export function describe(e: ValueError): { code: IssueCode; message: string } {
 
 function isRangeError(e: ValueError): boolean {
   return [ValueErrorType.IntegerMinimum, ValueErrorType.IntegerMaximum, ValueErrorType.NumberMinimum,
-    ValueErrorType.NumberMaximum, ValueErrorType.StringMinLength, ValueErrorType.ArrayMinItems].includes(e.type)
+    ValueErrorType.NumberMaximum, ValueErrorType.StringMinLength, ValueErrorType.StringPattern, ValueErrorType.ArrayMinItems].includes(e.type)
 }
 
 function isEnumSchema(schema: TSchema): boolean {
@@ -72,6 +72,7 @@ function kind(schema: TSchema): string {
     case 'object':
       return 'map'
     case 'string':
+      if (typeof s.pattern === 'string') return `string matching ${s.pattern}`
       return typeof s.minLength === 'number' && s.minLength > 0 ? 'non-empty string' : 'string'
     default:
       return typeof s.type === 'string' ? s.type : 'a valid value'

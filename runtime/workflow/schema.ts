@@ -1,5 +1,6 @@
 /** TypeBox schemas of the raw workflow YAML, checked piece by piece so every error names its own path (tasks: tasks/). */
 import { Type, type Static } from '@sinclair/typebox'
+import { PermissionsSchema } from './sandbox-fields.ts'
 
 /** Workflow and task ids. */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-_]*$/
@@ -42,13 +43,8 @@ export const RawRetry = Type.Object({
 }, strict)
 export type RawRetry = Static<typeof RawRetry>
 
-/** Same shape as a plugin manifest's `permissions`. */
-export const RawPermissions = Type.Object({
-  network: Type.Optional(StrList),
-  filesystem: Type.Optional(Type.Object({ read: Type.Optional(StrList), write: Type.Optional(StrList) }, strict)),
-  env: Type.Optional(StrList),
-  run: Type.Optional(StrList),
-}, strict)
+/** The plugin manifest's `permissions` schema: one schema for both (sandbox-fields.ts). */
+export const RawPermissions = PermissionsSchema
 
 
 /** The top level; `inputs`, `secrets`, `trigger(s)` and task items are polymorphic and checked separately (triggers by their type: runtime/triggers/). */

@@ -16,7 +16,7 @@ const req = (over: Partial<RunRequest> = {}): RunRequest => ({
   signal: new AbortController().signal, onLog: () => undefined, ...over,
 })
 const input = {
-  image: 'img:1', sandboxDir: '/repo/sandbox', outDir: '/tmp/x/out', threadAllowance: 4,
+  image: 'img:1', guestDir: '/repo/sandbox/sdk', outDir: '/tmp/x/out', threadAllowance: 4,
   limits: { memoryMb: 128, cpuSeconds: 10, maxProcesses: 8, maxOutputBytes: 1000 },
 }
 
@@ -24,7 +24,7 @@ describe('docker container spec', () => {
   it('locks the container down by default', () => {
     const { spec } = containerSpec(req(), input, () => true)
     expect(spec.User).toBe('65534:65534')
-    expect(spec.Entrypoint).toEqual(['bun', '/opt/autokestra/sandbox/sdk/boot.ts', '/plugin/src/index.ts'])
+    expect(spec.Entrypoint).toEqual(['bun', '/opt/autokestra/sdk/boot.ts', '/plugin/src/index.ts'])
     expect(spec.Labels).toMatchObject({ 'autokestra.task': 'fetch', 'autokestra.execution': 'e1', 'autokestra.attempt': '2' })
     expect(spec.HostConfig).toMatchObject({
       NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'],
@@ -33,7 +33,7 @@ describe('docker container spec', () => {
     expect(spec.HostConfig?.Tmpfs?.['/tmp']).toContain('size=')
     expect(spec.HostConfig?.Mounts?.map((m) => [m.Source, m.Target, m.ReadOnly])).toEqual([
       ['/plugins/demo', '/plugin', true],
-      ['/repo/sandbox', '/opt/autokestra/sandbox', true],
+      ['/repo/sandbox/sdk', '/opt/autokestra/sdk', true],
       ['/tmp/x/out', '/out', false],
     ])
     const env = spec.Env ?? []

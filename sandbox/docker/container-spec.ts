@@ -2,10 +2,10 @@
 
 import type Dockerode from 'dockerode'
 import { isAbsolute, relative } from 'node:path'
-import { ProtocolEnv } from '../protocol.ts'
+import { ProtocolEnv } from '../sdk/protocol.ts'
 import type { RunRequest } from '../runner.ts'
 import type { Permissions } from '../manifest.ts'
-import type { GuardPolicy } from '../process/policy.ts'
+import type { GuardPolicy } from '../sdk/guest-policy.ts'
 import { PLUGIN_USER } from './image.ts'
 import type { DeadlineTool } from './deadline.ts'
 
@@ -13,8 +13,8 @@ import type { DeadlineTool } from './deadline.ts'
 export const ContainerPaths = {
   /** The plugin's own directory, read-only. */
   Plugin: '/plugin',
-  /** The engine's `sandbox/` directory (boot + confinement), read-only. */
-  Sandbox: '/opt/autokestra/sandbox',
+  /** The guest folder (`sandbox/sdk/`: boot, SDK, confinement), read-only: the only engine code a plugin sees. */
+  Guest: '/opt/autokestra/sdk',
   /** The only host-backed writable directory: holds the result file. */
   Out: '/out',
   /** Private temp dir: a size-limited tmpfs. */
@@ -38,8 +38,8 @@ export interface DockerLimits {
 /** Everything the spec needs besides the request. */
 export interface SpecInput {
   image: string
-  /** Host path of the engine's `sandbox/` directory. */
-  sandboxDir: string
+  /** Host path of the guest folder (`sandbox/sdk/`). */
+  guestDir: string
   /** Host directory mounted writable at `/out`. */
   outDir: string
   limits: DockerLimits
@@ -74,7 +74,7 @@ export function containerSpec(
   const entryInContainer = `${ContainerPaths.Plugin}/${entry}`
   const argv =
     plugin.manifest.runtime === 'bun'
-      ? ['bun', `${ContainerPaths.Sandbox}/sdk/boot.ts`, entryInContainer]
+      ? ['bun', `${ContainerPaths.Guest}/boot.ts`, entryInContainer]
       : [entryInContainer]
   const { mounts, skipped } = declaredMounts(permissions, exists)
   const mb = 1024 * 1024
@@ -123,7 +123,7 @@ export function containerSpec(
       Tmpfs: { [ContainerPaths.Tmp]: `rw,nosuid,nodev,noexec,size=${tmpfsMb}m,mode=1777` },
       Mounts: [
         { Type: 'bind', Source: plugin.dir, Target: ContainerPaths.Plugin, ReadOnly: true },
-        { Type: 'bind', Source: input.sandboxDir, Target: ContainerPaths.Sandbox, ReadOnly: true },
+        { Type: 'bind', Source: input.guestDir, Target: ContainerPaths.Guest, ReadOnly: true },
         { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
         ...(input.owner?.deadline?.tool.mounts ?? []),
         ...mounts,
@@ -154,7 +154,7 @@ function containerEnv(req: RunRequest, isBun: boolean): string[] {
 const IMAGE_PATH = ['/usr/local/bin', '/usr/bin', '/bin']
 
 /**
- * The guard policy handed to the in-container boot (`sandbox/process/confine.ts`), in container paths.
+ * The guard policy handed to the in-container boot (`sandbox/sdk/confine.ts`), in container paths.
  * Docker already confines the filesystem and (without a grant) the network; the guard turns refusals into
  * precise PERMISSION_DENIED errors and filters hosts when a network grant forces the bridge network.
  */

@@ -1,8 +1,15 @@
 /** The default image is built locally from the host's Bun, runs as nobody, and a missing custom image is a clear error. */
 
-import { describe, expect, it } from 'bun:test'
+import { afterAll, describe, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { withHostLock } from './build-lock.ts'
 import { buildDefaultImage, ensureImage, hasImage, sharedLibraries } from './image.ts'
+
+const scratch = mkdtempSync(join(tmpdir(), 'ak-image-'))
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
 const docker = new Dockerode()
 const reachable = await docker.ping().then(() => true, () => false)
@@ -16,7 +23,31 @@ describe('plugin image context', () => {
   })
 })
 
+describe('image build lock', () => {
+  it('lets one holder in at a time, and the next in once it is done', async () => {
+    const dir = join(scratch, 'locks')
+    const order: string[] = []
+    let release!: () => void
+    const first = withHostLock('image x:1', () => { order.push('first in'); return new Promise<void>((r) => (release = r)) }, { dir, pollMs: 5 })
+    const second = withHostLock('image x:1', async () => { order.push('second in') }, { dir, pollMs: 5 })
+    await Bun.sleep(0)
+    while (order.length === 0) await Bun.sleep(1)
+    expect(order).toEqual(['first in'])
+    release()
+    await Promise.all([first, second])
+    expect(order).toEqual(['first in', 'second in'])
+  })
+
+  it('refuses a lock dir that others may use', async () => {
+    const dir = join(scratch, 'open')
+    await withHostLock('n', async () => undefined, { dir })
+    chmodSync(dir, 0o777)
+    await expect(withHostLock('n', async () => undefined, { dir })).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' })
+  })
+})
+
 suite('plugin image (real engine)', () => {
+
   it('builds a FROM scratch image with the host Bun that runs as 65534', async () => {
     const tag = `autokestra/plugin-bun:test-${process.pid}`
     try {

@@ -5,6 +5,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { withHostLock, type LockOptions } from './build-lock.ts'
 
 /** Repository of the default image; the tag is the host's Bun version. */
 export const DEFAULT_IMAGE_REPO = 'autokestra/plugin-bun'
@@ -16,7 +17,7 @@ export const PLUGIN_USER = '65534:65534'
 /** `autokestra/plugin-bun:<bun version>`. */
 export const defaultImageTag = (): string => `${DEFAULT_IMAGE_REPO}:${Bun.version}`
 
-/** Builds in progress, so that concurrent first uses build once. */
+/** Builds this thread waits for, so that its concurrent first uses wait on one (other threads: the host lock). */
 const building = new Map<string, Promise<string>>()
 
 /**
@@ -29,10 +30,22 @@ export async function ensureImage(docker: Dockerode, opts: { image?: string } = 
   if (tag !== defaultImageTag()) return pullImage(docker, tag)
   let pending = building.get(tag)
   if (!pending) {
-    pending = buildDefaultImage({ docker, tag }).finally(() => building.delete(tag))
+    pending = buildImageOnce(docker, tag).then((r) => r.tag).finally(() => building.delete(tag))
     building.set(tag, pending)
   }
   return pending
+}
+
+/**
+ * Builds the default image under `tag` unless it exists, holding the host-wide lock for that tag (build-lock.ts):
+ * a second worker or engine waits for the first build and then finds the image. `built` says whether this call built it.
+ */
+export async function buildImageOnce(docker: Dockerode, tag: string, lock: LockOptions = {}): Promise<{ tag: string; built: boolean }> {
+  return withHostLock(`image ${tag}`, async () => {
+    if (await hasImage(docker, tag)) return { tag, built: false }
+    await buildDefaultImage({ docker, tag })
+    return { tag, built: true }
+  }, lock)
 }
 
 /** True when the engine holds `tag`; engine errors other than 404 propagate. */

@@ -1,7 +1,6 @@
 /** Turns a container's demultiplexed stdout/stderr chunks into protocol log lines, with a total output cap. */
 
-import { LineSplitter } from '../process/lines.ts'
-import { parseLogLine } from '../protocol.ts'
+import { LineSplitter, logPieces } from '../process/lines.ts'
 import type { PluginLogLine } from '../runner.ts'
 
 /** How many trailing stderr lines a crash report quotes. */
@@ -38,16 +37,15 @@ export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: nu
   const make = (stream: 'stdout' | 'stderr') => {
     // The same splitter as the process runner: an endless line is cut into pieces flagged `partial`.
     const splitter = new LineSplitter()
+    const pieces = logPieces(stream, onLog)
     let continuing = false
     const emit = (line: string, cut: boolean): void => {
       if (stream === 'stderr' && !continuing) {
         tail.push(line)
         if (tail.length > STDERR_TAIL) tail.shift()
       }
-      // Only the start of a line carries a `::level::` marker; a continuation is taken as it is.
-      const { level, message } = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
       continuing = cut
-      onLog({ level, message, stream, ...(cut ? { partial: true } : {}) })
+      pieces(line, cut)
     }
     const sink: ChunkSink = {
       write(chunk) {

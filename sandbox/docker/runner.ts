@@ -5,19 +5,20 @@ import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
 import type { LoadedPlugin } from '../manifest.ts'
-import { PROTOCOL_VERSION, type Invocation } from '../protocol.ts'
+import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
 import { ensureImage } from './image.ts'
 import { createLogSink } from './log-lines.ts'
-import { decideOutcome, type StopReason } from './outcome.ts'
+import { decideOutcome, type StopReason } from '../outcome/decide.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
-import { readResultFile, type ResultRead } from '../outcome/result-file.ts'
+import { readResultFile } from '../outcome/result-file.ts'
+import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
 import { engineLabel, sweepDockerLeftovers, workDirPrefix } from './leftovers.ts'
 
@@ -27,8 +28,8 @@ export interface DockerRunnerOptions {
   docker?: Dockerode
   /** Image for every plugin; default `autokestra/plugin-bun:<bun version>`, built locally on first use. */
   image?: string
-  /** Host path of the engine's `sandbox/` directory (mounted read-only; holds the boot). */
-  sandboxDir: string
+  /** Host path of the guest folder, mounted read-only (default: this engine's `sandbox/sdk/`, which holds the boot). */
+  guestDir?: string
   limits: DockerLimits
   /** Threads a plugin may use on top of `limits.maxProcesses` (the pids limit counts threads). Default 32. */
   threadAllowance?: number
@@ -36,7 +37,12 @@ export interface DockerRunnerOptions {
   resultBounds?: JsonBounds
 }
 
-const notRead: ResultRead = { ok: false, problem: 'aborted', message: 'not read' }
+
+/** The guest folder: everything a Bun plugin's boot imports, and nothing else of the engine. */
+const GUEST_DIR = resolve(import.meta.dir, '../sdk')
+
+/** Signal number of SIGXCPU (Linux), the CPU-time rlimit's kill. */
+const SIGXCPU = 24
 
 /** How long to wait for the attach stream to drain after the container exited. */
 const DRAIN_MS = 2_000
@@ -104,7 +110,7 @@ async function runTask(
     }
     const { spec, skipped } = containerSpec(
       req,
-      { image, sandboxDir: opts.sandboxDir, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner },
+      { image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner },
       existsSync,
     )
     for (const s of skipped) {
@@ -165,22 +171,24 @@ async function driveContainer(
     }
     const waited = await Promise.race([container.wait(), stopped.then(() => undefined)])
     let exitCode = typeof waited?.StatusCode === 'number' ? waited.StatusCode : -1
-    let oomKilled = false
+    // The engine's word on limits: the kernel's OOM kill, or the CPU-time rlimit's SIGXCPU (exit 128 + 24).
+    let limit: PermissionDenial | undefined
     if (!stopReason) {
       const state = (await container.inspect()).State
-      oomKilled = state.OOMKilled === true
       exitCode = state.ExitCode ?? exitCode
+      if (state.OOMKilled === true) limit = { permission: 'memory', target: `${limits.memoryMb} MB` }
+      else if (exitCode === 128 + SIGXCPU) limit = { permission: 'cpu', target: `${limits.cpuSeconds}s` }
     }
     await withDeadline(drained, DRAIN_MS)
     sink.flush()
     // The result lives in a dir the plugin could write: read without following it, under the same timeout and cancel.
-    const result = stopReason || oomKilled ? notRead : await readResultFile(resultPath, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
+    const result = stopReason || limit ? undefined : await readResultFile(resultPath, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
     timer.abort()
+    // A container's exit status is one number: 128 + n means killed by signal n.
     const decided = decideOutcome({
-      stopReason, exitCode, oomKilled, result,
-      stderrTail: sink.stderrTail(),
-      timeoutMs: req.timeoutMs, memoryMb: limits.memoryMb, maxOutputBytes: limits.maxOutputBytes,
-    })
+      ...(stopReason ? { stopped: stopReason } : {}), ...(limit ? { limit } : {}), ...(result ? { result } : {}),
+      exitCode, signal: null, stderrTail: sink.stderrTail(),
+    }, { timeoutMs: req.timeoutMs, maxOutputBytes: limits.maxOutputBytes })
     if (!decided.ok && decided.error.code === ErrorCode.ResourceLimit) {
       req.onLog({ level: 'ERROR', stream: 'engine', message: decided.error.message })
     }

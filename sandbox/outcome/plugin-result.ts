@@ -1,10 +1,10 @@
 /** What a plugin's result means for its task, the same for every runner: its own failure, or a bad result file. */
 
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
-import { detectDenialLine } from '../permissions/detect.ts'
-import type { PluginErrorInfo } from '../protocol.ts'
-import { denialError, type PermissionDenial } from '../runner.ts'
-import { asDenial } from '../permissions/kinds.ts'
+import { detectDenialLine } from '../sdk/detect.ts'
+import type { PluginErrorInfo } from '../sdk/protocol.ts'
+import type { PermissionDenial } from '../runner.ts'
+import { asDenial, RESOURCE_KINDS } from '../sdk/kinds.ts'
 import type { ResultProblem } from './result-file.ts'
 
 /** A failed attempt as a runner reports it (before its duration is added). */
@@ -12,6 +12,16 @@ export interface Failure {
   ok: false
   error: ErrorInfo
   denial?: PermissionDenial
+}
+
+/** The error a denial turns into, the same for every runner: a limit (RESOURCE_KINDS) is RESOURCE_LIMIT, a grant PERMISSION_DENIED. */
+export function denialError(d: PermissionDenial, message?: string): { code: 'PERMISSION_DENIED' | 'RESOURCE_LIMIT'; message: string; details: PermissionDenial } {
+  const limit = RESOURCE_KINDS.includes(d.permission)
+  return {
+    code: limit ? 'RESOURCE_LIMIT' : 'PERMISSION_DENIED',
+    message: message ?? (limit ? `resource limit reached: ${d.permission} ${d.target}` : `permission denied: ${d.permission} ${d.target}`),
+    details: d,
+  }
 }
 
 /**

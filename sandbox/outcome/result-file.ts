@@ -9,7 +9,7 @@
 import { constants, existsSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
-import type { PluginResult } from '../protocol.ts'
+import type { PluginResult } from '../sdk/protocol.ts'
 import { checkJsonText, type JsonBounds } from './json-bounds.ts'
 
 /** Why a result was not accepted. `too-large` and `too-deep` break a bound (INVALID_TASK_OUTPUT). */

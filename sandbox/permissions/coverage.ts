@@ -1,6 +1,6 @@
 /** Whether one network pattern falls within others: for a task narrowing its plugin, and for the operator's cap. */
 
-import { parseNetworkPattern } from './network.ts'
+import { parseNetworkPattern } from '../sdk/network.ts'
 
 /** A parsed pattern; a cap may also say `host:*` (any port). */
 interface Rule { host: string; ports: number[] | 'any' }

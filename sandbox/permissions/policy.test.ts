@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { defaultConfig, type SandboxPolicy } from '../../runtime/config/index.ts'
 import type { Permissions } from '../manifest.ts'
+import { RUNNER_KINDS, type RunnerName } from '../runners.ts'
 import { checkGrant, engineBounds, ENGINE_DIR, type GrantContext } from './policy.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'ak-policy-'))
@@ -25,8 +26,8 @@ const config = { ...defaultConfig(root), storage: { type: 'sqlite' as const, pat
   secrets: { keyFile: join(root, 'keys', 'secret.key') }, file: join(root, 'etc', 'config.yaml') }
 
 const open: SandboxPolicy = { network: ['*:*'], filesystem: { read: ['/'], write: ['/'] }, run: ['/'], env: ['*'] }
-const ctx = (policy: SandboxPolicy = open, runner: GrantContext['runner'] = 'process'): GrantContext =>
-  ({ policy, bounds: engineBounds(config, [pluginsDir]), runner })
+const ctx = (policy: SandboxPolicy = open, runner: RunnerName = 'process'): GrantContext =>
+  ({ policy, bounds: engineBounds(config, [pluginsDir]), runner: RUNNER_KINDS[runner] })
 /** The problems of a one-entry grant, as `entry: problem`. */
 const problems = (grant: Permissions, c = ctx()) => checkGrant(grant, c).map((i) => `${i.entry}: ${i.problem}`)
 

@@ -10,8 +10,9 @@ import { delimiter, dirname, join, resolve } from 'node:path'
 import { RESERVED_ENV, type Config, type SandboxPolicy } from '../../runtime/config/schema.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pluginKey, type LoadedPlugin, type Permissions, type RefusedEntry } from '../manifest.ts'
+import type { RunnerKind } from '../runners.ts'
 import { capProblems, networkCovers } from './coverage.ts'
-import { parseNetworkPattern } from './network.ts'
+import { parseNetworkPattern } from '../sdk/network.ts'
 import { canonicalPath, clean, isAbsolute, isWithin, spellings } from './paths.ts'
 
 export type GrantPermission = RefusedEntry['permission']
@@ -36,8 +37,8 @@ export interface EngineBounds {
 export interface GrantContext {
   policy: SandboxPolicy
   bounds: EngineBounds
-  /** `process`: `run` entries are host programs; `docker`: programs in the image. */
-  runner: 'process' | 'docker'
+  /** The runner the grant is for: whether its `run` entries are host programs or programs in an image. */
+  runner: Pick<RunnerKind, 'programs'>
   /** PATH for bare `run` names (process runner); default: the engine's. */
   pathVar?: string
   /**
@@ -108,7 +109,7 @@ export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] 
     }
   }
   for (const e of grant.run ?? []) {
-    const r = ctx.runner === 'docker' ? imageProgram(e) : hostProgram(e, grant, ctx)
+    const r = ctx.runner.programs === 'image' ? imageProgram(e) : hostProgram(e, grant, ctx)
     add('run', e, r.problem)
     if (!r.problem && !runAllowed(r.path, ctx)) add('run', e, `beyond sandbox.policy.run (${list(ctx.policy.run)})`, true)
   }
@@ -179,7 +180,7 @@ export interface Program { path: string; problem?: string }
  * is a program the sandbox can grant: a regular, executable file, not setuid/setgid, not inside a path the
  * same grant may write, nor inside a sealed engine path.
  */
-export function hostProgram(entry: string, grant: Permissions, ctx: GrantContext): Program {
+export function hostProgram(entry: string, grant: Permissions, ctx: Omit<GrantContext, 'runner'>): Program {
   const named = entryShape(entry)
   if (named) return { path: entry, problem: named }
   let found: string | undefined = entry
@@ -203,7 +204,7 @@ export function hostProgram(entry: string, grant: Permissions, ctx: GrantContext
   return sealed ? { path, problem: `is inside ${sealed.what} (${sealed.path})` } : { path }
 }
 
-/** A `run` entry for the docker runner: a name on the image's PATH or an absolute path in the image. */
+/** A `run` entry for a runner with an image (docker): a name on the image's PATH or an absolute path in the image. */
 function imageProgram(entry: string): Program {
   const named = entryShape(entry)
   if (named) return { path: entry, problem: named }
@@ -219,7 +220,8 @@ function entryShape(entry: string): string | undefined {
 /** A program (canonical host path, or an image name or path) within `sandbox.policy.run`. */
 function runAllowed(path: string, ctx: GrantContext): boolean {
   // A bare name runs from one of the image's PATH dirs: allowed when the cap covers one of them.
-  if (ctx.runner === 'docker' && !path.includes('/')) return IMAGE_PATH.some((d) => ctx.policy.run.some((c) => isWithin(d, clean(c))))
-  const caps = ctx.runner === 'docker' ? ctx.policy.run.map(clean) : canonicalCaps(ctx.policy.run)
+  const image = ctx.runner.programs === 'image'
+  if (image && !path.includes('/')) return IMAGE_PATH.some((d) => ctx.policy.run.some((c) => isWithin(d, clean(c))))
+  const caps = image ? ctx.policy.run.map(clean) : canonicalCaps(ctx.policy.run)
   return caps.some((c) => isWithin(path, c))
 }

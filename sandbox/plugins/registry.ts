@@ -8,6 +8,8 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { parseTaskType } from '../../runtime/workflow/model.ts'
 import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
 import { checkGrant, refusedPlugin, type GrantContext } from '../permissions/policy.ts'
+import { manifestSchemaProblem } from './schemas.ts'
+import { DEFAULT_RUNNER, RUNNER_KINDS, runnerKind, type RunnerRegistry } from '../runners.ts'
 
 export interface ManifestProblem {
   file: string
@@ -38,6 +40,9 @@ export function loadManifest(dir: string): LoadedPlugin {
     if (names.has(a.name)) throw new AppError(ErrorCode.InvalidManifest, `${file}: duplicate action ${a.name}`)
     names.add(a.name)
   }
+  // Compiled once here, strictly: a misspelt or unsupported keyword is refused now, not ignored at every task.
+  const bad = manifestSchemaProblem(manifest)
+  if (bad) throw new AppError(ErrorCode.InvalidManifest, `${file}: ${bad}`)
   return { manifest, dir: resolve(dir), entryPath }
 }
 
@@ -45,8 +50,9 @@ export function loadManifest(dir: string): LoadedPlugin {
  * Scans each path: a dir with plugin.yaml is a plugin; otherwise its children (two levels: `ns/name/`).
  * With `grants`, each manifest's grant is checked (sandbox/permissions/policy.ts): a plugin whose grant may
  * not be given stays listed, marked `refused` (and reported as a problem), so every use of it names why.
+ * A manifest naming a runner `runners` does not have is a problem (INVALID_MANIFEST), and is not loaded.
  */
-export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext, 'runner'>): PluginRegistry {
+export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext, 'runner'>, runners: RunnerRegistry = RUNNER_KINDS): PluginRegistry {
   const plugins = new Map<string, LoadedPlugin>()
   const problems: ManifestProblem[] = []
   const visit = (dir: string, depth: number) => {
@@ -54,7 +60,13 @@ export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext
       try {
         const p = loadManifest(dir)
         const key = pluginKey(p.manifest)
-        const refused = grants ? checkGrant(p.manifest.permissions ?? {}, { ...grants, runner: p.manifest.runner ?? 'process' }) : []
+        let runner
+        try {
+          runner = runnerKind(runners, p.manifest.runner ?? DEFAULT_RUNNER)
+        } catch (e) {
+          throw new AppError(ErrorCode.InvalidManifest, `${join(dir, 'plugin.yaml')}: runner: ${(e as Error).message}`)
+        }
+        const refused = grants ? checkGrant(p.manifest.permissions ?? {}, { ...grants, runner }) : []
         if (refused.length) {
           p.refused = refused
           problems.push({ file: join(dir, 'plugin.yaml'), message: refusedPlugin(p, refused).message })

@@ -1,12 +1,12 @@
-/** Builds the native sandbox launcher (launcher.c → jail-bin/launcher) with the system C compiler, when there is one. */
+/** Builds the native sandbox launcher (launcher/launcher.c → launcher/jail-bin/launcher) with the system C compiler, when there is one. */
 
 import { chmodSync, existsSync, mkdirSync, renameSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 
 /** The C source of the native launcher. */
-export const LAUNCHER_SOURCE = join(import.meta.dir, 'launcher.c')
+export const LAUNCHER_SOURCE = join(import.meta.dir, 'launcher', 'launcher.c')
 /** Where the compiled launcher lives (gitignored; built by scripts/setup.sh or on first use). */
-export const LAUNCHER_BINARY = join(import.meta.dir, 'jail-bin', 'launcher')
+export const LAUNCHER_BINARY = join(import.meta.dir, 'launcher', 'jail-bin', 'launcher')
 
 const upToDate = (): boolean => {
   try { return statSync(LAUNCHER_BINARY).mtimeMs >= statSync(LAUNCHER_SOURCE).mtimeMs } catch { return false }
@@ -16,7 +16,7 @@ const upToDate = (): boolean => {
 export function buildLauncher(): { path: string } | { error: string } {
   const cc = ['cc', 'gcc', 'clang'].find((c) => Bun.which(c))
   if (!cc) return { error: 'no C compiler (cc, gcc, clang) on PATH' }
-  mkdirSync(join(import.meta.dir, 'jail-bin'), { recursive: true })
+  mkdirSync(dirname(LAUNCHER_BINARY), { recursive: true })
   // Random, not just the pid: workers are threads of one process and may build at the same time.
   const tmp = `${LAUNCHER_BINARY}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
   const r = Bun.spawnSync([cc, '-O2', '-Wall', '-o', tmp, LAUNCHER_SOURCE], { stdout: 'pipe', stderr: 'pipe' })

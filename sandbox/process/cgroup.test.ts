@@ -13,7 +13,7 @@ import { parse } from 'yaml'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { createTaskCgroup, detectCgroups, sweepStaleCgroups, type CgroupFs } from './cgroup.ts'
 import { prepareLaunch } from './isolation.ts'
-import { POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 
 const temp = mkdtempSync(join(tmpdir(), 'ak-fake-cgroupfs-'))
@@ -142,7 +142,7 @@ describe('strict mode without cgroup limits', () => {
   it('runs without them in permissive mode, and the mechanisms say so', async () => {
     const launch = await prepareLaunch(spec('permissive'), none)
     expect(launch.mechanisms.some((m) => m.startsWith('cgroup'))).toBe(false)
-    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+    await launch.finish()
   })
   it('hands the launcher the v2 task cgroup to join, and reports its limits as denials', async () => {
     const fs = fakeV2()
@@ -153,6 +153,6 @@ describe('strict mode without cgroup limits', () => {
     expect(launch.mechanisms).toContain('cgroup2:memory,pids,cpu')
     expect(text(join(policy.cgroups[0]!, 'pids.max'))).toBe('8') // an exec plugin: no runtime headroom
     writeFileSync(join(policy.cgroups[0]!, 'memory.events'), 'oom_kill 1\n')
-    expect(await launch.finish({ exitCode: 137, signal: 'SIGKILL', stderrTail: [] })).toEqual({ permission: 'memory', target: '128 MB' })
+    expect(await launch.finish()).toEqual({ permission: 'memory', target: '128 MB' })
   })
 })

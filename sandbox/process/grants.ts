@@ -2,10 +2,10 @@
 
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
-import { READ, READ_EXEC, WRITE, FS } from './landlock.ts'
-import { PROC_SELF } from './policy.ts'
+import { READ, READ_EXEC, WRITE, FS } from './launcher/landlock.ts'
+import { PROC_SELF } from './launcher/policy.ts'
 import type { Permissions } from '../manifest.ts'
-import type { LandlockPathRule } from './landlock.ts'
+import type { LandlockPathRule } from './launcher/landlock.ts'
 import type { PathPin } from './pins.ts'
 
 /** One Landlock path rule (with its pin when the plugin may control the path: a filesystem grant). */
@@ -89,6 +89,9 @@ export interface GrantInput {
   pins: Record<string, PathPin>
 }
 
+/** The guest folder (sandbox/sdk/): the one folder of engine code a plugin may read, the boot's own. */
+export const guestDir = (bootPath: string): string => dirname(bootPath)
+
 /** Files glibc's resolver and TLS need once a network permission is declared (read-only, files only). */
 const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl/certs']
 
@@ -106,9 +109,9 @@ export function computeGrants(g: GrantInput): PathRule[] {
   ]
   if (g.runtime === 'bun') {
     rules.push(...executableRules(g.bunPath))
-    // The SDK boot and the confinement module it imports (engine code, no secrets).
-    const sandboxDir = dirname(dirname(g.bootPath))
-    rules.push(...['sdk', 'process', 'permissions'].map((d) => ({ path: join(sandboxDir, d), access: READ })))
+    // The guest folder, and nothing else of the engine: the boot's folder holds everything the boot imports
+    // (the SDK, the confinement, the patterns it checks; sandbox/sdk/guest.test.ts keeps it so). No secrets.
+    rules.push({ path: guestDir(g.bootPath), access: READ })
   } else {
     rules.push({ path: g.entryPath, access: READ_EXEC })
     for (const interp of shebangInterpreter(g.entryPath)) rules.push(...executableRules(interp))

@@ -8,7 +8,7 @@ import { parse } from 'yaml'
 import { readFileSync } from 'node:fs'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { prepareLaunch } from './isolation.ts'
-import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 
 const dir = resolve(import.meta.dir, '../../test/fixtures/plugins/hostile/bun-attacks')
@@ -36,7 +36,7 @@ describe('prepareLaunch', () => {
     const launch = await prepareLaunch(spec('permissive'), noLandlock)
     expect(launch.mechanisms.some((m) => m.startsWith('landlock'))).toBe(false)
     expect(launch.mechanisms).not.toContain('netns')
-    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+    await launch.finish()
   })
   it('denies by default: only runtime, plugin dir, temp dir and a minimal /dev, no TCP port, clean env', async () => {
     const s = spec('strict')
@@ -54,6 +54,6 @@ describe('prepareLaunch', () => {
     for (const p of paths) expect(p.startsWith('/etc/') ? p : '').not.toMatch(/passwd|shadow|\/etc\/?$/)
     expect(paths).not.toContain('/proc')
     expect(paths).not.toContain('/')
-    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+    await launch.finish()
   })
 })

@@ -1,12 +1,11 @@
 /** Builds the isolated launch of a plugin process: namespaces, cgroups, rlimits, Landlock, seccomp, a leased uid, clean env. */
 
 import { chownSync, realpathSync } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
-import { detectDenial, DENIAL_MARKER, detectDenialLine } from '../permissions/detect.ts'
 import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
-import { resolveExecutable, shebangInterpreter } from './grants.ts'
+import { guestDir, resolveExecutable, shebangInterpreter } from './grants.ts'
 import { buildPolicy } from './launch-policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { unreachable, type Need } from './access.ts'
@@ -96,7 +95,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       if (launcherWaits) lease?.release()
     },
     killAll,
-    async finish(info) {
+    async finish() {
       const events = cg?.events() ?? { oomKilled: false, pidsMaxHit: false }
       if (!finished) {
         finished = true
@@ -107,10 +106,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       }
       if (events.oomKilled) return { permission: 'memory', target: `${spec.limits.memoryMb} MB` }
       if (events.pidsMaxHit) return { permission: 'pids', target: `${spec.limits.maxProcesses} processes` }
-      const marked = info.stderrTail.find((l) => l.includes(DENIAL_MARKER))
-      if (marked) return detectDenialLine(marked)
-      const clean = info.exitCode === 0 && info.signal === null
-      return clean ? undefined : detectDenial(info.stderrTail)
+      return undefined
     },
   }
 }
@@ -139,9 +135,7 @@ function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease): 
   const fsp = spec.permissions.filesystem ?? {}
   const needs: [string, Need][] = [[dir, 'read']]
   if (manifest.runtime === 'bun') {
-    const sandboxDir = dirname(dirname(spec.bootPath))
-    needs.push([bunPath, 'exec'], [entryPath, 'read'], [spec.bootPath, 'read'],
-      ...['sdk', 'process', 'permissions'].map((d): [string, Need] => [join(sandboxDir, d), 'read']))
+    needs.push([bunPath, 'exec'], [entryPath, 'read'], [spec.bootPath, 'read'], [guestDir(spec.bootPath), 'read'])
   } else {
     needs.push([entryPath, 'read'], [entryPath, 'exec'], ...shebangInterpreter(entryPath).map((p): [string, Need] => [p, 'exec']))
   }

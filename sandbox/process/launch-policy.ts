@@ -3,18 +3,18 @@
 import { fileURLToPath } from 'node:url'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import type { LaunchSpec } from './launch-spec.ts'
-import { allowedPorts } from '../permissions/network.ts'
+import { allowedPorts } from '../sdk/network.ts'
 import { computeGrants, resolveExecutable } from './grants.ts'
-import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './policy.ts'
+import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import type { SandboxProbe } from './probe.ts'
-import { seccompMechanism, seccompProgram } from './seccomp.ts'
+import { seccompMechanism, seccompProgram } from './launcher/seccomp.ts'
 import { bunNamespaceInit } from './ns-init.ts'
 import { grantPaths, pinPaths } from './pins.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { existsSync, realpathSync } from 'node:fs'
 import { resolve } from 'node:path'
 
-const BUN_LAUNCHER = fileURLToPath(new URL('./launch.ts', import.meta.url))
+const BUN_LAUNCHER = fileURLToPath(new URL('./launcher/launch.ts', import.meta.url))
 
 const SETPRIV = Bun.which('setpriv') ?? undefined
 

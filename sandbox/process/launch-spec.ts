@@ -32,7 +32,11 @@ export interface Launch {
   /** Told the pid of the spawned process, so `killAll` can reach it. */
   attach(pid: number): void
   killAll(): void
-  finish(info: { exitCode: number | null; signal: string | null; stderrTail: string[] }): Promise<PermissionDenial | undefined>
+  /**
+   * Kills what is left, removes the cgroups and gives the uid back (once; later calls only report), and returns the
+   * limit the kernel enforced (memory: the cgroup's OOM kill; pids: pids.max), if any.
+   */
+  finish(): Promise<PermissionDenial | undefined>
 }
 
 export type PrepareLaunch = (spec: LaunchSpec) => Promise<Launch>

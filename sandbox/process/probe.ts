@@ -2,8 +2,8 @@
 
 import { existsSync } from 'node:fs'
 import { detectCgroups, type CgroupSupport } from './cgroup.ts'
-import { landlockAbi } from './landlock.ts'
-import { seccompProgram } from './seccomp.ts'
+import { landlockAbi } from './launcher/landlock.ts'
+import { seccompProgram } from './launcher/seccomp.ts'
 
 /** What the host offers. */
 export interface SandboxProbe {

@@ -7,13 +7,13 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { PROTOCOL_VERSION, ProtocolEnv, parseLogLine, type Invocation } from '../protocol.ts'
-import { denialError, type PermissionDenial, type RunOutcome, type RunRequest, type Runner } from '../runner.ts'
+import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { PROTOCOL_VERSION, ProtocolEnv, type Invocation } from '../sdk/protocol.ts'
+import type { PermissionDenial, RunRequest, Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
-import { pumpLines } from './lines.ts'
+import { logPieces, pumpLines } from './lines.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
-import { pluginFailure, resultFailure } from '../outcome/plugin-result.ts'
+import { decideOutcome, type Decided, type StopReason } from '../outcome/decide.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import { detectCgroups, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
@@ -104,7 +104,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
     proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe', ...(launch.fds ?? [])] }) as StartedPlugin['proc']
   } catch (e) {
     // Nothing started: give back the cgroup and the leased uid, and the temp dir.
-    await launch.finish({ exitCode: null, signal: null, stderrTail: [] }).catch(() => undefined)
+    await launch.finish().catch(() => undefined)
     rmSync(tmpDir, { recursive: true, force: true })
     throw e
   }
@@ -116,7 +116,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
       launch.killAll()
       proc.kill('SIGKILL')
       await proc.exited
-      await launch.finish({ exitCode: proc.exitCode, signal: null, stderrTail: [] }).catch(() => undefined)
+      await launch.finish().catch(() => undefined)
       rmSync(tmpDir, { recursive: true, force: true })
     },
   }
@@ -138,13 +138,11 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
   return p
 }
 
-type Outcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo; denial?: PermissionDenial }
-
 /**
  * Runs one attempt on a started process: invocation in, logs out, exit, result file. The timeout and the
  * cancel signal stay armed until the result has been read (a read the plugin could stall is stopped too).
  */
-async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Outcome> {
+async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Decided> {
   const { proc, launch, resultFile } = p
   const timer = new AbortController()
   const reading = new AbortController()
@@ -155,21 +153,17 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     p.sink = (stream, line, cut) => (stream === 'stdout' ? stdout : stderr)(line, cut)
     for (const b of p.buffered.splice(0)) p.sink(b.stream, b.line, b.cut)
 
-    let ended: { code: ErrorInfo['code']; message: string; denial?: PermissionDenial } | undefined
-    const stop = (why: NonNullable<typeof ended>) => {
-      ended ??= why
+    let stopped: StopReason | undefined
+    const stop = (why: StopReason) => {
+      stopped ??= why
       reading.abort()
       launch.killAll()
       proc.kill('SIGKILL')
     }
-    p.onOverflow = () => stop({
-      code: ErrorCode.ResourceLimit, message: `resource limit reached: plugin output exceeded ${opts.limits.maxOutputBytes} bytes`,
-      denial: { permission: 'output', target: `${opts.limits.maxOutputBytes} bytes` },
-    })
+    p.onOverflow = () => stop('output')
     if (p.outputBytes > opts.limits.maxOutputBytes) p.onOverflow()
-    systemClock.sleep(req.timeoutMs, timer.signal).then(
-      () => stop({ code: ErrorCode.TaskTimedOut, message: `task timed out after ${formatMs(req.timeoutMs)}` }), () => {})
-    onAbort = () => stop({ code: ErrorCode.Cancelled, message: 'task cancelled' })
+    systemClock.sleep(req.timeoutMs, timer.signal).then(() => stop('timeout'), () => {})
+    onAbort = () => stop('cancel')
     req.signal.addEventListener('abort', onAbort, { once: true })
     if (req.signal.aborted) onAbort()
 
@@ -181,54 +175,22 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
       // The plugin may exit before reading its input; its exit status tells the rest.
     }
     await p.pumps
-    const exitCode = await proc.exited
+    await proc.exited
     launch.killAll()
-    const denial = await launch.finish({ exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail })
+    // The kernel's word on limits (cgroup events); SIGXCPU is the CPU-time rlimit.
+    const cpu: PermissionDenial | undefined = proc.signalCode === 'SIGXCPU' ? { permission: 'cpu', target: `${opts.limits.cpuSeconds}s` } : undefined
+    const limit = (await launch.finish()) ?? cpu
     // Every process of the attempt is gone; the result is read under the same timeout and cancel.
-    const read = ended ? undefined : await readResultFile(resultFile, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
+    const result = stopped ? undefined : await readResultFile(resultFile, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)
-
-    if (ended) {
-      // A limit the kernel hit (memory, pids) explains a timeout or a kill better than the timeout itself.
-      const limit = denial && denial.permission !== ended.denial?.permission ? denial : ended.denial
-      if (limit && limit !== ended.denial) return { ok: false, error: denialError(limit), denial: limit }
-      return { ok: false, error: { code: ended.code, message: ended.message }, ...(ended.denial ? { denial: ended.denial } : {}) }
-    }
-    const cpu = proc.signalCode === 'SIGXCPU' ? { permission: 'cpu' as const, target: `${opts.limits.cpuSeconds}s` } : undefined
-    const result = read?.ok ? read.result : undefined
-    if (result?.ok === false) return pluginFailure(result.error, denial)
-    const refused = denial ?? cpu
-    if (refused) return { ok: false, denial: refused, error: denialError(refused) }
-    if (exitCode !== 0) {
-      const how = proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with code ${exitCode}`
-      const tail = p.stderrTail.slice(-5).join('\n')
-      return { ok: false, error: { code: ErrorCode.PluginCrashed, message: `plugin ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode, signal: proc.signalCode } } }
-    }
-    if (!result) {
-      const why = read && !read.ok ? read : { problem: 'missing' as const, message: 'the plugin wrote no result file' }
-      return resultFailure(why.problem, `plugin exited without writing a valid result: ${why.message}`)
-    }
-    return { ok: true, output: result.output }
+    return decideOutcome({
+      ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}), ...(result ? { result } : {}),
+      exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail,
+    }, { timeoutMs: req.timeoutMs, maxOutputBytes: opts.limits.maxOutputBytes })
   } finally {
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)
     rmSync(p.tmpDir, { recursive: true, force: true })
-  }
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`
-}
-
-/** Turns one stream's lines into log lines; the pieces of a cut line are flagged so the masker can join them. */
-function logPieces(stream: 'stdout' | 'stderr', onLog: RunRequest['onLog'], onLine?: (line: string) => void): (line: string, cut: boolean) => void {
-  let continuing = false
-  return (line, cut) => {
-    onLine?.(line)
-    // Only the start of a line carries a `::level::` marker; a continuation is taken as it is.
-    const parsed = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
-    continuing = cut
-    onLog({ ...parsed, stream, ...(cut ? { partial: true } : {}) })
   }
 }

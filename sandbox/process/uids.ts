@@ -9,7 +9,7 @@
 
 import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { errno, flock, LOCK } from './libc.ts'
+import { errno, flock, LOCK } from './launcher/libc.ts'
 import { detectCgroups, existingTaskCgroup, taskCgroupMembers, type CgroupSupport } from './cgroup.ts'
 
 /** Host-wide, root-only directory of the uid lock files (on tmpfs, so it starts empty after a reboot). */

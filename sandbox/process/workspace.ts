@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { threadId } from 'node:worker_threads'
 import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { flock, LOCK } from './libc.ts'
+import { flock, LOCK } from './launcher/libc.ts'
 
 /** The runner's directories. */
 export interface Workspace {

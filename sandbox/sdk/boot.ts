@@ -3,13 +3,13 @@
  * write the result file. Usage: `bun boot.ts <plugin entry>`.
  */
 
-import type { Invocation, PluginResult } from '../protocol.ts'
 import type { ActionContext, PluginDefinition } from './index.ts'
+import { ProtocolEnv, type Invocation, type PluginResult } from './protocol.ts'
 
 // Confinement comes first, before any plugin code is loaded.
-await (await import('../process/confine.ts')).confineFromEnv()
+await (await import('./confine.ts')).confineFromEnv()
 
-const resultFile = process.env.AUTOKESTRA_RESULT_FILE
+const resultFile = process.env[ProtocolEnv.ResultFile]
 const entry = process.argv[2]
 
 async function writeResult(result: PluginResult): Promise<never> {

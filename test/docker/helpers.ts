@@ -8,7 +8,6 @@ import type { PluginLogLine, RunRequest } from '../../sandbox/runner.ts'
 import { TASK_LABEL } from '../../sandbox/docker/container-spec.ts'
 
 export const repoRoot = resolve(import.meta.dir, '../..')
-export const sandboxDir = join(repoRoot, 'sandbox')
 export const fixturesDir = join(repoRoot, 'test/fixtures/plugins/docker')
 
 /** Loads a fixture plugin from test/fixtures/plugins/docker/<name>. */

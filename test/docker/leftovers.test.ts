@@ -18,7 +18,7 @@ import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { sweepDockerLeftovers, DEADLINE_LABEL, ENGINE_LABEL } from '../../sandbox/docker/leftovers.ts'
 import { RUNNER_LABEL, TASK_LABEL } from '../../sandbox/docker/container-spec.ts'
 import { defaultImageTag, ensureImage } from '../../sandbox/docker/image.ts'
-import { dockerReachable, loadFixture, mustRunDocker, request, sandboxDir, until } from './helpers.ts'
+import { dockerReachable, loadFixture, mustRunDocker, request, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
@@ -72,7 +72,7 @@ test('the next runner removes the work dirs of engines that died, never those of
   const live = join(tmpdir(), `autokestra-docker-p${process.pid}-${startOf(process.pid)}-inuse`)
   for (const d of [dead, live]) mkdirSync(join(d, 'out'), { recursive: true })
   try {
-    createDockerRunner({ docker, sandboxDir, limits })
+    createDockerRunner({ docker, limits })
     expect(await until(async () => !existsSync(dead), 10_000)).toBe(true)
     expect(existsSync(live)).toBe(true)
   } finally { for (const d of [dead, live]) rmSync(d, { recursive: true, force: true }) }
@@ -83,10 +83,10 @@ test('a live engine\'s running container survives another runner\'s sweep', asyn
   const ctl = new AbortController()
   const { req, taskId } = request(plugin, 'sleep', { timeoutMs: 30_000, signal: ctl.signal })
   made.push(`${TASK_LABEL}=${taskId}`)
-  const running = createDockerRunner({ docker, sandboxDir, limits }).run(req)
+  const running = createDockerRunner({ docker, limits }).run(req)
   try {
     expect(await until(async () => (await labelled(`${TASK_LABEL}=${taskId}`)).some((c) => c.State === 'running'), 30_000)).toBe(true)
-    createDockerRunner({ docker, sandboxDir, limits })
+    createDockerRunner({ docker, limits })
     await sweepDockerLeftovers(docker)
     expect((await labelled(`${TASK_LABEL}=${taskId}`)).map((c) => c.State)).toEqual(['running'])
   } finally { ctl.abort() }

@@ -16,14 +16,14 @@ import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { ensureImage } from '../../sandbox/docker/image.ts'
 import type { LoadedPlugin, Manifest } from '../../sandbox/manifest.ts'
 import type { RunOutcome } from '../../sandbox/runner.ts'
-import { dockerReachable, leftovers, mustRunDocker, request, sandboxDir } from './helpers.ts'
+import { dockerReachable, leftovers, mustRunDocker, request } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
 const suite = reachable || mustRunDocker ? describe : describe.skip
 const limits = { memoryMb: 128, cpuSeconds: 30, maxProcesses: 8, maxOutputBytes: 4 * 1024 * 1024 }
 const BOUNDS = { maxBytes: 4 * 1024 * 1024, maxDepth: 64 }
-const runner = createDockerRunner({ docker, sandboxDir, limits, resultBounds: BOUNDS })
+const runner = createDockerRunner({ docker, limits, resultBounds: BOUNDS })
 
 const pluginDir = resolve(import.meta.dir, '../fixtures/plugins/hostile/result-attacks')
 const plugin: LoadedPlugin = (() => {

@@ -19,7 +19,7 @@ import Dockerode from 'dockerode'
 import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
-import { dockerReachable, mustRunDocker, sandboxDir, until } from './helpers.ts'
+import { dockerReachable, mustRunDocker, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
@@ -56,7 +56,7 @@ suite('review: a docker task does not outlive a crashed engine', () => {
       await engine.exited
     }
     // The engine starts again: its docker runner exists (it would run the next docker task).
-    createDockerRunner({ docker, sandboxDir, limits: { memoryMb: 128, cpuSeconds: 30, maxProcesses: 16, maxOutputBytes: 1 << 20 } })
+    createDockerRunner({ docker, limits: { memoryMb: 128, cpuSeconds: 30, maxProcesses: 16, maxOutputBytes: 1 << 20 } })
     const gone = await until(async () => (await containers()).length === 0, 10_000, 200)
     expect({ leftover: (await containers()).map((c) => c.State), gone }).toEqual({ leftover: [], gone: true })
   }, 60_000)

@@ -8,12 +8,12 @@ import { join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { ensureImage } from '../../sandbox/docker/image.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
-import { dockerReachable, fixturesDir, leftovers, loadFixture, mustRunDocker, request, sandboxDir, until } from './helpers.ts'
+import { dockerReachable, fixturesDir, leftovers, loadFixture, mustRunDocker, request, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
 const limits = { memoryMb: 128, cpuSeconds: 30, maxProcesses: 8, maxOutputBytes: 4 * 1024 * 1024 }
-const runner = createDockerRunner({ docker, sandboxDir, limits })
+const runner = createDockerRunner({ docker, limits })
 const suite = reachable || mustRunDocker ? describe : describe.skip
 
 suite('docker runner (real engine)', () => {
@@ -75,13 +75,13 @@ suite('docker runner (real engine)', () => {
   it('kills a plugin past its memory limit: RESOURCE_LIMIT with a memory denial', async () => {
     const { req, logs, taskId } = request(hostile, 'oom')
     const out = await runner.run(req)
-    expect(out).toMatchObject({ ok: false, error: { code: 'RESOURCE_LIMIT' }, denial: { permission: 'memory', target: '128MB' } })
+    expect(out).toMatchObject({ ok: false, error: { code: 'RESOURCE_LIMIT' }, denial: { permission: 'memory', target: '128 MB' } })
     expect(logs.some((l) => l.stream === 'engine' && l.level === 'ERROR' && l.message.includes('memory'))).toBe(true)
     expect(await leftovers(docker, taskId)).toBe(0)
   })
 
   it('contains a fork bomb within the pids limit', async () => {
-    const small = createDockerRunner({ docker, sandboxDir, limits: { ...limits, memoryMb: 512 }, threadAllowance: 8 })
+    const small = createDockerRunner({ docker, limits: { ...limits, memoryMb: 512 }, threadAllowance: 8 })
     // `run` granted, so only the pids cgroup stands in the way.
     const { req, taskId } = request(hostile, 'fork-bomb', { permissions: { run: ['/usr/local/bin/bun'] } })
     const out = await small.run(req)
@@ -182,7 +182,7 @@ suite('docker runner: exec plugin, no boot and no guard (the container alone hol
 describe('docker runner without an engine', () => {
   it('fails the task with DOCKER_UNAVAILABLE instead of throwing', async () => {
     const absent = new Dockerode({ socketPath: '/nonexistent/docker.sock' })
-    const r = createDockerRunner({ docker: absent, sandboxDir, limits })
+    const r = createDockerRunner({ docker: absent, limits })
     const { req } = request(await loadFixture('hostile'), 'echo')
     const out = await r.run(req)
     expect(out.ok).toBe(false)

@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PermissionDenial, RunOutcome } from '../../sandbox/runner.ts'
-import { detectDenialLine } from '../../sandbox/permissions/detect.ts'
+import { detectDenialLine } from '../../sandbox/sdk/detect.ts'
 
 export const DB_SECRET = 'DB-SECRET-7f3a9c'
 export const KEY_SECRET = 'KEY-SECRET-51be02'

@@ -48,7 +48,7 @@ for (const launcher of LAUNCHERS) {
       launch.attach(proc.pid)
       await proc.stdin.end()
       expect(await proc.exited).toBe(125)
-      await launch.finish({ exitCode: proc.exitCode, signal: null, stderrTail: [] })
+      await launch.finish()
       ws.remove()
       expect(existsSync(effects)).toBe(false)
     })

@@ -21,7 +21,8 @@ import { launchGrant } from '../../actors/task/permissions.ts'
 import { LAUNCHERS, runAttacks } from './harness.ts'
 import { processesOf, UID_DIR } from '../../sandbox/process/uids.ts'
 import { buildProbe } from './review-probe.ts'
-import type { TaskDef } from '../../runtime/workflow/model.ts'
+import type { PluginCall } from '../../runtime/workflow/model.ts'
+import { RUNNER_KINDS } from '../../sandbox/runners.ts'
 
 const SECRET = 'PINNED-GRANT-SECRET-5e21'
 const GID = 900_000
@@ -71,7 +72,7 @@ async function launchAfter(launcher: 'native' | 'bun', grant: { read: string[]; 
     p.stdin.write(JSON.stringify({ protocol: 1, action: 'readfile', input: { path }, context: { executionId: 'e', workflowId: 'w', taskId: 't', attempt: 1, source: 's' } }))
     await p.stdin.end()
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
-    await launch.finish({ exitCode: code, signal: null, stderrTail: [] })
+    await launch.finish()
     const result = await Bun.file(env.AUTOKESTRA_RESULT_FILE).text().catch(() => '')
     return { code, text: out + err + result, err }
   } finally { ws.remove() }
@@ -146,9 +147,9 @@ describe.if(process.getuid?.() === 0)('a grant path is what was checked when the
     grantDir(real)
     symlinkSync(real, dirOf('canon-link'))
     const plugin = { ...probe.plugin, manifest: { ...probe.plugin.manifest, permissions: { filesystem: { read: [dirOf('canon-link')] } } } }
-    const task = { id: 't', type: 'hostile/review-probe.readfile' } as TaskDef
+    const task = { id: 't', type: 'hostile/review-probe.readfile' } as PluginCall
     const ctx = { policy: { network: [], filesystem: { read: [real], write: [] }, env: [], run: [] }, bounds: { keep: [], sealed: [], readOnly: [] } }
-    expect(launchGrant(plugin, task, 'process', ctx).filesystem).toEqual({ read: [real] })
-    expect(launchGrant(plugin, task, 'docker', ctx).filesystem).toEqual({ read: [dirOf('canon-link')] })
+    expect(launchGrant(plugin, task, RUNNER_KINDS.process, ctx).filesystem).toEqual({ read: [real] })
+    expect(launchGrant(plugin, task, RUNNER_KINDS.docker, ctx).filesystem).toEqual({ read: [dirOf('canon-link')] })
   })
 })

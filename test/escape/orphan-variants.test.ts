@@ -111,7 +111,7 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
     const launch = await prepareLaunch(spec(2), undefined, { uidRange: { start: uid, count: 1 } })
     expect(launch.mechanisms).toContain(`uid:${uid}`)
     expect(readFileSync(`${UID_DIR}/${uid}`, 'utf8')).toBe(`p${process.pid}t0-lease2`) // the new holder, on record
-    await launch.finish({ exitCode: 0, signal: null, stderrTail: [] })
+    await launch.finish()
   })
 
   it('kills what a crashed worker thread\'s attempts left in their cgroups, removes its workspace, and touches no other thread\'s', async () => {

@@ -3,7 +3,7 @@
  * them hold templates. Its planning step (what it dispatches, how it finishes) is in actors/execution/steps/.
  */
 import type { TProperties } from '@sinclair/typebox'
-import type { PermissionSet, RunnerKind, TaskCommon } from '../model.ts'
+import type { PermissionSet, TaskCommon } from '../model.ts'
 import type { Segment } from '../path.ts'
 import type { RawIssue } from '../schema-issues.ts'
 
@@ -15,7 +15,8 @@ export interface PluginCall {
   type: string
   /** Templates unresolved: rendered just before the attempt starts. */
   inputs: Record<string, unknown>
-  runner?: RunnerKind
+  /** A runner name; the engine checks it against its runner registry (sandbox/runners.ts) when the workflow is applied. */
+  runner?: string
   permissions?: PermissionSet
   /** Plugin env variable name → template. */
   env?: Record<string, string>

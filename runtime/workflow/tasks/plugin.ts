@@ -4,7 +4,8 @@
  */
 import { Type } from '@sinclair/typebox'
 import { IssueCode } from '../issues.ts'
-import type { PermissionSet, RunnerKind, TaskCommon } from '../model.ts'
+import type { PermissionSet, TaskCommon } from '../model.ts'
+import { RunnerNameSchema } from '../sandbox-fields.ts'
 import { ENV_NAME_PATTERN, RawPermissions, TASK_TYPE_PATTERN } from '../schema.ts'
 import type { PluginCall, TaskKind } from './kind.ts'
 
@@ -13,7 +14,8 @@ export interface PluginSpec {
   /** `namespace/plugin.action` */
   type: string
   inputs: Record<string, unknown>
-  runner?: RunnerKind
+  /** A runner name; the engine checks it against its runner registry (sandbox/runners.ts) when the workflow is applied. */
+  runner?: string
   permissions?: PermissionSet
   /** Plugin env variable name → template (e.g. `{{ secrets.TOKEN }}`). */
   env?: Record<string, string>
@@ -38,14 +40,14 @@ export const plugin: TaskKind<PluginSpec> = {
   fields: {
     type: Type.String(),
     inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    runner: Type.Optional(Type.Union([Type.Literal('process'), Type.Literal('docker')])),
+    runner: Type.Optional(RunnerNameSchema),
     permissions: Type.Optional(RawPermissions),
     env: Type.Optional(Type.Record(Type.String(), Type.String())),
   },
 
   normalize(raw) {
     const spec: PluginSpec = { type: typeof raw.type === 'string' ? raw.type : '', inputs: isMap(raw.inputs) ? raw.inputs : {} }
-    if (raw.runner === 'process' || raw.runner === 'docker') spec.runner = raw.runner
+    if (typeof raw.runner === 'string') spec.runner = raw.runner
     if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
     if (isMap(raw.env)) {
       spec.env = Object.fromEntries(Object.entries(raw.env).filter((e): e is [string, string] => typeof e[1] === 'string'))

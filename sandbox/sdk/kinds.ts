@@ -9,12 +9,18 @@ export type PermissionKind = (typeof PERMISSION_KINDS)[number]
 /** Limits rather than grants: hitting one fails the task with RESOURCE_LIMIT instead of PERMISSION_DENIED. */
 export const RESOURCE_KINDS: readonly PermissionKind[] = ['memory', 'pids', 'cpu', 'output']
 
+/** A permission the kernel or the engine refused (its kind and what was refused), for the task's error and the audit trail. */
+export interface PermissionDenial {
+  permission: PermissionKind
+  target: string
+}
+
 /** True when `s` names a permission kind. */
 export const isPermissionKind = (s: unknown): s is PermissionKind =>
   typeof s === 'string' && (PERMISSION_KINDS as readonly string[]).includes(s)
 
 /** A `{permission, target}` a plugin or the kernel reported, or undefined when it does not name a known kind. */
-export function asDenial(v: unknown): { permission: PermissionKind; target: string } | undefined {
+export function asDenial(v: unknown): PermissionDenial | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const { permission, target } = v as { permission?: unknown; target?: unknown }
   if (!isPermissionKind(permission)) return undefined

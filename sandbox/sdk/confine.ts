@@ -2,7 +2,7 @@
 
 import { guardFilesystem } from './fs-guard.ts'
 import { guardNetwork, guardRun } from './guards.ts'
-import { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './policy.ts'
+import { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './guest-policy.ts'
 
 export { PermissionDeniedError, asPermissionDenied } from './denied.ts'
 

@@ -10,7 +10,7 @@
  * - Exit code 0 with a valid result file is required for success; anything else fails the task.
  */
 
-import type { ErrorInfo } from '../runtime/errors.ts'
+import type { ErrorInfo } from '../../runtime/errors.ts'
 
 export const PROTOCOL_VERSION = 1
 

@@ -5,9 +5,9 @@
 // never ES imports: Bun builds a module's ES namespace from the CommonJS object on first import, so patching
 // first means the plugin's `import net from 'node:net'` sees the guard.
 import { delimiter, isAbsolute, join } from 'node:path'
-import { isNetworkAllowed } from '../permissions/network.ts'
+import { isNetworkAllowed } from './network.ts'
 import { refuse } from './denied.ts'
-import type { GuardPolicy } from './policy.ts'
+import type { GuardPolicy } from './guest-policy.ts'
 
 type Fn = (...args: never[]) => unknown
 const asRecord = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? v as Record<string, unknown> : {})

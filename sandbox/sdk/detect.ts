@@ -1,7 +1,6 @@
 /** Recognises kernel or guard refusals in a plugin's stderr and names the permission and target. */
 
-import type { PermissionDenial } from '../runner.ts'
-import { isPermissionKind } from './kinds.ts'
+import { isPermissionKind, type PermissionDenial } from './kinds.ts'
 
 /** The line the in-process guard prints on every refusal: `::error::PERMISSION_DENIED <permission> <target>`. */
 export const DENIAL_MARKER = 'PERMISSION_DENIED'

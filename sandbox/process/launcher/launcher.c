@@ -7,7 +7,7 @@
  * cgroup v1 migration waits for an RCU grace period, ~10 ms): the plugin waits on a gate before any plugin
  * code runs (exec plugins before execve, Bun plugins in confine.ts before the plugin is imported). The child
  * drops to the leased uid and every capability and installs the engine-built seccomp filter last.
- * Build: cc -O2 -o jail-bin/launcher launcher.c (sandbox/process/build-launcher.ts).
+ * Build: cc -O2 -o jail-bin/launcher launcher.c (sandbox/process/build-launcher.ts, which puts it here).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,17 +1,10 @@
 /** The launch policy handed from the engine to the launcher (and then to the in-process guard) via the environment. */
 
-import type { Permissions } from '../manifest.ts'
+import type { GuardPolicy } from '../../sdk/guest-policy.ts'
 import type { LandlockPolicy } from './landlock.ts'
 import type { BpfInstruction } from './seccomp.ts'
 
-/** Environment variable carrying the policy; the launcher and confine.ts delete it before plugin code runs. */
-export const POLICY_ENV = 'AUTOKESTRA_SANDBOX'
-
-/** Set by the native launcher for Bun plugins: fd of the gate confine.ts waits on until the cgroups are joined. */
-export const GATE_ENV = 'AUTOKESTRA_SANDBOX_GATE'
-
-/** For Bun plugins: the plugin's own environment (JSON), restored by confine.ts once confined; Bun starts on a fixed one. */
-export const PLUGIN_ENV = 'AUTOKESTRA_PLUGIN_ENV'
+export { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from '../../sdk/guest-policy.ts'
 
 /** Placeholder path the launcher resolves to its own `/proc/<pid>` directory (Bun reads maps/statm/cgroup). */
 export const PROC_SELF = '/proc/self'
@@ -50,13 +43,4 @@ export interface LaunchPolicy {
   exec: { path: string; argv: string[]; env: Record<string, string>; awaitInput: boolean }
   /** For Bun plugins: the policy the in-process guard enforces (passed on in POLICY_ENV). */
   guard: GuardPolicy | null
-}
-
-/** What confine.ts needs inside a Bun plugin. */
-export interface GuardPolicy {
-  permissions: Permissions
-  /** Absolute paths of executables `run` allows. */
-  run: string[]
-  /** Mechanisms in force, for diagnostics. */
-  mechanisms: string[]
 }

@@ -1,7 +1,7 @@
 /** Landlock (Linux LSM) via raw syscalls: ABI probe, ruleset building and self-restriction. */
 
 import { addr, close, errno, inodeOf, openNoSymlinks, openPath, prctl, syscall } from './libc.ts'
-import type { PathPin } from './pins.ts'
+import type { PathPin } from '../pins.ts'
 
 const SYS = { create: 444, addRule: 445, restrictSelf: 446 } as const
 const PR_SET_NO_NEW_PRIVS = 38

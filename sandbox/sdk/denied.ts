@@ -1,7 +1,7 @@
 /** The error a confined Bun plugin throws when a permission is missing, and the translation of kernel refusals into it. */
 
-import type { PermissionDenial } from '../runner.ts'
-import { denialLine, detectDenialLine } from '../permissions/detect.ts'
+import { denialLine, detectDenialLine } from './detect.ts'
+import type { PermissionDenial } from './kinds.ts'
 
 /** Thrown (by the guard, or translated from EACCES/EPERM/ENETUNREACH) when a plugin uses a permission it lacks. */
 export class PermissionDeniedError extends Error {

@@ -1,0 +1,44 @@
+/**
+ * The fields a workflow task and a plugin manifest share — `permissions` and `runner` — one schema each. Here,
+ * in runtime/, because the workflow DSL needs them and runtime imports nothing of ours; the manifest
+ * (sandbox/manifest.ts) takes them from here.
+ */
+
+import { Type, type Static } from '@sinclair/typebox'
+
+const NonEmpty = Type.String({ minLength: 1 })
+
+/**
+ * A grant: what a plugin may do. A manifest declares the most any task of it gets; a task's `permissions:` may
+ * only narrow it (actors/task/permissions.ts); sandbox/permissions/policy.ts says what any grant may hold.
+ */
+export const PermissionsSchema = Type.Object(
+  {
+    /** `host`, `host:port`, `*.suffix[:port]` or `*` (a bare host means ports 80 and 443). */
+    network: Type.Optional(Type.Array(NonEmpty)),
+    filesystem: Type.Optional(
+      Type.Object(
+        {
+          read: Type.Optional(Type.Array(NonEmpty)),
+          write: Type.Optional(Type.Array(NonEmpty)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Variable names the plugin may receive (from the task's `env:` or the engine's `sandbox.passEnv`). */
+    env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
+    /** Programs the plugin may start: names on PATH or absolute paths. */
+    run: Type.Optional(Type.Array(NonEmpty)),
+  },
+  { additionalProperties: false },
+)
+export type Permissions = Static<typeof PermissionsSchema>
+
+/**
+ * What a runner name looks like. Which names exist is the engine's runner registry's business
+ * (sandbox/runners.ts): a name it does not have is refused when the workflow is applied or validated.
+ */
+export const RUNNER_NAME_PATTERN = '^[a-z][a-z0-9-]*$'
+
+/** A task's or a manifest's `runner:`. */
+export const RunnerNameSchema = Type.String({ pattern: RUNNER_NAME_PATTERN })
