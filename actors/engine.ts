@@ -2,7 +2,7 @@
 
 import { systemClock } from '../runtime/clock.ts'
 import { RESERVED_ENV } from '../runtime/config/schema.ts'
-import { isStorageFault } from '../runtime/store/faults.ts'
+import { isStorageFault } from '../runtime/store/sqlite/faults.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
 import { openStore, type Store } from '../runtime/store/store.ts'

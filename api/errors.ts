@@ -4,7 +4,7 @@
  */
 import { Elysia } from 'elysia'
 import { AppError, ErrorCode, httpStatusOf, type ErrorInfo } from '../runtime/errors.ts'
-import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS, translateStorageFault } from '../runtime/store/faults.ts'
+import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS, translateStorageFault } from '../runtime/store/sqlite/faults.ts'
 import { pointerToSegments } from '../runtime/workflow/path.ts'
 import { pathOf } from './request-path.ts'
 import { withSecurityHeaders } from './security-headers.ts'

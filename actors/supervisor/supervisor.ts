@@ -9,7 +9,7 @@ import { AppError, ErrorCode, err, ok, toErrorInfo, type Result } from '../../ru
 import { newExecutionId } from '../../runtime/ids.ts'
 import { isTerminalExecution, isTerminalTask } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
-import { isStorageFault, translateStorageFault } from '../../runtime/store/faults.ts'
+import { isStorageFault, translateStorageFault } from '../../runtime/store/sqlite/faults.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'

@@ -4,7 +4,7 @@
  * it starts, at most once a minute while it lasts, and once when it ends with its count — never per write.
  */
 
-import { storageFaultCode } from './faults.ts'
+import { storageFaultCode } from './sqlite/faults.ts'
 
 /** What `/health` reports about the store. */
 export type WriteStatus =

@@ -2,7 +2,7 @@
 
 import type { Database } from 'bun:sqlite'
 import { compact } from './json.ts'
-import type { LogRecord, NewLogLine } from './types.ts'
+import type { LogRecord, NewLogLine } from '../types.ts'
 
 interface Row {
   id: number; execution_id: string; task_id: string | null; attempt: number | null; ts: number

@@ -1,7 +1,7 @@
 /** The grant each plugin's manifest asked for when the engine last loaded it (migration 4). */
 
 import type { Database } from 'bun:sqlite'
-import type { PermissionSet } from '../workflow/model.ts'
+import type { PermissionSet } from '../../workflow/model.ts'
 
 /** What was recorded for one plugin. */
 export interface PluginGrantRecord {

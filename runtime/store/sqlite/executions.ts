@@ -1,11 +1,11 @@
 /** Execution and task-run repository: creation, reads, listing with filters and pagination. */
 
 import type { Database } from 'bun:sqlite'
-import type { ErrorInfo } from '../errors.ts'
-import type { ExecutionState, TaskRunState } from '../state/states.ts'
-import type { Workflow } from '../workflow/model.ts'
+import type { ErrorInfo } from '../../errors.ts'
+import type { ExecutionState, TaskRunState } from '../../state/states.ts'
+import type { Workflow } from '../../workflow/model.ts'
 import { compact, fromJson, toJson } from './json.ts'
-import type { ExecutionRecord, ExecutionSnapshot, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from './types.ts'
+import type { ExecutionRecord, ExecutionSnapshot, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null

@@ -4,7 +4,7 @@
  * code, STORAGE_UNAVAILABLE (HTTP 503 with Retry-After), and are worth retrying once the store recovers.
  */
 
-import { AppError, ErrorCode } from '../errors.ts'
+import { AppError, ErrorCode } from '../../errors.ts'
 
 /** What a client is told to wait before retrying a write (the `Retry-After` header, in seconds). */
 export const STORAGE_RETRY_AFTER_SECONDS = 5

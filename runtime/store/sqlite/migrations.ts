@@ -1,7 +1,7 @@
 /** Versioned schema migrations; applied in order on open, each once, recorded in schema_migrations. */
 
 import type { Database } from 'bun:sqlite'
-import { webhookKeyRecord } from './webhook-keys.ts'
+import { webhookKeyRecord } from '../webhook-keys.ts'
 
 export interface Migration {
   version: number

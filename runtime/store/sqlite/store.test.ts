@@ -3,11 +3,11 @@ import { Database } from 'bun:sqlite'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Workflow } from '../workflow/model.ts'
+import type { Workflow } from '../../workflow/model.ts'
 import { migrate, openDatabase, schemaVersion } from './db.ts'
 import { MIGRATIONS } from './migrations.ts'
 import { openStore, type Store } from './store.ts'
-import { hashWebhookKey, webhookKeyRecord } from './webhook-keys.ts'
+import { hashWebhookKey, webhookKeyRecord } from '../webhook-keys.ts'
 
 const wf: Workflow = {
   id: 'demo', enabled: true, inputs: [], secrets: [], triggers: [],
