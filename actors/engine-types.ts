@@ -3,7 +3,7 @@
 import type { Clock } from '../runtime/clock.ts'
 import type { Config } from '../runtime/config/index.ts'
 import type { ExecutionState, TaskRunState } from '../runtime/state/states.ts'
-import type { ExecutionRecord, ExecutionSnapshot, LogRecord, Store, TriggerInfo } from '../runtime/store/store.ts'
+import type { ExecutionRecord, ExecutionSnapshot, LogRecord, Store, TriggerInfo } from '../runtime/store/sqlite/legacy.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
 import type { EnginePlugins } from './plugins.ts'
 

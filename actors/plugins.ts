@@ -6,7 +6,7 @@
 import { resolve } from 'node:path'
 import type { Config } from '../runtime/config/schema.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
-import type { Store } from '../runtime/store/store.ts'
+import type { Store } from '../runtime/store/sqlite/legacy.ts'
 import { pluginKey } from '../sandbox/manifest.ts'
 import { grantDiff } from '../sandbox/permissions/diff.ts'
 import { engineBounds, policyProblems, type GrantContext } from '../sandbox/permissions/policy.ts'

@@ -11,7 +11,7 @@ import { createApp } from '../api/app.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { newExecutionId } from '../runtime/ids.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openStore } from '../runtime/store/sqlite/legacy.ts'
 import { parseWorkflow } from '../runtime/workflow/parse.ts'
 
 const EXECUTIONS = Number(process.env.EXECUTIONS ?? 10_000)

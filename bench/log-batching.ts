@@ -11,7 +11,7 @@ import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CheckpointBatcher } from '../actors/supervisor/batcher.ts'
 import { systemClock } from '../runtime/clock.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openStore } from '../runtime/store/sqlite/legacy.ts'
 import type { NewLogLine } from '../runtime/store/types.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
 

@@ -10,7 +10,7 @@ import { createApp } from '../api/app.ts'
 import { API_CSP, OPENAPI_PAGE_CSP } from '../api/security-headers.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
-import { openStore, type Store } from '../runtime/store/store.ts'
+import { openStore, type Store } from '../runtime/store/sqlite/legacy.ts'
 import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { rawRequest } from './helpers/raw-http.ts'
 

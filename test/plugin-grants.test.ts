@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openStore } from '../runtime/store/store.ts'
+import { openStore } from '../runtime/store/sqlite/legacy.ts'
 import { KEY, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
 
 const dir = tempDir('autokestra-grants-')

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'bun:test'
 import type { RunningServer } from '../api/server.ts'
 import { listFires } from '../runtime/cron/index.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openStore } from '../runtime/store/sqlite/legacy.ts'
 import { tempDb, workflowYaml } from './triggers-fixtures.ts'
 import { applyOver, bootServer, executionsOver } from './triggers-server-fixtures.ts'
 

@@ -7,7 +7,7 @@ import type { ManualClock } from '../runtime/clock.ts'
 import type { CronEngine, Scheduler } from '../runtime/cron/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { newExecutionId } from '../runtime/ids.ts'
-import { openStore, type ExecutionRecord, type Store, type TriggerInfo } from '../runtime/store/store.ts'
+import { openStore, type ExecutionRecord, type Store, type TriggerInfo } from '../runtime/store/sqlite/legacy.ts'
 import { parseWorkflow } from '../runtime/workflow/index.ts'
 
 /** A temp directory with a database path; `cleanup()` removes it. */

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import { ManualClock } from '../runtime/clock.ts'
 import { createScheduler, listFires, pruneFires, recordFire, type Scheduler, type SchedulerOptions } from '../runtime/cron/index.ts'
-import type { Store } from '../runtime/store/store.ts'
+import type { Store } from '../runtime/store/sqlite/legacy.ts'
 import { advanceTo, applyWorkflow, cronRuns, StandInEngine, tempDb, workflowYaml } from './triggers-fixtures.ts'
 
 const T0 = Date.parse('2025-01-01T00:00:00Z')

@@ -10,7 +10,7 @@ import { bodyToInputs } from '../api/services/webhooks.ts'
 import { ManualClock } from '../runtime/clock.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
-import type { Store } from '../runtime/store/store.ts'
+import type { Store } from '../runtime/store/sqlite/legacy.ts'
 import { hashWebhookKey } from '../runtime/store/webhook-keys.ts'
 import { tempDb, workflowYaml } from './triggers-fixtures.ts'
 

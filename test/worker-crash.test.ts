@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Supervisor } from '../actors/supervisor/supervisor.ts'
 import { systemClock } from '../runtime/clock.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openStore } from '../runtime/store/sqlite/legacy.ts'
 import { enginePlugins } from '../actors/plugins.ts'
 import { effectKey, effects, testConfig, workflow } from './helpers/engine.ts'
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { openStore, type Store } from '../../runtime/store/store.ts'
+import { openStore, type Store } from '../../runtime/store/sqlite/legacy.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { CheckpointBatcher, type Committed } from './batcher.ts'
 

@@ -13,7 +13,7 @@ import type { Clock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import { isStorageFault, translateStorageFault } from '../../runtime/store/sqlite/faults.ts'
-import type { Store } from '../../runtime/store/store.ts'
+import type { Store } from '../../runtime/store/sqlite/legacy.ts'
 import type { LogRecord, NewLogLine } from '../../runtime/store/types.ts'
 import { LogQueue, type LogQueueOptions } from './log-queue.ts'
 

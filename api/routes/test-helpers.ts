@@ -3,7 +3,7 @@ import type { Engine } from '../../actors/engine-types.ts'
 import { ManualClock } from '../../runtime/clock.ts'
 import { defaultConfig, type Config } from '../../runtime/config/index.ts'
 import { SecretStore } from '../../runtime/secrets/index.ts'
-import { openStore, type Store } from '../../runtime/store/store.ts'
+import { openStore, type Store } from '../../runtime/store/sqlite/legacy.ts'
 import { createApp } from '../app.ts'
 
 export const KEY = 'test-key-1'

@@ -7,7 +7,7 @@
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, httpStatusOf } from '../../runtime/errors.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/sqlite/legacy.ts'
 import { hasBody, readBody } from '../body.ts'
 import { errorResponse } from '../errors.ts'
 import { ConcurrencyLimiter } from '../services/concurrency.ts'

@@ -4,7 +4,7 @@
  * read and the stream); engine events only wake the loop early and carry task transitions.
  */
 import { isTerminalExecution, type ExecutionState, type TaskRunState } from '../../runtime/state/states.ts'
-import type { LogRecord } from '../../runtime/store/store.ts'
+import type { LogRecord } from '../../runtime/store/sqlite/legacy.ts'
 import type { ServiceContext } from './context.ts'
 import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
 

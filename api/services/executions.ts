@@ -2,7 +2,7 @@
 import { parseDuration } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { EXECUTION_STATES, type ExecutionState } from '../../runtime/state/states.ts'
-import type { AuditRecord, LogPage } from '../../runtime/store/store.ts'
+import type { AuditRecord, LogPage } from '../../runtime/store/sqlite/legacy.ts'
 import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'

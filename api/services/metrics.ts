@@ -2,7 +2,7 @@
 import type { Engine } from '../../actors/engine-types.ts'
 import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { EXECUTION_STATES } from '../../runtime/state/states.ts'
-import type { Store } from '../../runtime/store/store.ts'
+import type { Store } from '../../runtime/store/sqlite/legacy.ts'
 
 /** Upper bounds of the task-duration histogram, in seconds. */
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900] as const

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newToken } from '../../runtime/ids.ts'
 import { AuditType } from '../../runtime/state/states.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/sqlite/legacy.ts'
 import { hashWebhookKey, webhookKeyRecord, type WebhookKeyRecord } from '../../runtime/store/webhook-keys.ts'
 import type { ServiceContext } from './context.ts'
 

@@ -3,7 +3,7 @@
  * byte of the body is read; only then started with the body as inputs. Keys themselves: webhook-keys.ts.
  */
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/sqlite/legacy.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts'
 import { hasWebhook, webhookKeyMatches } from './webhook-keys.ts'

@@ -1,6 +1,6 @@
 /** The cron_fires ledger: one row per fired tick, unique on (workflow, trigger index, scheduled time). */
 
-import type { Store } from '../store/store.ts'
+import type { Store } from '../store/sqlite/legacy.ts'
 
 /** One fired tick, written in the transaction that creates its execution. */
 export interface CronFire {

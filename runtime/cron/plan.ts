@@ -1,7 +1,7 @@
 /** The scheduler's plan: one entry per cron trigger of each enabled workflow, with its cursor. */
 
 import type { Cron } from 'croner'
-import type { Store } from '../store/store.ts'
+import type { Store } from '../store/sqlite/legacy.ts'
 import type { CronTrigger } from '../workflow/model.ts'
 import { lastFireAt } from './fires.ts'
 import { compileCron } from './schedule.ts'

@@ -9,7 +9,7 @@
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
 import { isStorageFault } from '../store/sqlite/faults.ts'
-import type { Store, TriggerInfo } from '../store/store.ts'
+import type { Store, TriggerInfo } from '../store/sqlite/legacy.ts'
 import { isDuplicateFire, lastFireAt, pruneFires, recordFire } from './fires.ts'
 import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './plan.ts'
 import { dueTicks, nextFireTime } from './schedule.ts'

@@ -5,6 +5,8 @@
 
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState } from '../state/states.ts'
+import type { Workflow } from '../workflow/model.ts'
+import type { LogRecord, NewLogLine, TriggerInfo } from './types.ts'
 
 export interface ExecutionTransition {
   kind: 'execution'
@@ -42,6 +44,83 @@ export interface AuditOnly {
   data?: Record<string, unknown>
 }
 
-export type Transition = ExecutionTransition | TaskTransition | AuditOnly
+/**
+ * Creates a PENDING execution with one PENDING task run per task, owned by the committing engine, and its
+ * CREATED audit event. CONFLICT when the id exists.
+ */
+export interface CreateExecution {
+  kind: 'create'
+  executionId: string
+  workflow: Workflow
+  revision: number
+  inputs: Record<string, unknown>
+  trigger: TriggerInfo
+}
+
+/**
+ * Records a fired cron tick (the `cron_fires` ledger), in the request that creates its execution. CONFLICT
+ * (`details.duplicateFire`) when this tick, or a later one of the same trigger, is recorded already: that is
+ * the unique key that makes a tick fire once across engines, so two creators of one tick never both win.
+ */
+export interface CronFireTransition {
+  kind: 'cronFire'
+  workflowId: string
+  triggerIndex: number
+  scheduledAt: number
+  executionId: string
+}
+
+/**
+ * Takes over an execution for the committing engine: granted when it has no owner, is already the
+ * committer's, or its owner's lease is gone or expired (see EngineRepository). CONFLICT while another engine's
+ * lease is live. `changed` says whether the owner changed.
+ */
+export interface ClaimExecution {
+  kind: 'claim'
+  executionId: string
+}
+
+export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
+
+/**
+ * One caller's transitions, committed in the batch's transaction but isolated from its neighbours: a request
+ * that fails rolls back alone. `atomic`: all or nothing — when one transition is refused, none of the request's
+ * writes stay and every result carries that refusal (a creation with its cron fire). Otherwise each transition
+ * stands alone: a refused one (INVALID_TRANSITION…) leaves the others applied, as a checkpoint needs.
+ */
+export interface CommitRequest {
+  transitions: readonly Transition[]
+  atomic?: boolean
+}
+
+/** Everything one commit writes: one transaction, whatever the backend. */
+export interface CommitBatch {
+  requests: readonly CommitRequest[]
+  /** Log lines appended in the same transaction (they get their ids here). */
+  logs?: readonly NewLogLine[]
+  /**
+   * Made durable before the promise resolves (fsync on SQLite): for writes a caller is told are done (an
+   * execution created, a cancel). Other commits survive a process crash but may be lost to a power cut.
+   */
+  durable?: boolean
+  /** The commit's time (state and audit timestamps). */
+  at: number
+  /**
+   * The committing engine's lease owner id. Given, execution and task transitions apply only to executions
+   * this owner holds (CONFLICT otherwise: another engine took it over), and creations and claims are made
+   * for it. Absent: administrative writes (tools, tests), which are not fenced.
+   */
+  owner?: string
+}
+
+/** What a commit answers: one result list per request (in order), and the appended lines with their ids. */
+export interface CommitOutcome {
+  results: TransitionResult[][]
+  logs: LogRecord[]
+}
+
+/** Whether `r` is the refusal a CronFireTransition gets for a tick recorded already. */
+export const isDuplicateFire = (r: TransitionResult): boolean =>
+  !r.ok && r.error.code === 'CONFLICT' && (r.error.details as { duplicateFire?: unknown } | undefined)?.duplicateFire === true

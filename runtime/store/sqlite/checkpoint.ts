@@ -9,7 +9,12 @@ import {
   auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask,
   type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
-import type { ExecutionTransition, TaskTransition, Transition, TransitionResult } from '../checkpoint.ts'
+import type {
+  ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, TaskTransition, Transition, TransitionResult,
+} from '../checkpoint.ts'
+import { CronFireRepo } from './cron-fires.ts'
+import { LIVE_OWNER } from './engines.ts'
+import { ExecutionRepo } from './executions.ts'
 import { toJson } from './json.ts'
 
 const invalid = (what: string, from: string, to: string): TransitionResult => ({
@@ -17,30 +22,74 @@ const invalid = (what: string, from: string, to: string): TransitionResult => ({
   error: { code: ErrorCode.InvalidTransition, message: `${what}: ${from} → ${to} is not an allowed transition`, details: { from, to } },
 })
 const notFound = (what: string): TransitionResult => ({ ok: false, error: { code: ErrorCode.NotFound, message: `${what} not found` } })
+const conflict = (message: string, details?: Record<string, unknown>): TransitionResult =>
+  ({ ok: false, error: { code: ErrorCode.Conflict, message, ...(details ? { details } : {}) } })
+/** The fence: a commit by `owner` touches only the executions `owner` holds. */
+const fenced = (executionId: string, owner: string | undefined, holder: string | null): TransitionResult | undefined =>
+  owner === undefined || holder === owner ? undefined
+    : conflict(`execution ${executionId} is held by another engine (${holder ?? 'none'}); this engine (${owner}) must claim it first`, { owner: holder })
 
 export class CheckpointWriter {
-  constructor(private readonly db: Database) {}
+  private readonly executions: ExecutionRepo
+  private readonly fires: CronFireRepo
 
-  /** Applies every transition in one transaction (BEGIN IMMEDIATE) and returns one result per transition. */
-  apply(batch: readonly Transition[], now: number): TransitionResult[] {
-    const tx = this.db.transaction(() => batch.map((t) => this.applyOne(t, now)))
-    return tx.immediate()
+  constructor(private readonly db: Database) {
+    this.executions = new ExecutionRepo(db)
+    this.fires = new CronFireRepo(db)
   }
 
-  private applyOne(t: Transition, now: number): TransitionResult {
+  /**
+   * Applies the transitions inside the caller's transaction, one result each. `owner` fences execution and
+   * task transitions and owns what `create` and `claim` make (see CommitBatch.owner).
+   */
+  apply(batch: readonly Transition[], now: number, owner?: string): TransitionResult[] {
+    return batch.map((t) => this.applyOne(t, now, owner))
+  }
+
+  private applyOne(t: Transition, now: number, owner: string | undefined): TransitionResult {
     switch (t.kind) {
-      case 'execution': return this.applyExecution(t, now)
-      case 'task': return this.applyTask(t, now)
+      case 'execution': return this.applyExecution(t, now, owner)
+      case 'task': return this.applyTask(t, now, owner)
       case 'audit':
         this.audit(now, t.type, t.executionId, t.taskId, t.workflowId, t.data)
         return { ok: true, changed: true }
+      case 'create': return this.create(t, now, owner)
+      case 'cronFire': return this.cronFire(t, now)
+      case 'claim': return this.claim(t, now, owner)
     }
   }
 
-  private applyExecution(t: ExecutionTransition, now: number): TransitionResult {
-    const row = this.db.query<{ state: ExecutionState; workflow_id: string }, [string]>(
-      'SELECT state, workflow_id FROM executions WHERE id = ?').get(t.executionId)
+  private create(t: CreateExecution, now: number, owner: string | undefined): TransitionResult {
+    if (this.db.query('SELECT 1 FROM executions WHERE id = ?').get(t.executionId)) return conflict(`execution ${t.executionId} exists already`)
+    this.executions.insert({ id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now, ...(owner !== undefined ? { owner } : {}) })
+    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision })
+    return { ok: true, changed: true }
+  }
+
+  private cronFire(t: CronFireTransition, now: number): TransitionResult {
+    const recorded = this.fires.record({ workflowId: t.workflowId, triggerIndex: t.triggerIndex, scheduledAt: t.scheduledAt, executionId: t.executionId, firedAt: now })
+    if (recorded) return { ok: true, changed: true }
+    return conflict(`tick ${t.scheduledAt} of ${t.workflowId}#${t.triggerIndex} was fired already (or a later one was)`,
+      { duplicateFire: true, workflowId: t.workflowId, triggerIndex: t.triggerIndex, scheduledAt: t.scheduledAt })
+  }
+
+  private claim(t: ClaimExecution, now: number, owner: string | undefined): TransitionResult {
+    if (owner === undefined) return { ok: false, error: { code: ErrorCode.InvalidInput, message: 'a claim needs the committing engine (CommitBatch.owner)' } }
+    const row = this.db.query<{ owner: string | null }, [string]>('SELECT owner FROM executions WHERE id = ?').get(t.executionId)
     if (!row) return notFound(`execution ${t.executionId}`)
+    if (row.owner === owner) return { ok: true, changed: false }
+    // One conditional UPDATE: it holds against a concurrent claimer in any database, not only under SQLite's lock.
+    const taken = this.db.query(`UPDATE executions SET owner = ? WHERE id = ? AND owner IS ? AND NOT ${LIVE_OWNER}`)
+      .run(owner, t.executionId, row.owner, now).changes > 0
+    return taken ? { ok: true, changed: true } : conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
+  }
+
+  private applyExecution(t: ExecutionTransition, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: ExecutionState; workflow_id: string; owner: string | null }, [string]>(
+      'SELECT state, workflow_id, owner FROM executions WHERE id = ?').get(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    const refused = fenced(t.executionId, owner, row.owner)
+    if (refused) return refused
     const check = checkExecutionTransition(row.state, t.to)
     if (check === 'noop') return { ok: true, changed: false }
     if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to)
@@ -55,10 +104,13 @@ export class CheckpointWriter {
     return { ok: true, changed: true }
   }
 
-  private applyTask(t: TaskTransition, now: number): TransitionResult {
-    const row = this.db.query<{ state: TaskRunState; attempt: number }, [string, string]>(
-      'SELECT state, attempt FROM task_runs WHERE execution_id = ? AND task_id = ?').get(t.executionId, t.taskId)
+  private applyTask(t: TaskTransition, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: TaskRunState; attempt: number; owner: string | null }, [string, string]>(
+      `SELECT t.state, t.attempt, e.owner FROM task_runs t JOIN executions e ON e.id = t.execution_id
+        WHERE t.execution_id = ? AND t.task_id = ?`).get(t.executionId, t.taskId)
     if (!row) return notFound(`task run ${t.executionId}/${t.taskId}`)
+    const refused = fenced(t.executionId, owner, row.owner)
+    if (refused) return refused
     const check = checkTaskTransition(row.state, t.to)
     if (check === 'noop') return { ok: true, changed: false }
     if (check === 'invalid') return invalid(`task ${t.taskId}`, row.state, t.to)

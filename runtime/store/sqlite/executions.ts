@@ -97,10 +97,15 @@ export class ExecutionRepo {
       .map((t) => toTaskRun(t, attempts.get(t.task_id) ?? []))
   }
 
-  taskRun(executionId: string, taskId: string): TaskRunRow | undefined {
-    return this.db
+  taskRun(executionId: string, taskId: string): TaskRunRecord | undefined {
+    const r = this.db
       .query<TaskRunRow, [string, string]>('SELECT * FROM task_runs WHERE execution_id = ? AND task_id = ?')
-      .get(executionId, taskId) ?? undefined
+      .get(executionId, taskId)
+    if (!r) return undefined
+    const attempts = this.db
+      .query<AttemptRow, [string, string]>('SELECT * FROM task_attempts WHERE execution_id = ? AND task_id = ? ORDER BY attempt')
+      .all(executionId, taskId).map(toAttempt)
+    return toTaskRun(r, attempts)
   }
 
   list(q: ListExecutionsQuery = {}): Page<ExecutionRecord> {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Workflow } from '../../workflow/model.ts'
 import { migrate, openDatabase, schemaVersion } from './db.ts'
 import { MIGRATIONS } from './migrations.ts'
-import { openStore, type Store } from './store.ts'
+import { openStore, type Store } from './legacy.ts'
 import { hashWebhookKey, webhookKeyRecord } from '../webhook-keys.ts'
 
 const wf: Workflow = {
