@@ -61,8 +61,9 @@ export class Store {
       return out
     } catch (e) {
       if (isStorageFault(e)) {
-        this.health.failed(e)
-        throw translateStorageFault(e)
+        const translated = translateStorageFault(e)
+        this.health.failed(translated)
+        throw translated
       }
       throw e
     } finally {
