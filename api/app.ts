@@ -10,7 +10,7 @@ import { enginePlugins, type EnginePlugins } from '../actors/plugins.ts'
 import { systemClock, type Clock } from '../runtime/clock.ts'
 import type { Config } from '../runtime/config/index.ts'
 import type { SecretStore } from '../runtime/secrets/index.ts'
-import type { Store } from '../runtime/store/sqlite/legacy.ts'
+import type { Store } from '../runtime/store/store.ts'
 import { createKeyChecker } from './auth.ts'
 import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './errors.ts'
 import { checkRequestTarget } from './request-guard.ts'
@@ -86,7 +86,7 @@ export function createApp(deps: AppDeps) {
       error: serverErrorHandler((e) => deps.logInternalError?.(e)),
     },
   })
-    .use(errorHandler(deps.logInternalError, (e) => deps.store.health.failed(e)))
+    .use(errorHandler(deps.logInternalError))
     .onRequest(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
       const bad = checkRequestTarget(request)

@@ -6,8 +6,8 @@ import { createScheduler, type Scheduler } from '../runtime/cron/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
+import { openStore } from '../runtime/store/backends.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
-import { openStore } from '../runtime/store/sqlite/legacy.ts'
 import { createApp, type App } from './app.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
@@ -63,7 +63,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       'stop it with: workflow server stop', { pid: running.pid, pidFile: paths.pidFile })
   }
   // Data dir 0700, database files 0600 (narrowed with a warning if they were wider), before anything is written.
-  const store = openStore(config.storage.path, { onWarn: (m) => log.warn(m) })
+  const store = await openStore(config.storage, { onWarn: (m) => log.warn(m) })
   // Failed commits are logged once per burst (start, a reminder a minute, end with the count), never per write.
   store.health.subscribe((e) => {
     const { level, message } = describeWriteHealth(e)
@@ -75,11 +75,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     for (const [file, what] of [[paths.pidFile, 'pid file'], [paths.logFile, 'server log']] as const) securePrivateFile(file, what, (m) => log.warn(m))
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
     if (master.source === 'generated') log.info(`generated a new secret master key at ${master.keyFile} (mode 0600): back it up`)
-    const secrets = new SecretStore(store.db, master.key)
+    const secrets = new SecretStore(store.secrets, master.key)
     if (env[DISABLE_RUNTIME_ENV] === '1') log.warn(`${DISABLE_RUNTIME_ENV}=1: serving reads only, executions will not run`)
     else {
       const { createEngine } = await import('../actors/engine.ts')
-      engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) }, onWarning: (m) => log.warn(m) })
+      engine = await createEngine({ config, store, secrets, onWarning: (m) => log.warn(m) })
       // Cron triggers (runtime/cron): fires through the engine, exactly once per tick; see docs/triggers.md.
       scheduler = createScheduler({ engine, onError: (e, at) => log.warn('cron tick not fired', at, e) })
     }
@@ -103,7 +103,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       await scheduler?.stop()
       await engine?.shutdown({ graceMs })
       await app.stop(true).catch(() => {})
-      store.close()
+      await store.close()
       removePidFile(paths.pidFile, process.pid)
       log.info('stopped')
     })())
@@ -111,7 +111,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   } catch (e) {
     await scheduler?.stop()
     await engine?.shutdown({ graceMs: 0 }).catch(() => {})
-    store.close()
+    await store.close()
     throw e
   }
 }

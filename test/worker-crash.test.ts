@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Supervisor } from '../actors/supervisor/supervisor.ts'
 import { systemClock } from '../runtime/clock.ts'
-import { openStore } from '../runtime/store/sqlite/legacy.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import { enginePlugins } from '../actors/plugins.ts'
 import { effectKey, effects, testConfig, workflow } from './helpers/engine.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ak-wcrash-'))
-const store = openStore(join(dir, 'w.db'))
+const store = openSqliteStore(join(dir, 'w.db'))
 const plugins = enginePlugins(testConfig(dir))
 const supervisor = new Supervisor({
   store, clock: systemClock, maxConcurrentWorkflows: 4, maxConcurrentTasks: 4, workers: 1,
@@ -20,7 +20,7 @@ const supervisor = new Supervisor({
 })
 afterAll(async () => {
   await supervisor.shutdown(0)
-  store.close()
+  await store.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -43,11 +43,11 @@ tasks:
     worker!.terminate()
     const done = await supervisor.waitFor(ex.id)
     expect(done.state).toBe('SUCCESS')
-    const runs = Object.fromEntries(store.executions.taskRuns(ex.id).map((r) => [r.taskId, r]))
+    const runs = Object.fromEntries((await store.executions.taskRuns(ex.id)).map((r) => [r.taskId, r]))
     expect(runs.a!.attempt).toBe(1)
     expect(runs.b!.attempts.map((x) => [x.state, x.error?.code ?? null])).toEqual([['FAILED', 'INTERRUPTED'], ['SUCCESS', null]])
     expect(effects(key).filter((l) => l.taskId === 'a')).toHaveLength(1)
-    expect(store.audit.forExecution(ex.id).some((e) => e.type === 'RECOVERED' && e.taskId === 'b')).toBe(true)
+    expect((await store.audit.forExecution(ex.id)).some((e) => e.type === 'RECOVERED' && e.taskId === 'b')).toBe(true)
     expect(supervisor.workerThreads()).toHaveLength(1)
     expect(supervisor.workerThreads()[0]).not.toBe(worker)
   })

@@ -9,15 +9,15 @@ import { AppError, ErrorCode, err, ok, toErrorInfo, type Result } from '../../ru
 import { newExecutionId } from '../../runtime/ids.ts'
 import { isTerminalExecution, isTerminalTask } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
-import { isStorageFault, translateStorageFault } from '../../runtime/store/sqlite/faults.ts'
-import type { Store } from '../../runtime/store/sqlite/legacy.ts'
+import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
+import { isStorageUnavailable } from '../../runtime/store/unavailable.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
 import { CheckpointBatcher, type BatcherOptions, type Committed } from './batcher.ts'
 import type { BeginTask, SupervisorPort, WorkerSettings } from './protocol.ts'
-import { currentOwner, ownerAlive } from './owner.ts'
+import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
 import { recoveryTransitions } from './recovery.ts'
 import { Slots } from './slots.ts'
 import { WorkerPool, type PooledWorker } from './workers.ts'
@@ -32,6 +32,8 @@ export interface SupervisorOptions {
   settings: WorkerSettings
   /** Retry and buffering while the store cannot be written (defaults in batcher.ts). */
   batcher?: BatcherOptions
+  /** This engine's lease on its executions (default 30 s, renewed every 10 s). */
+  lease?: LeaseTiming
 }
 
 const MAX_WORKER_CRASHES = 3
@@ -57,37 +59,49 @@ export class Supervisor {
   private idleWaiters: (() => void)[] = []
   private accepting = true
   private pumping = false
-  private readonly owner = currentOwner()
+  private readonly lease: Lease
   private recoverTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly opts: SupervisorOptions) {
     this.store = opts.store
     this.slots = new Slots(opts.maxConcurrentTasks)
-    this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c), opts.batcher)
+    this.lease = new Lease(opts.store, opts.clock, opts.lease ?? DEFAULT_LEASE)
+    this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c), { ...opts.batcher, owner: this.lease.owner })
     this.pool = new WorkerPool(opts.workers, (w) => this.port(w), opts.settings, (w) => this.onWorkerCrash(w))
   }
 
+  /** Registers this engine's lease (the heartbeat renews it until shutdown). Never throws. */
+  async begin(): Promise<void> {
+    await this.lease.start()
+  }
+
   /**
-   * Resumes every non-terminal execution whose engine is gone (after a crash or a restart); executions a
-   * live engine drives (a second server or a `workflow run` on the same file) are left to it.
+   * Resumes every non-terminal execution whose engine is gone (after a crash or a restart): its lease ended or
+   * expired, or its process is dead on this host. Executions a live engine holds (a second server or a
+   * `workflow run` on the same file) are left to it.
    */
   async recover(): Promise<void> {
     this.recoverTimer = undefined
-    for (const e of this.store.executions.listActive()) {
-      if (this.workflowOf.has(e.id)) continue // ours already (a later pass)
-      if (e.owner !== undefined && e.owner !== this.owner && ownerAlive(e.owner)) continue
-      let claimed: boolean
-      try {
-        claimed = e.owner === this.owner || this.store.executions.claim(e.id, this.owner, e.owner)
-      } catch (err) {
-        if (!isStorageFault(err)) throw err
-        // The store cannot be written yet: serve what we have, and claim the rest once it can.
-        this.store.health.failed(err)
-        this.recoverTimer ??= setTimeout(() => void this.recover().catch(() => {}), RECOVER_RETRY_MS)
-        break
+    const retry = () => (this.recoverTimer ??= setTimeout(() => void this.recover().catch(() => {}), RECOVER_RETRY_MS))
+    let live: Map<string, number>
+    try {
+      live = await this.lease.reapDead()
+    } catch (err) {
+      if (!isStorageUnavailable(err)) throw err
+      // The store cannot be written yet: serve what we have, and claim the rest once it can.
+      return void retry()
+    }
+    const now = this.opts.clock.now()
+    const candidates = (await this.store.executions.listActive()).filter((e) =>
+      !this.workflowOf.has(e.id) && (e.owner === undefined || e.owner === this.lease.owner || (live.get(e.owner) ?? -Infinity) < now))
+    const claims = await Promise.all(candidates.map((e) => this.batcher.submit([{ kind: 'claim', executionId: e.id }], { failFast: true })))
+    for (const [i, e] of candidates.entries()) {
+      const [claimed] = claims[i]!
+      if (!claimed!.ok) {
+        if (claimed!.error.code === ErrorCode.StorageUnavailable) retry()
+        continue // another engine holds it, or was first
       }
-      if (!claimed) continue // another engine was first
-      const snap = this.store.executions.snapshot(e.id)!
+      const snap = (await this.store.executions.snapshot(e.id))!
       this.workflowOf.set(e.id, e.workflowId)
       const t = recoveryTransitions(snap)
       if (t.length) await this.batcher.submit(t)
@@ -102,7 +116,7 @@ export class Supervisor {
     let revision = 0
     if (req.workflow) workflow = req.workflow
     else {
-      const rec = req.workflowId ? this.store.workflows.get(req.workflowId) : undefined
+      const rec = req.workflowId ? await this.store.workflows.get(req.workflowId) : undefined
       if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${req.workflowId} not found`)
       if (!rec.enabled && req.trigger.type !== 'manual' && req.trigger.type !== 'api')
         throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${rec.id} is disabled`)
@@ -114,20 +128,22 @@ export class Supervisor {
     const id = newExecutionId(now)
     // Batched with the turn's other creations into one fsynced commit: once this resolves, the execution
     // survives a power cut; a store that cannot be written rejects with STORAGE_UNAVAILABLE.
-    await this.batcher.write(() => {
-      this.store.executions.insert({ id, workflow, revision, inputs, trigger: req.trigger, now, owner: this.owner })
-      opts.onCreate?.(id)
-      this.store.checkpoints.apply([{ kind: 'audit', type: 'CREATED', executionId: id, workflowId: workflow.id, data: { trigger: req.trigger, revision } }], now)
-    }, { durable: true })
+    const create: Transition[] = [{ kind: 'create', executionId: id, workflow, revision, inputs, trigger: req.trigger }]
+    if (opts.cronFire) create.push({ kind: 'cronFire', workflowId: workflow.id, executionId: id, ...opts.cronFire })
+    const [created] = await this.batcher.submit(create, { atomic: true, failFast: true, durable: true })
+    if (!created!.ok) {
+      const e = created!.error
+      throw new AppError(e.code, e.message, e.details, e.retryable === true)
+    }
     this.workflowOf.set(id, workflow.id)
     this.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
     this.queue.push(id)
     void this.pump()
-    return this.store.executions.get(id)!
+    return (await this.store.executions.get(id))!
   }
 
   async cancel(id: string, reason = 'cancelled by user'): Promise<ExecutionRecord> {
-    const rec = this.store.executions.get(id)
+    const rec = await this.store.executions.get(id)
     if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
     if (isTerminalExecution(rec.state)) return rec
     const host = this.active.get(id)
@@ -143,34 +159,45 @@ export class Supervisor {
     const idx = this.queue.indexOf(id)
     if (idx >= 0) this.queue.splice(idx, 1)
     const error = { code: ErrorCode.Cancelled, message: reason }
-    const snap = this.store.executions.snapshot(id)!
-    const t: Transition[] = snap.taskRuns.filter((r) => !isTerminalTask(r.state))
-      .map((r) => ({ kind: 'task', executionId: id, taskId: r.taskId, to: 'CANCELLED', error }))
+    const snap = (await this.store.executions.snapshot(id))!
+    // Not queued here: ours once the claim holds (its engine is gone), else another live engine's to cancel.
+    const t: Transition[] = idx >= 0 ? [] : [{ kind: 'claim', executionId: id }]
+    for (const r of snap.taskRuns) if (!isTerminalTask(r.state)) t.push({ kind: 'task', executionId: id, taskId: r.taskId, to: 'CANCELLED', error })
     t.push({ kind: 'execution', executionId: id, to: 'CANCELLED', error })
-    const results = await this.batcher.submit(t, { failFast: true, durable: true })
-    const refused = results.find((r) => !r.ok && r.error.code === ErrorCode.StorageUnavailable)
+    const results = await this.batcher.submit(t, { failFast: true, durable: true, atomic: idx < 0 })
+    const refused = results.find((r) => !r.ok && (r.error.code === ErrorCode.StorageUnavailable || (idx < 0 && r.error.code === ErrorCode.Conflict)))
     if (refused && !refused.ok) {
       // Nothing was cancelled: the execution keeps its place and the caller may retry.
       if (idx >= 0) this.queue.splice(Math.min(idx, this.queue.length), 0, id)
       void this.pump()
+      if (refused.error.code === ErrorCode.Conflict) {
+        throw new AppError(ErrorCode.Conflict, `execution ${id} is run by another engine on this store; cancel it there`, refused.error.details)
+      }
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
     }
-    return this.store.executions.get(id)!
+    return (await this.store.executions.get(id))!
   }
 
-  waitFor(id: string): Promise<ExecutionRecord> {
-    const rec = this.store.executions.get(id)
-    if (!rec) return Promise.reject(new AppError(ErrorCode.NotFound, `execution ${id} not found`))
-    if (isTerminalExecution(rec.state)) return Promise.resolve(rec)
-    return new Promise((resolve) => {
-      const list = this.waiters.get(id) ?? []
-      list.push(resolve)
-      this.waiters.set(id, list)
-    })
+  async waitFor(id: string): Promise<ExecutionRecord> {
+    // Listen first, then read: the execution may end between the two, and its end must not be missed.
+    let resolve!: (r: ExecutionRecord) => void
+    const done = new Promise<ExecutionRecord>((r) => (resolve = r))
+    const list = this.waiters.get(id) ?? []
+    list.push(resolve)
+    this.waiters.set(id, list)
+    const rec = await this.store.executions.get(id)
+    if (!rec || isTerminalExecution(rec.state)) {
+      const left = (this.waiters.get(id) ?? []).filter((w) => w !== resolve)
+      if (left.length) this.waiters.set(id, left)
+      else this.waiters.delete(id)
+      if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
+      return rec
+    }
+    return done
   }
 
-  snapshot(id: string): ExecutionSnapshot | undefined {
-    this.batcher.flush()
+  async snapshot(id: string): Promise<ExecutionSnapshot | undefined> {
+    await this.batcher.flush()
     return this.store.executions.snapshot(id)
   }
 
@@ -204,11 +231,12 @@ export class Supervisor {
     }
     // Past the grace period nobody waits for the store any more: what cannot be committed now is
     // recovered from the store on the next start, as after a crash.
-    this.batcher.stopWaiting()
+    await this.batcher.stopWaiting()
     // Whatever is still running stops without a terminal state and resumes on the next start.
     await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
-    this.batcher.drain()
+    await this.batcher.drain()
     await this.pool.close()
+    await this.lease.stop()
   }
 
   // ── dispatch ────────────────────────────────────────────────────────────────
@@ -229,10 +257,10 @@ export class Supervisor {
   private async dispatch(id: string): Promise<void> {
     this.active.set(id, undefined)
     try {
-      const rec = this.store.executions.get(id)
+      const rec = await this.store.executions.get(id)
       if (!rec || isTerminalExecution(rec.state)) return void this.active.delete(id)
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
-      const snap = this.store.executions.snapshot(id)!
+      const snap = (await this.store.executions.snapshot(id))!
       const worker = await this.pool.pick()
       worker.executions.add(id)
       this.active.set(id, worker)
@@ -268,7 +296,7 @@ export class Supervisor {
   private async recoverAfterCrash(id: string, crashes: number): Promise<void> {
     // Whatever the dead worker had submitted (checkpoints and lines) commits first, so the snapshot below is the whole story.
     await this.batcher.barrier()
-    const snap = this.store.executions.snapshot(id)
+    const snap = await this.store.executions.snapshot(id)
     if (!snap || isTerminalExecution(snap.execution.state)) return
     const t = recoveryTransitions(snap, 'its worker thread crashed')
     if (crashes >= MAX_WORKER_CRASHES) {
@@ -305,7 +333,7 @@ export class Supervisor {
       const gaveUp = new AbortController()
       this.slotWaits.set(key, gaveUp)
       // The task may have ended in the same batch as its WAITING: then nothing would abort the wait.
-      const now = this.store.executions.taskRun(req.executionId, req.taskId)
+      const now = await this.store.executions.taskRun(req.executionId, req.taskId)
       if (!now || isTerminalTask(now.state)) gaveUp.abort()
       const got = await this.slots.acquire(gaveUp.signal)
       if (this.slotWaits.get(key) === gaveUp) this.slotWaits.delete(key)
@@ -330,12 +358,12 @@ export class Supervisor {
     this.slots.release()
   }
 
-  private resolveSecrets(names: string[]): Result<Record<string, string>> {
+  private async resolveSecrets(names: string[]): Promise<Result<Record<string, string>>> {
     if (!this.opts.secrets) return err({ code: ErrorCode.SecretNotFound, message: `secret ${names[0]} not found: no secret store is configured` })
     try {
-      return ok(this.opts.secrets.resolve(names))
+      return ok(await this.opts.secrets.resolve(names))
     } catch (e) {
-      return err(toErrorInfo(translateStorageFault(e)))
+      return err(toErrorInfo(e))
     }
   }
 
@@ -362,8 +390,7 @@ export class Supervisor {
     this.crashes.delete(id)
     if (!list) return
     this.waiters.delete(id)
-    const rec = this.store.executions.get(id)!
-    for (const w of list) w(rec)
+    void this.store.executions.get(id).then((rec) => { for (const w of list) w(rec!) }, () => {})
   }
 
   private emit(e: EngineEvent): void {

@@ -2,7 +2,7 @@
 import type { Engine } from '../../actors/engine-types.ts'
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { Store } from '../../runtime/store/sqlite/legacy.ts'
+import type { Store } from '../../runtime/store/store.ts'
 
 export interface ServiceContext {
   store: Store

@@ -1,7 +1,7 @@
 /** Execution DTOs: a summary for lists and a detail with every task run, attempt, error, output and timing. */
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
-import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/sqlite/legacy.ts'
+import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/types.ts'
 
 const duration = (start?: number, end?: number): number | undefined =>
   start !== undefined && end !== undefined ? Math.max(0, end - start) : undefined

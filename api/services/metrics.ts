@@ -2,7 +2,7 @@
 import type { Engine } from '../../actors/engine-types.ts'
 import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { EXECUTION_STATES } from '../../runtime/state/states.ts'
-import type { Store } from '../../runtime/store/sqlite/legacy.ts'
+import type { Store } from '../../runtime/store/store.ts'
 
 /** Upper bounds of the task-duration histogram, in seconds. */
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900] as const
@@ -52,11 +52,11 @@ export class Metrics {
   }
 
   /** The exposition text (format 0.0.4). */
-  render(): string {
+  async render(): Promise<string> {
     const out: string[] = []
     const now = this.clock.now()
     if (!this.counted || now - this.counted.at >= STORE_COUNTS_TTL_MS || now < this.counted.at) {
-      this.counted = { at: now, byState: this.store.executions.countByState() }
+      this.counted = { at: now, byState: await this.store.executions.countByState() }
     }
     const byState = this.counted.byState
     out.push('# HELP autokestra_executions Executions stored, by state.', '# TYPE autokestra_executions gauge')

@@ -2,7 +2,7 @@
  * Workflow DTOs. `toWorkflowDetail` is the single place the detail is built; a trigger owner extends
  * it through `WorkflowDtoHooks` (e.g. the cron scheduler adding next fire times) without touching routes.
  */
-import type { WorkflowRecord } from '../../runtime/store/sqlite/legacy.ts'
+import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import type { Trigger, Workflow } from '../../runtime/workflow/model.ts'
 
 /** One trigger as shown by the API; hooks may add `nextFireAt` (ms since epoch, soonest first). */

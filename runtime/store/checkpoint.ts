@@ -121,6 +121,8 @@ export interface CommitOutcome {
   logs: LogRecord[]
 }
 
-/** Whether `r` is the refusal a CronFireTransition gets for a tick recorded already. */
-export const isDuplicateFire = (r: TransitionResult): boolean =>
-  !r.ok && r.error.code === 'CONFLICT' && (r.error.details as { duplicateFire?: unknown } | undefined)?.duplicateFire === true
+/** Whether `error` (an ErrorInfo or an AppError) is the refusal a CronFireTransition gets for a tick recorded already. */
+export function isDuplicateFire(error: unknown): boolean {
+  const e = error as { code?: unknown; details?: { duplicateFire?: unknown } } | null | undefined
+  return e?.code === 'CONFLICT' && e.details?.duplicateFire === true
+}

@@ -5,7 +5,7 @@ import type { ErrorInfo } from '../../errors.ts'
 import type { ExecutionState, TaskRunState } from '../../state/states.ts'
 import type { Workflow } from '../../workflow/model.ts'
 import { compact, fromJson, toJson } from './json.ts'
-import type { ExecutionRecord, ExecutionSnapshot, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
+import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
@@ -47,13 +47,6 @@ const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord 
     nextAttemptAt: r.next_attempt_at ?? undefined, startedAt: r.started_at ?? undefined,
     endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
   })
-
-export interface ListExecutionsQuery {
-  workflowId?: string
-  states?: ExecutionState[]
-  limit?: number
-  offset?: number
-}
 
 export class ExecutionRepo {
   constructor(private readonly db: Database) {}
@@ -125,17 +118,12 @@ export class ExecutionRepo {
   }
 
   /** Non-terminal executions, oldest first, with the engine that drives each: what a supervisor may resume. */
-  listActive(): (ExecutionRecord & { owner?: string })[] {
+  listActive(): ActiveExecution[] {
     return this.db
       .query<ExecutionRow & { owner: string | null }, []>(`SELECT * FROM executions WHERE state IN ('PENDING','RUNNING','WAITING')
         ORDER BY created_at, id`)
       .all()
       .map((r) => (r.owner ? { ...toExecution(r), owner: r.owner } : toExecution(r)))
-  }
-
-  /** Takes over an execution for the engine `owner`, unless another engine claimed it since `expected`. */
-  claim(id: string, owner: string, expected: string | undefined): boolean {
-    return this.db.query('UPDATE executions SET owner = ? WHERE id = ? AND owner IS ?').run(owner, id, expected ?? null).changes > 0
   }
 
   countByState(): Record<string, number> {
@@ -145,13 +133,4 @@ export class ExecutionRepo {
     return out
   }
 
-  delete(id: string): boolean {
-    return this.db.query('DELETE FROM executions WHERE id = ?').run(id).changes > 0
-  }
-
-  /** Raw row access for the checkpoint writer. */
-  stateOf(id: string): { state: ExecutionState; started_at: number | null } | undefined {
-    return this.db.query<{ state: ExecutionState; started_at: number | null }, [string]>(
-      'SELECT state, started_at FROM executions WHERE id = ?').get(id) ?? undefined
-  }
 }

@@ -32,9 +32,3 @@ export function translateSqliteFault(e: unknown): unknown {
   return new StorageUnavailableError('sqlite', code, e instanceof Error ? e.message : String(e))
 }
 
-// Until every caller speaks STORAGE_UNAVAILABLE through the Store interface (removed with the legacy store).
-/** @deprecated */
-export const isStorageFault = (e: unknown): boolean => isSqliteFault(e) || (e as { code?: unknown } | null)?.code === 'STORAGE_UNAVAILABLE'
-/** @deprecated */
-export const translateStorageFault = translateSqliteFault
-export { STORAGE_RETRY_AFTER_SECONDS } from '../unavailable.ts'

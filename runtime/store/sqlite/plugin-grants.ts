@@ -2,15 +2,7 @@
 
 import type { Database } from 'bun:sqlite'
 import type { PermissionSet } from '../../workflow/model.ts'
-
-/** What was recorded for one plugin. */
-export interface PluginGrantRecord {
-  plugin: string
-  version: string
-  grant: PermissionSet
-  dir: string
-  seenAt: number
-}
+import type { PluginGrantRecord } from '../types.ts'
 
 interface Row { plugin: string; version: string; grant_json: string; dir: string; seen_at: number }
 

@@ -6,7 +6,7 @@
  */
 
 import type { Database } from 'bun:sqlite'
-import { ErrorCode, toErrorInfo } from '../../errors.ts'
+import { ErrorCode } from '../../errors.ts'
 import type { CommitBatch, CommitOutcome, CommitRequest, TransitionResult } from '../checkpoint.ts'
 import { WriteHealth } from '../health.ts'
 import type {
@@ -176,7 +176,8 @@ export class SqliteStore implements Store {
       if (e instanceof Refused) return r.transitions.map(() => e.result)
       // A storage fault (or SQLite rolling the whole transaction back) aborts the batch: the caller retries it as one.
       if (isSqliteFault(e) || !this.db.inTransaction) throw e
-      const error = { ...toErrorInfo(e), code: ErrorCode.Internal }
+      // Not an ErrorInfo spread: an Error's message is not an own property, and would be lost.
+      const error = { code: ErrorCode.Internal, message: e instanceof Error ? e.message : String(e) }
       return r.transitions.map(() => ({ ok: false as const, error }))
     }
   }
