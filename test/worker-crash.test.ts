@@ -7,6 +7,7 @@ import { systemClock } from '../runtime/clock.ts'
 import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import { enginePlugins } from '../actors/plugins.ts'
 import { effectKey, effects, testConfig, workflow } from './helpers/engine.ts'
+import { waitUntil } from './server-helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ak-wcrash-'))
 const store = openSqliteStore(join(dir, 'w.db'))
@@ -65,5 +66,27 @@ tasks:
     const done = await supervisor.waitFor(ex.id)
     expect(done.state).toBe('SUCCESS')
     expect(supervisor.stats().runningTasks).toBe(0)
+  }, 20_000)
+
+  it('recovers an execution whose worker dies while the execution is handed to it (the hand-over does not wait for a dead worker)', async () => {
+    // The worker dies the moment the execution's RUNNING commits: the dispatch then hands the execution to a worker
+    // whose death the pool has not heard of yet. Its reply never comes; a dispatch waiting for it held every later
+    // dispatch, recovery's included (the hang seen once under load in "gives back the task slots").
+    const key = effectKey('wcrash-handover')
+    const [worker] = supervisor.workerThreads()
+    expect(worker).toBeDefined()
+    const off = supervisor.subscribe((e) => {
+      if (e.type === 'execution' && e.workflowId === 'handover' && e.state === 'RUNNING') (off(), worker!.terminate())
+    })
+    const ex = await supervisor.start({
+      workflow: workflow(`id: handover\ntasks:\n  - { id: a, type: test/probe.effect, inputs: { key: ${key} } }\n`), trigger: { type: 'manual' },
+    })
+    const done = await supervisor.waitFor(ex.id)
+    expect(done.state).toBe('SUCCESS')
+    expect(effects(key).map((l) => l.taskId)).toEqual(['a'])
+    expect(supervisor.workerThreads()[0]).not.toBe(worker)
+    // The worker says its execution actor stopped a moment after the terminal commit.
+    await waitUntil('the execution to leave the worker', () => supervisor.stats().runningExecutions === 0)
+    expect(supervisor.stats()).toMatchObject({ runningTasks: 0, queuedExecutions: 0 })
   }, 20_000)
 })

@@ -20,7 +20,7 @@ import type { BeginTask, SupervisorPort, WorkerSettings } from './protocol.ts'
 import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
 import { recoveryTransitions } from './recovery.ts'
 import { Slots } from './slots.ts'
-import { WorkerPool, type PooledWorker } from './workers.ts'
+import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
 export interface SupervisorOptions {
   store: Store
@@ -148,7 +148,8 @@ export class Supervisor {
     if (isTerminalExecution(rec.state)) return rec
     const host = this.active.get(id)
     if (host) {
-      await host.api.cancel(id, reason)
+      // A worker that dies meanwhile never answers; its executions are recovered, and cancelled then.
+      await untilDeath(host, host.api.cancel(id, reason)).catch(() => {})
       return rec
     }
     if (this.active.has(id)) {
@@ -233,7 +234,7 @@ export class Supervisor {
     // recovered from the store on the next start, as after a crash.
     await this.batcher.stopWaiting()
     // Whatever is still running stops without a terminal state and resumes on the next start.
-    await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
+    await Promise.all(this.pool.all().map((w) => untilDeath(w, w.api.interruptAll()).catch(() => {})))
     await this.batcher.drain()
     await this.pool.close()
     await this.lease.stop()
@@ -256,17 +257,21 @@ export class Supervisor {
 
   private async dispatch(id: string): Promise<void> {
     this.active.set(id, undefined)
+    let worker: PooledWorker | undefined
     try {
       const rec = await this.store.executions.get(id)
       if (!rec || isTerminalExecution(rec.state)) return void this.active.delete(id)
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
       const snap = (await this.store.executions.snapshot(id))!
-      const worker = await this.pool.pick()
+      worker = await this.pool.pick()
       worker.executions.add(id)
       this.active.set(id, worker)
-      await worker.api.run(snap)
-      if (this.cancelRequested.delete(id)) await worker.api.cancel(id, 'cancelled by user')
+      // Not waiting for a worker that dies meanwhile: the pump would stall behind it (recovery's re-dispatch too).
+      await untilDeath(worker, worker.api.run(snap))
+      if (this.cancelRequested.delete(id)) await untilDeath(worker, worker.api.cancel(id, 'cancelled by user'))
     } catch (e) {
+      // The worker died with it: its crash recovery has the execution now.
+      if (worker?.dead) return
       this.active.delete(id)
       await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }])
     }
