@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ManualClock } from '../runtime/clock.ts'
 import type { CronEngine, Scheduler } from '../runtime/cron/index.ts'
-import { AppError, ErrorCode } from '../runtime/errors.ts'
+import { admit } from '../actors/supervisor/admission.ts'
+import { AppError } from '../runtime/errors.ts'
 import { newExecutionId } from '../runtime/ids.ts'
 import { openSqliteStore, type SqliteStore } from '../runtime/store/sqlite/store.ts'
 import type { Store } from '../runtime/store/store.ts'
@@ -52,8 +53,7 @@ export class StandInEngine implements CronEngine {
       this.failNext = undefined
       throw e
     }
-    const rec = await this.store.workflows.get(req.workflowId)
-    if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${req.workflowId} not found`)
+    const rec = admit({ accepting: true }, req.workflowId, await this.store.workflows.get(req.workflowId))
     const id = newExecutionId(this.clock.now())
     const { results } = await this.store.commit({
       at: this.clock.now(), durable: true,

@@ -5,6 +5,7 @@
 
 import { assertNever, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import { isTerminalTask } from '../../runtime/state/states.ts'
+import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy, TaskDef } from '../../runtime/workflow/model.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
@@ -110,14 +111,11 @@ class StepBuilder {
     this.view.phase = phase
     this.view.stopError = error
     const to = phase === 'cancelling' ? 'CANCELLED' : 'FAILED'
-    for (const t of this.view.workflow.tasks) {
-      const task = this.view.tasks[t.id]!
-      if (isTerminalTask(task.state)) continue
-      this.set(t.id, { state: to, error })
-      this.transitions.push({
-        kind: 'task', executionId: this.id, taskId: t.id, to, error,
-        ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}),
-      })
+    const runs = this.view.workflow.tasks.map((t) => ({ taskId: t.id, state: this.view.tasks[t.id]!.state }))
+    // The execution itself ends in finishIfDone, once its running attempts are gone.
+    for (const t of terminateUnfinished(this.id, runs, { to, error, ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}) }, { tasksOnly: true })) {
+      if (t.kind === 'task') this.set(t.taskId, { state: to, error })
+      this.transitions.push(t)
     }
     if (this.view.inFlight.length) this.effects.push({ type: 'abortTasks', reason: phase === 'cancelling' ? 'cancel' : 'timeout' })
     return this

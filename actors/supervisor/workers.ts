@@ -74,6 +74,11 @@ export class WorkerPool {
     return this.workers.filter((w) => !w.dead)
   }
 
+  /** The live worker with this id. */
+  find(id: number): PooledWorker | undefined {
+    return this.workers.find((w) => w.id === id && !w.dead)
+  }
+
   async close(): Promise<void> {
     this.closing = true
     for (const w of this.workers) {

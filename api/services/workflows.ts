@@ -1,5 +1,6 @@
 /** Workflow use cases behind the routes: apply YAML, read, enable/disable, delete, start an execution. */
 import type { EnginePlugins } from '../../actors/plugins.ts'
+import { admit } from '../../actors/supervisor/admission.ts'
 import { grantIssues, taskGrants, type TaskGrant } from '../../actors/task/grant-view.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
@@ -138,8 +139,8 @@ export class WorkflowService {
 
   /** Starts an execution; WORKFLOW_DISABLED for a disabled workflow, INVALID_INPUT naming a bad input. */
   async start(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual'): Promise<ExecutionSummary> {
-    const r = await this.record(id)
-    if (!r.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${id} is disabled; enable it with: workflow enable ${id}`)
+    // The engine's admission rule, asked early so that a server without a runtime answers it too.
+    admit({ accepting: true }, id, await this.ctx.store.workflows.get(id))
     const engine = requireEngine(this.ctx)
     const record = await engine.start({ workflowId: id, inputs, trigger: { type: trigger } })
     return toExecutionSummary(record)

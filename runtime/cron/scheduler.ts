@@ -8,6 +8,7 @@
 
 import type { Clock } from '../clock.ts'
 import { systemClock } from '../clock.ts'
+import { ErrorCode } from '../errors.ts'
 import { isDuplicateFire } from '../store/checkpoint.ts'
 import type { Store } from '../store/store.ts'
 import type { TriggerInfo } from '../store/types.ts'
@@ -125,15 +126,16 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   /** Fires one tick; false when the store could not be written (the tick is left due, to try again). */
   async function fire(entry: PlanEntry, scheduledAt: number): Promise<boolean> {
     const tick: TickRef = { workflowId: entry.workflowId, triggerIndex: entry.triggerIndex, scheduledAt }
-    const rec = await store.workflows.get(entry.workflowId)
-    const t = rec?.workflow.triggers[entry.triggerIndex]
-    // Disabled workflows never fire, even when another server disabled it since we planned.
-    if (!rec || !rec.enabled || t?.type !== 'cron' || entryKey(rec.id, entry.triggerIndex, t) !== entryKey(entry.workflowId, entry.triggerIndex, entry.trigger)) {
+    const skipped = () => {
       dirty = true
       stats.skipped++
       emit({ type: 'skipped', ...tick })
       return true
     }
+    const rec = await store.workflows.get(entry.workflowId)
+    const t = rec?.workflow.triggers[entry.triggerIndex]
+    // The trigger was edited since we planned (a deleted or disabled workflow is the engine's to refuse, below).
+    if (rec && (t?.type !== 'cron' || entryKey(rec.id, entry.triggerIndex, t) !== entryKey(entry.workflowId, entry.triggerIndex, entry.trigger))) return skipped()
     // Never fire at or behind the ledger's newest tick: it was fired, or deliberately passed over by the
     // scheduler that fired a later one (and it may have been pruned since).
     const head = await store.cronFires.last(entry.workflowId, entry.triggerIndex)
@@ -157,6 +159,10 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
         emit({ type: 'duplicate', ...tick })
         return true
       }
+      // The engine's admission rule (actors/supervisor/admission.ts) refused: the workflow is gone or disabled, even
+      // when another server disabled it since we planned. Disabled workflows never fire.
+      const code = (e as { code?: unknown } | null)?.code
+      if (code === ErrorCode.WorkflowDisabled || code === ErrorCode.NotFound) return skipped()
       stats.errors++
       report(e, tick)
       if (isStorageFault(e)) {
