@@ -3,7 +3,8 @@
  * own factory (runtime/store/sqlite/contract.test.ts). A new backend passes this unchanged: transition rules,
  * idempotent re-apply, batching with per-request isolation, durable commits, newest-first log pages, the cron
  * fire's unique key under two concurrent creators, leases (claim, renew, expiry, takeover, fencing),
- * concurrent writers on one database, and storage faults as STORAGE_UNAVAILABLE.
+ * concurrent writers on one database, and storage faults as STORAGE_UNAVAILABLE. One file on purpose (~300
+ * lines): a backend runs the whole contract with one call, and reads it in one place.
  */
 
 import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
