@@ -3,19 +3,20 @@
 import type { Clock } from '../runtime/clock.ts'
 import type { Config } from '../runtime/config/index.ts'
 import type { ExecutionState, TaskRunState } from '../runtime/state/states.ts'
-import type { ExecutionRecord, ExecutionSnapshot, LogRecord, Store, TriggerInfo } from '../runtime/store/store.ts'
+import type { Store } from '../runtime/store/store.ts'
+import type { ExecutionRecord, ExecutionSnapshot, LogRecord, TriggerInfo } from '../runtime/store/types.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
 import type { RunnerRegistry } from '../sandbox/runners.ts'
 import type { EnginePlugins } from './plugins.ts'
 
 export interface SecretSource {
-  /** Values for the given (upper-case) names; throws AppError SECRET_NOT_FOUND naming a missing one. */
-  resolve(names: string[]): Record<string, string>
+  /** Values for the given (upper-case) names; rejects with AppError SECRET_NOT_FOUND naming a missing one. */
+  resolve(names: string[]): Promise<Record<string, string>>
 }
 
 export interface EngineOptions {
   config: Config
-  /** Opened from `config.storage.path` when not given. */
+  /** Opened from `config.storage` when not given (and then closed by `shutdown`). */
   store?: Store
   clock?: Clock
   secrets?: SecretSource
@@ -34,6 +35,8 @@ export interface EngineOptions {
    * same kinds (`parseWorkflow(text, limits, { kinds })`) by the caller: the server's parser knows only the built-ins.
    */
   taskKinds?: string[]
+  /** This engine's lease on its executions (default 30 s, renewed every 10 s; see actors/supervisor/lease.ts). */
+  lease?: { ttlMs: number; renewMs: number }
 }
 
 export interface StartRequest {
@@ -47,10 +50,11 @@ export interface StartRequest {
 
 export interface StartOptions {
   /**
-   * Runs inside the transaction that creates the execution (e.g. to record a cron fire with a unique
-   * key). Throwing aborts the creation and nothing is written.
+   * The cron tick this execution fires: recorded in the commit that creates it, under the ledger's unique key.
+   * A tick fired already (by this engine or another on the same store) rejects with CONFLICT
+   * (`details.duplicateFire`), and nothing is created.
    */
-  onCreate?: (executionId: string) => void
+  cronFire?: { triggerIndex: number; scheduledAt: number }
 }
 
 export type EngineEvent =
@@ -77,7 +81,8 @@ export interface Engine {
   cancel(executionId: string, reason?: string): Promise<ExecutionRecord>
   /** Resolves with the record once the execution is terminal. */
   waitFor(executionId: string): Promise<ExecutionRecord>
-  snapshot(executionId: string): ExecutionSnapshot | undefined
+  /** The execution as committed, after what is queued for commit now. */
+  snapshot(executionId: string): Promise<ExecutionSnapshot | undefined>
   subscribe(listener: (e: EngineEvent) => void): () => void
   stats(): EngineStats
   /** Stops dispatching; lets running tasks finish up to `graceMs`, then interrupts them (they resume on restart). */

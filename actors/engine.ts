@@ -2,22 +2,22 @@
 
 import { systemClock } from '../runtime/clock.ts'
 import { RESERVED_ENV } from '../runtime/config/schema.ts'
-import { isStorageFault } from '../runtime/store/faults.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
-import { openStore, type Store } from '../runtime/store/store.ts'
+import { openStore } from '../runtime/store/backends.ts'
+import type { Store } from '../runtime/store/store.ts'
+import { isStorageUnavailable } from '../runtime/store/unavailable.ts'
 import type { Engine, EngineOptions, SecretSource } from './engine-types.ts'
 import { describeChange, enginePlugins, recordGrants } from './plugins.ts'
 import { Supervisor } from './supervisor/supervisor.ts'
 import type { WorkerSettings } from './supervisor/protocol.ts'
 
-
 /** Opens the secret store on first use, so workflows without secrets never need a master key. */
 function lazySecrets(store: Store, keyFile: string): SecretSource {
   let secrets: SecretStore | undefined
   return {
-    resolve(names) {
-      secrets ??= new SecretStore(store.db, resolveMasterKey({ env: process.env, keyFile }).key)
+    async resolve(names) {
+      secrets ??= new SecretStore(store.secrets, resolveMasterKey({ env: process.env, keyFile }).key)
       return secrets.resolve(names)
     },
   }
@@ -39,16 +39,16 @@ function passedEnv(names: readonly string[], env: NodeJS.ProcessEnv): Record<str
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts
   const clock = opts.clock ?? systemClock
-  const store = opts.store ?? openStore(config.storage.path)
+  const store = opts.store ?? await openStore(config.storage)
   const passEnv = passedEnv(config.sandbox.passEnv, process.env)
   // Loaded once, here: the grant recorded (and warned about when it changed) is the grant the workers enforce.
   const plugins = enginePlugins(config, opts.runners)
   try {
-    for (const change of recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
+    for (const change of await recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
   } catch (e) {
     // A store that cannot be written must not stop the engine from starting (it recovers once writes work);
     // the grants are recorded, and any change reported, on a later start.
-    if (!isStorageFault(e)) throw e
+    if (!isStorageUnavailable(e)) throw e
     opts.onWarning?.(`plugin grants not recorded: ${(e as Error).message}`)
   }
   const settings: WorkerSettings = {
@@ -63,7 +63,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const supervisor = new Supervisor({
     store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
+    ...(opts.lease ? { lease: opts.lease } : {}),
   })
+  await supervisor.begin()
   if (opts.recover !== false) await supervisor.recover()
   let closed = false
   return {
@@ -79,7 +81,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
       if (closed) return
       closed = true
       await supervisor.shutdown(o.graceMs ?? config.server.shutdownGraceSeconds * 1000)
-      if (!opts.store) store.close()
+      if (!opts.store) await store.close()
     },
   }
 }

@@ -50,22 +50,24 @@ export interface GrantChange {
  * Records the grant of every plugin found and returns those that changed since it was last recorded; each
  * change is also an audit event `PLUGIN_GRANT_CHANGED`, in the same transaction.
  */
-export function recordGrants(store: Store, registry: PluginRegistry, now: number): GrantChange[] {
-  return store.transaction(() => {
-    const changes: GrantChange[] = []
-    for (const p of registry.plugins.values()) {
-      const plugin = pluginKey(p.manifest)
-      const grant = p.manifest.permissions ?? {}
-      const before = store.pluginGrants.record(plugin, p.manifest.version, grant, p.dir, now)
-      if (!before) continue
-      const { added, removed } = grantDiff(before.grant, grant)
-      if (added.length === 0 && removed.length === 0) continue
+export async function recordGrants(store: Store, registry: PluginRegistry, now: number): Promise<GrantChange[]> {
+  const previous = new Map((await store.pluginGrants.list()).map((r) => [r.plugin, r]))
+  const changes: GrantChange[] = []
+  const audits: { type: string; data: unknown }[] = []
+  const entries = [...registry.plugins.values()].map((p) => {
+    const plugin = pluginKey(p.manifest)
+    const grant = p.manifest.permissions ?? {}
+    const before = previous.get(plugin)
+    const { added, removed } = before ? grantDiff(before.grant, grant) : { added: [], removed: [] }
+    if (before && (added.length > 0 || removed.length > 0)) {
       const change = { plugin, fromVersion: before.version, toVersion: p.manifest.version, added, removed }
-      store.audit.record(now, 'PLUGIN_GRANT_CHANGED', {}, { ...change, dir: p.dir })
+      audits.push({ type: 'PLUGIN_GRANT_CHANGED', data: { ...change, dir: p.dir } })
       changes.push(change)
     }
-    return changes
+    return { plugin, version: p.manifest.version, grant, dir: p.dir }
   })
+  await store.pluginGrants.record(entries, now, audits)
+  return changes
 }
 
 /** `plugin acme/deploy 1.2.0 → 1.3.0 changed its grant: + network api.x; - run git` */

@@ -82,7 +82,7 @@ export function createApp(deps: AppDeps) {
       error: serverErrorHandler((e) => deps.logInternalError?.(e)),
     },
   })
-    .use(errorHandler(deps.logInternalError, (e) => deps.store.health.failed(e)))
+    .use(errorHandler(deps.logInternalError))
     .onRequest(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
       const bad = checkRequestTarget(request)

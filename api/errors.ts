@@ -4,7 +4,7 @@
  */
 import { Elysia } from 'elysia'
 import { AppError, ErrorCode, httpStatusOf, type ErrorInfo } from '../runtime/errors.ts'
-import { isStorageFault, STORAGE_RETRY_AFTER_SECONDS, translateStorageFault } from '../runtime/store/faults.ts'
+import { STORAGE_RETRY_AFTER_SECONDS } from '../runtime/store/unavailable.ts'
 import { pointerToSegments } from '../runtime/workflow/path.ts'
 import { pathOf } from './request-path.ts'
 import { withSecurityHeaders } from './security-headers.ts'
@@ -77,16 +77,12 @@ function validationPath(e: ValidationLike): string {
 }
 
 /**
- * The global onError plugin; `use` it first so it covers every route and hook. `onStorageFault` hears of
- * writes that failed outside the store's own transactions (so /health can say the store is degraded).
+ * The global onError plugin; `use` it first so it covers every route and hook. The store answers its own faults
+ * as STORAGE_UNAVAILABLE (an AppError: 503 with Retry-After) and tells its health itself.
  */
-export function errorHandler(logInternal: InternalErrorLogger = () => {}, onStorageFault: (error: unknown) => void = () => {}) {
+export function errorHandler(logInternal: InternalErrorLogger = () => {}) {
   return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request }) => {
     if (error instanceof AppError) return errorResponse(httpStatusOf(error.code), error.toInfo())
-    if (isStorageFault(error)) {
-      onStorageFault(error)
-      return errorResponse(503, (translateStorageFault(error) as AppError).toInfo())
-    }
     switch (code) {
       case 'VALIDATION': {
         const v = error as unknown as ValidationLike

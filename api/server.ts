@@ -6,8 +6,8 @@ import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.t
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { ensurePrivateDir, securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
+import { openStore } from '../runtime/store/backends.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
-import { openStore } from '../runtime/store/store.ts'
 import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
 import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
@@ -59,10 +59,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const log = opts.logger ?? createServerLogger(config.logging.level)
   const paths = runtimePaths(config)
   const lock = claimDataDir(config, paths, log)
-  let store: ReturnType<typeof openStore>
+  let store: Awaited<ReturnType<typeof openStore>>
   try {
     // Data dir 0700, database files 0600 (narrowed with a warning if they were wider), before anything is written.
-    store = openStore(config.storage.path, { onWarn: (m) => log.warn(m) })
+    store = await openStore(config.storage, { onWarn: (m) => log.warn(m) })
   } catch (e) {
     lock?.release()
     throw e
@@ -78,11 +78,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     for (const [file, what] of [[paths.pidFile, 'pid file'], [paths.logFile, 'server log']] as const) securePrivateFile(file, what, (m) => log.warn(m))
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
     if (master.source === 'generated') log.info(`generated a new secret master key at ${master.keyFile} (mode 0600): back it up`)
-    const secrets = new SecretStore(store.db, master.key)
+    const secrets = new SecretStore(store.secrets, master.key)
     if (env[DISABLE_RUNTIME_ENV] === '1') log.warn(`${DISABLE_RUNTIME_ENV}=1: serving reads only, executions will not run`)
     else {
       const { createEngine } = await import('../actors/engine.ts')
-      engine = await createEngine({ config, store, secrets: { resolve: (names) => secrets.resolve(names) }, onWarning: (m) => log.warn(m) })
+      engine = await createEngine({ config, store, secrets, onWarning: (m) => log.warn(m) })
       // The trigger types' live loops (actors/triggers/loops.ts: cron fires through the engine, once per tick; docs/triggers.md).
       scheduler = createTriggerLoops({ engine, warn: (message, ...context) => log.warn(message, ...context) })
     }
@@ -107,7 +107,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       await scheduler?.stop()
       await engine?.shutdown({ graceMs })
       await app.stop(true).catch(() => {})
-      store.close()
+      await store.close()
       // The last server of this process on the data dir: nobody else could have written the pid file meanwhile.
       if (lock === undefined || lock.release()) removePidFile(paths.pidFile, process.pid)
       log.info('stopped')
@@ -116,7 +116,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   } catch (e) {
     await scheduler?.stop()
     await engine?.shutdown({ graceMs: 0 }).catch(() => {})
-    store.close()
+    await store.close()
     lock?.release()
     throw e
   }

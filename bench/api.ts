@@ -11,7 +11,7 @@ import { createApp } from '../api/app.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { newExecutionId } from '../runtime/ids.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import { parseWorkflow } from '../runtime/workflow/parse.ts'
 
 const EXECUTIONS = Number(process.env.EXECUTIONS ?? 10_000)
@@ -21,19 +21,20 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32)
 const KEY = 'bench-key'
 
 const dir = mkdtempSync(join(tmpdir(), 'autokestra-bench-api-'))
-const store = openStore(join(dir, 'bench.db'))
+const store = openSqliteStore(join(dir, 'bench.db'))
 const parsed = parseWorkflow('id: bench\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: hi }\n  - id: b\n    type: core/log.info\n    needs: [a]\n    inputs: { message: hi }\n')
 if (!parsed.ok) throw new Error('bench workflow is invalid')
 
 let t = performance.now()
 const base = Date.now() - EXECUTIONS * 1000
 const ids: string[] = []
-store.transaction(() => {
-  for (let i = 0; i < EXECUTIONS; i++) {
+await store.commit({
+  at: base,
+  requests: Array.from({ length: EXECUTIONS }, (_, i) => {
     const id = newExecutionId(base + i * 1000)
     ids.push(id)
-    store.executions.insert({ id, workflow: parsed.workflow, revision: 1, inputs: { i }, trigger: { type: 'api' }, now: base + i * 1000 })
-  }
+    return { transitions: [{ kind: 'create' as const, executionId: id, workflow: parsed.workflow, revision: 1, inputs: { i }, trigger: { type: 'api' as const } }] }
+  }),
 })
 const seedExecutionsMs = performance.now() - t
 t = performance.now()
@@ -41,16 +42,16 @@ const logged = ids[ids.length - 1]!
 const BATCH = 50_000
 for (let done = 0; done < LOG_LINES; done += BATCH) {
   const n = Math.min(BATCH, LOG_LINES - done)
-  store.transaction(() => store.logs.append(Array.from({ length: n }, (_, k) => ({
+  await store.commit({ at: base, requests: [], logs: Array.from({ length: n }, (_, k) => ({
     executionId: logged, taskId: (done + k) % 2 ? 'a' : 'b', attempt: 1, ts: base + done + k,
     level: (done + k) % 100 === 0 ? 'ERROR' : 'INFO', source: 'plugin', message: `line ${done + k} of the benchmark log, some typical text`,
-  }))))
+  })) })
 }
 const seedLogsMs = performance.now() - t
 
 const config = defaultConfig(dir)
 config.server.apiKeys = [KEY]
-const app = createApp({ engine: undefined, store, secrets: new SecretStore(store.db, new Uint8Array(32)), config })
+const app = createApp({ engine: undefined, store, secrets: new SecretStore(store.secrets, new Uint8Array(32)), config })
 app.listen({ hostname: '127.0.0.1', port: 0 })
 const url = `http://127.0.0.1:${app.server!.port}`
 const headers = { authorization: `Bearer ${KEY}` }
@@ -96,8 +97,10 @@ const result = {
   executions: await load('/api/v1/executions?limit=50'),
   // Keyless: its store counts are cached 5 s (api/services/metrics.ts); the scan it would otherwise cost each time:
   metrics: await load('/metrics'),
-  countByStateMs: (() => {
-    const ms = Array.from({ length: 9 }, () => { const s = performance.now(); store.executions.countByState(); return performance.now() - s }).sort((a, b) => a - b)
+  countByStateMs: await (async () => {
+    const ms: number[] = []
+    for (let i = 0; i < 9; i++) { const s = performance.now(); await store.executions.countByState(); ms.push(performance.now() - s) }
+    ms.sort((a, b) => a - b)
     return { median: Number(ms[4]!.toFixed(1)), max: Number(ms[8]!.toFixed(1)) }
   })(),
   logs: [
@@ -109,6 +112,6 @@ const result = {
   ],
 }
 await app.stop(true)
-store.close()
+await store.close()
 rmSync(dir, { recursive: true, force: true })
 console.log(JSON.stringify(result, null, 2))

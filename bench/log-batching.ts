@@ -11,7 +11,7 @@ import { cpus, release, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CheckpointBatcher } from '../actors/supervisor/batcher.ts'
 import { systemClock } from '../runtime/clock.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import type { NewLogLine } from '../runtime/store/types.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
 
@@ -21,10 +21,8 @@ const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers
 
 async function once(mode: 'unbounded' | 'fair') {
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-logs-'))
-  const store = openStore(join(dir, 'b.db'))
-  store.transaction(() => {
-    for (const id of ['flood', 'other']) store.executions.insert({ id, workflow: wf, revision: 1, inputs: {}, trigger: { type: 'manual' }, now: 1 })
-  })
+  const store = openSqliteStore(join(dir, 'b.db'))
+  await store.commit({ at: 1, requests: ['flood', 'other'].map((id) => ({ transitions: [{ kind: 'create' as const, executionId: id, workflow: wf, revision: 1, inputs: {}, trigger: { type: 'manual' as const } }] })) })
   // The queue bound is lifted in both, so both write the whole flood and only the batching differs.
   const opts = mode === 'fair' ? { maxQueued: Number.MAX_SAFE_INTEGER } : { perCommit: Number.MAX_SAFE_INTEGER, maxQueued: Number.MAX_SAFE_INTEGER }
   const b = new CheckpointBatcher(store, systemClock, () => {}, opts)
@@ -33,10 +31,10 @@ async function once(mode: 'unbounded' | 'fair') {
   b.log(lines)
   await b.submit([{ kind: 'execution', executionId: 'other', to: 'RUNNING' }])
   const otherWaitMs = performance.now() - s
-  b.drain()
+  await b.drain()
   const floodWrittenMs = performance.now() - s
   const commits = b.commits
-  store.close()
+  await store.close()
   rmSync(dir, { recursive: true, force: true })
   return { otherWaitMs, floodWrittenMs, commits }
 }

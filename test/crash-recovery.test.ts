@@ -103,10 +103,10 @@ for (const workers of [1, 2]) describe(`crash recovery (execution.workers: ${wor
       expect(second.stats().queuedExecutions + second.stats().runningExecutions).toBe(0)
       const firstDone = await first.exited
       expect(firstDone).toBe(0)
-      const rec = second.store.executions.get(id)!
+      const rec = (await second.store.executions.get(id))!
       expect(rec.state).toBe('SUCCESS')
       expect(effects(key).map((l) => l.taskId)).toEqual(['t0', 't1', 't2', 't3', 't4', 't5'])
-      expect(second.store.audit.forExecution(id).some((a) => a.type === 'RECOVERED')).toBe(false)
+      expect((await second.store.audit.forExecution(id)).some((a) => a.type === 'RECOVERED')).toBe(false)
       await second.shutdown({ graceMs: 0 })
       rmSync(shared, { recursive: true, force: true })
     }, 60_000)

@@ -42,7 +42,7 @@ for (const workers of [1, 2]) describe(`execution.workers: ${workers}`, () => {
       const ex = await t.engine.start({ workflow: workflow(`id: fan\ntasks:\n${tasks}\n`), trigger: { type: 'manual' } })
       const done = await t.engine.waitFor(ex.id)
       expect(done.state).toBe('SUCCESS')
-      const audit = t.engine.store.audit.forExecution(ex.id)
+      const audit = await t.engine.store.audit.forExecution(ex.id)
       const waits = audit.filter((a) => (a.data as { reason?: string } | undefined)?.reason === 'CONCURRENCY_LIMIT')
       expect(waits.map((a) => a.taskId)).toEqual(['t2', 't3'])
     })
@@ -68,16 +68,22 @@ for (const workers of [1, 2]) describe(`execution.workers: ${workers}`, () => {
       const busy = await t.engine.start({ workflow: workflow(`id: busy\ntasks:\n  - { id: b0, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 5000 } }\n  - { id: b1, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 5000 } }\n`), trigger: { type: 'manual' } })
       const waiting = await t.engine.start({ workflow: workflow(`id: starved\ntasks:\n  - { id: w, type: test/probe.effect, inputs: { key: ${key} } }\n`), trigger: { type: 'manual' } })
       await new Promise<void>((resolve) => {
-        const check = () => t.engine.snapshot(waiting.id)?.taskRuns[0]?.reason === 'CONCURRENCY_LIMIT'
-        if (check()) return resolve()
-        const off = t.engine.subscribe(() => { if (check()) (off(), resolve()) })
+        let seen = false
+        const check = async () => {
+          if (seen || (await t.engine.snapshot(waiting.id))?.taskRuns[0]?.reason !== 'CONCURRENCY_LIMIT') return
+          seen = true
+          off()
+          resolve()
+        }
+        const off = t.engine.subscribe(() => void check())
+        void check()
       })
       const started = Date.now()
       await t.engine.cancel(waiting.id)
       const done = await Promise.race([t.engine.waitFor(waiting.id), Bun.sleep(3000).then(() => undefined)])
       expect(done?.state).toBe('CANCELLED')
       expect(Date.now() - started).toBeLessThan(3000)
-      expect(t.engine.snapshot(busy.id)!.execution.state).toBe('RUNNING')
+      expect((await t.engine.snapshot(busy.id))!.execution.state).toBe('RUNNING')
       await t.engine.cancel(busy.id)
       expect((await t.engine.waitFor(busy.id)).state).toBe('CANCELLED')
       expect(t.engine.stats().runningTasks).toBe(0)
@@ -90,12 +96,12 @@ for (const workers of [1, 2]) describe(`execution.workers: ${workers}`, () => {
       try {
         const ex = await p.engine.start({ workflow: workflow('id: weak\ntasks:\n  - { id: a, type: core/log.info, inputs: { message: hi } }\n'), trigger: { type: 'manual' } })
         expect((await p.engine.waitFor(ex.id)).state).toBe('SUCCESS')
-        const weak = p.engine.store.audit.forExecution(ex.id).filter((a) => a.type === 'SANDBOX_WEAKENED')
+        const weak = (await p.engine.store.audit.forExecution(ex.id)).filter((a) => a.type === 'SANDBOX_WEAKENED')
         expect(weak).toHaveLength(1)
         expect(weak[0]).toMatchObject({ taskId: 'a', data: { mode: 'permissive', attempt: 1 } })
         expect((weak[0]!.data as { mechanisms: string[] }).mechanisms.some((m) => m.startsWith('landlock'))).toBe(true)
         // …and strict mode (the default) records no such event.
-        expect(t.engine.store.audit.list({ type: 'SANDBOX_WEAKENED' })).toEqual([])
+        expect(await t.engine.store.audit.list({ type: 'SANDBOX_WEAKENED' })).toEqual([])
       } finally {
         await p.close()
       }

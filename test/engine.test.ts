@@ -13,7 +13,7 @@ afterAll(async () => {
 const run = async (yaml: string, inputs: Record<string, unknown> = {}) => {
   const ex = await t.engine.start({ workflow: workflow(yaml), inputs, trigger: { type: 'manual' } })
   const done = await t.engine.waitFor(ex.id)
-  return { done, snap: t.engine.snapshot(ex.id)! }
+  return { done, snap: (await t.engine.snapshot(ex.id))! }
 }
 const states = (snap: { taskRuns: { taskId: string; state: string }[] }) => Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r.state]))
 
@@ -93,7 +93,7 @@ tasks:
     expect(gaps[1]!).toBeGreaterThanOrEqual(290)
     expect(gaps[2]!).toBeGreaterThanOrEqual(290)
     expect(gaps.every((g) => g < 2000)).toBe(true)
-    const audit = t.engine.store.audit.forExecution(done.id).filter((a) => a.taskId === 'r').map((a) => a.type)
+    const audit = (await t.engine.store.audit.forExecution(done.id)).filter((a) => a.taskId === 'r').map((a) => a.type)
     expect(audit.filter((x) => x === 'STARTED')).toHaveLength(4)
   })
 
@@ -106,7 +106,7 @@ tasks:
 `)
     expect(done.state).toBe('FAILED')
     expect(snap.taskRuns[0]!.error).toMatchObject({ code: 'TASK_TIMED_OUT' })
-    expect(t.engine.store.audit.forExecution(done.id).some((a) => a.type === 'TIMEOUT' && a.taskId === 's')).toBe(true)
+    expect((await t.engine.store.audit.forExecution(done.id)).some((a) => a.type === 'TIMEOUT' && a.taskId === 's')).toBe(true)
     const [tmp] = startedTmpDirs(key)
     expect(tmp).toBeString()
     expect(processesWithEnv(`TMPDIR=${tmp}`)).toEqual([])
@@ -125,7 +125,7 @@ tasks:
     expect(done.state).toBe('FAILED')
     expect(done.error).toMatchObject({ code: 'EXECUTION_TIMED_OUT' })
     expect(states(snap)).toEqual({ s: 'FAILED', after: 'FAILED' })
-    expect(t.engine.store.audit.forExecution(done.id).some((a) => a.type === 'TIMEOUT' && a.taskId === undefined)).toBe(true)
+    expect((await t.engine.store.audit.forExecution(done.id)).some((a) => a.type === 'TIMEOUT' && a.taskId === undefined)).toBe(true)
   })
 
   it('keeps timeouts longer than a 32-bit timer (30 days) instead of firing them at once', async () => {
@@ -159,7 +159,7 @@ tasks:
     const done = await t.engine.waitFor(ex.id)
     expect(done.state).toBe('CANCELLED')
     expect(done.error).toMatchObject({ code: 'CANCELLED', message: 'test says stop' })
-    expect(states(t.engine.snapshot(ex.id)!)).toEqual({ s: 'CANCELLED', after: 'CANCELLED' })
+    expect(states((await t.engine.snapshot(ex.id))!)).toEqual({ s: 'CANCELLED', after: 'CANCELLED' })
     expect(processesWithEnv(`TMPDIR=${tmp}`)).toEqual([])
     expect(existsSync(tmp!)).toBe(false)
     expect(effects(key)).toEqual([])
@@ -175,10 +175,10 @@ inputs:
 tasks:
   - { id: a, type: core/log.info, inputs: { message: "{{ inputs.n }}" } }
 `)
-    const before = t.engine.store.executions.list().total
+    const before = (await t.engine.store.executions.list()).total
     await expect(t.engine.start({ workflow: wf, inputs: { n: 'x' }, trigger: { type: 'manual' } })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     await expect(t.engine.start({ workflow: wf, inputs: {}, trigger: { type: 'manual' } })).rejects.toMatchObject({ code: 'INVALID_INPUT' })
-    expect(t.engine.store.executions.list().total).toBe(before)
+    expect((await t.engine.store.executions.list()).total).toBe(before)
   })
 
   it('fails a task whose input or output breaks the action schema, without retrying', async () => {
@@ -217,7 +217,7 @@ id: logs
 tasks:
   - { id: w, type: core/log.warn, inputs: { message: "careful" } }
 `)
-    const lines = t.engine.store.logs.list({ executionId: done.id, taskId: 'w' }).items
+    const lines = (await t.engine.store.logs.list({ executionId: done.id, taskId: 'w' })).items
     expect(lines.find((l) => l.message === 'careful')).toMatchObject({ level: 'WARN', attempt: 1, source: 'plugin:core/log.warn' })
   })
 

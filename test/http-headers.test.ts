@@ -10,31 +10,32 @@ import { createApp } from '../api/app.ts'
 import { API_CSP, OPENAPI_PAGE_CSP } from '../api/security-headers.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
-import { openStore, type Store } from '../runtime/store/store.ts'
+import { openSqliteStore, type SqliteStore } from '../runtime/store/sqlite/store.ts'
 import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { rawRequest } from './helpers/raw-http.ts'
+import { createExecutions } from './helpers/store.ts'
 
 const KEY = 'headers-api-key-0123456789'
 const auth = { authorization: `Bearer ${KEY}` }
 const YAML = 'id: hello\ntriggers:\n  - type: webhook\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: hi }\n'
 let dir: string
-let store: Store
+let store: SqliteStore
 let app: ReturnType<typeof createApp>
 let url: string
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ak-headers-'))
-  store = openStore(join(dir, 'state.db'))
+  store = openSqliteStore(join(dir, 'state.db'))
   const config = defaultConfig(dir)
   config.server.apiKeys = [KEY]
-  app = createApp({ engine: undefined, store, secrets: new SecretStore(store.db, new Uint8Array(32).fill(3)), config, logInternalError: () => {} })
+  app = createApp({ engine: undefined, store, secrets: new SecretStore(store.secrets, new Uint8Array(32).fill(3)), config, logInternalError: () => {} })
   app.listen({ hostname: '127.0.0.1', port: 0 })
   url = `http://127.0.0.1:${app.server!.port}`
   // One terminal execution, so its event stream sends `end` and closes.
   const parsed = parseWorkflow(YAML)
   if (!parsed.ok) throw new Error('fixture')
-  store.transaction(() => store.executions.insert({ id: 'ex_h', workflow: parsed.workflow, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 1 }))
-  store.checkpoints.apply([{ kind: 'execution', executionId: 'ex_h', to: 'CANCELLED' }], 2)
+  await createExecutions(store, [{ id: 'ex_h', workflow: parsed.workflow, trigger: { type: 'api' } }])
+  await store.commit({ at: 2, requests: [{ transitions: [{ kind: 'execution', executionId: 'ex_h', to: 'CANCELLED' }] }] })
 })
 afterAll(async () => {
   await app.stop(true)
@@ -112,6 +113,6 @@ describe('security headers', () => {
     expect(res.status).toBe(500)
     expect(await res.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error (see the server log)' } })
     expectSecurityHeaders(res.headers)
-    store = openStore(join(dir, 'state.db')) // so afterAll can close it
+    store = openSqliteStore(join(dir, 'state.db')) // so afterAll can close it
   })
 })

@@ -28,7 +28,7 @@ let engine: Engine
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ak-mask-accidents-'))
   const config = testConfig(dir, { WORKFLOW_PLUGINS_PATHS: [TEST_PLUGINS, resolve(import.meta.dir, 'fixtures/plugins/accidents')].join(',') })
-  engine = await createEngine({ config, secrets: { resolve: (names) => Object.fromEntries(names.map((n) => [n, SECRET])) } })
+  engine = await createEngine({ config, secrets: { resolve: async (names) => Object.fromEntries(names.map((n) => [n, SECRET])) } })
 })
 afterAll(async () => { await engine?.shutdown({ graceMs: 0 }); rmSync(dir, { recursive: true, force: true }) })
 
@@ -37,14 +37,14 @@ describe('a secret printed and returned as bytes, variants nobody listed (review
     const yaml = 'id: bytes\nsecrets: [TOKEN]\ntasks:\n  - id: dump\n    type: accidents/byte-dumps.run\n    inputs: { token: "{{ secrets.TOKEN }}" }\n'
     const ex = await engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
     expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
-    const rows = engine.store.logs.list({ executionId: ex.id, limit: 1000 }).items.map((l) => l.message)
+    const rows = (await engine.store.logs.list({ executionId: ex.id, limit: 1000 })).items.map((l) => l.message)
     const log = rows.join('\n')
     // The plugin did print every dump (so the search below is not vacuous), and masking left its mark on each.
     for (const shape of ['00000000  50 4f 53 54', 'Uint8Array(32)', '<Buffer ee ee', '{"raw":{"0":', 'Authorization: Basic ']) expect(log).toContain(shape)
     expect(rows.filter((r) => r.includes('***')).length).toBeGreaterThanOrEqual(8)
     expect(needles.filter((n) => log.includes(n))).toEqual([])
     // The first row shows the one byte of the secret it ends with (`72`, `r`), no more; the Basic header its first char.
-    const output = JSON.stringify(engine.store.executions.taskRuns(ex.id)[0]!.output)
+    const output = JSON.stringify((await engine.store.executions.taskRuns(ex.id))[0]!.output)
     expect(output).toBe(JSON.stringify({ bytes: ['***'], buffer: { type: 'Buffer', data: ['***'] }, typed: Object.fromEntries(bytes.map((_, i) => [i, '***'])) }))
   }, 60_000)
 })

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { openStore } from '../runtime/store/store.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import { KEY, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
 
 const dir = tempDir('autokestra-grants-')
@@ -117,9 +117,9 @@ tasks:
     const serverErr = await start()
     const warning = 'plugin acme/tool 1.0.0 → 1.1.0 changed its permissions: + network evil.example.com; + run sh; - env TOOL_TOKEN'
     await waitUntil('the server to log the change', () => serverErr().includes(`[warn] [autokestra] ${warning}`))
-    const store = openStore(join(dir, 'data', 'autokestra.db'), { readonly: true })
-    const audit = store.audit.list({ type: 'PLUGIN_GRANT_CHANGED' })
-    store.close()
+    const store = openSqliteStore(join(dir, 'data', 'autokestra.db'), { readonly: true })
+    const audit = await store.audit.list({ type: 'PLUGIN_GRANT_CHANGED' })
+    await store.close()
     expect(audit.map((a) => a.data)).toEqual([{ plugin: 'acme/tool', fromVersion: '1.0.0', toVersion: '1.1.0',
       added: ['network evil.example.com', 'run sh'], removed: ['env TOOL_TOKEN'], dir: join(pluginsDir, 'tool') }])
     expect((await run('plugin', 'inspect', 'acme/tool', '-c', config)).stdout).toContain('same grant as the engine recorded (version 1.1.0')

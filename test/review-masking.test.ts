@@ -46,7 +46,7 @@ let engine: Engine
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ak-review-mask-'))
   const config = testConfig(dir, { WORKFLOW_PLUGINS_PATHS: [TEST_PLUGINS, resolve(import.meta.dir, 'fixtures/plugins/review')].join(',') })
-  engine = await createEngine({ config, secrets: { resolve: (names) => Object.fromEntries(names.map((n) => [n, SECRET])) } })
+  engine = await createEngine({ config, secrets: { resolve: async (names) => Object.fromEntries(names.map((n) => [n, SECRET])) } })
 })
 afterAll(async () => { await engine?.shutdown({ graceMs: 0 }); rmSync(dir, { recursive: true, force: true }) })
 
@@ -55,7 +55,7 @@ describe('review: a secret dumped as bytes by accident is masked', () => {
     const yaml = 'id: dump\nsecrets: [TOKEN]\ntasks:\n  - id: dump\n    type: review/leaky-dump.dump\n    inputs: { token: "{{ secrets.TOKEN }}" }\n'
     const ex = await engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
     expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
-    const rows = engine.store.logs.list({ executionId: ex.id, limit: 1000 }).items.map((l) => l.message)
+    const rows = (await engine.store.logs.list({ executionId: ex.id, limit: 1000 })).items.map((l) => l.message)
     expect(rows.some((m) => m.startsWith('request body:'))).toBe(true)
     const leaked = rows.filter((m) => NEEDLES.some((n) => m.includes(n)))
     expect(leaked).toEqual([])
@@ -66,7 +66,7 @@ describe('review: a secret dumped as bytes by accident is masked', () => {
     const yaml = 'id: wrapped\nsecrets: [TOKEN]\ntasks:\n  - id: wrapped\n    type: review/leaky-dump.wrapped\n    inputs: { token: "{{ secrets.TOKEN }}" }\n'
     const ex = await engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
     expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
-    const rows = engine.store.logs.list({ executionId: ex.id, limit: 1000 }).items.map((l) => l.message)
+    const rows = (await engine.store.logs.list({ executionId: ex.id, limit: 1000 })).items.map((l) => l.message)
     expect(rows.some((m) => m.startsWith('X-Api-Credential:'))).toBe(true)
     // Any 12 consecutive chars of the form past its first 3 are the secret's bytes.
     expect(rows.filter((m) => m.includes(b64.slice(3, 15)) || m.includes(b64.slice(20, 32)))).toEqual([])

@@ -36,7 +36,7 @@ async function run(engine: Engine) {
   const ex = await engine.start({ workflow: WF, trigger: { type: 'manual' } })
   const done = await engine.waitFor(ex.id)
   const logs = (await engine.store.logs.list({ executionId: ex.id, limit: 100 })).items
-  return { done, snap: engine.snapshot(ex.id)!, logs }
+  return { done, snap: (await engine.snapshot(ex.id))!, logs }
 }
 
 describe('runner seam', () => {

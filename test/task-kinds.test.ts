@@ -77,13 +77,13 @@ tasks:
     const ex = await engine.start({ workflow: parsed(source(key)), inputs: { name: 'ada' }, trigger: { type: 'manual' } })
     const done = await engine.waitFor(ex.id)
     expect(done.state).toBe('SUCCESS')
-    const snap = engine.snapshot(ex.id)!
+    const snap = (await engine.snapshot(ex.id))!
     const [greet, use] = snap.taskRuns
     expect(greet).toMatchObject({ taskId: 'greet', kind: 'echo', state: 'SUCCESS', attempt: 1, output: { message: 'hello ada', n: 3 } })
     expect(greet!.attempts).toEqual([expect.objectContaining({ attempt: 1, state: 'SUCCESS' })])
     expect(greet!.attempts[0]!.runner).toBeUndefined() // no process ran it
     expect(use).toMatchObject({ taskId: 'use', kind: 'plugin', state: 'SUCCESS', output: { value: 'hello ada' } })
-    const audit = engine.store.audit.forExecution(ex.id).filter((a) => a.taskId === 'greet').map((a) => a.type)
+    const audit = (await engine.store.audit.forExecution(ex.id)).filter((a) => a.taskId === 'greet').map((a) => a.type)
     expect(audit).toEqual(['STARTED', 'COMPLETED'])
     const detail = toExecutionDetail(snap)
     expect(detail.tasks.map((t) => [t.taskId, t.kind, t.type])).toEqual([['greet', 'echo', 'echo'], ['use', 'plugin', 'test/probe.effect']])
@@ -98,6 +98,6 @@ secrets: [TOKEN]
 `)
     const done = await engine.waitFor((await engine.start({ workflow: wf, trigger: { type: 'manual' } })).id)
     expect(done).toMatchObject({ state: 'FAILED', error: { code: 'TEMPLATE_ERROR' } })
-    expect(engine.snapshot(done.id)!.taskRuns.map((r) => [r.taskId, r.state])).toEqual([['a', 'FAILED'], ['b', 'SKIPPED']])
+    expect((await engine.snapshot(done.id))!.taskRuns.map((r) => [r.taskId, r.state])).toEqual([['a', 'FAILED'], ['b', 'SKIPPED']])
   })
 })

@@ -5,8 +5,7 @@
 
 import { afterEach, describe, expect, it } from 'bun:test'
 import type { RunningServer } from '../api/server.ts'
-import { listFires } from '../runtime/cron/index.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import { tempDb, workflowYaml } from './triggers-fixtures.ts'
 import { applyOver, bootServer, executionsOver } from './triggers-server-fixtures.ts'
 
@@ -37,14 +36,14 @@ describe('cron end to end (real clock)', () => {
       expect(t).toBeGreaterThan(started - 2000)
     }
     // The ledger and the CREATED audit event agree, read through a third handle on the file.
-    const reader = openStore(db.path)
+    const reader = openSqliteStore(db.path)
     try {
-      const fired = listFires(reader, 'tick').filter((f) => f.scheduledAt <= Math.max(...ticks))
+      const fired = (await reader.cronFires.list('tick')).filter((f) => f.scheduledAt <= Math.max(...ticks))
       expect(fired.map((f) => f.executionId).sort()).toEqual(runs.map((r) => r.id).sort())
-      const created = reader.audit.forExecution(runs[0]!.id).find((e) => e.type === 'CREATED')
+      const created = (await reader.audit.forExecution(runs[0]!.id)).find((e) => e.type === 'CREATED')
       expect(created?.data).toMatchObject({ trigger: { type: 'cron', scheduledAt: runs[0]!.trigger.scheduledAt, data: { triggerIndex: 0 } } })
     } finally {
-      reader.close()
+      await reader.close()
     }
   }, 30_000)
 })

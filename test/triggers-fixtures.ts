@@ -5,16 +5,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ManualClock } from '../runtime/clock.ts'
 import type { CronEngine, Scheduler } from '../actors/triggers/cron-scheduler.ts'
-import { AppError, ErrorCode } from '../runtime/errors.ts'
+import { admit } from '../actors/supervisor/admission.ts'
+import { AppError } from '../runtime/errors.ts'
 import { newExecutionId } from '../runtime/ids.ts'
-import { openStore, type ExecutionRecord, type Store, type TriggerInfo } from '../runtime/store/store.ts'
+import { openSqliteStore, type SqliteStore } from '../runtime/store/sqlite/store.ts'
+import type { Store } from '../runtime/store/store.ts'
+import type { ExecutionRecord, TriggerInfo } from '../runtime/store/types.ts'
 import { parseWorkflow } from '../runtime/workflow/index.ts'
 
 /** A temp directory with a database path; `cleanup()` removes it. */
-export function tempDb(): { path: string; open: () => Store; cleanup: () => void } {
+export function tempDb(): { path: string; open: () => SqliteStore; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'ak-triggers-'))
   const path = join(dir, 'state.db')
-  return { path, open: () => openStore(path), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
+  return { path, open: () => openSqliteStore(path), cleanup: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
 /** Workflow YAML with the given trigger lines (already indented list items) and one log task. */
@@ -23,26 +26,26 @@ export function workflowYaml(id: string, triggers: string[], extra = ''): string
 }
 
 /** Parses and stores a workflow at `now`, as `workflow apply` would. */
-export function applyWorkflow(store: Store, yaml: string, now: number) {
+export async function applyWorkflow(store: Store, yaml: string, now: number) {
   const parsed = parseWorkflow(yaml)
   if (!parsed.ok) throw new Error(`fixture does not parse: ${JSON.stringify(parsed.issues)}`)
-  return store.workflows.upsert(parsed.workflow, yaml, now).record
+  return (await store.workflows.upsert(parsed.workflow, yaml, now)).record
 }
 
 /**
- * Creates executions exactly as the engine does (insert + `onCreate` in one transaction) without running
- * them. `gate`, when set, is awaited before the transaction: tests hold two fires in flight with it.
+ * Creates executions exactly as the engine does (the creation and its cron fire in one atomic request of one
+ * commit) without running them. `gate`, when set, is awaited before the commit: tests hold two fires in flight with it.
  */
 export class StandInEngine implements CronEngine {
   gate: Promise<void> | undefined
   failNext: Error | undefined
   /** Called as `start` is entered (before the gate): tests learn a fire is in flight. */
   onEnter: (() => void) | undefined
-  /** Creations aborted by `onCreate` throwing (the unique key on cron_fires). */
+  /** Creations refused as a whole (the unique key on cron_fires). */
   rolledBack = 0
   constructor(readonly store: Store, private readonly clock: { now(): number }) {}
 
-  async start(req: { workflowId: string; inputs: Record<string, unknown>; trigger: TriggerInfo }, opts?: { onCreate?: (id: string) => void }): Promise<ExecutionRecord> {
+  async start(req: { workflowId: string; inputs: Record<string, unknown>; trigger: TriggerInfo }, opts: { cronFire: { triggerIndex: number; scheduledAt: number } }): Promise<ExecutionRecord> {
     this.onEnter?.()
     await this.gate
     if (this.failNext) {
@@ -50,25 +53,27 @@ export class StandInEngine implements CronEngine {
       this.failNext = undefined
       throw e
     }
-    const rec = this.store.workflows.get(req.workflowId)
-    if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${req.workflowId} not found`)
+    const rec = admit({ accepting: true }, req.workflowId, await this.store.workflows.get(req.workflowId))
     const id = newExecutionId(this.clock.now())
-    try {
-      this.store.transaction(() => {
-        this.store.executions.insert({ id, workflow: rec.workflow, revision: rec.revision, inputs: req.inputs, trigger: req.trigger, now: this.clock.now() })
-        opts?.onCreate?.(id)
-      })
-    } catch (e) {
+    const { results } = await this.store.commit({
+      at: this.clock.now(), durable: true,
+      requests: [{ atomic: true, transitions: [
+        { kind: 'create', executionId: id, workflow: rec.workflow, revision: rec.revision, inputs: req.inputs, trigger: req.trigger },
+        { kind: 'cronFire', workflowId: req.workflowId, executionId: id, ...opts.cronFire },
+      ] }],
+    })
+    const [created] = results[0]!
+    if (!created!.ok) {
       this.rolledBack++
-      throw e
+      throw new AppError(created!.error.code, created!.error.message, created!.error.details)
     }
-    return this.store.executions.get(id)!
+    return (await this.store.executions.get(id))!
   }
 }
 
 /** Cron executions of a workflow, oldest tick first. */
-export function cronRuns(store: Store, workflowId: string): ExecutionRecord[] {
-  return store.executions.list({ workflowId, limit: 1000 }).items
+export async function cronRuns(store: Store, workflowId: string): Promise<ExecutionRecord[]> {
+  return (await store.executions.list({ workflowId, limit: 1000 })).items
     .filter((e) => e.trigger.type === 'cron')
     .sort((a, b) => (a.trigger.scheduledAt ?? 0) - (b.trigger.scheduledAt ?? 0))
 }

@@ -10,7 +10,7 @@ import { bodyToInputs } from '../api/services/webhooks.ts'
 import { ManualClock } from '../runtime/clock.ts'
 import { defaultConfig } from '../runtime/config/index.ts'
 import { SecretStore } from '../runtime/secrets/index.ts'
-import type { Store } from '../runtime/store/store.ts'
+import type { SqliteStore } from '../runtime/store/sqlite/store.ts'
 import { hashWebhookKey } from '../runtime/store/webhook-keys.ts'
 import { tempDb, workflowYaml } from './triggers-fixtures.ts'
 
@@ -18,7 +18,7 @@ const API_KEY = 'test-api-key'
 const T0 = Date.parse('2025-01-01T00:00:00Z')
 
 let db: ReturnType<typeof tempDb>
-let store: Store
+let store: SqliteStore
 let clock: ManualClock
 let app: ReturnType<typeof createApp>
 let refreshed = 0
@@ -34,13 +34,13 @@ beforeEach(async () => {
   refreshed = 0
   engine = await createEngine({ config, store })
   app = createApp({
-    engine, store, secrets: new SecretStore(store.db, new Uint8Array(32).fill(7)), config, clock,
+    engine, store, secrets: new SecretStore(store.secrets, new Uint8Array(32).fill(7)), config, clock,
     scheduler: { refresh: () => void refreshed++ },
   })
 })
 afterEach(async () => {
   await engine.shutdown({ graceMs: 0 })
-  store.close()
+  await store.close()
   db.cleanup()
 })
 
@@ -88,7 +88,7 @@ describe('webhook trigger', () => {
   })
 
   it('stores a SHA-256 digest, never the key: not in the row, not in the database file or its WAL', async () => {
-    expect(store.workflows.get('hook')!.webhookKey!.hash).toBe(hashWebhookKey(minted.key))
+    expect((await store.workflows.get('hook'))!.webhookKey!.hash).toBe(hashWebhookKey(minted.key))
     const files = [db.path, `${db.path}-wal`].map((f) => { try { return readFileSync(f) } catch { return Buffer.alloc(0) } })
     expect(files.some((b) => b.length > 0)).toBe(true)
     for (const bytes of files) expect(bytes.includes(minted.key)).toBe(false)
@@ -105,7 +105,7 @@ describe('webhook trigger', () => {
     expect((await post(old, { who: 'x' })).status).toBe(404)
     expect((await post(`http://localhost${fresh.path}`, { who: 'y' })).status).toBe(202)
     expect((await getWorkflow('hook')).webhook).toMatchObject({ keyHint: fresh.key.slice(0, 4), keyCreatedAt: T0 + 60_000 })
-    const audit = store.audit.list({ type: 'WEBHOOK_KEY_ROTATED' })
+    const audit = await store.audit.list({ type: 'WEBHOOK_KEY_ROTATED' })
     expect(audit).toHaveLength(1)
     expect(audit[0]).toMatchObject({ workflowId: 'hook', data: { keyHint: fresh.keyHint, previousKeyHint: minted.keyHint } })
     expect(JSON.stringify(audit)).not.toContain(fresh.key)
@@ -119,14 +119,14 @@ describe('webhook trigger', () => {
     const conflict = await rotate('cronly')
     expect(conflict.status).toBe(409)
     expect(((await conflict.json()) as { error: { message: string } }).error.message).toContain('type: webhook')
-    expect(store.audit.list({ type: 'WEBHOOK_KEY_ROTATED' })).toHaveLength(0)
+    expect(await store.audit.list({ type: 'WEBHOOK_KEY_ROTATED' })).toHaveLength(0)
   })
 
   it('starts an execution from the JSON body without an API key: 202 with the id, trigger webhook', async () => {
     const res = await post(await hookUrl('hook'), { who: 'octocat' })
     expect(res.status).toBe(202)
     const { executionId } = await res.json() as { executionId: string }
-    const ex = store.executions.get(executionId)!
+    const ex = (await store.executions.get(executionId))!
     expect(ex.inputs).toEqual({ who: 'octocat', n: 1 })
     expect(ex.trigger.type).toBe('webhook')
   })
@@ -143,7 +143,7 @@ describe('webhook trigger', () => {
     const streamed = await app.handle(new Request(url, { method: 'POST', body: stream, headers: { 'content-type': 'application/json' } }))
     expect(streamed.status).toBe(400)
     expect(sent).toBeLessThan(40) // reading stopped at the cap, not at the end of the upload
-    expect(store.executions.list().total).toBe(0)
+    expect((await store.executions.list()).total).toBe(0)
   })
 
   it('answers 404 alike for a wrong key and an unknown workflow, without revealing which', async () => {
@@ -153,7 +153,7 @@ describe('webhook trigger', () => {
     expect(wrongKey.status).toBe(404)
     expect(unknown.status).toBe(404)
     expect(await wrongKey.json()).toEqual(await unknown.json())
-    expect(store.executions.list({}).total).toBe(0)
+    expect((await store.executions.list({})).total).toBe(0)
   })
 
   it('answers 404 for a workflow without a webhook trigger', async () => {
@@ -173,12 +173,12 @@ describe('webhook trigger', () => {
     expect(notObject.status).toBe(400)
     const notJson = await post(url, '{oops', { 'content-type': 'text/plain' })
     expect(await notJson.json()).toMatchObject({ error: { code: 'INVALID_INPUT', message: 'webhook body is not valid JSON' } })
-    expect(store.executions.list({}).total).toBe(0)
+    expect((await store.executions.list({})).total).toBe(0)
   })
 
   it('answers 409 WORKFLOW_DISABLED for a disabled workflow (with the right key)', async () => {
     const url = await hookUrl('hook')
-    store.workflows.setEnabled('hook', false, clock.now())
+    await store.workflows.setEnabled('hook', false, clock.now())
     const res = await post(url, { who: 'a' })
     expect(res.status).toBe(409)
     expect(await res.json()).toMatchObject({ error: { code: 'WORKFLOW_DISABLED' } })

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEngine } from '../actors/engine.ts'
-import { migrate } from '../runtime/store/db.ts'
-import { MIGRATIONS } from '../runtime/store/migrations.ts'
+import { migrate } from '../runtime/store/sqlite/db.ts'
+import { MIGRATIONS } from '../runtime/store/sqlite/migrations.ts'
 import { effectKey, effects, testConfig } from './helpers/engine.ts'
 
 // Migration 6 keys task runs by path: an execution a v0.2 engine (schema 5) left half done must resume on the
@@ -44,14 +44,14 @@ describe('upgrading a v0.2 database to run paths', () => {
     try {
       const done = await engine.waitFor('ex_old')
       expect(done.state).toBe('SUCCESS')
-      const runs = engine.snapshot('ex_old')!.taskRuns
+      const runs = (await engine.snapshot('ex_old'))!.taskRuns
       expect(runs.map((r) => [r.taskId, r.kind, r.parentPath, r.state, r.attempt])).toEqual([
         ['a', 'plugin', undefined, 'SUCCESS', 1], ['b', 'plugin', undefined, 'SUCCESS', 2], ['c', 'plugin', undefined, 'SUCCESS', 1],
       ])
       expect(runs[2]!.output).toMatchObject({ value: 'from-a' })
       // a's side effect happened under v0.2 (not in this run's file); b ran its second attempt; c ran once.
       expect(effects(key).map((e) => `${e.taskId}:${e.attempt}`)).toEqual(['b:2', 'c:1'])
-      expect(engine.store.workflows.get('old')!.workflow.tasks.map((t) => t.kind)).toEqual(['plugin', 'plugin', 'plugin'])
+      expect((await engine.store.workflows.get('old'))!.workflow.tasks.map((t) => t.kind)).toEqual(['plugin', 'plugin', 'plugin'])
     } finally {
       await engine.shutdown({ graceMs: 0 })
     }

@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Supervisor } from '../actors/supervisor/supervisor.ts'
 import { systemClock } from '../runtime/clock.ts'
-import { openStore } from '../runtime/store/store.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
 import { enginePlugins } from '../actors/plugins.ts'
 import { effectKey, effects, testConfig, workflow } from './helpers/engine.ts'
+import { waitUntil } from './server-helpers.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ak-wcrash-'))
-const store = openStore(join(dir, 'w.db'))
+const store = openSqliteStore(join(dir, 'w.db'))
 const plugins = enginePlugins(testConfig(dir))
 const supervisor = new Supervisor({
   store, clock: systemClock, maxConcurrentWorkflows: 4, maxConcurrentTasks: 4, workers: 1,
@@ -20,7 +21,7 @@ const supervisor = new Supervisor({
 })
 afterAll(async () => {
   await supervisor.shutdown(0)
-  store.close()
+  await store.close()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -43,11 +44,11 @@ tasks:
     worker!.terminate()
     const done = await supervisor.waitFor(ex.id)
     expect(done.state).toBe('SUCCESS')
-    const runs = Object.fromEntries(store.executions.taskRuns(ex.id).map((r) => [r.taskId, r]))
+    const runs = Object.fromEntries((await store.executions.taskRuns(ex.id)).map((r) => [r.taskId, r]))
     expect(runs.a!.attempt).toBe(1)
     expect(runs.b!.attempts.map((x) => [x.state, x.error?.code ?? null])).toEqual([['FAILED', 'INTERRUPTED'], ['SUCCESS', null]])
     expect(effects(key).filter((l) => l.taskId === 'a')).toHaveLength(1)
-    expect(store.audit.forExecution(ex.id).some((e) => e.type === 'RECOVERED' && e.taskId === 'b')).toBe(true)
+    expect((await store.audit.forExecution(ex.id)).some((e) => e.type === 'RECOVERED' && e.taskId === 'b')).toBe(true)
     expect(supervisor.workerThreads()).toHaveLength(1)
     expect(supervisor.workerThreads()[0]).not.toBe(worker)
   })
@@ -65,5 +66,27 @@ tasks:
     const done = await supervisor.waitFor(ex.id)
     expect(done.state).toBe('SUCCESS')
     expect(supervisor.stats().runningTasks).toBe(0)
+  }, 20_000)
+
+  it('recovers an execution whose worker dies while the execution is handed to it (the hand-over does not wait for a dead worker)', async () => {
+    // The worker dies the moment the execution's RUNNING commits: the dispatch then hands the execution to a worker
+    // whose death the pool has not heard of yet. Its reply never comes; a dispatch waiting for it held every later
+    // dispatch, recovery's included (the hang seen once under load in "gives back the task slots").
+    const key = effectKey('wcrash-handover')
+    const [worker] = supervisor.workerThreads()
+    expect(worker).toBeDefined()
+    const off = supervisor.subscribe((e) => {
+      if (e.type === 'execution' && e.workflowId === 'handover' && e.state === 'RUNNING') (off(), worker!.terminate())
+    })
+    const ex = await supervisor.start({
+      workflow: workflow(`id: handover\ntasks:\n  - { id: a, type: test/probe.effect, inputs: { key: ${key} } }\n`), trigger: { type: 'manual' },
+    })
+    const done = await supervisor.waitFor(ex.id)
+    expect(done.state).toBe('SUCCESS')
+    expect(effects(key).map((l) => l.taskId)).toEqual(['a'])
+    expect(supervisor.workerThreads()[0]).not.toBe(worker)
+    // The worker says its execution actor stopped a moment after the terminal commit.
+    await waitUntil('the execution to leave the worker', () => supervisor.stats().runningExecutions === 0)
+    expect(supervisor.stats()).toMatchObject({ runningTasks: 0, queuedExecutions: 0 })
   }, 20_000)
 })

@@ -2,8 +2,7 @@
 
 import type { Clock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
-import { isTerminalTask } from '../../runtime/state/states.ts'
-import type { Transition } from '../../runtime/store/checkpoint.ts'
+import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
@@ -139,10 +138,7 @@ export class ExecutionActor {
     for (const c of this.aborts.values()) c.abort('crash')
     this.life.abort()
     const error = { code: ErrorCode.Internal, message: `execution actor crashed: ${message}` }
-    const transitions: Transition[] = Object.entries(this.view.tasks)
-      .filter(([, t]) => !isTerminalTask(t.state))
-      .map(([taskId]) => ({ kind: 'task', executionId: this.id, taskId, to: 'FAILED', error }))
-    transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', error })
-    void this.deps.port.checkpoint(transitions).finally(() => this.deps.onStopped(this.id))
+    const runs = Object.entries(this.view.tasks).map(([taskId, t]) => ({ taskId, state: t.state }))
+    void this.deps.port.checkpoint(terminateUnfinished(this.id, runs, { to: 'FAILED', error })).finally(() => this.deps.onStopped(this.id))
   }
 }

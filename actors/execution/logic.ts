@@ -7,6 +7,7 @@
 
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { isTerminalTask, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
+import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
@@ -139,14 +140,13 @@ class Planner {
     this.view.phase = phase
     this.view.stopError = error
     const to = phase === 'cancelling' ? 'CANCELLED' : 'FAILED'
-    for (const t of this.view.plan.tasks) {
-      if (isTerminalTask(this.view.tasks[t.id]!.state)) continue
-      this.set(t.id, { state: to, error })
-      this.transitions.push({
-        kind: 'task', executionId: this.id, taskId: t.id, to, error,
-        ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}),
-      })
-      this.settle(t.id, to)
+    const runs = this.view.plan.tasks.map((t) => ({ taskId: t.id, state: this.view.tasks[t.id]!.state }))
+    // The execution itself ends in finishIfDone, once its running attempts are gone.
+    for (const t of terminateUnfinished(this.id, runs, { to, error, ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}) }, { tasksOnly: true })) {
+      this.transitions.push(t)
+      if (t.kind !== 'task') continue
+      this.set(t.taskId, { state: to, error })
+      this.settle(t.taskId, to)
     }
     if (this.view.inFlight.size) this.effects.push({ type: 'abortTasks', reason: phase === 'cancelling' ? 'cancel' : 'timeout' })
     return this

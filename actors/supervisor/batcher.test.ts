@@ -3,25 +3,28 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { openStore, type Store } from '../../runtime/store/store.ts'
+import type { Transition } from '../../runtime/store/checkpoint.ts'
+import { openSqliteStore, type SqliteStore } from '../../runtime/store/sqlite/store.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
+import { createExecutions } from '../../test/helpers/store.ts'
 import { CheckpointBatcher, type Committed } from './batcher.ts'
 
 const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', kind: 'plugin', type: 'core/log.info', needs: [], inputs: {} }] }
 let dir: string
-let store: Store
-beforeEach(() => {
+let store: SqliteStore
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ak-batch-'))
-  store = openStore(join(dir, 'b.db'))
-  store.transaction(() => {
-    store.executions.insert({ id: 'e1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'manual' }, now: 1 })
-    store.executions.insert({ id: 'e2', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'manual' }, now: 1 })
-  })
+  store = openSqliteStore(join(dir, 'b.db'))
+  await createExecutions(store, [{ id: 'e1', workflow: wf }, { id: 'e2', workflow: wf }])
 })
-afterEach(() => {
-  store.close()
+afterEach(async () => {
+  await store.close()
   rmSync(dir, { recursive: true, force: true })
 })
+
+/** A creation as the supervisor submits it: all or nothing, never waiting for the store, fsynced. */
+const creation = { atomic: true, failFast: true, durable: true }
+const create = (id: string): Transition => ({ kind: 'create', executionId: id, workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' } })
 
 describe('checkpoint batcher', () => {
   it('commits what arrives in one event-loop turn in one transaction, each caller getting its own result', async () => {
@@ -49,16 +52,16 @@ describe('checkpoint batcher', () => {
     const [r1, r2] = await Promise.all([p1, p2])
     expect(r1).toEqual([{ ok: true, changed: true }])
     expect(r2![0]).toMatchObject({ ok: false, error: { code: 'INTERNAL' } })
-    expect(store.executions.get('e1')!.state).toBe('RUNNING')
-    expect(store.executions.get('e2')!.state).toBe('PENDING')
-    expect(store.logs.list({ executionId: 'e1' }).items.map((l) => l.message)).toEqual(['kept'])
+    expect((await store.executions.get('e1'))!.state).toBe('RUNNING')
+    expect((await store.executions.get('e2'))!.state).toBe('PENDING')
+    expect((await store.logs.list({ executionId: 'e1' })).items.map((l) => l.message)).toEqual(['kept'])
   })
 })
 
 /** Polls until `check` holds (a deadline, never a fixed sleep). */
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
     await Bun.sleep(2)
   }
@@ -84,7 +87,7 @@ describe('checkpoint batcher on a store that cannot be written', () => {
     refuseWrites(false)
     expect(await first).toEqual([{ ok: true, changed: true }])
     expect(await second).toEqual([{ ok: true, changed: true }]) // RUNNING committed before SUCCESS
-    expect(store.executions.get('e1')!.state).toBe('SUCCESS')
+    expect((await store.executions.get('e1'))!.state).toBe('SUCCESS')
     expect(store.health.status()).toEqual({ writable: true })
     expect(b.waitingForStore).toBe(false)
   })
@@ -93,14 +96,14 @@ describe('checkpoint batcher on a store that cannot be written', () => {
     const b = new CheckpointBatcher(store, systemClock, () => {}, quick)
     refuseWrites(true)
     const waiting = b.submit([{ kind: 'execution', executionId: 'e2', to: 'RUNNING' }])
-    const created = b.write(() => store.executions.insert({ id: 'e3', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 2 }), { durable: true })
-    expect(await created.catch((e: unknown) => e)).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true, details: { sqlite: 'SQLITE_READONLY' } })
+    const [created] = await b.submit([create('e3')], creation)
+    expect(created).toMatchObject({ ok: false, error: { code: 'STORAGE_UNAVAILABLE', retryable: true, details: { sqlite: 'SQLITE_READONLY' } } })
     const [cancel] = await b.submit([{ kind: 'execution', executionId: 'e1', to: 'CANCELLED' }], { failFast: true })
     expect(cancel).toMatchObject({ ok: false, error: { code: 'STORAGE_UNAVAILABLE' } })
-    expect(store.executions.get('e3')).toBeUndefined()
+    expect(await store.executions.get('e3')).toBeUndefined()
     refuseWrites(false)
     expect(await waiting).toEqual([{ ok: true, changed: true }])
-    expect(store.executions.get('e1')!.state).toBe('PENDING')
+    expect((await store.executions.get('e1'))!.state).toBe('PENDING')
   })
 
   it('buffers log lines within its bound and, once the store is back, says how many it dropped', async () => {
@@ -112,7 +115,7 @@ describe('checkpoint batcher on a store that cannot be written', () => {
     await until('another refused attempt', () => b.failedCommits >= 2)
     refuseWrites(false)
     await b.submit([])
-    const messages = store.logs.list({ executionId: 'e1', order: 'asc' }).items.map((l) => l.message)
+    const messages = (await store.logs.list({ executionId: 'e1', order: 'asc' })).items.map((l) => l.message)
     expect(messages).toEqual(['1', '2', '3', '2 log lines were dropped while the store could not be written'])
   })
 
@@ -121,39 +124,42 @@ describe('checkpoint batcher on a store that cannot be written', () => {
     refuseWrites(true)
     const pending = b.submit([{ kind: 'execution', executionId: 'e1', to: 'RUNNING' }])
     await until('a refused attempt', () => b.failedCommits >= 1)
-    b.stopWaiting()
+    await b.stopWaiting()
     expect((await pending)[0]).toMatchObject({ ok: false, error: { code: 'STORAGE_UNAVAILABLE' } })
     refuseWrites(false)
     const [later] = await b.submit([{ kind: 'execution', executionId: 'e2', to: 'RUNNING' }])
     expect(later).toMatchObject({ ok: false, error: { code: 'STORAGE_UNAVAILABLE' } })
-    expect(store.executions.get('e2')!.state).toBe('PENDING') // recovery on the next start decides, not a late commit
+    expect((await store.executions.get('e2'))!.state).toBe('PENDING') // recovery on the next start decides, not a late commit
   })
 
   it('commits the turn\'s creations together in one fsynced (synchronous = FULL) transaction, and NORMAL ones after', async () => {
     const b = new CheckpointBatcher(store, systemClock, () => {}, quick)
     const level = () => store.db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()!.synchronous
-    const seen = await Promise.all(Array.from({ length: 50 }, (_, i) => b.write(() => {
-      store.executions.insert({ id: `c${i}`, workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 3 })
-      return level()
-    }, { durable: true })))
-    expect(new Set(seen)).toEqual(new Set([2])) // FULL
+    // The level each row was written at, seen from inside the commit.
+    store.db.exec(`CREATE TABLE seen (what TEXT, lvl INTEGER);
+      CREATE TRIGGER seen_execution AFTER INSERT ON executions BEGIN INSERT INTO seen SELECT NEW.id, synchronous FROM pragma_synchronous; END;
+      CREATE TRIGGER seen_state AFTER UPDATE OF state ON executions BEGIN INSERT INTO seen SELECT NEW.id, synchronous FROM pragma_synchronous; END`)
+    const seen = () => store.db.query<{ what: string; lvl: number }, []>('SELECT what, lvl FROM seen').all()
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => b.submit([create(`c${i}`)], creation)))
+    expect(results.every(([r]) => r!.ok)).toBe(true)
+    expect(new Set(seen().map((r) => r.lvl))).toEqual(new Set([2])) // FULL
+    expect(seen()).toHaveLength(50)
     expect(b.commits).toBe(1)
-    const [normal] = await Promise.all([b.write(() => level()), b.submit([{ kind: 'execution', executionId: 'e1', to: 'RUNNING' }])])
-    expect(normal).toBe(1) // NORMAL
+    await b.submit([{ kind: 'execution', executionId: 'e1', to: 'RUNNING' }])
+    expect(seen().find((r) => r.what === 'e1')!.lvl).toBe(1) // NORMAL
     expect(level()).toBe(1)
   })
 
-  it('rolls back only the creation that throws (a cron tick fired already), not its neighbours', async () => {
+  it('rolls back only the creation that is refused (a cron tick fired already), not its neighbours', async () => {
     const b = new CheckpointBatcher(store, systemClock, () => {}, quick)
-    const ok = b.write(() => store.executions.insert({ id: 'k1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 4 }), { durable: true })
-    const bad = b.write(() => {
-      store.executions.insert({ id: 'k2', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, now: 4 })
-      throw new Error('duplicate tick')
-    }, { durable: true })
-    await ok
-    expect(await bad.catch((e: Error) => e.message)).toBe('duplicate tick')
-    expect(store.executions.get('k1')).toBeDefined()
-    expect(store.executions.get('k2')).toBeUndefined()
-    expect(store.executions.taskRuns('k2')).toEqual([])
+    const fire = (executionId: string): Transition => ({ kind: 'cronFire', workflowId: 'w', triggerIndex: 0, scheduledAt: 60_000, executionId })
+    expect((await b.submit([create('k0'), fire('k0')], creation))[0]).toEqual({ ok: true, changed: true })
+    const ok = b.submit([create('k1')], creation)
+    const bad = b.submit([create('k2'), fire('k2')], creation)
+    expect((await ok)[0]).toEqual({ ok: true, changed: true })
+    expect(await bad).toMatchObject([{ ok: false, error: { code: 'CONFLICT', details: { duplicateFire: true } } }, { ok: false }])
+    expect(await store.executions.get('k1')).toBeDefined()
+    expect(await store.executions.get('k2')).toBeUndefined()
+    expect(await store.executions.taskRuns('k2')).toEqual([])
   })
 })

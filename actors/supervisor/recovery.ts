@@ -1,13 +1,24 @@
 /**
- * Crash recovery (invariant 3), as a pure function of a stored snapshot: a task interrupted while
- * RUNNING is given back (PENDING) if attempts remain, else FAILED with INTERRUPTED; SUCCESS never reruns.
+ * Crash recovery (invariant 3). The rule is a pure function of a stored snapshot: a task interrupted while
+ * RUNNING is given back (PENDING) if attempts remain, else FAILED with INTERRUPTED; SUCCESS never reruns. Around it:
+ * taking over, at start, the executions whose engine is gone (its lease ended, expired, or its process is dead on
+ * this host), and recovering the executions of a worker that crashed.
  */
 
+import type { Clock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
-import { isWaitReason, WAIT_ON_RECOVERY } from '../../runtime/state/states.ts'
-import type { Transition } from '../../runtime/store/checkpoint.ts'
+import { isTerminalExecution, isWaitReason, WAIT_ON_RECOVERY } from '../../runtime/state/states.ts'
+import { terminateUnfinished } from '../../runtime/state/terminate.ts'
+import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
+import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import { isStorageUnavailable } from '../../runtime/store/unavailable.ts'
 import { taskAtPath } from '../../runtime/workflow/run-path.ts'
+import type { SubmitOptions } from './batcher.ts'
+import type { Lease } from './lease.ts'
+
+/** How long recovery waits before it tries again to claim executions the store would not let it claim. */
+const RECOVER_RETRY_MS = 1000
 
 export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine stopped while it ran'): Transition[] {
   const out: Transition[] = []
@@ -26,4 +37,88 @@ export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine s
     }
   }
   return out
+}
+
+/** A worker crashed this execution `crashes` times: it fails, every unfinished task with it (WORKER_CRASHED). */
+export function giveUpTransitions(snap: ExecutionSnapshot, crashes: number): Transition[] {
+  const error = { code: ErrorCode.WorkerCrashed, message: `the worker hosting this execution crashed ${crashes} times` }
+  return terminateUnfinished(snap.execution.id, snap.taskRuns, { to: 'FAILED', error })
+}
+
+export interface RecoveryDeps {
+  store: Store
+  clock: Clock
+  lease: Lease
+  /** Commits through the batcher (claims fail fast, so a store that cannot be written does not hold the start). */
+  commit(transitions: Transition[], opts?: SubmitOptions): Promise<TransitionResult[]>
+  /** Resolves once everything submitted before is committed. */
+  barrier(): Promise<void>
+  /** Whether this engine runs the execution already. */
+  runs(executionId: string): boolean
+  /** This engine runs it from now on. */
+  adopt(executionId: string, workflowId: string): void
+  /** Queues it to run (`front`: ahead of the others, after a crash). */
+  enqueue(executionId: string, front: boolean): void
+}
+
+export class Recovery {
+  private retryTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(private readonly deps: RecoveryDeps) {}
+
+  /**
+   * Resumes every non-terminal execution whose engine is gone: its lease ended or expired, or its process is dead
+   * on this host. Executions a live engine holds (a second server, a `workflow run` on the same file) stay its own.
+   * When the store cannot be written it serves what it has and tries again every second.
+   */
+  async onStart(): Promise<void> {
+    this.retryTimer = undefined
+    const { store, lease, clock } = this.deps
+    let live: Map<string, number>
+    try {
+      live = await lease.reapDead()
+    } catch (e) {
+      if (!isStorageUnavailable(e)) throw e
+      return this.retry()
+    }
+    const now = clock.now()
+    const candidates = (await store.executions.listActive()).filter((e) => !this.deps.runs(e.id) &&
+      (e.owner === undefined || e.owner === lease.owner || (live.get(e.owner) ?? -Infinity) < now))
+    // One commit for every claim; each claim is one conditional update, so a rival engine's claim loses cleanly.
+    const claims = await Promise.all(candidates.map((e) => this.deps.commit([{ kind: 'claim', executionId: e.id }], { failFast: true })))
+    for (const [i, e] of candidates.entries()) {
+      const [claimed] = claims[i]!
+      if (!claimed!.ok) {
+        if (claimed!.error.code === ErrorCode.StorageUnavailable) this.retry()
+        continue // another engine holds it, or was first
+      }
+      const snap = await store.executions.snapshot(e.id)
+      if (!snap) continue
+      this.deps.adopt(e.id, e.workflowId)
+      const t = recoveryTransitions(snap)
+      if (t.length) await this.deps.commit(t)
+      this.deps.enqueue(e.id, false)
+    }
+  }
+
+  /** Its worker died: give back what it was running and queue it first, or fail it once it crashed too often. */
+  async afterCrash(executionId: string, crashes: number, giveUp: boolean): Promise<void> {
+    // Whatever the dead worker had submitted (checkpoints and lines) commits first, so the snapshot below is the whole story.
+    await this.deps.barrier()
+    const snap = await this.deps.store.executions.snapshot(executionId)
+    if (!snap || isTerminalExecution(snap.execution.state)) return
+    const t = recoveryTransitions(snap, 'its worker thread crashed')
+    if (giveUp) t.push(...giveUpTransitions(snap, crashes))
+    await this.deps.commit(t)
+    if (!giveUp) this.deps.enqueue(executionId, true)
+  }
+
+  stop(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    this.retryTimer = undefined
+  }
+
+  private retry(): void {
+    this.retryTimer ??= setTimeout(() => void this.onStart().catch(() => {}), RECOVER_RETRY_MS)
+  }
 }

@@ -1,26 +1,34 @@
 /**
- * The supervisor actor (main thread): the only writer to the store. It creates executions, queues them
- * under `maxConcurrentWorkflows`, hands them to workers, grants task slots under `maxConcurrentTasks`,
- * commits every transition (batched), recovers after crashes, and publishes events.
+ * The supervisor actor (main thread), on the actor kernel: its mailbox takes SupervisorInbox messages one at a
+ * time and its pure logic (logic.ts) decides what runs where; this file performs the effects. Around it, each
+ * concern in its own module: admission (may it start), creation and cancel here, dispatch to the worker pool
+ * (workers.ts), task slots (task-slots.ts), commits (batcher.ts), events (events.ts), recovery (recovery.ts)
+ * and the lease on its executions (lease.ts).
  */
 
 import type { Clock } from '../../runtime/clock.ts'
-import { AppError, ErrorCode, err, ok, toErrorInfo, type Result } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import { newExecutionId } from '../../runtime/ids.ts'
-import { isTerminalExecution, isTerminalTask, WaitReason } from '../../runtime/state/states.ts'
-import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
-import { isStorageFault, translateStorageFault } from '../../runtime/store/faults.ts'
+import { isTerminalExecution } from '../../runtime/state/states.ts'
+import { terminateUnfinished } from '../../runtime/state/terminate.ts'
+import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
-import { CheckpointBatcher, type BatcherOptions, type Committed } from './batcher.ts'
-import type { BeginTask, SupervisorPort, WorkerSettings } from './protocol.ts'
-import { currentOwner, ownerAlive } from './owner.ts'
-import { recoveryTransitions } from './recovery.ts'
-import { Slots } from './slots.ts'
-import { WorkerPool, type PooledWorker } from './workers.ts'
+import { spawnActor, type ActorRef } from '../kernel/actor.ts'
+import { admit, admissionError } from './admission.ts'
+import { CheckpointBatcher, type BatcherOptions } from './batcher.ts'
+import { EventHub } from './events.ts'
+import type { CancelPlan, SupervisorEffect, SupervisorInbox } from './inbox.ts'
+import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
+import { initialSupervisorState, nextSupervisorState, type SupervisorState } from './logic.ts'
+import { workerPort } from './port.ts'
+import type { WorkerSettings } from './protocol.ts'
+import { Recovery } from './recovery.ts'
+import { TaskSlots } from './task-slots.ts'
+import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
 export interface SupervisorOptions {
   store: Store
@@ -32,151 +40,134 @@ export interface SupervisorOptions {
   settings: WorkerSettings
   /** Retry and buffering while the store cannot be written (defaults in batcher.ts). */
   batcher?: BatcherOptions
+  /** This engine's lease on its executions (default 30 s, renewed every 10 s). */
+  lease?: LeaseTiming
 }
-
-const MAX_WORKER_CRASHES = 3
-/** How long recovery waits before it tries again to claim executions the store would not let it claim. */
-const RECOVER_RETRY_MS = 1000
 
 export class Supervisor {
   private readonly store: Store
   private readonly batcher: CheckpointBatcher
-  private readonly slots: Slots
+  private readonly slots: TaskSlots
   private readonly pool: WorkerPool
-  private readonly queue: string[] = []
-  private readonly active = new Map<string, PooledWorker | undefined>()
-  private readonly workflowOf = new Map<string, string>()
-  private readonly crashes = new Map<string, number>()
-  private readonly listeners = new Set<(e: EngineEvent) => void>()
-  private readonly waiters = new Map<string, ((r: ExecutionRecord) => void)[]>()
-  private readonly cancelRequested = new Set<string>()
-  /** Task slots each worker holds: given back when the worker dies, since its tasks never will. */
-  private readonly slotsHeld = new Map<PooledWorker, number>()
-  /** Tasks waiting for a slot, by `executionId/taskId`: they stop waiting once the task ends (cancel, timeout). */
-  private readonly slotWaits = new Map<string, AbortController>()
+  private readonly events: EventHub
+  private readonly lease: Lease
+  private readonly recovery: Recovery
+  private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
+  private state: SupervisorState
+  /** Dispatches run one at a time, in the order the logic asked for them. */
+  private dispatching: Promise<void> = Promise.resolve()
   private idleWaiters: (() => void)[] = []
-  private accepting = true
-  private pumping = false
-  private readonly owner = currentOwner()
-  private recoverTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.store = opts.store
-    this.slots = new Slots(opts.maxConcurrentTasks)
-    this.batcher = new CheckpointBatcher(opts.store, opts.clock, (c) => this.publish(c), opts.batcher)
-    this.pool = new WorkerPool(opts.workers, (w) => this.port(w), opts.settings, (w) => this.onWorkerCrash(w))
+    const { store, clock } = opts
+    this.store = store
+    this.state = initialSupervisorState(opts.maxConcurrentWorkflows)
+    this.lease = new Lease(store, clock, opts.lease ?? DEFAULT_LEASE)
+    this.batcher = new CheckpointBatcher(store, clock, (c) => this.events.publish(c), { ...opts.batcher, owner: this.lease.owner })
+    const commit = (t: Transition[]) => this.batcher.submit(t)
+    this.slots = new TaskSlots(opts.maxConcurrentTasks, { commit, taskRun: (e, t) => store.executions.taskRun(e, t) })
+    this.events = new EventHub({
+      read: (id) => store.executions.get(id),
+      taskEnded: (e, t) => this.slots.taskEnded(e, t),
+      settled: (id) => this.mailbox.tell({ type: 'settled', executionId: id }),
+    })
+    this.recovery = new Recovery({
+      store, clock, lease: this.lease, commit: (t, o) => this.batcher.submit(t, o), barrier: () => this.batcher.barrier(),
+      runs: (id) => this.events.tracks(id), adopt: (id, wf) => this.events.track(id, wf),
+      enqueue: (id, front) => this.mailbox.tell({ type: 'enqueue', executionId: id, ...(front ? { front } : {}) }),
+    })
+    const port = { batcher: this.batcher, slots: this.slots, ...(opts.secrets ? { secrets: opts.secrets } : {}), finished: (w: PooledWorker, id: string) => {
+      w.executions.delete(id)
+      this.mailbox.tell({ type: 'finished', executionId: id })
+    } }
+    this.pool = new WorkerPool(opts.workers, (w) => workerPort(w, port), opts.settings, (w) => this.onWorkerCrash(w))
+    // The logic is pure and total: a throw there is a bug, and the engine must go on serving the others.
+    this.mailbox = spawnActor<SupervisorInbox, CancelPlan | undefined>('supervisor', (m) => this.receive(m), { onCrash: () => 'resume' })
   }
 
-  /**
-   * Resumes every non-terminal execution whose engine is gone (after a crash or a restart); executions a
-   * live engine drives (a second server or a `workflow run` on the same file) are left to it.
-   */
-  async recover(): Promise<void> {
-    this.recoverTimer = undefined
-    for (const e of this.store.executions.listActive()) {
-      if (this.workflowOf.has(e.id)) continue // ours already (a later pass)
-      if (e.owner !== undefined && e.owner !== this.owner && ownerAlive(e.owner)) continue
-      let claimed: boolean
-      try {
-        claimed = e.owner === this.owner || this.store.executions.claim(e.id, this.owner, e.owner)
-      } catch (err) {
-        if (!isStorageFault(err)) throw err
-        // The store cannot be written yet: serve what we have, and claim the rest once it can.
-        this.store.health.failed(err)
-        this.recoverTimer ??= setTimeout(() => void this.recover().catch(() => {}), RECOVER_RETRY_MS)
-        break
-      }
-      if (!claimed) continue // another engine was first
-      const snap = this.store.executions.snapshot(e.id)!
-      this.workflowOf.set(e.id, e.workflowId)
-      const t = recoveryTransitions(snap)
-      if (t.length) await this.batcher.submit(t)
-      this.queue.push(e.id)
-    }
-    void this.pump()
+  /** Registers this engine's lease (the heartbeat renews it until shutdown). Never throws. */
+  begin(): Promise<void> {
+    return this.lease.start()
   }
 
+  /** Resumes the executions whose engine is gone (see Recovery.onStart). */
+  recover(): Promise<void> {
+    return this.recovery.onStart()
+  }
+
+  /** Validates inputs (INVALID_INPUT), creates the execution PENDING (durably) and queues it. */
   async start(req: StartRequest, opts: StartOptions = {}): Promise<ExecutionRecord> {
-    if (!this.accepting) throw new AppError(ErrorCode.Conflict, 'the engine is shutting down')
+    const ctx = { accepting: this.state.accepting }
     let workflow: Workflow
     let revision = 0
-    if (req.workflow) workflow = req.workflow
-    else {
-      const rec = req.workflowId ? this.store.workflows.get(req.workflowId) : undefined
-      if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${req.workflowId} not found`)
-      if (!rec.enabled && req.trigger.type !== 'manual' && req.trigger.type !== 'api')
-        throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${rec.id} is disabled`)
+    if (req.workflow) {
+      const refused = admissionError(ctx, req.workflow.id, 'inline')
+      if (refused) throw refused
+      workflow = req.workflow
+    } else {
+      const id = req.workflowId ?? ''
+      const rec = admit(ctx, id, id ? await this.store.workflows.get(id) : undefined)
       workflow = rec.workflow
       revision = rec.revision
     }
     const inputs = resolveInputs(workflow.inputs, req.inputs ?? {})
     const now = this.opts.clock.now()
     const id = newExecutionId(now)
-    // Batched with the turn's other creations into one fsynced commit: once this resolves, the execution
-    // survives a power cut; a store that cannot be written rejects with STORAGE_UNAVAILABLE.
-    await this.batcher.write(() => {
-      this.store.executions.insert({ id, workflow, revision, inputs, trigger: req.trigger, now, owner: this.owner })
-      opts.onCreate?.(id)
-      this.store.checkpoints.apply([{ kind: 'audit', type: 'CREATED', executionId: id, workflowId: workflow.id, data: { trigger: req.trigger, revision } }], now)
-    }, { durable: true })
-    this.workflowOf.set(id, workflow.id)
-    this.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
-    this.queue.push(id)
-    void this.pump()
-    return this.store.executions.get(id)!
+    // Batched with the turn's other creations into one fsynced commit: once this resolves, the execution survives
+    // a power cut. All or nothing with its cron tick; a store that cannot be written answers STORAGE_UNAVAILABLE.
+    const create: Transition[] = [{ kind: 'create', executionId: id, workflow, revision, inputs, trigger: req.trigger }]
+    if (opts.cronFire) create.push({ kind: 'cronFire', workflowId: workflow.id, executionId: id, ...opts.cronFire })
+    const [created] = await this.batcher.submit(create, { atomic: true, failFast: true, durable: true })
+    if (!created!.ok) throw new AppError(created!.error.code, created!.error.message, created!.error.details, created!.error.retryable === true)
+    this.events.track(id, workflow.id)
+    this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
+    this.mailbox.tell({ type: 'enqueue', executionId: id })
+    return (await this.store.executions.get(id))!
   }
 
+  /** Idempotent; a queued execution is cancelled at once (durably), a running one by its worker. */
   async cancel(id: string, reason = 'cancelled by user'): Promise<ExecutionRecord> {
-    const rec = this.store.executions.get(id)
+    const rec = await this.store.executions.get(id)
     if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
     if (isTerminalExecution(rec.state)) return rec
-    const host = this.active.get(id)
-    if (host) {
-      await host.api.cancel(id, reason)
+    const plan = (await this.mailbox.ask({ type: 'cancel', executionId: id }))!
+    if (plan.kind === 'onWorker') {
+      const w = this.pool.find(plan.workerId)
+      // A worker that dies meanwhile never answers; its executions are recovered, and can be cancelled then.
+      if (w) await untilDeath(w, w.api.cancel(id, reason)).catch(() => {})
       return rec
     }
-    if (this.active.has(id)) {
-      // Being dispatched right now: let the dispatch see the cancellation.
-      this.cancelRequested.add(id)
-      return rec
-    }
-    const idx = this.queue.indexOf(id)
-    if (idx >= 0) this.queue.splice(idx, 1)
-    const error = { code: ErrorCode.Cancelled, message: reason }
-    const snap = this.store.executions.snapshot(id)!
-    const t: Transition[] = snap.taskRuns.filter((r) => !isTerminalTask(r.state))
-      .map((r) => ({ kind: 'task', executionId: id, taskId: r.taskId, to: 'CANCELLED', error }))
-    t.push({ kind: 'execution', executionId: id, to: 'CANCELLED', error })
-    const results = await this.batcher.submit(t, { failFast: true, durable: true })
-    const refused = results.find((r) => !r.ok && r.error.code === ErrorCode.StorageUnavailable)
+    if (plan.kind === 'dispatching') return rec // the cancel follows it to its worker
+    const snap = (await this.store.executions.snapshot(id))!
+    // Not queued here: ours once the claim holds (its engine is gone); another live engine's to cancel otherwise.
+    const claim: Transition[] = plan.kind === 'queued' ? [] : [{ kind: 'claim', executionId: id }]
+    const t = [...claim, ...terminateUnfinished(id, snap.taskRuns, { to: 'CANCELLED', error: { code: ErrorCode.Cancelled, message: reason } })]
+    const results = await this.batcher.submit(t, { failFast: true, durable: true, atomic: plan.kind === 'notHere' })
+    const refused = results.find((r) => !r.ok && (r.error.code === ErrorCode.StorageUnavailable || (plan.kind === 'notHere' && r.error.code === ErrorCode.Conflict)))
     if (refused && !refused.ok) {
       // Nothing was cancelled: the execution keeps its place and the caller may retry.
-      if (idx >= 0) this.queue.splice(Math.min(idx, this.queue.length), 0, id)
-      void this.pump()
+      if (plan.kind === 'queued') this.mailbox.tell({ type: 'cancelRefused', executionId: id, index: plan.index })
+      if (refused.error.code === ErrorCode.Conflict) {
+        throw new AppError(ErrorCode.Conflict, `execution ${id} is run by another engine on this store; cancel it there`, refused.error.details)
+      }
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
     }
-    return this.store.executions.get(id)!
+    return (await this.store.executions.get(id))!
   }
 
-  waitFor(id: string): Promise<ExecutionRecord> {
-    const rec = this.store.executions.get(id)
-    if (!rec) return Promise.reject(new AppError(ErrorCode.NotFound, `execution ${id} not found`))
-    if (isTerminalExecution(rec.state)) return Promise.resolve(rec)
-    return new Promise((resolve) => {
-      const list = this.waiters.get(id) ?? []
-      list.push(resolve)
-      this.waiters.set(id, list)
-    })
+  async waitFor(id: string): Promise<ExecutionRecord> {
+    const rec = await this.events.waitFor(id)
+    if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
+    return rec
   }
 
-  snapshot(id: string): ExecutionSnapshot | undefined {
-    this.batcher.flush()
+  async snapshot(id: string): Promise<ExecutionSnapshot | undefined> {
+    await this.batcher.flush()
     return this.store.executions.snapshot(id)
   }
 
   subscribe(listener: (e: EngineEvent) => void): () => void {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
+    return this.events.subscribe(listener)
   }
 
   /** The live worker threads (diagnostics, and the worker-crash tests). */
@@ -186,17 +177,16 @@ export class Supervisor {
 
   stats(): EngineStats {
     return {
-      runningExecutions: this.active.size, queuedExecutions: this.queue.length, runningTasks: this.slots.inUse,
+      runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length, runningTasks: this.slots.inUse,
       waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore,
     }
   }
 
   /** Stops dispatching, waits up to `graceMs` for running executions, then interrupts the rest. */
   async shutdown(graceMs: number): Promise<void> {
-    this.accepting = false
-    this.queue.length = 0
-    if (this.recoverTimer) clearTimeout(this.recoverTimer)
-    if (this.active.size) {
+    await this.mailbox.ask({ type: 'shutdown' })
+    this.recovery.stop()
+    if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
       const grace = new AbortController()
       await Promise.race([idle, this.opts.clock.sleep(graceMs, grace.signal).catch(() => {})])
@@ -204,175 +194,67 @@ export class Supervisor {
     }
     // Past the grace period nobody waits for the store any more: what cannot be committed now is
     // recovered from the store on the next start, as after a crash.
-    this.batcher.stopWaiting()
+    await this.batcher.stopWaiting()
     // Whatever is still running stops without a terminal state and resumes on the next start.
-    await Promise.all(this.pool.all().map((w) => w.api.interruptAll()))
-    this.batcher.drain()
+    await Promise.all(this.pool.all().map((w) => untilDeath(w, w.api.interruptAll()).catch(() => {})))
+    await this.batcher.drain()
     await this.pool.close()
+    await this.mailbox.stop()
+    await this.lease.stop()
   }
 
-  // ── dispatch ────────────────────────────────────────────────────────────────
+  // ── the mailbox ─────────────────────────────────────────────────────────────
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return
-    this.pumping = true
-    try {
-      while (this.accepting && this.queue.length && this.active.size < this.opts.maxConcurrentWorkflows) {
-        const id = this.queue.shift()!
-        await this.dispatch(id)
+  private receive(m: SupervisorInbox): CancelPlan | undefined {
+    const step = nextSupervisorState(this.state, m)
+    this.state = step.state
+    for (const e of step.effects) this.perform(e)
+    return step.reply
+  }
+
+  private perform(e: SupervisorEffect): void {
+    switch (e.type) {
+      case 'dispatch':
+        this.dispatching = this.dispatching.then(() => this.dispatch(e.executionId))
+        return
+      case 'cancelOnWorker': {
+        const w = this.pool.find(e.workerId)
+        if (w) void untilDeath(w, w.api.cancel(e.executionId, 'cancelled by user')).catch(() => {})
+        return
       }
-    } finally {
-      this.pumping = false
+      case 'recoverCrashed':
+        void this.recovery.afterCrash(e.executionId, e.crashes, e.giveUp).catch(() => {})
+        return
+      case 'idle':
+        for (const w of this.idleWaiters.splice(0)) w()
+        return
     }
   }
 
+  /** Marks it RUNNING (committed first) and hands its snapshot to the least loaded worker. */
   private async dispatch(id: string): Promise<void> {
-    this.active.set(id, undefined)
+    let worker: PooledWorker | undefined
     try {
-      const rec = this.store.executions.get(id)
-      if (!rec || isTerminalExecution(rec.state)) return void this.active.delete(id)
+      const rec = await this.store.executions.get(id)
+      if (!rec || isTerminalExecution(rec.state)) return this.mailbox.tell({ type: 'released', executionId: id })
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
-      const snap = this.store.executions.snapshot(id)!
-      const worker = await this.pool.pick()
+      const snap = (await this.store.executions.snapshot(id))!
+      worker = await this.pool.pick()
       worker.executions.add(id)
-      this.active.set(id, worker)
-      await worker.api.run(snap)
-      if (this.cancelRequested.delete(id)) await worker.api.cancel(id, 'cancelled by user')
+      // Not waiting for a worker that dies meanwhile: the dispatches behind this one (recovery's too) would stall.
+      await untilDeath(worker, worker.api.run(snap))
+      this.mailbox.tell({ type: 'dispatched', executionId: id, workerId: worker.id })
     } catch (e) {
-      this.active.delete(id)
+      if (worker?.dead) return // the worker died with it: its crash recovery has the execution now
+      worker?.executions.delete(id)
+      this.mailbox.tell({ type: 'released', executionId: id })
       await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }])
     }
   }
 
-  private finished(id: string): void {
-    const w = this.active.get(id)
-    w?.executions.delete(id)
-    this.active.delete(id)
-    this.cancelRequested.delete(id)
-    if (this.active.size === 0) for (const w of this.idleWaiters.splice(0)) w()
-    void this.pump()
-  }
-
   private onWorkerCrash(w: PooledWorker): void {
-    for (let n = this.slotsHeld.get(w) ?? 0; n > 0; n--) this.slots.release()
-    this.slotsHeld.delete(w)
-    for (const id of w.executions) {
-      this.active.delete(id)
-      const n = (this.crashes.get(id) ?? 0) + 1
-      this.crashes.set(id, n)
-      void this.recoverAfterCrash(id, n)
-    }
+    this.slots.releaseAll(w)
+    this.mailbox.tell({ type: 'workerCrashed', workerId: w.id, executionIds: [...w.executions] })
     w.executions.clear()
-  }
-
-  private async recoverAfterCrash(id: string, crashes: number): Promise<void> {
-    // Whatever the dead worker had submitted (checkpoints and lines) commits first, so the snapshot below is the whole story.
-    await this.batcher.barrier()
-    const snap = this.store.executions.snapshot(id)
-    if (!snap || isTerminalExecution(snap.execution.state)) return
-    const t = recoveryTransitions(snap, 'its worker thread crashed')
-    if (crashes >= MAX_WORKER_CRASHES) {
-      const error = { code: ErrorCode.WorkerCrashed, message: `the worker hosting this execution crashed ${crashes} times` }
-      for (const r of snap.taskRuns) if (!isTerminalTask(r.state)) t.push({ kind: 'task', executionId: id, taskId: r.taskId, to: 'FAILED', error })
-      t.push({ kind: 'execution', executionId: id, to: 'FAILED', error })
-    }
-    await this.batcher.submit(t)
-    if (crashes < MAX_WORKER_CRASHES) {
-      this.queue.unshift(id)
-      void this.pump()
-    }
-  }
-
-  // ── the port workers call ───────────────────────────────────────────────────
-
-  private port(w: PooledWorker): SupervisorPort {
-    return {
-      checkpoint: (t) => this.batcher.submit(t),
-      beginTask: (req) => this.beginTask(w, req),
-      endTask: () => this.endTask(w),
-      log: (lines) => this.batcher.log(lines),
-      resolveSecrets: async (_executionId, names) => this.resolveSecrets(names),
-      executionFinished: (id) => this.finished(id),
-    }
-  }
-
-  private async beginTask(w: PooledWorker, req: BeginTask): Promise<TransitionResult> {
-    const running: Transition = { kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'RUNNING', attempt: req.attempt, runner: req.runner }
-    if (!this.slots.tryAcquire()) {
-      const [waiting] = await this.batcher.submit([{ kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'WAITING', reason: WaitReason.ConcurrencyLimit }])
-      if (waiting && !waiting.ok) return waiting
-      const key = `${req.executionId}/${req.taskId}`
-      const gaveUp = new AbortController()
-      this.slotWaits.set(key, gaveUp)
-      // The task may have ended in the same batch as its WAITING: then nothing would abort the wait.
-      const now = this.store.executions.taskRun(req.executionId, req.taskId)
-      if (!now || isTerminalTask(now.state)) gaveUp.abort()
-      const got = await this.slots.acquire(gaveUp.signal)
-      if (this.slotWaits.get(key) === gaveUp) this.slotWaits.delete(key)
-      if (!got) return { ok: false, error: { code: ErrorCode.Cancelled, message: `task ${req.taskId} ended while it waited for a slot` } }
-    }
-    if (w.dead) {
-      // The worker died while this task waited: its execution is being recovered elsewhere.
-      this.slots.release()
-      return { ok: false, error: { code: ErrorCode.WorkerCrashed, message: 'the worker hosting this task crashed' } }
-    }
-    this.slotsHeld.set(w, (this.slotsHeld.get(w) ?? 0) + 1)
-    const [r] = await this.batcher.submit([running])
-    // A refused RUNNING (the task was cancelled meanwhile) holds no slot; a refused WAITING never took one.
-    if (!r!.ok) this.endTask(w)
-    return r!
-  }
-
-  private endTask(w: PooledWorker): void {
-    const n = this.slotsHeld.get(w) ?? 0
-    if (n <= 0) return // already given back when the worker died
-    this.slotsHeld.set(w, n - 1)
-    this.slots.release()
-  }
-
-  private resolveSecrets(names: string[]): Result<Record<string, string>> {
-    if (!this.opts.secrets) return err({ code: ErrorCode.SecretNotFound, message: `secret ${names[0]} not found: no secret store is configured` })
-    try {
-      return ok(this.opts.secrets.resolve(names))
-    } catch (e) {
-      return err(toErrorInfo(translateStorageFault(e)))
-    }
-  }
-
-  // ── events ──────────────────────────────────────────────────────────────────
-
-  private publish(c: Committed): void {
-    for (const { transition: t, result } of c.applied) {
-      if (!result.ok || !result.changed) continue
-      if (t.kind === 'execution') {
-        const e: EngineEvent = { type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: t.to, at: c.at }
-        this.emit(e)
-        if (isTerminalExecution(t.to)) this.settle(t.executionId)
-      } else if (t.kind === 'task') {
-        if (isTerminalTask(t.to)) this.slotWaits.get(`${t.executionId}/${t.taskId}`)?.abort()
-        this.emit({ type: 'task', executionId: t.executionId, taskId: t.taskId, state: t.to, attempt: t.attempt ?? 0, at: c.at })
-      }
-    }
-    for (const line of c.logs) this.emit({ type: 'log', line })
-  }
-
-  private settle(id: string): void {
-    const list = this.waiters.get(id)
-    this.workflowOf.delete(id)
-    this.crashes.delete(id)
-    if (!list) return
-    this.waiters.delete(id)
-    const rec = this.store.executions.get(id)!
-    for (const w of list) w(rec)
-  }
-
-  private emit(e: EngineEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(e)
-      } catch {
-        // A listener's failure is its own.
-      }
-    }
   }
 }

@@ -1,6 +1,7 @@
 /** The pool of Bun workers that host execution actors, reached through comlink. */
 
 import * as Comlink from 'comlink'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { SupervisorPort, WorkerApi, WorkerSettings } from './protocol.ts'
 import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
 
@@ -10,6 +11,17 @@ export interface PooledWorker {
   worker: Worker
   executions: Set<string>
   dead: boolean
+  /** Resolves once the worker is dead and its crash handled (its executions are being recovered). */
+  died: Promise<void>
+}
+
+/**
+ * `call`'s answer, or WORKER_CRASHED once the worker is dead: a dead worker never replies (comlink has no timeout),
+ * and whoever waits for it must not wait forever.
+ */
+export function untilDeath<T>(w: PooledWorker, call: Promise<T>): Promise<T> {
+  const gone = w.died.then((): never => { throw new AppError(ErrorCode.WorkerCrashed, `worker ${w.id} is gone`) })
+  return Promise.race([call, gone])
 }
 
 const ENTRY = new URL('../worker/entry.ts', import.meta.url).href
@@ -38,7 +50,8 @@ export class WorkerPool {
   private async spawn(): Promise<PooledWorker> {
     const worker = new Worker(ENTRY)
     const api = Comlink.wrap<WorkerApi>(worker)
-    const w: PooledWorker = { id: this.nextId++, api, worker, executions: new Set(), dead: false }
+    let buried!: () => void
+    const w: PooledWorker = { id: this.nextId++, api, worker, executions: new Set(), dead: false, died: new Promise((r) => (buried = r)) }
     this.workers.push(w)
     const thread = (worker as Worker & { threadId?: number }).threadId
     const died = () => {
@@ -47,6 +60,7 @@ export class WorkerPool {
       // Its plugins' pid namespaces die with their launchers; what its attempts' cgroups still hold is killed too.
       if (thread !== undefined) { try { sweepWorkerSandboxes(thread) } catch { /* best effort */ } }
       if (!this.closing) this.onCrash(w)
+      buried()
     }
     worker.addEventListener('close', died)
     worker.addEventListener('error', (e) => {
@@ -56,12 +70,17 @@ export class WorkerPool {
     })
     const { port1, port2 } = new MessageChannel()
     Comlink.expose(this.port(w), port1)
-    await api.init(Comlink.transfer(port2, [port2]), this.settings)
+    await untilDeath(w, api.init(Comlink.transfer(port2, [port2]), this.settings))
     return w
   }
 
   all(): PooledWorker[] {
     return this.workers.filter((w) => !w.dead)
+  }
+
+  /** The live worker with this id. */
+  find(id: number): PooledWorker | undefined {
+    return this.workers.find((w) => w.id === id && !w.dead)
   }
 
   async close(): Promise<void> {

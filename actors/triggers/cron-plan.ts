@@ -1,7 +1,6 @@
 /** The scheduler's plan: one entry per cron trigger of each enabled workflow, with its cursor. */
 
 import type { Cron } from 'croner'
-import { lastFireAt } from '../../runtime/cron/fires.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import { compileCron } from '../../runtime/triggers/cron-schedule.ts'
 import type { CronTrigger } from '../../runtime/workflow/model.ts'
@@ -26,24 +25,28 @@ export const entryKey = (workflowId: string, index: number, t: CronTrigger): str
  * entry starts from its last recorded fire, or from when the workflow last changed (applied, edited,
  * enabled) — whichever is later, so ticks while it was disabled are never caught up.
  */
-export function replan(store: Store, previous: Plan, onInvalid: (workflowId: string, index: number, e: unknown) => void): Plan {
+export async function replan(store: Store, previous: Plan, onInvalid: (workflowId: string, index: number, e: unknown) => void): Promise<Plan> {
   const next: Plan = new Map()
-  for (const rec of store.workflows.list({ enabled: true }).items) {
-    rec.workflow.triggers.forEach((t, index) => {
-      if (t.type !== 'cron') return
+  for (const rec of (await store.workflows.list({ enabled: true })).items) {
+    for (const [index, t] of rec.workflow.triggers.entries()) {
+      if (t.type !== 'cron') continue
       const key = entryKey(rec.id, index, t)
       const kept = previous.get(key)
-      if (kept) return void next.set(key, kept)
+      if (kept) {
+        next.set(key, kept)
+        continue
+      }
       let cron: Cron
       try {
         cron = compileCron(t)
       } catch (e) {
         // parseWorkflow rejects these at apply time; a row written by an older version must not stop the others.
-        return onInvalid(rec.id, index, e)
+        onInvalid(rec.id, index, e)
+        continue
       }
-      const last = lastFireAt(store, rec.id, index)
+      const last = await store.cronFires.last(rec.id, index)
       next.set(key, { workflowId: rec.id, triggerIndex: index, trigger: t, cron, cursor: Math.max(last ?? -Infinity, rec.updatedAt) })
-    })
+    }
   }
   return next
 }

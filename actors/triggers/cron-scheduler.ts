@@ -8,9 +8,11 @@
 
 import type { Clock } from '../../runtime/clock.ts'
 import { systemClock } from '../../runtime/clock.ts'
-import { isStorageFault } from '../../runtime/store/faults.ts'
-import type { Store, TriggerInfo } from '../../runtime/store/store.ts'
-import { isDuplicateFire, lastFireAt, pruneFires, recordFire } from '../../runtime/cron/fires.ts'
+import { ErrorCode } from '../../runtime/errors.ts'
+import { isDuplicateFire } from '../../runtime/store/checkpoint.ts'
+import type { Store } from '../../runtime/store/store.ts'
+import type { TriggerInfo } from '../../runtime/store/types.ts'
+import { isStorageUnavailable as isStorageFault } from '../../runtime/store/unavailable.ts'
 import { dueTicks, nextFireTime } from '../../runtime/triggers/cron-schedule.ts'
 import { entryKey, orderedEntries, replan, type Plan, type PlanEntry } from './cron-plan.ts'
 
@@ -23,9 +25,10 @@ export const STORAGE_RETRY_MS = 1000
 /** What the scheduler needs of the engine (the real `Engine` satisfies it). */
 export interface CronEngine {
   readonly store: Store
+  /** Creates the execution and records its tick in one commit; CONFLICT (`details.duplicateFire`) for a tick fired already. */
   start(
     req: { workflowId: string; inputs: Record<string, unknown>; trigger: TriggerInfo },
-    opts: { onCreate: (executionId: string) => void },
+    opts: { cronFire: { triggerIndex: number; scheduledAt: number } },
   ): Promise<{ id: string }>
 }
 
@@ -123,52 +126,43 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   /** Fires one tick; false when the store could not be written (the tick is left due, to try again). */
   async function fire(entry: PlanEntry, scheduledAt: number): Promise<boolean> {
     const tick: TickRef = { workflowId: entry.workflowId, triggerIndex: entry.triggerIndex, scheduledAt }
-    const rec = store.workflows.get(entry.workflowId)
-    const t = rec?.workflow.triggers[entry.triggerIndex]
-    // Disabled workflows never fire, even when another server disabled it since we planned.
-    if (!rec || !rec.enabled || t?.type !== 'cron' || entryKey(rec.id, entry.triggerIndex, t) !== entryKey(entry.workflowId, entry.triggerIndex, entry.trigger)) {
+    const skipped = () => {
       dirty = true
       stats.skipped++
       emit({ type: 'skipped', ...tick })
       return true
     }
+    const rec = await store.workflows.get(entry.workflowId)
+    const t = rec?.workflow.triggers[entry.triggerIndex]
+    // The trigger was edited since we planned (a deleted or disabled workflow is the engine's to refuse, below).
+    if (rec && (t?.type !== 'cron' || entryKey(rec.id, entry.triggerIndex, t) !== entryKey(entry.workflowId, entry.triggerIndex, entry.trigger))) return skipped()
     // Never fire at or behind the ledger's newest tick: it was fired, or deliberately passed over by the
     // scheduler that fired a later one (and it may have been pruned since).
-    const head = lastFireAt(store, entry.workflowId, entry.triggerIndex)
+    const head = await store.cronFires.last(entry.workflowId, entry.triggerIndex)
     if (head !== undefined && scheduledAt <= head) {
       stats.duplicates++
       emit({ type: 'duplicate', ...tick })
       return true
     }
-    let duplicate = false
     const data: Record<string, unknown> = { triggerIndex: entry.triggerIndex, cron: entry.trigger.cron }
     if (entry.trigger.timezone) data.timezone = entry.trigger.timezone
     try {
-      const ex = await engine.start({ workflowId: entry.workflowId, inputs: {}, trigger: { type: 'cron', data, scheduledAt } }, {
-        onCreate: (executionId) => {
-          // Inside the creating transaction (BEGIN IMMEDIATE): the check and the insert are atomic.
-          const latest = lastFireAt(store, entry.workflowId, entry.triggerIndex)
-          if (latest !== undefined && scheduledAt <= latest) {
-            duplicate = true
-            throw new Error(`tick ${scheduledAt} of ${entry.workflowId}#${entry.triggerIndex} is behind the ledger`)
-          }
-          try {
-            recordFire(store, { ...tick, executionId, firedAt: clock.now() })
-          } catch (e) {
-            // The unique key says someone fired this tick first; throwing rolls our execution back.
-            duplicate = isDuplicateFire(e)
-            throw e
-          }
-        },
-      })
+      // The tick is recorded in the commit that creates the execution: the ledger's key refuses a tick fired
+      // (or passed over) by anyone since, and then nothing is created.
+      const ex = await engine.start({ workflowId: entry.workflowId, inputs: {}, trigger: { type: 'cron', data, scheduledAt } },
+        { cronFire: { triggerIndex: entry.triggerIndex, scheduledAt } })
       stats.fired++
       emit({ type: 'fired', executionId: ex.id, ...tick })
     } catch (e) {
-      if (duplicate || isDuplicateFire(e)) {
+      if (isDuplicateFire(e)) {
         stats.duplicates++
         emit({ type: 'duplicate', ...tick })
         return true
       }
+      // The engine's admission rule (actors/supervisor/admission.ts) refused: the workflow is gone or disabled, even
+      // when another server disabled it since we planned. Disabled workflows never fire.
+      const code = (e as { code?: unknown } | null)?.code
+      if (code === ErrorCode.WorkflowDisabled || code === ErrorCode.NotFound) return skipped()
       stats.errors++
       report(e, tick)
       if (isStorageFault(e)) {
@@ -186,8 +180,8 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     if (dirty || now - plannedAt >= replanMs) {
       dirty = false
       plannedAt = now
-      plan = replan(store, plan, (workflowId, triggerIndex, e) => onError(e, { workflowId, triggerIndex }))
-      pruneFires(store, now - FIRE_RETENTION_MS)
+      plan = await replan(store, plan, (workflowId, triggerIndex, e) => onError(e, { workflowId, triggerIndex }))
+      await store.cronFires.prune(now - FIRE_RETENTION_MS)
     }
     for (const entry of orderedEntries(plan)) {
       const ticks = dueTicks(entry.cron, entry.trigger, entry.cursor, now, graceMs)

@@ -26,7 +26,7 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
       detail: { summary: 'Audit events of an execution, oldest first', tags: ['executions'] },
     })
     .get('/:id/events', async function* ({ params, query, request }) {
-      executions.exists(params.id)
+      await executions.exists(params.id)
       const stream = executionEvents(ctx, params.id, { afterId: query.afterId ?? 0, signal: request.signal })
       for await (const e of stream) yield sse({ event: e.event, data: e.data })
     }, {

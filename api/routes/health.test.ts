@@ -1,6 +1,7 @@
 /** Health, metrics, OpenAPI and the API-key guard in-process. */
 import { describe, expect, it } from 'bun:test'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { createExecutions } from '../../test/helpers/store.ts'
 import { STORE_COUNTS_TTL_MS } from '../services/metrics.ts'
 import { HELLO, KEY, fixture } from '../../test/helpers/api-fixture.ts'
 
@@ -44,7 +45,7 @@ describe('public endpoints', () => {
     expect(await pending()).toBe('0')
     const parsed = parseWorkflow(HELLO)
     if (!parsed.ok) throw new Error('fixture')
-    f.store.transaction(() => f.store.executions.insert({ id: 'ex_m', workflow: parsed.workflow, revision: 1, inputs: {}, trigger: { type: 'api' }, now: f.clock.now() }))
+    await createExecutions(f.store, [{ id: 'ex_m', workflow: parsed.workflow, trigger: { type: 'api' } }], f.clock.now())
     expect(await pending()).toBe('0') // the counts of 0 s ago are reused
     await f.clock.advance(STORE_COUNTS_TTL_MS)
     expect(await pending()).toBe('1')

@@ -8,15 +8,15 @@ import type { ServiceContext } from '../services/context.ts'
 
 export const healthRoutes = (ctx: ServiceContext, version: string) =>
   new Elysia({ name: 'routes.health' })
-    .get('/health', () => {
+    .get('/health', async () => {
       const runtime = ctx.engine ? 'enabled' as const : 'disabled' as const
       const time = ctx.clock.now()
       let storage
       try {
-        ctx.store.db.query('SELECT 1').get()
+        await ctx.store.ping()
         // While the engine retries its own refused checkpoints, those retries tell; a probe row could still
         // fit where they do not, and would make the status flap.
-        if (!ctx.engine?.stats().waitingForStore) ctx.store.probeWrite(time)
+        if (!ctx.engine?.stats().waitingForStore) await ctx.store.probeWrite(time)
         storage = ctx.store.health.status()
       } catch (e) {
         storage = { writable: false as const, code: 'UNREADABLE', reason: e instanceof Error ? e.message : String(e), since: time, failedCommits: 0 }

@@ -19,7 +19,7 @@ describe('secret routes', () => {
     expect(again.body.error.code).toBe('NOT_FOUND')
     expect((await f.req('GET', '/api/v1/secrets/github_token')).status).toBe(404)
     // Every administrative action is audited by name and version, never with the value.
-    const audit = f.store.audit.list().filter((a) => a.type.startsWith('SECRET_')).reverse()
+    const audit = (await f.store.audit.list()).filter((a) => a.type.startsWith('SECRET_')).reverse()
     expect(audit.map((a) => [a.type, a.data])).toEqual([
       ['SECRET_SET', { name: 'GITHUB_TOKEN', version: 1 }],
       ['SECRET_REVEALED', { name: 'GITHUB_TOKEN' }],

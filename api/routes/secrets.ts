@@ -5,35 +5,35 @@ import { normalizeSecretName, type SecretStore } from '../../runtime/secrets/ind
 import { PutSecretBody, SecretParams } from '../models/secrets.ts'
 
 /** Records an administrative action on a secret (its name and version, never its value). */
-export type SecretAudit = (type: 'SECRET_SET' | 'SECRET_REVEALED' | 'SECRET_DELETED', data: { name: string; version?: number }) => void
+export type SecretAudit = (type: 'SECRET_SET' | 'SECRET_REVEALED' | 'SECRET_DELETED', data: { name: string; version?: number }) => void | Promise<void>
 
 export const secretRoutes = (secrets: SecretStore, audit: SecretAudit = () => {}) =>
   new Elysia({ name: 'routes.secrets', prefix: '/secrets' })
-    .get('/', () => ({ items: secrets.list() }), {
+    .get('/', async () => ({ items: await secrets.list() }), {
       detail: { summary: 'Secret names, versions and timestamps (never values)', tags: ['secrets'] },
     })
-    .put('/:name', ({ params, body, set }) => {
-      const meta = secrets.set(params.name, body.value)
-      audit('SECRET_SET', { name: meta.name, version: meta.version })
+    .put('/:name', async ({ params, body, set }) => {
+      const meta = await secrets.set(params.name, body.value)
+      await audit('SECRET_SET', { name: meta.name, version: meta.version })
       set.status = 204
     }, {
       params: SecretParams,
       body: PutSecretBody,
       detail: { summary: 'Create or replace a secret (204); values up to 64 KiB', tags: ['secrets'] },
     })
-    .get('/:name', ({ params }) => {
+    .get('/:name', async ({ params }) => {
       const name = normalizeSecretName(params.name)
-      const value = secrets.get(name)
-      audit('SECRET_REVEALED', { name })
+      const value = await secrets.get(name)
+      await audit('SECRET_REVEALED', { name })
       return { name, value }
     }, {
       params: SecretParams,
       detail: { summary: 'A secret with its value', tags: ['secrets'] },
     })
-    .delete('/:name', ({ params, set }) => {
+    .delete('/:name', async ({ params, set }) => {
       const name = normalizeSecretName(params.name)
-      if (!secrets.delete(name)) throw new AppError(ErrorCode.NotFound, `secret ${name} not found`, { name })
-      audit('SECRET_DELETED', { name })
+      if (!(await secrets.delete(name))) throw new AppError(ErrorCode.NotFound, `secret ${name} not found`, { name })
+      await audit('SECRET_DELETED', { name })
       set.status = 204
     }, {
       params: SecretParams,

@@ -7,7 +7,7 @@
 import { Elysia, t } from 'elysia'
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, httpStatusOf } from '../../runtime/errors.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import { WEBHOOK_PATH_PREFIX } from '../../runtime/triggers/webhook.ts'
 import { hasBody, readBody } from '../body.ts'
 import { errorResponse } from '../errors.ts'
@@ -50,7 +50,7 @@ export const webhookRoutes = (webhooks: WebhookService, limits: WebhookLimits) =
       try {
         let workflow: WorkflowRecord
         try {
-          workflow = webhooks.authorize(params.workflowId, params.key)
+          workflow = await webhooks.authorize(params.workflowId, params.key)
         } catch (e) {
           return refusal(e, unread)
         }

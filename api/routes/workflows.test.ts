@@ -1,7 +1,7 @@
 /** Workflow routes in-process: apply YAML (201/200), id mismatch, issues with positions, list/get/patch/delete, start. */
 import { describe, expect, it } from 'bun:test'
 import type { Engine } from '../../actors/engine-types.ts'
-import type { ExecutionRecord } from '../../runtime/store/store.ts'
+import type { ExecutionRecord } from '../../runtime/store/types.ts'
 import { HELLO, fixture } from '../../test/helpers/api-fixture.ts'
 
 describe('workflow routes', () => {

@@ -61,8 +61,8 @@ export const workflowRoutes = (workflows: WorkflowService) =>
       body: PatchWorkflowBody,
       detail: { summary: 'Enable or disable a workflow', tags: ['workflows'] },
     })
-    .delete('/:id', ({ params, set }) => {
-      workflows.delete(params.id)
+    .delete('/:id', async ({ params, set }) => {
+      await workflows.delete(params.id)
       set.status = 204
     }, {
       params: IdParams,

@@ -4,7 +4,7 @@
  * read and the stream); engine events only wake the loop early and carry task transitions.
  */
 import { isTerminalExecution, type ExecutionState, type TaskRunState } from '../../runtime/state/states.ts'
-import type { LogRecord } from '../../runtime/store/store.ts'
+import type { LogRecord } from '../../runtime/store/types.ts'
 import type { ServiceContext } from './context.ts'
 import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
 
@@ -43,10 +43,10 @@ export async function* executionEvents(ctx: ServiceContext, id: string, opts: St
   let lastPing = clock.now()
   try {
     for (;;) {
-      const ex = store.executions.get(id)
+      const ex = await store.executions.get(id)
       if (!ex) return
       for (;;) {
-        const page = store.logs.list({ executionId: id, afterId: lastId, order: 'asc', limit: 500 })
+        const page = await store.logs.list({ executionId: id, afterId: lastId, order: 'asc', limit: 500 })
         for (const line of page.items) {
           lastId = Math.max(lastId, line.id)
           yield { event: 'log', data: line }

@@ -1,7 +1,7 @@
 /** Execution DTOs: a summary for lists and a detail with every task run, attempt, error, output and timing. */
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
-import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/store.ts'
+import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/types.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import { taskAtPath } from '../../runtime/workflow/run-path.ts'
 import { describeTask } from '../../runtime/workflow/tasks/registry.ts'

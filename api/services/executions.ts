@@ -2,7 +2,7 @@
 import { parseDuration } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { EXECUTION_STATES, type ExecutionState } from '../../runtime/state/states.ts'
-import type { AuditRecord, LogPage } from '../../runtime/store/store.ts'
+import type { AuditRecord, LogPage } from '../../runtime/store/types.ts'
 import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'
@@ -29,9 +29,9 @@ export function parseSince(text: string, now: number): number {
 export class ExecutionService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  list(q: { workflowId?: string; state?: string; limit?: number; offset?: number }): {
+  async list(q: { workflowId?: string; state?: string; limit?: number; offset?: number }): Promise<{
     items: ExecutionSummary[]; total: number; limit: number; offset: number
-  } {
+  }> {
     checkPage(q)
     const states = splitList(q.state)
     for (const s of states) {
@@ -39,21 +39,21 @@ export class ExecutionService {
         throw new AppError(ErrorCode.InvalidInput, `query.state: unknown state "${s}" (expected ${EXECUTION_STATES.join(', ')})`, { path: 'query.state' })
       }
     }
-    const page = this.ctx.store.executions.list({
+    const page = await this.ctx.store.executions.list({
       ...(q.workflowId !== undefined ? { workflowId: q.workflowId } : {}),
       states: states as ExecutionState[], limit: q.limit ?? 50, offset: q.offset ?? 0,
     })
     return { items: page.items.map(toExecutionSummary), total: page.total, limit: page.limit, offset: page.offset }
   }
 
-  get(id: string): ExecutionDetail {
-    const snap = this.ctx.store.executions.snapshot(id)
+  async get(id: string): Promise<ExecutionDetail> {
+    const snap = await this.ctx.store.executions.snapshot(id)
     if (!snap) throw notFound(id)
     return toExecutionDetail(snap)
   }
 
-  logs(id: string, q: { taskId?: string; level?: string; since?: string; limit?: number; offset?: number }): LogPage {
-    this.exists(id)
+  async logs(id: string, q: { taskId?: string; level?: string; since?: string; limit?: number; offset?: number }): Promise<LogPage> {
+    await this.exists(id)
     checkPage(q)
     const levels = splitList(q.level)
     for (const l of levels) {
@@ -68,9 +68,9 @@ export class ExecutionService {
     })
   }
 
-  audit(id: string): { items: AuditRecord[] } {
-    this.exists(id)
-    return { items: this.ctx.store.audit.forExecution(id) }
+  async audit(id: string): Promise<{ items: AuditRecord[] }> {
+    await this.exists(id)
+    return { items: await this.ctx.store.audit.forExecution(id) }
   }
 
   /**
@@ -78,21 +78,21 @@ export class ExecutionService {
    * its processes are gone and it is CANCELLED — or, if that takes longer than CANCEL_WAIT_MS, as it is then.
    */
   async cancel(id: string, reason?: string): Promise<ExecutionSummary> {
-    this.exists(id)
+    await this.exists(id)
     const engine = requireEngine(this.ctx)
     const record = await engine.cancel(id, reason ?? 'cancelled via the API')
     if (record.state !== 'RUNNING' && record.state !== 'WAITING' && record.state !== 'PENDING') return toExecutionSummary(record)
     const give = new AbortController()
     const settled = await Promise.race([
       engine.waitFor(id),
-      this.ctx.clock.sleep(CANCEL_WAIT_MS, give.signal).then(() => this.ctx.store.executions.get(id)!, () => record),
+      this.ctx.clock.sleep(CANCEL_WAIT_MS, give.signal).then(async () => (await this.ctx.store.executions.get(id))!, () => record),
     ])
     give.abort()
     return toExecutionSummary(settled)
   }
 
-  exists(id: string): void {
-    if (!this.ctx.store.executions.get(id)) throw notFound(id)
+  async exists(id: string): Promise<void> {
+    if (!(await this.ctx.store.executions.get(id))) throw notFound(id)
   }
 }
 

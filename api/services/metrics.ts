@@ -52,11 +52,11 @@ export class Metrics {
   }
 
   /** The exposition text (format 0.0.4). */
-  render(): string {
+  async render(): Promise<string> {
     const out: string[] = []
     const now = this.clock.now()
     if (!this.counted || now - this.counted.at >= STORE_COUNTS_TTL_MS || now < this.counted.at) {
-      this.counted = { at: now, byState: this.store.executions.countByState() }
+      this.counted = { at: now, byState: await this.store.executions.countByState() }
     }
     const byState = this.counted.byState
     out.push('# HELP autokestra_executions Executions stored, by state.', '# TYPE autokestra_executions gauge')

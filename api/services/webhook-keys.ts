@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newToken } from '../../runtime/ids.ts'
 import { AuditType } from '../../runtime/state/states.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import { hashWebhookKey, webhookKeyRecord, type WebhookKeyRecord } from '../../runtime/store/webhook-keys.ts'
 import { webhookPath } from '../../runtime/triggers/webhook.ts'
 import type { ServiceContext } from './context.ts'
@@ -56,20 +56,19 @@ export class WebhookKeyService {
    * Replaces a workflow's webhook key; the old one stops working at once. NOT_FOUND for an unknown workflow,
    * CONFLICT for one without a webhook trigger. Audited (`WEBHOOK_KEY_ROTATED`, never the key).
    */
-  rotate(workflowId: string): MintedWebhookKey {
+  async rotate(workflowId: string): Promise<MintedWebhookKey> {
     const { store, clock } = this.ctx
     const now = clock.now()
     const minted = mintWebhookKey(now)
-    store.transaction(() => {
-      const rec = store.workflows.get(workflowId)
-      if (!rec) throw new AppError(ErrorCode.NotFound, `workflow ${workflowId} not found`, { id: workflowId })
-      if (!hasWebhook(rec)) {
-        throw new AppError(ErrorCode.Conflict, `workflow ${workflowId} has no webhook trigger: add \`- type: webhook\` ` +
-          'under `triggers:` and apply it; a key is minted then', { id: workflowId })
-      }
-      store.workflows.setWebhookKey(workflowId, minted.record)
-      store.audit.record(now, AuditType.WebhookKeyRotated, { workflowId }, { keyHint: minted.record.hint, previousKeyHint: rec.webhookKey?.hint })
-    })
+    const notFound = () => new AppError(ErrorCode.NotFound, `workflow ${workflowId} not found`, { id: workflowId })
+    const rec = await store.workflows.get(workflowId)
+    if (!rec) throw notFound()
+    if (!hasWebhook(rec)) {
+      throw new AppError(ErrorCode.Conflict, `workflow ${workflowId} has no webhook trigger: add \`- type: webhook\` ` +
+        'under `triggers:` and apply it; a key is minted then', { id: workflowId })
+    }
+    // Audited (WEBHOOK_KEY_ROTATED, with the key hints) in the same transaction.
+    if (!(await store.workflows.rotateWebhookKey(workflowId, minted.record, now))) throw notFound()
     return shownOnce(workflowId, minted)
   }
 }

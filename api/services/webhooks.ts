@@ -2,8 +2,9 @@
  * Webhook calls: authorized from the path alone (`authorize`: key, trigger, enabled, per-workflow rate) before a
  * byte of the body is read; only then started with the body as inputs. Keys themselves: webhook-keys.ts.
  */
+import { admit } from '../../actors/supervisor/admission.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { TokenBucketLimiter, type RateLimit } from './rate-limit.ts'
 import { hasWebhook, webhookKeyMatches } from './webhook-keys.ts'
@@ -51,11 +52,12 @@ export class WebhookService {
    * NOT_FOUND alike for an unknown workflow, a workflow without a webhook trigger and a wrong key (never says
    * which; none of them costs a token); then WORKFLOW_DISABLED, RATE_LIMITED. Returns the workflow to start.
    */
-  authorize(workflowId: string, key: string): WorkflowRecord {
-    const rec = this.ctx.store.workflows.get(workflowId)
+  async authorize(workflowId: string, key: string): Promise<WorkflowRecord> {
+    const rec = await this.ctx.store.workflows.get(workflowId)
     const expected = rec && hasWebhook(rec) ? rec.webhookKey?.hash : undefined
     if (!webhookKeyMatches(expected, key) || !rec) throw new AppError(ErrorCode.NotFound, 'no such webhook')
-    if (!rec.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${workflowId} is disabled`)
+    // The engine's admission rule, asked before a byte of the body is read.
+    admit({ accepting: true }, workflowId, rec)
     const taken = this.limiter.take(workflowId)
     if (!taken.ok) throw new RateLimitedError(Math.max(1, Math.ceil(taken.retryAfterMs / 1000)))
     return rec

@@ -4,7 +4,7 @@
  * trigger type shows up here without an edit.
  */
 import { systemClock, type Clock } from '../../runtime/clock.ts'
-import type { WorkflowRecord } from '../../runtime/store/store.ts'
+import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import { describeTriggers } from '../../runtime/triggers/dispatch.ts'
 import type { TriggerDescription, TriggerRegistry, TriggerTypeName } from '../../runtime/triggers/registry.ts'
 import { webhookPathTemplate } from '../../runtime/triggers/webhook.ts'

@@ -1,5 +1,6 @@
 /** Workflow use cases behind the routes: apply YAML, read, enable/disable, delete, start an execution. */
 import type { EnginePlugins } from '../../actors/plugins.ts'
+import { admit } from '../../actors/supervisor/admission.ts'
 import { grantIssues, taskGrants, unknownRunners, type TaskGrant } from '../../actors/task/grant-view.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
@@ -110,58 +111,48 @@ export class WorkflowService {
     const now = clock.now()
     // A key is stored hashed, so this answer is the only one that can show it: when it is minted here.
     const key = wf.triggers.some((t) => t.type === 'webhook') ? mintWebhookKey(now) : undefined
-    const { record, created, changed, keyMinted } = store.transaction(() => {
-      const r = store.workflows.upsert(wf, source, now, key?.record)
-      if (r.changed) store.audit.record(now, 'WORKFLOW_APPLIED', { workflowId: wf.id }, { revision: r.record.revision, created: r.created })
-      return r
-    }, { durable: true })
+    // Durable, and audited (WORKFLOW_APPLIED) in the same transaction when it changed anything.
+    const { record, created, changed, keyMinted } = await store.workflows.upsert(wf, source, now, key?.record)
     const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings, grants }
     if (keyMinted && key) result.webhook = shownOnce(wf.id, key)
     return result
   }
 
-  list(q: { limit?: number; offset?: number; enabled?: boolean }): { items: WorkflowSummary[]; total: number; limit: number; offset: number } {
+  async list(q: { limit?: number; offset?: number; enabled?: boolean }): Promise<{ items: WorkflowSummary[]; total: number; limit: number; offset: number }> {
     checkPage(q)
     const limit = q.limit ?? 100
     const offset = q.offset ?? 0
-    const page = this.ctx.store.workflows.list({ limit, offset, ...(q.enabled !== undefined ? { enabled: q.enabled } : {}) })
+    const page = await this.ctx.store.workflows.list({ limit, offset, ...(q.enabled !== undefined ? { enabled: q.enabled } : {}) })
     return { items: page.items.map(toWorkflowSummary), total: page.total, limit, offset }
   }
 
-  get(id: string): WorkflowDetail {
-    return toWorkflowDetail(this.record(id), this.hooks)
+  async get(id: string): Promise<WorkflowDetail> {
+    return toWorkflowDetail(await this.record(id), this.hooks)
   }
 
-  setEnabled(id: string, enabled: boolean): WorkflowDetail {
-    this.record(id)
-    const { store, clock } = this.ctx
-    const r = store.transaction(() => store.workflows.setEnabled(id, enabled, clock.now()), { durable: true })
+  /** Durable. */
+  async setEnabled(id: string, enabled: boolean): Promise<WorkflowDetail> {
+    const r = await this.ctx.store.workflows.setEnabled(id, enabled, this.ctx.clock.now())
     if (!r) throw notFound(id)
     return toWorkflowDetail(r, this.hooks)
   }
 
-  /** Deletes the definition; its executions stay inspectable. */
-  delete(id: string): void {
-    const { store, clock } = this.ctx
-    const deleted = store.transaction(() => {
-      const ok = store.workflows.delete(id)
-      if (ok) store.audit.record(clock.now(), 'WORKFLOW_DELETED', { workflowId: id })
-      return ok
-    }, { durable: true })
-    if (!deleted) throw notFound(id)
+  /** Deletes the definition (durable, audited); its executions stay inspectable. */
+  async delete(id: string): Promise<void> {
+    if (!(await this.ctx.store.workflows.delete(id, this.ctx.clock.now()))) throw notFound(id)
   }
 
   /** Starts an execution; WORKFLOW_DISABLED for a disabled workflow, INVALID_INPUT naming a bad input. */
   async start(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual'): Promise<ExecutionSummary> {
-    const r = this.record(id)
-    if (!r.enabled) throw new AppError(ErrorCode.WorkflowDisabled, `workflow ${id} is disabled; enable it with: workflow enable ${id}`)
+    // The engine's admission rule, asked early so that a server without a runtime answers it too.
+    admit({ accepting: true }, id, await this.ctx.store.workflows.get(id))
     const engine = requireEngine(this.ctx)
     const record = await engine.start({ workflowId: id, inputs, trigger: { type: trigger } })
     return toExecutionSummary(record)
   }
 
-  private record(id: string) {
-    const r = this.ctx.store.workflows.get(id)
+  private async record(id: string) {
+    const r = await this.ctx.store.workflows.get(id)
     if (!r) throw notFound(id)
     return r
   }

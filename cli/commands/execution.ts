@@ -1,6 +1,6 @@
 /** `workflow execution list|inspect|logs|cancel`: remote, through the Eden client. */
 import type { CAC } from 'cac'
-import type { LogRecord } from '../../runtime/store/store.ts'
+import type { LogRecord } from '../../runtime/store/types.ts'
 import { call } from '../../api/client.ts'
 import { connect } from '../connection.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'

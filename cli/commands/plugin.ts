@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs'
 import { enginePlugins } from '../../api/embedded.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { openStore, type PluginGrantRecord } from '../../runtime/store/store.ts'
+import { openStore } from '../../runtime/store/backends.ts'
+import type { PluginGrantRecord } from '../../runtime/store/types.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { grantDiff } from '../../sandbox/permissions/diff.ts'
 import { hostProgram, refusedPlugin } from '../../sandbox/permissions/policy.ts'
@@ -19,11 +20,11 @@ import { grantSummary } from '../render/grants.ts'
 const ACTIONS = ['list', 'inspect'] as const
 
 /** The grant the engine recorded for a plugin, read from its database when this user can open it; else undefined. */
-function recorded(config: Config, plugin: string): PluginGrantRecord | undefined {
+async function recorded(config: Config, plugin: string): Promise<PluginGrantRecord | undefined> {
   if (config.storage.path === ':memory:' || !existsSync(config.storage.path)) return undefined
   try {
-    const store = openStore(config.storage.path, { readonly: true })
-    try { return store.pluginGrants.get(plugin) } finally { store.close() }
+    const store = await openStore(config.storage, { readonly: true })
+    try { return await store.pluginGrants.get(plugin) } finally { await store.close() }
   } catch {
     return undefined // another user's database, or one older than the plugin_grants table
   }
@@ -36,7 +37,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
   cli
     .command('plugin <action> [name]', 'Plugins on the configured paths: list | inspect <namespace/name>')
     .example((name) => `  $ ${name} plugin inspect core/log`)
-    .action(runCommand((action: string, name: string | undefined, options: Record<string, unknown>) => {
+    .action(runCommand(async (action: string, name: string | undefined, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       if (!(ACTIONS as readonly string[]).includes(action)) throw usageError(`unknown plugin action "${action}" (expected: ${ACTIONS.join(', ')})`)
       const config = loadConfig(g.config !== undefined ? { file: g.config } : {})
@@ -62,7 +63,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       if (!plugin) throw new AppError(ErrorCode.NotFound, `no plugin ${key} on ${plugins.paths.join(', ')}`, { name: key })
       const m = plugin.manifest
       const grant = m.permissions ?? {}
-      const before = recorded(config, key)
+      const before = await recorded(config, key)
       const changes = before ? grantDiff(before.grant, grant) : undefined
       // Where a `run` entry resolves is shown for runners whose programs are the host's (the process runner).
       const programs = runnerKind(plugins.runners, m.runner ?? DEFAULT_RUNNER).programs === 'host'

@@ -52,7 +52,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       process.off('SIGINT', onSigint)
       unsubscribe()
       progress?.stop()
-      const detail = toExecutionDetail(engine.snapshot(final.id)!)
+      const detail = toExecutionDetail((await engine.snapshot(final.id))!)
       await engine.shutdown({ graceMs: 0 })
       emit(detail, { json: g.json, human: summary, exitCode: interrupted ? 130 : final.state === 'SUCCESS' ? 0 : 1 })
     }))

@@ -1,6 +1,6 @@
 /** Human rendering of executions: summary lines, the aligned task table, the ASCII timeline, audit events. */
 import type { ExecutionDetail, ExecutionSummary } from '../../api/services/execution-dto.ts'
-import type { AuditRecord, LogRecord } from '../../runtime/store/store.ts'
+import type { AuditRecord, LogRecord } from '../../runtime/store/types.ts'
 import { colors, table } from '../output.ts'
 import { humanDuration, humanTime, paintLevel, paintState } from './format.ts'
 

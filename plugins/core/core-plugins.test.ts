@@ -26,7 +26,7 @@ afterAll(async () => {
 async function run(yaml: string) {
   const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
   const done = await t.engine.waitFor(ex.id)
-  return { done, runs: Object.fromEntries(t.engine.snapshot(ex.id)!.taskRuns.map((r) => [r.taskId, r])) }
+  return { done, runs: Object.fromEntries((await t.engine.snapshot(ex.id))!.taskRuns.map((r) => [r.taskId, r])) }
 }
 
 describe('core/log', () => {
@@ -40,7 +40,7 @@ tasks:
 `)
     expect(done.state).toBe('SUCCESS')
     expect(runs.w!.output).toEqual({ message: '{"structured":true}' })
-    const lines = t.engine.store.logs.list({ executionId: done.id }).items.filter((l) => l.source.startsWith('plugin:'))
+    const lines = (await t.engine.store.logs.list({ executionId: done.id })).items.filter((l) => l.source.startsWith('plugin:'))
     expect(lines.map((l) => `${l.taskId} ${l.level} ${l.message}`).sort()).toEqual(['e ERROR bad', 'i INFO hello', 'w WARN {"structured":true}'])
   })
 })

@@ -1,8 +1,12 @@
-/** Encrypted secret storage over the `secrets` table: only names, versions and timestamps are in clear. */
+/**
+ * Encrypted secrets over the store's SecretRepository: values are sealed (AES-256-GCM) and opened here, in the
+ * engine, so the store (any backend) only ever holds names, versions, timestamps and sealed bytes.
+ */
 
-import type { Database } from 'bun:sqlite'
 import { type Clock, systemClock } from '../clock.ts'
 import { AppError, ErrorCode } from '../errors.ts'
+import type { SecretRepository } from '../store/store.ts'
+import type { SecretMeta } from '../store/types.ts'
 import { decryptSecret, encryptSecret } from './crypto.ts'
 
 /** Largest accepted value, in UTF-8 bytes. */
@@ -11,16 +15,7 @@ export const MAX_SECRET_BYTES = 64 * 1024
 export const MAX_SECRET_NAME_LENGTH = 128
 const NAME_PATTERN = /^[A-Z0-9_]+$/
 
-/** What may be shown about a secret: never its value. */
-export interface SecretMeta {
-  name: string
-  version: number
-  createdAt: number
-  updatedAt: number
-}
-
-interface MetaRow { name: string; version: number; created_at: number; updated_at: number }
-interface SealedRow { ciphertext: Uint8Array; iv: Uint8Array; tag: Uint8Array }
+export type { SecretMeta } from '../store/types.ts'
 
 /** Upper-cases a name and checks it against `^[A-Z0-9_]+$`; throws AppError(INVALID_INPUT) otherwise. */
 export function normalizeSecretName(input: string): string {
@@ -38,76 +33,63 @@ export interface SecretStoreOptions {
   clock?: Clock
 }
 
-/** CRUD on encrypted secrets. The `secrets` table is created by the store migrations, not here. */
+/** CRUD on encrypted secrets. */
 export class SecretStore {
   private readonly clock: Clock
 
-  constructor(private readonly db: Database, private readonly key: Uint8Array, options: SecretStoreOptions = {}) {
+  constructor(private readonly repo: SecretRepository, private readonly key: Uint8Array, options: SecretStoreOptions = {}) {
     this.clock = options.clock ?? systemClock
   }
 
   /** Creates or replaces a secret; the version starts at 1 and increments on each replace. */
-  set(name: string, value: string): SecretMeta {
+  async set(name: string, value: string): Promise<SecretMeta> {
     const n = normalizeSecretName(name)
     checkValue(value)
-    const sealed = encryptSecret(this.key, n, value)
-    const now = this.clock.now()
-    const row = this.db.query<MetaRow, [string, Uint8Array, Uint8Array, Uint8Array, number, number]>(
-      `INSERT INTO secrets (name, ciphertext, iv, tag, version, created_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)
-       ON CONFLICT(name) DO UPDATE SET ciphertext = excluded.ciphertext, iv = excluded.iv, tag = excluded.tag,
-         version = secrets.version + 1, updated_at = excluded.updated_at
-       RETURNING name, version, created_at, updated_at`,
-    ).get(n, sealed.ciphertext, sealed.iv, sealed.tag, now, now)
-    if (!row) throw new AppError(ErrorCode.Internal, `secret ${n} was not written`)
-    return toMeta(row)
+    return this.repo.put(n, encryptSecret(this.key, n, value), this.clock.now())
   }
 
-  /** The decrypted value; throws SECRET_NOT_FOUND naming the secret, or SECRET_INTEGRITY. */
-  get(name: string): string {
+  /** The decrypted value; rejects with SECRET_NOT_FOUND naming the secret, or SECRET_INTEGRITY. */
+  async get(name: string): Promise<string> {
     const n = normalizeSecretName(name)
-    const row = this.db.query<SealedRow, [string]>('SELECT ciphertext, iv, tag FROM secrets WHERE name = ?1').get(n)
-    if (!row) throw notFound(n)
-    return decryptSecret(this.key, n, row)
+    const sealed = await this.repo.sealed(n)
+    if (!sealed) throw notFound(n)
+    return decryptSecret(this.key, n, sealed)
   }
 
   /** Whether a secret with this name exists (no decryption). */
-  has(name: string): boolean {
-    const n = normalizeSecretName(name)
-    return this.db.query<{ one: number }, [string]>('SELECT 1 AS one FROM secrets WHERE name = ?1').get(n) !== null
+  async has(name: string): Promise<boolean> {
+    return (await this.repo.meta(normalizeSecretName(name))) !== undefined
   }
 
   /** Metadata of every secret, by name; values are never read. */
-  list(): SecretMeta[] {
-    return this.db.query<MetaRow, []>('SELECT name, version, created_at, updated_at FROM secrets ORDER BY name')
-      .all().map(toMeta)
+  list(): Promise<SecretMeta[]> {
+    return this.repo.list()
   }
 
   /** Metadata of one secret, or undefined. */
-  meta(name: string): SecretMeta | undefined {
-    const n = normalizeSecretName(name)
-    const row = this.db.query<MetaRow, [string]>(
-      'SELECT name, version, created_at, updated_at FROM secrets WHERE name = ?1').get(n)
-    return row ? toMeta(row) : undefined
+  meta(name: string): Promise<SecretMeta | undefined> {
+    return this.repo.meta(normalizeSecretName(name))
   }
 
   /** Removes a secret; false when there was none. */
-  delete(name: string): boolean {
-    const n = normalizeSecretName(name)
-    return this.db.query<never, [string]>('DELETE FROM secrets WHERE name = ?1').run(n).changes > 0
+  delete(name: string): Promise<boolean> {
+    return this.repo.delete(normalizeSecretName(name))
   }
 
   /**
-   * Decrypts several secrets at once, keyed by normalised name, for the task actor just before a
-   * plugin starts. Throws SECRET_NOT_FOUND naming the first missing one (in the given order).
+   * Decrypts several secrets at once (one consistent read), keyed by normalised name, for the task actor just
+   * before a plugin starts. Rejects with SECRET_NOT_FOUND naming the first missing one (in the given order).
    */
-  resolve(names: readonly string[]): Record<string, string> {
+  async resolve(names: readonly string[]): Promise<Record<string, string>> {
     const wanted = [...new Set(names.map(normalizeSecretName))]
-    return this.db.transaction(() => {
-      const out: Record<string, string> = {}
-      for (const n of wanted) out[n] = this.get(n)
-      return out
-    })()
+    const sealed = await this.repo.sealedMany(wanted)
+    const out: Record<string, string> = {}
+    for (const n of wanted) {
+      const s = sealed.get(n)
+      if (!s) throw notFound(n)
+      out[n] = decryptSecret(this.key, n, s)
+    }
+    return out
   }
 }
 
@@ -128,8 +110,4 @@ function checkValue(value: unknown): asserts value is string {
 function notFound(name: string): AppError {
   return new AppError(ErrorCode.SecretNotFound,
     `secret ${name} not found; set it with: workflow secrets set ${name}`, { name })
-}
-
-function toMeta(r: MetaRow): SecretMeta {
-  return { name: r.name, version: r.version, createdAt: r.created_at, updatedAt: r.updated_at }
 }

@@ -1,15 +1,12 @@
 /**
- * The checkpoint writer: applies state transitions, each with its audit event, checked against the
- * state tables. A batch commits in one transaction; each transition gets its own result.
+ * What a checkpoint commits: state transitions, each checked against the state tables and written with its
+ * audit event, and the result each one gets. Plain data; every backend applies them (see store.ts).
  */
 
-import type { Database } from 'bun:sqlite'
-import { ErrorCode, type ErrorInfo } from '../errors.ts'
-import {
-  auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask, isWaitReason,
-  WaitReason, type AuditType, type ExecutionState, type TaskRunState,
-} from '../state/states.ts'
-import { toJson } from './json.ts'
+import type { ErrorInfo } from '../errors.ts'
+import type { AuditType, ExecutionState, TaskRunState, WaitReason } from '../state/states.ts'
+import type { Workflow } from '../workflow/model.ts'
+import type { LogRecord, NewLogLine, TriggerInfo } from './types.ts'
 
 /** Entering WAITING names why (the state machine refuses a WAITING without a known reason); other states may say why too. */
 export type StateReason<S extends string> =
@@ -53,88 +50,85 @@ export interface AuditOnly {
   data?: Record<string, unknown>
 }
 
-export type Transition = ExecutionTransition | TaskTransition | AuditOnly
+/**
+ * Creates a PENDING execution with one PENDING task run per task, owned by the committing engine, and its
+ * CREATED audit event. CONFLICT when the id exists.
+ */
+export interface CreateExecution {
+  kind: 'create'
+  executionId: string
+  workflow: Workflow
+  revision: number
+  inputs: Record<string, unknown>
+  trigger: TriggerInfo
+}
+
+/**
+ * Records a fired cron tick (the `cron_fires` ledger), in the request that creates its execution. CONFLICT
+ * (`details.duplicateFire`) when this tick, or a later one of the same trigger, is recorded already: that is
+ * the unique key that makes a tick fire once across engines, so two creators of one tick never both win.
+ */
+export interface CronFireTransition {
+  kind: 'cronFire'
+  workflowId: string
+  triggerIndex: number
+  scheduledAt: number
+  executionId: string
+}
+
+/**
+ * Takes over an execution for the committing engine: granted when it has no owner, is already the
+ * committer's, or its owner's lease is gone or expired (see EngineRepository). CONFLICT while another engine's
+ * lease is live. `changed` says whether the owner changed.
+ */
+export interface ClaimExecution {
+  kind: 'claim'
+  executionId: string
+}
+
+export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 
-const invalid = (what: string, from: string, to: string, reason: string | undefined): TransitionResult => ({
-  ok: false,
-  error: to === 'WAITING' && !isWaitReason(reason)
-    ? { code: ErrorCode.InvalidTransition, message: `${what}: WAITING needs a wait reason (${Object.values(WaitReason).join(', ')}), not ${JSON.stringify(reason ?? null)}`, details: { from, to, reason } }
-    : { code: ErrorCode.InvalidTransition, message: `${what}: ${from} → ${to} is not an allowed transition`, details: { from, to } },
-})
-const notFound = (what: string): TransitionResult => ({ ok: false, error: { code: ErrorCode.NotFound, message: `${what} not found` } })
+/**
+ * One caller's transitions, committed in the batch's transaction but isolated from its neighbours: a request
+ * that fails rolls back alone. `atomic`: all or nothing — when one transition is refused, none of the request's
+ * writes stay and every result carries that refusal (a creation with its cron fire). Otherwise each transition
+ * stands alone: a refused one (INVALID_TRANSITION…) leaves the others applied, as a checkpoint needs.
+ */
+export interface CommitRequest {
+  transitions: readonly Transition[]
+  atomic?: boolean
+}
 
-export class CheckpointWriter {
-  constructor(private readonly db: Database) {}
+/** Everything one commit writes: one transaction, whatever the backend. */
+export interface CommitBatch {
+  requests: readonly CommitRequest[]
+  /** Log lines appended in the same transaction (they get their ids here). */
+  logs?: readonly NewLogLine[]
+  /**
+   * Made durable before the promise resolves (fsync on SQLite): for writes a caller is told are done (an
+   * execution created, a cancel). Other commits survive a process crash but may be lost to a power cut.
+   */
+  durable?: boolean
+  /** The commit's time (state and audit timestamps). */
+  at: number
+  /**
+   * The committing engine's lease owner id. Given, execution and task transitions apply only to executions
+   * this owner holds (CONFLICT otherwise: another engine took it over), and creations and claims are made
+   * for it. Absent: administrative writes (tools, tests), which are not fenced.
+   */
+  owner?: string
+}
 
-  /** Applies every transition in one transaction (BEGIN IMMEDIATE) and returns one result per transition. */
-  apply(batch: readonly Transition[], now: number): TransitionResult[] {
-    const tx = this.db.transaction(() => batch.map((t) => this.applyOne(t, now)))
-    return tx.immediate()
-  }
+/** What a commit answers: one result list per request (in order), and the appended lines with their ids. */
+export interface CommitOutcome {
+  results: TransitionResult[][]
+  logs: LogRecord[]
+}
 
-  private applyOne(t: Transition, now: number): TransitionResult {
-    switch (t.kind) {
-      case 'execution': return this.applyExecution(t, now)
-      case 'task': return this.applyTask(t, now)
-      case 'audit':
-        this.audit(now, t.type, t.executionId, t.taskId, t.workflowId, t.data)
-        return { ok: true, changed: true }
-    }
-  }
-
-  private applyExecution(t: ExecutionTransition, now: number): TransitionResult {
-    const row = this.db.query<{ state: ExecutionState; reason: string | null; workflow_id: string }, [string]>(
-      'SELECT state, reason, workflow_id FROM executions WHERE id = ?').get(t.executionId)
-    if (!row) return notFound(`execution ${t.executionId}`)
-    const check = checkExecutionTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
-    if (check === 'noop') return { ok: true, changed: false }
-    if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
-    const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'
-    this.db.query(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), updated_at = ?,
-        started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
-        ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?`)
-      .run(t.to, t.reason ?? null, toJson(t.error), now, t.to, now, terminal ? 1 : 0, now, t.executionId)
-    this.audit(now, t.auditType ?? auditTypeForExecution(t.to), t.executionId, undefined, row.workflow_id, {
-      from: row.state, to: t.to, ...(t.reason ? { reason: t.reason } : {}), ...(t.error ? { error: t.error } : {}), ...t.auditData,
-    })
-    return { ok: true, changed: true }
-  }
-
-  private applyTask(t: TaskTransition, now: number): TransitionResult {
-    const row = this.db.query<{ state: TaskRunState; reason: string | null; attempt: number }, [string, string]>(
-      'SELECT state, reason, attempt FROM task_runs WHERE execution_id = ? AND task_id = ?').get(t.executionId, t.taskId)
-    if (!row) return notFound(`task run ${t.executionId}/${t.taskId}`)
-    const check = checkTaskTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
-    if (check === 'noop') return { ok: true, changed: false }
-    if (check === 'invalid') return invalid(`task ${t.taskId}`, row.state, t.to, t.reason)
-    const attempt = t.to === 'RUNNING' ? (t.attempt ?? row.attempt + 1) : row.attempt
-    this.db.query(`UPDATE task_runs SET state = ?, reason = ?, attempt = ?, output = COALESCE(?, output),
-        error = CASE WHEN ? = 'RUNNING' THEN NULL ELSE COALESCE(?, error) END, next_attempt_at = ?, updated_at = ?,
-        started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
-        ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE execution_id = ? AND task_id = ?`)
-      .run(t.to, t.reason ?? null, attempt, toJson(t.output), t.to, toJson(t.error), t.nextAttemptAt ?? null, now,
-        t.to, now, isTerminalTask(t.to) ? 1 : 0, now, t.executionId, t.taskId)
-    if (t.to === 'RUNNING') {
-      this.db.query(`INSERT OR REPLACE INTO task_attempts (execution_id, task_id, attempt, state, runner, started_at)
-          VALUES (?, ?, ?, 'RUNNING', ?, ?)`).run(t.executionId, t.taskId, attempt, t.runner ?? null, now)
-    } else if (row.state === 'RUNNING') {
-      // The attempt that was running ends with this transition: a retry wait or a give-back means it failed.
-      const attemptState = t.to === 'SUCCESS' || t.to === 'CANCELLED' ? t.to : 'FAILED'
-      this.db.query(`UPDATE task_attempts SET state = ?, error = ?, ended_at = ?
-          WHERE execution_id = ? AND task_id = ? AND attempt = ?`)
-        .run(attemptState, toJson(t.error), now, t.executionId, t.taskId, row.attempt)
-    }
-    this.audit(now, t.auditType ?? auditTypeForTask(t.to), t.executionId, t.taskId, undefined, {
-      from: row.state, to: t.to, attempt, ...(t.reason ? { reason: t.reason } : {}),
-      ...(t.error ? { error: t.error } : {}), ...t.auditData,
-    })
-    return { ok: true, changed: true }
-  }
-
-  private audit(ts: number, type: string, executionId?: string, taskId?: string, workflowId?: string, data?: unknown): void {
-    this.db.query('INSERT INTO audit_events (ts, type, execution_id, task_id, workflow_id, data) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(ts, type, executionId ?? null, taskId ?? null, workflowId ?? null, toJson(data))
-  }
+/** Whether `error` (an ErrorInfo or an AppError) is the refusal a CronFireTransition gets for a tick recorded already. */
+export function isDuplicateFire(error: unknown): boolean {
+  const e = error as { code?: unknown; details?: { duplicateFire?: unknown } } | null | undefined
+  return e?.code === 'CONFLICT' && e.details?.duplicateFire === true
 }

@@ -4,7 +4,7 @@
  * it starts, at most once a minute while it lasts, and once when it ends with its count — never per write.
  */
 
-import { storageFaultCode } from './faults.ts'
+import { describeFault } from './unavailable.ts'
 
 /** What `/health` reports about the store. */
 export type WriteStatus =
@@ -33,11 +33,10 @@ export class WriteHealth {
 
   constructor(private readonly now: () => number, private readonly remindMs = 60_000) {}
 
-  /** A commit failed with `error` (a storage fault, or something unexpected). */
+  /** A commit failed with `error` (STORAGE_UNAVAILABLE, or something unexpected). */
   failed(error: unknown): void {
     const at = this.now()
-    const code = storageFaultCode(error) ?? 'UNKNOWN'
-    const reason = error instanceof Error ? error.message : String(error)
+    const { code, reason } = describeFault(error)
     const b = this.burst
     if (!b) {
       this.burst = { code, reason, since: at, failedCommits: 1, remindedAt: at }

@@ -1,103 +1,145 @@
-/** The store: one SQLite database, the repositories over it, and whether it can be written now. */
+/**
+ * The storage seam: what every backend implements (SQLite today, runtime/store/sqlite/; PostgreSQL next,
+ * issue 19). Types only, no I/O. Asynchronous everywhere so that a networked database fits; every write the
+ * engine makes goes through `commit`, one transaction per batch, each request isolated from its neighbours.
+ * A backend's faults (disk full, connection lost…) reach callers as STORAGE_UNAVAILABLE (unavailable.ts) and
+ * feed `health`; `runtime/store/contract.ts` is the behaviour every backend must show.
+ */
 
-import type { Database } from 'bun:sqlite'
-import { AuditRepo } from './audit.ts'
-import { CheckpointWriter } from './checkpoint.ts'
-import { openDatabase, type OpenOptions } from './db.ts'
-import { ExecutionRepo } from './executions.ts'
-import { isStorageFault, translateStorageFault } from './faults.ts'
-import { WriteHealth } from './health.ts'
-import { LogRepo } from './logs.ts'
-import { PluginGrantRepo } from './plugin-grants.ts'
-import { WorkflowRepo } from './workflows.ts'
+import type { AuditType } from '../state/states.ts'
+import type { Workflow } from '../workflow/model.ts'
+import type { CommitBatch, CommitOutcome } from './checkpoint.ts'
+import type { WriteHealth } from './health.ts'
+import type {
+  ActiveExecution, AuditRecord, CronFire, EngineRecord, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery,
+  ListLogsQuery, LogPage, Page, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord,
+} from './types.ts'
+import type { WebhookKeyRecord } from './webhook-keys.ts'
 
-export interface TransactionOptions {
+export interface WorkflowRepository {
+  get(id: string): Promise<WorkflowRecord | undefined>
+  list(opts?: { limit?: number; offset?: number; enabled?: boolean }): Promise<{ items: WorkflowRecord[]; total: number }>
   /**
-   * Fsync before returning (`synchronous = FULL` for this commit): for writes a caller is told are done —
-   * an execution created, a workflow applied. Other commits are `NORMAL`: they survive a process crash,
-   * and a power cut loses at most the commits since the last durable one (see docs/engine.md).
+   * Inserts or replaces a workflow, durably. The revision increments only when the source changes; the enabled
+   * flag follows the YAML on every apply; `webhookKey` is stored only if the workflow has none yet (`keyMinted`).
+   * A change is audited (WORKFLOW_APPLIED) in the same transaction.
    */
-  durable?: boolean
+  upsert(w: Workflow, source: string, now: number, webhookKey?: WebhookKeyRecord): Promise<{
+    record: WorkflowRecord; created: boolean; changed: boolean; keyMinted: boolean
+  }>
+  /** Durable; undefined when there is no such workflow. */
+  setEnabled(id: string, enabled: boolean, now: number): Promise<WorkflowRecord | undefined>
+  /** Replaces the webhook key's digest, audited (WEBHOOK_KEY_ROTATED, hints only); undefined when there is no such workflow. */
+  rotateWebhookKey(id: string, key: WebhookKeyRecord, now: number): Promise<{ previous?: WebhookKeyRecord } | undefined>
+  /** Durable, audited (WORKFLOW_DELETED); false when there was none. Its executions stay. */
+  delete(id: string, now: number): Promise<boolean>
 }
 
-/** Shortest time between two write probes while the store is degraded. */
-const PROBE_EVERY_MS = 1000
+export interface ExecutionRepository {
+  get(id: string): Promise<ExecutionRecord | undefined>
+  /** The execution, its workflow snapshot and its task runs in declaration order. */
+  snapshot(id: string): Promise<ExecutionSnapshot | undefined>
+  taskRuns(executionId: string): Promise<TaskRunRecord[]>
+  taskRun(executionId: string, taskId: string): Promise<TaskRunRecord | undefined>
+  /** Newest first (created, then id), with the total for the filters. */
+  list(q?: ListExecutionsQuery): Promise<Page<ExecutionRecord>>
+  /** Non-terminal executions, oldest first, with the engine that holds each: what recovery may resume. */
+  listActive(): Promise<ActiveExecution[]>
+  countByState(): Promise<Record<string, number>>
+}
 
-export class Store {
-  readonly workflows: WorkflowRepo
-  readonly executions: ExecutionRepo
-  readonly logs: LogRepo
-  readonly audit: AuditRepo
-  readonly checkpoints: CheckpointWriter
-  readonly pluginGrants: PluginGrantRepo
-  /** Fed by every write made through `transaction`, and by the API's error mapping. */
+export interface LogRepository {
+  /** A page, newest first unless `order: 'asc'`, filtered by task, levels, time and id. */
+  list(q: ListLogsQuery): Promise<LogPage>
+  count(executionId?: string): Promise<number>
+}
+
+export interface AuditRepository {
+  forExecution(executionId: string): Promise<AuditRecord[]>
+  /** Newest first. */
+  list(opts?: { type?: string; workflowId?: string; limit?: number }): Promise<AuditRecord[]>
+  /** An event outside any state transition (a secret revealed…). */
+  record(ts: number, type: AuditType | string, ids: { executionId?: string; taskId?: string; workflowId?: string }, data?: unknown): Promise<void>
+}
+
+/** Encrypted secrets: the store sees names, sealed bytes and versions, never a value. */
+export interface SecretRepository {
+  /** Creates (version 1) or replaces (version + 1) a sealed value. */
+  put(name: string, sealed: SealedValue, now: number): Promise<SecretMeta>
+  sealed(name: string): Promise<SealedValue | undefined>
+  /** Several at once, from one consistent read; missing names are absent from the map. */
+  sealedMany(names: readonly string[]): Promise<Map<string, SealedValue>>
+  meta(name: string): Promise<SecretMeta | undefined>
+  /** Every secret's metadata, by name. */
+  list(): Promise<SecretMeta[]>
+  delete(name: string): Promise<boolean>
+}
+
+/** The cron ledger; a fire itself is recorded by a `cronFire` transition, in the commit that creates its execution. */
+export interface CronFireRepository {
+  /** The newest fired tick of a trigger. */
+  last(workflowId: string, triggerIndex: number): Promise<number | undefined>
+  /** Every fired tick of a workflow, oldest first. */
+  list(workflowId: string): Promise<CronFire[]>
+  /** Deletes ticks scheduled before `before`, always keeping each trigger's newest; returns how many went. */
+  prune(before: number): Promise<number>
+}
+
+/** One plugin grant as loaded now. */
+export interface PluginGrantEntry extends Omit<PluginGrantRecord, 'seenAt'> {}
+
+export interface PluginGrantRepository {
+  get(plugin: string): Promise<PluginGrantRecord | undefined>
+  list(): Promise<PluginGrantRecord[]>
+  /** Records every grant seen now (normalised) and the audit events about them, in one transaction. */
+  record(entries: readonly PluginGrantEntry[], now: number, audits?: readonly { type: AuditType | string; data: unknown }[]): Promise<void>
+}
+
+/**
+ * Engine leases. An engine registers itself, renews its lease with one heartbeat (however many executions it
+ * holds), and gives it up when it stops. An execution belongs to the engine named in its `owner`; a `claim`
+ * transition takes it over only once that engine's lease is gone or expired, so two live engines never drive
+ * one execution, and a commit is fenced by its owner (CommitBatch.owner).
+ */
+export interface EngineRepository {
+  /** Registers (or re-registers) an engine with a lease until `leaseUntil`. */
+  register(e: Omit<EngineRecord, 'heartbeatAt'>, now: number): Promise<void>
+  /** Extends the lease; false when the engine's row is gone (another engine declared it dead): register again. */
+  renew(id: string, now: number, leaseUntil: number): Promise<boolean>
+  list(): Promise<EngineRecord[]>
+  /** Ends a lease now (shutdown, or an engine found dead): its executions can be claimed at once. */
+  release(id: string): Promise<void>
+}
+
+export interface Store {
+  /** The backend's name (`sqlite`). */
+  readonly backend: string
+  readonly workflows: WorkflowRepository
+  readonly executions: ExecutionRepository
+  readonly logs: LogRepository
+  readonly audit: AuditRepository
+  readonly secrets: SecretRepository
+  readonly cronFires: CronFireRepository
+  readonly pluginGrants: PluginGrantRepository
+  readonly engines: EngineRepository
+  /** Whether writes work, as seen by the writes themselves (in memory: no I/O to ask). */
   readonly health: WriteHealth
-  /** The connection's own level (`PRAGMA synchronous`: 1 NORMAL, 2 FULL, 3 EXTRA), restored after a durable commit. */
-  private readonly baseSync: number
-  private probedAt = -Infinity
-
-  constructor(readonly db: Database, readonly path: string, now: () => number = Date.now) {
-    this.workflows = new WorkflowRepo(db)
-    this.executions = new ExecutionRepo(db)
-    this.logs = new LogRepo(db)
-    this.audit = new AuditRepo(db)
-    this.checkpoints = new CheckpointWriter(db)
-    this.pluginGrants = new PluginGrantRepo(db)
-    this.health = new WriteHealth(now)
-    this.baseSync = db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()?.synchronous ?? 1
-  }
-
   /**
-   * Runs `fn` in one write transaction (BEGIN IMMEDIATE). A storage fault (disk full, I/O error, read-only,
-   * busy beyond the timeout) rolls it back and throws STORAGE_UNAVAILABLE; anything else is rethrown as is.
+   * Applies a batch in one transaction; resolves with each request's results once committed (durably when
+   * asked). Rejects with STORAGE_UNAVAILABLE when the store cannot be written, and then nothing was written.
    */
-  transaction<T>(fn: () => T, opts: TransactionOptions = {}): T {
-    // The level cannot change inside a transaction: a nested call commits with its outer one.
-    const raise = opts.durable === true && this.baseSync < 2 && !this.db.inTransaction
-    try {
-      if (raise) this.db.exec('PRAGMA synchronous = FULL')
-      const out = this.db.transaction(fn).immediate()
-      this.health.succeeded()
-      return out
-    } catch (e) {
-      if (isStorageFault(e)) {
-        this.health.failed(e)
-        throw translateStorageFault(e)
-      }
-      throw e
-    } finally {
-      if (raise) this.db.exec(`PRAGMA synchronous = ${this.baseSync}`)
-    }
-  }
-
+  commit(batch: CommitBatch): Promise<CommitOutcome>
+  /** Resolves when the store answers a read; rejects otherwise. */
+  ping(): Promise<void>
   /**
-   * While writes fail, rewrites one probe row (at most once a second) so that health turns back to `ok`
-   * when the store is writable again even if nothing else writes; returns whether the store is writable.
+   * While writes fail, rewrites one probe row (at most once a second) so that health turns back to `ok` when the
+   * store is writable again even if nothing else writes; resolves with whether it is writable.
    */
-  probeWrite(now: number): boolean {
-    if (!this.health.degraded) return true
-    if (now - this.probedAt < PROBE_EVERY_MS) return false
-    this.probedAt = now
-    try {
-      this.transaction(() => this.db.query('UPDATE store_probe SET at = ? WHERE id = 1').run(now))
-      return true
-    } catch {
-      return false
-    }
-  }
-
-  close(): void {
-    this.db.close()
-  }
+  probeWrite(now: number): Promise<boolean>
+  close(): Promise<void>
 }
 
-export function openStore(path: string, opts?: OpenOptions): Store {
-  return new Store(openDatabase(path, opts), path)
-}
-
-export * from './types.ts'
-export type { Transition, TransitionResult, TaskTransition, ExecutionTransition, AuditOnly } from './checkpoint.ts'
-export type { ListLogsQuery, LogPage } from './logs.ts'
-export type { ListExecutionsQuery } from './executions.ts'
-export type { PluginGrantRecord } from './plugin-grants.ts'
+export type * from './checkpoint.ts'
+export type * from './types.ts'
 export type { WriteStatus, WriteHealthEvent } from './health.ts'
+export type { WebhookKeyRecord } from './webhook-keys.ts'

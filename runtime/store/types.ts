@@ -3,7 +3,7 @@
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState } from '../state/states.ts'
 import type { TriggerTypeName } from '../triggers/registry.ts'
-import type { Workflow } from '../workflow/model.ts'
+import type { PermissionSet, Workflow } from '../workflow/model.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
 
 /** What started an execution: a person (`manual`), an API call, or one of the registered trigger types. */
@@ -114,4 +114,81 @@ export interface Page<T> {
   total: number
   limit: number
   offset: number
+}
+
+export interface ListExecutionsQuery {
+  workflowId?: string
+  states?: ExecutionState[]
+  limit?: number
+  offset?: number
+}
+
+export interface ListLogsQuery {
+  executionId: string
+  taskId?: string
+  levels?: string[]
+  /** Only lines at or after this time (ms since epoch). */
+  since?: number
+  /** Only lines with an id greater than this (for following a stream). */
+  afterId?: number
+  limit?: number
+  offset?: number
+  order?: 'desc' | 'asc'
+}
+
+export interface LogPage {
+  items: LogRecord[]
+  limit: number
+  offset: number
+  hasMore: boolean
+}
+
+/** A non-terminal execution with the engine that holds it: what recovery looks at. */
+export type ActiveExecution = ExecutionRecord & { owner?: string }
+
+/** What was recorded for one plugin. */
+export interface PluginGrantRecord {
+  plugin: string
+  version: string
+  grant: PermissionSet
+  dir: string
+  seenAt: number
+}
+
+/** An encrypted value as the store keeps it (AES-256-GCM; the engine encrypts and decrypts, never the store). */
+export interface SealedValue {
+  ciphertext: Uint8Array
+  iv: Uint8Array
+  tag: Uint8Array
+}
+
+/** What may be shown about a secret: never its value. */
+export interface SecretMeta {
+  name: string
+  version: number
+  createdAt: number
+  updatedAt: number
+}
+
+/** One fired cron tick, written in the transaction that creates its execution. */
+export interface CronFire {
+  workflowId: string
+  triggerIndex: number
+  scheduledAt: number
+  executionId: string
+  firedAt: number
+}
+
+/**
+ * An engine process sharing the store: its lease on the executions it owns lasts until `leaseUntil`, and is
+ * renewed by its heartbeat. Issue 19's node registry is this table.
+ */
+export interface EngineRecord {
+  /** The lease owner id (`host/pid/process-start`, unique per process). */
+  id: string
+  host: string
+  pid: number
+  startedAt: number
+  heartbeatAt: number
+  leaseUntil: number
 }

@@ -59,9 +59,9 @@ for (const workers of [1, 2]) describe(`escape suite through the engine (executi
     const yaml = `id: escape\ntasks:\n  - id: attack\n    type: ${type}\n    inputs: ${JSON.stringify(inputs)}\n${extra}`
     const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
     const done = await t.engine.waitFor(ex.id)
-    const snap = t.engine.snapshot(ex.id)!
-    const audit = t.engine.store.audit.forExecution(ex.id)
-    const logs = t.engine.store.logs.list({ executionId: ex.id, limit: 100_000 }).items
+    const snap = (await t.engine.snapshot(ex.id))!
+    const audit = await t.engine.store.audit.forExecution(ex.id)
+    const logs = (await t.engine.store.logs.list({ executionId: ex.id, limit: 100_000 })).items
     return { done, run: snap.taskRuns[0]!, audit, logs, text: JSON.stringify({ snap, audit, logs }) }
   }
 

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEngine, type Engine } from '../../actors/engine.ts'
 import { testConfig, workflow } from '../helpers/engine.ts'
+import { sqliteOf } from '../helpers/store.ts'
 import { FIXTURES } from './harness.ts'
 
 const DB_LOOT = 'ENGINE-DB-ROW-grants-77e1'
@@ -76,8 +77,8 @@ beforeAll(async () => {
     WORKFLOW_SANDBOX_POLICY: JSON.stringify({ filesystem: { read: [share] } }),
   })
   engine = await createEngine({ config, onWarning: (m) => warnings.push(m) })
-  engine.store.db.run('CREATE TABLE IF NOT EXISTS loot (v TEXT)')
-  engine.store.db.run(`INSERT INTO loot VALUES ('${DB_LOOT}')`)
+  sqliteOf(engine.store).db.run('CREATE TABLE IF NOT EXISTS loot (v TEXT)')
+  sqliteOf(engine.store).db.run(`INSERT INTO loot VALUES ('${DB_LOOT}')`)
 })
 afterAll(async () => {
   await engine?.shutdown({ graceMs: 0 })
@@ -89,9 +90,9 @@ async function runTask(type: string, inputs: Record<string, unknown>, extra = ''
   const yaml = `id: grants\ntasks:\n  - id: t\n    type: ${type}\n    inputs: ${JSON.stringify(inputs)}\n${extra}`
   const ex = await engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
   await engine.waitFor(ex.id)
-  const snap = engine.snapshot(ex.id)!
-  const logs = engine.store.logs.list({ executionId: ex.id, limit: 10_000 }).items
-  return { run: snap.taskRuns[0]!, logs, text: JSON.stringify({ snap, logs, audit: engine.store.audit.forExecution(ex.id) }) }
+  const snap = (await engine.snapshot(ex.id))!
+  const logs = (await engine.store.logs.list({ executionId: ex.id, limit: 10_000 })).items
+  return { run: snap.taskRuns[0]!, logs, text: JSON.stringify({ snap, logs, audit: await engine.store.audit.forExecution(ex.id) }) }
 }
 
 describe('unsafe grants are refused (issue 10, finding 4)', () => {

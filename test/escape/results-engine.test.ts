@@ -39,14 +39,14 @@ async function run(t: TestEngine, tasks: { action: string; inputs?: Record<strin
   const done = await t.engine.waitFor(ex.id)
   return details(t, ex.id, done.state)
 }
-function details(t: TestEngine, id: string, state: string) {
-  const snap = t.engine.snapshot(id)!
-  const logs = t.engine.store.logs.list({ executionId: id, limit: 1_000_000 }).items
-  const audit = t.engine.store.audit.forExecution(id)
+async function details(t: TestEngine, id: string, state: string) {
+  const snap = (await t.engine.snapshot(id))!
+  const logs = (await t.engine.store.logs.list({ executionId: id, limit: 1_000_000 })).items
+  const audit = await t.engine.store.audit.forExecution(id)
   return { state, runs: snap.taskRuns, logs, plugin: logs.filter((l) => l.source.startsWith('plugin:')), audit }
 }
-const truncations = (r: ReturnType<typeof details>) => r.audit.filter((a) => a.type === 'LOG_TRUNCATED').map((a) => a.data)
-const truncatedLines = (r: ReturnType<typeof details>) => r.logs.filter((l) => l.source === 'engine' && l.message.startsWith('LOG_TRUNCATED'))
+const truncations = (r: Awaited<ReturnType<typeof details>>) => r.audit.filter((a) => a.type === 'LOG_TRUNCATED').map((a) => a.data)
+const truncatedLines = (r: Awaited<ReturnType<typeof details>>) => r.logs.filter((l) => l.source === 'engine' && l.message.startsWith('LOG_TRUNCATED'))
 
 describe('finding 6: log amplification through the engine (sandbox.logLimit: truncate)', () => {
   let t: TestEngine
@@ -155,7 +155,7 @@ describe('finding 14 and 5 through the engine: deep results, and cancel while th
         expect(r.state).toBe('FAILED')
         expect(r.runs[0]).toMatchObject({ state: 'FAILED', error: { code: 'INVALID_TASK_OUTPUT', message: expect.stringContaining('deeper than 256') } })
         expect(r.runs.filter((x) => x.state === 'RUNNING')).toEqual([])
-        expect(t.engine.store.executions.list({ states: ['RUNNING', 'PENDING'] }).items).toEqual([])
+        expect((await t.engine.store.executions.list({ states: ['RUNNING', 'PENDING'] })).items).toEqual([])
       }
     }, 60_000)
 
@@ -176,7 +176,7 @@ describe('finding 14 and 5 through the engine: deep results, and cancel while th
       const fifo = await held
       off()
       await t.engine.cancel(ex.id)
-      const r = details(t, ex.id, (await t.engine.waitFor(ex.id)).state)
+      const r = await details(t, ex.id, (await t.engine.waitFor(ex.id)).state)
       expect(r.state).toBe('CANCELLED')
       expect(r.runs[0]).toMatchObject({ state: 'CANCELLED' })
       if (runner === 'docker') expect(await docker.listContainers({ all: true, filters: { label: [`autokestra.execution=${ex.id}`] } })).toEqual([])

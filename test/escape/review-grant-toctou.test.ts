@@ -62,7 +62,7 @@ describe.if(process.getuid?.() === 0)('review: a grant checked at task start is 
     for (let i = 0; i < 6; i++) {
       const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
       await t.engine.waitFor(ex.id)
-      const runs = t.engine.snapshot(ex.id)!.taskRuns
+      const runs = (await t.engine.snapshot(ex.id))!.taskRuns
       outcomes.push(Object.fromEntries(runs.map((r) => [r.taskId, r.output ?? r.error])))
       // The control: a process launched after the swap is refused, so the engine's view of the grant is right.
       expect(runs.find((r) => r.taskId === 'control')).toMatchObject({ state: 'SUCCESS', output: { fd: -1, errno: 13 } })

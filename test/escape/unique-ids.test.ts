@@ -50,7 +50,7 @@ for (const workers of [1, 2]) {
       }
       const finals = await all
       expect(finals.map((f) => f.state)).toEqual(Array(10).fill('SUCCESS'))
-      for (const id of ids) expect(t.engine.snapshot(id)!.taskRuns[0]).toMatchObject({ state: 'SUCCESS', attempt: 1 })
+      for (const id of ids) expect((await t.engine.snapshot(id))!.taskRuns[0]).toMatchObject({ state: 'SUCCESS', attempt: 1 })
       if (hasCgroups) {
         expect(seen.size).toBeGreaterThanOrEqual(10)
         const shared = [...seen].filter(([, tmps]) => tmps.size > 1)

@@ -3,13 +3,13 @@ import type { Engine } from '../../actors/engine-types.ts'
 import { ManualClock } from '../../runtime/clock.ts'
 import { defaultConfig, type Config } from '../../runtime/config/index.ts'
 import { SecretStore } from '../../runtime/secrets/index.ts'
-import { openStore, type Store } from '../../runtime/store/store.ts'
+import { openSqliteStore, type SqliteStore } from '../../runtime/store/sqlite/store.ts'
 import { createApp } from '../../api/app.ts'
 
 export const KEY = 'test-key-1'
 
 export interface Fixture {
-  store: Store
+  store: SqliteStore
   clock: ManualClock
   app: ReturnType<typeof createApp>
   /** Sends a request with the API key (unless `auth: false`); returns status, parsed body and headers. */
@@ -20,12 +20,12 @@ export interface Fixture {
 
 /** `configure` may change the config before the app is built (e.g. `limits`). */
 export function fixture(engine?: Engine, configure: (config: Config) => void = () => {}): Fixture {
-  const store = openStore(':memory:')
+  const store = openSqliteStore(':memory:')
   const clock = new ManualClock(1_700_000_000_000)
   const config = defaultConfig('/tmp')
   config.server.apiKeys = [KEY, 'second-key']
   configure(config)
-  const secrets = new SecretStore(store.db, new Uint8Array(32).fill(7), { clock })
+  const secrets = new SecretStore(store.secrets, new Uint8Array(32).fill(7), { clock })
   const app = createApp({ engine, store, secrets, config, clock })
   return {
     store, clock, app,

@@ -1,10 +1,10 @@
 /** Workflow repository: applied YAML source, parsed model, enabled flag, revision and webhook key digest. */
 
 import type { Database } from 'bun:sqlite'
-import type { Workflow } from '../workflow/model.ts'
+import type { Workflow } from '../../workflow/model.ts'
 import { compact, fromJson } from './json.ts'
-import type { WorkflowRecord } from './types.ts'
-import type { WebhookKeyRecord } from './webhook-keys.ts'
+import type { WorkflowRecord } from '../types.ts'
+import type { WebhookKeyRecord } from '../webhook-keys.ts'
 
 interface Row {
   id: string; source: string; model: string; enabled: number; revision: number

@@ -1,7 +1,7 @@
 /** Opens the SQLite database (WAL, busy timeout, foreign keys) and runs pending migrations. */
 
 import { Database } from 'bun:sqlite'
-import type { WarnFn } from '../private-files.ts'
+import type { WarnFn } from '../../private-files.ts'
 import { prepareDatabaseFiles } from './db-files.ts'
 import { MIGRATIONS, type Migration } from './migrations.ts'
 

@@ -1,11 +1,11 @@
 /** Execution and task-run repository: creation, reads, listing with filters and pagination. */
 
 import type { Database } from 'bun:sqlite'
-import type { ErrorInfo } from '../errors.ts'
-import type { ExecutionState, TaskRunState } from '../state/states.ts'
-import type { Workflow } from '../workflow/model.ts'
+import type { ErrorInfo } from '../../errors.ts'
+import type { ExecutionState, TaskRunState } from '../../state/states.ts'
+import type { Workflow } from '../../workflow/model.ts'
 import { compact, fromJson, toJson } from './json.ts'
-import type { ExecutionRecord, ExecutionSnapshot, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from './types.ts'
+import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
@@ -49,13 +49,6 @@ const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord 
     endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
   })
 
-export interface ListExecutionsQuery {
-  workflowId?: string
-  states?: ExecutionState[]
-  limit?: number
-  offset?: number
-}
-
 export class ExecutionRepo {
   constructor(private readonly db: Database) {}
 
@@ -98,10 +91,15 @@ export class ExecutionRepo {
       .map((t) => toTaskRun(t, attempts.get(t.task_id) ?? []))
   }
 
-  taskRun(executionId: string, taskId: string): TaskRunRow | undefined {
-    return this.db
+  taskRun(executionId: string, taskId: string): TaskRunRecord | undefined {
+    const r = this.db
       .query<TaskRunRow, [string, string]>('SELECT * FROM task_runs WHERE execution_id = ? AND task_id = ?')
-      .get(executionId, taskId) ?? undefined
+      .get(executionId, taskId)
+    if (!r) return undefined
+    const attempts = this.db
+      .query<AttemptRow, [string, string]>('SELECT * FROM task_attempts WHERE execution_id = ? AND task_id = ? ORDER BY attempt')
+      .all(executionId, taskId).map(toAttempt)
+    return toTaskRun(r, attempts)
   }
 
   list(q: ListExecutionsQuery = {}): Page<ExecutionRecord> {
@@ -121,17 +119,12 @@ export class ExecutionRepo {
   }
 
   /** Non-terminal executions, oldest first, with the engine that drives each: what a supervisor may resume. */
-  listActive(): (ExecutionRecord & { owner?: string })[] {
+  listActive(): ActiveExecution[] {
     return this.db
       .query<ExecutionRow & { owner: string | null }, []>(`SELECT * FROM executions WHERE state IN ('PENDING','RUNNING','WAITING')
         ORDER BY created_at, id`)
       .all()
       .map((r) => (r.owner ? { ...toExecution(r), owner: r.owner } : toExecution(r)))
-  }
-
-  /** Takes over an execution for the engine `owner`, unless another engine claimed it since `expected`. */
-  claim(id: string, owner: string, expected: string | undefined): boolean {
-    return this.db.query('UPDATE executions SET owner = ? WHERE id = ? AND owner IS ?').run(owner, id, expected ?? null).changes > 0
   }
 
   countByState(): Record<string, number> {
@@ -141,7 +134,4 @@ export class ExecutionRepo {
     return out
   }
 
-  delete(id: string): boolean {
-    return this.db.query('DELETE FROM executions WHERE id = ?').run(id).changes > 0
-  }
 }

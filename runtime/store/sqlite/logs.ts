@@ -2,7 +2,7 @@
 
 import type { Database } from 'bun:sqlite'
 import { compact } from './json.ts'
-import type { LogRecord, NewLogLine } from './types.ts'
+import type { ListLogsQuery, LogPage, LogRecord, NewLogLine } from '../types.ts'
 
 interface Row {
   id: number; execution_id: string; task_id: string | null; attempt: number | null; ts: number
@@ -14,26 +14,6 @@ const toRecord = (r: Row): LogRecord =>
     id: r.id, executionId: r.execution_id, taskId: r.task_id ?? undefined, attempt: r.attempt ?? undefined,
     ts: r.ts, level: r.level, source: r.source, message: r.message,
   })
-
-export interface ListLogsQuery {
-  executionId: string
-  taskId?: string
-  levels?: string[]
-  /** Only lines at or after this time (ms since epoch). */
-  since?: number
-  /** Only lines with an id greater than this (for following a stream). */
-  afterId?: number
-  limit?: number
-  offset?: number
-  order?: 'desc' | 'asc'
-}
-
-export interface LogPage {
-  items: LogRecord[]
-  limit: number
-  offset: number
-  hasMore: boolean
-}
 
 export class LogRepo {
   constructor(private readonly db: Database) {}

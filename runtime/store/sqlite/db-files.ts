@@ -5,7 +5,7 @@
  */
 import { closeSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { ensurePrivateDir, openPrivateFile, securePrivateFile, warnOnStderr, type WarnFn } from '../private-files.ts'
+import { ensurePrivateDir, openPrivateFile, securePrivateFile, warnOnStderr, type WarnFn } from '../../private-files.ts'
 
 /** The files SQLite keeps beside a database in WAL mode (and a rollback journal, if one was left behind). */
 export const DATABASE_SIDE_FILES = ['-wal', '-shm', '-journal'] as const

@@ -2,7 +2,7 @@
 
 import type { Database } from 'bun:sqlite'
 import { compact, fromJson } from './json.ts'
-import type { AuditRecord } from './types.ts'
+import type { AuditRecord } from '../types.ts'
 
 interface Row {
   id: number; ts: number; type: string; execution_id: string | null; task_id: string | null

@@ -1,7 +1,7 @@
 /** Versioned schema migrations; applied in order on open, each once, recorded in schema_migrations. */
 
 import type { Database } from 'bun:sqlite'
-import { webhookKeyRecord } from './webhook-keys.ts'
+import { webhookKeyRecord } from '../webhook-keys.ts'
 
 export interface Migration {
   version: number
@@ -180,7 +180,7 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 5,
     name: 'write probe',
     // One row that /health rewrites while the store is degraded, to learn when writes work again
-    // without touching any record a user sees (see runtime/store/store.ts, probeWrite).
+    // without touching any record a user sees (see runtime/store/sqlite/store.ts, probeWrite).
     sql: `CREATE TABLE store_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
       INSERT INTO store_probe (id, at) VALUES (1, 0);`,
   },
@@ -198,6 +198,20 @@ export const MIGRATIONS: readonly Migration[] = [
       addTaskKinds(db, 'workflows')
       addTaskKinds(db, 'executions')
     },
+  },
+  {
+    version: 7,
+    name: 'engine leases',
+    // One row per engine process: an execution's owner holds it while its lease (renewed by a heartbeat) lasts;
+    // a claim takes over only an execution whose owner's row is gone or expired (runtime/store/store.ts).
+    sql: `CREATE TABLE engines (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        heartbeat_at INTEGER NOT NULL,
+        lease_until INTEGER NOT NULL
+      );`,
   },
 ]
 

@@ -1,16 +1,8 @@
 /** The grant each plugin's manifest asked for when the engine last loaded it (migration 4). */
 
 import type { Database } from 'bun:sqlite'
-import type { PermissionSet } from '../workflow/model.ts'
-
-/** What was recorded for one plugin. */
-export interface PluginGrantRecord {
-  plugin: string
-  version: string
-  grant: PermissionSet
-  dir: string
-  seenAt: number
-}
+import type { PermissionSet } from '../../workflow/model.ts'
+import type { PluginGrantRecord } from '../types.ts'
 
 interface Row { plugin: string; version: string; grant_json: string; dir: string; seen_at: number }
 

@@ -1,0 +1,89 @@
+/**
+ * The engine's events: state changes and log lines, published after they are committed (for SSE, metrics and
+ * `workflow run`), and the callers waiting for an execution to end.
+ */
+
+import { isTerminalExecution, isTerminalTask } from '../../runtime/state/states.ts'
+import type { ExecutionRecord } from '../../runtime/store/types.ts'
+import type { EngineEvent } from '../engine-types.ts'
+import type { Committed } from './batcher.ts'
+
+export interface EventHubDeps {
+  /** The execution as committed (what waiters get). */
+  read(executionId: string): Promise<ExecutionRecord | undefined>
+  /** A task reached a terminal state. */
+  taskEnded(executionId: string, taskId: string): void
+  /** An execution reached a terminal state. */
+  settled(executionId: string): void
+}
+
+export class EventHub {
+  private readonly listeners = new Set<(e: EngineEvent) => void>()
+  private readonly waiters = new Map<string, ((r: ExecutionRecord) => void)[]>()
+  /** The workflow of each execution this engine runs, for its events. */
+  private readonly workflowOf = new Map<string, string>()
+
+  constructor(private readonly deps: EventHubDeps) {}
+
+  /** This engine runs `executionId` now. */
+  track(executionId: string, workflowId: string): void {
+    this.workflowOf.set(executionId, workflowId)
+  }
+
+  tracks(executionId: string): boolean {
+    return this.workflowOf.has(executionId)
+  }
+
+  subscribe(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Resolves with the record once the execution is terminal; undefined when there is no such execution. */
+  async waitFor(executionId: string): Promise<ExecutionRecord | undefined> {
+    // Listen first, then read: the execution may end between the two, and its end must not be missed.
+    let resolve!: (r: ExecutionRecord) => void
+    const done = new Promise<ExecutionRecord>((r) => (resolve = r))
+    this.waiters.set(executionId, [...(this.waiters.get(executionId) ?? []), resolve])
+    const rec = await this.deps.read(executionId)
+    if (rec && !isTerminalExecution(rec.state)) return done
+    const left = (this.waiters.get(executionId) ?? []).filter((w) => w !== resolve)
+    if (left.length) this.waiters.set(executionId, left)
+    else this.waiters.delete(executionId)
+    return rec
+  }
+
+  /** What a commit changed, as events (refused and repeated transitions say nothing). */
+  publish(c: Committed): void {
+    for (const { transition: t, result } of c.applied) {
+      if (!result.ok || !result.changed) continue
+      if (t.kind === 'execution') {
+        this.emit({ type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: t.to, at: c.at })
+        if (isTerminalExecution(t.to)) this.settle(t.executionId)
+      } else if (t.kind === 'task') {
+        if (isTerminalTask(t.to)) this.deps.taskEnded(t.executionId, t.taskId)
+        this.emit({ type: 'task', executionId: t.executionId, taskId: t.taskId, state: t.to, attempt: t.attempt ?? 0, at: c.at })
+      }
+    }
+    for (const line of c.logs) this.emit({ type: 'log', line })
+  }
+
+  emit(e: EngineEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e)
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  private settle(executionId: string): void {
+    this.workflowOf.delete(executionId)
+    this.deps.settled(executionId)
+    const list = this.waiters.get(executionId)
+    if (!list) return
+    this.waiters.delete(executionId)
+    void this.deps.read(executionId).then((rec) => { for (const w of list) w(rec!) }, () => {})
+  }
+}

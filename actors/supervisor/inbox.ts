@@ -1,0 +1,42 @@
+/**
+ * The supervisor's mailbox (main thread, never crosses a thread): what happened to executions, workers and the
+ * engine, as a discriminated union, and the effects its pure logic (logic.ts) asks for in return.
+ */
+
+/** An execution to run: created, recovered at start, or re-queued after its worker crashed (`front`). */
+export interface Enqueue { type: 'enqueue'; executionId: string; front?: boolean }
+/** The execution runs on `workerId` now (its snapshot was handed over). */
+export interface Dispatched { type: 'dispatched'; executionId: string; workerId: number }
+/** The execution left this engine without running here (terminal already, or its dispatch failed). */
+export interface Released { type: 'released'; executionId: string }
+/** Its execution actor stopped (terminal, or interrupted for shutdown). */
+export interface Finished { type: 'finished'; executionId: string }
+/** Its terminal state is committed: the crash count goes. */
+export interface Settled { type: 'settled'; executionId: string }
+/** A worker died with these executions. */
+export interface WorkerCrashed { type: 'workerCrashed'; workerId: number; executionIds: string[] }
+/** Someone asks to cancel: the reply says where the execution is (see CancelPlan). */
+export interface CancelRequested { type: 'cancel'; executionId: string }
+/** A queued execution's cancel could not be committed: it takes its place in the queue back. */
+export interface CancelRefused { type: 'cancelRefused'; executionId: string; index: number }
+/** Stop dispatching; the queue is dropped (it is recovered from the store on the next start). */
+export interface Shutdown { type: 'shutdown' }
+
+export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | CancelRefused | Shutdown
+
+/** Where an execution is, for its cancel: on a worker, being handed to one, queued (and now taken out), or not here. */
+export type CancelPlan =
+  | { kind: 'onWorker'; workerId: number }
+  | { kind: 'dispatching' }
+  | { kind: 'queued'; index: number }
+  | { kind: 'notHere' }
+
+export type SupervisorEffect =
+  /** Hand the execution to a worker (the supervisor does these one at a time, in order). */
+  | { type: 'dispatch'; executionId: string }
+  /** Tell its worker to cancel it (a cancel that came while it was being handed over). */
+  | { type: 'cancelOnWorker'; executionId: string; workerId: number }
+  /** Its worker died: recover it from the store; `giveUp` fails it (WORKER_CRASHED) instead of re-queueing it. */
+  | { type: 'recoverCrashed'; executionId: string; crashes: number; giveUp: boolean }
+  /** Nothing runs any more (shutdown waits for this). */
+  | { type: 'idle' }

@@ -1,0 +1,85 @@
+/** The supervisor's pure logic, fed messages: queue order and limit, hand-over, cancels, worker crashes, shutdown. */
+
+import { describe, expect, it } from 'bun:test'
+import type { SupervisorEffect, SupervisorInbox } from './inbox.ts'
+import { initialSupervisorState, MAX_WORKER_CRASHES, nextSupervisorState, type SupervisorState } from './logic.ts'
+
+/** Feeds messages in order; returns the last state and every effect asked for. */
+function feed(messages: SupervisorInbox[], state: SupervisorState = initialSupervisorState(2)) {
+  const effects: SupervisorEffect[] = []
+  let reply
+  for (const m of messages) {
+    const step = nextSupervisorState(state, m)
+    state = step.state
+    effects.push(...step.effects)
+    reply = step.reply
+  }
+  return { state, effects, reply }
+}
+const enqueue = (executionId: string, front = false): SupervisorInbox => ({ type: 'enqueue', executionId, ...(front ? { front } : {}) })
+const dispatches = (effects: SupervisorEffect[]) => effects.filter((e) => e.type === 'dispatch').map((e) => (e as { executionId: string }).executionId)
+
+describe('supervisor logic', () => {
+  it('dispatches in queue order up to maxConcurrentWorkflows and the next one when a slot frees', () => {
+    const { state, effects } = feed([enqueue('a'), enqueue('b'), enqueue('c'), enqueue('a')])
+    expect(dispatches(effects)).toEqual(['a', 'b'])
+    expect(state.queue).toEqual(['c']) // a is not queued twice
+    const next = feed([{ type: 'dispatched', executionId: 'a', workerId: 1 }, { type: 'finished', executionId: 'a' }], state)
+    expect(dispatches(next.effects)).toEqual(['c'])
+    expect([...next.state.active]).toEqual([['b', undefined], ['c', undefined]])
+  })
+
+  it('does not mutate the state it is given', () => {
+    const before = feed([enqueue('a'), enqueue('b'), enqueue('c')]).state
+    const snapshot = JSON.stringify({ q: before.queue, a: [...before.active] })
+    nextSupervisorState(before, { type: 'finished', executionId: 'a' })
+    expect(JSON.stringify({ q: before.queue, a: [...before.active] })).toBe(snapshot)
+  })
+
+  it('routes a cancel by where the execution is: on its worker, being handed over, queued, or not here', () => {
+    const s = feed([enqueue('a'), enqueue('b'), enqueue('c'), { type: 'dispatched', executionId: 'a', workerId: 7 }]).state
+    expect(feed([{ type: 'cancel', executionId: 'a' }], s).reply).toEqual({ kind: 'onWorker', workerId: 7 })
+    const queued = feed([{ type: 'cancel', executionId: 'c' }], s)
+    expect(queued.reply).toEqual({ kind: 'queued', index: 0 })
+    expect(queued.state.queue).toEqual([])
+    expect(feed([{ type: 'cancel', executionId: 'zz' }], s).reply).toEqual({ kind: 'notHere' })
+    // Cancelled while being handed over: sent to its worker once it is there.
+    const handing = feed([{ type: 'cancel', executionId: 'b' }, { type: 'dispatched', executionId: 'b', workerId: 3 }], s)
+    expect(handing.effects).toEqual([{ type: 'cancelOnWorker', executionId: 'b', workerId: 3 }])
+  })
+
+  it('puts a queued execution whose cancel was refused back in its place', () => {
+    const s = feed([enqueue('a'), enqueue('b'), enqueue('c'), enqueue('d'), { type: 'cancel', executionId: 'd' }]).state
+    expect(feed([{ type: 'cancelRefused', executionId: 'd', index: 1 }], s).state.queue).toEqual(['c', 'd'])
+  })
+
+  it('recovers the executions of a crashed worker, frees their slots, and gives up after MAX_WORKER_CRASHES', () => {
+    let state = feed([enqueue('a'), { type: 'dispatched', executionId: 'a', workerId: 1 }]).state
+    for (let n = 1; n <= MAX_WORKER_CRASHES; n++) {
+      const crash = feed([{ type: 'workerCrashed', workerId: n, executionIds: ['a'] }], state)
+      expect(crash.effects).toEqual([{ type: 'recoverCrashed', executionId: 'a', crashes: n, giveUp: n === MAX_WORKER_CRASHES }, { type: 'idle' }])
+      expect(crash.state.active.has('a')).toBe(false)
+      state = feed([enqueue('a', true), { type: 'dispatched', executionId: 'a', workerId: n + 1 }], crash.state).state
+    }
+    expect(feed([{ type: 'settled', executionId: 'a' }], state).state.crashes.has('a')).toBe(false)
+  })
+
+  it('puts a recovered execution first in line', () => {
+    const full = feed([enqueue('a'), enqueue('b'), enqueue('c'), { type: 'dispatched', executionId: 'a', workerId: 1 }], initialSupervisorState(1)).state
+    const crash = feed([{ type: 'workerCrashed', workerId: 1, executionIds: ['a'] }], full)
+    expect(dispatches(crash.effects)).toEqual(['b']) // its slot goes to the next in line meanwhile
+    expect(feed([enqueue('a', true)], crash.state).state.queue).toEqual(['a', 'c'])
+  })
+
+  it('ignores a hand-over that a crash overtook', () => {
+    const s = feed([enqueue('a'), { type: 'workerCrashed', workerId: 1, executionIds: ['a'] }, { type: 'dispatched', executionId: 'a', workerId: 1 }]).state
+    expect(s.active.has('a')).toBe(false)
+  })
+
+  it('after shutdown, drops the queue and dispatches nothing more', () => {
+    const { state } = feed([enqueue('a'), enqueue('b'), enqueue('c'), { type: 'shutdown' }, enqueue('d'), { type: 'finished', executionId: 'a' }])
+    expect(state.queue).toEqual([])
+    expect(state.accepting).toBe(false)
+    expect([...state.active.keys()]).toEqual(['b'])
+  })
+})

@@ -1,0 +1,147 @@
+/**
+ * The SQLite checkpoint writer: applies state transitions, each with its audit event, checked against the
+ * state tables. A batch commits in one transaction; each transition gets its own result.
+ */
+
+import type { Database } from 'bun:sqlite'
+import { ErrorCode } from '../../errors.ts'
+import {
+  auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask, isWaitReason,
+  WaitReason, type ExecutionState, type TaskRunState,
+} from '../../state/states.ts'
+import type {
+  ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, TaskTransition, Transition, TransitionResult,
+} from '../checkpoint.ts'
+import { CronFireRepo } from './cron-fires.ts'
+import { LIVE_OWNER } from './engines.ts'
+import { ExecutionRepo } from './executions.ts'
+import { toJson } from './json.ts'
+
+const invalid = (what: string, from: string, to: string, reason: string | undefined): TransitionResult => ({
+  ok: false,
+  error: to === 'WAITING' && !isWaitReason(reason)
+    ? { code: ErrorCode.InvalidTransition, message: `${what}: WAITING needs a wait reason (${Object.values(WaitReason).join(', ')}), not ${JSON.stringify(reason ?? null)}`, details: { from, to, reason } }
+    : { code: ErrorCode.InvalidTransition, message: `${what}: ${from} → ${to} is not an allowed transition`, details: { from, to } },
+})
+const notFound = (what: string): TransitionResult => ({ ok: false, error: { code: ErrorCode.NotFound, message: `${what} not found` } })
+const conflict = (message: string, details?: Record<string, unknown>): TransitionResult =>
+  ({ ok: false, error: { code: ErrorCode.Conflict, message, ...(details ? { details } : {}) } })
+/** The fence: a commit by `owner` touches only the executions `owner` holds. */
+const fenced = (executionId: string, owner: string | undefined, holder: string | null): TransitionResult | undefined =>
+  owner === undefined || holder === owner ? undefined
+    : conflict(`execution ${executionId} is held by another engine (${holder ?? 'none'}); this engine (${owner}) must claim it first`, { owner: holder })
+
+export class CheckpointWriter {
+  private readonly executions: ExecutionRepo
+  private readonly fires: CronFireRepo
+
+  constructor(private readonly db: Database) {
+    this.executions = new ExecutionRepo(db)
+    this.fires = new CronFireRepo(db)
+  }
+
+  /**
+   * Applies the transitions inside the caller's transaction, one result each. `owner` fences execution and
+   * task transitions and owns what `create` and `claim` make (see CommitBatch.owner).
+   */
+  apply(batch: readonly Transition[], now: number, owner?: string): TransitionResult[] {
+    return batch.map((t) => this.applyOne(t, now, owner))
+  }
+
+  private applyOne(t: Transition, now: number, owner: string | undefined): TransitionResult {
+    switch (t.kind) {
+      case 'execution': return this.applyExecution(t, now, owner)
+      case 'task': return this.applyTask(t, now, owner)
+      case 'audit':
+        this.audit(now, t.type, t.executionId, t.taskId, t.workflowId, t.data)
+        return { ok: true, changed: true }
+      case 'create': return this.create(t, now, owner)
+      case 'cronFire': return this.cronFire(t, now)
+      case 'claim': return this.claim(t, now, owner)
+    }
+  }
+
+  private create(t: CreateExecution, now: number, owner: string | undefined): TransitionResult {
+    if (this.db.query('SELECT 1 FROM executions WHERE id = ?').get(t.executionId)) return conflict(`execution ${t.executionId} exists already`)
+    this.executions.insert({ id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now, ...(owner !== undefined ? { owner } : {}) })
+    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision })
+    return { ok: true, changed: true }
+  }
+
+  private cronFire(t: CronFireTransition, now: number): TransitionResult {
+    const recorded = this.fires.record({ workflowId: t.workflowId, triggerIndex: t.triggerIndex, scheduledAt: t.scheduledAt, executionId: t.executionId, firedAt: now })
+    if (recorded) return { ok: true, changed: true }
+    return conflict(`tick ${t.scheduledAt} of ${t.workflowId}#${t.triggerIndex} was fired already (or a later one was)`,
+      { duplicateFire: true, workflowId: t.workflowId, triggerIndex: t.triggerIndex, scheduledAt: t.scheduledAt })
+  }
+
+  private claim(t: ClaimExecution, now: number, owner: string | undefined): TransitionResult {
+    if (owner === undefined) return { ok: false, error: { code: ErrorCode.InvalidInput, message: 'a claim needs the committing engine (CommitBatch.owner)' } }
+    const row = this.db.query<{ owner: string | null }, [string]>('SELECT owner FROM executions WHERE id = ?').get(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    if (row.owner === owner) return { ok: true, changed: false }
+    // One conditional UPDATE: it holds against a concurrent claimer in any database, not only under SQLite's lock.
+    const taken = this.db.query(`UPDATE executions SET owner = ? WHERE id = ? AND owner IS ? AND NOT ${LIVE_OWNER}`)
+      .run(owner, t.executionId, row.owner, now).changes > 0
+    return taken ? { ok: true, changed: true } : conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
+  }
+
+  private applyExecution(t: ExecutionTransition, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: ExecutionState; reason: string | null; workflow_id: string; owner: string | null }, [string]>(
+      'SELECT state, reason, workflow_id, owner FROM executions WHERE id = ?').get(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    const refused = fenced(t.executionId, owner, row.owner)
+    if (refused) return refused
+    const check = checkExecutionTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
+    if (check === 'noop') return { ok: true, changed: false }
+    if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
+    const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'
+    this.db.query(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), updated_at = ?,
+        started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
+        ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?`)
+      .run(t.to, t.reason ?? null, toJson(t.error), now, t.to, now, terminal ? 1 : 0, now, t.executionId)
+    this.audit(now, t.auditType ?? auditTypeForExecution(t.to), t.executionId, undefined, row.workflow_id, {
+      from: row.state, to: t.to, ...(t.reason ? { reason: t.reason } : {}), ...(t.error ? { error: t.error } : {}), ...t.auditData,
+    })
+    return { ok: true, changed: true }
+  }
+
+  private applyTask(t: TaskTransition, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: TaskRunState; reason: string | null; attempt: number; owner: string | null }, [string, string]>(
+      `SELECT t.state, t.reason, t.attempt, e.owner FROM task_runs t JOIN executions e ON e.id = t.execution_id
+        WHERE t.execution_id = ? AND t.task_id = ?`).get(t.executionId, t.taskId)
+    if (!row) return notFound(`task run ${t.executionId}/${t.taskId}`)
+    const refused = fenced(t.executionId, owner, row.owner)
+    if (refused) return refused
+    const check = checkTaskTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
+    if (check === 'noop') return { ok: true, changed: false }
+    if (check === 'invalid') return invalid(`task ${t.taskId}`, row.state, t.to, t.reason)
+    const attempt = t.to === 'RUNNING' ? (t.attempt ?? row.attempt + 1) : row.attempt
+    this.db.query(`UPDATE task_runs SET state = ?, reason = ?, attempt = ?, output = COALESCE(?, output),
+        error = CASE WHEN ? = 'RUNNING' THEN NULL ELSE COALESCE(?, error) END, next_attempt_at = ?, updated_at = ?,
+        started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
+        ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE execution_id = ? AND task_id = ?`)
+      .run(t.to, t.reason ?? null, attempt, toJson(t.output), t.to, toJson(t.error), t.nextAttemptAt ?? null, now,
+        t.to, now, isTerminalTask(t.to) ? 1 : 0, now, t.executionId, t.taskId)
+    if (t.to === 'RUNNING') {
+      this.db.query(`INSERT OR REPLACE INTO task_attempts (execution_id, task_id, attempt, state, runner, started_at)
+          VALUES (?, ?, ?, 'RUNNING', ?, ?)`).run(t.executionId, t.taskId, attempt, t.runner ?? null, now)
+    } else if (row.state === 'RUNNING') {
+      // The attempt that was running ends with this transition: a retry wait or a give-back means it failed.
+      const attemptState = t.to === 'SUCCESS' || t.to === 'CANCELLED' ? t.to : 'FAILED'
+      this.db.query(`UPDATE task_attempts SET state = ?, error = ?, ended_at = ?
+          WHERE execution_id = ? AND task_id = ? AND attempt = ?`)
+        .run(attemptState, toJson(t.error), now, t.executionId, t.taskId, row.attempt)
+    }
+    this.audit(now, t.auditType ?? auditTypeForTask(t.to), t.executionId, t.taskId, undefined, {
+      from: row.state, to: t.to, attempt, ...(t.reason ? { reason: t.reason } : {}),
+      ...(t.error ? { error: t.error } : {}), ...t.auditData,
+    })
+    return { ok: true, changed: true }
+  }
+
+  private audit(ts: number, type: string, executionId?: string, taskId?: string, workflowId?: string, data?: unknown): void {
+    this.db.query('INSERT INTO audit_events (ts, type, execution_id, task_id, workflow_id, data) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(ts, type, executionId ?? null, taskId ?? null, workflowId ?? null, toJson(data))
+  }
+}
