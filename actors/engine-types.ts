@@ -27,6 +27,12 @@ export interface EngineOptions {
   recover?: boolean
   /** The runners tasks may name (default: the built-in ones, sandbox/runners.ts RUNNER_KINDS). */
   runners?: RunnerRegistry
+  /**
+   * Load the plugins in a throwaway worker thread, so that Ajv (the strict manifest schema check, ~7 MB resident)
+   * never stays on this thread. For a long-lived engine (the server); a short one (`workflow run`) loads them here,
+   * ~0.1–0.3 s sooner.
+   */
+  pluginsOffThread?: boolean
   /** Told what the operator should know (a plugin whose permissions changed since last loaded); the server logs it as a WARN. */
   onWarning?(message: string): void
   /**

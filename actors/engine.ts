@@ -8,7 +8,7 @@ import { openStore } from '../runtime/store/backends.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { isStorageUnavailable } from '../runtime/store/unavailable.ts'
 import type { Engine, EngineOptions, SecretSource } from './engine-types.ts'
-import { describeChange, enginePlugins, recordGrants } from './plugins.ts'
+import { describeChange, enginePlugins, enginePluginsOffThread, recordGrants } from './plugins.ts'
 import { Supervisor } from './supervisor/supervisor.ts'
 import type { WorkerSettings } from './supervisor/protocol.ts'
 
@@ -42,7 +42,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const store = opts.store ?? await openStore(config.storage)
   const passEnv = passedEnv(config.sandbox.passEnv, process.env)
   // Loaded once, here: the grant recorded (and warned about when it changed) is the grant the workers enforce.
-  const plugins = enginePlugins(config, opts.runners)
+  const plugins = opts.pluginsOffThread ? await enginePluginsOffThread(config, opts.runners) : enginePlugins(config, opts.runners)
   try {
     for (const change of await recordGrants(store, plugins.registry, clock.now())) opts.onWarning?.(describeChange(change))
   } catch (e) {

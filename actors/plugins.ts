@@ -10,6 +10,7 @@ import type { Store } from '../runtime/store/store.ts'
 import { pluginKey } from '../sandbox/manifest.ts'
 import { grantDiff } from '../sandbox/permissions/diff.ts'
 import { engineBounds, policyProblems, type GrantContext } from '../sandbox/permissions/policy.ts'
+import { loadPluginsOffThread } from '../sandbox/plugins/load-off-thread.ts'
 import { loadPlugins, type PluginRegistry } from '../sandbox/plugins/registry.ts'
 import { RUNNER_KINDS, type RunnerRegistry } from '../sandbox/runners.ts'
 
@@ -28,13 +29,27 @@ export interface EnginePlugins {
   runners: RunnerRegistry
 }
 
-/** Loads and checks the plugins `config` names; INVALID_CONFIG when the policy itself is malformed. */
-export function enginePlugins(config: Config, runners: RunnerRegistry = RUNNER_KINDS): EnginePlugins {
+/** Where to look and what may be granted; INVALID_CONFIG when the policy itself is malformed. */
+function pluginSetup(config: Config): { paths: string[]; grants: Omit<GrantContext, 'runner'> } {
   const problems = policyProblems(config.sandbox.policy)
   if (problems.length > 0) throw new AppError(ErrorCode.InvalidConfig, problems.join('; '), { issues: problems })
   const paths = [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))]
-  const grants = { policy: config.sandbox.policy, bounds: engineBounds(config, paths) }
+  return { paths, grants: { policy: config.sandbox.policy, bounds: engineBounds(config, paths) } }
+}
+
+/** Loads and checks the plugins `config` names, on this thread (the CLI, a server without runtime). */
+export function enginePlugins(config: Config, runners: RunnerRegistry = RUNNER_KINDS): EnginePlugins {
+  const { paths, grants } = pluginSetup(config)
   return { paths, registry: loadPlugins(paths, grants, runners), grants, passEnv: [...config.sandbox.passEnv], runners }
+}
+
+/**
+ * The same, loaded in a throwaway worker thread: what the engine uses, so that Ajv (the strict manifest schema
+ * check) never stays resident on the long-lived main thread (bench/README.md, W3).
+ */
+export async function enginePluginsOffThread(config: Config, runners: RunnerRegistry = RUNNER_KINDS): Promise<EnginePlugins> {
+  const { paths, grants } = pluginSetup(config)
+  return { paths, registry: await loadPluginsOffThread(paths, grants, runners), grants, passEnv: [...config.sandbox.passEnv], runners }
 }
 
 /** One plugin whose manifest asks for a different grant than when the engine last loaded it. */

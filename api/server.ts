@@ -82,7 +82,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     if (env[DISABLE_RUNTIME_ENV] === '1') log.warn(`${DISABLE_RUNTIME_ENV}=1: serving reads only, executions will not run`)
     else {
       const { createEngine } = await import('../actors/engine.ts')
-      engine = await createEngine({ config, store, secrets, onWarning: (m) => log.warn(m) })
+      engine = await createEngine({ config, store, secrets, pluginsOffThread: true, onWarning: (m) => log.warn(m) })
       // The trigger types' live loops (actors/triggers/loops.ts: cron fires through the engine, once per tick; docs/triggers.md).
       scheduler = createTriggerLoops({ engine, warn: (message, ...context) => log.warn(message, ...context) })
     }

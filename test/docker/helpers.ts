@@ -65,3 +65,16 @@ export async function until(check: () => Promise<boolean>, deadlineMs = 10_000, 
   }
   return false
 }
+
+/** The task id a child engine prints as `TASK <id>` once its docker task runs ('' if it exits first). */
+export async function taskIdFrom(stdout: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stdout.getReader()
+  let text = ''
+  while (!/TASK (\S+)\n/.test(text)) {
+    const { value, done } = await reader.read()
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  reader.releaseLock()
+  return /TASK (\S+)\n/.exec(text)?.[1] ?? ''
+}

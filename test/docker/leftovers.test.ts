@@ -18,7 +18,7 @@ import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { sweepDockerLeftovers, DEADLINE_LABEL, ENGINE_LABEL } from '../../sandbox/docker/leftovers.ts'
 import { RUNNER_LABEL, TASK_LABEL } from '../../sandbox/docker/container-spec.ts'
 import { defaultImageTag, ensureImage } from '../../sandbox/docker/image.ts'
-import { dockerReachable, loadFixture, mustRunDocker, request, until } from './helpers.ts'
+import { dockerReachable, loadFixture, mustRunDocker, request, taskIdFrom, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
@@ -44,14 +44,7 @@ test('after kill -9 of the engine and no restart, the container stops by itself 
   const engine = Bun.spawn(['bun', CHILD], { stdout: 'pipe', stderr: 'ignore' })
   let taskId = ''
   try {
-    const reader = engine.stdout.getReader()
-    let text = ''
-    while (!/TASK (\S+)\n/.test(text)) {
-      const { value, done } = await reader.read()
-      if (done) break
-      text += new TextDecoder().decode(value)
-    }
-    taskId = /TASK (\S+)\n/.exec(text)?.[1] ?? ''
+    taskId = await taskIdFrom(engine.stdout)
     made.push(`${TASK_LABEL}=${taskId}`)
     expect(await until(async () => (await labelled(`${TASK_LABEL}=${taskId}`)).some((c) => c.State === 'running'), 30_000)).toBe(true)
   } finally {

@@ -19,7 +19,7 @@ import Dockerode from 'dockerode'
 import { rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
-import { dockerReachable, mustRunDocker, until } from './helpers.ts'
+import { dockerReachable, mustRunDocker, taskIdFrom, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const reachable = await dockerReachable(docker)
@@ -41,14 +41,7 @@ suite('review: a docker task does not outlive a crashed engine', () => {
   it('after kill -9 of the engine and a restart, the container is removed (its timeout was 3 s)', async () => {
     const engine = Bun.spawn(['bun', CHILD], { stdout: 'pipe', stderr: 'ignore' })
     try {
-      const reader = engine.stdout.getReader()
-      let text = ''
-      while (!/TASK (\S+)\n/.test(text)) {
-        const { value, done } = await reader.read()
-        if (done) break
-        text += new TextDecoder().decode(value)
-      }
-      taskId = /TASK (\S+)\n/.exec(text)?.[1] ?? ''
+      taskId = await taskIdFrom(engine.stdout)
       expect(taskId).not.toBe('')
       expect(await until(async () => (await containers()).some((c) => c.State === 'running'), 30_000)).toBe(true)
     } finally {
