@@ -15,6 +15,7 @@ import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
+import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
@@ -111,11 +112,14 @@ export class Supervisor {
       revision = rec.revision
     }
     const inputs = resolveInputs(workflow.inputs, req.inputs ?? {})
+    const merged = mergeLabels(workflow.labels, req.labels, 'labels')
+    if ('error' in merged) throw new AppError(ErrorCode.InvalidInput, merged.error.message, { path: merged.error.path, issue: merged.error.code })
+    const labels = Object.keys(merged.labels).length > 0 ? { labels: merged.labels } : {}
     const now = this.opts.clock.now()
     const id = newExecutionId(now)
     // Batched with the turn's other creations into one fsynced commit: once this resolves, the execution survives
     // a power cut. All or nothing with its cron tick; a store that cannot be written answers STORAGE_UNAVAILABLE.
-    const create: Transition[] = [{ kind: 'create', executionId: id, workflow, revision, inputs, trigger: req.trigger }]
+    const create: Transition[] = [{ kind: 'create', executionId: id, workflow, revision, inputs, trigger: req.trigger, ...labels }]
     if (opts.cronFire) create.push({ kind: 'cronFire', workflowId: workflow.id, executionId: id, ...opts.cronFire })
     const [created] = await this.batcher.submit(create, { atomic: true, failFast: true, durable: true })
     if (!created!.ok) throw new AppError(created!.error.code, created!.error.message, created!.error.details, created!.error.retryable === true)

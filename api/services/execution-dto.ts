@@ -4,6 +4,7 @@ import type { TaskRunState } from '../../runtime/state/states.ts'
 import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/types.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import { taskAtPath } from '../../runtime/workflow/run-path.ts'
+import { tasksById } from '../../runtime/workflow/task-lists.ts'
 import { describeTask } from '../../runtime/workflow/tasks/registry.ts'
 
 const duration = (start?: number, end?: number): number | undefined =>
@@ -61,7 +62,7 @@ function compact<T extends object>(o: T): T {
 export function toExecutionSummary(e: ExecutionRecord): ExecutionSummary {
   return compact({
     id: e.id, workflowId: e.workflowId, revision: e.revision, state: e.state, reason: e.reason, trigger: e.trigger,
-    error: e.error, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
+    labels: e.labels, error: e.error, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
     durationMs: duration(e.startedAt, e.endedAt),
   })
 }
@@ -84,7 +85,7 @@ function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto 
 }
 
 export function toExecutionDetail(snap: ExecutionSnapshot): ExecutionDetail {
-  const tasks = new Map<string, AnyTaskDef>(snap.workflow.tasks.map((t) => [t.id, t]))
+  const tasks = tasksById(snap.workflow)
   return {
     ...toExecutionSummary(snap.execution),
     inputs: snap.execution.inputs,

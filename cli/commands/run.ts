@@ -7,6 +7,7 @@ import { createEngine, toExecutionDetail, type ExecutionDetail } from '../../api
 import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
+import { listedTasks } from '../../runtime/workflow/task-lists.ts'
 import { inputFlags, parseInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
 import { humanDuration, paintState } from '../render/format.ts'
@@ -37,7 +38,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       // A table redrawn in place needs cursor moves: only on a terminal that takes them (TERM=dumb takes none).
       const tty = !g.json && process.stdout.isTTY === true && process.env.TERM !== 'dumb'
       const progress = g.json ? undefined
-        : tty ? ttyProgress(workflow.tasks.map((t) => t.id), (s) => process.stdout.write(s))
+        : tty ? ttyProgress(listedTasks(workflow).map((t) => t.path), (s) => process.stdout.write(s))
         : plainProgress((s) => process.stdout.write(`${s}\n`))
       const unsubscribe = engine.subscribe((e) => progress?.onEvent(e))
       const execution = await engine.start({ workflow, inputs, trigger: { type: 'manual' } })

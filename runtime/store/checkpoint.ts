@@ -51,7 +51,7 @@ export interface AuditOnly {
 }
 
 /**
- * Creates a PENDING execution with one PENDING task run per task, owned by the committing engine, and its
+ * Creates a PENDING execution with one PENDING task run per task of every list (task-lists.ts), owned by the committing engine, and its
  * CREATED audit event. CONFLICT when the id exists.
  */
 export interface CreateExecution {
@@ -61,6 +61,8 @@ export interface CreateExecution {
   revision: number
   inputs: Record<string, unknown>
   trigger: TriggerInfo
+  /** Stored with the execution and indexed for `ListExecutionsQuery.labels`; checked by the caller (labels.ts). */
+  labels?: Record<string, string>
 }
 
 /**

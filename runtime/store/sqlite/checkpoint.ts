@@ -63,8 +63,11 @@ export class CheckpointWriter {
 
   private create(t: CreateExecution, now: number, owner: string | undefined): TransitionResult {
     if (this.db.query('SELECT 1 FROM executions WHERE id = ?').get(t.executionId)) return conflict(`execution ${t.executionId} exists already`)
-    this.executions.insert({ id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now, ...(owner !== undefined ? { owner } : {}) })
-    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision })
+    this.executions.insert({
+      id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now,
+      ...(owner !== undefined ? { owner } : {}), ...(t.labels ? { labels: t.labels } : {}),
+    })
+    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision, ...(t.labels && Object.keys(t.labels).length ? { labels: t.labels } : {}) })
     return { ok: true, changed: true }
   }
 

@@ -213,6 +213,20 @@ export const MIGRATIONS: readonly Migration[] = [
         lease_until INTEGER NOT NULL
       );`,
   },
+  {
+    version: 8,
+    name: 'execution labels',
+    // Labels as given (JSON, for reading an execution back whole) and one row per label for the indexed
+    // filter `--label k=v` (several labels: one index probe each, intersected). Old executions have none.
+    sql: `ALTER TABLE executions ADD COLUMN labels TEXT;
+      CREATE TABLE execution_labels (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (execution_id, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX execution_labels_by_value ON execution_labels (key, value, execution_id);`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */
