@@ -24,7 +24,7 @@ function taskFailure(v: ExecutionView, path: RunPath): ErrorInfo {
 }
 
 /** `execution.error` for templates, once the main list has failed (what onFailure and finally tasks read). */
-function executionError(v: ExecutionView): { error?: ErrorInfo } {
+export function executionError(v: ExecutionView): { error?: ErrorInfo } {
   const at = v.plan.firstFailed
   return at >= 0 ? { error: taskFailure(v, v.plan.paths[at]!) } : {}
 }
