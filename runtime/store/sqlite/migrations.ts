@@ -227,6 +227,17 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
       CREATE INDEX execution_labels_by_value ON execution_labels (key, value, execution_id);`,
   },
+  {
+    version: 9,
+    name: 'workflow concurrency',
+    // A workflow's active executions, oldest first, counted inside the transaction that creates or admits one
+    // (runtime/state/concurrency.ts); and the stop a newer execution asked of an older one (cancel-oldest), which
+    // the engine that owns it reads and acts on. Self-contained: no other migration's columns are used.
+    sql: `ALTER TABLE executions ADD COLUMN cancel_requested TEXT;
+      CREATE INDEX executions_active_by_workflow ON executions (workflow_id, created_at, id)
+        WHERE state IN ('PENDING', 'RUNNING', 'WAITING');
+      CREATE INDEX executions_cancel_requested ON executions (owner) WHERE cancel_requested IS NOT NULL;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */
