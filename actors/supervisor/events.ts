@@ -60,6 +60,9 @@ export class EventHub {
       if (t.kind === 'execution') {
         this.emit({ type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: t.to, at: c.at })
         if (isTerminalExecution(t.to)) this.settle(t.executionId)
+      } else if (t.kind === 'admit') {
+        // A slot of its workflow's concurrency freed: the store let it start.
+        this.emit({ type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: 'RUNNING', at: c.at })
       } else if (t.kind === 'task') {
         if (isTerminalTask(t.to)) this.deps.taskEnded(t.executionId, t.taskId)
         this.emit({ type: 'task', executionId: t.executionId, taskId: t.taskId, state: t.to, attempt: t.attempt ?? 0, at: c.at })
