@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { createEngine, type Engine } from '../actors/engine.ts'
 import { openSqliteStore, type SqliteStore } from '../runtime/store/sqlite/store.ts'
 import type { Store } from '../runtime/store/store.ts'
@@ -14,6 +14,7 @@ import { effectKey, effects, processesWithEnv, startedTmpDirs, testConfig, workf
 import { waitUntil } from './server-helpers.ts'
 import { removeEffects } from './storage-helpers.ts'
 
+const CHILD = resolve(import.meta.dir, 'fixtures/engine-child.ts')
 const dirs: string[] = []
 const engines: Engine[] = []
 const stores: SqliteStore[] = []
@@ -89,6 +90,41 @@ describe('workflow concurrency: queue', () => {
     const [sa, sb] = [await span(second.store, a.id), await span(second.store, b.id)]
     expect(sb.started).toBeGreaterThanOrEqual(sa.ended)
   }, 30_000)
+})
+
+describe('workflow concurrency: queue across kill -9, and a cancel while waiting', () => {
+  it('kill -9 of the engine holding a queue: the restart runs them all, one at a time, in creation order, nothing twice', async () => {
+    const config = setup()
+    const dir = dirs.at(-1)!
+    const k = key('conc-kill')
+    const file = join(dir, 'limited.yaml')
+    await Bun.write(file, `id: limited\nconcurrency: { limit: 1 }\ntasks:\n  - { id: s, type: test/probe.effect, retry: { max: 1 }, inputs: { key: ${k}, sleepMs: 1000 } }\n`)
+    const child = Bun.spawn(['bun', CHILD, dir, 'start', file], {
+      stdout: 'pipe', stderr: 'inherit', stdin: 'ignore', env: { ...process.env, AUTOKESTRA_TEST_STARTS: '3' },
+    })
+    await waitUntil('the first to run its task', () => startedTmpDirs(k).length === 1)
+    child.kill('SIGKILL')
+    await child.exited
+    const e = await engineOn(config)
+    const ids = (await e.store.executions.list({ workflowId: 'limited' })).items.map((x) => x.id).reverse()
+    expect(ids).toHaveLength(3)
+    for (const id of ids) expect((await e.waitFor(id)).state).toBe('SUCCESS')
+    const spans = await Promise.all(ids.map((id) => span(e.store, id)))
+    for (let i = 1; i < spans.length; i++) expect(spans[i]!.started).toBeGreaterThanOrEqual(spans[i - 1]!.ended)
+    expect(effects(k)).toHaveLength(3) // one side effect per execution: the interrupted attempt never reached its own
+  }, 60_000)
+
+  it('a waiting execution cancelled by its user leaves the queue; the one behind it still runs', async () => {
+    const e = await engineOn(setup())
+    const k = key('conc-cancel-waiting')
+    const wf = limited('queue', k, 200)
+    const [a, b, c] = [await e.start({ workflow: wf, trigger: manual }), await e.start({ workflow: wf, trigger: manual }), await e.start({ workflow: wf, trigger: manual })]
+    expect((await e.cancel(b.id)).state).toBe('CANCELLED')
+    expect((await e.store.executions.taskRuns(b.id)).map((r) => r.state)).toEqual(['CANCELLED'])
+    expect((await e.waitFor(a.id)).state).toBe('SUCCESS')
+    expect((await e.waitFor(c.id)).state).toBe('SUCCESS')
+    expect(effects(k)).toHaveLength(2)
+  })
 })
 
 describe('workflow concurrency: cancel-new and cancel-oldest', () => {
