@@ -104,3 +104,24 @@ describe('workflow run --label (embedded engine)', () => {
     expect(oneJson(r)).toMatchObject({ state: 'SUCCESS', labels: { team: 'data', env: 'dev', who: 'me' } })
   })
 })
+
+describe('examples/cleanup.yaml with workflow run', () => {
+  const local = () => cleanEnv({ WORKFLOW_STORAGE_PATH: join(dir, 'example.db') })
+  it('succeeds with the warning flag when only the allowed task fails, and runs finally', async () => {
+    const r = await cli(['run', 'examples/cleanup.yaml', '--json'], { env: local() })
+    expect(r.code).toBe(0)
+    const d = oneJson(r)
+    expect(d).toMatchObject({ state: 'SUCCESS', reason: 'ALLOWED_FAILURE', labels: { team: 'examples' } })
+    expect(d.tasks.map((t: { taskId: string; state: string }) => `${t.taskId}:${t.state}`))
+      .toEqual(['optional:FAILED', 'main:SUCCESS', 'onFailure/alert:SKIPPED', 'finally/tidy:SUCCESS'])
+  })
+
+  it('fails when a main task fails, after onFailure and finally', async () => {
+    const r = await cli(['run', 'examples/cleanup.yaml', '--input', 'mainAttempts=2', '--json'], { env: local() })
+    expect(r.code).toBe(1)
+    const d = oneJson(r)
+    expect(d).toMatchObject({ state: 'FAILED', error: { details: { taskId: 'main' } } })
+    expect(d.tasks.map((t: { taskId: string; state: string }) => `${t.taskId}:${t.state}`))
+      .toEqual(['optional:FAILED', 'main:FAILED', 'onFailure/alert:SUCCESS', 'finally/tidy:SUCCESS'])
+  })
+})

@@ -31,6 +31,8 @@ export interface TaskRunDto {
   /** What the task does, as its kind describes it: a plugin task's `namespace/plugin.action`. */
   type: string
   needs: string[]
+  /** The task may fail without failing the execution (its failure is the ALLOWED_FAILURE warning). */
+  allowFailure?: true
   state: TaskRunState
   reason?: string
   attempts: number
@@ -76,7 +78,8 @@ function declaredInputs(def: AnyTaskDef | undefined): Record<string, unknown> {
 function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto {
   return compact({
     taskId: run.taskId, parentPath: run.parentPath, iteration: run.iteration, kind: run.kind,
-    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], state: run.state, reason: run.reason,
+    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], allowFailure: def?.allowFailure === true ? true as const : undefined,
+    state: run.state, reason: run.reason,
     attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: declaredInputs(def),
     output: run.output, error: run.error, startedAt: run.startedAt, endedAt: run.endedAt,
     durationMs: duration(run.startedAt, run.endedAt), nextAttemptAt: run.nextAttemptAt,

@@ -64,7 +64,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
 function summary(d: ExecutionDetail): string {
   const lines = [`${paintState(d.state)} ${d.workflowId} (${d.id}) in ${humanDuration(d.durationMs)}`]
   for (const t of d.tasks) {
-    if (t.state === 'FAILED' && t.error) lines.push(colors.red(`  ✗ ${t.taskId}: ${t.error.code}: ${t.error.message}`))
+    if (t.state !== 'FAILED' || !t.error) continue
+    const line = `  ✗ ${t.taskId}: ${t.error.code}: ${t.error.message}`
+    lines.push(t.allowFailure ? colors.yellow(`${line} (allowed to fail)`) : colors.red(line))
   }
   return lines.join('\n')
 }
