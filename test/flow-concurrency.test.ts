@@ -180,4 +180,18 @@ describe('workflow concurrency: two engines on one database', () => {
     expect((await two.waitFor(b.id)).state).toBe('SUCCESS')
     expect(processesWithEnv(`TMPDIR=${startedTmpDirs(k)[0]}`)).toEqual([])
   })
+
+  it('cancel-oldest: a waiting execution cancelled by another engine\'s newer one ends for the engine that holds it too', async () => {
+    const config = setup()
+    const k = key('conc-two-waiting')
+    const [one, two] = [await engineOn(config), await engineOn(config)]
+    const a = await one.start({ workflow: limited('cancel-oldest', k, 20_000), trigger: manual })
+    await waitUntil('the old one to run its task', () => startedTmpDirs(k).length === 1)
+    const b = await one.start({ workflow: limited('cancel-oldest', k, 10), trigger: manual })
+    const waitB = one.waitFor(b.id) // engine one's caller waits for b (as `workflow run` would)
+    const c = await two.start({ workflow: limited('cancel-oldest', k, 10), trigger: manual })
+    expect(await waitB).toMatchObject({ state: 'CANCELLED', error: { message: expect.stringContaining(c.id) } })
+    expect((await one.waitFor(a.id)).state).toBe('CANCELLED')
+    expect((await two.waitFor(c.id)).state).toBe('SUCCESS')
+  })
 })

@@ -71,6 +71,16 @@ export class EventHub {
     for (const line of c.logs) this.emit({ type: 'log', line })
   }
 
+  /**
+   * An execution this engine tracks ended by another engine's commit (a newer execution's cancel-oldest cancelled it
+   * while it waited for a slot): its event and its waiters, as if this engine had committed it.
+   */
+  endedElsewhere(rec: ExecutionRecord): void {
+    if (!this.workflowOf.has(rec.id) || !isTerminalExecution(rec.state)) return
+    this.emit({ type: 'execution', executionId: rec.id, workflowId: rec.workflowId, state: rec.state, at: rec.endedAt ?? rec.updatedAt })
+    this.settle(rec.id)
+  }
+
   emit(e: EngineEvent): void {
     for (const l of this.listeners) {
       try {

@@ -267,7 +267,10 @@ export class Supervisor {
     let worker: PooledWorker | undefined
     try {
       const rec = await this.store.executions.get(id)
-      if (!rec || isTerminalExecution(rec.state)) return this.mailbox.tell({ type: 'released', executionId: id })
+      if (!rec || isTerminalExecution(rec.state)) {
+        if (rec) this.events.endedElsewhere(rec)
+        return this.mailbox.tell({ type: 'released', executionId: id })
+      }
       if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
         // Waiting for a slot of its workflow (recovered so): it takes no engine slot until the store admits it.
         this.mailbox.tell({ type: 'released', executionId: id })
