@@ -82,20 +82,23 @@ export class CheckpointWriter {
 
   /** The concurrency rule for a new execution, over the workflow's active ones counted in this transaction. */
   private admitNew(id: string, workflowId: string, policy: ConcurrencyPolicy, now: number): void {
-    const active = this.slots.activeOf(workflowId).filter((e) => e.id !== id)
-    const decision = decideCreate(policy, active)
+    const counts = this.slots.counts(workflowId, id)
+    const decision = decideCreate(policy, counts)
     const rule = `concurrency limit ${policy.limit}, behavior ${policy.behavior}`
     if (decision.kind === 'run') return
     if (decision.kind === 'refuse') {
-      const error = { code: ErrorCode.ConcurrencyLimit, message: `workflow ${workflowId} already runs ${active.length} execution${active.length === 1 ? '' : 's'} (${rule})` }
-      this.cancelHere(id, error, now)
+      const n = counts.holding + counts.queued
+      this.cancelHere(id, { code: ErrorCode.ConcurrencyLimit, message: `workflow ${workflowId} already runs ${n} execution${n === 1 ? '' : 's'} (${rule})` }, now)
       return
     }
+    // The victims are chosen before this one is queued, so it is never one of them.
+    const holders = this.slots.oldestStaying(workflowId, decision.stopHolders, id)
+    const waiting = this.slots.oldestWaiting(workflowId, decision.cancelQueued, id)
     this.slots.queue(id, now)
     this.audit(now, 'STATE_CHANGE', id, undefined, workflowId, { from: 'PENDING', to: 'WAITING', reason: QUEUED_REASON })
     const error = { code: ErrorCode.Cancelled, message: `cancelled to make room for ${id}, a newer execution of ${workflowId} (${rule})` }
-    for (const victim of decision.cancel.queued) this.cancelHere(victim, error, now)
-    for (const victim of decision.cancel.holders) {
+    for (const victim of waiting) this.cancelHere(victim, error, now)
+    for (const victim of holders) {
       this.slots.requestCancel(victim, error)
       this.audit(now, 'CANCEL_REQUESTED', victim, undefined, workflowId, { by: id, error })
     }
@@ -117,7 +120,8 @@ export class CheckpointWriter {
       return { ok: false, error: { code: ErrorCode.InvalidTransition, message: `execution ${t.executionId} is ${row.state}, not waiting for a slot`, details: { from: row.state } } }
     }
     const limit = this.slots.limitOf(t.executionId) ?? Number.POSITIVE_INFINITY
-    if (!mayAdmit(limit, this.slots.activeOf(row.workflow_id), t.executionId)) return { ok: true, changed: false }
+    const { holding } = this.slots.counts(row.workflow_id)
+    if (!mayAdmit(limit, holding, this.slots.oldestWaiting(row.workflow_id, 1)[0] === t.executionId)) return { ok: true, changed: false }
     return this.applyExecution({ kind: 'execution', executionId: t.executionId, to: 'RUNNING', auditData: { admitted: 'a slot of the workflow\'s concurrency freed' } }, now, owner)
   }
 

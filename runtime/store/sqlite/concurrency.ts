@@ -1,21 +1,39 @@
-/** SQL of the per-workflow concurrency rule: a workflow's active executions, cancel requests (migration 9). */
+/** SQL of the per-workflow concurrency rule: a workflow's active executions counted, cancel requests (migration 9). */
 
 import type { Database } from 'bun:sqlite'
 import type { ErrorInfo } from '../../errors.ts'
-import { QUEUED_REASON, type ActiveOfWorkflow } from '../../state/concurrency.ts'
+import { QUEUED_REASON, type SlotCounts } from '../../state/concurrency.ts'
 import { fromJson } from './json.ts'
+
+/** A workflow's non-terminal executions: the partial index `executions_active_by_workflow`, oldest first. */
+const ACTIVE = "workflow_id = ? AND state IN ('PENDING', 'RUNNING', 'WAITING')"
+const WAITING = `state = 'WAITING' AND reason IS '${QUEUED_REASON}'`
 
 export class ConcurrencyRepo {
   constructor(private readonly db: Database) {}
 
-  /** The workflow's executions that are not terminal, oldest first (the partial index `executions_active_by_workflow`). */
-  activeOf(workflowId: string): ActiveOfWorkflow[] {
-    return this.db
-      .query<{ id: string; state: string; reason: string | null; cancel_requested: string | null }, [string]>(
-        `SELECT id, state, reason, cancel_requested FROM executions
-          WHERE workflow_id = ? AND state IN ('PENDING', 'RUNNING', 'WAITING') ORDER BY created_at, id`)
-      .all(workflowId)
-      .map((r) => ({ id: r.id, holding: !(r.state === 'WAITING' && r.reason === QUEUED_REASON), cancelRequested: r.cancel_requested !== null }))
+  /** What the rule needs to know, counted in SQL in one pass over the workflow's active executions (by the partial index). */
+  counts(workflowId: string, except?: string): SlotCounts {
+    const r = this.db.query<{ holding: number | null; stopping: number | null; queued: number | null }, [string, string]>(
+      `SELECT SUM(CASE WHEN ${WAITING} THEN 0 ELSE 1 END) AS holding,
+          SUM(CASE WHEN NOT (${WAITING}) AND cancel_requested IS NOT NULL THEN 1 ELSE 0 END) AS stopping,
+          SUM(CASE WHEN ${WAITING} THEN 1 ELSE 0 END) AS queued
+        FROM executions WHERE ${ACTIVE} AND id IS NOT ?`).get(workflowId, except ?? '')
+    return { holding: r?.holding ?? 0, stopping: r?.stopping ?? 0, queued: r?.queued ?? 0 }
+  }
+
+  /** The `n` oldest holders not asked to stop yet. */
+  oldestStaying(workflowId: string, n: number, except: string): string[] {
+    if (n <= 0) return []
+    return this.db.query<{ id: string }, [string, string, number]>(`SELECT id FROM executions WHERE ${ACTIVE} AND id IS NOT ?
+        AND NOT (${WAITING}) AND cancel_requested IS NULL ORDER BY created_at, id LIMIT ?`).all(workflowId, except, n).map((r) => r.id)
+  }
+
+  /** The `n` oldest executions waiting for a slot (not `except`). */
+  oldestWaiting(workflowId: string, n: number, except?: string): string[] {
+    if (n <= 0) return []
+    return this.db.query<{ id: string }, [string, string, number]>(`SELECT id FROM executions WHERE ${ACTIVE} AND id IS NOT ? AND ${WAITING}
+        ORDER BY created_at, id LIMIT ?`).all(workflowId, except ?? '', n).map((r) => r.id)
   }
 
   /** The limit an execution was created under (from its workflow snapshot), or undefined. */

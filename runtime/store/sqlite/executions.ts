@@ -73,8 +73,8 @@ export class ExecutionRepo {
         VALUES (?, ?, ?, 'PENDING', 0, ?, ?)`)
     listedTasks(e.workflow).forEach((t, i) => insertTask.run(e.id, t.path, i, e.now, t.task.kind))
     if (labels) {
-      const insertLabel = this.db.query('INSERT INTO execution_labels (execution_id, key, value) VALUES (?, ?, ?)')
-      for (const [k, v] of Object.entries(labels)) insertLabel.run(e.id, k, v)
+      const insertLabel = this.db.query('INSERT INTO execution_labels (execution_id, key, value, created_at) VALUES (?, ?, ?, ?)')
+      for (const [k, v] of Object.entries(labels)) insertLabel.run(e.id, k, v, e.now)
     }
   }
 
@@ -119,21 +119,29 @@ export class ExecutionRepo {
   list(q: ListExecutionsQuery = {}): Page<ExecutionRecord> {
     const where: string[] = []
     const args: (string | number)[] = []
-    if (q.workflowId) { where.push('workflow_id = ?'); args.push(q.workflowId) }
-    if (q.states?.length) { where.push(`state IN (${q.states.map(() => '?').join(',')})`); args.push(...q.states) }
-    // One probe of the (key, value) index per label.
-    for (const [k, v] of Object.entries(q.labels ?? {})) {
-      where.push('id IN (SELECT execution_id FROM execution_labels WHERE key = ? AND value = ?)')
-      args.push(k, v)
-    }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+    if (q.workflowId) { where.push('e.workflow_id = ?'); args.push(q.workflowId) }
+    if (q.states?.length) { where.push(`e.state IN (${q.states.map(() => '?').join(',')})`); args.push(...q.states) }
     const limit = q.limit ?? 50
     const offset = q.offset ?? 0
-    const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n FROM executions ${clause}`).get(...args)!.n
-    const rows = this.db
-      .query<ExecutionRow, (string | number)[]>(
-        `SELECT * FROM executions ${clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset)
+    const [first, ...more] = Object.entries(q.labels ?? {})
+    if (!first) {
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+      const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n FROM executions e ${clause}`).get(...args)!.n
+      const rows = this.db.query<ExecutionRow, (string | number)[]>(
+        `SELECT e.* FROM executions e ${clause} ORDER BY e.created_at DESC, e.id DESC LIMIT ? OFFSET ?`).all(...args, limit, offset)
+      return { items: rows.map(toExecution), total, limit, offset }
+    }
+    // Driven by the first label's index, newest first (its created_at is the execution's); each other label is
+    // one primary-key probe per candidate.
+    for (const [k, v] of more) {
+      where.push('EXISTS (SELECT 1 FROM execution_labels m WHERE m.execution_id = l.execution_id AND m.key = ? AND m.value = ?)')
+      args.push(k, v)
+    }
+    const from = `FROM execution_labels l JOIN executions e ON e.id = l.execution_id WHERE l.key = ? AND l.value = ?${where.length ? ` AND ${where.join(' AND ')}` : ''}`
+    const all = [first[0], first[1], ...args]
+    const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n ${from}`).get(...all)!.n
+    const rows = this.db.query<ExecutionRow, (string | number)[]>(
+      `SELECT e.* ${from} ORDER BY l.created_at DESC, l.execution_id DESC LIMIT ? OFFSET ?`).all(...all, limit, offset)
     return { items: rows.map(toExecution), total, limit, offset }
   }
 
