@@ -22,6 +22,7 @@ let server: ServerProcess
 
 const labelled = file('labelled.yaml', 'id: labelled\nlabels: { team: data, env: dev }\ntasks:\n  - { id: say, type: core/log.info, inputs: { message: hi } }\n')
 const single = file('single.yaml', `id: single
+labels: { team: ops }
 concurrency: { limit: 1, behavior: cancel-new }
 triggers:
   - type: webhook
@@ -89,7 +90,8 @@ describe('concurrency over the API, the CLI and a webhook', () => {
     const hook = await fetch(`${url}${webhookPath}`, { method: 'POST', body: '{}' })
     expect(hook.status).toBeLessThan(300)
     const { executionId } = (await hook.json()) as { executionId: string }
-    expect(oneJson(await run('execution', 'inspect', executionId, '--json'))).toMatchObject({ state: 'CANCELLED', error: { code: 'CONCURRENCY_LIMIT' } })
+    // A webhook's execution carries the workflow's labels (its caller sends inputs, not labels).
+    expect(oneJson(await run('execution', 'inspect', executionId, '--json'))).toMatchObject({ state: 'CANCELLED', error: { code: 'CONCURRENCY_LIMIT' }, labels: { team: 'ops' } })
     const viaCli = await run('trigger', 'single', '--wait', '--json')
     expect(viaCli.code).toBe(1)
     expect(oneJson(viaCli)).toMatchObject({ state: 'CANCELLED', error: { code: 'CONCURRENCY_LIMIT' } })
