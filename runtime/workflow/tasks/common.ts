@@ -1,7 +1,7 @@
 /**
  * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout`, `allowFailure` — and their
  * normalisation (durations to ms, `needs` to a list, retry defaults). Modifiers that will apply to any kind
- * (`if:`, `forEach:`, `allowFailure:`, issue 13) belong here too, not in a kind.
+ * (`if:`, `forEach:`, issue 13) belong here too, not in a kind.
  */
 import { Type, type TProperties } from '@sinclair/typebox'
 import { parseDuration } from '../../clock.ts'
