@@ -87,7 +87,10 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const labels = parseLabelFlags(options.label)
       const started = await call(conn.client.api.v1.workflows({ id }).executions.post({ inputs, trigger: 'manual', ...(labels ? { labels } : {}) }), conn.url)
       if (options.wait !== true) {
-        emit(started, { json: g.json, human: (e) => `execution ${e.id} started (${e.state}); follow with: workflow execution logs ${e.id} --follow` })
+        emit(started, { json: g.json, human: (e) => e.reason === 'WORKFLOW_CONCURRENCY'
+          ? `execution ${e.id} waits for a slot (the workflow's concurrency limit); follow with: workflow execution logs ${e.id} --follow`
+          : e.state === 'CANCELLED' ? `execution ${e.id} CANCELLED: ${e.error?.message ?? ''}`
+          : `execution ${e.id} started (${e.state}); follow with: workflow execution logs ${e.id} --follow` })
         return
       }
       exitOnInterrupt()
