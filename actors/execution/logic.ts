@@ -15,19 +15,8 @@ import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
+import { executionError, taskFailure } from './failure.ts'
 import { openList, outputsFor, satisfies } from './view.ts'
-
-/** The error a FAILED run at `path` gives its execution. */
-function taskFailure(v: ExecutionView, path: RunPath): ErrorInfo {
-  const e = v.tasks[path]!.error
-  return { code: e?.code ?? ErrorCode.PluginError, message: `task ${path} failed: ${e?.message ?? 'unknown error'}`, details: { taskId: path } }
-}
-
-/** `execution.error` for templates, once the main list has failed (what onFailure and finally tasks read). */
-export function executionError(v: ExecutionView): { error?: ErrorInfo } {
-  const at = v.plan.firstFailed
-  return at >= 0 ? { error: taskFailure(v, v.plan.paths[at]!) } : {}
-}
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
