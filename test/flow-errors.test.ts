@@ -9,7 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { toExecutionDetail } from '../api/services/execution-dto.ts'
-import { effectKey, effects, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { enginePlugins } from '../actors/plugins.ts'
+import { Supervisor } from '../actors/supervisor/supervisor.ts'
+import { systemClock } from '../runtime/clock.ts'
+import { openSqliteStore } from '../runtime/store/sqlite/store.ts'
+import { effectKey, effects, startTestEngine, testConfig, workflow, type TestEngine } from './helpers/engine.ts'
 import { removeEffects } from './storage-helpers.ts'
 
 const CHILD = resolve(import.meta.dir, 'fixtures/engine-child.ts')
@@ -114,4 +118,39 @@ describe('crash = restart while finally runs', () => {
     expect(audit).toContain('RECOVERED')
     expect(audit.at(-1)).toBe('COMPLETED')
   }, 60_000)
+})
+
+describe('a worker crash while finally runs', () => {
+  it('recovers the finally task on a new worker; the main tasks are not run again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ak-flow-wcrash-'))
+    const store = openSqliteStore(join(dir, 'w.db'))
+    const plugins = enginePlugins(testConfig(dir))
+    const supervisor = new Supervisor({
+      store, clock: systemClock, maxConcurrentWorkflows: 2, maxConcurrentTasks: 2, workers: 1,
+      settings: {
+        registry: plugins.registry, grants: plugins.grants, defaultTimeoutMs: 30_000, passEnv: {},
+        sandbox: { mode: 'strict', memoryMb: 512, cpuSeconds: 60, maxProcesses: 64, maxOutputBytes: 1_000_000 },
+      },
+    })
+    try {
+      const k = key('flow-wcrash')
+      const running = new Promise<void>((resolve) => {
+        const off = supervisor.subscribe((e) => { if (e.type === 'task' && e.taskId === 'finally/tidy' && e.state === 'RUNNING') (off(), resolve()) })
+      })
+      const ex = await supervisor.start({
+        workflow: workflow(`id: wcrash\ntasks:\n${probe('a', k)}\nfinally:\n  - { id: tidy, type: test/probe.effect, retry: { max: 1 }, inputs: { key: ${k}, sleepMs: 400 } }\n`),
+        trigger: { type: 'manual' },
+      })
+      await running
+      supervisor.workerThreads()[0]!.terminate()
+      expect((await supervisor.waitFor(ex.id)).state).toBe('SUCCESS')
+      const tidy = (await store.executions.taskRun(ex.id, 'finally/tidy'))!
+      expect(tidy.attempts.map((x) => [x.state, x.error?.code ?? null])).toEqual([['FAILED', 'INTERRUPTED'], ['SUCCESS', null]])
+      expect(effects(k).map((l) => l.taskId)).toEqual(['a', 'finally/tidy'])
+    } finally {
+      await supervisor.shutdown(0)
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 30_000)
 })
