@@ -51,6 +51,11 @@ export interface StartRequest {
   /** …or a workflow model given directly (local `workflow run`). */
   workflow?: Workflow
   inputs?: Record<string, unknown>
+  /**
+   * Labels for this execution, merged over the workflow's (these win); checked by the label rules
+   * (runtime/workflow/labels.ts): INVALID_INPUT naming the label otherwise.
+   */
+  labels?: Record<string, string>
   trigger: TriggerInfo
 }
 

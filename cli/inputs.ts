@@ -1,4 +1,5 @@
-/** `--input k=v` flags → typed inputs, coerced by the workflow's declared input types. */
+/** `--input k=v` flags → typed inputs, coerced by the workflow's declared input types; `--label k=v` flags → labels. */
+import { labelProblem, parseLabelPairs, type Labels } from '../runtime/workflow/labels.ts'
 import type { InputDecl } from '../runtime/workflow/model.ts'
 import { usageError } from './output.ts'
 
@@ -49,4 +50,17 @@ function coerce(key: string, raw: string, type: InputDecl['type'] | undefined): 
         return raw
       }
   }
+}
+
+/** `--label k=v` flags (repeatable) → labels, each checked by the label rules; a usage error (exit 2) names a bad one. */
+export function parseLabelFlags(v: unknown): Labels | undefined {
+  const pairs = inputFlags(v)
+  if (pairs.length === 0) return undefined
+  const parsed = parseLabelPairs(pairs)
+  if ('bad' in parsed) throw usageError(`--label expects key=value, got "${parsed.bad}"`, { path: '--label' })
+  for (const [k, value] of Object.entries(parsed.labels)) {
+    const problem = labelProblem(k, value)
+    if (problem) throw usageError(`--label: ${problem}`, { path: `--label ${k}`, issue: 'INVALID_LABEL' })
+  }
+  return parsed.labels
 }

@@ -38,6 +38,8 @@ export const ErrorCode = {
   RequestTimeout: 'REQUEST_TIMEOUT',
   /** The store cannot be written (disk full, I/O error, read-only, locked beyond the busy timeout): retry later. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
+  /** An execution over its workflow's `concurrency` limit, created CANCELLED (`behavior: cancel-new`). */
+  ConcurrencyLimit: 'CONCURRENCY_LIMIT',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -145,6 +147,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   INTERNAL: row(500, 1),
   REQUEST_TIMEOUT: row(408, 1),
   STORAGE_UNAVAILABLE: row(503, 1),
+  CONCURRENCY_LIMIT: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

@@ -6,6 +6,7 @@
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { IssueCode, type Issue } from '../runtime/workflow/issues.ts'
 import type { PluginCall, Workflow } from '../runtime/workflow/model.ts'
+import { listedTasks, type TaskList } from '../runtime/workflow/task-lists.ts'
 import { pluginCallsOf } from '../runtime/workflow/tasks/registry.ts'
 import type { LoadedPlugin } from './manifest.ts'
 import type { Runner, RunnerFactory, RunnerSettings } from './runner.ts'
@@ -61,9 +62,9 @@ const unknownRunnerMessage = (registry: RunnerRegistry, name: string): string =>
   `unknown runner "${name}" (this engine has: ${runnerNames(registry).join(', ')})`
 
 /** An issue for each task that names a runner the registry does not have (a workflow is checked before it is stored). */
-export function runnerIssues(wf: Pick<Workflow, 'tasks'>, registry: RunnerRegistry): Issue[] {
-  return wf.tasks.flatMap((t, i) => pluginCallsOf(t).flatMap((c) => c.runner === undefined || Object.hasOwn(registry, c.runner) ? []
-    : [{ path: `tasks[${i}].runner`, code: IssueCode.InvalidValue, message: unknownRunnerMessage(registry, c.runner) }]))
+export function runnerIssues(wf: Pick<Workflow, TaskList>, registry: RunnerRegistry): Issue[] {
+  return listedTasks(wf).flatMap((t) => pluginCallsOf(t.task).flatMap((c) => c.runner === undefined || Object.hasOwn(registry, c.runner) ? []
+    : [{ path: `${t.list}[${t.index}].runner`, code: IssueCode.InvalidValue, message: unknownRunnerMessage(registry, c.runner) }]))
 }
 
 /** The runners of one worker, each made the first time a task needs it, and closed together. */

@@ -98,6 +98,29 @@ tasks:
     expect((await run('get', 'greedy', '--json')).code).toBe(4) // nothing half-applied
   }, 60_000)
 
+  it('checks the tasks of onFailure and finally like the main ones: shown, and refused at their own path', async () => {
+    if (!server) await start()
+    const ok = oneJson(await run('apply', file('lists.yaml', `id: lists
+tasks:
+  - { id: a, type: core/log.info, inputs: { message: hi } }
+finally:
+  - { id: tidy, type: core/http.request, inputs: { url: "https://api.example.com/" }, permissions: { network: [api.example.com] } }
+`), '--json'))
+    expect(ok.grants.map((g: { taskId: string }) => g.taskId)).toEqual(['a', 'tidy'])
+    const wide = await run('apply', file('wide-finally.yaml', `id: wide-finally
+tasks:
+  - { id: a, type: core/log.info, inputs: { message: hi } }
+onFailure:
+  - { id: greedy, type: acme/greedy.go }
+finally:
+  - { id: tidy, type: core/http.request, inputs: { url: "http://10.0.0.1:8080/" }, permissions: { network: ["10.0.0.1:8080"] } }
+`), '--json')
+    expect(wide.code).toBe(2)
+    expect(oneJson(wide).error.details.issues.map((i: { path: string; code: string }) => `${i.path} ${i.code}`))
+      .toEqual(['onFailure[0].type PLUGIN_REFUSED', 'finally[0].permissions PERMISSIONS_REFUSED'])
+    expect((await run('get', 'wide-finally', '--json')).code).toBe(4)
+  }, 60_000)
+
   it('and the task fails at run time too (a local run, which never applies)', async () => {
     const r = await run('run', file('local.yaml', 'id: local\ntasks:\n  - id: a\n    type: acme/unsafe.go\n'), '-c', config, '--json')
     expect(r.code).toBe(1)

@@ -1,13 +1,14 @@
 /** The execution actor: owns one execution's view, commits each step, then performs its effects. */
 
 import type { Clock } from '../../runtime/clock.ts'
-import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
+import { executionError } from './failure.ts'
 import { nextExecutionState } from './logic.ts'
 import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
@@ -21,6 +22,8 @@ export interface TaskRun {
   signal: AbortSignal
   /** Outputs of the finished runs the call's templates name, by task id. */
   outputs: Record<string, unknown>
+  /** Why the main tasks failed (onFailure and finally tasks read it as `{{ execution.error }}`). */
+  executionError?: ErrorInfo
 }
 
 export interface ExecutionActorDeps {
@@ -111,7 +114,8 @@ export class ExecutionActor {
     this.aborts.set(path, abort)
     // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
     const outputs = outputsFor(this.view, [call.inputs, call.env ?? {}])
-    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, outputs }).then(
+    const { error } = executionError(this.view)
+    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, outputs, ...(error ? { executionError: error } : {}) }).then(
       (outcome) => {
         this.aborts.delete(path)
         this.ref.tell({ type: 'task.finished', path, attempt, outcome })

@@ -15,7 +15,8 @@ import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
-import { outputsFor } from './view.ts'
+import { executionError, taskFailure } from './failure.ts'
+import { openList, outputsFor, satisfies } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -58,7 +59,7 @@ class Planner {
         inputs: { ...view.inputs },
         tasks: Object.fromEntries(Object.entries(outputsFor(view, value)).map(([id, output]) => [id, { output }])),
         secrets: {},
-        execution: { id: view.executionId, workflowId: view.workflow.id },
+        execution: { id: view.executionId, workflowId: view.workflow.id, ...executionError(view) },
       }),
     }
   }
@@ -78,10 +79,10 @@ class Planner {
   /** First message: re-arm the retry waits a resumed execution holds (dispatch happens on RetryDue). */
   onStart(): this {
     if (this.view.phase !== 'running') return this
-    for (const t of this.view.plan.tasks) {
-      const run = this.view.tasks[t.id]!
-      if (run.state === 'WAITING' && run.nextAttemptAt !== undefined && !this.view.inFlight.has(t.id))
-        this.effects.push({ type: 'scheduleRetry', path: t.id, at: Math.max(this.now, run.nextAttemptAt) })
+    for (const path of this.view.plan.paths) {
+      const run = this.view.tasks[path]!
+      if (run.state === 'WAITING' && run.nextAttemptAt !== undefined && !this.view.inFlight.has(path))
+        this.effects.push({ type: 'scheduleRetry', path, at: Math.max(this.now, run.nextAttemptAt) })
     }
     return this
   }
@@ -140,7 +141,7 @@ class Planner {
     this.view.phase = phase
     this.view.stopError = error
     const to = phase === 'cancelling' ? 'CANCELLED' : 'FAILED'
-    const runs = this.view.plan.tasks.map((t) => ({ taskId: t.id, state: this.view.tasks[t.id]!.state }))
+    const runs = this.view.plan.paths.map((path) => ({ taskId: path, state: this.view.tasks[path]!.state }))
     // The execution itself ends in finishIfDone, once its running attempts are gone.
     for (const t of terminateUnfinished(this.id, runs, { to, error, ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}) }, { tasksOnly: true })) {
       this.transitions.push(t)
@@ -161,18 +162,54 @@ class Planner {
 
   /**
    * A run reached a terminal state: count it, and tell its dependents — each waits on one need fewer after a
-   * SUCCESS (and is ready at none), and is to be skipped after anything else.
+   * SUCCESS or an allowed failure (and is ready at none), and is to be skipped after anything else.
    */
   private settle(path: RunPath, to: TaskRunState): void {
     const plan = this.view.plan
     const at = plan.position.get(path)
     if (at === undefined) return
     plan.unfinished--
-    if (to === 'FAILED' && (plan.firstFailed < 0 || at < plan.firstFailed)) plan.firstFailed = at
+    plan.unfinishedIn[plan.listOf[at]!]!--
+    const task = plan.tasks[at]!
+    const ok = satisfies(task, to)
+    if (to === 'FAILED') {
+      if (task.allowFailure) plan.allowedFailures.push(at)
+      else if (plan.listOf[at] === 0) plan.firstFailed = plan.firstFailed < 0 || at < plan.firstFailed ? at : plan.firstFailed
+      else plan.laterFailed = plan.laterFailed < 0 || at < plan.laterFailed ? at : plan.laterFailed
+    }
     for (const d of plan.dependents[at]!) {
-      if (to !== 'SUCCESS') plan.blocked.push(d)
+      if (!ok) plan.blocked.push(d)
       else if (--plan.waitingOn[d]! === 0) plan.ready.push(d)
     }
+  }
+
+  /**
+   * Once the main list has ended by itself: onFailure opens if it failed (its tasks are skipped otherwise,
+   * NO_FAILURE), then finally once onFailure has ended. A cancel or a timeout opens neither (onStop ends them).
+   * Pure function of the runs' states, so a resumed execution takes the same turn. True when it opened one.
+   */
+  private openNext(): boolean {
+    const { plan, tasks } = this.view
+    if (plan.unfinishedIn[0]! > 0) return false
+    if (!plan.opened[1]) {
+      if (plan.firstFailed >= 0) {
+        openList(plan, tasks, 1)
+        return true
+      }
+      for (let i = 0; i < plan.tasks.length; i++) {
+        const path = plan.paths[i]!
+        if (plan.listOf[i] !== 1 || tasks[path]!.state !== 'PENDING') continue
+        this.set(path, { state: 'SKIPPED', reason: 'NO_FAILURE' })
+        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason: 'NO_FAILURE' })
+        this.settle(path, 'SKIPPED')
+      }
+      plan.opened[1] = true
+    }
+    if (!plan.opened[2] && plan.unfinishedIn[1] === 0) {
+      openList(plan, tasks, 2)
+      return true
+    }
+    return false
   }
 
   private taskAt(path: RunPath) {
@@ -183,7 +220,7 @@ class Planner {
   /** Starts the next attempt of the task at `at` through its kind's step, and acts on what the step says. */
   private dispatch(at: number): void {
     const task = this.view.plan.tasks[at]!
-    const path = task.id
+    const path = this.view.plan.paths[at]!
     const attempt = this.view.tasks[path]!.attempt + 1
     this.set(path, { attempt, nextAttemptAt: undefined })
     const step = Object.hasOwn(this.steps, task.kind) ? this.steps[task.kind] : undefined
@@ -217,10 +254,11 @@ class Planner {
    */
   advance(): this {
     const { plan, tasks, inFlight } = this.view
-    while (this.view.phase === 'running' && (plan.blocked.size > 0 || plan.ready.size > 0)) {
+    while (this.view.phase === 'running' && (plan.blocked.size > 0 || plan.ready.size > 0 || this.openNext())) {
+      if (plan.blocked.size === 0 && plan.ready.size === 0) continue // a list opened empty, or with only skips done
       const skipping = plan.blocked.size > 0
       const at = skipping ? plan.blocked.pop() : plan.ready.pop()
-      const path = plan.tasks[at]!.id
+      const path = plan.paths[at]!
       if (tasks[path]!.state !== 'PENDING' || inFlight.has(path)) continue // settled or started since it was queued
       if (!skipping) {
         this.dispatch(at)
@@ -243,17 +281,18 @@ class Planner {
       return
     }
     if (v.plan.unfinished > 0) return
-    const failed = v.plan.firstFailed >= 0 ? v.plan.tasks[v.plan.firstFailed] : undefined
+    const failedAt = v.plan.firstFailed >= 0 ? v.plan.firstFailed : v.plan.laterFailed
+    const failed = failedAt >= 0 ? v.plan.paths[failedAt] : undefined
     if (v.phase === 'cancelling') {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'CANCELLED', error: v.stopError ?? { code: ErrorCode.Cancelled, message: 'cancelled' } })
     } else if (v.phase === 'timingOut') {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', auditType: 'TIMEOUT', error: v.stopError })
     } else if (failed) {
-      const e = v.tasks[failed.id]!.error
-      this.transitions.push({
-        kind: 'execution', executionId: this.id, to: 'FAILED',
-        error: { code: e?.code ?? ErrorCode.PluginError, message: `task ${failed.id} failed: ${e?.message ?? 'unknown error'}`, details: { taskId: failed.id } },
-      })
+      this.transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', error: taskFailure(v, failed) })
+    } else if (v.plan.allowedFailures.length > 0) {
+      // The warning flag: SUCCESS, with the tasks that failed as allowed named in its audit event.
+      const allowed = [...v.plan.allowedFailures].sort((a, b) => a - b).map((i) => v.plan.paths[i]!)
+      this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS', reason: 'ALLOWED_FAILURE', auditData: { allowedFailures: allowed } })
     } else {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS' })
     }

@@ -3,30 +3,48 @@
  * needs)); from then on the logic keeps them in step with each change, so a message costs what it changes
  * (the runs it settles, their direct dependents, the runs it dispatches), not a scan of every task.
  */
-import { isTerminalTask } from '../../runtime/state/states.ts'
+import { isTerminalTask, type TaskRunState } from '../../runtime/state/states.ts'
+import { listedTasks, TASK_LISTS } from '../../runtime/workflow/task-lists.ts'
 import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 import { MinHeap } from '../../runtime/workflow/min-heap.ts'
 import type { AnyTaskDef, Workflow } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { ExecutionView, TaskView } from './protocol.ts'
 
-/** Planning indexes over the top-level tasks; a task's position is its declaration index. */
+/**
+ * Planning indexes over every task of every list (main, onFailure, finally: runtime/workflow/task-lists.ts); a
+ * task's position is its index in that order. A list's tasks become ready only once the list is open: the main
+ * list at once, onFailure when the main list has ended failed, finally when both have ended.
+ */
 export interface Plan {
-  /** The top-level tasks in declaration order. */
+  /** Every task, main list first, in declaration order. */
   readonly tasks: readonly AnyTaskDef[]
+  /** Each position's run path (`fetch`, `finally/cleanup`). */
+  readonly paths: readonly RunPath[]
+  /** Each position's list, as an index into TASK_LISTS. */
+  readonly listOf: Uint8Array
   readonly position: ReadonlyMap<RunPath, number>
+  /** Run path by task id (ids are unique across the lists), for templates naming `tasks.<id>`. */
+  readonly pathById: ReadonlyMap<string, RunPath>
   /** Each task's direct dependents, by position (each once, declaration order). */
   readonly dependents: readonly (readonly number[])[]
-  /** Each task's needs that have not succeeded yet. */
+  /** Each task's needs that have not succeeded yet (a failure allowed by `allowFailure` counts as success). */
   readonly waitingOn: Int32Array
-  /** Tasks whose needs all succeeded, first-declared first; an entry is checked again when it comes out. */
+  /** Tasks of open lists whose needs all succeeded, first-declared first; an entry is checked again when it comes out. */
   readonly ready: MinHeap
   /** Tasks with a need that ended without success, to be skipped; checked again when they come out. */
   readonly blocked: MinHeap
-  /** Top-level runs not in a terminal state. */
+  /** Runs not in a terminal state, in all and per list. */
   unfinished: number
-  /** Position of the first-declared FAILED task, or -1. */
+  readonly unfinishedIn: Int32Array
+  /** Whether each list has been opened. */
+  readonly opened: boolean[]
+  /** Position of the first-declared FAILED main task (not allowed to fail), or -1: the execution's error. */
   firstFailed: number
+  /** Position of the first-declared FAILED onFailure or finally task (not allowed to fail), or -1. */
+  laterFailed: number
+  /** Positions of FAILED tasks that were allowed to fail (declaration order not guaranteed). */
+  readonly allowedFailures: number[]
 }
 
 export interface ViewInit {
@@ -37,38 +55,76 @@ export interface ViewInit {
   runs?: Readonly<Record<RunPath, TaskView>>
 }
 
+/** Whether a run in `state` lets its dependents go on: a success, or a failure its task allows. */
+export const satisfies = (task: AnyTaskDef, state: TaskRunState): boolean => state === 'SUCCESS' || (state === 'FAILED' && task.allowFailure === true)
+
 /** A view of an execution that has nothing in flight (a fresh one, or one resumed from the store). */
 export function createView(init: ViewInit): ExecutionView {
-  const defs: AnyTaskDef[] = init.workflow.tasks
+  const listed = listedTasks(init.workflow)
+  const defs: AnyTaskDef[] = listed.map((l) => l.task)
+  const paths = listed.map((l) => l.path)
+  const listOf = Uint8Array.from(listed.map((l) => TASK_LISTS.indexOf(l.list)))
   const tasks: Record<RunPath, TaskView> = {}
-  for (const t of defs) tasks[t.id] = init.runs?.[t.id] ?? { state: 'PENDING', attempt: 0 }
-  const position = new Map(defs.map((t, i) => [t.id, i]))
+  for (const p of paths) tasks[p] = init.runs?.[p] ?? { state: 'PENDING', attempt: 0 }
+  const position = new Map(paths.map((p, i) => [p, i]))
+  const pathById = new Map<string, RunPath>()
+  // Needs name tasks of the task's own list (validation refuses others).
+  const inList = new Map(listed.map((l, i) => [`${l.list}\u0000${l.task.id}`, i]))
+  for (const l of listed) if (!pathById.has(l.task.id)) pathById.set(l.task.id, l.path)
   const dependents: number[][] = defs.map(() => [])
   const waitingOn = new Int32Array(defs.length)
-  const ready = new MinHeap()
-  const blocked = new MinHeap()
+  const unfinishedIn = new Int32Array(TASK_LISTS.length)
+  const hopeless = new Uint8Array(defs.length)
   let unfinished = 0
   let firstFailed = -1
-  defs.forEach((t, i) => {
-    const state = tasks[t.id]!.state
-    if (!isTerminalTask(state)) unfinished++
-    if (state === 'FAILED' && firstFailed < 0) firstFailed = i
-    let hopeless = false
+  let laterFailed = -1
+  const allowedFailures: number[] = []
+  listed.forEach((l, i) => {
+    const t = l.task
+    const state = tasks[l.path]!.state
+    if (!isTerminalTask(state)) {
+      unfinished++
+      unfinishedIn[listOf[i]!]!++
+    }
+    if (state === 'FAILED') {
+      if (t.allowFailure) allowedFailures.push(i)
+      else if (l.list === 'tasks') firstFailed = firstFailed < 0 ? i : firstFailed
+      else laterFailed = laterFailed < 0 ? i : laterFailed
+    }
     for (const n of new Set(t.needs)) {
-      const j = position.get(n)
+      const j = inList.get(`${l.list}\u0000${n}`)
       if (j === undefined || j === i) continue // validation refuses both; never wait on them
       dependents[j]!.push(i)
-      const s = tasks[n]!.state
-      if (s !== 'SUCCESS') waitingOn[i]!++
-      if (s === 'FAILED' || s === 'SKIPPED' || s === 'CANCELLED') hopeless = true
+      const s = tasks[paths[j]!]!.state
+      if (!satisfies(defs[j]!, s)) waitingOn[i]!++
+      if ((s === 'FAILED' && !defs[j]!.allowFailure) || s === 'SKIPPED' || s === 'CANCELLED') hopeless[i] = 1
     }
-    if (state !== 'PENDING') return
-    if (hopeless) blocked.push(i)
-    else if (waitingOn[i] === 0) ready.push(i)
   })
+  const plan: Plan = {
+    tasks: defs, paths, listOf, position, pathById, dependents, waitingOn, ready: new MinHeap(), blocked: new MinHeap(),
+    unfinished, unfinishedIn, opened: TASK_LISTS.map(() => false), firstFailed, laterFailed, allowedFailures,
+  }
+  openList(plan, tasks, 0, hopeless)
+  // A resumed execution whose main list had ended: its later lists open as they did before it stopped.
+  if (unfinishedIn[0] === 0 && firstFailed >= 0) openList(plan, tasks, 1, hopeless)
+  if (unfinishedIn[0] === 0 && unfinishedIn[1] === 0 && (plan.opened[1] || firstFailed < 0)) openList(plan, tasks, 2, hopeless)
   return {
-    executionId: init.executionId, workflow: init.workflow, inputs: init.inputs ?? {}, phase: 'running', tasks, inFlight: new Set(),
-    plan: { tasks: defs, position, dependents, waitingOn, ready, blocked, unfinished, firstFailed },
+    executionId: init.executionId, workflow: init.workflow, inputs: init.inputs ?? {}, phase: 'running', tasks, inFlight: new Set(), plan,
+  }
+}
+
+/**
+ * Opens list `list` (once): its PENDING tasks whose needs are met are ready, those behind a failure to be
+ * skipped. `hopeless` (by position) is known when resuming; a list opened later has no run started yet, so
+ * `waitingOn` says all.
+ */
+export function openList(plan: Plan, tasks: Readonly<Record<RunPath, TaskView>>, list: number, hopeless?: Uint8Array): void {
+  if (plan.opened[list]) return
+  plan.opened[list] = true
+  for (let i = 0; i < plan.tasks.length; i++) {
+    if (plan.listOf[i] !== list || tasks[plan.paths[i]!]!.state !== 'PENDING') continue
+    if (hopeless?.[i]) plan.blocked.push(i)
+    else if (plan.waitingOn[i] === 0) plan.ready.push(i)
   }
 }
 
@@ -77,8 +133,9 @@ export function outputsFor(view: ExecutionView, value: unknown): Record<string, 
   const out: Record<string, unknown> = {}
   for (const ref of extractTemplateRefs(value)) {
     const id = ref.path[0]
-    if (ref.root !== 'tasks' || id === undefined || !Object.hasOwn(view.tasks, id)) continue
-    const run = view.tasks[id]!
+    const path = id === undefined ? undefined : view.plan.pathById.get(id)
+    if (ref.root !== 'tasks' || id === undefined || path === undefined) continue
+    const run = view.tasks[path]!
     if (run.state === 'SUCCESS') out[id] = run.output
   }
   return out

@@ -1,7 +1,10 @@
 /**
  * THE rule for "may this workflow start an execution now", asked by the engine when it creates one and, for an
  * early answer, by the API's start route and webhooks (the cron scheduler hears the engine's answer). One place, so
- * the next rule (per-workflow concurrency, quotas) is added once.
+ * the next rule (quotas) is added once. Its second half, a workflow's `concurrency: { limit, behavior }`, needs a
+ * count that every engine on the store agrees on, so it is decided where that count is exact: inside the commit
+ * that creates the execution (runtime/state/concurrency.ts, applied by every backend; slot-watcher.ts admits the
+ * waiting ones). Whatever starts an execution — API, webhook, cron, `workflow run` — goes through both.
  */
 
 import { AppError, ErrorCode } from '../../runtime/errors.ts'

@@ -60,12 +60,25 @@ export class EventHub {
       if (t.kind === 'execution') {
         this.emit({ type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: t.to, at: c.at })
         if (isTerminalExecution(t.to)) this.settle(t.executionId)
+      } else if (t.kind === 'admit') {
+        // A slot of its workflow's concurrency freed: the store let it start.
+        this.emit({ type: 'execution', executionId: t.executionId, workflowId: this.workflowOf.get(t.executionId) ?? '', state: 'RUNNING', at: c.at })
       } else if (t.kind === 'task') {
         if (isTerminalTask(t.to)) this.deps.taskEnded(t.executionId, t.taskId)
         this.emit({ type: 'task', executionId: t.executionId, taskId: t.taskId, state: t.to, attempt: t.attempt ?? 0, at: c.at })
       }
     }
     for (const line of c.logs) this.emit({ type: 'log', line })
+  }
+
+  /**
+   * An execution this engine tracks ended by another engine's commit (a newer execution's cancel-oldest cancelled it
+   * while it waited for a slot): its event and its waiters, as if this engine had committed it.
+   */
+  endedElsewhere(rec: ExecutionRecord): void {
+    if (!this.workflowOf.has(rec.id) || !isTerminalExecution(rec.state)) return
+    this.emit({ type: 'execution', executionId: rec.id, workflowId: rec.workflowId, state: rec.state, at: rec.endedAt ?? rec.updatedAt })
+    this.settle(rec.id)
   }
 
   emit(e: EngineEvent): void {

@@ -14,6 +14,7 @@ import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { isStorageUnavailable } from '../../runtime/store/unavailable.ts'
 import { taskAtPath } from '../../runtime/workflow/run-path.ts'
+import { tasksById } from '../../runtime/workflow/task-lists.ts'
 import type { SubmitOptions } from './batcher.ts'
 import type { Lease } from './lease.ts'
 
@@ -23,7 +24,7 @@ const RECOVER_RETRY_MS = 1000
 export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine stopped while it ran'): Transition[] {
   const out: Transition[] = []
   const executionId = snap.execution.id
-  const tasks = new Map(snap.workflow.tasks.map((t) => [t.id, t]))
+  const tasks = tasksById(snap.workflow)
   for (const run of snap.taskRuns) {
     const task = taskAtPath(tasks, run.taskId)
     const allowed = (task?.retry?.max ?? 0) + 1

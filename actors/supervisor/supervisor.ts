@@ -9,12 +9,14 @@
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import { newExecutionId } from '../../runtime/ids.ts'
+import { QUEUED_REASON } from '../../runtime/state/concurrency.ts'
 import { isTerminalExecution } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
+import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
@@ -27,6 +29,7 @@ import { initialSupervisorState, nextSupervisorState, type SupervisorState } fro
 import { workerPort } from './port.ts'
 import type { WorkerSettings } from './protocol.ts'
 import { Recovery } from './recovery.ts'
+import { SlotWatcher } from './slot-watcher.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
@@ -52,6 +55,7 @@ export class Supervisor {
   private readonly events: EventHub
   private readonly lease: Lease
   private readonly recovery: Recovery
+  private readonly watcher: SlotWatcher
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
   private state: SupervisorState
   /** Dispatches run one at a time, in the order the logic asked for them. */
@@ -69,7 +73,16 @@ export class Supervisor {
     this.events = new EventHub({
       read: (id) => store.executions.get(id),
       taskEnded: (e, t) => this.slots.taskEnded(e, t),
-      settled: (id) => this.mailbox.tell({ type: 'settled', executionId: id }),
+      settled: (id) => {
+        this.mailbox.tell({ type: 'settled', executionId: id })
+        this.watcher.wake() // a slot of its workflow may be free now
+      },
+    })
+    this.watcher = new SlotWatcher({
+      store, clock, owner: this.lease.owner, commit: (t) => this.batcher.submit(t),
+      enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }),
+      cancel: (id, reason) => this.cancel(id, reason),
+      busy: () => this.state.active.size > 0 || this.state.queue.length > 0,
     })
     this.recovery = new Recovery({
       store, clock, lease: this.lease, commit: (t, o) => this.batcher.submit(t, o), barrier: () => this.batcher.barrier(),
@@ -87,6 +100,7 @@ export class Supervisor {
 
   /** Registers this engine's lease (the heartbeat renews it until shutdown). Never throws. */
   begin(): Promise<void> {
+    this.watcher.start()
     return this.lease.start()
   }
 
@@ -111,18 +125,34 @@ export class Supervisor {
       revision = rec.revision
     }
     const inputs = resolveInputs(workflow.inputs, req.inputs ?? {})
+    const merged = mergeLabels(workflow.labels, req.labels, 'labels')
+    if ('error' in merged) throw new AppError(ErrorCode.InvalidInput, merged.error.message, { path: merged.error.path, issue: merged.error.code })
+    const labels = Object.keys(merged.labels).length > 0 ? { labels: merged.labels } : {}
     const now = this.opts.clock.now()
     const id = newExecutionId(now)
     // Batched with the turn's other creations into one fsynced commit: once this resolves, the execution survives
     // a power cut. All or nothing with its cron tick; a store that cannot be written answers STORAGE_UNAVAILABLE.
-    const create: Transition[] = [{ kind: 'create', executionId: id, workflow, revision, inputs, trigger: req.trigger }]
+    const create: Transition[] = [{ kind: 'create', executionId: id, workflow, revision, inputs, trigger: req.trigger, ...labels }]
     if (opts.cronFire) create.push({ kind: 'cronFire', workflowId: workflow.id, executionId: id, ...opts.cronFire })
     const [created] = await this.batcher.submit(create, { atomic: true, failFast: true, durable: true })
     if (!created!.ok) throw new AppError(created!.error.code, created!.error.message, created!.error.details, created!.error.retryable === true)
-    this.events.track(id, workflow.id)
+    // The store applied the workflow's concurrency rule in that commit: the execution may wait for a slot, or have
+    // been created CANCELLED (cancel-new); cancel-oldest may have asked older ones to stop.
+    const rec = (await this.store.executions.get(id))!
     this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
-    this.mailbox.tell({ type: 'enqueue', executionId: id })
-    return (await this.store.executions.get(id))!
+    if (isTerminalExecution(rec.state)) {
+      this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: rec.state, at: now })
+      return rec
+    }
+    this.events.track(id, workflow.id)
+    if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
+      this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'WAITING', at: now })
+      this.watcher.park(id, workflow.id)
+    } else {
+      this.mailbox.tell({ type: 'enqueue', executionId: id })
+    }
+    if (workflow.concurrency?.behavior === 'cancel-oldest') this.watcher.wake()
+    return rec
   }
 
   /** Idempotent; a queued execution is cancelled at once (durably), a running one by its worker. */
@@ -177,7 +207,7 @@ export class Supervisor {
 
   stats(): EngineStats {
     return {
-      runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length, runningTasks: this.slots.inUse,
+      runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
       waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore,
     }
   }
@@ -186,6 +216,7 @@ export class Supervisor {
   async shutdown(graceMs: number): Promise<void> {
     await this.mailbox.ask({ type: 'shutdown' })
     this.recovery.stop()
+    this.watcher.stop()
     if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
       const grace = new AbortController()
@@ -236,7 +267,16 @@ export class Supervisor {
     let worker: PooledWorker | undefined
     try {
       const rec = await this.store.executions.get(id)
-      if (!rec || isTerminalExecution(rec.state)) return this.mailbox.tell({ type: 'released', executionId: id })
+      if (!rec || isTerminalExecution(rec.state)) {
+        if (rec) this.events.endedElsewhere(rec)
+        return this.mailbox.tell({ type: 'released', executionId: id })
+      }
+      if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
+        // Waiting for a slot of its workflow (recovered so): it takes no engine slot until the store admits it.
+        this.mailbox.tell({ type: 'released', executionId: id })
+        this.watcher.park(id, rec.workflowId)
+        return
+      }
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
       const snap = (await this.store.executions.snapshot(id))!
       worker = await this.pool.pick()

@@ -83,7 +83,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       inputs: snapshot.execution.inputs,
       tasks: Object.fromEntries(Object.entries(m.outputs).map(([id, output]) => [id, { output }])),
       secrets,
-      execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId },
+      execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId, ...(m.executionError ? { error: m.executionError } : {}) },
     }
     const input = renderValue(call.inputs, ctx)
     // The manifest's defaults fill the input the plugin gets (docs/plugins.md).

@@ -4,6 +4,7 @@ import { toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import { listedTasks } from '../../runtime/workflow/task-lists.ts'
 import { pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
 import { resolveAction } from '../../sandbox/plugins/registry.ts'
@@ -36,7 +37,7 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   // applied on the server's main thread).
   const seen = new Map<string, Omit<TaskGrant, 'taskId'>>()
   const out: TaskGrant[] = []
-  for (const t of wf.tasks) {
+  for (const { task: t } of listedTasks(wf)) {
     for (const c of pluginCallsOf(t)) {
       const key = JSON.stringify([c.type, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
       let g = seen.get(key)
@@ -75,12 +76,12 @@ export const unknownRunners = (wf: Workflow, plugins: Pick<EnginePlugins, 'runne
 
 /** The grants that stop a workflow from being applied (a refused plugin or task), as workflow issues. */
 export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[] {
-  const index = new Map(wf.tasks.map((t, i) => [t.id, i]))
+  const index = new Map(listedTasks(wf).map((t) => [t.task.id, `${t.list}[${t.index}]`]))
   return grants.flatMap((g): Issue[] => {
     if (!g.error) return []
-    const k = index.get(g.taskId) ?? -1
-    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `tasks[${k}].type`, code: IssueCode.PluginRefused, message: g.error.message }]
-    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `tasks[${k}].permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]
+    const at = index.get(g.taskId) ?? 'tasks[-1]'
+    if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `${at}.type`, code: IssueCode.PluginRefused, message: g.error.message }]
+    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `${at}.permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]
     return []
   })
 }

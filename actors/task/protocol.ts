@@ -1,5 +1,6 @@
 /** The one message a task actor receives: run this attempt of a plugin call. */
 
+import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
@@ -13,6 +14,8 @@ export interface RunAttempt {
   /** What to run: the plugin action, its inputs and env (templates unresolved), runner, permissions, timeout. */
   call: PluginCall
   outputs: Record<string, unknown>
+  /** Why the execution's main tasks failed, for an onFailure or finally task's `{{ execution.error }}`. */
+  executionError?: ErrorInfo
   signal: AbortSignal
 }
 

@@ -6,6 +6,9 @@ export const ListExecutionsQuery = t.Object({
   ...PageQuery,
   workflowId: t.Optional(t.String({ minLength: 1 })),
   state: t.Optional(t.String({ description: 'One state or several, comma-separated (e.g. FAILED,CANCELLED)' })),
+  label: t.Optional(t.Array(t.String(), {
+    description: 'Only executions carrying this label, `key=value`; repeat it (or separate with commas) for several (all must match)',
+  })),
 })
 
 export const ListLogsQuery = t.Object({

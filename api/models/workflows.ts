@@ -22,6 +22,8 @@ export const StartExecutionBody = t.Object({
   // Checked by `checkInputs`: Elysia coerces a non-object into `{}` for a Record schema, hiding the mistake.
   inputs: t.Optional(t.Unknown({ description: 'Input name → value, typed as the workflow declares' })),
   trigger: t.Optional(t.Union([t.Literal('api'), t.Literal('manual')])),
+  // Checked by the label rules in the engine (INVALID_INPUT at `labels.<key>`), like the YAML's.
+  labels: t.Optional(t.Unknown({ description: 'Label key → string, merged over the workflow\'s labels (these win)' })),
 }, { additionalProperties: false })
 
 /** INVALID_INPUT at `body.inputs` unless `inputs` is a JSON object. */

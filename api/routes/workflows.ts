@@ -69,7 +69,7 @@ export const workflowRoutes = (workflows: WorkflowService) =>
       detail: { summary: 'Delete a workflow (its executions stay)', tags: ['workflows'] },
     })
     .post('/:id/executions', async ({ params, body, set }) => {
-      const execution = await workflows.start(params.id, checkInputs(body?.inputs), body?.trigger ?? 'api')
+      const execution = await workflows.start(params.id, checkInputs(body?.inputs), body?.trigger ?? 'api', body?.labels)
       set.status = 201
       return execution
     }, {

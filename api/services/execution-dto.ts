@@ -4,6 +4,7 @@ import type { TaskRunState } from '../../runtime/state/states.ts'
 import type { ExecutionRecord, ExecutionSnapshot, TaskAttemptRecord, TaskRunRecord } from '../../runtime/store/types.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import { taskAtPath } from '../../runtime/workflow/run-path.ts'
+import { tasksById } from '../../runtime/workflow/task-lists.ts'
 import { describeTask } from '../../runtime/workflow/tasks/registry.ts'
 
 const duration = (start?: number, end?: number): number | undefined =>
@@ -30,6 +31,8 @@ export interface TaskRunDto {
   /** What the task does, as its kind describes it: a plugin task's `namespace/plugin.action`. */
   type: string
   needs: string[]
+  /** The task may fail without failing the execution (its failure is the ALLOWED_FAILURE warning). */
+  allowFailure?: true
   state: TaskRunState
   reason?: string
   attempts: number
@@ -61,7 +64,7 @@ function compact<T extends object>(o: T): T {
 export function toExecutionSummary(e: ExecutionRecord): ExecutionSummary {
   return compact({
     id: e.id, workflowId: e.workflowId, revision: e.revision, state: e.state, reason: e.reason, trigger: e.trigger,
-    error: e.error, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
+    labels: e.labels, error: e.error, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
     durationMs: duration(e.startedAt, e.endedAt),
   })
 }
@@ -75,7 +78,8 @@ function declaredInputs(def: AnyTaskDef | undefined): Record<string, unknown> {
 function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto {
   return compact({
     taskId: run.taskId, parentPath: run.parentPath, iteration: run.iteration, kind: run.kind,
-    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], state: run.state, reason: run.reason,
+    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], allowFailure: def?.allowFailure === true ? true as const : undefined,
+    state: run.state, reason: run.reason,
     attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: declaredInputs(def),
     output: run.output, error: run.error, startedAt: run.startedAt, endedAt: run.endedAt,
     durationMs: duration(run.startedAt, run.endedAt), nextAttemptAt: run.nextAttemptAt,
@@ -84,7 +88,7 @@ function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto 
 }
 
 export function toExecutionDetail(snap: ExecutionSnapshot): ExecutionDetail {
-  const tasks = new Map<string, AnyTaskDef>(snap.workflow.tasks.map((t) => [t.id, t]))
+  const tasks = tasksById(snap.workflow)
   return {
     ...toExecutionSummary(snap.execution),
     inputs: snap.execution.inputs,

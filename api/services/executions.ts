@@ -3,6 +3,7 @@ import { parseDuration } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { EXECUTION_STATES, type ExecutionState } from '../../runtime/state/states.ts'
 import type { AuditRecord, LogPage } from '../../runtime/store/types.ts'
+import { labelProblem, parseLabelPairs } from '../../runtime/workflow/labels.ts'
 import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
 import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'
@@ -26,10 +27,24 @@ export function parseSince(text: string, now: number): number {
   return t
 }
 
+/** `?label=k=v` (repeated, or comma-separated) → the labels every listed execution must carry; INVALID_INPUT otherwise. */
+export function labelFilter(pairs: readonly string[] | undefined): Record<string, string> | undefined {
+  if (!pairs?.length) return undefined
+  const parsed = parseLabelPairs(pairs)
+  if ('bad' in parsed) {
+    throw new AppError(ErrorCode.InvalidInput, `query.label: expected key=value, got "${parsed.bad.slice(0, 100)}"`, { path: 'query.label' })
+  }
+  for (const [k, v] of Object.entries(parsed.labels)) {
+    const problem = labelProblem(k, v)
+    if (problem) throw new AppError(ErrorCode.InvalidInput, `query.label: ${problem}`, { path: 'query.label', issue: 'INVALID_LABEL' })
+  }
+  return parsed.labels
+}
+
 export class ExecutionService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async list(q: { workflowId?: string; state?: string; limit?: number; offset?: number }): Promise<{
+  async list(q: { workflowId?: string; state?: string; label?: string[]; limit?: number; offset?: number }): Promise<{
     items: ExecutionSummary[]; total: number; limit: number; offset: number
   }> {
     checkPage(q)
@@ -39,8 +54,10 @@ export class ExecutionService {
         throw new AppError(ErrorCode.InvalidInput, `query.state: unknown state "${s}" (expected ${EXECUTION_STATES.join(', ')})`, { path: 'query.state' })
       }
     }
+    const labels = labelFilter(q.label)
     const page = await this.ctx.store.executions.list({
       ...(q.workflowId !== undefined ? { workflowId: q.workflowId } : {}),
+      ...(labels ? { labels } : {}),
       states: states as ExecutionState[], limit: q.limit ?? 50, offset: q.offset ?? 0,
     })
     return { items: page.items.map(toExecutionSummary), total: page.total, limit: page.limit, offset: page.offset }

@@ -8,7 +8,7 @@ import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import { describeTriggers } from '../../runtime/triggers/dispatch.ts'
 import type { TriggerDescription, TriggerRegistry, TriggerTypeName } from '../../runtime/triggers/registry.ts'
 import { webhookPathTemplate } from '../../runtime/triggers/webhook.ts'
-import type { Workflow } from '../../runtime/workflow/model.ts'
+import type { ConcurrencyPolicy, Workflow } from '../../runtime/workflow/model.ts'
 
 /** One trigger as shown by the API: `type` beside its type's description (cron: `cron`, `timezone?`, `nextFireAt`…). */
 export type TriggerDto = TriggerDescription
@@ -21,6 +21,10 @@ export interface WorkflowSummary {
   revision: number
   tasks: number
   triggers: TriggerTypeName[]
+  /** The workflow's labels (each execution carries them). */
+  labels?: Record<string, string>
+  /** Its `concurrency: { limit, behavior }`, when it has one. */
+  concurrency?: ConcurrencyPolicy
   createdAt: number
   updatedAt: number
 }
@@ -60,6 +64,8 @@ export function toWorkflowSummary(r: WorkflowRecord): WorkflowSummary {
     triggers: r.workflow.triggers.map((t) => t.type), createdAt: r.createdAt, updatedAt: r.updatedAt,
   }
   if (r.workflow.description !== undefined) s.description = r.workflow.description
+  if (r.workflow.labels !== undefined) s.labels = r.workflow.labels
+  if (r.workflow.concurrency !== undefined) s.concurrency = r.workflow.concurrency
   return s
 }
 

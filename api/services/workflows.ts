@@ -2,6 +2,7 @@
 import type { EnginePlugins } from '../../actors/plugins.ts'
 import { admit } from '../../actors/supervisor/admission.ts'
 import { grantIssues, taskGrants, unknownRunners, type TaskGrant } from '../../actors/task/grant-view.ts'
+import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
@@ -143,11 +144,15 @@ export class WorkflowService {
   }
 
   /** Starts an execution; WORKFLOW_DISABLED for a disabled workflow, INVALID_INPUT naming a bad input. */
-  async start(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual'): Promise<ExecutionSummary> {
+  async start(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual', labels?: unknown): Promise<ExecutionSummary> {
     // The engine's admission rule, asked early so that a server without a runtime answers it too.
-    admit({ accepting: true }, id, await this.ctx.store.workflows.get(id))
+    const wf = admit({ accepting: true }, id, await this.ctx.store.workflows.get(id))
+    const merged = mergeLabels(wf.workflow.labels, labels, 'body.labels')
+    if ('error' in merged) throw new AppError(ErrorCode.InvalidInput, merged.error.message, { path: merged.error.path, issue: merged.error.code })
     const engine = requireEngine(this.ctx)
-    const record = await engine.start({ workflowId: id, inputs, trigger: { type: trigger } })
+    const record = await engine.start({
+      workflowId: id, inputs, trigger: { type: trigger }, ...(labels !== undefined ? { labels: labels as Record<string, string> } : {}),
+    })
     return toExecutionSummary(record)
   }
 

@@ -5,7 +5,7 @@ import type { ExecutionSummary } from '../../api/services/execution-dto.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { connect } from '../connection.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'
-import { inputFlags, parseInputs } from '../inputs.ts'
+import { inputFlags, parseInputs, parseLabelFlags } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, table, type CliContext } from '../output.ts'
 import { readWorkflowFile, workflowLimits } from '../workflow-file.ts'
 import { inspectText, logLine } from '../render/execution.ts'
@@ -75,6 +75,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
 
   cli.command('trigger <id>', 'Start an execution of a workflow on the server')
     .option('--input <key=value>', 'An input (repeatable); typed by the workflow\'s declaration')
+    .option('--label <key=value>', 'A label for this execution (repeatable), over the workflow\'s labels')
     .option('--wait', 'Wait for the end; exit 1 unless it succeeds')
     .option('--logs', 'With --wait: print log lines as they come')
     .example((name) => `  $ ${name} trigger hello --input name=Ada --wait`)
@@ -83,9 +84,13 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const conn = connect(g)
       const wf = await call(conn.client.api.v1.workflows({ id }).get(), conn.url)
       const inputs = parseInputs(inputFlags(options.input), wf.workflow.inputs)
-      const started = await call(conn.client.api.v1.workflows({ id }).executions.post({ inputs, trigger: 'manual' }), conn.url)
+      const labels = parseLabelFlags(options.label)
+      const started = await call(conn.client.api.v1.workflows({ id }).executions.post({ inputs, trigger: 'manual', ...(labels ? { labels } : {}) }), conn.url)
       if (options.wait !== true) {
-        emit(started, { json: g.json, human: (e) => `execution ${e.id} started (${e.state}); follow with: workflow execution logs ${e.id} --follow` })
+        emit(started, { json: g.json, human: (e) => e.reason === 'WORKFLOW_CONCURRENCY'
+          ? `execution ${e.id} waits for a slot (the workflow's concurrency limit); follow with: workflow execution logs ${e.id} --follow`
+          : e.state === 'CANCELLED' ? `execution ${e.id} CANCELLED: ${e.error?.message ?? ''}`
+          : `execution ${e.id} started (${e.state}); follow with: workflow execution logs ${e.id} --follow` })
         return
       }
       exitOnInterrupt()

@@ -3,6 +3,7 @@ import type { CAC } from 'cac'
 import type { LogRecord } from '../../runtime/store/types.ts'
 import { call } from '../../api/client.ts'
 import { connect } from '../connection.ts'
+import { parseLabelFlags } from '../inputs.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'
 import { colors, emit, globalOptions, runCommand, usageError, type CliContext } from '../output.ts'
 import { auditText, executionTable, inputsText, inspectText, logLine, timelineText } from '../render/execution.ts'
@@ -24,6 +25,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .command('execution <action> [id]', 'Executions: list | inspect <id> | logs <id> | cancel <id>')
     .option('--workflow <id>', 'list: only this workflow')
     .option('--state <states>', 'list: only these states (comma-separated)')
+    .option('--label <key=value>', 'list: only executions with this label (repeatable: all must match)')
     .option('--limit <n>', 'list/logs: page size')
     .option('--offset <n>', 'list/logs: items to skip')
     .option('--timeline', 'inspect: ASCII timeline of the task runs')
@@ -43,7 +45,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const limit = intFlag('limit', options.limit)
       const offset = intFlag('offset', options.offset)
       if (action === 'list') {
-        const query = { workflowId: str(options.workflow), state: str(options.state), limit, offset }
+        const labels = parseLabelFlags(options.label)
+        const label = labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`) : undefined
+        const query = { workflowId: str(options.workflow), state: str(options.state), label, limit, offset }
         const page = await call(api.get({ query }), conn.url)
         emit(page, { json: g.json, human: (p) => p.items.length === 0 ? 'no executions'
           : `${executionTable(p.items)}\n${colors.dim(`${p.offset + 1}-${p.offset + p.items.length} of ${p.total}`)}` })

@@ -7,9 +7,14 @@ import { humanDuration, humanTime, paintLevel, paintState } from './format.ts'
 /** One row per execution for `execution list`. */
 export function executionTable(items: readonly ExecutionSummary[]): string {
   return table(items.map((e) => ({
-    id: e.id, workflow: e.workflowId, state: paintState(e.state), trigger: e.trigger.type,
-    created: humanTime(e.createdAt), duration: humanDuration(e.durationMs),
-  })), ['id', 'workflow', 'state', 'trigger', 'created', { key: 'duration', align: 'right' }])
+    id: e.id, workflow: e.workflowId, state: `${paintState(e.state)}${e.reason === 'ALLOWED_FAILURE' ? colors.yellow(' ⚠') : ''}`, trigger: e.trigger.type,
+    created: humanTime(e.createdAt), duration: humanDuration(e.durationMs), labels: labelsText(e.labels) || undefined,
+  })), ['id', 'workflow', 'state', 'trigger', 'created', { key: 'duration', align: 'right' }, 'labels'])
+}
+
+/** `team=data env=prod`. */
+export function labelsText(labels: Readonly<Record<string, string>> | undefined): string {
+  return Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')
 }
 
 /** Header block and task table for `execution inspect`. */
@@ -17,13 +22,14 @@ export function inspectText(e: ExecutionDetail): string {
   const head = [
     `${colors.bold('Execution')} ${e.id}`,
     `  workflow  ${e.workflowId} (revision ${e.revision})`,
-    `  state     ${paintState(e.state)}${e.reason ? ` (${e.reason})` : ''}`,
+    `  state     ${paintState(e.state)}${e.reason ? ` (${e.reason})` : ''}${e.reason === 'ALLOWED_FAILURE' ? colors.yellow('  ⚠ a task allowed to fail failed') : ''}`,
     `  trigger   ${e.trigger.type}${e.trigger.scheduledAt !== undefined ? ` (scheduled ${humanTime(e.trigger.scheduledAt)})` : ''}`,
     `  created   ${humanTime(e.createdAt)}`,
     `  started   ${humanTime(e.startedAt)}`,
     `  ended     ${humanTime(e.endedAt)}`,
     `  duration  ${humanDuration(e.durationMs)}`,
   ]
+  if (e.labels) head.push(`  labels    ${labelsText(e.labels)}`)
   if (e.error) head.push(`  error     ${colors.red(e.error.code)}: ${e.error.message}`)
   const rows = e.tasks.map((t) => ({
     task: t.taskId, type: t.type, state: paintState(t.state), attempts: `${t.attempts}/${t.maxAttempts}`,

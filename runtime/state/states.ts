@@ -22,6 +22,11 @@ export const WaitReason = {
   RetryBackoff: 'RETRY_BACKOFF',
   /** An attempt waits for one of the engine's task slots (`execution.maxConcurrentTasks`). */
   ConcurrencyLimit: 'CONCURRENCY_LIMIT',
+  /**
+   * An execution (not a task run) waits for a slot of its workflow's `concurrency: { behavior: queue }`; the queue
+   * is the store's (creation order), so it survives restarts and is shared by every engine (state/concurrency.ts).
+   */
+  WorkflowConcurrency: 'WORKFLOW_CONCURRENCY',
 } as const
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason]
 
@@ -33,6 +38,7 @@ export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason]
 export const WAIT_ON_RECOVERY: Readonly<Record<WaitReason, 'resume' | 'requeue'>> = {
   RETRY_BACKOFF: 'resume',
   CONCURRENCY_LIMIT: 'requeue',
+  WORKFLOW_CONCURRENCY: 'resume',
 }
 
 const WAIT_REASONS: ReadonlySet<string> = new Set(Object.values(WaitReason))
@@ -45,6 +51,8 @@ export const AuditType = {
   SandboxWeakened: 'SANDBOX_WEAKENED', LogTruncated: 'LOG_TRUNCATED',
   SecretSet: 'SECRET_SET', SecretRevealed: 'SECRET_REVEALED', SecretDeleted: 'SECRET_DELETED',
   WebhookKeyRotated: 'WEBHOOK_KEY_ROTATED',
+  /** A newer execution asked this one to stop (its workflow's `concurrency: { behavior: cancel-oldest }`). */
+  CancelRequested: 'CANCEL_REQUESTED',
 } as const
 export type AuditType = (typeof AuditType)[keyof typeof AuditType]
 

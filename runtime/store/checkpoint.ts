@@ -51,8 +51,12 @@ export interface AuditOnly {
 }
 
 /**
- * Creates a PENDING execution with one PENDING task run per task, owned by the committing engine, and its
- * CREATED audit event. CONFLICT when the id exists.
+ * Creates a PENDING execution with one PENDING task run per task of every list (task-lists.ts), owned by the
+ * committing engine, and its CREATED audit event. CONFLICT when the id exists. A workflow with `concurrency` is
+ * admitted by the rule (runtime/state/concurrency.ts decideCreate) over its active executions, counted in this
+ * transaction: it starts WAITING (WORKFLOW_CONCURRENCY) instead when no slot is free (queue, cancel-oldest), or
+ * CANCELLED with CONCURRENCY_LIMIT (cancel-new); cancel-oldest also cancels the oldest waiting ones it must and
+ * records a cancel request on the oldest holders (ExecutionRepository.cancelRequests), for their engine to act on.
  */
 export interface CreateExecution {
   kind: 'create'
@@ -61,6 +65,8 @@ export interface CreateExecution {
   revision: number
   inputs: Record<string, unknown>
   trigger: TriggerInfo
+  /** Stored with the execution and indexed for `ListExecutionsQuery.labels`; checked by the caller (labels.ts). */
+  labels?: Record<string, string>
 }
 
 /**
@@ -77,6 +83,17 @@ export interface CronFireTransition {
 }
 
 /**
+ * Lets an execution waiting for a slot of its workflow's `concurrency` (WAITING, WORKFLOW_CONCURRENCY) start:
+ * RUNNING (`changed: true`) when a slot is free and it is the oldest waiting one of its workflow, counted in the
+ * commit's transaction (runtime/state/concurrency.ts mayAdmit); otherwise it keeps waiting (`changed: false`).
+ * INVALID_TRANSITION when it is not waiting for a slot; fenced by the owner like a state change.
+ */
+export interface AdmitExecution {
+  kind: 'admit'
+  executionId: string
+}
+
+/**
  * Takes over an execution for the committing engine: granted when it has no owner, is already the
  * committer's, or its owner's lease is gone or expired (see EngineRepository). CONFLICT while another engine's
  * lease is live. `changed` says whether the owner changed.
@@ -86,7 +103,7 @@ export interface ClaimExecution {
   executionId: string
 }
 
-export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution
+export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution | AdmitExecution
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 

@@ -3,7 +3,7 @@
  * own factory (runtime/store/sqlite/contract.test.ts). A new backend passes this unchanged: transition rules,
  * idempotent re-apply, batching with per-request isolation, durable commits, newest-first log pages, the cron
  * fire's unique key under two concurrent creators, leases (claim, renew, expiry, takeover, fencing),
- * concurrent writers on one database, and storage faults as STORAGE_UNAVAILABLE. One file on purpose (~300
+ * concurrent writers on one database, labels and per-workflow concurrency (contract-flow.ts), and storage faults as STORAGE_UNAVAILABLE. One file on purpose (~300
  * lines): a backend runs the whole contract with one call, and reads it in one place.
  */
 
@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import type { ErrorInfo } from '../errors.ts'
 import type { Workflow } from '../workflow/model.ts'
 import { isDuplicateFire, type CommitBatch, type CommitRequest, type Transition } from './checkpoint.ts'
+import { describeFlowContract } from './contract-flow.ts'
 import type { Store } from './store.ts'
 
 /** How a backend's test file hands the suite its stores. */
@@ -288,6 +289,8 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect((await claim(other, rival, 2)).results[0]![0]).toMatchObject({ ok: false, error: { code: 'CONFLICT' } })
       })
     })
+
+    describeFlowContract({ store: () => store, open, commit })
 
     describe('storage faults', () => {
       it('a write the store refuses rejects with STORAGE_UNAVAILABLE, changes nothing, and health says so until a write succeeds', async () => {

@@ -6,6 +6,7 @@
  * feed `health`; `runtime/store/contract.ts` is the behaviour every backend must show.
  */
 
+import type { ErrorInfo } from '../errors.ts'
 import type { AuditType } from '../state/states.ts'
 import type { Workflow } from '../workflow/model.ts'
 import type { CommitBatch, CommitOutcome } from './checkpoint.ts'
@@ -46,6 +47,11 @@ export interface ExecutionRepository {
   /** Non-terminal executions, oldest first, with the engine that holds each: what recovery may resume. */
   listActive(): Promise<ActiveExecution[]>
   countByState(): Promise<Record<string, number>>
+  /**
+   * The non-terminal executions `owner` holds that a newer execution asked to stop (`concurrency: { behavior:
+   * cancel-oldest }`), oldest first, each with the error to cancel it with: its engine cancels them.
+   */
+  cancelRequests(owner: string): Promise<{ id: string; error: ErrorInfo }[]>
 }
 
 export interface LogRepository {

@@ -36,6 +36,8 @@ export interface ExecutionRecord {
   reason?: string
   trigger: TriggerInfo
   inputs: Record<string, unknown>
+  /** The workflow's labels with those given at start merged over them (absent: none). */
+  labels?: Record<string, string>
   error?: ErrorInfo
   createdAt: number
   startedAt?: number
@@ -119,6 +121,8 @@ export interface Page<T> {
 export interface ListExecutionsQuery {
   workflowId?: string
   states?: ExecutionState[]
+  /** Only executions carrying every one of these labels (key and value equal). */
+  labels?: Record<string, string>
   limit?: number
   offset?: number
 }

@@ -33,6 +33,9 @@ type Limits = Pick<WorkflowLimits, 'maxTasks' | 'maxTriggers' | 'maxMapKeys' | '
 /** Top-level lists with their own bound (instead of maxListItems). */
 const TOP_LEVEL_LISTS: Record<string, { limit: 'maxTasks' | 'maxTriggers'; code: IssueCode; what: string } | undefined> = {
   tasks: { limit: 'maxTasks', code: LimitCode.TooManyTasks, what: 'tasks' },
+  // The error-handling lists are task lists too: each is bounded like `tasks`.
+  onFailure: { limit: 'maxTasks', code: LimitCode.TooManyTasks, what: 'onFailure tasks' },
+  finally: { limit: 'maxTasks', code: LimitCode.TooManyTasks, what: 'finally tasks' },
   triggers: { limit: 'maxTriggers', code: LimitCode.TooManyTriggers, what: 'triggers' },
 }
 

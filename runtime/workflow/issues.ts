@@ -36,6 +36,13 @@ export const IssueCode = {
   DuplicateInput: 'DUPLICATE_INPUT',
   InvalidInputDefault: 'INVALID_INPUT_DEFAULT',
   InvalidEnvName: 'INVALID_ENV_NAME',
+  /** A label key or value breaks the label rules (labels.ts). */
+  InvalidLabel: 'INVALID_LABEL',
+  TooManyLabels: 'TOO_MANY_LABELS',
+  /** A `needs` entry names a task of another list (`tasks`, `finally`, `onFailure`): each list is its own graph. */
+  NeedOutsideList: 'NEED_OUTSIDE_LIST',
+  /** A task id the engine keeps for itself (`finally`: the prefix of the finally tasks' run paths). */
+  ReservedTaskId: 'RESERVED_TASK_ID',
   // Limits (limits.ts), and the server's parser budget
   ...LimitCode,
   ValidationAborted: 'VALIDATION_ABORTED',

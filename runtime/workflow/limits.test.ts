@@ -39,6 +39,12 @@ describe('workflow limits', () => {
     expect(one(doc, { maxTasks: 2 })).toMatchObject({ path: 'tasks', code: 'TOO_MANY_TASKS', line: 3, message: '3 tasks; the limit is 2 (limits.maxTasks)' })
   })
 
+  it('bounds the onFailure and finally lists like tasks, each', () => {
+    const doc = `${wf(task('a'))}finally:\n${task('b') + task('c') + task('d')}`
+    expect(parseWorkflow(doc, { maxTasks: 3 }).ok).toBe(true)
+    expect(one(doc, { maxTasks: 2 })).toMatchObject({ path: 'finally', code: 'TOO_MANY_TASKS', message: '3 finally tasks; the limit is 2 (limits.maxTasks)' })
+  })
+
   it('refuses more than maxTriggers triggers at `triggers`', () => {
     const head = `triggers:\n${'  - {type: cron, cron: "0 * * * *"}\n'.repeat(3)}`
     expect(parseWorkflow(wf(task('a'), head), { maxTriggers: 3 }).ok).toBe(true)

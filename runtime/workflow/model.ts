@@ -49,6 +49,20 @@ export interface TaskCommon {
   retry?: RetryPolicy
   /** Per attempt. */
   timeoutMs?: number
+  /**
+   * A failure of this task (after its retries) does not fail the execution: the run is FAILED, its dependents run
+   * as if it had succeeded (without an output), and the execution ends SUCCESS with reason ALLOWED_FAILURE.
+   */
+  allowFailure?: boolean
+}
+
+/** What a workflow does when a new execution would run more than `limit` at once (docs/workflows.md#concurrency). */
+export type ConcurrencyBehavior = 'queue' | 'cancel-new' | 'cancel-oldest'
+
+/** `concurrency:` — at most `limit` executions of the workflow hold a slot at once, across every engine on the store. */
+export interface ConcurrencyPolicy {
+  limit: number
+  behavior: ConcurrencyBehavior
 }
 
 export interface Workflow {
@@ -59,8 +73,15 @@ export interface Workflow {
   secrets: string[]
   triggers: Trigger[]
   timeoutMs?: number
-  /** In declaration order. */
+  /** `key: value` strings every execution carries (merged under the labels given when it starts). */
+  labels?: Record<string, string>
+  concurrency?: ConcurrencyPolicy
+  /** In declaration order: the main DAG. */
   tasks: TaskDef[]
+  /** Run when the main DAG has failed, before `finally` (run paths `onFailure/<id>`). */
+  onFailure?: TaskDef[]
+  /** Run once the main DAG (and `onFailure`) has ended by itself, failed or not (run paths `finally/<id>`). */
+  finally?: TaskDef[]
 }
 
 /** Splits `ns/plugin.action` into its parts. */

@@ -2,12 +2,13 @@
 import { normalizeTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { IssueCode } from './issues.ts'
-import type { InputDecl, InputType, TaskDef, Workflow } from './model.ts'
+import { normalizeLabels } from './labels.ts'
+import type { ConcurrencyPolicy, InputDecl, InputType, TaskDef, Workflow } from './model.ts'
 import { TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { durationAt, normalizeTask } from './normalize-task.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
-import { RawInputItem, RawInputSpec, RawWorkflow, SECRET_NAME_PATTERN } from './schema.ts'
+import { RawConcurrency, RawInputItem, RawInputSpec, RawWorkflow, SECRET_NAME_PATTERN } from './schema.ts'
 
 /** Where each normalised item came from in the source, so semantic issues can point at it. */
 export interface Sources {
@@ -18,6 +19,8 @@ export interface Sources {
   needs: Segment[][][]
   /** `tasks` was given as an empty list. */
   tasksEmpty: boolean
+  /** The same for the `onFailure` and `finally` lists. */
+  lists: Record<'onFailure' | 'finally', { tasks: Segment[][]; needs: Segment[][][] }>
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -25,7 +28,10 @@ const INPUT_TYPES: readonly string[] = ['string', 'number', 'boolean', 'object',
 
 /** Checks structure and builds the best workflow it can, so semantic checks can still run on the rest. */
 export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, triggerTypes?: TriggerRegistry): { workflow?: Workflow; sources: Sources; issues: RawIssue[] } {
-  const sources: Sources = { inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false }
+  const sources: Sources = {
+    inputs: [], triggers: [], tasks: [], needs: [], tasksEmpty: false,
+    lists: { onFailure: { tasks: [], needs: [] }, finally: { tasks: [], needs: [] } },
+  }
   if (!isMap(raw)) {
     return { sources, issues: [{ at: [], code: IssueCode.InvalidType, message: 'expected a workflow (a map with id and tasks)' }] }
   }
@@ -41,19 +47,48 @@ export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, t
   if (typeof raw.description === 'string') workflow.description = raw.description
   const timeoutMs = durationAt(raw.timeout, ['timeout'], issues)
   if (timeoutMs !== undefined) workflow.timeoutMs = timeoutMs
+  const labels = normalizeLabels(raw.labels, ['labels'], issues)
+  if (Object.keys(labels).length > 0) workflow.labels = labels
+  const concurrency = normalizeConcurrency(raw.concurrency, issues)
+  if (concurrency) workflow.concurrency = concurrency
   if (Array.isArray(raw.tasks)) {
     sources.tasksEmpty = raw.tasks.length === 0
-    raw.tasks.forEach((item, i) => {
-      const r = normalizeTask(item, ['tasks', i], issues, kinds)
-      if (!r) return
-      // A kind outside TASK_KINDS (an injected one) yields a task the TaskDef union does not name; the engine
-      // handles it through the same kind set.
-      workflow.tasks.push(r.task as TaskDef)
-      sources.tasks.push(['tasks', i])
-      sources.needs.push(r.needsAt)
-    })
+    workflow.tasks = taskList(raw.tasks, 'tasks', sources, issues, kinds)
+  }
+  for (const list of ['onFailure', 'finally'] as const) {
+    const items = raw[list]
+    if (Array.isArray(items) && items.length > 0) workflow[list] = taskList(items, list, sources.lists[list], issues, kinds)
   }
   return { workflow, sources, issues }
+}
+
+/** One list of task items → tasks, recording where each task and each of its needs came from. */
+function taskList(items: unknown[], list: string, into: { tasks: Segment[][]; needs: Segment[][][] }, issues: RawIssue[], kinds: TaskKinds): TaskDef[] {
+  const out: TaskDef[] = []
+  items.forEach((item, i) => {
+    const r = normalizeTask(item, [list, i], issues, kinds)
+    if (!r) return
+    // A kind outside TASK_KINDS (an injected one) yields a task the TaskDef union does not name; the engine
+    // handles it through the same kind set.
+    out.push(r.task as TaskDef)
+    into.tasks.push([list, i])
+    into.needs.push(r.needsAt)
+  })
+  return out
+}
+
+/** `concurrency: { limit, behavior? }`; behavior defaults to `queue` (Kestra's default, QUEUE). */
+function normalizeConcurrency(raw: unknown, issues: RawIssue[]): ConcurrencyPolicy | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (!isMap(raw)) {
+    issues.push({ at: ['concurrency'], code: IssueCode.InvalidType, message: 'concurrency must be a map: { limit: 1, behavior: queue | cancel-new | cancel-oldest }' })
+    return undefined
+  }
+  const found = schemaIssues(RawConcurrency, raw, ['concurrency'])
+  issues.push(...found)
+  if (found.length > 0) return undefined
+  const c = raw as { limit: number; behavior?: ConcurrencyPolicy['behavior'] }
+  return { limit: c.limit, behavior: c.behavior ?? 'queue' }
 }
 
 /** Accepts both `[{name, type, ...}]` and `{name: {type, ...}}`. */

@@ -57,5 +57,15 @@ export const RawWorkflow = Type.Object({
   triggers: Type.Optional(Type.Array(Type.Unknown())),
   trigger: Type.Optional(Type.Unknown()),
   timeout: Type.Optional(Str),
+  labels: Type.Optional(Type.Unknown()),
+  concurrency: Type.Optional(Type.Unknown()),
   tasks: Type.Array(Type.Unknown()),
+  onFailure: Type.Optional(Type.Array(Type.Unknown())),
+  finally: Type.Optional(Type.Array(Type.Unknown())),
+}, strict)
+
+/** `concurrency: { limit, behavior }` (behavior defaults to queue). */
+export const RawConcurrency = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 10_000 }),
+  behavior: Type.Optional(Type.Union([Type.Literal('queue'), Type.Literal('cancel-new'), Type.Literal('cancel-oldest')])),
 }, strict)

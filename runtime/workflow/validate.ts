@@ -3,12 +3,13 @@ import { checkTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { findCycle } from './graph.ts'
 import { IssueCode } from './issues.ts'
-import type { InputDecl, Workflow } from './model.ts'
+import type { AnyTaskDef, InputDecl, Workflow } from './model.ts'
 import type { Sources } from './normalize.ts'
 import type { Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
 import { ID_PATTERN } from './schema.ts'
 import { kindOf, templatesOf, TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
+import { TASK_LISTS, tasksOf, type TaskList } from './task-lists.ts'
 import { scanTemplates } from './template.ts'
 import { indexUpstream } from './upstream.ts'
 
@@ -63,36 +64,60 @@ export function matchesType(v: unknown, type: InputDecl['type']): boolean {
   }
 }
 
+/** A list's tasks with where each came from (the main list's sources are the top-level ones). */
+interface ListView {
+  list: TaskList
+  tasks: readonly AnyTaskDef[]
+  at: Segment[][]
+  needs: Segment[][][]
+}
+
+function listViews(wf: Workflow, src: Sources): ListView[] {
+  return TASK_LISTS.map((list) => list === 'tasks'
+    ? { list, tasks: wf.tasks, at: src.tasks, needs: src.needs }
+    : { list, tasks: tasksOf(wf, list), at: src.lists[list].tasks, needs: src.lists[list].needs })
+}
+
 function checkTasks(wf: Workflow, src: Sources, add: Add, errors: RawIssue[], kinds: TaskKinds): void {
-  const firstIndex = new Map<string, number>()
-  wf.tasks.forEach((t, k) => {
-    const at = src.tasks[k] ?? ['tasks', k]
-    if (t.id !== '') {
-      if (!ID_PATTERN.test(t.id)) add([...at, 'id'], IssueCode.InvalidId, idMessage('task', t.id))
-      const first = firstIndex.get(t.id)
-      if (first !== undefined) add([...at, 'id'], IssueCode.DuplicateTaskId, `task id "${t.id}" is already used by tasks[${first}]`)
-      else firstIndex.set(t.id, k)
-    }
-    kindOf(t, kinds)?.validate(t, at, errors)
-  })
-  const ids = new Set(firstIndex.keys())
-  const suggest = suggester(ids)
-  wf.tasks.forEach((t, k) => {
-    t.needs.forEach((n, j) => {
-      const at = src.needs[k]?.[j] ?? [...(src.tasks[k] ?? []), 'needs']
-      if (n === t.id) add(at, IssueCode.SelfNeed, `task "${t.id}" cannot need itself`)
-      else if (!ids.has(n)) add(at, IssueCode.UnknownNeed, `task "${t.id}" needs unknown task "${n}"${suggest(n)}`)
+  // Ids are unique across the lists: a run path names its list, but templates and messages name tasks by id.
+  const first = new Map<string, { list: TaskList; k: number }>()
+  const lists = listViews(wf, src)
+  for (const { list, tasks, at: sources } of lists) {
+    tasks.forEach((t, k) => {
+      const at = sources[k] ?? [list, k]
+      if (t.id !== '') {
+        if (!ID_PATTERN.test(t.id)) add([...at, 'id'], IssueCode.InvalidId, idMessage('task', t.id))
+        else if (t.id === 'finally') add([...at, 'id'], IssueCode.ReservedTaskId, 'task id "finally" is reserved (the prefix of the finally tasks\' run paths); choose another')
+        const seen = first.get(t.id)
+        if (seen !== undefined) add([...at, 'id'], IssueCode.DuplicateTaskId, `task id "${t.id}" is already used by ${seen.list}[${seen.k}]`)
+        else first.set(t.id, { list, k })
+      }
+      kindOf(t, kinds)?.validate(t, at, errors)
     })
-  })
-  const cycle = findCycle(withoutSelfNeeds(wf))
-  if (cycle) {
-    const k = wf.tasks.findIndex((t) => t.id === cycle[0])
-    const j = wf.tasks[k]?.needs.indexOf(cycle[1] ?? '') ?? -1
-    add(src.needs[k]?.[j] ?? src.tasks[k] ?? ['tasks'], IssueCode.Cycle, `dependency cycle: ${cycle.join(' → ')}`)
+  }
+  for (const { list, tasks, at: sources, needs } of lists) {
+    const ids = new Set(tasks.map((t) => t.id))
+    const suggest = suggester(ids)
+    tasks.forEach((t, k) => {
+      t.needs.forEach((n, j) => {
+        const at = needs[k]?.[j] ?? [...(sources[k] ?? []), 'needs']
+        const elsewhere = first.get(n)
+        if (n === t.id) add(at, IssueCode.SelfNeed, `task "${t.id}" cannot need itself`)
+        else if (ids.has(n)) return
+        else if (elsewhere) add(at, IssueCode.NeedOutsideList, `task "${t.id}" (in ${list}) needs "${n}", which is in ${elsewhere.list}: needs stay within one list (${elsewhere.list === 'tasks' ? 'the main tasks have all ended before onFailure and finally start' : 'each list is its own graph'})`)
+        else add(at, IssueCode.UnknownNeed, `task "${t.id}" needs unknown task "${n}"${suggest(n)}`)
+      })
+    })
+    const cycle = findCycle(withoutSelfNeeds(tasks))
+    if (cycle) {
+      const k = tasks.findIndex((t) => t.id === cycle[0])
+      const j = tasks[k]?.needs.indexOf(cycle[1] ?? '') ?? -1
+      add(needs[k]?.[j] ?? sources[k] ?? [list], IssueCode.Cycle, `dependency cycle: ${cycle.join(' → ')}`)
+    }
   }
 }
 
-const withoutSelfNeeds = (wf: Workflow) => wf.tasks.map((t) => ({ id: t.id, needs: t.needs.filter((n) => n !== t.id) }))
+const withoutSelfNeeds = (tasks: readonly AnyTaskDef[]) => tasks.map((t) => ({ id: t.id, needs: t.needs.filter((n) => n !== t.id) }))
 
 /**
  * " (did you mean "fetch-data"?)" for an id that differs from a known one only in case or in - and _.
@@ -115,30 +140,40 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   const inputs = new Set(wf.inputs.map((i) => i.name))
   const secrets = new Set(wf.secrets)
   const usedSecrets = new Set<string>()
-  const tasks = new Set(wf.tasks.map((t) => t.id))
-  const upstream = indexUpstream(withoutSelfNeeds(wf))
-  wf.tasks.forEach((t, k) => {
-    const at = src.tasks[k] ?? ['tasks', k]
-    const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
-    for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
-    for (const r of refs) {
-      const [head = '', second] = r.path
-      if (r.root === 'inputs' && !inputs.has(head)) {
-        add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
-      } else if (r.root === 'secrets') {
-        usedSecrets.add(head.toUpperCase())
-        if (!secrets.has(head.toUpperCase())) {
-          add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
-        }
-      } else if (r.root === 'tasks') {
-        if (!tasks.has(head)) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
-        else if (second !== 'output') add(r.at, IssueCode.InvalidTemplate, `${r.raw}: expected tasks.${head}.output…`)
-        else if (upstream.needs(k, head) === false) {
-          // undefined: the task sits on or behind a cycle, which is reported as CYCLE.
-          add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
+  const lists = listViews(wf, src)
+  const listOf = new Map<string, number>()
+  lists.forEach((l, i) => { for (const t of l.tasks) if (!listOf.has(t.id)) listOf.set(t.id, i) })
+  lists.forEach(({ list, tasks, at: sources }, li) => {
+    const upstream = indexUpstream(withoutSelfNeeds(tasks))
+    tasks.forEach((t, k) => {
+      const at = sources[k] ?? [list, k]
+      const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
+      for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
+      for (const r of refs) {
+        const [head = '', second] = r.path
+        if (r.root === 'inputs' && !inputs.has(head)) {
+          add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
+        } else if (r.root === 'secrets') {
+          usedSecrets.add(head.toUpperCase())
+          if (!secrets.has(head.toUpperCase())) {
+            add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
+          }
+        } else if (r.root === 'execution' && head === 'error' && list !== 'onFailure' && list !== 'finally') {
+          add(r.at, IssueCode.InvalidTemplate, `${r.raw}: execution.error is known only to the onFailure and finally tasks`)
+        } else if (r.root === 'tasks') {
+          const refList = listOf.get(head)
+          if (refList === undefined) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
+          else if (second !== 'output') add(r.at, IssueCode.InvalidTemplate, `${r.raw}: expected tasks.${head}.output…`)
+          else if (refList > li) {
+            add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" (in ${list}) runs before "${head}" (in ${lists[refList]!.list})`)
+          } else if (refList === li && upstream.needs(k, head) === false) {
+            // undefined: the task sits on or behind a cycle, which is reported as CYCLE. A task of an earlier
+            // list has ended before this list starts: its output is there if it succeeded.
+            add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
+          }
         }
       }
-    }
+    })
   })
   for (const s of secrets) {
     if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: IssueCode.UnusedSecret, message: `secret ${s} is declared but never used` })

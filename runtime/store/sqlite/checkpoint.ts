@@ -4,14 +4,18 @@
  */
 
 import type { Database } from 'bun:sqlite'
-import { ErrorCode } from '../../errors.ts'
+import { ErrorCode, type ErrorInfo } from '../../errors.ts'
 import {
   auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask, isWaitReason,
   WaitReason, type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
 import type {
-  ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, TaskTransition, Transition, TransitionResult,
+  AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, TaskTransition, Transition, TransitionResult,
 } from '../checkpoint.ts'
+import { decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
+import { terminateUnfinished } from '../../state/terminate.ts'
+import type { ConcurrencyPolicy } from '../../workflow/model.ts'
+import { ConcurrencyRepo } from './concurrency.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { LIVE_OWNER } from './engines.ts'
 import { ExecutionRepo } from './executions.ts'
@@ -34,10 +38,12 @@ const fenced = (executionId: string, owner: string | undefined, holder: string |
 export class CheckpointWriter {
   private readonly executions: ExecutionRepo
   private readonly fires: CronFireRepo
+  private readonly slots: ConcurrencyRepo
 
   constructor(private readonly db: Database) {
     this.executions = new ExecutionRepo(db)
     this.fires = new CronFireRepo(db)
+    this.slots = new ConcurrencyRepo(db)
   }
 
   /**
@@ -58,14 +64,65 @@ export class CheckpointWriter {
       case 'create': return this.create(t, now, owner)
       case 'cronFire': return this.cronFire(t, now)
       case 'claim': return this.claim(t, now, owner)
+      case 'admit': return this.admit(t, now, owner)
     }
   }
 
   private create(t: CreateExecution, now: number, owner: string | undefined): TransitionResult {
     if (this.db.query('SELECT 1 FROM executions WHERE id = ?').get(t.executionId)) return conflict(`execution ${t.executionId} exists already`)
-    this.executions.insert({ id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now, ...(owner !== undefined ? { owner } : {}) })
-    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision })
+    this.executions.insert({
+      id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now,
+      ...(owner !== undefined ? { owner } : {}), ...(t.labels ? { labels: t.labels } : {}),
+    })
+    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision, ...(t.labels && Object.keys(t.labels).length ? { labels: t.labels } : {}) })
+    const policy = t.workflow.concurrency
+    if (policy) this.admitNew(t.executionId, t.workflow.id, policy, now)
     return { ok: true, changed: true }
+  }
+
+  /** The concurrency rule for a new execution, over the workflow's active ones counted in this transaction. */
+  private admitNew(id: string, workflowId: string, policy: ConcurrencyPolicy, now: number): void {
+    const counts = this.slots.counts(workflowId, id)
+    const decision = decideCreate(policy, counts)
+    const rule = `concurrency limit ${policy.limit}, behavior ${policy.behavior}`
+    if (decision.kind === 'run') return
+    if (decision.kind === 'refuse') {
+      const n = counts.holding + counts.queued
+      this.cancelHere(id, { code: ErrorCode.ConcurrencyLimit, message: `workflow ${workflowId} already runs ${n} execution${n === 1 ? '' : 's'} (${rule})` }, now)
+      return
+    }
+    // The victims are chosen before this one is queued, so it is never one of them.
+    const holders = this.slots.oldestStaying(workflowId, decision.stopHolders, id)
+    const waiting = this.slots.oldestWaiting(workflowId, decision.cancelQueued, id)
+    this.slots.queue(id, now)
+    this.audit(now, 'STATE_CHANGE', id, undefined, workflowId, { from: 'PENDING', to: 'WAITING', reason: QUEUED_REASON })
+    const error = { code: ErrorCode.Cancelled, message: `cancelled to make room for ${id}, a newer execution of ${workflowId} (${rule})` }
+    for (const victim of waiting) this.cancelHere(victim, error, now)
+    for (const victim of holders) {
+      this.slots.requestCancel(victim, error)
+      this.audit(now, 'CANCEL_REQUESTED', victim, undefined, workflowId, { by: id, error })
+    }
+  }
+
+  /** Cancels an execution that runs nowhere (new, or waiting for a slot): its task runs, then itself. */
+  private cancelHere(id: string, error: ErrorInfo, now: number): void {
+    const runs = this.db.query<{ task_id: string; state: TaskRunState }, [string]>('SELECT task_id, state FROM task_runs WHERE execution_id = ? ORDER BY position').all(id)
+    for (const t of terminateUnfinished(id, runs.map((r) => ({ taskId: r.task_id, state: r.state })), { to: 'CANCELLED', error })) this.applyOne(t, now, undefined)
+  }
+
+  private admit(t: AdmitExecution, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: ExecutionState; reason: string | null; workflow_id: string; owner: string | null }, [string]>(
+      'SELECT state, reason, workflow_id, owner FROM executions WHERE id = ?').get(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    const refused = fenced(t.executionId, owner, row.owner)
+    if (refused) return refused
+    if (row.state !== 'WAITING' || row.reason !== QUEUED_REASON) {
+      return { ok: false, error: { code: ErrorCode.InvalidTransition, message: `execution ${t.executionId} is ${row.state}, not waiting for a slot`, details: { from: row.state } } }
+    }
+    const limit = this.slots.limitOf(t.executionId) ?? Number.POSITIVE_INFINITY
+    const { holding } = this.slots.counts(row.workflow_id)
+    if (!mayAdmit(limit, holding, this.slots.oldestWaiting(row.workflow_id, 1)[0] === t.executionId)) return { ok: true, changed: false }
+    return this.applyExecution({ kind: 'execution', executionId: t.executionId, to: 'RUNNING', auditData: { admitted: 'a slot of the workflow\'s concurrency freed' } }, now, owner)
   }
 
   private cronFire(t: CronFireTransition, now: number): TransitionResult {

@@ -4,12 +4,14 @@ import type { Database } from 'bun:sqlite'
 import type { ErrorInfo } from '../../errors.ts'
 import type { ExecutionState, TaskRunState } from '../../state/states.ts'
 import type { Workflow } from '../../workflow/model.ts'
+import { listedTasks } from '../../workflow/task-lists.ts'
 import { compact, fromJson, toJson } from './json.ts'
 import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
   trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; error: string | null
+  labels: string | null
   created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
 }
 interface TaskRunRow {
@@ -30,7 +32,8 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
       data: fromJson<Record<string, unknown>>(r.trigger_data),
       scheduledAt: r.scheduled_at ?? undefined,
     }),
-    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, error: fromJson<ErrorInfo>(r.error),
+    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, labels: fromJson<Record<string, string>>(r.labels),
+    error: fromJson<ErrorInfo>(r.error),
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })
 
@@ -52,16 +55,27 @@ const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord 
 export class ExecutionRepo {
   constructor(private readonly db: Database) {}
 
-  /** Inserts a PENDING execution and one PENDING run per top-level task, keyed by its path (its id) (call inside a transaction). */
-  insert(e: { id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string }): void {
+  /**
+   * Inserts a PENDING execution and one PENDING run per task of every list, keyed by its path (`fetch`,
+   * `finally/cleanup`), and its labels (call inside a transaction).
+   */
+  insert(e: {
+    id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string
+    labels?: Record<string, string>
+  }): void {
+    const labels = e.labels && Object.keys(e.labels).length > 0 ? e.labels : undefined
     this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
-        inputs, created_at, updated_at, owner) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`).run(
+        inputs, created_at, updated_at, owner, labels) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
-      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null,
+      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null, toJson(labels),
     )
     const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind)
         VALUES (?, ?, ?, 'PENDING', 0, ?, ?)`)
-    e.workflow.tasks.forEach((t, i) => insertTask.run(e.id, t.id, i, e.now, t.kind))
+    listedTasks(e.workflow).forEach((t, i) => insertTask.run(e.id, t.path, i, e.now, t.task.kind))
+    if (labels) {
+      const insertLabel = this.db.query('INSERT INTO execution_labels (execution_id, key, value, created_at) VALUES (?, ?, ?, ?)')
+      for (const [k, v] of Object.entries(labels)) insertLabel.run(e.id, k, v, e.now)
+    }
   }
 
   get(id: string): ExecutionRecord | undefined {
@@ -105,16 +119,29 @@ export class ExecutionRepo {
   list(q: ListExecutionsQuery = {}): Page<ExecutionRecord> {
     const where: string[] = []
     const args: (string | number)[] = []
-    if (q.workflowId) { where.push('workflow_id = ?'); args.push(q.workflowId) }
-    if (q.states?.length) { where.push(`state IN (${q.states.map(() => '?').join(',')})`); args.push(...q.states) }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+    if (q.workflowId) { where.push('e.workflow_id = ?'); args.push(q.workflowId) }
+    if (q.states?.length) { where.push(`e.state IN (${q.states.map(() => '?').join(',')})`); args.push(...q.states) }
     const limit = q.limit ?? 50
     const offset = q.offset ?? 0
-    const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n FROM executions ${clause}`).get(...args)!.n
-    const rows = this.db
-      .query<ExecutionRow, (string | number)[]>(
-        `SELECT * FROM executions ${clause} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`)
-      .all(...args, limit, offset)
+    const [first, ...more] = Object.entries(q.labels ?? {})
+    if (!first) {
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
+      const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n FROM executions e ${clause}`).get(...args)!.n
+      const rows = this.db.query<ExecutionRow, (string | number)[]>(
+        `SELECT e.* FROM executions e ${clause} ORDER BY e.created_at DESC, e.id DESC LIMIT ? OFFSET ?`).all(...args, limit, offset)
+      return { items: rows.map(toExecution), total, limit, offset }
+    }
+    // Driven by the first label's index, newest first (its created_at is the execution's); each other label is
+    // one primary-key probe per candidate.
+    for (const [k, v] of more) {
+      where.push('EXISTS (SELECT 1 FROM execution_labels m WHERE m.execution_id = l.execution_id AND m.key = ? AND m.value = ?)')
+      args.push(k, v)
+    }
+    const from = `FROM execution_labels l JOIN executions e ON e.id = l.execution_id WHERE l.key = ? AND l.value = ?${where.length ? ` AND ${where.join(' AND ')}` : ''}`
+    const all = [first[0], first[1], ...args]
+    const total = this.db.query<{ n: number }, (string | number)[]>(`SELECT COUNT(*) AS n ${from}`).get(...all)!.n
+    const rows = this.db.query<ExecutionRow, (string | number)[]>(
+      `SELECT e.* ${from} ORDER BY l.created_at DESC, l.execution_id DESC LIMIT ? OFFSET ?`).all(...all, limit, offset)
     return { items: rows.map(toExecution), total, limit, offset }
   }
 

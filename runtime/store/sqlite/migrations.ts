@@ -213,6 +213,35 @@ export const MIGRATIONS: readonly Migration[] = [
         lease_until INTEGER NOT NULL
       );`,
   },
+  {
+    version: 8,
+    name: 'execution labels',
+    // Labels as given (JSON, for reading an execution back whole) and one row per label for the indexed
+    // filter `--label k=v`: a page walks the (key, value, created_at) index newest first and stops at the page's
+    // end (further labels: one primary-key probe each), so it costs the page, not the number of matches. The
+    // creation time is copied for that order. Old executions have no labels.
+    sql: `ALTER TABLE executions ADD COLUMN labels TEXT;
+      CREATE TABLE execution_labels (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (execution_id, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX execution_labels_by_value ON execution_labels (key, value, created_at, execution_id);`,
+  },
+  {
+    version: 9,
+    name: 'workflow concurrency',
+    // A workflow's active executions, oldest first, counted inside the transaction that creates or admits one
+    // (runtime/state/concurrency.ts) from a partial, covering index (only non-terminal rows; the count reads no
+    // table row); and the stop a newer execution asked of an older one (cancel-oldest), which the engine that owns
+    // it reads and acts on. Self-contained: no other migration's columns are used.
+    sql: `ALTER TABLE executions ADD COLUMN cancel_requested TEXT;
+      CREATE INDEX executions_active_by_workflow ON executions (workflow_id, created_at, id, state, reason, cancel_requested)
+        WHERE state IN ('PENDING', 'RUNNING', 'WAITING');
+      CREATE INDEX executions_cancel_requested ON executions (owner) WHERE cancel_requested IS NOT NULL;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

@@ -110,6 +110,15 @@ describe('migrations', () => {
     const plan2 = store.db.query<{ detail: string }, []>(
       "EXPLAIN QUERY PLAN SELECT * FROM executions WHERE workflow_id = 'x' ORDER BY created_at DESC LIMIT 10").all()
     expect(plan2.map((p) => p.detail).join(' ')).toContain('executions_by_workflow')
+    // The label filter and the concurrency count (issue 13) probe their indexes, not the executions table.
+    const detail = (sql: string) => store.db.query<{ detail: string }, []>(`EXPLAIN QUERY PLAN ${sql}`).all().map((p) => p.detail).join(' ')
+    const byLabel = detail("SELECT e.* FROM execution_labels l JOIN executions e ON e.id = l.execution_id WHERE l.key = 'team' AND l.value = 'data' ORDER BY l.created_at DESC, l.execution_id DESC LIMIT 10")
+    expect(byLabel).toContain('execution_labels_by_value')
+    expect(byLabel).not.toContain('TEMP B-TREE') // walks the index in order: a page costs the page
+    expect(detail(`SELECT id FROM executions WHERE workflow_id = 'x' AND state IN ('PENDING', 'RUNNING', 'WAITING') ORDER BY created_at, id`))
+      .toContain('executions_active_by_workflow')
+    expect(detail("SELECT id FROM executions WHERE owner = 'e' AND cancel_requested IS NOT NULL AND state IN ('PENDING', 'RUNNING', 'WAITING')"))
+      .toContain('executions_cancel_requested')
   })
 })
 

@@ -18,6 +18,7 @@ import { CheckpointWriter } from './checkpoint.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { openDatabase, type OpenOptions } from './db.ts'
 import { EngineRepo } from './engines.ts'
+import { ConcurrencyRepo } from './concurrency.ts'
 import { ExecutionRepo } from './executions.ts'
 import { isSqliteFault, translateSqliteFault } from './faults.ts'
 import { LogRepo } from './logs.ts'
@@ -66,6 +67,7 @@ export class SqliteStore implements Store {
     const fires = new CronFireRepo(db)
     const grants = new PluginGrantRepo(db)
     const engines = new EngineRepo(db)
+    const slots = new ConcurrencyRepo(db)
     this.workflows = {
       get: (id) => read(() => wf.get(id)),
       list: (opts) => read(() => wf.list(opts)),
@@ -95,6 +97,7 @@ export class SqliteStore implements Store {
       list: (q) => read(() => ex.list(q)),
       listActive: () => read(() => ex.listActive()),
       countByState: () => read(() => ex.countByState()),
+      cancelRequests: (owner) => read(() => slots.cancelRequests(owner)),
     }
     this.logs = {
       list: (q) => read(() => this.logRepo.list(q)),

@@ -1,7 +1,7 @@
 /**
- * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout` — and their
+ * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout`, `allowFailure` — and their
  * normalisation (durations to ms, `needs` to a list, retry defaults). Modifiers that will apply to any kind
- * (`if:`, `forEach:`, `allowFailure:`, issue 13) belong here too, not in a kind.
+ * (`if:`, `forEach:`, issue 13) belong here too, not in a kind.
  */
 import { Type, type TProperties } from '@sinclair/typebox'
 import { parseDuration } from '../../clock.ts'
@@ -23,6 +23,7 @@ export const COMMON_FIELDS = {
   needs: Type.Optional(Type.Union([Str, Type.Array(Str)])),
   retry: Type.Optional(RawRetry),
   timeout: Type.Optional(Str),
+  allowFailure: Type.Optional(Type.Boolean()),
 } satisfies TProperties
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -56,6 +57,7 @@ export function normalizeCommon(item: Readonly<Record<string, unknown>>, at: Seg
   if (retry) common.retry = retry
   const timeoutMs = durationAt(item.timeout, [...at, 'timeout'], issues)
   if (timeoutMs !== undefined) common.timeoutMs = timeoutMs
+  if (item.allowFailure === true) common.allowFailure = true
   return { common, needsAt }
 }
 

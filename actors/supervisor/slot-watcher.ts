@@ -1,0 +1,133 @@
+/**
+ * This engine's side of per-workflow concurrency (the rule itself is the store's: runtime/state/concurrency.ts).
+ * It holds which of its executions wait for a slot (WAITING, WORKFLOW_CONCURRENCY) and asks the store to admit the
+ * oldest of each workflow when a slot may have freed — at once when one of its own executions ends, and on a short
+ * poll for slots freed by another engine on the same store; and it cancels its executions a newer one asked to
+ * stop (cancel-oldest), wherever that one was created. The set is only a list of what to ask about: every count is
+ * the store's, inside the commit, so two engines never exceed a limit.
+ */
+
+import type { Clock } from '../../runtime/clock.ts'
+import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
+import type { Store } from '../../runtime/store/store.ts'
+
+/** How often the store is asked about slots freed elsewhere and cancel requests, while there is something to ask. */
+export const SLOT_POLL_MS = 250
+
+export interface SlotWatcherDeps {
+  store: Store
+  clock: Clock
+  /** This engine's lease owner id (cancel requests are read for it). */
+  owner: string
+  commit(transitions: Transition[]): Promise<TransitionResult[]>
+  /** An admitted execution (RUNNING now) goes to the supervisor's queue. */
+  enqueue(executionId: string): void
+  cancel(executionId: string, reason: string): Promise<unknown>
+  /** Whether this engine runs anything (cancel requests can only concern what it holds). */
+  busy(): boolean
+  pollMs?: number
+}
+
+export class SlotWatcher {
+  /** Waiting execution → its workflow, for this engine. */
+  private readonly parked = new Map<string, string>()
+  /** Cancel requests acted on already (until the execution is gone). */
+  private readonly stopping = new Set<string>()
+  private readonly life = new AbortController()
+  private passing: Promise<void> | undefined
+  private again = false
+  private wakeUp: (() => void) | undefined
+
+  constructor(private readonly deps: SlotWatcherDeps) {}
+
+  get waiting(): number {
+    return this.parked.size
+  }
+
+  /** Starts the poll loop (it asks the store only while something waits here or this engine runs something). */
+  start(): void {
+    void this.loop()
+  }
+
+  stop(): void {
+    this.life.abort()
+    this.wakeUp?.()
+  }
+
+  /** `executionId` of `workflowId` waits for a slot on this engine. */
+  park(executionId: string, workflowId: string): void {
+    this.parked.set(executionId, workflowId)
+    this.wake()
+  }
+
+  /** Something may have changed (an execution ended here, one was created): ask now. */
+  wake(): void {
+    if (this.passing) {
+      this.again = true
+      return
+    }
+    this.passing = this.pass().finally(() => {
+      this.passing = undefined
+      if (this.again && !this.life.signal.aborted) {
+        this.again = false
+        this.wake()
+      }
+    })
+  }
+
+  /** Settles once no pass is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.passing) await this.passing
+  }
+
+  private async loop(): Promise<void> {
+    const ms = this.deps.pollMs ?? SLOT_POLL_MS
+    while (!this.life.signal.aborted) {
+      if (this.parked.size > 0 || this.deps.busy()) this.wake()
+      await new Promise<void>((resolve) => {
+        this.wakeUp = resolve
+        this.deps.clock.sleep(ms, this.life.signal).then(resolve, resolve)
+      })
+    }
+  }
+
+  private async pass(): Promise<void> {
+    try {
+      await this.cancelRequested()
+      // Admit until nothing more goes: each round asks for the oldest waiting execution of each workflow only
+      // (a younger one cannot go before it), in creation order (ids are time-ordered).
+      for (;;) {
+        const oldest = new Map<string, string>()
+        for (const [id, wf] of [...this.parked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (!oldest.has(wf)) oldest.set(wf, id)
+        if (oldest.size === 0) return
+        const ids = [...oldest.values()]
+        const results = await this.deps.commit(ids.map((executionId) => ({ kind: 'admit', executionId })))
+        let admitted = false
+        results.forEach((r, i) => {
+          const id = ids[i]!
+          if (r.ok && !r.changed) return // no slot yet
+          this.parked.delete(id)
+          // Admitted (RUNNING), or not waiting any more (cancelled meanwhile): the queue dispatches or lets it go.
+          if (r.ok || r.error.code === 'INVALID_TRANSITION') this.deps.enqueue(id)
+          admitted ||= r.ok
+        })
+        if (!admitted) return
+      }
+    } catch {
+      // The store could not be read or written: the next poll asks again.
+    }
+  }
+
+  private async cancelRequested(): Promise<void> {
+    if (!this.deps.busy() && this.parked.size === 0) return
+    const requests = await this.deps.store.executions.cancelRequests(this.deps.owner)
+    const asked = new Set(requests.map((r) => r.id))
+    for (const id of this.stopping) if (!asked.has(id)) this.stopping.delete(id)
+    for (const r of requests) {
+      if (this.stopping.has(r.id)) continue
+      this.stopping.add(r.id)
+      this.parked.delete(r.id)
+      void this.deps.cancel(r.id, r.error.message).catch(() => this.stopping.delete(r.id))
+    }
+  }
+}
