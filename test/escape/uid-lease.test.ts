@@ -15,6 +15,9 @@ import { UID_DIR, leaseUid } from '../../sandbox/process/uids.ts'
 import { LAUNCHERS } from './harness.ts'
 
 const WORKER = join(import.meta.dir, '../fixtures/escape/attack-worker.ts')
+// One uid per launcher, from a range of this run's own: leases are host-wide (that is their point), so two test runs
+// on one host (CI beside a developer's run) must not lease each other's single uid.
+const BASE = 991_300 + (process.pid % 3000) * 2
 // The workspaces of the runners whose worker is killed (a crash leaves them, and their empty cgroups, to the next
 // engine's sweep): kept in a dir of ours so the test can remove them itself.
 const tmpRoot = mkdtempSync(join(tmpdir(), 'ak-lease-'))
@@ -26,7 +29,7 @@ afterAll(() => {
     }
   }
   rmSync(tmpRoot, { recursive: true, force: true })
-  for (const i of LAUNCHERS.keys()) rmSync(`${UID_DIR}/${991_300 + 10 * i}`, { force: true }) // this test's own range
+  for (const i of LAUNCHERS.keys()) rmSync(`${UID_DIR}/${BASE + i}`, { force: true }) // this test's own range
 })
 
 /** Polls (with a deadline) until a lease on `range` can or cannot be taken. */
@@ -60,7 +63,7 @@ async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
 describe.if(process.getuid?.() === 0)('uid leases follow the attempt, not the engine', () => {
   for (const [i, launcher] of LAUNCHERS.entries()) {
     it(`held while the attempt runs, free after it, and free when its worker thread dies (${launcher} launcher)`, async () => {
-      const range = { start: 991_300 + 10 * i, count: 1 }
+      const range = { start: BASE + i, count: 1 }
       const worker = new Worker(WORKER)
       const done = new Promise<unknown>((resolve) => { worker.onmessage = (e) => resolve(e.data) })
       worker.postMessage({ plugin: 'bun-attacks', action: 'loop', opts: { launcher, uidRange: range, timeoutMs: 1500, tmpRoot } })
