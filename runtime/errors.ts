@@ -38,6 +38,10 @@ export const ErrorCode = {
   RequestTimeout: 'REQUEST_TIMEOUT',
   /** The store cannot be written (disk full, I/O error, read-only, locked beyond the busy timeout): retry later. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
+  /** An expression went past its evaluation bound (cost or result size, runtime/expressions/limits.ts). */
+  ExpressionLimit: 'EXPRESSION_LIMIT',
+  /** A task's `if:` yielded something other than a boolean. */
+  ConditionNotBoolean: 'CONDITION_NOT_BOOLEAN',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -145,6 +149,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   INTERNAL: row(500, 1),
   REQUEST_TIMEOUT: row(408, 1),
   STORAGE_UNAVAILABLE: row(503, 1),
+  EXPRESSION_LIMIT: row(400, 2, false),
+  CONDITION_NOT_BOOLEAN: row(400, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */
