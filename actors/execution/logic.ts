@@ -6,7 +6,7 @@
  */
 
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { isTerminalTask, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
+import { isConditionSkip, isTerminalTask, SkipReason, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
@@ -15,7 +15,8 @@ import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
-import { outputsFor } from './view.ts'
+import { decideCondition, conditionRefs } from './condition.ts'
+import { outputsFor, taskFactsFor } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -161,18 +162,57 @@ class Planner {
 
   /**
    * A run reached a terminal state: count it, and tell its dependents — each waits on one need fewer after a
-   * SUCCESS (and is ready at none), and is to be skipped after anything else.
+   * SUCCESS or a skip by a condition (and is ready at none), and is to be skipped after anything else.
    */
-  private settle(path: RunPath, to: TaskRunState): void {
+  private settle(path: RunPath, to: TaskRunState, reason?: string): void {
     const plan = this.view.plan
     const at = plan.position.get(path)
     if (at === undefined) return
     plan.unfinished--
     if (to === 'FAILED' && (plan.firstFailed < 0 || at < plan.firstFailed)) plan.firstFailed = at
+    const skippedByCondition = isConditionSkip(to, reason)
     for (const d of plan.dependents[at]!) {
-      if (to !== 'SUCCESS') plan.blocked.push(d)
-      else if (--plan.waitingOn[d]! === 0) plan.ready.push(d)
+      if (to !== 'SUCCESS' && !skippedByCondition) plan.blocked.push(d)
+      else {
+        if (skippedByCondition) plan.skippedNeed[d] = 1
+        if (--plan.waitingOn[d]! === 0) plan.ready.push(d)
+      }
     }
+  }
+
+  /** Ends a run that never started: SKIPPED (with why), committed in this step's batch before anything it frees is dispatched. */
+  private skip(path: RunPath, reason: SkipReason): void {
+    this.set(path, { state: 'SKIPPED', reason })
+    this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason })
+    this.settle(path, 'SKIPPED', reason)
+  }
+
+  /**
+   * Whether a ready task starts. Its own `if:` decides (also when a need was skipped by a condition: the rule in
+   * docs/workflows.md#conditions); without one, a task behind a condition-skipped need is skipped too.
+   * Evaluated once, before the first attempt: retries do not ask again.
+   */
+  private gate(at: number): 'run' | 'settled' {
+    const task = this.view.plan.tasks[at]!
+    if (task.if === undefined) {
+      if (!this.view.plan.skippedNeed[at]) return 'run'
+      this.skip(task.id, SkipReason.DependencySkipped)
+      return 'settled'
+    }
+    const refs = conditionRefs(task.if)
+    const c = decideCondition(task.if, {
+      inputs: this.view.inputs,
+      tasks: taskFactsFor(this.view, refs),
+      execution: { id: this.view.executionId, workflowId: this.view.workflow.id },
+    })
+    if (c.type === 'run') return 'run'
+    if (c.type === 'skip') this.skip(task.id, SkipReason.ConditionFalse)
+    else {
+      this.set(task.id, { state: 'FAILED', error: c.error })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: task.id, to: 'FAILED', error: c.error })
+      this.settle(task.id, 'FAILED')
+    }
+    return 'settled'
   }
 
   private taskAt(path: RunPath) {
@@ -212,8 +252,8 @@ class Planner {
   }
 
   /**
-   * Skips the runs behind a failure and dispatches the ready ones, first-declared first, until neither is
-   * left (a skip or an immediate finish can free more); then ends the execution when nothing is left to do.
+   * Skips the runs behind a failure and starts the ready ones (their `if:` first), first-declared first, until
+   * neither is left (a skip or an immediate finish can free more); then ends the execution when nothing is left.
    */
   advance(): this {
     const { plan, tasks, inFlight } = this.view
@@ -222,13 +262,8 @@ class Planner {
       const at = skipping ? plan.blocked.pop() : plan.ready.pop()
       const path = plan.tasks[at]!.id
       if (tasks[path]!.state !== 'PENDING' || inFlight.has(path)) continue // settled or started since it was queued
-      if (!skipping) {
-        this.dispatch(at)
-        continue
-      }
-      this.set(path, { state: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
-      this.settle(path, 'SKIPPED')
+      if (skipping) this.skip(path, SkipReason.DependencyFailed)
+      else if (this.gate(at) === 'run') this.dispatch(at)
     }
     this.finishIfDone()
     return this

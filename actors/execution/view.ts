@@ -3,7 +3,9 @@
  * needs)); from then on the logic keeps them in step with each change, so a message costs what it changes
  * (the runs it settles, their direct dependents, the runs it dispatches), not a scan of every task.
  */
-import { isTerminalTask } from '../../runtime/state/states.ts'
+import type { ExprRef } from '../../runtime/expressions/ast.ts'
+import type { TaskFacts } from '../../runtime/expressions/scope.ts'
+import { isConditionSkip, isTerminalTask } from '../../runtime/state/states.ts'
 import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 import { MinHeap } from '../../runtime/workflow/min-heap.ts'
 import type { AnyTaskDef, Workflow } from '../../runtime/workflow/model.ts'
@@ -17,12 +19,14 @@ export interface Plan {
   readonly position: ReadonlyMap<RunPath, number>
   /** Each task's direct dependents, by position (each once, declaration order). */
   readonly dependents: readonly (readonly number[])[]
-  /** Each task's needs that have not succeeded yet. */
+  /** Each task's needs that have neither succeeded nor been skipped by a condition yet. */
   readonly waitingOn: Int32Array
-  /** Tasks whose needs all succeeded, first-declared first; an entry is checked again when it comes out. */
+  /** Tasks whose needs all succeeded (or were skipped by a condition), first-declared first; an entry is checked again when it comes out. */
   readonly ready: MinHeap
   /** Tasks with a need that ended without success, to be skipped; checked again when they come out. */
   readonly blocked: MinHeap
+  /** Per task, 1 when a need was skipped by a condition: without an `if:` of its own it is skipped too. */
+  readonly skippedNeed: Uint8Array
   /** Top-level runs not in a terminal state. */
   unfinished: number
   /** Position of the first-declared FAILED task, or -1. */
@@ -47,6 +51,7 @@ export function createView(init: ViewInit): ExecutionView {
   const waitingOn = new Int32Array(defs.length)
   const ready = new MinHeap()
   const blocked = new MinHeap()
+  const skippedNeed = new Uint8Array(defs.length)
   let unfinished = 0
   let firstFailed = -1
   defs.forEach((t, i) => {
@@ -58,9 +63,11 @@ export function createView(init: ViewInit): ExecutionView {
       const j = position.get(n)
       if (j === undefined || j === i) continue // validation refuses both; never wait on them
       dependents[j]!.push(i)
-      const s = tasks[n]!.state
-      if (s !== 'SUCCESS') waitingOn[i]!++
-      if (s === 'FAILED' || s === 'SKIPPED' || s === 'CANCELLED') hopeless = true
+      const need = tasks[n]!
+      const s = need.state
+      if (isConditionSkip(s, need.reason)) skippedNeed[i] = 1
+      else if (s !== 'SUCCESS') waitingOn[i]!++
+      if ((s === 'FAILED' || s === 'SKIPPED' || s === 'CANCELLED') && !isConditionSkip(s, need.reason)) hopeless = true
     }
     if (state !== 'PENDING') return
     if (hopeless) blocked.push(i)
@@ -68,8 +75,23 @@ export function createView(init: ViewInit): ExecutionView {
   })
   return {
     executionId: init.executionId, workflow: init.workflow, inputs: init.inputs ?? {}, phase: 'running', tasks, inFlight: new Set(),
-    plan: { tasks: defs, position, dependents, waitingOn, ready, blocked, unfinished, firstFailed },
+    plan: { tasks: defs, position, dependents, waitingOn, ready, blocked, skippedNeed, unfinished, firstFailed },
   }
+}
+
+/**
+ * What `tasks.<id>` shows for the runs that `refs` name: each one's state, and its output when it succeeded
+ * (a skipped or failed run has none, so `has(tasks.a.output)` is false).
+ */
+export function taskFactsFor(view: ExecutionView, refs: readonly ExprRef[]): Record<string, TaskFacts> {
+  const out: Record<string, TaskFacts> = {}
+  for (const ref of refs) {
+    const id = ref.path[0]
+    if (ref.root !== 'tasks' || id === undefined || !Object.hasOwn(view.tasks, id) || Object.hasOwn(out, id)) continue
+    const run = view.tasks[id]!
+    out[id] = run.state === 'SUCCESS' ? { state: run.state, output: run.output } : { state: run.state }
+  }
+  return out
 }
 
 /** The outputs of the succeeded runs that the templates in `value` name (`tasks.<id>…`), by task id. */

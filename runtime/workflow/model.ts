@@ -49,6 +49,11 @@ export interface TaskCommon {
   retry?: RetryPolicy
   /** Per attempt. */
   timeoutMs?: number
+  /**
+   * A CEL boolean (the text of a bare `if:`, or of its one `{{ … }}`), evaluated once when the task's needs are
+   * done: false skips the task (CONDITION_FALSE). Absent: the task runs when its needs succeeded.
+   */
+  if?: string
 }
 
 export interface Workflow {

@@ -1,4 +1,4 @@
-/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates, input defaults, and each task's kind's own. */
+/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates and conditions, input defaults, and each task's kind's own. */
 import { checkTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { findCycle } from './graph.ts'
@@ -9,7 +9,9 @@ import type { Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
 import { ID_PATTERN } from './schema.ts'
 import { kindOf, templatesOf, TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
-import { scanTemplates } from './template.ts'
+import { compileExpression } from '../expressions/compile.ts'
+import { CONDITION_SCOPE } from '../expressions/scope.ts'
+import { scanTemplates, type TemplateRef } from './template.ts'
 import { indexUpstream } from './upstream.ts'
 
 /** Errors make a workflow invalid; warnings do not. */
@@ -117,30 +119,43 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   const usedSecrets = new Set<string>()
   const tasks = new Set(wf.tasks.map((t) => t.id))
   const upstream = indexUpstream(withoutSelfNeeds(wf))
+  /** One read of a root, by the task at `k` (undefined: the workflow's outputs, evaluated once every task is done). */
+  const checkRef = (r: TemplateRef & { at: Segment[] }, k: number | undefined): void => {
+    const [head = '', second] = r.path
+    if (r.root === 'inputs' && head !== '' && !inputs.has(head)) {
+      add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
+    } else if (r.root === 'secrets') {
+      usedSecrets.add(head.toUpperCase())
+      if (!secrets.has(head.toUpperCase())) {
+        add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
+      }
+    } else if (r.root === 'tasks') {
+      if (!tasks.has(head)) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
+      else if (k !== undefined && upstream.needs(k, head) === false) {
+        // undefined: the task sits on or behind a cycle, which is reported as CYCLE.
+        const task = wf.tasks[k]!.id
+        add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${task}" must need "${head}" (directly or transitively) to use its ${second ?? 'output'}`)
+      }
+    }
+  }
   wf.tasks.forEach((t, k) => {
     const at = src.tasks[k] ?? ['tasks', k]
     const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
     for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
-    for (const r of refs) {
-      const [head = '', second] = r.path
-      if (r.root === 'inputs' && !inputs.has(head)) {
-        add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
-      } else if (r.root === 'secrets') {
-        usedSecrets.add(head.toUpperCase())
-        if (!secrets.has(head.toUpperCase())) {
-          add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
-        }
-      } else if (r.root === 'tasks') {
-        if (!tasks.has(head)) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
-        else if (second !== 'output') add(r.at, IssueCode.InvalidTemplate, `${r.raw}: expected tasks.${head}.output…`)
-        else if (upstream.needs(k, head) === false) {
-          // undefined: the task sits on or behind a cycle, which is reported as CYCLE.
-          add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
-        }
-      }
-    }
+    for (const r of refs) checkRef(r, k)
+    if (t.if !== undefined) checkCondition(t.if, [...at, 'if'], add, (r) => checkRef(r, k))
   })
   for (const s of secrets) {
     if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: IssueCode.UnusedSecret, message: `secret ${s} is declared but never used` })
   }
+}
+
+/** A task's `if:`: one CEL expression over the condition roots (no secrets) that can be a boolean. */
+function checkCondition(source: string, at: Segment[], add: Add, checkRef: (r: TemplateRef & { at: Segment[] }) => void): void {
+  const r = compileExpression(source, CONDITION_SCOPE)
+  if (!r.ok) return add(at, IssueCode.InvalidTemplate, `if: ${r.message}`)
+  if (r.expr.kind === 'cel' && r.expr.type !== 'bool' && r.expr.type !== 'dyn') {
+    return add(at, IssueCode.InvalidTemplate, `if: must be a boolean; this expression is a ${r.expr.type}`)
+  }
+  for (const ref of r.expr.refs) checkRef({ root: ref.root, path: ref.path, raw: `if: ${source}`, at })
 }
