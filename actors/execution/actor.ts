@@ -31,6 +31,11 @@ export interface ExecutionActorDeps {
   onStopped(executionId: string): void
   /** The kinds' planning steps (default: the built-ins). */
   steps?: TaskSteps
+  /**
+   * Masks a value with the execution's masker (every secret its tasks resolved): the workflow's outputs pass
+   * through it before they are stored, as task outputs do in the task actor.
+   */
+  mask?: (executionId: string, value: Record<string, unknown>) => Record<string, unknown>
 }
 
 /** Rebuilds the actor's view from a stored snapshot. */
@@ -79,7 +84,11 @@ export class ExecutionActor {
     const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
     this.view = step.view
     if (step.transitions.length) {
-      const results = await this.deps.port.checkpoint(step.transitions)
+      const mask = this.deps.mask
+      const transitions = mask
+        ? step.transitions.map((t) => (t.kind === 'execution' && t.outputs ? { ...t, outputs: mask(this.id, t.outputs) } : t))
+        : step.transitions
+      const results = await this.deps.port.checkpoint(transitions)
       const bad = results.find((r) => !r.ok)
       if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
     }

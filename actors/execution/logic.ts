@@ -16,6 +16,7 @@ import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
 import { decideCondition, conditionRefs } from './condition.ts'
+import { renderOutputs } from './outputs.ts'
 import { outputsFor, taskFactsFor } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
@@ -290,7 +291,9 @@ class Planner {
         error: { code: e?.code ?? ErrorCode.PluginError, message: `task ${failed.id} failed: ${e?.message ?? 'unknown error'}`, details: { taskId: failed.id } },
       })
     } else {
-      this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS' })
+      const rendered = renderOutputs(v)
+      if (rendered && !rendered.ok) this.transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', error: rendered.error })
+      else this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS', ...(rendered ? { outputs: rendered.outputs } : {}) })
     }
     v.phase = 'done'
     this.effects.push({ type: 'finished' })

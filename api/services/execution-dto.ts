@@ -10,7 +10,7 @@ const duration = (start?: number, end?: number): number | undefined =>
   start !== undefined && end !== undefined ? Math.max(0, end - start) : undefined
 
 /** What lists show: the stored record without its inputs. `durationMs` is set once it has started and ended. */
-export interface ExecutionSummary extends Omit<ExecutionRecord, 'inputs' | 'updatedAt'> {
+export interface ExecutionSummary extends Omit<ExecutionRecord, 'inputs' | 'outputs' | 'updatedAt'> {
   durationMs?: number
 }
 
@@ -30,6 +30,8 @@ export interface TaskRunDto {
   /** What the task does, as its kind describes it: a plugin task's `namespace/plugin.action`. */
   type: string
   needs: string[]
+  /** The task's `if:` condition, as written (its CEL expression). */
+  if?: string
   state: TaskRunState
   reason?: string
   attempts: number
@@ -48,6 +50,8 @@ export interface TaskRunDto {
 /** What `GET /executions/:id` shows: enough to diagnose a failure without reading logs. */
 export interface ExecutionDetail extends ExecutionSummary {
   inputs: Record<string, unknown>
+  /** The workflow's `outputs:` as rendered when the execution succeeded (masked like task outputs). */
+  outputs?: Record<string, unknown>
   updatedAt: number
   tasks: TaskRunDto[]
 }
@@ -75,7 +79,7 @@ function declaredInputs(def: AnyTaskDef | undefined): Record<string, unknown> {
 function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto {
   return compact({
     taskId: run.taskId, parentPath: run.parentPath, iteration: run.iteration, kind: run.kind,
-    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], state: run.state, reason: run.reason,
+    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], if: def?.if, state: run.state, reason: run.reason,
     attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: declaredInputs(def),
     output: run.output, error: run.error, startedAt: run.startedAt, endedAt: run.endedAt,
     durationMs: duration(run.startedAt, run.endedAt), nextAttemptAt: run.nextAttemptAt,
@@ -88,6 +92,7 @@ export function toExecutionDetail(snap: ExecutionSnapshot): ExecutionDetail {
   return {
     ...toExecutionSummary(snap.execution),
     inputs: snap.execution.inputs,
+    ...(snap.execution.outputs !== undefined ? { outputs: snap.execution.outputs } : {}),
     updatedAt: snap.execution.updatedAt,
     tasks: snap.taskRuns.map((r) => toTaskRun(r, taskAtPath(tasks, r.taskId))),
   }

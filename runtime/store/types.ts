@@ -36,6 +36,8 @@ export interface ExecutionRecord {
   reason?: string
   trigger: TriggerInfo
   inputs: Record<string, unknown>
+  /** The workflow's `outputs:`, rendered when the execution succeeded. */
+  outputs?: Record<string, unknown>
   error?: ErrorInfo
   createdAt: number
   startedAt?: number

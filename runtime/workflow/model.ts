@@ -66,6 +66,11 @@ export interface Workflow {
   timeoutMs?: number
   /** In declaration order. */
   tasks: TaskDef[]
+  /**
+   * The execution's outputs: name → a value whose strings may hold `{{ … }}` templates over the inputs, the
+   * execution and the tasks (no secrets), rendered once every task is done and the execution succeeds.
+   */
+  outputs?: Record<string, unknown>
 }
 
 /** Splits `ns/plugin.action` into its parts. */

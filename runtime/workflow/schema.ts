@@ -58,4 +58,6 @@ export const RawWorkflow = Type.Object({
   trigger: Type.Optional(Type.Unknown()),
   timeout: Type.Optional(Str),
   tasks: Type.Array(Type.Unknown()),
+  /** Name → value with `{{ … }}` templates over the tasks, evaluated when the execution succeeds. */
+  outputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 }, strict)

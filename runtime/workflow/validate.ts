@@ -145,6 +145,12 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
     for (const r of refs) checkRef(r, k)
     if (t.if !== undefined) checkCondition(t.if, [...at, 'if'], add, (r) => checkRef(r, k))
   })
+  for (const [name, value] of Object.entries(wf.outputs ?? {})) {
+    if (!/^[A-Za-z_][\w-]*$/.test(name)) add(['outputs', name], IssueCode.InvalidValue, `invalid output name "${name}" (letters, digits, - and _)`)
+    const { refs, problems } = scanTemplates(value, ['outputs', name], CONDITION_SCOPE)
+    for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
+    for (const r of refs) checkRef(r, undefined)
+  }
   for (const s of secrets) {
     if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: IssueCode.UnusedSecret, message: `secret ${s} is declared but never used` })
   }

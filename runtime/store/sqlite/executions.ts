@@ -9,7 +9,7 @@ import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecution
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
-  trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; error: string | null
+  trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; outputs: string | null; error: string | null
   created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
 }
 interface TaskRunRow {
@@ -30,7 +30,8 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
       data: fromJson<Record<string, unknown>>(r.trigger_data),
       scheduledAt: r.scheduled_at ?? undefined,
     }),
-    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, error: fromJson<ErrorInfo>(r.error),
+    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, outputs: fromJson<Record<string, unknown>>(r.outputs),
+    error: fromJson<ErrorInfo>(r.error),
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })
 

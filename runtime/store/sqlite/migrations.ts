@@ -213,6 +213,12 @@ export const MIGRATIONS: readonly Migration[] = [
         lease_until INTEGER NOT NULL
       );`,
   },
+  {
+    version: 8,
+    name: 'execution outputs',
+    // The workflow's `outputs:`, rendered when an execution succeeds (JSON, masked like task outputs); NULL before.
+    sql: `ALTER TABLE executions ADD COLUMN outputs TEXT;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */
