@@ -11,7 +11,8 @@ import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { nextExecutionState } from './logic.ts'
 import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
-import { createView, outputsFor } from './view.ts'
+import type { TaskFacts } from '../../runtime/expressions/scope.ts'
+import { createView, tasksFor } from './view.ts'
 
 /** One attempt of a plugin call, for the task actor. */
 export interface TaskRun {
@@ -19,8 +20,8 @@ export interface TaskRun {
   attempt: number
   call: PluginCall
   signal: AbortSignal
-  /** Outputs of the finished runs the call's templates name, by task id. */
-  outputs: Record<string, unknown>
+  /** `tasks.<id>` (state, and output once succeeded) for the runs the call's templates name. */
+  tasks: Record<string, TaskFacts>
 }
 
 export interface ExecutionActorDeps {
@@ -119,8 +120,8 @@ export class ExecutionActor {
     const abort = new AbortController()
     this.aborts.set(path, abort)
     // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
-    const outputs = outputsFor(this.view, [call.inputs, call.env ?? {}])
-    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, outputs }).then(
+    const tasks = tasksFor(this.view, [call.inputs, call.env ?? {}])
+    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, tasks }).then(
       (outcome) => {
         this.aborts.delete(path)
         this.ref.tell({ type: 'task.finished', path, attempt, outcome })

@@ -17,7 +17,7 @@ import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
 import { decideCondition, conditionRefs } from './condition.ts'
 import { renderOutputs } from './outputs.ts'
-import { outputsFor, taskFactsFor } from './view.ts'
+import { taskFactsFor, tasksFor } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -58,7 +58,7 @@ class Planner {
       inputs: view.inputs,
       render: (value) => renderValue(value, {
         inputs: { ...view.inputs },
-        tasks: Object.fromEntries(Object.entries(outputsFor(view, value)).map(([id, output]) => [id, { output }])),
+        tasks: tasksFor(view, value),
         secrets: {},
         execution: { id: view.executionId, workflowId: view.workflow.id },
       }),

@@ -94,14 +94,7 @@ export function taskFactsFor(view: ExecutionView, refs: readonly ExprRef[]): Rec
   return out
 }
 
-/** The outputs of the succeeded runs that the templates in `value` name (`tasks.<id>…`), by task id. */
-export function outputsFor(view: ExecutionView, value: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const ref of extractTemplateRefs(value)) {
-    const id = ref.path[0]
-    if (ref.root !== 'tasks' || id === undefined || !Object.hasOwn(view.tasks, id)) continue
-    const run = view.tasks[id]!
-    if (run.state === 'SUCCESS') out[id] = run.output
-  }
-  return out
+/** `tasks.<id>` for the runs that the templates in `value` name: only those, so an attempt costs what it reads. */
+export function tasksFor(view: ExecutionView, value: unknown): Record<string, TaskFacts> {
+  return taskFactsFor(view, extractTemplateRefs(value))
 }

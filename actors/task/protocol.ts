@@ -1,6 +1,7 @@
 /** The one message a task actor receives: run this attempt of a plugin call. */
 
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { TaskFacts } from '../../runtime/expressions/scope.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 
@@ -12,7 +13,8 @@ export interface RunAttempt {
   attempt: number
   /** What to run: the plugin action, its inputs and env (templates unresolved), runner, permissions, timeout. */
   call: PluginCall
-  outputs: Record<string, unknown>
+  /** `tasks.<id>` for the runs the call's templates name (their state, and output once succeeded). */
+  tasks: Record<string, TaskFacts>
   signal: AbortSignal
 }
 
