@@ -190,7 +190,7 @@ class Planner {
 
   /**
    * Whether a ready task starts. Its own `if:` decides (also when a need was skipped by a condition: the rule in
-   * docs/workflows.md#conditions); without one, a task behind a condition-skipped need is skipped too.
+   * docs/workflows.md#conditions-if); without one, a task behind a condition-skipped need is skipped too.
    * Evaluated once, before the first attempt: retries do not ask again.
    */
   private gate(at: number): 'run' | 'settled' {

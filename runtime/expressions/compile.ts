@@ -3,7 +3,7 @@
  * library's limits, walked for roots and refusals, type-checked against the roots the place offers). Results are
  * cached by source, so the engine compiles each expression of a workflow once per worker.
  */
-import { Environment, type ParseResult } from '@marcbachmann/cel-js'
+import type { Environment, ParseResult } from '@marcbachmann/cel-js'
 import { inspectAst, type ExprRef } from './ast.ts'
 import { EXPRESSION_LIMITS } from './limits.ts'
 import { ROOTS, type Root, type RootSet } from './scope.ts'
@@ -36,7 +36,9 @@ const environments = new Map<string, Environment>()
 function environmentFor(set: RootSet): Environment {
   let env = environments.get(set.name)
   if (!env) {
-    env = new Environment({
+    // Loaded on first use, not with this module: every CLI command parses workflows, few meet a CEL expression.
+    const { Environment: CelEnvironment } = require('@marcbachmann/cel-js') as typeof import('@marcbachmann/cel-js')
+    env = new CelEnvironment({
       homogeneousAggregateLiterals: false,
       limits: {
         maxAstNodes: EXPRESSION_LIMITS.maxAstNodes, maxDepth: EXPRESSION_LIMITS.maxDepth,

@@ -3,7 +3,6 @@
  * bound), show JSON integers as CEL ints (so `count + 1` works) and expose own properties only; results come
  * back as plain JSON, or an error naming what JSON cannot hold.
  */
-import { Duration, UnsignedInt } from '@marcbachmann/cel-js/evaluator'
 import { AppError, ErrorCode } from '../errors.ts'
 import { EXPRESSION_LIMITS } from './limits.ts'
 
@@ -122,6 +121,8 @@ export function toJson(v: unknown, views: ScopeViews, source: string): unknown {
           }
           return out
         }
+        // Loaded by now: a value of a CEL class only comes out of a CEL evaluation.
+        const { Duration, UnsignedInt } = require('@marcbachmann/cel-js/evaluator') as typeof import('@marcbachmann/cel-js/evaluator')
         if (x instanceof UnsignedInt) return walk(x.valueOf(), depth)
         if (x instanceof Duration) return String(x)
         throw bad(x instanceof Uint8Array ? 'bytes (use .base64() or string())' : 'a value of a CEL type (a type, an optional)')

@@ -38,7 +38,7 @@ export const WAIT_ON_RECOVERY: Readonly<Record<WaitReason, 'resume' | 'requeue'>
 /**
  * Why a task run was SKIPPED. A failure upstream skips what depends on it (`DEPENDENCY_FAILED`); a task whose
  * `if:` is false is `CONDITION_FALSE`, and a dependent of such a task is `DEPENDENCY_SKIPPED` unless it has an
- * `if:` of its own, which then decides (docs/workflows.md#conditions).
+ * `if:` of its own, which then decides (docs/workflows.md#conditions-if).
  */
 export const SkipReason = {
   DependencyFailed: 'DEPENDENCY_FAILED',
