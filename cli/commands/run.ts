@@ -63,5 +63,7 @@ function summary(d: ExecutionDetail): string {
   for (const t of d.tasks) {
     if (t.state === 'FAILED' && t.error) lines.push(colors.red(`  ✗ ${t.taskId}: ${t.error.code}: ${t.error.message}`))
   }
+  // The workflow's `outputs:`, when it declares them and the execution succeeded.
+  for (const [name, value] of Object.entries(d.outputs ?? {})) lines.push(`  ${name} = ${JSON.stringify(value)}`)
   return lines.join('\n')
 }
