@@ -75,7 +75,7 @@ export function conditionOf(value: unknown, at: Segment[], issues: RawIssue[]): 
   const open = s.indexOf('{{')
   if (open < 0) return s
   const close = s.indexOf('}}', open + 2)
-  if (open === 0 && close === s.length - 2) return s.slice(2, -2)
+  if (open === 0 && close === s.length - 2) return s.slice(2, -2).trim()
   issues.push({ at, code: IssueCode.InvalidTemplate, message: `if: is one expression, written bare or as one {{ … }} (got "${value}")` })
   return undefined
 }
