@@ -16,9 +16,9 @@ export const EXPRESSION_LIMITS = Object.freeze({
   maxComprehensionNesting: 2,
   /**
    * Cost units one evaluation may spend: each value read from the scope (an input, an output, one list element)
-   * costs 1, plus 1 per 64 characters of a string read. A million is ~0.1 s of evaluation.
+   * costs 1, plus 1 per 64 characters of a string read. 100,000 is at most ~0.1–0.3 s of evaluation (bench/README.md).
    */
-  maxCost: 1_000_000,
+  maxCost: 100_000,
   /** Characters of the value an expression yields (its strings and keys, summed). */
   maxResultChars: 1_048_576,
 })
