@@ -8,6 +8,8 @@ import { compileExpression } from '../../runtime/expressions/compile.ts'
 import { evaluateExpression } from '../../runtime/expressions/evaluate.ts'
 import type { ExprRef } from '../../runtime/expressions/ast.ts'
 import { CONDITION_SCOPE, type ExpressionScope, type RootSet } from '../../runtime/expressions/scope.ts'
+import type { ExecutionView } from './protocol.ts'
+import { taskFactsFor } from './view.ts'
 
 export type ConditionOutcome = { type: 'run' } | { type: 'skip' } | { type: 'fail'; error: ErrorInfo }
 
@@ -15,6 +17,15 @@ export type ConditionOutcome = { type: 'run' } | { type: 'skip' } | { type: 'fai
 export function conditionRefs(source: string, set: RootSet = CONDITION_SCOPE): ExprRef[] {
   const r = compileExpression(source, set)
   return r.ok ? r.expr.refs : []
+}
+
+/** A top-level task's condition over its execution: the inputs, the execution, and the runs it names. */
+export function decideInView(source: string, view: ExecutionView): ConditionOutcome {
+  return decideCondition(source, {
+    inputs: view.inputs,
+    tasks: taskFactsFor(view, conditionRefs(source)),
+    execution: { id: view.executionId, workflowId: view.workflow.id },
+  })
 }
 
 /** Evaluates `source` over `scope`: true runs the task, false skips it, anything else fails it. */

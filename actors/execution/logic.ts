@@ -15,9 +15,9 @@ import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
-import { decideCondition, conditionRefs } from './condition.ts'
+import { decideInView } from './condition.ts'
 import { renderOutputs } from './outputs.ts'
-import { taskFactsFor, tasksFor } from './view.ts'
+import { tasksFor } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -200,12 +200,7 @@ class Planner {
       this.skip(task.id, SkipReason.DependencySkipped)
       return 'settled'
     }
-    const refs = conditionRefs(task.if)
-    const c = decideCondition(task.if, {
-      inputs: this.view.inputs,
-      tasks: taskFactsFor(this.view, refs),
-      execution: { id: this.view.executionId, workflowId: this.view.workflow.id },
-    })
+    const c = decideInView(task.if, this.view)
     if (c.type === 'run') return 'run'
     if (c.type === 'skip') this.skip(task.id, SkipReason.ConditionFalse)
     else {
