@@ -4,6 +4,7 @@ import { open, stat } from 'node:fs/promises'
 import { loadConfig, workflowLimitsOf } from '../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { parseWorkflow, type ParseResult } from '../runtime/workflow/index.ts'
+import type { ParseOptions } from '../runtime/workflow/parse.ts'
 import { DEFAULT_WORKFLOW_LIMITS, type WorkflowLimits } from '../runtime/workflow/limits.ts'
 import { documentTooLarge } from '../runtime/workflow/parse.ts'
 import { RUNNER_KINDS, runnerIssues } from '../sandbox/runners.ts'
@@ -11,9 +12,10 @@ import { RUNNER_KINDS, runnerIssues } from '../sandbox/runners.ts'
 /**
  * Reads and parses `file` with the same limits as the server. The file is read with the document
  * limit as a cap (a FIFO or /dev/zero cannot make it read forever): past it, DOCUMENT_TOO_LARGE.
- * A task naming a runner the engine does not have (sandbox/runners.ts) is an issue here too, as at apply.
+ * A task naming a runner the engine does not have (sandbox/runners.ts) is an issue here too, as at apply; `check`
+ * adds checks against plugins (`workflow validate` passes the local ones).
  */
-export async function readWorkflowFile(file: string, limits: WorkflowLimits = DEFAULT_WORKFLOW_LIMITS): Promise<{ text: string; result: ParseResult }> {
+export async function readWorkflowFile(file: string, limits: WorkflowLimits = DEFAULT_WORKFLOW_LIMITS, check?: ParseOptions['check']): Promise<{ text: string; result: ParseResult }> {
   let read: { text: string } | { bytes: number; exact: boolean }
   try {
     // stat, not Bun.file().exists(): that says false for a FIFO or a device.
@@ -24,7 +26,7 @@ export async function readWorkflowFile(file: string, limits: WorkflowLimits = DE
     throw new AppError(ErrorCode.InvalidInput, `cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`, { file })
   }
   if (!('text' in read)) return { text: '', result: { ok: false, issues: [documentTooLarge(read.bytes, limits.maxDocumentBytes, read.exact)] } }
-  const result = parseWorkflow(read.text, limits)
+  const result = parseWorkflow(read.text, limits, check ? { check } : {})
   const unknown = result.ok ? runnerIssues(result.workflow, RUNNER_KINDS) : []
   return { text: read.text, result: unknown.length > 0 ? { ok: false, issues: unknown } : result }
 }

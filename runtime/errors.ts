@@ -40,6 +40,10 @@ export const ErrorCode = {
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
   /** An execution over its workflow's `concurrency` limit, created CANCELLED (`behavior: cancel-new`). */
   ConcurrencyLimit: 'CONCURRENCY_LIMIT',
+  /** An expression went past its evaluation bound (cost or result size, runtime/expressions/limits.ts). */
+  ExpressionLimit: 'EXPRESSION_LIMIT',
+  /** A task's `if:` yielded something other than a boolean. */
+  ConditionNotBoolean: 'CONDITION_NOT_BOOLEAN',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -148,6 +152,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   REQUEST_TIMEOUT: row(408, 1),
   STORAGE_UNAVAILABLE: row(503, 1),
   CONCURRENCY_LIMIT: row(409, 1, false),
+  EXPRESSION_LIMIT: row(400, 2, false),
+  CONDITION_NOT_BOOLEAN: row(400, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

@@ -30,7 +30,7 @@ function plant(): void {
   writeFileSync(join(planted, 'tsconfig.json'), JSON.stringify({ compilerOptions: { baseUrl: planted, paths: redirect } }))
   // .env would point the CLI at a config that does not exist (exit 3) and the server at another port.
   writeFileSync(join(planted, '.env'), `WORKFLOW_CONFIG=${join(planted, 'nope.yaml')}\nWORKFLOW_SERVER_PORT=${wrongPort}\n`)
-  writeFileSync(join(planted, 'w.yaml'), 'id: w\ntasks:\n  - { id: a, type: core/log.info }\n')
+  writeFileSync(join(planted, 'w.yaml'), 'id: w\ntasks:\n  - { id: a, type: core/log.info, inputs: { message: hi } }\n')
 }
 
 async function installed(args: string[], cwd: string) {

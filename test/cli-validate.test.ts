@@ -55,7 +55,7 @@ describe('workflow validate', () => {
 
   it('exits 2 for a task naming a runner the engine does not have', async () => {
     const f = join(dir, 'vm.yaml')
-    writeFileSync(f, 'id: x\ntasks:\n  - id: a\n    type: core/log.info\n    runner: vm\n')
+    writeFileSync(f, 'id: x\ntasks:\n  - id: a\n    type: core/log.info\n    runner: vm\n    inputs: { message: hi }\n')
     const r = await cli('validate', f, '--json')
     expect(r.code).toBe(2)
     expect(oneJson(r.stdout)).toMatchObject({ valid: false, issues: [{ path: 'tasks[0].runner', code: 'INVALID_VALUE', message: expect.stringContaining('unknown runner "vm"') }] })

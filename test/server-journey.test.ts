@@ -33,7 +33,7 @@ tasks:
     needs: [greet, other]
     inputs: { message: "done" }
 `)
-const broken = file('broken.yaml', 'id: broken\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: {}\n')
+const broken = file('broken.yaml', 'id: broken\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: "{{ execution.nope }}" }\n')
 const slow = file('slow.yaml', 'id: slow\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n')
 const quick = file('quick.yaml', 'id: quick\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 1s }\n  - id: say\n    type: core/log.info\n    needs: [nap]\n    inputs: { message: after the nap }\n')
 let helloExecution = ''

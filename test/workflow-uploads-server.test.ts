@@ -78,7 +78,7 @@ beforeAll(async () => {
   // the first upload the parser worker's start (~20 ms of main-thread CPU in all), unrelated to size.
   for (const s of [defaults, raised]) {
     const res = await fetch(`${s.url}/api/v1/workflows/warm`, {
-      method: 'PUT', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/yaml' }, body: 'id: warm\ntasks:\n  - id: a\n    type: core/log.info\n',
+      method: 'PUT', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/yaml' }, body: 'id: warm\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: hi }\n',
     })
     expect(res.status).toBe(201)
   }

@@ -12,7 +12,8 @@ import { executionError } from './failure.ts'
 import { nextExecutionState } from './logic.ts'
 import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
-import { createView, outputsFor } from './view.ts'
+import type { TaskFacts } from '../../runtime/expressions/scope.ts'
+import { createView, tasksFor } from './view.ts'
 
 /** One attempt of a plugin call, for the task actor. */
 export interface TaskRun {
@@ -20,8 +21,8 @@ export interface TaskRun {
   attempt: number
   call: PluginCall
   signal: AbortSignal
-  /** Outputs of the finished runs the call's templates name, by task id. */
-  outputs: Record<string, unknown>
+  /** `tasks.<id>` (state, and output once succeeded) for the runs the call's templates name. */
+  tasks: Record<string, TaskFacts>
   /** Why the main tasks failed (onFailure and finally tasks read it as `{{ execution.error }}`). */
   executionError?: ErrorInfo
 }
@@ -34,6 +35,11 @@ export interface ExecutionActorDeps {
   onStopped(executionId: string): void
   /** The kinds' planning steps (default: the built-ins). */
   steps?: TaskSteps
+  /**
+   * Masks a value with the execution's masker (every secret its tasks resolved): the workflow's outputs pass
+   * through it before they are stored, as task outputs do in the task actor.
+   */
+  mask?: (executionId: string, value: Record<string, unknown>) => Record<string, unknown>
 }
 
 /** Rebuilds the actor's view from a stored snapshot. */
@@ -82,7 +88,11 @@ export class ExecutionActor {
     const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
     this.view = step.view
     if (step.transitions.length) {
-      const results = await this.deps.port.checkpoint(step.transitions)
+      const mask = this.deps.mask
+      const transitions = mask
+        ? step.transitions.map((t) => (t.kind === 'execution' && t.outputs ? { ...t, outputs: mask(this.id, t.outputs) } : t))
+        : step.transitions
+      const results = await this.deps.port.checkpoint(transitions)
       const bad = results.find((r) => !r.ok)
       if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
     }
@@ -113,9 +123,9 @@ export class ExecutionActor {
     const abort = new AbortController()
     this.aborts.set(path, abort)
     // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
-    const outputs = outputsFor(this.view, [call.inputs, call.env ?? {}])
+    const tasks = tasksFor(this.view, [call.inputs, call.env ?? {}])
     const { error } = executionError(this.view)
-    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, outputs, ...(error ? { executionError: error } : {}) }).then(
+    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, tasks, ...(error ? { executionError: error } : {}) }).then(
       (outcome) => {
         this.aborts.delete(path)
         this.ref.tell({ type: 'task.finished', path, attempt, outcome })

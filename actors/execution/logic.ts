@@ -6,7 +6,7 @@
  */
 
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { isTerminalTask, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
+import { isConditionSkip, isTerminalTask, SkipReason, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
@@ -15,8 +15,10 @@ import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
+import { decideInView } from './condition.ts'
 import { executionError, taskFailure } from './failure.ts'
-import { openList, outputsFor, satisfies } from './view.ts'
+import { renderOutputs } from './outputs.ts'
+import { openList, satisfies, tasksFor } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -57,7 +59,7 @@ class Planner {
       inputs: view.inputs,
       render: (value) => renderValue(value, {
         inputs: { ...view.inputs },
-        tasks: Object.fromEntries(Object.entries(outputsFor(view, value)).map(([id, output]) => [id, { output }])),
+        tasks: tasksFor(view, value),
         secrets: {},
         execution: { id: view.executionId, workflowId: view.workflow.id, ...executionError(view) },
       }),
@@ -162,24 +164,28 @@ class Planner {
 
   /**
    * A run reached a terminal state: count it, and tell its dependents — each waits on one need fewer after a
-   * SUCCESS or an allowed failure (and is ready at none), and is to be skipped after anything else.
+   * SUCCESS, an allowed failure or a skip by a condition (and is ready at none), and is to be skipped after anything else.
    */
-  private settle(path: RunPath, to: TaskRunState): void {
+  private settle(path: RunPath, to: TaskRunState, reason?: string): void {
     const plan = this.view.plan
     const at = plan.position.get(path)
     if (at === undefined) return
     plan.unfinished--
     plan.unfinishedIn[plan.listOf[at]!]!--
     const task = plan.tasks[at]!
-    const ok = satisfies(task, to)
     if (to === 'FAILED') {
       if (task.allowFailure) plan.allowedFailures.push(at)
       else if (plan.listOf[at] === 0) plan.firstFailed = plan.firstFailed < 0 || at < plan.firstFailed ? at : plan.firstFailed
       else plan.laterFailed = plan.laterFailed < 0 || at < plan.laterFailed ? at : plan.laterFailed
     }
+    const ok = satisfies(task, to)
+    const skippedByCondition = isConditionSkip(to, reason)
     for (const d of plan.dependents[at]!) {
-      if (!ok) plan.blocked.push(d)
-      else if (--plan.waitingOn[d]! === 0) plan.ready.push(d)
+      if (!ok && !skippedByCondition) plan.blocked.push(d)
+      else {
+        if (skippedByCondition) plan.skippedNeed[d] = 1
+        if (--plan.waitingOn[d]! === 0) plan.ready.push(d)
+      }
     }
   }
 
@@ -210,6 +216,37 @@ class Planner {
       return true
     }
     return false
+  }
+
+  /** Ends a run that never started: SKIPPED (with why), committed in this step's batch before anything it frees is dispatched. */
+  private skip(path: RunPath, reason: SkipReason): void {
+    this.set(path, { state: 'SKIPPED', reason })
+    this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason })
+    this.settle(path, 'SKIPPED', reason)
+  }
+
+  /**
+   * Whether a ready task starts. Its own `if:` decides (also when a need was skipped by a condition: the rule in
+   * docs/workflows.md#conditions-if); without one, a task behind a condition-skipped need is skipped too.
+   * Evaluated once, before the first attempt: retries do not ask again.
+   */
+  private gate(at: number): 'run' | 'settled' {
+    const task = this.view.plan.tasks[at]!
+    const path = this.view.plan.paths[at]!
+    if (task.if === undefined) {
+      if (!this.view.plan.skippedNeed[at]) return 'run'
+      this.skip(path, SkipReason.DependencySkipped)
+      return 'settled'
+    }
+    const c = decideInView(task.if, this.view)
+    if (c.type === 'run') return 'run'
+    if (c.type === 'skip') this.skip(path, SkipReason.ConditionFalse)
+    else {
+      this.set(path, { state: 'FAILED', error: c.error })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: c.error })
+      this.settle(path, 'FAILED')
+    }
+    return 'settled'
   }
 
   private taskAt(path: RunPath) {
@@ -249,8 +286,8 @@ class Planner {
   }
 
   /**
-   * Skips the runs behind a failure and dispatches the ready ones, first-declared first, until neither is
-   * left (a skip or an immediate finish can free more); then ends the execution when nothing is left to do.
+   * Skips the runs behind a failure and starts the ready ones (their `if:` first), first-declared first, until
+   * neither is left (a skip or an immediate finish can free more); then ends the execution when nothing is left.
    */
   advance(): this {
     const { plan, tasks, inFlight } = this.view
@@ -260,13 +297,8 @@ class Planner {
       const at = skipping ? plan.blocked.pop() : plan.ready.pop()
       const path = plan.paths[at]!
       if (tasks[path]!.state !== 'PENDING' || inFlight.has(path)) continue // settled or started since it was queued
-      if (!skipping) {
-        this.dispatch(at)
-        continue
-      }
-      this.set(path, { state: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason: 'DEPENDENCY_FAILED' })
-      this.settle(path, 'SKIPPED')
+      if (skipping) this.skip(path, SkipReason.DependencyFailed)
+      else if (this.gate(at) === 'run') this.dispatch(at)
     }
     this.finishIfDone()
     return this
@@ -289,12 +321,18 @@ class Planner {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', auditType: 'TIMEOUT', error: v.stopError })
     } else if (failed) {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', error: taskFailure(v, failed) })
-    } else if (v.plan.allowedFailures.length > 0) {
-      // The warning flag: SUCCESS, with the tasks that failed as allowed named in its audit event.
-      const allowed = [...v.plan.allowedFailures].sort((a, b) => a - b).map((i) => v.plan.paths[i]!)
-      this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS', reason: 'ALLOWED_FAILURE', auditData: { allowedFailures: allowed } })
     } else {
-      this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS' })
+      const rendered = renderOutputs(v)
+      const outputs = rendered?.ok ? { outputs: rendered.outputs } : {}
+      if (rendered && !rendered.ok) {
+        this.transitions.push({ kind: 'execution', executionId: this.id, to: 'FAILED', error: rendered.error })
+      } else if (v.plan.allowedFailures.length > 0) {
+        // The warning flag: SUCCESS, with the tasks that failed as allowed named in its audit event.
+        const allowed = [...v.plan.allowedFailures].sort((a, b) => a - b).map((i) => v.plan.paths[i]!)
+        this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS', reason: 'ALLOWED_FAILURE', auditData: { allowedFailures: allowed }, ...outputs })
+      } else {
+        this.transitions.push({ kind: 'execution', executionId: this.id, to: 'SUCCESS', ...outputs })
+      }
     }
     v.phase = 'done'
     this.effects.push({ type: 'finished' })

@@ -3,7 +3,9 @@
  * needs)); from then on the logic keeps them in step with each change, so a message costs what it changes
  * (the runs it settles, their direct dependents, the runs it dispatches), not a scan of every task.
  */
-import { isTerminalTask, type TaskRunState } from '../../runtime/state/states.ts'
+import type { ExprRef } from '../../runtime/expressions/ast.ts'
+import type { TaskFacts } from '../../runtime/expressions/scope.ts'
+import { isConditionSkip, isTerminalTask, type TaskRunState } from '../../runtime/state/states.ts'
 import { listedTasks, TASK_LISTS } from '../../runtime/workflow/task-lists.ts'
 import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 import { MinHeap } from '../../runtime/workflow/min-heap.ts'
@@ -28,12 +30,14 @@ export interface Plan {
   readonly pathById: ReadonlyMap<string, RunPath>
   /** Each task's direct dependents, by position (each once, declaration order). */
   readonly dependents: readonly (readonly number[])[]
-  /** Each task's needs that have not succeeded yet (a failure allowed by `allowFailure` counts as success). */
+  /** Each task's needs that have neither succeeded (a failure allowed by `allowFailure` counts as success) nor been skipped by a condition yet. */
   readonly waitingOn: Int32Array
-  /** Tasks of open lists whose needs all succeeded, first-declared first; an entry is checked again when it comes out. */
+  /** Tasks of open lists whose needs all succeeded (or were skipped by a condition), first-declared first; an entry is checked again when it comes out. */
   readonly ready: MinHeap
   /** Tasks with a need that ended without success, to be skipped; checked again when they come out. */
   readonly blocked: MinHeap
+  /** Per task, 1 when a need was skipped by a condition: without an `if:` of its own it is skipped too. */
+  readonly skippedNeed: Uint8Array
   /** Runs not in a terminal state, in all and per list. */
   unfinished: number
   readonly unfinishedIn: Int32Array
@@ -75,6 +79,7 @@ export function createView(init: ViewInit): ExecutionView {
   const waitingOn = new Int32Array(defs.length)
   const unfinishedIn = new Int32Array(TASK_LISTS.length)
   const hopeless = new Uint8Array(defs.length)
+  const skippedNeed = new Uint8Array(defs.length)
   let unfinished = 0
   let firstFailed = -1
   let laterFailed = -1
@@ -95,13 +100,16 @@ export function createView(init: ViewInit): ExecutionView {
       const j = inList.get(`${l.list}\u0000${n}`)
       if (j === undefined || j === i) continue // validation refuses both; never wait on them
       dependents[j]!.push(i)
-      const s = tasks[paths[j]!]!.state
-      if (!satisfies(defs[j]!, s)) waitingOn[i]!++
-      if ((s === 'FAILED' && !defs[j]!.allowFailure) || s === 'SKIPPED' || s === 'CANCELLED') hopeless[i] = 1
+      const need = tasks[paths[j]!]!
+      const s = need.state
+      const conditionSkip = isConditionSkip(s, need.reason)
+      if (conditionSkip) skippedNeed[i] = 1
+      else if (!satisfies(defs[j]!, s)) waitingOn[i]!++
+      if (!conditionSkip && ((s === 'FAILED' && !defs[j]!.allowFailure) || s === 'SKIPPED' || s === 'CANCELLED')) hopeless[i] = 1
     }
   })
   const plan: Plan = {
-    tasks: defs, paths, listOf, position, pathById, dependents, waitingOn, ready: new MinHeap(), blocked: new MinHeap(),
+    tasks: defs, paths, listOf, position, pathById, dependents, waitingOn, ready: new MinHeap(), blocked: new MinHeap(), skippedNeed,
     unfinished, unfinishedIn, opened: TASK_LISTS.map(() => false), firstFailed, laterFailed, allowedFailures,
   }
   openList(plan, tasks, 0, hopeless)
@@ -128,15 +136,23 @@ export function openList(plan: Plan, tasks: Readonly<Record<RunPath, TaskView>>,
   }
 }
 
-/** The outputs of the succeeded runs that the templates in `value` name (`tasks.<id>…`), by task id. */
-export function outputsFor(view: ExecutionView, value: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const ref of extractTemplateRefs(value)) {
+/**
+ * What `tasks.<id>` shows for the runs that `refs` name: each one's state, and its output when it succeeded
+ * (a skipped or failed run has none, so `has(tasks.a.output)` is false).
+ */
+export function taskFactsFor(view: ExecutionView, refs: readonly ExprRef[]): Record<string, TaskFacts> {
+  const out: Record<string, TaskFacts> = {}
+  for (const ref of refs) {
     const id = ref.path[0]
     const path = id === undefined ? undefined : view.plan.pathById.get(id)
-    if (ref.root !== 'tasks' || id === undefined || path === undefined) continue
+    if (ref.root !== 'tasks' || id === undefined || path === undefined || Object.hasOwn(out, id)) continue
     const run = view.tasks[path]!
-    if (run.state === 'SUCCESS') out[id] = run.output
+    out[id] = run.state === 'SUCCESS' ? { state: run.state, output: run.output } : { state: run.state }
   }
   return out
+}
+
+/** `tasks.<id>` for the runs that the templates in `value` name: only those, so an attempt costs what it reads. */
+export function tasksFor(view: ExecutionView, value: unknown): Record<string, TaskFacts> {
+  return taskFactsFor(view, extractTemplateRefs(value))
 }

@@ -81,7 +81,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     const secrets = await secretsFor(deps, snapshot, call, masker)
     const ctx: TemplateContext = {
       inputs: snapshot.execution.inputs,
-      tasks: Object.fromEntries(Object.entries(m.outputs).map(([id, output]) => [id, { output }])),
+      tasks: m.tasks,
       secrets,
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId, ...(m.executionError ? { error: m.executionError } : {}) },
     }

@@ -2,6 +2,7 @@
 
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { TaskFacts } from '../../runtime/expressions/scope.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 
@@ -13,7 +14,8 @@ export interface RunAttempt {
   attempt: number
   /** What to run: the plugin action, its inputs and env (templates unresolved), runner, permissions, timeout. */
   call: PluginCall
-  outputs: Record<string, unknown>
+  /** `tasks.<id>` for the runs the call's templates name (their state, and output once succeeded). */
+  tasks: Record<string, TaskFacts>
   /** Why the execution's main tasks failed, for an onFailure or finally task's `{{ execution.error }}`. */
   executionError?: ErrorInfo
   signal: AbortSignal

@@ -71,6 +71,7 @@ export class ExecutionHost {
       port: this.port,
       clock: this.clock,
       steps: this.steps,
+      mask: (execId, value) => this.maskerFor(execId).maskDeep(value),
       runTask: (snap, run) => runTaskActor(this.taskDeps, { type: 'task.run', snapshot: snap, ...run }),
       onStopped: (execId) => {
         this.actors.delete(execId)

@@ -11,7 +11,7 @@ const duration = (start?: number, end?: number): number | undefined =>
   start !== undefined && end !== undefined ? Math.max(0, end - start) : undefined
 
 /** What lists show: the stored record without its inputs. `durationMs` is set once it has started and ended. */
-export interface ExecutionSummary extends Omit<ExecutionRecord, 'inputs' | 'updatedAt'> {
+export interface ExecutionSummary extends Omit<ExecutionRecord, 'inputs' | 'outputs' | 'updatedAt'> {
   durationMs?: number
 }
 
@@ -33,6 +33,8 @@ export interface TaskRunDto {
   needs: string[]
   /** The task may fail without failing the execution (its failure is the ALLOWED_FAILURE warning). */
   allowFailure?: true
+  /** The task's `if:` condition, as written (its CEL expression). */
+  if?: string
   state: TaskRunState
   reason?: string
   attempts: number
@@ -51,6 +53,8 @@ export interface TaskRunDto {
 /** What `GET /executions/:id` shows: enough to diagnose a failure without reading logs. */
 export interface ExecutionDetail extends ExecutionSummary {
   inputs: Record<string, unknown>
+  /** The workflow's `outputs:` as rendered when the execution succeeded (masked like task outputs). */
+  outputs?: Record<string, unknown>
   updatedAt: number
   tasks: TaskRunDto[]
 }
@@ -78,7 +82,7 @@ function declaredInputs(def: AnyTaskDef | undefined): Record<string, unknown> {
 function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto {
   return compact({
     taskId: run.taskId, parentPath: run.parentPath, iteration: run.iteration, kind: run.kind,
-    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], allowFailure: def?.allowFailure === true ? true as const : undefined,
+    type: def ? describeTask(def) : '?', needs: def?.needs ?? [], allowFailure: def?.allowFailure === true ? true as const : undefined, if: def?.if,
     state: run.state, reason: run.reason,
     attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: declaredInputs(def),
     output: run.output, error: run.error, startedAt: run.startedAt, endedAt: run.endedAt,
@@ -92,6 +96,7 @@ export function toExecutionDetail(snap: ExecutionSnapshot): ExecutionDetail {
   return {
     ...toExecutionSummary(snap.execution),
     inputs: snap.execution.inputs,
+    ...(snap.execution.outputs !== undefined ? { outputs: snap.execution.outputs } : {}),
     updatedAt: snap.execution.updatedAt,
     tasks: snap.taskRuns.map((r) => toTaskRun(r, taskAtPath(tasks, r.taskId))),
   }

@@ -8,6 +8,8 @@ import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/li
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { pluginChecks } from '../../sandbox/plugins/workflow-checks.ts'
+import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import { checkPage } from '../models/common.ts'
 import type { ParseOutcome } from '../workflow-parser/pool.ts'
 import { toWire } from '../workflow-parser/protocol.ts'
@@ -33,13 +35,14 @@ export interface ApplyResult {
 export interface WorkflowParser {
   /** Bytes a document may have; larger ones are refused before they are parsed. */
   readonly maxDocumentBytes: number
-  parse(source: string): Promise<ParseOutcome>
+  /** Parses `source`; with `plugins`, checks the workflow against them too (unknown task types, static inputs). */
+  parse(source: string, plugins?: PluginRegistry): Promise<ParseOutcome>
 }
 
 /** In-thread parsing with the default limits, for callers without a pool. */
 const inThreadParser: WorkflowParser = {
   maxDocumentBytes: DEFAULT_WORKFLOW_LIMITS.maxDocumentBytes,
-  parse: async (source) => ({ type: 'parsed', result: toWire(parseWorkflow(source)) }),
+  parse: async (source, plugins) => ({ type: 'parsed', result: toWire(parseWorkflow(source, {}, plugins ? { check: pluginChecks(plugins) } : {})) }),
 }
 
 /** Lets other work (/health, checkpoints) run between the steps of a large apply. */
@@ -83,7 +86,10 @@ export class WorkflowService {
     if (exceedsBytes(source, this.parser.maxDocumentBytes)) {
       throw invalidWorkflow([documentTooLarge(Buffer.byteLength(source, 'utf8'), this.parser.maxDocumentBytes)])
     }
-    const outcome = await this.parser.parse(source)
+    // What runs would fail on is refused here, with positions: a task type no plugin provides, static inputs
+    // that break the action's schema (checked in the parser worker, against the plugins this server loaded).
+    const plugins = this.plugins?.()
+    const outcome = await this.parser.parse(source, plugins?.registry)
     if (outcome.type === 'busy') throw new ParserBusyError(outcome.retryAfterSeconds)
     if (outcome.type === 'aborted') throw invalidWorkflow([{ path: '', code: IssueCode.ValidationAborted, message: ABORTED[outcome.reason] }])
     const parsed = outcome.result
@@ -97,7 +103,6 @@ export class WorkflowService {
       throw new AppError(ErrorCode.InvalidWorkflow,
         `the YAML declares id "${wf.id}" but the URL says "${id}"`, { path: 'id', expected: id, actual: wf.id })
     }
-    const plugins = this.plugins?.()
     // A runner this engine does not have is an invalid workflow, like any other unknown name in it.
     const unknown = plugins ? unknownRunners(wf, plugins) : []
     if (unknown.length > 0) throw invalidWorkflow(unknown)

@@ -8,6 +8,7 @@
  * and the result out. The worker collects its garbage after large documents, is replaced when its heap
  * stays large, and is stopped when idle, so the memory a burst took is given back.
  */
+import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import * as Comlink from 'comlink'
 import { workflowLimitsOf, type Config } from '../../runtime/config/index.ts'
 import type { WorkflowLimits } from '../../runtime/workflow/limits.ts'
@@ -50,6 +51,8 @@ export type ParseOutcome =
 
 interface Job {
   source: string
+  /** The plugins to check the workflow against (plain data: it crosses to the worker). */
+  plugins?: PluginRegistry
   resolve: (outcome: ParseOutcome) => void
   /** The queue deadline, cleared when the job starts. */
   timer?: ReturnType<typeof setTimeout>
@@ -98,15 +101,15 @@ export class ParserPool {
 
   constructor(private readonly options: ParserPoolOptions) {}
 
-  /** Parses one document in the worker; never rejects. */
-  parse(source: string): Promise<ParseOutcome> {
+  /** Parses one document in the worker (checked against `plugins` when given); never rejects. */
+  parse(source: string, plugins?: PluginRegistry): Promise<ParseOutcome> {
     if (this.closed) return Promise.resolve(this.busy())
     if (this.queue.length >= this.options.maxQueued && this.running) {
       this.stats.refused++
       return Promise.resolve(this.busy())
     }
     return new Promise((resolve) => {
-      const job: Job = { source, resolve }
+      const job: Job = { source, resolve, ...(plugins ? { plugins } : {}) }
       job.timer = setTimeout(() => {
         const at = this.queue.indexOf(job)
         if (at < 0) return
@@ -189,7 +192,7 @@ export class ParserPool {
         run.finish({ type: 'aborted', reason: 'timeout' })
       }, Math.max(10, Math.min(250, timeoutMs / 4)))
       deadline.unref?.()
-      live.api.parse(job.source, this.options.limits).then(
+      live.api.parse(job.source, this.options.limits, job.plugins).then(
         (reply: ParseReply) => {
           this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started)
           this.stats.parsed++

@@ -2,6 +2,7 @@
 import type { WorkflowLimits } from '../../runtime/workflow/limits.ts'
 import type { Issue } from '../../runtime/workflow/model.ts'
 import type { ParseResult } from '../../runtime/workflow/parse.ts'
+import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 
 /**
  * A parse result as it crosses the thread boundary: the workflow as JSON text. The main thread decodes
@@ -28,5 +29,6 @@ export interface ParseReply {
 export interface ParserApi {
   /** Answers once the worker has loaded (its modules are imported first), with its thread id when known. */
   ping(): Promise<{ tid: number | undefined }>
-  parse(source: string, limits: WorkflowLimits): Promise<ParseReply>
+  /** Parses and validates `source`; with `plugins`, also against them (unknown task types, static inputs). */
+  parse(source: string, limits: WorkflowLimits, plugins?: PluginRegistry): Promise<ParseReply>
 }

@@ -3,6 +3,7 @@ import { heapStats } from 'bun:jsc'
 import * as Comlink from 'comlink'
 import { setPriority } from 'node:os'
 import { parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { pluginChecks } from '../../sandbox/plugins/workflow-checks.ts'
 import { toWire, type ParserApi } from './protocol.ts'
 import { currentThreadId } from './thread-cpu.ts'
 
@@ -24,8 +25,8 @@ const COLLECT_AFTER_BYTES = 64 * 1024
 
 const api: ParserApi = {
   ping: async () => ({ tid: currentThreadId() }),
-  async parse(source, limits) {
-    const result = toWire(parseWorkflow(source, limits))
+  async parse(source, limits, plugins) {
+    const result = toWire(parseWorkflow(source, limits, plugins ? { check: pluginChecks(plugins) } : {}))
     // A full collection here costs the worker ~10 ms and no one else; waiting for JSC's own timing
     // kept hundreds of MB resident after a burst of large uploads.
     if (source.length > COLLECT_AFTER_BYTES) Bun.gc(true)

@@ -68,5 +68,7 @@ function summary(d: ExecutionDetail): string {
     const line = `  ✗ ${t.taskId}: ${t.error.code}: ${t.error.message}`
     lines.push(t.allowFailure ? colors.yellow(`${line} (allowed to fail)`) : colors.red(line))
   }
+  // The workflow's `outputs:`, when it declares them and the execution succeeded.
+  for (const [name, value] of Object.entries(d.outputs ?? {})) lines.push(`  ${name} = ${JSON.stringify(value)}`)
   return lines.join('\n')
 }

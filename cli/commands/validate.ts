@@ -1,8 +1,15 @@
-/** `workflow validate <file>`: offline workflow validation with positions, exit 2 when invalid. */
+/**
+ * `workflow validate <file>`: offline workflow validation with positions, exit 2 when invalid. The plugins this
+ * machine has (the config's plugin paths, the built-ins, and `plugins/` beside the file, as `workflow run` finds
+ * them) are checked too: an unknown task type, static inputs against the action's input schema.
+ */
 import type { CAC } from 'cac'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
 import type { Issue } from '../../runtime/workflow/index.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
-import { readWorkflowFile, workflowLimits } from '../workflow-file.ts'
+import { readWorkflowFile } from '../workflow-file.ts'
 
 /** Registers `validate <file>`. */
 export function register(cli: CAC, _ctx: CliContext): void {
@@ -11,8 +18,13 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .example((name) => `  $ ${name} validate examples/hello.yaml --json`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
-      // The limits of the server config named by -c or WORKFLOW_CONFIG (defaults without one).
-      const { result } = await readWorkflowFile(file, workflowLimits(g.config))
+      // The limits and plugin paths of the config named by -c or WORKFLOW_CONFIG (defaults without one).
+      const config = loadConfig(g.config !== undefined ? { file: g.config } : {})
+      const beside = join(dirname(resolve(file)), 'plugins')
+      if (existsSync(beside)) config.plugins.paths.push(beside)
+      // Loaded here, not with the module: every command imports this file, and the engine's modules weigh.
+      const { enginePlugins, pluginChecks } = await import('../../api/embedded.ts')
+      const { result } = await readWorkflowFile(file, workflowLimitsOf(config.limits), pluginChecks(enginePlugins(config).registry))
       if (!result.ok) {
         emit({ valid: false, file, issues: result.issues }, {
           json: g.json,

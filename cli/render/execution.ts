@@ -32,10 +32,16 @@ export function inspectText(e: ExecutionDetail): string {
   if (e.labels) head.push(`  labels    ${labelsText(e.labels)}`)
   if (e.error) head.push(`  error     ${colors.red(e.error.code)}: ${e.error.message}`)
   const rows = e.tasks.map((t) => ({
-    task: t.taskId, type: t.type, state: paintState(t.state), attempts: `${t.attempts}/${t.maxAttempts}`,
+    task: t.taskId, type: t.type, state: `${paintState(t.state)}${t.state === 'SKIPPED' && t.reason && t.reason !== 'DEPENDENCY_FAILED' ? ` (${t.reason})` : ''}`,
+    attempts: `${t.attempts}/${t.maxAttempts}`,
     duration: humanDuration(t.durationMs), error: t.error ? `${t.error.code}: ${oneLine(t.error.message)}` : undefined,
   }))
-  return [...head, '', table(rows, ['task', 'type', 'state', { key: 'attempts', align: 'right' }, { key: 'duration', align: 'right' }, 'error'])].join('\n')
+  const out = [...head, '', table(rows, ['task', 'type', 'state', { key: 'attempts', align: 'right' }, { key: 'duration', align: 'right' }, 'error'])]
+  if (e.outputs !== undefined) {
+    out.push('', colors.bold('Outputs'), ...Object.entries(e.outputs).map(([k, v]) => `  ${k} = ${oneLine(JSON.stringify(v))}`))
+    if (Object.keys(e.outputs).length === 0) out.push('  (none)')
+  }
+  return out.join('\n')
 }
 
 /** Execution inputs and each task's declared inputs (templates, so secret values never appear). */

@@ -41,6 +41,22 @@ export const WAIT_ON_RECOVERY: Readonly<Record<WaitReason, 'resume' | 'requeue'>
   WORKFLOW_CONCURRENCY: 'resume',
 }
 
+/**
+ * Why a task run was SKIPPED. A failure upstream skips what depends on it (`DEPENDENCY_FAILED`); a task whose
+ * `if:` is false is `CONDITION_FALSE`, and a dependent of such a task is `DEPENDENCY_SKIPPED` unless it has an
+ * `if:` of its own, which then decides (docs/workflows.md#conditions-if).
+ */
+export const SkipReason = {
+  DependencyFailed: 'DEPENDENCY_FAILED',
+  ConditionFalse: 'CONDITION_FALSE',
+  DependencySkipped: 'DEPENDENCY_SKIPPED',
+} as const
+export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason]
+
+/** Whether a SKIPPED run was skipped by a condition (its own or upstream), not by a failure: its dependents may still run. */
+export const isConditionSkip = (state: string, reason: string | undefined): boolean =>
+  state === 'SKIPPED' && (reason === SkipReason.ConditionFalse || reason === SkipReason.DependencySkipped)
+
 const WAIT_REASONS: ReadonlySet<string> = new Set(Object.values(WaitReason))
 export const isWaitReason = (r: unknown): r is WaitReason => typeof r === 'string' && WAIT_REASONS.has(r)
 

@@ -19,6 +19,8 @@ interface ExecutionTransitionFields {
   kind: 'execution'
   executionId: string
   error?: ErrorInfo
+  /** The workflow's outputs, rendered (with SUCCESS only). */
+  outputs?: Record<string, unknown>
   /** Overrides the audit type derived from the target state (e.g. TIMEOUT). */
   auditType?: AuditType
   auditData?: Record<string, unknown>

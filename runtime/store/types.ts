@@ -38,6 +38,8 @@ export interface ExecutionRecord {
   inputs: Record<string, unknown>
   /** The workflow's labels with those given at start merged over them (absent: none). */
   labels?: Record<string, string>
+  /** The workflow's `outputs:`, rendered when the execution succeeded. */
+  outputs?: Record<string, unknown>
   error?: ErrorInfo
   createdAt: number
   startedAt?: number

@@ -61,7 +61,8 @@ export function checkDocument(
       add(frame, LimitCode.StringTooLong, `string of ${value.length} characters; the limit is ${limits.maxStringLength} (limits.maxStringLength)`, offset)
       return
     }
-    const long = longestTemplate(value, limits.maxExpressionLength)
+    // A bare `if:` is one expression without braces: the same bound holds for it whole.
+    const long = frame.seg === 'if' && !value.includes('{{') ? value.length : longestTemplate(value, limits.maxExpressionLength)
     if (long > limits.maxExpressionLength) {
       add(frame, LimitCode.TemplateTooLong, `template of ${long} characters; the limit is ${limits.maxExpressionLength} (limits.maxExpressionLength)`, offset)
     }

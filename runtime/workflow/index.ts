@@ -5,7 +5,7 @@ export { documentTooLarge, parseWorkflow, type ParseResult } from './parse.ts'
 export { DEFAULT_WORKFLOW_LIMITS, LimitCode, type WorkflowLimits } from './limits.ts'
 export { buildGraph, findCycle, upstreamOf, type GraphTask, type TaskGraph } from './graph.ts'
 export {
-  extractTemplateRefs, renderString, renderValue, resolveRef, scanTemplates, TEMPLATE_ROOTS,
+  extractTemplateRefs, renderString, renderValue, scanTemplates, TEMPLATE_ROOTS,
   type TemplateContext, type TemplateProblem, type TemplateRef, type TemplateRoot,
 } from './template.ts'
 export { matchesType } from './validate.ts'

@@ -46,9 +46,13 @@ export const IssueCode = {
   // Limits (limits.ts), and the server's parser budget
   ...LimitCode,
   ValidationAborted: 'VALIDATION_ABORTED',
-  // Apply time, against the plugins the server loaded
+  // Against the plugins loaded (at apply on the server, and by `workflow validate` locally)
   PluginRefused: 'PLUGIN_REFUSED',
   PermissionsRefused: 'PERMISSIONS_REFUSED',
+  /** No plugin provides the task's `type` (or its plugin has no such action). */
+  UnknownTaskType: 'UNKNOWN_TASK_TYPE',
+  /** A task's static inputs break its action's input schema. */
+  InvalidTaskInput: 'INVALID_TASK_INPUT',
   // Warnings: the workflow is valid, but worth a look
   UnusedSecret: 'UNUSED_SECRET',
   CronRequiredInput: 'CRON_REQUIRED_INPUT',

@@ -54,6 +54,11 @@ export interface TaskCommon {
    * as if it had succeeded (without an output), and the execution ends SUCCESS with reason ALLOWED_FAILURE.
    */
   allowFailure?: boolean
+  /**
+   * A CEL boolean (the text of a bare `if:`, or of its one `{{ … }}`), evaluated once when the task's needs are
+   * done: false skips the task (CONDITION_FALSE). Absent: the task runs when its needs succeeded.
+   */
+  if?: string
 }
 
 /** What a workflow does when a new execution would run more than `limit` at once (docs/workflows.md#concurrency). */
@@ -82,6 +87,11 @@ export interface Workflow {
   onFailure?: TaskDef[]
   /** Run once the main DAG (and `onFailure`) has ended by itself, failed or not (run paths `finally/<id>`). */
   finally?: TaskDef[]
+  /**
+   * The execution's outputs: name → a value whose strings may hold `{{ … }}` templates over the inputs, the
+   * execution and the tasks (no secrets), rendered once every task is done and the execution succeeds.
+   */
+  outputs?: Record<string, unknown>
 }
 
 /** Splits `ns/plugin.action` into its parts. */

@@ -45,6 +45,7 @@ export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, t
     tasks: [],
   }
   if (typeof raw.description === 'string') workflow.description = raw.description
+  if (isMap(raw.outputs)) workflow.outputs = raw.outputs
   const timeoutMs = durationAt(raw.timeout, ['timeout'], issues)
   if (timeoutMs !== undefined) workflow.timeoutMs = timeoutMs
   const labels = normalizeLabels(raw.labels, ['labels'], issues)

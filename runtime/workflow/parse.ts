@@ -27,7 +27,7 @@ export type ParseResult =
  * read with `opts.kinds` (the built-in TASK_KINDS unless a caller adds its own), triggers with
  * `opts.triggerTypes` (every registered type by default, runtime/triggers/registry.ts).
  */
-export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}, opts: { kinds?: TaskKinds; triggerTypes?: TriggerRegistry } = {}): ParseResult {
+export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> = {}, opts: ParseOptions = {}): ParseResult {
   const lim: WorkflowLimits = { ...DEFAULT_WORKFLOW_LIMITS, ...limits }
   if (exceedsBytes(yamlText, lim.maxDocumentBytes)) {
     return { ok: false, issues: [documentTooLarge(Buffer.byteLength(yamlText, 'utf8'), lim.maxDocumentBytes)] }
@@ -79,11 +79,26 @@ export function parseWorkflow(yamlText: string, limits: Partial<WorkflowLimits> 
   const kinds = opts.kinds ?? TASK_KINDS
   const { workflow, sources, issues } = normalizeWorkflow(raw, kinds, opts.triggerTypes)
   const report = workflow ? validateSemantics(workflow, sources, kinds, opts.triggerTypes) : { errors: [], warnings: [] }
+  // What only the engine knows (its plugins), once the workflow itself is sound: placed like every other issue.
+  if (workflow && opts.check && issues.length === 0 && report.errors.length === 0) {
+    report.errors.push(...opts.check(workflow, (k) => sources.tasks[k] ?? ['tasks', k]))
+  }
   const locator = createLocator(doc)
   const place = (i: RawIssue) => toIssue(i, locator, lineCounter)
   const errors = sortIssues([...issues, ...report.errors].map(place))
   if (!workflow || errors.length > 0) return { ok: false, issues: capIssues(errors, lim.maxIssues, false) }
   return { ok: true, workflow, warnings: capIssues(sortIssues(report.warnings.map(place)), lim.maxIssues, false) }
+}
+
+/** How to parse: the task kinds and trigger types to know, and checks of the engine's own. */
+export interface ParseOptions {
+  kinds?: TaskKinds
+  triggerTypes?: TriggerRegistry
+  /**
+   * Checks against what this side has loaded (the plugins: unknown task types, static inputs against the action's
+   * schema), run on a workflow that is otherwise valid. `taskAt(k)` is where `workflow.tasks[k]` sits in the document.
+   */
+  check?: (workflow: Workflow, taskAt: (k: number) => Segment[]) => RawIssue[]
 }
 
 /**

@@ -62,6 +62,8 @@ export const RawWorkflow = Type.Object({
   tasks: Type.Array(Type.Unknown()),
   onFailure: Type.Optional(Type.Array(Type.Unknown())),
   finally: Type.Optional(Type.Array(Type.Unknown())),
+  /** Name → value with `{{ … }}` templates over the tasks, evaluated when the execution succeeds. */
+  outputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 }, strict)
 
 /** `concurrency: { limit, behavior }` (behavior defaults to queue). */

@@ -1,25 +1,28 @@
-/** `{{ root.path }}` templates: extraction for validation, rendering for execution. */
+/**
+ * `{{ … }}` templates inside strings: splitting a string into text and expressions (runtime/expressions/), the
+ * references they hold (for validation, and for what the engine loads), and rendering. A string that is exactly
+ * one template yields the expression's value itself; otherwise values are stringified into the text.
+ */
+import { compileExpression, type Compiled } from '../expressions/compile.ts'
+import { evaluateExpression } from '../expressions/evaluate.ts'
+import { ROOTS, TEMPLATE_SCOPE, type ExpressionScope, type Root, type RootSet } from '../expressions/scope.ts'
 import { AppError, ErrorCode } from '../errors.ts'
 import type { Segment } from './path.ts'
 
-export const TEMPLATE_ROOTS = ['inputs', 'tasks', 'secrets', 'execution'] as const
 /** Template roots. There is deliberately no `env` root: the engine's environment is never reachable. */
-export type TemplateRoot = (typeof TEMPLATE_ROOTS)[number]
+export const TEMPLATE_ROOTS = ROOTS
+export type TemplateRoot = Root
 
-/** One `{{ ... }}` reference: `{{ tasks.a.output.items[0] }}` → root `tasks`, path `['a','output','items','0']`. */
+/** One read of a root in a template: `{{ tasks.a.output.items[0] }}` → root `tasks`, path `['a','output','items','0']`. */
 export interface TemplateRef {
   root: TemplateRoot
+  /** The static part of the access (a CEL expression may go on with computed keys). */
   path: string[]
   raw: string
 }
 
 /** What a template can see while a task's inputs and env are rendered. */
-export interface TemplateContext {
-  inputs: Record<string, unknown>
-  tasks: Record<string, { output: unknown }>
-  secrets: Record<string, string>
-  execution: { id: string; workflowId: string; [k: string]: unknown }
-}
+export type TemplateContext = ExpressionScope
 
 /** A malformed template inside one string. */
 export interface TemplateProblem {
@@ -27,12 +30,10 @@ export interface TemplateProblem {
   message: string
 }
 
-const EXPR = /^([A-Za-z_][\w-]*)((?:\.[\w-]+|\[\d+\])*)$/
+type Piece = { text: string } | { expr: Compiled; raw: string } | { problem: TemplateProblem }
 
-type Piece = { text: string } | { ref: TemplateRef } | { problem: TemplateProblem }
-
-/** Splits one string into literal text, references and problems (unclosed `{{`, unknown root, bad path). */
-function tokenize(s: string): Piece[] {
+/** Splits one string into literal text, expressions and problems (unclosed `{{`, bad expression). */
+function tokenize(s: string, set: RootSet): Piece[] {
   const pieces: Piece[] = []
   let i = 0
   while (i < s.length) {
@@ -45,27 +46,16 @@ function tokenize(s: string): Piece[] {
       return pieces
     }
     const raw = s.slice(open, close + 2)
-    pieces.push(parseExpression(raw, s.slice(open + 2, close).trim()))
+    const r = compileExpression(s.slice(open + 2, close), set)
+    pieces.push(r.ok ? { expr: r.expr, raw } : { problem: { raw, message: `malformed template ${raw}: ${r.message}` } })
     i = close + 2
   }
   if (i < s.length) pieces.push({ text: s.slice(i) })
   return pieces
 }
 
-function parseExpression(raw: string, expr: string): Piece {
-  const m = EXPR.exec(expr)
-  if (!m) return { problem: { raw, message: `malformed template ${raw}: expected {{ root.path }}` } }
-  const root = m[1] ?? ''
-  if (!(TEMPLATE_ROOTS as readonly string[]).includes(root)) {
-    return { problem: { raw, message: `unknown template root "${root}" in ${raw} (roots: ${TEMPLATE_ROOTS.join(', ')})` } }
-  }
-  const path = (m[2] ?? '').split(/\.|\[|\]/).filter((p) => p !== '')
-  if (path.length === 0) return { problem: { raw, message: `template ${raw} needs a name after "${root}"` } }
-  return { ref: { root: root as TemplateRoot, path, raw } }
-}
-
 /** Every reference and problem in a nested value, each with the segments of the string it sits in. */
-export function scanTemplates(value: unknown, at: Segment[] = []): {
+export function scanTemplates(value: unknown, at: Segment[] = [], set: RootSet = TEMPLATE_SCOPE): {
   refs: (TemplateRef & { at: Segment[] })[]
   problems: (TemplateProblem & { at: Segment[] })[]
 } {
@@ -73,8 +63,9 @@ export function scanTemplates(value: unknown, at: Segment[] = []): {
   const problems: (TemplateProblem & { at: Segment[] })[] = []
   const walk = (v: unknown, here: Segment[]): void => {
     if (typeof v === 'string') {
-      for (const p of tokenize(v)) {
-        if ('ref' in p) refs.push({ ...p.ref, at: here })
+      if (!v.includes('{{')) return
+      for (const p of tokenize(v, set)) {
+        if ('expr' in p) for (const r of p.expr.refs) refs.push({ root: r.root, path: r.path, raw: p.raw, at: here })
         else if ('problem' in p) problems.push({ ...p.problem, at: here })
       }
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...here, i]))
@@ -85,24 +76,8 @@ export function scanTemplates(value: unknown, at: Segment[] = []): {
 }
 
 /** Every well-formed reference in strings of a nested value (objects and arrays are walked). */
-export function extractTemplateRefs(value: unknown): TemplateRef[] {
-  return scanTemplates(value).refs.map(({ root, path, raw }) => ({ root, path, raw }))
-}
-
-/** Looks a reference up in the context; throws TEMPLATE_ERROR when the value does not exist. */
-export function resolveRef(ref: TemplateRef, ctx: TemplateContext): unknown {
-  const missing = () => new AppError(ErrorCode.TemplateError, `template ${ref.raw}: no such value`, { template: ref.raw })
-  let current: unknown = ctx[ref.root]
-  for (const [i, key] of ref.path.entries()) {
-    if (current === null || typeof current !== 'object') throw missing()
-    const container = current as Record<string, unknown>
-    // Secret names are stored upper case; accept any casing in the template.
-    const k = ref.root === 'secrets' && i === 0 && !Object.hasOwn(container, key) ? key.toUpperCase() : key
-    if (!Object.hasOwn(container, k)) throw missing()
-    current = container[k]
-  }
-  if (current === undefined) throw missing()
-  return current
+export function extractTemplateRefs(value: unknown, set: RootSet = TEMPLATE_SCOPE): TemplateRef[] {
+  return scanTemplates(value, [], set).refs.map(({ root, path, raw }) => ({ root, path, raw }))
 }
 
 function stringify(v: unknown): string {
@@ -111,36 +86,37 @@ function stringify(v: unknown): string {
   return String(v)
 }
 
-function renderTokens(pieces: readonly Piece[], ctx: TemplateContext): string {
+function renderPieces(pieces: readonly Piece[], ctx: TemplateContext): string {
   let out = ''
   for (const p of pieces) {
     if ('text' in p) out += p.text
-    else if ('ref' in p) out += stringify(resolveRef(p.ref, ctx))
+    else if ('expr' in p) out += stringify(evaluateExpression(p.expr, ctx, p.raw))
     else throw new AppError(ErrorCode.TemplateError, p.problem.message, { template: p.problem.raw })
   }
   return out
 }
 
 /** Renders every template in a string; values are stringified (objects as JSON). */
-export function renderString(s: string, ctx: TemplateContext): string {
-  return renderTokens(tokenize(s), ctx)
+export function renderString(s: string, ctx: TemplateContext, set: RootSet = TEMPLATE_SCOPE): string {
+  return s.includes('{{') ? renderPieces(tokenize(s, set), ctx) : s
 }
 
 /**
- * Renders a nested value. A string that is exactly one template yields the raw value (object,
- * number, …); any other string gets the values stringified into it.
+ * Renders a nested value. A string that is exactly one template yields the raw value (object, number, …); any
+ * other string gets the values stringified into it. Rendered values are never rendered again: a value that
+ * holds `{{ … }}` (an input, an output, a webhook body) is data.
  */
-export function renderValue(value: unknown, ctx: TemplateContext): unknown {
+export function renderValue(value: unknown, ctx: TemplateContext, set: RootSet = TEMPLATE_SCOPE): unknown {
   if (typeof value === 'string') {
-    // One scan: a lazy `^\{\{\s*(.*?)\s*\}\}$` regex backtracked quadratically on long whitespace runs.
-    const pieces = tokenize(value)
+    if (!value.includes('{{')) return value
+    const pieces = tokenize(value, set)
     const only = pieces.length === 1 ? pieces[0] : undefined
-    if (only && 'ref' in only) return resolveRef(only.ref, ctx)
-    return renderTokens(pieces, ctx)
+    if (only && 'expr' in only) return evaluateExpression(only.expr, ctx, only.raw)
+    return renderPieces(pieces, ctx)
   }
-  if (Array.isArray(value)) return value.map((v) => renderValue(v, ctx))
+  if (Array.isArray(value)) return value.map((v) => renderValue(v, ctx, set))
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, ctx)]))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renderValue(v, ctx, set)]))
   }
   return value
 }

@@ -1,4 +1,4 @@
-/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates, input defaults, and each task's kind's own. */
+/** Semantic checks on a normalised workflow: ids, the needs graph, durations, triggers (by their types), templates and conditions, input defaults, and each task's kind's own. */
 import { checkTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { findCycle } from './graph.ts'
@@ -9,8 +9,10 @@ import type { Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
 import { ID_PATTERN } from './schema.ts'
 import { kindOf, templatesOf, TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
+import { compileExpression } from '../expressions/compile.ts'
+import { CONDITION_SCOPE } from '../expressions/scope.ts'
 import { TASK_LISTS, tasksOf, type TaskList } from './task-lists.ts'
-import { scanTemplates } from './template.ts'
+import { scanTemplates, type TemplateRef } from './template.ts'
 import { indexUpstream } from './upstream.ts'
 
 /** Errors make a workflow invalid; warnings do not. */
@@ -143,39 +145,62 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   const lists = listViews(wf, src)
   const listOf = new Map<string, number>()
   lists.forEach((l, i) => { for (const t of l.tasks) if (!listOf.has(t.id)) listOf.set(t.id, i) })
+  /**
+   * One read of a root, by task `k` of list `li` (`where`), or by the workflow's outputs (undefined: evaluated once
+   * every task is done, so any task may be read and none is upstream of it).
+   */
+  const checkRef = (r: TemplateRef & { at: Segment[] }, where?: { li: number; k: number; id: string; list: TaskList; upstream: ReturnType<typeof indexUpstream> }): void => {
+    const [head = '', second] = r.path
+    if (r.root === 'inputs' && head !== '' && !inputs.has(head)) {
+      add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
+    } else if (r.root === 'secrets') {
+      usedSecrets.add(head.toUpperCase())
+      if (!secrets.has(head.toUpperCase())) {
+        add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
+      }
+    } else if (r.root === 'execution' && head === 'error' && where?.list !== 'onFailure' && where?.list !== 'finally') {
+      add(r.at, IssueCode.InvalidTemplate, `${r.raw}: execution.error is known only to the onFailure and finally tasks`)
+    } else if (r.root === 'tasks') {
+      const refList = listOf.get(head)
+      if (refList === undefined) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
+      else if (where === undefined) return
+      else if (refList > where.li) {
+        add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${where.id}" (in ${where.list}) runs before "${head}" (in ${lists[refList]!.list})`)
+      } else if (refList === where.li && where.upstream.needs(where.k, head) === false) {
+        // undefined: the task sits on or behind a cycle, which is reported as CYCLE. A task of an earlier
+        // list has ended before this list starts: its output is there if it succeeded.
+        add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${where.id}" must need "${head}" (directly or transitively) to use its ${second ?? 'output'}`)
+      }
+    }
+  }
   lists.forEach(({ list, tasks, at: sources }, li) => {
     const upstream = indexUpstream(withoutSelfNeeds(tasks))
     tasks.forEach((t, k) => {
       const at = sources[k] ?? [list, k]
+      const where = { li, k, id: t.id, list, upstream }
       const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
       for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
-      for (const r of refs) {
-        const [head = '', second] = r.path
-        if (r.root === 'inputs' && !inputs.has(head)) {
-          add(r.at, IssueCode.UndeclaredInput, `${r.raw} uses input "${head}", which is not declared in inputs`)
-        } else if (r.root === 'secrets') {
-          usedSecrets.add(head.toUpperCase())
-          if (!secrets.has(head.toUpperCase())) {
-            add(r.at, IssueCode.UndeclaredSecret, `${r.raw} uses secret "${head}", which is not listed in secrets`)
-          }
-        } else if (r.root === 'execution' && head === 'error' && list !== 'onFailure' && list !== 'finally') {
-          add(r.at, IssueCode.InvalidTemplate, `${r.raw}: execution.error is known only to the onFailure and finally tasks`)
-        } else if (r.root === 'tasks') {
-          const refList = listOf.get(head)
-          if (refList === undefined) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
-          else if (second !== 'output') add(r.at, IssueCode.InvalidTemplate, `${r.raw}: expected tasks.${head}.output…`)
-          else if (refList > li) {
-            add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" (in ${list}) runs before "${head}" (in ${lists[refList]!.list})`)
-          } else if (refList === li && upstream.needs(k, head) === false) {
-            // undefined: the task sits on or behind a cycle, which is reported as CYCLE. A task of an earlier
-            // list has ended before this list starts: its output is there if it succeeded.
-            add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${t.id}" must need "${head}" (directly or transitively) to use its output`)
-          }
-        }
-      }
+      for (const r of refs) checkRef(r, where)
+      if (t.if !== undefined) checkCondition(t.if, [...at, 'if'], add, (r) => checkRef(r, where))
     })
   })
+  for (const [name, value] of Object.entries(wf.outputs ?? {})) {
+    if (!/^[A-Za-z_][\w-]*$/.test(name)) add(['outputs', name], IssueCode.InvalidValue, `invalid output name "${name}" (letters, digits, - and _)`)
+    const { refs, problems } = scanTemplates(value, ['outputs', name], CONDITION_SCOPE)
+    for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
+    for (const r of refs) checkRef(r, undefined)
+  }
   for (const s of secrets) {
     if (!usedSecrets.has(s)) warnings.push({ at: ['secrets'], code: IssueCode.UnusedSecret, message: `secret ${s} is declared but never used` })
   }
+}
+
+/** A task's `if:`: one CEL expression over the condition roots (no secrets) that can be a boolean. */
+function checkCondition(source: string, at: Segment[], add: Add, checkRef: (r: TemplateRef & { at: Segment[] }) => void): void {
+  const r = compileExpression(source, CONDITION_SCOPE)
+  if (!r.ok) return add(at, IssueCode.InvalidTemplate, `if: ${r.message}`)
+  if (r.expr.kind === 'cel' && r.expr.type !== 'bool' && r.expr.type !== 'dyn') {
+    return add(at, IssueCode.InvalidTemplate, `if: must be a boolean; this expression is a ${r.expr.type}`)
+  }
+  for (const ref of r.expr.refs) checkRef({ root: ref.root, path: ref.path, raw: `if: ${source}`, at })
 }

@@ -84,6 +84,11 @@ export class ActionSchemas {
    * defaults into `value`. A schema that does not compile here (it did at load) is reported as one issue.
    */
   check(action: ActionDef, dir: SchemaDirection, value: unknown): SchemaIssue[] {
+    return this.checkKeyed(action, dir, value).map(({ keyword: _, ...issue }) => issue)
+  }
+
+  /** `check`, each issue with the JSON Schema keyword that failed (`required`, `additionalProperties`, `type`…). */
+  checkKeyed(action: ActionDef, dir: SchemaDirection, value: unknown): (SchemaIssue & { keyword: string })[] {
     const schema = action[dir]
     if (schema === undefined) return []
     let validate = this.compiled.get(schema)
@@ -91,11 +96,15 @@ export class ActionSchemas {
       try {
         validate = compileAlone(this.ajv ??= createAjv(false), schema)
       } catch (e) {
-        return [{ path: '(schema)', message: (e as Error).message }]
+        return [{ path: '(schema)', message: (e as Error).message, keyword: '$schema' }]
       }
       this.compiled.set(schema, validate)
     }
-    return validate(value) ? [] : toIssues(validate.errors ?? [])
+    if (validate(value)) return []
+    const errors = validate.errors ?? []
+    const issues = errors.slice(0, MAX_ISSUES).map((e) => ({ ...toIssue(e), keyword: e.keyword }))
+    if (errors.length > MAX_ISSUES) issues.push({ path: '(root)', message: `and ${errors.length - MAX_ISSUES} more issues`, keyword: '' })
+    return issues
   }
 }
 

@@ -153,10 +153,10 @@ export class CheckpointWriter {
     if (check === 'noop') return { ok: true, changed: false }
     if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
     const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'
-    this.db.query(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), updated_at = ?,
+    this.db.query(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), outputs = COALESCE(?, outputs), updated_at = ?,
         started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
         ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?`)
-      .run(t.to, t.reason ?? null, toJson(t.error), now, t.to, now, terminal ? 1 : 0, now, t.executionId)
+      .run(t.to, t.reason ?? null, toJson(t.error), toJson(t.outputs), now, t.to, now, terminal ? 1 : 0, now, t.executionId)
     this.audit(now, t.auditType ?? auditTypeForExecution(t.to), t.executionId, undefined, row.workflow_id, {
       from: row.state, to: t.to, ...(t.reason ? { reason: t.reason } : {}), ...(t.error ? { error: t.error } : {}), ...t.auditData,
     })

@@ -10,7 +10,7 @@ import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecution
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
-  trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; error: string | null
+  trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; outputs: string | null; error: string | null
   labels: string | null
   created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
 }
@@ -32,7 +32,7 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
       data: fromJson<Record<string, unknown>>(r.trigger_data),
       scheduledAt: r.scheduled_at ?? undefined,
     }),
-    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, labels: fromJson<Record<string, string>>(r.labels),
+    inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, outputs: fromJson<Record<string, unknown>>(r.outputs), labels: fromJson<Record<string, string>>(r.labels),
     error: fromJson<ErrorInfo>(r.error),
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })

@@ -242,6 +242,12 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE state IN ('PENDING', 'RUNNING', 'WAITING');
       CREATE INDEX executions_cancel_requested ON executions (owner) WHERE cancel_requested IS NOT NULL;`,
   },
+  {
+    version: 10,
+    name: 'execution outputs',
+    // The workflow's `outputs:`, rendered when an execution succeeds (JSON, masked like task outputs); NULL before.
+    sql: `ALTER TABLE executions ADD COLUMN outputs TEXT;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

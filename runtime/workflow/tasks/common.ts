@@ -1,7 +1,7 @@
 /**
- * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout`, `allowFailure` — and their
- * normalisation (durations to ms, `needs` to a list, retry defaults). Modifiers that will apply to any kind
- * (`if:`, `forEach:`, issue 13) belong here too, not in a kind.
+ * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout`, `if`,
+ * `allowFailure` — and their normalisation (durations to ms, `needs` to a list, retry defaults, `if:` to its
+ * expression). Modifiers that apply to any kind (`forEach:`, issue 13) belong here too, not in a kind.
  */
 import { Type, type TProperties } from '@sinclair/typebox'
 import { parseDuration } from '../../clock.ts'
@@ -24,6 +24,8 @@ export const COMMON_FIELDS = {
   retry: Type.Optional(RawRetry),
   timeout: Type.Optional(Str),
   allowFailure: Type.Optional(Type.Boolean()),
+  /** A CEL boolean, bare or as one `{{ … }}` (YAML's `true`/`false` too). */
+  if: Type.Optional(Type.Union([Str, Type.Boolean()])),
 } satisfies TProperties
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -58,7 +60,26 @@ export function normalizeCommon(item: Readonly<Record<string, unknown>>, at: Seg
   const timeoutMs = durationAt(item.timeout, [...at, 'timeout'], issues)
   if (timeoutMs !== undefined) common.timeoutMs = timeoutMs
   if (item.allowFailure === true) common.allowFailure = true
+  const condition = conditionOf(item.if, [...at, 'if'], issues)
+  if (condition !== undefined) common.if = condition
   return { common, needsAt }
+}
+
+/**
+ * `if:` as the expression it holds: bare (`size(tasks.a.output.items) > 0`), or one template
+ * (`{{ inputs.enabled }}`); a boolean is its CEL literal. Text around a template is refused: a condition is one
+ * expression, not a string.
+ */
+export function conditionOf(value: unknown, at: Segment[], issues: RawIssue[]): string | undefined {
+  if (typeof value === 'boolean') return String(value)
+  if (typeof value !== 'string') return undefined
+  const s = value.trim()
+  const open = s.indexOf('{{')
+  if (open < 0) return s
+  const close = s.indexOf('}}', open + 2)
+  if (open === 0 && close === s.length - 2) return s.slice(2, -2).trim()
+  issues.push({ at, code: IssueCode.InvalidTemplate, message: `if: is one expression, written bare or as one {{ … }} (got "${value}")` })
+  return undefined
 }
 
 /** `retry: {max, backoff?}` → RetryPolicy; backoff defaults to fixed 1s. */
