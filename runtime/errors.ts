@@ -38,6 +38,10 @@ export const ErrorCode = {
   RequestTimeout: 'REQUEST_TIMEOUT',
   /** The store cannot be written (disk full, I/O error, read-only, locked beyond the busy timeout): retry later. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
+  /** An approval task was rejected by a person (`workflow execution reject`). */
+  ApprovalRejected: 'APPROVAL_REJECTED',
+  /** An approval task's `timeout` passed with no decision. */
+  ApprovalTimedOut: 'APPROVAL_TIMED_OUT',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -145,6 +149,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   INTERNAL: row(500, 1),
   REQUEST_TIMEOUT: row(408, 1),
   STORAGE_UNAVAILABLE: row(503, 1),
+  APPROVAL_REJECTED: row(409, 1, false),
+  APPROVAL_TIMED_OUT: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

@@ -1,7 +1,7 @@
 /** The execution actor: owns one execution's view, commits each step, then performs its effects. */
 
 import type { Clock } from '../../runtime/clock.ts'
-import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
@@ -9,7 +9,7 @@ import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { nextExecutionState } from './logic.ts'
-import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
+import type { Decision, Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import { createView, outputsFor } from './view.ts'
 
@@ -43,6 +43,7 @@ export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
       ...(t.output !== undefined ? { output: t.output } : {}),
       ...(t.error ? { error: t.error } : {}),
       ...(t.nextAttemptAt !== undefined ? { nextAttemptAt: t.nextAttemptAt } : {}),
+      ...(t.attemptBase ? { attemptBase: t.attemptBase } : {}),
     }
   }
   return createView({ executionId: snapshot.execution.id, workflow: snapshot.workflow, inputs: snapshot.execution.inputs, runs })
@@ -50,13 +51,14 @@ export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
 
 export class ExecutionActor {
   private view: ExecutionView
-  private readonly ref: ActorRef<ExecutionInbox>
+  /** Each message's answer: a refusal of a `task.decide`, or nothing. */
+  private readonly ref: ActorRef<ExecutionInbox, ErrorInfo | undefined>
   private readonly aborts = new Map<string, AbortController>()
   private readonly life = new AbortController()
 
   constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
     this.view = viewOf(snapshot)
-    this.ref = spawnActor<ExecutionInbox>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
+    this.ref = spawnActor<ExecutionInbox, ErrorInfo | undefined>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
       // A crash in the actor's own code must not hang the execution: fail it visibly.
       onCrash: (error) => this.failHard(toErrorInfo(error).message),
     })
@@ -75,7 +77,13 @@ export class ExecutionActor {
     this.ref.tell(m)
   }
 
-  private async receive(m: ExecutionInbox): Promise<void> {
+  /** A decision on an awaiting run: resolves once it is committed (undefined), or with why it was refused. */
+  async decide(path: RunPath, decision: Decision): Promise<ErrorInfo | undefined> {
+    if (this.ref.stopped) return { code: ErrorCode.Conflict, message: `execution ${this.id} is stopping; try again`, retryable: true }
+    return this.ref.ask({ type: 'task.decide', path, decision })
+  }
+
+  private async receive(m: ExecutionInbox): Promise<ErrorInfo | undefined> {
     const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
     this.view = step.view
     if (step.transitions.length) {
@@ -84,6 +92,7 @@ export class ExecutionActor {
       if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
     }
     for (const e of step.effects) this.perform(e)
+    return step.refusal
   }
 
   private perform(e: Effect): void {
@@ -92,6 +101,12 @@ export class ExecutionActor {
       case 'scheduleRetry':
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
           () => this.ref.tell({ type: 'task.retryDue', path: e.path }),
+          () => {},
+        )
+        return
+      case 'scheduleWake':
+        this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
+          () => this.ref.tell({ type: 'task.wake', path: e.path }),
           () => {},
         )
         return

@@ -6,13 +6,13 @@
  */
 
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { isTerminalTask, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
+import { isOutsideWait, isTerminalTask, WaitReason, type AuditType, type TaskRunState } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import { renderValue } from '../../runtime/workflow/template.ts'
-import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
+import type { Decision, Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
 import { outputsFor } from './view.ts'
@@ -40,6 +40,8 @@ export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now
       return s.onStop('timingOut', error).advance().done()
     }
     case 'execution.interrupt': return s.onInterrupt().advance().done()
+    case 'task.wake': return s.onWake(msg.path).advance().done()
+    case 'task.decide': return s.onDecide(msg.path, msg.decision).advance().done()
     default: return assertNever(msg)
   }
 }
@@ -48,6 +50,7 @@ class Planner {
   private readonly transitions: Transition[] = []
   private readonly effects: Effect[] = []
   private readonly scope: StepScope
+  private refusal: ErrorInfo | undefined
 
   constructor(private readonly view: ExecutionView, private readonly now: number, private readonly steps: TaskSteps) {
     this.scope = {
@@ -64,7 +67,9 @@ class Planner {
   }
 
   done(): Step {
-    return { view: this.view, transitions: this.transitions, effects: this.effects }
+    const step: Step = { view: this.view, transitions: this.transitions, effects: this.effects }
+    if (this.refusal) step.refusal = this.refusal
+    return step
   }
 
   private get id(): string {
@@ -75,13 +80,19 @@ class Planner {
     this.view.tasks[path] = { ...this.view.tasks[path]!, ...patch }
   }
 
-  /** First message: re-arm the retry waits a resumed execution holds (dispatch happens on RetryDue). */
+  /**
+   * First message: re-arm the waits a resumed execution holds, from the stored times — a retry's (dispatch
+   * happens on RetryDue) and an awaiting run's wake-up time (a durable wait, an approval's deadline), so a wait
+   * that was due while the engine was down fires now, and one that was not fires when it was meant to.
+   */
   onStart(): this {
     if (this.view.phase !== 'running') return this
     for (const t of this.view.plan.tasks) {
       const run = this.view.tasks[t.id]!
-      if (run.state === 'WAITING' && run.nextAttemptAt !== undefined && !this.view.inFlight.has(t.id))
-        this.effects.push({ type: 'scheduleRetry', path: t.id, at: Math.max(this.now, run.nextAttemptAt) })
+      if (run.state !== 'WAITING' || run.nextAttemptAt === undefined || this.view.inFlight.has(t.id)) continue
+      const at = Math.max(this.now, run.nextAttemptAt)
+      // Any other stored wait with a due time is a retry's (as before typed reasons, whatever a row says).
+      this.effects.push({ type: isOutsideWait(run.reason) ? 'scheduleWake' : 'scheduleRetry', path: t.id, at })
     }
     return this
   }
@@ -95,17 +106,23 @@ class Planner {
     return this.conclude(path, attempt, outcome)
   }
 
-  /** An attempt's outcome: SUCCESS, a retry wait while the task's `retry` allows one, or FAILED. */
-  private conclude(path: RunPath, attempt: number, outcome: TaskOutcome): this {
+  /**
+   * An attempt's outcome: SUCCESS, a retry wait while the task's `retry` allows one, or FAILED. `audit` names
+   * the event that records it instead of the one its state implies (a decision: APPROVED, REJECTED).
+   */
+  private conclude(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: { type: AuditType; data: Record<string, unknown> }): this {
+    const recorded = audit ? { auditType: audit.type, auditData: audit.data } : {}
     if (outcome.ok) {
       this.set(path, { state: 'SUCCESS', output: outcome.output })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output, ...recorded })
       this.settle(path, 'SUCCESS')
       return this
     }
     const timedOut = outcome.error.code === ErrorCode.TaskTimedOut
     const retry = this.taskAt(path)?.retry
-    const canRetry = this.view.phase === 'running' && retry !== undefined && attempt <= retry.max &&
+    // After a restart, the attempts before it do not count: the task gets its whole retry budget again.
+    const tried = attempt - (this.view.tasks[path]?.attemptBase ?? 0)
+    const canRetry = this.view.phase === 'running' && retry !== undefined && tried <= retry.max &&
       isRetryable(outcome.error.code)
     if (canRetry) {
       const at = this.now + backoffDelay(retry, attempt)
@@ -120,7 +137,7 @@ class Planner {
     this.set(path, { state: 'FAILED', error: outcome.error })
     this.transitions.push({
       kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: outcome.error,
-      ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
+      ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}), ...recorded,
     })
     this.settle(path, 'FAILED')
     return this
@@ -132,6 +149,83 @@ class Planner {
     if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || at === undefined) return this
     this.dispatch(at)
     return this
+  }
+
+  /** The wake-up time of an awaiting run came: its kind says how the attempt ends. */
+  onWake(path: RunPath): this {
+    const run = this.awaiting(path)
+    const task = this.taskAt(path)
+    if (!run || !task || run.nextAttemptAt === undefined) return this
+    if (run.nextAttemptAt > this.now) {
+      // A timer that fired a little early (timer rounding): it is not time yet.
+      this.effects.push({ type: 'scheduleWake', path, at: run.nextAttemptAt })
+      return this
+    }
+    const step = this.stepOf(task.kind)
+    const attempt = run.attempt + 1
+    const outcome = this.attemptOutcome(() => step?.wake
+      ? step.wake(task, { path, attempt, now: this.now }, this.scope)
+      : { ok: false, error: { code: ErrorCode.Internal, message: `task kind "${task.kind}" awaits but has no wake` } })
+    this.endAwait(path, attempt, outcome)
+    return this
+  }
+
+  /**
+   * A decision on an awaiting run (an approval). Refused, with nothing changed, when the run is not awaiting or
+   * its kind takes no decisions or refuses this one (`Step.refusal`); else the attempt ends as the kind says.
+   */
+  onDecide(path: RunPath, decision: Decision): this {
+    const task = this.taskAt(path)
+    if (!task) {
+      this.refusal = { code: ErrorCode.NotFound, message: `execution ${this.id} has no task ${path}` }
+      return this
+    }
+    const run = this.awaiting(path)
+    const step = this.stepOf(task.kind)
+    if (!run || !step?.decide) {
+      const state = this.view.tasks[path]!.state
+      this.refusal = { code: ErrorCode.Conflict, message: `task ${path} is not waiting for a decision (it is ${state})`, details: { state } }
+      return this
+    }
+    let outcome: TaskOutcome
+    try {
+      outcome = step.decide(task, decision, this.scope)
+    } catch (e) {
+      this.refusal = toErrorInfo(e)
+      return this
+    }
+    const data = decision.verdict === 'approve'
+      ? { by: decision.by, inputs: Object.keys(decision.inputs) }
+      : { by: decision.by, reason: decision.reason }
+    this.endAwait(path, run.attempt + 1, outcome, { type: decision.verdict === 'approve' ? 'APPROVED' : 'REJECTED', data })
+    return this
+  }
+
+  /** The run at `path` if it awaits something outside it (a time, a decision) while the execution runs. */
+  private awaiting(path: RunPath): TaskView | undefined {
+    const run = this.view.tasks[path]
+    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || !isOutsideWait(run.reason) || this.view.inFlight.has(path)) return undefined
+    return run
+  }
+
+  /** An await ends as one attempt: RUNNING and its outcome, committed together. */
+  private endAwait(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: { type: AuditType; data: Record<string, unknown> }): void {
+    this.set(path, { state: 'RUNNING', attempt, nextAttemptAt: undefined })
+    this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })
+    this.conclude(path, attempt, outcome, audit)
+  }
+
+  private stepOf(kind: string) {
+    return Object.hasOwn(this.steps, kind) ? this.steps[kind] : undefined
+  }
+
+  /** A kind's hook, its throw turned into a failed attempt. */
+  private attemptOutcome(run: () => TaskOutcome): TaskOutcome {
+    try {
+      return run()
+    } catch (e) {
+      return { ok: false, error: toErrorInfo(e) }
+    }
   }
 
   /** Cancel or timeout: every unfinished task ends now (committed first), then running attempts are aborted. */
@@ -186,7 +280,7 @@ class Planner {
     const path = task.id
     const attempt = this.view.tasks[path]!.attempt + 1
     this.set(path, { attempt, nextAttemptAt: undefined })
-    const step = Object.hasOwn(this.steps, task.kind) ? this.steps[task.kind] : undefined
+    const step = this.stepOf(task.kind)
     let d: Dispatch
     try {
       d = step
@@ -206,6 +300,17 @@ class Planner {
         this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })
         this.conclude(path, attempt, d.outcome)
         return
+      case 'await': {
+        // No attempt yet: the attempt is the instant the wait ends (wake or decision), committed RUNNING then.
+        const at = d.until
+        this.set(path, { state: 'WAITING', reason: d.reason, attempt: attempt - 1, nextAttemptAt: at })
+        this.transitions.push({
+          kind: 'task', executionId: this.id, taskId: path, to: 'WAITING', reason: d.reason,
+          ...(at !== undefined ? { nextAttemptAt: at } : {}),
+        })
+        if (at !== undefined) this.effects.push({ type: 'scheduleWake', path, at: Math.max(this.now, at) })
+        return
+      }
       default:
         return assertNever(d)
     }

@@ -11,11 +11,13 @@ interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
   trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; error: string | null
   created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
+  replay_of: string | null; replay_from: string | null
 }
 interface TaskRunRow {
   execution_id: string; task_id: string; position: number; state: TaskRunState; reason: string | null; attempt: number
   output: string | null; error: string | null; next_attempt_at: number | null; started_at: number | null
   ended_at: number | null; updated_at: number; parent_path: string | null; kind: string; iteration: number | null
+  attempt_base: number
 }
 interface AttemptRow {
   execution_id: string; task_id: string; attempt: number; state: TaskRunState; runner: string | null
@@ -31,6 +33,7 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
       scheduledAt: r.scheduled_at ?? undefined,
     }),
     inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, error: fromJson<ErrorInfo>(r.error),
+    replayOf: r.replay_of !== null ? { executionId: r.replay_of, fromTask: r.replay_from ?? '' } : undefined,
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })
 
@@ -44,7 +47,7 @@ const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord 
   compact({
     executionId: r.execution_id, taskId: r.task_id, parentPath: r.parent_path ?? undefined, kind: r.kind,
     iteration: r.iteration ?? undefined, position: r.position, state: r.state, reason: r.reason ?? undefined,
-    attempt: r.attempt, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
+    attempt: r.attempt, attemptBase: r.attempt_base || undefined, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
     nextAttemptAt: r.next_attempt_at ?? undefined, startedAt: r.started_at ?? undefined,
     endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
   })
