@@ -13,13 +13,15 @@ import { isTerminalExecution } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
-import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { ExecutionRecord, ExecutionSnapshot, TaskRunRecord } from '../../runtime/store/types.ts'
+import type { Decision } from '../execution/protocol.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest } from '../engine-types.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import { admit, admissionError } from './admission.ts'
 import { CheckpointBatcher, type BatcherOptions } from './batcher.ts'
+import { decideTask } from './decisions.ts'
 import { EventHub } from './events.ts'
 import type { CancelPlan, SupervisorEffect, SupervisorInbox } from './inbox.ts'
 import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
@@ -153,6 +155,15 @@ export class Supervisor {
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
     }
     return (await this.store.executions.get(id))!
+  }
+
+  /** A decision on an awaiting run (an approval), taken by the execution's actor (see decisions.ts). */
+  decide(id: string, path: string, decision: Decision): Promise<TaskRunRecord> {
+    return decideTask({
+      store: this.store, clock: this.opts.clock,
+      locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
+      worker: (workerId) => this.pool.find(workerId),
+    }, id, path, decision)
   }
 
   async waitFor(id: string): Promise<ExecutionRecord> {

@@ -6,7 +6,8 @@ import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
-import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import type { Decision } from '../execution/protocol.ts'
+import type { DecideReply, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
 import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
@@ -86,6 +87,14 @@ export class ExecutionHost {
 
   cancel(executionId: string, reason: string): void {
     this.actors.get(executionId)?.tell({ type: 'execution.cancel', reason })
+  }
+
+  /** A decision for an awaiting run (see WorkerApi.decide). */
+  async decide(executionId: string, path: string, decision: Decision): Promise<DecideReply> {
+    const actor = this.actors.get(executionId)
+    if (!actor) return { kind: 'absent' }
+    const error = await actor.decide(path, decision)
+    return error ? { kind: 'refused', error } : { kind: 'taken' }
   }
 
   /** Stops every execution without a terminal state (shutdown), then kills the spare plugin processes. */
