@@ -1,7 +1,8 @@
-/** `/executions`: list with filters, detail, logs (newest first), audit, SSE events, cancel. */
+/** `/executions`: list with filters, detail, logs (newest first), audit, SSE events, cancel, approvals. */
 import { Elysia, sse } from 'elysia'
 import { IdParams } from '../models/common.ts'
-import { CancelBody, EventsQuery, ListExecutionsQuery, ListLogsQuery } from '../models/executions.ts'
+import { callerOf } from '../auth.ts'
+import { ApproveBody, CancelBody, EventsQuery, ListExecutionsQuery, ListLogsQuery, RejectBody, TaskParams } from '../models/executions.ts'
 import type { ServiceContext } from '../services/context.ts'
 import { executionEvents } from '../services/event-stream.ts'
 import type { ExecutionService } from '../services/executions.ts'
@@ -41,4 +42,14 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
       params: IdParams,
       body: CancelBody,
       detail: { summary: 'Cancel (idempotent: a terminal execution is returned unchanged)', tags: ['executions'] },
+    })
+    .post('/:id/tasks/:taskId/approve', ({ params, body, request }) => executions.approve(params.id, params.taskId, body?.inputs ?? {}, callerOf(request)), {
+      params: TaskParams,
+      body: ApproveBody,
+      detail: { summary: 'Approve an approval task (inputs checked by its schema become its output); audited with the API key\'s name', tags: ['executions'] },
+    })
+    .post('/:id/tasks/:taskId/reject', ({ params, body, request }) => executions.reject(params.id, params.taskId, body.reason, callerOf(request)), {
+      params: TaskParams,
+      body: RejectBody,
+      detail: { summary: 'Reject an approval task (it fails APPROVAL_REJECTED); audited with the API key\'s name', tags: ['executions'] },
     })

@@ -91,6 +91,18 @@ export class ExecutionService {
     return toExecutionSummary(settled)
   }
 
+  /** Approves an approval task waiting in `id`; `by` is the caller's API key name. Answers the execution as committed. */
+  async approve(id: string, taskId: string, inputs: Record<string, unknown>, by: string): Promise<ExecutionDetail> {
+    await requireEngine(this.ctx).decide(id, taskId, { verdict: 'approve', inputs, by })
+    return this.get(id)
+  }
+
+  /** Rejects an approval task waiting in `id` (the task fails APPROVAL_REJECTED). */
+  async reject(id: string, taskId: string, reason: string, by: string): Promise<ExecutionDetail> {
+    await requireEngine(this.ctx).decide(id, taskId, { verdict: 'reject', reason, by })
+    return this.get(id)
+  }
+
   async exists(id: string): Promise<void> {
     if (!(await this.ctx.store.executions.get(id))) throw notFound(id)
   }

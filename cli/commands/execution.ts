@@ -1,13 +1,14 @@
-/** `workflow execution list|inspect|logs|cancel`: remote, through the Eden client. */
+/** `workflow execution list|inspect|logs|cancel|approve|reject`: remote, through the Eden client. */
 import type { CAC } from 'cac'
 import type { LogRecord } from '../../runtime/store/types.ts'
 import { call } from '../../api/client.ts'
 import { connect } from '../connection.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'
+import { inputFlags, parseTextInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, usageError, type CliContext } from '../output.ts'
 import { auditText, executionTable, inputsText, inspectText, logLine, timelineText } from '../render/execution.ts'
 
-const ACTIONS = ['list', 'inspect', 'logs', 'cancel'] as const
+const ACTIONS = ['list', 'inspect', 'logs', 'cancel', 'approve', 'reject'] as const
 const str = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v))
 
 /** A non-negative integer flag, or a usage error naming it. */
@@ -21,7 +22,7 @@ function intFlag(name: string, v: unknown): number | undefined {
 /** Registers `execution <action> [id]`. */
 export function register(cli: CAC, _ctx: CliContext): void {
   cli
-    .command('execution <action> [id]', 'Executions: list | inspect <id> | logs <id> | cancel <id>')
+    .command('execution <action> [id] [task]', 'Executions: list | inspect <id> | logs <id> | cancel <id> | approve <id> <task> | reject <id> <task>')
     .option('--workflow <id>', 'list: only this workflow')
     .option('--state <states>', 'list: only these states (comma-separated)')
     .option('--limit <n>', 'list/logs: page size')
@@ -33,8 +34,11 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .option('--level <levels>', 'logs: only these levels, e.g. WARN,ERROR')
     .option('--since <when>', 'logs: only lines since an ISO time or a duration ago (5m)')
     .option('--follow', 'logs: stream new lines until the execution ends')
+    .option('--input <key=value>', 'approve: an input for the approval (repeatable); checked by the task\'s schema')
+    .option('--reason <text>', 'reject: why (required)')
     .example((name) => `  $ ${name} execution logs ex_123 --level WARN,ERROR --since 5m`)
-    .action(runCommand(async (action: string, id: string | undefined, options: Record<string, unknown>) => {
+    .example((name) => `  $ ${name} execution approve ex_123 gate --input ticket=OPS-42`)
+    .action(runCommand(async (action: string, id: string | undefined, task: string | undefined, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       if (!(ACTIONS as readonly string[]).includes(action)) throw usageError(`unknown execution action "${action}" (expected: ${ACTIONS.join(', ')})`)
       if (action !== 'list' && id === undefined) throw usageError(`execution ${action} needs an execution id`)
@@ -61,6 +65,18 @@ export function register(cli: CAC, _ctx: CliContext): void {
       if (action === 'cancel') {
         const ex = await call(one.cancel.post({}), conn.url)
         emit(ex, { json: g.json, human: (e) => `execution ${e.id} is ${e.state}` })
+        return
+      }
+      if (action === 'approve' || action === 'reject') {
+        if (task === undefined) throw usageError(`execution ${action} needs an execution id and a task id`)
+        const reason = str(options.reason)
+        if (action === 'reject' && reason === undefined) throw usageError('execution reject needs --reason <text>', { path: '--reason' })
+        const decided = one.tasks({ taskId: task })
+        const detail = action === 'approve'
+          ? await call(decided.approve.post({ inputs: parseTextInputs(inputFlags(options.input)) }), conn.url)
+          : await call(decided.reject.post({ reason: reason! }), conn.url)
+        const run = detail.tasks.find((t) => t.taskId === task)
+        emit(detail, { json: g.json, human: (d) => `task ${task} is ${run?.state ?? '?'}; execution ${d.id} is ${d.state}` })
         return
       }
       const query = { taskId: str(options.task), level: str(options.level), since: str(options.since), limit, offset }
