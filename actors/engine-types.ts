@@ -81,6 +81,17 @@ export interface Engine {
   /** Idempotent: a terminal execution is returned unchanged. */
   cancel(executionId: string, reason?: string): Promise<ExecutionRecord>
   /**
+   * Re-runs a FAILED or CANCELLED execution in the same execution: its failed, cancelled, interrupted and skipped
+   * runs get new attempts, SUCCESS outputs are kept, RESTARTED is audited (with `by`, an API key's name).
+   * NOT_FOUND; CONFLICT in any other state.
+   */
+  restart(executionId: string, by?: string): Promise<ExecutionRecord>
+  /**
+   * A new execution of the same workflow snapshot that reuses the recorded outputs of the tasks upstream of
+   * `from` and runs the rest, with `inputs` replacing the original's; linked by `replayOf`.
+   */
+  replay(executionId: string, req: { from: string; inputs?: Record<string, unknown>; by?: string }): Promise<ExecutionRecord>
+  /**
    * A decision on an awaiting run (an approval's approve or reject); resolves with the run as committed.
    * NOT_FOUND (execution, task), CONFLICT (nothing waits for a decision there), INVALID_INPUT (inputs refused).
    */

@@ -74,6 +74,8 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     start: (req, o) => supervisor.start(req, o),
     cancel: (id, reason) => supervisor.cancel(id, reason),
     decide: (id, taskId, decision) => supervisor.decide(id, taskId, decision),
+    restart: (id, by) => supervisor.restart(id, by),
+    replay: (id, req) => supervisor.replay(id, req),
     waitFor: (id) => supervisor.waitFor(id),
     snapshot: (id) => supervisor.snapshot(id),
     subscribe: (l) => supervisor.subscribe(l),

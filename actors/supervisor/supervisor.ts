@@ -22,6 +22,7 @@ import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import { admit, admissionError } from './admission.ts'
 import { CheckpointBatcher, type BatcherOptions } from './batcher.ts'
 import { decideTask } from './decisions.ts'
+import { replayExecution, restartExecution, type ReplayRequest, type RerunDeps } from './reruns.ts'
 import { EventHub } from './events.ts'
 import type { CancelPlan, SupervisorEffect, SupervisorInbox } from './inbox.ts'
 import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
@@ -155,6 +156,32 @@ export class Supervisor {
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
     }
     return (await this.store.executions.get(id))!
+  }
+
+  /** Re-runs a FAILED or CANCELLED execution in place, from the runs that did not succeed (see reruns.ts). */
+  restart(id: string, by?: string): Promise<ExecutionRecord> {
+    return restartExecution(this.rerunDeps(), id, by)
+  }
+
+  /** A new execution reusing the outputs of the tasks upstream of `req.from` in `id` (see reruns.ts). */
+  async replay(id: string, req: ReplayRequest): Promise<ExecutionRecord> {
+    const snap = await this.store.executions.snapshot(id)
+    if (!snap) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`, { id })
+    return replayExecution(this.rerunDeps(), snap, req)
+  }
+
+  private rerunDeps(): RerunDeps {
+    return {
+      store: this.store, clock: this.opts.clock,
+      commit: (t, o) => this.batcher.submit(t, o),
+      locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
+      refused: () => admissionError({ accepting: this.state.accepting }, '', 'inline'),
+      run: (executionId, workflowId) => {
+        this.events.track(executionId, workflowId)
+        this.mailbox.tell({ type: 'enqueue', executionId })
+      },
+      emit: (e) => this.events.emit(e),
+    }
   }
 
   /** A decision on an awaiting run (an approval), taken by the execution's actor (see decisions.ts). */

@@ -61,6 +61,27 @@ export interface CreateExecution {
   revision: number
   inputs: Record<string, unknown>
   trigger: TriggerInfo
+  /**
+   * A replay of another execution: the runs named in `reused` are created SUCCESS (reason REUSED) with the
+   * output recorded there instead of PENDING, and the execution links to the original (`replayOf`).
+   */
+  replay?: { of: string; from: string; reused: Readonly<Record<string, unknown>> }
+}
+
+/**
+ * Restarts an execution that ended FAILED or CANCELLED — the one way out of a terminal state (isRestartable in
+ * runtime/state/states.ts); ordinary transitions never leave one. The execution becomes PENDING again, owned by
+ * the committing engine, its error, reason, start and end cleared. Every run that did not succeed becomes PENDING
+ * (reason RESTARTED; error, output and wake-up time cleared), keeping its attempt count, which becomes its
+ * `attemptBase`: new attempts number on from there and get the task's whole retry budget. SUCCESS runs keep their
+ * outputs. Audited RESTARTED once for the execution (`data.tasks`: the runs given back, `by`) and once per run.
+ * INVALID_TRANSITION from any other state (a second restart of the same execution included).
+ */
+export interface RestartExecution {
+  kind: 'restart'
+  executionId: string
+  /** Who asked (an API key's name), for the audit event. */
+  by?: string
 }
 
 /**
@@ -86,7 +107,8 @@ export interface ClaimExecution {
   executionId: string
 }
 
-export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution
+export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution |
+  RestartExecution
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 

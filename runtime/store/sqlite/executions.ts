@@ -56,15 +56,28 @@ export class ExecutionRepo {
   constructor(private readonly db: Database) {}
 
   /** Inserts a PENDING execution and one PENDING run per top-level task, keyed by its path (its id) (call inside a transaction). */
-  insert(e: { id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string }): void {
+  /**
+   * Inserts a PENDING execution and one PENDING run per top-level task, keyed by its path (its id) (call inside a
+   * transaction); a replay's reused runs are SUCCESS with the output recorded in the original instead.
+   */
+  insert(e: {
+    id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string
+    replay?: { of: string; from: string; reused: Readonly<Record<string, unknown>> }
+  }): void {
     this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
-        inputs, created_at, updated_at, owner) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?)`).run(
+        inputs, created_at, updated_at, owner, replay_of, replay_from) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
-      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null,
+      e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null, e.replay?.of ?? null, e.replay?.from ?? null,
     )
     const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind)
         VALUES (?, ?, ?, 'PENDING', 0, ?, ?)`)
-    e.workflow.tasks.forEach((t, i) => insertTask.run(e.id, t.id, i, e.now, t.kind))
+    const insertReused = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, reason, attempt, output, updated_at, kind)
+        VALUES (?, ?, ?, 'SUCCESS', 'REUSED', 0, ?, ?, ?)`)
+    const reused = e.replay?.reused
+    e.workflow.tasks.forEach((t, i) => {
+      if (reused && Object.hasOwn(reused, t.id)) insertReused.run(e.id, t.id, i, toJson(reused[t.id]), e.now, t.kind)
+      else insertTask.run(e.id, t.id, i, e.now, t.kind)
+    })
   }
 
   get(id: string): ExecutionRecord | undefined {
