@@ -136,3 +136,85 @@ describe('approvals over the CLI and the API', () => {
     expect(unauthorized.status).toBe(401)
   }, 90_000)
 })
+
+const flakyWorkflow = (key: string) => `
+id: flaky
+inputs: { label: { type: string, default: first } }
+tasks:
+  - id: a
+    type: test/probe.effect
+    inputs: { key: ${key}, value: "{{ inputs.label }}" }
+  - id: b
+    type: test/probe.effect
+    needs: [a]
+    inputs: { key: ${key}, failUntilAttempt: 2, value: "{{ tasks.a.output.value }}" }
+  - id: c
+    type: test/probe.effect
+    needs: [b]
+    inputs: { key: ${key}, value: "{{ inputs.label }}" }
+`
+
+/** Attempts that reached their side effect, per task. */
+const counts = (key: string) => effects(key).reduce<Record<string, number>>((m, e) => ({ ...m, [e.taskId]: (m[e.taskId] ?? 0) + 1 }), {})
+
+describe('restart and replay over the CLI and the API', () => {
+  it('CLI: restart --wait re-runs only what failed (exit 0, one JSON document); a SUCCESS execution exits 1 CONFLICT', async () => {
+    const key = effectKey('cli-restart')
+    expect((await run('apply', file(`flaky-${key}.yaml`, flakyWorkflow(key)), '--json')).code).toBe(0)
+    const failed = await run('trigger', 'flaky', '--wait', '--json')
+    expect(failed.code).toBe(1)
+    const id = oneJson(failed).id as string
+    expect(counts(key)).toEqual({ a: 1 })
+
+    const r = await run('execution', 'restart', id, '--wait', '--json')
+    expect(r.code).toBe(0)
+    const detail = oneJson(r)
+    expect(detail).toMatchObject({ id, state: 'SUCCESS' })
+    expect(detail.tasks.map((t: { taskId: string; attempts: number }) => [t.taskId, t.attempts])).toEqual([['a', 1], ['b', 2], ['c', 1]])
+    expect(counts(key)).toEqual({ a: 1, b: 1, c: 1 })
+    const audit = oneJson(await run('execution', 'inspect', id, '--audit', '--json')).audit as { type: string; taskId?: string; data: { by?: string } }[]
+    expect(audit.find((a) => a.type === 'RESTARTED' && a.taskId === undefined)?.data.by).toBe('alice')
+
+    const again = await run('execution', 'restart', id, '--json')
+    expect(again.code).toBe(1)
+    expect(oneJson(again).error.code).toBe('CONFLICT')
+    const missing = await run('execution', 'restart', 'ex_nope', '--json')
+    expect(missing.code).toBe(4)
+  }, 90_000)
+
+  it('CLI: replay --from with --input (typed by the declaration) creates a linked execution that reuses what is upstream', async () => {
+    const key = effectKey('cli-replay')
+    expect((await run('apply', file(`flaky2-${key}.yaml`, flakyWorkflow(key).replace('failUntilAttempt: 2', 'failUntilAttempt: 0')), '--json')).code).toBe(0)
+    const original = oneJson(await run('trigger', 'flaky', '--wait', '--json'))
+    expect(original.state).toBe('SUCCESS')
+    const noFrom = await run('execution', 'replay', original.id, '--json')
+    expect(noFrom.code).toBe(2)
+    const r = await run('execution', 'replay', original.id, '--from', 'b', '--input', 'label=second', '--wait', '--json')
+    expect(r.code).toBe(0)
+    const replay = oneJson(r)
+    expect(replay.id).not.toBe(original.id)
+    expect(replay).toMatchObject({ state: 'SUCCESS', replayOf: { executionId: original.id, fromTask: 'b' }, inputs: { label: 'second' } })
+    expect(replay.tasks.map((t: { taskId: string; reason?: string }) => [t.taskId, t.reason ?? null])).toEqual([['a', 'REUSED'], ['b', null], ['c', null]])
+    expect(replay.tasks[2].output.value).toBe('second')
+    expect(counts(key)).toEqual({ a: 1, b: 2, c: 2 })
+    const human = await run('execution', 'inspect', replay.id)
+    expect(human.stdout).toContain(`replay of ${original.id} from task b`)
+  }, 90_000)
+
+  it('API (Eden): restart and replay are typed; errors come back as 4xx with their codes', async () => {
+    const api = createClient(url, ALICE).api.v1.executions
+    const key = effectKey('api-restart')
+    expect((await run('apply', file(`flaky3-${key}.yaml`, flakyWorkflow(key)), '--json')).code).toBe(0)
+    const id = oneJson(await run('trigger', 'flaky', '--wait', '--json')).id as string
+    const restarted = await call(api({ id }).restart.post({}))
+    expect(restarted).toMatchObject({ id, state: 'PENDING' })
+    await waitUntil('the restart to end', async () => (await call(api({ id }).get())).state === 'SUCCESS')
+    const replay = await call(api({ id }).replay.post({ from: 'c' }))
+    expect(replay.replayOf).toEqual({ executionId: id, fromTask: 'c' })
+    expect((await api({ id }).replay.post({ from: 'nope' })).status).toBe(404)
+    expect((await api({ id }).replay.post({ from: 'b', inputs: { nope: 1 } })).status).toBe(400)
+    expect((await api({ id: 'ex_nope' }).restart.post({})).status).toBe(404)
+    await waitUntil('the replay to end', async () => (await call(api({ id: replay.id }).get())).state === 'SUCCESS')
+    expect(counts(key)).toEqual({ a: 1, b: 1, c: 2 })
+  }, 90_000)
+})

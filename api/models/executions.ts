@@ -29,3 +29,10 @@ export const ApproveBody = t.Optional(t.Object({
 }))
 
 export const RejectBody = t.Object({ reason: t.String({ minLength: 1, maxLength: 500 }) })
+
+export const RestartBody = t.Optional(t.Object({}))
+
+export const ReplayBody = t.Object({
+  from: t.String({ minLength: 1, maxLength: 1024, description: 'The task to run again from: what it needs (transitively) is reused' }),
+  inputs: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Inputs replacing the original execution\'s' })),
+})

@@ -103,6 +103,16 @@ export class ExecutionService {
     return this.get(id)
   }
 
+  /** Re-runs a FAILED or CANCELLED execution in place (RESTARTED audited with `by`, the caller's key name). */
+  async restart(id: string, by: string): Promise<ExecutionSummary> {
+    return toExecutionSummary(await requireEngine(this.ctx).restart(id, by))
+  }
+
+  /** A new execution reusing the outputs upstream of `from`; it links to `id` (`replayOf`). */
+  async replay(id: string, body: { from: string; inputs?: Record<string, unknown> }, by: string): Promise<ExecutionSummary> {
+    return toExecutionSummary(await requireEngine(this.ctx).replay(id, { from: body.from, ...(body.inputs ? { inputs: body.inputs } : {}), by }))
+  }
+
   async exists(id: string): Promise<void> {
     if (!(await this.ctx.store.executions.get(id))) throw notFound(id)
   }

@@ -24,9 +24,11 @@ export function inspectText(e: ExecutionDetail): string {
     `  ended     ${humanTime(e.endedAt)}`,
     `  duration  ${humanDuration(e.durationMs)}`,
   ]
+  if (e.replayOf) head.push(`  replay of ${e.replayOf.executionId} from task ${e.replayOf.fromTask}`)
   if (e.error) head.push(`  error     ${colors.red(e.error.code)}: ${e.error.message}`)
   const rows = e.tasks.map((t) => ({
-    task: t.taskId, type: t.type, state: paintState(t.state), attempts: `${t.attempts}/${t.maxAttempts}`,
+    // Why a run waits (TIMER, APPROVAL, RETRY_BACKOFF…) says what it is waiting for.
+    task: t.taskId, type: t.type, state: `${paintState(t.state)}${t.state === 'WAITING' && t.reason ? ` (${t.reason})` : ''}`, attempts: `${t.attempts}/${t.maxAttempts}`,
     duration: humanDuration(t.durationMs), error: t.error ? `${t.error.code}: ${oneLine(t.error.message)}` : undefined,
   }))
   return [...head, '', table(rows, ['task', 'type', 'state', { key: 'attempts', align: 'right' }, { key: 'duration', align: 'right' }, 'error'])].join('\n')
