@@ -7,6 +7,7 @@ import { createEngine, toExecutionDetail, type ExecutionDetail } from '../../api
 import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
+import { approvalPrompter } from '../approval-prompt.ts'
 import { inputFlags, parseInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
 import { humanDuration, paintState } from '../render/format.ts'
@@ -41,6 +42,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
         : plainProgress((s) => process.stdout.write(`${s}\n`))
       const unsubscribe = engine.subscribe((e) => progress?.onEvent(e))
       const execution = await engine.start({ workflow, inputs, trigger: { type: 'manual' } })
+      // A pending approval is decided here, from stdin: the engine is this process (no server to send it to).
+      const approvals = approvalPrompter(engine, execution.id, (s) => process.stderr.write(s))
+      const unsubscribeApprovals = engine.subscribe((e) => approvals.onEvent(e))
       let interrupted = false
       const onSigint = () => {
         if (interrupted) process.exit(130)
@@ -51,6 +55,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const final = await engine.waitFor(execution.id)
       process.off('SIGINT', onSigint)
       unsubscribe()
+      unsubscribeApprovals()
+      approvals.stop()
       progress?.stop()
       const detail = toExecutionDetail((await engine.snapshot(final.id))!)
       await engine.shutdown({ graceMs: 0 })
