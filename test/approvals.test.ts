@@ -69,6 +69,10 @@ describe('approvals (engine)', () => {
     await expectAppError(engine.decide(ex.id, 'nope', { verdict: 'approve', inputs: {}, by: 'ops' }), 'NOT_FOUND')
     await expectAppError(engine.decide(ex.id, 'build', { verdict: 'approve', inputs: {}, by: 'ops' }), 'CONFLICT')
     await expectAppError(engine.decide('ex_nope', 'gate', { verdict: 'approve', inputs: {}, by: 'ops' }), 'NOT_FOUND')
+    // A huge input is refused before the schema walks it, even one the schema would take (OPS-111…1 matches).
+    const huge = await rejectedAppError(engine.decide(ex.id, 'gate', { verdict: 'approve', inputs: { ticket: `OPS-${'1'.repeat(70_000)}` }, by: 'ops' }))
+    expect(huge).toMatchObject({ code: 'INVALID_INPUT', details: { path: 'inputs', maxBytes: 65_536 } })
+    await expectAppError(engine.decide(ex.id, 'gate', { verdict: 'reject', reason: '  ', by: 'ops' }), 'INVALID_INPUT')
     expect((await engine.snapshot(ex.id))!.taskRuns.find((t) => t.taskId === 'gate')!.state).toBe('WAITING')
 
     const run = await engine.decide(ex.id, 'gate', { verdict: 'approve', inputs: { ticket: 'OPS-42' }, by: 'alice' })

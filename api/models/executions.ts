@@ -21,7 +21,7 @@ export const EventsQuery = t.Object({
 
 export const CancelBody = t.Optional(t.Object({ reason: t.Optional(t.String({ maxLength: 500 })) }))
 
-export const TaskParams = t.Object({ id: t.String({ minLength: 1 }), taskId: t.String({ minLength: 1, maxLength: 1024 }) })
+export const TaskParams = t.Object({ id: t.String({ minLength: 1, maxLength: 200 }), taskId: t.String({ minLength: 1, maxLength: 1024 }) })
 
 /** An approval's inputs: checked against the schema its task declares (INVALID_INPUT with every issue). */
 export const ApproveBody = t.Optional(t.Object({

@@ -22,6 +22,9 @@ export interface ApprovalSpec {
   }
 }
 
+/** The approver's inputs, as JSON, may be this large at most: they become the task's output, stored and shown. */
+export const MAX_APPROVAL_INPUT_BYTES = 64 * 1024
+
 /** Without a declared schema an approval takes a bare yes or no: no inputs. */
 const NO_INPUTS = { type: 'object', additionalProperties: false } as const
 
@@ -86,6 +89,11 @@ function parseStructured(schema: Record<string, unknown>, inputs: Record<string,
  * task's output. INVALID_INPUT with every issue (`details.issues`: path and message) when they do not match.
  */
 export function approvalInputs(task: TaskCommon & ApprovalSpec, inputs: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  // Before anything walks them (the schema check, coercion): checked once, on the JSON they arrived as.
+  const size = Buffer.byteLength(JSON.stringify(inputs), 'utf8')
+  if (size > MAX_APPROVAL_INPUT_BYTES) {
+    throw new AppError(ErrorCode.InvalidInput, `approval inputs of task ${task.id} are ${size} bytes of JSON; at most ${MAX_APPROVAL_INPUT_BYTES}`, { path: 'inputs', maxBytes: MAX_APPROVAL_INPUT_BYTES })
+  }
   const schema = task.approval.schema ?? NO_INPUTS
   const value = parseStructured(schema, inputs)
   const validate = validatorOf(schema)
