@@ -61,6 +61,10 @@ describe('approvals (engine)', () => {
     const gate = await waitingGate(ex.id)
     expect(gate).toMatchObject({ reason: 'APPROVAL', attempt: 0 })
     expect(gate.nextAttemptAt).toBeUndefined()
+    // Parked: the execution WAITING for the approval, on no worker; decisions below reach it all the same.
+    await pollUntil(async () => ((await engine.store.executions.get(ex.id))?.state === 'WAITING' ? true : undefined))
+    expect(await engine.store.executions.get(ex.id)).toMatchObject({ state: 'WAITING', reason: 'APPROVAL' })
+    await pollUntil(() => (engine.stats().runningExecutions === 0 ? true : undefined))
     expect(engine.stats()).toMatchObject({ runningTasks: 0, waitingTasks: 0 })
 
     // Refused decisions change nothing: inputs that break the schema, an unknown task, a task that is no approval.
@@ -111,6 +115,26 @@ describe('approvals (engine)', () => {
     const run = (await engine.snapshot(ex.id))!.taskRuns.find((t) => t.taskId === 'gate')!
     expect(run).toMatchObject({ state: 'FAILED', error: { code: 'APPROVAL_TIMED_OUT' } })
     expect(run.endedAt!).toBeGreaterThanOrEqual(gate.nextAttemptAt!)
+  }, 60_000)
+
+  it('a decision reaches the execution on its worker too, while another task of it runs', async () => {
+    const key = effectKey('approval-live')
+    const ex = await engine.start({ workflow: workflow(`id: live
+tasks:
+  - id: slow
+    type: test/probe.effect
+    inputs: { key: ${key}, sleepMs: 3000 }
+  - id: gate
+    approval: {}
+`), trigger: { type: 'manual' } })
+    await waitingGate(ex.id)
+    expect((await engine.store.executions.get(ex.id))!.state).toBe('RUNNING') // slow holds it on its worker
+    // Without a schema an approval takes no inputs.
+    await expectAppError(engine.decide(ex.id, 'gate', { verdict: 'approve', inputs: { x: '1' }, by: 'ops' }), 'INVALID_INPUT')
+    const run = await engine.decide(ex.id, 'gate', { verdict: 'approve', inputs: {}, by: 'ops' })
+    expect(run).toMatchObject({ state: 'SUCCESS', output: {} })
+    expect((await engine.snapshot(ex.id))!.taskRuns.find((t) => t.taskId === 'slow')!.state).toBe('RUNNING')
+    expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
   }, 60_000)
 
   it('a cancel ends a pending approval CANCELLED', async () => {

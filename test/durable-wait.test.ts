@@ -39,9 +39,9 @@ describe('durable wait', () => {
   }
   afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }) })
 
-  it('holds no task slot while it waits: another execution runs meanwhile with execution.maxConcurrentTasks 1', async () => {
+  it('holds no task slot and no workflow slot while it waits: another execution runs meanwhile with both limits at 1', async () => {
     const dir = tempDir()
-    const engine = await createEngine({ config: testConfig(dir, { WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '1' }) })
+    const engine = await createEngine({ config: testConfig(dir, { WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '1', WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '1' }) })
     try {
       const key = effectKey('wait-slot')
       const waiting = await engine.start({ workflow: workflow(source(key, '1h')), trigger: { type: 'manual' } })
@@ -50,7 +50,11 @@ describe('durable wait', () => {
       const pause = snap.taskRuns.find((t) => t.taskId === 'pause')!
       expect(pause.reason).toBe('TIMER')
       expect(pause.attempt).toBe(0)
-      expect(engine.stats()).toMatchObject({ runningTasks: 0, waitingTasks: 0 })
+      // Parked: WAITING for its timer, off its worker and out of the running executions.
+      await pollUntil(async () => ((await engine.store.executions.get(waiting.id))?.state === 'WAITING' ? true : undefined))
+      expect(await engine.store.executions.get(waiting.id)).toMatchObject({ state: 'WAITING', reason: 'TIMER' })
+      await pollUntil(() => (engine.stats().runningExecutions === 0 ? true : undefined))
+      expect(engine.stats()).toMatchObject({ runningTasks: 0, waitingTasks: 0, runningExecutions: 0, queuedExecutions: 0 })
       const other = await engine.start({ workflow: workflow(`id: other\ntasks:\n  - { id: t, type: test/probe.effect, inputs: { key: ${key}-other } }\n`), trigger: { type: 'manual' } })
       expect((await engine.waitFor(other.id)).state).toBe('SUCCESS')
       expect((await engine.cancel(waiting.id)).id).toBe(waiting.id)

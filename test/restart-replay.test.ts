@@ -92,7 +92,10 @@ tasks:
     const back = Date.now() + 20_000
     while (!(await engine.snapshot(ex.id))!.taskRuns.some((r) => r.taskId === 'pause' && r.state === 'WAITING') && Date.now() < back) await Bun.sleep(10)
     expect(await states(ex.id)).toEqual([['first', 'SUCCESS', 1], ['pause', 'WAITING', 0]])
-    expect((await engine.store.executions.get(ex.id))!.state).toBe('RUNNING')
+    // Nothing but the wait is left: the execution is parked, WAITING for it (not RUNNING on a worker).
+    const until2 = Date.now() + 20_000
+    while ((await engine.store.executions.get(ex.id))!.state !== 'WAITING' && Date.now() < until2) await Bun.sleep(10)
+    expect(await engine.store.executions.get(ex.id)).toMatchObject({ state: 'WAITING', reason: 'TIMER' })
     await engine.cancel(ex.id)
     expect((await engine.waitFor(ex.id)).state).toBe('CANCELLED')
     expect(started(key)).toEqual({ first: 1 })

@@ -23,6 +23,9 @@ export interface TaskRun {
   outputs: Record<string, unknown>
 }
 
+/** What a message to the actor answers. */
+export type Reply = ErrorInfo | 'gone' | undefined
+
 export interface ExecutionActorDeps {
   port: SupervisorPort
   clock: Clock
@@ -51,14 +54,14 @@ export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
 
 export class ExecutionActor {
   private view: ExecutionView
-  /** Each message's answer: a refusal of a `task.decide`, or nothing. */
-  private readonly ref: ActorRef<ExecutionInbox, ErrorInfo | undefined>
+  /** Each message's answer: a refusal of a `task.decide`, `gone` when it came after the actor was done (parked, ended), or nothing. */
+  private readonly ref: ActorRef<ExecutionInbox, Reply>
   private readonly aborts = new Map<string, AbortController>()
   private readonly life = new AbortController()
 
   constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
     this.view = viewOf(snapshot)
-    this.ref = spawnActor<ExecutionInbox, ErrorInfo | undefined>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
+    this.ref = spawnActor<ExecutionInbox, Reply>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
       // A crash in the actor's own code must not hang the execution: fail it visibly.
       onCrash: (error) => this.failHard(toErrorInfo(error).message),
     })
@@ -77,13 +80,28 @@ export class ExecutionActor {
     this.ref.tell(m)
   }
 
-  /** A decision on an awaiting run: resolves once it is committed (undefined), or with why it was refused. */
-  async decide(path: RunPath, decision: Decision): Promise<ErrorInfo | undefined> {
-    if (this.ref.stopped) return { code: ErrorCode.Conflict, message: `execution ${this.id} is stopping; try again`, retryable: true }
+  /** Whether it has stopped taking messages (it ended, parked, or is being interrupted). */
+  get stopped(): boolean {
+    return this.ref.stopped
+  }
+
+  /**
+   * A decision on an awaiting run: resolves once it is committed (undefined), with why it was refused, or `gone`
+   * when the actor was done first (it parked or ended: the caller looks for the execution again). Rejects when the
+   * actor has stopped.
+   */
+  decide(path: RunPath, decision: Decision): Promise<Reply> {
     return this.ref.ask({ type: 'task.decide', path, decision })
   }
 
-  private async receive(m: ExecutionInbox): Promise<ErrorInfo | undefined> {
+  /** A cancel: `gone` when the actor was done before its turn (it parked: the execution is cancelled from the store). */
+  cancel(reason: string): Promise<Reply> {
+    return this.ref.ask({ type: 'execution.cancel', reason })
+  }
+
+  private async receive(m: ExecutionInbox): Promise<Reply> {
+    // Done (parked or ended) before this message's turn: a decision or a cancel must find the execution again.
+    if (this.view.phase === 'done' && (m.type === 'task.decide' || m.type === 'execution.cancel')) return 'gone'
     const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
     this.view = step.view
     if (step.transitions.length) {
@@ -142,6 +160,8 @@ export class ExecutionActor {
     const timeoutMs = this.snapshot.workflow.timeoutMs
     if (!timeoutMs) return
     const startedAt = this.snapshot.execution.startedAt ?? this.deps.clock.now()
+    // Due already (a resumed or parked execution): before `execution.start`, so nothing is dispatched first.
+    if (startedAt + timeoutMs <= this.deps.clock.now()) return this.ref.tell({ type: 'execution.timeout' })
     this.deps.clock.sleep(startedAt + timeoutMs - this.deps.clock.now(), this.life.signal).then(
       () => this.ref.tell({ type: 'execution.timeout' }),
       () => {},

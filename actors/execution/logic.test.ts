@@ -191,31 +191,41 @@ describe('execution logic: awaiting runs (wait, decisions)', () => {
   const waitTask = (id: string, needs: string[] = [], durationMs = 2000): TaskDef => ({ id, kind: 'wait', needs, wait: { durationMs } })
   const strip = (ts: readonly Transition[]) => ts.map((t) => (t.kind === 'task' ? `${t.taskId}:${t.to}` : t.kind === 'execution' ? `ex:${t.to}` : t.kind))
 
-  it('a wait commits WAITING (TIMER) with its wake-up time, holds no plugin call, and succeeds once at that time', () => {
-    let s = nextExecutionState(view(wf(waitTask('w'), task('after', ['w']))), { type: 'execution.start' }, 1000)
-    expect(s.transitions).toEqual([{ kind: 'task', executionId: 'ex', taskId: 'w', to: 'WAITING', reason: 'TIMER', nextAttemptAt: 3000 }])
-    expect(s.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 3000 }])
-    // A timer a little early changes nothing but re-arms.
-    const early = nextExecutionState(s.view, { type: 'task.wake', path: 'w' }, 2999)
-    expect(early.transitions).toEqual([])
-    expect(early.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 3000 }])
-    s = nextExecutionState(early.view, { type: 'task.wake', path: 'w' }, 3000)
-    expect(strip(s.transitions)).toEqual(['w:RUNNING', 'w:SUCCESS'])
-    expect(s.transitions[0]).toMatchObject({ attempt: 1 })
-    expect(s.effects).toEqual([runs('after')])
-    // A second wake (a duplicate timer) does nothing: the run is SUCCESS.
-    const again = nextExecutionState(s.view, { type: 'task.wake', path: 'w' }, 4000)
-    expect(again.transitions).toEqual([])
+  it('a wait commits WAITING (TIMER) with its wake-up time and, with nothing else to do, parks the execution', () => {
+    const s = nextExecutionState(view(wf(waitTask('w'), task('after', ['w']))), { type: 'execution.start' }, 1000)
+    expect(s.transitions).toEqual([
+      { kind: 'task', executionId: 'ex', taskId: 'w', to: 'WAITING', reason: 'TIMER', nextAttemptAt: 3000 },
+      { kind: 'execution', executionId: 'ex', to: 'WAITING', reason: 'TIMER' },
+    ])
+    expect(s.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 3000 }, { type: 'finished' }])
+    expect(s.view.phase).toBe('done')
+    // A message after the park changes nothing (the actor answers `gone` to decisions and cancels).
+    expect(nextExecutionState(s.view, { type: 'task.wake', path: 'w' }, 3000).transitions).toEqual([])
   })
 
-  it('a resumed execution re-arms a stored wait at its stored time, not from the restart', () => {
-    const runsStored = { w: { state: 'WAITING' as const, attempt: 0, reason: 'TIMER', nextAttemptAt: 5000 } }
-    const s = nextExecutionState(view(wf(waitTask('w')), runsStored), { type: 'execution.start' }, 4000)
-    expect(s.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 5000 }])
-    expect(s.transitions).toEqual([])
-    // Due while the engine was down: it fires at once.
-    const late = nextExecutionState(view(wf(waitTask('w')), runsStored), { type: 'execution.start' }, 9000)
-    expect(late.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 9000 }])
+  it('a parked execution run again: a wait not due yet parks again; a due one succeeds in the start step, once', () => {
+    const stored = { w: { state: 'WAITING' as const, attempt: 0, reason: 'TIMER', nextAttemptAt: 5000 } }
+    const early = nextExecutionState(view(wf(waitTask('w'), task('after', ['w'])), stored), { type: 'execution.start' }, 4000)
+    expect(early.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 5000 }, { type: 'finished' }])
+    expect(strip(early.transitions)).toEqual(['ex:WAITING'])
+    // Due while the engine was down, or the wake-up time that ran it again: now, not after another timer.
+    const due = nextExecutionState(view(wf(waitTask('w'), task('after', ['w'])), stored), { type: 'execution.start' }, 5000)
+    expect(strip(due.transitions)).toEqual(['w:RUNNING', 'w:SUCCESS'])
+    expect(due.transitions[0]).toMatchObject({ attempt: 1 })
+    expect(due.effects).toEqual([runs('after')])
+    expect(nextExecutionState(due.view, { type: 'task.wake', path: 'w' }, 6000).transitions).toEqual([])
+  })
+
+  it('does not park while an attempt is in flight or a retry is due; parks once only waits are left', () => {
+    const retry = { max: 1, backoff: { type: 'fixed' as const, delayMs: 100 } }
+    let s = nextExecutionState(view(wf(waitTask('w'), task('p', [], { retry }))), { type: 'execution.start' }, 0)
+    expect(s.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 2000 }, runs('p')])
+    s = nextExecutionState(s.view, bad('p', 1), 10)
+    expect(strip(s.transitions)).toEqual(['p:WAITING']) // a retry timer is held: no park
+    s = nextExecutionState(s.view, { type: 'task.retryDue', path: 'p' }, 110)
+    s = nextExecutionState(s.view, ok('p', 2), 120)
+    expect(strip(s.transitions)).toEqual(['p:SUCCESS', 'ex:WAITING'])
+    expect(s.effects).toEqual([{ type: 'finished' }])
   })
 
   it('a retry wait is re-armed as a retry and an awaiting run as a wake (one rule per reason)', () => {
@@ -227,10 +237,12 @@ describe('execution logic: awaiting runs (wait, decisions)', () => {
     expect(s.effects).toEqual([{ type: 'scheduleRetry', path: 'a', at: 50 }, { type: 'scheduleWake', path: 'w', at: 60 }])
   })
 
-  it('a cancel ends an awaiting run CANCELLED and the execution at once (nothing is in flight)', () => {
-    let s = nextExecutionState(view(wf(waitTask('w'))), { type: 'execution.start' }, 0)
+  it('a cancel ends an awaiting run CANCELLED with the others, and the execution once nothing runs', () => {
+    let s = nextExecutionState(view(wf(waitTask('w'), task('p'))), { type: 'execution.start' }, 0)
     s = nextExecutionState(s.view, { type: 'execution.cancel', reason: 'stop' }, 1)
-    expect(strip(s.transitions)).toEqual(['w:CANCELLED', 'ex:CANCELLED'])
+    expect(strip(s.transitions)).toEqual(['w:CANCELLED', 'p:CANCELLED'])
+    s = nextExecutionState(s.view, bad('p', 1, 'CANCELLED'), 2)
+    expect(strip(s.transitions)).toEqual(['ex:CANCELLED'])
     expect(nextExecutionState(s.view, { type: 'task.wake', path: 'w' }, 5000).transitions).toEqual([])
   })
 

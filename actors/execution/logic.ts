@@ -15,7 +15,7 @@ import { renderValue } from '../../runtime/workflow/template.ts'
 import type { Decision, Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope } from './steps/step.ts'
-import { outputsFor } from './view.ts'
+import { outputsFor, waitClass } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -77,7 +77,15 @@ class Planner {
   }
 
   private set(path: RunPath, patch: Partial<TaskView>): void {
-    this.view.tasks[path] = { ...this.view.tasks[path]!, ...patch }
+    const before = this.view.tasks[path]!
+    const after = { ...before, ...patch }
+    this.view.tasks[path] = after
+    // Every change of a run goes through here, so the wait counters stay exact at O(1) a change.
+    const [was, is] = [waitClass(before), waitClass(after)]
+    if (was !== is) {
+      if (was) this.view.plan[was]--
+      if (is) this.view.plan[is]++
+    }
   }
 
   /**
@@ -91,8 +99,11 @@ class Planner {
       const run = this.view.tasks[t.id]!
       if (run.state !== 'WAITING' || run.nextAttemptAt === undefined || this.view.inFlight.has(t.id)) continue
       const at = Math.max(this.now, run.nextAttemptAt)
+      // Due already (it came while the engine was down, or this is a parked execution woken for it): now, in this
+      // step, so the execution does not park again before its timer could fire.
+      if (isOutsideWait(run.reason) && run.nextAttemptAt <= this.now) this.onWake(t.id)
       // Any other stored wait with a due time is a retry's (as before typed reasons, whatever a row says).
-      this.effects.push({ type: isOutsideWait(run.reason) ? 'scheduleWake' : 'scheduleRetry', path: t.id, at })
+      else this.effects.push({ type: isOutsideWait(run.reason) ? 'scheduleWake' : 'scheduleRetry', path: t.id, at })
     }
     return this
   }
@@ -339,6 +350,23 @@ class Planner {
     return this
   }
 
+  /**
+   * Nothing in flight, no retry due, nothing left to start, and a run waits for a time or a decision (the other
+   * unfinished runs need it): the execution parks — WAITING, with the first such run's reason — and its actor
+   * stops, so it holds no place on a worker nor among `maxConcurrentWorkflows`. The supervisor runs it again at
+   * its stored wake-up time, for a decision or a cancel (actors/supervisor/parking.ts).
+   */
+  private parkIfIdle(): void {
+    const v = this.view
+    if (v.phase !== 'running' || v.inFlight.size > 0 || v.plan.retrying > 0 || v.plan.awaiting === 0) return
+    // Once per park, not per message: the scan finds the reason to record.
+    const first = v.plan.tasks.find((t) => waitClass(v.tasks[t.id]!) === 'awaiting')
+    const reason = v.tasks[first!.id]!.reason as WaitReason
+    v.phase = 'done'
+    this.transitions.push({ kind: 'execution', executionId: this.id, to: 'WAITING', reason })
+    this.effects.push({ type: 'finished' })
+  }
+
   private finishIfDone(): void {
     const v = this.view
     if (v.phase === 'done' || v.inFlight.size > 0) return
@@ -347,7 +375,7 @@ class Planner {
       this.effects.push({ type: 'finished' })
       return
     }
-    if (v.plan.unfinished > 0) return
+    if (v.plan.unfinished > 0) return this.parkIfIdle()
     const failed = v.plan.firstFailed >= 0 ? v.plan.tasks[v.plan.firstFailed] : undefined
     if (v.phase === 'cancelling') {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'CANCELLED', error: v.stopError ?? { code: ErrorCode.Cancelled, message: 'cancelled' } })

@@ -3,7 +3,7 @@
  * needs)); from then on the logic keeps them in step with each change, so a message costs what it changes
  * (the runs it settles, their direct dependents, the runs it dispatches), not a scan of every task.
  */
-import { isTerminalTask } from '../../runtime/state/states.ts'
+import { isOutsideWait, isTerminalTask } from '../../runtime/state/states.ts'
 import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 import { MinHeap } from '../../runtime/workflow/min-heap.ts'
 import type { AnyTaskDef, Workflow } from '../../runtime/workflow/model.ts'
@@ -27,6 +27,15 @@ export interface Plan {
   unfinished: number
   /** Position of the first-declared FAILED task, or -1. */
   firstFailed: number
+  /** Runs WAITING for a time or a decision (`await`), and runs WAITING for a retry: when to park (logic.ts). */
+  awaiting: number
+  retrying: number
+}
+
+/** What a run's wait counts as: an outside wait (a time, a decision), a retry's, or none. */
+export function waitClass(run: Pick<TaskView, 'state' | 'reason'>): 'awaiting' | 'retrying' | undefined {
+  if (run.state !== 'WAITING') return undefined
+  return isOutsideWait(run.reason) ? 'awaiting' : 'retrying'
 }
 
 export interface ViewInit {
@@ -49,8 +58,11 @@ export function createView(init: ViewInit): ExecutionView {
   const blocked = new MinHeap()
   let unfinished = 0
   let firstFailed = -1
+  const waits = { awaiting: 0, retrying: 0 }
   defs.forEach((t, i) => {
     const state = tasks[t.id]!.state
+    const w = waitClass(tasks[t.id]!)
+    if (w) waits[w]++
     if (!isTerminalTask(state)) unfinished++
     if (state === 'FAILED' && firstFailed < 0) firstFailed = i
     let hopeless = false
@@ -68,7 +80,7 @@ export function createView(init: ViewInit): ExecutionView {
   })
   return {
     executionId: init.executionId, workflow: init.workflow, inputs: init.inputs ?? {}, phase: 'running', tasks, inFlight: new Set(),
-    plan: { tasks: defs, position, dependents, waitingOn, ready, blocked, unfinished, firstFailed },
+    plan: { tasks: defs, position, dependents, waitingOn, ready, blocked, unfinished, firstFailed, ...waits },
   }
 }
 

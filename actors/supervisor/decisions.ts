@@ -23,6 +23,12 @@ export interface DecisionDeps {
   /** Where the execution is in this engine (the supervisor's mailbox answers; nothing moves). */
   locate(executionId: string): Promise<CancelPlan>
   worker(workerId: number): PooledWorker | undefined
+  /**
+   * The decision for an execution this engine holds parked (not on a worker, not queued): taken and committed
+   * off any worker, then the execution is queued to go on. `absent` when it is not parked here (not this
+   * engine's, or it moved meanwhile); undefined when this engine does not hold it at all.
+   */
+  decideParked(executionId: string, path: string, decision: Decision): Promise<DecideReply | undefined>
 }
 
 const conflict = (message: string, details?: unknown, retryable = false) => new AppError(ErrorCode.Conflict, message, details, retryable)
@@ -42,16 +48,18 @@ export async function decideTask(deps: DecisionDeps, executionId: string, path: 
     if (isTerminalExecution(rec.state)) throw conflict(`execution ${executionId} is ${rec.state}: nothing waits for a decision`, { state: rec.state })
     const plan = await deps.locate(executionId)
     if (plan.kind === 'notHere') {
-      throw conflict(`execution ${executionId} is run by another engine on this store; decide there`, { state: rec.state })
-    }
-    if (plan.kind === 'onWorker') {
+      const reply = await deps.decideParked(executionId, path, decision)
+      if (reply === undefined) throw conflict(`execution ${executionId} is run by another engine on this store; decide there`, { state: rec.state })
+      if (reply.kind === 'taken') return (await deps.store.executions.taskRun(executionId, path))!
+      if (reply.kind === 'refused') throw new AppError(reply.error.code, reply.error.message, reply.error.details, reply.error.retryable === true)
+    } else if (plan.kind === 'onWorker') {
       const w = deps.worker(plan.workerId)
       // A worker that died meanwhile never answers: its executions are recovered, and the decision looks again.
       const reply: DecideReply = w ? await untilDeath<DecideReply>(w, w.api.decide(executionId, path, decision) as Promise<DecideReply>).catch((): DecideReply => ({ kind: 'absent' })) : { kind: 'absent' }
       if (reply.kind === 'taken') return (await deps.store.executions.taskRun(executionId, path))!
       if (reply.kind === 'refused') throw new AppError(reply.error.code, reply.error.message, reply.error.details, reply.error.retryable === true)
     }
-    // Queued, or being handed to a worker: it is there in a moment.
+    // Queued, being handed to a worker, or it moved: it is there in a moment.
     if (deps.clock.now() > deadline) throw conflict(`execution ${executionId} is being resumed; try again`, { state: rec.state }, true)
     await deps.clock.sleep(LOCATE_STEP_MS)
   }

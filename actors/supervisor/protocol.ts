@@ -68,7 +68,8 @@ export type DecideReply = { kind: 'taken' } | { kind: 'refused'; error: ErrorInf
 export interface WorkerApi {
   init(port: MessagePort, settings: WorkerSettings): Promise<void>
   run(snapshot: ExecutionSnapshot): void
-  cancel(executionId: string, reason: string): void
+  /** Whether the cancel was taken; false when the execution is not running here (any more: it parked or ended). */
+  cancel(executionId: string, reason: string): Promise<boolean>
   /** A decision on an awaiting run of an execution this worker hosts: taken (committed), refused, or not hosted here. */
   decide(executionId: string, path: string, decision: Decision): Promise<DecideReply>
   /** Stops every execution without a terminal state (shutdown); resolves when all have stopped. */

@@ -29,6 +29,11 @@ import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
 import { initialSupervisorState, nextSupervisorState, type SupervisorState } from './logic.ts'
 import { workerPort } from './port.ts'
 import type { WorkerSettings } from './protocol.ts'
+import { Parking } from './parking.ts'
+import { nextExecutionState } from '../execution/logic.ts'
+import { viewOf } from '../execution/actor.ts'
+import { TASK_STEPS } from '../execution/steps/registry.ts'
+import type { DecideReply } from './protocol.ts'
 import { Recovery } from './recovery.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
@@ -55,6 +60,7 @@ export class Supervisor {
   private readonly events: EventHub
   private readonly lease: Lease
   private readonly recovery: Recovery
+  private readonly parking: Parking
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
   private state: SupervisorState
   /** Dispatches run one at a time, in the order the logic asked for them. */
@@ -79,9 +85,12 @@ export class Supervisor {
       runs: (id) => this.events.tracks(id), adopt: (id, wf) => this.events.track(id, wf),
       enqueue: (id, front) => this.mailbox.tell({ type: 'enqueue', executionId: id, ...(front ? { front } : {}) }),
     })
+    this.parking = new Parking({ store, clock, enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }) })
     const port = { batcher: this.batcher, slots: this.slots, ...(opts.secrets ? { secrets: opts.secrets } : {}), finished: (w: PooledWorker, id: string) => {
       w.executions.delete(id)
       this.mailbox.tell({ type: 'finished', executionId: id })
+      // It may have stopped parked (WAITING on a timer or a decision): then it runs again at its stored time.
+      void this.parking.afterStop(id).catch(() => {})
     } }
     this.pool = new WorkerPool(opts.workers, (w) => workerPort(w, port), opts.settings, (w) => this.onWorkerCrash(w))
     // The logic is pure and total: a throw there is a bug, and the engine must go on serving the others.
@@ -137,7 +146,9 @@ export class Supervisor {
     if (plan.kind === 'onWorker') {
       const w = this.pool.find(plan.workerId)
       // A worker that dies meanwhile never answers; its executions are recovered, and can be cancelled then.
-      if (w) await untilDeath(w, w.api.cancel(id, reason)).catch(() => {})
+      const taken = w ? await untilDeath(w, w.api.cancel(id, reason) as Promise<boolean>).catch(() => true) : true
+      // It parked just before the cancel's turn: once off its worker, it is cancelled from the store.
+      if (!taken) return this.cancelParked(id, reason)
       return rec
     }
     if (plan.kind === 'dispatching') return rec // the cancel follows it to its worker
@@ -190,7 +201,37 @@ export class Supervisor {
       store: this.store, clock: this.opts.clock,
       locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
       worker: (workerId) => this.pool.find(workerId),
+      decideParked: (executionId, taskId, d) => this.decideParked(executionId, taskId, d),
     }, id, path, decision)
+  }
+
+  /**
+   * A decision on an execution this engine holds parked: no actor is alive, so the supervisor takes it with the
+   * same pure logic and commits the run's own transitions (fenced like any); the execution then runs again and its
+   * actor plans the rest from the store.
+   */
+  private async decideParked(id: string, path: string, decision: Decision): Promise<DecideReply | undefined> {
+    // Ours (created or adopted here, not ended) and not active: parked, or about to be.
+    if (!this.events.tracks(id)) return undefined
+    return this.parking.holding(id, async (): Promise<DecideReply> => {
+      if ((await this.mailbox.ask({ type: 'locate', executionId: id }))!.kind !== 'notHere') return { kind: 'absent' }
+      const snap = await this.store.executions.snapshot(id)
+      if (snap?.execution.state !== 'WAITING') return { kind: 'absent' }
+      const step = nextExecutionState(viewOf(snap), { type: 'task.decide', path, decision }, this.opts.clock.now(), TASK_STEPS)
+      if (step.refusal) return { kind: 'refused', error: step.refusal }
+      const own = step.transitions.filter((t) => t.kind === 'task' && t.taskId === path)
+      const bad = (await this.batcher.submit(own, { durable: true })).find((r) => !r.ok)
+      return bad && !bad.ok ? { kind: 'refused', error: bad.error } : { kind: 'taken' }
+    })
+  }
+
+  /** A cancel its actor did not take (it parked meanwhile): again, once the execution has left its worker. */
+  private async cancelParked(id: string, reason: string): Promise<ExecutionRecord> {
+    const deadline = this.opts.clock.now() + 10_000
+    while ((await this.mailbox.ask({ type: 'locate', executionId: id }))!.kind === 'onWorker' && this.opts.clock.now() < deadline) {
+      await this.opts.clock.sleep(10)
+    }
+    return this.cancel(id, reason)
   }
 
   async waitFor(id: string): Promise<ExecutionRecord> {
@@ -224,6 +265,7 @@ export class Supervisor {
   async shutdown(graceMs: number): Promise<void> {
     await this.mailbox.ask({ type: 'shutdown' })
     this.recovery.stop()
+    this.parking.stop()
     if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
       const grace = new AbortController()
@@ -257,7 +299,11 @@ export class Supervisor {
         return
       case 'cancelOnWorker': {
         const w = this.pool.find(e.workerId)
-        if (w) void untilDeath(w, w.api.cancel(e.executionId, 'cancelled by user')).catch(() => {})
+        if (w) {
+          void untilDeath(w, w.api.cancel(e.executionId, 'cancelled by user') as Promise<boolean>)
+            .then((taken) => (taken ? undefined : this.cancelParked(e.executionId, 'cancelled by user')))
+            .catch(() => {})
+        }
         return
       }
       case 'recoverCrashed':
@@ -276,6 +322,8 @@ export class Supervisor {
       const rec = await this.store.executions.get(id)
       if (!rec || isTerminalExecution(rec.state)) return this.mailbox.tell({ type: 'released', executionId: id })
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
+      // A parked execution runs again: a change of state, not a second start.
+      else if (rec.state === 'WAITING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }])
       const snap = (await this.store.executions.snapshot(id))!
       worker = await this.pool.pick()
       worker.executions.add(id)

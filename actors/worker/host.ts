@@ -85,16 +85,24 @@ export class ExecutionHost {
     actor.start()
   }
 
-  cancel(executionId: string, reason: string): void {
-    this.actors.get(executionId)?.tell({ type: 'execution.cancel', reason })
+  /** Whether the cancel was taken; false when the execution is not (or no longer) running here (it parked, ended). */
+  async cancel(executionId: string, reason: string): Promise<boolean> {
+    const actor = this.actors.get(executionId)
+    if (!actor || actor.stopped) return false
+    return actor.cancel(reason).then((r) => r !== 'gone', () => false)
   }
 
   /** A decision for an awaiting run (see WorkerApi.decide). */
   async decide(executionId: string, path: string, decision: Decision): Promise<DecideReply> {
     const actor = this.actors.get(executionId)
-    if (!actor) return { kind: 'absent' }
-    const error = await actor.decide(path, decision)
-    return error ? { kind: 'refused', error } : { kind: 'taken' }
+    if (!actor || actor.stopped) return { kind: 'absent' }
+    try {
+      const error = await actor.decide(path, decision)
+      if (error === 'gone') return { kind: 'absent' }
+      return error ? { kind: 'refused', error } : { kind: 'taken' }
+    } catch {
+      return { kind: 'absent' } // it stopped (parked, ended) before the decision's turn: it is looked for again
+    }
   }
 
   /** Stops every execution without a terminal state (shutdown), then kills the spare plugin processes. */
