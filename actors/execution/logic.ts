@@ -6,15 +6,17 @@
  */
 
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { isOutsideWait, isTerminalTask, WaitReason, type AuditType, type TaskRunState } from '../../runtime/state/states.ts'
+import { isOutsideWait, isTerminalTask, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import { renderValue } from '../../runtime/workflow/template.ts'
-import type { Decision, Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
+import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
+import { decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } from './awaits.ts'
+import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
-import type { Dispatch, StepScope } from './steps/step.ts'
+import type { Dispatch, StepScope, TaskStep } from './steps/step.ts'
 import { outputsFor, waitClass } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
@@ -40,19 +42,20 @@ export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now
       return s.onStop('timingOut', error).advance().done()
     }
     case 'execution.interrupt': return s.onInterrupt().advance().done()
-    case 'task.wake': return s.onWake(msg.path).advance().done()
-    case 'task.decide': return s.onDecide(msg.path, msg.decision).advance().done()
+    case 'task.wake': return s.with(() => wakeRun(s, msg.path)).advance().done()
+    case 'task.decide': return s.with(() => decideRun(s, msg.path, msg.decision)).advance().done()
     default: return assertNever(msg)
   }
 }
 
-class Planner {
-  private readonly transitions: Transition[] = []
-  private readonly effects: Effect[] = []
-  private readonly scope: StepScope
+/** One message's planning. What the await handlers use of it (awaits.ts) is public: AwaitHost. */
+class Planner implements AwaitHost {
+  readonly transitions: Transition[] = []
+  readonly effects: Effect[] = []
+  readonly scope: StepScope
   private refusal: ErrorInfo | undefined
 
-  constructor(private readonly view: ExecutionView, private readonly now: number, private readonly steps: TaskSteps) {
+  constructor(readonly view: ExecutionView, readonly now: number, private readonly steps: TaskSteps) {
     this.scope = {
       executionId: view.executionId,
       workflowId: view.workflow.id,
@@ -72,11 +75,25 @@ class Planner {
     return step
   }
 
-  private get id(): string {
+  get id(): string {
     return this.view.executionId
   }
 
-  private set(path: RunPath, patch: Partial<TaskView>): void {
+  /** Runs one handler, for chaining. */
+  with(handler: () => void): this {
+    handler()
+    return this
+  }
+
+  refuse(error: ErrorInfo): void {
+    this.refusal = error
+  }
+
+  stepOf(kind: string): TaskStep | undefined {
+    return Object.hasOwn(this.steps, kind) ? this.steps[kind] : undefined
+  }
+
+  set(path: RunPath, patch: Partial<TaskView>): void {
     const before = this.view.tasks[path]!
     const after = { ...before, ...patch }
     this.view.tasks[path] = after
@@ -101,7 +118,7 @@ class Planner {
       const at = Math.max(this.now, run.nextAttemptAt)
       // Due already (it came while the engine was down, or this is a parked execution woken for it): now, in this
       // step, so the execution does not park again before its timer could fire.
-      if (isOutsideWait(run.reason) && run.nextAttemptAt <= this.now) this.onWake(t.id)
+      if (isOutsideWait(run.reason) && run.nextAttemptAt <= this.now) wakeRun(this, t.id)
       // Any other stored wait with a due time is a retry's (as before typed reasons, whatever a row says).
       else this.effects.push({ type: isOutsideWait(run.reason) ? 'scheduleWake' : 'scheduleRetry', path: t.id, at })
     }
@@ -121,7 +138,7 @@ class Planner {
    * An attempt's outcome: SUCCESS, a retry wait while the task's `retry` allows one, or FAILED. `audit` names
    * the event that records it instead of the one its state implies (a decision: APPROVED, REJECTED).
    */
-  private conclude(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: { type: AuditType; data: Record<string, unknown> }): this {
+  conclude(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: AttemptAudit): this {
     const recorded = audit ? { auditType: audit.type, auditData: audit.data } : {}
     if (outcome.ok) {
       this.set(path, { state: 'SUCCESS', output: outcome.output })
@@ -160,83 +177,6 @@ class Planner {
     if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || at === undefined) return this
     this.dispatch(at)
     return this
-  }
-
-  /** The wake-up time of an awaiting run came: its kind says how the attempt ends. */
-  onWake(path: RunPath): this {
-    const run = this.awaiting(path)
-    const task = this.taskAt(path)
-    if (!run || !task || run.nextAttemptAt === undefined) return this
-    if (run.nextAttemptAt > this.now) {
-      // A timer that fired a little early (timer rounding): it is not time yet.
-      this.effects.push({ type: 'scheduleWake', path, at: run.nextAttemptAt })
-      return this
-    }
-    const step = this.stepOf(task.kind)
-    const attempt = run.attempt + 1
-    const outcome = this.attemptOutcome(() => step?.wake
-      ? step.wake(task, { path, attempt, now: this.now }, this.scope)
-      : { ok: false, error: { code: ErrorCode.Internal, message: `task kind "${task.kind}" awaits but has no wake` } })
-    this.endAwait(path, attempt, outcome)
-    return this
-  }
-
-  /**
-   * A decision on an awaiting run (an approval). Refused, with nothing changed, when the run is not awaiting or
-   * its kind takes no decisions or refuses this one (`Step.refusal`); else the attempt ends as the kind says.
-   */
-  onDecide(path: RunPath, decision: Decision): this {
-    const task = this.taskAt(path)
-    if (!task) {
-      this.refusal = { code: ErrorCode.NotFound, message: `execution ${this.id} has no task ${path}` }
-      return this
-    }
-    const run = this.awaiting(path)
-    const step = this.stepOf(task.kind)
-    if (!run || !step?.decide) {
-      const state = this.view.tasks[path]!.state
-      this.refusal = { code: ErrorCode.Conflict, message: `task ${path} is not waiting for a decision (it is ${state})`, details: { state } }
-      return this
-    }
-    let outcome: TaskOutcome
-    try {
-      outcome = step.decide(task, decision, this.scope)
-    } catch (e) {
-      this.refusal = toErrorInfo(e)
-      return this
-    }
-    const data = decision.verdict === 'approve'
-      ? { by: decision.by, inputs: Object.keys(decision.inputs) }
-      : { by: decision.by, reason: decision.reason }
-    this.endAwait(path, run.attempt + 1, outcome, { type: decision.verdict === 'approve' ? 'APPROVED' : 'REJECTED', data })
-    return this
-  }
-
-  /** The run at `path` if it awaits something outside it (a time, a decision) while the execution runs. */
-  private awaiting(path: RunPath): TaskView | undefined {
-    const run = this.view.tasks[path]
-    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || !isOutsideWait(run.reason) || this.view.inFlight.has(path)) return undefined
-    return run
-  }
-
-  /** An await ends as one attempt: RUNNING and its outcome, committed together. */
-  private endAwait(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: { type: AuditType; data: Record<string, unknown> }): void {
-    this.set(path, { state: 'RUNNING', attempt, nextAttemptAt: undefined })
-    this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })
-    this.conclude(path, attempt, outcome, audit)
-  }
-
-  private stepOf(kind: string) {
-    return Object.hasOwn(this.steps, kind) ? this.steps[kind] : undefined
-  }
-
-  /** A kind's hook, its throw turned into a failed attempt. */
-  private attemptOutcome(run: () => TaskOutcome): TaskOutcome {
-    try {
-      return run()
-    } catch (e) {
-      return { ok: false, error: toErrorInfo(e) }
-    }
   }
 
   /** Cancel or timeout: every unfinished task ends now (committed first), then running attempts are aborted. */
@@ -280,7 +220,7 @@ class Planner {
     }
   }
 
-  private taskAt(path: RunPath) {
+  taskAt(path: RunPath): AnyTaskDef | undefined {
     const at = this.view.plan.position.get(path)
     return at === undefined ? undefined : this.view.plan.tasks[at]
   }
@@ -350,23 +290,6 @@ class Planner {
     return this
   }
 
-  /**
-   * Nothing in flight, no retry due, nothing left to start, and a run waits for a time or a decision (the other
-   * unfinished runs need it): the execution parks — WAITING, with the first such run's reason — and its actor
-   * stops, so it holds no place on a worker nor among `maxConcurrentWorkflows`. The supervisor runs it again at
-   * its stored wake-up time, for a decision or a cancel (actors/supervisor/parking.ts).
-   */
-  private parkIfIdle(): void {
-    const v = this.view
-    if (v.phase !== 'running' || v.inFlight.size > 0 || v.plan.retrying > 0 || v.plan.awaiting === 0) return
-    // Once per park, not per message: the scan finds the reason to record.
-    const first = v.plan.tasks.find((t) => waitClass(v.tasks[t.id]!) === 'awaiting')
-    const reason = v.tasks[first!.id]!.reason as WaitReason
-    v.phase = 'done'
-    this.transitions.push({ kind: 'execution', executionId: this.id, to: 'WAITING', reason })
-    this.effects.push({ type: 'finished' })
-  }
-
   private finishIfDone(): void {
     const v = this.view
     if (v.phase === 'done' || v.inFlight.size > 0) return
@@ -375,7 +298,7 @@ class Planner {
       this.effects.push({ type: 'finished' })
       return
     }
-    if (v.plan.unfinished > 0) return this.parkIfIdle()
+    if (v.plan.unfinished > 0) return parkIfIdle(this)
     const failed = v.plan.firstFailed >= 0 ? v.plan.tasks[v.plan.firstFailed] : undefined
     if (v.phase === 'cancelling') {
       this.transitions.push({ kind: 'execution', executionId: this.id, to: 'CANCELLED', error: v.stopError ?? { code: ErrorCode.Cancelled, message: 'cancelled' } })

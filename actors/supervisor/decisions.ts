@@ -8,8 +8,13 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { isTerminalExecution } from '../../runtime/state/states.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { TaskRunRecord } from '../../runtime/store/types.ts'
+import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
+import { viewOf } from '../execution/actor.ts'
+import { nextExecutionState } from '../execution/logic.ts'
 import type { Decision } from '../execution/protocol.ts'
+import { TASK_STEPS } from '../execution/steps/registry.ts'
 import type { CancelPlan } from './inbox.ts'
+import type { Parking } from './parking.ts'
 import type { DecideReply } from './protocol.ts'
 import { untilDeath, type PooledWorker } from './workers.ts'
 
@@ -63,4 +68,35 @@ export async function decideTask(deps: DecisionDeps, executionId: string, path: 
     if (deps.clock.now() > deadline) throw conflict(`execution ${executionId} is being resumed; try again`, { state: rec.state }, true)
     await deps.clock.sleep(LOCATE_STEP_MS)
   }
+}
+
+export interface ParkedDecisionDeps {
+  store: Store
+  clock: Clock
+  parking: Parking
+  /** Whether this engine holds the execution (created or adopted here, not ended). */
+  holds(executionId: string): boolean
+  locate(executionId: string): Promise<CancelPlan>
+  /** Durable commits through the batcher, fenced by this engine. */
+  commit(transitions: Transition[]): Promise<TransitionResult[]>
+}
+
+/**
+ * A decision on an execution this engine holds parked: no actor is alive, so it is taken here with the same pure
+ * logic (built-in kinds' steps) and the run's own transitions are committed, while nothing may queue the execution
+ * (Parking.holding); then it runs on and its actor plans the rest from the store. Undefined when this engine does
+ * not hold it; `absent` when it is not parked after all (it moved: the caller looks again).
+ */
+export async function decideParked(deps: ParkedDecisionDeps, id: string, path: string, decision: Decision): Promise<DecideReply | undefined> {
+  if (!deps.holds(id)) return undefined
+  return deps.parking.holding(id, async (): Promise<DecideReply> => {
+    if ((await deps.locate(id)).kind !== 'notHere') return { kind: 'absent' }
+    const snap = await deps.store.executions.snapshot(id)
+    if (snap?.execution.state !== 'WAITING') return { kind: 'absent' }
+    const step = nextExecutionState(viewOf(snap), { type: 'task.decide', path, decision }, deps.clock.now(), TASK_STEPS)
+    if (step.refusal) return { kind: 'refused', error: step.refusal }
+    const own = step.transitions.filter((t) => t.kind === 'task' && t.taskId === path)
+    const bad = (await deps.commit(own)).find((r) => !r.ok)
+    return bad && !bad.ok ? { kind: 'refused', error: bad.error } : { kind: 'taken' }
+  })
 }

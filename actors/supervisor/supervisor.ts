@@ -21,7 +21,7 @@ import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import { admit, admissionError } from './admission.ts'
 import { CheckpointBatcher, type BatcherOptions } from './batcher.ts'
-import { decideTask } from './decisions.ts'
+import { decideParked, decideTask } from './decisions.ts'
 import { replayExecution, restartExecution, type ReplayRequest, type RerunDeps } from './reruns.ts'
 import { EventHub } from './events.ts'
 import type { CancelPlan, SupervisorEffect, SupervisorInbox } from './inbox.ts'
@@ -30,10 +30,6 @@ import { initialSupervisorState, nextSupervisorState, type SupervisorState } fro
 import { workerPort } from './port.ts'
 import type { WorkerSettings } from './protocol.ts'
 import { Parking } from './parking.ts'
-import { nextExecutionState } from '../execution/logic.ts'
-import { viewOf } from '../execution/actor.ts'
-import { TASK_STEPS } from '../execution/steps/registry.ts'
-import type { DecideReply } from './protocol.ts'
 import { Recovery } from './recovery.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
@@ -201,28 +197,13 @@ export class Supervisor {
       store: this.store, clock: this.opts.clock,
       locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
       worker: (workerId) => this.pool.find(workerId),
-      decideParked: (executionId, taskId, d) => this.decideParked(executionId, taskId, d),
+      decideParked: (executionId, taskId, d) => decideParked({
+        store: this.store, clock: this.opts.clock, parking: this.parking,
+        holds: (e) => this.events.tracks(e),
+        locate: async (e) => (await this.mailbox.ask({ type: 'locate', executionId: e }))!,
+        commit: (t) => this.batcher.submit(t, { durable: true }),
+      }, executionId, taskId, d),
     }, id, path, decision)
-  }
-
-  /**
-   * A decision on an execution this engine holds parked: no actor is alive, so the supervisor takes it with the
-   * same pure logic and commits the run's own transitions (fenced like any); the execution then runs again and its
-   * actor plans the rest from the store.
-   */
-  private async decideParked(id: string, path: string, decision: Decision): Promise<DecideReply | undefined> {
-    // Ours (created or adopted here, not ended) and not active: parked, or about to be.
-    if (!this.events.tracks(id)) return undefined
-    return this.parking.holding(id, async (): Promise<DecideReply> => {
-      if ((await this.mailbox.ask({ type: 'locate', executionId: id }))!.kind !== 'notHere') return { kind: 'absent' }
-      const snap = await this.store.executions.snapshot(id)
-      if (snap?.execution.state !== 'WAITING') return { kind: 'absent' }
-      const step = nextExecutionState(viewOf(snap), { type: 'task.decide', path, decision }, this.opts.clock.now(), TASK_STEPS)
-      if (step.refusal) return { kind: 'refused', error: step.refusal }
-      const own = step.transitions.filter((t) => t.kind === 'task' && t.taskId === path)
-      const bad = (await this.batcher.submit(own, { durable: true })).find((r) => !r.ok)
-      return bad && !bad.ok ? { kind: 'refused', error: bad.error } : { kind: 'taken' }
-    })
   }
 
   /** A cancel its actor did not take (it parked meanwhile): again, once the execution has left its worker. */
