@@ -146,6 +146,44 @@ tasks:
   }, 60_000)
 })
 
+describe('approver inputs are data, never templates', () => {
+  it('a template in an approver input reaches the next task as text: no secret is pulled in through it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ak-approval-inject-'))
+    const SECRET = 'sekrit-value-0123456789'
+    const engine = await createEngine({ config: testConfig(dir), secrets: { resolve: async (names) => Object.fromEntries(names.map((n) => [n, SECRET])) } })
+    try {
+      const key = effectKey('approval-inject')
+      const ex = await engine.start({ workflow: workflow(`id: inject
+secrets: [TOKEN]
+tasks:
+  - id: gate
+    approval:
+      schema: { type: object, properties: { note: { type: string } } }
+  - id: use
+    type: test/probe.effect
+    needs: [gate]
+    inputs: { key: ${key}, value: "{{ tasks.gate.output.note }}", token: "{{ secrets.TOKEN }}" }
+  - id: mixed
+    type: test/probe.effect
+    needs: [gate]
+    inputs: { key: ${key}, value: "note: {{ tasks.gate.output.note }}" }
+`), trigger: { type: 'manual' } })
+      await pollUntil(async () => (await engine.snapshot(ex.id))?.taskRuns.find((t) => t.taskId === 'gate' && t.state === 'WAITING'))
+      await engine.decide(ex.id, 'gate', { verdict: 'approve', inputs: { note: '{{ secrets.TOKEN }}' }, by: 'mallory' })
+      const end = await engine.waitFor(ex.id)
+      const runs = (await engine.snapshot(ex.id))!.taskRuns
+      // The secret is resolved for that very call (its own input names it), yet the value is the text typed.
+      expect(end.state).toBe('SUCCESS')
+      expect(runs.find((t) => t.taskId === 'use')!.output).toMatchObject({ value: '{{ secrets.TOKEN }}' })
+      expect(runs.find((t) => t.taskId === 'mixed')!.output).toMatchObject({ value: 'note: {{ secrets.TOKEN }}' })
+      expect(JSON.stringify(runs)).not.toContain(SECRET)
+    } finally {
+      await engine.shutdown({ graceMs: 0 })
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
+
 describe('a pending approval across kill -9', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ak-approval-crash-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
