@@ -6,9 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { createEngine } from '../actors/engine.ts'
 import type { Engine } from '../actors/engine-types.ts'
 import { rejectedAppError } from './helpers/errors.ts'
-import { EFFECTS_DIR, effectKey, effects, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { EFFECTS_DIR, effectKey, effects, startTestEngine, testConfig, workflow, type TestEngine } from './helpers/engine.ts'
 
 /** Attempts that started, per task (the probe writes a line when an attempt starts, before it may fail). */
 const started = (key: string): Record<string, number> => {
@@ -127,5 +130,40 @@ tasks:
     expect((await engine.waitFor(failed.id)).state).toBe('FAILED')
     const refused = await rejectedAppError(engine.replay(failed.id, { from: 'c' }))
     expect(refused).toMatchObject({ code: 'CONFLICT', details: { tasks: ['b'] } })
+  }, 60_000)
+})
+
+describe('a restarted execution interrupted by a stop', () => {
+  it('resumes on the next start with the retry budget counted from the restart, and SUCCESS runs stay as they were', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ak-restart-stop-'))
+    const key = effectKey('restart-stop')
+    const wf = workflow(`id: slow-flaky
+tasks:
+  - { id: a, type: test/probe.effect, inputs: { key: ${key} } }
+  - id: b
+    type: test/probe.effect
+    needs: [a]
+    retry: { max: 1, backoff: { type: fixed, delay: 10ms } }
+    inputs: { key: ${key}, failUntilAttempt: 3, sleepMs: 1500 }
+`)
+    let engine = await createEngine({ config: testConfig(dir) })
+    try {
+      const ex = await engine.start({ workflow: wf, trigger: { type: 'manual' } })
+      expect((await engine.waitFor(ex.id)).state).toBe('FAILED') // b: attempts 1 and 2 failed
+      await engine.restart(ex.id)
+      const until = Date.now() + 20_000
+      while (!(await engine.snapshot(ex.id))!.taskRuns.some((r) => r.taskId === 'b' && r.state === 'RUNNING' && r.attempt === 3) && Date.now() < until) await Bun.sleep(10)
+      await engine.shutdown({ graceMs: 0 }) // attempt 3 is interrupted, left RUNNING for recovery
+      engine = await createEngine({ config: testConfig(dir) })
+      // 3 attempts in all, but 1 since the restart: it is given back and runs again (not FAILED, INTERRUPTED).
+      expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
+      const b = (await engine.snapshot(ex.id))!.taskRuns.find((r) => r.taskId === 'b')!
+      expect(b).toMatchObject({ state: 'SUCCESS', attempt: 4, attemptBase: 2 })
+      expect(started(key)).toEqual({ a: 1, b: 4 })
+      expect((await engine.store.audit.forExecution(ex.id)).some((e) => e.type === 'RECOVERED' && e.taskId === 'b')).toBe(true)
+    } finally {
+      await engine.shutdown({ graceMs: 0 })
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 60_000)
 })
