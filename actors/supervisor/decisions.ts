@@ -12,7 +12,7 @@ import type { Transition, TransitionResult } from '../../runtime/store/checkpoin
 import { viewOf } from '../execution/actor.ts'
 import { nextExecutionState } from '../execution/logic.ts'
 import type { Decision } from '../execution/protocol.ts'
-import { TASK_STEPS } from '../execution/steps/registry.ts'
+import type { TaskSteps } from '../execution/steps/registry.ts'
 import type { CancelPlan } from './inbox.ts'
 import type { Parking } from './parking.ts'
 import type { DecideReply } from './protocol.ts'
@@ -79,11 +79,13 @@ export interface ParkedDecisionDeps {
   locate(executionId: string): Promise<CancelPlan>
   /** Durable commits through the batcher, fenced by this engine. */
   commit(transitions: Transition[]): Promise<TransitionResult[]>
+  /** The kinds' steps the workers plan with (the built-ins and the engine's task kind modules). */
+  steps(): Promise<TaskSteps>
 }
 
 /**
  * A decision on an execution this engine holds parked: no actor is alive, so it is taken here with the same pure
- * logic (built-in kinds' steps) and the run's own transitions are committed, while nothing may queue the execution
+ * logic and kinds' steps as on a worker, and the run's own transitions are committed, while nothing may queue the execution
  * (Parking.holding); then it runs on and its actor plans the rest from the store. Undefined when this engine does
  * not hold it; `absent` when it is not parked after all (it moved: the caller looks again).
  */
@@ -93,7 +95,7 @@ export async function decideParked(deps: ParkedDecisionDeps, id: string, path: s
     if ((await deps.locate(id)).kind !== 'notHere') return { kind: 'absent' }
     const snap = await deps.store.executions.snapshot(id)
     if (snap?.execution.state !== 'WAITING') return { kind: 'absent' }
-    const step = nextExecutionState(viewOf(snap), { type: 'task.decide', path, decision }, deps.clock.now(), TASK_STEPS)
+    const step = nextExecutionState(viewOf(snap), { type: 'task.decide', path, decision }, deps.clock.now(), await deps.steps())
     if (step.refusal) return { kind: 'refused', error: step.refusal }
     const own = step.transitions.filter((t) => t.kind === 'task' && t.taskId === path)
     const bad = (await deps.commit(own)).find((r) => !r.ok)

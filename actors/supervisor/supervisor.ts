@@ -30,6 +30,8 @@ import { initialSupervisorState, nextSupervisorState, type SupervisorState } fro
 import { workerPort } from './port.ts'
 import type { WorkerSettings } from './protocol.ts'
 import { Parking } from './parking.ts'
+import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
+import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
@@ -57,6 +59,8 @@ export class Supervisor {
   private readonly lease: Lease
   private readonly recovery: Recovery
   private readonly parking: Parking
+  /** The kinds' steps, loaded on the first decision on a parked execution (workers load their own). */
+  private steps: Promise<TaskSteps> | undefined
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
   private state: SupervisorState
   /** Dispatches run one at a time, in the order the logic asked for them. */
@@ -202,6 +206,8 @@ export class Supervisor {
         holds: (e) => this.events.tracks(e),
         locate: async (e) => (await this.mailbox.ask({ type: 'locate', executionId: e }))!,
         commit: (t) => this.batcher.submit(t, { durable: true }),
+        steps: () => (this.steps ??= loadTaskKindModules(this.opts.settings.taskKindModules ?? [])
+          .then((modules) => withKindModules(TASK_KINDS, TASK_STEPS, modules).steps)),
       }, executionId, taskId, d),
     }, id, path, decision)
   }
