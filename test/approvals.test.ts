@@ -185,7 +185,8 @@ tasks:
 })
 
 describe('a pending approval across kill -9', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ak-approval-crash-'))
+  let dir: string
+  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'ak-approval-crash-')) })
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('is still pending after the restart, is approved then, and nothing that succeeded runs again', async () => {
