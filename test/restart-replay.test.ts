@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { Database } from 'bun:sqlite'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createEngine } from '../actors/engine.ts'
@@ -144,7 +145,7 @@ tasks:
     type: test/probe.effect
     needs: [a]
     retry: { max: 1, backoff: { type: fixed, delay: 10ms } }
-    inputs: { key: ${key}, failUntilAttempt: 3, sleepMs: 1500 }
+    inputs: { key: ${key}, failUntilAttempt: 3, sleepMs: 4000 }
 `)
     let engine = await createEngine({ config: testConfig(dir) })
     try {
@@ -152,8 +153,12 @@ tasks:
       expect((await engine.waitFor(ex.id)).state).toBe('FAILED') // b: attempts 1 and 2 failed
       await engine.restart(ex.id)
       const until = Date.now() + 20_000
-      while (!(await engine.snapshot(ex.id))!.taskRuns.some((r) => r.taskId === 'b' && r.state === 'RUNNING' && r.attempt === 3) && Date.now() < until) await Bun.sleep(10)
+      // Attempt 3 has started in its plugin (which sleeps 4 s before it would succeed): stop the engine now.
+      while ((started(key).b ?? 0) < 3 && Date.now() < until) await Bun.sleep(10)
       await engine.shutdown({ graceMs: 0 }) // attempt 3 is interrupted, left RUNNING for recovery
+      const file = new Database(join(dir, 'test.db'), { readonly: true })
+      expect(file.query("SELECT state, attempt FROM task_runs WHERE execution_id = ? AND task_id = 'b'").get(ex.id)).toEqual({ state: 'RUNNING', attempt: 3 })
+      file.close()
       engine = await createEngine({ config: testConfig(dir) })
       // 3 attempts in all, but 1 since the restart: it is given back and runs again (not FAILED, INTERRUPTED).
       expect((await engine.waitFor(ex.id)).state).toBe('SUCCESS')
@@ -165,5 +170,5 @@ tasks:
       await engine.shutdown({ graceMs: 0 })
       rmSync(dir, { recursive: true, force: true })
     }
-  }, 60_000)
+  }, 90_000)
 })
