@@ -4,7 +4,8 @@ import type { Clock } from '../runtime/clock.ts'
 import type { Config } from '../runtime/config/index.ts'
 import type { ExecutionState, TaskRunState } from '../runtime/state/states.ts'
 import type { Store } from '../runtime/store/store.ts'
-import type { ExecutionRecord, ExecutionSnapshot, LogRecord, TriggerInfo } from '../runtime/store/types.ts'
+import type { ExecutionRecord, ExecutionSnapshot, LogRecord, TaskRunRecord, TriggerInfo } from '../runtime/store/types.ts'
+import type { Decision } from './execution/protocol.ts'
 import type { Workflow } from '../runtime/workflow/model.ts'
 import type { RunnerRegistry } from '../sandbox/runners.ts'
 import type { EnginePlugins } from './plugins.ts'
@@ -90,6 +91,22 @@ export interface Engine {
   start(req: StartRequest, opts?: StartOptions): Promise<ExecutionRecord>
   /** Idempotent: a terminal execution is returned unchanged. */
   cancel(executionId: string, reason?: string): Promise<ExecutionRecord>
+  /**
+   * Re-runs a FAILED or CANCELLED execution in the same execution: its failed, cancelled, interrupted and skipped
+   * runs get new attempts, SUCCESS outputs are kept, RESTARTED is audited (with `by`, an API key's name).
+   * NOT_FOUND; CONFLICT in any other state.
+   */
+  restart(executionId: string, by?: string): Promise<ExecutionRecord>
+  /**
+   * A new execution of the same workflow snapshot that reuses the recorded outputs of the tasks upstream of
+   * `from` and runs the rest, with `inputs` replacing the original's; linked by `replayOf`.
+   */
+  replay(executionId: string, req: { from: string; inputs?: Record<string, unknown>; by?: string }): Promise<ExecutionRecord>
+  /**
+   * A decision on an awaiting run (an approval's approve or reject); resolves with the run as committed.
+   * NOT_FOUND (execution, task), CONFLICT (nothing waits for a decision there), INVALID_INPUT (inputs refused).
+   */
+  decide(executionId: string, taskId: string, decision: Decision): Promise<TaskRunRecord>
   /** Resolves with the record once the execution is terminal. */
   waitFor(executionId: string): Promise<ExecutionRecord>
   /** The execution as committed, after what is queued for commit now. */

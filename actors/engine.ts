@@ -73,6 +73,9 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     plugins,
     start: (req, o) => supervisor.start(req, o),
     cancel: (id, reason) => supervisor.cancel(id, reason),
+    decide: (id, taskId, decision) => supervisor.decide(id, taskId, decision),
+    restart: (id, by) => supervisor.restart(id, by),
+    replay: (id, req) => supervisor.replay(id, req),
     waitFor: (id) => supervisor.waitFor(id),
     snapshot: (id) => supervisor.snapshot(id),
     subscribe: (l) => supervisor.subscribe(l),
@@ -87,4 +90,5 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
 }
 
 export type { Engine, EngineOptions, EngineEvent, StartRequest } from './engine-types.ts'
+export type { Decision } from './execution/protocol.ts'
 export { BUILTIN_PLUGINS, enginePlugins, type EnginePlugins } from './plugins.ts'

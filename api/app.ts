@@ -8,7 +8,7 @@ import pkg from '../package.json' with { type: 'json' }
 import type { Engine } from '../actors/engine-types.ts'
 import { enginePlugins, type EnginePlugins } from '../actors/plugins.ts'
 import { systemClock, type Clock } from '../runtime/clock.ts'
-import type { Config } from '../runtime/config/index.ts'
+import { namedApiKeys, type Config } from '../runtime/config/index.ts'
 import type { SecretStore } from '../runtime/secrets/index.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { createKeyChecker } from './auth.ts'
@@ -57,7 +57,7 @@ function pluginsOf(deps: AppDeps): () => EnginePlugins {
 export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
   const server = deps.config.server
-  const checkKey = createKeyChecker(server.apiKeys)
+  const checkKey = createKeyChecker(namedApiKeys(server.apiKeys))
   const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
   // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
   const parser = parserPoolFor(deps.config.limits)

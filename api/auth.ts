@@ -1,5 +1,6 @@
 /** API-key check for `/api/v1/*`: Bearer or X-API-Key (Authorization wins), constant-time on SHA-256 digests. */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import type { NamedApiKey } from '../runtime/config/api-keys.ts'
 import { ErrorCode } from '../runtime/errors.ts'
 import { hasBody } from './body.ts'
 import { errorResponse } from './errors.ts'
@@ -19,12 +20,21 @@ export function presentedKey(headers: Headers): string | undefined {
 /** RFC 6750: a 401 names the scheme; a wrong key also says the token is invalid. */
 const challenge = (invalid: boolean) => ({ 'www-authenticate': `Bearer realm="autokestra"${invalid ? ', error="invalid_token"' : ''}` })
 
+/** Which configured key each admitted request presented, by its name (never the key). */
+const callers = new WeakMap<Request, string>()
+
+/** The name of the API key a request was admitted with (what audit events record as who acted). */
+export function callerOf(req: Request): string {
+  return callers.get(req) ?? 'unknown'
+}
+
 /**
- * Returns a checker: `undefined` when the request may proceed, else a 401 response (`WWW-Authenticate: Bearer`).
- * Digests are compared so lengths never leak, and every configured key is compared (no early exit).
+ * Returns a checker: `undefined` when the request may proceed (and `callerOf` names its key), else a 401 response
+ * (`WWW-Authenticate: Bearer`). Digests are compared so lengths never leak, and every configured key is compared
+ * (no early exit).
  */
-export function createKeyChecker(keys: readonly string[]): (req: Request) => Response | undefined {
-  const known = keys.map(digest)
+export function createKeyChecker(keys: readonly NamedApiKey[]): (req: Request) => Response | undefined {
+  const known = keys.map((k) => ({ name: k.name, digest: digest(k.key) }))
   return (req) => {
     const key = presentedKey(req.headers)
     if (key === undefined) {
@@ -34,8 +44,9 @@ export function createKeyChecker(keys: readonly string[]): (req: Request) => Res
       }, { headers: challenge(false), close: hasBody(req) })
     }
     const d = digest(key)
-    let ok = false
-    for (const k of known) ok = timingSafeEqual(d, k) || ok
-    return ok ? undefined : errorResponse(401, { code: ErrorCode.Unauthorized, message: 'invalid API key' }, { headers: challenge(true), close: hasBody(req) })
+    let name: string | undefined
+    for (const k of known) if (timingSafeEqual(d, k.digest)) name = k.name
+    if (name !== undefined) callers.set(req, name)
+    return name !== undefined ? undefined : errorResponse(401, { code: ErrorCode.Unauthorized, message: 'invalid API key' }, { headers: challenge(true), close: hasBody(req) })
   }
 }

@@ -1,6 +1,6 @@
 /** Where the CLI connects: flags > env (WORKFLOW_SERVER_URL, WORKFLOW_API_KEY) > config file > http://127.0.0.1:7233. */
 import { createClient, type Client } from '../api/client.ts'
-import { loadConfig } from '../runtime/config/index.ts'
+import { apiKeyText, loadConfig } from '../runtime/config/index.ts'
 import type { GlobalOptions } from './output.ts'
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7233'
@@ -25,7 +25,8 @@ export function resolveConnection(g: GlobalOptions, env: Record<string, string |
   if ((url === undefined || apiKey === undefined) && file !== undefined) {
     const config = loadConfig({ file, env })
     url ??= `http://${dialHost(config.server.host)}:${config.server.port}`
-    apiKey ??= config.server.apiKeys[0]
+    const first = config.server.apiKeys[0]
+    apiKey ??= first === undefined ? undefined : apiKeyText(first)
   }
   url ??= DEFAULT_SERVER_URL
   if (!/^https?:\/\//.test(url)) url = `http://${url}`

@@ -64,3 +64,17 @@ export function parseLabelFlags(v: unknown): Labels | undefined {
   }
   return parsed.labels
 }
+
+/**
+ * Parses `k=v` pairs as text, for a receiver that types them itself (an approval checks and coerces them by its
+ * task's schema: "3" is 3 where the schema says integer).
+ */
+export function parseTextInputs(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) throw usageError(`--input expects key=value, got "${pair}"`, { path: '--input' })
+    out[pair.slice(0, eq)] = pair.slice(eq + 1)
+  }
+  return out
+}

@@ -44,6 +44,10 @@ export const ErrorCode = {
   ExpressionLimit: 'EXPRESSION_LIMIT',
   /** A task's `if:` yielded something other than a boolean. */
   ConditionNotBoolean: 'CONDITION_NOT_BOOLEAN',
+  /** An approval task was rejected by a person (`workflow execution reject`). */
+  ApprovalRejected: 'APPROVAL_REJECTED',
+  /** An approval task's `timeout` passed with no decision. */
+  ApprovalTimedOut: 'APPROVAL_TIMED_OUT',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -154,6 +158,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   CONCURRENCY_LIMIT: row(409, 1, false),
   EXPRESSION_LIMIT: row(400, 2, false),
   CONDITION_NOT_BOOLEAN: row(400, 2, false),
+  APPROVAL_REJECTED: row(409, 1, false),
+  APPROVAL_TIMED_OUT: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

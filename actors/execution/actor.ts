@@ -10,7 +10,7 @@ import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { executionError } from './failure.ts'
 import { nextExecutionState } from './logic.ts'
-import type { Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
+import type { Decision, Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { TaskFacts } from '../../runtime/expressions/scope.ts'
 import { createView, tasksFor } from './view.ts'
@@ -26,6 +26,9 @@ export interface TaskRun {
   /** Why the main tasks failed (onFailure and finally tasks read it as `{{ execution.error }}`). */
   executionError?: ErrorInfo
 }
+
+/** What a message to the actor answers. */
+export type Reply = ErrorInfo | 'gone' | undefined
 
 export interface ExecutionActorDeps {
   port: SupervisorPort
@@ -52,6 +55,7 @@ export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
       ...(t.output !== undefined ? { output: t.output } : {}),
       ...(t.error ? { error: t.error } : {}),
       ...(t.nextAttemptAt !== undefined ? { nextAttemptAt: t.nextAttemptAt } : {}),
+      ...(t.attemptBase ? { attemptBase: t.attemptBase } : {}),
     }
   }
   return createView({ executionId: snapshot.execution.id, workflow: snapshot.workflow, inputs: snapshot.execution.inputs, runs })
@@ -59,13 +63,14 @@ export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
 
 export class ExecutionActor {
   private view: ExecutionView
-  private readonly ref: ActorRef<ExecutionInbox>
+  /** Each message's answer: a refusal of a `task.decide`, `gone` when it came after the actor was done (parked, ended), or nothing. */
+  private readonly ref: ActorRef<ExecutionInbox, Reply>
   private readonly aborts = new Map<string, AbortController>()
   private readonly life = new AbortController()
 
   constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
     this.view = viewOf(snapshot)
-    this.ref = spawnActor<ExecutionInbox>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
+    this.ref = spawnActor<ExecutionInbox, Reply>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
       // A crash in the actor's own code must not hang the execution: fail it visibly.
       onCrash: (error) => this.failHard(toErrorInfo(error).message),
     })
@@ -84,7 +89,28 @@ export class ExecutionActor {
     this.ref.tell(m)
   }
 
-  private async receive(m: ExecutionInbox): Promise<void> {
+  /** Whether it has stopped taking messages (it ended, parked, or is being interrupted). */
+  get stopped(): boolean {
+    return this.ref.stopped
+  }
+
+  /**
+   * A decision on an awaiting run: resolves once it is committed (undefined), with why it was refused, or `gone`
+   * when the actor was done first (it parked or ended: the caller looks for the execution again). Rejects when the
+   * actor has stopped.
+   */
+  decide(path: RunPath, decision: Decision): Promise<Reply> {
+    return this.ref.ask({ type: 'task.decide', path, decision })
+  }
+
+  /** A cancel: `gone` when the actor was done before its turn (it parked: the execution is cancelled from the store). */
+  cancel(reason: string): Promise<Reply> {
+    return this.ref.ask({ type: 'execution.cancel', reason })
+  }
+
+  private async receive(m: ExecutionInbox): Promise<Reply> {
+    // Done (parked or ended) before this message's turn: a decision or a cancel must find the execution again.
+    if (this.view.phase === 'done' && (m.type === 'task.decide' || m.type === 'execution.cancel')) return 'gone'
     const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
     this.view = step.view
     if (step.transitions.length) {
@@ -97,6 +123,7 @@ export class ExecutionActor {
       if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
     }
     for (const e of step.effects) this.perform(e)
+    return step.refusal
   }
 
   private perform(e: Effect): void {
@@ -105,6 +132,12 @@ export class ExecutionActor {
       case 'scheduleRetry':
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
           () => this.ref.tell({ type: 'task.retryDue', path: e.path }),
+          () => {},
+        )
+        return
+      case 'scheduleWake':
+        this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
+          () => this.ref.tell({ type: 'task.wake', path: e.path }),
           () => {},
         )
         return
@@ -141,6 +174,8 @@ export class ExecutionActor {
     const timeoutMs = this.snapshot.workflow.timeoutMs
     if (!timeoutMs) return
     const startedAt = this.snapshot.execution.startedAt ?? this.deps.clock.now()
+    // Due already (a resumed or parked execution): before `execution.start`, so nothing is dispatched first.
+    if (startedAt + timeoutMs <= this.deps.clock.now()) return this.ref.tell({ type: 'execution.timeout' })
     this.deps.clock.sleep(startedAt + timeoutMs - this.deps.clock.now(), this.life.signal).then(
       () => this.ref.tell({ type: 'execution.timeout' }),
       () => {},

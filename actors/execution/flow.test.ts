@@ -1,12 +1,12 @@
 /** The planner's error handling, fed messages: allowFailure, the onFailure and finally lists, and a resume between them. */
 import { describe, expect, it } from 'bun:test'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
-import type { TaskDef, Workflow } from '../../runtime/workflow/model.ts'
+import type { TaskDef, TaskDefOf, Workflow } from '../../runtime/workflow/model.ts'
 import { nextExecutionState } from './logic.ts'
 import type { Step, TaskView } from './protocol.ts'
 import { createView } from './view.ts'
 
-const task = (id: string, needs: string[] = [], extra: Partial<TaskDef> = {}): TaskDef =>
+const task = (id: string, needs: string[] = [], extra: Partial<TaskDefOf<'plugin'>> = {}): TaskDef =>
   ({ id, kind: 'plugin', type: 'core/log.info', needs, inputs: {}, ...extra })
 const wf = (tasks: TaskDef[], lists: Partial<Pick<Workflow, 'onFailure' | 'finally'>> = {}): Workflow =>
   ({ id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks, ...lists })

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'bun:test'
 import type { TaskDef, Workflow } from '../../runtime/workflow/model.ts'
+import type { TaskDefOf } from '../../runtime/workflow/tasks/registry.ts'
+import type { Transition } from '../../runtime/store/checkpoint.ts'
 import { backoffDelay, nextExecutionState } from './logic.ts'
 import type { ExecutionView, TaskView } from './protocol.ts'
 import { TASK_STEPS } from './steps/registry.ts'
 import type { TaskStep } from './steps/step.ts'
 import { createView } from './view.ts'
 
-const task = (id: string, needs: string[] = [], extra: Partial<TaskDef> = {}): TaskDef => ({ id, kind: 'plugin', type: 'core/log.info', needs, inputs: {}, ...extra })
+const task = (id: string, needs: string[] = [], extra: Partial<TaskDefOf<'plugin'>> = {}): TaskDef => ({ id, kind: 'plugin', type: 'core/log.info', needs, inputs: {}, ...extra })
 const wf = (...tasks: TaskDef[]): Workflow => ({ id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks })
 const view = (w: Workflow, runs: Record<string, TaskView> = {}): ExecutionView => createView({ executionId: 'ex', workflow: w, runs })
 const ok = (path: string, attempt = 1, output: unknown = {}) => ({ type: 'task.finished' as const, path, attempt, outcome: { ok: true as const, output } })
@@ -182,5 +184,87 @@ describe('execution logic: incremental planning', () => {
       expect(end).toMatchObject(firstFailed ? { to: 'FAILED', error: { details: { taskId: firstFailed } } } : { to: 'SUCCESS' })
       expect(s.view.phase).toBe('done')
     }
+  })
+})
+
+describe('execution logic: awaiting runs (wait, decisions)', () => {
+  const waitTask = (id: string, needs: string[] = [], durationMs = 2000): TaskDef => ({ id, kind: 'wait', needs, wait: { durationMs } })
+  const strip = (ts: readonly Transition[]) => ts.map((t) => (t.kind === 'task' ? `${t.taskId}:${t.to}` : t.kind === 'execution' ? `ex:${t.to}` : t.kind))
+
+  it('a wait commits WAITING (TIMER) with its wake-up time and, with nothing else to do, parks the execution', () => {
+    const s = nextExecutionState(view(wf(waitTask('w'), task('after', ['w']))), { type: 'execution.start' }, 1000)
+    expect(s.transitions).toEqual([
+      { kind: 'task', executionId: 'ex', taskId: 'w', to: 'WAITING', reason: 'TIMER', nextAttemptAt: 3000 },
+      { kind: 'execution', executionId: 'ex', to: 'WAITING', reason: 'TIMER' },
+    ])
+    expect(s.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 3000 }, { type: 'finished' }])
+    expect(s.view.phase).toBe('done')
+    // A message after the park changes nothing (the actor answers `gone` to decisions and cancels).
+    expect(nextExecutionState(s.view, { type: 'task.wake', path: 'w' }, 3000).transitions).toEqual([])
+  })
+
+  it('a parked execution run again: a wait not due yet parks again; a due one succeeds in the start step, once', () => {
+    const stored = { w: { state: 'WAITING' as const, attempt: 0, reason: 'TIMER', nextAttemptAt: 5000 } }
+    const early = nextExecutionState(view(wf(waitTask('w'), task('after', ['w'])), stored), { type: 'execution.start' }, 4000)
+    expect(early.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 5000 }, { type: 'finished' }])
+    expect(strip(early.transitions)).toEqual(['ex:WAITING'])
+    // Due while the engine was down, or the wake-up time that ran it again: now, not after another timer.
+    const due = nextExecutionState(view(wf(waitTask('w'), task('after', ['w'])), stored), { type: 'execution.start' }, 5000)
+    expect(strip(due.transitions)).toEqual(['w:RUNNING', 'w:SUCCESS'])
+    expect(due.transitions[0]).toMatchObject({ attempt: 1 })
+    expect(due.effects).toEqual([runs('after')])
+    expect(nextExecutionState(due.view, { type: 'task.wake', path: 'w' }, 6000).transitions).toEqual([])
+  })
+
+  it('does not park while an attempt is in flight or a retry is due; parks once only waits are left', () => {
+    const retry = { max: 1, backoff: { type: 'fixed' as const, delayMs: 100 } }
+    let s = nextExecutionState(view(wf(waitTask('w'), task('p', [], { retry }))), { type: 'execution.start' }, 0)
+    expect(s.effects).toEqual([{ type: 'scheduleWake', path: 'w', at: 2000 }, runs('p')])
+    s = nextExecutionState(s.view, bad('p', 1), 10)
+    expect(strip(s.transitions)).toEqual(['p:WAITING']) // a retry timer is held: no park
+    s = nextExecutionState(s.view, { type: 'task.retryDue', path: 'p' }, 110)
+    s = nextExecutionState(s.view, ok('p', 2), 120)
+    expect(strip(s.transitions)).toEqual(['p:SUCCESS', 'ex:WAITING'])
+    expect(s.effects).toEqual([{ type: 'finished' }])
+  })
+
+  it('a retry wait is re-armed as a retry and an awaiting run as a wake (one rule per reason)', () => {
+    const stored = {
+      a: { state: 'WAITING' as const, attempt: 1, reason: 'RETRY_BACKOFF', nextAttemptAt: 50 },
+      w: { state: 'WAITING' as const, attempt: 0, reason: 'TIMER', nextAttemptAt: 60 },
+    }
+    const s = nextExecutionState(view(wf(task('a'), waitTask('w')), stored), { type: 'execution.start' }, 0)
+    expect(s.effects).toEqual([{ type: 'scheduleRetry', path: 'a', at: 50 }, { type: 'scheduleWake', path: 'w', at: 60 }])
+  })
+
+  it('a cancel ends an awaiting run CANCELLED with the others, and the execution once nothing runs', () => {
+    let s = nextExecutionState(view(wf(waitTask('w'), task('p'))), { type: 'execution.start' }, 0)
+    s = nextExecutionState(s.view, { type: 'execution.cancel', reason: 'stop' }, 1)
+    expect(strip(s.transitions)).toEqual(['w:CANCELLED', 'p:CANCELLED'])
+    s = nextExecutionState(s.view, bad('p', 1, 'CANCELLED'), 2)
+    expect(strip(s.transitions)).toEqual(['ex:CANCELLED'])
+    expect(nextExecutionState(s.view, { type: 'task.wake', path: 'w' }, 5000).transitions).toEqual([])
+  })
+
+  it('refuses a decision for a run that takes none, and for one that is not waiting', () => {
+    let s = nextExecutionState(view(wf(waitTask('w'), task('p'))), { type: 'execution.start' }, 0)
+    const d = { verdict: 'approve' as const, inputs: {}, by: 'ops' }
+    const onWait = nextExecutionState(s.view, { type: 'task.decide', path: 'w', decision: d }, 1)
+    expect(onWait.refusal).toMatchObject({ code: 'CONFLICT' })
+    expect(onWait.transitions).toEqual([])
+    s = nextExecutionState(onWait.view, { type: 'task.decide', path: 'p', decision: d }, 1)
+    expect(s.refusal).toMatchObject({ code: 'CONFLICT', details: { state: 'PENDING' } })
+    expect(nextExecutionState(s.view, { type: 'task.decide', path: 'nope', decision: d }, 1).refusal).toMatchObject({ code: 'NOT_FOUND' })
+  })
+
+  it('after a restart a task gets its whole retry budget again (attempts count from attemptBase)', () => {
+    const retry = { max: 1, backoff: { type: 'fixed' as const, delayMs: 10 } }
+    const stored = { a: { state: 'PENDING' as const, attempt: 2, attemptBase: 2 } }
+    let s = nextExecutionState(view(wf(task('a', [], { retry })), stored), { type: 'execution.start' }, 0)
+    expect(s.effects).toEqual([runs('a', 3)])
+    s = nextExecutionState(s.view, bad('a', 3), 1)
+    expect(s.transitions).toMatchObject([{ to: 'WAITING', reason: 'RETRY_BACKOFF' }])
+    s = nextExecutionState(nextExecutionState(s.view, { type: 'task.retryDue', path: 'a' }, 11).view, bad('a', 4), 12)
+    expect(strip(s.transitions)).toEqual(['a:FAILED', 'ex:FAILED'])
   })
 })

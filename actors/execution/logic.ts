@@ -6,19 +6,21 @@
  */
 
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { isConditionSkip, isTerminalTask, SkipReason, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
+import { isConditionSkip, isOutsideWait, isTerminalTask, SkipReason, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import { renderValue } from '../../runtime/workflow/template.ts'
+import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
+import { decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } from './awaits.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
-import type { Dispatch, StepScope } from './steps/step.ts'
+import type { Dispatch, StepScope, TaskStep } from './steps/step.ts'
 import { decideInView } from './condition.ts'
 import { executionError, taskFailure } from './failure.ts'
 import { renderOutputs } from './outputs.ts'
-import { openList, satisfies, tasksFor } from './view.ts'
+import { openList, satisfies, tasksFor, waitClass } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -43,16 +45,20 @@ export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now
       return s.onStop('timingOut', error).advance().done()
     }
     case 'execution.interrupt': return s.onInterrupt().advance().done()
+    case 'task.wake': return s.with(() => wakeRun(s, msg.path)).advance().done()
+    case 'task.decide': return s.with(() => decideRun(s, msg.path, msg.decision)).advance().done()
     default: return assertNever(msg)
   }
 }
 
-class Planner {
-  private readonly transitions: Transition[] = []
-  private readonly effects: Effect[] = []
-  private readonly scope: StepScope
+/** One message's planning. What the await handlers use of it (awaits.ts) is public: AwaitHost. */
+class Planner implements AwaitHost {
+  readonly transitions: Transition[] = []
+  readonly effects: Effect[] = []
+  readonly scope: StepScope
+  private refusal: ErrorInfo | undefined
 
-  constructor(private readonly view: ExecutionView, private readonly now: number, private readonly steps: TaskSteps) {
+  constructor(readonly view: ExecutionView, readonly now: number, private readonly steps: TaskSteps) {
     this.scope = {
       executionId: view.executionId,
       workflowId: view.workflow.id,
@@ -67,24 +73,57 @@ class Planner {
   }
 
   done(): Step {
-    return { view: this.view, transitions: this.transitions, effects: this.effects }
+    const step: Step = { view: this.view, transitions: this.transitions, effects: this.effects }
+    if (this.refusal) step.refusal = this.refusal
+    return step
   }
 
-  private get id(): string {
+  get id(): string {
     return this.view.executionId
   }
 
-  private set(path: RunPath, patch: Partial<TaskView>): void {
-    this.view.tasks[path] = { ...this.view.tasks[path]!, ...patch }
+  /** Runs one handler, for chaining. */
+  with(handler: () => void): this {
+    handler()
+    return this
   }
 
-  /** First message: re-arm the retry waits a resumed execution holds (dispatch happens on RetryDue). */
+  refuse(error: ErrorInfo): void {
+    this.refusal = error
+  }
+
+  stepOf(kind: string): TaskStep | undefined {
+    return Object.hasOwn(this.steps, kind) ? this.steps[kind] : undefined
+  }
+
+  set(path: RunPath, patch: Partial<TaskView>): void {
+    const before = this.view.tasks[path]!
+    const after = { ...before, ...patch }
+    this.view.tasks[path] = after
+    // Every change of a run goes through here, so the wait counters stay exact at O(1) a change.
+    const [was, is] = [waitClass(before), waitClass(after)]
+    if (was !== is) {
+      if (was) this.view.plan[was]--
+      if (is) this.view.plan[is]++
+    }
+  }
+
+  /**
+   * First message: re-arm the waits a resumed execution holds, from the stored times — a retry's (dispatch
+   * happens on RetryDue) and an awaiting run's wake-up time (a durable wait, an approval's deadline), so a wait
+   * that was due while the engine was down fires now, and one that was not fires when it was meant to.
+   */
   onStart(): this {
     if (this.view.phase !== 'running') return this
     for (const path of this.view.plan.paths) {
       const run = this.view.tasks[path]!
-      if (run.state === 'WAITING' && run.nextAttemptAt !== undefined && !this.view.inFlight.has(path))
-        this.effects.push({ type: 'scheduleRetry', path, at: Math.max(this.now, run.nextAttemptAt) })
+      if (run.state !== 'WAITING' || run.nextAttemptAt === undefined || this.view.inFlight.has(path)) continue
+      const at = Math.max(this.now, run.nextAttemptAt)
+      // Due already (it came while the engine was down, or this is a parked execution woken for it): now, in this
+      // step, so the execution does not park again before its timer could fire.
+      if (isOutsideWait(run.reason) && run.nextAttemptAt <= this.now) wakeRun(this, path)
+      // Any other stored wait with a due time is a retry's (as before typed reasons, whatever a row says).
+      else this.effects.push({ type: isOutsideWait(run.reason) ? 'scheduleWake' : 'scheduleRetry', path, at })
     }
     return this
   }
@@ -98,17 +137,23 @@ class Planner {
     return this.conclude(path, attempt, outcome)
   }
 
-  /** An attempt's outcome: SUCCESS, a retry wait while the task's `retry` allows one, or FAILED. */
-  private conclude(path: RunPath, attempt: number, outcome: TaskOutcome): this {
+  /**
+   * An attempt's outcome: SUCCESS, a retry wait while the task's `retry` allows one, or FAILED. `audit` names
+   * the event that records it instead of the one its state implies (a decision: APPROVED, REJECTED).
+   */
+  conclude(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: AttemptAudit): this {
+    const recorded = audit ? { auditType: audit.type, auditData: audit.data } : {}
     if (outcome.ok) {
       this.set(path, { state: 'SUCCESS', output: outcome.output })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output, ...recorded })
       this.settle(path, 'SUCCESS')
       return this
     }
     const timedOut = outcome.error.code === ErrorCode.TaskTimedOut
     const retry = this.taskAt(path)?.retry
-    const canRetry = this.view.phase === 'running' && retry !== undefined && attempt <= retry.max &&
+    // After a restart, the attempts before it do not count: the task gets its whole retry budget again.
+    const tried = attempt - (this.view.tasks[path]?.attemptBase ?? 0)
+    const canRetry = this.view.phase === 'running' && retry !== undefined && tried <= retry.max &&
       isRetryable(outcome.error.code)
     if (canRetry) {
       const at = this.now + backoffDelay(retry, attempt)
@@ -123,7 +168,7 @@ class Planner {
     this.set(path, { state: 'FAILED', error: outcome.error })
     this.transitions.push({
       kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: outcome.error,
-      ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}),
+      ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}), ...recorded,
     })
     this.settle(path, 'FAILED')
     return this
@@ -249,7 +294,7 @@ class Planner {
     return 'settled'
   }
 
-  private taskAt(path: RunPath) {
+  taskAt(path: RunPath): AnyTaskDef | undefined {
     const at = this.view.plan.position.get(path)
     return at === undefined ? undefined : this.view.plan.tasks[at]
   }
@@ -260,7 +305,7 @@ class Planner {
     const path = this.view.plan.paths[at]!
     const attempt = this.view.tasks[path]!.attempt + 1
     this.set(path, { attempt, nextAttemptAt: undefined })
-    const step = Object.hasOwn(this.steps, task.kind) ? this.steps[task.kind] : undefined
+    const step = this.stepOf(task.kind)
     let d: Dispatch
     try {
       d = step
@@ -280,6 +325,17 @@ class Planner {
         this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })
         this.conclude(path, attempt, d.outcome)
         return
+      case 'await': {
+        // No attempt yet: the attempt is the instant the wait ends (wake or decision), committed RUNNING then.
+        const at = d.until
+        this.set(path, { state: 'WAITING', reason: d.reason, attempt: attempt - 1, nextAttemptAt: at })
+        this.transitions.push({
+          kind: 'task', executionId: this.id, taskId: path, to: 'WAITING', reason: d.reason,
+          ...(at !== undefined ? { nextAttemptAt: at } : {}),
+        })
+        if (at !== undefined) this.effects.push({ type: 'scheduleWake', path, at: Math.max(this.now, at) })
+        return
+      }
       default:
         return assertNever(d)
     }
@@ -312,7 +368,7 @@ class Planner {
       this.effects.push({ type: 'finished' })
       return
     }
-    if (v.plan.unfinished > 0) return
+    if (v.plan.unfinished > 0) return parkIfIdle(this)
     const failedAt = v.plan.firstFailed >= 0 ? v.plan.firstFailed : v.plan.laterFailed
     const failed = failedAt >= 0 ? v.plan.paths[failedAt] : undefined
     if (v.phase === 'cancelling') {

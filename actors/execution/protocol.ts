@@ -18,13 +18,28 @@ export interface InterruptExecution { type: 'execution.interrupt' }
 /** An attempt of the run at `path` ended (a plugin call's outcome). */
 export interface TaskFinished { type: 'task.finished'; path: RunPath; attempt: number; outcome: TaskOutcome }
 export interface RetryDue { type: 'task.retryDue'; path: RunPath }
+/** The wake-up time of the run awaiting at `path` came (steps/step.ts, `await`). */
+export interface WakeDue { type: 'task.wake'; path: RunPath }
+/** A decision for the run awaiting at `path` (an approval): the actor answers with a refusal, or nothing once committed. */
+export interface DecideTask { type: 'task.decide'; path: RunPath; decision: Decision }
 
-export type ExecutionInbox = StartExecution | CancelExecution | ExecutionTimedOut | InterruptExecution | TaskFinished | RetryDue
+/**
+ * A person's decision on an awaiting run. `by` names who decided (the API key's name, or `local` for the
+ * embedded CLI), never a key.
+ */
+export type Decision =
+  | { verdict: 'approve'; inputs: Record<string, unknown>; by: string }
+  | { verdict: 'reject'; reason: string; by: string }
+
+export type ExecutionInbox = StartExecution | CancelExecution | ExecutionTimedOut | InterruptExecution | TaskFinished | RetryDue |
+  WakeDue | DecideTask
 
 export type Effect =
   /** Run one plugin call out of process (a task actor), as attempt `attempt` of the run at `path`. */
   | { type: 'runPlugin'; path: RunPath; attempt: number; call: PluginCall }
   | { type: 'scheduleRetry'; path: RunPath; at: number }
+  /** Tell `task.wake` at `at` (an awaiting run's wake-up time). */
+  | { type: 'scheduleWake'; path: RunPath; at: number }
   | { type: 'abortTasks'; reason: 'cancel' | 'timeout' | 'interrupt' }
   | { type: 'finished' }
 
@@ -37,6 +52,8 @@ export interface TaskView {
   output?: unknown
   error?: ErrorInfo
   nextAttemptAt?: number
+  /** The attempt a restart started from (attempts after it count against `retry.max`); 0 before any restart. */
+  attemptBase?: number
 }
 
 export type Phase = 'running' | 'cancelling' | 'timingOut' | 'interrupting' | 'done'
@@ -65,4 +82,6 @@ export interface Step {
   view: ExecutionView
   transitions: Transition[]
   effects: Effect[]
+  /** Why a `task.decide` was refused (nothing changed); absent when it was taken. */
+  refusal?: ErrorInfo
 }

@@ -5,7 +5,7 @@
  */
 import type { ExprRef } from '../../runtime/expressions/ast.ts'
 import type { TaskFacts } from '../../runtime/expressions/scope.ts'
-import { isConditionSkip, isTerminalTask, type TaskRunState } from '../../runtime/state/states.ts'
+import { isConditionSkip, isOutsideWait, isTerminalTask, type TaskRunState } from '../../runtime/state/states.ts'
 import { listedTasks, TASK_LISTS } from '../../runtime/workflow/task-lists.ts'
 import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 import { MinHeap } from '../../runtime/workflow/min-heap.ts'
@@ -49,6 +49,15 @@ export interface Plan {
   laterFailed: number
   /** Positions of FAILED tasks that were allowed to fail (declaration order not guaranteed). */
   readonly allowedFailures: number[]
+  /** Runs WAITING for a time or a decision (`await`), and runs WAITING for a retry: when to park (logic.ts). */
+  awaiting: number
+  retrying: number
+}
+
+/** What a run's wait counts as: an outside wait (a time, a decision), a retry's, or none. */
+export function waitClass(run: Pick<TaskView, 'state' | 'reason'>): 'awaiting' | 'retrying' | undefined {
+  if (run.state !== 'WAITING') return undefined
+  return isOutsideWait(run.reason) ? 'awaiting' : 'retrying'
 }
 
 export interface ViewInit {
@@ -84,9 +93,12 @@ export function createView(init: ViewInit): ExecutionView {
   let firstFailed = -1
   let laterFailed = -1
   const allowedFailures: number[] = []
+  const waits = { awaiting: 0, retrying: 0 }
   listed.forEach((l, i) => {
     const t = l.task
     const state = tasks[l.path]!.state
+    const w = waitClass(tasks[l.path]!)
+    if (w) waits[w]++
     if (!isTerminalTask(state)) {
       unfinished++
       unfinishedIn[listOf[i]!]!++
@@ -110,7 +122,7 @@ export function createView(init: ViewInit): ExecutionView {
   })
   const plan: Plan = {
     tasks: defs, paths, listOf, position, pathById, dependents, waitingOn, ready: new MinHeap(), blocked: new MinHeap(), skippedNeed,
-    unfinished, unfinishedIn, opened: TASK_LISTS.map(() => false), firstFailed, laterFailed, allowedFailures,
+    unfinished, unfinishedIn, opened: TASK_LISTS.map(() => false), firstFailed, laterFailed, allowedFailures, ...waits,
   }
   openList(plan, tasks, 0, hopeless)
   // A resumed execution whose main list had ended: its later lists open as they did before it stopped.

@@ -17,12 +17,14 @@ export interface Settled { type: 'settled'; executionId: string }
 export interface WorkerCrashed { type: 'workerCrashed'; workerId: number; executionIds: string[] }
 /** Someone asks to cancel: the reply says where the execution is (see CancelPlan). */
 export interface CancelRequested { type: 'cancel'; executionId: string }
+/** Where is the execution now (for a decision): the reply is a CancelPlan, and nothing moves. */
+export interface LocateRequested { type: 'locate'; executionId: string }
 /** A queued execution's cancel could not be committed: it takes its place in the queue back. */
 export interface CancelRefused { type: 'cancelRefused'; executionId: string; index: number }
 /** Stop dispatching; the queue is dropped (it is recovered from the store on the next start). */
 export interface Shutdown { type: 'shutdown' }
 
-export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | CancelRefused | Shutdown
+export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | LocateRequested | CancelRefused | Shutdown
 
 /** Where an execution is, for its cancel: on a worker, being handed to one, queued (and now taken out), or not here. */
 export type CancelPlan =

@@ -36,6 +36,19 @@ describe('supervisor logic', () => {
     expect(JSON.stringify({ q: before.queue, a: [...before.active] })).toBe(snapshot)
   })
 
+  it('locates an execution for a decision or a restart without moving it (unlike a cancel, which takes it out of the queue)', () => {
+    const s = feed([enqueue('a'), enqueue('b'), enqueue('c'), { type: 'dispatched', executionId: 'a', workerId: 7 }]).state
+    const at = (id: string) => feed([{ type: 'locate', executionId: id }], s)
+    expect(at('a').reply).toEqual({ kind: 'onWorker', workerId: 7 })
+    expect(at('b').reply).toEqual({ kind: 'dispatching' })
+    expect(at('c').reply).toEqual({ kind: 'queued', index: 0 })
+    expect(at('z').reply).toEqual({ kind: 'notHere' })
+    const after = at('c')
+    expect(after.state.queue).toEqual(['c'])
+    expect(after.effects).toEqual([])
+    expect(after.state.cancelRequested.size).toBe(0)
+  })
+
   it('routes a cancel by where the execution is: on its worker, being handed over, queued, or not here', () => {
     const s = feed([enqueue('a'), enqueue('b'), enqueue('c'), { type: 'dispatched', executionId: 'a', workerId: 7 }]).state
     expect(feed([{ type: 'cancel', executionId: 'a' }], s).reply).toEqual({ kind: 'onWorker', workerId: 7 })

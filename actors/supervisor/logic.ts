@@ -26,7 +26,7 @@ export interface SupervisorState {
 export interface SupervisorStep {
   state: SupervisorState
   effects: SupervisorEffect[]
-  /** The answer to `cancel`. */
+  /** The answer to `cancel` and `locate`. */
   reply?: CancelPlan
 }
 
@@ -73,6 +73,13 @@ export function nextSupervisorState(prev: SupervisorState, m: SupervisorInbox): 
     case 'cancel':
       reply = planCancel(s, m.executionId)
       break
+    case 'locate': {
+      const workerId = s.active.get(m.executionId)
+      reply = s.active.has(m.executionId)
+        ? (workerId !== undefined ? { kind: 'onWorker', workerId } : { kind: 'dispatching' })
+        : s.queue.includes(m.executionId) ? { kind: 'queued', index: s.queue.indexOf(m.executionId) } : { kind: 'notHere' }
+      break
+    }
     case 'cancelRefused':
       if (s.accepting && !s.active.has(m.executionId) && !s.queue.includes(m.executionId)) {
         s.queue.splice(Math.min(m.index, s.queue.length), 0, m.executionId)

@@ -3,7 +3,8 @@
  * supervisor, and what the supervisor may ask of a worker. Every argument survives structured clone.
  */
 
-import type { Result } from '../../runtime/errors.ts'
+import type { ErrorInfo, Result } from '../../runtime/errors.ts'
+import type { Decision } from '../execution/protocol.ts'
 import type { TransitionResult, Transition } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import type { Config } from '../../runtime/config/schema.ts'
@@ -60,11 +61,17 @@ export interface WorkerSettings {
   taskKindModules?: string[]
 }
 
+/** What a worker answers to a decision. */
+export type DecideReply = { kind: 'taken' } | { kind: 'refused'; error: ErrorInfo } | { kind: 'absent' }
+
 /** Exposed by each worker (comlink over the Worker itself). */
 export interface WorkerApi {
   init(port: MessagePort, settings: WorkerSettings): Promise<void>
   run(snapshot: ExecutionSnapshot): void
-  cancel(executionId: string, reason: string): void
+  /** Whether the cancel was taken; false when the execution is not running here (any more: it parked or ended). */
+  cancel(executionId: string, reason: string): Promise<boolean>
+  /** A decision on an awaiting run of an execution this worker hosts: taken (committed), refused, or not hosted here. */
+  decide(executionId: string, path: string, decision: Decision): Promise<DecideReply>
   /** Stops every execution without a terminal state (shutdown); resolves when all have stopped. */
   interruptAll(): Promise<void>
   hosted(): string[]

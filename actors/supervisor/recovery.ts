@@ -30,7 +30,8 @@ export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine s
     const allowed = (task?.retry?.max ?? 0) + 1
     const error = { code: ErrorCode.Interrupted, message: `attempt ${run.attempt} was interrupted: ${why}` }
     if (run.state === 'RUNNING') {
-      out.push(run.attempt < allowed
+      // Attempts before a restart do not count (attemptBase): the task has its whole budget since.
+      out.push(run.attempt - (run.attemptBase ?? 0) < allowed
         ? { kind: 'task', executionId, taskId: run.taskId, to: 'PENDING', reason: 'INTERRUPTED', error, auditType: 'RECOVERED' }
         : { kind: 'task', executionId, taskId: run.taskId, to: 'FAILED', reason: 'INTERRUPTED', error })
     } else if (run.state === 'WAITING' && isWaitReason(run.reason) && WAIT_ON_RECOVERY[run.reason] === 'requeue') {

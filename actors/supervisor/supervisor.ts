@@ -14,7 +14,8 @@ import { isTerminalExecution } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
-import type { ExecutionRecord, ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { ExecutionRecord, ExecutionSnapshot, TaskRunRecord } from '../../runtime/store/types.ts'
+import type { Decision } from '../execution/protocol.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
@@ -22,12 +23,17 @@ import type { EngineEvent, EngineStats, SecretSource, StartOptions, StartRequest
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import { admit, admissionError } from './admission.ts'
 import { CheckpointBatcher, type BatcherOptions } from './batcher.ts'
+import { decideParked, decideTask } from './decisions.ts'
+import { replayExecution, restartExecution, type ReplayRequest, type RerunDeps } from './reruns.ts'
 import { EventHub } from './events.ts'
 import type { CancelPlan, SupervisorEffect, SupervisorInbox } from './inbox.ts'
 import { DEFAULT_LEASE, Lease, type LeaseTiming } from './lease.ts'
 import { initialSupervisorState, nextSupervisorState, type SupervisorState } from './logic.ts'
 import { workerPort } from './port.ts'
 import type { WorkerSettings } from './protocol.ts'
+import { Parking } from './parking.ts'
+import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
+import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
 import { SlotWatcher } from './slot-watcher.ts'
 import { TaskSlots } from './task-slots.ts'
@@ -56,6 +62,9 @@ export class Supervisor {
   private readonly lease: Lease
   private readonly recovery: Recovery
   private readonly watcher: SlotWatcher
+  private readonly parking: Parking
+  /** The kinds' steps, loaded on the first decision on a parked execution (workers load their own). */
+  private steps: Promise<TaskSteps> | undefined
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
   private state: SupervisorState
   /** Dispatches run one at a time, in the order the logic asked for them. */
@@ -89,9 +98,12 @@ export class Supervisor {
       runs: (id) => this.events.tracks(id), adopt: (id, wf) => this.events.track(id, wf),
       enqueue: (id, front) => this.mailbox.tell({ type: 'enqueue', executionId: id, ...(front ? { front } : {}) }),
     })
+    this.parking = new Parking({ store, clock, enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }) })
     const port = { batcher: this.batcher, slots: this.slots, ...(opts.secrets ? { secrets: opts.secrets } : {}), finished: (w: PooledWorker, id: string) => {
       w.executions.delete(id)
       this.mailbox.tell({ type: 'finished', executionId: id })
+      // It may have stopped parked (WAITING on a timer or a decision): then it runs again at its stored time.
+      void this.parking.afterStop(id).catch(() => {})
     } }
     this.pool = new WorkerPool(opts.workers, (w) => workerPort(w, port), opts.settings, (w) => this.onWorkerCrash(w))
     // The logic is pure and total: a throw there is a bug, and the engine must go on serving the others.
@@ -164,7 +176,9 @@ export class Supervisor {
     if (plan.kind === 'onWorker') {
       const w = this.pool.find(plan.workerId)
       // A worker that dies meanwhile never answers; its executions are recovered, and can be cancelled then.
-      if (w) await untilDeath(w, w.api.cancel(id, reason)).catch(() => {})
+      const taken = w ? await untilDeath(w, w.api.cancel(id, reason) as Promise<boolean>).catch(() => true) : true
+      // It parked just before the cancel's turn: once off its worker, it is cancelled from the store.
+      if (!taken) return this.cancelParked(id, reason)
       return rec
     }
     if (plan.kind === 'dispatching') return rec // the cancel follows it to its worker
@@ -183,6 +197,58 @@ export class Supervisor {
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
     }
     return (await this.store.executions.get(id))!
+  }
+
+  /** Re-runs a FAILED or CANCELLED execution in place, from the runs that did not succeed (see reruns.ts). */
+  restart(id: string, by?: string): Promise<ExecutionRecord> {
+    return restartExecution(this.rerunDeps(), id, by)
+  }
+
+  /** A new execution reusing the outputs of the tasks upstream of `req.from` in `id` (see reruns.ts). */
+  async replay(id: string, req: ReplayRequest): Promise<ExecutionRecord> {
+    const snap = await this.store.executions.snapshot(id)
+    if (!snap) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`, { id })
+    return replayExecution(this.rerunDeps(), snap, req)
+  }
+
+  private rerunDeps(): RerunDeps {
+    return {
+      store: this.store, clock: this.opts.clock,
+      commit: (t, o) => this.batcher.submit(t, o),
+      locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
+      refused: () => admissionError({ accepting: this.state.accepting }, '', 'inline'),
+      run: (executionId, workflowId) => {
+        this.events.track(executionId, workflowId)
+        this.mailbox.tell({ type: 'enqueue', executionId })
+      },
+      emit: (e) => this.events.emit(e),
+    }
+  }
+
+  /** A decision on an awaiting run (an approval), taken by the execution's actor (see decisions.ts). */
+  decide(id: string, path: string, decision: Decision): Promise<TaskRunRecord> {
+    return decideTask({
+      store: this.store, clock: this.opts.clock,
+      locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
+      worker: (workerId) => this.pool.find(workerId),
+      decideParked: (executionId, taskId, d) => decideParked({
+        store: this.store, clock: this.opts.clock, parking: this.parking,
+        holds: (e) => this.events.tracks(e),
+        locate: async (e) => (await this.mailbox.ask({ type: 'locate', executionId: e }))!,
+        commit: (t) => this.batcher.submit(t, { durable: true }),
+        steps: () => (this.steps ??= loadTaskKindModules(this.opts.settings.taskKindModules ?? [])
+          .then((modules) => withKindModules(TASK_KINDS, TASK_STEPS, modules).steps)),
+      }, executionId, taskId, d),
+    }, id, path, decision)
+  }
+
+  /** A cancel its actor did not take (it parked meanwhile): again, once the execution has left its worker. */
+  private async cancelParked(id: string, reason: string): Promise<ExecutionRecord> {
+    const deadline = this.opts.clock.now() + 10_000
+    while ((await this.mailbox.ask({ type: 'locate', executionId: id }))!.kind === 'onWorker' && this.opts.clock.now() < deadline) {
+      await this.opts.clock.sleep(10)
+    }
+    return this.cancel(id, reason)
   }
 
   async waitFor(id: string): Promise<ExecutionRecord> {
@@ -217,6 +283,7 @@ export class Supervisor {
     await this.mailbox.ask({ type: 'shutdown' })
     this.recovery.stop()
     this.watcher.stop()
+    this.parking.stop()
     if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
       const grace = new AbortController()
@@ -250,7 +317,11 @@ export class Supervisor {
         return
       case 'cancelOnWorker': {
         const w = this.pool.find(e.workerId)
-        if (w) void untilDeath(w, w.api.cancel(e.executionId, 'cancelled by user')).catch(() => {})
+        if (w) {
+          void untilDeath(w, w.api.cancel(e.executionId, 'cancelled by user') as Promise<boolean>)
+            .then((taken) => (taken ? undefined : this.cancelParked(e.executionId, 'cancelled by user')))
+            .catch(() => {})
+        }
         return
       }
       case 'recoverCrashed':
@@ -278,6 +349,8 @@ export class Supervisor {
         return
       }
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
+      // A parked execution runs again: a change of state, not a second start.
+      else if (rec.state === 'WAITING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }])
       const snap = (await this.store.executions.snapshot(id))!
       worker = await this.pool.pick()
       worker.executions.add(id)

@@ -21,6 +21,7 @@ const api: WorkerApi = {
   },
   run: (snapshot) => need().run(snapshot),
   cancel: (id, reason) => need().cancel(id, reason),
+  decide: (id, path, decision) => need().decide(id, path, decision),
   interruptAll: () => need().interruptAll(),
   hosted: () => need().hosted(),
 }

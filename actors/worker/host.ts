@@ -6,7 +6,8 @@ import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
-import type { SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import type { Decision } from '../execution/protocol.ts'
+import type { DecideReply, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
 import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
@@ -85,8 +86,24 @@ export class ExecutionHost {
     actor.start()
   }
 
-  cancel(executionId: string, reason: string): void {
-    this.actors.get(executionId)?.tell({ type: 'execution.cancel', reason })
+  /** Whether the cancel was taken; false when the execution is not (or no longer) running here (it parked, ended). */
+  async cancel(executionId: string, reason: string): Promise<boolean> {
+    const actor = this.actors.get(executionId)
+    if (!actor || actor.stopped) return false
+    return actor.cancel(reason).then((r) => r !== 'gone', () => false)
+  }
+
+  /** A decision for an awaiting run (see WorkerApi.decide). */
+  async decide(executionId: string, path: string, decision: Decision): Promise<DecideReply> {
+    const actor = this.actors.get(executionId)
+    if (!actor || actor.stopped) return { kind: 'absent' }
+    try {
+      const error = await actor.decide(path, decision)
+      if (error === 'gone') return { kind: 'absent' }
+      return error ? { kind: 'refused', error } : { kind: 'taken' }
+    } catch {
+      return { kind: 'absent' } // it stopped (parked, ended) before the decision's turn: it is looked for again
+    }
   }
 
   /** Stops every execution without a terminal state (shutdown), then kills the spare plugin processes. */

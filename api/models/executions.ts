@@ -23,3 +23,19 @@ export const EventsQuery = t.Object({
 })
 
 export const CancelBody = t.Optional(t.Object({ reason: t.Optional(t.String({ maxLength: 500 })) }))
+
+export const TaskParams = t.Object({ id: t.String({ minLength: 1, maxLength: 200 }), taskId: t.String({ minLength: 1, maxLength: 1024 }) })
+
+/** An approval's inputs: checked against the schema its task declares (INVALID_INPUT with every issue). */
+export const ApproveBody = t.Optional(t.Object({
+  inputs: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'The approver\'s inputs; they become the task\'s output' })),
+}))
+
+export const RejectBody = t.Object({ reason: t.String({ minLength: 1, maxLength: 500 }) })
+
+export const RestartBody = t.Optional(t.Object({}))
+
+export const ReplayBody = t.Object({
+  from: t.String({ minLength: 1, maxLength: 1024, description: 'The task to run again from: what it needs (transitively) is reused' }),
+  inputs: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Inputs replacing the original execution\'s' })),
+})

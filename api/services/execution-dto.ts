@@ -68,7 +68,7 @@ function compact<T extends object>(o: T): T {
 export function toExecutionSummary(e: ExecutionRecord): ExecutionSummary {
   return compact({
     id: e.id, workflowId: e.workflowId, revision: e.revision, state: e.state, reason: e.reason, trigger: e.trigger,
-    labels: e.labels, error: e.error, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
+    labels: e.labels, error: e.error, replayOf: e.replayOf, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
     durationMs: duration(e.startedAt, e.endedAt),
   })
 }

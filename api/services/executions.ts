@@ -108,6 +108,28 @@ export class ExecutionService {
     return toExecutionSummary(settled)
   }
 
+  /** Approves an approval task waiting in `id`; `by` is the caller's API key name. Answers the execution as committed. */
+  async approve(id: string, taskId: string, inputs: Record<string, unknown>, by: string): Promise<ExecutionDetail> {
+    await requireEngine(this.ctx).decide(id, taskId, { verdict: 'approve', inputs, by })
+    return this.get(id)
+  }
+
+  /** Rejects an approval task waiting in `id` (the task fails APPROVAL_REJECTED). */
+  async reject(id: string, taskId: string, reason: string, by: string): Promise<ExecutionDetail> {
+    await requireEngine(this.ctx).decide(id, taskId, { verdict: 'reject', reason, by })
+    return this.get(id)
+  }
+
+  /** Re-runs a FAILED or CANCELLED execution in place (RESTARTED audited with `by`, the caller's key name). */
+  async restart(id: string, by: string): Promise<ExecutionSummary> {
+    return toExecutionSummary(await requireEngine(this.ctx).restart(id, by))
+  }
+
+  /** A new execution reusing the outputs upstream of `from`; it links to `id` (`replayOf`). */
+  async replay(id: string, body: { from: string; inputs?: Record<string, unknown> }, by: string): Promise<ExecutionSummary> {
+    return toExecutionSummary(await requireEngine(this.ctx).replay(id, { from: body.from, ...(body.inputs ? { inputs: body.inputs } : {}), by }))
+  }
+
   async exists(id: string): Promise<void> {
     if (!(await this.ctx.store.executions.get(id))) throw notFound(id)
   }

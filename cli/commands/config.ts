@@ -22,16 +22,16 @@ export function register(cli: CAC, _ctx: CliContext): void {
     }))
 }
 
-/** The config with every API key replaced by `***` (their count stays visible). */
+/** The config with every API key replaced by `***` (their count and names stay visible). */
 export function maskConfig(c: Config): Config {
-  return { ...c, server: { ...c.server, apiKeys: c.server.apiKeys.map(() => '***') } }
+  return { ...c, server: { ...c.server, apiKeys: c.server.apiKeys.map((k) => (typeof k === 'string' ? '***' : { name: k.name, key: '***' })) } }
 }
 
 function flatten(c: Config): [string, string][] {
   const out: [string, string][] = []
   for (const [section, values] of Object.entries(c)) {
     for (const [k, v] of Object.entries(values as Record<string, unknown>)) {
-      out.push([`${section}.${k}`, Array.isArray(v) ? `[${v.join(', ')}]` : String(v)])
+      out.push([`${section}.${k}`, Array.isArray(v) ? `[${v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : String(x))).join(', ')}]` : String(v)])
     }
   }
   return out

@@ -1,14 +1,18 @@
-/** `workflow execution list|inspect|logs|cancel`: remote, through the Eden client. */
+/** `workflow execution list|inspect|logs|cancel|approve|reject|restart|replay`: remote, through the Eden client. */
 import type { CAC } from 'cac'
 import type { LogRecord } from '../../runtime/store/types.ts'
 import { call } from '../../api/client.ts'
 import { connect } from '../connection.ts'
 import { parseLabelFlags } from '../inputs.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'
+import { inputFlags, parseInputs, parseTextInputs } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, usageError, type CliContext } from '../output.ts'
 import { auditText, executionTable, inputsText, inspectText, logLine, timelineText } from '../render/execution.ts'
+import { paintState } from '../render/format.ts'
+import type { Connection } from '../connection.ts'
+import type { ExecutionSummary } from '../../api/services/execution-dto.ts'
 
-const ACTIONS = ['list', 'inspect', 'logs', 'cancel'] as const
+const ACTIONS = ['list', 'inspect', 'logs', 'cancel', 'approve', 'reject', 'restart', 'replay'] as const
 const str = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v))
 
 /** A non-negative integer flag, or a usage error naming it. */
@@ -22,7 +26,8 @@ function intFlag(name: string, v: unknown): number | undefined {
 /** Registers `execution <action> [id]`. */
 export function register(cli: CAC, _ctx: CliContext): void {
   cli
-    .command('execution <action> [id]', 'Executions: list | inspect <id> | logs <id> | cancel <id>')
+    .command('execution <action> [id] [task]',
+      'Executions: list | inspect <id> | logs <id> | cancel <id> | approve <id> <task> | reject <id> <task> | restart <id> | replay <id> --from <task>')
     .option('--workflow <id>', 'list: only this workflow')
     .option('--state <states>', 'list: only these states (comma-separated)')
     .option('--label <key=value>', 'list: only executions with this label (repeatable: all must match)')
@@ -35,8 +40,14 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .option('--level <levels>', 'logs: only these levels, e.g. WARN,ERROR')
     .option('--since <when>', 'logs: only lines since an ISO time or a duration ago (5m)')
     .option('--follow', 'logs: stream new lines until the execution ends')
+    .option('--input <key=value>', 'approve: an input for the approval, checked by its schema; replay: an input replacing the original\'s (repeatable)')
+    .option('--reason <text>', 'reject: why (required)')
+    .option('--from <task>', 'replay: the task to run again from (what it needs is reused)')
+    .option('--wait', 'restart/replay: wait for the end; exit 1 unless it succeeds')
     .example((name) => `  $ ${name} execution logs ex_123 --level WARN,ERROR --since 5m`)
-    .action(runCommand(async (action: string, id: string | undefined, options: Record<string, unknown>) => {
+    .example((name) => `  $ ${name} execution approve ex_123 gate --input ticket=OPS-42`)
+    .example((name) => `  $ ${name} execution replay ex_123 --from transform --input day=2026-12-01 --wait`)
+    .action(runCommand(async (action: string, id: string | undefined, task: string | undefined, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       if (!(ACTIONS as readonly string[]).includes(action)) throw usageError(`unknown execution action "${action}" (expected: ${ACTIONS.join(', ')})`)
       if (action !== 'list' && id === undefined) throw usageError(`execution ${action} needs an execution id`)
@@ -67,6 +78,37 @@ export function register(cli: CAC, _ctx: CliContext): void {
         emit(ex, { json: g.json, human: (e) => `execution ${e.id} is ${e.state}` })
         return
       }
+      if (action === 'restart' || action === 'replay') {
+        let ex: ExecutionSummary
+        if (action === 'restart') ex = await call(one.restart.post({}), conn.url)
+        else {
+          const from = str(options.from)
+          if (from === undefined) throw usageError('execution replay needs --from <task>', { path: '--from' })
+          ex = await call(one.replay.post({ from, inputs: await replayInputs(conn, id!, inputFlags(options.input)) }), conn.url)
+        }
+        if (options.wait !== true) {
+          const how = action === 'restart' ? 'restarted' : `started, replaying ${id} from ${str(options.from)}`
+          emit(ex, { json: g.json, human: (e) => `execution ${e.id} ${how} (${e.state}); follow with: workflow execution logs ${e.id} --follow` })
+          return
+        }
+        exitOnInterrupt()
+        const end = await followExecution(conn, ex.id, 0, () => {})
+        const detail = await call(conn.client.api.v1.executions({ id: end.id }).get(), conn.url)
+        emit(detail, { json: g.json, exitCode: detail.state === 'SUCCESS' ? 0 : 1, human: (d) => `${inspectText(d)}\n\n${paintState(d.state)}` })
+        return
+      }
+      if (action === 'approve' || action === 'reject') {
+        if (task === undefined) throw usageError(`execution ${action} needs an execution id and a task id`)
+        const reason = str(options.reason)
+        if (action === 'reject' && reason === undefined) throw usageError('execution reject needs --reason <text>', { path: '--reason' })
+        const decided = one.tasks({ taskId: task })
+        const detail = action === 'approve'
+          ? await call(decided.approve.post({ inputs: parseTextInputs(inputFlags(options.input)) }), conn.url)
+          : await call(decided.reject.post({ reason: reason! }), conn.url)
+        const run = detail.tasks.find((t) => t.taskId === task)
+        emit(detail, { json: g.json, human: (d) => `task ${task} is ${run?.state ?? '?'}; execution ${d.id} is ${d.state}` })
+        return
+      }
       const query = { taskId: str(options.task), level: str(options.level), since: str(options.since), limit, offset }
       const page = await call(one.logs.get({ query }), conn.url)
       if (options.follow !== true) {
@@ -88,4 +130,12 @@ export function register(cli: CAC, _ctx: CliContext): void {
       // With --json the whole stream is one document, written once the execution has ended.
       emit({ items: lines, execution: end }, { json: g.json, human: (r) => colors.dim(`execution ${r.execution.id} ended: ${r.execution.state}`) })
     }))
+}
+
+/** `--input` pairs for a replay, typed by the workflow's declared inputs when it is still applied (else as JSON or text). */
+async function replayInputs(conn: Connection, id: string, pairs: string[]): Promise<Record<string, unknown>> {
+  if (pairs.length === 0) return {}
+  const ex = await call(conn.client.api.v1.executions({ id }).get(), conn.url)
+  const wf = await call(conn.client.api.v1.workflows({ id: ex.workflowId }).get(), conn.url).catch(() => undefined)
+  return parseInputs(pairs, wf?.workflow.inputs ?? [])
 }

@@ -8,6 +8,7 @@ import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import { listedTasks } from '../../runtime/workflow/task-lists.ts'
+import { approvalPrompter } from '../approval-prompt.ts'
 import { inputFlags, parseInputs, parseLabelFlags } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
 import { humanDuration, paintState } from '../render/format.ts'
@@ -44,6 +45,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
         : plainProgress((s) => process.stdout.write(`${s}\n`))
       const unsubscribe = engine.subscribe((e) => progress?.onEvent(e))
       const execution = await engine.start({ workflow, inputs, trigger: { type: 'manual' }, ...(labels ? { labels } : {}) })
+      // A pending approval is decided here, from stdin: the engine is this process (no server to send it to).
+      const approvals = approvalPrompter(engine, execution.id, (s) => process.stderr.write(s))
+      const unsubscribeApprovals = engine.subscribe((e) => approvals.onEvent(e))
       let interrupted = false
       const onSigint = () => {
         if (interrupted) process.exit(130)
@@ -54,6 +58,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const final = await engine.waitFor(execution.id)
       process.off('SIGINT', onSigint)
       unsubscribe()
+      unsubscribeApprovals()
+      approvals.stop()
       progress?.stop()
       const detail = toExecutionDetail((await engine.snapshot(final.id))!)
       await engine.shutdown({ graceMs: 0 })

@@ -30,9 +30,12 @@ export function inspectText(e: ExecutionDetail): string {
     `  duration  ${humanDuration(e.durationMs)}`,
   ]
   if (e.labels) head.push(`  labels    ${labelsText(e.labels)}`)
+  if (e.replayOf) head.push(`  replay of ${e.replayOf.executionId} from task ${e.replayOf.fromTask}`)
   if (e.error) head.push(`  error     ${colors.red(e.error.code)}: ${e.error.message}`)
   const rows = e.tasks.map((t) => ({
-    task: t.taskId, type: t.type, state: `${paintState(t.state)}${t.state === 'SKIPPED' && t.reason && t.reason !== 'DEPENDENCY_FAILED' ? ` (${t.reason})` : ''}`,
+    // Why a run waits (TIMER, APPROVAL, RETRY_BACKOFF…) says what it is waiting for; a skip says why unless a failure did it.
+    task: t.taskId, type: t.type,
+    state: `${paintState(t.state)}${(t.state === 'WAITING' || (t.state === 'SKIPPED' && t.reason !== 'DEPENDENCY_FAILED')) && t.reason ? ` (${t.reason})` : ''}`,
     attempts: `${t.attempts}/${t.maxAttempts}`,
     duration: humanDuration(t.durationMs), error: t.error ? `${t.error.code}: ${oneLine(t.error.message)}` : undefined,
   }))

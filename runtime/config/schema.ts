@@ -41,12 +41,22 @@ const PolicySchema = Type.Object({
   env: Strings(Type.String({ pattern: '^(\\*|[A-Za-z_][A-Za-z0-9_]*\\*?)$' }), ['*']),
 }, { ...strict, default: {} })
 
+/**
+ * An API key: the key itself, or `{ name, key }`. The name is who audit events say acted (an approval's `by`),
+ * never the key; a key given alone is named `sha256:<first 8 hex digits of its SHA-256>` (apiKeyName).
+ */
+const ApiKey = Type.Union([
+  NonEmpty(),
+  Type.Object({ name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$' }), key: NonEmpty() }, strict),
+])
+export type ApiKeyEntry = Static<typeof ApiKey>
+
 /** Every key of the config with its default (paths relative, as a user would write them). */
 export const ConfigSchema = Type.Object({
   server: section({
     host: NonEmpty({ default: '127.0.0.1' }),
     port: Int(1, { maximum: 65535, default: 7233 }),
-    apiKeys: Strings(NonEmpty(), []),
+    apiKeys: Strings(ApiKey, []),
     shutdownGraceSeconds: Int(0, { default: 30 }),
     /** A connection idle this long is closed (Bun.serve `idleTimeout`, at most 255). */
     idleTimeoutSeconds: Int(1, { maximum: 255, default: 30 }),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'bun:test'
 import {
-  checkExecutionTransition, checkTaskTransition, isTerminalExecution, isTerminalTask, TASK_RUN_STATES, EXECUTION_STATES, WAIT_ON_RECOVERY, WaitReason,
+  checkExecutionTransition, checkTaskTransition, isOutsideWait, isRestartable, isRestartedTask, isTerminalExecution, isTerminalTask,
+  TASK_RUN_STATES, EXECUTION_STATES, WAIT_ON_RECOVERY, WaitReason,
 } from './states.ts'
 
 describe('state tables', () => {
@@ -43,5 +44,25 @@ describe('state tables', () => {
   it('lets only task runs be SKIPPED', () => {
     expect(checkTaskTransition('PENDING', 'SKIPPED')).toBe('ok')
     expect(checkTaskTransition('RUNNING', 'SKIPPED')).toBe('invalid')
+  })
+  it('takes the durable waits as reasons (PENDING → WAITING with TIMER or APPROVAL), resumed after a crash', () => {
+    for (const reason of ['TIMER', 'APPROVAL']) {
+      expect(checkTaskTransition('PENDING', 'WAITING', { to: reason })).toBe('ok')
+      expect(checkTaskTransition('WAITING', 'RUNNING', { from: reason })).toBe('ok')
+      expect(WAIT_ON_RECOVERY[reason as WaitReason]).toBe('resume')
+      expect(isOutsideWait(reason)).toBe(true)
+    }
+    expect(isOutsideWait('RETRY_BACKOFF')).toBe(false)
+    expect(isOutsideWait('CONCURRENCY_LIMIT')).toBe(false)
+    // An outside wait ends through an attempt: never straight to SUCCESS.
+    expect(checkTaskTransition('WAITING', 'SUCCESS', { from: 'TIMER' })).toBe('invalid')
+  })
+  it('restarts exactly FAILED and CANCELLED executions, giving back every run but SUCCESS; the tables stay as they were', () => {
+    expect(EXECUTION_STATES.filter(isRestartable)).toEqual(['FAILED', 'CANCELLED'])
+    expect(TASK_RUN_STATES.filter((s) => !isRestartedTask(s))).toEqual(['SUCCESS'])
+    // The restart is its own transition kind: through the ordinary tables a terminal state still goes nowhere.
+    expect(checkExecutionTransition('FAILED', 'PENDING')).toBe('invalid')
+    expect(checkExecutionTransition('CANCELLED', 'PENDING')).toBe('invalid')
+    expect(checkTaskTransition('SKIPPED', 'PENDING')).toBe('invalid')
   })
 })

@@ -14,8 +14,8 @@ export const TASK_RUN_STATES: readonly TaskRunState[] = Object.values(TaskRunSta
 
 /**
  * Why a task run (or an execution) is WAITING: every transition into WAITING names one, and the state
- * machine refuses one that does not. Later kinds add theirs (APPROVAL, TIMER, SUBFLOW…, issue 13), each
- * with its line in WAIT_ON_RECOVERY.
+ * machine refuses one that does not. Later kinds add theirs (SUBFLOW…, issue 13), each with its line in
+ * WAIT_ON_RECOVERY.
  */
 export const WaitReason = {
   /** A failed attempt waits for its retry (`nextAttemptAt`). */
@@ -27,6 +27,10 @@ export const WaitReason = {
    * is the store's (creation order), so it survives restarts and is shared by every engine (state/concurrency.ts).
    */
   WorkflowConcurrency: 'WORKFLOW_CONCURRENCY',
+  /** A durable wait (the `wait` kind) until its wake-up time (`nextAttemptAt`); no process, no slot. */
+  Timer: 'TIMER',
+  /** An approval (the `approval` kind) waits for a person's decision, until its deadline (`nextAttemptAt`) if it has one. */
+  Approval: 'APPROVAL',
 } as const
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason]
 
@@ -39,6 +43,9 @@ export const WAIT_ON_RECOVERY: Readonly<Record<WaitReason, 'resume' | 'requeue'>
   RETRY_BACKOFF: 'resume',
   CONCURRENCY_LIMIT: 'requeue',
   WORKFLOW_CONCURRENCY: 'resume',
+  // What these wait for is in the store (the wake-up time, the deadline) or outside the engine (a person).
+  TIMER: 'resume',
+  APPROVAL: 'resume',
 }
 
 /**
@@ -57,6 +64,13 @@ export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason]
 export const isConditionSkip = (state: string, reason: string | undefined): boolean =>
   state === 'SKIPPED' && (reason === SkipReason.ConditionFalse || reason === SkipReason.DependencySkipped)
 
+/**
+ * The waits that hold no attempt: the run waits for something outside it (a time, a decision), and what ends
+ * the wait is its kind's (TaskStep.wake, TaskStep.decide). The others wait to start an attempt.
+ */
+const OUTSIDE_WAITS: ReadonlySet<string> = new Set([WaitReason.Timer, WaitReason.Approval])
+export const isOutsideWait = (r: unknown): boolean => typeof r === 'string' && OUTSIDE_WAITS.has(r)
+
 const WAIT_REASONS: ReadonlySet<string> = new Set(Object.values(WaitReason))
 export const isWaitReason = (r: unknown): r is WaitReason => typeof r === 'string' && WAIT_REASONS.has(r)
 
@@ -69,6 +83,7 @@ export const AuditType = {
   WebhookKeyRotated: 'WEBHOOK_KEY_ROTATED',
   /** A newer execution asked this one to stop (its workflow's `concurrency: { behavior: cancel-oldest }`). */
   CancelRequested: 'CANCEL_REQUESTED',
+  Restarted: 'RESTARTED', Approved: 'APPROVED', Rejected: 'REJECTED',
 } as const
 export type AuditType = (typeof AuditType)[keyof typeof AuditType]
 
@@ -86,6 +101,20 @@ const TASK_RUN_TRANSITIONS: Record<TaskRunState, readonly TaskRunState[]> = {
   RUNNING: ['WAITING', 'SUCCESS', 'FAILED', 'CANCELLED', 'PENDING'],
   SUCCESS: [], FAILED: [], CANCELLED: [], SKIPPED: [],
 }
+
+/**
+ * The one way out of a terminal state: a restart (the `restart` transition, runtime/store/checkpoint.ts) takes
+ * an execution that ended FAILED or CANCELLED back to PENDING, and each of its runs that did not succeed back to
+ * PENDING too (SUCCESS runs keep their outputs). Ordinary transitions never leave a terminal state: these
+ * tables are read only by checkRestart, and the `restart` transition is applied by every backend on its own.
+ */
+const RESTARTABLE_EXECUTIONS: readonly ExecutionState[] = ['FAILED', 'CANCELLED']
+const RESTARTED_TASK_RUNS: readonly TaskRunState[] = ['FAILED', 'CANCELLED', 'SKIPPED', 'PENDING', 'WAITING', 'RUNNING']
+
+/** Whether an execution in `state` may be restarted. */
+export const isRestartable = (state: ExecutionState): boolean => RESTARTABLE_EXECUTIONS.includes(state)
+/** Whether a restart gives a run in `state` back (PENDING, a new attempt to come): every state but SUCCESS. */
+export const isRestartedTask = (state: TaskRunState): boolean => RESTARTED_TASK_RUNS.includes(state)
 
 export const isTerminalExecution = (s: ExecutionState): boolean => EXECUTION_TRANSITIONS[s].length === 0
 export const isTerminalTask = (s: TaskRunState): boolean => TASK_RUN_TRANSITIONS[s].length === 0

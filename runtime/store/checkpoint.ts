@@ -69,6 +69,28 @@ export interface CreateExecution {
   trigger: TriggerInfo
   /** Stored with the execution and indexed for `ListExecutionsQuery.labels`; checked by the caller (labels.ts). */
   labels?: Record<string, string>
+  /**
+   * A replay of another execution: the runs named in `reused` are created SUCCESS (reason REUSED) with the
+   * output recorded there instead of PENDING, and the execution links to the original (`replayOf`).
+   */
+  replay?: { of: string; from: string; reused: Readonly<Record<string, unknown>> }
+}
+
+/**
+ * Restarts an execution that ended FAILED or CANCELLED — the one way out of a terminal state (isRestartable in
+ * runtime/state/states.ts); ordinary transitions never leave one. The execution becomes PENDING again, owned by
+ * the committing engine, its error, reason, start and end cleared. Every run that did not succeed becomes PENDING
+ * (reason RESTARTED; error, output and wake-up time cleared), and so does every run of the onFailure and finally
+ * lists whatever its state (they follow the main tasks, which run again), keeping its attempt count, which becomes its
+ * `attemptBase`: new attempts number on from there and get the task's whole retry budget. SUCCESS runs keep their
+ * outputs. Audited RESTARTED once for the execution (`data.tasks`: the runs given back, `by`) and once per run.
+ * INVALID_TRANSITION from any other state (a second restart of the same execution included).
+ */
+export interface RestartExecution {
+  kind: 'restart'
+  executionId: string
+  /** Who asked (an API key's name), for the audit event. */
+  by?: string
 }
 
 /**
@@ -105,7 +127,8 @@ export interface ClaimExecution {
   executionId: string
 }
 
-export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution | AdmitExecution
+export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution |
+  AdmitExecution | RestartExecution
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 

@@ -2,8 +2,9 @@
  * The storage contract: what every backend must do, as a bun:test suite a backend's test file runs with its
  * own factory (runtime/store/sqlite/contract.test.ts). A new backend passes this unchanged: transition rules,
  * idempotent re-apply, batching with per-request isolation, durable commits, newest-first log pages, the cron
- * fire's unique key under two concurrent creators, leases (claim, renew, expiry, takeover, fencing),
- * concurrent writers on one database, labels and per-workflow concurrency (contract-flow.ts), and storage faults as STORAGE_UNAVAILABLE. One file on purpose (~300
+ * fire's unique key under two concurrent creators, restart (the one way out of a terminal state) and replay
+ * creation, leases (claim, renew, expiry, takeover, fencing), concurrent writers on one database, labels and
+ * per-workflow concurrency (contract-flow.ts), and storage faults as STORAGE_UNAVAILABLE. One file on purpose (~300
  * lines): a backend runs the whole contract with one call, and reads it in one place.
  */
 
@@ -179,6 +180,69 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         const asc = await store.logs.list({ executionId: 'ex1', afterId: logs[6]!.id, order: 'asc' })
         expect(asc.items.map((l) => l.message)).toEqual(['line 7', 'line 8', 'line 9'])
         expect(await store.logs.count('ex1')).toBe(10)
+      })
+
+      it('restarts only a FAILED or CANCELLED execution: non-SUCCESS runs back to PENDING with their attempts as base, SUCCESS kept, audited', async () => {
+        await commit(store, [one([create('ex1')])], { at: 10 })
+        const running = (await commit(store, [one([{ kind: 'restart', executionId: 'ex1' }])])).results[0]![0]!
+        expect(code(running)).toBe('INVALID_TRANSITION') // PENDING: not terminal
+        await commit(store, [one([
+          { kind: 'execution', executionId: 'ex1', to: 'RUNNING' },
+          { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'RUNNING', attempt: 1 },
+          { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'SUCCESS', output: { x: 1 } },
+          { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'RUNNING', attempt: 1 },
+          { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'WAITING', reason: 'RETRY_BACKOFF', nextAttemptAt: 50 },
+          { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'RUNNING', attempt: 2 },
+          { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'FAILED', error: { code: 'PLUGIN_ERROR', message: 'boom' } },
+          { kind: 'execution', executionId: 'ex1', to: 'FAILED', error: { code: 'PLUGIN_ERROR', message: 'boom' } },
+        ])], { at: 20 })
+        const results = (await commit(store, [one([{ kind: 'restart', executionId: 'ex1', by: 'ops' }]), one([{ kind: 'restart', executionId: 'ex1' }])], { at: 30, owner: 'E' })).results
+        expect(results.map((r) => code(r[0]!))).toEqual(['ok', 'INVALID_TRANSITION']) // the second sees it PENDING
+        const snap = (await store.executions.snapshot('ex1'))!
+        expect(snap.execution).toMatchObject({ state: 'PENDING', reason: 'RESTARTED' })
+        expect(snap.execution.error).toBeUndefined()
+        expect(snap.execution.endedAt).toBeUndefined()
+        expect(snap.taskRuns.map((t) => [t.taskId, t.state, t.attempt, t.attemptBase, t.output, t.error])).toEqual([
+          ['a', 'SUCCESS', 1, undefined, { x: 1 }, undefined], ['b', 'PENDING', 2, 2, undefined, undefined]])
+        expect(snap.taskRuns[1]!.attempts.map((a) => a.attempt)).toEqual([1, 2]) // the history stays
+        // Ordinary transitions out of a terminal state stay refused; the restarted execution follows the tables again.
+        const next = (await commit(store, [one([
+          { kind: 'execution', executionId: 'ex1', to: 'RUNNING' },
+          { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'RUNNING', attempt: 3 },
+          { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'RUNNING', attempt: 2 },
+        ])], { at: 40, owner: 'E' })).results[0]!
+        expect(next.map(code)).toEqual(['ok', 'ok', 'INVALID_TRANSITION'])
+        const audit = await store.audit.forExecution('ex1')
+        expect(audit.filter((a) => a.type === 'RESTARTED').map((a) => [a.taskId ?? null, a.data])).toEqual([
+          [null, { from: 'FAILED', to: 'PENDING', tasks: ['b'], by: 'ops' }], ['b', { from: 'FAILED', to: 'PENDING', attempt: 2, by: 'ops' }]])
+        expect(code((await commit(store, [one([{ kind: 'restart', executionId: 'nope' }])])).results[0]![0]!)).toBe('NOT_FOUND')
+      })
+
+      it('restarts the onFailure and finally runs too, even those that succeeded: they follow the main tasks again', async () => {
+        const withLists: Workflow = { ...wf, finally: [{ id: 'clean', kind: 'plugin', type: 'core/log.info', needs: [], inputs: {} }] }
+        await commit(store, [one([create('ex1', withLists)])], { at: 10 })
+        await commit(store, [one([
+          { kind: 'execution', executionId: 'ex1', to: 'RUNNING' },
+          { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'RUNNING', attempt: 1 },
+          { kind: 'task', executionId: 'ex1', taskId: 'a', to: 'FAILED', error: { code: 'PLUGIN_ERROR', message: 'boom' } },
+          { kind: 'task', executionId: 'ex1', taskId: 'b', to: 'SKIPPED' },
+          { kind: 'task', executionId: 'ex1', taskId: 'finally/clean', to: 'RUNNING', attempt: 1 },
+          { kind: 'task', executionId: 'ex1', taskId: 'finally/clean', to: 'SUCCESS', output: { cleaned: true } },
+          { kind: 'execution', executionId: 'ex1', to: 'FAILED', error: { code: 'PLUGIN_ERROR', message: 'boom' } },
+        ])], { at: 20 })
+        expect(code((await commit(store, [one([{ kind: 'restart', executionId: 'ex1' }])], { at: 30 })).results[0]![0]!)).toBe('ok')
+        const runs = (await store.executions.snapshot('ex1'))!.taskRuns
+        expect(runs.map((t) => [t.taskId, t.state, t.attemptBase])).toEqual([['a', 'PENDING', 1], ['b', 'PENDING', undefined], ['finally/clean', 'PENDING', 1]])
+      })
+
+      it('creates a replay with its reused runs SUCCESS (their outputs copied) and the link to the original', async () => {
+        const replay = { of: 'ex0', from: 'b', reused: { a: { rows: [1, 2] } } }
+        await commit(store, [one([{ kind: 'create', executionId: 'ex1', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, replay }])], { at: 10 })
+        const snap = (await store.executions.snapshot('ex1'))!
+        expect(snap.execution.replayOf).toEqual({ executionId: 'ex0', fromTask: 'b' })
+        expect(snap.taskRuns.map((t) => [t.taskId, t.state, t.reason, t.output])).toEqual([['a', 'SUCCESS', 'REUSED', { rows: [1, 2] }], ['b', 'PENDING', undefined, undefined]])
+        expect((await store.executions.get('ex1'))!.replayOf).toEqual({ executionId: 'ex0', fromTask: 'b' })
+        expect((await store.audit.forExecution('ex1'))[0]).toMatchObject({ type: 'CREATED', data: { replayOf: 'ex0', from: 'b', reused: ['a'] } })
       })
 
       it('lists executions newest first with a total, by workflow and state, and the active ones oldest first', async () => {

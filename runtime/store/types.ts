@@ -41,6 +41,8 @@ export interface ExecutionRecord {
   /** The workflow's `outputs:`, rendered when the execution succeeded. */
   outputs?: Record<string, unknown>
   error?: ErrorInfo
+  /** A replay: the execution it replays and the task it ran again from (the tasks upstream of it reused their outputs). */
+  replayOf?: { executionId: string; fromTask: string }
   createdAt: number
   startedAt?: number
   endedAt?: number
@@ -74,8 +76,11 @@ export interface TaskRunRecord {
   state: TaskRunState
   reason?: string
   attempt: number
+  /** The attempt the last restart of the execution began after (attempts past it count against `retry.max`); absent before any. */
+  attemptBase?: number
   output?: unknown
   error?: ErrorInfo
+  /** A retry's due time, or an awaiting run's wake-up time (a `wait`'s, an approval's deadline). */
   nextAttemptAt?: number
   startedAt?: number
   endedAt?: number

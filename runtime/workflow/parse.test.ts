@@ -1,7 +1,7 @@
 /** parseWorkflow: valid documents and their normalisation, YAML syntax and structure errors. */
 import { describe, expect, it } from 'bun:test'
 import { parseWorkflow } from './parse.ts'
-import type { Issue, Workflow } from './model.ts'
+import type { Issue, TaskDef, Workflow } from './model.ts'
 
 const fixture = (name: string) => Bun.file(new URL(`./fixtures/${name}`, import.meta.url)).text()
 
@@ -43,8 +43,9 @@ describe('parseWorkflow: valid workflows', () => {
     expect(wf.tasks.map((t) => [t.id, t.needs])).toEqual([['fetch', []], ['transform', ['fetch']], ['post', ['transform']]])
     expect(wf.tasks[0]?.retry).toEqual({ max: 3, backoff: { type: 'exponential', delayMs: 2000, maxDelayMs: 30_000 } })
     expect(wf.tasks[0]?.timeoutMs).toBe(30_000)
-    expect(wf.tasks[0]?.env).toEqual({ TOKEN: '{{ secrets.API_TOKEN }}' })
-    expect(wf.tasks[2]?.runner).toBe('docker')
+    const plugin = (t: TaskDef | undefined) => (t?.kind === 'plugin' ? t : undefined)
+    expect(plugin(wf.tasks[0])?.env).toEqual({ TOKEN: '{{ secrets.API_TOKEN }}' })
+    expect(plugin(wf.tasks[2])?.runner).toBe('docker')
   })
 
   it('accepts a minimal workflow', () => {

@@ -38,3 +38,6 @@ export function tasksById(wf: Pick<Workflow, TaskList>): Map<string, AnyTaskDef>
   for (const list of TASK_LISTS) for (const t of tasksOf(wf, list)) if (!out.has(t.id)) out.set(t.id, t)
   return out
 }
+
+/** Whether `path` is a run of the onFailure or finally list (`finally/cleanup`): they run again after a restart. */
+export const isLaterListPath = (path: string): boolean => TASK_LISTS.some((l) => l !== 'tasks' && path.startsWith(`${l}/`))

@@ -5,12 +5,16 @@
  */
 import type { TaskKind } from '../../../runtime/workflow/tasks/kind.ts'
 import type { SpecOf, TASK_KINDS, TaskKindName, TaskKinds } from '../../../runtime/workflow/tasks/registry.ts'
+import { approvalStep } from './approval.ts'
 import { pluginStep } from './plugin.ts'
 import type { TaskStep } from './step.ts'
+import { waitStep } from './wait.ts'
 
 /** The built-in kinds' steps, one per name in TASK_KINDS. */
 export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof TASK_KINDS)[N]>> } = {
   plugin: pluginStep,
+  wait: waitStep,
+  approval: approvalStep,
 }
 
 /** A set of steps to plan with, by kind name: the built-ins, or more. */

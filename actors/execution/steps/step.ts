@@ -5,8 +5,9 @@
  */
 import type { PluginCall } from '../../../runtime/workflow/tasks/kind.ts'
 import type { TaskCommon } from '../../../runtime/workflow/model.ts'
+import type { WaitReason } from '../../../runtime/state/states.ts'
 import type { RunPath } from '../../../runtime/workflow/run-path.ts'
-import type { TaskOutcome } from '../protocol.ts'
+import type { Decision, TaskOutcome } from '../protocol.ts'
 
 /** The attempt being started. */
 export interface RunStart {
@@ -33,15 +34,27 @@ export interface StepScope {
  * How an attempt goes on. The execution logic acts on these and never on a kind's name:
  * - `runPlugin`: out of process, by a task actor; RUNNING is committed once it holds a task slot, and its
  *   outcome comes back as `task.finished` (then retries follow the task's `retry`);
- * - `finish`: done already, without a process or a slot; RUNNING and the outcome are committed together.
- * Later kinds add theirs here (wait for a timer, start a child execution, wait for an approval: issue 13).
+ * - `finish`: done already, without a process or a slot; RUNNING and the outcome are committed together;
+ * - `await`: the run waits for something outside it — a time, a decision — holding no process and no slot:
+ *   WAITING with `reason` is committed, with `until` as its wake-up time (stored in `nextAttemptAt`, so a
+ *   restarted engine re-arms it). At `until` the kind's `wake` ends the wait; a decision (`decide`) may end it
+ *   before. Either is one attempt: RUNNING and its outcome are committed together, as for `finish`.
+ * Later kinds add theirs here (start a child execution: issue 13).
  */
 export type Dispatch =
   | { type: 'runPlugin'; call: PluginCall }
   | { type: 'finish'; outcome: TaskOutcome }
+  | { type: 'await'; reason: WaitReason; until?: number }
 
 /** A kind's planning step. `S` is the kind's part of the model (as in its TaskKind). */
 export interface TaskStep<S extends object = object> {
   /** Starts an attempt; a throw fails the attempt (with the thrown error's code) instead of the execution. */
   start(task: TaskCommon & S, run: RunStart, scope: StepScope): Dispatch
+  /** An `await` reached its `until`: how the attempt ends (a wait succeeds, an approval times out). */
+  wake?(task: TaskCommon & S, run: RunStart, scope: StepScope): TaskOutcome
+  /**
+   * A decision from outside the engine (an approval's approve or reject) while the run awaits. A throw refuses
+   * the decision (its code goes back to the caller: INVALID_INPUT for inputs that do not match) and changes nothing.
+   */
+  decide?(task: TaskCommon & S, decision: Decision, scope: StepScope): TaskOutcome
 }

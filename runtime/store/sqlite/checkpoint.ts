@@ -6,11 +6,12 @@
 import type { Database } from 'bun:sqlite'
 import { ErrorCode, type ErrorInfo } from '../../errors.ts'
 import {
-  auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isTerminalTask, isWaitReason,
-  WaitReason, type ExecutionState, type TaskRunState,
+  auditTypeForExecution, auditTypeForTask, checkExecutionTransition, checkTaskTransition, isRestartable, isRestartedTask,
+  isTerminalTask, isWaitReason, WaitReason, type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
 import type {
-  AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, TaskTransition, Transition, TransitionResult,
+  AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RestartExecution, TaskTransition,
+  Transition, TransitionResult,
 } from '../checkpoint.ts'
 import { decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
 import { terminateUnfinished } from '../../state/terminate.ts'
@@ -20,6 +21,7 @@ import { CronFireRepo } from './cron-fires.ts'
 import { LIVE_OWNER } from './engines.ts'
 import { ExecutionRepo } from './executions.ts'
 import { toJson } from './json.ts'
+import { isLaterListPath } from '../../workflow/task-lists.ts'
 
 const invalid = (what: string, from: string, to: string, reason: string | undefined): TransitionResult => ({
   ok: false,
@@ -65,6 +67,7 @@ export class CheckpointWriter {
       case 'cronFire': return this.cronFire(t, now)
       case 'claim': return this.claim(t, now, owner)
       case 'admit': return this.admit(t, now, owner)
+      case 'restart': return this.restart(t, now, owner)
     }
   }
 
@@ -72,11 +75,36 @@ export class CheckpointWriter {
     if (this.db.query('SELECT 1 FROM executions WHERE id = ?').get(t.executionId)) return conflict(`execution ${t.executionId} exists already`)
     this.executions.insert({
       id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now,
-      ...(owner !== undefined ? { owner } : {}), ...(t.labels ? { labels: t.labels } : {}),
+      ...(owner !== undefined ? { owner } : {}), ...(t.labels ? { labels: t.labels } : {}), ...(t.replay ? { replay: t.replay } : {}),
     })
-    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, { trigger: t.trigger, revision: t.revision, ...(t.labels && Object.keys(t.labels).length ? { labels: t.labels } : {}) })
+    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, {
+      trigger: t.trigger, revision: t.revision, ...(t.labels && Object.keys(t.labels).length ? { labels: t.labels } : {}),
+      ...(t.replay ? { replayOf: t.replay.of, from: t.replay.from, reused: Object.keys(t.replay.reused) } : {}),
+    })
     const policy = t.workflow.concurrency
     if (policy) this.admitNew(t.executionId, t.workflow.id, policy, now)
+    return { ok: true, changed: true }
+  }
+
+  /** See RestartExecution: not fenced (nobody drives a terminal execution); the state check serialises two restarters. */
+  private restart(t: RestartExecution, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: ExecutionState; workflow_id: string }, [string]>('SELECT state, workflow_id FROM executions WHERE id = ?').get(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    if (!isRestartable(row.state)) {
+      return { ok: false, error: { code: ErrorCode.InvalidTransition, message: `execution ${t.executionId}: only a FAILED or CANCELLED execution can be restarted, not ${row.state}`, details: { from: row.state, to: 'PENDING' } } }
+    }
+    const runs = this.db.query<{ task_id: string; state: TaskRunState; attempt: number }, [string]>(
+      'SELECT task_id, state, attempt FROM task_runs WHERE execution_id = ? ORDER BY position, task_id').all(t.executionId)
+    // onFailure and finally runs start over too, whatever they did: they follow the main tasks, which run again.
+    const again = runs.filter((r) => isRestartedTask(r.state) || isLaterListPath(r.task_id))
+    this.db.query(`UPDATE executions SET state = 'PENDING', reason = 'RESTARTED', error = NULL, started_at = NULL, ended_at = NULL,
+        updated_at = ?, owner = COALESCE(?, owner) WHERE id = ?`).run(now, owner ?? null, t.executionId)
+    const reset = this.db.query(`UPDATE task_runs SET state = 'PENDING', reason = 'RESTARTED', error = NULL, output = NULL,
+        next_attempt_at = NULL, started_at = NULL, ended_at = NULL, attempt_base = attempt, updated_at = ? WHERE execution_id = ? AND task_id = ?`)
+    for (const r of again) reset.run(now, t.executionId, r.task_id)
+    const by = t.by !== undefined ? { by: t.by } : {}
+    this.audit(now, 'RESTARTED', t.executionId, undefined, row.workflow_id, { from: row.state, to: 'PENDING', tasks: again.map((r) => r.task_id), ...by })
+    for (const r of again) this.audit(now, 'RESTARTED', t.executionId, r.task_id, undefined, { from: r.state, to: 'PENDING', attempt: r.attempt, ...by })
     return { ok: true, changed: true }
   }
 

@@ -13,11 +13,13 @@ interface ExecutionRow {
   trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; outputs: string | null; error: string | null
   labels: string | null
   created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
+  replay_of: string | null; replay_from: string | null
 }
 interface TaskRunRow {
   execution_id: string; task_id: string; position: number; state: TaskRunState; reason: string | null; attempt: number
   output: string | null; error: string | null; next_attempt_at: number | null; started_at: number | null
   ended_at: number | null; updated_at: number; parent_path: string | null; kind: string; iteration: number | null
+  attempt_base: number
 }
 interface AttemptRow {
   execution_id: string; task_id: string; attempt: number; state: TaskRunState; runner: string | null
@@ -34,6 +36,7 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
     }),
     inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, outputs: fromJson<Record<string, unknown>>(r.outputs), labels: fromJson<Record<string, string>>(r.labels),
     error: fromJson<ErrorInfo>(r.error),
+    replayOf: r.replay_of !== null ? { executionId: r.replay_of, fromTask: r.replay_from ?? '' } : undefined,
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })
 
@@ -47,7 +50,7 @@ const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord 
   compact({
     executionId: r.execution_id, taskId: r.task_id, parentPath: r.parent_path ?? undefined, kind: r.kind,
     iteration: r.iteration ?? undefined, position: r.position, state: r.state, reason: r.reason ?? undefined,
-    attempt: r.attempt, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
+    attempt: r.attempt, attemptBase: r.attempt_base || undefined, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
     nextAttemptAt: r.next_attempt_at ?? undefined, startedAt: r.started_at ?? undefined,
     endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
   })
@@ -57,21 +60,30 @@ export class ExecutionRepo {
 
   /**
    * Inserts a PENDING execution and one PENDING run per task of every list, keyed by its path (`fetch`,
-   * `finally/cleanup`), and its labels (call inside a transaction).
+   * `finally/cleanup`), and its labels (call inside a transaction); a replay's reused runs are SUCCESS with the
+   * output recorded in the original instead.
    */
   insert(e: {
     id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string
     labels?: Record<string, string>
+    replay?: { of: string; from: string; reused: Readonly<Record<string, unknown>> }
   }): void {
     const labels = e.labels && Object.keys(e.labels).length > 0 ? e.labels : undefined
     this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
-        inputs, created_at, updated_at, owner, labels) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        inputs, created_at, updated_at, owner, labels, replay_of, replay_from) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
       e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null, toJson(labels),
+      e.replay?.of ?? null, e.replay?.from ?? null,
     )
     const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind)
         VALUES (?, ?, ?, 'PENDING', 0, ?, ?)`)
-    listedTasks(e.workflow).forEach((t, i) => insertTask.run(e.id, t.path, i, e.now, t.task.kind))
+    const insertReused = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, reason, attempt, output, updated_at, kind)
+        VALUES (?, ?, ?, 'SUCCESS', 'REUSED', 0, ?, ?, ?)`)
+    const reused = e.replay?.reused
+    listedTasks(e.workflow).forEach((t, i) => {
+      if (reused && t.list === 'tasks' && Object.hasOwn(reused, t.task.id)) insertReused.run(e.id, t.path, i, toJson(reused[t.task.id]), e.now, t.task.kind)
+      else insertTask.run(e.id, t.path, i, e.now, t.task.kind)
+    })
     if (labels) {
       const insertLabel = this.db.query('INSERT INTO execution_labels (execution_id, key, value, created_at) VALUES (?, ?, ?, ?)')
       for (const [k, v] of Object.entries(labels)) insertLabel.run(e.id, k, v, e.now)

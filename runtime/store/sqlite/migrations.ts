@@ -248,6 +248,16 @@ export const MIGRATIONS: readonly Migration[] = [
     // The workflow's `outputs:`, rendered when an execution succeeds (JSON, masked like task outputs); NULL before.
     sql: `ALTER TABLE executions ADD COLUMN outputs TEXT;`,
   },
+  {
+    version: 11,
+    name: 'restart and replay',
+    // A restart keeps a run's attempt numbers rising (each attempt keeps its row) and records where the restart
+    // began, so the attempts after it get the task's whole retry budget again. A replay is a new execution that
+    // names the one it replays and the task it re-ran from (runtime/store/checkpoint.ts: restart, create.replay).
+    sql: `ALTER TABLE task_runs ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE executions ADD COLUMN replay_of TEXT;
+      ALTER TABLE executions ADD COLUMN replay_from TEXT;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

@@ -1,0 +1,109 @@
+/**
+ * `workflow run` and approvals: the embedded engine lives in this process, so a pending approval is decided here,
+ * one line of stdin per decision (a terminal, or piped lines): `y [key=value …]` approves with those inputs,
+ * `n <reason>` rejects. Prompts go to stderr, so `--json` keeps stdout to its one document.
+ */
+import { userInfo } from 'node:os'
+import type { Engine, EngineEvent } from '../actors/engine-types.ts'
+import { toErrorInfo } from '../runtime/errors.ts'
+import { parseTextInputs } from './inputs.ts'
+
+/** Lines of stdin, read only when asked (what was read past a line is kept for the next). */
+class StdinLines {
+  private chunks: AsyncIterator<Uint8Array> | undefined
+  private buf = ''
+  private ended = false
+
+  async next(): Promise<string | undefined> {
+    this.chunks ??= (Bun.stdin.stream() as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]()
+    for (;;) {
+      const nl = this.buf.indexOf('\n')
+      if (nl >= 0) {
+        const line = this.buf.slice(0, nl).replace(/\r$/, '')
+        this.buf = this.buf.slice(nl + 1)
+        return line
+      }
+      if (this.ended) {
+        const rest = this.buf
+        this.buf = ''
+        return rest === '' ? undefined : rest
+      }
+      const { done, value } = await this.chunks.next()
+      if (done) this.ended = true
+      else this.buf += new TextDecoder().decode(value)
+    }
+  }
+
+  close(): void {
+    void this.chunks?.return?.().catch(() => {})
+  }
+}
+
+/** Who decided, in the audit trail: this machine's user. */
+const localName = (): string => {
+  try {
+    return `local:${userInfo().username}`
+  } catch {
+    return 'local'
+  }
+}
+
+export interface ApprovalPrompter {
+  onEvent(e: EngineEvent): void
+  stop(): void
+}
+
+/** Asks on stderr for each approval of `executionId` that starts waiting, and delivers the answers to the engine. */
+export function approvalPrompter(engine: Engine, executionId: string, err: (s: string) => void): ApprovalPrompter {
+  const lines = new StdinLines()
+  const asked = new Set<string>()
+  let queue: Promise<void> = Promise.resolve()
+  let stopped = false
+  const by = localName()
+
+  async function ask(task: string): Promise<void> {
+    const run = (await engine.snapshot(executionId))?.taskRuns.find((r) => r.taskId === task)
+    if (stopped || run?.state !== 'WAITING' || run.reason !== 'APPROVAL') return
+    const snap = (await engine.snapshot(executionId))!
+    const def = snap.workflow.tasks.find((t) => t.id === task) as { approval?: { message?: string } } | undefined
+    err(`task ${task} waits for approval${def?.approval?.message ? `: ${def.approval.message}` : ''}\n` +
+      '  approve: y [key=value …]   reject: n <reason>\n')
+    for (;;) {
+      err('> ')
+      const line = await lines.next()
+      if (stopped) return
+      if (line === undefined) {
+        err(`\nstdin is closed: ${task} stays pending until its timeout or Ctrl+C\n`)
+        return
+      }
+      const yes = /^\s*(y|yes|approve)(\s+(.*))?$/i.exec(line)
+      const no = /^\s*(n|no|reject)\s+(\S.*)$/i.exec(line)
+      try {
+        if (yes) await engine.decide(executionId, task, { verdict: 'approve', inputs: parseTextInputs((yes[3] ?? '').split(/\s+/).filter(Boolean)), by })
+        else if (no) await engine.decide(executionId, task, { verdict: 'reject', reason: no[2]!.trim(), by })
+        else {
+          err('answer y [key=value …] or n <reason>\n')
+          continue
+        }
+        return
+      } catch (e) {
+        const info = toErrorInfo(e)
+        err(`${info.code}: ${info.message}\n`)
+        if (info.code !== 'INVALID_INPUT') return // decided already, timed out, cancelled: nothing to ask any more
+      }
+    }
+  }
+
+  return {
+    onEvent(e) {
+      if (stopped || e.type !== 'task' || e.executionId !== executionId || e.state !== 'WAITING' || asked.has(e.taskId)) return
+      asked.add(e.taskId)
+      // One question at a time, in the order the approvals started waiting.
+      queue = queue.then(() => ask(e.taskId)).catch(() => {})
+    },
+    stop() {
+      stopped = true
+      lines.close()
+    },
+  }
+}
