@@ -156,7 +156,7 @@ class Planner implements AwaitHost {
     const canRetry = this.view.phase === 'running' && retry !== undefined && tried <= retry.max &&
       isRetryable(outcome.error.code)
     if (canRetry) {
-      const at = this.now + backoffDelay(retry, attempt)
+      const at = this.now + backoffDelay(retry, tried)
       this.set(path, { state: 'WAITING', reason: WaitReason.RetryBackoff, error: outcome.error, nextAttemptAt: at })
       this.transitions.push({
         kind: 'task', executionId: this.id, taskId: path, to: 'WAITING', reason: WaitReason.RetryBackoff, error: outcome.error,
