@@ -1,0 +1,85 @@
+/**
+ * Review 2 attack, class "caller-controlled work done by the engine outside any bound" (schemas, the anonymous
+ * caller's side of review2-schema-redos): a task's rendered input is checked against its plugin's input schema on
+ * the worker thread that hosts the execution, synchronously, with no bound on the cost. An ordinary manifest — here
+ * `recipients: { type: array, uniqueItems: true, items: { type: object } }`, nothing hostile — makes Ajv compare
+ * every pair of items (deep equality: it hashes only scalar items), so n items cost n²/2 comparisons. The webhook
+ * body is the caller's (1 MiB, after the key in the URL): ~110,000 distinct `{"id":n}` are ~6·10⁹ comparisons,
+ * minutes of one worker's time, during which every execution that worker hosts stands still. Neither the body cap,
+ * the per-IP bound nor the per-workflow rate bounds it (one call is enough); the task's timeout does not run yet.
+ *
+ * Here: the real server (one worker) on 127.0.0.1; the operator applies the workflow; an anonymous caller POSTs
+ * one body to its webhook URL; the operator then starts an unrelated one-task execution, which must finish.
+ *
+ * Recommended fix: check schemas where their cost cannot stall others (a worker of their own with a deadline, or
+ * the task's sandboxed process) or bound the work: refuse `uniqueItems` over non-scalar items beyond a size (or
+ * hash items canonically: O(n)), cap array lengths a schema check accepts (a `maxItems` the engine imposes), and
+ * count the check against the task's timeout.
+ */
+
+import { afterAll, describe, expect, it } from 'bun:test'
+import { rmSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { EFFECTS_DIR, TEST_PLUGINS } from './helpers/engine.ts'
+import { KEY, cleanEnv, freePort, root, tempDir } from './server-helpers.ts'
+import { removeEngineLeftovers } from './fixtures/review2/cleanup.ts'
+
+const dir = tempDir('ak-review2-hookcost-')
+const procs: ReturnType<typeof Bun.spawn>[] = []
+afterAll(async () => {
+  for (const p of procs) { p.kill('SIGKILL'); await p.exited; removeEngineLeftovers(p.pid) }
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const NOTIFY = `id: notify
+inputs:
+  - { name: recipients, type: array, required: true }
+triggers:
+  - { type: webhook }
+tasks:
+  - { id: send, type: review2/mailer.send, inputs: { recipients: "{{ inputs.recipients }}" } }
+`
+const OTHER = 'id: other\ntasks:\n  - { id: f, type: test/probe.fibo, inputs: { n: 5 } }\n'
+
+describe('review 2: one webhook body cannot stall the engine through a schema check', () => {
+  it('a 1 MiB body of distinct objects for a uniqueItems array: the next execution still runs', async () => {
+    const port = freePort()
+    const config = join(dir, 'config.yaml')
+    writeFileSync(config, [
+      'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 0',
+      'storage:', `  path: ${join(dir, 'data', 'autokestra.db')}`, 'execution:', '  workers: 1',
+      'plugins:', `  paths: [${TEST_PLUGINS}, ${resolve(import.meta.dir, 'fixtures/plugins/review2-benign')}]`,
+      'sandbox:', '  policy:', '    filesystem:', `      write: [${EFFECTS_DIR}]`, '',
+    ].join('\n'))
+    const proc = Bun.spawn(['bun', 'cli/main.ts', 'server', 'start', '-c', config], { cwd: root, env: cleanEnv(), stdout: 'ignore', stderr: 'ignore' })
+    procs.push(proc)
+    const url = `http://127.0.0.1:${port}`
+    const auth = { authorization: `Bearer ${KEY}` }
+    const end0 = Date.now() + 20_000
+    while (Date.now() < end0 && !(await fetch(`${url}/health`).then((r) => r.ok, () => false))) await Bun.sleep(100)
+    const put = async (yaml: string) => fetch(`${url}/api/v1/workflows/${/id: (\S+)/.exec(yaml)![1]}`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/yaml' }, body: yaml })
+    const applied = await (await put(NOTIFY)).json() as { webhook?: { path: string } }
+    const other = await put(OTHER)
+    expect({ ok: other.ok, body: other.ok ? '' : await other.text() }).toEqual({ ok: true, body: '' })
+    expect(applied.webhook?.path).toBeString()
+
+    // The anonymous caller: one body under the 1 MiB cap.
+    const items: string[] = []
+    let size = 20
+    for (let i = 0; size < 1_040_000; i++) { const s = `{"id":${i}}`; items.push(s); size += s.length + 1 }
+    const hook = await fetch(`${url}${applied.webhook!.path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"recipients":[${items.join(',')}]}` })
+    expect(hook.status).toBeLessThan(300)
+
+    // The operator's next execution, on the same (only) worker.
+    const started = await fetch(`${url}/api/v1/workflows/other/executions`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })
+    expect(started.status).toBe(201)
+    const { id } = await started.json() as { id: string }
+    let state = ''
+    const end = Date.now() + 25_000
+    while (Date.now() < end && !['SUCCESS', 'FAILED', 'CANCELLED'].includes(state)) {
+      state = ((await (await fetch(`${url}/api/v1/executions/${id}`, { headers: auth })).json()) as { state: string }).state
+      if (!['SUCCESS', 'FAILED', 'CANCELLED'].includes(state)) await Bun.sleep(100)
+    }
+    expect(state).toBe('SUCCESS')
+  }, 90_000)
+})
