@@ -1,13 +1,14 @@
 /** Finds and validates plugin manifests on the plugin search paths; resolves `ns/plugin.action` types. */
 
 import { Value } from '@sinclair/typebox/value'
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { parseTaskType } from '../../runtime/workflow/model.ts'
 import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
 import { checkGrant, refusedPlugin, type GrantContext } from '../permissions/policy.ts'
+import { readManifestText } from './manifest-file.ts'
 import { manifestSchemaProblem } from './schemas.ts'
 import { DEFAULT_RUNNER, RUNNER_KINDS, runnerKind, type RunnerRegistry } from '../runners.ts'
 
@@ -26,7 +27,7 @@ export function loadManifest(dir: string): LoadedPlugin {
   const file = join(dir, 'plugin.yaml')
   let raw: unknown
   try {
-    raw = parseYaml(readFileSync(file, 'utf8'))
+    raw = parseYaml(readManifestText(file))
   } catch (e) {
     throw new AppError(ErrorCode.InvalidManifest, `${file}: ${(e as Error).message}`)
   }
@@ -87,7 +88,15 @@ export function loadPlugins(paths: readonly string[], grants?: Omit<GrantContext
     }
     for (const name of entries) {
       const child = join(dir, name)
-      if (!name.startsWith('.') && name !== 'node_modules' && statSync(child, { throwIfNoEntry: false })?.isDirectory()) visit(child, depth - 1)
+      if (name.startsWith('.') || name === 'node_modules') continue
+      let isDir = false
+      try {
+        isDir = statSync(child, { throwIfNoEntry: false })?.isDirectory() === true
+      } catch (e) {
+        // A symlink loop, a dir we may not read: one entry's problem, never the whole scan's.
+        problems.push({ file: child, message: `${child}: ${(e as Error).message}` })
+      }
+      if (isDir) visit(child, depth - 1)
     }
   }
   for (const p of paths) visit(resolve(p), 3)

@@ -50,6 +50,28 @@ describe('action schemas at load (strict)', () => {
   })
 })
 
+describe('action schemas: what would make the engine do unbounded work or reach another plugin (review 2)', () => {
+  it('runs patterns on RE2: linear on a pattern that backtracks for minutes in RegExp, and refuses what RE2 cannot do', () => {
+    const slow = { type: 'string', pattern: '^(.*?,){30}X' }
+    expect(manifestSchemaProblem(manifest(slow))).toBeUndefined()
+    expect(check(slow, 'a,'.repeat(5000))).toEqual([expect.objectContaining({ message: expect.stringContaining('must match pattern') })])
+    expect(check({ type: 'string', pattern: '^OPS-[0-9]+$' }, 'OPS-12')).toEqual([])
+    expect(manifestSchemaProblem(manifest({ type: 'string', pattern: '(a)\\1' }))).toContain('action go: input schema:')
+  })
+
+  it('refuses uniqueItems over items that are not of a scalar type (O(n²) pairs), not over scalar ones', () => {
+    expect(manifestSchemaProblem(manifest({ type: 'array', uniqueItems: true, items: { type: 'object' } }))).toContain('uniqueItems needs items of a scalar type')
+    expect(manifestSchemaProblem(manifest({ type: 'array', uniqueItems: true }))).toContain('uniqueItems needs items of a scalar type')
+    expect(manifestSchemaProblem(manifest({ type: 'object', properties: { tags: { type: 'array', uniqueItems: true, items: { type: ['string', 'null'] } } } }))).toBeUndefined()
+  })
+
+  it('refuses a nested $id (it would stay registered in the Ajv every plugin shares), not a property named $id', () => {
+    expect(manifestSchemaProblem(manifest({ type: 'object', properties: { note: { $id: 'https://x.example/a.json', type: 'string' } } })))
+      .toContain('/properties/note: a nested $id is not supported')
+    expect(manifestSchemaProblem(manifest({ $id: 'https://x.example/root.json', type: 'object', properties: { $id: { type: 'string' } } }))).toBeUndefined()
+  })
+})
+
 describe('action schemas at run', () => {
   it('checks what the v0.1 subset ignored: $ref, allOf, format, minItems, uniqueItems', () => {
     const schema = {

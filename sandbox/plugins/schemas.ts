@@ -7,6 +7,8 @@
 
 import type Ajv from 'ajv'
 import type { ErrorObject, Options, ValidateFunction } from 'ajv'
+import { schemaHazard } from '../../runtime/json-schema/hazards.ts'
+import { linearRegExp } from '../../runtime/json-schema/linear-regexp.ts'
 import type { ActionDef, Manifest } from '../manifest.ts'
 
 /** One way a value fails its schema: where (`items[2].name`, `(root)`), and what is wrong. */
@@ -20,8 +22,9 @@ export interface SchemaIssue {
  * formats and ambiguous tuples are compile errors. Not `strictRequired`: `required: [x]` without a schema for x
  * is plain JSON Schema ("x must be there, any value"). `useDefaults`: a `default` fills a missing property, so
  * the plugin gets the manifest's defaults. `allErrors`: every issue is reported, not only the first.
+ * `code.regExp`: patterns run on RE2 (linear time), not on the backtracking RegExp (runtime/json-schema/).
  */
-const OPTIONS: Options = { strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true, useDefaults: true }
+const OPTIONS: Options = { strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true, useDefaults: true, code: { regExp: linearRegExp } }
 
 /**
  * A new Ajv with the standard formats (email, uri, date-time, uuid, ipv4 …). `validateSchema` checks each schema
@@ -61,6 +64,8 @@ export function manifestSchemaProblem(manifest: Manifest): string | undefined {
     for (const dir of ['input', 'output'] as const) {
       const schema = action[dir]
       if (schema === undefined) continue
+      const hazard = schemaHazard(schema)
+      if (hazard) return `action ${action.name}: ${dir} schema: ${hazard}`
       try {
         compileAlone(loader, schema)
       } catch (e) {

@@ -8,6 +8,8 @@ import { Type } from '@sinclair/typebox'
 import type Ajv from 'ajv'
 import type { Options, ValidateFunction } from 'ajv'
 import { AppError, ErrorCode } from '../../errors.ts'
+import { schemaHazard } from '../../json-schema/hazards.ts'
+import { linearRegExp } from '../../json-schema/linear-regexp.ts'
 import { IssueCode } from '../issues.ts'
 import type { TaskCommon } from '../model.ts'
 import type { TaskKind } from './kind.ts'
@@ -33,7 +35,7 @@ const NO_INPUTS = { type: 'object', additionalProperties: false } as const
  * filled, and scalars coerced: the CLI's `--input k=v` sends text, and "3" is the integer 3 where the schema
  * says integer (the API's JSON values pass as they are).
  */
-const OPTIONS: Options = { strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true, useDefaults: true, coerceTypes: true }
+const OPTIONS: Options = { strict: true, strictRequired: false, allowUnionTypes: true, allErrors: true, useDefaults: true, coerceTypes: true, code: { regExp: linearRegExp } }
 
 let ajv: Ajv | undefined
 const compiled = new WeakMap<object, ValidateFunction>()
@@ -60,6 +62,8 @@ function validatorOf(schema: Record<string, unknown>): ValidateFunction {
 /** Why `schema` cannot check an approver's inputs, or undefined. */
 export function approvalSchemaProblem(schema: Record<string, unknown>): string | undefined {
   if (schema.type !== 'object') return 'an approval schema describes the inputs object: it needs `type: object`'
+  const hazard = schemaHazard(schema)
+  if (hazard) return hazard
   try {
     validatorOf(schema)
     return undefined
