@@ -5,7 +5,11 @@
  * `^(.*?,){30}X` spend minutes on one 10 KB value (review 2, hole 1). RE2 has no backreferences or lookaround: a
  * pattern using them does not compile, so its manifest is refused at load, never silently weakened.
  */
-import { RE2JS } from 're2js'
+import type { RE2JS as RE2JSType } from 're2js'
+
+// Loaded on the first pattern, not with this module: the main thread imports it (approval schemas) and rarely needs it.
+let engine: typeof RE2JSType | undefined
+const re2 = (): typeof RE2JSType => (engine ??= (require('re2js') as { RE2JS: typeof RE2JSType }).RE2JS)
 
 /** What Ajv calls a RegExp: something with `test`. */
 interface RegExpLike {
@@ -16,6 +20,7 @@ interface RegExpLike {
 export const linearRegExp = Object.assign(
   (pattern: string, flags: string): RegExpLike => {
     // Ajv asks for `u` (Unicode): RE2 matches code points whatever the flag. Other flags do not occur in JSON Schema.
+    const RE2JS = re2()
     const re = RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0)
     return { test: (s) => re.matcher(s).find() }
   },
