@@ -11,9 +11,10 @@ import type { RE2JS as RE2JSType } from 're2js'
 let engine: typeof RE2JSType | undefined
 const re2 = (): typeof RE2JSType => (engine ??= (require('re2js') as { RE2JS: typeof RE2JSType }).RE2JS)
 
-/** What Ajv calls a RegExp: something with `test`. */
+/** What Ajv calls a RegExp: `test`, and `toString`, which Ajv keys compiled patterns by (two patterns must differ). */
 interface RegExpLike {
   test(s: string): boolean
+  toString(): string
 }
 
 /** Ajv's `code.regExp`: `(pattern, flags) → { test }`; `code` names it in Ajv's standalone output (unused here). */
@@ -22,7 +23,7 @@ export const linearRegExp = Object.assign(
     // Ajv asks for `u` (Unicode): RE2 matches code points whatever the flag. Other flags do not occur in JSON Schema.
     const RE2JS = re2()
     const re = RE2JS.compile(pattern, flags.includes('i') ? RE2JS.CASE_INSENSITIVE : 0)
-    return { test: (s) => re.matcher(s).find() }
+    return { test: (s) => re.matcher(s).find(), toString: () => `/${pattern}/${flags}` }
   },
   { code: 'linearRegExp' },
 )

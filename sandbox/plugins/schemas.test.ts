@@ -56,6 +56,13 @@ describe('action schemas: what would make the engine do unbounded work or reach 
     expect(manifestSchemaProblem(manifest(slow))).toBeUndefined()
     expect(check(slow, 'a,'.repeat(5000))).toEqual([expect.objectContaining({ message: expect.stringContaining('must match pattern') })])
     expect(check({ type: 'string', pattern: '^OPS-[0-9]+$' }, 'OPS-12')).toEqual([])
+    // Two patterns in one schema (one Ajv): each is its own (Ajv keys compiled patterns by their text).
+    const two = { type: 'object', properties: { url: { type: 'string', pattern: '^https?://' }, timeout: { type: 'string', pattern: '^\\d+(ms|s|m)$' } } }
+    expect(check(two, { url: 'http://127.0.0.1:1/x', timeout: '30s' })).toEqual([])
+    expect(check(two, { url: 'ftp://x', timeout: '30s' }).map((i) => i.path)).toEqual(['url'])
+    const schemas = new ActionSchemas()
+    const m = manifest({ type: 'string', pattern: '^a$' }, { type: 'string', pattern: '^b$' })
+    expect([schemas.check(m.actions[1]!, 'input', 'a'), schemas.check(m.actions[1]!, 'output', 'b')]).toEqual([[], []])
     expect(manifestSchemaProblem(manifest({ type: 'string', pattern: '(a)\\1' }))).toContain('action go: input schema:')
   })
 
