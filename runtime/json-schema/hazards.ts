@@ -19,6 +19,9 @@ function scalarItems(items: unknown): boolean {
   return typeof t === 'string' ? SCALAR_TYPES.has(t) : Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === 'string' && SCALAR_TYPES.has(x))
 }
 
+/** Keywords whose value is data, not a schema: never looked into (a `default` may hold a key called `$id`). */
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples'])
+
 /** Keywords whose value maps names to schemas: the map's keys are names (a property may be called `$id`). */
 const NAME_MAPS = new Set(['properties', 'patternProperties', 'definitions', '$defs', 'dependencies', 'dependentSchemas'])
 
@@ -44,6 +47,7 @@ export function schemaHazard(schema: unknown): string | undefined {
       return `${at || '/'}: uniqueItems needs items of a scalar type (string, number, integer, boolean, null): over other items it compares every pair, O(n²) on the engine`
     }
     for (const [k, v] of Object.entries(node)) {
+      if (DATA_KEYWORDS.has(k)) continue
       if (isMap(v) || Array.isArray(v)) stack.push([v, `${at}/${k}`, NAME_MAPS.has(k) ? 'names' : 'schema'])
     }
   }

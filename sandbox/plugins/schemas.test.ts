@@ -76,6 +76,7 @@ describe('action schemas: what would make the engine do unbounded work or reach 
     expect(manifestSchemaProblem(manifest({ type: 'object', properties: { note: { $id: 'https://x.example/a.json', type: 'string' } } })))
       .toContain('/properties/note: a nested $id is not supported')
     expect(manifestSchemaProblem(manifest({ $id: 'https://x.example/root.json', type: 'object', properties: { $id: { type: 'string' } } }))).toBeUndefined()
+    expect(manifestSchemaProblem(manifest({ type: 'object', properties: { o: { type: 'object', default: { $id: 'x', list: { uniqueItems: true } } }, a: { type: 'string', enum: ['x'] } } }))).toBeUndefined()
   })
 })
 
