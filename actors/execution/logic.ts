@@ -14,13 +14,15 @@ import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import { renderValue } from '../../runtime/workflow/template.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import { decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } from './awaits.ts'
-import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
+import type { Effect, ExecutionInbox, ExecutionView, Iteration, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope, TaskStep } from './steps/step.ts'
-import { decideInView } from './condition.ts'
+import { conditionRefs, decideCondition, decideInView } from './condition.ts'
+import { EACH_CONDITION_SCOPE, EACH_TEMPLATE_SCOPE } from '../../runtime/expressions/scope.ts'
+import { buildGroup, evaluateList, failsFast, groupEnd, iterationPath, splitIteration, type Group } from './foreach.ts'
 import { executionError, taskFailure } from './failure.ts'
 import { renderOutputs } from './outputs.ts'
-import { openList, satisfies, tasksFor, waitClass } from './view.ts'
+import { everyRun, openList, satisfies, taskFactsFor, tasksFor, waitClass } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -72,6 +74,23 @@ class Planner implements AwaitHost {
     }
   }
 
+  /** The scope a run's step renders with: an iteration's also has its `item` and `index`. */
+  private scopeFor(iteration: Iteration | undefined): StepScope {
+    if (!iteration) return this.scope
+    const view = this.view
+    return {
+      ...this.scope,
+      render: (value) => renderValue(value, {
+        inputs: { ...view.inputs },
+        tasks: tasksFor(view, value, EACH_TEMPLATE_SCOPE),
+        secrets: {},
+        execution: { id: view.executionId, workflowId: view.workflow.id, ...executionError(view) },
+        item: iteration.item,
+        index: iteration.index,
+      }, EACH_TEMPLATE_SCOPE),
+    }
+  }
+
   done(): Step {
     const step: Step = { view: this.view, transitions: this.transitions, effects: this.effects }
     if (this.refusal) step.refusal = this.refusal
@@ -115,7 +134,7 @@ class Planner implements AwaitHost {
    */
   onStart(): this {
     if (this.view.phase !== 'running') return this
-    for (const path of this.view.plan.paths) {
+    for (const path of everyRun(this.view)) {
       const run = this.view.tasks[path]!
       if (run.state !== 'WAITING' || run.nextAttemptAt === undefined || this.view.inFlight.has(path)) continue
       const at = Math.max(this.now, run.nextAttemptAt)
@@ -176,9 +195,12 @@ class Planner implements AwaitHost {
 
   onRetryDue(path: RunPath): this {
     const run = this.view.tasks[path]
-    const at = this.view.plan.position.get(path)
-    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || at === undefined) return this
-    this.dispatch(at)
+    const task = this.taskAt(path)
+    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || task === undefined) return this
+    const it = splitIteration(path)
+    const g = it && this.groupOf(it.parent)
+    if (g) this.dispatchRun(path, task, this.iterationOf(g, it.index))
+    else this.dispatchRun(path, task)
     return this
   }
 
@@ -188,7 +210,7 @@ class Planner implements AwaitHost {
     this.view.phase = phase
     this.view.stopError = error
     const to = phase === 'cancelling' ? 'CANCELLED' : 'FAILED'
-    const runs = this.view.plan.paths.map((path) => ({ taskId: path, state: this.view.tasks[path]!.state }))
+    const runs = [...everyRun(this.view)].map((path) => ({ taskId: path, state: this.view.tasks[path]!.state }))
     // The execution itself ends in finishIfDone, once its running attempts are gone.
     for (const t of terminateUnfinished(this.id, runs, { to, error, ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}) }, { tasksOnly: true })) {
       this.transitions.push(t)
@@ -214,7 +236,7 @@ class Planner implements AwaitHost {
   private settle(path: RunPath, to: TaskRunState, reason?: string): void {
     const plan = this.view.plan
     const at = plan.position.get(path)
-    if (at === undefined) return
+    if (at === undefined) return this.settleIteration(path, to)
     plan.unfinished--
     plan.unfinishedIn[plan.listOf[at]!]!--
     const task = plan.tasks[at]!
@@ -278,6 +300,8 @@ class Planner implements AwaitHost {
   private gate(at: number): 'run' | 'settled' {
     const task = this.view.plan.tasks[at]!
     const path = this.view.plan.paths[at]!
+    // A forEach task's `if:` is decided per iteration, with its `item` (gateIteration); the task itself runs.
+    if (task.forEach !== undefined && task.if !== undefined) return 'run'
     if (task.if === undefined) {
       if (!this.view.plan.skippedNeed[at]) return 'run'
       this.skip(path, SkipReason.DependencySkipped)
@@ -295,21 +319,27 @@ class Planner implements AwaitHost {
   }
 
   taskAt(path: RunPath): AnyTaskDef | undefined {
-    const at = this.view.plan.position.get(path)
-    return at === undefined ? undefined : this.view.plan.tasks[at]
+    const plan = this.view.plan
+    const at = plan.position.get(path) ?? plan.position.get(splitIteration(path)?.parent ?? '')
+    return at === undefined ? undefined : plan.tasks[at]
   }
 
-  /** Starts the next attempt of the task at `at` through its kind's step, and acts on what the step says. */
+  /** Starts the task at `at`: its next attempt, or a forEach task's iterations. */
   private dispatch(at: number): void {
     const task = this.view.plan.tasks[at]!
-    const path = this.view.plan.paths[at]!
+    if (task.forEach !== undefined) return this.startGroup(at)
+    this.dispatchRun(this.view.plan.paths[at]!, task)
+  }
+
+  /** Starts the next attempt of the run at `path` through its task's kind's step, and acts on what the step says. */
+  private dispatchRun(path: RunPath, task: AnyTaskDef, iteration?: Iteration): void {
     const attempt = this.view.tasks[path]!.attempt + 1
     this.set(path, { attempt, nextAttemptAt: undefined })
     const step = this.stepOf(task.kind)
     let d: Dispatch
     try {
       d = step
-        ? step.start(task, { path, attempt, now: this.now }, this.scope)
+        ? step.start(task, { path, attempt, now: this.now }, this.scopeFor(iteration))
         : { type: 'finish', outcome: { ok: false, error: { code: ErrorCode.InvalidWorkflow, message: `task kind "${task.kind}" is not known to this engine` } } }
     } catch (e) {
       d = { type: 'finish', outcome: { ok: false, error: toErrorInfo(e) } }
@@ -317,7 +347,7 @@ class Planner implements AwaitHost {
     switch (d.type) {
       case 'runPlugin':
         this.view.inFlight.add(path)
-        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call })
+        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call, ...(iteration ? { iteration } : {}) })
         return
       case 'finish':
         // No process and no slot: RUNNING is this step's to commit, in the same batch as the outcome.
@@ -341,13 +371,169 @@ class Planner implements AwaitHost {
     }
   }
 
+  private groupOf(parent: RunPath): Group | undefined {
+    const at = this.view.plan.position.get(parent)
+    return at === undefined ? undefined : this.view.plan.groups.get(at)
+  }
+
+  /** Iteration `index`'s item: the list is evaluated again after a resume, when an iteration first needs it. */
+  private iterationOf(g: Group, index: number): Iteration {
+    if (!g.items) {
+      const list = this.listFor(this.view.plan.tasks[g.at]!)
+      // The same inputs and the same stored outputs give the same list; one that does not fits no iteration.
+      if (list.ok && list.items.length === g.count) g.items = list.items
+    }
+    return { index, item: g.items?.[index] }
+  }
+
+  /** What the task's `forEach:` yields now: over the inputs, the execution and the runs it names (no secrets). */
+  private listFor(task: AnyTaskDef): ReturnType<typeof evaluateList> {
+    const v = this.view
+    const scope = {
+      inputs: v.inputs,
+      tasks: taskFactsFor(v, conditionRefs(task.forEach ?? '[]')),
+      execution: { id: v.executionId, workflowId: v.workflow.id },
+    }
+    return evaluateList(task, scope, v.maxForEachItems)
+  }
+
+  /**
+   * A forEach task's needs are done: its list is evaluated once, its iterations are created (one `iterations`
+   * transition, ahead of the parent's RUNNING in the same batch), and they start in index order. A list that
+   * cannot be had fails the task without an attempt; an empty one succeeds at once with `outputs: []`. When the
+   * iterations exist already (a restart gave the run back), they are kept: what succeeded never runs again.
+   */
+  private startGroup(at: number): void {
+    const plan = this.view.plan
+    const task = plan.tasks[at]!
+    const path = plan.paths[at]!
+    const attempt = this.view.tasks[path]!.attempt + 1
+    let g = plan.groups.get(at)
+    if (!g) {
+      const list = this.listFor(task)
+      if (!list.ok) {
+        this.set(path, { state: 'FAILED', error: list.error })
+        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: list.error })
+        this.settle(path, 'FAILED')
+        return
+      }
+      const count = list.items.length
+      if (count === 0) {
+        this.set(path, { state: 'SUCCESS', attempt, output: [] })
+        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt, auditData: { items: 0 } })
+        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: [] })
+        this.settle(path, 'SUCCESS')
+        return
+      }
+      this.transitions.push({ kind: 'iterations', executionId: this.id, parent: path, count, taskKind: task.kind })
+      for (let i = 0; i < count; i++) this.view.tasks[iterationPath(path, i)] = { state: 'PENDING', attempt: 0 }
+      g = buildGroup(at, path, task, count, this.view.tasks)
+      g.items = list.items
+      plan.groups.set(at, g)
+    }
+    this.set(path, { state: 'RUNNING', attempt, nextAttemptAt: undefined })
+    this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt, auditData: { items: g.count } })
+    this.queueFill(g)
+  }
+
+  private queueFill(g: Group): void {
+    if (g.queued) return
+    g.queued = true
+    this.view.plan.refill.push(g.at)
+  }
+
+  /**
+   * Starts iterations in index order while fewer than `concurrency` are active; after a failure (fail-fast, not
+   * with `allowFailure`) the ones not started are SKIPPED (FAIL_FAST) instead, and the active ones finish. Ends
+   * the task once every iteration has ended. Each index is looked at once (`next` only moves forward).
+   */
+  private fill(g: Group): void {
+    g.queued = false
+    const v = this.view
+    const task = v.plan.tasks[g.at]!
+    if (v.phase !== 'running' || v.tasks[g.path]!.state !== 'RUNNING') return
+    while (g.next < g.count && (failsFast(g, task) || g.active < g.concurrency)) {
+      const index = g.next++
+      const path = iterationPath(g.path, index)
+      if (v.tasks[path]!.state !== 'PENDING' || v.inFlight.has(path)) continue
+      if (failsFast(g, task)) {
+        this.skip(path, SkipReason.FailFast)
+        continue
+      }
+      const iteration = this.iterationOf(g, index)
+      if (!this.gateIteration(task, path, iteration)) continue
+      g.started[index] = 1
+      g.active++
+      this.dispatchRun(path, task, iteration)
+    }
+    if (g.ended === g.count) this.endGroup(g)
+  }
+
+  /** An iteration's `if:`, with its `item` and `index`: true runs it; false skips it (CONDITION_FALSE); else it fails. */
+  private gateIteration(task: AnyTaskDef, path: RunPath, iteration: Iteration): boolean {
+    if (task.if === undefined) return true
+    const v = this.view
+    const c = decideCondition(task.if, {
+      inputs: v.inputs,
+      tasks: taskFactsFor(v, conditionRefs(task.if, EACH_CONDITION_SCOPE)),
+      execution: { id: v.executionId, workflowId: v.workflow.id },
+      item: iteration.item,
+      index: iteration.index,
+    }, EACH_CONDITION_SCOPE)
+    if (c.type === 'run') return true
+    if (c.type === 'skip') this.skip(path, SkipReason.ConditionFalse)
+    else {
+      this.set(path, { state: 'FAILED', error: c.error })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: c.error })
+      this.settle(path, 'FAILED')
+    }
+    return false
+  }
+
+  /** An iteration reached a terminal state: its group counts it, and looks again at what may start or end. */
+  private settleIteration(path: RunPath, to: TaskRunState): void {
+    const it = splitIteration(path)
+    const g = it && this.groupOf(it.parent)
+    if (!it || !g) return
+    if (g.started[it.index] === 1) {
+      g.started[it.index] = 0
+      g.active--
+    }
+    g.ended++
+    if (to === 'FAILED') {
+      g.failed++
+      if (g.firstFailed < 0 || it.index < g.firstFailed) g.firstFailed = it.index
+    }
+    this.queueFill(g)
+  }
+
+  /** Every iteration has ended: the task succeeds, or fails with the first failed iteration's code; its output is their outputs. */
+  private endGroup(g: Group): void {
+    if (this.view.tasks[g.path]!.state !== 'RUNNING') return
+    const end = groupEnd(g, this.view.tasks)
+    if (!end.error) {
+      this.set(g.path, { state: 'SUCCESS', output: end.output })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: g.path, to: 'SUCCESS', output: end.output })
+      this.settle(g.path, 'SUCCESS')
+      return
+    }
+    this.set(g.path, { state: 'FAILED', error: end.error, output: end.output })
+    this.transitions.push({ kind: 'task', executionId: this.id, taskId: g.path, to: 'FAILED', error: end.error, output: end.output })
+    this.settle(g.path, 'FAILED')
+  }
+
   /**
    * Skips the runs behind a failure and starts the ready ones (their `if:` first), first-declared first, until
    * neither is left (a skip or an immediate finish can free more); then ends the execution when nothing is left.
    */
   advance(): this {
     const { plan, tasks, inFlight } = this.view
-    while (this.view.phase === 'running' && (plan.blocked.size > 0 || plan.ready.size > 0 || this.openNext())) {
+    while (this.view.phase === 'running' && (plan.refill.length > 0 || plan.blocked.size > 0 || plan.ready.size > 0 || this.openNext())) {
+      if (plan.refill.length > 0) {
+        const g = plan.groups.get(plan.refill.pop()!)
+        if (g) this.fill(g)
+        continue
+      }
       if (plan.blocked.size === 0 && plan.ready.size === 0) continue // a list opened empty, or with only skips done
       const skipping = plan.blocked.size > 0
       const at = skipping ? plan.blocked.pop() : plan.ready.pop()
