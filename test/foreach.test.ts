@@ -6,9 +6,11 @@
  */
 import { afterEach, describe, expect, it } from 'bun:test'
 import { toExecutionDetail } from '../api/services/execution-dto.ts'
+import { inspectText } from '../cli/render/execution.ts'
 import { effectKey, effects, processesWithEnv, startedTmpDirs, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
 import { removeEffects } from './storage-helpers.ts'
 
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '')
 const engines: TestEngine[] = []
 const keys: string[] = []
 afterEach(async () => {
@@ -79,6 +81,11 @@ outputs:
       expect.objectContaining({ value: '4:50' }), expect.objectContaining({ value: '5:90' }), expect.objectContaining({ value: '6:20' }), expect.objectContaining({ value: '7:60' })])
     const runs = await t.engine.store.executions.taskRuns(ex.id)
     expect(runs.find((r) => r.taskId === 'each[4]')).toMatchObject({ parentPath: 'each', iteration: 4, kind: 'plugin' })
+    // The API's detail and `execution inspect` show each iteration as a run, by its path, under its task.
+    const detail = toExecutionDetail((await t.engine.snapshot(ex.id))!)
+    expect(detail.tasks.map((r) => r.taskId).slice(1, 4)).toEqual(['each', 'each[0]', 'each[1]'])
+    expect(detail.tasks.find((r) => r.taskId === 'each[4]')).toMatchObject({ type: 'test/probe.effect', state: 'SUCCESS', attempts: 1 })
+    expect(stripAnsi(inspectText(detail))).toMatch(/each\[1\]\s+test\/probe\.effect\s+SKIPPED \(CONDITION_FALSE\)/)
   }, 30_000)
 
   it('keeps an audit trail per iteration: its own STARTED and COMPLETED, retries with their attempts, the parent around them', async () => {
@@ -206,6 +213,26 @@ tasks:
     expect(((await t.engine.store.executions.taskRun(ex.id, 'after'))!.output as { value: unknown }).value).toEqual([0, -1, 2, 3])
     const completed = (await t.engine.store.audit.forExecution(ex.id)).find((a) => a.type === 'COMPLETED' && a.taskId === undefined)
     expect(completed?.data).toMatchObject({ allowedFailures: ['each'] })
+  }, 30_000)
+
+  it('restart after a failed iteration runs only what did not succeed: the failed iteration and the ones fail-fast skipped', async () => {
+    const t = await engine()
+    const k = key('foreach-restart')
+    const yaml = `id: foreach-restart
+tasks:
+  - id: each
+    forEach: "[0, 1, 2, 3]"
+    type: test/probe.effect
+    inputs: { key: ${k}, failUntilAttempt: "{{ item == 1 ? 2 : 0 }}", value: "{{ item }}" }
+`
+    const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
+    expect((await t.engine.waitFor(ex.id)).state).toBe('FAILED')
+    expect(await statesOf(t, ex.id)).toMatchObject({ 'each[0]': 'SUCCESS', 'each[1]': 'FAILED', 'each[2]': 'SKIPPED:FAIL_FAST', 'each[3]': 'SKIPPED:FAIL_FAST' })
+    await t.engine.restart(ex.id)
+    const end = await t.engine.waitFor(ex.id)
+    expect(end.state).toBe('SUCCESS')
+    expect(effects(k).map((l) => `${l.taskId}#${l.attempt}`)).toEqual(['each[0]#1', 'each[1]#2', 'each[2]#1', 'each[3]#1'])
+    expect(((await t.engine.store.executions.taskRun(ex.id, 'each'))!.output as { value: number }[]).map((o) => o.value)).toEqual([0, 1, 2, 3])
   }, 30_000)
 
   it('a cancel during a forEach cancels every unfinished iteration and kills the running ones\' processes', async () => {
