@@ -235,6 +235,35 @@ tasks:
     expect(((await t.engine.store.executions.taskRun(ex.id, 'each'))!.output as { value: number }[]).map((o) => o.value)).toEqual([0, 1, 2, 3])
   }, 30_000)
 
+  it('is deterministic: an ETL with forEach (concurrency 3) and if:, run 20 times, gives the same outcome for every run', async () => {
+    const t = await engine({ WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '4' })
+    const yaml = `id: foreach-determinism
+inputs: { text: { type: string, default: "a bb ccc dddd eeeee ffffff g hh" } }
+outputs:
+  long: "{{ tasks.each.outputs.filter(o, o != null).map(o, o.message) }}"
+tasks:
+  - { id: list, type: core/log.info, inputs: { message: "{{ inputs.text }}" } }
+  - id: each
+    needs: [list]
+    forEach: tasks.list.output.message.split(" ")
+    concurrency: 3
+    if: size(item) % 2 == 0
+    type: core/log.info
+    inputs: { message: "{{ index }}={{ item }}" }
+  - { id: join, needs: [each], if: "size(tasks.each.outputs.filter(o, o != null)) > 2", type: core/log.info, inputs: { message: done } }
+  - { id: never, needs: [each], if: "size(tasks.each.outputs) == 0", type: core/log.info, inputs: { message: no } }
+`
+    const w = workflow(yaml)
+    const ids = await Promise.all(Array.from({ length: 20 }, async () => (await t.engine.start({ workflow: w, trigger: { type: 'manual' } })).id))
+    const outcomes = await Promise.all(ids.map(async (id) => {
+      const end = await t.engine.waitFor(id)
+      const runs = await t.engine.store.executions.taskRuns(id)
+      return JSON.stringify({ state: end.state, outputs: end.outputs, runs: runs.map((r) => [r.taskId, r.state, r.reason ?? null, r.attempt, r.output ?? null]) })
+    }))
+    expect(new Set(outcomes).size).toBe(1)
+    expect(JSON.parse(outcomes[0]!)).toMatchObject({ state: 'SUCCESS', outputs: { long: ['1=bb', '3=dddd', '5=ffffff', '7=hh'] } })
+  }, 120_000)
+
   it('a cancel during a forEach cancels every unfinished iteration and kills the running ones\' processes', async () => {
     const t = await engine()
     const k = key('foreach-cancel')

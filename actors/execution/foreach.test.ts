@@ -99,6 +99,18 @@ describe('forEach in the planner', () => {
     expect(s.transitions.find((t) => t.kind === 'task' && t.taskId === 'each')).toMatchObject({ to: 'SUCCESS', output: ['X', 'Y', 'Z'] })
   })
 
+  it('iterations of a wait await their own item\'s time; with nothing else to do the execution parks, and resumes them', () => {
+    const w: TaskDef = { id: 'w', kind: 'wait', needs: [], forEach: '["1970-01-01T00:00:05Z", "1970-01-01T00:00:09Z", "1970-01-01T00:00:07Z"]', concurrency: 2, wait: { until: '{{ item }}' } } as TaskDef
+    let s = start(wf([w]))
+    expect(s.effects.filter((e) => e.type === 'scheduleWake').map((e) => e.type === 'scheduleWake' && [e.path, e.at])).toEqual([['w[0]', 5000], ['w[1]', 9000]])
+    expect(s.transitions.at(-1)).toMatchObject({ kind: 'execution', to: 'WAITING', reason: 'TIMER' })
+    expect(s.effects.at(-1)).toEqual({ type: 'finished' })
+    // Parked, then run again at the first wake-up time: rebuilt from what was stored, w[0] fires, w[2] starts.
+    const stored = Object.fromEntries(Object.entries(s.view.tasks).map(([k, v]) => [k, { ...v }]))
+    s = nextExecutionState(createView({ executionId: 'ex', workflow: wf([w]).w, runs: stored }), { type: 'execution.start' }, 5000)
+    expect(moves(s.transitions)).toEqual(['w[0]:RUNNING', 'w[0]:SUCCESS', 'w[2]:WAITING:TIMER', 'ex:WAITING'])
+  })
+
   it('cancel ends every unfinished iteration and aborts the running ones', () => {
     let s = start(wf([task('each', [], { forEach: '[1, 2, 3]', concurrency: 2 })]))
     s = feed(s.view, { type: 'execution.cancel', reason: 'stop' })

@@ -39,6 +39,12 @@ describe('forEach fields', () => {
     expect(issues(`${head}${each('    forEach: "x {{ inputs.xs }}"\n')}`)[0]).toMatchObject({ path: 'tasks[0].forEach', code: 'INVALID_TEMPLATE', message: expect.stringContaining('one expression') })
   })
 
+  it('any kind may loop: a wait whose until is the item, an approval per item', () => {
+    const r = parseWorkflow(`id: w\ntasks:\n  - id: w\n    forEach: '["2026-01-01T00:00:00Z"]'\n    wait: { until: "{{ item }}" }\n  - id: a\n    forEach: '["x"]'\n    approval: { message: hi }\n`)
+    if (!r.ok) throw new Error(JSON.stringify(r.issues))
+    expect(r.workflow.tasks.map((t) => [t.kind, t.forEach])).toEqual([['wait', '["2026-01-01T00:00:00Z"]'], ['approval', '["x"]']])
+  })
+
   it('a forEach list must name tasks upstream; concurrency needs a forEach and a bound', () => {
     const list = '  - { id: list, type: core/log.info, inputs: { message: x } }\n'
     expect(issues(`${head}${list}${each('    forEach: tasks.list.output.items\n')}`)[0]).toMatchObject({ path: 'tasks[1].forEach', code: 'TASK_REF_NOT_UPSTREAM' })
