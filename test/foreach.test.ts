@@ -264,6 +264,35 @@ tasks:
     expect(JSON.parse(outcomes[0]!)).toMatchObject({ state: 'SUCCESS', outputs: { long: ['1=bb', '3=dddd', '5=ffffff', '7=hh'] } })
   }, 120_000)
 
+  it('an approval per item: each iteration waits for its own decision, by its path, and the outputs are the approvers\' inputs', async () => {
+    const t = await engine()
+    const yaml = `id: foreach-approvals
+tasks:
+  - id: gate
+    forEach: '["eu", "us"]'
+    concurrency: 2
+    approval:
+      message: ship this region?
+      schema: { type: object, properties: { by: { type: string } }, additionalProperties: false }
+`
+    const waiting = new Set<string>()
+    const both = new Promise<void>((resolve) => {
+      const off = t.engine.subscribe((e) => {
+        if (e.type === 'task' && e.state === 'WAITING' && waiting.add(e.taskId).size === 2) (off(), resolve())
+      })
+    })
+    const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
+    await both
+    expect([...waiting].sort()).toEqual(['gate[0]', 'gate[1]'])
+    await t.engine.decide(ex.id, 'gate[1]', { verdict: 'approve', inputs: { by: 'ann' }, by: 'test' })
+    await expect(t.engine.decide(ex.id, 'gate', { verdict: 'approve', inputs: {}, by: 'test' })).rejects.toMatchObject({ code: 'CONFLICT' })
+    await t.engine.decide(ex.id, 'gate[0]', { verdict: 'approve', inputs: { by: 'bob' }, by: 'test' })
+    expect((await t.engine.waitFor(ex.id)).state).toBe('SUCCESS')
+    expect((await t.engine.store.executions.taskRun(ex.id, 'gate'))!.output).toEqual([{ by: 'bob' }, { by: 'ann' }])
+    const approved = (await t.engine.store.audit.forExecution(ex.id)).filter((a) => a.type === 'APPROVED').map((a) => a.taskId)
+    expect(approved).toEqual(['gate[1]', 'gate[0]'])
+  }, 30_000)
+
   it('a cancel during a forEach cancels every unfinished iteration and kills the running ones\' processes', async () => {
     const t = await engine()
     const k = key('foreach-cancel')
