@@ -17,12 +17,13 @@ import { decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } fro
 import type { Effect, ExecutionInbox, ExecutionView, Iteration, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope, TaskStep } from './steps/step.ts'
-import { conditionRefs, decideCondition, decideInView } from './condition.ts'
-import { EACH_CONDITION_SCOPE, EACH_TEMPLATE_SCOPE } from '../../runtime/expressions/scope.ts'
-import { buildGroup, evaluateList, failsFast, groupEnd, iterationPath, splitIteration, type Group } from './foreach.ts'
+import { decideInView } from './condition.ts'
+import { EACH_TEMPLATE_SCOPE } from '../../runtime/expressions/scope.ts'
+import { splitIteration } from './foreach.ts'
+import { fillGroup, groupOf, iterationFor, settleIteration, startGroup, type ForEachHost } from './foreach-planning.ts'
 import { executionError, taskFailure } from './failure.ts'
 import { renderOutputs } from './outputs.ts'
-import { everyRun, openList, satisfies, taskFactsFor, tasksFor, waitClass } from './view.ts'
+import { everyRun, openList, satisfies, tasksFor, waitClass } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -53,8 +54,8 @@ export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now
   }
 }
 
-/** One message's planning. What the await handlers use of it (awaits.ts) is public: AwaitHost. */
-class Planner implements AwaitHost {
+/** One message's planning. What the await and forEach handlers use of it is public: AwaitHost (awaits.ts), ForEachHost (foreach-planning.ts). */
+class Planner implements AwaitHost, ForEachHost {
   readonly transitions: Transition[] = []
   readonly effects: Effect[] = []
   readonly scope: StepScope
@@ -198,8 +199,8 @@ class Planner implements AwaitHost {
     const task = this.taskAt(path)
     if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || task === undefined) return this
     const it = splitIteration(path)
-    const g = it && this.groupOf(it.parent)
-    if (g) this.dispatchRun(path, task, this.iterationOf(g, it.index))
+    const g = it && groupOf(this.view, it.parent)
+    if (g) this.dispatchRun(path, task, iterationFor(this, g, it.index))
     else this.dispatchRun(path, task)
     return this
   }
@@ -233,10 +234,10 @@ class Planner implements AwaitHost {
    * A run reached a terminal state: count it, and tell its dependents — each waits on one need fewer after a
    * SUCCESS, an allowed failure or a skip by a condition (and is ready at none), and is to be skipped after anything else.
    */
-  private settle(path: RunPath, to: TaskRunState, reason?: string): void {
+  settle(path: RunPath, to: TaskRunState, reason?: string): void {
     const plan = this.view.plan
     const at = plan.position.get(path)
-    if (at === undefined) return this.settleIteration(path, to)
+    if (at === undefined) return settleIteration(this, path, to)
     plan.unfinished--
     plan.unfinishedIn[plan.listOf[at]!]!--
     const task = plan.tasks[at]!
@@ -286,7 +287,7 @@ class Planner implements AwaitHost {
   }
 
   /** Ends a run that never started: SKIPPED (with why), committed in this step's batch before anything it frees is dispatched. */
-  private skip(path: RunPath, reason: SkipReason): void {
+  skip(path: RunPath, reason: SkipReason): void {
     this.set(path, { state: 'SKIPPED', reason })
     this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason })
     this.settle(path, 'SKIPPED', reason)
@@ -327,12 +328,12 @@ class Planner implements AwaitHost {
   /** Starts the task at `at`: its next attempt, or a forEach task's iterations. */
   private dispatch(at: number): void {
     const task = this.view.plan.tasks[at]!
-    if (task.forEach !== undefined) return this.startGroup(at)
+    if (task.forEach !== undefined) return startGroup(this, at)
     this.dispatchRun(this.view.plan.paths[at]!, task)
   }
 
   /** Starts the next attempt of the run at `path` through its task's kind's step, and acts on what the step says. */
-  private dispatchRun(path: RunPath, task: AnyTaskDef, iteration?: Iteration): void {
+  dispatchRun(path: RunPath, task: AnyTaskDef, iteration?: Iteration): void {
     const attempt = this.view.tasks[path]!.attempt + 1
     this.set(path, { attempt, nextAttemptAt: undefined })
     const step = this.stepOf(task.kind)
@@ -371,157 +372,6 @@ class Planner implements AwaitHost {
     }
   }
 
-  private groupOf(parent: RunPath): Group | undefined {
-    const at = this.view.plan.position.get(parent)
-    return at === undefined ? undefined : this.view.plan.groups.get(at)
-  }
-
-  /** Iteration `index`'s item: the list is evaluated again after a resume, when an iteration first needs it. */
-  private iterationOf(g: Group, index: number): Iteration {
-    if (!g.items) {
-      const list = this.listFor(this.view.plan.tasks[g.at]!)
-      // The same inputs and the same stored outputs give the same list; one that does not fits no iteration.
-      if (list.ok && list.items.length === g.count) g.items = list.items
-    }
-    return { index, item: g.items?.[index] }
-  }
-
-  /** What the task's `forEach:` yields now: over the inputs, the execution and the runs it names (no secrets). */
-  private listFor(task: AnyTaskDef): ReturnType<typeof evaluateList> {
-    const v = this.view
-    const scope = {
-      inputs: v.inputs,
-      tasks: taskFactsFor(v, conditionRefs(task.forEach ?? '[]')),
-      execution: { id: v.executionId, workflowId: v.workflow.id },
-    }
-    return evaluateList(task, scope, v.maxForEachItems)
-  }
-
-  /**
-   * A forEach task's needs are done: its list is evaluated once, its iterations are created (one `iterations`
-   * transition, ahead of the parent's RUNNING in the same batch), and they start in index order. A list that
-   * cannot be had fails the task without an attempt; an empty one succeeds at once with `outputs: []`. When the
-   * iterations exist already (a restart gave the run back), they are kept: what succeeded never runs again.
-   */
-  private startGroup(at: number): void {
-    const plan = this.view.plan
-    const task = plan.tasks[at]!
-    const path = plan.paths[at]!
-    const attempt = this.view.tasks[path]!.attempt + 1
-    let g = plan.groups.get(at)
-    if (!g) {
-      const list = this.listFor(task)
-      if (!list.ok) {
-        this.set(path, { state: 'FAILED', error: list.error })
-        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: list.error })
-        this.settle(path, 'FAILED')
-        return
-      }
-      const count = list.items.length
-      if (count === 0) {
-        this.set(path, { state: 'SUCCESS', attempt, output: [] })
-        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt, auditData: { items: 0 } })
-        this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: [] })
-        this.settle(path, 'SUCCESS')
-        return
-      }
-      this.transitions.push({ kind: 'iterations', executionId: this.id, parent: path, count, taskKind: task.kind })
-      for (let i = 0; i < count; i++) this.view.tasks[iterationPath(path, i)] = { state: 'PENDING', attempt: 0 }
-      g = buildGroup(at, path, task, count, this.view.tasks)
-      g.items = list.items
-      plan.groups.set(at, g)
-    }
-    this.set(path, { state: 'RUNNING', attempt, nextAttemptAt: undefined })
-    this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt, auditData: { items: g.count } })
-    this.queueFill(g)
-  }
-
-  private queueFill(g: Group): void {
-    if (g.queued) return
-    g.queued = true
-    this.view.plan.refill.push(g.at)
-  }
-
-  /**
-   * Starts iterations in index order while fewer than `concurrency` are active; after a failure (fail-fast, not
-   * with `allowFailure`) the ones not started are SKIPPED (FAIL_FAST) instead, and the active ones finish. Ends
-   * the task once every iteration has ended. Each index is looked at once (`next` only moves forward).
-   */
-  private fill(g: Group): void {
-    g.queued = false
-    const v = this.view
-    const task = v.plan.tasks[g.at]!
-    if (v.phase !== 'running' || v.tasks[g.path]!.state !== 'RUNNING') return
-    while (g.next < g.count && (failsFast(g, task) || g.active < g.concurrency)) {
-      const index = g.next++
-      const path = iterationPath(g.path, index)
-      if (v.tasks[path]!.state !== 'PENDING' || v.inFlight.has(path)) continue
-      if (failsFast(g, task)) {
-        this.skip(path, SkipReason.FailFast)
-        continue
-      }
-      const iteration = this.iterationOf(g, index)
-      if (!this.gateIteration(task, path, iteration)) continue
-      g.started[index] = 1
-      g.active++
-      this.dispatchRun(path, task, iteration)
-    }
-    if (g.ended === g.count) this.endGroup(g)
-  }
-
-  /** An iteration's `if:`, with its `item` and `index`: true runs it; false skips it (CONDITION_FALSE); else it fails. */
-  private gateIteration(task: AnyTaskDef, path: RunPath, iteration: Iteration): boolean {
-    if (task.if === undefined) return true
-    const v = this.view
-    const c = decideCondition(task.if, {
-      inputs: v.inputs,
-      tasks: taskFactsFor(v, conditionRefs(task.if, EACH_CONDITION_SCOPE)),
-      execution: { id: v.executionId, workflowId: v.workflow.id },
-      item: iteration.item,
-      index: iteration.index,
-    }, EACH_CONDITION_SCOPE)
-    if (c.type === 'run') return true
-    if (c.type === 'skip') this.skip(path, SkipReason.ConditionFalse)
-    else {
-      this.set(path, { state: 'FAILED', error: c.error })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'FAILED', error: c.error })
-      this.settle(path, 'FAILED')
-    }
-    return false
-  }
-
-  /** An iteration reached a terminal state: its group counts it, and looks again at what may start or end. */
-  private settleIteration(path: RunPath, to: TaskRunState): void {
-    const it = splitIteration(path)
-    const g = it && this.groupOf(it.parent)
-    if (!it || !g) return
-    if (g.started[it.index] === 1) {
-      g.started[it.index] = 0
-      g.active--
-    }
-    g.ended++
-    if (to === 'FAILED') {
-      g.failed++
-      if (g.firstFailed < 0 || it.index < g.firstFailed) g.firstFailed = it.index
-    }
-    this.queueFill(g)
-  }
-
-  /** Every iteration has ended: the task succeeds, or fails with the first failed iteration's code; its output is their outputs. */
-  private endGroup(g: Group): void {
-    if (this.view.tasks[g.path]!.state !== 'RUNNING') return
-    const end = groupEnd(g, this.view.tasks)
-    if (!end.error) {
-      this.set(g.path, { state: 'SUCCESS', output: end.output })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: g.path, to: 'SUCCESS', output: end.output })
-      this.settle(g.path, 'SUCCESS')
-      return
-    }
-    this.set(g.path, { state: 'FAILED', error: end.error, output: end.output })
-    this.transitions.push({ kind: 'task', executionId: this.id, taskId: g.path, to: 'FAILED', error: end.error, output: end.output })
-    this.settle(g.path, 'FAILED')
-  }
-
   /**
    * Skips the runs behind a failure and starts the ready ones (their `if:` first), first-declared first, until
    * neither is left (a skip or an immediate finish can free more); then ends the execution when nothing is left.
@@ -531,7 +381,7 @@ class Planner implements AwaitHost {
     while (this.view.phase === 'running' && (plan.refill.length > 0 || plan.blocked.size > 0 || plan.ready.size > 0 || this.openNext())) {
       if (plan.refill.length > 0) {
         const g = plan.groups.get(plan.refill.pop()!)
-        if (g) this.fill(g)
+        if (g) fillGroup(this, g)
         continue
       }
       if (plan.blocked.size === 0 && plan.ready.size === 0) continue // a list opened empty, or with only skips done
