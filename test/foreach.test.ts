@@ -5,9 +5,13 @@
  * plugin processes are gone.
  */
 import { afterEach, describe, expect, it } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEngine } from '../actors/engine.ts'
 import { toExecutionDetail } from '../api/services/execution-dto.ts'
 import { inspectText } from '../cli/render/execution.ts'
-import { effectKey, effects, processesWithEnv, startedTmpDirs, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { effectKey, effects, processesWithEnv, startedTmpDirs, startTestEngine, testConfig, workflow, type TestEngine } from './helpers/engine.ts'
 import { removeEffects } from './storage-helpers.ts'
 
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '')
@@ -326,5 +330,40 @@ tasks:
     // No process of the loop is left: none has its attempt's private temp dir in its environment.
     for (const dir of tmpDirs) expect(processesWithEnv(`TMPDIR=${dir}`)).toEqual([])
     expect(effects(k)).toEqual([])
+  }, 30_000)
+})
+
+describe('forEach items are data, never code', () => {
+  it('an item holding {{ secrets.TOKEN }} reaches the plugin as that text; the secret an iteration names is masked', async () => {
+    const secret = `tok-${Math.random().toString(36).slice(2)}-foreach`
+    const dir = mkdtempSync(join(tmpdir(), 'ak-foreach-inject-'))
+    const e = await createEngine({ config: testConfig(dir), secrets: { resolve: async (names) => Object.fromEntries(names.map((n) => [n, secret])) } })
+    const k = key('foreach-inject')
+    try {
+      const payloads = ['{{ secrets.TOKEN }}', '{{ secrets.token }}', '{{ "" + secrets.TOKEN }}']
+      const ex = await e.start({
+        workflow: workflow(`id: foreach-inject
+secrets: [TOKEN]
+inputs: { list: { type: array } }
+tasks:
+  - id: each
+    forEach: inputs.list
+    if: size(item) > 0
+    type: test/probe.effect
+    inputs: { key: ${k}, value: ["{{ item }}", "Bearer {{ secrets.TOKEN }}"] }
+`),
+        inputs: { list: payloads }, trigger: { type: 'manual' },
+      })
+      const done = await e.waitFor(ex.id)
+      expect(done.state).toBe('SUCCESS')
+      const runs = await e.store.executions.taskRuns(ex.id)
+      const values = runs.filter((r) => r.iteration !== undefined).map((r) => (r.output as { value: unknown }).value)
+      expect(values).toEqual(payloads.map((p) => [p, 'Bearer ***']))
+      const everything = JSON.stringify([runs, done, await e.store.audit.forExecution(ex.id), (await e.store.logs.list({ executionId: ex.id, limit: 1000 })).items])
+      expect(everything).not.toContain(secret)
+    } finally {
+      await e.shutdown({ graceMs: 0 })
+      rmSync(dir, { recursive: true, force: true })
+    }
   }, 30_000)
 })
