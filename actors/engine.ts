@@ -58,6 +58,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     sandbox: config.sandbox,
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,
+    maxForEachItems: config.limits.maxForEachItems,
     ...(opts.taskKinds?.length ? { taskKindModules: opts.taskKinds } : {}),
   }
   const supervisor = new Supervisor({

@@ -1,7 +1,8 @@
 /**
  * Engine benchmarks (issue 3): W1 40 sequential fibo tasks, W2 200 executions of a 3-task chain with
- * ≤ 50 in flight, W3 engine RSS idle and with 100 sleeping executions, plus worker spawn cost.
- * Usage: bun bench/engine.ts [w1|w2|w3|workers|all]   — prints one JSON document.
+ * ≤ 50 in flight, W3 engine RSS idle and with 100 sleeping executions, plus worker spawn cost; `foreach`: a
+ * 1,000-item forEach of a trivial plugin with concurrency 10 against 1,000 plain independent tasks under the same
+ * 10 task slots (issue 13). Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|all]   — prints one JSON document.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -168,10 +169,40 @@ async function workers() {
   return { workers: { spawnMs: round(median(spawnMs), 2), rssPerWorkerMb: round((after - before) / 8 / 2 ** 20, 1) } }
 }
 
+/**
+ * forEach of 1,000 items, concurrency 10, against a fan-out of 1,000 plain tasks, both under 10 task slots: the
+ * wall time per iteration and per task (each is one plugin process), and the difference, which is what a
+ * forEach iteration costs the engine beyond a plain task.
+ */
+async function foreach(n = Number(process.env.AK_BENCH_ITEMS ?? 1000)) {
+  const loop = wf(`id: loop\ninputs: { items: { type: array } }\ntasks:\n  - { id: each, forEach: inputs.items, concurrency: 10, type: bench/fibo.compute, inputs: { n: "{{ item % 10 }}" } }\n`)
+  const plain = wf(`id: plain\ntasks:\n${Array.from({ length: n }, (_, i) => `  - { id: t${i}, type: bench/fibo.compute, inputs: { n: ${i % 10} } }`).join('\n')}\n`)
+  const items = Array.from({ length: n }, (_, i) => i)
+  return withEngine({ WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '10' }, async (engine) => {
+    const time = async (workflow: Workflow, inputs: Record<string, unknown>) => {
+      const t = performance.now()
+      const ex = await engine.start({ workflow, inputs, trigger: { type: 'api' } })
+      const done = await engine.waitFor(ex.id)
+      if (done.state !== 'SUCCESS') throw new Error(`execution ${done.state}: ${JSON.stringify(done.error)}`)
+      return performance.now() - t
+    }
+    await time(plain, {}) // warm-up: spares, compiled schemas
+    const loopMs = await time(loop, { items })
+    const plainMs = await time(plain, {})
+    return {
+      foreach: {
+        items: n, concurrency: 10, slots: 10, forEachWallMs: round(loopMs), plainWallMs: round(plainMs),
+        perIterationMs: round(loopMs / n, 2), perPlainTaskMs: round(plainMs / n, 2), overheadPerIterationMs: round((loopMs - plainMs) / n, 2),
+      },
+    }
+  })
+}
+
 const which = process.argv[2] ?? 'all'
 const out: Record<string, unknown> = { machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version, kernel: (await Bun.file('/proc/sys/kernel/osrelease').text()).trim() } }
 if (which === 'w1' || which === 'all') Object.assign(out, await w1())
 if (which === 'w2' || which === 'all') Object.assign(out, await w2())
 if (which === 'w3' || which === 'all') Object.assign(out, await w3())
 if (which === 'workers' || which === 'all') Object.assign(out, await workers())
+if (which === 'foreach' || which === 'all') Object.assign(out, await foreach())
 console.log(JSON.stringify(out, null, 2))

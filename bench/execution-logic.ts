@@ -2,7 +2,8 @@
  * Planning cost of the execution actor's pure logic (`nextExecutionState`), no engine: a 1,000-task fan-out
  * (one root, every other task needs it) and a 1,000-task chain, each run to SUCCESS by feeding every
  * dispatched attempt back as finished. Also 2,000 tasks, to show how the cost grows (2× for linear, 4× for
- * quadratic). Usage: bun bench/execution-logic.ts — prints one JSON document.
+ * quadratic). And a forEach of 1,000 and 2,000 items (concurrency 10) over one task, against the fan-out of as
+ * many plain tasks. Usage: bun bench/execution-logic.ts — prints one JSON document.
  */
 
 import { nextExecutionState } from '../actors/execution/logic.ts'
@@ -24,11 +25,17 @@ function chain(n: number): Workflow {
   return workflow(Array.from({ length: n }, (_, i) => task(`t${i}`, i ? [`t${i - 1}`] : [])))
 }
 
-const view = (wf: Workflow): ExecutionView => createView({ executionId: 'ex', workflow: wf })
+/** One forEach task over `n` items, `concurrency` at a time, whose inputs read `item` and `index`. */
+function forEach(concurrency = 10): Workflow {
+  const each: TaskDef = { id: 'each', kind: 'plugin', type: 'core/log.info', needs: [], forEach: 'inputs.items', concurrency, inputs: { message: '{{ index }}: {{ item }}' } }
+  return workflow([each])
+}
+
+const view = (wf: Workflow, inputs: Record<string, unknown>): ExecutionView => createView({ executionId: 'ex', workflow: wf, inputs })
 
 /** Runs one execution to its end: every dispatched attempt finishes OK, in dispatch order. */
-function run(wf: Workflow): { ms: number; events: number } {
-  let v = view(wf)
+function run(wf: Workflow, inputs: Record<string, unknown>): { ms: number; events: number } {
+  let v = view(wf, inputs)
   const queue: ExecutionInbox[] = [{ type: 'execution.start' }]
   let events = 0
   const t = performance.now()
@@ -45,17 +52,18 @@ function run(wf: Workflow): { ms: number; events: number } {
   return { ms, events }
 }
 
-function measure(name: string, wf: Workflow, rounds = 5) {
-  run(wf) // warm-up
+function measure(name: string, wf: Workflow, rounds = 5, items?: number) {
+  const inputs = items === undefined ? {} : { items: Array.from({ length: items }, (_, i) => i) }
+  run(wf, inputs) // warm-up
   const times: number[] = []
   let events = 0
   for (let i = 0; i < rounds; i++) {
-    const r = run(wf)
+    const r = run(wf, inputs)
     times.push(r.ms)
     events = r.events
   }
   const ms = median(times)
-  return { [name]: { tasks: wf.tasks.length, events, medianMs: round(ms, 2), perEventUs: round((ms * 1000) / events, 2) } }
+  return { [name]: { tasks: wf.tasks.length, ...(items !== undefined ? { items } : {}), events, medianMs: round(ms, 2), perEventUs: round((ms * 1000) / events, 2) } }
 }
 
 const out = {
@@ -63,5 +71,7 @@ const out = {
   ...measure('chain1000', chain(1000)),
   ...measure('fanOut2000', fanOut(2000), 3),
   ...measure('chain2000', chain(2000), 3),
+  ...measure('forEach1000', forEach(), 5, 1000),
+  ...measure('forEach2000', forEach(), 3, 2000),
 }
 console.log(JSON.stringify(out, null, 2))

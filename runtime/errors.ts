@@ -48,6 +48,10 @@ export const ErrorCode = {
   ApprovalRejected: 'APPROVAL_REJECTED',
   /** An approval task's `timeout` passed with no decision. */
   ApprovalTimedOut: 'APPROVAL_TIMED_OUT',
+  /** A task's `forEach:` yielded something other than a list. */
+  ForEachNotAList: 'FOR_EACH_NOT_A_LIST',
+  /** A task's `forEach:` list is longer than `limits.maxForEachItems`. */
+  ForEachTooManyItems: 'FOR_EACH_TOO_MANY_ITEMS',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -160,6 +164,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   CONDITION_NOT_BOOLEAN: row(400, 2, false),
   APPROVAL_REJECTED: row(409, 1, false),
   APPROVAL_TIMED_OUT: row(409, 1, false),
+  FOR_EACH_NOT_A_LIST: row(400, 2, false),
+  FOR_EACH_TOO_MANY_ITEMS: row(400, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

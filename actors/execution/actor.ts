@@ -10,9 +10,9 @@ import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { executionError } from './failure.ts'
 import { nextExecutionState } from './logic.ts'
-import type { Decision, Effect, ExecutionInbox, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
+import type { Decision, Effect, ExecutionInbox, ExecutionView, Iteration, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
-import type { TaskFacts } from '../../runtime/expressions/scope.ts'
+import { EACH_TEMPLATE_SCOPE, TEMPLATE_SCOPE, type TaskFacts } from '../../runtime/expressions/scope.ts'
 import { createView, tasksFor } from './view.ts'
 
 /** One attempt of a plugin call, for the task actor. */
@@ -25,6 +25,8 @@ export interface TaskRun {
   tasks: Record<string, TaskFacts>
   /** Why the main tasks failed (onFailure and finally tasks read it as `{{ execution.error }}`). */
   executionError?: ErrorInfo
+  /** A forEach iteration's `item` and `index`, for its templates. */
+  iteration?: Iteration
 }
 
 /** What a message to the actor answers. */
@@ -43,10 +45,12 @@ export interface ExecutionActorDeps {
    * through it before they are stored, as task outputs do in the task actor.
    */
   mask?: (executionId: string, value: Record<string, unknown>) => Record<string, unknown>
+  /** Items a forEach list may hold (config `limits.maxForEachItems`). */
+  maxForEachItems?: number
 }
 
 /** Rebuilds the actor's view from a stored snapshot. */
-export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
+export function viewOf(snapshot: ExecutionSnapshot, opts: { maxForEachItems?: number } = {}): ExecutionView {
   const runs: Record<RunPath, TaskView> = {}
   for (const t of snapshot.taskRuns) {
     runs[t.taskId] = {
@@ -58,7 +62,10 @@ export function viewOf(snapshot: ExecutionSnapshot): ExecutionView {
       ...(t.attemptBase ? { attemptBase: t.attemptBase } : {}),
     }
   }
-  return createView({ executionId: snapshot.execution.id, workflow: snapshot.workflow, inputs: snapshot.execution.inputs, runs })
+  return createView({
+    executionId: snapshot.execution.id, workflow: snapshot.workflow, inputs: snapshot.execution.inputs, runs,
+    ...(opts.maxForEachItems !== undefined ? { maxForEachItems: opts.maxForEachItems } : {}),
+  })
 }
 
 export class ExecutionActor {
@@ -69,7 +76,7 @@ export class ExecutionActor {
   private readonly life = new AbortController()
 
   constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
-    this.view = viewOf(snapshot)
+    this.view = viewOf(snapshot, deps.maxForEachItems !== undefined ? { maxForEachItems: deps.maxForEachItems } : {})
     this.ref = spawnActor<ExecutionInbox, Reply>(`execution:${snapshot.execution.id}`, (m) => this.receive(m), {
       // A crash in the actor's own code must not hang the execution: fail it visibly.
       onCrash: (error) => this.failHard(toErrorInfo(error).message),
@@ -128,7 +135,7 @@ export class ExecutionActor {
 
   private perform(e: Effect): void {
     switch (e.type) {
-      case 'runPlugin': return this.runPlugin(e.path, e.attempt, e.call)
+      case 'runPlugin': return this.runPlugin(e.path, e.attempt, e.call, e.iteration)
       case 'scheduleRetry':
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
           () => this.ref.tell({ type: 'task.retryDue', path: e.path }),
@@ -152,13 +159,14 @@ export class ExecutionActor {
     }
   }
 
-  private runPlugin(path: RunPath, attempt: number, call: PluginCall): void {
+  private runPlugin(path: RunPath, attempt: number, call: PluginCall, iteration: Iteration | undefined): void {
     const abort = new AbortController()
     this.aborts.set(path, abort)
     // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
-    const tasks = tasksFor(this.view, [call.inputs, call.env ?? {}])
+    const tasks = tasksFor(this.view, [call.inputs, call.env ?? {}], iteration ? EACH_TEMPLATE_SCOPE : TEMPLATE_SCOPE)
     const { error } = executionError(this.view)
-    this.deps.runTask(this.snapshot, { path, attempt, call, signal: abort.signal, tasks, ...(error ? { executionError: error } : {}) }).then(
+    const run = { path, attempt, call, signal: abort.signal, tasks, ...(error ? { executionError: error } : {}), ...(iteration ? { iteration } : {}) }
+    this.deps.runTask(this.snapshot, run).then(
       (outcome) => {
         this.aborts.delete(path)
         this.ref.tell({ type: 'task.finished', path, attempt, outcome })

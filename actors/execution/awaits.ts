@@ -10,7 +10,7 @@ import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { Decision, Effect, ExecutionView, TaskOutcome, TaskView } from './protocol.ts'
 import type { StepScope, TaskStep } from './steps/step.ts'
-import { waitClass } from './view.ts'
+import { everyRun, waitClass } from './view.ts'
 
 /** The audit event that records an attempt's end instead of the one its state implies (a decision's). */
 export interface AttemptAudit {
@@ -107,7 +107,12 @@ export function parkIfIdle(p: AwaitHost): void {
   const v = p.view
   if (v.phase !== 'running' || v.inFlight.size > 0 || v.plan.retrying > 0 || v.plan.awaiting === 0) return
   // Once per park, not per message: the scan finds the reason to record.
-  const first = v.plan.paths.find((path) => waitClass(v.tasks[path]!) === 'awaiting')
+  let first: RunPath | undefined
+  for (const path of everyRun(v)) {
+    if (waitClass(v.tasks[path]!) !== 'awaiting') continue
+    first = path
+    break
+  }
   const reason = v.tasks[first!]!.reason as WaitReason
   v.phase = 'done'
   p.transitions.push({ kind: 'execution', executionId: p.id, to: 'WAITING', reason })

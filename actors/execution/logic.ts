@@ -14,13 +14,16 @@ import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import { renderValue } from '../../runtime/workflow/template.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import { decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } from './awaits.ts'
-import type { Effect, ExecutionInbox, ExecutionView, Step, TaskOutcome, TaskView } from './protocol.ts'
+import type { Effect, ExecutionInbox, ExecutionView, Iteration, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope, TaskStep } from './steps/step.ts'
 import { decideInView } from './condition.ts'
+import { EACH_TEMPLATE_SCOPE } from '../../runtime/expressions/scope.ts'
+import { splitIteration } from './foreach.ts'
+import { fillGroup, groupOf, iterationFor, settleIteration, startGroup, type ForEachHost } from './foreach-planning.ts'
 import { executionError, taskFailure } from './failure.ts'
 import { renderOutputs } from './outputs.ts'
-import { openList, satisfies, tasksFor, waitClass } from './view.ts'
+import { everyRun, openList, satisfies, tasksFor, waitClass } from './view.ts'
 
 /** Backoff before attempt `failedAttempt + 1`: fixed, or doubling from `delay` up to `maxDelay`. No jitter. */
 export function backoffDelay(retry: RetryPolicy, failedAttempt: number): number {
@@ -51,8 +54,8 @@ export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now
   }
 }
 
-/** One message's planning. What the await handlers use of it (awaits.ts) is public: AwaitHost. */
-class Planner implements AwaitHost {
+/** One message's planning. What the await and forEach handlers use of it is public: AwaitHost (awaits.ts), ForEachHost (foreach-planning.ts). */
+class Planner implements AwaitHost, ForEachHost {
   readonly transitions: Transition[] = []
   readonly effects: Effect[] = []
   readonly scope: StepScope
@@ -69,6 +72,23 @@ class Planner implements AwaitHost {
         secrets: {},
         execution: { id: view.executionId, workflowId: view.workflow.id, ...executionError(view) },
       }),
+    }
+  }
+
+  /** The scope a run's step renders with: an iteration's also has its `item` and `index`. */
+  private scopeFor(iteration: Iteration | undefined): StepScope {
+    if (!iteration) return this.scope
+    const view = this.view
+    return {
+      ...this.scope,
+      render: (value) => renderValue(value, {
+        inputs: { ...view.inputs },
+        tasks: tasksFor(view, value, EACH_TEMPLATE_SCOPE),
+        secrets: {},
+        execution: { id: view.executionId, workflowId: view.workflow.id, ...executionError(view) },
+        item: iteration.item,
+        index: iteration.index,
+      }, EACH_TEMPLATE_SCOPE),
     }
   }
 
@@ -115,7 +135,7 @@ class Planner implements AwaitHost {
    */
   onStart(): this {
     if (this.view.phase !== 'running') return this
-    for (const path of this.view.plan.paths) {
+    for (const path of everyRun(this.view)) {
       const run = this.view.tasks[path]!
       if (run.state !== 'WAITING' || run.nextAttemptAt === undefined || this.view.inFlight.has(path)) continue
       const at = Math.max(this.now, run.nextAttemptAt)
@@ -176,9 +196,12 @@ class Planner implements AwaitHost {
 
   onRetryDue(path: RunPath): this {
     const run = this.view.tasks[path]
-    const at = this.view.plan.position.get(path)
-    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || at === undefined) return this
-    this.dispatch(at)
+    const task = this.taskAt(path)
+    if (this.view.phase !== 'running' || run?.state !== 'WAITING' || this.view.inFlight.has(path) || task === undefined) return this
+    const it = splitIteration(path)
+    const g = it && groupOf(this.view, it.parent)
+    if (g) this.dispatchRun(path, task, iterationFor(this, g, it.index))
+    else this.dispatchRun(path, task)
     return this
   }
 
@@ -188,7 +211,7 @@ class Planner implements AwaitHost {
     this.view.phase = phase
     this.view.stopError = error
     const to = phase === 'cancelling' ? 'CANCELLED' : 'FAILED'
-    const runs = this.view.plan.paths.map((path) => ({ taskId: path, state: this.view.tasks[path]!.state }))
+    const runs = [...everyRun(this.view)].map((path) => ({ taskId: path, state: this.view.tasks[path]!.state }))
     // The execution itself ends in finishIfDone, once its running attempts are gone.
     for (const t of terminateUnfinished(this.id, runs, { to, error, ...(phase === 'timingOut' ? { auditType: 'TIMEOUT' as const } : {}) }, { tasksOnly: true })) {
       this.transitions.push(t)
@@ -211,10 +234,10 @@ class Planner implements AwaitHost {
    * A run reached a terminal state: count it, and tell its dependents — each waits on one need fewer after a
    * SUCCESS, an allowed failure or a skip by a condition (and is ready at none), and is to be skipped after anything else.
    */
-  private settle(path: RunPath, to: TaskRunState, reason?: string): void {
+  settle(path: RunPath, to: TaskRunState, reason?: string): void {
     const plan = this.view.plan
     const at = plan.position.get(path)
-    if (at === undefined) return
+    if (at === undefined) return settleIteration(this, path, to)
     plan.unfinished--
     plan.unfinishedIn[plan.listOf[at]!]!--
     const task = plan.tasks[at]!
@@ -264,7 +287,7 @@ class Planner implements AwaitHost {
   }
 
   /** Ends a run that never started: SKIPPED (with why), committed in this step's batch before anything it frees is dispatched. */
-  private skip(path: RunPath, reason: SkipReason): void {
+  skip(path: RunPath, reason: SkipReason): void {
     this.set(path, { state: 'SKIPPED', reason })
     this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SKIPPED', reason })
     this.settle(path, 'SKIPPED', reason)
@@ -278,6 +301,8 @@ class Planner implements AwaitHost {
   private gate(at: number): 'run' | 'settled' {
     const task = this.view.plan.tasks[at]!
     const path = this.view.plan.paths[at]!
+    // A forEach task's `if:` is decided per iteration, with its `item` (gateIteration); the task itself runs.
+    if (task.forEach !== undefined && task.if !== undefined) return 'run'
     if (task.if === undefined) {
       if (!this.view.plan.skippedNeed[at]) return 'run'
       this.skip(path, SkipReason.DependencySkipped)
@@ -295,21 +320,27 @@ class Planner implements AwaitHost {
   }
 
   taskAt(path: RunPath): AnyTaskDef | undefined {
-    const at = this.view.plan.position.get(path)
-    return at === undefined ? undefined : this.view.plan.tasks[at]
+    const plan = this.view.plan
+    const at = plan.position.get(path) ?? plan.position.get(splitIteration(path)?.parent ?? '')
+    return at === undefined ? undefined : plan.tasks[at]
   }
 
-  /** Starts the next attempt of the task at `at` through its kind's step, and acts on what the step says. */
+  /** Starts the task at `at`: its next attempt, or a forEach task's iterations. */
   private dispatch(at: number): void {
     const task = this.view.plan.tasks[at]!
-    const path = this.view.plan.paths[at]!
+    if (task.forEach !== undefined) return startGroup(this, at)
+    this.dispatchRun(this.view.plan.paths[at]!, task)
+  }
+
+  /** Starts the next attempt of the run at `path` through its task's kind's step, and acts on what the step says. */
+  dispatchRun(path: RunPath, task: AnyTaskDef, iteration?: Iteration): void {
     const attempt = this.view.tasks[path]!.attempt + 1
     this.set(path, { attempt, nextAttemptAt: undefined })
     const step = this.stepOf(task.kind)
     let d: Dispatch
     try {
       d = step
-        ? step.start(task, { path, attempt, now: this.now }, this.scope)
+        ? step.start(task, { path, attempt, now: this.now }, this.scopeFor(iteration))
         : { type: 'finish', outcome: { ok: false, error: { code: ErrorCode.InvalidWorkflow, message: `task kind "${task.kind}" is not known to this engine` } } }
     } catch (e) {
       d = { type: 'finish', outcome: { ok: false, error: toErrorInfo(e) } }
@@ -317,7 +348,7 @@ class Planner implements AwaitHost {
     switch (d.type) {
       case 'runPlugin':
         this.view.inFlight.add(path)
-        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call })
+        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call, ...(iteration ? { iteration } : {}) })
         return
       case 'finish':
         // No process and no slot: RUNNING is this step's to commit, in the same batch as the outcome.
@@ -347,7 +378,12 @@ class Planner implements AwaitHost {
    */
   advance(): this {
     const { plan, tasks, inFlight } = this.view
-    while (this.view.phase === 'running' && (plan.blocked.size > 0 || plan.ready.size > 0 || this.openNext())) {
+    while (this.view.phase === 'running' && (plan.refill.length > 0 || plan.blocked.size > 0 || plan.ready.size > 0 || this.openNext())) {
+      if (plan.refill.length > 0) {
+        const g = plan.groups.get(plan.refill.pop()!)
+        if (g) fillGroup(this, g)
+        continue
+      }
       if (plan.blocked.size === 0 && plan.ready.size === 0) continue // a list opened empty, or with only skips done
       const skipping = plan.blocked.size > 0
       const at = skipping ? plan.blocked.pop() : plan.ready.pop()

@@ -35,13 +35,22 @@ export type ExecutionInbox = StartExecution | CancelExecution | ExecutionTimedOu
   WakeDue | DecideTask
 
 export type Effect =
-  /** Run one plugin call out of process (a task actor), as attempt `attempt` of the run at `path`. */
-  | { type: 'runPlugin'; path: RunPath; attempt: number; call: PluginCall }
+  /**
+   * Run one plugin call out of process (a task actor), as attempt `attempt` of the run at `path`; a forEach
+   * iteration's call renders its templates with its `item` and `index`.
+   */
+  | { type: 'runPlugin'; path: RunPath; attempt: number; call: PluginCall; iteration?: Iteration }
   | { type: 'scheduleRetry'; path: RunPath; at: number }
   /** Tell `task.wake` at `at` (an awaiting run's wake-up time). */
   | { type: 'scheduleWake'; path: RunPath; at: number }
   | { type: 'abortTasks'; reason: 'cancel' | 'timeout' | 'interrupt' }
   | { type: 'finished' }
+
+/** A forEach iteration's place in its list: what `item` and `index` are in its templates and its `if:`. */
+export interface Iteration {
+  index: number
+  item: unknown
+}
 
 export interface TaskView {
   state: TaskRunState
@@ -76,6 +85,8 @@ export interface ExecutionView {
   stopError?: ErrorInfo
   /** The indexes that make each step cost what it changes, not the size of the workflow. */
   plan: Plan
+  /** Items a forEach list may hold (config `limits.maxForEachItems`). */
+  maxForEachItems: number
 }
 
 export interface Step {

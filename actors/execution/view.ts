@@ -4,7 +4,7 @@
  * (the runs it settles, their direct dependents, the runs it dispatches), not a scan of every task.
  */
 import type { ExprRef } from '../../runtime/expressions/ast.ts'
-import type { TaskFacts } from '../../runtime/expressions/scope.ts'
+import { TEMPLATE_SCOPE, type RootSet, type TaskFacts } from '../../runtime/expressions/scope.ts'
 import { isConditionSkip, isOutsideWait, isTerminalTask, type TaskRunState } from '../../runtime/state/states.ts'
 import { listedTasks, TASK_LISTS } from '../../runtime/workflow/task-lists.ts'
 import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
@@ -12,6 +12,7 @@ import { MinHeap } from '../../runtime/workflow/min-heap.ts'
 import type { AnyTaskDef, Workflow } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { ExecutionView, TaskView } from './protocol.ts'
+import { buildGroup, DEFAULT_MAX_FOR_EACH_ITEMS, iterationPath, storedCount, type Group } from './foreach.ts'
 
 /**
  * Planning indexes over every task of every list (main, onFailure, finally: runtime/workflow/task-lists.ts); a
@@ -52,6 +53,10 @@ export interface Plan {
   /** Runs WAITING for a time or a decision (`await`), and runs WAITING for a retry: when to park (logic.ts). */
   awaiting: number
   retrying: number
+  /** forEach tasks whose iterations exist, by position (foreach.ts). */
+  readonly groups: Map<number, Group>
+  /** Positions of groups that may start iterations, or end: looked at by the planner's next pass. */
+  readonly refill: number[]
 }
 
 /** What a run's wait counts as: an outside wait (a time, a decision), a retry's, or none. */
@@ -64,8 +69,10 @@ export interface ViewInit {
   executionId: string
   workflow: Workflow
   inputs?: Readonly<Record<string, unknown>>
-  /** Stored runs by path; a task without one is PENDING at attempt 0. */
+  /** Stored runs by path; a task without one is PENDING at attempt 0. forEach iterations (`each[3]`) come with them. */
   runs?: Readonly<Record<RunPath, TaskView>>
+  /** Items a forEach list may hold (default DEFAULT_MAX_FOR_EACH_ITEMS). */
+  maxForEachItems?: number
 }
 
 /** Whether a run in `state` lets its dependents go on: a success, or a failure its task allows. */
@@ -94,9 +101,27 @@ export function createView(init: ViewInit): ExecutionView {
   let laterFailed = -1
   const allowedFailures: number[] = []
   const waits = { awaiting: 0, retrying: 0 }
+  const groups = new Map<number, Group>()
+  const refill: number[] = []
   listed.forEach((l, i) => {
     const t = l.task
     const state = tasks[l.path]!.state
+    // A forEach task's stored iterations (a resume, a restart): its group, counted as stored.
+    const count = t.forEach === undefined ? 0 : storedCount(l.path, init.runs)
+    if (count > 0) {
+      for (let k = 0; k < count; k++) {
+        const p = iterationPath(l.path, k)
+        const run = (tasks[p] = init.runs![p]!)
+        const wc = waitClass(run)
+        if (wc) waits[wc]++
+      }
+      const g = buildGroup(i, l.path, t, count, tasks)
+      groups.set(i, g)
+      if (state === 'RUNNING') {
+        g.queued = true
+        refill.push(i)
+      }
+    }
     const w = waitClass(tasks[l.path]!)
     if (w) waits[w]++
     if (!isTerminalTask(state)) {
@@ -123,6 +148,7 @@ export function createView(init: ViewInit): ExecutionView {
   const plan: Plan = {
     tasks: defs, paths, listOf, position, pathById, dependents, waitingOn, ready: new MinHeap(), blocked: new MinHeap(), skippedNeed,
     unfinished, unfinishedIn, opened: TASK_LISTS.map(() => false), firstFailed, laterFailed, allowedFailures, ...waits,
+    groups, refill,
   }
   openList(plan, tasks, 0, hopeless)
   // A resumed execution whose main list had ended: its later lists open as they did before it stopped.
@@ -130,6 +156,7 @@ export function createView(init: ViewInit): ExecutionView {
   if (unfinishedIn[0] === 0 && unfinishedIn[1] === 0 && (plan.opened[1] || firstFailed < 0)) openList(plan, tasks, 2, hopeless)
   return {
     executionId: init.executionId, workflow: init.workflow, inputs: init.inputs ?? {}, phase: 'running', tasks, inFlight: new Set(), plan,
+    maxForEachItems: init.maxForEachItems ?? DEFAULT_MAX_FOR_EACH_ITEMS,
   }
 }
 
@@ -159,12 +186,30 @@ export function taskFactsFor(view: ExecutionView, refs: readonly ExprRef[]): Rec
     const path = id === undefined ? undefined : view.plan.pathById.get(id)
     if (ref.root !== 'tasks' || id === undefined || path === undefined || Object.hasOwn(out, id)) continue
     const run = view.tasks[path]!
+    if (view.plan.tasks[view.plan.position.get(path)!]?.forEach !== undefined) {
+      // A forEach task's output is the list of its iterations' outputs (foreach.ts groupEnd), once it has ended.
+      out[id] = Array.isArray(run.output) && isTerminalTask(run.state) ? { state: run.state, outputs: run.output } : { state: run.state }
+      continue
+    }
     out[id] = run.state === 'SUCCESS' ? { state: run.state, output: run.output } : { state: run.state }
   }
   return out
 }
 
-/** `tasks.<id>` for the runs that the templates in `value` name: only those, so an attempt costs what it reads. */
-export function tasksFor(view: ExecutionView, value: unknown): Record<string, TaskFacts> {
-  return taskFactsFor(view, extractTemplateRefs(value))
+/**
+ * `tasks.<id>` for the runs that the templates in `value` name: only those, so an attempt costs what it reads.
+ * `set`: the roots the templates are read with (a forEach task's see `item` and `index` too).
+ */
+export function tasksFor(view: ExecutionView, value: unknown, set: RootSet = TEMPLATE_SCOPE): Record<string, TaskFacts> {
+  return taskFactsFor(view, extractTemplateRefs(value, set))
+}
+
+/** Every run of the execution in order: each task's, and after a forEach task's its iterations'. */
+export function* everyRun(view: ExecutionView): Generator<RunPath> {
+  const { plan } = view
+  for (let i = 0; i < plan.paths.length; i++) {
+    yield plan.paths[i]!
+    const g = plan.groups.get(i)
+    if (g) for (let k = 0; k < g.count; k++) yield iterationPath(g.path, k)
+  }
 }

@@ -57,6 +57,8 @@ export interface WorkerSettings {
    * the names the operator lists in `sandbox.passEnv`. Each is masked like a secret wherever it shows.
    */
   passEnv: Record<string, string>
+  /** Items a forEach list may hold (config `limits.maxForEachItems`; default DEFAULT_MAX_FOR_EACH_ITEMS). */
+  maxForEachItems?: number
   /** Modules of task kinds beyond the built-ins (EngineOptions.taskKinds), imported by each worker at init. */
   taskKindModules?: string[]
 }

@@ -29,6 +29,9 @@ export function recoveryTransitions(snap: ExecutionSnapshot, why = 'the engine s
     const task = taskAtPath(tasks, run.taskId)
     const allowed = (task?.retry?.max ?? 0) + 1
     const error = { code: ErrorCode.Interrupted, message: `attempt ${run.attempt} was interrupted: ${why}` }
+    // A forEach task's own run is RUNNING while its iterations are, with no process of its own: it stays so, and
+    // its iterations (each a run, recovered here like any) go on when it resumes.
+    if (run.state === 'RUNNING' && task?.forEach !== undefined && run.iteration === undefined) continue
     if (run.state === 'RUNNING') {
       // Attempts before a restart do not count (attemptBase): the task has its whole budget since.
       out.push(run.attempt - (run.attemptBase ?? 0) < allowed

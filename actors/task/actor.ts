@@ -9,6 +9,7 @@ import { createLineMasker } from '../../runtime/secrets/line-masker.ts'
 import type { Masker } from '../../runtime/secrets/masker.ts'
 import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
+import { EACH_TEMPLATE_SCOPE, TEMPLATE_SCOPE, type RootSet } from '../../runtime/expressions/scope.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import type { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
@@ -78,14 +79,17 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   const runnerName = runnerOf(call, plugin)
   if (!(await begin(deps, m, runnerName))) return cancelled()
   try {
-    const secrets = await secretsFor(deps, snapshot, call, masker)
+    // A forEach iteration's templates also read its `item` and `index`.
+    const set = m.iteration ? EACH_TEMPLATE_SCOPE : TEMPLATE_SCOPE
+    const secrets = await secretsFor(deps, snapshot, call, masker, set)
     const ctx: TemplateContext = {
       inputs: snapshot.execution.inputs,
       tasks: m.tasks,
       secrets,
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId, ...(m.executionError ? { error: m.executionError } : {}) },
+      ...(m.iteration ? { item: m.iteration.item, index: m.iteration.index } : {}),
     }
-    const input = renderValue(call.inputs, ctx)
+    const input = renderValue(call.inputs, ctx, set)
     // The manifest's defaults fill the input the plugin gets (docs/plugins.md).
     const issues = deps.schemas.check(action, 'input', input)
     if (issues.length) {
@@ -93,7 +97,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
     const permissions = launchGrant(plugin, call, runnerKind(deps.runners, runnerName), deps.grants)
-    const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker)
+    const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker, set)
     const source = `plugin:${call.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerName} runner)`)
     // Past a log cap: one LOG_TRUNCATED line and audit event; in `fail` mode the attempt is stopped too.
@@ -230,8 +234,8 @@ function fail(log: (level: 'ERROR', msg: string) => void, error: ErrorInfo): Tas
 }
 
 /** Resolves only the secrets this task's templates name, and registers their values for masking. */
-async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, call: PluginCall, masker: Masker): Promise<Record<string, string>> {
-  const names = [...new Set(extractTemplateRefs([call.inputs, call.env ?? {}]).filter((r) => r.root === 'secrets').map((r) => r.path[0]!.toUpperCase()))]
+async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, call: PluginCall, masker: Masker, set: RootSet): Promise<Record<string, string>> {
+  const names = [...new Set(extractTemplateRefs([call.inputs, call.env ?? {}], set).filter((r) => r.root === 'secrets').map((r) => r.path[0]!.toUpperCase()))]
   if (!names.length) return {}
   const allowed = new Set(snapshot.workflow.secrets)
   const undeclared = names.filter((n) => !allowed.has(n))
@@ -248,7 +252,7 @@ async function secretsFor(deps: TaskActorDeps, snapshot: ExecutionSnapshot, call
  * (`sandbox.passEnv`); nothing else. An engine value is a secret as far as the masker is concerned: it is
  * registered before the plugin starts, so no log line, output, error or record shows it.
  */
-function pluginEnv(deps: TaskActorDeps, task: PluginCall, ctx: TemplateContext, allowed: string[], masker: Masker): Record<string, string> {
+function pluginEnv(deps: TaskActorDeps, task: PluginCall, ctx: TemplateContext, allowed: string[], masker: Masker, set: RootSet): Record<string, string> {
   const env: Record<string, string> = {}
   for (const name of allowed) {
     const value = deps.passEnv[name]
@@ -258,7 +262,7 @@ function pluginEnv(deps: TaskActorDeps, task: PluginCall, ctx: TemplateContext, 
   }
   for (const [name, template] of Object.entries(task.env ?? {})) {
     if (!allowed.includes(name)) throw new AppError(ErrorCode.PermissionDenied, `task ${task.id} maps env ${name}, which plugin ${task.type} does not declare in permissions.env`, { permission: 'env', target: name })
-    const v = renderValue(template, ctx)
+    const v = renderValue(template, ctx, set)
     env[name] = typeof v === 'string' ? v : JSON.stringify(v)
   }
   return env

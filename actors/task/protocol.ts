@@ -18,6 +18,8 @@ export interface RunAttempt {
   tasks: Record<string, TaskFacts>
   /** Why the execution's main tasks failed, for an onFailure or finally task's `{{ execution.error }}`. */
   executionError?: ErrorInfo
+  /** A forEach iteration's `item` and `index` (its templates are read with them in scope). */
+  iteration?: { index: number; item: unknown }
   signal: AbortSignal
 }
 

@@ -20,9 +20,11 @@ export class ExecutionHost {
   private readonly taskDeps: TaskActorDeps
   private idle: (() => void) | undefined
   private readonly runners: RunnerSet
+  private readonly maxForEachItems: number | undefined
 
   constructor(private readonly port: SupervisorPort, settings: WorkerSettings, private readonly steps: TaskSteps = TASK_STEPS, private readonly clock: Clock = systemClock) {
     const registry = settings.registry
+    this.maxForEachItems = settings.maxForEachItems
     const { sandbox } = settings
     const limits = { memoryMb: sandbox.memoryMb, cpuSeconds: sandbox.cpuSeconds, maxProcesses: sandbox.maxProcesses, maxOutputBytes: sandbox.maxOutputBytes }
     const d = rawDefaults().sandbox
@@ -72,6 +74,7 @@ export class ExecutionHost {
       port: this.port,
       clock: this.clock,
       steps: this.steps,
+      ...(this.maxForEachItems !== undefined ? { maxForEachItems: this.maxForEachItems } : {}),
       mask: (execId, value) => this.maskerFor(execId).maskDeep(value),
       runTask: (snap, run) => runTaskActor(this.taskDeps, { type: 'task.run', snapshot: snap, ...run }),
       onStopped: (execId) => {

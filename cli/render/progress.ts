@@ -50,7 +50,14 @@ export function ttyProgress(taskIds: string[], write: (s: string) => void, now: 
     drawn = lines.length
   }
   draw()
-  const timer = setInterval(draw, 100)
+  // Redrawn on the timer, not per event: a forEach of 1,000 items reports thousands of events, each of which would
+  // redraw every row (O(events × rows) on the thread that also runs the engine).
+  let dirty = false
+  const timer = setInterval(() => {
+    if (!dirty && !rows.some((r) => r.startedAt !== undefined && r.endedAt === undefined)) return
+    dirty = false
+    draw()
+  }, 100)
   return {
     onEvent(e) {
       if (e.type !== 'task') return
@@ -67,7 +74,7 @@ export function ttyProgress(taskIds: string[], write: (s: string) => void, now: 
         r.startedAt ??= e.at
         r.endedAt = undefined
       } else if (['SUCCESS', 'FAILED', 'CANCELLED', 'SKIPPED'].includes(e.state)) r.endedAt = e.at
-      draw()
+      dirty = true
     },
     stop() {
       clearInterval(timer)

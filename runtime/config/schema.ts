@@ -120,6 +120,11 @@ export const ConfigSchema = Type.Object({
     parseTimeoutSeconds: Int(1, { default: 10 }),
     /** Uploads waiting for the parser beyond the one it works on; more are refused with 429 and Retry-After. */
     maxQueuedParses: Int(0, { default: 16 }),
+    /**
+     * Items a task's `forEach:` list may hold (its runs are created at once); a longer list fails the task with
+     * FOR_EACH_TOO_MANY_ITEMS. At most 100,000: an expression's evaluation bound (runtime/expressions/limits.ts).
+     */
+    maxForEachItems: Int(1, { maximum: 100_000, default: 10_000 }),
   }),
 }, strict)
 
@@ -156,7 +161,7 @@ export function rawDefaults(): RawConfig {
 
 /** The document limits of the `limits` section, without the parser pool's own settings. */
 export function workflowLimitsOf(limits: Config['limits']): WorkflowLimits {
-  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, ...documentLimits } = limits
+  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, maxForEachItems: _items, ...documentLimits } = limits
   return documentLimits
 }
 

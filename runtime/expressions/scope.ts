@@ -37,6 +37,12 @@ export const CONDITION_SCOPE: RootSet = {
   absent: { secrets: 'cannot be read here (a condition or an output would carry a secret into stored state)', item: NO_ITEM, index: NO_ITEM },
 }
 
+/** A forEach task's inputs and env: the template roots and its iteration's `item` and `index`. */
+export const EACH_TEMPLATE_SCOPE: RootSet = withRoots(TEMPLATE_SCOPE, 'template-each', ['item', 'index'])
+
+/** A forEach task's `if:`, decided per iteration: the condition roots and `item` and `index`. */
+export const EACH_CONDITION_SCOPE: RootSet = withRoots(CONDITION_SCOPE, 'condition-each', ['item', 'index'])
+
 /** What `tasks.<id>` holds while expressions are evaluated. `output` is absent unless the run succeeded. */
 export interface TaskFacts {
   state?: string

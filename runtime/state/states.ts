@@ -57,6 +57,8 @@ export const SkipReason = {
   DependencyFailed: 'DEPENDENCY_FAILED',
   ConditionFalse: 'CONDITION_FALSE',
   DependencySkipped: 'DEPENDENCY_SKIPPED',
+  /** A forEach iteration not started because an earlier one failed (fail-fast; not with `allowFailure`). */
+  FailFast: 'FAIL_FAST',
 } as const
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason]
 

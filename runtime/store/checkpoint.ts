@@ -94,6 +94,22 @@ export interface RestartExecution {
 }
 
 /**
+ * Adds the iteration runs of a forEach task (docs/engine.md#foreach): `<parent>[0]` … `<parent>[count - 1]`, PENDING at
+ * attempt 0, in the parent's position (ordered by iteration after it), with `parentPath`, `iteration` and `kind`. Fenced
+ * by the owner like a state change. Runs that exist already are left as they are: re-applying it is a no-op
+ * (`changed: false`), so a resumed execution never doubles or resets an iteration. NOT_FOUND without the parent run.
+ */
+export interface AddIterations {
+  kind: 'iterations'
+  executionId: string
+  /** The forEach task's run path. */
+  parent: string
+  count: number
+  /** The task's kind (task_runs.kind). */
+  taskKind: string
+}
+
+/**
  * Records a fired cron tick (the `cron_fires` ledger), in the request that creates its execution. CONFLICT
  * (`details.duplicateFire`) when this tick, or a later one of the same trigger, is recorded already: that is
  * the unique key that makes a tick fire once across engines, so two creators of one tick never both win.
@@ -128,7 +144,7 @@ export interface ClaimExecution {
 }
 
 export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution |
-  AdmitExecution | RestartExecution
+  AdmitExecution | RestartExecution | AddIterations
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 

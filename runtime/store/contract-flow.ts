@@ -48,6 +48,24 @@ export function describeFlowContract(ctx: FlowContractContext): void {
     })
   })
 
+  describe('forEach iterations', () => {
+    it('adds iteration runs under the parent, ordered by index after it, once (re-applied: changed false), fenced by the owner', async () => {
+      const s = ctx.store()
+      await ctx.commit(s, [one([create('it1', wf())])], { at: 1, owner: 'E' })
+      const add = (count: number, parent = 'a'): Transition => ({ kind: 'iterations', executionId: 'it1', parent, count, taskKind: 'plugin' })
+      expect((await ctx.commit(s, [one([add(12)])], { at: 2, owner: 'E' })).results[0]).toEqual([{ ok: true, changed: true }])
+      const runs = await s.executions.taskRuns('it1')
+      expect(runs.map((r) => r.taskId)).toEqual(['a', ...Array.from({ length: 12 }, (_, i) => `a[${i}]`), 'finally/clean'])
+      expect(runs[11]).toMatchObject({ taskId: 'a[10]', parentPath: 'a', iteration: 10, kind: 'plugin', state: 'PENDING', attempt: 0 })
+      await ctx.commit(s, [one([{ kind: 'task', executionId: 'it1', taskId: 'a[3]', to: 'RUNNING', attempt: 1 }])], { at: 3, owner: 'E' })
+      expect((await ctx.commit(s, [one([add(12)])], { at: 4, owner: 'E' })).results[0]).toEqual([{ ok: true, changed: false }])
+      expect((await s.executions.taskRun('it1', 'a[3]'))!.state).toBe('RUNNING')
+      expect(code((await ctx.commit(s, [one([add(13)])], { at: 5, owner: 'F' })).results[0]![0]!)).toBe('CONFLICT')
+      expect((await s.executions.taskRuns('it1')).length).toBe(14)
+      expect(code((await ctx.commit(s, [one([add(1, 'nope')])], { at: 6, owner: 'E' })).results[0]![0]!)).toBe('NOT_FOUND')
+    })
+  })
+
   describe('workflow concurrency', () => {
     it('queue: over the limit a new execution waits (WORKFLOW_CONCURRENCY) and is admitted in creation order once a slot frees', async () => {
       const s = ctx.store()

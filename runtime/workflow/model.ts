@@ -59,6 +59,14 @@ export interface TaskCommon {
    * done: false skips the task (CONDITION_FALSE). Absent: the task runs when its needs succeeded.
    */
   if?: string
+  /**
+   * A CEL list (the text of a bare `forEach:` or of its one `{{ … }}`), evaluated once when the task's needs are
+   * done: the task runs once per element, as runs `<id>[i]`, with `item` and `index` in scope of its templates and
+   * its `if:` (decided per iteration). Absent: one run.
+   */
+  forEach?: string
+  /** With forEach: how many iterations run at once (default 1). */
+  concurrency?: number
 }
 
 /** What a workflow does when a new execution would run more than `limit` at once (docs/workflows.md#concurrency). */

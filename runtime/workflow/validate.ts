@@ -10,7 +10,7 @@ import type { RawIssue } from './schema-issues.ts'
 import { ID_PATTERN } from './schema.ts'
 import { kindOf, templatesOf, TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { compileExpression } from '../expressions/compile.ts'
-import { CONDITION_SCOPE } from '../expressions/scope.ts'
+import { CONDITION_SCOPE, EACH_CONDITION_SCOPE, EACH_TEMPLATE_SCOPE, TEMPLATE_SCOPE, type RootSet } from '../expressions/scope.ts'
 import { TASK_LISTS, tasksOf, type TaskList } from './task-lists.ts'
 import { scanTemplates, type TemplateRef } from './template.ts'
 import { indexUpstream } from './upstream.ts'
@@ -144,7 +144,13 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   const usedSecrets = new Set<string>()
   const lists = listViews(wf, src)
   const listOf = new Map<string, number>()
-  lists.forEach((l, i) => { for (const t of l.tasks) if (!listOf.has(t.id)) listOf.set(t.id, i) })
+  const iterated = new Set<string>()
+  lists.forEach((l, i) => {
+    for (const t of l.tasks) {
+      if (!listOf.has(t.id)) listOf.set(t.id, i)
+      if (t.forEach !== undefined) iterated.add(t.id)
+    }
+  })
   /**
    * One read of a root, by task `k` of list `li` (`where`), or by the workflow's outputs (undefined: evaluated once
    * every task is done, so any task may be read and none is upstream of it).
@@ -163,7 +169,11 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
     } else if (r.root === 'tasks') {
       const refList = listOf.get(head)
       if (refList === undefined) add(r.at, IssueCode.UnknownTaskRef, `${r.raw} refers to unknown task "${head}"`)
-      else if (where === undefined) return
+      else if (second === 'outputs' && !iterated.has(head)) {
+        add(r.at, IssueCode.InvalidTemplate, `${r.raw}: tasks.${head}.outputs is the list of a forEach task's iteration outputs; "${head}" has no forEach (use tasks.${head}.output)`)
+      } else if (second === 'output' && iterated.has(head)) {
+        add(r.at, IssueCode.InvalidTemplate, `${r.raw}: "${head}" is a forEach task; its iterations' outputs are the list tasks.${head}.outputs`)
+      } else if (where === undefined) return
       else if (refList > where.li) {
         add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${where.id}" (in ${where.list}) runs before "${head}" (in ${lists[refList]!.list})`)
       } else if (refList === where.li && where.upstream.needs(where.k, head) === false) {
@@ -178,10 +188,12 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
     tasks.forEach((t, k) => {
       const at = sources[k] ?? [list, k]
       const where = { li, k, id: t.id, list, upstream }
-      const { refs, problems } = scanTemplates(templatesOf(t, kinds), at)
+      const each = t.forEach !== undefined
+      const { refs, problems } = scanTemplates(templatesOf(t, kinds), at, each ? EACH_TEMPLATE_SCOPE : TEMPLATE_SCOPE)
       for (const p of problems) add(p.at, IssueCode.InvalidTemplate, p.message)
       for (const r of refs) checkRef(r, where)
-      if (t.if !== undefined) checkCondition(t.if, [...at, 'if'], add, (r) => checkRef(r, where))
+      if (t.if !== undefined) checkCondition(t.if, [...at, 'if'], add, (r) => checkRef(r, where), each ? EACH_CONDITION_SCOPE : CONDITION_SCOPE)
+      if (t.forEach !== undefined) checkForEach(t.forEach, [...at, 'forEach'], add, (r) => checkRef(r, where))
     })
   })
   for (const [name, value] of Object.entries(wf.outputs ?? {})) {
@@ -195,12 +207,25 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
   }
 }
 
-/** A task's `if:`: one CEL expression over the condition roots (no secrets) that can be a boolean. */
-function checkCondition(source: string, at: Segment[], add: Add, checkRef: (r: TemplateRef & { at: Segment[] }) => void): void {
-  const r = compileExpression(source, CONDITION_SCOPE)
+/** A task's `if:`: one CEL expression over the condition roots (no secrets; a forEach task's with `item`, `index`) that can be a boolean. */
+function checkCondition(source: string, at: Segment[], add: Add, checkRef: (r: TemplateRef & { at: Segment[] }) => void, set: RootSet): void {
+  const r = compileExpression(source, set)
   if (!r.ok) return add(at, IssueCode.InvalidTemplate, `if: ${r.message}`)
   if (r.expr.kind === 'cel' && r.expr.type !== 'bool' && r.expr.type !== 'dyn') {
     return add(at, IssueCode.InvalidTemplate, `if: must be a boolean; this expression is a ${r.expr.type}`)
   }
   for (const ref of r.expr.refs) checkRef({ root: ref.root, path: ref.path, raw: `if: ${source}`, at })
+}
+
+/**
+ * A task's `forEach:`: one CEL expression over the condition roots that can be a list. No secrets (the number of
+ * runs it makes is stored state, like a condition's answer), and no `item`/`index`: it makes them.
+ */
+function checkForEach(source: string, at: Segment[], add: Add, checkRef: (r: TemplateRef & { at: Segment[] }) => void): void {
+  const r = compileExpression(source, CONDITION_SCOPE)
+  if (!r.ok) return add(at, IssueCode.InvalidTemplate, `forEach: ${r.message}`)
+  if (r.expr.kind === 'cel' && !r.expr.type.startsWith('list') && r.expr.type !== 'dyn') {
+    return add(at, IssueCode.InvalidTemplate, `forEach: must be a list; this expression is a ${r.expr.type}`)
+  }
+  for (const ref of r.expr.refs) checkRef({ root: ref.root, path: ref.path, raw: `forEach: ${source}`, at })
 }

@@ -10,7 +10,7 @@ import {
   isTerminalTask, isWaitReason, WaitReason, type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
 import type {
-  AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RestartExecution, TaskTransition,
+  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RestartExecution, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
 import { decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
@@ -68,7 +68,23 @@ export class CheckpointWriter {
       case 'claim': return this.claim(t, now, owner)
       case 'admit': return this.admit(t, now, owner)
       case 'restart': return this.restart(t, now, owner)
+      case 'iterations': return this.iterations(t, now, owner)
     }
+  }
+
+  /** See AddIterations: one row per missing iteration, in the parent's position. */
+  private iterations(t: AddIterations, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ position: number; owner: string | null }, [string, string]>(
+      `SELECT t.position, e.owner FROM task_runs t JOIN executions e ON e.id = t.execution_id WHERE t.execution_id = ? AND t.task_id = ?`)
+      .get(t.executionId, t.parent)
+    if (!row) return notFound(`task run ${t.executionId}/${t.parent}`)
+    const refused = fenced(t.executionId, owner, row.owner)
+    if (refused) return refused
+    const insert = this.db.query(`INSERT OR IGNORE INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind, parent_path, iteration)
+        VALUES (?, ?, ?, 'PENDING', 0, ?, ?, ?, ?)`)
+    let added = 0
+    for (let i = 0; i < t.count; i++) added += insert.run(t.executionId, `${t.parent}[${i}]`, row.position, now, t.taskKind, t.parent, i).changes
+    return { ok: true, changed: added > 0 }
   }
 
   private create(t: CreateExecution, now: number, owner: string | undefined): TransitionResult {
@@ -94,7 +110,7 @@ export class CheckpointWriter {
       return { ok: false, error: { code: ErrorCode.InvalidTransition, message: `execution ${t.executionId}: only a FAILED or CANCELLED execution can be restarted, not ${row.state}`, details: { from: row.state, to: 'PENDING' } } }
     }
     const runs = this.db.query<{ task_id: string; state: TaskRunState; attempt: number }, [string]>(
-      'SELECT task_id, state, attempt FROM task_runs WHERE execution_id = ? ORDER BY position, task_id').all(t.executionId)
+      'SELECT task_id, state, attempt FROM task_runs WHERE execution_id = ? ORDER BY position, iteration').all(t.executionId)
     // onFailure and finally runs start over too, whatever they did: they follow the main tasks, which run again.
     const again = runs.filter((r) => isRestartedTask(r.state) || isLaterListPath(r.task_id))
     this.db.query(`UPDATE executions SET state = 'PENDING', reason = 'RESTARTED', error = NULL, started_at = NULL, ended_at = NULL,
@@ -134,7 +150,7 @@ export class CheckpointWriter {
 
   /** Cancels an execution that runs nowhere (new, or waiting for a slot): its task runs, then itself. */
   private cancelHere(id: string, error: ErrorInfo, now: number): void {
-    const runs = this.db.query<{ task_id: string; state: TaskRunState }, [string]>('SELECT task_id, state FROM task_runs WHERE execution_id = ? ORDER BY position').all(id)
+    const runs = this.db.query<{ task_id: string; state: TaskRunState }, [string]>('SELECT task_id, state FROM task_runs WHERE execution_id = ? ORDER BY position, iteration').all(id)
     for (const t of terminateUnfinished(id, runs.map((r) => ({ taskId: r.task_id, state: r.state })), { to: 'CANCELLED', error })) this.applyOne(t, now, undefined)
   }
 

@@ -112,7 +112,7 @@ export class ExecutionRepo {
       attempts.set(a.task_id, list)
     }
     return this.db
-      .query<TaskRunRow, [string]>('SELECT * FROM task_runs WHERE execution_id = ? ORDER BY position')
+      .query<TaskRunRow, [string]>('SELECT * FROM task_runs WHERE execution_id = ? ORDER BY position, iteration')
       .all(executionId)
       .map((t) => toTaskRun(t, attempts.get(t.task_id) ?? []))
   }

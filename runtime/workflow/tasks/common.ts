@@ -1,7 +1,7 @@
 /**
  * The fields every task has, whatever its kind — `id`, `description`, `needs`, `retry`, `timeout`, `if`,
- * `allowFailure` — and their normalisation (durations to ms, `needs` to a list, retry defaults, `if:` to its
- * expression). Modifiers that apply to any kind (`forEach:`, issue 13) belong here too, not in a kind.
+ * `allowFailure`, `forEach` with its `concurrency` — and their normalisation (durations to ms, `needs` to a list,
+ * retry defaults, `if:` and `forEach:` to their expressions). Modifiers that apply to any kind belong here, not in a kind.
  */
 import { Type, type TProperties } from '@sinclair/typebox'
 import { parseDuration } from '../../clock.ts'
@@ -26,7 +26,14 @@ export const COMMON_FIELDS = {
   allowFailure: Type.Optional(Type.Boolean()),
   /** A CEL boolean, bare or as one `{{ … }}` (YAML's `true`/`false` too). */
   if: Type.Optional(Type.Union([Str, Type.Boolean()])),
+  /** A CEL list, bare or as one `{{ … }}`: one run of the task per element (`id[i]`), with `item` and `index` in scope. */
+  forEach: Type.Optional(Str),
+  /** How many iterations of a forEach run at once (default 1). */
+  concurrency: Type.Optional(Type.Integer()),
 } satisfies TProperties
+
+/** Bounds of a forEach task's `concurrency`. */
+export const FOR_EACH_CONCURRENCY = { min: 1, max: 10_000 } as const
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
@@ -62,6 +69,16 @@ export function normalizeCommon(item: Readonly<Record<string, unknown>>, at: Seg
   if (item.allowFailure === true) common.allowFailure = true
   const condition = conditionOf(item.if, [...at, 'if'], issues)
   if (condition !== undefined) common.if = condition
+  const forEach = expressionOf('forEach', item.forEach, [...at, 'forEach'], issues)
+  if (forEach !== undefined) common.forEach = forEach
+  if (typeof item.concurrency === 'number') {
+    const { min, max } = FOR_EACH_CONCURRENCY
+    if (item.forEach === undefined) {
+      issues.push({ at: [...at, 'concurrency'], code: IssueCode.InvalidValue, message: 'concurrency applies to the iterations of a forEach task; this task has no forEach' })
+    } else if (item.concurrency < min || item.concurrency > max) {
+      issues.push({ at: [...at, 'concurrency'], code: IssueCode.InvalidValue, message: `concurrency must be between ${min} and ${max}, not ${item.concurrency}` })
+    } else common.concurrency = item.concurrency
+  }
   return { common, needsAt }
 }
 
@@ -72,13 +89,18 @@ export function normalizeCommon(item: Readonly<Record<string, unknown>>, at: Seg
  */
 export function conditionOf(value: unknown, at: Segment[], issues: RawIssue[]): string | undefined {
   if (typeof value === 'boolean') return String(value)
+  return expressionOf('if', value, at, issues)
+}
+
+/** A field that is one expression (`if:`, `forEach:`), bare or as one `{{ … }}`: the expression's text. */
+function expressionOf(field: string, value: unknown, at: Segment[], issues: RawIssue[]): string | undefined {
   if (typeof value !== 'string') return undefined
   const s = value.trim()
   const open = s.indexOf('{{')
   if (open < 0) return s
   const close = s.indexOf('}}', open + 2)
   if (open === 0 && close === s.length - 2) return s.slice(2, -2).trim()
-  issues.push({ at, code: IssueCode.InvalidTemplate, message: `if: is one expression, written bare or as one {{ … }} (got "${value}")` })
+  issues.push({ at, code: IssueCode.InvalidTemplate, message: `${field}: is one expression, written bare or as one {{ … }} (got "${value}")` })
   return undefined
 }
 

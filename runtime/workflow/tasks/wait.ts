@@ -9,6 +9,7 @@ import { MAX_DURATION_MS } from '../../clock.ts'
 import { AppError, ErrorCode } from '../../errors.ts'
 import { IssueCode } from '../issues.ts'
 import { extractTemplateRefs } from '../template.ts'
+import { EACH_TEMPLATE_SCOPE, TEMPLATE_SCOPE } from '../../expressions/scope.ts'
 import { durationAt } from './common.ts'
 import type { TaskKind } from './kind.ts'
 
@@ -70,7 +71,8 @@ export const wait: TaskKind<WaitSpec> = {
 
   validate(task, at, issues) {
     const until = task.wait.until
-    if (until === undefined || extractTemplateRefs(until).length > 0) return // a template is checked when it renders
+    // A template is checked when it renders (and by the workflow's template checks, with a forEach task's `item`).
+    if (until === undefined || extractTemplateRefs(until, task.forEach !== undefined ? EACH_TEMPLATE_SCOPE : TEMPLATE_SCOPE).length > 0) return
     if (parseMoment(until.trim()) === undefined) {
       issues.push({ at: [...at, 'wait', 'until'], code: IssueCode.InvalidValue, message: `"${until}" is not an ISO timestamp with an offset (e.g. 2026-12-01T12:00:00Z)` })
     }
