@@ -48,6 +48,10 @@ export const ErrorCode = {
   ApprovalRejected: 'APPROVAL_REJECTED',
   /** An approval task's `timeout` passed with no decision. */
   ApprovalTimedOut: 'APPROVAL_TIMED_OUT',
+  /** A subflow's child execution ended FAILED or CANCELLED (`details`: its id, state and error). */
+  SubflowFailed: 'SUBFLOW_FAILED',
+  /** A subflow would start a child deeper than `limits.maxSubflowDepth` (a recursion the apply-time check could not see). */
+  SubflowDepthExceeded: 'SUBFLOW_DEPTH_EXCEEDED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -160,6 +164,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   CONDITION_NOT_BOOLEAN: row(400, 2, false),
   APPROVAL_REJECTED: row(409, 1, false),
   APPROVAL_TIMED_OUT: row(409, 1, false),
+  SUBFLOW_FAILED: row(500, 1),
+  SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */
