@@ -120,6 +120,8 @@ export const ConfigSchema = Type.Object({
     parseTimeoutSeconds: Int(1, { default: 10 }),
     /** Uploads waiting for the parser beyond the one it works on; more are refused with 429 and Retry-After. */
     maxQueuedParses: Int(0, { default: 16 }),
+    /** How deep subflows may nest at run time (a child of a top-level execution is depth 1): SUBFLOW_DEPTH_EXCEEDED beyond. */
+    maxSubflowDepth: Int(1, { default: 8, maximum: 64 }),
   }),
 }, strict)
 
@@ -156,7 +158,7 @@ export function rawDefaults(): RawConfig {
 
 /** The document limits of the `limits` section, without the parser pool's own settings. */
 export function workflowLimitsOf(limits: Config['limits']): WorkflowLimits {
-  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, ...documentLimits } = limits
+  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, maxSubflowDepth: _depth, ...documentLimits } = limits
   return documentLimits
 }
 
