@@ -12,40 +12,8 @@ import { createEngine } from '../actors/engine.ts'
 import type { Engine } from '../actors/engine-types.ts'
 import { pollUntil } from './helpers/child-engine.ts'
 import { effectKey, effects, processesWithEnv, startedTmpDirs, testConfig, workflow } from './helpers/engine.ts'
+import { CHILD, parentSource } from './fixtures/subflows.ts'
 
-export const CHILD = `
-id: child
-inputs:
-  n: { type: number, required: true }
-  key: { type: string, required: true }
-  sleepMs: { type: number, default: 0 }
-  fail: { type: boolean, default: false }
-outputs:
-  doubled: "{{ inputs.n * 2 }}"
-  attempt: "{{ tasks.work.output.attempt }}"
-tasks:
-  - id: work
-    type: test/probe.effect
-    inputs: { key: "{{ inputs.key }}", value: "{{ inputs.n }}", sleepMs: "{{ inputs.sleepMs }}", fail: "{{ inputs.fail }}" }
-`
-
-export const parentSource = (extra = '', childInputs = '') => `
-id: parent
-inputs:
-  key: { type: string, required: true }
-${extra}
-tasks:
-  - id: call
-    subflow:
-      workflow: child
-      inputs: { n: 21, key: "{{ inputs.key }}"${childInputs} }
-  - id: after
-    needs: [call]
-    type: test/probe.effect
-    inputs: { key: "{{ inputs.key }}", value: "{{ tasks.call.output.doubled }}" }
-outputs:
-  answer: "{{ tasks.call.output.doubled }}"
-`
 
 describe('subflows (engine)', () => {
   let dir: string
