@@ -14,10 +14,10 @@ import { EFFECTS_DIR, effectKey, effects, startedTmpDirs } from './helpers/engin
 import { CHILD } from './fixtures/subflows.ts'
 
 const ENGINE = resolve(import.meta.dir, 'fixtures/engine-child.ts')
-const dir = process.env.KEEP_DIR ?? mkdtempSync(join(tmpdir(), "ak-subflow-crash-"))
+const dir = mkdtempSync(join(tmpdir(), 'ak-subflow-crash-'))
 const key = effectKey('subflow-crash')
 afterAll(() => {
-  if (!process.env.KEEP_DIR) rmSync(dir, { recursive: true, force: true })
+  rmSync(dir, { recursive: true, force: true })
   for (const f of [key, `${key}.started`]) rmSync(join(EFFECTS_DIR, f), { force: true })
 })
 
