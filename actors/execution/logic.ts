@@ -191,6 +191,12 @@ class Planner implements AwaitHost {
     if (!this.view.inFlight.delete(path)) return this
     const run = this.view.tasks[path]
     if (run?.state !== 'WAITING' || run.reason !== WaitReason.Subflow || run.attempt !== attempt - 1) return this
+    if (error && (this.view.phase === 'interrupting' || error.code === ErrorCode.Interrupted)) {
+      // The engine is stopping and nothing was committed: the run stays as the store has it, and starts its child
+      // after the restart (the same attempt, so the same child id).
+      this.set(path, { state: 'PENDING', reason: undefined, nextAttemptAt: undefined, child: undefined })
+      return this
+    }
     if (error) {
       this.set(path, { state: 'RUNNING', attempt, nextAttemptAt: undefined, child: undefined })
       this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })

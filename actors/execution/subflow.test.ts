@@ -82,6 +82,16 @@ describe('subflow planning', () => {
     expect(s.effects).toEqual([{ type: 'finished' }])
   })
 
+  it('a start the engine could not take because it stops leaves the run as stored, to start after the restart', () => {
+    let s = nextExecutionState(view(wf(sub('call'))), { type: 'execution.start' }, 0)
+    s = nextExecutionState(s.view, { type: 'task.childStarted', path: 'call', attempt: 1, error: { code: 'INTERRUPTED', message: 'the engine is shutting down' } }, 1)
+    expect(s.transitions).toEqual([])
+    expect(s.view.tasks.call).toMatchObject({ state: 'PENDING', attempt: 0 })
+    s = nextExecutionState(s.view, { type: 'execution.interrupt' }, 2)
+    expect(s.transitions).toEqual([])
+    expect(s.effects).toEqual([{ type: 'finished' }])
+  })
+
   it("a resumed parent learns of its child's end from the snapshot", () => {
     const v = createView({
       executionId: 'ex_p', workflow: wf(sub('call')), inputs: { n: 3 },

@@ -37,6 +37,8 @@ export interface StartChildDeps {
  * leaves both or neither; the child's id is derived from the run and attempt, so a start tried again cannot make two.
  */
 export async function startChild(deps: StartChildDeps, req: ChildRequest): Promise<Result<void>> {
+  // Not a refusal of the child: the engine stops, and the parent starts it after the restart (nothing is committed).
+  if (!deps.admission().accepting) return err({ code: ErrorCode.Interrupted, message: 'the engine is shutting down; the subflow starts after the restart' })
   try {
     const parent = await deps.store.executions.get(req.parentId)
     if (!parent) throw new AppError(ErrorCode.NotFound, `execution ${req.parentId} not found`)
