@@ -33,9 +33,11 @@ const file = (name: string, text: string) => {
 }
 
 beforeAll(async () => { server = await startServerProcess(['bun', 'cli/main.ts'], config, port, cleanEnv({ WORKFLOW_CONFIG: config })) })
+const keys: string[] = []
 afterAll(async () => {
   await server?.stop()
   rmSync(dir, { recursive: true, force: true })
+  for (const k of keys) for (const f of [k, `${k}.started`]) rmSync(join(EFFECTS_DIR, f), { force: true })
 })
 
 const calls = (id: string, target: string, extra = '') => `
@@ -74,6 +76,7 @@ describe('subflows over the server', () => {
     expect((await run('apply', file('child.yaml', CHILD), '--json')).code).toBe(0)
     expect((await run('apply', file('parent.yaml', parentSource()), '--json')).code).toBe(0)
     const key = effectKey('subflow-server')
+    keys.push(key)
     const started = oneJson(await run('trigger', 'parent', '--input', `key=${key}`, '--wait', '--json'))
     expect(started).toMatchObject({ state: 'SUCCESS', outputs: { answer: 42 } })
     const client = createClient(url, KEY)

@@ -11,9 +11,17 @@ import { join } from 'node:path'
 import { createEngine } from '../actors/engine.ts'
 import type { Engine } from '../actors/engine-types.ts'
 import { pollUntil } from './helpers/child-engine.ts'
-import { effectKey, effects, processesWithEnv, startedTmpDirs, testConfig, workflow } from './helpers/engine.ts'
+import { EFFECTS_DIR, effectKey as newKey, effects, processesWithEnv, startedTmpDirs, testConfig, workflow } from './helpers/engine.ts'
 import { CHILD, parentSource } from './fixtures/subflows.ts'
 
+
+/** The effect files of this file's keys, removed at the end. */
+const keys: string[] = []
+const effectKey = (name: string) => {
+  const k = newKey(name)
+  keys.push(k)
+  return k
+}
 
 describe('subflows (engine)', () => {
   let dir: string
@@ -27,6 +35,7 @@ describe('subflows (engine)', () => {
   afterAll(async () => {
     await engine.shutdown({ graceMs: 0 })
     rmSync(dir, { recursive: true, force: true })
+    for (const k of keys) for (const f of [k, `${k}.started`]) rmSync(join(EFFECTS_DIR, f), { force: true })
   })
 
   const run = async (source: string, key: string) => {
