@@ -110,6 +110,26 @@ describe('subflows (engine)', () => {
     for (const tmp of startedTmpDirs(key)) expect(processesWithEnv(`TMPDIR=${tmp}`)).toEqual([])
   })
 
+  it("the subflow task's own timeout fails it (TASK_TIMED_OUT) and cancels the child", async () => {
+    const key = effectKey('subflow-task-timeout')
+    const ex = await engine.start({ workflow: workflow(`
+id: impatient
+inputs: { key: { type: string, required: true } }
+tasks:
+  - id: call
+    timeout: 3s
+    subflow: { workflow: child, inputs: { n: 1, key: "{{ inputs.key }}", sleepMs: 60000 } }
+`), trigger: { type: 'manual' }, inputs: { key } })
+    // The child may or may not have started its plugin by the deadline (a loaded machine): either way it is cancelled.
+    const childId = await pollUntil(() => childOf(ex.id), 30_000, 'the child to be created')
+    expect(await engine.waitFor(ex.id)).toMatchObject({ state: 'FAILED', error: { code: 'TASK_TIMED_OUT' } })
+    expect((await engine.store.executions.taskRun(ex.id, 'call'))!.error).toMatchObject({ code: 'TASK_TIMED_OUT', message: expect.stringContaining('subflow call') })
+    const child = await engine.waitFor(childId)
+    expect(child).toMatchObject({ state: 'CANCELLED' })
+    expect(child.error!.message).toContain(`task call ended`)
+    for (const tmp of startedTmpDirs(key)) expect(processesWithEnv(`TMPDIR=${tmp}`)).toEqual([])
+  })
+
   it('a recursion the static check cannot see (a templated workflow id) stops at limits.maxSubflowDepth', async () => {
     await apply(`
 id: rec
