@@ -52,6 +52,10 @@ export const ErrorCode = {
   ForEachNotAList: 'FOR_EACH_NOT_A_LIST',
   /** A task's `forEach:` list is longer than `limits.maxForEachItems`. */
   ForEachTooManyItems: 'FOR_EACH_TOO_MANY_ITEMS',
+  /** A subflow's child execution ended FAILED or CANCELLED (`details`: its id, state and error). */
+  SubflowFailed: 'SUBFLOW_FAILED',
+  /** A subflow would start a child deeper than `limits.maxSubflowDepth` (a recursion the apply-time check could not see). */
+  SubflowDepthExceeded: 'SUBFLOW_DEPTH_EXCEEDED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -166,6 +170,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   APPROVAL_TIMED_OUT: row(409, 1, false),
   FOR_EACH_NOT_A_LIST: row(400, 2, false),
   FOR_EACH_TOO_MANY_ITEMS: row(400, 2, false),
+  SUBFLOW_FAILED: row(409, 1),
+  SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

@@ -63,13 +63,13 @@ tasks:
     // Without the kind in the set, `echo:` is just an unknown field of a task that lacks its `type`.
     const without = parseWorkflow('id: x\ntasks:\n  - { id: a, echo: {} }\n')
     expect(without.ok ? [] : without.issues.map((i) => [i.path, i.code, i.message])).toEqual([
-      ['tasks[0].type', 'REQUIRED', 'a task needs a kind: "type" (plugin) or "wait" (wait) or "approval" (approval)'],
+      ['tasks[0].type', 'REQUIRED', 'a task needs a kind: "type" (plugin) or "wait" (wait) or "approval" (approval) or "subflow" (subflow)'],
       ['tasks[0].echo', 'UNKNOWN_FIELD', 'unknown field "echo"'],
     ])
     // With it, a task naming no kind is told every key that would name one.
     const none = parseWorkflow('id: x\ntasks:\n  - { id: a }\n', {}, { kinds })
     expect(none.ok ? [] : none.issues.map((i) => [i.path, i.code, i.message])).toEqual([
-      ['tasks[0].type', 'REQUIRED', 'a task needs a kind: "type" (plugin) or "wait" (wait) or "approval" (approval) or "echo" (echo)'],
+      ['tasks[0].type', 'REQUIRED', 'a task needs a kind: "type" (plugin) or "wait" (wait) or "approval" (approval) or "subflow" (subflow) or "echo" (echo)'],
     ])
   })
 

@@ -60,6 +60,8 @@ export function viewOf(snapshot: ExecutionSnapshot, opts: { maxForEachItems?: nu
       ...(t.error ? { error: t.error } : {}),
       ...(t.nextAttemptAt !== undefined ? { nextAttemptAt: t.nextAttemptAt } : {}),
       ...(t.attemptBase ? { attemptBase: t.attemptBase } : {}),
+      ...(t.childExecutionId !== undefined ? { child: t.childExecutionId } : {}),
+      ...(snapshot.childEnds?.[t.taskId] ? { childEnd: snapshot.childEnds[t.taskId] } : {}),
     }
   }
   return createView({
@@ -146,6 +148,12 @@ export class ExecutionActor {
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
           () => this.ref.tell({ type: 'task.wake', path: e.path }),
           () => {},
+        )
+        return
+      case 'startChild':
+        this.deps.port.startChild(e.request).then(
+          (r) => this.ref.tell({ type: 'task.childStarted', path: e.path, attempt: e.attempt, ...(r.ok ? {} : { error: r.error }) }),
+          (error) => this.ref.tell({ type: 'task.childStarted', path: e.path, attempt: e.attempt, error: toErrorInfo(error) }),
         )
         return
       case 'abortTasks':

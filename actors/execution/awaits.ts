@@ -4,7 +4,8 @@
  * nothing else of it can move. Part of the execution's pure planning (logic.ts), on the planner's AwaitHost.
  */
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
-import { isOutsideWait, type AuditType, type WaitReason } from '../../runtime/state/states.ts'
+import { isOutsideWait, WaitReason, type AuditType } from '../../runtime/state/states.ts'
+import type { ChildEnd } from '../../runtime/store/types.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
@@ -95,6 +96,28 @@ export function decideRun(p: AwaitHost, path: RunPath, decision: Decision): void
     ? { by: decision.by, inputs: Object.keys(decision.inputs) }
     : { by: decision.by, reason: decision.reason }
   endAwait(p, path, run.attempt + 1, outcome, { type: decision.verdict === 'approve' ? 'APPROVED' : 'REJECTED', data })
+}
+
+/**
+ * The child execution a subflow run waits for has ended (told by the engine, or known on resume): the kind's
+ * `childEnded` says how the attempt ends. Ignored unless the run still waits for that very child (a late or
+ * repeated word, or one about an earlier attempt's child, changes nothing).
+ */
+export function childEndedRun(p: AwaitHost, path: RunPath, end: ChildEnd): void {
+  const run = awaiting(p, path)
+  const task = p.taskAt(path)
+  if (!run || !task || run.reason !== WaitReason.Subflow || run.child !== end.executionId) return
+  const step = p.stepOf(task.kind)
+  let outcome: TaskOutcome
+  try {
+    outcome = step?.childEnded
+      ? step.childEnded(task, end)
+      : { ok: false, error: { code: ErrorCode.Internal, message: `task kind "${task.kind}" started a child but has no childEnded` } }
+  } catch (e) {
+    outcome = { ok: false, error: toErrorInfo(e) }
+  }
+  p.set(path, { childEnd: undefined })
+  endAwait(p, path, run.attempt + 1, outcome)
 }
 
 /**

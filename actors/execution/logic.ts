@@ -8,12 +8,13 @@
 import { assertNever, ErrorCode, isRetryable, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { isConditionSkip, isOutsideWait, isTerminalTask, SkipReason, WaitReason, type TaskRunState } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
-import type { Transition } from '../../runtime/store/checkpoint.ts'
+import type { TaskTransition, Transition } from '../../runtime/store/checkpoint.ts'
 import type { RetryPolicy } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import { renderValue } from '../../runtime/workflow/template.ts'
 import type { AnyTaskDef } from '../../runtime/workflow/model.ts'
-import { decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } from './awaits.ts'
+import { childEndedRun, decideRun, parkIfIdle, wakeRun, type AttemptAudit, type AwaitHost } from './awaits.ts'
+import { childExecutionId } from '../../runtime/ids.ts'
 import type { Effect, ExecutionInbox, ExecutionView, Iteration, Step, TaskOutcome, TaskView } from './protocol.ts'
 import { TASK_STEPS, type TaskSteps } from './steps/registry.ts'
 import type { Dispatch, StepScope, TaskStep } from './steps/step.ts'
@@ -50,6 +51,8 @@ export function nextExecutionState(view: ExecutionView, msg: ExecutionInbox, now
     case 'execution.interrupt': return s.onInterrupt().advance().done()
     case 'task.wake': return s.with(() => wakeRun(s, msg.path)).advance().done()
     case 'task.decide': return s.with(() => decideRun(s, msg.path, msg.decision)).advance().done()
+    case 'task.childStarted': return s.onChildStarted(msg.path, msg.attempt, msg.error).advance().done()
+    case 'task.childEnded': return s.with(() => childEndedRun(s, msg.path, msg.end)).advance().done()
     default: return assertNever(msg)
   }
 }
@@ -137,6 +140,11 @@ class Planner implements AwaitHost, ForEachHost {
     if (this.view.phase !== 'running') return this
     for (const path of everyRun(this.view)) {
       const run = this.view.tasks[path]!
+      // A subflow's child ended while the parent was parked, queued or down: its end was read with the snapshot.
+      if (run.state === 'WAITING' && run.childEnd) {
+        childEndedRun(this, path, run.childEnd)
+        continue
+      }
       if (run.state !== 'WAITING' || run.nextAttemptAt === undefined || this.view.inFlight.has(path)) continue
       const at = Math.max(this.now, run.nextAttemptAt)
       // Due already (it came while the engine was down, or this is a parked execution woken for it): now, in this
@@ -191,6 +199,30 @@ class Planner implements AwaitHost, ForEachHost {
       ...(timedOut ? { auditType: 'TIMEOUT' as const } : {}), ...recorded,
     })
     this.settle(path, 'FAILED')
+    return this
+  }
+
+  /**
+   * The engine answered a child's start. Until then the run was in flight (the execution could not park before its
+   * WAITING was committed). Refused (nothing committed: the store still has the run as it was), the attempt fails
+   * — unless a cancel or a timeout ended the run meanwhile. Taken, a wake-up that came while in flight is due now.
+   */
+  onChildStarted(path: RunPath, attempt: number, error?: ErrorInfo): this {
+    if (!this.view.inFlight.delete(path)) return this
+    const run = this.view.tasks[path]
+    if (run?.state !== 'WAITING' || run.reason !== WaitReason.Subflow || run.attempt !== attempt - 1) return this
+    if (error && (this.view.phase === 'interrupting' || error.code === ErrorCode.Interrupted)) {
+      // The engine is stopping and nothing was committed: the run stays as the store has it, and starts its child
+      // after the restart (the same attempt, so the same child id).
+      this.set(path, { state: 'PENDING', reason: undefined, nextAttemptAt: undefined, child: undefined })
+      return this
+    }
+    if (error) {
+      this.set(path, { state: 'RUNNING', attempt, nextAttemptAt: undefined, child: undefined })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'RUNNING', attempt })
+      return this.conclude(path, attempt, { ok: false, error })
+    }
+    if (run.nextAttemptAt !== undefined && run.nextAttemptAt <= this.now) wakeRun(this, path)
     return this
   }
 
@@ -364,6 +396,21 @@ class Planner implements AwaitHost, ForEachHost {
           kind: 'task', executionId: this.id, taskId: path, to: 'WAITING', reason: d.reason,
           ...(at !== undefined ? { nextAttemptAt: at } : {}),
         })
+        if (at !== undefined) this.effects.push({ type: 'scheduleWake', path, at: Math.max(this.now, at) })
+        return
+      }
+      case 'startChild': {
+        // Committed by the engine with the child's creation (one request), not in this step's batch: the child's
+        // workflow, inputs and depth are the engine's to check. In flight until it answers, so nothing parks first.
+        const child = childExecutionId(this.id, path, attempt)
+        const at = d.until
+        this.set(path, { state: 'WAITING', reason: WaitReason.Subflow, attempt: attempt - 1, nextAttemptAt: at, child, childEnd: undefined })
+        this.view.inFlight.add(path)
+        const waiting: TaskTransition = {
+          kind: 'task', executionId: this.id, taskId: path, to: 'WAITING', reason: WaitReason.Subflow, child,
+          ...(at !== undefined ? { nextAttemptAt: at } : {}),
+        }
+        this.effects.push({ type: 'startChild', path, attempt, request: { parentId: this.id, taskId: path, childId: child, workflowId: d.workflowId, inputs: d.inputs, waiting } })
         if (at !== undefined) this.effects.push({ type: 'scheduleWake', path, at: Math.max(this.now, at) })
         return
       }

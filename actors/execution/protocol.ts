@@ -2,7 +2,8 @@
 
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
-import type { Transition } from '../../runtime/store/checkpoint.ts'
+import type { TaskTransition, Transition } from '../../runtime/store/checkpoint.ts'
+import type { ChildEnd } from '../../runtime/store/types.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
@@ -23,6 +24,25 @@ export interface WakeDue { type: 'task.wake'; path: RunPath }
 /** A decision for the run awaiting at `path` (an approval): the actor answers with a refusal, or nothing once committed. */
 export interface DecideTask { type: 'task.decide'; path: RunPath; decision: Decision }
 
+/** The engine answered a `startChild` effect: the child was created with the run's WAITING, or `error` says why not (nothing was committed). */
+export interface ChildStarted { type: 'task.childStarted'; path: RunPath; attempt: number; error?: ErrorInfo }
+/** The child execution the run at `path` waits for has ended. */
+export interface ChildEnded { type: 'task.childEnded'; path: RunPath; end: ChildEnd }
+
+/** What the engine needs to start a child execution for a run (actors/supervisor/subflows.ts). */
+export interface ChildRequest {
+  parentId: string
+  /** The parent's run path. */
+  taskId: RunPath
+  /** Derived from the parent, the path and the attempt (runtime/ids.ts childExecutionId). */
+  childId: string
+  workflowId: string
+  /** Rendered; checked against the child's declared inputs by the engine. */
+  inputs: Record<string, unknown>
+  /** The run's WAITING (SUBFLOW), committed in the same request as the child's creation. */
+  waiting: TaskTransition
+}
+
 /**
  * A person's decision on an awaiting run. `by` names who decided (the API key's name, or `local` for the
  * embedded CLI), never a key.
@@ -32,7 +52,7 @@ export type Decision =
   | { verdict: 'reject'; reason: string; by: string }
 
 export type ExecutionInbox = StartExecution | CancelExecution | ExecutionTimedOut | InterruptExecution | TaskFinished | RetryDue |
-  WakeDue | DecideTask
+  WakeDue | DecideTask | ChildStarted | ChildEnded
 
 export type Effect =
   /**
@@ -43,6 +63,8 @@ export type Effect =
   | { type: 'scheduleRetry'; path: RunPath; at: number }
   /** Tell `task.wake` at `at` (an awaiting run's wake-up time). */
   | { type: 'scheduleWake'; path: RunPath; at: number }
+  /** Ask the engine to create a child execution with the run's WAITING (answered by `task.childStarted`). */
+  | { type: 'startChild'; path: RunPath; attempt: number; request: ChildRequest }
   | { type: 'abortTasks'; reason: 'cancel' | 'timeout' | 'interrupt' }
   | { type: 'finished' }
 
@@ -63,6 +85,10 @@ export interface TaskView {
   nextAttemptAt?: number
   /** The attempt a restart started from (attempts after it count against `retry.max`); 0 before any restart. */
   attemptBase?: number
+  /** A subflow run's child execution. */
+  child?: string
+  /** How that child ended, when the engine knew it as it handed the execution over (a resumed parent). */
+  childEnd?: ChildEnd
 }
 
 export type Phase = 'running' | 'cancelling' | 'timingOut' | 'interrupting' | 'done'

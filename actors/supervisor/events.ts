@@ -34,6 +34,11 @@ export class EventHub {
     return this.workflowOf.has(executionId)
   }
 
+  /** How many executions this engine holds (running, queued or parked). */
+  get tracking(): number {
+    return this.workflowOf.size
+  }
+
   subscribe(listener: (e: EngineEvent) => void): () => void {
     this.listeners.add(listener)
     return () => this.listeners.delete(listener)

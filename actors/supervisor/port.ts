@@ -2,6 +2,7 @@
 
 import { ErrorCode, err, ok, toErrorInfo, type Result } from '../../runtime/errors.ts'
 import type { SecretSource } from '../engine-types.ts'
+import type { ChildRequest } from '../execution/protocol.ts'
 import type { CheckpointBatcher } from './batcher.ts'
 import type { SupervisorPort } from './protocol.ts'
 import type { TaskSlots } from './task-slots.ts'
@@ -11,6 +12,8 @@ export interface PortDeps {
   batcher: CheckpointBatcher
   slots: TaskSlots
   secrets?: SecretSource
+  /** Creates a subflow's child with its parent run's WAITING (subflows.ts). */
+  startChild(request: ChildRequest): Promise<Result<void>>
   /** The execution actor stopped on `w`. */
   finished(w: PooledWorker, executionId: string): void
 }
@@ -23,6 +26,7 @@ export function workerPort(w: PooledWorker, deps: PortDeps): SupervisorPort {
     log: (lines) => deps.batcher.log(lines),
     resolveSecrets: (_executionId, names) => resolveSecrets(deps.secrets, names),
     executionFinished: (id) => deps.finished(w, id),
+    startChild: (r) => deps.startChild(r),
   }
 }
 

@@ -4,9 +4,9 @@
  */
 
 import type { ErrorInfo, Result } from '../../runtime/errors.ts'
-import type { Decision } from '../execution/protocol.ts'
+import type { ChildRequest, Decision } from '../execution/protocol.ts'
 import type { TransitionResult, Transition } from '../../runtime/store/checkpoint.ts'
-import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
+import type { ChildEnd, ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts'
 import type { Config } from '../../runtime/config/schema.ts'
 
 /** The config's result and log limits (absent ones take the config defaults). */
@@ -37,6 +37,11 @@ export interface SupervisorPort {
   resolveSecrets(executionId: string, names: string[]): Promise<Result<Record<string, string>>>
   /** The execution actor has stopped (terminal, or interrupted for shutdown). */
   executionFinished(executionId: string): void
+  /**
+   * Creates a subflow's child execution (admission, the child's inputs, the depth limit) in one durable request with
+   * the parent run's WAITING (SUBFLOW), and queues it; the error as data when it was refused (nothing committed).
+   */
+  startChild(request: ChildRequest): Promise<Result<void>>
 }
 
 /** Settings a worker needs; derived from the engine config. */
@@ -74,6 +79,8 @@ export interface WorkerApi {
   cancel(executionId: string, reason: string): Promise<boolean>
   /** A decision on an awaiting run of an execution this worker hosts: taken (committed), refused, or not hosted here. */
   decide(executionId: string, path: string, decision: Decision): Promise<DecideReply>
+  /** A child execution ended: told to its parent's actor; false when the parent is not running here (any more). */
+  childEnded(executionId: string, path: string, end: ChildEnd): boolean
   /** Stops every execution without a terminal state (shutdown); resolves when all have stopped. */
   interruptAll(): Promise<void>
   hosted(): string[]

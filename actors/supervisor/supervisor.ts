@@ -15,7 +15,7 @@ import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot, TaskRunRecord } from '../../runtime/store/types.ts'
-import type { Decision } from '../execution/protocol.ts'
+import type { ChildRequest, Decision } from '../execution/protocol.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
@@ -36,6 +36,7 @@ import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
 import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
 import { SlotWatcher } from './slot-watcher.ts'
+import { ChildWatcher, startChild, withChildEnds } from './subflows.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
@@ -51,7 +52,12 @@ export interface SupervisorOptions {
   batcher?: BatcherOptions
   /** This engine's lease on its executions (default 30 s, renewed every 10 s). */
   lease?: LeaseTiming
+  /** How deep subflows may nest (`limits.maxSubflowDepth`; default 8): a child deeper fails SUBFLOW_DEPTH_EXCEEDED. */
+  maxSubflowDepth?: number
 }
+
+/** The default of `limits.maxSubflowDepth`. */
+export const DEFAULT_MAX_SUBFLOW_DEPTH = 8
 
 export class Supervisor {
   private readonly store: Store
@@ -63,6 +69,7 @@ export class Supervisor {
   private readonly recovery: Recovery
   private readonly watcher: SlotWatcher
   private readonly parking: Parking
+  private readonly children: ChildWatcher
   /** The kinds' steps, loaded on the first decision on a parked execution (workers load their own). */
   private steps: Promise<TaskSteps> | undefined
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
@@ -85,13 +92,25 @@ export class Supervisor {
       settled: (id) => {
         this.mailbox.tell({ type: 'settled', executionId: id })
         this.watcher.wake() // a slot of its workflow may be free now
+        this.children.wake() // it may be a subflow's child, its parent waiting here
       },
     })
     this.watcher = new SlotWatcher({
       store, clock, owner: this.lease.owner, commit: (t) => this.batcher.submit(t),
       enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }),
       cancel: (id, reason) => this.cancel(id, reason),
-      busy: () => this.state.active.size > 0 || this.state.queue.length > 0,
+      // Parked executions count: a child parked on a wait must still hear its parent's cancel.
+      busy: () => this.state.active.size > 0 || this.state.queue.length > 0 || this.events.tracking > 0,
+    })
+    this.children = new ChildWatcher({
+      store, clock, owner: this.lease.owner,
+      tell: async (parentId, path, end) => {
+        const plan = (await this.mailbox.ask({ type: 'locate', executionId: parentId }))!
+        const w = plan.kind === 'onWorker' ? this.pool.find(plan.workerId) : undefined
+        return w ? untilDeath(w, w.api.childEnded(parentId, path, end) as Promise<boolean>) : false
+      },
+      enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }),
+      busy: () => this.events.tracking > 0,
     })
     this.recovery = new Recovery({
       store, clock, lease: this.lease, commit: (t, o) => this.batcher.submit(t, o), barrier: () => this.batcher.barrier(),
@@ -99,7 +118,13 @@ export class Supervisor {
       enqueue: (id, front) => this.mailbox.tell({ type: 'enqueue', executionId: id, ...(front ? { front } : {}) }),
     })
     this.parking = new Parking({ store, clock, enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }) })
-    const port = { batcher: this.batcher, slots: this.slots, ...(opts.secrets ? { secrets: opts.secrets } : {}), finished: (w: PooledWorker, id: string) => {
+    const port = { batcher: this.batcher, slots: this.slots, ...(opts.secrets ? { secrets: opts.secrets } : {}),
+      startChild: (r: ChildRequest) => startChild({
+        store, maxDepth: opts.maxSubflowDepth ?? DEFAULT_MAX_SUBFLOW_DEPTH, admission: () => ({ accepting: this.state.accepting }),
+        commit: (t) => this.batcher.submit(t, { atomic: true, durable: true }),
+        launched: (id, workflow) => this.launched(id, workflow, clock.now()),
+      }, r),
+      finished: (w: PooledWorker, id: string) => {
       w.executions.delete(id)
       this.mailbox.tell({ type: 'finished', executionId: id })
       // It may have stopped parked (WAITING on a timer or a decision): then it runs again at its stored time.
@@ -113,6 +138,7 @@ export class Supervisor {
   /** Registers this engine's lease (the heartbeat renews it until shutdown). Never throws. */
   begin(): Promise<void> {
     this.watcher.start()
+    this.children.start()
     return this.lease.start()
   }
 
@@ -148,8 +174,15 @@ export class Supervisor {
     if (opts.cronFire) create.push({ kind: 'cronFire', workflowId: workflow.id, executionId: id, ...opts.cronFire })
     const [created] = await this.batcher.submit(create, { atomic: true, failFast: true, durable: true })
     if (!created!.ok) throw new AppError(created!.error.code, created!.error.message, created!.error.details, created!.error.retryable === true)
-    // The store applied the workflow's concurrency rule in that commit: the execution may wait for a slot, or have
-    // been created CANCELLED (cancel-new); cancel-oldest may have asked older ones to stop.
+    return this.launched(id, workflow, now)
+  }
+
+  /**
+   * A created execution (started, or a subflow's child) goes on: the store applied the workflow's concurrency rule in
+   * the creating commit, so it may wait for a slot, or have been created CANCELLED (cancel-new); cancel-oldest may
+   * have asked older ones to stop.
+   */
+  private async launched(id: string, workflow: Workflow, now: number): Promise<ExecutionRecord> {
     const rec = (await this.store.executions.get(id))!
     this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'PENDING', at: now })
     if (isTerminalExecution(rec.state)) {
@@ -283,6 +316,7 @@ export class Supervisor {
     await this.mailbox.ask({ type: 'shutdown' })
     this.recovery.stop()
     this.watcher.stop()
+    this.children.stop()
     this.parking.stop()
     if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
@@ -351,7 +385,8 @@ export class Supervisor {
       if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
       // A parked execution runs again: a change of state, not a second start.
       else if (rec.state === 'WAITING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }])
-      const snap = (await this.store.executions.snapshot(id))!
+      // A parent learns here of the children that ended while it was parked, queued or down.
+      const snap = await withChildEnds(this.store, (await this.store.executions.snapshot(id))!)
       worker = await this.pool.pick()
       worker.executions.add(id)
       // Not waiting for a worker that dies meanwhile: the dispatches behind this one (recovery's too) would stall.

@@ -22,6 +22,7 @@ const api: WorkerApi = {
   run: (snapshot) => need().run(snapshot),
   cancel: (id, reason) => need().cancel(id, reason),
   decide: (id, path, decision) => need().decide(id, path, decision),
+  childEnded: (id, path, end) => need().childEnded(id, path, end),
   interruptAll: () => need().interruptAll(),
   hosted: () => need().hosted(),
 }

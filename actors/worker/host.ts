@@ -2,7 +2,7 @@
 
 import { systemClock, type Clock } from '../../runtime/clock.ts'
 import { Masker } from '../../runtime/secrets/masker.ts'
-import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
+import type { ChildEnd, ExecutionSnapshot } from '../../runtime/store/types.ts'
 import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
@@ -107,6 +107,14 @@ export class ExecutionHost {
     } catch {
       return { kind: 'absent' } // it stopped (parked, ended) before the decision's turn: it is looked for again
     }
+  }
+
+  /** A child execution ended: told to its parent's actor. False when the parent is not (or no longer) running here. */
+  childEnded(executionId: string, path: string, end: ChildEnd): boolean {
+    const actor = this.actors.get(executionId)
+    if (!actor || actor.stopped) return false
+    actor.tell({ type: 'task.childEnded', path, end })
+    return true
   }
 
   /** Stops every execution without a terminal state (shutdown), then kills the spare plugin processes. */

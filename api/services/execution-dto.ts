@@ -47,6 +47,8 @@ export interface TaskRunDto {
   endedAt?: number
   durationMs?: number
   nextAttemptAt?: number
+  /** A subflow run's child execution (its latest attempt's): its detail is `GET /executions/<id>`. */
+  childExecutionId?: string
   history: AttemptDto[]
 }
 
@@ -68,7 +70,7 @@ function compact<T extends object>(o: T): T {
 export function toExecutionSummary(e: ExecutionRecord): ExecutionSummary {
   return compact({
     id: e.id, workflowId: e.workflowId, revision: e.revision, state: e.state, reason: e.reason, trigger: e.trigger,
-    labels: e.labels, error: e.error, replayOf: e.replayOf, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
+    labels: e.labels, error: e.error, replayOf: e.replayOf, parent: e.parent, createdAt: e.createdAt, startedAt: e.startedAt, endedAt: e.endedAt,
     durationMs: duration(e.startedAt, e.endedAt),
   })
 }
@@ -86,7 +88,7 @@ function toTaskRun(run: TaskRunRecord, def: AnyTaskDef | undefined): TaskRunDto 
     state: run.state, reason: run.reason,
     attempts: run.attempt, maxAttempts: (def?.retry?.max ?? 0) + 1, inputs: declaredInputs(def),
     output: run.output, error: run.error, startedAt: run.startedAt, endedAt: run.endedAt,
-    durationMs: duration(run.startedAt, run.endedAt), nextAttemptAt: run.nextAttemptAt,
+    durationMs: duration(run.startedAt, run.endedAt), nextAttemptAt: run.nextAttemptAt, childExecutionId: run.childExecutionId,
     history: run.attempts.map((a) => compact({ ...a, durationMs: duration(a.startedAt, a.endedAt) })),
   })
 }

@@ -8,6 +8,7 @@ import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/li
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { subflowCycles } from '../../runtime/workflow/subflow-graph.ts'
 import { pluginChecks } from '../../sandbox/plugins/workflow-checks.ts'
 import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import { checkPage } from '../models/common.ts'
@@ -106,6 +107,10 @@ export class WorkflowService {
     // A runner this engine does not have is an invalid workflow, like any other unknown name in it.
     const unknown = plugins ? unknownRunners(wf, plugins) : []
     if (unknown.length > 0) throw invalidWorkflow(unknown)
+    // Subflows that would call each other in a circle, through the workflows stored now (a templated id is bounded
+    // by the depth limit at run time instead).
+    const cycles = await subflowCycles(wf, async (other) => (await this.ctx.store.workflows.get(other))?.workflow)
+    if (cycles.length > 0) throw invalidWorkflow(cycles)
     // What each task will be allowed; a plugin or task that asks for what it may not have stops the apply.
     const grants = plugins ? taskGrants(wf, plugins) : []
     const refused = grantIssues(wf, grants)

@@ -31,15 +31,18 @@ export function inspectText(e: ExecutionDetail): string {
   ]
   if (e.labels) head.push(`  labels    ${labelsText(e.labels)}`)
   if (e.replayOf) head.push(`  replay of ${e.replayOf.executionId} from task ${e.replayOf.fromTask}`)
+  if (e.parent) head.push(`  parent    ${e.parent.executionId} (task ${e.parent.taskId}, subflow depth ${e.parent.depth})`)
   if (e.error) head.push(`  error     ${colors.red(e.error.code)}: ${e.error.message}`)
   const rows = e.tasks.map((t) => ({
     // Why a run waits (TIMER, APPROVAL, RETRY_BACKOFF…) says what it is waiting for; a skip says why unless a failure did it.
     task: t.taskId, type: t.type,
     state: `${paintState(t.state)}${(t.state === 'WAITING' || (t.state === 'SKIPPED' && t.reason !== 'DEPENDENCY_FAILED')) && t.reason ? ` (${t.reason})` : ''}`,
     attempts: `${t.attempts}/${t.maxAttempts}`,
-    duration: humanDuration(t.durationMs), error: t.error ? `${t.error.code}: ${oneLine(t.error.message)}` : undefined,
+    duration: humanDuration(t.durationMs), child: t.childExecutionId, error: t.error ? `${t.error.code}: ${oneLine(t.error.message)}` : undefined,
   }))
-  const out = [...head, '', table(rows, ['task', 'type', 'state', { key: 'attempts', align: 'right' }, { key: 'duration', align: 'right' }, 'error'])]
+  // A subflow run names its child execution (`execution inspect <child>`); the column shows only when one does.
+  const child = e.tasks.some((t) => t.childExecutionId !== undefined) ? ['child'] : []
+  const out = [...head, '', table(rows, ['task', 'type', 'state', { key: 'attempts', align: 'right' }, { key: 'duration', align: 'right' }, ...child, 'error'])]
   if (e.outputs !== undefined) {
     out.push('', colors.bold('Outputs'), ...Object.entries(e.outputs).map(([k, v]) => `  ${k} = ${oneLine(JSON.stringify(v))}`))
     if (Object.keys(e.outputs).length === 0) out.push('  (none)')

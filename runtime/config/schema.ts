@@ -125,6 +125,8 @@ export const ConfigSchema = Type.Object({
      * FOR_EACH_TOO_MANY_ITEMS. At most 100,000: an expression's evaluation bound (runtime/expressions/limits.ts).
      */
     maxForEachItems: Int(1, { maximum: 100_000, default: 10_000 }),
+    /** How deep subflows may nest at run time (a child of a top-level execution is depth 1): SUBFLOW_DEPTH_EXCEEDED beyond. */
+    maxSubflowDepth: Int(1, { default: 8, maximum: 64 }),
   }),
 }, strict)
 
@@ -161,7 +163,7 @@ export function rawDefaults(): RawConfig {
 
 /** The document limits of the `limits` section, without the parser pool's own settings. */
 export function workflowLimitsOf(limits: Config['limits']): WorkflowLimits {
-  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, maxForEachItems: _items, ...documentLimits } = limits
+  const { parseTimeoutSeconds: _timeout, maxQueuedParses: _queue, maxForEachItems: _items, maxSubflowDepth: _depth, ...documentLimits } = limits
   return documentLimits
 }
 

@@ -14,8 +14,7 @@ export const TASK_RUN_STATES: readonly TaskRunState[] = Object.values(TaskRunSta
 
 /**
  * Why a task run (or an execution) is WAITING: every transition into WAITING names one, and the state
- * machine refuses one that does not. Later kinds add theirs (SUBFLOW…, issue 13), each with its line in
- * WAIT_ON_RECOVERY.
+ * machine refuses one that does not. A new reason comes with its line in WAIT_ON_RECOVERY.
  */
 export const WaitReason = {
   /** A failed attempt waits for its retry (`nextAttemptAt`). */
@@ -31,6 +30,8 @@ export const WaitReason = {
   Timer: 'TIMER',
   /** An approval (the `approval` kind) waits for a person's decision, until its deadline (`nextAttemptAt`) if it has one. */
   Approval: 'APPROVAL',
+  /** A subflow (the `subflow` kind) waits for its child execution to end (the child's id is on the run); no process, no slot. */
+  Subflow: 'SUBFLOW',
 } as const
 export type WaitReason = (typeof WaitReason)[keyof typeof WaitReason]
 
@@ -46,6 +47,8 @@ export const WAIT_ON_RECOVERY: Readonly<Record<WaitReason, 'resume' | 'requeue'>
   // What these wait for is in the store (the wake-up time, the deadline) or outside the engine (a person).
   TIMER: 'resume',
   APPROVAL: 'resume',
+  // The child execution is in the store, recovered like any other; its end wakes the parent.
+  SUBFLOW: 'resume',
 }
 
 /**
@@ -70,7 +73,7 @@ export const isConditionSkip = (state: string, reason: string | undefined): bool
  * The waits that hold no attempt: the run waits for something outside it (a time, a decision), and what ends
  * the wait is its kind's (TaskStep.wake, TaskStep.decide). The others wait to start an attempt.
  */
-const OUTSIDE_WAITS: ReadonlySet<string> = new Set([WaitReason.Timer, WaitReason.Approval])
+const OUTSIDE_WAITS: ReadonlySet<string> = new Set([WaitReason.Timer, WaitReason.Approval, WaitReason.Subflow])
 export const isOutsideWait = (r: unknown): boolean => typeof r === 'string' && OUTSIDE_WAITS.has(r)
 
 const WAIT_REASONS: ReadonlySet<string> = new Set(Object.values(WaitReason))

@@ -6,7 +6,7 @@
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState, WaitReason } from '../state/states.ts'
 import type { Workflow } from '../workflow/model.ts'
-import type { LogRecord, NewLogLine, TriggerInfo } from './types.ts'
+import type { LogRecord, NewLogLine, ParentLink, TriggerInfo } from './types.ts'
 
 /** Entering WAITING names why (the state machine refuses a WAITING without a known reason); other states may say why too. */
 export type StateReason<S extends string> =
@@ -39,6 +39,8 @@ interface TaskTransitionFields {
   error?: ErrorInfo
   nextAttemptAt?: number
   runner?: string
+  /** The child execution a subflow run starts waiting for (with WAITING, SUBFLOW): recorded on the run. */
+  child?: string
   auditType?: AuditType
   auditData?: Record<string, unknown>
 }
@@ -74,6 +76,8 @@ export interface CreateExecution {
    * output recorded there instead of PENDING, and the execution links to the original (`replayOf`).
    */
   replay?: { of: string; from: string; reused: Readonly<Record<string, unknown>> }
+  /** A subflow's child: linked to the run that starts it, which commits its WAITING (SUBFLOW) in the same request. */
+  parent?: ParentLink
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The storage contract's part for issue 13 (labels, per-workflow concurrency), run inside describeStoreContract
+ * The storage contract's part for issue 13 (labels, per-workflow concurrency, subflow links), run inside describeStoreContract
  * (contract.ts) on the same stores: a backend runs it with the rest, by the same one call.
  */
 import { describe, expect, it } from 'bun:test'
@@ -130,6 +130,62 @@ export function describeFlowContract(ctx: FlowContractContext): void {
       expect(admitted.map((r) => r.results[0]![0]).filter((r) => r!.ok && r!.changed)).toHaveLength(2)
       expect(await state(waiting[0]!)).toBe('RUNNING')
       expect(await state(waiting[1]!)).toBe('RUNNING')
+    })
+  })
+
+  describe('subflow links', () => {
+    const parentWf: Workflow = { ...wf(), id: 'parent' }
+    const childWf: Workflow = { ...wf(), id: 'kid' }
+    /** The parent's run `a` starts waiting for `child`, and `child` is created linked to it: one atomic request. */
+    const startChild = (parent: string, child: string): CommitRequest => ({
+      atomic: true,
+      transitions: [
+        { kind: 'task', executionId: parent, taskId: 'a', to: 'WAITING', reason: 'SUBFLOW', child },
+        { ...(create(child, childWf) as Extract<Transition, { kind: 'create' }>), parent: { executionId: parent, taskId: 'a', depth: 1 } },
+      ],
+    })
+    const run = (id: string) => one([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
+
+    it("links a child to its parent's run both ways in the request that starts it, and lists the parent once the child ended", async () => {
+      const s = ctx.store()
+      await ctx.commit(s, [one([create('sp1', parentWf)]), run('sp1')], { at: 1, owner: 'A' })
+      const started = await ctx.commit(s, [startChild('sp1', 'sc1')], { at: 2, owner: 'A' })
+      expect(started.results[0]!.every((r) => r.ok)).toBe(true)
+      expect(await s.executions.taskRun('sp1', 'a')).toMatchObject({ state: 'WAITING', reason: 'SUBFLOW', childExecutionId: 'sc1' })
+      expect((await s.executions.get('sc1'))!.parent).toEqual({ executionId: 'sp1', taskId: 'a', depth: 1 })
+      expect((await s.executions.get('sp1'))!.parent).toBeUndefined()
+      expect(await s.executions.endedChildren('A')).toEqual([])
+      await end('sc1', 3)
+      expect(await s.executions.endedChildren('A')).toEqual([{ executionId: 'sp1', taskId: 'a', childId: 'sc1' }])
+      expect(await s.executions.endedChildren('B')).toEqual([]) // another engine's parents only
+      // Once its end is committed the run waits no more: not listed again.
+      await ctx.commit(s, [one([{ kind: 'task', executionId: 'sp1', taskId: 'a', to: 'RUNNING', attempt: 1 }, { kind: 'task', executionId: 'sp1', taskId: 'a', to: 'SUCCESS', output: {} }])], { at: 4, owner: 'A' })
+      expect(await s.executions.endedChildren('A')).toEqual([])
+    })
+
+    it("creates no child when the parent's run may not wait any more (the request is all or nothing)", async () => {
+      const s = ctx.store()
+      await ctx.commit(s, [one([create('sp2', parentWf)]), run('sp2'), one([{ kind: 'task', executionId: 'sp2', taskId: 'a', to: 'CANCELLED' }])], { at: 1, owner: 'A' })
+      const refused = await ctx.commit(s, [startChild('sp2', 'sc2')], { at: 2, owner: 'A' })
+      expect(refused.results[0]!.map(code)).toEqual(['INVALID_TRANSITION', 'INVALID_TRANSITION'])
+      expect(await s.executions.get('sc2')).toBeUndefined()
+      expect((await s.executions.taskRun('sp2', 'a'))!.childExecutionId).toBeUndefined()
+    })
+
+    it('a run that stops waiting for a child still running asks that child to stop, in the same commit; an ended child is left alone', async () => {
+      const s = ctx.store()
+      await ctx.commit(s, [one([create('sp3', parentWf)]), run('sp3'), startChild('sp3', 'sc3')], { at: 1, owner: 'A' })
+      await ctx.commit(s, [run('sc3')], { at: 2, owner: 'A' })
+      await ctx.commit(s, [one([{ kind: 'task', executionId: 'sp3', taskId: 'a', to: 'CANCELLED', error: { code: 'CANCELLED', message: 'by a person' } }])], { at: 3, owner: 'A' })
+      const asked = await s.executions.cancelRequests('A')
+      expect(asked.map((r) => r.id)).toEqual(['sc3'])
+      expect(asked[0]!.error).toMatchObject({ code: 'CANCELLED', message: expect.stringContaining('sp3') })
+      expect((await s.audit.forExecution('sc3')).some((a) => a.type === 'CANCEL_REQUESTED')).toBe(true)
+
+      await ctx.commit(s, [one([create('sp4', parentWf)]), run('sp4'), startChild('sp4', 'sc4')], { at: 4, owner: 'A' })
+      await end('sc4', 5)
+      await ctx.commit(s, [one([{ kind: 'task', executionId: 'sp4', taskId: 'a', to: 'RUNNING', attempt: 1 }])], { at: 6, owner: 'A' })
+      expect((await s.executions.cancelRequests('A')).map((r) => r.id)).toEqual(['sc3'])
     })
   })
 }

@@ -52,6 +52,11 @@ export interface ExecutionRepository {
    * cancel-oldest }`), oldest first, each with the error to cancel it with: its engine cancels them.
    */
   cancelRequests(owner: string): Promise<{ id: string; error: ErrorInfo }[]>
+  /**
+   * The runs of executions `owner` holds that wait for a child execution (WAITING, SUBFLOW) whose child has ended:
+   * the engine tells each parent (actors/supervisor/subflows.ts).
+   */
+  endedChildren(owner: string): Promise<{ executionId: string; taskId: string; childId: string }[]>
 }
 
 export interface LogRepository {

@@ -6,8 +6,8 @@ import type { TriggerTypeName } from '../triggers/registry.ts'
 import type { PermissionSet, Workflow } from '../workflow/model.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
 
-/** What started an execution: a person (`manual`), an API call, or one of the registered trigger types. */
-export type TriggerType = 'manual' | 'api' | TriggerTypeName
+/** What started an execution: a person (`manual`), an API call, a parent's subflow task, or one of the registered trigger types. */
+export type TriggerType = 'manual' | 'api' | 'subflow' | TriggerTypeName
 
 export interface TriggerInfo {
   type: TriggerType
@@ -43,10 +43,29 @@ export interface ExecutionRecord {
   error?: ErrorInfo
   /** A replay: the execution it replays and the task it ran again from (the tasks upstream of it reused their outputs). */
   replayOf?: { executionId: string; fromTask: string }
+  /** A subflow's child: the execution and the run (path) that started it, and how deep it is (1 under a top-level one). */
+  parent?: ParentLink
   createdAt: number
   startedAt?: number
   endedAt?: number
   updatedAt: number
+}
+
+/** Where a child execution (a subflow's) comes from. */
+export interface ParentLink {
+  executionId: string
+  /** The parent's run path. */
+  taskId: string
+  /** 1 for a child of a top-level execution, 2 for a grandchild… (bounded by `limits.maxSubflowDepth`). */
+  depth: number
+}
+
+/** How a child execution ended, as its parent's subflow run needs it. */
+export interface ChildEnd {
+  executionId: string
+  state: ExecutionState
+  outputs?: Record<string, unknown>
+  error?: ErrorInfo
 }
 
 export interface TaskAttemptRecord {
@@ -82,6 +101,8 @@ export interface TaskRunRecord {
   error?: ErrorInfo
   /** A retry's due time, or an awaiting run's wake-up time (a `wait`'s, an approval's deadline). */
   nextAttemptAt?: number
+  /** A subflow run's child execution (its latest attempt's). */
+  childExecutionId?: string
   startedAt?: number
   endedAt?: number
   updatedAt: number
@@ -93,6 +114,11 @@ export interface ExecutionSnapshot {
   execution: ExecutionRecord
   workflow: Workflow
   taskRuns: TaskRunRecord[]
+  /**
+   * The children that ended, of the runs that wait for one (WAITING, SUBFLOW), by run path: filled in by the engine
+   * when it hands the execution to a worker (actors/supervisor/subflows.ts), so a resumed parent learns of them.
+   */
+  childEnds?: Record<string, ChildEnd>
 }
 
 export interface LogRecord {

@@ -43,6 +43,8 @@ export const IssueCode = {
   NeedOutsideList: 'NEED_OUTSIDE_LIST',
   /** A task id the engine keeps for itself (`finally`: the prefix of the finally tasks' run paths). */
   ReservedTaskId: 'RESERVED_TASK_ID',
+  /** Subflows that call each other in a circle (`a → b → a`), seen from their literal workflow ids. */
+  SubflowCycle: 'SUBFLOW_CYCLE',
   // Limits (limits.ts), and the server's parser budget
   ...LimitCode,
   ValidationAborted: 'VALIDATION_ABORTED',

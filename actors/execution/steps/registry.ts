@@ -8,6 +8,7 @@ import type { SpecOf, TASK_KINDS, TaskKindName, TaskKinds } from '../../../runti
 import { approvalStep } from './approval.ts'
 import { pluginStep } from './plugin.ts'
 import type { TaskStep } from './step.ts'
+import { subflowStep } from './subflow.ts'
 import { waitStep } from './wait.ts'
 
 /** The built-in kinds' steps, one per name in TASK_KINDS. */
@@ -15,6 +16,7 @@ export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof
   plugin: pluginStep,
   wait: waitStep,
   approval: approvalStep,
+  subflow: subflowStep,
 }
 
 /** A set of steps to plan with, by kind name: the built-ins, or more. */

@@ -7,6 +7,7 @@ import type { PluginCall } from '../../../runtime/workflow/tasks/kind.ts'
 import type { TaskCommon } from '../../../runtime/workflow/model.ts'
 import type { WaitReason } from '../../../runtime/state/states.ts'
 import type { RunPath } from '../../../runtime/workflow/run-path.ts'
+import type { ChildEnd } from '../../../runtime/store/types.ts'
 import type { Decision, TaskOutcome } from '../protocol.ts'
 
 /** The attempt being started. */
@@ -39,12 +40,17 @@ export interface StepScope {
  *   WAITING with `reason` is committed, with `until` as its wake-up time (stored in `nextAttemptAt`, so a
  *   restarted engine re-arms it). At `until` the kind's `wake` ends the wait; a decision (`decide`) may end it
  *   before. Either is one attempt: RUNNING and its outcome are committed together, as for `finish`.
- * Later kinds add theirs here (start a child execution: issue 13).
+ * - `startChild`: start another workflow's execution (the child) and wait for it (WAITING, SUBFLOW), holding no
+ *   process and no slot: the run's WAITING and the child's creation are committed together, by the engine, which
+ *   checks admission, the child's inputs and the depth limit first (a refusal fails the attempt). The child's id
+ *   comes from the run and the attempt, so a retried start can never make a second one. Its end goes to the kind's
+ *   `childEnded`; `until` works as for `await` (the kind's `wake`, e.g. the task's timeout).
  */
 export type Dispatch =
   | { type: 'runPlugin'; call: PluginCall }
   | { type: 'finish'; outcome: TaskOutcome }
   | { type: 'await'; reason: WaitReason; until?: number }
+  | { type: 'startChild'; workflowId: string; inputs: Record<string, unknown>; until?: number }
 
 /** A kind's planning step. `S` is the kind's part of the model (as in its TaskKind). */
 export interface TaskStep<S extends object = object> {
@@ -57,4 +63,6 @@ export interface TaskStep<S extends object = object> {
    * the decision (its code goes back to the caller: INVALID_INPUT for inputs that do not match) and changes nothing.
    */
   decide?(task: TaskCommon & S, decision: Decision, scope: StepScope): TaskOutcome
+  /** The child a `startChild` started has ended: how the attempt ends (a subflow's outputs, or its failure). */
+  childEnded?(task: TaskCommon & S, end: ChildEnd): TaskOutcome
 }

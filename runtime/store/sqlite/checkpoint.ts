@@ -92,10 +92,12 @@ export class CheckpointWriter {
     this.executions.insert({
       id: t.executionId, workflow: t.workflow, revision: t.revision, inputs: t.inputs, trigger: t.trigger, now,
       ...(owner !== undefined ? { owner } : {}), ...(t.labels ? { labels: t.labels } : {}), ...(t.replay ? { replay: t.replay } : {}),
+      ...(t.parent ? { parent: t.parent } : {}),
     })
     this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, {
       trigger: t.trigger, revision: t.revision, ...(t.labels && Object.keys(t.labels).length ? { labels: t.labels } : {}),
       ...(t.replay ? { replayOf: t.replay.of, from: t.replay.from, reused: Object.keys(t.replay.reused) } : {}),
+      ...(t.parent ? { parent: t.parent } : {}),
     })
     const policy = t.workflow.concurrency
     if (policy) this.admitNew(t.executionId, t.workflow.id, policy, now)
@@ -208,8 +210,8 @@ export class CheckpointWriter {
   }
 
   private applyTask(t: TaskTransition, now: number, owner: string | undefined): TransitionResult {
-    const row = this.db.query<{ state: TaskRunState; reason: string | null; attempt: number; owner: string | null }, [string, string]>(
-      `SELECT t.state, t.reason, t.attempt, e.owner FROM task_runs t JOIN executions e ON e.id = t.execution_id
+    const row = this.db.query<{ state: TaskRunState; reason: string | null; attempt: number; owner: string | null; child: string | null }, [string, string]>(
+      `SELECT t.state, t.reason, t.attempt, e.owner, t.child_execution_id AS child FROM task_runs t JOIN executions e ON e.id = t.execution_id
         WHERE t.execution_id = ? AND t.task_id = ?`).get(t.executionId, t.taskId)
     if (!row) return notFound(`task run ${t.executionId}/${t.taskId}`)
     const refused = fenced(t.executionId, owner, row.owner)
@@ -220,9 +222,10 @@ export class CheckpointWriter {
     const attempt = t.to === 'RUNNING' ? (t.attempt ?? row.attempt + 1) : row.attempt
     this.db.query(`UPDATE task_runs SET state = ?, reason = ?, attempt = ?, output = COALESCE(?, output),
         error = CASE WHEN ? = 'RUNNING' THEN NULL ELSE COALESCE(?, error) END, next_attempt_at = ?, updated_at = ?,
+        child_execution_id = COALESCE(?, child_execution_id),
         started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
         ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE execution_id = ? AND task_id = ?`)
-      .run(t.to, t.reason ?? null, attempt, toJson(t.output), t.to, toJson(t.error), t.nextAttemptAt ?? null, now,
+      .run(t.to, t.reason ?? null, attempt, toJson(t.output), t.to, toJson(t.error), t.nextAttemptAt ?? null, now, t.child ?? null,
         t.to, now, isTerminalTask(t.to) ? 1 : 0, now, t.executionId, t.taskId)
     if (t.to === 'RUNNING') {
       this.db.query(`INSERT OR REPLACE INTO task_attempts (execution_id, task_id, attempt, state, runner, started_at)
@@ -235,10 +238,25 @@ export class CheckpointWriter {
         .run(attemptState, toJson(t.error), now, t.executionId, t.taskId, row.attempt)
     }
     this.audit(now, t.auditType ?? auditTypeForTask(t.to), t.executionId, t.taskId, undefined, {
-      from: row.state, to: t.to, attempt, ...(t.reason ? { reason: t.reason } : {}),
+      from: row.state, to: t.to, attempt, ...(t.reason ? { reason: t.reason } : {}), ...(t.child ? { child: t.child } : {}),
       ...(t.error ? { error: t.error } : {}), ...t.auditData,
     })
+    if (row.state === 'WAITING' && row.reason === WaitReason.Subflow && row.child) this.stopChild(row.child, t, now)
     return { ok: true, changed: true }
+  }
+
+  /**
+   * A run stopped waiting for its child while the child still runs (the parent was cancelled or timed out, or the
+   * subflow task's own timeout passed): the child is asked to stop, in this same commit, and the engine that holds it
+   * cancels it (its processes killed) as it does for cancel-oldest. A child that ended already is left alone.
+   */
+  private stopChild(child: string, t: TaskTransition, now: number): void {
+    const c = this.db.query<{ state: ExecutionState; workflow_id: string }, [string]>('SELECT state, workflow_id FROM executions WHERE id = ?').get(child)
+    if (!c || c.state === 'SUCCESS' || c.state === 'FAILED' || c.state === 'CANCELLED') return
+    const why = t.error ? `: ${t.error.message}` : ''
+    const error = { code: ErrorCode.Cancelled, message: `cancelled with its parent ${t.executionId} (task ${t.taskId} ended ${t.to}${why})` }
+    this.slots.requestCancel(child, error)
+    this.audit(now, 'CANCEL_REQUESTED', child, undefined, c.workflow_id, { by: t.executionId, taskId: t.taskId, error })
   }
 
   private audit(ts: number, type: string, executionId?: string, taskId?: string, workflowId?: string, data?: unknown): void {

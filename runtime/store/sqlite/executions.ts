@@ -6,7 +6,7 @@ import type { ExecutionState, TaskRunState } from '../../state/states.ts'
 import type { Workflow } from '../../workflow/model.ts'
 import { listedTasks } from '../../workflow/task-lists.ts'
 import { compact, fromJson, toJson } from './json.ts'
-import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
+import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, ParentLink, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
@@ -14,12 +14,13 @@ interface ExecutionRow {
   labels: string | null
   created_at: number; started_at: number | null; ended_at: number | null; updated_at: number
   replay_of: string | null; replay_from: string | null
+  parent_execution_id: string | null; parent_task_id: string | null; subflow_depth: number
 }
 interface TaskRunRow {
   execution_id: string; task_id: string; position: number; state: TaskRunState; reason: string | null; attempt: number
   output: string | null; error: string | null; next_attempt_at: number | null; started_at: number | null
   ended_at: number | null; updated_at: number; parent_path: string | null; kind: string; iteration: number | null
-  attempt_base: number
+  attempt_base: number; child_execution_id: string | null
 }
 interface AttemptRow {
   execution_id: string; task_id: string; attempt: number; state: TaskRunState; runner: string | null
@@ -37,6 +38,7 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
     inputs: fromJson<Record<string, unknown>>(r.inputs) ?? {}, outputs: fromJson<Record<string, unknown>>(r.outputs), labels: fromJson<Record<string, string>>(r.labels),
     error: fromJson<ErrorInfo>(r.error),
     replayOf: r.replay_of !== null ? { executionId: r.replay_of, fromTask: r.replay_from ?? '' } : undefined,
+    parent: r.parent_execution_id !== null ? { executionId: r.parent_execution_id, taskId: r.parent_task_id ?? '', depth: r.subflow_depth } : undefined,
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })
 
@@ -51,7 +53,7 @@ const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord 
     executionId: r.execution_id, taskId: r.task_id, parentPath: r.parent_path ?? undefined, kind: r.kind,
     iteration: r.iteration ?? undefined, position: r.position, state: r.state, reason: r.reason ?? undefined,
     attempt: r.attempt, attemptBase: r.attempt_base || undefined, output: fromJson<unknown>(r.output), error: fromJson<ErrorInfo>(r.error),
-    nextAttemptAt: r.next_attempt_at ?? undefined, startedAt: r.started_at ?? undefined,
+    nextAttemptAt: r.next_attempt_at ?? undefined, childExecutionId: r.child_execution_id ?? undefined, startedAt: r.started_at ?? undefined,
     endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at, attempts,
   })
 
@@ -67,13 +69,15 @@ export class ExecutionRepo {
     id: string; workflow: Workflow; revision: number; inputs: Record<string, unknown>; trigger: TriggerInfo; now: number; owner?: string
     labels?: Record<string, string>
     replay?: { of: string; from: string; reused: Readonly<Record<string, unknown>> }
+    parent?: ParentLink
   }): void {
     const labels = e.labels && Object.keys(e.labels).length > 0 ? e.labels : undefined
     this.db.query(`INSERT INTO executions (id, workflow_id, revision, model, state, trigger_type, trigger_data, scheduled_at,
-        inputs, created_at, updated_at, owner, labels, replay_of, replay_from) VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        inputs, created_at, updated_at, owner, labels, replay_of, replay_from, parent_execution_id, parent_task_id, subflow_depth)
+        VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       e.id, e.workflow.id, e.revision, JSON.stringify(e.workflow), e.trigger.type, toJson(e.trigger.data),
       e.trigger.scheduledAt ?? null, JSON.stringify(e.inputs), e.now, e.now, e.owner ?? null, toJson(labels),
-      e.replay?.of ?? null, e.replay?.from ?? null,
+      e.replay?.of ?? null, e.replay?.from ?? null, e.parent?.executionId ?? null, e.parent?.taskId ?? null, e.parent?.depth ?? 0,
     )
     const insertTask = this.db.query(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind)
         VALUES (?, ?, ?, 'PENDING', 0, ?, ?)`)
@@ -164,6 +168,17 @@ export class ExecutionRepo {
         ORDER BY created_at, id`)
       .all()
       .map((r) => (r.owner ? { ...toExecution(r), owner: r.owner } : toExecution(r)))
+  }
+
+  /** See ExecutionRepository.endedChildren: from the partial index of runs waiting for a child. */
+  endedChildren(owner: string): { executionId: string; taskId: string; childId: string }[] {
+    return this.db.query<{ execution_id: string; task_id: string; child: string }, [string]>(
+      `SELECT t.execution_id, t.task_id, t.child_execution_id AS child FROM task_runs t
+        JOIN executions p ON p.id = t.execution_id JOIN executions c ON c.id = t.child_execution_id
+        WHERE t.state = 'WAITING' AND t.reason = 'SUBFLOW' AND t.child_execution_id IS NOT NULL AND p.owner = ?
+          AND c.state IN ('SUCCESS', 'FAILED', 'CANCELLED')
+        ORDER BY t.execution_id, t.task_id`).all(owner)
+      .map((r) => ({ executionId: r.execution_id, taskId: r.task_id, childId: r.child }))
   }
 
   countByState(): Record<string, number> {

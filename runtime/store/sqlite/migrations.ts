@@ -258,6 +258,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE executions ADD COLUMN replay_of TEXT;
       ALTER TABLE executions ADD COLUMN replay_from TEXT;`,
   },
+  {
+    version: 12,
+    name: 'subflow links',
+    // A subflow's child execution names its parent (the execution and the run that started it) and its depth
+    // (1 for a child of a top-level execution: limits.maxSubflowDepth); the parent's run names its child (the
+    // latest attempt's). The partial index finds the runs that wait for a child, for the engine that owns their
+    // execution to learn that one ended (actors/supervisor/subflows.ts). Self-contained: only its own columns.
+    sql: `ALTER TABLE executions ADD COLUMN parent_execution_id TEXT;
+      ALTER TABLE executions ADD COLUMN parent_task_id TEXT;
+      ALTER TABLE executions ADD COLUMN subflow_depth INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE task_runs ADD COLUMN child_execution_id TEXT;
+      CREATE INDEX task_runs_awaiting_child ON task_runs (child_execution_id) WHERE state = 'WAITING' AND reason = 'SUBFLOW';
+      CREATE INDEX executions_by_parent ON executions (parent_execution_id) WHERE parent_execution_id IS NOT NULL;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

@@ -98,6 +98,7 @@ export class SqliteStore implements Store {
       listActive: () => read(() => ex.listActive()),
       countByState: () => read(() => ex.countByState()),
       cancelRequests: (owner) => read(() => slots.cancelRequests(owner)),
+      endedChildren: (owner) => read(() => ex.endedChildren(owner)),
     }
     this.logs = {
       list: (q) => read(() => this.logRepo.list(q)),
