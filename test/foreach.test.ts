@@ -8,13 +8,13 @@ import { afterEach, describe, expect, it } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stripAnsi } from 'consola/utils'
 import { createEngine } from '../actors/engine.ts'
 import { toExecutionDetail } from '../api/services/execution-dto.ts'
 import { inspectText } from '../cli/render/execution.ts'
 import { effectKey, effects, processesWithEnv, startedTmpDirs, startTestEngine, testConfig, workflow, type TestEngine } from './helpers/engine.ts'
 import { removeEffects } from './storage-helpers.ts'
 
-const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '')
 const engines: TestEngine[] = []
 const keys: string[] = []
 afterEach(async () => {
