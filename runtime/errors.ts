@@ -56,6 +56,11 @@ export const ErrorCode = {
   SubflowFailed: 'SUBFLOW_FAILED',
   /** A subflow would start a child deeper than `limits.maxSubflowDepth` (a recursion the apply-time check could not see). */
   SubflowDepthExceeded: 'SUBFLOW_DEPTH_EXCEEDED',
+  /**
+   * A path the engine grants or mounts by name (the plugin's directory or entry, the runtime, a `run` program, a
+   * filesystem grant) is no longer what it checked: a symlink swapped in, another file, gone. Refused, not retried.
+   */
+  PathChanged: 'PATH_CHANGED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -172,6 +177,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   FOR_EACH_TOO_MANY_ITEMS: row(400, 2, false),
   SUBFLOW_FAILED: row(409, 1),
   SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
+  PATH_CHANGED: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

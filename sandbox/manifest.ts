@@ -2,6 +2,7 @@
 
 import { Type, type Static } from '@sinclair/typebox'
 import { PermissionsSchema, RunnerNameSchema, type Permissions } from '../runtime/workflow/sandbox-fields.ts'
+import type { PinnedPath } from './plugins/path-pin.ts'
 
 const Name = Type.String({ pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', description: 'kebab-case' })
 
@@ -54,6 +55,11 @@ export interface LoadedPlugin {
   entryPath: string
   /** Set when its grant may not be given (unsafe, or beyond the policy): the plugin is listed but unusable. */
   refused?: RefusedEntry[]
+  /**
+   * The directory as it was loaded: its canonical path and inode (plugins/path-pin.ts). Runners grant and mount that,
+   * and refuse PATH_CHANGED once something else stands there. Absent (a plugin made by hand): pinned at launch.
+   */
+  dirPin?: PinnedPath
 }
 
 export const pluginKey = (m: Pick<Manifest, 'namespace' | 'name'>): string => `${m.namespace}/${m.name}`

@@ -9,6 +9,7 @@ import { parseTaskType } from '../../runtime/workflow/model.ts'
 import { ManifestSchema, pluginKey, type ActionDef, type LoadedPlugin, type Manifest } from '../manifest.ts'
 import { checkGrant, refusedPlugin, type GrantContext } from '../permissions/policy.ts'
 import { readManifestText } from './manifest-file.ts'
+import { pinCanonical } from './path-pin.ts'
 import { manifestSchemaProblem } from './schemas.ts'
 import { DEFAULT_RUNNER, RUNNER_KINDS, runnerKind, type RunnerRegistry } from '../runners.ts'
 
@@ -44,7 +45,10 @@ export function loadManifest(dir: string): LoadedPlugin {
   // Compiled once here, strictly: a misspelt or unsupported keyword is refused now, not ignored at every task.
   const bad = manifestSchemaProblem(manifest)
   if (bad) throw new AppError(ErrorCode.InvalidManifest, `${file}: ${bad}`)
-  return { manifest, dir: resolve(dir), entryPath }
+  // The directory whose manifest was just checked: what every launch grants (and every container mounts) from now on.
+  const dirPin = pinCanonical(dir)
+  if (!dirPin) throw new AppError(ErrorCode.InvalidManifest, `${file}: the plugin directory ${dir} cannot be resolved`)
+  return { manifest, dir: resolve(dir), entryPath, dirPin }
 }
 
 /**

@@ -1,12 +1,17 @@
-/** Computes the Landlock path rules for a plugin: runtime, libraries, plugin dir, temp dir and declared paths. */
+/**
+ * Computes the Landlock path rules for a plugin: runtime, libraries, plugin dir, temp dir and declared paths, each
+ * pinned (canonical path and inode) so that the launcher applies it to exactly what the engine resolved and checked.
+ */
 
-import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
+import { closeSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { READ, READ_EXEC, WRITE, FS } from './launcher/landlock.ts'
 import { PROC_SELF } from './launcher/policy.ts'
 import type { Permissions } from '../manifest.ts'
 import type { LandlockPathRule } from './launcher/landlock.ts'
 import type { PathPin } from './pins.ts'
+import { pinCanonical, type PinnedPath } from '../plugins/path-pin.ts'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
 
 /** One Landlock path rule (with its pin when the plugin may control the path: a filesystem grant). */
 export type PathRule = LandlockPathRule
@@ -32,7 +37,10 @@ function unprivileged(argv: string[]): string[] {
  * program's own interpreter), run unprivileged. Cached per path; empty for scripts.
  */
 export function sharedLibraries(file: string): string[] {
-  const hit = libCache.get(file)
+  // Keyed by what the file is, not only its name: a plugin's own ELF may be replaced (new libraries, new RUNPATH).
+  const st = lstatSync(file, { bigint: true, throwIfNoEntry: false })
+  const key = st ? `${file}\0${st.dev}:${st.ino}:${st.mtimeNs}:${st.size}` : file
+  const hit = libCache.get(key)
   if (hit) return hit
   const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
   const libs = r.exitCode !== 0 ? [] : r.stdout.toString().split('\n').flatMap((l) => {
@@ -41,7 +49,7 @@ export function sharedLibraries(file: string): string[] {
     return p ? [p] : []
   })
   const all = [...new Set([LD_SO, ...libs].flatMap((p) => { const r2 = real(p); return r2 ? [r2] : [] }))]
-  libCache.set(file, all)
+  libCache.set(key, all)
   return all
 }
 
@@ -52,6 +60,26 @@ export function resolveExecutable(cmd: string, pathVar = process.env.PATH ?? '/u
     try { const p = join(d, cmd); if (statSync(p).isFile()) return real(p) } catch { /* next */ }
   }
   return undefined
+}
+
+/**
+ * The `run` programs of a grant as this launch grants them: each resolved now (a name through PATH; an absolute entry,
+ * which the engine checked as its canonical path, through whatever stands there now) and required to still be a
+ * program: a regular, executable file, not setuid or setgid. A `run` entry swapped since the check for a symlink to
+ * `/` or to a directory would otherwise be granted read + execute on that whole tree. Throws PATH_CHANGED; a program
+ * that is gone is dropped (nothing to grant, and the plugin's exec fails on its own).
+ */
+export function launchPrograms(run: readonly string[], pathVar?: string): string[] {
+  return [...new Set(run.flatMap((c) => {
+    const p = resolveExecutable(c, pathVar)
+    if (!p) return []
+    const st = statSync(p, { throwIfNoEntry: false })
+    const problem = !st ? 'is gone' : st.isDirectory() ? 'is a directory' : !st.isFile() ? 'is not a regular file'
+      : (st.mode & 0o111) === 0 ? 'is not executable' : (st.mode & 0o6000) !== 0 ? 'is setuid or setgid' : undefined
+    if (!problem) return [p]
+    throw new AppError(ErrorCode.PathChanged, `run program ${c} is no longer a program: it resolves to ${p}, which ${problem}; refusing to start`,
+      { entry: c, resolved: p, problem })
+  }))]
 }
 
 /** The interpreter named by a `#!` line (with `/usr/bin/env x` resolved), or undefined. */
@@ -77,8 +105,9 @@ export function executableRules(file: string): PathRule[] {
 export interface GrantInput {
   runtime: 'bun' | 'exec'
   bunPath: string
-  pluginDir: string
-  entryPath: string
+  /** The plugin directory as loaded (its pin: plugins/path-pin.ts), and the entry resolved inside it. */
+  pluginDir: PinnedPath
+  entryPath: PinnedPath
   bootPath: string
   tmpDir: string
   permissions: Permissions
@@ -97,8 +126,9 @@ const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc
 
 /** The complete, deny-by-default list of path rules for one plugin launch. */
 export function computeGrants(g: GrantInput): PathRule[] {
+  const entryPath = g.entryPath.path
   const rules: PathRule[] = [
-    { path: g.pluginDir, access: READ },
+    { path: g.pluginDir.path, access: READ, pin: { dev: g.pluginDir.dev, ino: g.pluginDir.ino } },
     { path: g.tmpDir, access: WRITE },
     { path: '/dev/null', access: FS.READ_FILE | FS.WRITE_FILE },
     { path: '/dev/urandom', access: FS.READ_FILE },
@@ -113,16 +143,30 @@ export function computeGrants(g: GrantInput): PathRule[] {
     // (the SDK, the confinement, the patterns it checks; sandbox/sdk/guest.test.ts keeps it so). No secrets.
     rules.push({ path: guestDir(g.bootPath), access: READ })
   } else {
-    rules.push({ path: g.entryPath, access: READ_EXEC })
-    for (const interp of shebangInterpreter(g.entryPath)) rules.push(...executableRules(interp))
-    if (shebangInterpreter(g.entryPath).length === 0) rules.push(...sharedLibraries(g.entryPath).map((path) => ({ path, access: READ_EXEC })))
+    rules.push({ path: entryPath, access: READ_EXEC, pin: { dev: g.entryPath.dev, ino: g.entryPath.ino } })
+    for (const interp of shebangInterpreter(entryPath)) rules.push(...executableRules(interp))
+    if (shebangInterpreter(entryPath).length === 0) rules.push(...sharedLibraries(entryPath).map((path) => ({ path, access: READ_EXEC })))
   }
   for (const exe of g.run) rules.push(...executableRules(exe))
   if (g.networkGranted) for (const f of NET_FILES) rules.push({ path: f, access: READ })
   const pin = (path: string): PathPin => g.pins[path] ?? null
   for (const p of g.permissions.filesystem?.read ?? []) rules.push({ path: resolve(p), access: READ, pin: pin(resolve(p)) })
   for (const p of g.permissions.filesystem?.write ?? []) rules.push({ path: resolve(p), access: WRITE, pin: pin(resolve(p)) })
-  return dedupe(rules)
+  return dedupe(pinRules(dedupe(rules)))
+}
+
+/**
+ * Pins every rule that has no pin yet (runtime, libraries, guest folder, run programs, system files): its canonical
+ * path and the inode there now, so the launcher opens it following no symlink and refuses another inode, instead of
+ * granting whatever the name resolves to by then. A path absent now gets no rule (the launchers skipped those
+ * anyway). /proc/self stays by name: it is the launcher's own /proc entry, which it must resolve itself.
+ */
+export function pinRules(rules: PathRule[]): PathRule[] {
+  return rules.flatMap((r): PathRule[] => {
+    if (r.pin !== undefined || r.path === PROC_SELF) return [r]
+    const p = pinCanonical(r.path)
+    return p ? [{ path: p.path, access: r.access, pin: { dev: p.dev, ino: p.ino } }] : []
+  })
 }
 
 /** One rule per path, rights merged; a pin on any of them holds for the merged rule. */

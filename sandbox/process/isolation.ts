@@ -5,7 +5,8 @@ import { resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
 import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
-import { guestDir, resolveExecutable, shebangInterpreter } from './grants.ts'
+import { guestDir, launchPrograms, shebangInterpreter } from './grants.ts'
+import { checkedPluginPaths } from '../plugins/path-pin.ts'
 import { buildPolicy } from './launch-policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { unreachable, type Need } from './access.ts'
@@ -49,7 +50,10 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       `unconfined. Set 'sandbox.mode: permissive' to run with the mechanisms that exist (recorded in every task's audit trail).`,
       { missing })
   }
-  refuseForeignEntry(spec)
+  // What the launch grants by name, as checked: the directory the plugin was loaded from, its entry inside it, and
+  // each `run` program still a program (PATH_CHANGED, INVALID_MANIFEST otherwise). The launcher checks the pins again.
+  const paths = checkedPluginPaths(spec.plugin)
+  const run = launchPrograms(spec.permissions.run ?? [], spec.env.PATH)
   const bunPath = bunPathCached ??= realpathSync(process.execPath)
   // A root engine never lets a plugin keep uid 0: each attempt gets its own uid, in every mode.
   const lease: UidLease | undefined = probe.root ? leaseUid(options.uidRange ?? DEFAULT_UID_RANGE, UID_DIR, cgroupLeaseCheck(cgroup, spec.id)) : undefined
@@ -57,7 +61,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   let built: ReturnType<typeof buildPolicy>
   try {
     if (lease) {
-      refuseUnreachable(spec, bunPath, lease)
+      refuseUnreachable(spec, bunPath, lease, run)
       chownSync(spec.tmpDir, lease.uid, lease.gid)
     }
     cg = cgroup.controllers.length > 0
@@ -68,7 +72,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       : undefined
     const native = (options.launcher ?? process.env[LAUNCHER_ENV]) === 'bun' ? undefined : nativeLauncher()
     const cgroupMechanism = cg ? `${cgroup.version === 2 ? 'cgroup2' : 'cgroup'}:${cg.controllers.join(',')}` : undefined
-    built = buildPolicy({ spec, probe, bunPath, user: lease ? { uid: lease.uid, gid: lease.gid } : null, cgroups: cg?.dirs ?? [], cgroupMechanism, native })
+    built = buildPolicy({ spec, probe, bunPath, user: lease ? { uid: lease.uid, gid: lease.gid } : null, cgroups: cg?.dirs ?? [], cgroupMechanism, native, paths, run })
   } catch (e) {
     cg?.remove()
     lease?.release()
@@ -112,25 +116,10 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
 }
 
 /**
- * The entry is granted read (+ execute for exec plugins) by its real path: a symlink out of the plugin's directory
- * would grant whatever it points to (/etc/passwd, another plugin). Refused, whatever the manifest loader checked.
- */
-function refuseForeignEntry(spec: LaunchSpec): void {
-  const { manifest, dir, entryPath } = spec.plugin
-  let real = ''
-  let root = ''
-  try { real = realpathSync(entryPath); root = realpathSync(dir) } catch { /* missing: reported below */ }
-  if (real && root && real.startsWith(`${root}/`)) return
-  throw new AppError(ErrorCode.InvalidManifest,
-    `plugin ${manifest.namespace}/${manifest.name}: entry ${entryPath} ${real ? `resolves to ${real}, outside the plugin directory ${dir}` : 'does not exist'}`,
-    { entry: entryPath, resolved: real || undefined })
-}
-
-/**
  * The leased uid owns nothing but its temp dir: every path the plugin needs must be reachable through group
  * `gid` or the "others" bits. Refuses with a message that names each path and says how to fix it.
  */
-function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease): void {
+function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease, run: string[]): void {
   const { manifest, dir, entryPath } = spec.plugin
   const fsp = spec.permissions.filesystem ?? {}
   const needs: [string, Need][] = [[dir, 'read']]
@@ -139,7 +128,7 @@ function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease): 
   } else {
     needs.push([entryPath, 'read'], [entryPath, 'exec'], ...shebangInterpreter(entryPath).map((p): [string, Need] => [p, 'exec']))
   }
-  for (const c of spec.permissions.run ?? []) { const p = resolveExecutable(c, spec.env.PATH); if (p) needs.push([p, 'exec']) }
+  for (const p of run) needs.push([p, 'exec'])
   for (const p of fsp.read ?? []) needs.push([resolve(p), 'read'])
   for (const p of fsp.write ?? []) needs.push([resolve(p), 'write'])
   const problems = needs.flatMap(([p, need]) => { const why = unreachable(p, need, lease.uid, lease.gid); return why ? [{ path: p, need, why }] : [] })

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import type { LaunchSpec } from './launch-spec.ts'
 import { allowedPorts } from '../sdk/network.ts'
-import { computeGrants, resolveExecutable } from './grants.ts'
+import { computeGrants } from './grants.ts'
+import type { PluginPaths } from '../plugins/path-pin.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import type { SandboxProbe } from './probe.ts'
 import { seccompMechanism, seccompProgram } from './launcher/seccomp.ts'
@@ -45,6 +46,10 @@ export interface PolicyInput {
   cgroupMechanism?: string | undefined
   /** Whether the native launcher runs it (else launch.ts under util-linux `unshare`). */
   native: string | undefined
+  /** The plugin's directory (as loaded) and entry, canonical and pinned (plugins/path-pin.ts checkedPluginPaths). */
+  paths: PluginPaths
+  /** The grant's `run` programs as resolved and checked for this launch (grants.ts launchPrograms). */
+  run: string[]
 }
 
 /**
@@ -53,17 +58,19 @@ export interface PolicyInput {
  */
 export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: string[]; env: Record<string, string>; mechanisms: string[]; launcherWaits: boolean } {
   const { spec, probe, bunPath } = i
-  const { manifest, dir, entryPath } = spec.plugin
+  const { manifest } = spec.plugin
+  // The entry by its canonical, pinned path: the launcher grants that inode and starts that name, not a new lookup.
+  const entryPath = i.paths.entry.path
   const network = spec.permissions.network ?? []
   const networkGranted = network.length > 0
   const bun = manifest.runtime === 'bun'
   const mechanisms: string[] = ['env:clean', 'rlimits:cpu,core,nofile']
-  const run = (spec.permissions.run ?? []).flatMap((c) => { const p = resolveExecutable(c, spec.env.PATH); return p ? [p] : [] })
+  const { run } = i
   const ports = networkGranted ? allowedPorts(network) : []
   const landlock = probe.landlockAbi >= 1
     ? {
       paths: computeGrants({
-        runtime: manifest.runtime, bunPath, pluginDir: dir, entryPath, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
+        runtime: manifest.runtime, bunPath, pluginDir: i.paths.dir, entryPath: i.paths.entry, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
         permissions: spec.permissions, run, networkGranted, pins: spec.pins ?? pinPaths(grantPaths(spec.permissions)),
       }),
       connectPorts: ports,
