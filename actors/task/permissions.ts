@@ -78,11 +78,14 @@ function grantRefused(plugin: LoadedPlugin, task: PluginCall, issues: ReturnType
  * to another file (e.g. through a PATH the task maps), and each filesystem path by its canonical form, judged again
  * as it is: the launcher opens exactly that path following no symlink and pinned to its inode
  * (sandbox/process/pins.ts), so what it applies is what this check saw, not what a symlink swapped in since points
- * to. A runner with an image gets the effective grant as it is.
+ * to. A runner with an image gets its `run` entries as they are (they name programs in the image); its filesystem
+ * paths are the host's, canonical and judged again like any other (the docker runner mounts each at its canonical
+ * path and checks the mounted inode against its pin).
  */
 export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>): Permissions {
   const grant = effectiveGrant(plugin, task, runner, ctx)
-  if (runner.programs !== 'host') return grant
+  // Filesystem paths are the host's for every runner (the docker runner bind-mounts them, pinned the same way:
+  // sandbox/docker/mount-pins.ts); only `run` programs may live in an image.
   const fs = grant.filesystem
   const literal: Permissions['filesystem'] = fs && {
     ...(fs.read ? { read: fs.read.map(canonicalPath) } : {}),
@@ -92,7 +95,8 @@ export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: Runn
     const issues = checkGrant({ filesystem: literal }, { ...ctx, runner, literalPaths: true })
     if (issues.length > 0) throw grantRefused(plugin, task, issues)
   }
-  return { ...grant, ...(literal ? { filesystem: literal } : {}), ...(grant.run?.length ? { run: resolvedRun(grant, ctx).map((r) => r.path) } : {}) }
+  const run = runner.programs === 'host' && grant.run?.length ? { run: resolvedRun(grant, ctx).map((r) => r.path) } : {}
+  return { ...grant, ...(literal ? { filesystem: literal } : {}), ...run }
 }
 
 /** A `run` entry with the program it resolves to on this host (for display). */

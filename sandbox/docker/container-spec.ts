@@ -8,6 +8,8 @@ import type { Permissions } from '../manifest.ts'
 import type { GuardPolicy } from '../sdk/guest-policy.ts'
 import { PLUGIN_USER } from './image.ts'
 import type { DeadlineTool } from './deadline.ts'
+import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
+import { normaliseGrant } from './mount-pins.ts'
 
 /** Fixed paths inside every plugin container. */
 export const ContainerPaths = {
@@ -51,6 +53,13 @@ export interface SpecInput {
    * has one. Absent: neither.
    */
   owner?: { engine: string; deadlineAt: number; deadline?: { tool: DeadlineTool; seconds: number } }
+  /** Host source of `/plugin`: the plugin directory's canonical path as loaded (mount-pins.ts). Default: `plugin.dir`. */
+  pluginDir?: string
+  /**
+   * The image has `bun` (the default image): an exec plugin starts behind the guest's exec gate (sdk/exec-gate.ts),
+   * which runs no plugin code before the invocation, written once the engine has checked the mounts.
+   */
+  execGate?: boolean
 }
 
 /** A declared path that could not be mounted, for an engine WARN line. */
@@ -72,10 +81,12 @@ export function containerSpec(
   const entry = relative(plugin.dir, plugin.entryPath)
   if (entry.startsWith('..') || isAbsolute(entry)) throw new Error(`plugin entry ${plugin.entryPath} is outside ${plugin.dir}`)
   const entryInContainer = `${ContainerPaths.Plugin}/${entry}`
+  // Bun reads nothing from /plugin (the working dir) at start: a bunfig.toml preload there would run plugin code
+  // before the invocation is written, i.e. before the engine has checked what the container mounted.
   const argv =
     plugin.manifest.runtime === 'bun'
-      ? ['bun', `${ContainerPaths.Guest}/boot.ts`, entryInContainer]
-      : [entryInContainer]
+      ? ['bun', ...BUN_START_FLAGS, `${ContainerPaths.Guest}/boot.ts`, entryInContainer]
+      : input.execGate ? ['bun', ...BUN_START_FLAGS, `${ContainerPaths.Guest}/exec-gate.ts`, entryInContainer] : [entryInContainer]
   const { mounts, skipped } = declaredMounts(permissions, exists)
   const mb = 1024 * 1024
   const tmpfsMb = Math.max(16, Math.min(input.limits.memoryMb, 256))
@@ -122,7 +133,7 @@ export function containerSpec(
       ],
       Tmpfs: { [ContainerPaths.Tmp]: `rw,nosuid,nodev,noexec,size=${tmpfsMb}m,mode=1777` },
       Mounts: [
-        { Type: 'bind', Source: plugin.dir, Target: ContainerPaths.Plugin, ReadOnly: true },
+        { Type: 'bind', Source: input.pluginDir ?? plugin.dir, Target: ContainerPaths.Plugin, ReadOnly: true },
         { Type: 'bind', Source: input.guestDir, Target: ContainerPaths.Guest, ReadOnly: true },
         { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
         ...(input.owner?.deadline?.tool.mounts ?? []),
@@ -170,8 +181,8 @@ export function sandboxPolicy(req: RunRequest): GuardPolicy {
 
 /** Bind mounts for declared filesystem paths: read-only unless also in `write`. */
 function declaredMounts(p: Permissions, exists: (path: string) => boolean) {
-  const write = new Set((p.filesystem?.write ?? []).map(normalise))
-  const read = new Set((p.filesystem?.read ?? []).map(normalise))
+  const write = new Set((p.filesystem?.write ?? []).map(normaliseGrant))
+  const read = new Set((p.filesystem?.read ?? []).map(normaliseGrant))
   const mounts: NonNullable<NonNullable<Dockerode.ContainerCreateOptions['HostConfig']>['Mounts']> = []
   const skipped: SkippedMount[] = []
   for (const path of new Set([...read, ...write])) {
@@ -183,9 +194,6 @@ function declaredMounts(p: Permissions, exists: (path: string) => boolean) {
   }
   return { mounts, skipped }
 }
-
-/** Drops a trailing glob (`/**`, `/*`) and slash: a directory grant mounts the directory. */
-const normalise = (path: string): string => path.replace(/\/\*\*?$/, '').replace(/(.)\/+$/, '$1')
 
 /** A readable, unique container name. */
 function containerName(req: RunRequest): string {

@@ -35,8 +35,9 @@ export function dockerUnavailable(docker: Dockerode, e: unknown): ErrorInfo {
 
 /** Maps anything thrown while driving the engine to a task error. */
 export function engineError(docker: Dockerode, e: unknown): ErrorInfo {
-  if (isEngineUnreachable(e)) return dockerUnavailable(docker, e)
+  // Our own refusals first: their messages name paths, which may spell "socket" or "ENOENT".
   if (e instanceof AppError) return e.toInfo()
+  if (isEngineUnreachable(e)) return dockerUnavailable(docker, e)
   const status = (e as { statusCode?: unknown }).statusCode
   const why = (e as { json?: { message?: unknown } }).json?.message ?? (e instanceof Error ? e.message : String(e))
   return {

@@ -1,7 +1,6 @@
 /** The docker runner: one locked-down, throw-away container per task attempt, driven through dockerode. */
 
 import Dockerode from 'dockerode'
-import { existsSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { tmpdir } from 'node:os'
@@ -21,6 +20,8 @@ import { readResultFile } from '../outcome/result-file.ts'
 import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
 import { engineLabel, sweepDockerLeftovers, workDirPrefix } from './leftovers.ts'
+import { checkedPluginPaths } from '../plugins/path-pin.ts'
+import { checkMounts, mountChanged, pinGrantPaths, pinMounts, type PinnedMount } from './mount-pins.ts'
 
 /** Options of the docker runner. */
 export interface DockerRunnerOptions {
@@ -96,6 +97,10 @@ async function runTask(
   let container: Dockerode.Container | undefined
   let workDir: string | undefined
   try {
+    // What the container will mount, as checked: the plugin directory as loaded (PATH_CHANGED if another stands there
+    // now), its entry inside it, each grant path canonical and pinned. Checked again once the container runs.
+    const paths = checkedPluginPaths(req.plugin)
+    const grantPins = pinGrantPaths(req.permissions)
     const image = await imageFor(req.plugin)
     // The name says which engine instance made it (leftovers.ts removes those of dead ones).
     workDir = await mkdtemp(join(tmpdir(), workDirPrefix()))
@@ -110,14 +115,18 @@ async function runTask(
     }
     const { spec, skipped } = containerSpec(
       req,
-      { image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner },
-      existsSync,
+      {
+        image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner,
+        pluginDir: paths.dir.path, execGate: opts.image === undefined,
+      },
+      (p) => grantPins.has(p),
     )
+    const mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]))
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
     container = await docker.createContainer(spec)
-    const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started)
+    const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts)
     return { ...decided, durationMs: elapsed() } as RunOutcome
   } catch (e) {
     return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
@@ -135,6 +144,7 @@ async function driveContainer(
   opts: DockerRunnerOptions,
   resultPath: string,
   started: number,
+  mounts: readonly PinnedMount[],
 ) {
   const { limits } = opts
   let stopReason: StopReason | undefined
@@ -148,7 +158,11 @@ async function driveContainer(
     container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
     wake()
   }
-  const sink = createLogSink(req.onLog, limits.maxOutputBytes, () => stop('output'))
+  // Nothing the container prints reaches the task's log before its mounts are checked (an exec plugin without the
+  // gate runs from the start); on a mismatch it is dropped with the container.
+  let held: Parameters<RunRequest['onLog']>[0][] | undefined = []
+  const onLog: RunRequest['onLog'] = (line) => (held ? held.push(line) : req.onLog(line))
+  const sink = createLogSink(onLog, limits.maxOutputBytes, () => stop('output'))
   const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
   const drained = new Promise<void>((resolve) => {
     stream.once('end', resolve)
@@ -166,6 +180,14 @@ async function driveContainer(
     if (req.signal.aborted) stop('cancel')
     if (!stopReason) {
       await container.start()
+      const check = checkMounts((await container.inspect()).State.Pid, mounts)
+      if (!check.ok && 'changed' in check) {
+        await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
+        throw mountChanged(check)
+      }
+      if (!check.ok) req.onLog({ level: 'WARN', stream: 'engine', message: `bind mounts not verified (${check.unverifiable}): Docker mounted them by name` })
+      for (const line of held.splice(0)) req.onLog(line)
+      held = undefined
       const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
       stream.end(JSON.stringify(invocation))
     }
@@ -181,6 +203,8 @@ async function driveContainer(
     }
     await withDeadline(drained, DRAIN_MS)
     sink.flush()
+    if (held) for (const line of held.splice(0)) req.onLog(line)
+    held = undefined
     // The result lives in a dir the plugin could write: read without following it, under the same timeout and cancel.
     const result = stopReason || limit ? undefined : await readResultFile(resultPath, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
     timer.abort()

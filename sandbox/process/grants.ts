@@ -65,7 +65,8 @@ export function resolveExecutable(cmd: string, pathVar = process.env.PATH ?? '/u
 /**
  * The `run` programs of a grant as this launch grants them: each resolved now (a name through PATH; an absolute entry,
  * which the engine checked as its canonical path, through whatever stands there now) and required to still be a
- * program: a regular, executable file, not setuid or setgid. A `run` entry swapped since the check for a symlink to
+ * program: a regular, executable file (a setuid bit gained since is harmless: the plugin runs with no_new_privs,
+ * test/escape/setuid.test.ts). A `run` entry swapped since the check for a symlink to
  * `/` or to a directory would otherwise be granted read + execute on that whole tree. Throws PATH_CHANGED; a program
  * that is gone is dropped (nothing to grant, and the plugin's exec fails on its own).
  */
@@ -75,7 +76,7 @@ export function launchPrograms(run: readonly string[], pathVar?: string): string
     if (!p) return []
     const st = statSync(p, { throwIfNoEntry: false })
     const problem = !st ? 'is gone' : st.isDirectory() ? 'is a directory' : !st.isFile() ? 'is not a regular file'
-      : (st.mode & 0o111) === 0 ? 'is not executable' : (st.mode & 0o6000) !== 0 ? 'is setuid or setgid' : undefined
+      : (st.mode & 0o111) === 0 ? 'is not executable' : undefined
     if (!problem) return [p]
     throw new AppError(ErrorCode.PathChanged, `run program ${c} is no longer a program: it resolves to ${p}, which ${problem}; refusing to start`,
       { entry: c, resolved: p, problem })
