@@ -7,7 +7,8 @@
  *   renamed into place would be granted read as the plugin's own;
  * - a directory above the plugin directory swapped for a symlink (the plugin directory itself untouched);
  * - a `run` program swapped, after its check, for a symlink to `/`: read + execute on the whole filesystem;
- * each refused PATH_CHANGED before the plugin runs; and a plugin whose directory is untouched still runs.
+ * each refused PATH_CHANGED before the plugin runs; and, the engine's early check out of the way (the swap made between
+ * the prepared launch and its start), the launcher itself refuses a plugin directory swapped for a symlink.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
@@ -15,6 +16,9 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, renameSync,
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { loadManifest } from '../../sandbox/plugins/registry.ts'
+import { prepareLaunch } from '../../sandbox/process/isolation.ts'
+import { createWorkspace } from '../../sandbox/process/workspace.ts'
+import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { LAUNCHERS, runAttack } from './harness.ts'
 
 const SECRET = 'PINNED-PATHS-SECRET-41d7'
@@ -38,6 +42,28 @@ function plugin(dir: string, name: string) {
   writeFileSync(join(dir, 'index.ts'), PLUGIN_TS)
   for (const f of ['plugin.yaml', 'index.ts']) chmodSync(join(dir, f), 0o644)
   return loadManifest(dir)
+}
+
+/** Prepares a launch (every pin taken now), lets `swap` change the filesystem, then starts it as the runner does. */
+async function launchAfter(launcher: 'native' | 'bun', p: LoadedPlugin, path: string, swap: () => void) {
+  const ws = createWorkspace(srv)
+  try {
+    const { id, tmpDir } = ws.newAttempt()
+    const env = { AUTOKESTRA_RESULT_FILE: join(tmpDir, '.result.json'), TMPDIR: tmpDir, HOME: tmpDir }
+    const launch = await prepareLaunch({
+      plugin: p, permissions: {}, env, tmpDir, startDir: ws.startDir, mode: 'strict', id,
+      limits: { memoryMb: 256, cpuSeconds: 5, maxProcesses: 8 }, bootPath: resolve(import.meta.dir, '../../sandbox/sdk/boot.ts'),
+    }, undefined, { launcher })
+    swap()
+    const proc = Bun.spawn(launch.argv, { env: launch.env, cwd: launch.cwd, stdio: ['pipe', 'pipe', 'pipe', ...(launch.fds ?? [])] })
+    launch.attach(proc.pid)
+    proc.stdin.write(JSON.stringify({ protocol: 1, action: 'read', input: { path }, context: { executionId: 'e', workflowId: 'w', taskId: 't', attempt: 1, source: 's' } }))
+    await proc.stdin.end()
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+    await launch.finish()
+    const result = await Bun.file(env.AUTOKESTRA_RESULT_FILE).text().catch(() => '')
+    return { code, text: out + err + result, err }
+  } finally { ws.remove() }
 }
 
 describe.if(process.getuid?.() === 0)('every path a launch grants is the one the engine checked', () => {
@@ -109,6 +135,22 @@ describe.if(process.getuid?.() === 0)('every path a launch grants is the one the
       const after = await runAttack(p, 'read', { path: secretFile }, { launcher, permissions })
       expect(after.text).not.toContain(SECRET)
       expect(after.outcome).toMatchObject({ ok: false, error: { code: 'PATH_CHANGED', message: expect.stringContaining('is a directory') } })
+    }, 60_000)
+
+    it(`the launcher refuses a plugin directory swapped for a symlink after the launch was prepared (${launcher})`, async () => {
+      const dir = join(srv, `late-${launcher}`, 'late')
+      const p = plugin(dir, 'late')
+      try {
+        const r = await launchAfter(launcher, p, secretFile, () => {
+          renameSync(dir, `${dir}.loaded`)
+          symlinkSync(srv, dir)
+        })
+        expect(r.text).not.toContain(SECRET)
+        expect({ code: r.code, err: r.err }).toMatchObject({ code: 125, err: expect.stringContaining(`${dir} changed since it was checked: it goes through a symbolic link`) })
+      } finally {
+        rmSync(dir, { force: true })
+        renameSync(`${dir}.loaded`, dir)
+      }
     }, 60_000)
   }
 })
