@@ -1,6 +1,7 @@
 /** The container definition: every confinement knob set, mounts limited to grants, network only when granted. */
 
 import { describe, expect, it } from 'bun:test'
+import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import type { LoadedPlugin } from '../manifest.ts'
 import type { RunRequest } from '../runner.ts'
 import { containerSpec } from './container-spec.ts'
@@ -24,7 +25,8 @@ describe('docker container spec', () => {
   it('locks the container down by default', () => {
     const { spec } = containerSpec(req(), input, () => true)
     expect(spec.User).toBe('65534:65534')
-    expect(spec.Entrypoint).toEqual(['bun', '/opt/autokestra/sdk/boot.ts', '/plugin/src/index.ts'])
+    // Bun reads no bunfig.toml, tsconfig or .env from /plugin (the working dir): a preload would run before the mount check.
+    expect(spec.Entrypoint).toEqual(['bun', ...BUN_START_FLAGS, '/opt/autokestra/sdk/boot.ts', '/plugin/src/index.ts'])
     expect(spec.Labels).toMatchObject({ 'autokestra.task': 'fetch', 'autokestra.execution': 'e1', 'autokestra.attempt': '2' })
     expect(spec.HostConfig).toMatchObject({
       NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'],
@@ -62,6 +64,13 @@ describe('docker container spec', () => {
     const { spec } = containerSpec(req({ plugin: exec }), input, () => true)
     expect(spec.Entrypoint).toEqual(['/plugin/run.sh'])
     expect((spec.Env ?? []).some((e) => e.startsWith('AUTOKESTRA_SANDBOX='))).toBe(false)
+  })
+
+  it('starts an exec plugin behind the exec gate when the image has bun, and mounts the plugin dir as loaded', () => {
+    const exec = { ...plugin, manifest: { ...plugin.manifest, runtime: 'exec' as const, entry: 'run.sh' }, entryPath: '/plugins/demo/run.sh' }
+    const { spec } = containerSpec(req({ plugin: exec }), { ...input, execGate: true, pluginDir: '/srv/real/demo' }, () => true)
+    expect(spec.Entrypoint).toEqual(['bun', ...BUN_START_FLAGS, '/opt/autokestra/sdk/exec-gate.ts', '/plugin/run.sh'])
+    expect(spec.HostConfig?.Mounts?.[0]).toMatchObject({ Source: '/srv/real/demo', Target: '/plugin', ReadOnly: true })
   })
 
   it('refuses an entry outside the plugin directory', () => {
