@@ -76,7 +76,8 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
 function spareKey(req: RunRequest): SpareKey {
   const { plugin, permissions, env } = req
   const pins = pinPaths(grantPaths(permissions))
-  return { id: JSON.stringify([plugin.dir, plugin.entryPath, permissions, env, pins]), plugin, permissions, env, pins }
+  // The plugin directory's pin too: a spare confined to the directory as one load found it serves no later load's.
+  return { id: JSON.stringify([plugin.dir, plugin.dirPin ?? null, plugin.entryPath, permissions, env, pins]), plugin, permissions, env, pins }
 }
 
 /**
