@@ -76,7 +76,7 @@ describe.if(process.getuid?.() === 0)('review 2: a live engine in another pid na
 
     // Engine B: same host name, same data dir, its own pid namespace (and /proc). createEngine recovers before
     // `resume` prints, so by its first line B has claimed whatever it judged abandoned.
-    const b = Bun.spawn(['unshare', '--pid', '--fork', '--mount-proc', 'bun', CHILD, dir, 'resume'], { cwd: root, stdout: 'pipe', stderr: 'ignore' })
+    const b = Bun.spawn(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bun', CHILD, dir, 'resume'], { cwd: root, stdout: 'pipe', stderr: 'ignore' })
     procs.push(b)
     const bOut = lines(b)
     expect(await until(() => bOut.some((e) => 'resuming' in e), 20_000)).toBe(true)

@@ -47,7 +47,7 @@ afterAll(async () => {
 })
 
 test('a live engine in another pid namespace keeps its running container and its work dir through a sweep', async () => {
-  const engine = Bun.spawn(['unshare', '--pid', '--fork', '--mount-proc', 'bun', ENGINE], { cwd: join(import.meta.dir, '../..'), stdout: 'pipe', stderr: 'ignore' })
+  const engine = Bun.spawn(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bun', ENGINE], { cwd: join(import.meta.dir, '../..'), stdout: 'pipe', stderr: 'ignore' })
   procs.push(engine)
   const taskId = await taskIdFrom(engine.stdout)
   made.push(`${TASK_LABEL}=${taskId}`)
