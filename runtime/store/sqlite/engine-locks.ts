@@ -1,16 +1,14 @@
 /**
  * The liveness proof of the engines registered through one SQLite handle (runtime/liveness-lock.ts): one lock file
- * per engine id in `<database>-engines/`, beside the database every engine sharing it can reach, held for as long as
- * the engine's lease (or its process) lives. Another engine reads it to tell a dead owner from a live one in any
- * pid namespace; the pid in an owner id is never consulted.
+ * per engine id, `<database>-engine-<hash of the id>.lock` (0600, in the private data dir), beside the database every
+ * engine sharing it can reach, held for as long as the engine's lease (or its process) lives. Another engine reads
+ * it to tell a dead owner from a live one in any pid namespace; the pid in an owner id is never consulted.
  */
 
 import { createHash } from 'node:crypto'
 import { unlinkSync } from 'node:fs'
-import { join } from 'node:path'
 import type { FileLock } from '../../file-lock.ts'
 import { holdLivenessLock, probeLiveness } from '../../liveness-lock.ts'
-import { ensurePrivateDir, type WarnFn } from '../../private-files.ts'
 import type { EngineLiveness } from '../types.ts'
 
 const unlinkQuietly = (file: string) => { try { unlinkSync(file) } catch { /* already gone */ } }
@@ -18,23 +16,22 @@ const unlinkQuietly = (file: string) => { try { unlinkSync(file) } catch { /* al
 export class EngineLocks {
   private readonly held = new Map<string, FileLock>()
 
-  /** `dir`: where the lock files live (undefined for an in-memory database, which nothing else can share). */
-  constructor(private readonly dir: string | undefined, private readonly warn: WarnFn) {}
+  /** `database`: the database file (undefined for an in-memory database, which nothing else can share). */
+  constructor(private readonly database: string | undefined) {}
 
   /** The lock file of engine `id` (a hash: ids hold host names and slashes). */
   private fileOf(id: string): string | undefined {
-    return this.dir === undefined ? undefined : join(this.dir, `${createHash('sha256').update(id).digest('hex').slice(0, 32)}.lock`)
+    return this.database === undefined ? undefined : `${this.database}-engine-${createHash('sha256').update(id).digest('hex').slice(0, 32)}.lock`
   }
 
   /**
-   * Holds engine `id`'s proof. Best effort: without one (the directory cannot be made, another handle holds the same
-   * id) the engine is only ever `unknown` to others, which waits for its lease to expire — the safe side.
+   * Holds engine `id`'s proof. Best effort: without one (the file cannot be made, another handle holds the same id)
+   * the engine is only ever `unknown` to others, which waits for its lease to expire — the safe side.
    */
   hold(id: string): void {
     const file = this.fileOf(id)
     if (!file || this.held.has(id)) return
     try {
-      ensurePrivateDir(this.dir!, 'engine lock directory', this.warn)
       const lock = holdLivenessLock(file, 'engine lock file')
       if (lock) this.held.set(id, lock)
     } catch { /* no proof: see above */ }

@@ -9,7 +9,6 @@ import type { Database } from 'bun:sqlite'
 import { ErrorCode } from '../../errors.ts'
 import type { CommitBatch, CommitOutcome, CommitRequest, TransitionResult } from '../checkpoint.ts'
 import { WriteHealth } from '../health.ts'
-import { warnOnStderr, type WarnFn } from '../../private-files.ts'
 import type {
   AuditRepository, CronFireRepository, EngineRepository, ExecutionRepository, LogRepository, PluginGrantRepository,
   SecretRepository, Store, WorkflowRepository,
@@ -56,9 +55,9 @@ export class SqliteStore implements Store {
   private closed = false
 
   /** `db` is this backend's own: SQLite-specific tests reach it here; nothing outside runtime/store/sqlite/ does. */
-  constructor(readonly db: Database, readonly path: string, now: () => number = Date.now, warn: WarnFn = warnOnStderr) {
+  constructor(readonly db: Database, readonly path: string, now: () => number = Date.now) {
     this.health = new WriteHealth(now)
-    this.engineLocks = new EngineLocks(path === ':memory:' ? undefined : `${path}-engines`, warn)
+    this.engineLocks = new EngineLocks(path === ':memory:' ? undefined : path)
     const locks = this.engineLocks
     this.baseSync = db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()?.synchronous ?? 1
     this.writer = new CheckpointWriter(db)
@@ -229,7 +228,7 @@ export class SqliteStore implements Store {
 
 /** Opens (creating and migrating when needed) the SQLite store at `path`. */
 export function openSqliteStore(path: string, opts?: OpenOptions): SqliteStore {
-  return new SqliteStore(openDatabase(path, opts), path, Date.now, opts?.onWarn)
+  return new SqliteStore(openDatabase(path, opts), path)
 }
 
 export type { OpenOptions } from './db.ts'
