@@ -6,13 +6,15 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { tryLockFile, type FileLock } from '../runtime/file-lock.ts'
-import { isAlive } from './pidfile.ts'
+import { isAlive, ownPidNamespace } from './pidfile.ts'
 
 /** What the lock file says about its holder (written by the holder: its pid at once, its URL once it listens). */
 export interface LockHolder {
   pid: number
   startedAt: number
   url?: string
+  /** The holder's pid namespace (`pid:[inode]`): `pid` names the server only from a process that shares it. */
+  pidNs?: string
 }
 
 /** The data dir lock of one server; `release` returns true when it was the process's last server on the dir. */
@@ -43,7 +45,8 @@ export function lockDataDir(dataDir: string, now = Date.now()): DataDirLock {
   else {
     const lock = tryLockFile(file, 'server lock file')
     if (!lock) throw conflict(file, readHolder(file))
-    entry = { lock, holder: { pid: process.pid, startedAt: now }, count: 1 }
+    const pidNs = ownPidNamespace()
+    entry = { lock, holder: { pid: process.pid, startedAt: now, ...(pidNs ? { pidNs } : {}) }, count: 1 }
     heldHere.set(file, entry)
     lock.describe(`${JSON.stringify(entry.holder)}\n`)
   }

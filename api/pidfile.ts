@@ -1,5 +1,5 @@
 /** The server's pid file and log file in the data dir: written on listen, removed on stop, read by `server stop|status`. */
-import { existsSync, readFileSync, unlinkSync } from 'node:fs'
+import { existsSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Config } from '../runtime/config/index.ts'
 import { writePrivateFile } from '../runtime/private-files.ts'
@@ -51,4 +51,12 @@ export function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+/**
+ * This process's pid namespace (`pid:[inode]`, '' where it cannot be read): a pid means something here only when
+ * the process that wrote it shares it.
+ */
+export function ownPidNamespace(): string {
+  try { return readlinkSync('/proc/self/ns/pid') } catch { return '' }
 }

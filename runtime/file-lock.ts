@@ -4,7 +4,7 @@
  * included, so a lock never outlives its holder and needs no staleness check.
  */
 import { dlopen, FFIType, read } from 'bun:ffi'
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 import { AppError, ErrorCode } from './errors.ts'
 import { engineUid } from './private-files.ts'
 
@@ -82,5 +82,49 @@ export function tryLockFile(file: string, what: string): FileLock | undefined {
       held = false
       closeSync(fd)
     },
+  }
+}
+
+/** What a probe found at a lock file: see `probeLockFile`. */
+export type LockProbe =
+  | { state: 'missing' }
+  /** Not a regular file, a symbolic link, or another user's: it proves nothing. */
+  | { state: 'refused' }
+  /** Another open file description holds it: its holder lives. */
+  | { state: 'held' }
+  /** Nobody held it; the probe does now, with what the file says (its last holder wrote it), until `release`. */
+  | { state: 'free'; content: string; release(): void }
+
+/** How much of a lock file a probe reads (a holder writes one short JSON line). */
+const PROBE_READ_BYTES = 4096
+
+/**
+ * Looks at someone else's lock file without creating it: opened read-only, never through a symbolic link, without
+ * blocking (a FIFO planted there does not stall the probe), checked to be a regular file this user owns, then
+ * try-locked. A free lock stays held by the probe until released, so whatever the caller removes meanwhile cannot
+ * race a new holder of the same file.
+ */
+export function probeLockFile(file: string): LockProbe {
+  let fd: number
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? { state: 'missing' } : { state: 'refused' }
+  }
+  let keep = false
+  try {
+    const st = fstatSync(fd)
+    const uid = engineUid()
+    if (!st.isFile() || (uid !== undefined && st.uid !== uid)) return { state: 'refused' }
+    if (lib().flock(fd, LOCK_EX | LOCK_NB) !== 0) return lib().errno() === EWOULDBLOCK ? { state: 'held' } : { state: 'refused' }
+    const buf = Buffer.alloc(PROBE_READ_BYTES)
+    const content = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0))
+    keep = true
+    let held = true
+    return { state: 'free', content, release: () => { if (held) { held = false; closeSync(fd) } } }
+  } catch {
+    return { state: 'refused' }
+  } finally {
+    if (!keep) closeSync(fd)
   }
 }

@@ -2,7 +2,9 @@
  * Execution ownership as leases, on real engines and a real SQLite file: an engine takes over an execution only
  * once its owner's lease is gone or expired (a live process does not keep an expired lease), a live lease is left
  * alone even past the TTL while its heartbeat renews it, and a graceful stop ends the lease so the next engine
- * resumes at once.
+ * resumes at once. The pid in an owner id never decides (review 2, liveness across pid namespaces): a dead engine
+ * whose pid now names a live process (pid reuse) is gone at once, because its liveness proof is free; an engine
+ * whose pid names nothing here (another pid namespace) but that left no proof keeps its lease until it expires.
  */
 
 import { afterEach, describe, expect, it } from 'bun:test'
@@ -12,7 +14,7 @@ import { join } from 'node:path'
 import { createEngine, type Engine } from '../actors/engine.ts'
 import { openSqliteStore, type SqliteStore } from '../runtime/store/sqlite/store.ts'
 import { effectKey, effects, testConfig, workflow } from './helpers/engine.ts'
-import { createExecutions } from './helpers/store.ts'
+import { createExecutions, sqliteOf } from './helpers/store.ts'
 import { waitUntil } from './server-helpers.ts'
 import { removeEffects } from './storage-helpers.ts'
 
@@ -102,5 +104,35 @@ describe('execution leases', () => {
     const second = await start(config, { ttlMs: 3_600_000, renewMs: 60_000 })
     expect((await second.waitFor(ex.id)).state).toBe('SUCCESS')
     expect((await store.executions.listActive())).toEqual([])
+  })
+
+  it('pid reuse: a dead engine whose pid now names a live process (pid 1, its real start time) is gone at once', async () => {
+    const { config, store } = setup()
+    // Its own handle, closed as its process's death closes it: the proof is dropped, the lease row (an hour) stays.
+    const owner = liveOwner()
+    const dying = openSqliteStore(config.storage.path)
+    await dying.engines.register({ id: owner, host: hostname(), pid: 1, startedAt: 1, leaseUntil: Date.now() + 3_600_000 }, 1)
+    await createExecutions(dying, [{ id: 'ex_reused', workflow: hello }], 1, owner)
+    await dying.close()
+    const next = await start(config)
+    expect((await next.waitFor('ex_reused')).state).toBe('SUCCESS')
+    expect((await store.engines.list()).map((e) => e.id)).not.toContain(owner)
+  })
+
+  it('a pid this process cannot see (as in another pid namespace) is no proof of death: without a proof the lease decides', async () => {
+    const { config, store } = setup()
+    // A row with no liveness proof (as an engine of an older version leaves): its pid names no process here.
+    const owner = `${hostname()}/999999999/0/1`
+    sqliteOf(store).db.query('INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(owner, hostname(), 999999999, 1, 1, Date.now() + 3_600_000)
+    await createExecutions(store, [{ id: 'ex_unseen', workflow: hello }], 1, owner)
+    const first = await start(config)
+    expect(first.stats().queuedExecutions + first.stats().runningExecutions).toBe(0)
+    expect({ owner: (await store.executions.listActive())[0]?.owner, lease: (await store.engines.list()).some((e) => e.id === owner) })
+      .toEqual({ owner, lease: true })
+    await first.shutdown({ graceMs: 0 })
+    await store.engines.renew(owner, 2, Date.now() - 1) // its lease runs out: now it is taken over
+    const second = await start(config)
+    expect((await second.waitFor('ex_unseen')).state).toBe('SUCCESS')
   })
 })

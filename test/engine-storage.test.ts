@@ -60,9 +60,12 @@ describe('the engine on a store that refuses writes', () => {
     const store = openSqliteStore(config.storage.path)
     try {
       const wf = workflow('id: orphan\ntasks:\n  - { id: a, type: core/log.info, inputs: { message: resumed } }\n')
-      // An execution an engine that is gone (no such pid) left RUNNING; its lease row says it is still live.
+      // An execution an engine that is gone left RUNNING; its lease row says it is still live. It registered through
+      // a handle of its own, closed here as its process's death closes it: its liveness proof is dropped, the row stays.
       const gone = `${hostname()}/999999999/0/1`
-      await store.engines.register({ id: gone, host: hostname(), pid: 999999999, startedAt: 1, leaseUntil: Date.now() + 3_600_000 }, 1)
+      const dead = openSqliteStore(config.storage.path)
+      await dead.engines.register({ id: gone, host: hostname(), pid: 999999999, startedAt: 1, leaseUntil: Date.now() + 3_600_000 }, 1)
+      await dead.close()
       await createExecutions(store, [{ id: 'ex_orphan', workflow: wf, revision: 0 }], 1, gone)
       await store.commit({ at: 2, owner: gone, requests: [{ transitions: [{ kind: 'execution', executionId: 'ex_orphan', to: 'RUNNING' }] }] })
       refuseWrites(store.db, true)

@@ -1,7 +1,7 @@
 /**
  * One server per data dir and per port, through the real CLI (review finding 7, class "two servers silently
  * share something"): the variants of test/review-two-servers.test.ts nobody listed — the refusal's message and
- * exit code, `--detach`, a stale pid file naming a live process, the lock after kill -9, `workflow run` beside a
+ * exit code, `--detach`, a stale pid file naming a live process (never signalled by `server stop`), the lock after kill -9, `workflow run` beside a
  * server, and two servers on one port with different data dirs (Elysia asks Bun for SO_REUSEPORT).
  */
 
@@ -98,6 +98,27 @@ describe('one server per data dir (finding 7)', () => {
     const b = await serve(cfg, port)
     expect(JSON.parse(readFileSync(pidFile, 'utf8')).pid).toBe(b.proc.pid)
     expect(await b.stop()).toBe(0)
+  }, 60_000)
+
+  it('server stop signals only the pid the data dir lock proves is the server: a stale pid file naming a live process is NOT_FOUND, nothing signalled', async () => {
+    const dir = newDir()
+    const port = freePort()
+    const cfg = config(dir, port)
+    const a = await serve(cfg, port)
+    a.proc.kill('SIGKILL')
+    await a.proc.exited
+    // Its pid now belongs to another live process (pid reuse after the crash; or, from another pid namespace, the
+    // pid a server there wrote names an unrelated process here).
+    const bystander = Bun.spawn(['sleep', '60'])
+    try {
+      writeFileSync(join(dir, 'data', 'autokestra.pid'), `${JSON.stringify({ pid: bystander.pid, url: `http://127.0.0.1:${port}`, startedAt: 0 })}\n`, { mode: 0o600 })
+      const r = await cli(['server', 'stop', '-c', cfg, '--json'])
+      expect({ code: r.code, error: oneJson(r).error?.code, bystanderAlive: bystander.exitCode === null && bystander.signalCode === null })
+        .toEqual({ code: 4, error: 'NOT_FOUND', bystanderAlive: true })
+    } finally {
+      bystander.kill('SIGKILL')
+      await bystander.exited
+    }
   }, 60_000)
 })
 

@@ -1,11 +1,14 @@
 /**
  * This engine's lease on the executions it drives (runtime/store/store.ts, EngineRepository): its owner id, the
  * registration and the heartbeat that renews it, and which other engines are gone. An execution is taken over
- * only when its owner's lease is gone or expired — and, on one host, at once when the owner's process is dead,
- * so a restart after `kill -9` resumes everything without waiting out the lease, while a second live engine on
- * the same database never drives another's execution.
+ * only when its owner's lease is gone or expired — and at once when the store proves its owner dead (its liveness
+ * lock is free: a restart after `kill -9` resumes everything without waiting out the lease). A pid never decides:
+ * an engine in another pid namespace is invisible here, a reused pid looks alive, so whatever the store cannot
+ * prove dead keeps its lease until it expires, and a second live engine on the same database never drives another's
+ * execution.
  */
 
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import type { Clock } from '../../runtime/clock.ts'
@@ -23,33 +26,27 @@ export const DEFAULT_LEASE: LeaseTiming = { ttlMs: 30_000, renewMs: 10_000 }
 /** How soon a registration the store refused is tried again. */
 const REGISTER_RETRY_MS = 1000
 
-/** The process start time (clock ticks since boot), which tells a live pid from a reused one. */
-function startTime(pid: number): string | undefined {
+/** This process's start time (clock ticks since boot), for the owner id: information for an operator, never a proof. */
+function ownStartTime(): string {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync('/proc/self/stat', 'utf8')
     // Field 22; the command name (field 2) may hold spaces, so count from its closing parenthesis.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '0'
   } catch {
-    return undefined
+    return '0'
   }
 }
 
 let engines = 0
 
-/** A new owner id for an engine of this process: `host/pid/process-start/n` (unique even for two engines in one process). */
-export function newOwnerId(): string {
-  return `${hostname()}/${process.pid}/${startTime(process.pid) ?? '0'}/${++engines}`
-}
-
 /**
- * Whether the engine behind an owner id is certainly gone: same host, and its process is not running (or the
- * pid was reused by another process). Other hosts cannot be checked here: their leases expire instead.
+ * A new owner id for an engine of this process: `host/pid/process-start/n/nonce`. Host, pid and start time say
+ * where it ran; the random nonce makes it unique even between two engines with the same pid and start time in two
+ * pid namespaces of one host (two containers' pid 1), which would otherwise share an identity and both pass the
+ * fence.
  */
-export function ownerProcessGone(id: string): boolean {
-  const [host, pid, start] = id.split('/')
-  if (!host || !pid || start === undefined || host !== hostname()) return false
-  if (Number(pid) === process.pid) return false // this process: its engines end their leases themselves
-  return startTime(Number(pid)) !== start
+export function newOwnerId(): string {
+  return `${hostname()}/${process.pid}/${ownStartTime()}/${++engines}/${randomBytes(6).toString('hex')}`
 }
 
 /** Registers this engine, renews its lease with one heartbeat, and finds the engines that are gone. */
@@ -67,14 +64,15 @@ export class Lease {
   }
 
   /**
-   * Ends the lease of every engine on this host whose process is gone, so their executions can be claimed now
-   * instead of after their lease runs out; returns the live leases of the others (owner → until).
+   * Ends the lease of every engine the store proves dead, so their executions can be claimed now instead of after
+   * their lease runs out; returns the leases of the others (owner → until), which only their expiry ends — the
+   * engines alive, and those the store cannot judge (`unknown` counts as alive).
    */
   async reapDead(): Promise<Map<string, number>> {
     const live = new Map<string, number>()
     for (const e of await this.store.engines.list()) {
       if (e.id === this.owner) continue
-      if (ownerProcessGone(e.id)) await this.store.engines.release(e.id)
+      if ((await this.store.engines.liveness(e.id)) === 'gone') await this.store.engines.release(e.id)
       else live.set(e.id, e.leaseUntil)
     }
     return live

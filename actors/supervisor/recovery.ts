@@ -1,8 +1,8 @@
 /**
  * Crash recovery (invariant 3). The rule is a pure function of a stored snapshot: a task interrupted while
  * RUNNING is given back (PENDING) if attempts remain, else FAILED with INTERRUPTED; SUCCESS never reruns. Around it:
- * taking over, at start, the executions whose engine is gone (its lease ended, expired, or its process is dead on
- * this host), and recovering the executions of a worker that crashed.
+ * taking over, at start, the executions whose engine is gone (its lease ended or expired, or the store proves its
+ * process dead: lease.ts), and recovering the executions of a worker that crashed.
  */
 
 import type { Clock } from '../../runtime/clock.ts'
@@ -72,8 +72,9 @@ export class Recovery {
   constructor(private readonly deps: RecoveryDeps) {}
 
   /**
-   * Resumes every non-terminal execution whose engine is gone: its lease ended or expired, or its process is dead
-   * on this host. Executions a live engine holds (a second server, a `workflow run` on the same file) stay its own.
+   * Resumes every non-terminal execution whose engine is gone: its lease ended or expired, or the store proves its
+   * process dead (never judged by a pid). Executions a live engine holds (a second server, a `workflow run` on the
+   * same file, in any pid namespace) stay its own.
    * When the store cannot be written it serves what it has and tries again every second.
    */
   async onStart(): Promise<void> {

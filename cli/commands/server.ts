@@ -3,8 +3,8 @@ import { closeSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CAC } from 'cac'
 import { call, createClient } from '../../api/client.ts'
-import { dataDirHolder } from '../../api/data-dir-lock.ts'
-import { isAlive, readPidFile, runtimePaths } from '../../api/pidfile.ts'
+import { dataDirHolder, lockFileOf } from '../../api/data-dir-lock.ts'
+import { isAlive, ownPidNamespace, readPidFile, runtimePaths } from '../../api/pidfile.ts'
 import { requireApiKeys, startServer, stopOnSignals } from '../../api/server.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
@@ -91,11 +91,12 @@ async function startDetached(g: GlobalOptions): Promise<void> {
 
 async function stop(g: GlobalOptions): Promise<void> {
   const config = configOf(g)
-  const { pidFile } = runtimePaths(config)
+  const { pidFile, dataDir } = runtimePaths(config)
   const info = readPidFile(pidFile)
   if (!info || !isAlive(info.pid)) {
     throw new AppError(ErrorCode.NotFound, `no server running for this data dir (no live pid in ${pidFile})`, { pidFile })
   }
+  if (config.storage.path !== ':memory:') refuseUnprovenPid(info.pid, dataDir, pidFile)
   process.kill(info.pid, 'SIGTERM')
   const deadline = (config.server.shutdownGraceSeconds + 15) * 1000
   const gone = await until(deadline, () => (isAlive(info.pid) ? undefined : true))
@@ -103,6 +104,25 @@ async function stop(g: GlobalOptions): Promise<void> {
     throw new AppError(ErrorCode.Internal, `server pid ${info.pid} did not stop within ${deadline / 1000}s`, { pid: info.pid })
   }
   emit({ status: 'stopped', pid: info.pid }, { json: g.json, human: (r) => `autokestra stopped (pid ${r.pid})` })
+}
+
+/**
+ * The pid file is only information: a server killed with -9 leaves it, and its pid may belong to another process
+ * since; a server in another pid namespace wrote a pid that names something else here. Only the data dir lock
+ * proves which process is the server (held while it lives, and its holder wrote its own pid and pid namespace),
+ * so nothing else is ever signalled.
+ */
+function refuseUnprovenPid(pid: number, dataDir: string, pidFile: string): void {
+  const holder = dataDirHolder(dataDir)
+  if (!holder || holder.pid !== pid) {
+    throw new AppError(ErrorCode.NotFound, `no server running for this data dir: ${pidFile} names pid ${pid}, but ` +
+      `${holder ? `the server holding ${lockFileOf(dataDir)} is pid ${holder.pid}` : `nothing holds ${lockFileOf(dataDir)}`} ` +
+      `(the pid file is stale; pid ${pid} is another process)`, { pidFile, pid })
+  }
+  if (holder.pidNs !== undefined && holder.pidNs !== ownPidNamespace()) {
+    throw new AppError(ErrorCode.Conflict, `the server on this data dir runs in another pid namespace (${holder.pidNs}), where ` +
+      `its pid is ${pid}: stop it from there (here that pid is another process)`, { pid, pidNamespace: holder.pidNs })
+  }
 }
 
 async function status(g: GlobalOptions): Promise<void> {

@@ -3,7 +3,7 @@
  * own factory (runtime/store/sqlite/contract.test.ts). A new backend passes this unchanged: transition rules,
  * idempotent re-apply, batching with per-request isolation, durable commits, newest-first log pages, the cron
  * fire's unique key under two concurrent creators, restart (the one way out of a terminal state) and replay
- * creation, leases (claim, renew, expiry, takeover, fencing), concurrent writers on one database, labels and
+ * creation, leases (claim, renew, expiry, takeover, fencing, liveness proofs), concurrent writers on one database, labels and
  * per-workflow concurrency (contract-flow.ts), and storage faults as STORAGE_UNAVAILABLE. One file on purpose (~300
  * lines): a backend runs the whole contract with one call, and reads it in one place.
  */
@@ -351,6 +351,21 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         await other.engines.register(engine(owner, 10_000), 1)
         const rival = owner === 'B' ? 'C' : 'B'
         expect((await claim(other, rival, 2)).results[0]![0]).toMatchObject({ ok: false, error: { code: 'CONFLICT' } })
+      })
+      it('liveness: alive while the registering handle holds it (seen from any handle), gone once it closed without release, unknown without proof', async () => {
+        const other = await open()
+        const dying = await db.open() // closed below, as its engine's death would close it
+        await dying.engines.register(engine('D', 10_000), 0)
+        expect([await store.engines.liveness('D'), await other.engines.liveness('D'), await dying.engines.liveness('D')]).toEqual(['alive', 'alive', 'alive'])
+        expect(await store.engines.liveness('never-registered')).toBe('unknown')
+        await dying.close()
+        expect(await store.engines.liveness('D')).toBe('gone')
+        expect((await store.engines.list()).map((e) => e.id)).toEqual(['D']) // the proof goes with the handle, the row stays
+        await store.engines.release('D')
+        expect(await store.engines.list()).toEqual([])
+        await other.engines.register(engine('E', 10_000), 0)
+        await other.engines.release('E') // a graceful stop: its proof goes with its row
+        expect(await store.engines.liveness('E')).not.toBe('alive')
       })
     })
 

@@ -12,7 +12,7 @@ import type { Workflow } from '../workflow/model.ts'
 import type { CommitBatch, CommitOutcome } from './checkpoint.ts'
 import type { WriteHealth } from './health.ts'
 import type {
-  ActiveExecution, AuditRecord, CronFire, EngineRecord, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery,
+  ActiveExecution, AuditRecord, CronFire, EngineLiveness, EngineRecord, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery,
   ListLogsQuery, LogPage, Page, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord,
 } from './types.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
@@ -110,15 +110,27 @@ export interface PluginGrantRepository {
  * Engine leases. An engine registers itself, renews its lease with one heartbeat (however many executions it
  * holds), and gives it up when it stops. An execution belongs to the engine named in its `owner`; a `claim`
  * transition takes it over only once that engine's lease is gone or expired, so two live engines never drive
- * one execution, and a commit is fenced by its owner (CommitBatch.owner).
+ * one execution, and a commit is fenced by its owner (CommitBatch.owner). A lease ends early only when the store
+ * proves its engine dead (`liveness`): never from a pid, which another pid namespace hides or a new process reuses.
  */
 export interface EngineRepository {
-  /** Registers (or re-registers) an engine with a lease until `leaseUntil`. */
+  /**
+   * Registers (or re-registers) an engine with a lease until `leaseUntil`, and holds the proof that it lives for as
+   * long as this handle stays open and its process lives, until `release` (SQLite: a flock beside the database).
+   * Only the engine itself registers its id.
+   */
   register(e: Omit<EngineRecord, 'heartbeatAt'>, now: number): Promise<void>
   /** Extends the lease; false when the engine's row is gone (another engine declared it dead): register again. */
   renew(id: string, now: number, leaseUntil: number): Promise<boolean>
   list(): Promise<EngineRecord[]>
-  /** Ends a lease now (shutdown, or an engine found dead): its executions can be claimed at once. */
+  /**
+   * Whether engine `id` provably lives (`alive`: its proof is held, by any process sharing this store), provably died
+   * (`gone`: its proof was dropped, which only its release, its handle's close or its process's death does), or
+   * cannot be told (`unknown`: it held no proof, e.g. an older engine or one on another host). Only `gone` may end
+   * another engine's lease before it expires.
+   */
+  liveness(id: string): Promise<EngineLiveness>
+  /** Ends a lease now (shutdown, or an engine found dead) and drops its proof: its executions can be claimed at once. */
   release(id: string): Promise<void>
 }
 

@@ -221,7 +221,7 @@ export interface CronFire {
  * renewed by its heartbeat. Issue 19's node registry is this table.
  */
 export interface EngineRecord {
-  /** The lease owner id (`host/pid/process-start`, unique per process). */
+  /** The lease owner id (`host/pid/process-start/n/nonce`, unique per engine; the pid in it is only information). */
   id: string
   host: string
   pid: number
@@ -229,3 +229,9 @@ export interface EngineRecord {
   heartbeatAt: number
   leaseUntil: number
 }
+
+/**
+ * What a store can prove about an engine's process (EngineRepository.liveness): `alive` and `gone` are proofs that
+ * hold in any pid namespace; `unknown` (no proof either way) counts as alive, and only the lease's expiry ends it.
+ */
+export type EngineLiveness = 'alive' | 'gone' | 'unknown'

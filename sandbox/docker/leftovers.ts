@@ -1,69 +1,113 @@
 /**
  * What a docker runner leaves when its engine dies (kill -9, OOM, power): its containers and their host work dirs.
- * Every container is labelled with the engine instance that owns it (host, boot, pid, process start time) and its
- * deadline; every work dir's name carries the instance's pid and start time. A new docker runner removes the
- * containers and work dirs of instances that are gone, and containers of another host once long past their deadline.
+ * Each engine process keeps one instance dir, `<tmp>/autokestra-docker-i<random>/`, holding a liveness lock (`.alive`,
+ * runtime/liveness-lock.ts) it holds for its life and its work dirs. Every container is labelled with the instance
+ * (host, boot, pid, start time, and the path of that lock) and its deadline. A new docker runner removes the
+ * containers and instance dirs whose lock proves their engine gone — never judged by a pid, which another pid
+ * namespace hides and a new process reuses — and a container whose engine it cannot judge (another host, another
+ * mount namespace, a label without a lock) only once long past its deadline.
  */
 
 import type Dockerode from 'dockerode'
-import { lstatSync, readdirSync, readFileSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
-import { hostname, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join } from 'node:path'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import type { FileLock } from '../../runtime/file-lock.ts'
+import { holdLivenessLock, hostIdentity, probeLiveness } from '../../runtime/liveness-lock.ts'
 import { RUNNER_LABEL } from './container-spec.ts'
 
-/** Label: the engine instance that owns the container (`<host>/<boot id>/<pid>/<start ticks>`). */
+/** Label: the engine instance that owns the container (`<host>/<boot id>/<pid>/<start ticks><lock path>`). */
 export const ENGINE_LABEL = 'autokestra.engine'
 /** Label: when the container must be gone (epoch ms: the task's timeout plus a grace). */
 export const DEADLINE_LABEL = 'autokestra.deadline'
 /** How long past its deadline a container of an engine we cannot judge (another host) is removed anyway. */
 const FOREIGN_GRACE_MS = 10 * 60_000
 
-const WORK_DIR = /^autokestra-docker-p(\d+)-(\d+)-/
+/** An instance dir: 64 random bits of our own, then mkdtemp's (unique across every /tmp a label may come from). */
+const INSTANCE_DIR = /^autokestra-docker-i[0-9a-f]{16}-[A-Za-z0-9]{6}$/
+const LOCK_FILE = '.alive'
 
-interface Instance { host: string; boot: string; pid: number; start: string }
+interface Instance { host: string; boot: string; pid: number; start: string; lock?: string }
 
-const readTrim = (f: string): string => { try { return readFileSync(f, 'utf8').trim() } catch { return '' } }
-
-/** The start time of a process (clock ticks since boot, /proc/<pid>/stat field 22), or '' when it is gone. */
-function startOf(pid: number): string {
-  const stat = readTrim(`/proc/${pid}/stat`)
-  return stat ? (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '') : ''
+/** This process's start time (clock ticks since boot): information in the label, never a proof. */
+function ownStart(): string {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? ''
+  } catch { return '' }
 }
 
-let self: Instance | undefined
-/** This engine process as an instance. */
-function thisInstance(): Instance {
-  return self ??= {
-    host: readTrim('/etc/machine-id') || readTrim('/var/lib/dbus/machine-id') || hostname(),
-    boot: readTrim('/proc/sys/kernel/random/boot_id'),
-    pid: process.pid,
-    start: startOf(process.pid),
-  }
-}
+/** This process's instance dir while any of its tasks has a work dir (never idle in /tmp), with its lock. */
+let instance: { dir: string; lock: FileLock; users: number } | undefined
 
-/** The value of ENGINE_LABEL for this engine process. */
-export const engineLabel = (): string => { const i = thisInstance(); return `${i.host}/${i.boot}/${i.pid}/${i.start}` }
-
-/** The prefix of this engine's work dirs: `autokestra-docker-p<pid>-<start ticks>-`. */
-export const workDirPrefix = (): string => `autokestra-docker-p${process.pid}-${thisInstance().start}-`
-
-function parse(label: string | undefined): Instance | undefined {
-  const m = /^([^/]+)\/([^/]*)\/(\d+)\/(\d*)$/.exec(label ?? '')
-  return m ? { host: m[1]!, boot: m[2]!, pid: Number(m[3]), start: m[4]! } : undefined
-}
-
-/** True when the instance is certainly gone (this host: another boot, its pid free or another process); undefined: another host. */
-function gone(i: Instance): boolean | undefined {
-  const me = thisInstance()
-  if (i.host !== me.host) return undefined
-  return i.boot !== me.boot || startOf(i.pid) !== i.start
+/** A task's work dir, inside its engine's instance dir, and the ENGINE_LABEL value that names the instance. */
+export interface WorkDir {
+  readonly dir: string
+  readonly engineLabel: string
+  /** The task is done with it (its container removed, `dir` removed): the instance dir goes with its last task. */
+  release(): void
 }
 
 /**
- * Removes the containers (labelled `autokestra.runner=docker`) whose engine instance is gone, or that belong to
- * another host and are long past their deadline, and this host's work dirs of instances that are gone. Containers
- * of a live engine, and those without an instance label (made before labels existed), are left alone.
+ * A fresh work dir (0700) for one task. The first one makes the instance dir and takes its lock; the lock path goes
+ * into the label of the task's container, so that a sweep in any pid namespace can tell whether we live.
+ */
+export function newWorkDir(): WorkDir {
+  if (!instance) {
+    const dir = mkdtempSync(join(tmpdir(), `autokestra-docker-i${randomBytes(8).toString('hex')}-`))
+    const lock = holdLivenessLock(join(dir, LOCK_FILE), 'docker runner lock file')
+    // A fresh dir of our own: nobody else can hold its lock.
+    if (!lock) throw new AppError(ErrorCode.SandboxUnavailable, `cannot lock the docker runner's lock file ${join(dir, LOCK_FILE)}`)
+    instance = { dir, lock, users: 0 }
+  }
+  const held = instance
+  const dir = mkdtempSync(join(held.dir, 'w-'))
+  held.users++
+  const { machine, boot } = hostIdentity()
+  let released = false
+  return {
+    dir,
+    engineLabel: `${machine}/${boot}/${process.pid}/${ownStart()}${join(held.dir, LOCK_FILE)}`,
+    release() {
+      if (released) return
+      released = true
+      if (--held.users > 0 || instance !== held) return
+      instance = undefined
+      rmSync(held.dir, { recursive: true, force: true })
+      held.lock.release()
+    },
+  }
+}
+
+function parse(label: string | undefined): Instance | undefined {
+  const m = /^([^/]+)\/([^/]*)\/(\d+)\/(\d*)(\/.*)?$/.exec(label ?? '')
+  if (!m) return undefined
+  const lock = m[5]
+  // Only a path an instance of ours would have: a lock file named so, in an instance dir named so.
+  const ours = lock !== undefined && basename(lock) === LOCK_FILE && INSTANCE_DIR.test(basename(dirname(lock)))
+  return { host: m[1]!, boot: m[2]!, pid: Number(m[3]), start: m[4]!, ...(ours ? { lock } : {}) }
+}
+
+/**
+ * True when the instance is certainly gone (this machine, and another boot, or its lock free); false when it
+ * provably lives (its lock held); undefined when it cannot be told (another host, no lock we can see or trust).
+ */
+function gone(i: Instance): boolean | undefined {
+  const me = hostIdentity()
+  if (i.host !== me.machine) return undefined
+  if (me.boot !== '' && i.boot !== me.boot) return true
+  if (i.lock === undefined) return undefined // a label of an older engine: a pid is no proof
+  const seen = probeLiveness(i.lock)
+  return seen === 'unknown' ? undefined : seen === 'gone'
+}
+
+/**
+ * Removes the containers (labelled `autokestra.runner=docker`) whose engine instance is gone, or cannot be judged
+ * and is long past its deadline, and the instance dirs (under `tmpRoot`) of engines that are gone. Containers of a
+ * live engine, and those without an instance label (made before labels existed), are left alone; so are work dirs
+ * of the layout before instance dirs (`autokestra-docker-p<pid>-…`), whose names prove nothing.
  */
 export async function sweepDockerLeftovers(docker: Dockerode, opts: { now?: number; tmpRoot?: string } = {}): Promise<{ containers: number; workDirs: number }> {
   const now = opts.now ?? Date.now()
@@ -83,11 +127,11 @@ export async function sweepDockerLeftovers(docker: Dockerode, opts: { now?: numb
   let names: string[] = []
   try { names = readdirSync(tmpRoot) } catch { names = [] }
   for (const name of names) {
-    const m = WORK_DIR.exec(name)
-    if (!m || !gone({ ...thisInstance(), pid: Number(m[1]), start: m[2]! })) continue
+    if (!INSTANCE_DIR.test(name)) continue
     const dir = join(tmpRoot, name)
     try { const st = lstatSync(dir); if (!st.isDirectory() || st.uid !== me) continue } catch { continue }
-    await rm(dir, { recursive: true, force: true }).then(() => workDirs++, () => undefined)
+    // No lock file (its engine died between mkdtemp and the lock, or a cleaner took it): unknown, kept.
+    probeLiveness(join(dir, LOCK_FILE), () => { rmSync(dir, { recursive: true, force: true }); workDirs++ })
   }
   return { containers, workDirs }
 }

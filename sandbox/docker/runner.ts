@@ -1,9 +1,8 @@
 /** The docker runner: one locked-down, throw-away container per task attempt, driven through dockerode. */
 
 import Dockerode from 'dockerode'
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdir, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
@@ -19,7 +18,7 @@ import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
-import { engineLabel, sweepDockerLeftovers, workDirPrefix } from './leftovers.ts'
+import { newWorkDir, sweepDockerLeftovers, type WorkDir } from './leftovers.ts'
 import { checkedPluginPaths } from '../plugins/path-pin.ts'
 import { checkMounts, mountChanged, pinGrantPaths, pinMounts, type PinnedMount } from './mount-pins.ts'
 
@@ -96,21 +95,23 @@ async function runTask(
   }
   let container: Dockerode.Container | undefined
   let workDir: string | undefined
+  let work: WorkDir | undefined
   try {
     // What the container will mount, as checked: the plugin directory as loaded (PATH_CHANGED if another stands there
     // now), its entry inside it, each grant path canonical and pinned. Checked again once the container runs.
     const paths = checkedPluginPaths(req.plugin)
     const grantPins = pinGrantPaths(req.permissions)
     const image = await imageFor(req.plugin)
-    // The name says which engine instance made it (leftovers.ts removes those of dead ones).
-    workDir = await mkdtemp(join(tmpdir(), workDirPrefix()))
+    // Inside this engine's instance dir, whose lock says whether the engine lives (leftovers.ts removes dead ones').
+    work = newWorkDir()
+    workDir = work.dir
     const outDir = join(workDir, 'out')
     await mkdir(outDir)
     // The plugin runs as 65534; only this dir (inside a 0700 parent) is writable for it.
     await chmod(outDir, 0o777)
     const tool = await deadlineTool()
     const owner = {
-      engine: engineLabel(), deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
+      engine: work.engineLabel, deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
       ...(tool ? { deadline: { tool, seconds: Math.ceil((req.timeoutMs + DEADLINE_GRACE_MS) / 1000) } } : {}),
     }
     const { spec, skipped } = containerSpec(
@@ -133,6 +134,7 @@ async function runTask(
   } finally {
     if (container) await container.remove({ force: true, v: true }).catch(() => undefined)
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined)
+    work?.release()
   }
 }
 

@@ -133,7 +133,7 @@ export function sweepStaleWorkspaces(tmpRoot: string): number {
       if (!st.isDirectory() || st.uid !== me) continue
     } catch { continue }
     const pid = Number((root ? ROOT_PATTERN : LEGACY_PATTERN).exec(name)![1])
-    if (root ? lockFree(join(dir, LOCK_FILE), pid) : pidGone(pid)) {
+    if (root ? lockFree(join(dir, LOCK_FILE)) : pidGone(pid)) {
       rmSync(dir, { recursive: true, force: true })
       removed++
     }
@@ -141,10 +141,11 @@ export function sweepStaleWorkspaces(tmpRoot: string): number {
   return removed
 }
 
-function lockFree(file: string, pid: number): boolean {
+function lockFree(file: string): boolean {
   let fd: number
-  // No lock file yet: a runner that is starting right now (its pid lives), or one that died while starting.
-  try { fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW) } catch { return pidGone(pid) }
+  // No lock file yet: a runner that is starting right now, or one that died while starting. Its pid cannot tell
+  // (in another pid namespace it is invisible here, or another process's): kept, at worst an empty dir.
+  try { fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW) } catch { return false }
   try { return flock(fd, LOCK.EX | LOCK.NB) === 0 } finally { closeSync(fd) }
 }
 

@@ -11,11 +11,11 @@
 
 import { afterAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
-import { sweepDockerLeftovers, DEADLINE_LABEL, ENGINE_LABEL } from '../../sandbox/docker/leftovers.ts'
+import { newWorkDir, sweepDockerLeftovers, DEADLINE_LABEL, ENGINE_LABEL } from '../../sandbox/docker/leftovers.ts'
 import { RUNNER_LABEL, TASK_LABEL } from '../../sandbox/docker/container-spec.ts'
 import { defaultImageTag, ensureImage } from '../../sandbox/docker/image.ts'
 import { dockerReachable, loadFixture, mustRunDocker, request, taskIdFrom, until } from './helpers.ts'
@@ -38,7 +38,14 @@ afterAll(async () => {
   }
 })
 
-const startOf = (pid: number): string => { const s = readFileSync(`/proc/${pid}/stat`, 'utf8'); return s.slice(s.lastIndexOf(')') + 2).split(' ')[19]! }
+const LEFTOVERS = join(import.meta.dir, '../../sandbox/docker/leftovers.ts')
+
+/** The path a child prints as `DIR <path>`. */
+async function dirFrom(stdout: ReadableStream<Uint8Array>): Promise<string> {
+  let text = ''
+  for await (const chunk of stdout) { text += new TextDecoder().decode(chunk); if (/DIR (\S+)\n/.test(text)) break }
+  return /DIR (\S+)\n/.exec(text)?.[1] ?? ''
+}
 
 test('after kill -9 of the engine and no restart, the container stops by itself at its deadline', async () => {
   const engine = Bun.spawn(['bun', CHILD], { stdout: 'pipe', stderr: 'ignore' })
@@ -58,17 +65,25 @@ test('after kill -9 of the engine and no restart, the container stops by itself 
 }, 60_000)
 
 test('the next runner removes the work dirs of engines that died, never those of a live one', async () => {
-  const gone = Bun.spawn(['sleep', '0'])
-  const start = startOf(gone.pid)
-  await gone.exited
-  const dead = join(tmpdir(), `autokestra-docker-p${gone.pid}-${start}-leftover`)
-  const live = join(tmpdir(), `autokestra-docker-p${process.pid}-${startOf(process.pid)}-inuse`)
-  for (const d of [dead, live]) mkdirSync(join(d, 'out'), { recursive: true })
+  // An engine that died: a process that made its instance dir and a work dir in it, then was killed (-9).
+  const child = Bun.spawn(['bun', '-e', `const { newWorkDir } = await import(${JSON.stringify(LEFTOVERS)})
+    const w = newWorkDir(); (await import('node:fs')).mkdirSync(w.dir + '/out'); console.log('DIR ' + w.dir); setInterval(() => {}, 1 << 30)`],
+  { stdout: 'pipe', stderr: 'ignore' })
+  const dead = await dirFrom(child.stdout)
+  child.kill('SIGKILL')
+  await child.exited
+  const live = newWorkDir()
+  mkdirSync(join(live.dir, 'out'))
   try {
+    expect(dead).toStartWith(tmpdir())
     createDockerRunner({ docker, limits })
     expect(await until(async () => !existsSync(dead), 10_000)).toBe(true)
-    expect(existsSync(live)).toBe(true)
-  } finally { for (const d of [dead, live]) rmSync(d, { recursive: true, force: true }) }
+    expect({ deadInstance: existsSync(dirname(dead)), live: existsSync(live.dir) }).toEqual({ deadInstance: false, live: true })
+  } finally {
+    rmSync(dirname(dead), { recursive: true, force: true })
+    live.release()
+  }
+  expect(existsSync(dirname(live.dir))).toBe(false) // the instance dir goes with its last work dir
 })
 
 test('a live engine\'s running container survives another runner\'s sweep', async () => {

@@ -17,6 +17,7 @@ import { AuditRepo } from './audit.ts'
 import { CheckpointWriter } from './checkpoint.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { openDatabase, type OpenOptions } from './db.ts'
+import { EngineLocks } from './engine-locks.ts'
 import { EngineRepo } from './engines.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
 import { ExecutionRepo } from './executions.ts'
@@ -47,6 +48,7 @@ export class SqliteStore implements Store {
   readonly health: WriteHealth
   private readonly writer: CheckpointWriter
   private readonly logRepo: LogRepo
+  private readonly engineLocks: EngineLocks
   /** The connection's own level (`PRAGMA synchronous`: 1 NORMAL, 2 FULL, 3 EXTRA), restored after a durable commit. */
   private readonly baseSync: number
   private probedAt = -Infinity
@@ -55,6 +57,8 @@ export class SqliteStore implements Store {
   /** `db` is this backend's own: SQLite-specific tests reach it here; nothing outside runtime/store/sqlite/ does. */
   constructor(readonly db: Database, readonly path: string, now: () => number = Date.now) {
     this.health = new WriteHealth(now)
+    this.engineLocks = new EngineLocks(path === ':memory:' ? undefined : path)
+    const locks = this.engineLocks
     this.baseSync = db.query<{ synchronous: number }, []>('PRAGMA synchronous').get()?.synchronous ?? 1
     this.writer = new CheckpointWriter(db)
     this.logRepo = new LogRepo(db)
@@ -131,10 +135,13 @@ export class SqliteStore implements Store {
       }),
     }
     this.engines = {
-      register: (e, now) => write(() => engines.register(e, now)),
+      // The proof first: a row others can see always has one (or never will, which they wait out).
+      register: (e, now) => { locks.hold(e.id); return write(() => engines.register(e, now)) },
       renew: (id, now, until) => write(() => engines.renew(id, now, until)),
       list: () => read(() => engines.list()),
-      release: (id) => write(() => engines.release(id)),
+      liveness: async (id) => locks.liveness(id),
+      // The row first: an engine whose release cannot be written keeps its proof until its handle closes or it exits.
+      release: async (id) => { await write(() => engines.release(id)); locks.release(id) },
     }
   }
 
@@ -165,6 +172,7 @@ export class SqliteStore implements Store {
     if (this.closed) return
     this.closed = true
     this.db.close()
+    this.engineLocks.close()
   }
 
   /** One request in its own savepoint: its failure is its own, unless the store itself failed. */
