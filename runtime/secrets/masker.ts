@@ -109,7 +109,10 @@ export class Masker {
     const all: number[] = found
     for (const v of views) {
       const r = scan(idx, v.text)
-      for (let i = 0; i < r.length; i += 2) all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
+      for (let i = 0; i < r.length; i += 2) {
+        if (v.perLine) perLine(all, v, text, r[i]!, r[i + 1]!)
+        else all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
+      }
       for (const c of v.cuts ?? []) {
         const j = c > 0 ? beginningBefore(idx, v.text, c, v.cutMin ?? CUT_MIN_CHARS) : -1
         if (j >= 0) all.push(v.start(j), v.end(c - 1))
@@ -274,6 +277,24 @@ function endsInByte(text: string): boolean {
     if (i > 0 && isWordChar(text.charCodeAt(i - 1))) return false
   }
   return true
+}
+
+/**
+ * Pushes the source ranges of view chars `[a, b)` one by one, each joined to the one before when only chars of the
+ * same source line lie between them: the offsets of a dump's rows, and the line breaks, stay.
+ */
+function perLine(out: number[], v: View, text: string, a: number, b: number): void {
+  let from = v.start(a)
+  let to = v.end(a)
+  for (let k = a + 1; k < b; k++) {
+    const s = v.start(k)
+    const e = v.end(k)
+    if (s <= to || (s > to && text.lastIndexOf('\n', s - 1) < to)) { if (e > to) to = e; if (s < from) from = s; continue }
+    out.push(from, to)
+    from = s
+    to = e
+  }
+  out.push(from, to)
 }
 
 const isHexDigit = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)

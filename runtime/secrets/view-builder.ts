@@ -19,6 +19,16 @@ export interface View {
   openEnd?: number
   /** Where in the source the data left open at its end begins. */
   openFrom?: number
+  /**
+   * Whether the text is bytes decoded from base64, hex or a dump (one char a byte): the masker then also unescapes
+   * it, since what was encoded may itself be an escaped form (a percent-encoded form body, a JSON payload).
+   */
+  decoded?: boolean
+  /**
+   * Whether a match is mapped back char by char, joined only within a source line: a dump's rows interleave the
+   * data with offsets and printable columns, which a match over several rows must leave as they are.
+   */
+  perLine?: boolean
 }
 
 /**

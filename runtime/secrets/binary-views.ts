@@ -1,0 +1,99 @@
+/**
+ * Decoding views of base64 and hex runs in a text: each run read as the bytes it encodes (Latin-1, one char a
+ * byte), so that a secret encoded twice (base64 of a form body, hex of a JSON payload) is found once the masker
+ * has also unescaped the decoded text. Each decoded byte maps back to the group of chars that encodes it.
+ */
+
+import type { View } from './view-builder.ts'
+
+/** Runs shorter than this are left alone: 16 base64 chars are 12 bytes, 16 hex digits 8. */
+export const MIN_BASE64_RUN = 16
+export const MIN_HEX_RUN = 16
+
+/** A decoded run: where its text starts in the view, and its source start, end and group sizes. */
+interface Piece { at: number; length: number; from: number; to: number; inChars: number; outChars: number }
+
+const BASE64_RUN = /[A-Za-z0-9+/_-]{16,}/g
+const HEX_RUN = /[0-9a-fA-F]{16,}/g
+const HAS_UPPER = /[A-Z]/
+const HAS_LOWER = /[a-z]/
+
+/** Between two decoded runs in a view: a char no secret's form holds, so nothing matches across them. */
+const SEPARATOR = '\u0000'
+
+/**
+ * The base64 runs of `s` (standard or url-safe, 16 chars or more, with both cases: base64 of text always has them,
+ * a path or a lower-case id does not) decoded at each of the 4 char alignments: what precedes the encoded data in
+ * the run (`/v1/items/`, `id-`) is unknown, so one alignment of the four reads it right. Undefined: no such run.
+ */
+export function base64View(s: string): View | undefined {
+  if (s.length < MIN_BASE64_RUN) return undefined
+  const pieces: Piece[] = []
+  const parts: string[] = []
+  let at = 0
+  BASE64_RUN.lastIndex = 0
+  for (let m = BASE64_RUN.exec(s); m; m = BASE64_RUN.exec(s)) {
+    const run = m[0]
+    if (!HAS_UPPER.test(run) || !HAS_LOWER.test(run)) continue
+    for (let align = 0; align < 4 && run.length - align >= MIN_BASE64_RUN; align++) {
+      const body = align === 0 ? run : run.slice(align) // a last group of 2 or 3 chars is 1 or 2 bytes
+      const text = Buffer.from(body, 'base64').toString('latin1')
+      const from = m.index + align
+      pieces.push({ at, length: text.length, from, to: from + body.length, inChars: 4, outChars: 3 })
+      parts.push(text, SEPARATOR)
+      at += text.length + 1
+    }
+  }
+  return pieces.length === 0 ? undefined : runsView(parts.join(''), pieces)
+}
+
+/** The hex runs of `s` (16 digits or more, one case) decoded from their start, and from their second digit too when odd. */
+export function hexView(s: string): View | undefined {
+  if (s.length < MIN_HEX_RUN) return undefined
+  const pieces: Piece[] = []
+  const parts: string[] = []
+  let at = 0
+  HEX_RUN.lastIndex = 0
+  for (let m = HEX_RUN.exec(s); m; m = HEX_RUN.exec(s)) {
+    const run = m[0]
+    if (HAS_UPPER.test(run) && HAS_LOWER.test(run)) continue // mixed case: a word, or base64, not hex
+    for (let align = 0; align < (run.length % 2 === 1 ? 2 : 1); align++) {
+      const body = run.slice(align, align + ((run.length - align) & ~1))
+      const text = Buffer.from(body, 'hex').toString('latin1')
+      const from = m.index + align
+      pieces.push({ at, length: text.length, from, to: from + body.length, inChars: 2, outChars: 1 })
+      parts.push(text, SEPARATOR)
+      at += text.length + 1
+    }
+  }
+  return pieces.length === 0 ? undefined : runsView(parts.join(''), pieces)
+}
+
+/**
+ * A view over decoded pieces. Char k maps to the source chars that carry its bits: 2 hex digits; in base64, the
+ * j-th byte of a 4-char group is made of chars j and j+1 of it, so a match hides no char of what follows it. A
+ * separator maps to its run's last char.
+ */
+function runsView(text: string, pieces: readonly Piece[]): View {
+  const find = (k: number): Piece => {
+    let lo = 0
+    let hi = pieces.length - 1
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (pieces[mid]!.at <= k) lo = mid
+      else hi = mid - 1
+    }
+    return pieces[lo]!
+  }
+  const start = (p: Piece, k: number): number => {
+    if (k >= p.at + p.length) return p.to - 1
+    const i = k - p.at
+    return p.from + Math.floor(i / p.outChars) * p.inChars + (p.inChars === 4 ? i % 3 : 0)
+  }
+  return {
+    text,
+    start: (k) => start(find(k), k),
+    end: (k) => { const p = find(k); return Math.min(start(p, k) + 2, p.to) },
+    decoded: true,
+  }
+}
