@@ -26,7 +26,7 @@ export function parseRow(line: string, at = 0): DumpByte[] | undefined {
   return hexRow(line, at) ?? odRow(line, at)
 }
 
-/** A row of hex groups (an even number of digits each, one or two blanks apart), with or without a printable column. */
+/** A row of hex groups (an even number of digits each, blanks apart), with or without a printable column. */
 function hexRow(line: string, at: number): DumpByte[] | undefined {
   const groups: { from: number; to: number; next: number }[] = []
   let p = OFFSET.lastIndex
@@ -37,7 +37,8 @@ function hexRow(line: string, at: number): DumpByte[] | undefined {
     let r = q
     while (r < line.length && (line.charCodeAt(r) === 32 || line.charCodeAt(r) === 9)) r++
     groups.push({ from: p, to: q, next: r })
-    if (r === q || r - q > 2) break
+    // Wider gaps too: xxd -e right-aligns a last, short group; the printable column check below sorts it out.
+    if (r === q) break
     p = r
   }
   if (groups.length === 0) return undefined
@@ -46,18 +47,19 @@ function hexRow(line: string, at: number): DumpByte[] | undefined {
   // groups in the order printed (hexdump -C, xxd), then each group read little-endian (xxd -e).
   for (let k = groups.length; k >= 1; k--) {
     for (const little of [false, true]) {
-      if (little && !groups.slice(0, k).every((g) => g.to - g.from > 2)) continue
+      if (little && !groups.slice(0, k).some((g) => g.to - g.from > 2)) continue
       const bytes = bytesOf(line, groups.slice(0, k), at, little)
       const col = printable(line, groups[k - 1]!.next, bytes.length)
-      if (col < 0 || !bytes.every((b, i) => b.value < 32 || b.value > 126 || line.charCodeAt(col + i) === b.value)) continue
+      // Every tool prints a byte that is no printable char as a dot.
+      if (col < 0 || !bytes.every((b, i) => line.charCodeAt(col + i) === (b.value < 32 || b.value > 126 ? 46 : b.value))) continue
       bytes.forEach((b, i) => { b.char = at + col + i })
       return bytes
     }
   }
-  // No printable column (`od -t x1`, `xxd -g1 -c16` cut): every group is data, and nothing may follow. Groups of
-  // 4 or 8 digits with no printable column are od's and hexdump's little-endian words: odRow reads them.
+  // No printable column (`od -t x1`, `xxd -g1 -c16` cut): every group is data, and nothing may follow. Wider
+  // groups with no printable column are od's and hexdump's little-endian words (or od's octal ones): odRow reads them.
   const last = groups[groups.length - 1]!
-  if (groups.every((g) => g.to - g.from === 4 || g.to - g.from === 8)) return undefined
+  if (groups.some((g) => g.to - g.from !== 2)) return undefined
   return last.next === line.length || last.to === line.length ? bytesOf(line, groups, at, false) : undefined
 }
 

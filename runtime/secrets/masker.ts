@@ -115,7 +115,8 @@ export class Masker {
       }
       for (const c of v.cuts ?? []) {
         const j = c > 0 ? beginningBefore(idx, v.text, c, v.cutMin ?? CUT_MIN_CHARS) : -1
-        if (j >= 0) all.push(v.start(j), v.end(c - 1))
+        if (j >= 0 && v.perLine) perLine(all, v, text, j, c)
+        else if (j >= 0) all.push(v.start(j), v.end(c - 1))
       }
     }
     for (const c of marks) {
