@@ -38,6 +38,7 @@ export function base64View(s: string): View | undefined {
     for (let align = 0; align < 4 && run.length - align >= MIN_BASE64_RUN; align++) {
       const from = m.index + align
       const text = decodeBase64(s, from, m.index + run.length)
+      if (text === undefined) continue
       pieces.push({ at, length: text.length, from, to: m.index + run.length, inChars: 4, outChars: 3 })
       parts.push(text, SEPARATOR)
       at += text.length + 1
@@ -59,16 +60,43 @@ const CHARS = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i))
  * bytes). Decoded by hand: a line holds several runs, each read at 4 alignments, and a Buffer per reading costs
  * 4 times as much.
  */
-function decodeBase64(s: string, from: number, to: number): string {
+function decodeBase64(s: string, from: number, to: number): string | undefined {
   let out = ''
   let acc = 0
   let bits = 0
+  let n = 0
+  let other = 0
   for (let i = from; i < to; i++) {
     acc = ((acc << 6) | SEXTET[s.charCodeAt(i)]!) & 0xffffff
     bits += 6
     if (bits < 8) continue
     bits -= 8
-    out += CHARS[(acc >> bits) & 0xff]!
+    const b = (acc >> bits) & 0xff
+    if (!isText(b) && ++other > MAX_OTHER + (++n >> 3)) return undefined
+    out += CHARS[b]!
+  }
+  return out
+}
+
+/** Printable ASCII, tab, CR, LF: what an encoded form body, JSON payload or header is made of. */
+const isText = (b: number): boolean => (b >= 32 && b < 127) || b === 9 || b === 10 || b === 13
+/**
+ * Decoding stops, and the reading is dropped, once more than this many bytes plus one in 8 are no text: a wrong
+ * alignment, or the base64 of binary data (a digest, a cursor, an image), is given up within a few bytes, so
+ * only text is unescaped and searched. Text that is mostly not ASCII is given up too (see docs/secrets.md).
+ */
+const MAX_OTHER = 6
+
+const nibble = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87)
+
+/** The bytes that hex digits `s[from, to)` (an even count) encode, one char a byte. */
+function decodeHex(s: string, from: number, to: number): string | undefined {
+  let out = ''
+  let other = 0
+  for (let i = from, n = 1; i < to; i += 2, n++) {
+    const b = (nibble(s.charCodeAt(i)) << 4) | nibble(s.charCodeAt(i + 1))
+    if (!isText(b) && ++other > MAX_OTHER + (n >> 3)) return undefined
+    out += CHARS[b]!
   }
   return out
 }
@@ -84,10 +112,11 @@ export function hexView(s: string): View | undefined {
     const run = m[0]
     if (HAS_UPPER.test(run) && HAS_LOWER.test(run)) continue // mixed case: a word, or base64, not hex
     for (let align = 0; align < (run.length % 2 === 1 ? 2 : 1); align++) {
-      const body = run.slice(align, align + ((run.length - align) & ~1))
-      const text = Buffer.from(body, 'hex').toString('latin1')
       const from = m.index + align
-      pieces.push({ at, length: text.length, from, to: from + body.length, inChars: 2, outChars: 1 })
+      const to = from + ((run.length - align) & ~1)
+      const text = decodeHex(s, from, to)
+      if (text === undefined) continue
+      pieces.push({ at, length: text.length, from, to, inChars: 2, outChars: 1 })
       parts.push(text, SEPARATOR)
       at += text.length + 1
     }
