@@ -88,6 +88,10 @@ const TOOLS: [string, Reading, (b: Buffer) => string][] = [
   ['od -d (decimal words)', 'dec2', tool(['od', '-d'])],
   ['od -t d1 (signed decimal bytes)', 'dec1', tool(['od', '-t', 'd1'])],
   ['od -A x -c', 'cells', tool(['od', '-A', 'x', '-c'])],
+  ['od -t o1', 'oct1', tool(['od', '-t', 'o1'])],
+  ['od -t x2', 'hex2', tool(['od', '-t', 'x2'])],
+  ['od -t x4 (4-byte words)', 'hex4col', tool(['od', '-t', 'x4'])],
+  ['od -t u2', 'dec2', tool(['od', '-t', 'u2'])],
   ['hexdump (plain, little-endian words)', 'hex2', tool(['hexdump'])],
   ['hexdump -x (wide words)', 'hex2', tool(['hexdump', '-x'])],
   ['hexdump -c', 'cells', tool(['hexdump', '-c'])],
@@ -127,7 +131,7 @@ describe('a secret dumped by od, hexdump or xxd, at every offset, streamed line 
       const worst: string[] = []
       for (let offset = 0; offset <= 20; offset++) {
         const raw = print(Buffer.concat([filler(offset, offset), Buffer.from(SECRET), filler(9, offset + 1)]))
-        const twice = how === 'bits' || how === 'hex4col'
+        const twice = how === 'bits' || (how === 'hex4col' && name.startsWith('xxd'))
         expect(`${offset}: ${shownBytes(raw, how)}`).toBe(`${offset}: ${SECRET.length * (twice ? 2 : 1)}`)
         const out = stream(raw)
         expect(out).toContain(MASK)
