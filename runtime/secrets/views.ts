@@ -5,7 +5,7 @@
 
 import { builder, type View } from './view-builder.ts'
 import { byteViews, mayHoldBytes } from './byte-views.ts'
-import { base64View, hexView } from './binary-views.ts'
+import { base64View, binaryRuns, hexView } from './binary-views.ts'
 import { dumpViews } from './dump-views.ts'
 
 export type { View } from './view-builder.ts'
@@ -190,8 +190,9 @@ export function viewsOf(s: string): View[] {
     }
   }
   // Base64 and hex runs, read where they are longest: unescaping (`\/`, `%3D`) and joining lines only lengthen them.
-  for (const decode of [base64View, hexView]) {
-    const v = decode(text ? text.text : s)
+  const src = text ? text.text : s
+  const runs = binaryRuns(src)
+  for (const v of [runs.base64.length > 0 ? base64View(src, runs.base64) : undefined, runs.hex.length > 0 ? hexView(src, runs.hex) : undefined]) {
     if (v) out.push(text ? { ...compose(text, v), decoded: true } : v)
   }
   for (const b of bytes) {
