@@ -5,6 +5,7 @@ import { dumpViews, startsLikeRow } from './dump-views.ts'
 import { foldableForms, secretForms, wrappableForms } from './encodings.ts'
 import { maskByteArray } from './mask-bytes.ts'
 import { beginningBefore, begunAt, buildIndex, isWrappableChar, MAX_Q, merge, scan, type Index } from './pattern-index.ts'
+import { pushPerLine } from './view-builder.ts'
 import { CUT_MIN_CHARS, joinLines, truncationMarks, viewsOf, type View } from './views.ts'
 
 /** What a masked secret is replaced with. */
@@ -110,12 +111,12 @@ export class Masker {
     for (const v of views) {
       const r = scan(idx, v.text)
       for (let i = 0; i < r.length; i += 2) {
-        if (v.perLine) perLine(all, v, text, r[i]!, r[i + 1]!)
+        if (v.perLine) pushPerLine(all, v, text, r[i]!, r[i + 1]!)
         else all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
       }
       for (const c of v.cuts ?? []) {
         const j = c > 0 ? beginningBefore(idx, v.text, c, v.cutMin ?? CUT_MIN_CHARS) : -1
-        if (j >= 0 && v.perLine) perLine(all, v, text, j, c)
+        if (j >= 0 && v.perLine) pushPerLine(all, v, text, j, c)
         else if (j >= 0) all.push(v.start(j), v.end(c - 1))
       }
     }
@@ -278,24 +279,6 @@ function endsInByte(text: string): boolean {
     if (i > 0 && isWordChar(text.charCodeAt(i - 1))) return false
   }
   return true
-}
-
-/**
- * Pushes the source ranges of view chars `[a, b)` one by one, each joined to the one before when only chars of the
- * same source line lie between them: the offsets of a dump's rows, and the line breaks, stay.
- */
-function perLine(out: number[], v: View, text: string, a: number, b: number): void {
-  let from = v.start(a)
-  let to = v.end(a)
-  for (let k = a + 1; k < b; k++) {
-    const s = v.start(k)
-    const e = v.end(k)
-    if (s <= to || (s > to && text.lastIndexOf('\n', s - 1) < to)) { if (e > to) to = e; if (s < from) from = s; continue }
-    out.push(from, to)
-    from = s
-    to = e
-  }
-  out.push(from, to)
 }
 
 const isHexDigit = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
