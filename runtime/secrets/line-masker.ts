@@ -47,6 +47,12 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
   let openFrom = 0
   /** While lines are held: the form they continue and how many of its chars are already there. */
   let follow: { pattern: string; matched: number } | undefined
+  /**
+   * Ranges already found in the held lines, relative to their start, when they were kept back after the lines
+   * before them were returned: a match that ran from those lines into the kept ones (a dump whose next row
+   * begins another secret) is hidden in the kept ones too, though the text they are masked with then lacks its beginning.
+   */
+  let carried: number[] = []
 
   /** Masks the held lines against each other (and the context) and returns those nothing after them can change. */
   const release = (final: boolean): string[] => {
@@ -70,6 +76,7 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
     }
     follow = keep > 0 ? { pattern: open!.pattern, matched: open!.length } : undefined
     let ranges = masker.findRanges(text)
+    for (let i = 0; i < carried.length; i += 2) ranges = withRange(ranges, carried[i]! + prefix.length, carried[i + 1]! + prefix.length)
     if (open && final && open.length >= MASK_UNFINISHED) ranges = withRange(ranges, Math.max(open.start, prefix.length), text.length)
     const out: string[] = []
     let at = prefix.length
@@ -80,6 +87,8 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
     }
     held = held.slice(held.length - keep)
     context = next
+    carried = []
+    for (let i = 0; keep > 0 && i < ranges.length; i += 2) if (ranges[i + 1]! > at) carried.push(Math.max(ranges[i]!, at) - at, ranges[i + 1]! - at)
     // Positions are now relative to the new context + held: the kept lines start right after the context.
     openFrom = keep > 0 ? open!.start - at : 0
     return out
@@ -133,6 +142,7 @@ export function createLineMasker(masker: Masker, options: LineMaskerOptions = {}
       context = ''
       openFrom = 0
       follow = undefined
+      carried = []
       return out
     },
   }

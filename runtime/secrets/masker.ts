@@ -5,6 +5,7 @@ import { dumpViews, startsLikeRow } from './dump-views.ts'
 import { foldableForms, secretForms, wrappableForms } from './encodings.ts'
 import { maskByteArray } from './mask-bytes.ts'
 import { beginningBefore, begunAt, buildIndex, isWrappableChar, MAX_Q, merge, scan, type Index } from './pattern-index.ts'
+import { pushPerLine } from './view-builder.ts'
 import { CUT_MIN_CHARS, joinLines, truncationMarks, viewsOf, type View } from './views.ts'
 
 /** What a masked secret is replaced with. */
@@ -109,10 +110,14 @@ export class Masker {
     const all: number[] = found
     for (const v of views) {
       const r = scan(idx, v.text)
-      for (let i = 0; i < r.length; i += 2) all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
+      for (let i = 0; i < r.length; i += 2) {
+        if (v.perLine) pushPerLine(all, v, text, r[i]!, r[i + 1]!)
+        else all.push(v.start(r[i]!), v.end(r[i + 1]! - 1))
+      }
       for (const c of v.cuts ?? []) {
         const j = c > 0 ? beginningBefore(idx, v.text, c, v.cutMin ?? CUT_MIN_CHARS) : -1
-        if (j >= 0) all.push(v.start(j), v.end(c - 1))
+        if (j >= 0 && v.perLine) pushPerLine(all, v, text, j, c)
+        else if (j >= 0) all.push(v.start(j), v.end(c - 1))
       }
     }
     for (const c of marks) {

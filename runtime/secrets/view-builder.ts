@@ -1,4 +1,4 @@
-/** A decoded view of a text, for the masker, and the builder that makes one with its map back to the source. */
+/** A decoded view of a text, for the masker: the builder that makes one with its map back to the source, and that map for a match. */
 
 /** A decoded copy of a source text; char k of `text` came from source chars `[start(k), end(k))`. */
 export interface View {
@@ -19,6 +19,16 @@ export interface View {
   openEnd?: number
   /** Where in the source the data left open at its end begins. */
   openFrom?: number
+  /**
+   * Whether the text is bytes decoded from base64, hex or a dump (one char a byte): the masker then also unescapes
+   * it, since what was encoded may itself be an escaped form (a percent-encoded form body, a JSON payload).
+   */
+  decoded?: boolean
+  /**
+   * Whether a match is mapped back char by char, joined only within a source line: a dump's rows interleave the
+   * data with offsets and printable columns, which a match over several rows must leave as they are.
+   */
+  perLine?: boolean
 }
 
 /**
@@ -66,4 +76,22 @@ export function builder(src: string) {
       end: (q) => { const i = find(q); return verbatim[i] ? from[i]! + (q - at[i]!) + 1 : to[i]! },
     }),
   }
+}
+
+/**
+ * Pushes the source ranges of view chars `[a, b)` one by one, each joined to the one before when only chars of the
+ * same source line lie between them: the offsets of a dump's rows, and the line breaks, stay.
+ */
+export function pushPerLine(out: number[], v: View, text: string, a: number, b: number): void {
+  let from = v.start(a)
+  let to = v.end(a)
+  for (let k = a + 1; k < b; k++) {
+    const s = v.start(k)
+    const e = v.end(k)
+    if (s <= to || text.lastIndexOf('\n', s - 1) < to) { if (e > to) to = e; if (s < from) from = s; continue }
+    out.push(from, to)
+    from = s
+    to = e
+  }
+  out.push(from, to)
 }

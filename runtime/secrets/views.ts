@@ -5,6 +5,7 @@
 
 import { builder, type View } from './view-builder.ts'
 import { byteViews, mayHoldBytes } from './byte-views.ts'
+import { base64View, binaryRuns, hexView } from './binary-views.ts'
 import { dumpViews } from './dump-views.ts'
 
 export type { View } from './view-builder.ts'
@@ -152,6 +153,7 @@ export function compose(outer: View, inner: View): View {
   const v: View = { text: inner.text, start: (k) => outer.start(inner.start(k)), end: (k) => outer.end(inner.end(k) - 1) }
   if (inner.cuts) v.cuts = inner.cuts
   if (inner.openEnd !== undefined) v.openEnd = inner.openEnd
+  if (outer.perLine || inner.perLine) v.perLine = true
   return v
 }
 
@@ -160,24 +162,54 @@ const TRIGGER = /[%&\\\r\n]/
 
 /**
  * The decoded views of `s`: one level of unescaping, two levels (JSON inside JSON, a URL-encoded value in a
- * JSON string, `%2541`), each of those with its line breaks removed, and the byte dumps (byte arrays and
- * hexdump rows) of the text and of its unescaped copy. Empty for a text nothing decodes.
+ * JSON string, `%2541`), each of those with its line breaks removed, the byte dumps (byte arrays and dump rows)
+ * of the text and of its unescaped copy, and the bytes that base64 and hex runs encode, of the text as decoded
+ * as it gets and of its byte arrays. Every view that holds decoded bytes is unescaped in turn, once and twice,
+ * so that an escaped form inside base64, hex or a dump is found (base64 of a form body, hex of a JSON payload,
+ * `od -c` of a query string). Empty for a text nothing decodes.
  */
 export function viewsOf(s: string): View[] {
-  const out: View[] = mayHoldBytes(s) ? [...byteViews(s), ...dumpViews(s)] : dumpViews(s)
-  if (!TRIGGER.test(s)) return out
-  const joined = joinLines(s)
-  if (joined) out.push(joined)
-  const once = unescapeAll(s)
-  if (!once) return out
-  out.push(once)
-  const twice = unescapeAll(once.text)
-  if (twice) out.push(compose(once, twice))
-  const onceJoined = joinLines(once.text)
-  if (onceJoined) out.push(compose(once, onceJoined))
-  // A dump logged inside a JSON string: its line breaks and quotes are escaped.
-  const inner = mayHoldBytes(once.text) ? [...byteViews(once.text), ...dumpViews(once.text)] : dumpViews(once.text)
-  for (const v of inner) out.push(compose(once, v))
+  const bytes = mayHoldBytes(s) ? byteViews(s) : []
+  const out: View[] = [...bytes, ...dumpViews(s)]
+  let text: View | undefined
+  if (TRIGGER.test(s)) {
+    const joined = joinLines(s)
+    if (joined) out.push(joined)
+    const once = unescapeAll(s)
+    text = joined
+    if (once) {
+      out.push(once)
+      const twice = unescapeAll(once.text)
+      if (twice) out.push(compose(once, twice))
+      const onceJoined = joinLines(once.text)
+      if (onceJoined) out.push(compose(once, onceJoined))
+      // A dump logged inside a JSON string: its line breaks and quotes are escaped.
+      const inner = mayHoldBytes(once.text) ? [...byteViews(once.text), ...dumpViews(once.text)] : dumpViews(once.text)
+      for (const v of inner) out.push(compose(once, v))
+      text = onceJoined ? compose(once, onceJoined) : once
+    }
+  }
+  // Base64 and hex runs, read where they are longest: unescaping (`\/`, `%3D`) and joining lines only lengthen them.
+  const src = text ? text.text : s
+  const runs = binaryRuns(src)
+  for (const v of [runs.base64.length > 0 ? base64View(src, runs.base64) : undefined, runs.hex.length > 0 ? hexView(src, runs.hex) : undefined]) {
+    if (v) out.push(text ? { ...compose(text, v), decoded: true } : v)
+  }
+  for (const b of bytes) {
+    const v = hexView(b.text)
+    if (v) out.push({ ...compose(b, v), decoded: true })
+  }
+  const n = out.length
+  for (let i = 0; i < n; i++) {
+    const v = out[i]!
+    if (!v.decoded || !TRIGGER.test(v.text)) continue
+    const once = unescapeAll(v.text)
+    if (!once) continue
+    const inV = compose(v, once)
+    out.push(inV)
+    const twice = unescapeAll(once.text)
+    if (twice) out.push(compose(inV, twice))
+  }
   return out
 }
 
