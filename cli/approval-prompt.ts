@@ -6,6 +6,8 @@
 import { userInfo } from 'node:os'
 import type { Engine, EngineEvent } from '../actors/engine-types.ts'
 import { toErrorInfo } from '../runtime/errors.ts'
+import { taskAtPath } from '../runtime/workflow/run-path.ts'
+import { tasksById } from '../runtime/workflow/task-lists.ts'
 import { parseTextInputs } from './inputs.ts'
 
 /** Lines of stdin, read only when asked (what was read past a line is kept for the next). */
@@ -65,7 +67,8 @@ export function approvalPrompter(engine: Engine, executionId: string, err: (s: s
     const run = (await engine.snapshot(executionId))?.taskRuns.find((r) => r.taskId === task)
     if (stopped || run?.state !== 'WAITING' || run.reason !== 'APPROVAL') return
     const snap = (await engine.snapshot(executionId))!
-    const def = snap.workflow.tasks.find((t) => t.id === task) as { approval?: { message?: string } } | undefined
+    // By its run path: an iteration's (`gate[3]`) and a later list's (`finally/gate`) definition are found too.
+    const def = taskAtPath(tasksById(snap.workflow), task) as { approval?: { message?: string } } | undefined
     err(`task ${task} waits for approval${def?.approval?.message ? `: ${def.approval.message}` : ''}\n` +
       '  approve: y [key=value …]   reject: n <reason>\n')
     for (;;) {
