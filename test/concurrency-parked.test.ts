@@ -5,27 +5,14 @@
  * refuses the next one, and cancel-oldest cancels the parked one. On the real engine and SQLite file.
  */
 import { afterEach, describe, expect, it } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createEngine, type Engine } from '../actors/engine.ts'
+import type { Engine } from '../actors/engine.ts'
 import { pollUntil } from './helpers/child-engine.ts'
-import { testConfig, workflow } from './helpers/engine.ts'
+import { workflow } from './helpers/engine.ts'
+import { engineScope } from './helpers/engine-scope.ts'
 
-const dirs: string[] = []
-const engines: Engine[] = []
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.shutdown({ graceMs: 0 })
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
-
-async function engine(): Promise<Engine> {
-  const dir = mkdtempSync(join(tmpdir(), 'ak-conc-parked-'))
-  dirs.push(dir)
-  const e = await createEngine({ config: testConfig(dir) })
-  engines.push(e)
-  return e
-}
+const scope = engineScope()
+afterEach(() => scope.cleanup())
+const engine = async (): Promise<Engine> => (await scope.engine()).engine
 
 /** One approval (or a long durable wait), then a log line, under `limit: 1`. */
 const gated = (behavior: string, gate = 'approval: { message: go? }') => workflow(`
