@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { Database } from 'bun:sqlite'
-import { rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { call, createClient } from '../api/client.ts'
 import { cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
@@ -129,5 +129,40 @@ describe('approving iterations with workflow run', () => {
     expect(r.code).toBe(0)
     const d = JSON.parse(r.stdout) as { state: string; reason?: string; outputs: { tickets: string[] } }
     expect(d).toMatchObject({ state: 'SUCCESS', reason: 'ALLOWED_FAILURE', outputs: { tickets: ['OPS-1', '-', 'OPS-3', 'OPS-4', '-'] } })
+  }, 60_000)
+})
+
+describe('an approval inside a subflow with workflow run', () => {
+  it("asks for the child's approval, naming the child and the run that started it, and the parent gets its outputs", async () => {
+    const local = join(dir, 'nested')
+    mkdirSync(local)
+    writeFileSync(join(local, 'deploy-all.yaml'), `
+id: deploy-all
+outputs: { tickets: "{{ tasks.each.outputs.map(o, o == null ? '-' : o.ticket) }}" }
+tasks:
+  - id: each
+    forEach: '["eu", "us"]'
+    allowFailure: true
+    subflow: { workflow: deploy-one, inputs: { region: "{{ item }}" } }
+`)
+    writeFileSync(join(local, 'deploy-one.yaml'), `
+id: deploy-one
+inputs: { region: { type: string, required: true } }
+outputs: { ticket: "{{ tasks.gate.output.ticket }}" }
+tasks:
+  - id: gate
+    approval:
+      message: Ship this region?
+      schema: { type: object, required: [ticket], properties: { ticket: { type: string } } }
+`)
+    const r = await cli(['run', join(local, 'deploy-all.yaml'), '--json'], {
+      env: cleanEnv({ WORKFLOW_STORAGE_PATH: join(dir, 'nested.db'), WORKFLOW_PLUGINS_PATHS: join(root, 'plugins') }),
+      stdin: 'y ticket=OPS-7\nn not today\n',
+    })
+    expect(r.stderr).toMatch(/task gate of deploy-one \(ex_\w+, started by each\[0\]\) waits for approval: Ship this region\?/)
+    expect(r.stderr).toMatch(/task gate of deploy-one \(ex_\w+, started by each\[1\]\) waits for approval/)
+    expect(r.code).toBe(0)
+    const d = JSON.parse(r.stdout) as { state: string; reason?: string; outputs: { tickets: string[] } }
+    expect(d).toMatchObject({ state: 'SUCCESS', reason: 'ALLOWED_FAILURE', outputs: { tickets: ['OPS-7', '-'] } })
   }, 60_000)
 })

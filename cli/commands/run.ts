@@ -28,11 +28,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const config = loadConfig(g.config ? { file: g.config } : {})
       const limits = workflowLimitsOf(config.limits)
       // The workflow and every child its subflows call, all read and checked before anything runs.
-      const files = await printingIssues(g.json, async () => {
-        const main = await readLocalWorkflow(file, limits)
-        return localWorkflows(main, inputFlags(options.with), limits)
-      })
-      const workflow = [...files.values()][0]!.workflow
+      const main = await printingIssues(g.json, () => readLocalWorkflow(file, limits))
+      const files = await printingIssues(g.json, () => localWorkflows(main, inputFlags(options.with), limits))
+      const workflow = main.workflow
       const inputs = resolveInputs(workflow.inputs, parseInputs(inputFlags(options.input), workflow.inputs))
       const labels = parseLabelFlags(options.label)
       // Plugins kept beside a workflow file of the run (`<dir>/plugins`) are found without any config.
