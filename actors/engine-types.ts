@@ -44,6 +44,12 @@ export interface EngineOptions {
   taskKinds?: string[]
   /** This engine's lease on its executions (default 30 s, renewed every 10 s; see actors/supervisor/lease.ts). */
   lease?: { ttlMs: number; renewMs: number }
+  /**
+   * The workflows a subflow may start, by id, instead of the store's applied ones: `workflow run` passes the
+   * workflows of its files (docs/cli.md#run), so a local run never depends on what a server applied to the same
+   * store. A child of any other id fails NOT_FOUND.
+   */
+  localWorkflows?: ReadonlyMap<string, Workflow>
 }
 
 export interface StartRequest {

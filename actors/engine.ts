@@ -66,6 +66,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
     maxSubflowDepth: config.limits.maxSubflowDepth,
     ...(opts.lease ? { lease: opts.lease } : {}),
+    ...(opts.localWorkflows ? { localWorkflows: opts.localWorkflows } : {}),
   })
   await supervisor.begin()
   if (opts.recover !== false) await supervisor.recover()

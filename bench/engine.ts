@@ -2,7 +2,8 @@
  * Engine benchmarks (issue 3): W1 40 sequential fibo tasks, W2 200 executions of a 3-task chain with
  * ≤ 50 in flight, W3 engine RSS idle and with 100 sleeping executions, plus worker spawn cost; `foreach`: a
  * 1,000-item forEach of a trivial plugin with concurrency 10 against 1,000 plain independent tasks under the same
- * 10 task slots (issue 13). Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|all]   — prints one JSON document.
+ * 10 task slots (issue 13); `subflow`: the same forEach with a subflow (a child execution) per item, against calling
+ * the plugin directly. Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|subflow|all]   — prints one JSON document.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -27,10 +28,10 @@ function wf(yaml: string): Workflow {
   return r.workflow
 }
 
-async function withEngine<T>(env: Record<string, string>, fn: (e: Engine) => Promise<T>): Promise<T> {
+async function withEngine<T>(env: Record<string, string>, fn: (e: Engine) => Promise<T>, localWorkflows?: Workflow[]): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-'))
   const config = loadConfig({ env: { WORKFLOW_STORAGE_PATH: join(dir, 'bench.db'), WORKFLOW_PLUGINS_PATHS: PLUGINS, ...env }, cwd: dir })
-  const engine = await createEngine({ config })
+  const engine = await createEngine({ config, ...(localWorkflows ? { localWorkflows: new Map(localWorkflows.map((w) => [w.id, w])) } : {}) })
   try {
     return await fn(engine)
   } finally {
@@ -198,6 +199,37 @@ async function foreach(n = Number(process.env.AK_BENCH_ITEMS ?? 1000)) {
   })
 }
 
+/**
+ * A pipeline per item (the ETL shape): a forEach of `n` items, concurrency 10, whose iteration is a subflow — a child
+ * execution of one plugin task — against the same forEach calling the plugin directly, both under 10 task slots.
+ * The difference per item is what a child execution costs: its durable creation with the parent run's WAITING, its
+ * own start and end commits, and telling the parent.
+ */
+async function subflowPerItem(n = Number(process.env.AK_BENCH_SUBFLOW_ITEMS ?? 200)) {
+  const child = wf(`id: one\ninputs: { n: { type: number } }\noutputs: { r: "{{ tasks.work.output }}" }\ntasks:\n  - { id: work, type: bench/fibo.compute, inputs: { n: "{{ inputs.n }}" } }\n`)
+  const viaChild = wf(`id: via-child\ninputs: { items: { type: array } }\ntasks:\n  - { id: each, forEach: inputs.items, concurrency: 10, subflow: { workflow: one, inputs: { n: "{{ item % 10 }}" } } }\n`)
+  const direct = wf(`id: direct\ninputs: { items: { type: array } }\ntasks:\n  - { id: each, forEach: inputs.items, concurrency: 10, type: bench/fibo.compute, inputs: { n: "{{ item % 10 }}" } }\n`)
+  const items = Array.from({ length: n }, (_, i) => i)
+  return withEngine({ WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '10', WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '16' }, async (engine) => {
+    const time = async (workflow: Workflow) => {
+      const t = performance.now()
+      const ex = await engine.start({ workflow, inputs: { items }, trigger: { type: 'api' } })
+      const done = await engine.waitFor(ex.id)
+      if (done.state !== 'SUCCESS') throw new Error(`execution ${done.state}: ${JSON.stringify(done.error)}`)
+      return performance.now() - t
+    }
+    await time(direct) // warm-up: spares, compiled schemas
+    const childMs = await time(viaChild)
+    const directMs = await time(direct)
+    return {
+      subflowPerItem: {
+        items: n, concurrency: 10, slots: 10, subflowWallMs: round(childMs), directWallMs: round(directMs),
+        perSubflowItemMs: round(childMs / n, 2), perDirectItemMs: round(directMs / n, 2), overheadPerChildMs: round((childMs - directMs) / n, 2),
+      },
+    }
+  }, [child])
+}
+
 const which = process.argv[2] ?? 'all'
 const out: Record<string, unknown> = { machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version, kernel: (await Bun.file('/proc/sys/kernel/osrelease').text()).trim() } }
 if (which === 'w1' || which === 'all') Object.assign(out, await w1())
@@ -205,4 +237,5 @@ if (which === 'w2' || which === 'all') Object.assign(out, await w2())
 if (which === 'w3' || which === 'all') Object.assign(out, await w3())
 if (which === 'workers' || which === 'all') Object.assign(out, await workers())
 if (which === 'foreach' || which === 'all') Object.assign(out, await foreach())
+if (which === 'subflow' || which === 'all') Object.assign(out, await subflowPerItem())
 console.log(JSON.stringify(out, null, 2))

@@ -6,6 +6,8 @@
 import { userInfo } from 'node:os'
 import type { Engine, EngineEvent } from '../actors/engine-types.ts'
 import { toErrorInfo } from '../runtime/errors.ts'
+import { taskAtPath } from '../runtime/workflow/run-path.ts'
+import { tasksById } from '../runtime/workflow/task-lists.ts'
 import { parseTextInputs } from './inputs.ts'
 
 /** Lines of stdin, read only when asked (what was read past a line is kept for the next). */
@@ -53,20 +55,27 @@ export interface ApprovalPrompter {
   stop(): void
 }
 
-/** Asks on stderr for each approval of `executionId` that starts waiting, and delivers the answers to the engine. */
-export function approvalPrompter(engine: Engine, executionId: string, err: (s: string) => void): ApprovalPrompter {
+/**
+ * Asks on stderr for each approval of `rootId` — or of a subflow's child under it — that starts waiting, and delivers
+ * the answers to the engine. Every execution of a local run's engine is the run's own (it resumes nothing else), so
+ * a child's approval is asked here too, named by its child execution and the run that started it.
+ */
+export function approvalPrompter(engine: Engine, rootId: string, err: (s: string) => void): ApprovalPrompter {
   const lines = new StdinLines()
   const asked = new Set<string>()
   let queue: Promise<void> = Promise.resolve()
   let stopped = false
   const by = localName()
 
-  async function ask(task: string): Promise<void> {
-    const run = (await engine.snapshot(executionId))?.taskRuns.find((r) => r.taskId === task)
-    if (stopped || run?.state !== 'WAITING' || run.reason !== 'APPROVAL') return
-    const snap = (await engine.snapshot(executionId))!
-    const def = snap.workflow.tasks.find((t) => t.id === task) as { approval?: { message?: string } } | undefined
-    err(`task ${task} waits for approval${def?.approval?.message ? `: ${def.approval.message}` : ''}\n` +
+  async function ask(executionId: string, task: string): Promise<void> {
+    const snap = await engine.snapshot(executionId)
+    const run = snap?.taskRuns.find((r) => r.taskId === task)
+    if (stopped || !snap || run?.state !== 'WAITING' || run.reason !== 'APPROVAL') return
+    // By its run path: an iteration's (`gate[3]`) and a later list's (`finally/gate`) definition are found too.
+    const def = taskAtPath(tasksById(snap.workflow), task) as { approval?: { message?: string } } | undefined
+    const parent = snap.execution.parent
+    const where = executionId === rootId || !parent ? '' : ` of ${snap.execution.workflowId} (${executionId}, started by ${parent.taskId})`
+    err(`task ${task}${where} waits for approval${def?.approval?.message ? `: ${def.approval.message}` : ''}\n` +
       '  approve: y [key=value …]   reject: n <reason>\n')
     for (;;) {
       err('> ')
@@ -96,10 +105,11 @@ export function approvalPrompter(engine: Engine, executionId: string, err: (s: s
 
   return {
     onEvent(e) {
-      if (stopped || e.type !== 'task' || e.executionId !== executionId || e.state !== 'WAITING' || asked.has(e.taskId)) return
-      asked.add(e.taskId)
+      const at = e.type === 'task' ? `${e.executionId}/${e.taskId}` : ''
+      if (stopped || e.type !== 'task' || e.state !== 'WAITING' || asked.has(at)) return
+      asked.add(at)
       // One question at a time, in the order the approvals started waiting.
-      queue = queue.then(() => ask(e.taskId)).catch(() => {})
+      queue = queue.then(() => ask(e.executionId, e.taskId)).catch(() => {})
     },
     stop() {
       stopped = true

@@ -28,11 +28,22 @@ export interface StartChildDeps {
   commit(transitions: Transition[]): Promise<TransitionResult[]>
   /** A created execution goes where a started one goes (queued, or waiting for a slot of its workflow). */
   launched(id: string, workflow: Workflow): Promise<ExecutionRecord>
+  /** The workflows children are started from instead of the store's applied ones (a local run's files), when given. */
+  local?: ReadonlyMap<string, Workflow>
+}
+
+/** The workflow (and revision) a child of `workflowId` runs: one of the local run's, or an applied one admitted. */
+async function childWorkflow(deps: StartChildDeps, workflowId: string): Promise<{ workflow: Workflow; revision: number }> {
+  if (!deps.local) return admit(deps.admission(), workflowId, await deps.store.workflows.get(workflowId))
+  const workflow = deps.local.get(workflowId)
+  // A local run is its files: a workflow applied to a server on the same store is not one of them.
+  if (!workflow) throw new AppError(ErrorCode.NotFound, `workflow ${workflowId} is not one of this local run's workflows`, { id: workflowId })
+  return { workflow, revision: 0 }
 }
 
 /**
  * Creates the child of `req`: refused (as data, nothing committed) when the engine is shutting down, the workflow is
- * unknown or disabled (the one admission rule), the inputs do not match its declarations, or the child would be
+ * unknown or disabled (the one admission rule; a local run's workflows are its files, never disabled), the inputs do not match its declarations, or the child would be
  * deeper than `maxDepth`. The child's creation and the parent run's WAITING are one atomic request, so a crash
  * leaves both or neither; the child's id is derived from the run and attempt, so a start tried again cannot make two.
  */
@@ -48,7 +59,7 @@ export async function startChild(deps: StartChildDeps, req: ChildRequest): Promi
         `subflow ${req.taskId} would start ${req.workflowId} at depth ${depth}, beyond limits.maxSubflowDepth (${deps.maxDepth})`,
         { depth, maxDepth: deps.maxDepth, workflowId: req.workflowId })
     }
-    const rec = admit(deps.admission(), req.workflowId, await deps.store.workflows.get(req.workflowId))
+    const rec = await childWorkflow(deps, req.workflowId)
     const inputs = resolveInputs(rec.workflow.inputs, req.inputs)
     const merged = mergeLabels(rec.workflow.labels, undefined, 'labels')
     const labels = 'labels' in merged && Object.keys(merged.labels).length > 0 ? { labels: merged.labels } : {}

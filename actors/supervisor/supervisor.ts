@@ -54,6 +54,8 @@ export interface SupervisorOptions {
   lease?: LeaseTiming
   /** How deep subflows may nest (`limits.maxSubflowDepth`; default 8): a child deeper fails SUBFLOW_DEPTH_EXCEEDED. */
   maxSubflowDepth?: number
+  /** Where subflows find their child workflows instead of the store (EngineOptions.localWorkflows). */
+  localWorkflows?: ReadonlyMap<string, Workflow>
 }
 
 /** The default of `limits.maxSubflowDepth`. */
@@ -123,6 +125,7 @@ export class Supervisor {
         store, maxDepth: opts.maxSubflowDepth ?? DEFAULT_MAX_SUBFLOW_DEPTH, admission: () => ({ accepting: this.state.accepting }),
         commit: (t) => this.batcher.submit(t, { atomic: true, durable: true }),
         launched: (id, workflow) => this.launched(id, workflow, clock.now()),
+        ...(opts.localWorkflows ? { local: opts.localWorkflows } : {}),
       }, r),
       finished: (w: PooledWorker, id: string) => {
       w.executions.delete(id)

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { createEngine, toExecutionDetail, type ExecutionDetail } from '../../api/embedded.ts'
 import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
-import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
 import { listedTasks } from '../../runtime/workflow/task-lists.ts'
 import { approvalPrompter } from '../approval-prompt.ts'
@@ -13,7 +12,7 @@ import { inputFlags, parseInputs, parseLabelFlags } from '../inputs.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
 import { humanDuration, paintState } from '../render/format.ts'
 import { plainProgress, ttyProgress } from '../render/progress.ts'
-import { readWorkflowFile } from '../workflow-file.ts'
+import { FileIssues, localWorkflows, readLocalWorkflow } from '../local-workflows.ts'
 import { issueLine } from './validate.ts'
 
 export function register(cli: CAC, _ctx: CliContext): void {
@@ -21,30 +20,42 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .command('run <file>', 'Run a workflow locally on the embedded engine (no server needed)')
     .option('--input <key=value>', 'Execution input (repeatable); typed by the workflow\'s declared inputs')
     .option('--label <key=value>', 'A label for this execution (repeatable), over the workflow\'s labels')
+    .option('--with <file>', 'A workflow its subflows may start (repeatable); else <id>.yaml beside the calling file')
     .example((name) => `  $ ${name} run examples/hello.yaml --input name=Ada`)
+    .example((name) => `  $ ${name} run examples/etl.yaml   # its subflow etl-item is examples/etl-item.yaml`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       const config = loadConfig(g.config ? { file: g.config } : {})
-      const { result } = await readWorkflowFile(file, workflowLimitsOf(config.limits))
-      if (!result.ok) {
-        if (!g.json) for (const i of result.issues) process.stderr.write(`${issueLine(file, i, colors.red)}\n`)
-        throw new AppError(ErrorCode.InvalidWorkflow, `${file} is not a valid workflow (${result.issues.length} problems)`, { issues: result.issues })
-      }
-      const workflow = result.workflow
+      const limits = workflowLimitsOf(config.limits)
+      // The workflow and every child its subflows call, all read and checked before anything runs.
+      const main = await printingIssues(g.json, () => readLocalWorkflow(file, limits))
+      const files = await printingIssues(g.json, () => localWorkflows(main, inputFlags(options.with), limits))
+      const workflow = main.workflow
       const inputs = resolveInputs(workflow.inputs, parseInputs(inputFlags(options.input), workflow.inputs))
       const labels = parseLabelFlags(options.label)
-      // Plugins kept beside the workflow file (`<dir>/plugins`) are found without any config.
-      const beside = join(dirname(resolve(file)), 'plugins')
-      if (existsSync(beside)) config.plugins.paths.push(beside)
-      // Executions already in the store belong to a server or another run (maybe alive): not ours to resume.
-      const engine = await createEngine({ config, recover: false, onWarning: (m) => process.stderr.write(`${colors.yellow('warning')}: ${m}\n`) })
+      // Plugins kept beside a workflow file of the run (`<dir>/plugins`) are found without any config.
+      for (const dir of new Set([...files.values()].map((w) => dirname(resolve(w.file))))) {
+        const beside = join(dir, 'plugins')
+        if (existsSync(beside) && !config.plugins.paths.includes(beside)) config.plugins.paths.push(beside)
+      }
+      // Executions already in the store belong to a server or another run (maybe alive): not ours to resume. Its
+      // subflows start the workflows of its files, never one a server applied to the same store.
+      const engine = await createEngine({
+        config, recover: false, onWarning: (m) => process.stderr.write(`${colors.yellow('warning')}: ${m}\n`),
+        localWorkflows: new Map([...files].map(([id, w]) => [id, w.workflow])),
+      })
       // A table redrawn in place needs cursor moves: only on a terminal that takes them (TERM=dumb takes none).
       const tty = !g.json && process.stdout.isTTY === true && process.env.TERM !== 'dumb'
       const progress = g.json ? undefined
         : tty ? ttyProgress(listedTasks(workflow).map((t) => t.path), (s) => process.stdout.write(s))
         : plainProgress((s) => process.stdout.write(`${s}\n`))
-      const unsubscribe = engine.subscribe((e) => progress?.onEvent(e))
+      // The rows are this execution's runs: a subflow's child shows as its execution's lines, its tasks in inspect.
+      let top: string | undefined
+      const unsubscribe = engine.subscribe((e) => {
+        if (e.type !== 'task' || top === undefined || e.executionId === top) progress?.onEvent(e)
+      })
       const execution = await engine.start({ workflow, inputs, trigger: { type: 'manual' }, ...(labels ? { labels } : {}) })
+      top = execution.id
       // A pending approval is decided here, from stdin: the engine is this process (no server to send it to).
       const approvals = approvalPrompter(engine, execution.id, (s) => process.stderr.write(s))
       const unsubscribeApprovals = engine.subscribe((e) => approvals.onEvent(e))
@@ -65,6 +76,16 @@ export function register(cli: CAC, _ctx: CliContext): void {
       await engine.shutdown({ graceMs: 0 })
       emit(detail, { json: g.json, human: summary, exitCode: interrupted ? 130 : final.state === 'SUCCESS' ? 0 : 1 })
     }))
+}
+
+/** Runs `read`; the issues of a file it throws on are printed (unless --json) with that file's name first. */
+async function printingIssues<T>(json: boolean, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (e) {
+    if (e instanceof FileIssues && !json) for (const i of e.issues) process.stderr.write(`${issueLine(e.file, i, colors.red)}\n`)
+    throw e
+  }
 }
 
 function summary(d: ExecutionDetail): string {

@@ -45,6 +45,8 @@ export const IssueCode = {
   ReservedTaskId: 'RESERVED_TASK_ID',
   /** Subflows that call each other in a circle (`a → b → a`), seen from their literal workflow ids. */
   SubflowCycle: 'SUBFLOW_CYCLE',
+  /** A local run (`workflow run`) calls a subflow none of its files declares (`--with FILE`, or `<id>.yaml` beside the caller). */
+  UnknownSubflow: 'UNKNOWN_SUBFLOW',
   // Limits (limits.ts), and the server's parser budget
   ...LimitCode,
   ValidationAborted: 'VALIDATION_ABORTED',

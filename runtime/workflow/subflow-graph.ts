@@ -5,12 +5,15 @@
  */
 import { IssueCode, type Issue } from './issues.ts'
 import type { AnyTaskDef, Workflow } from './model.ts'
+import type { Segment } from './path.ts'
 import { listedTasks } from './task-lists.ts'
 import { literalSubflowTarget, type SubflowSpec } from './tasks/subflow.ts'
 
 /** A subflow call found in a workflow: the task's path in the document and the id it calls. */
 export interface SubflowCall {
   at: string
+  /** `at` as path segments (`['tasks', 1, 'subflow', 'workflow']`), to place an issue about the call. */
+  segments: Segment[]
   target: string
 }
 
@@ -24,7 +27,7 @@ export function subflowCalls(wf: Workflow): SubflowCall[] {
     const i = index[l.list]!++
     if (!isSubflow(l.task)) continue
     const target = literalSubflowTarget(l.task.subflow)
-    if (target !== undefined) out.push({ at: `${l.list}[${i}].subflow.workflow`, target })
+    if (target !== undefined) out.push({ at: `${l.list}[${i}].subflow.workflow`, segments: [l.list, i, 'subflow', 'workflow'], target })
   }
   return out
 }
