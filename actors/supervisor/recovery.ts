@@ -68,6 +68,7 @@ export interface RecoveryDeps {
 
 export class Recovery {
   private retryTimer: ReturnType<typeof setTimeout> | undefined
+  private stopped = false
 
   constructor(private readonly deps: RecoveryDeps) {}
 
@@ -119,12 +120,15 @@ export class Recovery {
     if (!giveUp) this.deps.enqueue(executionId, true)
   }
 
+  /** Shutdown: the retry is disarmed, and a pass still under way arms none (the next start recovers instead). */
   stop(): void {
+    this.stopped = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.retryTimer = undefined
   }
 
   private retry(): void {
+    if (this.stopped) return
     this.retryTimer ??= setTimeout(() => void this.onStart().catch(() => {}), RECOVER_RETRY_MS)
   }
 }

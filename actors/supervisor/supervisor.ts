@@ -307,6 +307,11 @@ export class Supervisor {
     return this.pool.all().map((w) => w.worker)
   }
 
+  /** The engine's end of each live worker's channel (diagnostics, and the shutdown tests: closed once shut down). */
+  workerChannels(): MessagePort[] {
+    return this.pool.all().map((w) => w.port)
+  }
+
   stats(): EngineStats {
     return {
       runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
@@ -330,9 +335,13 @@ export class Supervisor {
     // Past the grace period nobody waits for the store any more: what cannot be committed now is
     // recovered from the store on the next start, as after a crash.
     await this.batcher.stopWaiting()
+    // A dispatch under way (a parked execution whose wake-up fired just now, a recovered one) settles first: it
+    // hands nothing to a worker any more (see dispatch), so nothing starts behind the interrupt below.
+    await this.dispatching
     // Whatever is still running stops without a terminal state and resumes on the next start.
     await Promise.all(this.pool.all().map((w) => untilDeath(w, w.api.interruptAll()).catch(() => {})))
     await this.batcher.drain()
+    // Every worker thread ends, and the engine's end of its channel is closed: nothing is left armed.
     await this.pool.close()
     await this.mailbox.stop()
     await this.lease.stop()
@@ -390,12 +399,20 @@ export class Supervisor {
       else if (rec.state === 'WAITING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }])
       // A parent learns here of the children that ended while it was parked, queued or down.
       const snap = await withChildEnds(this.store, (await this.store.executions.snapshot(id))!)
+      // Shutdown began meanwhile: the execution stays as stored (RUNNING or WAITING), and the next start resumes it.
+      if (!this.state.accepting) return this.mailbox.tell({ type: 'released', executionId: id })
       worker = await this.pool.pick()
       worker.executions.add(id)
       // Not waiting for a worker that dies meanwhile: the dispatches behind this one (recovery's too) would stall.
       await untilDeath(worker, worker.api.run(snap))
       this.mailbox.tell({ type: 'dispatched', executionId: id, workerId: worker.id })
     } catch (e) {
+      // Shutting down (its worker stopped, or none is left to take it): not a failure of the execution, which the
+      // next start resumes from the store.
+      if (!this.state.accepting) {
+        worker?.executions.delete(id)
+        return this.mailbox.tell({ type: 'released', executionId: id })
+      }
       if (worker?.dead) return // the worker died with it: its crash recovery has the execution now
       worker?.executions.delete(id)
       this.mailbox.tell({ type: 'released', executionId: id })

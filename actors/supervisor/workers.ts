@@ -13,6 +13,12 @@ export interface PooledWorker {
   dead: boolean
   /** Resolves once the worker is dead and its crash handled (its executions are being recovered). */
   died: Promise<void>
+  /**
+   * The engine's end of the channel the worker calls the SupervisorPort on. Closed when the worker goes: a port
+   * with a listener keeps the process alive, and Bun does not always notice that the other end died with its
+   * thread (a thread terminated while calls cross the channel), so the engine closes its own end.
+   */
+  port: MessagePort
 }
 
 /**
@@ -42,6 +48,8 @@ export class WorkerPool {
 
   /** The live worker hosting the fewest executions (spawning up to `size`). */
   async pick(): Promise<PooledWorker> {
+    // A dispatch that was under way when the pool closed must not start a worker nobody would stop.
+    if (this.closing) throw new AppError(ErrorCode.WorkerCrashed, 'the worker pool is closed (the engine is shutting down)')
     this.workers = this.workers.filter((w) => !w.dead)
     if (this.workers.length < this.size) return this.spawn()
     return this.workers.reduce((a, b) => (b.executions.size < a.executions.size ? b : a))
@@ -50,16 +58,24 @@ export class WorkerPool {
   private async spawn(): Promise<PooledWorker> {
     const worker = new Worker(ENTRY)
     const api = Comlink.wrap<WorkerApi>(worker)
+    const { port1, port2 } = new MessageChannel()
     let buried!: () => void
-    const w: PooledWorker = { id: this.nextId++, api, worker, executions: new Set(), dead: false, died: new Promise((r) => (buried = r)) }
+    const w: PooledWorker = { id: this.nextId++, api, worker, executions: new Set(), dead: false, died: new Promise((r) => (buried = r)), port: port1 }
     this.workers.push(w)
     const thread = (worker as Worker & { threadId?: number }).threadId
+    let gone = false
     const died = () => {
-      if (w.dead) return
+      if (gone) return
+      gone = true
+      // Stopped by close() (which marked it dead first), or crashed on its own.
+      const crashed = !w.dead
       w.dead = true
-      // Its plugins' pid namespaces die with their launchers; what its attempts' cgroups still hold is killed too.
-      if (thread !== undefined) { try { sweepWorkerSandboxes(thread) } catch { /* best effort */ } }
-      if (!this.closing) this.onCrash(w)
+      port1.close()
+      if (crashed) {
+        // Its plugins' pid namespaces die with their launchers; what its attempts' cgroups still hold is killed too.
+        if (thread !== undefined) { try { sweepWorkerSandboxes(thread) } catch { /* best effort */ } }
+        if (!this.closing) this.onCrash(w)
+      }
       buried()
     }
     worker.addEventListener('close', died)
@@ -68,7 +84,6 @@ export class WorkerPool {
       died()
       worker.terminate()
     })
-    const { port1, port2 } = new MessageChannel()
     Comlink.expose(this.port(w), port1)
     await untilDeath(w, api.init(Comlink.transfer(port2, [port2]), this.settings))
     return w
@@ -83,12 +98,19 @@ export class WorkerPool {
     return this.workers.find((w) => w.id === id && !w.dead)
   }
 
+  /**
+   * Stops every worker and closes the engine's end of each channel; resolves once every thread is gone, so
+   * nothing of the pool is left to keep the process alive. A dispatch under way after this gets no worker.
+   */
   async close(): Promise<void> {
     this.closing = true
-    for (const w of this.workers) {
+    const closing = this.workers
+    this.workers = []
+    for (const w of closing) {
       w.dead = true
+      w.port.close()
       w.worker.terminate()
     }
-    this.workers = []
+    await Promise.all(closing.map((w) => w.died))
   }
 }

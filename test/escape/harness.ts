@@ -38,6 +38,8 @@ export interface AttackOptions {
   mode?: 'strict' | 'permissive'
   /** Called (and awaited) before attempt `i` of runAttacks starts, e.g. to change the filesystem between attempts. */
   beforeAttempt?(i: number): void | Promise<void>
+  /** Each line the plugin logs, as it comes (a test waits on a line the plugin prints instead of sleeping). */
+  onLog?(line: PluginLogLine): void
 }
 
 /** Runs one action of a fixture through the isolated process runner. */
@@ -69,7 +71,7 @@ export async function runAttacks(plugin: LoadedPlugin, attempts: { action: strin
         env: opts.env ?? {},
         timeoutMs: opts.timeoutMs ?? 15_000,
         signal: opts.signal ?? new AbortController().signal,
-        onLog: (l) => logs.push(l),
+        onLog: (l) => { logs.push(l); opts.onLog?.(l) },
         onLaunch: (m) => { mechanisms = m },
       })
       runs.push({ outcome, logs, mechanisms, text: JSON.stringify(outcome) + logs.map((l) => l.message).join('\n') })
@@ -78,4 +80,33 @@ export async function runAttacks(plugin: LoadedPlugin, attempts: { action: strin
     await runner.close() // its spare process, started for a next attempt that never comes
   }
   return runs
+}
+
+/** The probe's `orphan` action prints this once it has cleared its parent-death signal (review-probe/probe.c). */
+export const ORPHAN_LINE = /^ORPHAN pid=\d+ pdeathsig-cleared=1$/
+
+/**
+ * Reads `stream` line by line until one matches `re` (the line), or fails once `ms` have passed or the stream ended
+ * first: a test waits on what the plugin says it did, not on a guess of how long that takes.
+ */
+export async function untilLine(stream: ReadableStream<Uint8Array>, re: RegExp, ms = 15_000): Promise<string> {
+  const reader = stream.getReader()
+  const decoder = new TextDecoder()
+  let buf = ''
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no line matching ${re} within ${ms} ms`)), ms) })
+  try {
+    for (;;) {
+      const { done, value } = await Promise.race([reader.read(), late])
+      if (done) throw new Error(`the stream ended before a line matching ${re}: ${JSON.stringify(buf)}`)
+      buf += decoder.decode(value, { stream: true })
+      const lines = buf.split('\n')
+      buf = lines.pop()!
+      const hit = lines.find((l) => re.test(l))
+      if (hit !== undefined) return hit
+    }
+  } finally {
+    clearTimeout(timer)
+    reader.releaseLock()
+  }
 }

@@ -20,7 +20,7 @@ import { createProcessRunner } from '../../sandbox/process/runner.ts'
 import { prepareLaunch } from '../../sandbox/process/isolation.ts'
 import { detectCgroups } from '../../sandbox/process/cgroup.ts'
 import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
-import { LAUNCHERS, LIMITS } from './harness.ts'
+import { LAUNCHERS, LIMITS, ORPHAN_LINE, untilLine } from './harness.ts'
 import { buildProbe } from './review-probe.ts'
 
 const CHILD = join(import.meta.dir, '../fixtures/escape/orphan-nopidns-engine.ts')
@@ -37,6 +37,14 @@ async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
   return true
 }
 const kill = (pids: number[]) => { for (const p of pids) { try { process.kill(p, 'SIGKILL') } catch { /* gone */ } } }
+/** The live processes whose parent is `pid` (an engine's launchers). */
+const childrenOf = (pid: number): number[] => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((d) => {
+  try {
+    const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid) ? [Number(d)] : []
+  } catch { return [] }
+})
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
 /** A sleeping process running as `uid`, moved into the v1 cgroups named `id` (made here, as an attempt's would be). */
 async function sleeperIn(id: string, uid: number): Promise<number> {
   for (const c of ['memory', 'pids']) { mkdirSync(`${CG}/${c}/autokestra/${id}`, { recursive: true }); made.push(`${CG}/${c}/autokestra/${id}`) }
@@ -62,14 +70,17 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
   for (const [i, launcher] of LAUNCHERS.entries()) {
     it(`without a pid namespace, the next engine's sweep kills what a dead engine's cgroups hold (${launcher})`, async () => {
       const uid = BASE + i
-      const engine = Bun.spawn(['bun', CHILD, probe.dir, launcher, String(uid), tmpRoot], { stdout: 'ignore', stderr: 'ignore' })
+      const engine = Bun.spawn(['bun', CHILD, probe.dir, launcher, String(uid), tmpRoot], { stdout: 'pipe', stderr: 'ignore' })
       try {
-        expect(await until(() => processesOf(uid).length > 0)).toBe(true)
-        await Bun.sleep(200) // it prints ORPHAN once it cleared its parent-death signal
+        // The engine prints the plugin's lines: ORPHAN once it cleared its parent-death signal.
+        expect(await untilLine(engine.stdout, ORPHAN_LINE)).toMatch(ORPHAN_LINE)
+        expect(processesOf(uid).length).toBeGreaterThan(0)
+        // The engine's children other than the plugin (the native launcher; the bun launcher became the plugin).
+        const launchers = childrenOf(engine.pid).filter((p) => !processesOf(uid).includes(p))
         engine.kill('SIGKILL')
         await engine.exited
         // The launcher is dead (its lock is free), nothing but the cgroup holds the plugin, and it runs on: the case.
-        await Bun.sleep(300)
+        expect(await until(() => !launchers.some(alive), 5_000)).toBe(true)
         expect(processesOf(uid).length).toBeGreaterThan(0)
         const runner = createProcessRunner({ prepareLaunch: (s) => prepareLaunch(s, undefined, { launcher }), limits: LIMITS, mode: 'strict', tmpRoot, spares: 0 })
         await runner.close()

@@ -22,7 +22,7 @@ import { join } from 'node:path'
 import { UID_DIR, leaseUid } from '../../sandbox/process/uids.ts'
 import { createProcessRunner } from '../../sandbox/process/runner.ts'
 import { prepareLaunch } from '../../sandbox/process/isolation.ts'
-import { LAUNCHERS, LIMITS } from './harness.ts'
+import { LAUNCHERS, LIMITS, ORPHAN_LINE, untilLine } from './harness.ts'
 import { buildProbe } from './review-probe.ts'
 
 const WORKER = join(import.meta.dir, '../fixtures/escape/attack-worker.ts')
@@ -69,10 +69,16 @@ describe.if(process.getuid?.() === 0)('review: a plugin cannot outlive the engin
     it(`dies with its worker thread, and its uid is not leased again while it lives (${launcher} launcher)`, async () => {
       const range = { start: BASE + 2 * i, count: 1 }
       const worker = new Worker(WORKER)
-      worker.postMessage({ plugin: probe.dir, action: 'orphan', opts: { launcher, uidRange: range, timeoutMs: 60_000, tmpRoot } })
+      // The plugin's lines come back as they are logged: its ORPHAN line says it cleared its parent-death signal.
+      let deadline: ReturnType<typeof setTimeout> | undefined
+      const orphaned = new Promise<string>((resolve, reject) => {
+        worker.onmessage = (e: MessageEvent<{ log?: string }>) => { if (e.data.log !== undefined && ORPHAN_LINE.test(e.data.log)) resolve(e.data.log) }
+        deadline = setTimeout(() => reject(new Error('the plugin never printed its ORPHAN line')), 15_000)
+      })
+      worker.postMessage({ plugin: probe.dir, action: 'orphan', opts: { launcher, uidRange: range, timeoutMs: 60_000, tmpRoot }, forwardLogs: true })
       try {
-        expect(await until(() => byUid(range.start).length > 0)).toBe(true)
-        await Bun.sleep(200) // let it clear its parent-death signal (it prints ORPHAN and waits)
+        expect(await orphaned.finally(() => clearTimeout(deadline))).toMatch(ORPHAN_LINE)
+        expect(byUid(range.start).length).toBeGreaterThan(0)
         worker.terminate()
         // The thread is gone: nothing of the attempt may still run, and the uid comes back only once nothing does.
         const gone = await until(() => byUid(range.start).length === 0, 3_000)
@@ -84,10 +90,11 @@ describe.if(process.getuid?.() === 0)('review: a plugin cannot outlive the engin
 
     it(`dies with its engine process (kill -9), and a new engine does not leave it running (${launcher} launcher)`, async () => {
       const uid = BASE + 2 * i + 1
-      const engine = Bun.spawn(['bun', CHILD, probe.dir, launcher, String(uid), tmpRoot], { stdout: 'ignore', stderr: 'ignore' })
+      const engine = Bun.spawn(['bun', CHILD, probe.dir, launcher, String(uid), tmpRoot], { stdout: 'pipe', stderr: 'ignore' })
       try {
-        expect(await until(() => byUid(uid).length > 0)).toBe(true)
-        await Bun.sleep(200)
+        // The engine prints the plugin's lines: ORPHAN once it cleared its parent-death signal.
+        expect(await untilLine(engine.stdout, ORPHAN_LINE)).toMatch(ORPHAN_LINE)
+        expect(byUid(uid).length).toBeGreaterThan(0)
         engine.kill('SIGKILL')
         await engine.exited
         // A new engine on the host: its runner sweeps what dead engines left.

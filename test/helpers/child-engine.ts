@@ -17,7 +17,7 @@ export class ChildLines {
 
   private readonly reader
 
-  constructor(proc: ChildEngine) {
+  constructor(proc: { stdout: ReadableStream<Uint8Array> }) {
     this.reader = proc.stdout.getReader()
   }
 
