@@ -55,7 +55,7 @@ describe('CLI imports per command', () => {
     expect(registered).toEqual({ ...COMMANDS })
     expect(groupsFor('list')).toEqual(['apply'])
     expect(groupsFor(undefined, { version: true })).toEqual([])
-    expect(groupsFor(undefined).sort()).toEqual(Object.keys(COMMAND_GROUPS).sort())
+    expect([...groupsFor(undefined)].sort()).toEqual((Object.keys(COMMAND_GROUPS) as CommandGroupName[]).sort())
     expect(groupsFor('no-such-command')).toEqual([])
   })
 
