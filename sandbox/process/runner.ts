@@ -40,9 +40,23 @@ export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
  * polling for a whole burst, and every launcher that had exited meanwhile stayed a zombie, its result unread, until
  * then (issue 14: ~10 at any moment in W2). Between two starts the loop now polls: exits are reaped as they come.
  */
-function turnGate(): () => Promise<void> {
-  let tail = Promise.resolve()
-  return () => (tail = tail.then(() => new Promise<void>((resolve) => setImmediate(resolve))))
+function turnGate(): (kind: 'attempt' | 'spare') => Promise<void> {
+  const queues = { attempt: [] as (() => void)[], spare: [] as (() => void)[] }
+  let pumping = false
+  const pump = () => {
+    // An attempt someone waits for goes before a spare that may never be used.
+    const next = queues.attempt.shift() ?? queues.spare.shift()
+    if (!next) return void (pumping = false)
+    next()
+    setImmediate(pump)
+  }
+  return (kind) => new Promise<void>((resolve) => {
+    queues[kind].push(resolve)
+    if (!pumping) {
+      pumping = true
+      setImmediate(pump)
+    }
+  })
 }
 
 export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void> } {
@@ -51,11 +65,11 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
   const removeWorkspace = () => ws.remove()
   process.once('exit', removeWorkspace)
   const nextTurn = turnGate()
-  const start = async (k: SpareKey) => {
-    await nextTurn()
+  const start = async (k: SpareKey, kind: 'attempt' | 'spare') => {
+    await nextTurn(kind)
     return spawnPlugin(k, opts, ws)
   }
-  const spares = new SparePool(opts.spares ?? 2, start)
+  const spares = new SparePool(opts.spares ?? 2, (k) => start(k, 'spare'))
   return {
     kind: 'process',
     async run(req) {
@@ -65,7 +79,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       let proc = spares.take(key.id)
       if (!proc) {
         try {
-          proc = await start(key)
+          proc = await start(key, 'attempt')
         } catch (e) {
           return { ok: false, error: toErrorInfo(e), durationMs: Math.round(performance.now() - started) }
         }
