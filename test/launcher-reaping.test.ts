@@ -18,26 +18,44 @@ const tmpRoot = mkdtempSync(join(tmpdir(), 'ak-reap-'))
 chmodSync(tmpRoot, 0o755) // the sandbox uids reach their temp dirs inside
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }))
 
-/** Children of this process (any thread's) that have exited and are not reaped yet. */
-function zombieChildren(): number[] {
+/** A process's state, parent and start time (clock ticks since boot), from /proc/<pid>/stat. */
+function statOf(pid: number | string): { state: string; ppid: number; start: number } | undefined {
+  let stat: string
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return undefined }
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return { state: f[0]!, ppid: Number(f[1]), start: Number(f[19]) }
+}
+
+/** Now, in the unit of a process's start time: that of a process started for the purpose. */
+async function nowInTicks(): Promise<number> {
+  const p = Bun.spawn(['sleep', '5'], { stdio: ['ignore', 'ignore', 'ignore'] })
+  const start = statOf(p.pid)!.start
+  p.kill('SIGKILL')
+  await p.exited
+  return start
+}
+
+/**
+ * Children of this process (any thread's), started since `since`, that have exited and are not reaped yet. Only
+ * those: under `bun test` every test file shares this process, and another file's leftovers are not ours to count.
+ */
+function zombieChildren(since: number): number[] {
   const out: number[] = []
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue
-    let stat: string
-    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8') } catch { continue }
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    if (state === 'Z' && Number(ppid) === process.pid) out.push(Number(name))
+    const s = statOf(name)
+    if (s?.state === 'Z' && s.ppid === process.pid && s.start >= since) out.push(Number(name))
   }
   return out
 }
 
-/** Polls until no child of ours is a zombie, or the deadline passes; returns the last ones seen. */
-async function zombiesAfter(deadlineMs: number): Promise<number[]> {
+/** Polls until no child of ours started since `since` is a zombie, or the deadline passes; returns the last ones seen. */
+async function zombiesAfter(since: number, deadlineMs: number): Promise<number[]> {
   const end = Date.now() + deadlineMs
-  let left = zombieChildren()
+  let left = zombieChildren(since)
   while (left.length > 0 && Date.now() < end) {
     await Bun.sleep(20)
-    left = zombieChildren()
+    left = zombieChildren(since)
   }
   return left
 }
@@ -45,6 +63,7 @@ async function zombiesAfter(deadlineMs: number): Promise<number[]> {
 describe('launcher reaping', () => {
   it('starts one process per event-loop turn, so exits are polled between two starts of a burst', async () => {
     const probe = loadManifest(resolve(TEST_PLUGINS, 'probe'))
+    const since = await nowInTicks()
     // A self-rescheduling immediate counts the loop's turns; each start records the turn it began in.
     let turn = 0
     let counting = true
@@ -65,7 +84,7 @@ describe('launcher reaping', () => {
       expect(startedIn.length).toBe(n)
       // Before: all n in the turn of the burst ([t, t, t, t, t, t]); now each in a turn of its own.
       expect(new Set(startedIn).size).toBe(n)
-      expect(await zombiesAfter(5_000)).toEqual([])
+      expect(await zombiesAfter(since, 5_000)).toEqual([])
     } finally {
       counting = false
       await runner.close()
@@ -73,16 +92,17 @@ describe('launcher reaping', () => {
   }, 60_000)
 
   it('leaves no launcher of the engine a zombie once its tasks are done', async () => {
+    const since = await nowInTicks()
     const t = await startTestEngine({ WORKFLOW_EXECUTION_MAX_CONCURRENT_TASKS: '8' })
     try {
       const tasks = Array.from({ length: 16 }, (_, i) => `  - { id: t${i}, type: test/probe.fibo, inputs: { n: 5 } }`).join('\n')
       const ex = await t.engine.start({ workflow: workflow(`id: reap\ntasks:\n${tasks}\n`), trigger: { type: 'api' } })
       const done = await t.engine.waitFor(ex.id)
       expect(done.state).toBe('SUCCESS')
-      expect(await zombiesAfter(5_000)).toEqual([])
+      expect(await zombiesAfter(since, 5_000)).toEqual([])
     } finally {
       await t.close()
     }
-    expect(await zombiesAfter(5_000)).toEqual([])
+    expect(await zombiesAfter(since, 5_000)).toEqual([])
   }, 60_000)
 })
