@@ -2,8 +2,7 @@
  * Composes the API: request-target check, security headers, error mapping, API-key auth on /api/v1, one
  * Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses (production mode).
  */
-import { openapi } from '@elysiajs/openapi'
-import { Elysia } from 'elysia'
+import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
 import type { Engine } from '../actors/engine-types.ts'
 import { enginePlugins, type EnginePlugins } from '../actors/plugins.ts'
@@ -18,6 +17,7 @@ import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
+import { openapiRoutes } from './routes/openapi.ts'
 import { secretRoutes } from './routes/secrets.ts'
 import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
@@ -71,7 +71,9 @@ export function createApp(deps: AppDeps) {
       bodyTimeoutMs: server.webhookBodyTimeoutSeconds * 1000,
       clock: ctx.clock,
     }))
-  return new Elysia({
+  // The OpenAPI document describes this app: its routes read it when asked (api/routes/openapi.ts).
+  let root: AnyElysia | undefined
+  const app = new Elysia({
     name: 'autokestra',
     // Whoever calls `listen` gets these Bun.serve options. `development: false` whatever NODE_ENV says: Bun's
     // development error page shows the stack, the cwd and source lines to anyone; `error` is the last resort.
@@ -96,19 +98,7 @@ export function createApp(deps: AppDeps) {
     .onAfterHandle({ as: 'global' }, ({ request }) => {
       if (request.method !== 'GET' && pathOf(request).startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
     })
-    .use(openapi({
-      path: '/openapi',
-      documentation: {
-        info: { title: 'autokestra API', version: pkg.version, description: 'Workflows, executions, logs and secrets. See docs/api.md.' },
-        components: {
-          securitySchemes: {
-            bearer: { type: 'http', scheme: 'bearer' },
-            apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-          },
-        },
-        security: [{ bearer: [] }, { apiKey: [] }],
-      },
-    }))
+    .use(openapiRoutes(() => root!))
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
     .use(v1)
@@ -116,6 +106,8 @@ export function createApp(deps: AppDeps) {
       metrics.close()
       parser.close()
     })
+  root = app
+  return app
 }
 
 /** The app's type: what `api/client.ts` (Eden Treaty) is typed against. */

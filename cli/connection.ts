@@ -1,7 +1,9 @@
 /** Where the CLI connects: flags > env (WORKFLOW_SERVER_URL, WORKFLOW_API_KEY) > config file > http://127.0.0.1:7233. */
 import { createClient, type Client } from '../api/client.ts'
-import { apiKeyText, loadConfig } from '../runtime/config/index.ts'
 import type { GlobalOptions } from './output.ts'
+
+/** The config loader (YAML, TypeBox), only when a config file is named; synchronous through Bun's require(). */
+const configModule = () => require('../runtime/config/index.ts') as typeof import('../runtime/config/index.ts')
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7233'
 
@@ -23,6 +25,7 @@ export function resolveConnection(g: GlobalOptions, env: Record<string, string |
   let apiKey = g.apiKey ?? (env.WORKFLOW_API_KEY || undefined)
   const file = g.config ?? (env.WORKFLOW_CONFIG || undefined)
   if ((url === undefined || apiKey === undefined) && file !== undefined) {
+    const { apiKeyText, loadConfig } = configModule()
     const config = loadConfig({ file, env })
     url ??= `http://${dialHost(config.server.host)}:${config.server.port}`
     const first = config.server.apiKeys[0]

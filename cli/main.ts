@@ -1,51 +1,37 @@
 #!/usr/bin/env -S bun --config=/dev/null --tsconfig-override=/dev/null --no-env-file --no-install
 /** The `workflow` CLI entry: global options and command-group wiring only; commands live in cli/commands/. */
-import { cac } from 'cac'
+import { cac, type CAC } from 'cac'
 import pkg from '../package.json' with { type: 'json' }
 import { emit, fail, usageError, type CliContext } from './output.ts'
 import { installTerminalGuard } from './terminal.ts'
-import { register as registerValidate } from './commands/validate.ts'
-import { register as registerConfig } from './commands/config.ts'
-// ── command groups: add one import per group here (each exports `register(cli, ctx)`) ──
-import { register as registerRun } from './commands/run.ts'
-import { register as registerServer } from './commands/server.ts'
-import { register as registerApply } from './commands/apply.ts'
-import { register as registerExecution } from './commands/execution.ts'
-import { register as registerSecrets } from './commands/secrets.ts'
-import { register as registerPlugin } from './commands/plugin.ts'
-import { register as registerSandbox } from './commands/sandbox.ts'
-import { register as registerWebhook } from './commands/webhook.ts'
+import { COMMAND_GROUPS, groupsFor } from './command-groups.ts'
 
 // Before anything prints: text from plugins, workflows and the API reaches the terminal only escaped.
 installTerminalGuard({ json: process.argv.includes('--json') })
 
 const ctx: CliContext = { name: 'workflow', version: pkg.version }
-const cli = cac(ctx.name)
-cli
-  .option('-c, --config <file>', 'Server config file (YAML)')
-  .option('--server <url>', 'Server URL (default: from config, http://127.0.0.1:7233)')
-  .option('--api-key <key>', 'API key for the server')
-  .option('--json', 'Print exactly one JSON document on stdout')
-  .option('--verbose', 'Show stack traces and debug detail')
-  .option('-v, --version', 'Display version number')
-  .help()
 
-registerValidate(cli, ctx)
-registerConfig(cli, ctx)
-// ── command groups: add one register call per group here ──
-registerRun(cli, ctx)
-registerServer(cli, ctx)
-registerApply(cli, ctx)
-registerExecution(cli, ctx)
-registerSecrets(cli, ctx)
-registerPlugin(cli, ctx)
-registerSandbox(cli, ctx)
-registerWebhook(cli, ctx)
+/** A cac instance with the options every command takes (and, for the real one, `--help`). */
+function withGlobalOptions(cli: CAC): CAC {
+  return cli
+    .option('-c, --config <file>', 'Server config file (YAML)')
+    .option('--server <url>', 'Server URL (default: from config, http://127.0.0.1:7233)')
+    .option('--api-key <key>', 'API key for the server')
+    .option('--json', 'Print exactly one JSON document on stdout')
+    .option('--verbose', 'Show stack traces and debug detail')
+    .option('-v, --version', 'Display version number')
+}
 
 const argv = process.argv
 const json = argv.includes('--json')
 const verbose = argv.includes('--verbose')
 try {
+  // Start-up is mostly imports: only the group that defines the command named on the line is imported (none for
+  // `--version`, every group for the full help). The first word is found by cac itself, with the same options.
+  const first = withGlobalOptions(cac(ctx.name)).parse(argv, { run: false })
+  const word = first.args[0] === undefined ? undefined : String(first.args[0])
+  const cli = withGlobalOptions(cac(ctx.name)).help()
+  for (const group of groupsFor(word, first.options)) (await COMMAND_GROUPS[group]()).register(cli, ctx)
   const { options, args } = cli.parse(argv, { run: false })
   if (options.help) {
     // cac already printed the help.

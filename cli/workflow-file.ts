@@ -1,13 +1,20 @@
 /** Reads a workflow YAML file for the CLI: missing or unreadable files are usage errors (exit 2). */
 
 import { open, stat } from 'node:fs/promises'
-import { loadConfig, workflowLimitsOf } from '../runtime/config/index.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
-import { parseWorkflow, type ParseResult } from '../runtime/workflow/index.ts'
+import type { ParseResult } from '../runtime/workflow/index.ts'
 import type { ParseOptions } from '../runtime/workflow/parse.ts'
 import { DEFAULT_WORKFLOW_LIMITS, type WorkflowLimits } from '../runtime/workflow/limits.ts'
-import { documentTooLarge } from '../runtime/workflow/parse.ts'
-import { RUNNER_KINDS, runnerIssues } from '../sandbox/runners.ts'
+
+// The parser (YAML, TypeBox, CEL) and the config loader are imported on first use: a command group that has
+// a command reading a workflow file (apply) has others that do not (list, get…), and the CLI's start-up is its imports.
+const parsing = async () => {
+  const [{ parseWorkflow }, { documentTooLarge }, { RUNNER_KINDS, runnerIssues }] =
+    await Promise.all([import('../runtime/workflow/index.ts'), import('../runtime/workflow/parse.ts'), import('../sandbox/runners.ts')])
+  return { parseWorkflow, documentTooLarge, RUNNER_KINDS, runnerIssues }
+}
+/** Synchronous, for `workflowLimits` (Bun's require() loads an ES module). */
+const configModule = () => require('../runtime/config/index.ts') as typeof import('../runtime/config/index.ts')
 
 /**
  * Reads and parses `file` with the same limits as the server. The file is read with the document
@@ -16,6 +23,7 @@ import { RUNNER_KINDS, runnerIssues } from '../sandbox/runners.ts'
  * adds checks against plugins (`workflow validate` passes the local ones).
  */
 export async function readWorkflowFile(file: string, limits: WorkflowLimits = DEFAULT_WORKFLOW_LIMITS, check?: ParseOptions['check']): Promise<{ text: string; result: ParseResult }> {
+  const { parseWorkflow, documentTooLarge, RUNNER_KINDS, runnerIssues } = await parsing()
   let read: { text: string } | { bytes: number; exact: boolean }
   try {
     // stat, not Bun.file().exists(): that says false for a FIFO or a device.
@@ -33,6 +41,7 @@ export async function readWorkflowFile(file: string, limits: WorkflowLimits = DE
 
 /** The workflow limits of the config the CLI runs with (`-c`, WORKFLOW_CONFIG, WORKFLOW_LIMITS_*), else the defaults. */
 export function workflowLimits(configFile?: string): WorkflowLimits {
+  const { loadConfig, workflowLimitsOf } = configModule()
   return workflowLimitsOf(loadConfig(configFile !== undefined ? { file: configFile } : {}).limits)
 }
 

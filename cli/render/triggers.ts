@@ -1,5 +1,4 @@
 /** How `workflow get` shows a workflow's triggers: each type renders its own description (runtime/triggers/<type>.ts). */
-import { renderTrigger } from '../../runtime/triggers/dispatch.ts'
 import type { TriggerRegistry } from '../../runtime/triggers/registry.ts'
 import { colors } from '../output.ts'
 import { humanTime } from './format.ts'
@@ -8,6 +7,8 @@ import { humanTime } from './format.ts'
 export function triggerLines(
   w: { id: string; triggers: readonly { type: string }[] }, serverUrl: string, registry?: TriggerRegistry,
 ): string[] {
+  // The trigger types (cron brings croner) load only for `get`, not with the rest of its command group.
+  const { renderTrigger } = require('../../runtime/triggers/dispatch.ts') as typeof import('../../runtime/triggers/dispatch.ts')
   const ctx = { workflowId: w.id, time: humanTime, url: (path: string) => `${serverUrl}${path}` }
   return w.triggers.flatMap((t) => {
     const { summary, details } = renderTrigger(t, ctx, registry)

@@ -34,12 +34,42 @@ export interface ProcessRunnerOptions {
 
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
 
+/**
+ * One process start per event-loop turn. Starting one is mostly synchronous work (the launch policy, the cgroup, the
+ * uid lease, the spawn itself); a burst of attempts (and their spares) started in one turn kept the thread from
+ * polling for a whole burst, and every launcher that had exited meanwhile stayed a zombie, its result unread, until
+ * then (issue 14: ~10 at any moment in W2). Between two starts the loop now polls: exits are reaped as they come.
+ */
+function turnGate(): (kind: 'attempt' | 'spare') => Promise<void> {
+  const queues = { attempt: [] as (() => void)[], spare: [] as (() => void)[] }
+  let pumping = false
+  const pump = () => {
+    // An attempt someone waits for goes before a spare that may never be used.
+    const next = queues.attempt.shift() ?? queues.spare.shift()
+    if (!next) return void (pumping = false)
+    next()
+    setImmediate(pump)
+  }
+  return (kind) => new Promise<void>((resolve) => {
+    queues[kind].push(resolve)
+    if (!pumping) {
+      pumping = true
+      setImmediate(pump)
+    }
+  })
+}
+
 export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void> } {
   sweepStaleCgroups(detectCgroups())
   const ws = createWorkspace(opts.tmpRoot ?? tmpdir())
   const removeWorkspace = () => ws.remove()
   process.once('exit', removeWorkspace)
-  const spares = new SparePool(opts.spares ?? 2, (k) => spawnPlugin(k, opts, ws))
+  const nextTurn = turnGate()
+  const start = async (k: SpareKey, kind: 'attempt' | 'spare') => {
+    await nextTurn(kind)
+    return spawnPlugin(k, opts, ws)
+  }
+  const spares = new SparePool(opts.spares ?? 2, (k) => start(k, 'spare'))
   return {
     kind: 'process',
     async run(req) {
@@ -49,7 +79,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       let proc = spares.take(key.id)
       if (!proc) {
         try {
-          proc = await spawnPlugin(key, opts, ws)
+          proc = await start(key, 'attempt')
         } catch (e) {
           return { ok: false, error: toErrorInfo(e), durationMs: Math.round(performance.now() - started) }
         }
