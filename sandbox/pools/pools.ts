@@ -33,7 +33,8 @@ export interface WarmPoolOptions {
 export interface WarmPools {
   /** Whether this request goes to a pool: a warm level, and a plugin that speaks protocol 2 and allows reuse. */
   serves(req: RunRequest): boolean
-  run(req: RunRequest): Promise<RunOutcome>
+  /** The attempt's outcome; undefined when this runner cannot keep warm processes after all (run it fresh). */
+  run(req: RunRequest): Promise<RunOutcome | undefined>
   /** Kills the idle processes of a scope (an execution ended); busy ones go when their invocation ends. */
   release(scope: string): void
   close(): Promise<void>
@@ -56,6 +57,11 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
   /** Busy processes whose scope was released meanwhile: they go when their invocation ends. */
   const retired = new WeakSet<WarmProcess>()
   let closed = false
+  /**
+   * Set when a process came up without a result channel: the Bun launcher (hosts without the native one) does not
+   * pass it through, so this runner's attempts run fresh, at every level (docs/engine.md#isolation-levels).
+   */
+  let unsupported = false
 
   const drop = (e: Idle) => {
     const i = idle.indexOf(e)
@@ -95,7 +101,7 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
 
   return {
     serves(req) {
-      return !closed && req.isolation !== undefined && req.isolation.level !== 'attempt' && reusable(req.plugin.manifest)
+      return !closed && !unsupported && req.isolation !== undefined && req.isolation.level !== 'attempt' && reusable(req.plugin.manifest)
     },
 
     async run(req) {
@@ -110,11 +116,18 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
       for (const e of idle.filter((x) => x.family === family && x.id !== id)) drop(e)
       let proc = take(id)
       if (!proc) {
+        let started: StartedPlugin
         try {
-          proc = new WarmProcess(await opts.spawn(base), opts.bounds, opts.limits)
+          started = await opts.spawn(base)
         } catch (e) {
           return { ok: false, error: toErrorInfo(e), durationMs: ms() }
         }
+        if (!started.launch.mechanisms.includes('launcher:native')) {
+          unsupported = true
+          await started.dispose()
+          return undefined
+        }
+        proc = new WarmProcess(started, opts.bounds, opts.limits)
       }
       if (req.signal.aborted) {
         park(proc, id, family, scope)

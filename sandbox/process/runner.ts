@@ -51,7 +51,10 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
     async run(req) {
       const started = performance.now()
       if (req.signal.aborted) return { ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: 0 }
-      if (warm.serves(req)) return warm.run(req)
+      if (warm.serves(req)) {
+        const served = await warm.run(req)
+        if (served) return served
+      }
       const key = spareKey(req)
       let proc = spares.take(key.id)
       if (!proc) {
