@@ -185,6 +185,26 @@ describe('warm processes: residue and failures', () => {
     await until(() => !existsSync(processDir(one)), 'the process holding the old secret to be gone')
   })
 
+  it('bounds a key to sandbox.warmPoolSize processes: more concurrent attempts wait for one', async () => {
+    const scope = { isolation: { level: 'workflow' as const, scope: 'bounded@1' } }
+    const runs = await Promise.all(Array.from({ length: 7 }, () => call(probe, 'sleep', { ms: 300 }, scope)))
+    const dirs = new Set(runs.map(processDir))
+    expect(dirs.size).toBeLessThanOrEqual(4)
+    // Seven invocations over at most four processes: some served a second one.
+    expect(Math.max(...runs.map((r) => Number(output(r).served)))).toBeGreaterThan(1)
+  })
+
+  it('an attempt waiting for a busy key can be cancelled', async () => {
+    const scope = { isolation: { level: 'workflow' as const, scope: 'waiting@1' } }
+    // The four holders take the key's four slots synchronously, before the fifth call asks.
+    const hold = Array.from({ length: 4 }, () => call(probe, 'sleep', { ms: 1500 }, scope))
+    const ac = new AbortController()
+    const waiting = call(probe, 'whoami', {}, { ...scope, signal: ac.signal })
+    ac.abort()
+    expect((await waiting).outcome).toMatchObject({ ok: false, error: { code: 'CANCELLED' } })
+    for (const h of await Promise.all(hold)) expect(h.outcome.ok).toBe(true)
+  })
+
   it('lets the processes of a released scope go', async () => {
     const scope = { isolation: { level: 'execution' as const, scope: 'released' } }
     const a = await call(probe, 'whoami', {}, scope)

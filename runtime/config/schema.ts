@@ -94,7 +94,7 @@ export const ConfigSchema = Type.Object({
     maxLogBytesPerExecution: Int(1024, { default: 33_554_432 }),
     /** The isolation level of a task whose workflow and task name none (docs/engine.md#isolation-levels). */
     isolation: Type.Union([Type.Literal('attempt'), Type.Literal('execution'), Type.Literal('workflow')], { default: 'attempt' }),
-    /** Warm levels: idle processes kept per pool key (plugin, permissions, env, scope), and in all per worker. */
+    /** Warm levels: processes per pool key (scope, plugin, permissions, env; more attempts wait for one), and idle ones kept per worker. */
     warmPoolSize: Int(1, { maximum: 64, default: 4 }),
     maxWarmProcesses: Int(1, { maximum: 1024, default: 16 }),
     /** Warm levels: an idle warm process is killed after this long. */

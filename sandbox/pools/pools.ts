@@ -21,7 +21,7 @@ export interface WarmPoolOptions {
   keyOf(req: RunRequest): SpareKey
   /** Starts a confined protocol-2 process for a key. */
   spawn(key: SpareKey): Promise<StartedPlugin>
-  /** Idle processes kept per key (default 4). */
+  /** Processes per key, busy or idle (default 4): past it an attempt waits for one of them. */
   maxPerKey?: number
   /** Idle processes kept in all (default 16): past it the longest idle goes. */
   maxTotal?: number
@@ -45,6 +45,9 @@ const MAX_INVOCATIONS = 1000
 
 interface Idle { proc: WarmProcess; id: string; family: string; scope: string; timer: ReturnType<typeof setTimeout> }
 
+/** One key's processes: how many live (busy, idle or starting), and the attempts waiting for one. */
+interface Slots { live: number; waiting: ((p: WarmProcess | undefined) => void)[] }
+
 const sha = (v: unknown): string => createHash('sha256').update(JSON.stringify(v)).digest('hex')
 
 export function createWarmPools(opts: WarmPoolOptions): WarmPools {
@@ -56,6 +59,9 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
   const busy = new Map<WarmProcess, string>()
   /** Busy processes whose scope was released meanwhile: they go when their invocation ends. */
   const retired = new WeakSet<WarmProcess>()
+  const slots = new Map<string, Slots>()
+  /** The key each live process counts against (each is forgotten once). */
+  const keyOfProc = new Map<WarmProcess, string>()
   let closed = false
   /**
    * Set when a process came up without a result channel: the Bun launcher (hosts without the native one) does not
@@ -63,11 +69,29 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
    */
   let unsupported = false
 
+  const slotsOf = (id: string): Slots => {
+    let s = slots.get(id)
+    if (!s) slots.set(id, (s = { live: 0, waiting: [] }))
+    return s
+  }
+  /** A process of `id` is gone (or never came): its slot goes to the first waiter, who starts a process of its own. */
+  const freeSlot = (id: string) => {
+    const s = slotsOf(id)
+    s.live--
+    const next = s.waiting.shift()
+    if (next) { s.live++; next(undefined) }
+    if (s.live === 0 && s.waiting.length === 0) slots.delete(id)
+  }
+  const dispose = (proc: WarmProcess) => {
+    const id = keyOfProc.get(proc)
+    if (id !== undefined) { keyOfProc.delete(proc); freeSlot(id) }
+    void proc.dispose()
+  }
   const drop = (e: Idle) => {
     const i = idle.indexOf(e)
     if (i >= 0) idle.splice(i, 1)
     clearTimeout(e.timer)
-    void e.proc.dispose()
+    dispose(e.proc)
   }
   // If the worker exits without close(), warm processes die with it (parent-death signal); their dirs go here.
   const onExit = () => {
@@ -85,18 +109,41 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
       idle.splice(i, 1)
       clearTimeout(e.timer)
       if (e.proc.reusable) return e.proc
-      void e.proc.dispose()
+      dispose(e.proc)
     }
     return undefined
   }
 
-  const park = (proc: WarmProcess, id: string, family: string, scope: string) => {
-    if (closed || !proc.reusable || proc.invocations >= MAX_INVOCATIONS || retired.has(proc)) return void proc.dispose()
-    if (idle.filter((e) => e.id === id).length >= maxPerKey) return void proc.dispose()
+  /** Back from an invocation: to the first waiter of its key, else idle; or killed, when it may not serve again. */
+  const giveBack = (proc: WarmProcess, id: string, family: string, scope: string) => {
+    if (closed || !proc.reusable || proc.invocations >= MAX_INVOCATIONS || retired.has(proc)) return dispose(proc)
+    const next = slotsOf(id).waiting.shift()
+    if (next) return next(proc)
     while (idle.length >= maxTotal) drop(idle[0]!)
     const entry: Idle = { proc, id, family, scope, timer: setTimeout(() => drop(entry), idleMs) }
     entry.timer.unref?.()
     idle.push(entry)
+  }
+
+  /**
+   * A process for `id`: an idle one, else a new one while the key has fewer than maxPerKey, else the next one given
+   * back (or a free slot). `undefined` + `spawn` means: start one in the slot now held. Aborted: null.
+   */
+  const acquire = (id: string, signal: AbortSignal): Promise<{ proc?: WarmProcess } | null> => {
+    const proc = take(id)
+    if (proc) return Promise.resolve({ proc })
+    const s = slotsOf(id)
+    if (s.live < maxPerKey) { s.live++; return Promise.resolve({}) }
+    return new Promise((resolve) => {
+      const waiter = (p: WarmProcess | undefined) => { signal.removeEventListener('abort', onAbort); resolve(closed ? null : p ? { proc: p } : {}) }
+      const onAbort = () => {
+        const i = s.waiting.indexOf(waiter)
+        if (i >= 0) s.waiting.splice(i, 1)
+        resolve(null)
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+      s.waiting.push(waiter)
+    })
   }
 
   return {
@@ -107,31 +154,37 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
     async run(req) {
       const started = performance.now()
       const ms = () => Math.round(performance.now() - started)
+      const cancelled = (): RunOutcome => ({ ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: ms() })
       const { level, scope } = req.isolation!
       const base = opts.keyOf(req)
       // Env values (secrets among them) are part of the key only as a hash; a rotated secret is another key.
       const family = sha([level, scope, base.plugin.dir, base.plugin.entryPath, base.permissions])
       const id = sha([family, base.id])
-      // The same plugin and grant in the same scope with other env values or pins: the old processes go now.
+      // The same plugin and grant in the same scope with other env values or pins: the old idle processes go now.
       for (const e of idle.filter((x) => x.family === family && x.id !== id)) drop(e)
-      let proc = take(id)
+      const got = await acquire(id, req.signal)
+      if (!got) return cancelled()
+      let proc = got.proc
       if (!proc) {
-        let started: StartedPlugin
+        let fresh: StartedPlugin
         try {
-          started = await opts.spawn(base)
+          fresh = await opts.spawn(base)
         } catch (e) {
+          freeSlot(id)
           return { ok: false, error: toErrorInfo(e), durationMs: ms() }
         }
-        if (!started.launch.mechanisms.includes('launcher:native')) {
+        if (!fresh.launch.mechanisms.includes('launcher:native')) {
           unsupported = true
-          await started.dispose()
+          freeSlot(id)
+          await fresh.dispose()
           return undefined
         }
-        proc = new WarmProcess(started, opts.bounds, opts.limits)
+        proc = new WarmProcess(fresh, opts.bounds, opts.limits)
+        keyOfProc.set(proc, id)
       }
       if (req.signal.aborted) {
-        park(proc, id, family, scope)
-        return { ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: ms() }
+        giveBack(proc, id, family, scope)
+        return cancelled()
       }
       busy.set(proc, scope)
       req.onLaunch?.(proc.started.launch.mechanisms)
@@ -144,8 +197,7 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
       } finally {
         busy.delete(proc)
         // A crash, a timeout, a cancel, a bound or a protocol break left it unusable: killed, never reused.
-        if (proc.reusable) park(proc, id, family, scope)
-        else void proc.dispose()
+        giveBack(proc, id, family, scope)
       }
     },
 
@@ -158,6 +210,7 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
       closed = true
       process.off('exit', onExit)
       const all = [...idle.splice(0).map((e) => { clearTimeout(e.timer); return e.proc }), ...busy.keys()]
+      for (const s of slots.values()) for (const w of s.waiting.splice(0)) w(undefined)
       await Promise.all(all.map((p) => p.dispose()))
     },
   }
