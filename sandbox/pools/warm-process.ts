@@ -71,15 +71,16 @@ export class WarmProcess {
   }
 
   /**
-   * Before the first invocation: the process's own temp dir becomes the engine's (root engine: root-owned 0711;
-   * otherwise 0511), so that a plugin can write only inside the invocation's dir, which the engine removes after it.
+   * Before the first invocation: the process's own temp dir becomes the engine's (root-owned, 0711), so that the
+   * plugin can write only inside the invocation's dir, which the engine removes after it. A non-root engine's plugin
+   * has the engine's uid, which owns the dir either way (docs/security.md#warm-processes-what-a-reused-process-can-observe).
    */
   private prepare(): { uid: number; gid: number } {
     const st = statSync(this.started.tmpDir)
     if (!this.prepared) {
       this.prepared = true
       if (process.getuid?.() === 0) chownSync(this.started.tmpDir, 0, 0)
-      chmodSync(this.started.tmpDir, process.getuid?.() === 0 ? 0o711 : 0o511)
+      chmodSync(this.started.tmpDir, 0o711)
       this.owner = { uid: st.uid, gid: st.gid }
     }
     return this.owner!

@@ -1,6 +1,7 @@
 /**
  * The process runner: one OS process per task attempt, started through the isolation layer.
  * Invocation on stdin, logs from stdout/stderr lines, the result from a file in the private temp dir.
+ * At a warm isolation level, a protocol-2 plugin's attempts go to the warm pools instead (sandbox/pools/).
  */
 
 import { rmSync } from 'node:fs'
