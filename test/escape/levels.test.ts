@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'bun:test'
 import { resolve } from 'node:path'
 
-const SUBSET = ['bun-plugin', 'exec-plugin', 'limits', 'network-variants', 'unix-sockets', 'setuid', 'never-root', 'orphan-variants']
+const SUBSET = ['bun-plugin', 'exec-plugin', 'limits', 'network-variants', 'unix-sockets', 'setuid', 'never-root', 'non-root-engine', 'orphan-variants']
   .map((f) => resolve(import.meta.dir, `${f}.test.ts`))
 
 describe('escape suite at the warm isolation levels', () => {
