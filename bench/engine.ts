@@ -66,6 +66,7 @@ async function bareSpawn(rounds = 20): Promise<number> {
     await p.exited
     if (i > 0) times.push(performance.now() - t)
   }
+  rmSync(join(tmpdir(), `ak-bench-${process.pid}.json`), { force: true })
   return median(times)
 }
 
