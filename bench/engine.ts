@@ -3,7 +3,9 @@
  * ≤ 50 in flight, W3 engine RSS idle and with 100 sleeping executions, plus worker spawn cost; `foreach`: a
  * 1,000-item forEach of a trivial plugin with concurrency 10 against 1,000 plain independent tasks under the same
  * 10 task slots (issue 13); `subflow`: the same forEach with a subflow (a child execution) per item, against calling
- * the plugin directly. Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|subflow|all]   — prints one JSON document.
+ * the plugin directly. `levels`: W1 and W2 at each isolation level (issue 14).
+ * Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|subflow|levels|all] [attempt|execution|workflow]   — prints one
+ * JSON document. The second argument (default: the config's, attempt) is the isolation level W1 and W2 run at.
  */
 
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -17,6 +19,13 @@ import { parseWorkflow, type Workflow } from '../runtime/workflow/index.ts'
 
 const PLUGINS = resolve(import.meta.dir, 'plugins')
 const BOOT = resolve(import.meta.dir, '../sandbox/sdk/boot.ts')
+
+type Level = 'attempt' | 'execution' | 'workflow'
+const LEVELS: readonly Level[] = ['attempt', 'execution', 'workflow']
+/** The isolation level W1 and W2 declare (`isolation:` on the workflow); unset: the engine's default. */
+const levelArg = process.argv[3] as Level | undefined
+if (levelArg !== undefined && !LEVELS.includes(levelArg)) throw new Error(`unknown isolation level ${levelArg}`)
+const isolationLine = (level: Level | undefined) => (level ? `isolation: ${level}\n` : '')
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!
@@ -58,12 +67,13 @@ async function bareSpawn(rounds = 20): Promise<number> {
     await p.exited
     if (i > 0) times.push(performance.now() - t)
   }
+  rmSync(join(tmpdir(), `ak-bench-${process.pid}.json`), { force: true })
   return median(times)
 }
 
-async function w1() {
+async function w1(level = levelArg) {
   const tasks = Array.from({ length: 40 }, (_, i) => `  - { id: t${i}, type: bench/fibo.compute${i ? `, needs: [t${i - 1}]` : ''}, inputs: { n: 10 } }`).join('\n')
-  const workflow = wf(`id: w1\ntasks:\n${tasks}\n`)
+  const workflow = wf(`id: w1\n${isolationLine(level)}tasks:\n${tasks}\n`)
   const runs = await withEngine({}, async (engine) => {
     await timeExecution(engine, workflow) // warm-up
     const out: number[] = []
@@ -74,15 +84,15 @@ async function w1() {
   const perTask = median(runs) / 40
   return {
     w1: {
-      tasks: 40, runsMs: runs.map((x) => round(x)), medianMs: round(median(runs)), perTaskMs: round(perTask, 2),
+      isolation: level ?? 'attempt', tasks: 40, runsMs: runs.map((x) => round(x)), medianMs: round(median(runs)), perTaskMs: round(perTask, 2),
       bareProcessMs: round(bare, 2), overheadPerTaskMs: round(perTask - bare, 2),
     },
   }
 }
 
-async function w2() {
+async function w2(level = levelArg) {
   const workflow = wf(`id: w2
-tasks:
+${isolationLine(level)}tasks:
   - { id: a, type: bench/fibo.compute }
   - { id: b, type: bench/fibo.compute, needs: [a] }
   - { id: c, type: bench/fibo.compute, needs: [b] }
@@ -99,7 +109,7 @@ tasks:
       latencies.push(performance.now() - t)
     }))
     const wall = performance.now() - t0
-    return { w2: { executions: 200, inFlightMax: 50, wallMs: round(wall), executionsPerSec: round(200 / (wall / 1000), 1), p50Ms: round(pct(latencies, 50)), p99Ms: round(pct(latencies, 99)) } }
+    return { w2: { isolation: level ?? 'attempt', executions: 200, inFlightMax: 50, wallMs: round(wall), executionsPerSec: round(200 / (wall / 1000), 1), p50Ms: round(pct(latencies, 50)), p99Ms: round(pct(latencies, 99)) } }
   })
 }
 
@@ -238,4 +248,11 @@ if (which === 'w3' || which === 'all') Object.assign(out, await w3())
 if (which === 'workers' || which === 'all') Object.assign(out, await workers())
 if (which === 'foreach' || which === 'all') Object.assign(out, await foreach())
 if (which === 'subflow' || which === 'all') Object.assign(out, await subflowPerItem())
+if (which === 'levels') {
+  for (const level of LEVELS) {
+    const w1r = (await w1(level)).w1
+    const w2r = (await w2(level)).w2
+    out[level] = { w1MedianMs: w1r.medianMs, w1RunsMs: w1r.runsMs, w1PerTaskMs: w1r.perTaskMs, w2ExecPerSec: w2r.executionsPerSec, w2P50Ms: w2r.p50Ms, w2P99Ms: w2r.p99Ms }
+  }
+}
 console.log(JSON.stringify(out, null, 2))

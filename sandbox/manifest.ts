@@ -31,9 +31,20 @@ export const ManifestSchema = Type.Object(
     runner: Type.Optional(RunnerNameSchema),
     actions: Type.Array(ActionSchema, { minItems: 1 }),
     permissions: Type.Optional(PermissionsSchema),
+    /**
+     * The wire protocol the entry speaks: 1 (one invocation per process) or 2 (many, docs/plugins.md#protocol-2).
+     * Default: 2 for a Bun plugin (the SDK speaks both), 1 for an exec plugin.
+     */
+    protocol: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)])),
+    /** false: never reuse a process of this plugin, whatever the isolation level (each attempt gets a fresh one). */
+    reuse: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )
+
+/** Whether a process of this plugin may serve several invocations: it speaks protocol 2 and does not forbid reuse. */
+export const reusable = (m: Pick<Manifest, 'runtime' | 'protocol' | 'reuse'>): boolean =>
+  m.reuse !== false && (m.protocol ?? (m.runtime === 'bun' ? 2 : 1)) === 2
 export type Manifest = Static<typeof ManifestSchema>
 export type ActionDef = Static<typeof ActionSchema>
 

@@ -6,6 +6,7 @@ import type { Permissions, LoadedPlugin } from './manifest.ts'
 import type { JsonBounds } from './outcome/json-bounds.ts'
 import type { PermissionDenial } from './sdk/kinds.ts'
 import type { InvocationContext, LogLevel } from './sdk/protocol.ts'
+import type { IsolationLevel } from '../runtime/workflow/sandbox-fields.ts'
 
 export type { PermissionDenial }
 
@@ -32,7 +33,15 @@ export interface RunRequest {
   onLog(line: PluginLogLine): void
   /** Told the isolation mechanisms in force for this attempt (e.g. `landlock:abi7`, `netns`), for the audit trail. */
   onLaunch?(mechanisms: string[]): void
+  /**
+   * The attempt's isolation level and the scope a warm process may serve (docs/engine.md#isolation-levels):
+   * `execution` — the execution id; `workflow` — `<workflow id>@<revision>`. Absent or `attempt`: a fresh process.
+   * A runner that keeps no warm processes ignores it (each attempt is fresh, which every level allows).
+   */
+  isolation?: { level: IsolationLevel; scope: string }
 }
+
+export type { IsolationLevel }
 
 export type RunOutcome =
   | { ok: true; output: unknown; durationMs: number }
@@ -45,6 +54,8 @@ export interface Runner {
   run(req: RunRequest): Promise<RunOutcome>
   /** Stops what the runner keeps between attempts (spare processes, temp dirs); called once, at worker shutdown. */
   close?(): Promise<void>
+  /** A scope ended (an execution stopped on this worker): the warm processes kept for it go. */
+  release?(scope: string): void
 }
 
 /** The limits every runner enforces on one attempt (config `sandbox.*`). */

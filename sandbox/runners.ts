@@ -73,6 +73,8 @@ export interface RunnerSet {
   get(name: string): Runner
   /** Makes a runner now rather than at its first task (the default runner: its spares and sweep start with the worker). */
   warm(name: string): Promise<void>
+  /** A scope ended (an execution stopped here): every runner made so far lets its warm processes for it go. */
+  release(scope: string): void
   close(): Promise<void>
 }
 
@@ -123,6 +125,9 @@ export function createRunnerSet(registry: RunnerRegistry, settings: RunnerSettin
     },
     async warm(name) {
       await make(name)
+    },
+    release(scope) {
+      for (const p of made.values()) void p.then((r) => r.release?.(scope), () => undefined)
     },
     async close() {
       const all = await Promise.allSettled([...made.values()])

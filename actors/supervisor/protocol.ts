@@ -11,7 +11,8 @@ import type { Config } from '../../runtime/config/schema.ts'
 
 /** The config's result and log limits (absent ones take the config defaults). */
 export type ResultAndLogLimits = Pick<Config['sandbox'], 'maxResultBytes' | 'maxResultDepth' | 'logLimit' |
-  'maxLogLinesPerAttempt' | 'maxLogBytesPerAttempt' | 'maxLogLinesPerExecution' | 'maxLogBytesPerExecution'>
+  'maxLogLinesPerAttempt' | 'maxLogBytesPerAttempt' | 'maxLogLinesPerExecution' | 'maxLogBytesPerExecution' |
+  'isolation' | 'warmPoolSize' | 'maxWarmProcesses' | 'warmIdleSeconds'>
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
 import type { RunnerRegistry } from '../../sandbox/runners.ts'

@@ -11,6 +11,7 @@ import type { ExecutionSnapshot, NewLogLine } from '../../runtime/store/types.ts
 import { extractTemplateRefs, renderValue, type TemplateContext } from '../../runtime/workflow/template.ts'
 import { EACH_TEMPLATE_SCOPE, TEMPLATE_SCOPE, type RootSet } from '../../runtime/expressions/scope.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import type { IsolationLevel } from '../../runtime/workflow/sandbox-fields.ts'
 import type { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
@@ -38,6 +39,8 @@ export interface TaskActorDeps {
   /** The execution's masker (every resolved secret value is registered in it). */
   masker(executionId: string): Masker
   defaultTimeoutMs: number
+  /** The isolation level of a task whose workflow and task name none (config `sandbox.isolation`). */
+  isolation: IsolationLevel
   passEnv: Record<string, string>
   sandboxMode: 'strict' | 'permissive'
   now(): number
@@ -113,6 +116,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       plugin, action: action.name, input, permissions, env, signal: AbortSignal.any([m.signal, overLimit.signal]),
       timeoutMs: call.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
+      ...isolationOf(deps, snapshot, call),
       onLog: logs.onLog,
       // A weaker sandbox is the operator's explicit choice; every attempt run under it says so in the audit trail.
       onLaunch: (mechanisms: string[]) => {
@@ -150,6 +154,20 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     deps.port.endTask(executionId, taskId)
   }
 }
+
+/**
+ * The attempt's isolation level (the task's, else the workflow's, else the engine's) and the scope a warm process
+ * may serve: this execution, or this workflow at this revision (docs/engine.md#isolation-levels).
+ */
+function isolationOf(deps: TaskActorDeps, snapshot: ExecutionSnapshot, call: PluginCall): { isolation?: { level: IsolationLevel; scope: string } } {
+  const level = call.isolation ?? snapshot.workflow.isolation ?? deps.isolation
+  if (level === 'attempt') return {}
+  const scope = level === 'execution' ? executionScope(snapshot.execution.id) : `workflow:${snapshot.workflow.id}@${snapshot.execution.revision}`
+  return { isolation: { level, scope } }
+}
+
+/** The scope of an execution's warm processes (see isolationOf): released when the execution stops on a worker. */
+export const executionScope = (executionId: string): string => `execution:${executionId}`
 
 /** RESOURCE_LIMIT for an attempt stopped at a log cap (`sandbox.logLimit: fail`). */
 function logLimitError(hit: LogCapHit): ErrorInfo {

@@ -8,7 +8,7 @@ import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '.
 import { ExecutionActor } from '../execution/actor.ts'
 import type { Decision } from '../execution/protocol.ts'
 import type { DecideReply, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
-import { runTaskActor, type TaskActorDeps } from '../task/actor.ts'
+import { executionScope, runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
 import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
 import { rawDefaults } from '../../runtime/config/schema.ts'
@@ -48,6 +48,7 @@ export class ExecutionHost {
       schemas: new ActionSchemas(),
       masker: (id) => this.maskerFor(id),
       defaultTimeoutMs: settings.defaultTimeoutMs,
+      isolation: sandbox.isolation ?? d.isolation,
       passEnv: settings.passEnv,
       sandboxMode: sandbox.mode,
       now: () => clock.now(),
@@ -81,6 +82,8 @@ export class ExecutionHost {
         this.actors.delete(execId)
         this.maskers.delete(execId)
         this.logBudgets.delete(execId)
+        // Its warm processes (isolation: execution) go with it; a resumed execution starts new ones.
+        this.runners.release(executionScope(execId))
         this.port.executionFinished(execId)
         if (this.actors.size === 0) this.idle?.()
       },

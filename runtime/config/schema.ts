@@ -92,6 +92,13 @@ export const ConfigSchema = Type.Object({
     maxLogBytesPerAttempt: Int(1024, { default: 8_388_608 }),
     maxLogLinesPerExecution: Int(1, { default: 100_000 }),
     maxLogBytesPerExecution: Int(1024, { default: 33_554_432 }),
+    /** The isolation level of a task whose workflow and task name none (docs/engine.md#isolation-levels). */
+    isolation: Type.Union([Type.Literal('attempt'), Type.Literal('execution'), Type.Literal('workflow')], { default: 'attempt' }),
+    /** Warm levels: processes per pool key (scope, plugin, permissions, env; more attempts wait for one), and idle ones kept per worker. */
+    warmPoolSize: Int(1, { maximum: 64, default: 4 }),
+    maxWarmProcesses: Int(1, { maximum: 1024, default: 16 }),
+    /** Warm levels: an idle warm process is killed after this long. */
+    warmIdleSeconds: Int(1, { maximum: 86_400, default: 30 }),
     /** Engine environment variables a plugin may receive (when its manifest declares them); default none. */
     passEnv: Strings(EnvName, []),
     policy: PolicySchema,

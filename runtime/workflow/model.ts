@@ -6,7 +6,7 @@ export type { Issue, IssueCode } from './issues.ts'
 export type { PluginCall, TaskKind } from './tasks/kind.ts'
 export type { PluginSpec } from './tasks/plugin.ts'
 export type { AnyTaskDef, TaskDef, TaskDefOf, TaskKindName, TaskKinds } from './tasks/registry.ts'
-import type { Permissions } from './sandbox-fields.ts'
+import type { IsolationLevel, Permissions } from './sandbox-fields.ts'
 
 export type InputType = 'string' | 'number' | 'boolean' | 'object' | 'array'
 
@@ -89,6 +89,8 @@ export interface Workflow {
   /** `key: value` strings every execution carries (merged under the labels given when it starts). */
   labels?: Record<string, string>
   concurrency?: ConcurrencyPolicy
+  /** How much its plugin processes may be reused (a task's own `isolation:` wins; absent: `sandbox.isolation`). */
+  isolation?: IsolationLevel
   /** In declaration order: the main DAG. */
   tasks: TaskDef[]
   /** Run when the main DAG has failed, before `finally` (run paths `onFailure/<id>`). */

@@ -1,4 +1,5 @@
 /** Structure check (TypeBox, piece by piece) and normalisation of a raw workflow into the model. */
+import { ISOLATION_LEVELS, type IsolationLevel } from './sandbox-fields.ts'
 import { normalizeTriggers } from '../triggers/dispatch.ts'
 import type { TriggerRegistry } from '../triggers/registry.ts'
 import { IssueCode } from './issues.ts'
@@ -52,6 +53,7 @@ export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, t
   if (Object.keys(labels).length > 0) workflow.labels = labels
   const concurrency = normalizeConcurrency(raw.concurrency, issues)
   if (concurrency) workflow.concurrency = concurrency
+  if (typeof raw.isolation === 'string' && (ISOLATION_LEVELS as readonly string[]).includes(raw.isolation)) workflow.isolation = raw.isolation as IsolationLevel
   if (Array.isArray(raw.tasks)) {
     sources.tasksEmpty = raw.tasks.length === 0
     workflow.tasks = taskList(raw.tasks, 'tasks', sources, issues, kinds)

@@ -42,3 +42,14 @@ export const RUNNER_NAME_PATTERN = '^[a-z][a-z0-9-]*$'
 
 /** A task's or a manifest's `runner:`. */
 export const RunnerNameSchema = Type.String({ pattern: RUNNER_NAME_PATTERN })
+
+/**
+ * How much a plugin process may be reused (docs/engine.md#isolation-levels): `attempt` — a fresh process per
+ * attempt; `execution` — warm processes serving one execution's tasks; `workflow` — a warm pool serving many
+ * executions of one workflow revision. Set per workflow and per task; the engine's default is `sandbox.isolation`.
+ */
+export const ISOLATION_LEVELS = ['attempt', 'execution', 'workflow'] as const
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
+
+/** A workflow's, a task's or the config's `isolation:`. */
+export const IsolationSchema = Type.Union(ISOLATION_LEVELS.map((l) => Type.Literal(l)))

@@ -1,6 +1,6 @@
 /** TypeBox schemas of the raw workflow YAML, checked piece by piece so every error names its own path (tasks: tasks/). */
 import { Type, type Static } from '@sinclair/typebox'
-import { PermissionsSchema } from './sandbox-fields.ts'
+import { IsolationSchema, PermissionsSchema } from './sandbox-fields.ts'
 
 /** Workflow and task ids. */
 export const ID_PATTERN = /^[a-z0-9][a-z0-9-_]*$/
@@ -59,6 +59,8 @@ export const RawWorkflow = Type.Object({
   timeout: Type.Optional(Str),
   labels: Type.Optional(Type.Unknown()),
   concurrency: Type.Optional(Type.Unknown()),
+  /** How much plugin processes may be reused (docs/engine.md#isolation-levels); a task's own `isolation:` wins. */
+  isolation: Type.Optional(IsolationSchema),
   tasks: Type.Array(Type.Unknown()),
   onFailure: Type.Optional(Type.Array(Type.Unknown())),
   finally: Type.Optional(Type.Array(Type.Unknown())),

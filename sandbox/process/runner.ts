@@ -1,13 +1,14 @@
 /**
  * The process runner: one OS process per task attempt, started through the isolation layer.
  * Invocation on stdin, logs from stdout/stderr lines, the result from a file in the private temp dir.
+ * At a warm isolation level, a protocol-2 plugin's attempts go to the warm pools instead (sandbox/pools/).
  */
 
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import { PROTOCOL_VERSION, ProtocolEnv, type Invocation } from '../sdk/protocol.ts'
 import type { PermissionDenial, RunRequest, Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
@@ -19,6 +20,7 @@ import { detectCgroups, sweepStaleCgroups } from './cgroup.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 import { grantPaths, pinPaths } from './pins.ts'
 import { createWorkspace, type Workspace } from './workspace.ts'
+import { createWarmPools, type WarmPools } from '../pools/pools.ts'
 
 export interface ProcessRunnerOptions {
   prepareLaunch: PrepareLaunch
@@ -30,6 +32,8 @@ export interface ProcessRunnerOptions {
   spares?: number
   /** Size and depth bounds of a result file (default DEFAULT_JSON_BOUNDS; config `sandbox.maxResult*`). */
   resultBounds?: JsonBounds
+  /** Warm processes for the `execution` and `workflow` isolation levels (sandbox/pools/; defaults there). */
+  warm?: { maxPerKey?: number; maxTotal?: number; idleMs?: number }
 }
 
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
@@ -59,7 +63,7 @@ function turnGate(): (kind: 'attempt' | 'spare') => Promise<void> {
   })
 }
 
-export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void> } {
+export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void>; release(scope: string): void } {
   sweepStaleCgroups(detectCgroups())
   const ws = createWorkspace(opts.tmpRoot ?? tmpdir())
   const removeWorkspace = () => ws.remove()
@@ -70,11 +74,18 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
     return spawnPlugin(k, opts, ws)
   }
   const spares = new SparePool(opts.spares ?? 2, (k) => start(k, 'spare'))
+  // A request at a warm isolation level, for a plugin that speaks protocol 2, goes to the pools (sandbox/pools/).
+  const warm: WarmPools = createWarmPools({ ...opts.warm, bounds: opts.resultBounds ?? DEFAULT_JSON_BOUNDS, limits: opts.limits,
+    keyOf: spareKey, spawn: async (k) => { await nextTurn('attempt'); return spawnPlugin(k, opts, ws, 2) } })
   return {
     kind: 'process',
     async run(req) {
       const started = performance.now()
       if (req.signal.aborted) return { ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: 0 }
+      if (warm.serves(req)) {
+        const served = await warm.run(req)
+        if (served) return served
+      }
       const key = spareKey(req)
       let proc = spares.take(key.id)
       if (!proc) {
@@ -90,8 +101,9 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       const outcome = await execute(proc, req, opts)
       return { ...outcome, durationMs: Math.round(performance.now() - started) }
     },
+    release: (scope) => warm.release(scope),
     async close() {
-      await spares.close()
+      await Promise.all([spares.close(), warm.close()])
       process.off('exit', removeWorkspace)
       ws.remove()
     },
@@ -115,11 +127,15 @@ function spareKey(req: RunRequest): SpareKey {
  * boot loads the entry only after reading the invocation, and an exec plugin's launcher waits before execve).
  * Output is buffered until a task owns it.
  */
-async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Workspace): Promise<StartedPlugin> {
+async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Workspace, protocol: 1 | 2 = 1): Promise<StartedPlugin> {
   // A random id, unique per engine and host (a per-worker counter made two workers share one cgroup).
   const { id, tmpDir } = ws.newAttempt()
   const resultFile = join(tmpDir, '.result.json')
-  const env = { ...key.env, [ProtocolEnv.ResultFile]: resultFile, [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
+  // Protocol 2: the result channel is the descriptor after the launcher's (the uid lease of a root engine).
+  const resultFd = 3 + (process.getuid?.() === 0 ? 1 : 0)
+  const env = protocol === 2
+    ? { ...key.env, [ProtocolEnv.Protocol]: '2', [ProtocolEnv.ResultFd]: String(resultFd), [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
+    : { ...key.env, [ProtocolEnv.ResultFile]: resultFile, [ProtocolEnv.TmpDir]: tmpDir, [ProtocolEnv.Home]: tmpDir }
   let launch
   try {
     launch = await opts.prepareLaunch({
@@ -132,7 +148,9 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
   }
   let proc: StartedPlugin['proc']
   try {
-    proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe', ...(launch.fds ?? [])] }) as StartedPlugin['proc']
+    const fds = launch.fds ?? []
+    if (protocol === 2 && 3 + fds.length !== resultFd) throw new AppError(ErrorCode.SandboxUnavailable, 'protocol 2: the result channel would not be at its descriptor')
+    proc = Bun.spawn(launch.argv, { cwd: launch.cwd, env: launch.env, stdio: ['pipe', 'pipe', 'pipe', ...fds, ...(protocol === 2 ? ['pipe' as const] : [])] }) as StartedPlugin['proc']
   } catch (e) {
     // Nothing started: give back the cgroup and the leased uid, and the temp dir.
     await launch.finish().catch(() => undefined)
@@ -142,6 +160,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
   launch.attach(proc.pid)
   const p: StartedPlugin = {
     proc, launch, tmpDir, resultFile, stderrTail: [], buffered: [], outputBytes: 0, sink: undefined, onOverflow: undefined,
+    ...(protocol === 2 ? { resultFd: (proc as unknown as { stdio: (number | null)[] }).stdio[resultFd] ?? undefined } : {}),
     pumps: Promise.resolve(),
     async dispose() {
       launch.killAll()

@@ -33,6 +33,8 @@ export interface StartedPlugin {
   sink: ((stream: 'stdout' | 'stderr', line: string, cut: boolean) => void) | undefined
   onOverflow: (() => void) | undefined
   pumps: Promise<void>
+  /** Protocol 2: the engine's end of the result channel (sandbox/pools/). */
+  resultFd?: number
   dispose(): Promise<void>
 }
 

@@ -1,10 +1,11 @@
 /**
- * Entry of every Bun plugin process: confine itself, read the invocation from stdin, run the action,
- * write the result file. Usage: `bun boot.ts <plugin entry>`.
+ * Entry of every Bun plugin process: confine itself, read the invocation from stdin, run the action, write the
+ * result (protocol 1: one invocation, a result file; protocol 2: many, one at a time, on the result channel).
+ * Usage: `bun boot.ts <plugin entry>`.
  */
 
 import type { ActionContext, PluginDefinition } from './index.ts'
-import { ProtocolEnv, type Invocation, type PluginResult } from './protocol.ts'
+import { ProtocolEnv, type Invocation, type InvocationContext, type PluginResult } from './protocol.ts'
 
 // Confinement comes first, before any plugin code is loaded.
 await (await import('./confine.ts')).confineFromEnv()
@@ -26,24 +27,20 @@ const say = (marker: string, out: (s: string) => void) => (...args: unknown[]) =
   for (const line of format(args).split('\n')) out(`${marker}${line}`)
 }
 
-async function main(): Promise<never> {
-  if (!entry) return writeResult({ ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } })
-  const invocation = JSON.parse(await Bun.stdin.text()) as Invocation
-  const mod = (await import(entry)) as { default?: PluginDefinition } & Partial<PluginDefinition>
-  const plugin = mod.default ?? (mod as PluginDefinition)
-  const action = plugin.actions?.[invocation.action]
-  if (!action) {
-    return writeResult({ ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: `plugin has no action "${invocation.action}"` } })
+let plugin: PluginDefinition | undefined
+
+/** Runs one action (the module is imported once, at the first invocation); throws what the action throws. */
+export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
+  if (!entry) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } }
+  if (!plugin) {
+    const mod = (await import(entry)) as { default?: PluginDefinition } & Partial<PluginDefinition>
+    plugin = mod.default ?? (mod as PluginDefinition)
   }
-  const controller = new AbortController()
-  process.on('SIGTERM', () => controller.abort(new Error('cancelled')))
+  const action = plugin.actions?.[invocation.action]
+  if (!action) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: `plugin has no action "${invocation.action}"` } }
+  const c: InvocationContext = invocation.context
   const ctx: ActionContext = {
-    executionId: invocation.context.executionId,
-    workflowId: invocation.context.workflowId,
-    taskId: invocation.context.taskId,
-    attempt: invocation.context.attempt,
-    tmpDir: process.env.TMPDIR ?? '/tmp',
-    signal: controller.signal,
+    executionId: c.executionId, workflowId: c.workflowId, taskId: c.taskId, attempt: c.attempt, tmpDir, signal,
     log: {
       debug: say('::debug::', console.log),
       info: say('', console.log),
@@ -53,14 +50,27 @@ async function main(): Promise<never> {
   }
   const run = typeof action === 'function' ? action : action.run
   const output = await run(invocation.input as never, ctx)
-  return writeResult({ ok: true, output: output === undefined ? null : output })
+  return { ok: true, output: output === undefined ? null : output }
 }
 
-try {
-  await main()
-} catch (e) {
+/** A thrown value as the plugin's failure (its own code when it has a well-formed one). */
+export function failureOf(e: unknown): PluginResult {
   const err = e as { code?: unknown; message?: unknown; details?: unknown }
   const code = typeof err?.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(err.code) ? err.code : 'PLUGIN_ERROR'
   const message = typeof err?.message === 'string' ? err.message : String(e)
-  await writeResult({ ok: false, error: { code, message, ...(err?.details !== undefined ? { details: err.details } : {}) } })
+  return { ok: false, error: { code, message, ...(err?.details !== undefined ? { details: err.details } : {}) } }
+}
+
+if (process.env[ProtocolEnv.Protocol] === '2') {
+  await (await import('./serve.ts')).serveInvocations(runAction, failureOf)
+  process.exit(0)
+}
+
+try {
+  const invocation = JSON.parse(await Bun.stdin.text()) as Invocation
+  const controller = new AbortController()
+  process.on('SIGTERM', () => controller.abort(new Error('cancelled')))
+  await writeResult(await runAction(invocation, process.env.TMPDIR ?? '/tmp', controller.signal))
+} catch (e) {
+  await writeResult(failureOf(e))
 }

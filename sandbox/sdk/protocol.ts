@@ -8,6 +8,13 @@
  * - The plugin writes its `PluginResult` as JSON to the file named by `AUTOKESTRA_RESULT_FILE`
  *   (inside its private temp dir). Log output therefore can never corrupt the result.
  * - Exit code 0 with a valid result file is required for success; anything else fails the task.
+ *
+ * Version 2 (warm processes, docs/plugins.md#protocol-2): one process serves many invocations, one at a time.
+ * - The engine writes each invocation as one line of JSON on stdin (`InvokeFrame`); end of stdin means exit now.
+ * - The plugin answers each on the result channel, a pipe the engine owns at descriptor `AUTOKESTRA_RESULT_FD`
+ *   (nothing else writes there: logs go to stdout and stderr as in version 1), as one line of JSON (`PluginFrame`).
+ * - Before its result frame, a plugin may print `END_MARKER` + the invocation id as a line on stdout and on
+ *   stderr, and say so (`marked: true`): the engine then gives the invocation every line up to those markers.
  */
 
 import type { ErrorInfo } from '../../runtime/errors.ts'
@@ -20,6 +27,34 @@ export interface Invocation {
   input: unknown
   context: InvocationContext
 }
+
+/** Set in a version-2 process's environment: the protocol it is spoken to in. */
+export const PROTOCOL_V2 = 2
+
+/** One invocation of a version-2 process, a line on its stdin. */
+export interface InvokeFrame {
+  type: 'invoke'
+  /** Unique per invocation: the result frame and the end markers name it. */
+  id: string
+  protocol: typeof PROTOCOL_V2
+  action: string
+  input: unknown
+  context: InvocationContext
+  /** This invocation's own private temp dir (fresh, 0700): the plugin's TMPDIR and HOME for the invocation. */
+  tmpDir: string
+}
+
+/** What the engine sends a version-2 process. */
+export type EngineFrame = InvokeFrame
+
+/** A version-2 process's answer to invocation `id`, a line on its result channel. */
+export type ResultFrame = { type: 'result'; id: string; marked?: boolean } & PluginResult
+
+/** What a version-2 process may write on its result channel (anything else ends the process). */
+export type PluginFrame = ResultFrame
+
+/** The line a version-2 plugin prints on stdout and stderr (followed by the invocation id) when its invocation's output ends. */
+export const END_MARKER = '::autokestra-end::'
 
 export interface InvocationContext {
   executionId: string
@@ -47,6 +82,10 @@ export const ProtocolEnv = {
   ResultFile: 'AUTOKESTRA_RESULT_FILE',
   TmpDir: 'TMPDIR',
   Home: 'HOME',
+  /** Version 2: the protocol version the process is spoken to in (`2`). */
+  Protocol: 'AUTOKESTRA_PROTOCOL',
+  /** Version 2: the descriptor of the result channel. */
+  ResultFd: 'AUTOKESTRA_RESULT_FD',
 } as const
 
 /** Splits a leading `::level::` marker off a plugin output line. */

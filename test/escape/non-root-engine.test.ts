@@ -37,7 +37,8 @@ async function asNonRoot(launcher: string, attempts: { plugin: string; action: s
     for (const a of ${JSON.stringify(attempts)}) out.push((await runAttack(loadFixture(a.plugin), a.action, a.input ?? {}, { launcher: ${JSON.stringify(launcher)}, mode: 'permissive' })).outcome)
     console.log(JSON.stringify(out))`
   const p = Bun.spawn(['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', 'bun', '-e', script], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, TMPDIR: dir }, stdout: 'pipe', stderr: 'pipe',
+    // AK_ESCAPE_ISOLATION passes on: at a warm level the non-root engine's attacks run over a reused process too.
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, TMPDIR: dir, ...(process.env.AK_ESCAPE_ISOLATION ? { AK_ESCAPE_ISOLATION: process.env.AK_ESCAPE_ISOLATION } : {}) }, stdout: 'pipe', stderr: 'pipe',
   })
   const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()])
   if ((await p.exited) !== 0) throw new Error(`non-root engine failed: ${err}`)

@@ -4,6 +4,7 @@
  */
 import type { TProperties } from '@sinclair/typebox'
 import type { PermissionSet, TaskCommon } from '../model.ts'
+import type { IsolationLevel } from '../sandbox-fields.ts'
 import type { Segment } from '../path.ts'
 import type { RawIssue } from '../schema-issues.ts'
 
@@ -22,6 +23,8 @@ export interface PluginCall {
   env?: Record<string, string>
   /** Per attempt (default: the engine's `execution.defaultTimeoutSeconds`). */
   timeoutMs?: number
+  /** The task's own isolation level (else the workflow's, else `sandbox.isolation`). */
+  isolation?: IsolationLevel
 }
 
 /**

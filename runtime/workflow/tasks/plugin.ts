@@ -5,7 +5,7 @@
 import { Type } from '@sinclair/typebox'
 import { IssueCode } from '../issues.ts'
 import type { PermissionSet, TaskCommon } from '../model.ts'
-import { RunnerNameSchema } from '../sandbox-fields.ts'
+import { IsolationSchema, ISOLATION_LEVELS, RunnerNameSchema, type IsolationLevel } from '../sandbox-fields.ts'
 import { ENV_NAME_PATTERN, RawPermissions, TASK_TYPE_PATTERN } from '../schema.ts'
 import type { PluginCall, TaskKind } from './kind.ts'
 
@@ -19,6 +19,8 @@ export interface PluginSpec {
   permissions?: PermissionSet
   /** Plugin env variable name → template (e.g. `{{ secrets.TOKEN }}`). */
   env?: Record<string, string>
+  /** How much its plugin's processes may be reused (docs/engine.md#isolation-levels); wins over the workflow's. */
+  isolation?: IsolationLevel
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -31,6 +33,7 @@ export function pluginCall(task: TaskCommon & PluginSpec): PluginCall {
   if (task.permissions !== undefined) call.permissions = task.permissions
   if (task.env !== undefined) call.env = task.env
   if (task.timeoutMs !== undefined) call.timeoutMs = task.timeoutMs
+  if (task.isolation !== undefined) call.isolation = task.isolation
   return call
 }
 
@@ -43,11 +46,13 @@ export const plugin: TaskKind<PluginSpec> = {
     runner: Type.Optional(RunnerNameSchema),
     permissions: Type.Optional(RawPermissions),
     env: Type.Optional(Type.Record(Type.String(), Type.String())),
+    isolation: Type.Optional(IsolationSchema),
   },
 
   normalize(raw) {
     const spec: PluginSpec = { type: typeof raw.type === 'string' ? raw.type : '', inputs: isMap(raw.inputs) ? raw.inputs : {} }
     if (typeof raw.runner === 'string') spec.runner = raw.runner
+    if (typeof raw.isolation === 'string' && (ISOLATION_LEVELS as readonly string[]).includes(raw.isolation)) spec.isolation = raw.isolation as IsolationLevel
     if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
     if (isMap(raw.env)) {
       spec.env = Object.fromEntries(Object.entries(raw.env).filter((e): e is [string, string] => typeof e[1] === 'string'))

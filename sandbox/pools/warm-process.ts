@@ -1,0 +1,218 @@
+/**
+ * One warm plugin process speaking protocol 2: invocations in one at a time on stdin, each with a fresh private
+ * temp dir; log lines attributed to the invocation they belong to (up to its end markers); the result read from
+ * the engine-owned result channel (frames.ts). A process that crashed, timed out, was cancelled, broke a bound or
+ * the protocol is killed and never serves again (`reusable` is false).
+ */
+
+import { chmodSync, chownSync, closeSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { systemClock } from '../../runtime/clock.ts'
+import { decideOutcome, type AttemptEnd, type Decided, type StopReason } from '../outcome/decide.ts'
+import type { JsonBounds } from '../outcome/json-bounds.ts'
+import type { ResultRead } from '../outcome/result-file.ts'
+import { logPieces } from '../process/lines.ts'
+import type { StartedPlugin } from '../process/spares.ts'
+import type { PermissionDenial, RunRequest } from '../runner.ts'
+import { END_MARKER, PROTOCOL_V2, type InvokeFrame } from '../sdk/protocol.ts'
+import { readFrames, type FrameRead } from './frames.ts'
+
+/** How long the engine waits, after a marked result, for the end markers on stdout and stderr. */
+const MARKER_GRACE_MS = 2000
+
+/** What an invocation's wait ends on. */
+type Ending = { kind: 'frame'; frame: FrameRead } | { kind: 'exit' } | { kind: 'stop' }
+
+export interface WarmLimits { maxOutputBytes: number; cpuSeconds: number }
+
+export class WarmProcess {
+  /** Invocations served so far. */
+  invocations = 0
+  /** Cleared for good when the process may not serve another invocation. */
+  private healthy = true
+  private waiting: ((e: Ending) => void) | undefined
+  private currentId: string | undefined
+  private exited = false
+  private disposed: Promise<void> | undefined
+  private prepared = false
+  private channelDone: Promise<void> = Promise.resolve()
+  /** The result frame of the running invocation, once read (an exit may be seen before it). */
+  private answer: FrameRead | undefined
+
+  constructor(readonly started: StartedPlugin, private readonly bounds: JsonBounds, private readonly limits: WarmLimits) {
+    const fd = started.resultFd
+    if (fd === undefined) this.healthy = false
+    else {
+      // Non-blocking (Bun made the pipe): read through Bun's own polling reader. It ends when every writer is gone.
+      this.channelDone = readFrames(Bun.file(fd).stream(), bounds, (f) => this.onFrame(f))
+      void this.channelDone.then(() => { try { closeSync(fd) } catch { /* closed */ } })
+    }
+    // Output between invocations (a background child of an earlier one) is dropped, never given to the next.
+    started.sink = () => {}
+    void started.proc.exited.then(() => {
+      this.exited = true
+      this.healthy = false
+      this.waiting?.({ kind: 'exit' })
+    })
+  }
+
+  /** Whether it may take another invocation: alive, and never stopped, broken or past a bound. */
+  get reusable(): boolean {
+    return this.healthy && !this.exited && this.disposed === undefined
+  }
+
+  private onFrame(f: FrameRead): void {
+    // A frame nobody asked for (between invocations, or naming another invocation) breaks the protocol.
+    if (f.kind === 'problem' || f.id !== this.currentId) this.healthy = false
+    else this.answer = f
+    if (this.waiting) this.waiting({ kind: 'frame', frame: f })
+    else if (!this.healthy) void this.dispose()
+  }
+
+  /**
+   * Before the first invocation: the process's own temp dir becomes the engine's (root-owned, 0711), so that the
+   * plugin can write only inside the invocation's dir, which the engine removes after it. A non-root engine's plugin
+   * has the engine's uid, which owns the dir either way (docs/security.md#warm-processes-what-a-reused-process-can-observe).
+   */
+  private prepare(): { uid: number; gid: number } {
+    const st = statSync(this.started.tmpDir)
+    if (!this.prepared) {
+      this.prepared = true
+      if (process.getuid?.() === 0) chownSync(this.started.tmpDir, 0, 0)
+      chmodSync(this.started.tmpDir, 0o711)
+      this.owner = { uid: st.uid, gid: st.gid }
+    }
+    return this.owner!
+  }
+  private owner: { uid: number; gid: number } | undefined
+
+  /** Runs one invocation; the timeout and the cancel signal are armed until its result is in. */
+  async invoke(req: RunRequest): Promise<Decided> {
+    const p = this.started
+    const id = randomBytes(12).toString('hex')
+    const owner = this.prepare()
+    const tmpDir = join(p.tmpDir, `i-${id}`)
+    mkdirSync(tmpDir, { mode: 0o700 })
+    if (process.getuid?.() === 0) chownSync(tmpDir, owner.uid, owner.gid)
+    const timer = new AbortController()
+    let onAbort = () => {}
+    let stopped: StopReason | undefined
+    const ended = { stdout: false, stderr: false }
+    let onMarker = () => {}
+    try {
+      p.outputBytes = 0
+      p.stderrTail.length = 0
+      const stdout = logPieces('stdout', req.onLog)
+      const stderr = logPieces('stderr', req.onLog)
+      const marker = `${END_MARKER}${id}`
+      const early = p.buffered.splice(0)
+      p.sink = (stream, line, cut) => {
+        if (ended[stream]) return
+        if (!cut && line === marker) {
+          ended[stream] = true
+          return onMarker()
+        }
+        ;(stream === 'stdout' ? stdout : stderr)(line, cut)
+      }
+      // What a fresh process printed before its first invocation is that invocation's, as with protocol 1.
+      if (this.invocations === 0) for (const b of early) p.sink(b.stream, b.line, b.cut)
+
+      const ending = new Promise<Ending>((resolve) => { this.waiting = resolve })
+      const stop = (why: StopReason) => {
+        stopped ??= why
+        this.healthy = false
+        p.launch.killAll()
+        p.proc.kill('SIGKILL')
+        this.waiting?.({ kind: 'stop' })
+      }
+      p.onOverflow = () => stop('output')
+      systemClock.sleep(req.timeoutMs, timer.signal).then(() => stop('timeout'), () => {})
+      onAbort = () => stop('cancel')
+      req.signal.addEventListener('abort', onAbort, { once: true })
+      if (req.signal.aborted) onAbort()
+      if (this.exited) this.waiting?.({ kind: 'exit' })
+
+      this.currentId = id
+      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, tmpDir }
+      try {
+        p.proc.stdin.write(`${JSON.stringify(frame)}\n`)
+        await p.proc.stdin.flush()
+      } catch {
+        // Gone before reading it: its exit tells the rest.
+      }
+      let end = await ending
+      this.waiting = undefined
+      if (end.kind === 'exit' && !stopped) {
+        // A result written just before a clean exit may still be in the channel: read it to its end first.
+        await Promise.race([this.channelDone, systemClock.sleep(MARKER_GRACE_MS, timer.signal).catch(() => {})])
+        if (this.answer) end = { kind: 'frame', frame: this.answer }
+      }
+      if (end.kind === 'frame' && end.frame.kind === 'result' && end.frame.id === id) {
+        if (end.frame.marked && !(ended.stdout && ended.stderr)) await this.markers(ended, (f) => { onMarker = f }, timer.signal)
+        if (!stopped) {
+          const result: ResultRead = { ok: true, result: end.frame.result }
+          // Exited after answering: its exit status counts too (a crash after the result still fails the attempt).
+          const exit = this.exited ? { exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode) } : { exitCode: 0, signal: null }
+          return decideOutcome({ ...exit, stderrTail: [...p.stderrTail], result }, this.outcomeBounds(req))
+        }
+      }
+      if (end.kind === 'frame' && !stopped) {
+        // A frame past a bound, malformed, or for another invocation: this invocation fails, the process goes.
+        this.healthy = false
+        const f = end.frame
+        const result: ResultRead = f.kind === 'problem' ? { ok: false, problem: f.problem, message: f.message }
+          : { ok: false, problem: 'invalid', message: `a result frame named invocation ${f.id.slice(0, 64)}, not this one` }
+        void this.dispose()
+        return decideOutcome({ exitCode: 0, signal: null, stderrTail: [...p.stderrTail], result }, this.outcomeBounds(req))
+      }
+      // It exited (crash, a limit) or the engine stopped it: every process of it gone, then the kernel's word.
+      await p.proc.exited
+      await p.pumps
+      p.launch.killAll()
+      const cpu: PermissionDenial | undefined = p.proc.signalCode === 'SIGXCPU' ? { permission: 'cpu', target: `${this.limits.cpuSeconds}s` } : undefined
+      const limit = (await p.launch.finish()) ?? cpu
+      const why: AttemptEnd = {
+        ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}),
+        exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode), stderrTail: [...p.stderrTail],
+        result: { ok: false, problem: 'missing', message: 'the plugin exited before answering its invocation' },
+      }
+      return decideOutcome(why, this.outcomeBounds(req))
+    } finally {
+      this.currentId = undefined
+      this.answer = undefined
+      this.waiting = undefined
+      timer.abort()
+      req.signal.removeEventListener('abort', onAbort)
+      p.onOverflow = () => { this.healthy = false; void this.dispose() }
+      p.sink = () => {}
+      this.invocations++
+      rmSync(tmpDir, { recursive: true, force: true })
+    }
+  }
+
+  private outcomeBounds(req: RunRequest) {
+    return { timeoutMs: req.timeoutMs, maxOutputBytes: this.limits.maxOutputBytes }
+  }
+
+  /** Waits for the end markers on both streams, a short grace at most (or until the deadline or an exit). */
+  private async markers(ended: { stdout: boolean; stderr: boolean }, setOnMarker: (f: () => void) => void, deadline: AbortSignal): Promise<void> {
+    const grace = new AbortController()
+    const done = new Promise<void>((resolve) => {
+      setOnMarker(() => { if (ended.stdout && ended.stderr) resolve() })
+      void systemClock.sleep(MARKER_GRACE_MS, AbortSignal.any([grace.signal, deadline])).then(resolve, resolve)
+      void this.started.proc.exited.then(() => resolve())
+    })
+    await done
+    grace.abort()
+  }
+
+  /** Kills it (every process of it), gives back its cgroup and uid, removes its temp dir. Idempotent. */
+  dispose(): Promise<void> {
+    this.healthy = false
+    this.disposed ??= (async () => {
+      await this.started.dispose()
+    })()
+    return this.disposed
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Protocol 2 inside a Bun plugin process (loaded by boot.ts): reads invocation frames from stdin one line at a
+ * time, runs each in its own temp dir, prints the end markers, and writes the result frame on the result channel.
+ */
+
+import { END_MARKER, ProtocolEnv, type InvokeFrame, type PluginResult, type ResultFrame } from './protocol.ts'
+
+type RunAction = (invocation: InvokeFrame, tmpDir: string, signal: AbortSignal) => Promise<PluginResult>
+
+/** Serves invocations until stdin ends. */
+export async function serveInvocations(run: RunAction, failureOf: (e: unknown) => PluginResult): Promise<void> {
+  const fd = Number(process.env[ProtocolEnv.ResultFd])
+  delete process.env[ProtocolEnv.ResultFd]
+  delete process.env[ProtocolEnv.Protocol]
+  if (!Number.isInteger(fd) || fd < 3) {
+    console.error('::error::autokestra: protocol 2 without a result channel')
+    process.exit(2)
+  }
+  const channel = Bun.file(fd).writer()
+  let current: AbortController | undefined
+  // The engine's cancel is a kill; SIGTERM still aborts the running action, as in protocol 1.
+  process.on('SIGTERM', () => current?.abort(new Error('cancelled')))
+  for await (const line of lines(Bun.stdin.stream())) {
+    if (line === '') continue
+    const frame = JSON.parse(line) as InvokeFrame
+    current = new AbortController()
+    // Each invocation lives in its own temp dir: what it leaves there is gone before the next (the engine removes it).
+    process.env.TMPDIR = frame.tmpDir
+    process.env.HOME = frame.tmpDir
+    let result: PluginResult
+    try {
+      process.chdir(frame.tmpDir)
+      result = await run(frame, frame.tmpDir, current.signal)
+    } catch (e) {
+      result = failureOf(e)
+    }
+    console.log(`${END_MARKER}${frame.id}`)
+    console.error(`${END_MARKER}${frame.id}`)
+    let text: string
+    try {
+      text = JSON.stringify({ type: 'result', id: frame.id, marked: true, ...result } satisfies ResultFrame)
+    } catch (e) {
+      text = JSON.stringify({ type: 'result', id: frame.id, marked: true, ...failureOf(e) } satisfies ResultFrame)
+    }
+    await writeAll(channel, `${text}\n`)
+  }
+}
+
+/** Writes the whole frame: the pipe is non-blocking, so through Bun's writer, which waits for room. */
+async function writeAll(sink: ReturnType<ReturnType<typeof Bun.file>['writer']>, text: string): Promise<void> {
+  sink.write(text)
+  await sink.flush()
+}
+
+/** The lines of a byte stream. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder()
+  let rest = ''
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      yield rest.slice(0, nl)
+      rest = rest.slice(nl + 1)
+    }
+  }
+  if (rest) yield rest
+}
