@@ -200,7 +200,7 @@ export class Supervisor {
     this.events.track(id, workflow.id)
     if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
       this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'WAITING', at: now })
-      this.watcher.park(id, workflow.id)
+      this.watcher.park(id, workflow.id, workflow.concurrency?.limit)
     } else {
       this.mailbox.tell({ type: 'enqueue', executionId: id })
     }
