@@ -292,8 +292,9 @@ export class Supervisor {
     return this.cancel(id, reason)
   }
 
-  async waitFor(id: string): Promise<ExecutionRecord> {
-    const rec = await this.events.waitFor(id)
+  /** The record once terminal; rejects with the signal's reason when it aborts first (the waiter is gone then). */
+  async waitFor(id: string, signal?: AbortSignal): Promise<ExecutionRecord> {
+    const rec = await this.events.waitFor(id, signal)
     if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
     return rec
   }
@@ -315,7 +316,7 @@ export class Supervisor {
   stats(): EngineStats {
     return {
       runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
-      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore,
+      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, executionWaiters: this.events.waiting,
     }
   }
 
