@@ -87,6 +87,8 @@ export interface EngineStats {
   waitingTasks: number
   /** Checkpoints are queued because the store refuses writes; they are being retried. */
   waitingForStore: boolean
+  /** Callers waiting for an execution to end (`waitFor`: `?wait=` requests, `workflow run`). */
+  executionWaiters: number
 }
 
 export interface Engine {
@@ -113,8 +115,11 @@ export interface Engine {
    * NOT_FOUND (execution, task), CONFLICT (nothing waits for a decision there), INVALID_INPUT (inputs refused).
    */
   decide(executionId: string, taskId: string, decision: Decision): Promise<TaskRunRecord>
-  /** Resolves with the record once the execution is terminal. */
-  waitFor(executionId: string): Promise<ExecutionRecord>
+  /**
+   * Resolves with the record once the execution is terminal (woken by the engine's own events, never by polling).
+   * When `signal` aborts first it rejects with the signal's reason, and the waiter is released.
+   */
+  waitFor(executionId: string, opts?: { signal?: AbortSignal }): Promise<ExecutionRecord>
   /** The execution as committed, after what is queued for commit now. */
   snapshot(executionId: string): Promise<ExecutionSnapshot | undefined>
   subscribe(listener: (e: EngineEvent) => void): () => void

@@ -79,7 +79,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     decide: (id, taskId, decision) => supervisor.decide(id, taskId, decision),
     restart: (id, by) => supervisor.restart(id, by),
     replay: (id, req) => supervisor.replay(id, req),
-    waitFor: (id) => supervisor.waitFor(id),
+    waitFor: (id, o) => supervisor.waitFor(id, o?.signal),
     snapshot: (id) => supervisor.snapshot(id),
     subscribe: (l) => supervisor.subscribe(l),
     stats: () => supervisor.stats(),

@@ -62,7 +62,7 @@ export function createApp(deps: AppDeps) {
   // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
   const parser = parserPoolFor(deps.config.limits)
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
-    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps))))
+    .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps)), { maxWaitMs: server.maxWaitSeconds * 1000 }))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))

@@ -44,18 +44,46 @@ export class EventHub {
     return () => this.listeners.delete(listener)
   }
 
-  /** Resolves with the record once the execution is terminal; undefined when there is no such execution. */
-  async waitFor(executionId: string): Promise<ExecutionRecord | undefined> {
+  /**
+   * Resolves with the record once the execution is terminal; undefined when there is no such execution. A `signal`
+   * that aborts first (a client that hung up, a wait that expired) rejects with its reason and takes the waiter
+   * away, so callers that give up leave nothing behind.
+   */
+  async waitFor(executionId: string, signal?: AbortSignal): Promise<ExecutionRecord | undefined> {
+    signal?.throwIfAborted()
     // Listen first, then read: the execution may end between the two, and its end must not be missed.
     let resolve!: (r: ExecutionRecord) => void
-    const done = new Promise<ExecutionRecord>((r) => (resolve = r))
-    this.waiters.set(executionId, [...(this.waiters.get(executionId) ?? []), resolve])
-    const rec = await this.deps.read(executionId)
-    if (rec && !isTerminalExecution(rec.state)) return done
-    const left = (this.waiters.get(executionId) ?? []).filter((w) => w !== resolve)
+    let reject!: (e: unknown) => void
+    const done = new Promise<ExecutionRecord>((res, rej) => ((resolve = res), (reject = rej)))
+    done.catch(() => {}) // an abort after the read found it terminal has nobody to tell
+    const waiter = (r: ExecutionRecord) => resolve(r)
+    this.waiters.set(executionId, [...(this.waiters.get(executionId) ?? []), waiter])
+    const gaveUp = () => {
+      this.dropWaiter(executionId, waiter)
+      reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', gaveUp, { once: true })
+    try {
+      const rec = await this.deps.read(executionId)
+      if (rec && !isTerminalExecution(rec.state)) return await done
+      this.dropWaiter(executionId, waiter)
+      return rec
+    } finally {
+      signal?.removeEventListener('abort', gaveUp)
+    }
+  }
+
+  /** Callers waiting for an execution to end (what `waitFor` holds). */
+  get waiting(): number {
+    let n = 0
+    for (const list of this.waiters.values()) n += list.length
+    return n
+  }
+
+  private dropWaiter(executionId: string, waiter: (r: ExecutionRecord) => void): void {
+    const left = (this.waiters.get(executionId) ?? []).filter((w) => w !== waiter)
     if (left.length) this.waiters.set(executionId, left)
     else this.waiters.delete(executionId)
-    return rec
   }
 
   /** What a commit changed, as events (refused and repeated transitions say nothing). */

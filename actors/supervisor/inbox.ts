@@ -34,7 +34,7 @@ export type CancelPlan =
   | { kind: 'notHere' }
 
 export type SupervisorEffect =
-  /** Hand the execution to a worker (the supervisor does these one at a time, in order). */
+  /** Hand the execution to a worker (the dispatcher does those of one turn as one batch, in order). */
   | { type: 'dispatch'; executionId: string }
   /** Tell its worker to cancel it (a cancel that came while it was being handed over). */
   | { type: 'cancelOnWorker'; executionId: string; workerId: number }

@@ -93,19 +93,24 @@ export class Recovery {
       (e.owner === undefined || e.owner === lease.owner || (live.get(e.owner) ?? -Infinity) < now))
     // One commit for every claim; each claim is one conditional update, so a rival engine's claim loses cleanly.
     const claims = await Promise.all(candidates.map((e) => this.deps.commit([{ kind: 'claim', executionId: e.id }], { failFast: true })))
-    for (const [i, e] of candidates.entries()) {
+    const ours = candidates.filter((_, i) => {
       const [claimed] = claims[i]!
-      if (!claimed!.ok) {
-        if (claimed!.error.code === ErrorCode.StorageUnavailable) this.retry()
-        continue // another engine holds it, or was first
-      }
-      const snap = await store.executions.snapshot(e.id)
-      if (!snap) continue
+      if (claimed!.ok) return true
+      if (claimed!.error.code === ErrorCode.StorageUnavailable) this.retry()
+      return false // another engine holds it, or was first
+    })
+    // Together, so their recovery transitions share one commit and they are queued in one turn (dispatched as one batch).
+    const snaps = await Promise.all(ours.map((e) => store.executions.snapshot(e.id)))
+    const adopted = ours.filter((e, i) => {
+      if (!snaps[i]) return false
       this.deps.adopt(e.id, e.workflowId)
-      const t = recoveryTransitions(snap)
-      if (t.length) await this.deps.commit(t)
-      this.deps.enqueue(e.id, false)
-    }
+      return true
+    })
+    await Promise.all(snaps.flatMap((snap) => {
+      const t = snap ? recoveryTransitions(snap) : []
+      return t.length ? [this.deps.commit(t)] : []
+    }))
+    for (const e of adopted) this.deps.enqueue(e.id, false)
   }
 
   /** Its worker died: give back what it was running and queue it first, or fail it once it crashed too often. */

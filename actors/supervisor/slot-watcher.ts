@@ -31,6 +31,8 @@ export interface SlotWatcherDeps {
 export class SlotWatcher {
   /** Waiting execution → its workflow, for this engine. */
   private readonly parked = new Map<string, string>()
+  /** Each workflow's concurrency limit, as last seen: how many of its waiting ones one round asks for (else 1). */
+  private readonly limits = new Map<string, number>()
   /** Cancel requests acted on already (until the execution is gone). */
   private readonly stopping = new Set<string>()
   private readonly life = new AbortController()
@@ -54,9 +56,10 @@ export class SlotWatcher {
     this.wakeUp?.()
   }
 
-  /** `executionId` of `workflowId` waits for a slot on this engine. */
-  park(executionId: string, workflowId: string): void {
+  /** `executionId` of `workflowId` waits for a slot on this engine; `limit`, its workflow's, when known. */
+  park(executionId: string, workflowId: string, limit?: number): void {
     this.parked.set(executionId, workflowId)
+    if (limit !== undefined) this.limits.set(workflowId, limit)
     this.wake()
   }
 
@@ -94,24 +97,32 @@ export class SlotWatcher {
   private async pass(): Promise<void> {
     try {
       await this.cancelRequested()
-      // Admit until nothing more goes: each round asks for the oldest waiting execution of each workflow only
-      // (a younger one cannot go before it), in creation order (ids are time-ordered).
+      // Admit until nothing more goes: each round asks, in one commit, for the oldest waiting executions of each
+      // workflow, as many as its limit (a younger one cannot go before them), in creation order (ids are
+      // time-ordered). The store takes them in that order, each counted after the ones before it in the transaction,
+      // so every slot that is free is taken in this one commit; the rest answer "no slot yet".
       for (;;) {
-        const oldest = new Map<string, string>()
-        for (const [id, wf] of [...this.parked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) if (!oldest.has(wf)) oldest.set(wf, id)
-        if (oldest.size === 0) return
-        const ids = [...oldest.values()]
+        const byWorkflow = new Map<string, string[]>()
+        for (const [id, wf] of [...this.parked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+          const list = byWorkflow.get(wf) ?? []
+          if (list.length < (this.limits.get(wf) ?? 1)) list.push(id)
+          byWorkflow.set(wf, list)
+        }
+        if (byWorkflow.size === 0) return
+        const ids = [...byWorkflow.values()].flat()
         const results = await this.deps.commit(ids.map((executionId) => ({ kind: 'admit', executionId })))
-        let admitted = false
+        let again = false
         results.forEach((r, i) => {
           const id = ids[i]!
           if (r.ok && !r.changed) return // no slot yet
+          const wf = this.parked.get(id)
           this.parked.delete(id)
           // Admitted (RUNNING), or not waiting any more (cancelled meanwhile): the queue dispatches or lets it go.
           if (r.ok || r.error.code === 'INVALID_TRANSITION') this.deps.enqueue(id)
-          admitted ||= r.ok
+          // Every one asked for went: more of its workflow may fit.
+          if (wf !== undefined && r.ok && byWorkflow.get(wf)?.at(-1) === id && [...this.parked.values()].includes(wf)) again = true
         })
-        if (!admitted) return
+        if (!again) return
       }
     } catch {
       // The store could not be read or written: the next poll asks again.

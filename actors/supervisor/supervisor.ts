@@ -1,13 +1,13 @@
 /**
  * The supervisor actor (main thread), on the actor kernel: its mailbox takes SupervisorInbox messages one at a
  * time and its pure logic (logic.ts) decides what runs where; this file performs the effects. Around it, each
- * concern in its own module: admission (may it start), creation and cancel here, dispatch to the worker pool
- * (workers.ts), task slots (task-slots.ts), commits (batcher.ts), events (events.ts), recovery (recovery.ts)
+ * concern in its own module: admission (may it start), creation and cancel here, dispatch in batches (dispatcher.ts)
+ * to the worker pool (workers.ts), task slots (task-slots.ts), commits (batcher.ts), events (events.ts), recovery (recovery.ts)
  * and the lease on its executions (lease.ts).
  */
 
 import type { Clock } from '../../runtime/clock.ts'
-import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newExecutionId } from '../../runtime/ids.ts'
 import { QUEUED_REASON } from '../../runtime/state/concurrency.ts'
 import { isTerminalExecution } from '../../runtime/state/states.ts'
@@ -24,6 +24,7 @@ import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import { admit, admissionError } from './admission.ts'
 import { CheckpointBatcher, type BatcherOptions } from './batcher.ts'
 import { decideParked, decideTask } from './decisions.ts'
+import { Dispatcher } from './dispatcher.ts'
 import { replayExecution, restartExecution, type ReplayRequest, type RerunDeps } from './reruns.ts'
 import { EventHub } from './events.ts'
 import type { CancelPlan, SupervisorEffect, SupervisorInbox } from './inbox.ts'
@@ -36,7 +37,7 @@ import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
 import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
 import { SlotWatcher } from './slot-watcher.ts'
-import { ChildWatcher, startChild, withChildEnds } from './subflows.ts'
+import { ChildWatcher, startChild } from './subflows.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
@@ -76,8 +77,8 @@ export class Supervisor {
   private steps: Promise<TaskSteps> | undefined
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
   private state: SupervisorState
-  /** Dispatches run one at a time, in the order the logic asked for them. */
-  private dispatching: Promise<void> = Promise.resolve()
+  /** Dispatches go out in batches, one per event-loop turn, in the order the logic asked for them. */
+  private readonly dispatcher: Dispatcher
   private idleWaiters: (() => void)[] = []
 
   constructor(private readonly opts: SupervisorOptions) {
@@ -134,6 +135,14 @@ export class Supervisor {
       void this.parking.afterStop(id).catch(() => {})
     } }
     this.pool = new WorkerPool(opts.workers, (w) => workerPort(w, port), opts.settings, (w) => this.onWorkerCrash(w))
+    this.dispatcher = new Dispatcher({
+      store, pool: this.pool, commit,
+      accepting: () => this.state.accepting,
+      dispatched: (id, workerId) => this.mailbox.tell({ type: 'dispatched', executionId: id, workerId }),
+      released: (id) => this.mailbox.tell({ type: 'released', executionId: id }),
+      park: (id, workflowId) => this.watcher.park(id, workflowId),
+      endedElsewhere: (rec) => this.events.endedElsewhere(rec),
+    })
     // The logic is pure and total: a throw there is a bug, and the engine must go on serving the others.
     this.mailbox = spawnActor<SupervisorInbox, CancelPlan | undefined>('supervisor', (m) => this.receive(m), { onCrash: () => 'resume' })
   }
@@ -195,7 +204,7 @@ export class Supervisor {
     this.events.track(id, workflow.id)
     if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
       this.events.emit({ type: 'execution', executionId: id, workflowId: workflow.id, state: 'WAITING', at: now })
-      this.watcher.park(id, workflow.id)
+      this.watcher.park(id, workflow.id, workflow.concurrency?.limit)
     } else {
       this.mailbox.tell({ type: 'enqueue', executionId: id })
     }
@@ -287,8 +296,9 @@ export class Supervisor {
     return this.cancel(id, reason)
   }
 
-  async waitFor(id: string): Promise<ExecutionRecord> {
-    const rec = await this.events.waitFor(id)
+  /** The record once terminal; rejects with the signal's reason when it aborts first (the waiter is gone then). */
+  async waitFor(id: string, signal?: AbortSignal): Promise<ExecutionRecord> {
+    const rec = await this.events.waitFor(id, signal)
     if (!rec) throw new AppError(ErrorCode.NotFound, `execution ${id} not found`)
     return rec
   }
@@ -315,7 +325,7 @@ export class Supervisor {
   stats(): EngineStats {
     return {
       runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
-      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore,
+      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, executionWaiters: this.events.waiting,
     }
   }
 
@@ -337,7 +347,7 @@ export class Supervisor {
     await this.batcher.stopWaiting()
     // A dispatch under way (a parked execution whose wake-up fired just now, a recovered one) settles first: it
     // hands nothing to a worker any more (see dispatch), so nothing starts behind the interrupt below.
-    await this.dispatching
+    await this.dispatcher.idle()
     // Whatever is still running stops without a terminal state and resumes on the next start.
     await Promise.all(this.pool.all().map((w) => untilDeath(w, w.api.interruptAll()).catch(() => {})))
     await this.batcher.drain()
@@ -359,7 +369,7 @@ export class Supervisor {
   private perform(e: SupervisorEffect): void {
     switch (e.type) {
       case 'dispatch':
-        this.dispatching = this.dispatching.then(() => this.dispatch(e.executionId))
+        this.dispatcher.dispatch(e.executionId)
         return
       case 'cancelOnWorker': {
         const w = this.pool.find(e.workerId)
@@ -376,47 +386,6 @@ export class Supervisor {
       case 'idle':
         for (const w of this.idleWaiters.splice(0)) w()
         return
-    }
-  }
-
-  /** Marks it RUNNING (committed first) and hands its snapshot to the least loaded worker. */
-  private async dispatch(id: string): Promise<void> {
-    let worker: PooledWorker | undefined
-    try {
-      const rec = await this.store.executions.get(id)
-      if (!rec || isTerminalExecution(rec.state)) {
-        if (rec) this.events.endedElsewhere(rec)
-        return this.mailbox.tell({ type: 'released', executionId: id })
-      }
-      if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
-        // Waiting for a slot of its workflow (recovered so): it takes no engine slot until the store admits it.
-        this.mailbox.tell({ type: 'released', executionId: id })
-        this.watcher.park(id, rec.workflowId)
-        return
-      }
-      if (rec.state === 'PENDING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
-      // A parked execution runs again: a change of state, not a second start.
-      else if (rec.state === 'WAITING') await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }])
-      // A parent learns here of the children that ended while it was parked, queued or down.
-      const snap = await withChildEnds(this.store, (await this.store.executions.snapshot(id))!)
-      // Shutdown began meanwhile: the execution stays as stored (RUNNING or WAITING), and the next start resumes it.
-      if (!this.state.accepting) return this.mailbox.tell({ type: 'released', executionId: id })
-      worker = await this.pool.pick()
-      worker.executions.add(id)
-      // Not waiting for a worker that dies meanwhile: the dispatches behind this one (recovery's too) would stall.
-      await untilDeath(worker, worker.api.run(snap))
-      this.mailbox.tell({ type: 'dispatched', executionId: id, workerId: worker.id })
-    } catch (e) {
-      // Shutting down (its worker stopped, or none is left to take it): not a failure of the execution, which the
-      // next start resumes from the store.
-      if (!this.state.accepting) {
-        worker?.executions.delete(id)
-        return this.mailbox.tell({ type: 'released', executionId: id })
-      }
-      if (worker?.dead) return // the worker died with it: its crash recovery has the execution now
-      worker?.executions.delete(id)
-      this.mailbox.tell({ type: 'released', executionId: id })
-      await this.batcher.submit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }])
     }
   }
 

@@ -26,6 +26,11 @@ export const StartExecutionBody = t.Object({
   labels: t.Optional(t.Unknown({ description: 'Label key → string, merged over the workflow\'s labels (these win)' })),
 }, { additionalProperties: false })
 
+/** POST /workflows/:id/executions query: `wait` holds the answer until the execution ends (checked by parseWait). */
+export const StartExecutionQuery = t.Object({
+  wait: t.Optional(t.String({ description: 'Wait up to this long for the end (30s, 1500ms, 2m; at most server.maxWaitSeconds): 200 terminal, 202 still running' })),
+})
+
 /** INVALID_INPUT at `body.inputs` unless `inputs` is a JSON object. */
 export function checkInputs(inputs: unknown): Record<string, unknown> {
   if (inputs === undefined) return {}

@@ -1,9 +1,10 @@
-/** `/workflows`: apply YAML (PUT), list, get, patch (enable/disable), delete, start an execution. */
+/** `/workflows`: apply YAML (PUT), list, get, patch (enable/disable), delete, start an execution (and wait for its end). */
 import { Elysia } from 'elysia'
 import { documentTooLarge } from '../../runtime/workflow/parse.ts'
 import { IdParams } from '../models/common.ts'
-import { ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody } from '../models/workflows.ts'
+import { ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody, StartExecutionQuery } from '../models/workflows.ts'
 import { readCappedBody } from '../read-body.ts'
+import { parseWait } from '../services/wait.ts'
 import { invalidWorkflow, ParserBusyError, type WorkflowService } from '../services/workflows.ts'
 
 /** A JSON body `{ "source": … }` may take up to twice the document limit, for escaping, plus this. */
@@ -21,7 +22,12 @@ async function readApplyBody(request: Request, contentType: string, maxDocumentB
   return json ? JSON.parse(body.text) : body.text
 }
 
-export const workflowRoutes = (workflows: WorkflowService) =>
+export interface WorkflowRouteOptions {
+  /** `server.maxWaitSeconds` in ms: the longest `?wait=` on a start. */
+  maxWaitMs: number
+}
+
+export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOptions) =>
   new Elysia({ name: 'routes.workflows', prefix: '/workflows' })
     .get('/', ({ query }) => workflows.list(query), {
       query: ListWorkflowsQuery,
@@ -68,12 +74,29 @@ export const workflowRoutes = (workflows: WorkflowService) =>
       params: IdParams,
       detail: { summary: 'Delete a workflow (its executions stay)', tags: ['workflows'] },
     })
-    .post('/:id/executions', async ({ params, body, set }) => {
-      const execution = await workflows.start(params.id, checkInputs(body?.inputs), body?.trigger ?? 'api', body?.labels)
-      set.status = 201
-      return execution
+    .post('/:id/executions', async ({ params, body, query, set, request, server, status }) => {
+      const start = [params.id, checkInputs(body?.inputs), body?.trigger ?? 'api', body?.labels] as const
+      if (query.wait === undefined) {
+        const execution = await workflows.start(...start)
+        set.status = 201
+        return execution
+      }
+      // Checked before anything is created: a bad wait starts nothing.
+      const waitMs = parseWait(query.wait, opts.maxWaitMs)
+      // Bun would cut a connection idle past server.idleTimeoutSeconds: this one may wait longer for its answer.
+      server?.timeout(request, Math.ceil(waitMs / 1000) + 10)
+      const { ended, execution } = await workflows.startAndWait(...start, waitMs, request.signal)
+      return ended ? status(200, execution) : status(202, execution)
     }, {
       params: IdParams,
       body: StartExecutionBody,
-      detail: { summary: 'Start an execution with typed inputs (201)', tags: ['workflows', 'executions'] },
+      query: StartExecutionQuery,
+      detail: {
+        summary: 'Start an execution with typed inputs (201); with ?wait=, wait for its end (200 terminal, 202 still running)',
+        description: 'Without `wait`: 201 with the execution as created. With `wait=<duration>` (30s, 1500ms, 2m; cut to ' +
+          '`server.maxWaitSeconds`, default 60): one request that starts the execution and answers once it is terminal ' +
+          '— 200 with the execution detail, `outputs` included — or, when the wait expires first, 202 with the detail ' +
+          'as it is then (the execution goes on). A malformed `wait` → 400 INVALID_INPUT at `query.wait`, and nothing is started.',
+        tags: ['workflows', 'executions'],
+      },
     })

@@ -6,14 +6,14 @@
 import { isTerminalExecution, type ExecutionState, type TaskRunState } from '../../runtime/state/states.ts'
 import type { LogRecord } from '../../runtime/store/types.ts'
 import type { ServiceContext } from './context.ts'
-import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
+import { toExecutionEnd, type ExecutionEnd } from './execution-dto.ts'
 
 /** One SSE message; `event` is the SSE event name. */
 export type ExecutionStreamEvent =
   | { event: 'log'; data: LogRecord }
   | { event: 'task'; data: { taskId: string; state: TaskRunState; attempt: number; at: number } }
   | { event: 'state'; data: { state: ExecutionState; at: number } }
-  | { event: 'end'; data: ExecutionSummary }
+  | { event: 'end'; data: ExecutionEnd }
   | { event: 'ping'; data: { at: number } }
 
 export interface StreamOptions {
@@ -59,7 +59,7 @@ export async function* executionEvents(ctx: ServiceContext, id: string, opts: St
         yield { event: 'state', data: { state: ex.state, at: ex.updatedAt } }
       }
       if (isTerminalExecution(ex.state)) {
-        yield { event: 'end', data: toExecutionSummary(ex) }
+        yield { event: 'end', data: toExecutionEnd(ex) }
         return
       }
       if (clock.now() - lastPing >= pingEveryMs) {

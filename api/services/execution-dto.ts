@@ -75,6 +75,15 @@ export function toExecutionSummary(e: ExecutionRecord): ExecutionSummary {
   })
 }
 
+/** What the event stream's `end` event carries: the summary, and the workflow's `outputs:` when it succeeded. */
+export interface ExecutionEnd extends ExecutionSummary {
+  outputs?: Record<string, unknown>
+}
+
+export function toExecutionEnd(e: ExecutionRecord): ExecutionEnd {
+  return e.outputs !== undefined ? { ...toExecutionSummary(e), outputs: e.outputs } : toExecutionSummary(e)
+}
+
 /** A task's declared inputs, for the kinds that have them. */
 function declaredInputs(def: AnyTaskDef | undefined): Record<string, unknown> {
   const inputs = def && 'inputs' in def ? def.inputs : undefined

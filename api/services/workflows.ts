@@ -5,6 +5,7 @@ import { grantIssues, taskGrants, unknownRunners, type TaskGrant } from '../../a
 import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
+import type { ExecutionRecord } from '../../runtime/store/types.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
@@ -15,7 +16,8 @@ import { checkPage } from '../models/common.ts'
 import type { ParseOutcome } from '../workflow-parser/pool.ts'
 import { toWire } from '../workflow-parser/protocol.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
-import { toExecutionSummary, type ExecutionSummary } from './execution-dto.ts'
+import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'
+import { waitForEnd } from './wait.ts'
 import { mintWebhookKey, shownOnce, type MintedWebhookKey } from './webhook-keys.ts'
 import {
   toWorkflowDetail, toWorkflowSummary, type WorkflowDetail, type WorkflowDtoHooks, type WorkflowSummary,
@@ -155,15 +157,32 @@ export class WorkflowService {
 
   /** Starts an execution; WORKFLOW_DISABLED for a disabled workflow, INVALID_INPUT naming a bad input. */
   async start(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual', labels?: unknown): Promise<ExecutionSummary> {
+    return toExecutionSummary(await this.create(id, inputs, trigger, labels))
+  }
+
+  /**
+   * Starts an execution like `start`, then waits up to `waitMs` for its end (on the engine's events; `signal` is the
+   * request's): `ended` with the terminal execution's detail, outputs included, or the detail as it stands when the
+   * wait expired.
+   */
+  async startAndWait(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual', labels: unknown, waitMs: number,
+    signal?: AbortSignal): Promise<{ ended: boolean; execution: ExecutionDetail }> {
+    const created = await this.create(id, inputs, trigger, labels)
+    const engine = requireEngine(this.ctx)
+    const outcome = await waitForEnd(engine, this.ctx.clock, created.id, waitMs, signal)
+    const snap = await engine.snapshot(created.id)
+    return { ended: outcome.kind === 'ended', execution: toExecutionDetail(snap!) }
+  }
+
+  private async create(id: string, inputs: Record<string, unknown>, trigger: 'api' | 'manual', labels?: unknown): Promise<ExecutionRecord> {
     // The engine's admission rule, asked early so that a server without a runtime answers it too.
     const wf = admit({ accepting: true }, id, await this.ctx.store.workflows.get(id))
     const merged = mergeLabels(wf.workflow.labels, labels, 'body.labels')
     if ('error' in merged) throw new AppError(ErrorCode.InvalidInput, merged.error.message, { path: merged.error.path, issue: merged.error.code })
     const engine = requireEngine(this.ctx)
-    const record = await engine.start({
+    return engine.start({
       workflowId: id, inputs, trigger: { type: trigger }, ...(labels !== undefined ? { labels: labels as Record<string, string> } : {}),
     })
-    return toExecutionSummary(record)
   }
 
   private async record(id: string) {

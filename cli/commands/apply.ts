@@ -1,7 +1,8 @@
 /** Remote workflow commands: `apply <file>`, `list`, `get <id>`, `delete <id>`, `enable|disable <id>`, `trigger <id>`. */
 import type { CAC } from 'cac'
 import { call } from '../../api/client.ts'
-import type { ExecutionSummary } from '../../api/services/execution-dto.ts'
+import type { ExecutionDetail } from '../../api/services/execution-dto.ts'
+import { isTerminalExecution } from '../../runtime/state/states.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { connect } from '../connection.ts'
 import { exitOnInterrupt, followExecution } from '../follow.ts'
@@ -76,29 +77,51 @@ export function register(cli: CAC, _ctx: CliContext): void {
   cli.command('trigger <id>', 'Start an execution of a workflow on the server')
     .option('--input <key=value>', 'An input (repeatable); typed by the workflow\'s declaration')
     .option('--label <key=value>', 'A label for this execution (repeatable), over the workflow\'s labels')
-    .option('--wait', 'Wait for the end; exit 1 unless it succeeds')
+    .option('--wait [duration]', 'Wait for the end (at most <duration>, e.g. 30s); exit 1 unless it succeeds')
     .option('--logs', 'With --wait: print log lines as they come')
     .example((name) => `  $ ${name} trigger hello --input name=Ada --wait`)
     .action(runCommand(async (id: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       const conn = connect(g)
-      const wf = await call(conn.client.api.v1.workflows({ id }).get(), conn.url)
-      const inputs = parseInputs(inputFlags(options.input), wf.workflow.inputs)
+      // The workflow's declarations type the --input values; without any, the start is the only request.
+      const flags = inputFlags(options.input)
+      const inputs = flags.length > 0 ? parseInputs(flags, (await call(conn.client.api.v1.workflows({ id }).get(), conn.url)).workflow.inputs) : {}
       const labels = parseLabelFlags(options.label)
-      const started = await call(conn.client.api.v1.workflows({ id }).executions.post({ inputs, trigger: 'manual', ...(labels ? { labels } : {}) }), conn.url)
-      if (options.wait !== true) {
-        emit(started, { json: g.json, human: (e) => e.reason === 'WORKFLOW_CONCURRENCY'
+      const body = { inputs, trigger: 'manual' as const, ...(labels ? { labels } : {}) }
+      const executions = conn.client.api.v1.workflows({ id }).executions
+      const wait = options.wait
+      if (wait === undefined || wait === false) {
+        emit(await call(executions.post(body), conn.url), { json: g.json, human: (e) => e.reason === 'WORKFLOW_CONCURRENCY'
           ? `execution ${e.id} waits for a slot (the workflow's concurrency limit); follow with: workflow execution logs ${e.id} --follow`
           : e.state === 'CANCELLED' ? `execution ${e.id} CANCELLED: ${e.error?.message ?? ''}`
           : `execution ${e.id} started (${e.state}); follow with: workflow execution logs ${e.id} --follow` })
         return
       }
       exitOnInterrupt()
-      if (!g.json) process.stderr.write(colors.dim(`execution ${started.id} started, waiting…\n`))
-      const end: ExecutionSummary = await followExecution(conn, started.id, 0, (e) => {
-        if (options.logs === true && !g.json && e.event === 'log') process.stdout.write(`${logLine(e.data)}\n`)
-      })
-      const detail = await call(conn.client.api.v1.executions({ id: end.id }).get(), conn.url)
-      emit(detail, { json: g.json, exitCode: detail.state === 'SUCCESS' ? 0 : 1, human: (d) => `${inspectText(d)}\n\n${paintState(d.state)}` })
+      const until = wait === true ? undefined : String(wait)
+      let detail: ExecutionDetail
+      if (options.logs === true) {
+        // Log lines come over the event stream: start, follow it to the end, then read the detail.
+        const started = await call(executions.post(body), conn.url)
+        if (!g.json) process.stderr.write(colors.dim(`execution ${started.id} started, waiting…\n`))
+        await followExecution(conn, started.id, 0, (e) => { if (!g.json && e.event === 'log') process.stdout.write(`${logLine(e.data)}\n`) })
+        detail = await call(conn.client.api.v1.executions({ id: started.id }).get(), conn.url)
+      } else {
+        if (!g.json) process.stderr.write(colors.dim(`started, waiting${until ? ` up to ${until}` : ''}…\n`))
+        // One request: the server answers once the execution is terminal (200), or when the wait expires (202).
+        const answer = await call(executions.post(body, { query: { wait: until ?? WAIT_UNTIL_THE_END } }), conn.url)
+        detail = answer as ExecutionDetail
+        // No duration given: past the server's longest wait, follow the event stream to the end.
+        if (until === undefined && !isTerminalExecution(detail.state)) {
+          await followExecution(conn, detail.id, 0, () => {})
+          detail = await call(conn.client.api.v1.executions({ id: detail.id }).get(), conn.url)
+        }
+      }
+      const ended = isTerminalExecution(detail.state)
+      emit(detail, { json: g.json, exitCode: detail.state === 'SUCCESS' ? 0 : 1,
+        human: (d) => `${inspectText(d)}\n\n${paintState(d.state)}${ended ? '' : ` (still running after ${until}; follow with: workflow execution logs ${d.id} --follow)`}` })
     }))
 }
+
+/** `--wait` without a duration asks for the longest wait the server allows (it cuts a longer one to server.maxWaitSeconds). */
+const WAIT_UNTIL_THE_END = '1h'

@@ -66,6 +66,8 @@ export const ConfigSchema = Type.Object({
     webhookBodyTimeoutSeconds: Int(1, { maximum: 255, default: 10 }),
     /** Webhook requests one client IP may have in flight at once (beyond: 429, body unread). */
     webhookUploadsPerIp: Int(1, { default: 8 }),
+    /** The longest `?wait=` a start request may hold its answer for the execution's end; a longer one is cut to it. */
+    maxWaitSeconds: Int(0, { maximum: 3600, default: 60 }),
   }),
   storage: section({ type: Type.Literal('sqlite', { default: 'sqlite' }), path: NonEmpty({ default: './data/autokestra.db' }) }),
   execution: section({

@@ -84,6 +84,20 @@ export function describeFlowContract(ctx: FlowContractContext): void {
       expect((await s.audit.forExecution('q2')).map((a) => a.type)).toEqual(['CREATED', 'STATE_CHANGE', 'STARTED'])
     })
 
+    it('several admits in one request, oldest first, take every free slot in that one commit, each counted after the ones before', async () => {
+      const s = ctx.store()
+      const policy = { limit: 3, behavior: 'queue' as const }
+      const ids = ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']
+      await ctx.commit(s, ids.map((id) => one([create(id, wf(policy))])), { at: 20 })
+      expect(await Promise.all(ids.map(state))).toEqual(['PENDING', 'PENDING', 'PENDING', ...Array(4).fill('WAITING:WORKFLOW_CONCURRENCY')])
+      await end('m1', 21)
+      await end('m2', 22)
+      // Two slots are free: of the four waiting ones asked for in one request, the two oldest go, the others wait.
+      const admits = (await ctx.commit(s, [one(['m4', 'm5', 'm6', 'm7'].map((executionId): Transition => ({ kind: 'admit', executionId })))], { at: 23 })).results[0]
+      expect(admits).toEqual([{ ok: true, changed: true }, { ok: true, changed: true }, { ok: true, changed: false }, { ok: true, changed: false }])
+      expect(await Promise.all(['m3', 'm4', 'm5', 'm6', 'm7'].map(state))).toEqual(['PENDING', 'RUNNING', 'RUNNING', 'WAITING:WORKFLOW_CONCURRENCY', 'WAITING:WORKFLOW_CONCURRENCY'])
+    })
+
     it('cancel-new: over the limit a new execution is created CANCELLED with CONCURRENCY_LIMIT, every run with it', async () => {
       const s = ctx.store()
       const policy = { limit: 1, behavior: 'cancel-new' as const }

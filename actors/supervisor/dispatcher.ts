@@ -1,0 +1,134 @@
+/**
+ * Hands executions the supervisor's logic admitted to the worker pool, in batches: every dispatch asked for in one
+ * event-loop turn is read, marked RUNNING in one commit of the store and handed to its worker without waiting for
+ * the others' handovers, so N admitted executions start in one turn instead of one after another (issue 14).
+ */
+
+import { toErrorInfo } from '../../runtime/errors.ts'
+import { QUEUED_REASON } from '../../runtime/state/concurrency.ts'
+import { isTerminalExecution } from '../../runtime/state/states.ts'
+import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
+import type { Store } from '../../runtime/store/store.ts'
+import type { ExecutionRecord } from '../../runtime/store/types.ts'
+import { withChildEnds } from './subflows.ts'
+import { untilDeath, type PooledWorker, type WorkerPool } from './workers.ts'
+
+export interface DispatcherDeps {
+  store: Store
+  /** Commits through the batcher: submissions of one turn share one transaction. */
+  commit(transitions: Transition[]): Promise<TransitionResult[]>
+  pool: WorkerPool
+  /** False once shutdown began: nothing is handed to a worker any more, and the execution stays as stored. */
+  accepting(): boolean
+  /** It runs on `workerId` now. */
+  dispatched(executionId: string, workerId: number): void
+  /** It left without running here (terminal already, parked for a slot, or its dispatch failed). */
+  released(executionId: string): void
+  /** Waits for a slot of its workflow's concurrency (recovered so): it takes no engine slot until the store admits it. */
+  park(executionId: string, workflowId: string): void
+  /** It ended by another engine's commit while queued here. */
+  endedElsewhere(rec: ExecutionRecord): void
+}
+
+export class Dispatcher {
+  private pending: string[] = []
+  private scheduled = false
+  /** The batches still being prepared (up to their handovers), which shutdown waits for. */
+  private running = new Set<Promise<void>>()
+  /** Batches prepared so far (tests and the benchmark read it). */
+  batches = 0
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Dispatches `executionId` with everything else asked for in this turn, in the order asked. */
+  dispatch(executionId: string): void {
+    this.pending.push(executionId)
+    if (this.scheduled) return
+    this.scheduled = true
+    // The end of the turn: the mailbox's other messages of this turn (a commit that created 50) join this batch.
+    setImmediate(() => {
+      this.scheduled = false
+      const batch = this.run(this.pending.splice(0)).catch(() => {})
+      this.running.add(batch)
+      void batch.then(() => this.running.delete(batch))
+    })
+  }
+
+  /**
+   * Settles once every batch under way has handed over or released its executions. Shutdown waits for it, so that
+   * nothing is handed to a worker behind its interrupt (a parked execution whose wake-up fired just then).
+   */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.scheduled) {
+      if (this.running.size > 0) await Promise.all([...this.running])
+      else await new Promise<void>((r) => setImmediate(r))
+    }
+  }
+
+  private async run(ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    this.batches++
+    const { store } = this.deps
+    const recs = await Promise.all(ids.map((id) => store.executions.get(id).then((rec) => ({ rec }), (error: unknown) => ({ error }))))
+    const go: { id: string; rec: ExecutionRecord }[] = []
+    ids.forEach((id, i) => {
+      const got = recs[i]!
+      if ('error' in got) return void this.fail(id, undefined, got.error)
+      const { rec } = got
+      if (!rec || isTerminalExecution(rec.state)) {
+        if (rec) this.deps.endedElsewhere(rec)
+        return this.deps.released(id)
+      }
+      if (rec.state === 'WAITING' && rec.reason === QUEUED_REASON) {
+        this.deps.released(id)
+        return this.deps.park(id, rec.workflowId)
+      }
+      go.push({ id, rec })
+    })
+    // Submitted together, so the batcher writes every RUNNING of this batch in one transaction (checkpoint before
+    // effect: none is handed over before its own commit). A parked execution runs again: a change of state, not a start.
+    await Promise.all(go.map(({ id, rec }) => rec.state === 'PENDING'
+      ? this.deps.commit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
+      : rec.state === 'WAITING' ? this.deps.commit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }]) : undefined))
+    // A parent learns here of the children that ended while it was parked, queued or down.
+    const snaps = await Promise.all(go.map(({ id }) => store.executions.snapshot(id).then((s) => withChildEnds(store, s!)).then(
+      (snap) => ({ snap }), (error: unknown) => ({ error }))))
+    for (const [i, { id }] of go.entries()) {
+      const got = snaps[i]!
+      if ('error' in got) {
+        this.fail(id, undefined, got.error)
+        continue
+      }
+      // Shutdown began meanwhile: the execution stays as stored (RUNNING or WAITING), and the next start resumes it.
+      if (!this.deps.accepting()) {
+        this.deps.released(id)
+        continue
+      }
+      let worker: PooledWorker | undefined
+      try {
+        // One at a time, so each pick sees the executions the previous ones put on their workers (least loaded).
+        worker = await this.deps.pool.pick()
+      } catch (e) {
+        this.fail(id, undefined, e)
+        continue
+      }
+      worker.executions.add(id)
+      const w = worker
+      // Not waited for: the handovers of a batch go out together, and a worker that dies meanwhile stalls no other.
+      untilDeath(w, w.api.run(got.snap)).then(() => this.deps.dispatched(id, w.id), (e: unknown) => this.fail(id, w, e))
+    }
+  }
+
+  private fail(id: string, worker: PooledWorker | undefined, e: unknown): void {
+    // Shutting down (its worker stopped, or none is left to take it): not a failure of the execution, which the next
+    // start resumes from the store.
+    if (!this.deps.accepting()) {
+      worker?.executions.delete(id)
+      return this.deps.released(id)
+    }
+    if (worker?.dead) return // the worker died with it: its crash recovery has the execution now
+    worker?.executions.delete(id)
+    this.deps.released(id)
+    void this.deps.commit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }]).catch(() => {})
+  }
+}
