@@ -47,6 +47,13 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       if (req.signal.aborted) return { ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: 0 }
       const key = spareKey(req)
       let proc = spares.take(key.id)
+      if (proc) {
+        // A spare was prepared earlier: it serves this attempt only if the pin check of a fresh launch passes now.
+        try { proc.launch.recheck() } catch (e) {
+          await proc.dispose()
+          return { ok: false, error: toErrorInfo(e), durationMs: Math.round(performance.now() - started) }
+        }
+      }
       if (!proc) {
         try {
           proc = await spawnPlugin(key, opts, ws)
