@@ -137,7 +137,10 @@ export function launchPrograms(run: readonly string[], pathVar?: string): Pinned
   return [...out.values()]
 }
 
-/** The first line of the pinned file, read from a descriptor checked to be that inode (PATH_CHANGED otherwise). */
+/**
+ * The first line of the pinned file, read from a descriptor checked to be that inode (PATH_CHANGED otherwise); empty
+ * for anything but a regular file (a FIFO, a directory: never read, nothing granted from it).
+ */
 function firstLine(file: PinnedPath): string {
   let fd: number
   try { fd = openSync(file.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch {
@@ -150,8 +153,10 @@ function firstLine(file: PinnedPath): string {
       throw new AppError(ErrorCode.PathChanged, `entry ${file.path} changed since the engine checked it: it is another file; refusing to start`,
         { path: file.path, drift: 'is another file' })
     }
+    if (!st.isFile()) return ''
     const buf = Buffer.alloc(256)
-    const n = readSync(fd, buf, 0, 256, 0)
+    let n = 0
+    try { n = readSync(fd, buf, 0, 256, 0) } catch { return '' }
     return buf.subarray(0, n).toString('latin1').split('\n')[0] ?? ''
   } finally { closeSync(fd) }
 }

@@ -3,6 +3,7 @@
  * pinned (canonical path and inode) so that the launcher applies it to exactly what the engine resolved and checked.
  */
 
+import { lstatSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { READ, READ_EXEC, WRITE, FS } from './launcher/landlock.ts'
 import { PROC_SELF } from './launcher/policy.ts'
@@ -62,15 +63,18 @@ export const guestDir = (bootPath: string): string => dirname(bootPath)
 const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/host.conf', '/etc/gai.conf', '/etc/ssl/certs']
 
 /**
- * A file the engine itself names (the Bun runtime) or checked already (the exec entry, pinned inside the plugin
- * directory), required to be, at that pin, a regular executable file: PATH_CHANGED when it is not.
+ * The exec entry at its pin (checked inside the plugin directory), required to be a regular executable file there:
+ * PATH_CHANGED when another file stands at its path now, INVALID_MANIFEST when the pinned file is not a program.
  */
-function programAt(pin: PinnedPath, what: string): PinnedFile {
-  const p = pinFile(pin.path, 'program')
-  if ('path' in p && p.path === pin.path && p.dev === pin.dev && p.ino === pin.ino) return p
-  throw new AppError(ErrorCode.PathChanged,
-    `${what} ${pin.path} is not the program the engine checked: it ${'problem' in p ? p.problem : 'is another file'}; refusing to start`,
-    { path: pin.path })
+function entryProgram(pin: PinnedPath): PinnedFile {
+  const st = lstatSync(pin.path, { bigint: true, throwIfNoEntry: false })
+  if (!st || String(st.dev) !== pin.dev || String(st.ino) !== pin.ino) {
+    assertPinHolds(pin, 'entry')
+    throw new AppError(ErrorCode.PathChanged, `entry ${pin.path} changed since the engine checked it; refusing to start`, { path: pin.path })
+  }
+  if (st && st.isFile() && (st.mode & 0o111n) !== 0n) return { ...pin, kind: 'program' }
+  throw new AppError(ErrorCode.InvalidManifest, `entry ${pin.path} is not a regular executable file; an exec plugin's entry must be one`,
+    { entry: pin.path })
 }
 
 /** The complete, deny-by-default list of path rules for one plugin launch, each pinned where it was checked. */
@@ -93,7 +97,7 @@ export function computeGrants(g: GrantInput): PathRule[] {
     // (the SDK, the confinement, the patterns it checks; sandbox/sdk/guest.test.ts keeps it so). No secrets.
     rules.push(...systemRule(guestDir(g.bootPath), READ))
   } else {
-    const entry = programAt(g.entryPath, 'entry')
+    const entry = entryProgram(g.entryPath)
     rules.push(heldRule(entry, READ_EXEC))
     // A script: its interpreter(s) as the `#!` line of the pinned inode names them. An ELF: the libraries it loads.
     const interps = shebangInterpreter(entry)
