@@ -87,12 +87,15 @@ const identity = (path: string): string | undefined => {
  * Shared libraries an ELF executable (pinned) loads, via `ld.so --list` (unlike `ldd`, never runs the program's own
  * interpreter), run unprivileged; each pinned as a library file when the list is made (a listed path that is not a
  * regular file is not granted). Empty for scripts. Cached by the file's identity (ctime included) with the pins, not
- * the names: a later launch verifies each pin (PATH_CHANGED) instead of granting what the name leads to by then.
+ * the names: a hit whose pins all still hold is used as is; otherwise the list is made and checked anew, never a
+ * name re-pinned to whatever it leads to by then.
  */
 export function sharedLibraries(file: PinnedPath): PinnedFile[] {
   const key = identity(file.path)
   const hit = key ? libCache.get(key) : undefined
-  if (hit) return hit
+  // A cached pin that no longer holds (a library upgraded, or swapped) is never re-pinned by its name: the list is
+  // made again, and what it names is checked again (regular files only).
+  if (hit && hit.every((p) => pinDrift(p) === undefined)) return hit
   const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
   const libs = r.exitCode !== 0 ? [] : parseLdsoList(r.stdout.toString())
   const pins = new Map<string, PinnedFile>()

@@ -34,7 +34,8 @@ export interface Launch {
   killAll(): void
   /**
    * The pin check of a fresh launch, again, for a process started earlier (a spare): throws PATH_CHANGED when the
-   * plugin directory, the entry, a `run` program or any other pinned path is no longer what this launch granted.
+   * plugin directory, the entry, a `run` program or any other pinned path is no longer what this launch granted
+   * (the runner then disposes of the process and launches afresh, which refuses or grants what it checks now).
    */
   recheck(): void
   /**
