@@ -23,19 +23,19 @@ export type PathRule = LandlockPathRule
  * A rule as computed: pinned where its path was checked (`held`: canonical path and inode, the pin travels with the
  * rule), a filesystem grant with the pin the runner took (`pin`), or /proc/self by name.
  */
-type Rule = PathRule & { held?: PinnedPath }
+export type CheckedRule = PathRule & { held?: PinnedPath }
 
 /** A rule for a pinned path: the launcher opens the canonical path following no symlink and requires that inode. */
-const heldRule = (p: PinnedPath, access: number): Rule => ({ path: p.path, access, pin: { dev: p.dev, ino: p.ino }, held: p })
+const heldRule = (p: PinnedPath, access: number): CheckedRule => ({ path: p.path, access, pin: { dev: p.dev, ino: p.ino }, held: p })
 
 /** An engine-chosen system path (temp dir, /dev/null, resolver files), pinned here, where it is chosen; absent: no rule. */
-function systemRule(path: string, access: number): Rule[] {
+function systemRule(path: string, access: number): CheckedRule[] {
   const p = pinCanonical(path)
   return p ? [heldRule(p, access)] : []
 }
 
 /** Rules for an executable: read+exec on it and its libraries, each as pinned when it was checked. */
-export function executableRules(file: PinnedPath): Rule[] {
+export function executableRules(file: PinnedPath): CheckedRule[] {
   return [heldRule(file, READ_EXEC), ...sharedLibraries(file).map((l) => heldRule(l, READ_EXEC))]
 }
 
@@ -79,7 +79,7 @@ function entryProgram(pin: PinnedPath): PinnedFile {
 
 /** The complete, deny-by-default list of path rules for one plugin launch, each pinned where it was checked. */
 export function computeGrants(g: GrantInput): PathRule[] {
-  const rules: Rule[] = [
+  const rules: CheckedRule[] = [
     heldRule(g.pluginDir, READ),
     ...systemRule(g.tmpDir, WRITE),
     ...systemRule('/dev/null', FS.READ_FILE | FS.WRITE_FILE),
@@ -119,7 +119,7 @@ export function computeGrants(g: GrantInput): PathRule[] {
  * now); a filesystem grant keeps the runner's pin (the launcher checks it). /proc/self stays by name: it is the
  * launcher's own /proc entry, which it must resolve itself. A rule with neither is a bug, refused.
  */
-export function pinRules(rules: readonly Rule[]): PathRule[] {
+export function pinRules(rules: readonly CheckedRule[]): PathRule[] {
   return rules.map((r): PathRule => {
     if (r.held) {
       assertPinHolds(r.held, 'granted path')
