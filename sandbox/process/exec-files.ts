@@ -172,7 +172,9 @@ function envCommand(arg: string): string | undefined {
   const words = arg.split(/[ \t]+/).filter(Boolean)
   let i = 0
   if (words[0] === '-S') i = 1
-  else if (words[0]?.startsWith('-S')) { words[0] = words[0].slice(2); i = 0 }
+  else if (words[0]?.startsWith('-S')) words[0] = words[0].slice(2)
+  // Without -S the kernel's one argument is one word to env: "bash -e" names no program env can find.
+  else if (words.length !== 1) return undefined
   // VAR=value assignments before the command (env's own syntax); any other option: not a form the engine grants for.
   while (words[i]?.includes('=') && !words[i]!.startsWith('-')) i++
   const cmd = words[i]

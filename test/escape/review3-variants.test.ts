@@ -108,6 +108,8 @@ describe('review 3 variant: no `#!` form grants a directory or a program the plu
     expect(interps('env-S', '#!/usr/bin/env -S bash -e')).toEqual([env, bash])
     expect(interps('env-S-var', '#!/usr/bin/env -S A=1 bash')).toEqual([env, bash])
     expect(interps('env-plain', '#!/usr/bin/env bash')).toEqual([env, bash])
+    // Without -S, "bash -e" is one word to env, which finds no such program: nothing beyond env.
+    expect(interps('env-two-words', '#!/usr/bin/env bash -e')).toEqual([env])
   })
 
   it('an interpreter that is a directory, or a symlink to one, grants nothing', () => {
