@@ -6,7 +6,9 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Launch, LaunchSpec } from './launch-spec.ts'
 import { createTaskCgroup, DEFAULT_CGROUP_FS, REQUIRED_CONTROLLERS, type CgroupSupport, type TaskCgroup } from './cgroup.ts'
 import { guestDir, launchPrograms, shebangInterpreter } from './grants.ts'
-import { checkedPluginPaths } from '../plugins/path-pin.ts'
+import { checkedPluginPaths, type PinnedPath, type PluginPaths } from '../plugins/path-pin.ts'
+import { assertPinHolds } from './exec-files.ts'
+import { grantPaths } from './pins.ts'
 import { buildPolicy } from './launch-policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
 import { unreachable, type Need } from './access.ts'
@@ -61,7 +63,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   let built: ReturnType<typeof buildPolicy>
   try {
     if (lease) {
-      refuseUnreachable(spec, bunPath, lease, run)
+      refuseUnreachable(spec, bunPath, lease, run.map((p) => p.path), paths)
       chownSync(spec.tmpDir, lease.uid, lease.gid)
     }
     cg = cgroup.controllers.length > 0
@@ -99,6 +101,22 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
       if (launcherWaits) lease?.release()
     },
     killAll,
+    recheck() {
+      const now = checkedPluginPaths(spec.plugin)
+      const programs = launchPrograms(spec.permissions.run ?? [], spec.env.PATH)
+      const same = (a: PinnedPath, b: PinnedPath) => a.path === b.path && a.dev === b.dev && a.ino === b.ino
+      const changed = !same(now.dir, paths.dir) || !same(now.entry, paths.entry) || programs.length !== run.length ||
+        programs.some((p, i) => !same(p, run[i]!))
+      if (changed) {
+        throw new AppError(ErrorCode.PathChanged,
+          `plugin ${manifest.namespace}/${manifest.name}: its entry or a run program is not what its prepared process was granted; refusing it`)
+      }
+      // Every other pinned rule (runtime, libraries, interpreters, system files); grant paths are in the spare's key.
+      const grants = new Set(grantPaths(spec.permissions))
+      for (const r of built.policy.landlock?.paths ?? []) {
+        if (r.pin && !grants.has(r.path)) assertPinHolds({ path: r.path, dev: r.pin.dev, ino: r.pin.ino }, 'granted path')
+      }
+    },
     async finish() {
       const events = cg?.events() ?? { oomKilled: false, pidsMaxHit: false }
       if (!finished) {
@@ -119,14 +137,14 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
  * The leased uid owns nothing but its temp dir: every path the plugin needs must be reachable through group
  * `gid` or the "others" bits. Refuses with a message that names each path and says how to fix it.
  */
-function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease, run: string[]): void {
+function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease, run: string[], paths: PluginPaths): void {
   const { manifest, dir, entryPath } = spec.plugin
   const fsp = spec.permissions.filesystem ?? {}
   const needs: [string, Need][] = [[dir, 'read']]
   if (manifest.runtime === 'bun') {
     needs.push([bunPath, 'exec'], [entryPath, 'read'], [spec.bootPath, 'read'], [guestDir(spec.bootPath), 'read'])
   } else {
-    needs.push([entryPath, 'read'], [entryPath, 'exec'], ...shebangInterpreter(entryPath).map((p): [string, Need] => [p, 'exec']))
+    needs.push([entryPath, 'read'], [entryPath, 'exec'], ...shebangInterpreter(paths.entry).map((p): [string, Need] => [p.path, 'exec']))
   }
   for (const p of run) needs.push([p, 'exec'])
   for (const p of fsp.read ?? []) needs.push([resolve(p), 'read'])

@@ -6,6 +6,7 @@ import type { LaunchSpec } from './launch-spec.ts'
 import { allowedPorts } from '../sdk/network.ts'
 import { computeGrants } from './grants.ts'
 import type { PluginPaths } from '../plugins/path-pin.ts'
+import type { PinnedFile } from './exec-files.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import type { SandboxProbe } from './probe.ts'
 import { seccompMechanism, seccompProgram } from './launcher/seccomp.ts'
@@ -48,8 +49,8 @@ export interface PolicyInput {
   native: string | undefined
   /** The plugin's directory (as loaded) and entry, canonical and pinned (plugins/path-pin.ts checkedPluginPaths). */
   paths: PluginPaths
-  /** The grant's `run` programs as resolved and checked for this launch (grants.ts launchPrograms). */
-  run: string[]
+  /** The grant's `run` programs as resolved, checked and pinned for this launch (exec-files.ts launchPrograms). */
+  run: PinnedFile[]
 }
 
 /**
@@ -65,13 +66,14 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   const networkGranted = network.length > 0
   const bun = manifest.runtime === 'bun'
   const mechanisms: string[] = ['env:clean', 'rlimits:cpu,core,nofile']
-  const { run } = i
+  // The guard checks a command against the programs by path; Landlock grants them by their pins (computeGrants).
+  const run = i.run.map((p) => p.path)
   const ports = networkGranted ? allowedPorts(network) : []
   const landlock = probe.landlockAbi >= 1
     ? {
       paths: computeGrants({
         runtime: manifest.runtime, bunPath, pluginDir: i.paths.dir, entryPath: i.paths.entry, bootPath: spec.bootPath, tmpDir: spec.tmpDir,
-        permissions: spec.permissions, run, networkGranted, pins: spec.pins ?? pinPaths(grantPaths(spec.permissions)),
+        permissions: spec.permissions, run: i.run, networkGranted, pins: spec.pins ?? pinPaths(grantPaths(spec.permissions)),
       }),
       connectPorts: ports,
     }

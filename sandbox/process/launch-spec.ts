@@ -33,6 +33,12 @@ export interface Launch {
   attach(pid: number): void
   killAll(): void
   /**
+   * The pin check of a fresh launch, again, for a process started earlier (a spare): throws PATH_CHANGED when the
+   * plugin directory, the entry, a `run` program or any other pinned path is no longer what this launch granted
+   * (the runner then disposes of the process and launches afresh, which refuses or grants what it checks now).
+   */
+  recheck(): void
+  /**
    * Kills what is left, removes the cgroups and gives the uid back (once; later calls only report), and returns the
    * limit the kernel enforced (memory: the cgroup's OOM kill; pids: pids.max), if any.
    */

@@ -88,6 +88,14 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       }
       const key = spareKey(req)
       let proc = spares.take(key.id)
+      if (proc) {
+        // A spare was prepared earlier: it serves this attempt only if the pin check of a fresh launch passes now and
+        // finds what the spare was granted. Otherwise it is disposed of and a fresh launch checks (and refuses) anew.
+        try { proc.launch.recheck() } catch {
+          await proc.dispose()
+          proc = undefined
+        }
+      }
       if (!proc) {
         try {
           proc = await start(key, 'attempt')
