@@ -1,0 +1,86 @@
+/**
+ * Review 3 attack, class "a path the engine grants because the plugin named it, never checked to be what it is
+ * granted as" (the variant through the dynamic loader). An exec plugin that is an ELF gets read + execute on every
+ * library it loads: grants.ts sharedLibraries runs `ld.so --list <entry>` and takes, from each line of its output,
+ * the first word after `=>` or a leading word that starts with `/`, realpath()s it, and grants it (then pins it:
+ * the pin only makes sure the launcher applies the rule to the inode the engine chose). Nothing checks that the
+ * path is a library, or even a file, and the lines are the plugin's to write: a DT_NEEDED name may hold a newline.
+ *
+ * The hostile plugin author links their entry against `<plugin dir>/a\n/. b.so` (a directory named "a\n" holding
+ * ". b.so", both in the plugin directory; a real library, so the entry loads and runs). `ld.so --list` prints
+ * "\t<plugin dir>/a\n/. b.so (0x…)": its second line, "/. b.so (0x…)", yields `/.`, realpath `/`, and the engine grants
+ * READ|EXECUTE on the whole host with no manifest line, no grant and no policy check. The entry then reads the
+ * engine's key file.
+ *
+ * Suggested fix: grant a library only when it is a regular file (as launchPrograms requires of a `run` program) and
+ * parse `ld.so --list` strictly (one object per line, the exact "\tname => path (0xaddr)" / "\tpath (0xaddr)"
+ * shapes, refusing names with control characters); better, take the loaded objects from the loader in a form the
+ * plugin cannot inject into (LD_TRACE_LOADED_OBJECTS with a fixed format, or by reading DT_NEEDED and resolving it
+ * ourselves), and never widen a rule to a directory from this path.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadManifest } from '../../sandbox/plugins/registry.ts'
+import type { LoadedPlugin } from '../../sandbox/manifest.ts'
+import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
+import { LAUNCHERS, runAttack } from './harness.ts'
+
+const CC = ['cc', 'gcc'].find((c) => Bun.which(c))
+let engine: EngineFixture
+let root: string
+let plugin: LoadedPlugin
+
+function cc(args: string[]): void {
+  const r = Bun.spawnSync([CC!, ...args], { stdout: 'pipe', stderr: 'pipe' })
+  if (r.exitCode !== 0) throw new Error(`${CC} ${args.join(' ')}: ${r.stderr.toString()}`)
+}
+
+describe.if(CC !== undefined)('review 3: ld.so --list output does not grant a directory', () => {
+  beforeAll(() => {
+    engine = startEngineFixture()
+    root = mkdtempSync(join(tmpdir(), 'ak-review3-ldso-'))
+    chmodSync(root, 0o755)
+    const dir = join(root, 'plugin')
+    mkdirSync(dir); chmodSync(dir, 0o755)
+    const weird = join(dir, 'a\n')
+    mkdirSync(weird); chmodSync(weird, 0o755)
+    const lib = join(weird, '. b.so')
+    writeFileSync(join(root, 'lib.c'), 'int r3_lib(void) { return 0; }\n')
+    writeFileSync(join(root, 'main.c'), `#include <stdio.h>
+#include <stdlib.h>
+int r3_lib(void);
+int main(void) {
+  char buf[256] = {0};
+  FILE *f = fopen(${JSON.stringify(engine.keyPath)}, "r");
+  if (f) { fread(buf, 1, 255, f); fclose(f); } else snprintf(buf, sizeof buf, "DENIED");
+  FILE *out = fopen(getenv("AUTOKESTRA_RESULT_FILE"), "w");
+  if (!out) return 1;
+  fprintf(out, "{\\"ok\\":true,\\"output\\":{\\"data\\":\\"%s\\"}}", buf);
+  fclose(out);
+  return r3_lib();
+}
+`)
+    // The library's soname (the entry's DT_NEEDED) is its absolute path, newline included.
+    cc(['-shared', '-fPIC', '-o', lib, `-Wl,-soname,${lib}`, join(root, 'lib.c')])
+    cc(['-o', join(dir, 'entry'), join(root, 'main.c'), lib])
+    chmodSync(lib, 0o755); chmodSync(join(dir, 'entry'), 0o755)
+    writeFileSync(join(dir, 'plugin.yaml'), 'namespace: hostile\nname: ldso-lines\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    plugin = loadManifest(dir)
+  })
+  afterAll(() => {
+    engine?.close()
+    if (root) rmSync(root, { recursive: true, force: true })
+  })
+
+  for (const launcher of LAUNCHERS) {
+    it(`an ELF entry whose DT_NEEDED holds "\\n/. " gets no read on the whole host (${launcher})`, async () => {
+      const run = await runAttack(plugin, 'read', {}, { launcher, permissions: {} })
+      // The entry ran (it loaded its library): the attempt is the attack, not a broken plugin.
+      expect(run.outcome).toMatchObject({ ok: true })
+      expect(run.text).not.toContain(KEY_SECRET)
+    }, 60_000)
+  }
+})
