@@ -7,10 +7,11 @@
 
 import { readFileSync } from 'node:fs'
 import { close, cstr, errno, inodeOf, O_CLOEXEC, O_PATH, openPath, syscall, addr } from '../process/launcher/libc.ts'
-import type { PinnedPath } from '../plugins/path-pin.ts'
+import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
+import type { Staged } from './mount-stage.ts'
 
-/** A bind mount with the pin its source had when the engine took it. */
-export interface PinnedMount { source: string; target: string; pin: PinnedPath }
+/** A bind mount with the pin its source had when the engine took it, and its staging point when it was staged. */
+export interface PinnedMount { source: string; target: string; pin: PinnedPath; staged?: Staged }
 
 /** How the mounts of a running container compare with their pins: `failed` when the engine could not look. */
 export type MountCheck =
@@ -110,6 +111,10 @@ function check(pid: number, mounts: readonly PinnedMount[], exclusive: boolean):
       } finally {
         close(fd)
       }
+      // The mount is right; a source name swapped meanwhile is still an attack under way (and, unstaged, was what Docker
+      // resolved): refused.
+      const drift = pinDrift(m.pin)
+      if (drift) return { ok: false, changed: m, found: `its source, which ${drift} now` }
     }
     for (const e of exclusive ? table : []) {
       if (expected.has(e.id) || e.point === '/' || ENGINE_POINTS.includes(e.point)) continue

@@ -10,6 +10,7 @@ import type Dockerode from 'dockerode'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Permissions } from '../manifest.ts'
 import { pinCanonical, type PinnedPath } from '../plugins/path-pin.ts'
+import { releaseStaged, stagePin } from './mount-stage.ts'
 
 type Mount = NonNullable<NonNullable<Dockerode.ContainerCreateOptions['HostConfig']>['Mounts']>[number]
 
@@ -51,16 +52,30 @@ const NON_RECURSIVE = { NonRecursive: true }
  * Each mount's source is set to the canonical path it was pinned by.
  */
 export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>): PinnedMount[] {
-  return mounts.flatMap((m): PinnedMount[] => {
-    if (m.Type !== 'bind' || !m.Source || !m.Target) return []
-    const pin = known.get(m.Source) ?? pinCanonical(m.Source)
-    if (!pin) throw new AppError(ErrorCode.PathChanged, `bind source ${m.Source} is gone; refusing to start`, { path: m.Source })
-    m.Source = pin.path
-    // Only the granted tree: a recursive bind would bring the source's own submounts, unchecked (and writable under a
-    // read-only grant), and make a mount outside the spec indistinguishable from one Docker was tricked into.
-    m.BindOptions = { Propagation: m.BindOptions?.Propagation ?? 'rprivate', ...NON_RECURSIVE }
-    return [{ source: pin.path, target: m.Target, pin }]
-  })
+  const out: PinnedMount[] = []
+  try {
+    for (const m of mounts) {
+      if (m.Type !== 'bind' || !m.Source || !m.Target) continue
+      const pin = known.get(m.Source) ?? pinCanonical(m.Source)
+      if (!pin) throw new AppError(ErrorCode.PathChanged, `bind source ${m.Source} is gone; refusing to start`, { path: m.Source })
+      // Docker is handed the pinned inode's staging point when this engine can mount (mount-stage.ts), else the name.
+      const staged = stagePin(pin)
+      m.Source = staged?.point ?? pin.path
+      // Only the granted tree: a recursive bind would bring the source's own submounts, unchecked (and writable under a
+      // read-only grant), and make a mount outside the spec indistinguishable from one Docker was tricked into.
+      m.BindOptions = { Propagation: m.BindOptions?.Propagation ?? 'rprivate', ...NON_RECURSIVE }
+      out.push({ source: pin.path, target: m.Target, pin, ...(staged ? { staged } : {}) })
+    }
+    return out
+  } catch (e) {
+    releaseMounts(out)
+    throw e
+  }
+}
+
+/** Releases the staging points of `pinned` (once the container is removed). */
+export function releaseMounts(pinned: readonly PinnedMount[]): void {
+  releaseStaged(pinned.flatMap((m) => (m.staged ? [m.staged] : [])))
 }
 
 /** The error of a failed check: PATH_CHANGED for a mount that is not what was pinned, MOUNT_UNVERIFIED when none could be made. */
@@ -77,6 +92,6 @@ export function mountError(c: Exclude<MountCheck, { ok: true }>): AppError {
   const { source, target, pin } = c.changed
   return new AppError(ErrorCode.PathChanged,
     `bind source ${source} changed between the engine's check and the container's start: ${target} in the container is ` +
-    `${c.found}, not the pinned inode ${pin.dev}:${pin.ino} (a symlink or another file swapped in); the container was killed before the plugin ran`,
+    `${c.found}, not the pinned inode ${pin.dev}:${pin.ino} (a symlink or another file swapped in); the container was killed before anything of the attempt was taken`,
     { source, target })
 }

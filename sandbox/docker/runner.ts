@@ -21,7 +21,7 @@ import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
 import { newWorkDir, sweepDockerLeftovers, type WorkDir } from './leftovers.ts'
 import { checkedPluginPaths } from '../plugins/path-pin.ts'
-import { checkContainerMounts, mountError, pinGrantPaths, pinMounts, type PinnedMount } from './mount-pins.ts'
+import { checkContainerMounts, mountError, pinGrantPaths, releaseMounts, pinMounts, type PinnedMount } from './mount-pins.ts'
 
 /** Options of the docker runner. */
 export interface DockerRunnerOptions {
@@ -108,6 +108,7 @@ async function runTask(
   let container: Dockerode.Container | undefined
   let workDir: string | undefined
   let work: WorkDir | undefined
+  let mounts: PinnedMount[] = []
   try {
     // What the container will mount, as checked: the plugin directory as loaded (PATH_CHANGED if another stands there
     // now), its entry inside it, each grant path canonical and pinned. Checked again once the container runs.
@@ -136,7 +137,7 @@ async function runTask(
       },
       (p) => grantPins.has(p),
     )
-    const mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]))
+    mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]))
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
@@ -147,6 +148,7 @@ async function runTask(
     return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
   } finally {
     if (container) await container.remove({ force: true, v: true }).catch(() => undefined)
+    releaseMounts(mounts)
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined)
     work?.release()
   }
