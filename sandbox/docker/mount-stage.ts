@@ -4,9 +4,12 @@
  * the container's start is then ours (a root-only dir), not the granted tree a writer of it could swap.
  */
 
-import { mkdirSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import type { FileLock } from '../../runtime/file-lock.ts'
+import { holdLivenessLock, probeLiveness } from '../../runtime/liveness-lock.ts'
 import { close, inodeOf, MS, mount, openNoSymlinks, syscall, addr, cstr } from '../process/launcher/libc.ts'
 import type { PinnedPath } from '../plugins/path-pin.ts'
 
@@ -18,9 +21,26 @@ const MNT_DETACH = 2
 /** A staging point: the path Docker mounts, and whether it is a directory. */
 export interface Staged { point: string; dir: boolean }
 
+const LOCK_FILE = '.alive'
+const OWN_DIR = /^s[0-9a-f]{16}$/
+
 const live = new Map<string, Staged>()
 let sequence = 0
 let hooked = false
+/** This process's staging dir, held by a liveness lock so that a sweep can tell a dead engine's points (never by pid). */
+let own: { dir: string; lock: FileLock } | undefined
+
+function ownDir(): string {
+  if (!own) {
+    mkdirSync(STAGE_ROOT, { recursive: true, mode: 0o700 })
+    const dir = join(STAGE_ROOT, `s${randomBytes(8).toString('hex')}`)
+    mkdirSync(dir, { mode: 0o700 })
+    const lock = holdLivenessLock(join(dir, LOCK_FILE), 'docker staging lock file')
+    if (!lock) throw new AppError(ErrorCode.SandboxUnavailable, `cannot lock the docker staging dir ${dir}`)
+    own = { dir, lock }
+  }
+  return own.dir
+}
 
 /**
  * Stages `pin` and returns the staging point, or undefined when this process cannot mount (not root): the caller
@@ -37,8 +57,7 @@ export function stagePin(pin: PinnedPath): Staged | undefined {
       throw new AppError(ErrorCode.PathChanged, `bind source ${pin.path} is another file than the one checked; refusing to start`, { path: pin.path })
     }
     const dir = statSync(`/proc/self/fd/${fd}`).isDirectory()
-    mkdirSync(STAGE_ROOT, { recursive: true, mode: 0o700 })
-    const point = join(STAGE_ROOT, `${process.pid}-${++sequence}-${crypto.randomUUID().slice(0, 8)}`)
+    const point = join(ownDir(), String(++sequence))
     if (dir) mkdirSync(point, { mode: 0o700 })
     else writeFileSync(point, '', { mode: 0o600, flag: 'wx' })
     const staged: Staged = { point, dir }
@@ -67,9 +86,39 @@ export function releaseStaged(points: readonly Staged[]): void {
   }
 }
 
-/** Releases every staging point this process still holds (at exit). */
+/** Releases every staging point this process still holds, and its staging dir (at exit). */
 export function releaseAllStaged(): void {
   releaseStaged([...live.values()])
+  if (!own) return
+  const { dir, lock } = own
+  own = undefined
+  lock.release()
+  try { unlinkSync(join(dir, LOCK_FILE)); rmdirSync(dir) } catch { /* a point still mounted: swept later */ }
+}
+
+/**
+ * Unmounts and removes the staging points of engines that died (kill -9: no exit hook ran), judged by their dir's lock
+ * being free; a dir whose lock is held or unreadable is left alone. Never removes through a mount (no recursive rm).
+ */
+export function sweepStaging(): number {
+  let swept = 0
+  let names: string[] = []
+  try { names = readdirSync(STAGE_ROOT) } catch { return 0 }
+  for (const name of names) {
+    const dir = join(STAGE_ROOT, name)
+    if (!OWN_DIR.test(name) || dir === own?.dir) continue
+    probeLiveness(join(dir, LOCK_FILE), () => {
+      for (const entry of readdirSync(dir)) {
+        if (entry === LOCK_FILE) continue
+        const point = join(dir, entry)
+        syscall(SYS_UMOUNT2, addr(cstr(point)), BigInt(MNT_DETACH))
+        removePoint({ point, dir: lstatSync(point).isDirectory() })
+        swept++
+      }
+      try { unlinkSync(join(dir, LOCK_FILE)); rmdirSync(dir) } catch { /* a point still mounted: kept */ }
+    })
+  }
+  return swept
 }
 
 function removePoint(s: Staged): void {

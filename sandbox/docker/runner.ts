@@ -13,6 +13,7 @@ import { containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
 import { defaultImageTag, ensureImage } from './image.ts'
 import { engineCanLook, type CanLook } from './can-look.ts'
+import { sweepStaging } from './mount-stage.ts'
 import { createLogSink } from './log-lines.ts'
 import { decideOutcome, type StopReason } from '../outcome/decide.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
@@ -58,6 +59,7 @@ const DEADLINE_GRACE_MS = 5_000
 export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   const docker = opts.docker ?? new Dockerode()
   void sweepDockerLeftovers(docker).catch(() => undefined) // no engine reachable: nothing to sweep
+  try { sweepStaging() } catch { /* unreadable staging root: nothing of ours */ }
   const images = new Map<string, Promise<string>>()
   // One image for every plugin (config `sandbox.dockerImage`), looked up or built once.
   const imageFor = (_plugin: LoadedPlugin): Promise<string> => {
