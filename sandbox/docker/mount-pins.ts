@@ -49,9 +49,11 @@ const NON_RECURSIVE = { NonRecursive: true }
 /**
  * The pins of every bind mount of a container spec: `known` ones (the plugin directory as loaded, the grants as
  * pinned above), the rest (guest folder, out dir, deadline tool: engine-owned) pinned now by their canonical path.
- * Each mount's source is set to the canonical path it was pinned by.
+ * Each mount's source is set to the staging point of its pinned inode (mount-stage.ts), or, for those in `unstaged`
+ * (engine-owned: out dir, guest folder, deadline tool — nobody else can swap them, and a path derived from a staging
+ * point must never be removed recursively) or where staging cannot be done, to the canonical path it was pinned by.
  */
-export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>): PinnedMount[] {
+export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>, unstaged: ReadonlySet<string> = new Set()): PinnedMount[] {
   const out: PinnedMount[] = []
   try {
     for (const m of mounts) {
@@ -59,7 +61,7 @@ export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath
       const pin = known.get(m.Source) ?? pinCanonical(m.Source)
       if (!pin) throw new AppError(ErrorCode.PathChanged, `bind source ${m.Source} is gone; refusing to start`, { path: m.Source })
       // Docker is handed the pinned inode's staging point when this engine can mount (mount-stage.ts), else the name.
-      const staged = stagePin(pin)
+      const staged = unstaged.has(m.Source) || unstaged.has(pin.path) ? undefined : stagePin(pin, m.ReadOnly === true)
       m.Source = staged?.point ?? pin.path
       // Only the granted tree: a recursive bind would bring the source's own submounts, unchecked (and writable under a
       // read-only grant), and make a mount outside the spec indistinguishable from one Docker was tricked into.

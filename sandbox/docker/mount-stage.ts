@@ -50,7 +50,7 @@ function ownDir(): string {
  * then hands Docker the name, which the running container's check still verifies. PATH_CHANGED when the pinned path
  * no longer leads, through no symlink, to the pinned inode.
  */
-export function stagePin(pin: PinnedPath): Staged | undefined {
+export function stagePin(pin: PinnedPath, readOnly = false): Staged | undefined {
   // A mount made in another mount namespace than the daemon's is not what the daemon would find at the point.
   if (process.getuid?.() !== 0 || !(stageable ??= localDaemon()?.sameMountNs === true)) return undefined
   const fd = openNoSymlinks(pin.path)
@@ -69,6 +69,12 @@ export function stagePin(pin: PinnedPath): Staged | undefined {
     if (mount(`/proc/self/fd/${fd}`, point, null, MS.BIND) !== 0) {
       removePoint(staged)
       return undefined
+    }
+    // A read grant's staging point is read-only too: nothing that walks the staging dir can write through it.
+    if (readOnly && mount(null, point, null, MS.REMOUNT | MS.BIND | MS.RDONLY) !== 0) {
+      syscall(SYS_UMOUNT2, addr(cstr(point)), BigInt(MNT_DETACH))
+      removePoint(staged)
+      throw new AppError(ErrorCode.SandboxUnavailable, `cannot make the staging mount of ${pin.path} read-only`, { path: pin.path })
     }
     live.set(point, staged)
     if (!hooked) {

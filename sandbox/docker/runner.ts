@@ -139,7 +139,8 @@ async function runTask(
       },
       (p) => grantPins.has(p),
     )
-    mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]))
+    const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...(tool?.mounts ?? []).flatMap((m) => (m.Source ? [m.Source] : []))])
+    mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]), engineOwned)
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
