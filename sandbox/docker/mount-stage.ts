@@ -87,18 +87,24 @@ export function stagePin(pin: PinnedPath, readOnly = false): Staged | undefined 
   }
 }
 
-/** Unmounts (lazily: a container may still hold it) and removes staging points; never recursive. */
+/** Unmounts (lazily: a container may still hold it) and removes staging points, and the staging dir with the last; never recursive. */
 export function releaseStaged(points: readonly Staged[]): void {
   for (const s of points) {
     if (!live.delete(s.point)) continue
     syscall(SYS_UMOUNT2, addr(cstr(s.point)), BigInt(MNT_DETACH))
     removePoint(s)
   }
+  // The staging dir goes with its last point (as a work dir's instance dir does): never idle in /run.
+  if (live.size === 0) releaseOwnDir()
 }
 
 /** Releases every staging point this process still holds, and its staging dir (at exit). */
 export function releaseAllStaged(): void {
   releaseStaged([...live.values()])
+  releaseOwnDir()
+}
+
+function releaseOwnDir(): void {
   if (!own) return
   const { dir, lock } = own
   own = undefined
