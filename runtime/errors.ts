@@ -61,6 +61,12 @@ export const ErrorCode = {
    * filesystem grant) is no longer what it checked: a symlink swapped in, another file, gone. Refused, not retried.
    */
   PathChanged: 'PATH_CHANGED',
+  /**
+   * The docker runner, on an engine that can look at its containers (root, the Docker host's /proc), could not verify
+   * a container's bind mounts before the plugin's result was taken (the container was gone, /proc unreadable): the
+   * attempt's output and result are dropped. Not retried.
+   */
+  MountUnverified: 'MOUNT_UNVERIFIED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -178,6 +184,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   SUBFLOW_FAILED: row(409, 1),
   SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
   PATH_CHANGED: row(409, 1, false),
+  MOUNT_UNVERIFIED: row(409, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

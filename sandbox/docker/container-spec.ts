@@ -136,7 +136,8 @@ export function containerSpec(
         { Type: 'bind', Source: input.pluginDir ?? plugin.dir, Target: ContainerPaths.Plugin, ReadOnly: true },
         { Type: 'bind', Source: input.guestDir, Target: ContainerPaths.Guest, ReadOnly: true },
         { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
-        ...(input.owner?.deadline?.tool.mounts ?? []),
+        // Copies: the tool's mounts are shared by every run, and the runner sets each spec's sources (mount-pins.ts).
+        ...(input.owner?.deadline?.tool.mounts ?? []).map((m) => ({ ...m })),
         ...mounts,
       ],
       // Output reaches us over attach; keeping no json-file log means 100 MB of spam never hits the disk.

@@ -2,21 +2,21 @@
  * Bind mounts by what the engine checked. Docker resolves each bind source on the host, following symlinks, when the
  * container starts, well after the engine looked at it; so every source is canonical and pinned (device, inode)
  * before the container is created (the plugin directory to the inode it was loaded from), and once the container
- * runs, before the invocation is written (a Bun plugin's boot, and an exec plugin's gate, wait for it), the inode
- * mounted at each target is compared with its pin from the host, through /proc/<pid>/root of the container's init.
- * A mismatch kills the container: PATH_CHANGED.
+ * runs, before the invocation is written (a Bun plugin's boot, and an exec plugin's gate, wait for it), each mount is
+ * verified from the host as a mount (mount-check.ts). A mismatch kills the container: PATH_CHANGED.
  */
 
 import type Dockerode from 'dockerode'
-import { lstatSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { Permissions } from '../manifest.ts'
 import { pinCanonical, type PinnedPath } from '../plugins/path-pin.ts'
+import { releaseStaged, stagePin } from './mount-stage.ts'
 
 type Mount = NonNullable<NonNullable<Dockerode.ContainerCreateOptions['HostConfig']>['Mounts']>[number]
 
-/** A bind mount with the pin its source had when the engine took it. */
-export interface PinnedMount { source: string; target: string; pin: PinnedPath }
+import type { MountCheck, PinnedMount } from './mount-check.ts'
+
+export { checkContainerMounts, checkMounts, type MountCheck, type PinnedMount } from './mount-check.ts'
 
 /** Drops a trailing glob (`/**`, `/*`) and slash: a directory grant mounts the directory. */
 export const normaliseGrant = (path: string): string => path.replace(/\/\*\*?$/, '').replace(/(.)\/+$/, '$1')
@@ -43,53 +43,57 @@ export function pinGrantPaths(p: Permissions): Map<string, PinnedPath> {
   return out
 }
 
+/** Docker API 1.40's BindOptions.NonRecursive (dockerode's types predate it). */
+const NON_RECURSIVE = { NonRecursive: true }
+
 /**
  * The pins of every bind mount of a container spec: `known` ones (the plugin directory as loaded, the grants as
  * pinned above), the rest (guest folder, out dir, deadline tool: engine-owned) pinned now by their canonical path.
- * Each mount's source is set to the canonical path it was pinned by.
+ * Each mount's source is set to the staging point of its pinned inode (mount-stage.ts), or, for those in `unstaged`
+ * (engine-owned: out dir, guest folder, deadline tool — nobody else can swap them, and a path derived from a staging
+ * point must never be removed recursively) or where staging cannot be done, to the canonical path it was pinned by.
  */
-export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>): PinnedMount[] {
-  return mounts.flatMap((m): PinnedMount[] => {
-    if (m.Type !== 'bind' || !m.Source || !m.Target) return []
-    const pin = known.get(m.Source) ?? pinCanonical(m.Source)
-    if (!pin) throw new AppError(ErrorCode.PathChanged, `bind source ${m.Source} is gone; refusing to start`, { path: m.Source })
-    m.Source = pin.path
-    return [{ source: pin.path, target: m.Target, pin }]
-  })
-}
-
-/** How the mounts of a running container compare with their pins. */
-export type MountCheck = { ok: true } | { ok: false; unverifiable: string } | { ok: false; changed: PinnedMount; found: string }
-
-/**
- * Compares the inode mounted at each target inside the container (its init's root, from the host) with the pin of
- * its source. `unverifiable` when the engine cannot look (the container is gone, or runs where /proc/<pid> is not
- * this host's or not ours to read: a remote or rootless engine, a non-root engine).
- */
-export function checkMounts(pid: number, mounts: readonly PinnedMount[]): MountCheck {
-  if (!(pid > 0)) return { ok: false, unverifiable: 'the container is not running' }
-  for (const m of mounts) {
-    let st
-    try {
-      st = lstatSync(`/proc/${pid}/root${m.target}`, { bigint: true, throwIfNoEntry: false })
-    } catch (e) {
-      return { ok: false, unverifiable: `/proc/${pid}/root: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>, unstaged: ReadonlySet<string> = new Set()): PinnedMount[] {
+  const out: PinnedMount[] = []
+  try {
+    for (const m of mounts) {
+      if (m.Type !== 'bind' || !m.Source || !m.Target) continue
+      const pin = known.get(m.Source) ?? pinCanonical(m.Source)
+      if (!pin) throw new AppError(ErrorCode.PathChanged, `bind source ${m.Source} is gone; refusing to start`, { path: m.Source })
+      // Docker is handed the pinned inode's staging point when this engine can mount (mount-stage.ts), else the name.
+      const staged = unstaged.has(m.Source) || unstaged.has(pin.path) ? undefined : stagePin(pin, m.ReadOnly === true)
+      m.Source = staged?.point ?? pin.path
+      // Only the granted tree: a recursive bind would bring the source's own submounts, unchecked (and writable under a
+      // read-only grant), and make a mount outside the spec indistinguishable from one Docker was tricked into.
+      m.BindOptions = { Propagation: m.BindOptions?.Propagation ?? 'rprivate', ...NON_RECURSIVE }
+      out.push({ source: pin.path, target: m.Target, pin, ...(staged ? { staged } : {}) })
     }
-    if (!st) {
-      // The container's root gone, or not this host's process: nothing can be said about any mount.
-      if (lstatSync(`/proc/${pid}/root/`, { throwIfNoEntry: false }) === undefined) return { ok: false, unverifiable: `no /proc/${pid}/root here` }
-      return { ok: false, changed: m, found: 'nothing' }
-    }
-    if (String(st.dev) !== m.pin.dev || String(st.ino) !== m.pin.ino) return { ok: false, changed: m, found: `inode ${st.dev}:${st.ino}` }
+    return out
+  } catch (e) {
+    releaseMounts(out)
+    throw e
   }
-  return { ok: true }
 }
 
-/** The PATH_CHANGED error for a mount that is not what was pinned. */
-export function mountChanged(c: { changed: PinnedMount; found: string }): AppError {
+/** Releases the staging points of `pinned` (once the container is removed). */
+export function releaseMounts(pinned: readonly PinnedMount[]): void {
+  releaseStaged(pinned.flatMap((m) => (m.staged ? [m.staged] : [])))
+}
+
+/** The error of a failed check: PATH_CHANGED for a mount that is not what was pinned, MOUNT_UNVERIFIED when none could be made. */
+export function mountError(c: Exclude<MountCheck, { ok: true }>): AppError {
+  if ('failed' in c) {
+    return new AppError(ErrorCode.MountUnverified,
+      `the container's bind mounts could not be verified (${c.failed}); it was killed and its output and result dropped`, {})
+  }
+  if ('extra' in c) {
+    return new AppError(ErrorCode.PathChanged,
+      `the container has a mount at ${c.extra} that its spec does not make (${c.found}): a bind target was swapped for a symlink; the container was killed before the plugin's result was taken`,
+      { target: c.extra })
+  }
   const { source, target, pin } = c.changed
   return new AppError(ErrorCode.PathChanged,
     `bind source ${source} changed between the engine's check and the container's start: ${target} in the container is ` +
-    `${c.found}, not the pinned inode ${pin.dev}:${pin.ino} (a symlink or another file swapped in); the container was killed before the plugin ran`,
+    `${c.found}, not the pinned inode ${pin.dev}:${pin.ino} (a symlink or another file swapped in); the container was killed before anything of the attempt was taken`,
     { source, target })
 }

@@ -11,7 +11,9 @@ import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
-import { ensureImage } from './image.ts'
+import { defaultImageTag, ensureImage } from './image.ts'
+import { engineCanLook, type CanLook } from './can-look.ts'
+import { sweepStaging } from './mount-stage.ts'
 import { createLogSink } from './log-lines.ts'
 import { decideOutcome, type StopReason } from '../outcome/decide.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
@@ -20,7 +22,7 @@ import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
 import { newWorkDir, sweepDockerLeftovers, type WorkDir } from './leftovers.ts'
 import { checkedPluginPaths } from '../plugins/path-pin.ts'
-import { checkMounts, mountChanged, pinGrantPaths, pinMounts, type PinnedMount } from './mount-pins.ts'
+import { checkContainerMounts, mountError, pinGrantPaths, releaseMounts, pinMounts, type PinnedMount } from './mount-pins.ts'
 
 /** Options of the docker runner. */
 export interface DockerRunnerOptions {
@@ -57,6 +59,7 @@ const DEADLINE_GRACE_MS = 5_000
 export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   const docker = opts.docker ?? new Dockerode()
   void sweepDockerLeftovers(docker).catch(() => undefined) // no engine reachable: nothing to sweep
+  try { sweepStaging() } catch { /* unreadable staging root: nothing of ours */ }
   const images = new Map<string, Promise<string>>()
   // One image for every plugin (config `sandbox.dockerImage`), looked up or built once.
   const imageFor = (_plugin: LoadedPlugin): Promise<string> => {
@@ -71,10 +74,20 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
     }
     return p
   }
+  // Decided once, before the first container starts; a failed probe (daemon down) is not cached.
+  let look: Promise<CanLook> | undefined
+  const canLook = (): Promise<CanLook> => {
+    if (!look) {
+      const p = engineCanLook(docker)
+      p.catch(() => { if (look === p) look = undefined })
+      look = p
+    }
+    return look
+  }
   return {
     kind: 'docker',
     async run(req) {
-      const out = await runTask(docker, opts, imageFor, req)
+      const out = await runTask(docker, opts, imageFor, canLook, req)
       // The engine refused the container (e.g. the image was deleted since): look the image up again next time.
       if (!out.ok && out.error.code === ErrorCode.SandboxUnavailable) images.clear()
       return out
@@ -86,6 +99,7 @@ async function runTask(
   docker: Dockerode,
   opts: DockerRunnerOptions,
   imageFor: (p: LoadedPlugin) => Promise<string>,
+  canLook: () => Promise<CanLook>,
   req: RunRequest,
 ): Promise<RunOutcome> {
   const started = performance.now()
@@ -96,12 +110,14 @@ async function runTask(
   let container: Dockerode.Container | undefined
   let workDir: string | undefined
   let work: WorkDir | undefined
+  let mounts: PinnedMount[] = []
   try {
     // What the container will mount, as checked: the plugin directory as loaded (PATH_CHANGED if another stands there
     // now), its entry inside it, each grant path canonical and pinned. Checked again once the container runs.
     const paths = checkedPluginPaths(req.plugin)
     const grantPins = pinGrantPaths(req.permissions)
     const image = await imageFor(req.plugin)
+    const look = await canLook()
     // Inside this engine's instance dir, whose lock says whether the engine lives (leftovers.ts removes dead ones').
     work = newWorkDir()
     workDir = work.dir
@@ -118,21 +134,24 @@ async function runTask(
       req,
       {
         image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner,
-        pluginDir: paths.dir.path, execGate: opts.image === undefined,
+        // The gate is the guest's, run by the image's bun: decided by the image run, not by whether one was named.
+        pluginDir: paths.dir.path, execGate: image === defaultImageTag(),
       },
       (p) => grantPins.has(p),
     )
-    const mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]))
+    const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...(tool?.mounts ?? []).flatMap((m) => (m.Source ? [m.Source] : []))])
+    mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]), engineOwned)
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
     container = await docker.createContainer(spec)
-    const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts)
+    const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
     return { ...decided, durationMs: elapsed() } as RunOutcome
   } catch (e) {
     return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
   } finally {
     if (container) await container.remove({ force: true, v: true }).catch(() => undefined)
+    releaseMounts(mounts)
     if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => undefined)
     work?.release()
   }
@@ -147,6 +166,7 @@ async function driveContainer(
   resultPath: string,
   started: number,
   mounts: readonly PinnedMount[],
+  look: CanLook,
 ) {
   const { limits } = opts
   let stopReason: StopReason | undefined
@@ -182,12 +202,17 @@ async function driveContainer(
     if (req.signal.aborted) stop('cancel')
     if (!stopReason) {
       await container.start()
-      const check = checkMounts((await container.inspect()).State.Pid, mounts)
-      if (!check.ok && 'changed' in check) {
-        await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
-        throw mountChanged(check)
+      if (look.ok) {
+        // Nothing of the attempt is taken before this passed on a live init: an exited container (pid 0), an
+        // unreadable /proc, any error, is a failure here, not a WARN (mount-check.ts).
+        const check = checkContainerMounts((await container.inspect()).State.Pid ?? 0, mounts)
+        if (!check.ok) {
+          await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
+          throw mountError(check)
+        }
+      } else {
+        req.onLog({ level: 'WARN', stream: 'engine', message: `bind mounts not verified (${look.why}): Docker mounted them by name` })
       }
-      if (!check.ok) req.onLog({ level: 'WARN', stream: 'engine', message: `bind mounts not verified (${check.unverifiable}): Docker mounted them by name` })
       for (const line of held.splice(0)) req.onLog(line)
       held = undefined
       const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
@@ -219,6 +244,10 @@ async function driveContainer(
       req.onLog({ level: 'ERROR', stream: 'engine', message: decided.error.message })
     }
     return decided
+  } catch (e) {
+    // Inspect or the check threw: the container must not go on to read an end of stdin as its start.
+    await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
+    throw e
   } finally {
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)

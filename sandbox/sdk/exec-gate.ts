@@ -7,6 +7,19 @@
  */
 
 import { constants } from 'node:os'
+import { PROTOCOL_VERSION } from './protocol.ts'
+
+/** True when `bytes` is one JSON invocation of this protocol (the shape the engine writes). */
+function isInvocation(bytes: Uint8Array): boolean {
+  try {
+    const v: unknown = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    if (typeof v !== 'object' || v === null) return false
+    const o = v as Record<string, unknown>
+    return o.protocol === PROTOCOL_VERSION && typeof o.action === 'string' && typeof o.context === 'object' && o.context !== null
+  } catch {
+    return false
+  }
+}
 
 const entry = process.argv[2]
 if (!entry) {
@@ -14,6 +27,12 @@ if (!entry) {
   process.exit(125)
 }
 const invocation = await Bun.stdin.bytes()
+// Only a whole invocation releases the entry: stdin also ends when the engine gave up (a failed mount check, a
+// destroyed attach stream), and an empty or torn document must not run plugin code.
+if (!isInvocation(invocation)) {
+  console.error('::error::autokestra exec gate: stdin ended without a valid invocation; the plugin was not started')
+  process.exit(125)
+}
 const child = Bun.spawn([entry], { stdin: invocation, stdout: 'inherit', stderr: 'inherit', env: process.env })
 const code = await child.exited
 const signal = child.signalCode

@@ -15,7 +15,7 @@ import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, wri
 import { join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { ensureImage } from '../../sandbox/docker/image.ts'
-import { checkMounts, pinMounts } from '../../sandbox/docker/mount-pins.ts'
+import { checkMounts, pinMounts, releaseMounts } from '../../sandbox/docker/mount-pins.ts'
 import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import { dockerReachable, mustRunDocker, request } from './helpers.ts'
 
@@ -61,6 +61,7 @@ test('a bind source swapped for a symlink between its pin and the start is caugh
     expect(checkMounts(pid, pinned.filter((m) => m.target === '/kept'))).toEqual({ ok: true })
   } finally {
     await container.remove({ force: true }).catch(() => undefined)
+    releaseMounts(pinned) // the staging mounts pinMounts made
   }
 }, 90_000)
 

@@ -29,7 +29,7 @@ import Dockerode from 'dockerode'
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ensureImage } from '../../sandbox/docker/image.ts'
-import { checkMounts, pinMounts, type PinnedMount } from '../../sandbox/docker/mount-pins.ts'
+import { checkMounts, pinMounts, releaseMounts, type PinnedMount } from '../../sandbox/docker/mount-pins.ts'
 import { dockerReachable, mustRunDocker } from './helpers.ts'
 
 const docker = new Dockerode()
@@ -75,6 +75,7 @@ test('control: a source swapped between pin and start is caught', async () => {
     expect(checkMounts(pid, pinned)).toMatchObject({ ok: false, changed: { target: expect.stringMatching(/\/c$/) } })
   } finally {
     await container.remove({ force: true }).catch(() => undefined)
+    releaseMounts(pinned) // the staging mounts pinMounts made
   }
 }, 90_000)
 
@@ -90,5 +91,6 @@ test('a file put where a mounted target passes makes no later swap go unchecked'
     expect(check).toMatchObject({ ok: false, changed: expect.anything() })
   } finally {
     await container.remove({ force: true }).catch(() => undefined)
+    releaseMounts(pinned) // the staging mounts pinMounts made
   }
 }, 90_000)

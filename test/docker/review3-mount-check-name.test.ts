@@ -29,7 +29,7 @@ import Dockerode from 'dockerode'
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ensureImage } from '../../sandbox/docker/image.ts'
-import { checkMounts, pinMounts } from '../../sandbox/docker/mount-pins.ts'
+import { checkMounts, pinMounts, releaseMounts } from '../../sandbox/docker/mount-pins.ts'
 import { dockerReachable, mustRunDocker } from './helpers.ts'
 
 const docker = new Dockerode()
@@ -86,5 +86,6 @@ test('a pinned directory put back at its target name after the start does not pa
     expect({ check, leaked: seen.includes(SECRET) }).toEqual({ check: expect.objectContaining({ ok: false }), leaked: false })
   } finally {
     await container.remove({ force: true }).catch(() => undefined)
+    releaseMounts(pinned) // the staging mounts pinMounts made
   }
 }, 90_000)

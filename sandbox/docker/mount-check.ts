@@ -1,0 +1,130 @@
+/**
+ * Verifies a running container's bind mounts from the host by the mounts themselves, not by names: each expected one
+ * is the one mount at its exact mount point in /proc/<pid>/mountinfo, on the pinned device, and the object a walk of
+ * that mount point reaches from the container's root (openat2, following no symlink) lies in that very mount and is
+ * the pinned inode; and no bind mount outside the spec is there. Any failure to look counts as a mismatch.
+ */
+
+import { readFileSync } from 'node:fs'
+import { close, cstr, errno, inodeOf, O_CLOEXEC, O_PATH, openPath, syscall, addr } from '../process/launcher/libc.ts'
+import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
+import type { Staged } from './mount-stage.ts'
+
+/** A bind mount with the pin its source had when the engine took it, and its staging point when it was staged. */
+export interface PinnedMount { source: string; target: string; pin: PinnedPath; staged?: Staged }
+
+/** How the mounts of a running container compare with their pins: `failed` when the engine could not look. */
+export type MountCheck =
+  | { ok: true }
+  | { ok: false; changed: PinnedMount; found: string }
+  | { ok: false; extra: string; found: string }
+  | { ok: false; failed: string }
+
+/** One line of mountinfo (proc(5)). */
+export interface MountInfo { id: number; parent: number; majmin: string; root: string; point: string; fstype: string }
+
+/** Mount points Docker itself sets up in every container (procfs, devices, sysfs, the resolver files, our /tmp). */
+const ENGINE_POINTS = ['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/tmp']
+const ENGINE_TREES = ['/proc', '/dev', '/sys']
+
+const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))
+
+/** Parses mountinfo text; lines it cannot read are dropped (the check then misses a mount and fails). */
+export function parseMountInfo(text: string): MountInfo[] {
+  return text.split('\n').flatMap((line): MountInfo[] => {
+    const f = line.split(' ')
+    const dash = f.indexOf('-')
+    if (f.length < 10 || dash < 6) return []
+    return [{ id: Number(f[0]), parent: Number(f[1]), majmin: f[2] ?? '', root: unescape(f[3] ?? ''), point: unescape(f[4] ?? ''), fstype: f[dash + 1] ?? '' }]
+  })
+}
+
+/** `major:minor` of a st_dev (glibc's encoding, as the kernel prints it in mountinfo). */
+export function majorMinor(dev: string): string {
+  const d = BigInt(dev)
+  const major = ((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn)
+  const minor = (d & 0xffn) | ((d >> 12n) & ~0xffn)
+  return `${major}:${minor}`
+}
+
+const SYS_OPENAT2 = 437 // the same number on every architecture
+const O_NOFOLLOW = 0o400000
+const RESOLVE_NO_MAGICLINKS = 0x02n
+const RESOLVE_NO_SYMLINKS = 0x04n
+const RESOLVE_IN_ROOT = 0x10n
+
+/** openat2(dirfd, path, O_PATH|O_NOFOLLOW) resolved inside dirfd, through no symlink; -errno on failure. */
+function openIn(dirfd: number, path: string): number {
+  const how = new BigUint64Array([BigInt(O_PATH | O_CLOEXEC | O_NOFOLLOW), 0n, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS])
+  const fd = Number(syscall(SYS_OPENAT2, BigInt(dirfd), addr(cstr(path)), addr(how), 24n))
+  return fd < 0 ? -errno() : fd
+}
+
+/** The mount id an open descriptor lies in (fdinfo's mnt_id: ids are global, as mountinfo prints them). */
+function mountIdOf(fd: number): number | undefined {
+  const m = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))
+  return m ? Number(m[1]) : undefined
+}
+
+/**
+ * Compares the mounts of the container whose init is `pid` with `mounts`, each of which must be there as pinned. Only
+ * for an engine that can look (root, the Docker host's /proc: runner.ts decides that once, before the container
+ * starts): here every error is a failure.
+ */
+export function checkMounts(pid: number, mounts: readonly PinnedMount[]): MountCheck {
+  return check(pid, mounts, false)
+}
+
+/**
+ * checkMounts, and no mount besides those and Docker's own (procfs, devices, sysfs, resolver files, /tmp): `mounts`
+ * is the container's whole spec. A bind target swapped for a symlink makes runc mount at wherever it points.
+ */
+export function checkContainerMounts(pid: number, mounts: readonly PinnedMount[]): MountCheck {
+  return check(pid, mounts, true)
+}
+
+function check(pid: number, mounts: readonly PinnedMount[], exclusive: boolean): MountCheck {
+  if (!(pid > 0)) return { ok: false, failed: 'the container was no longer running when its mounts were checked' }
+  let table: MountInfo[]
+  try {
+    table = parseMountInfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'))
+  } catch (e) {
+    return { ok: false, failed: `cannot read /proc/${pid}/mountinfo: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+  }
+  const root = openPath(`/proc/${pid}/root`)
+  if (root < 0) return { ok: false, failed: `cannot open /proc/${pid}/root: errno ${errno()}` }
+  try {
+    const expected = new Set<number>()
+    for (const m of mounts) {
+      const at = table.filter((e) => e.point === m.target)
+      const entry = at[0]
+      if (at.length !== 1 || !entry) return { ok: false, changed: m, found: `${at.length} mounts at that point` }
+      expected.add(entry.id)
+      if (entry.majmin !== majorMinor(m.pin.dev)) return { ok: false, changed: m, found: `a mount of device ${entry.majmin}` }
+      const fd = openIn(root, m.target.replace(/^\/+/, '') || '.')
+      if (fd < 0) return { ok: false, changed: m, found: `no path to the mount (errno ${-fd})` }
+      try {
+        // The walk followed no symlink and no `..`: landing in this mount means landing on its root.
+        if (mountIdOf(fd) !== entry.id) return { ok: false, changed: m, found: 'a path that leads into another mount' }
+        const st = inodeOf(fd)
+        if (!st || st.dev !== m.pin.dev || st.ino !== m.pin.ino) return { ok: false, changed: m, found: `inode ${st ? `${st.dev}:${st.ino}` : '?'}` }
+      } finally {
+        close(fd)
+      }
+      // The mount is right; a source name swapped meanwhile is still an attack under way (and, unstaged, was what Docker
+      // resolved): refused.
+      const drift = pinDrift(m.pin)
+      if (drift) return { ok: false, changed: m, found: `its source, which ${drift} now` }
+    }
+    for (const e of exclusive ? table : []) {
+      if (expected.has(e.id) || e.point === '/' || ENGINE_POINTS.includes(e.point)) continue
+      if (ENGINE_TREES.some((t) => e.point === t || e.point.startsWith(`${t}/`))) continue
+      return { ok: false, extra: e.point, found: `a ${e.fstype} mount of ${e.root}` }
+    }
+    return { ok: true }
+  } catch (e) {
+    return { ok: false, failed: `checking the mounts: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+  } finally {
+    close(root)
+  }
+}
