@@ -18,7 +18,8 @@ const DAEMON_PIDFILE = '/var/run/docker.pid'
 export function localDaemon(): { pid: number; sameMountNs: boolean } | undefined {
   try {
     const pid = Number(readFileSync(DAEMON_PIDFILE, 'utf8').trim())
-    if (!(pid > 0) || basename(readlinkSync(`/proc/${pid}/exe`)) !== 'dockerd') return undefined
+    // A daemon whose binary was replaced under it (an upgrade without a restart) shows "dockerd (deleted)": still ours.
+    if (!(pid > 0) || basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '')) !== 'dockerd') return undefined
     return { pid, sameMountNs: readlinkSync(`/proc/${pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt') }
   } catch {
     return undefined

@@ -33,7 +33,32 @@ export function pinFile(path: string, kind: FileKind): PinnedFile | { problem: s
   const problem = !st ? 'is gone' : st.isDirectory() ? 'is a directory' : st.isSymbolicLink() ? 'was swapped for a symbolic link'
     : !st.isFile() ? 'is not a regular file' : kind === 'program' && (st.mode & 0o111n) === 0n ? 'is not executable' : undefined
   if (problem || !st) return { problem: problem ?? 'is gone' }
+  if (kind === 'library' && !isSharedObject(real, st.dev, st.ino)) return { problem: 'is not an ELF shared object' }
   return { path: real, dev: String(st.dev), ino: String(st.ino), kind }
+}
+
+/**
+ * Whether the file at `real` (the inode lstat saw) starts as an ELF shared object (ET_DYN). The loader's listing is
+ * text the file's author can shape (a DT_NEEDED name may hold a whole line of its own, naming any file), so a
+ * "library" is granted only when it is one: never a key file, a config or a database.
+ */
+function isSharedObject(real: string, dev: bigint, ino: bigint): boolean {
+  let fd: number
+  try { fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch { return false }
+  try {
+    const st = fstatSync(fd, { bigint: true })
+    if (st.dev !== dev || st.ino !== ino || !st.isFile()) return false
+    const head = Buffer.alloc(18)
+    if (readSync(fd, head, 0, 18, 0) !== 18) return false
+    const magic = head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46
+    // e_type at offset 16, in the file's byte order (EI_DATA: 1 little-endian, 2 big-endian); 3 = ET_DYN.
+    const type = head[5] === 2 ? head.readUInt16BE(16) : head.readUInt16LE(16)
+    return magic && type === 3
+  } catch {
+    return false
+  } finally {
+    closeSync(fd)
+  }
 }
 
 const pinned = (p: PinnedFile | { problem: string }): p is PinnedFile => 'path' in p

@@ -1,0 +1,85 @@
+/**
+ * Review 4 attack, class "a path the engine grants because the plugin named it" (the dynamic-loader variant, after
+ * review 3's fix). The strict `ld.so --list` parse (exec-files.ts LDSO_LINE) only checks each line's shape, but the
+ * lines are still the plugin's to write: an absolute DT_NEEDED name is printed verbatim, newlines included, so a name
+ * can hold a whole line in the exact "\t/path (0xaddr)" shape. pinFile then only asks for a regular file, and any
+ * regular file is a "library".
+ *
+ * The hostile plugin author links their entry against `<plugin dir>/A\n\t<key file> (0x1)\n/b.so` (directories named
+ * "A\n\t", …, "secret.key (0x1)\n" inside the plugin directory, holding a real library `b.so`, so the entry loads and
+ * runs). `ld.so --list` prints "\t<plugin dir>/A", "\t<key file> (0x1)", "/b.so (0x…)": the middle line passes the
+ * strict parse, the key file is a regular file, and the engine grants READ|EXECUTE on the engine's key file with no
+ * manifest line, no grant and no policy check. The entry reads it.
+ *
+ * Suggested fix: do not take paths from text the file's author writes. Read DT_NEEDED (and RPATH/RUNPATH) from the
+ * ELF and resolve them ourselves, or at the least refuse the whole list (grant nothing, fail the launch with a stable
+ * code) when any DT_NEEDED name of the entry or of a library it loads holds a control character (checked in the
+ * ELF's dynamic string table, not in the loader's output); and require a granted library to be an ELF shared
+ * object (\x7fELF header, ET_DYN), not merely a regular file.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { loadManifest } from '../../sandbox/plugins/registry.ts'
+import type { LoadedPlugin } from '../../sandbox/manifest.ts'
+import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
+import { LAUNCHERS, runAttack } from './harness.ts'
+
+const CC = ['cc', 'gcc'].find((c) => Bun.which(c))
+let engine: EngineFixture
+let root: string
+let plugin: LoadedPlugin
+
+function cc(args: string[]): void {
+  const r = Bun.spawnSync([CC!, ...args], { stdout: 'pipe', stderr: 'pipe' })
+  if (r.exitCode !== 0) throw new Error(`${CC} ${args.join(' ')}: ${r.stderr.toString()}`)
+}
+
+describe.if(CC !== undefined)('review 4: a DT_NEEDED name cannot inject a well-formed ld.so --list line', () => {
+  beforeAll(() => {
+    engine = startEngineFixture()
+    root = mkdtempSync(join(tmpdir(), 'ak-review4-ldso-'))
+    chmodSync(root, 0o755)
+    const dir = join(root, 'plugin')
+    mkdirSync(dir); chmodSync(dir, 0o755)
+    // The whole injected line, in the exact shape LDSO_LINE accepts, naming the engine's key file.
+    const lib = `${dir}/A\n\t${engine.keyPath} (0x1)\n/b.so`
+    mkdirSync(dirname(lib), { recursive: true, mode: 0o755 })
+    Bun.spawnSync(['chmod', '-R', 'a+rx', dir])
+    writeFileSync(join(root, 'lib.c'), 'int r4_lib(void) { return 0; }\n')
+    writeFileSync(join(root, 'main.c'), `#include <stdio.h>
+#include <stdlib.h>
+int r4_lib(void);
+int main(void) {
+  char buf[256] = {0};
+  FILE *f = fopen(${JSON.stringify(engine.keyPath)}, "r");
+  if (f) { fread(buf, 1, 255, f); fclose(f); } else snprintf(buf, sizeof buf, "DENIED");
+  FILE *out = fopen(getenv("AUTOKESTRA_RESULT_FILE"), "w");
+  if (!out) return 1;
+  fprintf(out, "{\\"ok\\":true,\\"output\\":{\\"data\\":\\"%s\\"}}", buf);
+  fclose(out);
+  return r4_lib();
+}
+`)
+    cc(['-shared', '-fPIC', '-o', lib, `-Wl,-soname,${lib}`, join(root, 'lib.c')])
+    cc(['-o', join(dir, 'entry'), join(root, 'main.c'), lib])
+    chmodSync(lib, 0o755); chmodSync(join(dir, 'entry'), 0o755)
+    writeFileSync(join(dir, 'plugin.yaml'), 'namespace: hostile\nname: ldso-inject\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    plugin = loadManifest(dir)
+  })
+  afterAll(() => {
+    engine?.close()
+    if (root) rmSync(root, { recursive: true, force: true })
+  })
+
+  for (const launcher of LAUNCHERS) {
+    it(`an ELF entry whose DT_NEEDED holds "\\n\\t<key file> (0x1)\\n" gets no read on the key file (${launcher})`, async () => {
+      const run = await runAttack(plugin, 'read', {}, { launcher, permissions: {} })
+      // The entry ran (it loaded its library): the attempt is the attack, not a broken plugin.
+      expect(run.outcome).toMatchObject({ ok: true })
+      expect(run.text).not.toContain(KEY_SECRET)
+    }, 60_000)
+  }
+})
