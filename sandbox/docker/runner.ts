@@ -198,6 +198,8 @@ async function driveContainer(
   systemClock.sleep(remaining, timer.signal).then(() => stop('timeout'), () => {})
   const onAbort = () => stop('cancel')
   req.signal.addEventListener('abort', onAbort, { once: true })
+  // False once a check failed because a cancel or timeout killed the container meanwhile: nothing of it is taken.
+  let verified = true
   try {
     if (req.signal.aborted) stop('cancel')
     if (!stopReason) {
@@ -208,15 +210,19 @@ async function driveContainer(
         const check = checkContainerMounts((await container.inspect()).State.Pid ?? 0, mounts)
         if (!check.ok) {
           await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
-          throw mountError(check)
+          // A cancel or timeout that killed it during the check (its /proc went with it) is what ended it.
+          if (!stopReason) throw mountError(check)
+          verified = false
         }
       } else {
         req.onLog({ level: 'WARN', stream: 'engine', message: `bind mounts not verified (${look.why}): Docker mounted them by name` })
       }
-      for (const line of held.splice(0)) req.onLog(line)
-      held = undefined
-      const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
-      stream.end(JSON.stringify(invocation))
+      if (verified) {
+        for (const line of held.splice(0)) req.onLog(line)
+        held = undefined
+        const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
+        stream.end(JSON.stringify(invocation))
+      }
     }
     const waited = await Promise.race([container.wait(), stopped.then(() => undefined)])
     let exitCode = typeof waited?.StatusCode === 'number' ? waited.StatusCode : -1
@@ -230,7 +236,7 @@ async function driveContainer(
     }
     await withDeadline(drained, DRAIN_MS)
     sink.flush()
-    if (held) for (const line of held.splice(0)) req.onLog(line)
+    if (held && verified) for (const line of held.splice(0)) req.onLog(line)
     held = undefined
     // The result lives in a dir the plugin could write: read without following it, under the same timeout and cancel.
     const result = stopReason || limit ? undefined : await readResultFile(resultPath, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
