@@ -13,8 +13,8 @@ import { holdLivenessLock, probeLiveness } from '../../runtime/liveness-lock.ts'
 import { close, inodeOf, MS, mount, openNoSymlinks, syscall, addr, cstr } from '../process/launcher/libc.ts'
 import type { PinnedPath } from '../plugins/path-pin.ts'
 
-/** Where staging points live: root-only, never under a dir anything removes recursively (a staged write grant is live). */
-const STAGE_ROOT = '/run/autokestra-stage'
+import { STAGE_ROOT } from './stage-root.ts'
+
 const SYS_UMOUNT2 = process.arch === 'arm64' ? 39 : 166
 const MNT_DETACH = 2
 
