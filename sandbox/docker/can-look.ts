@@ -1,7 +1,8 @@
 /**
  * Whether this engine can look at a container's mounts from the host, in two steps, both here:
  * - once per runner (engineCanLook): it runs as root and talks to a Docker daemon on a local socket that is not
- *   rootless; and whether binds can be staged (the daemon, found by its pid file, shares our mount namespace);
+ *   rootless; and whether binds can be staged (the daemon, found as the socket's listener or by its pid file, shares
+ *   our mount namespace);
  * - per container (seeContainer): the pid `inspect` gives is, in this engine's /proc, provably that container's init —
  *   its cgroup is exactly the container's (full 64-hex id), it is pid 1 of a pid namespace right below ours, and it
  *   started after the container was created — all read through one descriptor of its /proc dir, which the mount check
@@ -13,25 +14,39 @@
 import type Dockerode from 'dockerode'
 import { closeSync, constants, openSync, readlinkSync, readSync, statSync } from 'node:fs'
 import { basename } from 'node:path'
-import { close, cstr, errno, O_CLOEXEC, O_PATH, syscall, addr } from '../process/launcher/libc.ts'
+import { close, cstr, errno, O_CLOEXEC, O_PATH, syscall, addr, unixPeer } from '../process/launcher/libc.ts'
 
 /** Where a rootful dockerd writes its pid (its default `--pidfile`). */
 export const DEFAULT_DAEMON_PIDFILE = '/var/run/docker.pid'
 
-/** Injectable roots (tests): the daemon's pid file (staging only) and the /proc the engine reads containers from. */
+/** Injectable roots (tests): the daemon's pid file (staging only, when the socket's listener is no dockerd) and the /proc the engine reads containers from. */
 export interface LookOptions { pidFile?: string; procRoot?: string }
 
-/**
- * The local Docker daemon as its pid file names it: its pid in our pid namespace and whether it shares our mount
- * namespace; undefined when the file names no dockerd here. Used only to decide staging (a bind mount made in
- * another mount namespace than the daemon's is not what it finds at the point), never whether mounts are verified.
- */
-export function localDaemon(pidFile: string = DEFAULT_DAEMON_PIDFILE): { pid: number; sameMountNs: boolean } | undefined {
+/** A local daemon process: its pid in our pid namespace and whether it shares our mount namespace. */
+export interface LocalDaemon { pid: number; sameMountNs: boolean }
+
+/** `pid` as a root dockerd of ours, or undefined ("dockerd (deleted)", an upgrade without a restart, still counts). */
+function asDaemon(pid: number): LocalDaemon | undefined {
   try {
-    const pid = Number(readBounded(pidFile, 64).trim())
-    // A daemon whose binary was replaced under it (an upgrade without a restart) shows "dockerd (deleted)": still ours.
     if (!(pid > 0) || basename(readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '')) !== 'dockerd') return undefined
     return { pid, sameMountNs: readlinkSync(`/proc/${pid}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt') }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The local Docker daemon: the process listening on its socket (SO_PEERCRED, when that is a root dockerd: it
+ * listens itself), else the one its pid file names (a socket systemd listens on for it). Undefined when neither names a
+ * dockerd here. Used only to decide staging (a bind mount made in another mount namespace than the daemon's is not
+ * what it finds at the point), never whether mounts are verified (seeContainer).
+ */
+export function localDaemon(pidFile: string = DEFAULT_DAEMON_PIDFILE, socket?: string): LocalDaemon | undefined {
+  const peer = socket === undefined ? undefined : unixPeer(socket)
+  const bySocket = peer && peer.uid === 0 ? asDaemon(peer.pid) : undefined
+  if (bySocket) return bySocket
+  try {
+    return asDaemon(Number(readBounded(pidFile, 64).trim()))
   } catch {
     return undefined
   }
@@ -53,7 +68,7 @@ export async function engineCanLook(docker: Dockerode, opts: LookOptions = {}): 
   const info = (await docker.info()) as { SecurityOptions?: unknown }
   const options = Array.isArray(info.SecurityOptions) ? info.SecurityOptions.map(String) : []
   if (options.some((o) => o.includes('name=rootless'))) return { ok: false, why: 'the Docker daemon is rootless' }
-  return { ok: true, stage: localDaemon(opts.pidFile)?.sameMountNs === true }
+  return { ok: true, stage: localDaemon(opts.pidFile, path)?.sameMountNs === true }
 }
 
 /** A container's init as proven: a descriptor of its /proc dir (close it), and its pid in our namespace. */

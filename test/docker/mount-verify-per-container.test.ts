@@ -11,7 +11,9 @@
  * `sandbox.dockerUnverifiedMounts: allow`.
  *
  * The swap is made deterministic by a proxy in front of the daemon's socket (still a local unix socket) that does it
- * when the runner's start request passes: the hostile local party's move at the worst moment.
+ * when the runner's start request passes: the hostile local party's move at the worst moment. Behind the proxy the
+ * socket's listener is no dockerd, so with the pid file gone nothing names the daemon: binds are not staged and the
+ * swap takes effect in Docker's mount; the per-container check must catch it.
  */
 
 import { afterAll, beforeAll, expect, it } from 'bun:test'
@@ -125,8 +127,18 @@ test('control: with the default pid file the same swap is harmless (the bind was
   expect(out).toMatchObject({ ok: false, error: { code: 'PATH_CHANGED' } })
 }, 90_000)
 
-test('the per-runner decision does not hang on the pid file, and the check catches a swap through the proven process', async () => {
-  expect(await engineCanLook(docker, { pidFile: missingPidFile })).toMatchObject({ ok: true, stage: false })
+test('staging finds the daemon as its socket\'s listener, else by its pid file; looking needs neither', async () => {
+  // dockerd listens on its socket itself: found there, whatever its pid file (staged, so a swap is harmless).
+  expect(await engineCanLook(docker, { pidFile: missingPidFile })).toEqual({ ok: true, stage: true })
+  // Behind a proxy (the listener is this test process, no dockerd), only the pid file can name it.
+  const proxy = await startDockerProxy(join(srv, 'plain.sock'))
+  proxies.push(proxy)
+  expect(await engineCanLook(proxy.docker)).toEqual({ ok: true, stage: true })
+  expect(await engineCanLook(proxy.docker, { pidFile: missingPidFile })).toEqual({ ok: true, stage: false })
+  expect(await engineCanLook(proxy.docker, { pidFile: elsewherePidFile })).toEqual({ ok: true, stage: false })
+})
+
+test('the check catches a swap through the proven process, unstaged', async () => {
   const base = join(srv, 'direct'), kept = join(base, 'kept'), swapped = join(base, 'swapped'), elsewhere = join(base, 'elsewhere')
   for (const d of [base, kept, swapped, elsewhere]) { mkdirSync(d, { recursive: true }); chmodSync(d, 0o755) }
   const mounts = samePathBinds([kept, swapped])
