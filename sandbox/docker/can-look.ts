@@ -126,6 +126,28 @@ export function readProc(dirfd: number, name: string, max = SMALL): string {
 const containerCgroup = (id: string): RegExp => new RegExp(`^(/docker/${id}|/system\\.slice/docker-${id}\\.scope)$`)
 
 /**
+ * The cgroup paths of a /proc/<pid>/cgroup that name where a container is: every v1 hierarchy's (`n:controllers:path`,
+ * named ones included), or the unified one's (`0::path`) when it is the only one (pure v2). On a hybrid host the
+ * unified line is not Docker's to set (20.10 leaves it wherever the daemon's runtime was), so it is not asked about.
+ */
+function cgroupPaths(text: string): string[] {
+  const lines = text.split('\n').filter((l) => l !== '').map((l) => {
+    const a = l.indexOf(':'), b = l.indexOf(':', a + 1)
+    return { controllers: l.slice(a + 1, b), path: l.slice(b + 1) }
+  })
+  const v1 = lines.filter((l) => l.controllers !== '')
+  return (v1.length > 0 ? v1 : lines).map((l) => l.path)
+}
+
+/** The first cgroup path of a /proc/<pid>/cgroup text that is not container `id`'s ('none' for no line), else undefined. */
+export function notContainerCgroup(text: string, id: string): string | undefined {
+  if (!/^[0-9a-f]{64}$/.test(id)) return `(${JSON.stringify(id)} is no full container id)`
+  const paths = cgroupPaths(text)
+  const want = containerCgroup(id)
+  return paths.length === 0 ? 'none' : paths.find((p) => !want.test(p))
+}
+
+/**
  * Proves that `word.pid` is, in this engine's /proc, the init of container `word.id`: its /proc dir opened once (a
  * descriptor that stays that process's), and through it every cgroup line names exactly the container's cgroup, its
  * NSpid is `<pid> 1` (pid 1 of a pid namespace right below ours: no docker exec, no nested namespace) and it started
@@ -144,10 +166,8 @@ export function seeContainer(word: ContainerWord, opts: LookOptions = {}): SeeCo
   }
   const fail = (why: string): SeeContainer => { closeSync(dirfd); return { ok: false, why: `pid ${pid} is not its init: ${why}` } }
   try {
-    const lines = readProc(dirfd, 'cgroup').split('\n').filter((l) => l !== '')
-    const want = containerCgroup(id)
-    const paths = lines.map((l) => l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1))
-    if (lines.length === 0 || !paths.every((p) => want.test(p))) return fail(`its cgroup is ${paths[0] ?? 'none'}, not the container's`)
+    const bad = notContainerCgroup(readProc(dirfd, 'cgroup'), id)
+    if (bad !== undefined) return fail(`its cgroup is ${bad}, not the container's`)
     const nspid = /^NSpid:\s*(.*)$/m.exec(readProc(dirfd, 'status'))?.[1]?.trim().split(/\s+/)
     if (!nspid || nspid.length !== 2 || nspid[0] !== String(pid) || nspid[1] !== '1') return fail(`its NSpid is ${nspid?.join(' ') ?? 'unknown'}, not "${pid} 1"`)
     const stat = readProc(dirfd, 'stat')
