@@ -48,10 +48,16 @@ const source = (decls: string, tail: string): string => opener(decls, tail).repl
 
 /** What the engine grants for the executable at `path`: the library paths, or the code it refuses with. */
 function granted(path: string): string[] | string {
+  const r = refusal(path)
+  return Array.isArray(r) ? r : r.code
+}
+/** The library paths granted, or the refusal (code, and what it names: `details.object`, `details.field`). */
+function refusal(path: string): string[] | AppError {
   try {
     return sharedLibraries(pinCanonical(path)!).map((p) => p.path)
   } catch (e) {
-    return e instanceof AppError ? e.code : String(e)
+    if (e instanceof AppError) return e
+    throw e
   }
 }
 
@@ -133,18 +139,20 @@ describeWithCC('the loader\'s listing names no library the ELF files do not name
     expect(libs).not.toContain(priv)
   })
 
-  for (const [name, what] of [
-    ['needed', 'a DT_NEEDED name of the entry'],
-    ['runpath', 'the entry\'s RUNPATH'],
-    ['transitive', 'a DT_NEEDED name of a library the entry loads'],
+  for (const [name, what, field, object] of [
+    ['needed', 'a DT_NEEDED name of the entry', 'DT_NEEDED name', 'entry'],
+    ['runpath', 'the entry\'s RUNPATH', 'DT_RUNPATH', 'entry'],
+    ['transitive', 'a DT_NEEDED name of a library the entry loads', 'DT_NEEDED name', 'libmid.so'],
   ] as const) {
     it(`${what} holding a line: the engine refuses, granting nothing (UNSAFE_EXECUTABLE)`, () => {
-      expect(granted(join(plugins[name]!.dir, 'entry'))).toBe('UNSAFE_EXECUTABLE')
+      const dir = plugins[name]!.dir
+      expect(granted(join(dir, 'entry'))).toBe('UNSAFE_EXECUTABLE')
+      expect(refusal(join(dir, 'entry'))).toMatchObject({ details: { field, object: join(dir, object) } })
     })
   }
 
   it('a run program whose PT_INTERP holds a line: refused too', () => {
-    expect(granted(join(root, 'interp', 'tool'))).toBe('UNSAFE_EXECUTABLE')
+    expect(refusal(join(root, 'interp', 'tool'))).toMatchObject({ code: 'UNSAFE_EXECUTABLE', details: { field: 'PT_INTERP' } })
   })
 
   for (const launcher of LAUNCHERS) {
