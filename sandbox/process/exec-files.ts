@@ -135,6 +135,26 @@ function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
   if (usesOrigin && !plainPath(object)) bad('path (the $ORIGIN of its search paths)', object)
 }
 
+/**
+ * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it lists first: the
+ * plain names in it, when it is a regular file of root's that no one else may write; none otherwise.
+ */
+function preloaded(path = '/etc/ld.so.preload'): string[] {
+  let fd: number
+  try { fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch { return [] }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0 || st.size > 65536) return []
+    const buf = Buffer.alloc(st.size)
+    const n = readSync(fd, buf, 0, st.size, 0)
+    return buf.subarray(0, n).toString('latin1').split(/[ \t\n:]+/).filter((e) => e !== '' && plainName(e))
+  } catch {
+    return []
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** Cached library pins, keyed by the file's identity including its ctime, which its owner cannot set back. */
 const libCache = new Map<string, PinnedFile[]>()
 
@@ -208,7 +228,7 @@ function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } |
     assertPinHolds(file, 'executable')
     return { pins: base }
   }
-  const needed = new Set(exe.elf.needed)
+  const needed = new Set([...preloaded(), ...exe.elf.needed])
   const interp = exe.elf.interp
   const pins = new Map<string, PinnedFile>(base.map((p) => [p.path, p]))
   for (const l of r.stdout.toString().split('\n')) {
