@@ -55,6 +55,14 @@ describeWithCC('sharedLibraries and change', () => {
     buildProgram(dir, join(dir, 'static'), 'int main(void) { return 0; }\n', ['-static'])
     expect(libsOf(join(dir, 'static'))).toEqual([LD_SO])
   })
+  it('a plain PT_INTERP other than the loader\'s own path (listed as "<interp> => <loader>"): its libraries as usual', () => {
+    const interp = realpathSync('/lib64/ld-linux-x86-64.so.2')
+    buildProgram(dir, join(dir, 'interp'), 'int main(void) { return 0; }\n', [`-Wl,--dynamic-linker=${interp}`])
+    Bun.spawnSync(['chmod', 'a+rX', join(dir, 'interp')])
+    const libs = libsOf(join(dir, 'interp'))
+    expect(libs).toContain(LD_SO)
+    expect(libs.some((l) => /\/libc\.so\.6$/.test(l))).toBe(true)
+  })
   it('a library changed just before the listing is listed again, and granted as it is then', () => {
     const p = join(dir, 'fresh')
     buildLibrary(dir, join(p, 'libfresh.so'), 'int fresh(void) { return 0; }\n', { soname: 'libfresh.so' })

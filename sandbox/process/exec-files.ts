@@ -79,7 +79,7 @@ function unprivileged(argv: string[]): string[] {
  * the vDSO's "\tname (0xaddr)". No path with a space or a control character. Which of them are taken is decided by
  * sharedLibraries from the ELF files themselves; this only says what a line says.
  */
-const MAPPED_LINE = /^\t([^\s/][^\s]*) => (\/[^\s]+) \(0x[0-9a-f]+\)$/
+const MAPPED_LINE = /^\t([^\s]+) => (\/[^\s]+) \(0x[0-9a-f]+\)$/
 const DIRECT_LINE = /^\t(\/[^\s]+) \(0x[0-9a-f]+\)$/
 const VDSO_LINE = /^\t[A-Za-z0-9._+-]+ \(0x[0-9a-f]+\)$/
 // eslint-disable-next-line no-control-regex
