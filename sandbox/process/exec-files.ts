@@ -125,7 +125,7 @@ function unsafe(file: PinnedPath, why: string, details: Record<string, unknown>)
 
 /** Refuses (UNSAFE_EXECUTABLE) an object of the closure whose library names, search paths or interpreter are not plain. */
 function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
-  const bad = (field: string, value: string) => unsafe(file, `${object === file.path ? 'its' : `the library ${object} it loads has a`} ${field} ${show(value)} that is not plain (letters, digits, . _ + @ - /, $ORIGIN, $LIB, $PLATFORM)`,
+  const bad = (field: string, value: string) => unsafe(file, `${object === file.path ? 'it has a' : `the library ${object} it loads has a`} ${field} ${show(value)} that is not plain (letters, digits, . _ + @ - /, $ORIGIN, $LIB, $PLATFORM)`,
     { object, field, value: value.slice(0, 160) })
   for (const n of elf.needed) if (!plainName(n)) bad('DT_NEEDED name', n)
   for (const r of elf.runpath) if (!plainSearchPath(r)) bad('DT_RUNPATH', r)
