@@ -67,6 +67,12 @@ export const ErrorCode = {
    * attempt's output and result are dropped. Not retried.
    */
   MountUnverified: 'MOUNT_UNVERIFIED',
+  /** A task's output files passed `storage.files.maxFileBytes`, `maxFilesPerTask` or the execution's `maxExecutionBytes` (nothing of the attempt is kept). */
+  FileLimitExceeded: 'FILE_LIMIT_EXCEEDED',
+  /** An output file the engine will not take: a symbolic link, a FIFO, a device, a socket, a file with other hard links, a path swapped while read. */
+  FileRefused: 'FILE_REFUSED',
+  /** No such stored file of the execution (download), or an `inputFiles` reference that names none of its files. */
+  FileNotFound: 'FILE_NOT_FOUND',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -185,6 +191,9 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
   PATH_CHANGED: row(409, 1, false),
   MOUNT_UNVERIFIED: row(409, 1, false),
+  FILE_LIMIT_EXCEEDED: row(413, 1, false),
+  FILE_REFUSED: row(409, 1, false),
+  FILE_NOT_FOUND: row(404, 4, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */
