@@ -59,6 +59,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,
     maxForEachItems: config.limits.maxForEachItems,
+    files: config.storage.files,
     ...(opts.taskKinds?.length ? { taskKindModules: opts.taskKinds } : {}),
   }
   const supervisor = new Supervisor({

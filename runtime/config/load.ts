@@ -117,7 +117,14 @@ function finalize(c: RawConfig, baseFor: (key: string) => string): Config {
   const keyFile = c.secrets.keyFile
   return {
     ...c,
-    storage: { ...c.storage, path: storagePath },
+    storage: {
+      ...c.storage, path: storagePath,
+      files: {
+        ...c.storage.files,
+        dir: c.storage.files.dir !== undefined ? resolvePath(baseFor('storage.files.dir'), c.storage.files.dir)
+          : join(storagePath === ':memory:' ? baseFor('storage.path') : dirname(storagePath), 'files'),
+      },
+    },
     plugins: { paths: c.plugins.paths.map((p) => resolvePath(baseFor('plugins.paths'), p)) },
     secrets: {
       keyFile: keyFile !== undefined ? resolvePath(baseFor('secrets.keyFile'), keyFile)
