@@ -60,8 +60,8 @@ describe('task files through the CLI and the API', () => {
     const human = await run('execution', 'files', id)
     expect(human.stdout).toContain('rows.csv')
     expect(human.stdout).toContain('1.0 MiB')
-    const detail = await fetch(`${url}/api/v1/executions/${id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((x) => x.json())
-    expect(detail.tasks.find((t: { taskId: string }) => t.taskId === 'count').output.lines).toEqual({ 'rows.csv': LINES })
+    const detail = await fetch(`${url}/api/v1/executions/${id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((x) => x.json() as Promise<{ tasks: { taskId: string; output: { lines: unknown } }[] }>)
+    expect(detail.tasks.find((t) => t.taskId === 'count')!.output.lines).toEqual({ 'rows.csv': LINES })
   })
 
   it('execution download writes the file, whole and checked; --stdout writes it to stdout', async () => {
@@ -89,9 +89,9 @@ describe('task files through the CLI and the API', () => {
     expect((await fetch(`${url}/api/v1/executions/${id}/download?${q}`)).status).toBe(401)
     const nope = await fetch(`${url}/api/v1/executions/${id}/download?task=extract&name=other`, { headers: { authorization: `Bearer ${KEY}` } })
     expect(nope.status).toBe(404)
-    expect((await nope.json()).error.code).toBe('FILE_NOT_FOUND')
+    expect(((await nope.json()) as { error: { code: string } }).error.code).toBe('FILE_NOT_FOUND')
     const gone = await fetch(`${url}/api/v1/executions/ex_nope/files`, { headers: { authorization: `Bearer ${KEY}` } })
-    expect([gone.status, (await gone.json()).error.code]).toEqual([404, 'NOT_FOUND'])
+    expect([gone.status, ((await gone.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NOT_FOUND'])
   })
 
   it('execution purge --before takes old executions with their files and the blobs no file names', async () => {
