@@ -12,15 +12,18 @@ import { join, resolve } from 'node:path'
 import { workflow } from './helpers/engine.ts'
 import { engineScope } from './helpers/engine-scope.ts'
 import type { TestEngine } from './helpers/engine.ts'
+import { pollUntil } from './helpers/child-engine.ts'
+import { collectGarbage } from '../runtime/retention/gc.ts'
+import { createLocalBlobStore } from '../runtime/files/local.ts'
 
 const FILES_PLUGINS = resolve(import.meta.dir, 'fixtures/plugins/files')
 const scope = engineScope()
 afterEach(() => scope.cleanup())
 const manual = { type: 'manual' } as const
 
-const start = (files: Record<string, number> = {}) => scope.engine({
+const start = (files: Record<string, number> = {}, env: Record<string, string> = {}) => scope.engine({
   plugins: [FILES_PLUGINS],
-  env: Object.keys(files).length ? { WORKFLOW_STORAGE_FILES: JSON.stringify(files) } : {},
+  env: { ...(Object.keys(files).length ? { WORKFLOW_STORAGE_FILES: JSON.stringify(files) } : {}), ...env },
 })
 
 async function run(t: TestEngine, yaml: string) {
@@ -215,6 +218,63 @@ tasks:
     outputFiles: ["*.csv"]
 `)
       expect(r.runs.a!.error).toMatchObject({ code: 'FILE_LIMIT_EXCEEDED', details: { limit: 'files', max: 2 } })
+    })
+  })
+
+  describe('deletion', () => {
+    it('a failed attempt\'s stored blobs (no row names them) are collected once past the grace; named blobs stay', async () => {
+      const t = await start({ maxFileBytes: 2000 })
+      const kept = await run(t, `
+id: keep
+tasks:
+  - id: a
+    type: test/files.write
+    inputs: { name: small.csv, lines: 2 }
+    outputFiles: [small.csv]
+`)
+      // a.csv (1 line, stored first) then big.csv refused: a.csv's blob is stored, named by no row.
+      const failed = await run(t, `
+id: half
+tasks:
+  - id: a
+    type: test/files.write
+    inputs: { name: big.csv, lines: 100, also: [a.csv] }
+    outputFiles: ["*.csv"]
+`)
+      expect(failed.runs.a!.error).toMatchObject({ code: 'FILE_LIMIT_EXCEEDED' })
+      expect(await t.engine.store.files.list(failed.id)).toEqual([])
+      const orphan = createHash('sha256').update('a.csv').digest('hex')
+      expect(blobs(t)).toContain(orphan)
+      const store = createLocalBlobStore(t.config.storage.files.dir)
+      // Within the grace: kept (an attempt may be about to record it).
+      expect(await collectGarbage(t.engine.store, store, Date.now() - 3_600_000)).toBe(0)
+      expect(await collectGarbage(t.engine.store, store, Date.now() + 1000)).toBe(1)
+      const named = (await t.engine.store.files.list(kept.id))[0]!.sha256
+      expect(blobs(t)).toEqual([named])
+    })
+
+    it('execution.retention: the engine purges ended executions with their files and blobs, leaves a running one', async () => {
+      const t = await start({}, { WORKFLOW_EXECUTION_RETENTION: '1ms', WORKFLOW_EXECUTION_RETENTION_CHECK_SECONDS: '1' })
+      const { id } = await t.engine.start({ workflow: workflow(`
+id: old
+tasks:
+  - id: a
+    type: test/files.write
+    inputs: { name: rows.csv, lines: 10 }
+    outputFiles: [rows.csv]
+`), trigger: manual })
+      await t.engine.waitFor(id)
+      const gate = await t.engine.start({ workflow: workflow(`
+id: waiting
+tasks:
+  - id: gate
+    approval: { message: go? }
+`), trigger: manual })
+      await pollUntil(async () => ((await t.engine.store.executions.get(id)) === undefined ? true : undefined), 20_000, 'the ended execution to be purged')
+      expect(await t.engine.store.files.list(id)).toEqual([])
+      await pollUntil(() => (blobs(t).length === 0 ? true : undefined), 20_000, 'its blob to go')
+      expect((await t.engine.store.executions.get(gate.id))?.state).toBe('WAITING')
+      expect((await t.engine.store.audit.list({ type: 'EXECUTIONS_PURGED' })).length).toBeGreaterThan(0)
     })
   })
 })

@@ -88,6 +88,13 @@ export const ConfigSchema = Type.Object({
     maxConcurrentTasks: Int(1, { default: 50 }),
     defaultTimeoutSeconds: Int(1, { default: 300 }),
     workers: Int(1, { default: 1 }),
+    /**
+     * Terminal executions that ended longer ago than this (`30d`, `12h`; at most 365d) are deleted with their logs,
+     * audit events and files, in bounded batches (docs/files.md#retention). Absent: kept until purged by hand.
+     */
+    retention: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$' })),
+    /** How often the engine looks for executions past `retention` (and for file blobs nothing names). */
+    retentionCheckSeconds: Int(1, { maximum: 86_400, default: 3600 }),
   }),
   plugins: section({ paths: Strings(NonEmpty(), ['./plugins']) }),
   sandbox: section({

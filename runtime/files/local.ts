@@ -7,7 +7,7 @@
 
 import { createHash, randomBytes } from 'node:crypto'
 import { constants, createReadStream, mkdirSync } from 'node:fs'
-import { chmod, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
+import { chmod, lstat, mkdir, open, readdir, rename, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { AppError, ErrorCode } from '../errors.ts'
@@ -46,6 +46,9 @@ export function createLocalBlobStore(dir: string): BlobStore {
         const target = pathOf(sha256)
         await mkdir(join(blobs, sha256.slice(0, 2)), { recursive: true, mode: DIR_MODE })
         const there = await lstat(target).then((st) => st.isFile(), () => false)
+        // A blob found there is touched: a garbage collection spares what was stored (or found) recently, so a file
+        // whose row is about to be committed keeps its content.
+        if (there) await utimes(target, new Date(), new Date()).catch(() => undefined)
         if (!there) {
           await rename(tmp, target)
           kept = true
