@@ -70,6 +70,18 @@ export function describeFilesContract(ctx: FlowContractContext): void {
     })
   })
 
+  describe('replay', () => {
+    it('a replay\'s reused runs keep their files (rows of its own, surviving the original\'s purge)', async () => {
+      const s = ctx.store()
+      await ran('o1', [f('rows.csv', 'a')], 5)
+      await ctx.commit(s, [one([{ kind: 'create', executionId: 'o2', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' }, replay: { of: 'o1', from: 'b', reused: { a: 1 } } }])], { at: 8 })
+      expect((await s.files.list('o2')).map((r) => [r.taskId, r.name, r.sha256, r.createdAt])).toEqual([['a', 'rows.csv', sha('a'), 8]])
+      expect((await s.executions.taskRuns('o2')).find((r) => r.taskId === 'a')!.files).toEqual([f('rows.csv', 'a')])
+      expect(await s.executions.purge(6, 10)).toEqual({ executions: ['o1'], unreferenced: [] })
+      expect((await s.files.list('o2')).length).toBe(1)
+    })
+  })
+
   describe('purge', () => {
     it('deletes terminal executions ended before the cutoff, oldest first, in batches, with runs, logs, audit and files; says which blobs no row names', async () => {
       const s = ctx.store()

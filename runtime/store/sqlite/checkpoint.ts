@@ -102,6 +102,8 @@ export class CheckpointWriter {
       ...(t.replay ? { replayOf: t.replay.of, from: t.replay.from, reused: Object.keys(t.replay.reused) } : {}),
       ...(t.parent ? { parent: t.parent } : {}),
     })
+    // A replay's reused runs keep the files they stored (rows of its own: the blobs stay named if the original goes).
+    if (t.replay) this.files.copyRuns(t.replay.of, t.executionId, Object.keys(t.replay.reused), now)
     const policy = t.workflow.concurrency
     if (policy) this.admitNew(t.executionId, t.workflow.id, policy, now)
     return { ok: true, changed: true }

@@ -48,6 +48,13 @@ export class FileRepo {
     for (const f of files) insert.run(executionId, taskId, f.name, attempt, f.sha256, f.size, now)
   }
 
+  /** A replay: the files of runs `taskIds` of execution `from`, recorded again for execution `to`. */
+  copyRuns(from: string, to: string, taskIds: readonly string[], now: number): void {
+    const copy = this.db.query(`INSERT OR IGNORE INTO task_files (execution_id, task_id, name, attempt, sha256, size, created_at)
+        SELECT ?, task_id, name, attempt, sha256, size, ? FROM task_files WHERE execution_id = ? AND task_id = ?`)
+    for (const id of taskIds) copy.run(to, now, from, id)
+  }
+
   referenced(sha256s: readonly string[]): Set<string> {
     const out = new Set<string>()
     const q = this.db.query<{ sha256: string }, [string]>('SELECT sha256 FROM task_files WHERE sha256 = ? LIMIT 1')
