@@ -1,8 +1,11 @@
 /** Builds the engine: the store, the supervisor, its worker pool; resumes unfinished executions. */
 
 import { existsSync } from 'node:fs'
-import { systemClock } from '../runtime/clock.ts'
+import { parseDuration, systemClock } from '../runtime/clock.ts'
+import type { BlobStore } from '../runtime/files/blob-store.ts'
+import { createLocalBlobStore } from '../runtime/files/local.ts'
 import { STAGE_ROOT } from '../sandbox/docker/stage-root.ts'
+import { startRetention } from './retention.ts'
 import { RESERVED_ENV } from '../runtime/config/schema.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
@@ -73,6 +76,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     defaultTimeoutMs: config.execution.defaultTimeoutSeconds * 1000,
     passEnv,
     maxForEachItems: config.limits.maxForEachItems,
+    files: config.storage.files,
     ...(opts.taskKinds?.length ? { taskKindModules: opts.taskKinds } : {}),
   }
   const supervisor = new Supervisor({
@@ -84,6 +88,13 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   })
   await supervisor.begin()
   if (opts.recover !== false) await supervisor.recover()
+  // Old executions go (execution.retention) and blobs nothing names are collected, every retentionCheckSeconds.
+  let blobs: BlobStore | undefined
+  const retention = startRetention({
+    store, clock, blobs: () => (blobs ??= createLocalBlobStore(config.storage.files.dir)), everyMs: config.execution.retentionCheckSeconds * 1000,
+    retentionMs: config.execution.retention === undefined ? undefined : parseDuration(config.execution.retention),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  })
   let closed = false
   return {
     store,
@@ -100,6 +111,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     async shutdown(o = {}) {
       if (closed) return
       closed = true
+      await retention.stop()
       await supervisor.shutdown(o.graceMs ?? config.server.shutdownGraceSeconds * 1000)
       if (!opts.store) await store.close()
     },

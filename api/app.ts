@@ -15,6 +15,10 @@ import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './er
 import { checkRequestTarget } from './request-guard.ts'
 import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
+import { fileRoutes } from './routes/files.ts'
+import { FileService } from './services/files.ts'
+import { createLocalBlobStore } from '../runtime/files/local.ts'
+import type { BlobStore } from '../runtime/files/blob-store.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { openapiRoutes } from './routes/openapi.ts'
@@ -53,6 +57,12 @@ function pluginsOf(deps: AppDeps): () => EnginePlugins {
   return () => deps.engine?.plugins ?? (own ??= enginePlugins(deps.config))
 }
 
+/** The task files' blob store (config `storage.files.dir`), opened on first use: a server that never serves a file creates no directory. */
+function blobsOf(config: Config): () => BlobStore {
+  let store: BlobStore | undefined
+  return () => (store ??= createLocalBlobStore(config.storage.files.dir))
+}
+
 /** Builds the Elysia app (not listening). `app.handle(request)` serves in-process. */
 export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
@@ -64,6 +74,7 @@ export function createApp(deps: AppDeps) {
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps)), { maxWaitMs: server.maxWaitSeconds * 1000 }))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
+    .use(fileRoutes(new FileService(ctx, blobsOf(deps.config))))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
     .use(webhookRoutes(new WebhookService(ctx), {

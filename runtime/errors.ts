@@ -74,6 +74,12 @@ export const ErrorCode = {
    * the listing, the launch is refused. Not retried.
    */
   UnsafeExecutable: 'UNSAFE_EXECUTABLE',
+  /** A task's output files passed `storage.files.maxFileBytes`, `maxFilesPerTask` or the execution's `maxExecutionBytes` (nothing of the attempt is kept). */
+  FileLimitExceeded: 'FILE_LIMIT_EXCEEDED',
+  /** An output file the engine will not take: a symbolic link, a FIFO, a device, a socket, a file with other hard links, a path swapped while read. */
+  FileRefused: 'FILE_REFUSED',
+  /** No such stored file of the execution (download), or an `inputFiles` reference that names none of its files. */
+  FileNotFound: 'FILE_NOT_FOUND',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -193,6 +199,9 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   PATH_CHANGED: row(409, 1, false),
   MOUNT_UNVERIFIED: row(409, 1, false),
   UNSAFE_EXECUTABLE: row(400, 2, false),
+  FILE_LIMIT_EXCEEDED: row(413, 1, false),
+  FILE_REFUSED: row(409, 1, false),
+  FILE_NOT_FOUND: row(404, 4, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

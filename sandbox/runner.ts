@@ -7,6 +7,10 @@ import type { JsonBounds } from './outcome/json-bounds.ts'
 import type { PermissionDenial } from './sdk/kinds.ts'
 import type { InvocationContext, LogLevel } from './sdk/protocol.ts'
 import type { IsolationLevel } from '../runtime/workflow/sandbox-fields.ts'
+import type { BlobStore } from '../runtime/files/blob-store.ts'
+import type { StoredFile } from '../runtime/store/types.ts'
+import type { CollectLimits } from './files/collect.ts'
+import type { PlacedFile } from './files/place.ts'
 
 export type { PermissionDenial }
 
@@ -39,12 +43,27 @@ export interface RunRequest {
    * A runner that keeps no warm processes ignores it (each attempt is fresh, which every level allows).
    */
   isolation?: { level: IsolationLevel; scope: string }
+  /**
+   * The task's files (docs/files.md): placed read-only in the working dir before the plugin gets its invocation, and
+   * taken from it after a successful attempt. A request with files is never served by a warm process. A runner that
+   * cannot place or take files fails such a request SANDBOX_UNAVAILABLE rather than run it without them.
+   */
+  files?: AttemptFiles
+}
+
+/** What a runner does with an attempt's files (sandbox/files/: the one placing and the one collecting code). */
+export interface AttemptFiles {
+  inputs: readonly PlacedFile[]
+  /** `outputFiles:` globs; empty: nothing is taken. */
+  outputs: readonly string[]
+  store: BlobStore
+  limits: CollectLimits
 }
 
 export type { IsolationLevel }
 
 export type RunOutcome =
-  | { ok: true; output: unknown; durationMs: number }
+  | { ok: true; output: unknown; durationMs: number; files?: StoredFile[] }
   | { ok: false; error: ErrorInfo; durationMs: number; denial?: PermissionDenial }
 
 /** One sandbox backend. `run` never throws: every failure is a RunOutcome. */

@@ -6,6 +6,7 @@ import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import { fileTemplates, type TaskFiles } from '../../runtime/workflow/tasks/files.ts'
 import { spawnActor, type ActorRef } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { executionError } from './failure.ts'
@@ -27,6 +28,15 @@ export interface TaskRun {
   executionError?: ErrorInfo
   /** A forEach iteration's `item` and `index`, for its templates. */
   iteration?: Iteration
+  /** The task's `outputFiles:` / `inputFiles:`, and what the execution had stored when the attempt started. */
+  files?: TaskFiles & { executionBytes: number }
+}
+
+/** What the execution's runs have stored so far (`storage.files.maxExecutionBytes` counts against it). */
+function storedBytes(view: ExecutionView): number {
+  let n = 0
+  for (const t of Object.values(view.tasks)) for (const f of t.files ?? []) n += f.size
+  return n
 }
 
 /** What a message to the actor answers. */
@@ -61,6 +71,7 @@ export function viewOf(snapshot: ExecutionSnapshot, opts: { maxForEachItems?: nu
       ...(t.nextAttemptAt !== undefined ? { nextAttemptAt: t.nextAttemptAt } : {}),
       ...(t.attemptBase ? { attemptBase: t.attemptBase } : {}),
       ...(t.childExecutionId !== undefined ? { child: t.childExecutionId } : {}),
+      ...(t.files?.length ? { files: t.files } : {}),
       ...(snapshot.childEnds?.[t.taskId] ? { childEnd: snapshot.childEnds[t.taskId] } : {}),
     }
   }
@@ -137,7 +148,7 @@ export class ExecutionActor {
 
   private perform(e: Effect): void {
     switch (e.type) {
-      case 'runPlugin': return this.runPlugin(e.path, e.attempt, e.call, e.iteration)
+      case 'runPlugin': return this.runPlugin(e.path, e.attempt, e.call, e.iteration, e.files)
       case 'scheduleRetry':
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
           () => this.ref.tell({ type: 'task.retryDue', path: e.path }),
@@ -167,13 +178,16 @@ export class ExecutionActor {
     }
   }
 
-  private runPlugin(path: RunPath, attempt: number, call: PluginCall, iteration: Iteration | undefined): void {
+  private runPlugin(path: RunPath, attempt: number, call: PluginCall, iteration: Iteration | undefined, files: TaskFiles | undefined): void {
     const abort = new AbortController()
     this.aborts.set(path, abort)
     // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
-    const tasks = tasksFor(this.view, [call.inputs, call.env ?? {}], iteration ? EACH_TEMPLATE_SCOPE : TEMPLATE_SCOPE)
+    const tasks = tasksFor(this.view, [call.inputs, call.env ?? {}, fileTemplates(files)], iteration ? EACH_TEMPLATE_SCOPE : TEMPLATE_SCOPE)
     const { error } = executionError(this.view)
-    const run = { path, attempt, call, signal: abort.signal, tasks, ...(error ? { executionError: error } : {}), ...(iteration ? { iteration } : {}) }
+    const run = {
+      path, attempt, call, signal: abort.signal, tasks, ...(error ? { executionError: error } : {}), ...(iteration ? { iteration } : {}),
+      ...(files ? { files: { ...files, executionBytes: storedBytes(this.view) } } : {}),
+    }
     this.deps.runTask(this.snapshot, run).then(
       (outcome) => {
         this.aborts.delete(path)

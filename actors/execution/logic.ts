@@ -172,8 +172,9 @@ class Planner implements AwaitHost, ForEachHost {
   conclude(path: RunPath, attempt: number, outcome: TaskOutcome, audit?: AttemptAudit): this {
     const recorded = audit ? { auditType: audit.type, auditData: audit.data } : {}
     if (outcome.ok) {
-      this.set(path, { state: 'SUCCESS', output: outcome.output })
-      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output, ...recorded })
+      const files = outcome.files?.length ? { files: outcome.files } : {}
+      this.set(path, { state: 'SUCCESS', output: outcome.output, ...files })
+      this.transitions.push({ kind: 'task', executionId: this.id, taskId: path, to: 'SUCCESS', output: outcome.output, ...files, ...recorded })
       this.settle(path, 'SUCCESS')
       return this
     }
@@ -380,7 +381,7 @@ class Planner implements AwaitHost, ForEachHost {
     switch (d.type) {
       case 'runPlugin':
         this.view.inFlight.add(path)
-        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call, ...(iteration ? { iteration } : {}) })
+        this.effects.push({ type: 'runPlugin', path, attempt, call: d.call, ...(iteration ? { iteration } : {}), ...(task.files ? { files: task.files } : {}) })
         return
       case 'finish':
         // No process and no slot: RUNNING is this step's to commit, in the same batch as the outcome.

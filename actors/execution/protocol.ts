@@ -3,13 +3,15 @@
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
 import type { TaskTransition, Transition } from '../../runtime/store/checkpoint.ts'
-import type { ChildEnd } from '../../runtime/store/types.ts'
+import type { ChildEnd, StoredFile } from '../../runtime/store/types.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import type { TaskFiles } from '../../runtime/workflow/tasks/files.ts'
 import type { Plan } from './view.ts'
 
-export type TaskOutcome = { ok: true; output: unknown } | { ok: false; error: ErrorInfo }
+/** An attempt's end; a success may bring the files it stored (`outputFiles:`), recorded with its SUCCESS. */
+export type TaskOutcome = { ok: true; output: unknown; files?: StoredFile[] } | { ok: false; error: ErrorInfo }
 
 export interface StartExecution { type: 'execution.start' }
 export interface CancelExecution { type: 'execution.cancel'; reason: string }
@@ -59,7 +61,7 @@ export type Effect =
    * Run one plugin call out of process (a task actor), as attempt `attempt` of the run at `path`; a forEach
    * iteration's call renders its templates with its `item` and `index`.
    */
-  | { type: 'runPlugin'; path: RunPath; attempt: number; call: PluginCall; iteration?: Iteration }
+  | { type: 'runPlugin'; path: RunPath; attempt: number; call: PluginCall; iteration?: Iteration; files?: TaskFiles }
   | { type: 'scheduleRetry'; path: RunPath; at: number }
   /** Tell `task.wake` at `at` (an awaiting run's wake-up time). */
   | { type: 'scheduleWake'; path: RunPath; at: number }
@@ -87,6 +89,8 @@ export interface TaskView {
   attemptBase?: number
   /** A subflow run's child execution. */
   child?: string
+  /** The files its success stored (`outputFiles:`). */
+  files?: StoredFile[]
   /** How that child ended, when the engine knew it as it handed the execution over (a resumed parent). */
   childEnd?: ChildEnd
 }

@@ -11,6 +11,8 @@ import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 import { MinHeap } from '../../runtime/workflow/min-heap.ts'
 import type { AnyTaskDef, Workflow } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
+import type { FileRef } from '../../runtime/workflow/tasks/files.ts'
+import type { StoredFile } from '../../runtime/store/types.ts'
 import type { ExecutionView, TaskView } from './protocol.ts'
 import { buildGroup, DEFAULT_MAX_FOR_EACH_ITEMS, iterationPath, storedCount, type Group } from './foreach.ts'
 
@@ -191,8 +193,15 @@ export function taskFactsFor(view: ExecutionView, refs: readonly ExprRef[]): Rec
       out[id] = Array.isArray(run.output) && isTerminalTask(run.state) ? { state: run.state, outputs: run.output } : { state: run.state }
       continue
     }
-    out[id] = run.state === 'SUCCESS' ? { state: run.state, output: run.output } : { state: run.state }
+    out[id] = run.state === 'SUCCESS' ? { state: run.state, output: run.output, files: fileRefs(path, run.files) } : { state: run.state }
   }
+  return out
+}
+
+/** `tasks.<id>.files`: each stored file by name, as the reference `inputFiles:` entries render to (tasks/files.ts). */
+function fileRefs(path: RunPath, files: readonly StoredFile[] | undefined): Record<string, FileRef> {
+  const out: Record<string, FileRef> = {}
+  for (const f of files ?? []) out[f.name] = { name: f.name, sha256: f.sha256, size: f.size, task: path }
   return out
 }
 

@@ -45,6 +45,9 @@ export interface SupervisorPort {
   startChild(request: ChildRequest): Promise<Result<void>>
 }
 
+/** Config `storage.files`, as a worker needs it. */
+export interface FileSettings { dir: string; maxFileBytes: number; maxExecutionBytes: number; maxFilesPerTask: number }
+
 /** Settings a worker needs; derived from the engine config. */
 export interface WorkerSettings {
   /** The plugins the engine loaded (and recorded): workers never read manifests themselves. */
@@ -65,6 +68,8 @@ export interface WorkerSettings {
   passEnv: Record<string, string>
   /** Items a forEach list may hold (config `limits.maxForEachItems`; default DEFAULT_MAX_FOR_EACH_ITEMS). */
   maxForEachItems?: number
+  /** Task files (config `storage.files`): where the local blob store is, and its bounds. Absent: tasks with files fail. */
+  files?: FileSettings
   /** Modules of task kinds beyond the built-ins (EngineOptions.taskKinds), imported by each worker at init. */
   taskKindModules?: string[]
 }

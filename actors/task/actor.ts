@@ -23,6 +23,7 @@ import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { checkValueBounds, type JsonBounds } from '../../sandbox/outcome/json-bounds.ts'
 import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits } from './log-limit.ts'
 import { launchGrant } from './permissions.ts'
+import { attemptFiles, type FileDeps } from './files.ts'
 import type { RunAttempt } from './protocol.ts'
 
 export interface TaskActorDeps {
@@ -49,6 +50,8 @@ export interface TaskActorDeps {
   logLimits: LogLimits
   /** What the execution has logged so far, shared by its attempts (one per execution, like the masker). */
   logBudget(executionId: string): LogBudget
+  /** Task files (config `storage.files`); absent: a task with `outputFiles:` or `inputFiles:` fails. */
+  files?: FileDeps
 }
 
 /** Spawns a task actor for one attempt and returns its outcome; a crash of the actor is a failed outcome. */
@@ -99,6 +102,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
+    const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
     const permissions = launchGrant(plugin, call, runnerKind(deps.runners, runnerName), deps.grants)
     const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker, set)
     const source = `plugin:${call.type}`
@@ -117,6 +121,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       timeoutMs: call.timeoutMs ?? deps.defaultTimeoutMs,
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
       ...isolationOf(deps, snapshot, call),
+      ...(files ? { files } : {}),
       onLog: logs.onLog,
       // A weaker sandbox is the operator's explicit choice; every attempt run under it says so in the audit trail.
       onLaunch: (mechanisms: string[]) => {
@@ -146,7 +151,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       // Issue paths name the output's keys, and a key may be a secret.
       return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} does not match its schema: ${list}` }))
     }
-    return { ok: true, output: masker.maskDeep(outcome.output) }
+    if (outcome.files?.length) engineLog('INFO', `stored ${outcome.files.length} file(s): ${outcome.files.map((f) => `${f.name} (${f.size} bytes)`).join(', ')}`)
+    return { ok: true, output: masker.maskDeep(outcome.output), ...(outcome.files?.length ? { files: outcome.files } : {}) }
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
   } finally {

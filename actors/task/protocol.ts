@@ -5,6 +5,7 @@ import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { TaskFacts } from '../../runtime/expressions/scope.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
+import type { TaskFiles } from '../../runtime/workflow/tasks/files.ts'
 
 export interface RunAttempt {
   type: 'task.run'
@@ -20,6 +21,8 @@ export interface RunAttempt {
   executionError?: ErrorInfo
   /** A forEach iteration's `item` and `index` (its templates are read with them in scope). */
   iteration?: { index: number; item: unknown }
+  /** The task's `outputFiles:` / `inputFiles:` (templates unresolved), and the bytes its execution had stored when the attempt started. */
+  files?: TaskFiles & { executionBytes: number }
   signal: AbortSignal
 }
 

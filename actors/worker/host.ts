@@ -7,11 +7,19 @@ import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
 import type { Decision } from '../execution/protocol.ts'
-import type { DecideReply, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import type { DecideReply, FileSettings, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import type { BlobStore } from '../../runtime/files/blob-store.ts'
+import { createLocalBlobStore } from '../../runtime/files/local.ts'
 import { executionScope, runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
 import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
 import { rawDefaults } from '../../runtime/config/schema.ts'
+
+/** The worker's blob store, made on first use (its directories are created then), and the bounds of what it takes. */
+function fileDeps(s: FileSettings): NonNullable<TaskActorDeps['files']> {
+  let store: BlobStore | undefined
+  return { store: () => (store ??= createLocalBlobStore(s.dir)), maxFileBytes: s.maxFileBytes, maxExecutionBytes: s.maxExecutionBytes, maxFilesPerTask: s.maxFilesPerTask }
+}
 
 export class ExecutionHost {
   private readonly actors = new Map<string, ExecutionActor>()
@@ -54,6 +62,7 @@ export class ExecutionHost {
       now: () => clock.now(),
       outputBounds: resultBounds,
       logLimits,
+      ...(settings.files ? { files: fileDeps(settings.files) } : {}),
       logBudget: (id) => {
         let b = this.logBudgets.get(id)
         if (!b) this.logBudgets.set(id, (b = { lines: 0, bytes: 0 }))

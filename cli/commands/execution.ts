@@ -1,4 +1,4 @@
-/** `workflow execution list|inspect|logs|cancel|approve|reject|restart|replay`: remote, through the Eden client. */
+/** `workflow execution list|inspect|logs|cancel|approve|reject|restart|replay|files|download|purge`: remote, through the Eden client. */
 import type { CAC } from 'cac'
 import type { LogRecord } from '../../runtime/store/types.ts'
 import { call } from '../../api/client.ts'
@@ -12,7 +12,7 @@ import { paintState } from '../render/format.ts'
 import type { Connection } from '../connection.ts'
 import type { ExecutionSummary } from '../../api/services/execution-dto.ts'
 
-const ACTIONS = ['list', 'inspect', 'logs', 'cancel', 'approve', 'reject', 'restart', 'replay'] as const
+const ACTIONS = ['list', 'inspect', 'logs', 'cancel', 'approve', 'reject', 'restart', 'replay', 'files', 'download', 'purge'] as const
 const str = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v))
 
 /** A non-negative integer flag, or a usage error naming it. */
@@ -26,8 +26,8 @@ function intFlag(name: string, v: unknown): number | undefined {
 /** Registers `execution <action> [id]`. */
 export function register(cli: CAC, _ctx: CliContext): void {
   cli
-    .command('execution <action> [id] [task]',
-      'Executions: list | inspect <id> | logs <id> | cancel <id> | approve <id> <task> | reject <id> <task> | restart <id> | replay <id> --from <task>')
+    .command('execution <action> [id] [task] [name]',
+      'Executions: list | inspect <id> | logs <id> | cancel <id> | approve <id> <task> | reject <id> <task> | restart <id> | replay <id> --from <task> | files <id> | download <id> <task> <name> | purge --before <when>')
     .option('--workflow <id>', 'list: only this workflow')
     .option('--state <states>', 'list: only these states (comma-separated)')
     .option('--label <key=value>', 'list: only executions with this label (repeatable: all must match)')
@@ -44,14 +44,24 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .option('--reason <text>', 'reject: why (required)')
     .option('--from <task>', 'replay: the task to run again from (what it needs is reused)')
     .option('--wait', 'restart/replay: wait for the end; exit 1 unless it succeeds')
+    .option('-o, --output <path>', 'download: where to write the file (default: its name, in the current dir)')
+    .option('--stdout', 'download: write the file to stdout instead')
+    .option('--before <when>', 'purge: delete terminal executions that ended before an ISO date or a duration ago (30d)')
     .example((name) => `  $ ${name} execution logs ex_123 --level WARN,ERROR --since 5m`)
     .example((name) => `  $ ${name} execution approve ex_123 gate --input ticket=OPS-42`)
     .example((name) => `  $ ${name} execution replay ex_123 --from transform --input day=2026-12-01 --wait`)
-    .action(runCommand(async (action: string, id: string | undefined, task: string | undefined, options: Record<string, unknown>) => {
+    .example((name) => `  $ ${name} execution download ex_123 extract rows.csv -o rows.csv`)
+    .action(runCommand(async (action: string, id: string | undefined, task: string | undefined, fileName: string | undefined, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       if (!(ACTIONS as readonly string[]).includes(action)) throw usageError(`unknown execution action "${action}" (expected: ${ACTIONS.join(', ')})`)
-      if (action !== 'list' && id === undefined) throw usageError(`execution ${action} needs an execution id`)
+      if (action !== 'list' && action !== 'purge' && id === undefined) throw usageError(`execution ${action} needs an execution id`)
       const conn = connect(g)
+      if (action === 'files' || action === 'download' || action === 'purge') {
+        const files = await import('./execution-files.ts')
+        if (action === 'files') return files.listFiles(conn, g, id!)
+        if (action === 'download') return files.downloadFile(conn, g, id!, task, fileName, options.stdout === true ? '-' : str(options.output))
+        return files.purge(conn, g, str(options.before))
+      }
       const api = conn.client.api.v1.executions
       const limit = intFlag('limit', options.limit)
       const offset = intFlag('offset', options.offset)

@@ -5,6 +5,7 @@ import { TypeGuard, type TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { LineCounter, parseDocument } from 'yaml'
 import { AppError, ErrorCode } from '../errors.ts'
+import { parseDuration } from '../clock.ts'
 import { describe } from '../workflow/schema-issues.ts'
 import { pointerToSegments } from '../workflow/path.ts'
 import { readEnvOverrides } from './env.ts'
@@ -113,11 +114,20 @@ function check(data: unknown, sourceOf: (key: string) => string): void {
 
 /** Paths made absolute: from the file (and defaults) against its directory, from env against cwd. */
 function finalize(c: RawConfig, baseFor: (key: string) => string): Config {
+  if (c.execution.retention !== undefined && parseDuration(c.execution.retention) === undefined)
+    throw new AppError(ErrorCode.InvalidConfig, `execution.retention: "${c.execution.retention}" is not a duration of at most 365d (e.g. 30d)`, { issues: [{ path: 'execution.retention' }] })
   const storagePath = resolvePath(baseFor('storage.path'), c.storage.path)
   const keyFile = c.secrets.keyFile
   return {
     ...c,
-    storage: { ...c.storage, path: storagePath },
+    storage: {
+      ...c.storage, path: storagePath,
+      files: {
+        ...c.storage.files,
+        dir: c.storage.files.dir !== undefined ? resolvePath(baseFor('storage.files.dir'), c.storage.files.dir)
+          : join(storagePath === ':memory:' ? baseFor('storage.path') : dirname(storagePath), 'files'),
+      },
+    },
     plugins: { paths: c.plugins.paths.map((p) => resolvePath(baseFor('plugins.paths'), p)) },
     secrets: {
       keyFile: keyFile !== undefined ? resolvePath(baseFor('secrets.keyFile'), keyFile)

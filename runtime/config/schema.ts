@@ -69,12 +69,32 @@ export const ConfigSchema = Type.Object({
     /** The longest `?wait=` a start request may hold its answer for the execution's end; a longer one is cut to it. */
     maxWaitSeconds: Int(0, { maximum: 3600, default: 60 }),
   }),
-  storage: section({ type: Type.Literal('sqlite', { default: 'sqlite' }), path: NonEmpty({ default: './data/autokestra.db' }) }),
+  storage: section({
+    type: Type.Literal('sqlite', { default: 'sqlite' }),
+    path: NonEmpty({ default: './data/autokestra.db' }),
+    /** Task files (`outputFiles:`, docs/files.md): blobs in `dir` (default `files/` beside the database), and their bounds. */
+    files: section({
+      dir: Type.Optional(NonEmpty()),
+      /** One stored file at most; past it the task fails FILE_LIMIT_EXCEEDED and nothing of the attempt is kept. */
+      maxFileBytes: Int(1, { default: 268_435_456 }),
+      /** What one execution's runs may store in all. */
+      maxExecutionBytes: Int(1, { default: 1_073_741_824 }),
+      /** Files one attempt may store. */
+      maxFilesPerTask: Int(1, { maximum: 10_000, default: 100 }),
+    }),
+  }),
   execution: section({
     maxConcurrentWorkflows: Int(1, { default: 10 }),
     maxConcurrentTasks: Int(1, { default: 50 }),
     defaultTimeoutSeconds: Int(1, { default: 300 }),
     workers: Int(1, { default: 1 }),
+    /**
+     * Terminal executions that ended longer ago than this (`30d`, `12h`; at most 365d) are deleted with their logs,
+     * audit events and files, in bounded batches (docs/files.md#retention). Absent: kept until purged by hand.
+     */
+    retention: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$' })),
+    /** How often the engine looks for executions past `retention` (and for file blobs nothing names). */
+    retentionCheckSeconds: Int(1, { maximum: 86_400, default: 3600 }),
   }),
   plugins: section({ paths: Strings(NonEmpty(), ['./plugins']) }),
   sandbox: section({
@@ -149,7 +169,8 @@ export const ConfigSchema = Type.Object({
 export type RawConfig = Static<typeof ConfigSchema>
 
 /** The effective configuration; every path in it is absolute (except `:memory:` storage). */
-export type Config = Omit<RawConfig, 'secrets'> & {
+export type Config = Omit<RawConfig, 'secrets' | 'storage'> & {
+  storage: Omit<RawConfig['storage'], 'files'> & { files: Omit<RawConfig['storage']['files'], 'dir'> & { dir: string } }
   /** The config file it was loaded from (absolute), when there was one: no grant may reach it. */
   file?: string
   secrets: { keyFile: string }

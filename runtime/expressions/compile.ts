@@ -98,7 +98,7 @@ function compilePath(source: string, root: string, path: string[], set: RootSet)
   // `item` and `index` are values; the other roots are maps a path names something in (as in v0.1).
   if (path.length === 0 && r !== 'item' && r !== 'index') return { ok: false, message: `needs a name after "${r}"` }
   if (r === 'secrets' && path.length > 1) return { ok: false, message: `secrets.${path[0]} is a string; it has no fields` }
-  if (r === 'tasks' && !['output', 'state', 'outputs'].includes(path[1] ?? '')) return { ok: false, message: `expected tasks.${path[0]}.output|state|outputs` }
+  if (r === 'tasks' && !['output', 'state', 'outputs', 'files'].includes(path[1] ?? '')) return { ok: false, message: `expected tasks.${path[0]}.output|state|outputs|files` }
   return { ok: true, expr: { kind: 'path', source, refs: [{ root: r, path }] } }
 }
 

@@ -8,7 +8,7 @@ export const ROOTS = ['inputs', 'tasks', 'secrets', 'execution', 'item', 'index'
 export type Root = (typeof ROOTS)[number]
 
 /** The fields of `tasks.<id>`: its output, its state, and (for a forEach task) the list of its iterations' outputs. */
-export const TASK_FIELDS = ['output', 'state', 'outputs'] as const
+export const TASK_FIELDS = ['output', 'state', 'outputs', 'files'] as const
 
 /** The roots offered in one place, and why the others are not (for the message naming a root used where it is absent). */
 export interface RootSet {
@@ -49,6 +49,8 @@ export interface TaskFacts {
   output?: unknown
   /** A forEach task's iteration outputs, in order (issue 13, forEach). */
   outputs?: unknown[]
+  /** The files the run stored (`outputFiles:`), by name, once it succeeded (docs/files.md). */
+  files?: Readonly<Record<string, unknown>>
 }
 
 /** The values behind the roots, for one evaluation. Absent roots are simply not there. */

@@ -89,6 +89,8 @@ export const AuditType = {
   /** A newer execution asked this one to stop (its workflow's `concurrency: { behavior: cancel-oldest }`). */
   CancelRequested: 'CANCEL_REQUESTED',
   Restarted: 'RESTARTED', Approved: 'APPROVED', Rejected: 'REJECTED',
+  /** Old executions deleted (`workflow execution purge`, `execution.retention`): the cutoff and how many went. */
+  ExecutionsPurged: 'EXECUTIONS_PURGED',
 } as const
 export type AuditType = (typeof AuditType)[keyof typeof AuditType]
 

@@ -6,7 +6,7 @@
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState, WaitReason } from '../state/states.ts'
 import type { Workflow } from '../workflow/model.ts'
-import type { LogRecord, NewLogLine, ParentLink, TriggerInfo } from './types.ts'
+import type { LogRecord, NewLogLine, ParentLink, StoredFile, TriggerInfo } from './types.ts'
 
 /** Entering WAITING names why (the state machine refuses a WAITING without a known reason); other states may say why too. */
 export type StateReason<S extends string> =
@@ -41,6 +41,11 @@ interface TaskTransitionFields {
   runner?: string
   /** The child execution a subflow run starts waiting for (with WAITING, SUBFLOW): recorded on the run. */
   child?: string
+  /**
+   * With SUCCESS: the files the attempt stored (their blobs are in the blob store already). Recorded in this
+   * transition's commit, replacing any the run had (a restarted run's earlier success), or not at all.
+   */
+  files?: readonly StoredFile[]
   auditType?: AuditType
   auditData?: Record<string, unknown>
 }

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'bun:test'
 import type { ErrorInfo } from '../errors.ts'
 import type { Workflow } from '../workflow/model.ts'
 import { isDuplicateFire, type CommitBatch, type CommitRequest, type Transition } from './checkpoint.ts'
+import { describeFilesContract } from './contract-files.ts'
 import { describeFlowContract } from './contract-flow.ts'
 import type { Store } from './store.ts'
 
@@ -370,6 +371,7 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
     })
 
     describeFlowContract({ store: () => store, open, commit })
+    describeFilesContract({ store: () => store, open, commit })
 
     describe('storage faults', () => {
       it('a write the store refuses rejects with STORAGE_UNAVAILABLE, changes nothing, and health says so until a write succeeds', async () => {

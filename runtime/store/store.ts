@@ -12,8 +12,8 @@ import type { Workflow } from '../workflow/model.ts'
 import type { CommitBatch, CommitOutcome } from './checkpoint.ts'
 import type { WriteHealth } from './health.ts'
 import type {
-  ActiveExecution, AuditRecord, CronFire, EngineLiveness, EngineRecord, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery,
-  ListLogsQuery, LogPage, Page, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord,
+  ActiveExecution, AuditRecord, CronFire, EngineLiveness, EngineRecord, ExecutionRecord, ExecutionSnapshot, FileRecord, ListExecutionsQuery,
+  ListLogsQuery, LogPage, Page, PurgeBatch, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord,
 } from './types.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
 
@@ -57,6 +57,22 @@ export interface ExecutionRepository {
    * the engine tells each parent (actors/supervisor/subflows.ts).
    */
   endedChildren(owner: string): Promise<{ executionId: string; taskId: string; childId: string }[]>
+  /**
+   * Deletes up to `limit` terminal executions that ended before `before` (oldest first), each with its task runs,
+   * attempts, labels, logs, audit events and file rows, in one short transaction (a caller purges in batches, so
+   * the engine's commits wait for one batch at most). A subflow child goes with its parent only when it is itself
+   * terminal and old enough. Durable. Returns what went and the blobs no file row names any more.
+   */
+  purge(before: number, limit: number): Promise<PurgeBatch>
+}
+
+/** Metadata of the files task runs stored (`outputFiles:`); the rows are written by a task's SUCCESS transition. */
+export interface FileRepository {
+  /** The execution's files, by task run then name. */
+  list(executionId: string): Promise<FileRecord[]>
+  get(executionId: string, taskId: string, name: string): Promise<FileRecord | undefined>
+  /** Of `sha256s`, those some file row still names (what a blob garbage collection must keep). */
+  referenced(sha256s: readonly string[]): Promise<Set<string>>
 }
 
 export interface LogRepository {
@@ -145,6 +161,7 @@ export interface Store {
   readonly cronFires: CronFireRepository
   readonly pluginGrants: PluginGrantRepository
   readonly engines: EngineRepository
+  readonly files: FileRepository
   /** Whether writes work, as seen by the writes themselves (in memory: no I/O to ask). */
   readonly health: WriteHealth
   /**

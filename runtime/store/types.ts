@@ -103,6 +103,8 @@ export interface TaskRunRecord {
   nextAttemptAt?: number
   /** A subflow run's child execution (its latest attempt's). */
   childExecutionId?: string
+  /** The files its successful attempt stored (`outputFiles:`, docs/files.md), by name; absent when none. */
+  files?: StoredFile[]
   startedAt?: number
   endedAt?: number
   updatedAt: number
@@ -235,3 +237,28 @@ export interface EngineRecord {
  * hold in any pid namespace; `unknown` (no proof either way) counts as alive, and only the lease's expiry ends it.
  */
 export type EngineLiveness = 'alive' | 'gone' | 'unknown'
+
+/** A file a task run stored (`outputFiles:`): the blob (runtime/files/) holds its bytes, this names them. */
+export interface StoredFile {
+  /** Its path relative to the attempt's working dir (`rows.csv`, `out/a.csv`). */
+  name: string
+  sha256: string
+  size: number
+}
+
+/** A stored file with where it came from: what `Store.files` lists and downloads name. */
+export interface FileRecord extends StoredFile {
+  executionId: string
+  /** The run's path. */
+  taskId: string
+  attempt: number
+  createdAt: number
+}
+
+/** What one purge batch removed (ExecutionRepository.purge). */
+export interface PurgeBatch {
+  /** The executions deleted, with their runs, attempts, labels, logs, audit events and file rows. */
+  executions: string[]
+  /** Blobs that no file row names any more: the caller deletes them from the blob store. */
+  unreferenced: string[]
+}

@@ -1,6 +1,7 @@
 /** The normalised workflow model that parsing produces and the engine consumes. Plain data only. */
 
 import type { TaskDef } from './tasks/registry.ts'
+import type { TaskFiles } from './tasks/files.ts'
 
 export type { Issue, IssueCode } from './issues.ts'
 export type { PluginCall, TaskKind } from './tasks/kind.ts'
@@ -67,6 +68,8 @@ export interface TaskCommon {
   forEach?: string
   /** With forEach: how many iterations run at once (default 1). */
   concurrency?: number
+  /** `outputFiles:` and `inputFiles:` (tasks/files.ts, docs/files.md). */
+  files?: TaskFiles
 }
 
 /** What a workflow does when a new execution would run more than `limit` at once (docs/workflows.md#concurrency). */

@@ -8,8 +8,10 @@ import { systemClock } from '../../runtime/clock.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
 import type { LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
+import { collectOutputFiles } from '../files/collect.ts'
+import { placeInputFiles } from '../files/place.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
-import { containerSpec, type DockerLimits } from './container-spec.ts'
+import { ContainerPaths, containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
 import { defaultImageTag, ensureImage } from './image.ts'
 import { engineCanLook, seeContainer, type CanLook, type LookOptions } from './can-look.ts'
@@ -138,6 +140,9 @@ async function runTask(
     await mkdir(outDir)
     // The plugin runs as 65534; only this dir (inside a 0700 parent) is writable for it.
     await chmod(outDir, 0o777)
+    // Task files live in /out (the container's one host-backed writable dir): inputs copied in root-owned 0444 first.
+    const placed = req.files ? await placeInputFiles(outDir, req.files.inputs, req.files.store) : undefined
+    if (placed) return { ok: false, error: placed, durationMs: elapsed() }
     const tool = await deadlineTool()
     const owner = {
       engine: work.engineLabel, deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
@@ -159,6 +164,12 @@ async function runTask(
     }
     container = await docker.createContainer(spec)
     const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
+    if (decided.ok && req.files?.outputs.length) {
+      // The container has exited: nothing in it writes to /out any more.
+      const exclude = new Set([...req.files.inputs.map((f) => f.name), 'result.json'])
+      const taken = await collectOutputFiles(outDir, req.files.outputs, { store: req.files.store, limits: req.files.limits, exclude })
+      return taken.ok ? { ...decided, files: taken.files, durationMs: elapsed() } : { ...taken, durationMs: elapsed() }
+    }
     return { ...decided, durationMs: elapsed() } as RunOutcome
   } catch (e) {
     return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
@@ -232,7 +243,10 @@ async function driveContainer(
       if (verified) {
         for (const line of held.splice(0)) req.onLog(line)
         held = undefined
-        const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
+        const invocation: Invocation = {
+          protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context,
+          ...(req.files ? { filesDir: ContainerPaths.Out, files: Object.fromEntries(req.files.inputs.map((f) => [f.name, `${ContainerPaths.Out}/${f.name}`])) } : {}),
+        }
         stream.end(JSON.stringify(invocation))
       }
     }

@@ -22,7 +22,7 @@ symlinkSync(dataDir, join(granted, 'to-data'))
 const tool = join(granted, 'tool')
 writeFileSync(tool, '#!/bin/sh\n')
 chmodSync(tool, 0o755)
-const config = { ...defaultConfig(root), storage: { type: 'sqlite' as const, path: join(dataDir, 'autokestra.db') },
+const config = { ...defaultConfig(root), storage: { ...defaultConfig(root).storage, type: 'sqlite' as const, path: join(dataDir, 'autokestra.db') },
   secrets: { keyFile: join(root, 'keys', 'secret.key') }, file: join(root, 'etc', 'config.yaml') }
 
 const open: SandboxPolicy = { network: ['*:*'], filesystem: { read: ['/'], write: ['/'] }, run: ['/'], env: ['*'] }

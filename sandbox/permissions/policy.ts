@@ -57,15 +57,17 @@ const IMAGE_PATH = ['/usr/local/bin', '/usr/bin', '/bin']
 /** The bounds for an engine running `config` with these plugin search paths. */
 export function engineBounds(config: Config, pluginPaths: readonly string[]): EngineBounds {
   const dataDir = config.storage.path === ':memory:' ? [] : [{ path: dirname(config.storage.path), what: "the engine's data dir" }]
+  // The task files' blobs: every execution's files, whatever workflow wrote them (docs/files.md). Often inside the data dir.
+  const filesDir = [{ path: config.storage.files.dir, what: "the task files' store" }]
   const plugins = pluginPaths.map((path) => ({ path, what: 'a plugin search path' }))
   const code = { path: ENGINE_DIR, what: "the engine's code" }
   return {
     keep: [
-      ...dataDir, { path: config.secrets.keyFile, what: 'the secret key file' },
+      ...dataDir, ...filesDir, { path: config.secrets.keyFile, what: 'the secret key file' },
       ...(config.file ? [{ path: config.file, what: 'the config file' }] : []),
       code, ...plugins, { path: tmpdir(), what: "the temp dir that holds every task's private dir" },
     ],
-    sealed: [...dataDir, { path: '/proc', what: 'the process table' }, { path: '/sys', what: 'the kernel interface' }],
+    sealed: [...dataDir, ...filesDir, { path: '/proc', what: 'the process table' }, { path: '/sys', what: 'the kernel interface' }],
     readOnly: [code, ...plugins],
   }
 }

@@ -21,6 +21,9 @@ import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 import { grantPaths, pinPaths } from './pins.ts'
 import { createWorkspace, type Workspace } from './workspace.ts'
 import { createWarmPools, type WarmPools } from '../pools/pools.ts'
+import { collectOutputFiles } from '../files/collect.ts'
+import { placeInputFiles } from '../files/place.ts'
+import type { StoredFile } from '../../runtime/store/types.ts'
 
 export interface ProcessRunnerOptions {
   prepareLaunch: PrepareLaunch
@@ -82,7 +85,8 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
     async run(req) {
       const started = performance.now()
       if (req.signal.aborted) return { ok: false, error: { code: ErrorCode.Cancelled, message: 'cancelled before start' }, durationMs: 0 }
-      if (warm.serves(req)) {
+      // A warm process keeps one working dir per invocation, which the files seam does not place into: a fresh one.
+      if (!req.files && warm.serves(req)) {
         const served = await warm.run(req)
         if (served) return served
       }
@@ -106,6 +110,12 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       // The next attempt of the same plugin (same permissions and env) finds its process already started.
       spares.replenish(key)
       req.onLaunch?.(proc.launch.mechanisms)
+      // Before the invocation: no plugin code has run yet (the boot, or the launcher before execve, waits for it).
+      const placed = req.files ? await placeInputFiles(proc.tmpDir, req.files.inputs, req.files.store) : undefined
+      if (placed) {
+        await proc.dispose()
+        return { ok: false, error: placed, durationMs: Math.round(performance.now() - started) }
+      }
       const outcome = await execute(proc, req, opts)
       return { ...outcome, durationMs: Math.round(performance.now() - started) }
     },
@@ -200,7 +210,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
  * Runs one attempt on a started process: invocation in, logs out, exit, result file. The timeout and the
  * cancel signal stay armed until the result has been read (a read the plugin could stall is stopped too).
  */
-async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Decided> {
+async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOptions): Promise<Decided & { files?: StoredFile[] }> {
   const { proc, launch, resultFile } = p
   const timer = new AbortController()
   const reading = new AbortController()
@@ -225,7 +235,10 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     req.signal.addEventListener('abort', onAbort, { once: true })
     if (req.signal.aborted) onAbort()
 
-    const invocation: Invocation = { protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context }
+    const invocation: Invocation = {
+      protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context,
+      ...(req.files?.inputs.length ? { files: Object.fromEntries(req.files.inputs.map((f) => [f.name, join(p.tmpDir, f.name)])) } : {}),
+    }
     try {
       proc.stdin.write(JSON.stringify(invocation))
       await proc.stdin.end()
@@ -242,10 +255,15 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     const result = stopped ? undefined : await readResultFile(resultFile, opts.resultBounds ?? DEFAULT_JSON_BOUNDS, reading.signal)
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)
-    return decideOutcome({
+    const decided = decideOutcome({
       ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}), ...(result ? { result } : {}),
       exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail,
     }, { timeoutMs: req.timeoutMs, maxOutputBytes: opts.limits.maxOutputBytes })
+    // Only a success's files are taken, once every process of the attempt is gone (nothing writes there any more).
+    if (!decided.ok || !req.files?.outputs.length) return decided
+    const exclude = new Set([...req.files.inputs.map((f) => f.name), '.result.json'])
+    const taken = await collectOutputFiles(p.tmpDir, req.files.outputs, { store: req.files.store, limits: req.files.limits, exclude })
+    return taken.ok ? { ...decided, files: taken.files } : taken
   } finally {
     timer.abort()
     req.signal.removeEventListener('abort', onAbort)

@@ -30,7 +30,7 @@ const say = (marker: string, out: (s: string) => void) => (...args: unknown[]) =
 let plugin: PluginDefinition | undefined
 
 /** Runs one action (the module is imported once, at the first invocation); throws what the action throws. */
-export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
+export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
   if (!entry) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } }
   if (!plugin) {
     const mod = (await import(entry)) as { default?: PluginDefinition } & Partial<PluginDefinition>
@@ -41,6 +41,7 @@ export async function runAction(invocation: Pick<Invocation, 'action' | 'input' 
   const c: InvocationContext = invocation.context
   const ctx: ActionContext = {
     executionId: c.executionId, workflowId: c.workflowId, taskId: c.taskId, attempt: c.attempt, tmpDir, signal,
+    files: Object.freeze({ ...(invocation.files ?? {}) }), filesDir: invocation.filesDir ?? tmpDir,
     log: {
       debug: say('::debug::', console.log),
       info: say('', console.log),

@@ -15,8 +15,12 @@ export interface ActionContext {
   workflowId: string
   taskId: string
   attempt: number
-  /** Private writable directory, removed after the task. */
+  /** Private writable directory, removed after the task; the working dir, where `outputFiles:` are taken from. */
   tmpDir: string
+  /** The files passed to the task (`inputFiles:`), read-only: name → absolute path. Empty when none (docs/files.md). */
+  files: Readonly<Record<string, string>>
+  /** Where `outputFiles:` are taken from (and inputs placed): the working dir with the process runner, `/out` with docker. */
+  filesDir: string
   /** Aborted when the engine cancels the task (SIGTERM). */
   signal: AbortSignal
   log: ActionLogger

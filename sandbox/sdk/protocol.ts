@@ -26,6 +26,10 @@ export interface Invocation {
   action: string
   input: unknown
   context: InvocationContext
+  /** The task's input files (`inputFiles:`), placed read-only in the working dir: name → absolute path (`ctx.files`). */
+  files?: Record<string, string>
+  /** Where input files are placed and `outputFiles:` globs are taken from: the working dir (process runner), `/out` (docker). */
+  filesDir?: string
 }
 
 /** Set in a version-2 process's environment: the protocol it is spoken to in. */

@@ -3,6 +3,7 @@
  * state tables. A batch commits in one transaction; each transition gets its own result.
  */
 
+import { FileRepo } from './files.ts'
 import type { Database } from 'bun:sqlite'
 import { ErrorCode, type ErrorInfo } from '../../errors.ts'
 import {
@@ -41,8 +42,10 @@ export class CheckpointWriter {
   private readonly executions: ExecutionRepo
   private readonly fires: CronFireRepo
   private readonly slots: ConcurrencyRepo
+  private readonly files: FileRepo
 
   constructor(private readonly db: Database) {
+    this.files = new FileRepo(db)
     this.executions = new ExecutionRepo(db)
     this.fires = new CronFireRepo(db)
     this.slots = new ConcurrencyRepo(db)
@@ -99,6 +102,8 @@ export class CheckpointWriter {
       ...(t.replay ? { replayOf: t.replay.of, from: t.replay.from, reused: Object.keys(t.replay.reused) } : {}),
       ...(t.parent ? { parent: t.parent } : {}),
     })
+    // A replay's reused runs keep the files they stored (rows of its own: the blobs stay named if the original goes).
+    if (t.replay) this.files.copyRuns(t.replay.of, t.executionId, Object.keys(t.replay.reused), now)
     const policy = t.workflow.concurrency
     if (policy) this.admitNew(t.executionId, t.workflow.id, policy, now)
     return { ok: true, changed: true }
@@ -237,6 +242,7 @@ export class CheckpointWriter {
           WHERE execution_id = ? AND task_id = ? AND attempt = ?`)
         .run(attemptState, toJson(t.error), now, t.executionId, t.taskId, row.attempt)
     }
+    if (t.to === 'SUCCESS' && t.files) this.files.replace(t.executionId, t.taskId, attempt, t.files, now)
     this.audit(now, t.auditType ?? auditTypeForTask(t.to), t.executionId, t.taskId, undefined, {
       from: row.state, to: t.to, attempt, ...(t.reason ? { reason: t.reason } : {}), ...(t.child ? { child: t.child } : {}),
       ...(t.error ? { error: t.error } : {}), ...t.auditData,

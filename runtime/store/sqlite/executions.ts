@@ -6,7 +6,8 @@ import type { ExecutionState, TaskRunState } from '../../state/states.ts'
 import type { Workflow } from '../../workflow/model.ts'
 import { listedTasks } from '../../workflow/task-lists.ts'
 import { compact, fromJson, toJson } from './json.ts'
-import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, ParentLink, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
+import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, ParentLink, StoredFile, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
+import { FileRepo } from './files.ts'
 
 interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
@@ -47,6 +48,8 @@ const toAttempt = (r: AttemptRow): TaskAttemptRecord =>
     attempt: r.attempt, state: r.state, runner: r.runner ?? undefined, error: fromJson<ErrorInfo>(r.error),
     startedAt: r.started_at, endedAt: r.ended_at ?? undefined,
   })
+
+const withFiles = (run: TaskRunRecord, files: StoredFile[] | undefined): TaskRunRecord => (files?.length ? { ...run, files } : run)
 
 const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord =>
   compact({
@@ -107,6 +110,7 @@ export class ExecutionRepo {
   }
 
   taskRuns(executionId: string): TaskRunRecord[] {
+    const files = new FileRepo(this.db).byTask(executionId)
     const attempts = new Map<string, TaskAttemptRecord[]>()
     for (const a of this.db
       .query<AttemptRow, [string]>('SELECT * FROM task_attempts WHERE execution_id = ? ORDER BY task_id, attempt')
@@ -118,7 +122,7 @@ export class ExecutionRepo {
     return this.db
       .query<TaskRunRow, [string]>('SELECT * FROM task_runs WHERE execution_id = ? ORDER BY position, iteration')
       .all(executionId)
-      .map((t) => toTaskRun(t, attempts.get(t.task_id) ?? []))
+      .map((t) => withFiles(toTaskRun(t, attempts.get(t.task_id) ?? []), files.get(t.task_id)))
   }
 
   taskRun(executionId: string, taskId: string): TaskRunRecord | undefined {
@@ -129,7 +133,7 @@ export class ExecutionRepo {
     const attempts = this.db
       .query<AttemptRow, [string, string]>('SELECT * FROM task_attempts WHERE execution_id = ? AND task_id = ? ORDER BY attempt')
       .all(executionId, taskId).map(toAttempt)
-    return toTaskRun(r, attempts)
+    return withFiles(toTaskRun(r, attempts), new FileRepo(this.db).byTask(executionId).get(taskId))
   }
 
   list(q: ListExecutionsQuery = {}): Page<ExecutionRecord> {

@@ -272,6 +272,26 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_runs_awaiting_child ON task_runs (child_execution_id) WHERE state = 'WAITING' AND reason = 'SUBFLOW';
       CREATE INDEX executions_by_parent ON executions (parent_execution_id) WHERE parent_execution_id IS NOT NULL;`,
   },
+  {
+    version: 13,
+    name: 'task files',
+    // The files a run's successful attempt stored (`outputFiles:`, docs/files.md): names and digests here, bytes in
+    // the blob store (runtime/files/). Written by the SUCCESS transition, gone with the execution (cascade). The
+    // digest index answers "does any row still name this blob" for deletion and garbage collection; the ended_at
+    // index finds the oldest terminal executions for a purge. Self-contained: only its own table and index.
+    sql: `CREATE TABLE task_files (
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (execution_id, task_id, name)
+      );
+      CREATE INDEX task_files_by_sha ON task_files (sha256);
+      CREATE INDEX executions_by_end ON executions (ended_at) WHERE ended_at IS NOT NULL;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

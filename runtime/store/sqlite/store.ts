@@ -10,7 +10,7 @@ import { ErrorCode } from '../../errors.ts'
 import type { CommitBatch, CommitOutcome, CommitRequest, TransitionResult } from '../checkpoint.ts'
 import { WriteHealth } from '../health.ts'
 import type {
-  AuditRepository, CronFireRepository, EngineRepository, ExecutionRepository, LogRepository, PluginGrantRepository,
+  AuditRepository, CronFireRepository, EngineRepository, ExecutionRepository, FileRepository, LogRepository, PluginGrantRepository,
   SecretRepository, Store, WorkflowRepository,
 } from '../store.ts'
 import { AuditRepo } from './audit.ts'
@@ -21,6 +21,7 @@ import { EngineLocks } from './engine-locks.ts'
 import { EngineRepo } from './engines.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
 import { ExecutionRepo } from './executions.ts'
+import { FileRepo } from './files.ts'
 import { isSqliteFault, translateSqliteFault } from './faults.ts'
 import { LogRepo } from './logs.ts'
 import { PluginGrantRepo } from './plugin-grants.ts'
@@ -45,6 +46,7 @@ export class SqliteStore implements Store {
   readonly cronFires: CronFireRepository
   readonly pluginGrants: PluginGrantRepository
   readonly engines: EngineRepository
+  readonly files: FileRepository
   readonly health: WriteHealth
   private readonly writer: CheckpointWriter
   private readonly logRepo: LogRepo
@@ -72,6 +74,7 @@ export class SqliteStore implements Store {
     const grants = new PluginGrantRepo(db)
     const engines = new EngineRepo(db)
     const slots = new ConcurrencyRepo(db)
+    const files = new FileRepo(db)
     this.workflows = {
       get: (id) => read(() => wf.get(id)),
       list: (opts) => read(() => wf.list(opts)),
@@ -103,6 +106,12 @@ export class SqliteStore implements Store {
       countByState: () => read(() => ex.countByState()),
       cancelRequests: (owner) => read(() => slots.cancelRequests(owner)),
       endedChildren: (owner) => read(() => ex.endedChildren(owner)),
+      purge: (before, limit) => write(() => files.purge(before, limit), true),
+    }
+    this.files = {
+      list: (id) => read(() => files.list(id)),
+      get: (id, taskId, name) => read(() => files.get(id, taskId, name)),
+      referenced: (shas) => read(() => files.referenced(shas)),
     }
     this.logs = {
       list: (q) => read(() => this.logRepo.list(q)),

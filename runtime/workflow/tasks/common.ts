@@ -10,6 +10,7 @@ import type { RetryPolicy, TaskCommon } from '../model.ts'
 import type { Segment } from '../path.ts'
 import type { RawIssue } from '../schema-issues.ts'
 import { RawRetry } from '../schema.ts'
+import { FILE_FIELDS, normalizeFiles } from './files.ts'
 
 /** Retry backoff when a task gives only `retry.max`. */
 export const DEFAULT_BACKOFF_DELAY = '1s'
@@ -30,6 +31,8 @@ export const COMMON_FIELDS = {
   forEach: Type.Optional(Str),
   /** How many iterations of a forEach run at once (default 1). */
   concurrency: Type.Optional(Type.Integer()),
+  /** Files kept after a successful attempt, and files of upstream tasks placed before it starts (tasks/files.ts). */
+  ...FILE_FIELDS,
 } satisfies TProperties
 
 /** Bounds of a forEach task's `concurrency`. */
@@ -79,6 +82,8 @@ export function normalizeCommon(item: Readonly<Record<string, unknown>>, at: Seg
       issues.push({ at: [...at, 'concurrency'], code: IssueCode.InvalidValue, message: `concurrency must be between ${min} and ${max}, not ${item.concurrency}` })
     } else common.concurrency = item.concurrency
   }
+  const files = normalizeFiles(item, at, issues)
+  if (files) common.files = files
   return { common, needsAt }
 }
 

@@ -7,6 +7,7 @@ import { Type, type TObject } from '@sinclair/typebox'
 import type { TaskCommon } from '../model.ts'
 import { COMMON_FIELDS } from './common.ts'
 import type { PluginCall, TaskKind } from './kind.ts'
+import { fileTemplates } from './files.ts'
 import { approval } from './approval.ts'
 import { plugin } from './plugin.ts'
 import { subflow } from './subflow.ts'
@@ -58,5 +59,6 @@ export function pluginCallsOf(task: AnyTaskDef, kinds: TaskKinds = TASK_KINDS): 
 
 /** The template-holding fields of a task, by field name (none for a kind unknown here). */
 export function templatesOf(task: AnyTaskDef, kinds: TaskKinds = TASK_KINDS): Record<string, unknown> {
-  return kindOf(task, kinds)?.templates(task) ?? {}
+  const own = kindOf(task, kinds)?.templates(task) ?? {}
+  return task.files?.inputs ? { ...own, ...fileTemplates(task.files) } : own
 }

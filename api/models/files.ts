@@ -1,0 +1,11 @@
+/** Schemas of the file routes: the download's task and name, the purge's cutoff. */
+import { t } from 'elysia'
+
+export const DownloadQuery = t.Object({
+  task: t.String({ minLength: 1, maxLength: 1024, description: 'The run that stored the file (its path: `extract`, `each[2]`)' }),
+  name: t.String({ minLength: 1, maxLength: 1024, description: 'The name it was stored under (`rows.csv`, `out/a.csv`)' }),
+})
+
+export const PurgeBody = t.Object({
+  before: t.String({ minLength: 1, maxLength: 64, description: 'An ISO time, or a duration back from now (`30d`, `12h`): terminal executions that ended before it go' }),
+})
