@@ -11,6 +11,7 @@ import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, re
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { errno, flock, LOCK } from './launcher/libc.ts'
 import { detectCgroups, existingTaskCgroup, taskCgroupMembers, type CgroupSupport } from './cgroup.ts'
+import { rootOnlyDir } from './root-only-dir.ts'
 
 /** Host-wide, root-only directory of the uid lock files (on tmpfs, so it starts empty after a reboot). */
 export const UID_DIR = '/run/autokestra/uids'
@@ -121,18 +122,6 @@ function conflicts(range: UidRange): string[] {
 
 const checked = new Map<string, string[]>()
 
-/** The lock directory, created root-only; refuses one that someone else owns or can write. */
-function lockDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  for (let p = dir; p !== '/'; p = p.slice(0, p.lastIndexOf('/')) || '/') {
-    const st = lstatSync(p)
-    if (st.isSymbolicLink() || st.uid !== 0 || (p === dir && (st.mode & 0o077) !== 0) || (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      throw new AppError(ErrorCode.SandboxUnavailable,
-        `sandbox uid leases: ${p} must be a root-owned directory that only root can write (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid})`)
-    }
-  }
-}
-
 /**
  * Leases a free uid of the range (the scan starts at a random offset, so engines rarely contend): its lock is free and
  * `check` finds nothing of its last holder running. Throws SANDBOX_UNAVAILABLE when the range overlaps ids in use on
@@ -147,7 +136,7 @@ export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR, che
       `sandbox.uidRange ${range.start}-${range.start + range.count - 1} overlaps ids already in use on this host ` +
       `(${found.slice(0, 3).join('; ')}); choose another range`, { conflicts: found })
   }
-  lockDir(dir)
+  rootOnlyDir(dir, 'sandbox uid leases')
   const offset = Math.floor(Math.random() * range.count)
   let running = 0
   for (let i = 0; i < range.count; i++) {
