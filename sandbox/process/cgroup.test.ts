@@ -104,13 +104,13 @@ describe('cgroup v2 (fake cgroupfs)', () => {
     const live = startEngineInstance(locks)
     const dead = startEngineInstance(locks)
     dead.release(true) // as at its death: the lock free, its file still naming this kernel
-    const unproven = 'e0123456789abcdef' // no lock file: an engine we cannot judge (another mount namespace)
+    const unproven = 'e0123456789ab' // no lock file: an engine we cannot judge (another mount namespace)
     const names = [live.newAttemptId(), dead.newAttemptId(), dead.newAttemptId(), `${unproven}-0123456789ab`,
       // Names this version does not make are never touched: an older engine's (its pid proves nothing), anyone's.
       'p999999999-1', `p${process.pid}-1`, 'other', `e${dead.id}-x`]
     for (const name of names) mkdirSync(join(s.parent, name))
     expect(sweepStaleCgroups(s, locks)).toBe(2)
-    expect(names.filter((name) => existsSync(join(s.parent, name)))).toEqual([names[0], ...names.slice(3)])
+    expect(names.filter((name) => existsSync(join(s.parent, name)))).toEqual([names[0]!, ...names.slice(3)])
     // The gone instance's lock file went with its last cgroup; the live one's stays.
     expect(readdirSync(locks).sort()).toEqual([`${live.id}.lock`])
     live.release(false)

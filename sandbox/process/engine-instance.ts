@@ -24,9 +24,12 @@ export function engineDir(): string {
   return uid === 0 ? ROOT_ENGINE_DIR : `/tmp/autokestra-engines-${uid}`
 }
 
-/** An attempt's name: its instance (16 hex digits, 64 random bits) and its own 48 random bits. */
-const ATTEMPT_NAME = /^e([0-9a-f]{16})-[0-9a-f]{12}$/
-const LOCK_NAME = /^([0-9a-f]{16})\.lock$/
+/**
+ * An attempt's name: its instance (48 random bits) and its own 48 random bits. Short, as the paths below an attempt's
+ * temp dir must stay usable (a unix socket's path has 108 bytes).
+ */
+const ATTEMPT_NAME = /^e([0-9a-f]{12})-[0-9a-f]{12}$/
+const LOCK_NAME = /^([0-9a-f]{12})\.lock$/
 
 /** The instance an attempt name (`e<instance>-<random>`) belongs to; undefined for any other name. */
 export const instanceOf = (name: string): string | undefined => ATTEMPT_NAME.exec(name)?.[1]
@@ -75,11 +78,11 @@ function trustedDir(dir: string): string | undefined {
  */
 export function startEngineInstance(dir: string = engineDir()): EngineInstance {
   const usable = trustedDir(dir)
-  let id = randomBytes(8).toString('hex')
+  let id = randomBytes(6).toString('hex')
   let lock: FileLock | undefined
   for (let i = 0; usable !== undefined && lock === undefined && i < 3; i++) {
     try { lock = holdLivenessLock(lockFileOf(usable, id), 'engine instance lock file') } catch { break }
-    if (!lock) id = randomBytes(8).toString('hex')
+    if (!lock) id = randomBytes(6).toString('hex')
   }
   let released = false
   return {

@@ -1,5 +1,5 @@
 /**
- * Engine-owned directories of one process runner: a root `<tmpRoot>/ak-e<instance>-XXXXXX` (mode 0711, so a plugin
+ * Engine-owned directories of one process runner: a root `<tmpRoot>/ak-w-XXXXXX` (mode 0711, so a plugin
  * can reach its own temp dir but can neither list, rename nor replace anything in it), holding an empty start
  * directory every sandboxed process starts in, one 0700 temp dir per attempt, and a lock that says the runner
  * lives. Attempt ids are `e<instance>-<random>` (engine-instance.ts): unique per host, and naming the engine instance
@@ -33,8 +33,8 @@ export interface Workspace {
 const LOCK_FILE = '.alive'
 /** Names the worker thread whose runner owns the workspace: a crashed worker's attempts are found by it (worker-sweep.ts). */
 const THREAD_FILE = '.thread'
-/** A workspace root: `ak-e<instance>-…`, or `ak-p<pid>-…` as engines before instances made them (judged by its lock too). */
-const ROOT_PATTERN = /^ak-(e[0-9a-f]{16}|p\d+)-/
+/** A workspace root: `ak-w-…`, or `ak-p<pid>-…` as engines before instances made them (judged by its lock too). */
+const ROOT_PATTERN = /^ak-(w|p\d+)-/
 
 /**
  * Creates the runner's workspace under `tmpRoot`, first removing those of runners that died without cleaning up.
@@ -53,7 +53,7 @@ export function createWorkspace(tmpRoot: string, given?: EngineInstance): Worksp
   }
   sweepStaleWorkspaces(tmpRoot)
   const instance = given ?? startEngineInstance()
-  const root = mkdtempSync(join(tmpRoot, `ak-e${instance.id}-`))
+  const root = mkdtempSync(join(tmpRoot, 'ak-w-'))
   chmodSync(root, 0o711)
   const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
   flock(lockFd, LOCK.EX | LOCK.NB)

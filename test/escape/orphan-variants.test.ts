@@ -132,16 +132,16 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
     // Two runners' workspaces of this engine, as createWorkspace lays them out (each holding its lock read-write, as
     // a crashed thread's descriptor stays open in the process), in worker threads 990 and 991.
     const space = (thread: number, id: string) => {
-      const root = join(tmpRoot, `ak-e${id.slice(1, 17)}-t${thread}xx`)
+      const root = join(tmpRoot, `ak-w-t${thread}xx`)
       mkdirSync(join(root, id), { recursive: true })
       writeFileSync(join(root, '.thread'), String(thread))
       held.push(openSync(join(root, '.alive'), 'w+'))
       return root
     }
-    const crashedWs = space(990, 'e00000000deadbeef-deadbeef0001')
-    const otherWs = space(991, 'e00000000deadbee2-deadbeef0002')
-    await sleeperIn('e00000000deadbeef-deadbeef0001', BASE + 5)
-    const other = await sleeperIn('e00000000deadbee2-deadbeef0002', BASE + 6)
+    const crashedWs = space(990, 'e0000deadbeef-deadbeef0001')
+    const otherWs = space(991, 'e0000deadbee2-deadbeef0002')
+    await sleeperIn('e0000deadbeef-deadbeef0001', BASE + 5)
+    const other = await sleeperIn('e0000deadbee2-deadbeef0002', BASE + 6)
     expect(sweepWorkerSandboxes(990, tmpRoot)).toBe(1)
     expect(await until(() => processesOf(BASE + 5).length === 0, 3_000)).toBe(true)
     expect(existsSync(crashedWs)).toBe(false)
@@ -153,7 +153,7 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
   it('touches no workspace of another engine whose worker has the same thread id, even with this process\'s pid in its name', async () => {
     // Another engine (here: a child process) sharing the temp root, in a pid namespace where its pid is ours, with a
     // runner in its worker thread 990 too: its workspace is not this process's, whatever its name and .thread say.
-    const id = 'e00000000cafe0001-cafecafe0001'
+    const id = 'e00000cafe001-cafecafe0001'
     const root = join(tmpRoot, `ak-p${process.pid}-other1`)
     mkdirSync(join(root, id), { recursive: true })
     writeFileSync(join(root, '.thread'), '990')
