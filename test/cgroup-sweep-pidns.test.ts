@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path'
 import { createTaskCgroup, detectCgroups, sweepStaleCgroups, type TaskCgroup } from '../sandbox/process/cgroup.ts'
 import { createWorkspace } from '../sandbox/process/workspace.ts'
 import { ChildLines, pollUntil } from './helpers/child-engine.ts'
+import { freePidHere, nestedPidNsArgv } from './helpers/pid-namespace.ts'
 
 const ENGINE = resolve(import.meta.dir, 'fixtures/cgroup-pidns/engine.ts')
 const support = detectCgroups()
@@ -40,18 +41,9 @@ afterAll(async () => {
 })
 
 const aliveHere = (pid: number) => { try { process.kill(pid, 0); return true } catch (e) { return (e as { code?: string }).code === 'EPERM' } }
-/** A pid that names no process here, with a few free after it: the nested engine is made to get it (ns_last_pid). */
-function freePidHere(): number {
-  const max = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
-  for (let p = Math.floor(max * 0.9); p > 1000; p -= 37) if (![0, 1, 2, 3, 4, 5].some((d) => aliveHere(p + d))) return p
-  throw new Error('no free pid range on this host')
-}
 
-/** `unshare` a new pid namespace (and /proc), in which the next pid handed out is `nextPid` (when given). */
 function inNestedPidNs(args: string[], nextPid?: number): Bun.Subprocess<'ignore', 'pipe', 'inherit'> {
-  const script = `${nextPid !== undefined ? `echo ${nextPid - 1} > /proc/sys/kernel/ns_last_pid; ` : ''}"$@" & wait`
-  const p = Bun.spawn(['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script, 'sh', ...args],
-    { cwd: resolve(import.meta.dir, '..'), stdin: 'ignore', stdout: 'pipe', stderr: 'inherit' })
+  const p = Bun.spawn(nestedPidNsArgv(args, nextPid), { cwd: resolve(import.meta.dir, '..'), stdin: 'ignore', stdout: 'pipe', stderr: 'inherit' })
   procs.push(p)
   return p
 }

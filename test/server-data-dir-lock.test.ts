@@ -8,6 +8,7 @@
 import { afterAll, describe, expect, it } from 'bun:test'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { freePidHere, nestedPidNsArgv } from './helpers/pid-namespace.ts'
 import { cleanEnv, cli, freePort, KEY, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
 
 const dirs: string[] = []
@@ -119,6 +120,25 @@ describe('one server per data dir (finding 7)', () => {
       bystander.kill('SIGKILL')
       await bystander.exited
     }
+  }, 60_000)
+})
+
+describe.if(process.getuid?.() === 0)('a server in another pid namespace (class: liveness judged by a pid)', () => {
+  it('is found by its data dir lock, not by its pid: start --detach is CONFLICT, stop says where it runs and signals nothing', async () => {
+    const dir = newDir()
+    const port = freePort()
+    const cfg = config(dir, port)
+    // Its pid file and lock name its pid in its own namespace, which names no process here.
+    const a = await startServerProcess(nestedPidNsArgv(['bun', 'cli/main.ts'], freePidHere()), cfg, port)
+    servers.push(a)
+    const nsPid = JSON.parse(readFileSync(join(dir, 'data', 'autokestra.pid'), 'utf8')).pid as number
+    const other = freePort()
+    const detached = await cli(['server', 'start', '-c', config(dir, other, 'second.yaml'), '--detach', '--json'])
+    expect({ code: detached.code, error: oneJson(detached).error?.code, pid: oneJson(detached).error?.details?.pid }).toEqual({ code: 1, error: 'CONFLICT', pid: nsPid })
+    const stop = await cli(['server', 'stop', '-c', cfg, '--json'])
+    expect({ code: stop.code, error: oneJson(stop).error?.code, message: oneJson(stop).error?.message })
+      .toEqual({ code: 1, error: 'CONFLICT', message: expect.stringContaining('runs in another pid namespace') })
+    expect(await healthy(port)).toBe(true)
   }, 60_000)
 })
 
