@@ -58,8 +58,9 @@ async function startDetached(g: GlobalOptions): Promise<void> {
   // exit code here instead of in server.log.
   const memory = config.storage.path === ':memory:'
   if (!memory) ensurePrivateDir(paths.dataDir)
+  // The data dir lock proves its holder lives, in whatever pid namespace; only an in-memory store has just a pid file.
   const existing = memory ? readPidFile(paths.pidFile) : dataDirHolder(paths.dataDir)
-  if (existing && isAlive(existing.pid)) {
+  if (existing && (!memory || isAlive(existing.pid))) {
     throw new AppError(ErrorCode.Conflict, `a server is already running on this data dir (pid ${existing.pid}${existing.url ? `, ${existing.url}` : ''}); ` +
       'stop it with: workflow server stop', { pid: existing.pid, ...(existing.url ? { url: existing.url } : {}) })
   }
@@ -93,10 +94,11 @@ async function stop(g: GlobalOptions): Promise<void> {
   const config = configOf(g)
   const { pidFile, dataDir } = runtimePaths(config)
   const info = readPidFile(pidFile)
+  // With a data dir, its lock decides (a pid this process cannot see proves nothing); in memory, the pid file only.
+  if (config.storage.path !== ':memory:') refuseUnprovenPid(info?.pid, dataDir, pidFile)
   if (!info || !isAlive(info.pid)) {
     throw new AppError(ErrorCode.NotFound, `no server running for this data dir (no live pid in ${pidFile})`, { pidFile })
   }
-  if (config.storage.path !== ':memory:') refuseUnprovenPid(info.pid, dataDir, pidFile)
   process.kill(info.pid, 'SIGTERM')
   const deadline = (config.server.shutdownGraceSeconds + 15) * 1000
   const gone = await until(deadline, () => (isAlive(info.pid) ? undefined : true))
@@ -112,16 +114,16 @@ async function stop(g: GlobalOptions): Promise<void> {
  * proves which process is the server (held while it lives, and its holder wrote its own pid and pid namespace),
  * so nothing else is ever signalled.
  */
-function refuseUnprovenPid(pid: number, dataDir: string, pidFile: string): void {
+function refuseUnprovenPid(pid: number | undefined, dataDir: string, pidFile: string): void {
   const holder = dataDirHolder(dataDir)
-  if (!holder || holder.pid !== pid) {
-    throw new AppError(ErrorCode.NotFound, `no server running for this data dir: ${pidFile} names pid ${pid}, but ` +
-      `${holder ? `the server holding ${lockFileOf(dataDir)} is pid ${holder.pid}` : `nothing holds ${lockFileOf(dataDir)}`} ` +
-      `(the pid file is stale; pid ${pid} is another process)`, { pidFile, pid })
-  }
-  if (holder.pidNs !== undefined && holder.pidNs !== ownPidNamespace()) {
+  if (holder?.pidNs !== undefined && holder.pidNs !== ownPidNamespace()) {
     throw new AppError(ErrorCode.Conflict, `the server on this data dir runs in another pid namespace (${holder.pidNs}), where ` +
-      `its pid is ${pid}: stop it from there (here that pid is another process)`, { pid, pidNamespace: holder.pidNs })
+      `its pid is ${holder.pid}: stop it from there (here that pid names another process, or none)`, { pid: holder.pid, pidNamespace: holder.pidNs })
+  }
+  if (!holder || holder.pid !== pid) {
+    throw new AppError(ErrorCode.NotFound, `no server running for this data dir: ${pid === undefined ? `no pid in ${pidFile}` : `${pidFile} names pid ${pid}`}, but ` +
+      `${holder ? `the server holding ${lockFileOf(dataDir)} is pid ${holder.pid}` : `nothing holds ${lockFileOf(dataDir)}`}` +
+      `${pid === undefined ? '' : ` (the pid file is stale; pid ${pid} is another process)`}`, { pidFile, ...(pid === undefined ? {} : { pid }) })
   }
 }
 
