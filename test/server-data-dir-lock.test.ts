@@ -9,6 +9,8 @@ import { afterAll, describe, expect, it } from 'bun:test'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePidHere, nestedPidNsArgv } from './helpers/pid-namespace.ts'
+import { ownPidIdentity } from '../api/pidfile.ts'
+import { processStartTicks } from '../runtime/process-start.ts'
 import { cleanEnv, cli, freePort, KEY, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
 
 const dirs: string[] = []
@@ -139,6 +141,32 @@ describe.if(process.getuid?.() === 0)('a server in another pid namespace (class:
     expect({ code: stop.code, error: oneJson(stop).error?.code, message: oneJson(stop).error?.message })
       .toEqual({ code: 1, error: 'CONFLICT', message: expect.stringContaining('runs in another pid namespace') })
     expect(await healthy(port)).toBe(true)
+  }, 60_000)
+})
+
+describe('an in-memory server, known by its pid file only', () => {
+  it('server stop signals the pid only when it names the process that wrote the file: not one of another pid namespace, not a reused pid', async () => {
+    const dir = newDir()
+    const port = freePort()
+    const cfg = join(dir, 'memory.yaml')
+    writeFileSync(cfg, ['server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, 'storage:', "  path: ':memory:'", ''].join('\n'))
+    const bystander = Bun.spawn(['sleep', '60'])
+    try {
+      const url = `http://127.0.0.1:${port}`
+      const seen: unknown[] = []
+      // As a server in another pid namespace writes it (its pid there names our bystander here), then as a crashed
+      // server of ours wrote it (its pid since reused by the bystander, which started later).
+      for (const written of [{ pidNs: 'pid:[4026530001]', startTicks: processStartTicks(bystander.pid) }, { ...ownPidIdentity(), startTicks: '1' }]) {
+        writeFileSync(join(dir, 'autokestra.pid'), `${JSON.stringify({ pid: bystander.pid, url, startedAt: 0, ...written })}\n`, { mode: 0o600 })
+        const r = await cli(['server', 'stop', '-c', cfg, '--json'], { cwd: dir })
+        seen.push({ code: r.code, error: oneJson(r).error?.code })
+      }
+      expect({ seen, bystanderAlive: bystander.exitCode === null && bystander.signalCode === null })
+        .toEqual({ seen: [{ code: 1, error: 'CONFLICT' }, { code: 4, error: 'NOT_FOUND' }], bystanderAlive: true })
+    } finally {
+      bystander.kill('SIGKILL')
+      await bystander.exited
+    }
   }, 60_000)
 })
 
