@@ -195,8 +195,13 @@ function killListed(procsFile: string): void {
 
 /** A task cgroup that already exists (any engine's), by its id: who is in it, kill them, remove it. */
 export interface ExistingCgroup {
-  /** Pids of the processes in it (none when it is gone). */
+  /** Pids of the processes in it that this process can see (none when it is gone): cgroup.procs lists only those. */
   members(): number[]
+  /**
+   * Whether any process is in it, in whatever pid namespace (v2 `cgroup.events`, v1 `pids.current`; with only the
+   * memory hierarchy, the members this process can see).
+   */
+  populated(): boolean
   /** SIGKILLs every process in it. */
   killAll(): void
   /** Removes it; true when it is gone. */
@@ -210,8 +215,14 @@ export function existingTaskCgroup(id: string, support: CgroupSupport): Existing
     : support.version === 1 ? support.controllers.map((c) => `${support.root}/${c}/${PARENT}/${safe}`) : []
   const procs = dirs[0] ? join(dirs[0], 'cgroup.procs') : undefined
   const members = (): number[] => (procs ? words(read(procs)).map(Number) : [])
+  const pidsDir = support.version === 1 && support.controllers.includes('pids') ? `${support.root}/pids/${PARENT}/${safe}` : undefined
   return {
     members,
+    populated() {
+      if (support.version === 2) return /^populated 1$/m.test(read(join(dirs[0]!, 'cgroup.events')))
+      if (pidsDir) return Number(read(join(pidsDir, 'pids.current')).trim() || 0) > 0
+      return members().length > 0
+    },
     killAll() {
       if (!procs || members().length === 0) return
       if (support.version === 2) { try { writeFileSync(join(dirs[0]!, 'cgroup.kill'), '1'); return } catch { /* older kernel */ } }

@@ -61,9 +61,10 @@ export function processesOf(uid: number): number[] {
 
 /**
  * The check for a host whose task cgroups are `support`. Every process of an attempt stays in the attempt's cgroup
- * (it cannot leave it), so: with the last holder on record, one read of that cgroup's `cgroup.procs` (what is found
- * there is an orphan of a dead launcher, and is killed); with none (first use of the uid since boot), the members of
- * every task cgroup; without cgroups, the whole process table.
+ * (it cannot leave it), so: with the last holder on record, whether the kernel counts any process in that cgroup
+ * (`pids.current`, v2 `cgroup.events`: in whatever pid namespace it runs; what is found there is an orphan of a dead
+ * launcher, and what of it this process can see is killed); with none (first use of the uid since boot), the members
+ * of every task cgroup this process can see; without cgroups, the whole process table.
  */
 export function cgroupLeaseCheck(support: CgroupSupport, holder?: string): LeaseCheck {
   return {
@@ -75,7 +76,8 @@ export function cgroupLeaseCheck(support: CgroupSupport, holder?: string): Lease
         return taskCgroupMembers(support).some((pid) => runsAs(pid, String(uid), buf))
       }
       const last = existingTaskCgroup(previous, support)
-      if (last.members().length === 0) return false
+      // Counted by the kernel, not listed: a process of another pid namespace is in no cgroup.procs we read.
+      if (!last.populated()) return false
       last.killAll()
       return true
     },

@@ -21,6 +21,7 @@ import { prepareLaunch } from '../../sandbox/process/isolation.ts'
 import { detectCgroups } from '../../sandbox/process/cgroup.ts'
 import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
 import { LAUNCHERS, LIMITS, ORPHAN_LINE, untilLine } from './harness.ts'
+import { nestedPidNsArgv } from '../helpers/pid-namespace.ts'
 import { buildProbe } from './review-probe.ts'
 
 const CHILD = join(import.meta.dir, '../fixtures/escape/orphan-nopidns-engine.ts')
@@ -58,10 +59,10 @@ async function sleeperIn(id: string, uid: number): Promise<number> {
 
 afterAll(() => {
   for (const fd of held) closeSync(fd)
-  for (let i = 0; i < 8; i++) { kill(processesOf(BASE + i)); rmSync(`${UID_DIR}/${BASE + i}`, { force: true }) }
+  for (let i = 0; i < 9; i++) { kill(processesOf(BASE + i)); rmSync(`${UID_DIR}/${BASE + i}`, { force: true }) }
   for (const d of made) for (let i = 0; i < 100; i++) { try { rmdirSync(d); break } catch { Bun.sleepSync(5) } }
   for (const ws of readdirSync(tmpRoot)) {
-    for (const id of readdirSync(join(tmpRoot, ws)).filter((n) => n.startsWith('p'))) {
+    for (const id of readdirSync(join(tmpRoot, ws)).filter((n) => /^[ep]/.test(n))) {
       for (const c of ['pids', 'memory']) { try { rmdirSync(`${CG}/${c}/autokestra/${id}`) } catch { /* gone */ } }
     }
   }
@@ -126,6 +127,21 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
     expect(launch.mechanisms).toContain(`uid:${uid}`)
     expect(readFileSync(`${UID_DIR}/${uid}`, 'utf8')).toBe(`p${process.pid}t0-lease2`) // the new holder, on record
     await launch.finish()
+  })
+
+  it('does not lease a uid whose last holder\'s cgroup holds a process this engine cannot see (an ancestor pid namespace\'s)', async () => {
+    const uid = BASE + 8
+    const id = 'e0000000bad01-0rphan000003'
+    const pid = await sleeperIn(id, uid)
+    mkdirSync(UID_DIR, { recursive: true, mode: 0o700 })
+    writeFileSync(`${UID_DIR}/${uid}`, id, { mode: 0o600 })
+    // An engine in a nested pid namespace: the orphan is not in its /proc, nor in the cgroup.procs it reads.
+    const script = `const { leaseUid } = await import(${JSON.stringify(resolve(import.meta.dir, '../../sandbox/process/uids.ts'))})
+      try { leaseUid({ start: ${uid}, count: 1 }).release(); console.log('leased') } catch (e) { console.log(e.code) }`
+    const nested = Bun.spawn(nestedPidNsArgv(['bun', '-e', script]), { stdout: 'pipe', stderr: 'inherit' })
+    const said = (await new Response(nested.stdout).text()).trim()
+    expect({ said, running: processesOf(uid) }).toEqual({ said: 'SANDBOX_UNAVAILABLE', running: [pid] })
+    kill([pid])
   })
 
   it('kills what a crashed worker thread\'s attempts left in their cgroups, removes its workspace, and touches no other thread\'s', async () => {
