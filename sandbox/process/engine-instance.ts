@@ -10,6 +10,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { lstatSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FileLock } from '../../runtime/file-lock.ts'
 import { holdLivenessLock, probeLiveness, type Liveness } from '../../runtime/liveness-lock.ts'
@@ -18,10 +19,14 @@ import { rootOnlyDir } from './root-only-dir.ts'
 /** Where a root engine's instance locks are: host-wide, root-only, on tmpfs (empty after a reboot, as cgroups are). */
 export const ROOT_ENGINE_DIR = '/run/autokestra/engines'
 
-/** The instance lock directory of an engine running as this user (the same for every engine of the user). */
+/**
+ * The instance lock directory of an engine running as this user, found as the image build locks' is
+ * (sandbox/docker/build-lock.ts): root's under /run, else a 0700 dir of the user in its runtime (or temp) dir. Engines
+ * that do not see the same directory cannot judge each other, and then keep each other's cgroups.
+ */
 export function engineDir(): string {
   const uid = process.getuid?.() ?? 0
-  return uid === 0 ? ROOT_ENGINE_DIR : `/tmp/autokestra-engines-${uid}`
+  return uid === 0 ? ROOT_ENGINE_DIR : join(process.env.XDG_RUNTIME_DIR || tmpdir(), `autokestra-engines-${uid}`)
 }
 
 /**
@@ -82,7 +87,9 @@ export function startEngineInstance(dir: string = engineDir()): EngineInstance {
   let lock: FileLock | undefined
   for (let i = 0; usable !== undefined && lock === undefined && i < 3; i++) {
     try { lock = holdLivenessLock(lockFileOf(usable, id), 'engine instance lock file') } catch { break }
-    if (!lock) id = randomBytes(6).toString('hex')
+    if (lock) break
+    unlinkQuietly(lockFileOf(usable, id)) // our random id: the file is nobody else's, whoever probes it this instant
+    id = randomBytes(6).toString('hex')
   }
   let released = false
   return {
