@@ -52,7 +52,6 @@ export function createWorkspace(tmpRoot: string, given?: EngineInstance): Worksp
     }
   }
   sweepStaleWorkspaces(tmpRoot)
-  const instance = given ?? startEngineInstance()
   const root = mkdtempSync(join(tmpRoot, 'ak-w-'))
   chmodSync(root, 0o711)
   const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
@@ -63,6 +62,7 @@ export function createWorkspace(tmpRoot: string, given?: EngineInstance): Worksp
     mkdirSync(startDir)
     chmodSync(startDir, 0o555)
   }
+  const instance = given ?? startEngineInstance()
   let removed = false
   return {
     root,
