@@ -5,20 +5,14 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { engineDir, instanceOf } from '../../sandbox/process/engine-instance.ts'
+import { engineDir, instanceOf, lockedInstances } from '../../sandbox/process/engine-instance.ts'
 
 /** The instance ids whose lock file names process `pid` as its (last) holder. */
 export function instancesOfProcess(pid: number = process.pid): Set<string> {
   const dir = engineDir()
-  const out = new Set<string>()
-  let names: string[] = []
-  try { names = readdirSync(dir) } catch { return out }
-  for (const n of names) {
-    const m = /^([0-9a-f]{12})\.lock$/.exec(n)
-    if (!m) continue
-    try { if ((JSON.parse(readFileSync(join(dir, n), 'utf8')) as { pid?: number }).pid === pid) out.add(m[1]!) } catch { /* being written, or gone */ }
-  }
-  return out
+  return new Set(lockedInstances(dir).filter((id) => {
+    try { return (JSON.parse(readFileSync(join(dir, `${id}.lock`), 'utf8')) as { pid?: number }).pid === pid } catch { return false } // being written, or gone
+  }))
 }
 
 /** The v1 task cgroups (`<controller>/<name>`) of the instances of process `pid` (or of the instances given). */
