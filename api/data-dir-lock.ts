@@ -71,15 +71,18 @@ export function lockDataDir(dataDir: string, now = Date.now()): DataDirLock {
 }
 
 /**
- * Who holds the data dir's lock, without keeping it: undefined when nobody does. Checks by taking and dropping
- * the lock, so it is only asked when the lock file names a live process (a stale file is the common case after
- * a crash, and then nothing is taken); a server starting in that instant may be refused and should be retried.
+ * Who holds the data dir's lock, without keeping it: undefined when nobody does. Checks by taking and dropping the
+ * lock; a server starting in that instant may be refused and should be retried. So the lock is not taken when the
+ * holder is provably gone without it: it wrote our pid namespace and its pid names no process in it (a stale file,
+ * the common case after a crash). A pid from another pid namespace (or none) proves nothing: the lock decides.
  */
 export function dataDirHolder(dataDir: string): LockHolder | undefined {
   const file = lockFileOf(dataDir)
   if (heldHere.has(file)) return heldHere.get(file)!.holder
   const holder = readHolder(file)
-  if (!holder || !isAlive(holder.pid)) return undefined
+  if (!holder) return undefined
+  const pidNs = ownPidNamespace()
+  if (pidNs !== '' && holder.pidNs === pidNs && !isAlive(holder.pid)) return undefined
   const probe = tryLockFile(file, 'server lock file')
   if (!probe) return holder
   probe.release()

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { Config } from '../runtime/config/index.ts'
 import { writePrivateFile } from '../runtime/private-files.ts'
+import { processStartTicks } from '../runtime/process-start.ts'
 
 /** Where a server with this config keeps its pid file, log file (when detached) and data. */
 export function runtimePaths(config: Config): { dataDir: string; pidFile: string; logFile: string } {
@@ -15,13 +16,38 @@ export interface PidInfo {
   pid: number
   url: string
   startedAt: number
+  /** The writer's pid namespace (`pid:[inode]`): `pid` names the server only from a process that shares it. */
+  pidNs?: string
+  /** The writer's start time (runtime/process-start.ts): a later process reusing `pid` has another. */
+  startTicks?: string
+}
+
+/** The pid file's fields that say which process wrote it: this process's. */
+export const ownPidIdentity = (): Pick<PidInfo, 'pidNs' | 'startTicks'> => {
+  const pidNs = ownPidNamespace()
+  const startTicks = processStartTicks()
+  return { ...(pidNs ? { pidNs } : {}), ...(startTicks ? { startTicks } : {}) }
+}
+
+/**
+ * Whether the server that wrote `info` still runs, where only its pid file can tell (an in-memory store has no data
+ * dir lock): `alive` when the process with its pid in its pid namespace (ours) has its start time, `gone` when there
+ * is no such process or another one; `unknown` when it wrote another pid namespace (its pid means nothing here). A
+ * file of an older version, which names neither, is judged by its pid alone.
+ */
+export function pidFileServer(info: PidInfo): 'alive' | 'gone' | 'unknown' {
+  if (info.pidNs === undefined && info.startTicks === undefined) return isAlive(info.pid) ? 'alive' : 'gone'
+  const ns = ownPidNamespace()
+  if (info.pidNs === undefined || ns === '' || info.pidNs !== ns) return 'unknown'
+  const now = processStartTicks(info.pid)
+  return now !== '' && now === info.startTicks ? 'alive' : 'gone'
 }
 
 export function readPidFile(file: string): PidInfo | undefined {
   if (!existsSync(file)) return undefined
   try {
     const info = JSON.parse(readFileSync(file, 'utf8')) as PidInfo
-    return typeof info.pid === 'number' ? info : undefined
+    return typeof info.pid === 'number' && Number.isInteger(info.pid) && info.pid > 0 ? info : undefined
   } catch {
     return undefined
   }
@@ -43,7 +69,7 @@ export function removePidFile(file: string, pid: number): void {
   }
 }
 
-/** Whether a process with this pid exists (signal 0 probes without sending anything). */
+/** Whether a process with this pid exists here (signal 0 probes without sending anything): no proof of who it is. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)

@@ -10,7 +10,7 @@ import { openStore } from '../runtime/store/backends.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
 import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
-import { isAlive, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
+import { ownPidIdentity, pidFileServer, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
 
 /** Set to `1` to serve the API (reads) without running executions. */
@@ -94,7 +94,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     const port = app.server?.port ?? config.server.port
     const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`
     lock?.listening(url)
-    writePidFile(paths.pidFile, { pid: process.pid, url, startedAt: Date.now() })
+    writePidFile(paths.pidFile, { pid: process.pid, url, startedAt: Date.now(), ...ownPidIdentity() })
     scheduler?.start()
     log.info(`listening on ${url} (runtime ${engine ? 'enabled' : 'disabled'}, store ${config.storage.path}, ` +
       `${config.server.apiKeys.length} API key${config.server.apiKeys.length === 1 ? '' : 's'})`)
@@ -130,7 +130,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
 function claimDataDir(config: Config, paths: ReturnType<typeof runtimePaths>, log: ConsolaInstance): DataDirLock | undefined {
   if (config.storage.path === ':memory:') {
     const running = readPidFile(paths.pidFile)
-    if (running && running.pid !== process.pid && isAlive(running.pid)) {
+    // Refused unless provably gone: a server in another pid namespace may still use the pid file.
+    if (running && running.pid !== process.pid && pidFileServer(running) !== 'gone') {
       throw new AppError(ErrorCode.Conflict, `a server is already running in this directory (pid ${running.pid}, ${running.url}); ` +
         'stop it with: workflow server stop', { pid: running.pid, pidFile: paths.pidFile })
     }

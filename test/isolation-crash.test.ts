@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { effectKey, effects } from './helpers/engine.ts'
+import { instancesOfProcess } from './helpers/engine-instances.ts'
 
 const CHILD = resolve(import.meta.dir, 'fixtures/engine-child.ts')
 
@@ -31,12 +32,15 @@ async function readUntil(proc: Bun.Subprocess<'ignore', 'pipe', 'inherit'>, unti
   return seen
 }
 
-/** Live processes started by engine `pid` (their environment names its workspace `ak-p<pid>-…`). */
-function processesOf(pid: number): number[] {
+/** Live processes started by the engine instances `instances` (their TMPDIR is an attempt's, `…/e<instance>-<random>`). */
+function processesOf(instances: Set<string>): number[] {
   const out: number[] = []
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue
-    try { if (readFileSync(`/proc/${p}/environ`, 'utf8').includes(`/ak-p${pid}-`)) out.push(Number(p)) } catch { /* gone */ }
+    try {
+      const env = readFileSync(`/proc/${p}/environ`, 'utf8')
+      if ([...instances].some((i) => env.includes(`/e${i}-`))) out.push(Number(p))
+    } catch { /* gone */ }
   }
   return out
 }
@@ -65,8 +69,11 @@ describe('crash recovery at every isolation level', () => {
       const db = new Database(join(dataDir, 'test.db'), { readonly: true })
       const deadline = Date.now() + 60_000
       while (successes(db, id).length < 3 && Date.now() < deadline) await Bun.sleep(5)
+      // The engine's instances, read while it lives (a sweep may remove a dead one's lock file).
+      const instances = instancesOfProcess(first.pid)
+      expect(instances.size).toBeGreaterThan(0)
       // A warm level keeps its process between tasks: there is something to outlive the engine.
-      if (level !== 'attempt') expect(processesOf(first.pid).length).toBeGreaterThan(0)
+      if (level !== 'attempt') expect(processesOf(instances).length).toBeGreaterThan(0)
       first.kill('SIGKILL')
       await first.exited
       const before = successes(db, id)
@@ -75,8 +82,8 @@ describe('crash recovery at every isolation level', () => {
       expect(before.length).toBeLessThan(10)
       // Every process of the dead engine goes with it (parent-death signal on each launcher).
       const gone = Date.now() + 10_000
-      while (processesOf(first.pid).length > 0 && Date.now() < gone) await Bun.sleep(20)
-      expect(processesOf(first.pid)).toEqual([])
+      while (processesOf(instances).length > 0 && Date.now() < gone) await Bun.sleep(20)
+      expect(processesOf(instances)).toEqual([])
 
       const second = child(dataDir, 'resume')
       const out = await readUntil(second, (o) => 'done' in o)

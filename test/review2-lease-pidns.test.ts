@@ -33,11 +33,9 @@ const root = resolve(import.meta.dir, '..')
 const dir = mkdtempSync(join(tmpdir(), 'ak-review2-pidns-'))
 const procs: ReturnType<typeof Bun.spawn>[] = []
 const keys: string[] = []
-/** Engine B's pid inside its namespace (its owner id says), for its leftovers. */
-let nsPid: number | undefined
 afterAll(async () => {
-  for (const p of procs) { p.kill('SIGKILL'); await p.exited; removeEngineLeftovers(p.pid) }
-  if (nsPid !== undefined) removeEngineLeftovers(nsPid, true)
+  for (const p of procs) { p.kill('SIGKILL'); await p.exited }
+  removeEngineLeftovers()
   for (const k of keys) for (const f of [k, `${k}.started`]) rmSync(join(EFFECTS_DIR, f), { force: true })
   rmSync(dir, { recursive: true, force: true })
 })
@@ -81,8 +79,6 @@ describe.if(process.getuid?.() === 0)('review 2: a live engine in another pid na
     const bOut = lines(b)
     expect(await until(() => bOut.some((e) => 'resuming' in e), 20_000)).toBe(true)
     const ownerAfterB = ownerOf(exId)
-    const m = /^[^/]+\/(\d+)\//.exec(ownerAfterB ?? '')
-    if (m && ownerAfterB !== ownerBefore) nsPid = Number(m[1])
 
     // A finishes its task and exits (or is stuck because its commits are now refused).
     await until(() => a.exitCode !== null, 20_000)

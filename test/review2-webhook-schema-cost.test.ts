@@ -28,7 +28,7 @@ import { removeEngineLeftovers } from './fixtures/review2/cleanup.ts'
 const dir = tempDir('ak-review2-hookcost-')
 const procs: ReturnType<typeof Bun.spawn>[] = []
 afterAll(async () => {
-  for (const p of procs) { p.kill('SIGKILL'); await p.exited; removeEngineLeftovers(p.pid) }
+  for (const p of procs) { p.kill('SIGKILL'); await p.exited; removeEngineLeftovers() }
   rmSync(dir, { recursive: true, force: true })
 })
 

@@ -8,6 +8,9 @@
 import { afterAll, describe, expect, it } from 'bun:test'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { freePidHere, nestedPidNsArgv } from './helpers/pid-namespace.ts'
+import { ownPidIdentity } from '../api/pidfile.ts'
+import { processStartTicks } from '../runtime/process-start.ts'
 import { cleanEnv, cli, freePort, KEY, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
 
 const dirs: string[] = []
@@ -115,6 +118,51 @@ describe('one server per data dir (finding 7)', () => {
       const r = await cli(['server', 'stop', '-c', cfg, '--json'])
       expect({ code: r.code, error: oneJson(r).error?.code, bystanderAlive: bystander.exitCode === null && bystander.signalCode === null })
         .toEqual({ code: 4, error: 'NOT_FOUND', bystanderAlive: true })
+    } finally {
+      bystander.kill('SIGKILL')
+      await bystander.exited
+    }
+  }, 60_000)
+})
+
+describe.if(process.getuid?.() === 0)('a server in another pid namespace (class: liveness judged by a pid)', () => {
+  it('is found by its data dir lock, not by its pid: start --detach is CONFLICT, stop says where it runs and signals nothing', async () => {
+    const dir = newDir()
+    const port = freePort()
+    const cfg = config(dir, port)
+    // Its pid file and lock name its pid in its own namespace, which names no process here.
+    const a = await startServerProcess(nestedPidNsArgv(['bun', 'cli/main.ts'], freePidHere()), cfg, port)
+    servers.push(a)
+    const nsPid = JSON.parse(readFileSync(join(dir, 'data', 'autokestra.pid'), 'utf8')).pid as number
+    const other = freePort()
+    const detached = await cli(['server', 'start', '-c', config(dir, other, 'second.yaml'), '--detach', '--json'])
+    expect({ code: detached.code, error: oneJson(detached).error?.code, pid: oneJson(detached).error?.details?.pid }).toEqual({ code: 1, error: 'CONFLICT', pid: nsPid })
+    const stop = await cli(['server', 'stop', '-c', cfg, '--json'])
+    expect({ code: stop.code, error: oneJson(stop).error?.code, message: oneJson(stop).error?.message })
+      .toEqual({ code: 1, error: 'CONFLICT', message: expect.stringContaining('runs in another pid namespace') })
+    expect(await healthy(port)).toBe(true)
+  }, 60_000)
+})
+
+describe('an in-memory server, known by its pid file only', () => {
+  it('server stop signals the pid only when it names the process that wrote the file: not one of another pid namespace, not a reused pid', async () => {
+    const dir = newDir()
+    const port = freePort()
+    const cfg = join(dir, 'memory.yaml')
+    writeFileSync(cfg, ['server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, 'storage:', "  path: ':memory:'", ''].join('\n'))
+    const bystander = Bun.spawn(['sleep', '60'])
+    try {
+      const url = `http://127.0.0.1:${port}`
+      const seen: unknown[] = []
+      // As a server in another pid namespace writes it (its pid there names our bystander here), then as a crashed
+      // server of ours wrote it (its pid since reused by the bystander, which started later).
+      for (const written of [{ pidNs: 'pid:[4026530001]', startTicks: processStartTicks(bystander.pid) }, { ...ownPidIdentity(), startTicks: '1' }]) {
+        writeFileSync(join(dir, 'autokestra.pid'), `${JSON.stringify({ pid: bystander.pid, url, startedAt: 0, ...written })}\n`, { mode: 0o600 })
+        const r = await cli(['server', 'stop', '-c', cfg, '--json'], { cwd: dir })
+        seen.push({ code: r.code, error: oneJson(r).error?.code })
+      }
+      expect({ seen, bystanderAlive: bystander.exitCode === null && bystander.signalCode === null })
+        .toEqual({ seen: [{ code: 1, error: 'CONFLICT' }, { code: 4, error: 'NOT_FOUND' }], bystanderAlive: true })
     } finally {
       bystander.kill('SIGKILL')
       await bystander.exited

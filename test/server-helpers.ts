@@ -68,10 +68,10 @@ export async function startServerProcess(cmd: string[], config: string, port: nu
 
 export interface CliResult { code: number; stdout: string; stderr: string }
 
-/** Runs `bun cli/main.ts ...args` with optional stdin. */
-export async function cli(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
-  const p = Bun.spawn(['bun', 'cli/main.ts', ...args], {
-    cwd: root, env: opts.env ?? cleanEnv(), stdout: 'pipe', stderr: 'pipe', stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : 'ignore',
+/** Runs `bun cli/main.ts ...args` with optional stdin (in the repository, or in `cwd`). */
+export async function cli(args: string[], opts: { env?: Record<string, string>; stdin?: string; cwd?: string } = {}): Promise<CliResult> {
+  const p = Bun.spawn(['bun', join(root, 'cli/main.ts'), ...args], {
+    cwd: opts.cwd ?? root, env: opts.env ?? cleanEnv(), stdout: 'pipe', stderr: 'pipe', stdin: opts.stdin !== undefined ? new Blob([opts.stdin]) : 'ignore',
   })
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
   return { code, stdout, stderr }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path'
 import type { CAC } from 'cac'
 import { call, createClient } from '../../api/client.ts'
 import { dataDirHolder, lockFileOf } from '../../api/data-dir-lock.ts'
-import { isAlive, ownPidNamespace, readPidFile, runtimePaths } from '../../api/pidfile.ts'
+import { isAlive, ownPidNamespace, pidFileServer, readPidFile, runtimePaths } from '../../api/pidfile.ts'
 import { requireApiKeys, startServer, stopOnSignals } from '../../api/server.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
@@ -58,8 +58,11 @@ async function startDetached(g: GlobalOptions): Promise<void> {
   // exit code here instead of in server.log.
   const memory = config.storage.path === ':memory:'
   if (!memory) ensurePrivateDir(paths.dataDir)
-  const existing = memory ? readPidFile(paths.pidFile) : dataDirHolder(paths.dataDir)
-  if (existing && isAlive(existing.pid)) {
+  // The data dir lock proves its holder lives, in whatever pid namespace; an in-memory store has only its pid file,
+  // which must prove its server gone (one in another pid namespace may still run).
+  const pidInfo = memory ? readPidFile(paths.pidFile) : undefined
+  const existing = memory ? (pidInfo && pidFileServer(pidInfo) !== 'gone' ? pidInfo : undefined) : dataDirHolder(paths.dataDir)
+  if (existing) {
     throw new AppError(ErrorCode.Conflict, `a server is already running on this data dir (pid ${existing.pid}${existing.url ? `, ${existing.url}` : ''}); ` +
       'stop it with: workflow server stop', { pid: existing.pid, ...(existing.url ? { url: existing.url } : {}) })
   }
@@ -93,10 +96,17 @@ async function stop(g: GlobalOptions): Promise<void> {
   const config = configOf(g)
   const { pidFile, dataDir } = runtimePaths(config)
   const info = readPidFile(pidFile)
-  if (!info || !isAlive(info.pid)) {
+  // With a data dir, its lock decides (a pid this process cannot see proves nothing); in memory, the pid file only:
+  // its pid is signalled only when it names, in our pid namespace, the process that wrote it.
+  const memory = config.storage.path === ':memory:'
+  if (!memory) refuseUnprovenPid(info?.pid, dataDir, pidFile)
+  else if (info && pidFileServer(info) === 'unknown') {
+    throw new AppError(ErrorCode.Conflict, `the server that wrote ${pidFile} runs in another pid namespace (${info.pidNs ?? 'unknown'}), where its ` +
+      `pid is ${info.pid}: stop it from there (here that pid names another process, or none)`, { pid: info.pid, pidFile })
+  }
+  if (!info || (memory ? pidFileServer(info) !== 'alive' : !isAlive(info.pid))) {
     throw new AppError(ErrorCode.NotFound, `no server running for this data dir (no live pid in ${pidFile})`, { pidFile })
   }
-  if (config.storage.path !== ':memory:') refuseUnprovenPid(info.pid, dataDir, pidFile)
   process.kill(info.pid, 'SIGTERM')
   const deadline = (config.server.shutdownGraceSeconds + 15) * 1000
   const gone = await until(deadline, () => (isAlive(info.pid) ? undefined : true))
@@ -112,23 +122,23 @@ async function stop(g: GlobalOptions): Promise<void> {
  * proves which process is the server (held while it lives, and its holder wrote its own pid and pid namespace),
  * so nothing else is ever signalled.
  */
-function refuseUnprovenPid(pid: number, dataDir: string, pidFile: string): void {
+function refuseUnprovenPid(pid: number | undefined, dataDir: string, pidFile: string): void {
   const holder = dataDirHolder(dataDir)
-  if (!holder || holder.pid !== pid) {
-    throw new AppError(ErrorCode.NotFound, `no server running for this data dir: ${pidFile} names pid ${pid}, but ` +
-      `${holder ? `the server holding ${lockFileOf(dataDir)} is pid ${holder.pid}` : `nothing holds ${lockFileOf(dataDir)}`} ` +
-      `(the pid file is stale; pid ${pid} is another process)`, { pidFile, pid })
-  }
-  if (holder.pidNs !== undefined && holder.pidNs !== ownPidNamespace()) {
+  if (holder?.pidNs !== undefined && holder.pidNs !== ownPidNamespace()) {
     throw new AppError(ErrorCode.Conflict, `the server on this data dir runs in another pid namespace (${holder.pidNs}), where ` +
-      `its pid is ${pid}: stop it from there (here that pid is another process)`, { pid, pidNamespace: holder.pidNs })
+      `its pid is ${holder.pid}: stop it from there (here that pid names another process, or none)`, { pid: holder.pid, pidNamespace: holder.pidNs })
+  }
+  if (!holder || holder.pid !== pid) {
+    throw new AppError(ErrorCode.NotFound, `no server running for this data dir: ${pid === undefined ? `no pid in ${pidFile}` : `${pidFile} names pid ${pid}`}, but ` +
+      `${holder ? `the server holding ${lockFileOf(dataDir)} is pid ${holder.pid}` : `nothing holds ${lockFileOf(dataDir)}`}` +
+      `${pid === undefined ? '' : ` (the pid file is stale; pid ${pid} is another process)`}`, { pidFile, ...(pid === undefined ? {} : { pid }) })
   }
 }
 
 async function status(g: GlobalOptions): Promise<void> {
   const config = configOf(g)
   const info = readPidFile(runtimePaths(config).pidFile)
-  const pid = info && isAlive(info.pid) ? info.pid : undefined
+  const pid = info && pidFileServer(info) === 'alive' ? info.pid : undefined
   const url = g.server ?? info?.url ?? `http://127.0.0.1:${config.server.port}`
   const health = await call(createClient(url).health.get(), url)
   emit({ running: true, pid: pid ?? null, url, health }, {

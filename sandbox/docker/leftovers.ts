@@ -16,6 +16,7 @@ import { basename, dirname, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { FileLock } from '../../runtime/file-lock.ts'
 import { holdLivenessLock, hostIdentity, probeLiveness } from '../../runtime/liveness-lock.ts'
+import { processStartTicks } from '../../runtime/process-start.ts'
 import { RUNNER_LABEL } from './container-spec.ts'
 
 /** Label: the engine instance that owns the container (`<host>/<boot id>/<pid>/<start ticks><lock path>`). */
@@ -30,14 +31,6 @@ const INSTANCE_DIR = /^autokestra-docker-i[0-9a-f]{16}-[A-Za-z0-9]{6}$/
 const LOCK_FILE = '.alive'
 
 interface Instance { host: string; boot: string; pid: number; start: string; lock?: string }
-
-/** This process's start time (clock ticks since boot): information in the label, never a proof. */
-function ownStart(): string {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? ''
-  } catch { return '' }
-}
 
 /** This process's instance dir while any of its tasks has a work dir (never idle in /tmp), with its lock. */
 let instance: { dir: string; lock: FileLock; users: number } | undefined
@@ -69,7 +62,8 @@ export function newWorkDir(): WorkDir {
   let released = false
   return {
     dir,
-    engineLabel: `${machine}/${boot}/${process.pid}/${ownStart()}${join(held.dir, LOCK_FILE)}`,
+    // The start time is information in the label, never a proof.
+    engineLabel: `${machine}/${boot}/${process.pid}/${processStartTicks()}${join(held.dir, LOCK_FILE)}`,
     release() {
       if (released) return
       released = true

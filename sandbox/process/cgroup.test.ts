@@ -6,12 +6,13 @@
  */
 
 import { afterAll, describe, expect, it } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { createTaskCgroup, detectCgroups, sweepStaleCgroups, type CgroupFs } from './cgroup.ts'
+import { startEngineInstance } from './engine-instance.ts'
 import { prepareLaunch } from './isolation.ts'
 import { POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import { probeSandboxSync, type SandboxProbe } from './probe.ts'
@@ -96,15 +97,60 @@ describe('cgroup v2 (fake cgroupfs)', () => {
     expect(detectCgroups({ root, selfCgroup: join(root, 'nothing') })).toMatchObject({ version: 0, reason: expect.stringContaining('no cgroup v1') })
   })
 
-  it('sweeps the task cgroups of engines that are gone, and only those', () => {
-    const fs = fakeV2()
-    const s = detectCgroups(fs)
+  it('sweeps the task cgroups of engine instances whose lock is free, and only those', () => {
+    const s = detectCgroups(fakeV2())
     if (s.version !== 2) throw new Error('expected v2')
-    mkdirSync(join(s.parent, 'p999999999-1')) // no such pid
-    mkdirSync(join(s.parent, `p${process.pid}-1`))
-    expect(sweepStaleCgroups(s)).toBe(1)
-    expect(existsSync(join(s.parent, 'p999999999-1'))).toBe(false)
-    expect(existsSync(join(s.parent, `p${process.pid}-1`))).toBe(true)
+    const locks = mkdtempSync(join(temp, 'engines-'))
+    const live = startEngineInstance(locks)
+    const dead = startEngineInstance(locks)
+    dead.release(true) // as at its death: the lock free, its file still naming this kernel
+    const unproven = 'e0123456789ab' // no lock file: an engine we cannot judge (another mount namespace)
+    const names = [live.newAttemptId(), dead.newAttemptId(), dead.newAttemptId(), `${unproven}-0123456789ab`,
+      // Names this version does not make are never touched: an older engine's (its pid proves nothing), anyone's.
+      'p999999999-1', `p${process.pid}-1`, 'other', `e${dead.id}-x`]
+    for (const name of names) mkdirSync(join(s.parent, name))
+    expect(sweepStaleCgroups(s, locks)).toBe(2)
+    expect(names.filter((name) => existsSync(join(s.parent, name)))).toEqual([names[0]!, ...names.slice(3)])
+    // The gone instance's lock file went with its last cgroup; the live one's stays.
+    expect(readdirSync(locks).sort()).toEqual([`${live.id}.lock`])
+    live.release(false)
+    expect(readdirSync(locks)).toEqual([])
+  })
+
+  it('keeps the lock file of a gone instance whose cgroup cannot be removed, and of one whose cgroups may be elsewhere (v2)', () => {
+    const s = detectCgroups(fakeV2())
+    if (s.version !== 2) throw new Error('expected v2')
+    const locks = mkdtempSync(join(temp, 'engines-'))
+    const dead = startEngineInstance(locks)
+    const idle = startEngineInstance(locks)
+    dead.release(true)
+    idle.release(true)
+    const busy = join(s.parent, dead.newAttemptId())
+    mkdirSync(busy)
+    writeFileSync(join(busy, 'cgroup.procs'), '') // a plain file: rmdir fails, as on a cgroup still busy
+    expect(sweepStaleCgroups(s, locks)).toBe(0)
+    // An idle gone instance's file stays too: on v2 another engine's subtree may hold its cgroups.
+    expect(readdirSync(locks).sort()).toEqual([`${dead.id}.lock`, `${idle.id}.lock`].sort())
+  })
+})
+
+describe('cgroup sweep on v1 (fake hierarchies)', () => {
+  it('removes the lock files of gone instances with no cgroup left (the hierarchy is the whole host\'s)', () => {
+    const root = join(temp, `v1-${++n}`)
+    for (const c of ['memory', 'pids']) mkdirSync(join(root, c, 'autokestra'), { recursive: true })
+    const s = { version: 1 as const, root, controllers: ['memory', 'pids'] }
+    const locks = mkdtempSync(join(temp, 'engines-'))
+    const live = startEngineInstance(locks)
+    const idle = startEngineInstance(locks)
+    const dead = startEngineInstance(locks)
+    idle.release(true)
+    dead.release(true)
+    const id = dead.newAttemptId()
+    for (const c of ['memory', 'pids']) mkdirSync(join(root, c, 'autokestra', id))
+    expect(sweepStaleCgroups(s, locks)).toBe(1)
+    expect(['memory', 'pids'].map((c) => existsSync(join(root, c, 'autokestra', id)))).toEqual([false, false])
+    expect(readdirSync(locks)).toEqual([`${live.id}.lock`])
+    live.release(false)
   })
 })
 

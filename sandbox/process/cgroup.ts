@@ -7,6 +7,7 @@
 
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { engineDir, forgetInstance, instanceOf, lockedInstances, probeInstance } from './engine-instance.ts'
 
 /** Where the cgroupfs is mounted and where the engine's own v2 cgroup is named (tests point both at temp files). */
 export interface CgroupFs {
@@ -192,19 +193,15 @@ function killListed(procsFile: string): void {
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as { code?: string }).code === 'EPERM'
-  }
-}
-
 /** A task cgroup that already exists (any engine's), by its id: who is in it, kill them, remove it. */
 export interface ExistingCgroup {
-  /** Pids of the processes in it (none when it is gone). */
+  /** Pids of the processes in it that this process can see (none when it is gone): cgroup.procs lists only those. */
   members(): number[]
+  /**
+   * Whether any process is in it, in whatever pid namespace (v2 `cgroup.events`, v1 `pids.current`; with only the
+   * memory hierarchy, the members this process can see).
+   */
+  populated(): boolean
   /** SIGKILLs every process in it. */
   killAll(): void
   /** Removes it; true when it is gone. */
@@ -218,8 +215,14 @@ export function existingTaskCgroup(id: string, support: CgroupSupport): Existing
     : support.version === 1 ? support.controllers.map((c) => `${support.root}/${c}/${PARENT}/${safe}`) : []
   const procs = dirs[0] ? join(dirs[0], 'cgroup.procs') : undefined
   const members = (): number[] => (procs ? words(read(procs)).map(Number) : [])
+  const pidsDir = support.version === 1 && support.controllers.includes('pids') ? `${support.root}/pids/${PARENT}/${safe}` : undefined
   return {
     members,
+    populated() {
+      if (support.version === 2) return /^populated 1$/m.test(read(join(dirs[0]!, 'cgroup.events')))
+      if (pidsDir) return Number(read(join(pidsDir, 'pids.current')).trim() || 0) > 0
+      return members().length > 0
+    },
     killAll() {
       if (!procs || members().length === 0) return
       if (support.version === 2) { try { writeFileSync(join(dirs[0]!, 'cgroup.kill'), '1'); return } catch { /* older kernel */ } }
@@ -232,16 +235,9 @@ export function existingTaskCgroup(id: string, support: CgroupSupport): Existing
   }
 }
 
-/**
- * Whether a process lives in a pid namespace nested deeper than a plugin's own below ours (`NSpid:` lists its pid at
- * each level we can see): then it belongs to an engine running in another pid namespace (a container sharing this
- * cgroup hierarchy), whose pid in the cgroup's name says nothing here.
- */
-const nestedDeeper = (pid: number): boolean => words(/^NSpid:(.*)$/m.exec(read(`/proc/${pid}/status`))?.[1] ?? '').length > 2
-
 /** Pids of every process in any task cgroup on this host (every engine's): where all sandboxed processes live. */
 export function taskCgroupMembers(support: CgroupSupport): number[] {
-  const parent = support.version === 2 ? support.parent : support.version === 1 ? `${support.root}/${support.controllers[0]}/${PARENT}` : undefined
+  const parent = parentsOf(support)[0]
   if (!parent) return []
   let names: string[] = []
   try { names = readdirSync(parent) } catch { return [] }
@@ -250,7 +246,6 @@ export function taskCgroupMembers(support: CgroupSupport): number[] {
 
 /** Kills what a task cgroup holds and removes it, waiting briefly for the killed to leave (they do so asynchronously). */
 function killAndRemove(cg: ExistingCgroup): boolean {
-  if (cg.members().some(nestedDeeper)) return cg.remove()
   cg.killAll()
   for (let i = 0; i < 50; i++) {
     if (cg.remove()) return true
@@ -260,32 +255,51 @@ function killAndRemove(cg: ExistingCgroup): boolean {
   return false
 }
 
-/** `p<engine pid>-<random>` (workspace.ts): the engine an attempt's cgroup belongs to. */
-const ID = /^p(\d+)-/
+/** The task cgroup parents of this host: one per v1 controller, the one v2 parent, none without cgroups. */
+const parentsOf = (support: CgroupSupport): string[] => support.version === 2 ? [support.parent]
+  : support.version === 1 ? support.controllers.map((c) => `${support.root}/${c}/${PARENT}`) : []
+
+/** Names of the task cgroups (of every engine) under any parent. */
+function taskCgroupNames(support: CgroupSupport): Set<string> {
+  const names = new Set<string>()
+  for (const parent of parentsOf(support)) {
+    try { for (const n of readdirSync(parent)) names.add(n) } catch { /* no parent yet */ }
+  }
+  return names
+}
+
+/** Whether any task cgroup of engine instance `instance` (engine-instance.ts) is still there. */
+export const hasTaskCgroupsOf = (support: CgroupSupport, instance: string): boolean =>
+  [...taskCgroupNames(support)].some((n) => instanceOf(n) === instance)
 
 /**
- * Removes task cgroups left behind by engines that died (`kill -9`, power loss): those named `p<pid>…` whose engine
- * pid is gone. What they still hold is killed first: normally nothing (a plugin's pid namespace dies with its
- * launcher), but a cgroup is the one thing its processes cannot leave, so this is the backstop. A live engine's
- * cgroups are never touched (a pid reused since by another process hides a dead engine's cgroups: they are then
- * only removed once that pid is gone too), nor those whose processes live in a pid namespace nested deeper than a
- * plugin's (an engine in a container: its pid means nothing here; cgroup.procs shows us no process of an engine in
- * a namespace beside ours at all).
+ * Removes the task cgroups left behind by engine instances that are gone (`kill -9`, power loss): those named
+ * `e<instance>-<random>` (engine-instance.ts) whose instance's liveness lock the kernel has let go. What they still
+ * hold is killed first: normally nothing (a plugin's pid namespace dies with its launcher), but a cgroup is the one
+ * thing its processes cannot leave, so this is the backstop. The cgroups of an instance whose lock is held, or cannot
+ * be judged (no lock file where this engine looks: another mount namespace, an engine that could not take one), are
+ * never touched, in whatever pid namespace either engine runs; nor is any name this version does not make (`p<pid>-`
+ * cgroups of engines before it, whose pid proves nothing: docs/security.md, Known gaps). Once every cgroup of a gone
+ * instance is removed its lock file goes too; on cgroup v1 (one hierarchy for the whole host, so nothing of it can be
+ * elsewhere) so does that of a gone instance with no cgroup left.
  */
-export function sweepStaleCgroups(support: CgroupSupport): number {
-  const parents = support.version === 2 ? [support.parent]
-    : support.version === 1 ? support.controllers.map((c) => `${support.root}/${c}/${PARENT}`) : []
-  const ids = new Set<string>()
-  for (const parent of parents) {
-    let names: string[] = []
-    try { names = readdirSync(parent) } catch { continue }
-    for (const name of names) {
-      const m = ID.exec(name)
-      if (m && !alive(Number(m[1]))) ids.add(name)
-    }
+export function sweepStaleCgroups(support: CgroupSupport, dir: string = engineDir()): number {
+  const byInstance = new Map<string, string[]>()
+  for (const name of taskCgroupNames(support)) {
+    const instance = instanceOf(name)
+    if (instance) byInstance.set(instance, [...(byInstance.get(instance) ?? []), name])
   }
   let removed = 0
-  for (const id of ids) if (killAndRemove(existingTaskCgroup(id, support))) removed++
+  for (const [instance, names] of byInstance) {
+    probeInstance(instance, () => {
+      const left = names.filter((n) => !killAndRemove(existingTaskCgroup(n, support)))
+      removed += names.length - left.length
+      if (left.length === 0) forgetInstance(instance, dir)
+    }, dir)
+  }
+  if (support.version === 1) {
+    for (const instance of lockedInstances(dir)) if (!byInstance.has(instance)) probeInstance(instance, () => forgetInstance(instance, dir), dir)
+  }
   return removed
 }
 

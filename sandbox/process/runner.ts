@@ -16,7 +16,8 @@ import { logPieces, pumpLines } from './lines.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { decideOutcome, type Decided, type StopReason } from '../outcome/decide.ts'
 import { readResultFile } from '../outcome/result-file.ts'
-import { detectCgroups, sweepStaleCgroups } from './cgroup.ts'
+import { detectCgroups, hasTaskCgroupsOf, sweepStaleCgroups } from './cgroup.ts'
+import { startEngineInstance } from './engine-instance.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 import { grantPaths, pinPaths } from './pins.ts'
 import { createWorkspace, type Workspace } from './workspace.ts'
@@ -67,9 +68,15 @@ function turnGate(): (kind: 'attempt' | 'spare') => Promise<void> {
 }
 
 export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void>; release(scope: string): void } {
-  sweepStaleCgroups(detectCgroups())
-  const ws = createWorkspace(opts.tmpRoot ?? tmpdir())
-  const removeWorkspace = () => ws.remove()
+  const cgroups = detectCgroups()
+  sweepStaleCgroups(cgroups)
+  // This runner's attempts are named after it, and its lock (held from before its first cgroup) says it lives.
+  const instance = startEngineInstance()
+  const ws = createWorkspace(opts.tmpRoot ?? tmpdir(), instance)
+  const removeWorkspace = () => {
+    ws.remove()
+    instance.release(hasTaskCgroupsOf(cgroups, instance.id))
+  }
   process.once('exit', removeWorkspace)
   const nextTurn = turnGate()
   const start = async (k: SpareKey, kind: 'attempt' | 'spare') => {
@@ -123,7 +130,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
     async close() {
       await Promise.all([spares.close(), warm.close()])
       process.off('exit', removeWorkspace)
-      ws.remove()
+      removeWorkspace()
     },
   }
 }

@@ -11,6 +11,7 @@ import { closeSync, constants, ftruncateSync, lstatSync, mkdirSync, openSync, re
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { errno, flock, LOCK } from './launcher/libc.ts'
 import { detectCgroups, existingTaskCgroup, taskCgroupMembers, type CgroupSupport } from './cgroup.ts'
+import { rootOnlyDir } from './root-only-dir.ts'
 
 /** Host-wide, root-only directory of the uid lock files (on tmpfs, so it starts empty after a reboot). */
 export const UID_DIR = '/run/autokestra/uids'
@@ -60,9 +61,10 @@ export function processesOf(uid: number): number[] {
 
 /**
  * The check for a host whose task cgroups are `support`. Every process of an attempt stays in the attempt's cgroup
- * (it cannot leave it), so: with the last holder on record, one read of that cgroup's `cgroup.procs` (what is found
- * there is an orphan of a dead launcher, and is killed); with none (first use of the uid since boot), the members of
- * every task cgroup; without cgroups, the whole process table.
+ * (it cannot leave it), so: with the last holder on record, whether the kernel counts any process in that cgroup
+ * (`pids.current`, v2 `cgroup.events`: in whatever pid namespace it runs; what is found there is an orphan of a dead
+ * launcher, and what of it this process can see is killed); with none (first use of the uid since boot), the members
+ * of every task cgroup this process can see; without cgroups, the whole process table.
  */
 export function cgroupLeaseCheck(support: CgroupSupport, holder?: string): LeaseCheck {
   return {
@@ -74,7 +76,8 @@ export function cgroupLeaseCheck(support: CgroupSupport, holder?: string): Lease
         return taskCgroupMembers(support).some((pid) => runsAs(pid, String(uid), buf))
       }
       const last = existingTaskCgroup(previous, support)
-      if (last.members().length === 0) return false
+      // Counted by the kernel, not listed: a process of another pid namespace is in no cgroup.procs we read.
+      if (!last.populated()) return false
       last.killAll()
       return true
     },
@@ -121,18 +124,6 @@ function conflicts(range: UidRange): string[] {
 
 const checked = new Map<string, string[]>()
 
-/** The lock directory, created root-only; refuses one that someone else owns or can write. */
-function lockDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  for (let p = dir; p !== '/'; p = p.slice(0, p.lastIndexOf('/')) || '/') {
-    const st = lstatSync(p)
-    if (st.isSymbolicLink() || st.uid !== 0 || (p === dir && (st.mode & 0o077) !== 0) || (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      throw new AppError(ErrorCode.SandboxUnavailable,
-        `sandbox uid leases: ${p} must be a root-owned directory that only root can write (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid})`)
-    }
-  }
-}
-
 /**
  * Leases a free uid of the range (the scan starts at a random offset, so engines rarely contend): its lock is free and
  * `check` finds nothing of its last holder running. Throws SANDBOX_UNAVAILABLE when the range overlaps ids in use on
@@ -147,7 +138,7 @@ export function leaseUid(range: UidRange = DEFAULT_UID_RANGE, dir = UID_DIR, che
       `sandbox.uidRange ${range.start}-${range.start + range.count - 1} overlaps ids already in use on this host ` +
       `(${found.slice(0, 3).join('; ')}); choose another range`, { conflicts: found })
   }
-  lockDir(dir)
+  rootOnlyDir(dir, 'sandbox uid leases')
   const offset = Math.floor(Math.random() * range.count)
   let running = 0
   for (let i = 0; i < range.count; i++) {

@@ -21,7 +21,7 @@ describe('workspace', () => {
     if (process.getuid?.() === 0) expect(ws.startDir).toBe('/run/autokestra/start')
     const a = ws.newAttempt()
     const b = ws.newAttempt()
-    expect(a.id).toMatch(new RegExp(`^p${process.pid}-[0-9a-f]{12}$`))
+    expect(a.id).toMatch(new RegExp(`^e${ws.instance.id}-[0-9a-f]{12}$`))
     expect(a.id).not.toBe(b.id)
     expect(mode(a.tmpDir)).toBe(0o700)
     ws.remove()

@@ -1,20 +1,23 @@
 /**
- * Engine-owned directories of one process runner: a root `<tmpRoot>/ak-p<pid>-XXXXXX` (mode 0711, so a plugin
+ * Engine-owned directories of one process runner: a root `<tmpRoot>/ak-w-XXXXXX` (mode 0711, so a plugin
  * can reach its own temp dir but can neither list, rename nor replace anything in it), holding an empty start
  * directory every sandboxed process starts in, one 0700 temp dir per attempt, and a lock that says the runner
- * lives. Attempt ids are random, so they are unique per engine and per host, not per worker.
+ * lives. Attempt ids are `e<instance>-<random>` (engine-instance.ts): unique per host, and naming the engine instance
+ * whose liveness lock tells any other engine, in any pid namespace, whether their cgroups may be swept.
  */
 
 import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
 import { threadId } from 'node:worker_threads'
 import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { flock, LOCK } from './launcher/libc.ts'
+import { isAttemptName, startEngineInstance, type EngineInstance } from './engine-instance.ts'
 
 /** The runner's directories. */
 export interface Workspace {
   root: string
+  /** The engine instance whose attempts these are (given to createWorkspace, or made and released by it). */
+  instance: EngineInstance
   /**
    * Empty and unwritable: the working directory of launchers and Bun plugins until confined (nothing to read in it).
    * For a root engine `/run/autokestra/start`, whose every ancestor only root can write: Bun looks for files from its
@@ -30,19 +33,15 @@ export interface Workspace {
 const LOCK_FILE = '.alive'
 /** Names the worker thread whose runner owns the workspace: a crashed worker's attempts are found by it (worker-sweep.ts). */
 const THREAD_FILE = '.thread'
-const ROOT_PATTERN = /^ak-p(\d+)-/
-/** The layout before the workspace existed: one `ak-task-p<pid>-…` dir per attempt, straight in tmpRoot. */
-const LEGACY_PATTERN = /^ak-task-p(\d+)-/
-
-/** `p<pid>-<random>`: the pid lets the cgroup sweeper find leftovers of dead engines; the random part makes it unique. */
-export const newSandboxId = (): string => `p${process.pid}-${randomBytes(6).toString('hex')}`
+/** A workspace root: `ak-w-…`, or `ak-p<pid>-…` as engines before instances made them (judged by its lock too). */
+const ROOT_PATTERN = /^ak-(w|p\d+)-/
 
 /**
  * Creates the runner's workspace under `tmpRoot`, first removing those of runners that died without cleaning up.
  * For a root engine every directory above it must be searchable by others: the attempts' uids have to reach their
  * temp dirs through it.
  */
-export function createWorkspace(tmpRoot: string): Workspace {
+export function createWorkspace(tmpRoot: string, given?: EngineInstance): Workspace {
   if (process.getuid?.() === 0) {
     for (let p = resolve(tmpRoot); ; p = dirname(p)) {
       if ((statSync(p).mode & 0o001) === 0) {
@@ -53,7 +52,7 @@ export function createWorkspace(tmpRoot: string): Workspace {
     }
   }
   sweepStaleWorkspaces(tmpRoot)
-  const root = mkdtempSync(join(tmpRoot, `ak-p${process.pid}-`))
+  const root = mkdtempSync(join(tmpRoot, 'ak-w-'))
   chmodSync(root, 0o711)
   const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
   flock(lockFd, LOCK.EX | LOCK.NB)
@@ -63,12 +62,14 @@ export function createWorkspace(tmpRoot: string): Workspace {
     mkdirSync(startDir)
     chmodSync(startDir, 0o555)
   }
+  const instance = given ?? startEngineInstance()
   let removed = false
   return {
     root,
+    instance,
     startDir,
     newAttempt() {
-      const id = newSandboxId()
+      const id = instance.newAttemptId()
       const tmpDir = join(root, id)
       mkdirSync(tmpDir, { mode: 0o700 })
       return { id, tmpDir }
@@ -78,6 +79,8 @@ export function createWorkspace(tmpRoot: string): Workspace {
       removed = true
       rmSync(root, { recursive: true, force: true })
       try { closeSync(lockFd) } catch { /* already closed */ }
+      // Ours to end only when we made it; whether cgroups of it are left is not known here, so its file stays.
+      if (!given) instance.release(true)
     },
   }
 }
@@ -102,17 +105,45 @@ function rootStartDir(): string | undefined {
   }
 }
 
-/** This engine's workspaces whose runner lives in worker thread `thread`, with the ids of the attempts they hold. */
+/**
+ * This process's workspaces whose runner lives in worker thread `thread`, with the ids of the attempts they hold. A
+ * workspace is this process's when one of its open descriptors is the workspace's lock (a dead thread's stays open:
+ * descriptors belong to the process), never by a pid in its name, which an engine in another pid namespace sharing
+ * `tmpRoot` may have too; thread ids repeat across processes, so `.thread` alone says nothing either.
+ */
 export function workspacesOfThread(tmpRoot: string, thread: number): { root: string; attempts: string[] }[] {
   let names: string[] = []
   try { names = readdirSync(tmpRoot) } catch { return [] }
-  return names.filter((n) => n.startsWith(`ak-p${process.pid}-`)).flatMap((name) => {
+  const open = openFiles()
+  return names.filter((n) => ROOT_PATTERN.test(n)).flatMap((name) => {
     const root = join(tmpRoot, name)
     try {
       if (lstatSync(root).uid !== (process.getuid?.() ?? 0) || readFileSync(join(root, THREAD_FILE), 'utf8') !== String(thread)) return []
-      return [{ root, attempts: readdirSync(root).filter((n) => /^p\d+-[0-9a-f]+$/.test(n)) }]
+      const lock = lstatSync(join(root, LOCK_FILE))
+      if (!lock.isFile() || !open.has(`${lock.dev}:${lock.ino}`)) return []
+      return [{ root, attempts: readdirSync(root).filter(isAttemptName) }]
     } catch { return [] }
   })
+}
+
+/**
+ * The files this process has open for writing (`dev:ino`, of every thread: descriptors are the process's). A runner
+ * opens its lock read-write; a sweep looking at another runner's lock opens it read-only, so a lock this process only
+ * probes at that instant (in another thread) is not taken for its own.
+ */
+function openFiles(): Set<string> {
+  const out = new Set<string>()
+  let fds: string[] = []
+  try { fds = readdirSync('/proc/self/fd') } catch { return out }
+  for (const fd of fds) {
+    try {
+      const flags = Number.parseInt(/^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1] ?? '0', 8)
+      if ((flags & 3) !== constants.O_RDWR) continue
+      const st = statSync(`/proc/self/fd/${fd}`)
+      out.add(`${st.dev}:${st.ino}`)
+    } catch { /* closed meanwhile */ }
+  }
+  return out
 }
 
 /**
@@ -126,14 +157,12 @@ export function sweepStaleWorkspaces(tmpRoot: string): number {
   try { names = readdirSync(tmpRoot) } catch { return 0 }
   for (const name of names) {
     const dir = join(tmpRoot, name)
-    const root = ROOT_PATTERN.test(name)
-    if (!root && !LEGACY_PATTERN.test(name)) continue
+    if (!ROOT_PATTERN.test(name)) continue
     try {
       const st = lstatSync(dir)
       if (!st.isDirectory() || st.uid !== me) continue
     } catch { continue }
-    const pid = Number((root ? ROOT_PATTERN : LEGACY_PATTERN).exec(name)![1])
-    if (root ? lockFree(join(dir, LOCK_FILE)) : pidGone(pid)) {
+    if (lockFree(join(dir, LOCK_FILE))) {
       rmSync(dir, { recursive: true, force: true })
       removed++
     }
@@ -145,10 +174,7 @@ function lockFree(file: string): boolean {
   let fd: number
   // No lock file yet: a runner that is starting right now, or one that died while starting. Its pid cannot tell
   // (in another pid namespace it is invisible here, or another process's): kept, at worst an empty dir.
-  try { fd = openSync(file, constants.O_RDWR | constants.O_NOFOLLOW) } catch { return false }
+  // Read-only (flock needs no more): workspacesOfThread tells a runner's own lock by its read-write descriptor.
+  try { fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch { return false }
   try { return flock(fd, LOCK.EX | LOCK.NB) === 0 } finally { closeSync(fd) }
-}
-
-function pidGone(pid: number): boolean {
-  try { process.kill(pid, 0); return false } catch (e) { return (e as { code?: string }).code === 'ESRCH' }
 }

@@ -2,6 +2,7 @@
 
 import { describe, expect, it } from 'bun:test'
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { taskCgroupsOf } from '../helpers/engine-instances.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareLaunch } from '../../sandbox/process/isolation.ts'
@@ -12,10 +13,8 @@ const bun = loadFixture('bun-attacks')
 const exec = loadFixture('exec-attacks')
 const bomb = loadFixture('fork-bomb')
 const cgroupGone = (id: string) => !existsSync(`/sys/fs/cgroup/pids/autokestra/${id}`) && !existsSync(`/sys/fs/cgroup/memory/autokestra/${id}`)
-/** The cgroups of this process's attempts (ids are `p<pid>-<random>`), in both hierarchies. */
-const ourCgroups = (): Set<string> => new Set(['pids', 'memory'].flatMap((c) => {
-  try { return readdirSync(`/sys/fs/cgroup/${c}/autokestra`).filter((n) => n.startsWith(`p${process.pid}-`)).map((n) => `${c}/${n}`) } catch { return [] }
-}))
+/** The cgroups of this process's attempts (named after its engine instances), in both hierarchies. */
+const ourCgroups = (): Set<string> => new Set(taskCgroupsOf())
 /** Runs an attack and returns it with the cgroups it left behind (the runner is closed by then, spare included). */
 async function leftBehind<T>(f: () => Promise<T>): Promise<[T, string[]]> {
   const before = ourCgroups()

@@ -12,7 +12,7 @@
  */
 
 import { afterAll, describe, expect, it } from 'bun:test'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { UID_DIR, leaseUid, processesOf } from '../../sandbox/process/uids.ts'
@@ -21,6 +21,7 @@ import { prepareLaunch } from '../../sandbox/process/isolation.ts'
 import { detectCgroups } from '../../sandbox/process/cgroup.ts'
 import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
 import { LAUNCHERS, LIMITS, ORPHAN_LINE, untilLine } from './harness.ts'
+import { nestedPidNsArgv } from '../helpers/pid-namespace.ts'
 import { buildProbe } from './review-probe.ts'
 
 const CHILD = join(import.meta.dir, '../fixtures/escape/orphan-nopidns-engine.ts')
@@ -30,6 +31,8 @@ const tmpRoot = mkdtempSync(join(tmpdir(), 'ak-orphan-var-'))
 chmodSync(tmpRoot, 0o755)
 const CG = '/sys/fs/cgroup'
 const made: string[] = []
+/** Descriptors of workspace locks this process holds for a test (closed at the end). */
+const held: number[] = []
 
 async function until(what: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms
@@ -55,10 +58,13 @@ async function sleeperIn(id: string, uid: number): Promise<number> {
 }
 
 afterAll(() => {
-  for (let i = 0; i < 8; i++) { kill(processesOf(BASE + i)); rmSync(`${UID_DIR}/${BASE + i}`, { force: true }) }
-  for (const d of made) for (let i = 0; i < 100; i++) { try { rmdirSync(d); break } catch { Bun.sleepSync(5) } }
+  for (const fd of held) closeSync(fd)
+  for (let i = 0; i < 9; i++) { kill(processesOf(BASE + i)); rmSync(`${UID_DIR}/${BASE + i}`, { force: true }) }
+  // The lease test's attempts (named by this test, so no engine's sweep takes them if one is left).
+  for (const n of [1, 2]) for (const c of ['memory', 'pids']) made.push(`${CG}/${c}/autokestra/p${process.pid}t0-lease${n}`)
+  for (const d of made) for (let i = 0; i < 100 && existsSync(d); i++) { try { rmdirSync(d); break } catch { Bun.sleepSync(5) } }
   for (const ws of readdirSync(tmpRoot)) {
-    for (const id of readdirSync(join(tmpRoot, ws)).filter((n) => n.startsWith('p'))) {
+    for (const id of readdirSync(join(tmpRoot, ws)).filter((n) => /^[ep]/.test(n))) {
       for (const c of ['pids', 'memory']) { try { rmdirSync(`${CG}/${c}/autokestra/${id}`) } catch { /* gone */ } }
     }
   }
@@ -102,7 +108,7 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
 
   it('does not lease a uid whose last holder\'s cgroup still holds a process, and kills that orphan', async () => {
     const uid = BASE + 4
-    // pid 1 lives, so no sweep takes this cgroup for a dead engine's: only the lease check can see the orphan.
+    // A name no engine makes, so no sweep takes this cgroup for a dead engine's: only the lease check can see the orphan.
     const id = 'p1t0-0rphan000001'
     const pid = await sleeperIn(id, uid)
     mkdirSync(UID_DIR, { recursive: true, mode: 0o700 })
@@ -125,24 +131,63 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
     await launch.finish()
   })
 
+  it('does not lease a uid whose last holder\'s cgroup holds a process this engine cannot see (an ancestor pid namespace\'s)', async () => {
+    const uid = BASE + 8
+    const id = 'e0000000bad01-0rphan000003'
+    const pid = await sleeperIn(id, uid)
+    mkdirSync(UID_DIR, { recursive: true, mode: 0o700 })
+    writeFileSync(`${UID_DIR}/${uid}`, id, { mode: 0o600 })
+    // An engine in a nested pid namespace: the orphan is not in its /proc, nor in the cgroup.procs it reads.
+    const script = `const { leaseUid } = await import(${JSON.stringify(resolve(import.meta.dir, '../../sandbox/process/uids.ts'))})
+      try { leaseUid({ start: ${uid}, count: 1 }).release(); console.log('leased') } catch (e) { console.log(e.code) }`
+    const nested = Bun.spawn(nestedPidNsArgv(['bun', '-e', script]), { stdout: 'pipe', stderr: 'inherit' })
+    const said = (await new Response(nested.stdout).text()).trim()
+    expect({ said, running: processesOf(uid) }).toEqual({ said: 'SANDBOX_UNAVAILABLE', running: [pid] })
+    kill([pid])
+  })
+
   it('kills what a crashed worker thread\'s attempts left in their cgroups, removes its workspace, and touches no other thread\'s', async () => {
-    // Two runners' workspaces of this engine, as createWorkspace lays them out, in worker threads 990 and 991.
+    // Two runners' workspaces of this engine, as createWorkspace lays them out (each holding its lock read-write, as
+    // a crashed thread's descriptor stays open in the process), in worker threads 990 and 991.
     const space = (thread: number, id: string) => {
-      const root = join(tmpRoot, `ak-p${process.pid}-t${thread}`)
+      const root = join(tmpRoot, `ak-w-t${thread}xx`)
       mkdirSync(join(root, id), { recursive: true })
       writeFileSync(join(root, '.thread'), String(thread))
+      held.push(openSync(join(root, '.alive'), 'w+'))
       return root
     }
-    const crashedWs = space(990, `p${process.pid}-deadbeef0001`)
-    const otherWs = space(991, `p${process.pid}-deadbeef0002`)
-    await sleeperIn(`p${process.pid}-deadbeef0001`, BASE + 5)
-    const other = await sleeperIn(`p${process.pid}-deadbeef0002`, BASE + 6)
+    const crashedWs = space(990, 'e0000deadbeef-deadbeef0001')
+    const otherWs = space(991, 'e0000deadbee2-deadbeef0002')
+    await sleeperIn('e0000deadbeef-deadbeef0001', BASE + 5)
+    const other = await sleeperIn('e0000deadbee2-deadbeef0002', BASE + 6)
     expect(sweepWorkerSandboxes(990, tmpRoot)).toBe(1)
     expect(await until(() => processesOf(BASE + 5).length === 0, 3_000)).toBe(true)
     expect(existsSync(crashedWs)).toBe(false)
     expect(processesOf(BASE + 6)).toEqual([other])
     expect(existsSync(otherWs)).toBe(true)
     kill([other])
+  })
+
+  it('touches no workspace of another engine whose worker has the same thread id, even with this process\'s pid in its name', async () => {
+    // Another engine (here: a child process) sharing the temp root, in a pid namespace where its pid is ours, with a
+    // runner in its worker thread 990 too: its workspace is not this process's, whatever its name and .thread say.
+    const id = 'e00000cafe001-cafecafe0001'
+    const root = join(tmpRoot, `ak-p${process.pid}-other1`)
+    mkdirSync(join(root, id), { recursive: true })
+    writeFileSync(join(root, '.thread'), '990')
+    const holder = Bun.spawn(['bun', '-e', `
+      const { openSync } = require('node:fs'); const { flock, LOCK } = await import(${JSON.stringify(resolve(import.meta.dir, '../../sandbox/process/launcher/libc.ts'))})
+      flock(openSync(${JSON.stringify(join(root, '.alive'))}, 'w+'), LOCK.EX); console.log('held'); setInterval(() => {}, 1 << 30)`], { stdout: 'pipe', stderr: 'inherit' })
+    try {
+      await untilLine(holder.stdout as ReadableStream<Uint8Array>, /^held$/)
+      const pid = await sleeperIn(id, BASE + 7)
+      expect(sweepWorkerSandboxes(990, tmpRoot)).toBe(0)
+      expect({ workspace: existsSync(root), running: processesOf(BASE + 7) }).toEqual({ workspace: true, running: [pid] })
+      kill([pid])
+    } finally {
+      holder.kill('SIGKILL')
+      await holder.exited
+    }
   })
 })
 

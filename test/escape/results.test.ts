@@ -7,6 +7,7 @@
 
 import { afterAll, describe, expect, it } from 'bun:test'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { taskCgroupsOf } from '../helpers/engine-instances.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareLaunch } from '../../sandbox/process/isolation.ts'
@@ -109,10 +110,7 @@ for (const launcher of ['native', 'bun'] as const) {
 }
 
 /** This process's task cgroups now (other test files in the same process may have left their own). */
-const ownCgroups = (): string[] => ['memory', 'pids'].flatMap((c) => {
-  const dir = `/sys/fs/cgroup/${c}/autokestra`
-  return existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith(`p${process.pid}-`)).map((n) => `${c}/${n}`) : []
-})
+const ownCgroups = (): string[] => taskCgroupsOf()
 const before = new Set(ownCgroups())
 
 it('leaves no task cgroup behind', () => {

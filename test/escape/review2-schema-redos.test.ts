@@ -34,7 +34,7 @@ afterAll(async () => {
     p.kill('SIGKILL')
     await p.exited
     // The child's marker file (effectKey names it after the child's pid).
-    removeEngineLeftovers(p.pid)
+    removeEngineLeftovers()
     for (const f of readdirSync(EFFECTS_DIR)) if (f.startsWith(`review2-redos-${p.pid}-`)) rmSync(join(EFFECTS_DIR, f), { force: true })
   }
   rmSync(dir, { recursive: true, force: true })

@@ -8,6 +8,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { taskCgroupsOf } from '../helpers/engine-instances.ts'
 import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
 
 const CGROUPS = '/sys/fs/cgroup/pids/autokestra'
@@ -16,7 +17,7 @@ const hasCgroups = existsSync(CGROUPS)
 /** For each cgroup of this engine: the temp dirs of the processes inside (one attempt = one temp dir). */
 function sample(seen: Map<string, Set<string>>): void {
   let names: string[] = []
-  try { names = readdirSync(CGROUPS).filter((n) => n.startsWith(`p${process.pid}-`)) } catch { return }
+  try { names = taskCgroupsOf(process.pid, ['pids']).map((n) => n.slice('pids/'.length)) } catch { return }
   for (const name of names) {
     let pids: string[] = []
     try { pids = readFileSync(`${CGROUPS}/${name}/cgroup.procs`, 'utf8').split('\n').filter(Boolean) } catch { continue }
