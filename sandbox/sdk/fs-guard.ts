@@ -69,6 +69,8 @@ const BUILTIN_FS = /^(?:node:)?fs(?:\/promises)?$/
 /** The scan before the import reads at most this many modules; a plugin that reaches more gets the guard outright. */
 const MAX_SCANNED = 2000
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx' }
+/** This directory, the guest's (the plugin may read it, never write it). */
+const GUEST_DIR = `${import.meta.dir}/`
 /** Bun.file before the guard wraps it: the scan's own reads are not the plugin's, and report nothing. */
 const rawFile = Bun.file.bind(Bun)
 
@@ -110,7 +112,8 @@ export function guardFilesystemOnDemand(): void {
       build.onResolve({ filter: /.*/ }, (args) => {
         if (!nodeFsGuarded && !resolving) {
           const path = resolveFrom(args.path, args.importer)
-          if (path?.startsWith('/') && !scanned.has(path)) guardNodeFs()
+          // The guest's own modules (serve.ts, the lazy parts of the guards) are the engine's, never the plugin's.
+          if (path?.startsWith('/') && !scanned.has(path) && !path.startsWith(GUEST_DIR)) guardNodeFs()
         }
         return undefined // Bun resolves it as always
       })
