@@ -8,8 +8,8 @@
  * JSON document. The second argument (default: the config's, attempt) is the isolation level W1 and W2 run at.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import * as Comlink from 'comlink'
 import { createEngine } from '../actors/engine.ts'
@@ -49,6 +49,26 @@ async function withEngine<T>(env: Record<string, string>, fn: (e: Engine) => Pro
   }
 }
 
+/**
+ * CPU time (ms) of this process (every thread) plus every child it has reaped (`cutime + cstime`, /proc/self/stat):
+ * a child's own reaped children are in its figures when it is reaped, so launchers, the namespace init, plugins and
+ * `ld.so --list` runs are all counted once they are gone. Not counted: kernel work done by kernel threads on their
+ * behalf (network namespace teardown runs in a kworker), which `hostBusyMs` (all CPUs, /proc/stat) bounds from above.
+ */
+function treeCpuMs(): { self: number; children: number } {
+  const stat = readFileSync('/proc/self/stat', 'utf8')
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14 … cstime 17.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  return { self: ((f[11]! + f[12]!) * 1000) / CLK_TCK, children: ((f[13]! + f[14]!) * 1000) / CLK_TCK }
+}
+/** Busy time (ms) of every CPU of the host (/proc/stat: everything but idle and iowait), other sessions' included. */
+function hostBusyMs(): number {
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const busy = cpu.reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]! - (cpu[8] ?? 0) - (cpu[9] ?? 0) // minus idle, iowait, guest (in user)
+  return (busy * 1000) / CLK_TCK
+}
+const CLK_TCK = 100 // USER_HZ, fixed at 100 on Linux for /proc
+
 async function timeExecution(engine: Engine, workflow: Workflow): Promise<number> {
   const t = performance.now()
   const ex = await engine.start({ workflow, trigger: { type: 'api' } })
@@ -74,10 +94,19 @@ async function bareSpawn(rounds = 20): Promise<number> {
 async function w1(level = levelArg) {
   const tasks = Array.from({ length: 40 }, (_, i) => `  - { id: t${i}, type: bench/fibo.compute${i ? `, needs: [t${i - 1}]` : ''}, inputs: { n: 10 } }`).join('\n')
   const workflow = wf(`id: w1\n${isolationLine(level)}tasks:\n${tasks}\n`)
+  const load = loadavg()[0]!
+  let cpu = { self: 0, children: 0 }
+  let hostMs = 0
   const runs = await withEngine({}, async (engine) => {
     await timeExecution(engine, workflow) // warm-up
     const out: number[] = []
+    // The spare left by the warm-up is reaped (counted) during the runs, the one left by the last run is not: even.
+    const cpu0 = treeCpuMs()
+    const host0 = hostBusyMs()
     for (let i = 0; i < 5; i++) out.push(await timeExecution(engine, workflow))
+    const cpu1 = treeCpuMs()
+    cpu = { self: cpu1.self - cpu0.self, children: cpu1.children - cpu0.children }
+    hostMs = hostBusyMs() - host0
     return out
   })
   const bare = await bareSpawn()
@@ -86,6 +115,9 @@ async function w1(level = levelArg) {
     w1: {
       isolation: level ?? 'attempt', tasks: 40, runsMs: runs.map((x) => round(x)), medianMs: round(median(runs)), perTaskMs: round(perTask, 2),
       bareProcessMs: round(bare, 2), overheadPerTaskMs: round(perTask - bare, 2),
+      // Issue 14: CPU per task, the engine process and all its (reaped) children, over the 5 timed runs (200 tasks).
+      cpuPerTaskMs: round((cpu.self + cpu.children) / 200, 2), engineCpuPerTaskMs: round(cpu.self / 200, 2),
+      childrenCpuPerTaskMs: round(cpu.children / 200, 2), hostBusyPerTaskMs: round(hostMs / 200, 2), loadAvg1m: round(load, 2),
     },
   }
 }

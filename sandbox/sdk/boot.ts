@@ -8,7 +8,8 @@ import type { ActionContext, PluginDefinition } from './index.ts'
 import { ProtocolEnv, type Invocation, type InvocationContext, type PluginResult } from './protocol.ts'
 
 // Confinement comes first, before any plugin code is loaded.
-await (await import('./confine.ts')).confineFromEnv()
+const confine = await import('./confine.ts')
+await confine.confineFromEnv()
 
 const resultFile = process.env[ProtocolEnv.ResultFile]
 const entry = process.argv[2]
@@ -33,6 +34,7 @@ let plugin: PluginDefinition | undefined
 export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
   if (!entry) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } }
   if (!plugin) {
+    await confine.beforePluginImport(entry)
     const mod = (await import(entry)) as { default?: PluginDefinition } & Partial<PluginDefinition>
     plugin = mod.default ?? (mod as PluginDefinition)
   }

@@ -1,6 +1,8 @@
 /** The error a confined Bun plugin throws when a permission is missing, and the translation of kernel refusals into it. */
 
-import { denialLine, detectDenialLine } from './detect.ts'
+// detect.ts (and kinds.ts) load on the first denial: every task pays for what the guest imports at start, and most
+// tasks are refused nothing. require(), not import(): the callers are synchronous.
+const detect = (): typeof import('./detect.ts') => require('./detect.ts') as typeof import('./detect.ts')
 import type { PermissionDenial } from './kinds.ts'
 
 /** Thrown (by the guard, or translated from EACCES/EPERM/ENETUNREACH) when a plugin uses a permission it lacks. */
@@ -15,7 +17,7 @@ export class PermissionDeniedError extends Error {
 /** Reports a refusal on stderr (so the runner sees it even if the plugin swallows the error) and returns the error. */
 export function refuse(permission: PermissionDenial['permission'], target: string): PermissionDeniedError {
   const d: PermissionDenial = { permission, target }
-  process.stderr.write(`${denialLine(d)}\n`)
+  process.stderr.write(`${detect().denialLine(d)}\n`)
   return new PermissionDeniedError(d)
 }
 
@@ -42,7 +44,7 @@ export function asPermissionDenied(e: unknown, fsHint?: 'filesystem.read' | 'fil
     return refuse('run', typeof err.path === 'string' ? err.path : sys.replace(/^spawn /, ''))
   }
   const message = typeof err.message === 'string' ? err.message : ''
-  const guess = detectDenialLine(`${code} ${sys} '${typeof err.path === 'string' ? err.path : ''}' ${message}`)
+  const guess = detect().detectDenialLine(`${code} ${sys} '${typeof err.path === 'string' ? err.path : ''}' ${message}`)
   if (!guess) return undefined
   const permission = fsHint && guess.permission.startsWith('filesystem') ? fsHint : guess.permission
   return refuse(permission, typeof err.path === 'string' ? err.path : guess.target)

@@ -49,9 +49,106 @@ function wrapCalls(obj: Record<string, unknown>, names: string[]): void {
  * node:fs, because Bun builds that module namespace from the CommonJS object on first import.
  */
 export function guardFilesystem(): void {
+  guardNodeFs()
+  guardBunFiles()
+}
+
+let nodeFsGuarded = false
+/** Wraps node:fs and node:fs/promises (once). */
+function guardNodeFs(): void {
+  if (nodeFsGuarded) return
+  nodeFsGuarded = true
   const fs = require('node:fs') as Record<string, unknown>
   wrapCalls(fs, [...CALLS, ...CALLS.map((c) => `${c}Sync`), 'createReadStream', 'createWriteStream'])
   wrapCalls(fs.promises as Record<string, unknown>, CALLS)
+}
+
+/** A quoted `fs`, `node:fs`, `fs/promises` or `node:fs/promises`: how a module names node:fs to import or require it. */
+const NAMES_FS = /(["'`])(?:node:)?fs(?:\/promises)?\1/
+const BUILTIN_FS = /^(?:node:)?fs(?:\/promises)?$/
+/** The scan before the import reads at most this many modules; a plugin that reaches more gets the guard outright. */
+const MAX_SCANNED = 2000
+const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx' }
+/** This directory, the guest's (the plugin may read it, never write it). */
+const GUEST_DIR = `${import.meta.dir}/`
+/** Bun.file before the guard wraps it: the scan's own reads are not the plugin's, and report nothing. */
+const rawFile = Bun.file.bind(Bun)
+
+let onDemand = false
+/** The module files the scan read (canonical, as Bun resolves them). */
+const scanned = new Set<string>()
+/** Set while this module resolves a name itself (Bun.resolveSync asks the runtime plugins too: ours, again). */
+let resolving = false
+
+const resolveFrom = (name: string, importer: string | undefined): string | undefined => {
+  resolving = true
+  try { return Bun.resolveSync(name, importer ? importer.slice(0, importer.lastIndexOf('/')) || '/' : process.cwd()) } catch { return undefined } finally { resolving = false }
+}
+
+/**
+ * The same guard, with node:fs wrapped only when the plugin may use it: loading node:fs costs ~3–5 ms of CPU on
+ * every task, and most plugins never touch it. Before the plugin's entry is imported, `scanBeforePluginImport` reads
+ * every module the entry reaches by a literal name (static and dynamic imports, require calls); the first that names
+ * node:fs or fs/promises installs the guard, before anything of the plugin is linked or run. Afterwards Bun tells a
+ * runtime plugin every resolution of a non-builtin module: one the scan did not read (a computed name) installs the
+ * guard before it loads, whatever it holds, and `process.getBuiltinModule` of fs installs it too. Only a builtin name
+ * computed at run time (`require(['f', 's'].join(''))` in a module that names no fs) reaches an unwrapped node:fs:
+ * its refusals are the kernel's EACCES, unchanged. The guard explains refusals; the kernel makes them.
+ */
+export function guardFilesystemOnDemand(): void {
+  onDemand = true
+  guardBunFiles()
+  const proc = process as unknown as { getBuiltinModule?: (id: string) => unknown }
+  const builtin = proc.getBuiltinModule
+  if (typeof builtin === 'function') {
+    proc.getBuiltinModule = function (this: unknown, id: string): unknown {
+      if (BUILTIN_FS.test(String(id))) guardNodeFs()
+      return builtin.call(this, id)
+    }
+  }
+  Bun.plugin({
+    name: 'autokestra-fs-guard',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => {
+        if (!nodeFsGuarded && !resolving) {
+          const path = resolveFrom(args.path, args.importer)
+          // The guest's own modules (serve.ts, the lazy parts of the guards) are the engine's, never the plugin's.
+          if (path?.startsWith('/') && !scanned.has(path) && !path.startsWith(GUEST_DIR)) guardNodeFs()
+        }
+        return undefined // Bun resolves it as always
+      })
+    },
+  })
+}
+
+/** Reads the modules `entry` reaches by literal names (see guardFilesystemOnDemand); installs the guard if one names fs. */
+export async function scanBeforePluginImport(entry: string): Promise<void> {
+  if (!onDemand || nodeFsGuarded) return
+  const queue = [entry]
+  const transpilers = new Map<string, InstanceType<typeof Bun.Transpiler>>()
+  while (queue.length > 0) {
+    const path = queue.shift()!
+    if (scanned.has(path)) continue
+    scanned.add(path)
+    if (scanned.size > MAX_SCANNED) return guardNodeFs()
+    let text: string
+    try { text = await rawFile(path).text() } catch { continue } // Bun cannot load it either
+    if (NAMES_FS.test(text)) return guardNodeFs()
+    const loader = LOADERS[path.slice(path.lastIndexOf('.') + 1)]
+    if (!loader) continue // JSON, text, wasm…: imports nothing
+    let t = transpilers.get(loader)
+    if (!t) transpilers.set(loader, (t = new Bun.Transpiler({ loader })))
+    let imports: { path: string }[]
+    try { imports = t.scanImports(text) } catch { return guardNodeFs() } // cannot tell what it imports: guarded
+    for (const i of imports) {
+      const found = resolveFrom(i.path, path)
+      if (found?.startsWith('/')) queue.push(found)
+    }
+  }
+}
+
+/** Wraps Bun.file reads and Bun.write (cheap: no module to load). */
+function guardBunFiles(): void {
   const bun = Bun as unknown as Record<string, unknown>
   const file = bun.file as AnyFn
   bun.file = function (this: unknown, ...args: unknown[]): unknown {

@@ -54,6 +54,19 @@ describe('escape suite: bun plugin, process runner', () => {
   })
 })
 
+describe('escape suite: a refusal through node:fs is reported when the plugin reaches it late', () => {
+  // The guard wraps node:fs only once the plugin may use it (fs-guard.ts). Each fixture's entry names no fs module
+  // and swallows the refusal: only the guard's own report can name it.
+  const expectReported = async (fixture: string) => {
+    const run = await runAttack(loadFixture(fixture), 'read', { path: engine.keyPath })
+    expect(run.text).not.toContain(KEY_SECRET)
+    expect(denialOf(run.outcome)).toEqual({ permission: 'filesystem.read', target: engine.keyPath })
+  }
+  it('through a module its entry imports by name when the action runs (found by the scan before the import)', () => expectReported('fs-late-scanned'))
+  it('through a module it imports by a computed name (not scanned: guarded when it is resolved)', () => expectReported('fs-late-computed'))
+  it('through process.getBuiltinModule', () => expectReported('fs-late-builtin'))
+})
+
 describe('escape suite: granted permissions work, and nothing more', () => {
   const grant = () => ({ network: [`127.0.0.1:${engine.apiPort}`], filesystem: { read: [engine.grantedFile] } })
   it('reaches the granted host:port', async () => {
