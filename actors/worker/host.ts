@@ -7,7 +7,7 @@ import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
 import type { Decision } from '../execution/protocol.ts'
-import type { DecideReply, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import type { DecideReply, IdleState, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import { executionScope, runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
 import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
@@ -132,5 +132,9 @@ export class ExecutionHost {
 
   hosted(): string[] {
     return [...this.actors.keys()]
+  }
+
+  async idleState(): Promise<IdleState> {
+    return { actors: this.actors.size, warm: await this.runners.holdsWarm() }
   }
 }

@@ -75,6 +75,11 @@ export const ConfigSchema = Type.Object({
     maxConcurrentTasks: Int(1, { default: 50 }),
     defaultTimeoutSeconds: Int(1, { default: 300 }),
     workers: Int(1, { default: 1 }),
+    /**
+     * A worker hosting no execution (and keeping no warm process) is stopped after this long, and started again by
+     * the next execution (docs/engine.md#the-idle-worker); 0 keeps workers for the engine's life.
+     */
+    workerIdleSeconds: Int(0, { maximum: 86_400, default: 30 }),
   }),
   plugins: section({ paths: Strings(NonEmpty(), ['./plugins']) }),
   sandbox: section({

@@ -37,6 +37,8 @@ export interface WarmPools {
   run(req: RunRequest): Promise<RunOutcome | undefined>
   /** Kills the idle processes of a scope (an execution ended); busy ones go when their invocation ends. */
   release(scope: string): void
+  /** Warm processes alive now, idle or busy. */
+  live(): number
   close(): Promise<void>
 }
 
@@ -204,6 +206,10 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
     release(scope) {
       for (const [p, s] of busy) if (s === scope) retired.add(p)
       for (const e of idle.filter((x) => x.scope === scope)) drop(e)
+    },
+
+    live() {
+      return idle.length + busy.size
     },
 
     async close() {

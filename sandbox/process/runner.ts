@@ -63,7 +63,7 @@ function turnGate(): (kind: 'attempt' | 'spare') => Promise<void> {
   })
 }
 
-export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void>; release(scope: string): void } {
+export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void>; release(scope: string): void; holdsWarm(): boolean } {
   sweepStaleCgroups(detectCgroups())
   const ws = createWorkspace(opts.tmpRoot ?? tmpdir())
   const removeWorkspace = () => ws.remove()
@@ -110,6 +110,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       return { ...outcome, durationMs: Math.round(performance.now() - started) }
     },
     release: (scope) => warm.release(scope),
+    holdsWarm: () => warm.live() > 0,
     async close() {
       await Promise.all([spares.close(), warm.close()])
       process.off('exit', removeWorkspace)
