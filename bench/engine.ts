@@ -126,6 +126,13 @@ ${isolationLine(level)}tasks:
 /** RSS of a process from /proc, in MB. */
 const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(await Bun.file(`/proc/${pid}/status`).text())![1]) / 1024
 
+/** Anonymous and file-backed resident MB of a process (smaps_rollup): file pages are mostly bun's own code, clean and shared. */
+const rssSplitMb = async (pid: number) => {
+  const text = await Bun.file(`/proc/${pid}/smaps_rollup`).text()
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN)
+  return { anonMb: round(kb('Anonymous') / 1024), fileMb: round((kb('Rss') - kb('Anonymous')) / 1024) }
+}
+
 /** W3 on the real server process: RSS idle, then with 100 executions each sleeping in a core/sleep task. */
 async function w3() {
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-w3-'))
@@ -139,7 +146,9 @@ async function w3() {
   ].join('\n'))
   // ROOT: another checkout's server, measured by this bench (old against new with the same samples).
   const root = process.env.ROOT ?? resolve(import.meta.dir, '..')
-  const server = Bun.spawn(['bun', resolve(root, 'cli/main.ts'), 'server', 'start', '-c', join(dir, 'config.yaml')],
+  // SERVER: the CLI entry to start instead (a bundle of it, say), for trying a build before keeping it.
+  const entry = process.env.SERVER ?? resolve(root, 'cli/main.ts')
+  const server = Bun.spawn(['bun', entry, 'server', 'start', '-c', join(dir, 'config.yaml')],
     { stdout: 'ignore', stderr: 'ignore', env: { ...process.env, AUTOKESTRA_SECRET_KEY: Buffer.alloc(32, 7).toString('base64') } })
   const headers = { authorization: `Bearer ${key}` }
   const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN)
@@ -153,16 +162,20 @@ async function w3() {
     while (Date.now() < deadline && (await metric('autokestra_running_executions')) > 0) await Bun.sleep(50)
     await Bun.sleep(500)
     const idle = await rssMb(server.pid)
-    // Once idle for longer than the workflow parser's idle stop (30 s): what a server that is not being used holds.
-    const settledMs = Number(process.env.SETTLE_MS ?? 32_000)
+    // Once idle for longer than the workflow parser's idle stop and the execution worker's (30 s each): what a server
+    // that is not being used holds.
+    const settledMs = Number(process.env.SETTLE_MS ?? 35_000)
     await Bun.sleep(settledMs)
     const settled = await rssMb(server.pid)
+    const settledSplit = await rssSplitMb(server.pid)
+    // NaN on a checkout without the gauge (ROOT=<older checkout>).
+    const workersSettled = await metric('autokestra_execution_workers')
     await Promise.all(Array.from({ length: 100 }, () => start('8s')))
     const busyDeadline = Date.now() + 30_000
     while (Date.now() < busyDeadline && (await metric('autokestra_running_tasks')) < 100) await Bun.sleep(50)
     const running = await metric('autokestra_running_tasks')
     const busy = await rssMb(server.pid)
-    return { w3: { process: 'workflow server start (real server)', idleRssMb: round(idle), [`idleAfter${Math.round(settledMs / 1000)}sRssMb`]: round(settled), with100SleepingRssMb: round(busy), runningTasksAtSample: running, perExecutionKb: round(((busy - idle) * 1024) / 100) } }
+    return { w3: { process: 'workflow server start (real server)', idleRssMb: round(idle), [`idleAfter${Math.round(settledMs / 1000)}sRssMb`]: round(settled), with100SleepingRssMb: round(busy), workersAliveSettled: workersSettled, settledSplit, runningTasksAtSample: running, perExecutionKb: round(((busy - idle) * 1024) / 100) } }
   } finally {
     server.kill('SIGTERM')
     await server.exited
