@@ -89,6 +89,19 @@ export interface EngineStats {
   waitingForStore: boolean
   /** Callers waiting for an execution to end (`waitFor`: `?wait=` requests, `workflow run`). */
   executionWaiters: number
+  /** The execution worker threads (docs/engine.md#the-idle-worker). */
+  workers: WorkerStats
+}
+
+export interface WorkerStats {
+  /** Alive now (0 once an idle one was stopped: `execution.workerIdleSeconds`). */
+  alive: number
+  /** Started so far (the first, then one after each crash or idle stop). */
+  started: number
+  /** Stopped so far because they hosted nothing for the idle delay (counted when the stop begins). */
+  idleStops: number
+  /** Idle delays that ended with the worker kept, because it still held warm processes (`workflow`-level pools). */
+  keptForWarm: number
 }
 
 export interface Engine {

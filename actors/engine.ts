@@ -82,7 +82,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const supervisor = new Supervisor({
     store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
-    maxSubflowDepth: config.limits.maxSubflowDepth,
+    maxSubflowDepth: config.limits.maxSubflowDepth, workerIdleMs: config.execution.workerIdleSeconds * 1000,
     ...(opts.lease ? { lease: opts.lease } : {}),
     ...(opts.localWorkflows ? { localWorkflows: opts.localWorkflows } : {}),
   })

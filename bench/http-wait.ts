@@ -3,8 +3,10 @@
  * 127.0.0.1), 200 executions of a 3-task `fibo` chain from 50 concurrent clients in a closed loop, each client
  * starting its next execution when the last one ended. `wait`: one request each, `POST …/executions?wait=60s`;
  * `three`: what a client needed before, trigger → SSE stream until `end` → GET the detail. Prints one JSON document.
- * Usage: bun bench/http-wait.ts [wait|three|both] [executions=200] [clients=50]
- * ROOT=<checkout> measures another checkout's server (`three` only, for a checkout without ?wait=).
+ * Each isolation level gets a server of its own (the workflow declares `isolation: <level>`), one after the other.
+ * Usage: bun bench/http-wait.ts [wait|three|both] [executions=200] [clients=50] [attempt|execution|workflow|levels=levels]
+ * ROOT=<checkout> measures another checkout's server (`three` only, for a checkout without ?wait=; `attempt` only,
+ * for one without isolation levels).
  */
 
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -14,10 +16,16 @@ import { join, resolve } from 'node:path'
 const which = process.argv[2] ?? 'both'
 const total = Number(process.argv[3] ?? 200)
 const clients = Number(process.argv[4] ?? 50)
+const levelArg = process.argv[5] ?? 'levels'
+const LEVELS = ['attempt', 'execution', 'workflow'] as const
+type Level = (typeof LEVELS)[number]
+const levels: readonly Level[] = levelArg === 'levels' ? LEVELS : [levelArg as Level]
+if (!levels.every((l) => LEVELS.includes(l))) throw new Error(`unknown isolation level ${levelArg}`)
 const root = process.env.ROOT ?? resolve(import.meta.dir, '..')
 const KEY = 'bench-key'
-const CHAIN = `id: chain
-tasks:
+/** The chain at `level`; without the line on a ROOT checkout measured at `attempt` (it may predate the levels). */
+const chain = (level: Level) => `id: chain
+${level === 'attempt' && process.env.ROOT ? '' : `isolation: ${level}\n`}tasks:
   - { id: a, type: bench/fibo.compute }
   - { id: b, type: bench/fibo.compute, needs: [a] }
   - { id: c, type: bench/fibo.compute, needs: [b] }
@@ -28,7 +36,7 @@ outputs:
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 
-async function withServer<T>(fn: (url: string) => Promise<T>): Promise<T> {
+async function withServer<T>(level: Level, fn: (url: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-http-'))
   const port = 20000 + Math.floor(Math.random() * 20000)
   const url = `http://127.0.0.1:${port}`
@@ -43,7 +51,7 @@ async function withServer<T>(fn: (url: string) => Promise<T>): Promise<T> {
   try {
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline && !(await fetch(`${url}/health`).then((r) => r.ok, () => false))) await Bun.sleep(50)
-    const put = await fetch(`${url}/api/v1/workflows/chain`, { method: 'PUT', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/yaml' }, body: CHAIN })
+    const put = await fetch(`${url}/api/v1/workflows/chain`, { method: 'PUT', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'text/yaml' }, body: chain(level) })
     if (!put.ok) throw new Error(`apply: ${put.status} ${await put.text()}`)
     return await fn(url)
   } finally {
@@ -89,10 +97,14 @@ async function closedLoop(url: string, once: (url: string) => Promise<void>) {
 
 const out: Record<string, unknown> = {
   machine: { cpus: navigator.hardwareConcurrency, bun: Bun.version, load: (await Bun.file('/proc/loadavg').text()).split(' ').slice(0, 3).join(' ') },
-  workload: `${total} executions of a 3-task fibo chain, ${clients} clients in a closed loop, isolation attempt (the default; the only level yet)`,
+  workload: `${total} executions of a 3-task fibo chain, ${clients} clients in a closed loop, a server per isolation level`,
 }
-await withServer(async (url) => {
-  if (which === 'wait' || which === 'both') out.wait = { requestsPerExecution: 1, ...(await closedLoop(url, oneRequest)) }
-  if (which === 'three' || which === 'both') out.three = { requestsPerExecution: 3, ...(await closedLoop(url, threeRequests)) }
-})
+for (const level of levels) {
+  const res: Record<string, unknown> = {}
+  await withServer(level, async (url) => {
+    if (which === 'wait' || which === 'both') res.wait = { requestsPerExecution: 1, ...(await closedLoop(url, oneRequest)) }
+    if (which === 'three' || which === 'both') res.three = { requestsPerExecution: 3, ...(await closedLoop(url, threeRequests)) }
+  })
+  out[level] = res
+}
 console.log(JSON.stringify(out, null, 2))

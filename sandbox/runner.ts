@@ -75,6 +75,8 @@ export interface Runner {
   close?(): Promise<void>
   /** A scope ended (an execution stopped on this worker): the warm processes kept for it go. */
   release?(scope: string): void
+  /** Whether it keeps warm processes now (isolation levels): its worker is not stopped for idleness while it does. */
+  holdsWarm?(): boolean
 }
 
 /** The limits every runner enforces on one attempt (config `sandbox.*`). */

@@ -75,6 +75,8 @@ export interface RunnerSet {
   warm(name: string): Promise<void>
   /** A scope ended (an execution stopped here): every runner made so far lets its warm processes for it go. */
   release(scope: string): void
+  /** Whether a runner made so far keeps warm processes now (a worker holding some is not stopped for idleness). */
+  holdsWarm(): Promise<boolean>
   close(): Promise<void>
 }
 
@@ -128,6 +130,10 @@ export function createRunnerSet(registry: RunnerRegistry, settings: RunnerSettin
     },
     release(scope) {
       for (const p of made.values()) void p.then((r) => r.release?.(scope), () => undefined)
+    },
+    async holdsWarm() {
+      const all = await Promise.allSettled([...made.values()])
+      return all.some((r) => r.status === 'fulfilled' && r.value.holdsWarm?.() === true)
     },
     async close() {
       const all = await Promise.allSettled([...made.values()])

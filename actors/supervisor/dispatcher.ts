@@ -106,13 +106,12 @@ export class Dispatcher {
       }
       let worker: PooledWorker | undefined
       try {
-        // One at a time, so each pick sees the executions the previous ones put on their workers (least loaded).
-        worker = await this.deps.pool.pick()
+        // One at a time, so each choice sees the executions the previous ones put on their workers (least loaded).
+        worker = await this.deps.pool.host(id)
       } catch (e) {
         this.fail(id, undefined, e)
         continue
       }
-      worker.executions.add(id)
       const w = worker
       // Not waited for: the handovers of a batch go out together, and a worker that dies meanwhile stalls no other.
       untilDeath(w, w.api.run(got.snap)).then(() => this.deps.dispatched(id, w.id), (e: unknown) => this.fail(id, w, e))
@@ -123,11 +122,11 @@ export class Dispatcher {
     // Shutting down (its worker stopped, or none is left to take it): not a failure of the execution, which the next
     // start resumes from the store.
     if (!this.deps.accepting()) {
-      worker?.executions.delete(id)
+      if (worker) this.deps.pool.vacate(worker, id)
       return this.deps.released(id)
     }
     if (worker?.dead) return // the worker died with it: its crash recovery has the execution now
-    worker?.executions.delete(id)
+    if (worker) this.deps.pool.vacate(worker, id)
     this.deps.released(id)
     void this.deps.commit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }]).catch(() => {})
   }

@@ -74,6 +74,14 @@ export interface WorkerSettings {
   taskKindModules?: string[]
 }
 
+/** A worker's answer to "may you be stopped for idleness" (see WorkerPool). */
+export interface IdleState {
+  /** Execution actors it hosts. */
+  actors: number
+  /** Whether a runner of it keeps warm processes (`workflow`-level pools outlive their executions). */
+  warm: boolean
+}
+
 /** What a worker answers to a decision. */
 export type DecideReply = { kind: 'taken' } | { kind: 'refused'; error: ErrorInfo } | { kind: 'absent' }
 
@@ -90,4 +98,6 @@ export interface WorkerApi {
   /** Stops every execution without a terminal state (shutdown); resolves when all have stopped. */
   interruptAll(): Promise<void>
   hosted(): string[]
+  /** What keeps it from being stopped for idleness: the executions it hosts, and whether it keeps warm processes. */
+  idleState(): Promise<IdleState>
 }

@@ -57,6 +57,11 @@ export interface SupervisorOptions {
   maxSubflowDepth?: number
   /** Where subflows find their child workflows instead of the store (EngineOptions.localWorkflows). */
   localWorkflows?: ReadonlyMap<string, Workflow>
+  /**
+   * A worker that hosts no execution (and keeps no warm process) is stopped after this long, and started again for
+   * the next execution (`execution.workerIdleSeconds`; default 30 s; 0 keeps workers for the engine's life).
+   */
+  workerIdleMs?: number
 }
 
 /** The default of `limits.maxSubflowDepth`. */
@@ -129,12 +134,15 @@ export class Supervisor {
         ...(opts.localWorkflows ? { local: opts.localWorkflows } : {}),
       }, r),
       finished: (w: PooledWorker, id: string) => {
-      w.executions.delete(id)
+      this.pool.vacate(w, id)
       this.mailbox.tell({ type: 'finished', executionId: id })
       // It may have stopped parked (WAITING on a timer or a decision): then it runs again at its stored time.
       void this.parking.afterStop(id).catch(() => {})
     } }
-    this.pool = new WorkerPool(opts.workers, (w) => workerPort(w, port), opts.settings, (w) => this.onWorkerCrash(w))
+    this.pool = new WorkerPool({
+      size: opts.workers, port: (w) => workerPort(w, port), settings: opts.settings, onCrash: (w) => this.onWorkerCrash(w),
+      ...(opts.workerIdleMs !== undefined ? { idleMs: opts.workerIdleMs } : {}),
+    })
     this.dispatcher = new Dispatcher({
       store, pool: this.pool, commit,
       accepting: () => this.state.accepting,
@@ -326,6 +334,7 @@ export class Supervisor {
     return {
       runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
       waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, executionWaiters: this.events.waiting,
+      workers: { alive: this.pool.all().length, ...this.pool.stats },
     }
   }
 

@@ -1,7 +1,12 @@
-/** The pool of Bun workers that host execution actors, reached through comlink. */
+/**
+ * The pool of Bun workers that host execution actors, reached through comlink. A worker that has hosted no execution
+ * for the idle delay (`execution.workerIdleSeconds`) and keeps no warm process is stopped, and the next execution
+ * starts one again (docs/engine.md#the-idle-worker): an idle server gives the worker's memory back.
+ */
 
 import * as Comlink from 'comlink'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import type { WorkerStats } from '../engine-types.ts'
 import type { SupervisorPort, WorkerApi, WorkerSettings } from './protocol.ts'
 import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
 
@@ -19,7 +24,27 @@ export interface PooledWorker {
    * thread (a thread terminated while calls cross the channel), so the engine closes its own end.
    */
   port: MessagePort
+  /** Armed while it hosts nothing: it is stopped when this fires (and it still hosts nothing, and holds no warm process). */
+  idleTimer?: ReturnType<typeof setTimeout>
 }
+
+/** What the pool did so far (EngineStats.workers, less `alive`). */
+export type WorkerPoolStats = Omit<WorkerStats, 'alive'>
+
+export interface WorkerPoolOptions {
+  /** Workers at most. */
+  size: number
+  /** The port a worker calls, bound to that worker. */
+  port: (w: PooledWorker) => SupervisorPort
+  settings: WorkerSettings
+  /** A worker died on its own; its executions need recovery. */
+  onCrash: (w: PooledWorker) => void
+  /** A worker hosting nothing is stopped after this long (0: never; the default, DEFAULT_WORKER_IDLE_MS). */
+  idleMs?: number
+}
+
+/** The default of `execution.workerIdleSeconds`, in ms. */
+export const DEFAULT_WORKER_IDLE_MS = 30_000
 
 /**
  * `call`'s answer, or WORKER_CRASHED once the worker is dead: a dead worker never replies (comlink has no timeout),
@@ -36,23 +61,86 @@ export class WorkerPool {
   private workers: PooledWorker[] = []
   private nextId = 1
   private closing = false
+  /** An idle worker being stopped: a dispatch meanwhile waits for it, then starts a fresh worker. */
+  private stopping: Promise<void> | undefined
+  private readonly size: number
+  private readonly idleMs: number
+  readonly stats: WorkerPoolStats = { started: 0, idleStops: 0, keptForWarm: 0 }
 
-  constructor(
-    private readonly size: number,
-    /** The port a worker calls, bound to that worker. */
-    private readonly port: (w: PooledWorker) => SupervisorPort,
-    private readonly settings: WorkerSettings,
-    /** A worker died on its own; its executions need recovery. */
-    private readonly onCrash: (w: PooledWorker) => void,
-  ) {}
+  constructor(private readonly opts: WorkerPoolOptions) {
+    this.size = opts.size
+    this.idleMs = opts.idleMs ?? DEFAULT_WORKER_IDLE_MS
+  }
 
-  /** The live worker hosting the fewest executions (spawning up to `size`). */
-  async pick(): Promise<PooledWorker> {
+  /**
+   * Puts `executionId` on the live worker hosting the fewest executions (spawning up to `size`) and answers that
+   * worker. The execution is counted on it before this returns, so an idle stop never takes a worker that has one.
+   */
+  async host(executionId: string): Promise<PooledWorker> {
     // A dispatch that was under way when the pool closed must not start a worker nobody would stop.
-    if (this.closing) throw new AppError(ErrorCode.WorkerCrashed, 'the worker pool is closed (the engine is shutting down)')
-    this.workers = this.workers.filter((w) => !w.dead)
-    if (this.workers.length < this.size) return this.spawn()
-    return this.workers.reduce((a, b) => (b.executions.size < a.executions.size ? b : a))
+    const closed = () => new AppError(ErrorCode.WorkerCrashed, 'the worker pool is closed (the engine is shutting down)')
+    // A start that races an idle stop is not lost: it waits for the stop, then gets a fresh worker (never more than
+    // `size` threads at once).
+    while (this.stopping && !this.closing) await this.stopping
+    if (this.closing) throw closed()
+    this.workers = this.workers.filter((x) => !x.dead)
+    // With a worker to spare, no await comes between the choice and the count: nothing stops it in between.
+    const w = this.workers.length < this.size
+      ? await this.spawn()
+      : this.workers.reduce((a, b) => (b.executions.size < a.executions.size ? b : a))
+    w.executions.add(executionId)
+    clearTimeout(w.idleTimer)
+    w.idleTimer = undefined
+    return w
+  }
+
+  /** `executionId` left `w` (it stopped there, or its handover failed): a worker left with none idles from now. */
+  vacate(w: PooledWorker, executionId: string): void {
+    w.executions.delete(executionId)
+    if (w.executions.size === 0) this.armIdle(w)
+  }
+
+  private armIdle(w: PooledWorker): void {
+    clearTimeout(w.idleTimer)
+    w.idleTimer = undefined
+    if (this.idleMs <= 0 || this.closing || w.dead) return
+    w.idleTimer = setTimeout(() => void this.stopIfIdle(w), this.idleMs)
+    // The timer alone keeps no process alive (the worker thread does, while it runs).
+    w.idleTimer.unref?.()
+  }
+
+  /**
+   * Stops `w` if it still hosts nothing and keeps no warm process (a `workflow`-level pool outlives its executions:
+   * the worker waits for its processes to idle out, `sandbox.warmIdleSeconds`, and looks again after the idle delay).
+   */
+  private async stopIfIdle(w: PooledWorker): Promise<void> {
+    w.idleTimer = undefined
+    if (w.dead || this.closing || w.executions.size > 0) return
+    let held: { actors: number; warm: boolean }
+    try {
+      held = await untilDeath(w, w.api.idleState())
+    } catch {
+      return // it died meanwhile: its crash handling has it
+    }
+    // Decided now, in one turn with marking it stopped: an execution put on it meanwhile keeps it.
+    if (w.dead || this.closing || w.executions.size > 0) return
+    if (held.actors > 0 || held.warm) {
+      if (held.warm) this.stats.keptForWarm++
+      return this.armIdle(w)
+    }
+    w.dead = true // never picked again, and its close is not a crash
+    this.workers = this.workers.filter((x) => x !== w)
+    this.stats.idleStops++
+    const stop = (async () => {
+      // Its spare processes and pools go first (the thread's exit would leave their temp dirs behind).
+      await untilDeath(w, w.api.interruptAll()).catch(() => undefined)
+      w.port.close()
+      w.worker.terminate()
+      await w.died
+    })()
+    this.stopping = stop
+    await stop
+    if (this.stopping === stop) this.stopping = undefined
   }
 
   private async spawn(): Promise<PooledWorker> {
@@ -62,19 +150,21 @@ export class WorkerPool {
     let buried!: () => void
     const w: PooledWorker = { id: this.nextId++, api, worker, executions: new Set(), dead: false, died: new Promise((r) => (buried = r)), port: port1 }
     this.workers.push(w)
+    this.stats.started++
     const thread = (worker as Worker & { threadId?: number }).threadId
     let gone = false
     const died = () => {
       if (gone) return
       gone = true
-      // Stopped by close() (which marked it dead first), or crashed on its own.
+      clearTimeout(w.idleTimer)
+      // Stopped by close() or for idleness (which marked it dead first), or crashed on its own.
       const crashed = !w.dead
       w.dead = true
       port1.close()
       if (crashed) {
         // Its plugins' pid namespaces die with their launchers; what its attempts' cgroups still hold is killed too.
         if (thread !== undefined) { try { sweepWorkerSandboxes(thread) } catch { /* best effort */ } }
-        if (!this.closing) this.onCrash(w)
+        if (!this.closing) this.opts.onCrash(w)
       }
       buried()
     }
@@ -84,8 +174,8 @@ export class WorkerPool {
       died()
       worker.terminate()
     })
-    Comlink.expose(this.port(w), port1)
-    await untilDeath(w, api.init(Comlink.transfer(port2, [port2]), this.settings))
+    Comlink.expose(this.opts.port(w), port1)
+    await untilDeath(w, api.init(Comlink.transfer(port2, [port2]), this.opts.settings))
     return w
   }
 
@@ -104,9 +194,11 @@ export class WorkerPool {
    */
   async close(): Promise<void> {
     this.closing = true
+    while (this.stopping) await this.stopping
     const closing = this.workers
     this.workers = []
     for (const w of closing) {
+      clearTimeout(w.idleTimer)
       w.dead = true
       w.port.close()
       w.worker.terminate()

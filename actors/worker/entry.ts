@@ -25,6 +25,7 @@ const api: WorkerApi = {
   childEnded: (id, path, end) => need().childEnded(id, path, end),
   interruptAll: () => need().interruptAll(),
   hosted: () => need().hosted(),
+  idleState: () => need().idleState(),
 }
 
 Comlink.expose(api)

@@ -7,7 +7,7 @@ import { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import { createRunnerSet, DEFAULT_RUNNER, RUNNER_KINDS, type RunnerSet } from '../../sandbox/runners.ts'
 import { ExecutionActor } from '../execution/actor.ts'
 import type { Decision } from '../execution/protocol.ts'
-import type { DecideReply, FileSettings, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
+import type { DecideReply, FileSettings, IdleState, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import type { BlobStore } from '../../runtime/files/blob-store.ts'
 import { createLocalBlobStore } from '../../runtime/files/local.ts'
 import { executionScope, runTaskActor, type TaskActorDeps } from '../task/actor.ts'
@@ -141,5 +141,9 @@ export class ExecutionHost {
 
   hosted(): string[] {
     return [...this.actors.keys()]
+  }
+
+  async idleState(): Promise<IdleState> {
+    return { actors: this.actors.size, warm: await this.runners.holdsWarm() }
   }
 }

@@ -69,6 +69,7 @@ export class Metrics {
     gauge('autokestra_running_tasks', 'Task attempts running now.', stats?.runningTasks)
     gauge('autokestra_waiting_tasks', 'Tasks waiting (retry backoff or concurrency limit).', stats?.waitingTasks)
     gauge('autokestra_execution_waiters', 'Requests waiting for an execution to end (?wait=).', stats?.executionWaiters)
+    gauge('autokestra_execution_workers', 'Execution worker threads alive (idle ones stop: execution.workerIdleSeconds).', stats?.workers.alive)
     gauge('autokestra_runtime_enabled', '1 when this server runs executions.', this.engine ? 1 : 0)
     out.push('# HELP autokestra_task_duration_seconds Task attempt wall time, by outcome.',
       '# TYPE autokestra_task_duration_seconds histogram')

@@ -37,7 +37,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ file: f, env: { WORKFLOW_SERVER_PORT: '9000', WORKFLOW_EXECUTION_MAX_CONCURRENT_WORKFLOWS: '4' } })
     expect(c.server.port).toBe(9000)
     expect(c.server.host).toBe('0.0.0.0')
-    expect(c.execution).toEqual({ maxConcurrentWorkflows: 4, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 2, retentionCheckSeconds: 3600 })
+    expect(c.execution).toEqual({ maxConcurrentWorkflows: 4, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 2, retentionCheckSeconds: 3600, workerIdleSeconds: 30 })
   })
 
   it('reads comma-separated lists, with WORKFLOW_SERVER_API_KEYS winning over the WORKFLOW_API_KEYS alias', () => {

@@ -95,6 +95,11 @@ export const ConfigSchema = Type.Object({
     retention: Type.Optional(Type.String({ pattern: '^[0-9]+(ms|s|m|h|d)$' })),
     /** How often the engine looks for executions past `retention` (and for file blobs nothing names). */
     retentionCheckSeconds: Int(1, { maximum: 86_400, default: 3600 }),
+    /**
+     * A worker hosting no execution (and keeping no warm process) is stopped after this long, and started again by
+     * the next execution (docs/engine.md#the-idle-worker); 0 keeps workers for the engine's life.
+     */
+    workerIdleSeconds: Int(0, { maximum: 86_400, default: 30 }),
   }),
   plugins: section({ paths: Strings(NonEmpty(), ['./plugins']) }),
   sandbox: section({

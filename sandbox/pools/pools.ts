@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs'
 import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import { reusable } from '../manifest.ts'
 import type { JsonBounds } from '../outcome/json-bounds.ts'
-import type { SpareKey, StartedPlugin } from '../process/spares.ts'
+import { SparePool, type SpareKey, type StartedPlugin } from '../process/spares.ts'
 import type { RunOutcome, RunRequest } from '../runner.ts'
 import { WarmProcess, type WarmLimits } from './warm-process.ts'
 
@@ -27,6 +27,8 @@ export interface WarmPoolOptions {
   maxTotal?: number
   /** An idle process is killed after this long (default 30 s). */
   idleMs?: number
+  /** Never-invoked processes kept ready for the next execution's first task, in all (default 2; 0: none). */
+  spares?: number
 }
 
 /** The pools of one process runner. */
@@ -37,6 +39,8 @@ export interface WarmPools {
   run(req: RunRequest): Promise<RunOutcome | undefined>
   /** Kills the idle processes of a scope (an execution ended); busy ones go when their invocation ends. */
   release(scope: string): void
+  /** Warm processes alive now, idle or busy. */
+  live(): number
   close(): Promise<void>
 }
 
@@ -63,6 +67,13 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
   /** The key each live process counts against (each is forgotten once). */
   const keyOfProc = new Map<WarmProcess, string>()
   let closed = false
+  /**
+   * Processes started ahead and never invoked, per (plugin, permissions, env, pins), whatever the scope: one that has
+   * served nobody is a fresh process, so any execution or workflow may take it as its own. At `execution` level each
+   * execution needs a new process for its first task; it finds this one started (the attempt level's spares, the
+   * same rules: spares.ts). Started when an execution starts its first process, killed after 2 s unused.
+   */
+  const spares = new SparePool(opts.spares ?? 2, (k) => opts.spawn(k))
   /**
    * Set when a process came up without a result channel: the Bun launcher (hosts without the native one) does not
    * pass it through, so this runner's attempts run fresh, at every level (docs/engine.md#isolation-levels).
@@ -166,9 +177,16 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
       if (!got) return cancelled()
       let proc = got.proc
       if (!proc) {
-        let fresh: StartedPlugin
+        let fresh = spares.take(base.id)
+        if (fresh) {
+          // As at `attempt`: it serves only if the pin check of a fresh launch passes now and finds what it was granted.
+          try { fresh.launch.recheck() } catch {
+            void fresh.dispose()
+            fresh = undefined
+          }
+        }
         try {
-          fresh = await opts.spawn(base)
+          fresh ??= await opts.spawn(base)
         } catch (e) {
           freeSlot(id)
           return { ok: false, error: toErrorInfo(e), durationMs: ms() }
@@ -181,6 +199,8 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
         }
         proc = new WarmProcess(fresh, opts.bounds, opts.limits)
         keyOfProc.set(proc, id)
+        // The next execution's first task will want one too (a `workflow` pool keeps its processes instead).
+        if (level === 'execution') spares.replenish(base)
       }
       if (req.signal.aborted) {
         giveBack(proc, id, family, scope)
@@ -206,12 +226,16 @@ export function createWarmPools(opts: WarmPoolOptions): WarmPools {
       for (const e of idle.filter((x) => x.scope === scope)) drop(e)
     },
 
+    live() {
+      return idle.length + busy.size
+    },
+
     async close() {
       closed = true
       process.off('exit', onExit)
       const all = [...idle.splice(0).map((e) => { clearTimeout(e.timer); return e.proc }), ...busy.keys()]
       for (const s of slots.values()) for (const w of s.waiting.splice(0)) w(undefined)
-      await Promise.all(all.map((p) => p.dispose()))
+      await Promise.all([...all.map((p) => p.dispose()), spares.close()])
     },
   }
 }

@@ -76,9 +76,9 @@ export class WarmProcess {
    * has the engine's uid, which owns the dir either way (docs/security.md#warm-processes-what-a-reused-process-can-observe).
    */
   private prepare(): { uid: number; gid: number } {
-    const st = statSync(this.started.tmpDir)
     if (!this.prepared) {
       this.prepared = true
+      const st = statSync(this.started.tmpDir)
       if (process.getuid?.() === 0) chownSync(this.started.tmpDir, 0, 0)
       chmodSync(this.started.tmpDir, 0o711)
       this.owner = { uid: st.uid, gid: st.gid }

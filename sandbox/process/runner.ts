@@ -67,7 +67,7 @@ function turnGate(): (kind: 'attempt' | 'spare') => Promise<void> {
   })
 }
 
-export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void>; release(scope: string): void } {
+export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { close(): Promise<void>; release(scope: string): void; holdsWarm(): boolean } {
   const cgroups = detectCgroups()
   sweepStaleCgroups(cgroups)
   // This runner's attempts are named after it, and its lock (held from before its first cgroup) says it lives.
@@ -127,6 +127,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       return { ...outcome, durationMs: Math.round(performance.now() - started) }
     },
     release: (scope) => warm.release(scope),
+    holdsWarm: () => warm.live() > 0,
     async close() {
       await Promise.all([spares.close(), warm.close()])
       process.off('exit', removeWorkspace)
