@@ -51,13 +51,18 @@ export function parseLdCache(buf: Uint8Array): string[] {
   return out
 }
 
-/** The cache's bytes when it is a regular file of root's that no one else may write; undefined otherwise. */
-function readRootFile(path: string): { bytes: Buffer; id: string } | undefined {
+/**
+ * The cache's identity, and its bytes unless that identity is `known`, when it is a regular file of root's that no one
+ * else may write; undefined otherwise.
+ */
+function readRootFile(path: string, known: string | undefined): { bytes?: Buffer; id: string } | undefined {
   let fd: number
   try { fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch { return undefined }
   try {
     const st = fstatSync(fd, { bigint: true })
     if (!st.isFile() || st.uid !== 0n || (st.mode & 0o022n) !== 0n || st.size > BigInt(MAX_CACHE_BYTES)) return undefined
+    const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+    if (id === known) return { id }
     const bytes = Buffer.alloc(Number(st.size))
     let got = 0
     while (got < bytes.length) {
@@ -65,7 +70,7 @@ function readRootFile(path: string): { bytes: Buffer; id: string } | undefined {
       if (r <= 0) break
       got += r
     }
-    return { bytes: bytes.subarray(0, got), id: `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` }
+    return { bytes: bytes.subarray(0, got), id }
   } catch {
     return undefined
   } finally {
@@ -90,21 +95,20 @@ let cached: { id: string; dirs: ReadonlySet<string> } | undefined
  * The system library directories (canonical, root-held), with the identity of the cache they were read from (for the
  * caller's own cache key). Re-read when /etc/ld.so.cache changes.
  */
-export function systemLibraryDirs(cachePath = LD_CACHE): { id: string; dirs: ReadonlySet<string> } {
-  const file = readRootFile(cachePath)
+export function systemLibraryDirs(): { id: string; dirs: ReadonlySet<string> } {
+  const file = readRootFile(LD_CACHE, cached?.id)
   const id = file?.id ?? 'none'
-  if (cached && cached.id === id && cachePath === LD_CACHE) return cached
+  if (cached && cached.id === id) return cached
   const dirs = new Set<string>()
   const add = (d: string | undefined): void => { if (d && !dirs.has(d) && rootHeld(d)) dirs.add(d) }
   for (const d of DEFAULT_LIBRARY_DIRS) add(canonical(d))
-  for (const p of file ? parseLdCache(file.bytes) : []) {
+  for (const p of file?.bytes ? parseLdCache(file.bytes) : []) {
     add(canonical(dirname(p)))
     const real = canonical(p)
     if (real) add(dirname(real))
   }
-  const r = { id, dirs }
-  if (cachePath === LD_CACHE) cached = r
-  return r
+  cached = { id, dirs }
+  return cached
 }
 
 /**
