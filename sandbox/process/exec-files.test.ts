@@ -14,7 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), 'ak-exec-files-'))
 chmodSync(dir, 0o755)
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-const libsOf = (p: string): string[] => sharedLibraries(pinCanonical(p)!).map((l) => l.path)
+/** The libraries granted for `p`, whose plugin directory is `own` (none: system libraries only). */
+const libsOf = (p: string, own?: string): string[] => sharedLibraries(pinCanonical(p)!, own).map((l) => l.path)
 /** What the loader itself lists for `p`, canonical. */
 const listed = (p: string): string[] => {
   const out = Bun.spawnSync([LD_SO, '--list', p], { stdout: 'pipe', env: {} }).stdout.toString()
@@ -70,6 +71,6 @@ describeWithCC('sharedLibraries and change', () => {
     Bun.spawnSync(['chmod', '-R', 'a+rX', p])
     // A chmod moves its ctime to now: what the engine reads of it may not be what the loader read, until it lists again.
     chmodSync(join(p, 'libfresh.so'), 0o755)
-    expect(libsOf(join(p, 'entry'))).toContain(join(realpathSync(p), 'libfresh.so'))
+    expect(libsOf(join(p, 'entry'), realpathSync(p))).toContain(join(realpathSync(p), 'libfresh.so'))
   })
 })

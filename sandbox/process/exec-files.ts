@@ -10,6 +10,7 @@ import { readElfFile, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
 import { delimiter, isAbsolute, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
+import { libraryPlaceProblem, systemLibraryDirs } from './library-places.ts'
 
 /** What a file was checked to be: a program (regular, with an execute bit) or a library (regular). Never a directory. */
 export type FileKind = 'program' | 'library'
@@ -39,7 +40,7 @@ const ET_DYN = 3
  * granted only when it is an ELF shared object (ET_DYN), never a key file, a config or a database (review 4: a
  * DT_NEEDED name held a whole line of the loader's listing, naming the key file).
  */
-function checkFile(path: string, kind: FileKind): { pin: PinnedFile; elf?: ElfFile } | { problem: string } {
+function checkFile(path: string, kind: FileKind, place?: (real: string) => void): { pin: PinnedFile; elf?: ElfFile } | { problem: string } {
   let real: string
   try { real = realpathSync.native(path) } catch { return { problem: 'is gone' } }
   const st = lstatSync(real, { bigint: true, throwIfNoEntry: false })
@@ -48,6 +49,8 @@ function checkFile(path: string, kind: FileKind): { pin: PinnedFile; elf?: ElfFi
   if (problem || !st) return { problem: problem ?? 'is gone' }
   const pin: PinnedFile = { path: real, dev: String(st.dev), ino: String(st.ino), kind }
   if (kind !== 'library') return { pin }
+  // Judged where the name leads, before a byte of it is read.
+  place?.(real)
   const elf = readElfFile(pin)
   if ((elf.ok ? elf.elf.type : elf.type) !== ET_DYN) return { problem: 'is not an ELF shared object' }
   return { pin, elf }
@@ -135,6 +138,14 @@ function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
   if (usesOrigin && !plainPath(object)) bad('path (the $ORIGIN of its search paths)', object)
 }
 
+/** Refuses (UNSAFE_EXECUTABLE) a library the loader maps from a place no plugin's ELF may choose (library-places.ts). */
+function misplaced(file: PinnedPath, lib: string, listed: string, why: string, ownDir: string | undefined): never {
+  throw new AppError(ErrorCode.UnsafeExecutable,
+    `executable ${file.path}: the library ${lib} it loads ${why}. An ELF file may name any library on the host (an ` +
+    'absolute DT_NEEDED, a RUNPATH, $ORIGIN/..), so a library is granted only from those places; nothing is granted, refusing to start',
+    { executable: file.path, library: lib, ...(listed !== lib ? { listed } : {}), ...(ownDir ? { pluginDir: ownDir } : {}) })
+}
+
 /**
  * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it lists first: the
  * plain names in it, when it is a regular file of root's that no one else may write; none otherwise.
@@ -182,24 +193,31 @@ const FRESH_MS = 50
  *   a line "/path" only when it is such an absolute DT_NEEDED name, or the loader; the vDSO's line grants nothing;
  *   any other line is UNSAFE_EXECUTABLE. A library is read (and pinned) only once its line is taken, so no file an
  *   injected line names is ever read;
+ * - each library is granted only from a place no ELF file's author chooses (library-places.ts): by its canonical
+ *   path, a system library directory (the loader's default ones, those of root's /etc/ld.so.cache) or inside
+ *   `ownDir`, the plugin's canonical directory (an absolute path of root's /etc/ld.so.preload: anywhere). Any
+ *   other: UNSAFE_EXECUTABLE naming it, judged before it is read (an ELF may name, plainly, any library on the host);
  * - each library is granted only when it is an ELF shared object, pinned (and read) when the list is made, and
  *   unchanged since before the listing started (ctime); the executable unchanged from before its read to after the
  *   listing (identity). Either changed: listed once more; changed again, PATH_CHANGED.
  * The loader is always granted. An executable that is not an ELF the engine can read, or has no dynamic section
  * (a static program, a script), gets the loader only and no listing is made. Cached by the file's identity (ctime
- * included) with the pins, not the names: a hit whose pins all still hold is used as is; otherwise the list is made
+ * included, with `ownDir` and the ld.so.cache's identity) with the pins, not the names: a hit whose pins all still hold is used as is; otherwise the list is made
  * and checked anew, never a name re-pinned to whatever it leads to by then.
  */
-export function sharedLibraries(file: PinnedPath): PinnedFile[] {
-  const key = identity(file.path)
+export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): PinnedFile[] {
+  const sys = systemLibraryDirs()
+  const keyOf = (id: string | undefined): string | undefined => id ? `${id}\0${ownDir ?? ''}\0${sys.id}` : undefined
+  const key = keyOf(identity(file.path))
   const hit = key ? libCache.get(key) : undefined
   // A cached pin that no longer holds (a library upgraded, or swapped) is never re-pinned by its name: the list is
   // made again, and what it names is checked again.
   if (hit && hit.every((p) => pinDrift(p) === undefined)) return hit
   for (let round = 1; ; round++) {
-    const r = listLibraries(file)
+    const r = listLibraries(file, ownDir, sys.dirs)
     if (r !== 'changed') {
-      if (r.key) libCache.set(r.key, r.pins)
+      const k = keyOf(r.id)
+      if (k) libCache.set(k, r.pins)
       return r.pins
     }
     if (round === 2) {
@@ -210,8 +228,8 @@ export function sharedLibraries(file: PinnedPath): PinnedFile[] {
   }
 }
 
-/** One listing, checked (see sharedLibraries); 'changed' when a file changed meanwhile. `key`: what to cache it under. */
-function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } | 'changed' {
+/** One listing, checked (see sharedLibraries); 'changed' when a file changed meanwhile. `id`: the identity to cache it under. */
+function listLibraries(file: PinnedPath, ownDir: string | undefined, dirs: ReadonlySet<string>): { pins: PinnedFile[]; id?: string } | 'changed' {
   const key = identity(file.path)
   const loader = pinFile(LD_SO, 'library')
   const base = pinned(loader) ? [loader] : []
@@ -220,7 +238,7 @@ function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } |
     assertPinHolds(file, 'executable')
     return { pins: base }
   }
-  if (!exe.elf.dynamic) return { pins: base, ...(key ? { key } : {}) }
+  if (!exe.elf.dynamic) return { pins: base, ...(key ? { id: key } : {}) }
   assertPlain(file, file.path, exe.elf)
   const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
   const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
@@ -228,7 +246,10 @@ function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } |
     assertPinHolds(file, 'executable')
     return { pins: base }
   }
-  const needed = new Set([...preloaded(), ...exe.elf.needed])
+  const preload = preloaded()
+  // Root's absolute preloads are root's choice, not the ELF's: taken wherever they lie.
+  const rootChosen = new Set(preload.filter((p) => p.startsWith('/')))
+  const needed = new Set([...preload, ...exe.elf.needed])
   const interp = exe.elf.interp
   const pins = new Map<string, PinnedFile>(base.map((p) => [p.path, p]))
   for (const l of r.stdout.toString().split('\n')) {
@@ -243,7 +264,11 @@ function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } |
       unsafe(file, `its loader's listing names ${show(asked)}, which no DT_NEEDED of it or of a library listed before names`,
         { line: l.slice(0, 160) })
     }
-    const lib = checkFile(line.path, 'library')
+    const lib = checkFile(line.path, 'library', (real) => {
+      if (line.kind === 'direct' && rootChosen.has(line.path)) return
+      const why = libraryPlaceProblem(real, ownDir, dirs)
+      if (why) misplaced(file, real, line.path, why, ownDir)
+    })
     // Not a regular ELF shared object (gone, swapped): not granted, and what it needs stays unknown.
     if ('problem' in lib || !lib.elf) continue
     if (!lib.elf.ok) unsafe(file, `the library ${line.path} it loads ${lib.elf.problem}`, { object: line.path, problem: lib.elf.problem })
@@ -255,7 +280,7 @@ function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } |
   // The list is of what was read only if the executable did not change meanwhile (its ctime would have moved).
   assertPinHolds(file, 'executable')
   if (identity(file.path) !== key) return 'changed'
-  return { pins: [...pins.values()], ...(key ? { key } : {}) }
+  return { pins: [...pins.values()], ...(key ? { id: key } : {}) }
 }
 
 /** Resolves a command name through PATH (an absolute path as is); undefined when not found. Not a check: see pinFile. */

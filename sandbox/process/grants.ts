@@ -34,9 +34,12 @@ function systemRule(path: string, access: number): CheckedRule[] {
   return p ? [heldRule(p, access)] : []
 }
 
-/** Rules for an executable: read+exec on it and its libraries, each as pinned when it was checked. */
-export function executableRules(file: PinnedPath): CheckedRule[] {
-  return [heldRule(file, READ_EXEC), ...sharedLibraries(file).map((l) => heldRule(l, READ_EXEC))]
+/**
+ * Rules for an executable: read+exec on it and its libraries, each as pinned when it was checked; libraries only from
+ * the system's library directories or `ownDir`, the plugin's directory (exec-files.ts sharedLibraries).
+ */
+export function executableRules(file: PinnedPath, ownDir: string): CheckedRule[] {
+  return [heldRule(file, READ_EXEC), ...sharedLibraries(file, ownDir).map((l) => heldRule(l, READ_EXEC))]
 }
 
 /** Inputs of the grant computation. */
@@ -92,7 +95,7 @@ export function computeGrants(g: GrantInput): PathRule[] {
   if (g.runtime === 'bun') {
     const bun = pinFile(g.bunPath, 'program')
     if (!('path' in bun)) throw new AppError(ErrorCode.PathChanged, `the Bun runtime ${g.bunPath} ${bun.problem}; refusing to start`, { path: g.bunPath })
-    rules.push(...executableRules(bun))
+    rules.push(...executableRules(bun, g.pluginDir.path))
     // The guest folder, and nothing else of the engine: the boot's folder holds everything the boot imports
     // (the SDK, the confinement, the patterns it checks; sandbox/sdk/guest.test.ts keeps it so). No secrets.
     rules.push(...systemRule(guestDir(g.bootPath), READ))
@@ -101,10 +104,10 @@ export function computeGrants(g: GrantInput): PathRule[] {
     rules.push(heldRule(entry, READ_EXEC))
     // A script: its interpreter(s) as the `#!` line of the pinned inode names them. An ELF: the libraries it loads.
     const interps = shebangInterpreter(entry)
-    for (const interp of interps) rules.push(...executableRules(interp))
-    if (interps.length === 0) rules.push(...sharedLibraries(entry).map((l) => heldRule(l, READ_EXEC)))
+    for (const interp of interps) rules.push(...executableRules(interp, g.pluginDir.path))
+    if (interps.length === 0) rules.push(...sharedLibraries(entry, g.pluginDir.path).map((l) => heldRule(l, READ_EXEC)))
   }
-  for (const exe of g.run) rules.push(...executableRules(exe))
+  for (const exe of g.run) rules.push(...executableRules(exe, g.pluginDir.path))
   if (g.networkGranted) for (const f of NET_FILES) rules.push(...systemRule(f, READ))
   const pin = (path: string): PathPin => g.pins[path] ?? null
   for (const p of g.permissions.filesystem?.read ?? []) rules.push({ path: resolve(p), access: READ, pin: pin(resolve(p)) })

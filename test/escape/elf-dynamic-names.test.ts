@@ -14,9 +14,9 @@
  */
 
 import { afterAll, beforeAll, expect, it } from 'bun:test'
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import { pinCanonical } from '../../sandbox/plugins/path-pin.ts'
 import { sharedLibraries } from '../../sandbox/process/exec-files.ts'
@@ -51,10 +51,10 @@ function granted(path: string): string[] | string {
   const r = refusal(path)
   return Array.isArray(r) ? r : r.code
 }
-/** The library paths granted, or the refusal (code, and what it names: `details.object`, `details.field`). */
+/** The library paths granted (the plugin directory: the executable's), or the refusal (code, and what it names: `details.object`, `details.field`). */
 function refusal(path: string): string[] | AppError {
   try {
-    return sharedLibraries(pinCanonical(path)!).map((p) => p.path)
+    return sharedLibraries(pinCanonical(path)!, realpathSync(dirname(path))).map((p) => p.path)
   } catch (e) {
     if (e instanceof AppError) return e
     throw e
