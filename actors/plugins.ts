@@ -31,10 +31,12 @@ export interface EnginePlugins {
 
 /** Where to look and what may be granted; INVALID_CONFIG when the policy itself is malformed. */
 function pluginSetup(config: Config): { paths: string[]; grants: Omit<GrantContext, 'runner'> } {
-  const problems = policyProblems(config.sandbox.policy)
+  const problems = [...policyProblems(config.sandbox.policy),
+    ...policyProblems(config.sandbox.scriptPolicy).map((p) => p.replace('sandbox.policy', 'sandbox.scriptPolicy'))]
   if (problems.length > 0) throw new AppError(ErrorCode.InvalidConfig, problems.join('; '), { issues: problems })
   const paths = [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))]
-  return { paths, grants: { policy: config.sandbox.policy, bounds: engineBounds(config, paths) } }
+  const scripts = { policy: config.sandbox.scriptPolicy, python: config.sandbox.python }
+  return { paths, grants: { policy: config.sandbox.policy, bounds: engineBounds(config, paths), scripts } }
 }
 
 /** Loads and checks the plugins `config` names, on this thread (the CLI, a server without runtime). */

@@ -67,6 +67,8 @@ export const ErrorCode = {
    * attempt's output and result are dropped. Not retried.
    */
   MountUnverified: 'MOUNT_UNVERIFIED',
+  /** A script task's interpreter (Python 3) cannot be run on this server (docs/scripts.md). Not retried. */
+  RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -185,6 +187,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
   PATH_CHANGED: row(409, 1, false),
   MOUNT_UNVERIFIED: row(409, 1, false),
+  RUNTIME_UNAVAILABLE: row(400, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

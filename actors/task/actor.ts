@@ -22,6 +22,7 @@ import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { checkValueBounds, type JsonBounds } from '../../sandbox/outcome/json-bounds.ts'
 import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits } from './log-limit.ts'
+import { interpreterGrant } from '../../sandbox/scripts/interpreters.ts'
 import { launchGrant } from './permissions.ts'
 import type { RunAttempt } from './protocol.ts'
 
@@ -92,14 +93,19 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId, ...(m.executionError ? { error: m.executionError } : {}) },
       ...(m.iteration ? { item: m.iteration.item, index: m.iteration.index } : {}),
     }
-    const input = renderValue(call.inputs, ctx, set)
+    // A script's code is given as it is (PluginCall.verbatim): never rendered, so a `{{` in code stays code.
+    const input = call.verbatim ? { ...(renderValue(call.inputs, ctx, set) as Record<string, unknown>), ...call.verbatim } : renderValue(call.inputs, ctx, set)
     // The manifest's defaults fill the input the plugin gets (docs/plugins.md).
     const issues = deps.schemas.check(action, 'input', input)
     if (issues.length) {
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
-    const permissions = launchGrant(plugin, call, runnerKind(deps.runners, runnerName), deps.grants)
+    const kind = runnerKind(deps.runners, runnerName)
+    const permissions = launchGrant(plugin, call, kind, deps.grants)
+    // A script plugin starts its interpreter by the path the grant was checked and pinned with.
+    const program = call.interpreter ? interpreterGrant(call.interpreter, kind.programs, deps.grants).program : undefined
+    if (program !== undefined) (input as Record<string, unknown>).interpreter = program
     const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker, set)
     const source = `plugin:${call.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerName} runner)`)

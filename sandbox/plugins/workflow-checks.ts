@@ -32,7 +32,8 @@ export function pluginChecks(registry: PluginRegistry, kinds: TaskKinds = TASK_K
         const templated: string[] = []
         collectTemplated(call.inputs, '', templated)
         // The schema fills its defaults into what it checks: check a copy.
-        for (const i of schemas.checkKeyed(resolved.action, 'input', structuredClone(call.inputs))) {
+        const input = call.verbatim ? { ...call.inputs, ...call.verbatim } : call.inputs
+        for (const i of schemas.checkKeyed(resolved.action, 'input', structuredClone(input))) {
           const structural = i.keyword === 'required' || i.keyword === 'additionalProperties'
           if (!structural && touches(i.path, templated)) continue
           const segments = i.path === '(root)' ? [] : toSegments(i.path)

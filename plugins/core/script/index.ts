@@ -1,0 +1,141 @@
+/**
+ * core/script: runs a script task's code inside this plugin's sandbox (docs/scripts.md). The engine gives the code
+ * verbatim, the rendered inputs and, for a shell or Python, the interpreter's path (the program its grant pins).
+ * Bun code runs in this process; a shell or Python runs as a child, confined by the same kernel rules (Landlock,
+ * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines.
+ */
+import { writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { denialLine, detectDenial } from '../../../sandbox/sdk/detect.ts'
+import { definePlugin, PluginFailure, type ActionContext } from '../../../sandbox/sdk/index.ts'
+import { outputLine, toOutput } from './output.ts'
+
+interface ScriptInput {
+  script: string
+  inputs: Record<string, unknown>
+  interpreter?: string
+}
+
+/** The PATH a script's child gets: the sandbox's own (what `run` names are resolved by). */
+const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
+/** Names never passed on to the child (the engine's protocol, the loader's and Bun's knobs). */
+const RESERVED = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
+
+/** Code with a top-level `import` or `export` is a module (default-exporting the function); anything else a body. */
+const isModule = (code: string): boolean => /^\s*(import|export)\s/m.test(code)
+
+async function runBun({ script, inputs }: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const file = join(ctx.tmpDir, 'script.ts')
+  writeFileSync(file, isModule(script) ? script : `export default async function (inputs: any, ctx: any) {\n${script}\n}\n`)
+  const mod = (await import(file)) as { default?: unknown }
+  if (typeof mod.default !== 'function') throw new PluginFailure('PLUGIN_ERROR', 'a module script must `export default` a function (inputs, ctx) => output')
+  return toOutput(await (mod.default as (i: unknown, c: ActionContext) => unknown)(inputs, ctx))
+}
+
+/** The child's environment: what the engine passed this plugin (its granted names), the sandbox PATH, the files. */
+function childEnv(ctx: ActionContext, inputs: Record<string, unknown>, files: { inputs: string; output: string }): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !RESERVED.test(k)) env[k] = v
+  // Top-level scalar inputs as INPUT_<name> (names that are not variable names are left to the JSON file).
+  for (const [k, v] of Object.entries(inputs)) {
+    if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) env[`INPUT_${k}`] = String(v)
+  }
+  return { ...env, PATH: SANDBOX_PATH, HOME: ctx.tmpDir, TMPDIR: ctx.tmpDir, AUTOKESTRA_INPUTS: files.inputs, AUTOKESTRA_OUTPUT: files.output }
+}
+
+/** Passes a child's stream on line by line; returns the lines it kept (stdout: `::output` ones taken out). */
+async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+  const decoder = new TextDecoder()
+  let rest = ''
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      onLine(rest.slice(0, nl))
+      rest = rest.slice(nl + 1)
+    }
+  }
+  rest += decoder.decode()
+  if (rest !== '') onLine(rest)
+}
+
+async function runChild(argv: string[], input: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
+  const files = { inputs: join(ctx.tmpDir, 'inputs.json'), output: join(ctx.tmpDir, 'output.json') }
+  writeFileSync(files.inputs, JSON.stringify(input.inputs))
+  const proc = Bun.spawn(argv, { cwd: ctx.tmpDir, env: childEnv(ctx, input.inputs, files), stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  const kill = () => proc.kill('SIGKILL')
+  ctx.signal.addEventListener('abort', kill, { once: true })
+  const outputs: Record<string, unknown> = {}
+  const tail: string[] = []
+  await Promise.all([
+    pump(proc.stdout, (line) => {
+      const o = outputLine(line)
+      if (o) outputs[o.name] = o.value
+      else process.stdout.write(`${line}\n`)
+    }),
+    pump(proc.stderr, (line) => {
+      tail.push(line)
+      if (tail.length > 20) tail.shift()
+      process.stderr.write(`${line}\n`)
+    }),
+  ])
+  const code = await proc.exited
+  ctx.signal.removeEventListener('abort', kill)
+  if (code !== 0) {
+    // A refusal by the kernel shows only as the child's message: named here, as the guard names its own.
+    const denial = detectDenial(tail)
+    if (denial) {
+      process.stderr.write(`${denialLine(denial)}\n`)
+      throw new PluginFailure('PERMISSION_DENIED', `script was refused ${denial.permission} ${denial.target}`, denial)
+    }
+    const last = tail.filter((l) => l.trim() !== '').pop()
+    throw new PluginFailure('SCRIPT_FAILED', `script exited with code ${code}${last ? `: ${last}` : ''}`, { exitCode: code })
+  }
+  if (existsSync(files.output)) {
+    const text = readFileSync(files.output, 'utf8')
+    if (text.trim() !== '') {
+      let parsed: unknown
+      try { parsed = JSON.parse(text) } catch (e) {
+        throw new PluginFailure('SCRIPT_FAILED', `$AUTOKESTRA_OUTPUT is not JSON: ${(e as Error).message}`)
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PluginFailure('SCRIPT_FAILED', '$AUTOKESTRA_OUTPUT must hold a JSON object')
+      return { ...(parsed as Record<string, unknown>), ...outputs }
+    }
+  }
+  return outputs
+}
+
+const needInterpreter = (i: ScriptInput): string => {
+  if (!i.interpreter) throw new PluginFailure('PLUGIN_ERROR', 'no interpreter given (a script task is run by the engine, not called by name)')
+  return i.interpreter
+}
+
+/** Runs the user's code with `inputs` and `outputs` in its globals, then writes `outputs` for the plugin to read. */
+const PYTHON_PRELUDE = `import json, os, sys
+with open(os.environ["AUTOKESTRA_INPUTS"]) as f:
+    inputs = json.load(f)
+g = {"__name__": "__main__", "inputs": inputs, "outputs": {}}
+with open(sys.argv[1]) as f:
+    code = compile(f.read(), "script.py", "exec")
+exec(code, g)
+with open(os.environ["AUTOKESTRA_OUTPUT"], "w") as f:
+    json.dump(g.get("outputs") or {}, f)
+`
+
+export default definePlugin({
+  actions: {
+    bun: (input: ScriptInput, ctx) => runBun(input, ctx),
+    shell: (input: ScriptInput, ctx) => {
+      const file = join(ctx.tmpDir, 'script.sh')
+      writeFileSync(file, `set -e\n${input.script}\n`)
+      return runChild([needInterpreter(input), file], input, ctx)
+    },
+    python: (input: ScriptInput, ctx) => {
+      const prelude = join(ctx.tmpDir, 'prelude.py')
+      const file = join(ctx.tmpDir, 'script.py')
+      writeFileSync(prelude, PYTHON_PRELUDE)
+      writeFileSync(file, input.script)
+      return runChild([needInterpreter(input), '-I', '-S', '-B', prelude, file], input, ctx)
+    },
+  },
+})
