@@ -110,15 +110,36 @@ const needInterpreter = (i: ScriptInput): string => {
   return i.interpreter
 }
 
-/** Runs the user's code with `inputs` and `outputs` in its globals, then writes `outputs` for the plugin to read. */
+/**
+ * Runs the user's code with `inputs` and `outputs` in its globals, then writes `outputs` for the plugin to read. A
+ * kernel refusal reaches Python as a bare PermissionError (a refused connect names no address): an audit hook keeps
+ * the last open or connect, so an uncaught refusal is announced with its target, as the Bun guard announces its own.
+ */
 const PYTHON_PRELUDE = `import json, os, sys
 with open(os.environ["AUTOKESTRA_INPUTS"]) as f:
     inputs = json.load(f)
 g = {"__name__": "__main__", "inputs": inputs, "outputs": {}}
 with open(sys.argv[1]) as f:
     code = compile(f.read(), "script.py", "exec")
-exec(code, g)
-with open(os.environ["AUTOKESTRA_OUTPUT"], "w") as f:
+out_path = os.environ["AUTOKESTRA_OUTPUT"]
+last = [None]
+def hook(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple) and len(args[1]) >= 2:
+        host, port = args[1][0], args[1][1]
+        last[0] = ("network", ("[%s]" % host if ":" in str(host) else str(host)) + ":" + str(port))
+    elif event == "open" and isinstance(args[0], (str, bytes)):
+        mode, flags = args[1], args[2] if len(args) > 2 else 0
+        write = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+        last[0] = ("filesystem.write" if write else "filesystem.read", os.path.abspath(os.fsdecode(args[0])))
+sys.addaudithook(hook)
+try:
+    exec(code, g)
+except PermissionError:
+    if last[0]:
+        print("::error::PERMISSION_DENIED %s %s" % last[0], file=sys.stderr, flush=True)
+    raise
+last[0] = None
+with open(out_path, "w") as f:
     json.dump(g.get("outputs") or {}, f)
 `
 
