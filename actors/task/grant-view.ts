@@ -11,7 +11,7 @@ import { resolveAction } from '../../sandbox/plugins/registry.ts'
 import { runnerIssues, runnerKind, runnerOf } from '../../sandbox/runners.ts'
 import type { EnginePlugins } from '../plugins.ts'
 import { effectiveGrant, resolvedRun } from './permissions.ts'
-import { SCRIPT_POLICY } from './script-grant.ts'
+import { scriptGrantIssue } from '../../sandbox/scripts/grant.ts'
 
 /** Where a plugin's variable gets its value: the task's `env:` mapping, the engine (`sandbox.passEnv`), or nowhere. */
 export type EnvSource = 'task' | 'engine' | 'unset'
@@ -82,13 +82,9 @@ export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[]
     if (!g.error) return []
     const at = index.get(g.taskId) ?? 'tasks[-1]'
     if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `${at}.type`, code: IssueCode.PluginRefused, message: g.error.message }]
-    if (g.error?.code === 'RUNTIME_UNAVAILABLE') return [{ path: `${at}.type`, code: IssueCode.RuntimeUnavailable, message: g.error.message }]
-    if (g.error?.code === 'INVALID_WORKFLOW') {
-      // A script asking beyond the operator's cap on scripts has its own code; an entry no grant may hold is refused as any task's.
-      const d = g.error.details as { refusedBy?: unknown; issues?: { beyondPolicy?: unknown }[] } | undefined
-      const beyondCap = d?.refusedBy === SCRIPT_POLICY && (d.issues ?? []).every((i) => i.beyondPolicy === true)
-      return [{ path: `${at}.permissions`, code: beyondCap ? IssueCode.ScriptPolicyExceeded : IssueCode.PermissionsRefused, message: g.error.message }]
-    }
+    const script = scriptGrantIssue(g.error)
+    if (script) return [{ path: `${at}.${script.field}`, code: script.code, message: g.error.message }]
+    if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `${at}.permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]
     return []
   })
 }

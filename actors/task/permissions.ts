@@ -11,7 +11,7 @@ import { networkCovers } from '../../sandbox/permissions/coverage.ts'
 import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/paths.ts'
 import { checkGrant, describeIssues, hostProgram, refusedPlugin, type GrantContext } from '../../sandbox/permissions/policy.ts'
 import type { RunnerKind } from '../../sandbox/runners.ts'
-import { scriptGrant } from './script-grant.ts'
+import { scriptGrant } from '../../sandbox/scripts/grant.ts'
 
 type Within = (granted: string[], asked: string) => boolean
 

@@ -1,15 +1,17 @@
 /**
  * A script task's grant (docs/scripts.md, docs/security.md#script-tasks): the task's `permissions:` as they are
  * (nothing when absent), refused beyond the operator's `sandbox.scriptPolicy`, plus what its interpreter needs to
- * run (sandbox/scripts/interpreters.ts), which the engine resolves and pins and no workflow can widen.
+ * run (interpreters.ts), which the engine resolves and pins and no workflow can widen.
  */
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { defaultScriptPolicy, type SandboxPolicy } from '../../runtime/config/schema.ts'
 import type { PluginCall, ScriptInterpreter } from '../../runtime/workflow/tasks/kind.ts'
-import type { Permissions } from '../../sandbox/manifest.ts'
-import { checkGrant, describeIssues, type GrantContext } from '../../sandbox/permissions/policy.ts'
-import type { RunnerKind } from '../../sandbox/runners.ts'
-import { interpreterGrant } from '../../sandbox/scripts/interpreters.ts'
+import type { ErrorInfo } from '../../runtime/errors.ts'
+import { IssueCode } from '../../runtime/workflow/issues.ts'
+import type { Permissions } from '../manifest.ts'
+import { checkGrant, describeIssues, type GrantContext } from '../permissions/policy.ts'
+import type { RunnerKind } from '../runners.ts'
+import { interpreterGrant } from './interpreters.ts'
 
 /** Where a refusal of a script's grant comes from, in its details: what apply reports it as. */
 export const SCRIPT_POLICY = 'sandbox.scriptPolicy'
@@ -64,4 +66,18 @@ export function scriptGrant(task: PluginCall & { interpreter: ScriptInterpreter 
     throw new AppError(ErrorCode.RuntimeUnavailable, `script task ${task.id}: its interpreter cannot be granted here: ${describeIssues(ownIssues)}`, { issues: ownIssues })
   }
   return { grant: merge(asked, own), ...(implicit.program ? { program: implicit.program } : {}), ctx: checkCtx }
+}
+
+/**
+ * The workflow issue a script task's refused grant is (what `apply` and `validate` report), or undefined for an
+ * error that is not about its grant: RUNTIME_UNAVAILABLE at its `type`; at its `permissions`, SCRIPT_POLICY_EXCEEDED
+ * when every refused entry is only beyond the cap, PERMISSIONS_REFUSED when one is not grantable at all.
+ */
+export function scriptGrantIssue(error: ErrorInfo): { field: 'type' | 'permissions'; code: IssueCode } | undefined {
+  if (error.code === ErrorCode.RuntimeUnavailable) return { field: 'type', code: IssueCode.RuntimeUnavailable }
+  if (error.code !== ErrorCode.InvalidWorkflow) return undefined
+  const d = error.details as { refusedBy?: unknown; issues?: { beyondPolicy?: unknown }[] } | undefined
+  if (d?.refusedBy !== SCRIPT_POLICY) return undefined
+  const beyondCap = (d.issues ?? []).every((i) => i.beyondPolicy === true)
+  return { field: 'permissions', code: beyondCap ? IssueCode.ScriptPolicyExceeded : IssueCode.PermissionsRefused }
 }
