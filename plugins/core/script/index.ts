@@ -5,10 +5,23 @@
  * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines.
  */
 import { writeFileSync, readFileSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
-import { denialLine, detectDenial } from '../../../sandbox/sdk/detect.ts'
-import { definePlugin, PluginFailure, type ActionContext } from '../../../sandbox/sdk/index.ts'
+import { dirname, join } from 'node:path'
+import type { ActionContext } from '../../../sandbox/sdk/index.ts'
 import { outputLine, toOutput } from './output.ts'
+
+/**
+ * The guest folder, where the boot that started this plugin is (the process runner's sandbox/sdk/, the docker
+ * runner's /opt/autokestra/sdk): the one place a plugin may load engine code from, whatever the runner mounts.
+ */
+const guest = dirname(Bun.main)
+type Detect = typeof import('../../../sandbox/sdk/detect.ts')
+
+/** Fails the task with `code` (the boot takes any thrown value's well-formed code, as from the SDK's PluginFailure). */
+class PluginFailure extends Error {
+  constructor(readonly code: string, message: string, readonly details?: unknown) {
+    super(message)
+  }
+}
 
 interface ScriptInput {
   script: string
@@ -83,6 +96,7 @@ async function runChild(argv: string[], input: ScriptInput, ctx: ActionContext):
   ctx.signal.removeEventListener('abort', kill)
   if (code !== 0) {
     // A refusal by the kernel shows only as the child's message: named here, as the guard names its own.
+    const { denialLine, detectDenial } = (await import(join(guest, 'detect.ts'))) as Detect
     const denial = detectDenial(tail)
     if (denial) {
       process.stderr.write(`${denialLine(denial)}\n`)
@@ -143,15 +157,15 @@ with open(out_path, "w") as f:
     json.dump(g.get("outputs") or {}, f)
 `
 
-export default definePlugin({
+export default {
   actions: {
-    bun: (input: ScriptInput, ctx) => runBun(input, ctx),
-    shell: (input: ScriptInput, ctx) => {
+    bun: (input: ScriptInput, ctx: ActionContext) => runBun(input, ctx),
+    shell: (input: ScriptInput, ctx: ActionContext) => {
       const file = join(ctx.tmpDir, 'script.sh')
       writeFileSync(file, `set -e\n${input.script}\n`)
       return runChild([needInterpreter(input), file], input, ctx)
     },
-    python: (input: ScriptInput, ctx) => {
+    python: (input: ScriptInput, ctx: ActionContext) => {
       const prelude = join(ctx.tmpDir, 'prelude.py')
       const file = join(ctx.tmpDir, 'script.py')
       writeFileSync(prelude, PYTHON_PRELUDE)
@@ -159,4 +173,4 @@ export default definePlugin({
       return runChild([needInterpreter(input), '-I', '-S', '-B', prelude, file], input, ctx)
     },
   },
-})
+}
