@@ -102,3 +102,18 @@ tasks:
     expect(JSON.stringify(inspect.audit)).toContain('PERMISSION_DENIED')
   }, 60_000)
 })
+
+describe('the example', () => {
+  it('examples/scripts.yaml runs with workflow run: shell makes the data, Python transforms it, Bun summarises', async () => {
+    const db = join(dir, 'example.db')
+    const r = await cli(['run', 'examples/scripts.yaml', '--input', 'count=5', '--json'], { env: cleanEnv({ WORKFLOW_STORAGE_PATH: db }) })
+    expect(r.code).toBe(0)
+    const d = JSON.parse(r.stdout.trim().split('\n').pop()!)
+    expect(d.state).toBe('SUCCESS')
+    expect(d.outputs).toEqual({ hottest: 's1' })
+    const byId = Object.fromEntries(d.tasks.map((t: { taskId: string; output: unknown }) => [t.taskId, t.output]))
+    expect((byId.generate as { readings: unknown[] }).readings).toHaveLength(5)
+    expect(byId.transform).toEqual({ fahrenheit: { s0: [69.8, 80.6], s1: [64.4, 75.2, 86] } })
+    expect(byId.summarise).toEqual({ sensors: 2, hottest: 's1' })
+  }, 60_000)
+})
