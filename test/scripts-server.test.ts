@@ -33,9 +33,9 @@ describe('script grants on a real server', () => {
     const wf = file('greedy.yaml', `id: greedy-script
 tasks:
   - id: ok
-    type: core/script.bun
-    script: return 1
-    permissions: { network: [api.example.com] }
+    type: core/script.shell
+    commands: [sort]
+    permissions: { run: [sort] }
   - id: db
     type: core/script.bun
     script: return 1
@@ -46,7 +46,7 @@ tasks:
     const vIssues = oneJson(validate).issues
     expect(vIssues).toHaveLength(1)
     expect(vIssues[0]).toMatchObject({ path: 'tasks[1].permissions', code: 'SCRIPT_POLICY_EXCEEDED' })
-    expect(vIssues[0].message).toContain('network 10.0.0.5:5432 (beyond sandbox.scriptPolicy.network (allowed: *))')
+    expect(vIssues[0].message).toContain('network 10.0.0.5:5432 (beyond sandbox.scriptPolicy.network (none allowed))')
     expect(vIssues[0].message).toContain('filesystem.read /srv/data (beyond sandbox.scriptPolicy.filesystem.read (none allowed))')
 
     const apply = await run('apply', wf, '--json')

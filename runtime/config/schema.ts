@@ -46,11 +46,11 @@ const PolicySchema = policySchema({ network: ['*'], run: ['/usr/local/bin', '/us
 /**
  * `sandbox.scriptPolicy`, the operator's cap on script tasks (`core/script.*`): the most any workflow may grant its
  * scripts through a task's `permissions:`. A script's author is the workflow's, so this is the one bound on what an
- * author may hand their own code. Shipped: any host on ports 80 and 443, no host path (a script has its private dir
- * only), programs from `/usr/local/bin`, `/usr/bin`, `/bin` (not the sbin dirs), any non-reserved variable name.
+ * author may hand their own code. Shipped: no network, no host path (a script has its private dir only), programs
+ * from `/usr/local/bin`, `/usr/bin`, `/bin` (not the sbin dirs), any non-reserved variable name.
  * Why: docs/security.md#script-tasks.
  */
-const ScriptPolicySchema = policySchema({ network: ['*'], run: ['/usr/local/bin', '/usr/bin', '/bin'], env: ['*'] })
+const ScriptPolicySchema = policySchema({ network: [], run: ['/usr/local/bin', '/usr/bin', '/bin'], env: ['*'] })
 
 /**
  * An API key: the key itself, or `{ name, key }`. The name is who audit events say acted (an approval's `by`),
