@@ -69,6 +69,8 @@ export const ErrorCode = {
   MountUnverified: 'MOUNT_UNVERIFIED',
   /** A script task's interpreter (Python 3) cannot be run on this server (docs/scripts.md). Not retried. */
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
+  /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
+  DependencyInstallFailed: 'DEPENDENCY_INSTALL_FAILED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -188,6 +190,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   PATH_CHANGED: row(409, 1, false),
   MOUNT_UNVERIFIED: row(409, 1, false),
   RUNTIME_UNAVAILABLE: row(400, 2, false),
+  DEPENDENCY_INSTALL_FAILED: row(500, 1),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

@@ -122,6 +122,11 @@ export const ConfigSchema = Type.Object({
      * RUNTIME_UNAVAILABLE at validate and apply.
      */
     python: NonEmpty({ default: 'python3' }),
+    /**
+     * Where script dependencies are installed (one directory per unique list). Default: `autokestra-script-cache-<uid>`
+     * in the temp dir. Made 0755 by the engine; refused if another user owns it or may write it.
+     */
+    scriptCacheDir: Type.Optional(AbsolutePath),
     /** uids `start … start+count-1` for plugin processes of a root engine, all with gid `start` (docs/security.md). */
     uidRange: Type.Object({ start: Int(1000, { maximum: 4_000_000_000, default: 900_000 }), count: Int(1, { maximum: 1_000_000, default: 1000 }) },
       { ...strict, default: {} }),

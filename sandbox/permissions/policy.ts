@@ -56,6 +56,8 @@ export interface GrantContext {
 export interface ScriptSettings {
   policy: SandboxPolicy
   python: string
+  /** Where dependencies are installed (sandbox/scripts/dependencies.ts). */
+  cacheDir: string
 }
 
 /** The engine's own code (this repository): readable, never writable nor an ancestor of a grant. */

@@ -45,7 +45,13 @@ function merge(a: Permissions, b: Permissions): Permissions {
  * INVALID_WORKFLOW naming every entry beyond the cap or not grantable at all (details: `issues`, `refusedBy`);
  * RUNTIME_UNAVAILABLE when the interpreter cannot be run here.
  */
-export function scriptGrant(task: PluginCall & { interpreter: ScriptInterpreter }, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>): ScriptGrant {
+export function scriptGrant(
+  task: PluginCall & { interpreter: ScriptInterpreter },
+  runner: RunnerKind,
+  ctx: Omit<GrantContext, 'runner'>,
+  /** The installed dependencies (sandbox/scripts/dependencies.ts): read-only, like the standard library. */
+  dependencyDir?: string,
+): ScriptGrant {
   const cap: SandboxPolicy = ctx.scripts?.policy ?? defaultScriptPolicy()
   const asked = task.permissions ?? {}
   const issues = checkGrant(asked, { ...ctx, runner, policy: cap, policyName: SCRIPT_POLICY })
@@ -54,7 +60,8 @@ export function scriptGrant(task: PluginCall & { interpreter: ScriptInterpreter 
       { issues, refusedBy: SCRIPT_POLICY })
   }
   const implicit = interpreterGrant(task.interpreter, runner.programs, ctx)
-  const own = implicit.grant
+  const own: Permissions = dependencyDir === undefined ? implicit.grant
+    : { ...implicit.grant, filesystem: { read: [...(implicit.grant.filesystem?.read ?? []), dependencyDir] } }
   const extended: SandboxPolicy = {
     ...cap,
     run: runner.programs === 'host' ? [...cap.run, ...(own.run ?? [])] : cap.run,

@@ -4,7 +4,7 @@
  * Bun code runs in this process; a shell or Python runs as a child, confined by the same kernel rules (Landlock,
  * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines.
  */
-import { writeFileSync, readFileSync, existsSync } from 'node:fs'
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { ActionContext } from '../../../sandbox/sdk/index.ts'
 import { outputLine, toOutput } from './output.ts'
@@ -27,6 +27,8 @@ interface ScriptInput {
   script: string
   inputs: Record<string, unknown>
   interpreter?: string
+  /** The engine's cache directory holding the task's installed dependencies (read-only here). */
+  dependencies?: string
 }
 
 /** The PATH a script's child gets: the sandbox's own (what `run` names are resolved by). */
@@ -37,7 +39,9 @@ const RESERVED = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
 /** Code with a top-level `import` or `export` is a module (default-exporting the function); anything else a body. */
 const isModule = (code: string): boolean => /^\s*(import|export)\s/m.test(code)
 
-async function runBun({ script, inputs }: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
+async function runBun({ script, inputs, dependencies }: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
+  // Packages resolve from the script's own dir: its node_modules is the installed cache (read-only to this process).
+  if (dependencies) symlinkSync(join(dependencies, 'node_modules'), join(ctx.tmpDir, 'node_modules'))
   const file = join(ctx.tmpDir, 'script.ts')
   writeFileSync(file, isModule(script) ? script : `export default async function (inputs: any, ctx: any) {\n${script}\n}\n`)
   const mod = (await import(file)) as { default?: unknown }
@@ -130,6 +134,8 @@ const needInterpreter = (i: ScriptInput): string => {
  * the last open or connect, so an uncaught refusal is announced with its target, as the Bun guard announces its own.
  */
 const PYTHON_PRELUDE = `import json, os, sys
+if len(sys.argv) > 2:
+    sys.path.insert(0, sys.argv[2])
 with open(os.environ["AUTOKESTRA_INPUTS"]) as f:
     inputs = json.load(f)
 g = {"__name__": "__main__", "inputs": inputs, "outputs": {}}
@@ -170,7 +176,8 @@ export default {
       const file = join(ctx.tmpDir, 'script.py')
       writeFileSync(prelude, PYTHON_PRELUDE)
       writeFileSync(file, input.script)
-      return runChild([needInterpreter(input), '-I', '-S', '-B', prelude, file], input, ctx)
+      const site = input.dependencies ? [join(input.dependencies, 'site')] : []
+      return runChild([needInterpreter(input), '-I', '-S', '-B', prelude, file, ...site], input, ctx)
     },
   },
 }

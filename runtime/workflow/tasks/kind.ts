@@ -36,6 +36,8 @@ export interface PluginCall {
    * interpreter, resolved and pinned by the engine.
    */
   interpreter?: ScriptInterpreter
+  /** A script's packages (exact pins), installed by the engine outside the sandbox before the attempt (docs/scripts.md). */
+  dependencies?: string[]
 }
 
 /** What a script task's code runs on: Bun itself, a shell, or Python 3. */

@@ -21,6 +21,18 @@ export const SCRIPT_TYPES = {
 
 export type ScriptType = keyof typeof SCRIPT_TYPES
 
+/** `name@1.2.3`, `@scope/name@1.2.3-rc.1`, or `name@file:/abs/pkg.tgz` (a local tarball, pinned by its content). */
+export const NPM_PIN = /^((?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*)@(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|file:\/\S+\.tgz)$/
+/** `name==1.2.3` (a PEP 440 version), or an absolute path to a wheel or an sdist (pinned by its content). */
+export const PIP_PIN = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[A-Za-z0-9,._-]+\])?==[0-9][0-9A-Za-z.!+-]*|\/\S+\.(?:whl|tar\.gz))$/
+
+/** Why a dependency entry is not an exact pin for `type`, or undefined when it is one. */
+function pinProblem(type: ScriptType, entry: string): string | undefined {
+  if (type === 'core/script.bun') return NPM_PIN.test(entry) ? undefined : `"${entry}" is not an exact npm pin (name@1.2.3, or name@file:/path/pkg.tgz)`
+  if (type === 'core/script.python') return PIP_PIN.test(entry) ? undefined : `"${entry}" is not an exact pip pin (name==1.2.3, or /path/pkg.whl)`
+  return 'dependencies apply to core/script.bun and core/script.python'
+}
+
 /** A script task's own fields. */
 export interface ScriptSpec {
   type: ScriptType
@@ -35,6 +47,8 @@ export interface ScriptSpec {
   permissions?: PermissionSet
   /** Variable name → template (e.g. `{{ secrets.TOKEN }}`), for names `permissions.env` grants. */
   env?: Record<string, string>
+  /** npm (bun) or pip (python) packages, each an exact pin: installed by the engine, read-only to the script. */
+  dependencies?: string[]
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -54,6 +68,7 @@ export function scriptCall(task: TaskCommon & ScriptSpec): PluginCall {
   if (task.permissions !== undefined) call.permissions = task.permissions
   if (task.env !== undefined) call.env = task.env
   if (task.timeoutMs !== undefined) call.timeoutMs = task.timeoutMs
+  if (task.dependencies?.length) call.dependencies = task.dependencies
   return call
 }
 
@@ -69,6 +84,7 @@ export const script: TaskKind<ScriptSpec> = {
     runner: Type.Optional(RunnerNameSchema),
     permissions: Type.Optional(RawPermissions),
     env: Type.Optional(Type.Record(Type.String(), Type.String())),
+    dependencies: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
   },
 
   normalize(raw, at, issues) {
@@ -90,10 +106,15 @@ export const script: TaskKind<ScriptSpec> = {
     if (typeof raw.runner === 'string') spec.runner = raw.runner
     if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
     if (isMap(raw.env)) spec.env = Object.fromEntries(Object.entries(raw.env).filter((e): e is [string, string] => typeof e[1] === 'string'))
+    if (Array.isArray(raw.dependencies)) spec.dependencies = raw.dependencies.filter((d): d is string => typeof d === 'string')
     return spec
   },
 
   validate(task, at, issues) {
+    task.dependencies?.forEach((entry, i) => {
+      const problem = pinProblem(task.type, entry)
+      if (problem) issues.push({ at: [...at, 'dependencies', ...(task.type === 'core/script.shell' ? [] : [i])], code: IssueCode.InvalidValue, message: problem })
+    })
     for (const name of Object.keys(task.env ?? {})) {
       if (!ENV_NAME_PATTERN.test(name)) issues.push({ at: [...at, 'env', name], code: IssueCode.InvalidEnvName, message: `invalid environment variable name "${name}"` })
     }
