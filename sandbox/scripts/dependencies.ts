@@ -124,8 +124,10 @@ function bunInstall(dir: string, list: readonly string[], bun: string): string[]
 
 function pipInstall(dir: string, list: readonly string[], python: string): string[] {
   const allLocal = list.every((e) => e.startsWith('/'))
+  // Wheels only (an sdist's setup code would run here, outside the sandbox, as the engine): for what a pin names
+  // and for every package it pulls in.
   return [python, '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--no-cache-dir', '--no-compile',
-    ...(allLocal ? ['--no-index'] : []), '--target', join(dir, 'site'), ...list]
+    '--only-binary=:all:', ...(allLocal ? ['--no-index'] : []), '--target', join(dir, 'site'), ...list]
 }
 
 /** The installer's environment: the engine's, with a home of its own (no user config of the engine's leaks in). */

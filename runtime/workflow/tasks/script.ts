@@ -23,13 +23,16 @@ export type ScriptType = keyof typeof SCRIPT_TYPES
 
 /** `name@1.2.3`, `@scope/name@1.2.3-rc.1`, or `name@file:/abs/pkg.tgz` (a local tarball, pinned by its content). */
 export const NPM_PIN = /^((?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*)@(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?|file:\/\S+\.tgz)$/
-/** `name==1.2.3` (a PEP 440 version), or an absolute path to a wheel or an sdist (pinned by its content). */
-export const PIP_PIN = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[A-Za-z0-9,._-]+\])?==[0-9][0-9A-Za-z.!+-]*|\/\S+\.(?:whl|tar\.gz))$/
+/**
+ * `name==1.2.3` (a PEP 440 version), or an absolute path to a wheel (pinned by its content). Never an sdist: building
+ * one runs its setup code, and the installer runs outside the sandbox.
+ */
+export const PIP_PIN = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[A-Za-z0-9,._-]+\])?==[0-9][0-9A-Za-z.!+-]*|\/\S+\.whl)$/
 
 /** Why a dependency entry is not an exact pin for `type`, or undefined when it is one. */
 function pinProblem(type: ScriptType, entry: string): string | undefined {
   if (type === 'core/script.bun') return NPM_PIN.test(entry) ? undefined : `"${entry}" is not an exact npm pin (name@1.2.3, or name@file:/path/pkg.tgz)`
-  if (type === 'core/script.python') return PIP_PIN.test(entry) ? undefined : `"${entry}" is not an exact pip pin (name==1.2.3, or /path/pkg.whl)`
+  if (type === 'core/script.python') return PIP_PIN.test(entry) ? undefined : `"${entry}" is not an exact pip pin (name==1.2.3, or /path/pkg.whl; wheels only)`
   return 'dependencies apply to core/script.bun and core/script.python'
 }
 
