@@ -180,6 +180,25 @@ tasks:
     expect(r.audit.find((a) => a.type === 'PERMISSION_DENIED')?.data).toMatchObject({ permission: 'run' })
   })
 
+  it('its interpreter is the one program it may start: Python cannot start a shell, sh cannot exec bash', async () => {
+    const r = await run(`
+id: s-programs
+tasks:
+  - id: py
+    type: core/script.python
+    script: |
+      import subprocess
+      subprocess.run(["/usr/bin/bash", "-c", "echo escaped"], check=True)
+  - { id: sh, type: core/script.shell, commands: ["exec /usr/bin/bash -c 'echo escaped'"] }
+  - { id: bun, type: core/script.bun, script: "Bun.spawnSync(['/usr/bin/sh', '-c', 'echo escaped'])" }
+`)
+    for (const task of ['py', 'sh', 'bun']) {
+      expect(r.runs[task]!.error?.code).toBe('PERMISSION_DENIED')
+      expect(r.audit.find((a) => a.type === 'PERMISSION_DENIED' && a.taskId === task)?.data).toMatchObject({ permission: 'run' })
+    }
+    expect(r.logs.some((l) => l.message.includes('escaped') && !l.message.includes('echo'))).toBe(false)
+  })
+
   it('writing outside its dir, where the cap would allow it but the task does not grant it', async () => {
     const key = effectKey('script-write')
     const target = join(EFFECTS_DIR, key)

@@ -131,7 +131,8 @@ const needInterpreter = (i: ScriptInput): string => {
 /**
  * Runs the user's code with `inputs` and `outputs` in its globals, then writes `outputs` for the plugin to read. A
  * kernel refusal reaches Python as a bare PermissionError (a refused connect names no address): an audit hook keeps
- * the last open or connect, so an uncaught refusal is announced with its target, as the Bun guard announces its own.
+ * the recent opens, connects and program starts, so an uncaught refusal is announced with its permission and target
+ * (the operation on the error's own file when it names one), as the Bun guard announces its own.
  */
 const PYTHON_PRELUDE = `import json, os, sys
 if len(sys.argv) > 2:
@@ -142,23 +143,34 @@ g = {"__name__": "__main__", "inputs": inputs, "outputs": {}}
 with open(sys.argv[1]) as f:
     code = compile(f.read(), "script.py", "exec")
 out_path = os.environ["AUTOKESTRA_OUTPUT"]
-last = [None]
+recent = []
+def note(kind, target):
+    recent.append((kind, target))
+    del recent[:-32]
 def hook(event, args):
     if event == "socket.connect" and isinstance(args[1], tuple) and len(args[1]) >= 2:
         host, port = args[1][0], args[1][1]
-        last[0] = ("network", ("[%s]" % host if ":" in str(host) else str(host)) + ":" + str(port))
+        note("network", ("[%s]" % host if ":" in str(host) else str(host)) + ":" + str(port))
     elif event == "open" and isinstance(args[0], (str, bytes)):
         mode, flags = args[1], args[2] if len(args) > 2 else 0
         write = any(c in mode for c in "wax+") if isinstance(mode, str) else bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
-        last[0] = ("filesystem.write" if write else "filesystem.read", os.path.abspath(os.fsdecode(args[0])))
+        note("filesystem.write" if write else "filesystem.read", os.path.abspath(os.fsdecode(args[0])))
+    elif event in ("subprocess.Popen", "os.exec", "os.posix_spawn") and args and args[0] is not None:
+        note("run", os.fsdecode(args[0]))
+    elif event == "os.system":
+        note("run", "/bin/sh")
 sys.addaudithook(hook)
 try:
     exec(code, g)
-except PermissionError:
-    if last[0]:
-        print("::error::PERMISSION_DENIED %s %s" % last[0], file=sys.stderr, flush=True)
+except PermissionError as e:
+    # The refused target: the last operation on the error's own file when it names one, else the last operation.
+    named = os.path.abspath(os.fsdecode(e.filename)) if isinstance(e.filename, (str, bytes)) else None
+    match = [r for r in recent if named is not None and (r[1] == named or os.path.abspath(r[1]) == named)]
+    found = match[-1] if match else (None if named is not None else (recent[-1] if recent else None))
+    if found:
+        print("::error::PERMISSION_DENIED %s %s" % found, file=sys.stderr, flush=True)
     raise
-last[0] = None
+recent.clear()
 with open(out_path, "w") as f:
     json.dump(g.get("outputs") or {}, f)
 `
