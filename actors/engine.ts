@@ -1,6 +1,8 @@
 /** Builds the engine: the store, the supervisor, its worker pool; resumes unfinished executions. */
 
+import { existsSync } from 'node:fs'
 import { systemClock } from '../runtime/clock.ts'
+import { STAGE_ROOT } from '../sandbox/docker/stage-root.ts'
 import { RESERVED_ENV } from '../runtime/config/schema.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
@@ -36,8 +38,20 @@ function passedEnv(names: readonly string[], env: NodeJS.ProcessEnv): Record<str
   return out
 }
 
+/**
+ * Unmounts the docker staging points of engines that died without their exit hook (kill -9), judged by each staging
+ * dir's liveness lock, never by a pid (mount-stage.ts sweepStaging): at every start, not only when a docker runner is
+ * made (an engine whose plugins no longer run under Docker would leave them mounted for good). Nothing to do, and
+ * nothing loaded, where no staging root exists.
+ */
+async function sweepDeadStaging(): Promise<void> {
+  if (process.getuid?.() !== 0 || !existsSync(STAGE_ROOT)) return
+  try { (await import('../sandbox/docker/mount-stage.ts')).sweepStaging() } catch { /* unreadable: nothing of ours to sweep */ }
+}
+
 export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const { config } = opts
+  await sweepDeadStaging()
   const clock = opts.clock ?? systemClock
   const store = opts.store ?? await openStore(config.storage)
   const passEnv = passedEnv(config.sandbox.passEnv, process.env)

@@ -67,6 +67,13 @@ export const ErrorCode = {
    * attempt's output and result are dropped. Not retried.
    */
   MountUnverified: 'MOUNT_UNVERIFIED',
+  /**
+   * An executable the process sandbox would grant with its libraries (an exec entry, a `run` program, a `#!`
+   * interpreter) names them with strings the engine does not take as plain (a newline, a space, `=>` in a DT_NEEDED,
+   * a RUNPATH, a PT_INTERP), or the loader's listing of it names what its ELF files do not: nothing is granted from
+   * the listing, the launch is refused. Not retried.
+   */
+  UnsafeExecutable: 'UNSAFE_EXECUTABLE',
   /** A script task's interpreter (Python 3) cannot be run on this server (docs/scripts.md). Not retried. */
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
   /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
@@ -189,6 +196,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   SUBFLOW_DEPTH_EXCEEDED: row(409, 1, false),
   PATH_CHANGED: row(409, 1, false),
   MOUNT_UNVERIFIED: row(409, 1, false),
+  UNSAFE_EXECUTABLE: row(400, 2, false),
   RUNTIME_UNAVAILABLE: row(400, 2, false),
   DEPENDENCY_INSTALL_FAILED: row(500, 1),
 }

@@ -63,6 +63,15 @@ describe('loadConfig', () => {
     expect(thrownAppError(() => loadConfig({ file: bad, env: {} })).code).toBe('INVALID_CONFIG')
   })
 
+  it('reads sandbox.dockerUnverifiedMounts (default refuse: deny by default) and refuses another value', () => {
+    expect(loadConfig({ env: {} }).sandbox.dockerUnverifiedMounts).toBe('refuse')
+    expect(loadConfig({ file: file('unverified.yaml', 'sandbox:\n  dockerUnverifiedMounts: allow\n'), env: {} }).sandbox.dockerUnverifiedMounts).toBe('allow')
+    expect(loadConfig({ env: { WORKFLOW_SANDBOX_DOCKER_UNVERIFIED_MOUNTS: 'allow' } }).sandbox.dockerUnverifiedMounts).toBe('allow')
+    const e = thrownAppError(() => loadConfig({ file: file('unverified-bad.yaml', 'sandbox:\n  dockerUnverifiedMounts: warn\n'), env: {} }))
+    expect(e.code).toBe('INVALID_CONFIG')
+    expect(e.message).toContain('sandbox.dockerUnverifiedMounts')
+  })
+
   it('throws CONFIG_NOT_FOUND naming a missing file', () => {
     const e = thrownAppError(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))
     expect(e.code).toBe('CONFIG_NOT_FOUND')

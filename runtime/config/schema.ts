@@ -95,6 +95,12 @@ export const ConfigSchema = Type.Object({
     maxProcesses: Int(1, { default: 64 }),
     maxOutputBytes: Int(1024, { default: 10_485_760 }),
     dockerImage: Type.Optional(NonEmpty()),
+    /**
+     * A Docker attempt whose bind mounts the engine cannot verify from the host (remote or rootless Docker, a non-root
+     * engine, a container whose init is not in its /proc): `refuse` fails it MOUNT_UNVERIFIED, `allow` runs it with a
+     * WARN line and the mounts as Docker resolved them (docs/docker.md#can-the-engine-look).
+     */
+    dockerUnverifiedMounts: Type.Union([Type.Literal('refuse'), Type.Literal('allow')], { default: 'refuse' }),
     /** A result file (both runners) larger than this fails the task INVALID_TASK_OUTPUT; never read past it. */
     maxResultBytes: Int(1024, { default: 16_777_216 }),
     /** Arrays/objects of a result nested deeper than this fail the task INVALID_TASK_OUTPUT (checked before parsing). */

@@ -3,7 +3,11 @@
 import type { RunnerFactory } from '../runner.ts'
 import { createDockerRunner } from './runner.ts'
 
-/** Makes a worker's docker runner from the engine's sandbox settings (`sandbox.dockerImage`, else the default image). */
+/**
+ * Makes a worker's docker runner from the engine's sandbox settings (`sandbox.dockerImage`, else the default image;
+ * `sandbox.dockerUnverifiedMounts`, else refuse).
+ */
 export const createRunner: RunnerFactory = ({ limits, resultBounds, config }) => createDockerRunner({
-  limits, resultBounds, ...(config.dockerImage ? { image: config.dockerImage } : {}),
+  limits, resultBounds, unverifiedMounts: config.dockerUnverifiedMounts === 'allow' ? 'allow' : 'refuse',
+  ...(config.dockerImage ? { image: config.dockerImage } : {}),
 })

@@ -5,8 +5,9 @@
  * the pinned inode; and no bind mount outside the spec is there. Any failure to look counts as a mismatch.
  */
 
-import { readFileSync } from 'node:fs'
-import { close, cstr, errno, inodeOf, O_CLOEXEC, O_PATH, openPath, syscall, addr } from '../process/launcher/libc.ts'
+import { closeSync, constants, openSync, readFileSync } from 'node:fs'
+import { close, cstr, errno, inodeOf, O_CLOEXEC, O_PATH, syscall, addr } from '../process/launcher/libc.ts'
+import { openRootOf, readProc, type ContainerProc } from './can-look.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
 import type { Staged } from './mount-stage.ts'
 
@@ -66,33 +67,59 @@ function mountIdOf(fd: number): number | undefined {
   return m ? Number(m[1]) : undefined
 }
 
+/** Bound of a container's mountinfo (a few dozen lines; far more is no container of ours). */
+const MOUNTINFO_MAX = 4 * 1024 * 1024
+
 /**
- * Compares the mounts of the container whose init is `pid` with `mounts`, each of which must be there as pinned. Only
- * for an engine that can look (root, the Docker host's /proc: runner.ts decides that once, before the container
- * starts): here every error is a failure.
+ * The container's init: proven by can-look.ts (the runner's way), or a bare pid whose /proc dir is opened here (tests
+ * that started the container themselves).
  */
-export function checkMounts(pid: number, mounts: readonly PinnedMount[]): MountCheck {
-  return check(pid, mounts, false)
+export type InitOf = ContainerProc | number
+
+/**
+ * Compares the mounts of the container whose init is `init` with `mounts`, each of which must be there as pinned. Only
+ * for an engine that can look at this container (root, its init proven in our /proc: can-look.ts): here every error is
+ * a failure.
+ */
+export function checkMounts(init: InitOf, mounts: readonly PinnedMount[]): MountCheck {
+  return check(init, mounts, false)
 }
 
 /**
  * checkMounts, and no mount besides those and Docker's own (procfs, devices, sysfs, resolver files, /tmp): `mounts`
  * is the container's whole spec. A bind target swapped for a symlink makes runc mount at wherever it points.
  */
-export function checkContainerMounts(pid: number, mounts: readonly PinnedMount[]): MountCheck {
-  return check(pid, mounts, true)
+export function checkContainerMounts(init: InitOf, mounts: readonly PinnedMount[]): MountCheck {
+  return check(init, mounts, true)
 }
 
-function check(pid: number, mounts: readonly PinnedMount[], exclusive: boolean): MountCheck {
+function check(init: InitOf, mounts: readonly PinnedMount[], exclusive: boolean): MountCheck {
+  if (typeof init !== 'number') return checkThrough(init.fd, init.pid, mounts, exclusive)
+  const pid = init
   if (!(pid > 0)) return { ok: false, failed: 'the container was no longer running when its mounts were checked' }
+  let dirfd: number
+  try {
+    dirfd = openSync(`/proc/${pid}`, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+  } catch (e) {
+    return { ok: false, failed: `cannot open /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+  }
+  try {
+    return checkThrough(dirfd, pid, mounts, exclusive)
+  } finally {
+    closeSync(dirfd)
+  }
+}
+
+/** The check, through a descriptor of the init's /proc dir: mountinfo and root are that process's, whatever its pid became. */
+function checkThrough(dirfd: number, pid: number, mounts: readonly PinnedMount[], exclusive: boolean): MountCheck {
   let table: MountInfo[]
   try {
-    table = parseMountInfo(readFileSync(`/proc/${pid}/mountinfo`, 'utf8'))
+    table = parseMountInfo(readProc(dirfd, 'mountinfo', MOUNTINFO_MAX))
   } catch (e) {
-    return { ok: false, failed: `cannot read /proc/${pid}/mountinfo: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
+    return { ok: false, failed: `cannot read /proc/${pid}/mountinfo: ${e instanceof Error ? e.message : String(e)}` }
   }
-  const root = openPath(`/proc/${pid}/root`)
-  if (root < 0) return { ok: false, failed: `cannot open /proc/${pid}/root: errno ${errno()}` }
+  const root = openRootOf(dirfd)
+  if (root < 0) return { ok: false, failed: `cannot open /proc/${pid}/root: errno ${-root}` }
   try {
     const expected = new Set<number>()
     for (const m of mounts) {

@@ -52,8 +52,9 @@ const NON_RECURSIVE = { NonRecursive: true }
  * Each mount's source is set to the staging point of its pinned inode (mount-stage.ts), or, for those in `unstaged`
  * (engine-owned: out dir, guest folder, deadline tool — nobody else can swap them, and a path derived from a staging
  * point must never be removed recursively) or where staging cannot be done, to the canonical path it was pinned by.
+ * `stage`: whether the daemon sees this process's mounts (the runner's can-look decision; tests on this host: true).
  */
-export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>, unstaged: ReadonlySet<string> = new Set()): PinnedMount[] {
+export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath>, unstaged: ReadonlySet<string> = new Set(), stage = true): PinnedMount[] {
   const out: PinnedMount[] = []
   try {
     for (const m of mounts) {
@@ -61,7 +62,7 @@ export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath
       const pin = known.get(m.Source) ?? pinCanonical(m.Source)
       if (!pin) throw new AppError(ErrorCode.PathChanged, `bind source ${m.Source} is gone; refusing to start`, { path: m.Source })
       // Docker is handed the pinned inode's staging point when this engine can mount (mount-stage.ts), else the name.
-      const staged = unstaged.has(m.Source) || unstaged.has(pin.path) ? undefined : stagePin(pin, m.ReadOnly === true)
+      const staged = !stage || unstaged.has(m.Source) || unstaged.has(pin.path) ? undefined : stagePin(pin, m.ReadOnly === true)
       m.Source = staged?.point ?? pin.path
       // Only the granted tree: a recursive bind would bring the source's own submounts, unchecked (and writable under a
       // read-only grant), and make a mount outside the spec indistinguishable from one Docker was tricked into.
@@ -78,6 +79,13 @@ export function pinMounts(mounts: Mount[], known: ReadonlyMap<string, PinnedPath
 /** Releases the staging points of `pinned` (once the container is removed). */
 export function releaseMounts(pinned: readonly PinnedMount[]): void {
   releaseStaged(pinned.flatMap((m) => (m.staged ? [m.staged] : [])))
+}
+
+/** The error of an attempt whose mounts the engine cannot verify, and the operator did not allow it. */
+export function unverifiedError(why: string): AppError {
+  return new AppError(ErrorCode.MountUnverified,
+    `the container's bind mounts cannot be verified (${why}); the attempt is refused and nothing of it was taken ` +
+    '(set sandbox.dockerUnverifiedMounts: allow to run such attempts with a WARN and their mounts as Docker resolved them)', { reason: why })
 }
 
 /** The error of a failed check: PATH_CHANGED for a mount that is not what was pinned, MOUNT_UNVERIFIED when none could be made. */

@@ -12,10 +12,9 @@ import type { FileLock } from '../../runtime/file-lock.ts'
 import { holdLivenessLock, probeLiveness } from '../../runtime/liveness-lock.ts'
 import { close, inodeOf, MS, mount, openNoSymlinks, syscall, addr, cstr } from '../process/launcher/libc.ts'
 import type { PinnedPath } from '../plugins/path-pin.ts'
-import { localDaemon } from './can-look.ts'
 
-/** Where staging points live: root-only, never under a dir anything removes recursively (a staged write grant is live). */
-const STAGE_ROOT = '/run/autokestra-stage'
+import { STAGE_ROOT } from './stage-root.ts'
+
 const SYS_UMOUNT2 = process.arch === 'arm64' ? 39 : 166
 const MNT_DETACH = 2
 
@@ -28,7 +27,6 @@ const OWN_DIR = /^s[0-9a-f]{16}$/
 const live = new Map<string, Staged>()
 let sequence = 0
 let hooked = false
-let stageable: boolean | undefined
 /** This process's staging dir, held by a liveness lock so that a sweep can tell a dead engine's points (never by pid). */
 let own: { dir: string; lock: FileLock } | undefined
 
@@ -45,14 +43,13 @@ function ownDir(): string {
 }
 
 /**
- * Stages `pin` and returns the staging point, or undefined when this process cannot mount for the daemon (not root,
- * not in the mount namespace of the daemon of its pid namespace, decided once): the caller
- * then hands Docker the name, which the running container's check still verifies. PATH_CHANGED when the pinned path
- * no longer leads, through no symlink, to the pinned inode.
+ * Stages `pin` and returns the staging point, or undefined when this process cannot mount (not root, the mount
+ * refused): the caller then hands Docker the name, which the running container's check still verifies. Whether the
+ * daemon would see the point (its mount namespace) is the caller's decision (can-look.ts engineCanLook `stage`).
+ * PATH_CHANGED when the pinned path no longer leads, through no symlink, to the pinned inode.
  */
 export function stagePin(pin: PinnedPath, readOnly = false): Staged | undefined {
-  // A mount made in another mount namespace than the daemon's is not what the daemon would find at the point.
-  if (process.getuid?.() !== 0 || !(stageable ??= localDaemon()?.sameMountNs === true)) return undefined
+  if (process.getuid?.() !== 0) return undefined
   const fd = openNoSymlinks(pin.path)
   if (fd < 0) throw new AppError(ErrorCode.PathChanged, `bind source ${pin.path} is gone or goes through a symbolic link; refusing to start`, { path: pin.path })
   try {

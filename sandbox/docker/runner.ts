@@ -12,7 +12,7 @@ import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineError } from './engine.ts'
 import { defaultImageTag, ensureImage } from './image.ts'
-import { engineCanLook, type CanLook } from './can-look.ts'
+import { engineCanLook, seeContainer, type CanLook, type LookOptions } from './can-look.ts'
 import { sweepStaging } from './mount-stage.ts'
 import { createLogSink } from './log-lines.ts'
 import { decideOutcome, type StopReason } from '../outcome/decide.ts'
@@ -22,7 +22,7 @@ import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
 import { newWorkDir, sweepDockerLeftovers, type WorkDir } from './leftovers.ts'
 import { checkedPluginPaths } from '../plugins/path-pin.ts'
-import { checkContainerMounts, mountError, pinGrantPaths, releaseMounts, pinMounts, type PinnedMount } from './mount-pins.ts'
+import { checkContainerMounts, mountError, pinGrantPaths, releaseMounts, pinMounts, unverifiedError, type MountCheck, type PinnedMount } from './mount-pins.ts'
 
 /** Options of the docker runner. */
 export interface DockerRunnerOptions {
@@ -37,7 +37,18 @@ export interface DockerRunnerOptions {
   threadAllowance?: number
   /** Size and depth bounds of a result file (default DEFAULT_JSON_BOUNDS; config `sandbox.maxResult*`). */
   resultBounds?: JsonBounds
+  /**
+   * An attempt whose bind mounts the engine cannot verify (remote or rootless Docker, a non-root engine, a container
+   * whose init is not provably in our /proc): `refuse` (default) fails it MOUNT_UNVERIFIED, `allow` runs it with a
+   * WARN line (config `sandbox.dockerUnverifiedMounts`).
+   */
+  unverifiedMounts?: UnverifiedMounts
+  /** Where the engine looks (tests): the daemon's pid file (staging only) and the /proc containers are read from. */
+  look?: LookOptions
 }
+
+/** What an attempt whose mounts cannot be verified does (config `sandbox.dockerUnverifiedMounts`). */
+export type UnverifiedMounts = 'refuse' | 'allow'
 
 
 /** The guest folder: everything a Bun plugin's boot imports, and nothing else of the engine. */
@@ -78,7 +89,7 @@ export function createDockerRunner(opts: DockerRunnerOptions): Runner {
   let look: Promise<CanLook> | undefined
   const canLook = (): Promise<CanLook> => {
     if (!look) {
-      const p = engineCanLook(docker)
+      const p = engineCanLook(docker, opts.look)
       p.catch(() => { if (look === p) look = undefined })
       look = p
     }
@@ -118,6 +129,8 @@ async function runTask(
     const grantPins = pinGrantPaths(req.permissions)
     const image = await imageFor(req.plugin)
     const look = await canLook()
+    // Deny by default: where the engine cannot look at all, no container is made unless the operator allowed it.
+    if (!look.ok && opts.unverifiedMounts !== 'allow') return { ok: false, error: unverifiedError(look.why).toInfo(), durationMs: elapsed() }
     // Inside this engine's instance dir, whose lock says whether the engine lives (leftovers.ts removes dead ones').
     work = newWorkDir()
     workDir = work.dir
@@ -140,7 +153,7 @@ async function runTask(
       (p) => grantPins.has(p),
     )
     const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...(tool?.mounts ?? []).flatMap((m) => (m.Source ? [m.Source] : []))])
-    mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]), engineOwned)
+    mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]), engineOwned, look.ok && look.stage)
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
@@ -204,18 +217,17 @@ async function driveContainer(
     if (req.signal.aborted) stop('cancel')
     if (!stopReason) {
       await container.start()
-      if (look.ok) {
-        // Nothing of the attempt is taken before this passed on a live init: an exited container (pid 0), an
-        // unreadable /proc, any error, is a failure here, not a WARN (mount-check.ts).
-        const check = checkContainerMounts((await container.inspect()).State.Pid ?? 0, mounts)
-        if (!check.ok) {
-          await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
-          // A cancel or timeout that killed it during the check (its /proc went with it) is what ended it.
-          if (!stopReason) throw mountError(check)
-          verified = false
-        }
-      } else {
-        req.onLog({ level: 'WARN', stream: 'engine', message: `bind mounts not verified (${look.why}): Docker mounted them by name` })
+      // Nothing of the attempt is taken before its mounts were verified on its proven init, or the operator allowed
+      // unverified mounts where the engine cannot look: an exited container (pid 0), an unreadable /proc, any error,
+      // is a failure here, never a WARN (mount-check.ts).
+      const check = look.ok ? await lookAtContainer(container, mounts, opts.look) : { unverified: look.why }
+      if ('unverified' in check && opts.unverifiedMounts === 'allow') {
+        req.onLog({ level: 'WARN', stream: 'engine', message: `bind mounts not verified (${check.unverified}): Docker mounted them by name` })
+      } else if (!('ok' in check && check.ok)) {
+        await container.kill({ signal: 'SIGKILL' }).catch(() => undefined)
+        // A cancel or timeout that killed it during the check (its /proc went with it) is what ended it.
+        if (!stopReason) throw 'unverified' in check ? unverifiedError(check.unverified) : mountError(check)
+        verified = false
       }
       if (verified) {
         for (const line of held.splice(0)) req.onLog(line)
@@ -259,6 +271,27 @@ async function driveContainer(
     req.signal.removeEventListener('abort', onAbort)
     ;(stream as Duplex).destroy()
   }
+}
+
+/**
+ * Checks a started container's mounts through its init, proven in this engine's /proc (can-look.ts seeContainer), or
+ * says why the engine cannot look at it. An init that cannot be proven while the container is gone or has another
+ * pid now is a failed check (the plugin may have exited to dodge it), not "cannot look".
+ */
+async function lookAtContainer(container: Dockerode.Container, mounts: readonly PinnedMount[], opts?: LookOptions): Promise<MountCheck | { unverified: string }> {
+  const info = await container.inspect()
+  const pid = info.State.Pid ?? 0
+  const seen = seeContainer({ id: info.Id, pid, created: info.Created }, opts)
+  if (seen.ok) {
+    try {
+      return checkContainerMounts(seen.proc, mounts)
+    } finally {
+      seen.proc.close()
+    }
+  }
+  const now = pid > 0 ? (await container.inspect()).State : undefined
+  if (!now?.Running || now.Pid !== pid) return { ok: false, failed: 'the container was no longer running when its mounts were checked' }
+  return { unverified: `the engine cannot look at this container: ${seen.why}` }
 }
 
 /** Resolves when `p` does or after `ms`, whichever comes first. */

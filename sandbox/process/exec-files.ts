@@ -6,6 +6,7 @@
  */
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
+import { readElfFile, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
 import { delimiter, isAbsolute, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
@@ -27,38 +28,29 @@ const LD_SO = '/lib64/ld-linux-x86-64.so.2'
  * the pin or why not (`is gone`, `is a directory`, …).
  */
 export function pinFile(path: string, kind: FileKind): PinnedFile | { problem: string } {
+  const c = checkFile(path, kind)
+  return 'problem' in c ? c : c.pin
+}
+
+const ET_DYN = 3
+
+/**
+ * pinFile, and for a library what its ELF says, read from a descriptor checked to be the pinned inode: a "library" is
+ * granted only when it is an ELF shared object (ET_DYN), never a key file, a config or a database (review 4: a
+ * DT_NEEDED name held a whole line of the loader's listing, naming the key file).
+ */
+function checkFile(path: string, kind: FileKind): { pin: PinnedFile; elf?: ElfFile } | { problem: string } {
   let real: string
   try { real = realpathSync.native(path) } catch { return { problem: 'is gone' } }
   const st = lstatSync(real, { bigint: true, throwIfNoEntry: false })
   const problem = !st ? 'is gone' : st.isDirectory() ? 'is a directory' : st.isSymbolicLink() ? 'was swapped for a symbolic link'
     : !st.isFile() ? 'is not a regular file' : kind === 'program' && (st.mode & 0o111n) === 0n ? 'is not executable' : undefined
   if (problem || !st) return { problem: problem ?? 'is gone' }
-  if (kind === 'library' && !isSharedObject(real, st.dev, st.ino)) return { problem: 'is not an ELF shared object' }
-  return { path: real, dev: String(st.dev), ino: String(st.ino), kind }
-}
-
-/**
- * Whether the file at `real` (the inode lstat saw) starts as an ELF shared object (ET_DYN). The loader's listing is
- * text the file's author can shape (a DT_NEEDED name may hold a whole line of its own, naming any file), so a
- * "library" is granted only when it is one: never a key file, a config or a database.
- */
-function isSharedObject(real: string, dev: bigint, ino: bigint): boolean {
-  let fd: number
-  try { fd = openSync(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch { return false }
-  try {
-    const st = fstatSync(fd, { bigint: true })
-    if (st.dev !== dev || st.ino !== ino || !st.isFile()) return false
-    const head = Buffer.alloc(18)
-    if (readSync(fd, head, 0, 18, 0) !== 18) return false
-    const magic = head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46
-    // e_type at offset 16, in the file's byte order (EI_DATA: 1 little-endian, 2 big-endian); 3 = ET_DYN.
-    const type = head[5] === 2 ? head.readUInt16BE(16) : head.readUInt16LE(16)
-    return magic && type === 3
-  } catch {
-    return false
-  } finally {
-    closeSync(fd)
-  }
+  const pin: PinnedFile = { path: real, dev: String(st.dev), ino: String(st.ino), kind }
+  if (kind !== 'library') return { pin }
+  const elf = readElfFile(pin)
+  if ((elf.ok ? elf.elf.type : elf.type) !== ET_DYN) return { problem: 'is not an ELF shared object' }
+  return { pin, elf }
 }
 
 const pinned = (p: PinnedFile | { problem: string }): p is PinnedFile => 'path' in p
@@ -83,21 +75,84 @@ function unprivileged(argv: string[]): string[] {
 }
 
 /**
- * The lines of `ld.so --list` the engine takes, and only in these exact shapes ("\tname => /path (0xaddr)",
- * "\t/path (0xaddr)"): a DT_NEEDED name is the file's author's and may hold a newline that starts a line of its own,
- * so any other line (and any path with a space or a control character) yields nothing.
+ * The lines of `ld.so --list`, in the exact shapes it prints them: "\tname => /path (0xaddr)", "\t/path (0xaddr)" and
+ * the vDSO's "\tname (0xaddr)". No path with a space or a control character. Which of them are taken is decided by
+ * sharedLibraries from the ELF files themselves; this only says what a line says.
  */
-const LDSO_LINE = /^\t(?:[^\s/]+ => (\/[^\s]+)|(\/[^\s]+)) \(0x[0-9a-f]+\)$/
+const MAPPED_LINE = /^\t([^\s]+) => (\/[^\s]+) \(0x[0-9a-f]+\)$/
+const DIRECT_LINE = /^\t(\/[^\s]+) \(0x[0-9a-f]+\)$/
+const VDSO_LINE = /^\t[A-Za-z0-9._+-]+ \(0x[0-9a-f]+\)$/
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/
 
-/** The library paths in `ld.so --list` output (strictly parsed, see LDSO_LINE). Exported for tests. */
+/** One line of the listing, as it reads. */
+type ListedLine = { kind: 'mapped'; name: string; path: string } | { kind: 'direct'; path: string } | { kind: 'vdso' }
+
+function listedLine(l: string): ListedLine | undefined {
+  let m = MAPPED_LINE.exec(l)
+  if (m && !CONTROL.test(l.slice(1))) return { kind: 'mapped', name: m[1]!, path: m[2]! }
+  m = DIRECT_LINE.exec(l)
+  if (m && !CONTROL.test(m[1]!)) return { kind: 'direct', path: m[1]! }
+  return VDSO_LINE.test(l) ? { kind: 'vdso' } : undefined
+}
+
+/** The library paths of `ld.so --list` output, by shape alone (what a line says, not whether it is true). For tests. */
 export function parseLdsoList(out: string): string[] {
   return out.split('\n').flatMap((l) => {
-    const m = LDSO_LINE.exec(l)
-    const p = m?.[1] ?? m?.[2]
-    return p && !CONTROL.test(p) ? [p] : []
+    const m = listedLine(l)
+    return m && m.kind !== 'vdso' ? [m.path] : []
   })
+}
+
+/**
+ * A name the loader is asked for (DT_NEEDED, a filter) or a search path component, taken as plain: letters, digits,
+ * `. _ + @ - /` and the loader's own tokens ($ORIGIN, $LIB, $PLATFORM, braced or not). No whitespace, no control
+ * character, no `=`: nothing that can end a line of the listing or start one.
+ */
+const PLAIN = /^[A-Za-z0-9._+@/-]+$/
+const DST = /\$(?:ORIGIN|LIB|PLATFORM)\b|\$\{(?:ORIGIN|LIB|PLATFORM)\}/g
+const plainName = (s: string): boolean => PLAIN.test(s.replace(DST, 'x'))
+const plainSearchPath = (s: string): boolean => s.split(':').every((d) => d === '' || plainName(d))
+/** A path the loader prints as it is (the executable's, from which $ORIGIN is made). */
+const plainPath = (s: string): boolean => !/\s/.test(s) && !CONTROL.test(s)
+const show = (s: string): string => JSON.stringify(s.length > 160 ? `${s.slice(0, 160)}…` : s)
+
+function unsafe(file: PinnedPath, why: string, details: Record<string, unknown>): never {
+  throw new AppError(ErrorCode.UnsafeExecutable,
+    `executable ${file.path}: ${why}. The loader's listing of its libraries is then text its author shapes, which could ` +
+    'name any library on the host; nothing of it is granted, refusing to start', { executable: file.path, ...details })
+}
+
+/** Refuses (UNSAFE_EXECUTABLE) an object of the closure whose library names, search paths or interpreter are not plain. */
+function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
+  const bad = (field: string, value: string) => unsafe(file, `${object === file.path ? 'it has a' : `the library ${object} it loads has a`} ${field} ${show(value)} that is not plain (letters, digits, . _ + @ - /, $ORIGIN, $LIB, $PLATFORM)`,
+    { object, field, value: value.slice(0, 160) })
+  for (const n of elf.needed) if (!plainName(n)) bad('DT_NEEDED name', n)
+  for (const r of elf.runpath) if (!plainSearchPath(r)) bad('DT_RUNPATH', r)
+  for (const r of elf.rpath) if (!plainSearchPath(r)) bad('DT_RPATH', r)
+  if (elf.interp !== undefined && !PLAIN.test(elf.interp)) bad('PT_INTERP', elf.interp)
+  const usesOrigin = [...elf.needed, ...elf.runpath, ...elf.rpath].some((s) => s.includes('$'))
+  if (usesOrigin && !plainPath(object)) bad('path (the $ORIGIN of its search paths)', object)
+}
+
+/**
+ * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it lists first: the
+ * plain names in it, when it is a regular file of root's that no one else may write; none otherwise.
+ */
+function preloaded(path = '/etc/ld.so.preload'): string[] {
+  let fd: number
+  try { fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK) } catch { return [] }
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.uid !== 0 || (st.mode & 0o022) !== 0 || st.size > 65536) return []
+    const buf = Buffer.alloc(st.size)
+    const n = readSync(fd, buf, 0, st.size, 0)
+    return buf.subarray(0, n).toString('latin1').split(/[ \t\n:]+/).filter((e) => e !== '' && plainName(e))
+  } catch {
+    return []
+  } finally {
+    closeSync(fd)
+  }
 }
 
 /** Cached library pins, keyed by the file's identity including its ctime, which its owner cannot set back. */
@@ -109,30 +164,98 @@ const identity = (path: string): string | undefined => {
 }
 
 /**
+ * How far before the listing started a library must have last changed (its ctime) for what the engine read of it to
+ * be what the loader read: the kernel's ctime clock is coarse (a tick, at most 10 ms); twice that, with room.
+ */
+const FRESH_MS = 50
+
+/**
  * Shared libraries an ELF executable (pinned) loads, via `ld.so --list` (unlike `ldd`, never runs the program's own
- * interpreter), run unprivileged; each pinned as a library file when the list is made (a listed path that is not a
- * regular file is not granted). Empty for scripts. Cached by the file's identity (ctime included) with the pins, not
- * the names: a hit whose pins all still hold is used as is; otherwise the list is made and checked anew, never a
- * name re-pinned to whatever it leads to by then.
+ * interpreter), run unprivileged, and checked against the ELF files themselves. The listing is text the files'
+ * authors shape (a DT_NEEDED name, a RUNPATH, a PT_INTERP may hold newlines and whole lines of their own), so the
+ * engine takes no string from it that it did not read from an ELF, plain:
+ * - every DT_NEEDED (and filter) name, DT_RUNPATH, DT_RPATH and PT_INTERP of the executable and of every library it
+ *   takes from the listing must be plain (assertPlain), and the executable's path too when $ORIGIN builds a path
+ *   from it; otherwise UNSAFE_EXECUTABLE (nothing granted);
+ * - the listing is in load order, so each library's line comes after the object that needs it: a line
+ *   "name => path" is taken only when `name` is a DT_NEEDED name of the executable or of a library taken before it,
+ *   a line "/path" only when it is such an absolute DT_NEEDED name, or the loader; the vDSO's line grants nothing;
+ *   any other line is UNSAFE_EXECUTABLE. A library is read (and pinned) only once its line is taken, so no file an
+ *   injected line names is ever read;
+ * - each library is granted only when it is an ELF shared object, pinned (and read) when the list is made, and
+ *   unchanged since before the listing started (ctime); the executable unchanged from before its read to after the
+ *   listing (identity). Either changed: listed once more; changed again, PATH_CHANGED.
+ * The loader is always granted. An executable that is not an ELF the engine can read, or has no dynamic section
+ * (a static program, a script), gets the loader only and no listing is made. Cached by the file's identity (ctime
+ * included) with the pins, not the names: a hit whose pins all still hold is used as is; otherwise the list is made
+ * and checked anew, never a name re-pinned to whatever it leads to by then.
  */
 export function sharedLibraries(file: PinnedPath): PinnedFile[] {
   const key = identity(file.path)
   const hit = key ? libCache.get(key) : undefined
   // A cached pin that no longer holds (a library upgraded, or swapped) is never re-pinned by its name: the list is
-  // made again, and what it names is checked again (regular files only).
+  // made again, and what it names is checked again.
   if (hit && hit.every((p) => pinDrift(p) === undefined)) return hit
-  const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
-  const libs = r.exitCode !== 0 ? [] : parseLdsoList(r.stdout.toString())
-  const pins = new Map<string, PinnedFile>()
-  for (const p of [LD_SO, ...libs]) {
-    const pin = pinFile(p, 'library')
-    if (pinned(pin)) pins.set(pin.path, pin)
+  for (let round = 1; ; round++) {
+    const r = listLibraries(file)
+    if (r !== 'changed') {
+      if (r.key) libCache.set(r.key, r.pins)
+      return r.pins
+    }
+    if (round === 2) {
+      throw new AppError(ErrorCode.PathChanged, `executable ${file.path} or a library it loads changed while the engine listed its libraries; refusing to start`,
+        { path: file.path, drift: 'changed while listed' })
+    }
+    Bun.sleepSync(FRESH_MS)
   }
-  const all = [...pins.values()]
-  // The list is of what stood there during the listing only if nothing changed meanwhile (the ctime would have moved).
+}
+
+/** One listing, checked (see sharedLibraries); 'changed' when a file changed meanwhile. `key`: what to cache it under. */
+function listLibraries(file: PinnedPath): { pins: PinnedFile[]; key?: string } | 'changed' {
+  const key = identity(file.path)
+  const loader = pinFile(LD_SO, 'library')
+  const base = pinned(loader) ? [loader] : []
+  const exe = readElfFile(file)
+  if (!exe.ok) {
+    assertPinHolds(file, 'executable')
+    return { pins: base }
+  }
+  if (!exe.elf.dynamic) return { pins: base, ...(key ? { key } : {}) }
+  assertPlain(file, file.path, exe.elf)
+  const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
+  const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
+  if (r.exitCode !== 0) {
+    assertPinHolds(file, 'executable')
+    return { pins: base }
+  }
+  const needed = new Set([...preloaded(), ...exe.elf.needed])
+  const interp = exe.elf.interp
+  const pins = new Map<string, PinnedFile>(base.map((p) => [p.path, p]))
+  for (const l of r.stdout.toString().split('\n')) {
+    if (l === '') continue
+    const line = listedLine(l)
+    if (!line) unsafe(file, `its loader's listing has a line the engine cannot account for, ${show(l)}`, { line: l.slice(0, 160) })
+    if (line.kind === 'vdso') continue
+    // The loader, as itself or as the interpreter or DT_NEEDED name that led to it: granted above.
+    if (line.path === LD_SO && (line.kind === 'direct' || line.name === interp || needed.has(line.name))) continue
+    const asked = line.kind === 'mapped' ? line.name : line.path
+    if (!needed.has(asked)) {
+      unsafe(file, `its loader's listing names ${show(asked)}, which no DT_NEEDED of it or of a library listed before names`,
+        { line: l.slice(0, 160) })
+    }
+    const lib = checkFile(line.path, 'library')
+    // Not a regular ELF shared object (gone, swapped): not granted, and what it needs stays unknown.
+    if ('problem' in lib || !lib.elf) continue
+    if (!lib.elf.ok) unsafe(file, `the library ${line.path} it loads ${lib.elf.problem}`, { object: line.path, problem: lib.elf.problem })
+    if (lib.elf.ctimeNs === undefined || lib.elf.ctimeNs >= started) return 'changed'
+    assertPlain(file, line.path, lib.elf.elf)
+    for (const n of lib.elf.elf.needed) needed.add(n)
+    pins.set(lib.pin.path, lib.pin)
+  }
+  // The list is of what was read only if the executable did not change meanwhile (its ctime would have moved).
   assertPinHolds(file, 'executable')
-  if (key && identity(file.path) === key) libCache.set(key, all)
-  return all
+  if (identity(file.path) !== key) return 'changed'
+  return { pins: [...pins.values()], ...(key ? { key } : {}) }
 }
 
 /** Resolves a command name through PATH (an absolute path as is); undefined when not found. Not a check: see pinFile. */

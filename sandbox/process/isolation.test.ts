@@ -1,7 +1,7 @@
 /** Unit tests: what prepareLaunch grants, and how it behaves on a host without Landlock. */
 
 import { afterAll, describe, expect, it } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import type { LoadedPlugin, Manifest } from '../manifest.ts'
 import { prepareLaunch } from './isolation.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
-import { probeSandboxSync, type SandboxProbe } from './probe.ts'
+import { hardlinkProtection, probeSandboxSync, type SandboxProbe } from './probe.ts'
 
 const dir = resolve(import.meta.dir, '../../test/fixtures/plugins/hostile/bun-attacks')
 const manifest = parse(readFileSync(join(dir, 'plugin.yaml'), 'utf8')) as Manifest
@@ -24,7 +24,7 @@ const spec = (mode: 'strict' | 'permissive') => {
     limits: { memoryMb: 128, cpuSeconds: 5, maxProcesses: 8 }, bootPath: resolve(import.meta.dir, '../sdk/boot.ts'),
   }
 }
-const noLandlock: SandboxProbe = { landlockAbi: 0, netns: false, pidns: false, mountns: false, seccomp: false, cgroups: [], root: false }
+const noLandlock: SandboxProbe = { landlockAbi: 0, netns: false, pidns: false, mountns: false, seccomp: false, cgroups: [], protectedHardlinks: 'on', root: false }
 
 describe('prepareLaunch', () => {
   it('fails closed in strict mode without Landlock, and says how to opt out', async () => {
@@ -55,5 +55,40 @@ describe('prepareLaunch', () => {
     expect(paths).not.toContain('/proc')
     expect(paths).not.toContain('/')
     await launch.finish()
+  })
+})
+
+describe('strict mode without hard-link protection (fs.protected_hardlinks)', () => {
+  const sysctl = (value: string | undefined): string => {
+    const d = mkdtempSync(join(tmpdir(), 'ak-hardlinks-'))
+    made.push(d)
+    const f = join(d, 'protected_hardlinks')
+    if (value !== undefined) writeFileSync(f, value)
+    return f
+  }
+  it('reads the sysctl: 1 on, 0 off, unreadable or odd unknown', () => {
+    expect(hardlinkProtection(sysctl('1\n'))).toBe('on')
+    expect(hardlinkProtection(sysctl('0\n'))).toBe('off')
+    expect(hardlinkProtection(sysctl(undefined))).toBe('unknown')
+    expect(hardlinkProtection(sysctl('2\n'))).toBe('unknown')
+  })
+  it('at 0, refuses to run plugins (SANDBOX_UNAVAILABLE) and says what to set', async () => {
+    const probe = { ...probeSandboxSync(), protectedHardlinks: hardlinkProtection(sysctl('0\n')) }
+    const err = await prepareLaunch(spec('strict'), probe).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'SANDBOX_UNAVAILABLE' })
+    expect(String((err as Error).message)).toContain('fs.protected_hardlinks is 0')
+    expect(String((err as Error).message)).toContain('sysctl -w fs.protected_hardlinks=1')
+  })
+  it('unreadable, refuses too (it cannot tell), saying so', async () => {
+    const probe = { ...probeSandboxSync(), protectedHardlinks: hardlinkProtection(sysctl(undefined)) }
+    const err = await prepareLaunch(spec('strict'), probe).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'SANDBOX_UNAVAILABLE' })
+    expect(String((err as Error).message)).toContain('cannot be read')
+  })
+  it('permissive mode runs with it off; the host as probed runs strict', async () => {
+    const off = { ...probeSandboxSync(), protectedHardlinks: hardlinkProtection(sysctl('0\n')) }
+    await (await prepareLaunch(spec('permissive'), off)).finish()
+    expect(probeSandboxSync().protectedHardlinks).toBe(hardlinkProtection())
+    if (probeSandboxSync().protectedHardlinks === 'on') await (await prepareLaunch(spec('strict'), probeSandboxSync())).finish()
   })
 })

@@ -10,7 +10,7 @@ import { checkedPluginPaths, type PinnedPath, type PluginPaths } from '../plugin
 import { assertPinHolds } from './exec-files.ts'
 import { grantPaths } from './pins.ts'
 import { buildPolicy } from './launch-policy.ts'
-import { probeSandboxSync, type SandboxProbe } from './probe.ts'
+import { PROTECTED_HARDLINKS, probeSandboxSync, type HardlinkProtection, type SandboxProbe } from './probe.ts'
 import { unreachable, type Need } from './access.ts'
 import { nativeLauncher } from './build-launcher.ts'
 import { cgroupLeaseCheck, DEFAULT_UID_RANGE, leaseUid, UID_DIR, type UidLease, type UidRange } from './uids.ts'
@@ -45,6 +45,7 @@ export async function prepareLaunch(spec: LaunchSpec, probe: SandboxProbe = prob
   if (!probe.mountns) missing.push('mount namespaces (unshare -m; for a non-root engine, user namespaces too)')
   const cgroup = cgroupOf(probe)
   const noLimits = REQUIRED_CONTROLLERS.filter((c) => !(cgroup.controllers as readonly string[]).includes(c))
+  if (probe.protectedHardlinks !== 'on') missing.push(hardlinkMissing(probe.protectedHardlinks))
   if (noLimits.length > 0) missing.push(`cgroup ${noLimits.join(' and ')} limits (${cgroup.version === 0 ? cgroup.reason : `cgroup v${cgroup.version} without ${noLimits.join(', ')}`})`)
   if (spec.mode === 'strict' && missing.length > 0) {
     throw new AppError(ErrorCode.SandboxUnavailable,
@@ -156,6 +157,17 @@ function refuseUnreachable(spec: LaunchSpec, bunPath: string, lease: UidLease, r
     `${problems.map((p) => `${p.path}: ${p.why}`).join('; ')}. Plugins never run as root: make these paths reachable for ` +
     `group ${lease.gid} (chgrp ${lease.gid} <path> && chmod g+rX <path>, g+rwX for a write grant; and g+x or o+x on each parent) ` +
     'or for everyone (chmod o+rX), or move them.', { unreachable: problems, uid: lease.uid, gid: lease.gid })
+}
+
+/**
+ * What strict mode misses without hard-link protection, and what to set. Unreadable counts as missing (fail closed:
+ * the engine cannot tell that a pinned file is not another user's file hard-linked into place).
+ */
+function hardlinkMissing(state: Exclude<HardlinkProtection, 'on'>): string {
+  const fix = 'set fs.protected_hardlinks=1 (sysctl -w fs.protected_hardlinks=1, and in /etc/sysctl.d/ to keep it)'
+  return state === 'off'
+    ? `hard-link protection (fs.protected_hardlinks is 0, so a file the engine pins and grants may be another user's file hard-linked into place: ${fix})`
+    : `hard-link protection (${PROTECTED_HARDLINKS} cannot be read, so the engine cannot tell that it is on: ${fix}, and let the engine read it)`
 }
 
 /** The probe's cgroup support; a hand-made probe with only `cgroups` means v1 controllers. */

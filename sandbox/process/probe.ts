@@ -1,6 +1,6 @@
 /** Detects which isolation mechanisms this host offers (cached for the life of the engine). */
 
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { detectCgroups, type CgroupSupport } from './cgroup.ts'
 import { landlockAbi } from './launcher/landlock.ts'
 import { seccompProgram } from './launcher/seccomp.ts'
@@ -21,7 +21,26 @@ export interface SandboxProbe {
   cgroups: string[]
   /** The cgroup version in use and where task cgroups go, or why there are none (absent: v1 with `cgroups`). */
   cgroup?: CgroupSupport
+  /** `fs.protected_hardlinks`: 'on' (1), 'off' (0), or 'unknown' when it cannot be read (see hardlinkProtection). */
+  protectedHardlinks: HardlinkProtection
   root: boolean
+}
+
+/** Where the kernel says whether hard links are protected (tests point hardlinkProtection at a temp file). */
+export const PROTECTED_HARDLINKS = '/proc/sys/fs/protected_hardlinks'
+
+/** Whether an unprivileged user may hard-link only files they own or can read and write (the sysctl is 1). */
+export type HardlinkProtection = 'on' | 'off' | 'unknown'
+
+/**
+ * Reads `fs.protected_hardlinks` (at `path`). A pin holds an inode, and a hard link is the one way to give a checked
+ * file a second name: that the inode cannot be a file the link's maker may not read (another user's key, hard-linked
+ * into a plugin directory and granted from there) holds only when this is 1. 'unknown' when it cannot be read.
+ */
+export function hardlinkProtection(path: string = PROTECTED_HARDLINKS): HardlinkProtection {
+  let v: string
+  try { v = readFileSync(path, 'utf8').trim() } catch { return 'unknown' }
+  return v === '1' ? 'on' : v === '0' ? 'off' : 'unknown'
 }
 
 let cached: SandboxProbe | undefined
@@ -46,6 +65,7 @@ export function probeSandboxSync(): SandboxProbe {
     seccomp: seccompProgram({ pathChmod: false }) !== undefined && existsSync('/proc/sys/kernel/seccomp/actions_avail'),
     cgroups: cgroup.controllers,
     cgroup,
+    protectedHardlinks: hardlinkProtection(),
     root,
   }
   return cached

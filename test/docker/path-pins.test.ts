@@ -14,9 +14,9 @@ import Dockerode from 'dockerode'
 import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
-import { ensureImage } from '../../sandbox/docker/image.ts'
 import { checkMounts, pinMounts, releaseMounts } from '../../sandbox/docker/mount-pins.ts'
 import { loadManifest } from '../../sandbox/plugins/registry.ts'
+import { startSleeper, swapForSymlink } from '../helpers/mount-attack.ts'
 import { dockerReachable, mustRunDocker, request } from './helpers.ts'
 
 const docker = new Dockerode()
@@ -37,7 +37,6 @@ afterAll(async () => {
 })
 
 test('a bind source swapped for a symlink between its pin and the start is caught in the running container', async () => {
-  const image = await ensureImage(docker)
   const kept = join(srv, 'kept'), swapped = join(srv, 'swapped'), elsewhere = join(srv, 'elsewhere')
   for (const d of [kept, swapped, elsewhere]) { mkdirSync(d); chmodSync(d, 0o755) }
   const mounts = [
@@ -45,22 +44,19 @@ test('a bind source swapped for a symlink between its pin and the start is caugh
     { Type: 'bind' as const, Source: swapped, Target: '/swapped', ReadOnly: true },
   ]
   const pinned = pinMounts(mounts, new Map())
-  // The window the runner cannot close by itself: Docker resolves the name at start.
-  renameSync(swapped, `${swapped}.pinned`)
-  symlinkSync(elsewhere, swapped)
-  const container = await docker.createContainer({
-    Image: image, Entrypoint: ['bun', '--config=/dev/null', '-e', 'await Bun.sleep(30000)'], User: '65534:65534', Labels: { [LABEL]: 'path-pins' },
-    HostConfig: { Mounts: mounts, NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], AutoRemove: false },
-  })
+  // The window the runner cannot close by itself, unstaged: Docker resolves the name at start.
+  swapForSymlink(swapped, elsewhere)
+  let container: Dockerode.Container | undefined
   try {
-    await container.start()
-    const pid = (await container.inspect()).State.Pid
+    const started = await startSleeper(docker, mounts, 'path-pins')
+    container = started.container
+    const pid = started.pid
     const check = checkMounts(pid, pinned)
     expect(check).toMatchObject({ ok: false, changed: { target: '/swapped' } })
     // The control: the untouched mount alone passes.
     expect(checkMounts(pid, pinned.filter((m) => m.target === '/kept'))).toEqual({ ok: true })
   } finally {
-    await container.remove({ force: true }).catch(() => undefined)
+    await container?.remove({ force: true }).catch(() => undefined)
     releaseMounts(pinned) // the staging mounts pinMounts made
   }
 }, 90_000)

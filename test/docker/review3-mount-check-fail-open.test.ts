@@ -26,15 +26,14 @@
 
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ensureImage } from '../../sandbox/docker/image.ts'
 import { checkMounts, pinMounts, releaseMounts, type PinnedMount } from '../../sandbox/docker/mount-pins.ts'
+import { removeLabelled, samePathBinds, startSleeper, swapForSymlink } from '../helpers/mount-attack.ts'
 import { dockerReachable, mustRunDocker } from './helpers.ts'
 
 const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
-const LABEL = 'autokestra.test'
 const VALUE = 'review3-fail-open'
 let srv: string
 
@@ -44,29 +43,21 @@ beforeAll(() => {
   chmodSync(srv, 0o755)
 })
 afterAll(async () => {
-  const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${VALUE}`] } }).catch(() => [])
-  for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+  await removeLabelled(docker, VALUE)
   if (srv) rmSync(srv, { recursive: true, force: true })
 })
 
 /** Sets up w, w/sub/r and c under a fresh dir, pins them, swaps c for a symlink, and starts a container with the three. */
 async function scenario(name: string): Promise<{ base: string; pinned: PinnedMount[]; container: Dockerode.Container; pid: number }> {
-  const image = await ensureImage(docker)
   const base = join(srv, name)
   const w = join(base, 'w'), r = join(w, 'sub', 'r'), c = join(base, 'c'), elsewhere = join(base, 'elsewhere')
   for (const d of [base, w, join(w, 'sub'), r, c, elsewhere]) { mkdirSync(d, { recursive: true }); chmodSync(d, 0o755) }
   writeFileSync(join(elsewhere, 'secret.txt'), 'NOT-GRANTED-ELSEWHERE')
-  const mounts = [w, r, c].map((p) => ({ Type: 'bind' as const, Source: p, Target: p, ReadOnly: true }))
+  const mounts = samePathBinds([w, r, c])
   const pinned = pinMounts(mounts, new Map())
   // c swapped between its pin and the start: Docker mounts what the symlink points to.
-  renameSync(c, `${c}.pinned`)
-  symlinkSync(elsewhere, c)
-  const container = await docker.createContainer({
-    Image: image, Entrypoint: ['bun', '--config=/dev/null', '-e', 'await Bun.sleep(30000)'], User: '65534:65534', Labels: { [LABEL]: VALUE },
-    HostConfig: { Mounts: mounts, NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], AutoRemove: false },
-  })
-  await container.start()
-  return { base, pinned, container, pid: (await container.inspect()).State.Pid }
+  swapForSymlink(c, elsewhere)
+  return { base, pinned, ...(await startSleeper(docker, mounts, VALUE)) }
 }
 
 test('control: a source swapped between pin and start is caught', async () => {

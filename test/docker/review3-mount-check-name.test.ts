@@ -26,15 +26,14 @@
 
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
-import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ensureImage } from '../../sandbox/docker/image.ts'
 import { checkMounts, pinMounts, releaseMounts } from '../../sandbox/docker/mount-pins.ts'
+import { removeLabelled, samePathBinds, startSleeper, swapForSymlink } from '../helpers/mount-attack.ts'
 import { dockerReachable, mustRunDocker } from './helpers.ts'
 
 const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
-const LABEL = 'autokestra.test'
 const VALUE = 'review3-mount-name'
 const SECRET = 'ELSEWHERE-NOT-GRANTED-4b7e'
 let srv: string
@@ -45,8 +44,7 @@ beforeAll(() => {
   chmodSync(srv, 0o755)
 })
 afterAll(async () => {
-  const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL}=${VALUE}`] } }).catch(() => [])
-  for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+  await removeLabelled(docker, VALUE)
   if (srv) rmSync(srv, { recursive: true, force: true })
 })
 
@@ -61,22 +59,18 @@ async function readInContainer(container: Dockerode.Container, path: string): Pr
 }
 
 test('a pinned directory put back at its target name after the start does not pass for the mount', async () => {
-  const image = await ensureImage(docker)
   const w = join(srv, 'w'), c = join(w, 'c'), elsewhere = join(srv, 'elsewhere')
   for (const d of [w, c, elsewhere]) { mkdirSync(d, { recursive: true }); chmodSync(d, 0o755) }
   writeFileSync(join(elsewhere, 'secret.txt'), SECRET); chmodSync(join(elsewhere, 'secret.txt'), 0o644)
-  const mounts = [w, c].map((p) => ({ Type: 'bind' as const, Source: p, Target: p, ReadOnly: true }))
+  const mounts = samePathBinds([w, c])
   const pinned = pinMounts(mounts, new Map())
   // 1. Between the pin and the start: w/c becomes a symlink to elsewhere.
-  renameSync(c, `${c}.pinned`)
-  symlinkSync(elsewhere, c)
-  const container = await docker.createContainer({
-    Image: image, Entrypoint: ['bun', '--config=/dev/null', '-e', 'await Bun.sleep(30000)'], User: '65534:65534', Labels: { [LABEL]: VALUE },
-    HostConfig: { Mounts: mounts, NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], AutoRemove: false },
-  })
+  swapForSymlink(c, elsewhere)
+  let container: Dockerode.Container | undefined
   try {
-    await container.start()
-    const pid = (await container.inspect()).State.Pid
+    const started = await startSleeper(docker, mounts, VALUE)
+    container = started.container
+    const pid = started.pid
     // 2. Between the start and the check: the pinned directory back at its name (inside the w mount).
     rmSync(c)
     renameSync(`${c}.pinned`, c)
@@ -85,7 +79,7 @@ test('a pinned directory put back at its target name after the start does not pa
     const seen = await readInContainer(container, join(elsewhere, 'secret.txt'))
     expect({ check, leaked: seen.includes(SECRET) }).toEqual({ check: expect.objectContaining({ ok: false }), leaked: false })
   } finally {
-    await container.remove({ force: true }).catch(() => undefined)
+    await container?.remove({ force: true }).catch(() => undefined)
     releaseMounts(pinned) // the staging mounts pinMounts made
   }
 }, 90_000)

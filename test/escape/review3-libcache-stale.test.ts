@@ -30,22 +30,12 @@ import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
 import { LAUNCHERS, runAttack } from './harness.ts'
+import { cc, describeWithCC, RESULT } from '../helpers/elf-fixtures.ts'
 
-const CC = ['cc', 'gcc'].find((c) => Bun.which(c))
 const MTIME = 1_700_000_000
 let engine: EngineFixture
 let root: string
 
-function cc(args: string[]): void {
-  const r = Bun.spawnSync([CC!, ...args], { stdout: 'pipe', stderr: 'pipe' })
-  if (r.exitCode !== 0) throw new Error(`${CC} ${args.join(' ')}: ${r.stderr.toString()}`)
-}
-
-const RESULT = (expr: string) => `
-  FILE *out = fopen(getenv("AUTOKESTRA_RESULT_FILE"), "w");
-  if (!out) return 1;
-  fprintf(out, "{\\"ok\\":true,\\"output\\":{\\"data\\":\\"%s\\"}}", ${expr});
-  fclose(out);`
 
 /** Builds the plugin in `dir`: the entry (v1, needs libx) and, aside, v2 (reads the key), both padded to one size. */
 function build(dir: string): { v2: Buffer } {
@@ -79,7 +69,7 @@ int main(void) {
   return { v2: Buffer.concat([v2, Buffer.alloc(size - v2.length)]) }
 }
 
-describe.if(CC !== undefined)('review 3: a cached library list is not granted by name', () => {
+describeWithCC('review 3: a cached library list is not granted by name', () => {
   beforeAll(() => {
     engine = startEngineFixture()
     root = mkdtempSync(join(tmpdir(), 'ak-review3-libcache-'))

@@ -19,15 +19,10 @@ import { parseLdsoList, shebangInterpreter } from '../../sandbox/process/exec-fi
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
 import { LAUNCHERS, runAttack } from './harness.ts'
+import { cc, describeWithCC } from '../helpers/elf-fixtures.ts'
 
-const CC = ['cc', 'gcc'].find((c) => Bun.which(c))
 let engine: EngineFixture
 let root: string
-
-function cc(args: string[]): void {
-  const r = Bun.spawnSync([CC!, ...args], { stdout: 'pipe', stderr: 'pipe' })
-  if (r.exitCode !== 0) throw new Error(`${CC} ${args.join(' ')}: ${r.stderr.toString()}`)
-}
 
 beforeAll(() => {
   engine = startEngineFixture()
@@ -39,7 +34,7 @@ afterAll(() => {
   if (root) rmSync(root, { recursive: true, force: true })
 })
 
-describe.if(CC !== undefined)('review 3 variant: an ld.so line injected in the exact shape grants no directory', () => {
+describeWithCC('review 3 variant: an ld.so line injected in the exact shape grants no directory', () => {
   let plugin: LoadedPlugin
   beforeAll(() => {
     const dir = join(root, 'ldso-shape')
@@ -73,14 +68,16 @@ int main(void) {
   it('the loader really prints the injected line in the shape the parser accepts (the attack is real)', () => {
     const out = Bun.spawnSync(['/lib64/ld-linux-x86-64.so.2', '--list', join(plugin.dir, 'entry')], { stdout: 'pipe' }).stdout.toString()
     expect(out.split('\n')).toContain('\tx => /. (0x1)')
-    // The strict parser takes it (the shape is exact): what keeps `/` out is the regular-file check.
+    // The line's shape is exact: what keeps `/` out is that the engine takes no line its ELF files do not explain
+    // (the DT_NEEDED name holding it is not plain: UNSAFE_EXECUTABLE), and, behind that, the shared-object check.
     expect(parseLdsoList(out)).toContain('/.')
   })
 
   for (const launcher of LAUNCHERS) {
     it(`an ELF entry whose DT_NEEDED prints "\\tx => /. (0x1)" gets no read on the whole host (${launcher})`, async () => {
       const run = await runAttack(plugin, 'read', {}, { launcher, permissions: {} })
-      expect(run.outcome).toMatchObject({ ok: true })
+      // Refused before it runs: its DT_NEEDED name is not plain (see review3-ldso-list-lines.test.ts).
+      expect(run.outcome).toMatchObject({ ok: false, error: { code: 'UNSAFE_EXECUTABLE' } })
       expect(run.text).not.toContain(KEY_SECRET)
     }, 60_000)
   }

@@ -180,3 +180,35 @@ export const capabilities = {
     return Number(syscall(126, addr(header), addr(data))) === 0
   },
 }
+
+const SYS_SOCKET = process.arch === 'arm64' ? 198 : 41
+const SYS_CONNECT = process.arch === 'arm64' ? 203 : 42
+const SYS_GETSOCKOPT = process.arch === 'arm64' ? 209 : 55
+const AF_UNIX = 1
+const SOCK_STREAM_CLOEXEC = 1 | 0o2000000
+const SOL_SOCKET = 1
+const SO_PEERCRED = 17
+
+/**
+ * The credentials (pid in our pid namespace, 0 when the peer is in none of ours; uid) of whoever listens on the
+ * unix socket `path`, as the kernel recorded them at its listen(): SO_PEERCRED of a connection to it. Undefined when
+ * it cannot be connected to.
+ */
+export function unixPeer(path: string): { pid: number; uid: number } | undefined {
+  const name = Buffer.from(path, 'utf8')
+  if (name.length >= 108) return undefined
+  const fd = Number(syscall(SYS_SOCKET, BigInt(AF_UNIX), BigInt(SOCK_STREAM_CLOEXEC), 0n))
+  if (fd < 0) return undefined
+  try {
+    const sa = Buffer.alloc(110)
+    sa.writeUInt16LE(AF_UNIX, 0)
+    name.copy(sa, 2)
+    if (Number(syscall(SYS_CONNECT, BigInt(fd), addr(sa), BigInt(2 + name.length + 1))) !== 0) return undefined
+    const cred = new Int32Array(3)
+    const len = new Uint32Array([12])
+    if (Number(syscall(SYS_GETSOCKOPT, BigInt(fd), BigInt(SOL_SOCKET), BigInt(SO_PEERCRED), addr(cred), addr(len))) !== 0) return undefined
+    return { pid: cred[0] ?? 0, uid: cred[1] ?? -1 }
+  } finally {
+    close(fd)
+  }
+}
