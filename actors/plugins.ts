@@ -3,7 +3,8 @@
  * bounds and the operator's policy, and the grant recorded, so a change on upgrade is seen, warned and audited.
  */
 
-import { resolve } from 'node:path'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import type { Config } from '../runtime/config/schema.ts'
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import type { Store } from '../runtime/store/store.ts'
@@ -31,10 +32,13 @@ export interface EnginePlugins {
 
 /** Where to look and what may be granted; INVALID_CONFIG when the policy itself is malformed. */
 function pluginSetup(config: Config): { paths: string[]; grants: Omit<GrantContext, 'runner'> } {
-  const problems = policyProblems(config.sandbox.policy)
+  const problems = [...policyProblems(config.sandbox.policy),
+    ...policyProblems(config.sandbox.scriptPolicy).map((p) => p.replace('sandbox.policy', 'sandbox.scriptPolicy'))]
   if (problems.length > 0) throw new AppError(ErrorCode.InvalidConfig, problems.join('; '), { issues: problems })
   const paths = [...new Set([...config.plugins.paths, BUILTIN_PLUGINS].map((p) => resolve(p)))]
-  return { paths, grants: { policy: config.sandbox.policy, bounds: engineBounds(config, paths) } }
+  const cacheDir = config.sandbox.scriptCacheDir ?? join(tmpdir(), `autokestra-script-cache-${process.getuid?.() ?? 'user'}`)
+  const scripts = { policy: config.sandbox.scriptPolicy, python: config.sandbox.python, cacheDir }
+  return { paths, grants: { policy: config.sandbox.policy, bounds: engineBounds(config, paths), scripts } }
 }
 
 /** Loads and checks the plugins `config` names, on this thread (the CLI, a server without runtime). */

@@ -80,6 +80,10 @@ export const ErrorCode = {
   FileRefused: 'FILE_REFUSED',
   /** No such stored file of the execution (download), or an `inputFiles` reference that names none of its files. */
   FileNotFound: 'FILE_NOT_FOUND',
+  /** A script task's interpreter (Python 3) cannot be run on this server (docs/scripts.md). Not retried. */
+  RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
+  /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
+  DependencyInstallFailed: 'DEPENDENCY_INSTALL_FAILED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -202,6 +206,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   FILE_LIMIT_EXCEEDED: row(413, 1, false),
   FILE_REFUSED: row(409, 1, false),
   FILE_NOT_FOUND: row(404, 4, false),
+  RUNTIME_UNAVAILABLE: row(400, 2, false),
+  DEPENDENCY_INSTALL_FAILED: row(424, 1),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

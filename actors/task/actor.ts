@@ -22,6 +22,8 @@ import { spawnActor } from '../kernel/actor.ts'
 import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { checkValueBounds, type JsonBounds } from '../../sandbox/outcome/json-bounds.ts'
 import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits } from './log-limit.ts'
+import { ensureDependencies } from '../../sandbox/scripts/dependencies.ts'
+import { interpreterGrant } from '../../sandbox/scripts/interpreters.ts'
 import { launchGrant } from './permissions.ts'
 import { attemptFiles, type FileDeps } from './files.ts'
 import type { RunAttempt } from './protocol.ts'
@@ -95,7 +97,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       execution: { id: executionId, workflowId: snapshot.workflow.id, attempt, taskId, ...(m.executionError ? { error: m.executionError } : {}) },
       ...(m.iteration ? { item: m.iteration.item, index: m.iteration.index } : {}),
     }
-    const input = renderValue(call.inputs, ctx, set)
+    // A script's code is given as it is (PluginCall.verbatim): never rendered, so a `{{` in code stays code.
+    const input = call.verbatim ? { ...(renderValue(call.inputs, ctx, set) as Record<string, unknown>), ...call.verbatim } : renderValue(call.inputs, ctx, set)
     // The manifest's defaults fill the input the plugin gets (docs/plugins.md).
     const issues = deps.schemas.check(action, 'input', input)
     if (issues.length) {
@@ -103,7 +106,14 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
     const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
-    const permissions = launchGrant(plugin, call, runnerKind(deps.runners, runnerName), deps.grants)
+    const kind = runnerKind(deps.runners, runnerName)
+    // A script plugin starts its interpreter by the path the grant was checked and pinned with, and finds its
+    // dependencies (installed here, outside the sandbox) in the one directory its grant may read.
+    const program = call.interpreter ? interpreterGrant(call.interpreter, kind.programs, deps.grants).program : undefined
+    const dependencyDir = await scriptDependencies(deps, call, program, (line) => engineLog('INFO', line), m.signal)
+    const permissions = launchGrant(plugin, call, kind, deps.grants, dependencyDir)
+    if (program !== undefined) (input as Record<string, unknown>).interpreter = program
+    if (dependencyDir !== undefined) (input as Record<string, unknown>).dependencies = dependencyDir
     const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker, set)
     const source = `plugin:${call.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerName} runner)`)
@@ -159,6 +169,15 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     rows.flush()
     deps.port.endTask(executionId, taskId)
   }
+}
+
+/** A script call's installed dependencies (sandbox/scripts/dependencies.ts), or undefined when it lists none. */
+async function scriptDependencies(deps: TaskActorDeps, call: PluginCall, program: string | undefined, log: (line: string) => void, signal: AbortSignal): Promise<string | undefined> {
+  const list = call.dependencies
+  if (!list?.length || (call.interpreter !== 'bun' && call.interpreter !== 'python')) return undefined
+  const root = deps.grants.scripts?.cacheDir
+  if (!root) throw new AppError(ErrorCode.DependencyInstallFailed, 'installing dependencies failed: this engine has no script cache directory')
+  return ensureDependencies(call.interpreter, list, { root, program: call.interpreter === 'bun' ? process.execPath : program ?? 'python3', log, signal })
 }
 
 /**

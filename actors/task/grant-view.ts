@@ -11,6 +11,7 @@ import { resolveAction } from '../../sandbox/plugins/registry.ts'
 import { runnerIssues, runnerKind, runnerOf } from '../../sandbox/runners.ts'
 import type { EnginePlugins } from '../plugins.ts'
 import { effectiveGrant, resolvedRun } from './permissions.ts'
+import { scriptGrantIssue } from '../../sandbox/scripts/grant.ts'
 
 /** Where a plugin's variable gets its value: the task's `env:` mapping, the engine (`sandbox.passEnv`), or nowhere. */
 export type EnvSource = 'task' | 'engine' | 'unset'
@@ -39,7 +40,7 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   const out: TaskGrant[] = []
   for (const { task: t } of listedTasks(wf)) {
     for (const c of pluginCallsOf(t)) {
-      const key = JSON.stringify([c.type, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
+      const key = JSON.stringify([c.type, c.interpreter ?? null, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
       let g = seen.get(key)
       if (!g) {
         const { taskId: _, ...rest } = taskGrant(c, plugins)
@@ -81,6 +82,8 @@ export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[]
     if (!g.error) return []
     const at = index.get(g.taskId) ?? 'tasks[-1]'
     if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `${at}.type`, code: IssueCode.PluginRefused, message: g.error.message }]
+    const script = scriptGrantIssue(g.error)
+    if (script) return [{ path: `${at}.${script.field}`, code: script.code, message: g.error.message }]
     if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `${at}.permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]
     return []
   })

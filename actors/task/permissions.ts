@@ -11,6 +11,7 @@ import { networkCovers } from '../../sandbox/permissions/coverage.ts'
 import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/paths.ts'
 import { checkGrant, describeIssues, hostProgram, refusedPlugin, type GrantContext } from '../../sandbox/permissions/policy.ts'
 import type { RunnerKind } from '../../sandbox/runners.ts'
+import { scriptGrant } from '../../sandbox/scripts/grant.ts'
 
 type Within = (granted: string[], asked: string) => boolean
 
@@ -59,10 +60,16 @@ export function narrowPermissions(manifest: Permissions | undefined, task: Permi
  * now, so a path that became a symlink to `/` since the manifest was loaded is refused).
  */
 export function effectiveGrant(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>): Permissions {
+  return grantOf(plugin, task, runner, ctx).grant
+}
+
+/** The effective grant and the context it is checked in (a script task's: its own cap, actors/task/script-grant.ts). */
+function grantOf(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>, dependencyDir?: string): { grant: Permissions; ctx: Omit<GrantContext, 'runner'> } {
   if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
+  if (task.interpreter !== undefined) return scriptGrant({ ...task, interpreter: task.interpreter }, runner, ctx, dependencyDir)
   const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
   const issues = checkGrant(grant, { ...ctx, runner })
-  if (issues.length === 0) return grant
+  if (issues.length === 0) return { grant, ctx }
   throw grantRefused(plugin, task, issues)
 }
 
@@ -82,8 +89,8 @@ function grantRefused(plugin: LoadedPlugin, task: PluginCall, issues: ReturnType
  * paths are the host's, canonical and judged again like any other (the docker runner mounts each at its canonical
  * path and checks the mounted inode against its pin).
  */
-export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>): Permissions {
-  const grant = effectiveGrant(plugin, task, runner, ctx)
+export function launchGrant(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, outer: Omit<GrantContext, 'runner'>, dependencyDir?: string): Permissions {
+  const { grant, ctx } = grantOf(plugin, task, runner, outer, dependencyDir)
   // Filesystem paths are the host's for every runner (the docker runner bind-mounts them, pinned the same way:
   // sandbox/docker/mount-pins.ts); only `run` programs may live in an image.
   const fs = grant.filesystem

@@ -1,7 +1,8 @@
 /**
  * `workflow validate <file>`: offline workflow validation with positions, exit 2 when invalid. The plugins this
  * machine has (the config's plugin paths, the built-ins, and `plugins/` beside the file, as `workflow run` finds
- * them) are checked too: an unknown task type, static inputs against the action's input schema.
+ * them) are checked too: an unknown task type, static inputs against the action's input schema, and a script task's
+ * grant against `sandbox.scriptPolicy` and its interpreter (RUNTIME_UNAVAILABLE when this machine cannot run it).
  */
 import type { CAC } from 'cac'
 import { existsSync } from 'node:fs'
@@ -24,7 +25,9 @@ export function register(cli: CAC, _ctx: CliContext): void {
       if (existsSync(beside)) config.plugins.paths.push(beside)
       // Loaded here, not with the module: every command imports this file, and the engine's modules weigh.
       const { enginePlugins, pluginChecks } = await import('../../api/embedded.ts')
-      const { result } = await readWorkflowFile(file, workflowLimitsOf(config.limits), pluginChecks(enginePlugins(config).registry))
+      const plugins = enginePlugins(config)
+      const { result } = await readWorkflowFile(file, workflowLimitsOf(config.limits),
+        pluginChecks(plugins.registry, undefined, undefined, { grants: plugins.grants, runners: plugins.runners }))
       if (!result.ok) {
         emit({ valid: false, file, issues: result.issues }, {
           json: g.json,

@@ -25,21 +25,32 @@ const EnvName = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })
 const AbsolutePath = Type.String({ pattern: '^/', description: 'an absolute path' })
 
 /**
- * `sandbox.policy`, the operator's cap on grants: the most any plugin manifest (and, later, any script task) may be
- * granted; a manifest asking beyond it makes its plugin unusable. Keys left out keep their default: any host on
+ * `sandbox.policy`, the operator's cap on grants: the most any plugin manifest may be
+ * granted (script tasks have their own cap, `sandbox.scriptPolicy`); a manifest asking beyond it makes its plugin unusable. Keys left out keep their default: any host on
  * ports 80 and 443, no host path beyond the plugin's own directory and temp dir, programs from the system's bin
  * directories, any (non-reserved) variable name. Why: docs/plugins.md.
  */
-const PolicySchema = Type.Object({
+const policySchema = (defaults: { network: string[]; run: string[]; env: string[] }) => Type.Object({
   /** Patterns a grant's patterns must fall within: `host`, `host:port`, `host:*`, `*.suffix`, `*` (80/443), `*:*`. */
-  network: Strings(NonEmpty(), ['*']),
+  network: Strings(NonEmpty(), defaults.network),
   /** Absolute paths; a grant's path must be one of them or inside one. */
   filesystem: Type.Object({ read: Strings(AbsolutePath, []), write: Strings(AbsolutePath, []) }, { ...strict, default: {} }),
   /** Absolute paths of programs, or of directories whose programs (at any depth) may be run. */
-  run: Strings(AbsolutePath, ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin']),
+  run: Strings(AbsolutePath, defaults.run),
   /** Variable names a manifest may declare: a name, `PREFIX_*`, or `*`. */
-  env: Strings(Type.String({ pattern: '^(\\*|[A-Za-z_][A-Za-z0-9_]*\\*?)$' }), ['*']),
+  env: Strings(Type.String({ pattern: '^(\\*|[A-Za-z_][A-Za-z0-9_]*\\*?)$' }), defaults.env),
 }, { ...strict, default: {} })
+
+const PolicySchema = policySchema({ network: ['*'], run: ['/usr/local/bin', '/usr/bin', '/bin', '/usr/local/sbin', '/usr/sbin', '/sbin'], env: ['*'] })
+
+/**
+ * `sandbox.scriptPolicy`, the operator's cap on script tasks (`core/script.*`): the most any workflow may grant its
+ * scripts through a task's `permissions:`. A script's author is the workflow's, so this is the one bound on what an
+ * author may hand their own code. Shipped: no network, no host path (a script has its private dir only), programs
+ * from `/usr/local/bin`, `/usr/bin`, `/bin` (not the sbin dirs), any non-reserved variable name.
+ * Why: docs/security.md#script-tasks.
+ */
+const ScriptPolicySchema = policySchema({ network: [], run: ['/usr/local/bin', '/usr/bin', '/bin'], env: ['*'] })
 
 /**
  * An API key: the key itself, or `{ name, key }`. The name is who audit events say acted (an approval's `by`),
@@ -135,6 +146,18 @@ export const ConfigSchema = Type.Object({
     /** Engine environment variables a plugin may receive (when its manifest declares them); default none. */
     passEnv: Strings(EnvName, []),
     policy: PolicySchema,
+    scriptPolicy: ScriptPolicySchema,
+    /**
+     * The Python 3 interpreter `core/script.python` runs: a name looked up in the sandbox's PATH
+     * (`/usr/local/bin:/usr/bin:/bin`) or an absolute path. Where it cannot be run, Python script tasks are refused
+     * RUNTIME_UNAVAILABLE at validate and apply.
+     */
+    python: NonEmpty({ default: 'python3' }),
+    /**
+     * Where script dependencies are installed (one directory per unique list). Default: `autokestra-script-cache-<uid>`
+     * in the temp dir. Made 0755 by the engine; refused if another user owns it or may write it.
+     */
+    scriptCacheDir: Type.Optional(AbsolutePath),
     /** uids `start … start+count-1` for plugin processes of a root engine, all with gid `start` (docs/security.md). */
     uidRange: Type.Object({ start: Int(1000, { maximum: 4_000_000_000, default: 900_000 }), count: Int(1, { maximum: 1_000_000, default: 1000 }) },
       { ...strict, default: {} }),
@@ -193,6 +216,9 @@ function asWritten(schema: TSchema): TSchema {
 
 /** What a config file, or the file merged with the environment, may contain: every key optional, none unknown. */
 export const ConfigFileSchema = asWritten(ConfigSchema) as TObject
+
+/** The shipped cap on script tasks (`sandbox.scriptPolicy` left out). */
+export const defaultScriptPolicy = (): SandboxPolicy => Value.Default(ScriptPolicySchema, undefined) as SandboxPolicy
 
 /** The shipped cap (`sandbox.policy` left out). */
 export const defaultPolicy = (): SandboxPolicy => Value.Default(PolicySchema, undefined) as SandboxPolicy

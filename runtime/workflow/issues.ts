@@ -55,6 +55,10 @@ export const IssueCode = {
   PermissionsRefused: 'PERMISSIONS_REFUSED',
   /** No plugin provides the task's `type` (or its plugin has no such action). */
   UnknownTaskType: 'UNKNOWN_TASK_TYPE',
+  /** A script task asks for more than the operator's cap on scripts (`sandbox.scriptPolicy`). */
+  ScriptPolicyExceeded: 'SCRIPT_POLICY_EXCEEDED',
+  /** A script task's interpreter cannot be run on this server (Python 3 not found). */
+  RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
   /** A task's static inputs break its action's input schema. */
   InvalidTaskInput: 'INVALID_TASK_INPUT',
   // Warnings: the workflow is valid, but worth a look

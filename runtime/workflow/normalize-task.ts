@@ -40,7 +40,7 @@ export function normalizeTask(
 const kindEntries = new WeakMap<TaskKinds, [string, TaskKind][]>()
 
 /** `"type" (plugin), "echo" (echo)`: each kind's key and name. */
-const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).map(([name, k]) => `"${k.key}" (${name})`).join(' or ')
+const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).filter(([, k]) => k.types === undefined).map(([name, k]) => `"${k.key}" (${name})`).join(' or ')
 
 /**
  * The kind a task names by its kind key. A task that names none is checked as the default kind (the first),
@@ -50,7 +50,9 @@ const kindKeys = (kinds: TaskKinds) => Object.entries(kinds).map(([name, k]) => 
 function kindOfItem(item: Record<string, unknown>, at: Segment[], issues: RawIssue[], kinds: TaskKinds): [string, TaskKind, string[]] {
   let entries = kindEntries.get(kinds)
   if (!entries) kindEntries.set(kinds, (entries = Object.entries(kinds)))
-  const named = entries.filter(([, k]) => Object.hasOwn(item, k.key))
+  // Kinds that share a key are told apart by its value: one listing it in `types`, else the one listing none.
+  const claimed = entries.some(([, k]) => k.types?.includes(item[k.key] as string) === true)
+  const named = entries.filter(([, k]) => Object.hasOwn(item, k.key) && (k.types === undefined ? !claimed : k.types.includes(item[k.key] as string)))
   const [firstName, first] = named[0] ?? entries[0]!
   for (const [otherName, other] of named.slice(1)) {
     issues.push({

@@ -46,6 +46,18 @@ export interface GrantContext {
    * launcher does: pins.ts): judge each against the operator's cap as written, not resolved again.
    */
   literalPaths?: boolean
+  /** The config key `policy` is, in refusals (default `sandbox.policy`; a script's cap is `sandbox.scriptPolicy`). */
+  policyName?: string
+  /** What script tasks are capped by and run on (docs/scripts.md); absent: the shipped cap and `python3`. */
+  scripts?: ScriptSettings
+}
+
+/** The operator's settings for script tasks (config `sandbox.scriptPolicy`, `sandbox.python`). Plain data. */
+export interface ScriptSettings {
+  policy: SandboxPolicy
+  python: string
+  /** Where dependencies are installed (sandbox/scripts/dependencies.ts). */
+  cacheDir: string
 }
 
 /** The engine's own code (this repository): readable, never writable nor an ancestor of a grant. */
@@ -90,13 +102,14 @@ const canonicalCaps = (caps: string[]): string[] => {
 /** Every problem of `grant` under `ctx`, at most one per entry; empty when it may be granted as it is. */
 export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] {
   const issues: GrantIssue[] = []
+  const cap = ctx.policyName ?? 'sandbox.policy'
   const add = (permission: GrantPermission, entry: string, problem: string | undefined, beyondPolicy = false) => {
     if (problem !== undefined) issues.push({ permission, entry, problem, beyondPolicy })
   }
   for (const e of grant.network ?? []) {
     const bad = networkProblem(e)
     add('network', e, bad)
-    if (!bad && !networkCovers(ctx.policy.network, e)) add('network', e, `beyond sandbox.policy.network (${list(ctx.policy.network)})`, true)
+    if (!bad && !networkCovers(ctx.policy.network, e)) add('network', e, `beyond ${cap}.network (${list(ctx.policy.network)})`, true)
   }
   for (const [permission, entries] of [['filesystem.read', grant.filesystem?.read], ['filesystem.write', grant.filesystem?.write]] as const) {
     for (const e of entries ?? []) {
@@ -106,21 +119,21 @@ export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] 
       const caps = permission === 'filesystem.read' ? [...canonicalCaps(read), ...canonicalCaps(write)] : canonicalCaps(write)
       const real = ctx.literalPaths ? clean(e) : canonicalPath(e)
       if (!bad && !caps.some((c) => isWithin(real, c))) {
-        add(permission, e, `beyond sandbox.policy.${permission} (${list(permission === 'filesystem.read' ? [...read, ...write] : write)})`, true)
+        add(permission, e, `beyond ${cap}.${permission} (${list(permission === 'filesystem.read' ? [...read, ...write] : write)})`, true)
       }
     }
   }
   for (const e of grant.run ?? []) {
     const r = ctx.runner.programs === 'image' ? imageProgram(e) : hostProgram(e, grant, ctx)
     add('run', e, r.problem)
-    if (!r.problem && !runAllowed(r.path, ctx)) add('run', e, `beyond sandbox.policy.run (${list(ctx.policy.run)})`, true)
+    if (!r.problem && !runAllowed(r.path, ctx)) add('run', e, `beyond ${cap}.run (${list(ctx.policy.run)})`, true)
   }
   for (const e of grant.env ?? []) {
     const bad = !/^[A-Za-z_][A-Za-z0-9_]*$/.test(e) ? 'is not a variable name'
       : RESERVED_ENV.test(e) ? 'is reserved (AUTOKESTRA_*, WORKFLOW_*, LD_*, DYLD_*, BUN_*, NODE_OPTIONS are never passed)' : undefined
     add('env', e, bad)
     if (!bad && !ctx.policy.env.some((c) => c === '*' || c === e || (c.endsWith('*') && e.startsWith(c.slice(0, -1))))) {
-      add('env', e, `beyond sandbox.policy.env (${list(ctx.policy.env)})`, true)
+      add('env', e, `beyond ${cap}.env (${list(ctx.policy.env)})`, true)
     }
   }
   return issues

@@ -10,11 +10,24 @@ import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { Segment } from '../../runtime/workflow/path.ts'
 import type { RawIssue } from '../../runtime/workflow/schema-issues.ts'
 import { pluginCallsOf, TASK_KINDS, type TaskKinds } from '../../runtime/workflow/tasks/registry.ts'
+import type { PluginCall, ScriptInterpreter } from '../../runtime/workflow/tasks/kind.ts'
+import type { GrantContext } from '../permissions/policy.ts'
+import { runnerKind, runnerOf, type RunnerRegistry } from '../runners.ts'
+import { scriptGrant, scriptGrantIssue } from '../scripts/grant.ts'
 import { resolveAction, type PluginRegistry } from './registry.ts'
 import { ActionSchemas } from './schemas.ts'
 
+/**
+ * What script tasks are checked against offline (`workflow validate`): the engine's grant context and runners. With
+ * it, a script asking beyond `sandbox.scriptPolicy` or needing an interpreter this machine lacks is an issue here too.
+ */
+export interface ScriptChecks {
+  grants: Omit<GrantContext, 'runner'>
+  runners: RunnerRegistry
+}
+
 /** A `check` for parseWorkflow (runtime/workflow/parse.ts ParseOptions) over `registry`. */
-export function pluginChecks(registry: PluginRegistry, kinds: TaskKinds = TASK_KINDS, schemas = new ActionSchemas()) {
+export function pluginChecks(registry: PluginRegistry, kinds: TaskKinds = TASK_KINDS, schemas = new ActionSchemas(), scripts?: ScriptChecks) {
   return (wf: Workflow, taskAt: (k: number) => Segment[]): RawIssue[] => {
     const issues: RawIssue[] = []
     wf.tasks.forEach((task, k) => {
@@ -29,10 +42,12 @@ export function pluginChecks(registry: PluginRegistry, kinds: TaskKinds = TASK_K
           if (error.code === ErrorCode.PluginNotFound) issues.push({ at: [...at, 'type'], code: IssueCode.UnknownTaskType, message: error.message })
           continue
         }
+        if (scripts && call.interpreter !== undefined) scriptIssues(call, call.interpreter, scripts, at, issues)
         const templated: string[] = []
         collectTemplated(call.inputs, '', templated)
         // The schema fills its defaults into what it checks: check a copy.
-        for (const i of schemas.checkKeyed(resolved.action, 'input', structuredClone(call.inputs))) {
+        const input = call.verbatim ? { ...call.inputs, ...call.verbatim } : call.inputs
+        for (const i of schemas.checkKeyed(resolved.action, 'input', structuredClone(input))) {
           const structural = i.keyword === 'required' || i.keyword === 'additionalProperties'
           if (!structural && touches(i.path, templated)) continue
           const segments = i.path === '(root)' ? [] : toSegments(i.path)
@@ -45,6 +60,17 @@ export function pluginChecks(registry: PluginRegistry, kinds: TaskKinds = TASK_K
       }
     })
     return issues
+  }
+}
+
+/** A script task's grant, as `apply` would judge it (sandbox/scripts/grant.ts). */
+function scriptIssues(call: PluginCall, interpreter: ScriptInterpreter, scripts: ScriptChecks, at: Segment[], issues: RawIssue[]): void {
+  try {
+    scriptGrant({ ...call, interpreter }, runnerKind(scripts.runners, runnerOf(call, undefined)), scripts.grants)
+  } catch (e) {
+    const error = toErrorInfo(e)
+    const issue = scriptGrantIssue(error)
+    if (issue) issues.push({ at: [...at, issue.field], code: issue.code, message: error.message })
   }
 }
 

@@ -7,6 +7,7 @@ import type { TaskKind } from '../../../runtime/workflow/tasks/kind.ts'
 import type { SpecOf, TASK_KINDS, TaskKindName, TaskKinds } from '../../../runtime/workflow/tasks/registry.ts'
 import { approvalStep } from './approval.ts'
 import { pluginStep } from './plugin.ts'
+import { scriptStep } from './script.ts'
 import type { TaskStep } from './step.ts'
 import { subflowStep } from './subflow.ts'
 import { waitStep } from './wait.ts'
@@ -17,6 +18,7 @@ export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof
   wait: waitStep,
   approval: approvalStep,
   subflow: subflowStep,
+  script: scriptStep,
 }
 
 /** A set of steps to plan with, by kind name: the built-ins, or more. */

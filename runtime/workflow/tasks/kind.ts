@@ -25,7 +25,23 @@ export interface PluginCall {
   timeoutMs?: number
   /** The task's own isolation level (else the workflow's, else `sandbox.isolation`). */
   isolation?: IsolationLevel
+  /**
+   * Input fields given to the action as they are, after `inputs` is rendered: never rendered, never searched for
+   * templates or secrets (a script task's code: a `{{` in code is code).
+   */
+  verbatim?: Record<string, unknown>
+  /**
+   * Set by a script task (docs/scripts.md): its `permissions:` are its whole grant (a script's author is the
+   * workflow's), capped by `sandbox.scriptPolicy` instead of narrowing a manifest's, plus the right to run this
+   * interpreter, resolved and pinned by the engine.
+   */
+  interpreter?: ScriptInterpreter
+  /** A script's packages (exact pins), installed by the engine outside the sandbox before the attempt (docs/scripts.md). */
+  dependencies?: string[]
 }
+
+/** What a script task's code runs on: Bun itself, a shell, or Python 3. */
+export type ScriptInterpreter = 'bun' | 'sh' | 'bash' | 'python'
 
 /**
  * A task kind. `S` is the kind's own part of the model; a task of this kind is `TaskCommon & { kind } & S`,
@@ -37,6 +53,11 @@ export interface TaskKind<S extends object = object> {
    * a later kind is spelt by its own key (`subflow:`, `wait:`…, see docs/architecture.md#task-kinds).
    */
   readonly key: string
+  /**
+   * For a kind whose key is `type` too: the `type:` values that name it rather than the kind without `types`
+   * (`core/script.bun` is a script task, any other type a plugin task).
+   */
+  readonly types?: readonly string[]
   /** The kind's own fields (TypeBox), checked with the common ones: anything else is UNKNOWN_FIELD. */
   readonly fields: TProperties
   /** The kind's part of the model from a task item whose structure was checked (what fails it is left out). */

@@ -1,0 +1,165 @@
+/**
+ * A script task's dependencies (docs/scripts.md#dependencies): npm packages for Bun, pip packages for Python, each
+ * pinned to an exact version (or a local package file, pinned by its content). The engine installs them outside the
+ * sandbox, with the interpreter's own installer, into a content-addressed cache: one directory per unique list
+ * (its key: the interpreter, the sorted list and the content of every local file), made once and then only read. The
+ * script gets read on that one directory; it never gets network for the install.
+ */
+import { createHash } from 'node:crypto'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { NPM_PIN } from '../../runtime/workflow/tasks/script.ts'
+
+/** A local package file an entry names, if any. */
+const localFile = (entry: string): string | undefined =>
+  entry.startsWith('/') ? entry : /@file:(\/\S+)$/.exec(entry)?.[1]
+
+/** Where installs happen and how they are reported. */
+export interface InstallContext {
+  /** The cache root (config `sandbox.scriptCacheDir`): created 0755, owned by the engine, never writable by others. */
+  root: string
+  /** The interpreter program (Python's path; for Bun, the engine's own binary). */
+  program: string
+  /** A progress line for the task log. */
+  log(line: string): void
+  signal?: AbortSignal
+  /** The installer's deadline. */
+  timeoutMs?: number
+}
+
+// One install per key at a time in this thread; another thread or engine installing the same key loses the rename.
+const inflight = new Map<string, Promise<string>>()
+
+/** The cache directory holding `list` installed, installing it first if needed; DEPENDENCY_INSTALL_FAILED otherwise. */
+export function ensureDependencies(interpreter: 'bun' | 'python', list: readonly string[], ctx: InstallContext): Promise<string> {
+  const key = cacheKey(interpreter, list, ctx.program)
+  let p = inflight.get(key)
+  if (!p) {
+    inflight.set(key, (p = install(interpreter, list, key, ctx).finally(() => inflight.delete(key))))
+  }
+  return p
+}
+
+function cacheKey(interpreter: string, list: readonly string[], program: string): string {
+  const h = createHash('sha256').update(JSON.stringify({ interpreter, program, version: interpreter === 'bun' ? Bun.version : '' }))
+  for (const entry of [...list].sort()) {
+    h.update(`\n${entry}`)
+    const file = localFile(entry)
+    if (file) {
+      try { h.update(readFileSync(file)) } catch (e) { throw failed(`${file}: ${(e as Error).message}`) }
+    }
+  }
+  return h.digest('hex')
+}
+
+const failed = (why: string): AppError => new AppError(ErrorCode.DependencyInstallFailed, `installing dependencies failed: ${why}`)
+
+/** The cache root, made (or checked to be) a real directory of the engine's, not writable by anyone else. */
+function cacheRoot(root: string): void {
+  mkdirSync(root, { recursive: true, mode: 0o755 })
+  const st = lstatSync(root)
+  const uid = process.getuid?.()
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0)
+    throw failed(`the cache ${root} is not a directory of the engine's that only it may write (refusing to run code others could plant there)`)
+}
+
+async function install(interpreter: 'bun' | 'python', list: readonly string[], key: string, ctx: InstallContext): Promise<string> {
+  cacheRoot(ctx.root)
+  const dir = join(ctx.root, key)
+  const short = key.slice(0, 12)
+  if (existsSync(join(dir, '.complete'))) {
+    ctx.log(`dependencies: ${list.join(' ')} from the cache (${short})`)
+    return dir
+  }
+  ctx.log(`dependencies: installing ${list.join(' ')} (cache ${short})`)
+  const staging = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
+  mkdirSync(staging, { mode: 0o755 })
+  try {
+    const argv = interpreter === 'bun' ? bunInstall(staging, list, ctx.program) : pipInstall(staging, list, ctx.program)
+    const proc = Bun.spawn(argv, { cwd: staging, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: installerEnv(staging) })
+    const timer = setTimeout(() => proc.kill('SIGKILL'), ctx.timeoutMs ?? 300_000)
+    const stop = () => proc.kill('SIGKILL')
+    ctx.signal?.addEventListener('abort', stop, { once: true })
+    const tail: string[] = []
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      for await (const line of lines(s)) {
+        if (line.trim() === '') continue
+        tail.push(line)
+        if (tail.length > 12) tail.shift()
+        ctx.log(`dependencies: ${line}`)
+      }
+    }
+    await Promise.all([pump(proc.stdout), pump(proc.stderr)])
+    const code = await proc.exited
+    clearTimeout(timer)
+    ctx.signal?.removeEventListener('abort', stop)
+    if (code !== 0) throw failed(`${interpreter === 'bun' ? 'bun install' : 'pip install'} exited with ${code}: ${tail.slice(-4).join(' | ') || 'no output'}`)
+    chmodTree(staging)
+    writeFileSync(join(staging, '.complete'), `${list.join('\n')}\n`, { mode: 0o644 })
+    try {
+      renameSync(staging, dir)
+    } catch {
+      // Another installer of the same key finished first: use its directory.
+      rmSync(staging, { recursive: true, force: true })
+      if (!existsSync(join(dir, '.complete'))) throw failed(`the cache ${dir} is incomplete`)
+    }
+    ctx.log(`dependencies: installed (cache ${short})`)
+    return dir
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true })
+    if (e instanceof AppError) throw e
+    throw failed((e as Error).message)
+  }
+}
+
+function bunInstall(dir: string, list: readonly string[], bun: string): string[] {
+  const dependencies = Object.fromEntries(list.map((entry) => {
+    const m = NPM_PIN.exec(entry)!
+    return [m[1]!, m[2]!]
+  }))
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'autokestra-script-deps', private: true, dependencies }, null, 2))
+  return [bun, 'install', '--production', '--no-progress', '--no-summary', '--ignore-scripts']
+}
+
+function pipInstall(dir: string, list: readonly string[], python: string): string[] {
+  const allLocal = list.every((e) => e.startsWith('/'))
+  // Wheels only (an sdist's setup code would run here, outside the sandbox, as the engine): for what a pin names
+  // and for every package it pulls in.
+  return [python, '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--no-cache-dir', '--no-compile',
+    '--only-binary=:all:', ...(allLocal ? ['--no-index'] : []), '--target', join(dir, 'site'), ...list]
+}
+
+/** The installer's environment: the engine's, with a home of its own (no user config of the engine's leaks in). */
+function installerEnv(dir: string): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(AUTOKESTRA_|WORKFLOW_)/.test(k)) env[k] = v
+  return { ...env, PIP_CONFIG_FILE: '/dev/null', PYTHONNOUSERSITE: '1' }
+}
+
+/** Everything installed readable by other uids (a script runs as a leased uid), nothing writable but by the engine. */
+function chmodTree(dir: string): void {
+  const { readdirSync } = require('node:fs') as typeof import('node:fs')
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const p = join(e.parentPath, e.name)
+    if (e.isSymbolicLink()) continue
+    const mode = lstatSync(p).mode
+    chmodSync(p, e.isDirectory() ? 0o755 : (mode & 0o111 ? 0o755 : 0o644))
+  }
+  chmodSync(dir, 0o755)
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder()
+  let rest = ''
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      yield rest.slice(0, nl)
+      rest = rest.slice(nl + 1)
+    }
+  }
+  rest += decoder.decode()
+  if (rest !== '') yield rest
+}

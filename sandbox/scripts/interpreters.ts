@@ -1,0 +1,66 @@
+/**
+ * What a script task's interpreter needs granted, found by the engine outside the sandbox (docs/scripts.md): the
+ * shell or Python program (resolved like the sandbox resolves it, through its fixed PATH, to a canonical path the
+ * launcher pins), and for Python the directories of its standard library (read). Bun scripts need nothing: a Bun
+ * plugin always runs on the engine's Bun. For a runner with an image (docker) the program is a name in the image.
+ */
+import { spawnSync } from 'node:child_process'
+import { realpathSync } from 'node:fs'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import type { ScriptInterpreter } from '../../runtime/workflow/tasks/kind.ts'
+import type { Permissions } from '../manifest.ts'
+import { hostProgram, type GrantContext } from '../permissions/policy.ts'
+
+/** The PATH a plugin has when its task maps none (the guard and `execvp` inside the sandbox resolve names by it). */
+export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
+
+/** The program an interpreter is looked up as. */
+const PROGRAM: Record<Exclude<ScriptInterpreter, 'bun'>, string> = { sh: 'sh', bash: 'bash', python: 'python3' }
+
+/** An interpreter's implicit grant: the program it runs (path, or image name) and what it must read. */
+export interface InterpreterGrant {
+  /** What the script plugin starts (absolute canonical path on the host; a name in an image). */
+  program?: string
+  grant: Permissions
+}
+
+// What Python reports about itself, per canonical interpreter path (one probe per process and interpreter).
+const pythonFacts = new Map<string, { stdlib: string[] } | { problem: string }>()
+
+/** The implicit grant of `interpreter` on a runner; RUNTIME_UNAVAILABLE when it cannot be run here. */
+export function interpreterGrant(
+  interpreter: ScriptInterpreter,
+  programs: 'host' | 'image',
+  ctx: Omit<GrantContext, 'runner'>,
+): InterpreterGrant {
+  if (interpreter === 'bun') return { grant: {} }
+  const name = interpreter === 'python' ? (ctx.scripts?.python ?? PROGRAM.python) : PROGRAM[interpreter]
+  if (programs === 'image') return { program: name, grant: { run: [name] } }
+  const found = hostProgram(name, {}, { ...ctx, pathVar: SANDBOX_PATH })
+  if (found.problem) throw unavailable(interpreter, `${name} ${found.problem} (looked up in ${SANDBOX_PATH})`)
+  if (interpreter !== 'python') return { program: found.path, grant: { run: [found.path] } }
+  let facts = pythonFacts.get(found.path)
+  if (!facts) pythonFacts.set(found.path, (facts = probePython(found.path)))
+  if ('problem' in facts) throw unavailable(interpreter, `${found.path} ${facts.problem}`)
+  return { program: found.path, grant: { run: [found.path], filesystem: { read: facts.stdlib } } }
+}
+
+const unavailable = (interpreter: ScriptInterpreter, why: string): AppError =>
+  new AppError(ErrorCode.RuntimeUnavailable, `core/script.${interpreter === 'python' ? 'python' : 'shell'} cannot run on this server: ${why}`, { interpreter })
+
+const PROBE = 'import json,sys,sysconfig;p=sysconfig.get_paths();print(json.dumps({"major":sys.version_info[0],"stdlib":[p["stdlib"],p["platstdlib"]]}))'
+
+/** Asks the interpreter (isolated mode, no site) for its major version and standard library directories. */
+function probePython(path: string): { stdlib: string[] } | { problem: string } {
+  const r = spawnSync(path, ['-I', '-S', '-c', PROBE], { encoding: 'utf8', timeout: 10_000, env: { PATH: SANDBOX_PATH } })
+  if (r.status !== 0) return { problem: `did not answer as Python does (${r.error?.message ?? (r.stderr.trim().split('\n').pop() || `exit ${r.status}`)})` }
+  try {
+    const facts = JSON.parse(r.stdout) as { major: unknown; stdlib: unknown }
+    if (facts.major !== 3) return { problem: `is not Python 3 (major version ${String(facts.major)})` }
+    if (!Array.isArray(facts.stdlib) || !facts.stdlib.every((d): d is string => typeof d === 'string' && d.startsWith('/')))
+      return { problem: 'reported no standard library' }
+    return { stdlib: [...new Set(facts.stdlib.map((d) => realpathSync(d)))] }
+  } catch (e) {
+    return { problem: `did not answer as Python does (${(e as Error).message})` }
+  }
+}
