@@ -6,7 +6,7 @@
  */
 
 import { afterEach, describe, expect, it } from 'bun:test'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { createEngine } from '../actors/engine.ts'
@@ -42,7 +42,17 @@ async function runToEnd(engine: Engine, yaml: string) {
 }
 
 /** The process runners' workspaces of this process (sandbox/process/workspace.ts): one per live worker's runner. */
-const workspaces = (): string[] => readdirSync(tmpdir()).filter((n) => n.startsWith(`ak-p${process.pid}-`))
+const workspaces = (): string[] => {
+  // A runner holds its workspace's `.alive` open for its life (sandbox/process/workspace.ts): those of this process.
+  const out: string[] = []
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`)
+      if (target.startsWith(`${tmpdir()}/ak-w-`) && target.endsWith('/.alive')) out.push(target.slice(tmpdir().length + 1, -'/.alive'.length))
+    } catch { /* closed meanwhile */ }
+  }
+  return [...new Set(out)]
+}
 
 const LOG = (id: string, runner = '') => `
 id: ${id}

@@ -41,8 +41,10 @@ export async function downloadFile(conn: Connection, g: GlobalOptions, id: strin
     for await (const chunk of res.body ?? []) {
       hash.update(chunk)
       bytes += chunk.byteLength
-      process.stdout.write(chunk)
+      // Back-pressure: the CLI exits when the command returns, so every chunk must reach the pipe first.
+      if (!process.stdout.write(chunk)) await new Promise<void>((r) => process.stdout.once('drain', () => r()))
     }
+    await new Promise<void>((r) => process.stdout.write('', () => r()))
     if (expected && hash.digest('hex') !== expected) throw new AppError(ErrorCode.Internal, `the download of ${name} does not match its digest`)
     return
   }

@@ -24,6 +24,11 @@ export interface ElfDynamic {
   runpath: string[]
   /** DT_RPATH strings. */
   rpath: string[]
+  /**
+   * DT_AUDIT / DT_DEPAUDIT names: audit modules the loader loads and RUNS (their `la_version`) for the main program,
+   * even when it only lists (`ld.so --list`). Never acceptable in a file the engine lists.
+   */
+  audit: string[]
   /** Whether it has a PT_DYNAMIC at all (a static program has none, and no libraries). */
   dynamic: boolean
 }
@@ -42,6 +47,9 @@ export const MAX_STRING = 4096
 const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3
 const DT_NULL = 0n, DT_NEEDED = 1n, DT_STRTAB = 5n, DT_RPATH = 15n, DT_RUNPATH = 29n
 const DT_AUXILIARY = 0x7ffffffdn, DT_FILTER = 0x7fffffffn
+const DT_DEPAUDIT = 0x6ffffefbn, DT_AUDIT = 0x6ffffefcn
+/** Every dynamic tag whose string makes the loader open (or run) a file: what the engine must see before it lists. */
+const LOADING_TAGS: ReadonlySet<bigint> = new Set([DT_NEEDED, DT_FILTER, DT_AUXILIARY, DT_RUNPATH, DT_RPATH, DT_AUDIT, DT_DEPAUDIT])
 
 interface Load { vaddr: number; offset: number; filesz: number; memsz: number }
 
@@ -132,7 +140,7 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
       if (nul < 0) throw new Bad(`has a ${what} of more than ${MAX_STRING} bytes, or one not ended in its mapping`)
       return Buffer.from(bytes.subarray(0, nul)).toString('latin1')
     }
-    const elf: ElfDynamic = { type, needed: [], runpath: [], rpath: [], dynamic: dynamic !== undefined }
+    const elf: ElfDynamic = { type, needed: [], runpath: [], rpath: [], audit: [], dynamic: dynamic !== undefined }
     if (interp) elf.interp = string(interp.vaddr, 'PT_INTERP')
     if (!dynamic) return { ok: true, elf }
     const ent = is64 ? 16 : 8
@@ -149,7 +157,7 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
       if (tag === DT_STRTAB) {
         if (strtab !== undefined) throw new Bad('has more than one DT_STRTAB')
         strtab = val
-      } else if (tag === DT_NEEDED || tag === DT_FILTER || tag === DT_AUXILIARY || tag === DT_RUNPATH || tag === DT_RPATH) {
+      } else if (LOADING_TAGS.has(tag)) {
         if (strs.length >= MAX_STRINGS) throw new Bad(`names more than ${MAX_STRINGS} libraries and paths`)
         strs.push([tag, val])
       }
@@ -159,9 +167,11 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
     const filters: string[] = []
     for (const [tag, val] of strs) {
       const va = safe(strtab! + val, 'string address')
-      const what = tag === DT_NEEDED ? 'DT_NEEDED' : tag === DT_RUNPATH ? 'DT_RUNPATH' : tag === DT_RPATH ? 'DT_RPATH' : 'filter name'
+      const what = tag === DT_NEEDED ? 'DT_NEEDED' : tag === DT_RUNPATH ? 'DT_RUNPATH' : tag === DT_RPATH ? 'DT_RPATH'
+        : tag === DT_AUDIT ? 'DT_AUDIT' : tag === DT_DEPAUDIT ? 'DT_DEPAUDIT' : 'filter name'
       const s = string(va, what)
       if (tag === DT_NEEDED) elf.needed.push(s)
+      else if (tag === DT_AUDIT || tag === DT_DEPAUDIT) elf.audit.push(s)
       else if (tag === DT_RUNPATH) elf.runpath.push(s)
       else if (tag === DT_RPATH) elf.rpath.push(s)
       else filters.push(s)

@@ -7,7 +7,7 @@
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
 import { readElfFile, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
-import { delimiter, isAbsolute, join } from 'node:path'
+import { delimiter, dirname, isAbsolute, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
 import { libraryPlaceProblem, systemLibraryDirs } from './library-places.ts'
@@ -134,6 +134,11 @@ function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
   for (const r of elf.runpath) if (!plainSearchPath(r)) bad('DT_RUNPATH', r)
   for (const r of elf.rpath) if (!plainSearchPath(r)) bad('DT_RPATH', r)
   if (elf.interp !== undefined && !PLAIN.test(elf.interp)) bad('PT_INTERP', elf.interp)
+  // An audit module is code the loader runs while it only lists, before any confinement: never listed at all.
+  for (const a of elf.audit) {
+    unsafe(file, `${object === file.path ? 'it names' : `the library ${object} it loads names`} an audit module ${show(a)} (DT_AUDIT/DT_DEPAUDIT), which the loader would run outside the sandbox while listing`,
+      { object, field: 'DT_AUDIT', value: a.slice(0, 160) })
+  }
   const usesOrigin = [...elf.needed, ...elf.runpath, ...elf.rpath].some((s) => s.includes('$'))
   if (usesOrigin && !plainPath(object)) bad('path (the $ORIGIN of its search paths)', object)
 }
@@ -228,6 +233,29 @@ export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): P
   }
 }
 
+const LIST_TIMEOUT_MS = 10_000
+/** Listings that timed out, by the executable's identity: refused at once thereafter (bounded). */
+const stalledListings = new Map<string, AppError>()
+
+/**
+ * Refuses (UNSAFE_EXECUTABLE) an executable whose library names lead, by an absolute name or through its own
+ * RUNPATH/RPATH (with $ORIGIN), to something that exists and is not a regular file (a FIFO, a device, a socket): the
+ * loader would open it while listing and block. What libraries found later name is bounded by the listing's timeout.
+ */
+function assertCandidatesRegular(file: PinnedPath, elf: ElfDynamic): void {
+  const origin = dirname(file.path)
+  const dirs = [...elf.rpath, ...elf.runpath].flatMap((p) => p.split(':')).filter((d) => d !== '')
+    .map((d) => d.replaceAll('${ORIGIN}', origin).replaceAll('$ORIGIN', origin)).filter((d) => !d.includes('$') && isAbsolute(d))
+  const candidates = elf.needed.flatMap((n) => (n.includes('/') ? [n] : dirs.map((d) => join(d, n))))
+  for (const c of candidates) {
+    const st = statSync(c, { throwIfNoEntry: false })
+    if (st && !st.isFile() && !st.isDirectory()) {
+      unsafe(file, `a library name it needs leads to ${show(c)}, which is not a regular file (a FIFO, a device or a socket the loader would block on)`,
+        { object: file.path, field: 'DT_NEEDED', value: c.slice(0, 160) })
+    }
+  }
+}
+
 /** One listing, checked (see sharedLibraries); 'changed' when a file changed meanwhile. `id`: the identity to cache it under. */
 function listLibraries(file: PinnedPath, ownDir: string | undefined, dirs: ReadonlySet<string>): { pins: PinnedFile[]; id?: string } | 'changed' {
   const key = identity(file.path)
@@ -240,8 +268,19 @@ function listLibraries(file: PinnedPath, ownDir: string | undefined, dirs: Reado
   }
   if (!exe.elf.dynamic) return { pins: base, ...(key ? { id: key } : {}) }
   assertPlain(file, file.path, exe.elf)
+  assertCandidatesRegular(file, exe.elf)
+  const stalled = key ? stalledListings.get(key) : undefined
+  if (stalled) throw stalled
   const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
-  const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: 10_000, env: {} })
+  const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: LIST_TIMEOUT_MS, env: {} })
+  if (r.exitedDueToTimeout) {
+    // The loader blocked on what a library name leads to (a FIFO, a device): refused, and remembered for this very
+    // file (its identity, ctime included) so that no later attempt stalls a thread on it again.
+    const e = new AppError(ErrorCode.UnsafeExecutable, `executable ${file.path}: the loader did not finish listing its libraries within ${LIST_TIMEOUT_MS / 1000} s ` +
+      '(a library name leads to a FIFO or a device?); nothing is granted, refusing to start', { executable: file.path, problem: 'listing timed out' })
+    if (key) { if (stalledListings.size >= 1024) stalledListings.clear(); stalledListings.set(key, e) }
+    throw e
+  }
   if (r.exitCode !== 0) {
     assertPinHolds(file, 'executable')
     return { pins: base }

@@ -6,7 +6,7 @@
  * whose liveness lock tells any other engine, in any pid namespace, whether their cgroups may be swept.
  */
 
-import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, constants, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { threadId } from 'node:worker_threads'
 import { dirname, join, resolve } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
@@ -35,6 +35,40 @@ const LOCK_FILE = '.alive'
 const THREAD_FILE = '.thread'
 /** A workspace root: `ak-w-…`, or `ak-p<pid>-…` as engines before instances made them (judged by its lock too). */
 const ROOT_PATTERN = /^ak-(w|p\d+)-/
+/** A workspace being made: not a root any sweep judges by its lock (it has none yet), only by its age. */
+const MAKING = 'ak-n-'
+/** A `ak-n-` directory older than this is a runner that died while making its workspace. */
+const MAKING_STALE_MS = 60_000
+
+/**
+ * Makes a workspace root whose lock is held before its name is one a sweep looks at: made as `ak-n-XXXXXX`, its
+ * `.alive` created and flocked (the answer checked), its `.thread` written, then renamed to `ak-w-XXXXXX`. Made
+ * as `ak-w-` directly, a concurrent runner's sweep could find the lock free in the instant between the file and the
+ * flock, and remove a live workspace (review 5).
+ */
+function lockedRoot(tmpRoot: string): { root: string; lockFd: number } {
+  for (let tries = 0; ; tries++) {
+    const making = mkdtempSync(join(tmpRoot, MAKING))
+    chmodSync(making, 0o711)
+    const lockFd = openSync(join(making, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
+    if (flock(lockFd, LOCK.EX | LOCK.NB) !== 0) {
+      closeSync(lockFd)
+      rmSync(making, { recursive: true, force: true })
+      throw new AppError(ErrorCode.SandboxUnavailable, `cannot lock the new sandbox workspace ${making}`)
+    }
+    writeFileSync(join(making, THREAD_FILE), String(threadId), { mode: 0o600, flag: 'wx' })
+    const root = join(tmpRoot, `ak-w-${making.slice(join(tmpRoot, MAKING).length)}`)
+    // rename(2) replaces an empty directory of that name (anyone's), never a non-empty one: then another suffix.
+    try {
+      renameSync(making, root)
+      return { root, lockFd }
+    } catch (e) {
+      closeSync(lockFd)
+      rmSync(making, { recursive: true, force: true })
+      if (tries >= 3) throw new AppError(ErrorCode.SandboxUnavailable, `cannot make a sandbox workspace under ${tmpRoot}: ${(e as Error).message}`)
+    }
+  }
+}
 
 /**
  * Creates the runner's workspace under `tmpRoot`, first removing those of runners that died without cleaning up.
@@ -52,11 +86,7 @@ export function createWorkspace(tmpRoot: string, given?: EngineInstance): Worksp
     }
   }
   sweepStaleWorkspaces(tmpRoot)
-  const root = mkdtempSync(join(tmpRoot, 'ak-w-'))
-  chmodSync(root, 0o711)
-  const lockFd = openSync(join(root, LOCK_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600)
-  flock(lockFd, LOCK.EX | LOCK.NB)
-  writeFileSync(join(root, THREAD_FILE), String(threadId), { mode: 0o600, flag: 'wx' })
+  const { root, lockFd } = lockedRoot(tmpRoot)
   const startDir = rootStartDir() ?? join(root, 'start')
   if (startDir.startsWith(root)) {
     mkdirSync(startDir)
@@ -157,10 +187,19 @@ export function sweepStaleWorkspaces(tmpRoot: string): number {
   try { names = readdirSync(tmpRoot) } catch { return 0 }
   for (const name of names) {
     const dir = join(tmpRoot, name)
-    if (!ROOT_PATTERN.test(name)) continue
+    const making = name.startsWith(MAKING)
+    if (!ROOT_PATTERN.test(name) && !making) continue
     try {
       const st = lstatSync(dir)
       if (!st.isDirectory() || st.uid !== me) continue
+      // One being made is never judged by its lock (taken a moment after the file exists), only by its age.
+      if (making) {
+        if (Date.now() - st.mtimeMs > MAKING_STALE_MS && lockFree(join(dir, LOCK_FILE))) {
+          rmSync(dir, { recursive: true, force: true })
+          removed++
+        }
+        continue
+      }
     } catch { continue }
     if (lockFree(join(dir, LOCK_FILE))) {
       rmSync(dir, { recursive: true, force: true })
