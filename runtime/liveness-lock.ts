@@ -32,6 +32,8 @@ export function hostIdentity(): HostIdentity {
   }
 }
 
+const HOLD_RETRIES = 20
+
 /** What the holder writes into its lock file: where the lock is meaningful. */
 interface HolderInfo extends HostIdentity { pid: number }
 
@@ -42,7 +44,13 @@ interface HolderInfo extends HostIdentity { pid: number }
  * child (a launcher, a plugin) keeps it alive.
  */
 export function holdLivenessLock(file: string, what: string): FileLock | undefined {
-  const lock = tryLockFile(file, what)
+  // A probe (another engine's sweep) holds a free lock for an instant while it reads it: a fresh lock file it opened
+  // first is not another holder. Asked again a few times, for at most ~20 ms; a real holder keeps it all along.
+  let lock = tryLockFile(file, what)
+  for (let i = 0; !lock && i < HOLD_RETRIES; i++) {
+    Bun.sleepSync(1)
+    lock = tryLockFile(file, what)
+  }
   if (!lock) return undefined
   const info: HolderInfo = { ...hostIdentity(), pid: process.pid }
   lock.describe(`${JSON.stringify(info)}\n`)
