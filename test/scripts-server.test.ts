@@ -116,4 +116,16 @@ describe('the example', () => {
     expect(byId.transform).toEqual({ fahrenheit: { s0: [69.8, 80.6], s1: [64.4, 75.2, 86] } })
     expect(byId.summarise).toEqual({ sensors: 2, hottest: 's1' })
   }, 60_000)
+
+  it('examples/files-etl.yaml runs with workflow run: shell writes a CSV, Python transforms the file, Bun reads the result', async () => {
+    const db = join(dir, 'files-etl.db')
+    const r = await cli(['run', 'examples/files-etl.yaml', '--input', 'count=6', '--json'], { env: cleanEnv({ WORKFLOW_STORAGE_PATH: db }) })
+    expect([r.code, r.stderr]).toEqual([0, ''])
+    const d = JSON.parse(r.stdout.trim().split('\n').pop()!)
+    expect(d.state).toBe('SUCCESS')
+    // 6 readings: s1 at 18, 24, 30 °C and s0 at 21, 27, 33 °C; the hottest is s0 (33 °C = 91.4 °F).
+    expect(d.outputs).toEqual({ rows: 6, hottest: 's0' })
+    const byId = Object.fromEntries(d.tasks.map((t: { taskId: string; output: unknown }) => [t.taskId, t.output]))
+    expect(byId.transform).toEqual({ rows: 6 })
+  }, 60_000)
 })
