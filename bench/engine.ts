@@ -4,7 +4,7 @@
  * 1,000-item forEach of a trivial plugin with concurrency 10 against 1,000 plain independent tasks under the same
  * 10 task slots (issue 13); `subflow`: the same forEach with a subflow (a child execution) per item, against calling
  * the plugin directly. `levels`: W1 and W2 at each isolation level (issue 14).
- * Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|subflow|levels|all] [attempt|execution|workflow]   — prints one
+ * Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|subflow|levels|scripts|all] [attempt|execution|workflow]   — prints one
  * JSON document. The second argument (default: the config's, attempt) is the isolation level W1 and W2 run at.
  */
 
@@ -120,6 +120,32 @@ async function w1(level = levelArg) {
       childrenCpuPerTaskMs: round(cpu.children / 200, 2), hostBusyPerTaskMs: round(hostMs / 200, 2), loadAvg1m: round(load, 2),
     },
   }
+}
+
+/**
+ * Issue 15: what a script task costs against the equivalent plugin. 20 sequential tasks computing fibo(10), as the
+ * bench plugin, an inline core/script.bun, a core/script.shell (`::output::` line) and a core/script.python; median
+ * of 3 executions after a warm-up, per task. Each attempt is a fresh confined process at the `attempt` level.
+ */
+async function scripts() {
+  const N = 20
+  const shapes: Record<string, (i: number) => string> = {
+    plugin: (i) => `  - { id: t${i}, type: bench/fibo.compute${i ? `, needs: [t${i - 1}]` : ''}, inputs: { n: 10 } }`,
+    bun: (i) => `  - id: t${i}\n    type: core/script.bun\n${i ? `    needs: [t${i - 1}]\n` : ''}    inputs: { n: 10 }\n    script: |\n      const f = (n: number): number => (n < 2 ? n : f(n - 1) + f(n - 2))\n      return f(inputs.n as number)`,
+    shell: (i) => `  - id: t${i}\n    type: core/script.shell\n${i ? `    needs: [t${i - 1}]\n` : ''}    commands: |\n      echo "::output n=55::"`,
+    python: (i) => `  - id: t${i}\n    type: core/script.python\n${i ? `    needs: [t${i - 1}]\n` : ''}    inputs: { n: 10 }\n    script: |\n      def f(n): return n if n < 2 else f(n - 1) + f(n - 2)\n      outputs["n"] = f(inputs["n"])`,
+  }
+  const out: Record<string, { medianMs: number; perTaskMs: number; runsMs: number[] }> = {}
+  await withEngine({}, async (engine) => {
+    for (const [name, task] of Object.entries(shapes)) {
+      const workflow = wf(`id: s-${name}\ntasks:\n${Array.from({ length: N }, (_, i) => task(i)).join('\n')}\n`)
+      await timeExecution(engine, workflow) // warm-up
+      const runs: number[] = []
+      for (let i = 0; i < 3; i++) runs.push(await timeExecution(engine, workflow))
+      out[name] = { medianMs: round(median(runs)), perTaskMs: round(median(runs) / N, 2), runsMs: runs.map((x) => round(x)) }
+    }
+  })
+  return { scripts: { tasks: N, loadAvg1m: round(loadavg()[0]!, 2), ...out } }
 }
 
 async function w2(level = levelArg) {
@@ -317,6 +343,7 @@ const out: Record<string, unknown> = { machine: { cpus: navigator.hardwareConcur
 if (which === 'w1' || which === 'all') Object.assign(out, await w1())
 if (which === 'w2' || which === 'all') Object.assign(out, await w2())
 if (which === 'w3' || which === 'all') Object.assign(out, await w3())
+if (which === 'scripts') Object.assign(out, await scripts())
 if (which === 'workers' || which === 'all') Object.assign(out, await workers())
 if (which === 'foreach' || which === 'all') Object.assign(out, await foreach())
 if (which === 'subflow' || which === 'all') Object.assign(out, await subflowPerItem())
