@@ -5,7 +5,7 @@
  * never held in memory; `--stdout` writes it to stdout instead.
  */
 import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, writeSync } from 'node:fs'
 import { rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { call, toAppError } from '../../api/client.ts'
@@ -41,10 +41,11 @@ export async function downloadFile(conn: Connection, g: GlobalOptions, id: strin
     for await (const chunk of res.body ?? []) {
       hash.update(chunk)
       bytes += chunk.byteLength
-      // Back-pressure: the CLI exits when the command returns, so every chunk must reach the pipe first.
-      if (!process.stdout.write(chunk)) await new Promise<void>((r) => process.stdout.once('drain', () => r()))
+      // The file's own bytes, straight to fd 1: process.stdout is the terminal guard's (it escapes control bytes
+      // and decodes as UTF-8, which would change a binary or CRLF file: review 6), and each write is awaited so
+      // that all of it is out before the CLI exits.
+      writeAll(chunk)
     }
-    await new Promise<void>((r) => process.stdout.write('', () => r()))
     if (expected && hash.digest('hex') !== expected) throw new AppError(ErrorCode.Internal, `the download of ${name} does not match its digest`)
     return
   }
@@ -73,4 +74,16 @@ export async function purge(conn: Connection, g: GlobalOptions, before: string |
   if (before === undefined) throw usageError('execution purge needs --before <date|duration> (e.g. --before 30d)', { path: '--before' })
   const r = await call(conn.client.api.v1.executions.purge.post({ before }), conn.url)
   emit(r, { json: g.json, human: (p) => `purged ${p.executions} execution(s) that ended before ${p.before} (${p.blobs} file blob(s) freed, ${p.batches} batch(es))` })
+}
+
+/** Writes all of `bytes` to fd 1 (a pipe may take part of a write; EAGAIN on a non-blocking one: asked again). */
+function writeAll(bytes: Uint8Array): void {
+  for (let off = 0; off < bytes.byteLength;) {
+    try {
+      off += writeSync(1, bytes, off, bytes.byteLength - off)
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EAGAIN') throw e
+      Bun.sleepSync(1)
+    }
+  }
 }

@@ -25,7 +25,7 @@ export interface BlobStore {
   put(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<PutResult>
   /** The blob's bytes, or undefined when there is none. */
   get(sha256: Sha256): Promise<ReadableStream<Uint8Array> | undefined>
-  stat(sha256: Sha256): Promise<{ size: number } | undefined>
+  stat(sha256: Sha256): Promise<{ size: number; storedAt: number } | undefined>
   /** False when there was none. Callers delete a blob only once no file row names it (Store.files). */
   delete(sha256: Sha256): Promise<boolean>
   /** Every blob's digest with the time it was stored (ms): what a garbage collection compares against the Store. */

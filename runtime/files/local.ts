@@ -72,7 +72,7 @@ export function createLocalBlobStore(dir: string): BlobStore {
     },
     async stat(sha256) {
       const st = await lstat(pathOf(sha256)).catch(() => undefined)
-      return st?.isFile() ? { size: st.size } : undefined
+      return st?.isFile() ? { size: st.size, storedAt: st.mtimeMs } : undefined
     },
     async delete(sha256) {
       const p = pathOf(sha256)

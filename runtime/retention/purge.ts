@@ -7,6 +7,7 @@
  */
 import type { BlobStore } from '../files/blob-store.ts'
 import type { Store } from '../store/store.ts'
+import { GC_GRACE_MS } from './gc.ts'
 
 export const PURGE_BATCH = 200
 
@@ -30,7 +31,14 @@ export async function purgeExecutions(store: Store, blobs: BlobStore | undefined
     report.executions += batch.executions.length
     // A digest named again since the batch looked (another execution stored the same content meanwhile) is kept.
     const still = batch.unreferenced.length ? await store.files.referenced(batch.unreferenced) : new Set<string>()
-    for (const sha of batch.unreferenced) if (blobs && !still.has(sha) && (await blobs.delete(sha))) report.blobs++
+    // Nor is one stored (or found by a put) within the GC's grace: an attempt still between its put and its commit
+    // would otherwise commit a row naming deleted content (review 6); the GC takes it once the grace is over.
+    const young = Date.now() - GC_GRACE_MS
+    for (const sha of batch.unreferenced) {
+      if (!blobs || still.has(sha)) continue
+      const st = await blobs.stat(sha)
+      if (st && st.storedAt < young && (await blobs.delete(sha))) report.blobs++
+    }
     if (batch.executions.length < size) return report
     await new Promise<void>((r) => setImmediate(r))
   }

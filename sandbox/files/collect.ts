@@ -10,7 +10,7 @@
  */
 
 import { constants } from 'node:fs'
-import { open, readdir, type FileHandle } from 'node:fs/promises'
+import { lstat, open, readdir, type FileHandle } from 'node:fs/promises'
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { BlobStore } from '../../runtime/files/blob-store.ts'
 import type { StoredFile } from '../../runtime/store/types.ts'
@@ -85,18 +85,34 @@ export async function collectOutputFiles(dir: string, globs: readonly string[], 
   }
 
   const walk = async (dirFh: FileHandle, prefix: string, depth: number): Promise<void> => {
-    const entries = await readdir(`/proc/self/fd/${dirFh.fd}`, { withFileTypes: true })
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    for (const e of entries) {
+    // Names as the kernel has them (bytes): read as strings, two names whose bytes differ can decode alike
+    // (invalid UTF-8 becomes U+FFFD), and the one the engine opens is then not the one it listed (review 6).
+    // (Bun's readdir gives no types with buffer names: each entry is lstat'ed, never followed, relative to the fd.)
+    const raw = await readdir(`/proc/self/fd/${dirFh.fd}`, { encoding: 'buffer' })
+    const entries = await Promise.all(raw.map(async (bytes) => {
+      const name = plainName(bytes)
+      const path = Buffer.concat([Buffer.from(`/proc/self/fd/${dirFh.fd}/`), bytes])
+      const e = await lstat(path).catch(() => GONE)
+      return { e, name }
+    }))
+    entries.sort((a, b) => (a.name.text < b.name.text ? -1 : a.name.text > b.name.text ? 1 : 0))
+    for (const { e, name } of entries) {
       if (++state.entries > WALK_BOUNDS.maxEntries)
         throw tooMuch(`the working dir holds more than ${WALK_BOUNDS.maxEntries} entries; its output files were not looked for further`, { limit: 'entries', max: WALK_BOUNDS.maxEntries })
-      const rel = prefix + e.name
+      const rel = prefix + name.text
+      if (!name.plain) {
+        // Never walked, never stored: a name that is not plain UTF-8 text is refused when an output glob takes it.
+        if (!e.isDirectory() && matches(rel)) {
+          throw refused(`output file ${JSON.stringify(rel)} has a name that is ${name.why}; refused (names must be UTF-8 without control characters)`, { name: rel, kind: 'name' })
+        }
+        continue
+      }
       if (o.exclude?.has(rel)) continue
       if (e.isDirectory()) {
         if (depth + 1 >= WALK_BOUNDS.maxDepth) continue
         let sub: FileHandle
         try {
-          sub = await openAt(dirFh, e.name, DIR_FLAGS)
+          sub = await openAt(dirFh, name.text, DIR_FLAGS)
         } catch (err) {
           // Swapped for a symlink or a file since it was listed: what is there now is not walked.
           throw refused(`directory ${rel} changed while its output files were looked for (${(err as { code?: string }).code ?? 'error'}); refused`, { name: rel })
@@ -107,9 +123,12 @@ export async function collectOutputFiles(dir: string, globs: readonly string[], 
       if (!matches(rel)) continue
       if (e.isSymbolicLink()) throw refused(`output file ${rel} is a symbolic link; refused (only regular files are stored)`, { name: rel, kind: 'symlink' })
       if (!e.isFile()) throw refused(`output file ${rel} is ${direntKind(e)}; refused (only regular files are stored)`, { name: rel })
-      await take(dirFh, e.name, rel)
+      if (taken.has(rel)) throw refused(`output file ${JSON.stringify(rel)} was listed twice; refused`, { name: rel, kind: 'name' })
+      taken.add(rel)
+      await take(dirFh, name.text, rel)
     }
   }
+  const taken = new Set<string>()
 
   try {
     const root = await openAt(undefined, dir, DIR_FLAGS)
@@ -121,6 +140,26 @@ export async function collectOutputFiles(dir: string, globs: readonly string[], 
   } finally {
     for (const h of handles) await h.close().catch(() => undefined)
   }
+}
+
+/** An entry gone between the listing and its lstat: neither a directory nor a file, so refused if a glob takes it. */
+const GONE = { isDirectory: () => false, isFile: () => false, isSymbolicLink: () => false, isFIFO: () => false, isSocket: () => false,
+  isCharacterDevice: () => false, isBlockDevice: () => false }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
+
+/**
+ * A directory entry's name as text, and whether it is plain: valid UTF-8 (so the text names exactly those bytes
+ * again) with no control character (a newline in a stored name would forge lines of `execution files` or of the
+ * engine's own log line naming what it stored).
+ */
+function plainName(bytes: Buffer): { text: string; plain: boolean; why?: string } {
+  let text: string
+  try { text = UTF8.decode(bytes) } catch { return { text: bytes.toString('utf8'), plain: false, why: 'not valid UTF-8' } }
+  if (CONTROL.test(text)) return { text, plain: false, why: 'holding a control character' }
+  return { text, plain: true }
 }
 
 /** Reads at most `max + 1` bytes from the descriptor (one past the bound: `put` sees there was more). */
