@@ -48,6 +48,8 @@ export interface ExecutionActorDeps {
   /** Runs one attempt of a plugin call (the task actor); never throws — failures are outcomes. */
   runTask(snapshot: ExecutionSnapshot, run: TaskRun): Promise<TaskOutcome>
   onStopped(executionId: string): void
+  /** `storage.files.maxExecutionBytes`: checked here, where this execution's attempts are serialised, so attempts that ran at once cannot each spend the whole remainder. */
+  maxExecutionBytes?: number
   /** The kinds' planning steps (default: the built-ins). */
   steps?: TaskSteps
   /**
@@ -178,6 +180,22 @@ export class ExecutionActor {
     }
   }
 
+  /** Bytes this execution's successful attempts claimed (committed or about to be); undefined until the first claim. */
+  private claimedBytes: number | undefined
+
+  /** Counts a successful attempt's files against maxExecutionBytes; past it the attempt fails FILE_LIMIT_EXCEEDED with nothing recorded (its blobs are left to the GC). */
+  private claimFiles(outcome: TaskOutcome): TaskOutcome {
+    const max = this.deps.maxExecutionBytes
+    if (!outcome.ok || !outcome.files?.length || max === undefined) return outcome
+    const bytes = outcome.files.reduce((n, f) => n + f.size, 0)
+    const claimed = this.claimedBytes ?? storedBytes(this.view)
+    if (claimed + bytes > max) {
+      return { ok: false, error: { code: ErrorCode.FileLimitExceeded, message: `the attempt's output files (${bytes} bytes) take the execution's stored files past storage.files.maxExecutionBytes (${Math.max(0, max - claimed)} bytes were left)`, details: { limit: 'execution', max: Math.max(0, max - claimed) } } }
+    }
+    this.claimedBytes = claimed + bytes
+    return outcome
+  }
+
   private runPlugin(path: RunPath, attempt: number, call: PluginCall, iteration: Iteration | undefined, files: TaskFiles | undefined): void {
     const abort = new AbortController()
     this.aborts.set(path, abort)
@@ -191,7 +209,7 @@ export class ExecutionActor {
     this.deps.runTask(this.snapshot, run).then(
       (outcome) => {
         this.aborts.delete(path)
-        this.ref.tell({ type: 'task.finished', path, attempt, outcome })
+        this.ref.tell({ type: 'task.finished', path, attempt, outcome: this.claimFiles(outcome) })
       },
       (error) => {
         this.aborts.delete(path)

@@ -81,6 +81,7 @@ export class ExecutionHost {
     const id = snapshot.execution.id
     if (this.actors.has(id)) return
     const actor = new ExecutionActor(snapshot, {
+      ...(this.taskDeps.files ? { maxExecutionBytes: this.taskDeps.files.maxExecutionBytes } : {}),
       port: this.port,
       clock: this.clock,
       steps: this.steps,
