@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import type { EngineEvent } from '../actors/engine-types.ts'
+import { pollUntil } from './helpers/child-engine.ts'
 import { effectKey, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
 
 // Workers are threads of one engine process; limits and slots must hold across them (issue 11 item 1).
@@ -66,6 +67,9 @@ for (const workers of [1, 2]) describe(`execution.workers: ${workers}`, () => {
     it('ends the execution at once, without waiting for another execution to free a slot', async () => {
       const key = effectKey('slot-cancel')
       const busy = await t.engine.start({ workflow: workflow(`id: busy\ntasks:\n  - { id: b0, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 5000 } }\n  - { id: b1, type: test/probe.effect, inputs: { key: ${key}, sleepMs: 5000 } }\n`), trigger: { type: 'manual' } })
+      // Both slots taken by busy first: with two workers nothing else orders busy's slot requests before starved's.
+      await pollUntil(async () => ((await t.engine.snapshot(busy.id))?.taskRuns.filter((r) => r.state === 'RUNNING').length === 2 ? true : undefined),
+        10_000, "busy's two tasks to hold both slots")
       const waiting = await t.engine.start({ workflow: workflow(`id: starved\ntasks:\n  - { id: w, type: test/probe.effect, inputs: { key: ${key} } }\n`), trigger: { type: 'manual' } })
       await new Promise<void>((resolve) => {
         let seen = false
