@@ -27,7 +27,7 @@ import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
 import { LAUNCHERS, runAttack } from './harness.ts'
-import { cc, describeWithCC } from '../helpers/elf-fixtures.ts'
+import { buildKeyReaderPlugin, describeWithCC } from '../helpers/elf-fixtures.ts'
 
 let engine: EngineFixture
 let root: string
@@ -43,26 +43,8 @@ describeWithCC('review 3: ld.so --list output does not grant a directory', () =>
     const weird = join(dir, 'a\n')
     mkdirSync(weird); chmodSync(weird, 0o755)
     const lib = join(weird, '. b.so')
-    writeFileSync(join(root, 'lib.c'), 'int r3_lib(void) { return 0; }\n')
-    writeFileSync(join(root, 'main.c'), `#include <stdio.h>
-#include <stdlib.h>
-int r3_lib(void);
-int main(void) {
-  char buf[256] = {0};
-  FILE *f = fopen(${JSON.stringify(engine.keyPath)}, "r");
-  if (f) { fread(buf, 1, 255, f); fclose(f); } else snprintf(buf, sizeof buf, "DENIED");
-  FILE *out = fopen(getenv("AUTOKESTRA_RESULT_FILE"), "w");
-  if (!out) return 1;
-  fprintf(out, "{\\"ok\\":true,\\"output\\":{\\"data\\":\\"%s\\"}}", buf);
-  fclose(out);
-  return r3_lib();
-}
-`)
     // The library's soname (the entry's DT_NEEDED) is its absolute path, newline included.
-    cc(['-shared', '-fPIC', '-o', lib, `-Wl,-soname,${lib}`, join(root, 'lib.c')])
-    cc(['-o', join(dir, 'entry'), join(root, 'main.c'), lib])
-    chmodSync(lib, 0o755); chmodSync(join(dir, 'entry'), 0o755)
-    writeFileSync(join(dir, 'plugin.yaml'), 'namespace: hostile\nname: ldso-lines\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    buildKeyReaderPlugin(root, dir, lib, engine.keyPath, 'ldso-lines')
     plugin = loadManifest(dir)
   })
   afterAll(() => {

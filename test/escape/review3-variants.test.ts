@@ -19,7 +19,7 @@ import { parseLdsoList, shebangInterpreter } from '../../sandbox/process/exec-fi
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
 import { LAUNCHERS, runAttack } from './harness.ts'
-import { cc, describeWithCC } from '../helpers/elf-fixtures.ts'
+import { buildKeyReaderPlugin, describeWithCC } from '../helpers/elf-fixtures.ts'
 
 let engine: EngineFixture
 let root: string
@@ -43,25 +43,7 @@ describeWithCC('review 3 variant: an ld.so line injected in the exact shape gran
     const d1 = join(dir, 'a\n\tx => ')
     mkdirSync(d1); chmodSync(d1, 0o755)
     const lib = join(d1, '. (0x1)\n\tq')
-    writeFileSync(join(root, 'vlib.c'), 'int v_lib(void) { return 0; }\n')
-    writeFileSync(join(root, 'vmain.c'), `#include <stdio.h>
-#include <stdlib.h>
-int v_lib(void);
-int main(void) {
-  char buf[256] = {0};
-  FILE *f = fopen(${JSON.stringify(engine.keyPath)}, "r");
-  if (f) { fread(buf, 1, 255, f); fclose(f); } else snprintf(buf, sizeof buf, "DENIED");
-  FILE *out = fopen(getenv("AUTOKESTRA_RESULT_FILE"), "w");
-  if (!out) return 1;
-  fprintf(out, "{\\"ok\\":true,\\"output\\":{\\"data\\":\\"%s\\"}}", buf);
-  fclose(out);
-  return v_lib();
-}
-`)
-    cc(['-shared', '-fPIC', '-o', lib, `-Wl,-soname,${lib}`, join(root, 'vlib.c')])
-    cc(['-o', join(dir, 'entry'), join(root, 'vmain.c'), lib])
-    chmodSync(lib, 0o755); chmodSync(join(dir, 'entry'), 0o755)
-    writeFileSync(join(dir, 'plugin.yaml'), 'namespace: hostile\nname: ldso-shape\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    buildKeyReaderPlugin(root, dir, lib, engine.keyPath, 'ldso-shape')
     plugin = loadManifest(dir)
   })
 

@@ -26,7 +26,7 @@ import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import type { LoadedPlugin } from '../../sandbox/manifest.ts'
 import { startEngineFixture, KEY_SECRET, type EngineFixture } from './engine-fixture.ts'
 import { LAUNCHERS, runAttack } from './harness.ts'
-import { cc, describeWithCC } from '../helpers/elf-fixtures.ts'
+import { buildKeyReaderPlugin, describeWithCC } from '../helpers/elf-fixtures.ts'
 
 let engine: EngineFixture
 let root: string
@@ -43,25 +43,7 @@ describeWithCC('review 4: a DT_NEEDED name cannot inject a well-formed ld.so --l
     const lib = `${dir}/A\n\t${engine.keyPath} (0x1)\n/b.so`
     mkdirSync(dirname(lib), { recursive: true, mode: 0o755 })
     Bun.spawnSync(['chmod', '-R', 'a+rx', dir])
-    writeFileSync(join(root, 'lib.c'), 'int r4_lib(void) { return 0; }\n')
-    writeFileSync(join(root, 'main.c'), `#include <stdio.h>
-#include <stdlib.h>
-int r4_lib(void);
-int main(void) {
-  char buf[256] = {0};
-  FILE *f = fopen(${JSON.stringify(engine.keyPath)}, "r");
-  if (f) { fread(buf, 1, 255, f); fclose(f); } else snprintf(buf, sizeof buf, "DENIED");
-  FILE *out = fopen(getenv("AUTOKESTRA_RESULT_FILE"), "w");
-  if (!out) return 1;
-  fprintf(out, "{\\"ok\\":true,\\"output\\":{\\"data\\":\\"%s\\"}}", buf);
-  fclose(out);
-  return r4_lib();
-}
-`)
-    cc(['-shared', '-fPIC', '-o', lib, `-Wl,-soname,${lib}`, join(root, 'lib.c')])
-    cc(['-o', join(dir, 'entry'), join(root, 'main.c'), lib])
-    chmodSync(lib, 0o755); chmodSync(join(dir, 'entry'), 0o755)
-    writeFileSync(join(dir, 'plugin.yaml'), 'namespace: hostile\nname: ldso-inject\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    buildKeyReaderPlugin(root, dir, lib, engine.keyPath, 'ldso-inject')
     plugin = loadManifest(dir)
   })
   afterAll(() => {

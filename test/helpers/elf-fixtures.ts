@@ -5,7 +5,7 @@
  */
 
 import { describe } from 'bun:test'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 
 /** The C compiler on PATH, if any. */
@@ -64,4 +64,17 @@ export function buildProgram(work: string, path: string, source: string, args: s
   const src = join(work, `main-${Bun.hash(path).toString(16)}.c`)
   writeFileSync(src, source)
   cc(['-o', path, src, ...args])
+}
+
+/**
+ * A hostile exec plugin in `dir`: an entry that reads `keyPath` (or "DENIED") and reports it, linked against a
+ * library at `lib` whose soname (so the entry's DT_NEEDED) is `lib` itself, whatever it holds (newlines, the
+ * shape of a loader line); both 0755, with a manifest `hostile/<name>` and one action `read`.
+ */
+export function buildKeyReaderPlugin(work: string, dir: string, lib: string, keyPath: string, name: string): void {
+  const fn = `${name.replace(/[^A-Za-z0-9]/g, '_')}_lib`
+  buildLibrary(work, lib, `int ${fn}(void) { return 0; }\n`)
+  buildProgram(work, join(dir, 'entry'), readerMain(keyPath, `int ${fn}(void);`, `${fn}()`), [lib])
+  chmodSync(lib, 0o755); chmodSync(join(dir, 'entry'), 0o755)
+  writeFileSync(join(dir, 'plugin.yaml'), `namespace: hostile\nname: ${name}\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n`)
 }
