@@ -8,6 +8,7 @@
  */
 import { isAbsolute, posix } from 'node:path'
 import { Type } from '@sinclair/typebox'
+import { ErrorCode } from '../../errors.ts'
 import { IssueCode } from '../issues.ts'
 import type { PermissionSet, TaskCommon } from '../model.ts'
 import type { Segment } from '../path.ts'
@@ -19,6 +20,9 @@ import type { PluginCall, TaskKind } from './kind.ts'
 export const BASH_EXEC = 'core/bash.exec'
 /** The plugin action a bash.exec attempt calls: core/script's, so it runs under the script grant rule. */
 export const BASH_EXEC_ACTION = 'core/script.exec'
+
+/** What a failed command is, instead of PLUGIN_ERROR (docs/plugins.md#corebashexec). */
+const OWN_CODES = [ErrorCode.CommandFailed, ErrorCode.CommandTimedOut] as const
 
 /** The fields of `inputs:` that hold code: given verbatim, never rendered (a `{{` in code would be an injection). */
 const CODE_FIELDS = ['command', 'script'] as const
@@ -43,7 +47,7 @@ export function bashCall(task: TaskCommon & BashSpec): PluginCall {
   const verbatim: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(task.inputs)) ((CODE_FIELDS as readonly string[]).includes(k) ? verbatim : inputs)[k] = v
   const shell = task.inputs.shell
-  const call: PluginCall = { id: task.id, type: BASH_EXEC_ACTION, inputs, verbatim, interpreter: isShell(shell) ? shell : 'bash' }
+  const call: PluginCall = { id: task.id, type: BASH_EXEC_ACTION, inputs, verbatim, interpreter: isShell(shell) ? shell : 'bash', ownCodes: OWN_CODES }
   if (task.runner !== undefined) call.runner = task.runner
   if (task.permissions !== undefined) call.permissions = task.permissions
   if (task.timeoutMs !== undefined) call.timeoutMs = task.timeoutMs

@@ -23,12 +23,18 @@ export interface PluginSpec {
   isolation?: IsolationLevel
 }
 
+/**
+ * Task types of the seed project's catalog that are another plugin's action here (docs/plugins.md#coreconsole):
+ * the task keeps the type it was written with (tables, `workflow get`), its call runs the action it names.
+ */
+export const TYPE_ALIASES: Readonly<Record<string, string>> = { 'core/console.log': 'core/log.log' }
+
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** The call a plugin task makes (what its step dispatches and what apply shows the grant of). */
 export function pluginCall(task: TaskCommon & PluginSpec): PluginCall {
   // Assigned field by field (no spreads): apply builds one per task of a workflow on the server's main thread.
-  const call: PluginCall = { id: task.id, type: task.type, inputs: task.inputs }
+  const call: PluginCall = { id: task.id, type: Object.hasOwn(TYPE_ALIASES, task.type) ? TYPE_ALIASES[task.type]! : task.type, inputs: task.inputs }
   if (task.runner !== undefined) call.runner = task.runner
   if (task.permissions !== undefined) call.permissions = task.permissions
   if (task.env !== undefined) call.env = task.env
