@@ -285,6 +285,9 @@ describe('validation', () => {
     expect(one('{ command: ls, cwd: /srv/data/x }', '    permissions: { filesystem: { read: [/srv/data] } }\n')).toEqual([])
     expect(one('{ command: ls, cwd: sub/dir, env: { A_B: "1" }, shell: sh }')).toEqual([])
     expect(one('{ command: ls }', '    commands: [ls]\n')[0]).toMatchObject({ path: 'tasks[0].commands', code: 'UNKNOWN_FIELD' })
+    // core/script.exec is what bash.exec runs on; called by name it would take an interpreter from the task.
+    expect(issues('id: a\ntasks: [{ id: x, type: core/script.exec, inputs: { command: ls, interpreter: /usr/bin/bash } }]\n')[0])
+      .toMatchObject({ path: 'tasks[0].type', code: 'INVALID_TASK_TYPE' })
   })
 })
 

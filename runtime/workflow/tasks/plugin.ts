@@ -29,6 +29,9 @@ export interface PluginSpec {
  */
 export const TYPE_ALIASES: Readonly<Record<string, string>> = { 'core/console.log': 'core/log.log' }
 
+/** The plugin script tasks and core/bash.exec run on (sandbox/scripts/grant.ts): never a plugin task's. */
+const SCRIPT_PLUGIN = 'core/script.'
+
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** The call a plugin task makes (what its step dispatches and what apply shows the grant of). */
@@ -69,6 +72,10 @@ export const plugin: TaskKind<PluginSpec> = {
   validate(task, at, issues) {
     if (task.type !== '' && !TASK_TYPE_PATTERN.test(task.type)) {
       issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `invalid task type "${task.type}" (expected namespace/plugin.action)` })
+    } else if (task.type.startsWith(SCRIPT_PLUGIN)) {
+      // core/script's actions run only under the script grant rule, with the interpreter the engine pins; called by
+      // name they would run on the manifest's grant with an interpreter the task names.
+      issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `${task.type} is not called by name: write a script task (core/script.bun, .shell, .python) or core/bash.exec` })
     }
     for (const name of Object.keys(task.env ?? {})) {
       if (!ENV_NAME_PATTERN.test(name)) issues.push({ at: [...at, 'env', name], code: IssueCode.InvalidEnvName, message: `invalid environment variable name "${name}"` })
