@@ -4,7 +4,7 @@
  * bash.exec runs under the script grant rule: its programs are the task's `run:`, within `sandbox.scriptPolicy`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
@@ -145,6 +145,34 @@ tasks:
     inputs: { command: sleep 30, timeoutMs: 60000 }
 `)
     expect(r.runs.s!.error?.code).toBe('TASK_TIMED_OUT')
+  })
+
+  it('a cancel stops the command and every process it started', async () => {
+    const mark = `3600.${process.pid}${Math.floor(Math.random() * 1e6)}`
+    const ex = await t.engine.start({ workflow: workflow(`
+id: bash-cancel
+tasks:
+  - id: s
+    type: core/bash.exec
+    permissions: { run: [sleep] }
+    inputs: { script: "sleep ${mark} & echo started; sleep ${mark}" }
+`), trigger: { type: 'manual' } })
+    await new Promise<void>((resolve) => {
+      const off = t.engine.subscribe((e) => {
+        if (e.type === 'log' && e.line.executionId === ex.id && e.line.message === 'started') (off(), resolve())
+      })
+    })
+    const sleeping = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8') === `sleep\0${mark}\0` } catch { return false }
+    }).length
+    const deadlineUp = Date.now() + 10_000
+    while (sleeping() < 2 && Date.now() < deadlineUp) await Bun.sleep(20)
+    expect(sleeping()).toBe(2)
+    await t.engine.cancel(ex.id, 'test says stop')
+    expect((await t.engine.waitFor(ex.id)).state).toBe('CANCELLED')
+    const deadline = Date.now() + 10_000
+    while (sleeping() > 0 && Date.now() < deadline) await Bun.sleep(50)
+    expect(sleeping()).toBe(0)
   })
 
   it('the streams kept in the output are capped in bytes and in lines; the log has them whole', async () => {
