@@ -10,7 +10,7 @@ import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
 import { EFFECTS_DIR, effectKey, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
-import { cleanEnv, cli, oneJson, root, tempDir } from './server-helpers.ts'
+import { KEY, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, writeConfig } from './server-helpers.ts'
 
 let t: TestEngine
 // The cap here: writes under the effects dir (asked for only where a test grants them) and the shipped programs.
@@ -373,4 +373,30 @@ tasks:
     expect(v2.code).toBe(2)
     expect(oneJson(v2).issues).toEqual([expect.objectContaining({ path: 'apiVersion', code: 'INVALID_VALUE', message: 'unsupported apiVersion "v2" (supported: v1)' })])
   }, 60_000)
+
+  it('on a server: apply refuses a grant beyond the shipped scriptPolicy; an applied v1 workflow is shown as written (workflow get)', async () => {
+    const sdir = tempDir('autokestra-catalog-bash-server-')
+    const port = freePort()
+    const senv = cleanEnv({ WORKFLOW_SERVER_URL: `http://127.0.0.1:${port}`, WORKFLOW_API_KEY: KEY })
+    const server = await startServerProcess(['bun', 'cli/main.ts'], writeConfig(sdir, port), port, senv)
+    try {
+      const wf = (name: string, text: string) => { const f = join(sdir, name); writeFileSync(f, text); return f }
+      const greedy = await cli(['apply', wf('greedy.yaml', 'apiVersion: v1\nid: greedy-bash\ntasks:\n  - { id: s, type: core/bash.exec, permissions: { run: [curl], network: [example.com] }, inputs: { command: curl https://example.com } }\n'), '--json'], { env: senv })
+      expect(greedy.code).toBe(2)
+      const issues = oneJson(greedy).error.details.issues
+      expect(issues).toEqual([expect.objectContaining({ path: 'tasks[0].permissions', code: 'SCRIPT_POLICY_EXCEEDED' })])
+      expect(issues[0].message).toContain('network example.com')
+      expect((await cli(['get', 'greedy-bash', '--json'], { env: senv })).code).toBe(4) // nothing half-applied
+
+      const source = await Bun.file(join(root, 'examples/bash-command.yaml')).text()
+      expect((await cli(['apply', join(root, 'examples/bash-command.yaml')], { env: senv })).code).toBe(0)
+      const got = await cli(['get', 'bash-command'], { env: senv })
+      expect(got.code).toBe(0)
+      expect(got.stdout).toContain('apiVersion: v1\nid: bash-command\n')
+      expect(got.stdout).toContain(source.split('\n').find((l) => l.includes('command: printf'))!)
+    } finally {
+      await server.stop()
+      rmSync(sdir, { recursive: true, force: true })
+    }
+  }, 90_000)
 })
