@@ -389,7 +389,11 @@ tasks:
       expect((await cli(['get', 'greedy-bash', '--json'], { env: senv })).code).toBe(4) // nothing half-applied
 
       const source = await Bun.file(join(root, 'examples/bash-command.yaml')).text()
-      expect((await cli(['apply', join(root, 'examples/bash-command.yaml')], { env: senv })).code).toBe(0)
+      const applied = await cli(['apply', join(root, 'examples/bash-command.yaml')], { env: senv })
+      expect(applied.code).toBe(0)
+      // The grant shown is under the type as written; the shell is the one program besides what run: grants.
+      expect(applied.stdout).toMatch(/count\s+core\/bash\.exec\s+process\s+run wc \(\/usr\/bin\/wc\), \/usr\/bin\/bash/)
+      expect(applied.stdout).toMatch(/show\s+core\/console\.log\s+process\s+nothing \(deny all\)/)
       const got = await cli(['get', 'bash-command'], { env: senv })
       expect(got.code).toBe(0)
       expect(got.stdout).toContain('apiVersion: v1\nid: bash-command\n')
