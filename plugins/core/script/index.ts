@@ -2,7 +2,8 @@
  * core/script: runs a script task's code inside this plugin's sandbox (docs/scripts.md). The engine gives the code
  * verbatim, the rendered inputs and, for a shell or Python, the interpreter's path (the program its grant pins).
  * Bun code runs in this process; a shell or Python runs as a child, confined by the same kernel rules (Landlock,
- * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines.
+ * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines (child.ts). The `exec`
+ * action is `core/bash.exec` (exec.ts): the same child, its exit code and streams as the output.
  */
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
