@@ -84,6 +84,13 @@ export const ErrorCode = {
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
   /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
   DependencyInstallFailed: 'DEPENDENCY_INSTALL_FAILED',
+  /**
+   * A `core/bash.exec` command exited non-zero (`details`: its whole output: exitCode, stdout, stderr, truncated…).
+   * Retried: a command may fail for a moment (a flaky network, a busy lock).
+   */
+  CommandFailed: 'COMMAND_FAILED',
+  /** A `core/bash.exec` command ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
+  CommandTimedOut: 'COMMAND_TIMED_OUT',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -208,6 +215,8 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   FILE_NOT_FOUND: row(404, 4, false),
   RUNTIME_UNAVAILABLE: row(400, 2, false),
   DEPENDENCY_INSTALL_FAILED: row(424, 1),
+  COMMAND_FAILED: row(500, 1),
+  COMMAND_TIMED_OUT: row(500, 1),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

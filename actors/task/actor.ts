@@ -150,7 +150,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
         await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data: { plugin: pluginName, permission, target: masker.mask(target), attempt } }])
         engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}`)
       }
-      return fail(engineLog, masker.maskDeep(outcome.error))
+      return fail(engineLog, masker.maskDeep(ownCode(call, outcome.error)))
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
@@ -169,6 +169,14 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     rows.flush()
     deps.port.endTask(executionId, taskId)
   }
+}
+
+/** A PLUGIN_ERROR as the plugin's own code when the call keeps it (PluginCall.ownCodes), `pluginCode` taken out of its details. */
+function ownCode(call: PluginCall, error: ErrorInfo): ErrorInfo {
+  const d = error.details as { pluginCode?: unknown } | undefined
+  if (error.code !== ErrorCode.PluginError || typeof d?.pluginCode !== 'string' || !call.ownCodes?.includes(d.pluginCode)) return error
+  const { pluginCode, ...details } = d
+  return { ...error, code: pluginCode as ErrorCode, details }
 }
 
 /** A script call's installed dependencies (sandbox/scripts/dependencies.ts), or undefined when it lists none. */

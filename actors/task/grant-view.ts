@@ -5,7 +5,7 @@ import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
 import { listedTasks } from '../../runtime/workflow/task-lists.ts'
-import { pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
+import { describeTask, pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
 import { resolveAction } from '../../sandbox/plugins/registry.ts'
 import { runnerIssues, runnerKind, runnerOf } from '../../sandbox/runners.ts'
@@ -19,6 +19,7 @@ export type EnvSource = 'task' | 'engine' | 'unset'
 /** One task's effective grant: its manifest's, narrowed by the task, within the engine's bounds and the policy. */
 export interface TaskGrant {
   taskId: string
+  /** The task's type as written (an alias or `core/bash.exec` too, whose call runs another plugin's action). */
   type: string
   /** The runner's name (sandbox/runners.ts). */
   runner: string
@@ -46,7 +47,8 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
         const { taskId: _, ...rest } = taskGrant(c, plugins)
         seen.set(key, (g = rest))
       }
-      out.push({ taskId: c.id, ...g })
+      // The type as the task is written (core/bash.exec, core/console.log), not the action its call runs on.
+      out.push({ taskId: c.id, ...g, type: describeTask(t) })
     }
   }
   return out

@@ -82,6 +82,8 @@ export interface ConcurrencyPolicy {
 }
 
 export interface Workflow {
+  /** The DSL version it declares (`apiVersion: v1`); absent when it declares none (the same language). */
+  apiVersion?: 'v1'
   id: string
   description?: string
   enabled: boolean

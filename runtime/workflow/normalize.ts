@@ -9,7 +9,7 @@ import { TASK_KINDS, type TaskKinds } from './tasks/registry.ts'
 import { durationAt, normalizeTask } from './normalize-task.ts'
 import type { Segment } from './path.ts'
 import { schemaIssues, type RawIssue } from './schema-issues.ts'
-import { RawConcurrency, RawInputItem, RawInputSpec, RawWorkflow, SECRET_NAME_PATTERN } from './schema.ts'
+import { API_VERSIONS, RawConcurrency, RawInputItem, RawInputSpec, RawWorkflow, SECRET_NAME_PATTERN, type ApiVersion } from './schema.ts'
 
 /** Where each normalised item came from in the source, so semantic issues can point at it. */
 export interface Sources {
@@ -45,6 +45,8 @@ export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, t
     triggers: triggersOf(raw, sources, issues, triggerTypes),
     tasks: [],
   }
+  const apiVersion = apiVersionOf(raw, issues)
+  if (apiVersion !== undefined) workflow.apiVersion = apiVersion
   if (typeof raw.description === 'string') workflow.description = raw.description
   if (isMap(raw.outputs)) workflow.outputs = raw.outputs
   const timeoutMs = durationAt(raw.timeout, ['timeout'], issues)
@@ -63,6 +65,16 @@ export function normalizeWorkflow(raw: unknown, kinds: TaskKinds = TASK_KINDS, t
     if (Array.isArray(items) && items.length > 0) workflow[list] = taskList(items, list, sources.lists[list], issues, kinds)
   }
   return { workflow, sources, issues }
+}
+
+/** `apiVersion:` when it names a version this engine reads; anything else is INVALID_VALUE naming the supported ones. */
+function apiVersionOf(raw: Record<string, unknown>, issues: RawIssue[]): ApiVersion | undefined {
+  const v = raw.apiVersion
+  if (v === undefined) return undefined
+  if (typeof v === 'string' && (API_VERSIONS as readonly string[]).includes(v)) return v as ApiVersion
+  const shown = typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v)
+  issues.push({ at: ['apiVersion'], code: IssueCode.InvalidValue, message: `unsupported apiVersion ${shown} (supported: ${API_VERSIONS.join(', ')})` })
+  return undefined
 }
 
 /** One list of task items → tasks, recording where each task and each of its needs came from. */

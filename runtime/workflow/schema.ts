@@ -43,12 +43,18 @@ export const RawRetry = Type.Object({
 }, strict)
 export type RawRetry = Static<typeof RawRetry>
 
+/** The `apiVersion:` values this engine reads (docs/workflows.md#apiversion): what a workflow of the seed project carries. */
+export const API_VERSIONS = ['v1'] as const
+export type ApiVersion = (typeof API_VERSIONS)[number]
+
 /** The plugin manifest's `permissions` schema: one schema for both (sandbox-fields.ts). */
 export const RawPermissions = PermissionsSchema
 
 
 /** The top level; `inputs`, `secrets`, `trigger(s)` and task items are polymorphic and checked separately (triggers by their type: runtime/triggers/). */
 export const RawWorkflow = Type.Object({
+  /** The DSL version the workflow is written against (`v1`, the only one; optional). Checked in normalize.ts. */
+  apiVersion: Type.Optional(Type.Unknown()),
   id: Str,
   description: Type.Optional(Str),
   enabled: Type.Optional(Type.Boolean()),

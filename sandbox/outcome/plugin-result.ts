@@ -35,7 +35,9 @@ export function pluginFailure(e: PluginErrorInfo, seen: PermissionDenial | undef
   const found = fromPlugin ?? seen ?? detectDenialLine(e.message)
   if (found) return { ok: false, error: denialError(found, e.message), denial: found }
   const pluginCode = e.code && e.code !== ErrorCode.PluginError ? e.code : undefined
-  const details = e.details ?? (pluginCode ? { pluginCode } : undefined)
+  // The plugin's own code is kept in `details.pluginCode` (docs/plugins.md), beside the details it gave as an object.
+  const plain = e.details !== null && typeof e.details === 'object' && !Array.isArray(e.details)
+  const details = pluginCode && (e.details === undefined || plain) ? { ...(e.details as object | undefined), pluginCode } : e.details
   return { ok: false, error: { code: ErrorCode.PluginError, message: e.message, ...(details !== undefined ? { details } : {}) } }
 }
 

@@ -2,26 +2,15 @@
  * core/script: runs a script task's code inside this plugin's sandbox (docs/scripts.md). The engine gives the code
  * verbatim, the rendered inputs and, for a shell or Python, the interpreter's path (the program its grant pins).
  * Bun code runs in this process; a shell or Python runs as a child, confined by the same kernel rules (Landlock,
- * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines.
+ * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines (child.ts). The `exec`
+ * action is `core/bash.exec` (exec.ts): the same child, its exit code and streams as the output.
  */
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import type { ActionContext } from '../../../sandbox/sdk/index.ts'
+import { inheritedEnv, lastLine, PluginFailure, refusalOf, runChild, SANDBOX_PATH } from './child.ts'
+import { exec, type ExecInput } from './exec.ts'
 import { outputLine, toOutput } from './output.ts'
-
-/**
- * The guest folder, where the boot that started this plugin is (the process runner's sandbox/sdk/, the docker
- * runner's /opt/autokestra/sdk): the one place a plugin may load engine code from, whatever the runner mounts.
- */
-const guest = dirname(Bun.main)
-type Detect = typeof import('../../../sandbox/sdk/detect.ts')
-
-/** Fails the task with `code` (the boot takes any thrown value's well-formed code, as from the SDK's PluginFailure). */
-class PluginFailure extends Error {
-  constructor(readonly code: string, message: string, readonly details?: unknown) {
-    super(message)
-  }
-}
 
 interface ScriptInput {
   script: string
@@ -30,11 +19,6 @@ interface ScriptInput {
   /** The engine's cache directory holding the task's installed dependencies (read-only here). */
   dependencies?: string
 }
-
-/** The PATH a script's child gets: the sandbox's own (what `run` names are resolved by). */
-const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
-/** Names never passed on to the child (the engine's protocol, the loader's and Bun's knobs). */
-const RESERVED = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
 
 /** Code with a top-level `import` or `export` is a module (default-exporting the function); anything else a body. */
 const isModule = (code: string): boolean => /^\s*(import|export)\s/m.test(code)
@@ -51,8 +35,7 @@ async function runBun({ script, inputs, dependencies }: ScriptInput, ctx: Action
 
 /** The child's environment: what the engine passed this plugin (its granted names), the sandbox PATH, the files. */
 function childEnv(ctx: ActionContext, inputs: Record<string, unknown>, files: { inputs: string; output: string }): Record<string, string> {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !RESERVED.test(k)) env[k] = v
+  const env = inheritedEnv()
   // Top-level scalar inputs as INPUT_<name> (names that are not variable names are left to the JSON file).
   for (const [k, v] of Object.entries(inputs)) {
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) env[`INPUT_${k}`] = String(v)
@@ -60,54 +43,25 @@ function childEnv(ctx: ActionContext, inputs: Record<string, unknown>, files: { 
   return { ...env, PATH: SANDBOX_PATH, HOME: ctx.tmpDir, TMPDIR: ctx.tmpDir, AUTOKESTRA_INPUTS: files.inputs, AUTOKESTRA_OUTPUT: files.output }
 }
 
-/** Passes a child's stream on line by line; returns the lines it kept (stdout: `::output` ones taken out). */
-async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder()
-  let rest = ''
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true })
-    let nl: number
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      onLine(rest.slice(0, nl))
-      rest = rest.slice(nl + 1)
-    }
-  }
-  rest += decoder.decode()
-  if (rest !== '') onLine(rest)
-}
-
-async function runChild(argv: string[], input: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
+async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
   const files = { inputs: join(ctx.tmpDir, 'inputs.json'), output: join(ctx.tmpDir, 'output.json') }
   writeFileSync(files.inputs, JSON.stringify(input.inputs))
-  const proc = Bun.spawn(argv, { cwd: ctx.tmpDir, env: childEnv(ctx, input.inputs, files), stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  const kill = () => proc.kill('SIGKILL')
-  ctx.signal.addEventListener('abort', kill, { once: true })
   const outputs: Record<string, unknown> = {}
-  const tail: string[] = []
-  await Promise.all([
-    pump(proc.stdout, (line) => {
+  const { exitCode, signal, tail } = await runChild(argv, {
+    cwd: ctx.tmpDir, env: childEnv(ctx, input.inputs, files),
+    onStdout: (line) => {
       const o = outputLine(line)
       if (o) outputs[o.name] = o.value
       else process.stdout.write(`${line}\n`)
-    }),
-    pump(proc.stderr, (line) => {
-      tail.push(line)
-      if (tail.length > 20) tail.shift()
-      process.stderr.write(`${line}\n`)
-    }),
-  ])
-  const code = await proc.exited
-  ctx.signal.removeEventListener('abort', kill)
-  if (code !== 0) {
-    // A refusal by the kernel shows only as the child's message: named here, as the guard names its own.
-    const { denialLine, detectDenial } = (await import(join(guest, 'detect.ts'))) as Detect
-    const denial = detectDenial(tail)
-    if (denial) {
-      process.stderr.write(`${denialLine(denial)}\n`)
-      throw new PluginFailure('PERMISSION_DENIED', `script was refused ${denial.permission} ${denial.target}`, denial)
-    }
-    const last = tail.filter((l) => l.trim() !== '').pop()
-    throw new PluginFailure('SCRIPT_FAILED', `script exited with code ${code}${last ? `: ${last}` : ''}`, { exitCode: code })
+    },
+    onStderr: (line) => process.stderr.write(`${line}\n`),
+  }, ctx)
+  if (exitCode !== 0) {
+    const denial = await refusalOf(tail)
+    if (denial) throw denial
+    const last = lastLine(tail)
+    const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`
+    throw new PluginFailure('SCRIPT_FAILED', `script ${how}${last ? `: ${last}` : ''}`, { exitCode })
   }
   if (existsSync(files.output)) {
     const text = readFileSync(files.output, 'utf8')
@@ -123,7 +77,7 @@ async function runChild(argv: string[], input: ScriptInput, ctx: ActionContext):
   return outputs
 }
 
-const needInterpreter = (i: ScriptInput): string => {
+const needInterpreter = (i: { interpreter?: string }): string => {
   if (!i.interpreter) throw new PluginFailure('PLUGIN_ERROR', 'no interpreter given (a script task is run by the engine, not called by name)')
   return i.interpreter
 }
@@ -181,7 +135,7 @@ export default {
     shell: (input: ScriptInput, ctx: ActionContext) => {
       const file = join(ctx.tmpDir, 'script.sh')
       writeFileSync(file, `set -e\n${input.script}\n`)
-      return runChild([needInterpreter(input), file], input, ctx)
+      return runScript([needInterpreter(input), file], input, ctx)
     },
     python: (input: ScriptInput, ctx: ActionContext) => {
       const prelude = join(ctx.tmpDir, 'prelude.py')
@@ -189,7 +143,9 @@ export default {
       writeFileSync(prelude, PYTHON_PRELUDE)
       writeFileSync(file, input.script)
       const site = input.dependencies ? [join(input.dependencies, 'site')] : []
-      return runChild([needInterpreter(input), '-I', '-S', '-B', prelude, file, ...site], input, ctx)
+      return runScript([needInterpreter(input), '-I', '-S', '-B', prelude, file, ...site], input, ctx)
     },
+    /** `core/bash.exec` (docs/plugins.md#corebashexec): a command line or a script, its exit and streams as output. */
+    exec: (input: ExecInput, ctx: ActionContext) => exec(input, needInterpreter(input), ctx),
   },
 }

@@ -36,6 +36,12 @@ export interface PluginCall {
    * interpreter, resolved and pinned by the engine.
    */
   interpreter?: ScriptInterpreter
+  /**
+   * Codes of a built-in action this call's failure keeps as its own (`core/bash.exec`: COMMAND_FAILED,
+   * COMMAND_TIMED_OUT) instead of PLUGIN_ERROR. Set by a kind, never from YAML: any other plugin's code stays in
+   * `details.pluginCode`, so no plugin chooses a code the engine acts on (retry, a denial's audit).
+   */
+  ownCodes?: readonly string[]
   /** A script's packages (exact pins), installed by the engine outside the sandbox before the attempt (docs/scripts.md). */
   dependencies?: string[]
 }

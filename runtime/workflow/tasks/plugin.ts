@@ -23,12 +23,21 @@ export interface PluginSpec {
   isolation?: IsolationLevel
 }
 
+/**
+ * Task types of the seed project's catalog that are another plugin's action here (docs/plugins.md#coreconsole):
+ * the task keeps the type it was written with (tables, `workflow get`), its call runs the action it names.
+ */
+export const TYPE_ALIASES: Readonly<Record<string, string>> = { 'core/console.log': 'core/log.log' }
+
+/** The plugin script tasks and core/bash.exec run on (sandbox/scripts/grant.ts): never a plugin task's. */
+const SCRIPT_PLUGIN = 'core/script.'
+
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** The call a plugin task makes (what its step dispatches and what apply shows the grant of). */
 export function pluginCall(task: TaskCommon & PluginSpec): PluginCall {
   // Assigned field by field (no spreads): apply builds one per task of a workflow on the server's main thread.
-  const call: PluginCall = { id: task.id, type: task.type, inputs: task.inputs }
+  const call: PluginCall = { id: task.id, type: Object.hasOwn(TYPE_ALIASES, task.type) ? TYPE_ALIASES[task.type]! : task.type, inputs: task.inputs }
   if (task.runner !== undefined) call.runner = task.runner
   if (task.permissions !== undefined) call.permissions = task.permissions
   if (task.env !== undefined) call.env = task.env
@@ -63,6 +72,10 @@ export const plugin: TaskKind<PluginSpec> = {
   validate(task, at, issues) {
     if (task.type !== '' && !TASK_TYPE_PATTERN.test(task.type)) {
       issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `invalid task type "${task.type}" (expected namespace/plugin.action)` })
+    } else if (task.type.startsWith(SCRIPT_PLUGIN)) {
+      // core/script's actions run only under the script grant rule, with the interpreter the engine pins; called by
+      // name they would run on the manifest's grant with an interpreter the task names.
+      issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `${task.type} is not called by name: write a script task (core/script.bun, .shell, .python) or core/bash.exec` })
     }
     for (const name of Object.keys(task.env ?? {})) {
       if (!ENV_NAME_PATTERN.test(name)) issues.push({ at: [...at, 'env', name], code: IssueCode.InvalidEnvName, message: `invalid environment variable name "${name}"` })

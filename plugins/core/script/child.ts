@@ -1,0 +1,116 @@
+/**
+ * A child program of core/script (a shell script, Python, `core/bash.exec`'s command): started in its own process
+ * group inside this plugin's sandbox (Landlock, seccomp and the namespaces are inherited), its stdout and stderr
+ * read line by line, the whole group killed on cancel or on its own timeout. A refusal by the kernel shows only as
+ * the child's message; `refusalOf` names it, as the guard names its own.
+ */
+import { dirname, join } from 'node:path'
+import type { ActionContext } from '../../../sandbox/sdk/index.ts'
+
+/**
+ * The guest folder, where the boot that started this plugin is (the process runner's sandbox/sdk/, the docker
+ * runner's /opt/autokestra/sdk): the one place a plugin may load engine code from, whatever the runner mounts.
+ */
+const guest = dirname(Bun.main)
+type Detect = typeof import('../../../sandbox/sdk/detect.ts')
+
+/** Fails the task with `code` (the boot takes any thrown value's well-formed code, as from the SDK's PluginFailure). */
+export class PluginFailure extends Error {
+  constructor(readonly code: string, message: string, readonly details?: unknown) {
+    super(message)
+  }
+}
+
+/** The PATH a child gets: the sandbox's own (what `run` names are resolved by). */
+export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
+/** Names never passed on to a child (the engine's protocol, the loader's and Bun's knobs). */
+export const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
+
+/** What the engine passed this plugin (its granted names), without the reserved ones. */
+export function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !RESERVED_ENV.test(k)) env[k] = v
+  return env
+}
+
+/** Passes a stream on line by line (`ended`: the line had its newline; false only for a last partial line). */
+export async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string, ended: boolean) => void): Promise<void> {
+  const decoder = new TextDecoder()
+  let rest = ''
+  for await (const chunk of stream) {
+    rest += decoder.decode(chunk, { stream: true })
+    let nl: number
+    while ((nl = rest.indexOf('\n')) >= 0) {
+      onLine(rest.slice(0, nl), true)
+      rest = rest.slice(nl + 1)
+    }
+  }
+  rest += decoder.decode()
+  if (rest !== '') onLine(rest, false)
+}
+
+export interface ChildOptions {
+  cwd: string
+  env: Record<string, string>
+  /** Kills the group after this long (the task's own `timeout:` is the engine's, and kills this plugin too). */
+  timeoutMs?: number
+  onStdout(line: string, ended: boolean): void
+  onStderr(line: string, ended: boolean): void
+}
+
+export interface ChildResult {
+  /** The exit status; null when a signal ended it. */
+  exitCode: number | null
+  signal: string | null
+  /** Killed by `timeoutMs`. */
+  timedOut: boolean
+  /** The last 20 stderr lines (what a refusal or a failure is read from). */
+  tail: string[]
+}
+
+/** Runs `argv` to its end (or its timeout, or the attempt's cancel, which kill its whole process group). */
+export async function runChild(argv: string[], opts: ChildOptions, ctx: ActionContext): Promise<ChildResult> {
+  let proc
+  try {
+    proc = Bun.spawn(argv, { cwd: opts.cwd, env: opts.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', detached: true })
+  } catch (e) {
+    throw new PluginFailure('INVALID_TASK_INPUT', `cannot start ${argv[0]} in ${opts.cwd}: ${(e as Error).message}`)
+  }
+  const child = proc
+  let timedOut = false
+  // A shell's own children (a `sleep`, a pipeline) hold its pipes open: the whole group goes, not just the shell.
+  const kill = () => {
+    try { process.kill(-child.pid, 'SIGKILL') } catch { child.kill('SIGKILL') }
+  }
+  ctx.signal.addEventListener('abort', kill, { once: true })
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => { timedOut = true; kill() }, opts.timeoutMs)
+  const tail: string[] = []
+  try {
+    await Promise.all([
+      pump(child.stdout, opts.onStdout),
+      pump(child.stderr, (line, ended) => {
+        tail.push(line)
+        if (tail.length > 20) tail.shift()
+        opts.onStderr(line, ended)
+      }),
+    ])
+    const code = await child.exited
+    const signal = child.signalCode === null || child.signalCode === undefined ? null : String(child.signalCode)
+    return { exitCode: signal === null ? code : null, signal, timedOut, tail }
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
+    ctx.signal.removeEventListener('abort', kill)
+  }
+}
+
+/** PERMISSION_DENIED (logged as the guard logs it) when the child's stderr shows a kernel refusal. */
+export async function refusalOf(tail: readonly string[], what = 'script'): Promise<PluginFailure | undefined> {
+  const { denialLine, detectDenial } = (await import(join(guest, 'detect.ts'))) as Detect
+  const denial = detectDenial(tail)
+  if (!denial) return undefined
+  process.stderr.write(`${denialLine(denial)}\n`)
+  return new PluginFailure('PERMISSION_DENIED', `${what} was refused ${denial.permission} ${denial.target}`, denial)
+}
+
+/** The last non-blank line of a stderr tail, for a failure's message. */
+export const lastLine = (tail: readonly string[]): string | undefined => tail.filter((l) => l.trim() !== '').pop()
