@@ -84,22 +84,26 @@ export function loaderDefaultDirs(): readonly string[] | undefined {
   return dirs
 }
 
-/** glibc's _dl_cache_libcmp equality: digit runs compared as numbers ("libc.so.06" is "libc.so.6"). */
-function cacheNameEqual(a: string, b: string): boolean {
-  let i = 0, j = 0
-  const digit = (s: string, k: number): boolean => k < s.length && s.charCodeAt(k) >= 48 && s.charCodeAt(k) <= 57
-  while (i < a.length) {
-    if (digit(a, i)) {
-      if (!digit(b, j)) return false
-      let x = 0, y = 0
-      while (digit(a, i)) x = x * 10 + a.charCodeAt(i++) - 48
-      while (digit(b, j)) y = y * 10 + b.charCodeAt(j++) - 48
-      if (x !== y) return false
-    } else if (digit(b, j) || a[i] !== b[j]) {
-      return false
-    } else { i++; j++ }
+/**
+ * A name as glibc's _dl_cache_libcmp compares it: digit runs as numbers ("libc.so.06" is "libc.so.6"), so two names
+ * are equal to it exactly when their keys are.
+ */
+const cacheKey = (name: string): string => name.replace(/[0-9]+/g, (d) => String(Number(d)))
+
+/** The cache's entries by cacheKey, built once per cache read. */
+const cacheIndex = new WeakMap<readonly LdCacheEntry[], Map<string, LdCacheEntry[]>>()
+function cacheLookup(cache: readonly LdCacheEntry[], name: string): LdCacheEntry[] {
+  let idx = cacheIndex.get(cache)
+  if (!idx) {
+    idx = new Map()
+    for (const e of cache) {
+      const k = cacheKey(e.name)
+      const l = idx.get(k)
+      if (l) l.push(e); else idx.set(k, [e])
+    }
+    cacheIndex.set(cache, idx)
   }
-  return j === b.length
+  return idx.get(cacheKey(name)) ?? []
 }
 
 /** A name with a digit run glibc's int would overflow on in the cache lookup: refused rather than emulated. */
@@ -333,7 +337,7 @@ export function resolveLibraries(input: ClosureInput): PinnedLibrary[] {
         }
         const nodeflib = (by.elf.flags1 & DF_1_NODEFLIB) !== 0n
         const sysPrefix = (p: string): boolean => searchDefaults!.some((d) => p.startsWith(`${d}/`))
-        const entries = sys.cache.filter((e: LdCacheEntry) => (e.flags === CACHE_X8664 || e.flags === CACHE_ELF) && cacheNameEqual(e.name, name) && !(nodeflib && sysPrefix(e.path)))
+        const entries = cacheLookup(sys.cache, name).filter((e) => (e.flags === CACHE_X8664 || e.flags === CACHE_ELF) && !(nodeflib && sysPrefix(e.path)))
         const best = entries.find((e) => e.flags === CACHE_X8664 && e.hwcap === 0n)
         for (const e of entries) {
           if (e === best || !e.path.startsWith('/')) continue
