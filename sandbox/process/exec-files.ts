@@ -11,7 +11,7 @@ import { delimiter, dirname, isAbsolute, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
 import { systemLibraryDirs, type SystemLibraries } from './library-places.ts'
-import { Changed, LD_SO, plainName, resolveLibraries } from './library-closure.ts'
+import { Changed, LD_SO, plainName, resolveLibraries, type ResolvedLibrary } from './library-closure.ts'
 
 /** What a file was checked to be: a program (regular, with an execute bit) or a library (regular). Never a directory. */
 export type FileKind = 'program' | 'library'
@@ -159,7 +159,7 @@ function listLibraries(file: PinnedPath, ownDir: string | undefined, sys: System
   // A static program, or one for another class or machine (not this loader's to load): the loader only.
   const h = exe.elf.header
   if (!exe.elf.dynamic || h.cls !== ELFCLASS64 || h.machine !== EM_X86_64) return { pins: base, ...(key ? { id: key } : {}) }
-  let libs: PinnedFile[]
+  let libs: ResolvedLibrary[]
   try {
     libs = resolveLibraries({ exe: file, elf: exe.elf, ownDir, sys, preload: preloaded(), started })
   } catch (e) {
@@ -170,8 +170,29 @@ function listLibraries(file: PinnedPath, ownDir: string | undefined, sys: System
   assertPinHolds(file, 'executable')
   if (identity(file.path) !== key) return 'changed'
   const pins = new Map<string, PinnedFile>(base.map((p) => [p.path, p]))
-  for (const l of libs) pins.set(l.path, l)
+  for (const l of libs) pins.set(l.pin.path, l.pin)
   return { pins: [...pins.values()], ...(key ? { id: key } : {}) }
+}
+
+/**
+ * The paths the loader finds the shared libraries of the engine's own program `binary` by (the loader's included:
+ * where a Docker image must hold them), resolved as sharedLibraries resolves them, no program run; [] for a static
+ * or unreadable one. Throws what sharedLibraries throws.
+ */
+export function loaderLibraryPaths(binary: string): string[] {
+  const pin = pinFile(binary, 'program')
+  if (!pinned(pin)) return []
+  const exe = readElfFile(pin)
+  if (!exe.ok || !exe.elf.dynamic || exe.elf.header.cls !== ELFCLASS64 || exe.elf.header.machine !== EM_X86_64) return []
+  for (let round = 1; ; round++) {
+    try {
+      const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
+      return resolveLibraries({ exe: pin, elf: exe.elf, ownDir: undefined, sys: systemLibraryDirs(), preload: preloaded(), started }).map((l) => l.found)
+    } catch (e) {
+      if (!(e instanceof Changed) || round === 2) throw e
+      Bun.sleepSync(FRESH_MS)
+    }
+  }
 }
 
 /** Resolves a command name through PATH (an absolute path as is); undefined when not found. Not a check: see pinFile. */

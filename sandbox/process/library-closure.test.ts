@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinCanonical } from '../plugins/path-pin.ts'
-import { sharedLibraries } from './exec-files.ts'
+import { loaderLibraryPaths, sharedLibraries } from './exec-files.ts'
 import { HWCAP_SUBDIRS, loaderDefaultDirs } from './library-closure.ts'
 import { buildLibrary, buildProgram, describeWithCC } from '../../test/helpers/elf-fixtures.ts'
 import { craftElf } from '../../test/helpers/elf-craft.ts'
-import { LD_SO as LD_SO_PATH, ldsoList } from '../../test/helpers/ldso-oracle.ts'
+import { LD_SO as LD_SO_PATH, ldsoList, parseLdsoList } from '../../test/helpers/ldso-oracle.ts'
 
 const LD_SO = realpathSync(LD_SO_PATH)
 const root = mkdtempSync(join(tmpdir(), 'ak-closure-'))
@@ -78,12 +78,28 @@ describe('making the list runs no program', () => {
         if (e.isDirectory()) walk(p)
         else if (/\.ts$/.test(e.name) && !/\.test\.ts$/.test(e.name)) {
           const code = readFileSync(p, 'utf8').split('\n').filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l)).join('\n')
-          if (/['"`]--list['"`]/.test(code)) found.push(p)
+          if (/['"`](?:--list|ldd)['"`]/.test(code)) found.push(p)
         }
       }
     }
     walk(join(import.meta.dir, '..'))
     expect(found).toEqual([])
+    // The pattern finds what it is for (a test that cannot fail is none).
+    expect(/['"`](?:--list|ldd)['"`]/.test(`Bun.spawnSync(['ldd', p])`)).toBe(true)
+  })
+})
+
+describe('the paths the loader finds the engine\'s own programs\' libraries by (Docker images, the deadline tool)', () => {
+  it('bun and sh: the loader\'s own names for them, the loader included, no program run', () => {
+    for (const b of [process.execPath, realpathSync('/bin/sh')]) {
+      const spy = spyOn(Bun, 'spawnSync')
+      let got: string[]
+      try { got = loaderLibraryPaths(b) } finally { spy.mockRestore() }
+      expect(spy).not.toHaveBeenCalled()
+      const want = [...new Set(parseLdsoList(ldsoList(b).out))].sort()
+      expect([...got].sort()).toEqual(want)
+      expect(got).toContain(LD_SO_PATH)
+    }
   })
 })
 

@@ -168,12 +168,15 @@ export interface ClosureInput {
   started: bigint
 }
 
+/** A library of the closure: pinned (canonical path), and the path the loader finds it by (where a Docker image needs it). */
+export interface ResolvedLibrary { pin: PinnedLibrary; found: string }
+
 /**
- * The shared objects (pinned, canonical paths) the loader maps for `exe`, the loader itself first; the executable
- * not among them. Throws UNSAFE_EXECUTABLE (see the module's comment), PATH_CHANGED never (the caller checks the
- * executable), Changed when a library was changing while read.
+ * The shared objects the loader maps for `exe`, the loader itself first; the executable not among them. Throws
+ * UNSAFE_EXECUTABLE (see the module's comment), PATH_CHANGED never (the caller checks the executable), Changed when
+ * a library was changing while read.
  */
-export function resolveLibraries(input: ClosureInput): PinnedLibrary[] {
+export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
   const { exe, ownDir, sys, started } = input
   const searchDefaults = loaderDefaultDirs()
   if (!searchDefaults) {
@@ -190,13 +193,13 @@ export function resolveLibraries(input: ClosureInput): PinnedLibrary[] {
   byName.set(exe.path, [main])
   // The vDSO the kernel maps is loaded under its soname before anything: a name for it loads no file.
   byName.set('linux-vdso.so.1', [])
-  const out = new Map<string, PinnedLibrary>()
+  const out = new Map<string, ResolvedLibrary>()
   // The loader itself, already loaded: by its path, the executable's PT_INTERP, its soname, its inode.
   const rtld = pinLibrary(LD_SO)
   if (rtld) {
     const r = readElfFile(rtld)
     const self: Loaded | undefined = r.ok ? { found: LD_SO, pin: rtld, elf: r.elf, loader: undefined, depth: 0 } : undefined
-    out.set(rtld.path, rtld)
+    out.set(rtld.path, { pin: rtld, found: LD_SO })
     if (self) {
       byId.set(`${rtld.dev}:${rtld.ino}`, self)
       for (const n of [LD_SO, input.elf.interp, r.ok ? r.elf.soname : undefined]) if (n !== undefined && !byName.has(n)) byName.set(n, [self])
@@ -286,7 +289,7 @@ export function resolveLibraries(input: ClosureInput): PinnedLibrary[] {
     if (!byName.has(path)) byName.set(path, [o])
     if (r.elf.soname !== undefined && !byName.has(r.elf.soname)) byName.set(r.elf.soname, [o])
     queue.push(o)
-    out.set(pin.path, { path: pin.path, dev: pin.dev, ino: pin.ino, kind: 'library' })
+    out.set(pin.path, { pin, found: path })
     return o
   }
 
