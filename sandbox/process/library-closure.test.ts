@@ -244,6 +244,18 @@ describeWithCC('hostile executables: refused or the loader only, fast, and nothi
       expect(refusal(e).code).toBe(ErrorCode.UnsafeExecutable)
     }
   })
+  it('a PIE program or a non-ELF file where a library is needed: refused (the loader would fail on it), and the loader indeed fails', () => {
+    for (const [name, make] of [
+      ['pie', (p: string) => buildProgram(root, p, 'int main(void) { return 0; }\n', ['-pie', '-fPIE'])],
+      ['text', (p: string) => writeFileSync(p, 'not an ELF, a library name leads here\n')],
+    ] as const) {
+      const d = mk(`not-so-${name}`)
+      const e = entryNeeding(d, `lib${name}.so`, '$ORIGIN')
+      make(join(d, `lib${name}.so`)); chmodSync(join(d, `lib${name}.so`), 0o755)
+      expect(ldsoList(e).code).not.toBe(0)
+      expect(refusal(e, d).message).toContain('which the loader would fail on')
+    }
+  })
   it('a relative DT_NEEDED path: refused', () => {
     expect(refusal(entryNeeding(mk('relative-needed'), 'sub/libr.so')).message).toContain('relative path')
   })

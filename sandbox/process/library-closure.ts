@@ -43,7 +43,7 @@ export const MAX_PROBES = 65536
 
 const ELFCLASS64 = 2, ELFDATA2LSB = 1, EM_X86_64 = 62, ET_DYN = 3, EV_CURRENT = 1
 const OSABI_SYSV = 0, OSABI_GNU = 3
-const DF_1_NODEFLIB = 0x800n
+const DF_1_NODEFLIB = 0x800n, DF_1_PIE = 0x08000000n
 /** ld.so.cache flags of an x86-64 libc6 library (FLAG_ELF_LIBC6 | FLAG_X8664_LIB64), and of a generic ELF one. */
 const CACHE_X8664 = 0x0303, CACHE_ELF = 0x0001
 
@@ -280,6 +280,7 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
     if (h!.machine !== EM_X86_64) return 'skip'
     if (!r.ok) return refuse(r.problem)
     if (r.elf.type !== ET_DYN) refuse('is not an ELF shared object')
+    if ((r.elf.flags1 & DF_1_PIE) !== 0n) refuse('is a position-independent executable, not a shared object')
     if (r.ctimeNs === undefined || r.ctimeNs >= started) throw new Changed()
     assertPlain(exe, path, r.elf)
     if (by.depth + 1 > MAX_CHAIN) unsafe(exe, `its libraries load one another more than ${MAX_CHAIN} deep`, { problem: 'too deep' })
