@@ -2,7 +2,7 @@
  * Reads, from an ELF file, the strings the dynamic loader reads to find its libraries: DT_NEEDED (and the filter
  * names DT_FILTER / DT_AUXILIARY, which it loads too), DT_RUNPATH, DT_RPATH and PT_INTERP. Found the way the loader
  * finds them — through the program headers and the PT_LOAD mappings of their virtual addresses, never through section
- * headers, which a hostile file may make say something else — so that what is checked here is what `ld.so` reads.
+ * headers, which a hostile file may make say something else — so that what is checked here is what `ld.so` reads (library-closure.ts resolves from it what the loader would map).
  * ELF32 and ELF64, either byte order. Every read is bounded (a header, at most MAX_PHNUM program headers, MAX_DYN
  * dynamic entries, MAX_STRINGS strings of at most MAX_STRING bytes); a file that would need more, or that is
  * truncated, inconsistent (overlapping mappings, a second PT_DYNAMIC or DT_STRTAB, a string past its mapping) or not
@@ -31,8 +31,8 @@ export interface ElfDynamic {
   /** DT_RPATH strings. */
   rpath: string[]
   /**
-   * DT_AUDIT / DT_DEPAUDIT names: audit modules the loader loads and RUNS (their `la_version`) for the main program,
-   * even when it only lists (`ld.so --list`). Never acceptable in a file the engine lists.
+   * DT_AUDIT / DT_DEPAUDIT names: audit modules the loader loads and RUNS (their `la_version`) for the main program
+   * before it starts (even when it only lists). Never acceptable in a file the engine grants.
    */
   audit: string[]
   /** Whether it has a PT_DYNAMIC at all (a static program has none, and no libraries). */

@@ -68,7 +68,7 @@ export function assertPinHolds(pin: PinnedPath, what: string): void {
 }
 
 /**
- * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it lists first: the
+ * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it loads first: the
  * plain names in it, when it is a regular file of root's that no one else may write; none otherwise.
  */
 function preloaded(path = '/etc/ld.so.preload'): string[] {
@@ -96,8 +96,9 @@ const identity = (path: string): string | undefined => {
 }
 
 /**
- * How far before the listing started a library must have last changed (its ctime) for what the engine read of it to
- * be what the loader read: the kernel's ctime clock is coarse (a tick, at most 10 ms); twice that, with room.
+ * How far before the list was started a library must have last changed (its ctime) for what the engine read of it to
+ * be one version of it, not one being rewritten: the kernel's ctime clock is coarse (a tick, at most 10 ms); twice
+ * that, with room.
  */
 const FRESH_MS = 50
 
