@@ -70,8 +70,9 @@ export const ErrorCode = {
   /**
    * An executable the process sandbox would grant with its libraries (an exec entry, a `run` program, a `#!`
    * interpreter) names them with strings the engine does not take as plain (a newline, a space, `=>` in a DT_NEEDED,
-   * a RUNPATH, a PT_INTERP), or the loader's listing of it names what its ELF files do not: nothing is granted from
-   * the listing, the launch is refused. Not retried.
+   * a RUNPATH, a PT_INTERP), names an audit module, or needs a library the engine's resolution (library-closure.ts)
+   * finds outside the allowed places, not a regular ELF shared object, nowhere, or cannot match to the loader's for
+   * sure: nothing is granted, the launch is refused. Not retried.
    */
   UnsafeExecutable: 'UNSAFE_EXECUTABLE',
   /** A task's output files passed `storage.files.maxFileBytes`, `maxFilesPerTask` or the execution's `maxExecutionBytes` (nothing of the attempt is kept). */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { withHostLock, type LockOptions } from './build-lock.ts'
+import { loaderLibraryPaths } from '../process/exec-files.ts'
 
 /** Repository of the default image; the tag is the host's Bun version. */
 export const DEFAULT_IMAGE_REPO = 'autokestra/plugin-bun'
@@ -79,7 +80,7 @@ export async function buildDefaultImage(opts: { docker?: Dockerode; tag?: string
   }
 }
 
-/** Copies Bun and the shared libraries `ldd` names into `ctx/rootfs`, writes the Dockerfile; returns the file list. */
+/** Copies Bun and the shared libraries the loader would map for it into `ctx/rootfs`, writes the Dockerfile; returns the file list. */
 async function assembleContext(ctx: string): Promise<string[]> {
   const bun = process.execPath
   const files = ['Dockerfile', `rootfs${IMAGE_BUN_PATH}`]
@@ -106,20 +107,12 @@ async function place(from: string, to: string): Promise<void> {
   await copyFile(from, to)
 }
 
-/** Absolute paths of the shared libraries a binary loads, as `ldd` resolves them. */
+/**
+ * Absolute paths of the shared libraries a binary of the engine's loads, the loader's included, by the names the
+ * loader finds them (exec-files.ts loaderLibraryPaths: resolved in the engine, no program run); [] for a static one.
+ */
 export async function sharedLibraries(binary: string): Promise<string[]> {
-  const proc = Bun.spawn(['ldd', binary], { stdout: 'pipe', stderr: 'pipe' })
-  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
-  if (code !== 0) {
-    // A static binary: ldd says "not a dynamic executable" and exits 1.
-    return []
-  }
-  const libs = new Set<string>()
-  for (const line of out.split('\n')) {
-    const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line)
-    if (m) libs.add(m[1]!)
-  }
-  return [...libs]
+  return loaderLibraryPaths(binary)
 }
 
 /** Waits for a build stream to finish; a build error in the stream becomes a thrown AppError. */

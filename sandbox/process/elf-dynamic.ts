@@ -2,7 +2,7 @@
  * Reads, from an ELF file, the strings the dynamic loader reads to find its libraries: DT_NEEDED (and the filter
  * names DT_FILTER / DT_AUXILIARY, which it loads too), DT_RUNPATH, DT_RPATH and PT_INTERP. Found the way the loader
  * finds them — through the program headers and the PT_LOAD mappings of their virtual addresses, never through section
- * headers, which a hostile file may make say something else — so that what is checked here is what `ld.so` reads.
+ * headers, which a hostile file may make say something else — so that what is checked here is what `ld.so` reads (library-closure.ts resolves from it what the loader would map).
  * ELF32 and ELF64, either byte order. Every read is bounded (a header, at most MAX_PHNUM program headers, MAX_DYN
  * dynamic entries, MAX_STRINGS strings of at most MAX_STRING bytes); a file that would need more, or that is
  * truncated, inconsistent (overlapping mappings, a second PT_DYNAMIC or DT_STRTAB, a string past its mapping) or not
@@ -16,6 +16,12 @@ import type { PinnedPath } from '../plugins/path-pin.ts'
 export interface ElfDynamic {
   /** e_type: 2 ET_EXEC, 3 ET_DYN (a shared object or a PIE). */
   type: number
+  /** The header fields the loader checks before it takes a file (open_verify). */
+  header: ElfHeader
+  /** DT_SONAME, the name the loader also knows the object by once loaded (absent: none). */
+  soname?: string
+  /** DT_FLAGS_1 (0: none); DF_1_NODEFLIB (0x800) keeps the loader from the cache's system entries and the default dirs. */
+  flags1: bigint
   /** PT_INTERP, the interpreter it names (absent: none). */
   interp?: string
   /** DT_NEEDED names, then DT_FILTER / DT_AUXILIARY names, in the dynamic section's order. */
@@ -25,16 +31,33 @@ export interface ElfDynamic {
   /** DT_RPATH strings. */
   rpath: string[]
   /**
-   * DT_AUDIT / DT_DEPAUDIT names: audit modules the loader loads and RUNS (their `la_version`) for the main program,
-   * even when it only lists (`ld.so --list`). Never acceptable in a file the engine lists.
+   * DT_AUDIT / DT_DEPAUDIT names: audit modules the loader loads and RUNS (their `la_version`) for the main program
+   * before it starts (even when it only lists). Never acceptable in a file the engine grants.
    */
   audit: string[]
   /** Whether it has a PT_DYNAMIC at all (a static program has none, and no libraries). */
   dynamic: boolean
 }
 
-/** The file as read, or why not (with e_type when the header at least was read). */
-export type ElfRead = { ok: true; elf: ElfDynamic } | { ok: false; problem: string; type?: number }
+/** e_ident and e_machine, as the loader judges a candidate by them (class and machine mismatches: skipped). */
+export interface ElfHeader {
+  /** EI_CLASS: 1 ELF32, 2 ELF64. */
+  cls: number
+  /** EI_DATA: 1 little-endian, 2 big-endian. */
+  data: number
+  /** EI_VERSION, e_version: 1 (EV_CURRENT) in any file the loader takes. */
+  identVersion: number
+  version: number
+  /** EI_OSABI, EI_ABIVERSION, and whether EI_PAD is all zero. */
+  osabi: number
+  abiVersion: number
+  padZero: boolean
+  /** e_machine (62: x86-64). */
+  machine: number
+}
+
+/** The file as read, or why not (with e_type and the header when the header at least was read). */
+export type ElfRead = { ok: true; elf: ElfDynamic } | { ok: false; problem: string; type?: number; header?: ElfHeader }
 
 /** Reads exactly `length` bytes at `offset`, or undefined (past the end, an error). */
 export type ReadAt = (offset: number, length: number) => Uint8Array | undefined
@@ -45,11 +68,11 @@ export const MAX_STRINGS = 512
 export const MAX_STRING = 4096
 
 const PT_LOAD = 1, PT_DYNAMIC = 2, PT_INTERP = 3
-const DT_NULL = 0n, DT_NEEDED = 1n, DT_STRTAB = 5n, DT_RPATH = 15n, DT_RUNPATH = 29n
+const DT_NULL = 0n, DT_NEEDED = 1n, DT_STRTAB = 5n, DT_SONAME = 14n, DT_RPATH = 15n, DT_RUNPATH = 29n, DT_FLAGS_1 = 0x6ffffffbn
 const DT_AUXILIARY = 0x7ffffffdn, DT_FILTER = 0x7fffffffn
 const DT_DEPAUDIT = 0x6ffffefbn, DT_AUDIT = 0x6ffffefcn
 /** Every dynamic tag whose string makes the loader open (or run) a file: what the engine must see before it lists. */
-const LOADING_TAGS: ReadonlySet<bigint> = new Set([DT_NEEDED, DT_FILTER, DT_AUXILIARY, DT_RUNPATH, DT_RPATH, DT_AUDIT, DT_DEPAUDIT])
+const LOADING_TAGS: ReadonlySet<bigint> = new Set([DT_NEEDED, DT_FILTER, DT_AUXILIARY, DT_RUNPATH, DT_RPATH, DT_AUDIT, DT_DEPAUDIT, DT_SONAME])
 
 interface Load { vaddr: number; offset: number; filesz: number; memsz: number }
 
@@ -71,6 +94,7 @@ export const PAGE_SIZE: number = ((): number => {
 /** Parses the ELF that `readAt` reads (a file of `size` bytes). Never throws. */
 export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SIZE): ElfRead {
   let type: number | undefined
+  let header: ElfHeader | undefined
   try {
     const read = (off: number, len: number): DataView => {
       if (!Number.isSafeInteger(off) || off < 0 || len < 0 || off + len > size) throw new Bad('is truncated (a read past its end)')
@@ -81,8 +105,11 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
     const ident = read(0, 16)
     if (ident.getUint32(0) !== 0x7f454c46) return { ok: false, problem: 'is not an ELF file' }
     const cls = ident.getUint8(4), data = ident.getUint8(5)
-    if (cls !== 1 && cls !== 2) return { ok: false, problem: `has an unknown ELF class ${cls}` }
-    if (data !== 1 && data !== 2) return { ok: false, problem: `has an unknown ELF byte order ${data}` }
+    const pad = new Uint8Array(ident.buffer, ident.byteOffset + 9, 7)
+    header = { cls, data, identVersion: ident.getUint8(6), version: 0, osabi: ident.getUint8(7), abiVersion: ident.getUint8(8),
+      padZero: pad.every((x) => x === 0), machine: size >= 20 ? read(18, 2).getUint16(0, data !== 2) : -1 }
+    if (cls !== 1 && cls !== 2) return { ok: false, problem: `has an unknown ELF class ${cls}`, header }
+    if (data !== 1 && data !== 2) return { ok: false, problem: `has an unknown ELF byte order ${data}`, header }
     const is64 = cls === 2, le = data === 1
     const safe = (v: bigint, what: string): number => {
       if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Bad(`has an absurd ${what}`)
@@ -91,6 +118,7 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
     const word = (v: DataView, off: number): number => is64 ? safe(v.getBigUint64(off, le), 'address or size') : v.getUint32(off, le)
     const h = read(0, is64 ? 64 : 52)
     type = h.getUint16(16, le)
+    header.version = h.getUint32(20, le)
     const phoff = word(h, is64 ? 32 : 28)
     const phentsize = h.getUint16(is64 ? 54 : 42, le), phnum = h.getUint16(is64 ? 56 : 44, le)
     if (phentsize !== (is64 ? 56 : 32)) throw new Bad(`has program headers of ${phentsize} bytes`)
@@ -140,7 +168,7 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
       if (nul < 0) throw new Bad(`has a ${what} of more than ${MAX_STRING} bytes, or one not ended in its mapping`)
       return Buffer.from(bytes.subarray(0, nul)).toString('latin1')
     }
-    const elf: ElfDynamic = { type, needed: [], runpath: [], rpath: [], audit: [], dynamic: dynamic !== undefined }
+    const elf: ElfDynamic = { type, header: header!, needed: [], runpath: [], rpath: [], audit: [], flags1: 0n, dynamic: dynamic !== undefined }
     if (interp) elf.interp = string(interp.vaddr, 'PT_INTERP')
     if (!dynamic) return { ok: true, elf }
     const ent = is64 ? 16 : 8
@@ -157,6 +185,8 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
       if (tag === DT_STRTAB) {
         if (strtab !== undefined) throw new Bad('has more than one DT_STRTAB')
         strtab = val
+      } else if (tag === DT_FLAGS_1) {
+        elf.flags1 = val
       } else if (LOADING_TAGS.has(tag)) {
         if (strs.length >= MAX_STRINGS) throw new Bad(`names more than ${MAX_STRINGS} libraries and paths`)
         strs.push([tag, val])
@@ -168,19 +198,23 @@ export function parseElfDynamic(size: number, readAt: ReadAt, pageSize = PAGE_SI
     for (const [tag, val] of strs) {
       const va = safe(strtab! + val, 'string address')
       const what = tag === DT_NEEDED ? 'DT_NEEDED' : tag === DT_RUNPATH ? 'DT_RUNPATH' : tag === DT_RPATH ? 'DT_RPATH'
-        : tag === DT_AUDIT ? 'DT_AUDIT' : tag === DT_DEPAUDIT ? 'DT_DEPAUDIT' : 'filter name'
+        : tag === DT_AUDIT ? 'DT_AUDIT' : tag === DT_DEPAUDIT ? 'DT_DEPAUDIT' : tag === DT_SONAME ? 'DT_SONAME' : 'filter name'
       const s = string(va, what)
       if (tag === DT_NEEDED) elf.needed.push(s)
       else if (tag === DT_AUDIT || tag === DT_DEPAUDIT) elf.audit.push(s)
       else if (tag === DT_RUNPATH) elf.runpath.push(s)
       else if (tag === DT_RPATH) elf.rpath.push(s)
+      else if (tag === DT_SONAME) {
+        if (elf.soname !== undefined) throw new Bad('has more than one DT_SONAME')
+        elf.soname = s
+      }
       else filters.push(s)
     }
     elf.needed.push(...filters)
     return { ok: true, elf }
   } catch (e) {
     const problem = e instanceof Bad ? e.problem : `could not be read (${e instanceof Error ? e.message : String(e)})`
-    return type === undefined ? { ok: false, problem } : { ok: false, problem, type }
+    return { ok: false, problem, ...(type === undefined ? {} : { type }), ...(header ? { header } : {}) }
   }
 }
 

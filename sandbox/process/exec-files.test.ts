@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pinCanonical } from '../plugins/path-pin.ts'
-import { parseLdsoList, sharedLibraries } from './exec-files.ts'
+import { sharedLibraries } from './exec-files.ts'
+import { ldsoList } from '../../test/helpers/ldso-oracle.ts'
 import { buildLibrary, buildProgram, describeWithCC } from '../../test/helpers/elf-fixtures.ts'
 
 const LD_SO = realpathSync('/lib64/ld-linux-x86-64.so.2')
@@ -17,10 +18,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 /** The libraries granted for `p`, whose plugin directory is `own` (none: system libraries only). */
 const libsOf = (p: string, own?: string): string[] => sharedLibraries(pinCanonical(p)!, own).map((l) => l.path)
 /** What the loader itself lists for `p`, canonical. */
-const listed = (p: string): string[] => {
-  const out = Bun.spawnSync([LD_SO, '--list', p], { stdout: 'pipe', env: {} }).stdout.toString()
-  return [...new Set(parseLdsoList(out).map((l) => realpathSync(l)))]
-}
+const listed = (p: string): string[] => ldsoList(p).libs
 
 describe('sharedLibraries on real programs', () => {
   for (const p of ['/bin/sh', '/bin/ls', process.execPath]) {

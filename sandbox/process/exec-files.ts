@@ -10,7 +10,8 @@ import { readElfFile, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
 import { delimiter, dirname, isAbsolute, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
-import { libraryPlaceProblem, systemLibraryDirs } from './library-places.ts'
+import { systemLibraryDirs, type SystemLibraries } from './library-places.ts'
+import { Changed, LD_SO, plainName, resolveLibraries, type ResolvedLibrary } from './library-closure.ts'
 
 /** What a file was checked to be: a program (regular, with an execute bit) or a library (regular). Never a directory. */
 export type FileKind = 'program' | 'library'
@@ -21,7 +22,6 @@ export interface PinnedFile extends PinnedPath { kind: FileKind }
 /** The engine's own PATH: where `#!/usr/bin/env name` is looked up (never a directory the plugin or a task chose). */
 export const ENGINE_PATH = '/usr/local/bin:/usr/bin:/bin'
 
-const LD_SO = '/lib64/ld-linux-x86-64.so.2'
 
 /**
  * Pins the file `path` names (every symlink followed) when it is a regular file of `kind`: the canonical path and
@@ -40,7 +40,7 @@ const ET_DYN = 3
  * granted only when it is an ELF shared object (ET_DYN), never a key file, a config or a database (review 4: a
  * DT_NEEDED name held a whole line of the loader's listing, naming the key file).
  */
-function checkFile(path: string, kind: FileKind, place?: (real: string) => void): { pin: PinnedFile; elf?: ElfFile } | { problem: string } {
+function checkFile(path: string, kind: FileKind): { pin: PinnedFile; elf?: ElfFile } | { problem: string } {
   let real: string
   try { real = realpathSync.native(path) } catch { return { problem: 'is gone' } }
   const st = lstatSync(real, { bigint: true, throwIfNoEntry: false })
@@ -49,12 +49,13 @@ function checkFile(path: string, kind: FileKind, place?: (real: string) => void)
   if (problem || !st) return { problem: problem ?? 'is gone' }
   const pin: PinnedFile = { path: real, dev: String(st.dev), ino: String(st.ino), kind }
   if (kind !== 'library') return { pin }
-  // Judged where the name leads, before a byte of it is read.
-  place?.(real)
   const elf = readElfFile(pin)
   if ((elf.ok ? elf.elf.type : elf.type) !== ET_DYN) return { problem: 'is not an ELF shared object' }
   return { pin, elf }
 }
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/
 
 const pinned = (p: PinnedFile | { problem: string }): p is PinnedFile => 'path' in p
 
@@ -67,92 +68,7 @@ export function assertPinHolds(pin: PinnedPath, what: string): void {
 }
 
 /**
- * Who inspects executables for a root engine: the file may be the plugin's own (an exec entry, a `run` path in its
- * directory), so the loader that maps it and its libraries runs as nobody, without capabilities or new privileges,
- * in an empty network namespace, never as root.
- */
-function unprivileged(argv: string[]): string[] {
-  if (process.getuid?.() !== 0) return argv
-  return ['unshare', '-n', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
-    '--no-new-privs', '--', ...argv]
-}
-
-/**
- * The lines of `ld.so --list`, in the exact shapes it prints them: "\tname => /path (0xaddr)", "\t/path (0xaddr)" and
- * the vDSO's "\tname (0xaddr)". No path with a space or a control character. Which of them are taken is decided by
- * sharedLibraries from the ELF files themselves; this only says what a line says.
- */
-const MAPPED_LINE = /^\t([^\s]+) => (\/[^\s]+) \(0x[0-9a-f]+\)$/
-const DIRECT_LINE = /^\t(\/[^\s]+) \(0x[0-9a-f]+\)$/
-const VDSO_LINE = /^\t[A-Za-z0-9._+-]+ \(0x[0-9a-f]+\)$/
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\x00-\x1f\x7f]/
-
-/** One line of the listing, as it reads. */
-type ListedLine = { kind: 'mapped'; name: string; path: string } | { kind: 'direct'; path: string } | { kind: 'vdso' }
-
-function listedLine(l: string): ListedLine | undefined {
-  let m = MAPPED_LINE.exec(l)
-  if (m && !CONTROL.test(l.slice(1))) return { kind: 'mapped', name: m[1]!, path: m[2]! }
-  m = DIRECT_LINE.exec(l)
-  if (m && !CONTROL.test(m[1]!)) return { kind: 'direct', path: m[1]! }
-  return VDSO_LINE.test(l) ? { kind: 'vdso' } : undefined
-}
-
-/** The library paths of `ld.so --list` output, by shape alone (what a line says, not whether it is true). For tests. */
-export function parseLdsoList(out: string): string[] {
-  return out.split('\n').flatMap((l) => {
-    const m = listedLine(l)
-    return m && m.kind !== 'vdso' ? [m.path] : []
-  })
-}
-
-/**
- * A name the loader is asked for (DT_NEEDED, a filter) or a search path component, taken as plain: letters, digits,
- * `. _ + @ - /` and the loader's own tokens ($ORIGIN, $LIB, $PLATFORM, braced or not). No whitespace, no control
- * character, no `=`: nothing that can end a line of the listing or start one.
- */
-const PLAIN = /^[A-Za-z0-9._+@/-]+$/
-const DST = /\$(?:ORIGIN|LIB|PLATFORM)\b|\$\{(?:ORIGIN|LIB|PLATFORM)\}/g
-const plainName = (s: string): boolean => PLAIN.test(s.replace(DST, 'x'))
-const plainSearchPath = (s: string): boolean => s.split(':').every((d) => d === '' || plainName(d))
-/** A path the loader prints as it is (the executable's, from which $ORIGIN is made). */
-const plainPath = (s: string): boolean => !/\s/.test(s) && !CONTROL.test(s)
-const show = (s: string): string => JSON.stringify(s.length > 160 ? `${s.slice(0, 160)}…` : s)
-
-function unsafe(file: PinnedPath, why: string, details: Record<string, unknown>): never {
-  throw new AppError(ErrorCode.UnsafeExecutable,
-    `executable ${file.path}: ${why}. The loader's listing of its libraries is then text its author shapes, which could ` +
-    'name any library on the host; nothing of it is granted, refusing to start', { executable: file.path, ...details })
-}
-
-/** Refuses (UNSAFE_EXECUTABLE) an object of the closure whose library names, search paths or interpreter are not plain. */
-function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
-  const bad = (field: string, value: string) => unsafe(file, `${object === file.path ? 'it has a' : `the library ${object} it loads has a`} ${field} ${show(value)} that is not plain (letters, digits, . _ + @ - /, $ORIGIN, $LIB, $PLATFORM)`,
-    { object, field, value: value.slice(0, 160) })
-  for (const n of elf.needed) if (!plainName(n)) bad('DT_NEEDED name', n)
-  for (const r of elf.runpath) if (!plainSearchPath(r)) bad('DT_RUNPATH', r)
-  for (const r of elf.rpath) if (!plainSearchPath(r)) bad('DT_RPATH', r)
-  if (elf.interp !== undefined && !PLAIN.test(elf.interp)) bad('PT_INTERP', elf.interp)
-  // An audit module is code the loader runs while it only lists, before any confinement: never listed at all.
-  for (const a of elf.audit) {
-    unsafe(file, `${object === file.path ? 'it names' : `the library ${object} it loads names`} an audit module ${show(a)} (DT_AUDIT/DT_DEPAUDIT), which the loader would run outside the sandbox while listing`,
-      { object, field: 'DT_AUDIT', value: a.slice(0, 160) })
-  }
-  const usesOrigin = [...elf.needed, ...elf.runpath, ...elf.rpath].some((s) => s.includes('$'))
-  if (usesOrigin && !plainPath(object)) bad('path (the $ORIGIN of its search paths)', object)
-}
-
-/** Refuses (UNSAFE_EXECUTABLE) a library the loader maps from a place no plugin's ELF may choose (library-places.ts). */
-function misplaced(file: PinnedPath, lib: string, listed: string, why: string, ownDir: string | undefined): never {
-  throw new AppError(ErrorCode.UnsafeExecutable,
-    `executable ${file.path}: the library ${lib} it loads ${why}. An ELF file may name any library on the host (an ` +
-    'absolute DT_NEEDED, a RUNPATH, $ORIGIN/..), so a library is granted only from those places; nothing is granted, refusing to start',
-    { executable: file.path, library: lib, ...(listed !== lib ? { listed } : {}), ...(ownDir ? { pluginDir: ownDir } : {}) })
-}
-
-/**
- * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it lists first: the
+ * The libraries the loader preloads for every program (`/etc/ld.so.preload`, root's), which it loads first: the
  * plain names in it, when it is a regular file of root's that no one else may write; none otherwise.
  */
 function preloaded(path = '/etc/ld.so.preload'): string[] {
@@ -180,35 +96,30 @@ const identity = (path: string): string | undefined => {
 }
 
 /**
- * How far before the listing started a library must have last changed (its ctime) for what the engine read of it to
- * be what the loader read: the kernel's ctime clock is coarse (a tick, at most 10 ms); twice that, with room.
+ * How far before the list was started a library must have last changed (its ctime) for what the engine read of it to
+ * be one version of it, not one being rewritten: the kernel's ctime clock is coarse (a tick, at most 10 ms); twice
+ * that, with room.
  */
 const FRESH_MS = 50
 
 /**
- * Shared libraries an ELF executable (pinned) loads, via `ld.so --list` (unlike `ldd`, never runs the program's own
- * interpreter), run unprivileged, and checked against the ELF files themselves. The listing is text the files'
- * authors shape (a DT_NEEDED name, a RUNPATH, a PT_INTERP may hold newlines and whole lines of their own), so the
- * engine takes no string from it that it did not read from an ELF, plain:
- * - every DT_NEEDED (and filter) name, DT_RUNPATH, DT_RPATH and PT_INTERP of the executable and of every library it
- *   takes from the listing must be plain (assertPlain), and the executable's path too when $ORIGIN builds a path
- *   from it; otherwise UNSAFE_EXECUTABLE (nothing granted);
- * - the listing is in load order, so each library's line comes after the object that needs it: a line
- *   "name => path" is taken only when `name` is a DT_NEEDED name of the executable or of a library taken before it,
- *   a line "/path" only when it is such an absolute DT_NEEDED name, or the loader; the vDSO's line grants nothing;
- *   any other line is UNSAFE_EXECUTABLE. A library is read (and pinned) only once its line is taken, so no file an
- *   injected line names is ever read;
+ * Shared libraries an ELF executable (pinned) loads, worked out in the engine from the ELF files themselves
+ * (library-closure.ts: DT_NEEDED, RPATH/RUNPATH with $ORIGIN, /etc/ld.so.cache, the loader's default directories, as
+ * glibc's ld.so finds them). No program is run on the file, not the loader either: the executable and its libraries
+ * are the plugin's bytes. What is granted:
+ * - every DT_NEEDED (and filter) name, DT_RUNPATH, DT_RPATH, DT_SONAME and PT_INTERP of the executable and of every
+ *   library it loads must be plain, and none may name an audit module; otherwise UNSAFE_EXECUTABLE (nothing granted);
  * - each library is granted only from a place no ELF file's author chooses (library-places.ts): by its canonical
  *   path, a system library directory (the loader's default ones, those of root's /etc/ld.so.cache) or inside
  *   `ownDir`, the plugin's canonical directory (an absolute path of root's /etc/ld.so.preload: anywhere). Any
- *   other: UNSAFE_EXECUTABLE naming it, judged before it is read (an ELF may name, plainly, any library on the host);
- * - each library is granted only when it is an ELF shared object, pinned (and read) when the list is made, and
- *   unchanged since before the listing started (ctime); the executable unchanged from before its read to after the
- *   listing (identity). Either changed: listed once more; changed again, PATH_CHANGED.
- * The loader is always granted. An executable that is not an ELF the engine can read, or has no dynamic section
- * (a static program, a script), gets the loader only and no listing is made. Cached by the file's identity (ctime
- * included, with `ownDir` and the ld.so.cache's identity) with the pins, not the names: a hit whose pins all still hold is used as is; otherwise the list is made
- * and checked anew, never a name re-pinned to whatever it leads to by then.
+ *   other: UNSAFE_EXECUTABLE naming it, judged before it is read;
+ * - each library is granted only when it is an ELF shared object of the loader's class and machine, pinned (and
+ *   read) when the list is made, and unchanged since before the list was started (ctime); the executable unchanged
+ *   from before its read to after the list (identity). Either changed: listed once more; changed again, PATH_CHANGED.
+ * The loader is always granted. An executable that is not an ELF64 x86-64 file the engine can read, or has no
+ * dynamic section (a static program, a script), gets the loader only. Cached by the file's identity (ctime
+ * included, with `ownDir` and the ld.so.cache's identity) with the pins, not the names: a hit whose pins all still
+ * hold is used as is; otherwise the list is made and checked anew, never a name re-pinned to whatever it leads to by then.
  */
 export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): PinnedFile[] {
   const sys = systemLibraryDirs()
@@ -219,10 +130,10 @@ export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): P
   // made again, and what it names is checked again.
   if (hit && hit.every((p) => pinDrift(p) === undefined)) return hit
   for (let round = 1; ; round++) {
-    const r = listLibraries(file, ownDir, sys.dirs)
+    const r = listLibraries(file, ownDir, sys)
     if (r !== 'changed') {
       const k = keyOf(r.id)
-      if (k) libCache.set(k, r.pins)
+      if (k) { if (libCache.size >= 4096) libCache.clear(); libCache.set(k, r.pins) }
       return r.pins
     }
     if (round === 2) {
@@ -233,93 +144,56 @@ export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): P
   }
 }
 
-const LIST_TIMEOUT_MS = 10_000
-/** Listings that timed out, by the executable's identity: refused at once thereafter (bounded). */
-const stalledListings = new Map<string, AppError>()
+const ELFCLASS64 = 2, EM_X86_64 = 62
 
-/**
- * Refuses (UNSAFE_EXECUTABLE) an executable whose library names lead, by an absolute name or through its own
- * RUNPATH/RPATH (with $ORIGIN), to something that exists and is not a regular file (a FIFO, a device, a socket): the
- * loader would open it while listing and block. What libraries found later name is bounded by the listing's timeout.
- */
-function assertCandidatesRegular(file: PinnedPath, elf: ElfDynamic): void {
-  const origin = dirname(file.path)
-  const dirs = [...elf.rpath, ...elf.runpath].flatMap((p) => p.split(':')).filter((d) => d !== '')
-    .map((d) => d.replaceAll('${ORIGIN}', origin).replaceAll('$ORIGIN', origin)).filter((d) => !d.includes('$') && isAbsolute(d))
-  const candidates = elf.needed.flatMap((n) => (n.includes('/') ? [n] : dirs.map((d) => join(d, n))))
-  for (const c of candidates) {
-    const st = statSync(c, { throwIfNoEntry: false })
-    if (st && !st.isFile() && !st.isDirectory()) {
-      unsafe(file, `a library name it needs leads to ${show(c)}, which is not a regular file (a FIFO, a device or a socket the loader would block on)`,
-        { object: file.path, field: 'DT_NEEDED', value: c.slice(0, 160) })
-    }
-  }
-}
-
-/** One listing, checked (see sharedLibraries); 'changed' when a file changed meanwhile. `id`: the identity to cache it under. */
-function listLibraries(file: PinnedPath, ownDir: string | undefined, dirs: ReadonlySet<string>): { pins: PinnedFile[]; id?: string } | 'changed' {
+/** One list, checked (see sharedLibraries); 'changed' when a file changed meanwhile. `id`: the identity to cache it under. */
+function listLibraries(file: PinnedPath, ownDir: string | undefined, sys: SystemLibraries): { pins: PinnedFile[]; id?: string } | 'changed' {
   const key = identity(file.path)
   const loader = pinFile(LD_SO, 'library')
   const base = pinned(loader) ? [loader] : []
+  const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
   const exe = readElfFile(file)
   if (!exe.ok) {
     assertPinHolds(file, 'executable')
     return { pins: base }
   }
-  if (!exe.elf.dynamic) return { pins: base, ...(key ? { id: key } : {}) }
-  assertPlain(file, file.path, exe.elf)
-  assertCandidatesRegular(file, exe.elf)
-  const stalled = key ? stalledListings.get(key) : undefined
-  if (stalled) throw stalled
-  const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
-  const r = Bun.spawnSync(unprivileged([LD_SO, '--list', file.path]), { stdout: 'pipe', stderr: 'ignore', timeout: LIST_TIMEOUT_MS, env: {} })
-  if (r.exitedDueToTimeout) {
-    // The loader blocked on what a library name leads to (a FIFO, a device): refused, and remembered for this very
-    // file (its identity, ctime included) so that no later attempt stalls a thread on it again.
-    const e = new AppError(ErrorCode.UnsafeExecutable, `executable ${file.path}: the loader did not finish listing its libraries within ${LIST_TIMEOUT_MS / 1000} s ` +
-      '(a library name leads to a FIFO or a device?); nothing is granted, refusing to start', { executable: file.path, problem: 'listing timed out' })
-    if (key) { if (stalledListings.size >= 1024) stalledListings.clear(); stalledListings.set(key, e) }
+  // A static program, or one for another class or machine (not this loader's to load): the loader only.
+  const h = exe.elf.header
+  if (!exe.elf.dynamic || h.cls !== ELFCLASS64 || h.machine !== EM_X86_64) return { pins: base, ...(key ? { id: key } : {}) }
+  let libs: ResolvedLibrary[]
+  try {
+    libs = resolveLibraries({ exe: file, elf: exe.elf, ownDir, sys, preload: preloaded(), started })
+  } catch (e) {
+    if (e instanceof Changed) return 'changed'
     throw e
-  }
-  if (r.exitCode !== 0) {
-    assertPinHolds(file, 'executable')
-    return { pins: base }
-  }
-  const preload = preloaded()
-  // Root's absolute preloads are root's choice, not the ELF's: taken wherever they lie.
-  const rootChosen = new Set(preload.filter((p) => p.startsWith('/')))
-  const needed = new Set([...preload, ...exe.elf.needed])
-  const interp = exe.elf.interp
-  const pins = new Map<string, PinnedFile>(base.map((p) => [p.path, p]))
-  for (const l of r.stdout.toString().split('\n')) {
-    if (l === '') continue
-    const line = listedLine(l)
-    if (!line) unsafe(file, `its loader's listing has a line the engine cannot account for, ${show(l)}`, { line: l.slice(0, 160) })
-    if (line.kind === 'vdso') continue
-    // The loader, as itself or as the interpreter or DT_NEEDED name that led to it: granted above.
-    if (line.path === LD_SO && (line.kind === 'direct' || line.name === interp || needed.has(line.name))) continue
-    const asked = line.kind === 'mapped' ? line.name : line.path
-    if (!needed.has(asked)) {
-      unsafe(file, `its loader's listing names ${show(asked)}, which no DT_NEEDED of it or of a library listed before names`,
-        { line: l.slice(0, 160) })
-    }
-    const lib = checkFile(line.path, 'library', (real) => {
-      if (line.kind === 'direct' && rootChosen.has(line.path)) return
-      const why = libraryPlaceProblem(real, ownDir, dirs)
-      if (why) misplaced(file, real, line.path, why, ownDir)
-    })
-    // Not a regular ELF shared object (gone, swapped): not granted, and what it needs stays unknown.
-    if ('problem' in lib || !lib.elf) continue
-    if (!lib.elf.ok) unsafe(file, `the library ${line.path} it loads ${lib.elf.problem}`, { object: line.path, problem: lib.elf.problem })
-    if (lib.elf.ctimeNs === undefined || lib.elf.ctimeNs >= started) return 'changed'
-    assertPlain(file, line.path, lib.elf.elf)
-    for (const n of lib.elf.elf.needed) needed.add(n)
-    pins.set(lib.pin.path, lib.pin)
   }
   // The list is of what was read only if the executable did not change meanwhile (its ctime would have moved).
   assertPinHolds(file, 'executable')
   if (identity(file.path) !== key) return 'changed'
+  const pins = new Map<string, PinnedFile>(base.map((p) => [p.path, p]))
+  for (const l of libs) pins.set(l.pin.path, l.pin)
   return { pins: [...pins.values()], ...(key ? { id: key } : {}) }
+}
+
+/**
+ * The paths the loader finds the shared libraries of the engine's own program `binary` by (the loader's included:
+ * where a Docker image must hold them), resolved as sharedLibraries resolves them, no program run; [] for a static
+ * or unreadable one. Throws what sharedLibraries throws.
+ */
+export function loaderLibraryPaths(binary: string): string[] {
+  const pin = pinFile(binary, 'program')
+  if (!pinned(pin)) return []
+  const exe = readElfFile(pin)
+  if (!exe.ok || !exe.elf.dynamic || exe.elf.header.cls !== ELFCLASS64 || exe.elf.header.machine !== EM_X86_64) return []
+  for (let round = 1; ; round++) {
+    try {
+      const started = BigInt(Date.now() - FRESH_MS) * 1_000_000n
+      return resolveLibraries({ exe: pin, elf: exe.elf, ownDir: undefined, sys: systemLibraryDirs(), preload: preloaded(), started }).map((l) => l.found)
+    } catch (e) {
+      if (!(e instanceof Changed) || round === 2) throw e
+      Bun.sleepSync(FRESH_MS)
+    }
+  }
 }
 
 /** Resolves a command name through PATH (an absolute path as is); undefined when not found. Not a check: see pinFile. */

@@ -23,12 +23,15 @@ export const MAX_CACHE_ENTRIES = 65536
 const NEW_MAGIC = 'glibc-ld.so.cache1.1'
 const OLD_MAGIC = 'ld.so-1.7.0'
 
+/** One entry of an ld.so.cache: the name a library is looked up by, the loader's flags and hwcap word, its path. */
+export interface LdCacheEntry { name: string; flags: number; hwcap: bigint; path: string }
+
 /**
- * The library paths an ld.so.cache lists (its new format, alone or after the old one, as glibc reads it: the new
- * header at the 8-aligned end of the old table; string offsets from the new header). Bounded; never throws: a cache
- * it cannot read yields [] (then only the default directories count).
+ * The entries of an ld.so.cache (its new format, alone or after the old one, as glibc reads it: the new header at the
+ * 8-aligned end of the old table; string offsets from the new header), in the cache's order. Bounded; never throws: a
+ * cache it cannot read yields [] (then only the default directories count, and no library is found through it).
  */
-export function parseLdCache(buf: Uint8Array): string[] {
+export function parseLdCacheEntries(buf: Uint8Array): LdCacheEntry[] {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)
   let base = 0
   if (b.length >= 16 && b.toString('latin1', 0, OLD_MAGIC.length) === OLD_MAGIC) {
@@ -39,16 +42,25 @@ export function parseLdCache(buf: Uint8Array): string[] {
   if (base + 48 > b.length || b.toString('latin1', base, base + NEW_MAGIC.length) !== NEW_MAGIC) return []
   const n = b.readUInt32LE(base + 20)
   if (n > MAX_CACHE_ENTRIES || base + 48 + n * 24 > b.length) return []
-  const out: string[] = []
+  const str = (off: number): string | undefined => {
+    const at = base + off
+    if (at >= b.length) return undefined
+    const end = b.indexOf(0, at)
+    return end < 0 || end - at > 4096 ? undefined : b.toString('latin1', at, end)
+  }
+  const out: LdCacheEntry[] = []
   for (let i = 0; i < n; i++) {
-    const value = base + b.readUInt32LE(base + 48 + i * 24 + 8)
-    if (value >= b.length) return []
-    const end = b.indexOf(0, value)
-    if (end < 0 || end - value > 4096) return []
-    const p = b.toString('latin1', value, end)
-    if (p.startsWith('/')) out.push(p)
+    const e = base + 48 + i * 24
+    const name = str(b.readUInt32LE(e + 4)), path = str(b.readUInt32LE(e + 8))
+    if (name === undefined || path === undefined) return []
+    out.push({ name, flags: b.readInt32LE(e), hwcap: b.readBigUInt64LE(e + 16), path })
   }
   return out
+}
+
+/** The library paths an ld.so.cache lists (absolute ones), in its order. */
+export function parseLdCache(buf: Uint8Array): string[] {
+  return parseLdCacheEntries(buf).map((e) => e.path).filter((p) => p.startsWith('/'))
 }
 
 /**
@@ -89,25 +101,30 @@ export function rootHeld(dir: string): boolean {
 
 const canonical = (p: string): string | undefined => { try { return realpathSync.native(p) } catch { return undefined } }
 
-let cached: { id: string; dirs: ReadonlySet<string> } | undefined
+/** The system library directories and the cache's entries, with the identity of the cache they were read from. */
+export interface SystemLibraries { id: string; dirs: ReadonlySet<string>; cache: readonly LdCacheEntry[] }
+
+let cached: SystemLibraries | undefined
 
 /**
  * The system library directories (canonical, root-held), with the identity of the cache they were read from (for the
  * caller's own cache key). Re-read when /etc/ld.so.cache changes.
  */
-export function systemLibraryDirs(): { id: string; dirs: ReadonlySet<string> } {
+export function systemLibraryDirs(): SystemLibraries {
   const file = readRootFile(LD_CACHE, cached?.id)
   const id = file?.id ?? 'none'
   if (cached && cached.id === id) return cached
   const dirs = new Set<string>()
   const add = (d: string | undefined): void => { if (d && !dirs.has(d) && rootHeld(d)) dirs.add(d) }
   for (const d of DEFAULT_LIBRARY_DIRS) add(canonical(d))
-  for (const p of file?.bytes ? parseLdCache(file.bytes) : []) {
+  const cache = file?.bytes ? parseLdCacheEntries(file.bytes) : []
+  for (const { path: p } of cache) {
+    if (!p.startsWith('/')) continue
     add(canonical(dirname(p)))
     const real = canonical(p)
     if (real) add(dirname(real))
   }
-  cached = { id, dirs }
+  cached = { id, dirs, cache }
   return cached
 }
 
