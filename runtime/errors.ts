@@ -84,6 +84,11 @@ export const ErrorCode = {
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
   /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
   DependencyInstallFailed: 'DEPENDENCY_INSTALL_FAILED',
+  /**
+   * A task's `image:` is not present on the Docker engine that would run it (nothing is ever pulled): refused at
+   * apply and validate, and an attempt fails with it when the image went away since (docs/scripts.md). Not retried.
+   */
+  ImageNotFound: 'IMAGE_NOT_FOUND',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -208,6 +213,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   FILE_NOT_FOUND: row(404, 4, false),
   RUNTIME_UNAVAILABLE: row(400, 2, false),
   DEPENDENCY_INSTALL_FAILED: row(424, 1),
+  IMAGE_NOT_FOUND: row(400, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

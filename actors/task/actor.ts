@@ -107,6 +107,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     }
     const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
     const kind = runnerKind(deps.runners, runnerName)
+    // Refused at apply (sandbox/runners.ts runnerIssues); a workflow that never went through apply is refused here.
+    if (call.image !== undefined && kind.programs !== 'image') throw new AppError(ErrorCode.InvalidWorkflow, `task ${call.id}: "image" needs a runner that runs containers; runner ${runnerName} runs programs on the host`)
     // A script plugin starts its interpreter by the path the grant was checked and pinned with, and finds its
     // dependencies (installed here, outside the sandbox) in the one directory its grant may read.
     const program = call.interpreter ? interpreterGrant(call.interpreter, kind.programs, deps.grants).program : undefined
@@ -132,6 +134,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
       ...isolationOf(deps, snapshot, call),
       ...(files ? { files } : {}),
+      ...(call.image !== undefined ? { image: call.image } : {}),
       onLog: logs.onLog,
       // A weaker sandbox is the operator's explicit choice; every attempt run under it says so in the audit trail.
       onLaunch: (mechanisms: string[]) => {
