@@ -153,7 +153,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
         await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data: { plugin: pluginName, permission, target: masker.mask(target), attempt } }])
         engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}`)
       }
-      return fail(engineLog, masker.maskDeep(outcome.error))
+      return fail(engineLog, masker.maskDeep(interpreterMissing(call, outcome.error) ?? outcome.error))
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
@@ -172,6 +172,17 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     rows.flush()
     deps.port.endTask(executionId, taskId)
   }
+}
+
+/**
+ * RUNTIME_UNAVAILABLE for a shell or Python script whose interpreter the script plugin could not start (not in the
+ * task's image, or gone from the host since): the plugin says so with its own code, which only this plugin's
+ * engine-written part can set there (a Bun script's code, which runs in the plugin process, is not this case).
+ */
+function interpreterMissing(call: PluginCall, error: ErrorInfo): ErrorInfo | undefined {
+  if (call.interpreter === undefined || call.interpreter === 'bun' || error.code !== ErrorCode.PluginError) return undefined
+  const pluginCode = (error.details as { pluginCode?: unknown } | undefined)?.pluginCode
+  return pluginCode === ErrorCode.RuntimeUnavailable ? { code: ErrorCode.RuntimeUnavailable, message: error.message } : undefined
 }
 
 /** A script call's installed dependencies (sandbox/scripts/dependencies.ts), or undefined when it lists none. */

@@ -5,7 +5,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
 import { collectOutputFiles } from '../files/collect.ts'
@@ -182,9 +182,15 @@ async function runTask(
     return { ...decided, durationMs: elapsed() } as RunOutcome
   } catch (e) {
     const error = engineError(docker, e)
+    // An image without `bun`: the container's first program (the deadline's `timeout`) cannot start it and the
+    // container exits 127 before its mounts could be checked. Still a failure, and nothing of it is taken; named.
+    if (req.image !== undefined && container && error.code === ErrorCode.MountUnverified) {
+      const exit = await container.inspect().then((i) => (i.State.Running ? undefined : i.State.ExitCode), () => undefined)
+      if (exit === 127) return { ok: false, error: noBun(req.image), durationMs: elapsed() }
+    }
     // Without the deadline wrapper, Docker itself refuses to start an image that has no `bun` to run.
     if (req.image !== undefined && error.code === ErrorCode.SandboxUnavailable && /executable file not found|no such file or directory/i.test(error.message) && /bun/.test(error.message)) {
-      return { ok: false, error: { code: ErrorCode.RuntimeUnavailable, message: `image ${req.image} has no bun on its PATH (/usr/local/bin:/usr/bin:/bin): a script's image must hold Bun, e.g. be built FROM ${defaultImageTag()}` }, durationMs: elapsed() }
+      return { ok: false, error: noBun(req.image), durationMs: elapsed() }
     }
     return { ok: false, error, durationMs: elapsed() }
   } finally {
@@ -218,8 +224,13 @@ function noBunInImage(out: Awaited<ReturnType<typeof decideOutcome>>, image: str
   if (out.ok || out.error.code !== ErrorCode.PluginCrashed) return out
   const details = out.error.details as { exitCode?: unknown } | undefined
   if (details?.exitCode !== 127 || !/failed to run command .bun.|bun.*(not found|No such file)/i.test(out.error.message)) return out
-  return { ok: false, error: { code: ErrorCode.RuntimeUnavailable, message: `image ${image} has no bun on its PATH (/usr/local/bin:/usr/bin:/bin): a script's image must hold Bun, e.g. be built FROM ${defaultImageTag()}` } }
+  return { ok: false, error: noBun(image) }
 }
+
+const noBun = (image: string): ErrorInfo => ({
+  code: ErrorCode.RuntimeUnavailable,
+  message: `image ${image} has no bun on its PATH (/usr/local/bin:/usr/bin:/bin): a script's image must hold Bun (the script plugin runs on it), e.g. be built FROM ${defaultImageTag()}`,
+})
 
 /** Attaches, starts, feeds the invocation, enforces timeout / cancel / output cap, and decides the outcome. */
 async function driveContainer(

@@ -79,7 +79,19 @@ async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string) =
 async function runChild(argv: string[], input: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
   const files = { inputs: join(ctx.tmpDir, 'inputs.json'), output: join(ctx.tmpDir, 'output.json') }
   writeFileSync(files.inputs, JSON.stringify(input.inputs))
-  const proc = Bun.spawn(argv, { cwd: ctx.tmpDir, env: childEnv(ctx, input.inputs, files), stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  // A name (a docker runner's image): looked up first, so that a missing interpreter is said as such, not as a
+  // refused program (the guard refuses what does not resolve to a granted path).
+  if (!argv[0]!.includes('/') && !Bun.which(argv[0]!, { PATH: SANDBOX_PATH })) {
+    throw new PluginFailure('RUNTIME_UNAVAILABLE', `the interpreter ${argv[0]} was not found on the PATH (${SANDBOX_PATH}): the script's image must hold it`)
+  }
+  let proc
+  try {
+    proc = Bun.spawn(argv, { cwd: ctx.tmpDir, env: childEnv(ctx, input.inputs, files), stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  } catch (e) {
+    // The interpreter is not there (an image without it; a host one removed since it was pinned): said as such.
+    if ((e as { code?: unknown }).code === 'ENOENT') throw new PluginFailure('RUNTIME_UNAVAILABLE', `the interpreter ${argv[0]} was not found${argv[0]!.includes('/') ? '' : ` on the PATH (${SANDBOX_PATH})`}: the script's image or host must hold it`)
+    throw e
+  }
   const kill = () => proc.kill('SIGKILL')
   ctx.signal.addEventListener('abort', kill, { once: true })
   const outputs: Record<string, unknown> = {}
