@@ -123,7 +123,7 @@ describe('task files through the CLI and the API', () => {
     expect(Buffer.byteLength(name)).toBe(2303)
     expect(MAX_STORED_NAME_BYTES).toBe(4095)
     const tooLong = await fetch(`${url}/api/v1/executions/${id}/download?task=extract&name=${'n'.repeat(MAX_STORED_NAME_BYTES + 1)}`, { headers: { authorization: `Bearer ${KEY}` } })
-    expect(tooLong.status).toBe(400)
+    expect([tooLong.status, ((await tooLong.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_INPUT'])
     const maxed = await fetch(`${url}/api/v1/executions/${id}/download?task=extract&name=${'n'.repeat(MAX_STORED_NAME_BYTES)}`, { headers: { authorization: `Bearer ${KEY}` } })
     expect(maxed.status).toBe(404) // asked for, and not there
     writeFileSync(join(dir, 'long.yaml'), `id: long-name\ntasks:\n  - id: deep\n    type: test/files.write\n    inputs: { name: "${name}", lines: 3 }\n    outputFiles: ["**/*.csv"]\n`)
