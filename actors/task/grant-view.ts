@@ -22,6 +22,8 @@ export interface TaskGrant {
   type: string
   /** The runner's name (sandbox/runners.ts). */
   runner: string
+  /** A script task's own Docker image (`image:`), as written: the runner uses the ID this names on its engine. */
+  image?: string
   /** What the plugin process will be allowed; absent when the task cannot run (see `error`). */
   grant?: Permissions
   /** Each `run` entry and the program it resolves to on this host (process runner). */
@@ -46,7 +48,7 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
         const { taskId: _, ...rest } = taskGrant(c, plugins)
         seen.set(key, (g = rest))
       }
-      out.push({ taskId: c.id, ...g })
+      out.push({ taskId: c.id, ...g, ...(c.image !== undefined ? { image: c.image } : {}) })
     }
   }
   return out
