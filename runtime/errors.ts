@@ -92,6 +92,10 @@ export const ErrorCode = {
   CommandFailed: 'COMMAND_FAILED',
   /** A `core/bash.exec` command ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
   CommandTimedOut: 'COMMAND_TIMED_OUT',
+   * A task's `image:` is not present on the Docker engine that would run it (nothing is ever pulled): refused at
+   * apply and validate, and an attempt fails with it when the image went away since (docs/scripts.md). Not retried.
+   */
+  ImageNotFound: 'IMAGE_NOT_FOUND',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -218,6 +222,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   DEPENDENCY_INSTALL_FAILED: row(424, 1),
   COMMAND_FAILED: row(500, 1),
   COMMAND_TIMED_OUT: row(500, 1),
+  IMAGE_NOT_FOUND: row(400, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

@@ -49,6 +49,11 @@ export interface RunRequest {
    * cannot place or take files fails such a request SANDBOX_UNAVAILABLE rather than run it without them.
    */
   files?: AttemptFiles
+  /**
+   * The task's own image (a script task's `image:`), for a runner whose programs are in an image: used as found on
+   * its engine, never pulled (IMAGE_NOT_FOUND). Absent: the runner's default. A runner without images never gets one.
+   */
+  image?: string
 }
 
 /** What a runner does with an attempt's files (sandbox/files/: the one placing and the one collecting code). */

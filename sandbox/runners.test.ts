@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AppError } from '../runtime/errors.ts'
 import type { RunRequest, RunnerSettings } from './runner.ts'
+import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { createRunnerSet, RUNNER_KINDS, runnerIssues, runnerKind, runnerOf, type RunnerRegistry } from './runners.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'ak-runners-'))
@@ -43,6 +44,13 @@ describe('runner registry', () => {
     expect(() => runnerKind(RUNNER_KINDS, 'toString')).toThrow(AppError)
     expect(runnerIssues({ tasks: [{ id: 'a', kind: 'plugin', type: 't/p.a', needs: [], inputs: {}, runner: 'vm' }, { id: 'b', kind: 'plugin', type: 't/p.a', needs: [], inputs: {} }] }, RUNNER_KINDS))
       .toEqual([{ path: 'tasks[0].runner', code: 'INVALID_VALUE', message: 'unknown runner "vm" (this engine has: process, docker)' }])
+  })
+
+  it('takes an `image:` only on a runner whose programs are in an image, whatever its name', () => {
+    const registry: RunnerRegistry = { ...RUNNER_KINDS, box: { module: 'x', programs: 'image' }, jail: { module: 'y', programs: 'host' } }
+    const wf = parseWorkflow(`id: w\ntasks:\n${['docker', 'box', 'jail'].map((r) => `  - { id: ${r}, type: core/script.shell, commands: [x], runner: ${r}, image: "my/sh:1" }\n`).join('')}`)
+    if (!wf.ok) throw new Error(JSON.stringify(wf.issues))
+    expect(runnerIssues(wf.workflow, registry)).toEqual([{ path: 'tasks[2].image', code: 'INVALID_VALUE', message: '"image" needs a runner that runs containers; runner jail runs programs on the host' }])
   })
 
   it('makes a runner at its first task, once per set, and closes what it made', async () => {

@@ -61,10 +61,20 @@ export function runnerKind(registry: RunnerRegistry, name: string): RunnerKind {
 const unknownRunnerMessage = (registry: RunnerRegistry, name: string): string =>
   `unknown runner "${name}" (this engine has: ${runnerNames(registry).join(', ')})`
 
-/** An issue for each task that names a runner the registry does not have (a workflow is checked before it is stored). */
+/**
+ * An issue for each task that names a runner the registry does not have, and for each `image:` on a runner that runs
+ * no image (its programs are on the host): a workflow is checked before it is stored.
+ */
 export function runnerIssues(wf: Pick<Workflow, TaskList>, registry: RunnerRegistry): Issue[] {
-  return listedTasks(wf).flatMap((t) => pluginCallsOf(t.task).flatMap((c) => c.runner === undefined || Object.hasOwn(registry, c.runner) ? []
-    : [{ path: `${t.list}[${t.index}].runner`, code: IssueCode.InvalidValue, message: unknownRunnerMessage(registry, c.runner) }]))
+  return listedTasks(wf).flatMap((t) => pluginCallsOf(t.task).flatMap((c): Issue[] => {
+    const at = `${t.list}[${t.index}]`
+    if (c.runner !== undefined && !Object.hasOwn(registry, c.runner)) return [{ path: `${at}.runner`, code: IssueCode.InvalidValue, message: unknownRunnerMessage(registry, c.runner) }]
+    const name = c.runner ?? DEFAULT_RUNNER
+    if (c.image !== undefined && registry[name]?.programs !== 'image') {
+      return [{ path: `${at}.image`, code: IssueCode.InvalidValue, message: `"image" needs a runner that runs containers; runner ${name} runs programs on the host` }]
+    }
+    return []
+  }))
 }
 
 /** The runners of one worker, each made the first time a task needs it, and closed together. */

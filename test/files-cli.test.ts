@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { MAX_STORED_NAME_BYTES } from '../sandbox/files/collect.ts'
 import { KEY, cleanEnv, cli, freePort, oneJson, startServerProcess, tempDir, type ServerProcess } from './server-helpers.ts'
 
 const dir = tempDir('autokestra-files-cli-')
@@ -113,4 +114,33 @@ describe('task files through the CLI and the API', () => {
     const audit = await fetch(`${url}/api/v1/executions/${id}/audit`, { headers: { authorization: `Bearer ${KEY}` } })
     expect(audit.status).toBe(404)
   })
+
+  it('a name past 1024 bytes (9 segments of 255) is listed and downloadable, up to the longest a stored one can be; filename* encodes \' ( ) * too', async () => {
+    const last = `it's (v2)*${'e'.repeat(255 - 14)}.csv`
+    // Not the longest a stored name may be (4095 bytes: 16 segments): the plugin writes it by one absolute path,
+    // which PATH_MAX bounds; the collector walks segment by segment.
+    const name = [...Array.from({ length: 8 }, (_, i) => `${i}`.padEnd(255, 'd')), last].join('/')
+    expect(Buffer.byteLength(name)).toBe(2303)
+    expect(MAX_STORED_NAME_BYTES).toBe(4095)
+    const tooLong = await fetch(`${url}/api/v1/executions/${id}/download?task=extract&name=${'n'.repeat(MAX_STORED_NAME_BYTES + 1)}`, { headers: { authorization: `Bearer ${KEY}` } })
+    expect([tooLong.status, ((await tooLong.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_INPUT'])
+    const maxed = await fetch(`${url}/api/v1/executions/${id}/download?task=extract&name=${'n'.repeat(MAX_STORED_NAME_BYTES)}`, { headers: { authorization: `Bearer ${KEY}` } })
+    expect(maxed.status).toBe(404) // asked for, and not there
+    writeFileSync(join(dir, 'long.yaml'), `id: long-name\ntasks:\n  - id: deep\n    type: test/files.write\n    inputs: { name: "${name}", lines: 3 }\n    outputFiles: ["**/*.csv"]\n`)
+    expect((await run('apply', join(dir, 'long.yaml'))).code).toBe(0)
+    const started = oneJson(await run('trigger', 'long-name', '--wait', '60s', '--json'))
+    expect([started.state, started.error ?? started.tasks?.[0]?.error]).toEqual(['SUCCESS', undefined])
+    const items = oneJson(await run('execution', 'files', started.id, '--json')).items
+    expect(items.map((f: { name: string }) => f.name)).toEqual([name])
+    const res = await fetch(`${url}/api/v1/executions/${started.id}/download?task=deep&name=${encodeURIComponent(name)}`, { headers: { authorization: `Bearer ${KEY}` } })
+    expect(res.status).toBe(200)
+    const cd = res.headers.get('content-disposition')!
+    expect(cd).toStartWith(`attachment; filename="${last}"; filename*=UTF-8''it%27s%20%28v2%29%2Aeee`)
+    expect(cd.split("filename*=UTF-8''")[1]).toMatch(/^[A-Za-z0-9!#$&+\-.^_`|~%]+$/) // RFC 5987 attr-char and pct-encoded only
+    expect(await res.text()).toBe(`${'x'.repeat(31)}\n`.repeat(3))
+    const out = join(dir, 'long.csv')
+    const r = await run('execution', 'download', started.id, 'deep', name, '-o', out, '--json')
+    expect([r.code, r.stderr]).toEqual([0, ''])
+    expect(readFileSync(out, 'utf8')).toBe(`${'x'.repeat(31)}\n`.repeat(3))
+  }, 60_000)
 })

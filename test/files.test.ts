@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'bun:test'
 import { createHash } from 'node:crypto'
 import { readdirSync, utimesSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { workflow } from './helpers/engine.ts'
+import { EFFECTS_DIR, effectKey, workflow } from './helpers/engine.ts'
+import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { engineScope } from './helpers/engine-scope.ts'
 import type { TestEngine } from './helpers/engine.ts'
 import { pollUntil } from './helpers/child-engine.ts'
@@ -219,6 +220,85 @@ tasks:
 `)
       expect(r.runs.a!.error).toMatchObject({ code: 'FILE_LIMIT_EXCEEDED', details: { limit: 'files', max: 2 } })
     })
+  })
+
+  it('two attempts running at once, each within maxExecutionBytes, together past it: the second to end is refused FILE_LIMIT_EXCEEDED (execution), nothing of it recorded', async () => {
+    const t = await start({ maxExecutionBytes: 5000 })
+    // Both attempts write their 3000 bytes, then wait for each other (test/rendezvous): each collector saw 0 stored.
+    const meet = join(EFFECTS_DIR, effectKey('at-once'))
+    const { id, end, runs } = await run(t, `
+id: at-once
+tasks:
+  - id: a
+    type: test/rendezvous.write
+    inputs: { name: a.csv, bytes: 3000, dir: "${meet}", count: 2 }
+    outputFiles: [a.csv]
+  - id: b
+    type: test/rendezvous.write
+    inputs: { name: b.csv, bytes: 3000, dir: "${meet}", count: 2 }
+    outputFiles: [b.csv]
+`)
+    expect(readdirSync(meet).sort()).toEqual(['a.csv', 'b.csv'])
+    expect(end.state).toBe('FAILED')
+    expect([runs.a!.state, runs.b!.state].sort()).toEqual(['FAILED', 'SUCCESS'])
+    const [won, lost] = runs.a!.state === 'SUCCESS' ? [runs.a!, runs.b!] : [runs.b!, runs.a!]
+    expect(won.output).toEqual({ met: true })
+    // Refused by the execution's claim (both collectors passed: each saw 5000 bytes left), with what the winner left.
+    expect(lost.error).toMatchObject({ code: 'FILE_LIMIT_EXCEEDED', details: { limit: 'execution', max: 2000 } })
+    expect(lost.error!.message).toStartWith("the attempt's output files (3000 bytes) take the execution's stored files past storage.files.maxExecutionBytes")
+    expect(lost.output).toBeUndefined()
+    // Only the winner's file is recorded; the loser's blob was put, is named by no row, and is the collector's.
+    const files = await t.engine.store.files.list(id)
+    expect(files.map((f) => [f.taskId, f.name, f.size])).toEqual([[won.taskId, `${won.taskId}.csv`, 3000]])
+    expect(blobs(t)).toHaveLength(2)
+    const store = createLocalBlobStore(t.config.storage.files.dir)
+    expect(await collectGarbage(t.engine.store, store, Date.now() + 1000)).toBe(1)
+    expect(blobs(t)).toEqual([files[0]!.sha256])
+  })
+
+  it('a forEach task\'s files: tasks.<id>.files is one map per iteration (null where one did not succeed); the list form takes them all', async () => {
+    const t = await start()
+    const { end, runs } = await run(t, `
+id: each-files
+tasks:
+  - id: each
+    forEach: "[3, 4, 5]"
+    if: "index != 1"
+    type: test/files.write
+    inputs: { name: "part-{{ index }}.csv", lines: "{{ item }}" }
+    outputFiles: ["*.csv"]
+  - id: merged
+    type: test/files.count
+    needs: each
+    inputs: {}
+    inputFiles: ["{{ tasks.each.files }}"]
+  - id: one
+    type: test/files.count
+    needs: each
+    inputs: {}
+    inputFiles:
+      last.csv: "{{ tasks.each.files[2]['part-2.csv'] }}"
+  - id: shape
+    type: core/script.bun
+    needs: each
+    inputs: { files: "{{ tasks.each.files }}" }
+    script: |
+      return { shape: inputs.files.map((m) => m === null ? null : Object.keys(m)), task: inputs.files[0]['part-0.csv'].task }
+`)
+    expect(end.state).toBe('SUCCESS')
+    expect(runs.merged!.output).toMatchObject({ lines: { 'part-0.csv': 3, 'part-2.csv': 5 }, files: ['part-0.csv', 'part-2.csv'] })
+    expect(runs.one!.output).toMatchObject({ lines: { 'last.csv': 5 } })
+    expect(runs.shape!.output).toEqual({ shape: [['part-0.csv'], null, ['part-2.csv']], task: 'each[0]' })
+  })
+
+  it('a forEach task\'s files read by name, not by iteration, are INVALID_TEMPLATE at validate time', () => {
+    const r = parseWorkflow(`id: w
+tasks:
+  - { id: each, forEach: "[1]", type: test/files.write, inputs: { name: a.csv, lines: 1 }, outputFiles: [a.csv] }
+  - { id: b, needs: each, type: test/files.count, inputs: {}, inputFiles: { a.csv: "{{ tasks.each.files['a.csv'] }}" } }
+`)
+    expect(r.ok ? [] : r.issues.map((i) => [i.path, i.code])).toEqual([['tasks[1].inputFiles[0]', 'INVALID_TEMPLATE']])
+    expect(r.ok ? '' : r.issues[0]!.message).toContain("tasks.each.files[i]['a.csv']")
   })
 
   describe('deletion', () => {

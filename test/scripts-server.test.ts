@@ -75,6 +75,24 @@ tasks:
     expect(issue.message).toContain('/nonexistent/bin/python3')
   }, 60_000)
 
+  it('an image: this server\'s Docker lacks is IMAGE_NOT_FOUND at validate and apply (nothing pulled, nothing applied); on the process runner, INVALID_VALUE', async () => {
+    const absent = `autokestra-test/absent-at-apply:${Bun.version}`
+    const wf = file('img.yaml', `id: img-script\ntasks:\n  - { id: a, type: core/script.shell, runner: docker, image: "${absent}", commands: [echo] }\n`)
+    const validate = await run('validate', wf, '-c', config, '--json')
+    expect(validate.code).toBe(2)
+    expect(oneJson(validate).issues).toEqual([expect.objectContaining({ path: 'tasks[0].image', code: 'IMAGE_NOT_FOUND' })])
+    const apply = await run('apply', wf, '--json')
+    expect(apply.code).toBe(2)
+    const issues = oneJson(apply).error.details.issues
+    expect(issues).toEqual([expect.objectContaining({ path: 'tasks[0].image', code: 'IMAGE_NOT_FOUND' })])
+    expect(issues[0].message).toContain(absent)
+    expect((await run('get', 'img-script', '--json')).code).toBe(4)
+    const onProcess = file('img-process.yaml', 'id: img-process\ntasks:\n  - { id: a, type: core/script.shell, image: "my/sh:1", commands: [echo] }\n')
+    const refused = await run('apply', onProcess, '--json')
+    expect(refused.code).toBe(2)
+    expect(oneJson(refused).error.details.issues[0]).toMatchObject({ path: 'tasks[0].image', code: 'INVALID_VALUE' })
+  }, 60_000)
+
   it('apply shows a script\'s grant with its interpreter; run, it cannot reach the engine\'s port', async () => {
     const wf = file('probe.yaml', `id: probe-script
 tasks:

@@ -188,12 +188,26 @@ export function taskFactsFor(view: ExecutionView, refs: readonly ExprRef[]): Rec
     const path = id === undefined ? undefined : view.plan.pathById.get(id)
     if (ref.root !== 'tasks' || id === undefined || path === undefined || Object.hasOwn(out, id)) continue
     const run = view.tasks[path]!
-    if (view.plan.tasks[view.plan.position.get(path)!]?.forEach !== undefined) {
-      // A forEach task's output is the list of its iterations' outputs (foreach.ts groupEnd), once it has ended.
-      out[id] = Array.isArray(run.output) && isTerminalTask(run.state) ? { state: run.state, outputs: run.output } : { state: run.state }
+    const position = view.plan.position.get(path)!
+    if (view.plan.tasks[position]?.forEach !== undefined) {
+      // A forEach task's output is the list of its iterations' outputs (foreach.ts groupEnd), once it has ended; its
+      // files, the list of its iterations' files in the same order (`null` where one did not succeed).
+      out[id] = Array.isArray(run.output) && isTerminalTask(run.state) ? { state: run.state, outputs: run.output, files: iterationFiles(view, position) } : { state: run.state }
       continue
     }
     out[id] = run.state === 'SUCCESS' ? { state: run.state, output: run.output, files: fileRefs(path, run.files) } : { state: run.state }
+  }
+  return out
+}
+
+/** A forEach task's `tasks.<id>.files`: each iteration's files by name, in index order, `null` where it did not succeed. */
+function iterationFiles(view: ExecutionView, position: number): (Record<string, FileRef> | null)[] {
+  const g = view.plan.groups.get(position)
+  const out: (Record<string, FileRef> | null)[] = []
+  for (let k = 0; k < (g?.count ?? 0); k++) {
+    const at = iterationPath(g!.path, k)
+    const run = view.tasks[at]
+    out.push(run?.state === 'SUCCESS' ? fileRefs(at, run.files) : null)
   }
   return out
 }

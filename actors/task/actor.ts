@@ -107,6 +107,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     }
     const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
     const kind = runnerKind(deps.runners, runnerName)
+    // Refused at apply (sandbox/runners.ts runnerIssues); a workflow that never went through apply is refused here.
+    if (call.image !== undefined && kind.programs !== 'image') throw new AppError(ErrorCode.InvalidWorkflow, `task ${call.id}: "image" needs a runner that runs containers; runner ${runnerName} runs programs on the host`)
     // A script plugin starts its interpreter by the path the grant was checked and pinned with, and finds its
     // dependencies (installed here, outside the sandbox) in the one directory its grant may read.
     const program = call.interpreter ? interpreterGrant(call.interpreter, kind.programs, deps.grants).program : undefined
@@ -132,6 +134,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       context: { executionId, workflowId: snapshot.workflow.id, taskId, attempt, source },
       ...isolationOf(deps, snapshot, call),
       ...(files ? { files } : {}),
+      ...(call.image !== undefined ? { image: call.image } : {}),
       onLog: logs.onLog,
       // A weaker sandbox is the operator's explicit choice; every attempt run under it says so in the audit trail.
       onLaunch: (mechanisms: string[]) => {
@@ -150,7 +153,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
         await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data: { plugin: pluginName, permission, target: masker.mask(target), attempt } }])
         engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}`)
       }
-      return fail(engineLog, masker.maskDeep(ownCode(call, outcome.error)))
+      return fail(engineLog, masker.maskDeep(interpreterMissing(call, outcome.error) ?? ownCode(call, outcome.error)))
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
@@ -177,6 +180,15 @@ function ownCode(call: PluginCall, error: ErrorInfo): ErrorInfo {
   if (error.code !== ErrorCode.PluginError || typeof d?.pluginCode !== 'string' || !call.ownCodes?.includes(d.pluginCode)) return error
   const { pluginCode, ...details } = d
   return { ...error, code: pluginCode as ErrorCode, details }
+/**
+ * RUNTIME_UNAVAILABLE for a shell or Python script whose interpreter the script plugin could not start (not in the
+ * task's image, or gone from the host since): the plugin says so with its own code, which only this plugin's
+ * engine-written part can set there (a Bun script's code, which runs in the plugin process, is not this case).
+ */
+function interpreterMissing(call: PluginCall, error: ErrorInfo): ErrorInfo | undefined {
+  if (call.interpreter === undefined || call.interpreter === 'bun' || error.code !== ErrorCode.PluginError) return undefined
+  const pluginCode = (error.details as { pluginCode?: unknown } | undefined)?.pluginCode
+  return pluginCode === ErrorCode.RuntimeUnavailable ? { code: ErrorCode.RuntimeUnavailable, message: error.message } : undefined
 }
 
 /** A script call's installed dependencies (sandbox/scripts/dependencies.ts), or undefined when it lists none. */

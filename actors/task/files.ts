@@ -31,13 +31,16 @@ export function attemptFiles(deps: FileDeps | undefined, files: TaskFiles & { ex
   ctx: TemplateContext, set: RootSet): AttemptFiles {
   if (!deps) throw new AppError(ErrorCode.SandboxUnavailable, 'this engine keeps no task files (no storage.files settings reached the worker)')
   const known = new Map<string, FileRef>()
-  for (const t of Object.values(tasks)) for (const r of Object.values(t.files ?? {})) if (isRef(r)) known.set(`${r.task}\u0000${r.name}`, r)
+  // A forEach task's files are one map per iteration (null where one did not succeed).
+  for (const t of Object.values(tasks)) {
+    for (const map of Array.isArray(t.files) ? t.files : [t.files ?? {}]) for (const r of Object.values(map ?? {})) if (isRef(r)) known.set(`${r.task}\u0000${r.name}`, r)
+  }
   const inputs: PlacedFile[] = []
   const names = new Set<string>()
   ;(files.inputs ?? []).forEach((entry, i) => {
     const where = entry.name !== undefined ? `inputFiles.${entry.name}` : `inputFiles[${i}]`
     const value = renderValue(entry.ref, ctx, set)
-    const refs = entry.name !== undefined ? [value] : Array.isArray(value) ? value : isRef(value) ? [value] : value !== null && typeof value === 'object' ? Object.values(value) : [value]
+    const refs = entry.name !== undefined ? [value] : Array.isArray(value) ? value.flatMap(perIteration) : isRef(value) ? [value] : value !== null && typeof value === 'object' ? Object.values(value) : [value]
     if (entry.name !== undefined && isRef(value) === false)
       throw new AppError(ErrorCode.InvalidTaskInput, `${where}: renders to ${describe(value)}, not one file (write {{ tasks.<id>.files['<name>'] }})`)
     for (const ref of refs) {
@@ -59,5 +62,11 @@ export function attemptFiles(deps: FileDeps | undefined, files: TaskFiles & { ex
     limits: { maxFileBytes: deps.maxFileBytes, maxFiles: deps.maxFilesPerTask, remainingBytes: Math.max(0, deps.maxExecutionBytes - files.executionBytes) },
   }
 }
+
+/**
+ * An element of a list in the list form: a reference, or a map of them — a forEach task's `tasks.<id>.files` is a list
+ * of such maps, one per iteration, `null` for an iteration that stored nothing because it did not succeed (skipped).
+ */
+const perIteration = (v: unknown): unknown[] => (v === null ? [] : isRef(v) || typeof v !== 'object' || Array.isArray(v) ? [v] : Object.values(v))
 
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a map' : `a ${typeof v}`)

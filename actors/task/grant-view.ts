@@ -23,6 +23,8 @@ export interface TaskGrant {
   type: string
   /** The runner's name (sandbox/runners.ts). */
   runner: string
+  /** A script task's own Docker image (`image:`), as written: the runner uses the ID this names on its engine. */
+  image?: string
   /** What the plugin process will be allowed; absent when the task cannot run (see `error`). */
   grant?: Permissions
   /** Each `run` entry and the program it resolves to on this host (process runner). */
@@ -48,7 +50,7 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
         seen.set(key, (g = rest))
       }
       // The type as the task is written (core/bash.exec, core/console.log), not the action its call runs on.
-      out.push({ taskId: c.id, ...g, type: describeTask(t) })
+      out.push({ taskId: c.id, ...g, type: describeTask(t), ...(c.image !== undefined ? { image: c.image } : {}) })
     }
   }
   return out

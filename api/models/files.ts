@@ -1,9 +1,11 @@
 /** Schemas of the file routes: the download's task and name, the purge's cutoff. */
 import { t } from 'elysia'
+import { MAX_STORED_NAME_BYTES } from '../../sandbox/files/collect.ts'
 
 export const DownloadQuery = t.Object({
   task: t.String({ minLength: 1, maxLength: 1024, description: 'The run that stored the file (its path: `extract`, `each[2]`)' }),
-  name: t.String({ minLength: 1, maxLength: 1024, description: 'The name it was stored under (`rows.csv`, `out/a.csv`)' }),
+  // As long as any stored name can be (a name has at most as many UTF-16 units as UTF-8 bytes).
+  name: t.String({ minLength: 1, maxLength: MAX_STORED_NAME_BYTES, description: 'The name it was stored under (`rows.csv`, `out/a.csv`)' }),
 })
 
 export const PurgeBody = t.Object({

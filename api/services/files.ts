@@ -26,12 +26,21 @@ export function parseBefore(text: string, now: number, path = 'body.before'): nu
   return at
 }
 
-/** `attachment; filename="…"` with a plain ASCII fallback and the UTF-8 name (RFC 6266), from the name's last segment. */
+/**
+ * `attachment; filename="…"` with a plain ASCII fallback and the UTF-8 name (RFC 6266), from the name's last segment.
+ * `filename*` is an RFC 5987 ext-value: every byte outside attr-char is percent-encoded, which is
+ * encodeURIComponent's set plus `'`, `(`, `)` and `*` (it leaves those four as they are; `'` would end the charset
+ * part for a strict parser).
+ */
 export function contentDisposition(name: string): string {
   const base = name.slice(name.lastIndexOf('/') + 1)
   const ascii = base.replace(/[^\x20-\x7e]|["\\]/g, '_')
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(base)}`
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${rfc5987(base)}`
 }
+
+/** Percent-encodes everything but RFC 5987 attr-char (ALPHA DIGIT ! # $ & + - . ^ _ ` | ~). */
+export const rfc5987 = (s: string): string =>
+  encodeURIComponent(s).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 
 export class FileService {
   constructor(private readonly ctx: ServiceContext, private readonly blobs: () => BlobStore) {}

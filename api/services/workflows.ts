@@ -9,6 +9,8 @@ import type { ExecutionRecord } from '../../runtime/store/types.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { documentTooLarge, parseWorkflow } from '../../runtime/workflow/parse.ts'
+import { listedTasks } from '../../runtime/workflow/task-lists.ts'
+import { pluginCallsOf } from '../../runtime/workflow/tasks/registry.ts'
 import { subflowCycles } from '../../runtime/workflow/subflow-graph.ts'
 import { pluginChecks } from '../../sandbox/plugins/workflow-checks.ts'
 import type { PluginRegistry } from '../../sandbox/plugins/registry.ts'
@@ -47,6 +49,9 @@ const inThreadParser: WorkflowParser = {
   maxDocumentBytes: DEFAULT_WORKFLOW_LIMITS.maxDocumentBytes,
   parse: async (source, plugins) => ({ type: 'parsed', result: toWire(parseWorkflow(source, {}, plugins ? { check: pluginChecks(plugins) } : {})) }),
 }
+
+/** Whether any task names an `image:` (only then is the Docker engine asked). */
+const hasImages = (wf: Workflow): boolean => listedTasks(wf).some((t) => pluginCallsOf(t.task).some((c) => c.image !== undefined))
 
 /** Lets other work (/health, checkpoints) run between the steps of a large apply. */
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
@@ -120,13 +125,16 @@ export class WorkflowService {
       throw new AppError(ErrorCode.InvalidWorkflow, `workflow has ${refused.length} task${refused.length === 1 ? '' : 's'} that cannot be ` +
         `granted what ${refused.length === 1 ? 'it asks' : 'they ask'} for; first: ${refused[0]!.path}: ${refused[0]!.message}`, { issues: refused })
     }
+    // A script task's `image:` must be on this server's Docker engine (nothing is pulled): checked only when one is named.
+    const images = plugins && hasImages(wf) ? await (await import('../../sandbox/docker/image-issues.ts')).imageIssues(wf, plugins.runners) : undefined
+    if (images?.refused.length) throw invalidWorkflow(images.refused)
     const { store, clock } = this.ctx
     const now = clock.now()
     // A key is stored hashed, so this answer is the only one that can show it: when it is minted here.
     const key = wf.triggers.some((t) => t.type === 'webhook') ? mintWebhookKey(now) : undefined
     // Durable, and audited (WORKFLOW_APPLIED) in the same transaction when it changed anything.
     const { record, created, changed, keyMinted } = await store.workflows.upsert(wf, source, now, key?.record)
-    const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: parsed.warnings, grants }
+    const result: ApplyResult = { created, changed, workflow: toWorkflowDetail(record, this.hooks), warnings: [...parsed.warnings, ...(images?.warnings ?? [])], grants }
     if (keyMinted && key) result.webhook = shownOnce(wf.id, key)
     return result
   }

@@ -8,7 +8,7 @@ import type { CAC } from 'cac'
 import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { loadConfig, workflowLimitsOf } from '../../runtime/config/index.ts'
-import type { Issue } from '../../runtime/workflow/index.ts'
+import type { Issue, Workflow } from '../../runtime/workflow/index.ts'
 import { colors, emit, globalOptions, runCommand, type CliContext } from '../output.ts'
 import { readWorkflowFile } from '../workflow-file.ts'
 
@@ -26,8 +26,15 @@ export function register(cli: CAC, _ctx: CliContext): void {
       // Loaded here, not with the module: every command imports this file, and the engine's modules weigh.
       const { enginePlugins, pluginChecks } = await import('../../api/embedded.ts')
       const plugins = enginePlugins(config)
-      const { result } = await readWorkflowFile(file, workflowLimitsOf(config.limits),
+      const read = await readWorkflowFile(file, workflowLimitsOf(config.limits),
         pluginChecks(plugins.registry, undefined, undefined, { grants: plugins.grants, runners: plugins.runners }))
+      let result = read.result
+      // A script task's `image:` against this machine's Docker engine, as apply checks it on the server's.
+      if (result.ok && (await namesImages(result.workflow))) {
+        const { imageIssues } = await import('../../sandbox/docker/image-issues.ts')
+        const images = await imageIssues(result.workflow, plugins.runners)
+        result = images.refused.length ? { ok: false, issues: images.refused } : { ...result, warnings: [...result.warnings, ...images.warnings] }
+      }
       if (!result.ok) {
         emit({ valid: false, file, issues: result.issues }, {
           json: g.json,
@@ -52,6 +59,12 @@ export function register(cli: CAC, _ctx: CliContext): void {
           colors.green(`✓ ${file} is valid (workflow ${wf.id}, ${wf.tasks.length} task${wf.tasks.length === 1 ? '' : 's'})`)].join('\n'),
       })
     }))
+}
+
+/** Whether any task names an `image:` (only then is dockerode loaded and the Docker engine asked). */
+async function namesImages(wf: Workflow): Promise<boolean> {
+  const [{ listedTasks }, { pluginCallsOf }] = await Promise.all([import('../../runtime/workflow/task-lists.ts'), import('../../runtime/workflow/tasks/registry.ts')])
+  return listedTasks(wf).some((t) => pluginCallsOf(t.task).some((c) => c.image !== undefined))
 }
 
 /** `file:line:column  path  CODE  message` */

@@ -49,8 +49,11 @@ export interface TaskFacts {
   output?: unknown
   /** A forEach task's iteration outputs, in order (issue 13, forEach). */
   outputs?: unknown[]
-  /** The files the run stored (`outputFiles:`), by name, once it succeeded (docs/files.md). */
-  files?: Readonly<Record<string, unknown>>
+  /**
+   * The files the run stored (`outputFiles:`), by name, once it succeeded; for a forEach task, once it ended, one such
+   * map per iteration in index order, `null` where the iteration did not succeed (docs/files.md).
+   */
+  files?: Readonly<Record<string, unknown>> | readonly (Readonly<Record<string, unknown>> | null)[]
 }
 
 /** The values behind the roots, for one evaluation. Absent roots are simply not there. */

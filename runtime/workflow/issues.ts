@@ -59,11 +59,15 @@ export const IssueCode = {
   ScriptPolicyExceeded: 'SCRIPT_POLICY_EXCEEDED',
   /** A script task's interpreter cannot be run on this server (Python 3 not found). */
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
+  /** A script task's `image:` is not on this server's Docker engine (nothing is pulled). */
+  ImageNotFound: 'IMAGE_NOT_FOUND',
   /** A task's static inputs break its action's input schema. */
   InvalidTaskInput: 'INVALID_TASK_INPUT',
   // Warnings: the workflow is valid, but worth a look
   UnusedSecret: 'UNUSED_SECRET',
   CronRequiredInput: 'CRON_REQUIRED_INPUT',
+  /** A task's `image:` could not be checked at apply or validate (the Docker engine did not answer). */
+  ImageUnchecked: 'IMAGE_UNCHECKED',
 } as const
 export type IssueCode = (typeof IssueCode)[keyof typeof IssueCode]
 

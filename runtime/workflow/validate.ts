@@ -173,6 +173,8 @@ function checkTemplates(wf: Workflow, src: Sources, add: Add, warnings: RawIssue
         add(r.at, IssueCode.InvalidTemplate, `${r.raw}: tasks.${head}.outputs is the list of a forEach task's iteration outputs; "${head}" has no forEach (use tasks.${head}.output)`)
       } else if (second === 'output' && iterated.has(head)) {
         add(r.at, IssueCode.InvalidTemplate, `${r.raw}: "${head}" is a forEach task; its iterations' outputs are the list tasks.${head}.outputs`)
+      } else if (second === 'files' && iterated.has(head) && r.path[2] !== undefined && !/^\d+$/.test(r.path[2])) {
+        add(r.at, IssueCode.InvalidTemplate, `${r.raw}: "${head}" is a forEach task; its files are a list, one map per iteration (tasks.${head}.files[i]['${r.path[2]}'])`)
       } else if (where === undefined) return
       else if (refList > where.li) {
         add(r.at, IssueCode.TaskRefNotUpstream, `${r.raw}: task "${where.id}" (in ${where.list}) runs before "${head}" (in ${lists[refList]!.list})`)

@@ -5,14 +5,14 @@ import { chmod, mkdir, rm } from 'node:fs/promises'
 import type { Duplex } from 'node:stream'
 import { join, resolve } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { ErrorCode } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
 import { collectOutputFiles } from '../files/collect.ts'
 import { placeInputFiles } from '../files/place.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { ContainerPaths, containerSpec, type DockerLimits } from './container-spec.ts'
-import { engineError } from './engine.ts'
+import { engineAddress, engineError } from './engine.ts'
 import { defaultImageTag, ensureImage } from './image.ts'
 import { engineCanLook, seeContainer, type CanLook, type LookOptions } from './can-look.ts'
 import { sweepStaging } from './mount-stage.ts'
@@ -129,7 +129,9 @@ async function runTask(
     // now), its entry inside it, each grant path canonical and pinned. Checked again once the container runs.
     const paths = checkedPluginPaths(req.plugin)
     const grantPins = pinGrantPaths(req.permissions)
-    const image = await imageFor(req.plugin)
+    // A task's own image is taken as this engine has it, by the ID inspected now: a retag before the container is
+    // made cannot swap it, and nothing is pulled. Otherwise the runner's one image (built when it is the default).
+    const image = req.image !== undefined ? await localImageId(docker, req.image) : await imageFor(req.plugin)
     const look = await canLook()
     // Deny by default: where the engine cannot look at all, no container is made unless the operator allowed it.
     if (!look.ok && opts.unverifiedMounts !== 'allow') return { ok: false, error: unverifiedError(look.why).toInfo(), durationMs: elapsed() }
@@ -162,8 +164,15 @@ async function runTask(
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
-    container = await docker.createContainer(spec)
-    const decided = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
+    try {
+      container = await docker.createContainer(spec)
+    } catch (e) {
+      // Removed between the inspect and the create: the ID names nothing any more.
+      if (req.image !== undefined && (e as { statusCode?: number }).statusCode === 404) throw imageNotFound(docker, req.image)
+      throw e
+    }
+    const ran = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
+    const decided = req.image !== undefined ? noBunInImage(ran, req.image) : ran
     if (decided.ok && req.files?.outputs.length) {
       // The container has exited: nothing in it writes to /out any more.
       const exclude = new Set([...req.files.inputs.map((f) => f.name), 'result.json'])
@@ -172,7 +181,18 @@ async function runTask(
     }
     return { ...decided, durationMs: elapsed() } as RunOutcome
   } catch (e) {
-    return { ok: false, error: engineError(docker, e), durationMs: elapsed() }
+    const error = engineError(docker, e)
+    // An image without `bun`: the container's first program (the deadline's `timeout`) cannot start it and the
+    // container exits 127 before its mounts could be checked. Still a failure, and nothing of it is taken; named.
+    if (req.image !== undefined && container && error.code === ErrorCode.MountUnverified) {
+      const exit = await container.inspect().then((i) => (i.State.Running ? undefined : i.State.ExitCode), () => undefined)
+      if (exit === 127) return { ok: false, error: noBun(req.image), durationMs: elapsed() }
+    }
+    // Without the deadline wrapper, Docker itself refuses to start an image that has no `bun` to run.
+    if (req.image !== undefined && error.code === ErrorCode.SandboxUnavailable && /executable file not found|no such file or directory/i.test(error.message) && /bun/.test(error.message)) {
+      return { ok: false, error: noBun(req.image), durationMs: elapsed() }
+    }
+    return { ok: false, error, durationMs: elapsed() }
   } finally {
     if (container) await container.remove({ force: true, v: true }).catch(() => undefined)
     releaseMounts(mounts)
@@ -180,6 +200,37 @@ async function runTask(
     work?.release()
   }
 }
+
+/** The ID of `ref` on the engine (never pulled); IMAGE_NOT_FOUND when the engine has no such image. */
+export async function localImageId(docker: Dockerode, ref: string): Promise<string> {
+  try {
+    const info = (await docker.getImage(ref).inspect()) as { Id?: unknown }
+    if (typeof info.Id !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(info.Id)) throw new AppError(ErrorCode.SandboxUnavailable, `the Docker engine described image ${ref} without an ID`)
+    return info.Id
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) throw imageNotFound(docker, ref)
+    throw e
+  }
+}
+
+const imageNotFound = (docker: Dockerode, ref: string): AppError =>
+  new AppError(ErrorCode.ImageNotFound, `image ${ref} is not on the Docker engine at ${engineAddress(docker)} (images are never pulled): build or load it there (docker build, docker load)`, { image: ref })
+
+/**
+ * A task image without `bun` on its PATH: the container's first program (the deadline's `timeout`, or Docker itself)
+ * cannot start it and the container exits 127 saying so. Named as what it is, not as a plugin crash.
+ */
+function noBunInImage(out: Awaited<ReturnType<typeof decideOutcome>>, image: string): Awaited<ReturnType<typeof decideOutcome>> {
+  if (out.ok || out.error.code !== ErrorCode.PluginCrashed) return out
+  const details = out.error.details as { exitCode?: unknown } | undefined
+  if (details?.exitCode !== 127 || !/failed to run command .bun.|bun.*(not found|No such file)/i.test(out.error.message)) return out
+  return { ok: false, error: noBun(image) }
+}
+
+const noBun = (image: string): ErrorInfo => ({
+  code: ErrorCode.RuntimeUnavailable,
+  message: `image ${image} has no bun on its PATH (/usr/local/bin:/usr/bin:/bin): a script's image must hold Bun (the script plugin runs on it), e.g. be built FROM ${defaultImageTag()}`,
+})
 
 /** Attaches, starts, feeds the invocation, enforces timeout / cancel / output cap, and decides the outcome. */
 async function driveContainer(

@@ -31,6 +31,12 @@ const FILE_FLAGS = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
 const DIR_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW
 /** Bounds on the walk itself, whatever the plugin left: entries looked at, and directory depth. */
 export const WALK_BOUNDS = { maxEntries: 10_000, maxDepth: 16 } as const
+/**
+ * The longest name a stored file can have: `maxDepth` segments of at most 255 bytes (the kernel's NAME_MAX) and the
+ * slashes between them. Longer is refused (FILE_REFUSED) when taken, so every stored name can be asked for by the
+ * download route (api/models/files.ts), whose bound is this one.
+ */
+export const MAX_STORED_NAME_BYTES = WALK_BOUNDS.maxDepth * 255 + WALK_BOUNDS.maxDepth - 1
 const CHUNK = 1024 * 1024
 
 class Refusal extends Error {
@@ -121,6 +127,7 @@ export async function collectOutputFiles(dir: string, globs: readonly string[], 
         continue
       }
       if (!matches(rel)) continue
+      if (Buffer.byteLength(rel) > MAX_STORED_NAME_BYTES) throw refused(`output file ${rel.slice(0, 64)}… has a name of ${Buffer.byteLength(rel)} bytes; refused (at most ${MAX_STORED_NAME_BYTES})`, { name: rel, kind: 'name' })
       if (e.isSymbolicLink()) throw refused(`output file ${rel} is a symbolic link; refused (only regular files are stored)`, { name: rel, kind: 'symlink' })
       if (!e.isFile()) throw refused(`output file ${rel} is ${direntKind(e)}; refused (only regular files are stored)`, { name: rel })
       if (taken.has(rel)) throw refused(`output file ${JSON.stringify(rel)} was listed twice; refused`, { name: rel, kind: 'name' })

@@ -4,6 +4,7 @@
  * read line by line, the whole group killed on cancel or on its own timeout. A refusal by the kernel shows only as
  * the child's message; `refusalOf` names it, as the guard names its own.
  */
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { ActionContext } from '../../../sandbox/sdk/index.ts'
 
@@ -74,6 +75,11 @@ export async function runChild(argv: string[], opts: ChildOptions, ctx: ActionCo
   try {
     proc = Bun.spawn(argv, { cwd: opts.cwd, env: opts.env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', detached: true })
   } catch (e) {
+    // The interpreter is not there (an image without it; a host one removed since it was pinned): said as such.
+    // (ENOENT also means a missing cwd: that one is the task's input.)
+    if ((e as { code?: unknown }).code === 'ENOENT' && !(argv[0]!.includes('/') ? existsSync(argv[0]!) : Bun.which(argv[0]!, { PATH: SANDBOX_PATH }))) {
+      throw new PluginFailure('RUNTIME_UNAVAILABLE', `the interpreter ${argv[0]} was not found: the script's image or host must hold it`)
+    }
     throw new PluginFailure('INVALID_TASK_INPUT', `cannot start ${argv[0]} in ${opts.cwd}: ${(e as Error).message}`)
   }
   const child = proc

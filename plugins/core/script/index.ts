@@ -46,6 +46,11 @@ function childEnv(ctx: ActionContext, inputs: Record<string, unknown>, files: { 
 async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
   const files = { inputs: join(ctx.tmpDir, 'inputs.json'), output: join(ctx.tmpDir, 'output.json') }
   writeFileSync(files.inputs, JSON.stringify(input.inputs))
+  // A name (a docker runner's image): looked up first, so that a missing interpreter is said as such, not as a
+  // refused program (the guard refuses what does not resolve to a granted path).
+  if (!argv[0]!.includes('/') && !Bun.which(argv[0]!, { PATH: SANDBOX_PATH })) {
+    throw new PluginFailure('RUNTIME_UNAVAILABLE', `the interpreter ${argv[0]} was not found on the PATH (${SANDBOX_PATH}): the script's image must hold it`)
+  }
   const outputs: Record<string, unknown> = {}
   const { exitCode, signal, tail } = await runChild(argv, {
     cwd: ctx.tmpDir, env: childEnv(ctx, input.inputs, files),

@@ -34,6 +34,21 @@ tasks:
     expect(issuesOf('  - { id: a, type: core/log.info, script: "1" }\n')).toEqual([['tasks[0].script', 'UNKNOWN_FIELD']])
   })
 
+  it('takes an image only with a container runner, and only a Docker image reference', () => {
+    const sh = (more: string) => issuesOf(`  - { id: a, type: core/script.shell, commands: [x], ${more} }\n`)
+    expect(sh('image: "my/sh:1"')).toEqual([['tasks[0].image', 'INVALID_VALUE']])
+    expect(sh('runner: process, image: "my/sh:1"')).toEqual([['tasks[0].image', 'INVALID_VALUE']])
+    expect(sh('runner: docker, image: "-v/x"')).toEqual([['tasks[0].image', 'INVALID_VALUE']])
+    expect(sh('runner: docker, image: "My/Sh"')).toEqual([['tasks[0].image', 'INVALID_VALUE']])
+    expect(sh('runner: docker, image: "{{ inputs.n }}"')).toEqual([['tasks[0].image', 'INVALID_VALUE']])
+    for (const ok of ['my/sh:1', 'registry.local:5000/team/py:3.12-slim', `py@sha256:${'a'.repeat(64)}`, `sha256:${'b'.repeat(64)}`]) {
+      expect(sh(`runner: docker, image: "${ok}"`)).toEqual([])
+    }
+    const r = parseWorkflow('id: w\ntasks:\n  - { id: a, type: core/script.python, runner: docker, image: "my/py:1", script: "x = 1" }\n')
+    if (!r.ok) throw new Error(JSON.stringify(r.issues))
+    expect(pluginCallsOf(r.workflow.tasks[0]!)[0]).toMatchObject({ runner: 'docker', image: 'my/py:1', interpreter: 'python' })
+  })
+
   it('checks the templates of its inputs, never its code', () => {
     expect(issuesOf('  - { id: a, type: core/script.bun, script: "return \'{{ inputs.nope }}\'", inputs: { n: "{{ inputs.n }}" } }\n')).toEqual([])
     expect(issuesOf('  - { id: a, type: core/script.bun, script: "return 1", inputs: { n: "{{ inputs.nope }}" } }\n')).toEqual([['tasks[0].inputs.n', 'UNDECLARED_INPUT']])

@@ -29,6 +29,12 @@ export const NPM_PIN = /^((?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*)@(\
  */
 export const PIP_PIN = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[A-Za-z0-9,._-]+\])?==[0-9][0-9A-Za-z.!+-]*|\/\S+\.whl)$/
 
+/**
+ * A Docker image reference as the engine resolves it locally: `name[:tag][@sha256:…]` (name components lower-case,
+ * an optional `host[:port]/` first), or an image ID (`sha256:<64 hex>`). Never a template: apply checks it exists.
+ */
+export const IMAGE_REF = /^(?:sha256:[a-f0-9]{64}|(?:[a-zA-Z0-9][a-zA-Z0-9.-]*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)$/
+
 /** Why a dependency entry is not an exact pin for `type`, or undefined when it is one. */
 function pinProblem(type: ScriptType, entry: string): string | undefined {
   if (type === 'core/script.bun') return NPM_PIN.test(entry) ? undefined : `"${entry}" is not an exact npm pin (name@1.2.3, or name@file:/path/pkg.tgz)`
@@ -46,6 +52,11 @@ export interface ScriptSpec {
   /** A shell task's shell (default `sh`). */
   shell?: 'sh' | 'bash'
   runner?: string
+  /**
+   * The Docker image its container is made from (runner `docker` only; default `sandbox.dockerImage`): present on the
+   * engine's Docker, never pulled. It must hold Bun (the script plugin) and the task's interpreter on its PATH.
+   */
+  image?: string
   /** The script's whole grant (nothing when absent), within `sandbox.scriptPolicy`. */
   permissions?: PermissionSet
   /** Variable name → template (e.g. `{{ secrets.TOKEN }}`), for names `permissions.env` grants. */
@@ -68,6 +79,7 @@ export function scriptCall(task: TaskCommon & ScriptSpec): PluginCall {
     verbatim: { script: task.script }, interpreter: interpreterOf(task),
   }
   if (task.runner !== undefined) call.runner = task.runner
+  if (task.image !== undefined) call.image = task.image
   if (task.permissions !== undefined) call.permissions = task.permissions
   if (task.env !== undefined) call.env = task.env
   if (task.timeoutMs !== undefined) call.timeoutMs = task.timeoutMs
@@ -85,6 +97,7 @@ export const script: TaskKind<ScriptSpec> = {
     shell: Type.Optional(Type.Union([Type.Literal('sh'), Type.Literal('bash')])),
     inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     runner: Type.Optional(RunnerNameSchema),
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
     permissions: Type.Optional(RawPermissions),
     env: Type.Optional(Type.Record(Type.String(), Type.String())),
     dependencies: Type.Optional(Type.Array(Type.String(), { maxItems: 100 })),
@@ -107,6 +120,7 @@ export const script: TaskKind<ScriptSpec> = {
     const spec: ScriptSpec = { type, script: typeof text === 'string' ? text : '', inputs: isMap(raw.inputs) ? raw.inputs : {} }
     if (shellTask && (raw.shell === 'sh' || raw.shell === 'bash')) spec.shell = raw.shell
     if (typeof raw.runner === 'string') spec.runner = raw.runner
+    if (typeof raw.image === 'string') spec.image = raw.image
     if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
     if (isMap(raw.env)) spec.env = Object.fromEntries(Object.entries(raw.env).filter((e): e is [string, string] => typeof e[1] === 'string'))
     if (Array.isArray(raw.dependencies)) spec.dependencies = raw.dependencies.filter((d): d is string => typeof d === 'string')
@@ -114,6 +128,14 @@ export const script: TaskKind<ScriptSpec> = {
   },
 
   validate(task, at, issues) {
+    if (task.image !== undefined) {
+      // Which runners take an image is the engine's registry (checked at apply); the default runner never does.
+      if (task.runner === undefined || task.runner === 'process') {
+        issues.push({ at: [...at, 'image'], code: IssueCode.InvalidValue, message: `"image" needs a runner that runs containers (runner: docker); this task runs on the ${task.runner ?? 'default (process)'} runner` })
+      } else if (!IMAGE_REF.test(task.image)) {
+        issues.push({ at: [...at, 'image'], code: IssueCode.InvalidValue, message: `"${task.image}" is not a Docker image reference (name[:tag][@sha256:…], or sha256:<id>)` })
+      }
+    }
     task.dependencies?.forEach((entry, i) => {
       const problem = pinProblem(task.type, entry)
       if (problem) issues.push({ at: [...at, 'dependencies', ...(task.type === 'core/script.shell' ? [] : [i])], code: IssueCode.InvalidValue, message: problem })
