@@ -92,6 +92,7 @@ export const ErrorCode = {
   CommandFailed: 'COMMAND_FAILED',
   /** A `core/bash.exec` command ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
   CommandTimedOut: 'COMMAND_TIMED_OUT',
+  /**
    * A task's `image:` is not present on the Docker engine that would run it (nothing is ever pulled): refused at
    * apply and validate, and an attempt fails with it when the image went away since (docs/scripts.md). Not retried.
    */

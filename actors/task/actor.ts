@@ -180,6 +180,8 @@ function ownCode(call: PluginCall, error: ErrorInfo): ErrorInfo {
   if (error.code !== ErrorCode.PluginError || typeof d?.pluginCode !== 'string' || !call.ownCodes?.includes(d.pluginCode)) return error
   const { pluginCode, ...details } = d
   return { ...error, code: pluginCode as ErrorCode, details }
+}
+
 /**
  * RUNTIME_UNAVAILABLE for a shell or Python script whose interpreter the script plugin could not start (not in the
  * task's image, or gone from the host since): the plugin says so with its own code, which only this plugin's

@@ -42,6 +42,7 @@ export interface PluginCall {
    * `details.pluginCode`, so no plugin chooses a code the engine acts on (retry, a denial's audit).
    */
   ownCodes?: readonly string[]
+  /**
    * A script task's Docker image (docs/scripts.md): only on a runner whose programs are in an image (docker); the
    * runner uses it as it finds it locally, by the ID it inspected, and never pulls it (IMAGE_NOT_FOUND).
    */
