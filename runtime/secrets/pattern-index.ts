@@ -101,16 +101,14 @@ export function begunAt(idx: Index, t: string, j: number, end: number): string |
   return idx.buckets.get(h)?.find((p) => p.length > rem && isPrefixAt(p, t, j, end))
 }
 
-const isBlank = (c: number): boolean => c === 32 || c === 9 || c === 10 || c === 13
-
 /**
- * Where, in the run of non-blank chars that ends at `end`, the longest beginning of a pattern of at least `min`
- * chars starts (-1: none). For data printed only in part (`... 72 more items`): what shows may begin a secret.
+ * Where the longest beginning of a pattern of at least `min` chars that ends at `end` starts (-1: none). For data
+ * printed only in part (`... 72 more items`, a cut marked `…`): what shows may begin a secret. The beginning may
+ * hold blanks (a passphrase cut right after a space, review 7): at most `longest` starts are looked up, each a
+ * filter probe, and only at a mark or a cut.
  */
 export function beginningBefore(idx: Index, t: string, end: number, min: number): number {
-  let run = end
-  while (run > 0 && !isBlank(t.charCodeAt(run - 1))) run--
-  for (let j = Math.max(run, end - idx.longest + 1); j <= end - Math.max(min, idx.q); j++) {
+  for (let j = Math.max(0, end - idx.longest + 1); j <= end - Math.max(min, idx.q); j++) {
     if (begunAt(idx, t, j, end) !== undefined) return j
   }
   return -1

@@ -218,8 +218,11 @@ export const CUT_MIN_CHARS = 4
 const MARK = /\.\.\.|…/g
 
 /**
- * Where a printer cut a string short: before `...` or `…` that follows a non-blank char (`sk_live_4eC…`), or
- * before the quote of util.inspect's `'…'... 2800 more characters`. What ends there may begin a secret.
+ * Where a printer cut a string short: before any `...` or `…` that does not open the string (`sk_live_4eC…`,
+ * `eyJhbGciOi.…`, `correct horse …`), or before the quote of util.inspect's `'…'... 2800 more characters`. What
+ * ends there may begin a secret. A mark after a dot or a blank counts too: a secret may hold either (a JWT, a
+ * `key.secret` token, a passphrase), and a cut may fall right after one (review 7); a sentence's own `...` is then
+ * looked at as well, which costs only a lookup (nothing there begins a secret: nothing is masked).
  */
 export function truncationMarks(s: string): number[] {
   if (s.indexOf('...') < 0 && s.indexOf('…') < 0) return []
@@ -228,7 +231,7 @@ export function truncationMarks(s: string): number[] {
   for (let m = MARK.exec(s); m; m = MARK.exec(s)) {
     let i = m.index
     const c = s.charCodeAt(i - 1)
-    if (i === 0 || c === 32 || c === 9 || c === 10 || c === 13 || c === 46) continue
+    if (i === 0) continue
     if (c === 39 || c === 34) i--
     out.push(i)
     while (s.charCodeAt(MARK.lastIndex) === 46) MARK.lastIndex++ // `....` is one mark
