@@ -34,21 +34,40 @@ export function inheritedEnv(): Record<string, string> {
   return env
 }
 
-/** Passes a stream on line by line (`ended`: the line had its newline; false only for a last partial line). */
-export async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string, ended: boolean) => void): Promise<void> {
+/**
+ * Passes a stream on line by line (`ended`: the line had its newline; false only for a last partial line), until
+ * it ends or `stop` fires (what was read by then is passed on).
+ */
+export async function pump(stream: ReadableStream<Uint8Array>, onLine: (line: string, ended: boolean) => void, stop?: AbortSignal): Promise<void> {
   const decoder = new TextDecoder()
+  const reader = stream.getReader()
+  const cancel = () => { reader.cancel().catch(() => {}) }
+  stop?.addEventListener('abort', cancel, { once: true })
   let rest = ''
-  for await (const chunk of stream) {
-    rest += decoder.decode(chunk, { stream: true })
-    let nl: number
-    while ((nl = rest.indexOf('\n')) >= 0) {
-      onLine(rest.slice(0, nl), true)
-      rest = rest.slice(nl + 1)
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      rest += decoder.decode(value, { stream: true })
+      let nl: number
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        onLine(rest.slice(0, nl), true)
+        rest = rest.slice(nl + 1)
+      }
     }
+  } finally {
+    stop?.removeEventListener('abort', cancel)
   }
   rest += decoder.decode()
   if (rest !== '') onLine(rest, false)
 }
+
+/**
+ * How long a child's pipes are read after it exited: what it wrote is in them already, and anything still holding
+ * them is a process that left its group (`setsid cmd &`), which no kill of the group reaches and which must not hold
+ * the attempt past its `timeoutMs` (review 7). It dies with the attempt (the runner's pid namespace, its cgroup).
+ */
+const PIPE_GRACE_MS = 500
 
 export interface ChildOptions {
   cwd: string
@@ -91,16 +110,22 @@ export async function runChild(argv: string[], opts: ChildOptions, ctx: ActionCo
   ctx.signal.addEventListener('abort', kill, { once: true })
   const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => { timedOut = true; kill() }, opts.timeoutMs)
   const tail: string[] = []
+  const stop = new AbortController()
   try {
-    await Promise.all([
-      pump(child.stdout, opts.onStdout),
+    const pumps = Promise.all([
+      pump(child.stdout, opts.onStdout, stop.signal),
       pump(child.stderr, (line, ended) => {
         tail.push(line)
         if (tail.length > 20) tail.shift()
         opts.onStderr(line, ended)
-      }),
+      }, stop.signal),
     ])
     const code = await child.exited
+    let grace: Timer | undefined
+    await Promise.race([pumps, new Promise<void>((resolve) => { grace = setTimeout(resolve, PIPE_GRACE_MS) })])
+    clearTimeout(grace)
+    stop.abort()
+    await pumps
     const signal = child.signalCode === null || child.signalCode === undefined ? null : String(child.signalCode)
     return { exitCode: signal === null ? code : null, signal, timedOut, tail }
   } finally {
