@@ -84,6 +84,8 @@ export const ErrorCode = {
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
   /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
   DependencyInstallFailed: 'DEPENDENCY_INSTALL_FAILED',
+  /** A docker task names an image this host's Docker engine does not hold (images are never pulled). */
+  DockerImageNotFound: 'DOCKER_IMAGE_NOT_FOUND',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -208,6 +210,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   FILE_NOT_FOUND: row(404, 4, false),
   RUNTIME_UNAVAILABLE: row(400, 2, false),
   DEPENDENCY_INSTALL_FAILED: row(424, 1),
+  DOCKER_IMAGE_NOT_FOUND: row(424, 1, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

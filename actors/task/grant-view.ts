@@ -12,7 +12,7 @@ import { runnerIssues, runnerKind, runnerOf } from '../../sandbox/runners.ts'
 import type { EnginePlugins } from '../plugins.ts'
 import { effectiveGrant, resolvedRun } from './permissions.ts'
 import { scriptGrantIssue } from '../../sandbox/scripts/grant.ts'
-import { dockerGrantIssue } from '../../sandbox/docker-tasks/grant.ts'
+import { dockerGrantIssue, ENGINE_RUNNER } from '../../sandbox/docker-tasks/grant.ts'
 
 /** Where a plugin's variable gets its value: the task's `env:` mapping, the engine (`sandbox.passEnv`), or nowhere. */
 export type EnvSource = 'task' | 'engine' | 'unset'
@@ -53,8 +53,7 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   return out
 }
 
-/** The runner column of a task the engine performs itself, and what its grant is checked as. */
-export const ENGINE_RUNNER = 'engine'
+/** What the grant of a task the engine performs itself is checked as (ENGINE_RUNNER is its runner column). */
 const ENGINE_KIND = { module: '', programs: 'image' } as const
 
 function taskGrant(task: PluginCall, plugins: EnginePlugins): TaskGrant {

@@ -17,6 +17,9 @@ export { DOCKER_GRANT_MEANING } from './meaning.ts'
 /** Where a refusal of a docker task's grant comes from, in its details. */
 export const DOCKER_GRANT = 'docker-task'
 
+/** The runner a docker task is recorded and shown with: none runs it, the engine performs it. */
+export const ENGINE_RUNNER = 'engine'
+
 /** The one network entry a docker task may hold: its containers then join the default bridge network. */
 export const ANY_NETWORK = '*:*'
 

@@ -1,0 +1,134 @@
+/**
+ * core/docker.build: an image built by the engine from a context it stages itself, in a private dir: the task's
+ * input files (docs/files.md) and its inline `files`, nothing from the host. The classic builder (DOCKER_BUILDKIT=0:
+ * this host's docker has no buildx, and the classic builder honours the memory limit), with `--network none` unless
+ * the grant holds `*:*`. Nothing is pulled: every image a FROM or COPY --from names must be on this host already (or
+ * `scratch`, or an earlier stage). Every tag is under autokestra-task/, and the image carries the task's labels.
+ */
+import { lstat, mkdir, open, readFile, writeFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { join } from 'node:path'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { placeInputFiles } from '../files/place.ts'
+import { commandLine, runCli } from './cli.ts'
+import { wantsNetwork } from './grant.ts'
+import { hostProgram, labelArgs, localImage, pingEngine, TAG_PREFIX, taskDir } from './host.ts'
+import { finish, type DockerTaskRequest, type TaskResult } from './request.ts'
+
+export interface BuildInput {
+  context?: string
+  dockerfile?: string
+  tags?: string[]
+  buildArgs?: Record<string, string>
+  files?: Record<string, string>
+  timeoutMs?: number
+}
+
+/** A relative path of plain segments (no `.`, `..`, empty or absolute part). */
+const relativeParts = (p: string): string[] | undefined => {
+  const parts = p.split('/').filter((s) => s !== '' && s !== '.')
+  return parts.some((s) => s === '..') || p.startsWith('/') ? undefined : parts
+}
+
+export async function dockerBuild(req: DockerTaskRequest, input: BuildInput): Promise<TaskResult> {
+  const docker = hostProgram('docker', 'core/docker.build')
+  for (const t of input.tags ?? []) if (!t.startsWith(TAG_PREFIX)) throw new AppError(ErrorCode.InvalidTaskInput, `tag ${t} is not under ${TAG_PREFIX}`)
+  await pingEngine()
+  const dir = await taskDir()
+  try {
+    const root = join(dir.dir, 'context')
+    await mkdir(root, { mode: 0o700 })
+    const placed = req.files ? await placeInputFiles(root, req.files.inputs, req.files.store) : undefined
+    if (placed) return { ok: false, error: placed }
+    for (const [name, content] of Object.entries(input.files ?? {})) {
+      const parts = relativeParts(name)
+      if (!parts?.length) throw new AppError(ErrorCode.InvalidTaskInput, `files: "${name}" is not a relative path inside the context`)
+      let at = root
+      for (const seg of parts.slice(0, -1)) {
+        at = join(at, seg)
+        await mkdir(at, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e })
+        if (!(await lstat(at)).isDirectory()) throw new AppError(ErrorCode.InvalidTaskInput, `files: "${name}" passes through a file`)
+      }
+      // O_EXCL: an inline file never replaces an input file of the same name (nor follows anything).
+      const f = await open(join(at, parts.at(-1)!), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
+        .catch((e: NodeJS.ErrnoException) => { throw new AppError(ErrorCode.InvalidTaskInput, `files: "${name}" cannot be written (${e.code === 'EEXIST' ? 'an input file has that name' : e.code})`) })
+      try { await f.writeFile(content) } finally { await f.close() }
+    }
+    const ctxParts = relativeParts(input.context ?? '.')
+    if (!ctxParts) throw new AppError(ErrorCode.InvalidTaskInput, `context "${input.context}" is not a directory inside the staged context (task files and inline files only; never a host path)`)
+    const context = join(root, ...ctxParts)
+    if (!(await lstat(context).then((s) => s.isDirectory(), () => false))) throw new AppError(ErrorCode.InvalidTaskInput, `context "${input.context}" is not a directory of the staged files`)
+    const dfParts = relativeParts(input.dockerfile ?? 'Dockerfile')
+    const dockerfile = dfParts?.length ? join(context, ...dfParts) : undefined
+    const text = dockerfile && (await lstat(dockerfile).then((s) => s.isFile(), () => false)) ? await readFile(dockerfile, 'utf8') : undefined
+    if (text === undefined) throw new AppError(ErrorCode.InvalidTaskInput, `dockerfile "${input.dockerfile ?? 'Dockerfile'}" is not a file of the context (give it in files: or inputFiles:)`)
+    for (const image of await missingImages(text, input.buildArgs ?? {})) {
+      throw new AppError(ErrorCode.DockerImageNotFound, `the Dockerfile names image ${image}, which is not on this host's Docker engine (images are never pulled)`, { image })
+    }
+    const timeoutMs = Math.min(input.timeoutMs ?? req.timeoutMs, req.timeoutMs)
+    // Build args are given by name (`--build-arg K`, the value from the CLI's environment): no value in any argv.
+    const env: Record<string, string> = { ...dir.env, DOCKER_BUILDKIT: '0' }
+    const argNames = Object.keys(input.buildArgs ?? {})
+    for (const k of argNames) {
+      if (Object.hasOwn(dir.env, k) || k === 'DOCKER_BUILDKIT') throw new AppError(ErrorCode.InvalidTaskInput, `buildArgs: ${k} is a name the docker CLI itself reads; use another`)
+      env[k] = input.buildArgs![k]!
+    }
+    const iid = join(dir.dir, 'iid')
+    const argv = [
+      docker, 'build', '--network', wantsNetwork(req.grant) ? 'default' : 'none', '--pull=false', '--rm', '--force-rm',
+      ...labelArgs(req.context, 'core/docker.build', dir.work, Date.now() + timeoutMs + 60_000),
+      '--memory', `${req.limits.memoryMb}m`, '--memory-swap', `${req.limits.memoryMb}m`,
+      ...argNames.flatMap((k) => ['--build-arg', k]),
+      ...(input.tags ?? []).flatMap((t) => ['--tag', t]),
+      '--iidfile', iid, '--file', dockerfile!, context,
+    ]
+    const r = await runCli({ argv, env, timeoutMs, signal: req.signal, onLog: req.onLog, keepBytes: req.keepBytes })
+    const image = r.exitCode === 0 && !r.stopped ? (await readFile(iid, 'utf8').catch(() => '')).trim() : ''
+    const shown = ['docker', ...argv.slice(1, -4), '--file', input.dockerfile ?? 'Dockerfile', input.context ?? '.']
+    return finish(req, r, commandLine(shown), timeoutMs, { ...(image ? { image } : {}), tags: input.tags ?? [] })
+  } finally {
+    await dir.close()
+  }
+}
+
+/**
+ * The images a Dockerfile's FROM lines and COPY/ADD --from flags name that are not on this host (an earlier stage's
+ * name, a stage index and `scratch` are not images). A reference holding a variable is resolved from the build args
+ * and the Dockerfile's ARG defaults before the first FROM; one that cannot be resolved is refused.
+ */
+export async function missingImages(dockerfile: string, buildArgs: Record<string, string>): Promise<string[]> {
+  // Continuation lines joined, comments dropped.
+  const lines = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+  const args: Record<string, string> = {}
+  const stages = new Set<string>()
+  const named: string[] = []
+  let seenFrom = false
+  for (const line of lines) {
+    const [word = '', ...rest] = line.split(/\s+/)
+    const op = word.toUpperCase()
+    if (op === 'ARG' && !seenFrom) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:=(.*))?$/.exec(rest.join(' '))
+      if (m) args[m[1]!] = buildArgs[m[1]!] ?? (m[2] ?? '').replace(/^"(.*)"$/, '$1')
+    } else if (op === 'FROM') {
+      seenFrom = true
+      const words = rest.filter((w) => !w.startsWith('--'))
+      const image = expand(words[0] ?? '', args)
+      if (words[1]?.toUpperCase() === 'AS' && words[2]) stages.add(words[2].toLowerCase())
+      if (image.toLowerCase() !== 'scratch' && !stages.has(image.toLowerCase())) named.push(image)
+    } else if (op === 'COPY' || op === 'ADD') {
+      for (const w of rest) {
+        const m = /^--from=(.+)$/.exec(w)
+        if (m && !/^\d+$/.test(m[1]!) && !stages.has(m[1]!.toLowerCase())) named.push(expand(m[1]!, args))
+      }
+    }
+  }
+  const missing: string[] = []
+  for (const image of new Set(named)) {
+    if (image === '' || image.includes('$')) throw new AppError(ErrorCode.InvalidTaskInput, `the Dockerfile names an image through a variable that cannot be resolved (${image || 'empty'}): images are never pulled, so each must be known before the build`)
+    if (!(await localImage(image))) missing.push(image)
+  }
+  return missing
+}
+
+const expand = (s: string, args: Record<string, string>): string =>
+  s.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a?: string, b?: string) => args[(a ?? b)!] ?? all)

@@ -1,0 +1,68 @@
+/**
+ * core/docker.run: one container of a local image, run to its end by the engine with the docker runner's defaults
+ * (sandbox/docker/container-spec.ts): the unprivileged user 65534, no capabilities, no new privileges, a read-only
+ * root with a private /tmp, memory, pids and CPU-time limits, no host path of any kind, no network unless the grant
+ * holds `*:*`, labelled with the execution and task, and removed when it ends, is cancelled or times out (and by
+ * the next engine's sweep if this one dies: leftovers.ts). The image is never pulled.
+ */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { commandLine, runCli } from './cli.ts'
+import { wantsNetwork } from './grant.ts'
+import { containerName, hostProgram, labelArgs, localImage, pingEngine, taskDir } from './host.ts'
+import { finish, type DockerTaskRequest, type TaskResult } from './request.ts'
+
+export interface RunInput {
+  image: string
+  command?: string | string[]
+  args?: string[]
+  env?: Record<string, string>
+  timeoutMs?: number
+}
+
+/** The pids a container may hold on top of `maxProcesses` (threads count: a Bun or JVM image needs some). */
+const THREAD_ALLOWANCE = 32
+
+export async function dockerRun(req: DockerTaskRequest, input: RunInput): Promise<TaskResult> {
+  const docker = hostProgram('docker', 'core/docker.run')
+  await pingEngine()
+  if (!(await localImage(input.image))) {
+    throw new AppError(ErrorCode.DockerImageNotFound, `image ${input.image} is not on this host's Docker engine (images are never pulled: build it with core/docker.build or load it)`, { image: input.image })
+  }
+  for (const [k, v] of Object.entries(input.env ?? {})) {
+    if (/[\n\r\0]/.test(v)) throw new AppError(ErrorCode.InvalidTaskInput, `env ${k}: a value may not hold a line break or NUL`)
+  }
+  const dir = await taskDir()
+  const name = containerName(req.context)
+  const limits = req.limits
+  const timeoutMs = Math.min(input.timeoutMs ?? req.timeoutMs, req.timeoutMs)
+  try {
+    const envFile = join(dir.dir, 'env')
+    await writeFile(envFile, Object.entries(input.env ?? {}).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o600 })
+    const command = typeof input.command === 'string' ? [input.command] : input.command ?? []
+    const argv = [
+      docker, 'run', '--name', name, '--pull', 'never',
+      ...labelArgs(req.context, 'core/docker.run', dir.work, Date.now() + timeoutMs + 60_000),
+      '--user', '65534:65534', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only',
+      '--tmpfs', `/tmp:rw,nosuid,nodev,size=${Math.max(16, Math.min(limits.memoryMb, 256))}m,mode=1777`,
+      '--memory', `${limits.memoryMb}m`, '--memory-swap', `${limits.memoryMb}m`, '--pids-limit', String(limits.maxProcesses + THREAD_ALLOWANCE),
+      '--cpus', '1', '--ulimit', `cpu=${limits.cpuSeconds}:${limits.cpuSeconds}`, '--ulimit', 'core=0:0',
+      '--network', wantsNetwork(req.grant) ? 'bridge' : 'none', '--log-driver', 'none',
+      '--env-file', envFile,
+      ...(command.length ? ['--entrypoint', command[0]!] : []),
+      input.image, ...command.slice(1), ...(input.args ?? []),
+    ]
+    const rm = () => runCli({ argv: [docker, 'rm', '--force', '--volumes', name], env: dir.env, timeoutMs: 30_000, signal: new AbortController().signal, onLog: () => undefined, keepBytes: 0 }).then(() => undefined)
+    try {
+      const r = await runCli({ argv, env: dir.env, timeoutMs, signal: req.signal, onLog: req.onLog, keepBytes: req.keepBytes, onStop: rm })
+      // The file's path is private: the line says what it holds (the names), never the values.
+      const shown = argv.flatMap((a, i) => (argv[i - 1] === '--env-file' ? [] : a === '--env-file' ? Object.keys(input.env ?? {}).flatMap((k) => ['-e', k]) : [a]))
+      return finish(req, r, commandLine(['docker', ...shown.slice(1)]), timeoutMs, { image: input.image })
+    } finally {
+      await rm()
+    }
+  } finally {
+    await dir.close()
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Issue 16, item 5: core/docker.run and core/docker.build on the real engine and the real Docker engine. The image is
+ * the project's own Bun image (FROM scratch + the host's Bun, built locally: nothing is pulled), and a build of a tiny
+ * context FROM it. Each container is labelled with its execution and task; a cancelled one is gone
+ * (`docker ps -a --filter label=…`). Without `docker: true`, or where the operator's policy does not allow it, the
+ * workflow is refused before anything runs.
+ */
+import { afterAll, beforeAll, expect, it } from 'bun:test'
+import Dockerode from 'dockerode'
+import { ensureImage } from '../../sandbox/docker/image.ts'
+import { parseWorkflow } from '../../runtime/workflow/index.ts'
+import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
+import { dockerReachable, mustRunDocker, until } from './helpers.ts'
+
+const docker = new Dockerode()
+const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
+let t: TestEngine
+let image: string
+const built: string[] = []
+beforeAll(async () => {
+  t = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ docker: true }) })
+  if ((await dockerReachable(docker)) || mustRunDocker) image = await ensureImage(docker)
+}, 120_000)
+afterAll(async () => {
+  await t.close()
+  for (const tag of built) await docker.getImage(tag).remove({ force: true }).catch(() => undefined)
+})
+
+async function run(yaml: string) {
+  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
+  const done = await t.engine.waitFor(ex.id)
+  return { done, runs: Object.fromEntries((await t.engine.snapshot(ex.id))!.taskRuns.map((r) => [r.taskId, r])) }
+}
+
+/** Containers of `executionId` (any state), by the label every docker task's container carries. */
+async function containersOf(executionId: string): Promise<number> {
+  const list = await docker.listContainers({ all: true, filters: { label: [`autokestra.execution=${executionId}`] } })
+  return list.length
+}
+
+const bun = (code: string) => JSON.stringify(['/usr/local/bin/bun', '-e', code])
+
+test('docker.run: exit code, stdout, stderr, env; a non-zero exit is success: false', async () => {
+  const { done, runs } = await run(`
+id: docker-run
+tasks:
+  - id: hello
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs:
+      image: ${image}
+      command: ${bun('console.log("hello", process.env.GREETING, process.getuid()); console.error("to stderr")')}
+      env: { GREETING: from-env }
+  - id: fails
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs: { image: ${image}, command: ${bun('process.exit(3)')} }
+`)
+  expect(done.state).toBe('SUCCESS')
+  const out = runs.hello!.output as Record<string, unknown>
+  expect(out).toMatchObject({ success: true, exitCode: 0, timedOut: false, stdout: 'hello from-env 65534\n', stderr: 'to stderr\n' })
+  expect(out.invokedCommand).toContain(`docker run`)
+  expect(out.invokedCommand).toContain('--cap-drop ALL')
+  expect(out.invokedCommand).toContain('-e GREETING')
+  expect(out.invokedCommand).not.toContain('from-env')
+  expect(runs.fails!.output).toMatchObject({ success: false, exitCode: 3, timedOut: false })
+  const logs = (await t.engine.store.logs.list({ executionId: done.id })).items
+  expect(logs.some((l) => l.taskId === 'hello' && l.message === 'hello from-env 65534')).toBe(true)
+  expect(await containersOf(done.id)).toBe(0)
+}, 60_000)
+
+test('docker.run: no network, no capabilities, read-only root', async () => {
+  const { runs } = await run(`
+id: docker-run-locked
+tasks:
+  - id: probe
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs:
+      image: ${image}
+      command: ${bun(`
+        const fs = require('fs')
+        let w = 'written'; try { fs.writeFileSync('/x', 'y') } catch (e) { w = e.code }
+        const caps = fs.readFileSync('/proc/self/status', 'utf8').split('\\n').filter((l) => /^Cap(Eff|Prm|Bnd)/.test(l)).map((l) => l.split(/\\s+/)[1])
+        const nets = fs.readdirSync('/sys/class/net')
+        console.log(JSON.stringify({ w, caps, nets }))`)}
+`)
+  const probe = JSON.parse((runs.probe!.output as { stdout: string }).stdout)
+  expect(probe.w).toBe('EROFS')
+  expect(probe.caps).toEqual(['0000000000000000', '0000000000000000', '0000000000000000'])
+  expect(probe.nets).toEqual(['lo'])
+}, 60_000)
+
+test('docker.run: its own timeoutMs is timedOut: true; the container is removed', async () => {
+  const { done, runs } = await run(`
+id: docker-run-timeout
+tasks:
+  - id: slow
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs: { image: ${image}, command: ${bun('await Bun.sleep(60000)')}, timeoutMs: 1500 }
+`)
+  expect(runs.slow!.state).toBe('SUCCESS')
+  expect(runs.slow!.output).toMatchObject({ success: false, timedOut: true })
+  expect((runs.slow!.output as { durationMs: number }).durationMs).toBeLessThan(20_000)
+  expect(await containersOf(done.id)).toBe(0)
+}, 60_000)
+
+test('docker.run: a cancel stops and removes the container', async () => {
+  const ex = await t.engine.start({ workflow: workflow(`
+id: docker-run-cancel
+tasks:
+  - id: long
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs: { image: ${image}, command: ${bun('console.log("up"); await Bun.sleep(600000)')} }
+`), trigger: { type: 'manual' } })
+  // Running: its container exists, labelled with the execution and the task.
+  expect(await until(async () => {
+    const list = await docker.listContainers({ all: true, filters: { label: [`autokestra.execution=${ex.id}`, 'autokestra.task=long'] } })
+    return list.some((c) => c.State === 'running')
+  }, 30_000)).toBe(true)
+  await t.engine.cancel(ex.id)
+  expect((await t.engine.waitFor(ex.id)).state).toBe('CANCELLED')
+  expect(await until(async () => (await containersOf(ex.id)) === 0, 15_000)).toBe(true)
+}, 60_000)
+
+test('docker.run: an image not on this host is DOCKER_IMAGE_NOT_FOUND, never pulled', async () => {
+  const { runs } = await run(`
+id: docker-run-missing
+tasks:
+  - id: nope
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs: { image: "autokestra-task/not-there-${process.pid}:1" }
+`)
+  expect(runs.nope!.error?.code).toBe('DOCKER_IMAGE_NOT_FOUND')
+}, 30_000)
+
+it('without docker: true the workflow is refused DOCKER_GRANT_REQUIRED, naming the grant', () => {
+  const r = parseWorkflow('id: no-grant\ntasks:\n  - { id: r, type: core/docker.run, inputs: { image: x } }\n')
+  expect(r.ok).toBe(false)
+  if (r.ok) return
+  expect(r.issues[0]).toMatchObject({ path: 'tasks[0].permissions', code: 'DOCKER_GRANT_REQUIRED' })
+  expect(r.issues[0]!.message).toContain('permissions: { docker: true }')
+})
