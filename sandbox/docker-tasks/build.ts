@@ -84,7 +84,7 @@ export async function dockerBuild(req: DockerTaskRequest, input: BuildInput): Pr
     ]
     const r = await runCli({ argv, env, timeoutMs, signal: req.signal, onLog: req.onLog, keepBytes: req.keepBytes })
     const image = r.exitCode === 0 && !r.stopped ? (await readFile(iid, 'utf8').catch(() => '')).trim() : ''
-    const shown = ['docker', ...argv.slice(1, -4), '--file', input.dockerfile ?? 'Dockerfile', input.context ?? '.']
+    const shown = ['docker', ...argv.slice(1, -5), '--file', input.dockerfile ?? 'Dockerfile', input.context ?? '.']
     return finish(req, r, commandLine(shown), timeoutMs, { ...(image ? { image } : {}), tags: input.tags ?? [] })
   } finally {
     await dir.close()

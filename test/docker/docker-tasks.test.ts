@@ -137,6 +137,90 @@ tasks:
   expect(runs.nope!.error?.code).toBe('DOCKER_IMAGE_NOT_FOUND')
 }, 30_000)
 
+test('docker.build of a tiny context (task files and an inline Dockerfile), then docker.run of it', async () => {
+  const tag = `autokestra-task/test-build-${process.pid}:1`
+  built.push(tag)
+  const { done, runs } = await run(`
+id: docker-build-run
+tasks:
+  - id: make
+    type: core/script.shell
+    commands: [printf 'made by a task' > greeting.txt]
+    outputFiles: [greeting.txt]
+  - id: build
+    type: core/docker.build
+    needs: make
+    permissions: { docker: true }
+    inputFiles: { greeting.txt: "{{ tasks.make.files['greeting.txt'] }}" }
+    inputs:
+      tags: ["${tag}"]
+      buildArgs: { WHO: build-arg }
+      files:
+        Dockerfile: |
+          FROM ${image}
+          ARG WHO
+          COPY greeting.txt /greeting.txt
+          COPY extra/note.txt /note.txt
+          LABEL who=$WHO
+        extra/note.txt: inline
+  - id: use
+    type: core/docker.run
+    needs: build
+    permissions: { docker: true }
+    inputs:
+      image: "{{ tasks.build.output.tags[0] }}"
+      command: ${bun('console.log(require("fs").readFileSync("/greeting.txt", "utf8") + " + " + require("fs").readFileSync("/note.txt", "utf8"))')}
+`)
+  expect(done.state).toBe('SUCCESS')
+  const b = runs.build!.output as Record<string, unknown>
+  expect(b).toMatchObject({ success: true, exitCode: 0, timedOut: false, tags: [tag] })
+  expect(b.image).toMatch(/^sha256:[0-9a-f]{64}$/)
+  expect(b.invokedCommand).toContain('--network none')
+  expect(b.invokedCommand).toContain('--build-arg WHO')
+  expect(b.invokedCommand).not.toContain('build-arg WHO=')
+  expect(runs.use!.output).toMatchObject({ success: true, stdout: 'made by a task + inline\n' })
+  const labels = (await docker.getImage(tag).inspect()).Config.Labels
+  expect(labels).toMatchObject({ who: 'build-arg', 'autokestra.execution': done.id, 'autokestra.task': 'build', 'autokestra.action': 'core/docker.build' })
+}, 120_000)
+
+test('docker.build: a FROM of an image not on this host is DOCKER_IMAGE_NOT_FOUND (never pulled); a failing RUN is success: false', async () => {
+  const dockerfile = (text: string) => JSON.stringify({ Dockerfile: text })
+  const { runs } = await run(`
+id: docker-build-bad
+tasks:
+  - id: missing
+    type: core/docker.build
+    permissions: { docker: true }
+    inputs: { files: ${dockerfile(`FROM debian-not-here-${process.pid}:12\nRUN true\n`)} }
+  - id: copied
+    type: core/docker.build
+    permissions: { docker: true }
+    inputs: { files: ${dockerfile(`FROM scratch\nCOPY --from=busybox-not-here-${process.pid} /bin/sh /sh\n`)} }
+  - id: variable
+    type: core/docker.build
+    permissions: { docker: true }
+    inputs: { files: ${dockerfile('ARG BASE\nFROM $BASE\n')} }
+  - id: failing
+    type: core/docker.build
+    permissions: { docker: true }
+    inputs: { files: ${dockerfile(`FROM ${image}\nRUN ["/usr/local/bin/bun", "-e", "process.exit(7)"]\n`)} }
+  - id: bad-tag
+    type: core/docker.build
+    permissions: { docker: true }
+    inputs: { tags: ["autokestra/plugin-bun:latest"], files: ${dockerfile('FROM scratch\n')} }
+`)
+  expect(runs.missing!.error?.code).toBe('DOCKER_IMAGE_NOT_FOUND')
+  expect(runs.missing!.error?.message).toContain(`debian-not-here-${process.pid}:12`)
+  expect(runs.copied!.error?.code).toBe('DOCKER_IMAGE_NOT_FOUND')
+  expect(runs.variable!.error?.code).toBe('INVALID_TASK_INPUT')
+  const failing = runs.failing!.output as { success: boolean; exitCode: number; stdout: string; stderr: string }
+  expect(failing).toMatchObject({ success: false, exitCode: 7 })
+  expect(failing.stdout + failing.stderr).toContain('returned a non-zero code: 7')
+  // The runner's own image (and anything outside autokestra-task/) cannot be replaced by a build.
+  expect(runs['bad-tag']!.error?.code).toBe('INVALID_TASK_INPUT')
+  expect(runs['bad-tag']!.error?.message).toContain('tags[0]')
+}, 120_000)
+
 it('without docker: true the workflow is refused DOCKER_GRANT_REQUIRED, naming the grant', () => {
   const r = parseWorkflow('id: no-grant\ntasks:\n  - { id: r, type: core/docker.run, inputs: { image: x } }\n')
   expect(r.ok).toBe(false)

@@ -17,6 +17,9 @@ export const DOCKER_TYPES = ['core/docker.build', 'core/docker.run', 'core/docke
 
 export type DockerType = (typeof DOCKER_TYPES)[number]
 
+/** Whether the plugin `namespace/name` is one whose actions are docker tasks (its manifest only describes them). */
+export const isDockerPlugin = (key: string): boolean => DOCKER_TYPES.some((t) => t.startsWith(`${key}.`))
+
 /** A docker task's own fields. */
 export interface DockerSpec {
   type: DockerType
@@ -59,6 +62,14 @@ export const docker: TaskKind<DockerSpec> = {
         at: [...at, 'permissions'], code: IssueCode.DockerGrantRequired,
         message: `${task.type} uses the Docker engine, which is root-equivalent on most hosts: the task must ask for it with permissions: { docker: true }`,
       })
+    }
+
+    // Files: a build's context is staged from its inputFiles; nothing else places or keeps files.
+    if (task.files?.outputs?.length) {
+      issues.push({ at: [...at, 'outputFiles'], atKey: true, code: IssueCode.InvalidValue, message: `${task.type} keeps no files: its containers have no host path to leave them in` })
+    }
+    if (task.files?.inputs?.length && task.type !== 'core/docker.build') {
+      issues.push({ at: [...at, 'inputFiles'], atKey: true, code: IssueCode.InvalidValue, message: `inputFiles apply to core/docker.build (its context), not ${task.type}: its containers get no host path` })
     }
   },
 
