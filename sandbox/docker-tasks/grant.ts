@@ -42,8 +42,13 @@ export function dockerGrant(call: PluginCall, ctx: Omit<GrantContext, 'runner'>)
   for (const e of asked.network ?? []) {
     if (e !== ANY_NETWORK) issues.push({ permission: 'network', entry: e, problem: `a container on Docker's bridge reaches any host: the only network entry a docker task may hold is ${ANY_NETWORK}`, beyondPolicy: false })
   }
-  const own: Permissions = { ...(asked.docker === true ? { docker: true } : {}), ...(asked.network?.includes(ANY_NETWORK) ? { network: [ANY_NETWORK] } : {}) }
-  issues.push(...checkGrant(own, { ...ctx, runner: { programs: 'image' }, policy: cap, policyName: SCRIPT_POLICY, dockerTask: true }))
+  const network = asked.network?.includes(ANY_NETWORK) === true
+  // `*:*` is a cap's spelling (any host, any port), not a plugin grant's: judged here, against a cap saying the same.
+  if (network && !cap.network.some((c) => c.trim() === ANY_NETWORK)) {
+    issues.push({ permission: 'network', entry: ANY_NETWORK, problem: `beyond ${SCRIPT_POLICY}.network (${cap.network.length ? `allowed: ${cap.network.join(', ')}` : 'none allowed'}; a container on the bridge needs ${ANY_NETWORK} there)`, beyondPolicy: true })
+  }
+  const own: Permissions = { ...(asked.docker === true ? { docker: true } : {}), ...(network ? { network: [ANY_NETWORK] } : {}) }
+  issues.push(...checkGrant(asked.docker === true ? { docker: true } : {}, { ...ctx, runner: { programs: 'image' }, policy: cap, policyName: SCRIPT_POLICY, dockerTask: true }))
   if (issues.length > 0) {
     throw new AppError(ErrorCode.InvalidWorkflow, `docker task ${call.id} asks for what it may not be granted: ${describeIssues(issues)}`, { issues, refusedBy: DOCKER_GRANT })
   }
