@@ -66,25 +66,23 @@ export async function dockerBuild(req: DockerTaskRequest, input: BuildInput): Pr
       throw new AppError(ErrorCode.DockerImageNotFound, `the Dockerfile names image ${image}, which is not on this host's Docker engine (images are never pulled)`, { image })
     }
     const timeoutMs = Math.min(input.timeoutMs ?? req.timeoutMs, req.timeoutMs)
-    // Build args are given by name (`--build-arg K`, the value from the CLI's environment): no value in any argv.
+    // Build args on the command line, never in the CLI's environment (where a name like LD_PRELOAD or DOCKER_HOST
+    // would steer the CLI itself). A value is in the image's history anyway: no place for a secret (docs/plugins.md).
     const env: Record<string, string> = { ...dir.env, DOCKER_BUILDKIT: '0' }
-    const argNames = Object.keys(input.buildArgs ?? {})
-    for (const k of argNames) {
-      if (Object.hasOwn(dir.env, k) || k === 'DOCKER_BUILDKIT') throw new AppError(ErrorCode.InvalidTaskInput, `buildArgs: ${k} is a name the docker CLI itself reads; use another`)
-      env[k] = input.buildArgs![k]!
-    }
+    const buildArgs = Object.entries(input.buildArgs ?? {})
     const iid = join(dir.dir, 'iid')
     const argv = [
       docker, 'build', '--network', wantsNetwork(req.grant) ? 'default' : 'none', '--pull=false', '--rm', '--force-rm',
       ...labelArgs(req.context, 'core/docker.build', dir.work, Date.now() + timeoutMs + 60_000),
       '--memory', `${req.limits.memoryMb}m`, '--memory-swap', `${req.limits.memoryMb}m`,
-      ...argNames.flatMap((k) => ['--build-arg', k]),
+      ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...(input.tags ?? []).flatMap((t) => ['--tag', t]),
       '--iidfile', iid, '--file', dockerfile!, context,
     ]
     const r = await runCli({ argv, env, timeoutMs, signal: req.signal, onLog: req.onLog, keepBytes: req.keepBytes })
     const image = r.exitCode === 0 && !r.stopped ? (await readFile(iid, 'utf8').catch(() => '')).trim() : ''
-    const shown = ['docker', ...argv.slice(1, -5), '--file', input.dockerfile ?? 'Dockerfile', input.context ?? '.']
+    // Shown with each build arg's name only (`--build-arg K` passes the caller's K).
+    const shown = ['docker', ...argv.slice(1, -5).map((a, i, all) => (all[i - 1] === '--build-arg' ? a.slice(0, a.indexOf('=')) : a)), '--file', input.dockerfile ?? 'Dockerfile', input.context ?? '.']
     return finish(req, r, commandLine(shown), timeoutMs, { ...(image ? { image } : {}), tags: input.tags ?? [] })
   } finally {
     await dir.close()

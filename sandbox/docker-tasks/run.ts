@@ -26,6 +26,8 @@ const THREAD_ALLOWANCE = 32
 
 export async function dockerRun(req: DockerTaskRequest, input: RunInput): Promise<TaskResult> {
   const docker = hostProgram('docker', 'core/docker.run')
+  // The image is the one word of the argv a task chooses before Docker stops reading flags: never one itself.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._/:@-]*$/.test(input.image)) throw new AppError(ErrorCode.InvalidTaskInput, `image "${input.image}" is not an image reference`)
   await pingEngine()
   if (!(await localImage(input.image))) {
     throw new AppError(ErrorCode.DockerImageNotFound, `image ${input.image} is not on this host's Docker engine (images are never pulled: build it with core/docker.build or load it)`, { image: input.image })

@@ -135,6 +135,10 @@ tasks:
     inputs: { image: "autokestra-task/not-there-${process.pid}:1" }
 `)
   expect(runs.nope!.error?.code).toBe('DOCKER_IMAGE_NOT_FOUND')
+  // An image that is a flag would be read by docker as one (--privileged): refused by the input schema.
+  const flag = await run(`id: docker-run-flag\ntasks:\n  - { id: f, type: core/docker.run, permissions: { docker: true }, inputs: { image: "--privileged", args: [${image}] } }\n`)
+  expect(flag.runs.f!.error?.code).toBe('INVALID_TASK_INPUT')
+  expect(await containersOf(flag.done.id)).toBe(0)
 }, 30_000)
 
 test('docker.build of a tiny context (task files and an inline Dockerfile), then docker.run of it', async () => {
