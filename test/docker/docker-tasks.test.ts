@@ -232,3 +232,17 @@ it('without docker: true the workflow is refused DOCKER_GRANT_REQUIRED, naming t
   expect(r.issues[0]).toMatchObject({ path: 'tasks[0].permissions', code: 'DOCKER_GRANT_REQUIRED' })
   expect(r.issues[0]!.message).toContain('permissions: { docker: true }')
 })
+
+test('examples/docker-build-run.yaml runs with workflow run (the real CLI) where the operator allows docker', async () => {
+  built.push('autokestra-task/example-greeter:latest')
+  const root = new URL('../..', import.meta.url).pathname
+  const proc = Bun.spawn(['bun', 'cli/main.ts', 'run', 'examples/docker-build-run.yaml', '--input', 'who=CI', '--json'], {
+    cwd: root, stdout: 'pipe', stderr: 'pipe',
+    env: { PATH: process.env.PATH ?? '', HOME: t.dir, WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ docker: true }), WORKFLOW_STORAGE_PATH: `${t.dir}/example.db` },
+  })
+  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
+  expect(code).toBe(0)
+  const doc = JSON.parse(out)
+  expect(doc.state).toBe('SUCCESS')
+  expect(JSON.stringify(doc)).toContain('Hello, CI, from an image built by a workflow')
+}, 120_000)
