@@ -17,7 +17,7 @@ import { colors, emit, globalOptions, runCommand, table, usageError, type CliCon
 import { humanTime } from '../render/format.ts'
 import { grantSummary } from '../render/grants.ts'
 import { isDockerPlugin } from '../../runtime/workflow/tasks/docker.ts'
-import { DOCKER_GRANT_MEANING } from '../../sandbox/docker-tasks/meaning.ts'
+import { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 
 const ACTIONS = ['list', 'inspect'] as const
 

@@ -1,7 +1,7 @@
 /** Human rendering of grants: each task's effective grant (`apply`), a manifest's checked grant and its change (`plugin inspect`). */
 import type { TaskGrant } from '../../api/embedded.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
-import { DOCKER_GRANT_MEANING } from '../../sandbox/docker-tasks/meaning.ts'
+import { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 import { colors, table } from '../output.ts'
 
 /** `network api.x, *:443 · fs read /srv · run git (/usr/bin/git) · env TOKEN (task)`, or `nothing`. */

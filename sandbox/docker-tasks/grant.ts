@@ -12,7 +12,7 @@ import type { Permissions } from '../manifest.ts'
 import { checkGrant, describeIssues, type GrantContext, type GrantIssue } from '../permissions/policy.ts'
 import { SCRIPT_POLICY } from '../scripts/grant.ts'
 
-export { DOCKER_GRANT_MEANING } from './meaning.ts'
+export { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 
 /** Where a refusal of a docker task's grant comes from, in its details. */
 export const DOCKER_GRANT = 'docker-task'
