@@ -73,7 +73,7 @@ export async function dockerBuild(req: DockerTaskRequest, input: BuildInput): Pr
     const iid = join(dir.dir, 'iid')
     const argv = [
       docker, 'build', '--network', wantsNetwork(req.grant) ? 'default' : 'none', '--pull=false', '--rm', '--force-rm',
-      ...labelArgs(req.context, 'core/docker.build', dir.work, Date.now() + timeoutMs + 60_000),
+      ...labelArgs(req.context, 'core/docker.build'),
       '--memory', `${req.limits.memoryMb}m`, '--memory-swap', `${req.limits.memoryMb}m`,
       ...buildArgs.flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       ...(input.tags ?? []).flatMap((t) => ['--tag', t]),

@@ -10,17 +10,19 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { RUNNER_LABEL, TASK_LABEL } from '../docker/container-spec.ts'
+import { RUNNER_LABEL } from '../docker/container-spec.ts'
 import { commandLine, runCli, type CliResult } from './cli.ts'
 import { effectiveModel, modelImages, modelProblems, rawProblems, refusedProject } from './compose-model.ts'
 import { wantsNetwork } from './grant.ts'
-import { engineClient, hostProgram, localImage, pingEngine, taskDir } from './host.ts'
+import { engineClient, hostProgram, localImage, originLabels, pingEngine, taskDir } from './host.ts'
 import { finish, type DockerTaskRequest, type TaskResult } from './request.ts'
 
 export interface ComposeInput { files?: Record<string, string>; projectName?: string; detach?: boolean; timeoutMs?: number }
 
 /** Every project a task starts is named under this. */
 export const PROJECT_PREFIX = 'autokestra-task-'
+/** The file Compose runs on: a name no task's file can have (theirs cannot start with a dot). */
+const EFFECTIVE = '.autokestra-effective.yaml'
 const PROJECT_LABEL = 'com.docker.compose.project'
 
 const projectOf = (req: DockerTaskRequest, name: string | undefined): { name: string; full: string } => {
@@ -55,18 +57,16 @@ export async function composeUp(req: DockerTaskRequest, input: ComposeInput): Pr
     for (const image of modelImages(model)) {
       if (!(await localImage(image))) throw new AppError(ErrorCode.DockerImageNotFound, `service image ${image} is not on this host's Docker engine (images are never pulled)`, { image })
     }
-    const labels = {
-      [RUNNER_LABEL]: 'docker', [TASK_LABEL]: req.context.taskId, 'autokestra.execution': req.context.executionId,
-      'autokestra.workflow': req.context.workflowId, 'autokestra.action': 'core/docker-compose.up',
-    }
+    // Not the sweep's owner labels: a detached project outlives this attempt, until its `.down` (docs/plugins.md).
+    const labels = { ...originLabels(req.context, 'core/docker-compose.up'), [RUNNER_LABEL]: 'docker' }
     const effective = effectiveModel(model, {
       labels, memoryMb: req.limits.memoryMb, pids: req.limits.maxProcesses + 32, network,
       warn: (line) => req.onLog({ level: 'WARN', stream: 'engine', message: line }),
     })
-    await writeFile(join(work, 'effective.yaml'), stringify(effective), { mode: 0o600 })
+    await writeFile(join(work, EFFECTIVE), stringify(effective), { mode: 0o600 })
     const detach = input.detach !== false
     const timeoutMs = Math.min(input.timeoutMs ?? req.timeoutMs, req.timeoutMs)
-    const base = [compose, '--project-name', project.full, '--file', 'effective.yaml']
+    const base = [compose, '--project-name', project.full, '--file', EFFECTIVE]
     const down = () => removeProject(project.full).then(() => undefined)
     const argv = [...base, 'up', '--no-build', ...(detach ? ['--detach'] : ['--abort-on-container-exit'])]
     const r: CliResult = await runCli({ argv, env: dir.env, cwd: work, timeoutMs, signal: req.signal, onLog: req.onLog, keepBytes: req.keepBytes, onStop: down })

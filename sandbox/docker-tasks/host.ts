@@ -60,12 +60,21 @@ export async function taskDir(): Promise<TaskDir> {
   }
 }
 
-/** `--label k=v` for each label of a task's container or image. */
-export function labelArgs(context: InvocationContext, action: string, work: WorkDir, deadlineAt: number): string[] {
+/** What made a container or an image: the execution, task, attempt, workflow and action. */
+export const originLabels = (context: InvocationContext, action: string): Record<string, string> => ({
+  [TASK_LABEL]: context.taskId, 'autokestra.execution': context.executionId, 'autokestra.attempt': String(context.attempt),
+  'autokestra.workflow': context.workflowId, [ACTION_LABEL]: action,
+})
+
+/**
+ * `--label k=v` for each label of a task's container: its origin, and the owner labels the leftover sweep removes
+ * it by (leftovers.ts). An image gets its origin only (`owner` absent): a container later made from it inherits its
+ * labels, and must not look like one of ours to the sweep.
+ */
+export function labelArgs(context: InvocationContext, action: string, owner?: { work: WorkDir; deadlineAt: number }): string[] {
   const labels: Record<string, string> = {
-    [RUNNER_LABEL]: 'docker', [TASK_LABEL]: context.taskId, 'autokestra.execution': context.executionId,
-    'autokestra.attempt': String(context.attempt), 'autokestra.workflow': context.workflowId, [ACTION_LABEL]: action,
-    [ENGINE_LABEL]: work.engineLabel, [DEADLINE_LABEL]: String(deadlineAt),
+    ...originLabels(context, action),
+    ...(owner ? { [RUNNER_LABEL]: 'docker', [ENGINE_LABEL]: owner.work.engineLabel, [DEADLINE_LABEL]: String(owner.deadlineAt) } : {}),
   }
   return Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`])
 }

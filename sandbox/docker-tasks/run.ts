@@ -45,7 +45,7 @@ export async function dockerRun(req: DockerTaskRequest, input: RunInput): Promis
     const command = typeof input.command === 'string' ? [input.command] : input.command ?? []
     const argv = [
       docker, 'run', '--name', name, '--pull', 'never',
-      ...labelArgs(req.context, 'core/docker.run', dir.work, Date.now() + timeoutMs + 60_000),
+      ...labelArgs(req.context, 'core/docker.run', { work: dir.work, deadlineAt: Date.now() + timeoutMs + 60_000 }),
       '--user', '65534:65534', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only',
       '--tmpfs', `/tmp:rw,nosuid,nodev,size=${Math.max(16, Math.min(limits.memoryMb, 256))}m,mode=1777`,
       '--memory', `${limits.memoryMb}m`, '--memory-swap', `${limits.memoryMb}m`, '--pids-limit', String(limits.maxProcesses + THREAD_ALLOWANCE),
