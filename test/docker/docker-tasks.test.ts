@@ -10,7 +10,7 @@ import Dockerode from 'dockerode'
 import { ensureImage } from '../../sandbox/docker/image.ts'
 import { parseWorkflow } from '../../runtime/workflow/index.ts'
 import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
-import { dockerReachable, mustRunDocker, until } from './helpers.ts'
+import { dockerReachable, mustRunDocker, taskIdFrom, until } from './helpers.ts'
 
 const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
@@ -120,6 +120,15 @@ tasks:
     const list = await docker.listContainers({ all: true, filters: { label: [`autokestra.execution=${ex.id}`, 'autokestra.task=long'] } })
     return list.some((c) => c.State === 'running')
   }, 30_000)).toBe(true)
+  // Its own deadline, which holds if the engine dies: the host's `timeout` is its pid 1, and the sweep's labels.
+  const [c] = await docker.listContainers({ filters: { label: [`autokestra.execution=${ex.id}`] } })
+  const info = await docker.getContainer(c!.Id).inspect()
+  expect(info.Path).toStartWith('/opt/autokestra/deadline/')
+  expect(info.Args).toContain('/opt/autokestra/deadline/timeout')
+  expect(c!.Labels).toMatchObject({ 'autokestra.runner': 'docker', 'autokestra.task': 'long' })
+  expect(c!.Labels['autokestra.engine']).toBeDefined()
+  expect(info.HostConfig.Binds ?? []).toEqual([])
+  expect(info.Mounts.every((m) => m.Type === 'bind' && m.RW === false && m.Destination.startsWith('/opt/autokestra/deadline/') || m.Type === 'tmpfs')).toBe(true)
   await t.engine.cancel(ex.id)
   expect((await t.engine.waitFor(ex.id)).state).toBe('CANCELLED')
   expect(await until(async () => (await containersOf(ex.id)) === 0, 15_000)).toBe(true)
@@ -248,3 +257,29 @@ test('examples/docker-build-run.yaml runs with workflow run (the real CLI) where
   expect(doc.state).toBe('SUCCESS')
   expect(JSON.stringify(doc)).toContain('Hello, CI, from an image built by a workflow')
 }, 120_000)
+
+test('a docker.run container does not outlive a killed engine: its own deadline (task timeout 3 s + grace) kills it', async () => {
+  const child = Bun.spawn(['bun', new URL('../fixtures/escape/docker-task-engine.ts', import.meta.url).pathname], { stdout: 'pipe', stderr: 'ignore' })
+  let taskId = ''
+  const running = async () => (await docker.listContainers({ filters: { label: [`autokestra.task=${taskId}`] } })).length > 0
+  try {
+    taskId = await taskIdFrom(child.stdout)
+    expect(taskId).not.toBe('')
+    expect(await until(running, 30_000)).toBe(true)
+  } finally {
+    child.kill('SIGKILL')
+    await child.exited
+  }
+  // No engine is left to stop it, and none starts: the container's pid 1 ends it.
+  const [c] = await docker.listContainers({ filters: { label: [`autokestra.task=${taskId}`] } })
+  expect(c).toBeDefined()
+  expect(await until(async () => !(await running()), 20_000, 200)).toBe(true)
+  const info = await docker.getContainer(c!.Id).inspect().catch(() => undefined)
+  // Killed (SIGKILL: 128 + 9) at its deadline, 3 s + 5 s after it started. (Another engine on this host that starts
+  // using Docker meanwhile may remove it first, by the sweep of dead engines' containers: gone is as good.)
+  if (info) {
+    expect(info.State.ExitCode).toBe(137)
+    expect(Date.parse(info.State.FinishedAt) - Date.parse(info.State.StartedAt)).toBeGreaterThan(6_000)
+    await docker.getContainer(c!.Id).remove({ force: true })
+  }
+}, 60_000)
