@@ -2,7 +2,9 @@
  * The docker tasks the engine performs itself (docs/plugins.md#catalog-docker, docs/security.md#docker-tasks): one
  * entry, by task type. Never throws: every failure is a result (an AppError's code and message, or the engine's).
  */
-import { ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { dockerUnavailable, isEngineUnreachable } from '../docker/engine.ts'
+import { engineClient } from './host.ts'
 import type { RunOutcome } from '../runner.ts'
 import { dockerBuild, type BuildInput } from './build.ts'
 import { composeDown, composeUp, type ComposeInput } from './compose.ts'
@@ -27,6 +29,8 @@ export async function runDockerTask(req: DockerTaskRequest): Promise<RunOutcome>
     const r = await action(req)
     return r.ok ? { ok: true, output: r.output, durationMs: durationMs() } : { ok: false, error: r.error, durationMs: durationMs() }
   } catch (e) {
-    return { ok: false, error: toErrorInfo(e), durationMs: durationMs() }
+    // The engine went away mid-way (after the first ping): DOCKER_UNAVAILABLE, as for the docker runner.
+    const error = e instanceof AppError ? e.toInfo() : isEngineUnreachable(e) ? dockerUnavailable(engineClient(), e) : toErrorInfo(e)
+    return { ok: false, error, durationMs: durationMs() }
   }
 }
