@@ -35,7 +35,7 @@ export async function pingEngine(): Promise<void> {
 
 /** The program `name` on the engine's PATH, or RUNTIME_UNAVAILABLE. */
 export function hostProgram(name: string, what: string): string {
-  const path = Bun.which(name)
+  const path = Bun.which(name, { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin' })
   if (!path) throw new AppError(ErrorCode.RuntimeUnavailable, `${what}: ${name} is not installed on the engine's host (not on its PATH)`, { program: name })
   return path
 }

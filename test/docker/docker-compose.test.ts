@@ -149,3 +149,24 @@ tasks:
   expect(left).toHaveLength(0)
   expect((await docker.listNetworks({ filters: { label: [`com.docker.compose.project=autokestra-task-${name}`] } }))).toHaveLength(0)
 }, 120_000)
+
+it('where docker-compose is not installed, up is RUNTIME_UNAVAILABLE naming it (before anything runs)', async () => {
+  const { runDockerTask } = await import('../../sandbox/docker-tasks/index.ts')
+  const path = process.env.PATH
+  process.env.PATH = '/nonexistent'
+  try {
+    const r = await runDockerTask({
+      type: 'core/docker-compose.up', grant: { docker: true }, timeoutMs: 5_000, signal: new AbortController().signal,
+      input: { files: { 'compose.yaml': 'services: { app: { image: x } }' } },
+      context: { executionId: 'exec-no-compose', workflowId: 'wf', taskId: 'up', attempt: 1, source: 'plugin:core/docker-compose.up' },
+      onLog: () => undefined, limits: { memoryMb: 128, cpuSeconds: 30, maxProcesses: 16, maxOutputBytes: 1 << 20 }, keepBytes: 4096,
+    })
+    expect(r.ok).toBe(false)
+    if (!r.ok) {
+      expect(r.error.code).toBe('RUNTIME_UNAVAILABLE')
+      expect(r.error.message).toContain('docker-compose is not installed')
+    }
+  } finally {
+    process.env.PATH = path
+  }
+})

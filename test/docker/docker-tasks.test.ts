@@ -18,7 +18,7 @@ let t: TestEngine
 let image: string
 const built: string[] = []
 beforeAll(async () => {
-  t = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ docker: true }) })
+  t = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ docker: true, network: ['*:*'] }) })
   if ((await dockerReachable(docker)) || mustRunDocker) image = await ensureImage(docker)
 }, 120_000)
 afterAll(async () => {
@@ -89,6 +89,19 @@ tasks:
   expect(probe.w).toBe('EROFS')
   expect(probe.caps).toEqual(['0000000000000000', '0000000000000000', '0000000000000000'])
   expect(probe.nets).toEqual(['lo'])
+}, 60_000)
+
+test('docker.run: network *:* (within a cap that says *:*) puts the container on the bridge', async () => {
+  const { runs } = await run(`
+id: docker-run-bridge
+tasks:
+  - id: net
+    type: core/docker.run
+    permissions: { docker: true, network: ["*:*"] }
+    inputs: { image: ${image}, command: ${bun('console.log(require("fs").readdirSync("/sys/class/net").sort().join(","))')} }
+`)
+  expect((runs.net!.output as { stdout: string }).stdout).toBe('eth0,lo\n')
+  expect((runs.net!.output as { invokedCommand: string }).invokedCommand).toContain('--network bridge')
 }, 60_000)
 
 test('docker.run: its own timeoutMs is timedOut: true; the container is removed', async () => {
