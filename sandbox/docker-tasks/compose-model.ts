@@ -8,8 +8,8 @@
  */
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 
-type Map = Record<string, unknown>
-const isMap = (v: unknown): v is Map => v !== null && typeof v === 'object' && !Array.isArray(v)
+type Obj = Record<string, unknown>
+const isMap = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)
 
 /** Keys of a file as written that make Compose read or build from the engine's host. */
 export function rawProblems(name: string, doc: unknown): string[] {
@@ -28,7 +28,7 @@ export function rawProblems(name: string, doc: unknown): string[] {
 const HOST_NS = (v: unknown): boolean => typeof v === 'string' && (v === 'host' || v.startsWith('container:'))
 
 /** Why a resolved model may not run; empty when it may. */
-export function modelProblems(model: Map, network: boolean): string[] {
+export function modelProblems(model: Obj, network: boolean): string[] {
   const out: string[] = []
   const services = isMap(model.services) ? model.services : {}
   if (Object.keys(services).length === 0) out.push('the project has no services')
@@ -36,7 +36,7 @@ export function modelProblems(model: Map, network: boolean): string[] {
     if (!isMap(s)) continue
     const at = `services.${name}`
     if (s.privileged === true) out.push(`${at}.privileged`)
-    for (const key of ['cap_add', 'devices', 'device_cgroup_rules', 'security_opt', 'sysctls', 'volumes_from', 'external_links', 'cgroup_parent', 'runtime', 'oom_kill_disable', 'storage_opt']) {
+    for (const key of ['cap_add', 'devices', 'device_cgroup_rules', 'security_opt', 'sysctls', 'volumes_from', 'external_links', 'cgroup_parent', 'runtime', 'oom_kill_disable', 'storage_opt', 'ulimits']) {
       if (s[key] !== undefined && !(Array.isArray(s[key]) && (s[key] as unknown[]).length === 0)) out.push(`${at}.${key}`)
     }
     for (const key of ['pid', 'ipc', 'uts', 'userns_mode', 'cgroup', 'network_mode']) if (HOST_NS(s[key])) out.push(`${at}.${key}: ${String(s[key])}`)
@@ -48,31 +48,35 @@ export function modelProblems(model: Map, network: boolean): string[] {
       const type = isMap(v) ? v.type : undefined
       if (/^[/.~]/.test(source) || type === 'bind' || type === 'npipe') out.push(`${at}.volumes: ${typeof v === 'string' ? v : JSON.stringify(v)} (a host path)`)
     }
-    if (Array.isArray(s.tmpfs) || typeof s.tmpfs === 'string') { /* a private tmpfs: fine */ }
+    const logging = isMap(s.logging) ? s.logging.driver : undefined
+    if (logging !== undefined && !['json-file', 'local', 'none'].includes(String(logging))) out.push(`${at}.logging.driver: ${String(logging)} (sends the output off the host's Docker)`)
   }
   for (const [name, n] of Object.entries(isMap(model.networks) ? model.networks : {})) {
     if (!isMap(n)) continue
     if (n.external !== undefined && n.external !== false) out.push(`networks.${name}.external`)
     if (n.driver !== undefined && n.driver !== 'bridge') out.push(`networks.${name}.driver: ${String(n.driver)}`)
     if (n.driver_opts !== undefined) out.push(`networks.${name}.driver_opts`)
+    // A name is Docker's: an existing network of that name (the operator's) would be joined, not made.
+    if (n.name !== undefined) out.push(`networks.${name}.name (would join an existing network of that name)`)
   }
   for (const [name, v] of Object.entries(isMap(model.volumes) ? model.volumes : {})) {
     if (!isMap(v)) continue
     if (v.external !== undefined && v.external !== false) out.push(`volumes.${name}.external (an existing volume)`)
     if (v.driver !== undefined && v.driver !== 'local') out.push(`volumes.${name}.driver: ${String(v.driver)}`)
     if (v.driver_opts !== undefined) out.push(`volumes.${name}.driver_opts (may bind a host path)`)
+    if (v.name !== undefined) out.push(`volumes.${name}.name (would mount an existing volume of that name)`)
   }
   for (const key of ['secrets', 'configs']) if (model[key] !== undefined) out.push(key)
   return out
 }
 
 /** Every image the model's services name. */
-export const modelImages = (model: Map): string[] =>
+export const modelImages = (model: Obj): string[] =>
   [...new Set(Object.values(isMap(model.services) ? model.services : {}).flatMap((s) => (isMap(s) && typeof s.image === 'string' ? [s.image] : [])))]
 
 /** The model Compose is run on: the checked one (format 2.4) with the engine's labels, limits and network rules. */
-export function effectiveModel(model: Map, add: { labels: Record<string, string>; memoryMb: number; pids: number; network: boolean; warn(line: string): void }): Map {
-  const services: Map = {}
+export function effectiveModel(model: Obj, add: { labels: Record<string, string>; memoryMb: number; pids: number; network: boolean; warn(line: string): void }): Obj {
+  const services: Obj = {}
   for (const [name, s] of Object.entries(isMap(model.services) ? model.services : {})) {
     if (!isMap(s)) continue
     const { deploy, ...rest } = s
@@ -86,11 +90,11 @@ export function effectiveModel(model: Map, add: { labels: Record<string, string>
       mem_limit: `${add.memoryMb}m`, memswap_limit: `${add.memoryMb}m`, pids_limit: add.pids,
     }
   }
-  const networks: Map = {}
+  const networks: Obj = {}
   for (const [name, n] of Object.entries({ default: {}, ...(isMap(model.networks) ? model.networks : {}) })) {
     networks[name] = { ...(isMap(n) ? n : {}), labels: add.labels, ...(add.network ? {} : { internal: true }) }
   }
-  const volumes: Map = {}
+  const volumes: Obj = {}
   for (const [name, v] of Object.entries(isMap(model.volumes) ? model.volumes : {})) volumes[name] = { ...(isMap(v) ? v : {}), labels: add.labels }
   return { version: '2.4', services, networks, ...(Object.keys(volumes).length ? { volumes } : {}) }
 }

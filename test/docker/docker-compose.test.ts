@@ -114,6 +114,10 @@ tasks:
     type: core/docker-compose.up
     permissions: { docker: true }
     inputs: { projectName: ${project}-b, files: ${composeFile({ build: '.', env_file: '/etc/shadow' })} }
+  - id: named
+    type: core/docker-compose.up
+    permissions: { docker: true }
+    inputs: { projectName: ${project}-x, files: ${JSON.stringify({ 'compose.yaml': JSON.stringify({ version: '3.8', services: { app: { image, volumes: ['data:/d'] } }, volumes: { data: { name: 'someone-elses-volume' } } }) })} }
   - id: missing
     type: core/docker-compose.up
     permissions: { docker: true }
@@ -125,6 +129,7 @@ tasks:
   expect(runs.hostnet!.error?.message).toContain('services.app.pid: host; services.app.network_mode: host')
   expect(runs.build!.error?.message).toContain('services.app.build')
   expect(runs.build!.error?.message).toContain('services.app.env_file')
+  expect(runs.named!.error?.message).toContain('volumes.data.name (would mount an existing volume of that name)')
   expect(runs.missing!.error?.code).toBe('DOCKER_IMAGE_NOT_FOUND')
   const left = await docker.listContainers({ all: true, filters: { label: ['autokestra.action=core/docker-compose.up', `autokestra.workflow=compose-refused`] } })
   expect(left).toHaveLength(0)
