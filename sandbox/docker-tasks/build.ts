@@ -12,7 +12,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { placeInputFiles } from '../files/place.ts'
 import { commandLine, runCli } from './cli.ts'
 import { wantsNetwork } from './grant.ts'
-import { hostProgram, labelArgs, localImage, pingEngine, TAG_PREFIX, taskDir } from './host.ts'
+import { engineClient, hostProgram, labelArgs, localImage, pingEngine, TAG_PREFIX, taskDir } from './host.ts'
 import { finish, type DockerTaskRequest, type TaskResult } from './request.ts'
 
 export interface BuildInput {
@@ -62,8 +62,18 @@ export async function dockerBuild(req: DockerTaskRequest, input: BuildInput): Pr
     const dockerfile = dfParts?.length ? join(context, ...dfParts) : undefined
     const text = dockerfile && (await lstat(dockerfile).then((s) => s.isFile(), () => false)) ? await readFile(dockerfile, 'utf8') : undefined
     if (text === undefined) throw new AppError(ErrorCode.InvalidTaskInput, `dockerfile "${input.dockerfile ?? 'Dockerfile'}" is not a file of the context (give it in files: or inputFiles:)`)
-    for (const image of await missingImages(text, input.buildArgs ?? {})) {
+    // The daemon itself fetches an ADD's URL, on the host's network, whatever the build's --network says.
+    const remote = wantsNetwork(req.grant) ? [] : remoteSources(text)
+    if (remote.length) throw new AppError(ErrorCode.InvalidTaskInput, `the Dockerfile ADDs from the network (${remote.join(', ')}): the Docker daemon fetches it on the host's network, which needs the *:* grant`)
+    const { missing, present } = await namedImages(text, input.buildArgs ?? {})
+    for (const image of missing) {
       throw new AppError(ErrorCode.DockerImageNotFound, `the Dockerfile names image ${image}, which is not on this host's Docker engine (images are never pulled)`, { image })
+    }
+    // A base image's ONBUILD triggers run in this build too.
+    for (const image of wantsNetwork(req.grant) ? [] : present) {
+      const onBuild = (await engineClient().getImage(image).inspect()).Config.OnBuild ?? []
+      const fetched = remoteSources(onBuild.join('\n'))
+      if (fetched.length) throw new AppError(ErrorCode.InvalidTaskInput, `image ${image} has ONBUILD ADDs from the network (${fetched.join(', ')}): they need the *:* grant`)
     }
     const timeoutMs = Math.min(input.timeoutMs ?? req.timeoutMs, req.timeoutMs)
     // Build args on the command line, never in the CLI's environment (where a name like LD_PRELOAD or DOCKER_HOST
@@ -90,11 +100,11 @@ export async function dockerBuild(req: DockerTaskRequest, input: BuildInput): Pr
 }
 
 /**
- * The images a Dockerfile's FROM lines and COPY/ADD --from flags name that are not on this host (an earlier stage's
+ * The images a Dockerfile's FROM lines and COPY/ADD --from flags name, split by whether they are on this host (an earlier stage's
  * name, a stage index and `scratch` are not images). A reference holding a variable is resolved from the build args
  * and the Dockerfile's ARG defaults before the first FROM; one that cannot be resolved is refused.
  */
-export async function missingImages(dockerfile: string, buildArgs: Record<string, string>): Promise<string[]> {
+export async function namedImages(dockerfile: string, buildArgs: Record<string, string>): Promise<{ missing: string[]; present: string[] }> {
   // Continuation lines joined, comments dropped.
   const lines = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
   const args: Record<string, string> = {}
@@ -121,11 +131,24 @@ export async function missingImages(dockerfile: string, buildArgs: Record<string
     }
   }
   const missing: string[] = []
+  const present: string[] = []
   for (const image of new Set(named)) {
     if (image === '' || image.includes('$')) throw new AppError(ErrorCode.InvalidTaskInput, `the Dockerfile names an image through a variable that cannot be resolved (${image || 'empty'}): images are never pulled, so each must be known before the build`)
-    if (!(await localImage(image))) missing.push(image)
+    ;(await localImage(image) ? present : missing).push(image)
   }
-  return missing
+  return { missing, present }
+}
+
+/** The sources of ADD instructions (ONBUILD ones included) that are URLs or git remotes. */
+export function remoteSources(dockerfile: string): string[] {
+  const lines = dockerfile.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim())
+  return lines.flatMap((line) => {
+    const m = /^(?:ONBUILD\s+)?ADD\s+(.*)$/i.exec(line)
+    if (!m) return []
+    const words = m[1]!.startsWith('[') ? (() => { try { return JSON.parse(m[1]!) as unknown[] } catch { return [] } })().map(String) : m[1]!.split(/\s+/)
+    // A variable may hold a URL: refused as one.
+    return words.filter((w) => !w.startsWith('--')).slice(0, -1).filter((w) => /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(w) || /^git@/.test(w) || w.includes('$'))
+  })
 }
 
 const expand = (s: string, args: Record<string, string>): string =>

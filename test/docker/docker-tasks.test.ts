@@ -232,6 +232,10 @@ tasks:
     type: core/docker.build
     permissions: { docker: true }
     inputs: { files: ${dockerfile(`FROM ${image}\nRUN ["/usr/local/bin/bun", "-e", "process.exit(7)"]\n`)} }
+  - id: fetch
+    type: core/docker.build
+    permissions: { docker: true }
+    inputs: { files: ${dockerfile('FROM scratch\nADD https://example.com/x.tgz /x\n')} }
   - id: bad-tag
     type: core/docker.build
     permissions: { docker: true }
@@ -244,6 +248,9 @@ tasks:
   const failing = runs.failing!.output as { success: boolean; exitCode: number; stdout: string; stderr: string }
   expect(failing).toMatchObject({ success: false, exitCode: 7 })
   expect(failing.stdout + failing.stderr).toContain('returned a non-zero code: 7')
+  // The daemon would fetch it on the host's network, whatever the build's --network none says.
+  expect(runs.fetch!.error?.code).toBe('INVALID_TASK_INPUT')
+  expect(runs.fetch!.error?.message).toContain('ADDs from the network (https://example.com/x.tgz)')
   // The runner's own image (and anything outside autokestra-task/) cannot be replaced by a build.
   expect(runs['bad-tag']!.error?.code).toBe('INVALID_TASK_INPUT')
   expect(runs['bad-tag']!.error?.message).toContain('tags[0]')
