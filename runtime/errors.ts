@@ -93,8 +93,9 @@ export const ErrorCode = {
   /** A `core/bash.exec` command ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
   CommandTimedOut: 'COMMAND_TIMED_OUT',
   /**
-   * A task's `image:` is not present on the Docker engine that would run it (nothing is ever pulled): refused at
-   * apply and validate, and an attempt fails with it when the image went away since (docs/scripts.md). Not retried.
+   * An image is not present on the Docker engine that would use it (nothing is ever pulled): a script task's
+   * `image:` (refused at apply and validate; an attempt fails with it when the image went away since,
+   * docs/scripts.md), or what a docker task runs or builds from (docs/plugins.md#catalog-docker). Not retried.
    */
   ImageNotFound: 'IMAGE_NOT_FOUND',
 } as const

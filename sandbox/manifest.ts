@@ -50,7 +50,7 @@ export type ActionDef = Static<typeof ActionSchema>
 
 /** A problem with one entry of a manifest's grant (sandbox/permissions/policy.ts), as plain data. */
 export interface RefusedEntry {
-  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run'
+  permission: 'network' | 'filesystem.read' | 'filesystem.write' | 'env' | 'run' | 'docker'
   entry: string
   problem: string
   /** The entry is sound but beyond the operator's `sandbox.policy`. */

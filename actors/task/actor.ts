@@ -15,7 +15,10 @@ import type { IsolationLevel } from '../../runtime/workflow/sandbox-fields.ts'
 import type { ActionSchemas } from '../../sandbox/plugins/schemas.ts'
 import type { GrantContext } from '../../sandbox/permissions/policy.ts'
 import { resolveAction, type PluginRegistry } from '../../sandbox/plugins/registry.ts'
-import type { PluginLogLine, Runner } from '../../sandbox/runner.ts'
+import type { AttemptFiles, PluginLogLine, ResourceLimits, Runner } from '../../sandbox/runner.ts'
+import type { ActionDef, LoadedPlugin } from '../../sandbox/manifest.ts'
+import { dockerGrant, ENGINE_RUNNER } from '../../sandbox/docker-tasks/grant.ts'
+import { rawDefaults } from '../../runtime/config/schema.ts'
 import { runnerKind, runnerOf, type RunnerRegistry } from '../../sandbox/runners.ts'
 import type { TaskOutcome } from '../execution/protocol.ts'
 import { spawnActor } from '../kernel/actor.ts'
@@ -54,6 +57,8 @@ export interface TaskActorDeps {
   logBudget(executionId: string): LogBudget
   /** Task files (config `storage.files`); absent: a task with `outputFiles:` or `inputFiles:` fails. */
   files?: FileDeps
+  /** The resource limits of one attempt (config `sandbox.*`): what a docker task's containers get; default the shipped ones. */
+  limits?: ResourceLimits
 }
 
 /** Spawns a task actor for one attempt and returns its outcome; a crash of the actor is a failed outcome. */
@@ -84,7 +89,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     return out
   }
   const { plugin, action } = resolved
-  const runnerName = runnerOf(call, plugin)
+  // A docker task runs on no runner: the engine performs it (sandbox/docker-tasks/), recorded as the `engine` runner.
+  const runnerName = call.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(call, plugin)
   if (!(await begin(deps, m, runnerName))) return cancelled()
   try {
     // A forEach iteration's templates also read its `item` and `index`.
@@ -106,6 +112,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
     const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
+    if (call.engineAction === 'docker') return await dockerAttempt(deps, m, { call, plugin, action, input, files, engineLog, masker, rows })
     const kind = runnerKind(deps.runners, runnerName)
     // Refused at apply (sandbox/runners.ts runnerIssues); a workflow that never went through apply is refused here.
     if (call.image !== undefined && kind.programs !== 'image') throw new AppError(ErrorCode.InvalidWorkflow, `task ${call.id}: "image" needs a runner that runs containers; runner ${runnerName} runs programs on the host`)
@@ -192,6 +199,63 @@ function interpreterMissing(call: PluginCall, error: ErrorInfo): ErrorInfo | und
   const pluginCode = (error.details as { pluginCode?: unknown } | undefined)?.pluginCode
   return pluginCode === ErrorCode.RuntimeUnavailable ? { code: ErrorCode.RuntimeUnavailable, message: error.message } : undefined
 }
+
+interface DockerAttempt {
+  call: PluginCall
+  plugin: LoadedPlugin
+  action: ActionDef
+  input: unknown
+  files: AttemptFiles | undefined
+  engineLog: (level: NewLogLine['level'], message: string) => void
+  masker: Masker
+  rows: ReturnType<typeof logWriter>
+}
+
+/**
+ * One attempt of a docker task: its grant checked again now (the operator's cap may have changed since apply), then
+ * performed by the engine itself (sandbox/docker-tasks/, imported on first use), its log and output handled as a
+ * plugin's: masked, within the log caps, its output bounded and checked against the action's schema.
+ */
+async function dockerAttempt(deps: TaskActorDeps, m: RunAttempt, a: DockerAttempt): Promise<TaskOutcome> {
+  const { call, engineLog, masker } = a
+  const executionId = m.snapshot.execution.id
+  const taskId = m.path
+  const grant = dockerGrant(call, deps.grants)
+  const source = `plugin:${call.type}`
+  engineLog('INFO', `task ${taskId} attempt ${m.attempt}: ${call.type} performed by the engine on the task's behalf (grant: docker${grant.network ? `, network ${grant.network.join(', ')}` : ''})`)
+  const overLimit = new AbortController()
+  const gate = new LogGate(deps.logLimits, deps.logBudget(executionId), (hit) => {
+    engineLog(deps.logLimits.mode === 'fail' ? 'ERROR' : 'WARN', truncatedLine(hit, deps.logLimits.mode))
+    a.rows.flush()
+    void deps.port.checkpoint([{ kind: 'audit', type: 'LOG_TRUNCATED', executionId, taskId, data: { ...hit, mode: deps.logLimits.mode, attempt: m.attempt } }])
+    if (deps.logLimits.mode === 'fail') overLimit.abort()
+  })
+  const logs = pluginLog(masker, gate, (level, message) => a.rows.write({ executionId, taskId, attempt: m.attempt, ts: deps.now(), level, source, message }))
+  const { runDockerTask } = await import('../../sandbox/docker-tasks/index.ts')
+  const limits = deps.limits ?? DEFAULT_LIMITS
+  const outcome = await runDockerTask({
+    type: call.type, input: a.input, grant, signal: AbortSignal.any([m.signal, overLimit.signal]),
+    timeoutMs: call.timeoutMs ?? deps.defaultTimeoutMs,
+    context: { executionId, workflowId: m.snapshot.workflow.id, taskId, attempt: m.attempt, source },
+    onLog: logs.onLog, limits,
+    // Each stream's share of the output, within the bound every output is held to.
+    keepBytes: Math.max(1024, Math.min(limits.maxOutputBytes, Math.floor(deps.outputBounds.maxBytes / 4))),
+    ...(a.files ? { files: a.files } : {}),
+  }).finally(logs.flush)
+  if (gate.hit && deps.logLimits.mode === 'fail' && !m.signal.aborted) return fail(engineLog, logLimitError(gate.hit))
+  if (!outcome.ok) return fail(engineLog, masker.maskDeep(outcome.error))
+  const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
+  if (tooBig) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} is ${tooBig.message}` })
+  const outIssues = deps.schemas.check(a.action, 'output', outcome.output)
+  if (outIssues.length) return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} does not match its schema: ${outIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}` }))
+  return { ok: true, output: masker.maskDeep(outcome.output) }
+}
+
+/** The shipped per-attempt limits (config `sandbox.*` defaults), for deps made without them. */
+const DEFAULT_LIMITS: ResourceLimits = (() => {
+  const d = rawDefaults().sandbox
+  return { memoryMb: d.memoryMb, cpuSeconds: d.cpuSeconds, maxProcesses: d.maxProcesses, maxOutputBytes: d.maxOutputBytes }
+})()
 
 /** A script call's installed dependencies (sandbox/scripts/dependencies.ts), or undefined when it lists none. */
 async function scriptDependencies(deps: TaskActorDeps, call: PluginCall, program: string | undefined, log: (line: string) => void, signal: AbortSignal): Promise<string | undefined> {

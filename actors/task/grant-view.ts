@@ -12,6 +12,7 @@ import { runnerIssues, runnerKind, runnerOf } from '../../sandbox/runners.ts'
 import type { EnginePlugins } from '../plugins.ts'
 import { effectiveGrant, resolvedRun } from './permissions.ts'
 import { scriptGrantIssue } from '../../sandbox/scripts/grant.ts'
+import { dockerGrantIssue, ENGINE_RUNNER } from '../../sandbox/docker-tasks/grant.ts'
 
 /** Where a plugin's variable gets its value: the task's `env:` mapping, the engine (`sandbox.passEnv`), or nowhere. */
 export type EnvSource = 'task' | 'engine' | 'unset'
@@ -43,7 +44,7 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   const out: TaskGrant[] = []
   for (const { task: t } of listedTasks(wf)) {
     for (const c of pluginCallsOf(t)) {
-      const key = JSON.stringify([c.type, c.interpreter ?? null, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
+      const key = JSON.stringify([c.type, c.interpreter ?? null, c.engineAction ?? null, c.runner ?? null, c.permissions ?? null, Object.keys(c.env ?? {}).sort()])
       let g = seen.get(key)
       if (!g) {
         const { taskId: _, ...rest } = taskGrant(c, plugins)
@@ -56,12 +57,16 @@ export function taskGrants(wf: Workflow, plugins: EnginePlugins): TaskGrant[] {
   return out
 }
 
+/** What the grant of a task the engine performs itself is checked as (ENGINE_RUNNER is its runner column). */
+const ENGINE_KIND = { module: '', programs: 'image' } as const
+
 function taskGrant(task: PluginCall, plugins: EnginePlugins): TaskGrant {
-  let runner = runnerOf(task, undefined)
+  let runner = task.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(task, undefined)
   try {
     const { plugin } = resolveAction(plugins.registry, task.type)
-    runner = runnerOf(task, plugin)
-    const kind = runnerKind(plugins.runners, runner)
+    // A docker task runs on no runner: the engine performs it (sandbox/docker-tasks/).
+    runner = task.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(task, plugin)
+    const kind = task.engineAction === 'docker' ? ENGINE_KIND : runnerKind(plugins.runners, runner)
     const grant = effectiveGrant(plugin, task, kind, plugins.grants)
     const env = (grant.env ?? []).map((name) => ({
       name, from: (task.env?.[name] !== undefined ? 'task' : plugins.passEnv.includes(name) ? 'engine' : 'unset') as EnvSource,
@@ -86,6 +91,8 @@ export function grantIssues(wf: Workflow, grants: readonly TaskGrant[]): Issue[]
     if (!g.error) return []
     const at = index.get(g.taskId) ?? 'tasks[-1]'
     if (g.error?.code === 'INVALID_MANIFEST') return [{ path: `${at}.type`, code: IssueCode.PluginRefused, message: g.error.message }]
+    const docker = dockerGrantIssue(g.error)
+    if (docker) return [{ path: `${at}.${docker.field}`, code: docker.code, message: g.error.message }]
     const script = scriptGrantIssue(g.error)
     if (script) return [{ path: `${at}.${script.field}`, code: script.code, message: g.error.message }]
     if (g.error?.code === 'INVALID_WORKFLOW') return [{ path: `${at}.permissions`, code: IssueCode.PermissionsRefused, message: g.error.message }]

@@ -12,6 +12,7 @@ import { canonicalPath, isAbsolute, isWithin } from '../../sandbox/permissions/p
 import { checkGrant, describeIssues, hostProgram, refusedPlugin, type GrantContext } from '../../sandbox/permissions/policy.ts'
 import type { RunnerKind } from '../../sandbox/runners.ts'
 import { scriptGrant } from '../../sandbox/scripts/grant.ts'
+import { dockerGrant } from '../../sandbox/docker-tasks/grant.ts'
 
 type Within = (granted: string[], asked: string) => boolean
 
@@ -45,6 +46,8 @@ export function narrowPermissions(manifest: Permissions | undefined, task: Permi
   const run = within(m.run, task.run, 'run', widen, sameEntry)
   const read = within(m.filesystem?.read, task.filesystem?.read, 'filesystem.read', widen, pathWithin)
   const write = within(m.filesystem?.write, task.filesystem?.write, 'filesystem.write', widen, pathWithin)
+  // Never carried over from a task to a plugin (nor from a manifest: checkGrant refuses it there).
+  if (task.docker !== undefined) widen.push('docker (the Docker engine is granted to core/docker.* tasks only)')
   if (widen.length)
     throw new AppError(ErrorCode.InvalidWorkflow, `task permissions may only narrow the plugin's: not granted by the manifest: ${widen.join(', ')}`, { widen })
   if (network) out.network = network
@@ -66,6 +69,7 @@ export function effectiveGrant(plugin: LoadedPlugin, task: PluginCall, runner: R
 /** The effective grant and the context it is checked in (a script task's: its own cap, actors/task/script-grant.ts). */
 function grantOf(plugin: LoadedPlugin, task: PluginCall, runner: RunnerKind, ctx: Omit<GrantContext, 'runner'>, dependencyDir?: string): { grant: Permissions; ctx: Omit<GrantContext, 'runner'> } {
   if (plugin.refused?.length) throw refusedPlugin(plugin, plugin.refused)
+  if (task.engineAction === 'docker') return { grant: dockerGrant(task, ctx), ctx }
   if (task.interpreter !== undefined) return scriptGrant({ ...task, interpreter: task.interpreter }, runner, ctx, dependencyDir)
   const grant = narrowPermissions(plugin.manifest.permissions, task.permissions)
   const issues = checkGrant(grant, { ...ctx, runner })

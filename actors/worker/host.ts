@@ -62,6 +62,7 @@ export class ExecutionHost {
       now: () => clock.now(),
       outputBounds: resultBounds,
       logLimits,
+      limits,
       ...(settings.files ? { files: fileDeps(settings.files) } : {}),
       logBudget: (id) => {
         let b = this.logBudgets.get(id)

@@ -16,6 +16,8 @@ import { DEFAULT_RUNNER, runnerKind } from '../../sandbox/runners.ts'
 import { colors, emit, globalOptions, runCommand, table, usageError, type CliContext } from '../output.ts'
 import { humanTime } from '../render/format.ts'
 import { grantSummary } from '../render/grants.ts'
+import { isDockerPlugin } from '../../runtime/workflow/tasks/docker.ts'
+import { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 
 const ACTIONS = ['list', 'inspect'] as const
 
@@ -69,8 +71,12 @@ export function register(cli: CAC, _ctx: CliContext): void {
       const programs = runnerKind(plugins.runners, m.runner ?? DEFAULT_RUNNER).programs === 'host'
         ? (grant.run ?? []).map((entry) => ({ entry, path: hostProgram(entry, grant, plugins.grants).path }))
         : []
+      // A docker plugin's manifest grants nothing: each task asks for the Docker engine, within sandbox.scriptPolicy.
+      const docker = isDockerPlugin(key)
+        ? { docker: { meaning: DOCKER_GRANT_MEANING, askedBy: 'each task: permissions: { docker: true }', cap: 'sandbox.scriptPolicy.docker', allowed: plugins.grants.scripts?.policy.docker === true } }
+        : {}
       const doc = {
-        ...m, dir: plugin.dir, entryPath: plugin.entryPath, status: status(plugin),
+        ...m, dir: plugin.dir, entryPath: plugin.entryPath, status: status(plugin), ...docker,
         ...(plugin.refused?.length ? { refused: { message: refusedPlugin(plugin, plugin.refused).message, issues: plugin.refused } } : {}),
         ...(before ? { recorded: { version: before.version, permissions: before.grant, seenAt: before.seenAt }, changes } : {}),
       }
@@ -89,6 +95,11 @@ export function register(cli: CAC, _ctx: CliContext): void {
           `  fs write:   ${r.permissions?.filesystem?.write?.join(', ') || 'none'}`,
           `  env:        ${r.permissions?.env?.join(', ') || 'none'}`,
           `  run:        ${programs.map((p) => (p.path !== p.entry ? `${p.entry} (${p.path})` : p.entry)).join(', ') || r.permissions?.run?.join(', ') || 'none'}`,
+          ...(r.docker ? [
+            `  docker:     ${colors.bold('asked by each task')} (permissions: { docker: true }); ${r.docker.cap} is ${r.docker.allowed ? colors.yellow('true: allowed') : 'false: refused at validate and apply'}`,
+            `              what it means: ${r.docker.meaning}`,
+            '              no plugin process runs: the engine performs these actions itself (no sandboxed process gets the Docker socket)',
+          ] : []),
           r.refused ? `  ${colors.red('refused')}: ${r.refused.message}` : `  ${colors.green('usable')}: within the engine's bounds and sandbox.policy`,
           ...changeLines(r.recorded, r.changes, `${r.version}`),
         ].join('\n'),

@@ -1,6 +1,7 @@
 /** Human rendering of grants: each task's effective grant (`apply`), a manifest's checked grant and its change (`plugin inspect`). */
 import type { TaskGrant } from '../../api/embedded.ts'
 import type { Permissions } from '../../sandbox/manifest.ts'
+import { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 import { colors, table } from '../output.ts'
 
 /** `network api.x, *:443 · fs read /srv · run git (/usr/bin/git) · env TOKEN (task)`, or `nothing`. */
@@ -9,6 +10,7 @@ export function grantSummary(g: Permissions | undefined, extra: Pick<TaskGrant, 
   const program = (e: string) => { const p = extra.programs?.find((x) => x.entry === e)?.path; return p && p !== e ? `${e} (${p})` : e }
   const env = (n: string) => { const from = extra.env?.find((x) => x.name === n)?.from; return from ? `${n} (${from === 'task' ? "task's env" : from === 'engine' ? 'engine, sandbox.passEnv' : 'unset'})` : n }
   const parts = [
+    g.docker === true ? `docker (${DOCKER_GRANT_MEANING})` : '',
     g.network?.length ? `network ${g.network.join(', ')}` : '',
     g.filesystem?.read?.length ? `fs read ${g.filesystem.read.join(', ')}` : '',
     g.filesystem?.write?.length ? `fs write ${g.filesystem.write.join(', ')}` : '',

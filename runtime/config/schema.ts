@@ -50,7 +50,14 @@ const PolicySchema = policySchema({ network: ['*'], run: ['/usr/local/bin', '/us
  * from `/usr/local/bin`, `/usr/bin`, `/bin` (not the sbin dirs), any non-reserved variable name.
  * Why: docs/security.md#script-tasks.
  */
-const ScriptPolicySchema = policySchema({ network: [], run: ['/usr/local/bin', '/usr/bin', '/bin'], env: ['*'] })
+const ScriptPolicySchema = Type.Object({
+  ...policySchema({ network: [], run: ['/usr/local/bin', '/usr/bin', '/bin'], env: ['*'] }).properties,
+  /**
+   * Whether a workflow may grant its tasks the Docker engine (`permissions: { docker: true }`, for core/docker.* and
+   * core/docker-compose.*). Off by default: the engine is root-equivalent on most hosts (docs/security.md#docker-tasks).
+   */
+  docker: Type.Boolean({ default: false }),
+}, { ...strict, default: {} })
 
 /**
  * An API key: the key itself, or `{ name, key }`. The name is who audit events say acted (an approval's `by`),
@@ -204,8 +211,11 @@ export type Config = Omit<RawConfig, 'secrets' | 'storage'> & {
   secrets: { keyFile: string }
 }
 
-/** The operator's cap on grants (`sandbox.policy`). */
-export type SandboxPolicy = Config['sandbox']['policy']
+/**
+ * The operator's cap on grants (`sandbox.policy`), or on script and docker tasks (`sandbox.scriptPolicy`, which alone
+ * has `docker`: absent means not allowed).
+ */
+export type SandboxPolicy = Config['sandbox']['policy'] & { docker?: boolean }
 
 /** Every object of a schema with all keys optional and no defaults: what a file (or the environment) may say. */
 function asWritten(schema: TSchema): TSchema {

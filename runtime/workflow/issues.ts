@@ -57,6 +57,10 @@ export const IssueCode = {
   UnknownTaskType: 'UNKNOWN_TASK_TYPE',
   /** A script task asks for more than the operator's cap on scripts (`sandbox.scriptPolicy`). */
   ScriptPolicyExceeded: 'SCRIPT_POLICY_EXCEEDED',
+  /** A docker task (core/docker.*, core/docker-compose.*) without `permissions: { docker: true }`. */
+  DockerGrantRequired: 'DOCKER_GRANT_REQUIRED',
+  /** A docker task's `docker: true` where the operator's `sandbox.scriptPolicy.docker` does not allow it. */
+  DockerNotAllowed: 'DOCKER_NOT_ALLOWED',
   /** A script task's interpreter cannot be run on this server (Python 3 not found). */
   RuntimeUnavailable: 'RUNTIME_UNAVAILABLE',
   /** A script task's `image:` is not on this server's Docker engine (nothing is pulled). */

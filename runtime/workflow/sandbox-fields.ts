@@ -29,6 +29,12 @@ export const PermissionsSchema = Type.Object(
     env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }))),
     /** Programs the plugin may start: names on PATH or absolute paths. */
     run: Type.Optional(Type.Array(NonEmpty)),
+    /**
+     * Use of the Docker engine, on the task's behalf (core/docker.*, core/docker-compose.*): root-equivalent on most
+     * hosts, so a permission of its own, refused unless `sandbox.scriptPolicy.docker` allows it. Never granted to a
+     * plugin process or a script: the engine drives Docker itself (docs/security.md#docker-tasks).
+     */
+    docker: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )

@@ -50,6 +50,11 @@ export interface GrantContext {
   policyName?: string
   /** What script tasks are capped by and run on (docs/scripts.md); absent: the shipped cap and `python3`. */
   scripts?: ScriptSettings
+  /**
+   * The grant is a docker task's (core/docker.*, core/docker-compose.*: the engine drives Docker on its behalf), the
+   * one place `docker: true` may be granted at all. Anywhere else (a manifest, a plugin or script task) it is refused.
+   */
+  dockerTask?: boolean
 }
 
 /** The operator's settings for script tasks (config `sandbox.scriptPolicy`, `sandbox.python`). Plain data. */
@@ -136,8 +141,15 @@ export function checkGrant(grant: Permissions, ctx: GrantContext): GrantIssue[] 
       add('env', e, `beyond ${cap}.env (${list(ctx.policy.env)})`, true)
     }
   }
+  if (grant.docker === true) {
+    if (!ctx.dockerTask) add('docker', 'true', DOCKER_ONLY_FOR_TASKS)
+    else if (ctx.policy.docker !== true) add('docker', 'true', `beyond ${cap}.docker (not allowed: the Docker engine is root-equivalent; an operator allows it with ${cap}.docker: true)`, true)
+  }
   return issues
 }
+
+/** Why `docker: true` is refused outside a docker task. */
+export const DOCKER_ONLY_FOR_TASKS = 'is granted only to the engine\'s docker tasks (core/docker.*, core/docker-compose.*): no plugin or script process is ever given the Docker engine'
 
 /** The error a plugin whose manifest asks for what it may not have fails with, wherever it is used. */
 export function refusedPlugin(plugin: LoadedPlugin, issues: readonly GrantIssue[]): AppError {

@@ -14,6 +14,7 @@ import type { PluginCall, ScriptInterpreter } from '../../runtime/workflow/tasks
 import type { GrantContext } from '../permissions/policy.ts'
 import { runnerKind, runnerOf, type RunnerRegistry } from '../runners.ts'
 import { scriptGrant, scriptGrantIssue } from '../scripts/grant.ts'
+import { dockerGrant, dockerGrantIssue } from '../docker-tasks/grant.ts'
 import { resolveAction, type PluginRegistry } from './registry.ts'
 import { ActionSchemas } from './schemas.ts'
 
@@ -43,6 +44,7 @@ export function pluginChecks(registry: PluginRegistry, kinds: TaskKinds = TASK_K
           continue
         }
         if (scripts && call.interpreter !== undefined) scriptIssues(call, call.interpreter, scripts, at, issues)
+        if (scripts && call.engineAction === 'docker') dockerIssues(call, scripts, at, issues)
         const templated: string[] = []
         collectTemplated(call.inputs, '', templated)
         // The schema fills its defaults into what it checks: check a copy.
@@ -70,6 +72,17 @@ function scriptIssues(call: PluginCall, interpreter: ScriptInterpreter, scripts:
   } catch (e) {
     const error = toErrorInfo(e)
     const issue = scriptGrantIssue(error)
+    if (issue) issues.push({ at: [...at, issue.field], code: issue.code, message: error.message })
+  }
+}
+
+/** A docker task's grant, as `apply` would judge it (sandbox/docker-tasks/grant.ts). */
+function dockerIssues(call: PluginCall, scripts: ScriptChecks, at: Segment[], issues: RawIssue[]): void {
+  try {
+    dockerGrant(call, scripts.grants)
+  } catch (e) {
+    const error = toErrorInfo(e)
+    const issue = dockerGrantIssue(error)
     if (issue) issues.push({ at: [...at, issue.field], code: issue.code, message: error.message })
   }
 }

@@ -7,6 +7,7 @@ import type { TaskKind } from '../../../runtime/workflow/tasks/kind.ts'
 import type { SpecOf, TASK_KINDS, TaskKindName, TaskKinds } from '../../../runtime/workflow/tasks/registry.ts'
 import { approvalStep } from './approval.ts'
 import { bashStep } from './bash.ts'
+import { dockerStep } from './docker.ts'
 import { pluginStep } from './plugin.ts'
 import { scriptStep } from './script.ts'
 import type { TaskStep } from './step.ts'
@@ -21,6 +22,7 @@ export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof
   subflow: subflowStep,
   script: scriptStep,
   bash: bashStep,
+  docker: dockerStep,
 }
 
 /** A set of steps to plan with, by kind name: the built-ins, or more. */

@@ -49,6 +49,11 @@ export interface PluginCall {
   image?: string
   /** A script's packages (exact pins), installed by the engine outside the sandbox before the attempt (docs/scripts.md). */
   dependencies?: string[]
+  /**
+   * Set by a docker task (runtime/workflow/tasks/docker.ts): no plugin process runs; the engine performs the action
+   * itself (sandbox/docker-tasks/), with the task's `permissions:` as its whole grant, capped by `sandbox.scriptPolicy`.
+   */
+  engineAction?: 'docker'
 }
 
 /** What a script task's code runs on: Bun itself, a shell, or Python 3. */
