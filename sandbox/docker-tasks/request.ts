@@ -28,9 +28,11 @@ export interface DockerTaskRequest {
 export type TaskResult = { ok: true; output: Record<string, unknown> } | { ok: false; error: ErrorInfo }
 
 /**
- * A finished CLI run as the task's result. A non-zero exit is `success: false` in the output (the task succeeds, as in
- * the seed's catalog: a later task or `if:` decides); the action's own `timeoutMs` passing is `timedOut: true`,
- * `success: false`; the task's timeout passing fails the task TASK_TIMED_OUT, a cancel CANCELLED, as for any task.
+ * A finished CLI run as the task's result, with `core/bash.exec`'s semantics (docs/plugins.md#corebashexec): a
+ * non-zero exit fails the task COMMAND_FAILED and the action's own `timeoutMs` passing COMMAND_TIMED_OUT, each with
+ * the whole output in `details` (so dependents do not run and `retry` applies); with `failOnError: false` the task
+ * succeeds instead, `success: false` in its output, for a later task or `if:` to look at. The task's timeout passing
+ * fails the task TASK_TIMED_OUT, a cancel CANCELLED, as for any task.
  */
 export function finish(req: DockerTaskRequest, r: CliResult, invokedCommand: string, limitMs: number, extra: Record<string, unknown> = {}): TaskResult {
   if (r.stopped === 'cancel') return { ok: false, error: { code: ErrorCode.Cancelled, message: 'task cancelled' } }
@@ -38,12 +40,14 @@ export function finish(req: DockerTaskRequest, r: CliResult, invokedCommand: str
     return { ok: false, error: new AppError(ErrorCode.TaskTimedOut, `task timed out after ${req.timeoutMs} ms`, { timeoutMs: req.timeoutMs }).toInfo() }
   }
   const timedOut = r.stopped === 'timeout'
-  return {
-    ok: true,
-    output: {
-      success: !timedOut && r.exitCode === 0, exitCode: timedOut ? -1 : r.exitCode, durationMs: r.durationMs, timedOut,
-      stdout: r.stdout, stderr: r.stderr, invokedCommand, ...extra,
-      ...(r.truncated.stdout || r.truncated.stderr ? { truncated: r.truncated } : {}),
-    },
+  const output = {
+    success: !timedOut && r.exitCode === 0, exitCode: timedOut ? -1 : r.exitCode, durationMs: r.durationMs, timedOut,
+    stdout: r.stdout, stderr: r.stderr, invokedCommand, ...extra,
+    ...(r.truncated.stdout || r.truncated.stderr ? { truncated: r.truncated } : {}),
   }
+  const failOnError = (req.input as { failOnError?: unknown } | null)?.failOnError !== false
+  if (output.success || !failOnError) return { ok: true, output }
+  const last = r.stderr.split('\n').filter((l) => l.trim() !== '').pop()
+  if (timedOut) return { ok: false, error: { code: ErrorCode.CommandTimedOut, message: `${req.type} ran past its timeoutMs (${limitMs} ms) and was stopped`, details: output } }
+  return { ok: false, error: { code: ErrorCode.CommandFailed, message: `${req.type} exited with code ${r.exitCode}${last ? `: ${last.slice(0, 500)}` : ''}`, details: output } }
 }

@@ -147,6 +147,7 @@ tasks:
       projectName: ${name}
       detach: false
       timeoutMs: 8000
+      failOnError: false
       files: ${composeFile({ image, entrypoint: ['/usr/local/bin/bun', '-e', 'console.log("serving"); setInterval(() => {}, 1000)'] })}
 `)
   expect(runs.up!.output).toMatchObject({ success: false, timedOut: true })

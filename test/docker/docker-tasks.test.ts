@@ -40,7 +40,7 @@ async function containersOf(executionId: string): Promise<number> {
 
 const bun = (code: string) => JSON.stringify(['/usr/local/bin/bun', '-e', code])
 
-test('docker.run: exit code, stdout, stderr, env; a non-zero exit is success: false', async () => {
+test('docker.run: exit code, stdout, stderr, env; a non-zero exit fails the task COMMAND_FAILED, or is success: false with failOnError: false', async () => {
   const { done, runs } = await run(`
 id: docker-run
 tasks:
@@ -54,9 +54,17 @@ tasks:
   - id: fails
     type: core/docker.run
     permissions: { docker: true }
-    inputs: { image: ${image}, command: ${bun('process.exit(3)')} }
+    inputs: { image: ${image}, command: ${bun('process.exit(3)')}, failOnError: false }
+  - id: fails-task
+    type: core/docker.run
+    permissions: { docker: true }
+    inputs: { image: ${image}, command: ${bun('console.error("it broke"); process.exit(4)')} }
 `)
-  expect(done.state).toBe('SUCCESS')
+  expect(done.state).toBe('FAILED')
+  expect(runs['fails-task']!.state).toBe('FAILED')
+  expect(runs['fails-task']!.error?.code).toBe('COMMAND_FAILED')
+  expect(runs['fails-task']!.error?.message).toContain('it broke')
+  expect(runs['fails-task']!.error?.details).toMatchObject({ success: false, exitCode: 4, timedOut: false, stderr: 'it broke\n' })
   const out = runs.hello!.output as Record<string, unknown>
   expect(out).toMatchObject({ success: true, exitCode: 0, timedOut: false, stdout: 'hello from-env 65534\n', stderr: 'to stderr\n' })
   expect(out.invokedCommand).toContain(`docker run`)
@@ -104,15 +112,21 @@ tasks:
   expect((runs.net!.output as { invokedCommand: string }).invokedCommand).toContain('--network bridge')
 }, 60_000)
 
-test('docker.run: its own timeoutMs is timedOut: true; the container is removed', async () => {
+test('docker.run: its own timeoutMs is COMMAND_TIMED_OUT, or timedOut: true with failOnError: false; the container is removed', async () => {
   const { done, runs } = await run(`
 id: docker-run-timeout
 tasks:
   - id: slow
     type: core/docker.run
     permissions: { docker: true }
+    inputs: { image: ${image}, command: ${bun('await Bun.sleep(60000)')}, timeoutMs: 1500, failOnError: false }
+  - id: slow-task
+    type: core/docker.run
+    permissions: { docker: true }
     inputs: { image: ${image}, command: ${bun('await Bun.sleep(60000)')}, timeoutMs: 1500 }
 `)
+  expect(runs['slow-task']!.error?.code).toBe('COMMAND_TIMED_OUT')
+  expect(runs['slow-task']!.error?.details).toMatchObject({ success: false, timedOut: true })
   expect(runs.slow!.state).toBe('SUCCESS')
   expect(runs.slow!.output).toMatchObject({ success: false, timedOut: true })
   expect((runs.slow!.output as { durationMs: number }).durationMs).toBeLessThan(20_000)
@@ -211,7 +225,7 @@ tasks:
   expect(Object.keys(labels ?? {}).filter((k) => ['autokestra.runner', 'autokestra.engine', 'autokestra.deadline'].includes(k))).toEqual([])
 }, 120_000)
 
-test('docker.build: a FROM of an image not on this host is IMAGE_NOT_FOUND (never pulled); a failing RUN is success: false', async () => {
+test('docker.build: a FROM of an image not on this host is IMAGE_NOT_FOUND (never pulled); a failing RUN is success: false with failOnError: false', async () => {
   const dockerfile = (text: string) => JSON.stringify({ Dockerfile: text })
   const { runs } = await run(`
 id: docker-build-bad
@@ -231,7 +245,7 @@ tasks:
   - id: failing
     type: core/docker.build
     permissions: { docker: true }
-    inputs: { files: ${dockerfile(`FROM ${image}\nRUN ["/usr/local/bin/bun", "-e", "process.exit(7)"]\n`)} }
+    inputs: { failOnError: false, files: ${dockerfile(`FROM ${image}\nRUN ["/usr/local/bin/bun", "-e", "process.exit(7)"]\n`)} }
   - id: fetch
     type: core/docker.build
     permissions: { docker: true }
