@@ -1,0 +1,89 @@
+import { afterAll, describe, expect, it } from 'bun:test'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { BOOT_BUNDLE, BOOT_SOURCE, GUEST_SOURCE_DIR, buildGuestBundle, bundleIsCurrent, guestBoot } from './guest-bundle.ts'
+
+const root = mkdtempSync(join(tmpdir(), 'ak-guest-bundle-'))
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+/** A copy of the guest folder (sources only) to build, edit and break without touching the repository's. */
+function guestCopy(name: string): string {
+  const dir = join(root, name, 'sdk')
+  cpSync(GUEST_SOURCE_DIR, dir, { recursive: true, filter: (src) => !src.endsWith(BOOT_BUNDLE) })
+  return dir
+}
+
+describe('guest bundle', () => {
+  it('is current once built, and stale after any change to a guest source', async () => {
+    const dir = guestCopy('edit')
+    expect(bundleIsCurrent(dir)).toBe(false) // none yet
+    expect(await buildGuestBundle(dir)).toEqual({ path: join(dir, BOOT_BUNDLE) })
+    expect(bundleIsCurrent(dir)).toBe(true)
+    const guard = join(dir, 'fs-guard.ts')
+    writeFileSync(guard, readFileSync(guard, 'utf8').replace('if (!nodeFsGuarded && !resolving)', 'if (false)'))
+    expect(bundleIsCurrent(dir)).toBe(false)
+    await buildGuestBundle(dir)
+    expect(bundleIsCurrent(dir)).toBe(true)
+    expect(readFileSync(join(dir, BOOT_BUNDLE), 'utf8')).toContain('if (false)')
+    // A new guest file counts too (the digest covers the folder, not only what the bundle holds today).
+    writeFileSync(join(dir, 'extra.ts'), 'export const x = 1\n')
+    expect(bundleIsCurrent(dir)).toBe(false)
+  })
+
+  it('is stale when its code was changed after it was stamped', async () => {
+    const dir = guestCopy('tamper')
+    await buildGuestBundle(dir)
+    const file = join(dir, BOOT_BUNDLE)
+    writeFileSync(file, readFileSync(file, 'utf8').replace('guardNodeFs();', ';'))
+    expect(bundleIsCurrent(dir)).toBe(false)
+    writeFileSync(file, readFileSync(file, 'utf8').split('\n').slice(0, 40).join('\n')) // half-written
+    expect(bundleIsCurrent(dir)).toBe(false)
+  })
+
+  it('takes nothing from outside the guest folder', async () => {
+    const dir = guestCopy('outside')
+    writeFileSync(join(dir, '..', 'engine-secret.ts'), 'export const secret = "engine"\n')
+    const boot = join(dir, BOOT_SOURCE)
+    writeFileSync(boot, `import { secret } from '../engine-secret.ts'\nconsole.log(secret)\n${readFileSync(boot, 'utf8')}`)
+    const r = await buildGuestBundle(dir)
+    expect('error' in r && r.error).toContain('outside the guest folder')
+    expect(bundleIsCurrent(dir)).toBe(false)
+  })
+
+  it('loads no built-in at start and keeps the guard\'s folder its own', async () => {
+    const dir = guestCopy('shape')
+    await buildGuestBundle(dir)
+    const text = readFileSync(join(dir, BOOT_BUNDLE), 'utf8')
+    // Static imports would build node:fs's ES namespace before the guard wraps it (fs-guard.ts).
+    expect(new Bun.Transpiler({ loader: 'js' }).scan(text).imports.filter((i) => i.kind === 'import-statement')).toEqual([])
+    // The guard's folder is the bundle's at run time (the guest folder), not a path fixed at build time.
+    expect(text.includes('GUEST_DIR = `${import.meta.dir}/`')).toBe(true)
+    // Nor does it name where it was built (its modules are named inside the guest folder).
+    expect(text.includes(root)).toBe(false)
+    expect(text.includes('\n// fs-guard.ts\n')).toBe(true)
+  })
+
+  it('runs a plugin as the unbundled boot does', async () => {
+    const dir = guestCopy('run')
+    await buildGuestBundle(dir)
+    const entry = join(import.meta.dir, '../../bench/plugins/fibo/index.ts')
+    const invocation = JSON.stringify({ protocol: 1, action: 'compute', input: { n: 10 }, context: {} })
+    const results: string[] = []
+    for (const boot of [BOOT_SOURCE, BOOT_BUNDLE]) {
+      const resultFile = join(root, `result-${boot}.json`)
+      const p = Bun.spawn([process.execPath, join(dir, boot), entry], {
+        stdin: new Blob([invocation]), stdout: 'ignore', env: { PATH: process.env.PATH ?? '', AUTOKESTRA_RESULT_FILE: resultFile },
+      })
+      expect(await p.exited).toBe(0)
+      results.push(readFileSync(resultFile, 'utf8'))
+    }
+    expect(results).toEqual([JSON.stringify({ ok: true, output: { value: 55 } }), JSON.stringify({ ok: true, output: { value: 55 } })])
+  })
+
+  it('is what plugin processes start with (built on first use when missing or stale)', async () => {
+    // This checkout is writable, so the bundle is current after the first launch's check, or built by it.
+    expect(await guestBoot()).toBe(join(GUEST_SOURCE_DIR, BOOT_BUNDLE))
+    expect(bundleIsCurrent()).toBe(true)
+  })
+})
