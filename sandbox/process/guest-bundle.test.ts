@@ -31,13 +31,21 @@ describe('guest bundle', () => {
     expect(bundleIsCurrent(dir)).toBe(false)
   })
 
-  it('is stale when its code was changed after it was stamped', async () => {
+  it('is stale when its code or its bytecode was changed after it was stamped', async () => {
     const dir = guestCopy('tamper')
     await buildGuestBundle(dir)
     const file = join(dir, BOOT_BUNDLE)
-    writeFileSync(file, readFileSync(file, 'utf8').replace('guardNodeFs();', ';'))
+    const code = readFileSync(file, 'utf8')
+    writeFileSync(file, code.replace('guardNodeFs();', ';'))
     expect(bundleIsCurrent(dir)).toBe(false)
-    writeFileSync(file, readFileSync(file, 'utf8').split('\n').slice(0, 40).join('\n')) // half-written
+    writeFileSync(file, code.split('\n').slice(0, 40).join('\n')) // half-written
+    expect(bundleIsCurrent(dir)).toBe(false)
+    writeFileSync(file, code)
+    expect(bundleIsCurrent(dir)).toBe(true)
+    const bytecode = readFileSync(`${file}.jsc`)
+    writeFileSync(`${file}.jsc`, bytecode.subarray(0, bytecode.length - 1))
+    expect(bundleIsCurrent(dir)).toBe(false)
+    rmSync(`${file}.jsc`)
     expect(bundleIsCurrent(dir)).toBe(false)
   })
 
@@ -51,17 +59,20 @@ describe('guest bundle', () => {
     expect(bundleIsCurrent(dir)).toBe(false)
   })
 
-  it('loads no built-in at start and keeps the guard\'s folder its own', async () => {
+  it('imports no built-in, and is stale once moved from the folder it was built for', async () => {
     const dir = guestCopy('shape')
     await buildGuestBundle(dir)
     const text = readFileSync(join(dir, BOOT_BUNDLE), 'utf8')
-    // Static imports would build node:fs's ES namespace before the guard wraps it (fs-guard.ts).
+    // CommonJS with its bytecode; a built-in is only ever required (its CommonJS object, which the guards patch in
+    // place), never imported: no ES namespace of node:fs is built before the guard (fs-guard.ts).
+    expect(text.startsWith('// @bun @bytecode @bun-cjs')).toBe(true)
     expect(new Bun.Transpiler({ loader: 'js' }).scan(text).imports.filter((i) => i.kind === 'import-statement')).toEqual([])
-    // The guard's folder is the bundle's at run time (the guest folder), not a path fixed at build time.
-    expect(text.includes('GUEST_DIR = `${import.meta.dir}/`')).toBe(true)
-    // Nor does it name where it was built (its modules are named inside the guest folder).
-    expect(text.includes(root)).toBe(false)
-    expect(text.includes('\n// fs-guard.ts\n')).toBe(true)
+    // The guard's folder is held as a path (the CommonJS build inlines import.meta.dir): the digest covers it.
+    expect(text.includes(`GUEST_DIR = \`\${${JSON.stringify(dir)}}/\``)).toBe(true)
+    expect(bundleIsCurrent(dir)).toBe(true)
+    const moved = join(root, 'moved', 'sdk')
+    cpSync(dir, moved, { recursive: true })
+    expect(bundleIsCurrent(moved)).toBe(false)
   })
 
   it('runs a plugin as the unbundled boot does', async () => {
