@@ -29,8 +29,7 @@ const sha = (data: string | Uint8Array): string => new Bun.CryptoHasher('sha256'
 
 /**
  * The digest a bundle of `dir` must carry: every guest source (`*.ts` but tests, by name and content, in name order),
- * the folder's path (the CommonJS bundle holds it: fs-guard.ts's `import.meta.dir`), the Bun that builds it and the
- * build's format. A superset of what the bundle holds: any change in the folder rebuilds.
+ * the folder's path, the Bun that builds it and the build's format. A superset of what the bundle holds: any change in the folder rebuilds.
  */
 export function guestSourcesDigest(dir: string = GUEST_SOURCE_DIR): string {
   const h = new Bun.CryptoHasher('sha256')
@@ -87,7 +86,10 @@ export async function buildGuestBundle(dir: string = GUEST_SOURCE_DIR): Promise<
   let built: Awaited<ReturnType<typeof Bun.build>>
   try {
     built = await Bun.build({
-      entrypoints: [join(dir, BOOT_SOURCE)], target: 'bun', format: 'cjs', bytecode: true, minify: false, sourcemap: 'none',
+      entrypoints: [join(dir, BOOT_SOURCE)], target: 'bun', format: 'cjs', bytecode: true, sourcemap: 'none',
+      // Whitespace only (no renaming, no rewriting): it drops Bun's comments naming each module from the working
+      // directory, so the bundle says nothing of where the engine ran; the sources stay what a reviewer reads.
+      minify: { whitespace: true, syntax: false, identifiers: false },
       plugins: [{
         name: 'guest-only',
         setup(b) {
@@ -105,7 +107,7 @@ export async function buildGuestBundle(dir: string = GUEST_SOURCE_DIR): Promise<
   const js = built.outputs.find((o) => o.kind === 'entry-point')
   const jsc = built.outputs.find((o) => o.kind === 'bytecode')
   if (!built.success || !js || !jsc || built.outputs.length !== 2) return { error: built.logs.map(String).join('; ') || 'bun build gave no bundle and bytecode' }
-  // Kept as built: the bytecode is of this exact text (Bun's comments name each module from the working directory).
+  // Kept as built: the bytecode is of this exact text.
   const code = await js.text()
   if (!code.startsWith('// @bun @bytecode @bun-cjs')) return { error: 'bun build did not mark the bundle as CommonJS with bytecode' }
   const bytecode = new Uint8Array(await jsc.arrayBuffer())
