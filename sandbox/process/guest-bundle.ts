@@ -1,7 +1,7 @@
 /**
  * The guest bundled into one file (sandbox/sdk/boot.bundle.js, gitignored) with its bytecode (boot.bundle.js.jsc): the
  * boot and every module it loads, built with Bun's bundler, so a plugin process starts from one file's precompiled
- * bytecode instead of resolving, reading, transpiling and parsing a dozen TypeScript modules (~5 ms of CPU of every
+ * bytecode instead of resolving, reading, transpiling and parsing a dozen TypeScript modules (~6 ms of CPU of every
  * fresh process). Built by scripts/setup.sh (through build-launcher.ts) or on first use; used only while it is what
  * building the guest's sources now would give (a stamp, boot.bundle.js.stamp, names the digest of those sources and
  * of both files), else rebuilt, and when it cannot be rebuilt the unbundled boot (boot.ts) runs. Bun runs bytecode only
