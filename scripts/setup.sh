@@ -10,7 +10,7 @@ if ! command -v bun >/dev/null 2>&1; then
   npm install -g --allow-scripts=bun "bun@${BUN_VERSION}" >/dev/null 2>&1 || npm install -g "bun@${BUN_VERSION}"
 fi
 bun install --frozen-lockfile
-bun sandbox/process/build-launcher.ts || true
+bun sandbox/process/build-launcher.ts || true   # the native launcher and the guest bundle (sandbox/sdk/boot.bundle.js)
 bun link >/dev/null
 # `bun link` puts the command in ~/.bun/bin; make sure a new shell finds it.
 BUN_BIN="$(bun pm bin -g 2>/dev/null || echo "$HOME/.bun/bin")"

@@ -1,4 +1,7 @@
-/** Builds the native sandbox launcher (launcher/launcher.c → launcher/jail-bin/launcher) with the system C compiler, when there is one. */
+/**
+ * Builds the native sandbox launcher (launcher/launcher.c → launcher/jail-bin/launcher) with the system C compiler, when
+ * there is one; run as a script, the guest bundle too (guest-bundle.ts: sandbox/sdk/boot.bundle.js).
+ */
 
 import { chmodSync, existsSync, mkdirSync, renameSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -41,6 +44,11 @@ export function nativeLauncher(): string | undefined {
 }
 
 if (import.meta.main) {
+  // The guest bundle first: it needs no compiler, and a host without one still gets it.
+  const { buildGuestBundle } = await import('./guest-bundle.ts')
+  const g = await buildGuestBundle()
+  if ('error' in g) console.error(`guest bundle: ${g.error} (plugins start with the unbundled boot.ts)`)
+  else console.log(`guest bundle: built ${g.path}`)
   const r = buildLauncher()
   if ('error' in r) { console.error(`sandbox launcher: ${r.error} (the Bun launcher will be used)`); process.exit(1) }
   console.log(`sandbox launcher: built ${r.path}`)

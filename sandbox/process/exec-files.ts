@@ -122,19 +122,28 @@ const FRESH_MS = 50
  * hold is used as is; otherwise the list is made and checked anew, never a name re-pinned to whatever it leads to by then.
  */
 export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): PinnedFile[] {
+  return checkedSharedLibraries(file, ownDir).pins
+}
+
+/**
+ * sharedLibraries, saying whether every pin it returns was verified just now (`verified`: a cache hit, each pin
+ * checked with pinDrift on the way out) rather than made during a listing (then the caller checks them: grants.ts
+ * pinRules), so that a launch checks each library's pin once, not twice in a row.
+ */
+export function checkedSharedLibraries(file: PinnedPath, ownDir: string | undefined): { pins: PinnedFile[]; verified: boolean } {
   const sys = systemLibraryDirs()
   const keyOf = (id: string | undefined): string | undefined => id ? `${id}\0${ownDir ?? ''}\0${sys.id}` : undefined
   const key = keyOf(identity(file.path))
   const hit = key ? libCache.get(key) : undefined
   // A cached pin that no longer holds (a library upgraded, or swapped) is never re-pinned by its name: the list is
   // made again, and what it names is checked again.
-  if (hit && hit.every((p) => pinDrift(p) === undefined)) return hit
+  if (hit && hit.every((p) => pinDrift(p) === undefined)) return { pins: hit, verified: true }
   for (let round = 1; ; round++) {
     const r = listLibraries(file, ownDir, sys)
     if (r !== 'changed') {
       const k = keyOf(r.id)
       if (k) { if (libCache.size >= 4096) libCache.clear(); libCache.set(k, r.pins) }
-      return r.pins
+      return { pins: r.pins, verified: false }
     }
     if (round === 2) {
       throw new AppError(ErrorCode.PathChanged, `executable ${file.path} or a library it loads changed while the engine listed its libraries; refusing to start`,

@@ -12,7 +12,7 @@ import type { LandlockPathRule } from './launcher/landlock.ts'
 import type { PathPin } from './pins.ts'
 import { pinCanonical, type PinnedPath } from '../plugins/path-pin.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import { assertPinHolds, pinFile, sharedLibraries, shebangInterpreter, type PinnedFile } from './exec-files.ts'
+import { assertPinHolds, checkedSharedLibraries, pinFile, shebangInterpreter, type PinnedFile } from './exec-files.ts'
 
 export { launchPrograms, shebangInterpreter } from './exec-files.ts'
 
@@ -23,10 +23,14 @@ export type PathRule = LandlockPathRule
  * A rule as computed: pinned where its path was checked (`held`: canonical path and inode, the pin travels with the
  * rule), a filesystem grant with the pin the runner took (`pin`), or /proc/self by name.
  */
-export type CheckedRule = PathRule & { held?: PinnedPath }
+export type CheckedRule = PathRule & { held?: PinnedPath; verified?: true }
 
-/** A rule for a pinned path: the launcher opens the canonical path following no symlink and requires that inode. */
-const heldRule = (p: PinnedPath, access: number): CheckedRule => ({ path: p.path, access, pin: { dev: p.dev, ino: p.ino }, held: p })
+/**
+ * A rule for a pinned path: the launcher opens the canonical path following no symlink and requires that inode.
+ * `verified`: the pin was checked (pinDrift) just now, in this same computation, so pinRules need not check it again.
+ */
+const heldRule = (p: PinnedPath, access: number, verified = false): CheckedRule =>
+  ({ path: p.path, access, pin: { dev: p.dev, ino: p.ino }, held: p, ...(verified ? { verified: true as const } : {}) })
 
 /** An engine-chosen system path (temp dir, /dev/null, resolver files), pinned here, where it is chosen; absent: no rule. */
 function systemRule(path: string, access: number): CheckedRule[] {
@@ -39,7 +43,8 @@ function systemRule(path: string, access: number): CheckedRule[] {
  * the system's library directories or `ownDir`, the plugin's directory (exec-files.ts sharedLibraries).
  */
 export function executableRules(file: PinnedPath, ownDir: string): CheckedRule[] {
-  return [heldRule(file, READ_EXEC), ...sharedLibraries(file, ownDir).map((l) => heldRule(l, READ_EXEC))]
+  const libs = checkedSharedLibraries(file, ownDir)
+  return [heldRule(file, READ_EXEC), ...libs.pins.map((l) => heldRule(l, READ_EXEC, libs.verified))]
 }
 
 /** Inputs of the grant computation. */
@@ -105,7 +110,10 @@ export function computeGrants(g: GrantInput): PathRule[] {
     // A script: its interpreter(s) as the `#!` line of the pinned inode names them. An ELF: the libraries it loads.
     const interps = shebangInterpreter(entry)
     for (const interp of interps) rules.push(...executableRules(interp, g.pluginDir.path))
-    if (interps.length === 0) rules.push(...sharedLibraries(entry, g.pluginDir.path).map((l) => heldRule(l, READ_EXEC)))
+    if (interps.length === 0) {
+      const libs = checkedSharedLibraries(entry, g.pluginDir.path)
+      rules.push(...libs.pins.map((l) => heldRule(l, READ_EXEC, libs.verified)))
+    }
   }
   for (const exe of g.run) rules.push(...executableRules(exe, g.pluginDir.path))
   if (g.networkGranted) for (const f of NET_FILES) rules.push(...systemRule(f, READ))
@@ -125,7 +133,8 @@ export function computeGrants(g: GrantInput): PathRule[] {
 export function pinRules(rules: readonly CheckedRule[]): PathRule[] {
   return rules.map((r): PathRule => {
     if (r.held) {
-      assertPinHolds(r.held, 'granted path')
+      // A library pin taken from the cache was checked on the way out (checkedSharedLibraries): once per launch is enough.
+      if (!r.verified) assertPinHolds(r.held, 'granted path')
       return { path: r.path, access: r.access, pin: { dev: r.held.dev, ino: r.held.ino } }
     }
     if (r.pin !== undefined || r.path === PROC_SELF) return r

@@ -9,7 +9,7 @@ import type { PluginPaths } from '../plugins/path-pin.ts'
 import type { PinnedFile } from './exec-files.ts'
 import { PLUGIN_ENV, POLICY_ENV, type LaunchPolicy } from './launcher/policy.ts'
 import type { SandboxProbe } from './probe.ts'
-import { seccompMechanism, seccompProgram } from './launcher/seccomp.ts'
+import { seccompMechanism, seccompProgram, type BpfInstruction } from './launcher/seccomp.ts'
 import { bunNamespaceInit } from './ns-init.ts'
 import { grantPaths, pinPaths } from './pins.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
@@ -34,6 +34,21 @@ export const BUN_FLAGS: readonly string[] = BUN_START_FLAGS
 /** The only variables a sandboxed Bun starts with (BUN_OPTIONS, NODE_PATH, BUN_JSC_* … of the plugin come later). */
 function bunStartEnv(tmpDir: string, extra: Record<string, string>): Record<string, string> {
   return { HOME: tmpDir, TMPDIR: tmpDir, BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0', ...extra }
+}
+
+/**
+ * The seccomp program, built once per variant: it is a pure function of `pathChmod` and this machine's architecture
+ * (seccomp.ts), and only ever serialised into a launch's policy, never changed (frozen, so a change would throw).
+ */
+const seccompPrograms = new Map<boolean, BpfInstruction[] | null>()
+function seccompFor(pathChmod: boolean): BpfInstruction[] | null {
+  let p = seccompPrograms.get(pathChmod)
+  if (p === undefined) {
+    const built = seccompProgram({ pathChmod })
+    p = built ? Object.freeze(built.map((i) => Object.freeze(i))) as BpfInstruction[] : null
+    seccompPrograms.set(pathChmod, p)
+  }
+  return p
 }
 
 export interface PolicyInput {
@@ -86,7 +101,7 @@ export function buildPolicy(i: PolicyInput): { policy: LaunchPolicy; argv: strin
   mechanisms.push(i.user ? `uid:${i.user.uid}` : `uid:${process.getuid?.() ?? 'same'}(userns)`, 'caps:none', 'no-new-privs')
   // With a uid of its own the plugin may chmod what it owns; sharing the engine's, it may chmod nothing by path.
   const pathChmod = i.user !== null
-  const seccomp = probe.seccomp ? seccompProgram({ pathChmod }) ?? null : null
+  const seccomp = probe.seccomp ? seccompFor(pathChmod) : null
   if (seccomp) mechanisms.push(seccompMechanism(pathChmod))
   if (i.cgroupMechanism) mechanisms.push(i.cgroupMechanism)
   const useNetns = !networkGranted && probe.netns

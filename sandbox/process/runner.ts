@@ -21,6 +21,7 @@ import { startEngineInstance } from './engine-instance.ts'
 import { SparePool, type SpareKey, type StartedPlugin } from './spares.ts'
 import { grantPaths, pinPaths } from './pins.ts'
 import { createWorkspace, type Workspace } from './workspace.ts'
+import { guestBoot } from './guest-bundle.ts'
 import { createWarmPools, type WarmPools } from '../pools/pools.ts'
 import { collectOutputFiles } from '../files/collect.ts'
 import { placeInputFiles } from '../files/place.ts'
@@ -40,6 +41,7 @@ export interface ProcessRunnerOptions {
   warm?: { maxPerKey?: number; maxTotal?: number; idleMs?: number }
 }
 
+/** The unbundled boot. Plugin processes start with guestBoot(): the bundle of it when current (guest-bundle.ts). */
 export const BOOT_PATH = resolve(import.meta.dir, '../sdk/boot.ts')
 
 /**
@@ -166,7 +168,7 @@ async function spawnPlugin(key: SpareKey, opts: ProcessRunnerOptions, ws: Worksp
   try {
     launch = await opts.prepareLaunch({
       plugin: key.plugin, permissions: key.permissions, env, tmpDir, startDir: ws.startDir, limits: opts.limits, mode: opts.mode,
-      bootPath: BOOT_PATH, id, pins: key.pins,
+      bootPath: await guestBoot(), id, pins: key.pins,
     })
   } catch (e) {
     rmSync(tmpDir, { recursive: true, force: true })

@@ -88,12 +88,21 @@ let hostCgroups: CgroupSupport | undefined
 /** The default check: cgroupLeaseCheck on this host's cgroups (detected once). */
 const HOST_CHECK: LeaseCheck = { stillRuns: (uid, previous) => cgroupLeaseCheck(hostCgroups ??= detectCgroups()).stillRuns(uid, previous) }
 
+/**
+ * Holder records are written at this fixed width, padded with spaces (readHolder trims): overwriting the last one in
+ * place needs no ftruncate, which on tmpfs frees the file's page and held the engine's thread ~0.2 ms per lease.
+ */
+const HOLDER_WIDTH = 128
 const readHolder = (fd: number): string | undefined => {
-  const buf = Buffer.alloc(128)
+  const buf = Buffer.alloc(HOLDER_WIDTH)
   const text = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim()
   return /^[\w.-]+$/.test(text) ? text : undefined
 }
 const writeHolder = (fd: number, holder: string | undefined): void => {
+  if (holder && Buffer.byteLength(holder) < HOLDER_WIDTH) {
+    writeSync(fd, holder.padEnd(HOLDER_WIDTH - (Buffer.byteLength(holder) - holder.length), ' '), 0)
+    return
+  }
   ftruncateSync(fd, 0)
   if (holder) writeSync(fd, holder, 0)
 }

@@ -7,12 +7,13 @@
 import type { ActionContext, PluginDefinition } from './index.ts'
 import { ProtocolEnv, type Invocation, type InvocationContext, type PluginResult } from './protocol.ts'
 
-// Confinement comes first, before any plugin code is loaded.
-const confine = await import('./confine.ts')
-await confine.confineFromEnv()
+// Confinement comes first, before any plugin code is loaded: main() runs it before anything else. No top-level
+// await: the bundle (sandbox/process/guest-bundle.ts) is CommonJS, so that Bun can start it from its bytecode.
+import * as confine from './confine.ts'
 
-const resultFile = process.env[ProtocolEnv.ResultFile]
-const entry = process.argv[2]
+/** Read once confined (the plugin's environment replaces the launcher's then). */
+let resultFile: string | undefined
+let entry: string | undefined
 
 async function writeResult(result: PluginResult): Promise<never> {
   if (resultFile) await Bun.write(resultFile, JSON.stringify(result))
@@ -64,16 +65,28 @@ export function failureOf(e: unknown): PluginResult {
   return { ok: false, error: { code, message, ...(err?.details !== undefined ? { details: err.details } : {}) } }
 }
 
-if (process.env[ProtocolEnv.Protocol] === '2') {
-  await (await import('./serve.ts')).serveInvocations(runAction, failureOf)
-  process.exit(0)
+async function main(): Promise<void> {
+  await confine.confineFromEnv()
+  resultFile = process.env[ProtocolEnv.ResultFile]
+  entry = process.argv[2]
+
+  if (process.env[ProtocolEnv.Protocol] === '2') {
+    await (await import('./serve.ts')).serveInvocations(runAction, failureOf)
+    process.exit(0)
+  }
+
+  try {
+    const invocation = JSON.parse(await Bun.stdin.text()) as Invocation
+    const controller = new AbortController()
+    process.on('SIGTERM', () => controller.abort(new Error('cancelled')))
+    await writeResult(await runAction(invocation, process.env.TMPDIR ?? '/tmp', controller.signal))
+  } catch (e) {
+    await writeResult(failureOf(e))
+  }
 }
 
-try {
-  const invocation = JSON.parse(await Bun.stdin.text()) as Invocation
-  const controller = new AbortController()
-  process.on('SIGTERM', () => controller.abort(new Error('cancelled')))
-  await writeResult(await runAction(invocation, process.env.TMPDIR ?? '/tmp', controller.signal))
-} catch (e) {
-  await writeResult(failureOf(e))
-}
+// A failure before the invocation (the confinement's own) ends the process, as an uncaught error at the top would.
+main().catch((e: unknown) => {
+  console.error(e)
+  process.exit(1)
+})

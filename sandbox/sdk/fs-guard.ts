@@ -69,8 +69,11 @@ const BUILTIN_FS = /^(?:node:)?fs(?:\/promises)?$/
 /** The scan before the import reads at most this many modules; a plugin that reaches more gets the guard outright. */
 const MAX_SCANNED = 2000
 const LOADERS: Record<string, 'ts' | 'tsx' | 'js' | 'jsx'> = { ts: 'ts', mts: 'ts', cts: 'ts', tsx: 'tsx', js: 'js', mjs: 'js', cjs: 'js', jsx: 'jsx' }
-/** This directory, the guest's (the plugin may read it, never write it). */
-const GUEST_DIR = `${import.meta.dir}/`
+/**
+ * This directory, the guest's (the plugin may read it, never write it): the boot's, which is what started this process
+ * (boot.ts, or its bundle beside it), taken at run time so the bundle holds no path of where it was built.
+ */
+const GUEST_DIR = Bun.main.slice(0, Bun.main.lastIndexOf('/') + 1)
 /** Bun.file before the guard wraps it: the scan's own reads are not the plugin's, and report nothing. */
 const rawFile = Bun.file.bind(Bun)
 

@@ -127,7 +127,8 @@ describe.if(process.getuid?.() === 0 && detectCgroups().version === 1)('a plugin
     expect(await until(() => !processesOf(uid).includes(pid), 3_000)).toBe(true)
     const launch = await prepareLaunch(spec(2), undefined, { uidRange: { start: uid, count: 1 } })
     expect(launch.mechanisms).toContain(`uid:${uid}`)
-    expect(readFileSync(`${UID_DIR}/${uid}`, 'utf8')).toBe(`p${process.pid}t0-lease2`) // the new holder, on record
+    // The new holder, on record (written over the old record at a fixed width, space-padded: uids.ts writeHolder).
+    expect(readFileSync(`${UID_DIR}/${uid}`, 'utf8').trimEnd()).toBe(`p${process.pid}t0-lease2`)
     await launch.finish()
   })
 
