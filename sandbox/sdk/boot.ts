@@ -31,7 +31,9 @@ const say = (marker: string, out: (s: string) => void) => (...args: unknown[]) =
 let plugin: PluginDefinition | undefined
 
 /** Runs one action (the module is imported once, at the first invocation); throws what the action throws. */
-export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
+export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir' | 'denialSeal'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
+  // Before any plugin code loads: the guard seals the markers of this invocation's refusals (the plugin never gets it).
+  confine.setDenialSeal(invocation.denialSeal)
   if (!entry) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } }
   if (!plugin) {
     await confine.beforePluginImport(entry)
