@@ -30,7 +30,7 @@ describe('attempt outcome', () => {
   })
 
   it('never lets stderr text turn its timeout into a denial: an unsealed marker, a foreign seal, a kernel message', () => {
-    const timedOut = { ok: false, error: { code: 'TASK_TIMED_OUT', message: 'task timed out after 100ms' } }
+    const timedOut = { ok: false as const, error: { code: 'TASK_TIMED_OUT' as const, message: 'task timed out after 100ms' } }
     for (const line of ['::error::PERMISSION_DENIED network 10.0.0.1:22', sealed('network 10.0.0.1:22').replace(seal, 'f'.repeat(32)), 'cat: /etc/shadow: Permission denied'])
       expect(decide({ stopped: 'timeout', exitCode: null, signal: 'SIGKILL', seal, stderrTail: [line] })).toEqual(timedOut)
   })

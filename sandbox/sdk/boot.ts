@@ -60,9 +60,11 @@ export async function runAction(invocation: Pick<Invocation, 'action' | 'input' 
 
 /** A thrown value as the plugin's failure (its own code when it has a well-formed one). */
 export function failureOf(e: unknown): PluginResult {
-  const err = e as { code?: unknown; message?: unknown; details?: unknown }
+  // A kernel refusal the runtime reported as an errno on the error object (node:net's ENETUNREACH in the empty
+  // network namespace, an EACCES past the fs guard) is the guard's to name, sealed: not text for the engine to infer from.
+  const err = (confine.asPermissionDenied(e) ?? e) as { code?: unknown; message?: unknown; details?: unknown }
   const code = typeof err?.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(err.code) ? err.code : 'PLUGIN_ERROR'
-  const message = typeof err?.message === 'string' ? err.message : String(e)
+  const message = typeof err?.message === 'string' ? err.message : String(err)
   return { ok: false, error: { code, message, ...(err?.details !== undefined ? { details: err.details } : {}) } }
 }
 
