@@ -81,6 +81,9 @@ describe('attempt outcome', () => {
     expect(own('PERMISSION_DENIED', 'no', { permission: 'network', target: 'x:1' })).toMatchObject({ denial: { permission: 'network', target: 'x:1' } })
     expect((own('PERMISSION_DENIED', 'no', { permission: 'network', target: 'x:1' }) as { denial?: object }).denial).not.toHaveProperty('inferred')
     expect(own('PERMISSION_DENIED', 'no', { permission: 'run', target: 'cat', inferred: true })).toMatchObject({ denial: { permission: 'run', target: 'cat', inferred: true } })
+    // A plugin that named its own code is taken at its word: its message may quote data (SCRIPT_FAILED quotes stderr).
+    expect(own('SCRIPT_FAILED', 'script exited with code 1: ValueError: cat: /etc/shadow: Permission denied'))
+      .toMatchObject({ error: { code: 'PLUGIN_ERROR', details: { pluginCode: 'SCRIPT_FAILED' } } })
   })
 
   it('distinguishes a crash (with the stderr tail) from a protocol error', () => {

@@ -136,7 +136,8 @@ export class WarmProcess {
       if (this.exited) this.waiting?.({ kind: 'exit' })
 
       this.currentId = id
-      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, tmpDir, denialSeal: seal }
+      // tmpDir stays the last field: a shell plugin finds it by its last occurrence (docs/plugins.md, protocol 2).
+      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, denialSeal: seal, tmpDir }
       try {
         p.proc.stdin.write(`${JSON.stringify(frame)}\n`)
         await p.proc.stdin.flush()
