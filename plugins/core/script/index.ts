@@ -109,6 +109,7 @@ g = {"__name__": "__main__", "inputs": inputs, "outputs": {}}
 with open(sys.argv[1]) as f:
     code = compile(f.read(), "script.py", "exec")
 out_path = os.environ["AUTOKESTRA_OUTPUT"]
+refusal_path = os.environ["AUTOKESTRA_REFUSAL"]
 recent = []
 def note(kind, target):
     recent.append((kind, target))
@@ -127,8 +128,11 @@ def hook(event, args):
         note("run", "/bin/sh")
 sys.addaudithook(hook)
 def report(found):
-    with open(os.environ["AUTOKESTRA_REFUSAL"], "w") as f:
-        json.dump({"permission": found[0], "target": found[1]}, f)
+    try:
+        with open(refusal_path, "w") as f:
+            json.dump({"permission": found[0], "target": found[1]}, f)
+    except OSError:
+        pass
 try:
     exec(code, g)
 except PermissionError as e:
