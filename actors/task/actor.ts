@@ -155,10 +155,13 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const badDetails = outcome.error.details === undefined ? undefined : checkValueBounds(outcome.error.details, deps.outputBounds)
       if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${call.type} are ${badDetails.message}` })
       if (outcome.denial) {
-        const { permission, target } = outcome.denial
+        const { permission, target, inferred } = outcome.denial
         const pluginName = `${plugin.manifest.namespace}/${plugin.manifest.name}`
-        await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data: { plugin: pluginName, permission, target: masker.mask(target), attempt } }])
-        engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}`)
+        // A refusal read from text the plugin printed (it may be data it relayed) is recorded as inferred, never as
+        // one the sandbox saw (docs/security.md#denials).
+        const data = { plugin: pluginName, permission, target: masker.mask(target), attempt, ...(inferred ? { inferred: true } : {}) }
+        await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data }])
+        engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}${inferred ? ' (inferred from its own output)' : ''}`)
       }
       return fail(engineLog, masker.maskDeep(interpreterMissing(call, outcome.error) ?? ownCode(call, outcome.error)))
     }

@@ -28,8 +28,9 @@ export interface LogSink {
  * a trailing `\r` is dropped, `::level::` markers are honoured and a line longer than 64 KiB is cut into
  * `partial` pieces, exactly as in the process runner (the task actor joins them again before masking).
  * When stdout + stderr together exceed `maxBytes`, `onOverflow` is called once and nothing more is logged.
+ * The attempt's denial seal is taken out of every logged line (the tail keeps it, for the outcome to check).
  */
-export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: number, onOverflow: () => void): LogSink {
+export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: number, onOverflow: () => void, seal?: string): LogSink {
   let total = 0
   let overflowed = false
   const tail: string[] = []
@@ -37,7 +38,7 @@ export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: nu
   const make = (stream: 'stdout' | 'stderr') => {
     // The same splitter as the process runner: an endless line is cut into pieces flagged `partial`.
     const splitter = new LineSplitter()
-    const pieces = logPieces(stream, onLog)
+    const pieces = logPieces(stream, onLog, seal)
     let continuing = false
     const emit = (line: string, cut: boolean): void => {
       if (stream === 'stderr' && !continuing) {

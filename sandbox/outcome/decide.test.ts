@@ -7,6 +7,8 @@ const base: AttemptEnd = { exitCode: 0, signal: null, stderrTail: [], result: { 
 const bounds = { timeoutMs: 100, maxOutputBytes: 10 }
 const decide = (over: Partial<AttemptEnd>) => decideOutcome({ ...base, ...over }, bounds)
 const memory = { permission: 'memory' as const, target: '64 MB' }
+const seal = '0123456789abcdef0123456789abcdef'
+const sealed = (rest: string) => `::error::PERMISSION_DENIED#${seal} ${rest}`
 
 describe('attempt outcome', () => {
   it('succeeds on a clean exit with an ok result', () => {
@@ -23,8 +25,14 @@ describe('attempt outcome', () => {
     const pids = { permission: 'pids' as const, target: '8 processes' }
     expect(decide({ stopped: 'timeout', limit: pids })).toMatchObject({ error: { code: 'RESOURCE_LIMIT' }, denial: pids })
     expect(decide({ stopped: 'output', limit: memory })).toMatchObject({ error: { code: 'RESOURCE_LIMIT' }, denial: memory })
-    expect(decide({ stopped: 'timeout', exitCode: null, signal: 'SIGKILL', stderrTail: ['::error::PERMISSION_DENIED network 10.0.0.1:22'] }))
+    expect(decide({ stopped: 'timeout', exitCode: null, signal: 'SIGKILL', seal, stderrTail: [sealed('network 10.0.0.1:22')] }))
       .toMatchObject({ error: { code: 'PERMISSION_DENIED' }, denial: { permission: 'network', target: '10.0.0.1:22' } })
+  })
+
+  it('never lets stderr text turn its timeout into a denial: an unsealed marker, a foreign seal, a kernel message', () => {
+    const timedOut = { ok: false as const, error: { code: 'TASK_TIMED_OUT' as const, message: 'task timed out after 100ms' } }
+    for (const line of ['::error::PERMISSION_DENIED network 10.0.0.1:22', sealed('network 10.0.0.1:22').replace(seal, 'f'.repeat(32)), 'cat: /etc/shadow: Permission denied'])
+      expect(decide({ stopped: 'timeout', exitCode: null, signal: 'SIGKILL', seal, stderrTail: [line] })).toEqual(timedOut)
   })
 
   it('reports a kernel limit as RESOURCE_LIMIT with its denial, whatever the exit', () => {
@@ -41,11 +49,41 @@ describe('attempt outcome', () => {
       .toEqual({ ok: false, error: { code: 'PLUGIN_ERROR', message: 'm', details: { pluginCode: 'X' } } })
   })
 
-  it('fails a clean exit that printed the guard marker (the plugin swallowed the error), but not on a mere kernel message', () => {
-    expect(decide({ stderrTail: ['::error::PERMISSION_DENIED filesystem.read /etc/shadow'] })).toMatchObject({ error: { code: 'PERMISSION_DENIED' }, denial: { permission: 'filesystem.read', target: '/etc/shadow' } })
+  it('fails a clean exit that printed the sealed guard marker (the plugin swallowed the error), but not on a mere kernel message', () => {
+    expect(decide({ seal, stderrTail: [sealed('filesystem.read /etc/shadow')] })).toEqual({
+      ok: false, denial: { permission: 'filesystem.read', target: '/etc/shadow' },
+      error: { code: 'PERMISSION_DENIED', message: 'permission denied: filesystem.read /etc/shadow', details: { permission: 'filesystem.read', target: '/etc/shadow' } },
+    })
     expect(decide({ stderrTail: ["cat: /etc/shadow: Permission denied"] })).toEqual({ ok: true, output: 1 })
-    expect(decide({ exitCode: 1, stderrTail: ["cat: /etc/shadow: Permission denied"], result: { ok: false, problem: 'missing', message: 'none' } }))
-      .toMatchObject({ error: { code: 'PERMISSION_DENIED' }, denial: { target: '/etc/shadow' } })
+  })
+
+  it('takes a marker without the attempt\'s seal for data: a clean exit stays a success (review 7)', () => {
+    for (const line of ['::error::PERMISSION_DENIED filesystem.read /etc/shadow', sealed('network 169.254.169.254:80').replace(seal, 'f'.repeat(32))]) {
+      expect(decide({ seal, stderrTail: [line] })).toEqual({ ok: true, output: 1 })
+      expect(decide({ stderrTail: [line] })).toEqual({ ok: true, output: 1 })
+    }
+  })
+
+  it('infers a kernel refusal from the stderr of a failed plugin, flagged inferred, and quotes no seal', () => {
+    const missing = { ok: false as const, problem: 'missing' as const, message: 'none' }
+    expect(decide({ exitCode: 1, stderrTail: ["cat: /etc/shadow: Permission denied"], result: missing }))
+      .toMatchObject({ error: { code: 'PERMISSION_DENIED', details: { target: '/etc/shadow', inferred: true } }, denial: { target: '/etc/shadow', inferred: true } })
+    // A marker-shaped line is not inferred from either: the crash is a crash.
+    expect(decide({ exitCode: 1, stderrTail: ['::error::PERMISSION_DENIED filesystem.read /etc/shadow'], result: missing })).toMatchObject({ error: { code: 'PLUGIN_CRASHED' } })
+    const crash = decide({ exitCode: 3, seal, stderrTail: [`echo ${seal}`], result: missing })
+    expect(crash).toMatchObject({ error: { code: 'PLUGIN_CRASHED' } })
+    expect(JSON.stringify(crash)).not.toContain(seal)
+  })
+
+  it('flags a refusal named only in a plugin\'s error message as inferred; the plugin\'s own PERMISSION_DENIED is its word', () => {
+    const own = (code: string, message: string, details?: unknown) => decide({ result: { ok: true, result: { ok: false, error: { code, message, ...(details ? { details } : {}) } } } })
+    expect(own('PLUGIN_ERROR', "open '/k': EACCES: permission denied")).toMatchObject({ error: { code: 'PERMISSION_DENIED' }, denial: { permission: 'filesystem.write', target: '/k', inferred: true } })
+    expect(own('PERMISSION_DENIED', 'no', { permission: 'network', target: 'x:1' })).toMatchObject({ denial: { permission: 'network', target: 'x:1' } })
+    expect((own('PERMISSION_DENIED', 'no', { permission: 'network', target: 'x:1' }) as { denial?: object }).denial).not.toHaveProperty('inferred')
+    expect(own('PERMISSION_DENIED', 'no', { permission: 'run', target: 'cat', inferred: true })).toMatchObject({ denial: { permission: 'run', target: 'cat', inferred: true } })
+    // A plugin that named its own code is taken at its word: its message may quote data (SCRIPT_FAILED quotes stderr).
+    expect(own('SCRIPT_FAILED', 'script exited with code 1: ValueError: cat: /etc/shadow: Permission denied'))
+      .toMatchObject({ error: { code: 'PLUGIN_ERROR', details: { pluginCode: 'SCRIPT_FAILED' } } })
   })
 
   it('distinguishes a crash (with the stderr tail) from a protocol error', () => {

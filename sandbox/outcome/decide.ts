@@ -1,14 +1,19 @@
 /**
  * What one attempt's end means for its task, the same for every runner: the runner says what it saw (why it
  * stopped the plugin, the limits its instruments caught, the exit, the stderr tail, the result file as read),
- * this decides. Denial lines are read by sandbox/sdk/detect.ts (the guest writes them, the engine reads them).
+ * this decides. Denial lines are read by sandbox/sdk/detect.ts (the guest writes them, the engine reads them):
+ * only a marker sealed with the attempt's own seal is a denial seen; a refusal read from any other text is inferred.
  */
 
+import { randomBytes } from 'node:crypto'
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
-import { DENIAL_MARKER, detectDenial, detectDenialLine } from '../sdk/detect.ts'
+import { detectDenial, sealedDenial, withoutSeal } from '../sdk/detect.ts'
 import type { PermissionDenial } from '../runner.ts'
 import { denialError, pluginFailure, resultFailure, type Failure } from './plugin-result.ts'
 import type { ResultRead } from './result-file.ts'
+
+/** A fresh denial seal for one attempt (or one invocation of a warm process): 128 random bits, hex. */
+export const newDenialSeal = (): string => randomBytes(16).toString('hex')
 
 /** Why the engine stopped an attempt itself. */
 export type StopReason = 'timeout' | 'cancel' | 'output'
@@ -22,8 +27,10 @@ export interface AttemptEnd {
   /** null when killed by a signal. */
   exitCode: number | null
   signal: string | null
-  /** The last lines of the plugin's stderr. */
+  /** The last lines of the plugin's stderr (as printed: a sealed marker still has its seal). */
   stderrTail: readonly string[]
+  /** The seal this attempt's invocation gave the plugin (detect.ts): a marker counts only with it. */
+  seal?: string
   /** The result file as read; absent when it was not read. */
   result?: ResultRead
 }
@@ -39,26 +46,29 @@ export type Decided = { ok: true; output: unknown } | Failure
 
 /**
  * Decides, in this order:
- * 1. a stop by the engine (timeout, cancel, output cap), unless the runner saw a denial, which explains the stop
- *    better (a fork bomb held at pids.max spins until the timeout; the task fails RESOURCE_LIMIT pids);
+ * 1. a stop by the engine (timeout, cancel, output cap), unless a denial was seen (a limit, the sealed marker),
+ *    which explains the stop better (a fork bomb held at pids.max spins until the timeout; the task fails
+ *    RESOURCE_LIMIT pids); a refusal merely inferred from stderr text never overrides the engine's own stop;
  * 2. the plugin's own `{ok:false}` (PLUGIN_ERROR; a denial it or the runner names wins: PERMISSION_DENIED);
- * 3. a denial seen without one: a limit, the guard's stderr marker (even after a clean exit: the plugin may have
- *    swallowed the error), or a kernel refusal named on stderr by a plugin that did not exit cleanly;
+ * 3. a denial without one: a limit, the guard's sealed marker (even after a clean exit: the plugin may have
+ *    swallowed the error), or — inferred, flagged `inferred: true` — a kernel refusal named on stderr by a plugin
+ *    that did not exit cleanly (never after a clean exit: text alone does not fail a success);
  * 4. an unclean exit (PLUGIN_CRASHED, quoting the stderr tail);
  * 5. the result file: missing or malformed (PLUGIN_PROTOCOL_ERROR), past its bounds (INVALID_TASK_OUTPUT), or the output.
  */
 export function decideOutcome(end: AttemptEnd, bounds: OutcomeBounds): Decided {
   const clean = end.exitCode === 0 && end.signal === null
-  const seen = end.limit ?? markedDenial(end.stderrTail) ?? (clean ? undefined : detectDenial(end.stderrTail))
+  const observed = end.limit ?? markedDenial(end.stderrTail, end.seal)
   if (end.stopped) {
     const own = stopFailure(end.stopped, bounds)
-    if (seen && seen.permission !== own.denial?.permission) return denied(seen)
+    if (observed && observed.permission !== own.denial?.permission) return denied(observed)
     return own
   }
+  const seen = observed ?? (clean ? undefined : inferredDenial(end.stderrTail.map((l) => withoutSeal(l, end.seal))))
   const result = end.result?.ok ? end.result.result : undefined
   if (result?.ok === false) return pluginFailure(result.error, seen)
   if (seen) return denied(seen)
-  if (!clean) return crashed(end)
+  if (!clean) return crashed(end.exitCode, end.signal, end.stderrTail.map((l) => withoutSeal(l, end.seal)))
   if (!result) {
     const why = end.result && !end.result.ok ? end.result : { problem: 'missing' as const, message: 'the plugin wrote no result file' }
     return resultFailure(why.problem, `plugin exited without writing a valid result: ${why.message}`)
@@ -66,10 +76,19 @@ export function decideOutcome(end: AttemptEnd, bounds: OutcomeBounds): Decided {
   return { ok: true, output: result.output }
 }
 
-/** The denial the in-process guard announced on stderr (`::error::PERMISSION_DENIED <kind> <target>`), if any. */
-function markedDenial(tail: readonly string[]): PermissionDenial | undefined {
-  const marked = tail.find((l) => l.includes(DENIAL_MARKER))
-  return marked ? detectDenialLine(marked) : undefined
+/** The denial the in-process guard announced on stderr with this attempt's seal, if any (any other marker is data). */
+function markedDenial(tail: readonly string[], seal: string | undefined): PermissionDenial | undefined {
+  for (const line of tail) {
+    const d = sealedDenial(line, seal)
+    if (d) return d
+  }
+  return undefined
+}
+
+/** A kernel refusal named in the stderr text of a plugin that failed: an inference, flagged as one. */
+function inferredDenial(tail: readonly string[]): PermissionDenial | undefined {
+  const d = detectDenial(tail)
+  return d ? { ...d, inferred: true } : undefined
 }
 
 const denied = (d: PermissionDenial): Failure => ({ ok: false, error: denialError(d), denial: d })
@@ -85,10 +104,10 @@ function stopFailure(reason: StopReason, bounds: OutcomeBounds): Failure {
   }
 }
 
-function crashed(end: AttemptEnd): Failure {
-  const how = end.signal ? `was killed by ${end.signal}` : `exited with code ${end.exitCode}`
-  const tail = end.stderrTail.slice(-5).join('\n')
-  const error: ErrorInfo = { code: ErrorCode.PluginCrashed, message: `plugin ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode: end.exitCode, signal: end.signal } }
+function crashed(exitCode: number | null, signal: string | null, stderrTail: readonly string[]): Failure {
+  const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`
+  const tail = stderrTail.slice(-5).join('\n')
+  const error: ErrorInfo = { code: ErrorCode.PluginCrashed, message: `plugin ${how}${tail ? `: ${tail}` : ''}`, details: { exitCode, signal } }
   return { ok: false, error }
 }
 

@@ -26,13 +26,20 @@ export function denialError(d: PermissionDenial, message?: string): { code: 'PER
 
 /**
  * A plugin's own `{ok:false}`. A denial wins — the plugin's PERMISSION_DENIED details, else one the runner
- * saw (kernel events, the guard's marker), else a kernel refusal named in the message (e.g. an EACCES through
- * bun:ffi, past any guard) — and fails the task PERMISSION_DENIED (or RESOURCE_LIMIT). Anything else is
+ * saw (kernel events, the guard's sealed marker), else a kernel refusal named in the message of an error the plugin
+ * gave no code of its own (e.g. an EACCES through bun:ffi, past any guard; inferred from text, so flagged
+ * `inferred: true`) — and fails the task
+ * PERMISSION_DENIED (or RESOURCE_LIMIT). Anything else is
  * PLUGIN_ERROR, keeping the plugin's own code in `details.pluginCode`.
  */
 export function pluginFailure(e: PluginErrorInfo, seen: PermissionDenial | undefined): Failure {
   const fromPlugin = e.code === ErrorCode.PermissionDenied ? asDenial(e.details) : undefined
-  const found = fromPlugin ?? seen ?? detectDenialLine(e.message)
+  // Only an error the plugin did not name (a thrown runtime error: PLUGIN_ERROR) is read for a refusal: a plugin that
+  // gave its own code has said what failed, and its message may quote data (core/script's SCRIPT_FAILED quotes its
+  // child's last stderr line).
+  const unnamed = !e.code || e.code === ErrorCode.PluginError
+  const named = fromPlugin || seen || !unnamed ? undefined : detectDenialLine(e.message)
+  const found = fromPlugin ?? seen ?? (named ? { ...named, inferred: true as const } : undefined)
   if (found) return { ok: false, error: denialError(found, e.message), denial: found }
   const pluginCode = e.code && e.code !== ErrorCode.PluginError ? e.code : undefined
   // The plugin's own code is kept in `details.pluginCode` (docs/plugins.md), beside the details it gave as an object.

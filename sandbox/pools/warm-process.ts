@@ -9,7 +9,7 @@ import { chmodSync, chownSync, closeSync, mkdirSync, rmSync, statSync } from 'no
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { decideOutcome, type AttemptEnd, type Decided, type StopReason } from '../outcome/decide.ts'
+import { decideOutcome, newDenialSeal, type AttemptEnd, type Decided, type StopReason } from '../outcome/decide.ts'
 import type { JsonBounds } from '../outcome/json-bounds.ts'
 import type { ResultRead } from '../outcome/result-file.ts'
 import { logPieces } from '../process/lines.ts'
@@ -91,6 +91,8 @@ export class WarmProcess {
   async invoke(req: RunRequest): Promise<Decided> {
     const p = this.started
     const id = randomBytes(12).toString('hex')
+    // A fresh denial seal for every invocation (in its frame on stdin only): one invocation's refusals never seal another's.
+    const seal = newDenialSeal()
     const owner = this.prepare()
     const tmpDir = join(p.tmpDir, `i-${id}`)
     mkdirSync(tmpDir, { mode: 0o700 })
@@ -103,8 +105,8 @@ export class WarmProcess {
     try {
       p.outputBytes = 0
       p.stderrTail.length = 0
-      const stdout = logPieces('stdout', req.onLog)
-      const stderr = logPieces('stderr', req.onLog)
+      const stdout = logPieces('stdout', req.onLog, seal)
+      const stderr = logPieces('stderr', req.onLog, seal)
       const marker = `${END_MARKER}${id}`
       const early = p.buffered.splice(0)
       p.sink = (stream, line, cut) => {
@@ -134,7 +136,8 @@ export class WarmProcess {
       if (this.exited) this.waiting?.({ kind: 'exit' })
 
       this.currentId = id
-      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, tmpDir }
+      // tmpDir stays the last field: a shell plugin finds it by its last occurrence (docs/plugins.md, protocol 2).
+      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, denialSeal: seal, tmpDir }
       try {
         p.proc.stdin.write(`${JSON.stringify(frame)}\n`)
         await p.proc.stdin.flush()
@@ -154,7 +157,7 @@ export class WarmProcess {
           const result: ResultRead = { ok: true, result: end.frame.result }
           // Exited after answering: its exit status counts too (a crash after the result still fails the attempt).
           const exit = this.exited ? { exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode) } : { exitCode: 0, signal: null }
-          return decideOutcome({ ...exit, stderrTail: [...p.stderrTail], result }, this.outcomeBounds(req))
+          return decideOutcome({ ...exit, stderrTail: [...p.stderrTail], seal, result }, this.outcomeBounds(req))
         }
       }
       if (end.kind === 'frame' && !stopped) {
@@ -164,7 +167,7 @@ export class WarmProcess {
         const result: ResultRead = f.kind === 'problem' ? { ok: false, problem: f.problem, message: f.message }
           : { ok: false, problem: 'invalid', message: `a result frame named invocation ${f.id.slice(0, 64)}, not this one` }
         void this.dispose()
-        return decideOutcome({ exitCode: 0, signal: null, stderrTail: [...p.stderrTail], result }, this.outcomeBounds(req))
+        return decideOutcome({ exitCode: 0, signal: null, stderrTail: [...p.stderrTail], seal, result }, this.outcomeBounds(req))
       }
       // It exited (crash, a limit) or the engine stopped it: every process of it gone, then the kernel's word.
       await p.proc.exited
@@ -174,7 +177,7 @@ export class WarmProcess {
       const limit = (await p.launch.finish()) ?? cpu
       const why: AttemptEnd = {
         ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}),
-        exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode), stderrTail: [...p.stderrTail],
+        exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode), stderrTail: [...p.stderrTail], seal,
         result: { ok: false, problem: 'missing', message: 'the plugin exited before answering its invocation' },
       }
       return decideOutcome(why, this.outcomeBounds(req))

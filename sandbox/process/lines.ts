@@ -1,6 +1,7 @@
 /** Splits a byte stream into text lines without breaking a line (or a UTF-8 character) across chunks, and lines into log lines (both runners). */
 
 import type { PluginLogLine } from '../runner.ts'
+import { withoutSeal } from '../sdk/detect.ts'
 import { parseLogLine } from '../sdk/protocol.ts'
 
 const MAX_LINE = 64 * 1024
@@ -62,10 +63,12 @@ export async function pumpLines(
 /**
  * Turns one stream's lines into log lines: a `::level::` marker only at the start of a line (a continuation is
  * taken as it is), and the pieces of a cut line flagged `partial`, so the masker can join them before masking.
+ * The attempt's denial seal is taken out of every line (a sealed marker is logged as a plain one).
  */
-export function logPieces(stream: 'stdout' | 'stderr', onLog: (line: PluginLogLine) => void): (line: string, cut: boolean) => void {
+export function logPieces(stream: 'stdout' | 'stderr', onLog: (line: PluginLogLine) => void, seal?: string): (line: string, cut: boolean) => void {
   let continuing = false
-  return (line, cut) => {
+  return (raw, cut) => {
+    const line = withoutSeal(raw, seal)
     const parsed = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
     continuing = cut
     onLog({ ...parsed, stream, ...(cut ? { partial: true } : {}) })

@@ -14,7 +14,7 @@ import type { PermissionDenial, RunRequest, Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
 import { logPieces, pumpLines } from './lines.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
-import { decideOutcome, type Decided, type StopReason } from '../outcome/decide.ts'
+import { decideOutcome, newDenialSeal, type Decided, type StopReason } from '../outcome/decide.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import { detectCgroups, hasTaskCgroupsOf, sweepStaleCgroups } from './cgroup.ts'
 import { startEngineInstance } from './engine-instance.ts'
@@ -225,9 +225,11 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
   const timer = new AbortController()
   const reading = new AbortController()
   let onAbort = () => {}
+  // This attempt's denial seal: only in the invocation on stdin (never the environment), out of every logged line.
+  const seal = newDenialSeal()
   try {
-    const stdout = logPieces('stdout', req.onLog)
-    const stderr = logPieces('stderr', req.onLog)
+    const stdout = logPieces('stdout', req.onLog, seal)
+    const stderr = logPieces('stderr', req.onLog, seal)
     p.sink = (stream, line, cut) => (stream === 'stdout' ? stdout : stderr)(line, cut)
     for (const b of p.buffered.splice(0)) p.sink(b.stream, b.line, b.cut)
 
@@ -246,7 +248,7 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     if (req.signal.aborted) onAbort()
 
     const invocation: Invocation = {
-      protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context,
+      protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, denialSeal: seal,
       ...(req.files?.inputs.length ? { files: Object.fromEntries(req.files.inputs.map((f) => [f.name, join(p.tmpDir, f.name)])) } : {}),
     }
     try {
@@ -267,7 +269,7 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     req.signal.removeEventListener('abort', onAbort)
     const decided = decideOutcome({
       ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}), ...(result ? { result } : {}),
-      exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail,
+      exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail, seal,
     }, { timeoutMs: req.timeoutMs, maxOutputBytes: opts.limits.maxOutputBytes })
     // Only a success's files are taken, once every process of the attempt is gone (nothing writes there any more).
     if (!decided.ok || !req.files?.outputs.length) return decided

@@ -32,7 +32,9 @@ const say = (marker: string, out: (s: string) => void) => (...args: unknown[]) =
 let plugin: PluginDefinition | undefined
 
 /** Runs one action (the module is imported once, at the first invocation); throws what the action throws. */
-export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
+export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir' | 'denialSeal'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
+  // Before any plugin code loads: the guard seals the markers of this invocation's refusals (the plugin never gets it).
+  confine.setDenialSeal(invocation.denialSeal)
   if (!entry) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } }
   if (!plugin) {
     await confine.beforePluginImport(entry)
@@ -59,9 +61,11 @@ export async function runAction(invocation: Pick<Invocation, 'action' | 'input' 
 
 /** A thrown value as the plugin's failure (its own code when it has a well-formed one). */
 export function failureOf(e: unknown): PluginResult {
-  const err = e as { code?: unknown; message?: unknown; details?: unknown }
+  // A kernel refusal the runtime reported as an errno on the error object (node:net's ENETUNREACH in the empty
+  // network namespace, an EACCES past the fs guard) is the guard's to name, sealed: not text for the engine to infer from.
+  const err = (confine.asPermissionDenied(e) ?? e) as { code?: unknown; message?: unknown; details?: unknown }
   const code = typeof err?.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(err.code) ? err.code : 'PLUGIN_ERROR'
-  const message = typeof err?.message === 'string' ? err.message : String(e)
+  const message = typeof err?.message === 'string' ? err.message : String(err)
   return { ok: false, error: { code, message, ...(err?.details !== undefined ? { details: err.details } : {}) } }
 }
 

@@ -14,10 +14,18 @@ export class PermissionDeniedError extends Error {
   }
 }
 
-/** Reports a refusal on stderr (so the runner sees it even if the plugin swallows the error) and returns the error. */
+/**
+ * The running invocation's denial seal (the boot sets it from the invocation it read on stdin; never in the
+ * environment, so no child of the plugin inherits it). Plugin code could read it from this process's memory: a
+ * plugin can only mislabel its own attempt, never relayed data (docs/security.md#denials).
+ */
+let seal: string | undefined
+export const setDenialSeal = (s: string | undefined): void => { seal = s }
+
+/** Reports a refusal on stderr, sealed (so the runner sees it even if the plugin swallows the error), and returns the error. */
 export function refuse(permission: PermissionDenial['permission'], target: string): PermissionDeniedError {
   const d: PermissionDenial = { permission, target }
-  process.stderr.write(`${detect().denialLine(d)}\n`)
+  process.stderr.write(`${detect().denialLine(d, seal)}\n`)
   return new PermissionDeniedError(d)
 }
 

@@ -1,12 +1,42 @@
 /** Unit tests: recognising refusals in plugin stderr. */
 
 import { describe, expect, it } from 'bun:test'
-import { denialLine, detectDenial, detectDenialLine } from './detect.ts'
+import { denialLine, detectDenial, detectDenialLine, sealedDenial, withoutSeal } from './detect.ts'
 
-describe('detectDenial', () => {
-  it('reads the guard marker first', () => {
-    const tail = ['cat: /x: Permission denied', denialLine({ permission: 'network', target: 'a.com:443' })]
-    expect(detectDenial(tail)).toEqual({ permission: 'network', target: 'a.com:443' })
+const seal = '0123456789abcdef0123456789abcdef'
+const other = 'fedcba9876543210fedcba9876543210'
+
+describe('the sealed marker', () => {
+  it('names the denial only with the attempt\'s own seal', () => {
+    const line = denialLine({ permission: 'network', target: 'a.com:443' }, seal)
+    expect(line).toBe(`::error::PERMISSION_DENIED#${seal} network a.com:443`)
+    expect(sealedDenial(line, seal)).toEqual({ permission: 'network', target: 'a.com:443' })
+    // Behind a partial line the plugin printed without its newline, still the guard's.
+    expect(sealedDenial(`half a line${line}`, seal)).toEqual({ permission: 'network', target: 'a.com:443' })
+    expect(sealedDenial(denialLine({ permission: 'filesystem.read', target: '/a b/c' }, seal), seal)).toEqual({ permission: 'filesystem.read', target: '/a b/c' })
+  })
+  it('takes nothing else for a marker: no seal, another seal, no attempt seal, an unknown kind', () => {
+    const plain = denialLine({ permission: 'filesystem.read', target: '/etc/shadow' })
+    expect(plain).toBe('::error::PERMISSION_DENIED filesystem.read /etc/shadow')
+    expect(sealedDenial(plain, seal)).toBeUndefined()
+    expect(sealedDenial(denialLine({ permission: 'network', target: 'x:1' }, other), seal)).toBeUndefined()
+    expect(sealedDenial(denialLine({ permission: 'network', target: 'x:1' }, seal), undefined)).toBeUndefined()
+    expect(sealedDenial('::error::PERMISSION_DENIED# network x:1', '')).toBeUndefined()
+    expect(sealedDenial(`::error::PERMISSION_DENIED#${seal} root /`, seal)).toBeUndefined()
+  })
+  it('is logged without its seal', () => {
+    expect(withoutSeal(denialLine({ permission: 'run', target: '/bin/sh' }, seal), seal)).toBe('::error::PERMISSION_DENIED run /bin/sh')
+    expect(withoutSeal(`echo ${seal}`, seal)).toBe('echo ')
+    expect(withoutSeal('ordinary', seal)).toBe('ordinary')
+  })
+})
+
+describe('detectDenial (inference from a program\'s own messages)', () => {
+  it('never reads a marker-shaped line as a refusal: that would be data taken for the guard', () => {
+    expect(detectDenialLine('::error::PERMISSION_DENIED filesystem.read /etc/shadow')).toBeUndefined()
+    expect(detectDenialLine(`::error::PERMISSION_DENIED#${seal} network 169.254.169.254:80`)).toBeUndefined()
+    expect(detectDenial(['cat: /x: Permission denied', denialLine({ permission: 'network', target: 'a.com:443' })]))
+      .toEqual({ permission: 'filesystem.write', target: '/x' })
   })
   it('names a refused read, write and command from shell messages', () => {
     expect(detectDenialLine('cat: /etc/passwd: Permission denied')).toEqual({ permission: 'filesystem.read', target: '/etc/passwd' })

@@ -1,13 +1,38 @@
-/** Recognises kernel or guard refusals in a plugin's stderr and names the permission and target. */
+/**
+ * The guard's sealed denial marker (what the engine accepts as a refusal seen inside the plugin), and the inference
+ * of a kernel refusal from a program's own message (what a shell or a native plugin prints; data, never a marker).
+ */
 
 import { isPermissionKind, type PermissionDenial } from './kinds.ts'
 
-/** The line the in-process guard prints on every refusal: `::error::PERMISSION_DENIED <permission> <target>`. */
+/**
+ * The line the in-process guard prints on every refusal: `::error::PERMISSION_DENIED#<seal> <permission> <target>`.
+ * The seal is the attempt's random secret (docs/security.md#denials): the engine hands it to the plugin in the
+ * invocation on stdin and takes a marker only with it, so a line that merely relays data (a webhook payload, an HTTP
+ * body a command prints) can never pass for one. Logged without the seal (`withoutSeal`).
+ */
 export const DENIAL_MARKER = 'PERMISSION_DENIED'
 
+/** What a seal looks like: 128 random bits in hex. Anything else (empty, absent) seals nothing and matches nothing. */
+const SEAL = /^[0-9a-f]{32}$/
+export const isSeal = (s: unknown): s is string => typeof s === 'string' && SEAL.test(s)
 
-/** Formats the guard's stderr marker line for a denial. */
-export const denialLine = (d: PermissionDenial): string => `::error::${DENIAL_MARKER} ${d.permission} ${d.target}`
+/** Formats the guard's marker line for a denial: sealed when the invocation gave a seal, else a plain log line. */
+export const denialLine = (d: PermissionDenial, seal?: string): string =>
+  `::error::${DENIAL_MARKER}${isSeal(seal) ? `#${seal}` : ''} ${d.permission} ${d.target}`
+
+/** The denial a line carrying this attempt's sealed marker names; undefined for any other line (a forged or plain one). */
+export function sealedDenial(line: string, seal: string | undefined): PermissionDenial | undefined {
+  if (!isSeal(seal)) return undefined
+  const at = line.indexOf(`${DENIAL_MARKER}#${seal} `)
+  if (at < 0) return undefined
+  const m = /^(\S+) (.+)$/.exec(line.slice(at + DENIAL_MARKER.length + seal.length + 2))
+  return m && isPermissionKind(m[1]) ? { permission: m[1], target: m[2]!.trim() } : undefined
+}
+
+/** A stderr line as it is logged and quoted: the seal taken out (a reader of the logs never learns it). */
+export const withoutSeal = (line: string, seal: string | undefined): string =>
+  isSeal(seal) && line.includes(seal) ? line.replaceAll(`#${seal}`, '').replaceAll(seal, '') : line
 
 const WRITE_OPS = /\b(mkdir|mkdtemp|rmdir|unlink|rm|rename|write|writeFile|appendFile|copyfile|symlink|link|chmod|chown|utime|truncate|touch|create|O_WRONLY|O_RDWR|O_CREAT)\b/i
 const EXEC_OPS = /\b(spawn|posix_spawn|execve|execvp|uv_spawn)\b/i
@@ -52,10 +77,12 @@ function classifyTarget(target: string, full: string): PermissionDenial {
   }
 }
 
-/** Classifies one line; undefined when it does not look like a refusal. */
+/**
+ * Classifies one line that may be a program's own message about a kernel refusal (EACCES, "Permission denied", an
+ * unreachable network); undefined when it does not look like one. An inference from text: a marker-shaped line is
+ * not read as a marker here (only `sealedDenial` reads markers).
+ */
 export function detectDenialLine(line: string): PermissionDenial | undefined {
-  const marker = new RegExp(`${DENIAL_MARKER}\\s+(\\S+)\\s+(.+)$`).exec(line)
-  if (marker && isPermissionKind(marker[1])) return { permission: marker[1], target: marker[2]!.trim() }
   const network = /ENETUNREACH|Network is unreachable|EHOSTUNREACH|No route to host/i.test(line)
   const denied = /EACCES|EPERM|Permission denied|Operation not permitted|Access denied/i.test(line)
   if (!network && !denied) return undefined
@@ -70,11 +97,8 @@ export function detectDenialLine(line: string): PermissionDenial | undefined {
   return { permission: 'filesystem.read', target: 'unknown' }
 }
 
-/** The refusal found in the tail of a plugin's stderr: guard markers first, then the line naming a target. */
+/** The refusal inferred from the tail of a program's stderr: the line naming a target first. */
 export function detectDenial(stderrTail: readonly string[]): PermissionDenial | undefined {
-  for (const line of stderrTail) {
-    if (line.includes(DENIAL_MARKER)) { const d = detectDenialLine(line); if (d) return d }
-  }
   const found = stderrTail.flatMap((l) => { const d = detectDenialLine(l); return d ? [d] : [] })
   return found.find((d) => d.target !== 'unknown') ?? found[0]
 }

@@ -13,6 +13,12 @@ export const RESOURCE_KINDS: readonly PermissionKind[] = ['memory', 'pids', 'cpu
 export interface PermissionDenial {
   permission: PermissionKind
   target: string
+  /**
+   * Set when the denial was inferred from text a program printed (a shell's "Permission denied", a crashed native
+   * plugin's EACCES message), not seen by the engine's instruments or by the guard's sealed marker: such text may be
+   * data the program relayed. The task's error details and the audit event say so.
+   */
+  inferred?: true
 }
 
 /** True when `s` names a permission kind. */
@@ -22,7 +28,7 @@ export const isPermissionKind = (s: unknown): s is PermissionKind =>
 /** A `{permission, target}` a plugin or the kernel reported, or undefined when it does not name a known kind. */
 export function asDenial(v: unknown): PermissionDenial | undefined {
   if (typeof v !== 'object' || v === null) return undefined
-  const { permission, target } = v as { permission?: unknown; target?: unknown }
+  const { permission, target, inferred } = v as { permission?: unknown; target?: unknown; inferred?: unknown }
   if (!isPermissionKind(permission)) return undefined
-  return { permission, target: typeof target === 'string' ? target : String(target ?? '') }
+  return { permission, target: typeof target === 'string' ? target : String(target ?? ''), ...(inferred === true ? { inferred } : {}) }
 }

@@ -30,6 +30,11 @@ export interface Invocation {
   files?: Record<string, string>
   /** Where input files are placed and `outputFiles:` globs are taken from: the working dir (process runner), `/out` (docker). */
   filesDir?: string
+  /**
+   * This attempt's denial seal (128 random bits, hex): a `PERMISSION_DENIED` marker on stderr counts only when it
+   * carries it (sandbox/sdk/detect.ts). Never put it in a child's environment or in output (docs/plugins.md).
+   */
+  denialSeal?: string
 }
 
 /** Set in a version-2 process's environment: the protocol it is spoken to in. */
@@ -46,6 +51,8 @@ export interface InvokeFrame {
   context: InvocationContext
   /** This invocation's own private temp dir (fresh, 0700): the plugin's TMPDIR and HOME for the invocation. */
   tmpDir: string
+  /** This invocation's denial seal, as in protocol 1 (`Invocation.denialSeal`): fresh for every invocation. */
+  denialSeal?: string
 }
 
 /** What the engine sends a version-2 process. */

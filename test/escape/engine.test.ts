@@ -65,16 +65,20 @@ for (const workers of [1, 2]) describe(`escape suite through the engine (executi
     return { done, run: snap.taskRuns[0]!, audit, logs, text: JSON.stringify({ snap, audit, logs }) }
   }
 
-  /** The attack fails with `code`, and the audit trail and the engine's ERROR line name plugin, permission and target. */
+  /**
+   * The attack fails with `code`, and the audit trail and the engine's ERROR line name plugin, permission and target.
+   * `inferred`: the refusal is only the plugin's own text (an exec plugin's shell message, an EACCES a Bun plugin
+   * formats from bun:ffi), never seen by the guard: the audit event and the line say so (docs/security.md#denials).
+   */
   async function expectRefused(type: string, inputs: Record<string, unknown>, code: 'PERMISSION_DENIED' | 'RESOURCE_LIMIT',
-    permission: string, target: string, extra = '') {
+    permission: string, target: string, extra = '', inferred = false) {
     const r = await runTask(type, inputs, extra)
     const plugin = type.slice(0, type.lastIndexOf('.'))
     expect(r.done.state).toBe('FAILED')
     expect(r.run).toMatchObject({ state: 'FAILED', error: { code } })
     expect(r.audit.filter((a) => a.type === 'PERMISSION_DENIED').map((a) => a.data))
-      .toEqual([{ plugin, permission, target, attempt: 1 }])
-    const line = `permission denied: plugin ${plugin} was refused ${permission} ${target}`
+      .toEqual([{ plugin, permission, target, attempt: 1, ...(inferred ? { inferred: true } : {}) }])
+    const line = `permission denied: plugin ${plugin} was refused ${permission} ${target}${inferred ? ' (inferred from its own output)' : ''}`
     expect(r.logs.some((l) => l.level === 'ERROR' && l.source === 'engine' && l.message === line)).toBe(true)
     for (const s of SECRETS) expect(r.text).not.toContain(s)
     return r
@@ -87,7 +91,7 @@ for (const workers of [1, 2]) describe(`escape suite through the engine (executi
       expectRefused(bun('read-file'), { path: t.dbPath }, 'PERMISSION_DENIED', 'filesystem.read', t.dbPath))
     it('cannot read the secret key file, asynchronously or through bun:ffi', async () => {
       await expectRefused(bun('read-file-async'), { path: fx.keyPath }, 'PERMISSION_DENIED', 'filesystem.read', fx.keyPath)
-      await expectRefused(bun('ffi-open'), { path: fx.keyPath }, 'PERMISSION_DENIED', 'filesystem.read', fx.keyPath)
+      await expectRefused(bun('ffi-open'), { path: fx.keyPath }, 'PERMISSION_DENIED', 'filesystem.read', fx.keyPath, '', true)
     })
     it("cannot read the engine's environment", () =>
       expectRefused(bun('read-env'), { pid: process.pid }, 'PERMISSION_DENIED', 'filesystem.read', `/proc/${process.pid}/environ`))
@@ -97,7 +101,7 @@ for (const workers of [1, 2]) describe(`escape suite through the engine (executi
     })
     it("cannot connect to the engine's API port on 127.0.0.1 via node:net or bun:ffi", async () => {
       for (const a of ['connect', 'ffi-connect']) {
-        await expectRefused(bun(a), { host: '127.0.0.1', port: fx.apiPort }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.apiPort}`)
+        await expectRefused(bun(a), { host: '127.0.0.1', port: fx.apiPort }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.apiPort}`, '', a === 'ffi-connect')
       }
     })
     it('cannot reach a host it was not granted', () =>
@@ -120,13 +124,13 @@ for (const workers of [1, 2]) describe(`escape suite through the engine (executi
   describe('escape suite through the engine: exec plugin and fork bomb', () => {
     const exec = (a: string) => `hostile/exec-attacks.${a}`
     it('cannot start cat, read /etc/passwd or the key file, or write outside', async () => {
-      await expectRefused(exec('cat-passwd'), {}, 'PERMISSION_DENIED', 'run', '/usr/bin/cat')
-      await expectRefused(exec('read-passwd'), { path: '/etc/passwd' }, 'PERMISSION_DENIED', 'filesystem.read', '/etc/passwd')
-      await expectRefused(exec('read-passwd'), { path: fx.keyPath }, 'PERMISSION_DENIED', 'filesystem.read', fx.keyPath)
-      await expectRefused(exec('write-outside'), { path: `${fx.dataDir}/pwned` }, 'PERMISSION_DENIED', 'filesystem.write', `${fx.dataDir}/pwned`)
+      await expectRefused(exec('cat-passwd'), {}, 'PERMISSION_DENIED', 'run', '/usr/bin/cat', '', true)
+      await expectRefused(exec('read-passwd'), { path: '/etc/passwd' }, 'PERMISSION_DENIED', 'filesystem.read', '/etc/passwd', '', true)
+      await expectRefused(exec('read-passwd'), { path: fx.keyPath }, 'PERMISSION_DENIED', 'filesystem.read', fx.keyPath, '', true)
+      await expectRefused(exec('write-outside'), { path: `${fx.dataDir}/pwned` }, 'PERMISSION_DENIED', 'filesystem.write', `${fx.dataDir}/pwned`, '', true)
     })
     it("cannot reach the engine's API port through /dev/tcp", () =>
-      expectRefused(exec('tcp'), { port: String(fx.apiPort) }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.apiPort}`))
+      expectRefused(exec('tcp'), { port: String(fx.apiPort) }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.apiPort}`, '', true))
     it('a fork bomb is stopped at pids.max', () =>
       expectRefused('hostile/fork-bomb.bomb', {}, 'RESOURCE_LIMIT', 'pids', `${LIMITS.maxProcesses} processes`))
   })
@@ -139,7 +143,7 @@ for (const workers of [1, 2]) describe(`escape suite through the engine (executi
     })
     it('but not another port, nor another host on that port', async () => {
       await expectRefused('hostile/granted.connect', { host: '127.0.0.1', port: fx.otherPort }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.otherPort}`)
-      await expectRefused('hostile/granted.ffi-connect', { host: '127.0.0.1', port: fx.otherPort }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.otherPort}`)
+      await expectRefused('hostile/granted.ffi-connect', { host: '127.0.0.1', port: fx.otherPort }, 'PERMISSION_DENIED', 'network', `127.0.0.1:${fx.otherPort}`, '', true)
       await expectRefused('hostile/granted.connect', { host: '127.0.0.2', port: fx.apiPort }, 'PERMISSION_DENIED', 'network', `127.0.0.2:${fx.apiPort}`)
     })
     it('a task cannot widen what the manifest grants', async () => {

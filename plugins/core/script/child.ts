@@ -2,9 +2,10 @@
  * A child program of core/script (a shell script, Python, `core/bash.exec`'s command): started in its own process
  * group inside this plugin's sandbox (Landlock, seccomp and the namespaces are inherited), its stdout and stderr
  * read line by line, the whole group killed on cancel or on its own timeout. A refusal by the kernel shows only as
- * the child's message; `refusalOf` names it, as the guard names its own.
+ * the child's message (or, for Python, the prelude's report file); `refusalOf` names it as an inference
+ * (`inferred: true`): the guard never saw it, and a child's stderr may be data it relays (docs/security.md#denials).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import type { ActionContext } from '../../../sandbox/sdk/index.ts'
 
@@ -14,6 +15,7 @@ import type { ActionContext } from '../../../sandbox/sdk/index.ts'
  */
 const guest = dirname(Bun.main)
 type Detect = typeof import('../../../sandbox/sdk/detect.ts')
+type Kinds = typeof import('../../../sandbox/sdk/kinds.ts')
 
 /** Fails the task with `code` (the boot takes any thrown value's well-formed code, as from the SDK's PluginFailure). */
 export class PluginFailure extends Error {
@@ -134,13 +136,30 @@ export async function runChild(argv: string[], opts: ChildOptions, ctx: ActionCo
   }
 }
 
-/** PERMISSION_DENIED (logged as the guard logs it) when the child's stderr shows a kernel refusal. */
-export async function refusalOf(tail: readonly string[], what = 'script'): Promise<PluginFailure | undefined> {
-  const { denialLine, detectDenial } = (await import(join(guest, 'detect.ts'))) as Detect
-  const denial = detectDenial(tail)
+/** Where a child reports its own refusal (the Python prelude does), a file in the task's temp dir: never its streams. */
+export type RefusalSource = { kind: 'stderr' } | { kind: 'report'; file: string }
+
+/**
+ * PERMISSION_DENIED, flagged `inferred: true`, when a child that failed shows a kernel refusal; only ever called on a
+ * non-zero exit (text never fails a success). A shell's refusal is read from its last stderr line alone (with
+ * `set -e` the failing command's message ends the script; a line relayed earlier is data, not the cause); a
+ * Python script's from its prelude's report file alone (a traceback quotes data, e.g. `raise ValueError(payload)`).
+ * No marker is printed: the marker is the guard's, sealed, and this refusal is the child's word, returned as this
+ * plugin's own error (the engine's audit event says `inferred`).
+ */
+export async function refusalOf(tail: readonly string[], what: string, source: RefusalSource): Promise<PluginFailure | undefined> {
+  const { detectDenialLine } = (await import(join(guest, 'detect.ts'))) as Detect
+  const { asDenial } = (await import(join(guest, 'kinds.ts'))) as Kinds
+  let denial
+  if (source.kind === 'report') {
+    try { denial = asDenial(JSON.parse(readFileSync(source.file, 'utf8'))) } catch { denial = undefined }
+  } else {
+    const last = lastLine(tail)
+    denial = last === undefined ? undefined : detectDenialLine(last)
+  }
   if (!denial) return undefined
-  process.stderr.write(`${denialLine(denial)}\n`)
-  return new PluginFailure('PERMISSION_DENIED', `${what} was refused ${denial.permission} ${denial.target}`, denial)
+  const inferred = { permission: denial.permission, target: denial.target, inferred: true as const }
+  return new PluginFailure('PERMISSION_DENIED', `${what} was refused ${denial.permission} ${denial.target} (as its ${source.kind === 'report' ? 'refusal report' : 'stderr'} says)`, inferred)
 }
 
 /** The last non-blank line of a stderr tail, for a failure's message. */

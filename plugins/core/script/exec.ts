@@ -110,7 +110,7 @@ export async function exec(input: ExecInput, program: string, ctx: ActionContext
   }, ctx)
   const durationMs = Math.round(performance.now() - started)
   if (run.exitCode !== 0 && !run.timedOut) {
-    const denial = await refusalOf(run.tail, 'command')
+    const denial = await refusalOf(run.tail, 'command', { kind: 'stderr' })
     if (denial) throw denial
   }
   const success = run.exitCode === 0 && !run.timedOut

@@ -34,17 +34,23 @@ async function runBun({ script, inputs, dependencies }: ScriptInput, ctx: Action
 }
 
 /** The child's environment: what the engine passed this plugin (its granted names), the sandbox PATH, the files. */
-function childEnv(ctx: ActionContext, inputs: Record<string, unknown>, files: { inputs: string; output: string }): Record<string, string> {
+function childEnv(ctx: ActionContext, inputs: Record<string, unknown>, files: { inputs: string; output: string; refusal: string }): Record<string, string> {
   const env = inheritedEnv()
   // Top-level scalar inputs as INPUT_<name> (names that are not variable names are left to the JSON file).
   for (const [k, v] of Object.entries(inputs)) {
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) env[`INPUT_${k}`] = String(v)
   }
-  return { ...env, PATH: SANDBOX_PATH, HOME: ctx.tmpDir, TMPDIR: ctx.tmpDir, AUTOKESTRA_INPUTS: files.inputs, AUTOKESTRA_OUTPUT: files.output }
+  return { ...env, PATH: SANDBOX_PATH, HOME: ctx.tmpDir, TMPDIR: ctx.tmpDir, AUTOKESTRA_INPUTS: files.inputs, AUTOKESTRA_OUTPUT: files.output, AUTOKESTRA_REFUSAL: files.refusal }
 }
 
-async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext): Promise<Record<string, unknown>> {
-  const files = { inputs: join(ctx.tmpDir, 'inputs.json'), output: join(ctx.tmpDir, 'output.json') }
+/**
+ * Runs a shell or Python child. Its stderr is passed on as log lines, verbatim: a line shaped like the guard's
+ * denial marker is only text (the engine takes a marker only with the attempt's seal, which no child ever holds).
+ * A refusal is read on a non-zero exit only: a shell's from its last stderr line, Python's from its prelude's report
+ * file (`refusal`), both as inferred (child.ts refusalOf).
+ */
+async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext, refusal: 'stderr' | 'report'): Promise<Record<string, unknown>> {
+  const files = { inputs: join(ctx.tmpDir, 'inputs.json'), output: join(ctx.tmpDir, 'output.json'), refusal: join(ctx.tmpDir, 'refusal.json') }
   writeFileSync(files.inputs, JSON.stringify(input.inputs))
   // A name (a docker runner's image): looked up first, so that a missing interpreter is said as such, not as a
   // refused program (the guard refuses what does not resolve to a granted path).
@@ -62,7 +68,7 @@ async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext)
     onStderr: (line) => process.stderr.write(`${line}\n`),
   }, ctx)
   if (exitCode !== 0) {
-    const denial = await refusalOf(tail)
+    const denial = await refusalOf(tail, 'script', refusal === 'report' ? { kind: 'report', file: files.refusal } : { kind: 'stderr' })
     if (denial) throw denial
     const last = lastLine(tail)
     const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`
@@ -90,10 +96,11 @@ const needInterpreter = (i: { interpreter?: string }): string => {
 /**
  * Runs the user's code with `inputs` and `outputs` in its globals, then writes `outputs` for the plugin to read. A
  * kernel refusal reaches Python as a bare PermissionError (a refused connect names no address): an audit hook keeps
- * the recent opens, connects and program starts, so an uncaught refusal is announced with its permission and target
- * (the operation on the error's own file when it names one), as the Bun guard announces its own.
+ * the recent opens, connects and program starts, so an uncaught refusal (or an unreachable network) is reported
+ * with its permission and target (the operation on the error's own file when it names one) in the refusal file
+ * `$AUTOKESTRA_REFUSAL` — never on stderr, where the script's own data goes.
  */
-const PYTHON_PRELUDE = `import json, os, sys
+const PYTHON_PRELUDE = `import errno, json, os, sys
 if len(sys.argv) > 2:
     sys.path.insert(0, sys.argv[2])
 with open(os.environ["AUTOKESTRA_INPUTS"]) as f:
@@ -102,6 +109,7 @@ g = {"__name__": "__main__", "inputs": inputs, "outputs": {}}
 with open(sys.argv[1]) as f:
     code = compile(f.read(), "script.py", "exec")
 out_path = os.environ["AUTOKESTRA_OUTPUT"]
+refusal_path = os.environ["AUTOKESTRA_REFUSAL"]
 recent = []
 def note(kind, target):
     recent.append((kind, target))
@@ -119,6 +127,12 @@ def hook(event, args):
     elif event == "os.system":
         note("run", "/bin/sh")
 sys.addaudithook(hook)
+def report(found):
+    try:
+        with open(refusal_path, "w") as f:
+            json.dump({"permission": found[0], "target": found[1]}, f)
+    except OSError:
+        pass
 try:
     exec(code, g)
 except PermissionError as e:
@@ -127,7 +141,14 @@ except PermissionError as e:
     match = [r for r in recent if named is not None and (r[1] == named or os.path.abspath(r[1]) == named)]
     found = match[-1] if match else (None if named is not None else (recent[-1] if recent else None))
     if found:
-        print("::error::PERMISSION_DENIED %s %s" % found, file=sys.stderr, flush=True)
+        report(found)
+    raise
+except OSError as e:
+    # An empty network namespace: the last connect was to an unreachable network.
+    if e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        found = next((r for r in reversed(recent) if r[0] == "network"), None)
+        if found:
+            report(found)
     raise
 recent.clear()
 with open(out_path, "w") as f:
@@ -140,7 +161,7 @@ export default {
     shell: (input: ScriptInput, ctx: ActionContext) => {
       const file = join(ctx.tmpDir, 'script.sh')
       writeFileSync(file, `set -e\n${input.script}\n`)
-      return runScript([needInterpreter(input), file], input, ctx)
+      return runScript([needInterpreter(input), file], input, ctx, 'stderr')
     },
     python: (input: ScriptInput, ctx: ActionContext) => {
       const prelude = join(ctx.tmpDir, 'prelude.py')
@@ -148,7 +169,7 @@ export default {
       writeFileSync(prelude, PYTHON_PRELUDE)
       writeFileSync(file, input.script)
       const site = input.dependencies ? [join(input.dependencies, 'site')] : []
-      return runScript([needInterpreter(input), '-I', '-S', '-B', prelude, file, ...site], input, ctx)
+      return runScript([needInterpreter(input), '-I', '-S', '-B', prelude, file, ...site], input, ctx, 'report')
     },
     /** `core/bash.exec` (docs/plugins.md#corebashexec): a command line or a script, its exit and streams as output. */
     exec: (input: ExecInput, ctx: ActionContext) => exec(input, needInterpreter(input), ctx),
