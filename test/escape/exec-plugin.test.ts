@@ -14,7 +14,8 @@ async function expectDenied(action: string, input: unknown, permission: string, 
   const run = await runAttack(plugin, action, input)
   for (const s of ['root:x:0:0', KEY_SECRET, API_SECRET, 'uid=']) expect(run.text).not.toContain(s)
   expect(run.outcome.ok).toBe(false)
-  expect(denialOf(run.outcome)).toEqual({ permission: permission as never, target })
+  // A bash plugin's refusal is the kernel's EACCES as its own stderr text: read from it, so flagged inferred.
+  expect(denialOf(run.outcome)).toEqual({ permission: permission as never, target, inferred: true })
   return run
 }
 
