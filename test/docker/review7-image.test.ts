@@ -147,3 +147,31 @@ tasks:
   // The image's own variables still reach the container (Docker merges them); noted in the report, not a grant.
   expect(typeof (r.runs.s!.output as Record<string, unknown>).fromImage).toBe('string')
 }, 120_000)
+
+test('a network grant of one host and port is not any host and port for a shell\'s child in a task image', async () => {
+  // The operator lets scripts reach api.example.com:443 only. On the process runner a shell's child is held to the
+  // port by Landlock (docs/security.md#known-gaps); in a container the grant only switches the bridge on, and the
+  // guard that filters hosts is loaded by the boot's Bun, not by what a shell starts.
+  let hits = 0
+  const server = Bun.serve({ hostname: '0.0.0.0', port: 0, fetch: () => (hits++, new Response('pong')) })
+  const e = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ network: ['api.example.com:443'] }) })
+  try {
+    const ex = await e.engine.start({ workflow: workflow(`
+id: review7-image-network
+tasks:
+  - id: s
+    type: core/script.shell
+    runner: docker
+    image: ${SH}
+    permissions: { run: [bun], network: ["api.example.com:443"] }
+    commands: ['bun -e "const r = await fetch(\\"http://172.17.0.1:${server.port}/\\"); console.log(\\"::output body=\\" + await r.text() + \\"::\\")"']
+`), trigger: { type: 'manual' } })
+    await e.engine.waitFor(ex.id)
+    const run = (await e.engine.snapshot(ex.id))!.taskRuns[0]!
+    expect({ hits, output: run.output }).not.toEqual({ hits: 1, output: { body: 'pong' } })
+    expect(hits).toBe(0)
+  } finally {
+    server.stop(true)
+    await e.close()
+  }
+}, 120_000)
