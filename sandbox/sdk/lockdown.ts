@@ -1,0 +1,114 @@
+/**
+ * The first program of a Docker plugin container that has Bun (sandbox/docker/container-spec.ts): applies Landlock to
+ * itself from the policy the engine wrote in `AUTOKESTRA_LANDLOCK`, then replaces itself (execve) with the rest of its
+ * argv on the same Bun: the boot (Bun plugins) or the exec gate (exec plugins). Landlock restricts the calling thread
+ * only, and execve leaves the new image one thread in that domain, so everything the plugin and any child does is held
+ * by the kernel: programs it may execute (the `run` grant, the interpreter, Bun, their ELF loaders), where it may
+ * write (/out, the temp dir, write grants), and the TCP ports it may connect to (none bound). Reading stays where
+ * Docker already lets it. Without Landlock (or without its network rules when the task has a network grant) nothing
+ * runs: it exits LOCKDOWN_FAILED (strict). Usage: `bun lockdown.ts <bun flags> <entry script> <args>`.
+ */
+
+import { closeSync, openSync, readSync } from 'node:fs'
+import { FS, READ, WRITE, landlockAbi, restrictSelf, type LandlockPathRule } from './landlock.ts'
+import { errno, execve } from './libc.ts'
+import { LOCKDOWN_ENV, type LockdownPolicy } from './guest-policy.ts'
+
+/** Exit code when the container could not be confined (the plugin never ran). */
+export const LOCKDOWN_FAILED = 125
+
+function fail(message: string): never {
+  console.error(`::error::autokestra sandbox: ${message}`)
+  process.exit(LOCKDOWN_FAILED)
+}
+
+/** Device files every program may write (and read): writes to them leave nothing behind. */
+const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom']
+
+/**
+ * What executing `path` also executes: the ELF's program interpreter (PT_INTERP, the dynamic loader, which the
+ * kernel opens for execution; the libraries it maps are only read), or a script's `#!` interpreter. Undefined when
+ * neither (a static ELF, a missing file).
+ */
+export function alsoExecuted(path: string): string | undefined {
+  let fd = -1
+  try {
+    fd = openSync(path, 'r')
+    const head = Buffer.alloc(4096)
+    const n = readSync(fd, head, 0, head.length, 0)
+    if (n >= 2 && head[0] === 0x23 && head[1] === 0x21) {
+      const line = head.subarray(2, n).toString('latin1').split('\n')[0]!.trim()
+      const interp = line.split(/\s+/)[0]
+      return interp?.startsWith('/') ? interp : undefined
+    }
+    // 64-bit little-endian ELF only (the images Bun runs on).
+    if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return undefined
+    const phoff = Number(head.readBigUInt64LE(0x20))
+    const phentsize = head.readUInt16LE(0x36)
+    const phnum = head.readUInt16LE(0x38)
+    const table = Buffer.alloc(phentsize * phnum)
+    readSync(fd, table, 0, table.length, phoff)
+    for (let i = 0; i < phnum; i++) {
+      const at = i * phentsize
+      if (table.readUInt32LE(at) !== 3) continue // PT_INTERP
+      const off = Number(table.readBigUInt64LE(at + 8))
+      const size = Number(table.readBigUInt64LE(at + 32))
+      const s = Buffer.alloc(Math.min(size, 4096))
+      readSync(fd, s, 0, s.length, off)
+      const interp = s.toString('latin1').replace(/\0.*$/s, '')
+      return interp.startsWith('/') ? interp : undefined
+    }
+    return undefined
+  } catch {
+    return undefined
+  } finally {
+    if (fd >= 0) closeSync(fd)
+  }
+}
+
+/** The programs that may be executed: the granted ones and Bun, plus what executing each also executes. */
+export function executables(granted: readonly string[], bun: string): string[] {
+  const out = new Set<string>()
+  const add = (p: string, depth: number): void => {
+    if (out.has(p)) return
+    out.add(p)
+    const next = depth < 2 ? alsoExecuted(p) : undefined
+    if (next) add(next, depth + 1)
+  }
+  for (const p of [bun, ...granted]) add(p, 0)
+  return [...out]
+}
+
+/** The Landlock path rules of a policy, in container paths. */
+export function lockdownRules(policy: LockdownPolicy, bun: string): LandlockPathRule[] {
+  return [
+    { path: '/', access: READ },
+    ...DEVICES.map((path) => ({ path, access: FS.READ_FILE | FS.WRITE_FILE | FS.TRUNCATE | FS.IOCTL_DEV })),
+    ...policy.write.map((path) => ({ path, access: WRITE })),
+    ...executables(policy.exec, bun).map((path) => ({ path, access: FS.READ_FILE | FS.EXECUTE })),
+  ]
+}
+
+function main(): void {
+  const raw = process.env[LOCKDOWN_ENV]
+  delete process.env[LOCKDOWN_ENV]
+  if (!raw) fail(`${LOCKDOWN_ENV} missing: refusing to run unconfined`)
+  const policy = JSON.parse(raw) as LockdownPolicy
+  const abi = landlockAbi()
+  if (abi < 1) fail('Landlock is not available in this container (kernel, or the container\'s seccomp profile): refusing to run unconfined')
+  if (policy.network && abi < 4) fail(`Landlock ABI ${abi} cannot hold TCP ports (4 needed) and this task has a network grant: refusing to run`)
+  const rest = process.argv.slice(2)
+  if (rest.length === 0) fail('lockdown: nothing to run')
+  const bun = process.execPath
+  try {
+    restrictSelf({ paths: lockdownRules(policy, bun), connectPorts: policy.connectPorts }, abi)
+  } catch (e) {
+    fail(String((e as Error).message ?? e))
+  }
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
+  execve(bun, [bun, ...rest], env)
+  fail(`cannot execute ${bun}: errno ${errno()}`)
+}
+
+if (import.meta.main) main()
