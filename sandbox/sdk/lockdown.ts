@@ -1,7 +1,8 @@
 /**
  * The first program of a Docker plugin container that has Bun (sandbox/docker/container-spec.ts): applies Landlock to
  * itself from the policy the engine wrote in `AUTOKESTRA_LANDLOCK`, then replaces itself (execve) with the rest of its
- * argv on the same Bun: the boot (Bun plugins) or the exec gate (exec plugins). Landlock restricts the calling thread
+ * argv on the same Bun: the boot (Bun plugins) or the exec gate (exec plugins), which add a second layer without
+ * Bun's own EXECUTE (lockBoot). Landlock restricts the calling thread
  * only, and execve leaves the new image one thread in that domain, so everything the plugin and any child does is held
  * by the kernel: programs it may execute (the `run` grant, the interpreter, Bun, their ELF loaders), where it may
  * write (/out, the temp dir, write grants), and the TCP ports it may connect to (none bound). Reading stays where
@@ -67,7 +68,7 @@ export function alsoExecuted(path: string): string | undefined {
 }
 
 /** The programs that may be executed: the granted ones and Bun, plus what executing each also executes. */
-export function executables(granted: readonly string[], bun: string): string[] {
+export function executables(granted: readonly string[], bun?: string): string[] {
   const out = new Set<string>()
   const add = (p: string, depth: number): void => {
     if (out.has(p)) return
@@ -75,12 +76,12 @@ export function executables(granted: readonly string[], bun: string): string[] {
     const next = depth < 2 ? alsoExecuted(p) : undefined
     if (next) add(next, depth + 1)
   }
-  for (const p of [bun, ...granted]) add(p, 0)
+  for (const p of bun === undefined ? granted : [bun, ...granted]) add(p, 0)
   return [...out]
 }
 
-/** The Landlock path rules of a policy, in container paths. */
-export function lockdownRules(policy: LockdownPolicy, bun: string): LandlockPathRule[] {
+/** The Landlock path rules of a policy, in container paths; `bun` also executable when given (the first layer). */
+export function lockdownRules(policy: LockdownPolicy, bun?: string): LandlockPathRule[] {
   return [
     { path: '/', access: READ },
     ...DEVICES.map((path) => ({ path, access: FS.READ_FILE | FS.WRITE_FILE | FS.TRUNCATE | FS.IOCTL_DEV })),
@@ -89,9 +90,27 @@ export function lockdownRules(policy: LockdownPolicy, bun: string): LandlockPath
   ]
 }
 
-function main(): void {
+/**
+ * The second layer, applied by the boot (confine.ts) or the exec gate on their main thread before any plugin code
+ * runs: the same rules without Bun's own EXECUTE, which the first layer needed only to become them. Landlock layers
+ * add up (an access must pass every one), and whatever the plugin starts, from this thread or a thread or child it
+ * makes, inherits both. Bun's own threads started before (JSC, its I/O pool) keep the first layer alone: they run no
+ * plugin code and start no program. Exits LOCKDOWN_FAILED when it cannot be applied.
+ */
+export function lockBoot(): void {
   const raw = process.env[LOCKDOWN_ENV]
   delete process.env[LOCKDOWN_ENV]
+  if (!raw) return
+  try {
+    const policy = JSON.parse(raw) as LockdownPolicy
+    restrictSelf({ paths: lockdownRules(policy), connectPorts: policy.connectPorts })
+  } catch (e) {
+    fail(`second Landlock layer: ${String((e as Error).message ?? e)}`)
+  }
+}
+
+function main(): void {
+  const raw = process.env[LOCKDOWN_ENV]
   if (!raw) fail(`${LOCKDOWN_ENV} missing: refusing to run unconfined`)
   const policy = JSON.parse(raw) as LockdownPolicy
   const abi = landlockAbi()
@@ -105,6 +124,7 @@ function main(): void {
   } catch (e) {
     fail(String((e as Error).message ?? e))
   }
+  // The policy stays in the environment for the second layer (lockBoot), which deletes it.
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v
   execve(bun, [bun, ...rest], env)

@@ -61,9 +61,11 @@ async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext)
     },
     onStderr: (line) => process.stderr.write(`${line}\n`),
   }, ctx)
+  // A kernel refusal fails the script even when the script went on and exited 0 (a `$(prog)` whose refusal the shell
+  // swallowed), as the guard's refusal of a Bun script does: what the grant refused is never a success.
+  const denial = await refusalOf(tail)
+  if (denial) throw denial
   if (exitCode !== 0) {
-    const denial = await refusalOf(tail)
-    if (denial) throw denial
     const last = lastLine(tail)
     const how = exitCode === null ? `was killed by ${signal}` : `exited with code ${exitCode}`
     throw new PluginFailure('SCRIPT_FAILED', `script ${how}${last ? `: ${last}` : ''}`, { exitCode })
