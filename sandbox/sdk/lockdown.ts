@@ -10,7 +10,8 @@
  * runs: it exits LOCKDOWN_FAILED (strict). Usage: `bun lockdown.ts <bun flags> <entry script> <args>`.
  */
 
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { FS, READ, WRITE, landlockAbi, restrictSelf, type LandlockPathRule } from './landlock.ts'
 import { errno, execve } from './libc.ts'
 import { LOCKDOWN_ENV, type LockdownPolicy } from './guest-policy.ts'
@@ -80,13 +81,66 @@ export function executables(granted: readonly string[], bun?: string): string[] 
   return [...out]
 }
 
-/** The Landlock path rules of a policy, in container paths; `bun` also executable when given (the first layer). */
+/** Where an image keeps its programs: read only where granted in the second layer. */
+const PROGRAM_DIRS = ['/usr/local/bin', '/usr/local/sbin', '/usr/bin', '/usr/sbin', '/bin', '/sbin']
+
+const real = (p: string): string | undefined => {
+  try { return realpathSync(p) } catch { return undefined }
+}
+const within = (p: string, dir: string): boolean => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`)
+
+/**
+ * Read rules for everything but the programs of the image's program directories that may not be executed: the
+ * dynamic loader, which must be executable for any granted program to start, maps (`mmap`, which Landlock's execute
+ * right does not cover) whatever ELF it can read, so `ld.so /usr/local/bin/bun` would run an ungranted program.
+ * Everything else reads as Docker lets it: each entry of `/` and of the directories on the way to a program
+ * directory is granted whole, by its canonical path; a program directory entry by entry, an executable file only
+ * when it is one of `executable`.
+ */
+export function readRules(executable: readonly string[]): LandlockPathRule[] {
+  const allowed = new Set(executable.flatMap((p) => real(p) ?? []))
+  const narrowed = new Set(PROGRAM_DIRS.flatMap((d) => real(d) ?? []))
+  const onTheWay = (p: string): boolean => [...narrowed].some((d) => within(d, p) && d !== p)
+  const out: LandlockPathRule[] = []
+  const seen = new Set<string>()
+  const visit = (dir: string): void => {
+    if (seen.has(dir)) return
+    seen.add(dir)
+    let names: string[]
+    try { names = readdirSync(dir) } catch { return }
+    for (const name of names) {
+      const rp = real(join(dir, name))
+      if (rp === undefined || seen.has(rp)) continue
+      const inProgramDir = [...narrowed].find((d) => within(rp, d) && rp !== d)
+      if (narrowed.has(rp) || onTheWay(rp)) visit(rp)
+      else if (inProgramDir !== undefined) {
+        let st: ReturnType<typeof statSync>
+        try { st = statSync(rp) } catch { continue }
+        if (st.isFile() && (st.mode & 0o111) !== 0 && !allowed.has(rp)) continue
+        if (st.isDirectory()) continue
+        seen.add(rp)
+        out.push({ path: rp, access: READ })
+      } else {
+        seen.add(rp)
+        out.push({ path: rp, access: READ })
+      }
+    }
+  }
+  visit('/')
+  return out
+}
+
+/**
+ * The Landlock path rules of a policy, in container paths. The first layer (`bun` given) reads everywhere and may
+ * execute Bun; the second reads everywhere but the ungranted programs (readRules).
+ */
 export function lockdownRules(policy: LockdownPolicy, bun?: string): LandlockPathRule[] {
+  const exec = executables(policy.exec, bun)
   return [
-    { path: '/', access: READ },
+    ...(bun === undefined ? readRules(exec) : [{ path: '/', access: READ }]),
     ...DEVICES.map((path) => ({ path, access: FS.READ_FILE | FS.WRITE_FILE | FS.TRUNCATE | FS.IOCTL_DEV })),
     ...policy.write.map((path) => ({ path, access: WRITE })),
-    ...executables(policy.exec, bun).map((path) => ({ path, access: FS.READ_FILE | FS.EXECUTE })),
+    ...exec.map((path) => ({ path, access: FS.READ_FILE | FS.EXECUTE })),
   ]
 }
 

@@ -17,13 +17,16 @@ const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
 const SH = `autokestra-test/lockdown-sh:${Bun.version}`
 let gateway = ''
+let loader = ''
 
 beforeAll(async () => {
   if (!((await dockerReachable(docker)) || mustRunDocker)) return
   const base = await ensureImage(docker)
   const ctx = mkdtempSync(join(tmpdir(), 'ak-lockdown-image-'))
+  const libs = await sharedLibraries(realpathSync('/bin/sh'))
+  loader = libs.find((l) => /\/ld-/.test(l)) ?? ''
   try {
-    for (const f of ['/bin/sh', ...(await sharedLibraries(realpathSync('/bin/sh')))]) {
+    for (const f of ['/bin/sh', ...libs]) {
       mkdirSync(join(ctx, 'rootfs', dirname(f)), { recursive: true })
       cpSync(realpathSync(f), join(ctx, 'rootfs', f))
     }
@@ -120,6 +123,31 @@ tasks:
     expect((run.output as Record<string, unknown> | undefined)?.shm).toBeUndefined()
     expect(run.error?.code).toBe('PERMISSION_DENIED')
     expect(run.error?.details).toMatchObject({ permission: 'filesystem.write', target: '/dev/shm/f' })
+  } finally {
+    await e.close()
+  }
+}, 120_000)
+
+test('the dynamic loader, executable for the shell, cannot run an ungranted program of the image (ld.so FILE)', async () => {
+  // Landlock's execute right covers execve, not the loader's mmap: the second layer leaves ungranted programs of the
+  // image's program directories unreadable, so the loader cannot open them either.
+  expect(loader).not.toBe('')
+  const e = await startTestEngine()
+  try {
+    const ex = await e.engine.start({ workflow: workflow(`
+id: lockdown-loader
+tasks:
+  - id: s
+    type: core/script.shell
+    runner: docker
+    image: ${SH}
+    commands: ['echo "::output ran=$(${loader} /usr/local/bin/bun -e "console.log(6*7)")::"']
+`), trigger: { type: 'manual' } })
+    await e.engine.waitFor(ex.id)
+    const run = (await e.engine.snapshot(ex.id))!.taskRuns[0]!
+    expect((run.output as Record<string, unknown> | undefined)?.ran).toBeUndefined()
+    expect(run.error?.code).toBe('PERMISSION_DENIED')
+    expect(run.error?.details).toMatchObject({ permission: 'run', target: '/usr/local/bin/bun' })
   } finally {
     await e.close()
   }
