@@ -174,8 +174,9 @@ const IMAGE_PATH = ['/usr/local/bin', '/usr/bin', '/bin']
 
 /**
  * The guard policy handed to the in-container boot (`sandbox/sdk/confine.ts`), in container paths.
- * Docker already confines the filesystem and (without a grant) the network; the guard turns refusals into
- * precise PERMISSION_DENIED errors and filters hosts when a network grant forces the bridge network.
+ * Docker confines the container, the lockdown (lockdownPolicy) holds programs, writes and TCP ports by the kernel;
+ * the guard turns refusals into precise PERMISSION_DENIED errors and filters hosts when a network grant forces the
+ * bridge network.
  */
 export function sandboxPolicy(req: RunRequest): GuardPolicy {
   const run = imageRun(req)
