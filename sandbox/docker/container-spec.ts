@@ -9,6 +9,7 @@ import { LOCKDOWN_ENV, type GuardPolicy, type LockdownPolicy } from '../sdk/gues
 import { allowedPorts } from '../sdk/network.ts'
 import { PLUGIN_USER } from './image.ts'
 import type { DeadlineTool } from './deadline.ts'
+import type { FirstProgram } from './first.ts'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import { normaliseGrant } from './mount-pins.ts'
 
@@ -61,6 +62,8 @@ export interface SpecInput {
    * which runs no plugin code before the invocation, written once the engine has checked the mounts.
    */
   execGate?: boolean
+  /** The static first program (first.ts), when this host could build it: the container's entry runs under it. */
+  first?: FirstProgram
 }
 
 /** A declared path that could not be mounted, for an engine WARN line. */
@@ -92,18 +95,25 @@ export function containerSpec(
       ? [...lockdown, `${ContainerPaths.Guest}/boot.ts`, entryInContainer]
       : input.execGate ? [...lockdown, `${ContainerPaths.Guest}/exec-gate.ts`, entryInContainer] : [entryInContainer]
   const { mounts, skipped } = declaredMounts(permissions, exists)
+  const locked = plugin.manifest.runtime === 'bun' || input.execGate === true ? lockdownPolicy(req, entryInContainer) : undefined
+  const timed = input.owner?.deadline ? input.owner.deadline.tool.wrap(argv, input.owner.deadline.seconds) : argv
+  // The first program (first.ts) puts the whole container in a Landlock domain before anything of the image runs:
+  // the deadline's loader and the image's bun are what it may execute on top of the grant.
+  const first = locked && input.first
+    ? input.first.wrap(timed, locked, [...(timed[0]!.startsWith('/') ? [timed[0]!] : []), ...IMAGE_PATH.map((d) => `${d}/bun`)])
+    : timed
   const mb = 1024 * 1024
   const tmpfsMb = Math.max(16, Math.min(input.limits.memoryMb, 256))
   const spec: Dockerode.ContainerCreateOptions = {
     name: containerName(req),
     Hostname: 'autokestra-plugin',
     Image: input.image,
-    Entrypoint: input.owner?.deadline ? input.owner.deadline.tool.wrap(argv, input.owner.deadline.seconds) : argv,
+    Entrypoint: first,
     Cmd: [],
     User: PLUGIN_USER,
     // Not /tmp: a WorkingDir on the tmpfs makes Docker reset its mode to 0755 (unwritable for 65534).
     WorkingDir: ContainerPaths.Plugin,
-    Env: containerEnv(req, plugin.manifest.runtime === 'bun', plugin.manifest.runtime === 'bun' || input.execGate === true ? lockdownPolicy(req, entryInContainer) : undefined),
+    Env: containerEnv(req, plugin.manifest.runtime === 'bun', locked),
     Labels: {
       [RUNNER_LABEL]: 'docker',
       [TASK_LABEL]: context.taskId,
@@ -142,6 +152,7 @@ export function containerSpec(
         { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
         // Copies: the tool's mounts are shared by every run, and the runner sets each spec's sources (mount-pins.ts).
         ...(input.owner?.deadline?.tool.mounts ?? []).map((m) => ({ ...m })),
+        ...(locked && input.first ? input.first.mounts.map((m) => ({ ...m })) : []),
         ...mounts,
       ],
       // Output reaches us over attach; keeping no json-file log means 100 MB of spam never hits the disk.

@@ -22,6 +22,7 @@ import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
+import { firstProgram } from './first.ts'
 import { landlockAbi } from '../process/launcher/landlock.ts'
 import { LOCKDOWN_ENV } from '../sdk/guest-policy.ts'
 import { newWorkDir, sweepDockerLeftovers, type WorkDir } from './leftovers.ts'
@@ -148,6 +149,7 @@ async function runTask(
     const placed = req.files ? await placeInputFiles(outDir, req.files.inputs, req.files.store) : undefined
     if (placed) return { ok: false, error: placed, durationMs: elapsed() }
     const tool = await deadlineTool()
+    const first = firstProgram()
     const owner = {
       engine: work.engineLabel, deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
       ...(tool ? { deadline: { tool, seconds: Math.ceil((req.timeoutMs + DEADLINE_GRACE_MS) / 1000) } } : {}),
@@ -157,11 +159,11 @@ async function runTask(
       {
         image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner,
         // The gate is the guest's, run by the image's bun: decided by the image run, not by whether one was named.
-        pluginDir: paths.dir.path, execGate: image === defaultImageTag(),
+        pluginDir: paths.dir.path, execGate: image === defaultImageTag(), ...(first ? { first } : {}),
       },
       (p) => grantPins.has(p),
     )
-    const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...(tool?.mounts ?? []).flatMap((m) => (m.Source ? [m.Source] : []))])
+    const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...[...(tool?.mounts ?? []), ...(first?.mounts ?? [])].flatMap((m) => (m.Source ? [m.Source] : []))])
     mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]), engineOwned, look.ok && look.stage)
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
