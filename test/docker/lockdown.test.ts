@@ -152,3 +152,49 @@ tasks:
     await e.close()
   }
 }, 120_000)
+
+test("an image whose own `bun` skips the lockdown is still held to the granted port (the static first program)", async () => {
+  // The author's image: `bun` is a script that runs the real Bun through the loader, never the boot. What holds it is
+  // the first program's layer, applied before anything of the image ran.
+  const granted = server()
+  const other = server()
+  const HOSTILE = `autokestra-test/lockdown-own-bun:${Bun.version}-${granted.port}-${other.port}`
+  const ctx = mkdtempSync(join(tmpdir(), 'ak-lockdown-own-bun-'))
+  try {
+    mkdirSync(join(ctx, 'rootfs/usr/local/bin'), { recursive: true })
+    cpSync(realpathSync(process.execPath), join(ctx, 'rootfs/usr/local/bin/real-bun'))
+    const code = `let r = ""; for (const p of [${granted.port}, ${other.port}]) { try { await fetch("http://${gateway}:" + p + "/"); r += p + "=ok " } catch { r += p + "=no " } }; require("node:fs").writeFileSync("/out/result.json", JSON.stringify({ ok: true, output: { r: r.trim() } }))`
+    writeFileSync(join(ctx, 'rootfs/usr/local/bin/bun'), `#!/bin/sh\nexec ${loader} /usr/local/bin/real-bun -e '${code}'\n`, { mode: 0o755 })
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${SH}\nCOPY rootfs/ /\n`)
+    const build = Bun.spawn(['docker', 'build', '-q', '-t', HOSTILE, ctx], { stdout: 'pipe', stderr: 'pipe' })
+    const [exit, err] = await Promise.all([build.exited, new Response(build.stderr).text()])
+    if (exit !== 0) throw new Error(`docker build ${HOSTILE}: ${err}`)
+  } finally {
+    rmSync(ctx, { recursive: true, force: true })
+  }
+  const grant = `${gateway}:${granted.port}`
+  const e = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ network: [grant] }) })
+  try {
+    const ex = await e.engine.start({ workflow: workflow(`
+id: lockdown-own-bun
+tasks:
+  - id: s
+    type: core/script.shell
+    runner: docker
+    image: ${HOSTILE}
+    permissions: { network: ["${grant}"] }
+    commands: ['true']
+`), trigger: { type: 'manual' } })
+    await e.engine.waitFor(ex.id)
+    const run = (await e.engine.snapshot(ex.id))!.taskRuns[0]!
+    // The image's bun ran (it reached the granted port); the other port was refused by the kernel.
+    expect(granted.hits()).toBe(1)
+    expect(other.hits()).toBe(0)
+    expect(run.output).toEqual({ r: `${granted.port}=ok ${other.port}=no` })
+  } finally {
+    granted.stop()
+    other.stop()
+    await e.close()
+    await docker.getImage(HOSTILE).remove({ force: true }).catch(() => undefined)
+  }
+}, 180_000)
