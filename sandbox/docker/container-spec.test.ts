@@ -5,6 +5,7 @@ import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import type { LoadedPlugin } from '../manifest.ts'
 import type { RunRequest } from '../runner.ts'
 import { containerSpec } from './container-spec.ts'
+import { firstProgramWrap } from './first.ts'
 
 const plugin: LoadedPlugin = {
   manifest: { namespace: 'acme', name: 'demo', version: '1.0.0', runtime: 'bun', entry: 'src/index.ts', actions: [{ name: 'go' }] },
@@ -74,6 +75,16 @@ describe('docker container spec', () => {
       ['/data/shared', false],
     ])
     expect(skipped.map((s) => s.path)).toEqual(['relative', '/missing'])
+  })
+
+  it('starts the entry under the static first program when there is one, with the grant and the image\'s bun', () => {
+    const first = { mounts: [{ Type: 'bind' as const, Source: '/host/first', Target: '/opt/autokestra/first', ReadOnly: true }], wrap: firstProgramWrap }
+    const { spec } = containerSpec(req({ permissions: { run: ['/opt/tool'], network: ['a.example:8443'] } }), { ...input, first }, () => true)
+    expect(spec.Entrypoint).toEqual([
+      '/opt/autokestra/first', '-w', '/out', '-w', '/tmp', '-x', '/opt/tool', '-x', '/usr/local/bin/bun', '-x', '/usr/bin/bun', '-x', '/bin/bun',
+      '-p', '8443', '-n', '--', 'bun', ...BUN_START_FLAGS, '/opt/autokestra/sdk/lockdown.ts', ...BUN_START_FLAGS, '/opt/autokestra/sdk/boot.ts', '/plugin/src/index.ts',
+    ])
+    expect(spec.HostConfig?.Mounts?.some((m) => m.Source === '/host/first' && m.ReadOnly)).toBe(true)
   })
 
   it('runs an exec plugin entry directly, without the boot or a policy', () => {

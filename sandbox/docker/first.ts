@@ -40,6 +40,19 @@ function build(): string | undefined {
   return BINARY
 }
 
+/** The argv that starts `argv` under the first program (flags from the policy, then `--`). */
+export function firstProgramWrap(argv: string[], policy: LockdownPolicy, exec: string[]): string[] {
+  return [
+    FIRST_PATH,
+    ...policy.write.flatMap((w) => ['-w', w]),
+    ...[...new Set([...policy.exec, ...exec])].flatMap((x) => ['-x', x]),
+    ...policy.connectPorts.flatMap((p) => ['-p', String(p)]),
+    ...(policy.network ? ['-n'] : []),
+    '--',
+    ...argv,
+  ]
+}
+
 let found: FirstProgram | null | undefined
 
 /** The first program on this host (built once per process), or undefined when it cannot be built. */
@@ -48,15 +61,7 @@ export function firstProgram(): FirstProgram | undefined {
     const path = build()
     found = path === undefined ? null : {
       mounts: [{ Type: 'bind', Source: path, Target: FIRST_PATH, ReadOnly: true }],
-      wrap: (argv, policy, exec) => [
-        FIRST_PATH,
-        ...policy.write.flatMap((w) => ['-w', w]),
-        ...[...new Set([...policy.exec, ...exec])].flatMap((x) => ['-x', x]),
-        ...policy.connectPorts.flatMap((p) => ['-p', String(p)]),
-        ...(policy.network ? ['-n'] : []),
-        '--',
-        ...argv,
-      ],
+      wrap: firstProgramWrap,
     }
   }
   return found ?? undefined
