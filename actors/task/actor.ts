@@ -194,10 +194,13 @@ function ownCode(call: PluginCall, error: ErrorInfo): ErrorInfo {
 
 /**
  * RUNTIME_UNAVAILABLE for a shell or Python script whose interpreter the script plugin could not start (not in the
- * task's image, or gone from the host since): the plugin says so with its own code, which only this plugin's
+ * operator's image, or gone from the host since): the plugin says so with its own code, which only this plugin's
  * engine-written part can set there (a Bun script's code, which runs in the plugin process, is not this case).
  */
 function interpreterMissing(call: PluginCall, error: ErrorInfo): ErrorInfo | undefined {
+  // In a task's own image, the image's `bun` runs the boot and the plugin: the author's program may write any result,
+  // so the code is trusted only where the engine's Bun runs the engine's plugin (host, or the operator's image).
+  if (call.image !== undefined) return undefined
   if (call.interpreter === undefined || call.interpreter === 'bun' || error.code !== ErrorCode.PluginError) return undefined
   const pluginCode = (error.details as { pluginCode?: unknown } | undefined)?.pluginCode
   return pluginCode === ErrorCode.RuntimeUnavailable ? { code: ErrorCode.RuntimeUnavailable, message: error.message } : undefined

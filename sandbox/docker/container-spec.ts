@@ -5,9 +5,11 @@ import { isAbsolute, relative } from 'node:path'
 import { ProtocolEnv } from '../sdk/protocol.ts'
 import type { RunRequest } from '../runner.ts'
 import type { Permissions } from '../manifest.ts'
-import type { GuardPolicy } from '../sdk/guest-policy.ts'
+import { LOCKDOWN_ENV, type GuardPolicy, type LockdownPolicy } from '../sdk/guest-policy.ts'
+import { allowedPorts } from '../sdk/network.ts'
 import { PLUGIN_USER } from './image.ts'
 import type { DeadlineTool } from './deadline.ts'
+import type { FirstProgram } from './first.ts'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import { normaliseGrant } from './mount-pins.ts'
 
@@ -60,6 +62,8 @@ export interface SpecInput {
    * which runs no plugin code before the invocation, written once the engine has checked the mounts.
    */
   execGate?: boolean
+  /** The static first program (first.ts), when this host could build it: the container's entry runs under it. */
+  first?: FirstProgram
 }
 
 /** A declared path that could not be mounted, for an engine WARN line. */
@@ -83,23 +87,33 @@ export function containerSpec(
   const entryInContainer = `${ContainerPaths.Plugin}/${entry}`
   // Bun reads nothing from /plugin (the working dir) at start: a bunfig.toml preload there would run plugin code
   // before the invocation is written, i.e. before the engine has checked what the container mounted.
+  // With Bun in the image, its first program is the lockdown (sdk/lockdown.ts): Landlock on the whole container
+  // (programs, writes, TCP ports) before it becomes the boot or the exec gate, on the same Bun.
+  const lockdown = ['bun', ...BUN_START_FLAGS, `${ContainerPaths.Guest}/lockdown.ts`, ...BUN_START_FLAGS]
   const argv =
     plugin.manifest.runtime === 'bun'
-      ? ['bun', ...BUN_START_FLAGS, `${ContainerPaths.Guest}/boot.ts`, entryInContainer]
-      : input.execGate ? ['bun', ...BUN_START_FLAGS, `${ContainerPaths.Guest}/exec-gate.ts`, entryInContainer] : [entryInContainer]
+      ? [...lockdown, `${ContainerPaths.Guest}/boot.ts`, entryInContainer]
+      : input.execGate ? [...lockdown, `${ContainerPaths.Guest}/exec-gate.ts`, entryInContainer] : [entryInContainer]
   const { mounts, skipped } = declaredMounts(permissions, exists)
+  const locked = plugin.manifest.runtime === 'bun' || input.execGate === true ? lockdownPolicy(req, entryInContainer) : undefined
+  const timed = input.owner?.deadline ? input.owner.deadline.tool.wrap(argv, input.owner.deadline.seconds) : argv
+  // The first program (first.ts) puts the whole container in a Landlock domain before anything of the image runs:
+  // the deadline's loader and the image's bun are what it may execute on top of the grant.
+  const first = locked && input.first
+    ? input.first.wrap(timed, locked, [...(timed[0]!.startsWith('/') ? [timed[0]!] : []), ...IMAGE_PATH.map((d) => `${d}/bun`)])
+    : timed
   const mb = 1024 * 1024
   const tmpfsMb = Math.max(16, Math.min(input.limits.memoryMb, 256))
   const spec: Dockerode.ContainerCreateOptions = {
     name: containerName(req),
     Hostname: 'autokestra-plugin',
     Image: input.image,
-    Entrypoint: input.owner?.deadline ? input.owner.deadline.tool.wrap(argv, input.owner.deadline.seconds) : argv,
+    Entrypoint: first,
     Cmd: [],
     User: PLUGIN_USER,
     // Not /tmp: a WorkingDir on the tmpfs makes Docker reset its mode to 0755 (unwritable for 65534).
     WorkingDir: ContainerPaths.Plugin,
-    Env: containerEnv(req, plugin.manifest.runtime === 'bun'),
+    Env: containerEnv(req, plugin.manifest.runtime === 'bun', locked),
     Labels: {
       [RUNNER_LABEL]: 'docker',
       [TASK_LABEL]: context.taskId,
@@ -138,6 +152,7 @@ export function containerSpec(
         { Type: 'bind', Source: input.outDir, Target: ContainerPaths.Out, ReadOnly: false },
         // Copies: the tool's mounts are shared by every run, and the runner sets each spec's sources (mount-pins.ts).
         ...(input.owner?.deadline?.tool.mounts ?? []).map((m) => ({ ...m })),
+        ...(locked && input.first ? input.first.mounts.map((m) => ({ ...m })) : []),
         ...mounts,
       ],
       // Output reaches us over attach; keeping no json-file log means 100 MB of spam never hits the disk.
@@ -150,7 +165,7 @@ export function containerSpec(
 }
 
 /** Declared env, then the protocol variables (which win), then the confinement policy for Bun plugins. */
-function containerEnv(req: RunRequest, isBun: boolean): string[] {
+function containerEnv(req: RunRequest, isBun: boolean, lockdown: LockdownPolicy | undefined): string[] {
   const env: Record<string, string> = {
     ...req.env,
     PATH: '/usr/local/bin:/usr/bin:/bin',
@@ -159,6 +174,9 @@ function containerEnv(req: RunRequest, isBun: boolean): string[] {
     [ProtocolEnv.Home]: ContainerPaths.Tmp,
   }
   if (isBun) env.AUTOKESTRA_SANDBOX = JSON.stringify(sandboxPolicy(req))
+  // Set last: a declared variable of that name never reaches the lockdown, and without a lockdown it is not set.
+  delete env[LOCKDOWN_ENV]
+  if (lockdown) env[LOCKDOWN_ENV] = JSON.stringify(lockdown)
   return Object.entries(env).map(([k, v]) => `${k}=${v}`)
 }
 
@@ -167,16 +185,39 @@ const IMAGE_PATH = ['/usr/local/bin', '/usr/bin', '/bin']
 
 /**
  * The guard policy handed to the in-container boot (`sandbox/sdk/confine.ts`), in container paths.
- * Docker already confines the filesystem and (without a grant) the network; the guard turns refusals into
- * precise PERMISSION_DENIED errors and filters hosts when a network grant forces the bridge network.
+ * Docker confines the container, the lockdown (lockdownPolicy) holds programs, writes and TCP ports by the kernel;
+ * the guard turns refusals into precise PERMISSION_DENIED errors and filters hosts when a network grant forces the
+ * bridge network.
  */
 export function sandboxPolicy(req: RunRequest): GuardPolicy {
-  const run = (req.permissions.run ?? []).flatMap((c) => (c.includes('/') ? [c] : IMAGE_PATH.map((d) => `${d}/${c}`)))
+  const run = imageRun(req)
   const network = wantsNetwork(req.permissions) ? 'network:bridge+guard' : 'network:none'
+  const ports = wantsNetwork(req.permissions) ? allowedPorts(req.permissions.network ?? []) : []
   return {
     permissions: req.permissions,
     run,
-    mechanisms: ['docker', network, 'readonly-rootfs', 'cap-drop-all', 'no-new-privileges', 'cgroup-memory-cpu-pids', 'user-65534'],
+    mechanisms: ['docker', network, 'landlock:fs,exec', `landlock:tcp(${ports.join(',') || 'none'})`, 'readonly-rootfs', 'cap-drop-all', 'no-new-privileges', 'cgroup-memory-cpu-pids', 'user-65534'],
+  }
+}
+
+/** The `run` grant as paths in the image: an absolute entry as it is, a bare name in each of the image's PATH dirs. */
+const imageRun = (req: RunRequest): string[] =>
+  (req.permissions.run ?? []).flatMap((c) => (c.includes('/') ? [c] : IMAGE_PATH.map((d) => `${d}/${c}`)))
+
+/**
+ * What the container's lockdown (sdk/lockdown.ts) holds it to, by the kernel: execute only the `run` grant (and the
+ * exec entry; Bun and the ELF loaders are added inside), write only /out, the temp dir and the write grants, connect
+ * only to the granted TCP ports. Hosts stay the guard's (as on the process runner).
+ */
+export function lockdownPolicy(req: RunRequest, entryInContainer: string): LockdownPolicy {
+  const network = req.permissions.network ?? []
+  const exec = imageRun(req)
+  if (req.plugin.manifest.runtime !== 'bun') exec.push(entryInContainer)
+  return {
+    exec,
+    write: [ContainerPaths.Out, ContainerPaths.Tmp, ...(req.permissions.filesystem?.write ?? []).map(normaliseGrant)],
+    connectPorts: network.length > 0 ? allowedPorts(network) : [],
+    network: network.length > 0,
   }
 }
 

@@ -22,6 +22,9 @@ import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import type { PermissionDenial } from '../runner.ts'
 import { deadlineTool } from './deadline.ts'
+import { firstProgram } from './first.ts'
+import { landlockAbi } from '../process/launcher/landlock.ts'
+import { LOCKDOWN_ENV } from '../sdk/guest-policy.ts'
 import { newWorkDir, sweepDockerLeftovers, type WorkDir } from './leftovers.ts'
 import { checkedPluginPaths } from '../plugins/path-pin.ts'
 import { checkContainerMounts, mountError, pinGrantPaths, releaseMounts, pinMounts, unverifiedError, type MountCheck, type PinnedMount } from './mount-pins.ts'
@@ -146,6 +149,7 @@ async function runTask(
     const placed = req.files ? await placeInputFiles(outDir, req.files.inputs, req.files.store) : undefined
     if (placed) return { ok: false, error: placed, durationMs: elapsed() }
     const tool = await deadlineTool()
+    const first = firstProgram()
     const owner = {
       engine: work.engineLabel, deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
       ...(tool ? { deadline: { tool, seconds: Math.ceil((req.timeoutMs + DEADLINE_GRACE_MS) / 1000) } } : {}),
@@ -155,15 +159,19 @@ async function runTask(
       {
         image, guestDir: opts.guestDir ?? GUEST_DIR, outDir, limits: opts.limits, threadAllowance: opts.threadAllowance ?? 32, owner,
         // The gate is the guest's, run by the image's bun: decided by the image run, not by whether one was named.
-        pluginDir: paths.dir.path, execGate: image === defaultImageTag(),
+        pluginDir: paths.dir.path, execGate: image === defaultImageTag(), ...(first ? { first } : {}),
       },
       (p) => grantPins.has(p),
     )
-    const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...(tool?.mounts ?? []).flatMap((m) => (m.Source ? [m.Source] : []))])
+    const engineOwned = new Set([outDir, opts.guestDir ?? GUEST_DIR, ...[...(tool?.mounts ?? []), ...(first?.mounts ?? [])].flatMap((m) => (m.Source ? [m.Source] : []))])
     mounts = pinMounts(spec.HostConfig?.Mounts ?? [], new Map([[paths.dir.path, paths.dir], ...grantPins]), engineOwned, look.ok && look.stage)
     for (const s of skipped) {
       req.onLog({ level: 'WARN', stream: 'engine', message: `filesystem grant ${s.path} not mounted: ${s.reason}` })
     }
+    // The container's lockdown (sdk/lockdown.ts) refuses to run unconfined; named here from the kernel the engine
+    // shares with its Docker engine, before any container is made (the lockdown's own refusal is a crash).
+    const locked = lockdownUnavailable(req, spec)
+    if (locked) return { ok: false, error: locked, durationMs: elapsed() }
     try {
       container = await docker.createContainer(spec)
     } catch (e) {
@@ -172,7 +180,7 @@ async function runTask(
       throw e
     }
     const ran = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
-    const decided = req.image !== undefined ? noBunInImage(ran, req.image) : ran
+    const decided = ran
     if (decided.ok && req.files?.outputs.length) {
       // The container has exited: nothing in it writes to /out any more.
       const exclude = new Set([...req.files.inputs.map((f) => f.name), 'result.json'])
@@ -217,14 +225,20 @@ const imageNotFound = (docker: Dockerode, ref: string): AppError =>
   new AppError(ErrorCode.ImageNotFound, `image ${ref} is not on the Docker engine at ${engineAddress(docker)} (images are never pulled): build or load it there (docker build, docker load)`, { image: ref })
 
 /**
- * A task image without `bun` on its PATH: the container's first program (the deadline's `timeout`, or Docker itself)
- * cannot start it and the container exits 127 saying so. Named as what it is, not as a plugin crash.
+ * SANDBOX_UNAVAILABLE when the container would start behind the lockdown and this kernel has no Landlock, or no
+ * Landlock network rules (ABI 4) while the task has a network grant. Decided by the engine, never from the container.
  */
-function noBunInImage(out: Awaited<ReturnType<typeof decideOutcome>>, image: string): Awaited<ReturnType<typeof decideOutcome>> {
-  if (out.ok || out.error.code !== ErrorCode.PluginCrashed) return out
-  const details = out.error.details as { exitCode?: unknown } | undefined
-  if (details?.exitCode !== 127 || !/failed to run command .bun.|bun.*(not found|No such file)/i.test(out.error.message)) return out
-  return { ok: false, error: noBun(image) }
+function lockdownUnavailable(req: RunRequest, spec: Dockerode.ContainerCreateOptions): ErrorInfo | undefined {
+  if (!(spec.Env ?? []).some((e) => e.startsWith(`${LOCKDOWN_ENV}=`))) return undefined
+  const abi = landlockAbi()
+  const network = (req.permissions.network?.length ?? 0) > 0
+  if (abi >= (network ? 4 : 1)) return undefined
+  return {
+    code: ErrorCode.SandboxUnavailable,
+    message: abi < 1
+      ? 'the docker runner confines each Bun container with Landlock, which this kernel does not offer: the task was not run'
+      : `this task has a network grant, whose ports the docker runner holds with Landlock network rules (ABI 4), but this kernel offers ABI ${abi}: the task was not run`,
+  }
 }
 
 const noBun = (image: string): ErrorInfo => ({

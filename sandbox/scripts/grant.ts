@@ -64,7 +64,9 @@ export function scriptGrant(
     : { ...implicit.grant, filesystem: { read: [...(implicit.grant.filesystem?.read ?? []), dependencyDir] } }
   const extended: SandboxPolicy = {
     ...cap,
-    run: runner.programs === 'host' ? [...cap.run, ...(own.run ?? [])] : cap.run,
+    // The interpreter is the engine's choice on either runner (a pinned host path, or a name the image's lockdown
+    // grants execution of: sandbox/sdk/lockdown.ts): within the cap like the task's own entries, never widening them.
+    run: [...cap.run, ...(own.run ?? [])],
     filesystem: { read: [...cap.filesystem.read, ...(own.filesystem?.read ?? [])], write: cap.filesystem.write },
   }
   const checkCtx = { ...ctx, policy: extended, policyName: SCRIPT_POLICY }

@@ -2,7 +2,7 @@
 
 import { guardFilesystemOnDemand, scanBeforePluginImport } from './fs-guard.ts'
 import { guardNetwork, guardRun } from './guards.ts'
-import { GATE_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './guest-policy.ts'
+import { GATE_ENV, LOCKDOWN_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './guest-policy.ts'
 
 export { PermissionDeniedError, asPermissionDenied, setDenialSeal } from './denied.ts'
 /** Called by the boot just before it imports the plugin's entry (the filesystem guard's scan, fs-guard.ts). */
@@ -22,6 +22,8 @@ export async function confineFromEnv(): Promise<void> {
   const pluginEnv = process.env[PLUGIN_ENV]
   delete process.env[POLICY_ENV]
   delete process.env[GATE_ENV]
+  // Docker: the container's lockdown (lockdown.ts) left its policy for the second Landlock layer.
+  if (process.env[LOCKDOWN_ENV] !== undefined) (await import('./lockdown.ts')).lockBoot()
   if (raw) {
     const policy = JSON.parse(raw) as GuardPolicy
     guardFilesystemOnDemand()

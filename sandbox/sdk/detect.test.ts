@@ -44,6 +44,9 @@ describe('detectDenial (inference from a program\'s own messages)', () => {
       .toEqual({ permission: 'filesystem.write', target: '/nonexistent/out' })
     expect(detectDenialLine('/p/run.sh: line 3: /usr/bin/id: Permission denied')).toEqual({ permission: 'run', target: '/usr/bin/id' })
     expect(detectDenialLine('/p/exec-attacks/run.sh: 7: curl: Permission denied')).toEqual({ permission: 'run', target: 'curl' })
+    // dash names the script first, then what it could not create or open.
+    expect(detectDenialLine('/tmp/script.sh: 2: cannot create /dev/shm/f: Permission denied')).toEqual({ permission: 'filesystem.write', target: '/dev/shm/f' })
+    expect(detectDenialLine('/tmp/script.sh: 2: cannot open /etc/shadow: Permission denied')).toEqual({ permission: 'filesystem.read', target: '/etc/shadow' })
   })
   it('names network targets', () => {
     expect(detectDenialLine('/p/run.sh: line 9: /dev/tcp/10.0.0.1/80: Permission denied'))

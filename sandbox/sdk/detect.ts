@@ -91,6 +91,9 @@ export function detectDenialLine(line: string): PermissionDenial | undefined {
   const bare = shellTarget(line)
   if (bare && /^(connect|socket|bind)$/.test(bare)) return { permission: 'network', target: 'unknown' }
   if (bare && !/\s/.test(bare)) return classifyTarget(bare, line)
+  // dash: `script: 2: cannot create /x/f: Permission denied` (the script's own path comes first on the line).
+  const created = bare ? /^cannot (create|open) (\/\S+)$/.exec(bare) : null
+  if (created) return { permission: created[1] === 'create' ? 'filesystem.write' : 'filesystem.read', target: created[2]! }
   const path = pathIn(line)
   if (path) return classifyTarget(path, line)
   if (/connect|socket/i.test(line)) return { permission: 'network', target: 'unknown' }

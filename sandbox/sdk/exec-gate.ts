@@ -8,6 +8,7 @@
 
 import { constants } from 'node:os'
 import { PROTOCOL_VERSION } from './protocol.ts'
+import { lockBoot } from './lockdown.ts'
 
 /** True when `bytes` is one JSON invocation of this protocol (the shape the engine writes). */
 function isInvocation(bytes: Uint8Array): boolean {
@@ -33,6 +34,8 @@ if (!isInvocation(invocation)) {
   console.error('::error::autokestra exec gate: stdin ended without a valid invocation; the plugin was not started')
   process.exit(125)
 }
+// The second Landlock layer (lockdown.ts: no Bun among what may be executed), now that the entry may start.
+lockBoot()
 const child = Bun.spawn([entry], { stdin: invocation, stdout: 'inherit', stderr: 'inherit', env: process.env })
 const code = await child.exited
 const signal = child.signalCode

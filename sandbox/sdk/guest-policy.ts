@@ -19,3 +19,18 @@ export interface GuardPolicy {
   /** Mechanisms in force, for diagnostics. */
   mechanisms: string[]
 }
+
+/** Docker: the Landlock policy the container's first program (lockdown.ts) applies to itself; it deletes it. */
+export const LOCKDOWN_ENV = 'AUTOKESTRA_LANDLOCK'
+
+/** What lockdown.ts holds a Docker plugin container to, in container paths (it adds Bun and the ELF loaders). */
+export interface LockdownPolicy {
+  /** Programs that may be executed (the `run` grant as the image has them, the exec entry). */
+  exec: string[]
+  /** Directories and files that may be written (besides a few device files). */
+  write: string[]
+  /** TCP ports that may be connected to; no port may be bound. */
+  connectPorts: number[]
+  /** The task has a network grant: Landlock must hold the ports (ABI 4), or nothing runs. */
+  network: boolean
+}

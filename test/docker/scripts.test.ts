@@ -4,8 +4,8 @@
  * A shell script in an image with a shell (`sandbox.dockerImage`: the default image plus the host's dash and its
  * libraries, built here, nothing pulled): its interpreter is a name in the image. A per-task `image:` (shell and
  * Python images built here the same way, the Python one from the host's python3 and its standard library): used by
- * the ID the runner inspected, never pulled; absent → IMAGE_NOT_FOUND; an image without the interpreter or without
- * Bun fails RUNTIME_UNAVAILABLE, promptly.
+ * the ID the runner inspected, never pulled; absent → IMAGE_NOT_FOUND; an image without Bun fails RUNTIME_UNAVAILABLE,
+ * one without the interpreter PLUGIN_ERROR with the plugin's RUNTIME_UNAVAILABLE (the image's bun said it), promptly.
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
@@ -172,7 +172,10 @@ ${py ? `  - id: py
     expect(logs.some((l) => l.taskId === 'py' && l.level === 'INFO' && l.message === 'mean in a container')).toBe(true)
   }
   expect(runs.plain!.output).toEqual({ ok: true })
-  expect(runs["no-shell"]!.error).toMatchObject({ code: 'RUNTIME_UNAVAILABLE' })
+  // In a task's own image the image's bun runs the plugin, so its word that the interpreter is missing is the plugin's
+  // code, not the engine's (actors/task/actor.ts interpreterMissing).
+  expect(runs["no-shell"]!.error).toMatchObject({ code: 'PLUGIN_ERROR', details: { pluginCode: 'RUNTIME_UNAVAILABLE' } })
+  expect(runs["no-shell"]!.error?.message).toContain('the interpreter sh was not found')
   expect(runs["no-shell"]!.error!.message).toContain('the interpreter sh was not found on the PATH')
   expect(runs.absent!.error).toMatchObject({ code: 'IMAGE_NOT_FOUND' })
   expect(runs.absent!.error!.message).toContain(`image ${absent} is not on the Docker engine`)
