@@ -141,7 +141,8 @@ tasks:
     type: core/script.shell
     runner: docker
     image: ${SH}
-    commands: ['echo "::output ran=$(${loader} /usr/local/bin/bun -e "console.log(6*7)")::"']
+    # set -e: the refusal ends the script non-zero (a refusal swallowed before a clean exit is not inferred)
+    commands: ['set -e', 'v=$(${loader} /usr/local/bin/bun -e "console.log(6*7)")', 'echo "::output ran=$v::"']
 `), trigger: { type: 'manual' } })
     await e.engine.waitFor(ex.id)
     const run = (await e.engine.snapshot(ex.id))!.taskRuns[0]!
