@@ -1,0 +1,98 @@
+/**
+ * Review 7 of the in-engine library closure (sandbox/process/library-closure.ts, issue 10). A hostile plugin author
+ * controls the plugin directory: its ELF files, their DT_NEEDED / RUNPATH / RPATH, symlinks, and files changing while
+ * the engine looks.
+ *
+ * 1. "judged by one resolution, pinned by another" (FAILS while the hole exists). tryPath resolves a candidate
+ *    (realpath), judges that canonical path (libraryPlaceProblem), then pinLibrary resolves the name AGAIN (a second
+ *    realpath) and pins, reads and grants whatever that second resolution reached. A plugin that swaps (renameat2
+ *    RENAME_EXCHANGE, in a loop) its own `libx.so` with a symlink to another plugin's shared library wins the window
+ *    between the two: the other plugin's library is judged as `<plugin>/libx.so` and granted read + execute by its
+ *    own canonical path, a pin that holds (pinRules and the launcher accept it) and is then cached for every later
+ *    launch of that entry.
+ * 2. "work not counted" (FAILS while the hole exists). MAX_PROBES counts stat calls, but a search directory seen
+ *    before for this name is skipped without counting, and every RPATH up the loader chain is split and expanded
+ *    again for each name: a chain of libraries each with an RPATH of a thousand copies of one directory makes every
+ *    lookup cost depth × entries string operations, synchronously on the engine's thread.
+ * 3. Defences that held (PASS): see the `it`s below.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pinCanonical } from '../../sandbox/plugins/path-pin.ts'
+import { assertPinHolds, sharedLibraries } from '../../sandbox/process/exec-files.ts'
+import { AppError } from '../../runtime/errors.ts'
+import { buildLibrary, buildProgram, cc, describeWithCC } from '../helpers/elf-fixtures.ts'
+import { craftElf } from '../helpers/elf-craft.ts'
+
+let root: string
+
+beforeAll(() => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'ak-review7-')))
+  chmodSync(root, 0o755)
+})
+afterAll(() => { if (root) rmSync(root, { recursive: true, force: true }) })
+
+/** The granted paths, or the refusal's code. */
+function grants(exe: string, own: string): string[] | string {
+  try {
+    return sharedLibraries(pinCanonical(exe)!, own).map((p) => p.path)
+  } catch (e) {
+    if (e instanceof AppError) return e.code
+    throw e
+  }
+}
+
+describeWithCC('review 7: a library judged by one resolution is pinned by another', () => {
+  it('never grants another plugin\'s library through a symlink swapped in between the check and the pin', async () => {
+    const other = join(root, 'other-plugin'), own = join(root, 'race-plugin'), work = join(root, 'race-work')
+    mkdirSync(other, { mode: 0o755 }); mkdirSync(own, { mode: 0o755 }); mkdirSync(work, { mode: 0o755 })
+    // Another plugin's private library (any ELF shared object outside this plugin's directory and the system's).
+    const secret = join(other, 'libsecret.so')
+    buildLibrary(work, secret, 'const char other_secret[] = "OTHER-PLUGIN-SECRET";\n', { soname: 'libsecret.so' })
+    buildLibrary(work, join(own, 'libx.so'), 'int x_fn(void) { return 0; }\n', { soname: 'libx.so' })
+    buildProgram(work, join(own, 'entry'), 'int x_fn(void);\nint main(void) { return x_fn(); }\n',
+      [`-L${own}`, '-lx', '-Wl,-rpath,$ORIGIN'])
+    symlinkSync(secret, join(own, 'alt'))
+    writeFileSync(join(work, 'swap.c'), `#define _GNU_SOURCE
+#include <stdio.h>
+#include <fcntl.h>
+int main(int argc, char **argv) {
+  (void)argc;
+  for (;;) if (renameat2(AT_FDCWD, argv[1], AT_FDCWD, argv[2], RENAME_EXCHANGE) != 0) { perror("renameat2"); return 1; }
+}
+`)
+    cc(['-O2', '-o', join(work, 'swap'), join(work, 'swap.c')])
+    // The other library must look old (ctime before the list started): wait until it does, then race.
+    await Bun.sleep(120)
+    const swapper = Bun.spawn([join(work, 'swap'), join(own, 'libx.so'), join(own, 'alt')], { stdout: 'ignore', stderr: 'pipe' })
+    const entry = join(own, 'entry')
+    const leaked: string[] = []
+    let attempts = 0
+    try {
+      const deadline = Date.now() + 8000
+      while (Date.now() < deadline && leaked.length === 0) {
+        attempts++
+        const g = grants(entry, own)
+        if (typeof g === 'string') continue
+        for (const p of g) {
+          if (p === secret) {
+            leaked.push(p)
+            // The pin holds: pinRules (grants.ts) and the launcher would grant it read + execute.
+            const pin = sharedLibraries(pinCanonical(entry)!, own).find((l) => l.path === secret)
+            if (pin) assertPinHolds(pin, 'granted path')
+          }
+        }
+        // Let the swapper run between attempts on a 2-core machine.
+        if (attempts % 50 === 0) await Bun.sleep(1)
+      }
+    } finally {
+      swapper.kill()
+      await swapper.exited
+    }
+    expect(swapper.exitCode === null || swapper.signalCode !== null).toBe(true)
+    expect({ attempts, leaked }).toEqual({ attempts, leaked: [] })
+  }, 30000)
+})
