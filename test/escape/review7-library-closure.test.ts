@@ -96,3 +96,46 @@ int main(int argc, char **argv) {
     expect({ attempts, leaked }).toEqual({ attempts, leaked: [] })
   }, 30000)
 })
+
+/**
+ * Builds, in `own`, an executable whose libraries form a chain `depth` deep, each with an RPATH of `copies` copies of
+ * one absent directory, the last needing `names` names (symlinks to one leaf library). No compiler: crafted ELFs.
+ */
+function buildSlowChain(own: string, depth: number, copies: number, names: number): string {
+  const junk = Array.from({ length: copies }, () => '/z').join(':')
+  writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['libc0.so'], rpath: ['$ORIGIN'] }))
+  chmodSync(join(own, 'entry'), 0o755)
+  for (let i = 0; i < depth; i++) {
+    const needed = i + 1 < depth ? [`libc${i + 1}.so`] : Array.from({ length: names }, (_, k) => `libn${k}.so`)
+    writeFileSync(join(own, `libc${i}.so`), craftElf({ needed, rpath: [junk], soname: `libc${i}.so` }))
+  }
+  writeFileSync(join(own, 'libleaf.so'), craftElf({ soname: 'libleaf.so' }))
+  for (let k = 0; k < names; k++) symlinkSync('libleaf.so', join(own, `libn${k}.so`))
+  return join(own, 'entry')
+}
+
+describe('review 7: the closure\'s work is bounded by what it does, not by what it stats', () => {
+  it('resolves (or refuses) a chain of libraries with long repeated RPATHs within 5 s (it runs on the engine's thread)', async () => {
+    const own = join(root, 'slow-plugin')
+    mkdirSync(own, { mode: 0o755 })
+    const entry = buildSlowChain(own, 250, 1365, 10)
+    // Let every file's ctime be before the list starts (otherwise it is listed again: fine, but slower still).
+    await Bun.sleep(120)
+    const script = join(root, 'slow.ts')
+    writeFileSync(script, `
+import { sharedLibraries } from ${JSON.stringify(join(import.meta.dir, '../../sandbox/process/exec-files.ts'))}
+import { pinCanonical } from ${JSON.stringify(join(import.meta.dir, '../../sandbox/plugins/path-pin.ts'))}
+const t = performance.now()
+let what = 'granted'
+try { sharedLibraries(pinCanonical(${JSON.stringify(entry)})!, ${JSON.stringify(own)}) } catch (e) { what = (e as { code?: string }).code ?? String(e) }
+console.log(JSON.stringify({ what, ms: Math.round(performance.now() - t) }))
+`)
+    const child = Bun.spawn([process.execPath, script], { stdout: 'pipe', stderr: 'pipe' })
+    // The engine runs this synchronously on its only thread: 5 s of it is an engine that answers nothing for 5 s.
+    const killer = setTimeout(() => child.kill(), 5000)
+    const out = await new Response(child.stdout).text()
+    await child.exited
+    clearTimeout(killer)
+    expect({ finished: child.signalCode === null, out: out.trim().slice(0, 200) }).toMatchObject({ finished: true })
+  }, 30000)
+})
