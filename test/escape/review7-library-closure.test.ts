@@ -18,16 +18,19 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pinCanonical } from '../../sandbox/plugins/path-pin.ts'
 import { assertPinHolds, sharedLibraries } from '../../sandbox/process/exec-files.ts'
 import { AppError } from '../../runtime/errors.ts'
-import { buildLibrary, buildProgram, cc, describeWithCC } from '../helpers/elf-fixtures.ts'
+import { buildLibrary, buildProgram, cc, describeWithCC, RESULT } from '../helpers/elf-fixtures.ts'
+import { loadManifest } from '../../sandbox/plugins/registry.ts'
+import { runAttack } from './harness.ts'
 import { craftElf } from '../helpers/elf-craft.ts'
 
 let root: string
+const OTHER_SECRET = 'OTHER-PLUGIN-SECRET-7c1d'
 
 beforeAll(() => {
   root = realpathSync(mkdtempSync(join(tmpdir(), 'ak-review7-')))
@@ -45,16 +48,33 @@ function grants(exe: string, own: string): string[] | string {
   }
 }
 
+/** An entry that needs libx.so and reports whether it could read `path` and find `needle` in it. */
+const leakReader = (path: string, needle: string): string => `#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int x_fn(void);
+int main(void) {
+  static char buf[1 << 16];
+  const char *r = "DENIED";
+  FILE *f = fopen(${JSON.stringify(path)}, "r");
+  if (f) { size_t n = fread(buf, 1, sizeof buf, f); fclose(f); r = memmem(buf, n, ${JSON.stringify(needle)}, ${needle.length}) ? "LEAKED" : "OPENED"; }
+  ${RESULT('r')}
+  return x_fn();
+}
+`
+
 describeWithCC('review 7: a library judged by one resolution is pinned by another', () => {
   it('never grants another plugin\'s library through a symlink swapped in between the check and the pin', async () => {
     const other = join(root, 'other-plugin'), own = join(root, 'race-plugin'), work = join(root, 'race-work')
     mkdirSync(other, { mode: 0o755 }); mkdirSync(own, { mode: 0o755 }); mkdirSync(work, { mode: 0o755 })
     // Another plugin's private library (any ELF shared object outside this plugin's directory and the system's).
     const secret = join(other, 'libsecret.so')
-    buildLibrary(work, secret, 'const char other_secret[] = "OTHER-PLUGIN-SECRET";\n', { soname: 'libsecret.so' })
+    buildLibrary(work, secret, `const char other_secret[] = "${OTHER_SECRET}";\n`, { soname: 'libsecret.so' })
     buildLibrary(work, join(own, 'libx.so'), 'int x_fn(void) { return 0; }\n', { soname: 'libx.so' })
-    buildProgram(work, join(own, 'entry'), 'int x_fn(void);\nint main(void) { return x_fn(); }\n',
-      [`-L${own}`, '-lx', '-Wl,-rpath,$ORIGIN'])
+    buildProgram(work, join(own, 'entry'), leakReader(secret, OTHER_SECRET), [`-L${own}`, '-lx', '-Wl,-rpath,$ORIGIN'])
+    writeFileSync(join(own, 'plugin.yaml'), 'namespace: hostile\nname: review7-race\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    Bun.spawnSync(['chmod', '-R', 'a+rX', other, own])
     symlinkSync(secret, join(own, 'alt'))
     writeFileSync(join(work, 'swap.c'), `#define _GNU_SOURCE
 #include <stdio.h>
@@ -65,6 +85,7 @@ int main(int argc, char **argv) {
 }
 `)
     cc(['-O2', '-o', join(work, 'swap'), join(work, 'swap.c')])
+    const plugin = loadManifest(own)
     // The other library must look old (ctime before the list started): wait until it does, then race.
     await Bun.sleep(120)
     const swapper = Bun.spawn([join(work, 'swap'), join(own, 'libx.so'), join(own, 'alt')], { stdout: 'ignore', stderr: 'pipe' })
@@ -92,9 +113,18 @@ int main(int argc, char **argv) {
       swapper.kill()
       await swapper.exited
     }
-    expect(swapper.exitCode === null || swapper.signalCode !== null).toBe(true)
-    expect({ attempts, leaked }).toEqual({ attempts, leaked: [] })
-  }, 30000)
+    expect(swapper.signalCode).not.toBeNull()
+    // The plugin's directory as it was built (libx.so the library again), then a real launch: the list the engine
+    // cached is what is granted.
+    if (lstatSync(join(own, 'libx.so')).isSymbolicLink()) {
+      renameSync(join(own, 'libx.so'), join(own, 'tmp')); renameSync(join(own, 'alt'), join(own, 'libx.so')); renameSync(join(own, 'tmp'), join(own, 'alt'))
+    }
+    await Bun.sleep(120)
+    const run = await runAttack(plugin, 'read', {}, { launcher: 'native', permissions: {} })
+    const o = run.outcome as { ok: boolean; output?: { data?: string }; error?: { code?: string } }
+    // LEAKED: the sandboxed plugin read the other plugin's library, granted read + execute by the engine.
+    expect({ attempts, leaked, seen: o.ok ? o.output?.data : o.error?.code }).toEqual({ attempts, leaked: [], seen: 'DENIED' })
+  }, 60000)
 })
 
 /**
@@ -115,7 +145,7 @@ function buildSlowChain(own: string, depth: number, copies: number, names: numbe
 }
 
 describe('review 7: the closure\'s work is bounded by what it does, not by what it stats', () => {
-  it('resolves (or refuses) a chain of libraries with long repeated RPATHs within 5 s (it runs on the engine's thread)', async () => {
+  it('resolves (or refuses) a chain of libraries with long repeated RPATHs within 5 s (it runs on the engine\'s thread)', async () => {
     const own = join(root, 'slow-plugin')
     mkdirSync(own, { mode: 0o755 })
     const entry = buildSlowChain(own, 250, 1365, 10)
