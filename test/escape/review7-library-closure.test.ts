@@ -28,6 +28,7 @@ import { buildLibrary, buildProgram, cc, describeWithCC, RESULT } from '../helpe
 import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import { runAttack } from './harness.ts'
 import { craftElf } from '../helpers/elf-craft.ts'
+import { readElfFile } from '../../sandbox/process/elf-dynamic.ts'
 
 let root: string
 const OTHER_SECRET = 'OTHER-PLUGIN-SECRET-7c1d'
@@ -198,4 +199,100 @@ describe('review 7: the closure\'s work is bounded by what it does, not by what 
     mkdirSync(own, { mode: 0o755 })
     expect(await listWithin(buildLongNames(own, 64, 500), own, 5000)).toMatchObject({ finished: true })
   }, 30000)
+})
+
+/** A fresh directory under root for one case. */
+const caseDir = (name: string): string => { const d = join(root, name); mkdirSync(d, { recursive: true, mode: 0o755 }); return d }
+
+/** The library a refusal names (details.library), or what was granted. */
+function refusedLibrary(exe: string, own: string): unknown {
+  try {
+    return sharedLibraries(pinCanonical(exe)!, own).map((p) => p.path)
+  } catch (e) {
+    if (e instanceof AppError) return (e.details as { library?: string } | undefined)?.library ?? e.code
+    throw e
+  }
+}
+
+describe('review 7: attacks the closure held against', () => {
+  it('a hardware-capability subdirectory of its own directory that is a symlink out of it: refused, not granted', () => {
+    const other = caseDir('hw-other/x86-64-v3'), own = caseDir('hw-plugin')
+    writeFileSync(join(other, 'libx.so'), craftElf({ soname: 'libx.so' }))
+    writeFileSync(join(own, 'libx.so'), craftElf({ soname: 'libx.so' }))
+    symlinkSync(join(root, 'hw-other'), join(own, 'glibc-hwcaps'))
+    writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['libx.so'], runpath: ['$ORIGIN'] }))
+    expect(refusedLibrary(join(own, 'entry'), own)).toBe(join(other, 'libx.so'))
+  })
+
+  it('a FIFO where a hardware-capability candidate would be: refused at once, never opened', () => {
+    const own = caseDir('fifo-plugin')
+    mkdirSync(join(own, 'tls'))
+    Bun.spawnSync(['mkfifo', join(own, 'tls', 'libx.so')])
+    writeFileSync(join(own, 'libx.so'), craftElf({ soname: 'libx.so' }))
+    writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['libx.so'], runpath: ['$ORIGIN'] }))
+    const t = performance.now()
+    expect(grants(join(own, 'entry'), own)).toBe('UNSAFE_EXECUTABLE')
+    expect(performance.now() - t).toBeLessThan(2000)
+  })
+
+  it('a DT_NEEDED through /proc/self/root, $ORIGIN/.. or a symlinked directory to another plugin: refused', () => {
+    const other = caseDir('proc-other'), own = caseDir('proc-plugin')
+    writeFileSync(join(other, 'libo.so'), craftElf({ soname: 'libo.so' }))
+    symlinkSync(other, join(own, 'link'))
+    for (const needed of [`/proc/self/root${other}/libo.so`, '$ORIGIN/../proc-other/libo.so', '$ORIGIN/link/libo.so', `/proc/${process.pid}/cwd${'/..'.repeat(process.cwd().split('/').length - 1)}${other}/libo.so`]) {
+      writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: [needed] }))
+      expect({ needed, got: refusedLibrary(join(own, 'entry'), own) }).toEqual({ needed, got: join(other, 'libo.so') })
+    }
+  })
+
+  it('a cycle of libraries is each object once; a chain deeper than MAX_CHAIN is refused at once', () => {
+    const own = caseDir('cycle-plugin')
+    writeFileSync(join(own, 'liba.so'), craftElf({ soname: 'liba.so', needed: ['$ORIGIN/libb.so'] }))
+    writeFileSync(join(own, 'libb.so'), craftElf({ soname: 'libb.so', needed: ['$ORIGIN/liba.so', 'liba.so'] }))
+    writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['$ORIGIN/liba.so'] }))
+    const g = grants(join(own, 'entry'), own)
+    expect(Array.isArray(g) && g.filter((p) => p.startsWith(own)).sort()).toEqual([join(own, 'liba.so'), join(own, 'libb.so')])
+    const deep = caseDir('deep-plugin')
+    for (let i = 0; i < 300; i++) writeFileSync(join(deep, `l${i}.so`), craftElf({ soname: `l${i}.so`, needed: [`$ORIGIN/l${i + 1}.so`] }))
+    writeFileSync(join(deep, 'l300.so'), craftElf({ soname: 'l300.so' }))
+    writeFileSync(join(deep, 'entry'), craftElf({ type: 3, needed: ['$ORIGIN/l0.so'] }))
+    const t = performance.now()
+    expect(grants(join(deep, 'entry'), deep)).toBe('UNSAFE_EXECUTABLE')
+    expect(performance.now() - t).toBeLessThan(2000)
+  })
+
+  it('hostile headers (e_phnum 0xffff, a string without its NUL, overlapping PT_LOADs, huge offsets): refused, no throw', () => {
+    const own = caseDir('hdr-plugin')
+    const bad = [
+      craftElf({ soname: 'libh.so', phnum: 0xffff }),
+      craftElf({ soname: 'libh.so', unterminated: true }),
+      craftElf({ soname: 'libh.so', overlap: true }),
+      craftElf({ soname: 'libh.so', strtabAt: 0x7fffffffffff }),
+      craftElf({ soname: 'libh.so', needed: ['x'], noNull: true }),
+    ]
+    for (const [i, b] of bad.entries()) {
+      writeFileSync(join(own, 'libh.so'), b)
+      writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['$ORIGIN/libh.so'] }))
+      expect({ i, got: grants(join(own, 'entry'), own) }).toEqual({ i, got: 'UNSAFE_EXECUTABLE' })
+    }
+  })
+})
+
+describeWithCC('review 7: the closure and the loader disagree on an executable\'s own DT_SONAME', () => {
+  // glibc's _dl_map_object matches a DT_NEEDED name against the DT_SONAME of every loaded object, the executable's
+  // included: an executable whose soname is `libself.so` and that needs `libself.so` is its own provider, and runs.
+  // The closure knows the executable only by its path, searches for `libself.so`, finds nothing and refuses it.
+  it('an executable that needs its own DT_SONAME is not refused (availability; the loader runs it)', () => {
+    const own = caseDir('self-soname'), work = caseDir('self-soname-work')
+    buildLibrary(work, join(work, 'libself.so'), 'int self_fn(void) { return 1; }\n', { soname: 'libself.so' })
+    buildProgram(work, join(own, 'entry'), 'int self_fn(void) { return 0; }\nint main(void) { return self_fn(); }\n',
+      ['-Wl,--no-as-needed', `-L${work}`, '-lself', '-Wl,-soname,libself.so'])
+    rmSync(join(work, 'libself.so'))
+    const elf = readElfFile(pinCanonical(join(own, 'entry'))!)
+    expect(elf.ok ? { needed: elf.elf.needed, soname: elf.elf.soname } : elf.problem).toEqual({ needed: ['libself.so', 'libc.so.6'], soname: 'libself.so' })
+    const real = Bun.spawnSync([join(own, 'entry')], { stdout: 'pipe', stderr: 'pipe' })
+    expect({ loaderRunsIt: real.exitCode }).toEqual({ loaderRunsIt: 0 })
+    const g = grants(join(own, 'entry'), own)
+    expect({ engine: typeof g === 'string' ? g : 'granted' }).toEqual({ engine: 'granted' })
+  })
 })
