@@ -18,7 +18,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pinCanonical } from '../../sandbox/plugins/path-pin.ts'
@@ -295,4 +295,37 @@ describeWithCC('review 7: the closure and the loader disagree on an executable\'
     const g = grants(join(own, 'entry'), own)
     expect({ engine: typeof g === 'string' ? g : 'granted' }).toEqual({ engine: 'granted' })
   })
+})
+
+describeWithCC('review 7: the backstop when the loader loads what the engine did not vet', () => {
+  // The list is cached by the executable's identity, and a cached library pin is checked for its path and inode
+  // only: a library rewritten in place (same inode) after the list was made keeps the old list, so the loader then
+  // reads DT_NEEDED names the engine never saw. What stops it is Landlock: an ungranted library fails EACCES.
+  it('a library rewritten in place to need another plugin\'s library: the loader is refused it (EACCES), no leak', async () => {
+    const other = caseDir('bs-other'), own = caseDir('bs-plugin'), work = caseDir('bs-work')
+    const secret = join(other, 'libsecret.so')
+    buildLibrary(work, secret, `const char other_secret[] = "${OTHER_SECRET}";\nint s_fn(void) { return 0; }\n`, { soname: 'libsecret.so' })
+    buildLibrary(work, join(own, 'libx.so'), 'int x_fn(void) { return 0; }\n', { soname: 'libx.so' })
+    buildProgram(work, join(own, 'entry'), leakReader(secret, OTHER_SECRET), [`-L${own}`, '-lx', '-Wl,-rpath,$ORIGIN'])
+    // v2 of libx.so: needs the other plugin's library through a RUNPATH the engine would refuse.
+    buildLibrary(work, join(work, 'libx-v2.so'), 'int s_fn(void);\nint x_fn(void) { return s_fn(); }\n',
+      { soname: 'libx.so', args: [`-L${other}`, '-lsecret', `-Wl,-rpath,${other}`, '-Wl,--no-as-needed'] })
+    writeFileSync(join(own, 'plugin.yaml'), 'namespace: hostile\nname: review7-backstop\nversion: 1.0.0\nruntime: exec\nentry: entry\nactions:\n  - name: read\n')
+    Bun.spawnSync(['chmod', '-R', 'a+rX', other, own])
+    const plugin = loadManifest(own)
+    await Bun.sleep(120)
+    const first = await runAttack(plugin, 'read', {}, { launcher: 'native', permissions: {} })
+    expect(first.outcome).toMatchObject({ ok: true, output: { data: 'DENIED' } })
+    // Rewritten in place: same inode, so the cached pin holds.
+    const ino = lstatSync(join(own, 'libx.so')).ino
+    writeFileSync(join(own, 'libx.so'), readFileSync(join(work, 'libx-v2.so')))
+    expect(lstatSync(join(own, 'libx.so')).ino).toBe(ino)
+    expect(grants(join(own, 'entry'), own)).not.toContain(secret)
+    const second = await runAttack(plugin, 'read', {}, { launcher: 'native', permissions: {} })
+    expect(second.text).not.toContain('LEAKED')
+    expect(second.outcome.ok).toBe(false)
+    // The file exists and is world-readable: only Landlock keeps the loader from it (it takes the EACCES as "not
+    // here", searches on, and reports the last directory's ENOENT).
+    expect(second.text).toMatch(/libsecret\.so: cannot open shared object file/)
+  }, 60000)
 })
