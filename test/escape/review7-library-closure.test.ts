@@ -329,3 +329,38 @@ describeWithCC('review 7: the backstop when the loader loads what the engine did
     expect(second.text).toMatch(/libsecret\.so: cannot open shared object file/)
   }, 60000)
 })
+
+describe('review 7: a search directory the kernel cannot walk is an error value, not a raw errno', () => {
+  // dirHere (library-closure.ts) stats each search directory with throwIfNoEntry: false, which suppresses ENOENT
+  // only: a RUNPATH through a regular file (ENOTDIR), a symlink loop (ELOOP) or a name too long (ENAMETOOLONG)
+  // throws node's raw error out of sharedLibraries, and the task fails with code "ENOTDIR" and the engine's path and
+  // syscall, not a stable code. The loader skips such a directory.
+  it('refuses (UNSAFE_EXECUTABLE) or grants, never throws a raw fs error', () => {
+    const own = caseDir('walk-plugin')
+    symlinkSync('loop', join(own, 'loop'))
+    const cases = { ENOTDIR: '$ORIGIN/entry/x', ELOOP: '$ORIGIN/loop/x', ENAMETOOLONG: `$ORIGIN/${'x'.repeat(4000)}` }
+    const got: Record<string, string> = {}
+    for (const [name, runpath] of Object.entries(cases)) {
+      writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['libx.so'], runpath: [runpath] }))
+      try {
+        sharedLibraries(pinCanonical(join(own, 'entry'))!, own)
+        got[name] = 'granted'
+      } catch (e) {
+        got[name] = e instanceof AppError ? e.code : `raw ${(e as NodeJS.ErrnoException).code}`
+      }
+    }
+    expect(got).toEqual({ ENOTDIR: 'UNSAFE_EXECUTABLE', ELOOP: 'UNSAFE_EXECUTABLE', ENAMETOOLONG: 'UNSAFE_EXECUTABLE' })
+  })
+
+  it('a plain plugin that ships a regular file named `tls` (a hardware-capability name) next to its library still runs', () => {
+    const own = caseDir('tls-file-plugin')
+    writeFileSync(join(own, 'tls'), 'not a directory\n')
+    writeFileSync(join(own, 'libx.so'), craftElf({ soname: 'libx.so' }))
+    writeFileSync(join(own, 'entry'), craftElf({ type: 3, needed: ['libx.so'], runpath: ['$ORIGIN'] }))
+    let got: string[] | string
+    try { got = sharedLibraries(pinCanonical(join(own, 'entry'))!, own).map((p) => p.path) } catch (e) {
+      got = e instanceof AppError ? e.code : `raw ${(e as NodeJS.ErrnoException).code}`
+    }
+    expect(Array.isArray(got) ? got.filter((p) => p.startsWith(own)) : got).toEqual([join(own, 'libx.so')])
+  })
+})
