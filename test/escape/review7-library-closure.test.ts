@@ -14,7 +14,13 @@
  *    before for this name is skipped without counting, and every RPATH up the loader chain is split and expanded
  *    again for each name: a chain of libraries each with an RPATH of a thousand copies of one directory makes every
  *    lookup cost depth × entries string operations, synchronously on the engine's thread.
- * 3. Defences that held (PASS): see the `it`s below.
+ * 3. "a raw errno out of the closure" (FAILS while the hole exists): dirHere's statSync suppresses ENOENT only, so a
+ *    search directory through a regular file, a symlink loop or a too-long name throws node's error (the task fails
+ *    with code ENOTDIR); a plain plugin shipping a file named `tls` next to its library cannot start.
+ * 4. "the executable is not known by its DT_SONAME" (FAILS, availability): glibc matches a needed name against the
+ *    executable's soname too; the closure refuses what the loader runs.
+ * 5. Defences that held (PASS): hwcaps symlinks out, FIFO candidates, /proc and $ORIGIN/.. names, cycles, depth,
+ *    hostile headers, and the Landlock backstop for a library rewritten in place after the list was cached.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
