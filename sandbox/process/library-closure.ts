@@ -36,7 +36,7 @@
  * empty search directory, two DT_RUNPATHs, a name whose number glibc's cache lookup would overflow.
  */
 
-import { closeSync, readFileSync, statSync } from 'node:fs'
+import { closeSync, lstatSync, readFileSync, statSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { PinnedPath } from '../plugins/path-pin.ts'
 import { readElfDescriptor, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
@@ -56,6 +56,22 @@ export const MAX_STEPS = 1 << 20
 export const MAX_NAME_BYTES = 2 << 20
 /** The `problem` of a refusal for exceeding the budget (exec-files.ts caches these by the executable's identity). */
 export const TOO_MUCH_WORK = 'too much searching'
+
+/** The file identity a budget refusal depended on: canonical path, device, inode and ctime (see objectIdentity). */
+const readBefore = new WeakMap<AppError, readonly string[]>()
+
+/**
+ * For a refusal for exceeding the budget: the identities (objectIdentity) of the libraries read before it, on which
+ * it depends besides the executable; undefined for any other error.
+ */
+export const refusalDependsOn = (e: AppError): readonly string[] | undefined => readBefore.get(e)
+
+/** A file's identity as a budget refusal records it: `path`, device, inode, ctime; undefined when it cannot be seen. */
+export function objectIdentity(path: string): string | undefined {
+  let st
+  try { st = lstatSync(path, { bigint: true, throwIfNoEntry: false }) } catch { return undefined }
+  return st ? `${path}\0${st.dev}:${st.ino}:${st.ctimeNs}` : undefined
+}
 
 const ELFCLASS64 = 2, ELFDATA2LSB = 1, EM_X86_64 = 62, ET_DYN = 3, EV_CURRENT = 1
 const OSABI_SYSV = 0, OSABI_GNU = 3
@@ -211,9 +227,15 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
   }
   assertPlain(exe, exe.path, input.elf)
   let probes = 0, steps = 0, nameBytes = 0
-  const overBudget = (what: string, limit: number): never =>
-    unsafe(exe, `finding its libraries takes more than ${limit} ${what} (its libraries name too many libraries, or too many or too long search paths)`,
-      { problem: TOO_MUCH_WORK, limit: `${limit} ${what}` })
+  /** The identities of the libraries read so far (what a budget refusal depends on besides the executable). */
+  const read: string[] = []
+  const overBudget = (what: string, limit: number): never => {
+    const e = new AppError(ErrorCode.UnsafeExecutable,
+      `executable ${exe.path}: finding its libraries takes more than ${limit} ${what} (its libraries name too many libraries, or too many or too long search paths); nothing is granted, refusing to start`,
+      { executable: exe.path, problem: TOO_MUCH_WORK, limit: `${limit} ${what}` })
+    readBefore.set(e, [...read])
+    throw e
+  }
   /** One step of work (a directory entry iterated, a chain link walked, a search path entry split). */
   const step = (n = 1): void => { steps += n; if (steps > MAX_STEPS) overBudget('steps', MAX_STEPS) }
   /** Bytes of names or search paths taken in, expanded or probed. */
@@ -350,6 +372,7 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
     if ((r.elf.flags1 & DF_1_PIE) !== 0n) refuse('is a position-independent executable, not a shared object')
     if (r.ctimeNs === undefined || r.ctimeNs >= started) throw new Changed()
     assertPlain(exe, path, r.elf)
+    read.push(`${pin.path}\0${pin.dev}:${pin.ino}:${r.ctimeNs}`)
     takeIn(r.elf)
     if (by.depth + 1 > MAX_CHAIN) unsafe(exe, `its libraries load one another more than ${MAX_CHAIN} deep`, { problem: 'too deep' })
     if (queue.length >= MAX_OBJECTS) unsafe(exe, `it loads more than ${MAX_OBJECTS} libraries`, { problem: 'too many libraries' })
