@@ -139,6 +139,9 @@ const FRESH_MS = 50
  * dynamic section (a static program, a script), gets the loader only. Cached by the file's identity (ctime
  * included, with `ownDir` and the ld.so.cache's identity) with the pins, not the names: a hit whose pins all still
  * hold is used as is; otherwise the list is made and checked anew, never a name re-pinned to whatever it leads to by then.
+ * A cached library pin is checked by path and inode only: a library rewritten in place keeps the list (Landlock holds
+ * what the loader then reads: docs/security.md). A refusal for exceeding the closure's work budget is cached by the
+ * same key with the identities of the libraries read before it (refusalCache).
  */
 export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): PinnedFile[] {
   const sys = systemLibraryDirs()
