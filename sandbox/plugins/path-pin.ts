@@ -15,7 +15,9 @@ export interface PinnedPath { path: string; dev: string; ino: string }
 
 /** What stands at `path` now, not following a last-component symlink; undefined when nothing does. */
 export function inodeAt(path: string): { dev: string; ino: string } | undefined {
-  const st = lstatSync(path, { bigint: true, throwIfNoEntry: false })
+  // Any error (ENOTDIR, ELOOP, ENAMETOOLONG, EACCES, …) is "nothing the engine can pin there", never a raw errno.
+  let st
+  try { st = lstatSync(path, { bigint: true, throwIfNoEntry: false }) } catch { return undefined }
   return st ? { dev: String(st.dev), ino: String(st.ino) } : undefined
 }
 
@@ -33,7 +35,11 @@ export function pinCanonical(path: string): PinnedPath | undefined {
  * mounted inode are what enforce; this turns a change seen early into a clear error before anything is started.
  */
 export function pinDrift(pin: PinnedPath): string | undefined {
-  const st = lstatSync(pin.path, { bigint: true, throwIfNoEntry: false })
+  let st
+  try { st = lstatSync(pin.path, { bigint: true, throwIfNoEntry: false }) } catch (e) {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code
+    return `cannot be examined (${typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'error'})`
+  }
   if (!st) return 'is gone'
   if (st.isSymbolicLink()) return 'is a symbolic link'
   let real = ''

@@ -231,6 +231,18 @@ export function readElfFile(pin: PinnedPath): ElfFile {
     return { ok: false, problem: 'cannot be opened' }
   }
   try {
+    return readElfDescriptor(fd, pin)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * readElfFile on a descriptor the caller opened (and closes): the same checks (the pinned inode, a regular file) and
+ * the same bounds.
+ */
+export function readElfDescriptor(fd: number, pin: PinnedPath): ElfFile {
+  try {
     const st = fstatSync(fd, { bigint: true })
     if (String(st.dev) !== pin.dev || String(st.ino) !== pin.ino) return { ok: false, problem: 'is another file than the one checked' }
     if (!st.isFile()) return { ok: false, problem: 'is not a regular file' }
@@ -250,7 +262,5 @@ export function readElfFile(pin: PinnedPath): ElfFile {
     return ctimeNs === undefined ? r : { ...r, ctimeNs }
   } catch (e) {
     return { ok: false, problem: `could not be read (${e instanceof Error ? e.message : String(e)})` }
-  } finally {
-    closeSync(fd)
   }
 }

@@ -1,17 +1,20 @@
 /**
  * Files a launch grants read + execute because running the plugin needs them (its `run` programs, its `#!`
  * interpreter, the libraries the loader maps), each checked to be what it is granted as and pinned by that same check:
- * the pin (canonical path + inode) is taken from the one lstat that saw a regular file, never by resolving the name
- * again later, so that what the launcher grants is an inode that was a program or a library when it was checked.
+ * the pin (canonical path + inode) is taken from ONE resolution of the name (fd-pin.ts: an O_PATH descriptor, its
+ * fstat and its kernel name), and what is checked of it (its kind, its ELF bytes) is of that descriptor's inode; the
+ * name is never resolved again to decide, so that what the launcher grants is an inode that was a program or a
+ * library when it was checked.
  */
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs'
-import { readElfFile, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync } from 'node:fs'
+import { readElfDescriptor, readElfFile, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
+import { openPinned, reopenForRead } from './fd-pin.ts'
 import { delimiter, dirname, isAbsolute, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { pinDrift, type PinnedPath } from '../plugins/path-pin.ts'
 import { systemLibraryDirs, type SystemLibraries } from './library-places.ts'
-import { Changed, LD_SO, plainName, resolveLibraries, type ResolvedLibrary } from './library-closure.ts'
+import { Changed, LD_SO, objectIdentity, plainName, refusalDependsOn, resolveLibraries, type ResolvedLibrary } from './library-closure.ts'
 
 /** What a file was checked to be: a program (regular, with an execute bit) or a library (regular). Never a directory. */
 export type FileKind = 'program' | 'library'
@@ -25,8 +28,8 @@ export const ENGINE_PATH = '/usr/local/bin:/usr/bin:/bin'
 
 /**
  * Pins the file `path` names (every symlink followed) when it is a regular file of `kind`: the canonical path and
- * the inode of one lstat that saw it (a symlink or a directory swapped in between is refused, not pinned). Returns
- * the pin or why not (`is gone`, `is a directory`, …).
+ * the inode of the one descriptor that reached it (a name moved meanwhile is refused, not pinned). Returns the pin
+ * or why not (`is gone`, `is a directory`, …).
  */
 export function pinFile(path: string, kind: FileKind): PinnedFile | { problem: string } {
   const c = checkFile(path, kind)
@@ -41,17 +44,24 @@ const ET_DYN = 3
  * DT_NEEDED name held a whole line of the loader's listing, naming the key file).
  */
 function checkFile(path: string, kind: FileKind): { pin: PinnedFile; elf?: ElfFile } | { problem: string } {
-  let real: string
-  try { real = realpathSync.native(path) } catch { return { problem: 'is gone' } }
-  const st = lstatSync(real, { bigint: true, throwIfNoEntry: false })
-  const problem = !st ? 'is gone' : st.isDirectory() ? 'is a directory' : st.isSymbolicLink() ? 'was swapped for a symbolic link'
-    : !st.isFile() ? 'is not a regular file' : kind === 'program' && (st.mode & 0o111n) === 0n ? 'is not executable' : undefined
-  if (problem || !st) return { problem: problem ?? 'is gone' }
-  const pin: PinnedFile = { path: real, dev: String(st.dev), ino: String(st.ino), kind }
-  if (kind !== 'library') return { pin }
-  const elf = readElfFile(pin)
-  if ((elf.ok ? elf.elf.type : elf.type) !== ET_DYN) return { problem: 'is not an ELF shared object' }
-  return { pin, elf }
+  const res = openPinned(path)
+  if (res.kind === 'absent') return { problem: 'is gone' }
+  if (res.kind === 'moved') return { problem: 'moved while the engine checked it' }
+  if (res.kind === 'error') return { problem: res.problem }
+  const { fd, pin: p, st } = res.opened
+  try {
+    const problem = st.isDirectory() ? 'is a directory' : !st.isFile() ? 'is not a regular file'
+      : kind === 'program' && (st.mode & 0o111n) === 0n ? 'is not executable' : undefined
+    if (problem) return { problem }
+    const pin: PinnedFile = { ...p, kind }
+    if (kind !== 'library') return { pin }
+    const rfd = reopenForRead(fd)
+    if (rfd === undefined) return { problem: 'cannot be read' }
+    let elf: ElfFile
+    try { elf = readElfDescriptor(rfd, pin) } finally { closeSync(rfd) }
+    if ((elf.ok ? elf.elf.type : elf.type) !== ET_DYN) return { problem: 'is not an ELF shared object' }
+    return { pin, elf }
+  } finally { closeSync(fd) }
 }
 
 // eslint-disable-next-line no-control-regex
@@ -90,8 +100,17 @@ function preloaded(path = '/etc/ld.so.preload'): string[] {
 /** Cached library pins, keyed by the file's identity including its ctime, which its owner cannot set back. */
 const libCache = new Map<string, PinnedFile[]>()
 
+/**
+ * Refusals for exceeding the closure's work budget (library-closure.ts), by the same key, with the identities of the
+ * libraries read before it: a hit whose libraries are all unchanged is refused again at the cost of an lstat each,
+ * not listed again (a list that costs the budget at every launch would be the engine's thread spent on each). Bounded.
+ */
+const refusalCache = new Map<string, { error: AppError; dependsOn: readonly string[] }>()
+const CACHE_MAX = 4096
+
 const identity = (path: string): string | undefined => {
-  const st = lstatSync(path, { bigint: true, throwIfNoEntry: false })
+  let st
+  try { st = lstatSync(path, { bigint: true, throwIfNoEntry: false }) } catch { return undefined }
   return st ? `${path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined
 }
 
@@ -120,6 +139,9 @@ const FRESH_MS = 50
  * dynamic section (a static program, a script), gets the loader only. Cached by the file's identity (ctime
  * included, with `ownDir` and the ld.so.cache's identity) with the pins, not the names: a hit whose pins all still
  * hold is used as is; otherwise the list is made and checked anew, never a name re-pinned to whatever it leads to by then.
+ * A cached library pin is checked by path and inode only: a library rewritten in place keeps the list (Landlock holds
+ * what the loader then reads: docs/security.md). A refusal for exceeding the closure's work budget is cached by the
+ * same key with the identities of the libraries read before it (refusalCache).
  */
 export function sharedLibraries(file: PinnedPath, ownDir: string | undefined): PinnedFile[] {
   return checkedSharedLibraries(file, ownDir).pins
@@ -138,11 +160,22 @@ export function checkedSharedLibraries(file: PinnedPath, ownDir: string | undefi
   // A cached pin that no longer holds (a library upgraded, or swapped) is never re-pinned by its name: the list is
   // made again, and what it names is checked again.
   if (hit && hit.every((p) => pinDrift(p) === undefined)) return { pins: hit, verified: true }
+  const refused = key ? refusalCache.get(key) : undefined
+  if (refused && refused.dependsOn.every((id) => objectIdentity(id.slice(0, id.indexOf('\0'))) === id)) throw refused.error
   for (let round = 1; ; round++) {
-    const r = listLibraries(file, ownDir, sys)
+    let r: ReturnType<typeof listLibraries>
+    try { r = listLibraries(file, ownDir, sys) } catch (e) {
+      const dependsOn = e instanceof AppError ? refusalDependsOn(e) : undefined
+      // Cached only when the executable did not change while it was listed (the refusal is of the version keyed).
+      if (key && dependsOn && e instanceof AppError && keyOf(identity(file.path)) === key) {
+        if (refusalCache.size >= CACHE_MAX) refusalCache.clear()
+        refusalCache.set(key, { error: e, dependsOn })
+      }
+      throw e
+    }
     if (r !== 'changed') {
       const k = keyOf(r.id)
-      if (k) { if (libCache.size >= 4096) libCache.clear(); libCache.set(k, r.pins) }
+      if (k) { if (libCache.size >= CACHE_MAX) libCache.clear(); libCache.set(k, r.pins) }
       return { pins: r.pins, verified: false }
     }
     if (round === 2) {

@@ -75,7 +75,8 @@ const NET_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc
  * PATH_CHANGED when another file stands at its path now, INVALID_MANIFEST when the pinned file is not a program.
  */
 function entryProgram(pin: PinnedPath): PinnedFile {
-  const st = lstatSync(pin.path, { bigint: true, throwIfNoEntry: false })
+  let st
+  try { st = lstatSync(pin.path, { bigint: true, throwIfNoEntry: false }) } catch { st = undefined }
   if (!st || String(st.dev) !== pin.dev || String(st.ino) !== pin.ino) {
     assertPinHolds(pin, 'entry')
     throw new AppError(ErrorCode.PathChanged, `entry ${pin.path} changed since the engine checked it; refusing to start`, { path: pin.path })

@@ -16,19 +16,31 @@
  * where this CPU supports them: a shared object found there is granted too (the engine does not model which the CPU
  * supports) and the search goes on to the directory itself. A file of another ELF class or machine is skipped, as
  * the loader skips it; anything else it would fail on (not ELF, not a shared object, a directory), or block on (a
- * FIFO, a device, a socket), is refused before a byte of it is read. Every candidate is stat'ed before it is opened,
- * and opened without blocking. The work is bounded: MAX_OBJECTS objects, MAX_CHAIN loaders deep, MAX_PROBES names
- * tried, and what elf-dynamic.ts reads of each file.
+ * FIFO, a device, a socket), is refused before a byte of it is read.
+ *
+ * Each candidate is resolved ONCE (fd-pin.ts): opened O_PATH, its inode and canonical path taken from that descriptor,
+ * its place judged by that path, its bytes read through that descriptor, and that pin granted; the name is never
+ * resolved again (review 7: a realpath judged and a second realpath pinned let a renameat2 swap grant another
+ * plugin's library). A search directory or candidate the kernel cannot walk (ENOENT, ENOTDIR, ELOOP, EACCES,
+ * ENAMETOOLONG) is "not here", as the loader takes it; any other error is UNSAFE_EXECUTABLE with a stable message.
+ *
+ * The work is bounded by what is done, against one budget per closure: MAX_PROBES filesystem calls, MAX_STEPS steps
+ * (every search directory entry iterated, seen before or not, every link of the RPATH chain walked, every entry of a
+ * search path split), MAX_NAME_BYTES bytes of names and search paths (every string taken from an object, every one
+ * expanded, every candidate path probed); an object's RPATH/RUNPATH is split and expanded once per object. Exceeded:
+ * UNSAFE_EXECUTABLE (problem 'too much searching'). Also MAX_OBJECTS objects, MAX_CHAIN loaders deep, and what
+ * elf-dynamic.ts reads of each file.
  *
  * Anything that cannot be matched to what the loader does for sure is refused (UNSAFE_EXECUTABLE), never guessed: a
  * needed library found nowhere (the loader would not start the program either), $LIB or $PLATFORM, a relative or
  * empty search directory, two DT_RUNPATHs, a name whose number glibc's cache lookup would overflow.
  */
 
-import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs'
+import { closeSync, lstatSync, readFileSync, statSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { PinnedPath } from '../plugins/path-pin.ts'
-import { readElfFile, type ElfDynamic } from './elf-dynamic.ts'
+import { readElfDescriptor, type ElfDynamic, type ElfFile } from './elf-dynamic.ts'
+import { errnoOf, notHere, openPinned, reopenForRead, type Opened } from './fd-pin.ts'
 import { libraryPlaceProblem, type LdCacheEntry, type SystemLibraries } from './library-places.ts'
 
 /** A shared object pinned as a library (the shape exec-files.ts grants). */
@@ -40,6 +52,26 @@ export const LD_SO = '/lib64/ld-linux-x86-64.so.2'
 export const MAX_OBJECTS = 1024
 export const MAX_CHAIN = 256
 export const MAX_PROBES = 65536
+export const MAX_STEPS = 1 << 20
+export const MAX_NAME_BYTES = 2 << 20
+/** The `problem` of a refusal for exceeding the budget (exec-files.ts caches these by the executable's identity). */
+export const TOO_MUCH_WORK = 'too much searching'
+
+/** The file identity a budget refusal depended on: canonical path, device, inode and ctime (see objectIdentity). */
+const readBefore = new WeakMap<AppError, readonly string[]>()
+
+/**
+ * For a refusal for exceeding the budget: the identities (objectIdentity) of the libraries read before it, on which
+ * it depends besides the executable; undefined for any other error.
+ */
+export const refusalDependsOn = (e: AppError): readonly string[] | undefined => readBefore.get(e)
+
+/** A file's identity as a budget refusal records it: `path`, device, inode, ctime; undefined when it cannot be seen. */
+export function objectIdentity(path: string): string | undefined {
+  let st
+  try { st = lstatSync(path, { bigint: true, throwIfNoEntry: false }) } catch { return undefined }
+  return st ? `${path}\0${st.dev}:${st.ino}:${st.ctimeNs}` : undefined
+}
 
 const ELFCLASS64 = 2, ELFDATA2LSB = 1, EM_X86_64 = 62, ET_DYN = 3, EV_CURRENT = 1
 const OSABI_SYSV = 0, OSABI_GNU = 3
@@ -71,17 +103,22 @@ let defaults: { id: string; dirs: readonly string[] | undefined } | undefined
 
 /** The default search directories of the loader at LD_SO (a root file), or undefined when it names none the engine knows. */
 export function loaderDefaultDirs(): readonly string[] | undefined {
-  let real: string
-  try { real = realpathSync.native(LD_SO) } catch { return undefined }
-  const st = statSync(real, { bigint: true, throwIfNoEntry: false })
-  if (!st || !st.isFile() || st.uid !== 0n || (st.mode & 0o022n) !== 0n || st.size > 16n << 20n) return undefined
-  const id = `${real}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
-  if (defaults?.id === id) return defaults.dirs
-  let bytes: Buffer
-  try { bytes = readFileSync(real) } catch { return undefined }
-  const dirs = KNOWN_DEFAULT_DIRS.find((l) => bytes.includes(`\0${l.map((d) => `${d}/`).join('\0')}\0`, 0, 'latin1'))
-  defaults = { id, dirs }
-  return dirs
+  // Resolved once: the identity checked and the bytes read are of one inode (fd-pin.ts).
+  const res = openPinned(LD_SO)
+  if (res.kind !== 'opened') return undefined
+  const { fd, pin, st } = res.opened
+  try {
+    if (!st.isFile() || st.uid !== 0n || (st.mode & 0o022n) !== 0n || st.size > 16n << 20n) return undefined
+    const id = `${pin.path}\0${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`
+    if (defaults?.id === id) return defaults.dirs
+    const rfd = reopenForRead(fd)
+    if (rfd === undefined) return undefined
+    let bytes: Buffer
+    try { bytes = readFileSync(rfd) } catch { return undefined } finally { closeSync(rfd) }
+    const dirs = KNOWN_DEFAULT_DIRS.find((l) => bytes.includes(`\0${l.map((d) => `${d}/`).join('\0')}\0`, 0, 'latin1'))
+    defaults = { id, dirs }
+    return dirs
+  } finally { closeSync(fd) }
 }
 
 /**
@@ -146,8 +183,14 @@ function assertPlain(file: PinnedPath, object: string, elf: ElfDynamic): void {
   if (usesOrigin && !plainPath(object)) bad('path (the $ORIGIN of its search paths)', object)
 }
 
-/** One object of the closure: where the loader found it (its $ORIGIN and l_name), its pin and what it says. */
-interface Loaded { found: string; pin: PinnedPath; elf: ElfDynamic; loader: Loaded | undefined; depth: number }
+/**
+ * One object of the closure: where the loader found it (its $ORIGIN and l_name), its pin and what it says; its
+ * RPATH and RUNPATH directories, split, expanded and deduplicated once (when first searched).
+ */
+interface Loaded {
+  found: string; pin: PinnedPath; elf: ElfDynamic; loader: Loaded | undefined; depth: number
+  rpathDirs?: readonly string[]; runpathDirs?: readonly string[]
+}
 
 /** Thrown inside a resolution when a file changed while it was read (see resolveLibraries' `started`). */
 export class Changed { readonly changed = true }
@@ -183,7 +226,28 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
     unsafe(exe, `the engine does not recognise the default library directories of the loader ${LD_SO}, so it cannot tell which libraries it would load`, { loader: LD_SO })
   }
   assertPlain(exe, exe.path, input.elf)
-  let probes = 0
+  let probes = 0, steps = 0, nameBytes = 0
+  /** The identities of the libraries read so far (what a budget refusal depends on besides the executable). */
+  const read: string[] = []
+  const overBudget = (what: string, limit: number): never => {
+    const e = new AppError(ErrorCode.UnsafeExecutable,
+      `executable ${exe.path}: finding its libraries takes more than ${limit} ${what} (its libraries name too many libraries, or too many or too long search paths); nothing is granted, refusing to start`,
+      { executable: exe.path, problem: TOO_MUCH_WORK, limit: `${limit} ${what}` })
+    readBefore.set(e, [...read])
+    throw e
+  }
+  /** One step of work (a directory entry iterated, a chain link walked, a search path entry split). */
+  const step = (n = 1): void => { steps += n; if (steps > MAX_STEPS) overBudget('steps', MAX_STEPS) }
+  /** Bytes of names or search paths taken in, expanded or probed. */
+  const bytes = (n: number): void => { nameBytes += n; if (nameBytes > MAX_NAME_BYTES) overBudget('bytes of library names and search paths', MAX_NAME_BYTES) }
+  /** The strings of an object taken into the closure. */
+  const takeIn = (elf: ElfDynamic): void => {
+    let n = elf.soname?.length ?? 0
+    for (const l of [elf.needed, elf.runpath, elf.rpath]) for (const x of l) n += x.length
+    bytes(n)
+    step(elf.needed.length)
+  }
+  takeIn(input.elf)
   const dirExists = new Map<string, boolean>()
   const byName = new Map<string, Loaded[]>()
   const byId = new Map<string, Loaded>()
@@ -191,13 +255,15 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
   const main: Loaded = { found: exe.path, pin: exe, elf: input.elf, loader: undefined, depth: 0 }
   byId.set(`${exe.dev}:${exe.ino}`, main)
   byName.set(exe.path, [main])
+  // glibc matches a needed name against every loaded object's DT_SONAME, the executable's included (review 7).
+  if (input.elf.soname !== undefined && !byName.has(input.elf.soname)) byName.set(input.elf.soname, [main])
   // The vDSO the kernel maps is loaded under its soname before anything: a name for it loads no file.
   byName.set('linux-vdso.so.1', [])
   const out = new Map<string, ResolvedLibrary>()
   // The loader itself, already loaded: by its path, the executable's PT_INTERP, its soname, its inode.
-  const rtld = pinLibrary(LD_SO)
-  if (rtld) {
-    const r = readElfFile(rtld)
+  const rtldRead = readLibrary(LD_SO)
+  if (rtldRead) {
+    const { pin: rtld, r } = rtldRead
     const self: Loaded | undefined = r.ok ? { found: LD_SO, pin: rtld, elf: r.elf, loader: undefined, depth: 0 } : undefined
     out.set(rtld.path, { pin: rtld, found: LD_SO })
     if (self) {
@@ -206,69 +272,92 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
     }
   }
 
+  /** Whether `d` is a directory the loader can search (ENOENT, ENOTDIR, ELOOP, EACCES, ENAMETOOLONG: not here). */
   const dirHere = (d: string): boolean => {
+    step()
     let e = dirExists.get(d)
     if (e === undefined) {
-      count()
-      e = statSync(d, { throwIfNoEntry: false })?.isDirectory() ?? false
+      count(d)
+      try { e = statSync(d, { throwIfNoEntry: false })?.isDirectory() ?? false } catch (err) {
+        if (!notHere(err)) {
+          unsafe(exe, `a directory where it looks for its libraries, ${show(d)}, cannot be examined (${errnoOf(err)}), so the engine cannot tell what the loader would do`,
+            { directory: d.slice(0, 160) })
+        }
+        e = false
+      }
       dirExists.set(d, e)
     }
     return e
   }
-  function count(): void {
-    if (++probes > MAX_PROBES) unsafe(exe, `finding its libraries takes more than ${MAX_PROBES} file names (a library names too many, or too many search paths)`, { problem: 'too much searching' })
+  /** One filesystem call on `path`. */
+  function count(path: string): void {
+    bytes(path.length)
+    if (++probes > MAX_PROBES) overBudget('file names', MAX_PROBES)
   }
   const origin = (o: Loaded): string => dirOf(o.found)
   /** `s` with $ORIGIN of `o` expanded; any other `$` refused. */
   const expand = (s: string, o: Loaded, what: string): string => {
     const e = s.replace(/\$ORIGIN(?=\/|$)|\$\{ORIGIN\}/g, () => origin(o))
+    bytes(e.length)
     if (e.includes('$')) {
       unsafe(exe, `${o === main ? 'it' : `the library ${o.found} it loads`} has a ${what} ${show(s)} with $LIB, $PLATFORM or another $ the engine does not expand`, { object: o.found, field: what, value: s.slice(0, 160) })
     }
     return e
   }
-  const searchDirs = (paths: readonly string[], o: Loaded, what: string): string[] => paths.flatMap((p) => p.split(':')).map((d) => {
-    const e = expand(d, o, what)
-    if (!e.startsWith('/')) {
-      unsafe(exe, `${o === main ? 'it' : `the library ${o.found} it loads`} has a ${what} with a relative or empty directory ${show(d)}, which the loader takes from its working directory`, { object: o.found, field: what, value: d.slice(0, 160) })
+  /** An object's DT_RPATH or DT_RUNPATH directories: split, expanded, each directory once (the first), in order. */
+  const searchDirs = (paths: readonly string[], o: Loaded, what: string): string[] => {
+    const out = new Set<string>()
+    for (const p of paths) {
+      const parts = p.split(':')
+      step(parts.length)
+      for (const d of parts) {
+        const e = expand(d, o, what)
+        if (!e.startsWith('/')) {
+          unsafe(exe, `${o === main ? 'it' : `the library ${o.found} it loads`} has a ${what} with a relative or empty directory ${show(d)}, which the loader takes from its working directory`, { object: o.found, field: what, value: d.slice(0, 160) })
+        }
+        out.add(e.length > 1 ? e.replace(/\/+$/, '') || '/' : e)
+      }
     }
-    return e.length > 1 ? e.replace(/\/+$/, '') || '/' : e
-  })
+    return [...out]
+  }
+  const rpathOf = (o: Loaded): readonly string[] => (o.rpathDirs ??= searchDirs(o.elf.rpath, o, 'DT_RPATH'))
+  const runpathOf = (o: Loaded): readonly string[] => (o.runpathDirs ??= searchDirs(o.elf.runpath, o, 'DT_RUNPATH'))
 
   /**
    * What the loader finds at `path`: 'absent' (nothing, or not for the loader to open: it searches on), 'skip' (an
    * ELF of another class or machine, which it skips), or the object (already loaded when it is the same inode).
    */
   function tryPath(path: string, by: Loaded, rootChosen: boolean): Loaded | 'absent' | 'skip' {
-    count()
-    let st
-    try { st = statSync(path, { bigint: true, throwIfNoEntry: false }) } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === 'ENOTDIR' || code === 'EACCES') return 'absent'
-      unsafe(exe, `a library it loads is looked up at ${show(path)}, which cannot be examined (${code ?? 'error'}), so the engine cannot tell what the loader would do`, { object: by.found, candidate: path.slice(0, 160) })
+    count(path)
+    // The one resolution of this name: everything below is of the inode it reached (fd-pin.ts).
+    const res = openPinned(path)
+    if (res.kind === 'absent') return 'absent'
+    if (res.kind === 'moved') throw new Changed()
+    if (res.kind === 'error') {
+      unsafe(exe, `a library it loads is looked up at ${show(path)}, which ${res.problem}, so the engine cannot tell what the loader would do`, { object: by.found, candidate: path.slice(0, 160) })
     }
-    if (!st) return 'absent'
+    const opened = res.opened
+    try { return tryOpened(path, opened, by, rootChosen) } finally { closeSync(opened.fd) }
+  }
+
+  function tryOpened(path: string, { fd, pin: p, st }: Opened, by: Loaded, rootChosen: boolean): Loaded | 'absent' | 'skip' {
     if (!st.isFile()) {
       unsafe(exe, `a library name ${by === main ? 'it' : `the library ${by.found} it loads`} needs leads to ${show(path)}, which is not a regular file (a FIFO, a device, a socket or a directory: the loader would block on it or fail)`,
         { object: by.found, field: 'DT_NEEDED', value: path.slice(0, 160) })
     }
-    const same = byId.get(`${st.dev}:${st.ino}`)
+    const same = byId.get(`${p.dev}:${p.ino}`)
     if (same) return same
-    let real: string
-    try { real = realpathSync.native(path) } catch { return 'absent' }
-    // Judged where the name leads, before a byte of it is read.
-    const why = rootChosen ? undefined : libraryPlaceProblem(real, ownDir, sys.dirs)
+    const pin: PinnedLibrary = { ...p, kind: 'library' }
+    // Judged by the pin's own canonical path (the descriptor's), before a byte of it is read.
+    const why = rootChosen ? undefined : libraryPlaceProblem(pin.path, ownDir, sys.dirs)
     if (why) {
       throw new AppError(ErrorCode.UnsafeExecutable,
-        `executable ${exe.path}: the library ${real} it loads ${why}. An ELF file may name any library on the host (an ` +
+        `executable ${exe.path}: the library ${pin.path} it loads ${why}. An ELF file may name any library on the host (an ` +
         'absolute DT_NEEDED, a RUNPATH, $ORIGIN/..), so a library is granted only from those places; nothing is granted, refusing to start',
-        { executable: exe.path, library: real, ...(real !== path ? { listed: path } : {}), ...(ownDir ? { pluginDir: ownDir } : {}) })
+        { executable: exe.path, library: pin.path, ...(pin.path !== path ? { listed: path } : {}), ...(ownDir ? { pluginDir: ownDir } : {}) })
     }
-    const pin = pinLibrary(real)
-    if (!pin) return 'absent'
-    const again = byId.get(`${pin.dev}:${pin.ino}`)
-    if (again) return again
-    const r = readElfFile(pin)
+    const r = readOpened(fd, pin)
+    if (!r) return 'absent'
     const h = r.ok ? r.elf.header : r.header
     const refuse = (problem: string): never => unsafe(exe, `the library ${path} it loads ${problem}, which the loader would fail on`, { object: path, problem })
     if (!h) refuse(r.ok ? 'cannot be read' : r.problem)
@@ -283,6 +372,8 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
     if ((r.elf.flags1 & DF_1_PIE) !== 0n) refuse('is a position-independent executable, not a shared object')
     if (r.ctimeNs === undefined || r.ctimeNs >= started) throw new Changed()
     assertPlain(exe, path, r.elf)
+    read.push(`${pin.path}\0${pin.dev}:${pin.ino}:${r.ctimeNs}`)
+    takeIn(r.elf)
     if (by.depth + 1 > MAX_CHAIN) unsafe(exe, `its libraries load one another more than ${MAX_CHAIN} deep`, { problem: 'too deep' })
     if (queue.length >= MAX_OBJECTS) unsafe(exe, `it loads more than ${MAX_OBJECTS} libraries`, { problem: 'too many libraries' })
     const o: Loaded = { found: path, pin, elf: r.elf, loader: by, depth: by.depth + 1 }
@@ -297,6 +388,7 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
   /** Searches `dirs` for `name`: the hwcap subdirectories' finds (granted, not certain) and the first certain find. */
   function inDirs(name: string, dirs: readonly string[], by: Loaded, seen: Set<string>, also: Loaded[]): Loaded | undefined {
     for (const d of dirs) {
+      step()
       if (seen.has(d)) continue
       seen.add(d)
       if (!dirHere(d)) continue
@@ -314,6 +406,7 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
 
   /** What the loader maps for `name` asked by `by`: its objects (none: not found). */
   function resolve(name: string, by: Loaded, preload: boolean): Loaded[] {
+    step()
     const known = byName.get(name)
     if (known) return known
     const found: Loaded[] = []
@@ -330,13 +423,14 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
       const certain = ((): Loaded | undefined => {
         if (by.elf.runpath.length === 0) {
           for (let l: Loaded | undefined = by; l; l = l.loader) {
+            step()
             if (l.elf.rpath.length === 0 || l.elf.runpath.length > 0) continue
-            const r = inDirs(name, searchDirs(l.elf.rpath, l, 'DT_RPATH'), by, seen, found)
+            const r = inDirs(name, rpathOf(l), by, seen, found)
             if (r) return r
           }
         }
         if (by.elf.runpath.length > 0) {
-          const r = inDirs(name, searchDirs(by.elf.runpath, by, 'DT_RUNPATH'), by, seen, found)
+          const r = inDirs(name, runpathOf(by), by, seen, found)
           if (r) return r
         }
         const nodeflib = (by.elf.flags1 & DF_1_NODEFLIB) !== 0n
@@ -376,10 +470,21 @@ export function resolveLibraries(input: ClosureInput): ResolvedLibrary[] {
   return [...out.values()]
 }
 
-/** The canonical path of `path` and the inode of one lstat that saw a regular file there, or undefined. */
-function pinLibrary(path: string): PinnedLibrary | undefined {
-  let real: string
-  try { real = realpathSync.native(path) } catch { return undefined }
-  const st = lstatSync(real, { bigint: true, throwIfNoEntry: false })
-  return st?.isFile() ? { path: real, dev: String(st.dev), ino: String(st.ino), kind: 'library' } : undefined
+/** What elf-dynamic.ts reads of the regular file an O_PATH descriptor holds (reopened through it), or undefined. */
+function readOpened(fd: number, pin: PinnedPath): ElfFile | undefined {
+  const rfd = reopenForRead(fd)
+  if (rfd === undefined) return undefined
+  try { return readElfDescriptor(rfd, pin) } finally { closeSync(rfd) }
+}
+
+/** `path` resolved once and pinned (fd-pin.ts) when it is a regular file, and what is read of it; undefined otherwise. */
+function readLibrary(path: string): { pin: PinnedLibrary; r: ElfFile } | undefined {
+  const res = openPinned(path)
+  if (res.kind !== 'opened') return undefined
+  const { fd, pin, st } = res.opened
+  try {
+    if (!st.isFile()) return undefined
+    const r = readOpened(fd, pin)
+    return r ? { pin: { ...pin, kind: 'library' }, r } : undefined
+  } finally { closeSync(fd) }
 }

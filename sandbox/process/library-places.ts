@@ -93,7 +93,8 @@ function readRootFile(path: string, known: string | undefined): { bytes?: Buffer
 /** Whether the canonical directory `dir`, and every directory above it, is root's and writable by no one else. */
 export function rootHeld(dir: string): boolean {
   for (let d = dir; ; d = dirname(d)) {
-    const st = lstatSync(d, { throwIfNoEntry: false })
+    let st
+    try { st = lstatSync(d, { throwIfNoEntry: false }) } catch { return false }
     if (!st || !st.isDirectory() || st.uid !== 0 || (st.mode & 0o022) !== 0) return false
     if (d === '/') return true
   }

@@ -23,7 +23,9 @@ export const grantPaths = (p: Permissions): string[] =>
 export function pinPaths(paths: readonly string[]): Record<string, PathPin> {
   const out: Record<string, PathPin> = {}
   for (const path of paths) {
-    const st = lstatSync(path, { bigint: true, throwIfNoEntry: false })
+    // A path the kernel cannot walk (ENOTDIR, ELOOP, ENAMETOOLONG, …) has nothing standing there to pin.
+    let st
+    try { st = lstatSync(path, { bigint: true, throwIfNoEntry: false }) } catch { st = undefined }
     out[path] = st ? { dev: String(st.dev), ino: String(st.ino) } : null
   }
   return out
