@@ -99,7 +99,7 @@ describe('env grants are secrets (issue 10, finding 11)', () => {
     const byId = Object.fromEntries(detail.tasks.map((x: { taskId: string }) => [x.taskId, x]))
     expect(byId.mapped.output).toMatchObject({ AK_PASSED_VALUE: '***', AWS_SECRET_ACCESS_KEY: '***', 'AK_PASSED_VALUE:***': 'as a key' })
     expect(byId.boom.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed holding AK_PASSED_VALUE=***' })
-    expect(byId.boom.error.details).toEqual({ AK_PASSED_VALUE: '***' })
+    expect(byId.boom.error.details).toEqual({ AK_PASSED_VALUE: '***', pluginCode: 'ENV_LEAK' })
     const messages: string[] = (await api(`/api/v1/executions/${executionId}/logs?limit=1000`)).items.map((l: { message: string }) => l.message)
     for (const line of ['AK_PASSED_VALUE raw: ***', 'AK_PASSED_VALUE on stderr: ***', 'AWS_SECRET_ACCESS_KEY raw: ***']) expect(messages).toContain(line)
     expect(messages.some((m) => m.startsWith('AK_PASSED_VALUE url: *** keeps-slash: ***'))).toBe(true)

@@ -16,7 +16,7 @@ describe('checks against the loaded plugins', () => {
   it('refuses a type no plugin provides, and an action its plugin lacks, at the type with line and column', () => {
     expect(issues(wf('  - { id: a, type: core/nope.x }\n  - { id: b, type: core/log.nope, inputs: { message: hi } }\n'))).toEqual([
       { path: 'tasks[0].type', code: 'UNKNOWN_TASK_TYPE', message: 'no plugin core/nope (task type core/nope.x) on the plugin paths', line: 4, column: 20 },
-      { path: 'tasks[1].type', code: 'UNKNOWN_TASK_TYPE', message: 'plugin core/log has no action "nope" (it has: info, warn, error)', line: 5, column: 20 },
+      { path: 'tasks[1].type', code: 'UNKNOWN_TASK_TYPE', message: 'plugin core/log has no action "nope" (it has: log, info, warn, error)', line: 5, column: 20 },
     ])
   })
 

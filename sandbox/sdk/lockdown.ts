@@ -13,7 +13,7 @@
 import { closeSync, openSync, readSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { FS, READ, WRITE, landlockAbi, restrictSelf, type LandlockPathRule } from './landlock.ts'
-import { errno, execve } from './libc.ts'
+import { errno, execve, prctl } from './libc.ts'
 import { LOCKDOWN_ENV, type LockdownPolicy } from './guest-policy.ts'
 
 /** Exit code when the container could not be confined (the plugin never ran). */
@@ -161,7 +161,13 @@ export function lockBoot(): void {
   } catch (e) {
     fail(`second Landlock layer: ${String((e as Error).message ?? e)}`)
   }
+  // Not dumpable: inside the container every layer reads /proc, and a child of the same uid in the same Landlock
+  // domain could read this process's memory (/proc/<pid>/mem, ptrace) and so the attempt's denial seal, which arrives
+  // on stdin after this (review 8). Non-dumpable, those need CAP_SYS_PTRACE, which no container process has.
+  if (prctl(PR_SET_DUMPABLE, 0) !== 0) fail('prctl(PR_SET_DUMPABLE, 0) failed: refusing to run with a readable memory')
 }
+
+const PR_SET_DUMPABLE = 4
 
 function main(): void {
   const raw = process.env[LOCKDOWN_ENV]

@@ -82,7 +82,9 @@ async function runScript(argv: string[], input: ScriptInput, ctx: ActionContext,
         throw new PluginFailure('SCRIPT_FAILED', `$AUTOKESTRA_OUTPUT is not JSON: ${(e as Error).message}`)
       }
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PluginFailure('SCRIPT_FAILED', '$AUTOKESTRA_OUTPUT must hold a JSON object')
-      return { ...(parsed as Record<string, unknown>), ...outputs }
+      // The file is the structured channel and wins: a `::output` line may be data the script relayed (an HTTP body,
+      // a log it prints), so it can add a name, never override one the script set (review 8).
+      return { ...outputs, ...(parsed as Record<string, unknown>) }
     }
   }
   return outputs
