@@ -86,11 +86,12 @@ export const ErrorCode = {
   /** A script task's dependencies could not be installed (`message`: the installer's own words). Retried. */
   DependencyInstallFailed: 'DEPENDENCY_INSTALL_FAILED',
   /**
-   * A `core/bash.exec` command exited non-zero (`details`: its whole output: exitCode, stdout, stderr, truncated…).
+   * A `core/bash.exec` command (or a docker task's container, build, Compose run) exited non-zero, without
+   * `failOnError: false` (`details`: its whole output: exitCode, stdout, stderr, truncated…).
    * Retried: a command may fail for a moment (a flaky network, a busy lock).
    */
   CommandFailed: 'COMMAND_FAILED',
-  /** A `core/bash.exec` command ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
+  /** A `core/bash.exec` command (or a docker task) ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
   CommandTimedOut: 'COMMAND_TIMED_OUT',
   /**
    * An image is not present on the Docker engine that would use it (nothing is ever pulled): a script task's
