@@ -164,7 +164,8 @@ test("an image whose own `bun` skips the lockdown is still held to the granted p
   try {
     mkdirSync(join(ctx, 'rootfs/usr/local/bin'), { recursive: true })
     cpSync(realpathSync(process.execPath), join(ctx, 'rootfs/usr/local/bin/real-bun'))
-    const code = `let r = ""; for (const p of [${granted.port}, ${other.port}]) { try { await fetch("http://${gateway}:" + p + "/"); r += p + "=ok " } catch { r += p + "=no " } }; require("node:fs").writeFileSync("/out/result.json", JSON.stringify({ ok: true, output: { r: r.trim() } }))`
+    // The other port first: a hit on the granted one then proves the refused attempt was made before it.
+    const code = `let r = ""; for (const p of [${other.port}, ${granted.port}]) { try { await fetch("http://${gateway}:" + p + "/"); r += p + "=ok " } catch { r += p + "=no " } }; require("node:fs").writeFileSync("/out/result.json", JSON.stringify({ ok: true, output: { r: r.trim() } }))`
     writeFileSync(join(ctx, 'rootfs/usr/local/bin/bun'), `#!/bin/sh\nexec ${loader} /usr/local/bin/real-bun -e '${code}'\n`, { mode: 0o755 })
     writeFileSync(join(ctx, 'Dockerfile'), `FROM ${SH}\nCOPY rootfs/ /\n`)
     const build = Bun.spawn(['docker', 'build', '-q', '-t', HOSTILE, ctx], { stdout: 'pipe', stderr: 'pipe' })
@@ -188,10 +189,13 @@ tasks:
 `), trigger: { type: 'manual' } })
     await e.engine.waitFor(ex.id)
     const run = (await e.engine.snapshot(ex.id))!.taskRuns[0]!
-    // The image's bun ran (it reached the granted port); the other port was refused by the kernel.
+    // The image's bun ran (it reached the granted port, after trying the other); the other port was refused by the
+    // kernel. Its result may be dropped: it writes it without the exec gate and may exit before the engine has
+    // checked the live container's mounts, which then fails the attempt MOUNT_UNVERIFIED (docs/security.md).
     expect(granted.hits()).toBe(1)
     expect(other.hits()).toBe(0)
-    expect(run.output).toEqual({ r: `${granted.port}=ok ${other.port}=no` })
+    if (run.state === 'SUCCESS') expect(run.output).toEqual({ r: `${other.port}=no ${granted.port}=ok` })
+    else expect(run.error?.code).toBe('MOUNT_UNVERIFIED')
   } finally {
     granted.stop()
     other.stop()
