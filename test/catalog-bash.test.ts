@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseWorkflow } from '../runtime/workflow/parse.ts'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
-import { EFFECTS_DIR, effectKey, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { EFFECTS_DIR, effectKey, startTestEngine, workflow, type TestEngine, runWorkflow } from './helpers/engine.ts'
 import { KEY, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, writeConfig } from './server-helpers.ts'
 
 let t: TestEngine
@@ -19,14 +19,7 @@ const SCRIPT_POLICY = { filesystem: { read: [EFFECTS_DIR], write: [EFFECTS_DIR] 
 beforeAll(async () => { t = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify(SCRIPT_POLICY) }) })
 afterAll(async () => { await t.close() })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  const done = await t.engine.waitFor(ex.id)
-  const snap = (await t.engine.snapshot(ex.id))!
-  const logs = (await t.engine.store.logs.list({ executionId: ex.id, limit: 1000 })).items
-  const audit = await t.engine.store.audit.forExecution(ex.id)
-  return { done, runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), logs, audit }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const out = (r: { output?: unknown }): any => r.output

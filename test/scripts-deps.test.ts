@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { startTestEngine, workflow, type TestEngine, runWorkflow } from './helpers/engine.ts'
 
 let t: TestEngine
 let pkgs: string
@@ -50,13 +50,7 @@ afterAll(async () => {
   rmSync(join(cache, '..'), { recursive: true, force: true })
 })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  const done = await t.engine.waitFor(ex.id)
-  const snap = (await t.engine.snapshot(ex.id))!
-  const logs = (await t.engine.store.logs.list({ executionId: ex.id })).items
-  return { done, runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), logs }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 const dirs = () => readdirSync(cache).filter((d) => !d.includes('.tmp-'))
 

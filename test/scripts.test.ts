@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { resolveMasterKey } from '../runtime/secrets/key.ts'
 import { SecretStore } from '../runtime/secrets/store.ts'
-import { EFFECTS_DIR, effectKey, startTestEngine, workflow, type TestEngine } from './helpers/engine.ts'
+import { EFFECTS_DIR, effectKey, startTestEngine, workflow, type TestEngine, runWorkflow } from './helpers/engine.ts'
 
 let t: TestEngine
 let server: ReturnType<typeof Bun.serve>
@@ -28,14 +28,7 @@ afterAll(async () => {
   await t.close()
 })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  const done = await t.engine.waitFor(ex.id)
-  const snap = (await t.engine.snapshot(ex.id))!
-  const logs = (await t.engine.store.logs.list({ executionId: ex.id })).items
-  const audit = await t.engine.store.audit.forExecution(ex.id)
-  return { done, runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), logs, audit }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 describe('inputs → output', () => {
   it('bun: a body gets inputs and ctx and returns the output; a module default-exports the function', async () => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
 import { ensureImage } from '../../sandbox/docker/image.ts'
-import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
+import { startTestEngine, type TestEngine, runWorkflow } from '../helpers/engine.ts'
 import { dockerReachable, mustRunDocker } from './helpers.ts'
 
 const docker = new Dockerode()
@@ -21,11 +21,7 @@ beforeAll(async () => {
 }, 120_000)
 afterAll(() => t.close())
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  const done = await t.engine.waitFor(ex.id)
-  return { done, runs: Object.fromEntries((await t.engine.snapshot(ex.id))!.taskRuns.map((r) => [r.taskId, r])) }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 const project = `test-${process.pid}`
 const composeFile = (service: Record<string, unknown>) => JSON.stringify({ 'compose.yaml': JSON.stringify({ version: '3.8', services: { app: service } }) })

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
 import { ensureImage } from '../../sandbox/docker/image.ts'
 import { parseWorkflow } from '../../runtime/workflow/index.ts'
-import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
+import { startTestEngine, workflow, type TestEngine, runWorkflow } from '../helpers/engine.ts'
 import { dockerReachable, mustRunDocker, taskIdFrom, until } from './helpers.ts'
 
 const docker = new Dockerode()
@@ -26,11 +26,7 @@ afterAll(async () => {
   for (const tag of built) await docker.getImage(tag).remove({ force: true }).catch(() => undefined)
 })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  const done = await t.engine.waitFor(ex.id)
-  return { done, runs: Object.fromEntries((await t.engine.snapshot(ex.id))!.taskRuns.map((r) => [r.taskId, r])) }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 /** Containers of `executionId` (any state), by the label every docker task's container carries. */
 async function containersOf(executionId: string): Promise<number> {

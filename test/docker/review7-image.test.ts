@@ -20,7 +20,7 @@ import { chmodSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeF
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { ensureImage, sharedLibraries } from '../../sandbox/docker/image.ts'
-import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
+import { startTestEngine, workflow, type TestEngine, runWorkflow } from '../helpers/engine.ts'
 import { dockerReachable, mustRunDocker } from './helpers.ts'
 
 const docker = new Dockerode()
@@ -72,13 +72,7 @@ afterAll(async () => {
   await t?.close()
 })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  await t.engine.waitFor(ex.id)
-  const snap = (await t.engine.snapshot(ex.id))!
-  const logs = (await t.engine.store.logs.list({ executionId: ex.id, limit: 1000 })).items
-  return { runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), logs }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 test('a shell script granted no program runs none but its shell: an ungranted program of the image is refused', async () => {
   // No `permissions:` at all: the grant is `sh` and nothing else. The image also holds `bun` (every task image must),

@@ -5,20 +5,13 @@
  * engine, real plugin processes in the process runner's sandbox.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
+import { startTestEngine, type TestEngine, runWorkflow } from '../helpers/engine.ts'
 
 let t: TestEngine
 beforeAll(async () => { t = await startTestEngine() })
 afterAll(async () => { await t.close() })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  await t.engine.waitFor(ex.id)
-  const snap = (await t.engine.snapshot(ex.id))!
-  const audit = await t.engine.store.audit.forExecution(ex.id)
-  const logs = (await t.engine.store.logs.list({ executionId: ex.id, limit: 10_000 })).items
-  return { runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), audit, logs }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 const denials = (r: Awaited<ReturnType<typeof run>>, task: string) =>
   r.audit.filter((a) => a.type === 'PERMISSION_DENIED' && a.taskId === task).map((a) => a.data)
 

@@ -8,19 +8,13 @@
  * Real engine, real plugin process in the process runner's sandbox.
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test'
-import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
+import { startTestEngine, type TestEngine, runWorkflow } from '../helpers/engine.ts'
 
 let t: TestEngine
 beforeAll(async () => { t = await startTestEngine() })
 afterAll(async () => { await t.close() })
 
-async function run(yaml: string) {
-  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
-  await t.engine.waitFor(ex.id)
-  const snap = (await t.engine.snapshot(ex.id))!
-  const audit = await t.engine.store.audit.forExecution(ex.id)
-  return { runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), audit }
-}
+const run = (yaml: string) => runWorkflow(t, yaml)
 
 it('a command that only relays third-party data to stderr and exits 0 succeeds; no denial is recorded', async () => {
   // `payload` stands for what a webhook caller sent: the command never touches /etc/shadow.

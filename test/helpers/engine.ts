@@ -53,6 +53,19 @@ export function workflow(yaml: string): Workflow {
   return r.workflow
 }
 
+/**
+ * Starts `yaml` manually on a test engine and waits for its end: the terminal execution, its task runs by id, its
+ * log lines (up to 10,000) and its audit events — what the end-to-end tests of tasks look at.
+ */
+export async function runWorkflow(t: TestEngine, yaml: string) {
+  const ex = await t.engine.start({ workflow: workflow(yaml), trigger: { type: 'manual' } })
+  const done = await t.engine.waitFor(ex.id)
+  const snap = (await t.engine.snapshot(ex.id))!
+  const logs = (await t.engine.store.logs.list({ executionId: ex.id, limit: 10_000 })).items
+  const audit = await t.engine.store.audit.forExecution(ex.id)
+  return { done, runs: Object.fromEntries(snap.taskRuns.map((r) => [r.taskId, r])), logs, audit }
+}
+
 /** A unique side-effect key (file) for one test. */
 export function effectKey(name: string): string {
   mkdirSync(EFFECTS_DIR, { recursive: true })
