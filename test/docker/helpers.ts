@@ -1,7 +1,9 @@
 /** Shared setup for the docker runner tests: fixture loading, requests, the engine check (fails under CI=true). */
 
 import Dockerode from 'dockerode'
-import { join, resolve } from 'node:path'
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import type { LoadedPlugin, Manifest } from '../../sandbox/manifest.ts'
 import type { PluginLogLine, RunRequest } from '../../sandbox/runner.ts'
@@ -77,4 +79,44 @@ export async function taskIdFrom(stdout: ReadableStream<Uint8Array>): Promise<st
   }
   reader.releaseLock()
   return /TASK (\S+)\n/.exec(text)?.[1] ?? ''
+}
+
+/** What buildImage puts on top of its base: host files, host trees, empty dirs of a mode, more Dockerfile lines. */
+export interface ImageLayer {
+  /** Host files, each at its own path or at `to` (followed: the file's content, not a link). */
+  files?: (string | readonly [from: string, to: string])[]
+  /** Host trees copied whole (links followed) at `to`; `skip` leaves out a path. */
+  trees?: { from: string; to: string; skip?: (path: string) => boolean }[]
+  /** Empty directories, with their mode. */
+  emptyDirs?: (readonly [path: string, mode: number])[]
+  /** Dockerfile lines after the COPY. */
+  dockerfile?: string[]
+}
+
+/** Builds `tag` FROM `base` (an image or scratch) plus `layer`, locally: no registry, nothing pulled. */
+export async function buildImage(tag: string, base: string, layer: ImageLayer = {}): Promise<string> {
+  const ctx = mkdtempSync(join(tmpdir(), 'ak-test-image-'))
+  try {
+    const rootfs = join(ctx, 'rootfs')
+    mkdirSync(rootfs, { recursive: true })
+    for (const f of layer.files ?? []) {
+      const [from, to] = typeof f === 'string' ? [f, f] : f
+      mkdirSync(join(rootfs, dirname(to)), { recursive: true })
+      cpSync(realpathSync(from), join(rootfs, to))
+    }
+    for (const t of layer.trees ?? []) {
+      cpSync(t.from, join(rootfs, t.to), { recursive: true, dereference: true, filter: (f) => !t.skip?.(f) })
+    }
+    for (const [d, mode] of layer.emptyDirs ?? []) {
+      mkdirSync(join(rootfs, d), { recursive: true })
+      chmodSync(join(rootfs, d), mode)
+    }
+    writeFileSync(join(ctx, 'Dockerfile'), [`FROM ${base}`, 'COPY rootfs/ /', ...(layer.dockerfile ?? []), ''].join('\n'))
+    const build = Bun.spawn(['docker', 'build', '-q', '-t', tag, ctx], { stdout: 'pipe', stderr: 'pipe' })
+    const [code, err] = await Promise.all([build.exited, new Response(build.stderr).text()])
+    if (code !== 0) throw new Error(`docker build ${tag}: ${err}`)
+    return tag
+  } finally {
+    rmSync(ctx, { recursive: true, force: true })
+  }
 }

@@ -8,10 +8,10 @@ import { beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
 import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { ensureImage, sharedLibraries } from '../../sandbox/docker/image.ts'
 import { startTestEngine, workflow } from '../helpers/engine.ts'
-import { dockerReachable, mustRunDocker } from './helpers.ts'
+import { dockerReachable, mustRunDocker, buildImage } from './helpers.ts'
 
 const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
@@ -22,21 +22,9 @@ let loader = ''
 beforeAll(async () => {
   if (!((await dockerReachable(docker)) || mustRunDocker)) return
   const base = await ensureImage(docker)
-  const ctx = mkdtempSync(join(tmpdir(), 'ak-lockdown-image-'))
   const libs = await sharedLibraries(realpathSync('/bin/sh'))
   loader = libs.find((l) => /\/ld-/.test(l)) ?? ''
-  try {
-    for (const f of ['/bin/sh', ...libs]) {
-      mkdirSync(join(ctx, 'rootfs', dirname(f)), { recursive: true })
-      cpSync(realpathSync(f), join(ctx, 'rootfs', f))
-    }
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${base}\nCOPY rootfs/ /\n`)
-    const build = Bun.spawn(['docker', 'build', '-q', '-t', SH, ctx], { stdout: 'pipe', stderr: 'pipe' })
-    const [code, err] = await Promise.all([build.exited, new Response(build.stderr).text()])
-    if (code !== 0) throw new Error(`docker build ${SH}: ${err}`)
-  } finally {
-    rmSync(ctx, { recursive: true, force: true })
-  }
+  await buildImage(SH, base, { files: ['/bin/sh', ...libs] })
   const net = (await docker.getNetwork('bridge').inspect()) as { IPAM?: { Config?: { Gateway?: string }[] } }
   gateway = net.IPAM?.Config?.[0]?.Gateway ?? '172.17.0.1'
 }, 240_000)

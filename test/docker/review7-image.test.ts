@@ -16,12 +16,10 @@
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { realpathSync } from 'node:fs'
 import { ensureImage, sharedLibraries } from '../../sandbox/docker/image.ts'
 import { startTestEngine, workflow, type TestEngine, runWorkflow } from '../helpers/engine.ts'
-import { dockerReachable, mustRunDocker } from './helpers.ts'
+import { dockerReachable, mustRunDocker, buildImage } from './helpers.ts'
 
 const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
@@ -31,41 +29,20 @@ const SH = `autokestra-test/review7-sh:${Bun.version}`
 const VOL = `autokestra-test/review7-volume:${Bun.version}`
 const ODD = `autokestra-test/review7-odd:${Bun.version}`
 
-/** Builds `tag` FROM `from` plus host files (each at its own path), empty dirs of a mode, and extra Dockerfile lines. */
-async function buildImage(tag: string, from: string, files: string[], extra: string[] = [], dirs: [string, number][] = []): Promise<void> {
-  const ctx = mkdtempSync(join(tmpdir(), 'ak-review7-image-'))
-  try {
-    mkdirSync(join(ctx, 'rootfs'), { recursive: true })
-    for (const f of files) {
-      mkdirSync(join(ctx, 'rootfs', dirname(f)), { recursive: true })
-      cpSync(realpathSync(f), join(ctx, 'rootfs', f))
-    }
-    for (const [d, mode] of dirs) {
-      mkdirSync(join(ctx, 'rootfs', d), { recursive: true })
-      chmodSync(join(ctx, 'rootfs', d), mode)
-    }
-    writeFileSync(join(ctx, 'Dockerfile'), [`FROM ${from}`, 'COPY rootfs/ /', ...extra, ''].join('\n'))
-    const build = Bun.spawn(['docker', 'build', '-q', '-t', tag, ctx], { stdout: 'pipe', stderr: 'pipe' })
-    const [code, err] = await Promise.all([build.exited, new Response(build.stderr).text()])
-    if (code !== 0) throw new Error(`docker build ${tag}: ${err}`)
-  } finally {
-    rmSync(ctx, { recursive: true, force: true })
-  }
-}
 
 beforeAll(async () => {
   if (!((await dockerReachable(docker)) || mustRunDocker)) return
   base = await ensureImage(docker)
   // The host's sh (copied from its real file) and its libraries, each at its own path.
-  await buildImage(SH, base, ['/bin/sh', ...(await sharedLibraries(realpathSync('/bin/sh')))])
-  await buildImage(VOL, SH, [], ['VOLUME /scratch'], [['scratch', 0o777]])
-  await buildImage(ODD, SH, [], [
+  await buildImage(SH, base, { files: ['/bin/sh', ...(await sharedLibraries(realpathSync('/bin/sh')))] })
+  await buildImage(VOL, SH, { dockerfile: ['VOLUME /scratch'], emptyDirs: [['scratch', 0o777]] })
+  await buildImage(ODD, SH, { dockerfile: [
     'USER 0:0',
     'WORKDIR /',
     'ENV AUTOKESTRA_SANDBOX={} REVIEW7_FROM_IMAGE=yes',
     'ENTRYPOINT ["/bin/sh", "-c", "echo image-entrypoint-ran"]',
     'CMD ["ignored"]',
-  ])
+  ] })
   t = await startTestEngine()
 }, 240_000)
 afterAll(async () => {

@@ -8,12 +8,11 @@
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
-import { cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { realpathSync } from 'node:fs'
+import { join } from 'node:path'
 import { ensureImage, sharedLibraries } from '../../sandbox/docker/image.ts'
 import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
-import { dockerReachable, mustRunDocker } from './helpers.ts'
+import { dockerReachable, mustRunDocker, buildImage } from './helpers.ts'
 
 const docker = new Dockerode()
 const test = (await dockerReachable(docker)) || mustRunDocker ? it : it.skip
@@ -23,19 +22,7 @@ let t: TestEngine | undefined
 beforeAll(async () => {
   if (!((await dockerReachable(docker)) || mustRunDocker)) return
   const base = await ensureImage(docker)
-  const ctx = mkdtempSync(join(tmpdir(), 'ak-review8-image-'))
-  try {
-    for (const f of ['/bin/sh', ...(await sharedLibraries(realpathSync('/bin/sh')))]) {
-      mkdirSync(join(ctx, 'rootfs', dirname(f)), { recursive: true })
-      cpSync(realpathSync(f), join(ctx, 'rootfs', f))
-    }
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${base}\nCOPY rootfs/ /\n`)
-    const build = Bun.spawn(['docker', 'build', '-q', '-t', SH, ctx], { stdout: 'pipe', stderr: 'pipe' })
-    const [code, err] = await Promise.all([build.exited, new Response(build.stderr).text()])
-    if (code !== 0) throw new Error(`docker build ${SH}: ${err}`)
-  } finally {
-    rmSync(ctx, { recursive: true, force: true })
-  }
+  await buildImage(SH, base, { files: ['/bin/sh', ...(await sharedLibraries(realpathSync('/bin/sh')))] })
   t = await startTestEngine({ WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ run: ['/usr/local/bin'] }) })
 }, 240_000)
 afterAll(async () => { await t?.close() })

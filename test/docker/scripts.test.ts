@@ -9,15 +9,15 @@
  */
 import { afterAll, beforeAll, expect, it } from 'bun:test'
 import Dockerode from 'dockerode'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { createDockerRunner } from '../../sandbox/docker/runner.ts'
 import { loadManifest } from '../../sandbox/plugins/registry.ts'
 import { startDockerProxy } from '../helpers/docker-proxy.ts'
 import { ensureImage, sharedLibraries } from '../../sandbox/docker/image.ts'
 import { startTestEngine, workflow, type TestEngine } from '../helpers/engine.ts'
-import { dockerReachable, mustRunDocker, repoRoot, request } from './helpers.ts'
+import { dockerReachable, mustRunDocker, repoRoot, request, buildImage } from './helpers.ts'
 
 const test = (await dockerReachable(new Dockerode())) || mustRunDocker ? it : it.skip
 let t: TestEngine
@@ -60,32 +60,12 @@ tasks:
   expect(hits).toBe(0)
 }, 120_000)
 
-/** Builds `tag` FROM `base` (or scratch) plus host files at the same or another path (no registry, nothing pulled). */
-async function buildImage(tag: string, base: string, files: (readonly [from: string, to: string])[], dirs: (readonly [from: string, to: string])[] = []): Promise<string> {
-  const ctx = mkdtempSync(join(tmpdir(), 'ak-test-image-'))
-  try {
-    for (const [from, to] of files) {
-      mkdirSync(join(ctx, 'rootfs', dirname(to)), { recursive: true })
-      cpSync(realpathSync(from), join(ctx, 'rootfs', to))
-    }
-    for (const [from, to] of dirs) {
-      cpSync(from, join(ctx, 'rootfs', to), { recursive: true, dereference: true, filter: (f) => !f.includes('__pycache__') && !f.endsWith('/test') && !f.endsWith('/idlelib') && !f.endsWith('/tkinter') })
-    }
-    writeFileSync(join(ctx, 'Dockerfile'), `FROM ${base}\nCOPY rootfs/ /\n`)
-    const build = Bun.spawn(['docker', 'build', '-q', '-t', tag, ctx], { stdout: 'pipe', stderr: 'pipe' })
-    const [code, err] = await Promise.all([build.exited, new Response(build.stderr).text()])
-    if (code !== 0) throw new Error(`docker build ${tag}: ${err}`)
-    return tag
-  } finally {
-    rmSync(ctx, { recursive: true, force: true })
-  }
-}
 
 /** A program and the shared libraries it loads, each at its own path. */
 const withLibraries = async (program: string, at = program): Promise<(readonly [string, string])[]> =>
   [[realpathSync(program), at], ...(await sharedLibraries(realpathSync(program))).map((l) => [l, l] as const)]
 
-const shImage = async (): Promise<string> => buildImage(`autokestra-test/script-sh:${Bun.version}`, await ensureImage(new Dockerode()), await withLibraries('/bin/sh'))
+const shImage = async (): Promise<string> => buildImage(`autokestra-test/script-sh:${Bun.version}`, await ensureImage(new Dockerode()), { files: await withLibraries('/bin/sh') })
 
 /** The host's /usr/bin/python3 (the engine's default `python3`), its libraries and its standard library's. */
 async function pythonImage(): Promise<string> {
@@ -95,7 +75,10 @@ async function pythonImage(): Promise<string> {
   const dynload = join(stdlib, 'lib-dynload')
   const libs = new Map<string, string>((await withLibraries(python, '/usr/bin/python3')).map(([f, t]) => [t, f]))
   for (const so of readdirSync(dynload).filter((n) => n.endsWith('.so'))) for (const l of await sharedLibraries(join(dynload, so))) libs.set(l, l)
-  return buildImage(`autokestra-test/script-python:${Bun.version}`, await ensureImage(new Dockerode()), [...libs].map(([to, from]) => [from, to] as const), [[stdlib, stdlib]])
+  return buildImage(`autokestra-test/script-python:${Bun.version}`, await ensureImage(new Dockerode()), {
+    files: [...libs].map(([to, from]) => [from, to] as const),
+    trees: [{ from: stdlib, to: stdlib, skip: (f) => f.includes('__pycache__') || f.endsWith('/test') || f.endsWith('/idlelib') || f.endsWith('/tkinter') }],
+  })
 }
 const pythonOnHost = (() => { try { return statSync('/usr/bin/python3').isFile() } catch { return false } })()
 
@@ -185,7 +168,7 @@ ${py ? `  - id: py
 }, 300_000)
 
 test('an image without bun fails RUNTIME_UNAVAILABLE naming it, not a crash', async () => {
-  const tag = await buildImage(`autokestra-test/script-sh-no-bun:${Bun.version}`, 'scratch', await withLibraries('/bin/sh'))
+  const tag = await buildImage(`autokestra-test/script-sh-no-bun:${Bun.version}`, 'scratch', { files: await withLibraries('/bin/sh') })
   const ex = await t.engine.start({ workflow: workflow(`
 id: docker-no-bun
 tasks:
