@@ -28,7 +28,7 @@ import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits 
 import { ensureDependencies } from '../../sandbox/scripts/dependencies.ts'
 import { interpreterGrant } from '../../sandbox/scripts/interpreters.ts'
 import { launchGrant } from './permissions.ts'
-import { attemptFiles, type FileDeps } from './files.ts'
+import { attemptFiles, referencedTrees, type FileDeps } from './files.ts'
 import { checkRemotes } from './remotes.ts'
 import type { RunAttempt } from './protocol.ts'
 
@@ -112,7 +112,10 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
-    const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
+    // Declared files, and directories: the trees of upstream outputs the inputs read, and the ones this action keeps.
+    const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set, {
+      trees: referencedTrees([call.inputs, call.env ?? {}], m.tasks, set), outputDirs: action.outputDirectories ?? [],
+    }) : undefined
     if (call.engineAction === 'docker') return await dockerAttempt(deps, m, { call, plugin, action, input, files, engineLog, masker, rows })
     const kind = runnerKind(deps.runners, runnerName)
     // Refused at apply (sandbox/runners.ts runnerIssues); a workflow that never went through apply is refused here.
@@ -173,7 +176,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       // Issue paths name the output's keys, and a key may be a secret.
       return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} does not match its schema: ${list}` }))
     }
-    if (outcome.files?.length) engineLog('INFO', `stored ${outcome.files.length} file(s): ${outcome.files.map((f) => `${f.name} (${f.size} bytes)`).join(', ')}`)
+    if (outcome.files?.length) engineLog('INFO', `stored ${outcome.files.length} file(s): ${outcome.files.map((f) => `${f.name} (${f.size} bytes${f.name.endsWith('/') ? ', a directory' : ''})`).join(', ')}`)
     return { ok: true, output: masker.maskDeep(outcome.output), ...(outcome.files?.length ? { files: outcome.files } : {}) }
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
