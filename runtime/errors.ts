@@ -94,6 +94,12 @@ export const ErrorCode = {
   /** A `core/bash.exec` command (or a docker task) ran past its `timeoutMs` and was killed (`details`: its output, `timedOut: true`). Retried. */
   CommandTimedOut: 'COMMAND_TIMED_OUT',
   /**
+   * A `core/git-source.checkout` whose git failed: the remote refused the credentials (`details.reason: auth`), the
+   * ref is not there (`ref`), the remote could not be reached (`network`), or another git error (`git`); `message`
+   * has git's last line, masked. Retried (a remote may be down for a moment; a retry policy decides).
+   */
+  GitFailed: 'GIT_FAILED',
+  /**
    * An image is not present on the Docker engine that would use it (nothing is ever pulled): a script task's
    * `image:` (refused at apply and validate; an attempt fails with it when the image went away since,
    * docs/scripts.md), or what a docker task runs or builds from (docs/plugins.md#catalog-docker). Not retried.
@@ -225,6 +231,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   DEPENDENCY_INSTALL_FAILED: row(424, 1),
   COMMAND_FAILED: row(500, 1),
   COMMAND_TIMED_OUT: row(500, 1),
+  GIT_FAILED: row(502, 1),
   IMAGE_NOT_FOUND: row(400, 2, false),
 }
 

@@ -15,6 +15,11 @@ export const ActionSchema = Type.Object(
     description: Type.Optional(Type.String()),
     input: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
     output: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /**
+     * Output fields whose value names a directory of the attempt's working dir (relative, no `..`) that the engine
+     * keeps after a success, as one tree, and places for a later task that references the field (docs/files.md#directories).
+     */
+    outputDirectories: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), { maxItems: 8 })),
   },
   { additionalProperties: false },
 )

@@ -11,6 +11,7 @@ import type { BlobStore } from '../runtime/files/blob-store.ts'
 import type { StoredFile } from '../runtime/store/types.ts'
 import type { CollectLimits } from './files/collect.ts'
 import type { PlacedFile } from './files/place.ts'
+import type { PlacedTree } from './files/tree.ts'
 
 export type { PermissionDenial }
 
@@ -59,6 +60,12 @@ export interface RunRequest {
 /** What a runner does with an attempt's files (sandbox/files/: the one placing and the one collecting code). */
 export interface AttemptFiles {
   inputs: readonly PlacedFile[]
+  /** Directories of upstream tasks (docs/files.md#directories), each placed whole under its name. */
+  trees?: readonly PlacedTree[]
+  /** The action's output fields that name a directory of the working dir to keep, after a success, as a tree. */
+  outputDirs?: readonly string[]
+  /** `writableInputs: true`: the placed files and trees are the attempt's own copies (its uid's, writable). */
+  writable?: boolean
   /** `outputFiles:` globs; empty: nothing is taken. */
   outputs: readonly string[]
   store: BlobStore

@@ -9,6 +9,17 @@ if ! command -v bun >/dev/null 2>&1; then
   echo "setup: installing bun@${BUN_VERSION} from npm"
   npm install -g --allow-scripts=bun "bun@${BUN_VERSION}" >/dev/null 2>&1 || npm install -g "bun@${BUN_VERSION}"
 fi
+# core/git-source.checkout runs the host's git (Debian's /usr/bin/git): installed when missing and we may (root, apt).
+if ! command -v git >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing git (apt)"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git </dev/null >/dev/null 2>&1 \
+      || { apt-get update -qq </dev/null >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git </dev/null >/dev/null 2>&1; }; } \
+      || echo "setup: could not install git; core/git-source.checkout will fail RUNTIME_UNAVAILABLE"
+  else
+    echo "setup: no git on this host; core/git-source.checkout will fail RUNTIME_UNAVAILABLE (install git)"
+  fi
+fi
 bun install --frozen-lockfile
 bun sandbox/process/build-launcher.ts || true   # the native launcher and the guest bundle (sandbox/sdk/boot.bundle.js)
 bun link >/dev/null

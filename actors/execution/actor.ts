@@ -204,7 +204,9 @@ export class ExecutionActor {
     const { error } = executionError(this.view)
     const run = {
       path, attempt, call, signal: abort.signal, tasks, ...(error ? { executionError: error } : {}), ...(iteration ? { iteration } : {}),
-      ...(files ? { files: { ...files, executionBytes: storedBytes(this.view) } } : {}),
+      // Always: a task declaring no files may still read an upstream directory or leave one (docs/files.md#directories).
+      // What the execution stored, counted once and then kept by claimFiles (not a walk of every run per attempt).
+      files: { ...(files ?? {}), executionBytes: (this.claimedBytes ??= storedBytes(this.view)) },
     }
     this.deps.runTask(this.snapshot, run).then(
       (outcome) => {

@@ -28,7 +28,8 @@ import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits 
 import { ensureDependencies } from '../../sandbox/scripts/dependencies.ts'
 import { interpreterGrant } from '../../sandbox/scripts/interpreters.ts'
 import { launchGrant } from './permissions.ts'
-import { attemptFiles, type FileDeps } from './files.ts'
+import { attemptFiles, referencedTrees, type FileDeps } from './files.ts'
+import { checkRemotes } from './remotes.ts'
 import type { RunAttempt } from './protocol.ts'
 
 export interface TaskActorDeps {
@@ -111,7 +112,10 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ')
       throw new AppError(ErrorCode.InvalidTaskInput, `invalid input for ${call.type}: ${list}`, { issues })
     }
-    const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set) : undefined
+    // Declared files, and directories: the trees of upstream outputs the inputs read, and the ones this action keeps.
+    const files = m.files ? attemptFiles(deps.files, m.files, m.tasks, ctx, set, {
+      trees: referencedTrees([call.inputs, call.env ?? {}], m.tasks, set), outputDirs: action.outputDirectories ?? [],
+    }) : undefined
     if (call.engineAction === 'docker') return await dockerAttempt(deps, m, { call, plugin, action, input, files, engineLog, masker, rows })
     const kind = runnerKind(deps.runners, runnerName)
     // Refused at apply (sandbox/runners.ts runnerIssues); a workflow that never went through apply is refused here.
@@ -121,6 +125,12 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     const program = call.interpreter ? interpreterGrant(call.interpreter, kind.programs, deps.grants).program : undefined
     const dependencyDir = await scriptDependencies(deps, call, program, (line) => engineLog('INFO', line), m.signal)
     const permissions = launchGrant(plugin, call, kind, deps.grants, dependencyDir)
+    // A remote the rendered input names (a git checkout's repoUrl) must be one the grant covers: refused here, audited.
+    const remote = checkRemotes(call, input)
+    if (remote) {
+      if (remote.denial) await auditDenial(deps, m, plugin, { ...remote.denial }, masker, engineLog)
+      return fail(engineLog, masker.maskDeep(remote.error))
+    }
     if (program !== undefined) (input as Record<string, unknown>).interpreter = program
     if (dependencyDir !== undefined) (input as Record<string, unknown>).dependencies = dependencyDir
     const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker, set)
@@ -154,15 +164,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       // A plugin's own error details are plugin-controlled too: bounded before masking walks them.
       const badDetails = outcome.error.details === undefined ? undefined : checkValueBounds(outcome.error.details, deps.outputBounds)
       if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${call.type} are ${badDetails.message}` })
-      if (outcome.denial) {
-        const { permission, target, inferred } = outcome.denial
-        const pluginName = `${plugin.manifest.namespace}/${plugin.manifest.name}`
-        // A refusal read from text the plugin printed (it may be data it relayed) is recorded as inferred, never as
-        // one the sandbox saw (docs/security.md#denials).
-        const data = { plugin: pluginName, permission, target: masker.mask(target), attempt, ...(inferred ? { inferred: true } : {}) }
-        await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data }])
-        engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}${inferred ? ' (inferred from its own output)' : ''}`)
-      }
+      if (outcome.denial) await auditDenial(deps, m, plugin, outcome.denial, masker, engineLog)
       return fail(engineLog, masker.maskDeep(interpreterMissing(call, outcome.error) ?? ownCode(call, outcome.error)))
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
@@ -174,7 +176,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       // Issue paths name the output's keys, and a key may be a secret.
       return fail(engineLog, masker.maskDeep({ code: ErrorCode.InvalidTaskOutput, message: `output of ${call.type} does not match its schema: ${list}` }))
     }
-    if (outcome.files?.length) engineLog('INFO', `stored ${outcome.files.length} file(s): ${outcome.files.map((f) => `${f.name} (${f.size} bytes)`).join(', ')}`)
+    if (outcome.files?.length) engineLog('INFO', `stored ${outcome.files.length} file(s): ${outcome.files.map((f) => `${f.name} (${f.size} bytes${f.name.endsWith('/') ? ', a directory' : ''})`).join(', ')}`)
     return { ok: true, output: masker.maskDeep(outcome.output), ...(outcome.files?.length ? { files: outcome.files } : {}) }
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
@@ -182,6 +184,18 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     rows.flush()
     deps.port.endTask(executionId, taskId)
   }
+}
+
+/** A denial's audit event and ERROR line (invariant 6): the plugin, the permission and the target, masked. */
+async function auditDenial(deps: TaskActorDeps, m: RunAttempt, plugin: LoadedPlugin, denial: { permission: string; target: string; inferred?: boolean },
+  masker: Masker, engineLog: (level: NewLogLine['level'], message: string) => void): Promise<void> {
+  const { permission, target, inferred } = denial
+  const pluginName = `${plugin.manifest.namespace}/${plugin.manifest.name}`
+  // A refusal read from text the plugin printed (it may be data it relayed) is recorded as inferred, never as
+  // one the sandbox saw (docs/security.md#denials).
+  const data = { plugin: pluginName, permission, target: masker.mask(target), attempt: m.attempt, ...(inferred ? { inferred: true } : {}) }
+  await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId: m.snapshot.execution.id, taskId: m.path, data }])
+  engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}${inferred ? ' (inferred from its own output)' : ''}`)
 }
 
 /** A PLUGIN_ERROR as the plugin's own code when the call keeps it (PluginCall.ownCodes), `pluginCode` taken out of its details. */

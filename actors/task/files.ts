@@ -12,6 +12,8 @@ import { renderValue, type TemplateContext } from '../../runtime/workflow/templa
 import { PLACED_NAME, type FileRef, type TaskFiles } from '../../runtime/workflow/tasks/files.ts'
 import type { AttemptFiles } from '../../sandbox/runner.ts'
 import type { PlacedFile } from '../../sandbox/files/place.ts'
+import { TREE_NAME, treeFileName, type PlacedTree } from '../../sandbox/files/tree.ts'
+import { extractTemplateRefs } from '../../runtime/workflow/template.ts'
 
 /** What a worker holds for task files (config `storage.files`). */
 export interface FileDeps {
@@ -26,9 +28,39 @@ const isRef = (v: unknown): v is FileRef => {
   return typeof v === 'object' && v !== null && typeof r.name === 'string' && typeof r.sha256 === 'string' && typeof r.size === 'number' && typeof r.task === 'string'
 }
 
-/** The runner's view of the task's files; throws an AppError (the attempt fails before anything runs). */
+/**
+ * The directories an attempt is given (docs/files.md#directories): for each `tasks.<id>.output.<field>` its templates
+ * read whose value names a directory that upstream run stored (`<value>/` among its files), that tree, placed under
+ * the value. The reference is a template's, so validation already held it to an upstream task (TASK_REF_NOT_UPSTREAM).
+ */
+export function referencedTrees(templates: unknown, tasks: Readonly<Record<string, TaskFacts>>, set: RootSet): PlacedTree[] {
+  const out = new Map<string, PlacedTree>()
+  for (const r of extractTemplateRefs(templates, set)) {
+    const [id, field, key] = r.path
+    if (r.root !== 'tasks' || id === undefined || field !== 'output' || key === undefined) continue
+    const facts = Object.hasOwn(tasks, id) ? tasks[id] : undefined
+    const output = facts?.output
+    const value = output !== null && typeof output === 'object' && !Array.isArray(output) ? (output as Record<string, unknown>)[key] : undefined
+    if (typeof value !== 'string' || !TREE_NAME.test(value) || Array.isArray(facts?.files)) continue
+    const ref = (facts?.files as Readonly<Record<string, unknown>> | undefined)?.[treeFileName(value)]
+    if (!isRef(ref)) continue
+    const seen = out.get(value)
+    if (seen && seen.sha256 !== ref.sha256) throw new AppError(ErrorCode.InvalidTaskInput, `two upstream directories would be placed as ${value}`)
+    out.set(value, { name: value, sha256: ref.sha256, size: ref.size })
+  }
+  return [...out.values()]
+}
+
+/** What an attempt needs besides its declared files: the trees it reads, the output fields that name trees it leaves. */
+export interface AttemptTrees { trees: PlacedTree[]; outputDirs: readonly string[] }
+
+/**
+ * The runner's view of the task's files, or undefined when it has none (no declared files, no tree in or out);
+ * throws an AppError (the attempt fails before anything runs).
+ */
 export function attemptFiles(deps: FileDeps | undefined, files: TaskFiles & { executionBytes: number }, tasks: Readonly<Record<string, TaskFacts>>,
-  ctx: TemplateContext, set: RootSet): AttemptFiles {
+  ctx: TemplateContext, set: RootSet, dirs: AttemptTrees = { trees: [], outputDirs: [] }): AttemptFiles | undefined {
+  if (!files.inputs?.length && !files.outputs?.length && !dirs.trees.length && !dirs.outputDirs.length) return undefined
   if (!deps) throw new AppError(ErrorCode.SandboxUnavailable, 'this engine keeps no task files (no storage.files settings reached the worker)')
   const known = new Map<string, FileRef>()
   // A forEach task's files are one map per iteration (null where one did not succeed).
@@ -50,13 +82,16 @@ export function attemptFiles(deps: FileDeps | undefined, files: TaskFiles & { ex
         throw new AppError(ErrorCode.FileNotFound, `${where}: names no file this execution's tasks stored (${ref.task}: ${ref.name})`, { task: ref.task, name: ref.name })
       const name = entry.name ?? ref.name.slice(ref.name.lastIndexOf('/') + 1)
       if (!PLACED_NAME.test(name)) throw new AppError(ErrorCode.InvalidTaskInput, `${where}: "${name}" cannot be placed (one segment, letters, digits, . _ -, not starting with a dot); name it in the map form`)
-      if (names.has(name)) throw new AppError(ErrorCode.InvalidTaskInput, `${where}: two input files would be placed as ${name}`)
+      if (names.has(name) || dirs.trees.some((t) => t.name === name)) throw new AppError(ErrorCode.InvalidTaskInput, `${where}: two input files would be placed as ${name}`)
       names.add(name)
       inputs.push({ name, sha256: stored.sha256, size: stored.size })
     }
   })
   return {
     inputs,
+    trees: dirs.trees,
+    outputDirs: dirs.outputDirs,
+    ...(files.writable ? { writable: true } : {}),
     outputs: files.outputs ?? [],
     store: deps.store(),
     limits: { maxFileBytes: deps.maxFileBytes, maxFiles: deps.maxFilesPerTask, remainingBytes: Math.max(0, deps.maxExecutionBytes - files.executionBytes) },

@@ -8,8 +8,7 @@ import { systemClock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
-import { collectOutputFiles } from '../files/collect.ts'
-import { placeInputFiles } from '../files/place.ts'
+import { placeAll, takeAll } from '../files/attempt.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
 import { ContainerPaths, containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineAddress, engineError } from './engine.ts'
@@ -146,7 +145,8 @@ async function runTask(
     // The plugin runs as 65534; only this dir (inside a 0700 parent) is writable for it.
     await chmod(outDir, 0o777)
     // Task files live in /out (the container's one host-backed writable dir): inputs copied in root-owned 0444 first.
-    const placed = req.files ? await placeInputFiles(outDir, req.files.inputs, req.files.store) : undefined
+    // A writable copy (writableInputs: true) is the guest's, uid 65534.
+    const placed = req.files ? await placeAll(outDir, req.files, { uid: 65534, gid: 65534 }) : undefined
     if (placed) return { ok: false, error: placed, durationMs: elapsed() }
     const tool = await deadlineTool()
     const first = firstProgram()
@@ -181,10 +181,9 @@ async function runTask(
     }
     const ran = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
     const decided = ran
-    if (decided.ok && req.files?.outputs.length) {
+    if (decided.ok && (req.files?.outputs.length || req.files?.outputDirs?.length)) {
       // The container has exited: nothing in it writes to /out any more.
-      const exclude = new Set([...req.files.inputs.map((f) => f.name), 'result.json'])
-      const taken = await collectOutputFiles(outDir, req.files.outputs, { store: req.files.store, limits: req.files.limits, exclude })
+      const taken = await takeAll(outDir, req.files, decided.output, req.onLog, 'result.json')
       return taken.ok ? { ...decided, files: taken.files, durationMs: elapsed() } : { ...taken, durationMs: elapsed() }
     }
     return { ...decided, durationMs: elapsed() } as RunOutcome

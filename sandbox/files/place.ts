@@ -13,6 +13,7 @@ import { constants } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { BlobStore } from '../../runtime/files/blob-store.ts'
+import type { TreeOwner } from './tree.ts'
 
 /** One file to place: its name in the working dir (one segment, checked by the caller) and its blob. */
 export interface PlacedFile { name: string; sha256: string; size: number }
@@ -20,7 +21,7 @@ export interface PlacedFile { name: string; sha256: string; size: number }
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_DIRECTORY, O_RDONLY } = constants
 
 /** Copies each file into `dir`; undefined when all are there, else why not (the attempt must not start). */
-export async function placeInputFiles(dir: string, files: readonly PlacedFile[], store: BlobStore): Promise<ErrorInfo | undefined> {
+export async function placeInputFiles(dir: string, files: readonly PlacedFile[], store: BlobStore, owner?: TreeOwner): Promise<ErrorInfo | undefined> {
   if (files.length === 0) return undefined
   const handles: FileHandle[] = []
   try {
@@ -41,7 +42,9 @@ export async function placeInputFiles(dir: string, files: readonly PlacedFile[],
       }
       if (hash.digest('hex') !== f.sha256 || size !== f.size)
         return { code: ErrorCode.FileNotFound, message: `input file ${f.name}: the stored content does not match its digest`, details: { name: f.name } }
-      await out.chmod(0o444)
+      // `writableInputs: true`: the attempt's own copy (its uid's, 0644) instead of the engine's read-only one.
+      if (owner) await out.chown(owner.uid, owner.gid)
+      await out.chmod(owner ? 0o644 : 0o444)
     }
     return undefined
   } catch (e) {

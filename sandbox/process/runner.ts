@@ -23,8 +23,7 @@ import { grantPaths, pinPaths } from './pins.ts'
 import { createWorkspace, type Workspace } from './workspace.ts'
 import { guestBoot } from './guest-bundle.ts'
 import { createWarmPools, type WarmPools } from '../pools/pools.ts'
-import { collectOutputFiles } from '../files/collect.ts'
-import { placeInputFiles } from '../files/place.ts'
+import { placeAll, takeAll } from '../files/attempt.ts'
 import type { StoredFile } from '../../runtime/store/types.ts'
 
 export interface ProcessRunnerOptions {
@@ -120,7 +119,7 @@ export function createProcessRunner(opts: ProcessRunnerOptions): Runner & { clos
       spares.replenish(key)
       req.onLaunch?.(proc.launch.mechanisms)
       // Before the invocation: no plugin code has run yet (the boot, or the launcher before execve, waits for it).
-      const placed = req.files ? await placeInputFiles(proc.tmpDir, req.files.inputs, req.files.store) : undefined
+      const placed = req.files ? await placeAll(proc.tmpDir, req.files) : undefined
       if (placed) {
         await proc.dispose()
         return { ok: false, error: placed, durationMs: Math.round(performance.now() - started) }
@@ -272,9 +271,8 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
       exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail, seal,
     }, { timeoutMs: req.timeoutMs, maxOutputBytes: opts.limits.maxOutputBytes })
     // Only a success's files are taken, once every process of the attempt is gone (nothing writes there any more).
-    if (!decided.ok || !req.files?.outputs.length) return decided
-    const exclude = new Set([...req.files.inputs.map((f) => f.name), '.result.json'])
-    const taken = await collectOutputFiles(p.tmpDir, req.files.outputs, { store: req.files.store, limits: req.files.limits, exclude })
+    if (!decided.ok || (!req.files?.outputs.length && !req.files?.outputDirs?.length)) return decided
+    const taken = await takeAll(p.tmpDir, req.files, decided.output, req.onLog)
     return taken.ok ? { ...decided, files: taken.files } : taken
   } finally {
     timer.abort()

@@ -56,7 +56,7 @@ export function scriptGrant(
   const asked = task.permissions ?? {}
   const issues = checkGrant(asked, { ...ctx, runner, policy: cap, policyName: SCRIPT_POLICY })
   if (issues.length > 0) {
-    throw new AppError(ErrorCode.InvalidWorkflow, `script task ${task.id} asks for what it may not be granted: ${describeIssues(issues)}`,
+    throw new AppError(ErrorCode.InvalidWorkflow, `${task.interpreter === 'git' ? 'task' : 'script task'} ${task.id} asks for what it may not be granted: ${describeIssues(issues)}`,
       { issues, refusedBy: SCRIPT_POLICY })
   }
   const implicit = interpreterGrant(task.interpreter, runner.programs, ctx)

@@ -15,7 +15,7 @@ import { hostProgram, type GrantContext } from '../permissions/policy.ts'
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
 
 /** The program an interpreter is looked up as. */
-const PROGRAM: Record<Exclude<ScriptInterpreter, 'bun'>, string> = { sh: 'sh', bash: 'bash', python: 'python3' }
+const PROGRAM: Record<Exclude<ScriptInterpreter, 'bun'>, string> = { sh: 'sh', bash: 'bash', python: 'python3', git: 'git' }
 
 /** An interpreter's implicit grant: the program it runs (path, or image name) and what it must read. */
 export interface InterpreterGrant {
@@ -38,6 +38,7 @@ export function interpreterGrant(
   if (programs === 'image') return { program: name, grant: { run: [name] } }
   const found = hostProgram(name, {}, { ...ctx, pathVar: SANDBOX_PATH })
   if (found.problem) throw unavailable(interpreter, `${name} ${found.problem} (looked up in ${SANDBOX_PATH})`)
+  if (interpreter === 'git') return gitGrant(found.path, ctx)
   if (interpreter !== 'python') return { program: found.path, grant: { run: [found.path] } }
   let facts = pythonFacts.get(found.path)
   if (!facts) pythonFacts.set(found.path, (facts = probePython(found.path)))
@@ -45,8 +46,37 @@ export function interpreterGrant(
   return { program: found.path, grant: { run: [found.path], filesystem: { read: facts.stdlib } } }
 }
 
+// What git reports as its exec path, per canonical git (one probe per process).
+const gitExecPaths = new Map<string, string | { problem: string }>()
+
+/**
+ * core/git-source's grant (docs/security.md#git-checkouts): git itself, the programs git starts for a fetch over
+ * HTTP(S) from its exec path (itself again, `git-remote-http`), and for SSH the ssh client and the shell git runs
+ * GIT_SSH_COMMAND with, where this host has them. Nothing to read: no templates (`--template=`), no system config.
+ */
+function gitGrant(git: string, ctx: Omit<GrantContext, 'runner'>): InterpreterGrant {
+  let exec = gitExecPaths.get(git)
+  if (exec === undefined) {
+    const r = spawnSync(git, ['--exec-path'], { encoding: 'utf8', timeout: 10_000, env: { PATH: SANDBOX_PATH } })
+    const dir = r.stdout?.trim() ?? ''
+    gitExecPaths.set(git, (exec = r.status === 0 && dir.startsWith('/') ? dir : { problem: `did not report its exec path (${r.error?.message ?? `exit ${r.status}`})` }))
+  }
+  if (typeof exec !== 'string') throw unavailable('git', `${git} ${exec.problem}`)
+  const run = [git]
+  for (const helper of [`${exec}/git`, `${exec}/git-remote-http`]) {
+    const p = hostProgram(helper, {}, ctx)
+    if (p.problem) throw unavailable('git', `${helper} ${p.problem} (git fetches over HTTP with it)`)
+    if (!run.includes(p.path)) run.push(p.path)
+  }
+  for (const optional of ['ssh', 'sh']) {
+    const p = hostProgram(optional, {}, { ...ctx, pathVar: SANDBOX_PATH })
+    if (!p.problem && !run.includes(p.path)) run.push(p.path)
+  }
+  return { program: git, grant: { run } }
+}
+
 const unavailable = (interpreter: ScriptInterpreter, why: string): AppError =>
-  new AppError(ErrorCode.RuntimeUnavailable, `core/script.${interpreter === 'python' ? 'python' : 'shell'} cannot run on this server: ${why}`, { interpreter })
+  new AppError(ErrorCode.RuntimeUnavailable, `${interpreter === 'git' ? 'core/git-source.checkout' : `core/script.${interpreter === 'python' ? 'python' : 'shell'}`} cannot run on this server: ${why}`, { interpreter })
 
 const PROBE = 'import json,sys,sysconfig;p=sysconfig.get_paths();print(json.dumps({"major":sys.version_info[0],"stdlib":[p["stdlib"],p["platstdlib"]]}))'
 

@@ -8,6 +8,7 @@ import type { SpecOf, TASK_KINDS, TaskKindName, TaskKinds } from '../../../runti
 import { approvalStep } from './approval.ts'
 import { bashStep } from './bash.ts'
 import { dockerStep } from './docker.ts'
+import { gitSourceStep } from './git-source.ts'
 import { pluginStep } from './plugin.ts'
 import { scriptStep } from './script.ts'
 import type { TaskStep } from './step.ts'
@@ -23,6 +24,7 @@ export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof
   script: scriptStep,
   bash: bashStep,
   docker: dockerStep,
+  gitSource: gitSourceStep,
 }
 
 /** A set of steps to plan with, by kind name: the built-ins, or more. */

@@ -18,6 +18,11 @@ export interface TaskFiles {
    * map form) the file is placed under that name; without (the list form) under its own name's last segment.
    */
   inputs?: { name?: string; ref: string }[]
+  /**
+   * `writableInputs: true`: what is placed (input files, upstream directories) is the attempt's own writable copy,
+   * owned by its uid, instead of the engine's read-only one (docs/files.md#directories).
+   */
+  writable?: true
 }
 
 /** A stored file as templates see it (`tasks.<id>.files[<name>]`), and what `inputFiles:` entries render to. */
@@ -33,6 +38,7 @@ export interface FileRef {
 export const FILE_FIELDS = {
   outputFiles: Type.Optional(Type.Array(Type.String())),
   inputFiles: Type.Optional(Type.Union([Type.Record(Type.String(), Type.String()), Type.Array(Type.String())])),
+  writableInputs: Type.Optional(Type.Boolean()),
 }
 
 /** A name a file may be placed under: one path segment, no leading dot. */
@@ -73,7 +79,8 @@ export function normalizeFiles(item: Readonly<Record<string, unknown>>, at: Segm
   if (inputs.length > FILE_FIELD_LIMITS.maxInputs)
     issues.push({ at: [...at, 'inputFiles'], code: IssueCode.InvalidValue, message: `inputFiles: at most ${FILE_FIELD_LIMITS.maxInputs} entries` })
   else if (inputs.length) files.inputs = inputs
-  return files.outputs || files.inputs ? files : undefined
+  if (item.writableInputs === true) files.writable = true
+  return files.outputs || files.inputs || files.writable ? files : undefined
 }
 
 /** Why a glob is refused: absolute, climbing out (`..`), too long, or one Bun's glob cannot compile. */

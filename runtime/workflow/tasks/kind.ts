@@ -54,10 +54,16 @@ export interface PluginCall {
    * itself (sandbox/docker-tasks/), with the task's `permissions:` as its whole grant, capped by `sandbox.scriptPolicy`.
    */
   engineAction?: 'docker'
+  /**
+   * Input fields holding a remote's URL (`core/git-source.checkout`: `repoUrl`): after rendering, the host and port
+   * each reaches must be within the call's `network` grant, or the attempt fails PERMISSION_DENIED before it starts
+   * (the kernel holds only the port: docs/security.md#known-gaps).
+   */
+  remoteInputs?: readonly string[]
 }
 
-/** What a script task's code runs on: Bun itself, a shell, or Python 3. */
-export type ScriptInterpreter = 'bun' | 'sh' | 'bash' | 'python'
+/** What a script task's code runs on: Bun itself, a shell, or Python 3; `git` is core/git-source's program. */
+export type ScriptInterpreter = 'bun' | 'sh' | 'bash' | 'python' | 'git'
 
 /**
  * A task kind. `S` is the kind's own part of the model; a task of this kind is `TaskCommon & { kind } & S`,
