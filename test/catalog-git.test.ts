@@ -171,6 +171,39 @@ tasks:
   })
 })
 
+describe('core/git-source.checkout then core/script.run (the seed\'s "git checkout then script")', () => {
+  it('runs the checked-out package.json project from its workspacePath, its dependency installed by the engine from the stored tree', async () => {
+    const r = await run(`
+apiVersion: v1
+id: git-then-script
+secrets: [GIT_TOKEN]
+tasks:
+  - id: checkout
+    type: core/git-source.checkout
+    inputs:
+      repoUrl: ${g.url('project.git')}
+      auth: { method: token, token: "{{ secrets.GIT_TOKEN }}" }
+  - id: build
+    type: core/script.run
+    needs: checkout
+    inputs:
+      source: { type: local, path: "{{ tasks.checkout.output.workspacePath }}" }
+      projectMode: true
+      install: { enabled: true }
+      args: ["from", "git"]
+`)
+    expect(r.runs.checkout!.state).toBe('SUCCESS')
+    expect(r.runs.build!.error).toBeUndefined()
+    expect(r.runs.build!.state).toBe('SUCCESS')
+    const o = out(r.runs.build!)
+    expect(o.stdout).toContain('two hours is 7200000 ms, args from git')
+    expect(o.mode).toBe('project')
+    expect(o.lifecycle.executed).toContain('start')
+    // The project in the tree is the engine's, read-only: the run used a private copy, and the tree is unchanged.
+    expect(r.done.state).toBe('SUCCESS')
+  }, 120_000)
+})
+
 describe('core/git-source.checkout: validation', () => {
   const issues = (yaml: string) => {
     const r = parseWorkflow(yaml)

@@ -26,8 +26,10 @@ import type { SupervisorPort } from '../supervisor/protocol.ts'
 import { checkValueBounds, type JsonBounds } from '../../sandbox/outcome/json-bounds.ts'
 import { LogGate, truncatedLine, type LogBudget, type LogCapHit, type LogLimits } from './log-limit.ts'
 import { ensureDependencies } from '../../sandbox/scripts/dependencies.ts'
+import { ensureRunInstall, type RunInstallInput } from '../../sandbox/scripts/project-install.ts'
 import { interpreterGrant } from '../../sandbox/scripts/interpreters.ts'
 import { launchGrant } from './permissions.ts'
+import { ownCode } from './own-codes.ts'
 import { attemptFiles, referencedTrees, type FileDeps } from './files.ts'
 import { checkRemotes } from './remotes.ts'
 import type { RunAttempt } from './protocol.ts'
@@ -123,7 +125,9 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     // A script plugin starts its interpreter by the path the grant was checked and pinned with, and finds its
     // dependencies (installed here, outside the sandbox) in the one directory its grant may read.
     const program = call.interpreter ? interpreterGrant(call.interpreter, kind.programs, deps.grants).program : undefined
-    const dependencyDir = await scriptDependencies(deps, call, program, (line) => engineLog('INFO', line), m.signal)
+    const installLog = (line: string) => engineLog('INFO', line)
+    const run = call.projectInstall ? await runInstall(deps, input as RunInstallInput, files, installLog, m.signal) : undefined
+    const dependencyDir = run ? run.dir : await scriptDependencies(deps, call, program, installLog, m.signal)
     const permissions = launchGrant(plugin, call, kind, deps.grants, dependencyDir)
     // A remote the rendered input names (a git checkout's repoUrl) must be one the grant covers: refused here, audited.
     const remote = checkRemotes(call, input)
@@ -133,6 +137,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     }
     if (program !== undefined) (input as Record<string, unknown>).interpreter = program
     if (dependencyDir !== undefined) (input as Record<string, unknown>).dependencies = dependencyDir
+    if (run) (input as Record<string, unknown>).installed = run.facts
     const env = pluginEnv(deps, call, ctx, permissions.env ?? [], masker, set)
     const source = `plugin:${call.type}`
     engineLog('DEBUG', `task ${taskId} attempt ${attempt} starting (${runnerName} runner)`)
@@ -165,7 +170,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       const badDetails = outcome.error.details === undefined ? undefined : checkValueBounds(outcome.error.details, deps.outputBounds)
       if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${call.type} are ${badDetails.message}` })
       if (outcome.denial) await auditDenial(deps, m, plugin, outcome.denial, masker, engineLog)
-      return fail(engineLog, masker.maskDeep(interpreterMissing(call, outcome.error) ?? ownCode(call, outcome.error)))
+      return fail(engineLog, masker.maskDeep(ownCode(call, outcome.error)))
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
     const tooBig = checkValueBounds(outcome.output, deps.outputBounds)
@@ -197,29 +202,6 @@ async function auditDenial(deps: TaskActorDeps, m: RunAttempt, plugin: LoadedPlu
   await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId: m.snapshot.execution.id, taskId: m.path, data }])
   engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}${inferred ? ' (inferred from its own output)' : ''}`)
 }
-
-/** A PLUGIN_ERROR as the plugin's own code when the call keeps it (PluginCall.ownCodes), `pluginCode` taken out of its details. */
-function ownCode(call: PluginCall, error: ErrorInfo): ErrorInfo {
-  const d = error.details as { pluginCode?: unknown } | undefined
-  if (error.code !== ErrorCode.PluginError || typeof d?.pluginCode !== 'string' || !call.ownCodes?.includes(d.pluginCode)) return error
-  const { pluginCode, ...details } = d
-  return { ...error, code: pluginCode as ErrorCode, details }
-}
-
-/**
- * RUNTIME_UNAVAILABLE for a shell or Python script whose interpreter the script plugin could not start (not in the
- * operator's image, or gone from the host since): the plugin says so with its own code, which only this plugin's
- * engine-written part can set there (a Bun script's code, which runs in the plugin process, is not this case).
- */
-function interpreterMissing(call: PluginCall, error: ErrorInfo): ErrorInfo | undefined {
-  // In a task's own image, the image's `bun` runs the boot and the plugin: the author's program may write any result,
-  // so the code is trusted only where the engine's Bun runs the engine's plugin (host, or the operator's image).
-  if (call.image !== undefined) return undefined
-  if (call.interpreter === undefined || call.interpreter === 'bun' || error.code !== ErrorCode.PluginError) return undefined
-  const pluginCode = (error.details as { pluginCode?: unknown } | undefined)?.pluginCode
-  return pluginCode === ErrorCode.RuntimeUnavailable ? { code: ErrorCode.RuntimeUnavailable, message: error.message } : undefined
-}
-
 interface DockerAttempt {
   call: PluginCall
   plugin: LoadedPlugin
@@ -284,6 +266,14 @@ async function scriptDependencies(deps: TaskActorDeps, call: PluginCall, program
   const root = deps.grants.scripts?.cacheDir
   if (!root) throw new AppError(ErrorCode.DependencyInstallFailed, 'installing dependencies failed: this engine has no script cache directory')
   return ensureDependencies(call.interpreter, list, { root, program: call.interpreter === 'bun' ? process.execPath : program ?? 'python3', log, signal })
+}
+
+/** What a core/script.run call installs (sandbox/scripts/project-install.ts), or undefined when nothing. */
+async function runInstall(deps: TaskActorDeps, input: RunInstallInput, files: AttemptFiles | undefined, log: (line: string) => void, signal: AbortSignal) {
+  if (input.install?.enabled !== true) return undefined
+  const root = deps.grants.scripts?.cacheDir
+  if (!root) throw new AppError(ErrorCode.DependencyInstallFailed, 'installing dependencies failed: this engine has no script cache directory')
+  return ensureRunInstall(input, files, { root, log, signal })
 }
 
 /**

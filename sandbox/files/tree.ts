@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
 import { lstat, mkdir, open, readdir, type FileHandle } from 'node:fs/promises'
-import { ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, type ErrorInfo } from '../../runtime/errors.ts'
 import type { BlobStore } from '../../runtime/files/blob-store.ts'
 import type { StoredFile } from '../../runtime/store/types.ts'
 import { WALK_BOUNDS, type CollectLimits } from './collect.ts'
@@ -135,6 +135,51 @@ export async function placeTrees(dir: string, trees: readonly PlacedTree[], stor
   return undefined
 }
 
+/** A stored tree that is not what the engine wrote: a wrong first line, a bad entry, a short stream, a digest mismatch. */
+class Malformed extends Error {}
+
+type TreePiece = { e: Entry } | { data: Buffer }
+
+/**
+ * The entries of a stored tree, in order, each file's entry followed by its bytes (as pieces, exactly `s` in all);
+ * throws Malformed when the stream is not a tree the engine wrote, or does not match `t`'s digest and size (checked at
+ * its end: a consumer keeps nothing it got from a tree that then fails).
+ */
+async function* readTree(source: AsyncIterable<Uint8Array>, t: { sha256: string; size: number }): AsyncGenerator<TreePiece> {
+  const hash = createHash('sha256')
+  let size = 0
+  let buf: Buffer = Buffer.alloc(0)
+  let left = 0
+  let magic = false
+  for await (const chunk of source) {
+    hash.update(chunk)
+    size += chunk.byteLength
+    buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk)
+    for (;;) {
+      if (left > 0) {
+        const n = Math.min(left, buf.length)
+        if (n === 0) break
+        left -= n
+        const data = buf.subarray(0, n)
+        buf = buf.subarray(n)
+        yield { data }
+        continue
+      }
+      const nl = buf.indexOf(0x0a)
+      if (nl < 0) { if (buf.length > 8192) throw new Malformed('its stored tree is malformed (an over-long entry)'); break }
+      const text = buf.subarray(0, nl + 1).toString('utf8')
+      buf = buf.subarray(nl + 1)
+      if (!magic) { if (text !== MAGIC) throw new Malformed('its stored content is not a tree'); magic = true; continue }
+      const e = parseEntry(text)
+      if (!e) throw new Malformed('its stored tree is malformed (an entry)')
+      left = e.t === 'f' ? e.s : 0
+      yield { e }
+    }
+  }
+  if (left > 0 || buf.length || !magic) throw new Malformed('its stored tree ends early')
+  if (hash.digest('hex') !== t.sha256 || size !== t.size) throw new Malformed('the stored content does not match its digest')
+}
+
 async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: TreeOwner | undefined): Promise<ErrorInfo | undefined> {
   const fail = (message: string): ErrorInfo => ({ code: ErrorCode.FileNotFound, message: `input directory ${t.name}: ${message}`, details: { name: t.name } })
   if (!TREE_NAME.test(t.name)) return fail('not one plain path segment')
@@ -159,63 +204,71 @@ async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: Tr
     stack.push({ path, fh: await open(at, DIR_FLAGS) })
   }
   let base: FileHandle | undefined
+  let file: { fh: FileHandle; left: number; x: boolean } | undefined
   try {
     const source = await store.get(t.sha256)
     if (!source) return fail(`its content (sha256 ${t.sha256}) is no longer stored`)
     base = await open(dir, DIR_FLAGS)
     await makeDir(base, t.name, '')
-    const hash = createHash('sha256')
-    let size = 0
-    let buf: Buffer = Buffer.alloc(0)
-    let file: { fh: FileHandle; left: number; x: boolean } | undefined
-    let magic = false
-    for await (const chunk of source) {
-      hash.update(chunk)
-      size += chunk.byteLength
-      buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk)
-      for (;;) {
-        if (file) {
-          const n = Math.min(file.left, buf.length)
-          if (n === 0) break
-          let off = 0
-          while (off < n) off += (await file.fh.write(buf, off, n - off)).bytesWritten
-          buf = buf.subarray(n)
-          file.left -= n
-          if (file.left > 0) break
-          await finishFile(file.fh, file.x)
-          file = undefined
-          continue
-        }
-        const nl = buf.indexOf(0x0a)
-        if (nl < 0) { if (buf.length > 8192) return fail('its stored tree is malformed (an over-long entry)'); break }
-        const text = buf.subarray(0, nl + 1).toString('utf8')
-        buf = buf.subarray(nl + 1)
-        if (!magic) { if (text !== MAGIC) return fail('its stored content is not a tree'); magic = true; continue }
-        const e = parseEntry(text)
-        if (!e) return fail('its stored tree is malformed (an entry)')
-        const cut = e.p.lastIndexOf('/')
-        const parentPath = cut < 0 ? '' : e.p.slice(0, cut)
-        const leaf = e.p.slice(cut + 1)
-        while (stack.length > 1 && stack[stack.length - 1]!.path !== parentPath) await closeTop()
-        const parent = stack[stack.length - 1]!
-        if (parent.path !== parentPath) return fail(`its stored tree is malformed (${e.p} outside the directory being written)`)
-        if (e.t === 'd') { await makeDir(parent.fh, leaf, e.p); continue }
-        const fh = await open(`/proc/self/fd/${parent.fh.fd}/${leaf}`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-        if (e.s === 0) await finishFile(fh, e.x)
-        else file = { fh, left: e.s, x: e.x }
+    for await (const piece of readTree(source, t)) {
+      if ('data' in piece) {
+        let off = 0
+        while (off < piece.data.length) off += (await file!.fh.write(piece.data, off, piece.data.length - off)).bytesWritten
+        file!.left -= piece.data.length
+        if (file!.left === 0) { await finishFile(file!.fh, file!.x); file = undefined }
+        continue
       }
+      const { e } = piece
+      const cut = e.p.lastIndexOf('/')
+      const parentPath = cut < 0 ? '' : e.p.slice(0, cut)
+      const leaf = e.p.slice(cut + 1)
+      while (stack.length > 1 && stack[stack.length - 1]!.path !== parentPath) await closeTop()
+      const parent = stack[stack.length - 1]!
+      if (parent.path !== parentPath) return fail(`its stored tree is malformed (${e.p} outside the directory being written)`)
+      if (e.t === 'd') { await makeDir(parent.fh, leaf, e.p); continue }
+      const fh = await open(`/proc/self/fd/${parent.fh.fd}/${leaf}`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
+      if (e.s === 0) await finishFile(fh, e.x)
+      else file = { fh, left: e.s, x: e.x }
     }
-    if (file || buf.length || !magic) return fail('its stored tree ends early')
-    if (hash.digest('hex') !== t.sha256 || size !== t.size) return fail('the stored content does not match its digest')
     while (stack.length) await closeTop()
     return undefined
   } catch (e) {
+    if (e instanceof Malformed) return fail(e.message)
     const code = (e as { code?: string }).code
     return { code: ErrorCode.SandboxUnavailable, message: `input directory ${t.name} could not be placed in the working dir (${code ?? (e as Error).message})`, details: { name: t.name } }
   } finally {
+    await file?.fh.close().catch(() => undefined)
     for (const d of stack) await d.fh.close().catch(() => undefined)
     await base?.close().catch(() => undefined)
   }
+}
+
+/**
+ * One file of a stored tree, by its path inside the tree (`package.json`, `app/bun.lock`), for the engine's own use
+ * before an attempt (core/script.run's install reads the project it is about to place, never the copy a task could
+ * write); undefined when the tree has no such regular file; FILE_NOT_FOUND when the tree is gone or malformed, and
+ * INVALID_TASK_INPUT past `maxBytes`.
+ */
+export async function readTreeFile(store: BlobStore, t: PlacedTree, path: string, maxBytes: number): Promise<Uint8Array | undefined> {
+  const source = await store.get(t.sha256)
+  if (!source) throw new AppError(ErrorCode.FileNotFound, `input directory ${t.name}: its content (sha256 ${t.sha256}) is no longer stored`, { name: t.name })
+  let found: Buffer[] | undefined
+  let taking = false
+  try {
+    for await (const piece of readTree(source, t)) {
+      if ('e' in piece) {
+        taking = piece.e.t === 'f' && piece.e.p === path
+        if (taking) {
+          if (piece.e.s > maxBytes) throw new AppError(ErrorCode.InvalidTaskInput, `${t.name}/${path} is larger than ${maxBytes} bytes`, { name: t.name, path })
+          found = []
+        }
+      } else if (taking) found!.push(piece.data)
+    }
+  } catch (e) {
+    if (e instanceof Malformed) throw new AppError(ErrorCode.FileNotFound, `input directory ${t.name}: ${e.message}`, { name: t.name })
+    throw e
+  }
+  return found && new Uint8Array(Buffer.concat(found))
 }
 
 function parseEntry(text: string): Entry | undefined {

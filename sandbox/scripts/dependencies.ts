@@ -12,7 +12,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { NPM_PIN } from '../../runtime/workflow/tasks/script.ts'
 
 /** A local package file an entry names, if any. */
-const localFile = (entry: string): string | undefined =>
+export const localFile = (entry: string): string | undefined =>
   entry.startsWith('/') ? entry : /@file:(\/\S+)$/.exec(entry)?.[1]
 
 /** Where installs happen and how they are reported. */
@@ -33,15 +33,14 @@ const inflight = new Map<string, Promise<string>>()
 
 /** The cache directory holding `list` installed, installing it first if needed; DEPENDENCY_INSTALL_FAILED otherwise. */
 export function ensureDependencies(interpreter: 'bun' | 'python', list: readonly string[], ctx: InstallContext): Promise<string> {
-  const key = cacheKey(interpreter, list, ctx.program)
-  let p = inflight.get(key)
-  if (!p) {
-    inflight.set(key, (p = install(interpreter, list, key, ctx).finally(() => inflight.delete(key))))
-  }
-  return p
+  return ensureInstalled(cacheKey(interpreter, list, ctx.program), {
+    label: list.join(' '),
+    name: interpreter === 'bun' ? 'bun install' : 'pip install',
+    prepare: (staging) => interpreter === 'bun' ? bunInstall(staging, list, ctx.program) : pipInstall(staging, list, ctx.program),
+  }, ctx)
 }
 
-function cacheKey(interpreter: string, list: readonly string[], program: string): string {
+export function cacheKey(interpreter: string, list: readonly string[], program: string): string {
   const h = createHash('sha256').update(JSON.stringify({ interpreter, program, version: interpreter === 'bun' ? Bun.version : '' }))
   for (const entry of [...list].sort()) {
     h.update(`\n${entry}`)
@@ -53,7 +52,7 @@ function cacheKey(interpreter: string, list: readonly string[], program: string)
   return h.digest('hex')
 }
 
-const failed = (why: string): AppError => new AppError(ErrorCode.DependencyInstallFailed, `installing dependencies failed: ${why}`)
+export const failed = (why: string): AppError => new AppError(ErrorCode.DependencyInstallFailed, `installing dependencies failed: ${why}`)
 
 /** The cache root, made (or checked to be) a real directory of the engine's, not writable by anyone else. */
 function cacheRoot(root: string): void {
@@ -64,19 +63,36 @@ function cacheRoot(root: string): void {
     throw failed(`the cache ${root} is not a directory of the engine's that only it may write (refusing to run code others could plant there)`)
 }
 
-async function install(interpreter: 'bun' | 'python', list: readonly string[], key: string, ctx: InstallContext): Promise<string> {
+/** How one cache entry is made: what it is for the log, and the installer run in its staging directory. */
+export interface Installer {
+  /** What is installed, for the log (`ms@2.1.3`, `the project's package.json`). */
+  label: string
+  /** The installer's name in messages (`bun install`, `npm install`). */
+  name: string
+  /** Writes what the installer reads into the staging directory and returns its argv. */
+  prepare(staging: string): string[]
+}
+
+/** The cache directory `key` (the installer run once, into a staging directory renamed into place), waiting for one install per key in this thread. */
+export function ensureInstalled(key: string, installer: Installer, ctx: InstallContext): Promise<string> {
+  let p = inflight.get(key)
+  if (!p) inflight.set(key, (p = install(key, installer, ctx).finally(() => inflight.delete(key))))
+  return p
+}
+
+async function install(key: string, installer: Installer, ctx: InstallContext): Promise<string> {
   cacheRoot(ctx.root)
   const dir = join(ctx.root, key)
   const short = key.slice(0, 12)
   if (existsSync(join(dir, '.complete'))) {
-    ctx.log(`dependencies: ${list.join(' ')} from the cache (${short})`)
+    ctx.log(`dependencies: ${installer.label} from the cache (${short})`)
     return dir
   }
-  ctx.log(`dependencies: installing ${list.join(' ')} (cache ${short})`)
+  ctx.log(`dependencies: installing ${installer.label} (cache ${short})`)
   const staging = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
   mkdirSync(staging, { mode: 0o755 })
   try {
-    const argv = interpreter === 'bun' ? bunInstall(staging, list, ctx.program) : pipInstall(staging, list, ctx.program)
+    const argv = installer.prepare(staging)
     const proc = Bun.spawn(argv, { cwd: staging, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: installerEnv(staging) })
     const timer = setTimeout(() => proc.kill('SIGKILL'), ctx.timeoutMs ?? 300_000)
     const stop = () => proc.kill('SIGKILL')
@@ -94,9 +110,9 @@ async function install(interpreter: 'bun' | 'python', list: readonly string[], k
     const code = await proc.exited
     clearTimeout(timer)
     ctx.signal?.removeEventListener('abort', stop)
-    if (code !== 0) throw failed(`${interpreter === 'bun' ? 'bun install' : 'pip install'} exited with ${code}: ${tail.slice(-4).join(' | ') || 'no output'}`)
+    if (code !== 0) throw failed(`${installer.name} exited with ${code}: ${tail.slice(-4).join(' | ') || 'no output'}`)
     chmodTree(staging)
-    writeFileSync(join(staging, '.complete'), `${list.join('\n')}\n`, { mode: 0o644 })
+    writeFileSync(join(staging, '.complete'), `${installer.label}\n`, { mode: 0o644 })
     try {
       renameSync(staging, dir)
     } catch {
@@ -113,7 +129,7 @@ async function install(interpreter: 'bun' | 'python', list: readonly string[], k
   }
 }
 
-function bunInstall(dir: string, list: readonly string[], bun: string): string[] {
+export function bunInstall(dir: string, list: readonly string[], bun: string): string[] {
   const dependencies = Object.fromEntries(list.map((entry) => {
     const m = NPM_PIN.exec(entry)!
     return [m[1]!, m[2]!]

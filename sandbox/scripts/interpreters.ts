@@ -2,7 +2,9 @@
  * What a script task's interpreter needs granted, found by the engine outside the sandbox (docs/scripts.md): the
  * shell or Python program (resolved like the sandbox resolves it, through its fixed PATH, to a canonical path the
  * launcher pins), and for Python the directories of its standard library (read). Bun scripts need nothing: a Bun
- * plugin always runs on the engine's Bun. For a runner with an image (docker) the program is a name in the image.
+ * plugin always runs on the engine's Bun. `core/script.run` (`bun-run`) runs its code on that Bun too (a worker of
+ * the plugin process) and needs `sh` for a project's package.json script lines. For a runner with an image (docker)
+ * the program is a name in the image.
  */
 import { spawnSync } from 'node:child_process'
 import { realpathSync } from 'node:fs'
@@ -14,8 +16,8 @@ import { hostProgram, type GrantContext } from '../permissions/policy.ts'
 /** The PATH a plugin has when its task maps none (the guard and `execvp` inside the sandbox resolve names by it). */
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
 
-/** The program an interpreter is looked up as. */
-const PROGRAM: Record<Exclude<ScriptInterpreter, 'bun'>, string> = { sh: 'sh', bash: 'bash', python: 'python3', git: 'git' }
+/** The program an interpreter is looked up as (`bun-run`: the shell for package.json script lines). */
+const PROGRAM: Record<Exclude<ScriptInterpreter, 'bun'>, string> = { sh: 'sh', bash: 'bash', python: 'python3', 'bun-run': 'sh', git: 'git' }
 
 /** An interpreter's implicit grant: the program it runs (path, or image name) and what it must read. */
 export interface InterpreterGrant {
@@ -75,8 +77,12 @@ function gitGrant(git: string, ctx: Omit<GrantContext, 'runner'>): InterpreterGr
   return { program: git, grant: { run } }
 }
 
-const unavailable = (interpreter: ScriptInterpreter, why: string): AppError =>
-  new AppError(ErrorCode.RuntimeUnavailable, `${interpreter === 'git' ? 'core/git-source.checkout' : `core/script.${interpreter === 'python' ? 'python' : 'shell'}`} cannot run on this server: ${why}`, { interpreter })
+const TYPE_OF: Record<Exclude<ScriptInterpreter, 'bun'>, string> = {
+  sh: 'core/script.shell', bash: 'core/script.shell', python: 'core/script.python', 'bun-run': 'core/script.run', git: 'core/git-source.checkout',
+}
+
+const unavailable = (interpreter: Exclude<ScriptInterpreter, 'bun'>, why: string): AppError =>
+  new AppError(ErrorCode.RuntimeUnavailable, `${TYPE_OF[interpreter]} cannot run on this server: ${why}`, { interpreter })
 
 const PROBE = 'import json,sys,sysconfig;p=sysconfig.get_paths();print(json.dumps({"major":sys.version_info[0],"stdlib":[p["stdlib"],p["platstdlib"]]}))'
 

@@ -156,7 +156,7 @@ ${py ? `  - id: py
   }
   expect(runs.plain!.output).toEqual({ ok: true })
   // In a task's own image the image's bun runs the plugin, so its word that the interpreter is missing is the plugin's
-  // code, not the engine's (actors/task/actor.ts interpreterMissing).
+  // code, not the engine's (PluginCall.ownCodes: RUNTIME_UNAVAILABLE is kept only outside a task image).
   expect(runs["no-shell"]!.error).toMatchObject({ code: 'PLUGIN_ERROR', details: { pluginCode: 'RUNTIME_UNAVAILABLE' } })
   expect(runs["no-shell"]!.error?.message).toContain('the interpreter sh was not found')
   expect(runs["no-shell"]!.error!.message).toContain('the interpreter sh was not found on the PATH')

@@ -10,6 +10,7 @@ export interface GitFixture {
   url(repo?: string): string
   port: number
   token: string
+  /** `project.git` (url('project.git')) is a package.json project depending on ms@2.1.3, its start script `bun index.ts`. */
   /** Commits of the test repository: `first` (tagged v1, annotated), `second` (main's head), `feature` (branch feature). */
   commits: { first: string; second: string; feature: string }
   /** Requests the server answered, with their status (what a test may assert on: a 401, a fetch). */
@@ -52,6 +53,15 @@ export function startGitServer(token: string): GitFixture {
   const second = git(work, 'rev-parse', 'HEAD')
   git(root, 'clone', '-q', '--bare', work, 'repo.git')
   git(join(root, 'repo.git'), 'push', '-q', work, 'feature:feature')
+  // A second repository, `project.git`: a package.json project with one real dependency (core/script.run's input).
+  const proj = join(root, 'project')
+  mkdirSync(proj)
+  git(proj, 'init', '-q', '-b', 'main')
+  writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'from-git', version: '1.0.0', scripts: { start: 'bun index.ts' }, dependencies: { ms: '2.1.3' } }, null, 2))
+  writeFileSync(join(proj, 'index.ts'), "import ms from 'ms'\nconsole.log(`two hours is ${ms('2h')} ms, args ${process.argv.slice(2).join(' ')}`)\n")
+  git(proj, 'add', '-A')
+  git(proj, 'commit', '-q', '-m', 'project')
+  git(root, 'clone', '-q', '--bare', proj, 'project.git')
 
   const requests: GitFixture['requests'] = []
   const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`

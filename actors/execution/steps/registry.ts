@@ -11,6 +11,7 @@ import { dockerStep } from './docker.ts'
 import { gitSourceStep } from './git-source.ts'
 import { pluginStep } from './plugin.ts'
 import { scriptStep } from './script.ts'
+import { scriptRunStep } from './script-run.ts'
 import type { TaskStep } from './step.ts'
 import { subflowStep } from './subflow.ts'
 import { waitStep } from './wait.ts'
@@ -22,6 +23,7 @@ export const TASK_STEPS: { readonly [N in TaskKindName]: TaskStep<SpecOf<(typeof
   approval: approvalStep,
   subflow: subflowStep,
   script: scriptStep,
+  scriptRun: scriptRunStep,
   bash: bashStep,
   docker: dockerStep,
   gitSource: gitSourceStep,

@@ -30,7 +30,7 @@ export const DEFAULT_MAX_BYTES = 65_536
 export const DEFAULT_MAX_LINES = 1_000
 
 /** What one stream keeps for the output: its first lines, within both caps. */
-class Kept {
+export class Kept {
   text = ''
   truncated = false
   private bytes = 0

@@ -3,13 +3,15 @@
  * verbatim, the rendered inputs and, for a shell or Python, the interpreter's path (the program its grant pins).
  * Bun code runs in this process; a shell or Python runs as a child, confined by the same kernel rules (Landlock,
  * seccomp and the namespaces are inherited), its stdout and stderr passed on as log lines (child.ts). The `exec`
- * action is `core/bash.exec` (exec.ts): the same child, its exit code and streams as the output.
+ * action is `core/bash.exec` (exec.ts): the same child, its exit code and streams as the output; the `run` action
+ * is `core/script.run` (run.ts), the engine's Bun as that child.
  */
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ActionContext } from '../../../sandbox/sdk/index.ts'
 import { inheritedEnv, lastLine, PluginFailure, refusalOf, runChild, SANDBOX_PATH } from './child.ts'
 import { exec, type ExecInput } from './exec.ts'
+import { run, type RunInput } from './run.ts'
 import { outputLine, toOutput } from './output.ts'
 
 interface ScriptInput {
@@ -175,5 +177,7 @@ export default {
     },
     /** `core/bash.exec` (docs/plugins.md#corebashexec): a command line or a script, its exit and streams as output. */
     exec: (input: ExecInput, ctx: ActionContext) => exec(input, needInterpreter(input), ctx),
+    /** `core/script.run` (docs/plugins.md#corescriptrun): inline code, an entry file or a package.json project, on the engine's Bun. */
+    run: (input: RunInput, ctx: ActionContext) => run(input, needInterpreter(input), ctx),
   },
 }

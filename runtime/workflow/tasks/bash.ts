@@ -21,8 +21,11 @@ export const BASH_EXEC = 'core/bash.exec'
 /** The plugin action a bash.exec attempt calls: core/script's, so it runs under the script grant rule. */
 export const BASH_EXEC_ACTION = 'core/script.exec'
 
-/** What a failed command is, instead of PLUGIN_ERROR (docs/plugins.md#corebashexec); a bad cwd, env or code is INVALID_TASK_INPUT. */
-const OWN_CODES = [ErrorCode.CommandFailed, ErrorCode.CommandTimedOut, ErrorCode.InvalidTaskInput] as const
+/**
+ * What a failed command is, instead of PLUGIN_ERROR (docs/plugins.md#corebashexec); a bad cwd, env or code is
+ * INVALID_TASK_INPUT; a shell the plugin could not start RUNTIME_UNAVAILABLE (bash.exec has no task `image:`).
+ */
+const OWN_CODES = [ErrorCode.CommandFailed, ErrorCode.CommandTimedOut, ErrorCode.InvalidTaskInput, ErrorCode.RuntimeUnavailable] as const
 
 /** The fields of `inputs:` that hold code: given verbatim, never rendered (a `{{` in code would be an injection). */
 const CODE_FIELDS = ['command', 'script'] as const

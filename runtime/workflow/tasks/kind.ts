@@ -38,8 +38,10 @@ export interface PluginCall {
   interpreter?: ScriptInterpreter
   /**
    * Codes of a built-in action this call's failure keeps as its own (`core/bash.exec`: COMMAND_FAILED,
-   * COMMAND_TIMED_OUT) instead of PLUGIN_ERROR. Set by a kind, never from YAML: any other plugin's code stays in
-   * `details.pluginCode`, so no plugin chooses a code the engine acts on (retry, a denial's audit).
+   * COMMAND_TIMED_OUT; a shell or Python script without `image:`: RUNTIME_UNAVAILABLE) instead of PLUGIN_ERROR. Set
+   * by a kind, never from YAML, and only where the engine's Bun runs the engine's plugin (never in a task's own
+   * `image:`, whose `bun` may write any result): any other plugin's code stays in `details.pluginCode`, so no plugin
+   * chooses a code the engine acts on (retry, a denial's audit).
    */
   ownCodes?: readonly string[]
   /**
@@ -49,6 +51,12 @@ export interface PluginCall {
   image?: string
   /** A script's packages (exact pins), installed by the engine outside the sandbox before the attempt (docs/scripts.md). */
   dependencies?: string[]
+  /**
+   * Set by `core/script.run` (runtime/workflow/tasks/script-run.ts): the engine reads the rendered `install` input
+   * (and the project's package.json among the files it places) and installs outside the sandbox before the attempt
+   * (sandbox/scripts/project-install.ts), into the same cache as `dependencies`.
+   */
+  projectInstall?: true
   /**
    * Set by a docker task (runtime/workflow/tasks/docker.ts): no plugin process runs; the engine performs the action
    * itself (sandbox/docker-tasks/), with the task's `permissions:` as its whole grant, capped by `sandbox.scriptPolicy`.
@@ -62,8 +70,12 @@ export interface PluginCall {
   remoteInputs?: readonly string[]
 }
 
-/** What a script task's code runs on: Bun itself, a shell, or Python 3; `git` is core/git-source's program. */
-export type ScriptInterpreter = 'bun' | 'sh' | 'bash' | 'python' | 'git'
+/**
+ * What a script task's code runs on: Bun itself (in the plugin process), a shell, Python 3, `bun-run`
+ * (`core/script.run`: Bun in a worker of the plugin process, with `sh` for package.json script lines), or `git`
+ * (core/git-source's program).
+ */
+export type ScriptInterpreter = 'bun' | 'sh' | 'bash' | 'python' | 'bun-run' | 'git'
 
 /**
  * A task kind. `S` is the kind's own part of the model; a task of this kind is `TaskCommon & { kind } & S`,

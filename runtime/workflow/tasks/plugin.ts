@@ -75,7 +75,7 @@ export const plugin: TaskKind<PluginSpec> = {
     } else if (task.type.startsWith(SCRIPT_PLUGIN)) {
       // core/script's actions run only under the script grant rule, with the interpreter the engine pins; called by
       // name they would run on the manifest's grant with an interpreter the task names.
-      issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `${task.type} is not called by name: write a script task (core/script.bun, .shell, .python) or core/bash.exec` })
+      issues.push({ at: [...at, 'type'], code: IssueCode.InvalidTaskType, message: `${task.type} is not called by name: write a script task (core/script.bun, .shell, .python), core/bash.exec or core/script.run` })
     }
     for (const name of Object.keys(task.env ?? {})) {
       if (!ENV_NAME_PATTERN.test(name)) issues.push({ at: [...at, 'env', name], code: IssueCode.InvalidEnvName, message: `invalid environment variable name "${name}"` })

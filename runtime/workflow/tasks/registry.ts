@@ -14,11 +14,12 @@ import { docker } from './docker.ts'
 import { gitSource } from './git-source.ts'
 import { plugin } from './plugin.ts'
 import { script } from './script.ts'
+import { scriptRun } from './script-run.ts'
 import { subflow } from './subflow.ts'
 import { wait } from './wait.ts'
 
 /** Every built-in kind, by name. The first is the default: a task naming no kind is checked as one. */
-export const TASK_KINDS = { plugin, wait, approval, subflow, script, bash, docker, gitSource } as const satisfies Record<string, TaskKind>
+export const TASK_KINDS = { plugin, wait, approval, subflow, script, scriptRun, bash, docker, gitSource } as const satisfies Record<string, TaskKind>
 
 export type TaskKindName = keyof typeof TASK_KINDS
 

@@ -6,6 +6,7 @@
  * are the script's whole grant (default: none), capped by the operator's `sandbox.scriptPolicy`.
  */
 import { Type } from '@sinclair/typebox'
+import { ErrorCode } from '../../errors.ts'
 import { IssueCode } from '../issues.ts'
 import type { PermissionSet, TaskCommon } from '../model.ts'
 import { RunnerNameSchema } from '../sandbox-fields.ts'
@@ -72,12 +73,18 @@ const isScriptType = (t: unknown): t is ScriptType => typeof t === 'string' && O
 export const interpreterOf = (task: Pick<ScriptSpec, 'type' | 'shell'>): ScriptInterpreter =>
   task.type === 'core/script.shell' ? (task.shell ?? 'sh') : SCRIPT_TYPES[task.type]
 
+/** What a shell or Python script's failure keeps as its own code: its interpreter missing (docs/scripts.md). */
+const INTERPRETER_CODES = [ErrorCode.RuntimeUnavailable] as const
+
 /** The call of the `core/script` plugin one attempt makes. */
 export function scriptCall(task: TaskCommon & ScriptSpec): PluginCall {
   const call: PluginCall = {
     id: task.id, type: task.type, inputs: { inputs: task.inputs },
     verbatim: { script: task.script }, interpreter: interpreterOf(task),
   }
+  // A shell or Python the plugin could not start is the engine's word where the engine's Bun runs the engine's plugin
+  // (the host, the operator's image); in a task's own `image:` the image's `bun` runs it and may write any result.
+  if (call.interpreter !== 'bun' && task.image === undefined) call.ownCodes = INTERPRETER_CODES
   if (task.runner !== undefined) call.runner = task.runner
   if (task.image !== undefined) call.image = task.image
   if (task.permissions !== undefined) call.permissions = task.permissions
