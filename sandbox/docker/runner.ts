@@ -17,7 +17,7 @@ import { defaultImageTag, ensureImage } from './image.ts'
 import { engineCanLook, seeContainer, type CanLook, type LookOptions } from './can-look.ts'
 import { sweepStaging } from './mount-stage.ts'
 import { createLogSink } from './log-lines.ts'
-import { decideOutcome, newDenialSeal, type StopReason } from '../outcome/decide.ts'
+import { decideOutcome, denialSealFor, type StopReason } from '../outcome/decide.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import type { PermissionDenial } from '../runner.ts'
@@ -273,8 +273,9 @@ async function driveContainer(
   // gate runs from the start); on a mismatch it is dropped with the container.
   let held: Parameters<RunRequest['onLog']>[0][] | undefined = []
   const onLog: RunRequest['onLog'] = (line) => (held ? held.push(line) : req.onLog(line))
-  // This attempt's denial seal: only in the invocation on stdin (never the container's env), out of every logged line.
-  const seal = newDenialSeal()
+  // This attempt's denial seal (Bun plugins only: denialSealFor): only in the invocation on stdin (never the
+  // container's env), out of every logged line.
+  const seal = denialSealFor(req.plugin.manifest.runtime)
   const sink = createLogSink(onLog, limits.maxOutputBytes, () => stop('output'), seal)
   const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
   const drained = new Promise<void>((resolve) => {
@@ -311,7 +312,7 @@ async function driveContainer(
         for (const line of held.splice(0)) req.onLog(line)
         held = undefined
         const invocation: Invocation = {
-          protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, denialSeal: seal,
+          protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, ...(seal ? { denialSeal: seal } : {}),
           ...(req.files ? { filesDir: ContainerPaths.Out, files: Object.fromEntries(req.files.inputs.map((f) => [f.name, `${ContainerPaths.Out}/${f.name}`])) } : {}),
         }
         stream.end(JSON.stringify(invocation))
