@@ -34,8 +34,8 @@ let invocations: import('node:async_hooks').AsyncLocalStorage<Running> | undefin
  * fetch and node:fs callbacks: sandbox/sdk/seal-context.test.ts), so a refusal it causes later carries this
  * invocation's seal, never the seal of the invocation running then; once `fn` has settled the context's seal is
  * withdrawn and such a refusal's marker is a plain log line. Code outside any invocation's context seals nothing.
- * node:async_hooks loads here, at the first invocation of a warm process only (~1 ms): a cold process (protocol 1)
- * has one invocation and never pays for it.
+ * node:async_hooks loads here, at the first invocation of a warm process only (1–8 ms on a loaded 2-vCPU VM; then
+ * ~1 µs per invocation): a cold process (protocol 1) has one invocation and never pays for it.
  */
 export async function withInvocationSeal<T>(seal: string | undefined, fn: () => Promise<T>): Promise<T> {
   if (!invocations) {
