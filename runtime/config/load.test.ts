@@ -72,6 +72,15 @@ describe('loadConfig', () => {
     expect(e.message).toContain('sandbox.dockerUnverifiedMounts')
   })
 
+  it('reads sandbox.dockerFirstProgram (default require: deny by default) and refuses another value', () => {
+    expect(loadConfig({ env: {} }).sandbox.dockerFirstProgram).toBe('require')
+    expect(loadConfig({ file: file('first.yaml', 'sandbox:\n  dockerFirstProgram: optional\n'), env: {} }).sandbox.dockerFirstProgram).toBe('optional')
+    expect(loadConfig({ env: { WORKFLOW_SANDBOX_DOCKER_FIRST_PROGRAM: 'optional' } }).sandbox.dockerFirstProgram).toBe('optional')
+    const e = thrownAppError(() => loadConfig({ file: file('first-bad.yaml', 'sandbox:\n  dockerFirstProgram: warn\n'), env: {} }))
+    expect(e.code).toBe('INVALID_CONFIG')
+    expect(e.message).toContain('sandbox.dockerFirstProgram')
+  })
+
   it('throws CONFIG_NOT_FOUND naming a missing file', () => {
     const e = thrownAppError(() => loadConfig({ file: join(dir, 'nope.yaml'), env: {} }))
     expect(e.code).toBe('CONFIG_NOT_FOUND')

@@ -133,6 +133,12 @@ export const ConfigSchema = Type.Object({
      * WARN line and the mounts as Docker resolved them (docs/docker.md#can-the-engine-look).
      */
     dockerUnverifiedMounts: Type.Union([Type.Literal('refuse'), Type.Literal('allow')], { default: 'refuse' }),
+    /**
+     * Without the docker runner's static first program (no C compiler or static libc on this host): `require` fails a
+     * Bun container of an image the engine did not build SANDBOX_UNAVAILABLE, `optional` runs it held by Docker's walls
+     * and the image's own Bun, with a WARN (docs/docker.md#the-first-program-is-required-for-images-the-engine-did-not-build).
+     */
+    dockerFirstProgram: Type.Union([Type.Literal('require'), Type.Literal('optional')], { default: 'require' }),
     /** A result file (both runners) larger than this fails the task INVALID_TASK_OUTPUT; never read past it. */
     maxResultBytes: Int(1024, { default: 16_777_216 }),
     /** Arrays/objects of a result nested deeper than this fail the task INVALID_TASK_OUTPUT (checked before parsing). */

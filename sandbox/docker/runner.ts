@@ -16,7 +16,7 @@ import { defaultImageTag, ensureImage } from './image.ts'
 import { engineCanLook, seeContainer, type CanLook, type LookOptions } from './can-look.ts'
 import { sweepStaging } from './mount-stage.ts'
 import { createLogSink } from './log-lines.ts'
-import { decideOutcome, newDenialSeal, type StopReason } from '../outcome/decide.ts'
+import { decideOutcome, denialSealFor, type StopReason } from '../outcome/decide.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import type { PermissionDenial } from '../runner.ts'
@@ -47,6 +47,11 @@ export interface DockerRunnerOptions {
    * WARN line (config `sandbox.dockerUnverifiedMounts`).
    */
   unverifiedMounts?: UnverifiedMounts
+  /**
+   * Without the static first program on this host (first.ts): `require` (default) fails a Bun container of an image
+   * the engine did not build SANDBOX_UNAVAILABLE; `optional` runs it without (config `sandbox.dockerFirstProgram`).
+   */
+  firstProgram?: 'require' | 'optional'
   /** Where the engine looks (tests): the daemon's pid file (staging only) and the /proc containers are read from. */
   look?: LookOptions
 }
@@ -149,7 +154,16 @@ async function runTask(
     const placed = req.files ? await placeAll(outDir, req.files, { uid: 65534, gid: 65534 }) : undefined
     if (placed) return { ok: false, error: placed, durationMs: elapsed() }
     const tool = await deadlineTool()
-    const first = firstProgram()
+    const found = firstProgram()
+    if (!found.ok) warnFirstProgramMissing(found.why, opts.firstProgram ?? 'require')
+    const first = found.ok ? found.program : undefined
+    // Deny by default: an image the engine did not build may carry an /etc/ld.so.preload or a preloading ENV that its
+    // loader (pid 1's: the deadline's `timeout`, then its `bun`) runs before the lockdown; only the static first
+    // program puts the container in the Landlock domain before that.
+    if (!found.ok && req.plugin.manifest.runtime === 'bun' && image !== defaultImageTag()) {
+      if ((opts.firstProgram ?? 'require') === 'require') return { ok: false, error: firstProgramMissing(found.why, req.image ?? image), durationMs: elapsed() }
+      req.onLog({ level: 'WARN', stream: 'engine', message: `no first program (${found.why}): image ${req.image ?? image} runs held by Docker's walls and its own bun's lockdown (sandbox.dockerFirstProgram: optional)` })
+    }
     const owner = {
       engine: work.engineLabel, deadlineAt: Date.now() + req.timeoutMs + DEADLINE_GRACE_MS,
       ...(tool ? { deadline: { tool, seconds: Math.ceil((req.timeoutMs + DEADLINE_GRACE_MS) / 1000) } } : {}),
@@ -240,6 +254,28 @@ function lockdownUnavailable(req: RunRequest, spec: Dockerode.ContainerCreateOpt
   }
 }
 
+/** SANDBOX_UNAVAILABLE: an image the engine did not build, and no first program to start it under (first.ts). */
+const firstProgramMissing = (why: string, image: string): ErrorInfo => ({
+  code: ErrorCode.SandboxUnavailable,
+  message: `the docker runner's first program (sandbox/docker/first/first.c) could not be built on this host (${why}): `
+    + `without it image ${image}, which the engine did not build, would run its loader, /etc/ld.so.preload and ENV preloads `
+    + `outside the Landlock domain, so the task was not run. Install a C compiler and a static libc (e.g. gcc with libc6-dev, `
+    + `glibc-static or musl-dev) and restart the engine, or set sandbox.dockerFirstProgram: optional to run such images held `
+    + `by Docker's walls alone`,
+  details: { reason: why },
+})
+
+let warnedFirst = false
+/** Once per worker, at the first container: the engine's log says the first program is missing, and what follows. */
+function warnFirstProgramMissing(why: string, mode: 'require' | 'optional'): void {
+  if (warnedFirst) return
+  warnedFirst = true
+  console.warn(`autokestra docker runner: no static first program (${why}); `
+    + (mode === 'require'
+      ? 'Bun containers of images the engine did not build fail SANDBOX_UNAVAILABLE (install a C compiler and a static libc, or set sandbox.dockerFirstProgram: optional)'
+      : 'sandbox.dockerFirstProgram is optional: images the engine did not build run without it, held by Docker\'s walls and their own bun\'s lockdown'))
+}
+
 const noBun = (image: string): ErrorInfo => ({
   code: ErrorCode.RuntimeUnavailable,
   message: `image ${image} has no bun on its PATH (/usr/local/bin:/usr/bin:/bin): a script's image must hold Bun (the script plugin runs on it), e.g. be built FROM ${defaultImageTag()}`,
@@ -272,8 +308,9 @@ async function driveContainer(
   // gate runs from the start); on a mismatch it is dropped with the container.
   let held: Parameters<RunRequest['onLog']>[0][] | undefined = []
   const onLog: RunRequest['onLog'] = (line) => (held ? held.push(line) : req.onLog(line))
-  // This attempt's denial seal: only in the invocation on stdin (never the container's env), out of every logged line.
-  const seal = newDenialSeal()
+  // This attempt's denial seal (Bun plugins only: denialSealFor): only in the invocation on stdin (never the
+  // container's env), out of every logged line.
+  const seal = denialSealFor(req.plugin.manifest.runtime)
   const sink = createLogSink(onLog, limits.maxOutputBytes, () => stop('output'), seal)
   const stream = await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })
   const drained = new Promise<void>((resolve) => {
@@ -310,7 +347,7 @@ async function driveContainer(
         for (const line of held.splice(0)) req.onLog(line)
         held = undefined
         const invocation: Invocation = {
-          protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, denialSeal: seal,
+          protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, ...(seal ? { denialSeal: seal } : {}),
           ...(req.files ? { filesDir: ContainerPaths.Out, files: Object.fromEntries(req.files.inputs.map((f) => [f.name, `${ContainerPaths.Out}/${f.name}`])) } : {}),
         }
         stream.end(JSON.stringify(invocation))

@@ -15,6 +15,16 @@ import type { ResultRead } from './result-file.ts'
 /** A fresh denial seal for one attempt (or one invocation of a warm process): 128 random bits, hex. */
 export const newDenialSeal = (): string => randomBytes(16).toString('hex')
 
+/**
+ * The seal for one attempt of a plugin, or none: only a Bun plugin gets one, because only there is it held where no
+ * child can read it (the boot takes it from stdin into the guard; the process is non-dumpable once confined, and
+ * Landlock keeps other processes' /proc out). An exec plugin is arbitrary code whose children inherit its memory
+ * (dumpable again after its exec, readable by a same-uid child in a container) and whatever input it hands them, so
+ * it gets no seal: it reports a denial in its result, and a refusal on its stderr is only ever inferred
+ * (docs/security.md#denials-sealed-or-inferred-review-7).
+ */
+export const denialSealFor = (runtime: 'bun' | 'exec'): string | undefined => (runtime === 'bun' ? newDenialSeal() : undefined)
+
 /** Why the engine stopped an attempt itself. */
 export type StopReason = 'timeout' | 'cancel' | 'output'
 

@@ -9,7 +9,7 @@ import { chmodSync, chownSync, closeSync, mkdirSync, rmSync, statSync } from 'no
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
-import { decideOutcome, newDenialSeal, type AttemptEnd, type Decided, type StopReason } from '../outcome/decide.ts'
+import { decideOutcome, denialSealFor, type AttemptEnd, type Decided, type StopReason } from '../outcome/decide.ts'
 import type { JsonBounds } from '../outcome/json-bounds.ts'
 import type { ResultRead } from '../outcome/result-file.ts'
 import { logPieces } from '../process/lines.ts'
@@ -91,8 +91,9 @@ export class WarmProcess {
   async invoke(req: RunRequest): Promise<Decided> {
     const p = this.started
     const id = randomBytes(12).toString('hex')
-    // A fresh denial seal for every invocation (in its frame on stdin only): one invocation's refusals never seal another's.
-    const seal = newDenialSeal()
+    // A fresh denial seal for every invocation of a Bun plugin (in its frame on stdin only; none for exec plugins:
+    // denialSealFor): one invocation's refusals never seal another's.
+    const seal = denialSealFor(req.plugin.manifest.runtime)
     const owner = this.prepare()
     const tmpDir = join(p.tmpDir, `i-${id}`)
     mkdirSync(tmpDir, { mode: 0o700 })
@@ -137,7 +138,7 @@ export class WarmProcess {
 
       this.currentId = id
       // tmpDir stays the last field: a shell plugin finds it by its last occurrence (docs/plugins.md, protocol 2).
-      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, denialSeal: seal, tmpDir }
+      const frame: InvokeFrame = { type: 'invoke', id, protocol: PROTOCOL_V2, action: req.action, input: req.input, context: req.context, ...(seal ? { denialSeal: seal } : {}), tmpDir }
       try {
         p.proc.stdin.write(`${JSON.stringify(frame)}\n`)
         await p.proc.stdin.flush()

@@ -14,7 +14,7 @@ import type { PermissionDenial, RunRequest, Runner } from '../runner.ts'
 import type { PrepareLaunch } from './launch-spec.ts'
 import { logPieces, pumpLines } from './lines.ts'
 import { DEFAULT_JSON_BOUNDS, type JsonBounds } from '../outcome/json-bounds.ts'
-import { decideOutcome, newDenialSeal, type Decided, type StopReason } from '../outcome/decide.ts'
+import { decideOutcome, denialSealFor, type Decided, type StopReason } from '../outcome/decide.ts'
 import { readResultFile } from '../outcome/result-file.ts'
 import { detectCgroups, hasTaskCgroupsOf, sweepStaleCgroups } from './cgroup.ts'
 import { startEngineInstance } from './engine-instance.ts'
@@ -224,8 +224,9 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
   const timer = new AbortController()
   const reading = new AbortController()
   let onAbort = () => {}
-  // This attempt's denial seal: only in the invocation on stdin (never the environment), out of every logged line.
-  const seal = newDenialSeal()
+  // This attempt's denial seal (Bun plugins only: denialSealFor): only in the invocation on stdin (never the
+  // environment), out of every logged line.
+  const seal = denialSealFor(req.plugin.manifest.runtime)
   try {
     const stdout = logPieces('stdout', req.onLog, seal)
     const stderr = logPieces('stderr', req.onLog, seal)
@@ -247,7 +248,7 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     if (req.signal.aborted) onAbort()
 
     const invocation: Invocation = {
-      protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, denialSeal: seal,
+      protocol: PROTOCOL_VERSION, action: req.action, input: req.input, context: req.context, ...(seal ? { denialSeal: seal } : {}),
       ...(req.files?.inputs.length ? { files: Object.fromEntries(req.files.inputs.map((f) => [f.name, join(p.tmpDir, f.name)])) } : {}),
     }
     try {

@@ -32,9 +32,9 @@ const say = (marker: string, out: (s: string) => void) => (...args: unknown[]) =
 let plugin: PluginDefinition | undefined
 
 /** Runs one action (the module is imported once, at the first invocation); throws what the action throws. */
-export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir' | 'denialSeal'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
-  // Before any plugin code loads: the guard seals the markers of this invocation's refusals (the plugin never gets it).
-  confine.setDenialSeal(invocation.denialSeal)
+// The caller has given the guard this invocation's seal before any plugin code loads (protocol 1: setDenialSeal;
+// protocol 2: withInvocationSeal, serve.ts).
+export async function runAction(invocation: Pick<Invocation, 'action' | 'input' | 'context' | 'files' | 'filesDir'>, tmpDir: string, signal: AbortSignal): Promise<PluginResult> {
   if (!entry) return { ok: false, error: { code: 'PLUGIN_PROTOCOL_ERROR', message: 'boot: no plugin entry given' } }
   if (!plugin) {
     await confine.beforePluginImport(entry)
@@ -75,12 +75,14 @@ async function main(): Promise<void> {
   entry = process.argv[2]
 
   if (process.env[ProtocolEnv.Protocol] === '2') {
-    await (await import('./serve.ts')).serveInvocations(runAction, failureOf)
+    await (await import('./serve.ts')).serveInvocations(runAction, failureOf, confine.withInvocationSeal)
     process.exit(0)
   }
 
   try {
     const invocation = JSON.parse(await Bun.stdin.text()) as Invocation
+    // One invocation per process: the guard seals the markers of its refusals (the plugin never gets the seal).
+    confine.setDenialSeal(invocation.denialSeal)
     const controller = new AbortController()
     process.on('SIGTERM', () => controller.abort(new Error('cancelled')))
     await writeResult(await runAction(invocation, process.env.TMPDIR ?? '/tmp', controller.signal))

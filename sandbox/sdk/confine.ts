@@ -4,7 +4,7 @@ import { guardFilesystemOnDemand, scanBeforePluginImport } from './fs-guard.ts'
 import { guardNetwork, guardRun } from './guards.ts'
 import { GATE_ENV, LOCKDOWN_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './guest-policy.ts'
 
-export { PermissionDeniedError, asPermissionDenied, setDenialSeal } from './denied.ts'
+export { PermissionDeniedError, asPermissionDenied, setDenialSeal, withInvocationSeal } from './denied.ts'
 /** Called by the boot just before it imports the plugin's entry (the filesystem guard's scan, fs-guard.ts). */
 export const beforePluginImport = scanBeforePluginImport
 

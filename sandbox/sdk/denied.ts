@@ -15,17 +15,47 @@ export class PermissionDeniedError extends Error {
 }
 
 /**
- * The running invocation's denial seal (the boot sets it from the invocation it read on stdin; never in the
- * environment, so no child of the plugin inherits it). Plugin code could read it from this process's memory: a
- * plugin can only mislabel its own attempt, never relayed data (docs/security.md#denials).
+ * Where the guard's marker takes its seal: the invocation whose code caused the refusal (the boot sets it from the
+ * invocation it read on stdin; never in the environment, so no child of the plugin inherits it). Plugin code could
+ * read it from this process's memory: a plugin can only mislabel its own attempt, never relayed data
+ * (docs/security.md#denials-sealed-or-inferred-review-7).
  */
-let seal: string | undefined
-export const setDenialSeal = (s: string | undefined): void => { seal = s }
+let sealOf: () => string | undefined = () => undefined
+
+/** Protocol 1: one invocation per process, so its seal holds for the process's life. */
+export const setDenialSeal = (s: string | undefined): void => { sealOf = () => s }
+
+interface Running { seal: string | undefined }
+let invocations: import('node:async_hooks').AsyncLocalStorage<Running> | undefined
+
+/**
+ * Protocol 2 (a warm process): runs one invocation's code in an async context that holds its seal. A timer, a
+ * pending promise or a callback it leaves behind keeps that context (Bun propagates it across timers, promises,
+ * fetch and node:fs callbacks: sandbox/sdk/seal-context.test.ts), so a refusal it causes later carries this
+ * invocation's seal, never the seal of the invocation running then; once `fn` has settled the context's seal is
+ * withdrawn and such a refusal's marker is a plain log line. Code outside any invocation's context seals nothing.
+ * node:async_hooks loads here, at the first invocation of a warm process only (1–8 ms on a loaded 2-vCPU VM; then
+ * ~1 µs per invocation): a cold process (protocol 1) has one invocation and never pays for it.
+ */
+export async function withInvocationSeal<T>(seal: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!invocations) {
+    const { AsyncLocalStorage } = require('node:async_hooks') as typeof import('node:async_hooks')
+    const store = new AsyncLocalStorage<Running>()
+    invocations = store
+    sealOf = () => store.getStore()?.seal
+  }
+  const running: Running = { seal }
+  try {
+    return await invocations.run(running, fn)
+  } finally {
+    running.seal = undefined
+  }
+}
 
 /** Reports a refusal on stderr, sealed (so the runner sees it even if the plugin swallows the error), and returns the error. */
 export function refuse(permission: PermissionDenial['permission'], target: string): PermissionDeniedError {
   const d: PermissionDenial = { permission, target }
-  process.stderr.write(`${detect().denialLine(d, seal)}\n`)
+  process.stderr.write(`${detect().denialLine(d, sealOf())}\n`)
   return new PermissionDeniedError(d)
 }
 

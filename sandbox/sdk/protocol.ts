@@ -31,8 +31,9 @@ export interface Invocation {
   /** Where input files are placed and `outputFiles:` globs are taken from: the working dir (process runner), `/out` (docker). */
   filesDir?: string
   /**
-   * This attempt's denial seal (128 random bits, hex): a `PERMISSION_DENIED` marker on stderr counts only when it
-   * carries it (sandbox/sdk/detect.ts). Never put it in a child's environment or in output (docs/plugins.md).
+   * This attempt's denial seal (128 random bits, hex), for Bun plugins only (the boot hands it to the guard): a
+   * `PERMISSION_DENIED` marker on stderr counts only when it carries it (sandbox/sdk/detect.ts). An exec plugin never
+   * gets one (decide.ts `denialSealFor`): nothing it holds is kept from its children (docs/security.md#denials).
    */
   denialSeal?: string
 }
@@ -51,7 +52,7 @@ export interface InvokeFrame {
   context: InvocationContext
   /** This invocation's own private temp dir (fresh, 0700): the plugin's TMPDIR and HOME for the invocation. */
   tmpDir: string
-  /** This invocation's denial seal, as in protocol 1 (`Invocation.denialSeal`): fresh for every invocation. */
+  /** This invocation's denial seal, as in protocol 1 (`Invocation.denialSeal`, Bun plugins only): fresh for every invocation. */
   denialSeal?: string
 }
 

@@ -6,9 +6,11 @@
 import { END_MARKER, ProtocolEnv, type InvokeFrame, type PluginResult, type ResultFrame } from './protocol.ts'
 
 type RunAction = (invocation: InvokeFrame, tmpDir: string, signal: AbortSignal) => Promise<PluginResult>
+/** Runs one invocation's code with its denial seal (denied.ts `withInvocationSeal`). */
+type Sealed = (seal: string | undefined, fn: () => Promise<PluginResult>) => Promise<PluginResult>
 
 /** Serves invocations until stdin ends. */
-export async function serveInvocations(run: RunAction, failureOf: (e: unknown) => PluginResult): Promise<void> {
+export async function serveInvocations(run: RunAction, failureOf: (e: unknown) => PluginResult, sealed: Sealed): Promise<void> {
   const fd = Number(process.env[ProtocolEnv.ResultFd])
   delete process.env[ProtocolEnv.ResultFd]
   delete process.env[ProtocolEnv.Protocol]
@@ -27,13 +29,17 @@ export async function serveInvocations(run: RunAction, failureOf: (e: unknown) =
     // Each invocation lives in its own temp dir: what it leaves there is gone before the next (the engine removes it).
     process.env.TMPDIR = frame.tmpDir
     process.env.HOME = frame.tmpDir
-    let result: PluginResult
-    try {
-      process.chdir(frame.tmpDir)
-      result = await run(frame, frame.tmpDir, current.signal)
-    } catch (e) {
-      result = failureOf(e)
-    }
+    const signal = current.signal
+    // The action and the naming of its failure (failureOf may print the guard's marker) run in this invocation's
+    // seal context; what they leave running keeps it, and it seals nothing once this invocation has its result.
+    const result = await sealed(frame.denialSeal, async () => {
+      try {
+        process.chdir(frame.tmpDir)
+        return await run(frame, frame.tmpDir, signal)
+      } catch (e) {
+        return failureOf(e)
+      }
+    })
     console.log(`${END_MARKER}${frame.id}`)
     console.error(`${END_MARKER}${frame.id}`)
     let text: string
