@@ -94,7 +94,7 @@ export function checkContainerMounts(init: InitOf, mounts: readonly PinnedMount[
 }
 
 function check(init: InitOf, mounts: readonly PinnedMount[], exclusive: boolean): MountCheck {
-  if (typeof init !== 'number') return checkThrough(init.fd, init.pid, mounts, exclusive)
+  if (typeof init !== 'number') return settled(init.fd, checkThrough(init.fd, init.pid, mounts, exclusive))
   const pid = init
   if (!(pid > 0)) return { ok: false, failed: 'the container was no longer running when its mounts were checked' }
   let dirfd: number
@@ -104,9 +104,31 @@ function check(init: InitOf, mounts: readonly PinnedMount[], exclusive: boolean)
     return { ok: false, failed: `cannot open /proc/${pid}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }
   }
   try {
-    return checkThrough(dirfd, pid, mounts, exclusive)
+    return settled(dirfd, checkThrough(dirfd, pid, mounts, exclusive))
   } finally {
     closeSync(dirfd)
+  }
+}
+
+/**
+ * A mismatch read from a process that exited meanwhile is no evidence: an exiting init's mount namespace is torn down
+ * as it goes, so its table can miss mounts, and an init that exits within the check's window read as swapped mounts
+ * (PATH_CHANGED; seen under load with an image whose program exits at once). Only a live process's table is evidence;
+ * an exited one's is "could not be verified" (MOUNT_UNVERIFIED). Both refuse the attempt and take nothing of it.
+ */
+function settled(dirfd: number, c: MountCheck): MountCheck {
+  if (c.ok || 'failed' in c || !exitedProcess(dirfd)) return c
+  return { ok: false, failed: 'the container exited while its mounts were checked' }
+}
+
+/** Whether the process of this /proc dir is gone or a zombie (`stat`'s state after the last `)`: Z or X). */
+export function exitedProcess(dirfd: number): boolean {
+  try {
+    const stat = readProc(dirfd, 'stat')
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    return state === 'Z' || state === 'X' || state === ''
+  } catch {
+    return true
   }
 }
 
