@@ -7,3 +7,10 @@
  * on their command line.
  */
 export const BUN_START_FLAGS = ['--config=/dev/null', '--tsconfig-override=/dev/null', '--no-env-file', '--no-install'] as const
+
+/**
+ * JavaScriptCore's switch for ShadowRealm, set in the environment every sandboxed Bun starts with (both runners):
+ * a ShadowRealm has its own `fetch`, `Bun` and `Worker`, which no guard patched, and every node:vm context and worker
+ * has its own constructor of it (sandbox/sdk/workers.ts). JavaScriptCore reads it once, at start.
+ */
+export const NO_SHADOW_REALM: Readonly<Record<string, string>> = { BUN_JSC_useShadowRealm: '0' }

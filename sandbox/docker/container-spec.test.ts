@@ -49,6 +49,7 @@ describe('docker container spec', () => {
     expect(env).toContain('API_TOKEN=t')
     expect(env).toContain('AUTOKESTRA_RESULT_FILE=/out/result.json')
     expect(env.some((e) => e.startsWith('AUTOKESTRA_SANDBOX='))).toBe(true)
+    expect(env).toContain('BUN_JSC_useShadowRealm=0') // a ShadowRealm's globals are unguarded (sandbox/sdk/workers.ts)
     // Nothing executable but Bun (added inside), writes only to /out and the temp dir, no TCP port.
     expect(lockdownOf(env)).toEqual({ exec: [], write: ['/out', '/tmp'], connectPorts: [], network: false })
   })

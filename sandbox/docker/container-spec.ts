@@ -10,7 +10,7 @@ import { allowedPorts } from '../sdk/network.ts'
 import { PLUGIN_USER } from './image.ts'
 import type { DeadlineTool } from './deadline.ts'
 import type { FirstProgram } from './first.ts'
-import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
+import { BUN_START_FLAGS, NO_SHADOW_REALM } from '../../runtime/bun-start.ts'
 import { normaliseGrant } from './mount-pins.ts'
 
 /** Fixed paths inside every plugin container. */
@@ -173,7 +173,7 @@ function containerEnv(req: RunRequest, isBun: boolean, lockdown: LockdownPolicy 
     [ProtocolEnv.TmpDir]: ContainerPaths.Tmp,
     [ProtocolEnv.Home]: ContainerPaths.Tmp,
   }
-  if (isBun) env.AUTOKESTRA_SANDBOX = JSON.stringify(sandboxPolicy(req))
+  if (isBun) Object.assign(env, { AUTOKESTRA_SANDBOX: JSON.stringify(sandboxPolicy(req)) }, NO_SHADOW_REALM)
   // Set last: a declared variable of that name never reaches the lockdown, and without a lockdown it is not set.
   delete env[LOCKDOWN_ENV]
   if (lockdown) env[LOCKDOWN_ENV] = JSON.stringify(lockdown)

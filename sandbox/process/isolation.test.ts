@@ -44,7 +44,9 @@ describe('prepareLaunch', () => {
     const policy = JSON.parse(launch.env[POLICY_ENV]!) as LaunchPolicy
     expect(Object.keys(launch.env)).toEqual([POLICY_ENV])
     // Bun starts on a fixed environment; the plugin's own comes back once it is confined.
-    expect(Object.keys(policy.exec.env).sort()).toEqual(['AUTOKESTRA_PLUGIN_ENV', 'BUN_RUNTIME_TRANSPILER_CACHE_PATH', 'HOME', 'TMPDIR'])
+    expect(Object.keys(policy.exec.env).sort()).toEqual(['AUTOKESTRA_PLUGIN_ENV', 'BUN_JSC_useShadowRealm', 'BUN_RUNTIME_TRANSPILER_CACHE_PATH', 'HOME', 'TMPDIR'])
+    // No ShadowRealm: its realm's fetch, Bun and Worker are unguarded (sandbox/sdk/workers.ts).
+    expect(policy.exec.env.BUN_JSC_useShadowRealm).toBe('0')
     expect(JSON.parse(policy.exec.env[PLUGIN_ENV]!)).toEqual(s.env)
     expect(policy.user?.uid).toBeGreaterThanOrEqual(900_000)
     expect(policy.landlock?.connectPorts).toEqual([])

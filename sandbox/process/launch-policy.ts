@@ -1,7 +1,7 @@
 /** Builds the policy a launcher applies (policy.ts) from a launch spec, the host probe and the attempt's uid. */
 
 import { fileURLToPath } from 'node:url'
-import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
+import { BUN_START_FLAGS, NO_SHADOW_REALM } from '../../runtime/bun-start.ts'
 import type { LaunchSpec } from './launch-spec.ts'
 import { allowedPorts } from '../sdk/network.ts'
 import { computeGrants } from './grants.ts'
@@ -31,9 +31,13 @@ export const LEASE_FD = 3
  */
 export const BUN_FLAGS: readonly string[] = BUN_START_FLAGS
 
-/** The only variables a sandboxed Bun starts with (BUN_OPTIONS, NODE_PATH, BUN_JSC_* … of the plugin come later). */
+/**
+ * The only variables a sandboxed Bun starts with (BUN_OPTIONS, NODE_PATH, BUN_JSC_* … of the plugin come later).
+ * ShadowRealm is off (sandbox/sdk/workers.ts): its realm has its own `fetch`, `Bun` and `Worker`, which no guard
+ * patched, and node:vm contexts and workers each have one; JavaScriptCore reads the switch once, at start.
+ */
 function bunStartEnv(tmpDir: string, extra: Record<string, string>): Record<string, string> {
-  return { HOME: tmpDir, TMPDIR: tmpDir, BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0', ...extra }
+  return { HOME: tmpDir, TMPDIR: tmpDir, BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0', ...extra, ...NO_SHADOW_REALM }
 }
 
 /**

@@ -3,6 +3,12 @@
 import { guardFilesystemOnDemand, scanBeforePluginImport } from './fs-guard.ts'
 import { guardNetwork, guardRun } from './guards.ts'
 import { GATE_ENV, LOCKDOWN_ENV, PLUGIN_ENV, POLICY_ENV, type GuardPolicy } from './guest-policy.ts'
+import { guardWorkers } from './workers.ts'
+
+/** The preload every worker of this process starts with (workers.ts): beside the boot, in the guest folder. */
+const WORKER_PRELOAD = `${Bun.main.slice(0, Bun.main.lastIndexOf('/') + 1)}worker-guard.ts`
+/** How a module names node:worker_threads to import or require it (fs-guard.ts's scan looks for it). */
+const NAMES_WORKER_THREADS = /(["'`])(?:node:)?worker_threads\1/
 
 export { PermissionDeniedError, asPermissionDenied, setDenialSeal, withInvocationSeal } from './denied.ts'
 /** Called by the boot just before it imports the plugin's entry (the filesystem guard's scan, fs-guard.ts). */
@@ -10,7 +16,7 @@ export const beforePluginImport = scanBeforePluginImport
 
 /**
  * Reads the guard policy the launcher passed in `AUTOKESTRA_SANDBOX`, deletes it, and installs the
- * filesystem, network and subprocess guards. The kernel (Landlock, seccomp, namespaces, cgroups) was already
+ * filesystem, network and subprocess guards, and the worker guard that gives every thread the process starts the same. The kernel (Landlock, seccomp, namespaces, cgroups) was already
  * applied by the launcher before this process started: the guards only turn refusals into precise errors.
  * Then, once in its cgroups, the process takes the plugin's environment and moves into its temp dir: Bun started
  * on a fixed environment in an empty directory, so nothing of the plugin's (BUN_OPTIONS, NODE_PATH, a bunfig or
@@ -26,7 +32,9 @@ export async function confineFromEnv(): Promise<void> {
   if (process.env[LOCKDOWN_ENV] !== undefined) (await import('./lockdown.ts')).lockBoot()
   if (raw) {
     const policy = JSON.parse(raw) as GuardPolicy
-    guardFilesystemOnDemand()
+    // Workers get the same guards; node:worker_threads (~5 ms) is wrapped only when the plugin may use it.
+    const { guardNodeWorkers } = guardWorkers(policy, WORKER_PRELOAD)
+    guardFilesystemOnDemand([{ names: NAMES_WORKER_THREADS, builtin: /^(?:node:)?worker_threads$/, install: guardNodeWorkers }])
     guardNetwork(policy)
     guardRun(policy)
   }

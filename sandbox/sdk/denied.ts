@@ -52,10 +52,17 @@ export async function withInvocationSeal<T>(seal: string | undefined, fn: () => 
   }
 }
 
+/** The seal a refusal here would carry now: what a worker started now is given (workers.ts). */
+export const currentDenialSeal = (): string | undefined => sealOf()
+
+/** Where the marker goes: this thread's stderr; a worker's guard writes it to fd 2 itself (worker-guard.ts). */
+let writeMarker = (line: string): void => { process.stderr.write(line) }
+export const setDenialOutput = (write: (line: string) => void): void => { writeMarker = write }
+
 /** Reports a refusal on stderr, sealed (so the runner sees it even if the plugin swallows the error), and returns the error. */
 export function refuse(permission: PermissionDenial['permission'], target: string): PermissionDeniedError {
   const d: PermissionDenial = { permission, target }
-  process.stderr.write(`${detect().denialLine(d, sealOf())}\n`)
+  writeMarker(`${detect().denialLine(d, sealOf())}\n`)
   return new PermissionDeniedError(d)
 }
 

@@ -78,6 +78,24 @@ const GUEST_DIR = Bun.main.slice(0, Bun.main.lastIndexOf('/') + 1)
 const rawFile = Bun.file.bind(Bun)
 
 let onDemand = false
+
+/**
+ * Another builtin whose guard is installed the same way, when the plugin may use it (workers.ts: node:worker_threads,
+ * ~5 ms to load): a module of the scan that names it, an unscanned module, or `process.getBuiltinModule` of it.
+ */
+export interface OnDemandGuard {
+  /** A quoted name of the module, as a module names it to import or require it. */
+  names: RegExp
+  /** The builtin's ids, as process.getBuiltinModule is given them. */
+  builtin: RegExp
+  install(): void
+}
+const alsoOnDemand: (OnDemandGuard & { done?: true })[] = []
+const install = (g: OnDemandGuard & { done?: true }): void => { if (!g.done) { g.done = true; g.install() } }
+/** Installs the other on-demand guards (an unscanned module may use any of them). */
+const installAll = (): void => { for (const g of alsoOnDemand) install(g) }
+/** Whether some on-demand guard is still to be installed. */
+const pending = (): boolean => !nodeFsGuarded || alsoOnDemand.some((g) => !g.done)
 /** The module files the scan read (canonical, as Bun resolves them). */
 const scanned = new Set<string>()
 /** Set while this module resolves a name itself (Bun.resolveSync asks the runtime plugins too: ours, again). */
@@ -98,14 +116,16 @@ const resolveFrom = (name: string, importer: string | undefined): string | undef
  * computed at run time (`require(['f', 's'].join(''))` in a module that names no fs) reaches an unwrapped node:fs:
  * its refusals are the kernel's EACCES, unchanged. The guard explains refusals; the kernel makes them.
  */
-export function guardFilesystemOnDemand(): void {
+export function guardFilesystemOnDemand(others: OnDemandGuard[] = []): void {
   onDemand = true
+  alsoOnDemand.push(...others)
   guardBunFiles()
   const proc = process as unknown as { getBuiltinModule?: (id: string) => unknown }
   const builtin = proc.getBuiltinModule
   if (typeof builtin === 'function') {
     proc.getBuiltinModule = function (this: unknown, id: string): unknown {
       if (BUILTIN_FS.test(String(id))) guardNodeFs()
+      for (const g of alsoOnDemand) if (g.builtin.test(String(id))) install(g)
       return builtin.call(this, id)
     }
   }
@@ -113,10 +133,10 @@ export function guardFilesystemOnDemand(): void {
     name: 'autokestra-fs-guard',
     setup(build) {
       build.onResolve({ filter: /.*/ }, (args) => {
-        if (!nodeFsGuarded && !resolving) {
+        if (pending() && !resolving) {
           const path = resolveFrom(args.path, args.importer)
           // The guest's own modules (serve.ts, the lazy parts of the guards) are the engine's, never the plugin's.
-          if (path?.startsWith('/') && !scanned.has(path) && !path.startsWith(GUEST_DIR)) guardNodeFs()
+          if (path?.startsWith('/') && !scanned.has(path) && !path.startsWith(GUEST_DIR)) { guardNodeFs(); installAll() }
         }
         return undefined // Bun resolves it as always
       })
@@ -124,25 +144,30 @@ export function guardFilesystemOnDemand(): void {
   })
 }
 
-/** Reads the modules `entry` reaches by literal names (see guardFilesystemOnDemand); installs the guard if one names fs. */
+/**
+ * Reads the modules `entry` reaches by literal names (see guardFilesystemOnDemand); installs the guard if one names fs,
+ * and each other on-demand guard whose module one names. It stops once nothing is left to install.
+ */
 export async function scanBeforePluginImport(entry: string): Promise<void> {
-  if (!onDemand || nodeFsGuarded) return
+  if (!onDemand || !pending()) return
   const queue = [entry]
   const transpilers = new Map<string, InstanceType<typeof Bun.Transpiler>>()
   while (queue.length > 0) {
     const path = queue.shift()!
     if (scanned.has(path)) continue
     scanned.add(path)
-    if (scanned.size > MAX_SCANNED) return guardNodeFs()
+    if (scanned.size > MAX_SCANNED) { guardNodeFs(); return installAll() }
     let text: string
     try { text = await rawFile(path).text() } catch { continue } // Bun cannot load it either
-    if (NAMES_FS.test(text)) return guardNodeFs()
+    if (NAMES_FS.test(text)) guardNodeFs()
+    for (const g of alsoOnDemand) if (!g.done && g.names.test(text)) install(g)
+    if (!pending()) return
     const loader = LOADERS[path.slice(path.lastIndexOf('.') + 1)]
     if (!loader) continue // JSON, text, wasm…: imports nothing
     let t = transpilers.get(loader)
     if (!t) transpilers.set(loader, (t = new Bun.Transpiler({ loader })))
     let imports: { path: string }[]
-    try { imports = t.scanImports(text) } catch { return guardNodeFs() } // cannot tell what it imports: guarded
+    try { imports = t.scanImports(text) } catch { guardNodeFs(); return installAll() } // cannot tell what it imports: guarded
     for (const i of imports) {
       const found = resolveFrom(i.path, path)
       if (found?.startsWith('/')) queue.push(found)

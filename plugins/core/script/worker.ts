@@ -3,8 +3,10 @@
  * argv, env, stdout and stderr (read line by line, as a child's), its exit code (`process.exit(n)` ends the worker
  * only; an uncaught error is 1, printed to its stderr), killed (terminated) on its timeout or the attempt's cancel.
  * A worker, not a child: the sandbox lets a process read only its own /proc entry, and Bun cannot start without it.
- * An uncaught kernel refusal (EACCES, EPERM, an unreachable network) is named as inferred, from the error's own
- * fields, never from the streams (child.ts refusalOf says why).
+ * The worker runs under this process's guard (sandbox/sdk/workers.ts gives every worker it starts the same guards as a
+ * preload): what the guard refuses is its sealed marker, reported by the runner whether or not the code catches it.
+ * An uncaught kernel refusal the guard does not see (an unreachable network without a grant) is named as inferred,
+ * from the error's own fields, never from the streams (child.ts refusalOf says why).
  */
 import { Worker } from 'node:worker_threads'
 import { dirname, join } from 'node:path'
