@@ -55,6 +55,8 @@ function gitEnv(input: CheckoutInput, home: string): Record<string, string> {
     ['protocol.file.allow', 'never'], ['protocol.ext.allow', 'never'], ['protocol.allow', 'user'],
     ['submodule.recurse', 'false'], ['fetch.recurseSubmodules', 'false'], ['credential.helper', ''],
     ['advice.detachedHead', 'false'], ['init.defaultBranch', 'main'], ['transfer.fsckObjects', 'true'],
+    // A redirect would take git (and its token header) to a host the engine never checked: the kernel holds only the port (review 9).
+    ['http.followRedirects', 'false'],
   ]
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH, HOME: home, XDG_CONFIG_HOME: home, TMPDIR: home, LANG: 'C', LC_ALL: 'C',
