@@ -159,6 +159,8 @@ async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: Tr
     stack.push({ path, fh: await open(at, DIR_FLAGS) })
   }
   let base: FileHandle | undefined
+  // The file being written, when the stream stops inside it: closed in `finally` with the directories (review 9).
+  let file: { fh: FileHandle; left: number; x: boolean } | undefined
   try {
     const source = await store.get(t.sha256)
     if (!source) return fail(`its content (sha256 ${t.sha256}) is no longer stored`)
@@ -167,7 +169,6 @@ async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: Tr
     const hash = createHash('sha256')
     let size = 0
     let buf: Buffer = Buffer.alloc(0)
-    let file: { fh: FileHandle; left: number; x: boolean } | undefined
     let magic = false
     for await (const chunk of source) {
       hash.update(chunk)
@@ -200,9 +201,8 @@ async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: Tr
         const parent = stack[stack.length - 1]!
         if (parent.path !== parentPath) return fail(`its stored tree is malformed (${e.p} outside the directory being written)`)
         if (e.t === 'd') { await makeDir(parent.fh, leaf, e.p); continue }
-        const fh = await open(`/proc/self/fd/${parent.fh.fd}/${leaf}`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-        if (e.s === 0) await finishFile(fh, e.x)
-        else file = { fh, left: e.s, x: e.x }
+        file = { fh: await open(`/proc/self/fd/${parent.fh.fd}/${leaf}`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600), left: e.s, x: e.x }
+        if (e.s === 0) { await finishFile(file.fh, file.x); file = undefined }
       }
     }
     if (file || buf.length || !magic) return fail('its stored tree ends early')
@@ -213,6 +213,7 @@ async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: Tr
     const code = (e as { code?: string }).code
     return { code: ErrorCode.SandboxUnavailable, message: `input directory ${t.name} could not be placed in the working dir (${code ?? (e as Error).message})`, details: { name: t.name } }
   } finally {
+    await file?.fh.close().catch(() => undefined)
     for (const d of stack) await d.fh.close().catch(() => undefined)
     await base?.close().catch(() => undefined)
   }
