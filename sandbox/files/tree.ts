@@ -226,9 +226,9 @@ async function placeTree(dir: string, t: PlacedTree, store: BlobStore, owner: Tr
       const parent = stack[stack.length - 1]!
       if (parent.path !== parentPath) return fail(`its stored tree is malformed (${e.p} outside the directory being written)`)
       if (e.t === 'd') { await makeDir(parent.fh, leaf, e.p); continue }
-      const fh = await open(`/proc/self/fd/${parent.fh.fd}/${leaf}`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-      if (e.s === 0) await finishFile(fh, e.x)
-      else file = { fh, left: e.s, x: e.x }
+      // Held in `file` from its open on, so `finally` closes it however placing stops (review 9: a descriptor leaked).
+      file = { fh: await open(`/proc/self/fd/${parent.fh.fd}/${leaf}`, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600), left: e.s, x: e.x }
+      if (e.s === 0) { await finishFile(file.fh, file.x); file = undefined }
     }
     while (stack.length) await closeTop()
     return undefined

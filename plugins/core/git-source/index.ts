@@ -48,6 +48,12 @@ function checkInput(input: CheckoutInput): void {
   if (ssh && auth?.method !== 'ssh') throw invalid('an ssh remote needs auth.method ssh with auth.knownHosts (a host key is never trusted on first use)', 'auth')
 }
 
+/**
+ * One word of GIT_SSH_COMMAND, which git runs through `sh -c`: single-quoted, so a value of the input (auth.username)
+ * is never shell (review 9: `$(…)` in a user name ran in the sandbox).
+ */
+const shellWord = (w: string): string => (/^[A-Za-z0-9_./=:,@+-]+$/.test(w) ? w : `'${w.replaceAll("'", `'\\''`)}'`)
+
 /** git's environment and `-c` settings as GIT_CONFIG_* variables: never argv (a credential there is seen in /proc). */
 function gitEnv(input: CheckoutInput, home: string): Record<string, string> {
   const config: [string, string][] = [
@@ -55,6 +61,8 @@ function gitEnv(input: CheckoutInput, home: string): Record<string, string> {
     ['protocol.file.allow', 'never'], ['protocol.ext.allow', 'never'], ['protocol.allow', 'user'],
     ['submodule.recurse', 'false'], ['fetch.recurseSubmodules', 'false'], ['credential.helper', ''],
     ['advice.detachedHead', 'false'], ['init.defaultBranch', 'main'], ['transfer.fsckObjects', 'true'],
+    // A redirect would take git (and its token header) to a host the engine never checked: the kernel holds only the port (review 9).
+    ['http.followRedirects', 'false'],
   ]
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH, HOME: home, XDG_CONFIG_HOME: home, TMPDIR: home, LANG: 'C', LC_ALL: 'C',
@@ -75,7 +83,7 @@ function gitEnv(input: CheckoutInput, home: string): Record<string, string> {
     // Strict: only the given host keys; no agent, no other identity, no prompt, no config file of the host's.
     env.GIT_SSH_COMMAND = ['ssh', '-F', '/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${known}`,
       '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
-      '-o', 'UpdateHostKeys=no', '-i', key, ...(auth.username ? ['-l', auth.username] : [])].join(' ')
+      '-o', 'UpdateHostKeys=no', '-i', key, ...(auth.username ? ['-l', auth.username] : [])].map(shellWord).join(' ')
     env.GIT_SSH_VARIANT = 'ssh'
   }
   env.GIT_CONFIG_COUNT = String(config.length)

@@ -41,10 +41,18 @@ export function parseRemote(raw: string): RemoteResult {
   if (scheme !== 'https' && scheme !== 'http' && scheme !== 'ssh') {
     return bad(`the ${scheme}:// scheme is not accepted (file:// would read the server's disk, git:// is unauthenticated); use https://, http:// or ssh://`)
   }
+  // `\\` ends an http(s) URL's authority for the WHATWG parser, not for git or curl, which read up to the last `@`
+  // before the first `/` as user info: `https://granted\\@other/x` would be judged as one host and reach another
+  // (review 9). So the authority as git reads it must be exactly the host (and port) the parser found.
+  if (raw.includes('\\')) return bad('a repository URL holds no backslash')
   let u: URL
   try { u = new URL(raw) } catch { return bad('not a valid URL') }
   if (u.password !== '') return bad('the URL holds a password: give credentials in inputs.auth (from a secret), never in the URL')
   if (u.username !== '' && scheme !== 'ssh') return bad('the URL holds a user name: give it in inputs.auth.username, never in the URL')
+  const authority = raw.slice(raw.indexOf('://') + 3).split(/[/?#]/, 1)[0]!.toLowerCase()
+  const userInfo = u.username === '' ? '' : `${u.username.toLowerCase()}@`
+  if (authority !== `${userInfo}${u.host}` && authority !== `${userInfo}${u.hostname}:${DEFAULT_PORT[scheme]}`)
+    return bad(`the URL's host part "${authority}" is not one plain host[:port] (git would read it otherwise than the engine)`)
   if (u.search !== '' || u.hash !== '') return bad('a repository URL has no query or fragment')
   if (u.pathname === '' || u.pathname === '/') return bad('the URL names no repository path')
   const port = u.port === '' ? DEFAULT_PORT[scheme] : Number(u.port)
