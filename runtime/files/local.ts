@@ -6,10 +6,9 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto'
-import { constants, createReadStream, mkdirSync } from 'node:fs'
-import { chmod, lstat, mkdir, open, readdir, rename, unlink, utimes } from 'node:fs/promises'
+import { constants, mkdirSync } from 'node:fs'
+import { chmod, lstat, mkdir, open, readdir, rename, unlink, utimes, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Readable } from 'node:stream'
 import { AppError, ErrorCode } from '../errors.ts'
 import { SHA256_PATTERN, type BlobStore, type PutResult, type Sha256 } from './blob-store.ts'
 
@@ -65,10 +64,7 @@ export function createLocalBlobStore(dir: string): BlobStore {
       const p = pathOf(sha256)
       const fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined)
       if (!fh) return undefined
-      const stream = createReadStream('', { fd: fh.fd, autoClose: false })
-      stream.on('close', () => void fh.close().catch(() => undefined))
-      stream.on('end', () => void fh.close().catch(() => undefined))
-      return Readable.toWeb(stream) as ReadableStream<Uint8Array>
+      return readStream(fh)
     },
     async stat(sha256) {
       const st = await lstat(pathOf(sha256)).catch(() => undefined)
@@ -95,4 +91,41 @@ export function createLocalBlobStore(dir: string): BlobStore {
       }
     },
   }
+}
+
+const READ_CHUNK = 256 * 1024
+
+/**
+ * A blob's bytes through its FileHandle, one read at a time, closed at the end, on an error or when the reader cancels
+ * — after any read in flight has settled. Not `createReadStream({ fd })`: a stream over a bare descriptor number reads
+ * ahead, and a reader that stopped early (a malformed tree, a limit) had that number closed under a read still queued
+ * on it; the number, reused meanwhile by another open, then lost its file (EBADF in an unrelated put; seen in
+ * sandbox/files/tree.test.ts). A FileHandle's descriptor is never touched once it is closed.
+ */
+function readStream(fh: FileHandle): ReadableStream<Uint8Array> {
+  let inFlight: Promise<unknown> = Promise.resolve()
+  let closed = false
+  const close = async () => {
+    if (closed) return
+    closed = true
+    await inFlight.catch(() => undefined)
+    await fh.close().catch(() => undefined)
+  }
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (closed) return
+      const buf = Buffer.allocUnsafe(READ_CHUNK)
+      const read = fh.read(buf, 0, READ_CHUNK, null)
+      inFlight = read
+      try {
+        const { bytesRead } = await read
+        if (bytesRead === 0) { await close(); controller.close(); return }
+        controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead))
+      } catch (e) {
+        await close()
+        controller.error(e)
+      }
+    },
+    cancel: close,
+  }, { highWaterMark: 0 })
 }
