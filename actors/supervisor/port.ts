@@ -21,6 +21,12 @@ export interface PortDeps {
 export function workerPort(w: PooledWorker, deps: PortDeps): SupervisorPort {
   return {
     checkpoint: (t) => deps.batcher.submit(t),
+    checkpointAndBegin: async (t, begins) => {
+      // Submitted in one turn, in this order: the step's transitions, then each RUNNING, in one commit of the batcher.
+      const results = deps.batcher.submit(t)
+      const begun = begins.map((req) => deps.slots.beginNow(w, req))
+      return { results: await results, begun: await Promise.all(begun) }
+    },
     beginTask: (req) => deps.slots.begin(w, req),
     endTask: () => deps.slots.end(w),
     log: (lines) => deps.batcher.log(lines),

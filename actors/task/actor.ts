@@ -82,15 +82,14 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   try {
     resolved = resolveAction(deps.registry, call.type)
   } catch (e) {
-    if (!(await begin(deps, m, runnerOf(call, undefined)))) return cancelled()
+    if (!(await begin(deps, m, attemptRunner(deps.registry, call)))) return cancelled()
     deps.port.endTask(executionId, taskId)
     const out = fail(engineLog, toErrorInfo(e))
     rows.flush()
     return out
   }
   const { plugin, action } = resolved
-  // A docker task runs on no runner: the engine performs it (sandbox/docker-tasks/), recorded as the `engine` runner.
-  const runnerName = call.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(call, plugin)
+  const runnerName = attemptRunner(deps.registry, call)
   if (!(await begin(deps, m, runnerName))) return cancelled()
   try {
     // A forEach iteration's templates also read its `item` and `index`.
@@ -349,13 +348,33 @@ function pluginLog(masker: Masker, gate: LogGate, emit: (level: NewLogLine['leve
 }
 
 /**
+ * The runner an attempt of `call` is recorded with in its RUNNING: the one the task or its plugin names (a plugin this
+ * engine cannot resolve: the task's, else the default). A docker task runs on no runner: the engine performs it
+ * (sandbox/docker-tasks/), recorded as the `engine` runner. The execution actor uses it too, for a RUNNING it
+ * commits with the step that dispatched the attempt (RunAttempt.slot).
+ */
+export function attemptRunner(registry: PluginRegistry, call: PluginCall): string {
+  let plugin: LoadedPlugin
+  try {
+    plugin = resolveAction(registry, call.type).plugin
+  } catch {
+    return runnerOf(call, undefined)
+  }
+  return call.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(call, plugin)
+}
+
+/**
  * Commits RUNNING (after a slot is free); false when the task may no longer start (cancelled meanwhile).
  * True means the caller holds the slot and must give it back (endTask); false means no slot is held.
+ * When the execution actor already committed RUNNING with its step (`m.slot`), only the signal is checked.
  */
 async function begin(deps: TaskActorDeps, m: RunAttempt, runner: string): Promise<boolean> {
-  if (m.signal.aborted) return false
-  const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.path, attempt: m.attempt, runner })
-  if (!r.ok) return false // beginTask holds no slot when it refuses
+  if (m.slot === 'refused') return false // its RUNNING was refused: no slot is held
+  if (m.slot !== 'held') {
+    if (m.signal.aborted) return false
+    const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.path, attempt: m.attempt, runner })
+    if (!r.ok) return false // beginTask holds no slot when it refuses
+  }
   if (!m.signal.aborted) return true
   deps.port.endTask(m.snapshot.execution.id, m.path)
   return false
