@@ -48,7 +48,7 @@ export class WarmProcess {
   private answer: FrameRead | undefined
   /** The last invocation's dir being removed (off this thread): the next invocation starts only once it is gone. */
   private cleanup: Promise<void> = Promise.resolve()
-  /** The next invocation's dir, made ahead once the last one's is gone (root engines only: see nextDir). */
+  /** The next invocation's dir, made ahead (root engines only: see nextDir). */
   private ahead: Promise<InvocationDir> | undefined
 
   constructor(readonly started: StartedPlugin, private readonly bounds: JsonBounds, private readonly limits: WarmLimits) {
@@ -100,15 +100,15 @@ export class WarmProcess {
 
   /**
    * A fresh invocation dir (0700, the plugin's uid) in the process's dir. On ext4 a mkdir and a rmdir cost ~0.1 ms
-   * each of this thread, per task: so a root engine makes the next one ahead, off this thread, once the last one is
-   * gone (the plugin cannot list the root-owned process dir, so it cannot find it before its invocation names it);
+   * each of this thread, per task: so a root engine makes the next one ahead, off this thread, while the last one is
+   * removed (the plugin cannot list the root-owned process dir, so it cannot find it before its invocation names it);
    * a non-root engine, whose plugin owns the process dir and could list it, makes it when the invocation starts.
    */
   private async nextDir(): Promise<InvocationDir> {
     const taken = this.ahead
     this.ahead = undefined
-    if (taken) return taken
     await this.cleanup
+    if (taken) return taken
     const owner = this.prepare()
     const id = randomBytes(12).toString('hex')
     const tmpDir = join(this.started.tmpDir, `i-${id}`)
@@ -117,18 +117,15 @@ export class WarmProcess {
     return { id, tmpDir }
   }
 
-  /** Removes an invocation's dir off this thread; the next dir (made ahead, root only) follows its removal. */
+  /** Removes an invocation's dir off this thread, and makes the next one ahead (root only); the next invocation awaits both. */
   private finishDir(tmpDir: string): void {
     this.cleanup = rm(tmpDir, { recursive: true, force: true }).catch(() => {})
     if (process.getuid?.() !== 0 || !this.reusable || this.invocations >= AHEAD_UNTIL) return
     const owner = this.owner!
     const id = randomBytes(12).toString('hex')
     const dir = join(this.started.tmpDir, `i-${id}`)
-    this.ahead = this.cleanup.then(async () => {
-      await mkdir(dir, { mode: 0o700 })
-      await chown(dir, owner.uid, owner.gid)
-      return { id, tmpDir: dir }
-    })
+    // Beside the removal, not after it: another name, and the next invocation awaits both.
+    this.ahead = mkdir(dir, { mode: 0o700 }).then(() => chown(dir, owner.uid, owner.gid)).then(() => ({ id, tmpDir: dir }))
     this.ahead.catch(() => {}) // a failure is the next invocation's, when it awaits it
   }
 
