@@ -28,7 +28,10 @@ export function workerPort(w: PooledWorker, deps: PortDeps): SupervisorPort {
       return { results: await results, begun: await Promise.all(begun) }
     },
     beginTask: (req) => deps.slots.begin(w, req),
-    endTask: () => deps.slots.end(w),
+    endTask: (_executionId, _taskId, lines) => {
+      if (lines?.length) deps.batcher.log(lines)
+      deps.slots.end(w)
+    },
     log: (lines) => deps.batcher.log(lines),
     resolveSecrets: (_executionId, names) => resolveSecrets(deps.secrets, names),
     executionFinished: (id) => deps.finished(w, id),

@@ -36,8 +36,8 @@ export interface SupervisorPort {
   checkpointAndBegin(transitions: Transition[], begins: BeginTask[]): Promise<{ results: TransitionResult[]; begun: (TransitionResult | undefined)[] }>
   /** Waits for a global task slot (recording WAITING/CONCURRENCY_LIMIT if it must), then commits RUNNING; a refusal holds no slot. */
   beginTask(req: BeginTask): Promise<TransitionResult>
-  /** Gives the task slot back. */
-  endTask(executionId: string, taskId: string): void
+  /** Gives the task slot back; `lines` (already masked), the attempt's last log lines, are appended first, as by `log`. */
+  endTask(executionId: string, taskId: string, lines?: NewLogLine[]): void
   /** Appends (already masked) log lines; fire and forget, order preserved. */
   log(lines: NewLogLine[]): void
   /** Secret values for a task about to start; only the names the workflow declared. */

@@ -83,9 +83,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
     resolved = resolveAction(deps.registry, call.type)
   } catch (e) {
     if (!(await begin(deps, m, attemptRunner(deps.registry, call)))) return cancelled()
-    deps.port.endTask(executionId, taskId)
     const out = fail(engineLog, toErrorInfo(e))
-    rows.flush()
+    deps.port.endTask(executionId, taskId, rows.take())
     return out
   }
   const { plugin, action } = resolved
@@ -159,6 +158,7 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
         // A refusal read from text the plugin printed (it may be data it relayed) is recorded as inferred, never as
         // one the sandbox saw (docs/security.md#denials).
         const data = { plugin: pluginName, permission, target: masker.mask(target), attempt, ...(inferred ? { inferred: true } : {}) }
+        rows.flush() // the plugin's lines before the audit event, as they came
         await deps.port.checkpoint([{ kind: 'audit', type: 'PERMISSION_DENIED', executionId, taskId, data }])
         engineLog('ERROR', `permission denied: plugin ${pluginName} was refused ${permission} ${target}${inferred ? ' (inferred from its own output)' : ''}`)
       }
@@ -178,8 +178,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
   } finally {
-    rows.flush()
-    deps.port.endTask(executionId, taskId)
+    // The attempt's last lines go with the slot's give-back: one message, before the outcome's checkpoint.
+    deps.port.endTask(executionId, taskId, rows.take())
   }
 }
 
@@ -294,30 +294,38 @@ function logLimitError(hit: LogCapHit): ErrorInfo {
   }
 }
 
+/** How long an attempt's log rows wait to be sent with others (ms), and how many are sent at once without waiting. */
+const ROWS_WAIT_MS = 20
+const ROWS_AT_ONCE = 100
+
 /**
- * Log rows of one attempt, sent to the supervisor in batches: the lines of one chunk of plugin output
- * cross the worker boundary as one message instead of one message each. Order is kept (engine lines go
- * through the same queue); `flush` sends what is queued now (before a checkpoint and at the end).
+ * Log rows of one attempt, sent to the supervisor in batches: the lines of one chunk of plugin output, or of
+ * ROWS_WAIT_MS, cross the worker boundary as one message instead of one message each, and the last ones go with
+ * the slot's give-back (`take`; a short attempt's lines then cost no message of their own). Order is kept (engine
+ * lines go through the same queue); `flush` sends what is queued now (before a checkpoint).
  */
 function logWriter(port: SupervisorPort) {
   let queued: NewLogLine[] = []
-  let scheduled = false
-  const flush = (): void => {
-    scheduled = false
-    if (queued.length === 0) return
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const take = (): NewLogLine[] => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
     const batch = queued
     queued = []
-    port.log(batch)
+    return batch
+  }
+  const flush = (): void => {
+    const batch = take()
+    if (batch.length) port.log(batch)
   }
   return {
     write(row: NewLogLine): void {
       queued.push(row)
-      if (!scheduled) {
-        scheduled = true
-        queueMicrotask(flush)
-      }
+      if (queued.length >= ROWS_AT_ONCE) flush()
+      else timer ??= setTimeout(flush, ROWS_WAIT_MS)
     },
     flush,
+    take,
   }
 }
 
