@@ -3,7 +3,8 @@
  * one, interleaved round by round so that load on the machine falls on both alike, and prints one JSON document
  * with every round's figures and the chosen metrics side by side.
  * Usage: BEFORE=/path/to/old-checkout bun bench/compare.ts [rounds=3] [workload…]   (default: w1 w2 w3)
- * LEVEL=<attempt|execution|workflow>: the isolation level the new checkout's W1 and W2 run at (the old one has none).
+ * LEVEL=<attempt|execution|workflow>: the isolation level the new checkout's W1 and W2 run at (the old one has none);
+ * BEFORE_LEVEL=<level>: the old checkout's, when it has levels too (both at one level: BEFORE_LEVEL=$LEVEL).
  */
 
 import { resolve } from 'node:path'
@@ -24,7 +25,8 @@ const figure = (r: Record<string, unknown>, [section, key]: [string, string]): n
   Number((r[section] as Record<string, unknown> | undefined)?.[key])
 
 async function once(root: string, workload: string): Promise<Record<string, unknown>> {
-  const level = root === after && process.env.LEVEL ? [process.env.LEVEL] : []
+  const chosen = root === after ? process.env.LEVEL : process.env.BEFORE_LEVEL
+  const level = chosen ? [chosen] : []
   const p = Bun.spawn(['bun', resolve(root, 'bench/engine.ts'), workload, ...level], { cwd: root, stdout: 'pipe', stderr: 'inherit' })
   const [text, code] = await Promise.all([new Response(p.stdout).text(), p.exited])
   if (code !== 0) throw new Error(`${root}: bench/engine.ts ${workload} exited ${code}`)

@@ -3,6 +3,7 @@
 import type { Clock } from '../../runtime/clock.ts'
 import { ErrorCode, toErrorInfo, type ErrorInfo } from '../../runtime/errors.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
+import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import type { ExecutionSnapshot } from '../../runtime/store/types.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
@@ -28,6 +29,8 @@ export interface TaskRun {
   executionError?: ErrorInfo
   /** A forEach iteration's `item` and `index`, for its templates. */
   iteration?: Iteration
+  /** Its RUNNING, when committed with the step that dispatched it (RunAttempt.slot). */
+  slot?: 'held' | 'refused'
   /** The task's `outputFiles:` / `inputFiles:`, and what the execution had stored when the attempt started. */
   files?: TaskFiles & { executionBytes: number }
 }
@@ -59,6 +62,18 @@ export interface ExecutionActorDeps {
   mask?: (executionId: string, value: Record<string, unknown>) => Record<string, unknown>
   /** Items a forEach list may hold (config `limits.maxForEachItems`). */
   maxForEachItems?: number
+  /**
+   * The runner an attempt of `call` is recorded with (actors/task/actor.ts attemptRunner). Given, a step's commit
+   * carries the RUNNING of the attempts it dispatches (one commit per task in a chain); absent, each task actor
+   * begins its own.
+   */
+  runnerFor?: (call: PluginCall) => string
+}
+
+/** Throws on a refusal other than INVALID_TRANSITION (a transition already applied, or overtaken: a no-op). */
+function check(results: TransitionResult[]): void {
+  const bad = results.find((r) => !r.ok)
+  if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
 }
 
 /** Rebuilds the actor's view from a stored snapshot. */
@@ -140,17 +155,55 @@ export class ExecutionActor {
       const transitions = mask
         ? step.transitions.map((t) => (t.kind === 'execution' && t.outputs ? { ...t, outputs: mask(this.id, t.outputs) } : t))
         : step.transitions
-      const results = await this.deps.port.checkpoint(transitions)
-      const bad = results.find((r) => !r.ok)
-      if (bad && !bad.ok && bad.error.code !== ErrorCode.InvalidTransition) throw new Error(bad.error.message)
+      const slots = await this.commit(transitions, step.effects)
+      try {
+        for (const e of step.effects) this.perform(e, slots)
+      } finally {
+        // Slots no task actor took (an effect threw first): given back, or they would be lost to the engine.
+        for (const [path, slot] of slots) if (slot === 'held') this.deps.port.endTask(this.id, path)
+      }
+      return step.refusal
     }
     for (const e of step.effects) this.perform(e)
     return step.refusal
   }
 
-  private perform(e: Effect): void {
+  /**
+   * Commits a step's transitions before its effects (invariant 1). With them, in the same commit and round trip, the
+   * RUNNING of each attempt the step dispatches whose task slot is free at once: the SUCCESS of one task and the
+   * RUNNING of the next are one commit, and the next attempt's process still starts only after its RUNNING is
+   * durable. Answers which attempts were begun so (their task actors hold the slot, or were refused).
+   */
+  private async commit(transitions: Transition[], effects: Effect[]): Promise<Map<RunPath, 'held' | 'refused'>> {
+    const slots = new Map<RunPath, 'held' | 'refused'>()
+    const runnerFor = this.deps.runnerFor
+    const runs = runnerFor ? effects.filter((e) => e.type === 'runPlugin') : []
+    if (!runs.length || !runnerFor) {
+      check(await this.deps.port.checkpoint(transitions))
+      return slots
+    }
+    const begins = runs.map((e) => ({ executionId: this.id, taskId: e.path, attempt: e.attempt, runner: runnerFor(e.call) }))
+    const { results, begun } = await this.deps.port.checkpointAndBegin(transitions, begins)
+    runs.forEach((e, i) => {
+      const r = begun[i]
+      if (r) slots.set(e.path, r.ok ? 'held' : 'refused')
+    })
+    try {
+      check(results)
+    } catch (e) {
+      for (const [path, slot] of slots) if (slot === 'held') this.deps.port.endTask(this.id, path)
+      throw e
+    }
+    return slots
+  }
+
+  private perform(e: Effect, slots?: Map<RunPath, 'held' | 'refused'>): void {
     switch (e.type) {
-      case 'runPlugin': return this.runPlugin(e.path, e.attempt, e.call, e.iteration, e.files)
+      case 'runPlugin': {
+        const slot = slots?.get(e.path)
+        slots?.delete(e.path)
+        return this.runPlugin(e.path, e.attempt, e.call, e.iteration, e.files, slot)
+      }
       case 'scheduleRetry':
         this.deps.clock.sleep(e.at - this.deps.clock.now(), this.life.signal).then(
           () => this.ref.tell({ type: 'task.retryDue', path: e.path }),
@@ -196,7 +249,7 @@ export class ExecutionActor {
     return outcome
   }
 
-  private runPlugin(path: RunPath, attempt: number, call: PluginCall, iteration: Iteration | undefined, files: TaskFiles | undefined): void {
+  private runPlugin(path: RunPath, attempt: number, call: PluginCall, iteration: Iteration | undefined, files: TaskFiles | undefined, slot: 'held' | 'refused' | undefined): void {
     const abort = new AbortController()
     this.aborts.set(path, abort)
     // Only what the call's templates name: copying every output per attempt made a run O(tasks²).
@@ -207,6 +260,7 @@ export class ExecutionActor {
       // Always: a task declaring no files may still read an upstream directory or leave one (docs/files.md#directories).
       // What the execution stored, counted once and then kept by claimFiles (not a walk of every run per attempt).
       files: { ...(files ?? {}), executionBytes: (this.claimedBytes ??= storedBytes(this.view)) },
+      ...(slot ? { slot } : {}),
     }
     this.deps.runTask(this.snapshot, run).then(
       (outcome) => {

@@ -7,7 +7,7 @@ import type { Transition } from '../../runtime/store/checkpoint.ts'
 import { openSqliteStore, type SqliteStore } from '../../runtime/store/sqlite/store.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import { createExecutions } from '../../test/helpers/store.ts'
-import { CheckpointBatcher, type Committed } from './batcher.ts'
+import { CheckpointBatcher, LOG_WAIT_MAX_LINES, type Committed } from './batcher.ts'
 
 const wf: Workflow = { id: 'w', enabled: true, inputs: [], secrets: [], triggers: [], tasks: [{ id: 'a', kind: 'plugin', type: 'core/log.info', needs: [], inputs: {} }] }
 let dir: string
@@ -69,6 +69,34 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 
 const quick = { retryMs: { first: 2, max: 10 } }
 const line = (message: string) => ({ executionId: 'e1', ts: 1, level: 'INFO', source: 'engine', message })
+
+describe('checkpoint batcher: log lines alone', () => {
+  const messages = async () => (await store.logs.list({ executionId: 'e1', order: 'asc' })).items.map((l) => l.message)
+
+  it('wait (logWaitMs) for a checkpoint and are written in its commit, before its transition', async () => {
+    const b = new CheckpointBatcher(store, systemClock, () => {}, { logWaitMs: 1000 })
+    b.log([line('starting')])
+    await new Promise<void>((r) => setImmediate(r)) // a turn later, as a task's SUCCESS comes after its first line
+    expect(b.commits).toBe(0)
+    await b.submit([{ kind: 'execution', executionId: 'e1', to: 'RUNNING' }])
+    expect(b.commits).toBe(1)
+    expect(await messages()).toEqual(['starting'])
+  })
+
+  it('are committed by themselves once logWaitMs has passed with no checkpoint', async () => {
+    const b = new CheckpointBatcher(store, systemClock, () => {}, { logWaitMs: 5 })
+    b.log([line('alone')])
+    await until('the lines\' own commit', () => b.commits === 1)
+    expect(await messages()).toEqual(['alone'])
+  })
+
+  it('go at once in a burst (LOG_WAIT_MAX_LINES queued), without waiting', async () => {
+    const b = new CheckpointBatcher(store, systemClock, () => {}, { logWaitMs: 60_000 })
+    b.log(Array.from({ length: LOG_WAIT_MAX_LINES }, (_, i) => line(String(i))))
+    await until('the burst\'s commit', () => b.commits >= 1)
+    expect((await messages()).length).toBeGreaterThan(0)
+  })
+})
 
 describe('checkpoint batcher on a store that cannot be written', () => {
   // `query_only` makes SQLite refuse every write with SQLITE_READONLY, as a read-only remount does.

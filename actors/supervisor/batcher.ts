@@ -45,6 +45,11 @@ export interface BatcherOptions extends LogQueueOptions {
   maxBufferedLogLines?: number
   /** The engine's lease owner id: every commit is fenced by it (CommitBatch.owner). */
   owner?: string
+  /**
+   * How long log lines with no checkpoint to go with wait for one (ms; default LOG_WAIT_MS): a task's first lines
+   * then ride in the commit of its SUCCESS, or of the next task's RUNNING, instead of a commit of their own.
+   */
+  logWaitMs?: number
 }
 
 export interface SubmitOptions {
@@ -55,6 +60,9 @@ export interface SubmitOptions {
 
 export const DEFAULT_RETRY_MS = { first: 100, max: 2000 }
 export const DEFAULT_MAX_BUFFERED_LOG_LINES = 10_000
+export const LOG_WAIT_MS = 20
+/** Queued lines past which they are committed at once, without waiting for a checkpoint (a plugin's burst of output). */
+export const LOG_WAIT_MAX_LINES = 200
 
 export class CheckpointBatcher {
   private queue: Checkpoint[] = []
@@ -64,6 +72,9 @@ export class CheckpointBatcher {
   /** Lines dropped per execution while the store could not be written; reported in the next commit. */
   private readonly dropped = new Map<string, number>()
   private scheduled = false
+  /** Log lines are waiting (logWaitMs) for a checkpoint to be committed with. */
+  private logTimer: ReturnType<typeof setTimeout> | undefined
+  private readonly logWaitMs: number
   /** The commit under way: the next one starts after it, so commits (and their answers) keep their order. */
   private inFlight: Promise<void> | undefined
   private retryTimer: ReturnType<typeof setTimeout> | undefined
@@ -89,6 +100,7 @@ export class CheckpointBatcher {
     this.retryMs = opts.retryMs ?? DEFAULT_RETRY_MS
     this.maxLogLines = opts.maxBufferedLogLines ?? DEFAULT_MAX_BUFFERED_LOG_LINES
     this.owner = opts.owner
+    this.logWaitMs = opts.logWaitMs ?? LOG_WAIT_MS
   }
 
   /**
@@ -121,7 +133,10 @@ export class CheckpointBatcher {
   log(lines: NewLogLine[]): void {
     if (this.refused !== undefined) return this.countDropped(lines)
     this.logs.push(lines)
-    this.schedule(false)
+    // Lines alone wait a little for a checkpoint to share a commit with (each commit is a transaction on the main
+    // thread); a burst goes at once, and so does whatever a commit left behind (see attempt).
+    if (this.logWaitMs > 0 && this.logs.size < LOG_WAIT_MAX_LINES) this.scheduleLogs()
+    else this.schedule(false)
   }
 
   /** Whether queued work is waiting for the store to become writable again. */
@@ -159,6 +174,8 @@ export class CheckpointBatcher {
 
   private async attempt(): Promise<void> {
     this.scheduled = false
+    if (this.logTimer !== undefined) clearTimeout(this.logTimer)
+    this.logTimer = undefined
     while (this.inFlight) await this.inFlight
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
     this.retryTimer = undefined
@@ -246,6 +263,15 @@ export class CheckpointBatcher {
 
   private countDropped(lines: NewLogLine[]): void {
     for (const l of lines) this.dropped.set(l.executionId, (this.dropped.get(l.executionId) ?? 0) + 1)
+  }
+
+  /** A commit for queued log lines in logWaitMs, unless one is due sooner (scheduled, or a backoff's retry). */
+  private scheduleLogs(): void {
+    if (this.scheduled || this.logTimer !== undefined || this.retryTimer !== undefined) return
+    this.logTimer = setTimeout(() => {
+      this.logTimer = undefined
+      this.schedule(false)
+    }, this.logWaitMs)
   }
 
 /** Next turn, unless a backoff is running; `urgent` work (a caller answered at once) tries now anyway. */

@@ -21,8 +21,17 @@ export interface PortDeps {
 export function workerPort(w: PooledWorker, deps: PortDeps): SupervisorPort {
   return {
     checkpoint: (t) => deps.batcher.submit(t),
+    checkpointAndBegin: async (t, begins) => {
+      // Submitted in one turn, in this order: the step's transitions, then each RUNNING, in one commit of the batcher.
+      const results = deps.batcher.submit(t)
+      const begun = begins.map((req) => deps.slots.beginNow(w, req))
+      return { results: await results, begun: await Promise.all(begun) }
+    },
     beginTask: (req) => deps.slots.begin(w, req),
-    endTask: () => deps.slots.end(w),
+    endTask: (_executionId, _taskId, lines) => {
+      if (lines?.length) deps.batcher.log(lines)
+      deps.slots.end(w)
+    },
     log: (lines) => deps.batcher.log(lines),
     resolveSecrets: (_executionId, names) => resolveSecrets(deps.secrets, names),
     executionFinished: (id) => deps.finished(w, id),

@@ -28,10 +28,16 @@ export interface BeginTask {
 export interface SupervisorPort {
   /** Commits transitions (batched with others into one transaction); resolves once durable. */
   checkpoint(transitions: Transition[]): Promise<TransitionResult[]>
+  /**
+   * `checkpoint`, and the RUNNING of each of `begins` whose task slot is free at once, in the same batch (one commit
+   * and one round trip for a step that ends one task and starts the next). `begun[i]` is that RUNNING's result (ok:
+   * the slot is held for it; refused: no slot is held), or absent when no slot was free (the task waits in beginTask).
+   */
+  checkpointAndBegin(transitions: Transition[], begins: BeginTask[]): Promise<{ results: TransitionResult[]; begun: (TransitionResult | undefined)[] }>
   /** Waits for a global task slot (recording WAITING/CONCURRENCY_LIMIT if it must), then commits RUNNING; a refusal holds no slot. */
   beginTask(req: BeginTask): Promise<TransitionResult>
-  /** Gives the task slot back. */
-  endTask(executionId: string, taskId: string): void
+  /** Gives the task slot back; `lines` (already masked), the attempt's last log lines, are appended first, as by `log`. */
+  endTask(executionId: string, taskId: string, lines?: NewLogLine[]): void
   /** Appends (already masked) log lines; fire and forget, order preserved. */
   log(lines: NewLogLine[]): void
   /** Secret values for a task about to start; only the names the workflow declared. */

@@ -111,6 +111,21 @@ export class TaskSlots {
     return r!
   }
 
+  /**
+   * Commits RUNNING when a slot is free now (and no task waits for one), holding it for `w`; undefined when none is:
+   * the task then waits in `begin`. Called in the same turn as the checkpoint of the step that dispatched the task,
+   * so both are written in one commit. A refused RUNNING holds no slot.
+   */
+  beginNow(w: SlotHolder, req: BeginTask): Promise<TransitionResult> | undefined {
+    if (w.dead || !this.slots.tryAcquire()) return undefined
+    this.held.set(w, (this.held.get(w) ?? 0) + 1)
+    const running: Transition = { kind: 'task', executionId: req.executionId, taskId: req.taskId, to: 'RUNNING', attempt: req.attempt, runner: req.runner }
+    return this.deps.commit([running]).then(([r]) => {
+      if (!r!.ok) this.end(w)
+      return r!
+    })
+  }
+
   /** Gives one of `w`'s slots back (a no-op once they were given back for its death). */
   end(w: SlotHolder): void {
     const n = this.held.get(w) ?? 0

@@ -85,15 +85,13 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   try {
     resolved = resolveAction(deps.registry, call.type)
   } catch (e) {
-    if (!(await begin(deps, m, runnerOf(call, undefined)))) return cancelled()
-    deps.port.endTask(executionId, taskId)
+    if (!(await begin(deps, m, attemptRunner(deps.registry, call)))) return cancelled()
     const out = fail(engineLog, toErrorInfo(e))
-    rows.flush()
+    deps.port.endTask(executionId, taskId, rows.take())
     return out
   }
   const { plugin, action } = resolved
-  // A docker task runs on no runner: the engine performs it (sandbox/docker-tasks/), recorded as the `engine` runner.
-  const runnerName = call.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(call, plugin)
+  const runnerName = attemptRunner(deps.registry, call)
   if (!(await begin(deps, m, runnerName))) return cancelled()
   try {
     // A forEach iteration's templates also read its `item` and `index`.
@@ -169,7 +167,10 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
       // A plugin's own error details are plugin-controlled too: bounded before masking walks them.
       const badDetails = outcome.error.details === undefined ? undefined : checkValueBounds(outcome.error.details, deps.outputBounds)
       if (badDetails) return fail(engineLog, { code: ErrorCode.InvalidTaskOutput, message: `error details of ${call.type} are ${badDetails.message}` })
-      if (outcome.denial) await auditDenial(deps, m, plugin, outcome.denial, masker, engineLog)
+      if (outcome.denial) {
+        rows.flush() // the plugin's lines before the audit event, as they came
+        await auditDenial(deps, m, plugin, outcome.denial, masker, engineLog)
+      }
       return fail(engineLog, masker.maskDeep(ownCode(call, outcome.error)))
     }
     // Bound the output before anything walks it recursively (schema check, masking, comlink, the store).
@@ -186,8 +187,8 @@ async function runAttempt(deps: TaskActorDeps, m: RunAttempt): Promise<TaskOutco
   } catch (e) {
     return fail(engineLog, masker.maskDeep(toErrorInfo(e)))
   } finally {
-    rows.flush()
-    deps.port.endTask(executionId, taskId)
+    // The attempt's last lines go with the slot's give-back: one message, before the outcome's checkpoint.
+    deps.port.endTask(executionId, taskId, rows.take())
   }
 }
 
@@ -299,30 +300,38 @@ function logLimitError(hit: LogCapHit): ErrorInfo {
   }
 }
 
+/** How long an attempt's log rows wait to be sent with others (ms), and how many are sent at once without waiting. */
+const ROWS_WAIT_MS = 20
+const ROWS_AT_ONCE = 100
+
 /**
- * Log rows of one attempt, sent to the supervisor in batches: the lines of one chunk of plugin output
- * cross the worker boundary as one message instead of one message each. Order is kept (engine lines go
- * through the same queue); `flush` sends what is queued now (before a checkpoint and at the end).
+ * Log rows of one attempt, sent to the supervisor in batches: the lines of one chunk of plugin output, or of
+ * ROWS_WAIT_MS, cross the worker boundary as one message instead of one message each, and the last ones go with
+ * the slot's give-back (`take`; a short attempt's lines then cost no message of their own). Order is kept (engine
+ * lines go through the same queue); `flush` sends what is queued now (before a checkpoint).
  */
 function logWriter(port: SupervisorPort) {
   let queued: NewLogLine[] = []
-  let scheduled = false
-  const flush = (): void => {
-    scheduled = false
-    if (queued.length === 0) return
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const take = (): NewLogLine[] => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
     const batch = queued
     queued = []
-    port.log(batch)
+    return batch
+  }
+  const flush = (): void => {
+    const batch = take()
+    if (batch.length) port.log(batch)
   }
   return {
     write(row: NewLogLine): void {
       queued.push(row)
-      if (!scheduled) {
-        scheduled = true
-        queueMicrotask(flush)
-      }
+      if (queued.length >= ROWS_AT_ONCE) flush()
+      else timer ??= setTimeout(flush, ROWS_WAIT_MS)
     },
     flush,
+    take,
   }
 }
 
@@ -353,13 +362,33 @@ function pluginLog(masker: Masker, gate: LogGate, emit: (level: NewLogLine['leve
 }
 
 /**
+ * The runner an attempt of `call` is recorded with in its RUNNING: the one the task or its plugin names (a plugin this
+ * engine cannot resolve: the task's, else the default). A docker task runs on no runner: the engine performs it
+ * (sandbox/docker-tasks/), recorded as the `engine` runner. The execution actor uses it too, for a RUNNING it
+ * commits with the step that dispatched the attempt (RunAttempt.slot).
+ */
+export function attemptRunner(registry: PluginRegistry, call: PluginCall): string {
+  let plugin: LoadedPlugin
+  try {
+    plugin = resolveAction(registry, call.type).plugin
+  } catch {
+    return runnerOf(call, undefined)
+  }
+  return call.engineAction === 'docker' ? ENGINE_RUNNER : runnerOf(call, plugin)
+}
+
+/**
  * Commits RUNNING (after a slot is free); false when the task may no longer start (cancelled meanwhile).
  * True means the caller holds the slot and must give it back (endTask); false means no slot is held.
+ * When the execution actor already committed RUNNING with its step (`m.slot`), only the signal is checked.
  */
 async function begin(deps: TaskActorDeps, m: RunAttempt, runner: string): Promise<boolean> {
-  if (m.signal.aborted) return false
-  const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.path, attempt: m.attempt, runner })
-  if (!r.ok) return false // beginTask holds no slot when it refuses
+  if (m.slot === 'refused') return false // its RUNNING was refused: no slot is held
+  if (m.slot !== 'held') {
+    if (m.signal.aborted) return false
+    const r = await deps.port.beginTask({ executionId: m.snapshot.execution.id, taskId: m.path, attempt: m.attempt, runner })
+    if (!r.ok) return false // beginTask holds no slot when it refuses
+  }
   if (!m.signal.aborted) return true
   deps.port.endTask(m.snapshot.execution.id, m.path)
   return false

@@ -23,6 +23,12 @@ export interface RunAttempt {
   iteration?: { index: number; item: unknown }
   /** The task's `outputFiles:` / `inputFiles:` (templates unresolved), and the bytes its execution had stored when the attempt started. */
   files?: TaskFiles & { executionBytes: number }
+  /**
+   * The attempt's RUNNING, when the execution actor committed it with the step that dispatched it (a task slot was
+   * free at once): `held`, its slot is this actor's to give back (endTask); `refused`, no slot is held and the attempt
+   * does not start. Absent: the actor asks for a slot itself (beginTask).
+   */
+  slot?: 'held' | 'refused'
   signal: AbortSignal
 }
 

@@ -10,7 +10,7 @@ import type { Decision } from '../execution/protocol.ts'
 import type { DecideReply, FileSettings, IdleState, SupervisorPort, WorkerSettings } from '../supervisor/protocol.ts'
 import type { BlobStore } from '../../runtime/files/blob-store.ts'
 import { createLocalBlobStore } from '../../runtime/files/local.ts'
-import { executionScope, runTaskActor, type TaskActorDeps } from '../task/actor.ts'
+import { attemptRunner, executionScope, runTaskActor, type TaskActorDeps } from '../task/actor.ts'
 import type { LogBudget, LogLimits } from '../task/log-limit.ts'
 import { TASK_STEPS, type TaskSteps } from '../execution/steps/registry.ts'
 import { rawDefaults } from '../../runtime/config/schema.ts'
@@ -89,6 +89,7 @@ export class ExecutionHost {
       ...(this.maxForEachItems !== undefined ? { maxForEachItems: this.maxForEachItems } : {}),
       mask: (execId, value) => this.maskerFor(execId).maskDeep(value),
       runTask: (snap, run) => runTaskActor(this.taskDeps, { type: 'task.run', snapshot: snap, ...run }),
+      runnerFor: (call) => attemptRunner(this.taskDeps.registry, call),
       onStopped: (execId) => {
         this.actors.delete(execId)
         this.maskers.delete(execId)

@@ -5,7 +5,8 @@
  * the protocol is killed and never serves again (`reusable` is false).
  */
 
-import { chmodSync, chownSync, closeSync, mkdirSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, mkdirSync, statSync } from 'node:fs'
+import { chown, mkdir, rm } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { systemClock } from '../../runtime/clock.ts'
@@ -20,6 +21,12 @@ import { readFrames, type FrameRead } from './frames.ts'
 
 /** How long the engine waits, after a marked result, for the end markers on stdout and stderr. */
 const MARKER_GRACE_MS = 2000
+
+/** An invocation's id and its private temp dir. */
+interface InvocationDir { id: string; tmpDir: string }
+
+/** Past this many invocations no dir is made ahead (the pools replace a process at 1,000: pools.ts MAX_INVOCATIONS). */
+const AHEAD_UNTIL = 999
 
 /** What an invocation's wait ends on. */
 type Ending = { kind: 'frame'; frame: FrameRead } | { kind: 'exit' } | { kind: 'stop' }
@@ -39,6 +46,10 @@ export class WarmProcess {
   private channelDone: Promise<void> = Promise.resolve()
   /** The result frame of the running invocation, once read (an exit may be seen before it). */
   private answer: FrameRead | undefined
+  /** The last invocation's dir being removed (off this thread): the next invocation starts only once it is gone. */
+  private cleanup: Promise<void> = Promise.resolve()
+  /** The next invocation's dir, made ahead (root engines only: see nextDir). */
+  private ahead: Promise<InvocationDir> | undefined
 
   constructor(readonly started: StartedPlugin, private readonly bounds: JsonBounds, private readonly limits: WarmLimits) {
     const fd = started.resultFd
@@ -87,17 +98,44 @@ export class WarmProcess {
   }
   private owner: { uid: number; gid: number } | undefined
 
+  /**
+   * A fresh invocation dir (0700, the plugin's uid) in the process's dir. On ext4 a mkdir and a rmdir cost ~0.1 ms
+   * each of this thread, per task: so a root engine makes the next one ahead, off this thread, while the last one is
+   * removed (the plugin cannot list the root-owned process dir, so it cannot find it before its invocation names it);
+   * a non-root engine, whose plugin owns the process dir and could list it, makes it when the invocation starts.
+   */
+  private async nextDir(): Promise<InvocationDir> {
+    const taken = this.ahead
+    this.ahead = undefined
+    await this.cleanup
+    if (taken) return taken
+    const owner = this.prepare()
+    const id = randomBytes(12).toString('hex')
+    const tmpDir = join(this.started.tmpDir, `i-${id}`)
+    mkdirSync(tmpDir, { mode: 0o700 })
+    if (process.getuid?.() === 0) chownSync(tmpDir, owner.uid, owner.gid)
+    return { id, tmpDir }
+  }
+
+  /** Removes an invocation's dir off this thread, and makes the next one ahead (root only); the next invocation awaits both. */
+  private finishDir(tmpDir: string): void {
+    this.cleanup = rm(tmpDir, { recursive: true, force: true }).catch(() => {})
+    if (process.getuid?.() !== 0 || !this.reusable || this.invocations >= AHEAD_UNTIL) return
+    const owner = this.owner!
+    const id = randomBytes(12).toString('hex')
+    const dir = join(this.started.tmpDir, `i-${id}`)
+    // Beside the removal, not after it: another name, and the next invocation awaits both.
+    this.ahead = mkdir(dir, { mode: 0o700 }).then(() => chown(dir, owner.uid, owner.gid)).then(() => ({ id, tmpDir: dir }))
+    this.ahead.catch(() => {}) // a failure is the next invocation's, when it awaits it
+  }
+
   /** Runs one invocation; the timeout and the cancel signal are armed until its result is in. */
   async invoke(req: RunRequest): Promise<Decided> {
     const p = this.started
-    const id = randomBytes(12).toString('hex')
     // A fresh denial seal for every invocation of a Bun plugin (in its frame on stdin only; none for exec plugins:
     // denialSealFor): one invocation's refusals never seal another's.
     const seal = denialSealFor(req.plugin.manifest.runtime)
-    const owner = this.prepare()
-    const tmpDir = join(p.tmpDir, `i-${id}`)
-    mkdirSync(tmpDir, { mode: 0o700 })
-    if (process.getuid?.() === 0) chownSync(tmpDir, owner.uid, owner.gid)
+    const { id, tmpDir } = await this.nextDir()
     const timer = new AbortController()
     let onAbort = () => {}
     let stopped: StopReason | undefined
@@ -191,7 +229,7 @@ export class WarmProcess {
       p.onOverflow = () => { this.healthy = false; void this.dispose() }
       p.sink = () => {}
       this.invocations++
-      rmSync(tmpDir, { recursive: true, force: true })
+      this.finishDir(tmpDir)
     }
   }
 
@@ -215,6 +253,8 @@ export class WarmProcess {
   dispose(): Promise<void> {
     this.healthy = false
     this.disposed ??= (async () => {
+      // The dir work under way first, so that the removal of the process's dir finds nothing being made in it.
+      await Promise.all([this.cleanup, this.ahead?.catch(() => {})])
       await this.started.dispose()
     })()
     return this.disposed
