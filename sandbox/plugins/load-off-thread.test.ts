@@ -42,6 +42,6 @@ describe('loadPluginsOffThread', () => {
     const p = Bun.spawn(['bun', '-e', probe], { stdout: 'pipe', stderr: 'pipe' })
     const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
     expect({ code, err }).toEqual({ code: 0, err: '' })
-    expect(JSON.parse(out)).toEqual({ plugins: 6, ajv: 0 })
+    expect(JSON.parse(out)).toEqual({ plugins: 7, ajv: 0 })
   })
 })

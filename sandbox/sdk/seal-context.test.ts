@@ -15,7 +15,7 @@ import { join } from 'node:path'
 type Late = (fire: Promise<void>, seen: (name: string) => void) => Promise<void>
 
 /** Each way of waiting: registered under A; what sets it off happens under B (`fire` resolves there). */
-function ways(port: number, fifo: string, serverWrites: Promise<void>): Record<string, Late> {
+function ways(port: number, tcpPort: number, fifo: string, serverWrites: Promise<void>): Record<string, Late> {
   return {
     setTimeout: (fire, seen) => new Promise((r) => {
       let go = false
@@ -33,7 +33,7 @@ function ways(port: number, fifo: string, serverWrites: Promise<void>): Record<s
     'fetch response': (_fire, seen) => fetch(`http://127.0.0.1:${port}/`).then((x) => x.text()).then(() => seen('fetch response')),
     'node:fs callback': (_fire, seen) => new Promise((r) => fs.readFile(fifo, () => { seen('node:fs callback'); r() })),
     'socket data event': (_fire, seen) => new Promise((r) => {
-      const s = net.connect(port + 1, '127.0.0.1')
+      const s = net.connect(tcpPort, '127.0.0.1')
       s.on('data', () => { seen('socket data event'); s.destroy(); r() })
     }),
     'queueMicrotask after await': async (fire, seen) => { await fire; await new Promise<void>((q) => queueMicrotask(q)); seen('queueMicrotask after await') },
@@ -54,14 +54,16 @@ describe('Bun propagates an async context into what an invocation leaves behind'
     const port = http.port!
     const sockets: net.Socket[] = []
     const tcp = net.createServer((s) => { sockets.push(s); void responded.then(() => s.write('x')) })
-    await new Promise<void>((r) => tcp.listen(port + 1, '127.0.0.1', r))
+    // Its own free port (port + 1 may be anyone's under a full suite).
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r))
+    const tcpPort = (tcp.address() as net.AddressInfo).port
     const als = new AsyncLocalStorage<string>()
     const seenIn: Record<string, string | undefined> = {}
     const seen = (name: string) => { seenIn[name] = als.getStore() }
     let fire = () => {}
     const fired = new Promise<void>((r) => { fire = r })
     try {
-      const all = ways(port, fifo, responded)
+      const all = ways(port, tcpPort, fifo, responded)
       const pending = als.run('A', () => Object.values(all).map((w) => w(fired, seen)))
       await als.run('B', async () => {
         fire()

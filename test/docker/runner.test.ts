@@ -49,8 +49,9 @@ suite('docker runner (real engine)', () => {
     if (!out.ok) throw new Error(out.error.message)
     const o = out.output as { uid: number; gid: number; env: string[] }
     expect([o.uid, o.gid]).toEqual([65534, 65534])
-    // HOSTNAME is set by Docker itself (to the fixed sandbox hostname).
-    expect(o.env).toEqual(['AUTOKESTRA_RESULT_FILE', 'DECLARED', 'HOME', 'HOSTNAME', 'PATH', 'TMPDIR'])
+    // HOSTNAME is set by Docker itself (to the fixed sandbox hostname); BUN_JSC_useShadowRealm=0 is the engine's switch
+    // for a Bun plugin (its ShadowRealm globals would be unguarded: sandbox/sdk/workers.ts).
+    expect(o.env).toEqual(['AUTOKESTRA_RESULT_FILE', 'BUN_JSC_useShadowRealm', 'DECLARED', 'HOME', 'HOSTNAME', 'PATH', 'TMPDIR'])
   })
 
   it('refuses a connect without a network permission: PERMISSION_DENIED + denial + ERROR line', async () => {
