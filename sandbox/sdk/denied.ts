@@ -52,10 +52,14 @@ export async function withInvocationSeal<T>(seal: string | undefined, fn: () => 
   }
 }
 
-/** Reports a refusal on stderr, sealed (so the runner sees it even if the plugin swallows the error), and returns the error. */
+/**
+ * Reports a refusal on stderr, sealed (so the runner sees it even if the plugin swallows the error), and returns the
+ * error. Written at once (console.error), never through process.stderr: that Node stream's writes queue behind a
+ * full pipe, and the boot's process.exit after the result dropped the queue with the marker in it (review 9).
+ */
 export function refuse(permission: PermissionDenial['permission'], target: string): PermissionDeniedError {
   const d: PermissionDenial = { permission, target }
-  process.stderr.write(`${detect().denialLine(d, sealOf())}\n`)
+  console.error('%s', detect().denialLine(d, sealOf()))
   return new PermissionDeniedError(d)
 }
 
