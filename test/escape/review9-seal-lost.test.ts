@@ -6,26 +6,34 @@
  *   relayed text printed after the refusal (an HTTP body, a child's output) hide it; the data's line count decides;
  * - dropped: the guard writes it with process.stderr.write, a Node stream whose writes queue behind a full pipe,
  *   and protocol 1 ends with process.exit(0) right after the result, which drops the queue (the marker with it).
- * Real engine, process runner, cold (isolation: attempt) and warm (isolation: execution).
+ * Real engine: the process runner cold (isolation: attempt) and warm (isolation: execution), and the docker runner.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { resolve } from 'node:path'
+import Dockerode from 'dockerode'
+import { ensureImage } from '../../sandbox/docker/image.ts'
+import { dockerReachable, mustRunDocker } from '../docker/helpers.ts'
 import { startTestEngine, TEST_PLUGINS, type TestEngine, runWorkflow } from '../helpers/engine.ts'
 
 const REVIEW9 = resolve(import.meta.dir, '../fixtures/plugins/review9')
+const docker = new Dockerode()
+const withDocker = (await dockerReachable(docker)) || mustRunDocker
 let t: TestEngine
-beforeAll(async () => { t = await startTestEngine({ WORKFLOW_PLUGINS_PATHS: [TEST_PLUGINS, REVIEW9].join(',') }) })
+beforeAll(async () => {
+  if (withDocker) await ensureImage(docker)
+  t = await startTestEngine({ WORKFLOW_PLUGINS_PATHS: [TEST_PLUGINS, REVIEW9].join(',') })
+}, 240_000)
 afterAll(async () => { await t.close() })
 
 for (const action of ['bury', 'swallow'] as const) {
   describe(`a swallowed refusal ${action === 'bury' ? 'followed by 25 relayed stderr lines' : 'after 2 MB of queued stderr'} still fails its task`, () => {
-    for (const level of ['attempt', 'execution'] as const) {
-      it(`isolation: ${level} — PERMISSION_DENIED network 192.0.2.1:9, audited`, async () => {
+    for (const [runner, level] of [['process', 'attempt'], ['process', 'execution'], ['docker', 'attempt']] as const) {
+      it.skipIf(runner === 'docker' && !withDocker)(`${runner} runner, isolation: ${level} — PERMISSION_DENIED network 192.0.2.1:9, audited`, async () => {
         const r = await runWorkflow(t, `
-id: r9-seal-lost-${action}-${level}
+id: r9-seal-lost-${action}-${runner}-${level}
 isolation: ${level}
 tasks:
-  - { id: noisy, type: review9/noisy.${action} }
+  - { id: noisy, type: review9/noisy.${action}, runner: ${runner} }
 `)
         const run = r.runs.noisy!
         const refused = r.audit.filter((a) => a.type === 'PERMISSION_DENIED').map((a) => a.data)
