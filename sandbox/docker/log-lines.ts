@@ -1,7 +1,7 @@
 /** Turns a container's demultiplexed stdout/stderr chunks into protocol log lines, with a total output cap. */
 
 import { LineSplitter, logPieces } from '../process/lines.ts'
-import type { PluginLogLine } from '../runner.ts'
+import type { PermissionDenial, PluginLogLine } from '../runner.ts'
 
 /** How many trailing stderr lines a crash report quotes. */
 const STDERR_TAIL = 20
@@ -19,6 +19,8 @@ export interface LogSink {
   flush(): void
   /** Last stderr lines, for a crash message. */
   stderrTail(): string[]
+  /** The first sealed marker seen on stderr (lines.ts logPieces), wherever it was. */
+  sealed(): PermissionDenial | undefined
   /** True once the total output passed the cap (further output is dropped). */
   readonly overflowed: boolean
 }
@@ -34,11 +36,12 @@ export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: nu
   let total = 0
   let overflowed = false
   const tail: string[] = []
+  let sealed: PermissionDenial | undefined
 
   const make = (stream: 'stdout' | 'stderr') => {
     // The same splitter as the process runner: an endless line is cut into pieces flagged `partial`.
     const splitter = new LineSplitter()
-    const pieces = logPieces(stream, onLog, seal)
+    const pieces = logPieces(stream, onLog, seal, (d) => { sealed ??= d })
     let continuing = false
     const emit = (line: string, cut: boolean): void => {
       if (stream === 'stderr' && !continuing) {
@@ -79,6 +82,7 @@ export function createLogSink(onLog: (line: PluginLogLine) => void, maxBytes: nu
       err.flush()
     },
     stderrTail: () => [...tail],
+    sealed: () => sealed,
     get overflowed() {
       return overflowed
     },

@@ -373,7 +373,7 @@ async function driveContainer(
     // A container's exit status is one number: 128 + n means killed by signal n.
     const decided = decideOutcome({
       ...(stopReason ? { stopped: stopReason } : {}), ...(limit ? { limit } : {}), ...(result ? { result } : {}),
-      exitCode, signal: null, stderrTail: sink.stderrTail(), seal,
+      exitCode, signal: null, stderrTail: sink.stderrTail(), seal, ...(sink.sealed() ? { sealed: sink.sealed() } : {}),
     }, { timeoutMs: req.timeoutMs, maxOutputBytes: limits.maxOutputBytes })
     if (!decided.ok && decided.error.code === ErrorCode.ResourceLimit) {
       req.onLog({ level: 'ERROR', stream: 'engine', message: decided.error.message })

@@ -41,6 +41,8 @@ export interface AttemptEnd {
   stderrTail: readonly string[]
   /** The seal this attempt's invocation gave the plugin (detect.ts): a marker counts only with it. */
   seal?: string
+  /** The first sealed marker the runner saw on stderr as it passed (lines.ts logPieces), wherever it was. */
+  sealed?: PermissionDenial
   /** The result file as read; absent when it was not read. */
   result?: ResultRead
 }
@@ -68,7 +70,7 @@ export type Decided = { ok: true; output: unknown } | Failure
  */
 export function decideOutcome(end: AttemptEnd, bounds: OutcomeBounds): Decided {
   const clean = end.exitCode === 0 && end.signal === null
-  const observed = end.limit ?? markedDenial(end.stderrTail, end.seal)
+  const observed = end.limit ?? end.sealed ?? markedDenial(end.stderrTail, end.seal)
   if (end.stopped) {
     const own = stopFailure(end.stopped, bounds)
     if (observed && observed.permission !== own.denial?.permission) return denied(observed)

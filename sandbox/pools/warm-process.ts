@@ -145,7 +145,9 @@ export class WarmProcess {
       p.outputBytes = 0
       p.stderrTail.length = 0
       const stdout = logPieces('stdout', req.onLog, seal)
-      const stderr = logPieces('stderr', req.onLog, seal)
+      let sealed: PermissionDenial | undefined
+      const stderr = logPieces('stderr', req.onLog, seal, (d) => { sealed ??= d })
+      const seen = () => (sealed ? { sealed } : {})
       const marker = `${END_MARKER}${id}`
       const early = p.buffered.splice(0)
       p.sink = (stream, line, cut) => {
@@ -196,7 +198,7 @@ export class WarmProcess {
           const result: ResultRead = { ok: true, result: end.frame.result }
           // Exited after answering: its exit status counts too (a crash after the result still fails the attempt).
           const exit = this.exited ? { exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode) } : { exitCode: 0, signal: null }
-          return decideOutcome({ ...exit, stderrTail: [...p.stderrTail], seal, result }, this.outcomeBounds(req))
+          return decideOutcome({ ...exit, stderrTail: [...p.stderrTail], seal, ...seen(), result }, this.outcomeBounds(req))
         }
       }
       if (end.kind === 'frame' && !stopped) {
@@ -206,7 +208,7 @@ export class WarmProcess {
         const result: ResultRead = f.kind === 'problem' ? { ok: false, problem: f.problem, message: f.message }
           : { ok: false, problem: 'invalid', message: `a result frame named invocation ${f.id.slice(0, 64)}, not this one` }
         void this.dispose()
-        return decideOutcome({ exitCode: 0, signal: null, stderrTail: [...p.stderrTail], seal, result }, this.outcomeBounds(req))
+        return decideOutcome({ exitCode: 0, signal: null, stderrTail: [...p.stderrTail], seal, ...seen(), result }, this.outcomeBounds(req))
       }
       // It exited (crash, a limit) or the engine stopped it: every process of it gone, then the kernel's word.
       await p.proc.exited
@@ -216,7 +218,7 @@ export class WarmProcess {
       const limit = (await p.launch.finish()) ?? cpu
       const why: AttemptEnd = {
         ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}),
-        exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode), stderrTail: [...p.stderrTail], seal,
+        exitCode: p.proc.exitCode, signal: p.proc.signalCode == null ? null : String(p.proc.signalCode), stderrTail: [...p.stderrTail], seal, ...seen(),
         result: { ok: false, problem: 'missing', message: 'the plugin exited before answering its invocation' },
       }
       return decideOutcome(why, this.outcomeBounds(req))

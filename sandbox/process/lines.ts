@@ -1,7 +1,7 @@
 /** Splits a byte stream into text lines without breaking a line (or a UTF-8 character) across chunks, and lines into log lines (both runners). */
 
-import type { PluginLogLine } from '../runner.ts'
-import { withoutSeal } from '../sdk/detect.ts'
+import type { PermissionDenial, PluginLogLine } from '../runner.ts'
+import { sealedDenial, withoutSeal } from '../sdk/detect.ts'
 import { parseLogLine } from '../sdk/protocol.ts'
 
 const MAX_LINE = 64 * 1024
@@ -63,11 +63,17 @@ export async function pumpLines(
 /**
  * Turns one stream's lines into log lines: a `::level::` marker only at the start of a line (a continuation is
  * taken as it is), and the pieces of a cut line flagged `partial`, so the masker can join them before masking.
- * The attempt's denial seal is taken out of every line (a sealed marker is logged as a plain one).
+ * The attempt's denial seal is taken out of every line (a sealed marker is logged as a plain one); a stderr line
+ * with the guard's sealed marker is told to `onSealed` as it passes, so the outcome does not depend on it being
+ * among the last lines (review 9: 25 relayed lines after it hid it from the 20-line tail).
  */
-export function logPieces(stream: 'stdout' | 'stderr', onLog: (line: PluginLogLine) => void, seal?: string): (line: string, cut: boolean) => void {
+export function logPieces(stream: 'stdout' | 'stderr', onLog: (line: PluginLogLine) => void, seal?: string, onSealed?: (d: PermissionDenial) => void): (line: string, cut: boolean) => void {
   let continuing = false
   return (raw, cut) => {
+    if (onSealed && stream === 'stderr') {
+      const d = sealedDenial(raw, seal)
+      if (d) onSealed(d)
+    }
     const line = withoutSeal(raw, seal)
     const parsed = continuing ? { level: stream === 'stdout' ? 'INFO' as const : 'ERROR' as const, message: line } : parseLogLine(line, stream)
     continuing = cut

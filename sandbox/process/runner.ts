@@ -229,7 +229,8 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
   const seal = denialSealFor(req.plugin.manifest.runtime)
   try {
     const stdout = logPieces('stdout', req.onLog, seal)
-    const stderr = logPieces('stderr', req.onLog, seal)
+    let sealed: PermissionDenial | undefined
+    const stderr = logPieces('stderr', req.onLog, seal, (d) => { sealed ??= d })
     p.sink = (stream, line, cut) => (stream === 'stdout' ? stdout : stderr)(line, cut)
     for (const b of p.buffered.splice(0)) p.sink(b.stream, b.line, b.cut)
 
@@ -270,6 +271,7 @@ async function execute(p: StartedPlugin, req: RunRequest, opts: ProcessRunnerOpt
     const decided = decideOutcome({
       ...(stopped ? { stopped } : {}), ...(limit ? { limit } : {}), ...(result ? { result } : {}),
       exitCode: proc.exitCode, signal: proc.signalCode == null ? null : String(proc.signalCode), stderrTail: p.stderrTail, seal,
+      ...(sealed ? { sealed } : {}),
     }, { timeoutMs: req.timeoutMs, maxOutputBytes: opts.limits.maxOutputBytes })
     // Only a success's files are taken, once every process of the attempt is gone (nothing writes there any more).
     if (!decided.ok || (!req.files?.outputs.length && !req.files?.outputDirs?.length)) return decided

@@ -30,6 +30,8 @@ export async function confineFromEnv(): Promise<void> {
   delete process.env[GATE_ENV]
   // Docker: the container's lockdown (lockdown.ts) left its policy for the second Landlock layer.
   if (process.env[LOCKDOWN_ENV] !== undefined) (await import('./lockdown.ts')).lockBoot()
+  // The process runner: not dumpable before the invocation (and its seal) arrives on stdin (dumpable.ts, review 9).
+  else if (raw) (await import('./dumpable.ts')).becomeNonDumpable()
   if (raw) {
     const policy = JSON.parse(raw) as GuardPolicy
     // Workers get the same guards; node:worker_threads (~5 ms) is wrapped only when the plugin may use it.

@@ -55,8 +55,12 @@ export async function withInvocationSeal<T>(seal: string | undefined, fn: () => 
 /** The seal a refusal here would carry now: what a worker started now is given (workers.ts). */
 export const currentDenialSeal = (): string | undefined => sealOf()
 
-/** Where the marker goes: this thread's stderr; a worker's guard writes it to fd 2 itself (worker-guard.ts). */
-let writeMarker = (line: string): void => { process.stderr.write(line) }
+/**
+ * Where the marker goes: this thread's stderr, written at once (console.error), never through process.stderr: that
+ * Node stream's writes queue behind a full pipe, and the boot's process.exit after the result dropped the queue with
+ * the marker in it (review 9). A worker's guard writes it to fd 2 itself (worker-guard.ts).
+ */
+let writeMarker = (line: string): void => { console.error('%s', line.slice(0, -1)) }
 export const setDenialOutput = (write: (line: string) => void): void => { writeMarker = write }
 
 /** Reports a refusal on stderr, sealed (so the runner sees it even if the plugin swallows the error), and returns the error. */

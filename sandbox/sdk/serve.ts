@@ -19,10 +19,12 @@ export async function serveInvocations(run: RunAction, failureOf: (e: unknown) =
     process.exit(2)
   }
   const channel = Bun.file(fd).writer()
+  // Frames come off fd 0 before any plugin code runs: a child the plugin starts never shares their pipe (frames-fd.ts).
+  const frames = (require('./frames-fd.ts') as typeof import('./frames-fd.ts')).takeFramesFromStdin()
   let current: AbortController | undefined
   // The engine's cancel is a kill; SIGTERM still aborts the running action, as in protocol 1.
   process.on('SIGTERM', () => current?.abort(new Error('cancelled')))
-  for await (const line of lines(Bun.stdin.stream())) {
+  for await (const line of lines(Bun.file(frames).stream())) {
     if (line === '') continue
     const frame = JSON.parse(line) as InvokeFrame
     current = new AbortController()
