@@ -38,6 +38,19 @@ describe('detectDenial (inference from a program\'s own messages)', () => {
     expect(detectDenial(['cat: /x: Permission denied', denialLine({ permission: 'network', target: 'a.com:443' })]))
       .toEqual({ permission: 'filesystem.write', target: '/x' })
   })
+  it('never infers from a crash on the guard\'s own error (review 9: a warm invocation\'s left-behind refusal thrown uncaught in a later one)', () => {
+    const report = [
+      "15 | const refusedConnect = async () => { try { await connect() } catch (e) { /* EACCES: connect */ } }",
+      '                                 ^',
+      'error: permission denied: filesystem.read /etc/shadow not granted',
+      '      at <anonymous> (/plugins/late/index.ts:46:13)',
+    ]
+    expect(detectDenial(report)).toBeUndefined()
+    expect(detectDenialLine('error: permission denied: network 10.0.0.1:443 not granted')).toBeUndefined()
+    // A kernel message is still an inference.
+    expect(detectDenial(["EACCES: permission denied, open '/etc/shadow'"])).toEqual({ permission: 'filesystem.read', target: '/etc/shadow' })
+  })
+
   it('names a refused read, write and command from shell messages', () => {
     expect(detectDenialLine('cat: /etc/passwd: Permission denied')).toEqual({ permission: 'filesystem.read', target: '/etc/passwd' })
     expect(detectDenialLine('/p/run.sh: line 3: /nonexistent/out: Permission denied'))

@@ -77,12 +77,20 @@ function classifyTarget(target: string, full: string): PermissionDenial {
   }
 }
 
+/** PermissionDeniedError's message (denied.ts): `permission denied: <permission> <target> not granted`. */
+const GUARD_MESSAGE = /permission denied: (?:network|filesystem\.read|filesystem\.write|run|env|memory|pids|cpu|docker)\b.* not granted/
+
 /**
  * Classifies one line that may be a program's own message about a kernel refusal (EACCES, "Permission denied", an
  * unreachable network); undefined when it does not look like one. An inference from text: a marker-shaped line is
  * not read as a marker here (only `sealedDenial` reads markers).
  */
 export function detectDenialLine(line: string): PermissionDenial | undefined {
+  // The guard's own error (PermissionDeniedError's message, as Bun reports an uncaught one) is never evidence: the
+  // guard reports each refusal by its sealed marker, at the moment it refuses, so this text says nothing the marker
+  // did not — except when it was not this attempt's (a refusal an earlier warm invocation left behind, thrown
+  // uncaught during this one; review 9), or when someone merely printed it.
+  if (GUARD_MESSAGE.test(line)) return undefined
   const network = /ENETUNREACH|Network is unreachable|EHOSTUNREACH|No route to host/i.test(line)
   const denied = /EACCES|EPERM|Permission denied|Operation not permitted|Access denied/i.test(line)
   if (!network && !denied) return undefined
@@ -102,6 +110,9 @@ export function detectDenialLine(line: string): PermissionDenial | undefined {
 
 /** The refusal inferred from the tail of a program's stderr: the line naming a target first. */
 export function detectDenial(stderrTail: readonly string[]): PermissionDenial | undefined {
+  // A crash on the guard's own error: Bun's report of it quotes source lines around the throw (code frames), which
+  // are no kernel messages either; the refusal was the guard's, reported by its sealed marker or not at all.
+  if (stderrTail.some((l) => GUARD_MESSAGE.test(l))) return undefined
   const found = stderrTail.flatMap((l) => { const d = detectDenialLine(l); return d ? [d] : [] })
   return found.find((d) => d.target !== 'unknown') ?? found[0]
 }
