@@ -7,7 +7,7 @@
  * /etc/sudoers unusable; `link:/root/.ssh` opens the engine's keys to every local user. Here on a scratch directory:
  * a 0700 directory with a 0600 file.
  *
- * Fix (small, in this commit's follower): chmodTree walks by lstat and never descends a link; installs copy rather
+ * Fixed (dependencies.ts chmodTree): it walks by lstat and never descends a link; installs copy rather
  * than hard-link (bun --backend=copyfile, pnpm package-import-method=copy) and a file with more than one link is
  * never chmodded (a hard link's chmod is its other name's). That stops the host chmod; what the installer may read
  * or fetch at all is review10-install-host-paths / -url's.
