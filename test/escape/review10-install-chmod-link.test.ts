@@ -7,10 +7,9 @@
  * /etc/sudoers unusable; `link:/root/.ssh` opens the engine's keys to every local user. Here on a scratch directory:
  * a 0700 directory with a 0600 file.
  *
- * Fixed (dependencies.ts chmodTree): it walks by lstat and never descends a link; installs copy rather
- * than hard-link (bun --backend=copyfile, pnpm package-import-method=copy) and a file with more than one link is
- * never chmodded (a hard link's chmod is its other name's). That stops the host chmod; what the installer may read
- * or fetch at all is review10-install-host-paths / -url's.
+ * Fixed (dependencies.ts chmodTree): it walks by lstat and never descends a link, and a file with another name (a
+ * hard link the installer made) is replaced by its own copy before its chmod (a hard link's chmod is its other name's).
+ * That stops the host chmod; what the installer may read or fetch at all is review10-install-host-paths / -url's.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
