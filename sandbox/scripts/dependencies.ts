@@ -153,15 +153,33 @@ function installerEnv(dir: string): Record<string, string> {
   return { ...env, PIP_CONFIG_FILE: '/dev/null', PYTHONNOUSERSITE: '1' }
 }
 
-/** Everything installed readable by other uids (a script runs as a leased uid), nothing writable but by the engine. */
+/**
+ * Everything installed readable by other uids (a script runs as a leased uid), nothing writable but by the engine.
+ * Walked by lstat, never through a link (review 10): Bun's recursive readdir descends into a symlinked directory, and
+ * a `link:` dependency is a link to any host directory, which this would chmod as root. A file with another name (an
+ * installer's hard link: Bun links a `file:` directory's files, and its global cache's, when they share a filesystem)
+ * is first replaced by a copy of its own, so the chmod never reaches the other name's inode.
+ */
 function chmodTree(dir: string): void {
-  const { readdirSync } = require('node:fs') as typeof import('node:fs')
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    const p = join(e.parentPath, e.name)
-    if (e.isSymbolicLink()) continue
-    const mode = lstatSync(p).mode
-    chmodSync(p, e.isDirectory() ? 0o755 : (mode & 0o111 ? 0o755 : 0o644))
+  const { copyFileSync, readdirSync } = require('node:fs') as typeof import('node:fs')
+  const walk = (at: string): void => {
+    for (const name of readdirSync(at)) {
+      const p = join(at, name)
+      const st = lstatSync(p)
+      if (st.isDirectory()) {
+        chmodSync(p, 0o755)
+        walk(p)
+      } else if (st.isFile()) {
+        if (st.nlink > 1) {
+          const own = `${p}.ak-copy`
+          copyFileSync(p, own)
+          renameSync(own, p)
+        }
+        chmodSync(p, st.mode & 0o111 ? 0o755 : 0o644)
+      }
+    }
   }
+  walk(dir)
   chmodSync(dir, 0o755)
 }
 
