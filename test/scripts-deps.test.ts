@@ -19,6 +19,8 @@ let wheel: string
 
 beforeAll(async () => {
   pkgs = mkdtempSync(join(tmpdir(), 'ak-script-pkgs-'))
+  // Local package files are read by the installer in its jail, as nobody: only what every user may read (review 10).
+  chmodSync(pkgs, 0o755)
   // Under the temp dir but not in a test's own dir: the engine checks it owns the cache and only it may write it.
   // Its parent must be searchable by the scripts' leased uids, as every granted path's parents must be.
   const parent = mkdtempSync(join(tmpdir(), 'ak-script-cache-'))

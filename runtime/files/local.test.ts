@@ -48,3 +48,14 @@ describe('local blob store reads', () => {
     expect(await store.get('0'.repeat(64))).toBeUndefined()
   })
 })
+
+describe('local blob store reads, dropped', () => {
+  it('a stream dropped unread costs nothing: its descriptor is closed by the GC, and nothing throws', async () => {
+    const sha = await put(new TextEncoder().encode('dropped\n'))
+    const before = require('node:fs').readdirSync('/proc/self/fd').length
+    for (let i = 0; i < 200; i++) await store.get(sha) // never read, never cancelled
+    for (let i = 0; i < 5; i++) { Bun.gc(true); await Bun.sleep(10) }
+    const after = require('node:fs').readdirSync('/proc/self/fd').length
+    expect(after - before).toBeLessThan(20)
+  })
+})

@@ -6,8 +6,8 @@
  */
 
 import { createHash, randomBytes } from 'node:crypto'
-import { constants, mkdirSync } from 'node:fs'
-import { chmod, lstat, mkdir, open, readdir, rename, unlink, utimes, type FileHandle } from 'node:fs/promises'
+import { closeSync, constants, mkdirSync, open as openFd, read as readFd } from 'node:fs'
+import { chmod, lstat, mkdir, open, readdir, rename, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError, ErrorCode } from '../errors.ts'
 import { SHA256_PATTERN, type BlobStore, type PutResult, type Sha256 } from './blob-store.ts'
@@ -62,9 +62,9 @@ export function createLocalBlobStore(dir: string): BlobStore {
     },
     async get(sha256) {
       const p = pathOf(sha256)
-      const fh = await open(p, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => undefined)
-      if (!fh) return undefined
-      return readStream(fh)
+      const fd = await new Promise<number | undefined>((resolve) => openFd(p, constants.O_RDONLY | constants.O_NOFOLLOW, (e, n) => resolve(e ? undefined : n)))
+      if (fd === undefined) return undefined
+      return readStream(fd)
     },
     async stat(sha256) {
       const st = await lstat(pathOf(sha256)).catch(() => undefined)
@@ -95,37 +95,52 @@ export function createLocalBlobStore(dir: string): BlobStore {
 
 const READ_CHUNK = 256 * 1024
 
+/** One blob read's descriptor: closed once, by its stream's end, error or cancel, or — dropped unread — by the GC. */
+interface Held { fd: number; closed: boolean; reading: boolean; closeAfterRead: boolean }
+
+function closeHeld(h: Held): void {
+  if (h.closed) return
+  // Never under a read in flight: the number would be closed while the kernel may still hand it to that read, and
+  // reused by the next open meanwhile.
+  if (h.reading) { h.closeAfterRead = true; return }
+  h.closed = true
+  try { closeSync(h.fd) } catch { /* already gone */ }
+}
+
+/** A stream dropped without being read to its end or cancelled (a caller that only wanted to know it is there). */
+const dropped = new FinalizationRegistry<Held>(closeHeld)
+
 /**
- * A blob's bytes through its FileHandle, one read at a time, closed at the end, on an error or when the reader cancels
- * — after any read in flight has settled. Not `createReadStream({ fd })`: a stream over a bare descriptor number reads
- * ahead, and a reader that stopped early (a malformed tree, a limit) had that number closed under a read still queued
- * on it; the number, reused meanwhile by another open, then lost its file (EBADF in an unrelated put; seen in
- * sandbox/files/tree.test.ts). A FileHandle's descriptor is never touched once it is closed.
+ * A blob's bytes, one read at a time on a descriptor this module alone holds, closed at the end, on an error or when
+ * the reader cancels — after any read in flight has settled — or by the GC when the stream is dropped unread. Not
+ * `createReadStream({ fd })`: that stream over a bare number read ahead, and a reader that stopped early (a malformed
+ * tree, a limit, an HTTP client gone mid-download) had the number closed under a queued read, so descriptors opened
+ * next (any file, the database's) lost their file (EBADF in an unrelated put; sandbox/files/tree.test.ts). Not a
+ * FileHandle either: Bun throws, uncaught, when one is collected unclosed.
  */
-function readStream(fh: FileHandle): ReadableStream<Uint8Array> {
-  let inFlight: Promise<unknown> = Promise.resolve()
-  let closed = false
-  const close = async () => {
-    if (closed) return
-    closed = true
-    await inFlight.catch(() => undefined)
-    await fh.close().catch(() => undefined)
-  }
-  return new ReadableStream<Uint8Array>({
+function readStream(fd: number): ReadableStream<Uint8Array> {
+  const h: Held = { fd, closed: false, reading: false, closeAfterRead: false }
+  const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (closed) return
+      if (h.closed || h.closeAfterRead) { closeHeld(h); controller.close(); return }
       const buf = Buffer.allocUnsafe(READ_CHUNK)
-      const read = fh.read(buf, 0, READ_CHUNK, null)
-      inFlight = read
+      h.reading = true
+      let bytesRead: number
       try {
-        const { bytesRead } = await read
-        if (bytesRead === 0) { await close(); controller.close(); return }
-        controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead))
+        bytesRead = await new Promise<number>((resolve, reject) => readFd(fd, buf, 0, READ_CHUNK, null, (e, n) => (e ? reject(e) : resolve(n))))
       } catch (e) {
-        await close()
+        h.reading = false
+        closeHeld(h)
         controller.error(e)
+        return
+      } finally {
+        h.reading = false
       }
+      if (h.closeAfterRead || bytesRead === 0) { closeHeld(h); controller.close(); return }
+      controller.enqueue(new Uint8Array(buf.buffer, buf.byteOffset, bytesRead))
     },
-    cancel: close,
+    cancel() { closeHeld(h) },
   }, { highWaterMark: 0 })
+  dropped.register(stream, h)
+  return stream
 }

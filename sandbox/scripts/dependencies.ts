@@ -9,11 +9,15 @@ import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import type { JailPolicy } from './installer-jail.ts'
 import { NPM_PIN } from '../../runtime/workflow/tasks/script.ts'
 
 /** A local package file an entry names, if any. */
 export const localFile = (entry: string): string | undefined =>
   entry.startsWith('/') ? entry : /@file:(\/\S+)$/.exec(entry)?.[1]
+
+/** The local package files a list names (read by the installer in its jail, as nobody). */
+export const localFiles = (list: readonly string[]): string[] => list.flatMap((e) => { const f = localFile(e); return f ? [f] : [] })
 
 /** Where installs happen and how they are reported. */
 export interface InstallContext {
@@ -37,6 +41,7 @@ export function ensureDependencies(interpreter: 'bun' | 'python', list: readonly
     label: list.join(' '),
     name: interpreter === 'bun' ? 'bun install' : 'pip install',
     prepare: (staging) => interpreter === 'bun' ? bunInstall(staging, list, ctx.program) : pipInstall(staging, list, ctx.program),
+    reads: localFiles(list),
   }, ctx)
 }
 
@@ -71,6 +76,8 @@ export interface Installer {
   name: string
   /** Writes what the installer reads into the staging directory and returns its argv. */
   prepare(staging: string): string[]
+  /** Files outside the staging directory the installer reads (local package files): read in its jail, as nobody. */
+  reads?: readonly string[]
 }
 
 /** The cache directory `key` (the installer run once, into a staging directory renamed into place), waiting for one install per key in this thread. */
@@ -91,9 +98,15 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
   ctx.log(`dependencies: installing ${installer.label} (cache ${short})`)
   const staging = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`
   mkdirSync(staging, { mode: 0o755 })
+  // The installer's own home and temp dir (its caches, its config: none of the engine's), gone before the entry is.
+  const home = `${staging}.home`
+  mkdirSync(home, { mode: 0o700 })
   try {
     const argv = installer.prepare(staging)
-    const proc = Bun.spawn(argv, { cwd: staging, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: installerEnv(staging) })
+    const jail = jailFor(staging, home, argv, installer.reads ?? [])
+    const proc = Bun.spawn([process.execPath, JAIL, JSON.stringify(jail), ...argv], {
+      cwd: staging, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: installerEnv(home),
+    })
     const timer = setTimeout(() => proc.kill('SIGKILL'), ctx.timeoutMs ?? 300_000)
     const stop = () => proc.kill('SIGKILL')
     ctx.signal?.addEventListener('abort', stop, { once: true })
@@ -111,6 +124,7 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
     clearTimeout(timer)
     ctx.signal?.removeEventListener('abort', stop)
     if (code !== 0) throw failed(`${installer.name} exited with ${code}: ${tail.slice(-4).join(' | ') || 'no output'}`)
+    ownTree(staging)
     chmodTree(staging)
     writeFileSync(join(staging, '.complete'), `${installer.label}\n`, { mode: 0o644 })
     try {
@@ -126,7 +140,62 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
     rmSync(staging, { recursive: true, force: true })
     if (e instanceof AppError) throw e
     throw failed((e as Error).message)
+  } finally {
+    rmSync(home, { recursive: true, force: true })
   }
+}
+
+const JAIL = join(import.meta.dir, 'installer-jail.ts')
+/** The unprivileged uid/gid a root engine's installer runs as (nobody). */
+const INSTALLER_ID = 65534
+/** Where every installer's programs, libraries and modules live (system paths: nothing of the engine's or a user's). */
+const SYSTEM_EXEC = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/opt']
+/** What an installer reads besides: certificates, the resolver's files, its own process's /proc entries. */
+const SYSTEM_READ = ['/etc/ssl', '/etc/ca-certificates', '/etc/pki', '/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf',
+  '/etc/host.conf', '/etc/gai.conf', '/etc/passwd', '/etc/group', '/etc/localtime', '/etc/os-release', '/etc/debian_version', '/etc/lsb-release', '/etc/mime.types', '/proc', '/sys/devices/system/cpu',
+  '/sys/fs/cgroup', '/dev/urandom', '/dev/random', '/dev/zero']
+/** The registries' ports: HTTPS (and HTTP, which npm's registry redirects from). No other port is reachable. */
+const REGISTRY_PORTS = [443, 80]
+
+/**
+ * The jail of one install (installer-jail.ts): its programs' install prefixes beside the system's (the engine's own
+ * Bun, an interpreter under /root/.pyenv…), local package files to read — as nobody, so only what every user of the
+ * host may read — and the staging directory and its home to write. A root engine hands both to the installer's uid.
+ */
+function jailFor(staging: string, home: string, argv: readonly string[], reads: readonly string[]): JailPolicy {
+  const { chownSync, realpathSync } = require('node:fs') as typeof import('node:fs')
+  const exec = [...SYSTEM_EXEC]
+  for (const program of [argv[0]!, process.execPath]) {
+    let real = program
+    try { real = realpathSync(program) } catch { /* the installer reports it */ }
+    const prefix = /^(.*)\/bin\/[^/]+$/.exec(real)?.[1]
+    exec.push(prefix && prefix !== '' ? prefix : real)
+  }
+  const root = process.getuid?.() === 0
+  if (root) {
+    chownSync(staging, INSTALLER_ID, INSTALLER_ID)
+    chownSync(home, INSTALLER_ID, INSTALLER_ID)
+    for (const name of require('node:fs').readdirSync(staging) as string[]) chownSync(join(staging, name), INSTALLER_ID, INSTALLER_ID)
+  }
+  return {
+    exec, read: [...SYSTEM_READ, ...reads], write: [staging, home], ports: REGISTRY_PORTS,
+    ...(root ? { uid: INSTALLER_ID, gid: INSTALLER_ID } : {}),
+  }
+}
+
+/** A root engine takes the installed tree back from the installer's uid (never through a link: lchown). */
+function ownTree(dir: string): void {
+  if (process.getuid?.() !== 0) return
+  const { lchownSync, readdirSync } = require('node:fs') as typeof import('node:fs')
+  const walk = (at: string): void => {
+    for (const name of readdirSync(at)) {
+      const p = join(at, name)
+      lchownSync(p, 0, 0)
+      if (lstatSync(p).isDirectory()) walk(p)
+    }
+  }
+  walk(dir)
+  lchownSync(dir, 0, 0)
 }
 
 export function bunInstall(dir: string, list: readonly string[], bun: string): string[] {
@@ -147,10 +216,18 @@ function pipInstall(dir: string, list: readonly string[], python: string): strin
 }
 
 /** The installer's environment: the engine's, with a home of its own (no user config of the engine's leaks in). */
-function installerEnv(dir: string): Record<string, string> {
+function installerEnv(home: string): Record<string, string> {
   const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(AUTOKESTRA_|WORKFLOW_)/.test(k)) env[k] = v
-  return { ...env, PIP_CONFIG_FILE: '/dev/null', PYTHONNOUSERSITE: '1' }
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || /^(AUTOKESTRA_|WORKFLOW_|BUN_|NPM_CONFIG_|npm_config_|YARN_|PNPM_|PIP_|GIT_|XDG_)/.test(k)) continue
+    env[k] = v
+  }
+  // A home of its own (review 10: it had the engine's, with root's .npmrc, git credentials, ~/.ssh): no user config
+  // of the engine's leaks in, and the installer's caches go with it.
+  return {
+    ...env, HOME: home, TMPDIR: home, XDG_CACHE_HOME: home, XDG_CONFIG_HOME: home, BUN_INSTALL_CACHE_DIR: `${home}/bun-cache`,
+    BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0', PIP_CONFIG_FILE: '/dev/null', PYTHONNOUSERSITE: '1',
+  }
 }
 
 /**

@@ -15,7 +15,7 @@ import { NPM_PIN } from '../../runtime/workflow/tasks/script.ts'
 import type { InstallTool } from '../../runtime/workflow/tasks/script-run.ts'
 import type { AttemptFiles } from '../runner.ts'
 import { readTreeFile } from '../files/tree.ts'
-import { bunInstall, cacheKey, ensureInstalled, failed, localFile, type InstallContext } from './dependencies.ts'
+import { bunInstall, cacheKey, ensureInstalled, failed, localFile, localFiles, type InstallContext } from './dependencies.ts'
 
 /** What the engine installed, as the plugin reports it in its `install` phase. */
 export interface InstallFacts {
@@ -159,6 +159,6 @@ export async function ensureRunInstall(input: RunInstallInput, files: AttemptFil
   }
   const cached = existsSync(join(ctx.root, key, '.complete'))
   const label = local ? `the project's package.json${packages.length ? ` and ${packages.join(' ')}` : ''} with ${tool}` : `${packages.join(' ')} with ${tool}`
-  const dir = await ensureInstalled(key, { label, name: `${tool} install`, prepare }, { ...ctx, program: program.path })
+  const dir = await ensureInstalled(key, { label, name: `${tool} install`, prepare, reads: localFiles(packages) }, { ...ctx, program: program.path })
   return { dir, facts: { tool, command, cached, key: key.slice(0, 12) } }
 }
