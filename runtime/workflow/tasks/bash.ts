@@ -6,15 +6,14 @@
  * capped by the operator's `sandbox.scriptPolicy` (sandbox/scripts/grant.ts), with the logs, masking, timeout and
  * cancel of any plugin attempt.
  */
+import { CATALOG_FIELDS, normalizeCatalog, type CatalogSpec } from './catalog-shape.ts'
 import { isAbsolute, posix } from 'node:path'
-import { Type } from '@sinclair/typebox'
 import { ErrorCode } from '../../errors.ts'
 import { IssueCode } from '../issues.ts'
-import type { PermissionSet, TaskCommon } from '../model.ts'
+import type { TaskCommon } from '../model.ts'
 import type { Segment } from '../path.ts'
-import { RunnerNameSchema } from '../sandbox-fields.ts'
 import type { RawIssue } from '../schema-issues.ts'
-import { ENV_NAME_PATTERN, RawPermissions } from '../schema.ts'
+import { ENV_NAME_PATTERN } from '../schema.ts'
 import type { PluginCall, TaskKind } from './kind.ts'
 
 export const BASH_EXEC = 'core/bash.exec'
@@ -32,14 +31,8 @@ const CODE_FIELDS = ['command', 'script'] as const
 /** Variable names a command may not be given (the engine's protocol, the loader's and Bun's; as core/script's). */
 const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
 
-export interface BashSpec {
-  type: typeof BASH_EXEC
-  /** Everything under `inputs:` (the code included, split off into the call's verbatim part). */
-  inputs: Record<string, unknown>
-  runner?: string
-  /** The command's whole grant (nothing when absent), within `sandbox.scriptPolicy`. */
-  permissions?: PermissionSet
-}
+/** Its `inputs:` as the seed wrote them (code included, split off into the call's verbatim part), its runner and its grant. */
+export type BashSpec = CatalogSpec<typeof BASH_EXEC>
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 const isShell = (v: unknown): v is 'bash' | 'sh' => v === 'bash' || v === 'sh'
@@ -78,19 +71,9 @@ function checkPath(task: BashSpec, field: 'cwd' | 'workspacePath', at: Segment[]
 export const bash: TaskKind<BashSpec> = {
   key: 'type',
   types: [BASH_EXEC],
-  fields: {
-    type: Type.String(),
-    inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    runner: Type.Optional(RunnerNameSchema),
-    permissions: Type.Optional(RawPermissions),
-  },
+  fields: CATALOG_FIELDS,
 
-  normalize(raw) {
-    const spec: BashSpec = { type: BASH_EXEC, inputs: isMap(raw.inputs) ? raw.inputs : {} }
-    if (typeof raw.runner === 'string') spec.runner = raw.runner
-    if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
-    return spec
-  },
+  normalize: (raw) => normalizeCatalog(BASH_EXEC, raw),
 
   validate(task, at, issues) {
     const given = CODE_FIELDS.filter((f) => task.inputs[f] !== undefined)

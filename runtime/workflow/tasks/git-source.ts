@@ -7,14 +7,12 @@
  * URL is a template — within the operator's `sandbox.scriptPolicy`; the rendered URL is checked against that grant
  * before the attempt starts (PluginCall.remoteInputs).
  */
-import { Type } from '@sinclair/typebox'
+import { CATALOG_FIELDS, normalizeCatalog, type CatalogSpec } from './catalog-shape.ts'
 import { ErrorCode } from '../../errors.ts'
 import { IssueCode } from '../issues.ts'
-import type { PermissionSet, TaskCommon } from '../model.ts'
-import { RunnerNameSchema } from '../sandbox-fields.ts'
+import type { TaskCommon } from '../model.ts'
 import type { Segment } from '../path.ts'
 import type { RawIssue } from '../schema-issues.ts'
-import { RawPermissions } from '../schema.ts'
 import { parseRemote } from './git-url.ts'
 import type { PluginCall, TaskKind } from './kind.ts'
 
@@ -23,13 +21,8 @@ export const GIT_CHECKOUT = 'core/git-source.checkout'
 /** What a failed checkout is, instead of PLUGIN_ERROR: git's own failure, or an input the plugin refused. */
 const OWN_CODES = [ErrorCode.GitFailed, ErrorCode.InvalidTaskInput] as const
 
-export interface GitSourceSpec {
-  type: typeof GIT_CHECKOUT
-  inputs: Record<string, unknown>
-  runner?: string
-  /** Only `network` means anything here; absent, it is derived from a literal repoUrl. */
-  permissions?: PermissionSet
-}
+/** Its `inputs:` as the seed wrote them (code included, split off into the call's verbatim part), its runner and its grant. */
+export type GitSourceSpec = CatalogSpec<typeof GIT_CHECKOUT>
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 const isLiteral = (v: unknown): v is string => typeof v === 'string' && !v.includes('{{')
@@ -83,19 +76,9 @@ function validateAuth(auth: unknown, at: Segment[], issues: RawIssue[]): void {
 export const gitSource: TaskKind<GitSourceSpec> = {
   key: 'type',
   types: [GIT_CHECKOUT],
-  fields: {
-    type: Type.String(),
-    inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    runner: Type.Optional(RunnerNameSchema),
-    permissions: Type.Optional(RawPermissions),
-  },
+  fields: CATALOG_FIELDS,
 
-  normalize(raw) {
-    const spec: GitSourceSpec = { type: GIT_CHECKOUT, inputs: isMap(raw.inputs) ? raw.inputs : {} }
-    if (typeof raw.runner === 'string') spec.runner = raw.runner
-    if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
-    return spec
-  },
+  normalize: (raw) => normalizeCatalog(GIT_CHECKOUT, raw),
 
   validate(task, at, issues) {
     const url = task.inputs.repoUrl

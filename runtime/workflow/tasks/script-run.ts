@@ -5,14 +5,13 @@
  * its grant is the task's `permissions:`, capped by `sandbox.scriptPolicy`; its dependencies are installed by the
  * engine outside the sandbox, into the script cache, before the attempt (sandbox/scripts/project-install.ts).
  */
-import { Type } from '@sinclair/typebox'
+import { CATALOG_FIELDS, normalizeCatalog, type CatalogSpec } from './catalog-shape.ts'
 import { ErrorCode } from '../../errors.ts'
 import { IssueCode } from '../issues.ts'
-import type { PermissionSet, TaskCommon } from '../model.ts'
+import type { TaskCommon } from '../model.ts'
 import type { Segment } from '../path.ts'
-import { RunnerNameSchema } from '../sandbox-fields.ts'
 import type { RawIssue } from '../schema-issues.ts'
-import { ENV_NAME_PATTERN, RawPermissions } from '../schema.ts'
+import { ENV_NAME_PATTERN } from '../schema.ts'
 import type { PluginCall, TaskKind } from './kind.ts'
 import { NPM_PIN } from './script.ts'
 
@@ -35,14 +34,8 @@ export type InstallTool = (typeof INSTALL_TOOLS)[number]
 /** Variable names a script may not be given (as core/bash.exec's). */
 const RESERVED_ENV = /^(AUTOKESTRA_|WORKFLOW_|LD_|DYLD_|BUN_|NODE_OPTIONS$)/
 
-export interface ScriptRunSpec {
-  type: typeof SCRIPT_RUN
-  /** Everything under `inputs:` (the inline code included, split off into the call's verbatim part). */
-  inputs: Record<string, unknown>
-  runner?: string
-  /** The script's whole grant (nothing when absent), within `sandbox.scriptPolicy`. */
-  permissions?: PermissionSet
-}
+/** Its `inputs:` as the seed wrote them (code included, split off into the call's verbatim part), its runner and its grant. */
+export type ScriptRunSpec = CatalogSpec<typeof SCRIPT_RUN>
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v)
 const literal = (v: unknown): v is string => typeof v === 'string' && !v.includes('{{')
@@ -130,19 +123,9 @@ function checkInstall(task: ScriptRunSpec, at: Segment[], issues: RawIssue[]): v
 export const scriptRun: TaskKind<ScriptRunSpec> = {
   key: 'type',
   types: [SCRIPT_RUN],
-  fields: {
-    type: Type.String(),
-    inputs: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    runner: Type.Optional(RunnerNameSchema),
-    permissions: Type.Optional(RawPermissions),
-  },
+  fields: CATALOG_FIELDS,
 
-  normalize(raw) {
-    const spec: ScriptRunSpec = { type: SCRIPT_RUN, inputs: isMap(raw.inputs) ? raw.inputs : {} }
-    if (typeof raw.runner === 'string') spec.runner = raw.runner
-    if (isMap(raw.permissions)) spec.permissions = raw.permissions as PermissionSet
-    return spec
-  },
+  normalize: (raw) => normalizeCatalog(SCRIPT_RUN, raw),
 
   validate(task, at, issues) {
     unknownKeys(task.inputs, INPUTS, [...at, 'inputs'], SCRIPT_RUN, issues)
