@@ -7,7 +7,7 @@
  * the program is a name in the image.
  */
 import { spawnSync } from 'node:child_process'
-import { realpathSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { ScriptInterpreter } from '../../runtime/workflow/tasks/kind.ts'
 import type { Permissions } from '../manifest.ts'
@@ -48,6 +48,9 @@ export function interpreterGrant(
   return { program: found.path, grant: { run: [found.path], filesystem: { read: facts.stdlib } } }
 }
 
+/** Where Debian (and others) put nss_wrapper (package libnss-wrapper); plugins/core/git-source looks in the same places. */
+export const NSS_WRAPPER = ['/usr/lib/x86_64-linux-gnu/libnss_wrapper.so', '/usr/lib64/libnss_wrapper.so', '/usr/lib/libnss_wrapper.so']
+
 // What git reports as its exec path, per canonical git (one probe per process).
 const gitExecPaths = new Map<string, string | { problem: string }>()
 
@@ -70,11 +73,16 @@ function gitGrant(git: string, ctx: Omit<GrantContext, 'runner'>): InterpreterGr
     if (p.problem) throw unavailable('git', `${helper} ${p.problem} (git fetches over HTTP with it)`)
     if (!run.includes(p.path)) run.push(p.path)
   }
+  let ssh = false
   for (const optional of ['ssh', 'sh']) {
     const p = hostProgram(optional, {}, { ...ctx, pathVar: SANDBOX_PATH })
     if (!p.problem && !run.includes(p.path)) run.push(p.path)
+    if (!p.problem && optional === 'ssh') ssh = true
   }
-  return { program: git, grant: { run } }
+  // ssh exits unless getpwuid(getuid()) answers, and the leased sandbox uid is in no passwd file: the plugin preloads
+  // nss_wrapper into git (and so ssh) with a passwd file of its private dir naming that uid. The library is read.
+  const nss = ssh ? NSS_WRAPPER.find((f) => existsSync(f)) : undefined
+  return { program: git, grant: nss ? { run, filesystem: { read: [realpathSync(nss)] } } : { run } }
 }
 
 const TYPE_OF: Record<Exclude<ScriptInterpreter, 'bun'>, string> = {

@@ -10,6 +10,8 @@ export interface GitFixture {
   url(repo?: string): string
   port: number
   token: string
+  /** The directory holding the bare repositories (`repo.git`, `project.git`): what test/helpers/ssh-server.ts serves. */
+  root: string
   /** `project.git` (url('project.git')) is a package.json project depending on ms@2.1.3, its start script `bun index.ts`. */
   /** Commits of the test repository: `first` (tagged v1, annotated), `second` (main's head), `feature` (branch feature). */
   commits: { first: string; second: string; feature: string }
@@ -104,7 +106,7 @@ export function startGitServer(token: string): GitFixture {
   const port = server.port!
   return {
     url: (repo = 'repo.git') => `http://127.0.0.1:${port}/${repo}`,
-    port, token, commits: { first, second, feature }, requests,
+    port, token, root, commits: { first, second, feature }, requests,
     close() { server.stop(true); rmSync(root, { recursive: true, force: true }) },
   }
 }

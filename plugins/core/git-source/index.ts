@@ -7,7 +7,7 @@
  * checked strictly. The tree is left in the working dir under `workspacePath`, which the manifest declares an output
  * directory: the engine keeps it (symbolic links are removed and listed in `skipped`, `.git` is not kept).
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ActionContext } from '../../../sandbox/sdk/index.ts'
 import { runGit, type GitRun } from './git.ts'
@@ -22,6 +22,8 @@ class PluginFailure extends Error {
 const invalid = (message: string, field: string) => new PluginFailure('INVALID_TASK_INPUT', message, { field })
 
 const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin'
+/** nss_wrapper's places (sandbox/scripts/interpreters.ts NSS_WRAPPER: the engine grants the first present). */
+const NSS_WRAPPER = ['/usr/lib/x86_64-linux-gnu/libnss_wrapper.so', '/usr/lib64/libnss_wrapper.so', '/usr/lib/libnss_wrapper.so']
 const SHA = /^[0-9a-f]{40}([0-9a-f]{24})?$/
 // eslint-disable-next-line no-control-regex
 const BAD_REF = /[\u0000-\u0020\u007f~^:?*[\\]|\.\.|@\{/
@@ -85,6 +87,16 @@ function gitEnv(input: CheckoutInput, home: string): Record<string, string> {
       '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
       '-o', 'UpdateHostKeys=no', '-i', key, ...(auth.username ? ['-l', auth.username] : [])].map(shellWord).join(' ')
     env.GIT_SSH_VARIANT = 'ssh'
+    // ssh exits ("No user exists for uid N") unless getpwuid answers, and the sandbox's leased uid is in no passwd
+    // file: nss_wrapper (granted read by the engine, sandbox/scripts/interpreters.ts) answers from one written here.
+    const nss = NSS_WRAPPER.find((f) => existsSync(f))
+    if (nss) {
+      const uid = process.getuid?.() ?? 65534
+      const gid = process.getgid?.() ?? 65534
+      writeFileSync(join(home, 'passwd'), `autokestra:x:${uid}:${gid}:autokestra:${home}:/bin/sh\n`, { mode: 0o600 })
+      writeFileSync(join(home, 'group'), `autokestra:x:${gid}:\n`, { mode: 0o600 })
+      Object.assign(env, { LD_PRELOAD: nss, NSS_WRAPPER_PASSWD: join(home, 'passwd'), NSS_WRAPPER_GROUP: join(home, 'group') })
+    }
   }
   env.GIT_CONFIG_COUNT = String(config.length)
   config.forEach(([k, v], i) => { env[`GIT_CONFIG_KEY_${i}`] = k; env[`GIT_CONFIG_VALUE_${i}`] = v })
