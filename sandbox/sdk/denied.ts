@@ -31,9 +31,8 @@ let invocations: import('node:async_hooks').AsyncLocalStorage<Running> | undefin
 /**
  * Protocol 2 (a warm process): runs one invocation's code in an async context that holds its seal. A timer, a
  * pending promise or a callback it leaves behind keeps that context (Bun propagates it across timers, promises,
- * fetch and node:fs callbacks: sandbox/sdk/seal-context.test.ts; and, once listener-context.ts has patched
- * EventEmitter and EventTarget, to a listener it registered: listener-context.test.ts), so a refusal it causes
- * later carries this invocation's seal, never the seal of the invocation running then; once `fn` has settled the context's seal is
+ * fetch and node:fs callbacks: sandbox/sdk/seal-context.test.ts), so a refusal it causes later carries this
+ * invocation's seal, never the seal of the invocation running then; once `fn` has settled the context's seal is
  * withdrawn and such a refusal's marker is a plain log line. Code outside any invocation's context seals nothing.
  * node:async_hooks loads here, at the first invocation of a warm process only (1–8 ms on a loaded 2-vCPU VM; then
  * ~1 µs per invocation): a cold process (protocol 1) has one invocation and never pays for it.
@@ -44,8 +43,6 @@ export async function withInvocationSeal<T>(seal: string | undefined, fn: () => 
     const store = new AsyncLocalStorage<Running>()
     invocations = store
     sealOf = () => store.getStore()?.seal
-    // A listener runs in the context it was registered in, not its emitter's (review 9: listener-context.ts).
-    ;(require('./listener-context.ts') as typeof import('./listener-context.ts')).bindListenersToTheirContext()
   }
   const running: Running = { seal }
   try {
