@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EFFECTS_DIR, runWorkflow, startTestEngine, type TestEngine } from '../helpers/engine.ts'
+import { runWorkflow, type TestEngine } from '../helpers/engine.ts'
+import { installEngine, projectFlow } from './review10-helpers.ts'
 
 let t: TestEngine
-const cacheDir = mkdtempSync(join(tmpdir(), 'ak-review10c-cache-'))
-chmodSync(cacheDir, 0o755)
+let engine: Awaited<ReturnType<typeof installEngine>> | undefined
 const host = mkdtempSync(join(tmpdir(), 'ak-review10c-host-'))
 const mode = (p: string) => (statSync(p).mode & 0o777).toString(8)
 
@@ -28,39 +28,18 @@ beforeAll(async () => {
   writeFileSync(join(host, 'private', 'key'), 'k')
   chmodSync(join(host, 'private', 'key'), 0o600)
   chmodSync(join(host, 'private'), 0o700)
-  t = await startTestEngine({
-    WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ filesystem: { read: [EFFECTS_DIR], write: [EFFECTS_DIR] } }),
-    WORKFLOW_SANDBOX_SCRIPT_CACHE_DIR: cacheDir,
-  })
+  engine = await installEngine('c')
+  t = engine.t
 })
 afterAll(async () => {
-  await t?.close()
-  rmSync(cacheDir, { recursive: true, force: true })
+  await engine?.close()
   rmSync(host, { recursive: true, force: true })
 })
 
 describe('review 10: the engine never chmods host files through an installed link', () => {
   it('a link: dependency to a host directory leaves its modes as they were', async () => {
     const files = { 'package.json': JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { x: `link:${host}` } }), 'main.js': 'console.log(1)' }
-    await runWorkflow(t, `
-id: r10-chmod
-tasks:
-  - id: make
-    type: core/script.bun
-    inputs: { files: ${JSON.stringify(JSON.stringify(files))} }
-    outputFiles: ["*.json", "*.js"]
-    script: |
-      for (const [name, text] of Object.entries(JSON.parse(inputs.files) as Record<string, string>)) await Bun.write(ctx.tmpDir + '/' + name, text)
-  - id: run
-    type: core/script.run
-    needs: make
-    inputFiles: { package.json: "{{ tasks.make.files['package.json'] }}", main.js: "{{ tasks.make.files['main.js'] }}" }
-    inputs:
-      source: { type: local, path: "." }
-      entry: main.js
-      failOnError: false
-      install: { enabled: true }
-`)
+    await runWorkflow(t, projectFlow('r10-chmod', files))
     expect({ dir: mode(join(host, 'private')), key: mode(join(host, 'private', 'key')) }).toEqual({ dir: '700', key: '600' })
   }, 120_000)
 })

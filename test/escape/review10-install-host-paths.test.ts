@@ -18,12 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EFFECTS_DIR, runWorkflow, startTestEngine, type TestEngine } from '../helpers/engine.ts'
+import { runWorkflow, type TestEngine } from '../helpers/engine.ts'
+import { installEngine, projectFlow, stdoutOf } from './review10-helpers.ts'
 
 const SECRET = 'HOST-SECRET-review10-7f3e2a'
 let t: TestEngine
-const cacheDir = mkdtempSync(join(tmpdir(), 'ak-review10-cache-'))
-chmodSync(cacheDir, 0o755)
+let engine: Awaited<ReturnType<typeof installEngine>> | undefined
 // A host directory no grant names: a package.json (as any node project on the host has) and a 0600 secret.
 const host = mkdtempSync(join(tmpdir(), 'ak-review10-host-'))
 const hostPkg = join(host, 'pkg')
@@ -39,45 +39,19 @@ beforeAll(async () => {
   writeFileSync(join(hostRepo, 'secret.txt'), SECRET)
   const git = (...a: string[]) => Bun.spawnSync(['git', '-C', hostRepo, '-c', 'user.email=a@b', '-c', 'user.name=a', ...a])
   git('init', '-q'); git('add', '.'); git('commit', '-qm', 'x')
-  t = await startTestEngine({
-    WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ filesystem: { read: [EFFECTS_DIR], write: [EFFECTS_DIR] } }),
-    WORKFLOW_SANDBOX_SCRIPT_CACHE_DIR: cacheDir,
-  })
+  engine = await installEngine('')
+  t = engine.t
 })
 afterAll(async () => {
-  await t?.close()
-  rmSync(cacheDir, { recursive: true, force: true })
+  await engine?.close()
   rmSync(host, { recursive: true, force: true })
 })
 
-/** A make task writes the project; core/script.run installs its package.json and runs main.js. */
-const flow = (id: string, deps: Record<string, string>, read: string) => {
-  const files = {
-    'package.json': JSON.stringify({ name: 'p', version: '1.0.0', dependencies: deps }),
-    'main.js': `const fs = require('node:fs'); let s = ''; try { s = fs.readFileSync(${JSON.stringify(read)}, 'utf8') } catch (e) { s = 'unread ' + e.code } console.log('GOT ' + s)`,
-  }
-  return `
-id: ${id}
-tasks:
-  - id: make
-    type: core/script.bun
-    inputs: { files: ${JSON.stringify(JSON.stringify(files))} }
-    outputFiles: ["*.json", "*.js"]
-    script: |
-      for (const [name, text] of Object.entries(JSON.parse(inputs.files) as Record<string, string>)) await Bun.write(ctx.tmpDir + '/' + name, text)
-  - id: run
-    type: core/script.run
-    needs: make
-    inputFiles: { package.json: "{{ tasks.make.files['package.json'] }}", main.js: "{{ tasks.make.files['main.js'] }}" }
-    inputs:
-      source: { type: local, path: "." }
-      entry: main.js
-      failOnError: false
-      install: { enabled: true }
-`
-}
-
-const stdoutOf = (r: Awaited<ReturnType<typeof runWorkflow>>): string => String((r.runs.run?.output as { stdout?: string } | undefined)?.stdout ?? '')
+/** The project: a package.json with `deps`, and a main.js printing what it read at `read`. */
+const flow = (id: string, deps: Record<string, string>, read: string) => projectFlow(id, {
+  'package.json': JSON.stringify({ name: 'p', version: '1.0.0', dependencies: deps }),
+  'main.js': `const fs = require('node:fs'); let s = ''; try { s = fs.readFileSync(${JSON.stringify(read)}, 'utf8') } catch (e) { s = 'unread ' + e.code } console.log('GOT ' + s)`,
+})
 
 describe('review 10: a project dependency naming a host path is never installed', () => {
   it('file:/host/dir is not copied (nor hard-linked) into the cache, and the host file keeps its mode', async () => {

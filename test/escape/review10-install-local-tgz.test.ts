@@ -15,12 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EFFECTS_DIR, runWorkflow, startTestEngine, type TestEngine } from '../helpers/engine.ts'
+import { runWorkflow, type TestEngine } from '../helpers/engine.ts'
+import { installEngine, stdoutOf } from './review10-helpers.ts'
 
 const SECRET = 'ROOT-ONLY-TARBALL-review10-e21b'
 let t: TestEngine
-const cacheDir = mkdtempSync(join(tmpdir(), 'ak-review10t-cache-'))
-chmodSync(cacheDir, 0o755)
+let engine: Awaited<ReturnType<typeof installEngine>> | undefined
 const host = mkdtempSync(join(tmpdir(), 'ak-review10t-host-'))
 
 beforeAll(async () => {
@@ -31,14 +31,11 @@ beforeAll(async () => {
   chmodSync(join(host, 'backup.tgz'), 0o600)
   rmSync(join(host, 'package'), { recursive: true })
   chmodSync(host, 0o700) // root's alone
-  t = await startTestEngine({
-    WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ filesystem: { read: [EFFECTS_DIR], write: [EFFECTS_DIR] } }),
-    WORKFLOW_SANDBOX_SCRIPT_CACHE_DIR: cacheDir,
-  })
+  engine = await installEngine('t')
+  t = engine.t
 })
 afterAll(async () => {
-  await t?.close()
-  rmSync(cacheDir, { recursive: true, force: true })
+  await engine?.close()
   rmSync(host, { recursive: true, force: true })
 })
 
@@ -58,7 +55,7 @@ tasks:
         content: |
           let s = ''; try { s = require('node:fs').readFileSync(require.resolve('backup/secret.txt'), 'utf8') } catch (e) { s = 'unread ' + e.code } console.log('GOT ' + s)
 `)
-    expect(String((r.runs.run?.output as { stdout?: string } | undefined)?.stdout ?? '')).not.toContain(SECRET)
+    expect(stdoutOf(r)).not.toContain(SECRET)
     expect(r.runs.run!.state).toBe('FAILED')
   }, 120_000)
 })

@@ -9,17 +9,17 @@
  * whose every resolved URL is the registry's (or no lockfile), before the installer starts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EFFECTS_DIR, runWorkflow, startTestEngine, type TestEngine } from '../helpers/engine.ts'
+import { runWorkflow, type TestEngine } from '../helpers/engine.ts'
+import { installEngine, projectFlow, stdoutOf } from './review10-helpers.ts'
 
 const SECRET = 'INTERNAL-SERVICE-review10-51c9'
 let t: TestEngine
+let engine: Awaited<ReturnType<typeof installEngine>> | undefined
 let server: ReturnType<typeof Bun.serve>
 const hits: string[] = []
-const cacheDir = mkdtempSync(join(tmpdir(), 'ak-review10u-cache-'))
-chmodSync(cacheDir, 0o755)
 const work = mkdtempSync(join(tmpdir(), 'ak-review10u-'))
 
 beforeAll(async () => {
@@ -30,15 +30,12 @@ beforeAll(async () => {
   const tgz = readFileSync(join(work, 'x.tgz'))
   // An internal service on 127.0.0.1 that no grant of the task names.
   server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: (req) => { hits.push(new URL(req.url).pathname); return new Response(tgz) } })
-  t = await startTestEngine({
-    WORKFLOW_SANDBOX_SCRIPT_POLICY: JSON.stringify({ filesystem: { read: [EFFECTS_DIR], write: [EFFECTS_DIR] } }),
-    WORKFLOW_SANDBOX_SCRIPT_CACHE_DIR: cacheDir,
-  })
+  engine = await installEngine('u')
+  t = engine.t
 })
 afterAll(async () => {
-  await t?.close()
+  await engine?.close()
   server?.stop(true)
-  rmSync(cacheDir, { recursive: true, force: true })
   rmSync(work, { recursive: true, force: true })
 })
 
@@ -48,27 +45,9 @@ describe('review 10: a project dependency naming a URL is never fetched by the e
       'package.json': JSON.stringify({ name: 'p', version: '1.0.0', dependencies: { internal: `http://127.0.0.1:${server.port}/x.tgz` } }),
       'main.js': `let s = ''; try { s = require('node:fs').readFileSync('node_modules/internal/secret.txt', 'utf8') } catch (e) { s = 'unread ' + e.code } console.log('GOT ' + s)`,
     }
-    const r = await runWorkflow(t, `
-id: r10-url
-tasks:
-  - id: make
-    type: core/script.bun
-    inputs: { files: ${JSON.stringify(JSON.stringify(files))} }
-    outputFiles: ["*.json", "*.js"]
-    script: |
-      for (const [name, text] of Object.entries(JSON.parse(inputs.files) as Record<string, string>)) await Bun.write(ctx.tmpDir + '/' + name, text)
-  - id: run
-    type: core/script.run
-    needs: make
-    inputFiles: { package.json: "{{ tasks.make.files['package.json'] }}", main.js: "{{ tasks.make.files['main.js'] }}" }
-    inputs:
-      source: { type: local, path: "." }
-      entry: main.js
-      failOnError: false
-      install: { enabled: true }
-`)
+    const r = await runWorkflow(t, projectFlow('r10-url', files))
     expect(hits).toEqual([])
-    expect(String((r.runs.run?.output as { stdout?: string } | undefined)?.stdout ?? '')).not.toContain(SECRET)
+    expect(stdoutOf(r)).not.toContain(SECRET)
     expect(r.runs.run!.state).toBe('FAILED')
   }, 120_000)
 })
