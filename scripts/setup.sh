@@ -20,14 +20,14 @@ if ! command -v git >/dev/null 2>&1; then
     echo "setup: no git on this host; core/git-source.checkout will fail RUNTIME_UNAVAILABLE (install git)"
   fi
 fi
-# SSH checkouts: ssh in the sandbox names its leased uid through nss_wrapper (libnss-wrapper); the tests start a
-# private sshd (openssh-server). Installed when missing and we may (root, apt).
-if [ ! -e /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ] || [ ! -x /usr/sbin/sshd ]; then
+# SSH checkouts: ssh in the sandbox names its leased uid through nss_wrapper (libnss-wrapper, a library: no service).
+# The tests' private sshd (openssh-server) is .ci/run's to install: setup never starts a server on this machine.
+if [ ! -e /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing openssh-server and libnss-wrapper (apt)"
-    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server libnss-wrapper </dev/null >/dev/null 2>&1 \
-      || { apt-get update -qq </dev/null >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server libnss-wrapper </dev/null >/dev/null 2>&1; }; } \
-      || echo "setup: could not install openssh-server/libnss-wrapper; ssh:// checkouts will fail (No user exists for uid)"
+    echo "setup: installing libnss-wrapper (apt)"
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnss-wrapper </dev/null >/dev/null 2>&1 \
+      || { apt-get update -qq </dev/null >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnss-wrapper </dev/null >/dev/null 2>&1; }; } \
+      || echo "setup: could not install libnss-wrapper; ssh:// checkouts will fail (No user exists for uid)"
   else
     echo "setup: no nss_wrapper on this host; core/git-source.checkout over ssh will fail (install libnss-wrapper)"
   fi
