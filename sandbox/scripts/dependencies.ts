@@ -126,7 +126,10 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
     if (code !== 0) throw failed(`${installer.name} exited with ${code}: ${tail.slice(-4).join(' | ') || 'no output'}`)
     ownTree(staging)
     chmodTree(staging)
-    writeFileSync(join(staging, '.complete'), `${installer.label}\n`, { mode: 0o644 })
+    // The installer owned staging and may have left a `.complete` of its own, a link to any host file (review 11):
+    // removed (never followed), then made new — O_EXCL fails on anything put back in between.
+    rmSync(join(staging, '.complete'), { recursive: true, force: true })
+    writeFileSync(join(staging, '.complete'), `${installer.label}\n`, { mode: 0o644, flag: 'wx' })
     try {
       renameSync(staging, dir)
     } catch {
@@ -238,7 +241,7 @@ function installerEnv(home: string): Record<string, string> {
  * is first replaced by a copy of its own, so the chmod never reaches the other name's inode.
  */
 function chmodTree(dir: string): void {
-  const { copyFileSync, readdirSync } = require('node:fs') as typeof import('node:fs')
+  const { constants, copyFileSync, readdirSync } = require('node:fs') as typeof import('node:fs')
   const walk = (at: string): void => {
     for (const name of readdirSync(at)) {
       const p = join(at, name)
@@ -248,8 +251,11 @@ function chmodTree(dir: string): void {
         walk(p)
       } else if (st.isFile()) {
         if (st.nlink > 1) {
+          // The installer may have left `<file>.ak-copy` as a link to a host file (review 11): removed, never
+          // written through; COPYFILE_EXCL (O_EXCL) refuses anything put back in between.
           const own = `${p}.ak-copy`
-          copyFileSync(p, own)
+          rmSync(own, { recursive: true, force: true })
+          copyFileSync(p, own, constants.COPYFILE_EXCL)
           renameSync(own, p)
         }
         chmodSync(p, st.mode & 0o111 ? 0o755 : 0o644)
