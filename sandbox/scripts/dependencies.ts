@@ -266,17 +266,31 @@ function chmodTree(dir: string): void {
   chmodSync(dir, 0o755)
 }
 
+/** The longest installer line kept (review 11): the rest of a longer one is dropped, so an installer writing without a newline grows nothing in the engine. */
+const MAX_LINE = 4096
+const cutLine = (line: string): string => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line)
+
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder()
   let rest = ''
+  // Dropping the rest of a line already given, cut, until its newline.
+  let cut = false
   for await (const chunk of stream) {
     rest += decoder.decode(chunk, { stream: true })
     let nl: number
     while ((nl = rest.indexOf('\n')) >= 0) {
-      yield rest.slice(0, nl)
+      const line = rest.slice(0, nl)
       rest = rest.slice(nl + 1)
+      if (cut) cut = false
+      else yield cutLine(line)
+    }
+    if (cut) rest = ''
+    else if (rest.length > MAX_LINE) {
+      yield cutLine(rest)
+      cut = true
+      rest = ''
     }
   }
   rest += decoder.decode()
-  if (rest !== '') yield rest
+  if (rest !== '' && !cut) yield cutLine(rest)
 }
