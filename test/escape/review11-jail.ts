@@ -17,15 +17,15 @@ export function cacheRoot(tag: string): string {
   return root
 }
 
-/** Installs with `script` as the installer (run by the engine's Bun in the staging directory); the cache entry. */
-export function installWith(root: string, script: string, label = 'review11'): Promise<string> {
+/** Installs with `script` as the installer (run by `program`, the engine's Bun by default, in the staging directory); the cache entry. */
+export function installWith(root: string, script: string, label = 'review11', program = process.execPath): Promise<string> {
   const key = `r11-${label}-${Date.now()}-${Math.random().toString(36).slice(2)}`
   return ensureInstalled(key, {
     label,
     name: 'evil install',
     prepare: (staging) => {
       writeFileSync(join(staging, 'installer.ts'), script)
-      return [process.execPath, join(staging, 'installer.ts')]
+      return [program, join(staging, 'installer.ts')]
     },
-  }, { root, program: process.execPath, log: () => {} })
+  }, { root, program, log: () => {} })
 }
