@@ -5,7 +5,7 @@
  * that is not root — Landlock alone, the engine's uid — the installer reads the engine user's SSH keys, registry
  * tokens, shell history and any data directory under the home, and has TCP 443 to send them anywhere.
  *
- * Here: the engine side runs as an unprivileged uid (setpriv) whose home holds `.ssh/id_ed25519` (0600, its own) and
+ * Here: the engine side runs as an unprivileged uid (setpriv) whose home ($HOME) holds `.ssh/id_ed25519` (0600, its own) and
  * whose installer program is `~/bin/bun` (a hard link of the real Bun). The installer must not read the key.
  * Suggested fix: grant the prefix's `bin/` and `lib*` (and, for a venv, `pyvenv.cfg`), not the prefix.
  */
@@ -37,7 +37,7 @@ require('node:fs').writeFileSync('report.txt', r)
 const { installWith } = await import(${JSON.stringify(join(import.meta.dir, 'review11-jail.ts'))})
 const dir = await installWith(${JSON.stringify(root)}, ${JSON.stringify(installer)}, 'prefix', ${JSON.stringify(join(home, 'bin', 'bun'))})
 console.log(await Bun.file(dir + '/report.txt').text())`
-    const p = Bun.spawn(['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', process.execPath, '-e', script], { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
+    const p = Bun.spawn(['setpriv', `--reuid=${UID}`, `--regid=${UID}`, '--clear-groups', process.execPath, '-e', script], { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore', env: { ...process.env, HOME: home } })
     const [out, err, code] = [await new Response(p.stdout).text(), await new Response(p.stderr).text(), await p.exited]
     expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' })
     expect(out.trim()).toBe('refused')
