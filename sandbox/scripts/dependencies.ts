@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { JailPolicy } from './installer-jail.ts'
 import { NPM_PIN } from '../../runtime/workflow/tasks/script.ts'
@@ -172,7 +173,9 @@ function jailFor(staging: string, home: string, argv: readonly string[], reads: 
     let real = program
     try { real = realpathSync(program) } catch { /* the installer reports it */ }
     const prefix = /^(.*)\/bin\/[^/]+$/.exec(real)?.[1]
-    exec.push(prefix && prefix !== '' ? prefix : real)
+    // A prefix that is a home (or above one: `~/bin/bun`'s is the home) would hand the installer the user's keys and
+    // tokens (review 11): then the program's own directory alone.
+    exec.push(!prefix ? real : homeOrAbove(prefix) ? dirname(real) : prefix)
   }
   const root = process.getuid?.() === 0
   if (root) {
@@ -184,6 +187,18 @@ function jailFor(staging: string, home: string, argv: readonly string[], reads: 
     exec, read: [...SYSTEM_READ, ...reads], write: [staging, home], ports: REGISTRY_PORTS,
     ...(root ? { uid: INSTALLER_ID, gid: INSTALLER_ID } : {}),
   }
+}
+
+/** Whether `dir` is a user's home directory or holds one (the engine's, or any in /etc/passwd). */
+function homeOrAbove(dir: string): boolean {
+  const homes = [homedir()]
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const home = line.split(':')[5]
+      if (home && home !== '/' && home.startsWith('/')) homes.push(home.replace(/\/+$/, ''))
+    }
+  } catch { /* no passwd file: the engine's home alone */ }
+  return homes.some((h) => h === dir || h.startsWith(`${dir}/`))
 }
 
 /** A root engine takes the installed tree back from the installer's uid (never through a link: lchown). */
