@@ -12,26 +12,40 @@
  * of the install is left.
  */
 import { afterAll, describe, expect, it } from 'bun:test'
-import { existsSync, readFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, readFileSync, rmSync } from 'node:fs'
 import { cacheRoot, installWith, rootEngine } from './review11-jail.ts'
 
 const root = cacheRoot('survivor')
-let pid = 0
+// The survivor is found by its command line (in a PID namespace its own idea of its pid is not the host's).
+const seconds = 600_000 + Math.floor(Math.random() * 100_000)
+const survivors = (): number[] => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+  try { return readFileSync(`/proc/${d}/cmdline`, 'utf8') === `sleep\0${seconds}\0` && !/^State:\s+Z/m.test(readFileSync(`/proc/${d}/status`, 'utf8')) } catch { return false }
+}).map(Number)
 afterAll(() => {
-  if (pid > 0) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+  for (const pid of survivors()) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
   rmSync(root, { recursive: true, force: true })
 })
 
 describe.if(rootEngine)('review 11: no process of an install outlives it', () => {
   it('a backgrounded child of the installer is gone when the install returns', async () => {
-    const dir = await installWith(root, `
-const r = Bun.spawnSync(['/bin/sh', '-c', 'sleep 600 </dev/null >/dev/null 2>&1 & echo $! > survivor.pid'])
-if (r.exitCode !== 0) process.exit(1)
+    await installWith(root, `
+const r = Bun.spawnSync(['/bin/sh', '-c', 'sleep ${seconds} </dev/null >/dev/null 2>&1 & echo started'])
+if (r.exitCode !== 0 || !r.stdout.toString().includes('started')) process.exit(1)
+require('node:fs').writeFileSync('started', '')
 `, 'survivor')
-    pid = Number(readFileSync(join(dir, 'survivor.pid'), 'utf8').trim())
-    expect(pid).toBeGreaterThan(0)
-    const alive = existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    expect(alive).toBe(false)
+    expect(survivors()).toEqual([])
   }, 60_000)
+})
+
+describe.if(rootEngine)('review 11: an install\'s timeout stops the installer, not only the jail', () => {
+  it('an installer that never ends fails the install at its timeout and leaves nothing running', async () => {
+    const started = Date.now()
+    const error = await installWith(root, `
+Bun.spawnSync(['/bin/sh', '-c', 'sleep ${seconds} </dev/null >/dev/null 2>&1 &'])
+await Bun.sleep(1e9)
+`, 'timeout', process.execPath, 500).then(() => undefined, (e: Error) => e)
+    expect(error?.message).toContain('exited with')
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(survivors()).toEqual([])
+  }, 30_000)
 })

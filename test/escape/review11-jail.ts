@@ -18,7 +18,7 @@ export function cacheRoot(tag: string): string {
 }
 
 /** Installs with `script` as the installer (run by `program`, the engine's Bun by default, in the staging directory); the cache entry. */
-export function installWith(root: string, script: string, label = 'review11', program = process.execPath): Promise<string> {
+export function installWith(root: string, script: string, label = 'review11', program = process.execPath, timeoutMs?: number): Promise<string> {
   const key = `r11-${label}-${Date.now()}-${Math.random().toString(36).slice(2)}`
   return ensureInstalled(key, {
     label,
@@ -27,5 +27,5 @@ export function installWith(root: string, script: string, label = 'review11', pr
       writeFileSync(join(staging, 'installer.ts'), script)
       return [program, join(staging, 'installer.ts')]
     },
-  }, { root, program, log: () => {} })
+  }, { root, program, log: () => {}, ...(timeoutMs ? { timeoutMs } : {}) })
 }
