@@ -105,11 +105,17 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
   try {
     const argv = installer.prepare(staging)
     const jail = jailFor(staging, home, argv, installer.reads ?? [])
-    const proc = Bun.spawn([process.execPath, JAIL, JSON.stringify(jail), ...argv], {
+    const proc = Bun.spawn([...pidNamespace(), process.execPath, JAIL, JSON.stringify(jail), ...argv], {
       cwd: staging, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: installerEnv(home),
     })
-    const timer = setTimeout(() => proc.kill('SIGKILL'), ctx.timeoutMs ?? 300_000)
-    const stop = () => proc.kill('SIGKILL')
+    // The process under unshare (the namespace's init: its death kills the namespace) or, on a non-root engine, the
+    // installer under the jail, then the one the engine started (review 11: killing that alone left the installer
+    // running, holding the pipes, and the install never ended).
+    const stop = () => {
+      for (const pid of childrenOf(proc.pid)) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+      proc.kill('SIGKILL')
+    }
+    const timer = setTimeout(stop, ctx.timeoutMs ?? 300_000)
     ctx.signal?.addEventListener('abort', stop, { once: true })
     const tail: string[] = []
     const pump = async (s: ReadableStream<Uint8Array>) => {
@@ -186,6 +192,29 @@ function jailFor(staging: string, home: string, argv: readonly string[], reads: 
   return {
     exec, read: [...SYSTEM_READ, ...reads], write: [staging, home], ports: REGISTRY_PORTS,
     ...(root ? { uid: INSTALLER_ID, gid: INSTALLER_ID } : {}),
+  }
+}
+
+/**
+ * A root engine's jail runs as the init of a PID namespace of its own (review 11): when it exits — the installer
+ * done — the kernel kills whatever the installer left running, and when the engine kills `unshare` (the timeout,
+ * an abort), `--kill-child` kills the jail and so the namespace. Before, a child the installer left ran on as nobody
+ * past the install, and the timeout's SIGKILL reached the jail, not the installer. A non-root engine cannot make
+ * one (docs/security.md Known gaps).
+ */
+function pidNamespace(): string[] {
+  if (process.getuid?.() !== 0) return []
+  const unshare = Bun.which('unshare', { PATH: '/usr/bin:/bin' })
+  if (!unshare) throw failed('unshare (util-linux) is needed to confine a root engine\'s installer')
+  return [unshare, '--pid', '--fork', '--kill-child', '--']
+}
+
+/** The children of `pid` (Linux: /proc/<pid>/task/<pid>/children), none when it cannot be read. */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number)
+  } catch {
+    return []
   }
 }
 
