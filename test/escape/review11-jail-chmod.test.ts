@@ -6,6 +6,8 @@
  *
  * Here: the engine side runs as an unprivileged uid (setpriv); a 0600 file of that uid in a 0700 directory of its
  * own stands for the engine's key. Its mode must stay 0600.
+ *
+ * Fixed (installer-jail.ts): the task sandbox's seccomp filter, without chmod by path when the uid is shared.
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { chownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'

@@ -7,6 +7,8 @@
  * list of local wheels is their host paths) — a root write anywhere from inside the jail.
  *
  * Here: a 0600 root file in a 0700 root directory (nobody cannot even name it for reading) keeps its content.
+ *
+ * Fixed (dependencies.ts): `.complete` is removed first (never followed) and made with O_EXCL.
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

@@ -7,6 +7,8 @@
  * and chmods the host file 0644: a root write of chosen content anywhere, plus a chmod, from inside the jail.
  *
  * Here: a 0600 root file in a 0700 root directory keeps its content and its mode.
+ *
+ * Fixed (dependencies.ts chmodTree): `<file>.ak-copy` is removed first and the copy made with COPYFILE_EXCL.
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'

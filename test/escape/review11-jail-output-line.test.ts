@@ -6,6 +6,8 @@
  * a line of any size lands in the task log and in the task's error message (the database, the API, the CLI).
  *
  * Here: 16 MiB without a newline, then exit 1; the failure quotes a bounded tail (at most 64 KiB).
+ *
+ * Fixed (dependencies.ts lines): a line is kept to 4 KiB, the rest dropped until its newline.
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { rmSync } from 'node:fs'

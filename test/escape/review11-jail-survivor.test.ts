@@ -10,6 +10,9 @@
  *
  * Here: the installer backgrounds a `sleep` with its stdio on /dev/null; once ensureInstalled has returned, no process
  * of the install is left.
+ *
+ * Fixed for a root engine (dependencies.ts pidNamespace): the jail is the init of its own PID namespace, killed by
+ * the timeout before unshare; a non-root engine's detached children remain (docs/security.md Known gaps).
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { readdirSync, readFileSync, rmSync } from 'node:fs'

@@ -8,6 +8,8 @@
  *
  * Here: the engine side runs as an unprivileged uid (a child under setpriv, as non-root-engine.test.ts does); a
  * socket 0600 of that uid stands for what the engine may connect to. The installer must not get a byte to it.
+ *
+ * Fixed (installer-jail.ts): the task sandbox's seccomp filter, which refuses socket(AF_UNIX).
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { chmodSync, chownSync, rmSync } from 'node:fs'
