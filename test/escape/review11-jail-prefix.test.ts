@@ -7,7 +7,6 @@
  *
  * Here: the engine side runs as an unprivileged uid (setpriv) whose home ($HOME) holds `.ssh/id_ed25519` (0600, its own) and
  * whose installer program is `~/bin/bun` (a hard link of the real Bun). The installer must not read the key.
- * Suggested fix: grant the prefix's `bin/` and `lib*` (and, for a venv, `pyvenv.cfg`), not the prefix.
  *
  * Fixed (dependencies.ts jailFor): a prefix that is a home or above one gives only the program's directory.
  */
