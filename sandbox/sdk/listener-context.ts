@@ -30,6 +30,7 @@ export function bindListenersToTheirContext(): void {
   installed = true
   patchEmitter()
   patchTarget()
+  patchHandlerAttributes()
 }
 
 /** `fn` run in the async context current now, with the `this` and arguments it is called with. */
@@ -146,5 +147,39 @@ function patchTarget(): void {
     listeners!.delete(listener)
     entry.off?.()
     return remove.call(this, type, entry.wrapper, capture)
+  }
+}
+
+/**
+ * Event-handler attributes (`signal.onabort = fn`, a port's, socket's, worker's or channel's `on…`) register
+ * natively, past addEventListener (review 11): each setter binds the handler to the setter's context, and the getter
+ * gives back the original.
+ */
+function patchHandlerAttributes(): void {
+  const g = globalThis as unknown as Record<string, { prototype: object } | undefined>
+  for (const name of ['AbortSignal', 'MessagePort', 'WebSocket', 'Worker', 'BroadcastChannel', 'EventSource']) {
+    const proto = g[name]?.prototype
+    if (!proto) continue
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      if (!key.startsWith('on')) continue
+      const d = Object.getOwnPropertyDescriptor(proto, key)
+      if (!d?.get || !d.set || !d.configurable) continue
+      const { get, set } = d
+      const originals = new WeakMap<object, Fn>()
+      Object.defineProperty(proto, key, {
+        configurable: true,
+        enumerable: d.enumerable,
+        get(this: unknown) {
+          const w = get.call(this) as unknown
+          return (typeof w === 'function' && originals.get(w)) || w
+        },
+        set(this: unknown, fn: unknown) {
+          if (typeof fn !== 'function') return set.call(this, fn)
+          const w = inThisContext(fn as Fn)
+          originals.set(w, fn as Fn)
+          return set.call(this, w)
+        },
+      })
+    }
   }
 }

@@ -8,8 +8,8 @@
  * `abort` case, set with the attribute instead). Measured in a plain process: `onabort` and `AbortSignal.any(...)
  * .onabort` ran in the aborter's context, addEventListener's in the registrant's.
  *
- * Suggested fix: patch the `on<event>` accessors of AbortSignal (and the other targets a plugin can hold) so the
- * setter binds the handler to the setter's context, as addEventListener does.
+ * Fixed (listener-context.ts patchHandlerAttributes): the `on…` setters of AbortSignal, MessagePort, WebSocket, Worker
+ * and BroadcastChannel bind the handler to the setter's context; the getter gives back the original.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { resolve } from 'node:path'
