@@ -212,7 +212,8 @@ function pidNamespace(): string[] {
 /** The children of `pid` (Linux: /proc/<pid>/task/<pid>/children), none when it cannot be read. */
 function childrenOf(pid: number): number[] {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number)
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    return text.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number)
   } catch {
     return []
   }
@@ -310,7 +311,10 @@ function chmodTree(dir: string): void {
   chmodSync(dir, 0o755)
 }
 
-/** The longest installer line kept (review 11): the rest of a longer one is dropped, so an installer writing without a newline grows nothing in the engine. */
+/**
+ * The longest installer line kept (review 11): the rest of a longer one is dropped, so an installer writing without
+ * a newline grows nothing in the engine.
+ */
 const MAX_LINE = 4096
 const cutLine = (line: string): string => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line)
 
