@@ -7,7 +7,8 @@
  */
 import { createHash } from 'node:crypto'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { homedir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { JailPolicy } from './installer-jail.ts'
 import { NPM_PIN } from '../../runtime/workflow/tasks/script.ts'
@@ -104,11 +105,17 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
   try {
     const argv = installer.prepare(staging)
     const jail = jailFor(staging, home, argv, installer.reads ?? [])
-    const proc = Bun.spawn([process.execPath, JAIL, JSON.stringify(jail), ...argv], {
+    const proc = Bun.spawn([...pidNamespace(), process.execPath, JAIL, JSON.stringify(jail), ...argv], {
       cwd: staging, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe', env: installerEnv(home),
     })
-    const timer = setTimeout(() => proc.kill('SIGKILL'), ctx.timeoutMs ?? 300_000)
-    const stop = () => proc.kill('SIGKILL')
+    // The process under unshare (the namespace's init: its death kills the namespace) or, on a non-root engine, the
+    // installer under the jail, then the one the engine started (review 11: killing that alone left the installer
+    // running, holding the pipes, and the install never ended).
+    const stop = () => {
+      for (const pid of childrenOf(proc.pid)) try { process.kill(pid, 'SIGKILL') } catch { /* gone */ }
+      proc.kill('SIGKILL')
+    }
+    const timer = setTimeout(stop, ctx.timeoutMs ?? 300_000)
     ctx.signal?.addEventListener('abort', stop, { once: true })
     const tail: string[] = []
     const pump = async (s: ReadableStream<Uint8Array>) => {
@@ -126,7 +133,10 @@ async function install(key: string, installer: Installer, ctx: InstallContext): 
     if (code !== 0) throw failed(`${installer.name} exited with ${code}: ${tail.slice(-4).join(' | ') || 'no output'}`)
     ownTree(staging)
     chmodTree(staging)
-    writeFileSync(join(staging, '.complete'), `${installer.label}\n`, { mode: 0o644 })
+    // The installer owned staging and may have left a `.complete` of its own, a link to any host file (review 11):
+    // removed (never followed), then made new — O_EXCL fails on anything put back in between.
+    rmSync(join(staging, '.complete'), { recursive: true, force: true })
+    writeFileSync(join(staging, '.complete'), `${installer.label}\n`, { mode: 0o644, flag: 'wx' })
     try {
       renameSync(staging, dir)
     } catch {
@@ -169,7 +179,9 @@ function jailFor(staging: string, home: string, argv: readonly string[], reads: 
     let real = program
     try { real = realpathSync(program) } catch { /* the installer reports it */ }
     const prefix = /^(.*)\/bin\/[^/]+$/.exec(real)?.[1]
-    exec.push(prefix && prefix !== '' ? prefix : real)
+    // A prefix that is a home (or above one: `~/bin/bun`'s is the home) would hand the installer the user's keys and
+    // tokens (review 11): then the program's own directory alone.
+    exec.push(!prefix ? real : homeOrAbove(prefix) ? dirname(real) : prefix)
   }
   const root = process.getuid?.() === 0
   if (root) {
@@ -181,6 +193,42 @@ function jailFor(staging: string, home: string, argv: readonly string[], reads: 
     exec, read: [...SYSTEM_READ, ...reads], write: [staging, home], ports: REGISTRY_PORTS,
     ...(root ? { uid: INSTALLER_ID, gid: INSTALLER_ID } : {}),
   }
+}
+
+/**
+ * A root engine's jail runs as the init of a PID namespace of its own (review 11): when it exits — the installer
+ * done — the kernel kills whatever the installer left running, and when the engine kills `unshare` (the timeout,
+ * an abort), `--kill-child` kills the jail and so the namespace. Before, a child the installer left ran on as nobody
+ * past the install, and the timeout's SIGKILL reached the jail, not the installer. A non-root engine cannot make
+ * one (docs/security.md Known gaps).
+ */
+function pidNamespace(): string[] {
+  if (process.getuid?.() !== 0) return []
+  const unshare = Bun.which('unshare', { PATH: '/usr/bin:/bin' })
+  if (!unshare) throw failed('unshare (util-linux) is needed to confine a root engine\'s installer')
+  return [unshare, '--pid', '--fork', '--kill-child', '--']
+}
+
+/** The children of `pid` (Linux: /proc/<pid>/task/<pid>/children), none when it cannot be read. */
+function childrenOf(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    return text.split(/\s+/).filter((w) => /^\d+$/.test(w)).map(Number)
+  } catch {
+    return []
+  }
+}
+
+/** Whether `dir` is a user's home directory or holds one (the engine's, or any in /etc/passwd). */
+function homeOrAbove(dir: string): boolean {
+  const homes = [homedir()]
+  try {
+    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+      const home = line.split(':')[5]
+      if (home && home !== '/' && home.startsWith('/')) homes.push(home.replace(/\/+$/, ''))
+    }
+  } catch { /* no passwd file: the engine's home alone */ }
+  return homes.some((h) => h === dir || h.startsWith(`${dir}/`))
 }
 
 /** A root engine takes the installed tree back from the installer's uid (never through a link: lchown). */
@@ -238,7 +286,7 @@ function installerEnv(home: string): Record<string, string> {
  * is first replaced by a copy of its own, so the chmod never reaches the other name's inode.
  */
 function chmodTree(dir: string): void {
-  const { copyFileSync, readdirSync } = require('node:fs') as typeof import('node:fs')
+  const { constants, copyFileSync, readdirSync } = require('node:fs') as typeof import('node:fs')
   const walk = (at: string): void => {
     for (const name of readdirSync(at)) {
       const p = join(at, name)
@@ -248,8 +296,11 @@ function chmodTree(dir: string): void {
         walk(p)
       } else if (st.isFile()) {
         if (st.nlink > 1) {
+          // The installer may have left `<file>.ak-copy` as a link to a host file (review 11): removed, never
+          // written through; COPYFILE_EXCL (O_EXCL) refuses anything put back in between.
           const own = `${p}.ak-copy`
-          copyFileSync(p, own)
+          rmSync(own, { recursive: true, force: true })
+          copyFileSync(p, own, constants.COPYFILE_EXCL)
           renameSync(own, p)
         }
         chmodSync(p, st.mode & 0o111 ? 0o755 : 0o644)
@@ -260,17 +311,34 @@ function chmodTree(dir: string): void {
   chmodSync(dir, 0o755)
 }
 
+/**
+ * The longest installer line kept (review 11): the rest of a longer one is dropped, so an installer writing without
+ * a newline grows nothing in the engine.
+ */
+const MAX_LINE = 4096
+const cutLine = (line: string): string => (line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line)
+
 async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder()
   let rest = ''
+  // Dropping the rest of a line already given, cut, until its newline.
+  let cut = false
   for await (const chunk of stream) {
     rest += decoder.decode(chunk, { stream: true })
     let nl: number
     while ((nl = rest.indexOf('\n')) >= 0) {
-      yield rest.slice(0, nl)
+      const line = rest.slice(0, nl)
       rest = rest.slice(nl + 1)
+      if (cut) cut = false
+      else yield cutLine(line)
+    }
+    if (cut) rest = ''
+    else if (rest.length > MAX_LINE) {
+      yield cutLine(rest)
+      cut = true
+      rest = ''
     }
   }
   rest += decoder.decode()
-  if (rest !== '') yield rest
+  if (rest !== '' && !cut) yield cutLine(rest)
 }

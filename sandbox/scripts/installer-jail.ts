@@ -12,6 +12,8 @@
  * fetched from internal hosts. Checking the specs cannot see what a package pulls in; confining the installer can.
  */
 import { READ, READ_EXEC, WRITE, FS, restrictSelf, type LandlockPathRule } from '../sdk/landlock.ts'
+import { installSeccomp } from '../process/launcher/libc.ts'
+import { seccompProgram } from '../process/launcher/seccomp.ts'
 
 /** What the jail is given (JSON, argv[2]). */
 export interface JailPolicy {
@@ -49,6 +51,12 @@ if (import.meta.main) {
       process.setuid(policy.uid)
       if (process.getuid() !== policy.uid) throw new Error('the uid drop did not take')
     }
+    // The task sandbox's filter (review 11): Landlock has no right for connect() to a pathname unix socket
+    // (docker.sock) nor for chmod. Chmod by path stays allowed only when the installer has a uid of its own (nobody):
+    // sharing a non-root engine's uid, it could make the engine's key file world-readable. After the uid drop
+    // (restrictSelf has set no_new_privs); the installer inherits it from this thread.
+    const filter = seccompProgram({ pathChmod: policy.uid !== undefined })
+    if (!filter || !installSeccomp(filter)) throw new Error('cannot install the seccomp filter')
     if (argv.length === 0) throw new Error('no installer to run')
   } catch (e) {
     process.stderr.write(`installer jail: ${(e as Error).message}\n`)
