@@ -67,8 +67,10 @@ describe.if(process.getuid?.() === 0)('uid leases follow the attempt, not the en
       const worker = new Worker(WORKER)
       const done = new Promise<unknown>((resolve) => { worker.onmessage = (e) => resolve(e.data) })
       worker.postMessage({ plugin: 'bun-attacks', action: 'loop', opts: { launcher, uidRange: range, timeoutMs: 1500, tmpRoot } })
-      expect(await leasable(range, false)).toBe(false) // the attempt took the only uid
-      expect(await until(() => holders(range.start).length > 0)).toBe(true) // …and its launcher holds it
+      // Watched from /proc first: a poll by leasing would itself hold the only uid for an instant, and an attempt
+      // leasing in that instant fails SANDBOX_UNAVAILABLE (no free sandbox uid) — the test's race, not the engine's.
+      expect(await until(() => holders(range.start).length > 0)).toBe(true) // the attempt's launcher holds it
+      expect(await leasable(range, false)).toBe(false) // …so the only uid is taken
       expect(await done).toMatchObject({ ok: false, error: { code: 'TASK_TIMED_OUT' } })
       expect(await leasable(range, true)).toBe(true) // …and gave it back when it ended
 
