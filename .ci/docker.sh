@@ -5,15 +5,6 @@ set -uo pipefail
 
 log=/tmp/dockerd.log
 engine_up() { docker info >/dev/null 2>&1; }
-wait_engine() { # <seconds>: polls with a deadline
-  local end=$((SECONDS + $1))
-  while [ "$SECONDS" -lt "$end" ]; do
-    engine_up && return 0
-    pgrep -x dockerd >/dev/null 2>&1 || return 1 # died: no point waiting
-    sleep 0.5
-  done
-  return 1
-}
 
 if engine_up; then exit 0; fi
 
@@ -32,29 +23,71 @@ if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; 
   if [ "$rc" -ne 0 ]; then echo "ci: apt-get install docker.io failed"; tail -n 20 /tmp/apt-docker.log; exit 1; fi
 fi
 
-# A service manager may know how to start it; fall back to running dockerd directly.
-if ! engine_up && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-  systemctl start docker >/dev/null 2>&1 && wait_engine 30 && exit 0
-fi
-
 dockerd_pid=
+# A pid file left by a dockerd or containerd that no longer runs (a machine restored from a snapshot keeps
+# /run) makes a new dockerd refuse to start at once, or wait on a containerd that is not there. A pid file
+# is stale unless the process it names is that very program.
+clear_stale_pidfile() { # <pidfile> <program>
+  local file=$1 prog=$2 pid comm
+  [ -f "$file" ] || return 0
+  pid=$(tr -dc '0-9' <"$file" 2>/dev/null)
+  comm=
+  [ -n "$pid" ] && comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+  # A killed daemon's zombie still has its name: its state field (after the ")") is Z.
+  if [ -n "$pid" ] && sed -n 's/.*) \([A-Z]\).*/\1/p' "/proc/$pid/stat" 2>/dev/null | grep -qx Z; then comm=zombie; fi
+  if [ "$comm" != "$prog" ]; then
+    echo "ci: removing stale $file (pid ${pid:-none} is not $prog)"
+    rm -f "$file"
+  fi
+}
+dockerd_running() { [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; }
 start_dockerd() {
-  if pgrep -x dockerd >/dev/null 2>&1; then return 0; fi
+  if [ -z "$dockerd_pid" ] && [ -n "$(running_dockerd)" ]; then return 0; fi # one already runs: wait on it
+  clear_stale_pidfile /var/run/docker.pid dockerd
+  clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
   setsid nohup dockerd "$@" </dev/null >"$log" 2>&1 &
   dockerd_pid=$!
 }
+running_dockerd() { # pids of dockerd processes, without pgrep (procps may be missing)
+  local d
+  for d in /proc/[0-9]*; do
+    [ "$(cat "$d/comm" 2>/dev/null)" = dockerd ] && echo "${d#/proc/}"
+  done
+}
+stop_ours() {
+  dockerd_running || return 0
+  kill "$dockerd_pid" 2>/dev/null
+  for _ in $(seq 1 40); do dockerd_running || break; sleep 0.25; done
+  kill -9 "$dockerd_pid" 2>/dev/null
+  dockerd_pid=
+}
+wait_ours() { # <seconds>: polls with a deadline
+  local end=$((SECONDS + $1))
+  while [ "$SECONDS" -lt "$end" ]; do
+    engine_up && return 0
+    if [ -n "$dockerd_pid" ]; then dockerd_running || return 1
+    elif [ -z "$(running_dockerd)" ]; then return 1; fi
+    sleep 0.5
+  done
+  return 1
+}
 
-start_dockerd
-wait_engine 60 && exit 0
-# Hosts without working iptables/nftables: the bridge network still exists, without NAT to the outside.
-if grep -qiE 'iptables|nftables|nat' "$log" 2>/dev/null; then
-  if [ -n "$dockerd_pid" ]; then # only the dockerd this script started
-    kill "$dockerd_pid" 2>/dev/null
-    for _ in $(seq 1 40); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.25; done
-  fi
-  start_dockerd --iptables=false --ip-masq=false
-  wait_engine 60 && exit 0
+# A service manager may know how to start it; fall back to running dockerd directly.
+if ! engine_up && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl start docker >/dev/null 2>&1 && wait_ours 30 && exit 0
 fi
+
+# Each try is more conservative than the last: hosts without working iptables/nftables keep the bridge
+# network without NAT to the outside; hosts without overlayfs (nested containers) fall back to vfs.
+tries=("" "--iptables=false --ip-masq=false" "--iptables=false --ip-masq=false --storage-driver=vfs")
+for flags in "${tries[@]}"; do
+  # shellcheck disable=SC2086
+  start_dockerd $flags
+  wait_ours 60 && exit 0
+  echo "ci: dockerd ${flags:-with default flags} did not answer; the end of $log:"
+  tail -n 15 "$log"
+  [ -z "$dockerd_pid" ] && break # a dockerd this script did not start does not answer: no flags will help
+  stop_ours
+done
 echo "ci: dockerd did not answer; see $log"
-tail -n 20 "$log"
 exit 1
