@@ -1,0 +1,95 @@
+/**
+ * Finishes the document @elysiajs/openapi generates from the routes (api/routes/openapi.ts) into one a client
+ * generator can use: canonical paths (no trailing slash), the request bodies and responses a route declares by
+ * hand in `detail` (the generator overwrites or misreads those), no `content` on a 204, `servers` and the tags.
+ * Pure: the generated document and the routes in, the finished document out.
+ */
+
+type Json = Record<string, unknown>
+
+/** What this module reads of a route (Elysia's `app.routes` entries). */
+export interface RouteInfo {
+  method: string
+  path: string
+  hooks?: { detail?: { hide?: boolean; requestBody?: unknown; responses?: unknown } }
+}
+
+export interface FinishOptions {
+  /** `servers[].url`: where the API is (the server's own address; `/` when unknown). */
+  serverUrl: string
+  tags: { name: string; description: string }[]
+}
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** `/api/v1/workflows/` → `/api/v1/workflows`; `/api/v1/workflows/:id` → `/api/v1/workflows/{id}`. */
+export function canonicalPath(path: string): string {
+  const p = path.replace(/:([^/]+)/g, '{$1}').replace(/\/+$/, '')
+  return p === '' ? '/' : p
+}
+
+/** Elysia's `t.Integer` is `anyOf: [{ type: string, format: integer }, { type: integer }]` so it can coerce: on the wire it is an integer. */
+function coercedInteger(v: Json): Json | undefined {
+  const branches = v.anyOf
+  if (!Array.isArray(branches) || branches.length !== 2) return undefined
+  const [text, real] = branches as unknown[]
+  if (!isObject(text) || !isObject(real) || text.type !== 'string' || text.format !== 'integer' || real.type !== 'integer') return undefined
+  const { anyOf: _branches, ...outer } = v
+  return { ...outer, ...real }
+}
+
+/** Drops the `error` message keyword of a schema (api/models/common.ts) and Elysia's coercion unions, recursively. */
+function cleanSchema(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(cleanSchema)
+  if (!isObject(v)) return v
+  const obj = coercedInteger(v) ?? v
+  const out: Json = {}
+  for (const [k, x] of Object.entries(obj)) {
+    if (k === 'error' && typeof x === 'string') continue
+    out[k] = cleanSchema(x)
+  }
+  return out
+}
+
+/** A 204's generated `content: { type: 'void' }` is not a media type map: a 204 has no content. */
+function fixResponses(responses: Json): Json {
+  const out: Json = {}
+  for (const [status, r] of Object.entries(responses)) {
+    if (!isObject(r)) continue
+    const content = r.content
+    const voidContent = isObject(content) && typeof content.type === 'string' && !String(content.type).includes('/')
+    if (status === '204' || voidContent) {
+      const { content: _drop, ...rest } = r
+      out[status] = rest
+    } else out[status] = r
+  }
+  return out
+}
+
+export function finishDocument(generated: Json, routes: readonly RouteInfo[], opts: FinishOptions): Json {
+  const paths: Record<string, Json> = {}
+  for (const [path, item] of Object.entries(isObject(generated.paths) ? generated.paths : {})) {
+    if (!isObject(item)) continue
+    const canonical = canonicalPath(path)
+    paths[canonical] = { ...paths[canonical], ...item }
+  }
+  // The route's own request body and responses, where it declares them (a parse hook that reads every type, a stream).
+  for (const route of routes) {
+    const detail = route.hooks?.detail
+    if (!detail || detail.hide) continue
+    const op = paths[canonicalPath(route.path)]?.[route.method.toLowerCase()]
+    if (!isObject(op)) continue
+    if (detail.requestBody !== undefined) op.requestBody = detail.requestBody
+    if (isObject(detail.responses) && !isObject(op.responses)) op.responses = detail.responses
+  }
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) if (isObject(op) && isObject(op.responses)) op.responses = fixResponses(op.responses)
+  }
+  const sorted = Object.fromEntries(Object.keys(paths).sort().map((p) => [p, paths[p]]))
+  return cleanSchema({
+    ...generated,
+    servers: [{ url: opts.serverUrl, description: 'This server' }],
+    tags: opts.tags,
+    paths: sorted,
+  }) as Json
+}
