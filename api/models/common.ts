@@ -43,10 +43,10 @@ export const ErrorInfoSchema = t.Object({
   message: t.String(),
   retryable: t.Optional(t.Boolean()),
   details: t.Optional(t.Unknown({ description: 'Where and why: `path` for INVALID_INPUT, `issues[]` for INVALID_WORKFLOW…' })),
-})
+}, { title: 'ErrorInfo' })
 
 /** `{ "error": { code, message, details? } }`. */
-export const errorEnvelope = (description: string) => t.Object({ error: ErrorInfoSchema }, { description })
+export const errorEnvelope = (description: string) => t.Object({ error: ErrorInfoSchema }, { description, title: 'ErrorResponse' })
 
 /** The error statuses a route may declare, each with what it means in general (a route adds its own in `detail`). */
 const ERROR_MEANINGS = {

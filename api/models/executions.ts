@@ -69,11 +69,11 @@ const summaryFields = {
     type: stringEnum(TRIGGER_TYPE_NAMES, 'What started it'),
     data: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'Cron: `{ triggerIndex, cron }`; webhook: `{ remote? }`' })),
     scheduledAt: t.Optional(Ms('A cron fire\'s scheduled time (ms since epoch)')),
-  }),
+  }, { title: 'TriggerInfo' }),
   labels: t.Optional(Labels),
   error: t.Optional(ErrorInfoModel),
-  replayOf: t.Optional(t.Object({ executionId: t.String(), fromTask: t.String() })),
-  parent: t.Optional(t.Object({ executionId: t.String(), taskId: t.String(), depth: t.Integer({ minimum: 1 }) })),
+  replayOf: t.Optional(t.Object({ executionId: t.String(), fromTask: t.String() }, { title: 'ReplayOf' })),
+  parent: t.Optional(t.Object({ executionId: t.String(), taskId: t.String(), depth: t.Integer({ minimum: 1 }) }, { title: 'ParentLink' })),
   createdAt: Ms('ms since epoch'),
   startedAt: t.Optional(Ms('ms since epoch')),
   endedAt: t.Optional(Ms('ms since epoch')),
@@ -81,7 +81,7 @@ const summaryFields = {
 }
 
 /** What lists, starts and cancels answer: the execution without inputs, outputs and task runs. */
-export const ExecutionSummary = t.Object(summaryFields, { description: 'An execution (summary)' })
+export const ExecutionSummary = t.Object(summaryFields, { title: 'ExecutionSummary', description: 'An execution (summary)' })
 
 const Attempt = t.Object({
   attempt: t.Integer({ minimum: 1 }),
@@ -91,7 +91,7 @@ const Attempt = t.Object({
   startedAt: Ms('ms since epoch'),
   endedAt: t.Optional(Ms('ms since epoch')),
   durationMs: t.Optional(t.Number()),
-})
+}, { title: 'TaskAttempt' })
 
 const TaskRun = t.Object({
   taskId: t.String({ description: 'The run\'s path: a task id, an iteration `each[3]`, a nested task `sub/child`' }),
@@ -115,7 +115,7 @@ const TaskRun = t.Object({
   nextAttemptAt: t.Optional(Ms('A retry\'s due time, or a wait\'s wake-up (ms since epoch)')),
   childExecutionId: t.Optional(t.String()),
   history: t.Array(Attempt),
-})
+}, { title: 'TaskRun' })
 
 /** `GET /executions/:id`: the summary with inputs, outputs and every task run with its attempts. */
 export const ExecutionDetail = t.Object({
@@ -124,14 +124,14 @@ export const ExecutionDetail = t.Object({
   outputs: t.Optional(t.Record(t.String(), t.Unknown(), { description: 'The workflow\'s `outputs:`, once it succeeded' })),
   updatedAt: Ms('ms since epoch'),
   tasks: t.Array(TaskRun),
-}, { description: 'An execution with its task runs' })
+}, { title: 'ExecutionDetail', description: 'An execution with its task runs' })
 
 export const ExecutionPage = t.Object({
   items: t.Array(ExecutionSummary),
   total: t.Integer({ minimum: 0 }),
   limit: t.Integer(),
   offset: t.Integer(),
-})
+}, { title: 'ExecutionPage' })
 
 const LogLine = t.Object({
   id: t.Integer(),
@@ -142,10 +142,10 @@ const LogLine = t.Object({
   level: t.Unsafe<string>(t.String({ enum: [...LOG_LEVELS] })),
   source: t.String({ description: 'Who wrote it: `engine`, `stdout`, `stderr`, `plugin`…' }),
   message: t.String(),
-})
+}, { title: 'LogLine' })
 
 /** Newest first; `hasMore` says whether another page follows. */
-export const LogPage = t.Object({ items: t.Array(LogLine), limit: t.Integer(), offset: t.Integer(), hasMore: t.Boolean() })
+export const LogPage = t.Object({ items: t.Array(LogLine), limit: t.Integer(), offset: t.Integer(), hasMore: t.Boolean() }, { title: 'LogPage' })
 
 export const AuditList = t.Object({
   items: t.Array(t.Object({
@@ -156,8 +156,8 @@ export const AuditList = t.Object({
     taskId: t.Optional(t.String()),
     workflowId: t.Optional(t.String()),
     data: t.Optional(t.Unknown()),
-  })),
-})
+  }, { title: 'AuditEvent' })),
+}, { title: 'AuditList' })
 
 /** Type-level check that the schema and the DTO stay the same shape (a field added to one must be added to the other). */
 export type ExecutionSummaryMatches = ExecutionSummaryDto extends (typeof ExecutionSummary)['static'] ? true : never

@@ -16,12 +16,12 @@ export const FileList = t.Object({
   items: t.Array(t.Object({
     taskId: t.String(), name: t.String(), size: t.Integer({ minimum: 0 }), sha256: t.String(), attempt: t.Integer(),
     createdAt: t.String({ format: 'date-time' }),
-  })),
-})
+  }, { title: 'StoredFile' })),
+}, { title: 'FileList' })
 
 export const PurgeResult = t.Object({
   executions: t.Integer({ description: 'Executions deleted' }),
   blobs: t.Integer({ description: 'Stored files deleted' }),
   batches: t.Integer(),
   before: t.String({ description: 'The cutoff, as an ISO time' }),
-})
+}, { title: 'PurgeResult' })

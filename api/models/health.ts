@@ -15,4 +15,4 @@ export const Health = t.Union([
     reason: t.String(),
     storage: t.Object({ code: t.String(), since: t.Number(), failedCommits: t.Integer({ minimum: 0 }) }),
   }),
-])
+], { title: 'Health' })

@@ -10,7 +10,7 @@ const Ms = t.Number({ description: 'ms since epoch' })
 
 /** Names, versions and timestamps: never values. */
 export const SecretList = t.Object({
-  items: t.Array(t.Object({ name: t.String(), version: t.Integer({ minimum: 1 }), createdAt: Ms, updatedAt: Ms })),
-})
+  items: t.Array(t.Object({ name: t.String(), version: t.Integer({ minimum: 1 }), createdAt: Ms, updatedAt: Ms }, { title: 'SecretMeta' })),
+}, { title: 'SecretList' })
 
-export const SecretValue = t.Object({ name: t.String({ description: 'Normalised (upper-case)' }), value: t.String() })
+export const SecretValue = t.Object({ name: t.String({ description: 'Normalised (upper-case)' }), value: t.String() }, { title: 'SecretValue' })

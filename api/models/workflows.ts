@@ -53,7 +53,7 @@ const Ms = (description = 'ms since epoch') => t.Number({ description })
 const TRIGGER_TYPE_NAMES = Object.keys(TRIGGER_TYPES) as TriggerTypeName[]
 const CONCURRENCY_BEHAVIORS: readonly ConcurrencyBehavior[] = ['queue', 'cancel-new', 'cancel-oldest']
 
-const Concurrency = t.Object({ limit: t.Integer({ minimum: 1 }), behavior: stringEnum(CONCURRENCY_BEHAVIORS) })
+const Concurrency = t.Object({ limit: t.Integer({ minimum: 1 }), behavior: stringEnum(CONCURRENCY_BEHAVIORS) }, { title: 'ConcurrencyPolicy' })
 
 const commonFields = {
   id: t.String(),
@@ -68,14 +68,14 @@ const commonFields = {
 }
 
 /** What lists show. */
-export const WorkflowSummary = t.Object({ ...commonFields, triggers: t.Array(stringEnum(TRIGGER_TYPE_NAMES)) })
+export const WorkflowSummary = t.Object({ ...commonFields, triggers: t.Array(stringEnum(TRIGGER_TYPE_NAMES)) }, { title: 'WorkflowSummary' })
 
 export const WorkflowPage = t.Object({
   items: t.Array(WorkflowSummary),
   total: t.Integer({ minimum: 0 }),
   limit: t.Integer(),
   offset: t.Integer(),
-})
+}, { title: 'WorkflowPage' })
 
 /** `GET /workflows/:id`: the summary, the YAML as applied, the parsed model and each trigger described. */
 export const WorkflowDetail = t.Object({
@@ -89,8 +89,8 @@ export const WorkflowDetail = t.Object({
     pathTemplate: t.String({ description: 'POST here with the key in place of `{key}`' }),
     keyHint: t.String(),
     keyCreatedAt: Ms(),
-  }, { description: 'Present once a webhook key was minted (never the key)' })),
-})
+  }, { title: 'WebhookKeyInfo', description: 'Present once a webhook key was minted (never the key)' })),
+}, { title: 'WorkflowDetail' })
 
 /** The webhook key, in the one answer that minted it (apply, rotate). */
 export const MintedWebhookKey = t.Object({
@@ -99,11 +99,11 @@ export const MintedWebhookKey = t.Object({
   path: t.String({ description: 'POST here' }),
   keyHint: t.String(),
   keyCreatedAt: Ms(),
-})
+}, { title: 'MintedWebhookKey' })
 
 const IssueSchema = t.Unsafe<Issue>(t.Object({
   path: t.String(), code: t.String(), message: t.String(), line: t.Optional(t.Integer()), column: t.Optional(t.Integer()),
-}))
+}, { title: 'Issue' }))
 
 /** `PUT /workflows/:id`. */
 export const ApplyResult = t.Object({
@@ -113,4 +113,4 @@ export const ApplyResult = t.Object({
   warnings: t.Array(IssueSchema),
   webhook: t.Optional(MintedWebhookKey),
   grants: t.Array(openObject<TaskGrant>('A task\'s effective grant: taskId, type, runner, grant or error')),
-})
+}, { title: 'ApplyResult' })

@@ -51,11 +51,17 @@ function cleanSchema(v: unknown): unknown {
   return out
 }
 
-/** A 204's generated `content: { type: 'void' }` is not a media type map: a 204 has no content. */
+const STATUS_TEXT: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content' }
+
+/**
+ * A 204's generated `content: { type: 'void' }` is not a media type map: a 204 has no content. The generator's
+ * placeholder description (`Response for status 200`) becomes the status text.
+ */
 function fixResponses(responses: Json): Json {
   const out: Json = {}
-  for (const [status, r] of Object.entries(responses)) {
-    if (!isObject(r)) continue
+  for (const [status, raw] of Object.entries(responses)) {
+    if (!isObject(raw)) continue
+    const r = raw.description === `Response for status ${status}` && STATUS_TEXT[status] ? { ...raw, description: STATUS_TEXT[status] } : raw
     const content = r.content
     const voidContent = isObject(content) && typeof content.type === 'string' && !String(content.type).includes('/')
     if (status === '204' || voidContent) {
@@ -64,6 +70,44 @@ function fixResponses(responses: Json): Json {
     } else out[status] = r
   }
   return out
+}
+
+/**
+ * Moves every schema with a `title` (the models' names, api/models/*) into `components.schemas` and refers to it:
+ * generators then name the types (`components['schemas']['ExecutionDetail']`). A `description` stays beside the
+ * `$ref` (the same model means different things in different places); a second, different schema under a taken
+ * title stays inline.
+ */
+function hoistNamed(v: unknown, schemas: Record<string, Json>): unknown {
+  if (Array.isArray(v)) return v.map((x) => hoistNamed(x, schemas))
+  if (!isObject(v)) return v
+  const out: Json = {}
+  for (const [k, x] of Object.entries(v)) out[k] = hoistNamed(x, schemas)
+  const title = out.title
+  if (typeof title !== 'string' || !/^[A-Za-z][A-Za-z0-9]*$/.test(title) || !('type' in out || 'anyOf' in out)) return out
+  const { description, title: _title, ...schema } = out
+  const taken = schemas[title]
+  if (taken !== undefined && JSON.stringify(taken) !== JSON.stringify(schema)) return out
+  schemas[title] = schema
+  return { $ref: `#/components/schemas/${title}`, ...(typeof description === 'string' ? { description } : {}) }
+}
+
+/** The shared error answers (`Error404`…) into `components.responses`, referred to from each operation. */
+function shareErrorResponses(paths: Json, shared: Record<string, Json>): void {
+  for (const item of Object.values(paths)) {
+    if (!isObject(item)) continue
+    for (const op of Object.values(item)) {
+      if (!isObject(op) || !isObject(op.responses)) continue
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (!/^[45]\d\d$/.test(status) || !isObject(r)) continue
+        const name = `Error${status}`
+        const taken = shared[name]
+        if (taken !== undefined && JSON.stringify(taken) !== JSON.stringify(r)) continue
+        shared[name] = r
+        op.responses[status] = { $ref: `#/components/responses/${name}` }
+      }
+    }
+  }
 }
 
 export function finishDocument(generated: Json, routes: readonly RouteInfo[], opts: FinishOptions): Json {
@@ -86,10 +130,21 @@ export function finishDocument(generated: Json, routes: readonly RouteInfo[], op
     for (const op of Object.values(item)) if (isObject(op) && isObject(op.responses)) op.responses = fixResponses(op.responses)
   }
   const sorted = Object.fromEntries(Object.keys(paths).sort().map((p) => [p, paths[p]]))
-  return cleanSchema({
+  const named: Record<string, Json> = {}
+  const finishedPaths = hoistNamed(cleanSchema(sorted), named)
+  const responses: Record<string, Json> = {}
+  if (isObject(finishedPaths)) shareErrorResponses(finishedPaths, responses)
+  const components = isObject(generated.components) ? generated.components : {}
+  const schemas = { ...(isObject(components.schemas) ? components.schemas : {}), ...named }
+  return {
     ...generated,
     servers: [{ url: opts.serverUrl, description: 'This server' }],
     tags: opts.tags,
-    paths: sorted,
-  }) as Json
+    paths: finishedPaths,
+    components: {
+      ...components,
+      schemas: Object.fromEntries(Object.keys(schemas).sort().map((k) => [k, schemas[k]])),
+      responses: Object.fromEntries(Object.keys(responses).sort().map((k) => [k, responses[k]])),
+    },
+  }
 }
