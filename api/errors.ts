@@ -95,6 +95,15 @@ export function errorHandler(logInternal: InternalErrorLogger = () => {}, allowe
     switch (code) {
       case 'VALIDATION': {
         const v = error as unknown as ValidationLike
+        // An answer that does not match its route's declared schema is our bug, not the client's.
+        if (v.type === 'response') {
+          try {
+            logInternal(error, request)
+          } catch {
+            // As below: never let the logger escape.
+          }
+          return internalErrorResponse()
+        }
         const custom = customProblem(v)
         if (custom) return errorResponse(400, { code: ErrorCode.InvalidInput, message: custom.message, details: { path: custom.path } })
         const path = validationPath(v)
