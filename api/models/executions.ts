@@ -1,6 +1,5 @@
 /** Schemas of the execution routes: list filters, log query, event stream query, and the execution, log and audit answers. */
 import { t } from 'elysia'
-import type { ExecutionSummary as ExecutionSummaryDto } from '../services/execution-dto.ts'
 import { EXECUTION_STATES, TASK_RUN_STATES } from '../../runtime/state/states.ts'
 import type { TriggerType } from '../../runtime/store/types.ts'
 import { TRIGGER_TYPES } from '../../runtime/triggers/registry.ts'
@@ -158,6 +157,3 @@ export const AuditList = t.Object({
     data: t.Optional(t.Unknown()),
   }, { title: 'AuditEvent' })),
 }, { title: 'AuditList' })
-
-/** Type-level check that the schema and the DTO stay the same shape (a field added to one must be added to the other). */
-export type ExecutionSummaryMatches = ExecutionSummaryDto extends (typeof ExecutionSummary)['static'] ? true : never
