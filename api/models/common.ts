@@ -56,7 +56,6 @@ const ERROR_MEANINGS = {
   405: 'METHOD_NOT_ALLOWED: the path exists with other methods (see Allow)',
   408: 'REQUEST_TIMEOUT: the body did not arrive in time',
   409: 'CONFLICT, INVALID_TRANSITION, WORKFLOW_DISABLED or another state conflict',
-  413: 'a size limit of the request was exceeded',
   429: 'RATE_LIMITED (Retry-After says when to retry)',
   500: 'INTERNAL: see the server log',
   503: 'STORAGE_UNAVAILABLE (Retry-After), SECRET_KEY_MISSING or another unavailable dependency',

@@ -61,7 +61,8 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
     .post('/:id/cancel', ({ params, body }) => executions.cancel(params.id, body?.reason), {
       params: IdParams,
       body: CancelBody,
-      response: { 200: ExecutionSummary, ...errors(400, 404) },
+      // 409 CONFLICT: without a runtime, or when another live engine runs it.
+      response: { 200: ExecutionSummary, ...errors(400, 404, 409) },
       detail: {
         operationId: 'cancelExecution',
         // No body is needed; a JSON `{ reason }` is taken when sent (the generator would mark the body required).

@@ -76,7 +76,8 @@ export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOp
       body: ApplyWorkflowBody,
       // Every content type is read here, capped; an AppError thrown from parse keeps its code (api/errors.ts).
       parse: ({ request, contentType }) => readApplyBody(request, contentType, workflows.parser.maxDocumentBytes),
-      response: { 200: ApplyResult, 201: ApplyResult, ...errors(400, 413, 429) },
+      // An upload over `server.maxRequestBodyBytes` gets Bun's bare 413 before any route runs: not an answer of this route.
+      response: { 200: ApplyResult, 201: ApplyResult, ...errors(400, 429) },
       detail: {
         operationId: 'applyWorkflow',
         // The parse hook reads every type, so the generator cannot tell them: say which (api/openapi/document.ts keeps this).
