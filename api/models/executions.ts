@@ -6,15 +6,19 @@ import { TRIGGER_TYPES } from '../../runtime/triggers/registry.ts'
 import { LOG_LEVELS } from '../services/executions.ts'
 import { ErrorInfoModel, PageQuery, stringEnum } from './common.ts'
 
-// Case-insensitive and comma-separated, checked by the service (which names the bad value): no `enum` or `pattern` here.
+/**
+ * A filter of several values: repeated (`state=FAILED&state=CANCELLED`) or comma-separated (`state=FAILED,CANCELLED`;
+ * one string the service splits, or the repeated values), any case. The document lists the values as an enum; the service checks them and names a bad one.
+ */
+const anyOf = (values: readonly string[], what: string) => {
+  const one = () => t.Unsafe<string>(t.String({ enum: [...values] }))
+  return t.Union([one(), t.Array(one())], { description: `One ${what} or several, repeated or comma-separated (lower case is taken too): ${values.join(', ')}` })
+}
 
 export const ListExecutionsQuery = t.Object({
   ...PageQuery,
   workflowId: t.Optional(t.String({ minLength: 1 })),
-  state: t.Optional(t.String({
-    description: `One state or several, comma-separated, any case (e.g. FAILED,CANCELLED): ${EXECUTION_STATES.join(', ')}`,
-    examples: ['FAILED,CANCELLED'],
-  })),
+  state: t.Optional(anyOf(EXECUTION_STATES, 'state')),
   label: t.Optional(t.Array(t.String(), {
     description: 'Only executions carrying this label, `key=value`; repeat it (or separate with commas) for several (all must match)',
   })),
@@ -23,10 +27,7 @@ export const ListExecutionsQuery = t.Object({
 export const ListLogsQuery = t.Object({
   ...PageQuery,
   taskId: t.Optional(t.String({ minLength: 1 })),
-  level: t.Optional(t.String({
-    description: `One level or several, comma-separated, any case (e.g. WARN,ERROR): ${LOG_LEVELS.join(', ')}`,
-    examples: ['WARN,ERROR'],
-  })),
+  level: t.Optional(anyOf(LOG_LEVELS, 'level')),
   since: t.Optional(t.String({ description: 'ISO-8601 time, or a duration back from now (30s, 5m, 2h)' })),
 })
 
