@@ -1,7 +1,8 @@
 /**
  * Builds the `autokestra/client` entry (package.json `exports`) into dist/client: one ESM bundle for Bun and Node >= 20
- * (the Eden client and the error values; no engine code), and declarations for the app's type, whose relative
- * imports are rewritten from `.ts` to `.js` so a Node project's tsc reads them without allowImportingTsExtensions.
+ * (the Eden client and the error values; no engine code), and declarations for the app's type. A Node project
+ * then reads no `.ts` source (what gave it TS5097 errors when it imported the repository's files); the declarations'
+ * relative imports are rewritten from `.ts` to `.js`, the form every TypeScript version resolves.
  * Run by scripts/setup.sh; `bun scripts/build-client.ts` after changing the API.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
