@@ -11,7 +11,7 @@ type Json = Record<string, unknown>
 export interface RouteInfo {
   method: string
   path: string
-  hooks?: { detail?: { hide?: boolean; requestBody?: unknown; responses?: unknown } }
+  hooks?: { body?: unknown; detail?: { hide?: boolean; requestBody?: unknown; responses?: unknown } }
 }
 
 export interface FinishOptions {
@@ -21,6 +21,18 @@ export interface FinishOptions {
 }
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** TypeBox marks `t.Optional(…)` with this symbol: a body the route may go without. */
+const OPTIONAL = Symbol.for('TypeBox.Optional')
+const isOptional = (schema: unknown): boolean => isObject(schema) && (schema as Record<symbol, unknown>)[OPTIONAL] === 'Optional'
+
+/** Form types beside JSON are Elysia's guess for any object body: the API's bodies are JSON. */
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
+function jsonOnly(body: Json): Json {
+  const content = body.content
+  if (!isObject(content) || !('application/json' in content)) return body
+  return { ...body, content: Object.fromEntries(Object.entries(content).filter(([type]) => !FORM_TYPES.includes(type))) }
+}
 
 /** `/api/v1/workflows/` → `/api/v1/workflows`; `/api/v1/workflows/:id` → `/api/v1/workflows/{id}`. */
 export function canonicalPath(path: string): string {
@@ -119,11 +131,12 @@ export function finishDocument(generated: Json, routes: readonly RouteInfo[], op
   }
   // The route's own request body and responses, where it declares them (a parse hook that reads every type, a stream).
   for (const route of routes) {
-    const detail = route.hooks?.detail
-    if (!detail || detail.hide) continue
+    const detail = route.hooks?.detail ?? {}
+    if (detail.hide) continue
     const op = paths[canonicalPath(route.path)]?.[route.method.toLowerCase()]
     if (!isObject(op)) continue
     if (detail.requestBody !== undefined) op.requestBody = detail.requestBody
+    else if (isObject(op.requestBody)) op.requestBody = { ...jsonOnly(op.requestBody), ...(isOptional(route.hooks?.body) ? { required: false } : {}) }
     if (isObject(detail.responses) && !isObject(op.responses)) op.responses = detail.responses
   }
   for (const item of Object.values(paths)) {

@@ -11,9 +11,6 @@ import type { ServiceContext } from '../services/context.ts'
 import { executionEvents } from '../services/event-stream.ts'
 import type { ExecutionService } from '../services/executions.ts'
 
-/** A POST that takes no body (an empty JSON object is accepted). */
-const EMPTY_BODY = { required: false, content: { 'application/json': { schema: { type: 'object' as const, additionalProperties: false } } } }
-
 export const executionRoutes = (executions: ExecutionService, ctx: ServiceContext) =>
   new Elysia({ name: 'routes.executions', prefix: '/executions' })
     .get('', ({ query }) => executions.list(query), {
@@ -64,12 +61,8 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
       // 409 CONFLICT: without a runtime, or when another live engine runs it.
       response: { 200: ExecutionSummary, ...errors(400, 404, 409) },
       detail: {
+        // No body is needed (an optional schema: the document says `required: false`); a JSON `{ reason }` is taken.
         operationId: 'cancelExecution',
-        // No body is needed; a JSON `{ reason }` is taken when sent (the generator would mark the body required).
-        requestBody: {
-          required: false,
-          content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } } } },
-        },
         summary: 'Cancel (idempotent: a terminal execution is returned unchanged)', tags: ['executions'] },
     })
     .post('/:id/tasks/:taskId/approve', ({ params, body, request }) => executions.approve(params.id, params.taskId, body?.inputs ?? {}, callerOf(request)), {
@@ -88,7 +81,7 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
       params: IdParams,
       body: RestartBody,
       response: { 200: ExecutionSummary, ...errors(400, 404, 409) },
-      detail: { operationId: 'restartExecution', requestBody: EMPTY_BODY, summary: 'Re-run a FAILED or CANCELLED execution in place from its unfinished tasks (SUCCESS outputs kept); audited RESTARTED', tags: ['executions'] },
+      detail: { operationId: 'restartExecution', summary: 'Re-run a FAILED or CANCELLED execution in place from its unfinished tasks (SUCCESS outputs kept); audited RESTARTED', tags: ['executions'] },
     })
     .post('/:id/replay', ({ params, body, request }) => executions.replay(params.id, body, callerOf(request)), {
       params: IdParams,
