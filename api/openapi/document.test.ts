@@ -35,6 +35,17 @@ describe('finishDocument', () => {
     expect(paths['/e']!.get!.responses).toEqual(events)
   })
 
+  it('keeps JSON bodies JSON only, and marks an optional body schema not required', () => {
+    const generated = () => ({ required: true, content: { 'application/json': { schema: {} }, 'application/x-www-form-urlencoded': { schema: {} }, 'multipart/form-data': { schema: {} } } })
+    const doc = finishDocument({ paths: { '/o': { post: { requestBody: generated() } }, '/r': { post: { requestBody: generated() } } } }, [
+      { method: 'POST', path: '/o', hooks: { body: t.Optional(t.Object({ reason: t.Optional(t.String()) })) } },
+      { method: 'POST', path: '/r', hooks: { body: t.Object({ reason: t.String() }) } },
+    ], OPTS)
+    const body = (p: string) => (doc.paths as Record<string, { post: { requestBody: unknown } }>)[p]!.post.requestBody
+    expect(body('/o')).toEqual({ required: false, content: { 'application/json': { schema: {} } } })
+    expect(body('/r')).toEqual({ required: true, content: { 'application/json': { schema: {} } } })
+  })
+
   it('collapses Elysia\'s integer coercion union, drops schema error messages, names titled models once', () => {
     const page = { title: 'Page', type: 'object', properties: { n: { minimum: 1, anyOf: [{ type: 'string', format: 'integer', default: 0 }, { type: 'integer', minimum: 1 }] } } }
     const other = { title: 'Page', type: 'object', properties: { m: { type: 'string' } } }
