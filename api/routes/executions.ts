@@ -63,7 +63,9 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
       detail: {
         // No body is needed (an optional schema: the document says `required: false`); a JSON `{ reason }` is taken.
         operationId: 'cancelExecution',
-        summary: 'Cancel (idempotent: a terminal execution is returned unchanged)', tags: ['executions'] },
+        summary: 'Cancel (idempotent: a terminal execution is returned unchanged)',
+        tags: ['executions'],
+      },
     })
     .post('/:id/tasks/:taskId/approve', ({ params, body, request }) => executions.approve(params.id, params.taskId, body?.inputs ?? {}, callerOf(request)), {
       params: TaskParams,
