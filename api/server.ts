@@ -1,5 +1,5 @@
 /** Server bootstrap: config → data dir lock → store → secrets → engine → Elysia listening; graceful stop; pid file. */
-import { createConsola, type ConsolaInstance } from 'consola/basic'
+import type { ConsolaInstance } from 'consola/basic'
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.ts'
@@ -12,6 +12,9 @@ import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
 import { ownPidIdentity, pidFileServer, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
+import { createServerLogger, logRequestWith } from './server-logger.ts'
+
+export { createServerLogger } from './server-logger.ts'
 
 /** Set to `1` to serve the API (reads) without running executions. */
 export const DISABLE_RUNTIME_ENV = 'AUTOKESTRA_DISABLE_RUNTIME'
@@ -32,16 +35,6 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-const LEVELS = { debug: 4, info: 3, warn: 1, error: 0 } as const
-
-/**
- * A consola logger writing to stderr (stdout stays free for `--json`), plain text (consola's basic reporter):
- * the CLI's terminal guard (cli/terminal.ts) shows any escape sequence it did not make itself as text.
- */
-export function createServerLogger(level: Config['logging']['level'] = 'info'): ConsolaInstance {
-  return createConsola({ level: LEVELS[level], stdout: process.stderr, stderr: process.stderr }).withTag('autokestra')
-}
-
 /** Throws INVALID_CONFIG unless at least one API key is configured, saying how to add one. */
 export function requireApiKeys(config: Config): void {
   if (config.server.apiKeys.length > 0) return
@@ -56,7 +49,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const env = opts.env ?? process.env
   const config = loadConfig({ ...(opts.configFile !== undefined ? { file: opts.configFile } : {}), env, ...(opts.cwd ? { cwd: opts.cwd } : {}) })
   requireApiKeys(config)
-  const log = opts.logger ?? createServerLogger(config.logging.level)
+  const log = opts.logger ?? createServerLogger(config.logging.level, config.logging.format)
   const paths = runtimePaths(config)
   const lock = claimDataDir(config, paths, log)
   let store: Awaited<ReturnType<typeof openStore>>
@@ -89,6 +82,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     const app = createApp({
       engine, store, secrets, config, scheduler,
       logInternalError: (e, req) => log.error(req ? `${req.method} ${loggablePath(pathOf(req))} failed:` : 'request failed:', e),
+      ...(config.logging.requests ? { logRequest: logRequestWith(log) } : {}),
     })
     listen(app, config)
     const port = app.server?.port ?? config.server.port
@@ -163,7 +157,7 @@ export function stopOnSignals(server: RunningServer): Promise<void> {
     const onSignal = (signal: NodeJS.Signals) => {
       if (received) process.exit(130)
       received = true
-      createServerLogger(server.config.logging.level).info(`${signal} received`)
+      createServerLogger(server.config.logging.level, server.config.logging.format).info(`${signal} received`)
       void server.stop().then(resolve, resolve)
     }
     process.on('SIGTERM', onSignal)
