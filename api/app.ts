@@ -23,6 +23,7 @@ import type { BlobStore } from '../runtime/files/blob-store.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { openapiRoutes } from './routes/openapi.ts'
+import { schemaRoutes } from './routes/schemas.ts'
 import { secretRoutes } from './routes/secrets.ts'
 import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps) {
     .use(openapiRoutes(() => root!))
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
+    .use(schemaRoutes())
     .use(v1)
     .onStop(() => {
       metrics.close()
