@@ -27,16 +27,19 @@ export async function completionModel(global: CAC, ctx: CliContext): Promise<{ c
       commands.push({
         name: c.name, description: c.description.replace(/`/g, ''),
         actions: c.args[0]?.value === 'action' || c.args[0]?.value === 'kind' || c.args[0]?.value === 'shell' ? [...(mod.ACTIONS ?? [])] : [],
-        options: c.options.flatMap((o) => o.names.map((n) => (n.length === 1 ? `-${n}` : `--${kebab(n)}`))),
+        options: c.options.flatMap(flags),
         file: c.args[0]?.value === 'file',
       })
     }
   }
-  const globals = global.globalCommand.options.flatMap((o) => o.names.map((n) => (n.length === 1 ? `-${n}` : `--${kebab(n)}`)))
+  const globals = global.globalCommand.options.flatMap(flags)
   return { commands, globals: [...new Set([...globals, '--help'])] }
 }
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+/** An option's spellings on the command line (`--no-logs` for a negated one). */
+const flags = (o: CAC['globalCommand']['options'][number]) =>
+  o.names.map((n) => (n.length === 1 ? `-${n}` : `--${o.negated ? 'no-' : ''}${kebab(n)}`))
 const words = (xs: readonly string[]) => xs.join(' ')
 /** Text inside single quotes in any of the three shells. */
 const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
