@@ -49,7 +49,7 @@ describe.if(reachable)('the server image', () => {
     expect((await fetch(`http://127.0.0.1:${port}/api/v1/workflows`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(200)
     const exec = await c.exec({ Cmd: ['/usr/local/bin/bun', '--config=/dev/null', '--no-env-file', '--no-install', '/app/deploy/healthcheck.ts'] })
     await exec.start({ Detach: true })
-    let exit: number | null = null
+    let exit = null as number | null
     await waitUntil('the healthcheck to exit', async () => { const i = await exec.inspect(); exit = i.ExitCode; return !i.Running && exit !== null }, 20_000)
     expect(exit).toBe(0)
     // Logs are the image's config: one JSON object per line.
