@@ -10,6 +10,7 @@ import { openStore } from '../runtime/store/backends.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
 import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
+import { describePortHolder } from './port-holder.ts'
 import { ownPidIdentity, pidFileServer, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
 import { createServerLogger, logRequestWith } from './server-logger.ts'
@@ -145,8 +146,11 @@ function listen(app: App, config: Config): void {
     app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e
-    throw new AppError(ErrorCode.Conflict, `${config.server.host}:${config.server.port} is already in use by another ` +
-      'process: stop it, or choose another server.port (env WORKFLOW_SERVER_PORT)', { host: config.server.host, port: config.server.port })
+    const holder = describePortHolder(config.server.port)
+    const who = holder ? `another process (pid ${holder.pid}${holder.command ? `: ${holder.command}` : ''})` : 'another process'
+    throw new AppError(ErrorCode.Conflict, `${config.server.host}:${config.server.port} is already in use by ${who}: ` +
+      'stop it, or choose another server.port (env WORKFLOW_SERVER_PORT)',
+      { host: config.server.host, port: config.server.port, ...(holder ? { pid: holder.pid } : {}) })
   }
 }
 
