@@ -1,5 +1,6 @@
 /** Server bootstrap: config → data dir lock → store → secrets → engine → Elysia listening; graceful stop; pid file. */
 import type { ConsolaInstance } from 'consola/basic'
+import pkg from '../package.json' with { type: 'json' }
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.ts'
@@ -11,6 +12,7 @@ import { describeWriteHealth } from '../runtime/store/health.ts'
 import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
 import { describePortHolder } from './port-holder.ts'
+import { createTracer, type Tracer } from './tracing.ts'
 import { ownPidIdentity, pidFileServer, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
 import { createServerLogger, logRequestWith } from './server-logger.ts'
@@ -68,6 +70,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   })
   let engine: Engine | undefined
   let scheduler: TriggerLoop | undefined
+  let tracer: Tracer | undefined
   try {
     for (const [file, what] of [[paths.pidFile, 'pid file'], [paths.logFile, 'server log']] as const) securePrivateFile(file, what, (m) => log.warn(m))
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
@@ -77,6 +80,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     else {
       const { createEngine } = await import('../actors/engine.ts')
       engine = await createEngine({ config, store, secrets, pluginsOffThread: true, onWarning: (m) => log.warn(m) })
+      if (config.tracing.otlpEndpoint) {
+        tracer = createTracer(engine, { endpoint: config.tracing.otlpEndpoint, serviceName: config.tracing.serviceName, version: pkg.version, log })
+      }
       // The trigger types' live loops (actors/triggers/loops.ts: cron fires through the engine, once per tick; docs/triggers.md).
       scheduler = createTriggerLoops({ engine, warn: (message, ...context) => log.warn(message, ...context) })
     }
@@ -101,6 +107,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       await app.server?.stop(false).catch(() => {})
       await scheduler?.stop()
       await engine?.shutdown({ graceMs })
+      await tracer?.stop()
       await app.stop(true).catch(() => {})
       await store.close()
       // The last server of this process on the data dir: nobody else could have written the pid file meanwhile.

@@ -184,6 +184,11 @@ export const ConfigSchema = Type.Object({
     /** One line per answered HTTP request (method, route pattern, status, ms; never a path's key or a query string). */
     requests: Type.Boolean({ default: true }),
   }),
+  /** OpenTelemetry traces over OTLP/HTTP (api/tracing.ts): off unless an endpoint is given. */
+  tracing: section({
+    otlpEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+    serviceName: NonEmpty({ default: 'autokestra' }),
+  }),
   /** Bounds on workflow uploads (runtime/workflow/limits.ts) and on the parser worker that checks them. */
   limits: section({
     maxDocumentBytes: limit(1, 'maxDocumentBytes'),
