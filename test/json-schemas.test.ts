@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { jsonSchemaText, SCHEMA_KINDS, type SchemaKind } from '../api/json-schemas.ts'
 import { fixture } from './helpers/api-fixture.ts'
-import { cli, root } from './server-helpers.ts'
+import { cli, root, tempDir } from './server-helpers.ts'
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
 const validators = Object.fromEntries(SCHEMA_KINDS.map((k) => [k, ajv.compile(JSON.parse(readFileSync(join(root, 'schemas', `${k}.json`), 'utf8')))])) as Record<SchemaKind, ValidateFunction>
@@ -91,6 +91,11 @@ describe('serving and writing them', () => {
     const r = await cli(['schema', 'workflow'])
     expect(r.code).toBe(0)
     expect(r.stdout).toBe(jsonSchemaText('workflow'))
+    const out = join(tempDir('ak-schema-out-'), 'config.json')
+    const wrote = await cli(['schema', 'config', '--out', out, '--json'])
+    expect(wrote.code).toBe(0)
+    expect(JSON.parse(wrote.stdout)).toEqual({ kind: 'config', file: out })
+    expect(readFileSync(out, 'utf8')).toBe(jsonSchemaText('config'))
     const bad = await cli(['schema', 'nope', '--json'])
     expect(bad.code).toBe(2)
     expect(JSON.parse(bad.stdout).error.code).toBe('INVALID_INPUT')
