@@ -75,7 +75,7 @@ export function createApp(deps: AppDeps) {
   const metrics = new Metrics(deps.store, deps.engine, ctx.clock, { version: pkg.version })
   // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
   const parser = parserPoolFor(deps.config.limits)
-  const requests = createRequestLog(metrics, deps.logRequest)
+  const requests = createRequestLog(metrics, deps.logRequest, () => root?.routes ?? [])
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps)), { maxWaitMs: server.maxWaitSeconds * 1000 }))
     .use(executionRoutes(new ExecutionService(ctx), ctx))

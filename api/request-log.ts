@@ -4,11 +4,15 @@
  */
 import { Elysia } from 'elysia'
 import { loggablePath, pathOf } from './request-path.ts'
+import { routeMatcher } from './route-pattern.ts'
 
 /** One answered request, as the server logs it. */
 export interface RequestRecord {
   method: string
-  /** The matched route's pattern (`/api/v1/workflows/:id`), or `unmatched` when no route matched (404, a refusal before routing). */
+  /**
+   * The matched route's pattern (`/api/v1/workflows/:id`; for a request refused before routing, the pattern its path
+   * fits), or `unmatched` when none does (a 404).
+   */
   route: string
   /** For `unmatched` requests only: the path with any webhook key redacted (loggablePath), for the log line. */
   path?: string
@@ -32,8 +36,9 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
  * before any route, and Elysia runs no later hook for it. Durations come from `performance.now()` (monotonic), not
  * the app's clock: they measure this process, not domain time.
  */
-export function createRequestLog(metrics: RequestObserver, log?: RequestLogger) {
+export function createRequestLog(metrics: RequestObserver, log?: RequestLogger, routes: () => readonly { method: string; path: string }[] = () => []) {
   const started = new WeakMap<Request, number>()
+  const patternOf = routeMatcher(routes)
   const record = (request: Request, route: string | undefined, status: number) => {
     const start = started.get(request)
     const ms = start === undefined ? 0 : performance.now() - start
@@ -57,7 +62,7 @@ export function createRequestLog(metrics: RequestObserver, log?: RequestLogger) 
     early<C extends { request: Request }>(hook: (c: C) => Response | undefined): (c: C) => Response | undefined {
       return (c) => {
         const res = hook(c)
-        if (res) record(c.request, undefined, res.status)
+        if (res) record(c.request, patternOf(c.request.method, pathOf(c.request)), res.status)
         return res
       }
     },
