@@ -1,6 +1,7 @@
 /**
- * Composes the API: request-target check, security headers, error mapping, API-key auth on /api/v1, one
- * Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses (production mode).
+ * Composes the API: request log and HTTP metrics, request-target check, security headers, error mapping, API-key
+ * auth on /api/v1, one Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses
+ * (production mode).
  */
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
@@ -102,7 +103,7 @@ export function createApp(deps: AppDeps) {
   })
     .use(requests.plugin)
     .use(errorHandler(deps.logInternalError))
-    .onRequest(requests.early(({ request, set }: { request: Request; set: { headers: Record<string, string | number> } }) => {
+    .onRequest(requests.early(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
       const bad = checkRequestTarget(request)
       if (bad) return bad

@@ -2,7 +2,7 @@
  * The request log and the HTTP metrics: one record per answered request — method, the route's pattern (never the
  * path a client sent, so no webhook key, id or query string reaches a log or a label), status and duration.
  */
-import { Elysia } from 'elysia'
+import { Elysia, type PreContext } from 'elysia'
 import { loggablePath, pathOf } from './request-path.ts'
 import { routeMatcher } from './route-pattern.ts'
 
@@ -59,7 +59,7 @@ export function createRequestLog(metrics: RequestObserver, log?: RequestLogger, 
     })
   return {
     plugin,
-    early<C extends { request: Request }>(hook: (c: C) => Response | undefined): (c: C) => Response | undefined {
+    early(hook: (c: PreContext) => Response | undefined): (c: PreContext) => Response | undefined {
       return (c) => {
         const res = hook(c)
         if (res) record(c.request, patternOf(c.request.method, pathOf(c.request)), res.status)
