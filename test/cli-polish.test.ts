@@ -97,24 +97,31 @@ describe('completion', () => {
 })
 
 describe('workflow run on a terminal', () => {
-  const onTty = async (extra: string) => {
-    const env = cleanEnv({ TERM: 'xterm-256color' })
+  const onTty = async (extra: string, ci = false) => {
+    const env = cleanEnv({ TERM: 'xterm-256color', ...(ci ? { CI: 'true' } : {}) })
     delete env.NO_COLOR
-    delete env.CI
+    if (!ci) delete env.CI
     const p = Bun.spawn(['script', '-qec', `bun cli/main.ts run examples/hello.yaml ${extra}`, '/dev/null'], { cwd: root, env, stdout: 'pipe', stderr: 'pipe' })
-    const out = await new Response(p.stdout).text()
+    const raw = await new Response(p.stdout).text()
     expect(await p.exited).toBe(0)
     // eslint-disable-next-line no-control-regex
-    return out.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
+    return { raw, text: raw.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') }
   }
 
   it('shows the log lines with their levels above the redrawn table; --no-logs hides them', async () => {
-    const shown = await onTty('')
+    const shown = (await onTty('')).text
     expect(shown).toMatch(/INFO\s+greet\s+Hello, world!/)
     expect(shown).toMatch(/WARN\s+shout\s+Hello, world! \(said twice\)/)
     expect(shown).toContain('SUCCESS hello')
-    const hidden = await onTty('--no-logs')
+    const hidden = (await onTty('--no-logs')).text
     expect(hidden).not.toContain('Hello, world!')
     expect(hidden).toContain('SUCCESS hello')
+  }, 60_000)
+
+  it('with CI set, writes plain lines even on a terminal: no cursor moves, the log lines kept', async () => {
+    const { raw, text } = await onTty('', true)
+    expect(raw).not.toMatch(/\x1b\[\d*A/)
+    expect(text).toContain('task greet SUCCESS')
+    expect(text).toContain('[greet] INFO Hello, world!')
   }, 60_000)
 })
