@@ -83,8 +83,12 @@ function configSchema(): Record<string, unknown> {
   return doc('config', 'autokestra server config', walk(ConfigSchema, ''))
 }
 
+/** The manifest; an action's `input` and `output` are JSON Schemas themselves (draft-07, as the engine checks them). */
 function pluginSchema(): Record<string, unknown> {
-  return doc('plugin', 'autokestra plugin manifest (plugin.yaml)', plain(ManifestSchema))
+  const s = plain(ManifestSchema)
+  const action = (s.properties as { actions: { items: { properties: Record<string, Record<string, unknown>> } } }).actions.items
+  for (const k of ['input', 'output']) action.properties[k] = { $ref: DIALECT }
+  return doc('plugin', 'autokestra plugin manifest (plugin.yaml)', s)
 }
 
 /** The JSON Schema of `kind`, for autokestra `version`. */

@@ -58,6 +58,8 @@ describe('schemas/*.json', () => {
       ['config', { logging: { format: 'xml' } }, 'must be equal to constant'],
       ['plugin', { namespace: 'acme', name: 'tool', version: '1.0.0', runtime: 'bun', entry: 'index.ts', actions: [{ name: 'go' }], permisions: {} }, 'must NOT have additional properties'],
       ['plugin', { namespace: 'acme', name: 'tool', version: 1, runtime: 'bun', entry: 'index.ts', actions: [{ name: 'go' }] }, 'must be string'],
+      // An action's input is a JSON Schema, checked against draft-07's meta-schema.
+      ['plugin', { namespace: 'acme', name: 'tool', version: '1.0.0', runtime: 'bun', entry: 'index.ts', actions: [{ name: 'go', input: { type: 'strin' } }] }, 'must be equal to one of the allowed values'],
     ]
     for (const [kind, value, message] of cases) expect(problems(kind, value)).toContain(message)
   })
