@@ -1,7 +1,7 @@
 /**
  * Issue 18 item 5 (tracing): with `tracing.otlpEndpoint` set, the real server exports one trace per execution over
  * OTLP/HTTP (JSON) to a collector — here a Bun.serve standing in for one: a root span for the execution and a child
- * span per task attempt, with a retried attempt as its own FAILED span.
+ * span per task attempt, with a retried attempt as its own FAILED span; a collector that does not answer costs one warning, never an execution.
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { writeFileSync } from 'node:fs'
@@ -21,22 +21,29 @@ const collector = Bun.serve({
 })
 const dir = tempDir('ak-tracing-')
 let server: ServerProcess | undefined
+let downServer: ServerProcess | undefined
 afterAll(async () => {
   await server?.stop()
+  await downServer?.stop()
   collector.stop(true)
 })
+
+function writeConfig(name: string, port: number, endpoint: string): string {
+  const config = join(dir, name)
+  writeFileSync(config, [
+    'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
+    'storage:', `  path: ./${name}-data/autokestra.db`, 'plugins:', `  paths: [${join(root, 'plugins')}]`,
+    'tracing:', `  otlpEndpoint: ${endpoint}`, '  serviceName: autokestra-test', '',
+  ].join('\n'))
+  return config
+}
 
 const attr = (s: Span, key: string) => s.attributes.find((a) => a.key === key)?.value
 
 describe('tracing over OTLP/HTTP', () => {
   it('exports one trace per execution: a root span and a span per task attempt, retries included', async () => {
     const port = freePort()
-    const config = join(dir, 'config.yaml')
-    writeFileSync(config, [
-      'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
-      'storage:', '  path: ./data/autokestra.db', 'plugins:', `  paths: [${join(root, 'plugins')}]`,
-      'tracing:', `  otlpEndpoint: http://127.0.0.1:${collector.port}`, '  serviceName: autokestra-test', '',
-    ].join('\n'))
+    const config = writeConfig('config.yaml', port, `http://127.0.0.1:${collector.port}`)
     server = await startServerProcess(['bun', join(root, 'cli/main.ts')], config, port, cleanEnv(), dir)
     const auth = { authorization: `Bearer ${KEY}` }
     // `flaky` times out on each attempt, and is retried once: two attempts, two FAILED spans.
@@ -69,5 +76,20 @@ describe('tracing over OTLP/HTTP', () => {
       expect(s.traceId).toMatch(/^[0-9a-f]{32}$/)
       expect(BigInt(s.endTimeUnixNano) >= BigInt(s.startTimeUnixNano)).toBe(true)
     }
+  }, 60_000)
+
+  it('a collector that does not answer costs one warning per burst, never the execution', async () => {
+    const port = freePort()
+    downServer = await startServerProcess(['bun', join(root, 'cli/main.ts')], writeConfig('down.yaml', port, `http://127.0.0.1:${freePort()}`), port, cleanEnv(), dir)
+    const auth = { authorization: `Bearer ${KEY}` }
+    const wf = 'id: untraced\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: hi }\n'
+    expect((await fetch(`${downServer.url}/api/v1/workflows/untraced`, { method: 'PUT', headers: { ...auth, 'content-type': 'text/yaml' }, body: wf })).status).toBeLessThan(300)
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${downServer.url}/api/v1/workflows/untraced/executions?wait=30s`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })
+      expect(((await r.json()) as { state: string }).state).toBe('SUCCESS')
+    }
+    expect(await downServer.stop()).toBe(0)
+    const stderr = await new Response(downServer.proc.stderr as ReadableStream).text()
+    expect(stderr.split('\n').filter((l) => l.includes('tracing: could not export'))).toHaveLength(1)
   }, 60_000)
 })
