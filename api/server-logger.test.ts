@@ -33,6 +33,7 @@ describe('server logger', () => {
     const log = createServerLogger('debug', 'json', out.stream)
     log.info('multi\nline')
     logRequestWith(log)({ method: 'GET', route: '/api/v1/workflows/:id', status: 404, ms: 1.2 })
+    logRequestWith(createServerLogger('info', 'json', out.stream))({ method: 'GET', route: '/health', status: 200, ms: 0.3 })
     log.error('failed:', new Error('boom'))
     log.debug('shown at debug')
     const objects = out.lines().map((l) => JSON.parse(l) as Record<string, unknown>)

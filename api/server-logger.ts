@@ -66,10 +66,13 @@ export function createServerLogger(level: Config['logging']['level'] = 'info', f
   return createConsola({ level: LEVELS[level], reporters: [reporter], throttle: 0, stdout: stream, stderr: stream }).withTag('autokestra')
 }
 
-/** Writes a request record (api/request-log.ts) as one info line: its fields stay separate in JSON. */
+/** Probes and scrapes, every few seconds from a health check or Prometheus: at debug when they succeed, so they do not drown the log. */
+const PROBES = new Set(['/health', '/metrics'])
+
+/** Writes a request record (api/request-log.ts) as one info line (debug for a successful probe): its fields stay separate in JSON. */
 export function logRequestWith(log: ConsolaInstance): (r: RequestRecord) => void {
   return (r) => {
-    log.info({ message: `${r.method} ${r.path ?? r.route} ${r.status} ${r.ms}ms`, method: r.method, route: r.route,
+    log[PROBES.has(r.route) && r.status < 400 ? 'debug' : 'info']({ message: `${r.method} ${r.path ?? r.route} ${r.status} ${r.ms}ms`, method: r.method, route: r.route,
       ...(r.path !== undefined ? { path: r.path } : {}), status: r.status, ms: r.ms })
   }
 }

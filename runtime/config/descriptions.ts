@@ -78,7 +78,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   logging: 'The server\'s own log (stderr).',
   'logging.level': 'The least severe level written.',
   'logging.format': '`pretty`: one line per entry, ISO timestamp and level first; `json`: one JSON object per line.',
-  'logging.requests': 'A line per answered HTTP request: method, route pattern, status, ms (never a key, a webhook key or a query string).',
+  'logging.requests': 'A line per answered HTTP request: method, route pattern, status, ms (never a key, a webhook key or a query string); a successful /health or /metrics request at debug.',
   tracing: 'OpenTelemetry traces (docs/deploy.md#tracing): one trace per execution, a span per task attempt.',
   'tracing.otlpEndpoint': 'The OTLP/HTTP collector\'s base URL (`http://127.0.0.1:4318`); spans are POSTed to `<endpoint>/v1/traces` as JSON. Absent: no tracing.',
   'tracing.serviceName': 'The `service.name` the traces carry.',
