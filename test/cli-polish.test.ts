@@ -85,6 +85,44 @@ describe('completion', () => {
     expect(await complete(['workflow', 'run', '--no'])).toEqual(['--no-logs'])
   })
 
+  const shellRun = async (cmd: string[]) => {
+    const p = Bun.spawn(cmd, { cwd: dir, stdout: 'pipe', stderr: 'pipe' })
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited])
+    return { code, out: out.trim(), err }
+  }
+  const need = (shell: string) => {
+    const path = Bun.which(shell)
+    if (!path && process.env.CI === 'true') throw new Error(`${shell} is not installed (.ci/run installs it)`)
+    return path
+  }
+
+  it('fish completes commands, actions and flags, in a real fish (required under CI=true)', async () => {
+    const fish = need('fish')
+    if (!fish) return
+    writeFileSync(join(dir, 'completion.fish'), (await cli(['completion', 'fish'])).stdout)
+    expect((await shellRun([fish, '-n', join(dir, 'completion.fish')])).code).toBe(0)
+    const complete = async (line: string) => (await shellRun([fish, '-c', `source ${join(dir, 'completion.fish')}; complete -C '${line}'`])).out.split('\n').map((l) => l.split('\t')[0])
+    expect(await complete('workflow ex')).toEqual(['execution'])
+    expect(await complete('workflow execution l')).toEqual(['list', 'logs'])
+    expect(await complete('workflow trigger hello --w')).toEqual(['--wait'])
+  })
+
+  it('zsh parses the script and its function offers actions and flags (required under CI=true)', async () => {
+    const zsh = need('zsh')
+    if (!zsh) return
+    writeFileSync(join(dir, 'completion.zsh'), (await cli(['completion', 'zsh'])).stdout)
+    expect((await shellRun([zsh, '-n', join(dir, 'completion.zsh')])).code).toBe(0)
+    // compadd/_describe stand in for the completion system's builtins (they only print what they are offered).
+    const offered = async (words: string[]) => (await shellRun([zsh, '-fc', [
+      'autoload -U compinit; compinit -u -D 2>/dev/null', `source ${join(dir, 'completion.zsh')}`,
+      'compadd() { local i=${@[(i)--]}; print -l -- "${@[$((i+1)),-1]}" }', '_describe() { print -l -- "${(@P)2}" }', '_files() { print FILES }',
+      `words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; _workflow_complete`,
+    ].join('; ')])).out.split('\n')
+    expect(await offered(['workflow', 'execution', 'l'])).toContain('logs')
+    expect(await offered(['workflow', 'trigger', 'hello', '--w'])).toContain('--wait')
+    expect((await offered(['workflow', 'e'])).some((l) => l.startsWith('execution:Executions'))).toBe(true)
+  })
+
   it('zsh and fish scripts name every command; an unknown shell is exit 2', async () => {
     const all = (await commands()).map((c) => c.name)
     for (const shell of ['zsh', 'fish']) {
