@@ -21,13 +21,14 @@ export const SCHEMA_KINDS = ['workflow', 'plugin', 'config'] as const
 export type SchemaKind = (typeof SCHEMA_KINDS)[number]
 
 const DIALECT = 'http://json-schema.org/draft-07/schema#'
-const ID_BASE = 'https://autokestra.dev/schemas'
+/** A URN, not a URL: the schemas are served by each server (`/schemas/<kind>.json`), from no central site. */
+const ID_BASE = 'urn:autokestra:schemas'
 
 /** A TypeBox schema as plain JSON (its symbols dropped: JSON.stringify keeps string keys only). */
 const plain = (s: TSchema): Record<string, unknown> => JSON.parse(JSON.stringify(s)) as Record<string, unknown>
 
 const doc = (kind: SchemaKind, title: string, body: Record<string, unknown>) =>
-  ({ $schema: DIALECT, $id: `${ID_BASE}/${kind}.json`, title, ...body })
+  ({ $schema: DIALECT, $id: `${ID_BASE}:${kind}`, title, ...body })
 
 /** A task of every kind: one branch per kind (a kind that shares `type:` with another lists the values that name it). */
 function taskItem(): Record<string, unknown> {
