@@ -1,6 +1,7 @@
 /**
- * Composes the API: request-target check, security headers, error mapping, API-key auth on /api/v1, one
- * Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses (production mode).
+ * Composes the API: request log and HTTP metrics, request-target check, security headers, error mapping, API-key
+ * auth on /api/v1, one Elysia instance per resource, OpenAPI; and the Bun.serve options every `listen` of it uses
+ * (production mode).
  */
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
@@ -14,6 +15,7 @@ import { createKeyChecker } from './auth.ts'
 import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './errors.ts'
 import { allowedMethods } from './method-not-allowed.ts'
 import { checkRequestTarget } from './request-guard.ts'
+import { createRequestLog, type RequestLogger } from './request-log.ts'
 import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
 import { fileRoutes } from './routes/files.ts'
@@ -23,6 +25,7 @@ import type { BlobStore } from '../runtime/files/blob-store.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { openapiRoutes } from './routes/openapi.ts'
+import { schemaRoutes } from './routes/schemas.ts'
 import { secretRoutes } from './routes/secrets.ts'
 import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
@@ -50,6 +53,8 @@ export interface AppDeps {
   scheduler?: { refresh(): void }
   /** Unexpected errors (500s) are passed here; the client sees only `INTERNAL`. */
   logInternalError?: InternalErrorLogger
+  /** Every answered request (api/request-log.ts); the HTTP metrics are kept either way. */
+  logRequest?: RequestLogger
 }
 
 /** The engine's plugins; without a runtime, those the config names (loaded once, on first use). */
@@ -69,9 +74,10 @@ export function createApp(deps: AppDeps) {
   const ctx: ServiceContext = { store: deps.store, clock: deps.clock ?? systemClock, ...(deps.engine ? { engine: deps.engine } : {}) }
   const server = deps.config.server
   const checkKey = createKeyChecker(namedApiKeys(server.apiKeys))
-  const metrics = new Metrics(deps.store, deps.engine, ctx.clock)
+  const metrics = new Metrics(deps.store, deps.engine, ctx.clock, { version: pkg.version })
   // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
   const parser = parserPoolFor(deps.config.limits)
+  const requests = createRequestLog(metrics, deps.logRequest, () => root?.routes ?? [])
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps)), { maxWaitMs: server.maxWaitSeconds * 1000 }))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
@@ -96,8 +102,9 @@ export function createApp(deps: AppDeps) {
       error: serverErrorHandler((e) => deps.logInternalError?.(e)),
     },
   })
+    .use(requests.plugin)
     .use(errorHandler(deps.logInternalError, allowedMethods(() => root!)))
-    .onRequest(({ request, set }) => {
+    .onRequest(requests.early(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
       const bad = checkRequestTarget(request)
       if (bad) return bad
@@ -106,13 +113,14 @@ export function createApp(deps: AppDeps) {
       Object.assign(set.headers, securityHeaders(path))
       // Webhooks authenticate by the key in their path instead (api/routes/webhooks.ts); nothing else is routed there.
       if ((path === '/api/v1' || path.startsWith('/api/v1/')) && !path.startsWith(WEBHOOK_PREFIX)) return checkKey(request)
-    })
+    }))
     .onAfterHandle({ as: 'global' }, ({ request }) => {
       if (request.method !== 'GET' && pathOf(request).startsWith('/api/v1/workflows')) deps.scheduler?.refresh()
     })
     .use(openapiRoutes(() => root!))
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
+    .use(schemaRoutes())
     .use(v1)
     .onStop(() => {
       metrics.close()

@@ -90,7 +90,7 @@ function validationPath(e: ValidationLike): string {
  * as STORAGE_UNAVAILABLE (an AppError: 503 with Retry-After) and tells its health itself.
  */
 export function errorHandler(logInternal: InternalErrorLogger = () => {}, allowed: (path: string) => string[] = () => []) {
-  return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request }) => {
+  return new Elysia({ name: 'errors' }).onError({ as: 'global' }, withStatus(({ code, error, request }: ErrorHookContext) => {
     if (error instanceof AppError) return errorResponse(httpStatusOf(error.code), error.toInfo())
     switch (code) {
       case 'VALIDATION': {
@@ -143,5 +143,17 @@ export function errorHandler(logInternal: InternalErrorLogger = () => {}, allowe
         }
         return internalErrorResponse()
     }
-  })
+  }))
+}
+
+/** What the error hook reads of Elysia's context. */
+interface ErrorHookContext { code: unknown; error: unknown; request: Request; set: { status?: number | string } }
+
+/** The answer's status said in `set` too, so the hooks after it (the request log, api/request-log.ts) see it. */
+function withStatus(answer: (c: ErrorHookContext) => Response): (c: ErrorHookContext) => Response {
+  return (c) => {
+    const res = answer(c)
+    c.set.status = res.status
+    return res
+  }
 }

@@ -1,5 +1,6 @@
 /** Server bootstrap: config → data dir lock → store → secrets → engine → Elysia listening; graceful stop; pid file. */
-import { createConsola, type ConsolaInstance } from 'consola/basic'
+import type { ConsolaInstance } from 'consola/basic'
+import pkg from '../package.json' with { type: 'json' }
 import type { Engine } from '../actors/engine-types.ts'
 import { loadConfig, type Config } from '../runtime/config/index.ts'
 import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.ts'
@@ -10,8 +11,13 @@ import { openStore } from '../runtime/store/backends.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
 import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
+import { describePortHolder } from './port-holder.ts'
+import { createTracer, type Tracer } from './tracing.ts'
 import { ownPidIdentity, pidFileServer, readPidFile, removePidFile, runtimePaths, writePidFile } from './pidfile.ts'
 import { loggablePath, pathOf } from './request-path.ts'
+import { createServerLogger, logRequestWith } from './server-logger.ts'
+
+export { createServerLogger } from './server-logger.ts'
 
 /** Set to `1` to serve the API (reads) without running executions. */
 export const DISABLE_RUNTIME_ENV = 'AUTOKESTRA_DISABLE_RUNTIME'
@@ -32,16 +38,6 @@ export interface RunningServer {
   stop(): Promise<void>
 }
 
-const LEVELS = { debug: 4, info: 3, warn: 1, error: 0 } as const
-
-/**
- * A consola logger writing to stderr (stdout stays free for `--json`), plain text (consola's basic reporter):
- * the CLI's terminal guard (cli/terminal.ts) shows any escape sequence it did not make itself as text.
- */
-export function createServerLogger(level: Config['logging']['level'] = 'info'): ConsolaInstance {
-  return createConsola({ level: LEVELS[level], stdout: process.stderr, stderr: process.stderr }).withTag('autokestra')
-}
-
 /** Throws INVALID_CONFIG unless at least one API key is configured, saying how to add one. */
 export function requireApiKeys(config: Config): void {
   if (config.server.apiKeys.length > 0) return
@@ -56,7 +52,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const env = opts.env ?? process.env
   const config = loadConfig({ ...(opts.configFile !== undefined ? { file: opts.configFile } : {}), env, ...(opts.cwd ? { cwd: opts.cwd } : {}) })
   requireApiKeys(config)
-  const log = opts.logger ?? createServerLogger(config.logging.level)
+  const log = opts.logger ?? createServerLogger(config.logging.level, config.logging.format)
   const paths = runtimePaths(config)
   const lock = claimDataDir(config, paths, log)
   let store: Awaited<ReturnType<typeof openStore>>
@@ -74,6 +70,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   })
   let engine: Engine | undefined
   let scheduler: TriggerLoop | undefined
+  let tracer: Tracer | undefined
   try {
     for (const [file, what] of [[paths.pidFile, 'pid file'], [paths.logFile, 'server log']] as const) securePrivateFile(file, what, (m) => log.warn(m))
     const master = resolveMasterKey({ env, keyFile: config.secrets.keyFile })
@@ -83,12 +80,16 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     else {
       const { createEngine } = await import('../actors/engine.ts')
       engine = await createEngine({ config, store, secrets, pluginsOffThread: true, onWarning: (m) => log.warn(m) })
+      if (config.tracing.otlpEndpoint) {
+        tracer = createTracer(engine, { endpoint: config.tracing.otlpEndpoint, serviceName: config.tracing.serviceName, version: pkg.version, log })
+      }
       // The trigger types' live loops (actors/triggers/loops.ts: cron fires through the engine, once per tick; docs/triggers.md).
       scheduler = createTriggerLoops({ engine, warn: (message, ...context) => log.warn(message, ...context) })
     }
     const app = createApp({
       engine, store, secrets, config, scheduler,
       logInternalError: (e, req) => log.error(req ? `${req.method} ${loggablePath(pathOf(req))} failed:` : 'request failed:', e),
+      ...(config.logging.requests ? { logRequest: logRequestWith(log) } : {}),
     })
     listen(app, config)
     const port = app.server?.port ?? config.server.port
@@ -106,6 +107,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       await app.server?.stop(false).catch(() => {})
       await scheduler?.stop()
       await engine?.shutdown({ graceMs })
+      await tracer?.stop()
       await app.stop(true).catch(() => {})
       await store.close()
       // The last server of this process on the data dir: nobody else could have written the pid file meanwhile.
@@ -151,8 +153,11 @@ function listen(app: App, config: Config): void {
     app.listen({ hostname: config.server.host, port: config.server.port, reusePort: false })
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e
-    throw new AppError(ErrorCode.Conflict, `${config.server.host}:${config.server.port} is already in use by another ` +
-      'process: stop it, or choose another server.port (env WORKFLOW_SERVER_PORT)', { host: config.server.host, port: config.server.port })
+    const holder = describePortHolder(config.server.port)
+    const who = holder ? `another process (pid ${holder.pid}${holder.command ? `: ${holder.command}` : ''})` : 'another process'
+    throw new AppError(ErrorCode.Conflict, `${config.server.host}:${config.server.port} is already in use by ${who}: ` +
+      'stop it, or choose another server.port (env WORKFLOW_SERVER_PORT)',
+      { host: config.server.host, port: config.server.port, ...(holder ? { pid: holder.pid } : {}) })
   }
 }
 
@@ -163,7 +168,7 @@ export function stopOnSignals(server: RunningServer): Promise<void> {
     const onSignal = (signal: NodeJS.Signals) => {
       if (received) process.exit(130)
       received = true
-      createServerLogger(server.config.logging.level).info(`${signal} received`)
+      createServerLogger(server.config.logging.level, server.config.logging.format).info(`${signal} received`)
       void server.stop().then(resolve, resolve)
     }
     process.on('SIGTERM', onSignal)

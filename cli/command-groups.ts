@@ -22,6 +22,8 @@ export const COMMAND_GROUPS = {
   plugin: () => import('./commands/plugin.ts'),
   sandbox: () => import('./commands/sandbox.ts'),
   webhook: () => import('./commands/webhook.ts'),
+  schema: () => import('./commands/schema.ts'),
+  completion: () => import('./commands/completion.ts'),
 } as const satisfies Record<string, () => Promise<CommandGroup>>
 
 export type CommandGroupName = keyof typeof COMMAND_GROUPS
@@ -38,6 +40,8 @@ export const COMMANDS: Readonly<Record<string, CommandGroupName>> = {
   plugin: 'plugin',
   sandbox: 'sandbox',
   webhook: 'webhook',
+  schema: 'schema',
+  completion: 'completion',
 }
 
 /**

@@ -1,6 +1,6 @@
 /** Where the CLI connects: flags > env (WORKFLOW_SERVER_URL, WORKFLOW_API_KEY) > config file > http://127.0.0.1:7233. */
 import { createClient, type Client } from '../api/client.ts'
-import type { GlobalOptions } from './output.ts'
+import { usageError, type GlobalOptions } from './output.ts'
 
 /** The config loader (YAML, TypeBox), only when a config file is named; synchronous through Bun's require(). */
 const configModule = () => require('../runtime/config/index.ts') as typeof import('../runtime/config/index.ts')
@@ -31,9 +31,27 @@ export function resolveConnection(g: GlobalOptions, env: Record<string, string |
     const first = config.server.apiKeys[0]
     apiKey ??= first === undefined ? undefined : apiKeyText(first)
   }
-  url ??= DEFAULT_SERVER_URL
-  if (!/^https?:\/\//.test(url)) url = `http://${url}`
+  url = url === undefined ? DEFAULT_SERVER_URL : checkedServerUrl(url, g.server !== undefined ? '--server' : 'WORKFLOW_SERVER_URL')
   return { url: url.replace(/\/+$/, ''), ...(apiKey !== undefined ? { apiKey } : {}) }
+}
+
+/**
+ * A server URL as given (`http(s)://host[:port][/prefix]`, or `host:port` meaning http), else INVALID_INPUT (exit 2)
+ * naming where it came from: a typo is the user's to fix, not a server to report unreachable (exit 5).
+ */
+export function checkedServerUrl(given: string, from: string): string {
+  const bad = (why: string) => usageError(`${from} "${given}" ${why} (expected e.g. http://127.0.0.1:7233 or 127.0.0.1:7233)`, { path: from })
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(given)?.[1]
+  if (scheme !== undefined && !/^https?$/i.test(scheme)) throw bad(`has scheme ${scheme}: only http and https are served`)
+  // Without a scheme only host:port is taken as a URL: a bare word is more likely a mistake than a host name.
+  if (scheme === undefined && !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d+(\/.*)?$/.test(given)) throw bad('is not a URL')
+  const text = scheme === undefined ? `http://${given}` : given
+  if (!URL.canParse(text)) throw bad('is not a URL')
+  const u = new URL(text)
+  if (u.hostname === '') throw bad('names no host')
+  if (u.username !== '' || u.password !== '') throw bad('carries credentials: pass the key with --api-key or WORKFLOW_API_KEY')
+  if (u.search !== '' || u.hash !== '') throw bad('has a query or fragment')
+  return text
 }
 
 /** A ready client for the resolved server. */

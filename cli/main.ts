@@ -30,7 +30,12 @@ try {
   // `--version`, every group for the full help). The first word is found by cac itself, with the same options.
   const first = withGlobalOptions(cac(ctx.name)).parse(argv, { run: false })
   const word = first.args[0] === undefined ? undefined : String(first.args[0])
-  const cli = withGlobalOptions(cac(ctx.name)).help()
+  const cli = withGlobalOptions(cac(ctx.name))
+  // cac's help for one command shows its usage and options but not what it does: say it first.
+  cli.help((sections) => {
+    const what = cli.matchedCommand?.description
+    return what ? [{ body: `${ctx.name} ${cli.matchedCommand!.name}: ${what}` }, ...sections.slice(1)] : sections
+  })
   for (const group of groupsFor(word, first.options)) (await COMMAND_GROUPS[group]()).register(cli, ctx)
   const { options, args } = cli.parse(argv, { run: false })
   if (options.help) {

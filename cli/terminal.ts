@@ -52,24 +52,42 @@ type Write = (chunk: unknown, ...rest: unknown[]) => boolean
 let installed = false
 
 /**
+ * The reader went away (`workflow … | head`): EPIPE, thrown by a write or emitted on the stream. Nothing more can
+ * be said to anyone, and the reader chose to stop: exit 0 quietly, as `cat` does, instead of a stack trace.
+ */
+function quitOnClosedReader(e: unknown): never {
+  if ((e as NodeJS.ErrnoException | undefined)?.code === 'EPIPE') process.exit(0)
+  throw e
+}
+
+/**
  * Makes `terminalSafe` the only way out of the process: `process.stdout`/`stderr` writes and `console.*`.
  * With `json`, stdout is left byte-exact (it carries one JSON document, which escapes C0 itself); stderr is
- * always guarded. Installed once, first thing in main.ts, so no command can forget it.
+ * always guarded. A closed reader (EPIPE) on either ends the process quietly with exit 0. Installed once, first thing in main.ts, so no command can forget it.
  */
 export function installTerminalGuard(opts: { json: boolean }): void {
   if (installed) return
   installed = true
-  const guard = (stream: NodeJS.WriteStream) => {
-    const write = stream.write.bind(stream) as Write
+  const guard = (stream: NodeJS.WriteStream, escape: boolean) => {
+    const raw = stream.write.bind(stream) as Write
+    const write: Write = (chunk, ...rest) => {
+      try {
+        return raw(chunk, ...rest)
+      } catch (e) {
+        return quitOnClosedReader(e)
+      }
+    }
+    stream.on('error', quitOnClosedReader)
     const decoder = new TextDecoder()
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (!escape) return write(chunk, ...rest)
       if (typeof chunk === 'string') return write(terminalSafe(chunk), ...rest)
       if (chunk instanceof Uint8Array) return write(terminalSafe(decoder.decode(chunk, { stream: true })), ...rest)
       return write(chunk, ...rest)
     }) as typeof stream.write
   }
-  if (!opts.json) guard(process.stdout)
-  guard(process.stderr)
+  guard(process.stdout, !opts.json)
+  guard(process.stderr, true)
   // Bun's console writes to the file descriptors directly: route it through the guarded streams.
   const to = (stream: NodeJS.WriteStream) => (...args: unknown[]) => { stream.write(`${formatWithOptions({ colors: false }, ...args)}\n`) }
   console.log = to(process.stdout)

@@ -35,16 +35,5 @@ fi
 bun install --frozen-lockfile
 bun sandbox/process/build-launcher.ts || true   # the native launcher and the guest bundle (sandbox/sdk/boot.bundle.js)
 bun scripts/build-client.ts >/dev/null   # dist/client: the `autokestra/client` entry (package.json exports; README)
-bun link >/dev/null
-# `bun link` puts the command in ~/.bun/bin; make sure a new shell finds it.
-BUN_BIN="$(bun pm bin -g 2>/dev/null || echo "$HOME/.bun/bin")"
-if ! command -v workflow >/dev/null 2>&1; then
-  for target in /usr/local/bin "$HOME/.local/bin"; do
-    if [ -w "$target" ] || mkdir -p "$target" 2>/dev/null && [ -w "$target" ]; then
-      ln -sf "$BUN_BIN/workflow" "$target/workflow"
-      ln -sf "$BUN_BIN/autokestra" "$target/autokestra"
-      break
-    fi
-  done
-fi
+bash scripts/link-cli.sh   # `workflow` and `autokestra` on PATH, pointing at this checkout
 echo "setup: done — try: workflow --help"

@@ -139,7 +139,7 @@ finally:
 
     const serverErr = await start()
     const warning = 'plugin acme/tool 1.0.0 → 1.1.0 changed its permissions: + network evil.example.com; + run sh; - env TOOL_TOKEN'
-    await waitUntil('the server to log the change', () => serverErr().includes(`[warn] [autokestra] ${warning}`))
+    await waitUntil('the server to log the change', () => serverErr().includes(`WARN  [autokestra] ${warning}`))
     const store = openSqliteStore(join(dir, 'data', 'autokestra.db'), { readonly: true })
     const audit = await store.audit.list({ type: 'PLUGIN_GRANT_CHANGED' })
     await store.close()

@@ -183,6 +183,9 @@ describe('one server per port', () => {
     const err = JSON.parse(stdout).error
     expect(err.code).toBe('CONFLICT')
     expect(err.message).toContain(`127.0.0.1:${port} is already in use`)
+    // Named when /proc tells: the first server's own process holds the socket.
+    expect(err.message).toContain(`(pid ${a.proc.pid}: `)
+    expect(err.details.pid).toBe(a.proc.pid)
     // Every connection reaches the first server (with SO_REUSEPORT the kernel would split them between the two).
     await waitUntil('the first server to answer', () => healthy(port))
     expect(a.proc.exitCode).toBeNull()

@@ -34,6 +34,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
 
   cli.command('list', 'List workflows on the server')
     .option('--limit <n>', 'Page size').option('--offset <n>', 'Items to skip')
+    .example((name) => `  $ ${name} list --limit 20`)
+    .example((name) => `  $ ${name} list --json | jq -r '.items[].id'`)
     .action(runCommand(async (options: Record<string, unknown>) => {
       const g = globalOptions(options)
       const conn = connect(g)
@@ -46,6 +48,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
     }))
 
   cli.command('get <id>', 'Show a workflow: its metadata and the applied YAML')
+    .example((name) => `  $ ${name} get hello`)
     .action(runCommand(async (id: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       const conn = connect(g)
@@ -57,6 +60,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
     }))
 
   cli.command('delete <id>', 'Delete a workflow (its executions stay)')
+    .example((name) => `  $ ${name} delete hello`)
     .action(runCommand(async (id: string, options: Record<string, unknown>) => {
       const g = globalOptions(options)
       const conn = connect(g)
@@ -66,6 +70,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
 
   for (const [name, enabled] of [['enable', true], ['disable', false]] as const) {
     cli.command(`${name} <id>`, `${enabled ? 'Enable' : 'Disable'} a workflow (its triggers ${enabled ? 'fire' : 'stop firing'})`)
+      .example((bin) => `  $ ${bin} ${name} hello`)
       .action(runCommand(async (id: string, options: Record<string, unknown>) => {
         const g = globalOptions(options)
         const conn = connect(g)

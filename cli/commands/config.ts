@@ -3,7 +3,8 @@ import type { CAC } from 'cac'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { colors, emit, globalOptions, runCommand, usageError, type CliContext } from '../output.ts'
 
-const ACTIONS = ['validate'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['validate'] as const
 
 /** Registers `config <action>` (actions: validate). */
 export function register(cli: CAC, _ctx: CliContext): void {

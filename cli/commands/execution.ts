@@ -12,7 +12,8 @@ import { paintState } from '../render/format.ts'
 import type { Connection } from '../connection.ts'
 import type { ExecutionSummary } from '../../api/services/execution-dto.ts'
 
-const ACTIONS = ['list', 'inspect', 'logs', 'cancel', 'approve', 'reject', 'restart', 'replay', 'files', 'download', 'purge'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['list', 'inspect', 'logs', 'cancel', 'approve', 'reject', 'restart', 'replay', 'files', 'download', 'purge'] as const
 const str = (v: unknown) => (v === undefined || v === null || v === '' ? undefined : String(v))
 
 /** A non-negative integer flag, or a usage error naming it. */

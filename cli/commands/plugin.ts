@@ -19,7 +19,8 @@ import { grantSummary } from '../render/grants.ts'
 import { isDockerPlugin } from '../../runtime/workflow/tasks/docker.ts'
 import { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 
-const ACTIONS = ['list', 'inspect'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['list', 'inspect'] as const
 
 /** The grant the engine recorded for a plugin, read from its database when this user can open it; else undefined. */
 async function recorded(config: Config, plugin: string): Promise<PluginGrantRecord | undefined> {

@@ -21,6 +21,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .option('--input <key=value>', 'Execution input (repeatable); typed by the workflow\'s declared inputs')
     .option('--label <key=value>', 'A label for this execution (repeatable), over the workflow\'s labels')
     .option('--with <file>', 'A workflow its subflows may start (repeatable); else <id>.yaml beside the calling file')
+    .option('--logs', 'Show the tasks\' log lines with their levels as they come (the default)')
+    .option('--no-logs', 'Show only the task table (or state lines), no log lines')
     .example((name) => `  $ ${name} run examples/hello.yaml --input name=Ada`)
     .example((name) => `  $ ${name} run examples/etl.yaml   # its subflow etl-item is examples/etl-item.yaml`)
     .action(runCommand(async (file: string, options: Record<string, unknown>) => {
@@ -45,10 +47,12 @@ export function register(cli: CAC, _ctx: CliContext): void {
         localWorkflows: new Map([...files].map(([id, w]) => [id, w.workflow])),
       })
       // A table redrawn in place needs cursor moves: only on a terminal that takes them (TERM=dumb takes none).
-      const tty = !g.json && process.stdout.isTTY === true && process.env.TERM !== 'dumb'
+      // CI logs are files that keep every byte: plain lines there too, whatever the CI's pseudo-terminal says.
+      const tty = !g.json && process.stdout.isTTY === true && process.env.TERM !== 'dumb' && !process.env.CI
+      const logs = options.logs !== false
       const progress = g.json ? undefined
-        : tty ? ttyProgress(listedTasks(workflow).map((t) => t.path), (s) => process.stdout.write(s))
-        : plainProgress((s) => process.stdout.write(`${s}\n`))
+        : tty ? ttyProgress(listedTasks(workflow).map((t) => t.path), (s) => process.stdout.write(s), Date.now, { logs })
+        : plainProgress((s) => process.stdout.write(`${s}\n`), { logs })
       // The rows are this execution's runs: a subflow's child shows as its execution's lines, its tasks in inspect.
       let top: string | undefined
       const unsubscribe = engine.subscribe((e) => {

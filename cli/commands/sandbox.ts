@@ -6,7 +6,8 @@ import { dockerUnavailable, isEngineUnreachable } from '../../sandbox/docker/eng
 import { buildDefaultImage, defaultImageTag } from '../../sandbox/docker/image.ts'
 import { colors, emit, globalOptions, runCommand, usageError, type CliContext } from '../output.ts'
 
-const ACTIONS = ['build-image'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['build-image'] as const
 
 /** Registers `sandbox <action>` (actions: build-image). */
 export function register(cli: CAC, _ctx: CliContext): void {

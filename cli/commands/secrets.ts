@@ -7,7 +7,8 @@ import { emit, globalOptions, runCommand, table, usageError, type CliContext } f
 import { confirm, readSecretValue } from '../prompt.ts'
 import { humanTime } from '../render/format.ts'
 
-const ACTIONS = ['set', 'get', 'list', 'delete'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['set', 'get', 'list', 'delete'] as const
 
 /** Registers `secrets <action> [name] [value]`. */
 export function register(cli: CAC, _ctx: CliContext): void {

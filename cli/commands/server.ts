@@ -12,7 +12,8 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { ensurePrivateDir, openPrivateFile } from '../../runtime/private-files.ts'
 import { emit, globalOptions, runCommand, usageError, type CliContext, type GlobalOptions } from '../output.ts'
 
-const ACTIONS = ['start', 'stop', 'status'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['start', 'stop', 'status'] as const
 const MAIN = join(import.meta.dir, '..', 'main.ts')
 
 /** Polls `check` every 100 ms until it returns a value or `deadlineMs` passes. */

@@ -5,7 +5,8 @@ import { connect } from '../connection.ts'
 import { colors, emit, globalOptions, runCommand, usageError, type CliContext } from '../output.ts'
 import { mintedKeyLines } from '../render/webhook.ts'
 
-const ACTIONS = ['rotate'] as const
+/** Its actions (the completion script offers them). */
+export const ACTIONS = ['rotate'] as const
 
 /** Registers `webhook <action> <id>`. */
 export function register(cli: CAC, _ctx: CliContext): void {

@@ -179,6 +179,15 @@ export const ConfigSchema = Type.Object({
   secrets: section({ keyFile: Type.Optional(NonEmpty()) }),
   logging: section({
     level: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+    /** `pretty`: one readable line per entry, timestamp first; `json`: one JSON object per line (for log shippers). */
+    format: Type.Union([Type.Literal('pretty'), Type.Literal('json')], { default: 'pretty' }),
+    /** One line per answered HTTP request (method, route pattern, status, ms; never a path's key or a query string). */
+    requests: Type.Boolean({ default: true }),
+  }),
+  /** OpenTelemetry traces over OTLP/HTTP (api/tracing.ts): off unless an endpoint is given. */
+  tracing: section({
+    otlpEndpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+    serviceName: NonEmpty({ default: 'autokestra' }),
   }),
   /** Bounds on workflow uploads (runtime/workflow/limits.ts) and on the parser worker that checks them. */
   limits: section({
