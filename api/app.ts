@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { openapiRoutes } from './routes/openapi.ts'
 import { secretRoutes } from './routes/secrets.ts'
+import { uiRoutes } from './routes/ui.ts'
 import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
 import { workflowRoutes } from './routes/workflows.ts'
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps) {
     .use(openapiRoutes(() => root!))
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
+    .use(uiRoutes())
     .use(v1)
     .onStop(() => {
       metrics.close()

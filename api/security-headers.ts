@@ -22,6 +22,24 @@ export const OPENAPI_PAGE_CSP = [
   "form-action 'none'",
 ].join('; ')
 
+/**
+ * The web UI (/ui/…): its own bundle only — scripts and styles from this origin (no inline script, no inline style
+ * attribute), API calls to this origin, images from this origin or data: URLs, no framing, no form posts.
+ */
+export const UI_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ')
+
+const isUi = (path: string) => path === '/ui' || path.startsWith('/ui/')
+
 const COMMON = {
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -31,9 +49,9 @@ const COMMON = {
   'cache-control': 'no-store',
 } as const
 
-/** The headers for a response to `path` (the OpenAPI page gets its own CSP; everything else the strict one). */
+/** The headers for a response to `path` (the OpenAPI page and the web UI get their own CSP; everything else the strict one). */
 export function securityHeaders(path: string): Record<string, string> {
-  return { ...COMMON, 'content-security-policy': path === '/openapi' || path === '/openapi/' ? OPENAPI_PAGE_CSP : API_CSP }
+  return { ...COMMON, 'content-security-policy': path === '/openapi' || path === '/openapi/' ? OPENAPI_PAGE_CSP : isUi(path) ? UI_CSP : API_CSP }
 }
 
 /** Sets every security header `res` lacks (a handler's own choice wins); returns `res`. */

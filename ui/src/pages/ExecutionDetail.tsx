@@ -1,0 +1,200 @@
+/**
+ * One execution: header and actions (cancel, restart, approve/reject a pending approval), the DAG coloured by state,
+ * the timeline, the task table, logs, inputs and outputs. Live: the SSE stream recolours nodes at once and the detail
+ * is re-read (at most twice a second) for attempts, durations and errors.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks'
+import { api, query } from '../api.ts'
+import { ErrorBox, Loading } from '../components/Async.tsx'
+import { Dag } from '../components/Dag.tsx'
+import { Gantt } from '../components/Gantt.tsx'
+import { StateBadge } from '../components/State.tsx'
+import { duration, json, time } from '../format.ts'
+import { href } from '../router.ts'
+import { followExecution } from '../sse.ts'
+import type { ExecutionDetail as Detail, LogPage, LogRecord, TaskRunDto } from '../types.ts'
+import { Logs } from './Logs.tsx'
+
+const TERMINAL = new Set(['SUCCESS', 'FAILED', 'CANCELLED'])
+const path = (id: string) => `/api/v1/executions/${encodeURIComponent(id)}`
+
+export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
+  const [ex, setEx] = useState<Detail | undefined>(undefined)
+  const [error, setError] = useState<unknown>(undefined)
+  const [states, setStates] = useState<Record<string, string>>({})
+  const [live, setLive] = useState<LogRecord[]>([])
+  const [following, setFollowing] = useState(false)
+  const [generation, setGeneration] = useState(0)
+  const [actionError, setActionError] = useState<unknown>(undefined)
+  const refetch = useRef<() => void>(() => {})
+
+  // The detail, re-read on demand (throttled: one read in flight, one queued at most).
+  useEffect(() => {
+    const ac = new AbortController()
+    let inFlight = false
+    let queued = false
+    const read = async () => {
+      if (inFlight) { queued = true; return }
+      inFlight = true
+      try {
+        const d = await api<Detail>(path(id), { signal: ac.signal })
+        setEx(d)
+        setStates({})
+        setError(undefined)
+      } catch (e) {
+        if (!ac.signal.aborted) setError(e)
+      } finally {
+        inFlight = false
+        if (queued && !ac.signal.aborted) { queued = false; setTimeout(() => void read(), 500) }
+      }
+    }
+    refetch.current = () => void read()
+    void read()
+    return () => ac.abort()
+  }, [id])
+
+  // The live stream, from the newest log line on (older lines are the log panel's pages).
+  useEffect(() => {
+    const ac = new AbortController()
+    const run = async () => {
+      const newest = await api<LogPage<LogRecord>>(`${path(id)}/logs${query({ limit: 1 })}`, { signal: ac.signal }).then((p) => p.items[0]?.id ?? 0)
+      let after = newest
+      while (!ac.signal.aborted) {
+        let ended = false
+        setFollowing(true)
+        try {
+          await followExecution(id, after, (e) => {
+            if (e.event === 'log') {
+              after = Math.max(after, e.data.id)
+              setLive((old) => (old.length >= 2000 ? [...old.slice(-1000), e.data] : [...old, e.data]))
+            } else if (e.event === 'task') {
+              setStates((s) => ({ ...s, [e.data.taskId]: e.data.state }))
+              refetch.current()
+            } else if (e.event === 'state') {
+              setEx((old) => (old ? { ...old, state: e.data.state } : old))
+              refetch.current()
+            } else if (e.event === 'end') {
+              ended = true
+              refetch.current()
+            }
+          }, ac.signal)
+        } catch {
+          // A dropped stream (server restarting…): try again shortly.
+        }
+        setFollowing(false)
+        if (ended || ac.signal.aborted) return
+        await new Promise((r) => setTimeout(r, 1000))
+      }
+    }
+    void run().catch(() => setFollowing(false))
+    return () => ac.abort()
+  }, [id, generation])
+
+  async function act(what: string, body: unknown, restartStream = false) {
+    setActionError(undefined)
+    try {
+      await api(`${path(id)}/${what}`, { method: 'POST', body })
+      if (restartStream) setGeneration((g) => g + 1)
+      refetch.current()
+    } catch (e) {
+      setActionError(e)
+    }
+  }
+
+  if (error !== undefined && ex === undefined) return <ErrorBox error={error} />
+  if (ex === undefined) return <Loading />
+  const stateOf = (t: TaskRunDto) => states[t.taskId] ?? t.state
+  const top = ex.tasks.filter((t) => t.parentPath === undefined)
+  const terminal = TERMINAL.has(ex.state)
+  const pending = ex.tasks.filter((t) => stateOf(t) === 'WAITING' && t.reason === 'APPROVAL')
+  return (
+    <section data-testid="execution-detail" data-state={ex.state}>
+      <h2>{ex.id} <StateBadge state={ex.state} /> {following && <span class="live" title="following the event stream">● live</span>}</h2>
+      <p>
+        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · revision {ex.revision} · trigger {ex.trigger.type}
+        · created {time(ex.createdAt)} · duration {duration(ex.durationMs)}
+        {ex.reason && <> · reason {ex.reason}</>}
+        {ex.replayOf && <> · replay of <a href={href('executions', ex.replayOf.executionId)}>{ex.replayOf.executionId}</a> from {ex.replayOf.fromTask}</>}
+        {ex.parent && <> · subflow of <a href={href('executions', ex.parent.executionId)}>{ex.parent.executionId}</a></>}
+      </p>
+      {ex.error && <div class="error" data-testid="execution-error"><strong>{ex.error.code}</strong> {ex.error.message}</div>}
+      <div class="actions">
+        {!terminal && <button type="button" class="danger" onClick={() => void act('cancel', {})}>Cancel</button>}
+        {(ex.state === 'FAILED' || ex.state === 'CANCELLED') && <button type="button" onClick={() => void act('restart', {}, true)}>Restart</button>}
+        {pending.map((t) => <Approval key={t.taskId} taskId={t.taskId} act={act} />)}
+      </div>
+      {actionError !== undefined && <ErrorBox error={actionError} />}
+      <h3>Graph</h3>
+      <Dag nodes={top.map((t) => ({ id: t.taskId, label: t.taskId, sub: t.type, state: stateOf(t) }))}
+        edges={top.flatMap((t) => t.needs.map((n): [string, string] => [n, t.taskId]))} />
+      <nav class="tabs">
+        {['tasks', 'logs', 'timeline', 'data'].map((t) => (
+          <a key={t} href={href('executions', ex.id, { tab: t })} class={(tab ?? 'tasks') === t ? 'active' : ''}>{t}</a>
+        ))}
+      </nav>
+      {(tab ?? 'tasks') === 'tasks' && <TaskTable tasks={ex.tasks} stateOf={stateOf} executionId={ex.id} />}
+      {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} />}
+      {tab === 'timeline' && <Gantt tasks={ex.tasks} now={Date.now()} />}
+      {tab === 'data' && (
+        <div class="columns">
+          <div class="grow"><h3>Inputs</h3><pre data-testid="inputs">{json(ex.inputs)}</pre></div>
+          <div class="grow"><h3>Outputs</h3><pre data-testid="outputs">{json(ex.outputs)}</pre></div>
+        </div>
+      )}
+    </section>
+  )
+}
+
+function TaskTable({ tasks, stateOf, executionId }: { tasks: readonly TaskRunDto[]; stateOf: (t: TaskRunDto) => string; executionId: string }) {
+  return (
+    <table class="list" data-testid="tasks">
+      <thead><tr><th>task</th><th>type</th><th>state</th><th>attempts</th><th>started</th><th>duration</th><th>error / output</th></tr></thead>
+      <tbody>
+        {tasks.map((t) => (
+          <tr key={t.taskId} data-task={t.taskId}>
+            <td class={t.parentPath ? 'nested' : ''}>{t.taskId}</td>
+            <td>{t.type}</td>
+            <td><StateBadge state={stateOf(t)} />{t.reason ? <span class="muted small"> {t.reason}</span> : null}</td>
+            <td>{t.attempts}/{t.maxAttempts}</td>
+            <td>{time(t.startedAt)}</td>
+            <td>{duration(t.durationMs)}</td>
+            <td>
+              {t.error && <div class="err-text"><strong>{t.error.code}</strong> {t.error.message}</div>}
+              {t.error && <a class="small" href={href('executions', executionId, { tab: 'logs' })}>logs</a>}
+              {t.childExecutionId && <a href={href('executions', t.childExecutionId)}>child execution</a>}
+              {!t.error && t.output !== undefined && <details><summary class="small">output</summary><pre>{json(t.output)}</pre></details>}
+              {t.history.length > 1 && (
+                <details><summary class="small">{t.history.length} attempts</summary>
+                  <ul class="plain small">{t.history.map((a) => <li key={a.attempt}>#{a.attempt} <StateBadge state={a.state} /> {duration(a.durationMs)} {a.error ? `${a.error.code}: ${a.error.message}` : ''}</li>)}</ul>
+                </details>
+              )}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  )
+}
+
+function Approval({ taskId, act }: { taskId: string; act: (what: string, body: unknown) => Promise<void> }) {
+  const [reason, setReason] = useState('')
+  const [inputs, setInputs] = useState('{}')
+  const [bad, setBad] = useState(false)
+  const seg = `tasks/${encodeURIComponent(taskId)}`
+  function approve() {
+    let parsed: unknown
+    try { parsed = JSON.parse(inputs) } catch { setBad(true); return }
+    setBad(false)
+    void act(`${seg}/approve`, { inputs: parsed })
+  }
+  return (
+    <div class="card approval" data-approval={taskId}>
+      <strong>{taskId}</strong> is waiting for a decision
+      <label class="small">inputs (JSON) <input name="approvalInputs" value={inputs} onInput={(e) => setInputs(e.currentTarget.value)} /></label>
+      {bad && <span class="err-text">not valid JSON</span>}
+      <button type="button" onClick={approve}>Approve</button>
+      <input name="rejectReason" placeholder="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+      <button type="button" class="danger" disabled={reason.trim() === ''} onClick={() => void act(`${seg}/reject`, { reason: reason.trim() })}>Reject</button>
+    </div>
+  )
+}
