@@ -1,26 +1,10 @@
 /**
  * Security headers on every response the API sends: no sniffing, no referrer, no framing, no caching, a CSP
- * that lets a JSON or text response load nothing, and its own CSP for the OpenAPI viewer page.
+ * that lets a JSON or text response load nothing, and one for the web UI and the OpenAPI page (this origin only).
  */
 
 /** JSON and text responses load nothing and may not be framed. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-
-/**
- * The `/openapi` page (Scalar): its script comes from cdn.jsdelivr.net today (a later issue serves it locally;
- * then this narrows to 'self'), it styles inline, loads fonts and images over https, and fetches `/openapi/json`.
- */
-export const OPENAPI_PAGE_CSP = [
-  "default-src 'none'",
-  'script-src https://cdn.jsdelivr.net',
-  "style-src 'self' 'unsafe-inline' https:",
-  "font-src 'self' https: data:",
-  "img-src 'self' https: data:",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join('; ')
 
 /**
  * The web UI (/ui/…): its own bundle only — scripts and styles from this origin (no inline script, no inline style
@@ -37,6 +21,9 @@ export const UI_CSP = [
   "base-uri 'none'",
   "form-action 'none'",
 ].join('; ')
+
+/** The `/openapi` page is the UI's own viewer (ui/src/openapi.tsx): the same policy; it fetches `/openapi/json`. */
+export const OPENAPI_PAGE_CSP = UI_CSP
 
 const isUi = (path: string) => path === '/ui' || path.startsWith('/ui/')
 

@@ -114,7 +114,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(UI_CSP).not.toContain('unsafe-inline')
     const missing = await fetch(`${origin}/ui/nope.js`)
     expect(missing.status).toBe(404)
-    expect((await missing.json()).error.code).toBe('NOT_FOUND')
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND')
   })
 
   it('refuses a wrong key, then logs in with the right one (kept in sessionStorage) and lists the workflows', async () => {
@@ -126,7 +126,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.fill('input[name=apiKey]', KEY)
     await page.click('button[type=submit]')
     await page.waitForSelector('tr[data-workflow=hello]')
-    expect(await page.evaluate(() => sessionStorage.getItem('autokestra.apiKey'))).toBe(KEY)
+    expect(await page.evaluate("sessionStorage.getItem('autokestra.apiKey')")).toBe(KEY)
     const hello = page.locator('tr[data-workflow=hello]')
     expect(await hello.textContent()).toContain('Greets someone')
     expect(await hello.textContent()).toContain('team=ui')
@@ -138,7 +138,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(await desc.textContent()).toBe(XSS)
     expect(await desc.locator('img').count()).toBe(0)
     expect(await page.locator('main img').count()).toBe(0)
-    expect(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss)).toBeUndefined()
+    expect(await page.evaluate('window.__xss')).toBeUndefined()
     // The cron trigger with its next fire time.
     expect(await page.locator('tr[data-workflow=hello] .trigger').textContent()).toMatch(/^cron · next /)
   })
@@ -257,11 +257,11 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
   })
 
   it('a 401 (the key revoked mid-session) sends the user back to the login form', async () => {
-    await page.evaluate(() => sessionStorage.setItem('autokestra.apiKey', 'revoked-key'))
+    await page.evaluate("sessionStorage.setItem('autokestra.apiKey', 'revoked-key')")
     await page.goto(`${origin}/ui/#/workflows`)
     await page.reload()
     await page.waitForSelector('input[name=apiKey]')
-    expect(await page.evaluate(() => sessionStorage.getItem('autokestra.apiKey'))).toBeNull()
+    expect(await page.evaluate("sessionStorage.getItem('autokestra.apiKey')")).toBeNull()
   })
 
   it('the workflow list shows each one\'s last execution', async () => {
@@ -272,6 +272,15 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await shot('workflows')
   })
 
+  it('the API reference at /openapi renders the document offline, with the same CSP', async () => {
+    const res = await page.goto(`${origin}/openapi`)
+    expect(res?.headers()['content-security-policy']).toBe(UI_CSP)
+    await page.waitForSelector('[data-op="POST /api/v1/workflows/{id}/executions"]')
+    expect(await page.locator('details.op[data-op]').count()).toBeGreaterThan(15)
+    await page.click('[data-op="POST /api/v1/workflows/{id}/executions"] summary')
+    await shot('openapi')
+  })
+
   it('no request left 127.0.0.1, every API call carried the key, nothing ran from the probes, no page error', async () => {
     expect(requests.length).toBeGreaterThan(10)
     const away = requests.filter((r) => !r.url.startsWith(`${origin}/`) && !r.url.startsWith('data:'))
@@ -280,7 +289,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(api.length).toBeGreaterThan(5)
     // The only unauthenticated ones: the wrong key typed at login, and the revoked key of the last test.
     expect(api.filter((r) => !r.auth).length).toBeLessThanOrEqual(4)
-    expect(await page.evaluate(() => (window as unknown as { __xss?: unknown }).__xss)).toBeUndefined()
+    expect(await page.evaluate('window.__xss')).toBeUndefined()
     expect(pageErrors).toEqual([])
   })
 })

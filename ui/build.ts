@@ -9,12 +9,13 @@ import { gzipSync } from 'node:zlib'
 
 export const UI_SOURCE_DIR = join(import.meta.dir, 'src')
 export const UI_DIST_DIR = join(import.meta.dir, 'dist')
-const ENTRY = join(UI_SOURCE_DIR, 'main.tsx')
-const INDEX_HTML = join(UI_SOURCE_DIR, 'index.html')
+/** The UI's page (app.tsx) and the API reference page (openapi.tsx), each its own bundle. */
+const ENTRIES = [join(UI_SOURCE_DIR, 'app.tsx'), join(UI_SOURCE_DIR, 'openapi.tsx')]
+const PAGES = ['index.html', 'openapi.html']
 
 /** The files the UI is served as, by name under /ui/. */
 export interface UiAssets {
-  /** name (`index.html`, `app.js`, `app.css`) → its bytes and content type. */
+  /** name (`index.html`, `app.js`, `app.css`, `openapi.html`, `openapi.js`) → its bytes and content type. */
   files: Map<string, { body: Uint8Array; type: string }>
 }
 
@@ -22,16 +23,18 @@ export const TYPES: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
   'app.css': 'text/css; charset=utf-8',
+  'openapi.html': 'text/html; charset=utf-8',
+  'openapi.js': 'text/javascript; charset=utf-8',
 }
 
 /** Bundles the sources; an error names what failed (the bundler's messages). */
 export async function buildUi(): Promise<UiAssets | { error: string }> {
   const out = await Bun.build({
-    entrypoints: [ENTRY],
+    entrypoints: ENTRIES,
     target: 'browser',
     minify: true,
     sourcemap: 'none',
-    naming: { entry: 'app.[ext]', asset: '[name].[ext]' },
+    naming: { entry: '[name].[ext]', asset: '[name].[ext]' },
     define: { 'process.env.NODE_ENV': '"production"' },
     tsconfig: join(import.meta.dir, 'tsconfig.json'),
   }).catch((e: unknown) => ({ success: false as const, logs: [e], outputs: [] }))
@@ -42,7 +45,7 @@ export async function buildUi(): Promise<UiAssets | { error: string }> {
     const type = TYPES[name]
     if (type) files.set(name, { body: new Uint8Array(await o.arrayBuffer()), type })
   }
-  files.set('index.html', { body: new Uint8Array(await Bun.file(INDEX_HTML).arrayBuffer()), type: TYPES['index.html']! })
+  for (const page of PAGES) files.set(page, { body: new Uint8Array(await Bun.file(join(UI_SOURCE_DIR, page)).arrayBuffer()), type: TYPES[page]! })
   for (const name of Object.keys(TYPES)) if (!files.has(name)) return { error: `the build made no ${name}` }
   return { files }
 }
@@ -86,6 +89,25 @@ export function writeUi(assets: UiAssets, dir = UI_DIST_DIR): void {
 /** ui/dist when it is up to date, else a fresh build (kept in memory only: the checkout may be read-only). */
 export async function loadUiAssets(dir = UI_DIST_DIR): Promise<UiAssets | { error: string }> {
   return readDist(dir) ?? buildUi()
+}
+
+const loaded = new Map<string, Promise<UiAssets>>()
+
+/**
+ * The assets for `dir`, loaded once per process and shared by the /ui and /openapi routes; a failed build is not
+ * kept (the next request tries again) and rejects with the bundler's messages.
+ */
+export function uiAssets(dir = UI_DIST_DIR): Promise<UiAssets> {
+  let p = loaded.get(dir)
+  if (!p) {
+    p = loadUiAssets(dir).then((a) => {
+      if ('error' in a) throw new Error(`the web UI could not be built: ${a.error}`)
+      return a
+    })
+    p.catch(() => loaded.delete(dir))
+    loaded.set(dir, p)
+  }
+  return p
 }
 
 /** Gzipped size of each asset, in bytes (what docs/ui.md reports and the budget is checked against). */

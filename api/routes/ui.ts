@@ -5,7 +5,6 @@
  * on holds neither the bundler's output nor the build module (the idle RSS is a tracked figure).
  */
 import { Elysia } from 'elysia'
-import type { UiAssets } from '../../ui/build.ts'
 import { ErrorCode } from '../../runtime/errors.ts'
 import { errorResponse } from '../errors.ts'
 
@@ -17,15 +16,7 @@ export interface UiRouteOptions {
 }
 
 export function uiRoutes(opts: UiRouteOptions = {}) {
-  let assets: Promise<UiAssets> | undefined
-  const load = () => (assets ??= import('../../ui/build.ts').then(async ({ loadUiAssets }) => {
-    const a = await loadUiAssets(opts.distDir)
-    if ('error' in a) {
-      assets = undefined // the next request tries again
-      throw new Error(`the web UI could not be built: ${a.error}`)
-    }
-    return a
-  }))
+  const load = () => import('../../ui/build.ts').then(({ uiAssets }) => uiAssets(opts.distDir))
   const serve = async (name: string): Promise<Response> => {
     const file = (await load()).files.get(name)
     if (!file) return errorResponse(404, { code: ErrorCode.NotFound, message: `no such UI file: ${name}` })

@@ -17,3 +17,10 @@ export function duration(ms: number | undefined): string {
 export function json(v: unknown): string {
   return v === undefined ? '—' : JSON.stringify(v, null, 2)
 }
+
+/** A trigger's next fire time, as its description gives it (cron: `nextFireAt`, the upcoming times, soonest first). */
+export function nextFire(t: object): number | undefined {
+  const v = 'nextFireAt' in t ? t.nextFireAt : undefined
+  const first: unknown = Array.isArray(v) ? v[0] : v
+  return typeof first === 'number' ? first : undefined
+}

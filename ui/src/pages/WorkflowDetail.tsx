@@ -3,7 +3,7 @@ import { api, query } from '../api.ts'
 import { ErrorBox, Loading } from '../components/Async.tsx'
 import { Dag } from '../components/Dag.tsx'
 import { StateBadge } from '../components/State.tsx'
-import { time } from '../format.ts'
+import { nextFire, time } from '../format.ts'
 import { useLoad } from '../hooks.ts'
 import { href } from '../router.ts'
 import type { ExecutionSummary, Page, WorkflowDetail as Detail } from '../types.ts'
@@ -31,7 +31,7 @@ export function WorkflowDetail({ id }: { id: string }) {
       {w.description && <p class="desc">{w.description}</p>}
       <p>
         {Object.entries(w.labels ?? {}).map(([k, v]) => <span class="label" key={k}>{k}={v}</span>)}
-        {w.triggers.map((t, i) => <span class="trigger" key={i}>{t.type}{'cron' in t ? ` ${String(t.cron)}` : ''}{'nextFireAt' in t && typeof t.nextFireAt === 'number' ? ` · next ${time(t.nextFireAt)}` : ''}</span>)}
+        {w.triggers.map((t, i) => <span class="trigger" key={i}>{t.type}{'cron' in t ? ` ${String(t.cron)}` : ''}{nextFire(t) !== undefined ? ` · next ${time(nextFire(t))}` : ''}</span>)}
         {!w.enabled && <span class="badge st-CANCELLED">disabled</span>}
       </p>
       <div class="columns">

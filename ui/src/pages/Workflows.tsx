@@ -2,7 +2,7 @@
 import { api, query } from '../api.ts'
 import { ErrorBox, Empty, Loading } from '../components/Async.tsx'
 import { StateBadge } from '../components/State.tsx'
-import { time } from '../format.ts'
+import { nextFire, time } from '../format.ts'
 import { useLoad } from '../hooks.ts'
 import { href } from '../router.ts'
 import type { ExecutionSummary, Page, WorkflowDetail, WorkflowSummary } from '../types.ts'
@@ -45,7 +45,7 @@ export function Workflows({ offset }: { offset: number }) {
                 <td>{Object.entries(w.labels ?? {}).map(([k, v]) => <span class="label" key={k}>{k}={v}</span>)}</td>
                 <td><label class="switch"><input type="checkbox" checked={w.enabled} onChange={() => void toggle(w)} aria-label={`enable ${w.id}`} /> {w.enabled ? 'on' : 'off'}</label></td>
                 <td>{(detail?.triggers ?? w.triggers.map((type) => ({ type }))).map((t, i) => (
-                  <span class="trigger" key={i}>{t.type}{'nextFireAt' in t && typeof t.nextFireAt === 'number' ? ` · next ${time(t.nextFireAt)}` : ''}</span>
+                  <span class="trigger" key={i}>{t.type}{nextFire(t) !== undefined ? ` · next ${time(nextFire(t))}` : ''}</span>
                 ))}</td>
                 <td>{last ? <a href={href('executions', last.id)}><StateBadge state={last.state} /> <span class="muted small">{time(last.createdAt)}</span></a> : <span class="muted">never</span>}</td>
               </tr>
