@@ -201,6 +201,11 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     const audit: { type: string }[] = await apiCall('GET', `/api/v1/executions/${id}/audit`).then((a) => a.items ?? a)
     expect(audit.some((e) => e.type === 'RESTARTED')).toBe(true)
     await page.waitForSelector('tr[data-task=nap] td:text("2/")', { timeout: 20_000 })
+    // The timeline: one bar per attempt.
+    await page.click('.tabs a:text("timeline")')
+    await page.waitForSelector('svg.gantt')
+    expect(await page.locator('svg.gantt g[data-task=nap] rect.bar').count()).toBe(2)
+    await shot('timeline')
   }, 60_000)
 
   it('approves a pending approval', async () => {
@@ -217,6 +222,13 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     const id = await start('slow')
     await page.goto(`${origin}/ui/#/executions/${id}`)
     await waitUntil('the nap task to run', async () => (await node('nap').getAttribute('data-state').catch(() => null)) === 'RUNNING', 45_000)
+    // A hidden tab lets its event stream go (browsers allow 6 connections to a host); shown again, it follows anew.
+    await page.waitForSelector('.live')
+    const setVisibility = (state: string) => page.evaluate(`Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${state}' }); document.dispatchEvent(new Event('visibilitychange'))`)
+    await setVisibility('hidden')
+    await page.waitForSelector('.live', { state: 'detached' })
+    await setVisibility('visible')
+    await page.waitForSelector('.live')
     await page.click('button:text("Cancel")')
     await page.waitForSelector('[data-testid=execution-detail][data-state=CANCELLED]', { timeout: 30_000 })
     expect((await apiCall('GET', `/api/v1/executions/${id}`)).state).toBe('CANCELLED')

@@ -53,8 +53,20 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
     return () => ac.abort()
   }, [id])
 
+  // A hidden tab lets its stream go (a browser opens at most 6 HTTP/1.1 connections to a host, and each stream holds
+  // one: a seventh tab would wait forever); shown again, it reads the detail and follows anew.
+  const [visible, setVisible] = useState(() => document.visibilityState !== 'hidden')
+  const wasHidden = useRef(false)
+  useEffect(() => {
+    const on = () => setVisible(document.visibilityState !== 'hidden')
+    document.addEventListener('visibilitychange', on)
+    return () => document.removeEventListener('visibilitychange', on)
+  }, [])
+
   // The live stream, from the newest log line on (older lines are the log panel's pages).
   useEffect(() => {
+    if (!visible) { wasHidden.current = true; return }
+    if (wasHidden.current) refetch.current()
     const ac = new AbortController()
     const run = async () => {
       const newest = await api<LogPage<LogRecord>>(`${path(id)}/logs${query({ limit: 1 })}`, { signal: ac.signal }).then((p) => p.items[0]?.id ?? 0)
@@ -87,8 +99,11 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
       }
     }
     void run().catch(() => setFollowing(false))
-    return () => ac.abort()
-  }, [id, generation])
+    return () => {
+      ac.abort()
+      setFollowing(false)
+    }
+  }, [id, generation, visible])
 
   async function act(what: string, body: unknown, restartStream = false) {
     setActionError(undefined)
