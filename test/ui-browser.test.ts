@@ -201,6 +201,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     const audit: { type: string }[] = await apiCall('GET', `/api/v1/executions/${id}/audit`).then((a) => a.items ?? a)
     expect(audit.some((e) => e.type === 'RESTARTED')).toBe(true)
     await page.waitForSelector('tr[data-task=nap] td:text("2/")', { timeout: 20_000 })
+    await page.click('.tabs a:text("audit")')
+    await page.waitForSelector('[data-testid=audit] tr[data-audit=RESTARTED]')
     // The timeline: one bar per attempt.
     await page.click('.tabs a:text("timeline")')
     await page.waitForSelector('svg.gantt')

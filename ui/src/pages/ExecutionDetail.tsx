@@ -12,7 +12,8 @@ import { StateBadge } from '../components/State.tsx'
 import { duration, json, time } from '../format.ts'
 import { href } from '../router.ts'
 import { followExecution } from '../sse.ts'
-import type { ExecutionDetail as Detail, LogPage, LogRecord, TaskRunDto } from '../types.ts'
+import { useLoad } from '../hooks.ts'
+import type { AuditRecord, ExecutionDetail as Detail, LogPage, LogRecord, TaskRunDto } from '../types.ts'
 import { Logs } from './Logs.tsx'
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED', 'CANCELLED'])
@@ -126,7 +127,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
     <section data-testid="execution-detail" data-state={ex.state}>
       <h2>{ex.id} <StateBadge state={ex.state} /> {following && <span class="live" title="following the event stream">● live</span>}</h2>
       <p>
-        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · revision {ex.revision} · trigger {ex.trigger.type}
+        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · revision {ex.revision} · trigger {ex.trigger.type}{' '}
         · created {time(ex.createdAt)} · duration {duration(ex.durationMs)}
         {ex.reason && <> · reason {ex.reason}</>}
         {ex.replayOf && <> · replay of <a href={href('executions', ex.replayOf.executionId)}>{ex.replayOf.executionId}</a> from {ex.replayOf.fromTask}</>}
@@ -143,13 +144,14 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
       <Dag nodes={top.map((t) => ({ id: t.taskId, label: t.taskId, sub: t.type, state: stateOf(t) }))}
         edges={top.flatMap((t) => t.needs.map((n): [string, string] => [n, t.taskId]))} />
       <nav class="tabs">
-        {['tasks', 'logs', 'timeline', 'data'].map((t) => (
+        {['tasks', 'logs', 'timeline', 'audit', 'data'].map((t) => (
           <a key={t} href={href('executions', ex.id, { tab: t })} class={(tab ?? 'tasks') === t ? 'active' : ''}>{t}</a>
         ))}
       </nav>
       {(tab ?? 'tasks') === 'tasks' && <TaskTable tasks={ex.tasks} stateOf={stateOf} executionId={ex.id} />}
       {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} />}
       {tab === 'timeline' && <Gantt tasks={ex.tasks} now={Date.now()} />}
+      {tab === 'audit' && <Audit executionId={ex.id} updatedAt={ex.updatedAt} />}
       {tab === 'data' && (
         <div class="columns">
           <div class="grow"><h3>Inputs</h3><pre data-testid="inputs">{json(ex.inputs)}</pre></div>
@@ -187,6 +189,21 @@ function TaskTable({ tasks, stateOf, executionId }: { tasks: readonly TaskRunDto
           </tr>
         ))}
       </tbody>
+    </table>
+  )
+}
+
+/** The execution's audit trail, oldest first, re-read whenever the execution changes. */
+function Audit({ executionId, updatedAt }: { executionId: string; updatedAt: number }) {
+  const r = useLoad((signal) => api<{ items: AuditRecord[] }>(`${path(executionId)}/audit`, { signal }), `${executionId}:${updatedAt}`)
+  if (r.error !== undefined) return <ErrorBox error={r.error} />
+  if (r.data === undefined) return <Loading />
+  return (
+    <table class="list" data-testid="audit">
+      <thead><tr><th>time</th><th>event</th><th>task</th><th>data</th></tr></thead>
+      <tbody>{r.data.items.map((e) => (
+        <tr key={e.id} data-audit={e.type}><td>{time(e.ts)}</td><td>{e.type}</td><td>{e.taskId ?? ''}</td><td><code class="small">{e.data === undefined ? '' : JSON.stringify(e.data)}</code></td></tr>
+      ))}</tbody>
     </table>
   )
 }
