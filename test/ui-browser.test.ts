@@ -185,6 +185,18 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(await rows.first().textContent()).toContain('oops for Ada <i>')
     expect(await rows.first().getAttribute('data-task')).toBe('complain')
     await shot('logs')
+    // A log line holding a script tag is text too.
+    const xss = await start('xss')
+    await page.goto(`${origin}/ui/#/executions/${xss}?tab=logs`)
+    await page.waitForSelector('[data-testid=logs] tr[data-task=a][data-level=INFO]', { timeout: 45_000 })
+    expect(await page.locator('[data-testid=logs] tr[data-task=a][data-level=INFO] td.msg').textContent()).toBe('<script>window.__xss=2</script>')
+    expect(await page.locator('main script').count()).toBe(0)
+    expect(await page.evaluate('window.__xss')).toBeUndefined()
+  }, 60_000)
+
+  it('an execution that does not exist shows NOT_FOUND', async () => {
+    await page.goto(`${origin}/ui/#/executions/ex_does_not_exist`)
+    await page.waitForSelector('[role=alert][data-code=NOT_FOUND]')
   })
 
   it('restarts a failed execution: a new attempt, audited RESTARTED', async () => {
@@ -305,5 +317,13 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(api.filter((r) => !r.auth).length).toBeLessThanOrEqual(4)
     expect(await page.evaluate('window.__xss')).toBeUndefined()
     expect(pageErrors).toEqual([])
+  })
+
+  it('a server that is down shows SERVER_UNREACHABLE, not a blank page', async () => {
+    await page.goto(`${origin}/ui/#/workflows`)
+    await page.waitForSelector('tr[data-workflow=hello]')
+    await server.stop()
+    await page.evaluate("location.hash = '#/executions'")
+    await page.waitForSelector('[role=alert][data-code=SERVER_UNREACHABLE]', { timeout: 20_000 })
   })
 })
