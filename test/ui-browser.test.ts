@@ -53,7 +53,7 @@ tasks:
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
-  const dir = tempDir('ak-ui-')
+  let dir: string
   const port = freePort()
   const origin = `http://127.0.0.1:${port}`
   let server: ServerProcess
@@ -61,6 +61,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
   let page: Page
   const requests: { url: string; auth: boolean }[] = []
   const pageErrors: string[] = []
+  const consoleErrors: string[] = []
 
   const apiCall = async (method: string, path: string, body?: string | object) => {
     const res = await fetch(`${origin}${path}`, {
@@ -79,6 +80,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true })
+    dir = tempDir('ak-ui-')
     server = await startServerProcess(['bun', 'cli/main.ts'], writeConfig(dir, port), port, cleanEnv())
     for (const [id, yaml] of Object.entries(WORKFLOWS)) await apiCall('PUT', `/api/v1/workflows/${id}`, yaml)
     ctx = await chromium.launchPersistentContext(join(dir, 'profile'), {
@@ -92,6 +94,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     ctx.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization === `Bearer ${KEY}` }))
     page = await ctx.newPage()
     page.on('pageerror', (e) => pageErrors.push(e.message))
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()) })
   }, 60_000)
   afterAll(async () => {
     await ctx?.close()
@@ -317,6 +320,8 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(api.filter((r) => !r.auth).length).toBeLessThanOrEqual(4)
     expect(await page.evaluate('window.__xss')).toBeUndefined()
     expect(pageErrors).toEqual([])
+    // Nothing the pages did was refused by the CSP (an inline style or script would be, and says so here).
+    expect(consoleErrors.filter((m) => /Content Security Policy|Refused to/i.test(m))).toEqual([])
   })
 
   it('a server that is down shows SERVER_UNREACHABLE, not a blank page', async () => {
