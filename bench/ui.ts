@@ -24,14 +24,15 @@ const dir = tempDir('ak-bench-ui-')
 const port = freePort()
 const origin = `http://127.0.0.1:${port}`
 const server = await startServerProcess(['bun', 'cli/main.ts'], writeConfig(dir, port), port, cleanEnv())
-const call = async (method: string, path: string, body?: string | object) => {
+/** One API call; `T` is what the route answers (this script's own reading of it). */
+const call = async <T = unknown>(method: string, path: string, body?: string | object): Promise<T> => {
   const res = await fetch(`${origin}${path}`, {
     method,
     headers: { authorization: `Bearer ${KEY}`, 'content-type': typeof body === 'string' ? 'text/yaml' : 'application/json' },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   })
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`)
-  return res.json()
+  return (await res.json()) as T
 }
 const rssMb = () => round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
 
@@ -44,7 +45,7 @@ for (let i = 0; i < TASKS; i++) {
 }
 await call('PUT', '/api/v1/workflows/big', lines.join('\n') + '\n')
 await call('PUT', '/api/v1/workflows/nap', 'id: nap\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 120s }\n')
-const big = await call('POST', '/api/v1/workflows/big/executions?wait=120s', {})
+const big = await call<{ id: string; state: string }>('POST', '/api/v1/workflows/big/executions?wait=120s', {})
 if (big.state !== 'SUCCESS') throw new Error(`the 500-task execution ended ${big.state}`)
 
 // A browser profile opens at most 6 HTTP/1.1 connections to one host, and each followed execution holds one: each
@@ -65,8 +66,9 @@ const client = async () => {
 async function load(page: Page, id: string, nodes: number): Promise<{ fcp: number; rendered: number }> {
   await page.goto('about:blank')
   await page.goto(`${origin}/ui/#/executions/${id}`)
-  await page.waitForFunction((n) => document.querySelectorAll('svg.dag g.node[data-state="SUCCESS"]').length === n
-    && document.querySelectorAll('[data-testid=tasks] tr[data-task]').length === n, nodes, { timeout: 60_000, polling: 'raf' })
+  // A string: it runs in the page (this file is type-checked without the DOM library).
+  await page.waitForFunction(`document.querySelectorAll('svg.dag g.node[data-state="SUCCESS"]').length === ${nodes}
+    && document.querySelectorAll('[data-testid=tasks] tr[data-task]').length === ${nodes}`, undefined, { timeout: 60_000, polling: 'raf' })
   const rendered = await page.evaluate(() => performance.now())
   const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN)
   return { fcp, rendered }
@@ -88,7 +90,7 @@ await Bun.sleep(2000) // let the page loads' garbage settle before the idle samp
 const idle = rssMb()
 const pages: Page[] = []
 for (let i = 0; i < clients; i++) {
-  const ex = await call('POST', '/api/v1/workflows/nap/executions', {})
+  const ex = await call<{ id: string }>('POST', '/api/v1/workflows/nap/executions', {})
   const p = await client()
   await p.goto(`${origin}/ui/#/executions/${ex.id}`)
   // Following: the page shows the node and holds the event stream open (the run may still wait for a slot).
@@ -99,8 +101,8 @@ for (let i = 0; i < clients; i++) {
 await Bun.sleep(2000)
 const following = rssMb()
 const liveStreams = (await Promise.all(pages.map((p) => p.locator('.live').count()))).filter((n) => n === 1).length
-const running = (await call('GET', '/api/v1/executions?workflowId=nap&state=RUNNING&limit=100')).total
-for (const ex of (await call('GET', '/api/v1/executions?workflowId=nap&state=RUNNING,PENDING&limit=100')).items) await call('POST', `/api/v1/executions/${ex.id}/cancel`, {})
+const running = (await call<{ total: number }>('GET', '/api/v1/executions?workflowId=nap&state=RUNNING&limit=100')).total
+for (const ex of (await call<{ items: { id: string }[] }>('GET', '/api/v1/executions?workflowId=nap&state=RUNNING,PENDING&limit=100')).items) await call('POST', `/api/v1/executions/${ex.id}/cancel`, {})
 
 await browser.close()
 await server.stop()
