@@ -66,9 +66,11 @@ const client = async () => {
 async function load(page: Page, id: string, nodes: number): Promise<{ fcp: number; rendered: number }> {
   await page.goto('about:blank')
   await page.goto(`${origin}/ui/#/executions/${id}`)
-  // A string: it runs in the page (this file is type-checked without the DOM library).
-  await page.waitForFunction(`document.querySelectorAll('svg.dag g.node[data-state="SUCCESS"]').length === ${nodes}
-    && document.querySelectorAll('[data-testid=tasks] tr[data-task]').length === ${nodes}`, undefined, { timeout: 60_000, polling: 'raf' })
+  // A function, not a string: the UI's CSP forbids eval. It runs in the page (this file has no DOM library types).
+  await page.waitForFunction((n) => {
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document
+    return doc.querySelectorAll('svg.dag g.node[data-state="SUCCESS"]').length === n && doc.querySelectorAll('[data-testid=tasks] tr[data-task]').length === n
+  }, nodes, { timeout: 60_000, polling: 'raf' })
   const rendered = await page.evaluate(() => performance.now())
   const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN)
   return { fcp, rendered }
