@@ -61,6 +61,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
   let page: Page
   const requests: { url: string; auth: boolean }[] = []
   const pageErrors: string[] = []
+  let helloId = ''
   const consoleErrors: string[] = []
 
   const apiCall = async (method: string, path: string, body?: string | object) => {
@@ -162,6 +163,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.click('form[aria-label=trigger] button[type=submit]')
     await page.waitForURL(/#\/executions\/[^/?]+$/)
     const id = decodeURIComponent(page.url().split('#/executions/')[1]!)
+    helloId = id
     await page.waitForSelector('[data-testid=execution-detail][data-state=SUCCESS]', { timeout: 45_000 })
     for (const t of ['greet', 'complain', 'done']) expect(await node(t).getAttribute('data-state')).toBe('SUCCESS')
     expect(await node('greet').getAttribute('class')).toContain('st-SUCCESS')
@@ -195,6 +197,24 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(await page.locator('[data-testid=logs] tr[data-task=a][data-level=INFO] td.msg').textContent()).toBe('<script>window.__xss=2</script>')
     expect(await page.locator('main script').count()).toBe(0)
     expect(await page.evaluate('window.__xss')).toBeUndefined()
+  }, 60_000)
+
+  it('a node click shows that task\'s runs; replay from a task starts a new execution reusing what it needs', async () => {
+    await page.goto(`${origin}/ui/#/executions/${helloId}`)
+    await page.waitForSelector('[data-testid=tasks] tr[data-task=greet]')
+    await node('complain').click()
+    await waitUntil('the table to show complain alone', async () =>
+      JSON.stringify(await page.locator('[data-testid=tasks] tr[data-task]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task')))) === '["complain"]')
+    await node('complain').click()
+    await waitUntil('the table to show every run', async () => (await page.locator('[data-testid=tasks] tr[data-task]').count()) === 3)
+    await page.selectOption('select[name=replayFrom]', 'complain')
+    await page.click('button:text("Replay from")')
+    await page.waitForURL((u) => u.hash.startsWith('#/executions/') && !u.hash.includes(helloId))
+    await page.waitForSelector('[data-testid=execution-detail][data-state=SUCCESS]', { timeout: 45_000 })
+    const replayId = decodeURIComponent(page.url().split('#/executions/')[1]!)
+    const replay = await apiCall('GET', `/api/v1/executions/${replayId}`)
+    expect(replay.replayOf).toEqual({ executionId: helloId, fromTask: 'complain' })
+    expect(replay.tasks.find((t: { taskId: string }) => t.taskId === 'greet').reason).toBe('REUSED')
   }, 60_000)
 
   it('an execution that does not exist shows NOT_FOUND', async () => {

@@ -28,7 +28,7 @@ function lay(nodes: readonly DagNode[], edges: readonly [string, string][]): Lai
   return out
 }
 
-export function Dag({ nodes, edges, onSelect }: { nodes: readonly DagNode[]; edges: readonly [string, string][]; onSelect?: (id: string) => void }) {
+export function Dag({ nodes, edges, onSelect, selected }: { nodes: readonly DagNode[]; edges: readonly [string, string][]; onSelect?: (id: string) => void; selected?: string | undefined }) {
   const shape = JSON.stringify([nodes.map((n) => n.id), edges])
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const laid = useMemo(() => lay(nodes, edges), [shape])
@@ -48,7 +48,7 @@ export function Dag({ nodes, edges, onSelect }: { nodes: readonly DagNode[]; edg
           const p = laid.nodes.get(n.id)
           if (!p) return null
           return (
-            <g key={n.id} class={`node st-${n.state ?? 'NONE'}`} data-task={n.id} data-state={n.state ?? ''} transform={`translate(${p.x - W / 2},${p.y - H / 2})`}
+            <g key={n.id} class={`node st-${n.state ?? 'NONE'}${n.id === selected ? ' selected' : ''}${onSelect ? ' clickable' : ''}`} data-task={n.id} data-state={n.state ?? ''} transform={`translate(${p.x - W / 2},${p.y - H / 2})`}
               onClick={onSelect ? () => onSelect(n.id) : undefined}>
               <title>{`${n.id}${n.state ? ` — ${n.state}` : ''}`}</title>
               <rect width={W} height={H} rx="6" />

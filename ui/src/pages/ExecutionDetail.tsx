@@ -10,13 +10,22 @@ import { Dag } from '../components/Dag.tsx'
 import { Gantt } from '../components/Gantt.tsx'
 import { StateBadge } from '../components/State.tsx'
 import { duration, json, time } from '../format.ts'
-import { href } from '../router.ts'
+import { href, navigate } from '../router.ts'
 import { followExecution } from '../sse.ts'
 import { useLoad } from '../hooks.ts'
 import type { AuditRecord, ExecutionDetail as Detail, LogPage, LogRecord, TaskRunDto } from '../types.ts'
 import { Logs } from './Logs.tsx'
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED', 'CANCELLED'])
+/** Above this many top-level runs the graph is not drawn (its layout would take seconds); the table still is. */
+const MAX_DAG_NODES = 1000
+/** Task-table rows drawn at once; `more` draws the next page (a 5,000-run execution stays responsive). */
+const TABLE_PAGE = 300
+
+/** The run `path` is `root` or one of its runs: an iteration `root[3]`, a nested task `root/child`. */
+function within(path: string, root: string): boolean {
+  return path === root || path.startsWith(`${root}[`) || path.startsWith(`${root}/`)
+}
 const path = (id: string) => `/api/v1/executions/${encodeURIComponent(id)}`
 
 export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
@@ -27,6 +36,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
   const [following, setFollowing] = useState(false)
   const [generation, setGeneration] = useState(0)
   const [actionError, setActionError] = useState<unknown>(undefined)
+  const [selected, setSelected] = useState<string | undefined>(undefined)
   const refetch = useRef<() => void>(() => {})
 
   // The detail, re-read on demand (throttled: one read in flight, one queued at most).
@@ -138,17 +148,26 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
         {!terminal && <button type="button" class="danger" onClick={() => void act('cancel', {})}>Cancel</button>}
         {(ex.state === 'FAILED' || ex.state === 'CANCELLED') && <button type="button" onClick={() => void act('restart', {}, true)}>Restart</button>}
         {pending.map((t) => <Approval key={t.taskId} taskId={t.taskId} act={act} />)}
+        {terminal && <Replay executionId={ex.id} tasks={top.map((t) => t.taskId)} onError={setActionError} />}
       </div>
       {actionError !== undefined && <ErrorBox error={actionError} />}
       <h3>Graph</h3>
-      <Dag nodes={top.map((t) => ({ id: t.taskId, label: t.taskId, sub: t.type, state: stateOf(t) }))}
-        edges={top.flatMap((t) => t.needs.map((n): [string, string] => [n, t.taskId]))} />
+      {top.length <= MAX_DAG_NODES
+        ? <Dag nodes={top.map((t) => ({ id: t.taskId, label: t.taskId, sub: t.type, state: stateOf(t) }))}
+          edges={top.flatMap((t) => t.needs.map((n): [string, string] => [n, t.taskId]))} selected={selected}
+          onSelect={(t) => { setSelected((old) => (old === t ? undefined : t)); if (tab && tab !== 'tasks') navigate(href('executions', ex.id)) }} />
+        : <p class="muted">{top.length} tasks: too many to draw as a graph; the table lists them all.</p>}
       <nav class="tabs">
         {['tasks', 'logs', 'timeline', 'audit', 'data'].map((t) => (
           <a key={t} href={href('executions', ex.id, { tab: t })} class={(tab ?? 'tasks') === t ? 'active' : ''}>{t}</a>
         ))}
       </nav>
-      {(tab ?? 'tasks') === 'tasks' && <TaskTable tasks={ex.tasks} stateOf={stateOf} executionId={ex.id} />}
+      {(tab ?? 'tasks') === 'tasks' && (
+        <>
+          {selected !== undefined && <p class="small">Showing <strong>{selected}</strong> and its runs (iterations, nested tasks) · <button type="button" class="link-dark" onClick={() => setSelected(undefined)}>show all</button></p>}
+          <TaskTable tasks={selected === undefined ? ex.tasks : ex.tasks.filter((t) => within(t.taskId, selected))} stateOf={stateOf} executionId={ex.id} />
+        </>
+      )}
       {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} />}
       {tab === 'timeline' && <Gantt tasks={ex.tasks} now={Date.now()} />}
       {tab === 'audit' && <Audit executionId={ex.id} updatedAt={ex.updatedAt} />}
@@ -163,11 +182,13 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
 }
 
 function TaskTable({ tasks, stateOf, executionId }: { tasks: readonly TaskRunDto[]; stateOf: (t: TaskRunDto) => string; executionId: string }) {
+  const [shown, setShown] = useState(TABLE_PAGE)
   return (
+    <>
     <table class="list" data-testid="tasks">
       <thead><tr><th>task</th><th>type</th><th>state</th><th>attempts</th><th>started</th><th>duration</th><th>error / output</th></tr></thead>
       <tbody>
-        {tasks.map((t) => (
+        {tasks.slice(0, shown).map((t) => (
           <tr key={t.taskId} data-task={t.taskId}>
             <td class={t.parentPath ? 'nested' : ''}>{t.taskId}</td>
             <td>{t.type}</td>
@@ -190,6 +211,8 @@ function TaskTable({ tasks, stateOf, executionId }: { tasks: readonly TaskRunDto
         ))}
       </tbody>
     </table>
+    {tasks.length > shown && <p><button type="button" onClick={() => setShown((n) => n + TABLE_PAGE)}>more ({tasks.length - shown} not shown)</button></p>}
+    </>
   )
 }
 
@@ -205,6 +228,28 @@ function Audit({ executionId, updatedAt }: { executionId: string; updatedAt: num
         <tr key={e.id} data-audit={e.type}><td>{time(e.ts)}</td><td>{e.type}</td><td>{e.taskId ?? ''}</td><td><code class="small">{e.data === undefined ? '' : JSON.stringify(e.data)}</code></td></tr>
       ))}</tbody>
     </table>
+  )
+}
+
+/** Replay: a new execution of the same snapshot from a chosen task (what it needs is reused). */
+function Replay({ executionId, tasks, onError }: { executionId: string; tasks: readonly string[]; onError: (e: unknown) => void }) {
+  const [from, setFrom] = useState(tasks[0] ?? '')
+  async function replay() {
+    try {
+      const ex = await api<{ id: string }>(`${path(executionId)}/replay`, { method: 'POST', body: { from } })
+      navigate(href('executions', ex.id))
+    } catch (e) {
+      onError(e)
+    }
+  }
+  if (tasks.length === 0) return null
+  return (
+    <span class="replay">
+      <select name="replayFrom" value={from} onChange={(e) => setFrom(e.currentTarget.value)} aria-label="replay from">
+        {tasks.map((t) => <option key={t} value={t}>{t}</option>)}
+      </select>
+      <button type="button" onClick={() => void replay()}>Replay from</button>
+    </span>
   )
 }
 
