@@ -2,6 +2,7 @@
 import { api, query } from '../api.ts'
 import { ErrorBox, Loading } from '../components/Async.tsx'
 import { Dag } from '../components/Dag.tsx'
+import { Yaml } from '../components/Yaml.tsx'
 import { StateBadge } from '../components/State.tsx'
 import { nextFire, time } from '../format.ts'
 import { useLoad } from '../hooks.ts'
@@ -46,7 +47,7 @@ export function WorkflowDetail({ id }: { id: string }) {
         <TriggerForm workflowId={w.id} inputs={w.workflow.inputs} enabled={w.enabled} />
       </div>
       <h3>Source</h3>
-      <pre class="source" data-testid="source">{w.source}</pre>
+      <Yaml source={w.source} />
     </section>
   )
 }
