@@ -45,6 +45,10 @@ tasks:
     needs: [greet]
     type: core/log.info
     inputs: { message: "done" }
+  - id: settle
+    needs: [greet]
+    type: core/sleep.wait
+    inputs: { duration: 1500ms }
 `,
   xss: `id: xss\ndescription: "${XSS}"\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: "<script>window.__xss=2</script>" }\n`,
   slow: 'id: slow\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n',
@@ -174,8 +178,10 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.waitForURL(/#\/executions\/[^/?]+$/)
     const id = decodeURIComponent(page.url().split('#/executions/')[1]!)
     helloId = id
+    // Seen running, then done, without a reload: the event stream moved it.
+    await page.waitForSelector('svg.dag g.node[data-task=settle][data-state=RUNNING]', { timeout: 45_000 })
     await page.waitForSelector('[data-testid=execution-detail][data-state=SUCCESS]', { timeout: 45_000 })
-    for (const t of ['greet', 'complain', 'done']) expect(await node(t).getAttribute('data-state')).toBe('SUCCESS')
+    for (const t of ['greet', 'complain', 'done', 'settle']) expect(await node(t).getAttribute('data-state')).toBe('SUCCESS')
     expect(await node('greet').getAttribute('class')).toContain('st-SUCCESS')
     const detail = await apiCall('GET', `/api/v1/executions/${id}`)
     expect(detail.inputs).toEqual({ name: 'Ada <i>', times: 3, loud: true })
@@ -216,7 +222,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await waitUntil('the table to show complain alone', async () =>
       JSON.stringify(await page.locator('[data-testid=tasks] tr[data-task]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task')))) === '["complain"]')
     await node('complain').click()
-    await waitUntil('the table to show every run', async () => (await page.locator('[data-testid=tasks] tr[data-task]').count()) === 3)
+    await waitUntil('the table to show every run', async () => (await page.locator('[data-testid=tasks] tr[data-task]').count()) === 4)
     await page.selectOption('select[name=replayFrom]', 'complain')
     await page.click('button:text("Replay from")')
     await page.waitForURL((u) => u.hash.startsWith('#/executions/') && !u.hash.includes(helloId))

@@ -74,8 +74,11 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
     return () => document.removeEventListener('visibilitychange', on)
   }, [])
 
-  // The live stream, from the newest log line on (older lines are the log panel's pages).
+  // The live stream, from the newest log line on (older lines are the log panel's pages); only while the execution
+  // can still change (a restart makes it PENDING again, and the stream opens anew).
+  const changing = ex !== undefined && !TERMINAL.has(ex.state)
   useEffect(() => {
+    if (!changing) return
     if (!visible) { wasHidden.current = true; return }
     if (wasHidden.current) refetch.current()
     const ac = new AbortController()
@@ -114,7 +117,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
       ac.abort()
       setFollowing(false)
     }
-  }, [id, generation, visible])
+  }, [id, generation, visible, changing])
 
   async function act(what: string, body: unknown, restartStream = false) {
     setActionError(undefined)
