@@ -56,6 +56,22 @@ export async function request(path: string, init: RequestInit = {}): Promise<Res
   throw err
 }
 
+/**
+ * Whether `key` is accepted, by one cheap call made with it (not with the kept key): resolves, or rejects with
+ * UNAUTHORIZED for a refused key, SERVER_UNREACHABLE or the server's error otherwise. Nothing is kept.
+ */
+export async function checkKey(key: string): Promise<void> {
+  let res: Response
+  try {
+    res = await fetch('/api/v1/workflows?limit=1', { headers: { authorization: `Bearer ${key}` }, credentials: 'omit', cache: 'no-store' })
+  } catch (e) {
+    throw new ApiError(0, 'SERVER_UNREACHABLE', `cannot reach the server: ${e instanceof Error ? e.message : String(e)}`)
+  }
+  await res.body?.cancel()
+  if (res.status === 401) throw new ApiError(401, 'UNAUTHORIZED', 'That API key was refused.')
+  if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, `The server answered HTTP ${res.status}.`)
+}
+
 /** A JSON call: the parsed answer (undefined for 204). */
 export async function api<T>(path: string, init: { method?: string; body?: unknown; signal?: AbortSignal } = {}): Promise<T> {
   const res = await request(path, {

@@ -12,21 +12,22 @@ import { StateBadge } from '../components/State.tsx'
 import { duration, json, time } from '../format.ts'
 import { href, navigate } from '../router.ts'
 import { followExecution } from '../sse.ts'
-import { useLoad } from '../hooks.ts'
-import type { AuditRecord, ExecutionDetail as Detail, LogPage, LogRecord, TaskRunDto } from '../types.ts'
+import type { ExecutionDetail as Detail, LogPage, LogRecord, TaskRunDto } from '../types.ts'
+import { Approval } from './execution/Approval.tsx'
+import { Audit } from './execution/Audit.tsx'
+import { executionPath as path } from './execution/paths.ts'
+import { Replay } from './execution/Replay.tsx'
+import { TaskTable } from './execution/TaskTable.tsx'
 import { Logs } from './Logs.tsx'
 
 const TERMINAL = new Set(['SUCCESS', 'FAILED', 'CANCELLED'])
 /** Above this many top-level runs the graph is not drawn (its layout would take seconds); the table still is. */
 const MAX_DAG_NODES = 1000
-/** Task-table rows drawn at once; `more` draws the next page (a 5,000-run execution stays responsive). */
-const TABLE_PAGE = 300
 
 /** The run `path` is `root` or one of its runs: an iteration `root[3]`, a nested task `root/child`. */
 function within(path: string, root: string): boolean {
   return path === root || path.startsWith(`${root}[`) || path.startsWith(`${root}/`)
 }
-const path = (id: string) => `/api/v1/executions/${encodeURIComponent(id)}`
 
 export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
   const [ex, setEx] = useState<Detail | undefined>(undefined)
@@ -181,100 +182,5 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
         </div>
       )}
     </section>
-  )
-}
-
-function TaskTable({ tasks, stateOf, executionId }: { tasks: readonly TaskRunDto[]; stateOf: (t: TaskRunDto) => string; executionId: string }) {
-  const [shown, setShown] = useState(TABLE_PAGE)
-  return (
-    <>
-    <table class="list" data-testid="tasks">
-      <thead><tr><th>task</th><th>type</th><th>state</th><th>attempts</th><th>started</th><th>duration</th><th>error / output</th></tr></thead>
-      <tbody>
-        {tasks.slice(0, shown).map((t) => (
-          <tr key={t.taskId} data-task={t.taskId}>
-            <td class={t.parentPath ? 'nested' : ''}>{t.taskId}</td>
-            <td>{t.type}</td>
-            <td><StateBadge state={stateOf(t)} />{t.reason ? <span class="muted small"> {t.reason}</span> : null}</td>
-            <td>{t.attempts}/{t.maxAttempts}</td>
-            <td>{time(t.startedAt)}</td>
-            <td>{duration(t.durationMs)}</td>
-            <td>
-              {t.error && <div class="err-text"><strong>{t.error.code}</strong> {t.error.message}</div>}
-              {t.error && <a class="small" href={href('executions', executionId, { tab: 'logs' })}>logs</a>}
-              {t.childExecutionId && <a href={href('executions', t.childExecutionId)}>child execution</a>}
-              {!t.error && t.output !== undefined && <details><summary class="small">output</summary><pre>{json(t.output)}</pre></details>}
-              {t.history.length > 1 && (
-                <details><summary class="small">{t.history.length} attempts</summary>
-                  <ul class="plain small">{t.history.map((a) => <li key={a.attempt}>#{a.attempt} <StateBadge state={a.state} /> {duration(a.durationMs)} {a.error ? `${a.error.code}: ${a.error.message}` : ''}</li>)}</ul>
-                </details>
-              )}
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-    {tasks.length > shown && <p><button type="button" onClick={() => setShown((n) => n + TABLE_PAGE)}>more ({tasks.length - shown} not shown)</button></p>}
-    </>
-  )
-}
-
-/** The execution's audit trail, oldest first, re-read whenever the execution changes. */
-function Audit({ executionId, updatedAt }: { executionId: string; updatedAt: number }) {
-  const r = useLoad((signal) => api<{ items: AuditRecord[] }>(`${path(executionId)}/audit`, { signal }), `${executionId}:${updatedAt}`)
-  if (r.error !== undefined) return <ErrorBox error={r.error} />
-  if (r.data === undefined) return <Loading />
-  return (
-    <table class="list" data-testid="audit">
-      <thead><tr><th>time</th><th>event</th><th>task</th><th>data</th></tr></thead>
-      <tbody>{r.data.items.map((e) => (
-        <tr key={e.id} data-audit={e.type}><td>{time(e.ts)}</td><td>{e.type}</td><td>{e.taskId ?? ''}</td><td><code class="small">{e.data === undefined ? '' : JSON.stringify(e.data)}</code></td></tr>
-      ))}</tbody>
-    </table>
-  )
-}
-
-/** Replay: a new execution of the same snapshot from a chosen task (what it needs is reused). */
-function Replay({ executionId, tasks, onError }: { executionId: string; tasks: readonly string[]; onError: (e: unknown) => void }) {
-  const [from, setFrom] = useState(tasks[0] ?? '')
-  async function replay() {
-    try {
-      const ex = await api<{ id: string }>(`${path(executionId)}/replay`, { method: 'POST', body: { from } })
-      navigate(href('executions', ex.id))
-    } catch (e) {
-      onError(e)
-    }
-  }
-  if (tasks.length === 0) return null
-  return (
-    <span class="replay">
-      <select name="replayFrom" value={from} onChange={(e) => setFrom(e.currentTarget.value)} aria-label="replay from">
-        {tasks.map((t) => <option key={t} value={t}>{t}</option>)}
-      </select>
-      <button type="button" onClick={() => void replay()}>Replay from</button>
-    </span>
-  )
-}
-
-function Approval({ taskId, act }: { taskId: string; act: (what: string, body: unknown) => Promise<void> }) {
-  const [reason, setReason] = useState('')
-  const [inputs, setInputs] = useState('{}')
-  const [bad, setBad] = useState(false)
-  const seg = `tasks/${encodeURIComponent(taskId)}`
-  function approve() {
-    let parsed: unknown
-    try { parsed = JSON.parse(inputs) } catch { setBad(true); return }
-    setBad(false)
-    void act(`${seg}/approve`, { inputs: parsed })
-  }
-  return (
-    <div class="card approval" data-approval={taskId}>
-      <strong>{taskId}</strong> is waiting for a decision
-      <label class="small">inputs (JSON) <input name="approvalInputs" value={inputs} onInput={(e) => setInputs(e.currentTarget.value)} /></label>
-      {bad && <span class="err-text">not valid JSON</span>}
-      <button type="button" onClick={approve}>Approve</button>
-      <input name="rejectReason" placeholder="reason" value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      <button type="button" class="danger" disabled={reason.trim() === ''} onClick={() => void act(`${seg}/reject`, { reason: reason.trim() })}>Reject</button>
-    </div>
   )
 }

@@ -1,6 +1,6 @@
 /** The login form: the key is checked with one API call before it is kept for the tab. */
 import { useState } from 'preact/hooks'
-import { ApiError, logIn, logOut } from '../api.ts'
+import { ApiError, checkKey, logIn, logOut } from '../api.ts'
 
 export function Login() {
   const [key, setKey] = useState('')
@@ -11,13 +11,11 @@ export function Login() {
     setBusy(true)
     setError(undefined)
     try {
-      const res = await fetch('/api/v1/workflows?limit=1', { headers: { authorization: `Bearer ${key.trim()}` }, credentials: 'omit', cache: 'no-store' })
-      if (res.status === 401) throw new ApiError(401, 'UNAUTHORIZED', 'That API key was refused.')
-      if (!res.ok) throw new ApiError(res.status, `HTTP_${res.status}`, `The server answered HTTP ${res.status}.`)
+      await checkKey(key.trim())
       logIn(key.trim())
     } catch (err) {
       logOut()
-      setError(err instanceof ApiError ? err.message : `Cannot reach the server: ${err instanceof Error ? err.message : String(err)}`)
+      setError(err instanceof ApiError ? err.message : String(err))
     } finally {
       setBusy(false)
     }
