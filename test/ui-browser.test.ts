@@ -53,6 +53,7 @@ tasks:
   xss: `id: xss\ndescription: "${XSS}"\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: "<script>window.__xss=2</script>" }\n`,
   slow: 'id: slow\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n',
   flaky: 'id: flaky\ninputs:\n  d: { type: string, default: "not a duration" }\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: "{{ inputs.d }}" }\n',
+  loop: 'id: loop\noutputs:\n  n: "{{ size(tasks.each.outputs) }}"\ntasks:\n  - id: each\n    forEach: \'["a", "b", "c"]\'\n    type: core/log.info\n    inputs: { message: "item {{ item }}" }\n  - id: after\n    needs: [each]\n    type: core/log.info\n    inputs: { message: done }\n',
   gated: 'id: gated\ntasks:\n  - id: gate\n    approval: { message: Go on? }\n  - id: after\n    needs: [gate]\n    type: core/log.info\n    inputs: { message: approved }\n',
 }
 
@@ -233,6 +234,19 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(replay.tasks.find((t: { taskId: string }) => t.taskId === 'greet').reason).toBe('REUSED')
   }, 60_000)
 
+  it('forEach iterations are reachable from their node; the outputs are shown', async () => {
+    const id = await start('loop')
+    await page.goto(`${origin}/ui/#/executions/${id}`)
+    await page.waitForSelector('[data-testid=execution-detail][data-state=SUCCESS]', { timeout: 45_000 })
+    expect(await page.locator('svg.dag g.node').count()).toBe(2)
+    await node('each').click()
+    await waitUntil('the loop and its three iterations', async () =>
+      JSON.stringify(await page.locator('[data-testid=tasks] tr[data-task]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-task'))))
+        === JSON.stringify(['each', 'each[0]', 'each[1]', 'each[2]']))
+    await page.click('.tabs a:text("data")')
+    expect(JSON.parse((await page.locator('[data-testid=outputs]').textContent())!)).toEqual({ n: 3 })
+  }, 60_000)
+
   it('an execution that does not exist shows NOT_FOUND', async () => {
     await page.goto(`${origin}/ui/#/executions/ex_does_not_exist`)
     await page.waitForSelector('[role=alert][data-code=NOT_FOUND]')
@@ -269,6 +283,14 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.click('[data-approval=gate] button:text("Approve")')
     await page.waitForSelector('[data-testid=execution-detail][data-state=SUCCESS]', { timeout: 45_000 })
     expect(await node('after').getAttribute('data-state')).toBe('SUCCESS')
+    // And a rejection, with its reason: the task FAILED with APPROVAL_REJECTED.
+    const rejected = await start('gated')
+    await page.goto(`${origin}/ui/#/executions/${rejected}`)
+    await page.waitForSelector('[data-approval=gate]', { timeout: 45_000 })
+    await page.fill('[data-approval=gate] input[name=rejectReason]', 'not today')
+    await page.click('[data-approval=gate] button:text("Reject")')
+    await page.waitForSelector('[data-testid=execution-detail][data-state=FAILED]', { timeout: 45_000 })
+    expect(await page.locator('tr[data-task=gate]').textContent()).toContain('APPROVAL_REJECTED')
   }, 60_000)
 
   it('cancels a running execution', async () => {
