@@ -12,6 +12,7 @@ import type { SecretStore } from '../runtime/secrets/index.ts'
 import type { Store } from '../runtime/store/store.ts'
 import { createKeyChecker } from './auth.ts'
 import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './errors.ts'
+import { allowedMethods } from './method-not-allowed.ts'
 import { checkRequestTarget } from './request-guard.ts'
 import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
@@ -96,7 +97,7 @@ export function createApp(deps: AppDeps) {
       error: serverErrorHandler((e) => deps.logInternalError?.(e)),
     },
   })
-    .use(errorHandler(deps.logInternalError))
+    .use(errorHandler(deps.logInternalError, allowedMethods(() => root!)))
     .onRequest(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
       const bad = checkRequestTarget(request)

@@ -2,18 +2,18 @@
  * The typed client over `App` (Eden Treaty), used by the CLI for every remote call and by programs.
  * `call()` unwraps a result, turning failures into AppErrors with the API's stable codes.
  */
-import { treaty } from '@elysiajs/eden'
+import { treaty, type Treaty } from '@elysiajs/eden'
 import { AppError, ErrorCode, isErrorInfo, type ErrorInfo } from '../runtime/errors.ts'
 import type { App } from './app.ts'
 
 /** Creates a client for `url` (e.g. `http://127.0.0.1:7233`) sending `apiKey` as a Bearer token. */
-export function createClient(url: string, apiKey?: string) {
+export function createClient(url: string, apiKey?: string): Treaty.Create<App> {
   return treaty<App>(url.replace(/\/+$/, ''), {
     headers: apiKey !== undefined ? { authorization: `Bearer ${apiKey}` } : {},
   })
 }
 
-export type Client = ReturnType<typeof createClient>
+export type Client = Treaty.Create<App>
 
 /** The shape every Eden call resolves to (loosely: only what `call` reads). */
 interface EdenResult<T> {

@@ -1,5 +1,6 @@
 /**
- * The API's one error mapping: AppError codes via `httpStatusOf` (runtime/errors.ts ERROR_TABLE), Elysia's own errors as 400/404, a store
+ * The API's one error mapping: AppError codes via `httpStatusOf` (runtime/errors.ts ERROR_TABLE), Elysia's own errors as 400/404
+ * (405 with Allow for a known path asked with another method), a store
  * that cannot be written as 503 STORAGE_UNAVAILABLE with Retry-After, anything else 500.
  */
 import { Elysia } from 'elysia'
@@ -54,6 +55,14 @@ export type InternalErrorLogger = (error: unknown, request?: Request) => void
 interface ValidationLike {
   type?: string
   valueError?: { path?: string; message?: string; schema?: { anyOf?: { type?: string }[] } }
+  /** A schema's own `error` (api/models/common.ts): `"<path>: <problem>"`, for values Elysia checks without their name. */
+  customError?: unknown
+}
+
+/** `{ path, message }` from a schema's `error` of the form `query.limit: expected …`. */
+function customProblem(e: ValidationLike): { path: string; message: string } | undefined {
+  const m = typeof e.customError === 'string' ? /^([a-zA-Z][\w.]*): (.+)$/s.exec(e.customError) : null
+  return m ? { path: m[1]!, message: e.customError as string } : undefined
 }
 
 /** TypeBox says "Expected union value" for coerced numbers and alternatives: name the alternatives instead. */
@@ -80,12 +89,23 @@ function validationPath(e: ValidationLike): string {
  * The global onError plugin; `use` it first so it covers every route and hook. The store answers its own faults
  * as STORAGE_UNAVAILABLE (an AppError: 503 with Retry-After) and tells its health itself.
  */
-export function errorHandler(logInternal: InternalErrorLogger = () => {}) {
+export function errorHandler(logInternal: InternalErrorLogger = () => {}, allowed: (path: string) => string[] = () => []) {
   return new Elysia({ name: 'errors' }).onError({ as: 'global' }, ({ code, error, request }) => {
     if (error instanceof AppError) return errorResponse(httpStatusOf(error.code), error.toInfo())
     switch (code) {
       case 'VALIDATION': {
         const v = error as unknown as ValidationLike
+        // An answer that does not match its route's declared schema is our bug, not the client's.
+        if (v.type === 'response') {
+          try {
+            logInternal(error, request)
+          } catch {
+            // As below: never let the logger escape.
+          }
+          return internalErrorResponse()
+        }
+        const custom = customProblem(v)
+        if (custom) return errorResponse(400, { code: ErrorCode.InvalidInput, message: custom.message, details: { path: custom.path } })
         const path = validationPath(v)
         const problem = validationProblem(v)
         return errorResponse(400, { code: ErrorCode.InvalidInput, message: `${path}: ${problem}`, details: { path } })
@@ -100,8 +120,18 @@ export function errorHandler(logInternal: InternalErrorLogger = () => {}) {
           details: { path: 'body' },
         })
       }
-      case 'NOT_FOUND':
-        return errorResponse(404, { code: ErrorCode.NotFound, message: `no route ${request.method} ${pathOf(request)}` })
+      case 'NOT_FOUND': {
+        const path = pathOf(request)
+        // The path exists with other methods: 405 with what it takes (RFC 9110 §15.5.6).
+        const methods = allowed(path)
+        if (methods.length > 0 && !methods.includes(request.method)) {
+          return errorResponse(405, {
+            code: ErrorCode.MethodNotAllowed,
+            message: `${request.method} is not allowed on ${path} (allowed: ${methods.join(', ')})`,
+          }, { headers: { allow: methods.join(', ') } })
+        }
+        return errorResponse(404, { code: ErrorCode.NotFound, message: `no route ${request.method} ${path}` })
+      }
       case 'INVALID_COOKIE_SIGNATURE':
       case 'INVALID_FILE_TYPE':
         return errorResponse(400, { code: ErrorCode.InvalidInput, message: String((error as Error).message) })

@@ -105,6 +105,8 @@ export const ErrorCode = {
    * docs/scripts.md), or what a docker task runs or builds from (docs/plugins.md#catalog-docker). Not retried.
    */
   ImageNotFound: 'IMAGE_NOT_FOUND',
+  /** The path exists, but not with this method: HTTP 405 with `Allow` naming the methods it takes. */
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -233,6 +235,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   COMMAND_TIMED_OUT: row(500, 1),
   GIT_FAILED: row(502, 1),
   IMAGE_NOT_FOUND: row(400, 2, false),
+  METHOD_NOT_ALLOWED: row(405, 2, false),
 }
 
 /** The row of a code; a code this build does not know (a newer server's) is treated as INTERNAL. */

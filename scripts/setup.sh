@@ -34,6 +34,7 @@ if [ ! -e /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ]; then
 fi
 bun install --frozen-lockfile
 bun sandbox/process/build-launcher.ts || true   # the native launcher and the guest bundle (sandbox/sdk/boot.bundle.js)
+bun scripts/build-client.ts >/dev/null   # dist/client: the `autokestra/client` entry (package.json exports; README)
 bun ui/build.ts || true   # the web UI's bundle (ui/dist/); without it the server builds it on the first /ui request
 bun link >/dev/null
 # `bun link` puts the command in ~/.bun/bin; make sure a new shell finds it.

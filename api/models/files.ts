@@ -11,3 +11,17 @@ export const DownloadQuery = t.Object({
 export const PurgeBody = t.Object({
   before: t.String({ minLength: 1, maxLength: 64, description: 'An ISO time, or a duration back from now (`30d`, `12h`): terminal executions that ended before it go' }),
 })
+
+export const FileList = t.Object({
+  items: t.Array(t.Object({
+    taskId: t.String(), name: t.String(), size: t.Integer({ minimum: 0 }), sha256: t.String(), attempt: t.Integer(),
+    createdAt: t.String({ format: 'date-time' }),
+  }, { title: 'StoredFile' })),
+}, { title: 'FileList' })
+
+export const PurgeResult = t.Object({
+  executions: t.Integer({ description: 'Executions deleted' }),
+  blobs: t.Integer({ description: 'Stored files deleted' }),
+  batches: t.Integer(),
+  before: t.String({ description: 'The cutoff, as an ISO time' }),
+}, { title: 'PurgeResult' })

@@ -4,6 +4,8 @@
  * serves reads; restarting it would not help), with SQLite's reason, since when, and the failed commits.
  */
 import { Elysia } from 'elysia'
+import { publicErrors } from '../models/common.ts'
+import { Health } from '../models/health.ts'
 import type { ServiceContext } from '../services/context.ts'
 
 export const healthRoutes = (ctx: ServiceContext, version: string) =>
@@ -24,4 +26,12 @@ export const healthRoutes = (ctx: ServiceContext, version: string) =>
       if (storage.writable) return { status: 'ok' as const, version, runtime, time }
       const { code, reason, since, failedCommits } = storage
       return { status: 'degraded' as const, version, runtime, time, reason: `the store cannot be written: ${reason}`, storage: { code, since, failedCommits } }
-    }, { detail: { summary: 'Liveness (no API key needed); `degraded` with the reason while the store cannot be written', tags: ['health'] } })
+    }, {
+      response: { 200: Health, ...publicErrors() },
+      detail: {
+        operationId: 'getHealth',
+        security: [],
+        summary: 'Liveness (no API key needed); `degraded` with the reason while the store cannot be written',
+        tags: ['health'],
+      },
+    })

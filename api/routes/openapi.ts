@@ -7,12 +7,27 @@
 import type { ElysiaOpenAPIConfig } from '@elysiajs/openapi'
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../../package.json' with { type: 'json' }
+import { finishDocument } from '../openapi/document.ts'
 
 const PATH = '/openapi'
 // The plugin's default; pinned so the document does not change with the plugin's default.
 const OPENAPI_VERSION = '3.1.2'
 
-const INFO = { title: 'autokestra API', version: pkg.version, description: 'Workflows, executions, logs and secrets. See docs/api.md.' }
+const INFO = {
+  title: 'autokestra API',
+  version: pkg.version,
+  description: 'Workflows, executions, logs and secrets. See docs/api.md. Errors are `{ "error": { code, message, details? } }` with a stable code.',
+}
+
+/** The operations' tags, in the order a reference page lists them. */
+const TAGS = [
+  { name: 'workflows', description: 'Apply (YAML), list, enable or disable, delete; start an execution' },
+  { name: 'executions', description: 'Executions: detail, logs, audit, events, cancel, approvals, restart, replay' },
+  { name: 'files', description: 'Files the tasks stored, and purging old executions' },
+  { name: 'secrets', description: 'Encrypted secrets (values only in set and single get)' },
+  { name: 'webhooks', description: 'Webhook triggers and their keys' },
+  { name: 'health', description: 'Liveness and metrics (no API key)' },
+]
 
 /** What the document says about the API beyond its routes. */
 export const DOCUMENTATION: NonNullable<ElysiaOpenAPIConfig['documentation']> = {
@@ -41,14 +56,14 @@ export function openapiRoutes(root: () => AnyElysia) {
       if (cached?.routes === app.routes.length) return cached.doc
       const { toOpenAPISchema } = await import('@elysiajs/openapi')
       const { paths, components } = toOpenAPISchema(app, undefined, undefined, undefined, OPENAPI_VERSION)
-      // As the plugin composes it: our documentation around the generated paths and schemas.
-      const doc = {
+      // As the plugin composes it, our documentation around the generated paths and schemas; then finished for generators.
+      const doc = finishDocument({
         ...DOCUMENTATION,
         openapi: OPENAPI_VERSION,
         info: INFO,
         paths: { ...paths },
         components: { ...DOCUMENTATION.components, schemas: { ...components.schemas } },
-      }
+      }, app.routes, { serverUrl: '/', tags: TAGS })
       cached = { routes: app.routes.length, doc }
       return doc
     }, { detail: { hide: true } })

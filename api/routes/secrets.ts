@@ -2,15 +2,17 @@
 import { Elysia } from 'elysia'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { normalizeSecretName, type SecretStore } from '../../runtime/secrets/index.ts'
-import { PutSecretBody, SecretParams } from '../models/secrets.ts'
+import { errors, NoContent } from '../models/common.ts'
+import { PutSecretBody, SecretList, SecretParams, SecretValue } from '../models/secrets.ts'
 
 /** Records an administrative action on a secret (its name and version, never its value). */
 export type SecretAudit = (type: 'SECRET_SET' | 'SECRET_REVEALED' | 'SECRET_DELETED', data: { name: string; version?: number }) => void | Promise<void>
 
 export const secretRoutes = (secrets: SecretStore, audit: SecretAudit = () => {}) =>
   new Elysia({ name: 'routes.secrets', prefix: '/secrets' })
-    .get('/', async () => ({ items: await secrets.list() }), {
-      detail: { summary: 'Secret names, versions and timestamps (never values)', tags: ['secrets'] },
+    .get('', async () => ({ items: await secrets.list() }), {
+      response: { 200: SecretList, ...errors() },
+      detail: { operationId: 'listSecrets', summary: 'Secret names, versions and timestamps (never values)', tags: ['secrets'] },
     })
     .put('/:name', async ({ params, body, set }) => {
       const meta = await secrets.set(params.name, body.value)
@@ -19,7 +21,8 @@ export const secretRoutes = (secrets: SecretStore, audit: SecretAudit = () => {}
     }, {
       params: SecretParams,
       body: PutSecretBody,
-      detail: { summary: 'Create or replace a secret (204); values up to 64 KiB', tags: ['secrets'] },
+      response: { 204: NoContent, ...errors(400) },
+      detail: { operationId: 'setSecret', summary: 'Create or replace a secret (204); values up to 64 KiB', tags: ['secrets'] },
     })
     .get('/:name', async ({ params }) => {
       const name = normalizeSecretName(params.name)
@@ -28,7 +31,8 @@ export const secretRoutes = (secrets: SecretStore, audit: SecretAudit = () => {}
       return { name, value }
     }, {
       params: SecretParams,
-      detail: { summary: 'A secret with its value', tags: ['secrets'] },
+      response: { 200: SecretValue, ...errors(400, 404) },
+      detail: { operationId: 'getSecret', summary: 'A secret with its value', tags: ['secrets'] },
     })
     .delete('/:name', async ({ params, set }) => {
       const name = normalizeSecretName(params.name)
@@ -37,5 +41,6 @@ export const secretRoutes = (secrets: SecretStore, audit: SecretAudit = () => {}
       set.status = 204
     }, {
       params: SecretParams,
-      detail: { summary: 'Delete a secret (204, or 404)', tags: ['secrets'] },
+      response: { 204: NoContent, ...errors(400, 404) },
+      detail: { operationId: 'deleteSecret', summary: 'Delete a secret (204, or 404)', tags: ['secrets'] },
     })

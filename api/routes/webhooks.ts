@@ -11,6 +11,7 @@ import type { WorkflowRecord } from '../../runtime/store/types.ts'
 import { WEBHOOK_PATH_PREFIX } from '../../runtime/triggers/webhook.ts'
 import { hasBody, readBody } from '../body.ts'
 import { errorResponse } from '../errors.ts'
+import { publicErrors } from '../models/common.ts'
 import { ConcurrencyLimiter } from '../services/concurrency.ts'
 import { MAX_WEBHOOK_BODY_BYTES, RateLimitedError, type WebhookService } from '../services/webhooks.ts'
 
@@ -70,7 +71,16 @@ export const webhookRoutes = (webhooks: WebhookService, limits: WebhookLimits) =
       params: WebhookParams,
       // Elysia must not read the body: it is read above, and only once the call is authorized.
       parse: 'none',
+      response: { 202: t.Object({ executionId: t.String() }), ...publicErrors(400, 404, 408, 409, 429, 503) },
       detail: {
+        operationId: 'triggerWebhook',
+        // The key in the path is the credential: no API key.
+        security: [],
+        requestBody: {
+          required: false,
+          description: 'A JSON object of inputs (may be empty), at most 1 MiB',
+          content: { 'application/json': { schema: { type: 'object', additionalProperties: true } } },
+        },
         summary: 'Trigger a workflow by webhook (202 with the execution id)',
         description: 'Auth: the key in the path (shown once, when minted), no API key. Body: a JSON object of inputs ' +
           '(may be empty, at most 1 MiB, within `server.webhookBodyTimeoutSeconds`). Unknown workflow or wrong key → ' +

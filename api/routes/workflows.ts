@@ -1,8 +1,12 @@
 /** `/workflows`: apply YAML (PUT), list, get, patch (enable/disable), delete, start an execution (and wait for its end). */
 import { Elysia } from 'elysia'
 import { documentTooLarge } from '../../runtime/workflow/parse.ts'
-import { IdParams } from '../models/common.ts'
-import { ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody, StartExecutionQuery } from '../models/workflows.ts'
+import { errors, IdParams, NoContent } from '../models/common.ts'
+import { ExecutionDetail, ExecutionSummary } from '../models/executions.ts'
+import {
+  ApplyResult, ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody, StartExecutionQuery,
+  WorkflowDetail, WorkflowPage,
+} from '../models/workflows.ts'
 import { readCappedBody } from '../read-body.ts'
 import { parseWait } from '../services/wait.ts'
 import { invalidWorkflow, ParserBusyError, type WorkflowService } from '../services/workflows.ts'
@@ -22,6 +26,22 @@ async function readApplyBody(request: Request, contentType: string, maxDocumentB
   return json ? JSON.parse(body.text) : body.text
 }
 
+const YAML_TEXT = { type: 'string' as const, description: 'The workflow YAML' }
+
+/** What the PUT takes, by media type (its parse hook reads the body itself; see `readApplyBody`). */
+const APPLY_REQUEST_BODY = {
+  required: true,
+  description: 'The workflow YAML, as YAML (text/yaml, application/yaml, text/plain) or in JSON `{ "source": "<yaml>" }`',
+  content: {
+    'application/yaml': { schema: YAML_TEXT },
+    'text/yaml': { schema: YAML_TEXT },
+    'text/plain': { schema: YAML_TEXT },
+    'application/json': {
+      schema: { type: 'object' as const, required: ['source'], additionalProperties: false, properties: { source: YAML_TEXT } },
+    },
+  },
+}
+
 export interface WorkflowRouteOptions {
   /** `server.maxWaitSeconds` in ms: the longest `?wait=` on a start. */
   maxWaitMs: number
@@ -29,13 +49,15 @@ export interface WorkflowRouteOptions {
 
 export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOptions) =>
   new Elysia({ name: 'routes.workflows', prefix: '/workflows' })
-    .get('/', ({ query }) => workflows.list(query), {
+    .get('', ({ query }) => workflows.list(query), {
       query: ListWorkflowsQuery,
-      detail: { summary: 'List workflows', tags: ['workflows'] },
+      response: { 200: WorkflowPage, ...errors(400) },
+      detail: { operationId: 'listWorkflows', summary: 'List workflows', tags: ['workflows'] },
     })
     .get('/:id', ({ params }) => workflows.get(params.id), {
       params: IdParams,
-      detail: { summary: 'A workflow with its YAML, model and triggers', tags: ['workflows'] },
+      response: { 200: WorkflowDetail, ...errors(400, 404) },
+      detail: { operationId: 'getWorkflow', summary: 'A workflow with its YAML, model and triggers', tags: ['workflows'] },
     })
     .put('/:id', async ({ params, body, set, status }) => {
       const source = typeof body === 'string' ? body : body.source
@@ -54,7 +76,12 @@ export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOp
       body: ApplyWorkflowBody,
       // Every content type is read here, capped; an AppError thrown from parse keeps its code (api/errors.ts).
       parse: ({ request, contentType }) => readApplyBody(request, contentType, workflows.parser.maxDocumentBytes),
+      // An upload over `server.maxRequestBodyBytes` gets Bun's bare 413 before any route runs: not an answer of this route.
+      response: { 200: ApplyResult, 201: ApplyResult, ...errors(400, 429) },
       detail: {
+        operationId: 'applyWorkflow',
+        // The parse hook reads every type, so the generator cannot tell them: say which (api/openapi/document.ts keeps this).
+        requestBody: APPLY_REQUEST_BODY,
         summary: 'Create or replace a workflow from its YAML (201 created, 200 updated)',
         description: 'Body: the YAML text (text/yaml, application/yaml or text/plain) or JSON `{ "source": "<yaml>" }`. ' +
           'Invalid YAML or a limit exceeded (config `limits`) → 400 INVALID_WORKFLOW with `details.issues[]` (path, code, ' +
@@ -65,14 +92,16 @@ export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOp
     .patch('/:id', ({ params, body }) => workflows.setEnabled(params.id, body.enabled), {
       params: IdParams,
       body: PatchWorkflowBody,
-      detail: { summary: 'Enable or disable a workflow', tags: ['workflows'] },
+      response: { 200: WorkflowDetail, ...errors(400, 404) },
+      detail: { operationId: 'patchWorkflow', summary: 'Enable or disable a workflow', tags: ['workflows'] },
     })
     .delete('/:id', async ({ params, set }) => {
       await workflows.delete(params.id)
       set.status = 204
     }, {
       params: IdParams,
-      detail: { summary: 'Delete a workflow (its executions stay)', tags: ['workflows'] },
+      response: { 204: NoContent, ...errors(400, 404) },
+      detail: { operationId: 'deleteWorkflow', summary: 'Delete a workflow (its executions stay)', tags: ['workflows'] },
     })
     .post('/:id/executions', async ({ params, body, query, set, request, server, status }) => {
       const start = [params.id, checkInputs(body?.inputs), body?.trigger ?? 'api', body?.labels] as const
@@ -91,7 +120,9 @@ export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOp
       params: IdParams,
       body: StartExecutionBody,
       query: StartExecutionQuery,
+      response: { 200: ExecutionDetail, 201: ExecutionSummary, 202: ExecutionDetail, ...errors(400, 404, 409) },
       detail: {
+        operationId: 'startExecution',
         summary: 'Start an execution with typed inputs (201); with ?wait=, wait for its end (200 terminal, 202 still running)',
         description: 'Without `wait`: 201 with the execution as created. With `wait=<duration>` (30s, 1500ms, 2m; cut to ' +
           '`server.maxWaitSeconds`, default 60): one request that starts the execution and answers once it is terminal ' +

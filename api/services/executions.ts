@@ -11,9 +11,10 @@ import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type Execu
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const
 
 /** Splits `a,b , c` into upper-cased, de-duplicated, non-empty parts. */
-export function splitList(text: string | undefined): string[] {
+export function splitList(text: string | readonly string[] | undefined): string[] {
   if (text === undefined) return []
-  return [...new Set(text.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))]
+  const all = typeof text === 'string' ? text.split(',') : text.flatMap((t) => t.split(','))
+  return [...new Set(all.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))]
 }
 
 /** `since` as an ISO time or a duration back from `now` (`30s`, `5m`); INVALID_INPUT otherwise. */
@@ -44,7 +45,7 @@ export function labelFilter(pairs: readonly string[] | undefined): Record<string
 export class ExecutionService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async list(q: { workflowId?: string; state?: string; label?: string[]; limit?: number; offset?: number }): Promise<{
+  async list(q: { workflowId?: string; state?: string | string[]; label?: string[]; limit?: number; offset?: number }): Promise<{
     items: ExecutionSummary[]; total: number; limit: number; offset: number
   }> {
     checkPage(q)
@@ -69,7 +70,7 @@ export class ExecutionService {
     return toExecutionDetail(snap)
   }
 
-  async logs(id: string, q: { taskId?: string; level?: string; since?: string; limit?: number; offset?: number }): Promise<LogPage> {
+  async logs(id: string, q: { taskId?: string; level?: string | string[]; since?: string; limit?: number; offset?: number }): Promise<LogPage> {
     await this.exists(id)
     checkPage(q)
     const levels = splitList(q.level)

@@ -26,6 +26,9 @@ export const ContainerPaths = {
 } as const
 
 export const RESULT_FILE = `${ContainerPaths.Out}/result.json`
+
+/** The PATH of every container: where its first program looks for `bun`. */
+export const BUN_PATH_DIRS = ['/usr/local/bin', '/usr/bin', '/bin'] as const
 /** Label put on every plugin container (value: the task id), so leftovers can be found and removed. */
 export const TASK_LABEL = 'autokestra.task'
 /** Label marking a container as started by the docker runner. */
@@ -168,7 +171,7 @@ export function containerSpec(
 function containerEnv(req: RunRequest, isBun: boolean, lockdown: LockdownPolicy | undefined): string[] {
   const env: Record<string, string> = {
     ...req.env,
-    PATH: '/usr/local/bin:/usr/bin:/bin',
+    PATH: BUN_PATH_DIRS.join(':'),
     [ProtocolEnv.ResultFile]: RESULT_FILE,
     [ProtocolEnv.TmpDir]: ContainerPaths.Tmp,
     [ProtocolEnv.Home]: ContainerPaths.Tmp,

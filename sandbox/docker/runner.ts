@@ -10,7 +10,7 @@ import type { LoadedPlugin } from '../manifest.ts'
 import { PROTOCOL_VERSION, type Invocation } from '../sdk/protocol.ts'
 import { placeAll, takeAll } from '../files/attempt.ts'
 import type { RunOutcome, RunRequest, Runner } from '../runner.ts'
-import { ContainerPaths, containerSpec, type DockerLimits } from './container-spec.ts'
+import { BUN_PATH_DIRS, ContainerPaths, containerSpec, type DockerLimits } from './container-spec.ts'
 import { engineAddress, engineError } from './engine.ts'
 import { defaultImageTag, ensureImage } from './image.ts'
 import { engineCanLook, seeContainer, type CanLook, type LookOptions } from './can-look.ts'
@@ -194,6 +194,10 @@ async function runTask(
       throw e
     }
     const ran = await driveContainer(docker, container, req, opts, join(outDir, 'result.json'), started, mounts, look)
+    // A task image without `bun` exits 127 from the deadline's `timeout`; whether that exit came before or after the
+    // mount check is a race, so the engine decides it from the image's own (read-only) filesystem, never from stderr.
+    if (!ran.ok && req.image !== undefined && ran.error.code === ErrorCode.PluginCrashed && exitCodeOf(ran.error) === 127
+      && !(await containerHasBun(container))) return { ok: false, error: noBun(req.image), durationMs: elapsed() }
     const decided = ran
     if (decided.ok && (req.files?.outputs.length || req.files?.outputDirs?.length)) {
       // The container has exited: nothing in it writes to /out any more.
@@ -207,7 +211,7 @@ async function runTask(
     // container exits 127 before its mounts could be checked. Still a failure, and nothing of it is taken; named.
     if (req.image !== undefined && container && error.code === ErrorCode.MountUnverified) {
       const exit = await container.inspect().then((i) => (i.State.Running ? undefined : i.State.ExitCode), () => undefined)
-      if (exit === 127) return { ok: false, error: noBun(req.image), durationMs: elapsed() }
+      if (exit === 127 && !(await containerHasBun(container))) return { ok: false, error: noBun(req.image), durationMs: elapsed() }
     }
     // Without the deadline wrapper, Docker itself refuses to start an image that has no `bun` to run.
     if (req.image !== undefined && error.code === ErrorCode.SandboxUnavailable && /executable file not found|no such file or directory/i.test(error.message) && /bun/.test(error.message)) {
@@ -276,9 +280,24 @@ function warnFirstProgramMissing(why: string, mode: 'require' | 'optional'): voi
       : 'sandbox.dockerFirstProgram is optional: images the engine did not build run without it, held by Docker\'s walls and their own bun\'s lockdown'))
 }
 
+const exitCodeOf = (e: ErrorInfo): unknown => (e.details as { exitCode?: unknown } | undefined)?.exitCode
+
+/**
+ * Whether the container's filesystem has `bun` in one of the PATH directories its first program searches. Read
+ * through the Docker API (a stat of the created container's read-only root), so nothing the container printed
+ * decides it. An unanswered stat counts as present: the engine then keeps the crash it saw.
+ */
+async function containerHasBun(container: Dockerode.Container): Promise<boolean> {
+  for (const dir of BUN_PATH_DIRS) {
+    const found = await container.infoArchive({ path: `${dir}/bun` }).then(() => true, (e: { statusCode?: number }) => e.statusCode !== 404)
+    if (found) return true
+  }
+  return false
+}
+
 const noBun = (image: string): ErrorInfo => ({
   code: ErrorCode.RuntimeUnavailable,
-  message: `image ${image} has no bun on its PATH (/usr/local/bin:/usr/bin:/bin): a script's image must hold Bun (the script plugin runs on it), e.g. be built FROM ${defaultImageTag()}`,
+  message: `image ${image} has no bun on its PATH (${BUN_PATH_DIRS.join(':')}): a script's image must hold Bun (the script plugin runs on it), e.g. be built FROM ${defaultImageTag()}`,
 })
 
 /** Attaches, starts, feeds the invocation, enforces timeout / cancel / output cap, and decides the outcome. */
