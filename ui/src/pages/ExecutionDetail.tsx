@@ -34,6 +34,8 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
   const [error, setError] = useState<unknown>(undefined)
   const [states, setStates] = useState<Record<string, string>>({})
   const [live, setLive] = useState<LogRecord[]>([])
+  // The log id the stream (re)started after: the log panel re-reads its first page then, so no line falls between.
+  const [liveFrom, setLiveFrom] = useState<number | undefined>(undefined)
   const [following, setFollowing] = useState(false)
   const [generation, setGeneration] = useState(0)
   const [actionError, setActionError] = useState<unknown>(undefined)
@@ -86,6 +88,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
     const run = async () => {
       const newest = await api<LogPage<LogRecord>>(`${path(id)}/logs${query({ limit: 1 })}`, { signal: ac.signal }).then((p) => p.items[0]?.id ?? 0)
       let after = newest
+      setLiveFrom(newest)
       while (!ac.signal.aborted) {
         let ended = false
         setFollowing(true)
@@ -172,7 +175,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
           <TaskTable tasks={selected === undefined ? ex.tasks : ex.tasks.filter((t) => within(t.taskId, selected))} stateOf={stateOf} executionId={ex.id} />
         </>
       )}
-      {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} />}
+      {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} liveFrom={liveFrom} />}
       {tab === 'timeline' && <Gantt tasks={ex.tasks} now={Date.now()} />}
       {tab === 'audit' && <Audit executionId={ex.id} updatedAt={ex.updatedAt} />}
       {tab === 'data' && (

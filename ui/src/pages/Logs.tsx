@@ -1,6 +1,7 @@
 /**
  * An execution's logs, newest first, filtered by level and task (server-side), a page at a time ("older" loads the
- * next); lines that arrive on the live stream are added on top when they match the filters.
+ * next); lines that arrive on the live stream are added on top when they match the filters. The first page is read
+ * again when the stream starts, so the lines between that read and the stream's start are not lost.
  */
 import { useEffect, useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
@@ -10,8 +11,11 @@ import type { LogPage, LogRecord } from '../types.ts'
 const LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const
 const PAGE = 200
 
-export function Logs({ executionId, taskIds, live, initialLevel, initialTask }: {
-  executionId: string; taskIds: readonly string[]; live: readonly LogRecord[]; initialLevel?: string; initialTask?: string
+export function Logs({ executionId, taskIds, live, liveFrom, initialLevel, initialTask }: {
+  executionId: string; taskIds: readonly string[]; live: readonly LogRecord[]
+  /** The log id the live stream started after: the first page is read again once it is known (no gap between them). */
+  liveFrom?: number | undefined
+  initialLevel?: string; initialTask?: string
 }) {
   const [level, setLevel] = useState(initialLevel ?? '')
   const [task, setTask] = useState(initialTask ?? '')
@@ -39,7 +43,7 @@ export function Logs({ executionId, taskIds, live, initialLevel, initialTask }: 
     const ac = new AbortController()
     void load(0, ac.signal)
     return () => ac.abort()
-  }, [executionId, level, task])
+  }, [executionId, level, task, liveFrom])
 
   const min = level ? LEVELS.indexOf(level as (typeof LEVELS)[number]) : 0
   const matches = (l: LogRecord) => (task === '' || l.taskId === task) && LEVELS.indexOf(l.level as (typeof LEVELS)[number]) >= min
