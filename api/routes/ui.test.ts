@@ -5,7 +5,7 @@
  * registry, so other test files cannot have loaded them first).
  */
 import { afterAll, describe, expect, it } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
@@ -46,6 +46,17 @@ describe('/ui', () => {
     expect(text.length).toBeGreaterThan(10_000)
     expect(text).not.toMatch(/https:\/\/(cdn|unpkg|fonts)\./)
   }, 30_000)
+
+  it('the UI sources never write HTML or evaluate strings (everything shown goes through Preact\'s escaping)', () => {
+    const src = join(import.meta.dir, '../../ui/src')
+    const found: string[] = []
+    for (const file of new Bun.Glob('**/*.{ts,tsx}').scanSync(src)) {
+      const text = readFileSync(join(src, file), 'utf8')
+      for (const bad of ['dangerouslySetInnerHTML', 'innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function'])
+        if (text.includes(bad)) found.push(`${file}: ${bad}`)
+    }
+    expect(found).toEqual([])
+  })
 
   it('the whole UI is at most 200 KB gzipped', async () => {
     const built = await buildUi()
