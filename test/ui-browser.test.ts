@@ -316,6 +316,16 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     const workflows = await page.locator('[data-testid=executions] tr[data-execution] td:nth-child(2)').allTextContents()
     expect(workflows.length).toBeGreaterThan(0)
     expect(new Set(workflows)).toEqual(new Set(['hello']))
+    // By label, typed into the filter form: hello's executions carry its label team=ui.
+    await page.goto(`${origin}/ui/#/executions`)
+    await page.waitForSelector('[data-testid=executions] tr[data-execution]')
+    await page.fill('form[aria-label=filters] input[name=label]', 'team=ui')
+    await page.click('form[aria-label=filters] button[type=submit]')
+    await page.waitForURL(/label=team%3Dui/)
+    await waitUntil('only hello rows', async () => {
+      const ws = await page.locator('[data-testid=executions] tr[data-execution] td:nth-child(2)').allTextContents()
+      return ws.length > 0 && ws.every((w) => w === 'hello')
+    })
     await page.goto(`${origin}/ui/#/executions?state=CANCELLED`)
     await waitUntil('only CANCELLED rows', async () => {
       const states = await page.locator('[data-testid=executions] tr[data-execution] [data-state]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))
