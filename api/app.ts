@@ -27,6 +27,7 @@ import { metricsRoutes } from './routes/metrics.ts'
 import { openapiRoutes } from './routes/openapi.ts'
 import { schemaRoutes } from './routes/schemas.ts'
 import { secretRoutes } from './routes/secrets.ts'
+import { uiRoutes } from './routes/ui.ts'
 import { webhookKeyRoutes } from './routes/webhook-keys.ts'
 import { WEBHOOK_PREFIX, webhookRoutes } from './routes/webhooks.ts'
 import { workflowRoutes } from './routes/workflows.ts'
@@ -121,6 +122,7 @@ export function createApp(deps: AppDeps) {
     .use(healthRoutes(ctx, pkg.version))
     .use(metricsRoutes(metrics))
     .use(schemaRoutes())
+    .use(uiRoutes())
     .use(v1)
     .onStop(() => {
       metrics.close()

@@ -1,26 +1,31 @@
 /**
  * Security headers on every response the API sends: no sniffing, no referrer, no framing, no caching, a CSP
- * that lets a JSON or text response load nothing, and its own CSP for the OpenAPI viewer page.
+ * that lets a JSON or text response load nothing, and one for the web UI and the OpenAPI page (this origin only).
  */
 
 /** JSON and text responses load nothing and may not be framed. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 /**
- * The `/openapi` page (Scalar): its script comes from cdn.jsdelivr.net today (a later issue serves it locally;
- * then this narrows to 'self'), it styles inline, loads fonts and images over https, and fetches `/openapi/json`.
+ * The web UI (/ui/…): its own bundle only — scripts and styles from this origin (no inline script, no inline style
+ * attribute), API calls to this origin, images from this origin or data: URLs, no framing, no form posts.
  */
-export const OPENAPI_PAGE_CSP = [
-  "default-src 'none'",
-  'script-src https://cdn.jsdelivr.net',
-  "style-src 'self' 'unsafe-inline' https:",
-  "font-src 'self' https: data:",
-  "img-src 'self' https: data:",
+export const UI_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
   "connect-src 'self'",
+  "object-src 'none'",
   "frame-ancestors 'none'",
   "base-uri 'none'",
   "form-action 'none'",
 ].join('; ')
+
+/** The `/openapi` page is the UI's own viewer (ui/src/openapi.tsx): the same policy; it fetches `/openapi/json`. */
+export const OPENAPI_PAGE_CSP = UI_CSP
+
+const isUi = (path: string) => path === '/ui' || path.startsWith('/ui/')
 
 const COMMON = {
   'x-content-type-options': 'nosniff',
@@ -31,9 +36,9 @@ const COMMON = {
   'cache-control': 'no-store',
 } as const
 
-/** The headers for a response to `path` (the OpenAPI page gets its own CSP; everything else the strict one). */
+/** The headers for a response to `path` (the OpenAPI page and the web UI get their own CSP; everything else the strict one). */
 export function securityHeaders(path: string): Record<string, string> {
-  return { ...COMMON, 'content-security-policy': path === '/openapi' || path === '/openapi/' ? OPENAPI_PAGE_CSP : API_CSP }
+  return { ...COMMON, 'content-security-policy': path === '/openapi' || path === '/openapi/' ? OPENAPI_PAGE_CSP : isUi(path) ? UI_CSP : API_CSP }
 }
 
 /** Sets every security header `res` lacks (a handler's own choice wins); returns `res`. */

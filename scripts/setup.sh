@@ -35,5 +35,6 @@ fi
 bun install --frozen-lockfile
 bun sandbox/process/build-launcher.ts || true   # the native launcher and the guest bundle (sandbox/sdk/boot.bundle.js)
 bun scripts/build-client.ts >/dev/null   # dist/client: the `autokestra/client` entry (package.json exports; README)
+bun ui/build.ts || true   # the web UI's bundle (ui/dist/); without it the server builds it on the first /ui request
 bash scripts/link-cli.sh   # `workflow` and `autokestra` on PATH, pointing at this checkout
 echo "setup: done — try: workflow --help"

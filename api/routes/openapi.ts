@@ -1,7 +1,8 @@
 /**
- * `/openapi` (the reference page) and `/openapi/json` (the document), made by @elysiajs/openapi on the first request
- * for either: its generator is a large module that a server nobody asks for its API description need not hold
- * (issue 14: ~1.8 MB of the idle server). Same document, same page, as the plugin mounted at start-up gave.
+ * `/openapi` (the reference page) and `/openapi/json` (the document). The document is made by @elysiajs/openapi on
+ * the first request for it: its generator is a large module that a server nobody asks for its API description need
+ * not hold (issue 14: ~1.8 MB of the idle server). The page is the web UI's own viewer (ui/src/openapi.tsx, bundled
+ * with the UI, loaded on first request): nothing from a CDN, so it works offline.
  */
 import type { ElysiaOpenAPIConfig } from '@elysiajs/openapi'
 import { Elysia, type AnyElysia } from 'elysia'
@@ -42,17 +43,13 @@ export const DOCUMENTATION: NonNullable<ElysiaOpenAPIConfig['documentation']> = 
 
 /** The two routes, describing the app `root()` returns (the root app, once built). */
 export function openapiRoutes(root: () => AnyElysia) {
-  let page: Promise<{ html: string; type: string }> | undefined
   let cached: { routes: number; doc: unknown } | undefined
   return new Elysia({ name: 'routes.openapi' })
     .get(PATH, async () => {
-      // The plugin renders the page (its look and its CSP-relevant script URL); the page fetches `openapi/json`.
-      page ??= import('@elysiajs/openapi').then(async ({ openapi }) => {
-        const res = await new Elysia().use(openapi({ path: PATH, openapiVersion: OPENAPI_VERSION, documentation: DOCUMENTATION })).handle(new Request(`http://localhost${PATH}`))
-        return { html: await res.text(), type: res.headers.get('content-type') ?? 'text/html; charset=utf8' }
-      })
-      const { html, type } = await page
-      return new Response(html, { headers: { 'content-type': type } })
+      // Our own viewer (ui/src/openapi.tsx), served from this origin like the web UI: the page works offline.
+      const file = (await import('../../ui/build.ts').then(({ uiAssets }) => uiAssets())).files.get('openapi.html')
+      if (!file) throw new Error('the web UI build has no openapi.html')
+      return new Response(file.body, { headers: { 'content-type': file.type } })
     }, { detail: { hide: true } })
     .get(`${PATH}/json`, async () => {
       const app = root()
