@@ -16,15 +16,25 @@ function lay(nodes: readonly DagNode[], edges: readonly [string, string][]): Lai
   const g = new Graph<{ rankdir: string; nodesep: number; ranksep: number; marginx: number; marginy: number; width?: number; height?: number }, { width: number; height: number; x?: number; y?: number }, { points?: { x: number; y: number }[] }>()
   g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 48, marginx: 8, marginy: 8 })
   g.setDefaultEdgeLabel(() => ({}))
-  for (const n of nodes) g.setNode(n.id, { width: W, height: H })
-  for (const [a, b] of edges) if (g.hasNode(a) && g.hasNode(b)) g.setEdge(a, b)
-  layout(g)
-  const out: Laid = { nodes: new Map(), edges: [], width: g.graph().width ?? 0, height: g.graph().height ?? 0 }
-  for (const id of g.nodes()) {
-    const n = g.node(id)
-    out.nodes.set(id, { x: n.x ?? 0, y: n.y ?? 0 })
+  // The graph is keyed by position, not by task id: dagre keeps nodes in plain objects, where an id such as
+  // `constructor` (ID_PATTERN admits it) would collide with Object.prototype and break the layout.
+  const key = new Map<string, string>()
+  const ids: string[] = []
+  for (const n of nodes) if (!key.has(n.id)) { key.set(n.id, `n${ids.length}`); ids.push(n.id) }
+  for (const k of key.values()) g.setNode(k, { width: W, height: H })
+  for (const [a, b] of edges) {
+    const ka = key.get(a)
+    const kb = key.get(b)
+    if (ka !== undefined && kb !== undefined) g.setEdge(ka, kb)
   }
-  for (const e of g.edges()) out.edges.push({ from: e.v, to: e.w, points: g.edge(e).points ?? [] })
+  layout(g)
+  const idOf = (k: string) => ids[Number(k.slice(1))] ?? k
+  const out: Laid = { nodes: new Map(), edges: [], width: g.graph().width ?? 0, height: g.graph().height ?? 0 }
+  for (const k of g.nodes()) {
+    const n = g.node(k)
+    out.nodes.set(idOf(k), { x: n.x ?? 0, y: n.y ?? 0 })
+  }
+  for (const e of g.edges()) out.edges.push({ from: idOf(e.v), to: idOf(e.w), points: g.edge(e).points ?? [] })
   return out
 }
 
