@@ -32,6 +32,9 @@ const COMMON = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
   'cross-origin-resource-policy': 'same-origin',
+  // A page of another origin that opens the UI (window.open) gets no live handle on it: it could otherwise re-point
+  // the UI's hash route under the user's cursor. Harmless for JSON answers.
+  'cross-origin-opener-policy': 'same-origin',
   // Nothing the API answers may be stored by a browser or a proxy: API data, errors and health alike.
   'cache-control': 'no-store',
 } as const

@@ -46,8 +46,8 @@ afterAll(async () => {
 function expectSecurityHeaders(h: Headers, csp = API_CSP): void {
   expect({
     nosniff: h.get('x-content-type-options'), referrer: h.get('referrer-policy'), frame: h.get('x-frame-options'),
-    csp: h.get('content-security-policy'), cache: h.get('cache-control'),
-  }).toEqual({ nosniff: 'nosniff', referrer: 'no-referrer', frame: 'DENY', csp, cache: 'no-store' })
+    csp: h.get('content-security-policy'), cache: h.get('cache-control'), opener: h.get('cross-origin-opener-policy'),
+  }).toEqual({ nosniff: 'nosniff', referrer: 'no-referrer', frame: 'DENY', csp, cache: 'no-store', opener: 'same-origin' })
 }
 
 describe('security headers', () => {

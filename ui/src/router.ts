@@ -3,10 +3,15 @@ import { signal } from '@preact/signals'
 
 export interface Route { path: string[]; params: URLSearchParams }
 
+/** A segment as typed; a malformed escape (`%E0%A4%A`) stays as it is instead of throwing URIError (a blank UI). */
+function decodeSegment(s: string): string {
+  try { return decodeURIComponent(s) } catch { return s }
+}
+
 function parse(hash: string): Route {
   const raw = hash.replace(/^#\/?/, '')
   const q = raw.indexOf('?')
-  const path = (q >= 0 ? raw.slice(0, q) : raw).split('/').filter(Boolean).map(decodeURIComponent)
+  const path = (q >= 0 ? raw.slice(0, q) : raw).split('/').filter(Boolean).map(decodeSegment)
   return { path, params: new URLSearchParams(q >= 0 ? raw.slice(q + 1) : '') }
 }
 

@@ -136,7 +136,8 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
 
   if (error !== undefined && ex === undefined) return <ErrorBox error={error} />
   if (ex === undefined) return <Loading />
-  const stateOf = (t: TaskRunDto) => states[t.taskId] ?? t.state
+  // Own keys only: a task named `constructor` must not read Object.prototype.constructor as its state.
+  const stateOf = (t: TaskRunDto) => (Object.hasOwn(states, t.taskId) ? states[t.taskId] : undefined) ?? t.state
   const top = ex.tasks.filter((t) => t.parentPath === undefined)
   const terminal = TERMINAL.has(ex.state)
   const pending = ex.tasks.filter((t) => stateOf(t) === 'WAITING' && t.reason === 'APPROVAL')
