@@ -11,7 +11,8 @@ export function resolveInputs(decls: readonly InputDecl[], given: Record<string,
   const known = new Set(decls.map((d) => d.name))
   for (const name of Object.keys(given)) if (!known.has(name)) problems.push({ path: `inputs.${name}`, message: 'is not a declared input' })
   for (const d of decls) {
-    const v = given[d.name]
+    // Only what the caller gave: a name the object inherits (constructor, toString) is not an input given.
+    const v = Object.hasOwn(given, d.name) ? given[d.name] : undefined
     if (v === undefined) {
       if (d.default !== undefined) out[d.name] = structuredClone(d.default)
       else if (d.required) problems.push({ path: `inputs.${d.name}`, message: `is required (${d.type})` })

@@ -102,6 +102,13 @@ describe('workflow semantics', () => {
     expect(only(wf(t('a'), 'inputs: [{name: n, type: string}, {name: n, type: number}]\n'))).toMatchObject({ path: 'inputs[1]', code: 'DUPLICATE_INPUT' })
   })
 
+  it('rejects input names every plain object already has (__proto__, constructor, toString)', () => {
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      expect(only(wf(t('a'), `inputs: [{name: "${name}", type: string}]\n`))).toMatchObject({ path: 'inputs[0]', code: 'INVALID_INPUT_NAME' })
+    }
+    expect(parseWorkflow(wf(t('a'), 'inputs: [{name: proto, type: string}, {name: constructor_id, type: string}]\n')).ok).toBe(true)
+  })
+
   it('rejects invalid env variable names', () => {
     expect(only(wf(t('a', '    env: {"BAD-NAME": x}\n')))).toMatchObject({ path: 'tasks[0].env.BAD-NAME', code: 'INVALID_ENV_NAME' })
   })

@@ -42,11 +42,20 @@ type Add = (at: Segment[], code: IssueCode, message: string) => void
 const idMessage = (what: string, id: string) =>
   `invalid ${what} id "${id}" (lower-case letters, digits, - and _; must start with a letter or digit)`
 
+/**
+ * Names every plain object answers without holding them (`__proto__`, `constructor`, `toString`…): inputs travel as
+ * plain objects (the API's JSON, templates, the UI's form), where such a name reads or sets the prototype.
+ */
+const RESERVED_INPUT_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype))
+
 function checkInputs(inputs: InputDecl[], src: Sources, add: Add): void {
   const seen = new Set<string>()
   inputs.forEach((input, k) => {
     const at = src.inputs[k] ?? ['inputs']
     if (!/^[A-Za-z_][\w-]*$/.test(input.name)) add(at, IssueCode.InvalidInputName, `invalid input name "${input.name}"`)
+    else if (RESERVED_INPUT_NAMES.has(input.name)) {
+      add(at, IssueCode.InvalidInputName, `input name "${input.name}" is reserved (a property every JavaScript object has): choose another`)
+    }
     if (seen.has(input.name)) add(at, IssueCode.DuplicateInput, `input "${input.name}" is declared twice`)
     seen.add(input.name)
     if (input.default !== undefined && !matchesType(input.default, input.type)) {
