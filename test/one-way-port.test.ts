@@ -33,6 +33,9 @@ test('endTask, log and executionFinished arrive in order with comlink calls, and
     expect(r.results).toEqual([{ ok: true, changed: true }])
     // Two answers: the two checkpoints. With comlink for every call it was five (log, endTask, executionFinished too).
     expect(r.answers).toBe(2)
+    const deadline = Date.now() + 10_000
+    while (!calls.includes('log:tail') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(calls.at(-1)).toBe('log:tail')
   } finally {
     worker.terminate()
     port1.close()
