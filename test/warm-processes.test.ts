@@ -5,7 +5,7 @@
  */
 
 import { afterAll, describe, expect, it } from 'bun:test'
-import { existsSync } from 'node:fs'
+import { existsSync, statfsSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type { LoadedPlugin } from '../sandbox/manifest.ts'
 import { prepareLaunch } from '../sandbox/process/isolation.ts'
@@ -211,5 +211,30 @@ describe('warm processes: residue and failures', () => {
     runner.release('released')
     await until(() => !existsSync(processDir(a)), 'the released process to be gone')
     expect(output(await call(probe, 'whoami', {}, scope)).served).toBe(1)
+  })
+})
+
+// On tmpfs the runner removes an empty invocation dir and makes the next one inline (warm-process.ts finishDir); a dir
+// the plugin left something in still goes off the thread. The residue rules are the same on both paths.
+const shm = '/dev/shm'
+const onTmpfs = (() => { try { return statfsSync(shm).type === 0x01021994 } catch { return false } })()
+describe.skipIf(!onTmpfs)('warm processes on tmpfs (invocation dirs made and removed inline)', () => {
+  const tmpfsRunner = createProcessRunner({ prepareLaunch: (s) => prepareLaunch(s), limits: LIMITS, mode: 'strict', tmpRoot: shm, resultBounds: { maxBytes: 64 * 1024, maxDepth: 32 } })
+  afterAll(() => tmpfsRunner.close())
+  const callOn = (plugin: LoadedPlugin, action: string, input: unknown, scope: string) => tmpfsRunner.run({
+    plugin, action, input, permissions: plugin.manifest.permissions ?? {}, env: {}, timeoutMs: 10_000, signal: new AbortController().signal,
+    context: { executionId: 'e1', workflowId: 'w', taskId: action, attempt: 1, source: `plugin:${action}` },
+    onLog: () => {}, isolation: { level: 'execution', scope },
+  }).then((outcome) => output({ outcome, logs: [] }))
+
+  it('an empty dir is gone before the next invocation, and so is a dir holding a file', async () => {
+    const first = await callOn(probe, 'whoami', {}, 'tmpfs')
+    expect(String(first.tmpDir).startsWith(`${shm}/`)).toBe(true)
+    const second = await callOn(probe, 'look', {}, 'tmpfs')
+    expect(second).toMatchObject({ served: 2, mine: [] })
+    expect(existsSync(String(first.tmpDir))).toBe(false)
+    const left = await callOn(probe, 'leave', { secret: 'RESIDUE-TMPFS' }, 'tmpfs')
+    const look = await callOn(probe, 'look', {}, 'tmpfs')
+    expect(look).toMatchObject({ served: 4, mine: [], earlier: left.path, earlierExists: false })
   })
 })

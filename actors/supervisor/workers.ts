@@ -9,6 +9,7 @@ import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { WorkerStats } from '../engine-types.ts'
 import type { SupervisorPort, WorkerApi, WorkerSettings } from './protocol.ts'
 import { sweepWorkerSandboxes } from '../../sandbox/process/worker-sweep.ts'
+import { exposeOneWay } from './one-way.ts'
 
 export interface PooledWorker {
   id: number
@@ -174,7 +175,10 @@ export class WorkerPool {
       died()
       worker.terminate()
     })
-    Comlink.expose(this.opts.port(w), port1)
+    const port = this.opts.port(w)
+    Comlink.expose(port, port1)
+    // endTask, log and executionFinished come as one-way messages on the same channel (one-way.ts).
+    exposeOneWay(port1, port)
     await untilDeath(w, api.init(Comlink.transfer(port2, [port2]), this.opts.settings))
     return w
   }

@@ -75,6 +75,8 @@ async function main(): Promise<void> {
   entry = process.argv[2]
 
   if (process.env[ProtocolEnv.Protocol] === '2') {
+    // The seal context before the first invocation arrives: a process started ahead makes it while it waits.
+    confine.prepareInvocationSeals()
     await (await import('./serve.ts')).serveInvocations(runAction, failureOf, confine.withInvocationSeal)
     process.exit(0)
   }

@@ -10,7 +10,7 @@ const WORKER_PRELOAD = `${Bun.main.slice(0, Bun.main.lastIndexOf('/') + 1)}worke
 /** How a module names node:worker_threads to import or require it (fs-guard.ts's scan looks for it). */
 const NAMES_WORKER_THREADS = /(["'`])(?:node:)?worker_threads\1/
 
-export { PermissionDeniedError, asPermissionDenied, setDenialSeal, withInvocationSeal } from './denied.ts'
+export { PermissionDeniedError, asPermissionDenied, prepareInvocationSeals, setDenialSeal, withInvocationSeal } from './denied.ts'
 /** Called by the boot just before it imports the plugin's entry (the filesystem guard's scan, fs-guard.ts). */
 export const beforePluginImport = scanBeforePluginImport
 

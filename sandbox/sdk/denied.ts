@@ -34,22 +34,31 @@ let invocations: import('node:async_hooks').AsyncLocalStorage<Running> | undefin
  * fetch and node:fs callbacks: sandbox/sdk/seal-context.test.ts), so a refusal it causes later carries this
  * invocation's seal, never the seal of the invocation running then; once `fn` has settled the context's seal is
  * withdrawn and such a refusal's marker is a plain log line. Code outside any invocation's context seals nothing.
- * node:async_hooks loads here, at the first invocation of a warm process only (1–8 ms on a loaded 2-vCPU VM; then
- * ~1 µs per invocation): a cold process (protocol 1) has one invocation and never pays for it.
+ * node:async_hooks is loaded by prepareInvocationSeals, in a warm process only (protocol 1 never pays for it).
  */
 export async function withInvocationSeal<T>(seal: string | undefined, fn: () => Promise<T>): Promise<T> {
-  if (!invocations) {
-    const { AsyncLocalStorage } = require('node:async_hooks') as typeof import('node:async_hooks')
-    const store = new AsyncLocalStorage<Running>()
-    invocations = store
-    sealOf = () => store.getStore()?.seal
-  }
+  const store = prepareInvocationSeals()
   const running: Running = { seal }
   try {
-    return await invocations.run(running, fn)
+    return await store.run(running, fn)
   } finally {
     running.seal = undefined
   }
+}
+
+/**
+ * The seal context of a warm process, made once: node:async_hooks and the store, used once with no seal. The boot
+ * calls it before it reads the first invocation (a process started ahead does it while it waits: at the first
+ * invocation it cost ~1.5–2 ms of the task's latency, issue 14); it runs no plugin code and seals nothing.
+ */
+export function prepareInvocationSeals(): import('node:async_hooks').AsyncLocalStorage<Running> {
+  if (invocations) return invocations
+  const { AsyncLocalStorage } = require('node:async_hooks') as typeof import('node:async_hooks')
+  const store = new AsyncLocalStorage<Running>()
+  invocations = store
+  sealOf = () => store.getStore()?.seal
+  store.run({ seal: undefined }, () => undefined)
+  return store
 }
 
 /** The seal a refusal here would carry now: what a worker started now is given (workers.ts). */

@@ -129,3 +129,32 @@ refuse('network', 'outside-after')
     }
   })
 })
+
+describe('the seal context made before the first invocation (prepareInvocationSeals)', () => {
+  it('loads node:async_hooks ahead, seals nothing outside an invocation, and seals the first invocation with its own seal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ak-seal-prepare-'))
+    const script = join(dir, 'check.ts')
+    writeFileSync(script, `
+import { prepareInvocationSeals, refuse, withInvocationSeal } from ${JSON.stringify(join(import.meta.dir, 'denied.ts'))}
+const store = prepareInvocationSeals()
+if (prepareInvocationSeals() !== store) throw new Error('made twice')
+refuse('network', 'outside-before')
+const A = 'a'.repeat(32)
+await withInvocationSeal(A, async () => { refuse('network', 'a-own') })
+refuse('network', 'outside-after')
+`)
+    try {
+      const p = Bun.spawnSync([process.execPath, script], { stderr: 'pipe', stdout: 'pipe' })
+      expect({ exit: p.exitCode, lines: p.stderr.toString().trim().split('\n') }).toEqual({
+        exit: 0,
+        lines: [
+          '::error::PERMISSION_DENIED network outside-before',
+          `::error::PERMISSION_DENIED#${'a'.repeat(32)} network a-own`,
+          '::error::PERMISSION_DENIED network outside-after',
+        ],
+      })
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
