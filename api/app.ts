@@ -14,7 +14,7 @@ import type { Store } from '../runtime/store/store.ts'
 import { createKeyChecker } from './auth.ts'
 import { errorHandler, serverErrorHandler, type InternalErrorLogger } from './errors.ts'
 import { allowedMethods } from './method-not-allowed.ts'
-import { checkRequestTarget } from './request-guard.ts'
+import { checkRequestTarget, hostPolicy } from './request-guard.ts'
 import { createRequestLog, type RequestLogger } from './request-log.ts'
 import { pathOf } from './request-path.ts'
 import { executionRoutes } from './routes/executions.ts'
@@ -78,6 +78,7 @@ export function createApp(deps: AppDeps) {
   const metrics = new Metrics(deps.store, deps.engine, ctx.clock, { version: pkg.version })
   // Uploads are parsed and validated in a worker so they never stall this thread (docs/workflows.md#limits).
   const parser = parserPoolFor(deps.config.limits)
+  const answersTo = hostPolicy(server.host, server.allowedHosts)
   const requests = createRequestLog(metrics, deps.logRequest, () => root?.routes ?? [])
   const v1 = new Elysia({ name: 'api.v1', prefix: '/api/v1' })
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps)), { maxWaitMs: server.maxWaitSeconds * 1000 }))
@@ -107,7 +108,7 @@ export function createApp(deps: AppDeps) {
     .use(errorHandler(deps.logInternalError, allowedMethods(() => root!)))
     .onRequest(requests.early(({ request, set }) => {
       // Before anything reads the URL: a missing or odd Host leaves Bun's request.url path-only.
-      const bad = checkRequestTarget(request)
+      const bad = checkRequestTarget(request, answersTo)
       if (bad) return bad
       const path = pathOf(request)
       // Merged by Elysia into every response of this request, a handler's own Response and errors included.

@@ -17,18 +17,46 @@ export function isValidHost(host: string): boolean {
   return m[1] === undefined || (Number(m[1]) >= 1 && Number(m[1]) <= 65535)
 }
 
+/** The Host header's name without its port or trailing dot, lower-cased ("[::1]" keeps its brackets). */
+export function hostName(host: string): string {
+  const bracket = host.startsWith('[') ? host.indexOf(']') : -1
+  const name = bracket > 0 ? host.slice(0, bracket + 1) : host.replace(/:\d+$/, '')
+  return name.replace(/\.$/, '').toLowerCase()
+}
+
+const isLoopbackName = (name: string): boolean =>
+  name === 'localhost' || name.endsWith('.localhost') || name === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(name)
+
 /**
- * 400 INVALID_INPUT unless the URL is absolute and any Host header is well-formed; undefined when fine. Over the
- * network a missing or unusable Host leaves Bun's `request.url` path-only; a Request built in-process (`app.handle`)
- * has an absolute URL and no Host header, which is fine.
+ * Which Host names the server answers to, against DNS rebinding (a page on another origin whose name an attacker
+ * points at 127.0.0.1 reads what needs no key: the UI's files, /health, /metrics, /openapi/json). `allowed` names
+ * them; empty means loopback names only when the server binds a loopback address, and any name otherwise.
  */
-export function checkRequestTarget(request: Request): Response | undefined {
+export function hostPolicy(bindHost: string, allowed: readonly string[]): (name: string) => boolean {
+  const names = new Set(allowed.map((a) => hostName(a)))
+  if (names.size > 0) return (name) => names.has(name)
+  return isLoopbackName(hostName(bindHost)) ? isLoopbackName : () => true
+}
+
+/**
+ * 400 INVALID_INPUT unless the URL is absolute and any Host header is well-formed and one the server answers to;
+ * undefined when fine. Over the network a missing or unusable Host leaves Bun's `request.url` path-only; a Request
+ * built in-process (`app.handle`) has an absolute URL and no Host header, which is fine.
+ */
+export function checkRequestTarget(request: Request, answersTo: (name: string) => boolean = () => true): Response | undefined {
   const host = request.headers.get('host')
   // Duplicate Host headers arrive joined with ", ", which the pattern refuses.
   if (!URL.canParse(request.url) || (host !== null && !isValidHost(host))) {
     return errorResponse(400, {
       code: ErrorCode.InvalidInput,
       message: host === null ? 'missing Host header' : 'malformed Host header: expected host[:port]',
+      details: { path: 'headers.host' },
+    }, { close: true })
+  }
+  if (host !== null && !answersTo(hostName(host))) {
+    return errorResponse(400, {
+      code: ErrorCode.InvalidInput,
+      message: 'this server does not answer to that Host name (server.allowedHosts; loopback names only on a loopback bind)',
       details: { path: 'headers.host' },
     }, { close: true })
   }

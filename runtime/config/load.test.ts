@@ -22,7 +22,7 @@ describe('loadConfig', () => {
     const c = loadConfig({ env: {}, cwd: '/srv/app' })
     expect(c).toEqual(defaultConfig('/srv/app'))
     expect(c.server).toEqual({
-      host: '127.0.0.1', port: 7233, apiKeys: [], shutdownGraceSeconds: 30,
+      host: '127.0.0.1', allowedHosts: [], port: 7233, apiKeys: [], shutdownGraceSeconds: 30,
       idleTimeoutSeconds: 30, maxRequestBodyBytes: 8 * 1024 * 1024, webhookBodyTimeoutSeconds: 10, webhookUploadsPerIp: 8, maxWaitSeconds: 60,
     })
     expect(c.storage.path).toBe('/srv/app/data/autokestra.db')

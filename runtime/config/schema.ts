@@ -73,6 +73,8 @@ export type ApiKeyEntry = Static<typeof ApiKey>
 export const ConfigSchema = Type.Object({
   server: section({
     host: NonEmpty({ default: '127.0.0.1' }),
+    /** Host names the server answers to (the Host header), against DNS rebinding; empty: see descriptions.ts. */
+    allowedHosts: Strings(NonEmpty(), []),
     port: Int(1, { maximum: 65535, default: 7233 }),
     apiKeys: Strings(ApiKey, []),
     shutdownGraceSeconds: Int(0, { default: 30 }),
