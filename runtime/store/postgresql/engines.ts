@@ -89,6 +89,9 @@ export class EngineProofs {
     this.held.clear()
     const c = this.conn
     this.conn = undefined
-    if (c) await c.close().catch(() => {})
+    if (!c) return
+    // Unlocked before the connection goes: the server ends a closed session a moment later, and a prober must not see it alive then.
+    await new Q(c).run('SELECT pg_advisory_unlock_all()').catch(() => {})
+    await c.close().catch(() => {})
   }
 }
