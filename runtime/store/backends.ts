@@ -5,6 +5,7 @@
 
 import type { Config } from '../config/schema.ts'
 import type { WarnFn } from '../private-files.ts'
+import { openPostgresStore } from './postgresql/store.ts'
 import { openSqliteStore } from './sqlite/store.ts'
 import type { Store } from './store.ts'
 
@@ -17,14 +18,16 @@ export interface OpenStoreOptions {
 
 type StorageConfig = Config['storage']
 
-export interface StoreBackend<C extends StorageConfig = StorageConfig> {
+export interface StoreBackend {
   /** Opens (creating and migrating when needed) the store the config names. */
-  open(storage: C, opts: OpenStoreOptions): Promise<Store>
+  open(storage: StorageConfig, opts: OpenStoreOptions): Promise<Store>
 }
 
 export const STORE_BACKENDS = {
   sqlite: { open: async (storage, opts) => openSqliteStore(storage.path, opts) },
-} as const satisfies { [K in StorageConfig['type']]: StoreBackend<Extract<StorageConfig, { type: K }>> }
+  // The config loader refuses `postgresql` without a url (runtime/config/load.ts).
+  postgresql: { open: (storage, opts) => openPostgresStore(storage.url ?? '', { readonly: opts.readonly ?? false }) },
+} as const satisfies { [K in StorageConfig['type']]: StoreBackend }
 
 /** Opens the store `storage` names (`storage.type` picks the backend). */
 export function openStore(storage: StorageConfig, opts: OpenStoreOptions = {}): Promise<Store> {
