@@ -33,3 +33,15 @@ export const STORE_BACKENDS = {
 export function openStore(storage: StorageConfig, opts: OpenStoreOptions = {}): Promise<Store> {
   return STORE_BACKENDS[storage.type].open(storage, opts)
 }
+
+/** The store for a log line: the SQLite file, or the PostgreSQL URL without its password. */
+export function describeStorage(storage: StorageConfig): string {
+  if (storage.type === 'sqlite') return storage.path
+  try {
+    const u = new URL(storage.url ?? '')
+    if (u.password) u.password = '***'
+    return `postgresql ${u.toString()}`
+  } catch {
+    return 'postgresql (an unreadable url)'
+  }
+}
