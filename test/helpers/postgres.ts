@@ -48,7 +48,16 @@ function run(cmd: string[], asUser: string | undefined): { ok: boolean; out: str
 }
 
 /** Starts a private cluster; throws with initdb's or pg_ctl's words when it cannot. */
-export async function startPrivateCluster(bin: string): Promise<{ adminUrl: string; stop(): Promise<void> }> {
+export interface PrivateCluster {
+  adminUrl: string
+  /** Stops the server (fast shutdown: its sessions are cut) and keeps its data, for `resume`. */
+  pause(): Promise<void>
+  /** Starts it again on the same port. */
+  resume(): Promise<void>
+  stop(): Promise<void>
+}
+
+export async function startPrivateCluster(bin: string): Promise<PrivateCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-pg-'))
   const asUser = process.getuid?.() === 0 ? 'postgres' : undefined
   if (asUser) {
@@ -65,8 +74,14 @@ export async function startPrivateCluster(bin: string): Promise<{ adminUrl: stri
     const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200`
     const start = run([join(bin, 'pg_ctl'), '-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '30', 'start'], asUser)
     if (start.ok) {
+      const pgCtl = (...args: string[]) => run([join(bin, 'pg_ctl'), '-D', data, ...args], asUser)
       return {
         adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        pause: async () => { if (!pgCtl('-m', 'fast', '-w', 'stop').ok) throw new Error('pg_ctl stop failed') },
+        resume: async () => {
+          const r = pgCtl('-o', opts, '-l', join(dir, 'log'), '-w', '-t', '30', 'start')
+          if (!r.ok) throw new Error(`pg_ctl start failed: ${r.out}`)
+        },
         stop: async () => {
           run([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'], asUser)
           rmSync(dir, { recursive: true, force: true })

@@ -32,10 +32,10 @@ export class ConcurrencyRepo {
         ORDER BY created_at, id LIMIT ?`, [workflowId, except ?? '', n])).map((r) => r.id)
   }
 
+  /** Read from the snapshot in JS, not with `::jsonb` (which refuses a `\u0000` a YAML "\0" can put in a model). */
   async limitOf(executionId: string): Promise<number | undefined> {
-    const r = await this.q.get<{ limit: number | null }>(
-      `SELECT (model::jsonb #>> '{concurrency,limit}')::int AS "limit" FROM executions WHERE id = ?`, [executionId])
-    return r?.limit ?? undefined
+    const r = await this.q.get<{ model: string }>('SELECT model FROM executions WHERE id = ?', [executionId])
+    return r ? (JSON.parse(r.model) as { concurrency?: { limit?: number } }).concurrency?.limit : undefined
   }
 
   async queue(executionId: string, now: number): Promise<void> {

@@ -18,10 +18,15 @@ const toRecord = (r: Row): LogRecord =>
 export class LogRepo {
   constructor(private readonly q: Q) {}
 
-  /** Appends lines inside the caller's transaction (one statement per line: the ids come back in order). */
+  /**
+   * Appends lines inside the caller's transaction (one statement per line: the ids come back in order). A NUL
+   * character, which PostgreSQL's TEXT cannot hold, is stored as U+FFFD: one odd byte of a plugin's output must not
+   * make the whole batch fail again on every retry.
+   */
   async append(lines: readonly NewLogLine[]): Promise<LogRecord[]> {
     const out: LogRecord[] = []
-    for (const l of lines) {
+    for (const raw of lines) {
+      const l = raw.message.includes('\0') ? { ...raw, message: raw.message.replaceAll('\0', '\uFFFD') } : raw
       const r = await this.q.get<{ id: number }>(`INSERT INTO logs (execution_id, task_id, attempt, ts, level, source, message)
         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, [l.executionId, l.taskId ?? null, l.attempt ?? null, l.ts, l.level, l.source, l.message])
       out.push({ ...l, id: r!.id })

@@ -23,15 +23,18 @@ const toRecord = (r: Row): WorkflowRecord =>
 export class WorkflowRepo {
   constructor(private readonly q: Q) {}
 
-  /** Call inside a transaction: the row is locked (`FOR UPDATE`) between its read and its write. */
+  /**
+   * Call inside a transaction. A new id is inserted outright (`ON CONFLICT DO NOTHING`: of two first applies at once,
+   * the second waits for the first's commit and then updates); an existing row is locked (`FOR UPDATE`) between its
+   * read and its write.
+   */
   async upsert(w: Workflow, source: string, now: number, webhookKey?: WebhookKeyRecord): Promise<{
     record: WorkflowRecord; created: boolean; changed: boolean; keyMinted: boolean
   }> {
-    const prev = await this.get(w.id, true)
-    if (!prev) {
-      await this.q.run(`INSERT INTO workflows (id, source, model, enabled, revision, created_at, updated_at)
-        VALUES (?, ?, ?, ?, 1, ?, ?)`, [w.id, source, JSON.stringify(w), w.enabled, now, now])
-    } else {
+    const inserted = (await this.q.run(`INSERT INTO workflows (id, source, model, enabled, revision, created_at, updated_at)
+        VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT (id) DO NOTHING`, [w.id, source, JSON.stringify(w), w.enabled, now, now])) > 0
+    const prev = inserted ? undefined : await this.get(w.id, true)
+    if (prev) {
       await this.q.run('UPDATE workflows SET source = ?, model = ?, enabled = ?, revision = revision + ?, updated_at = ? WHERE id = ?',
         [source, JSON.stringify(w), w.enabled, prev.source !== source ? 1 : 0, prev.source !== source ? now : prev.updatedAt, w.id])
     }
