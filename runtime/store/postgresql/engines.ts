@@ -79,6 +79,27 @@ export class EngineProofs {
     }
   }
 
+  /**
+   * After a heartbeat: whether this handle's session still holds every proof it took. A connection lost (a network
+   * blip, a server restart) drops its locks with it: a new connection takes them again, so the engine, which
+   * renewed its lease, does not look `gone` to others for the rest of its life. Best effort, like `hold`.
+   */
+  async ensure(): Promise<void> {
+    if (this.held.size === 0) return
+    const ids = [...this.held]
+    try {
+      const r = await new Q(this.conn!).get<{ n: number }>(`SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted
+          AND objsubid = 2 AND pid = pg_backend_pid() AND classid = ?::oid AND objid IN (${ids.map(() => '?::oid').join(', ')})`,
+      [PROOF_SPACE, ...ids.map((id) => proofKey(id).oid)])
+      if (r?.n === ids.length) return
+    } catch { /* the session is gone */ }
+    const old = this.conn
+    this.conn = undefined
+    this.held.clear()
+    await old?.close().catch(() => {})
+    for (const id of ids) await this.hold(id)
+  }
+
   async release(id: string): Promise<void> {
     if (!this.held.delete(id) || !this.conn) return
     try { await new Q(this.conn).run('SELECT pg_advisory_unlock(?, ?)', [PROOF_SPACE, proofKey(id).signed]) } catch { /* the session is gone: so is the lock */ }

@@ -76,6 +76,14 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
       }
       expect(store.health.status()).toEqual({ writable: true })
       expect((await store.workflows.upsert(wf, 'id: w # 3', 3)).record.revision).toBe(2)
+      // An engine registered before the restart lost its proof with its session; its next heartbeat takes it again.
+      await store.engines.register({ id: 'N', host: 'h', pid: 1, startedAt: 0, leaseUntil: 10_000 }, 0)
+      expect(await store.engines.liveness('N')).toBe('alive')
+      await own.pause()
+      await own.resume()
+      const back = Date.now() + 20_000
+      while (!(await store.engines.renew('N', 1, 20_000).catch(() => false))) if (Date.now() > back) throw new Error('no renew after the restart')
+      expect(await store.engines.liveness('N')).toBe('alive')
     } finally {
       await store.close()
       await own.stop()

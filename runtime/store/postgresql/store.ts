@@ -137,7 +137,11 @@ export class PostgresStore implements Store {
         const proof = await proofs.hold(e.id)
         await write((q) => new EngineRepo(q).register(e, now, proof))
       },
-      renew: (id, now, until) => write((q) => new EngineRepo(q).renew(id, now, until)),
+      renew: async (id, now, until) => {
+        const renewed = await write((q) => new EngineRepo(q).renew(id, now, until))
+        if (renewed) await proofs.ensure()
+        return renewed
+      },
       list: () => read((q) => new EngineRepo(q).list()),
       liveness: (id) => read((q) => new EngineRepo(q).liveness(id)),
       // The row first: an engine whose release cannot be written keeps its proof until its handle closes or it exits.
