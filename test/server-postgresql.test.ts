@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'bun:test'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPostgres } from './helpers/postgres.ts'
-import { KEY, cleanEnv, freePort, root, startServerProcess, tempDir, type ServerProcess } from './server-helpers.ts'
+import { KEY, cleanEnv, cli, freePort, root, startServerProcess, tempDir, type ServerProcess } from './server-helpers.ts'
 
 const pg = await testPostgres()
 const dir = tempDir('autokestra-pg-server-')
@@ -77,6 +77,9 @@ describe.skipIf(!pg)('server on PostgreSQL', () => {
 
     // A restart on the same database: the state is PostgreSQL's, not the process's.
     expect(await server.stop()).toBe(0)
+    // The CLI reads what the engine recorded from PostgreSQL too (read-only: no migration, no write).
+    const inspect = await cli(['plugin', 'inspect', 'core/log', '-c', config], { env: cleanEnv() })
+    expect(inspect.stdout).toContain('same grant as the engine recorded')
     server = await startServerProcess(['bun', 'cli/main.ts'], config, port, cleanEnv())
     const again = await (await api(`/api/v1/executions/${ex.id}`)).json() as { state: string }
     expect(again.state).toBe('SUCCESS')
