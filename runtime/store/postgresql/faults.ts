@@ -5,6 +5,7 @@
  * leave this backend.
  */
 
+import { AppError, ErrorCode } from '../../errors.ts'
 import { StorageUnavailableError } from '../unavailable.ts'
 
 /**
@@ -35,4 +36,17 @@ export function translatePgFault(e: unknown): unknown {
   const code = pgFaultCode(e)
   if (!code) return e
   return new StorageUnavailableError('postgresql', code, e instanceof Error ? e.message : String(e))
+}
+
+/**
+ * At open: what the server says about the url itself — no such database (3D000), the login refused (class 28) — is
+ * the config's fault, INVALID_CONFIG naming `storage.url` (never its password); a fault as above; anything else as is.
+ */
+export function translateOpenError(e: unknown): unknown {
+  const errno = (e as { errno?: unknown } | null)?.errno
+  if (typeof errno === 'string' && (errno === '3D000' || errno.startsWith('28'))) {
+    const why = e instanceof Error ? e.message.replace(/^ERR_POSTGRES_SERVER_ERROR: /, '') : String(e)
+    return new AppError(ErrorCode.InvalidConfig, `storage.url: the PostgreSQL server refused it: ${why} (${errno})`, { issues: [{ path: 'storage.url', message: why }], postgresql: errno })
+  }
+  return translatePgFault(e)
 }

@@ -60,6 +60,12 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
     const bin = postgresBinDir()
     if (!bin) throw new Error('this case starts and stops a cluster of its own, and needs initdb')
     expect(await openPostgresStore('postgres://postgres@127.0.0.1:1/postgres').catch((e: unknown) => e)).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retryable: true })
+    // A url naming no database is the config's fault, not a storage outage to wait out.
+    const missing = new URL(pg!.adminUrl)
+    missing.pathname = '/no_such_database'
+    const refused = await openPostgresStore(missing.toString()).catch((e: unknown) => e)
+    expect(refused).toMatchObject({ code: 'INVALID_CONFIG', details: { postgresql: '3D000' } })
+    expect((refused as Error).message).toContain('storage.url')
     const own = await startPrivateCluster(bin)
     const store = await openPostgresStore(own.adminUrl)
     try {

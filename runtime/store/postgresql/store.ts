@@ -22,7 +22,7 @@ import { CronFireRepo } from './cron-fires.ts'
 import { LOCK_COMMIT, LOCK_SPACE, migrate, openPool, type PgOpenOptions } from './db.ts'
 import { EngineProofs, EngineRepo } from './engines.ts'
 import { ExecutionRepo } from './executions.ts'
-import { isPgFault, translatePgFault } from './faults.ts'
+import { isPgFault, translateOpenError, translatePgFault } from './faults.ts'
 import { FileRepo } from './files.ts'
 import { LogRepo } from './logs.ts'
 import { PluginGrantRepo } from './plugin-grants.ts'
@@ -243,7 +243,7 @@ export async function openPostgresStore(url: string, opts: PgOpenOptions = {}): 
     else await new Q(pool).get('SELECT 1 AS x')
   } catch (e) {
     await pool.close({ timeout: 0 }).catch(() => {})
-    throw translatePgFault(e)
+    throw translateOpenError(e)
   }
   return new PostgresStore(pool)
 }
