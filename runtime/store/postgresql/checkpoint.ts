@@ -24,7 +24,7 @@ import { CronFireRepo } from './cron-fires.ts'
 import { LIVE_OWNER } from './engines.ts'
 import { ExecutionRepo } from './executions.ts'
 import { FileRepo } from './files.ts'
-import type { Q } from './sql.ts'
+import { insertRows, type Q } from './sql.ts'
 
 const invalid = (what: string, from: string, to: string, reason: string | undefined): TransitionResult => ({
   ok: false,
@@ -91,10 +91,9 @@ export class CheckpointWriter {
     if (!row) return notFound(`task run ${t.executionId}/${t.parent}`)
     const refused = fenced(t.executionId, owner, row.owner)
     if (refused) return refused
-    if (t.count <= 0) return { ok: true, changed: false }
-    const values = Array.from({ length: t.count }, (_, i) => [t.executionId, `${t.parent}[${i}]`, row.position, now, t.taskKind, t.parent, i])
-    const added = await this.q.run(`INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind, parent_path, iteration)
-        VALUES ${values.map(() => "(?, ?, ?, 'PENDING', 0, ?, ?, ?, ?)").join(', ')} ON CONFLICT DO NOTHING`, values.flat())
+    const values = Array.from({ length: Math.max(0, t.count) }, (_, i) => [t.executionId, `${t.parent}[${i}]`, row.position, now, t.taskKind, t.parent, i])
+    const added = await insertRows(this.q, 'INSERT INTO task_runs (execution_id, task_id, position, state, attempt, updated_at, kind, parent_path, iteration)',
+      "(?, ?, ?, 'PENDING', 0, ?, ?, ?, ?)", values, 'ON CONFLICT DO NOTHING')
     return { ok: true, changed: added > 0 }
   }
 

@@ -6,7 +6,7 @@ import { toJson } from '../sqlite/json.ts'
 import { toAttempt, toExecution, toTaskRun, withFiles, type AttemptRow, type ExecutionRow, type TaskRunRow } from '../sqlite/executions.ts'
 import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, ParentLink, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 import { FileRepo } from './files.ts'
-import { marks, type Param, type Q } from './sql.ts'
+import { insertRows, marks, type Param, type Q } from './sql.ts'
 
 export class ExecutionRepo {
   constructor(private readonly q: Q) {}
@@ -32,14 +32,11 @@ export class ExecutionRepo {
       reused && t.list === 'tasks' && Object.hasOwn(reused, t.task.id)
         ? [e.id, t.path, i, 'SUCCESS', 'REUSED', toJson(reused[t.task.id]), e.now, t.task.kind]
         : [e.id, t.path, i, 'PENDING', null, null, e.now, t.task.kind])
-    if (rows.length > 0) {
-      await this.q.run(`INSERT INTO task_runs (execution_id, task_id, position, state, reason, output, updated_at, kind, attempt)
-          VALUES ${rows.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, 0)').join(', ')}`, rows.flat())
-    }
+    await insertRows(this.q, 'INSERT INTO task_runs (execution_id, task_id, position, state, reason, output, updated_at, kind, attempt)',
+      '(?, ?, ?, ?, ?, ?, ?, ?, 0)', rows)
     if (labels) {
-      const entries = Object.entries(labels)
-      await this.q.run(`INSERT INTO execution_labels (execution_id, key, value, created_at) VALUES ${entries.map(() => '(?, ?, ?, ?)').join(', ')}`,
-        entries.flatMap(([k, v]) => [e.id, k, v, e.now]))
+      await insertRows(this.q, 'INSERT INTO execution_labels (execution_id, key, value, created_at)', '(?, ?, ?, ?)',
+        Object.entries(labels).map(([k, v]) => [e.id, k, v, e.now]))
     }
   }
 

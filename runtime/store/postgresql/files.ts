@@ -1,7 +1,7 @@
 /** SQL for `task_files` on PostgreSQL: the files task runs stored, and the purge of old executions with theirs. */
 
 import type { FileRecord, PurgeBatch, StoredFile } from '../types.ts'
-import { marks, type Q } from './sql.ts'
+import { marks, ROWS_PER_INSERT, type Q } from './sql.ts'
 
 interface FileRow { execution_id: string; task_id: string; name: string; attempt: number; sha256: string; size: number; created_at: number }
 
@@ -47,11 +47,15 @@ export class FileRepo {
     }
   }
 
+  /** In lists of at most ROWS_PER_INSERT digests (a garbage collection may ask about many). */
   async referenced(sha256s: readonly string[]): Promise<Set<string>> {
     const unique = [...new Set(sha256s)]
-    if (unique.length === 0) return new Set()
-    return new Set((await this.q.all<{ sha256: string }>(`SELECT DISTINCT sha256 FROM task_files WHERE sha256 IN (${marks(unique.length)})`, unique))
-      .map((r) => r.sha256))
+    const out = new Set<string>()
+    for (let i = 0; i < unique.length; i += ROWS_PER_INSERT) {
+      const chunk = unique.slice(i, i + ROWS_PER_INSERT)
+      for (const r of await this.q.all<{ sha256: string }>(`SELECT DISTINCT sha256 FROM task_files WHERE sha256 IN (${marks(chunk.length)})`, chunk)) out.add(r.sha256)
+    }
+    return out
   }
 
   /** One purge batch (ExecutionRepository.purge); the caller runs it in a write transaction. */

@@ -13,11 +13,14 @@ import type { SQL } from 'bun'
 export type Param = string | number | boolean | null | Uint8Array
 
 const numbered = new Map<string, string>()
+/** Distinct texts kept numbered; past it the cache starts over (texts vary only by their row and list counts). */
+const CACHE_TEXTS = 2000
 
 /** `?` → `$n`, outside string literals and quoted names. */
 export function numberPlaceholders(text: string): string {
   const hit = numbered.get(text)
   if (hit !== undefined) return hit
+  if (numbered.size >= CACHE_TEXTS) numbered.clear()
   let out = ''
   let n = 0
   let quote: string | undefined
@@ -64,3 +67,19 @@ export class Q {
 
 /** `?, ?, ?` for `n` values (an IN list). */
 export const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ')
+
+/** Rows per multi-row INSERT: well under PostgreSQL's 65,535 parameters per statement, and few distinct texts. */
+export const ROWS_PER_INSERT = 500
+
+/**
+ * `INSERT … VALUES (row), (row)… <tail>` for every row, in statements of at most ROWS_PER_INSERT rows (a forEach's
+ * 10,000 iterations would pass the parameter limit in one); resolves with the rows changed in all.
+ */
+export async function insertRows(q: Q, head: string, row: string, rows: readonly Param[][], tail = ''): Promise<number> {
+  let changed = 0
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + ROWS_PER_INSERT)
+    changed += await q.run(`${head} VALUES ${chunk.map(() => row).join(', ')} ${tail}`, chunk.flat())
+  }
+  return changed
+}

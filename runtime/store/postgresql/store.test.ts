@@ -56,6 +56,22 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
     }
   })
 
+  it('adds a forEach of 10,000 iterations in one transition (past one statement\'s 65,535 parameters: inserted in chunks)', async () => {
+    const db = await pg!.createDatabase()
+    const s = await openPostgresStore(db.url)
+    try {
+      await s.commit({ at: 1, requests: [{ transitions: [{ kind: 'create', executionId: 'e', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' } }] }] })
+      const add = await s.commit({ at: 2, requests: [{ transitions: [{ kind: 'iterations', executionId: 'e', parent: 'a', count: 10_000, taskKind: 'plugin' }] }] })
+      expect(add.results[0]).toEqual([{ ok: true, changed: true }])
+      const runs = await s.executions.taskRuns('e')
+      expect(runs).toHaveLength(10_001)
+      expect(runs.at(-1)).toMatchObject({ taskId: 'a[9999]', iteration: 9999, parentPath: 'a' })
+    } finally {
+      await s.close()
+      await db.drop()
+    }
+  }, 60_000)
+
   it('a server that is down refuses the open with STORAGE_UNAVAILABLE; one that stops turns writes into STORAGE_UNAVAILABLE, and they work again when it is back', async () => {
     const bin = postgresBinDir()
     if (!bin) throw new Error('this case starts and stops a cluster of its own, and needs initdb')
