@@ -109,22 +109,21 @@ export async function testPostgres(): Promise<TestPostgres | undefined> {
     stop = cluster.stop
   }
   const admin = adminUrl
+  return { adminUrl: admin, createDatabase: () => createDatabaseOn(admin), stop }
+}
+
+/** A fresh, empty database on the server `admin` (a superuser URL) names. */
+export async function createDatabaseOn(admin: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `ak_test_${process.pid}_${Date.now().toString(36)}_${counter++}`
+  const sql = new SQL({ url: admin, max: 1 })
+  try { await sql.unsafe(`CREATE DATABASE "${name}"`) } finally { await sql.close() }
+  const url = new URL(admin)
+  url.pathname = `/${name}`
   return {
-    adminUrl: admin,
-    async createDatabase() {
-      const name = `ak_test_${process.pid}_${Date.now().toString(36)}_${counter++}`
-      const sql = new SQL({ url: admin, max: 1 })
-      try { await sql.unsafe(`CREATE DATABASE "${name}"`) } finally { await sql.close() }
-      const url = new URL(admin)
-      url.pathname = `/${name}`
-      return {
-        name, url: url.toString(),
-        drop: async () => {
-          const s = new SQL({ url: admin, max: 1 })
-          try { await s.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) } finally { await s.close() }
-        },
-      }
+    name, url: url.toString(),
+    drop: async () => {
+      const s = new SQL({ url: admin, max: 1 })
+      try { await s.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) } finally { await s.close() }
     },
-    stop,
   }
 }
