@@ -7,7 +7,7 @@ import { createTriggerLoops, type TriggerLoop } from '../actors/triggers/loops.t
 import { AppError, ErrorCode } from '../runtime/errors.ts'
 import { ensurePrivateDir, securePrivateFile } from '../runtime/private-files.ts'
 import { resolveMasterKey, SecretStore } from '../runtime/secrets/index.ts'
-import { openStore } from '../runtime/store/backends.ts'
+import { describeStorage, openStore } from '../runtime/store/backends.ts'
 import { describeWriteHealth } from '../runtime/store/health.ts'
 import { createApp, type App } from './app.ts'
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts'
@@ -97,7 +97,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     lock?.listening(url)
     writePidFile(paths.pidFile, { pid: process.pid, url, startedAt: Date.now(), ...ownPidIdentity() })
     scheduler?.start()
-    log.info(`listening on ${url} (runtime ${engine ? 'enabled' : 'disabled'}, store ${config.storage.path}, ` +
+    log.info(`listening on ${url} (runtime ${engine ? 'enabled' : 'disabled'}, store ${describeStorage(config.storage)}, ` +
       `${config.server.apiKeys.length} API key${config.server.apiKeys.length === 1 ? '' : 's'})`)
     let stopping: Promise<void> | undefined
     const stop = () => (stopping ??= (async () => {

@@ -6,6 +6,7 @@
  * the plugin directly. `levels`: W1 and W2 at each isolation level (issue 14).
  * Usage: bun bench/engine.ts [w1|w2|w3|workers|foreach|subflow|levels|scripts|all] [attempt|execution|workflow]   — prints one
  * JSON document. The second argument (default: the config's, attempt) is the isolation level W1 and W2 run at.
+ * `BENCH_POSTGRES_URL` runs it on PostgreSQL (an empty database: the engine migrates it).
  */
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -37,9 +38,12 @@ function wf(yaml: string): Workflow {
   return r.workflow
 }
 
+/** `BENCH_POSTGRES_URL=postgres://…` runs the engine on that PostgreSQL database instead of a temp SQLite file (issue 19). */
+const onPostgres = process.env.BENCH_POSTGRES_URL ? { WORKFLOW_STORAGE_TYPE: 'postgresql', WORKFLOW_STORAGE_URL: process.env.BENCH_POSTGRES_URL } : {}
+
 async function withEngine<T>(env: Record<string, string>, fn: (e: Engine) => Promise<T>, localWorkflows?: Workflow[]): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-bench-'))
-  const config = loadConfig({ env: { WORKFLOW_STORAGE_PATH: join(dir, 'bench.db'), WORKFLOW_PLUGINS_PATHS: PLUGINS, ...env }, cwd: dir })
+  const config = loadConfig({ env: { WORKFLOW_STORAGE_PATH: join(dir, 'bench.db'), WORKFLOW_PLUGINS_PATHS: PLUGINS, ...onPostgres, ...env }, cwd: dir })
   const engine = await createEngine({ config, ...(localWorkflows ? { localWorkflows: new Map(localWorkflows.map((w) => [w.id, w])) } : {}) })
   try {
     return await fn(engine)

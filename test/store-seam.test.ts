@@ -68,3 +68,18 @@ describe('the storage seam', () => {
     expect(found).toEqual([])
   })
 })
+
+describe('the PostgreSQL backend behind the seam', () => {
+  it('holds: only runtime/store/postgresql/ opens PostgreSQL (Bun.sql: `SQL` imported from bun)', () => {
+    const importsSql = (file: string, source: string): boolean => {
+      const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS)
+      return sf.statements.some((s) => ts.isImportDeclaration(s) && ts.isStringLiteral(s.moduleSpecifier) && s.moduleSpecifier.text === 'bun' &&
+        s.importClause?.namedBindings !== undefined && ts.isNamedImports(s.importClause.namedBindings) &&
+        s.importClause.namedBindings.elements.some((e) => (e.propertyName ?? e.name).text === 'SQL'))
+    }
+    const files = productionFiles()
+    const users = files.filter((f) => importsSql(f, readFileSync(join(ROOT, f), 'utf8')))
+    expect(users).toContain('runtime/store/postgresql/store.ts') // the scan sees it where it belongs
+    expect(users.filter((f) => !f.startsWith('runtime/store/postgresql/'))).toEqual([])
+  })
+})

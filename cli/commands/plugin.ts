@@ -24,7 +24,8 @@ export const ACTIONS = ['list', 'inspect'] as const
 
 /** The grant the engine recorded for a plugin, read from its database when this user can open it; else undefined. */
 async function recorded(config: Config, plugin: string): Promise<PluginGrantRecord | undefined> {
-  if (config.storage.path === ':memory:' || !existsSync(config.storage.path)) return undefined
+  // A SQLite file that is not there is not created by an inspection; a PostgreSQL server is asked (read-only).
+  if (config.storage.type === 'sqlite' && (config.storage.path === ':memory:' || !existsSync(config.storage.path))) return undefined
   try {
     const store = await openStore(config.storage, { readonly: true })
     try { return await store.pluginGrants.get(plugin) } finally { await store.close() }

@@ -40,6 +40,17 @@ describe('loadConfig', () => {
     expect(c.execution).toEqual({ maxConcurrentWorkflows: 4, maxConcurrentTasks: 50, defaultTimeoutSeconds: 300, workers: 2, retentionCheckSeconds: 3600, workerIdleSeconds: 30 })
   })
 
+  it('storage postgresql: the url from the file or WORKFLOW_STORAGE_URL, required, and a postgres:// URL', () => {
+    const url = 'postgres://ak:pw@127.0.0.1:5432/ak'
+    expect(loadConfig({ env: { WORKFLOW_STORAGE_TYPE: 'postgresql', WORKFLOW_STORAGE_URL: url } }).storage).toMatchObject({ type: 'postgresql', url })
+    expect(loadConfig({ file: file('pg.yaml', `storage:\n  type: postgresql\n  url: ${url}\n`), env: {} }).storage.url).toBe(url)
+    const missing = thrownAppError(() => loadConfig({ env: { WORKFLOW_STORAGE_TYPE: 'postgresql' } }))
+    expect(missing.code).toBe('INVALID_CONFIG')
+    expect(missing.message).toContain('storage.url')
+    expect(thrownAppError(() => loadConfig({ env: { WORKFLOW_STORAGE_TYPE: 'postgresql', WORKFLOW_STORAGE_URL: 'mysql://x' } })).code).toBe('INVALID_CONFIG')
+    expect(thrownAppError(() => loadConfig({ env: { WORKFLOW_STORAGE_TYPE: 'oracle' } })).code).toBe('INVALID_CONFIG')
+  })
+
   it('reads comma-separated lists, with WORKFLOW_SERVER_API_KEYS winning over the WORKFLOW_API_KEYS alias', () => {
     expect(loadConfig({ env: { WORKFLOW_API_KEYS: 'a, b,' } }).server.apiKeys).toEqual(['a', 'b'])
     expect(loadConfig({ env: { WORKFLOW_API_KEYS: 'a', WORKFLOW_SERVER_API_KEYS: 'z' } }).server.apiKeys).toEqual(['z'])

@@ -90,8 +90,12 @@ export const ConfigSchema = Type.Object({
     maxWaitSeconds: Int(0, { maximum: 3600, default: 60 }),
   }),
   storage: section({
-    type: Type.Literal('sqlite', { default: 'sqlite' }),
+    /** `sqlite` (one file, one machine) or `postgresql` (a server several nodes may share; `url` says which). */
+    type: Type.Union([Type.Literal('sqlite'), Type.Literal('postgresql')], { default: 'sqlite' }),
+    /** The SQLite file; with `postgresql`, its directory still holds the data dir (task files, the secret key, the lock). */
     path: NonEmpty({ default: './data/autokestra.db' }),
+    /** The PostgreSQL server, `postgres://user:password@host:port/database` (required with `type: postgresql`). */
+    url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
     /** Task files (`outputFiles:`, docs/files.md): blobs in `dir` (default `files/` beside the database), and their bounds. */
     files: section({
       dir: Type.Optional(NonEmpty()),

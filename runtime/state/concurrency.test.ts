@@ -1,6 +1,6 @@
 /** The per-workflow concurrency rule, pure: what a new execution does, and when a waiting one may start. */
 import { describe, expect, it } from 'bun:test'
-import { decideCreate, mayAdmit } from './concurrency.ts'
+import { admissionWindow, decideCreate, mayAdmit } from './concurrency.ts'
 
 const c = (holding: number, queued = 0, stopping = 0) => ({ holding, queued, stopping })
 
@@ -28,9 +28,15 @@ describe('decideCreate', () => {
 })
 
 describe('mayAdmit', () => {
-  it('needs a free slot and to be the oldest waiting execution', () => {
-    expect(mayAdmit(1, 0, true)).toBe(true)
-    expect(mayAdmit(1, 1, true)).toBe(false)
-    expect(mayAdmit(2, 1, false)).toBe(false)
+  it('needs a free slot and to be among as many oldest waiting executions as there are free slots', () => {
+    expect(mayAdmit(1, 0, 0)).toBe(true)
+    expect(mayAdmit(1, 1, 0)).toBe(false)
+    expect(mayAdmit(2, 1, 1)).toBe(false)
+    expect(mayAdmit(3, 1, 1)).toBe(true) // two free: the second oldest may go before the oldest
+    expect(mayAdmit(3, 1, 2)).toBe(false)
+    expect(mayAdmit(3, 1, -1)).toBe(false)
+    expect(admissionWindow(3, 1)).toBe(2)
+    expect(admissionWindow(1, 1)).toBe(1)
+    expect(admissionWindow(Number.POSITIVE_INFINITY, 0)).toBe(1)
   })
 })

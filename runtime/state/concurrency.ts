@@ -49,7 +49,18 @@ export function decideCreate(policy: ConcurrencyPolicy, c: SlotCounts): CreateDe
   return { kind: 'queue', stopHolders, cancelQueued: Math.min(excess - stopHolders, c.queued) }
 }
 
-/** Whether a waiting execution may take a slot now: one is free, and it is the oldest waiting one (FIFO, whichever engine holds the others). */
-export function mayAdmit(limit: number, holding: number, isOldestWaiting: boolean): boolean {
-  return holding < limit && isOldestWaiting
+/**
+ * Whether a waiting execution may take a slot now: with `limit - holding` slots free, the as many oldest waiting
+ * ones may (FIFO, whichever engine holds the others). `rank` is its place among the waiting ones, oldest first
+ * (0 for the oldest; -1 when it is not among those asked about). Not "only the oldest": when two slots free, the two
+ * oldest take them in whatever order their admits commit (two nodes race), and no younger one ever passes an older one.
+ */
+export function mayAdmit(limit: number, holding: number, rank: number): boolean {
+  return rank >= 0 && rank < limit - holding
+}
+
+/** How many of the oldest waiting executions `mayAdmit` needs to see to rank one: the free slots (at least 1). */
+export function admissionWindow(limit: number, holding: number): number {
+  const free = limit - holding
+  return Number.isFinite(free) ? Math.max(1, free) : 1
 }

@@ -5,6 +5,7 @@
 
 import type { Config } from '../config/schema.ts'
 import type { WarnFn } from '../private-files.ts'
+import { openPostgresStore } from './postgresql/store.ts'
 import { openSqliteStore } from './sqlite/store.ts'
 import type { Store } from './store.ts'
 
@@ -17,16 +18,30 @@ export interface OpenStoreOptions {
 
 type StorageConfig = Config['storage']
 
-export interface StoreBackend<C extends StorageConfig = StorageConfig> {
+export interface StoreBackend {
   /** Opens (creating and migrating when needed) the store the config names. */
-  open(storage: C, opts: OpenStoreOptions): Promise<Store>
+  open(storage: StorageConfig, opts: OpenStoreOptions): Promise<Store>
 }
 
 export const STORE_BACKENDS = {
   sqlite: { open: async (storage, opts) => openSqliteStore(storage.path, opts) },
-} as const satisfies { [K in StorageConfig['type']]: StoreBackend<Extract<StorageConfig, { type: K }>> }
+  // The config loader refuses `postgresql` without a url (runtime/config/load.ts).
+  postgresql: { open: (storage, opts) => openPostgresStore(storage.url ?? '', { readonly: opts.readonly ?? false }) },
+} as const satisfies { [K in StorageConfig['type']]: StoreBackend }
 
 /** Opens the store `storage` names (`storage.type` picks the backend). */
 export function openStore(storage: StorageConfig, opts: OpenStoreOptions = {}): Promise<Store> {
   return STORE_BACKENDS[storage.type].open(storage, opts)
+}
+
+/** The store for a log line: the SQLite file, or the PostgreSQL URL without its password. */
+export function describeStorage(storage: StorageConfig): string {
+  if (storage.type === 'sqlite') return storage.path
+  try {
+    const u = new URL(storage.url ?? '')
+    if (u.password) u.password = '***'
+    return `postgresql ${u.toString()}`
+  } catch {
+    return 'postgresql (an unreadable url)'
+  }
 }

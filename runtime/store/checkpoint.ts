@@ -133,7 +133,8 @@ export interface CronFireTransition {
 
 /**
  * Lets an execution waiting for a slot of its workflow's `concurrency` (WAITING, WORKFLOW_CONCURRENCY) start:
- * RUNNING (`changed: true`) when a slot is free and it is the oldest waiting one of its workflow, counted in the
+ * RUNNING (`changed: true`) when a slot is free and it is among as many of its workflow's oldest waiting ones as there
+ * are free slots (so the order in which two nodes' admits commit does not matter), counted in the
  * commit's transaction (runtime/state/concurrency.ts mayAdmit); otherwise it keeps waiting (`changed: false`).
  * INVALID_TRANSITION when it is not waiting for a slot; fenced by the owner like a state change.
  */

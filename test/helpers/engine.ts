@@ -7,6 +7,7 @@ import { createEngine } from '../../actors/engine.ts'
 import type { Engine } from '../../actors/engine-types.ts'
 import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { parseWorkflow, type Workflow } from '../../runtime/workflow/index.ts'
+import { createDatabaseOn } from './postgres.ts'
 
 export const EFFECTS_DIR = '/tmp/autokestra-test-effects'
 export const TEST_PLUGINS = resolve(import.meta.dir, '../fixtures/plugins/engine')
@@ -33,14 +34,22 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
   })
 }
 
+/**
+ * A test engine on a temp dir. With `AUTOKESTRA_TEST_ENGINE_POSTGRES` (a PostgreSQL superuser URL) its state goes to
+ * a fresh database on that server instead of the temp SQLite file: an opt-in way to run engine tests on the
+ * PostgreSQL backend (tests that open the SQLite file themselves do not apply).
+ */
 export async function startTestEngine(env: Record<string, string> = {}): Promise<TestEngine> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-engine-'))
-  const config = testConfig(dir, env)
+  const admin = process.env.AUTOKESTRA_TEST_ENGINE_POSTGRES
+  const db = admin ? await createDatabaseOn(admin) : undefined
+  const config = testConfig(dir, db ? { WORKFLOW_STORAGE_TYPE: 'postgresql', WORKFLOW_STORAGE_URL: db.url, ...env } : env)
   const engine = await createEngine({ config })
   return {
     engine, dir, dbPath: config.storage.path, config,
     async close() {
       await engine.shutdown({ graceMs: 0 })
+      await db?.drop()
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -14,7 +14,7 @@ import type {
   AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RestartExecution, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
-import { decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
+import { admissionWindow, decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
 import { terminateUnfinished } from '../../state/terminate.ts'
 import type { ConcurrencyPolicy } from '../../workflow/model.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
@@ -172,7 +172,8 @@ export class CheckpointWriter {
     }
     const limit = this.slots.limitOf(t.executionId) ?? Number.POSITIVE_INFINITY
     const { holding } = this.slots.counts(row.workflow_id)
-    if (!mayAdmit(limit, holding, this.slots.oldestWaiting(row.workflow_id, 1)[0] === t.executionId)) return { ok: true, changed: false }
+    const rank = this.slots.oldestWaiting(row.workflow_id, admissionWindow(limit, holding)).indexOf(t.executionId)
+    if (!mayAdmit(limit, holding, rank)) return { ok: true, changed: false }
     return this.applyExecution({ kind: 'execution', executionId: t.executionId, to: 'RUNNING', auditData: { admitted: 'a slot of the workflow\'s concurrency freed' } }, now, owner)
   }
 

@@ -9,7 +9,7 @@ import { compact, fromJson, toJson } from './json.ts'
 import type { ActiveExecution, ExecutionRecord, ExecutionSnapshot, ListExecutionsQuery, Page, ParentLink, StoredFile, TaskAttemptRecord, TaskRunRecord, TriggerInfo } from '../types.ts'
 import { FileRepo } from './files.ts'
 
-interface ExecutionRow {
+export interface ExecutionRow {
   id: string; workflow_id: string; revision: number; model: string; state: ExecutionState; reason: string | null
   trigger_type: string; trigger_data: string | null; scheduled_at: number | null; inputs: string; outputs: string | null; error: string | null
   labels: string | null
@@ -17,18 +17,18 @@ interface ExecutionRow {
   replay_of: string | null; replay_from: string | null
   parent_execution_id: string | null; parent_task_id: string | null; subflow_depth: number
 }
-interface TaskRunRow {
+export interface TaskRunRow {
   execution_id: string; task_id: string; position: number; state: TaskRunState; reason: string | null; attempt: number
   output: string | null; error: string | null; next_attempt_at: number | null; started_at: number | null
   ended_at: number | null; updated_at: number; parent_path: string | null; kind: string; iteration: number | null
   attempt_base: number; child_execution_id: string | null
 }
-interface AttemptRow {
+export interface AttemptRow {
   execution_id: string; task_id: string; attempt: number; state: TaskRunState; runner: string | null
   error: string | null; started_at: number; ended_at: number | null
 }
 
-const toExecution = (r: ExecutionRow): ExecutionRecord =>
+export const toExecution = (r: ExecutionRow): ExecutionRecord =>
   compact({
     id: r.id, workflowId: r.workflow_id, revision: r.revision, state: r.state, reason: r.reason ?? undefined,
     trigger: compact({
@@ -43,15 +43,15 @@ const toExecution = (r: ExecutionRow): ExecutionRecord =>
     createdAt: r.created_at, startedAt: r.started_at ?? undefined, endedAt: r.ended_at ?? undefined, updatedAt: r.updated_at,
   })
 
-const toAttempt = (r: AttemptRow): TaskAttemptRecord =>
+export const toAttempt = (r: AttemptRow): TaskAttemptRecord =>
   compact({
     attempt: r.attempt, state: r.state, runner: r.runner ?? undefined, error: fromJson<ErrorInfo>(r.error),
     startedAt: r.started_at, endedAt: r.ended_at ?? undefined,
   })
 
-const withFiles = (run: TaskRunRecord, files: StoredFile[] | undefined): TaskRunRecord => (files?.length ? { ...run, files } : run)
+export const withFiles = (run: TaskRunRecord, files: StoredFile[] | undefined): TaskRunRecord => (files?.length ? { ...run, files } : run)
 
-const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord =>
+export const toTaskRun = (r: TaskRunRow, attempts: TaskAttemptRecord[]): TaskRunRecord =>
   compact({
     executionId: r.execution_id, taskId: r.task_id, parentPath: r.parent_path ?? undefined, kind: r.kind,
     iteration: r.iteration ?? undefined, position: r.position, state: r.state, reason: r.reason ?? undefined,
