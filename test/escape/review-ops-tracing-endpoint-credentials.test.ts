@@ -43,3 +43,11 @@ it('a failed export never logs the credentials in the endpoint URL', async () =>
   expect(stderr).not.toContain('otlpPassw0rdXYZ')
   expect(stderr).not.toContain('otlpQueryT0kenXYZ')
 }, 60_000)
+
+it('the export URL keeps the endpoint query after /v1/traces, and the shown one drops credentials and query', async () => {
+  const { exportUrl } = await import('../../api/tracing.ts')
+  expect(exportUrl('http://u:p@collector:4318/otlp/?api-key=t')).toEqual({
+    url: 'http://u:p@collector:4318/otlp/v1/traces?api-key=t', shown: 'http://collector:4318/otlp/v1/traces',
+  })
+  expect(exportUrl('http://collector:4318')).toEqual({ url: 'http://collector:4318/v1/traces', shown: 'http://collector:4318/v1/traces' })
+})
