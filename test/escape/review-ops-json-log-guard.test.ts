@@ -28,4 +28,6 @@ it('every JSON log line stays JSON through the terminal guard, whatever characte
   expect(lines).toHaveLength(1)
   const entry = JSON.parse(lines[0]!) as { msg: string }
   expect(entry.msg).toContain('changed its permissions')
+  // Nothing lost: the characters are escaped in the JSON, and come back whole.
+  expect(entry.msg).toEndWith('/srv/a\u0085b\u007fc\u009bd\u202ee\u{e0041}')
 })
