@@ -7,6 +7,20 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
 const LISTEN = '0A'
 
+/**
+ * Characters that would act on a terminal or make a line read as something else (C0 and C1 controls, newline
+ * included; DEL; bidi, zero-width and separator characters): the command line is another process's choice.
+ */
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g
+
+/** `s` on one line with every unsafe character shown as `\xNN` or `\uNNNN`. */
+export function printableCommand(s: string): string {
+  return s.replace(UNSAFE, (c) => {
+    const cp = c.charCodeAt(0)
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`
+  })
+}
+
 /** Inodes of the sockets listening on `port` (any address). */
 function listeningInodes(port: number): Set<string> {
   const hex = port.toString(16).toUpperCase().padStart(4, '0')
@@ -40,7 +54,7 @@ export function describePortHolder(port: number): { pid: number; command: string
       if (!m || !inodes.has(m[1]!)) continue
       let command = ''
       try { command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '').join(' ') } catch { /* gone */ }
-      return { pid: Number(pid), command: command.slice(0, 200) }
+      return { pid: Number(pid), command: printableCommand(command.slice(0, 200)) }
     }
   }
   return undefined

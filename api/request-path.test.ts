@@ -15,6 +15,16 @@ describe('request paths', () => {
     expect(loggablePath('/api/v1/webhooks/hook/s3cr3t-key')).toBe('/api/v1/webhooks/hook/***')
     expect(loggablePath('/api/v1/webhooks/hook/s3cr3t/extra')).toBe('/api/v1/webhooks/hook/***')
     expect(loggablePath('/api/v1/workflows/hook')).toBe('/api/v1/workflows/hook')
+    expect(loggablePath('/api/v1/webhooks/hook')).toBe('/api/v1/webhooks/hook')
+    // However a sender or proxy misspells the URL, the key is still real.
+    expect(loggablePath('//api/v1/webhooks/hook/k')).toBe('//api/v1/webhooks/hook/***')
+    expect(loggablePath('/prefix/api/v1/webhooks/hook/k')).toBe('/prefix/api/v1/webhooks/hook/***')
+    expect(loggablePath('/api/v1/webhooks/hook%2Fk')).toBe('/api/v1/webhooks/***')
+    expect(loggablePath('/api/v1/%77ebhooks/hook/k')).toBe('/api/v1/%77ebhooks/hook/***')
+    expect(loggablePath('/API/V1/WEBHOOKS/hook/k')).toBe('/API/V1/WEBHOOKS/hook/***')
+    expect(loggablePath('/api/v1/webhook/hook/k')).toBe('/api/v1/***')
+    expect(loggablePath('/api/v1/webhooks%2Fhook%2Fk')).toBe('/api/v1/***')
+    expect(loggablePath('/api/v1/webhooks/%')).toBe('/api/v1/webhooks/***')
   })
 
   it('accepts host[:port] and bracketed IPv6, refuses anything odd', () => {

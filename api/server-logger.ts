@@ -37,6 +37,14 @@ export function prettyReporter(stream: NodeJS.WriteStream): ConsolaReporter {
   }
 }
 
+/**
+ * What JSON.stringify leaves raw but a terminal would act on (DEL, C1, bidi, zero-width, separators, the invisible
+ * tag characters): escaped here as `\uNNNN`, so the CLI's terminal guard finds nothing to rewrite and the line stays JSON.
+ */
+const UNSAFE_IN_JSON = /[\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]|\udb40[\udc00-\udc7f]/g
+const asciiSafe = (json: string): string =>
+  json.replace(UNSAFE_IN_JSON, (c) => c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''))
+
 /** One JSON object per line; an Error argument becomes `error: { name, message, stack }` and leaves `msg`. */
 export function jsonReporter(stream: NodeJS.WriteStream): ConsolaReporter {
   return {
@@ -54,7 +62,7 @@ export function jsonReporter(stream: NodeJS.WriteStream): ConsolaReporter {
       } catch {
         line = JSON.stringify({ time: entry.time, level: entry.level, msg: String(entry.msg) })
       }
-      write(stream, line)
+      write(stream, asciiSafe(line))
     },
   }
 }

@@ -29,6 +29,36 @@ const str = (key: string, v: string): Attribute => ({ key, value: { stringValue:
 const int = (key: string, v: number): Attribute => ({ key, value: { intValue: String(v) } })
 const statusOf = (state: string) => state === 'SUCCESS' ? { code: STATUS.ok } : state === 'FAILED' ? { code: STATUS.error, message: state } : { code: STATUS.unset }
 
+/**
+ * `<endpoint>/v1/traces` (the path appended to the endpoint's path, its query kept: `?api-key=…` still reaches the
+ * collector), and the same URL as a log line may show it: no user:password, no query — a collector that needs
+ * authentication is given its credentials in the endpoint, and the log is read by more people than the config.
+ */
+export function exportUrl(endpoint: string): { url: string; shown: string } {
+  // The config only checks `^https?://`: an endpoint no URL parser takes fails every export, and is never shown.
+  if (!URL.canParse(endpoint)) return { url: endpoint, shown: 'tracing.otlpEndpoint (not a URL)' }
+  const u = new URL(endpoint)
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/traces`
+  const shown = new URL(u)
+  shown.username = ''
+  shown.password = ''
+  shown.search = ''
+  shown.hash = ''
+  return { url: u.href, shown: shown.href }
+}
+
+/** `text` without the endpoint's credentials or query, wherever an error message quoted them. */
+function redact(text: string, endpoint: string): string {
+  if (!URL.canParse(endpoint)) return text.split(endpoint).join('***')
+  const u = new URL(endpoint)
+  const decoded = (s: string) => { try { return decodeURIComponent(s) } catch { return s } }
+  let out = text
+  for (const secret of [u.username, u.password, decoded(u.username), decoded(u.password), u.search.slice(1)]) {
+    if (secret.length > 0) out = out.split(secret).join('***')
+  }
+  return out
+}
+
 export interface TracerOptions {
   /** The collector's base URL (`http://127.0.0.1:4318`); spans go to `<endpoint>/v1/traces`. */
   endpoint: string
@@ -46,7 +76,7 @@ export interface Tracer {
 export function createTracer(engine: Engine, opts: TracerOptions): Tracer {
   const traces = new Map<string, Trace>()
   const inFlight = new Set<Promise<void>>()
-  const url = `${opts.endpoint.replace(/\/+$/, '')}/v1/traces`
+  const { url, shown } = exportUrl(opts.endpoint)
   let failing = false
   let full = false
 
@@ -70,15 +100,17 @@ export function createTracer(engine: Engine, opts: TracerOptions): Tracer {
       resource: { attributes: [str('service.name', opts.serviceName), str('service.version', opts.version)] },
       scopeSpans: [{ scope: { name: 'autokestra', version: opts.version }, spans: [t.root, ...t.spans] }],
     }] })
-    const p = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(EXPORT_TIMEOUT_MS) })
+    const p = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(EXPORT_TIMEOUT_MS),
+      // A collector does not redirect an export; following one would send the spans (and any credentials) elsewhere.
+      redirect: 'error' })
       .then((r) => {
         if (!r.ok) throw new Error(`HTTP ${r.status}`)
-        if (failing) opts.log.warn(`tracing: exporting to ${url} works again`)
+        if (failing) opts.log.warn(`tracing: exporting to ${shown} works again`)
         failing = false
       })
       .catch((err: unknown) => {
         // Once per burst of failures, not per trace: a collector that is down must not flood the log.
-        if (!failing) opts.log.warn(`tracing: could not export to ${url}: ${err instanceof Error ? err.message : String(err)}`)
+        if (!failing) opts.log.warn(`tracing: could not export to ${shown}: ${err instanceof Error ? redact(err.message, opts.endpoint) : String(err)}`)
         failing = true
       })
       .finally(() => inFlight.delete(p))
