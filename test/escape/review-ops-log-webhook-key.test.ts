@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'bun:test'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { KEY, cleanEnv, freePort, root, startServerProcess, tempDir, type ServerProcess } from '../server-helpers.ts'
+import { KEY, cleanEnv, freePort, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from '../server-helpers.ts'
 import { rawRequest } from '../helpers/raw-http.ts'
 
 const SECRET = 'whk0ReviewOpsS3cretKey0123456789'
@@ -32,15 +32,24 @@ async function logOf(format: 'pretty' | 'json'): Promise<string> {
     'logging:', `  format: ${format}`, '',
   ].join('\n'))
   const server: ServerProcess = await startServerProcess(['bun', join(root, 'cli/main.ts')], config, port, cleanEnv(), dir)
+  // Read as it comes: a request's log line is written after its answer, so the test waits for the lines it sent
+  // before it stops the server (a SIGTERM may otherwise come first).
+  let log = ''
+  const decoder = new TextDecoder()
+  const reading = (async () => {
+    for await (const chunk of server.proc.stderr as ReadableStream<Uint8Array>) log += decoder.decode(chunk, { stream: true })
+  })()
   try {
     for (const t of TARGETS) {
       const res = await rawRequest(port, `POST ${t} HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n`, { untilResponse: true })
       expect([401, 404]).toContain(res.status)
     }
+    await waitUntil('a request log line per request', () => log.split('\n').filter((l) => / 40[14] /.test(l) || /"status":40[14]/.test(l)).length >= TARGETS.length)
   } finally {
     await server.stop()
+    await reading
   }
-  return new Response(server.proc.stderr as ReadableStream).text()
+  return log
 }
 
 let pretty = ''
