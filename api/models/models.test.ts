@@ -13,6 +13,8 @@ import type { WorkflowDetail as WorkflowDetailDto, WorkflowSummary as WorkflowSu
 import type { ApplyResult as ApplyResultDto } from '../services/workflows.ts'
 import type { AuditList, ExecutionDetail, ExecutionSummary, LogPage } from './executions.ts'
 import type { FileList } from './files.ts'
+import type { PluginDto, PluginListDto } from '../services/plugins.ts'
+import type { Plugin, PluginList } from './plugins.ts'
 import type { SecretList } from './secrets.ts'
 import type { ApplyResult, MintedWebhookKey, WorkflowDetail, WorkflowSummary } from './workflows.ts'
 
@@ -31,6 +33,9 @@ const checks = {
   applyResult: true satisfies SameKeys<ApplyResultDto, Static<typeof ApplyResult>>,
   minted: true satisfies SameKeys<MintedDto, Static<typeof MintedWebhookKey>>,
   secret: true satisfies SameKeys<SecretMeta, Static<typeof SecretList>['items'][number]>,
+  plugin: true satisfies SameKeys<PluginDto, Static<typeof Plugin>>,
+  pluginAction: true satisfies SameKeys<PluginDto['actions'][number], Static<typeof Plugin>['actions'][number]>,
+  pluginList: true satisfies SameKeys<PluginListDto, Static<typeof PluginList>>,
   file: true satisfies SameKeys<FileDto, Static<typeof FileList>["items"][number]>,
 }
 
