@@ -371,6 +371,26 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await shot('workflows')
   })
 
+  it('the plugins page lists what the server found: actions with their schemas, declared permissions, usable', async () => {
+    await page.goto(`${origin}/ui/#/plugins`)
+    await page.waitForSelector('[data-testid=plugins] [data-plugin="core/log"]')
+    const listed = await page.locator('[data-plugin]').evaluateAll((els) => els.map((e) => e.getAttribute('data-plugin')))
+    const api = (await apiCall('GET', '/api/v1/plugins')).items.map((p: { id: string }) => p.id)
+    expect(listed).toEqual(api)
+    expect(listed).toContain('core/http')
+    const http = page.locator('[data-plugin="core/http"]')
+    expect(await http.getAttribute('data-status')).toBe('usable')
+    expect(await http.locator('[data-permission=network] td').textContent()).toBe('*')
+    expect(await http.locator('[data-permission=env] td').textContent()).toBe('none')
+    const info = page.locator('[data-plugin="core/log"] details[data-action=info]')
+    await info.locator('summary').click()
+    const schema = JSON.parse((await info.locator('pre[data-schema=input]').textContent())!)
+    const declared = (await apiCall('GET', '/api/v1/plugins/core/log')).actions.find((a: { name: string }) => a.name === 'info').input
+    expect(schema).toEqual(declared)
+    expect(schema.properties).toHaveProperty('message')
+    await shot('plugins', false)
+  })
+
   it('the API reference at /openapi renders the document offline, with the same CSP', async () => {
     const res = await page.goto(`${origin}/openapi`)
     expect(res?.headers()['content-security-policy']).toBe(UI_CSP)

@@ -6,46 +6,11 @@
  */
 import type { EnginePlugins } from '../../actors/plugins.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
-import type { ActionDef, LoadedPlugin, Manifest, Permissions, RefusedEntry } from '../../sandbox/manifest.ts'
+import type { ActionDef, LoadedPlugin } from '../../sandbox/manifest.ts'
 import { refusedPlugin } from '../../sandbox/permissions/policy.ts'
-import type { ManifestProblem } from '../../sandbox/plugins/registry.ts'
+import type { PluginActionDto, PluginDto, PluginListDto } from './plugin-dto.ts'
 
-/** One action: its name, description and the JSON Schemas of its input and output (as the manifest declares them). */
-export interface PluginActionDto {
-  name: string
-  description?: string
-  input?: Record<string, unknown>
-  output?: Record<string, unknown>
-  outputDirectories?: string[]
-}
-
-/** One plugin found on the plugin paths. */
-export interface PluginDto {
-  /** `namespace/name`: what a task's `type` starts with. */
-  id: string
-  namespace: string
-  name: string
-  version: string
-  description?: string
-  runtime: Manifest['runtime']
-  /** The runner it names (default: process). */
-  runner?: string
-  /** `refused`: its grant is beyond the engine's bounds or `sandbox.policy`; every task of it fails, naming why. */
-  status: 'usable' | 'refused'
-  refused?: { message: string; issues: RefusedEntry[] }
-  /** The most any task of it is granted (a task may narrow it). */
-  permissions: Permissions
-  actions: PluginActionDto[]
-  /** The directory holding its plugin.yaml. */
-  dir: string
-}
-
-/** `GET /plugins`: the plugins, where they were looked for, and the manifests that could not be loaded. */
-export interface PluginListDto {
-  items: PluginDto[]
-  paths: string[]
-  problems: ManifestProblem[]
-}
+export type { PluginActionDto, PluginDto, PluginListDto }
 
 const action = (a: ActionDef): PluginActionDto => ({
   name: a.name,

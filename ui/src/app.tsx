@@ -5,6 +5,7 @@ import { route } from './router.ts'
 import { ExecutionDetail } from './pages/ExecutionDetail.tsx'
 import { Executions } from './pages/Executions.tsx'
 import { Login } from './pages/Login.tsx'
+import { Plugins } from './pages/Plugins.tsx'
 import { Secrets } from './pages/Secrets.tsx'
 import { WorkflowDetail } from './pages/WorkflowDetail.tsx'
 import { Workflows } from './pages/Workflows.tsx'
@@ -22,6 +23,7 @@ function Page() {
     return <Executions filter={{ offset, ...Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) }} />
   }
   if (section === 'secrets') return <Secrets />
+  if (section === 'plugins') return <Plugins />
   return <Workflows offset={offset} />
 }
 
@@ -33,7 +35,7 @@ function App() {
       <header class="top">
         <a class="brand" href="#/workflows">autokestra</a>
         <nav>
-          {(['workflows', 'executions', 'secrets'] as const).map((s) => <a key={s} href={`#/${s}`} class={section === s ? 'active' : ''}>{s}</a>)}
+          {(['workflows', 'executions', 'plugins', 'secrets'] as const).map((s) => <a key={s} href={`#/${s}`} class={section === s ? 'active' : ''}>{s}</a>)}
           <a href="/openapi">API</a>
         </nav>
         <button type="button" class="link" onClick={logOut}>Log out</button>

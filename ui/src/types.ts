@@ -9,3 +9,4 @@ export type { InputDecl } from '../../runtime/workflow/model.ts'
 export interface Page<T> { items: T[]; total: number; limit: number; offset: number }
 /** `{ items, limit, offset, hasMore }` (log pages). */
 export interface LogPage<T> { items: T[]; limit: number; offset: number; hasMore: boolean }
+export type { PluginDto, PluginListDto, PluginActionDto } from '../../api/services/plugin-dto.ts'
