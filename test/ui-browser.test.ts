@@ -56,6 +56,7 @@ tasks:
   slow: 'id: slow\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n',
   flaky: 'id: flaky\ninputs:\n  d: { type: string, default: "not a duration" }\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: "{{ inputs.d }}" }\n',
   loop: 'id: loop\noutputs:\n  n: "{{ size(tasks.each.outputs) }}"\ntasks:\n  - id: each\n    forEach: \'["a", "b", "c"]\'\n    type: core/log.info\n    inputs: { message: "item {{ item }}" }\n  - id: after\n    needs: [each]\n    type: core/log.info\n    inputs: { message: done }\n',
+  revised: 'id: revised\ndescription: first take\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: one }\n',
   gated: 'id: gated\ntasks:\n  - id: gate\n    approval: { message: Go on? }\n  - id: after\n    needs: [gate]\n    type: core/log.info\n    inputs: { message: approved }\n',
 }
 
@@ -369,6 +370,24 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.waitForSelector('tr[data-workflow=slow] [data-state=CANCELLED]')
     expect(await page.locator('tr[data-workflow=hello] [data-state]').getAttribute('data-state')).toBe('SUCCESS')
     await shot('workflows')
+  })
+
+  it('the workflow page lists its revisions and shows an older one\'s YAML as it was applied', async () => {
+    const v2 = WORKFLOWS.revised!.replace('first take', 'second take').replace('message: one', 'message: "two <b>"')
+    await apiCall('PUT', '/api/v1/workflows/revised', v2)
+    await page.goto(`${origin}/ui/#/workflows/revised`)
+    await page.waitForSelector('[data-testid=revisions] tr[data-revision="1"]')
+    expect(await page.locator('[data-testid=revisions] tr[data-revision]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-revision')))).toEqual(['2', '1'])
+    expect(await page.locator('[data-testid=revisions] tr[data-revision="2"] .badge').textContent()).toBe('current')
+    expect(await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()).toBe(v2)
+    await page.click('[data-testid=revisions] tr[data-revision="1"] button')
+    await page.waitForSelector('[data-testid=revision-view][data-revision="1"] [data-testid=source]')
+    expect(await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()).toBe(WORKFLOWS.revised!)
+    expect(requests.some((r) => r.url === `${origin}/api/v1/workflows/revised/revisions/1` && r.auth)).toBe(true)
+    await shot('revisions')
+    await page.click('[data-testid=revisions] tr[data-revision="2"] button')
+    await waitUntil('the current source again', async () =>
+      (await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()) === v2)
   })
 
   it('the plugins page lists what the server found: actions with their schemas, declared permissions, usable', async () => {

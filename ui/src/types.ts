@@ -1,6 +1,6 @@
 /** The API's answers, as the server's own DTO types say (type-only imports: nothing of the server is bundled). */
 export type { ExecutionDetail, ExecutionSummary, TaskRunDto, AttemptDto, ExecutionEnd } from '../../api/services/execution-dto.ts'
-export type { WorkflowDetail, WorkflowSummary, TriggerDto } from '../../api/services/workflow-dto.ts'
+export type { WorkflowDetail, WorkflowSummary, TriggerDto, RevisionSummary, WorkflowRevision } from '../../api/services/workflow-dto.ts'
 export type { LogRecord, AuditRecord, SecretMeta } from '../../runtime/store/types.ts'
 export type { ExecutionState, TaskRunState } from '../../runtime/state/states.ts'
 export type { InputDecl } from '../../runtime/workflow/model.ts'
