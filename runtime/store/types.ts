@@ -170,6 +170,10 @@ export interface ListExecutionsQuery {
   states?: ExecutionState[]
   /** Only executions carrying every one of these labels (key and value equal). */
   labels?: Record<string, string>
+  /** Only executions created at or after this time (ms since epoch). */
+  since?: number
+  /** Only executions created before this time (ms since epoch). */
+  until?: number
   limit?: number
   offset?: number
 }
