@@ -339,6 +339,40 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await shot('executions')
   })
 
+  it('filters executions by a time range: from/to typed in local time, sent as UTC; presets; a bad time is an error box', async () => {
+    const all: { id: string; createdAt: number }[] = (await apiCall('GET', '/api/v1/executions?limit=1000')).items
+    const mid = all[Math.floor(all.length / 2)]!.createdAt
+    const minute = Math.floor(mid / 60_000) * 60_000
+    const iso = new Date(minute).toISOString()
+    const shown = () => page.locator('[data-testid=executions] tr[data-execution]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-execution')))
+    const expected = async (q: string) => (await apiCall('GET', `/api/v1/executions?${q}&limit=25`)).items.map((e: { id: string }) => e.id)
+    await page.goto(`${origin}/ui/#/executions`)
+    await page.waitForSelector('[data-testid=executions] tr[data-execution]')
+    // The datetime-local field is the browser's zone: what it sends is the same instant in UTC.
+    const local = await page.evaluate((ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16), minute)
+    await page.fill('form[aria-label=filters] input[name=since]', local)
+    await page.click('form[aria-label=filters] button[type=submit]')
+    await page.waitForURL((u) => new URLSearchParams(u.hash.split('?')[1]).get('since') === iso)
+    const since = await expected(`since=${iso}`)
+    await waitUntil('the rows created since then', async () => JSON.stringify(await shown()) === JSON.stringify(since) || (since.length === 0 && (await page.locator('.empty').count()) === 1))
+    expect(all.filter((e) => e.createdAt >= minute).length).toBeGreaterThanOrEqual(since.length)
+    await page.goto(`${origin}/ui/#/executions?until=${encodeURIComponent(iso)}`)
+    const until = await expected(`until=${iso}`)
+    await waitUntil('the rows created before then', async () => JSON.stringify(await shown()) === JSON.stringify(until) || (until.length === 0 && (await page.locator('.empty').count()) === 1))
+    expect(await page.inputValue('form[aria-label=filters] input[name=until]')).toBe(local)
+    expect(new Set([...since, ...until]).size).toBe(Math.min(all.length, since.length + until.length))
+    // A preset: a duration back from now, which the server re-reads on every refresh.
+    await page.selectOption('form[aria-label=filters] select[name=range]', '1h')
+    await page.click('form[aria-label=filters] button[type=submit]')
+    await page.waitForURL(/since=1h/)
+    await page.waitForSelector('[data-testid=executions] tr[data-execution]')
+    expect(requests.some((r) => r.url.includes('/api/v1/executions?since=1h') && r.auth)).toBe(true)
+    // A time that does not exist (typed into the URL): the API's INVALID_INPUT, shown, not a blank page.
+    await page.goto(`${origin}/ui/#/executions?since=2026-02-30`)
+    await page.waitForSelector('[role=alert][data-code=INVALID_INPUT]')
+    expect(await page.locator('[role=alert]').textContent()).toContain('query.since')
+  })
+
   it('sets a secret from a password field and deletes it; its value is never shown', async () => {
     const value = 'sup3r-secret-value-42'
     await page.goto(`${origin}/ui/#/secrets`)

@@ -19,7 +19,7 @@ function Page() {
   if (section === 'workflows' && id) return <WorkflowDetail key={id} id={id} />
   if (section === 'executions' && id) return <ExecutionDetail key={id} id={id} {...(p('tab') ? { tab: p('tab') } : {})} />
   if (section === 'executions') {
-    const f = { workflowId: p('workflowId'), state: p('state'), label: p('label') }
+    const f = { workflowId: p('workflowId'), state: p('state'), label: p('label'), since: p('since'), until: p('until') }
     return <Executions filter={{ offset, ...Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) }} />
   }
   if (section === 'secrets') return <Secrets />
