@@ -57,6 +57,7 @@ tasks:
   flaky: 'id: flaky\ninputs:\n  d: { type: string, default: "not a duration" }\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: "{{ inputs.d }}" }\n',
   loop: 'id: loop\noutputs:\n  n: "{{ size(tasks.each.outputs) }}"\ntasks:\n  - id: each\n    forEach: \'["a", "b", "c"]\'\n    type: core/log.info\n    inputs: { message: "item {{ item }}" }\n  - id: after\n    needs: [each]\n    type: core/log.info\n    inputs: { message: done }\n',
   revised: 'id: revised\ndescription: first take\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: one }\n',
+  retrying: 'id: retrying\ntasks:\n  - id: s\n    type: core/bash.exec\n    retry: { max: 2, backoff: { type: fixed, delay: 700ms } }\n    inputs: { shell: sh, script: "exit 3" }\n  - id: pause\n    wait: { duration: 900ms }\n',
   gated: 'id: gated\ntasks:\n  - id: gate\n    approval: { message: Go on? }\n  - id: after\n    needs: [gate]\n    type: core/log.info\n    inputs: { message: approved }\n',
 }
 
@@ -275,6 +276,30 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.click('.tabs a:text("timeline")')
     await page.waitForSelector('svg.gantt')
     expect(await page.locator('svg.gantt g[data-task=nap] rect.bar').count()).toBe(2)
+  }, 60_000)
+
+  it('the timeline shows each retry as a numbered attempt bar and the waits between them, named by their reason', async () => {
+    const id = await start('retrying')
+    await page.goto(`${origin}/ui/#/executions/${id}?tab=timeline`)
+    await page.waitForSelector('[data-testid=execution-detail][data-state=FAILED]', { timeout: 45_000 })
+    const row = page.locator('svg.gantt g[data-task=s]')
+    await waitUntil('three attempts and two backoffs drawn', async () =>
+      (await row.locator('g[data-attempt]').count()) === 3 && (await row.locator('rect[data-wait=RETRY_BACKOFF]').count()) === 2)
+    expect(await row.locator('text.bar-label').allTextContents()).toEqual(['1', '2', '3'])
+    expect(await row.locator('g[data-attempt] rect.bar').evaluateAll((els) => els.map((e) => e.getAttribute('class')))).toEqual(['bar st-FAILED', 'bar st-FAILED', 'bar st-FAILED'])
+    // Each backoff sits between the attempt it follows and the next one, about as long as the 700 ms delay.
+    const geometry = await row.evaluate((g) => ({
+      bars: [...g.querySelectorAll('g[data-attempt] rect.bar')].map((r): [number, number] => [Number(r.getAttribute('x')), Number(r.getAttribute('x')) + Number(r.getAttribute('width'))]),
+      waits: [...g.querySelectorAll('rect[data-wait]')].map((r): [number, number] => [Number(r.getAttribute('x')), Number(r.getAttribute('x')) + Number(r.getAttribute('width'))]),
+    }))
+    for (const [i, [from, to]] of geometry.waits.entries()) {
+      expect(from).toBeGreaterThanOrEqual(geometry.bars[i]![1] - 1)
+      expect(to).toBeLessThanOrEqual(geometry.bars[i + 1]![0] + 1)
+      expect(to - from).toBeGreaterThan(20)
+    }
+    expect(await row.locator('rect[data-wait=RETRY_BACKOFF] title').first().textContent()).toMatch(/^s: retry backoff, \d/)
+    // A durable wait holds no attempt while it waits: its band is there all the same.
+    expect(await page.locator('svg.gantt g[data-task=pause] rect[data-wait=TIMER]').count()).toBe(1)
     await shot('timeline')
   }, 60_000)
 

@@ -7,7 +7,6 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
 import { ErrorBox, Loading } from '../components/Async.tsx'
 import { Dag } from '../components/Dag.tsx'
-import { Gantt } from '../components/Gantt.tsx'
 import { StateBadge } from '../components/State.tsx'
 import { duration, json, time } from '../format.ts'
 import { href, navigate } from '../router.ts'
@@ -17,6 +16,7 @@ import { Approval } from './execution/Approval.tsx'
 import { Audit } from './execution/Audit.tsx'
 import { executionPath as path } from './execution/paths.ts'
 import { Replay } from './execution/Replay.tsx'
+import { Timeline } from './execution/Timeline.tsx'
 import { TaskTable } from './execution/TaskTable.tsx'
 import { Logs } from './Logs.tsx'
 
@@ -176,7 +176,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
         </>
       )}
       {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} liveFrom={liveFrom} />}
-      {tab === 'timeline' && <Gantt tasks={ex.tasks} now={Date.now()} />}
+      {tab === 'timeline' && <Timeline ex={ex} />}
       {tab === 'audit' && <Audit executionId={ex.id} updatedAt={ex.updatedAt} />}
       {tab === 'data' && (
         <div class="columns">
