@@ -433,6 +433,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
 
   it('the workflow page lists its revisions and shows an older one\'s YAML as it was applied', async () => {
     const v2 = WORKFLOWS.revised!.replace('first take', 'second take').replace('message: one', 'message: "two <b>"')
+    const ranFirst = await start('revised')
     await apiCall('PUT', '/api/v1/workflows/revised', v2)
     await page.goto(`${origin}/ui/#/workflows/revised`)
     await page.waitForSelector('[data-testid=revisions] tr[data-revision="1"]')
@@ -447,6 +448,11 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.click('[data-testid=revisions] tr[data-revision="2"] button')
     await waitUntil('the current source again', async () =>
       (await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()) === v2)
+    // An execution names the revision it ran: its link opens the workflow on that revision's YAML.
+    await page.goto(`${origin}/ui/#/executions/${ranFirst}`)
+    await page.click('[data-testid=revision-link]')
+    await page.waitForSelector('[data-testid=revision-view][data-revision="1"] [data-testid=source]')
+    expect(await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()).toBe(WORKFLOWS.revised!)
   })
 
   it('the plugins page lists what the server found: actions with their schemas, declared permissions, usable', async () => {

@@ -16,7 +16,10 @@ function Page() {
   const p = (k: string) => params.get(k) ?? undefined
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0)
   const [section, id] = path
-  if (section === 'workflows' && id) return <WorkflowDetail key={id} id={id} />
+  if (section === 'workflows' && id) {
+    const revision = Number(params.get('revision'))
+    return <WorkflowDetail key={id} id={id} {...(Number.isInteger(revision) && revision > 0 ? { revision } : {})} />
+  }
   if (section === 'executions' && id) return <ExecutionDetail key={id} id={id} {...(p('tab') ? { tab: p('tab') } : {})} />
   if (section === 'executions') {
     const f = { workflowId: p('workflowId'), state: p('state'), label: p('label'), since: p('since'), until: p('until') }

@@ -144,7 +144,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
     <section data-testid="execution-detail" data-state={ex.state}>
       <h2>{ex.id} <StateBadge state={ex.state} /> {following && <span class="live" title="following the event stream">● live</span>}</h2>
       <p>
-        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · revision {ex.revision} · trigger {ex.trigger.type}{' '}
+        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · <a href={href('workflows', ex.workflowId, { revision: String(ex.revision) })} data-testid="revision-link">revision {ex.revision}</a> · trigger {ex.trigger.type}{' '}
         · created {time(ex.createdAt)} · duration {duration(ex.durationMs)}
         {ex.reason && <> · reason {ex.reason}</>}
         {ex.replayOf && <> · replay of <a href={href('executions', ex.replayOf.executionId)}>{ex.replayOf.executionId}</a> from {ex.replayOf.fromTask}</>}

@@ -16,9 +16,9 @@ function RevisionSource({ id, revision }: { id: string; revision: number }) {
   return <Yaml source={r.data.source} />
 }
 
-export function Revisions({ id, current, source }: { id: string; current: number; source: string }) {
+export function Revisions({ id, current, source, initial = current }: { id: string; current: number; source: string; initial?: number }) {
   const r = useLoad((signal) => api<{ items: RevisionSummary[] }>(`/api/v1/workflows/${encodeURIComponent(id)}/revisions`, { signal }), `${id}#${current}`)
-  const [chosen, setChosen] = useState(current)
+  const [chosen, setChosen] = useState(initial)
   return (
     <div class="columns revisions">
       <div class="revision-list">

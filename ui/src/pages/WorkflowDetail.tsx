@@ -17,7 +17,8 @@ export function taskSub(t: object): string {
   return ''
 }
 
-export function WorkflowDetail({ id }: { id: string }) {
+/** `revision`: the one whose YAML to show first (an execution's link names the revision it ran). */
+export function WorkflowDetail({ id, revision }: { id: string; revision?: number }) {
   const r = useLoad((signal) => Promise.all([
     api<Detail>(`/api/v1/workflows/${encodeURIComponent(id)}`, { signal }),
     api<Page<ExecutionSummary>>(`/api/v1/executions${query({ workflowId: id, limit: 10 })}`, { signal }),
@@ -46,7 +47,7 @@ export function WorkflowDetail({ id }: { id: string }) {
         </div>
         <TriggerForm workflowId={w.id} inputs={w.workflow.inputs} enabled={w.enabled} />
       </div>
-      <Revisions key={w.revision} id={w.id} current={w.revision} source={w.source} />
+      <Revisions key={`${w.revision}:${revision ?? ''}`} id={w.id} current={w.revision} source={w.source} initial={revision ?? w.revision} />
     </section>
   )
 }
