@@ -466,13 +466,15 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     expect(await http.getAttribute('data-status')).toBe('usable')
     expect(await http.locator('[data-permission=network] td').textContent()).toBe('*')
     expect(await http.locator('[data-permission=env] td').textContent()).toBe('none')
+    expect(await page.locator('[data-plugin="core/docker"] [data-testid=docker]').textContent()).toContain('false: refused at apply')
     const info = page.locator('[data-plugin="core/log"] details[data-action=info]')
     await info.locator('summary').click()
     const schema = JSON.parse((await info.locator('pre[data-schema=input]').textContent())!)
     const declared = (await apiCall('GET', '/api/v1/plugins/core/log')).actions.find((a: { name: string }) => a.name === 'info').input
     expect(schema).toEqual(declared)
     expect(schema.properties).toHaveProperty('message')
-    await shot('plugins', false)
+    await page.evaluate('window.scrollTo(0, 0)')
+    await shot('plugins', false) // the viewport: all of them, every schema open, is a long page
   })
 
   it('the API reference at /openapi renders the document offline, with the same CSP', async () => {

@@ -33,6 +33,10 @@ export const Plugin = t.Object({
   })),
   permissions: openObject<Permissions>('The grant the manifest declares: network, filesystem.read/write, env, run (the most any task of it gets)'),
   actions: t.Array(PluginAction),
+  docker: t.Optional(t.Object({
+    meaning: t.String({ description: 'What the docker grant gives a task' }),
+    allowed: t.Boolean({ description: 'Whether sandbox.scriptPolicy.docker lets a task ask for it (refused at apply otherwise)' }),
+  }, { description: 'A docker plugin: each task asks for the Docker engine with permissions: { docker: true }' })),
   dir: t.String({ description: 'The directory holding its plugin.yaml' }),
 }, { title: 'Plugin' })
 

@@ -66,6 +66,11 @@ describe('plugin routes', () => {
     expect(one.status).toBe(200)
     expect(one.body.id).toBe('core/log')
     expect(one.body.actions.map((a: { name: string }) => a.name)).toContain('info')
+    expect(one.body.docker).toBeUndefined()
+    // A docker plugin grants nothing itself: each task asks, and the operator's scriptPolicy decides (off by default).
+    const docker = await f.req('GET', '/api/v1/plugins/core/docker')
+    expect(docker.body.docker).toMatchObject({ allowed: false })
+    expect(docker.body.docker.meaning).toContain('Docker engine')
     const missing = await f.req('GET', '/api/v1/plugins/acme/nope')
     expect([missing.status, missing.body.error.code]).toEqual([404, 'NOT_FOUND'])
     const bad = await f.req('GET', '/api/v1/plugins/acme/Not_Kebab')

@@ -27,6 +27,11 @@ export interface PluginDto {
   /** The most any task of it is granted (a task may narrow it). */
   permissions: Permissions
   actions: PluginActionDto[]
+  /**
+   * A docker plugin (core/docker, core/docker-compose): its manifest grants nothing, each task asks for the Docker
+   * engine (`permissions: { docker: true }`), which `sandbox.scriptPolicy.docker` allows or refuses.
+   */
+  docker?: { meaning: string; allowed: boolean }
   /** The directory holding its plugin.yaml. */
   dir: string
 }

@@ -7,6 +7,8 @@
 import type { EnginePlugins } from '../../actors/plugins.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import type { ActionDef, LoadedPlugin } from '../../sandbox/manifest.ts'
+import { isDockerPlugin } from '../../runtime/workflow/tasks/docker.ts'
+import { DOCKER_GRANT_MEANING } from '../../runtime/workflow/tasks/docker-meaning.ts'
 import { refusedPlugin } from '../../sandbox/permissions/policy.ts'
 import type { PluginActionDto, PluginDto, PluginListDto } from './plugin-dto.ts'
 
@@ -21,7 +23,7 @@ const action = (a: ActionDef): PluginActionDto => ({
 })
 
 /** The DTO of one loaded plugin. */
-export function toPluginDto(p: LoadedPlugin): PluginDto {
+export function toPluginDto(p: LoadedPlugin, dockerAllowed = false): PluginDto {
   const m = p.manifest
   return {
     id: `${m.namespace}/${m.name}`, namespace: m.namespace, name: m.name, version: m.version,
@@ -32,6 +34,7 @@ export function toPluginDto(p: LoadedPlugin): PluginDto {
     ...(p.refused?.length ? { refused: { message: refusedPlugin(p, p.refused).message, issues: p.refused } } : {}),
     permissions: m.permissions ?? {},
     actions: m.actions.map(action),
+    ...(isDockerPlugin(`${m.namespace}/${m.name}`) ? { docker: { meaning: DOCKER_GRANT_MEANING, allowed: dockerAllowed } } : {}),
     dir: p.dir,
   }
 }
@@ -41,15 +44,16 @@ export class PluginService {
   constructor(private readonly plugins: () => Promise<EnginePlugins>) {}
 
   async list(): Promise<PluginListDto> {
-    const { paths, registry } = await this.plugins()
-    const items = [...registry.plugins.values()].map(toPluginDto).sort((a, b) => a.id.localeCompare(b.id))
+    const { paths, registry, grants } = await this.plugins()
+    const docker = grants.scripts?.policy.docker === true
+    const items = [...registry.plugins.values()].map((p) => toPluginDto(p, docker)).sort((a, b) => a.id.localeCompare(b.id))
     return { items, paths, problems: registry.problems }
   }
 
   async get(namespace: string, name: string): Promise<PluginDto> {
-    const { paths, registry } = await this.plugins()
+    const { paths, registry, grants } = await this.plugins()
     const p = registry.plugins.get(`${namespace}/${name}`)
     if (!p) throw new AppError(ErrorCode.NotFound, `no plugin ${namespace}/${name} on ${paths.join(', ')}`, { plugin: `${namespace}/${name}` })
-    return toPluginDto(p)
+    return toPluginDto(p, grants.scripts?.policy.docker === true)
   }
 }

@@ -45,7 +45,9 @@ export function Gantt({ tasks, waits, now }: { tasks: readonly TaskRunDto[]; wai
                 <rect class={`bar st-${a.state}`} x={x(a.startedAt)} y="4" height={ROW - 8} width={w}>
                   <title>{`${t.taskId} attempt ${a.attempt}: ${a.state}, ${duration(a.durationMs)}${a.error ? ` — ${a.error.code}` : ''}`}</title>
                 </rect>
-                {t.history.length > 1 && w >= 16 && <text class="bar-label" x={x(a.startedAt) + w / 2} y="15" text-anchor="middle">{a.attempt}</text>}
+                {t.history.length > 1 && (w >= 16
+                  ? <text class="bar-label" x={x(a.startedAt) + w / 2} y="15" text-anchor="middle">{a.attempt}</text>
+                  : <text class="bar-label outside" x={x(a.startedAt) + w + 2} y="15">{a.attempt}</text>)}
               </g>
             )
           })}

@@ -15,7 +15,7 @@ function Permissions({ p }: { p: PluginDto['permissions'] }) {
     <table class="kv" data-testid="permissions">
       <tbody>
         {rows.map(([k, v]) => <tr key={k} data-permission={k}><th>{k}</th><td>{v?.length ? v.join(', ') : <span class="muted">none</span>}</td></tr>)}
-        {p.docker && <tr data-permission="docker"><th>docker</th><td>asked by each task</td></tr>}
+        {p.docker && <tr data-permission="docker"><th>docker</th><td>yes</td></tr>}
       </tbody>
     </table>
   )
@@ -32,6 +32,13 @@ function Plugin({ p }: { p: PluginDto }) {
       {p.refused && <p class="err-text" data-testid="refused">{p.refused.message}</p>}
       <h4>Permissions</h4>
       <Permissions p={p.permissions} />
+      {p.docker && (
+        <p class="small" data-testid="docker">
+          <strong>docker</strong>: asked by each task (<code>permissions: {'{ docker: true }'}</code>);{' '}
+          <code>sandbox.scriptPolicy.docker</code> is {p.docker.allowed ? <strong>true: allowed</strong> : 'false: refused at apply'}.{' '}
+          <span class="muted">{p.docker.meaning}</span>
+        </p>
+      )}
       <h4>Actions</h4>
       {p.actions.map((a) => (
         <details key={a.name} class="action" data-action={a.name}>
