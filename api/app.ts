@@ -6,7 +6,7 @@
 import { Elysia, type AnyElysia } from 'elysia'
 import pkg from '../package.json' with { type: 'json' }
 import type { Engine } from '../actors/engine-types.ts'
-import { enginePlugins, type EnginePlugins } from '../actors/plugins.ts'
+import { enginePlugins, enginePluginsOffThread, type EnginePlugins } from '../actors/plugins.ts'
 import { systemClock, type Clock } from '../runtime/clock.ts'
 import { namedApiKeys, type Config } from '../runtime/config/index.ts'
 import type { SecretStore } from '../runtime/secrets/index.ts'
@@ -25,6 +25,7 @@ import type { BlobStore } from '../runtime/files/blob-store.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { openapiRoutes } from './routes/openapi.ts'
+import { pluginRoutes } from './routes/plugins.ts'
 import { schemaRoutes } from './routes/schemas.ts'
 import { secretRoutes } from './routes/secrets.ts'
 import { uiRoutes } from './routes/ui.ts'
@@ -34,6 +35,7 @@ import { workflowRoutes } from './routes/workflows.ts'
 import { securityHeaders } from './security-headers.ts'
 import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
+import { PluginService } from './services/plugins.ts'
 import { Metrics } from './services/metrics.ts'
 import { WebhookKeyService } from './services/webhook-keys.ts'
 import { WebhookService } from './services/webhooks.ts'
@@ -64,6 +66,22 @@ function pluginsOf(deps: AppDeps): () => EnginePlugins {
   return () => deps.engine?.plugins ?? (own ??= enginePlugins(deps.config))
 }
 
+/**
+ * The plugins `GET /plugins` shows: the engine's (loaded off-thread at its start); without a runtime, loaded in a
+ * throwaway worker on the first request (never Ajv or plugin code on this thread), kept, and tried again after a failure.
+ */
+function pluginsOffThreadOf(deps: AppDeps): () => Promise<EnginePlugins> {
+  let own: Promise<EnginePlugins> | undefined
+  return () => {
+    if (deps.engine) return Promise.resolve(deps.engine.plugins)
+    own ??= enginePluginsOffThread(deps.config).catch((e: unknown) => {
+      own = undefined
+      throw e
+    })
+    return own
+  }
+}
+
 /** The task files' blob store (config `storage.files.dir`), opened on first use: a server that never serves a file creates no directory. */
 function blobsOf(config: Config): () => BlobStore {
   let store: BlobStore | undefined
@@ -84,6 +102,7 @@ export function createApp(deps: AppDeps) {
     .use(workflowRoutes(new WorkflowService(ctx, deps.workflowHooks ?? { clock: ctx.clock }, parser, pluginsOf(deps)), { maxWaitMs: server.maxWaitSeconds * 1000 }))
     .use(executionRoutes(new ExecutionService(ctx), ctx))
     .use(fileRoutes(new FileService(ctx, blobsOf(deps.config))))
+    .use(pluginRoutes(new PluginService(pluginsOffThreadOf(deps))))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
     .use(webhookRoutes(new WebhookService(ctx), {

@@ -61,6 +61,20 @@ describe('labels over the API and the CLI', () => {
     expect((await run('execution', 'inspect', byApi.id)).stdout).toMatch(/labels\s+team=data env=dev run=adhoc/)
   })
 
+  it('execution list --since/--until: the creation-time range over the CLI; a bad time is exit 2 naming the flag\'s query path', async () => {
+    const all = oneJson(await run('execution', 'list', '--workflow', 'labelled', '--json')).items as { id: string; createdAt: number }[]
+    expect(all.length).toBeGreaterThanOrEqual(2)
+    const newest = all[0]!
+    const since = oneJson(await run('execution', 'list', '--workflow', 'labelled', '--since', new Date(newest.createdAt).toISOString(), '--json'))
+    expect(since.items.map((e: { id: string }) => e.id)).toEqual(all.filter((e) => e.createdAt >= newest.createdAt).map((e) => e.id))
+    const until = oneJson(await run('execution', 'list', '--workflow', 'labelled', '--until', new Date(newest.createdAt).toISOString(), '--json'))
+    expect(until.items.map((e: { id: string }) => e.id)).toEqual(all.filter((e) => e.createdAt < newest.createdAt).map((e) => e.id))
+    expect(oneJson(await run('execution', 'list', '--workflow', 'labelled', '--since', '1h', '--json')).total).toBe(all.length)
+    const bad = await run('execution', 'list', '--until', '2026-02-30', '--json')
+    expect(bad.code).toBe(2)
+    expect(JSON.parse(bad.stdout).error).toMatchObject({ code: 'INVALID_INPUT', details: { path: 'query.until' } })
+  })
+
   it('refuses bad labels with stable codes, and creates nothing', async () => {
     const before = ((await (await api('/executions?workflowId=labelled')).json()) as { total: number }).total
     for (const labels of [{ '-x': 'a' }, { ok: 1 }, { ok: 'a,b' }, 'team=data', Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v']))]) {

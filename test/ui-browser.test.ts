@@ -56,6 +56,8 @@ tasks:
   slow: 'id: slow\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n',
   flaky: 'id: flaky\ninputs:\n  d: { type: string, default: "not a duration" }\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: "{{ inputs.d }}" }\n',
   loop: 'id: loop\noutputs:\n  n: "{{ size(tasks.each.outputs) }}"\ntasks:\n  - id: each\n    forEach: \'["a", "b", "c"]\'\n    type: core/log.info\n    inputs: { message: "item {{ item }}" }\n  - id: after\n    needs: [each]\n    type: core/log.info\n    inputs: { message: done }\n',
+  revised: 'id: revised\ndescription: first take\ntasks:\n  - id: a\n    type: core/log.info\n    inputs: { message: one }\n',
+  retrying: 'id: retrying\ntasks:\n  - id: s\n    type: core/bash.exec\n    retry: { max: 2, backoff: { type: fixed, delay: 700ms } }\n    inputs: { shell: sh, script: "exit 3" }\n  - id: pause\n    wait: { duration: 900ms }\n',
   gated: 'id: gated\ntasks:\n  - id: gate\n    approval: { message: Go on? }\n  - id: after\n    needs: [gate]\n    type: core/log.info\n    inputs: { message: approved }\n',
 }
 
@@ -274,6 +276,30 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.click('.tabs a:text("timeline")')
     await page.waitForSelector('svg.gantt')
     expect(await page.locator('svg.gantt g[data-task=nap] rect.bar').count()).toBe(2)
+  }, 60_000)
+
+  it('the timeline shows each retry as a numbered attempt bar and the waits between them, named by their reason', async () => {
+    const id = await start('retrying')
+    await page.goto(`${origin}/ui/#/executions/${id}?tab=timeline`)
+    await page.waitForSelector('[data-testid=execution-detail][data-state=FAILED]', { timeout: 45_000 })
+    const row = page.locator('svg.gantt g[data-task=s]')
+    await waitUntil('three attempts and two backoffs drawn', async () =>
+      (await row.locator('g[data-attempt]').count()) === 3 && (await row.locator('rect[data-wait=RETRY_BACKOFF]').count()) === 2)
+    expect(await row.locator('text.bar-label').allTextContents()).toEqual(['1', '2', '3'])
+    expect(await row.locator('g[data-attempt] rect.bar').evaluateAll((els) => els.map((e) => e.getAttribute('class')))).toEqual(['bar st-FAILED', 'bar st-FAILED', 'bar st-FAILED'])
+    // Each backoff sits between the attempt it follows and the next one, about as long as the 700 ms delay.
+    const geometry = await row.evaluate((g) => ({
+      bars: [...g.querySelectorAll('g[data-attempt] rect.bar')].map((r): [number, number] => [Number(r.getAttribute('x')), Number(r.getAttribute('x')) + Number(r.getAttribute('width'))]),
+      waits: [...g.querySelectorAll('rect[data-wait]')].map((r): [number, number] => [Number(r.getAttribute('x')), Number(r.getAttribute('x')) + Number(r.getAttribute('width'))]),
+    }))
+    for (const [i, [from, to]] of geometry.waits.entries()) {
+      expect(from).toBeGreaterThanOrEqual(geometry.bars[i]![1] - 1)
+      expect(to).toBeLessThanOrEqual(geometry.bars[i + 1]![0] + 1)
+      expect(to - from).toBeGreaterThan(20)
+    }
+    expect(await row.locator('rect[data-wait=RETRY_BACKOFF] title').first().textContent()).toMatch(/^s: retry backoff, \d/)
+    // A durable wait holds no attempt while it waits: its band is there all the same.
+    expect(await page.locator('svg.gantt g[data-task=pause] rect[data-wait=TIMER]').count()).toBe(1)
     await shot('timeline')
   }, 60_000)
 
@@ -338,6 +364,40 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await shot('executions')
   })
 
+  it('filters executions by a time range: from/to typed in local time, sent as UTC; presets; a bad time is an error box', async () => {
+    const all: { id: string; createdAt: number }[] = (await apiCall('GET', '/api/v1/executions?limit=1000')).items
+    const mid = all[Math.floor(all.length / 2)]!.createdAt
+    const minute = Math.floor(mid / 60_000) * 60_000
+    const iso = new Date(minute).toISOString()
+    const shown = () => page.locator('[data-testid=executions] tr[data-execution]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-execution')))
+    const expected = async (q: string) => (await apiCall('GET', `/api/v1/executions?${q}&limit=25`)).items.map((e: { id: string }) => e.id)
+    await page.goto(`${origin}/ui/#/executions`)
+    await page.waitForSelector('[data-testid=executions] tr[data-execution]')
+    // The datetime-local field is the browser's zone: what it sends is the same instant in UTC.
+    const local = await page.evaluate((ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 16), minute)
+    await page.fill('form[aria-label=filters] input[name=since]', local)
+    await page.click('form[aria-label=filters] button[type=submit]')
+    await page.waitForURL((u) => new URLSearchParams(u.hash.split('?')[1]).get('since') === iso)
+    const since = await expected(`since=${iso}`)
+    await waitUntil('the rows created since then', async () => JSON.stringify(await shown()) === JSON.stringify(since) || (since.length === 0 && (await page.locator('.empty').count()) === 1))
+    expect(all.filter((e) => e.createdAt >= minute).length).toBeGreaterThanOrEqual(since.length)
+    await page.goto(`${origin}/ui/#/executions?until=${encodeURIComponent(iso)}`)
+    const until = await expected(`until=${iso}`)
+    await waitUntil('the rows created before then', async () => JSON.stringify(await shown()) === JSON.stringify(until) || (until.length === 0 && (await page.locator('.empty').count()) === 1))
+    expect(await page.inputValue('form[aria-label=filters] input[name=until]')).toBe(local)
+    expect(new Set([...since, ...until]).size).toBe(Math.min(all.length, since.length + until.length))
+    // A preset: a duration back from now, which the server re-reads on every refresh.
+    await page.selectOption('form[aria-label=filters] select[name=range]', '1h')
+    await page.click('form[aria-label=filters] button[type=submit]')
+    await page.waitForURL(/since=1h/)
+    await page.waitForSelector('[data-testid=executions] tr[data-execution]')
+    expect(requests.some((r) => r.url.includes('/api/v1/executions?since=1h') && r.auth)).toBe(true)
+    // A time that does not exist (typed into the URL): the API's INVALID_INPUT, shown, not a blank page.
+    await page.goto(`${origin}/ui/#/executions?since=2026-02-30`)
+    await page.waitForSelector('[role=alert][data-code=INVALID_INPUT]')
+    expect(await page.locator('[role=alert]').textContent()).toContain('query.since')
+  })
+
   it('sets a secret from a password field and deletes it; its value is never shown', async () => {
     const value = 'sup3r-secret-value-42'
     await page.goto(`${origin}/ui/#/secrets`)
@@ -369,6 +429,52 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     await page.waitForSelector('tr[data-workflow=slow] [data-state=CANCELLED]')
     expect(await page.locator('tr[data-workflow=hello] [data-state]').getAttribute('data-state')).toBe('SUCCESS')
     await shot('workflows')
+  })
+
+  it('the workflow page lists its revisions and shows an older one\'s YAML as it was applied', async () => {
+    const v2 = WORKFLOWS.revised!.replace('first take', 'second take').replace('message: one', 'message: "two <b>"')
+    const ranFirst = await start('revised')
+    await apiCall('PUT', '/api/v1/workflows/revised', v2)
+    await page.goto(`${origin}/ui/#/workflows/revised`)
+    await page.waitForSelector('[data-testid=revisions] tr[data-revision="1"]')
+    expect(await page.locator('[data-testid=revisions] tr[data-revision]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-revision')))).toEqual(['2', '1'])
+    expect(await page.locator('[data-testid=revisions] tr[data-revision="2"] .badge').textContent()).toBe('current')
+    expect(await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()).toBe(v2)
+    await page.click('[data-testid=revisions] tr[data-revision="1"] button')
+    await page.waitForSelector('[data-testid=revision-view][data-revision="1"] [data-testid=source]')
+    expect(await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()).toBe(WORKFLOWS.revised!)
+    expect(requests.some((r) => r.url === `${origin}/api/v1/workflows/revised/revisions/1` && r.auth)).toBe(true)
+    await shot('revisions')
+    await page.click('[data-testid=revisions] tr[data-revision="2"] button')
+    await waitUntil('the current source again', async () =>
+      (await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()) === v2)
+    // An execution names the revision it ran: its link opens the workflow on that revision's YAML.
+    await page.goto(`${origin}/ui/#/executions/${ranFirst}`)
+    await page.click('[data-testid=revision-link]')
+    await page.waitForSelector('[data-testid=revision-view][data-revision="1"] [data-testid=source]')
+    expect(await page.locator('[data-testid=revision-view] [data-testid=source]').textContent()).toBe(WORKFLOWS.revised!)
+  })
+
+  it('the plugins page lists what the server found: actions with their schemas, declared permissions, usable', async () => {
+    await page.goto(`${origin}/ui/#/plugins`)
+    await page.waitForSelector('[data-testid=plugins] [data-plugin="core/log"]')
+    const listed = await page.locator('[data-plugin]').evaluateAll((els) => els.map((e) => e.getAttribute('data-plugin')))
+    const api = (await apiCall('GET', '/api/v1/plugins')).items.map((p: { id: string }) => p.id)
+    expect(listed).toEqual(api)
+    expect(listed).toContain('core/http')
+    const http = page.locator('[data-plugin="core/http"]')
+    expect(await http.getAttribute('data-status')).toBe('usable')
+    expect(await http.locator('[data-permission=network] td').textContent()).toBe('*')
+    expect(await http.locator('[data-permission=env] td').textContent()).toBe('none')
+    expect(await page.locator('[data-plugin="core/docker"] [data-testid=docker]').textContent()).toContain('false: refused at apply')
+    const info = page.locator('[data-plugin="core/log"] details[data-action=info]')
+    await info.locator('summary').click()
+    const schema = JSON.parse((await info.locator('pre[data-schema=input]').textContent())!)
+    const declared = (await apiCall('GET', '/api/v1/plugins/core/log')).actions.find((a: { name: string }) => a.name === 'info').input
+    expect(schema).toEqual(declared)
+    expect(schema.properties).toHaveProperty('message')
+    await page.evaluate('window.scrollTo(0, 0)')
+    await shot('plugins', false) // the viewport: all of them, every schema open, is a long page
   })
 
   it('the API reference at /openapi renders the document offline, with the same CSP', async () => {

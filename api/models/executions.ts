@@ -22,6 +22,8 @@ export const ListExecutionsQuery = t.Object({
   label: t.Optional(t.Array(t.String(), {
     description: 'Only executions carrying this label, `key=value`; repeat it (or separate with commas) for several (all must match)',
   })),
+  since: t.Optional(t.String({ description: 'Only executions created at or after this time: ISO 8601 (2026-05-01, 2026-05-01T12:00:00Z) or a duration back from now (30s, 5m, 2h, 7d)' })),
+  until: t.Optional(t.String({ description: 'Only executions created before this time (same forms as `since`; later than it)' })),
 })
 
 export const ListLogsQuery = t.Object({

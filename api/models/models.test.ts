@@ -9,12 +9,14 @@ import type { AuditRecord, LogRecord, SecretMeta } from '../../runtime/store/typ
 import type { ExecutionDetail as ExecutionDetailDto, ExecutionSummary as ExecutionSummaryDto, TaskRunDto } from '../services/execution-dto.ts'
 import type { FileDto } from '../services/files.ts'
 import type { MintedWebhookKey as MintedDto } from '../services/webhook-keys.ts'
-import type { WorkflowDetail as WorkflowDetailDto, WorkflowSummary as WorkflowSummaryDto } from '../services/workflow-dto.ts'
+import type { RevisionSummary, WorkflowDetail as WorkflowDetailDto, WorkflowRevision, WorkflowSummary as WorkflowSummaryDto } from '../services/workflow-dto.ts'
 import type { ApplyResult as ApplyResultDto } from '../services/workflows.ts'
 import type { AuditList, ExecutionDetail, ExecutionSummary, LogPage } from './executions.ts'
 import type { FileList } from './files.ts'
+import type { PluginDto, PluginListDto } from '../services/plugins.ts'
+import type { Plugin, PluginList } from './plugins.ts'
 import type { SecretList } from './secrets.ts'
-import type { ApplyResult, MintedWebhookKey, WorkflowDetail, WorkflowSummary } from './workflows.ts'
+import type { ApplyResult, MintedWebhookKey, Revision, RevisionList, WorkflowDetail, WorkflowSummary } from './workflows.ts'
 
 /** `true` only when both have the same keys. */
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false
@@ -31,6 +33,11 @@ const checks = {
   applyResult: true satisfies SameKeys<ApplyResultDto, Static<typeof ApplyResult>>,
   minted: true satisfies SameKeys<MintedDto, Static<typeof MintedWebhookKey>>,
   secret: true satisfies SameKeys<SecretMeta, Static<typeof SecretList>['items'][number]>,
+  plugin: true satisfies SameKeys<PluginDto, Static<typeof Plugin>>,
+  pluginAction: true satisfies SameKeys<PluginDto['actions'][number], Static<typeof Plugin>['actions'][number]>,
+  pluginList: true satisfies SameKeys<PluginListDto, Static<typeof PluginList>>,
+  revisionSummary: true satisfies SameKeys<RevisionSummary, Static<typeof RevisionList>['items'][number]>,
+  revision: true satisfies SameKeys<WorkflowRevision, Static<typeof Revision>>,
   file: true satisfies SameKeys<FileDto, Static<typeof FileList>["items"][number]>,
 }
 

@@ -114,3 +114,23 @@ export const ApplyResult = t.Object({
   webhook: t.Optional(MintedWebhookKey),
   grants: t.Array(openObject<TaskGrant>('A task\'s effective grant: taskId, type, runner, grant or error')),
 }, { title: 'ApplyResult' })
+
+/** `/workflows/:id/revisions/:revision`. */
+export const RevisionParams = t.Object({
+  id: t.String({ minLength: 1, maxLength: 200 }),
+  revision: t.Integer({ minimum: 1, error: 'params.revision: expected an integer 1 or more' }),
+})
+
+const revisionFields = {
+  revision: t.Integer({ minimum: 1 }),
+  createdAt: Ms(),
+  bytes: t.Integer({ minimum: 0, description: 'Size of its YAML in UTF-8 bytes' }),
+}
+
+/** `GET /workflows/:id/revisions`: the kept revisions, newest first, without their YAML. */
+export const RevisionList = t.Object({
+  items: t.Array(t.Object({ ...revisionFields, current: t.Boolean({ description: 'The revision the workflow has now' }) }, { title: 'WorkflowRevisionMeta' })),
+}, { title: 'WorkflowRevisionList' })
+
+/** `GET /workflows/:id/revisions/:revision`: one revision with the YAML it was applied from. */
+export const Revision = t.Object({ ...revisionFields, source: t.String({ description: 'The YAML as applied' }) }, { title: 'WorkflowRevision' })

@@ -39,6 +39,36 @@ describe('execution routes', () => {
     expect((await f.req('GET', '/api/v1/executions?state=BOGUS')).body.error.details.path).toBe('query.state')
   })
 
+  it('filters by creation time: since (inclusive) and until (exclusive), ISO 8601 or a duration back from now; a bad time is 400 at its path', async () => {
+    const f = fixture()
+    const t0 = f.clock.now()
+    await seed(f, 'ex_a')
+    f.clock.set(t0 + 60_000)
+    await seed(f, 'ex_b')
+    f.clock.set(t0 + 120_000)
+    await seed(f, 'ex_c')
+    const ids = async (q: string) => {
+      const r = await f.req('GET', `/api/v1/executions?${q}`)
+      expect(r.status).toBe(200)
+      return r.body.items.map((e: { id: string }) => e.id)
+    }
+    const iso = (ms: number) => new Date(ms).toISOString()
+    expect(await ids(`since=${iso(t0 + 60_000)}`)).toEqual(['ex_c', 'ex_b'])
+    expect(await ids(`until=${iso(t0 + 60_000)}`)).toEqual(['ex_a'])
+    expect(await ids(`since=${iso(t0)}&until=${iso(t0 + 120_000)}`)).toEqual(['ex_b', 'ex_a'])
+    expect((await f.req('GET', `/api/v1/executions?since=${iso(t0 + 1)}`)).body.total).toBe(2)
+    // A duration is back from now (the clock is at t0 + 120 s); with an offset, the same instant.
+    expect(await ids('since=30s')).toEqual(['ex_c'])
+    expect(await ids('since=90s')).toEqual(['ex_c', 'ex_b'])
+    expect(await ids(`until=${encodeURIComponent(new Date(t0 + 60_000).toISOString().replace('Z', '+00:00'))}&state=SUCCESS`)).toEqual(['ex_a'])
+    expect(await ids(`since=${iso(t0).slice(0, 10)}&workflowId=hello`)).toEqual(['ex_c', 'ex_b', 'ex_a'])
+    for (const [q, path] of [['since=yesterday', 'query.since'], ['until=2026-02-30', 'query.until'], ['since=2026-13-01T00:00:00Z', 'query.since'],
+      ['until=2026-05-01T25:00:00Z', 'query.until'], [`since=${iso(t0 + 60_000)}&until=${iso(t0)}`, 'query.until']] as const) {
+      const r = await f.req('GET', `/api/v1/executions?${q}`)
+      expect({ q, status: r.status, code: r.body.error.code, details: r.body.error.details }).toEqual({ q, status: 400, code: 'INVALID_INPUT', details: { path } })
+    }
+  })
+
   it('shows every task run with attempts, output and timing', async () => {
     const f = fixture()
     await seed(f, 'ex_a')

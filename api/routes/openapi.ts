@@ -24,6 +24,7 @@ const TAGS = [
   { name: 'workflows', description: 'Apply (YAML), list, enable or disable, delete; start an execution' },
   { name: 'executions', description: 'Executions: detail, logs, audit, events, cancel, approvals, restart, replay' },
   { name: 'files', description: 'Files the tasks stored, and purging old executions' },
+  { name: 'plugins', description: 'The plugins the server found: actions, schemas, permissions' },
   { name: 'secrets', description: 'Encrypted secrets (values only in set and single get)' },
   { name: 'webhooks', description: 'Webhook triggers and their keys' },
   { name: 'health', description: 'Liveness and metrics (no API key)' },

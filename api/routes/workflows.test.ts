@@ -16,6 +16,35 @@ describe('workflow routes', () => {
     expect(c.body.workflow.revision).toBe(2)
   })
 
+  it('lists the revisions newest first, the current one marked, and answers each one\'s YAML; 404 and 400 as envelopes', async () => {
+    const f = fixture()
+    const v2 = HELLO.replace('world', 'there')
+    await f.req('PUT', '/api/v1/workflows/hello', HELLO)
+    await f.clock.advance(1000)
+    await f.req('PUT', '/api/v1/workflows/hello', v2)
+    await f.req('PUT', '/api/v1/workflows/hello', v2) // unchanged: no revision
+    const list = await f.req('GET', '/api/v1/workflows/hello/revisions')
+    expect(list.status).toBe(200)
+    const t0 = f.clock.now() - 1000
+    expect(list.body).toEqual({ items: [
+      { revision: 2, createdAt: t0 + 1000, bytes: Buffer.byteLength(v2), current: true },
+      { revision: 1, createdAt: t0, bytes: Buffer.byteLength(HELLO), current: false },
+    ] })
+    const one = await f.req('GET', '/api/v1/workflows/hello/revisions/1')
+    expect([one.status, one.body]).toEqual([200, { revision: 1, createdAt: t0, bytes: Buffer.byteLength(HELLO), source: HELLO }])
+    expect((await f.req('GET', '/api/v1/workflows/hello/revisions/2')).body.source).toBe(v2)
+    const gone = await f.req('GET', '/api/v1/workflows/hello/revisions/3')
+    expect([gone.status, gone.body.error.code, gone.body.error.details]).toEqual([404, 'NOT_FOUND', { id: 'hello', revision: 3 }])
+    const none = await f.req('GET', '/api/v1/workflows/nope/revisions')
+    expect([none.status, none.body.error.code]).toEqual([404, 'NOT_FOUND'])
+    expect((await f.req('GET', '/api/v1/workflows/nope/revisions/1')).status).toBe(404)
+    for (const bad of ['0', 'x', '1.5']) {
+      const r = await f.req('GET', `/api/v1/workflows/hello/revisions/${bad}`)
+      expect([r.status, r.body.error.code, r.body.error.details]).toEqual([400, 'INVALID_INPUT', { path: 'params.revision' }])
+    }
+    expect((await f.req('GET', '/api/v1/workflows/hello/revisions', undefined, { auth: false })).status).toBe(401)
+  })
+
   it('rejects an id mismatch with INVALID_WORKFLOW at path id', async () => {
     const r = await (fixture()).req('PUT', '/api/v1/workflows/other', HELLO, { type: 'text/plain' })
     expect(r.status).toBe(400)

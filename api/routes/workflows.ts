@@ -5,7 +5,7 @@ import { errors, IdParams, NoContent } from '../models/common.ts'
 import { ExecutionDetail, ExecutionSummary } from '../models/executions.ts'
 import {
   ApplyResult, ApplyWorkflowBody, checkInputs, ListWorkflowsQuery, PatchWorkflowBody, StartExecutionBody, StartExecutionQuery,
-  WorkflowDetail, WorkflowPage,
+  Revision, RevisionList, RevisionParams, WorkflowDetail, WorkflowPage,
 } from '../models/workflows.ts'
 import { readCappedBody } from '../read-body.ts'
 import { parseWait } from '../services/wait.ts'
@@ -58,6 +58,21 @@ export const workflowRoutes = (workflows: WorkflowService, opts: WorkflowRouteOp
       params: IdParams,
       response: { 200: WorkflowDetail, ...errors(400, 404) },
       detail: { operationId: 'getWorkflow', summary: 'A workflow with its YAML, model and triggers', tags: ['workflows'] },
+    })
+    .get('/:id/revisions', ({ params }) => workflows.revisions(params.id), {
+      params: IdParams,
+      response: { 200: RevisionList, ...errors(400, 404) },
+      detail: {
+        operationId: 'listWorkflowRevisions',
+        summary: 'The revisions of a workflow kept (the newest 100), newest first, without their YAML',
+        description: 'A revision is an apply that changed the YAML; executions name the revision they ran (`revision`).',
+        tags: ['workflows'],
+      },
+    })
+    .get('/:id/revisions/:revision', ({ params }) => workflows.revision(params.id, params.revision), {
+      params: RevisionParams,
+      response: { 200: Revision, ...errors(400, 404) },
+      detail: { operationId: 'getWorkflowRevision', summary: 'One revision of a workflow with the YAML it was applied from', tags: ['workflows'] },
     })
     .put('/:id', async ({ params, body, set, status }) => {
       const source = typeof body === 'string' ? body : body.source

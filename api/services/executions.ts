@@ -1,11 +1,11 @@
 /** Execution use cases behind the routes: list, detail, logs (newest first), audit, cancel. */
-import { parseDuration } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { EXECUTION_STATES, type ExecutionState } from '../../runtime/state/states.ts'
 import type { AuditRecord, LogPage } from '../../runtime/store/types.ts'
 import { labelProblem, parseLabelPairs } from '../../runtime/workflow/labels.ts'
 import { checkPage } from '../models/common.ts'
 import { requireEngine, type ServiceContext } from './context.ts'
+import { parseTimeParam, timeRange } from './time-query.ts'
 import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type ExecutionSummary } from './execution-dto.ts'
 
 export const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const
@@ -17,16 +17,8 @@ export function splitList(text: string | readonly string[] | undefined): string[
   return [...new Set(all.map((s) => s.trim().toUpperCase()).filter((s) => s !== ''))]
 }
 
-/** `since` as an ISO time or a duration back from `now` (`30s`, `5m`); INVALID_INPUT otherwise. */
-export function parseSince(text: string, now: number): number {
-  const d = parseDuration(text)
-  if (d !== undefined) return now - d
-  const t = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN
-  if (Number.isNaN(t)) {
-    throw new AppError(ErrorCode.InvalidInput, `query.since: expected an ISO time (2024-05-01T12:00:00Z) or a duration (30s, 5m, 2h), got "${text}"`, { path: 'query.since' })
-  }
-  return t
-}
+/** `since` as an ISO time or a duration back from `now` (`30s`, `5m`); INVALID_INPUT at `query.since` otherwise. */
+export const parseSince = (text: string, now: number): number => parseTimeParam('since', text, now)
 
 /** `?label=k=v` (repeated, or comma-separated) → the labels every listed execution must carry; INVALID_INPUT otherwise. */
 export function labelFilter(pairs: readonly string[] | undefined): Record<string, string> | undefined {
@@ -45,7 +37,7 @@ export function labelFilter(pairs: readonly string[] | undefined): Record<string
 export class ExecutionService {
   constructor(private readonly ctx: ServiceContext) {}
 
-  async list(q: { workflowId?: string; state?: string | string[]; label?: string[]; limit?: number; offset?: number }): Promise<{
+  async list(q: { workflowId?: string; state?: string | string[]; label?: string[]; since?: string; until?: string; limit?: number; offset?: number }): Promise<{
     items: ExecutionSummary[]; total: number; limit: number; offset: number
   }> {
     checkPage(q)
@@ -56,9 +48,11 @@ export class ExecutionService {
       }
     }
     const labels = labelFilter(q.label)
+    const range = timeRange(q, this.ctx.clock.now())
     const page = await this.ctx.store.executions.list({
       ...(q.workflowId !== undefined ? { workflowId: q.workflowId } : {}),
       ...(labels ? { labels } : {}),
+      ...range,
       states: states as ExecutionState[], limit: q.limit ?? 50, offset: q.offset ?? 0,
     })
     return { items: page.items.map(toExecutionSummary), total: page.total, limit: page.limit, offset: page.offset }

@@ -4,7 +4,7 @@
  * trigger type shows up here without an edit.
  */
 import { systemClock, type Clock } from '../../runtime/clock.ts'
-import type { WorkflowRecord } from '../../runtime/store/types.ts'
+import type { WorkflowRecord, WorkflowRevision, WorkflowRevisionMeta } from '../../runtime/store/types.ts'
 import { describeTriggers } from '../../runtime/triggers/dispatch.ts'
 import type { TriggerDescription, TriggerRegistry, TriggerTypeName } from '../../runtime/triggers/registry.ts'
 import { webhookPathTemplate } from '../../runtime/triggers/webhook.ts'
@@ -12,6 +12,13 @@ import type { ConcurrencyPolicy, Workflow } from '../../runtime/workflow/model.t
 
 /** One trigger as shown by the API: `type` beside its type's description (cron: `cron`, `timezone?`, `nextFireAt`…). */
 export type TriggerDto = TriggerDescription
+
+/** One kept revision of a workflow, as `GET /workflows/:id/revisions` lists it. */
+export interface RevisionSummary extends WorkflowRevisionMeta {
+  /** The revision the workflow has now. */
+  current: boolean
+}
+export type { WorkflowRevision }
 
 /** What lists show. */
 export interface WorkflowSummary {

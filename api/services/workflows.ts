@@ -5,6 +5,7 @@ import { grantIssues, taskGrants, unknownRunners, type TaskGrant } from '../../a
 import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { DEFAULT_WORKFLOW_LIMITS, exceedsBytes } from '../../runtime/workflow/limits.ts'
+import { KEPT_REVISIONS } from '../../runtime/store/revisions.ts'
 import type { ExecutionRecord } from '../../runtime/store/types.ts'
 import { IssueCode, type Issue } from '../../runtime/workflow/issues.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
@@ -22,7 +23,7 @@ import { toExecutionDetail, toExecutionSummary, type ExecutionDetail, type Execu
 import { waitForEnd } from './wait.ts'
 import { mintWebhookKey, shownOnce, type MintedWebhookKey } from './webhook-keys.ts'
 import {
-  toWorkflowDetail, toWorkflowSummary, type WorkflowDetail, type WorkflowDtoHooks, type WorkflowSummary,
+  toWorkflowDetail, toWorkflowSummary, type RevisionSummary, type WorkflowDetail, type WorkflowDtoHooks, type WorkflowRevision, type WorkflowSummary,
 } from './workflow-dto.ts'
 
 export interface ApplyResult {
@@ -149,6 +150,21 @@ export class WorkflowService {
 
   async get(id: string): Promise<WorkflowDetail> {
     return toWorkflowDetail(await this.record(id), this.hooks)
+  }
+
+  /** The revisions kept (the newest 100), newest first, the current one marked; NOT_FOUND for an unknown workflow. */
+  async revisions(id: string): Promise<{ items: RevisionSummary[] }> {
+    const [record, items] = await Promise.all([this.ctx.store.workflows.get(id), this.ctx.store.workflows.revisions(id)])
+    if (!record || !items) throw notFound(id)
+    return { items: items.map((r) => ({ ...r, current: r.revision === record.revision })) }
+  }
+
+  /** One revision with its YAML; NOT_FOUND for an unknown workflow, or a revision it never had or no longer keeps. */
+  async revision(id: string, revision: number): Promise<WorkflowRevision> {
+    const r = await this.ctx.store.workflows.revision(id, revision)
+    if (r) return r
+    if (!(await this.ctx.store.workflows.get(id))) throw notFound(id)
+    throw new AppError(ErrorCode.NotFound, `workflow ${id} has no revision ${revision} (the newest ${KEPT_REVISIONS} are kept)`, { id, revision })
   }
 
   /** Durable. */

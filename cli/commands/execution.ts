@@ -39,7 +39,8 @@ export function register(cli: CAC, _ctx: CliContext): void {
     .option('--show-inputs', 'inspect: include execution and task inputs (templates, never secret values)')
     .option('--task <id>', 'logs: only this task')
     .option('--level <levels>', 'logs: only these levels, e.g. WARN,ERROR')
-    .option('--since <when>', 'logs: only lines since an ISO time or a duration ago (5m)')
+    .option('--since <when>', 'list: only executions created since, logs: only lines since — an ISO time or a duration ago (5m)')
+    .option('--until <when>', 'list: only executions created before an ISO time or a duration ago (1h)')
     .option('--follow', 'logs: stream new lines until the execution ends')
     .option('--input <key=value>', 'approve: an input for the approval, checked by its schema; replay: an input replacing the original\'s (repeatable)')
     .option('--reason <text>', 'reject: why (required)')
@@ -69,7 +70,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       if (action === 'list') {
         const labels = parseLabelFlags(options.label)
         const label = labels ? Object.entries(labels).map(([k, v]) => `${k}=${v}`) : undefined
-        const query = { workflowId: str(options.workflow), state: str(options.state), label, limit, offset }
+        const query = { workflowId: str(options.workflow), state: str(options.state), label, since: str(options.since), until: str(options.until), limit, offset }
         const page = await call(api.get({ query }), conn.url)
         emit(page, { json: g.json, human: (p) => p.items.length === 0 ? 'no executions'
           : `${executionTable(p.items)}\n${colors.dim(`${p.offset + 1}-${p.offset + p.items.length} of ${p.total}`)}` })

@@ -46,6 +46,19 @@ export function describeFlowContract(ctx: FlowContractContext): void {
       expect(await ids({ team: 'ops' })).toEqual([])
       expect((await s.executions.list({ labels: { team: 'data' }, states: ['PENDING'], limit: 1 })).total).toBe(2)
     })
+
+    it('lists by creation time, since inclusive and until exclusive, with and without labels', async () => {
+      const s = ctx.store()
+      for (let i = 0; i < 4; i++) await ctx.commit(s, [one([create(`t${i}`, wf(), i % 2 ? { team: 'data' } : undefined)])], { at: 100 * (i + 1) })
+      const ids = async (q: Parameters<typeof s.executions.list>[0]) => (await s.executions.list(q)).items.map((e) => e.id)
+      expect(await ids({ since: 200 })).toEqual(['t3', 't2', 't1'])
+      expect(await ids({ until: 300 })).toEqual(['t1', 't0'])
+      expect(await ids({ since: 200, until: 400 })).toEqual(['t2', 't1'])
+      expect((await s.executions.list({ since: 200, until: 400 })).total).toBe(2)
+      expect(await ids({ labels: { team: 'data' }, since: 250 })).toEqual(['t3'])
+      expect(await ids({ labels: { team: 'data' }, until: 400 })).toEqual(['t1'])
+      expect(await ids({ since: 401 })).toEqual([])
+    })
   })
 
   describe('forEach iterations', () => {

@@ -14,6 +14,7 @@ import type { Workflow } from '../workflow/model.ts'
 import { isDuplicateFire, type CommitBatch, type CommitRequest, type Transition } from './checkpoint.ts'
 import { describeFilesContract } from './contract-files.ts'
 import { describeFlowContract } from './contract-flow.ts'
+import { KEPT_REVISIONS } from './revisions.ts'
 import type { Store } from './store.ts'
 
 /** How a backend's test file hands the suite its stores. */
@@ -254,6 +255,28 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect((await store.executions.list({ states: ['RUNNING'] })).items.map((e) => e.id)).toEqual(['ex1'])
         expect((await store.executions.listActive()).map((e) => e.id)).toEqual(['ex0', 'ex1', 'ex2', 'ex3', 'ex4'])
         expect(await store.executions.countByState()).toEqual({ PENDING: 4, RUNNING: 1 })
+      })
+
+      it('keeps each revision\'s YAML, newest first, the newest KEPT_REVISIONS only; a deleted workflow\'s go with it', async () => {
+        expect(await store.workflows.revisions('demo')).toBeUndefined()
+        await store.workflows.upsert(wf, 'id: demo', 1000)
+        await store.workflows.upsert(wf, 'id: demo', 1500) // the same source: no new revision
+        await store.workflows.upsert(wf, 'id: demo\n# é', 2000)
+        expect(await store.workflows.revisions('demo')).toEqual([
+          { revision: 2, createdAt: 2000, bytes: 13 }, { revision: 1, createdAt: 1000, bytes: 8 },
+        ])
+        expect(await store.workflows.revision('demo', 1)).toEqual({ revision: 1, createdAt: 1000, bytes: 8, source: 'id: demo' })
+        expect(await store.workflows.revision('demo', 3)).toBeUndefined()
+        expect(await store.workflows.revision('nope', 1)).toBeUndefined()
+        for (let i = 3; i <= KEPT_REVISIONS + 2; i++) await store.workflows.upsert(wf, `id: demo\n# ${i}`, 2000 + i)
+        const kept = (await store.workflows.revisions('demo'))!
+        expect([kept.length, kept[0]!.revision, kept.at(-1)!.revision]).toEqual([KEPT_REVISIONS, KEPT_REVISIONS + 2, 3])
+        expect(await store.workflows.revision('demo', 2)).toBeUndefined()
+        expect((await store.workflows.revision('demo', KEPT_REVISIONS + 2))?.source).toBe(`id: demo\n# ${KEPT_REVISIONS + 2}`)
+        await store.workflows.delete('demo', 9000)
+        expect(await store.workflows.revisions('demo')).toBeUndefined()
+        await store.workflows.upsert(wf, 'id: demo again', 10_000)
+        expect(await store.workflows.revisions('demo')).toEqual([{ revision: 1, createdAt: 10_000, bytes: 14 }])
       })
 
       it('keeps workflows, secrets (sealed only) and plugin grants, each write with its audit event', async () => {

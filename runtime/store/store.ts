@@ -13,7 +13,7 @@ import type { CommitBatch, CommitOutcome } from './checkpoint.ts'
 import type { WriteHealth } from './health.ts'
 import type {
   ActiveExecution, AuditRecord, CronFire, EngineLiveness, EngineRecord, ExecutionRecord, ExecutionSnapshot, FileRecord, ListExecutionsQuery,
-  ListLogsQuery, LogPage, Page, PurgeBatch, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord,
+  ListLogsQuery, LogPage, Page, PurgeBatch, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord, WorkflowRevision, WorkflowRevisionMeta,
 } from './types.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
 
@@ -28,6 +28,13 @@ export interface WorkflowRepository {
   upsert(w: Workflow, source: string, now: number, webhookKey?: WebhookKeyRecord): Promise<{
     record: WorkflowRecord; created: boolean; changed: boolean; keyMinted: boolean
   }>
+  /**
+   * The revisions kept of a workflow, newest first (the newest `KEPT_REVISIONS`, runtime/store/revisions.ts), without
+   * their sources; undefined when there is no such workflow.
+   */
+  revisions(id: string): Promise<WorkflowRevisionMeta[] | undefined>
+  /** One kept revision with its YAML; undefined when the workflow or that revision is not there (or no longer kept). */
+  revision(id: string, revision: number): Promise<WorkflowRevision | undefined>
   /** Durable; undefined when there is no such workflow. */
   setEnabled(id: string, enabled: boolean, now: number): Promise<WorkflowRecord | undefined>
   /** Replaces the webhook key's digest, audited (WEBHOOK_KEY_ROTATED, hints only); undefined when there is no such workflow. */

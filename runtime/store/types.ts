@@ -28,6 +28,18 @@ export interface WorkflowRecord {
   updatedAt: number
 }
 
+/** One revision a workflow had: its number, when it was applied, and its YAML's size in UTF-8 bytes. */
+export interface WorkflowRevisionMeta {
+  revision: number
+  createdAt: number
+  bytes: number
+}
+
+/** A revision with the YAML it was applied from. */
+export interface WorkflowRevision extends WorkflowRevisionMeta {
+  source: string
+}
+
 export interface ExecutionRecord {
   id: string
   workflowId: string
@@ -158,6 +170,10 @@ export interface ListExecutionsQuery {
   states?: ExecutionState[]
   /** Only executions carrying every one of these labels (key and value equal). */
   labels?: Record<string, string>
+  /** Only executions created at or after this time (ms since epoch). */
+  since?: number
+  /** Only executions created before this time (ms since epoch). */
+  until?: number
   limit?: number
   offset?: number
 }

@@ -5,6 +5,7 @@ import { route } from './router.ts'
 import { ExecutionDetail } from './pages/ExecutionDetail.tsx'
 import { Executions } from './pages/Executions.tsx'
 import { Login } from './pages/Login.tsx'
+import { Plugins } from './pages/Plugins.tsx'
 import { Secrets } from './pages/Secrets.tsx'
 import { WorkflowDetail } from './pages/WorkflowDetail.tsx'
 import { Workflows } from './pages/Workflows.tsx'
@@ -15,13 +16,17 @@ function Page() {
   const p = (k: string) => params.get(k) ?? undefined
   const offset = Math.max(0, Number(params.get('offset') ?? 0) || 0)
   const [section, id] = path
-  if (section === 'workflows' && id) return <WorkflowDetail key={id} id={id} />
+  if (section === 'workflows' && id) {
+    const revision = Number(params.get('revision'))
+    return <WorkflowDetail key={id} id={id} {...(Number.isInteger(revision) && revision > 0 ? { revision } : {})} />
+  }
   if (section === 'executions' && id) return <ExecutionDetail key={id} id={id} {...(p('tab') ? { tab: p('tab') } : {})} />
   if (section === 'executions') {
-    const f = { workflowId: p('workflowId'), state: p('state'), label: p('label') }
+    const f = { workflowId: p('workflowId'), state: p('state'), label: p('label'), since: p('since'), until: p('until') }
     return <Executions filter={{ offset, ...Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) }} />
   }
   if (section === 'secrets') return <Secrets />
+  if (section === 'plugins') return <Plugins />
   return <Workflows offset={offset} />
 }
 
@@ -33,7 +38,7 @@ function App() {
       <header class="top">
         <a class="brand" href="#/workflows">autokestra</a>
         <nav>
-          {(['workflows', 'executions', 'secrets'] as const).map((s) => <a key={s} href={`#/${s}`} class={section === s ? 'active' : ''}>{s}</a>)}
+          {(['workflows', 'executions', 'plugins', 'secrets'] as const).map((s) => <a key={s} href={`#/${s}`} class={section === s ? 'active' : ''}>{s}</a>)}
           <a href="/openapi">API</a>
         </nav>
         <button type="button" class="link" onClick={logOut}>Log out</button>

@@ -292,6 +292,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_files_by_sha ON task_files (sha256);
       CREATE INDEX executions_by_end ON executions (ended_at) WHERE ended_at IS NOT NULL;`,
   },
+  {
+    version: 14,
+    name: 'workflow revisions',
+    // The YAML of each revision a workflow had (a revision is a changed source), so the UI and the API can show
+    // what an execution of an older revision ran from. Written by the apply that makes the revision, gone with the
+    // workflow; the newest KEPT_REVISIONS per workflow are kept. Seeded with every workflow's current revision.
+    sql: `CREATE TABLE workflow_revisions (
+        workflow_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workflow_id, revision)
+      );
+      INSERT INTO workflow_revisions (workflow_id, revision, source, created_at) SELECT id, revision, source, updated_at FROM workflows;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

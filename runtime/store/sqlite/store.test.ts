@@ -103,6 +103,22 @@ describe('migrations', () => {
       await upgraded.close()
     }
   })
+  it('migration 14 keeps each workflow\'s current YAML as its revision; the next apply adds one', async () => {
+    const path = join(dir, 'v13.db')
+    const old = new Database(path, { create: true })
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 13))
+    old.query(`INSERT INTO workflows (id, source, model, enabled, revision, created_at, updated_at) VALUES ('demo', 'id: demo', ?, 1, 4, 1, 40)`).run(JSON.stringify(wf))
+    old.close()
+    const upgraded = openSqliteStore(path)
+    try {
+      expect(await upgraded.workflows.revisions('demo')).toEqual([{ revision: 4, createdAt: 40, bytes: 8 }])
+      await upgraded.workflows.upsert(wf, 'id: demo\n', 50)
+      expect((await upgraded.workflows.revisions('demo'))!.map((r) => r.revision)).toEqual([5, 4])
+      expect((await upgraded.workflows.revision('demo', 4))?.source).toBe('id: demo')
+    } finally {
+      await upgraded.close()
+    }
+  })
   it('has the indexes the API queries need', () => {
     const plan = store.db.query<{ detail: string }, []>(
       "EXPLAIN QUERY PLAN SELECT * FROM logs WHERE execution_id = 'x' AND level IN ('WARN') ORDER BY id DESC LIMIT 10").all()

@@ -78,6 +78,8 @@ export class SqliteStore implements Store {
     this.workflows = {
       get: (id) => read(() => wf.get(id)),
       list: (opts) => read(() => wf.list(opts)),
+      revisions: (id) => read(() => wf.revisions(id)),
+      revision: (id, n) => read(() => wf.revision(id, n)),
       upsert: (w, source, now, key) => write(() => {
         const r = wf.upsert(w, source, now, key)
         if (r.changed) audit.record(now, 'WORKFLOW_APPLIED', { workflowId: w.id }, { revision: r.record.revision, created: r.created })

@@ -3,7 +3,8 @@
 import type { Database } from 'bun:sqlite'
 import type { Workflow } from '../../workflow/model.ts'
 import { compact, fromJson } from './json.ts'
-import type { WorkflowRecord } from '../types.ts'
+import { KEPT_REVISIONS } from '../revisions.ts'
+import type { WorkflowRecord, WorkflowRevision, WorkflowRevisionMeta } from '../types.ts'
 import type { WebhookKeyRecord } from '../webhook-keys.ts'
 
 interface Row {
@@ -40,6 +41,14 @@ export class WorkflowRepo {
         this.db.query(`UPDATE workflows SET source = ?, model = ?, enabled = ?, revision = revision + ?, updated_at = ? WHERE id = ?`)
           .run(source, JSON.stringify(w), w.enabled ? 1 : 0, prev.source !== source ? 1 : 0, prev.source !== source ? now : prev.updatedAt, w.id)
       }
+      // A new revision keeps its YAML, and the oldest beyond KEPT_REVISIONS go (a re-created workflow starts at 1 again).
+      if (!prev || prev.source !== source) {
+        if (!prev) this.db.query('DELETE FROM workflow_revisions WHERE workflow_id = ?').run(w.id)
+        const revision = (prev?.revision ?? 0) + 1
+        this.db.query('INSERT OR REPLACE INTO workflow_revisions (workflow_id, revision, source, created_at) VALUES (?, ?, ?, ?)')
+          .run(w.id, revision, source, now)
+        this.db.query('DELETE FROM workflow_revisions WHERE workflow_id = ? AND revision <= ?').run(w.id, revision - KEPT_REVISIONS)
+      }
       const keyMinted = webhookKey !== undefined && prev?.webhookKey === undefined
       if (keyMinted) this.setWebhookKey(w.id, webhookKey)
       return { record: this.get(w.id)!, created: !prev, changed: !prev || prev.source !== source, keyMinted }
@@ -71,7 +80,20 @@ export class WorkflowRepo {
       .run(key.hash, key.hint, key.createdAt, id).changes > 0
   }
 
+  /** Newest first, without sources; undefined when there is no such workflow. */
+  revisions(id: string): WorkflowRevisionMeta[] | undefined {
+    if (!this.db.query('SELECT 1 FROM workflows WHERE id = ?').get(id)) return undefined
+    return this.db.query<WorkflowRevisionMeta, [string]>(`SELECT revision, created_at AS createdAt, length(CAST(source AS BLOB)) AS bytes
+      FROM workflow_revisions WHERE workflow_id = ? ORDER BY revision DESC`).all(id)
+  }
+
+  revision(id: string, revision: number): WorkflowRevision | undefined {
+    return this.db.query<WorkflowRevision, [string, number]>(`SELECT revision, created_at AS createdAt, length(CAST(source AS BLOB)) AS bytes, source
+      FROM workflow_revisions WHERE workflow_id = ? AND revision = ?`).get(id, revision) ?? undefined
+  }
+
   delete(id: string): boolean {
+    this.db.query('DELETE FROM workflow_revisions WHERE workflow_id = ?').run(id)
     return this.db.query('DELETE FROM workflows WHERE id = ?').run(id).changes > 0
   }
 }

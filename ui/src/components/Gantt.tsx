@@ -1,31 +1,64 @@
-/** A timeline of task runs: one row per run, one bar per attempt (a retry's wait shows as the gap between bars). */
+/**
+ * A timeline of task runs: one row per run, one bar per attempt (coloured by how it ended, numbered when there were
+ * several), and each wait drawn between them as a dashed band named by its reason — a retry's backoff, a task slot,
+ * a durable wait, an approval, a subflow — from the audit trail (waits.ts). A wait still open runs to now.
+ */
 import type { TaskRunDto } from '../types.ts'
 import { duration } from '../format.ts'
+import type { WaitSpan } from './waits.ts'
 
 const ROW = 22
 const LABEL = 160
 const WIDTH = 760
 
-export function Gantt({ tasks, now }: { tasks: readonly TaskRunDto[]; now: number }) {
-  const started = tasks.flatMap((t) => t.history.map((a) => a.startedAt))
-  if (started.length === 0) return <p class="muted">Nothing has started yet.</p>
-  const t0 = Math.min(...started)
-  const t1 = Math.max(t0 + 1, ...tasks.flatMap((t) => t.history.map((a) => a.endedAt ?? now)))
+const WAIT_LABEL: Record<string, string> = {
+  RETRY_BACKOFF: 'retry backoff', CONCURRENCY_LIMIT: 'waiting for a task slot', TIMER: 'durable wait',
+  APPROVAL: 'waiting for approval', SUBFLOW: 'waiting for the subflow',
+}
+
+export function Gantt({ tasks, waits, now }: { tasks: readonly TaskRunDto[]; waits?: ReadonlyMap<string, readonly WaitSpan[]>; now: number }) {
+  const spansOf = (t: TaskRunDto) => waits?.get(t.taskId) ?? []
+  const starts = tasks.flatMap((t) => [...t.history.map((a) => a.startedAt), ...spansOf(t).map((w) => w.start)])
+  if (starts.length === 0) return <p class="muted">Nothing has started yet.</p>
+  const t0 = Math.min(...starts)
+  const t1 = Math.max(t0 + 1, ...tasks.flatMap((t) => [...t.history.map((a) => a.endedAt ?? now), ...spansOf(t).map((w) => w.end ?? now)]))
   const x = (t: number) => LABEL + ((t - t0) / (t1 - t0)) * (WIDTH - LABEL - 8)
+  const height = tasks.length * ROW + 40
   return (
-    <svg class="gantt" width={WIDTH} height={tasks.length * ROW + 24} role="img" aria-label="timeline">
+    <svg class="gantt" width={WIDTH} height={height} role="img" aria-label="timeline">
       {tasks.map((t, i) => (
         <g key={t.taskId} transform={`translate(0,${i * ROW})`} data-task={t.taskId}>
           <text x="4" y="15" class="node-label">{t.taskId.length > 22 ? `${t.taskId.slice(0, 21)}…` : t.taskId}</text>
-          {t.history.map((a) => (
-            <rect key={a.attempt} class={`bar st-${a.state}`} x={x(a.startedAt)} y="4" height={ROW - 8} width={Math.max(2, x(a.endedAt ?? now) - x(a.startedAt))}>
-              <title>{`${t.taskId} attempt ${a.attempt}: ${a.state}, ${duration(a.durationMs)}`}</title>
-            </rect>
-          ))}
+          {spansOf(t).map((w, j) => {
+            const end = w.end ?? now
+            return (
+              <rect key={`w${j}`} class={`wait wait-${w.reason}`} data-wait={w.reason} x={x(w.start)} y={ROW / 2 - 3} height="6"
+                width={Math.max(2, x(end) - x(w.start))}>
+                <title>{`${t.taskId}: ${WAIT_LABEL[w.reason] ?? w.reason}, ${duration(end - w.start)}${w.end === undefined ? ' so far' : ''}`}</title>
+              </rect>
+            )
+          })}
+          {t.history.map((a) => {
+            const w = Math.max(2, x(a.endedAt ?? now) - x(a.startedAt))
+            return (
+              <g key={a.attempt} data-attempt={a.attempt}>
+                <rect class={`bar st-${a.state}`} x={x(a.startedAt)} y="4" height={ROW - 8} width={w}>
+                  <title>{`${t.taskId} attempt ${a.attempt}: ${a.state}, ${duration(a.durationMs)}${a.error ? ` — ${a.error.code}` : ''}`}</title>
+                </rect>
+                {t.history.length > 1 && (w >= 16
+                  ? <text class="bar-label" x={x(a.startedAt) + w / 2} y="15" text-anchor="middle">{a.attempt}</text>
+                  : <text class="bar-label outside" x={x(a.startedAt) + w + 2} y="15">{a.attempt}</text>)}
+              </g>
+            )
+          })}
         </g>
       ))}
       <text x={LABEL} y={tasks.length * ROW + 16} class="node-sub">0</text>
       <text x={WIDTH - 8} y={tasks.length * ROW + 16} class="node-sub" text-anchor="end">{duration(t1 - t0)}</text>
+      <g class="legend" transform={`translate(${LABEL},${tasks.length * ROW + 30})`}>
+        <rect class="bar st-SUCCESS" x="0" y="-8" width="14" height="9" /><text x="18" y="0" class="node-sub">attempt (numbered on a retry)</text>
+        <rect class="wait" x="200" y="-6" width="22" height="6" /><text x="228" y="0" class="node-sub">waiting (backoff, slot, timer, approval, subflow)</text>
+      </g>
     </svg>
   )
 }

@@ -7,7 +7,6 @@ import { useEffect, useRef, useState } from 'preact/hooks'
 import { api, query } from '../api.ts'
 import { ErrorBox, Loading } from '../components/Async.tsx'
 import { Dag } from '../components/Dag.tsx'
-import { Gantt } from '../components/Gantt.tsx'
 import { StateBadge } from '../components/State.tsx'
 import { duration, json, time } from '../format.ts'
 import { href, navigate } from '../router.ts'
@@ -17,6 +16,7 @@ import { Approval } from './execution/Approval.tsx'
 import { Audit } from './execution/Audit.tsx'
 import { executionPath as path } from './execution/paths.ts'
 import { Replay } from './execution/Replay.tsx'
+import { Timeline } from './execution/Timeline.tsx'
 import { TaskTable } from './execution/TaskTable.tsx'
 import { Logs } from './Logs.tsx'
 
@@ -145,7 +145,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
     <section data-testid="execution-detail" data-state={ex.state}>
       <h2>{ex.id} <StateBadge state={ex.state} /> {following && <span class="live" title="following the event stream">● live</span>}</h2>
       <p>
-        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · revision {ex.revision} · trigger {ex.trigger.type}{' '}
+        workflow <a href={href('workflows', ex.workflowId)}>{ex.workflowId}</a> · <a href={href('workflows', ex.workflowId, { revision: String(ex.revision) })} data-testid="revision-link">revision {ex.revision}</a> · trigger {ex.trigger.type}{' '}
         · created {time(ex.createdAt)} · duration {duration(ex.durationMs)}
         {ex.reason && <> · reason {ex.reason}</>}
         {ex.replayOf && <> · replay of <a href={href('executions', ex.replayOf.executionId)}>{ex.replayOf.executionId}</a> from {ex.replayOf.fromTask}</>}
@@ -177,7 +177,7 @@ export function ExecutionDetail({ id, tab }: { id: string; tab?: string }) {
         </>
       )}
       {tab === 'logs' && <Logs executionId={ex.id} taskIds={ex.tasks.map((t) => t.taskId)} live={live} liveFrom={liveFrom} />}
-      {tab === 'timeline' && <Gantt tasks={ex.tasks} now={Date.now()} />}
+      {tab === 'timeline' && <Timeline ex={ex} />}
       {tab === 'audit' && <Audit executionId={ex.id} updatedAt={ex.updatedAt} />}
       {tab === 'data' && (
         <div class="columns">

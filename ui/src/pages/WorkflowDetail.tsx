@@ -2,12 +2,12 @@
 import { api, query } from '../api.ts'
 import { ErrorBox, Loading } from '../components/Async.tsx'
 import { Dag } from '../components/Dag.tsx'
-import { Yaml } from '../components/Yaml.tsx'
 import { StateBadge } from '../components/State.tsx'
 import { nextFire, time } from '../format.ts'
 import { useLoad } from '../hooks.ts'
 import { href } from '../router.ts'
 import type { ExecutionSummary, Page, WorkflowDetail as Detail } from '../types.ts'
+import { Revisions } from './Revisions.tsx'
 import { TriggerForm } from './TriggerForm.tsx'
 
 /** What a task does, for its node: a plugin task's type, else its kind's key (`forEach`, `approval`…). */
@@ -17,7 +17,8 @@ export function taskSub(t: object): string {
   return ''
 }
 
-export function WorkflowDetail({ id }: { id: string }) {
+/** `revision`: the one whose YAML to show first (an execution's link names the revision it ran). */
+export function WorkflowDetail({ id, revision }: { id: string; revision?: number }) {
   const r = useLoad((signal) => Promise.all([
     api<Detail>(`/api/v1/workflows/${encodeURIComponent(id)}`, { signal }),
     api<Page<ExecutionSummary>>(`/api/v1/executions${query({ workflowId: id, limit: 10 })}`, { signal }),
@@ -46,8 +47,7 @@ export function WorkflowDetail({ id }: { id: string }) {
         </div>
         <TriggerForm workflowId={w.id} inputs={w.workflow.inputs} enabled={w.enabled} />
       </div>
-      <h3>Source</h3>
-      <Yaml source={w.source} />
+      <Revisions key={`${w.revision}:${revision ?? ''}`} id={w.id} current={w.revision} source={w.source} initial={revision ?? w.revision} />
     </section>
   )
 }
