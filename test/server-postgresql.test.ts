@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'bun:test'
 import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPostgres } from './helpers/postgres.ts'
+import { MIGRATIONS } from '../runtime/store/postgresql/migrations.ts'
 import { KEY, cleanEnv, cli, freePort, root, startServerProcess, tempDir, type ServerProcess } from './server-helpers.ts'
 
 const pg = await testPostgres()
@@ -70,7 +71,7 @@ describe.skipIf(!pg)('server on PostgreSQL', () => {
       expect(Buffer.from(secret!.ciphertext).includes(Buffer.from(SECRET))).toBe(false)
       const dump = JSON.stringify(await sql`SELECT * FROM executions` ) + JSON.stringify(await sql`SELECT * FROM task_runs`) + JSON.stringify(await sql`SELECT * FROM audit_events`)
       expect(dump.includes(SECRET)).toBe(false)
-      expect((await sql`SELECT MAX(version) AS v FROM schema_migrations`)[0].v).toBe(1)
+      expect((await sql`SELECT MAX(version) AS v FROM schema_migrations`)[0].v).toBe(MIGRATIONS.at(-1)!.version)
     } finally {
       await sql.close()
     }

@@ -84,6 +84,10 @@ export class ExecutionRepo {
     const limit = q.limit ?? 50
     const offset = q.offset ?? 0
     const [first, ...more] = Object.entries(q.labels ?? {})
+    // On the label index's own copy of created_at when a label drives the query (as sqlite/executions.ts).
+    const created = first ? 'l.created_at' : 'e.created_at'
+    if (q.since !== undefined) { where.push(`${created} >= ?`); args.push(q.since) }
+    if (q.until !== undefined) { where.push(`${created} < ?`); args.push(q.until) }
     if (!first) {
       const clause = where.length ? `WHERE ${where.join(' AND ')}` : ''
       const total = (await this.q.get<{ n: number }>(`SELECT COUNT(*) AS n FROM executions e ${clause}`, args))!.n

@@ -182,4 +182,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX task_files_by_sha ON task_files (sha256);
     `,
   },
+  {
+    version: 2,
+    name: 'workflow revisions (SQLite v14)',
+    // The YAML of each revision a workflow had; the newest KEPT_REVISIONS per workflow are kept (sqlite/migrations.ts).
+    sql: `
+      CREATE TABLE workflow_revisions (
+        workflow_id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        PRIMARY KEY (workflow_id, revision)
+      );
+      INSERT INTO workflow_revisions (workflow_id, revision, source, created_at) SELECT id, revision, source, updated_at FROM workflows;
+    `,
+  },
 ]

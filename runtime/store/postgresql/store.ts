@@ -63,6 +63,8 @@ export class PostgresStore implements Store {
     this.workflows = {
       get: (id) => read((q) => new WorkflowRepo(q).get(id)),
       list: (opts) => read((q) => new WorkflowRepo(q).list(opts)),
+      revisions: (id) => read((q) => new WorkflowRepo(q).revisions(id)),
+      revision: (id, n) => read((q) => new WorkflowRepo(q).revision(id, n)),
       upsert: (w, source, now, key) => write(async (q) => {
         const r = await new WorkflowRepo(q).upsert(w, source, now, key)
         if (r.changed) await new AuditRepo(q).record(now, 'WORKFLOW_APPLIED', { workflowId: w.id }, { revision: r.record.revision, created: r.created })

@@ -2,7 +2,8 @@
 
 import type { Workflow } from '../../workflow/model.ts'
 import { compact, fromJson } from '../sqlite/json.ts'
-import type { WorkflowRecord } from '../types.ts'
+import { KEPT_REVISIONS } from '../revisions.ts'
+import type { WorkflowRecord, WorkflowRevision, WorkflowRevisionMeta } from '../types.ts'
 import type { WebhookKeyRecord } from '../webhook-keys.ts'
 import type { Q } from './sql.ts'
 
@@ -38,6 +39,14 @@ export class WorkflowRepo {
       await this.q.run('UPDATE workflows SET source = ?, model = ?, enabled = ?, revision = revision + ?, updated_at = ? WHERE id = ?',
         [source, JSON.stringify(w), w.enabled, prev.source !== source ? 1 : 0, prev.source !== source ? now : prev.updatedAt, w.id])
     }
+    // A new revision keeps its YAML, and the oldest beyond KEPT_REVISIONS go (a re-created workflow starts at 1 again).
+    if (!prev || prev.source !== source) {
+      if (!prev) await this.q.run('DELETE FROM workflow_revisions WHERE workflow_id = ?', [w.id])
+      const revision = (prev?.revision ?? 0) + 1
+      await this.q.run(`INSERT INTO workflow_revisions (workflow_id, revision, source, created_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (workflow_id, revision) DO UPDATE SET source = EXCLUDED.source, created_at = EXCLUDED.created_at`, [w.id, revision, source, now])
+      await this.q.run('DELETE FROM workflow_revisions WHERE workflow_id = ? AND revision <= ?', [w.id, revision - KEPT_REVISIONS])
+    }
     const keyMinted = webhookKey !== undefined && prev?.webhookKey === undefined
     if (keyMinted) await this.setWebhookKey(w.id, webhookKey)
     return { record: (await this.get(w.id))!, created: !prev, changed: !prev || prev.source !== source, keyMinted }
@@ -66,7 +75,20 @@ export class WorkflowRepo {
       [key.hash, key.hint, key.createdAt, id])) > 0
   }
 
+  /** Newest first, without sources; undefined when there is no such workflow. */
+  async revisions(id: string): Promise<WorkflowRevisionMeta[] | undefined> {
+    if (!(await this.q.get('SELECT 1 AS one FROM workflows WHERE id = ?', [id]))) return undefined
+    return this.q.all<WorkflowRevisionMeta>(`SELECT revision, created_at AS "createdAt", octet_length(source) AS bytes
+      FROM workflow_revisions WHERE workflow_id = ? ORDER BY revision DESC`, [id])
+  }
+
+  async revision(id: string, revision: number): Promise<WorkflowRevision | undefined> {
+    return (await this.q.get<WorkflowRevision>(`SELECT revision, created_at AS "createdAt", octet_length(source) AS bytes, source
+      FROM workflow_revisions WHERE workflow_id = ? AND revision = ?`, [id, revision])) ?? undefined
+  }
+
   async delete(id: string): Promise<boolean> {
+    await this.q.run('DELETE FROM workflow_revisions WHERE workflow_id = ?', [id])
     return (await this.q.run('DELETE FROM workflows WHERE id = ?', [id])) > 0
   }
 }
