@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # PostgreSQL for the PostgreSQL backend's tests (issue 19): installs Debian's `postgresql` when no initdb is found,
-# starts one private cluster (initdb in /tmp/autokestra-ci-postgres, 127.0.0.1, a free port, trust auth for the local test user,
+# starts one private cluster (initdb in /tmp/autokestra-ci-postgres-<checkout>, 127.0.0.1, a free port, trust auth for the local test user,
 # run as the `postgres` user because initdb refuses root) and prints its superuser URL on stdout, for
 # AUTOKESTRA_TEST_POSTGRES_URL (test/helpers/postgres.ts creates a fresh database per test on it).
 # `bash .ci/postgres.sh stop` stops it. Diagnostics go to stderr; exit 1 when PostgreSQL cannot be had.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 # In /tmp, not the checkout: the postgres user must reach it, and a checkout may sit under a 0700 home.
-base="${TMPDIR:-/tmp}/autokestra-ci-postgres"
+base="${TMPDIR:-/tmp}/autokestra-ci-postgres-$(printf %s "$PWD" | cksum | cut -d" " -f1)" # one per checkout
 bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
