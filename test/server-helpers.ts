@@ -83,3 +83,20 @@ export function oneJson(r: CliResult): any {
   expect(lines).toHaveLength(1)
   return JSON.parse(r.stdout)
 }
+
+/**
+ * A JSON caller of the API at `origin` with the key: a string body goes as YAML, an object as JSON; a non-2xx
+ * answer throws with its status and body; an empty body is undefined.
+ */
+export function apiCaller(origin: string, key = KEY): (method: string, path: string, body?: string | object) => Promise<any> {
+  return async (method, path, body) => {
+    const res = await fetch(`${origin}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': typeof body === 'string' ? 'text/yaml' : 'application/json' } : {}) },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    })
+    const text = await res.text()
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
+    return text ? JSON.parse(text) : undefined
+  }
+}

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { UI_CSP } from '../api/security-headers.ts'
-import { cleanEnv, freePort, KEY, root, startServerProcess, tempDir, waitUntil, writeConfig, type ServerProcess } from './server-helpers.ts'
+import { apiCaller, cleanEnv, freePort, KEY, root, startServerProcess, tempDir, waitUntil, writeConfig, type ServerProcess } from './server-helpers.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const HAVE_CHROMIUM = existsSync(CHROMIUM)
@@ -73,16 +73,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
   let helloId = ''
   const consoleErrors: string[] = []
 
-  const apiCall = async (method: string, path: string, body?: string | object) => {
-    const res = await fetch(`${origin}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${KEY}`, ...(body !== undefined ? { 'content-type': typeof body === 'string' ? 'text/yaml' : 'application/json' } : {}) },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    })
-    const text = await res.text()
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-    return text ? JSON.parse(text) : undefined
-  }
+  const apiCall = apiCaller(origin)
   const start = async (id: string, inputs: Record<string, unknown> = {}): Promise<string> =>
     (await apiCall('POST', `/api/v1/workflows/${id}/executions`, { inputs })).id
   const shot = (name: string, fullPage = true) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage })

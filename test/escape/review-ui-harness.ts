@@ -6,7 +6,7 @@
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { cleanEnv, freePort, KEY, startServerProcess, tempDir, writeConfig, type ServerProcess } from '../server-helpers.ts'
+import { apiCaller, cleanEnv, freePort, KEY, startServerProcess, tempDir, writeConfig, type ServerProcess } from '../server-helpers.ts'
 
 export const CHROMIUM = '/usr/bin/chromium'
 export { KEY }
@@ -26,16 +26,7 @@ export async function startRig(workflows: Record<string, string> = {}): Promise<
   const origin = `http://127.0.0.1:${port}`
   const server = await startServerProcess(['bun', 'cli/main.ts'], writeConfig(dir, port), port, cleanEnv())
   const contexts: BrowserContext[] = []
-  const api = async (method: string, path: string, body?: string | object) => {
-    const res = await fetch(`${origin}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${KEY}`, ...(body !== undefined ? { 'content-type': typeof body === 'string' ? 'text/yaml' : 'application/json' } : {}) },
-      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
-    })
-    const text = await res.text()
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-    return text ? JSON.parse(text) : undefined
-  }
+  const api = apiCaller(origin)
   for (const [id, yaml] of Object.entries(workflows)) await api('PUT', `/api/v1/workflows/${id}`, yaml)
   return {
     origin, server, dir, api,
