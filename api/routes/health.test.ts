@@ -29,7 +29,7 @@ describe('api key guard', () => {
 describe('public endpoints', () => {
   it('serves /health without a key', async () => {
     const r = await fixture().req('GET', '/health', undefined, { auth: false })
-    expect(r.body).toMatchObject({ status: 'ok', runtime: 'disabled' })
+    expect(r.body).toEqual({ status: 'ok', version: expect.any(String), runtime: 'disabled', time: expect.any(Number), storage: { backend: 'sqlite' } })
   })
 
   it('serves Prometheus text on /metrics', async () => {
@@ -82,7 +82,7 @@ describe('a store that cannot be written', () => {
     expect(reads.status).toBe(200)
     const degraded = await f.req('GET', '/health', undefined, { auth: false })
     expect(degraded.status).toBe(200) // alive: restarting would not help
-    expect(degraded.body).toMatchObject({ status: 'degraded', storage: { code: 'SQLITE_READONLY' } })
+    expect(degraded.body).toMatchObject({ status: 'degraded', storage: { backend: 'sqlite', code: 'SQLITE_READONLY' } })
     expect(degraded.body.reason).toContain('readonly')
     expect(degraded.body.storage.failedCommits).toBeGreaterThanOrEqual(2)
     f.store.db.exec('PRAGMA query_only = 0')

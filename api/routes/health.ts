@@ -1,6 +1,6 @@
 /**
  * `GET /health` (no auth): liveness, whether the store answers and can be written, and whether the
- * runtime runs. A store that cannot be written is `degraded` (still HTTP 200: the server is alive and
+ * runtime runs, and which storage backend is in use. A store that cannot be written is `degraded` (still HTTP 200: the server is alive and
  * serves reads; restarting it would not help), with SQLite's reason, since when, and the failed commits.
  */
 import { Elysia } from 'elysia'
@@ -23,9 +23,10 @@ export const healthRoutes = (ctx: ServiceContext, version: string) =>
       } catch (e) {
         storage = { writable: false as const, code: 'UNREADABLE', reason: e instanceof Error ? e.message : String(e), since: time, failedCommits: 0 }
       }
-      if (storage.writable) return { status: 'ok' as const, version, runtime, time }
+      const backend = ctx.store.backend
+      if (storage.writable) return { status: 'ok' as const, version, runtime, time, storage: { backend } }
       const { code, reason, since, failedCommits } = storage
-      return { status: 'degraded' as const, version, runtime, time, reason: `the store cannot be written: ${reason}`, storage: { code, since, failedCommits } }
+      return { status: 'degraded' as const, version, runtime, time, reason: `the store cannot be written: ${reason}`, storage: { backend, code, since, failedCommits } }
     }, {
       response: { 200: Health, ...publicErrors() },
       detail: {

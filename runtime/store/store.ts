@@ -158,8 +158,8 @@ export interface EngineRepository {
 }
 
 export interface Store {
-  /** The backend's name (`sqlite`). */
-  readonly backend: string
+  /** The backend's name, as `storage.type` spells it (shown by `/health`). */
+  readonly backend: 'sqlite' | 'postgresql'
   readonly workflows: WorkflowRepository
   readonly executions: ExecutionRepository
   readonly logs: LogRepository

@@ -2,6 +2,7 @@
 import { render } from 'preact'
 import { apiKey, logOut } from './api.ts'
 import { route } from './router.ts'
+import { Boundary } from './components/Boundary.tsx'
 import { ExecutionDetail } from './pages/ExecutionDetail.tsx'
 import { Executions } from './pages/Executions.tsx'
 import { Login } from './pages/Login.tsx'
@@ -43,7 +44,7 @@ function App() {
         </nav>
         <button type="button" class="link" onClick={logOut}>Log out</button>
       </header>
-      <main><Page /></main>
+      <main><Boundary resetKey={`${route.value.path.join('/')}?${route.value.params}`}><Page /></Boundary></main>
     </>
   )
 }

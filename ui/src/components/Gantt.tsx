@@ -5,6 +5,7 @@
  */
 import type { TaskRunDto } from '../types.ts'
 import { duration } from '../format.ts'
+import { minMax } from './span.ts'
 import type { WaitSpan } from './waits.ts'
 
 const ROW = 22
@@ -18,10 +19,11 @@ const WAIT_LABEL: Record<string, string> = {
 
 export function Gantt({ tasks, waits, now }: { tasks: readonly TaskRunDto[]; waits?: ReadonlyMap<string, readonly WaitSpan[]>; now: number }) {
   const spansOf = (t: TaskRunDto) => waits?.get(t.taskId) ?? []
-  const starts = tasks.flatMap((t) => [...t.history.map((a) => a.startedAt), ...spansOf(t).map((w) => w.start)])
-  if (starts.length === 0) return <p class="muted">Nothing has started yet.</p>
-  const t0 = Math.min(...starts)
-  const t1 = Math.max(t0 + 1, ...tasks.flatMap((t) => [...t.history.map((a) => a.endedAt ?? now), ...spansOf(t).map((w) => w.end ?? now)]))
+  const starts = minMax(tasks.flatMap((t) => [...t.history.map((a) => a.startedAt), ...spansOf(t).map((w) => w.start)]))
+  if (starts === undefined) return <p class="muted">Nothing has started yet.</p>
+  const t0 = starts.min
+  const ends = minMax(tasks.flatMap((t) => [...t.history.map((a) => a.endedAt ?? now), ...spansOf(t).map((w) => w.end ?? now)]))
+  const t1 = Math.max(t0 + 1, ends?.max ?? -Infinity)
   const x = (t: number) => LABEL + ((t - t0) / (t1 - t0)) * (WIDTH - LABEL - 8)
   const height = tasks.length * ROW + 40
   return (

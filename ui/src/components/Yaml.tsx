@@ -27,12 +27,12 @@ function rest(text: string, key: string): (string | JSX.Element)[] {
   let last = 0
   let i = 0
   for (const m of text.matchAll(TOKEN)) {
-    if (m.index > last) out.push(...templates(text.slice(last, m.index), `${key}p${i}`))
+    if (m.index > last) for (const part of templates(text.slice(last, m.index), `${key}p${i}`)) out.push(part)
     const k = `${key}-${i++}`
     out.push(m[1] ? <span key={k} class="y-str">{templates(m[0], k)}</span> : <span key={k} class="y-com">{m[0]}</span>)
     last = m.index + m[0].length
   }
-  if (last < text.length) out.push(...templates(text.slice(last), `${key}e`))
+  if (last < text.length) for (const part of templates(text.slice(last), `${key}e`)) out.push(part)
   return out
 }
 
