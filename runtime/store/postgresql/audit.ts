@@ -1,19 +1,9 @@
 /** The audit trail on PostgreSQL: reads, and the one insert every writer uses (in the same transaction as the state). */
 
-import { compact, fromJson, toJson } from '../sqlite/json.ts'
+import { toJson } from '../sqlite/json.ts'
 import type { AuditRecord } from '../types.ts'
 import type { Q } from './sql.ts'
-
-interface Row {
-  id: number; ts: number; type: string; execution_id: string | null; task_id: string | null
-  workflow_id: string | null; data: string | null
-}
-
-const toRecord = (r: Row): AuditRecord =>
-  compact({
-    id: r.id, ts: r.ts, type: r.type, executionId: r.execution_id ?? undefined, taskId: r.task_id ?? undefined,
-    workflowId: r.workflow_id ?? undefined, data: fromJson<unknown>(r.data),
-  })
+import { toRecord, type Row } from '../sqlite/audit.ts'
 
 export class AuditRepo {
   constructor(private readonly q: Q) {}

@@ -1,19 +1,8 @@
 /** Execution log lines on PostgreSQL: batched appends, newest-first pages with task, level and time filters. */
 
-import { compact } from '../sqlite/json.ts'
 import type { ListLogsQuery, LogPage, LogRecord, NewLogLine } from '../types.ts'
 import { marks, type Q } from './sql.ts'
-
-interface Row {
-  id: number; execution_id: string; task_id: string | null; attempt: number | null; ts: number
-  level: string; source: string; message: string
-}
-
-const toRecord = (r: Row): LogRecord =>
-  compact({
-    id: r.id, executionId: r.execution_id, taskId: r.task_id ?? undefined, attempt: r.attempt ?? undefined,
-    ts: r.ts, level: r.level, source: r.source, message: r.message,
-  })
+import { toRecord, type Row } from '../sqlite/logs.ts'
 
 export class LogRepo {
   constructor(private readonly q: Q) {}

@@ -4,12 +4,13 @@ import type { Database } from 'bun:sqlite'
 import { compact, fromJson } from './json.ts'
 import type { AuditRecord } from '../types.ts'
 
-interface Row {
+/** A row of the table as both backends read it (the PostgreSQL backend maps with the same function). */
+export interface Row {
   id: number; ts: number; type: string; execution_id: string | null; task_id: string | null
   workflow_id: string | null; data: string | null
 }
 
-const toRecord = (r: Row): AuditRecord =>
+export const toRecord = (r: Row): AuditRecord =>
   compact({
     id: r.id, ts: r.ts, type: r.type, executionId: r.execution_id ?? undefined, taskId: r.task_id ?? undefined,
     workflowId: r.workflow_id ?? undefined, data: fromJson<unknown>(r.data),

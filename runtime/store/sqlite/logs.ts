@@ -4,12 +4,13 @@ import type { Database } from 'bun:sqlite'
 import { compact } from './json.ts'
 import type { ListLogsQuery, LogPage, LogRecord, NewLogLine } from '../types.ts'
 
-interface Row {
+/** A row of the table as both backends read it (the PostgreSQL backend maps with the same function). */
+export interface Row {
   id: number; execution_id: string; task_id: string | null; attempt: number | null; ts: number
   level: string; source: string; message: string
 }
 
-const toRecord = (r: Row): LogRecord =>
+export const toRecord = (r: Row): LogRecord =>
   compact({
     id: r.id, executionId: r.execution_id, taskId: r.task_id ?? undefined, attempt: r.attempt ?? undefined,
     ts: r.ts, level: r.level, source: r.source, message: r.message,
