@@ -17,8 +17,10 @@ export function isValidHost(host: string): boolean {
   return m[1] === undefined || (Number(m[1]) >= 1 && Number(m[1]) <= 65535)
 }
 
-/** The Host header's name without its port or trailing dot, lower-cased ("[::1]" keeps its brackets). */
+/** The Host header's name without its port or trailing dot, lower-cased ("[::1]" keeps its brackets, "::1" gains them). */
 export function hostName(host: string): string {
+  // A bare IPv6 literal (a bind address or allowedHosts entry, "::1"; a Host header always brackets it).
+  if (!host.startsWith('[') && host.indexOf(':') !== host.lastIndexOf(':')) return `[${host.toLowerCase()}]`
   const bracket = host.startsWith('[') ? host.indexOf(']') : -1
   const name = bracket > 0 ? host.slice(0, bracket + 1) : host.replace(/:\d+$/, '')
   return name.replace(/\.$/, '').toLowerCase()
