@@ -61,3 +61,23 @@ describe('review-host: names', () => {
     expect((await get(port, `127.0.0.1:${port}`, '/api/v1/executions?label=constructor=x')).status).toBe(200)
   })
 })
+
+describe('review-host: allowedHosts and the same machine', () => {
+  it("with server.allowedHosts set (as docs/security.md advises for 0.0.0.0), the image's HEALTHCHECK still passes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ak-review-host-'))
+    const store = openSqliteStore(join(dir, 'state.db'))
+    const config = defaultConfig(dir)
+    config.server.apiKeys = [KEY]
+    config.server.host = '0.0.0.0'
+    config.server.allowedHosts = ['ak.example.com']
+    const app = createApp({ engine: undefined, store, secrets: new SecretStore(store.secrets, new Uint8Array(32).fill(5)), config, logInternalError: () => {} })
+    app.listen({ hostname: '127.0.0.1', port: 0 })
+    opened.push({ app, store, dir })
+    const port = app.server!.port!
+    const check = Bun.spawn([process.execPath, '--config=/dev/null', '--no-env-file', '--no-install', join(import.meta.dir, '../../deploy/healthcheck.ts')], {
+      env: { PATH: process.env.PATH ?? '', WORKFLOW_SERVER_PORT: String(port) }, stdout: 'ignore', stderr: 'ignore',
+    })
+    expect(await check.exited).toBe(0)
+    expect((await get(port, 'rebind.evil.example', '/health')).status).toBe(400)
+  })
+})
