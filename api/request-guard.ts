@@ -17,8 +17,10 @@ export function isValidHost(host: string): boolean {
   return m[1] === undefined || (Number(m[1]) >= 1 && Number(m[1]) <= 65535)
 }
 
-/** The Host header's name without its port or trailing dot, lower-cased ("[::1]" keeps its brackets). */
+/** The Host header's name without its port or trailing dot, lower-cased ("[::1]" keeps its brackets, "::1" gains them). */
 export function hostName(host: string): string {
+  // A bare IPv6 literal (a bind address or allowedHosts entry, "::1"; a Host header always brackets it).
+  if (!host.startsWith('[') && host.indexOf(':') !== host.lastIndexOf(':')) return `[${host.toLowerCase()}]`
   const bracket = host.startsWith('[') ? host.indexOf(']') : -1
   const name = bracket > 0 ? host.slice(0, bracket + 1) : host.replace(/:\d+$/, '')
   return name.replace(/\.$/, '').toLowerCase()
@@ -30,11 +32,13 @@ const isLoopbackName = (name: string): boolean =>
 /**
  * Which Host names the server answers to, against DNS rebinding (a page on another origin whose name an attacker
  * points at 127.0.0.1 reads what needs no key: the UI's files, /health, /metrics, /openapi/json). `allowed` names
- * them; empty means loopback names only when the server binds a loopback address, and any name otherwise.
+ * them (loopback names always pass); empty means loopback names only when the server binds a loopback address, and any name otherwise.
  */
 export function hostPolicy(bindHost: string, allowed: readonly string[]): (name: string) => boolean {
   const names = new Set(allowed.map((a) => hostName(a)))
-  if (names.size > 0) return (name) => names.has(name)
+  // Loopback names stay answered: a page whose Host is loopback has a loopback origin, not a rebound one, and the
+  // image's HEALTHCHECK and a CLI on the same machine use them.
+  if (names.size > 0) return (name) => names.has(name) || isLoopbackName(name)
   return isLoopbackName(hostName(bindHost)) ? isLoopbackName : () => true
 }
 

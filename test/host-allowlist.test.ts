@@ -50,7 +50,8 @@ describe('the Host names a server answers to', () => {
     expect(['evil.example', '127.0.0.1.evil.example', 'localhost.evil.example', '[::2]', '0.0.0.0'].some(loop)).toBe(false)
     expect(hostPolicy('0.0.0.0', [])('anything.example')).toBe(true)
     expect(hostPolicy('0.0.0.0', ['AK.example'])('ak.example')).toBe(true)
-    expect(hostPolicy('0.0.0.0', ['ak.example'])('localhost')).toBe(false)
+    expect(hostPolicy('0.0.0.0', ['ak.example'])('localhost')).toBe(true)
+    expect(hostPolicy('0.0.0.0', ['ak.example'])('other.example')).toBe(false)
   })
 
   it('on a loopback bind, a rebound name gets 400 on every public route and the UI; loopback names are answered', async () => {
@@ -63,11 +64,12 @@ describe('the Host names a server answers to', () => {
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST.:${port}`, '[::1]']) expect([host, (await get(port, host)).status]).toEqual([host, 200])
   })
 
-  it('allowedHosts names the server: only those names, whatever the bind', async () => {
+  it('allowedHosts names the server: those names and loopback ones, whatever the bind', async () => {
     const port = serve('127.0.0.1', ['ak.example'])
     expect((await get(port, `ak.example:${port}`)).status).toBe(200)
     expect((await get(port, 'AK.Example')).status).toBe(200)
-    expect((await get(port, `localhost:${port}`)).status).toBe(400)
+    expect((await get(port, `localhost:${port}`)).status).toBe(200)
+    expect((await get(port, `other.example:${port}`)).status).toBe(400)
   })
 
   it('bound to every interface with no list, any well-formed name is answered (as before)', async () => {

@@ -6,7 +6,7 @@
 export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   server: 'The HTTP API server.',
   'server.host': 'Bind address; 0.0.0.0 listens on every interface.',
-  'server.allowedHosts': 'Host names the server answers to (the request\'s Host header, any port), against DNS rebinding; others get 400. Empty: loopback names only (localhost, 127.x.x.x, [::1]) when `host` is a loopback address, any name otherwise.',
+  'server.allowedHosts': 'Host names the server answers to besides loopback ones (the request\'s Host header, any port), against DNS rebinding; others get 400. Empty: loopback names only (localhost, 127.x.x.x, [::1]) when `host` is a loopback address, any name otherwise.',
   'server.port': 'TCP port; a port another process holds is refused (CONFLICT).',
   'server.apiKeys': 'API keys clients send as `Authorization: Bearer <key>` or `X-API-Key`: a key, or `{ name, key }` (audit events name who acted). The server refuses to start without one.',
   'server.shutdownGraceSeconds': 'How long running tasks get to finish when the server stops.',

@@ -84,7 +84,9 @@ export function parseLabelPairs(pairs: readonly string[]): { labels: Labels } | 
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     if (eq <= 0) return { bad: pair }
-    labels[pair.slice(0, eq)] = pair.slice(eq + 1)
+    // Defined, not assigned: `__proto__` assigned to a plain object is its prototype setter, and the pair would
+    // vanish before labelProblem could refuse its key.
+    Object.defineProperty(labels, pair.slice(0, eq), { value: pair.slice(eq + 1), enumerable: true, writable: true, configurable: true })
   }
   return { labels }
 }
