@@ -1,4 +1,5 @@
 /** `--input k=v` flags → typed inputs, coerced by the workflow's declared input types; `--label k=v` flags → labels. */
+import { setOwn } from '../runtime/own-keys.ts'
 import { labelProblem, parseLabelPairs, type Labels } from '../runtime/workflow/labels.ts'
 import type { InputDecl } from '../runtime/workflow/model.ts'
 import { usageError } from './output.ts'
@@ -18,7 +19,7 @@ export function parseInputs(pairs: readonly string[], decls: readonly InputDecl[
     const key = pair.slice(0, eq)
     const raw = pair.slice(eq + 1)
     const decl = decls.find((d) => d.name === key)
-    out[key] = coerce(key, raw, decl?.type)
+    setOwn(out, key, coerce(key, raw, decl?.type)) // a `__proto__` input reaches the server's check, not the prototype
   }
   return out
 }
@@ -74,7 +75,7 @@ export function parseTextInputs(pairs: readonly string[]): Record<string, string
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     if (eq <= 0) throw usageError(`--input expects key=value, got "${pair}"`, { path: '--input' })
-    out[pair.slice(0, eq)] = pair.slice(eq + 1)
+    setOwn(out, pair.slice(0, eq), pair.slice(eq + 1))
   }
   return out
 }

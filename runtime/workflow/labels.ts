@@ -2,6 +2,7 @@
  * Labels: `key: value` strings on workflows and executions, for filtering lists. One set of rules for the YAML
  * (`labels:` on a workflow), the API's start body and the CLI's `--label k=v`, so every door refuses the same.
  */
+import { setOwn } from '../own-keys.ts'
 import { IssueCode } from './issues.ts'
 import type { Segment } from './path.ts'
 import type { RawIssue } from './schema-issues.ts'
@@ -84,9 +85,7 @@ export function parseLabelPairs(pairs: readonly string[]): { labels: Labels } | 
   for (const pair of pairs) {
     const eq = pair.indexOf('=')
     if (eq <= 0) return { bad: pair }
-    // Defined, not assigned: `__proto__` assigned to a plain object is its prototype setter, and the pair would
-    // vanish before labelProblem could refuse its key.
-    Object.defineProperty(labels, pair.slice(0, eq), { value: pair.slice(eq + 1), enumerable: true, writable: true, configurable: true })
+    setOwn(labels, pair.slice(0, eq), pair.slice(eq + 1)) // so labelProblem sees a `__proto__` key and refuses it
   }
   return { labels }
 }
