@@ -83,7 +83,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
     store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
     maxSubflowDepth: config.limits.maxSubflowDepth, workerIdleMs: config.execution.workerIdleSeconds * 1000,
-    ...(opts.lease ? { lease: opts.lease } : {}),
+    lease: opts.lease ?? { ttlMs: config.cluster.leaseSeconds * 1000, renewMs: config.cluster.heartbeatSeconds * 1000 },
     ...(opts.localWorkflows ? { localWorkflows: opts.localWorkflows } : {}),
   })
   await supervisor.begin()

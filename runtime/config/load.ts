@@ -116,6 +116,11 @@ function check(data: unknown, sourceOf: (key: string) => string): void {
 function finalize(c: RawConfig, baseFor: (key: string) => string): Config {
   if (c.execution.retention !== undefined && parseDuration(c.execution.retention) === undefined)
     throw new AppError(ErrorCode.InvalidConfig, `execution.retention: "${c.execution.retention}" is not a duration of at most 365d (e.g. 30d)`, { issues: [{ path: 'execution.retention' }] })
+  if (c.cluster.heartbeatSeconds * 2 > c.cluster.leaseSeconds) {
+    throw new AppError(ErrorCode.InvalidConfig,
+      `cluster.heartbeatSeconds: at most half of cluster.leaseSeconds (${c.cluster.leaseSeconds}), so one lost heartbeat does not end a live engine's lease; got ${c.cluster.heartbeatSeconds}`,
+      { issues: [{ path: 'cluster.heartbeatSeconds', message: 'at most half of cluster.leaseSeconds' }] })
+  }
   if (c.storage.type === 'postgresql' && c.storage.url === undefined)
     throw new AppError(ErrorCode.InvalidConfig, 'storage.url: required with storage.type postgresql (postgres://user:password@host:port/database; or WORKFLOW_STORAGE_URL)', { issues: [{ path: 'storage.url', message: 'required' }] })
   const storagePath = resolvePath(baseFor('storage.path'), c.storage.path)

@@ -125,6 +125,14 @@ export const ConfigSchema = Type.Object({
      */
     workerIdleSeconds: Int(0, { maximum: 86_400, default: 30 }),
   }),
+  /**
+   * Engines sharing one store (several nodes on one PostgreSQL, docs/scale-out.md): how long an engine's lease on its
+   * executions lasts without renewal, and how often its heartbeat renews it and looks for executions to take over.
+   */
+  cluster: section({
+    leaseSeconds: Int(2, { maximum: 3600, default: 30 }),
+    heartbeatSeconds: Int(1, { maximum: 1200, default: 10 }),
+  }),
   plugins: section({ paths: Strings(NonEmpty(), ['./plugins']) }),
   sandbox: section({
     mode: Type.Union([Type.Literal('strict'), Type.Literal('permissive')], { default: 'strict' }),
