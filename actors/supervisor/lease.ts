@@ -6,6 +6,13 @@
  * an engine in another pid namespace is invisible here, a reused pid looks alive, so whatever the store cannot
  * prove dead keeps its lease until it expires, and a second live engine on the same database never drives another's
  * execution.
+ *
+ * Several nodes on one PostgreSQL (docs/scale-out.md): every heartbeat also looks for executions to take over
+ * (`onBeat`: Recovery.sweep), so a node lost mid-run has its executions resumed by another within one lease period
+ * plus one heartbeat. There a proof is a database session's, which a lost connection drops while the engine lives,
+ * so a `gone` is believed only (1) for an engine of this host (across hosts a lost session is not a dead process: the
+ * lease runs out instead) and (2) once it held across a heartbeat with the engine's own heartbeat not moving — a live
+ * engine takes its proof again at its next heartbeat after the database comes back.
  */
 
 import { randomBytes } from 'node:crypto'
@@ -23,8 +30,8 @@ export interface LeaseTiming {
 
 export const DEFAULT_LEASE: LeaseTiming = { ttlMs: 30_000, renewMs: 10_000 }
 
-/** How soon a registration the store refused is tried again. */
-const REGISTER_RETRY_MS = 1000
+/** How soon a registration or renewal the store refused is tried again. */
+const RETRY_MS = 1000
 
 /** This process's start time (clock ticks since boot), for the owner id: information for an operator, never a proof. */
 function ownStartTime(): string {
@@ -52,9 +59,14 @@ export function newOwnerId(): string {
 /** Registers this engine, renews its lease with one heartbeat, and finds the engines that are gone. */
 export class Lease {
   readonly owner = newOwnerId()
+  private readonly host = this.owner.split('/')[0]!
   private timer: ReturnType<typeof setTimeout> | undefined
   private registered = false
   private stopped = false
+  /** Engines whose proof was seen free where proofs may lapse: their heartbeat then, and when (real time) it was seen. */
+  private readonly suspects = new Map<string, { heartbeatAt: number; seenAt: number }>()
+  /** Runs after every heartbeat the store took (the takeover sweep); its failure is its own. */
+  onBeat: (() => Promise<void>) | undefined
 
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly timing: LeaseTiming = DEFAULT_LEASE) {}
 
@@ -70,12 +82,36 @@ export class Lease {
    */
   async reapDead(): Promise<Map<string, number>> {
     const live = new Map<string, number>()
+    const listed = new Set<string>()
     for (const e of await this.store.engines.list()) {
       if (e.id === this.owner) continue
-      if ((await this.store.engines.liveness(e.id)) === 'gone') await this.store.engines.release(e.id)
-      else live.set(e.id, e.leaseUntil)
+      listed.add(e.id)
+      if (await this.provedDead(e)) {
+        await this.store.engines.release(e.id)
+        this.suspects.delete(e.id)
+      } else live.set(e.id, e.leaseUntil)
     }
+    for (const id of this.suspects.keys()) if (!listed.has(id)) this.suspects.delete(id)
     return live
+  }
+
+  /** Whether the store proves engine `e` dead: at once where proofs cannot lapse; else see the file's comment. */
+  private async provedDead(e: EngineRecord): Promise<boolean> {
+    const lapses = this.store.engines.proofMayLapse
+    if (lapses && e.host !== this.host) return false
+    if ((await this.store.engines.liveness(e.id)) !== 'gone') {
+      this.suspects.delete(e.id)
+      return false
+    }
+    if (!lapses) return true
+    const seen = this.suspects.get(e.id)
+    const now = performance.now()
+    if (!seen || seen.heartbeatAt !== e.heartbeatAt) {
+      this.suspects.set(e.id, { heartbeatAt: e.heartbeatAt, seenAt: now })
+      return false
+    }
+    // Longer than a live engine takes to renew and take its proof again (a heartbeat, or a retry after an outage).
+    return now - seen.seenAt > this.timing.renewMs + RETRY_MS
   }
 
   /** Stops the heartbeat and ends the lease (what this engine held can be claimed at once). */
@@ -91,6 +127,7 @@ export class Lease {
     const now = this.clock.now()
     const until = now + this.timing.ttlMs
     let next = this.timing.renewMs
+    let beat = false
     try {
       if (!this.registered || !(await this.store.engines.renew(this.owner, now, until))) {
         const [host = hostname(), pid = String(process.pid)] = this.owner.split('/')
@@ -98,11 +135,15 @@ export class Lease {
         await this.store.engines.register(me, now)
         this.registered = true
       }
+      beat = true
     } catch {
-      // The store cannot be written (health says so): nobody else can claim meanwhile on this store either.
-      if (!this.registered) next = Math.min(next, REGISTER_RETRY_MS)
+      // The store cannot be written (health says so): nobody else can claim meanwhile on this store either. Soon
+      // again, so that the lease (and the proof, where it lapsed with a connection) is back once the store is.
+      next = Math.min(next, RETRY_MS)
     }
     if (this.stopped) return
+    // After the renewal, never before the next one: a long sweep does not delay the heartbeat.
+    if (beat) void this.onBeat?.().catch(() => {})
     // A timer, not the engine clock: the lease must be renewed in real time even when a test holds the clock.
     this.timer = setTimeout(() => void this.beat(), next)
     this.timer.unref?.()

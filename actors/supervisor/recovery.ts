@@ -69,6 +69,8 @@ export interface RecoveryDeps {
 export class Recovery {
   private retryTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
+  /** A takeover pass under way: a heartbeat's sweep never overlaps another pass. */
+  private passing: Promise<void> | undefined
 
   constructor(private readonly deps: RecoveryDeps) {}
 
@@ -80,37 +82,56 @@ export class Recovery {
    */
   async onStart(): Promise<void> {
     this.retryTimer = undefined
+    await this.pass(true)
+  }
+
+  /**
+   * Every heartbeat (lease.ts `onBeat`): takes over the executions of engines gone since — a node lost mid-run, a
+   * `workflow run` killed beside a server. Its own executions are not looked at: each is tracked here from its
+   * creation on, and one seen between its commit and its tracking must not be adopted twice.
+   */
+  async sweep(): Promise<void> {
+    if (this.stopped || this.passing) return
+    const done = this.pass(false).catch((e) => { if (!isStorageUnavailable(e)) throw e })
+    this.passing = done
+    try { await done } finally { this.passing = undefined }
+  }
+
+  private async pass(atStart: boolean): Promise<void> {
     const { store, lease, clock } = this.deps
     let live: Map<string, number>
     try {
       live = await lease.reapDead()
     } catch (e) {
       if (!isStorageUnavailable(e)) throw e
-      return this.retry()
+      return atStart ? this.retry() : undefined
     }
+    if (this.stopped) return
     const now = clock.now()
     const candidates = (await store.executions.listActive()).filter((e) => !this.deps.runs(e.id) &&
-      (e.owner === undefined || e.owner === lease.owner || (live.get(e.owner) ?? -Infinity) < now))
+      (e.owner === undefined || (atStart && e.owner === lease.owner) || (e.owner !== lease.owner && (live.get(e.owner) ?? -Infinity) < now)))
+    if (candidates.length === 0 || this.stopped) return
     // One commit for every claim; each claim is one conditional update, so a rival engine's claim loses cleanly.
     const claims = await Promise.all(candidates.map((e) => this.deps.commit([{ kind: 'claim', executionId: e.id }], { failFast: true })))
     const ours = candidates.filter((_, i) => {
       const [claimed] = claims[i]!
       if (claimed!.ok) return true
-      if (claimed!.error.code === ErrorCode.StorageUnavailable) this.retry()
+      if (claimed!.error.code === ErrorCode.StorageUnavailable && atStart) this.retry()
       return false // another engine holds it, or was first
     })
     // Together, so their recovery transitions share one commit and they are queued in one turn (dispatched as one batch).
     const snaps = await Promise.all(ours.map((e) => store.executions.snapshot(e.id)))
-    const adopted = ours.filter((e, i) => {
-      if (!snaps[i]) return false
-      this.deps.adopt(e.id, e.workflowId)
+    const adopted = snaps.filter((snap): snap is ExecutionSnapshot => {
+      // Ended meanwhile (a cancel from another engine), or already run here by another path: nothing to resume.
+      if (!snap || isTerminalExecution(snap.execution.state) || this.deps.runs(snap.execution.id)) return false
+      this.deps.adopt(snap.execution.id, snap.execution.workflowId)
       return true
     })
-    await Promise.all(snaps.flatMap((snap) => {
-      const t = snap ? recoveryTransitions(snap) : []
+    await Promise.all(adopted.flatMap((snap) => {
+      const t = recoveryTransitions(snap)
       return t.length ? [this.deps.commit(t)] : []
     }))
-    for (const e of adopted) this.deps.enqueue(e.id, false)
+    for (const snap of adopted) this.deps.enqueue(snap.execution.id, false)
   }
 
   /** Its worker died: give back what it was running and queue it first, or fail it once it crashed too often. */

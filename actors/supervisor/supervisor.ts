@@ -162,9 +162,13 @@ export class Supervisor {
     return this.lease.start()
   }
 
-  /** Resumes the executions whose engine is gone (see Recovery.onStart). */
-  recover(): Promise<void> {
-    return this.recovery.onStart()
+  /**
+   * Resumes the executions whose engine is gone (see Recovery.onStart), and from then on takes over, at every
+   * heartbeat, those of engines gone since (Recovery.sweep: a node lost mid-run).
+   */
+  async recover(): Promise<void> {
+    await this.recovery.onStart()
+    this.lease.onBeat = () => this.recovery.sweep()
   }
 
   /** Validates inputs (INVALID_INPUT), creates the execution PENDING (durably) and queues it. */

@@ -153,6 +153,12 @@ export interface EngineRepository {
    * another engine's lease before it expires.
    */
   liveness(id: string): Promise<EngineLiveness>
+  /**
+   * Whether a proof can lapse while its engine lives: true where it is a database session's (PostgreSQL: a lost
+   * connection drops it until the engine's next heartbeat takes it again), false where it is the process's own
+   * (SQLite: a flock). Where it can, a `gone` is believed only once it held across a heartbeat (lease.ts).
+   */
+  readonly proofMayLapse: boolean
   /** Ends a lease now (shutdown, or an engine found dead) and drops its proof: its executions can be claimed at once. */
   release(id: string): Promise<void>
 }

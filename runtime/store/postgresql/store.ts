@@ -134,6 +134,7 @@ export class PostgresStore implements Store {
       }),
     }
     this.engines = {
+      proofMayLapse: true,
       // The proof first: a row others can see always has one (or says it has none, which they wait out).
       register: async (e, now) => {
         const proof = await proofs.hold(e.id)

@@ -146,6 +146,7 @@ export class SqliteStore implements Store {
       }),
     }
     this.engines = {
+      proofMayLapse: false,
       // The proof first: a row others can see always has one (or never will, which they wait out).
       register: (e, now) => { locks.hold(e.id); return write(() => engines.register(e, now)) },
       renew: (id, now, until) => write(() => engines.renew(id, now, until)),
