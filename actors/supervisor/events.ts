@@ -17,6 +17,9 @@ export interface EventHubDeps {
   settled(executionId: string): void
 }
 
+/** How often a waiter re-reads an execution another engine runs (its end is that engine's event, not ours). */
+export const ELSEWHERE_POLL_MS = 1000
+
 export class EventHub {
   private readonly listeners = new Set<(e: EngineEvent) => void>()
   private readonly waiters = new Map<string, ((r: ExecutionRecord) => void)[]>()
@@ -63,13 +66,36 @@ export class EventHub {
       reject(signal!.reason)
     }
     signal?.addEventListener('abort', gaveUp, { once: true })
+    const poll = new AbortController()
     try {
       const rec = await this.deps.read(executionId)
-      if (rec && !isTerminalExecution(rec.state)) return await done
+      if (rec && !isTerminalExecution(rec.state)) {
+        // Run by another engine (a node of the cluster): its end is read from the store, unless it comes here first.
+        if (!this.workflowOf.has(executionId)) void this.pollEnd(executionId, waiter, poll.signal)
+        return await done
+      }
       this.dropWaiter(executionId, waiter)
       return rec
     } finally {
+      poll.abort()
       signal?.removeEventListener('abort', gaveUp)
+    }
+  }
+
+  /** Re-reads the execution every ELSEWHERE_POLL_MS until it is terminal (then tells `waiter`) or `signal` aborts. */
+  private async pollEnd(executionId: string, waiter: (r: ExecutionRecord) => void, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ELSEWHERE_POLL_MS)
+        signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      })
+      if (signal.aborted) return
+      const rec = await this.deps.read(executionId).catch(() => undefined)
+      if (rec && isTerminalExecution(rec.state) && !signal.aborted) {
+        this.dropWaiter(executionId, waiter)
+        waiter(rec)
+        return
+      }
     }
   }
 
