@@ -88,6 +88,11 @@ export const AuditType = {
   WebhookKeyRotated: 'WEBHOOK_KEY_ROTATED',
   /** A newer execution asked this one to stop (its workflow's `concurrency: { behavior: cancel-oldest }`). */
   CancelRequested: 'CANCEL_REQUESTED',
+  /**
+   * An engine took this execution over (`from` its owner, whose lease `fromLeaseUntil` had expired, or null: its
+   * lease row was gone — released or proved dead), `to` the new owner: the record that no execution ran on two.
+   */
+  Claimed: 'CLAIMED',
   Restarted: 'RESTARTED', Approved: 'APPROVED', Rejected: 'REJECTED',
   /** Old executions deleted (`workflow execution purge`, `execution.retention`): the cutoff and how many went. */
   ExecutionsPurged: 'EXECUTIONS_PURGED',

@@ -358,6 +358,9 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect((await step(store, 'A', 2002)).results[0]![0]).toMatchObject({ ok: false, error: { code: 'CONFLICT' } })
         expect((await step(other, 'B', 2002)).results[0]![0]).toEqual({ ok: true, changed: true })
         expect((await store.engines.list()).map((e) => [e.id, e.leaseUntil, e.heartbeatAt])).toEqual([['A', 2000, 900], ['B', 1000, 0]])
+        // The takeover is audited: from whom, to whom, and the lease it waited out (no execution runs on two engines).
+        const claimed = (await store.audit.forExecution('x')).filter((a) => a.type === 'CLAIMED')
+        expect(claimed.map((a) => [a.ts, a.data])).toEqual([[2001, { from: 'A', to: 'B', fromLeaseUntil: 2000 }]])
       })
 
       it('a released lease (or an owner with no lease row) can be claimed at once; two claimers, one winner', async () => {
@@ -372,6 +375,8 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect(won.length).toBeGreaterThanOrEqual(1)
         const owner = (await store.executions.listActive())[0]!.owner!
         expect(['B', 'C']).toContain(owner)
+        // A lease row gone (released): the claim says so with a null lease.
+        expect((await store.audit.forExecution('x')).find((a) => a.type === 'CLAIMED')?.data).toEqual({ from: 'A', to: expect.any(String), fromLeaseUntil: null })
         await other.engines.register(engine(owner, 10_000), 1)
         const rival = owner === 'B' ? 'C' : 'B'
         expect((await claim(other, rival, 2)).results[0]![0]).toMatchObject({ ok: false, error: { code: 'CONFLICT' } })

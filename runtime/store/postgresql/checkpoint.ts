@@ -188,14 +188,17 @@ export class CheckpointWriter {
 
   private async claim(t: ClaimExecution, now: number, owner: string | undefined): Promise<TransitionResult> {
     if (owner === undefined) return { ok: false, error: { code: ErrorCode.InvalidInput, message: 'a claim needs the committing engine (CommitBatch.owner)' } }
-    const row = await this.q.get<{ owner: string | null }>('SELECT owner FROM executions WHERE id = ?', [t.executionId])
+    const row = await this.q.get<{ owner: string | null; workflow_id: string; lease_until: number | null }>(
+      'SELECT x.owner, x.workflow_id, e.lease_until FROM executions x LEFT JOIN engines e ON e.id = x.owner WHERE x.id = ?', [t.executionId])
     if (!row) return notFound(`execution ${t.executionId}`)
     if (row.owner === owner) return { ok: true, changed: false }
     // One conditional UPDATE: under READ COMMITTED a concurrent claimer's UPDATE waits for this one and re-checks
     // the condition on the row as committed, so one claimer wins.
     const taken = (await this.q.run(`UPDATE executions SET owner = ? WHERE id = ? AND owner IS NOT DISTINCT FROM ? AND NOT ${LIVE_OWNER}`,
       [owner, t.executionId, row.owner, now])) > 0
-    return taken ? { ok: true, changed: true } : conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
+    if (!taken) return conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
+    await this.audit(now, 'CLAIMED', t.executionId, undefined, row.workflow_id, { from: row.owner, to: owner, fromLeaseUntil: row.lease_until === null ? null : Number(row.lease_until) })
+    return { ok: true, changed: true }
   }
 
   private async applyExecution(t: ExecutionTransition, now: number, owner: string | undefined): Promise<TransitionResult> {

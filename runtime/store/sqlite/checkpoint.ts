@@ -186,13 +186,16 @@ export class CheckpointWriter {
 
   private claim(t: ClaimExecution, now: number, owner: string | undefined): TransitionResult {
     if (owner === undefined) return { ok: false, error: { code: ErrorCode.InvalidInput, message: 'a claim needs the committing engine (CommitBatch.owner)' } }
-    const row = this.db.query<{ owner: string | null }, [string]>('SELECT owner FROM executions WHERE id = ?').get(t.executionId)
+    const row = this.db.query<{ owner: string | null; workflow_id: string; lease_until: number | null }, [string]>(
+      'SELECT x.owner, x.workflow_id, e.lease_until FROM executions x LEFT JOIN engines e ON e.id = x.owner WHERE x.id = ?').get(t.executionId)
     if (!row) return notFound(`execution ${t.executionId}`)
     if (row.owner === owner) return { ok: true, changed: false }
     // One conditional UPDATE: it holds against a concurrent claimer in any database, not only under SQLite's lock.
     const taken = this.db.query(`UPDATE executions SET owner = ? WHERE id = ? AND owner IS ? AND NOT ${LIVE_OWNER}`)
       .run(owner, t.executionId, row.owner, now).changes > 0
-    return taken ? { ok: true, changed: true } : conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
+    if (!taken) return conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
+    this.audit(now, 'CLAIMED', t.executionId, undefined, row.workflow_id, { from: row.owner, to: owner, fromLeaseUntil: row.lease_until })
+    return { ok: true, changed: true }
   }
 
   private applyExecution(t: ExecutionTransition, now: number, owner: string | undefined): TransitionResult {
