@@ -106,6 +106,8 @@ export interface WorkerStats {
 
 export interface Engine {
   readonly store: Store
+  /** This engine's id in the node registry (its lease owner id: the `engines` row, `GET /api/v1/nodes`). */
+  readonly nodeId: string
   /** The plugins found at start-up, each manifest's grant checked: what every task of this engine may be given. */
   readonly plugins: EnginePlugins
   /** Validates inputs (AppError INVALID_INPUT naming the input), creates the execution PENDING and queues it. */

@@ -24,6 +24,7 @@ import { createLocalBlobStore } from '../runtime/files/local.ts'
 import type { BlobStore } from '../runtime/files/blob-store.ts'
 import { healthRoutes } from './routes/health.ts'
 import { metricsRoutes } from './routes/metrics.ts'
+import { nodeRoutes } from './routes/nodes.ts'
 import { openapiRoutes } from './routes/openapi.ts'
 import { pluginRoutes } from './routes/plugins.ts'
 import { schemaRoutes } from './routes/schemas.ts'
@@ -37,6 +38,7 @@ import type { ServiceContext } from './services/context.ts'
 import { ExecutionService } from './services/executions.ts'
 import { PluginService } from './services/plugins.ts'
 import { Metrics } from './services/metrics.ts'
+import { NodeService } from './services/nodes.ts'
 import { WebhookKeyService } from './services/webhook-keys.ts'
 import { WebhookService } from './services/webhooks.ts'
 import type { WorkflowDtoHooks } from './services/workflow-dto.ts'
@@ -105,6 +107,7 @@ export function createApp(deps: AppDeps) {
     .use(pluginRoutes(new PluginService(pluginsOffThreadOf(deps))))
     .use(secretRoutes(deps.secrets, (type, data) => deps.store.audit.record(ctx.clock.now(), type, {}, data)))
     .use(webhookKeyRoutes(new WebhookKeyService(ctx)))
+    .use(nodeRoutes(new NodeService(ctx)))
     .use(webhookRoutes(new WebhookService(ctx), {
       uploadsPerIp: server.webhookUploadsPerIp,
       bodyTimeoutMs: server.webhookBodyTimeoutSeconds * 1000,

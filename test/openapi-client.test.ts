@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import pkg from '../package.json' with { type: 'json' }
 import { KEY, cleanEnv, freePort, root, startServerProcess, tempDir, writeConfig, type ServerProcess } from './server-helpers.ts'
 
 const dir = tempDir('autokestra-openapi-client-')
@@ -47,7 +48,7 @@ describe('a client generated from the live OpenAPI document', () => {
     // An operation's own `responses` (8 spaces in), not the empty `components.responses`.
     expect(/^ {8}responses: never/m.test(types)).toBe(false)
     const ops = [...types.matchAll(/^ {4}(\w+): \{$/gm)].map((m) => m[1])
-    for (const op of ['applyWorkflow', 'startExecution', 'getExecution', 'listExecutionLogs', 'cancelExecution', 'setSecret', 'listSecrets', 'deleteSecret']) {
+    for (const op of ['applyWorkflow', 'startExecution', 'getExecution', 'listExecutionLogs', 'cancelExecution', 'setSecret', 'listSecrets', 'deleteSecret', 'listNodes']) {
       expect(ops).toContain(op)
     }
   }, 60_000)
@@ -80,6 +81,7 @@ describe('a client generated from the live OpenAPI document', () => {
     expect(seen.greetLevels.every((l: string) => l.startsWith('greet:'))).toBe(true)
     expect(seen).toEqual({
       health: 'ok',
+      nodes: [{ self: true, state: 'live', version: pkg.version }],
       unauthorized: { status: 401, code: 'UNAUTHORIZED', challenge: 'Bearer realm="autokestra"' },
       applied: { created: true, revision: 1, tasks: 2 },
       listed: ['hello-openapi', 'slow-openapi'],

@@ -18,6 +18,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import pkg from '../../package.json' with { type: 'json' }
 import type { Clock } from '../../runtime/clock.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { EngineRecord } from '../../runtime/store/types.ts'
@@ -131,7 +132,7 @@ export class Lease {
     try {
       if (!this.registered || !(await this.store.engines.renew(this.owner, now, until))) {
         const [host = hostname(), pid = String(process.pid)] = this.owner.split('/')
-        const me: Omit<EngineRecord, 'heartbeatAt'> = { id: this.owner, host, pid: Number(pid), startedAt: now, leaseUntil: until }
+        const me: Omit<EngineRecord, 'heartbeatAt'> = { id: this.owner, host, pid: Number(pid), startedAt: now, leaseUntil: until, version: pkg.version }
         await this.store.engines.register(me, now)
         this.registered = true
       }

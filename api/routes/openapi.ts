@@ -27,6 +27,7 @@ const TAGS = [
   { name: 'plugins', description: 'The plugins the server found: actions, schemas, permissions' },
   { name: 'secrets', description: 'Encrypted secrets (values only in set and single get)' },
   { name: 'webhooks', description: 'Webhook triggers and their keys' },
+  { name: 'nodes', description: 'The engines sharing the store (the node registry): live or expired' },
   { name: 'health', description: 'Liveness and metrics (no API key)' },
 ]
 

@@ -1,4 +1,4 @@
-/** `workflow server start [--detach] | stop | status`: run the API server, as a daemon, stop it, check it. */
+/** `workflow server start [--detach] | stop | status | nodes`: run the API server, as a daemon, stop it, check it, list the nodes on its store. */
 import { closeSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { CAC } from 'cac'
@@ -10,10 +10,12 @@ import { loadConfig, type Config } from '../../runtime/config/index.ts'
 import { BUN_START_FLAGS } from '../../runtime/bun-start.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { ensurePrivateDir, openPrivateFile } from '../../runtime/private-files.ts'
+import { connect } from '../connection.ts'
+import { nodesTable } from '../render/nodes.ts'
 import { emit, globalOptions, runCommand, usageError, type CliContext, type GlobalOptions } from '../output.ts'
 
 /** Its actions (the completion script offers them). */
-export const ACTIONS = ['start', 'stop', 'status'] as const
+export const ACTIONS = ['start', 'stop', 'status', 'nodes'] as const
 const MAIN = join(import.meta.dir, '..', 'main.ts')
 
 /** Polls `check` every 100 ms until it returns a value or `deadlineMs` passes. */
@@ -31,7 +33,7 @@ const configOf = (g: GlobalOptions): Config => loadConfig(g.config !== undefined
 /** Registers `server <action>`. */
 export function register(cli: CAC, _ctx: CliContext): void {
   cli
-    .command('server <action>', 'Run the API server: `server start [--detach]`, `server stop`, `server status`')
+    .command('server <action>', 'Run the API server: `server start [--detach]`, `server stop`, `server status`, `server nodes`')
     .option('--detach', 'start: run in the background (pid file and server.log in the data dir)')
     .example((name) => `  $ ${name} server start -c examples/config.yaml`)
     .action(runCommand(async (action: string, options: Record<string, unknown>) => {
@@ -39,6 +41,7 @@ export function register(cli: CAC, _ctx: CliContext): void {
       if (action === 'start') return options.detach === true ? startDetached(g) : startForeground(g)
       if (action === 'stop') return stop(g)
       if (action === 'status') return status(g)
+      if (action === 'nodes') return nodes(g)
       throw usageError(`unknown server action "${action}" (expected: ${ACTIONS.join(', ')})`)
     }))
 }
@@ -146,4 +149,10 @@ async function status(g: GlobalOptions): Promise<void> {
     json: g.json,
     human: (r) => `autokestra is running at ${r.url}${r.pid ? ` (pid ${r.pid})` : ''}: ${r.health.status}, version ${r.health.version}, runtime ${r.health.runtime}`,
   })
+}
+
+/** The engines sharing the server's store (GET /api/v1/nodes), over HTTP like every remote command: --server, --api-key, -c. */
+async function nodes(g: GlobalOptions): Promise<void> {
+  const conn = connect(g)
+  emit(await call(conn.client.api.v1.nodes.get(), conn.url), { json: g.json, human: nodesTable })
 }

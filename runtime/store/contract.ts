@@ -396,6 +396,16 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         await other.engines.release('E') // a graceful stop: its proof goes with its row
         expect(await store.engines.liveness('E')).not.toBe('alive')
       })
+
+      it('the node registry: an engine\'s host, pid, times and version are listed as registered, from any handle; none registered without one', async () => {
+        const other = await open()
+        await store.engines.register({ id: 'V', host: 'node-1', pid: 42, startedAt: 5, leaseUntil: 10_000, version: '1.2.3' }, 7)
+        await other.engines.register(engine('W', 10_000), 8)
+        expect(await other.engines.list()).toEqual([
+          { id: 'W', host: 'h', pid: 1, startedAt: 0, heartbeatAt: 8, leaseUntil: 10_000 },
+          { id: 'V', host: 'node-1', pid: 42, startedAt: 5, heartbeatAt: 7, leaseUntil: 10_000, version: '1.2.3' },
+        ])
+      })
     })
 
     describeFlowContract({ store: () => store, open, commit })

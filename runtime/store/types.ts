@@ -246,6 +246,8 @@ export interface EngineRecord {
   startedAt: number
   heartbeatAt: number
   leaseUntil: number
+  /** The autokestra version the engine runs (package.json); absent for a row an older engine wrote. */
+  version?: string
 }
 
 /**

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto'
 import type { ReservedSQL, SQL } from 'bun'
 import type { EngineLiveness, EngineRecord } from '../types.ts'
+import { toRecord, type EngineRow } from '../sqlite/engines.ts'
 import { Q } from './sql.ts'
 
 /** The SQL condition "the owner of `executions` holds a live lease at `?now`" (the same as SQLite's). */
@@ -16,10 +17,7 @@ export { LIVE_OWNER } from '../sqlite/engines.ts'
 /** The advisory-lock namespace of engine proofs (the first key); the second is a hash of the engine id. */
 const PROOF_SPACE = 0x616b02
 
-interface Row { id: string; host: string; pid: number; started_at: number; heartbeat_at: number; lease_until: number; proof: boolean }
-
-const toRecord = (r: Row): EngineRecord =>
-  ({ id: r.id, host: r.host, pid: r.pid, startedAt: r.started_at, heartbeatAt: r.heartbeat_at, leaseUntil: r.lease_until })
+interface Row extends EngineRow { proof: boolean }
 
 /** The proof's second key: 32 bits of the id's SHA-256, signed (for pg_try_advisory_lock) and as pg_locks shows it (an oid). */
 function proofKey(id: string): { signed: number; oid: number } {
@@ -31,9 +29,9 @@ export class EngineRepo {
   constructor(private readonly q: Q) {}
 
   async register(e: Omit<EngineRecord, 'heartbeatAt'>, now: number, proof: boolean): Promise<void> {
-    await this.q.run(`INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until, proof) VALUES (?, ?, ?, ?, ?, ?, ?)
+    await this.q.run(`INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until, version, proof) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, lease_until = excluded.lease_until, proof = excluded.proof`,
-    [e.id, e.host, e.pid, e.startedAt, now, e.leaseUntil, proof])
+    [e.id, e.host, e.pid, e.startedAt, now, e.leaseUntil, e.version ?? null, proof])
   }
 
   async renew(id: string, now: number, leaseUntil: number): Promise<boolean> {

@@ -197,4 +197,10 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO workflow_revisions (workflow_id, revision, source, created_at) SELECT id, revision, source, updated_at FROM workflows;
     `,
   },
+  {
+    version: 3,
+    name: 'engine versions (SQLite v15)',
+    // The autokestra version each engine runs, for the node registry; NULL in a row an older engine wrote.
+    sql: `ALTER TABLE engines ADD COLUMN version TEXT;`,
+  },
 ]

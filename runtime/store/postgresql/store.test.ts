@@ -31,6 +31,24 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
     }
   })
 
+  it('migration 3 keeps an older engine\'s lease row, with no version (shown as unknown)', async () => {
+    const db = await pg!.createDatabase()
+    const pool = openPool(db.url, { max: 1 })
+    try {
+      await migrate(pool, MIGRATIONS.filter((m) => m.version <= 2))
+      await pool.unsafe(`INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until) VALUES ('old', 'h', 7, 1, 2, 3)`)
+      const s = await openPostgresStore(db.url)
+      try {
+        expect(await s.engines.list()).toEqual([{ id: 'old', host: 'h', pid: 7, startedAt: 1, heartbeatAt: 2, leaseUntil: 3 }])
+      } finally {
+        await s.close()
+      }
+    } finally {
+      await pool.close()
+      await db.drop()
+    }
+  })
+
   it('reads BIGINT times and counts back as numbers, stores a NUL in a log line as U+FFFD, and two first applies of one workflow make one', async () => {
     const db = await pg!.createDatabase()
     const a = await openPostgresStore(db.url)

@@ -1,12 +1,16 @@
-/** Engine leases (migration 7): one row per engine process, renewed by its heartbeat. */
+/** Engine leases (migration 7): one row per engine process, renewed by its heartbeat; its version (migration 15). */
 
 import type { Database } from 'bun:sqlite'
 import type { EngineRecord } from '../types.ts'
 
-interface Row { id: string; host: string; pid: number; started_at: number; heartbeat_at: number; lease_until: number }
+/** A row of `engines` as both backends read it (`version` is NULL in a row an older engine wrote). */
+export interface EngineRow { id: string; host: string; pid: number; started_at: number; heartbeat_at: number; lease_until: number; version: string | null }
 
-const toRecord = (r: Row): EngineRecord =>
-  ({ id: r.id, host: r.host, pid: r.pid, startedAt: r.started_at, heartbeatAt: r.heartbeat_at, leaseUntil: r.lease_until })
+/** The record of a row, on either backend: no `version` when the row has none. */
+export const toRecord = (r: EngineRow): EngineRecord => ({
+  id: r.id, host: r.host, pid: r.pid, startedAt: r.started_at, heartbeatAt: r.heartbeat_at, leaseUntil: r.lease_until,
+  ...(r.version ? { version: r.version } : {}),
+})
 
 /**
  * The SQL condition "the owner of `executions` holds a live lease at `?now`": used by claims, so that a takeover
@@ -18,9 +22,9 @@ export class EngineRepo {
   constructor(private readonly db: Database) {}
 
   register(e: Omit<EngineRecord, 'heartbeatAt'>, now: number): void {
-    this.db.query(`INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until) VALUES (?, ?, ?, ?, ?, ?)
+    this.db.query(`INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until, version) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, lease_until = excluded.lease_until`)
-      .run(e.id, e.host, e.pid, e.startedAt, now, e.leaseUntil)
+      .run(e.id, e.host, e.pid, e.startedAt, now, e.leaseUntil, e.version ?? null)
   }
 
   renew(id: string, now: number, leaseUntil: number): boolean {
@@ -28,7 +32,7 @@ export class EngineRepo {
   }
 
   list(): EngineRecord[] {
-    return this.db.query<Row, []>('SELECT * FROM engines ORDER BY started_at, id').all().map(toRecord)
+    return this.db.query<EngineRow, []>('SELECT * FROM engines ORDER BY started_at, id').all().map(toRecord)
   }
 
   release(id: string): void {

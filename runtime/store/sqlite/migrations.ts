@@ -307,6 +307,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       INSERT INTO workflow_revisions (workflow_id, revision, source, created_at) SELECT id, revision, source, updated_at FROM workflows;`,
   },
+  {
+    version: 15,
+    name: 'engine versions',
+    // The autokestra version each engine runs, for the node registry (GET /api/v1/nodes): nodes of a rolling
+    // upgrade tell apart. A row an older engine wrote keeps NULL (shown as unknown).
+    sql: `ALTER TABLE engines ADD COLUMN version TEXT;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

@@ -119,6 +119,19 @@ describe('migrations', () => {
       await upgraded.close()
     }
   })
+  it('migration 15 keeps an older engine\'s lease row, with no version (shown as unknown)', async () => {
+    const path = join(dir, 'v14.db')
+    const old = new Database(path, { create: true })
+    migrate(old, MIGRATIONS.filter((m) => m.version <= 14))
+    old.query(`INSERT INTO engines (id, host, pid, started_at, heartbeat_at, lease_until) VALUES ('old', 'h', 7, 1, 2, 3)`).run()
+    old.close()
+    const upgraded = openSqliteStore(path)
+    try {
+      expect(await upgraded.engines.list()).toEqual([{ id: 'old', host: 'h', pid: 7, startedAt: 1, heartbeatAt: 2, leaseUntil: 3 }])
+    } finally {
+      await upgraded.close()
+    }
+  })
   it('has the indexes the API queries need', () => {
     const plan = store.db.query<{ detail: string }, []>(
       "EXPLAIN QUERY PLAN SELECT * FROM logs WHERE execution_id = 'x' AND level IN ('WARN') ORDER BY id DESC LIMIT 10").all()
