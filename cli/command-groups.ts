@@ -22,6 +22,7 @@ export const COMMAND_GROUPS = {
   plugin: () => import('./commands/plugin.ts'),
   sandbox: () => import('./commands/sandbox.ts'),
   webhook: () => import('./commands/webhook.ts'),
+  storage: () => import('./commands/storage.ts'),
   schema: () => import('./commands/schema.ts'),
   completion: () => import('./commands/completion.ts'),
 } as const satisfies Record<string, () => Promise<CommandGroup>>
@@ -40,6 +41,7 @@ export const COMMANDS: Readonly<Record<string, CommandGroupName>> = {
   plugin: 'plugin',
   sandbox: 'sandbox',
   webhook: 'webhook',
+  storage: 'storage',
   schema: 'schema',
   completion: 'completion',
 }

@@ -40,8 +40,10 @@ export function assembleServerContext(ctx: string): void {
   writeFileSync(join(fs, 'etc/group'), 'root:x:0:\nautokestra:x:10001:\nnogroup:x:65534:\n')
   // The server's own directories, copied owned by its user (COPY --chown) with these modes: the data dir as the
   // server wants it (its owner's only), and /tmp, where the sandbox makes each attempt's private dir (the build's
-  // tar drops a 1777 mode's write bits, so /tmp is the server's rather than everyone's).
-  for (const d of ['owned/data', 'owned/tmp']) {
+  // tar drops a 1777 mode's write bits, so /tmp is the server's rather than everyone's). /data/files (task files,
+  // beside the database) is where deploy/compose.cluster.yaml mounts the volume its nodes share: a new volume takes
+  // the owner and mode of the directory it is mounted on.
+  for (const d of ['owned/data', 'owned/data/files', 'owned/tmp']) {
     mkdirSync(join(ctx, d), { recursive: true })
     chmodSync(join(ctx, d), 0o700)
   }
