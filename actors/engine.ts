@@ -99,7 +99,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   return {
     store,
     // The supervisor keeps its lease private; read here, typed, rather than widen supervisor.ts for one id.
-    nodeId: supervisor['lease'].owner,
+    nodeId: supervisor.nodeId,
     plugins,
     start: (req, o) => supervisor.start(req, o),
     cancel: (id, reason) => supervisor.cancel(id, reason),

@@ -155,6 +155,11 @@ export class Supervisor {
     this.mailbox = spawnActor<SupervisorInbox, CancelPlan | undefined>('supervisor', (m) => this.receive(m), { onCrash: () => 'resume' })
   }
 
+  /** This engine's id in the store: its lease's owner (what `GET /api/v1/nodes` marks `self`). */
+  get nodeId(): string {
+    return this.lease.owner
+  }
+
   /** Registers this engine's lease (the heartbeat renews it until shutdown). Never throws. */
   begin(): Promise<void> {
     this.watcher.start()
