@@ -4,8 +4,8 @@
  * test), work triggered across all three through their HTTP APIs.
  * - `kill -9` of a node mid-run: every execution ends SUCCESS, the dead node's are taken over within one lease period
  *   plus one heartbeat, no task that reached SUCCESS ran again (its side effects, counted), every takeover is a
- *   CLAIMED audit event from the dead node after its death. (A workflow's `concurrency` limit across nodes is not
- *   shown here: it stalls admission today — docs/scale-out.md, Known gaps.)
+ *   CLAIMED audit event from the dead node after its death. (A workflow's `concurrency` limit across a takeover is
+ *   not asserted here: it stalled admission once — docs/scale-out.md, Known gaps.)
  * - PostgreSQL stopped for a few seconds under load: nothing lost or run twice, and every node goes on without a restart.
  * - A per-second cron on three nodes fires once per tick.
  * Under CI=true a missing PostgreSQL fails this file.
