@@ -98,7 +98,6 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   let closed = false
   return {
     store,
-    // The supervisor keeps its lease private; read here, typed, rather than widen supervisor.ts for one id.
     nodeId: supervisor.nodeId,
     plugins,
     start: (req, o) => supervisor.start(req, o),

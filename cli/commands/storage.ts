@@ -5,6 +5,7 @@
 import { dirname, resolve } from 'node:path'
 import type { CAC } from 'cac'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
+import { redactUrl } from '../../runtime/store/url.ts'
 import { colors, emit, globalOptions, runCommand, table, usageError, type CliContext } from '../output.ts'
 
 /** Its actions (the completion script offers them). */
@@ -27,16 +28,6 @@ export function register(cli: CAC, _ctx: CliContext): void {
     }))
 }
 
-/** The password of a PostgreSQL URL as `***`, for every message and the report. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password) u.password = '***'
-    return u.toString()
-  } catch {
-    return '(an unreadable url)'
-  }
-}
 
 /** `--from`: a path, or `sqlite://<path>` (`sqlite:///abs/file.db`, `sqlite://./rel.db`); anything else is INVALID_INPUT. */
 export function sourcePath(given: unknown): string {

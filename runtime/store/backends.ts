@@ -3,6 +3,7 @@
  * plus one line here (docs/architecture.md, "Add a storage backend").
  */
 
+import { redactUrl } from './url.ts'
 import type { Config } from '../config/schema.ts'
 import type { WarnFn } from '../private-files.ts'
 import { openPostgresStore } from './postgresql/store.ts'
@@ -37,11 +38,5 @@ export function openStore(storage: StorageConfig, opts: OpenStoreOptions = {}): 
 /** The store for a log line: the SQLite file, or the PostgreSQL URL without its password. */
 export function describeStorage(storage: StorageConfig): string {
   if (storage.type === 'sqlite') return storage.path
-  try {
-    const u = new URL(storage.url ?? '')
-    if (u.password) u.password = '***'
-    return `postgresql ${u.toString()}`
-  } catch {
-    return 'postgresql (an unreadable url)'
-  }
+  return `postgresql ${redactUrl(storage.url ?? '')}`
 }
