@@ -31,6 +31,10 @@ export const ListLogsQuery = t.Object({
   taskId: t.Optional(t.String({ minLength: 1 })),
   level: t.Optional(anyOf(LOG_LEVELS, 'level')),
   since: t.Optional(t.String({ description: 'ISO-8601 time, or a duration back from now (30s, 5m, 2h)' })),
+  beforeId: t.Optional(t.Integer({
+    minimum: 1, description: 'Only lines with a smaller id: the page older than the oldest line you hold (stable while lines are added, fast at any depth)',
+    error: 'query.beforeId: expected an integer 1 or more',
+  })),
 })
 
 export const EventsQuery = t.Object({

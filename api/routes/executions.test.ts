@@ -96,6 +96,11 @@ describe('execution routes', () => {
     expect((await f.req('GET', `/api/v1/executions/ex_a/logs?since=${iso}`)).body.items).toHaveLength(2)
     expect((await f.req('GET', '/api/v1/executions/ex_a/logs?since=yesterday')).body.error.details.path).toBe('query.since')
     expect((await f.req('GET', '/api/v1/executions/ex_a/logs?level=LOUD')).status).toBe(400)
+    // The page older than a line held: by id, with the filters.
+    const older = (await f.req('GET', `/api/v1/executions/ex_a/logs?limit=3&beforeId=${p.items[2].id}`)).body
+    expect(older.items.map((l: { message: string }) => l.message)).toEqual(['line 6', 'line 5', 'line 4'])
+    const bad = await f.req('GET', '/api/v1/executions/ex_a/logs?beforeId=0')
+    expect([bad.status, bad.body.error.code, bad.body.error.details?.path]).toEqual([400, 'INVALID_INPUT', 'query.beforeId'])
   })
 
   it('returns the audit trail oldest first', async () => {

@@ -27,7 +27,7 @@ export const executionRoutes = (executions: ExecutionService, ctx: ServiceContex
       params: IdParams,
       query: ListLogsQuery,
       response: { 200: LogPage, ...errors(400, 404) },
-      detail: { operationId: 'listExecutionLogs', summary: 'Log lines, newest first (taskId, level, since, limit, offset → hasMore)', tags: ['executions'] },
+      detail: { operationId: 'listExecutionLogs', summary: 'Log lines, newest first (taskId, level, since, beforeId, limit, offset → hasMore)', tags: ['executions'] },
     })
     .get('/:id/audit', ({ params }) => executions.audit(params.id), {
       params: IdParams,

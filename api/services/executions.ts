@@ -64,7 +64,7 @@ export class ExecutionService {
     return toExecutionDetail(snap)
   }
 
-  async logs(id: string, q: { taskId?: string; level?: string | string[]; since?: string; limit?: number; offset?: number }): Promise<LogPage> {
+  async logs(id: string, q: { taskId?: string; level?: string | string[]; since?: string; beforeId?: number; limit?: number; offset?: number }): Promise<LogPage> {
     await this.exists(id)
     checkPage(q)
     const levels = splitList(q.level)
@@ -76,6 +76,7 @@ export class ExecutionService {
     return this.ctx.store.logs.list({
       executionId: id, levels, limit: q.limit ?? 100, offset: q.offset ?? 0,
       ...(q.taskId !== undefined ? { taskId: q.taskId } : {}),
+      ...(q.beforeId !== undefined ? { beforeId: q.beforeId } : {}),
       ...(q.since !== undefined ? { since: parseSince(q.since, this.ctx.clock.now()) } : {}),
     })
   }

@@ -181,7 +181,15 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect((await store.logs.list({ executionId: 'ex1', since: 108 })).items).toHaveLength(2)
         const asc = await store.logs.list({ executionId: 'ex1', afterId: logs[6]!.id, order: 'asc' })
         expect(asc.items.map((l) => l.message)).toEqual(['line 7', 'line 8', 'line 9'])
-        expect(await store.logs.count('ex1')).toBe(10)
+        // Keyset pages: the page older than a line, newest first, with the other filters; a line added since moves nothing.
+        const older = await store.logs.list({ executionId: 'ex1', beforeId: logs[7]!.id, limit: 3 })
+        expect(older.items.map((l) => l.message)).toEqual(['line 6', 'line 5', 'line 4'])
+        expect(older.hasMore).toBe(true)
+        await store.commit({ requests: [], at: 2, logs: [{ executionId: 'ex1', ts: 200, level: 'INFO', source: 'engine', message: 'line 10' }] })
+        expect((await store.logs.list({ executionId: 'ex1', beforeId: logs[7]!.id, limit: 3 })).items.map((l) => l.message)).toEqual(['line 6', 'line 5', 'line 4'])
+        const oldestWarn = await store.logs.list({ executionId: 'ex1', beforeId: logs[6]!.id, levels: ['WARN'] })
+        expect([oldestWarn.items.map((l) => l.message), oldestWarn.hasMore]).toEqual([['line 3', 'line 0'], false])
+        expect(await store.logs.count('ex1')).toBe(11)
       })
 
       it('restarts only a FAILED or CANCELLED execution: non-SUCCESS runs back to PENDING with their attempts as base, SUCCESS kept, audited', async () => {

@@ -186,6 +186,11 @@ export interface ListLogsQuery {
   since?: number
   /** Only lines with an id greater than this (for following a stream). */
   afterId?: number
+  /**
+   * Only lines with an id smaller than this: the page older than the oldest line a reader holds. Unlike an offset it
+   * stays put while lines are added, and reads one index range however deep the page is.
+   */
+  beforeId?: number
   limit?: number
   offset?: number
   order?: 'desc' | 'asc'

@@ -30,6 +30,7 @@ export class LogRepo {
     if (q.levels?.length) { where.push(`level IN (${marks(q.levels.length)})`); args.push(...q.levels) }
     if (q.since !== undefined) { where.push('ts >= ?'); args.push(q.since) }
     if (q.afterId !== undefined) { where.push('id > ?'); args.push(q.afterId) }
+    if (q.beforeId !== undefined) { where.push('id < ?'); args.push(q.beforeId) }
     const limit = q.limit ?? 100
     const offset = q.offset ?? 0
     const rows = await this.q.all<Row>(
