@@ -9,6 +9,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Page } from 'playwright-core'
 import { buildUi, gzippedSizes } from '../ui/build.ts'
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/helpers/chromium.ts'
 import { cleanEnv, freePort, KEY, startServerProcess, tempDir, writeConfig } from '../test/server-helpers.ts'
 
 const runs = Number(process.env.RUNS ?? 5)
@@ -56,10 +57,9 @@ try {
   // A browser profile opens at most 6 HTTP/1.1 connections to one host, and each followed execution holds one: each
   // client is its own browser context (its own connections, as separate users' browsers are).
   const b = browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   })
   const client = async () => {
     const c = await b.newContext({ viewport: { width: 1280, height: 800 } })

@@ -6,23 +6,18 @@
  * request leaving 127.0.0.1. Screenshots of the main pages go to docs/ui/ with UI_SCREENSHOTS=1 (a temp dir otherwise). Under CI=true a missing Chromium fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { UI_CSP } from '../api/security-headers.ts'
+import { CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, requireChromiumUnderCi } from './helpers/chromium.ts'
 import { apiCaller, cleanEnv, freePort, KEY, root, startServerProcess, tempDir, waitUntil, writeConfig, type ServerProcess } from './server-helpers.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const HAVE_CHROMIUM = existsSync(CHROMIUM)
 // The checked-in screenshots (docs/ui/) are rewritten only when asked (UI_SCREENSHOTS=1): a test run leaves the tree clean.
 const SHOTS = process.env.UI_SCREENSHOTS === '1' ? join(root, 'docs', 'ui') : mkdtempSync(join(tmpdir(), 'ak-ui-shots-'))
 
-if (!HAVE_CHROMIUM && process.env.CI === 'true') {
-  it('Chromium is installed (.ci/run installs Debian\'s chromium)', () => {
-    throw new Error(`${CHROMIUM} is missing: the web UI's browser tests cannot run (apt-get install chromium)`)
-  })
-}
+requireChromiumUnderCi()
 
 const XSS = '<img src=x onerror=window.__xss=1>'
 const WORKFLOWS: Record<string, string> = {
@@ -87,8 +82,7 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI in Chromium', () => {
     ctx = await chromium.launchPersistentContext(join(dir, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
+      args: CHROMIUM_ARGS,
       viewport: { width: 1280, height: 800 },
     })
     // Every request the pages make, whatever its kind (documents, scripts, fetches, the event stream).

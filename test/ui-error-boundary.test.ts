@@ -5,20 +5,14 @@
  * outside keeps working, and a route change clears it. Under CI=true a missing Chromium fails.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, requireChromiumUnderCi } from './helpers/chromium.ts'
 import { root } from './server-helpers.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const HAVE_CHROMIUM = existsSync(CHROMIUM)
-
-if (!HAVE_CHROMIUM && process.env.CI === 'true') {
-  it('Chromium is installed (.ci/run installs Debian\'s chromium)', () => {
-    throw new Error(`${CHROMIUM} is missing: the web UI's browser tests cannot run (apt-get install chromium)`)
-  })
-}
+requireChromiumUnderCi()
 
 describe.skipIf(!HAVE_CHROMIUM)('UI error boundary in Chromium', () => {
   let server: ReturnType<typeof Bun.serve>
@@ -48,7 +42,7 @@ describe.skipIf(!HAVE_CHROMIUM)('UI error boundary in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: CHROMIUM_ARGS,
     })
     page = await browser.newPage()
     page.on('pageerror', (e) => pageErrors.push(e.message))

@@ -1,11 +1,13 @@
 /**
  * A timeline of task runs: one row per run, one bar per attempt (coloured by how it ended, numbered when there were
  * several), and each wait drawn between them as a dashed band named by its reason — a retry's backoff, a task slot,
- * a durable wait, an approval, a subflow — from the audit trail (waits.ts). A wait still open runs to now.
+ * a durable wait, an approval, a subflow — from the audit trail (waits.ts). A wait still open runs to now. The rows
+ * are virtualised (virtual.ts): the SVG is as tall as every row, but only the rows near the visible part are drawn.
  */
 import type { TaskRunDto } from '../types.ts'
 import { duration } from '../format.ts'
 import { minMax } from './span.ts'
+import { useVirtualRows } from './virtual.ts'
 import type { WaitSpan } from './waits.ts'
 
 const ROW = 22
@@ -18,6 +20,7 @@ const WAIT_LABEL: Record<string, string> = {
 }
 
 export function Gantt({ tasks, waits, now }: { tasks: readonly TaskRunDto[]; waits?: ReadonlyMap<string, readonly WaitSpan[]>; now: number }) {
+  const v = useVirtualRows({ count: tasks.length, estimate: ROW, keyOf: (i) => tasks[i]?.taskId ?? i, measure: false })
   const spansOf = (t: TaskRunDto) => waits?.get(t.taskId) ?? []
   const starts = minMax(tasks.flatMap((t) => [...t.history.map((a) => a.startedAt), ...spansOf(t).map((w) => w.start)]))
   if (starts === undefined) return <p class="muted">Nothing has started yet.</p>
@@ -25,10 +28,11 @@ export function Gantt({ tasks, waits, now }: { tasks: readonly TaskRunDto[]; wai
   const ends = minMax(tasks.flatMap((t) => [...t.history.map((a) => a.endedAt ?? now), ...spansOf(t).map((w) => w.end ?? now)]))
   const t1 = Math.max(t0 + 1, ends?.max ?? -Infinity)
   const x = (t: number) => LABEL + ((t - t0) / (t1 - t0)) * (WIDTH - LABEL - 8)
-  const height = tasks.length * ROW + 40
   return (
-    <svg class="gantt" width={WIDTH} height={height} role="img" aria-label="timeline">
-      {tasks.map((t, i) => (
+    <>
+    <div class="vscroll" ref={v.scrollRef} data-testid="gantt-scroll">
+    <svg class="gantt" width={WIDTH} height={tasks.length * ROW} role="img" aria-label="timeline">
+      {v.items.map(({ index: i }) => { const t = tasks[i]!; return (
         <g key={t.taskId} transform={`translate(0,${i * ROW})`} data-task={t.taskId}>
           <text x="4" y="15" class="node-label">{t.taskId.length > 22 ? `${t.taskId.slice(0, 21)}…` : t.taskId}</text>
           {spansOf(t).map((w, j) => {
@@ -54,13 +58,17 @@ export function Gantt({ tasks, waits, now }: { tasks: readonly TaskRunDto[]; wai
             )
           })}
         </g>
-      ))}
-      <text x={LABEL} y={tasks.length * ROW + 16} class="node-sub">0</text>
-      <text x={WIDTH - 8} y={tasks.length * ROW + 16} class="node-sub" text-anchor="end">{duration(t1 - t0)}</text>
-      <g class="legend" transform={`translate(${LABEL},${tasks.length * ROW + 30})`}>
+      ) })}
+    </svg>
+    </div>
+    <svg class="gantt-axis" width={WIDTH} height={40} aria-hidden="true">
+      <text x={LABEL} y={16} class="node-sub">0</text>
+      <text x={WIDTH - 8} y={16} class="node-sub" text-anchor="end">{duration(t1 - t0)}</text>
+      <g class="legend" transform={`translate(${LABEL},30)`}>
         <rect class="bar st-SUCCESS" x="0" y="-8" width="14" height="9" /><text x="18" y="0" class="node-sub">attempt (numbered on a retry)</text>
         <rect class="wait" x="200" y="-6" width="22" height="6" /><text x="228" y="0" class="node-sub">waiting (backoff, slot, timer, approval, subflow)</text>
       </g>
     </svg>
+    </>
   )
 }
