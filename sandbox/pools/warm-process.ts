@@ -103,13 +103,17 @@ export class WarmProcess {
    * Before the first invocation: the process's own temp dir becomes the engine's (root-owned, 0711), so that the
    * plugin can write only inside the invocation's dir, which the engine removes after it. A non-root engine's plugin
    * has the engine's uid, which owns the dir either way (docs/security.md#warm-processes-what-a-reused-process-can-observe).
+   * The mode first, then the owner: a fresh process may be entering the dir right now (the boot's chdir to its TMPDIR,
+   * once confined), and at no instant may the plugin's uid lose search on it. Owner first left it root's and 0700 in
+   * between: the boot's chdir failed EACCES there, the process exited before its invocation, and the engine read
+   * Bun's `chdir '<start dir>' -> '<dir>'` as a refusal of the start dir (a spurious PERMISSION_DENIED, once in CI).
    */
   private prepare(): { uid: number; gid: number } {
     if (!this.prepared) {
       this.prepared = true
       const st = statSync(this.started.tmpDir)
-      if (process.getuid?.() === 0) chownSync(this.started.tmpDir, 0, 0)
       chmodSync(this.started.tmpDir, 0o711)
+      if (process.getuid?.() === 0) chownSync(this.started.tmpDir, 0, 0)
       this.owner = { uid: st.uid, gid: st.gid }
       this.onTmpfs = onTmpfs(this.started.tmpDir)
     }

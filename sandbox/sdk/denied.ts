@@ -79,7 +79,7 @@ export function refuse(permission: PermissionDenial['permission'], target: strin
   return new PermissionDeniedError(d)
 }
 
-interface SysError { code?: unknown; path?: unknown; syscall?: unknown; address?: unknown; port?: unknown; message?: unknown }
+interface SysError { code?: unknown; path?: unknown; dest?: unknown; syscall?: unknown; address?: unknown; port?: unknown; message?: unknown }
 
 /**
  * Turns an error the kernel caused (Landlock's EACCES/EPERM, the empty network namespace's ENETUNREACH)
@@ -102,8 +102,10 @@ export function asPermissionDenied(e: unknown, fsHint?: 'filesystem.read' | 'fil
     return refuse('run', typeof err.path === 'string' ? err.path : sys.replace(/^spawn /, ''))
   }
   const message = typeof err.message === 'string' ? err.message : ''
-  const guess = detect().detectDenialLine(`${code} ${sys} '${typeof err.path === 'string' ? err.path : ''}' ${message}`)
+  // A refused chdir names the working directory as its path and the directory it could not enter as its dest.
+  const path = sys === 'chdir' && typeof err.dest === 'string' ? err.dest : typeof err.path === 'string' ? err.path : undefined
+  const guess = detect().detectDenialLine(`${code} ${sys} '${path ?? ''}' ${message}`)
   if (!guess) return undefined
   const permission = fsHint && guess.permission.startsWith('filesystem') ? fsHint : guess.permission
-  return refuse(permission, typeof err.path === 'string' ? err.path : guess.target)
+  return refuse(permission, path ?? guess.target)
 }

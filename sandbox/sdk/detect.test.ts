@@ -1,6 +1,7 @@
 /** Unit tests: recognising refusals in plugin stderr. */
 
 import { describe, expect, it } from 'bun:test'
+import { asPermissionDenied } from './denied.ts'
 import { denialLine, detectDenial, detectDenialLine, sealedDenial, withoutSeal } from './detect.ts'
 
 const seal = '0123456789abcdef0123456789abcdef'
@@ -67,6 +68,14 @@ describe('detectDenial (inference from a program\'s own messages)', () => {
     expect(detectDenialLine('curl: (7) Failed to connect to 10.0.0.1:80: Network is unreachable'))
       .toEqual({ permission: 'network', target: '10.0.0.1:80' })
     expect(detectDenialLine("EACCES: permission denied, open '/etc/shadow'")).toEqual({ permission: 'filesystem.read', target: '/etc/shadow' })
+  })
+  it('names the directory a chdir could not enter, not the working directory Bun names first', () => {
+    // The boot's chdir into a warm process's dir while the engine handed it over (test/warm-dir-handover.test.ts).
+    expect(detectDenialLine("EACCES: permission denied, chdir '/run/autokestra/start' -> '/tmp/ak-w-x/e1'"))
+      .toEqual({ permission: 'filesystem.read', target: '/tmp/ak-w-x/e1' })
+    const err = Object.assign(new Error("EACCES: permission denied, chdir '/tmp/ak-w-x/e1/i-1' -> '/root'"),
+      { code: 'EACCES', syscall: 'chdir', errno: -13, path: '/tmp/ak-w-x/e1/i-1', dest: '/root' })
+    expect(asPermissionDenied(err)?.details).toEqual({ permission: 'filesystem.read', target: '/root' })
   })
   it('prefers a line with a target, and ignores ordinary lines', () => {
     expect(detectDenial(['run.sh: connect: Permission denied', 'run.sh: line 2: /dev/tcp/1.2.3.4/22: Permission denied']))

@@ -102,6 +102,9 @@ export function detectDenialLine(line: string): PermissionDenial | undefined {
   // dash: `script: 2: cannot create /x/f: Permission denied` (the script's own path comes first on the line).
   const created = bare ? /^cannot (create|open) (\/\S+)$/.exec(bare) : null
   if (created) return { permission: created[1] === 'create' ? 'filesystem.write' : 'filesystem.read', target: created[2]! }
+  // Bun's (and Node's) chdir names the working directory first, then the directory it could not enter.
+  const chdir = /\bchdir '[^']*' -> '(\/[^']*)'/.exec(line)
+  if (chdir) return { permission: 'filesystem.read', target: chdir[1]! }
   const path = pathIn(line)
   if (path) return classifyTarget(path, line)
   if (/connect|socket/i.test(line)) return { permission: 'network', target: 'unknown' }
