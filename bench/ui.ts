@@ -2,10 +2,15 @@
  * The web UI (issue 17): the bundle's gzipped size; in Debian's Chromium against the real server on 127.0.0.1, the
  * first contentful paint of an execution page and the time to a fully rendered 500-task execution (every DAG node
  * and table row drawn with its state), medians of RUNS loads; and the server's RSS with CLIENTS pages following
- * live executions (each on its own running execution's event stream) against the same server idle.
- * Usage: [RUNS=n] [CLIENTS=n] bun bench/ui.ts — prints JSON.
+ * live executions (each on its own running execution's event stream) against the same server idle. Large
+ * executions: the page of a 5,001-run execution (a forEach of 5,000 durable waits) until its table shows its rows,
+ * the DOM it holds, and the longest main-thread task meanwhile; on a 1,000,000-line execution (50 script tasks of
+ * 20,000 lines, the log cap raised), the log panel's first page, then ten scrolls to its end (each reads the next
+ * older page) with the longest main-thread task during them. `ROOT=<checkout>` serves that checkout's server and UI
+ * (old against new with the same browser and samples; a checkout without `beforeId` pages gets no log figures).
+ * Usage: [RUNS=n] [CLIENTS=n] [ROOT=dir] bun bench/ui.ts — prints JSON.
  */
-import { readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Page } from 'playwright-core'
 import { buildUi, gzippedSizes } from '../ui/build.ts'
@@ -24,7 +29,10 @@ const sizes = gzippedSizes(built)
 const dir = tempDir('ak-bench-ui-')
 const port = freePort()
 const origin = `http://127.0.0.1:${port}`
-const server = await startServerProcess(['bun', 'cli/main.ts'], writeConfig(dir, port), port, cleanEnv())
+const serverRoot = process.env.ROOT ?? join(import.meta.dir, '..')
+const config = writeConfig(dir, port)
+appendFileSync(config, 'sandbox:\n  maxLogLinesPerExecution: 1000000\n  maxLogBytesPerExecution: 134217728\n')
+const server = await startServerProcess(['bun', join(serverRoot, 'cli/main.ts')], config, port, cleanEnv(), serverRoot)
 let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined
 // Whatever happens, the server and the browser go (a failed run must not leave a server behind).
 process.on('exit', () => { try { server.proc.kill('SIGKILL') } catch { /* gone */ } })
@@ -72,11 +80,11 @@ try {
     await page.goto('about:blank')
     await page.goto(`${origin}/ui/#/executions/${id}`)
     // A function, not a string: the UI's CSP forbids eval. It runs in the page (this file has no DOM library types).
-    // The table draws its first 300 rows (the page's TABLE_PAGE); the graph draws every node.
-    await page.waitForFunction(([n, rows]) => {
+    // The graph draws every node; the table at least a screenful of rows (a virtualised one draws about that many).
+    await page.waitForFunction((n) => {
       const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document
-      return doc.querySelectorAll('svg.dag g.node[data-state="SUCCESS"]').length === n && doc.querySelectorAll('[data-testid=tasks] tr[data-task]').length === rows
-    }, [nodes, Math.min(nodes, 300)] as const, { timeout: 60_000, polling: 'raf' })
+      return doc.querySelectorAll('svg.dag g.node[data-state="SUCCESS"]').length === n && doc.querySelectorAll('[data-testid=tasks] tr[data-task]').length >= Math.min(n, 15)
+    }, nodes, { timeout: 60_000, polling: 'raf' })
     const rendered = await page.evaluate(() => performance.now())
     const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN)
     return { fcp, rendered }
@@ -90,6 +98,53 @@ try {
     const r = await load(page, big.id, TASKS)
     fcp.push(r.fcp)
     rendered.push(r.rendered)
+  }
+
+  // Large executions. The page's main-thread tasks over 50 ms, recorded from its start (an init script: no eval).
+  await page.context().addInitScript(`window.__long = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration) }).observe({ type: 'longtask', buffered: true })`)
+  type Doc = { querySelectorAll(s: string): { length: number }; getElementsByTagName(s: string): { length: number }; querySelector(s: string): { scrollTop: number; scrollHeight: number } | null; textContent?: string }
+  /** The longest main-thread task since the `from`-th one (the page's own count of them: `longCount`). */
+  const longest = (from = 0) => page.evaluate((f) => Math.max(0, ...((globalThis as unknown as { __long?: number[] }).__long ?? []).slice(f)), from)
+  const longCount = () => page.evaluate(() => ((globalThis as unknown as { __long?: number[] }).__long ?? []).length)
+  const domNodes = () => page.evaluate(() => (globalThis as unknown as { document: Doc }).document.getElementsByTagName('*').length)
+  await call('PUT', '/api/v1/workflows/many', 'id: many\ninputs: { items: { type: array } }\ntasks:\n  - { id: each, forEach: inputs.items, concurrency: 50, wait: { duration: 1ms } }\n')
+  const items = (n: number) => ({ inputs: { items: Array.from({ length: n }, (_, i) => i) } })
+  const many = await call<{ id: string; state: string }>('POST', '/api/v1/workflows/many/executions?wait=300s', items(5000))
+  if (many.state !== 'SUCCESS') throw new Error(`the 5,001-run execution ended ${many.state}`)
+  const large: { renderedMs: number; longestTaskMs: number; domNodes: number }[] = []
+  for (let i = 0; i <= runs; i++) {
+    await page.goto('about:blank')
+    await page.goto(`${origin}/ui/#/executions/${many.id}`)
+    await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.querySelectorAll('[data-testid=tasks] tr[data-task]').length >= 15, undefined, { timeout: 60_000, polling: 'raf' })
+    const r = { renderedMs: await page.evaluate(() => performance.now()), longestTaskMs: await longest(), domNodes: await domNodes() }
+    if (i > 0) large.push(r) // the first is a warm-up
+  }
+
+  // A million log lines, on a server with `beforeId` pages (the old checkouts' panel has an "older" button, offsets).
+  await call('PUT', '/api/v1/workflows/chatty', ['id: chatty', 'inputs: { items: { type: array } }', 'tasks:', '  - id: talk', '    type: core/script.bun',
+    '    forEach: inputs.items', '    concurrency: 2', '    script: |', "      for (let i = 0; i < 20000; i++) console.log('line ' + i + ' of ' + ctx.taskId)", '      return null', ''].join('\n'))
+  // A server that knows `beforeId` refuses a bad one (400 at query.beforeId); an older one ignores it.
+  const keyset = (await fetch(`${origin}/api/v1/executions/${many.id}/logs?beforeId=0`, { headers: { authorization: `Bearer ${KEY}` } })).status === 400
+  let logs: unknown = { skipped: 'this server has no beforeId log pages' }
+  if (keyset) {
+    const chatty = await call<{ id: string; state: string }>('POST', '/api/v1/workflows/chatty/executions?wait=600s', items(50))
+    if (chatty.state !== 'SUCCESS') throw new Error(`the 1,000,000-line execution ended ${chatty.state}`)
+    const newest = (await call<{ items: { id: number }[] }>('GET', `/api/v1/executions/${chatty.id}/logs?limit=1`)).items[0]!
+    await page.goto('about:blank')
+    const t0 = Date.now()
+    await page.goto(`${origin}/ui/#/executions/${chatty.id}?tab=logs`)
+    await page.waitForSelector(`[data-testid=logs] tr[data-id="${newest.id}"]`, { timeout: 60_000 })
+    const firstPageMs = Date.now() - t0
+    const held = async () => Number(/^(\d+)/.exec((await page.textContent('[data-testid=log-count]')) ?? '')?.[1])
+    const before = await longCount()
+    const t1 = Date.now()
+    for (let k = 2; k <= 11; k++) {
+      await page.locator('[data-testid=logs-scroll]').evaluate((el) => { el.scrollTop = el.scrollHeight })
+      // "400+ lines": the count held, a `+` while older pages remain.
+      await page.waitForFunction((want) => new RegExp(`^${want}\\D`).test(((globalThis as unknown as { document: Doc }).document.querySelector('[data-testid=log-count]') as unknown as { textContent: string }).textContent), k * 200, { timeout: 60_000 })
+    }
+    logs = { lines: 1_000_000, firstPageMs, tenOlderPagesMs: Date.now() - t1, held: await held(), longestTaskDuringScrollMs: await longest(before),
+      drawnRows: await page.locator('[data-testid=logs] tr[data-level]').count(), domNodes: await domNodes() }
   }
   await page.close()
 
@@ -116,6 +171,11 @@ try {
     bundleGzippedKB: Object.fromEntries(Object.entries(sizes).map(([k, v]) => [k, round(v / 1024)])),
     uiTotalGzippedKB: round((sizes['app.js']! + sizes['app.css']! + sizes['index.html']!) / 1024),
     executionPage500Tasks: { runs, firstContentfulPaintMs: round(median(fcp)), fullyRenderedMs: round(median(rendered)), renderedRuns: rendered.map(round) },
+    executionPage5001Runs: {
+      runs, renderedMs: round(median(large.map((r) => r.renderedMs))), longestTaskMs: round(median(large.map((r) => r.longestTaskMs))),
+      domNodes: median(large.map((r) => r.domNodes)), renderedRuns: large.map((r) => round(r.renderedMs)),
+    },
+    logPanel: logs,
     serverRss: { idleMb: idle, clients, liveStreams, runningExecutions: running, followingMb: following, deltaMb: round(following - idle) },
   }
 } finally {

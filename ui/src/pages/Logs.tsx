@@ -114,7 +114,7 @@ export function Logs({ executionId, taskIds, live, liveFrom, initialLevel, initi
           <option value="">all</option>
           {taskIds.map((t) => <option key={t} value={t}>{t}</option>)}
         </select></label>
-        <span class="muted small" data-testid="log-count">{shown.length}{hasMore ? '+' : ''} lines{loading ? ' · loading…' : ''}</span>
+        <span class="muted small" data-testid="log-count">{shown.length}{hasMore ? '+' : ''} line{shown.length === 1 && !hasMore ? '' : 's'}{loading ? ' · loading…' : ''}</span>
         {waiting > 0 && (
           <button type="button" class="small" data-testid="new-lines" onClick={() => { v.scrollRef.current?.scrollTo({ top: 0 }); setHeldAfter(undefined) }}>
             ↑ {waiting} new line{waiting === 1 ? '' : 's'}
