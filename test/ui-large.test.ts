@@ -123,4 +123,40 @@ describe.skipIf(!HAVE_CHROMIUM)('web UI on large executions', () => {
     expect(await page.locator('[data-testid=logs] tr[data-level] td.msg').first().textContent()).toBe(`line ${LINES_PER_TASK - 1} of talk[7]`)
     expect(pageErrors).toEqual([])
   }, 60_000)
+
+  it('a live log: new lines go on top while the reader is at the top, and wait behind a button while they read further down', async () => {
+    await apiCall('PUT', '/api/v1/workflows/ticker', [
+      'id: ticker', 'tasks:', '  - id: tick', '    type: core/script.bun', '    script: |',
+      "      for (let i = 0; i < 150; i++) console.log('early ' + i)", '      for (let i = 0; ; i++) { console.log(\'tick \' + i); await Bun.sleep(50) }', '',
+    ].join('\n'))
+    const id = (await apiCall('POST', '/api/v1/workflows/ticker/executions', {})).id
+    try {
+      await page.goto(`${origin}/ui/#/executions/${id}?tab=logs`)
+      await page.waitForSelector('.live')
+      const top = () => page.locator('[data-testid=logs] tr[data-level] td.msg').first().textContent()
+      // Following: the newest tick reaches the top by itself.
+      await waitUntil('a tick on top', async () => /^tick \d+$/.test((await top()) ?? ''))
+      const firstTick = await top()
+      await waitUntil('a later tick on top', async () => (await top()) !== firstTick)
+      await waitUntil('enough lines to scroll', async () => (await page.locator('[data-testid=logs-scroll]').evaluate((el) => el.scrollHeight - el.clientHeight)) > 600)
+      // Scrolled down: the rows being read stay put, and the new lines wait behind the button.
+      await page.locator('[data-testid=logs-scroll]').evaluate((el) => { el.scrollTop = 400 })
+      await page.waitForSelector('[data-testid=new-lines]')
+      const reading = await page.locator('[data-testid=logs] tr[data-level]').first().getAttribute('data-id')
+      const held = async () => Number(/(\d+) new line/.exec((await page.textContent('[data-testid=new-lines]')) ?? '')?.[1])
+      const before = await held()
+      await waitUntil('more lines held back', async () => (await held()) > before)
+      expect(await page.locator('[data-testid=logs] tr[data-level]').first().getAttribute('data-id')).toBe(reading)
+      expect(await page.locator('[data-testid=logs-scroll]').evaluate((el) => el.scrollTop)).toBe(400)
+      // The button: back to the top, every held line shown, following again.
+      await page.click('[data-testid=new-lines]')
+      await page.waitForSelector('[data-testid=new-lines]', { state: 'detached' })
+      expect(await page.locator('[data-testid=logs-scroll]').evaluate((el) => el.scrollTop)).toBe(0)
+      const newest = (await apiCall('GET', `/api/v1/executions/${id}/logs?limit=1`)).items[0].id
+      await waitUntil('the newest line on top', async () => Number(await page.locator('[data-testid=logs] tr[data-level]').first().getAttribute('data-id')) >= newest)
+    } finally {
+      await apiCall('POST', `/api/v1/executions/${id}/cancel`, {})
+    }
+    expect(pageErrors).toEqual([])
+  }, 60_000)
 })
