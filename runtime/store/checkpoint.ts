@@ -153,8 +153,23 @@ export interface ClaimExecution {
   executionId: string
 }
 
+/**
+ * Asks the engine that holds an execution to cancel it: a cancel that reached another node than the one running it
+ * (docs/scale-out.md). Records the request on the execution (the first request's error wins) with a CANCEL_REQUESTED
+ * audit event naming the asking engine and `by`; the holder's slot watcher reads it (ExecutionRepository.cancelRequests)
+ * and cancels, as for cancel-oldest. Not fenced: any engine may ask. A terminal execution is left alone (`changed:
+ * false`); NOT_FOUND when there is none.
+ */
+export interface RequestCancel {
+  kind: 'requestCancel'
+  executionId: string
+  error: ErrorInfo
+  /** Who asked (an API key's name), for the audit trail. */
+  by?: string
+}
+
 export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution |
-  AdmitExecution | RestartExecution | AddIterations
+  AdmitExecution | RestartExecution | AddIterations | RequestCancel
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 

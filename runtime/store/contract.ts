@@ -371,6 +371,26 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect(claimed.map((a) => [a.ts, a.data])).toEqual([[2001, { from: 'A', to: 'B', fromLeaseUntil: 2000 }]])
       })
 
+      it('another engine asks the holder to cancel: recorded for the holder alone, audited with both; a terminal one is left alone', async () => {
+        const other = await open()
+        await store.engines.register(engine('A', 10_000), 0)
+        await other.engines.register(engine('B', 10_000), 0)
+        await commit(store, [one([create('x')])], { owner: 'A', at: 0 })
+        const ask = (message: string, by?: string) => commit(other, [one([{ kind: 'requestCancel', executionId: 'x', error: { code: 'CANCELLED', message }, ...(by ? { by } : {}) }])], { owner: 'B', at: 5 })
+        expect((await ask('stop', 'alice')).results[0]![0]).toEqual({ ok: true, changed: true }) // not fenced: B may ask
+        expect((await ask('later')).results[0]![0]).toEqual({ ok: true, changed: true })
+        // The first request's error wins; only the holder is told.
+        expect(await store.executions.cancelRequests('A')).toEqual([{ id: 'x', error: { code: 'CANCELLED', message: 'stop' } }])
+        expect(await store.executions.cancelRequests('B')).toEqual([])
+        const asked = (await store.audit.forExecution('x')).filter((a) => a.type === 'CANCEL_REQUESTED')
+        expect(asked[0]?.data).toEqual({ from: 'B', holder: 'A', by: 'alice', error: { code: 'CANCELLED', message: 'stop' } })
+        await commit(store, [one([{ kind: 'execution', executionId: 'x', to: 'CANCELLED' }])], { owner: 'A', at: 6 })
+        expect((await ask('too late')).results[0]![0]).toEqual({ ok: true, changed: false })
+        expect(await store.executions.cancelRequests('A')).toEqual([])
+        const missing = (await commit(other, [one([{ kind: 'requestCancel', executionId: 'nope', error: { code: 'CANCELLED', message: 'x' } }])], { owner: 'B' })).results[0]![0]!
+        expect(!missing.ok && missing.error.code).toBe('NOT_FOUND')
+      })
+
       it('a released lease (or an owner with no lease row) can be claimed at once; two claimers, one winner', async () => {
         const other = await open()
         await store.engines.register(engine('A', 10_000), 0)

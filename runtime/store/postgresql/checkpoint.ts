@@ -10,7 +10,7 @@ import {
   isTerminalTask, isWaitReason, WaitReason, type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
 import type {
-  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RestartExecution, TaskTransition,
+  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RequestCancel, RestartExecution, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
 import { admissionWindow, decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
@@ -74,6 +74,7 @@ export class CheckpointWriter {
       case 'create': return this.create(t, now, owner)
       case 'cronFire': return this.cronFire(t, now)
       case 'claim': return this.claim(t, now, owner)
+      case 'requestCancel': return this.requestCancel(t, now, owner)
       case 'admit': return this.admit(t, now, owner)
       case 'restart': return this.restart(t, now, owner)
       case 'iterations': return this.iterations(t, now, owner)
@@ -198,6 +199,16 @@ export class CheckpointWriter {
       [owner, t.executionId, row.owner, now])) > 0
     if (!taken) return conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
     await this.audit(now, 'CLAIMED', t.executionId, undefined, row.workflow_id, { from: row.owner, to: owner, fromLeaseUntil: row.lease_until === null ? null : Number(row.lease_until) })
+    return { ok: true, changed: true }
+  }
+
+  private async requestCancel(t: RequestCancel, now: number, owner: string | undefined): Promise<TransitionResult> {
+    const row = await this.execRow(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    if (row.state === 'SUCCESS' || row.state === 'FAILED' || row.state === 'CANCELLED') return { ok: true, changed: false }
+    await this.slots.requestCancel(t.executionId, t.error)
+    await this.audit(now, 'CANCEL_REQUESTED', t.executionId, undefined, row.workflow_id,
+      { from: owner ?? null, holder: row.owner, ...(t.by !== undefined ? { by: t.by } : {}), error: t.error })
     return { ok: true, changed: true }
   }
 
