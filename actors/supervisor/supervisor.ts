@@ -253,10 +253,24 @@ export class Supervisor {
     if (refused && !refused.ok) {
       // Nothing was cancelled: the execution keeps its place and the caller may retry.
       if (plan.kind === 'queued') this.mailbox.tell({ type: 'cancelRefused', executionId: id, index: plan.index })
-      if (refused.error.code === ErrorCode.Conflict) {
-        throw new AppError(ErrorCode.Conflict, `execution ${id} is run by another engine on this store; cancel it there`, refused.error.details)
-      }
+      if (refused.error.code === ErrorCode.Conflict) return this.askHolder(id, reason)
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
+    }
+    return (await this.store.executions.get(id))!
+  }
+
+  /**
+   * Another live engine runs `id` (a cancel sent to another node of a cluster): the request is committed on the
+   * execution for that engine, whose slot watcher cancels it within its poll (SLOT_POLL_MS), its processes killed as by
+   * a cancel sent to it; the answer is the execution as it is now (the API waits for its end). An engine that dies
+   * first leaves the request to whoever takes the execution over.
+   */
+  private async askHolder(id: string, reason: string): Promise<ExecutionRecord> {
+    const [asked] = await this.batcher.submit([{ kind: 'requestCancel', executionId: id, error: { code: ErrorCode.Cancelled, message: reason } }],
+      { failFast: true, durable: true })
+    if (asked && !asked.ok) {
+      if (asked.error.code === ErrorCode.NotFound) throw new AppError(ErrorCode.NotFound, asked.error.message, asked.error.details)
+      throw new AppError(ErrorCode.StorageUnavailable, asked.error.message, asked.error.details, true)
     }
     return (await this.store.executions.get(id))!
   }
