@@ -231,7 +231,12 @@ function homeOrAbove(dir: string): boolean {
   return homes.some((h) => h === dir || h.startsWith(`${dir}/`))
 }
 
-/** A root engine takes the installed tree back from the installer's uid (never through a link: lchown). */
+/**
+ * A root engine takes the installed tree back from the installer's uid (never through a link: lchown). Top down, each
+ * directory root's and 0755 before anything in it is looked at: the installer may have left one writable by anyone,
+ * where another local user could swap an entry for a link between its lstat and a chmod (chmodTree's, which follows
+ * links) — once its directory is root's alone, nobody but root can change what a name in it is.
+ */
 function ownTree(dir: string): void {
   if (process.getuid?.() !== 0) return
   const { lchownSync, readdirSync } = require('node:fs') as typeof import('node:fs')
@@ -239,11 +244,15 @@ function ownTree(dir: string): void {
     for (const name of readdirSync(at)) {
       const p = join(at, name)
       lchownSync(p, 0, 0)
-      if (lstatSync(p).isDirectory()) walk(p)
+      if (lstatSync(p).isDirectory()) {
+        chmodSync(p, 0o755)
+        walk(p)
+      }
     }
   }
-  walk(dir)
   lchownSync(dir, 0, 0)
+  chmodSync(dir, 0o755)
+  walk(dir)
 }
 
 export function bunInstall(dir: string, list: readonly string[], bun: string): string[] {
@@ -307,8 +316,9 @@ function chmodTree(dir: string): void {
       }
     }
   }
-  walk(dir)
+  // First: its entries cannot be swapped by others while they are looked at (see ownTree).
   chmodSync(dir, 0o755)
+  walk(dir)
 }
 
 /**
