@@ -103,9 +103,13 @@ export function asPermissionDenied(e: unknown, fsHint?: 'filesystem.read' | 'fil
   }
   const message = typeof err.message === 'string' ? err.message : ''
   // A refused chdir names the working directory as its path and the directory it could not enter as its dest.
-  const path = sys === 'chdir' && typeof err.dest === 'string' ? err.dest : typeof err.path === 'string' ? err.path : undefined
+  // A relative destination is taken from the working directory (no node:path here: the guest loads nothing it can avoid).
+  const dest = typeof err.dest === 'string' ? (err.dest.startsWith('/') || typeof err.path !== 'string' ? err.dest : `${err.path.replace(/\/+$/, '')}/${err.dest}`) : undefined
+  const path = sys === 'chdir' && dest !== undefined ? dest : typeof err.path === 'string' ? err.path : undefined
   const guess = detect().detectDenialLine(`${code} ${sys} '${path ?? ''}' ${message}`)
   if (!guess) return undefined
-  const permission = fsHint && guess.permission.startsWith('filesystem') ? fsHint : guess.permission
+  // Entering a directory is reading it (search), whatever the rest of the message suggests.
+  const permission = sys === 'chdir' && guess.permission.startsWith('filesystem') ? 'filesystem.read'
+    : fsHint && guess.permission.startsWith('filesystem') ? fsHint : guess.permission
   return refuse(permission, path ?? guess.target)
 }

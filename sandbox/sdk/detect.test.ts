@@ -76,6 +76,8 @@ describe('detectDenial (inference from a program\'s own messages)', () => {
     const err = Object.assign(new Error("EACCES: permission denied, chdir '/tmp/ak-w-x/e1/i-1' -> '/root'"),
       { code: 'EACCES', syscall: 'chdir', errno: -13, path: '/tmp/ak-w-x/e1/i-1', dest: '/root' })
     expect(asPermissionDenied(err)?.details).toEqual({ permission: 'filesystem.read', target: '/root' })
+    const relative = Object.assign(new Error("EACCES: permission denied, chdir '/work/x' -> 'sub'"), { code: 'EACCES', syscall: 'chdir', path: '/work/x', dest: 'sub' })
+    expect(asPermissionDenied(relative)?.details).toEqual({ permission: 'filesystem.read', target: '/work/x/sub' })
   })
   it('prefers a line with a target, and ignores ordinary lines', () => {
     expect(detectDenial(['run.sh: connect: Permission denied', 'run.sh: line 2: /dev/tcp/1.2.3.4/22: Permission denied']))
