@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPostgres } from './helpers/postgres.ts'
-import { KEY, apiCaller, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
+import { apiCaller, cleanEnv, cli, freePort, oneJson, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
 
 const pg = await testPostgres()
 const dir = tempDir('autokestra-pg-cancel-')
@@ -18,17 +18,7 @@ const dir = tempDir('autokestra-pg-cancel-')
 interface Audit { type: string; data?: Record<string, unknown> }
 
 /** Node `name`'s config: its own data dir, the shared database. */
-function nodeConfig(name: string, port: number, url: string): string {
-  const home = join(dir, name)
-  mkdirSync(home)
-  const file = join(home, 'config.yaml')
-  writeFileSync(file, [
-    'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
-    'storage:', '  type: postgresql', `  url: ${url}`, '  path: ./data/autokestra.db',
-    'plugins:', `  paths: [${join(root, 'plugins')}]`, '',
-  ].join('\n'))
-  return file
-}
+const nodeConfig = (name: string, port: number, url: string): string => writeNodeConfig(join(dir, name), port, url)
 
 describe.skipIf(!pg)('a cancel sent to another node', () => {
   const servers: ServerProcess[] = []

@@ -1,5 +1,5 @@
 /** Journey-test helpers: temp config on a free port, the real server as a child process, the real CLI. */
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'bun:test'
@@ -25,6 +25,21 @@ export function writeConfig(dir: string, port: number, opts: { apiKeys?: string[
   writeFileSync(file, [
     'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${(opts.apiKeys ?? [KEY]).join(', ')}]`, '  shutdownGraceSeconds: 5',
     'storage:', '  path: ./data/autokestra.db', 'plugins:', `  paths: [${join(root, 'plugins')}]`, '',
+  ].join('\n'))
+  return file
+}
+
+/**
+ * A node of a cluster on one PostgreSQL database: its config in `home` (made here), its own data dir there, the shared
+ * database at `url`, the repository's plugins. Answers the config file's path.
+ */
+export function writeNodeConfig(home: string, port: number, url: string): string {
+  mkdirSync(home, { recursive: true })
+  const file = join(home, 'config.yaml')
+  writeFileSync(file, [
+    'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
+    'storage:', '  type: postgresql', `  url: ${url}`, '  path: ./data/autokestra.db',
+    'plugins:', `  paths: [${join(root, 'plugins')}]`, '',
   ].join('\n'))
   return file
 }

@@ -6,11 +6,11 @@
  */
 import { afterAll, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import pkg from '../package.json' with { type: 'json' }
 import { testPostgres } from './helpers/postgres.ts'
-import { KEY, apiCaller, cleanEnv, cli, freePort, oneJson, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
+import { apiCaller, cleanEnv, cli, freePort, oneJson, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
 
 const pg = await testPostgres()
 const dir = tempDir('autokestra-pg-nodes-')
@@ -23,18 +23,8 @@ afterAll(async () => {
 
 interface NodeList { items: { id: string; pid: number; version?: string; state: string; self: boolean }[] }
 
-/** Node `name`'s config: its own data dir (storage.path), the shared database. */
-function nodeConfig(name: string, port: number, url: string): string {
-  const home = join(dir, name)
-  mkdirSync(home)
-  const file = join(home, 'config.yaml')
-  writeFileSync(file, [
-    'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
-    'storage:', '  type: postgresql', `  url: ${url}`, '  path: ./data/autokestra.db',
-    'plugins:', `  paths: [${join(root, 'plugins')}]`, '',
-  ].join('\n'))
-  return file
-}
+/** Node `name`'s config: its own data dir, the shared database. */
+const nodeConfig = (name: string, port: number, url: string): string => writeNodeConfig(join(dir, name), port, url)
 
 describe.skipIf(!pg)('two servers on one PostgreSQL database', () => {
   it('each lists both nodes, marks itself, and a node stopped gracefully leaves the list', async () => {
