@@ -102,7 +102,7 @@ try {
 
   // Large executions. The page's main-thread tasks over 50 ms, recorded from its start (an init script: no eval).
   await page.context().addInitScript(`window.__long = []; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration) }).observe({ type: 'longtask', buffered: true })`)
-  type Doc = { querySelectorAll(s: string): { length: number }; getElementsByTagName(s: string): { length: number }; querySelector(s: string): { scrollTop: number; scrollHeight: number } | null; textContent?: string }
+  type Doc = { querySelectorAll(s: string): { length: number }; getElementsByTagName(s: string): { length: number }; querySelector(s: string): { textContent: string | null } | null }
   /** The longest main-thread task since the `from`-th one (the page's own count of them: `longCount`). */
   const longest = (from = 0) => page.evaluate((f) => Math.max(0, ...((globalThis as unknown as { __long?: number[] }).__long ?? []).slice(f)), from)
   const longCount = () => page.evaluate(() => ((globalThis as unknown as { __long?: number[] }).__long ?? []).length)
@@ -141,7 +141,7 @@ try {
     for (let k = 2; k <= 11; k++) {
       await page.locator('[data-testid=logs-scroll]').evaluate((el) => { el.scrollTop = el.scrollHeight })
       // "400+ lines": the count held, a `+` while older pages remain.
-      await page.waitForFunction((want) => new RegExp(`^${want}\\D`).test(((globalThis as unknown as { document: Doc }).document.querySelector('[data-testid=log-count]') as unknown as { textContent: string }).textContent), k * 200, { timeout: 60_000 })
+      await page.waitForFunction((want) => new RegExp(`^${want}\\D`).test((globalThis as unknown as { document: Doc }).document.querySelector('[data-testid=log-count]')?.textContent ?? ''), k * 200, { timeout: 60_000 })
     }
     logs = { lines: 1_000_000, firstPageMs, tenOlderPagesMs: Date.now() - t1, held: await held(), longestTaskDuringScrollMs: await longest(before),
       drawnRows: await page.locator('[data-testid=logs] tr[data-level]').count(), domNodes: await domNodes() }

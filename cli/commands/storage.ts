@@ -28,7 +28,6 @@ export function register(cli: CAC, _ctx: CliContext): void {
     }))
 }
 
-
 /** `--from`: a path, or `sqlite://<path>` (`sqlite:///abs/file.db`, `sqlite://./rel.db`); anything else is INVALID_INPUT. */
 export function sourcePath(given: unknown): string {
   if (typeof given !== 'string' || given === '') throw usageError('storage migrate needs --from <sqlite file or sqlite://path>', { path: '--from' })
