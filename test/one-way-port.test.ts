@@ -29,13 +29,15 @@ test('endTask, log and executionFinished arrive in order with comlink calls, and
     const reply = new Promise<{ results: unknown[]; again: unknown[]; answers: number }>((resolve) => { worker.onmessage = (e) => resolve(e.data) })
     worker.postMessage({ port: port2 }, [port2])
     const r = await reply
-    expect(calls).toEqual(['log:first line', 'endTask:e1/t1:last line', 'checkpoint:1', 'finished:e1', 'checkpoint:0'])
+    // The worker's reply comes on another channel than the port, so its last one-way call (the tail, below) may
+    // already be in: the first five, in order, then the tail alone.
+    expect(calls.slice(0, 5)).toEqual(['log:first line', 'endTask:e1/t1:last line', 'checkpoint:1', 'finished:e1', 'checkpoint:0'])
     expect(r.results).toEqual([{ ok: true, changed: true }])
     // Two answers: the two checkpoints. With comlink for every call it was five (log, endTask, executionFinished too).
     expect(r.answers).toBe(2)
     const deadline = Date.now() + 10_000
     while (!calls.includes('log:tail') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
-    expect(calls.at(-1)).toBe('log:tail')
+    expect(calls.slice(5)).toEqual(['log:tail'])
   } finally {
     worker.terminate()
     port1.close()
