@@ -3,7 +3,7 @@
 import type { ErrorInfo } from '../../runtime/errors.ts'
 import type { TaskRunState } from '../../runtime/state/states.ts'
 import type { TaskTransition, Transition } from '../../runtime/store/checkpoint.ts'
-import type { ChildEnd, StoredFile } from '../../runtime/store/types.ts'
+import type { ChildEnd, Decision, StoredFile } from '../../runtime/store/types.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { RunPath } from '../../runtime/workflow/run-path.ts'
 import type { PluginCall } from '../../runtime/workflow/tasks/kind.ts'
@@ -45,13 +45,8 @@ export interface ChildRequest {
   waiting: TaskTransition
 }
 
-/**
- * A person's decision on an awaiting run. `by` names who decided (the API key's name, or `local` for the
- * embedded CLI), never a key.
- */
-export type Decision =
-  | { verdict: 'approve'; inputs: Record<string, unknown>; by: string }
-  | { verdict: 'reject'; reason: string; by: string }
+/** A person's decision on an awaiting run (stored when it travels between engines: runtime/store/types.ts). */
+export type { Decision }
 
 export type ExecutionInbox = StartExecution | CancelExecution | ExecutionTimedOut | InterruptExecution | TaskFinished | RetryDue |
   WakeDue | DecideTask | ChildStarted | ChildEnded

@@ -94,6 +94,11 @@ export const AuditType = {
    */
   Claimed: 'CLAIMED',
   Restarted: 'RESTARTED', Approved: 'APPROVED', Rejected: 'REJECTED',
+  /**
+   * An engine that does not hold this execution asked its holder to take a decision on an awaiting run (`from`,
+   * `holder`, `taskId`, `verdict`, `by`: docs/scale-out.md); APPROVED or REJECTED follows when the holder takes it.
+   */
+  DecisionRequested: 'DECISION_REQUESTED',
   /** Old executions deleted (`workflow execution purge`, `execution.retention`): the cutoff and how many went. */
   ExecutionsPurged: 'EXECUTIONS_PURGED',
 } as const

@@ -6,7 +6,7 @@
 import type { ErrorInfo } from '../errors.ts'
 import type { AuditType, ExecutionState, TaskRunState, WaitReason } from '../state/states.ts'
 import type { Workflow } from '../workflow/model.ts'
-import type { LogRecord, NewLogLine, ParentLink, StoredFile, TriggerInfo } from './types.ts'
+import type { Decision, DecisionOutcome, LogRecord, NewLogLine, ParentLink, StoredFile, TriggerInfo } from './types.ts'
 
 /** Entering WAITING names why (the state machine refuses a WAITING without a known reason); other states may say why too. */
 export type StateReason<S extends string> =
@@ -168,8 +168,30 @@ export interface RequestCancel {
   by?: string
 }
 
+/**
+ * Asks the engine that holds an execution to take a decision on one of its awaiting runs (an approval reached a node
+ * that does not run it: docs/scale-out.md). Stored as request `requestId` (DecisionRequest, a DECISION_REQUESTED audit
+ * event naming the asking engine and the holder); the holder reads it (ExecutionRepository.decisionRequests), takes
+ * the decision as its own and settles the request. Not fenced: any engine may ask. NOT_FOUND when there is no such
+ * execution or run; a terminal execution is left alone (`changed: false`); a request id used before is CONFLICT.
+ */
+export interface RequestDecision {
+  kind: 'requestDecision'
+  requestId: string
+  executionId: string
+  taskId: string
+  decision: Decision
+}
+
+/** The holder's answer to a decision request (RequestDecision): the first answer stays (`changed: false` after it). */
+export interface SettleDecision {
+  kind: 'settleDecision'
+  requestId: string
+  outcome: DecisionOutcome
+}
+
 export type Transition = ExecutionTransition | TaskTransition | AuditOnly | CreateExecution | CronFireTransition | ClaimExecution |
-  AdmitExecution | RestartExecution | AddIterations | RequestCancel
+  AdmitExecution | RestartExecution | AddIterations | RequestCancel | RequestDecision | SettleDecision
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
 

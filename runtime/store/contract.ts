@@ -391,6 +391,38 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect(!missing.ok && missing.error.code).toBe('NOT_FOUND')
       })
 
+      it('another engine asks the holder to decide: the request is the holder\'s alone, audited, settled once; a terminal one is left alone', async () => {
+        const other = await open()
+        await store.engines.register(engine('A', 10_000), 0)
+        await other.engines.register(engine('B', 10_000), 0)
+        await commit(store, [one([create('x')])], { owner: 'A', at: 0 })
+        const approve = { verdict: 'approve' as const, inputs: { note: 'ok' }, by: 'alice' }
+        const ask = (requestId: string, taskId = 'a', executionId = 'x') =>
+          commit(other, [one([{ kind: 'requestDecision', requestId, executionId, taskId, decision: approve }])], { owner: 'B', at: 5 })
+        expect((await ask('r1')).results[0]![0]).toEqual({ ok: true, changed: true }) // not fenced: B may ask
+        expect(code((await ask('r1')).results[0]![0]!)).toBe('CONFLICT') // one id, one request
+        expect(code((await ask('r2', 'nope')).results[0]![0]!)).toBe('NOT_FOUND')
+        expect(code((await ask('r3', 'a', 'nope')).results[0]![0]!)).toBe('NOT_FOUND')
+        expect(await store.executions.decisionRequests('A')).toEqual([{ id: 'r1', executionId: 'x', taskId: 'a', decision: approve }])
+        expect(await store.executions.decisionRequests('B')).toEqual([])
+        expect(await other.executions.decisionOutcome('r1')).toBeUndefined()
+        const asked = (await store.audit.forExecution('x')).filter((a) => a.type === 'DECISION_REQUESTED')
+        expect(asked.map((a) => [a.taskId, a.data])).toEqual([['a', { from: 'B', holder: 'A', request: 'r1', verdict: 'approve', by: 'alice' }]])
+        // The holder settles it (fenced like any commit of its own); the first outcome stays.
+        const settle = (outcome: { taken: true } | { taken: false; error: ErrorInfo }) =>
+          commit(store, [one([{ kind: 'settleDecision', requestId: 'r1', outcome }])], { owner: 'A', at: 6 })
+        expect((await settle({ taken: false, error: { code: 'INVALID_INPUT', message: 'bad note' } })).results[0]![0]).toEqual({ ok: true, changed: true })
+        expect((await settle({ taken: true })).results[0]![0]).toEqual({ ok: true, changed: false })
+        expect(await other.executions.decisionOutcome('r1')).toEqual({ taken: false, error: { code: 'INVALID_INPUT', message: 'bad note' } })
+        expect(await store.executions.decisionRequests('A')).toEqual([])
+        // Unsettled requests on an execution that ended are nobody's to take.
+        expect((await ask('r4')).results[0]![0]).toEqual({ ok: true, changed: true })
+        await commit(store, [one([{ kind: 'execution', executionId: 'x', to: 'CANCELLED' }])], { owner: 'A', at: 7 })
+        expect(await store.executions.decisionRequests('A')).toEqual([])
+        expect((await ask('r5')).results[0]![0]).toEqual({ ok: true, changed: false })
+        expect(await other.executions.decisionOutcome('r5')).toBeUndefined()
+      })
+
       it('a released lease (or an owner with no lease row) can be claimed at once; two claimers, one winner', async () => {
         const other = await open()
         await store.engines.register(engine('A', 10_000), 0)

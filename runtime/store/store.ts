@@ -12,7 +12,7 @@ import type { Workflow } from '../workflow/model.ts'
 import type { CommitBatch, CommitOutcome } from './checkpoint.ts'
 import type { WriteHealth } from './health.ts'
 import type {
-  ActiveExecution, AuditRecord, CronFire, EngineLiveness, EngineRecord, ExecutionRecord, ExecutionSnapshot, FileRecord, ListExecutionsQuery,
+  ActiveExecution, AuditRecord, CronFire, DecisionOutcome, DecisionRequest, EngineLiveness, EngineRecord, ExecutionRecord, ExecutionSnapshot, FileRecord, ListExecutionsQuery,
   ListLogsQuery, LogPage, Page, PurgeBatch, PluginGrantRecord, SealedValue, SecretMeta, TaskRunRecord, WorkflowRecord, WorkflowRevision, WorkflowRevisionMeta,
 } from './types.ts'
 import type { WebhookKeyRecord } from './webhook-keys.ts'
@@ -59,6 +59,13 @@ export interface ExecutionRepository {
    * cancel-oldest }`), oldest first, each with the error to cancel it with: its engine cancels them.
    */
   cancelRequests(owner: string): Promise<{ id: string; error: ErrorInfo }[]>
+  /**
+   * The unsettled decision requests (RequestDecision) on non-terminal executions `owner` holds, oldest first: its
+   * engine takes each decision and settles the request (actors/supervisor/remote-decisions.ts).
+   */
+  decisionRequests(owner: string): Promise<DecisionRequest[]>
+  /** What became of decision request `id`: undefined while it is unsettled (or unknown). */
+  decisionOutcome(id: string): Promise<DecisionOutcome | undefined>
   /**
    * The runs of executions `owner` holds that wait for a child execution (WAITING, SUBFLOW) whose child has ended:
    * the engine tells each parent (actors/supervisor/subflows.ts).

@@ -285,3 +285,22 @@ export interface PurgeBatch {
   /** Blobs that no file row names any more: the caller deletes them from the blob store. */
   unreferenced: string[]
 }
+
+/**
+ * A person's decision on an awaiting run. `by` names who decided (the API key's name, or `local` for the
+ * embedded CLI), never a key.
+ */
+export type Decision =
+  | { verdict: 'approve'; inputs: Record<string, unknown>; by: string }
+  | { verdict: 'reject'; reason: string; by: string }
+
+/** A decision one engine asked another to take (the holder of the execution: docs/scale-out.md), not settled yet. */
+export interface DecisionRequest {
+  id: string
+  executionId: string
+  taskId: string
+  decision: Decision
+}
+
+/** What became of a decision request: taken by the holder's engine, or refused with why. */
+export type DecisionOutcome = { taken: true } | { taken: false; error: ErrorInfo }

@@ -42,6 +42,8 @@ export type CopiedTable = (typeof COPIED_TABLES)[number]
 export const SKIPPED_TABLES = {
   engines: "the leases of this installation's engine processes: none of them runs on the destination, whose servers " +
     'register their own (a copied lease would make its executions look owned until it expired)',
+  decision_requests: 'decisions one engine asked the holder of an execution to take, and their answers: messages between the ' +
+    "engines of this installation, none of which runs on the destination (a run whose request was not answered still waits there: decide it again)",
   store_probe: "the health probe's one row, which the destination's schema creates for itself",
   schema_migrations: "each backend's own history of schema versions; the destination's is written when it is migrated",
   sqlite_sequence: "SQLite's AUTOINCREMENT counters: they set the destination's id sequences instead",

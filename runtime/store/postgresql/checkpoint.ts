@@ -10,7 +10,8 @@ import {
   isTerminalTask, isWaitReason, WaitReason, type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
 import type {
-  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RequestCancel, RestartExecution, TaskTransition,
+  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RequestCancel, RequestDecision,
+  RestartExecution, SettleDecision, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
 import { admissionWindow, decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
@@ -20,6 +21,7 @@ import { isLaterListPath } from '../../workflow/task-lists.ts'
 import { toJson } from '../sqlite/json.ts'
 import { AuditRepo } from './audit.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
+import { DecisionRequestRepo } from './decision-requests.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { LIVE_OWNER } from './engines.ts'
 import { ExecutionRepo } from './executions.ts'
@@ -46,6 +48,7 @@ export class CheckpointWriter {
   private readonly executions: ExecutionRepo
   private readonly fires: CronFireRepo
   private readonly slots: ConcurrencyRepo
+  private readonly decisions: DecisionRequestRepo
   private readonly files: FileRepo
   private readonly audits: AuditRepo
 
@@ -54,6 +57,7 @@ export class CheckpointWriter {
     this.executions = new ExecutionRepo(q)
     this.fires = new CronFireRepo(q)
     this.slots = new ConcurrencyRepo(q)
+    this.decisions = new DecisionRequestRepo(q)
     this.audits = new AuditRepo(q)
   }
 
@@ -75,6 +79,8 @@ export class CheckpointWriter {
       case 'cronFire': return this.cronFire(t, now)
       case 'claim': return this.claim(t, now, owner)
       case 'requestCancel': return this.requestCancel(t, now, owner)
+      case 'requestDecision': return this.requestDecision(t, now, owner)
+      case 'settleDecision': return this.settleDecision(t, now)
       case 'admit': return this.admit(t, now, owner)
       case 'restart': return this.restart(t, now, owner)
       case 'iterations': return this.iterations(t, now, owner)
@@ -210,6 +216,25 @@ export class CheckpointWriter {
     await this.audit(now, 'CANCEL_REQUESTED', t.executionId, undefined, row.workflow_id,
       { from: owner ?? null, holder: row.owner, ...(t.by !== undefined ? { by: t.by } : {}), error: t.error })
     return { ok: true, changed: true }
+  }
+
+  private async requestDecision(t: RequestDecision, now: number, owner: string | undefined): Promise<TransitionResult> {
+    const row = await this.execRow(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    if (!(await this.q.get('SELECT 1 FROM task_runs WHERE execution_id = ? AND task_id = ?', [t.executionId, t.taskId]))) {
+      return notFound(`task ${t.taskId} of execution ${t.executionId}`)
+    }
+    if (row.state === 'SUCCESS' || row.state === 'FAILED' || row.state === 'CANCELLED') return { ok: true, changed: false }
+    if (!(await this.decisions.add({ id: t.requestId, executionId: t.executionId, taskId: t.taskId, decision: t.decision }, owner, now))) {
+      return conflict(`decision request ${t.requestId} exists already`)
+    }
+    await this.audit(now, 'DECISION_REQUESTED', t.executionId, t.taskId, row.workflow_id,
+      { from: owner ?? null, holder: row.owner, request: t.requestId, verdict: t.decision.verdict, by: t.decision.by })
+    return { ok: true, changed: true }
+  }
+
+  private async settleDecision(t: SettleDecision, now: number): Promise<TransitionResult> {
+    return { ok: true, changed: await this.decisions.settle(t.requestId, t.outcome, now) }
   }
 
   private async applyExecution(t: ExecutionTransition, now: number, owner: string | undefined): Promise<TransitionResult> {

@@ -203,4 +203,22 @@ export const MIGRATIONS: readonly Migration[] = [
     // The autokestra version each engine runs, for the node registry; NULL in a row an older engine wrote.
     sql: `ALTER TABLE engines ADD COLUMN version TEXT;`,
   },
+  {
+    version: 4,
+    name: 'decision requests (SQLite v16)',
+    // A decision that reached a node which does not hold the execution, for the holder to take (sqlite/migrations.ts).
+    sql: `
+      CREATE TABLE decision_requests (
+        id TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        from_engine TEXT,
+        requested_at BIGINT NOT NULL,
+        outcome TEXT,
+        settled_at BIGINT
+      );
+      CREATE INDEX decision_requests_unsettled ON decision_requests (execution_id) WHERE outcome IS NULL;
+    `,
+  },
 ]

@@ -18,6 +18,7 @@ import type {
 import { AuditRepo } from './audit.ts'
 import { CheckpointWriter } from './checkpoint.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
+import { DecisionRequestRepo } from './decision-requests.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { LOCK_COMMIT, LOCK_SPACE, migrate, openPool, type PgOpenOptions } from './db.ts'
 import { EngineProofs, EngineRepo } from './engines.ts'
@@ -93,6 +94,8 @@ export class PostgresStore implements Store {
       listActive: () => read((q) => new ExecutionRepo(q).listActive()),
       countByState: () => read((q) => new ExecutionRepo(q).countByState()),
       cancelRequests: (owner) => read((q) => new ConcurrencyRepo(q).cancelRequests(owner)),
+      decisionRequests: (owner) => read((q) => new DecisionRequestRepo(q).pending(owner)),
+      decisionOutcome: (id) => read((q) => new DecisionRequestRepo(q).outcome(id)),
       endedChildren: (owner) => read((q) => new ExecutionRepo(q).endedChildren(owner)),
       purge: (before, limit) => this.write((q) => new FileRepo(q).purge(before, limit), true),
     }

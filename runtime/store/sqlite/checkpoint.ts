@@ -11,13 +11,15 @@ import {
   isTerminalTask, isWaitReason, WaitReason, type ExecutionState, type TaskRunState,
 } from '../../state/states.ts'
 import type {
-  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RequestCancel, RestartExecution, TaskTransition,
+  AddIterations, AdmitExecution, ClaimExecution, CreateExecution, CronFireTransition, ExecutionTransition, RequestCancel, RequestDecision,
+  RestartExecution, SettleDecision, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
 import { admissionWindow, decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
 import { terminateUnfinished } from '../../state/terminate.ts'
 import type { ConcurrencyPolicy } from '../../workflow/model.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
+import { DecisionRequestRepo } from './decision-requests.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { LIVE_OWNER } from './engines.ts'
 import { ExecutionRepo } from './executions.ts'
@@ -42,6 +44,7 @@ export class CheckpointWriter {
   private readonly executions: ExecutionRepo
   private readonly fires: CronFireRepo
   private readonly slots: ConcurrencyRepo
+  private readonly decisions: DecisionRequestRepo
   private readonly files: FileRepo
 
   constructor(private readonly db: Database) {
@@ -49,6 +52,7 @@ export class CheckpointWriter {
     this.executions = new ExecutionRepo(db)
     this.fires = new CronFireRepo(db)
     this.slots = new ConcurrencyRepo(db)
+    this.decisions = new DecisionRequestRepo(db)
   }
 
   /**
@@ -70,6 +74,8 @@ export class CheckpointWriter {
       case 'cronFire': return this.cronFire(t, now)
       case 'claim': return this.claim(t, now, owner)
       case 'requestCancel': return this.requestCancel(t, now, owner)
+      case 'requestDecision': return this.requestDecision(t, now, owner)
+      case 'settleDecision': return this.settleDecision(t, now)
       case 'admit': return this.admit(t, now, owner)
       case 'restart': return this.restart(t, now, owner)
       case 'iterations': return this.iterations(t, now, owner)
@@ -208,6 +214,26 @@ export class CheckpointWriter {
     this.audit(now, 'CANCEL_REQUESTED', t.executionId, undefined, row.workflow_id,
       { from: owner ?? null, holder: row.owner, ...(t.by !== undefined ? { by: t.by } : {}), error: t.error })
     return { ok: true, changed: true }
+  }
+
+  private requestDecision(t: RequestDecision, now: number, owner: string | undefined): TransitionResult {
+    const row = this.db.query<{ state: ExecutionState; workflow_id: string; owner: string | null }, [string]>(
+      'SELECT state, workflow_id, owner FROM executions WHERE id = ?').get(t.executionId)
+    if (!row) return notFound(`execution ${t.executionId}`)
+    if (!this.db.query('SELECT 1 FROM task_runs WHERE execution_id = ? AND task_id = ?').get(t.executionId, t.taskId)) {
+      return notFound(`task ${t.taskId} of execution ${t.executionId}`)
+    }
+    if (row.state === 'SUCCESS' || row.state === 'FAILED' || row.state === 'CANCELLED') return { ok: true, changed: false }
+    if (!this.decisions.add({ id: t.requestId, executionId: t.executionId, taskId: t.taskId, decision: t.decision }, owner, now)) {
+      return conflict(`decision request ${t.requestId} exists already`)
+    }
+    this.audit(now, 'DECISION_REQUESTED', t.executionId, t.taskId, row.workflow_id,
+      { from: owner ?? null, holder: row.owner, request: t.requestId, verdict: t.decision.verdict, by: t.decision.by })
+    return { ok: true, changed: true }
+  }
+
+  private settleDecision(t: SettleDecision, now: number): TransitionResult {
+    return { ok: true, changed: this.decisions.settle(t.requestId, t.outcome, now) }
   }
 
   private applyExecution(t: ExecutionTransition, now: number, owner: string | undefined): TransitionResult {

@@ -314,6 +314,24 @@ export const MIGRATIONS: readonly Migration[] = [
     // upgrade tell apart. A row an older engine wrote keeps NULL (shown as unknown).
     sql: `ALTER TABLE engines ADD COLUMN version TEXT;`,
   },
+  {
+    version: 16,
+    name: 'decision requests',
+    // A decision (an approval's approve or reject) that reached an engine which does not hold the execution, for the
+    // holder to take (docs/scale-out.md): the asking engine writes the request, the holder takes the decision and
+    // writes the outcome, the asker reads it. Gone with the execution.
+    sql: `CREATE TABLE decision_requests (
+        id TEXT PRIMARY KEY,
+        execution_id TEXT NOT NULL REFERENCES executions (id) ON DELETE CASCADE,
+        task_id TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        from_engine TEXT,
+        requested_at INTEGER NOT NULL,
+        outcome TEXT,
+        settled_at INTEGER
+      );
+      CREATE INDEX decision_requests_unsettled ON decision_requests (execution_id) WHERE outcome IS NULL;`,
+  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

@@ -20,6 +20,7 @@ import { openDatabase, type OpenOptions } from './db.ts'
 import { EngineLocks } from './engine-locks.ts'
 import { EngineRepo } from './engines.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
+import { DecisionRequestRepo } from './decision-requests.ts'
 import { ExecutionRepo } from './executions.ts'
 import { FileRepo } from './files.ts'
 import { isSqliteFault, translateSqliteFault } from './faults.ts'
@@ -74,6 +75,7 @@ export class SqliteStore implements Store {
     const grants = new PluginGrantRepo(db)
     const engines = new EngineRepo(db)
     const slots = new ConcurrencyRepo(db)
+    const decisions = new DecisionRequestRepo(db)
     const files = new FileRepo(db)
     this.workflows = {
       get: (id) => read(() => wf.get(id)),
@@ -107,6 +109,8 @@ export class SqliteStore implements Store {
       listActive: () => read(() => ex.listActive()),
       countByState: () => read(() => ex.countByState()),
       cancelRequests: (owner) => read(() => slots.cancelRequests(owner)),
+      decisionRequests: (owner) => read(() => decisions.pending(owner)),
+      decisionOutcome: (id) => read(() => decisions.outcome(id)),
       endedChildren: (owner) => read(() => ex.endedChildren(owner)),
       purge: (before, limit) => write(() => files.purge(before, limit), true),
     }
