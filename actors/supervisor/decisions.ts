@@ -1,7 +1,8 @@
 /**
  * Decisions on awaiting runs (an approval's approve or reject), from the API or the CLI. A decision is taken by
  * the execution's own actor, on the worker that hosts it, and committed there like any of its transitions: one
- * writer per execution, so a decision and the approval's timeout never both win. This module finds that worker.
+ * writer per execution, so a decision and the approval's timeout never both win. This module finds that worker;
+ * an execution another engine holds is that engine's to decide (remote-decisions.ts).
  */
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
@@ -34,14 +35,19 @@ export interface DecisionDeps {
    * engine's, or it moved meanwhile); undefined when this engine does not hold it at all.
    */
   decideParked(executionId: string, path: string, decision: Decision): Promise<DecideReply | undefined>
+  /**
+   * Another engine holds the execution (or none does yet): asks its holder to take the decision and waits for the
+   * answer (remote-decisions.ts). Absent where the decision was itself asked for by another engine.
+   */
+  askHolder?(executionId: string, path: string, decision: Decision): Promise<TaskRunRecord>
 }
 
 const conflict = (message: string, details?: unknown, retryable = false) => new AppError(ErrorCode.Conflict, message, details, retryable)
 
 /**
  * Delivers `decision` for the run at `path`; resolves with the run as committed. NOT_FOUND for an unknown execution
- * or task, CONFLICT when nothing waits for a decision there (or another engine runs it), INVALID_INPUT when the
- * kind refuses the decision's inputs.
+ * or task, CONFLICT when nothing waits for a decision there (or another engine runs it and did not answer in
+ * time), INVALID_INPUT when the kind refuses the decision's inputs.
  */
 export async function decideTask(deps: DecisionDeps, executionId: string, path: string, decision: Decision): Promise<TaskRunRecord> {
   const deadline = deps.clock.now() + LOCATE_MS
@@ -54,7 +60,10 @@ export async function decideTask(deps: DecisionDeps, executionId: string, path: 
     const plan = await deps.locate(executionId)
     if (plan.kind === 'notHere') {
       const reply = await deps.decideParked(executionId, path, decision)
-      if (reply === undefined) throw conflict(`execution ${executionId} is run by another engine on this store; decide there`, { state: rec.state })
+      if (reply === undefined) {
+        if (deps.askHolder) return deps.askHolder(executionId, path, decision)
+        throw conflict(`execution ${executionId} is run by another engine on this store; decide there`, { state: rec.state })
+      }
       if (reply.kind === 'taken') return (await deps.store.executions.taskRun(executionId, path))!
       if (reply.kind === 'refused') throw new AppError(reply.error.code, reply.error.message, reply.error.details, reply.error.retryable === true)
     } else if (plan.kind === 'onWorker') {

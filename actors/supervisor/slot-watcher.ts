@@ -10,6 +10,7 @@
 import type { Clock } from '../../runtime/clock.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
+import { PollLoop } from './poll-loop.ts'
 
 /** How often the store is asked about slots freed elsewhere and cancel requests, while there is something to ask. */
 export const SLOT_POLL_MS = 250
@@ -35,12 +36,14 @@ export class SlotWatcher {
   private readonly limits = new Map<string, number>()
   /** Cancel requests acted on already (until the execution is gone). */
   private readonly stopping = new Set<string>()
-  private readonly life = new AbortController()
-  private passing: Promise<void> | undefined
-  private again = false
-  private wakeUp: (() => void) | undefined
+  private readonly poll: PollLoop
 
-  constructor(private readonly deps: SlotWatcherDeps) {}
+  constructor(private readonly deps: SlotWatcherDeps) {
+    this.poll = new PollLoop({
+      clock: deps.clock, ms: deps.pollMs ?? SLOT_POLL_MS, pass: () => this.pass(),
+      due: () => this.parked.size > 0 || deps.busy(),
+    })
+  }
 
   get waiting(): number {
     return this.parked.size
@@ -48,12 +51,11 @@ export class SlotWatcher {
 
   /** Starts the poll loop (it asks the store only while something waits here or this engine runs something). */
   start(): void {
-    void this.loop()
+    this.poll.start()
   }
 
   stop(): void {
-    this.life.abort()
-    this.wakeUp?.()
+    this.poll.stop()
   }
 
   /** `executionId` of `workflowId` waits for a slot on this engine; `limit`, its workflow's, when known. */
@@ -65,33 +67,12 @@ export class SlotWatcher {
 
   /** Something may have changed (an execution ended here, one was created): ask now. */
   wake(): void {
-    if (this.passing) {
-      this.again = true
-      return
-    }
-    this.passing = this.pass().finally(() => {
-      this.passing = undefined
-      if (this.again && !this.life.signal.aborted) {
-        this.again = false
-        this.wake()
-      }
-    })
+    this.poll.wake()
   }
 
   /** Settles once no pass is running (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.passing) await this.passing
-  }
-
-  private async loop(): Promise<void> {
-    const ms = this.deps.pollMs ?? SLOT_POLL_MS
-    while (!this.life.signal.aborted) {
-      if (this.parked.size > 0 || this.deps.busy()) this.wake()
-      await new Promise<void>((resolve) => {
-        this.wakeUp = resolve
-        this.deps.clock.sleep(ms, this.life.signal).then(resolve, resolve)
-      })
-    }
+  idle(): Promise<void> {
+    return this.poll.idle()
   }
 
   private async pass(): Promise<void> {

@@ -59,8 +59,7 @@ describe('child watcher (the parents this engine owns hear of their ended childr
     let told = 0
     const w = watcher(async () => (told++, false), enqueued)
     w.wake()
-    await Bun.sleep(0)
-    await w['passing']
+    await w.idle()
     expect([told, enqueued]).toEqual([0, []])
     w.stop()
   })

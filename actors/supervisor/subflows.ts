@@ -16,6 +16,7 @@ import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { ChildRequest } from '../execution/protocol.ts'
 import { admit, type AdmissionContext } from './admission.ts'
+import { PollLoop } from './poll-loop.ts'
 
 /** How often the store is asked about children that ended on another engine, while this engine holds something. */
 export const CHILD_POLL_MS = 250
@@ -110,47 +111,28 @@ export interface ChildWatcherDeps {
 
 /** Tells this engine's parents that their children ended: at once for a child that ended here, on a poll otherwise. */
 export class ChildWatcher {
-  private readonly life = new AbortController()
-  private passing: Promise<void> | undefined
-  private again = false
-  private wakeUp: (() => void) | undefined
+  private readonly poll: PollLoop
 
-  constructor(private readonly deps: ChildWatcherDeps) {}
+  constructor(private readonly deps: ChildWatcherDeps) {
+    this.poll = new PollLoop({ clock: deps.clock, ms: deps.pollMs ?? CHILD_POLL_MS, due: () => deps.busy(), pass: () => this.pass() })
+  }
 
   start(): void {
-    void this.loop()
+    this.poll.start()
   }
 
   stop(): void {
-    this.life.abort()
-    this.wakeUp?.()
+    this.poll.stop()
   }
 
   /** An execution ended (perhaps a child): look now. */
   wake(): void {
-    if (this.life.signal.aborted) return
-    if (this.passing) {
-      this.again = true
-      return
-    }
-    this.passing = this.pass().finally(() => {
-      this.passing = undefined
-      if (this.again) {
-        this.again = false
-        this.wake()
-      }
-    })
+    this.poll.wake()
   }
 
-  private async loop(): Promise<void> {
-    const ms = this.deps.pollMs ?? CHILD_POLL_MS
-    while (!this.life.signal.aborted) {
-      if (this.deps.busy()) this.wake()
-      await new Promise<void>((resolve) => {
-        this.wakeUp = resolve
-        this.deps.clock.sleep(ms, this.life.signal).then(resolve, resolve)
-      })
-    }
+  /** Settles once no pass is running (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.poll.idle()
   }
 
   private async pass(): Promise<void> {

@@ -6,6 +6,7 @@
  * and the lease on its executions (lease.ts).
  */
 
+import { randomUUID } from 'node:crypto'
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode } from '../../runtime/errors.ts'
 import { newExecutionId } from '../../runtime/ids.ts'
@@ -37,6 +38,7 @@ import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
 import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
 import { SlotWatcher } from './slot-watcher.ts'
+import { askHolder, RemoteDecisions } from './remote-decisions.ts'
 import { ChildWatcher, startChild } from './subflows.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
@@ -76,6 +78,7 @@ export class Supervisor {
   private readonly lease: Lease
   private readonly recovery: Recovery
   private readonly watcher: SlotWatcher
+  private readonly remoteDecisions: RemoteDecisions
   private readonly parking: Parking
   private readonly children: ChildWatcher
   /** The kinds' steps, loaded on the first decision on a parked execution (workers load their own). */
@@ -103,12 +106,16 @@ export class Supervisor {
         this.children.wake() // it may be a subflow's child, its parent waiting here
       },
     })
+    // Parked executions count: a child parked on a wait must still hear its parent's cancel, and an approval a decision.
+    const busy = () => this.state.active.size > 0 || this.state.queue.length > 0 || this.events.tracking > 0
     this.watcher = new SlotWatcher({
-      store, clock, owner: this.lease.owner, commit: (t) => this.batcher.submit(t),
+      store, clock, owner: this.lease.owner, commit: (t) => this.batcher.submit(t), busy,
       enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }),
       cancel: (id, reason) => this.cancel(id, reason),
-      // Parked executions count: a child parked on a wait must still hear its parent's cancel.
-      busy: () => this.state.active.size > 0 || this.state.queue.length > 0 || this.events.tracking > 0,
+    })
+    this.remoteDecisions = new RemoteDecisions({
+      store, clock, owner: this.lease.owner, commit: (t) => this.batcher.submit(t), busy,
+      decide: (id, path, decision) => this.decideHere(id, path, decision, false),
     })
     this.children = new ChildWatcher({
       store, clock, owner: this.lease.owner,
@@ -164,6 +171,7 @@ export class Supervisor {
   begin(): Promise<void> {
     this.watcher.start()
     this.children.start()
+    this.remoteDecisions.start()
     return this.lease.start()
   }
 
@@ -301,9 +309,22 @@ export class Supervisor {
     }
   }
 
-  /** A decision on an awaiting run (an approval), taken by the execution's actor (see decisions.ts). */
+  /**
+   * A decision on an awaiting run (an approval), taken by the execution's actor (see decisions.ts); on an execution
+   * another engine holds, by that engine, asked through the store (remote-decisions.ts).
+   */
   decide(id: string, path: string, decision: Decision): Promise<TaskRunRecord> {
+    return this.decideHere(id, path, decision, true)
+  }
+
+  private decideHere(id: string, path: string, decision: Decision, mayAsk: boolean): Promise<TaskRunRecord> {
     return decideTask({
+      ...(mayAsk ? {
+        askHolder: (executionId: string, taskId: string, d: Decision) => askHolder({
+          store: this.store, clock: this.opts.clock, requestId: () => randomUUID(),
+          commit: (t) => this.batcher.submit(t, { failFast: true, durable: true }),
+        }, executionId, taskId, d),
+      } : {}),
       store: this.store, clock: this.opts.clock,
       locate: async (executionId) => (await this.mailbox.ask({ type: 'locate', executionId }))!,
       worker: (workerId) => this.pool.find(workerId),
@@ -367,6 +388,7 @@ export class Supervisor {
     this.recovery.stop()
     this.watcher.stop()
     this.children.stop()
+    this.remoteDecisions.stop()
     this.parking.stop()
     if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))
