@@ -87,6 +87,11 @@ export interface EngineStats {
   waitingTasks: number
   /** Checkpoints are queued because the store refuses writes; they are being retried. */
   waitingForStore: boolean
+  /**
+   * Self-fenced: the lease could not be renewed in time (a node cut off from PostgreSQL), so everything this engine
+   * ran was interrupted and nothing starts until it is renewed (docs/scale-out.md).
+   */
+  fenced: boolean
   /** Callers waiting for an execution to end (`waitFor`: `?wait=` requests, `workflow run`). */
   executionWaiters: number
   /** The execution worker threads (docs/engine.md#the-idle-worker). */

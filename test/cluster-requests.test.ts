@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPostgres } from './helpers/postgres.ts'
 import { apiCaller, cleanEnv, cli, freePort, KEY, oneJson, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
@@ -30,12 +30,9 @@ async function refusal(origin: string, path: string, body: object): Promise<[num
 }
 
 /** Node `name`'s config: its own data dir, the shared database, a short lease (the last test kills a node). */
-const nodeConfig = (name: string, port: number, url: string): string => {
-  const file = writeNodeConfig(join(dir, name), port, url)
-  appendFileSync(file, `cluster:\n  leaseSeconds: ${LEASE_S}\n  heartbeatSeconds: 1\n`)
-  return file
-}
 const LEASE_S = 4
+const nodeConfig = (name: string, port: number, url: string): string =>
+  writeNodeConfig(join(dir, name), port, url, { lines: ['cluster:', `  leaseSeconds: ${LEASE_S}`, '  heartbeatSeconds: 1'] })
 
 describe.skipIf(!pg)('a cancel or a decision sent to another node', () => {
   const servers: ServerProcess[] = []

@@ -31,15 +31,17 @@ export function writeConfig(dir: string, port: number, opts: { apiKeys?: string[
 
 /**
  * A node of a cluster on one PostgreSQL database: its config in `home` (made here), its own data dir there, the shared
- * database at `url`, the repository's plugins. Answers the config file's path.
+ * database at `url`, the repository's plugins (and `pluginPaths`), and `lines` of YAML of other sections. Answers
+ * the config file's path.
  */
-export function writeNodeConfig(home: string, port: number, url: string): string {
+export function writeNodeConfig(home: string, port: number, url: string, more: { lines?: string[]; pluginPaths?: string[] } = {}): string {
   mkdirSync(home, { recursive: true })
   const file = join(home, 'config.yaml')
   writeFileSync(file, [
     'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
     'storage:', '  type: postgresql', `  url: ${url}`, '  path: ./data/autokestra.db',
-    'plugins:', `  paths: [${join(root, 'plugins')}]`, '',
+    ...(more.lines ?? []),
+    'plugins:', `  paths: [${[join(root, 'plugins'), ...(more.pluginPaths ?? [])].join(', ')}]`, '',
   ].join('\n'))
   return file
 }

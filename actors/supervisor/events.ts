@@ -33,6 +33,16 @@ export class EventHub {
     this.workflowOf.set(executionId, workflowId)
   }
 
+  /** Another engine runs `executionId` now (it took it over while this one was fenced): its end is that engine's. */
+  untrack(executionId: string): void {
+    this.workflowOf.delete(executionId)
+  }
+
+  /** The executions this engine holds. */
+  tracked(): string[] {
+    return [...this.workflowOf.keys()]
+  }
+
   tracks(executionId: string): boolean {
     return this.workflowOf.has(executionId)
   }
@@ -70,8 +80,9 @@ export class EventHub {
     try {
       const rec = await this.deps.read(executionId)
       if (rec && !isTerminalExecution(rec.state)) {
-        // Run by another engine (a node of the cluster): its end is read from the store, unless it comes here first.
-        if (!this.workflowOf.has(executionId)) void this.pollEnd(executionId, waiter, poll.signal)
+        // Run by another engine (a node of the cluster) — or by this one, which may lose it to another (a takeover
+        // while it was fenced): its end is read from the store too, unless it comes here first.
+        void this.pollEnd(executionId, waiter, poll.signal)
         return await done
       }
       this.dropWaiter(executionId, waiter)

@@ -23,8 +23,13 @@ export interface LocateRequested { type: 'locate'; executionId: string }
 export interface CancelRefused { type: 'cancelRefused'; executionId: string; index: number }
 /** Stop dispatching; the queue is dropped (it is recovered from the store on the next start). */
 export interface Shutdown { type: 'shutdown' }
+/** The lease could not be renewed (self-fencing, lease.ts): dispatch nothing; the queue waits. */
+export interface Fence { type: 'fence' }
+/** The lease is renewed again and what is still this engine's is queued: dispatch again. */
+export interface Unfence { type: 'unfence' }
 
-export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | LocateRequested | CancelRefused | Shutdown
+export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | LocateRequested |
+  CancelRefused | Shutdown | Fence | Unfence
 
 /** Where an execution is, for its cancel: on a worker, being handed to one, queued (and now taken out), or not here. */
 export type CancelPlan =

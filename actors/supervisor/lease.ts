@@ -13,6 +13,13 @@
  * so a `gone` is believed only (1) for an engine of this host (across hosts a lost session is not a dead process: the
  * lease runs out instead) and (2) once it held across a heartbeat with the engine's own heartbeat not moving — a live
  * engine takes its proof again at its next heartbeat after the database comes back.
+ *
+ * Self-fencing: an engine that could not renew its lease for `ttl - renew` (a node cut off from the database, or
+ * the database down) fences itself before the lease can run out (`onFence`: the supervisor interrupts everything
+ * it runs and starts nothing), so that no execution runs on two nodes at once when another node takes them over
+ * after the expiry. The first renewal after that ends the fence (`onRenewed`: what is still this engine's resumes).
+ * The time is counted from when the last renewal that succeeded was *sent* (its `until` was computed then), on a
+ * timer of its own, so a renewal that hangs (a black-holed connection) fences as surely as one that fails.
  */
 
 import { randomBytes } from 'node:crypto'
@@ -68,6 +75,14 @@ export class Lease {
   private readonly suspects = new Map<string, { heartbeatAt: number; seenAt: number }>()
   /** Runs after every heartbeat the store took (the takeover sweep); its failure is its own. */
   onBeat: (() => Promise<void>) | undefined
+  /** The lease may run out soon and nothing renewed it: stop everything (see the file's comment). */
+  onFence: (() => void) | undefined
+  /** The first renewal after a fence: resume; the fence holds (and this runs again at the next renewal) until it resolves. */
+  onRenewed: (() => Promise<void>) | undefined
+  private fenceTimer: ReturnType<typeof setTimeout> | undefined
+  private fencedNow = false
+  private unfencing: Promise<void> | undefined
+  private refence = false
 
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly timing: LeaseTiming = DEFAULT_LEASE) {}
 
@@ -115,10 +130,16 @@ export class Lease {
     return now - seen.seenAt > this.timing.renewMs + RETRY_MS
   }
 
+  /** Whether this engine fenced itself and has not renewed its lease since. */
+  get fenced(): boolean {
+    return this.fencedNow
+  }
+
   /** Stops the heartbeat and ends the lease (what this engine held can be claimed at once). */
   async stop(): Promise<void> {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
+    clearTimeout(this.fenceTimer)
     await this.store.engines.release(this.owner).catch(() => {})
   }
 
@@ -127,6 +148,7 @@ export class Lease {
     if (this.stopped) return
     const now = this.clock.now()
     const until = now + this.timing.ttlMs
+    const sentAt = performance.now()
     let next = this.timing.renewMs
     let beat = false
     try {
@@ -138,15 +160,45 @@ export class Lease {
       }
       beat = true
     } catch {
-      // The store cannot be written (health says so): nobody else can claim meanwhile on this store either. Soon
-      // again, so that the lease (and the proof, where it lapsed with a connection) is back once the store is.
+      // The store cannot be written (health says so). Soon again, so that the lease (and the proof, where it lapsed
+      // with a connection) is back once the store is; the fence timer armed at the last renewal runs meanwhile.
       next = Math.min(next, RETRY_MS)
     }
     if (this.stopped) return
+    if (beat) {
+      this.armFence(sentAt)
+      if (this.fencedNow) this.unfence()
+    }
     // After the renewal, never before the next one: a long sweep does not delay the heartbeat.
     if (beat) void this.onBeat?.().catch(() => {})
     // A timer, not the engine clock: the lease must be renewed in real time even when a test holds the clock.
     this.timer = setTimeout(() => void this.beat(), next)
     this.timer.unref?.()
+  }
+
+  /** Fences `ttl - renew` after `sentAt` (a renewal's send), unless a later renewal re-arms it first. */
+  private armFence(sentAt: number): void {
+    clearTimeout(this.fenceTimer)
+    const at = sentAt + this.timing.ttlMs - this.timing.renewMs
+    this.fenceTimer = setTimeout(() => {
+      if (this.stopped) return
+      // Due again while the last fence is being lifted: it stays (and is imposed again) once that is done.
+      if (this.unfencing) return void (this.refence = true)
+      if (this.fencedNow) return
+      this.fencedNow = true
+      this.onFence?.()
+    }, Math.max(0, at - performance.now()))
+    this.fenceTimer.unref?.()
+  }
+
+  private unfence(): void {
+    if (this.unfencing) return
+    this.unfencing = (this.onRenewed?.() ?? Promise.resolve()).then(() => {
+      if (!this.refence) this.fencedNow = false
+      else this.onFence?.()
+    }, () => {}).finally(() => {
+      this.refence = false
+      this.unfencing = undefined
+    })
   }
 }

@@ -29,6 +29,15 @@ describe('supervisor logic', () => {
     expect([...next.state.active]).toEqual([['b', undefined], ['c', undefined]])
   })
 
+  it('fenced, dispatches nothing (the queue waits and takes new executions); unfenced, fills the free slots in order', () => {
+    const fenced = feed([enqueue('a'), { type: 'fence' }, { type: 'finished', executionId: 'a' }, enqueue('b'), enqueue('c'), enqueue('d', true)])
+    expect(dispatches(fenced.effects)).toEqual(['a']) // before the fence
+    expect([fenced.state.queue, fenced.state.active.size]).toEqual([['d', 'b', 'c'], 0])
+    const after = feed([{ type: 'unfence' }], fenced.state)
+    expect(dispatches(after.effects)).toEqual(['d', 'b'])
+    expect(after.state.queue).toEqual(['c'])
+  })
+
   it('does not mutate the state it is given', () => {
     const before = feed([enqueue('a'), enqueue('b'), enqueue('c')]).state
     const snapshot = JSON.stringify({ q: before.queue, a: [...before.active] })

@@ -12,6 +12,8 @@ export const MAX_WORKER_CRASHES = 3
 
 export interface SupervisorState {
   accepting: boolean
+  /** Self-fenced (lease.ts): nothing is dispatched until the lease is renewed. */
+  fenced: boolean
   maxConcurrent: number
   /** Waiting for a slot, in order. */
   queue: string[]
@@ -31,7 +33,7 @@ export interface SupervisorStep {
 }
 
 export function initialSupervisorState(maxConcurrent: number): SupervisorState {
-  return { accepting: true, maxConcurrent, queue: [], active: new Map(), crashes: new Map(), cancelRequested: new Set() }
+  return { accepting: true, fenced: false, maxConcurrent, queue: [], active: new Map(), crashes: new Map(), cancelRequested: new Set() }
 }
 
 export function nextSupervisorState(prev: SupervisorState, m: SupervisorInbox): SupervisorStep {
@@ -89,11 +91,17 @@ export function nextSupervisorState(prev: SupervisorState, m: SupervisorInbox): 
       s.accepting = false
       s.queue = []
       break
+    case 'fence':
+      s.fenced = true
+      break
+    case 'unfence':
+      s.fenced = false
+      break
     default:
       return assertNever(m)
   }
   // Fill the free slots, in queue order.
-  while (s.accepting && s.queue.length > 0 && s.active.size < s.maxConcurrent) {
+  while (s.accepting && !s.fenced && s.queue.length > 0 && s.active.size < s.maxConcurrent) {
     const id = s.queue.shift()!
     s.active.set(id, undefined)
     effects.push({ type: 'dispatch', executionId: id })

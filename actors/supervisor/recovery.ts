@@ -146,6 +146,36 @@ export class Recovery {
     if (!giveUp) this.deps.enqueue(executionId, true)
   }
 
+  /**
+   * After this engine fenced itself (lease.ts) and renewed its lease again: everything it ran was interrupted. Each
+   * non-terminal execution still its own is recovered as after a crash (RUNNING attempts given back, or INTERRUPTED)
+   * and queued again; those another engine took over meanwhile are no longer tracked here (`forget`). Throws when
+   * the store cannot be read or written: the fence holds, and the next renewal tries again.
+   */
+  async resumeOwn(forget: (executionId: string) => void, tracked: () => string[]): Promise<void> {
+    const { store, lease } = this.deps
+    // What the interrupted actors had submitted commits first (or is refused), so the snapshots are the whole story.
+    await this.deps.barrier()
+    const mine = (await store.executions.listActive()).filter((e) => e.owner === lease.owner)
+    const snaps = (await Promise.all(mine.map((e) => store.executions.snapshot(e.id))))
+      .filter((snap): snap is ExecutionSnapshot => snap !== undefined && !isTerminalExecution(snap.execution.state))
+    const ids = new Set(snaps.map((snap) => snap.execution.id))
+    for (const id of tracked()) if (!ids.has(id)) forget(id)
+    for (const snap of snaps) if (!this.deps.runs(snap.execution.id)) this.deps.adopt(snap.execution.id, snap.execution.workflowId)
+    const why = 'its engine could not renew its lease in time (cut off from the store) and stopped it'
+    const results = await Promise.all(snaps.map((snap) => {
+      const t = recoveryTransitions(snap, why)
+      return t.length ? this.deps.commit(t, { failFast: true }) : Promise.resolve([])
+    }))
+    const unavailable = results.flat().find((r) => !r.ok && r.error.code === ErrorCode.StorageUnavailable)
+    if (unavailable && !unavailable.ok) throw new Error(unavailable.error.message)
+    snaps.forEach((snap, i) => {
+      // Fenced off: another engine took it over between the read and the commit.
+      if (results[i]!.some((r) => !r.ok && r.error.code === ErrorCode.Conflict)) forget(snap.execution.id)
+      else this.deps.enqueue(snap.execution.id, true)
+    })
+  }
+
   /** Shutdown: the retry is disarmed, and a pass still under way arms none (the next start recovers instead). */
   stop(): void {
     this.stopped = true

@@ -88,12 +88,20 @@ export class Supervisor {
   /** Dispatches go out in batches, one per event-loop turn, in the order the logic asked for them. */
   private readonly dispatcher: Dispatcher
   private idleWaiters: (() => void)[] = []
+  /** The last fence's interrupt, which a resume waits for. */
+  private fencing: Promise<void> | undefined
 
   constructor(private readonly opts: SupervisorOptions) {
     const { store, clock } = opts
     this.store = store
     this.state = initialSupervisorState(opts.maxConcurrentWorkflows)
     this.lease = new Lease(store, clock, opts.lease ?? DEFAULT_LEASE)
+    // Where another node can take executions over while this one cannot reach the store (PostgreSQL: a proof may lapse
+    // with a connection). On SQLite an engine that cannot write the file leaves nobody else able to claim from it.
+    if (store.engines.proofMayLapse) {
+      this.lease.onFence = () => this.fence()
+      this.lease.onRenewed = () => this.unfence()
+    }
     this.batcher = new CheckpointBatcher(store, clock, (c) => this.events.publish(c), { ...opts.batcher, owner: this.lease.owner })
     const commit = (t: Transition[]) => this.batcher.submit(t)
     this.slots = new TaskSlots(opts.maxConcurrentTasks, { commit, taskRun: (e, t) => store.executions.taskRun(e, t) })
@@ -152,7 +160,8 @@ export class Supervisor {
     })
     this.dispatcher = new Dispatcher({
       store, pool: this.pool, commit,
-      accepting: () => this.state.accepting,
+      // Fenced (lease.ts): a batch under way hands nothing over; what it released is queued again on resume.
+      accepting: () => this.state.accepting && !this.state.fenced,
       dispatched: (id, workerId) => this.mailbox.tell({ type: 'dispatched', executionId: id, workerId }),
       released: (id) => this.mailbox.tell({ type: 'released', executionId: id }),
       park: (id, workflowId) => this.watcher.park(id, workflowId),
@@ -182,6 +191,32 @@ export class Supervisor {
   async recover(): Promise<void> {
     await this.recovery.onStart()
     this.lease.onBeat = () => this.recovery.sweep()
+  }
+
+  /**
+   * Self-fencing (lease.ts): the lease could not be renewed for `ttl - renew`, so another node may take this engine's
+   * executions over once it runs out. Before that, nothing is dispatched and every worker is retired after
+   * interrupting what it hosts (plugin processes and containers killed, nothing terminal committed).
+   */
+  private fence(): void {
+    this.mailbox.tell({ type: 'fence' })
+    const previous = this.fencing ?? Promise.resolve()
+    this.fencing = previous.then(async () => {
+      await this.dispatcher.idle()
+      for (const w of await this.pool.retireAll()) {
+        // What a stopped worker did not report (its channel closed first) is given back here, as for a crash.
+        this.slots.releaseAll(w)
+        for (const id of w.executions) this.mailbox.tell({ type: 'finished', executionId: id })
+        w.executions.clear()
+      }
+    }).catch(() => {})
+  }
+
+  /** The lease is renewed after a fence: what is still this engine's resumes, as after a crash (Recovery.resumeOwn). */
+  private async unfence(): Promise<void> {
+    await this.fencing
+    await this.recovery.resumeOwn((id) => this.events.untrack(id), () => this.events.tracked())
+    this.mailbox.tell({ type: 'unfence' })
   }
 
   /** Validates inputs (INVALID_INPUT), creates the execution PENDING (durably) and queues it. */
@@ -377,7 +412,7 @@ export class Supervisor {
   stats(): EngineStats {
     return {
       runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
-      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, executionWaiters: this.events.waiting,
+      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, fenced: this.lease.fenced, executionWaiters: this.events.waiting,
       workers: { alive: this.pool.all().length, ...this.pool.stats },
     }
   }

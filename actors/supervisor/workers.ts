@@ -129,16 +129,37 @@ export class WorkerPool {
       if (held.warm) this.stats.keptForWarm++
       return this.armIdle(w)
     }
-    w.dead = true // never picked again, and its close is not a crash
-    this.workers = this.workers.filter((x) => x !== w)
     this.stats.idleStops++
-    const stop = (async () => {
-      // Its spare processes and pools go first (the thread's exit would leave their temp dirs behind).
+    await this.retire([w])
+  }
+
+  /**
+   * Stops every live worker after interrupting what it hosts: its executions stop without a terminal state, their
+   * processes killed (self-fencing: lease.ts). Not a crash; the next execution starts a fresh worker. Answers the
+   * workers stopped, each with the executions it still counted (whose end it may not have reported before its
+   * channel closed).
+   */
+  async retireAll(): Promise<PooledWorker[]> {
+    const going = this.all()
+    await this.retire(going)
+    return going
+  }
+
+  private async retire(going: PooledWorker[]): Promise<void> {
+    // In the caller's turn: an execution put on one of them before this keeps it (the caller checked), none after.
+    for (const w of going) {
+      w.dead = true // never picked again, and its close is not a crash
+      clearTimeout(w.idleTimer)
+    }
+    this.workers = this.workers.filter((x) => !going.includes(x))
+    // After any stop under way: a dispatch meanwhile waits for both (host), never more than `size` threads at once.
+    const stop = (this.stopping ?? Promise.resolve()).then(() => Promise.all(going.map(async (w) => {
+      // Its executions, spare processes and pools go first (the thread's exit would leave their temp dirs behind).
       await untilDeath(w, w.api.interruptAll()).catch(() => undefined)
       w.port.close()
       w.worker.terminate()
       await w.died
-    })()
+    }))).then(() => {})
     this.stopping = stop
     await stop
     if (this.stopping === stop) this.stopping = undefined

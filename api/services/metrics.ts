@@ -97,6 +97,7 @@ export class Metrics {
     gauge('autokestra_queue_depth', 'Executions waiting for a slot (PENDING, queued).', stats?.queuedExecutions)
     gauge('autokestra_running_executions', 'Executions running now.', stats?.runningExecutions)
     gauge('autokestra_running_tasks', 'Task attempts running now.', stats?.runningTasks)
+    gauge('autokestra_fenced', '1 while this node is self-fenced (its lease could not be renewed: nothing runs here).', stats === undefined ? undefined : stats.fenced ? 1 : 0)
     gauge('autokestra_waiting_tasks', 'Tasks waiting (retry backoff or concurrency limit).', stats?.waitingTasks)
     gauge('autokestra_execution_waiters', 'Requests waiting for an execution to end (?wait=).', stats?.executionWaiters)
     gauge('autokestra_execution_workers', 'Execution worker threads alive (idle ones stop: execution.workerIdleSeconds).', stats?.workers.alive)

@@ -1,0 +1,75 @@
+/**
+ * The lease's self-fencing (lease.ts) on a real SQLite file whose writes are refused (`PRAGMA query_only`): fenced
+ * `ttl - renew` after the last renewal that was sent and succeeded, not before; lifted by the first renewal after the
+ * store is back once the resume (`onRenewed`) succeeds; kept, and the resume asked again, when it fails.
+ */
+import { afterEach, describe, expect, it } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { systemClock } from '../../runtime/clock.ts'
+import { openSqliteStore, type SqliteStore } from '../../runtime/store/sqlite/store.ts'
+import { Lease } from './lease.ts'
+
+const TIMING = { ttlMs: 1200, renewMs: 200 }
+
+describe('self-fencing', () => {
+  let dir = ''
+  let store: SqliteStore
+  let lease: Lease | undefined
+  afterEach(async () => {
+    await lease?.stop()
+    store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const open = () => {
+    dir = mkdtempSync(join(tmpdir(), 'autokestra-lease-'))
+    store = openSqliteStore(join(dir, 'a.db'))
+    return store
+  }
+  const refuse = (on: boolean) => store.db.exec(`PRAGMA query_only = ${on ? 1 : 0}`)
+  /** Resolves (with the time) when the callback `arm` installs is called. */
+  const next = (arm: (done: () => void) => void) => new Promise<number>((resolve) => arm(() => resolve(performance.now())))
+  /** Polls (with the test's deadline) until the fence is lifted. */
+  const unfenced = () => new Promise<void>((resolve) => {
+    const t = setInterval(() => { if (!lease!.fenced) { clearInterval(t); resolve() } }, 10)
+  })
+
+  it('fences ttl - renew after the last renewal, and lifts the fence at the first renewal once the store is back', async () => {
+    lease = new Lease(open(), systemClock, TIMING)
+    let renewals = 0
+    lease.onBeat = async () => void renewals++
+    await lease.start()
+    expect(lease.fenced).toBe(false)
+    refuse(true)
+    const refusedAt = performance.now()
+    const fencedAt = await next((done) => (lease!.onFence = done))
+    expect(lease.fenced).toBe(true)
+    // Not before ttl - renew after the last renewal: that one was sent at most `renewMs` before the refusal.
+    expect(fencedAt - refusedAt).toBeGreaterThanOrEqual(TIMING.ttlMs - 2 * TIMING.renewMs - 5)
+    const seen = renewals
+    let resumed = 0
+    lease.onRenewed = async () => void resumed++
+    refuse(false)
+    await unfenced()
+    expect([resumed, renewals > seen]).toEqual([1, true])
+  })
+
+  it('keeps the fence while the resume fails, and asks again at the next renewal', async () => {
+    lease = new Lease(open(), systemClock, TIMING)
+    await lease.start()
+    refuse(true)
+    await next((done) => (lease!.onFence = done))
+    let asked = 0
+    const secondAsk = next((done) => {
+      lease!.onRenewed = async () => {
+        if (++asked === 1) throw new Error('the store went away again')
+        done()
+      }
+    })
+    refuse(false)
+    await secondAsk
+    expect(asked).toBe(2)
+    await unfenced()
+  })
+})
