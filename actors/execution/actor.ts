@@ -104,6 +104,8 @@ export class ExecutionActor {
   private readonly ref: ActorRef<ExecutionInbox, Reply>
   private readonly aborts = new Map<string, AbortController>()
   private readonly life = new AbortController()
+  /** Fenced (fence()): nothing more is performed or committed, whatever its mailbox still holds. */
+  private fenced = false
 
   constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
     this.view = viewOf(snapshot, deps.maxForEachItems !== undefined ? { maxForEachItems: deps.maxForEachItems } : {})
@@ -126,6 +128,18 @@ export class ExecutionActor {
     this.ref.tell(m)
   }
 
+  /**
+   * Self-fencing (actors/supervisor/lease.ts): kills every attempt in flight now, outside the mailbox — a step may be
+   * waiting for a commit that hangs on a lost link, and a message would wait behind it — and from now on performs
+   * nothing: no effect, no commit, whatever the mailbox still holds or the pending commit answers. The worker is
+   * stopped next; the store keeps the execution as it was, for the engine's resume or another node's takeover.
+   */
+  fence(): void {
+    this.fenced = true
+    for (const c of this.aborts.values()) c.abort('interrupt')
+    this.life.abort()
+  }
+
   /** Whether it has stopped taking messages (it ended, parked, or is being interrupted). */
   get stopped(): boolean {
     return this.ref.stopped
@@ -146,6 +160,7 @@ export class ExecutionActor {
   }
 
   private async receive(m: ExecutionInbox): Promise<Reply> {
+    if (this.fenced) return 'gone'
     // Done (parked or ended) before this message's turn: a decision or a cancel must find the execution again.
     if (this.view.phase === 'done' && (m.type === 'task.decide' || m.type === 'execution.cancel')) return 'gone'
     const step = nextExecutionState(this.view, m, this.deps.clock.now(), this.deps.steps ?? TASK_STEPS)
@@ -156,6 +171,7 @@ export class ExecutionActor {
         ? step.transitions.map((t) => (t.kind === 'execution' && t.outputs ? { ...t, outputs: mask(this.id, t.outputs) } : t))
         : step.transitions
       const slots = await this.commit(transitions, step.effects)
+      if (this.fenced) return 'gone' // fenced while it waited: no effect of this step starts
       try {
         for (const e of step.effects) this.perform(e, slots)
       } finally {

@@ -15,6 +15,11 @@ export interface EventHubDeps {
   taskEnded(executionId: string, taskId: string): void
   /** An execution reached a terminal state. */
   settled(executionId: string): void
+  /**
+   * Whether an execution this engine runs may be taken from it (a node of a cluster, which fences itself when cut off
+   * from the store): then its waiters read its end from the store too, not only from this engine's events.
+   */
+  mayLoseExecutions?: boolean
 }
 
 /** How often a waiter re-reads an execution another engine runs (its end is that engine's event, not ours). */
@@ -80,9 +85,9 @@ export class EventHub {
     try {
       const rec = await this.deps.read(executionId)
       if (rec && !isTerminalExecution(rec.state)) {
-        // Run by another engine (a node of the cluster) — or by this one, which may lose it to another (a takeover
-        // while it was fenced): its end is read from the store too, unless it comes here first.
-        void this.pollEnd(executionId, waiter, poll.signal)
+        // Run by another engine (a node of the cluster), or by this one where it may lose it to another (a takeover
+        // while it was fenced): its end is read from the store, unless it comes here first.
+        if (!this.workflowOf.has(executionId) || this.deps.mayLoseExecutions) void this.pollEnd(executionId, waiter, poll.signal)
         return await done
       }
       this.dropWaiter(executionId, waiter)

@@ -1,7 +1,8 @@
 /**
  * The lease's self-fencing (lease.ts) on a real SQLite file whose writes are refused (`PRAGMA query_only`): fenced
  * `ttl - renew` after the last renewal that was sent and succeeded, not before; lifted by the first renewal after the
- * store is back once the resume (`onRenewed`) succeeds; kept, and the resume asked again, when it fails.
+ * store is back once the resume (`onRenewed`) succeeds; kept, and the resume asked again, when it fails; a renewal
+ * that hung past the margin lifts nothing; and nothing is fenced where no fence is wanted.
  */
 import { afterEach, describe, expect, it } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -39,11 +40,12 @@ describe('self-fencing', () => {
     lease = new Lease(open(), systemClock, TIMING)
     let renewals = 0
     lease.onBeat = async () => void renewals++
+    const fence = next((done) => (lease!.onFence = done))
     await lease.start()
     expect(lease.fenced).toBe(false)
     refuse(true)
     const refusedAt = performance.now()
-    const fencedAt = await next((done) => (lease!.onFence = done))
+    const fencedAt = await fence
     expect(lease.fenced).toBe(true)
     // Not before ttl - renew after the last renewal: that one was sent at most `renewMs` before the refusal.
     expect(fencedAt - refusedAt).toBeGreaterThanOrEqual(TIMING.ttlMs - 2 * TIMING.renewMs - 5)
@@ -57,9 +59,10 @@ describe('self-fencing', () => {
 
   it('keeps the fence while the resume fails, and asks again at the next renewal', async () => {
     lease = new Lease(open(), systemClock, TIMING)
+    const fence = next((done) => (lease!.onFence = done))
     await lease.start()
     refuse(true)
-    await next((done) => (lease!.onFence = done))
+    await fence
     let asked = 0
     const secondAsk = next((done) => {
       lease!.onRenewed = async () => {
@@ -71,5 +74,34 @@ describe('self-fencing', () => {
     await secondAsk
     expect(asked).toBe(2)
     await unfenced()
+  })
+
+  it('a renewal that hung past the margin and then succeeded lifts nothing: the next fresh one does, once', async () => {
+    lease = new Lease(open(), systemClock, TIMING)
+    const events: string[] = []
+    const fence = next((done) => (lease!.onFence = () => (events.push('fenced'), done())))
+    await lease.start()
+    // Renewals hang (a black-holed link) until the gate opens, then each succeeds.
+    let open_!: () => void
+    const gate = new Promise<void>((r) => (open_ = r))
+    const renew = store.engines.renew.bind(store.engines)
+    store.engines.renew = async (...a) => { await gate; return renew(...a) }
+    lease.onRenewed = async () => void events.push('resumed')
+    await fence
+    await Bun.sleep(TIMING.ttlMs) // the hung renewal is older than the margin now
+    open_()
+    await unfenced()
+    await Bun.sleep(2 * TIMING.renewMs) // a re-fence from the stale renewal's timer would have come by now
+    expect(events).toEqual(['fenced', 'resumed'])
+    expect(lease.fenced).toBe(false)
+  })
+
+  it('arms no fence where nothing fences (no onFence: SQLite)', async () => {
+    lease = new Lease(open(), systemClock, TIMING)
+    await lease.start()
+    refuse(true)
+    await Bun.sleep(TIMING.ttlMs + TIMING.renewMs)
+    expect(lease.fenced).toBe(false)
+    refuse(false)
   })
 })

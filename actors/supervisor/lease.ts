@@ -165,6 +165,12 @@ export class Lease {
       next = Math.min(next, RETRY_MS)
     }
     if (this.stopped) return
+    // A renewal answered later than the fence's margin (it hung, then the link came back) proves nothing about now:
+    // its `until` may be past already. Not a renewal, then: another one at once.
+    if (beat && performance.now() - sentAt >= this.margin) {
+      beat = false
+      next = 0
+    }
     if (beat) {
       this.armFence(sentAt)
       if (this.fencedNow) this.unfence()
@@ -176,10 +182,16 @@ export class Lease {
     this.timer.unref?.()
   }
 
+  /** How long after a renewal's send the engine fences when no later renewal succeeded: `ttl - renew`. */
+  private get margin(): number {
+    return this.timing.ttlMs - this.timing.renewMs
+  }
+
   /** Fences `ttl - renew` after `sentAt` (a renewal's send), unless a later renewal re-arms it first. */
   private armFence(sentAt: number): void {
     clearTimeout(this.fenceTimer)
-    const at = sentAt + this.timing.ttlMs - this.timing.renewMs
+    if (!this.onFence) return // nothing to fence (SQLite: supervisor.ts)
+    const at = sentAt + this.margin
     this.fenceTimer = setTimeout(() => {
       if (this.stopped) return
       // Due again while the last fence is being lifted: it stays (and is imposed again) once that is done.

@@ -103,6 +103,8 @@ export interface WorkerApi {
   childEnded(executionId: string, path: string, end: ChildEnd): boolean
   /** Stops every execution without a terminal state (shutdown); resolves when all have stopped. */
   interruptAll(): Promise<void>
+  /** Self-fencing: kills every attempt now, past any mailbox (WorkerHost.fence); the engine stops the worker next. */
+  fence(): Promise<void>
   hosted(): string[]
   /** What keeps it from being stopped for idleness: the executions it hosts, and whether it keeps warm processes. */
   idleState(): Promise<IdleState>

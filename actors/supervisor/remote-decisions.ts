@@ -8,9 +8,10 @@
 
 import type { Clock } from '../../runtime/clock.ts'
 import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
+import { isTerminalExecution } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
-import type { Decision, DecisionOutcome, TaskRunRecord } from '../../runtime/store/types.ts'
+import type { Decision, DecisionOutcome, DecisionRequest, TaskRunRecord } from '../../runtime/store/types.ts'
 import { PollLoop } from './poll-loop.ts'
 import { SLOT_POLL_MS } from './slot-watcher.ts'
 
@@ -66,11 +67,12 @@ export interface RemoteDecisionDeps {
 /** The holder's side: takes the decisions other engines were asked for, and settles each request once. */
 export class RemoteDecisions {
   private readonly poll: PollLoop
-  /** Outcomes not settled yet (their commit failed): settled with the same outcome at the next pass. */
+  /** Outcomes not settled yet (their commit failed): settled with the same outcome at the next pass, listed or not. */
   private readonly unsettled = new Map<string, DecisionOutcome>()
+  private stopped = false
 
   constructor(private readonly deps: RemoteDecisionDeps) {
-    this.poll = new PollLoop({ clock: deps.clock, ms: deps.pollMs ?? SLOT_POLL_MS, due: () => deps.busy(), pass: () => this.pass() })
+    this.poll = new PollLoop({ clock: deps.clock, ms: deps.pollMs ?? SLOT_POLL_MS, due: () => deps.busy() || this.unsettled.size > 0, pass: () => this.pass() })
   }
 
   start(): void {
@@ -78,24 +80,54 @@ export class RemoteDecisions {
   }
 
   stop(): void {
+    this.stopped = true
     this.poll.stop()
   }
 
+  /** Settles once no pass is running (tests, shutdown). */
+  idle(): Promise<void> {
+    return this.poll.idle()
+  }
+
   private async pass(): Promise<void> {
-    const requests = await this.deps.store.executions.decisionRequests(this.deps.owner)
-    const listed = new Set(requests.map((r) => r.id))
-    for (const id of this.unsettled.keys()) if (!listed.has(id)) this.unsettled.delete(id)
     // Passes never overlap (PollLoop), so a request is taken by one pass at a time.
-    await Promise.all(requests.map(async (r) => {
-      // Taken once: a decision whose settle failed is not taken again (a second one would be refused: nothing waits).
-      let outcome = this.unsettled.get(r.id)
-      if (!outcome) {
-        outcome = await this.deps.decide(r.executionId, r.taskId, r.decision).then(
-          (): DecisionOutcome => ({ taken: true }), (e: unknown): DecisionOutcome => ({ taken: false, error: toErrorInfo(e) }))
-        this.unsettled.set(r.id, outcome)
-      }
-      const [settled] = await this.deps.commit([{ kind: 'settleDecision', requestId: r.id, outcome }]).catch(() => [])
-      if (settled?.ok) this.unsettled.delete(r.id)
+    const requests = await this.deps.store.executions.decisionRequests(this.deps.owner)
+    await Promise.all(requests.filter((r) => !this.unsettled.has(r.id)).map(async (r) => {
+      const outcome = await this.take(r)
+      if (outcome) this.unsettled.set(r.id, outcome)
     }))
+    // Taken once: a decision whose settle failed is settled again, never taken again (a second one would be refused:
+    // nothing waits), even when its request is no longer listed (the decision ended the execution).
+    await Promise.all([...this.unsettled].map(async ([id, outcome]) => {
+      const [settled] = await this.deps.commit([{ kind: 'settleDecision', requestId: id, outcome }]).catch(() => [])
+      if (settled?.ok) this.unsettled.delete(id)
+    }))
+  }
+
+  /** Whether `r` is still this engine's to answer: listed for it (its execution held here, not ended), or ended. */
+  private async stillMine(r: DecisionRequest): Promise<boolean> {
+    try {
+      if ((await this.deps.store.executions.decisionRequests(this.deps.owner)).some((x) => x.id === r.id)) return true
+      const rec = await this.deps.store.executions.get(r.executionId)
+      return rec === undefined || isTerminalExecution(rec.state)
+    } catch {
+      return false // the store cannot tell: asked again at the next pass
+    }
+  }
+
+  /** The outcome to settle `r` with; undefined to leave it unsettled (another engine's to take, or this one stopping). */
+  private async take(r: DecisionRequest): Promise<DecisionOutcome | undefined> {
+    if (!r.decision) return { taken: false, error: { code: ErrorCode.InvalidInput, message: `decision request ${r.id} holds no readable decision` } }
+    try {
+      await this.deps.decide(r.executionId, r.taskId, r.decision)
+      return { taken: true }
+    } catch (e) {
+      const error = toErrorInfo(e)
+      // Stopping, or the execution changed hands between the listing and the decision (a takeover): not this
+      // engine's answer to give. The request stays for whoever holds the execution now.
+      if (this.stopped) return undefined
+      if (error.code === ErrorCode.Conflict && !(await this.stillMine(r))) return undefined
+      return { taken: false, error }
+    }
   }
 }

@@ -43,6 +43,9 @@ import { ChildWatcher, startChild } from './subflows.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
+/** How long a fence waits for a worker to kill its attempts before it stops the thread anyway (at most renew / 4). */
+const FENCE_GRACE_MS = 1000
+
 export interface SupervisorOptions {
   store: Store
   clock: Clock
@@ -106,7 +109,7 @@ export class Supervisor {
     const commit = (t: Transition[]) => this.batcher.submit(t)
     this.slots = new TaskSlots(opts.maxConcurrentTasks, { commit, taskRun: (e, t) => store.executions.taskRun(e, t) })
     this.events = new EventHub({
-      read: (id) => store.executions.get(id),
+      read: (id) => store.executions.get(id), mayLoseExecutions: store.engines.proofMayLapse,
       taskEnded: (e, t) => this.slots.taskEnded(e, t),
       settled: (id) => {
         this.mailbox.tell({ type: 'settled', executionId: id })
@@ -201,9 +204,10 @@ export class Supervisor {
   private fence(): void {
     this.mailbox.tell({ type: 'fence' })
     const previous = this.fencing ?? Promise.resolve()
+    // Not after the dispatcher's batches: one may wait on a commit the lost link holds (the pool gives it no worker).
+    const timing = this.opts.lease ?? DEFAULT_LEASE
     this.fencing = previous.then(async () => {
-      await this.dispatcher.idle()
-      for (const w of await this.pool.retireAll()) {
+      for (const w of await this.pool.fenceAll(Math.min(FENCE_GRACE_MS, timing.renewMs / 4))) {
         // What a stopped worker did not report (its channel closed first) is given back here, as for a crash.
         this.slots.releaseAll(w)
         for (const id of w.executions) this.mailbox.tell({ type: 'finished', executionId: id })
@@ -212,10 +216,16 @@ export class Supervisor {
     }).catch(() => {})
   }
 
-  /** The lease is renewed after a fence: what is still this engine's resumes, as after a crash (Recovery.resumeOwn). */
+  /**
+   * The lease is renewed after a fence: once the fence's work is done and the dispatches it held released what they
+   * had (the link is back, so their commits answer), what is still this engine's resumes, as after a crash
+   * (Recovery.resumeOwn), and dispatching starts again.
+   */
   private async unfence(): Promise<void> {
     await this.fencing
+    await this.dispatcher.idle()
     await this.recovery.resumeOwn((id) => this.events.untrack(id), () => this.events.tracked())
+    this.pool.release()
     this.mailbox.tell({ type: 'unfence' })
   }
 

@@ -25,6 +25,8 @@ export interface PooledWorker {
    * thread (a thread terminated while calls cross the channel), so the engine closes its own end.
    */
   port: MessagePort
+  /** Its thread id (its workspaces and cgroups are named by it: sweepWorkerSandboxes). */
+  thread?: number
   /** Armed while it hosts nothing: it is stopped when this fires (and it still hosts nothing, and holds no warm process). */
   idleTimer?: ReturnType<typeof setTimeout>
 }
@@ -62,6 +64,8 @@ export class WorkerPool {
   private workers: PooledWorker[] = []
   private nextId = 1
   private closing = false
+  /** Self-fenced (fenceAll): nothing is put on a worker. */
+  private held = false
   /** An idle worker being stopped: a dispatch meanwhile waits for it, then starts a fresh worker. */
   private stopping: Promise<void> | undefined
   private readonly size: number
@@ -80,6 +84,7 @@ export class WorkerPool {
   async host(executionId: string): Promise<PooledWorker> {
     // A dispatch that was under way when the pool closed must not start a worker nobody would stop.
     const closed = () => new AppError(ErrorCode.WorkerCrashed, 'the worker pool is closed (the engine is shutting down)')
+    if (this.held) throw new AppError(ErrorCode.WorkerCrashed, 'this engine is fenced: its lease could not be renewed in time')
     // A start that races an idle stop is not lost: it waits for the stop, then gets a fresh worker (never more than
     // `size` threads at once).
     while (this.stopping && !this.closing) await this.stopping
@@ -134,18 +139,25 @@ export class WorkerPool {
   }
 
   /**
-   * Stops every live worker after interrupting what it hosts: its executions stop without a terminal state, their
-   * processes killed (self-fencing: lease.ts). Not a crash; the next execution starts a fresh worker. Answers the
-   * workers stopped, each with the executions it still counted (whose end it may not have reported before its
-   * channel closed).
+   * Self-fencing (lease.ts): no execution is put on a worker until `release()`, and every live worker is stopped after
+   * killing every attempt it runs (WorkerApi.fence, which no pending commit can hold up); one that has not answered
+   * within `graceMs` is stopped anyway, and what its attempts left in their cgroups is killed (as for a crash). Not a
+   * crash; after `release()` the next execution starts a fresh worker. Answers the workers stopped, each with the
+   * executions it still counted (whose end it may not have reported before its channel closed).
    */
-  async retireAll(): Promise<PooledWorker[]> {
+  async fenceAll(graceMs: number): Promise<PooledWorker[]> {
+    this.held = true
     const going = this.all()
-    await this.retire(going)
+    await this.retire(going, graceMs)
     return going
   }
 
-  private async retire(going: PooledWorker[]): Promise<void> {
+  /** Self-fencing is over: executions may be put on workers again. */
+  release(): void {
+    this.held = false
+  }
+
+  private async retire(going: PooledWorker[], fenceMs?: number): Promise<void> {
     // In the caller's turn: an execution put on one of them before this keeps it (the caller checked), none after.
     for (const w of going) {
       w.dead = true // never picked again, and its close is not a crash
@@ -155,10 +167,13 @@ export class WorkerPool {
     // After any stop under way: a dispatch meanwhile waits for both (host), never more than `size` threads at once.
     const stop = (this.stopping ?? Promise.resolve()).then(() => Promise.all(going.map(async (w) => {
       // Its executions, spare processes and pools go first (the thread's exit would leave their temp dirs behind).
-      await untilDeath(w, w.api.interruptAll()).catch(() => undefined)
+      if (fenceMs === undefined) await untilDeath(w, w.api.interruptAll()).catch(() => undefined)
+      else await Promise.race([untilDeath(w, w.api.fence()).catch(() => undefined), Bun.sleep(fenceMs)])
       w.port.close()
       w.worker.terminate()
       await w.died
+      // The backstop a crash has: whatever its attempts' cgroups still hold (a fence that did not finish in time).
+      if (fenceMs !== undefined && w.thread !== undefined) { try { sweepWorkerSandboxes(w.thread) } catch { /* best effort */ } }
     }))).then(() => {})
     this.stopping = stop
     await stop
@@ -174,6 +189,7 @@ export class WorkerPool {
     this.workers.push(w)
     this.stats.started++
     const thread = (worker as Worker & { threadId?: number }).threadId
+    if (thread !== undefined) w.thread = thread
     let gone = false
     const died = () => {
       if (gone) return

@@ -26,6 +26,7 @@ const api: WorkerApi = {
   decide: (id, path, decision) => need().decide(id, path, decision),
   childEnded: (id, path, end) => need().childEnded(id, path, end),
   interruptAll: () => need().interruptAll(),
+  fence: () => need().fence(),
   hosted: () => need().hosted(),
   idleState: () => need().idleState(),
 }

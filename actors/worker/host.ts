@@ -142,6 +142,15 @@ export class ExecutionHost {
     await this.runners.close()
   }
 
+  /**
+   * Self-fencing: every attempt of every execution killed now (ExecutionActor.fence: not through their mailboxes, which
+   * a commit on a lost link may hold), then the spare and warm processes. The engine stops this worker next.
+   */
+  async fence(): Promise<void> {
+    for (const a of this.actors.values()) a.fence()
+    await this.runners.close()
+  }
+
   hosted(): string[] {
     return [...this.actors.keys()]
   }

@@ -299,7 +299,8 @@ export interface DecisionRequest {
   id: string
   executionId: string
   taskId: string
-  decision: Decision
+  /** Undefined when the stored decision is not one (another engine wrote it): the holder refuses that request. */
+  decision: Decision | undefined
 }
 
 /** What became of a decision request: taken by the holder's engine, or refused with why. */

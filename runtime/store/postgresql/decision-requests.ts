@@ -1,7 +1,8 @@
 /** SQL of decision requests between engines on PostgreSQL (migration 4; see sqlite/decision-requests.ts). */
 
 import { fromJson } from '../sqlite/json.ts'
-import type { Decision, DecisionOutcome, DecisionRequest } from '../types.ts'
+import { readDecision } from '../decision-json.ts'
+import type { DecisionOutcome, DecisionRequest } from '../types.ts'
 import type { Q } from './sql.ts'
 
 export class DecisionRequestRepo {
@@ -22,7 +23,7 @@ export class DecisionRequestRepo {
     return (await this.q.all<{ id: string; execution_id: string; task_id: string; decision: string }>(
       `SELECT d.id, d.execution_id, d.task_id, d.decision FROM decision_requests d JOIN executions e ON e.id = d.execution_id
         WHERE d.outcome IS NULL AND e.owner = ? AND e.state IN ('PENDING', 'RUNNING', 'WAITING') ORDER BY d.requested_at, d.id`, [owner]))
-      .map((r) => ({ id: r.id, executionId: r.execution_id, taskId: r.task_id, decision: JSON.parse(r.decision) as Decision }))
+      .map((r) => ({ id: r.id, executionId: r.execution_id, taskId: r.task_id, decision: readDecision(r.decision) }))
   }
 
   async outcome(id: string): Promise<DecisionOutcome | undefined> {

@@ -1,7 +1,8 @@
 /** SQL of decision requests between engines (migration 16; see RequestDecision in ../checkpoint.ts). */
 
 import type { Database } from 'bun:sqlite'
-import type { Decision, DecisionOutcome, DecisionRequest } from '../types.ts'
+import { readDecision } from '../decision-json.ts'
+import type { DecisionOutcome, DecisionRequest } from '../types.ts'
 import { fromJson } from './json.ts'
 
 export class DecisionRequestRepo {
@@ -25,7 +26,7 @@ export class DecisionRequestRepo {
       `SELECT d.id, d.execution_id, d.task_id, d.decision FROM decision_requests d JOIN executions e ON e.id = d.execution_id
         WHERE d.outcome IS NULL AND e.owner = ? AND e.state IN ('PENDING', 'RUNNING', 'WAITING') ORDER BY d.requested_at, d.id`)
       .all(owner)
-      .map((r) => ({ id: r.id, executionId: r.execution_id, taskId: r.task_id, decision: JSON.parse(r.decision) as Decision }))
+      .map((r) => ({ id: r.id, executionId: r.execution_id, taskId: r.task_id, decision: readDecision(r.decision) }))
   }
 
   outcome(id: string): DecisionOutcome | undefined {
