@@ -10,6 +10,7 @@ import { isTerminalExecution } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
 import type { ExecutionRecord } from '../../runtime/store/types.ts'
+import { isStorageUnavailable } from '../../runtime/store/unavailable.ts'
 import { withChildEnds } from './subflows.ts'
 import { untilDeath, type PooledWorker, type WorkerPool } from './workers.ts'
 
@@ -28,6 +29,8 @@ export interface DispatcherDeps {
   park(executionId: string, workflowId: string): void
   /** It ended by another engine's commit while queued here. */
   endedElsewhere(rec: ExecutionRecord): void
+  /** The store could not be read or written for it (an outage): queue it again a little later. */
+  retryLater(executionId: string): void
 }
 
 export class Dispatcher {
@@ -128,6 +131,8 @@ export class Dispatcher {
     if (worker?.dead) return // the worker died with it: its crash recovery has the execution now
     if (worker) this.deps.pool.vacate(worker, id)
     this.deps.released(id)
+    // Not the execution's failure: the store is down for a moment (its FAILED would only commit once it is back).
+    if (isStorageUnavailable(e)) return this.deps.retryLater(id)
     void this.deps.commit([{ kind: 'execution', executionId: id, to: 'FAILED', error: toErrorInfo(e) }]).catch(() => {})
   }
 }

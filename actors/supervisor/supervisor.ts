@@ -43,6 +43,9 @@ import { ChildWatcher, startChild } from './subflows.ts'
 import { TaskSlots } from './task-slots.ts'
 import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 
+/** How soon an execution whose dispatch met a store outage is queued again. */
+const DISPATCH_RETRY_MS = 1000
+
 /** How long a fence waits for a worker to kill its attempts before it stops the thread anyway (at most renew / 4). */
 const FENCE_GRACE_MS = 1000
 
@@ -169,6 +172,7 @@ export class Supervisor {
       released: (id) => this.mailbox.tell({ type: 'released', executionId: id }),
       park: (id, workflowId) => this.watcher.park(id, workflowId),
       endedElsewhere: (rec) => this.events.endedElsewhere(rec),
+      retryLater: (id) => void setTimeout(() => this.mailbox.tell({ type: 'enqueue', executionId: id }), DISPATCH_RETRY_MS).unref?.(),
     })
     // The logic is pure and total: a throw there is a bug, and the engine must go on serving the others.
     this.mailbox = spawnActor<SupervisorInbox, CancelPlan | undefined>('supervisor', (m) => this.receive(m), { onCrash: () => 'resume' })
