@@ -79,9 +79,10 @@ export class SlotWatcher {
     try {
       await this.cancelRequested()
       // Admit until nothing more goes: each round asks, in one commit, for the oldest waiting executions of each
-      // workflow, as many as its limit (a younger one cannot go before them), in creation order (ids are
-      // time-ordered). The store takes them in that order, each counted after the ones before it in the transaction,
-      // so every slot that is free is taken in this one commit; the rest answer "no slot yet".
+      // workflow, as many as its limit (a younger one cannot go before them), in id order — the order the store ranks
+      // the waiting ones in (concurrency.ts oldestWaiting: byte order, so ids sort by when they were minted). The
+      // store takes them in that order, each counted after the ones before it in the transaction, so every slot that
+      // is free is taken in this one commit; the rest answer "no slot yet".
       for (;;) {
         const byWorkflow = new Map<string, string[]>()
         for (const [id, wf] of [...this.parked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
