@@ -7,7 +7,7 @@
  *   CLAIMED audit event from the dead node after its death.
  * - A workflow's `concurrency` limit across the three and a `kill -9`: sampled every 50 ms, never exceeded; every
  *   execution admitted (it stalled, about one run in two, while the store ranked waiting ones by commit time and the
- *   engines asked for theirs by id).
+ *   engines asked only for their oldest by id).
  * - PostgreSQL stopped for a few seconds under load: nothing lost or run twice, and every node goes on without a restart.
  * - A per-second cron on three nodes fires once per tick.
  * Under CI=true a missing PostgreSQL fails this file.

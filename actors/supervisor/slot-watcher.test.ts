@@ -44,4 +44,30 @@ describe('slot watcher (per-workflow concurrency, this engine\'s side)', () => {
     expect(watcher.waiting).toBe(2)
     watcher.stop()
   })
+
+  it('admits the one the store lets go, though a younger id of its own committed later (two nodes creating at once)', async () => {
+    store = openSqliteStore(':memory:')
+    const one: Workflow = { ...wf, concurrency: { limit: 1, behavior: 'queue' } }
+    const create = (executionId: string, at: number) => store.commit({ at, owner: 'A', requests: [{ transitions: [
+      { kind: 'create', executionId, workflow: one, revision: 1, inputs: {}, trigger: { type: 'api' } } as Transition] }] })
+    await create('h0', 1)
+    // `zz` was minted later than `aa` but its creation committed first: it is the one that goes first.
+    await create('zz', 2)
+    await create('aa', 3)
+    const enqueued: string[] = []
+    const watcher = new SlotWatcher({
+      store, clock: new ManualClock(0), owner: 'A', busy: () => false, cancel: async () => undefined,
+      enqueue: (id) => enqueued.push(id),
+      commit: async (t) => (await store.commit({ at: 5, owner: 'A', requests: [{ transitions: t }] })).results[0]!,
+    })
+    watcher.park('aa', one.id, 1)
+    watcher.park('zz', one.id, 1)
+    await store.commit({ at: 4, owner: 'A', requests: [{ transitions: [
+      { kind: 'execution', executionId: 'h0', to: 'RUNNING' }, { kind: 'execution', executionId: 'h0', to: 'SUCCESS' }] as Transition[] }] })
+    watcher.wake()
+    await watcher.idle()
+    expect(enqueued).toEqual(['zz'])
+    expect((await store.executions.get('zz'))!.state).toBe('RUNNING')
+    watcher.stop()
+  })
 })

@@ -78,17 +78,23 @@ export class SlotWatcher {
   private async pass(): Promise<void> {
     try {
       await this.cancelRequested()
-      // Admit until nothing more goes: each round asks, in one commit, for the oldest waiting executions of each
-      // workflow, as many as its limit (a younger one cannot go before them), in id order — the order the store ranks
-      // the waiting ones in (concurrency.ts oldestWaiting: byte order, so ids sort by when they were minted). The
-      // store takes them in that order, each counted after the ones before it in the transaction, so every slot that
-      // is free is taken in this one commit; the rest answer "no slot yet".
+      // Admit until nothing more goes: each round asks, in one commit, for the waiting executions of each workflow
+      // that may go — this engine's among the workflow's oldest waiting ones in the store's order (waitingOrder: by
+      // when their creation committed, whichever engine holds them) first, then its own oldest by id, as many as the
+      // limit in all (a cancelled one among them answers INVALID_TRANSITION and leaves the set). Asking only by its own
+      // order stalled admission across nodes: two nodes' creations commit in either order, so the oldest by id here
+      // were not the ones the store would let go. The store takes them in the order asked, each counted after the
+      // ones before it in the transaction, so every slot that is free is taken in this one commit; the rest answer
+      // "no slot yet".
       for (;;) {
         const byWorkflow = new Map<string, string[]>()
-        for (const [id, wf] of [...this.parked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-          const list = byWorkflow.get(wf) ?? []
-          if (list.length < (this.limits.get(wf) ?? 1)) list.push(id)
-          byWorkflow.set(wf, list)
+        const mine = [...this.parked].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        const workflows = [...new Set(mine.map(([, wf]) => wf))]
+        const orders = await Promise.all(workflows.map((wf) => this.deps.store.executions.waitingOrder(wf, this.limits.get(wf) ?? 1)))
+        workflows.forEach((wf, i) => byWorkflow.set(wf, orders[i]!.filter((id) => this.parked.get(id) === wf)))
+        for (const [id, wf] of mine) {
+          const list = byWorkflow.get(wf)!
+          if (list.length < (this.limits.get(wf) ?? 1) && !list.includes(id)) list.push(id)
         }
         if (byWorkflow.size === 0) return
         const ids = [...byWorkflow.values()].flat()

@@ -111,6 +111,22 @@ export function describeFlowContract(ctx: FlowContractContext): void {
       expect(await Promise.all(['m3', 'm4', 'm5', 'm6', 'm7'].map(state))).toEqual(['PENDING', 'RUNNING', 'RUNNING', 'WAITING:WORKFLOW_CONCURRENCY', 'WAITING:WORKFLOW_CONCURRENCY'])
     })
 
+    it('waiting ones go in the order their creations committed, not by id, and are listed so for the engines to ask', async () => {
+      const s = ctx.store()
+      const policy = { limit: 1, behavior: 'queue' as const }
+      await ctx.commit(s, [one([create('q0', wf(policy))])], { at: 30 })
+      // Two nodes: the younger id's creation committed first (ids are minted before their commit).
+      await ctx.commit(s, [one([create('qz', wf(policy))])], { at: 31 })
+      await ctx.commit(s, [one([create('qa', wf(policy))])], { at: 32 })
+      const workflowId = (await s.executions.get('qz'))!.workflowId
+      expect(await s.executions.waitingOrder(workflowId, 5)).toEqual(['qz', 'qa'])
+      await end('q0', 33)
+      const admit = async (id: string) => (await ctx.commit(s, [one([{ kind: 'admit', executionId: id }])], { at: 34 })).results[0]![0]
+      expect(await admit('qa')).toEqual({ ok: true, changed: false })
+      expect(await admit('qz')).toEqual({ ok: true, changed: true })
+      expect(await s.executions.waitingOrder(workflowId, 5)).toEqual(['qa'])
+    })
+
     it('cancel-new: over the limit a new execution is created CANCELLED with CONCURRENCY_LIMIT, every run with it', async () => {
       const s = ctx.store()
       const policy = { limit: 1, behavior: 'cancel-new' as const }

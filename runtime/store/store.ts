@@ -60,6 +60,11 @@ export interface ExecutionRepository {
    */
   cancelRequests(owner: string): Promise<{ id: string; error: ErrorInfo }[]>
   /**
+   * A workflow's `n` oldest executions waiting for a slot of its concurrency, whichever engine holds them, in the
+   * order the store admits them (`admit`): what an engine asks to admit is its own among these (slot-watcher.ts).
+   */
+  waitingOrder(workflowId: string, n: number): Promise<string[]>
+  /**
    * The unsettled decision requests (RequestDecision) on non-terminal executions `owner` holds, oldest first: its
    * engine takes each decision and settles the request (actors/supervisor/remote-decisions.ts).
    */

@@ -26,11 +26,11 @@ export class ConcurrencyRepo {
         AND NOT (${WAITING}) AND cancel_requested IS NULL ORDER BY created_at, id LIMIT ?`, [workflowId, except, n])).map((r) => r.id)
   }
 
-  /** In id order, byte by byte (COLLATE "C", the order engines sort their waiting ones in: sqlite/concurrency.ts). */
+  /** Oldest first, as sqlite/concurrency.ts. */
   async oldestWaiting(workflowId: string, n: number, except?: string): Promise<string[]> {
     if (n <= 0) return []
     return (await this.q.all<{ id: string }>(`SELECT id FROM executions WHERE ${ACTIVE} AND id IS DISTINCT FROM ? AND ${WAITING}
-        ORDER BY id COLLATE "C" LIMIT ?`, [workflowId, except ?? '', n])).map((r) => r.id)
+        ORDER BY created_at, id LIMIT ?`, [workflowId, except ?? '', n])).map((r) => r.id)
   }
 
   /** Read from the snapshot in JS, not with `::jsonb` (which refuses a `\u0000` a YAML "\0" can put in a model). */

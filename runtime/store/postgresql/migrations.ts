@@ -221,10 +221,4 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX decision_requests_unsettled ON decision_requests (execution_id) WHERE outcome IS NULL;
     `,
   },
-  {
-    version: 5,
-    name: 'waiting executions by id (SQLite v17)',
-    // In the byte order engines sort ids in (concurrency.ts oldestWaiting).
-    sql: `CREATE INDEX executions_waiting_by_workflow ON executions (workflow_id, id COLLATE "C") WHERE state = 'WAITING';`,
-  },
 ]

@@ -94,6 +94,7 @@ export class PostgresStore implements Store {
       listActive: () => read((q) => new ExecutionRepo(q).listActive()),
       countByState: () => read((q) => new ExecutionRepo(q).countByState()),
       cancelRequests: (owner) => read((q) => new ConcurrencyRepo(q).cancelRequests(owner)),
+      waitingOrder: (workflowId, n) => read((q) => new ConcurrencyRepo(q).oldestWaiting(workflowId, n)),
       decisionRequests: (owner) => read((q) => new DecisionRequestRepo(q).pending(owner)),
       decisionOutcome: (id) => read((q) => new DecisionRequestRepo(q).outcome(id)),
       endedChildren: (owner) => read((q) => new ExecutionRepo(q).endedChildren(owner)),

@@ -30,16 +30,14 @@ export class ConcurrencyRepo {
   }
 
   /**
-   * The `n` oldest executions waiting for a slot (not `except`), in id order: ids sort by when they were minted, and
-   * it is the order every engine sorts the waiting ones it holds in (slot-watcher.ts) when it asks which may go. Not
-   * creation-commit order (created_at): two nodes' creations commit in either order, and an engine that asked for its
-   * oldest by id while the store ranked by commit time asked for none of the ones that may go — admission stalled
-   * (test/cluster.test.ts, the concurrency limit across nodes). Index: migration 17.
+   * The `n` oldest executions waiting for a slot (not `except`), oldest first: by when their creation committed, then
+   * id. The engines ask in this order too (ExecutionRepository.waitingOrder: slot-watcher.ts), so the ones that may
+   * go are the ones asked about whatever order two nodes' creations committed in.
    */
   oldestWaiting(workflowId: string, n: number, except?: string): string[] {
     if (n <= 0) return []
     return this.db.query<{ id: string }, [string, string, number]>(`SELECT id FROM executions WHERE ${ACTIVE} AND id IS NOT ? AND ${WAITING}
-        ORDER BY id LIMIT ?`).all(workflowId, except ?? '', n).map((r) => r.id)
+        ORDER BY created_at, id LIMIT ?`).all(workflowId, except ?? '', n).map((r) => r.id)
   }
 
   /** The limit an execution was created under (from its workflow snapshot), or undefined. */

@@ -332,12 +332,6 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX decision_requests_unsettled ON decision_requests (execution_id) WHERE outcome IS NULL;`,
   },
-  {
-    version: 17,
-    name: 'waiting executions by id',
-    // The waiting executions of a workflow in id order (concurrency.ts oldestWaiting: the order engines ask in).
-    sql: `CREATE INDEX executions_waiting_by_workflow ON executions (workflow_id, id) WHERE state = 'WAITING';`,
-  },
 ]
 
 /** Before v6 every task was a plugin call and its model had no `kind`: say so in each stored model, in pages. */

@@ -109,6 +109,7 @@ export class SqliteStore implements Store {
       listActive: () => read(() => ex.listActive()),
       countByState: () => read(() => ex.countByState()),
       cancelRequests: (owner) => read(() => slots.cancelRequests(owner)),
+      waitingOrder: (workflowId, n) => read(() => slots.oldestWaiting(workflowId, n)),
       decisionRequests: (owner) => read(() => decisions.pending(owner)),
       decisionOutcome: (id) => read(() => decisions.outcome(id)),
       endedChildren: (owner) => read(() => ex.endedChildren(owner)),
