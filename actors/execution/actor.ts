@@ -106,6 +106,8 @@ export class ExecutionActor {
   private readonly life = new AbortController()
   /** Fenced (fence()): nothing more is performed or committed, whatever its mailbox still holds. */
   private fenced = false
+  /** The attempts in flight, until their runner is done with them (fence() waits for them). */
+  private readonly running = new Set<Promise<void>>()
 
   constructor(private readonly snapshot: ExecutionSnapshot, private readonly deps: ExecutionActorDeps) {
     this.view = viewOf(snapshot, deps.maxForEachItems !== undefined ? { maxForEachItems: deps.maxForEachItems } : {})
@@ -131,13 +133,16 @@ export class ExecutionActor {
   /**
    * Self-fencing (actors/supervisor/lease.ts): kills every attempt in flight now, outside the mailbox — a step may be
    * waiting for a commit that hangs on a lost link, and a message would wait behind it — and from now on performs
-   * nothing: no effect, no commit, whatever the mailbox still holds or the pending commit answers. The worker is
-   * stopped next; the store keeps the execution as it was, for the engine's resume or another node's takeover.
+   * nothing: no effect, no commit, whatever the mailbox still holds or the pending commit answers. Resolves once the
+   * runners are done with the killed attempts. The worker is stopped next; the store keeps the execution as it was,
+   * for the engine's resume or another node's takeover.
    */
-  fence(): void {
+  fence(): Promise<void> {
     this.fenced = true
     for (const c of this.aborts.values()) c.abort('interrupt')
     this.life.abort()
+    // Settled once every killed attempt's runner is done with it (its process reaped, its container removed).
+    return Promise.allSettled([...this.running]).then(() => {})
   }
 
   /** Whether it has stopped taking messages (it ended, parked, or is being interrupted). */
@@ -278,7 +283,7 @@ export class ExecutionActor {
       files: { ...(files ?? {}), executionBytes: (this.claimedBytes ??= storedBytes(this.view)) },
       ...(slot ? { slot } : {}),
     }
-    this.deps.runTask(this.snapshot, run).then(
+    const running: Promise<void> = this.deps.runTask(this.snapshot, run).then(
       (outcome) => {
         this.aborts.delete(path)
         this.ref.tell({ type: 'task.finished', path, attempt, outcome: this.claimFiles(outcome) })
@@ -287,7 +292,8 @@ export class ExecutionActor {
         this.aborts.delete(path)
         this.ref.tell({ type: 'task.finished', path, attempt, outcome: { ok: false, error: toErrorInfo(error) } })
       },
-    )
+    ).finally(() => this.running.delete(running))
+    this.running.add(running)
   }
 
   private armTimeout(): void {
@@ -304,6 +310,7 @@ export class ExecutionActor {
 
   /** The actor's own code threw: fail every unfinished task and the execution, visibly, rather than hang. */
   private failHard(message: string): void {
+    if (this.fenced) return // its commit failed because the engine is fenced: nothing is committed from here
     for (const c of this.aborts.values()) c.abort('crash')
     this.life.abort()
     const error = { code: ErrorCode.Internal, message: `execution actor crashed: ${message}` }

@@ -116,6 +116,12 @@ export class Dispatcher {
         continue
       }
       const w = worker
+      // Fenced (or shutting down) while it waited for the worker: nothing is handed over.
+      if (!this.deps.accepting()) {
+        this.deps.pool.vacate(w, id)
+        this.deps.released(id)
+        continue
+      }
       // Not waited for: the handovers of a batch go out together, and a worker that dies meanwhile stalls no other.
       untilDeath(w, w.api.run(got.snap)).then(() => this.deps.dispatched(id, w.id), (e: unknown) => this.fail(id, w, e))
     }

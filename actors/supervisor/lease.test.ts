@@ -96,6 +96,30 @@ describe('self-fencing', () => {
     expect(lease.fenced).toBe(false)
   })
 
+  it('a slow renewal (within the margin) after a fence lifts it once: the next one is due a period after it was sent', async () => {
+    lease = new Lease(open(), systemClock, TIMING)
+    const events: string[] = []
+    const fence = next((done) => (lease!.onFence = () => (events.push('fenced'), done())))
+    await lease.start()
+    lease.onRenewed = async () => void events.push('resumed')
+    const renew = store.engines.renew.bind(store.engines)
+    let slow = false
+    store.engines.renew = async (...a) => {
+      if (slow) {
+        slow = false
+        await Bun.sleep(TIMING.ttlMs - TIMING.renewMs - 100) // answered just inside the margin
+      }
+      return renew(...a)
+    }
+    refuse(true)
+    await fence
+    slow = true
+    refuse(false)
+    await unfenced()
+    await Bun.sleep(3 * TIMING.renewMs) // a second fence (the slow one's timer, with no renewal due before it) comes by now
+    expect(events).toEqual(['fenced', 'resumed'])
+  })
+
   it('arms no fence where nothing fences (no onFence: SQLite)', async () => {
     lease = new Lease(open(), systemClock, TIMING)
     await lease.start()

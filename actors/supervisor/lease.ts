@@ -81,6 +81,8 @@ export class Lease {
   onRenewed: (() => Promise<void>) | undefined
   private fenceTimer: ReturnType<typeof setTimeout> | undefined
   private fencedNow = false
+  /** When the fence began (real time): a renewal sent before it does not lift it. */
+  private fencedAt = 0
   private unfencing: Promise<void> | undefined
   private refence = false
 
@@ -173,7 +175,11 @@ export class Lease {
     }
     if (beat) {
       this.armFence(sentAt)
-      if (this.fencedNow) this.unfence()
+      // Only a renewal sent since the fence began lifts it (one sent before may answer late but within the margin).
+      if (this.fencedNow && sentAt >= this.fencedAt) this.unfence()
+      // The next one a period after this one was sent, not after it answered: a slow answer must not leave the fence
+      // armed at `sentAt + margin` with no renewal due before it.
+      next = Math.max(0, sentAt + this.timing.renewMs - performance.now())
     }
     // After the renewal, never before the next one: a long sweep does not delay the heartbeat.
     if (beat) void this.onBeat?.().catch(() => {})
@@ -198,6 +204,7 @@ export class Lease {
       if (this.unfencing) return void (this.refence = true)
       if (this.fencedNow) return
       this.fencedNow = true
+      this.fencedAt = performance.now()
       this.onFence?.()
     }, Math.max(0, at - performance.now()))
     this.fenceTimer.unref?.()
@@ -207,7 +214,10 @@ export class Lease {
     if (this.unfencing) return
     this.unfencing = (this.onRenewed?.() ?? Promise.resolve()).then(() => {
       if (!this.refence) this.fencedNow = false
-      else this.onFence?.()
+      else {
+        this.fencedAt = performance.now()
+        this.onFence?.()
+      }
     }, () => {}).finally(() => {
       this.refence = false
       this.unfencing = undefined

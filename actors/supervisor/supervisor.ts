@@ -46,8 +46,11 @@ import { untilDeath, WorkerPool, type PooledWorker } from './workers.ts'
 /** How soon an execution whose dispatch met a store outage is queued again. */
 const DISPATCH_RETRY_MS = 1000
 
-/** How long a fence waits for a worker to kill its attempts before it stops the thread anyway (at most renew / 4). */
-const FENCE_GRACE_MS = 1000
+/**
+ * How long a fence waits for a worker to kill its attempts (processes reaped, containers removed) before it stops the
+ * thread anyway (at most half a heartbeat: the margin to the lease's expiry is one heartbeat).
+ */
+const FENCE_GRACE_MS = 2000
 
 export interface SupervisorOptions {
   store: Store
@@ -211,7 +214,7 @@ export class Supervisor {
     // Not after the dispatcher's batches: one may wait on a commit the lost link holds (the pool gives it no worker).
     const timing = this.opts.lease ?? DEFAULT_LEASE
     this.fencing = previous.then(async () => {
-      for (const w of await this.pool.fenceAll(Math.min(FENCE_GRACE_MS, timing.renewMs / 4))) {
+      for (const w of await this.pool.fenceAll(Math.min(FENCE_GRACE_MS, timing.renewMs / 2))) {
         // What a stopped worker did not report (its channel closed first) is given back here, as for a crash.
         this.slots.releaseAll(w)
         for (const id of w.executions) this.mailbox.tell({ type: 'finished', executionId: id })

@@ -84,16 +84,21 @@ export class WorkerPool {
   async host(executionId: string): Promise<PooledWorker> {
     // A dispatch that was under way when the pool closed must not start a worker nobody would stop.
     const closed = () => new AppError(ErrorCode.WorkerCrashed, 'the worker pool is closed (the engine is shutting down)')
-    if (this.held) throw new AppError(ErrorCode.WorkerCrashed, 'this engine is fenced: its lease could not be renewed in time')
+    const fenced = () => new AppError(ErrorCode.WorkerCrashed, 'this engine is fenced: its lease could not be renewed in time')
+    if (this.held) throw fenced()
     // A start that races an idle stop is not lost: it waits for the stop, then gets a fresh worker (never more than
     // `size` threads at once).
     while (this.stopping && !this.closing) await this.stopping
     if (this.closing) throw closed()
+    // Again after the wait: a fence may have begun meanwhile.
+    if (this.held) throw fenced()
     this.workers = this.workers.filter((x) => !x.dead)
     // With a worker to spare, no await comes between the choice and the count: nothing stops it in between.
     const w = this.workers.length < this.size
       ? await this.spawn()
       : this.workers.reduce((a, b) => (b.executions.size < a.executions.size ? b : a))
+    // A fence that began while the worker started stops it (fenceAll saw it live); nothing is put on it.
+    if (this.held || w.dead) throw fenced()
     w.executions.add(executionId)
     clearTimeout(w.idleTimer)
     w.idleTimer = undefined
@@ -164,8 +169,10 @@ export class WorkerPool {
       clearTimeout(w.idleTimer)
     }
     this.workers = this.workers.filter((x) => !going.includes(x))
-    // After any stop under way: a dispatch meanwhile waits for both (host), never more than `size` threads at once.
-    const stop = (this.stopping ?? Promise.resolve()).then(() => Promise.all(going.map(async (w) => {
+    // After any idle stop under way (never more than `size` threads at once); a fence does not wait for one (whose
+    // interrupt has no deadline, of a worker hosting nothing): its kills go out now. A dispatch meanwhile waits (host).
+    const prior = fenceMs === undefined ? this.stopping : undefined
+    const stop = (prior ?? Promise.resolve()).then(() => Promise.all(going.map(async (w) => {
       // Its executions, spare processes and pools go first (the thread's exit would leave their temp dirs behind).
       if (fenceMs === undefined) await untilDeath(w, w.api.interruptAll()).catch(() => undefined)
       else await Promise.race([untilDeath(w, w.api.fence()).catch(() => undefined), Bun.sleep(fenceMs)])

@@ -144,10 +144,11 @@ export class ExecutionHost {
 
   /**
    * Self-fencing: every attempt of every execution killed now (ExecutionActor.fence: not through their mailboxes, which
-   * a commit on a lost link may hold), then the spare and warm processes. The engine stops this worker next.
+   * a commit on a lost link may hold) and waited for (their runners reap the processes and remove the containers), then
+   * the spare and warm processes. The engine stops this worker next (at once if this takes longer than its grace).
    */
   async fence(): Promise<void> {
-    for (const a of this.actors.values()) a.fence()
+    await Promise.all([...this.actors.values()].map((a) => a.fence()))
     await this.runners.close()
   }
 
