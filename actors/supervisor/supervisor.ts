@@ -205,8 +205,8 @@ export class Supervisor {
 
   /**
    * Self-fencing (lease.ts): the lease could not be renewed for `ttl - renew`, so another node may take this engine's
-   * executions over once it runs out. Before that, nothing is dispatched and every worker is retired after
-   * interrupting what it hosts (plugin processes and containers killed, nothing terminal committed).
+   * executions over once it runs out. Before that, nothing is dispatched and every worker is stopped after killing
+   * every attempt it runs (WorkerPool.fenceAll: processes and containers, nothing terminal committed).
    */
   private fence(): void {
     this.mailbox.tell({ type: 'fence' })
