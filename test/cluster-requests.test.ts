@@ -9,6 +9,7 @@
  *   run as committed; a decision A refuses (inputs its schema rejects) comes back to B's caller with A's error.
  * Under CI=true a missing PostgreSQL fails this file.
  */
+import { SQL } from 'bun'
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -36,6 +37,8 @@ const nodeConfig = (name: string, port: number, url: string): string =>
 
 describe.skipIf(!pg)('a cancel or a decision sent to another node', () => {
   const servers: ServerProcess[] = []
+  let listener: SQL | undefined
+  const heard: string[] = []
   let apiA: ReturnType<typeof apiCaller>
   let apiB: ReturnType<typeof apiCaller>
   let configB = ''
@@ -45,6 +48,9 @@ describe.skipIf(!pg)('a cancel or a decision sent to another node', () => {
 
   beforeAll(async () => {
     const db = await pg!.createDatabase()
+    // What the nodes tell each other (LISTEN/NOTIFY: runtime/store/postgresql/wakeups.ts), as a third listener hears it.
+    listener = new SQL({ url: db.url, max: 1 })
+    await listener.listen('autokestra_wake', (p) => heard.push(...p.split(' ')))
     env = cleanEnv({ AUTOKESTRA_SECRET_KEY: randomBytes(32).toString('base64') })
     const [portA, portB] = [freePort(), freePort()]
     const a = await startServerProcess(['bun', 'cli/main.ts'], nodeConfig('a', portA, db.url), portA, env)
@@ -66,6 +72,7 @@ describe.skipIf(!pg)('a cancel or a decision sent to another node', () => {
     ].join('\n'))
   }, 120_000)
   afterAll(async () => {
+    await listener?.close()
     for (const s of servers.reverse()) await s.stop()
     await pg?.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -90,6 +97,8 @@ describe.skipIf(!pg)('a cancel or a decision sent to another node', () => {
     // A cancelled it as its own (no takeover): never CLAIMED, and the cancel came after the request.
     expect(audit.some((e) => e.type === 'CLAIMED')).toBe(false)
     expect(audit.findIndex((e) => e.type === 'CANCELLED')).toBeGreaterThan(audit.indexOf(asked!))
+    // The request woke A (not only its poll), and the end woke B's wait: both went out on the channel.
+    await waitUntil('the wake-ups on the channel', () => heard.includes(`a:${id}`) && heard.includes(`e:${id}`))
   }, 60_000)
 
   it('B\'s CLI cancels an execution parked on A in a durable wait', async () => {

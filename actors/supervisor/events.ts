@@ -115,6 +115,19 @@ export class EventHub {
     }
   }
 
+  /**
+   * Another engine ended `executionId` (a store wake-up: Store.listen): its waiters here read it now, not at their
+   * next poll. Nothing for an execution this engine runs (its own end comes as its event) or nobody waits for.
+   */
+  async endedElsewhereNotice(executionId: string): Promise<void> {
+    if (this.workflowOf.has(executionId) || !this.waiters.has(executionId)) return
+    const rec = await this.deps.read(executionId).catch(() => undefined)
+    if (!rec || !isTerminalExecution(rec.state)) return
+    const list = this.waiters.get(executionId) ?? []
+    this.waiters.delete(executionId)
+    for (const w of list) w(rec)
+  }
+
   /** Callers waiting for an execution to end (what `waitFor` holds). */
   get waiting(): number {
     let n = 0

@@ -84,6 +84,11 @@ export class RemoteDecisions {
     this.poll.stop()
   }
 
+  /** A request may have come (a store wake-up): look now. */
+  wake(): void {
+    this.poll.wake()
+  }
+
   /** Settles once no pass is running (tests, shutdown). */
   idle(): Promise<void> {
     return this.poll.idle()

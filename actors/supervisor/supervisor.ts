@@ -14,7 +14,7 @@ import { QUEUED_REASON } from '../../runtime/state/concurrency.ts'
 import { isTerminalExecution } from '../../runtime/state/states.ts'
 import { terminateUnfinished } from '../../runtime/state/terminate.ts'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
-import type { Store } from '../../runtime/store/store.ts'
+import type { Store, StoreWakeup } from '../../runtime/store/store.ts'
 import type { ExecutionRecord, ExecutionSnapshot, TaskRunRecord } from '../../runtime/store/types.ts'
 import type { ChildRequest, Decision } from '../execution/protocol.ts'
 import { resolveInputs } from '../../runtime/workflow/inputs.ts'
@@ -99,6 +99,8 @@ export class Supervisor {
   private idleWaiters: (() => void)[] = []
   /** The last fence's interrupt, which a resume waits for. */
   private fencing: Promise<void> | undefined
+  /** Stops listening to the store's wake-ups (Store.listen), once it listens. */
+  private unlisten: Promise<(() => Promise<void>) | undefined> | undefined
 
   constructor(private readonly opts: SupervisorOptions) {
     const { store, clock } = opts
@@ -191,7 +193,18 @@ export class Supervisor {
     this.watcher.start()
     this.children.start()
     this.remoteDecisions.start()
+    // Other nodes' commits wake what waits for them (PostgreSQL); the polls stay, so a lost wake-up costs latency.
+    this.unlisten = this.store.listen?.((w) => this.onWake(w)).catch(() => undefined)
     return this.lease.start()
+  }
+
+  /** Another engine asked about executions this one may hold, or ended ones this one may be waiting for. */
+  private onWake(w: StoreWakeup): void {
+    if (w.asked.some((id) => this.events.tracks(id))) {
+      this.watcher.wake() // cancel requests
+      this.remoteDecisions.wake()
+    }
+    for (const id of w.ended) void this.events.endedElsewhereNotice(id)
   }
 
   /**
@@ -441,6 +454,7 @@ export class Supervisor {
     this.watcher.stop()
     this.children.stop()
     this.remoteDecisions.stop()
+    await (await this.unlisten)?.().catch(() => {})
     this.parking.stop()
     if (this.state.active.size) {
       const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve))

@@ -201,7 +201,22 @@ export interface Store {
    * store is writable again even if nothing else writes; resolves with whether it is writable.
    */
   probeWrite(now: number): Promise<boolean>
+  /**
+   * Where several engines on other hosts share the store (PostgreSQL: LISTEN/NOTIFY), what other engines' commits
+   * changed that this one may be waiting for, as it happens: a wake-up, never the only way to learn it (every
+   * watcher and waiter still polls the store). Resolves with a function that stops listening. Absent where there
+   * is nothing to listen to (SQLite: the engines sharing a file poll it).
+   */
+  listen?(onWake: (w: StoreWakeup) => void): Promise<() => Promise<void>>
   close(): Promise<void>
+}
+
+/** One commit's wake-ups for other engines (Store.listen). */
+export interface StoreWakeup {
+  /** Executions another engine was asked something about (a cancel, a decision): their holder looks now. */
+  asked: string[]
+  /** Executions that ended: engines waiting for them elsewhere read them now. */
+  ended: string[]
 }
 
 export type * from './checkpoint.ts'

@@ -13,12 +13,13 @@ import type { CommitBatch, CommitOutcome, CommitRequest, TransitionResult } from
 import { WriteHealth } from '../health.ts'
 import type {
   AuditRepository, CronFireRepository, EngineRepository, ExecutionRepository, FileRepository, LogRepository, PluginGrantRepository,
-  SecretRepository, Store, WorkflowRepository,
+  SecretRepository, Store, StoreWakeup, WorkflowRepository,
 } from '../store.ts'
 import { AuditRepo } from './audit.ts'
 import { CheckpointWriter } from './checkpoint.ts'
 import { ConcurrencyRepo } from './concurrency.ts'
 import { DecisionRequestRepo } from './decision-requests.ts'
+import { listen, notify, wakeupsOf } from './wakeups.ts'
 import { CronFireRepo } from './cron-fires.ts'
 import { LOCK_COMMIT, LOCK_SPACE, migrate, openPool, type PgOpenOptions } from './db.ts'
 import { EngineProofs, EngineRepo } from './engines.ts'
@@ -156,12 +157,19 @@ export class PostgresStore implements Store {
     }
   }
 
-  commit(batch: CommitBatch): Promise<CommitOutcome> {
-    return this.write(async (q) => {
+  async commit(batch: CommitBatch): Promise<CommitOutcome> {
+    const outcome = await this.write(async (q) => {
       const results: TransitionResult[][] = []
       for (const r of batch.requests) results.push(await this.applyRequest(q, r, batch))
       return { results, logs: await new LogRepo(q).append(batch.logs ?? []) }
     }, true)
+    // After the commit, for the other nodes (wakeups.ts): what it asked of them or ended.
+    notify(this.pool, wakeupsOf(batch, outcome.results))
+    return outcome
+  }
+
+  listen(onWake: (w: StoreWakeup) => void): Promise<() => Promise<void>> {
+    return listen(this.pool, onWake)
   }
 
   ping(): Promise<void> {
