@@ -1,0 +1,34 @@
+/** The wake-up words between nodes (wakeups.ts): what a batch tells, and payloads under PostgreSQL's 8000-byte limit. */
+import { describe, expect, it } from 'bun:test'
+import type { CommitBatch, Transition, TransitionResult } from '../checkpoint.ts'
+import { parsePayload, payloadsOf, wakeupsOf } from './wakeups.ts'
+
+const ok = (changed = true): TransitionResult => ({ ok: true, changed })
+
+describe('wake-ups between nodes', () => {
+  it('tells what a batch asked about or ended, and only what it changed', () => {
+    const t: Transition[] = [
+      { kind: 'requestCancel', executionId: 'c1', error: { code: 'CANCELLED', message: 'x' } },
+      { kind: 'requestDecision', requestId: 'r', executionId: 'd1', taskId: 'gate', decision: { verdict: 'reject', reason: 'no', by: 'a' } },
+      { kind: 'execution', executionId: 'e1', to: 'SUCCESS' },
+      { kind: 'execution', executionId: 'e2', to: 'RUNNING' },
+      { kind: 'execution', executionId: 'e3', to: 'FAILED' },
+      { kind: 'execution', executionId: 'e4', to: 'CANCELLED' },
+    ]
+    const batch: CommitBatch = { at: 1, requests: [{ transitions: t }] }
+    const results = [[ok(), ok(), ok(), ok(), ok(false), { ok: false as const, error: { code: 'CONFLICT' as const, message: 'fenced' } }]]
+    expect(wakeupsOf(batch, results)).toEqual({ asked: ['c1', 'd1'], ended: ['e1'] })
+  })
+
+  it('splits many words into payloads under the limit, and reads them back whole', () => {
+    const ended = Array.from({ length: 1000 }, (_, i) => `ex_0mx7ovuc4xz027f${String(i).padStart(4, '0')}`)
+    const payloads = payloadsOf({ asked: ['ex_a'], ended })
+    expect(payloads.length).toBeGreaterThan(1)
+    expect(payloads.every((p) => new TextEncoder().encode(p).length < 8000)).toBe(true)
+    const back = payloads.map(parsePayload)
+    expect(back.flatMap((w) => w.asked)).toEqual(['ex_a'])
+    expect(back.flatMap((w) => w.ended)).toEqual(ended)
+    expect(payloadsOf({ asked: [], ended: [] })).toEqual([])
+    expect(parsePayload('x:unknown e:ok')).toEqual({ asked: [], ended: ['ok'] }) // a newer engine's words are skipped
+  })
+})
