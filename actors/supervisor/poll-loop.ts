@@ -6,6 +6,9 @@
 
 import type { Clock } from '../../runtime/clock.ts'
 
+/** How soon a watcher looks after a notification of another node's commit (a burst of them: one look). */
+export const WAKE_SOON_MS = 20
+
 export interface PollLoopOptions {
   clock: Clock
   /** The poll's period. */
@@ -21,6 +24,7 @@ export class PollLoop {
   private passing: Promise<void> | undefined
   private again = false
   private wakeUp: (() => void) | undefined
+  private soon: ReturnType<typeof setTimeout> | undefined
 
   constructor(private readonly o: PollLoopOptions) {}
 
@@ -30,6 +34,7 @@ export class PollLoop {
 
   stop(): void {
     this.life.abort()
+    clearTimeout(this.soon)
     this.wakeUp?.()
   }
 
@@ -47,6 +52,19 @@ export class PollLoop {
         this.wake()
       }
     })
+  }
+
+  /**
+   * Something may have changed, often (another node's commits, as notifications): a pass within `ms`, one for every
+   * wake-up that came meanwhile, so a burst of them costs one pass, not one each.
+   */
+  wakeSoon(ms: number): void {
+    if (this.soon || this.life.signal.aborted) return
+    this.soon = setTimeout(() => {
+      this.soon = undefined
+      this.wake()
+    }, ms)
+    this.soon.unref?.()
   }
 
   /** Settles once no pass is running (tests, shutdown). */

@@ -10,7 +10,7 @@
 import type { Clock } from '../../runtime/clock.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
 import type { Store } from '../../runtime/store/store.ts'
-import { PollLoop } from './poll-loop.ts'
+import { PollLoop, WAKE_SOON_MS } from './poll-loop.ts'
 
 /** How often the store is asked about slots freed elsewhere and cancel requests, while there is something to ask. */
 export const SLOT_POLL_MS = 250
@@ -68,6 +68,11 @@ export class SlotWatcher {
   /** Something may have changed (an execution ended here, one was created): ask now. */
   wake(): void {
     this.poll.wake()
+  }
+
+  /** An execution ended on another node (a notification): a slot may be free; asked within WAKE_SOON_MS. */
+  wakeSoon(): void {
+    this.poll.wakeSoon(WAKE_SOON_MS)
   }
 
   /** Settles once no pass is running (tests, shutdown). */

@@ -16,7 +16,7 @@ import { mergeLabels } from '../../runtime/workflow/labels.ts'
 import type { Workflow } from '../../runtime/workflow/model.ts'
 import type { ChildRequest } from '../execution/protocol.ts'
 import { admit, type AdmissionContext } from './admission.ts'
-import { PollLoop } from './poll-loop.ts'
+import { PollLoop, WAKE_SOON_MS } from './poll-loop.ts'
 
 /** How often the store is asked about children that ended on another engine, while this engine holds something. */
 export const CHILD_POLL_MS = 250
@@ -128,6 +128,11 @@ export class ChildWatcher {
   /** An execution ended (perhaps a child): look now. */
   wake(): void {
     this.poll.wake()
+  }
+
+  /** An execution ended on another node (a notification), perhaps a child of a parent here: within WAKE_SOON_MS. */
+  wakeSoon(): void {
+    this.poll.wakeSoon(WAKE_SOON_MS)
   }
 
   /** Settles once no pass is running (tests, shutdown). */

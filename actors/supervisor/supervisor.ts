@@ -205,6 +205,11 @@ export class Supervisor {
       this.remoteDecisions.wake()
     }
     for (const id of w.ended) void this.events.endedElsewhereNotice(id)
+    if (w.ended.length > 0) {
+      // A slot of a limited workflow may be free, or a child of a parent here ended: soon, once for a burst.
+      if (this.watcher.waiting > 0) this.watcher.wakeSoon()
+      if (this.events.tracking > 0) this.children.wakeSoon()
+    }
   }
 
   /**
