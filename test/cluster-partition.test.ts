@@ -39,6 +39,8 @@ describe.skipIf(!pg)('a node cut off from the database', () => {
   let apiB: ReturnType<typeof apiCaller>
   let nodeA = ''
   let nodeB = ''
+  /** The tick file's key of an execution (set once the workflow is applied). */
+  let keyOf: (id: string) => string = () => ''
 
   beforeAll(async () => {
     mkdirSync(EFFECTS, { recursive: true })
@@ -73,7 +75,6 @@ describe.skipIf(!pg)('a node cut off from the database', () => {
     await apiA('PUT', '/api/v1/workflows/quick', 'id: quick\ntasks:\n  - id: hi\n    type: core/log.info\n    inputs: { message: hi }\n')
     keyOf = (id) => `${key}-${id}`
   }, 120_000)
-  let keyOf: (id: string) => string = () => ''
   afterAll(async () => {
     proxy?.heal()
     for (const s of servers.reverse()) await s.stop()

@@ -31,10 +31,17 @@ describe('self-fencing', () => {
   const refuse = (on: boolean) => store.db.exec(`PRAGMA query_only = ${on ? 1 : 0}`)
   /** Resolves (with the time) when the callback `arm` installs is called. */
   const next = (arm: (done: () => void) => void) => new Promise<number>((resolve) => arm(() => resolve(performance.now())))
-  /** Polls (with the test's deadline) until the fence is lifted. */
-  const unfenced = () => new Promise<void>((resolve) => {
-    const t = setInterval(() => { if (!lease!.fenced) { clearInterval(t); resolve() } }, 10)
+  /** Polls (with the test's deadline) until `ok()`. */
+  const until = (ok: () => boolean) => new Promise<void>((resolve) => {
+    const t = setInterval(() => { if (ok()) { clearInterval(t); resolve() } }, 10)
   })
+  const unfenced = () => until(() => !lease!.fenced)
+  /** Counts the renewals the store took from now on (onBeat runs after each). */
+  const countRenewals = () => {
+    const seen = { n: 0 }
+    lease!.onBeat = async () => void seen.n++
+    return seen
+  }
 
   it('fences ttl - renew after the last renewal, and lifts the fence at the first renewal once the store is back', async () => {
     lease = new Lease(open(), systemClock, TIMING)
@@ -76,22 +83,30 @@ describe('self-fencing', () => {
     await unfenced()
   })
 
-  it('a renewal that hung past the margin and then succeeded lifts nothing: the next fresh one does, once', async () => {
+  it('a renewal sent during a fence that hung past the margin and then succeeded lifts nothing: the next fresh one does, once', async () => {
     lease = new Lease(open(), systemClock, TIMING)
     const events: string[] = []
     const fence = next((done) => (lease!.onFence = () => (events.push('fenced'), done())))
     await lease.start()
-    // Renewals hang (a black-holed link) until the gate opens, then each succeeds.
+    lease.onRenewed = async () => void events.push('resumed')
+    refuse(true)
+    await fence
+    // From now on a renewal hangs (a black-holed link) until the gate opens, then succeeds; the first one after the
+    // gate opens is the one sent during the fence, older than the margin by then.
     let open_!: () => void
     const gate = new Promise<void>((r) => (open_ = r))
     const renew = store.engines.renew.bind(store.engines)
-    store.engines.renew = async (...a) => { await gate; return renew(...a) }
-    lease.onRenewed = async () => void events.push('resumed')
-    await fence
-    await Bun.sleep(TIMING.ttlMs) // the hung renewal is older than the margin now
+    let hung = 0
+    store.engines.renew = async (...a) => { hung++; await gate; return renew(...a) }
+    refuse(false)
+    await until(() => hung > 0)
+    await Bun.sleep(TIMING.ttlMs) // the scenario: the hung renewal grows older than the margin
+    const renewals = countRenewals()
     open_()
     await unfenced()
-    await Bun.sleep(2 * TIMING.renewMs) // a re-fence from the stale renewal's timer would have come by now
+    // A re-fence from the stale renewal's timer comes before the next renewal: two more, and none came.
+    const after = renewals.n
+    await until(() => renewals.n >= after + 2)
     expect(events).toEqual(['fenced', 'resumed'])
     expect(lease.fenced).toBe(false)
   })
@@ -114,9 +129,12 @@ describe('self-fencing', () => {
     refuse(true)
     await fence
     slow = true
+    const renewals = countRenewals()
     refuse(false)
     await unfenced()
-    await Bun.sleep(3 * TIMING.renewMs) // a second fence (the slow one's timer, with no renewal due before it) comes by now
+    // A second fence (the slow one's timer, with no renewal due before it) comes before the next renewal: two more.
+    const after = renewals.n
+    await until(() => renewals.n >= after + 2)
     expect(events).toEqual(['fenced', 'resumed'])
   })
 
