@@ -8,7 +8,7 @@
  * new work without a restart. Under CI=true a missing PostgreSQL fails this file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPostgres } from './helpers/postgres.ts'
 import { tcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts'
@@ -44,6 +44,7 @@ describe.skipIf(!pg)('a node cut off from the database', () => {
 
   beforeAll(async () => {
     mkdirSync(EFFECTS, { recursive: true })
+  chmodSync(EFFECTS, 0o1777) // the confined plugins write there (this file may be the first to make it)
     const db = await pg!.createDatabase()
     const url = new URL(db.url)
     proxy = tcpProxy({ hostname: url.hostname, port: Number(url.port) })

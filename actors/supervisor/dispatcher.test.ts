@@ -2,6 +2,8 @@
  * The dispatcher (dispatcher.ts) when the store cannot be read for an execution it was asked to dispatch (a database
  * outage, on a real SQLite store whose read is made to fail once): the execution is released and queued again later,
  * never failed — a FAILED commit would only land once the store is back, and fail an execution that did nothing wrong.
+ * And when another live engine holds an execution queued here (it took it: queue-claims.ts): its commit is refused
+ * (fenced), and it is let go, never handed to a worker — whether it is still PENDING or already RUNNING there.
  */
 import { afterEach, describe, expect, it } from 'bun:test'
 import type { Transition } from '../../runtime/store/checkpoint.ts'
@@ -37,7 +39,7 @@ describe('dispatch during a store outage', () => {
       pool: {} as unknown as WorkerPool,
       commit: async (t) => (committed.push(...t), settled(), t.map(() => ({ ok: true as const, changed: true }))),
       dispatched: () => seen.push('dispatched'), released: (id) => seen.push(`released ${id}`),
-      park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'),
+      park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: () => seen.push('lost'),
       retryLater: (id) => (seen.push(`retry ${id}`), settled()),
     })
     d.dispatch('x')
@@ -48,4 +50,35 @@ describe('dispatch during a store outage', () => {
     expect(committed).toEqual([])
     expect((await store.executions.get('x'))!.state).toBe('PENDING')
   })
+
+  for (const state of ['PENDING', 'RUNNING'] as const) {
+    it(`lets go of an execution another live engine took (${state} there), never hosting it`, async () => {
+      store = openSqliteStore(':memory:')
+      const far = Date.now() + 60_000
+      await store.engines.register({ id: 'B', host: 'h', pid: 1, startedAt: 0, leaseUntil: far }, 1)
+      await store.engines.register({ id: 'A', host: 'h', pid: 2, startedAt: 0, leaseUntil: far }, 1)
+      const made: Transition[] = [{ kind: 'create', executionId: 'x', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' } }]
+      if (state === 'RUNNING') made.push({ kind: 'execution', executionId: 'x', to: 'RUNNING' })
+      // Created for B (B's commit), as if B took it from A's queue.
+      await store.commit({ at: 1, owner: 'B', requests: [{ transitions: made }] })
+      const seen: string[] = []
+      let hosted = false
+      const d = new Dispatcher({
+        store, accepting: () => true,
+        pool: { host: async () => { hosted = true; throw new Error('must not be hosted') } } as unknown as WorkerPool,
+        // The engine's commits are fenced by its owner, as the batcher's are.
+        commit: async (t) => (await store.commit({ at: 2, owner: 'A', requests: [{ transitions: t }] })).results[0]!,
+        dispatched: () => seen.push('dispatched'), released: (id) => seen.push(`released ${id}`),
+        park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: (id) => seen.push(`lost ${id}`),
+        retryLater: (id) => seen.push(`retry ${id}`),
+      })
+      d.dispatch('x')
+      await new Promise<void>((r) => setImmediate(r))
+      await d.idle()
+      expect(seen).toEqual(['lost x', 'released x'])
+      expect(hosted).toBe(false)
+      const rec = (await store.executions.listActive()).find((e) => e.id === 'x')!
+      expect([rec.state, rec.owner]).toEqual([state, 'B'])
+    })
+  }
 })

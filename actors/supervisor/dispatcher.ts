@@ -4,7 +4,7 @@
  * the others' handovers, so N admitted executions start in one turn instead of one after another (issue 14).
  */
 
-import { toErrorInfo } from '../../runtime/errors.ts'
+import { AppError, ErrorCode, toErrorInfo } from '../../runtime/errors.ts'
 import { QUEUED_REASON } from '../../runtime/state/concurrency.ts'
 import { isTerminalExecution } from '../../runtime/state/states.ts'
 import type { Transition, TransitionResult } from '../../runtime/store/checkpoint.ts'
@@ -27,6 +27,8 @@ export interface DispatcherDeps {
   released(executionId: string): void
   /** Waits for a slot of its workflow's concurrency (recovered so): it takes no engine slot until the store admits it. */
   park(executionId: string, workflowId: string): void
+  /** Another engine holds it now (it took it while it was queued here): its events and its end are that engine's. */
+  lost(executionId: string): void
   /** It ended by another engine's commit while queued here. */
   endedElsewhere(rec: ExecutionRecord): void
   /** The store could not be read or written for it (an outage): queue it again a little later. */
@@ -89,14 +91,32 @@ export class Dispatcher {
       go.push({ id, rec })
     })
     // Submitted together, so the batcher writes every RUNNING of this batch in one transaction (checkpoint before
-    // effect: none is handed over before its own commit). A parked execution runs again: a change of state, not a start.
-    await Promise.all(go.map(({ id, rec }) => rec.state === 'PENDING'
-      ? this.deps.commit([{ kind: 'execution', executionId: id, to: 'RUNNING' }])
-      : rec.state === 'WAITING' ? this.deps.commit([{ kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' }]) : undefined))
+    // effect: none is handed over before its own commit). A parked execution runs again: a change of state, not a
+    // start. Each commit is fenced by this engine, so one another engine took while it was queued here
+    // (queue-claims.ts) is refused CONFLICT and runs there; one resumed RUNNING (recovery) is claimed, to the same end.
+    const started = await Promise.all(go.map(({ id, rec }) => this.deps.commit([rec.state === 'PENDING'
+      ? { kind: 'execution', executionId: id, to: 'RUNNING' }
+      : rec.state === 'WAITING' ? { kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' } : { kind: 'claim', executionId: id }])
+      .then((r) => ({ refused: r?.find((x) => !x.ok) }), (error: unknown) => ({ error }))))
     // A parent learns here of the children that ended while it was parked, queued or down.
-    const snaps = await Promise.all(go.map(({ id }) => store.executions.snapshot(id).then((s) => withChildEnds(store, s!)).then(
-      (snap) => ({ snap }), (error: unknown) => ({ error }))))
+    const snaps = await Promise.all(go.map(({ id }, i) => 'error' in started[i]! || started[i]!.refused ? undefined
+      : store.executions.snapshot(id).then((s) => withChildEnds(store, s!)).then((snap) => ({ snap }), (error: unknown) => ({ error }))))
     for (const [i, { id }] of go.entries()) {
+      const begun = started[i]!
+      if ('error' in begun) {
+        this.fail(id, undefined, begun.error)
+        continue
+      }
+      // Taken by another engine between the read and the commit (fenced: CONFLICT), or refused otherwise: not run here.
+      if (begun.refused && !begun.refused.ok) {
+        if (begun.refused.error.code === ErrorCode.Conflict) {
+          this.deps.lost(id)
+          this.deps.released(id)
+          continue
+        }
+        this.fail(id, undefined, new AppError(begun.refused.error.code, begun.refused.error.message, begun.refused.error.details, begun.refused.error.retryable === true))
+        continue
+      }
       const got = snaps[i]!
       if ('error' in got) {
         this.fail(id, undefined, got.error)

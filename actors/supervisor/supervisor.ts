@@ -37,6 +37,7 @@ import { Parking } from './parking.ts'
 import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
 import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
+import { QueueClaims } from './queue-claims.ts'
 import { SlotWatcher } from './slot-watcher.ts'
 import { askHolder, RemoteDecisions } from './remote-decisions.ts'
 import { ChildWatcher, startChild } from './subflows.ts'
@@ -90,6 +91,7 @@ export class Supervisor {
   private readonly remoteDecisions: RemoteDecisions
   private readonly parking: Parking
   private readonly children: ChildWatcher
+  private readonly queueClaims: QueueClaims
   /** The kinds' steps, loaded on the first decision on a parked execution (workers load their own). */
   private steps: Promise<TaskSteps> | undefined
   private readonly mailbox: ActorRef<SupervisorInbox, CancelPlan | undefined>
@@ -123,6 +125,7 @@ export class Supervisor {
         this.mailbox.tell({ type: 'settled', executionId: id })
         this.watcher.wake() // a slot of its workflow may be free now
         this.children.wake() // it may be a subflow's child, its parent waiting here
+        this.queueClaims.wake() // a slot here may be free for another node's queued work
       },
     })
     // Parked executions count: a child parked on a wait must still hear its parent's cancel, and an approval a decision.
@@ -151,6 +154,18 @@ export class Supervisor {
       runs: (id) => this.events.tracks(id), adopt: (id, wf) => this.events.track(id, wf),
       enqueue: (id, front) => this.mailbox.tell({ type: 'enqueue', executionId: id, ...(front ? { front } : {}) }),
     })
+    this.queueClaims = new QueueClaims({
+      store, clock, owner: this.lease.owner,
+      free: () => {
+        const s = this.state
+        return s.accepting && !s.fenced ? Math.max(0, s.maxConcurrent - s.active.size - s.queue.length) : 0
+      },
+      enqueue: async (ids) => {
+        for (const id of ids) this.mailbox.tell({ type: 'enqueue', executionId: id })
+        // Counted once the mailbox got to them: the next look sees them in the queue or on a worker.
+        await this.mailbox.ask({ type: 'locate', executionId: ids[ids.length - 1]! })
+      },
+    })
     this.parking = new Parking({ store, clock, enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }) })
     const port = { batcher: this.batcher, slots: this.slots, ...(opts.secrets ? { secrets: opts.secrets } : {}),
       startChild: (r: ChildRequest) => startChild({
@@ -177,6 +192,7 @@ export class Supervisor {
       released: (id) => this.mailbox.tell({ type: 'released', executionId: id }),
       park: (id, workflowId) => this.watcher.park(id, workflowId),
       endedElsewhere: (rec) => this.events.endedElsewhere(rec),
+      lost: (id) => this.events.untrack(id),
       retryLater: (id) => void setTimeout(() => this.mailbox.tell({ type: 'enqueue', executionId: id }), DISPATCH_RETRY_MS).unref?.(),
     })
     // The logic is pure and total: a throw there is a bug, and the engine must go on serving the others.
@@ -193,6 +209,7 @@ export class Supervisor {
     this.watcher.start()
     this.children.start()
     this.remoteDecisions.start()
+    this.queueClaims.start()
     // Other nodes' commits wake what waits for them (PostgreSQL); the polls stay, so a lost wake-up costs latency.
     this.unlisten = this.store.listen?.((w) => this.onWake(w)).catch(() => undefined)
     return this.lease.start()
@@ -204,7 +221,13 @@ export class Supervisor {
       this.watcher.wake() // cancel requests
       this.remoteDecisions.wake()
     }
-    for (const id of w.ended) void this.events.endedElsewhereNotice(id)
+    if (w.created) this.queueClaims.created()
+    const queued = w.ended.length > 0 && this.state.queue.length > 0 ? new Set(this.state.queue) : undefined
+    for (const id of w.ended) {
+      // Still in this engine's queue, so another engine ran it (it took it: queue-claims.ts): its waiters here hear now.
+      if (queued?.has(id)) void this.store.executions.get(id).then((rec) => rec && this.events.endedElsewhere(rec), () => {})
+      else void this.events.endedElsewhereNotice(id)
+    }
     if (w.ended.length > 0) {
       // A slot of a limited workflow may be free, or a child of a parent here ended: soon, once for a burst.
       if (this.watcher.waiting > 0) this.watcher.wakeSoon()
@@ -326,12 +349,13 @@ export class Supervisor {
     // Not queued here: ours once the claim holds (its engine is gone); another live engine's to cancel otherwise.
     const claim: Transition[] = plan.kind === 'queued' ? [] : [{ kind: 'claim', executionId: id }]
     const t = [...claim, ...terminateUnfinished(id, snap.taskRuns, { to: 'CANCELLED', error: { code: ErrorCode.Cancelled, message: reason } })]
+    // A queued one another engine took meanwhile (queue-claims.ts) is refused CONFLICT (fenced), as one it holds.
     const results = await this.batcher.submit(t, { failFast: true, durable: true, atomic: plan.kind === 'notHere' })
-    const refused = results.find((r) => !r.ok && (r.error.code === ErrorCode.StorageUnavailable || (plan.kind === 'notHere' && r.error.code === ErrorCode.Conflict)))
+    const refused = results.find((r) => !r.ok && (r.error.code === ErrorCode.StorageUnavailable || r.error.code === ErrorCode.Conflict))
     if (refused && !refused.ok) {
+      if (refused.error.code === ErrorCode.Conflict) return this.askHolder(id, reason)
       // Nothing was cancelled: the execution keeps its place and the caller may retry.
       if (plan.kind === 'queued') this.mailbox.tell({ type: 'cancelRefused', executionId: id, index: plan.index })
-      if (refused.error.code === ErrorCode.Conflict) return this.askHolder(id, reason)
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
     }
     return (await this.store.executions.get(id))!
@@ -459,6 +483,8 @@ export class Supervisor {
     this.watcher.stop()
     this.children.stop()
     this.remoteDecisions.stop()
+    this.queueClaims.stop()
+    await this.queueClaims.idle()
     await (await this.unlisten)?.().catch(() => {})
     this.parking.stop()
     if (this.state.active.size) {

@@ -93,6 +93,11 @@ export const AuditType = {
    * lease row was gone — released or proved dead), `to` the new owner: the record that no execution ran on two.
    */
   Claimed: 'CLAIMED',
+  /**
+   * An engine with free slots took this execution, PENDING and not started, from the live engine that created it and
+   * had queued it (`from`, `to`: docs/scale-out.md). Nothing of it had run, so no lease had to expire.
+   */
+  ClaimedQueued: 'CLAIMED_QUEUED',
   Restarted: 'RESTARTED', Approved: 'APPROVED', Rejected: 'REJECTED',
   /**
    * An engine that does not hold this execution asked its holder to take a decision on an awaiting run (`from`,

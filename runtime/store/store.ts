@@ -83,6 +83,15 @@ export interface ExecutionRepository {
    * terminal and old enough. Durable. Returns what went and the blobs no file row names any more.
    */
   purge(before: number, limit: number): Promise<PurgeBatch>
+  /**
+   * Where engines on several hosts share the store (PostgreSQL): takes for `owner`, in one transaction, up to `limit`
+   * executions other live engines hold but have not started (PENDING), unchanged since `queuedBefore` (created or
+   * last claimed then), oldest created first, and
+   * returns their ids; each is audited CLAIMED_QUEUED. Serialised with commits: a creator's RUNNING commit of one of
+   * them either came first (it is not taken) or is refused CONFLICT (fenced). Executions of inline workflows
+   * (revision 0) are not taken. Absent where engines share one host's file (SQLite): work stays where it was made.
+   */
+  claimQueued?(owner: string, opts: { limit: number; queuedBefore: number; now: number }): Promise<string[]>
 }
 
 /** Metadata of the files task runs stored (`outputFiles:`); the rows are written by a task's SUCCESS transition. */
@@ -217,6 +226,8 @@ export interface StoreWakeup {
   asked: string[]
   /** Executions that ended: engines waiting for them elsewhere read them now. */
   ended: string[]
+  /** The batch created executions: an engine with free slots may look for queued work (claimQueued) soon. */
+  created: boolean
 }
 
 export type * from './checkpoint.ts'

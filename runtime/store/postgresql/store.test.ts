@@ -1,11 +1,13 @@
 /**
  * What is PostgreSQL's own in this backend (the shared behaviour is the contract, contract.test.ts): migrations
  * applied once under concurrent opens, numbers read back as numbers, a NUL in a log line, a first apply of one
- * workflow from two handles at once, and a server that is down or goes away as STORAGE_UNAVAILABLE.
+ * workflow from two handles at once, a server that is down or goes away as STORAGE_UNAVAILABLE, and queued work
+ * claimed by another engine (claimQueued: SKIP LOCKED, serialised with the creator's commits).
  */
 
 import { afterAll, describe, expect, it } from 'bun:test'
 import { postgresBinDir, startPrivateCluster, testPostgres } from '../../../test/helpers/postgres.ts'
+import type { Transition } from '../checkpoint.ts'
 import type { Workflow } from '../../workflow/model.ts'
 import { migrate, openPool, schemaVersion } from './db.ts'
 import { MIGRATIONS } from './migrations.ts'
@@ -129,4 +131,52 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
       await own.stop()
     }
   }, 60_000)
+
+  it('claimQueued takes other live engines\' old PENDING executions, oldest first, once each, audited; never a started, young, dead-owned or inline one', async () => {
+    const db = await pg!.createDatabase()
+    const stores = await Promise.all([0, 1, 2].map(() => openPostgresStore(db.url)))
+    const [s, b, c] = stores as [typeof stores[0], typeof stores[0], typeof stores[0]]
+    try {
+      const now = 1_000_000
+      for (const id of ['A', 'B', 'C']) await s.engines.register({ id, host: 'h', pid: 1, startedAt: 0, leaseUntil: now + 60_000 }, now)
+      await s.engines.register({ id: 'DEAD', host: 'h', pid: 1, startedAt: 0, leaseUntil: now - 1 }, now - 60_000)
+      const create = (id: string, at: number, revision = 1): Transition => ({ kind: 'create', executionId: id, workflow: wf, revision, inputs: {}, trigger: { type: 'api' } })
+      const made = async (owner: string, at: number, ...t: Transition[]) => void await s.commit({ at, owner, requests: [{ transitions: t }] })
+      // A's queue: 20 old ones (made at now - 1000 + i), one young, one started, one inline; the dead engine's one.
+      for (let i = 19; i >= 0; i--) await made('A', now - 1000 + i, create(`q${String(i).padStart(2, '0')}`, 0))
+      await made('A', now, create('young', 0))
+      await made('A', now - 1000, create('started', 0), { kind: 'execution', executionId: 'started', to: 'RUNNING' })
+      await made('A', now - 1000, create('inline', 0, 0))
+      await made('DEAD', now - 1000, create('orphan', 0))
+      await made('B', now - 2000, create('own', 0))
+      const opts = (limit: number) => ({ limit, queuedBefore: now - 250, now })
+      // B and C claim at once: each takes what is not its own, none is taken twice, the oldest first.
+      const [byB, byC] = await Promise.all([b.executions.claimQueued!('B', opts(8)), c.executions.claimQueued!('C', opts(8))])
+      const queued = Array.from({ length: 20 }, (_, i) => `q${String(i).padStart(2, '0')}`)
+      expect([byB.length, byC.length]).toEqual([8, 8])
+      expect(byB).not.toContain('own') // B's own queue is B's to start
+      expect(byC).toContain('own') // the oldest of all, and not C's
+      expect([...byB, ...byC].sort()).toEqual(['own', ...queued.slice(0, 15)]) // no id twice
+      expect(byB).toEqual([...byB].sort()) // each list oldest first
+      // One claimed just now is not claimed again at once (its updated_at is the claim's): the next looks take A's rest.
+      expect(await b.executions.claimQueued!('B', opts(50))).toEqual(queued.slice(15))
+      expect(await c.executions.claimQueued!('C', opts(50))).toEqual([])
+      const owners = new Map((await s.executions.listActive()).map((e) => [e.id, [e.state, e.owner]]))
+      expect(owners.get('young')).toEqual(['PENDING', 'A'])
+      expect(owners.get('started')).toEqual(['RUNNING', 'A'])
+      expect(owners.get('inline')).toEqual(['PENDING', 'A'])
+      expect(owners.get('orphan')).toEqual(['PENDING', 'DEAD']) // a takeover's (recovery: CLAIMED), not this
+      expect(owners.get('own')).toEqual(['PENDING', 'C'])
+      for (const id of byC) expect(owners.get(id)).toEqual(['PENDING', 'C'])
+      expect((await s.audit.forExecution(byC.at(-1)!)).filter((a) => a.type === 'CLAIMED_QUEUED').map((a) => a.data)).toEqual([{ from: 'A', to: 'C' }])
+      expect((await s.audit.forExecution('own')).find((a) => a.type === 'CLAIMED_QUEUED')?.data).toEqual({ from: 'B', to: 'C' })
+      // The creator's RUNNING commit of one taken from it is fenced: CONFLICT, nothing written.
+      const [refused] = (await s.commit({ at: now, owner: 'A', requests: [{ transitions: [{ kind: 'execution', executionId: byB[0]!, to: 'RUNNING' }] }] })).results[0]!
+      expect(refused).toMatchObject({ ok: false, error: { code: 'CONFLICT' } })
+      expect((await s.executions.get(byB[0]!))!.state).toBe('PENDING')
+    } finally {
+      for (const x of stores) await x.close()
+      await db.drop()
+    }
+  })
 })

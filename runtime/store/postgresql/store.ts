@@ -28,6 +28,7 @@ import { isPgFault, translateOpenError, translatePgFault } from './faults.ts'
 import { FileRepo } from './files.ts'
 import { LogRepo } from './logs.ts'
 import { PluginGrantRepo } from './plugin-grants.ts'
+import { claimQueued } from './queue-claims.ts'
 import { SecretRepo } from './secrets.ts'
 import { Q } from './sql.ts'
 import { WorkflowRepo } from './workflows.ts'
@@ -100,6 +101,7 @@ export class PostgresStore implements Store {
       decisionOutcome: (id) => read((q) => new DecisionRequestRepo(q).outcome(id)),
       endedChildren: (owner) => read((q) => new ExecutionRepo(q).endedChildren(owner)),
       purge: (before, limit) => this.write((q) => new FileRepo(q).purge(before, limit), true),
+      claimQueued: (owner, o) => this.write((q) => claimQueued(q, { owner, ...o }), true),
     }
     this.files = {
       list: (id) => read((q) => new FileRepo(q).list(id)),

@@ -15,20 +15,26 @@ describe('wake-ups between nodes', () => {
       { kind: 'execution', executionId: 'e3', to: 'FAILED' },
       { kind: 'execution', executionId: 'e4', to: 'CANCELLED' },
     ]
+    const create: Transition = { kind: 'create', executionId: 'n1', workflow: { id: 'w', tasks: [] } as never, revision: 1, inputs: {}, trigger: { type: 'api' } }
     const batch: CommitBatch = { at: 1, requests: [{ transitions: t }] }
     const results = [[ok(), ok(), ok(), ok(), ok(false), { ok: false as const, error: { code: 'CONFLICT' as const, message: 'fenced' } }]]
-    expect(wakeupsOf(batch, results)).toEqual({ asked: ['c1', 'd1'], ended: ['e1'] })
+    expect(wakeupsOf(batch, results)).toEqual({ asked: ['c1', 'd1'], ended: ['e1'], created: false })
+    // A creation tells idle nodes there may be queued work; a refused one does not.
+    const created = { at: 1, requests: [{ transitions: [create] }, { transitions: [{ ...create, executionId: 'n2' }] }] }
+    expect(wakeupsOf(created, [[ok()], [ok(false)]]).created).toBe(true)
+    expect(wakeupsOf(created, [[{ ok: false, error: { code: 'CONFLICT', message: 'x' } }], [ok(false)]]).created).toBe(false)
   })
 
   it('splits many words into payloads under the limit, and reads them back whole', () => {
     const ended = Array.from({ length: 1000 }, (_, i) => `ex_0mx7ovuc4xz027f${String(i).padStart(4, '0')}`)
-    const payloads = payloadsOf({ asked: ['ex_a'], ended })
+    const payloads = payloadsOf({ asked: ['ex_a'], ended, created: true })
     expect(payloads.length).toBeGreaterThan(1)
     expect(payloads.every((p) => new TextEncoder().encode(p).length < 8000)).toBe(true)
     const back = payloads.map(parsePayload)
     expect(back.flatMap((w) => w.asked)).toEqual(['ex_a'])
     expect(back.flatMap((w) => w.ended)).toEqual(ended)
-    expect(payloadsOf({ asked: [], ended: [] })).toEqual([])
-    expect(parsePayload('x:unknown e:ok')).toEqual({ asked: [], ended: ['ok'] }) // a newer engine's words are skipped
+    expect(back.filter((w) => w.created)).toHaveLength(1)
+    expect(payloadsOf({ asked: [], ended: [], created: false })).toEqual([])
+    expect(parsePayload('x:unknown e:ok')).toEqual({ asked: [], ended: ['ok'], created: false }) // a newer engine's words are skipped
   })
 })

@@ -1,0 +1,106 @@
+/**
+ * Queued work claimed by an idle node (issue 19, docs/scale-out.md): two real server processes on one PostgreSQL
+ * database (test/helpers/postgres.ts). Node A may run one execution at a time (`maxConcurrentWorkflows: 1`), node B
+ * two; everything is triggered on A. What A has queued for long enough, B takes (CLAIMED_QUEUED, from A to B) and
+ * runs: every execution ends, each task ran once, on one node. A cancel sent to A for an execution B took from A's
+ * queue reaches B (the request goes to the holder) and ends it CANCELLED, and a trigger-and-wait on A answers with the
+ * end of one B took and ran.
+ * Under CI=true a missing PostgreSQL fails this file.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
+import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { testPostgres } from './helpers/postgres.ts'
+import { apiCaller, cleanEnv, freePort, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
+
+const pg = await testPostgres()
+const dir = tempDir('autokestra-pg-claims-')
+
+interface Audit { type: string; taskId?: string; data?: Record<string, unknown> }
+
+const nodeConfig = (name: string, port: number, url: string, slots: number): string => writeNodeConfig(join(dir, name), port, url, {
+  lines: ['execution:', `  maxConcurrentWorkflows: ${slots}`, 'cluster:', '  leaseSeconds: 6', '  heartbeatSeconds: 2'],
+})
+
+describe.skipIf(!pg)('queued work claimed by an idle node', () => {
+  const servers: ServerProcess[] = []
+  let apiA: ReturnType<typeof apiCaller>
+  let apiB: ReturnType<typeof apiCaller>
+  let nodeA = ''
+  let nodeB = ''
+
+  beforeAll(async () => {
+    const db = await pg!.createDatabase()
+    const env = cleanEnv({ AUTOKESTRA_SECRET_KEY: randomBytes(32).toString('base64') })
+    const [portA, portB] = [freePort(), freePort()]
+    servers.push(await startServerProcess(['bun', 'cli/main.ts'], nodeConfig('a', portA, db.url, 1), portA, env))
+    servers.push(await startServerProcess(['bun', 'cli/main.ts'], nodeConfig('b', portB, db.url, 2), portB, env))
+    apiA = apiCaller(servers[0]!.url)
+    apiB = apiCaller(servers[1]!.url)
+    const self = async (api: typeof apiA) => ((await api('GET', '/api/v1/nodes')).items as { id: string; self: boolean }[]).find((n) => n.self)!.id
+    ;[nodeA, nodeB] = [await self(apiA), await self(apiB)]
+    await apiA('PUT', '/api/v1/workflows/short', 'id: short\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 400ms }\n')
+    await apiA('PUT', '/api/v1/workflows/long', 'id: long\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n')
+  }, 120_000)
+  afterAll(async () => {
+    for (const s of servers.reverse()) await s.stop()
+    await pg?.stop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const audit = async (id: string) => (await apiA('GET', `/api/v1/executions/${id}/audit`)).items as Audit[]
+  const claimedBy = async (id: string) => (await audit(id)).find((e) => e.type === 'CLAIMED_QUEUED')?.data?.to
+
+  it('B takes what A queued and runs it: all end SUCCESS, each task once, on one node', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 8; i++) ids.push((await apiA('POST', '/api/v1/workflows/short/executions', {})).id as string)
+    await waitUntil('all 8 to end', async () => {
+      for (const id of ids) if ((await apiA('GET', `/api/v1/executions/${id}`)).state !== 'SUCCESS') return false
+      return true
+    }, 60_000)
+    const trails = await Promise.all(ids.map(audit))
+    const moved = trails.map((t) => t.filter((e) => e.type === 'CLAIMED_QUEUED'))
+    // With one slot A would run them one after another; B took some from its queue (each once, from A).
+    const taken = moved.filter((m) => m.length > 0)
+    expect(taken.length).toBeGreaterThan(0)
+    for (const m of taken) expect(m.map((e) => e.data)).toEqual([{ from: nodeA, to: nodeB }])
+    for (const t of trails) {
+      // Started once, its task attempted once, and no takeover: nothing ran on two nodes.
+      expect(t.filter((e) => e.type === 'STARTED' && !e.taskId)).toHaveLength(1)
+      expect(t.filter((e) => e.type === 'STARTED' && e.taskId === 'nap')).toHaveLength(1)
+      expect(t.some((e) => e.type === 'CLAIMED' || e.type === 'RECOVERED')).toBe(false)
+      // A move happens only before the start.
+      const claim = t.findIndex((e) => e.type === 'CLAIMED_QUEUED')
+      if (claim >= 0) expect(claim).toBeLessThan(t.findIndex((e) => e.type === 'STARTED'))
+    }
+    const detail = await apiB('GET', `/api/v1/executions/${ids[ids.length - 1]!}`)
+    expect(detail.tasks[0].state).toBe('SUCCESS')
+  }, 90_000)
+
+  it('a cancel sent to A for one B took from A\'s queue reaches B and ends it CANCELLED', async () => {
+    const first = (await apiA('POST', '/api/v1/workflows/long/executions', {})).id as string
+    await waitUntil('the first to run on A', async () => (await apiA('GET', `/api/v1/executions/${first}`)).tasks[0].state === 'RUNNING')
+    // A is full: the second waits in A's queue until B takes it.
+    const second = (await apiA('POST', '/api/v1/workflows/long/executions', {})).id as string
+    await waitUntil('B to take the second', async () => (await claimedBy(second)) === nodeB)
+    await waitUntil('the second to run on B', async () => (await apiA('GET', `/api/v1/executions/${second}`)).tasks[0].state === 'RUNNING')
+    const answer = await apiA('POST', `/api/v1/executions/${second}/cancel`, { reason: 'stop it from A' })
+    expect(answer.state).toBe('CANCELLED')
+    const trail = await audit(second)
+    expect(trail.find((e) => e.type === 'CANCEL_REQUESTED')?.data).toMatchObject({ from: nodeA, holder: nodeB })
+    expect((await apiB('GET', `/api/v1/executions/${second}`)).tasks[0].state).toBe('CANCELLED')
+    // The first is still A's, and still running: the cancel went to the one asked for.
+    expect((await apiA('GET', `/api/v1/executions/${first}`)).state).toBe('RUNNING')
+    expect((await apiB('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
+  }, 60_000)
+
+  it('a trigger-and-wait on A answers with the end of what B took from A\'s queue and ran', async () => {
+    const first = (await apiA('POST', '/api/v1/workflows/long/executions', {})).id as string
+    await waitUntil('the first to run on A', async () => (await apiA('GET', `/api/v1/executions/${first}`)).tasks[0].state === 'RUNNING')
+    const waited = await apiA('POST', '/api/v1/workflows/short/executions?wait=30s', {})
+    expect(waited.state).toBe('SUCCESS')
+    expect(await claimedBy(waited.id as string)).toBe(nodeB)
+    expect((await apiB('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
+  }, 60_000)
+})
