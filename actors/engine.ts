@@ -82,6 +82,7 @@ export async function createEngine(opts: EngineOptions): Promise<Engine> {
   const supervisor = new Supervisor({
     store, clock, secrets: opts.secrets ?? lazySecrets(store, config.secrets.keyFile), settings, workers: config.execution.workers,
     maxConcurrentWorkflows: config.execution.maxConcurrentWorkflows, maxConcurrentTasks: config.execution.maxConcurrentTasks,
+    ...(config.cluster.maxConcurrentWorkflows !== undefined ? { clusterMaxConcurrentWorkflows: config.cluster.maxConcurrentWorkflows } : {}),
     maxSubflowDepth: config.limits.maxSubflowDepth, workerIdleMs: config.execution.workerIdleSeconds * 1000,
     lease: opts.lease ?? { ttlMs: config.cluster.leaseSeconds * 1000, renewMs: config.cluster.heartbeatSeconds * 1000 },
     ...(opts.localWorkflows ? { localWorkflows: opts.localWorkflows } : {}),

@@ -26,7 +26,7 @@ const moved: number[] = []
 try {
   for (const n of ['a', 'b']) {
     const port = freePort()
-    const config = writeNodeConfig(join(dir, n), port, db.url, { lines: ['execution:', `  maxConcurrentWorkflows: ${SLOTS}`] })
+    const config = writeNodeConfig(join(dir, n), port, db.url, { lines: ['execution:', `  maxConcurrentWorkflows: ${SLOTS}`], plugins: join(root, 'plugins') })
     servers.push(await startServerProcess(['bun', join(root, 'cli/main.ts')], config, port, cleanEnv(), root))
   }
   const a = apiCaller(servers[0]!.url)
@@ -36,7 +36,11 @@ try {
     const ids: string[] = []
     for (let i = 0; i < EXECUTIONS; i++) ids.push((await a('POST', '/api/v1/workflows/nap/executions', {})).id as string)
     await waitUntil('the round to end', async () =>
-      (await a('GET', '/api/v1/executions?workflowId=nap&state=SUCCESS&limit=1')).total >= EXECUTIONS * (round + 1), 120_000)
+      (await a('GET', '/api/v1/executions?workflowId=nap&state=SUCCESS&limit=1')).total >= EXECUTIONS * (round + 1), 120_000).catch(async (e) => {
+      const left = (await a('GET', '/api/v1/executions?workflowId=nap&limit=100')).items as { state: string; error?: { message: string } }[]
+      console.error(JSON.stringify(left.filter((x) => x.state !== 'SUCCESS').slice(0, 3)))
+      throw e
+    })
     const took = Math.round(performance.now() - t0)
     const trails = await Promise.all(ids.map((id) => a('GET', `/api/v1/executions/${id}/audit`) as Promise<{ items: { type: string }[] }>))
     if (round > 0) { // round 0 warms both nodes up

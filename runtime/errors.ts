@@ -38,6 +38,11 @@ export const ErrorCode = {
   RequestTimeout: 'REQUEST_TIMEOUT',
   /** The store cannot be written (disk full, I/O error, read-only, locked beyond the busy timeout): retry later. */
   StorageUnavailable: 'STORAGE_UNAVAILABLE',
+  /**
+   * The store already runs `cluster.maxConcurrentWorkflows` executions (every engine on it): a start waits for one to
+   * end. Between an engine and its store only; no execution or request fails with it.
+   */
+  AtCapacity: 'AT_CAPACITY',
   /** An execution over its workflow's `concurrency` limit, created CANCELLED (`behavior: cancel-new`). */
   ConcurrencyLimit: 'CONCURRENCY_LIMIT',
   /** An expression went past its evaluation bound (cost or result size, runtime/expressions/limits.ts). */
@@ -214,6 +219,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, ErrorTraits>> = {
   INTERNAL: row(500, 1),
   REQUEST_TIMEOUT: row(408, 1),
   STORAGE_UNAVAILABLE: row(503, 1),
+  AT_CAPACITY: row(503, 1),
   CONCURRENCY_LIMIT: row(409, 1, false),
   EXPRESSION_LIMIT: row(400, 2, false),
   CONDITION_NOT_BOOLEAN: row(400, 2, false),

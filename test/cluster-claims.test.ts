@@ -5,8 +5,11 @@
  * runs: every execution ends, each task ran once, on one node. A cancel sent to A for an execution B took from A's
  * queue reaches B (the request goes to the holder) and ends it CANCELLED, and a trigger-and-wait on A answers with the
  * end of one B took and ran.
+ * And `cluster.maxConcurrentWorkflows` caps what runs at once across both nodes (sampled in the store), each node
+ * allowed more on its own.
  * Under CI=true a missing PostgreSQL fails this file.
  */
+import { SQL } from 'bun'
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
@@ -16,6 +19,10 @@ import { apiCaller, cleanEnv, freePort, startServerProcess, tempDir, waitUntil, 
 
 const pg = await testPostgres()
 const dir = tempDir('autokestra-pg-claims-')
+afterAll(async () => {
+  await pg?.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
 
 interface Audit { type: string; taskId?: string; data?: Record<string, unknown> }
 
@@ -45,8 +52,6 @@ describe.skipIf(!pg)('queued work claimed by an idle node', () => {
   }, 120_000)
   afterAll(async () => {
     for (const s of servers.reverse()) await s.stop()
-    await pg?.stop()
-    rmSync(dir, { recursive: true, force: true })
   })
 
   const audit = async (id: string) => (await apiA('GET', `/api/v1/executions/${id}/audit`)).items as Audit[]
@@ -103,4 +108,55 @@ describe.skipIf(!pg)('queued work claimed by an idle node', () => {
     expect(await claimedBy(waited.id as string)).toBe(nodeB)
     expect((await apiB('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
   }, 60_000)
+})
+
+describe.skipIf(!pg)('a cap on the executions running across nodes (cluster.maxConcurrentWorkflows)', () => {
+  const CAP = 3
+  const servers: ServerProcess[] = []
+  let sql: SQL | undefined
+  let apis: ReturnType<typeof apiCaller>[] = []
+
+  beforeAll(async () => {
+    const db = await pg!.createDatabase()
+    sql = new SQL({ url: db.url, max: 1 })
+    const env = cleanEnv({ AUTOKESTRA_SECRET_KEY: randomBytes(32).toString('base64') })
+    for (const name of ['cap-a', 'cap-b']) {
+      const port = freePort()
+      // Each node alone would run 4; together they may run CAP.
+      const config = writeNodeConfig(join(dir, name), port, db.url, { lines: ['execution:', '  maxConcurrentWorkflows: 4', 'cluster:', `  maxConcurrentWorkflows: ${CAP}`] })
+      servers.push(await startServerProcess(['bun', 'cli/main.ts'], config, port, env))
+    }
+    apis = servers.map((s) => apiCaller(s.url))
+    await apis[0]!('PUT', '/api/v1/workflows/nap', 'id: nap\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 300ms }\n')
+  }, 120_000)
+  afterAll(async () => {
+    await sql?.close()
+    for (const s of servers.reverse()) await s.stop()
+  })
+
+  it('never more than the cap RUNNING at once across the nodes, and every execution runs', async () => {
+    let peak = 0
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        const [row] = await sql!`SELECT COUNT(*)::int AS n FROM executions WHERE state = 'RUNNING'` as { n: number }[]
+        peak = Math.max(peak, row!.n)
+        await Bun.sleep(20)
+      }
+    })()
+    const ids: string[] = []
+    for (let i = 0; i < 12; i++) ids.push((await apis[i % 2]!('POST', '/api/v1/workflows/nap/executions', {})).id as string)
+    await waitUntil('all 12 to end', async () => {
+      const [row] = await sql!`SELECT COUNT(*)::int AS n FROM executions WHERE state = 'SUCCESS'` as { n: number }[]
+      return row!.n === 12
+    }, 60_000)
+    sampling = false
+    await sampler
+    expect(peak).toBe(CAP) // reached (the 8 the nodes allow alone would be seen without it), never above
+    // A refused start is not a failure, nor an audit event: each execution started once.
+    for (const id of ids) {
+      const trail = (await apis[0]!('GET', `/api/v1/executions/${id}/audit`)).items as Audit[]
+      expect(trail.filter((e) => e.type === 'STARTED' && !e.taskId)).toHaveLength(1)
+    }
+  }, 90_000)
 })

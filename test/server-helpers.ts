@@ -31,17 +31,17 @@ export function writeConfig(dir: string, port: number, opts: { apiKeys?: string[
 
 /**
  * A node of a cluster on one PostgreSQL database: its config in `home` (made here), its own data dir there, the shared
- * database at `url`, the repository's plugins (and `pluginPaths`), and `lines` of YAML of other sections. Answers
+ * database at `url`, the repository's plugins (or `plugins`, another checkout's) and `pluginPaths`, and `lines` of YAML of other sections. Answers
  * the config file's path.
  */
-export function writeNodeConfig(home: string, port: number, url: string, more: { lines?: string[]; pluginPaths?: string[] } = {}): string {
+export function writeNodeConfig(home: string, port: number, url: string, more: { lines?: string[]; pluginPaths?: string[]; plugins?: string } = {}): string {
   mkdirSync(home, { recursive: true })
   const file = join(home, 'config.yaml')
   writeFileSync(file, [
     'server:', '  host: 127.0.0.1', `  port: ${port}`, `  apiKeys: [${KEY}]`, '  shutdownGraceSeconds: 5',
     'storage:', '  type: postgresql', `  url: ${url}`, '  path: ./data/autokestra.db',
     ...(more.lines ?? []),
-    'plugins:', `  paths: [${[join(root, 'plugins'), ...(more.pluginPaths ?? [])].join(', ')}]`, '',
+    'plugins:', `  paths: [${[more.plugins ?? join(root, 'plugins'), ...(more.pluginPaths ?? [])].join(', ')}]`, '',
   ].join('\n'))
   return file
 }

@@ -39,7 +39,7 @@ describe('dispatch during a store outage', () => {
       pool: {} as unknown as WorkerPool,
       commit: async (t) => (committed.push(...t), settled(), t.map(() => ({ ok: true as const, changed: true }))),
       dispatched: () => seen.push('dispatched'), released: (id) => seen.push(`released ${id}`),
-      park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: () => seen.push('lost'),
+      park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: () => seen.push('lost'), capped: () => seen.push('capped'),
       retryLater: (id) => (seen.push(`retry ${id}`), settled()),
     })
     d.dispatch('x')
@@ -69,7 +69,7 @@ describe('dispatch during a store outage', () => {
         // The engine's commits are fenced by its owner, as the batcher's are.
         commit: async (t) => (await store.commit({ at: 2, owner: 'A', requests: [{ transitions: t }] })).results[0]!,
         dispatched: () => seen.push('dispatched'), released: (id) => seen.push(`released ${id}`),
-        park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: (id) => seen.push(`lost ${id}`),
+        park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: (id) => seen.push(`lost ${id}`), capped: (id) => seen.push(`capped ${id}`),
         retryLater: (id) => seen.push(`retry ${id}`),
       })
       d.dispatch('x')
@@ -81,4 +81,28 @@ describe('dispatch during a store outage', () => {
       expect([rec.state, rec.owner]).toEqual([state, 'B'])
     })
   }
+
+  it('asks the store for the cluster\'s cap with each start, and an execution it refuses waits (never hosted, never failed)', async () => {
+    store = openSqliteStore(':memory:')
+    const make = (id: string): Transition => ({ kind: 'create', executionId: id, workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' } })
+    // Another engine runs one already: the store's count, not this engine's.
+    await store.commit({ at: 1, owner: 'B', requests: [{ transitions: [make('elsewhere'), { kind: 'execution', executionId: 'elsewhere', to: 'RUNNING' }] }] })
+    await store.commit({ at: 1, owner: 'A', requests: [{ transitions: [make('x')] }] })
+    const seen: string[] = []
+    let hosted = false
+    const d = new Dispatcher({
+      store, accepting: () => true, cap: 1,
+      pool: { host: async () => { hosted = true; throw new Error('must not be hosted') } } as unknown as WorkerPool,
+      commit: async (t) => (await store.commit({ at: 2, owner: 'A', requests: [{ transitions: t }] })).results[0]!,
+      dispatched: () => seen.push('dispatched'), released: (id) => seen.push(`released ${id}`),
+      park: () => seen.push('parked'), endedElsewhere: () => seen.push('ended'), lost: (id) => seen.push(`lost ${id}`),
+      capped: (id) => seen.push(`capped ${id}`), retryLater: (id) => seen.push(`retry ${id}`),
+    })
+    d.dispatch('x')
+    await new Promise<void>((r) => setImmediate(r))
+    await d.idle()
+    expect(seen).toEqual(['capped x'])
+    expect(hosted).toBe(false)
+    expect((await store.executions.get('x'))!.state).toBe('PENDING')
+  })
 })

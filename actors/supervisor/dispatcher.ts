@@ -16,6 +16,8 @@ import { untilDeath, type PooledWorker, type WorkerPool } from './workers.ts'
 
 export interface DispatcherDeps {
   store: Store
+  /** `cluster.maxConcurrentWorkflows`: each start asks the store to refuse it at that many RUNNING (ExecutionTransition.cap). */
+  cap?: number
   /** Commits through the batcher: submissions of one turn share one transaction. */
   commit(transitions: Transition[]): Promise<TransitionResult[]>
   pool: WorkerPool
@@ -29,6 +31,8 @@ export interface DispatcherDeps {
   park(executionId: string, workflowId: string): void
   /** Another engine holds it now (it took it while it was queued here): its events and its end are that engine's. */
   lost(executionId: string): void
+  /** The store refused its start at the cluster's cap: it waits, first, until an execution ends somewhere. */
+  capped(executionId: string): void
   /** It ended by another engine's commit while queued here. */
   endedElsewhere(rec: ExecutionRecord): void
   /** The store could not be read or written for it (an outage): queue it again a little later. */
@@ -94,9 +98,10 @@ export class Dispatcher {
     // effect: none is handed over before its own commit). A parked execution runs again: a change of state, not a
     // start. Each commit is fenced by this engine, so one another engine took while it was queued here
     // (queue-claims.ts) is refused CONFLICT and runs there; one resumed RUNNING (recovery) is claimed, to the same end.
+    const cap = this.deps.cap !== undefined ? { cap: this.deps.cap } : {}
     const started = await Promise.all(go.map(({ id, rec }) => this.deps.commit([rec.state === 'PENDING'
-      ? { kind: 'execution', executionId: id, to: 'RUNNING' }
-      : rec.state === 'WAITING' ? { kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE' } : { kind: 'claim', executionId: id }])
+      ? { kind: 'execution', executionId: id, to: 'RUNNING', ...cap }
+      : rec.state === 'WAITING' ? { kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE', ...cap } : { kind: 'claim', executionId: id }])
       .then((r) => ({ refused: r?.find((x) => !x.ok) }), (error: unknown) => ({ error }))))
     // A parent learns here of the children that ended while it was parked, queued or down.
     const snaps = await Promise.all(go.map(({ id }, i) => 'error' in started[i]! || started[i]!.refused ? undefined
@@ -112,6 +117,10 @@ export class Dispatcher {
         if (begun.refused.error.code === ErrorCode.Conflict) {
           this.deps.lost(id)
           this.deps.released(id)
+          continue
+        }
+        if (begun.refused.error.code === ErrorCode.AtCapacity) {
+          this.deps.capped(id)
           continue
         }
         this.fail(id, undefined, new AppError(begun.refused.error.code, begun.refused.error.message, begun.refused.error.details, begun.refused.error.retryable === true))

@@ -28,8 +28,16 @@ export interface Fence { type: 'fence' }
 /** The lease is renewed again and what is still this engine's is queued: dispatch again. */
 export interface Unfence { type: 'unfence' }
 
+/**
+ * The store refused this start: the cluster runs `cluster.maxConcurrentWorkflows` executions already. It goes back to
+ * the front of the queue, and nothing is dispatched until `uncapped` (an execution ended somewhere, or a poll).
+ */
+export interface Capped { type: 'capped'; executionId: string }
+/** An execution ended (here or on another node), or the poll came: dispatch again. */
+export interface Uncapped { type: 'uncapped' }
+
 export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | LocateRequested |
-  CancelRefused | Shutdown | Fence | Unfence
+  CancelRefused | Shutdown | Fence | Unfence | Capped | Uncapped
 
 /** Where an execution is, for its cancel: on a worker, being handed to one, queued (and now taken out), or not here. */
 export type CancelPlan =

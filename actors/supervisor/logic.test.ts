@@ -38,6 +38,16 @@ describe('supervisor logic', () => {
     expect(after.state.queue).toEqual(['c'])
   })
 
+  it('capped by the cluster (a start refused AT_CAPACITY): first in the queue again, nothing dispatched until uncapped', () => {
+    const s = feed([enqueue('a'), enqueue('b'), enqueue('c')]).state // a and b handed over, c queued
+    const capped = feed([{ type: 'capped', executionId: 'b' }, { type: 'finished', executionId: 'a' }, enqueue('d')], s)
+    expect(dispatches(capped.effects)).toEqual([]) // a slot here is free, but the cluster's are not
+    expect([capped.state.queue, capped.state.active.size]).toEqual([['b', 'c', 'd'], 0])
+    const after = feed([{ type: 'uncapped' }], capped.state)
+    expect(dispatches(after.effects)).toEqual(['b', 'c'])
+    expect(after.state.queue).toEqual(['d'])
+  })
+
   it('does not mutate the state it is given', () => {
     const before = feed([enqueue('a'), enqueue('b'), enqueue('c')]).state
     const snapshot = JSON.stringify({ q: before.queue, a: [...before.active] })

@@ -14,6 +14,8 @@ export interface SupervisorState {
   accepting: boolean
   /** Self-fenced (lease.ts): nothing is dispatched until the lease is renewed. */
   fenced: boolean
+  /** The store refused a start at the cluster's cap (`cluster.maxConcurrentWorkflows`): nothing is dispatched until `uncapped`. */
+  capped: boolean
   maxConcurrent: number
   /** Waiting for a slot, in order. */
   queue: string[]
@@ -33,7 +35,7 @@ export interface SupervisorStep {
 }
 
 export function initialSupervisorState(maxConcurrent: number): SupervisorState {
-  return { accepting: true, fenced: false, maxConcurrent, queue: [], active: new Map(), crashes: new Map(), cancelRequested: new Set() }
+  return { accepting: true, fenced: false, capped: false, maxConcurrent, queue: [], active: new Map(), crashes: new Map(), cancelRequested: new Set() }
 }
 
 export function nextSupervisorState(prev: SupervisorState, m: SupervisorInbox): SupervisorStep {
@@ -97,11 +99,21 @@ export function nextSupervisorState(prev: SupervisorState, m: SupervisorInbox): 
     case 'unfence':
       s.fenced = false
       break
+    case 'capped':
+      // Its dispatch is over (released): it is first again once the cap lets a start through.
+      // A cancel asked while it was being handed over stays asked: it follows it to its worker when it is dispatched.
+      s.capped = true
+      s.active.delete(m.executionId)
+      if (s.accepting && !s.queue.includes(m.executionId)) s.queue.unshift(m.executionId)
+      break
+    case 'uncapped':
+      s.capped = false
+      break
     default:
       return assertNever(m)
   }
   // Fill the free slots, in queue order.
-  while (s.accepting && !s.fenced && s.queue.length > 0 && s.active.size < s.maxConcurrent) {
+  while (s.accepting && !s.fenced && !s.capped && s.queue.length > 0 && s.active.size < s.maxConcurrent) {
     const id = s.queue.shift()!
     s.active.set(id, undefined)
     effects.push({ type: 'dispatch', executionId: id })

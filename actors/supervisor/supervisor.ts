@@ -37,6 +37,7 @@ import { Parking } from './parking.ts'
 import { TASK_KINDS } from '../../runtime/workflow/tasks/registry.ts'
 import { loadTaskKindModules, TASK_STEPS, withKindModules, type TaskSteps } from '../execution/steps/registry.ts'
 import { Recovery } from './recovery.ts'
+import { WAKE_SOON_MS } from './poll-loop.ts'
 import { QueueClaims } from './queue-claims.ts'
 import { SlotWatcher } from './slot-watcher.ts'
 import { askHolder, RemoteDecisions } from './remote-decisions.ts'
@@ -53,6 +54,12 @@ const DISPATCH_RETRY_MS = 1000
  */
 const FENCE_GRACE_MS = 2000
 
+/**
+ * How soon an engine whose start the cluster's cap refused (`cluster.maxConcurrentWorkflows`) tries again without being
+ * told of an end (an execution parked elsewhere frees a place too, and nothing announces it).
+ */
+const CAP_POLL_MS = 1000
+
 export interface SupervisorOptions {
   store: Store
   clock: Clock
@@ -65,6 +72,8 @@ export interface SupervisorOptions {
   batcher?: BatcherOptions
   /** This engine's lease on its executions (default 30 s, renewed every 10 s). */
   lease?: LeaseTiming
+  /** `cluster.maxConcurrentWorkflows`: executions RUNNING at once across every engine on the store (unset: no cap). */
+  clusterMaxConcurrentWorkflows?: number
   /** How deep subflows may nest (`limits.maxSubflowDepth`; default 8): a child deeper fails SUBFLOW_DEPTH_EXCEEDED. */
   maxSubflowDepth?: number
   /** Where subflows find their child workflows instead of the store (EngineOptions.localWorkflows). */
@@ -101,6 +110,9 @@ export class Supervisor {
   private idleWaiters: (() => void)[] = []
   /** The last fence's interrupt, which a resume waits for. */
   private fencing: Promise<void> | undefined
+  /** The next try after a start refused at the cluster's cap (CAP_POLL_MS, or sooner on an end). */
+  private uncapTimer: ReturnType<typeof setTimeout> | undefined
+  private uncapDue = 0
   /** Stops listening to the store's wake-ups (Store.listen), once it listens. */
   private unlisten: Promise<(() => Promise<void>) | undefined> | undefined
 
@@ -126,6 +138,7 @@ export class Supervisor {
         this.watcher.wake() // a slot of its workflow may be free now
         this.children.wake() // it may be a subflow's child, its parent waiting here
         this.queueClaims.wake() // a slot here may be free for another node's queued work
+        this.uncapSoon(WAKE_SOON_MS) // and one of the cluster's
       },
     })
     // Parked executions count: a child parked on a wait must still hear its parent's cancel, and an approval a decision.
@@ -158,7 +171,7 @@ export class Supervisor {
       store, clock, owner: this.lease.owner,
       free: () => {
         const s = this.state
-        return s.accepting && !s.fenced ? Math.max(0, s.maxConcurrent - s.active.size - s.queue.length) : 0
+        return s.accepting && !s.fenced && !s.capped ? Math.max(0, s.maxConcurrent - s.active.size - s.queue.length) : 0
       },
       enqueue: async (ids) => {
         for (const id of ids) this.mailbox.tell({ type: 'enqueue', executionId: id })
@@ -177,6 +190,7 @@ export class Supervisor {
       finished: (w: PooledWorker, id: string) => {
       this.pool.vacate(w, id)
       this.mailbox.tell({ type: 'finished', executionId: id })
+      this.uncapSoon(WAKE_SOON_MS) // ended or parked: a place under the cluster's cap
       // It may have stopped parked (WAITING on a timer or a decision): then it runs again at its stored time.
       void this.parking.afterStop(id).catch(() => {})
     } }
@@ -186,6 +200,11 @@ export class Supervisor {
     })
     this.dispatcher = new Dispatcher({
       store, pool: this.pool, commit,
+      ...(opts.clusterMaxConcurrentWorkflows !== undefined ? { cap: opts.clusterMaxConcurrentWorkflows } : {}),
+      capped: (id) => {
+        this.mailbox.tell({ type: 'capped', executionId: id })
+        this.uncapSoon(CAP_POLL_MS, true)
+      },
       // Fenced (lease.ts): a batch under way hands nothing over; what it released is queued again on resume.
       accepting: () => this.state.accepting && !this.state.fenced,
       dispatched: (id, workerId) => this.mailbox.tell({ type: 'dispatched', executionId: id, workerId }),
@@ -229,10 +248,28 @@ export class Supervisor {
       else void this.events.endedElsewhereNotice(id)
     }
     if (w.ended.length > 0) {
+      this.uncapSoon(WAKE_SOON_MS) // a place under the cluster's cap
       // A slot of a limited workflow may be free, or a child of a parent here ended: soon, once for a burst.
       if (this.watcher.waiting > 0) this.watcher.wakeSoon()
       if (this.events.tracking > 0) this.children.wakeSoon()
     }
+  }
+
+  /**
+   * While capped (the cluster's cap refused a start), dispatch again within `ms`: the sooner of two asks wins. `armed`:
+   * the refusal itself, before the mailbox marks the state capped.
+   */
+  private uncapSoon(ms: number, armed = false): void {
+    if (!armed && !this.state.capped && !this.uncapTimer) return
+    const due = Date.now() + ms
+    if (this.uncapTimer && this.uncapDue <= due) return
+    clearTimeout(this.uncapTimer)
+    this.uncapDue = due
+    this.uncapTimer = setTimeout(() => {
+      this.uncapTimer = undefined
+      this.mailbox.tell({ type: 'uncapped' })
+    }, ms)
+    this.uncapTimer.unref?.()
   }
 
   /**
@@ -479,6 +516,7 @@ export class Supervisor {
   /** Stops dispatching, waits up to `graceMs` for running executions, then interrupts the rest. */
   async shutdown(graceMs: number): Promise<void> {
     await this.mailbox.ask({ type: 'shutdown' })
+    clearTimeout(this.uncapTimer)
     this.recovery.stop()
     this.watcher.stop()
     this.children.stop()

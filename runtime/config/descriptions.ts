@@ -34,6 +34,7 @@ export const CONFIG_DESCRIPTIONS: Readonly<Record<string, string>> = {
   'execution.workerIdleSeconds': 'A worker hosting nothing is stopped after this long; 0 keeps workers for the engine\'s life.',
   cluster: 'Engines sharing one store: several nodes on one PostgreSQL (docs/scale-out.md), or a `workflow run` beside a server.',
   'cluster.leaseSeconds': 'How long an engine keeps its executions without renewing its lease; a node gone this long has them taken over by another.',
+  'cluster.maxConcurrentWorkflows': 'Executions running at once across every node on the store (unset: no cap beyond each node\'s `execution.maxConcurrentWorkflows`); a start over it waits until one ends anywhere. Set the same on every node.',
   'cluster.heartbeatSeconds': 'How often an engine renews its lease (one write, however many executions it holds) and takes over the executions of engines gone; at most half of `leaseSeconds`.',
   plugins: 'Where plugins are found.',
   'plugins.paths': 'Directories scanned for plugins (each plugin a directory with a plugin.yaml).',

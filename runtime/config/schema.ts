@@ -132,6 +132,11 @@ export const ConfigSchema = Type.Object({
   cluster: section({
     leaseSeconds: Int(2, { maximum: 3600, default: 30 }),
     heartbeatSeconds: Int(1, { maximum: 1200, default: 10 }),
+    /**
+     * Executions running at once across every engine on the store (unset: no cap but each node's
+     * `execution.maxConcurrentWorkflows`). Checked in the commit that starts one; set the same on every node.
+     */
+    maxConcurrentWorkflows: Type.Optional(Int(1, { maximum: 1_000_000 })),
   }),
   plugins: section({ paths: Strings(NonEmpty(), ['./plugins']) }),
   sandbox: section({

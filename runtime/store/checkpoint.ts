@@ -24,6 +24,12 @@ interface ExecutionTransitionFields {
   /** Overrides the audit type derived from the target state (e.g. TIMEOUT). */
   auditType?: AuditType
   auditData?: Record<string, unknown>
+  /**
+   * With `to: 'RUNNING'` from another state: refused AT_CAPACITY (nothing written) when `cap` executions of the store
+   * are RUNNING already, whichever engine runs them (`cluster.maxConcurrentWorkflows`). Counted in the commit, which
+   * every backend serialises, so the cap holds across engines.
+   */
+  cap?: number
 }
 
 export type TaskTransition = TaskTransitionFields & StateReason<TaskRunState>
@@ -194,6 +200,12 @@ export type Transition = ExecutionTransition | TaskTransition | AuditOnly | Crea
   AdmitExecution | RestartExecution | AddIterations | RequestCancel | RequestDecision | SettleDecision
 
 export type TransitionResult = { ok: true; changed: boolean } | { ok: false; error: ErrorInfo }
+
+/** A start refused by its `cap` (ExecutionTransition.cap), on every backend. */
+export const atCapacity = (running: number, cap: number): TransitionResult => ({
+  ok: false,
+  error: { code: 'AT_CAPACITY', message: `${running} executions are running, the cluster's maxConcurrentWorkflows is ${cap}`, details: { running, cap }, retryable: true },
+})
 
 /**
  * One caller's transitions, committed in the batch's transaction but isolated from its neighbours: a request

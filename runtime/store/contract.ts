@@ -122,6 +122,25 @@ export function describeStoreContract(backend: string, factory: StoreFactory): v
         expect(run).toMatchObject({ state: 'WAITING', reason: 'CONCURRENCY_LIMIT', kind: 'plugin' })
         expect(run.nextAttemptAt).toBeUndefined()
       })
+
+      it('caps the executions RUNNING in the whole store (ExecutionTransition.cap), whichever engine starts them', async () => {
+        const other = await open() // a second engine's handle on the same store
+        await commit(store, [one(['c1', 'c2', 'c3', 'c4'].map((id) => create(id)))])
+        const start = (id: string, cap: number): Transition => ({ kind: 'execution', executionId: id, to: 'RUNNING', cap })
+        expect((await commit(store, [one([start('c1', 2)])])).results[0]!.map(code)).toEqual(['ok'])
+        expect((await commit(other, [one([start('c2', 2)])])).results[0]!.map(code)).toEqual(['ok'])
+        // Two are running: the third start is refused, from either handle, and nothing of it is written.
+        const [full] = (await commit(other, [one([start('c3', 2)])])).results[0]!
+        expect(full).toMatchObject({ ok: false, error: { code: 'AT_CAPACITY', details: { running: 2, cap: 2 } } })
+        expect((await store.executions.get('c3'))!.state).toBe('PENDING')
+        expect((await store.audit.forExecution('c3')).some((a) => a.type === 'STARTED')).toBe(false)
+        // In one batch the count sees the batch's own starts; one already RUNNING is a no-op, not refused.
+        expect((await commit(store, [one([start('c1', 2)])])).results[0]!.map(code)).toEqual(['ok'])
+        await commit(store, [one([{ kind: 'execution', executionId: 'c1', to: 'SUCCESS' }])])
+        expect((await commit(store, [one([start('c3', 2)]), one([start('c4', 2)])])).results.map((r) => r.map(code))).toEqual([['ok'], ['AT_CAPACITY']])
+        // Without a cap nothing is counted.
+        expect((await commit(store, [one([{ kind: 'execution', executionId: 'c4', to: 'RUNNING' }])])).results[0]!.map(code)).toEqual(['ok'])
+      })
     })
 
     describe('batches', () => {

@@ -14,6 +14,7 @@ import type {
   RestartExecution, SettleDecision, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
+import { atCapacity } from '../checkpoint.ts'
 import { admissionWindow, decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
 import { terminateUnfinished } from '../../state/terminate.ts'
 import type { ConcurrencyPolicy } from '../../workflow/model.ts'
@@ -243,6 +244,10 @@ export class CheckpointWriter {
     const refused = fenced(t.executionId, owner, row.owner)
     if (refused) return refused
     const check = checkExecutionTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
+    if (check === 'ok' && t.to === 'RUNNING' && t.cap !== undefined) {
+      const running = (await this.q.get<{ n: number }>("SELECT COUNT(*)::int AS n FROM executions WHERE state = 'RUNNING'"))!.n
+      if (running >= t.cap) return atCapacity(running, t.cap)
+    }
     if (check === 'noop') return { ok: true, changed: false }
     if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
     const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'

@@ -15,6 +15,7 @@ import type {
   RestartExecution, SettleDecision, TaskTransition,
   Transition, TransitionResult,
 } from '../checkpoint.ts'
+import { atCapacity } from '../checkpoint.ts'
 import { admissionWindow, decideCreate, mayAdmit, QUEUED_REASON } from '../../state/concurrency.ts'
 import { terminateUnfinished } from '../../state/terminate.ts'
 import type { ConcurrencyPolicy } from '../../workflow/model.ts'
@@ -245,6 +246,10 @@ export class CheckpointWriter {
     const check = checkExecutionTransition(row.state, t.to, { from: row.reason ?? undefined, to: t.reason })
     if (check === 'noop') return { ok: true, changed: false }
     if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
+    if (t.to === 'RUNNING' && t.cap !== undefined) {
+      const running = this.db.query<{ n: number }, []>("SELECT COUNT(*) AS n FROM executions WHERE state = 'RUNNING'").get()!.n
+      if (running >= t.cap) return atCapacity(running, t.cap)
+    }
     const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'
     this.db.query(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), outputs = COALESCE(?, outputs), updated_at = ?,
         started_at = CASE WHEN ? = 'RUNNING' THEN COALESCE(started_at, ?) ELSE started_at END,
