@@ -12,10 +12,10 @@
 import { SQL } from 'bun'
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { randomBytes } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { testPostgres } from './helpers/postgres.ts'
-import { apiCaller, cleanEnv, freePort, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
+import { apiCaller, cleanEnv, cli, freePort, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
 
 const pg = await testPostgres()
 const dir = tempDir('autokestra-pg-claims-')
@@ -36,10 +36,13 @@ describe.skipIf(!pg)('queued work claimed by an idle node', () => {
   let apiB: ReturnType<typeof apiCaller>
   let nodeA = ''
   let nodeB = ''
+  let dbUrl = ''
+  let env: Record<string, string> = {}
 
   beforeAll(async () => {
     const db = await pg!.createDatabase()
-    const env = cleanEnv({ AUTOKESTRA_SECRET_KEY: randomBytes(32).toString('base64') })
+    dbUrl = db.url
+    env = cleanEnv({ AUTOKESTRA_SECRET_KEY: randomBytes(32).toString('base64') })
     const [portA, portB] = [freePort(), freePort()]
     servers.push(await startServerProcess(['bun', 'cli/main.ts'], nodeConfig('a', portA, db.url, 1), portA, env))
     servers.push(await startServerProcess(['bun', 'cli/main.ts'], nodeConfig('b', portB, db.url, 2), portB, env))
@@ -49,10 +52,13 @@ describe.skipIf(!pg)('queued work claimed by an idle node', () => {
     ;[nodeA, nodeB] = [await self(apiA), await self(apiB)]
     await apiA('PUT', '/api/v1/workflows/short', 'id: short\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 400ms }\n')
     await apiA('PUT', '/api/v1/workflows/long', 'id: long\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 60s }\n')
+    await apiA('PUT', '/api/v1/workflows/mid', 'id: mid\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    retry: { max: 1 }\n    inputs: { duration: 4s }\n')
+    await apiA('PUT', '/api/v1/workflows/gated', 'id: gated\ntasks:\n  - id: gate\n    approval:\n      message: Ship?\n  - id: ship\n    needs: [gate]\n    type: core/log.info\n    inputs: { message: shipped }\n')
+    await apiA('PUT', '/api/v1/workflows/parked', 'id: parked\ntasks:\n  - id: later\n    wait: { duration: 1h }\n')
   }, 120_000)
   afterAll(async () => {
-    for (const s of servers.reverse()) await s.stop()
-  })
+    for (const s of servers.reverse()) if (s.proc.exitCode === null) await s.stop()
+  }, 30_000)
 
   const audit = async (id: string) => (await apiA('GET', `/api/v1/executions/${id}/audit`)).items as Audit[]
   const claimedBy = async (id: string) => (await audit(id)).find((e) => e.type === 'CLAIMED_QUEUED')?.data?.to
@@ -108,6 +114,57 @@ describe.skipIf(!pg)('queued work claimed by an idle node', () => {
     expect(await claimedBy(waited.id as string)).toBe(nodeB)
     expect((await apiB('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
   }, 60_000)
+
+  /** A's one slot taken by a 60 s task, so what is triggered on A next waits in A's queue. */
+  const fillA = async () => {
+    const id = (await apiA('POST', '/api/v1/workflows/long/executions', {})).id as string
+    await waitUntil('A\'s slot to be taken', async () => (await apiA('GET', `/api/v1/executions/${id}`)).tasks[0].state === 'RUNNING')
+    return id
+  }
+
+  it('what B took and parked is B\'s: an approval on either node is taken, a cancel sent to A reaches it', async () => {
+    const first = await fillA()
+    const [gated, parked] = [(await apiA('POST', '/api/v1/workflows/gated/executions', {})).id as string, (await apiA('POST', '/api/v1/workflows/parked/executions', {})).id as string]
+    await waitUntil('B to take both', async () => (await claimedBy(gated)) === nodeB && (await claimedBy(parked)) === nodeB)
+    await waitUntil('both to park on B', async () => (await apiA('GET', `/api/v1/executions/${gated}`)).state === 'WAITING'
+      && (await apiA('GET', `/api/v1/executions/${parked}`)).state === 'WAITING')
+    // B holds them (it tracks what it took): an approval sent to B is B's own decision, one sent to A is asked of B.
+    expect((await apiB('POST', `/api/v1/executions/${gated}/tasks/gate/approve`, {})).state).toBeDefined()
+    await waitUntil('the approved one to end', async () => (await apiA('GET', `/api/v1/executions/${gated}`)).state === 'SUCCESS')
+    expect((await audit(gated)).some((e) => e.type === 'DECISION_REQUESTED')).toBe(false)
+    const cancelled = await apiA('POST', `/api/v1/executions/${parked}/cancel`, { reason: 'from A' })
+    expect(cancelled.state).toBe('CANCELLED')
+    expect((await audit(parked)).find((e) => e.type === 'CANCEL_REQUESTED')?.data).toMatchObject({ from: nodeA, holder: nodeB })
+    expect((await apiB('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
+  }, 60_000)
+
+  it('a `workflow run` on the same database takes none of the servers\' queued work', async () => {
+    const first = await fillA()
+    const queued = [(await apiA('POST', '/api/v1/workflows/mid/executions', {})).id as string]
+    const file = join(dir, 'local.yaml')
+    writeFileSync(file, 'id: local\ntasks:\n  - id: nap\n    type: core/sleep.wait\n    inputs: { duration: 1s }\n')
+    const run = await cli(['--config', writeNodeConfig(join(dir, 'cli'), freePort(), dbUrl), 'run', file, '--no-logs'], { env })
+    expect(run.code).toBe(0)
+    await waitUntil('the queued one to end', async () => (await apiA('GET', `/api/v1/executions/${queued[0]!}`)).state === 'SUCCESS', 30_000)
+    // Run by a server (B took it, or A once free), never by the embedded engine that came and went.
+    expect([nodeA, nodeB]).toContain(String((await audit(queued[0]!)).find((e) => e.type === 'CLAIMED_QUEUED')?.data?.to ?? nodeA))
+    expect((await audit(queued[0]!)).some((e) => e.type === 'CLAIMED' || e.type === 'RECOVERED')).toBe(false)
+    expect((await apiB('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
+  }, 60_000)
+
+  it('B killed while running what it took from A: A takes it over after B\'s lease and runs it to SUCCESS', async () => {
+    const first = await fillA()
+    const x = (await apiA('POST', '/api/v1/workflows/mid/executions', {})).id as string
+    await waitUntil('B to take it', async () => (await claimedBy(x)) === nodeB)
+    await waitUntil('its task to run on B', async () => (await apiA('GET', `/api/v1/executions/${x}`)).tasks[0].state === 'RUNNING')
+    servers[1]!.proc.kill('SIGKILL')
+    await servers[1]!.proc.exited
+    // A's slot is still full: it must not wait for it. A's heartbeat takes it over (lease 6 s) and gives the attempt back.
+    await waitUntil('A to take it over', async () => (await audit(x)).some((e) => e.type === 'CLAIMED' && e.data?.from === nodeB && e.data?.to === nodeA), 20_000)
+    expect((await audit(x)).some((e) => e.type === 'RECOVERED')).toBe(true)
+    expect((await apiA('POST', `/api/v1/executions/${first}/cancel`, {})).state).toBe('CANCELLED')
+    await waitUntil('it to end on A', async () => (await apiA('GET', `/api/v1/executions/${x}`)).state === 'SUCCESS', 30_000)
+  }, 90_000)
 })
 
 describe.skipIf(!pg)('a cap on the executions running across nodes (cluster.maxConcurrentWorkflows)', () => {

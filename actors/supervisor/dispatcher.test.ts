@@ -51,11 +51,12 @@ describe('dispatch during a store outage', () => {
     expect((await store.executions.get('x'))!.state).toBe('PENDING')
   })
 
-  for (const state of ['PENDING', 'RUNNING'] as const) {
-    it(`lets go of an execution another live engine took (${state} there), never hosting it`, async () => {
+  for (const [state, holder] of [['PENDING', 'live'], ['RUNNING', 'live'], ['RUNNING', 'dead']] as const) {
+    it(`lets go of an execution another ${holder} engine took (${state} there), never hosting it, never taking it over`, async () => {
       store = openSqliteStore(':memory:')
       const far = Date.now() + 60_000
-      await store.engines.register({ id: 'B', host: 'h', pid: 1, startedAt: 0, leaseUntil: far }, 1)
+      // A dead holder's execution is recovery's to take over (with its transitions), not the dispatcher's.
+      await store.engines.register({ id: 'B', host: 'h', pid: 1, startedAt: 0, leaseUntil: holder === 'live' ? far : 0 }, 1)
       await store.engines.register({ id: 'A', host: 'h', pid: 2, startedAt: 0, leaseUntil: far }, 1)
       const made: Transition[] = [{ kind: 'create', executionId: 'x', workflow: wf, revision: 1, inputs: {}, trigger: { type: 'api' } }]
       if (state === 'RUNNING') made.push({ kind: 'execution', executionId: 'x', to: 'RUNNING' })

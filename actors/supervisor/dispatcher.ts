@@ -97,11 +97,12 @@ export class Dispatcher {
     // Submitted together, so the batcher writes every RUNNING of this batch in one transaction (checkpoint before
     // effect: none is handed over before its own commit). A parked execution runs again: a change of state, not a
     // start. Each commit is fenced by this engine, so one another engine took while it was queued here
-    // (queue-claims.ts) is refused CONFLICT and runs there; one resumed RUNNING (recovery) is claimed, to the same end.
+    // (queue-claims.ts) is refused CONFLICT and runs there; for one resumed RUNNING (recovery) the same transition is a
+    // fenced no-op: a check that it is still this engine's, never a takeover (which is recovery's, with its transitions).
     const cap = this.deps.cap !== undefined ? { cap: this.deps.cap } : {}
     const started = await Promise.all(go.map(({ id, rec }) => this.deps.commit([rec.state === 'PENDING'
       ? { kind: 'execution', executionId: id, to: 'RUNNING', ...cap }
-      : rec.state === 'WAITING' ? { kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE', ...cap } : { kind: 'claim', executionId: id }])
+      : rec.state === 'WAITING' ? { kind: 'execution', executionId: id, to: 'RUNNING', auditType: 'STATE_CHANGE', ...cap } : { kind: 'execution', executionId: id, to: 'RUNNING' }])
       .then((r) => ({ refused: r?.find((x) => !x.ok) }), (error: unknown) => ({ error }))))
     // A parent learns here of the children that ended while it was parked, queued or down.
     const snaps = await Promise.all(go.map(({ id }, i) => 'error' in started[i]! || started[i]!.refused ? undefined

@@ -36,8 +36,14 @@ export interface Capped { type: 'capped'; executionId: string }
 /** An execution ended (here or on another node), or the poll came: dispatch again. */
 export interface Uncapped { type: 'uncapped' }
 
+/**
+ * Another engine took this execution from the queue (queue-claims.ts): out of the queue if it is there; the reply says
+ * where it was (`queued`: taken out; a handover or a worker here: left alone, its fenced commit decides).
+ */
+export interface Taken { type: 'taken'; executionId: string }
+
 export type SupervisorInbox = Enqueue | Dispatched | Released | Finished | Settled | WorkerCrashed | CancelRequested | LocateRequested |
-  CancelRefused | Shutdown | Fence | Unfence | Capped | Uncapped
+  CancelRefused | Shutdown | Fence | Unfence | Capped | Uncapped | Taken
 
 /** Where an execution is, for its cancel: on a worker, being handed to one, queued (and now taken out), or not here. */
 export type CancelPlan =

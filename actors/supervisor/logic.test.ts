@@ -48,6 +48,16 @@ describe('supervisor logic', () => {
     expect(after.state.queue).toEqual(['d'])
   })
 
+  it('taken by another engine: out of the queue (where it was is the reply); left alone while handed over here', () => {
+    const s = feed([enqueue('a'), enqueue('b'), enqueue('c'), enqueue('d')]).state // a, b handed over; c, d queued
+    const taken = feed([{ type: 'taken', executionId: 'd' }], s)
+    expect([taken.reply, taken.state.queue]).toEqual([{ kind: 'queued', index: 1 }, ['c']])
+    expect(feed([{ type: 'taken', executionId: 'a' }], s).reply).toEqual({ kind: 'dispatching' })
+    expect(feed([{ type: 'taken', executionId: 'z' }], s).reply).toEqual({ kind: 'notHere' })
+    // Nothing dispatched for it: the slots are as they were.
+    expect(dispatches(taken.effects)).toEqual([])
+  })
+
   it('does not mutate the state it is given', () => {
     const before = feed([enqueue('a'), enqueue('b'), enqueue('c')]).state
     const snapshot = JSON.stringify({ q: before.queue, a: [...before.active] })

@@ -30,7 +30,7 @@ export interface SupervisorState {
 export interface SupervisorStep {
   state: SupervisorState
   effects: SupervisorEffect[]
-  /** The answer to `cancel` and `locate`. */
+  /** The answer to `cancel`, `locate` and `taken`. */
   reply?: CancelPlan
 }
 
@@ -82,6 +82,15 @@ export function nextSupervisorState(prev: SupervisorState, m: SupervisorInbox): 
       reply = s.active.has(m.executionId)
         ? (workerId !== undefined ? { kind: 'onWorker', workerId } : { kind: 'dispatching' })
         : s.queue.includes(m.executionId) ? { kind: 'queued', index: s.queue.indexOf(m.executionId) } : { kind: 'notHere' }
+      break
+    }
+    case 'taken': {
+      const workerId = s.active.get(m.executionId)
+      const index = s.queue.indexOf(m.executionId)
+      if (index >= 0) s.queue.splice(index, 1)
+      reply = s.active.has(m.executionId)
+        ? (workerId !== undefined ? { kind: 'onWorker', workerId } : { kind: 'dispatching' })
+        : index >= 0 ? { kind: 'queued', index } : { kind: 'notHere' }
       break
     }
     case 'cancelRefused':

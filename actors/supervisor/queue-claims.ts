@@ -24,8 +24,8 @@ export interface QueueClaimsDeps {
   owner: string
   /** How many more executions this engine may start now: 0 while fenced or shutting down. */
   free(): number
-  /** Queues the claimed executions here, resolving once the supervisor counts them (so `free` does). */
-  enqueue(ids: string[]): Promise<void>
+  /** Holds and queues the claimed executions here, resolving once the supervisor counts them (so `free` does). */
+  enqueue(claimed: { id: string; workflowId: string }[]): Promise<void>
 }
 
 export class QueueClaims {
@@ -65,9 +65,9 @@ export class QueueClaims {
     const limit = this.d.free()
     if (limit <= 0) return
     const now = this.d.clock.now()
-    const ids = await this.d.store.executions.claimQueued!(this.d.owner, { limit, queuedBefore: now - QUEUED_CLAIM_AFTER_MS, now })
-    if (ids.length === 0) return
-    this.claimed += ids.length
-    await this.d.enqueue(ids)
+    const claimed = await this.d.store.executions.claimQueued!(this.d.owner, { limit, queuedBefore: now - QUEUED_CLAIM_AFTER_MS, now })
+    if (claimed.length === 0) return
+    this.claimed += claimed.length
+    await this.d.enqueue(claimed)
   }
 }

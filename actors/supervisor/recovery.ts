@@ -62,6 +62,11 @@ export interface RecoveryDeps {
   runs(executionId: string): boolean
   /** This engine runs it from now on. */
   adopt(executionId: string, workflowId: string): void
+  /**
+   * Another engine holds it in the store though this one tracks it (it took it from this engine's queue, and that
+   * notice was lost): let it go here, unless it is being handed to a worker (whose fenced commit lets it go).
+   */
+  lost(executionId: string): Promise<void>
   /** Queues it to run (`front`: ahead of the others, after a crash). */
   enqueue(executionId: string, front: boolean): void
 }
@@ -108,7 +113,10 @@ export class Recovery {
     }
     if (this.stopped) return
     const now = clock.now()
-    const candidates = (await store.executions.listActive()).filter((e) => !this.deps.runs(e.id) &&
+    const active = await store.executions.listActive()
+    // Tracked here but another engine's: let go first, so that it can be taken over below should that engine be gone.
+    await Promise.all(active.filter((e) => e.owner !== undefined && e.owner !== lease.owner && this.deps.runs(e.id)).map((e) => this.deps.lost(e.id)))
+    const candidates = active.filter((e) => !this.deps.runs(e.id) &&
       (e.owner === undefined || (atStart && e.owner === lease.owner) || (e.owner !== lease.owner && (live.get(e.owner) ?? -Infinity) < now)))
     if (candidates.length === 0 || this.stopped) return
     // One commit for every claim; each claim is one conditional update, so a rival engine's claim loses cleanly.

@@ -164,7 +164,7 @@ export class Supervisor {
     })
     this.recovery = new Recovery({
       store, clock, lease: this.lease, commit: (t, o) => this.batcher.submit(t, o), barrier: () => this.batcher.barrier(),
-      runs: (id) => this.events.tracks(id), adopt: (id, wf) => this.events.track(id, wf),
+      runs: (id) => this.events.tracks(id), adopt: (id, wf) => this.events.track(id, wf), lost: (id) => this.takenElsewhere(id),
       enqueue: (id, front) => this.mailbox.tell({ type: 'enqueue', executionId: id, ...(front ? { front } : {}) }),
     })
     this.queueClaims = new QueueClaims({
@@ -173,10 +173,14 @@ export class Supervisor {
         const s = this.state
         return s.accepting && !s.fenced && !s.capped ? Math.max(0, s.maxConcurrent - s.active.size - s.queue.length) : 0
       },
-      enqueue: async (ids) => {
-        for (const id of ids) this.mailbox.tell({ type: 'enqueue', executionId: id })
+      enqueue: async (claimed) => {
+        // Held here now, as if created here: its waits, cancels, decisions and takeover are this engine's.
+        for (const { id, workflowId } of claimed) {
+          this.events.track(id, workflowId)
+          this.mailbox.tell({ type: 'enqueue', executionId: id })
+        }
         // Counted once the mailbox got to them: the next look sees them in the queue or on a worker.
-        await this.mailbox.ask({ type: 'locate', executionId: ids[ids.length - 1]! })
+        await this.mailbox.ask({ type: 'locate', executionId: claimed[claimed.length - 1]!.id })
       },
     })
     this.parking = new Parking({ store, clock, enqueue: (id) => this.mailbox.tell({ type: 'enqueue', executionId: id }) })
@@ -228,7 +232,6 @@ export class Supervisor {
     this.watcher.start()
     this.children.start()
     this.remoteDecisions.start()
-    this.queueClaims.start()
     // Other nodes' commits wake what waits for them (PostgreSQL); the polls stay, so a lost wake-up costs latency.
     this.unlisten = this.store.listen?.((w) => this.onWake(w)).catch(() => undefined)
     return this.lease.start()
@@ -241,10 +244,13 @@ export class Supervisor {
       this.remoteDecisions.wake()
     }
     if (w.created) this.queueClaims.created()
+    // Taken from this engine's queue by another (queue-claims.ts): let go at once, not when the dispatch gets to it.
+    for (const c of w.claimed) if (c.by !== this.lease.owner && this.events.tracks(c.id)) void this.takenElsewhere(c.id)
     const queued = w.ended.length > 0 && this.state.queue.length > 0 ? new Set(this.state.queue) : undefined
     for (const id of w.ended) {
-      // Still in this engine's queue, so another engine ran it (it took it: queue-claims.ts): its waiters here hear now.
-      if (queued?.has(id)) void this.store.executions.get(id).then((rec) => rec && this.events.endedElsewhere(rec), () => {})
+      // Still in this engine's queue, so another engine ran it (it took it: queue-claims.ts, its notice lost): let go,
+      // and its waiters here hear the end (the engine that ran it counts it, not this one).
+      if (queued?.has(id)) void this.takenElsewhere(id).then(() => this.events.endedElsewhereNotice(id))
       else void this.events.endedElsewhereNotice(id)
     }
     if (w.ended.length > 0) {
@@ -253,6 +259,16 @@ export class Supervisor {
       if (this.watcher.waiting > 0) this.watcher.wakeSoon()
       if (this.events.tracking > 0) this.children.wakeSoon()
     }
+  }
+
+  /**
+   * Another engine holds `id` now (it took it from this engine's queue): out of the queue, and no longer tracked here
+   * (its waits here read the store; its takeover, should that engine die, is anyone's). Left alone while it is being
+   * handed to a worker here: that dispatch's fenced commit lets it go.
+   */
+  private async takenElsewhere(id: string): Promise<void> {
+    const plan = await this.mailbox.ask({ type: 'taken', executionId: id })
+    if (plan?.kind === 'queued' || plan?.kind === 'notHere') this.events.untrack(id)
   }
 
   /**
@@ -279,6 +295,8 @@ export class Supervisor {
   async recover(): Promise<void> {
     await this.recovery.onStart()
     this.lease.onBeat = () => this.recovery.sweep()
+    // Only an engine that takes work over takes queued work too (not `workflow run`'s, which runs one file and exits).
+    this.queueClaims.start()
   }
 
   /**
@@ -390,7 +408,11 @@ export class Supervisor {
     const results = await this.batcher.submit(t, { failFast: true, durable: true, atomic: plan.kind === 'notHere' })
     const refused = results.find((r) => !r.ok && (r.error.code === ErrorCode.StorageUnavailable || r.error.code === ErrorCode.Conflict))
     if (refused && !refused.ok) {
-      if (refused.error.code === ErrorCode.Conflict) return this.askHolder(id, reason)
+      if (refused.error.code === ErrorCode.Conflict) {
+        // A queued one another engine took: out of the queue already (the plan), and that engine's to track.
+        if (plan.kind === 'queued') this.events.untrack(id)
+        return this.askHolder(id, reason)
+      }
       // Nothing was cancelled: the execution keeps its place and the caller may retry.
       if (plan.kind === 'queued') this.mailbox.tell({ type: 'cancelRefused', executionId: id, index: plan.index })
       throw new AppError(ErrorCode.StorageUnavailable, refused.error.message, refused.error.details, true)
@@ -515,14 +537,15 @@ export class Supervisor {
 
   /** Stops dispatching, waits up to `graceMs` for running executions, then interrupts the rest. */
   async shutdown(graceMs: number): Promise<void> {
+    // No claim of other engines' queued work may land once shutdown began (it would sit here unqueued).
+    this.queueClaims.stop()
+    await this.queueClaims.idle()
     await this.mailbox.ask({ type: 'shutdown' })
     clearTimeout(this.uncapTimer)
     this.recovery.stop()
     this.watcher.stop()
     this.children.stop()
     this.remoteDecisions.stop()
-    this.queueClaims.stop()
-    await this.queueClaims.idle()
     await (await this.unlisten)?.().catch(() => {})
     this.parking.stop()
     if (this.state.active.size) {

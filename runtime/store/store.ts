@@ -87,11 +87,12 @@ export interface ExecutionRepository {
    * Where engines on several hosts share the store (PostgreSQL): takes for `owner`, in one transaction, up to `limit`
    * executions other live engines hold but have not started (PENDING), unchanged since `queuedBefore` (created or
    * last claimed then), oldest created first, and
-   * returns their ids; each is audited CLAIMED_QUEUED. Serialised with commits: a creator's RUNNING commit of one of
+   * returns them (id and workflow); each is audited CLAIMED_QUEUED, and announced to the other engines (StoreWakeup
+   * `claimed`). Serialised with commits: a creator's RUNNING commit of one of
    * them either came first (it is not taken) or is refused CONFLICT (fenced). Executions of inline workflows
    * (revision 0) are not taken. Absent where engines share one host's file (SQLite): work stays where it was made.
    */
-  claimQueued?(owner: string, opts: { limit: number; queuedBefore: number; now: number }): Promise<string[]>
+  claimQueued?(owner: string, opts: { limit: number; queuedBefore: number; now: number }): Promise<{ id: string; workflowId: string }[]>
 }
 
 /** Metadata of the files task runs stored (`outputFiles:`); the rows are written by a task's SUCCESS transition. */
@@ -228,6 +229,8 @@ export interface StoreWakeup {
   ended: string[]
   /** The batch created executions: an engine with free slots may look for queued work (claimQueued) soon. */
   created: boolean
+  /** Executions engine `by` took from other engines' queues (claimQueued): the engine they came from lets them go. */
+  claimed: { id: string; by: string }[]
 }
 
 export type * from './checkpoint.ts'

@@ -26,13 +26,23 @@ export interface QueueClaim {
   now: number
 }
 
-export async function claimQueued(q: Q, c: QueueClaim): Promise<string[]> {
+/** Which executions may be taken (the claim's own condition, without its locks): a look that takes no lock. */
+const CLAIMABLE = `x.state = 'PENDING' AND x.owner <> ? AND x.revision > 0 AND x.updated_at <= ? AND e.lease_until >= ?`
+
+/** Whether `claimQueued` would find anything: read without the commit lock, so an idle node's look costs no commit. */
+export async function anyClaimable(q: Q, c: QueueClaim): Promise<boolean> {
+  if (c.limit <= 0) return false
+  return (await q.get(`SELECT 1 AS x FROM executions x JOIN engines e ON e.id = x.owner WHERE ${CLAIMABLE} LIMIT 1`,
+    [c.owner, c.queuedBefore, c.now])) !== undefined
+}
+
+export async function claimQueued(q: Q, c: QueueClaim): Promise<{ id: string; workflowId: string }[]> {
   if (c.limit <= 0) return []
   // Revision 0 is an inline workflow (`workflow run` of a file): its subflows' children resolve in its engine only.
   const rows = await q.all<{ id: string; workflow_id: string; created_at: number | string; from_owner: string }>(
     `WITH picked AS (
         SELECT x.id, x.owner FROM executions x JOIN engines e ON e.id = x.owner
-         WHERE x.state = 'PENDING' AND x.owner <> ? AND x.revision > 0 AND x.updated_at <= ? AND e.lease_until >= ?
+         WHERE ${CLAIMABLE}
          ORDER BY x.created_at, x.id
          FOR UPDATE OF x SKIP LOCKED
          LIMIT ?)
@@ -43,5 +53,5 @@ export async function claimQueued(q: Q, c: QueueClaim): Promise<string[]> {
   const audit = new AuditRepo(q)
   for (const r of rows) await audit.record(c.now, AuditType.ClaimedQueued, { executionId: r.id, workflowId: r.workflow_id }, { from: r.from_owner, to: c.owner })
   // Oldest first, as picked (RETURNING keeps no order).
-  return rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : 1)).map((r) => r.id)
+  return rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : 1)).map((r) => ({ id: r.id, workflowId: r.workflow_id }))
 }

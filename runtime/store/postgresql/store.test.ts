@@ -140,18 +140,22 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
       const now = 1_000_000
       for (const id of ['A', 'B', 'C']) await s.engines.register({ id, host: 'h', pid: 1, startedAt: 0, leaseUntil: now + 60_000 }, now)
       await s.engines.register({ id: 'DEAD', host: 'h', pid: 1, startedAt: 0, leaseUntil: now - 1 }, now - 60_000)
-      const create = (id: string, at: number, revision = 1): Transition => ({ kind: 'create', executionId: id, workflow: wf, revision, inputs: {}, trigger: { type: 'api' } })
+      const create = (id: string, revision = 1): Transition => ({ kind: 'create', executionId: id, workflow: wf, revision, inputs: {}, trigger: { type: 'api' } })
       const made = async (owner: string, at: number, ...t: Transition[]) => void await s.commit({ at, owner, requests: [{ transitions: t }] })
       // A's queue: 20 old ones (made at now - 1000 + i), one young, one started, one inline; the dead engine's one.
-      for (let i = 19; i >= 0; i--) await made('A', now - 1000 + i, create(`q${String(i).padStart(2, '0')}`, 0))
-      await made('A', now, create('young', 0))
-      await made('A', now - 1000, create('started', 0), { kind: 'execution', executionId: 'started', to: 'RUNNING' })
-      await made('A', now - 1000, create('inline', 0, 0))
-      await made('DEAD', now - 1000, create('orphan', 0))
-      await made('B', now - 2000, create('own', 0))
+      for (let i = 19; i >= 0; i--) await made('A', now - 1000 + i, create(`q${String(i).padStart(2, '0')}`))
+      await made('A', now, create('young'))
+      await made('A', now - 1000, create('started'), { kind: 'execution', executionId: 'started', to: 'RUNNING' })
+      await made('A', now - 1000, create('inline', 0))
+      await made('DEAD', now - 1000, create('orphan'))
+      await made('B', now - 2000, create('own'))
       const opts = (limit: number) => ({ limit, queuedBefore: now - 250, now })
       // B and C claim at once: each takes what is not its own, none is taken twice, the oldest first.
-      const [byB, byC] = await Promise.all([b.executions.claimQueued!('B', opts(8)), c.executions.claimQueued!('C', opts(8))])
+      const claim = async (x: typeof s, owner: string, limit: number) => (await x.executions.claimQueued!(owner, opts(limit))).map((r) => r.id)
+      const heard: { id: string; by: string }[] = []
+      const unlisten = await s.listen((w) => heard.push(...w.claimed))
+      expect((await b.executions.claimQueued!('B', opts(0)))).toEqual([])
+      const [byB, byC] = await Promise.all([claim(b, 'B', 8), claim(c, 'C', 8)])
       const queued = Array.from({ length: 20 }, (_, i) => `q${String(i).padStart(2, '0')}`)
       expect([byB.length, byC.length]).toEqual([8, 8])
       expect(byB).not.toContain('own') // B's own queue is B's to start
@@ -159,8 +163,13 @@ describe.skipIf(!pg)('PostgreSQL backend', () => {
       expect([...byB, ...byC].sort()).toEqual(['own', ...queued.slice(0, 15)]) // no id twice
       expect(byB).toEqual([...byB].sort()) // each list oldest first
       // One claimed just now is not claimed again at once (its updated_at is the claim's): the next looks take A's rest.
-      expect(await b.executions.claimQueued!('B', opts(50))).toEqual(queued.slice(15))
-      expect(await c.executions.claimQueued!('C', opts(50))).toEqual([])
+      expect(await claim(b, 'B', 50)).toEqual(queued.slice(15))
+      expect(await claim(c, 'C', 50)).toEqual([])
+      // Each claim is announced with its claimer (the engine it came from lets it go at once).
+      const deadline = Date.now() + 10_000
+      while (heard.length < 21 && Date.now() < deadline) await Bun.sleep(20)
+      await unlisten()
+      expect(new Set(heard.map((h) => `${h.id}@${h.by}`))).toEqual(new Set([...byB.map((id) => `${id}@B`), ...byC.map((id) => `${id}@C`), ...queued.slice(15).map((id) => `${id}@B`)]))
       const owners = new Map((await s.executions.listActive()).map((e) => [e.id, [e.state, e.owner]]))
       expect(owners.get('young')).toEqual(['PENDING', 'A'])
       expect(owners.get('started')).toEqual(['RUNNING', 'A'])

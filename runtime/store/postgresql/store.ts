@@ -28,7 +28,7 @@ import { isPgFault, translateOpenError, translatePgFault } from './faults.ts'
 import { FileRepo } from './files.ts'
 import { LogRepo } from './logs.ts'
 import { PluginGrantRepo } from './plugin-grants.ts'
-import { claimQueued } from './queue-claims.ts'
+import { anyClaimable, claimQueued } from './queue-claims.ts'
 import { SecretRepo } from './secrets.ts'
 import { Q } from './sql.ts'
 import { WorkflowRepo } from './workflows.ts'
@@ -101,7 +101,14 @@ export class PostgresStore implements Store {
       decisionOutcome: (id) => read((q) => new DecisionRequestRepo(q).outcome(id)),
       endedChildren: (owner) => read((q) => new ExecutionRepo(q).endedChildren(owner)),
       purge: (before, limit) => this.write((q) => new FileRepo(q).purge(before, limit), true),
-      claimQueued: (owner, o) => this.write((q) => claimQueued(q, { owner, ...o }), true),
+      claimQueued: async (owner, o) => {
+        // A look without the commit lock first: an idle node's poll finds nothing most of the time.
+        if (!(await read((q) => anyClaimable(q, { owner, ...o })))) return []
+        const claimed = await this.write((q) => claimQueued(q, { owner, ...o }), true)
+        // The engines they came from let them go now (wakeups.ts), not when they get to them.
+        if (claimed.length > 0) notify(this.pool, { asked: [], ended: [], created: false, claimed: claimed.map((c) => ({ id: c.id, by: owner })) })
+        return claimed
+      },
     }
     this.files = {
       list: (id) => read((q) => new FileRepo(q).list(id)),

@@ -18,7 +18,7 @@ describe('wake-ups between nodes', () => {
     const create: Transition = { kind: 'create', executionId: 'n1', workflow: { id: 'w', tasks: [] } as never, revision: 1, inputs: {}, trigger: { type: 'api' } }
     const batch: CommitBatch = { at: 1, requests: [{ transitions: t }] }
     const results = [[ok(), ok(), ok(), ok(), ok(false), { ok: false as const, error: { code: 'CONFLICT' as const, message: 'fenced' } }]]
-    expect(wakeupsOf(batch, results)).toEqual({ asked: ['c1', 'd1'], ended: ['e1'], created: false })
+    expect(wakeupsOf(batch, results)).toEqual({ asked: ['c1', 'd1'], ended: ['e1'], created: false, claimed: [] })
     // A creation tells idle nodes there may be queued work; a refused one does not.
     const created = { at: 1, requests: [{ transitions: [create] }, { transitions: [{ ...create, executionId: 'n2' }] }] }
     expect(wakeupsOf(created, [[ok()], [ok(false)]]).created).toBe(true)
@@ -27,14 +27,16 @@ describe('wake-ups between nodes', () => {
 
   it('splits many words into payloads under the limit, and reads them back whole', () => {
     const ended = Array.from({ length: 1000 }, (_, i) => `ex_0mx7ovuc4xz027f${String(i).padStart(4, '0')}`)
-    const payloads = payloadsOf({ asked: ['ex_a'], ended, created: true })
+    const claimed = [{ id: 'ex_c', by: 'host/12/9/1/ab@cd' }]
+    const payloads = payloadsOf({ asked: ['ex_a'], ended, created: true, claimed })
     expect(payloads.length).toBeGreaterThan(1)
     expect(payloads.every((p) => new TextEncoder().encode(p).length < 8000)).toBe(true)
     const back = payloads.map(parsePayload)
     expect(back.flatMap((w) => w.asked)).toEqual(['ex_a'])
     expect(back.flatMap((w) => w.ended)).toEqual(ended)
     expect(back.filter((w) => w.created)).toHaveLength(1)
-    expect(payloadsOf({ asked: [], ended: [], created: false })).toEqual([])
-    expect(parsePayload('x:unknown e:ok')).toEqual({ asked: [], ended: ['ok'], created: false }) // a newer engine's words are skipped
+    expect(back.flatMap((w) => w.claimed)).toEqual(claimed) // the claimer's id may hold an '@'
+    expect(payloadsOf({ asked: [], ended: [], created: false, claimed: [] })).toEqual([])
+    expect(parsePayload('x:unknown e:ok')).toEqual({ asked: [], ended: ['ok'], created: false, claimed: [] }) // a newer engine's words are skipped
   })
 })

@@ -1,7 +1,8 @@
 /**
  * Wake-ups between the nodes of a cluster (Store.listen), on PostgreSQL's LISTEN/NOTIFY: after a commit, the
  * executions it asked something about (requestCancel, requestDecision) or ended go out on one channel, as
- * `a:<id>` and `e:<id>` words, and `q` once when it created any (idle nodes look for queued work), in notifications under PostgreSQL's 8000-byte payload limit. Sent after the commit,
+ * `a:<id>` and `e:<id>` words, and `q` once when it created any (idle nodes look for queued work); a claim of queued
+ * work (queue-claims.ts) sends `c:<id>@<engine>` words, in notifications under PostgreSQL's 8000-byte payload limit. Sent after the commit,
  * not in its transaction (a failed notification never fails a commit, and adds nothing to its latency); a lost one
  * costs latency only: every watcher and waiter polls the store as before.
  */
@@ -27,12 +28,13 @@ export function wakeupsOf(batch: CommitBatch, results: TransitionResult[][]): St
     else if (t.kind === 'execution' && isTerminalExecution(t.to)) ended.push(t.executionId)
     else if (t.kind === 'create') created = true
   }))
-  return { asked, ended, created }
+  return { asked, ended, created, claimed: [] }
 }
 
 /** The notifications' payloads for `w` (none when it is empty). */
 export function payloadsOf(w: StoreWakeup): string[] {
-  const words = [...(w.created ? ['q'] : []), ...w.asked.map((id) => `a:${id}`), ...w.ended.map((id) => `e:${id}`)]
+  const words = [...(w.created ? ['q'] : []), ...w.asked.map((id) => `a:${id}`), ...w.ended.map((id) => `e:${id}`),
+    ...w.claimed.map((c) => `c:${c.id}@${c.by}`)]
   const out: string[] = []
   let cur = ''
   for (const word of words) {
@@ -48,10 +50,14 @@ export function payloadsOf(w: StoreWakeup): string[] {
 
 /** A payload read back; words it does not know are skipped (a newer engine may send more). */
 export function parsePayload(payload: string): StoreWakeup {
-  const w: StoreWakeup = { asked: [], ended: [], created: false }
+  const w: StoreWakeup = { asked: [], ended: [], created: false, claimed: [] }
   for (const word of payload.split(' ')) {
     if (word === 'q') w.created = true
-    else if (word.startsWith('a:')) w.asked.push(word.slice(2))
+    else if (word.startsWith('c:') && word.includes('@')) {
+      // An execution id has no '@'; the engine id after it may.
+      const at = word.indexOf('@')
+      w.claimed.push({ id: word.slice(2, at), by: word.slice(at + 1) })
+    } else if (word.startsWith('a:')) w.asked.push(word.slice(2))
     else if (word.startsWith('e:')) w.ended.push(word.slice(2))
   }
   return w
