@@ -92,6 +92,8 @@ export interface EngineStats {
    * ran was interrupted and nothing starts until it is renewed (docs/scale-out.md).
    */
   fenced: boolean
+  /** Since when it is fenced (the engine's clock, ms since epoch); null while it is not. */
+  fencedSince: number | null
   /** Callers waiting for an execution to end (`waitFor`: `?wait=` requests, `workflow run`). */
   executionWaiters: number
   /** The execution worker threads (docs/engine.md#the-idle-worker). */

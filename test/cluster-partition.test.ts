@@ -5,14 +5,16 @@
  * the execution's own mailbox waits on a commit the lost link holds — and the other node takes the execution over after the
  * lease expired and runs the task again. The task ticks into a file while its process lives, so the ticks show that
  * the two attempts never ran at once. When the link comes back the cut node forgets what was taken from it and runs
- * new work without a restart. Under CI=true a missing PostgreSQL fails this file.
+ * new work without a restart. Its `/health` answers `degraded` while it is cut off (within the health deadline,
+ * though its queries hang) and `ok` again after. Under CI=true a missing PostgreSQL fails this file.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { HEALTH_STORE_DEADLINE_MS } from '../api/routes/health.ts'
 import { testPostgres } from './helpers/postgres.ts'
 import { tcpProxy, type TcpProxy } from './helpers/tcp-proxy.ts'
-import { apiCaller, cleanEnv, freePort, root, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
+import { apiCaller, cleanEnv, freePort, health, root, startServerProcess, tempDir, waitUntil, writeNodeConfig, type ServerProcess } from './server-helpers.ts'
 
 const pg = await testPostgres()
 const dir = tempDir('autokestra-pg-partition-')
@@ -87,6 +89,7 @@ describe.skipIf(!pg)('a node cut off from the database', () => {
   it('stops its task before its lease runs out; the other node runs it after the expiry, never both at once; it recovers', async () => {
     const id = (await apiA('POST', '/api/v1/workflows/long/executions', {})).id as string
     await waitUntil('the task to tick on A', () => ticks(keyOf(id)).length >= 3, 30_000)
+    expect(await health(servers[0]!.url)).toMatchObject({ status: 'ok', storage: { backend: 'postgresql' } })
     proxy.cut()
     const cutAt = Date.now()
     await waitUntil('B to take the execution over', async () =>
@@ -113,8 +116,18 @@ describe.skipIf(!pg)('a node cut off from the database', () => {
     // A fenced itself: its process stopped before its lease ran out, so before B could claim, let alone run.
     expect(lastA).toBeLessThan(claimed.data!.fromLeaseUntil as number)
     expect(lastA).toBeLessThan(firstB)
+    // Meanwhile A still answers /health, within its deadline though every query to the store hangs: degraded.
+    const asked = performance.now()
+    const cut = await health(servers[0]!.url)
+    const tookMs = performance.now() - asked
+    expect(cut).toMatchObject({ status: 'degraded', storage: { backend: 'postgresql' } })
+    expect(['UNREACHABLE', 'FENCED']).toContain(cut.storage.code ?? '')
+    expect(tookMs).toBeLessThan(HEALTH_STORE_DEADLINE_MS + 1500)
+    // B, whose link is whole, is ok.
+    expect(await health(servers[1]!.url)).toMatchObject({ status: 'ok' })
     // The link comes back: A renews, forgets what B took, and runs new work without a restart.
     proxy.heal()
+    await waitUntil('A to answer ok again', async () => (await health(servers[0]!.url)).status === 'ok', 30_000)
     const quick = await apiA('POST', '/api/v1/workflows/quick/executions?wait=30s', {})
     expect(quick.state).toBe('SUCCESS')
     const detail = await apiA('GET', `/api/v1/executions/${id}`)

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'bun:test'
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createDatabaseOn, postgresBinDir, startPrivateCluster, type PrivateCluster } from './helpers/postgres.ts'
-import { KEY, apiCaller, cleanEnv, freePort, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
+import { KEY, apiCaller, cleanEnv, freePort, health, root, startServerProcess, tempDir, waitUntil, type ServerProcess } from './server-helpers.ts'
 
 const LEASE_S = 6
 const HEARTBEAT_S = 2
@@ -263,11 +263,18 @@ describe.skipIf(!bin)('several nodes on one PostgreSQL', () => {
       return row!.n >= 10
     }, 60_000)
     await check.close()
+    for (const n of three) expect(await health(n.server.url)).toMatchObject({ status: 'ok', storage: { backend: 'postgresql' } })
     await pg!.pause()
-    await Bun.sleep(3000) // the outage itself: what is under test is what happens after it
+    const outageAt = performance.now()
+    // Every node says so on /health while the database is down (a load balancer's check), within the outage.
+    await waitUntil('every node to answer degraded', async () =>
+      (await Promise.all(three.map((n) => health(n.server.url)))).every((h) => h.status === 'degraded' && h.storage.backend === 'postgresql'), 2_900)
+    await Bun.sleep(Math.max(0, 3000 - (performance.now() - outageAt))) // the outage itself: what is under test is what happens after it
     await pg!.resume()
     check = sql()
     try {
+      await waitUntil('every node to answer ok again', async () =>
+        (await Promise.all(three.map((n) => health(n.server.url)))).every((h) => h.status === 'ok'), 30_000)
       await waitUntil('all 30 executions to end after the outage', async () => {
         const [row] = await check`SELECT COUNT(*)::int AS n FROM executions WHERE state IN ('SUCCESS', 'FAILED', 'CANCELLED')`.catch(() => [{ n: -1 }]) as { n: number }[]
         return row!.n === 30

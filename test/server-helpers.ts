@@ -70,6 +70,13 @@ export interface ServerProcess {
   stop(): Promise<number>
 }
 
+/** What `/health` answers (no key), as a load balancer's check asks it; anything but a 200 throws. */
+export async function health(url: string): Promise<{ status: string; reason?: string; storage: { backend: string; code?: string } }> {
+  const res = await fetch(`${url}/health`)
+  if (res.status !== 200) throw new Error(`/health answered ${res.status}: ${await res.text()}`)
+  return await res.json() as { status: string; reason?: string; storage: { backend: string; code?: string } }
+}
+
 /** Starts `<cmd> server start -c <config>` and waits for /health. */
 export async function startServerProcess(cmd: string[], config: string, port: number, env: Record<string, string> = cleanEnv(), cwd = root): Promise<ServerProcess> {
   const proc = Bun.spawn([...cmd, 'server', 'start', '-c', config], { cwd, env, stdout: 'pipe', stderr: 'pipe' })

@@ -83,6 +83,8 @@ export class Lease {
   private fencedNow = false
   /** When the fence began (real time): a renewal sent before it does not lift it. */
   private fencedAt = 0
+  /** When the fence began by the engine's clock (ms since epoch), for `/health`. */
+  private fencedSinceAt = 0
   private unfencing: Promise<void> | undefined
   private refence = false
 
@@ -135,6 +137,11 @@ export class Lease {
   /** Whether this engine fenced itself and has not renewed its lease since. */
   get fenced(): boolean {
     return this.fencedNow
+  }
+
+  /** Since when (the engine's clock, ms since epoch) this engine is fenced; null while it is not. */
+  get fencedSince(): number | null {
+    return this.fencedNow ? this.fencedSinceAt : null
   }
 
   /** Stops the heartbeat and ends the lease (what this engine held can be claimed at once). */
@@ -205,6 +212,7 @@ export class Lease {
       if (this.fencedNow) return
       this.fencedNow = true
       this.fencedAt = performance.now()
+      this.fencedSinceAt = this.clock.now()
       this.onFence?.()
     }, Math.max(0, at - performance.now()))
     this.fenceTimer.unref?.()

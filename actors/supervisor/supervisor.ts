@@ -530,7 +530,7 @@ export class Supervisor {
   stats(): EngineStats {
     return {
       runningExecutions: this.state.active.size, queuedExecutions: this.state.queue.length + this.watcher.waiting, runningTasks: this.slots.inUse,
-      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, fenced: this.lease.fenced, executionWaiters: this.events.waiting,
+      waitingTasks: this.slots.waiting, waitingForStore: this.batcher.waitingForStore, fenced: this.lease.fenced, fencedSince: this.lease.fencedSince, executionWaiters: this.events.waiting,
       workers: { alive: this.pool.all().length, ...this.pool.stats },
     }
   }

@@ -50,6 +50,8 @@ function run(cmd: string[], asUser: string | undefined): { ok: boolean; out: str
 /** Starts a private cluster; throws with initdb's or pg_ctl's words when it cannot. */
 export interface PrivateCluster {
   adminUrl: string
+  /** The data directory (its `postmaster.pid` names the server's process). */
+  data: string
   /** Stops the server (fast shutdown: its sessions are cut) and keeps its data, for `resume`. */
   pause(): Promise<void>
   /** Starts it again on the same port. */
@@ -57,7 +59,8 @@ export interface PrivateCluster {
   stop(): Promise<void>
 }
 
-export async function startPrivateCluster(bin: string): Promise<PrivateCluster> {
+/** `settings`: more server settings (`-c name=value`), e.g. a benchmark's `shared_preload_libraries=pg_stat_statements`. */
+export async function startPrivateCluster(bin: string, settings: string[] = []): Promise<PrivateCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ak-pg-'))
   const asUser = process.getuid?.() === 0 ? 'postgres' : undefined
   if (asUser) {
@@ -71,12 +74,12 @@ export async function startPrivateCluster(bin: string): Promise<PrivateCluster> 
   for (let tries = 0; ; tries++) {
     const port = freePort()
     // fsync off: a test cluster need not survive power loss (the store's own durability is PostgreSQL's setting).
-    const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200`
+    const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200${settings.map((x) => ` -c ${x}`).join('')}`
     const start = run([join(bin, 'pg_ctl'), '-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '30', 'start'], asUser)
     if (start.ok) {
       const pgCtl = (...args: string[]) => run([join(bin, 'pg_ctl'), '-D', data, ...args], asUser)
       return {
-        adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`, data,
         pause: async () => { if (!pgCtl('-m', 'fast', '-w', 'stop').ok) throw new Error('pg_ctl stop failed') },
         resume: async () => {
           const r = pgCtl('-o', opts, '-l', join(dir, 'log'), '-w', '-t', '30', 'start')
