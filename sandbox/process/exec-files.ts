@@ -120,6 +120,13 @@ const identity = (path: string): string | undefined => {
  * that, with room.
  */
 const FRESH_MS = 50
+/**
+ * How long the second list waits after the first found a file fresh: past FRESH_MS by more than the millisecond
+ * Date.now() truncates, so that a file last changed just before the first list (a plugin installed, then run at once)
+ * is settled for the second one. At exactly FRESH_MS it could still be fresh, and a file that never changed again
+ * was refused with PATH_CHANGED.
+ */
+const RETRY_MS = FRESH_MS + 10
 
 /**
  * Shared libraries an ELF executable (pinned) loads, worked out in the engine from the ELF files themselves
@@ -182,7 +189,7 @@ export function checkedSharedLibraries(file: PinnedPath, ownDir: string | undefi
       throw new AppError(ErrorCode.PathChanged, `executable ${file.path} or a library it loads changed while the engine listed its libraries; refusing to start`,
         { path: file.path, drift: 'changed while listed' })
     }
-    Bun.sleepSync(FRESH_MS)
+    Bun.sleepSync(RETRY_MS)
   }
 }
 
@@ -233,7 +240,7 @@ export function loaderLibraryPaths(binary: string): string[] {
       return resolveLibraries({ exe: pin, elf: exe.elf, ownDir: undefined, sys: systemLibraryDirs(), preload: preloaded(), started }).map((l) => l.found)
     } catch (e) {
       if (!(e instanceof Changed) || round === 2) throw e
-      Bun.sleepSync(FRESH_MS)
+      Bun.sleepSync(RETRY_MS)
     }
   }
 }
