@@ -5,6 +5,8 @@ import type { AuditRecord } from '../types.ts'
 import type { Q } from './sql.ts'
 import { toRecord, type Row } from '../sqlite/audit.ts'
 
+const INSERT = 'INSERT INTO audit_events (ts, type, execution_id, task_id, workflow_id, data) VALUES (?, ?, ?, ?, ?, ?)'
+
 export class AuditRepo {
   constructor(private readonly q: Q) {}
 
@@ -22,7 +24,15 @@ export class AuditRepo {
   }
 
   async record(ts: number, type: string, ids: { executionId?: string; taskId?: string; workflowId?: string }, data?: unknown): Promise<void> {
-    await this.q.run('INSERT INTO audit_events (ts, type, execution_id, task_id, workflow_id, data) VALUES (?, ?, ?, ?, ?, ?)',
-      [ts, type, ids.executionId ?? null, ids.taskId ?? null, ids.workflowId ?? null, toJson(data)])
+    await this.q.run(INSERT, this.row(ts, type, ids, data))
+  }
+
+  /** `record` without waiting for the answer (`Q.send`): inside a transaction whose opener waits with `Q.settled`. */
+  send(ts: number, type: string, ids: { executionId?: string; taskId?: string; workflowId?: string }, data?: unknown): void {
+    this.q.send(INSERT, this.row(ts, type, ids, data))
+  }
+
+  private row(ts: number, type: string, ids: { executionId?: string; taskId?: string; workflowId?: string }, data: unknown) {
+    return [ts, type, ids.executionId ?? null, ids.taskId ?? null, ids.workflowId ?? null, toJson(data)]
   }
 }

@@ -1,7 +1,10 @@
 /**
  * The PostgreSQL checkpoint writer: applies state transitions, each with its audit event, checked against the
  * state tables, inside the caller's transaction (store.ts holds the commit lock). The rules are
- * sqlite/checkpoint.ts's, transition for transition; only the SQL dialect and the awaits differ.
+ * sqlite/checkpoint.ts's, transition for transition; only the SQL dialect and the awaits differ. The writes whose
+ * answers nothing reads — audit rows, the state updates after their checks, attempts — are sent without waiting
+ * (`Q.send`, pipelined on the connection in order): a transition waits for its one check read, not for each write,
+ * which is most of the time a commit holds the commit lock.
  */
 
 import { ErrorCode, type ErrorInfo } from '../../errors.ts'
@@ -74,7 +77,7 @@ export class CheckpointWriter {
       case 'execution': return this.applyExecution(t, now, owner)
       case 'task': return this.applyTask(t, now, owner)
       case 'audit':
-        await this.audit(now, t.type, t.executionId, t.taskId, t.workflowId, t.data)
+        this.audit(now, t.type, t.executionId, t.taskId, t.workflowId, t.data)
         return { ok: true, changed: true }
       case 'create': return this.create(t, now, owner)
       case 'cronFire': return this.cronFire(t, now)
@@ -112,7 +115,7 @@ export class CheckpointWriter {
       ...(owner !== undefined ? { owner } : {}), ...(t.labels ? { labels: t.labels } : {}), ...(t.replay ? { replay: t.replay } : {}),
       ...(t.parent ? { parent: t.parent } : {}),
     })
-    await this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, {
+    this.audit(now, 'CREATED', t.executionId, undefined, t.workflow.id, {
       trigger: t.trigger, revision: t.revision, ...(t.labels && Object.keys(t.labels).length ? { labels: t.labels } : {}),
       ...(t.replay ? { replayOf: t.replay.of, from: t.replay.from, reused: Object.keys(t.replay.reused) } : {}),
       ...(t.parent ? { parent: t.parent } : {}),
@@ -140,8 +143,8 @@ export class CheckpointWriter {
       [now, t.executionId, r.task_id])
     }
     const by = t.by !== undefined ? { by: t.by } : {}
-    await this.audit(now, 'RESTARTED', t.executionId, undefined, row.workflow_id, { from: row.state, to: 'PENDING', tasks: again.map((r) => r.task_id), ...by })
-    for (const r of again) await this.audit(now, 'RESTARTED', t.executionId, r.task_id, undefined, { from: r.state, to: 'PENDING', attempt: r.attempt, ...by })
+    this.audit(now, 'RESTARTED', t.executionId, undefined, row.workflow_id, { from: row.state, to: 'PENDING', tasks: again.map((r) => r.task_id), ...by })
+    for (const r of again) this.audit(now, 'RESTARTED', t.executionId, r.task_id, undefined, { from: r.state, to: 'PENDING', attempt: r.attempt, ...by })
     return { ok: true, changed: true }
   }
 
@@ -158,12 +161,12 @@ export class CheckpointWriter {
     const holders = await this.slots.oldestStaying(workflowId, decision.stopHolders, id)
     const waiting = await this.slots.oldestWaiting(workflowId, decision.cancelQueued, id)
     await this.slots.queue(id, now)
-    await this.audit(now, 'STATE_CHANGE', id, undefined, workflowId, { from: 'PENDING', to: 'WAITING', reason: QUEUED_REASON })
+    this.audit(now, 'STATE_CHANGE', id, undefined, workflowId, { from: 'PENDING', to: 'WAITING', reason: QUEUED_REASON })
     const error = { code: ErrorCode.Cancelled, message: `cancelled to make room for ${id}, a newer execution of ${workflowId} (${rule})` }
     for (const victim of waiting) await this.cancelHere(victim, error, now)
     for (const victim of holders) {
       await this.slots.requestCancel(victim, error)
-      await this.audit(now, 'CANCEL_REQUESTED', victim, undefined, workflowId, { by: id, error })
+      this.audit(now, 'CANCEL_REQUESTED', victim, undefined, workflowId, { by: id, error })
     }
   }
 
@@ -205,7 +208,7 @@ export class CheckpointWriter {
     const taken = (await this.q.run(`UPDATE executions SET owner = ? WHERE id = ? AND owner IS NOT DISTINCT FROM ? AND NOT ${LIVE_OWNER}`,
       [owner, t.executionId, row.owner, now])) > 0
     if (!taken) return conflict(`execution ${t.executionId} is held by a live engine (${row.owner})`, { owner: row.owner })
-    await this.audit(now, 'CLAIMED', t.executionId, undefined, row.workflow_id, { from: row.owner, to: owner, fromLeaseUntil: row.lease_until === null ? null : Number(row.lease_until) })
+    this.audit(now, 'CLAIMED', t.executionId, undefined, row.workflow_id, { from: row.owner, to: owner, fromLeaseUntil: row.lease_until === null ? null : Number(row.lease_until) })
     return { ok: true, changed: true }
   }
 
@@ -214,7 +217,7 @@ export class CheckpointWriter {
     if (!row) return notFound(`execution ${t.executionId}`)
     if (row.state === 'SUCCESS' || row.state === 'FAILED' || row.state === 'CANCELLED') return { ok: true, changed: false }
     await this.slots.requestCancel(t.executionId, t.error)
-    await this.audit(now, 'CANCEL_REQUESTED', t.executionId, undefined, row.workflow_id,
+    this.audit(now, 'CANCEL_REQUESTED', t.executionId, undefined, row.workflow_id,
       { from: owner ?? null, holder: row.owner, ...(t.by !== undefined ? { by: t.by } : {}), error: t.error })
     return { ok: true, changed: true }
   }
@@ -229,7 +232,7 @@ export class CheckpointWriter {
     if (!(await this.decisions.add({ id: t.requestId, executionId: t.executionId, taskId: t.taskId, decision: t.decision }, owner, now))) {
       return conflict(`decision request ${t.requestId} exists already`)
     }
-    await this.audit(now, 'DECISION_REQUESTED', t.executionId, t.taskId, row.workflow_id,
+    this.audit(now, 'DECISION_REQUESTED', t.executionId, t.taskId, row.workflow_id,
       { from: owner ?? null, holder: row.owner, request: t.requestId, verdict: t.decision.verdict, by: t.decision.by })
     return { ok: true, changed: true }
   }
@@ -251,11 +254,11 @@ export class CheckpointWriter {
     if (check === 'noop') return { ok: true, changed: false }
     if (check === 'invalid') return invalid(`execution ${t.executionId}`, row.state, t.to, t.reason)
     const terminal = t.to === 'SUCCESS' || t.to === 'FAILED' || t.to === 'CANCELLED'
-    await this.q.run(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), outputs = COALESCE(?, outputs), updated_at = ?,
+    this.q.send(`UPDATE executions SET state = ?, reason = ?, error = COALESCE(?, error), outputs = COALESCE(?, outputs), updated_at = ?,
         started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
         ended_at = CASE WHEN ? THEN ? ELSE ended_at END WHERE id = ?`,
     [t.to, t.reason ?? null, toJson(t.error), toJson(t.outputs), now, t.to === 'RUNNING', now, terminal, now, t.executionId])
-    await this.audit(now, t.auditType ?? auditTypeForExecution(t.to), t.executionId, undefined, row.workflow_id, {
+    this.audit(now, t.auditType ?? auditTypeForExecution(t.to), t.executionId, undefined, row.workflow_id, {
       from: row.state, to: t.to, ...(t.reason ? { reason: t.reason } : {}), ...(t.error ? { error: t.error } : {}), ...t.auditData,
     })
     return { ok: true, changed: true }
@@ -273,7 +276,7 @@ export class CheckpointWriter {
     if (check === 'invalid') return invalid(`task ${t.taskId}`, row.state, t.to, t.reason)
     const attempt = t.to === 'RUNNING' ? (t.attempt ?? row.attempt + 1) : row.attempt
     const running = t.to === 'RUNNING'
-    await this.q.run(`UPDATE task_runs SET state = ?, reason = ?, attempt = ?, output = COALESCE(?, output),
+    this.q.send(`UPDATE task_runs SET state = ?, reason = ?, attempt = ?, output = COALESCE(?, output),
         error = CASE WHEN ? THEN NULL ELSE COALESCE(?, error) END, next_attempt_at = ?, updated_at = ?,
         child_execution_id = COALESCE(?, child_execution_id),
         started_at = CASE WHEN ? THEN COALESCE(started_at, ?) ELSE started_at END,
@@ -281,16 +284,16 @@ export class CheckpointWriter {
     [t.to, t.reason ?? null, attempt, toJson(t.output), running, toJson(t.error), t.nextAttemptAt ?? null, now, t.child ?? null,
       running, now, isTerminalTask(t.to), now, t.executionId, t.taskId])
     if (running) {
-      await this.q.run(`INSERT INTO task_attempts (execution_id, task_id, attempt, state, runner, started_at) VALUES (?, ?, ?, 'RUNNING', ?, ?)
+      this.q.send(`INSERT INTO task_attempts (execution_id, task_id, attempt, state, runner, started_at) VALUES (?, ?, ?, 'RUNNING', ?, ?)
           ON CONFLICT (execution_id, task_id, attempt) DO UPDATE SET state = excluded.state, runner = excluded.runner,
             started_at = excluded.started_at, error = NULL, ended_at = NULL`, [t.executionId, t.taskId, attempt, t.runner ?? null, now])
     } else if (row.state === 'RUNNING') {
       const attemptState = t.to === 'SUCCESS' || t.to === 'CANCELLED' ? t.to : 'FAILED'
-      await this.q.run('UPDATE task_attempts SET state = ?, error = ?, ended_at = ? WHERE execution_id = ? AND task_id = ? AND attempt = ?',
+      this.q.send('UPDATE task_attempts SET state = ?, error = ?, ended_at = ? WHERE execution_id = ? AND task_id = ? AND attempt = ?',
         [attemptState, toJson(t.error), now, t.executionId, t.taskId, row.attempt])
     }
     if (t.to === 'SUCCESS' && t.files) await this.files.replace(t.executionId, t.taskId, attempt, t.files, now)
-    await this.audit(now, t.auditType ?? auditTypeForTask(t.to), t.executionId, t.taskId, undefined, {
+    this.audit(now, t.auditType ?? auditTypeForTask(t.to), t.executionId, t.taskId, undefined, {
       from: row.state, to: t.to, attempt, ...(t.reason ? { reason: t.reason } : {}), ...(t.child ? { child: t.child } : {}),
       ...(t.error ? { error: t.error } : {}), ...t.auditData,
     })
@@ -304,11 +307,12 @@ export class CheckpointWriter {
     const why = t.error ? `: ${t.error.message}` : ''
     const error = { code: ErrorCode.Cancelled, message: `cancelled with its parent ${t.executionId} (task ${t.taskId} ended ${t.to}${why})` }
     await this.slots.requestCancel(child, error)
-    await this.audit(now, 'CANCEL_REQUESTED', child, undefined, c.workflow_id, { by: t.executionId, taskId: t.taskId, error })
+    this.audit(now, 'CANCEL_REQUESTED', child, undefined, c.workflow_id, { by: t.executionId, taskId: t.taskId, error })
   }
 
-  private audit(ts: number, type: string, executionId?: string, taskId?: string, workflowId?: string, data?: unknown): Promise<void> {
-    return this.audits.record(ts, type, {
+  /** Audit rows are sent, not awaited (`Q.send`: store.ts waits for them before the request's savepoint ends). */
+  private audit(ts: number, type: string, executionId?: string, taskId?: string, workflowId?: string, data?: unknown): void {
+    this.audits.send(ts, type, {
       ...(executionId !== undefined ? { executionId } : {}), ...(taskId !== undefined ? { taskId } : {}), ...(workflowId !== undefined ? { workflowId } : {}),
     }, data)
   }

@@ -36,6 +36,7 @@ export async function anyClaimable(q: Q, c: QueueClaim): Promise<boolean> {
     [c.owner, c.queuedBefore, c.now])) !== undefined
 }
 
+/** Inside a write (store.ts): its audit rows are sent, and the write waits for them. */
 export async function claimQueued(q: Q, c: QueueClaim): Promise<{ id: string; workflowId: string }[]> {
   if (c.limit <= 0) return []
   // Revision 0 is an inline workflow (`workflow run` of a file): its subflows' children resolve in its engine only.
@@ -51,7 +52,7 @@ export async function claimQueued(q: Q, c: QueueClaim): Promise<{ id: string; wo
       RETURNING executions.id, executions.workflow_id, executions.created_at, picked.owner AS from_owner`,
     [c.owner, c.queuedBefore, c.now, c.limit, c.owner, c.now])
   const audit = new AuditRepo(q)
-  for (const r of rows) await audit.record(c.now, AuditType.ClaimedQueued, { executionId: r.id, workflowId: r.workflow_id }, { from: r.from_owner, to: c.owner })
+  for (const r of rows) audit.send(c.now, AuditType.ClaimedQueued, { executionId: r.id, workflowId: r.workflow_id }, { from: r.from_owner, to: c.owner })
   // Oldest first, as picked (RETURNING keeps no order).
   return rows.sort((a, b) => Number(a.created_at) - Number(b.created_at) || (a.id < b.id ? -1 : 1)).map((r) => ({ id: r.id, workflowId: r.workflow_id }))
 }

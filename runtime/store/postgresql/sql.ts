@@ -42,7 +42,55 @@ function plain(row: Record<string, unknown>): Record<string, unknown> {
 }
 
 export class Q {
+  /** Statements sent with `send` whose answers nobody awaited yet, in the order they were sent. */
+  private sent: Promise<number>[] = []
+
   constructor(readonly sql: SQL) {}
+
+  /**
+   * Sends a write without waiting for its answer, for a statement whose answer nothing here reads (an audit row, an
+   * attempt's update). Bun.sql pipelines it on this transaction's connection: PostgreSQL runs it after what was
+   * sent before and before what is sent next, so a later read sees it, and a transaction of many such writes costs
+   * one round trip for them instead of one each (a commit holds the commit lock for its round trips). The caller
+   * that opened the transaction or savepoint ends it through `settled`, which waits for every answer.
+   */
+  send(text: string, params: readonly Param[] = []): void {
+    const answer = this.run(text, params)
+    answer.catch(() => {}) // observed by `settled`; never an unhandled rejection meanwhile
+    this.sent.push(answer)
+  }
+
+  /**
+   * Runs `fn` (the body of a transaction or savepoint on this Q), then waits for everything it sent. A statement sent
+   * that failed is what fails the body — not the `25P02` (transaction aborted) that any later statement then gets,
+   * which would hide a storage fault behind a bad-statement error.
+   */
+  async settled<T>(fn: () => Promise<T>): Promise<T> {
+    let out: T
+    try {
+      out = await fn()
+    } catch (e) {
+      const failure = await this.firstFailure()
+      throw failure ? failure.e : e
+    }
+    const failure = await this.firstFailure()
+    if (failure) throw failure.e
+    return out
+  }
+
+  /**
+   * Waits for every statement sent; the first one's failure, in the order sent, wrapped (so that even a rejection
+   * with `undefined` is one); undefined when all succeeded.
+   */
+  private async firstFailure(): Promise<{ e: unknown } | undefined> {
+    const sent = this.sent
+    this.sent = []
+    let first: { e: unknown } | undefined
+    for (const answer of sent) {
+      try { await answer } catch (e) { first ??= { e } }
+    }
+    return first
+  }
 
   async all<T>(text: string, params: readonly Param[] = []): Promise<T[]> {
     const rows = (await this.sql.unsafe(numberPlaceholders(text), [...params])) as Record<string, unknown>[]

@@ -209,10 +209,13 @@ export class PostgresStore implements Store {
     const tx = q.sql as SQL & { savepoint<T>(fn: (sp: SQL) => Promise<T>): Promise<T> }
     try {
       return await tx.savepoint(async (sp) => {
-        const results = await new CheckpointWriter(new Q(sp)).apply(r.transitions, batch.at, batch.owner)
-        const refused = r.atomic ? results.find((x) => !x.ok) : undefined
-        if (refused) throw new Refused(refused)
-        return results
+        const spq = new Q(sp)
+        return spq.settled(async () => {
+          const results = await new CheckpointWriter(spq).apply(r.transitions, batch.at, batch.owner)
+          const refused = r.atomic ? results.find((x) => !x.ok) : undefined
+          if (refused) throw new Refused(refused)
+          return results
+        })
       })
     } catch (e) {
       if (e instanceof Refused) return r.transitions.map(() => e.result)
@@ -246,8 +249,10 @@ export class PostgresStore implements Store {
     try {
       const out = await this.pool.begin(async (tx) => {
         const q = new Q(tx)
-        if (serialised) await q.run('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_SPACE, LOCK_COMMIT])
-        return fn(q)
+        return q.settled(async () => {
+          if (serialised) await q.run('SELECT pg_advisory_xact_lock(?, ?)', [LOCK_SPACE, LOCK_COMMIT])
+          return fn(q)
+        })
       }) as T
       this.health.succeeded()
       return out
