@@ -32,6 +32,14 @@ if [ ! -e /usr/lib/x86_64-linux-gnu/libnss_wrapper.so ]; then
     echo "setup: no nss_wrapper on this host; core/git-source.checkout over ssh will fail (install libnss-wrapper)"
   fi
 fi
+# The native launcher is built static against musl when musl-gcc is there (musl-tools): glibc's start-up costs ~0.7 ms
+# of CPU per fresh attempt in a VM (sandbox/process/build-launcher.ts). Optional: without it the system libc is used.
+if ! command -v musl-gcc >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing musl-tools (apt)"
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl-tools </dev/null >/dev/null 2>&1 \
+    || { apt-get update -qq </dev/null >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends musl-tools </dev/null >/dev/null 2>&1; }; } \
+    || echo "setup: could not install musl-tools; the sandbox launcher is built with the system libc"
+fi
 bun install --frozen-lockfile
 bun sandbox/process/build-launcher.ts || true   # the native launcher and the guest bundle (sandbox/sdk/boot.bundle.js)
 bun scripts/build-client.ts >/dev/null   # dist/client: the `autokestra/client` entry (package.json exports; README)
