@@ -8,7 +8,7 @@ import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkS
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { readResultFile } from './result-file.ts'
+import { readResultFile, SYNC_MAX_BYTES } from './result-file.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'ak-result-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -116,6 +116,18 @@ describe('result file reader (finding 5)', () => {
     const d = 1_000_000
     writeFileSync(s.path, `{"ok":true,"output":${'['.repeat(d)}${']'.repeat(d)}}`)
     expect(await readResultFile(s.path, { maxBytes: 4 * d, maxDepth: 32 })).toMatchObject({ ok: false, problem: 'too-deep' })
+  })
+  it('reads a result on either side of the synchronous read\'s bound alike, and refuses a small one too deep', async () => {
+    const big = { maxBytes: 4 * SYNC_MAX_BYTES, maxDepth: 32 }
+    for (const size of [SYNC_MAX_BYTES - 64, SYNC_MAX_BYTES + 1, 3 * SYNC_MAX_BYTES]) {
+      const s = slot()
+      const output = 'y'.repeat(size - JSON.stringify({ ok: true, output: '' }).length)
+      writeFileSync(s.path, JSON.stringify({ ok: true, output }))
+      expect(await readResultFile(s.path, big)).toEqual({ ok: true, result: { ok: true, output } })
+    }
+    const deep = slot()
+    writeFileSync(deep.path, `{"ok":true,"output":${'['.repeat(100)}${']'.repeat(100)}}`)
+    expect(await readResultFile(deep.path, big)).toMatchObject({ ok: false, problem: 'too-deep' })
   })
   it('gives up when its signal aborts (timeout or cancel while reading)', async () => {
     const s = slot()

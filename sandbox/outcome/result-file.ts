@@ -4,9 +4,15 @@
  * O_NONBLOCK, so a FIFO or a leased file cannot block the open), the open descriptor must be a regular file
  * with one link, and at most `maxBytes + 1` bytes are read whatever its size says. Every step is
  * asynchronous and gives up when `signal` aborts, so the task's timeout and cancel keep working.
+ *
+ * A small result (the common case) is read synchronously first, with the same flags and checks: seven thread-pool
+ * round trips (each a wake-up of a pool thread and of this one, ~50-80 µs in a VM) were ~0.5 ms of every fresh
+ * attempt's critical path. Nothing in it can block: the open is non-blocking (a FIFO or a leased file cannot hold
+ * it), a socket or a device is refused by its type before any read, and a regular file's read does not wait on
+ * another process. A file larger than SYNC_MAX_BYTES, by its size or by what the read finds, goes the async way.
  */
 
-import { constants, existsSync } from 'node:fs'
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
 import type { PluginResult } from '../sdk/protocol.ts'
@@ -28,6 +34,9 @@ const PROC_FD = existsSync('/proc/self/fd')
 
 /** Reads, bounds and shape-checks the result at `path`. Never throws. */
 export async function readResultFile(path: string, bounds: JsonBounds, signal?: AbortSignal): Promise<ResultRead> {
+  if (signal?.aborted) return { ok: false, problem: 'aborted', message: 'reading the result was stopped' }
+  const small = readSmallSync(path, bounds)
+  if (small) return small
   const handles = new Handles()
   try {
     const file = await openResult(path, bounds.maxBytes, handles, signal)
@@ -42,6 +51,53 @@ export async function readResultFile(path: string, bounds: JsonBounds, signal?: 
     return { ok: false, problem: 'invalid', message: `the result file could not be read (${codeOf(e) ?? 'error'})` }
   } finally {
     await handles.closeAll()
+  }
+}
+
+/** Above this many bytes a result is read asynchronously (readResultFile). */
+export const SYNC_MAX_BYTES = 64 * 1024
+
+/**
+ * The synchronous read of a small result: the same opens (no symlink, the directory too; non-blocking) and checks as
+ * the async path, in the same order and with the same answers. Undefined when the file is larger than
+ * SYNC_MAX_BYTES (then the async path reads it from the start).
+ */
+function readSmallSync(path: string, bounds: JsonBounds): ResultRead | undefined {
+  const fds: number[] = []
+  const opened = (p: string, flags: number): number => {
+    const fd = openSync(p, flags)
+    fds.push(fd)
+    return fd
+  }
+  try {
+    let target = path
+    if (PROC_FD) {
+      let dir: number
+      try { dir = opened(dirname(path), DIR_FLAGS) } catch (e) { return openFailure(e, 'the result directory') as ResultRead }
+      target = `/proc/self/fd/${dir}/${basename(path)}`
+    }
+    let fd: number
+    try { fd = opened(target, FILE_FLAGS) } catch (e) { return openFailure(e, 'the result file') as ResultRead }
+    const st = fstatSync(fd)
+    if (!st.isFile() || st.nlink !== 1 || st.size > Math.min(bounds.maxBytes, SYNC_MAX_BYTES)) return undefined
+    // Capped like readCapped: a read that finds more than SYNC_MAX_BYTES gives the file to the async path.
+    const cap = Math.min(bounds.maxBytes, SYNC_MAX_BYTES) + 1
+    const buf = Buffer.allocUnsafe(cap)
+    let total = 0
+    for (;;) {
+      const n = readSync(fd, buf, total, cap - total, total)
+      if (n === 0) break
+      total += n
+      if (total >= cap) return undefined
+    }
+    const text = buf.toString('utf8', 0, total)
+    const bad = checkJsonText(text, total, bounds)
+    if (bad) return { ok: false, problem: bad.kind === 'depth' ? 'too-deep' : 'too-large', message: `the result file is ${bad.message}` }
+    return parseResult(text)
+  } catch (e) {
+    return { ok: false, problem: 'invalid', message: `the result file could not be read (${codeOf(e) ?? 'error'})` }
+  } finally {
+    for (const fd of fds) { try { closeSync(fd) } catch { /* closed */ } }
   }
 }
 
