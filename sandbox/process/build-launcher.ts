@@ -35,12 +35,16 @@ function toolchain(): Toolchain | undefined {
   return cc ? { kind: 'libc', argv: [cc] } : undefined
 }
 
+/** Whether the binary is as new as its source (whatever built it). */
+const newerThanSource = (): boolean => {
+  try { return statSync(LAUNCHER_BINARY).mtimeMs >= statSync(LAUNCHER_SOURCE).mtimeMs } catch { return false }
+}
+
 const upToDate = (): boolean => {
-  try {
-    if (statSync(LAUNCHER_BINARY).mtimeMs < statSync(LAUNCHER_SOURCE).mtimeMs) return false
-    // Built without musl while musl is there now (installed since): rebuild, once (not again when musl failed).
-    return readFileSync(BUILT_WITH, 'utf8') !== 'libc' || !Bun.which('musl-gcc')
-  } catch { return false }
+  if (!newerThanSource()) return false
+  // Built without musl while musl is there now (installed since), or by a version that did not say: rebuild, once
+  // (not again when musl failed).
+  try { return readFileSync(BUILT_WITH, 'utf8') !== 'libc' || !Bun.which('musl-gcc') } catch { return false }
 }
 
 /**
@@ -76,7 +80,8 @@ let resolved: string | null | undefined
 export function nativeLauncher(): string | undefined {
   if (resolved === undefined) {
     const built = upToDate() ? { path: LAUNCHER_BINARY } : buildLauncher()
-    resolved = 'path' in built ? built.path : null
+    // A rebuild that failed leaves a binary as new as its source usable (one built before `built-with` existed).
+    resolved = 'path' in built ? built.path : newerThanSource() ? LAUNCHER_BINARY : null
   }
   return resolved ?? undefined
 }
